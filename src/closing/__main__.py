@@ -1,0 +1,3 @@
+from closing.cli import main
+
+main()

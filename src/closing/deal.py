@@ -1,0 +1,553 @@
+"""The deal file: its schema, and a loader that reports every problem at once as `path:line: msg`.
+
+Scalars are read from the YAML as text (never as floats), so `0.2325` stays exactly `0.2325`.
+Each section is validated on its own, so one bad purchaser does not hide another's problem, and
+the cross-checks (Schedule 1 arithmetic, step graph) run on every part that did validate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, time
+from decimal import ROUND_FLOOR, Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from closing.calendar import KNOWN_CALENDARS
+from closing.errors import DealFileError
+from closing.money import format_money, parse_count, parse_money
+
+Money = Annotated[Decimal, BeforeValidator(parse_money)]
+Count = Annotated[int, BeforeValidator(parse_count)]
+StepId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+# Purchaser details a step can need before it can be done; blank ones block the step on the board.
+NEEDABLE_DETAILS: dict[str, str] = {
+    "notices.attention": "notice attention",
+    "notices.address": "notice address",
+    "notices.facsimile": "notice facsimile number",
+    "dwac.dtc_number": "DTC participant number",
+    "dwac.account_number": "DWAC account number",
+    "dwac.reference": "DWAC reference",
+}
+MAX_MACHINE_STATES = 4096
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Cutoff(Spec):
+    time: time
+    time_zone: str
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name like America/Los_Angeles"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+class BusinessDays(Spec):
+    calendars: list[str] = Field(min_length=1)
+    extra_closures: list[date] = []
+
+    @field_validator("calendars")
+    @classmethod
+    def _known_calendars(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in KNOWN_CALENDARS]
+        if unknown:
+            raise ValueError(
+                f"unknown calendar {unknown[0]!r}; use one of {', '.join(KNOWN_CALENDARS)}"
+            )
+        return value
+
+
+class Company(Spec):
+    name: str = Field(min_length=1)
+    attention: str | None = None
+    address: str | None = None
+    facsimile: str | None = None
+
+
+class CommonStock(Spec):
+    par_value: Money
+    price_per_share: Money = Field(gt=0)
+
+
+class Warrant(Spec):
+    term_years: int = Field(gt=0)
+    exercise_price: Money = Field(gt=0)
+    coverage: Money = Field(ge=0, le=1)
+
+
+class Securities(Spec):
+    common_stock: CommonStock
+    warrant: Warrant
+
+
+class Registration(Spec):
+    form: str
+    file_number: str
+    prospectus_supplement: str | None = None
+
+
+class DueAfter(Spec):
+    """Due at the cutoff on the n-th business day after the day `after` was done."""
+
+    after: StepId
+    business_days: int = Field(default=1, ge=0)
+
+
+class Step(Spec):
+    id: StepId
+    title: str
+    label: str | None = Field(default=None, max_length=12)  # the board's column heading
+    requires: list[StepId] = []
+    due: Literal["closing_cutoff"] | DueAfter = "closing_cutoff"
+    needs: list[str] = []
+    payment: bool = False
+    note: str | None = None
+
+    @property
+    def heading(self) -> str:
+        return self.label or self.id
+
+    @field_validator("needs")
+    @classmethod
+    def _known_details(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if item not in NEEDABLE_DETAILS:
+                raise ValueError(
+                    f"unknown purchaser detail {item!r}; use one of {', '.join(NEEDABLE_DETAILS)}"
+                )
+        return value
+
+
+class Notices(Spec):
+    attention: str | None = None
+    address: str | None = None
+    facsimile: str | None = None
+
+
+class Dwac(Spec):
+    dtc_number: str | None = None
+    account_number: str | None = None
+    reference: str | None = None
+
+
+class PurchaserSpec(Spec):
+    name: str = Field(min_length=1)
+    slug: Slug | None = None
+    shares: Count = Field(gt=0)
+    purchase_price: Money = Field(gt=0)
+    warrant_shares: Count = Field(ge=0)
+    notices: Notices = Notices()
+    dwac: Dwac = Dwac()
+
+    @field_validator("purchase_price")
+    @classmethod
+    def _whole_cents(cls, value: Decimal) -> Decimal:
+        if value != value.quantize(Decimal("0.01")):
+            raise ValueError(f"purchase price {value} has fractions of a cent")
+        return value
+
+    @property
+    def key(self) -> str:
+        return self.slug or slugify(self.name)
+
+
+class DealTerms(Spec):
+    """Everything about a deal but its purchasers: stored with the deal, read by every command."""
+
+    slug: Slug
+    title: str
+    agreement_date: date
+    closing_date: date
+    cutoff: Cutoff
+    business_days: BusinessDays
+    company: Company
+    securities: Securities
+    registration: Registration
+    governing_law: str
+    steps: list[Step] = Field(min_length=1)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.cutoff.zone
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    @property
+    def step_ids(self) -> list[str]:
+        return [step.id for step in self.steps]
+
+
+@dataclass(frozen=True)
+class DealFile:
+    terms: DealTerms
+    purchasers: list[PurchaserSpec]
+    path: Path
+    text: str = field(repr=False)
+
+
+def slugify(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+# --- reading YAML with line numbers -------------------------------------------------------------
+
+Loc = tuple[str | int, ...]
+_NULLS = {"", "~", "null", "Null", "NULL"}
+
+
+class _Located:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lines: dict[Loc, int] = {}
+        self.problems: list[tuple[int, str]] = []
+
+    def problem(self, loc: Loc, message: str) -> None:
+        self.problems.append((self.line(loc), message))
+
+    def line(self, loc: Loc) -> int:
+        for end in range(len(loc), -1, -1):
+            found = self.lines.get(loc[:end])
+            if found is not None:
+                return found
+        return 1
+
+    def to_python(self, node: Any, loc: Loc) -> Any:
+        import yaml
+
+        if isinstance(node, yaml.MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                if key in result:
+                    self.lines[(*loc, key)] = key_node.start_mark.line + 1
+                    self.problem((*loc, key), f"duplicate key {_where(loc, key)!r}")
+                    continue
+                self.lines[(*loc, key)] = key_node.start_mark.line + 1
+                result[key] = self.to_python(value_node, (*loc, key))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for index, item in enumerate(node.value):
+                self.lines[(*loc, index)] = item.start_mark.line + 1
+                items.append(self.to_python(item, (*loc, index)))
+            return items
+        # Scalars stay text: pydantic turns them into dates, Decimals and ints from the text.
+        plain = node.style in (None, "")
+        if plain and node.value in _NULLS:
+            return None
+        if plain and node.value in ("true", "True", "false", "False"):
+            return node.value.lower() == "true"
+        return node.value
+
+    def validate(self, model: type[BaseModel], data: Any, loc: Loc) -> Any:
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            for item in error.errors():
+                self.report(loc, item)
+            return None
+
+    def report(self, base: Loc, item: Any) -> None:
+        loc: Loc = (*base, *item["loc"])
+        kind = item["type"]
+        if kind == "missing":
+            parent, name = loc[:-1], loc[-1]
+            self.problem(parent, f"missing required field {_where(parent, name)!r}")
+        elif kind == "extra_forbidden":
+            self.problem(loc, f"unknown key {_where(loc[:-1], loc[-1])!r}")
+        else:
+            message = str(item["msg"]).removeprefix("Value error, ")
+            if kind.startswith(("date_", "time_")) or kind in ("date_type", "time_type"):
+                value = item.get("input")
+                message = f"{value!r} is not a valid {kind.split('_')[0]}" + (
+                    "; write it as YYYY-MM-DD" if kind.startswith("date") else "; write it as HH:MM"
+                )
+            self.problem(loc, f"{_dotted(loc)}: {message}")
+
+    def render(self) -> list[str]:
+        return [f"{self.path}:{line}: {message}" for line, message in sorted(self.problems)]
+
+
+def _dotted(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _where(parent: Loc, name: str | int) -> str:
+    return _dotted((*parent, name))
+
+
+def load_deal_file(path: str | Path) -> DealFile:
+    """Read and validate a deal file; raise `DealFileError` listing every problem."""
+    import yaml
+
+    file = Path(path)
+    shown = str(path)
+    located = _Located(shown)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DealFileError([f"{shown}:0: no such file; check the path"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise DealFileError([f"{shown}:0: cannot read the file: {error}"]) from None
+    try:
+        loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        root = yaml.compose(text, Loader=loader_class)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 1
+        raise DealFileError([f"{shown}:{line}: not valid YAML: {error.problem}"]) from None
+    if root is None or not isinstance(root, yaml.MappingNode):
+        raise DealFileError([f"{shown}:1: a deal file is a mapping of keys like closing_date:"])
+    data: dict[str, Any] = located.to_python(root, ())
+    data.setdefault("slug", slugify(file.stem))
+    raw_purchasers = data.pop("purchasers", None)
+
+    terms = _validate_terms(located, data)
+    purchasers = _validate_purchasers(located, raw_purchasers)
+    if terms is not None:
+        _check_steps(located, terms)
+        _check_dates(located, terms)
+    _check_schedule_1(located, terms, purchasers)
+
+    if located.problems:
+        raise DealFileError(located.render())
+    assert terms is not None
+    return DealFile(terms=terms, purchasers=[p for _, p in purchasers], path=file, text=text)
+
+
+def _validate_terms(located: _Located, data: dict[str, Any]) -> DealTerms | None:
+    """Each top-level section on its own, so every section's problems are reported."""
+    fields = DealTerms.model_fields
+    valid = True
+    for key in data:
+        if key not in fields:
+            located.problem((key,), f"unknown key {key!r}")
+            valid = False
+    for name, info in fields.items():
+        if name not in data:
+            if info.is_required():
+                located.problem((), f"missing required field {name!r}")
+                valid = False
+            continue
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            valid = located.validate(annotation, data[name], (name,)) is not None and valid
+    if valid:
+        try:
+            return DealTerms.model_validate({k: v for k, v in data.items() if k in fields})
+        except ValidationError as error:
+            for item in error.errors():
+                located.report((), item)
+    return None
+
+
+def _validate_purchasers(located: _Located, raw: Any) -> list[tuple[int, PurchaserSpec]]:
+    if raw is None:
+        located.problem((), "missing required field 'purchasers' (Schedule 1)")
+        return []
+    if not isinstance(raw, list) or not raw:
+        located.problem(("purchasers",), "purchasers must be a non-empty list (Schedule 1)")
+        return []
+    result: list[tuple[int, PurchaserSpec]] = []
+    for index, item in enumerate(raw):
+        purchaser = located.validate(PurchaserSpec, item, ("purchasers", index))
+        if purchaser is not None:
+            result.append((index, purchaser))
+    return result
+
+
+def _check_steps(located: _Located, terms: DealTerms) -> None:
+    seen: dict[str, int] = {}
+    for index, step in enumerate(terms.steps):
+        if step.id in seen:
+            located.problem(
+                ("steps", index, "id"),
+                f"duplicate step {step.id!r} (also steps[{seen[step.id]}])",
+            )
+        else:
+            seen[step.id] = index
+    for index, step in enumerate(terms.steps):
+        for needed in step.requires:
+            if needed not in seen:
+                located.problem(
+                    ("steps", index, "requires"),
+                    f"step {step.id!r} requires unknown step {needed!r}",
+                )
+        if isinstance(step.due, DueAfter) and step.due.after not in seen:
+            located.problem(
+                ("steps", index, "due"),
+                f"step {step.id!r} is due after unknown step {step.due.after!r}",
+            )
+    cycle = _find_cycle(terms)
+    if cycle:
+        first = seen[cycle[0]]
+        located.problem(
+            ("steps", first, "requires"),
+            f"steps form a cycle: {' -> '.join([*cycle, cycle[0]])}",
+        )
+    elif not located.problems:
+        states = count_progress_states(terms)
+        if states > MAX_MACHINE_STATES:
+            located.problem(
+                ("steps",),
+                f"the steps allow {states} combinations of done steps (at most "
+                f"{MAX_MACHINE_STATES}); order independent steps with 'requires'",
+            )
+
+
+def _find_cycle(terms: DealTerms) -> list[str]:
+    graph = {step.id: list(step.requires) for step in terms.steps}
+    colour: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        colour[node] = 1
+        stack.append(node)
+        for needed in graph.get(node, []):
+            if needed not in graph:
+                continue
+            if colour.get(needed) == 1:
+                return stack[stack.index(needed) :]
+            if needed not in colour:
+                found = visit(needed)
+                if found:
+                    return found
+        stack.pop()
+        colour[node] = 2
+        return []
+
+    for node in graph:
+        if node not in colour:
+            found = visit(node)
+            if found:
+                return found
+    return []
+
+
+def count_progress_states(terms: DealTerms) -> int:
+    """How many sets of done steps respect `requires` (the machine's states); stops past the cap."""
+    return sum(1 for _ in iter_progress_states(terms.steps, limit=MAX_MACHINE_STATES + 1))
+
+
+def iter_progress_states(
+    steps: Sequence[Step], limit: int | None = None
+) -> Iterator[frozenset[str]]:
+    """Every set of done steps closed under `requires`, smallest first."""
+    order = [step.id for step in steps]
+    requires = {step.id: set(step.requires) for step in steps}
+    frontier: list[frozenset[str]] = [frozenset()]
+    seen = {frozenset[str]()}
+    produced = 0
+    while frontier:
+        next_frontier: list[frozenset[str]] = []
+        for done in frontier:
+            yield done
+            produced += 1
+            if limit is not None and produced >= limit:
+                return
+            for step_id in order:
+                if step_id not in done and requires[step_id] <= done:
+                    grown = done | {step_id}
+                    if grown not in seen:
+                        seen.add(grown)
+                        next_frontier.append(grown)
+        frontier = next_frontier
+
+
+def _check_dates(located: _Located, terms: DealTerms) -> None:
+    if terms.agreement_date > terms.closing_date:
+        located.problem(
+            ("agreement_date",),
+            f"agreement_date {terms.agreement_date} is after closing_date {terms.closing_date}",
+        )
+    day = terms.closing_date
+    if day.weekday() >= 5 or day in terms.business_days.extra_closures:
+        located.problem(
+            ("closing_date",),
+            f"closing_date {day} is not a business day ({day.strftime('%A')}"
+            + (", a closure added by the deal file)" if day.weekday() < 5 else ")"),
+        )
+    else:
+        from closing.calendar import closures_for
+
+        closed = closures_for(terms.business_days.calendars, [day.year]).get(day)
+        if closed:
+            located.problem(
+                ("closing_date",), f"closing_date {day} is not a business day ({closed})"
+            )
+
+
+def _check_schedule_1(
+    located: _Located, terms: DealTerms | None, purchasers: list[tuple[int, PurchaserSpec]]
+) -> None:
+    by_key: dict[str, int] = {}
+    by_name: dict[str, int] = {}
+    for index, purchaser in purchasers:
+        loc: Loc = ("purchasers", index)
+        name_key = purchaser.name.casefold()
+        duplicate_name = name_key in by_name
+        if duplicate_name:
+            located.problem(
+                (*loc, "name"),
+                f"duplicate purchaser {purchaser.name!r} (also purchasers[{by_name[name_key]}])",
+            )
+        else:
+            by_name[name_key] = index
+        if purchaser.key in by_key:
+            if not duplicate_name:
+                located.problem(
+                    (*loc, "slug" if purchaser.slug else "name"),
+                    f"duplicate purchaser slug {purchaser.key!r} (also purchasers"
+                    f"[{by_key[purchaser.key]}]); give one of them a distinct slug",
+                )
+        else:
+            by_key[purchaser.key] = index
+    if terms is None:
+        return
+    price = terms.securities.common_stock.price_per_share
+    coverage = terms.securities.warrant.coverage
+    for index, purchaser in purchasers:
+        loc = ("purchasers", index)
+        expected = purchaser.shares * price
+        if abs(purchaser.purchase_price - expected) > price:
+            located.problem(
+                (*loc, "purchase_price"),
+                f"{purchaser.name}: purchase price {format_money(purchaser.purchase_price)} is "
+                f"not within one share's price (${price}) of {purchaser.shares:,} shares x "
+                f"${price} = ${expected:,}",
+            )
+        warrants = int((purchaser.shares * coverage).to_integral_value(rounding=ROUND_FLOOR))
+        if purchaser.warrant_shares != warrants:
+            located.problem(
+                (*loc, "warrant_shares"),
+                f"{purchaser.name}: warrant shares {purchaser.warrant_shares:,} should be "
+                f"{warrants:,} ({purchaser.shares:,} shares x {coverage} coverage, rounded down)",
+            )

@@ -1,0 +1,114 @@
+"""`closing demo`: the seed closing of June 7, 2002, replayed in a scratch database."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from closing.errors import ClosingError, NotFoundError
+
+if TYPE_CHECKING:
+    from closing.cli import App
+
+SEED_NAME = "neotherapeutics-2002-06-07.yaml"
+PACIFIC = ZoneInfo("America/Los_Angeles")
+
+
+def seed_deal_path() -> Path:
+    """The seed deal file: in the checkout's workflows/, or the copy shipped in the wheel."""
+    here = Path(__file__).resolve()
+    for candidate in (
+        here.parents[2] / "workflows" / SEED_NAME,
+        here.parent / "workflows" / SEED_NAME,
+    ):
+        if candidate.is_file():
+            return candidate
+    raise NotFoundError(f"cannot find {SEED_NAME}; pass the deal file: closing demo FILE")
+
+
+def _at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2002, 6, day, hour, minute, tzinfo=PACIFIC)
+
+
+# (when, purchaser, step, evidence option value, note)
+SCRIPT: list[tuple[datetime, str, str, str | None]] = [
+    (_at(7, 8, 30), "stonestreet", "signed", "fax counterpart"),
+    (_at(7, 9, 5), "bnc", "signed", "fax counterpart"),
+    (_at(7, 10, 15), "stonestreet", "wired", "FED REF 20020607B1Q8021C000123"),
+    (_at(7, 11, 0), "stonestreet", "warrant_faxed", "fax confirmation 4471"),
+    (_at(7, 15, 45), "bnc", "wired", "FED REF 20020607B1Q8021C000987"),
+    (_at(7, 16, 10), "bnc", "warrant_faxed", "fax confirmation 4472"),
+    (_at(7, 16, 30), "stonestreet", "dwac_credited", "DTC confirmation 88213"),
+    (_at(7, 16, 40), "bnc", "dwac_credited", "DTC confirmation 88214"),
+    (_at(10, 10, 20), "stonestreet", "warrant_delivered", "FedEx 7901 2345 6789"),
+    (_at(10, 11, 5), "bnc", "warrant_delivered", "FedEx 7901 2345 6790"),
+]
+BOARDS = [_at(7, 9, 0), _at(7, 15, 30), _at(7, 17, 30), _at(10, 12, 0)]
+KINDS = {
+    "signed": "evidence",
+    "wired": "reference",
+    "warrant_faxed": "confirmation",
+    "warrant_delivered": "tracking",
+    "dwac_credited": "confirmation",
+}
+
+
+def run_demo(app: App, file: str | None) -> None:
+    from rich.rule import Rule
+
+    from closing.operations import MarkRequest, board, load_deal, mark
+    from closing.render import board_view
+    from closing.store import Store
+    from closing.timefmt import local
+
+    path = file or str(seed_deal_path())
+    console = app.console()
+    with tempfile.TemporaryDirectory(prefix="closing-demo-") as scratch:
+        store = Store(app.database or f"sqlite:///{Path(scratch) / 'demo.db'}")
+        loaded = load_deal(store, path, _at(7, 7, 0))
+        console.print(
+            f"$ closing init {path}\nLoaded deal {loaded.slug} with "
+            f"{loaded.purchasers} purchasers.\n"
+        )
+        boards = list(BOARDS)
+        for when, who, step, evidence in SCRIPT:
+            while boards and boards[0] <= when:
+                shown = boards.pop(0)
+                console.print(Rule(f"closing status   (at {local(shown, PACIFIC)})"))
+                console.print(board_view(board(store, loaded.slug, shown), width=console.width))
+                console.print()
+            if when == _at(7, 15, 45):
+                try:  # show a refusal: the warrant cannot be faxed before the wire arrives
+                    mark(
+                        store,
+                        loaded.slug,
+                        MarkRequest("bnc", "warrant_faxed", actor="demo", host="demo"),
+                        _at(7, 15, 40),
+                    )
+                except ClosingError as refusal:
+                    console.print(f"$ closing mark-faxed bnc\nError: {refusal.message}\n")
+            recorded = mark(
+                store,
+                loaded.slug,
+                MarkRequest(
+                    who,
+                    step,
+                    at=when,
+                    actor="demo",
+                    host="demo",
+                    evidence_kind=KINDS.get(step, "evidence"),
+                    evidence=evidence,
+                ),
+                when,
+            )
+            console.print(
+                f"{local(when, PACIFIC)}  {step:<17} {recorded.purchaser.slug:<12} "
+                f"-> {recorded.state}"
+            )
+        for shown in boards:
+            console.print(Rule(f"closing status   (at {local(shown, PACIFIC)})"))
+            console.print(board_view(board(store, loaded.slug, shown), width=console.width))
+        store.engine.dispose()

@@ -1,0 +1,61 @@
+"""Domain errors and the exit code each one maps to.
+
+The core raises these; only `closing.cli` turns them into a line on stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class ExitCode:
+    """Documented process exit codes (README: "Exit codes")."""
+
+    OK = 0
+    INTERNAL = 1  # a bug: please report it (re-run with --debug for the traceback)
+    USAGE = 2  # bad command line or environment (CLOSING_NOW, options)
+    DEAL_FILE = 3  # the deal file is invalid; every problem is listed as path:line: message
+    NOT_FOUND = 4  # unknown or ambiguous deal, purchaser or step
+    REFUSED = 5  # the mark or undo is not allowed now; nothing was recorded
+    DATABASE = 6  # the database cannot be opened, is locked, or has a newer schema
+    ALERTS = 7  # alert delivery or the alert daemon cannot run (another one holds the lock)
+
+
+class ClosingError(Exception):
+    """An expected failure with a message a user can act on."""
+
+    exit_code = ExitCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(ClosingError):
+    exit_code = ExitCode.USAGE
+
+
+class DealFileError(ClosingError):
+    """A deal file with one or more problems, each `path:line: message`."""
+
+    exit_code = ExitCode.DEAL_FILE
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class NotFoundError(ClosingError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class RefusedError(ClosingError):
+    exit_code = ExitCode.REFUSED
+
+
+class DatabaseError(ClosingError):
+    exit_code = ExitCode.DATABASE
+
+
+class AlertsError(ClosingError):
+    exit_code = ExitCode.ALERTS

@@ -1,0 +1,106 @@
+"""Plain data for `--json`: money as exact strings, times as ISO 8601 with the deal's offset."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from closing.board import Board, PurchaserStatus
+from closing.money import money_text
+from closing.operations import DealSummary, HistoryEntry
+
+
+def iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
+    return None if moment is None else moment.astimezone(zone).isoformat()
+
+
+def board_json(board: Board) -> dict[str, Any]:
+    terms = board.terms
+    zone = terms.zone
+    totals = board.totals
+    return {
+        "deal": {
+            "slug": terms.slug,
+            "title": terms.title,
+            "company": terms.company.name,
+            "closing_date": terms.closing_date.isoformat(),
+            "cutoff": {
+                "time": terms.cutoff.time.strftime("%H:%M"),
+                "time_zone": terms.cutoff.time_zone,
+            },
+            "price_per_share": str(terms.securities.common_stock.price_per_share),
+            "steps": [{"id": step.id, "title": step.title} for step in terms.steps],
+            "closed": board.closed,
+        },
+        "as_of": iso(board.as_of, zone),
+        "purchasers": [purchaser_json(row, zone) for row in board.purchasers],
+        "totals": {
+            "purchasers": totals.purchasers,
+            "closed": totals.closed,
+            "shares": totals.shares,
+            "purchase_price": money_text(totals.purchase_price),
+            "warrant_shares": totals.warrant_shares,
+            "amount_received": money_text(totals.amount_received),
+            "steps": totals.by_status,
+        },
+    }
+
+
+def purchaser_json(row: PurchaserStatus, zone: ZoneInfo) -> dict[str, Any]:
+    purchaser = row.purchaser
+    return {
+        "name": purchaser.name,
+        "slug": purchaser.slug,
+        "state": row.state,
+        "steps": {
+            step_id: {
+                "status": status.status,
+                "deadline": iso(status.deadline, zone),
+                "done_at": iso(status.done_at, zone),
+                "done_by": status.done_by,
+                "blocked_by": list(status.blocked_by),
+                "waiting_on": list(status.waiting_on),
+            }
+            for step_id, status in row.steps.items()
+        },
+        "shares": purchaser.shares,
+        "purchase_price": money_text(purchaser.purchase_price),
+        "warrant_shares": purchaser.warrant_shares,
+        "amount_received": money_text(row.amount_received),
+    }
+
+
+def history_json(entries: list[HistoryEntry], zone: ZoneInfo) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": entry.event.id,
+            "purchaser": entry.purchaser.slug,
+            "seq": entry.event.seq,
+            "kind": entry.event.kind,
+            "step": entry.event.step,
+            "occurred_at": iso(entry.event.occurred_at, zone),
+            "recorded_at": iso(entry.event.recorded_at, zone),
+            "actor": entry.event.actor,
+            "host": entry.event.host,
+            "evidence_kind": entry.event.evidence_kind,
+            "evidence": entry.event.evidence,
+            "amount": None if entry.event.amount is None else str(entry.event.amount),
+            "note": entry.event.note,
+        }
+        for entry in entries
+    ]
+
+
+def deals_json(summaries: list[DealSummary]) -> list[dict[str, Any]]:
+    return [
+        {
+            "slug": s.slug,
+            "title": s.title,
+            "closing_date": s.closing_date.isoformat(),
+            "cutoff": s.cutoff.isoformat(),
+            "purchasers": s.purchasers,
+            "events": s.events,
+        }
+        for s in summaries
+    ]

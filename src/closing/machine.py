@@ -1,0 +1,134 @@
+"""Each purchaser's progress through the deal's steps, as a `transitions` state machine.
+
+A state is a set of done steps that respects `requires` (so `warrant_faxed` and `dwac_credited`
+can be done in either order once `wired` is). It is named by its latest steps: `new`, `signed`,
+`wired`, `warrant_faxed+dwac_credited`, ... and `closed` when every step is done. Each step `s`
+has a trigger `mark_s` and a trigger `undo_s`. One machine is built per set of steps with
+`model=None`; purchasers are plain objects that only hold `.state` (see LIBRARY-NOTES.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from transitions import Machine, MachineError
+
+from closing.deal import DealTerms, Step, iter_progress_states
+
+NEW = "new"
+CLOSED = "closed"
+
+
+class Progress:
+    """The machine's model: one purchaser's current state name."""
+
+    def __init__(self, state: str = NEW) -> None:
+        self.state = state
+
+
+class Refusal(Exception):
+    """Raised by `ProgressMachine` with the reason a trigger is not allowed."""
+
+
+class ProgressMachine:
+    def __init__(self, steps: tuple[Step, ...]) -> None:
+        self.steps = steps
+        self.order = [step.id for step in steps]
+        self.requires = {step.id: frozenset(step.requires) for step in steps}
+        self._by_name: dict[str, frozenset[str]] = {}
+        self._by_set: dict[frozenset[str], str] = {}
+        for done in iter_progress_states(steps):
+            name = self._name(done)
+            self._by_name[name] = done
+            self._by_set[done] = name
+        transitions = []
+        for done, name in self._by_set.items():
+            for step_id in self.order:
+                if step_id not in done and self.requires[step_id] <= done:
+                    transitions.append(
+                        {
+                            "trigger": f"mark_{step_id}",
+                            "source": name,
+                            "dest": self._by_set[done | {step_id}],
+                        }
+                    )
+                if step_id in done and not self.dependents_done(step_id, done):
+                    transitions.append(
+                        {
+                            "trigger": f"undo_{step_id}",
+                            "source": name,
+                            "dest": self._by_set[done - {step_id}],
+                        }
+                    )
+        self.machine = Machine(
+            model=None,
+            states=list(self._by_name),
+            transitions=transitions,
+            initial=NEW,
+            auto_transitions=False,
+            ignore_invalid_triggers=False,
+        )
+
+    def _name(self, done: frozenset[str]) -> str:
+        if not done:
+            return NEW
+        if len(done) == len(self.order):
+            return CLOSED
+        latest = [s for s in self.order if s in done and not self.dependents_done(s, done)]
+        return "+".join(latest)
+
+    def dependents_done(self, step_id: str, done: Iterable[str]) -> list[str]:
+        return [other for other in done if step_id in self.requires.get(other, ())]
+
+    def done(self, state: str) -> frozenset[str]:
+        return self._by_name[state]
+
+    def state_for(self, done: Iterable[str]) -> str:
+        return self._by_set[frozenset(done)]
+
+    @property
+    def states(self) -> list[str]:
+        return list(self._by_name)
+
+    def mark(self, progress: Progress, step_id: str) -> None:
+        self._fire(progress, f"mark_{step_id}", step_id)
+
+    def undo(self, progress: Progress, step_id: str) -> None:
+        self._fire(progress, f"undo_{step_id}", step_id)
+
+    def _fire(self, progress: Progress, trigger: str, step_id: str) -> None:
+        if step_id not in self.requires:
+            raise Refusal(f"there is no step {step_id!r}; the steps are {', '.join(self.order)}")
+        try:
+            self.machine.events[trigger].trigger(progress)
+        except MachineError:
+            raise Refusal(self.why_not(progress.state, trigger, step_id)) from None
+
+    def why_not(self, state: str, trigger: str, step_id: str) -> str:
+        done = self.done(state)
+        if trigger.startswith("mark_"):
+            if step_id in done:
+                return f"{step_id} is already done"
+            missing = [s for s in self.order if s in self.requires[step_id] and s not in done]
+            return f"{_and(missing)} {'is' if len(missing) == 1 else 'are'} not done"
+        if step_id not in done:
+            return f"{step_id} is not done"
+        blocking = [s for s in self.order if s in self.dependents_done(step_id, done)]
+        return f"{_and(blocking)} {'is' if len(blocking) == 1 else 'are'} done; undo it first"
+
+
+def _and(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+_machines: dict[str, ProgressMachine] = {}
+
+
+def machine_for(terms: DealTerms) -> ProgressMachine:
+    """The machine for a deal's steps, built once per process per set of steps."""
+    key = repr([(step.id, step.requires) for step in terms.steps])
+    if key not in _machines:
+        _machines[key] = ProgressMachine(tuple(terms.steps))
+    return _machines[key]

@@ -1,0 +1,712 @@
+"""What the commands do: load a deal, mark and undo steps, read the board and the history.
+
+Every function takes the `Store` and the moment `now` from its caller; nothing here prints, reads
+the real clock or knows about the command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy import select as core_select
+from sqlmodel import Session, col, select
+
+from closing.board import Board, build_board, step_deadline
+from closing.calendar import BusinessCalendar, closures_for
+from closing.deal import DealFile, DealTerms, PurchaserSpec, load_deal_file
+from closing.errors import DealFileError, NotFoundError, RefusedError
+from closing.machine import Progress, ProgressMachine, Refusal, machine_for
+from closing.money import format_money, parse_money
+from closing.progress import Event, Purchaser, Standing, replay
+from closing.store import DealRevisionRow, DealRow, EventRow, PurchaserRow, Store
+from closing.timefmt import local
+
+
+@dataclass(frozen=True)
+class Deal:
+    """A loaded deal: its row id, terms and the machinery built from them."""
+
+    id: int
+    slug: str
+    terms: DealTerms
+    calendar: BusinessCalendar
+    created_at: datetime
+
+    @property
+    def machine(self) -> ProgressMachine:
+        return machine_for(self.terms)
+
+    @property
+    def opens_at(self) -> datetime:
+        """Marks before the start of the agreement date (in the deal's zone) are refused."""
+        return datetime.combine(self.terms.agreement_date, time(0), tzinfo=self.terms.zone)
+
+
+# --- loading deal files ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    slug: str
+    created: bool
+    changes: list[str]
+    purchasers: int
+
+
+def _calendar_snapshot(terms: DealTerms) -> str:
+    years = [terms.closing_date.year, terms.closing_date.year + 1]
+    closed = closures_for(terms.business_days.calendars, years)
+    return json.dumps(
+        {
+            "years": years,
+            "closures": {day.isoformat(): name for day, name in sorted(closed.items())},
+        }
+    )
+
+
+def _calendar(terms: DealTerms, snapshot: str) -> BusinessCalendar:
+    data = json.loads(snapshot)
+    return BusinessCalendar(
+        terms.business_days.calendars,
+        terms.business_days.extra_closures,
+        known_closures={date.fromisoformat(k): v for k, v in data["closures"].items()},
+        known_years=data["years"],
+    )
+
+
+def _details(spec: PurchaserSpec) -> str:
+    return json.dumps(
+        {"notices": spec.notices.model_dump(), "dwac": spec.dwac.model_dump()}, sort_keys=True
+    )
+
+
+def load_deal(store: Store, path: str, now: datetime) -> LoadResult:
+    """`closing init FILE`: create the deal, or update its terms and say what changed.
+
+    Reloading an unchanged file writes nothing. Purchasers dropped from the file keep their events
+    and leave the board; a change that would strand recorded events (a removed step, a new
+    requirement they do not meet) is refused with the file's path.
+    """
+    deal_file = load_deal_file(path)
+    terms = deal_file.terms
+    digest = hashlib.sha256(deal_file.text.encode()).hexdigest()
+    terms_json = terms.model_dump_json()
+    with store.session() as session:
+        row = session.exec(select(DealRow).where(DealRow.slug == terms.slug)).first()
+        if row is None:
+            row = DealRow(
+                slug=terms.slug,
+                title=terms.title,
+                terms_json=terms_json,
+                closures_json=_calendar_snapshot(terms),
+                source_path=str(deal_file.path),
+                source_sha256=digest,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            _insert_purchasers(session, row.id, list(enumerate(deal_file.purchasers)))
+            session.add(
+                DealRevisionRow(
+                    deal_id=row.id,
+                    loaded_at=now,
+                    source_sha256=digest,
+                    changes=json.dumps([f"loaded {len(deal_file.purchasers)} purchasers"]),
+                )
+            )
+            return LoadResult(terms.slug, True, [], len(deal_file.purchasers))
+        assert row.id is not None
+        old_terms = DealTerms.model_validate_json(row.terms_json)
+        changes = _term_changes(old_terms, terms)
+        changes += _sync_purchasers(session, row.id, deal_file, terms)
+        if row.source_path != str(deal_file.path):
+            row.source_path = str(deal_file.path)
+        if changes:
+            row.title = terms.title
+            row.terms_json = terms_json
+            row.closures_json = _calendar_snapshot(terms)
+            row.source_sha256 = digest
+            row.updated_at = now
+            session.add(row)
+            session.add(
+                DealRevisionRow(
+                    deal_id=row.id, loaded_at=now, source_sha256=digest, changes=json.dumps(changes)
+                )
+            )
+        count = sum(1 for p in deal_file.purchasers)
+        return LoadResult(terms.slug, False, changes, count)
+
+
+def _insert_purchasers(
+    session: Session, deal_id: int, specs: list[tuple[int, PurchaserSpec]]
+) -> None:
+    if not specs:
+        return
+    session.execute(
+        PurchaserRow.__table__.insert(),  # type: ignore[attr-defined]
+        [
+            {
+                "deal_id": deal_id,
+                "slug": spec.key,
+                "name": spec.name,
+                "position": position,
+                "shares": spec.shares,
+                "purchase_price": spec.purchase_price,
+                "warrant_shares": spec.warrant_shares,
+                "details_json": _details(spec),
+                "active": True,
+            }
+            for position, spec in specs
+        ],
+    )
+
+
+def _term_changes(old: DealTerms, new: DealTerms) -> list[str]:
+    before = old.model_dump(mode="json")
+    after = new.model_dump(mode="json")
+    changes = []
+    for key in after:
+        if before.get(key) != after[key]:
+            changes.append(f"{key}: {_short(before.get(key))} -> {_short(after[key])}")
+    return changes
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else value
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _sync_purchasers(
+    session: Session, deal_id: int, deal_file: DealFile, terms: DealTerms
+) -> list[str]:
+    rows = {
+        r.slug: r for r in session.exec(select(PurchaserRow).where(PurchaserRow.deal_id == deal_id))
+    }
+    events = _events_by_purchaser(session, deal_id)
+    machine = machine_for(terms)
+    path = deal_file.path
+    stranded = []
+    for row in rows.values():
+        assert row.id is not None
+        try:
+            replay(machine, events.get(row.id, []))
+        except Refusal as refusal:
+            stranded.append(f"{row.name}: {refusal}")
+    if stranded:
+        raise DealFileError(
+            [
+                f"{path}:1: the new steps do not fit events already recorded ({problem}); "
+                "record an undo first or keep the steps"
+                for problem in stranded[:10]
+            ]
+        )
+    changes: list[str] = []
+    new_specs: list[tuple[int, PurchaserSpec]] = []
+    seen = set()
+    for position, spec in enumerate(deal_file.purchasers):
+        seen.add(spec.key)
+        existing = rows.get(spec.key)
+        if existing is None:
+            new_specs.append((position, spec))
+            changes.append(f"purchaser added: {spec.name}")
+            continue
+        row = existing
+        fields = {
+            "name": spec.name,
+            "position": position,
+            "shares": spec.shares,
+            "purchase_price": spec.purchase_price,
+            "warrant_shares": spec.warrant_shares,
+            "details_json": _details(spec),
+            "active": True,
+        }
+        for name, value in fields.items():
+            old = getattr(row, name)
+            if old != value:
+                if name not in ("position", "details_json"):
+                    changes.append(f"{spec.name}: {name} {old} -> {value}")
+                elif name == "details_json":
+                    changes.append(f"{spec.name}: notice or DWAC details changed")
+                setattr(row, name, value)
+        if session.is_modified(row):
+            session.add(row)
+    for slug, row in rows.items():
+        if slug not in seen and row.active:
+            row.active = False
+            session.add(row)
+            kept = len(events.get(row.id or 0, []))
+            changes.append(f"purchaser removed: {row.name} (its {kept} events are kept)")
+    _insert_purchasers(session, deal_id, new_specs)
+    return changes
+
+
+# --- finding deals and purchasers --------------------------------------------------------------
+
+
+def _deal_from_row(row: DealRow) -> Deal:
+    assert row.id is not None
+    terms = DealTerms.model_validate_json(row.terms_json)
+    return Deal(row.id, row.slug, terms, _calendar(terms, row.closures_json), row.created_at)
+
+
+def open_deal(session: Session, wanted: str | None) -> Deal:
+    """The deal named (slug or unambiguous prefix), or the only deal there is."""
+    if wanted:
+        row = session.exec(select(DealRow).where(DealRow.slug == wanted)).first()
+        if row is None:
+            matches = list(
+                session.exec(
+                    select(DealRow).where(
+                        func.lower(DealRow.slug).like(_prefix(wanted), escape="\\")
+                    )
+                )
+            )
+            if len(matches) == 1:
+                row = matches[0]
+            elif matches:
+                raise NotFoundError(
+                    f"deal {wanted!r} is ambiguous: {', '.join(m.slug for m in matches)}; "
+                    "give more of its name"
+                )
+            else:
+                raise NotFoundError(f"no deal {wanted!r}; {_deal_hint(session)}")
+        return _deal_from_row(row)
+    rows = list(session.exec(select(DealRow).limit(11)))
+    if len(rows) == 1:
+        return _deal_from_row(rows[0])
+    if not rows:
+        raise NotFoundError("no deal loaded yet; load one with: closing init FILE")
+    raise NotFoundError(
+        f"several deals are loaded ({', '.join(r.slug for r in rows[:10])}); name one with "
+        "--deal SLUG or CLOSING_DEAL"
+    )
+
+
+def _deal_hint(session: Session) -> str:
+    slugs = [r for r in session.exec(select(DealRow.slug).limit(10))]
+    if not slugs:
+        return "no deal loaded yet; load one with: closing init FILE"
+    return f"loaded deals: {', '.join(slugs)}"
+
+
+def _prefix(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def _purchaser(row: PurchaserRow) -> Purchaser:
+    assert row.id is not None
+    return Purchaser(
+        row.id,
+        row.slug,
+        row.name,
+        row.position,
+        row.shares,
+        row.purchase_price,
+        row.warrant_shares,
+        json.loads(row.details_json),
+        row.active,
+    )
+
+
+def find_purchaser(session: Session, deal: Deal, text: str) -> Purchaser:
+    """By slug, or an unambiguous case-insensitive prefix of the name or slug."""
+    wanted = text.strip()
+    base = select(PurchaserRow).where(PurchaserRow.deal_id == deal.id)
+    exact = session.exec(base.where(PurchaserRow.slug == wanted)).first()
+    if exact is not None:
+        return _purchaser(exact)
+    pattern = _prefix(wanted)
+    matches = list(
+        session.exec(
+            base.where(
+                func.lower(PurchaserRow.slug).like(pattern, escape="\\")
+                | func.lower(PurchaserRow.name).like(pattern, escape="\\")
+            )
+            .order_by(col(PurchaserRow.position))
+            .limit(11)
+        )
+    )
+    active = [m for m in matches if m.active] or matches
+    if len(active) == 1 and wanted:
+        return _purchaser(active[0])
+    if not active or not wanted:
+        raise NotFoundError(
+            f"no purchaser {text!r} in {deal.slug}; the purchasers are: "
+            f"{_candidates(session, deal)}"
+        )
+    names = ", ".join(f"{m.slug} ({m.name})" for m in active[:10])
+    more = " and more" if len(active) > 10 else ""
+    raise NotFoundError(
+        f"purchaser {text!r} is ambiguous in {deal.slug}: {names}{more}; give more of the name"
+    )
+
+
+def _candidates(session: Session, deal: Deal) -> str:
+    rows = list(
+        session.exec(
+            select(PurchaserRow.slug)
+            .where(PurchaserRow.deal_id == deal.id, col(PurchaserRow.active))
+            .order_by(col(PurchaserRow.position))
+            .limit(11)
+        )
+    )
+    text = ", ".join(rows[:10])
+    return text + (", ..." if len(rows) > 10 else "")
+
+
+# --- events ------------------------------------------------------------------------------------
+
+E: Any = EventRow.__table__.c  # type: ignore[attr-defined]
+P: Any = PurchaserRow.__table__.c  # type: ignore[attr-defined]
+_EVENT_COLUMNS = [
+    E[name]
+    for name in (
+        "id",
+        "purchaser_id",
+        "seq",
+        "kind",
+        "step",
+        "occurred_at",
+        "recorded_at",
+        "actor",
+        "host",
+        "evidence_kind",
+        "evidence",
+        "amount",
+        "note",
+    )
+]
+
+
+def _event_query(deal_id: int, as_of: datetime | None = None) -> Any:
+    query = core_select(*_EVENT_COLUMNS).where(E.deal_id == deal_id)
+    if as_of is not None:
+        query = query.where(E.recorded_at <= as_of)
+    return query.order_by(E.purchaser_id, E.seq)
+
+
+def _events_by_purchaser(
+    session: Session, deal_id: int, as_of: datetime | None = None
+) -> dict[int, list[Event]]:
+    result: dict[int, list[Event]] = {}
+    for values in session.execute(_event_query(deal_id, as_of)):
+        event = Event(*values)
+        result.setdefault(event.purchaser_id, []).append(event)
+    return result
+
+
+def _purchaser_events(session: Session, purchaser_id: int) -> list[Event]:
+    query = core_select(*_EVENT_COLUMNS).where(E.purchaser_id == purchaser_id)
+    return [Event(*values) for values in session.execute(query.order_by(E.seq))]
+
+
+def _lock_purchaser(session: Session, purchaser_id: int) -> None:
+    """Serialise writers on one purchaser (a row lock on PostgreSQL; SQLite already holds the
+    database lock from BEGIN IMMEDIATE and ignores FOR UPDATE)."""
+    session.execute(
+        select(PurchaserRow.id).where(PurchaserRow.id == purchaser_id).with_for_update()
+    )
+
+
+@dataclass(frozen=True)
+class MarkRequest:
+    purchaser: str
+    step: str
+    at: datetime | None = None
+    actor: str = "unknown"
+    host: str = "unknown"
+    evidence_kind: str | None = None
+    evidence: str | None = None
+    amount: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    deal: Deal
+    purchaser: Purchaser
+    event: Event
+    state: str
+
+
+def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetime) -> Recorded:
+    """Record that a step happened; refuse (writing nothing) if it cannot have."""
+    with store.session() as session:
+        deal = open_deal(session, deal_name)
+        terms = deal.terms
+        if request.step not in terms.step_ids:
+            raise NotFoundError(
+                f"deal {deal.slug} has no step {request.step!r}; its steps are "
+                f"{', '.join(terms.step_ids)}"
+            )
+        step = terms.step(request.step)
+        purchaser = find_purchaser(session, deal, request.purchaser)
+        _lock_purchaser(session, purchaser.id)
+        standing = replay(deal.machine, _purchaser_events(session, purchaser.id))
+        at = request.at or now
+        zone = terms.zone
+        what = f"{request.step} for {purchaser.name}"
+        if request.step in standing.done:
+            prior = standing.done[request.step]
+            raise RefusedError(
+                f"cannot mark {what}: already marked {request.step} at "
+                f"{local(prior.occurred_at, zone)} by {prior.actor}; to correct it: closing undo {purchaser.slug} {request.step}"
+                " --reason TEXT"
+            )
+        if at > now:
+            raise RefusedError(
+                f"cannot mark {what}: {local(at, zone)} is in the future (now is "
+                f"{local(now, zone)}); give --at a past time"
+            )
+        if at < deal.opens_at:
+            raise RefusedError(
+                f"cannot mark {what}: {local(at, zone)} is before the deal existed (agreement "
+                f"date {terms.agreement_date}); check --at"
+            )
+        progress_check = Progress(standing.state)
+        try:
+            deal.machine.mark(progress_check, request.step)
+        except Refusal as refusal:
+            raise RefusedError(f"cannot mark {what}: {refusal}") from None
+        for needed in step.requires:
+            before = standing.done[needed]
+            if at < before.occurred_at:
+                raise RefusedError(
+                    f"cannot mark {what} at {local(at, zone)}: {needed} was only done at "
+                    f"{local(before.occurred_at, zone)}; check --at"
+                )
+        amount = _amount(request, step.payment, purchaser, what)
+        row = EventRow(
+            deal_id=deal.id,
+            purchaser_id=purchaser.id,
+            seq=standing.last_seq + 1,
+            kind="mark",
+            step=request.step,
+            occurred_at=at,
+            recorded_at=now,
+            actor=request.actor,
+            host=request.host,
+            evidence_kind=request.evidence_kind if request.evidence else None,
+            evidence=request.evidence,
+            amount=amount,
+            note=request.note,
+        )
+        session.add(row)
+        session.flush()
+        return Recorded(deal, purchaser, _event(row), progress_check.state)
+
+
+def _amount(request: MarkRequest, payment: bool, purchaser: Purchaser, what: str) -> Decimal | None:
+    if not payment:
+        if request.amount is not None:
+            raise RefusedError(
+                f"cannot mark {what}: {request.step} is not a payment; drop --amount"
+            )
+        return None
+    expected = purchaser.purchase_price
+    if request.amount is None:
+        return expected
+    try:
+        amount = parse_money(request.amount)
+    except ValueError as error:
+        raise RefusedError(f"cannot mark {what}: {error}") from None
+    if amount != expected:
+        difference = amount - expected
+        sign = "+" if difference > 0 else "-"
+        raise RefusedError(
+            f"cannot mark {what}: amount {format_money(amount)} differs from the purchase price "
+            f"{format_money(expected)} by {sign}{format_money(abs(difference))}; nothing recorded"
+        )
+    return amount
+
+
+def undo(
+    store: Store,
+    deal_name: str | None,
+    purchaser_text: str,
+    step_id: str,
+    reason: str,
+    actor: str,
+    host: str,
+    now: datetime,
+) -> Recorded:
+    """Record a correction: the step is no longer done. The original mark stays in the log."""
+    if not reason.strip():
+        raise RefusedError("an undo needs a reason; add --reason TEXT")
+    with store.session() as session:
+        deal = open_deal(session, deal_name)
+        if step_id not in deal.terms.step_ids:
+            raise NotFoundError(
+                f"deal {deal.slug} has no step {step_id!r}; its steps are "
+                f"{', '.join(deal.terms.step_ids)}"
+            )
+        purchaser = find_purchaser(session, deal, purchaser_text)
+        _lock_purchaser(session, purchaser.id)
+        standing = replay(deal.machine, _purchaser_events(session, purchaser.id))
+        trial = Progress(standing.state)
+        try:
+            deal.machine.undo(trial, step_id)
+        except Refusal as refusal:
+            raise RefusedError(f"cannot undo {step_id} for {purchaser.name}: {refusal}") from None
+        row = EventRow(
+            deal_id=deal.id,
+            purchaser_id=purchaser.id,
+            seq=standing.last_seq + 1,
+            kind="undo",
+            step=step_id,
+            occurred_at=now,
+            recorded_at=now,
+            actor=actor,
+            host=host,
+            note=reason.strip(),
+        )
+        session.add(row)
+        session.flush()
+        return Recorded(deal, purchaser, _event(row), trial.state)
+
+
+def _event(row: EventRow) -> Event:
+    assert row.id is not None
+    return Event(
+        row.id,
+        row.purchaser_id,
+        row.seq,
+        row.kind,
+        row.step,
+        row.occurred_at,
+        row.recorded_at,
+        row.actor,
+        row.host,
+        row.evidence_kind,
+        row.evidence,
+        row.amount,
+        row.note,
+    )
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+_PURCHASER_COLUMNS = [
+    P[name]
+    for name in (
+        "id",
+        "slug",
+        "name",
+        "position",
+        "shares",
+        "purchase_price",
+        "warrant_shares",
+        "details_json",
+        "active",
+    )
+]
+
+
+def _purchasers(session: Session, deal: Deal, active_only: bool = True) -> list[Purchaser]:
+    query = core_select(*_PURCHASER_COLUMNS).where(P.deal_id == deal.id)
+    if active_only:
+        query = query.where(P.active)
+    return [
+        Purchaser(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8])
+        for r in session.execute(query.order_by(P.position))
+    ]
+
+
+def board(store: Store, deal_name: str | None, as_of: datetime) -> Board:
+    """The board as it stood at `as_of`: only events recorded by then count."""
+    with store.session() as session:
+        deal = open_deal(session, deal_name)
+        purchasers = _purchasers(session, deal)
+        events = _events_by_purchaser(session, deal.id, as_of)
+    return build_board(deal.terms, deal.calendar, deal.machine, purchasers, events, as_of)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    purchaser: Purchaser
+    event: Event
+
+
+def history(
+    store: Store, deal_name: str | None, purchaser_text: str | None
+) -> tuple[Deal, list[HistoryEntry]]:
+    with store.session() as session:
+        deal = open_deal(session, deal_name)
+        if purchaser_text:
+            one = find_purchaser(session, deal, purchaser_text)
+            purchasers = {one.id: one}
+            events = _purchaser_events(session, one.id)
+        else:
+            purchasers = {p.id: p for p in _purchasers(session, deal, active_only=False)}
+            query = core_select(*_EVENT_COLUMNS).where(E.deal_id == deal.id)
+            events = [Event(*values) for values in session.execute(query.order_by(E.id))]
+    entries = [HistoryEntry(purchasers[e.purchaser_id], e) for e in events]
+    entries.sort(key=lambda entry: (entry.event.recorded_at, entry.event.id))
+    return deal, entries
+
+
+@dataclass(frozen=True)
+class DealSummary:
+    slug: str
+    title: str
+    closing_date: date
+    cutoff: datetime
+    purchasers: int
+    events: int
+
+
+def deals(store: Store) -> list[DealSummary]:
+    with store.session() as session:
+        rows = list(session.exec(select(DealRow).order_by(col(DealRow.slug))))
+        counts: dict[int, int] = dict(
+            session.execute(
+                core_select(P.deal_id, func.count()).where(P.active).group_by(P.deal_id)
+            ).all()
+        )
+        event_counts: dict[int, int] = dict(
+            session.execute(core_select(E.deal_id, func.count()).group_by(E.deal_id)).all()
+        )
+    result = []
+    for row in rows:
+        deal = _deal_from_row(row)
+        first = deal.terms.steps[0]
+        cutoff = step_deadline(deal.terms, deal.calendar, first, {})
+        result.append(
+            DealSummary(
+                row.slug,
+                row.title,
+                deal.terms.closing_date,
+                cutoff,
+                counts.get(deal.id, 0),
+                event_counts.get(deal.id, 0),
+            )
+        )
+    return result
+
+
+__all__ = [
+    "Deal",
+    "HistoryEntry",
+    "LoadResult",
+    "MarkRequest",
+    "Recorded",
+    "Standing",
+    "board",
+    "deals",
+    "find_purchaser",
+    "history",
+    "load_deal",
+    "mark",
+    "open_deal",
+    "undo",
+]

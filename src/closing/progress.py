@@ -1,0 +1,83 @@
+"""Purchasers, their events, and replaying the events into where each purchaser stands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from closing.machine import Progress, ProgressMachine
+
+
+@dataclass(frozen=True)
+class Purchaser:
+    id: int
+    slug: str
+    name: str
+    position: int
+    shares: int
+    purchase_price: Decimal
+    warrant_shares: int
+    details: dict[str, dict[str, Any]]
+    active: bool = True
+
+    def detail(self, dotted: str) -> str | None:
+        section, _, key = dotted.partition(".")
+        value = self.details.get(section, {}).get(key)
+        return value or None
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    purchaser_id: int
+    seq: int
+    kind: str  # "mark" | "undo"
+    step: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    host: str
+    evidence_kind: str | None = None
+    evidence: str | None = None
+    amount: Decimal | None = None
+    note: str | None = None
+
+
+@dataclass
+class Standing:
+    """Where one purchaser stands after its events: machine state and the mark behind each done
+    step."""
+
+    state: str
+    done: dict[str, Event] = field(default_factory=dict)
+    last_seq: int = 0
+
+    @property
+    def amount_received(self) -> Decimal:
+        total = Decimal("0")
+        for event in self.done.values():
+            if event.amount is not None:
+                total += event.amount
+        return total
+
+
+def replay(machine: ProgressMachine, events: list[Event]) -> Standing:
+    """Run a purchaser's events, in order, through the machine.
+
+    Stored events were accepted by the machine when they were recorded, so a refusal here means
+    the deal's steps changed under them; `closing init` refuses such a change.
+    """
+    progress = Progress()
+    done: dict[str, Event] = {}
+    last_seq = 0
+    for event in events:
+        if event.kind == "mark":
+            machine.mark(progress, event.step)
+            done[event.step] = event
+        else:
+            machine.undo(progress, event.step)
+            done.pop(event.step, None)
+        last_seq = event.seq
+    return Standing(state=progress.state, done=done, last_seq=last_seq)

@@ -1,0 +1,291 @@
+"""The database: tables, column types, and the one place that opens engines and transactions.
+
+SQLite is the embedded default; PostgreSQL is for a team. Money goes in exactly (text on SQLite,
+NUMERIC on PostgreSQL) and datetimes come out time-zone aware (UTC). On SQLite every transaction
+starts with `BEGIN IMMEDIATE`, so two terminals marking at once are serialised instead of losing
+writes (LIBRARY-NOTES.md).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlmodel import Field, Session, SQLModel, create_engine
+
+from closing.errors import DatabaseError
+
+SCHEMA_VERSION = 1
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A Decimal stored exactly: NUMERIC on PostgreSQL, its text on SQLite (whose NUMERIC is a
+    float)."""
+
+    impl = String(64)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(asdecimal=True))
+        return dialect.type_descriptor(String(64))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"money must be a Decimal, not {type(value).__name__}")
+        return value if dialect.name == "postgresql" else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime, stored as UTC; naive values are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing to store a naive datetime")
+        utc = value.astimezone(UTC)
+        return utc if dialect.name == "postgresql" else utc.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+
+def _money() -> Any:
+    return Field(sa_column=Column(ExactDecimal(), nullable=False))
+
+
+def _moment(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+class DealRow(SQLModel, table=True):
+    __tablename__ = "deal"
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
+    title: str
+    terms_json: str = Field(sa_column=Column(Text, nullable=False))
+    closures_json: str = Field(sa_column=Column(Text, nullable=False))
+    source_path: str
+    source_sha256: str
+    created_at: datetime = _moment()
+    updated_at: datetime = _moment()
+
+
+class DealRevisionRow(SQLModel, table=True):
+    """Each load of a deal file that changed something, with what it changed (append-only)."""
+
+    __tablename__ = "deal_revision"
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id", index=True)
+    loaded_at: datetime = _moment()
+    source_sha256: str
+    changes: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class PurchaserRow(SQLModel, table=True):
+    __tablename__ = "purchaser"
+    __table_args__ = (UniqueConstraint("deal_id", "slug"),)
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    slug: str = Field(sa_column=Column(String(200), nullable=False))
+    name: str
+    position: int
+    shares: int = Field(sa_column=Column(BigInteger, nullable=False))
+    purchase_price: Decimal = _money()
+    warrant_shares: int = Field(sa_column=Column(BigInteger, nullable=False))
+    details_json: str = Field(sa_column=Column(Text, nullable=False))
+    active: bool = True
+
+
+class EventRow(SQLModel, table=True):
+    """One mark or undo. Never updated, never deleted: a correction is a new `undo` event."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        UniqueConstraint("purchaser_id", "seq"),
+        Index("ix_event_deal_recorded", "deal_id", "recorded_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    purchaser_id: int = Field(foreign_key="purchaser.id")
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    kind: str  # "mark" or "undo"
+    step: str
+    occurred_at: datetime = _moment()
+    recorded_at: datetime = _moment()
+    actor: str
+    host: str
+    evidence_kind: str | None = None
+    evidence: str | None = None
+    amount: Decimal | None = Field(default=None, sa_column=Column(ExactDecimal(), nullable=True))
+    note: str | None = None
+
+
+class MetaRow(SQLModel, table=True):
+    __tablename__ = "closing_meta"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+# --- engines ---------------------------------------------------------------------------------
+
+
+def default_database_url() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return f"sqlite:///{Path(base) / 'closing' / 'closing.db'}"
+
+
+def database_url(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("CLOSING_DATABASE_URL") or default_database_url()
+
+
+def masked_url(url: str) -> str:
+    """The URL with any password replaced, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable database URL>"
+
+
+_engines: dict[str, Engine] = {}
+
+
+def engine_for(url: str) -> Engine:
+    if url in _engines:
+        return _engines[url]
+    try:
+        if url.startswith("sqlite"):
+            engine = _sqlite_engine(url)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError, ValueError) as error:
+        raise DatabaseError(
+            f"cannot use database {masked_url(url)}: {_first_line(error)}; check "
+            "CLOSING_DATABASE_URL or --database"
+        ) from None
+    _engines[url] = engine
+    return engine
+
+
+def _sqlite_engine(url: str) -> Engine:
+    from sqlalchemy.engine import make_url
+
+    path = make_url(url).database
+    if path and path != ":memory:":
+        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event decide how transactions start (SQLAlchemy SQLite docs).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class Store:
+    """Opens transactions on one database; creates the schema on first use."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = engine_for(url)
+        self._ready = False
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def ensure_schema(self) -> None:
+        if self._ready:
+            return
+        try:
+            with self.engine.connect() as connection:
+                has_meta = self.engine.dialect.has_table(connection, "closing_meta")
+                version = None
+                if has_meta:
+                    row = connection.exec_driver_sql(
+                        "SELECT value FROM closing_meta WHERE key = 'schema_version'"
+                    ).first()
+                    version = int(row[0]) if row else None
+                connection.rollback()
+            if version is None:
+                SQLModel.metadata.create_all(self.engine)
+                with Session(self.engine) as session:
+                    if session.get(MetaRow, "schema_version") is None:
+                        session.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
+                    session.commit()
+            elif version > SCHEMA_VERSION:
+                raise DatabaseError(
+                    f"database {masked_url(self.url)} has schema version {version}, newer than "
+                    f"this closing ({SCHEMA_VERSION}); upgrade closing"
+                )
+        except OperationalError as error:
+            raise DatabaseError(
+                f"cannot open database {masked_url(self.url)}: {_first_line(error)}"
+            ) from None
+        self._ready = True
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        self.ensure_schema()
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                yield session
+                session.commit()
+        except OperationalError as error:
+            raise DatabaseError(
+                f"database {masked_url(self.url)} failed: {_first_line(error)}; try again"
+            ) from None
