@@ -9,7 +9,7 @@ datetimes with zoneinfo so that they stay right across daylight-saving changes.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 KNOWN_CALENDARS = ("NYSE", "XFED")
@@ -76,11 +76,11 @@ class BusinessCalendar:
 
 
 def cutoff_on(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """The close-of-business instant on `day` in the deal's zone.
+    """The close-of-business instant on `day` at wall-clock time `at` in the deal's zone, in UTC.
 
-    A wall-clock time that does not exist (inside a spring-forward gap) resolves forward, the one
-    that exists twice (fall-back) resolves to its first occurrence: zoneinfo's `fold=0`.
+    It is returned in UTC on purpose: Python subtracts and compares two datetimes that share a
+    tzinfo by wall clock, which is an hour off across a daylight-saving change. Display converts
+    back to the deal's zone. A wall-clock time inside a spring-forward gap resolves forward; one
+    that happens twice (fall back) resolves to its first occurrence (zoneinfo's `fold=0`).
     """
-    local = datetime.combine(day, at, tzinfo=zone)
-    # Normalise through UTC so that a non-existent local time lands on a real instant.
-    return local.astimezone(ZoneInfo("UTC")).astimezone(zone)
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)

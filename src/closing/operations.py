@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -45,7 +45,9 @@ class Deal:
     @property
     def opens_at(self) -> datetime:
         """Marks before the start of the agreement date (in the deal's zone) are refused."""
-        return datetime.combine(self.terms.agreement_date, time(0), tzinfo=self.terms.zone)
+        return datetime.combine(
+            self.terms.agreement_date, time(0), tzinfo=self.terms.zone
+        ).astimezone(UTC)
 
 
 # --- loading deal files ------------------------------------------------------------------------
@@ -459,8 +461,8 @@ def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetim
             prior = standing.done[request.step]
             raise RefusedError(
                 f"cannot mark {what}: already marked {request.step} at "
-                f"{local(prior.occurred_at, zone)} by {prior.actor}; to correct it: closing undo {purchaser.slug} {request.step}"
-                " --reason TEXT"
+                f"{local(prior.occurred_at, zone)} by {prior.actor}; to correct it: "
+                f"closing undo {purchaser.slug} {request.step} --reason TEXT"
             )
         if at > now:
             raise RefusedError(
@@ -680,7 +682,7 @@ def deals(store: Store) -> list[DealSummary]:
     for row in rows:
         deal = _deal_from_row(row)
         first = deal.terms.steps[0]
-        cutoff = step_deadline(deal.terms, deal.calendar, first, {})
+        cutoff = step_deadline(deal.terms, deal.calendar, first, {}).astimezone(deal.terms.zone)
         result.append(
             DealSummary(
                 row.slug,

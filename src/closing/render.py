@@ -61,7 +61,7 @@ def board_view(board: Board, max_rows: int | None = None, width: int = 80) -> Re
     terms = board.terms
     zone = terms.zone
     totals = board.totals
-    cutoff = cutoff_on(terms.closing_date, terms.cutoff.time, zone)
+    cutoff = cutoff_on(terms.closing_date, terms.cutoff.time, zone).astimezone(zone)
     wide = width >= WIDE
     header = Text.assemble(
         (terms.title, "bold"),
@@ -69,12 +69,14 @@ def board_view(board: Board, max_rows: int | None = None, width: int = 80) -> Re
         f"{cutoff.strftime('%H:%M %Z')}\n",
         f"now {local(board.as_of, zone)} · times in {terms.cutoff.time_zone}",
         ("  DEAL CLOSED" if board.closed else "", "bold green"),
+        "\n",
     )
     table = Table(
         show_footer=True,
         header_style="bold",
         footer_style="bold",
         box=box.SIMPLE_HEAD,
+        show_edge=False,
         pad_edge=False,
     )
     table.add_column(
@@ -149,6 +151,7 @@ def summary_view(board: Board, shown: int) -> RenderableType:
         title_justify="left",
         header_style="bold",
         box=box.SIMPLE_HEAD,
+        show_edge=False,
         pad_edge=False,
     )
     table.add_column("Step")

@@ -1,0 +1,229 @@
+"""The seed closing driven through a whole closing day from the command line, clock frozen."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.conftest import Cli
+
+FRI = "2002-06-07T{}:00-07:00"
+MON = "2002-06-10T{}:00-07:00"
+
+
+def board_json(cli: Cli, now: str, *extra: str) -> dict[str, Any]:
+    result = cli("status", "--json", *extra, now=now)
+    assert result.code == 0, result.err
+    data: dict[str, Any] = json.loads(result.out)
+    return data
+
+
+def stripped(text: str) -> str:
+    """Rich pads table cells with spaces; compare without trailing ones."""
+    return "".join(line.rstrip() + "\n" for line in text.splitlines())
+
+
+def statuses(data: dict[str, Any], slug: str) -> dict[str, str]:
+    row = next(p for p in data["purchasers"] if p["slug"] == slug)
+    return {step: info["status"] for step, info in row["steps"].items()}
+
+
+def test_the_board_before_anything_happens(seeded: Cli) -> None:
+    """At 09:00 everything is pending with 8h left, and blank details block the fax, the
+    original and the DWAC credit."""
+    result = seeded("status", now=FRI.format("09:00"))
+    assert result.code == 0
+    assert stripped(result.out) == (
+        "NeoTherapeutics, Inc. Securities Purchase Agreement (shares and warrants)\n"
+        "neotherapeutics-2002-06-07 · closing Fri 2002-06-07 · cutoff 17:00 PDT\n"
+        "now 2002-06-07 09:00 PDT · times in America/Los_Angeles\n"
+        "\n"
+        "Purchaser                  Signed   Wired    Faxed     Original   DWAC\n"
+        "─────────────────────────────────────────────────────────────────────────\n"
+        "Stonestreet Limited Par…   8h 00m   8h 00m   blocked   blocked    blocked\n"
+        "BNC Bach International,…   8h 00m   8h 00m   blocked   blocked    blocked\n"
+        "\n"
+        "Total (0/2 closed)         0/2      0/2      0/2       0/2        0/2\n"
+        "5,935,483 shares · $1,380,000.00 · 593,548 warrant shares · received $0.00\n"
+        "Blocked: Stonestreet Limited Partnership: Faxed needs notice facsimile number; Original "
+        "needs notice\naddress; DWAC needs DTC participant number, DWAC account number\n"
+        "Blocked: BNC Bach International, Ltd.: Faxed needs notice facsimile number; Original "
+        "needs notice\naddress; DWAC needs DTC participant number, DWAC account number\n"
+    )
+
+
+def test_the_json_board_has_totals_and_exact_money(seeded: Cli) -> None:
+    """Totals match Schedule 1 and money is exact text."""
+    data = board_json(seeded, FRI.format("09:00"))
+    assert data["as_of"] == "2002-06-07T09:00:00-07:00"
+    assert data["totals"]["shares"] == 5_935_483
+    assert data["totals"]["purchase_price"] == "1380000.00"
+    assert data["totals"]["warrant_shares"] == 593_548
+    stonestreet = data["purchasers"][0]
+    assert stonestreet["name"] == "Stonestreet Limited Partnership"
+    assert stonestreet["purchase_price"] == "450000.00"
+    assert stonestreet["state"] == "new"
+    assert stonestreet["steps"]["wired"] == {
+        "status": "pending",
+        "deadline": "2002-06-07T17:00:00-07:00",
+        "done_at": None,
+        "done_by": None,
+        "blocked_by": [],
+        "waiting_on": ["signed"],
+    }
+    assert stonestreet["steps"]["dwac_credited"]["blocked_by"] == [
+        "DTC participant number missing",
+        "DWAC account number missing",
+    ]
+    assert stonestreet["steps"]["warrant_delivered"]["deadline"] == "2002-06-10T17:00:00-07:00"
+
+
+def test_a_whole_closing_day(seeded: Cli) -> None:
+    """Sign, wire, fax, DWAC on Friday, originals on Monday: every step lands and the deal
+    closes; the board shows due soon before the cutoff and overdue after it."""
+    assert (
+        seeded(
+            "mark-signed", "stonestreet", "--at", FRI.format("08:30"), now=FRI.format("08:31")
+        ).code
+        == 0
+    )
+    assert seeded("mark-signed", "bnc", now=FRI.format("09:05")).code == 0
+    wired = seeded("mark-wired", "stone", "--reference", "FED 0123", now=FRI.format("10:15"))
+    assert wired.out == (
+        "Marked wired for Stonestreet Limited Partnership at 2002-06-07 10:15 PDT by alice "
+        "($450,000.00). State: wired.\n"
+    )
+    assert (
+        seeded(
+            "mark-faxed", "stonestreet", "--confirmation", "fax 4471", now=FRI.format("11:00")
+        ).code
+        == 0
+    )
+
+    at_1530 = board_json(seeded, FRI.format("15:30"))
+    assert statuses(at_1530, "bnc-bach")["wired"] == "due_soon"
+    assert statuses(at_1530, "stonestreet")["wired"] == "done"
+    assert at_1530["totals"]["amount_received"] == "450000.00"
+
+    at_1705 = board_json(seeded, FRI.format("17:05"))
+    assert statuses(at_1705, "bnc-bach")["wired"] == "overdue"
+    assert statuses(at_1705, "stonestreet")["dwac_credited"] == "overdue"
+    # The original warrant of a purchaser whose warrant was faxed is due Monday, not yet late.
+    assert statuses(at_1705, "stonestreet")["warrant_delivered"] == "blocked"
+
+    # The wire lands late, and is recorded with the time it arrived.
+    assert (
+        seeded(
+            "mark-wired",
+            "bnc",
+            "--at",
+            FRI.format("17:10"),
+            "--amount",
+            "930,000.00",
+            now=FRI.format("17:20"),
+        ).code
+        == 0
+    )
+    assert seeded("mark-faxed", "bnc", now=FRI.format("17:30")).code == 0
+    assert (
+        seeded(
+            "mark-dwac", "stonestreet", "--confirmation", "DTC 88213", now=FRI.format("17:40")
+        ).code
+        == 0
+    )
+    assert seeded("mark-dwac", "bnc", now=FRI.format("17:45")).code == 0
+    assert (
+        seeded(
+            "mark-delivered", "stonestreet", "--tracking", "FedEx 7901", now=MON.format("10:20")
+        ).code
+        == 0
+    )
+    last = seeded("mark-delivered", "bnc", now=MON.format("11:05"))
+    assert last.out.endswith("State: closed.\n")
+
+    final = board_json(seeded, MON.format("12:00"))
+    assert final["deal"]["closed"] is True
+    assert final["totals"]["closed"] == 2
+    assert final["totals"]["amount_received"] == "1380000.00"
+    assert all(p["state"] == "closed" for p in final["purchasers"])
+    bnc = next(p for p in final["purchasers"] if p["slug"] == "bnc-bach")
+    assert bnc["steps"]["wired"]["done_at"] == "2002-06-07T17:10:00-07:00"
+    assert bnc["steps"]["wired"]["done_by"] == "alice"
+
+    text = seeded("status", now=MON.format("12:00")).out
+    assert "DEAL CLOSED" in text
+    assert "\nTotal (2/2 closed) " in text
+    assert "received $1,380,000.00" in text
+
+
+def test_as_of_shows_the_board_as_it_stood(seeded: Cli) -> None:
+    """--as-of replays only the events recorded by then."""
+    seeded("mark-signed", "stonestreet", now=FRI.format("08:30"))
+    seeded("mark-wired", "stonestreet", now=FRI.format("10:15"))
+    earlier = board_json(seeded, FRI.format("16:00"), "--as-of", FRI.format("09:00"))
+    assert earlier["as_of"] == "2002-06-07T09:00:00-07:00"
+    assert statuses(earlier, "stonestreet")["signed"] == "done"
+    assert statuses(earlier, "stonestreet")["wired"] == "pending"
+    assert earlier["purchasers"][0]["state"] == "signed"
+    later = board_json(seeded, FRI.format("16:00"))
+    assert later["purchasers"][0]["state"] == "wired"
+
+
+def test_the_original_warrant_is_due_the_business_day_after_the_fax(seeded: Cli) -> None:
+    """A warrant faxed on Monday June 10 is due in original on Tuesday June 11 at 17:00 PDT."""
+    seeded("mark-signed", "bnc", now=FRI.format("09:00"))
+    seeded("mark-wired", "bnc", now=FRI.format("10:00"))
+    seeded("mark-faxed", "bnc", now=MON.format("09:00"))
+    data = board_json(seeded, MON.format("09:30"))
+    bnc = next(p for p in data["purchasers"] if p["slug"] == "bnc-bach")
+    assert bnc["steps"]["warrant_delivered"]["deadline"] == "2002-06-11T17:00:00-07:00"
+
+
+def test_undo_is_a_new_event_and_the_step_can_be_marked_again(seeded: Cli) -> None:
+    """A correction never deletes: the history keeps the mark, the undo and the new mark."""
+    seeded("mark-signed", "bnc", now=FRI.format("09:00"))
+    seeded("mark-wired", "bnc", now=FRI.format("10:00"))
+    undone = seeded(
+        "undo", "bnc", "wired", "--reason", "wire was for another deal", now=FRI.format("10:30")
+    )
+    assert undone.code == 0
+    assert undone.out.startswith("Undid wired for BNC Bach International, Ltd.")
+    assert statuses(board_json(seeded, FRI.format("10:31")), "bnc-bach")["wired"] == "pending"
+    assert seeded("mark-wired", "bnc", now=FRI.format("11:00")).code == 0
+    history = json.loads(seeded("history", "bnc", "--json", now=FRI.format("11:01")).out)
+    assert [(e["seq"], e["kind"], e["step"]) for e in history] == [
+        (1, "mark", "signed"),
+        (2, "mark", "wired"),
+        (3, "undo", "wired"),
+        (4, "mark", "wired"),
+    ]
+    assert history[2]["note"] == "wire was for another deal"
+    assert history[1]["amount"] == "930000"
+
+
+def test_history_lists_every_event_with_who_and_where(seeded: Cli) -> None:
+    """The history names the operator and the host of each event."""
+    seeded(
+        "mark-signed", "stonestreet", "--by", "bob", "--note", "fax page 3", now=FRI.format("08:30")
+    )
+    events = json.loads(seeded("history", "--json", now=FRI.format("09:00")).out)
+    assert len(events) == 1
+    assert events[0]["actor"] == "bob"
+    assert events[0]["host"]
+    assert events[0]["note"] == "fax page 3"
+    assert events[0]["occurred_at"] == "2002-06-07T08:30:00-07:00"
+
+
+def test_deals_lists_the_loaded_deal(seeded: Cli) -> None:
+    """`closing deals --json` names the deal, its cutoff and its counts."""
+    data = json.loads(seeded("deals", "--json").out)
+    assert data == [
+        {
+            "slug": "neotherapeutics-2002-06-07",
+            "title": "NeoTherapeutics, Inc. Securities Purchase Agreement (shares and warrants)",
+            "closing_date": "2002-06-07",
+            "cutoff": "2002-06-07T17:00:00-07:00",
+            "purchasers": 2,
+            "events": 0,
+        }
+    ]

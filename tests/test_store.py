@@ -1,0 +1,197 @@
+"""The database: exact money, aware times, append-only events, reloads that lose nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from closing.operations import MarkRequest, load_deal, mark
+from closing.store import DealRow, EventRow, Store
+from tests.conftest import Cli
+
+PDT = timezone(timedelta(hours=-7))
+LOADED = datetime(2002, 6, 7, 7, 0, tzinfo=PDT)
+
+
+@pytest.fixture
+def store(database_url: str) -> Store:
+    return Store(database_url)
+
+
+@pytest.mark.parametrize(
+    "amount",
+    ["0.2325", "450000.00", "449999.80", "123456789012345678.91", "0.10", "930000"],
+)
+def test_money_round_trips_exactly(store: Store, seed_path: Path, amount: str) -> None:
+    """What goes in as a Decimal comes out as the same Decimal, digits and scale."""
+    load_deal(store, str(seed_path), LOADED)
+    with store.session() as session:
+        deal = session.exec(select(DealRow)).one()
+        session.add(
+            EventRow(
+                deal_id=deal.id,
+                purchaser_id=1,
+                seq=99,
+                kind="mark",
+                step="wired",
+                occurred_at=LOADED,
+                recorded_at=LOADED,
+                actor="t",
+                host="h",
+                amount=Decimal(amount),
+            )
+        )
+    with store.session() as session:
+        stored = session.exec(select(EventRow).where(EventRow.seq == 99)).one()
+    assert stored.amount == Decimal(amount)
+    assert str(stored.amount) == amount
+
+
+def test_ten_dimes_sum_to_a_dollar(store: Store, seed_path: Path) -> None:
+    """Adding stored amounts gives exact sums (SQLite's NUMERIC would not)."""
+    load_deal(store, str(seed_path), LOADED)
+    with store.session() as session:
+        for seq in range(10):
+            session.add(
+                EventRow(
+                    deal_id=1,
+                    purchaser_id=1,
+                    seq=100 + seq,
+                    kind="mark",
+                    step="x",
+                    occurred_at=LOADED,
+                    recorded_at=LOADED,
+                    actor="t",
+                    host="h",
+                    amount=Decimal("0.10"),
+                )
+            )
+    with store.session() as session:
+        amounts = session.exec(select(EventRow.amount).where(EventRow.seq >= 100)).all()
+    assert sum(amounts, Decimal(0)) == Decimal("1.00")
+
+
+def test_floats_are_refused_as_money(store: Store, seed_path: Path) -> None:
+    """A float never reaches the database as money."""
+    load_deal(store, str(seed_path), LOADED)
+    with pytest.raises(Exception, match="money must be a Decimal"), store.session() as session:
+        session.add(
+            EventRow(
+                deal_id=1,
+                purchaser_id=1,
+                seq=1,
+                kind="mark",
+                step="wired",
+                occurred_at=LOADED,
+                recorded_at=LOADED,
+                actor="t",
+                host="h",
+                amount=0.1,  # type: ignore[arg-type]
+            )
+        )
+
+
+def test_times_come_back_aware_and_equal(store: Store, seed_path: Path) -> None:
+    """A time stored with an offset comes back as the same instant, time-zone aware."""
+    load_deal(store, str(seed_path), LOADED)
+    at = datetime(2002, 6, 7, 13, 0, 59, 123456, tzinfo=PDT)
+    recorded = mark(store, None, MarkRequest("stonestreet", "signed", at=at), at)
+    with store.session() as session:
+        stored = session.exec(select(EventRow).where(EventRow.id == recorded.event.id)).one()
+    assert stored.occurred_at.tzinfo is not None
+    assert stored.occurred_at == at
+    assert stored.occurred_at.astimezone(UTC) == datetime(2002, 6, 7, 20, 0, 59, 123456, UTC)
+
+
+def test_naive_times_are_refused(store: Store, seed_path: Path) -> None:
+    """A naive datetime never reaches the database."""
+    load_deal(store, str(seed_path), LOADED)
+    with pytest.raises(Exception, match="naive"), store.session() as session:
+        session.add(
+            EventRow(
+                deal_id=1,
+                purchaser_id=1,
+                seq=1,
+                kind="mark",
+                step="signed",
+                occurred_at=datetime(2002, 6, 7, 13, 0),  # noqa: DTZ001 - the point of the test
+                recorded_at=LOADED,
+                actor="t",
+                host="h",
+            )
+        )
+
+
+def test_reloading_the_same_file_changes_nothing(seeded: Cli, seed_path: Path) -> None:
+    """init is idempotent: no new revision, the same message."""
+    result = seeded("init", str(seed_path), now="2002-06-07T08:00:00-07:00")
+    assert result.out == "Deal neotherapeutics-2002-06-07 is up to date; nothing changed.\n"
+
+
+def test_reloading_a_changed_file_says_what_changed_and_keeps_events(
+    seeded: Cli, seed_path: Path
+) -> None:
+    """A new cutoff and a new purchaser are listed; recorded events stay."""
+    seeded("mark-signed", "stonestreet", now="2002-06-07T08:30:00-07:00")
+    text = seed_path.read_text().replace('time: "17:00"', 'time: "16:00"')
+    text = text.replace(
+        "  - name: BNC Bach International, Ltd.",
+        "  - name: Alpha Capital AG\n    shares: 100\n    purchase_price: $23.25\n"
+        "    warrant_shares: 10\n  - name: BNC Bach International, Ltd.",
+    )
+    seed_path.write_text(text)
+    result = seeded("init", str(seed_path), now="2002-06-07T09:00:00-07:00")
+    assert result.code == 0, result.err
+    assert result.out == (
+        "Updated deal neotherapeutics-2002-06-07:\n"
+        '  cutoff: {"time":"17:00:00","time_zone":"America/Los_Angeles"} -> '
+        '{"time":"16:00:00","time_zone":"America/Los_Angeles"}\n'
+        "  purchaser added: Alpha Capital AG\n"
+    )
+    data = json.loads(seeded("status", "--json", now="2002-06-07T09:00:00-07:00").out)
+    assert [p["slug"] for p in data["purchasers"]] == [
+        "stonestreet",
+        "alpha-capital-ag",
+        "bnc-bach",
+    ]
+    assert data["purchasers"][0]["steps"]["signed"]["status"] == "done"
+    assert data["purchasers"][0]["steps"]["wired"]["deadline"] == "2002-06-07T16:00:00-07:00"
+
+
+def test_a_purchaser_dropped_from_the_file_keeps_its_events(seeded: Cli, seed_path: Path) -> None:
+    """Removing a purchaser hides it from the board; its history stays."""
+    seeded("mark-signed", "bnc", now="2002-06-07T08:30:00-07:00")
+    text = seed_path.read_text()
+    seed_path.write_text(text[: text.index("  - name: BNC Bach")])
+    result = seeded("init", str(seed_path), now="2002-06-07T09:00:00-07:00")
+    assert "purchaser removed: BNC Bach International, Ltd. (its 1 events are kept)" in result.out
+    data = json.loads(seeded("status", "--json", now="2002-06-07T09:00:00-07:00").out)
+    assert [p["slug"] for p in data["purchasers"]] == ["stonestreet"]
+    history = json.loads(seeded("history", "--json", now="2002-06-07T09:00:00-07:00").out)
+    assert [(e["purchaser"], e["step"]) for e in history] == [("bnc-bach", "signed")]
+
+
+def test_a_reload_that_would_strand_recorded_events_is_refused(
+    seeded: Cli, seed_path: Path
+) -> None:
+    """Removing a step that has events is refused, and the old terms stay."""
+    seeded("mark-signed", "bnc", now="2002-06-07T08:30:00-07:00")
+    text = seed_path.read_text()
+    start = text.index("  - id: signed")
+    end = text.index("  - id: wired")
+    text = text[:start] + text[end:]
+    seed_path.write_text(text.replace("    requires: [signed]\n", ""))
+    result = seeded("init", str(seed_path), now="2002-06-07T09:00:00-07:00")
+    assert result.code == 3
+    assert result.err == (
+        f"{seed_path}:1: the new steps do not fit events already recorded (BNC Bach "
+        "International, Ltd.: there is no step 'signed'; the steps are wired, warrant_faxed, "
+        "warrant_delivered, dwac_credited); record an undo first or keep the steps\n"
+    )
+    data = json.loads(seeded("status", "--json", now="2002-06-07T09:00:00-07:00").out)
+    assert data["deal"]["steps"][0]["id"] == "signed"
