@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from closing.calendar import KNOWN_CALENDARS
 from closing.errors import DealFileError
@@ -330,12 +338,13 @@ def load_deal_file(path: str | Path) -> DealFile:
     data.setdefault("slug", slugify(file.stem))
     raw_purchasers = data.pop("purchasers", None)
 
-    terms = _validate_terms(located, data)
+    terms, good = _validate_terms(located, data)
     purchasers = _validate_purchasers(located, raw_purchasers)
-    if terms is not None:
-        _check_steps(located, terms)
-        _check_dates(located, terms)
-    _check_schedule_1(located, terms, purchasers)
+    if "steps" in good:
+        _check_steps(located, good["steps"])
+    if {"agreement_date", "closing_date", "business_days"} <= good.keys():
+        _check_dates(located, good["agreement_date"], good["closing_date"], good["business_days"])
+    _check_schedule_1(located, good.get("securities"), purchasers)
 
     if located.problems:
         raise DealFileError(located.render())
@@ -343,30 +352,36 @@ def load_deal_file(path: str | Path) -> DealFile:
     return DealFile(terms=terms, purchasers=[p for _, p in purchasers], path=file, text=text)
 
 
-def _validate_terms(located: _Located, data: dict[str, Any]) -> DealTerms | None:
-    """Each top-level section on its own, so every section's problems are reported."""
+def _validate_terms(
+    located: _Located, data: dict[str, Any]
+) -> tuple[DealTerms | None, dict[str, Any]]:
+    """Each top-level field on its own, so every field's problems are reported; returns the
+    terms (when all is well) and every field that did validate, for the cross-checks."""
     fields = DealTerms.model_fields
-    valid = True
+    good: dict[str, Any] = {}
+    complete = True
     for key in data:
         if key not in fields:
             located.problem((key,), f"unknown key {key!r}")
-            valid = False
+            complete = False
     for name, info in fields.items():
         if name not in data:
             if info.is_required():
                 located.problem((), f"missing required field {name!r}")
-                valid = False
+                complete = False
             continue
-        annotation = info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            valid = located.validate(annotation, data[name], (name,)) is not None and valid
-    if valid:
+        annotation: Any = info.annotation
+        if info.metadata:  # constraints such as `steps`' min_length=1
+            annotation = Annotated[(annotation, *info.metadata)]
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
         try:
-            return DealTerms.model_validate({k: v for k, v in data.items() if k in fields})
+            good[name] = adapter.validate_python(data[name])
         except ValidationError as error:
+            complete = False
             for item in error.errors():
-                located.report((), item)
-    return None
+                located.report((name,), item)
+    terms = DealTerms.model_validate(good) if complete else None
+    return terms, good
 
 
 def _validate_purchasers(located: _Located, raw: Any) -> list[tuple[int, PurchaserSpec]]:
@@ -384,9 +399,9 @@ def _validate_purchasers(located: _Located, raw: Any) -> list[tuple[int, Purchas
     return result
 
 
-def _check_steps(located: _Located, terms: DealTerms) -> None:
+def _check_steps(located: _Located, steps: list[Step]) -> None:
     seen: dict[str, int] = {}
-    for index, step in enumerate(terms.steps):
+    for index, step in enumerate(steps):
         if step.id in seen:
             located.problem(
                 ("steps", index, "id"),
@@ -394,7 +409,7 @@ def _check_steps(located: _Located, terms: DealTerms) -> None:
             )
         else:
             seen[step.id] = index
-    for index, step in enumerate(terms.steps):
+    for index, step in enumerate(steps):
         for needed in step.requires:
             if needed not in seen:
                 located.problem(
@@ -406,7 +421,7 @@ def _check_steps(located: _Located, terms: DealTerms) -> None:
                 ("steps", index, "due"),
                 f"step {step.id!r} is due after unknown step {step.due.after!r}",
             )
-    cycle = _find_cycle(terms)
+    cycle = _find_cycle(steps)
     if cycle:
         first = seen[cycle[0]]
         located.problem(
@@ -414,7 +429,7 @@ def _check_steps(located: _Located, terms: DealTerms) -> None:
             f"steps form a cycle: {' -> '.join([*cycle, cycle[0]])}",
         )
     elif not located.problems:
-        states = count_progress_states(terms)
+        states = sum(1 for _ in iter_progress_states(steps, limit=MAX_MACHINE_STATES + 1))
         if states > MAX_MACHINE_STATES:
             located.problem(
                 ("steps",),
@@ -423,8 +438,10 @@ def _check_steps(located: _Located, terms: DealTerms) -> None:
             )
 
 
-def _find_cycle(terms: DealTerms) -> list[str]:
-    graph = {step.id: list(step.requires) for step in terms.steps}
+def _find_cycle(steps: list[Step]) -> list[str]:
+    graph: dict[str, list[str]] = {}
+    for step in steps:  # a duplicate id is reported on its own; its requires are not merged in
+        graph.setdefault(step.id, list(step.requires))
     colour: dict[str, int] = {}
     stack: list[str] = []
 
@@ -452,11 +469,6 @@ def _find_cycle(terms: DealTerms) -> list[str]:
     return []
 
 
-def count_progress_states(terms: DealTerms) -> int:
-    """How many sets of done steps respect `requires` (the machine's states); stops past the cap."""
-    return sum(1 for _ in iter_progress_states(terms.steps, limit=MAX_MACHINE_STATES + 1))
-
-
 def iter_progress_states(
     steps: Sequence[Step], limit: int | None = None
 ) -> Iterator[frozenset[str]]:
@@ -482,14 +494,16 @@ def iter_progress_states(
         frontier = next_frontier
 
 
-def _check_dates(located: _Located, terms: DealTerms) -> None:
-    if terms.agreement_date > terms.closing_date:
+def _check_dates(
+    located: _Located, agreement_date: date, closing_date: date, business_days: BusinessDays
+) -> None:
+    if agreement_date > closing_date:
         located.problem(
             ("agreement_date",),
-            f"agreement_date {terms.agreement_date} is after closing_date {terms.closing_date}",
+            f"agreement_date {agreement_date} is after closing_date {closing_date}",
         )
-    day = terms.closing_date
-    if day.weekday() >= 5 or day in terms.business_days.extra_closures:
+    day = closing_date
+    if day.weekday() >= 5 or day in business_days.extra_closures:
         located.problem(
             ("closing_date",),
             f"closing_date {day} is not a business day ({day.strftime('%A')}"
@@ -498,7 +512,7 @@ def _check_dates(located: _Located, terms: DealTerms) -> None:
     else:
         from closing.calendar import closures_for
 
-        closed = closures_for(terms.business_days.calendars, [day.year]).get(day)
+        closed = closures_for(business_days.calendars, [day.year]).get(day)
         if closed:
             located.problem(
                 ("closing_date",), f"closing_date {day} is not a business day ({closed})"
@@ -506,7 +520,7 @@ def _check_dates(located: _Located, terms: DealTerms) -> None:
 
 
 def _check_schedule_1(
-    located: _Located, terms: DealTerms | None, purchasers: list[tuple[int, PurchaserSpec]]
+    located: _Located, securities: Securities | None, purchasers: list[tuple[int, PurchaserSpec]]
 ) -> None:
     by_key: dict[str, int] = {}
     by_name: dict[str, int] = {}
@@ -530,10 +544,10 @@ def _check_schedule_1(
                 )
         else:
             by_key[purchaser.key] = index
-    if terms is None:
+    if securities is None:
         return
-    price = terms.securities.common_stock.price_per_share
-    coverage = terms.securities.warrant.coverage
+    price = securities.common_stock.price_per_share
+    coverage = securities.warrant.coverage
     for index, purchaser in purchasers:
         loc = ("purchasers", index)
         expected = purchaser.shares * price

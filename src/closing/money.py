@@ -11,7 +11,9 @@ def parse_money(value: object) -> Decimal:
     """`"$450,000"`, `"450000.00"` or a `Decimal` -> `Decimal`; floats and junk raise ValueError."""
     if isinstance(value, Decimal):
         return value
-    if isinstance(value, bool | float):
+    if isinstance(value, bool):
+        raise ValueError(f"expected an amount like 450000.00, got {value!r}")
+    if isinstance(value, float):
         raise ValueError("money must be written as text, not a floating-point number")
     if isinstance(value, int):
         return Decimal(value)
@@ -38,7 +40,7 @@ def parse_count(value: object) -> int:
     if not isinstance(value, str):
         raise ValueError(f"expected a whole number like 1,935,483, got {value!r}")
     text = value.strip().replace(",", "").replace("_", "")
-    if not text.isdigit():
+    if not text.isascii() or not text.isdigit():
         raise ValueError(f"{value!r} is not a whole number; write it like 1,935,483")
     return int(text)
 
