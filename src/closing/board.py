@@ -71,6 +71,7 @@ class Board:
     as_of: datetime
     purchasers: list[PurchaserStatus]
     totals: Totals
+    failing_alerts: int = 0
 
     @property
     def closed(self) -> bool:
@@ -144,6 +145,7 @@ def build_board(
     purchasers: list[Purchaser],
     events: dict[int, list[Event]],
     now: datetime,
+    failing_alerts: int = 0,
 ) -> Board:
     """The board at `now` from the events known by then (the caller filters them)."""
     rows = [
@@ -164,7 +166,7 @@ def build_board(
         amount_received=sum((row.amount_received for row in rows), Decimal("0")),
         by_status=by_status,
     )
-    return Board(terms, now, rows, totals)
+    return Board(terms, now, rows, totals, failing_alerts)
 
 
 def attention_first(board: Board) -> list[PurchaserStatus]:

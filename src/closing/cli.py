@@ -390,3 +390,128 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(ExitCode.INTERNAL)
     sys.exit(0)
+
+
+# --- alerts ------------------------------------------------------------------------------------
+
+
+@cli.group()
+def alerts() -> None:
+    """Deadline alerts: before each cutoff, at it, and while overdue."""
+
+
+notify_option = click.option(
+    "--notify",
+    "notify",
+    multiple=True,
+    metavar="URL",
+    help="Also send alerts to this apprise URL (mailto://, json://, slack://...); repeatable. "
+    "Env: CLOSING_NOTIFY.",
+)
+
+
+def _urls(notify: tuple[str, ...]) -> list[str]:
+    from closing.notify import env_urls
+
+    return [*env_urls(), *notify]
+
+
+@alerts.command("run")
+@notify_option
+@click.option(
+    "--standby",
+    is_flag=True,
+    help="If another sender holds the alerts, wait and take "
+    "over when it stops instead of refusing.",
+)
+@click.option(
+    "--safety",
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Also wake this often, to see new marks and changed deal files.",
+)
+@pass_app
+def alerts_run(app: App, notify: tuple[str, ...], standby: bool, safety: float) -> None:
+    """Send alerts as they fall due, in the foreground, until SIGINT or SIGTERM."""
+    from closing.daemon import AlertDaemon, configure_logging
+
+    configure_logging(app.debug)
+    daemon = AlertDaemon(app.store, app.clock, _urls(notify), safety=safety)
+    daemon.run_forever(standby=standby)
+
+
+@alerts.command("check")
+@notify_option
+@pass_app
+def alerts_check(app: App, notify: tuple[str, ...]) -> None:
+    """One pass at now: send what is due, then exit (for cron)."""
+    from closing.alerting import run_pass
+    from closing.daemon import configure_logging
+    from closing.lock import SenderLock
+    from closing.notify import Notifier
+
+    configure_logging(app.debug)
+    now = app.now()
+    lock = SenderLock(app.store)
+    lock.acquire(now)
+    try:
+        result = run_pass(app.store, Notifier(), _urls(notify), now)
+    finally:
+        lock.release()
+    sent = sum(1 for d in result.delivered if d.status == "sent")
+    failing = sum(1 for d in result.delivered if d.status != "sent")
+    app.out(f"{len(result.decided)} alerts due; {sent} deliveries sent, {failing} failing.")
+    if failing:
+        raise_alerts_failing(failing)
+
+
+def raise_alerts_failing(count: int) -> None:
+    from closing.errors import AlertsError
+
+    raise AlertsError(f"{count} deliveries failed; they will be retried (see closing alerts list)")
+
+
+@alerts.command("list")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@click.option(
+    "--all", "show_all", is_flag=True, help="Include occurrences collapsed into a later alert."
+)
+@pass_app
+def alerts_list(app: App, as_json: bool, show_all: bool) -> None:
+    """The alert ledger: every alert decided, and how each delivery went."""
+    from closing.alerting import ledger
+
+    entries = ledger(app.store, include_superseded=show_all)
+    if as_json:
+        from closing.export import ledger_json
+
+        app.print_json(ledger_json(entries))
+        return
+    if not entries:
+        app.out("No alerts yet.")
+        return
+    from closing.render import ledger_view
+
+    app.console().print(ledger_view(entries))
+
+
+@cli.command()
+@click.argument("deal", required=False, envvar="CLOSING_DEAL")
+@notify_option
+@click.option(
+    "--refresh",
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Redraw the board this often.",
+)
+@click.option("--no-alerts", is_flag=True, help="Only the board; leave alerts to another process.")
+@pass_app
+def watch(
+    app: App, deal: str | None, notify: tuple[str, ...], refresh: float, no_alerts: bool
+) -> None:
+    """The live board, with the alert daemon running in the same process."""
+    from closing.watch import run_watch
+
+    run_watch(app, deal, _urls(notify), refresh, alerts=not no_alerts)

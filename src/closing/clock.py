@@ -7,7 +7,8 @@ the whole process, so a past deal can be replayed and tests never sleep.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from closing.errors import UsageError
@@ -32,6 +33,23 @@ class FixedClock:
         return self.at
 
 
+class RunningClock:
+    """Real time, shifted: it read `at` when the Unix time was `epoch`, and runs at real speed.
+
+    `CLOSING_NOW=2002-06-07T16:59:50-07:00@1764086400` gives every process the same running clock,
+    so an alert daemon can be replayed against a past closing day, restarted, and stay in step.
+    """
+
+    def __init__(self, at: datetime, epoch: float) -> None:
+        if at.tzinfo is None:
+            raise ValueError("RunningClock needs a time-zone aware datetime")
+        self.at = at
+        self.epoch = epoch
+
+    def now(self) -> datetime:
+        return (self.at + timedelta(seconds=time.time() - self.epoch)).astimezone(UTC)
+
+
 def parse_instant(text: str, what: str) -> datetime:
     """Parse an ISO 8601 instant that carries its offset; naive times are refused."""
     try:
@@ -48,6 +66,16 @@ def parse_instant(text: str, what: str) -> datetime:
 def clock_from_env(environ: dict[str, str] | None = None) -> Clock:
     env = os.environ if environ is None else environ
     text = env.get("CLOSING_NOW", "").strip()
-    if text:
-        return FixedClock(parse_instant(text, "CLOSING_NOW"))
-    return SystemClock()
+    if not text:
+        return SystemClock()
+    instant, _, epoch = text.partition("@")
+    at = parse_instant(instant, "CLOSING_NOW")
+    if not epoch:
+        return FixedClock(at)
+    try:
+        return RunningClock(at, float(epoch))
+    except ValueError:
+        raise UsageError(
+            f"CLOSING_NOW {text!r}: after @ comes the Unix time at which the clock read that "
+            "instant, like 2002-06-07T16:59:50-07:00@1764086400"
+        ) from None

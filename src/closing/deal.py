@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -180,6 +181,80 @@ class PurchaserSpec(Spec):
         return self.slug or slugify(self.name)
 
 
+_DURATION = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?$")
+
+
+def parse_duration(value: object) -> timedelta:
+    """`2h`, `30m`, `1h30m`, `45s`, `0m` -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    text = str(value).strip().replace(" ", "")
+    match = _DURATION.match(text)
+    if not text or not match or not any(match.groups()):
+        raise ValueError(f"{value!r} is not a duration; write it like 2h, 30m, 1h30m or 45s")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The deal file's own spelling: `2h`, `1h30m`, `45s`."""
+    seconds = int(value.total_seconds())
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    parts = [
+        f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s"))
+    ]
+    return "".join(part for part in parts if not part.startswith("0")) or "0s"
+
+
+Duration = Annotated[
+    timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
+]
+
+
+class OverdueRepeat(Spec):
+    """While a step is overdue, alert again every `every`, at most `times` times."""
+
+    every: Duration
+    times: int = Field(ge=1, le=100)
+
+    @field_validator("every")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("overdue repeat interval must be longer than 0s")
+        return value
+
+
+class AlertRules(Spec):
+    """When and to whom deadline alerts go: before each step's deadline, at it, and after."""
+
+    before: list[Duration] = [timedelta(hours=2), timedelta(minutes=30)]
+    at_deadline: bool = True
+    overdue: OverdueRepeat | None = None
+    notify: list[str] = []
+
+    @field_validator("before")
+    @classmethod
+    def _lead_times(cls, value: list[timedelta]) -> list[timedelta]:
+        if any(lead <= timedelta(0) for lead in value):
+            raise ValueError("lead times must be longer than 0s; use at_deadline for the cutoff")
+        if len(set(value)) != len(value):
+            raise ValueError("lead times must differ from each other")
+        return sorted(value, reverse=True)
+
+    @field_validator("notify")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if "://" not in url:
+                raise ValueError(
+                    f"{url!r} is not a notification URL; use one like mailto://... or json://..."
+                )
+        return value
+
+
 class DealTerms(Spec):
     """Everything about a deal but its purchasers: stored with the deal, read by every command."""
 
@@ -194,6 +269,7 @@ class DealTerms(Spec):
     registration: Registration
     governing_law: str
     steps: list[Step] = Field(min_length=1)
+    alerts: AlertRules = AlertRules()
 
     @property
     def zone(self) -> ZoneInfo:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from closing.alerting import LedgerEntry
 from closing.board import Board, PurchaserStatus
 from closing.money import money_text
 from closing.operations import DealSummary, HistoryEntry
@@ -44,6 +45,7 @@ def board_json(board: Board) -> dict[str, Any]:
             "amount_received": money_text(totals.amount_received),
             "steps": totals.by_status,
         },
+        "alerts": {"failing_deliveries": board.failing_alerts},
     }
 
 
@@ -103,4 +105,32 @@ def deals_json(summaries: list[DealSummary]) -> list[dict[str, Any]]:
             "events": s.events,
         }
         for s in summaries
+    ]
+
+
+def ledger_json(entries: list[LedgerEntry]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": e.id,
+            "key": e.key,
+            "deal": e.deal,
+            "purchaser": e.purchaser,
+            "step": e.step,
+            "rule": e.rule,
+            "deadline": iso(e.deadline, e.zone),
+            "due_at": iso(e.due_at, e.zone),
+            "decided_at": iso(e.decided_at, e.zone),
+            "title": e.title,
+            "status": e.status,
+            "deliveries": [
+                {
+                    **d,
+                    "delivered_at": iso(d["delivered_at"], e.zone)  # type: ignore[arg-type]
+                    if d["delivered_at"]
+                    else None,
+                }
+                for d in e.deliveries
+            ],
+        }
+        for e in entries
     ]

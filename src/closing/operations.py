@@ -24,7 +24,15 @@ from closing.errors import DealFileError, NotFoundError, RefusedError
 from closing.machine import Progress, ProgressMachine, Refusal, machine_for
 from closing.money import format_money, parse_money
 from closing.progress import Event, Purchaser, Standing, replay
-from closing.store import DealRevisionRow, DealRow, EventRow, PurchaserRow, Store
+from closing.store import (
+    AlertRow,
+    DealRevisionRow,
+    DealRow,
+    DeliveryRow,
+    EventRow,
+    PurchaserRow,
+    Store,
+)
 from closing.timefmt import local
 
 
@@ -192,7 +200,7 @@ def _sync_purchasers(
     rows = {
         r.slug: r for r in session.exec(select(PurchaserRow).where(PurchaserRow.deal_id == deal_id))
     }
-    events = _events_by_purchaser(session, deal_id)
+    events = events_by_purchaser(session, deal_id)
     machine = machine_for(terms)
     path = deal_file.path
     stranded = []
@@ -253,7 +261,7 @@ def _sync_purchasers(
 # --- finding deals and purchasers --------------------------------------------------------------
 
 
-def _deal_from_row(row: DealRow) -> Deal:
+def deal_from_row(row: DealRow) -> Deal:
     assert row.id is not None
     terms = DealTerms.model_validate_json(row.terms_json)
     return Deal(row.id, row.slug, terms, _calendar(terms, row.closures_json), row.created_at)
@@ -280,10 +288,10 @@ def open_deal(session: Session, wanted: str | None) -> Deal:
                 )
             else:
                 raise NotFoundError(f"no deal {wanted!r}; {_deal_hint(session)}")
-        return _deal_from_row(row)
+        return deal_from_row(row)
     rows = list(session.exec(select(DealRow).limit(11)))
     if len(rows) == 1:
-        return _deal_from_row(rows[0])
+        return deal_from_row(rows[0])
     if not rows:
         raise NotFoundError("no deal loaded yet; load one with: closing init FILE")
     raise NotFoundError(
@@ -396,7 +404,7 @@ def _event_query(deal_id: int, as_of: datetime | None = None) -> Any:
     return query.order_by(E.purchaser_id, E.seq)
 
 
-def _events_by_purchaser(
+def events_by_purchaser(
     session: Session, deal_id: int, as_of: datetime | None = None
 ) -> dict[int, list[Event]]:
     result: dict[int, list[Event]] = {}
@@ -614,7 +622,7 @@ _PURCHASER_COLUMNS = [
 ]
 
 
-def _purchasers(session: Session, deal: Deal, active_only: bool = True) -> list[Purchaser]:
+def purchasers_of(session: Session, deal: Deal, active_only: bool = True) -> list[Purchaser]:
     query = core_select(*_PURCHASER_COLUMNS).where(P.deal_id == deal.id)
     if active_only:
         query = query.where(P.active)
@@ -628,9 +636,22 @@ def board(store: Store, deal_name: str | None, as_of: datetime) -> Board:
     """The board as it stood at `as_of`: only events recorded by then count."""
     with store.session() as session:
         deal = open_deal(session, deal_name)
-        purchasers = _purchasers(session, deal)
-        events = _events_by_purchaser(session, deal.id, as_of)
-    return build_board(deal.terms, deal.calendar, deal.machine, purchasers, events, as_of)
+        purchasers = purchasers_of(session, deal)
+        events = events_by_purchaser(session, deal.id, as_of)
+        failing = failing_deliveries(session, deal.id)
+    return build_board(deal.terms, deal.calendar, deal.machine, purchasers, events, as_of, failing)
+
+
+def failing_deliveries(session: Session, deal_id: int) -> int:
+    """Alert deliveries of this deal that failed and have not gone out since."""
+    query = (
+        core_select(func.count())
+        .select_from(DeliveryRow)
+        .join(AlertRow, col(AlertRow.id) == DeliveryRow.alert_id)
+        .where(col(AlertRow.deal_id) == deal_id)
+        .where(col(DeliveryRow.status).in_(["retrying", "failed"]))
+    )
+    return int(session.execute(query).scalar_one())
 
 
 @dataclass(frozen=True)
@@ -649,7 +670,7 @@ def history(
             purchasers = {one.id: one}
             events = _purchaser_events(session, one.id)
         else:
-            purchasers = {p.id: p for p in _purchasers(session, deal, active_only=False)}
+            purchasers = {p.id: p for p in purchasers_of(session, deal, active_only=False)}
             query = core_select(*_EVENT_COLUMNS).where(E.deal_id == deal.id)
             events = [Event(*values) for values in session.execute(query.order_by(E.id))]
     entries = [HistoryEntry(purchasers[e.purchaser_id], e) for e in events]
@@ -680,7 +701,7 @@ def deals(store: Store) -> list[DealSummary]:
         )
     result = []
     for row in rows:
-        deal = _deal_from_row(row)
+        deal = deal_from_row(row)
         first = deal.terms.steps[0]
         cutoff = step_deadline(deal.terms, deal.calendar, first, {}).astimezone(deal.terms.zone)
         result.append(

@@ -7,6 +7,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from closing.alerting import LedgerEntry
 from closing.board import (
     BLOCKED,
     DONE,
@@ -110,6 +111,13 @@ def board_view(board: Board, max_rows: int | None = None, width: int = 80) -> Re
             f"{format_money(totals.amount_received)}"
         )
     )
+    if board.failing_alerts:
+        parts.append(
+            Text(
+                f"{board.failing_alerts} alert deliveries failing: see closing alerts list",
+                style=STYLES[OVERDUE],
+            )
+        )
     blocked = blocked_lines(shown, board)
     if blocked:
         parts.append(Text("\n".join(blocked), style=STYLES[BLOCKED]))
@@ -203,5 +211,32 @@ def deals_view(summaries: list[DealSummary]) -> Table:
             s.cutoff.strftime("%H:%M %Z"),
             f"{s.purchasers:,}",
             f"{s.events:,}",
+        )
+    return table
+
+
+def ledger_view(entries: list[LedgerEntry]) -> Table:
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for name in ("#", "Due", "Purchaser", "Step", "Rule", "Status", "Deliveries"):
+        table.add_column(name)
+    for e in entries:
+        deliveries = ", ".join(
+            f"{d['channel']} {d['status']}"
+            + (
+                f" ({d['attempts']} tries: {d['last_error']})"
+                if d["status"] != "sent" and d["last_error"]
+                else ""
+            )
+            for d in e.deliveries
+        )
+        style = {"failed": "red bold", "retrying": "yellow"}.get(e.status, "")
+        table.add_row(
+            str(e.id),
+            local(e.due_at, e.zone),
+            e.purchaser,
+            e.step,
+            e.rule,
+            Text(e.status, style=style),
+            deliveries,
         )
     return table

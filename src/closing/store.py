@@ -158,6 +158,60 @@ class EventRow(SQLModel, table=True):
     note: str | None = None
 
 
+class AlertRow(SQLModel, table=True):
+    """The alert ledger: one row per occurrence decided, written in the same transaction as the
+    decision. The unique key is what makes an alert go out once."""
+
+    __tablename__ = "alert"
+    __table_args__ = (UniqueConstraint("deal_id", "purchaser_id", "step", "rule", "deadline"),)
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    purchaser_id: int = Field(foreign_key="purchaser.id")
+    step: str
+    rule: str
+    deadline: datetime = _moment()
+    due_at: datetime = _moment()
+    decided_at: datetime = _moment()
+    superseded: bool = False  # collapsed into a later alert of the same step
+    key: str = Field(sa_column=Column(Text, nullable=False))
+    fields_json: str = Field(sa_column=Column(Text, nullable=False))  # the log line's fields
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class DeliveryRow(SQLModel, table=True):
+    """One alert to one channel. The channel is kept by a hash and a masked name: no secrets."""
+
+    __tablename__ = "alert_delivery"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "channel_key"),
+        Index("ix_delivery_status", "status", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id")
+    channel_key: str
+    channel: str
+    status: str  # pending, sending, sent, retrying, failed
+    attempts: int = 0
+    next_attempt_at: datetime = _moment()
+    claimed_at: datetime | None = _moment(nullable=True)
+    delivered_at: datetime | None = _moment(nullable=True)
+    last_error: str | None = None
+
+
+class SenderLockRow(SQLModel, table=True):
+    """Who sends alerts for this database (the lease on SQLite; a record next to the advisory
+    lock on PostgreSQL)."""
+
+    __tablename__ = "alert_sender"
+    name: str = Field(primary_key=True)
+    holder: str
+    host: str
+    pid: int
+    started_at: datetime = _moment()
+    heartbeat_at: datetime = _moment()
+
+
 class MetaRow(SQLModel, table=True):
     __tablename__ = "closing_meta"
     key: str = Field(primary_key=True)

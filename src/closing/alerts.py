@@ -1,0 +1,153 @@
+"""Which deadline alerts are due: a pure function of the deal, its events, the ledger and a time.
+
+Each step that can be done now (its prerequisites are done, it is not) has occurrences: one per
+lead time before its deadline, one at the deadline, and the overdue repeats after it. An
+occurrence is identified by (purchaser, step, rule, deadline): a changed deadline makes new
+occurrences, and one already in the ledger never fires again. Several occurrences of one step due
+at once (the daemon was down, or a late wire just made the fax actionable) collapse into one
+alert about the latest, and the rest are recorded as superseded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from closing.board import step_deadline
+from closing.calendar import BusinessCalendar
+from closing.commands import mark_command
+from closing.deal import AlertRules, DealTerms, Step, format_duration
+from closing.machine import ProgressMachine
+from closing.progress import Event, Purchaser, replay
+from closing.timefmt import duration, local
+
+AT_DEADLINE = "deadline"
+
+# (purchaser id, step id, rule, deadline): the ledger's unique key within a deal.
+Key = tuple[int, str, str, datetime]
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    rule: str
+    fire_at: datetime
+
+
+@dataclass(frozen=True)
+class DueAlert:
+    purchaser: Purchaser
+    step: Step
+    rule: str
+    deadline: datetime
+    due_at: datetime
+    superseded: tuple[Occurrence, ...] = ()
+
+    @property
+    def key(self) -> Key:
+        return (self.purchaser.id, self.step.id, self.rule, self.deadline)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to send now, and when the next occurrence falls due (None: nothing left)."""
+
+    due: list[DueAlert]
+    next_at: datetime | None
+
+
+def occurrences(rules: AlertRules, deadline: datetime) -> list[Occurrence]:
+    """Every alert time of one step's deadline, earliest first."""
+    found = [
+        Occurrence(f"before-{format_duration(lead)}", deadline - lead) for lead in rules.before
+    ]
+    if rules.at_deadline:
+        found.append(Occurrence(AT_DEADLINE, deadline))
+    if rules.overdue is not None:
+        every = rules.overdue.every
+        found += [
+            Occurrence(f"overdue-{n}", deadline + every * n)
+            for n in range(1, rules.overdue.times + 1)
+        ]
+    return sorted(found, key=lambda occurrence: occurrence.fire_at)
+
+
+def plan_alerts(
+    terms: DealTerms,
+    calendar: BusinessCalendar,
+    machine: ProgressMachine,
+    purchasers: Iterable[Purchaser],
+    events: dict[int, list[Event]],
+    now: datetime,
+    ledger: set[Key],
+) -> Plan:
+    """The alerts due at `now` that the ledger has not seen, and the next time one falls due."""
+    rules = terms.alerts
+    due: list[DueAlert] = []
+    next_at: datetime | None = None
+    for purchaser in purchasers:
+        standing = replay(machine, events.get(purchaser.id, []))
+        for step in terms.steps:
+            if step.id in standing.done or any(r not in standing.done for r in step.requires):
+                continue
+            deadline = step_deadline(terms, calendar, step, standing.done)
+            pending = [
+                occurrence
+                for occurrence in occurrences(rules, deadline)
+                if (purchaser.id, step.id, occurrence.rule, deadline) not in ledger
+            ]
+            ready = [occurrence for occurrence in pending if occurrence.fire_at <= now]
+            if ready:
+                latest = ready[-1]
+                due.append(
+                    DueAlert(
+                        purchaser, step, latest.rule, deadline, latest.fire_at, tuple(ready[:-1])
+                    )
+                )
+            later = [occurrence.fire_at for occurrence in pending if occurrence.fire_at > now]
+            if later and (next_at is None or later[0] < next_at):
+                next_at = later[0]
+    return Plan(due, next_at)
+
+
+@dataclass(frozen=True)
+class AlertText:
+    title: str
+    body: str
+    key: str
+
+
+def alert_text(terms: DealTerms, alert: DueAlert, now: datetime) -> AlertText:
+    """What the alert says: deal, purchaser, step, deadline in the deal's zone, time left or late
+    by, and the exact command to run when the step is done."""
+    zone = terms.zone
+    left = alert.deadline - now
+    if left > timedelta(0):
+        when = f"cutoff {local(alert.deadline, zone)}, {duration(left)} left"
+        headline = f"cutoff in {duration(left)}"
+    elif left > -timedelta(minutes=1):
+        when = f"cutoff {local(alert.deadline, zone)}, now"
+        headline = "cutoff now"
+    else:
+        when = f"cutoff {local(alert.deadline, zone)}, late by {duration(left)}"
+        headline = f"late by {duration(left)}"
+    purchaser = alert.purchaser
+    step = alert.step
+    key = (
+        f"{terms.slug}/{purchaser.slug}/{step.id}/{alert.rule}/"
+        f"{alert.deadline.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    )
+    title = f"{purchaser.name}: {step.title} not done, {headline}"
+    lines = [
+        f"Deal: {terms.slug} ({terms.title})",
+        f"Purchaser: {purchaser.name}",
+        f"Step: {step.title} ({step.id}) is not done",
+        f"Deadline: {when}",
+    ]
+    if alert.superseded:
+        lines.append(f"Missed while no alert daemon ran: {len(alert.superseded)} earlier alerts")
+    lines += [
+        f"When it is done: {mark_command(terms.slug, purchaser.slug, step.id)}",
+        f"Alert: {key}",
+    ]
+    return AlertText(title, "\n".join(lines), key)

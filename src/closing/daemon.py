@@ -1,0 +1,220 @@
+"""The alert daemon: APScheduler wakes it at the next due alert and every `safety` seconds; each
+wake decides and delivers from the database, then re-arms the one wake-up job.
+
+Only one job waits for the next alert however many purchasers there are. The scheduler's jobs
+live in memory on purpose: everything they would remember (deadlines, what was sent, retries) is
+derived from the database at each wake, so a killed daemon loses nothing that a restart does not
+recompute. Wake-ups are scheduled in UTC; deadlines are computed by the calendar code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from closing.alerting import Pass, configured_channels, run_pass
+from closing.clock import Clock
+from closing.errors import ClosingError, DealFileError
+from closing.lock import SenderLock
+from closing.notify import Notifier, logfmt
+
+log = logging.getLogger("closing.daemon")
+CATCH_UP_GRACE = timedelta(seconds=5)
+
+
+class AlertDaemon:
+    def __init__(
+        self,
+        store: Any,
+        clock: Clock,
+        extra_urls: list[str],
+        on_pass: Callable[[Pass], None] | None = None,
+        safety: float = 30.0,
+        heartbeat: float = 2.0,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.extra_urls = extra_urls
+        self.on_pass = on_pass
+        self.safety = safety
+        self.heartbeat_every = heartbeat
+        self.notifier = Notifier()
+        self.lock = SenderLock(store)
+        self.stopped = threading.Event()
+        self._tick_lock = threading.Lock()
+        self._scheduler: Any = None
+        self._seen_files: dict[str, str] = {}
+
+    # --- life cycle
+
+    def start(self, standby: bool = False, poll: float = 1.0) -> None:
+        """Take the sender lock (or wait for it with `standby`), catch up, and start the
+        scheduler."""
+        for channel in configured_channels(self.store, self.extra_urls).values():
+            self.notifier.check(channel)
+        if standby:
+            announced = False
+            while not self.stopped.is_set():
+                holder = self.lock.try_acquire(self.clock.now())
+                if holder is None:
+                    break
+                if not announced:
+                    log.warning("event=standby holder=%s", logfmt(holder))
+                    announced = True
+                self.stopped.wait(poll)
+            if self.stopped.is_set():
+                return
+        else:
+            self.lock.acquire(self.clock.now())
+        log.warning("event=start sender=%s", logfmt(self.lock.holder))
+        self._start_scheduler()
+        self.tick(first=True)
+
+    def _start_scheduler(self) -> None:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+        scheduler.add_job(self.tick, "interval", seconds=self.safety, id="closing-safety")
+        scheduler.add_job(
+            self._heartbeat, "interval", seconds=self.heartbeat_every, id="closing-heartbeat"
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def run_forever(self, standby: bool = False) -> None:
+        """Foreground: until SIGINT or SIGTERM, then shut down cleanly."""
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self.stopped.set())
+        try:
+            self.start(standby=standby)
+            self.stopped.wait()
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        if self.lock.held:
+            self.lock.release()
+            log.warning("event=stop sender=%s", logfmt(self.lock.holder))
+
+    # --- work
+
+    def _heartbeat(self) -> None:
+        if not self.lock.heartbeat(self.clock.now()):
+            log.error(
+                "event=lost-lock sender=%s: another sender took over; stopping",
+                logfmt(self.lock.holder),
+            )
+            self.stopped.set()
+
+    def tick(self, first: bool = False) -> Pass | None:
+        if self.stopped.is_set() or not self.lock.held:
+            return None
+        with self._tick_lock:
+            now = self.clock.now()
+            try:
+                self._reload_changed_deals(now)
+                result = run_pass(self.store, self.notifier, self.extra_urls, now)
+            except ClosingError as error:
+                log.error("event=pass-failed error=%s", logfmt(error.message))
+                self._arm(now + timedelta(seconds=min(self.safety, 5)))
+                return None
+            if first:
+                late = [d for d in result.decided if d.due_at < now - CATCH_UP_GRACE]
+                missed = sum(d.superseded for d in result.decided)
+                log.warning("event=caught-up alerts=%d collapsed=%d", len(late), missed)
+            for outcome in result.delivered:
+                if outcome.status != "sent":
+                    log.error(
+                        "event=delivery-%s channel=%s alert=%d error=%s",
+                        outcome.status,
+                        logfmt(outcome.channel),
+                        outcome.alert_id,
+                        logfmt(outcome.error or ""),
+                    )
+            self._arm(result.next_at)
+            if self.on_pass is not None:
+                self.on_pass(result)
+            return result
+
+    def _arm(self, next_at: datetime | None) -> None:
+        """(Re)schedule the single wake-up job for the next due time, in real UTC time."""
+        if self._scheduler is None or self.stopped.is_set():
+            return
+        if next_at is None:
+            if self._scheduler.get_job("closing-wake"):
+                self._scheduler.remove_job("closing-wake")
+            return
+        delay = max(next_at - self.clock.now(), timedelta(0))
+        self._scheduler.add_job(
+            self.tick,
+            "date",
+            run_date=datetime.now(UTC) + delay,
+            id="closing-wake",
+            replace_existing=True,
+        )
+
+    def _reload_changed_deals(self, now: datetime) -> None:
+        """A deal file edited while the daemon runs is reloaded: new cutoffs count from the next
+        wake-up. A file with problems is logged once and the old terms stay."""
+        from sqlmodel import select
+
+        from closing.operations import load_deal
+        from closing.store import DealRow
+
+        with self.store.session() as session:
+            sources = [
+                (r.slug, r.source_path, r.source_sha256) for r in session.exec(select(DealRow))
+            ]
+        for slug, source, digest in sources:
+            path = Path(source)
+            try:
+                current = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                continue
+            if current == digest or self._seen_files.get(source) == current:
+                continue
+            self._seen_files[source] = current
+            try:
+                result = load_deal(self.store, source, now)
+            except DealFileError as error:
+                log.error(
+                    "event=deal-file-invalid deal=%s problems=%s",
+                    slug,
+                    logfmt("; ".join(error.problems)),
+                )
+                continue
+            log.warning(
+                "event=deal-reloaded deal=%s changes=%s",
+                slug,
+                logfmt("; ".join(result.changes) or "none"),
+            )
+
+
+def configure_logging(debug: bool = False) -> None:
+    """One line per event on stderr: `time=... level=... event=...`."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "time=%(asctime)s level=%(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z"
+        )
+    )
+    root = logging.getLogger("closing")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.propagate = False
+    logging.getLogger("apscheduler").setLevel(logging.WARNING if debug else logging.ERROR)
