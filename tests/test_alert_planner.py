@@ -1,0 +1,249 @@
+"""The pure function that says which alerts are due: no scheduler, no database, no sleeping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import count
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from closing.alerts import Key, Plan, alert_text, occurrences, plan_alerts
+from closing.calendar import BusinessCalendar
+from closing.deal import AlertRules, DealTerms, OverdueRepeat, load_deal_file
+from closing.machine import machine_for
+from closing.progress import Event, Purchaser
+from tests.conftest import SEED
+
+PACIFIC = ZoneInfo("America/Los_Angeles")
+SEED_TERMS = load_deal_file(SEED).terms
+STONESTREET = Purchaser(
+    1,
+    "stonestreet",
+    "Stonestreet Limited Partnership",
+    0,
+    1_935_483,
+    Decimal("450000"),
+    193_548,
+    {},
+)
+BNC = Purchaser(
+    2, "bnc-bach", "BNC Bach International, Ltd.", 1, 4_000_000, Decimal("930000"), 400_000, {}
+)
+_ids = count(1)
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 6, year: int = 2002) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=PACIFIC)
+
+
+def marks(purchaser: Purchaser, *steps: tuple[str, datetime]) -> list[Event]:
+    return [
+        Event(next(_ids), purchaser.id, seq, "mark", step, when, when, "t", "h")
+        for seq, (step, when) in enumerate(steps, start=1)
+    ]
+
+
+class Day:
+    """A closing day: the ledger fills as alerts are 'sent', like the daemon would."""
+
+    def __init__(
+        self, terms: DealTerms = SEED_TERMS, purchasers: tuple[Purchaser, ...] = (STONESTREET, BNC)
+    ) -> None:
+        self.terms = terms
+        self.purchasers = purchasers
+        self.events: dict[int, list[Event]] = {}
+        self.ledger: set[Key] = set()
+        self.calendar = BusinessCalendar(terms.business_days.calendars)
+
+    def plan(self, now: datetime) -> Plan:
+        return plan_alerts(
+            self.terms,
+            self.calendar,
+            machine_for(self.terms),
+            self.purchasers,
+            self.events,
+            now,
+            self.ledger,
+        )
+
+    def send(self, now: datetime) -> list[tuple[str, str, str]]:
+        """Plan at `now` and record what went out (and what it superseded) in the ledger."""
+        plan = self.plan(now)
+        for alert in plan.due:
+            self.ledger.add(alert.key)
+            for missed in alert.superseded:
+                self.ledger.add((alert.purchaser.id, alert.step.id, missed.rule, alert.deadline))
+        return sorted((a.purchaser.slug, a.step.id, a.rule) for a in plan.due)
+
+
+def test_the_seed_rules_are_two_hours_and_thirty_minutes_before_and_at_the_cutoff() -> None:
+    """Without an alerts section, the seed deal warns at 15:00 and 16:30 and alerts at 17:00."""
+    cutoff = at(7, 17).astimezone(UTC)
+    assert [
+        (o.rule, o.fire_at.astimezone(PACIFIC).strftime("%H:%M"))
+        for o in occurrences(SEED_TERMS.alerts, cutoff)
+    ] == [
+        ("before-2h", "15:00"),
+        ("before-30m", "16:30"),
+        ("deadline", "17:00"),
+    ]
+
+
+def test_overdue_repeats_follow_the_deadline() -> None:
+    """An hourly repeat, at most three times, after the at-deadline alert."""
+    rules = AlertRules(before=[], overdue=OverdueRepeat(every=timedelta(hours=1), times=3))
+    cutoff = at(7, 17)
+    assert [(o.rule, o.fire_at - cutoff) for o in occurrences(rules, cutoff)] == [
+        ("deadline", timedelta(0)),
+        ("overdue-1", timedelta(hours=1)),
+        ("overdue-2", timedelta(hours=2)),
+        ("overdue-3", timedelta(hours=3)),
+    ]
+
+
+def test_nothing_is_due_in_the_morning_and_the_next_wake_is_the_two_hour_warning() -> None:
+    """At 09:00 no alert is due; the next falls at 15:00 PDT."""
+    day = Day()
+    plan = day.plan(at(7, 9))
+    assert plan.due == []
+    assert plan.next_at == at(7, 15)
+
+
+def test_a_whole_closing_day_sends_each_alert_once() -> None:
+    """Across June 7, 2002: only steps that can be done get alerts, each occurrence goes out
+    once, and a step done before its next occurrence gets no more."""
+    day = Day()
+    assert day.send(at(7, 15)) == [
+        ("bnc-bach", "signed", "before-2h"),
+        ("stonestreet", "signed", "before-2h"),
+    ]
+    assert day.send(at(7, 15, 1)) == []
+    day.events[STONESTREET.id] = marks(STONESTREET, ("signed", at(7, 15, 10)))
+    # Signing made the wire actionable: its 2h warning (15:00) is now due, once.
+    assert day.send(at(7, 15, 11)) == [("stonestreet", "wired", "before-2h")]
+    day.events[STONESTREET.id] = marks(STONESTREET, ("signed", at(7, 15, 10)), ("wired", at(7, 16)))
+    # The fax and the DWAC credit are now actionable: both warnings at once.
+    assert day.send(at(7, 16, 1)) == [
+        ("stonestreet", "dwac_credited", "before-2h"),
+        ("stonestreet", "warrant_faxed", "before-2h"),
+    ]
+    assert day.send(at(7, 16, 30)) == [
+        ("bnc-bach", "signed", "before-30m"),
+        ("stonestreet", "dwac_credited", "before-30m"),
+        ("stonestreet", "warrant_faxed", "before-30m"),
+    ]
+    assert day.send(at(7, 17)) == [
+        ("bnc-bach", "signed", "deadline"),
+        ("stonestreet", "dwac_credited", "deadline"),
+        ("stonestreet", "warrant_faxed", "deadline"),
+    ]
+    plan = day.plan(at(7, 17, 1))
+    assert plan.due == []
+    assert plan.next_at is None  # no repeats in the seed rules; nothing more today
+
+
+def test_the_original_warrant_alerts_run_to_the_next_business_day() -> None:
+    """Faxed Friday June 7: the original's warnings fall on Monday June 10 before 17:00 PDT."""
+    day = Day(purchasers=(STONESTREET,))
+    day.events[STONESTREET.id] = marks(
+        STONESTREET,
+        ("signed", at(7, 9)),
+        ("wired", at(7, 10)),
+        ("warrant_faxed", at(7, 11)),
+        ("dwac_credited", at(7, 12)),
+    )
+    plan = day.plan(at(7, 18))
+    assert plan.due == []
+    assert plan.next_at == at(10, 15)
+    assert day.send(at(10, 15)) == [("stonestreet", "warrant_delivered", "before-2h")]
+    alert = day.plan(at(10, 17, 5)).due[0]
+    assert alert.deadline == at(10, 17)
+
+
+def test_a_daemon_that_was_down_sends_one_late_alert_per_step() -> None:
+    """Coming back at 18:30, the 2h, 30m and at-deadline alerts of BNC's signature collapse into
+    one, marked as superseding the two it replaces."""
+    day = Day(purchasers=(BNC,))
+    plan = day.plan(at(7, 18, 30))
+    assert len(plan.due) == 1
+    alert = plan.due[0]
+    assert (alert.step.id, alert.rule) == ("signed", "deadline")
+    assert [o.rule for o in alert.superseded] == ["before-2h", "before-30m"]
+    text = alert_text(SEED_TERMS, alert, at(7, 18, 30))
+    assert text.title == "BNC Bach International, Ltd.: Agreement signed not done, late by 1h 30m"
+    assert "Missed while no alert daemon ran: 2 earlier alerts" in text.body
+    assert (
+        "When it is done: closing mark-signed bnc-bach --deal neotherapeutics-2002-06-07"
+        in text.body
+    )
+
+
+def test_a_step_undone_gets_alerts_again_but_never_the_ones_already_sent() -> None:
+    """Undo after the 15:00 warning: the 16:30 warning comes, the 15:00 one does not repeat."""
+    day = Day(purchasers=(BNC,))
+    assert day.send(at(7, 15)) == [("bnc-bach", "signed", "before-2h")]
+    signed = marks(BNC, ("signed", at(7, 15, 5)))
+    day.events[BNC.id] = signed
+    # The wire became actionable at 15:05: its 15:00 and 16:30 warnings collapse into one.
+    assert day.send(at(7, 16, 30)) == [("bnc-bach", "wired", "before-30m")]
+    undo = Event(500, BNC.id, 2, "undo", "signed", at(7, 16, 40), at(7, 16, 40), "t", "h")
+    day.events[BNC.id] = [*signed, undo]
+    assert day.send(at(7, 16, 41)) == [("bnc-bach", "signed", "before-30m")]
+
+
+def test_a_new_deadline_makes_new_occurrences() -> None:
+    """A cutoff moved to 18:00 by a changed deal file alerts again against the new deadline."""
+    day = Day(purchasers=(BNC,))
+    day.send(at(7, 17))
+    moved = SEED_TERMS.model_copy(
+        update={"cutoff": SEED_TERMS.cutoff.model_copy(update={"time": at(7, 18).time()})}
+    )
+    day.terms = moved
+    assert day.send(at(7, 17, 1)) == [("bnc-bach", "signed", "before-2h")]
+    assert day.plan(at(7, 17, 1)).next_at == at(7, 17, 30)
+
+
+def test_alerts_across_the_end_of_daylight_saving() -> None:
+    """A deal closing Friday Oct 25, 2002: the original faxed that day is due Monday Oct 28 at
+    17:00 PST, so its 2h warning is at 15:00 PST, 23:00 UTC, not 22:00 UTC."""
+    terms = SEED_TERMS.model_copy(
+        update={
+            "agreement_date": at(25, 9, month=10).date(),
+            "closing_date": at(25, 9, month=10).date(),
+        }
+    )
+    day = Day(terms, purchasers=(STONESTREET,))
+    day.events[STONESTREET.id] = marks(
+        STONESTREET,
+        ("signed", at(25, 9, month=10)),
+        ("wired", at(25, 10, month=10)),
+        ("warrant_faxed", at(25, 11, month=10)),
+        ("dwac_credited", at(25, 12, month=10)),
+    )
+    plan = day.plan(at(26, 12, month=10))
+    assert plan.next_at == datetime(2002, 10, 28, 23, 0, tzinfo=UTC)
+    assert plan.next_at.astimezone(PACIFIC).strftime("%H:%M %Z") == "15:00 PST"
+
+
+@pytest.mark.parametrize("hours", [0, 1, 2])
+def test_the_overnight_daylight_saving_change_does_not_fire_early(hours: int) -> None:
+    """Through the night of Oct 27, 2002 (clocks back at 02:00), nothing falls due before the
+    Monday warnings."""
+    terms = SEED_TERMS.model_copy(
+        update={
+            "agreement_date": at(25, 9, month=10).date(),
+            "closing_date": at(25, 9, month=10).date(),
+        }
+    )
+    day = Day(terms, purchasers=(STONESTREET,))
+    day.events[STONESTREET.id] = marks(
+        STONESTREET,
+        ("signed", at(25, 9, month=10)),
+        ("wired", at(25, 10, month=10)),
+        ("warrant_faxed", at(25, 11, month=10)),
+        ("dwac_credited", at(25, 12, month=10)),
+    )
+    night = datetime(2002, 10, 27, 8 + hours, 30, tzinfo=UTC)  # 01:30 PDT, 01:30 PST, 02:30 PST
+    assert day.plan(night).due == []
