@@ -44,8 +44,12 @@ def _postgres_schema_url() -> Iterator[str]:
     with admin.begin() as connection:
         connection.execute(text(f"CREATE SCHEMA {schema}"))
     separator = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
     try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+        from closing.store import Store
+
+        Store(url).upgrade()  # PostgreSQL is upgraded explicitly, as `closing db upgrade` does
+        yield url
     finally:
         from closing import store
 

@@ -133,7 +133,7 @@ def _decide_deal(
                         title=text.title,
                         body="",
                         key=text.key,
-                    fields_json="{}",
+                        fields_json="{}",
                     )
                 )
             fields = {

@@ -515,3 +515,35 @@ def watch(
     from closing.watch import run_watch
 
     run_watch(app, deal, _urls(notify), refresh, alerts=not no_alerts)
+
+
+# --- database ----------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """The database schema (migrations)."""
+
+
+@db.command("upgrade")
+@pass_app
+def db_upgrade(app: App) -> None:
+    """Bring the database schema up to this version of closing (never loses events). SQLite is
+    upgraded automatically; a shared PostgreSQL database is upgraded with this command."""
+    from closing.store import masked_url
+
+    before, after = app.store.upgrade()
+    where = masked_url(app.store.url)
+    if before == after:
+        app.out(f"Database {where} is up to date (schema {after}).")
+    else:
+        app.out(f"Upgraded database {where} from schema {before or 'none'} to {after}.")
+
+
+@db.command("version")
+@pass_app
+def db_version(app: App) -> None:
+    """The schema the database is at, and the one this closing needs."""
+    from closing.store import HEAD
+
+    app.out(f"database schema: {app.store.schema_revision() or 'none'}; closing needs: {HEAD}")

@@ -36,7 +36,10 @@ from sqlmodel import Field, Session, SQLModel, create_engine
 
 from closing.errors import DatabaseError
 
-SCHEMA_VERSION = 1
+# The Alembic revisions, oldest first (closing/migrations/versions). Kept here so that checking
+# the schema on every command does not import Alembic; a test keeps the two in step.
+REVISIONS = ["0001", "0002"]
+HEAD = REVISIONS[-1]
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -301,35 +304,68 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at; `0001` for a database of the first release
+        (which predates Alembic and kept its version in `closing_meta`); None when empty."""
+        with self.engine.connect() as connection:
+            dialect = self.engine.dialect
+            revision = None
+            if dialect.has_table(connection, "alembic_version"):
+                row = connection.exec_driver_sql("SELECT version_num FROM alembic_version").first()
+                revision = row[0] if row else None
+            elif dialect.has_table(connection, "closing_meta"):
+                revision = REVISIONS[0]
+            connection.rollback()
+        return revision
+
     def ensure_schema(self) -> None:
+        """Check the schema once per process; SQLite is upgraded in place, PostgreSQL needs
+        `closing db upgrade` (a team's database changes when someone decides it should)."""
         if self._ready:
             return
         try:
-            with self.engine.connect() as connection:
-                has_meta = self.engine.dialect.has_table(connection, "closing_meta")
-                version = None
-                if has_meta:
-                    row = connection.exec_driver_sql(
-                        "SELECT value FROM closing_meta WHERE key = 'schema_version'"
-                    ).first()
-                    version = int(row[0]) if row else None
-                connection.rollback()
-            if version is None:
-                SQLModel.metadata.create_all(self.engine)
-                with Session(self.engine) as session:
-                    if session.get(MetaRow, "schema_version") is None:
-                        session.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
-                    session.commit()
-            elif version > SCHEMA_VERSION:
-                raise DatabaseError(
-                    f"database {masked_url(self.url)} has schema version {version}, newer than "
-                    f"this closing ({SCHEMA_VERSION}); upgrade closing"
-                )
+            revision = self.schema_revision()
         except OperationalError as error:
             raise DatabaseError(
                 f"cannot open database {masked_url(self.url)}: {_first_line(error)}"
             ) from None
+        if revision == HEAD:
+            self._ready = True
+            return
+        if revision is not None and revision not in REVISIONS:
+            raise DatabaseError(
+                f"database {masked_url(self.url)} has schema {revision}, newer than this closing "
+                f"knows ({HEAD}); upgrade closing"
+            )
+        if self.dialect != "sqlite":
+            raise DatabaseError(
+                f"database {masked_url(self.url)} is at schema {revision or 'none (empty)'}; this "
+                f"closing needs {HEAD}: run closing db upgrade"
+            )
+        self.upgrade()
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Run the Alembic migrations up to head; returns (from, to)."""
+        from alembic import command
+        from alembic.config import Config
+
+        before = self.schema_revision()
+        config = Config()
+        config.set_main_option("script_location", "closing:migrations")
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                if before is not None and not self.engine.dialect.has_table(
+                    connection, "alembic_version"
+                ):
+                    command.stamp(config, before)  # a first-release database: record where it is
+                command.upgrade(config, "head")
+        except OperationalError as error:
+            raise DatabaseError(
+                f"cannot upgrade database {masked_url(self.url)}: {_first_line(error)}"
+            ) from None
         self._ready = True
+        return before, HEAD
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -1,0 +1,1 @@
+"""Alembic migrations of the closing database (`closing db upgrade`)."""
