@@ -165,7 +165,7 @@ def report(cases: list[Case], init: Case, verdicts: list[tuple[bool, str]], note
 
 def within(label: str, case: Case, reference: Case, name: str) -> tuple[bool, str]:
     ratio = case.median / reference.median
-    return ratio <= 1.2, f"{label} {case.median:.0f} ms = {ratio:.2f}x {name} (budget <= 1.20x)"
+    return ratio <= 1.2, f"{label} {case.median:.0f} ms = {ratio:.3f}x {name} (budget <= 1.20x)"
 
 
 def main() -> int:
