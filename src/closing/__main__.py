@@ -1,3 +1,3 @@
-from closing.cli import main
+from closing.cli import run
 
-main()
+run()

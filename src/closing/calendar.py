@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 KNOWN_CALENDARS = ("NYSE", "XFED")
@@ -75,6 +76,7 @@ class BusinessCalendar:
         return current
 
 
+@lru_cache(maxsize=1024)
 def cutoff_on(day: date, at: time, zone: ZoneInfo) -> datetime:
     """The close-of-business instant on `day` at wall-clock time `at` in the deal's zone, in UTC.
 

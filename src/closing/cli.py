@@ -63,7 +63,10 @@ class App:
         click.echo(text)
 
     def print_json(self, data: Any) -> None:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        """Indented for a person at a terminal; compact (and several times faster to write) when
+        piped to a program."""
+        indent = 2 if sys.stdout.isatty() else None
+        click.echo(json.dumps(data, indent=indent, ensure_ascii=False))
 
 
 pass_app = click.make_pass_decorator(App)
@@ -547,3 +550,26 @@ def db_version(app: App) -> None:
     from closing.store import HEAD
 
     app.out(f"database schema: {app.store.schema_revision() or 'none'}; closing needs: {HEAD}")
+
+
+def run() -> None:
+    """The console script: `main`, then leave without the interpreter's teardown.
+
+    Tearing down the thousand-odd modules of SQLAlchemy, pydantic and Rich takes longer than most
+    commands themselves (about 150 ms measured, see benchmarks/); everything worth keeping is
+    already committed, so flush the output, close the database connections and exit.
+    """
+    code: int = 0
+    try:
+        main()
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if "closing.store" in sys.modules:
+            sys.modules["closing.store"].dispose_engines()
+        if "logging" in sys.modules:
+            sys.modules["logging"].shutdown()
+    finally:
+        os._exit(code)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from closing.alerting import LedgerEntry
 from closing.board import Board, PurchaserStatus
 from closing.money import money_text
 from closing.operations import DealSummary, HistoryEntry
+
+if TYPE_CHECKING:
+    from closing.alerting import LedgerEntry
 
 
 def iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
@@ -19,6 +22,16 @@ def iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
 def board_json(board: Board) -> dict[str, Any]:
     terms = board.terms
     zone = terms.zone
+    # Thousands of purchasers share a few deadlines: format each instant once.
+    seen: dict[datetime, str | None] = {}
+
+    def stamp(moment: datetime | None) -> str | None:
+        if moment is None:
+            return None
+        if moment not in seen:
+            seen[moment] = iso(moment, zone)
+        return seen[moment]
+
     totals = board.totals
     return {
         "deal": {
@@ -35,7 +48,7 @@ def board_json(board: Board) -> dict[str, Any]:
             "closed": board.closed,
         },
         "as_of": iso(board.as_of, zone),
-        "purchasers": [purchaser_json(row, zone) for row in board.purchasers],
+        "purchasers": [purchaser_json(row, stamp) for row in board.purchasers],
         "totals": {
             "purchasers": totals.purchasers,
             "closed": totals.closed,
@@ -49,7 +62,9 @@ def board_json(board: Board) -> dict[str, Any]:
     }
 
 
-def purchaser_json(row: PurchaserStatus, zone: ZoneInfo) -> dict[str, Any]:
+def purchaser_json(
+    row: PurchaserStatus, stamp: Callable[[datetime | None], str | None]
+) -> dict[str, Any]:
     purchaser = row.purchaser
     return {
         "name": purchaser.name,
@@ -58,8 +73,8 @@ def purchaser_json(row: PurchaserStatus, zone: ZoneInfo) -> dict[str, Any]:
         "steps": {
             step_id: {
                 "status": status.status,
-                "deadline": iso(status.deadline, zone),
-                "done_at": iso(status.done_at, zone),
+                "deadline": stamp(status.deadline),
+                "done_at": stamp(status.done_at),
                 "done_by": status.done_by,
                 "blocked_by": list(status.blocked_by),
                 "waiting_on": list(status.waiting_on),

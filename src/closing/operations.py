@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -34,6 +34,27 @@ from closing.store import (
     Store,
 )
 from closing.timefmt import local
+
+# Core column handles: the read and write paths use SQLAlchemy Core, so a command never pays for
+# configuring the ORM mappers (a measurable part of a whole `closing status` process).
+D: Any = DealRow.__table__.c  # type: ignore[attr-defined]
+P: Any = PurchaserRow.__table__.c  # type: ignore[attr-defined]
+E: Any = EventRow.__table__.c  # type: ignore[attr-defined]
+EVENTS: Any = EventRow.__table__  # type: ignore[attr-defined]
+_PURCHASER_COLUMNS = [
+    P[name]
+    for name in (
+        "id",
+        "slug",
+        "name",
+        "position",
+        "shares",
+        "purchase_price",
+        "warrant_shares",
+        "details_json",
+        "active",
+    )
+]
 
 
 @dataclass(frozen=True)
@@ -261,35 +282,32 @@ def _sync_purchasers(
 # --- finding deals and purchasers --------------------------------------------------------------
 
 
-def deal_from_row(row: DealRow) -> Deal:
-    assert row.id is not None
+def deal_from_row(row: Any) -> Deal:
+    """A Deal from a `deal` row (ORM object or Core row: both have the columns as attributes)."""
     terms = DealTerms.model_validate_json(row.terms_json)
     return Deal(row.id, row.slug, terms, _calendar(terms, row.closures_json), row.created_at)
+
+
+def _deal_rows(session: Session, *where: Any, limit: int | None = None) -> list[Any]:
+    query = core_select(D.id, D.slug, D.terms_json, D.closures_json, D.created_at).where(*where)
+    return list(session.execute(query.order_by(D.slug).limit(limit)))
 
 
 def open_deal(session: Session, wanted: str | None) -> Deal:
     """The deal named (slug or unambiguous prefix), or the only deal there is."""
     if wanted:
-        row = session.exec(select(DealRow).where(DealRow.slug == wanted)).first()
-        if row is None:
-            matches = list(
-                session.exec(
-                    select(DealRow).where(
-                        func.lower(DealRow.slug).like(_prefix(wanted), escape="\\")
-                    )
-                )
-            )
-            if len(matches) == 1:
-                row = matches[0]
-            elif matches:
+        rows = _deal_rows(session, D.slug == wanted)
+        if not rows:
+            rows = _deal_rows(session, func.lower(D.slug).like(_prefix(wanted), escape="\\"))
+            if len(rows) > 1:
                 raise NotFoundError(
-                    f"deal {wanted!r} is ambiguous: {', '.join(m.slug for m in matches)}; "
+                    f"deal {wanted!r} is ambiguous: {', '.join(r.slug for r in rows)}; "
                     "give more of its name"
                 )
-            else:
+            if not rows:
                 raise NotFoundError(f"no deal {wanted!r}; {_deal_hint(session)}")
-        return deal_from_row(row)
-    rows = list(session.exec(select(DealRow).limit(11)))
+        return deal_from_row(rows[0])
+    rows = _deal_rows(session, limit=11)
     if len(rows) == 1:
         return deal_from_row(rows[0])
     if not rows:
@@ -301,7 +319,7 @@ def open_deal(session: Session, wanted: str | None) -> Deal:
 
 
 def _deal_hint(session: Session) -> str:
-    slugs = [r for r in session.exec(select(DealRow.slug).limit(10))]
+    slugs = [r.slug for r in _deal_rows(session, limit=10)]
     if not slugs:
         return "no deal loaded yet; load one with: closing init FILE"
     return f"loaded deals: {', '.join(slugs)}"
@@ -312,8 +330,7 @@ def _prefix(text: str) -> str:
     return escaped + "%"
 
 
-def _purchaser(row: PurchaserRow) -> Purchaser:
-    assert row.id is not None
+def _purchaser(row: Any) -> Purchaser:
     return Purchaser(
         row.id,
         row.slug,
@@ -330,18 +347,18 @@ def _purchaser(row: PurchaserRow) -> Purchaser:
 def find_purchaser(session: Session, deal: Deal, text: str) -> Purchaser:
     """By slug, or an unambiguous case-insensitive prefix of the name or slug."""
     wanted = text.strip()
-    base = select(PurchaserRow).where(PurchaserRow.deal_id == deal.id)
-    exact = session.exec(base.where(PurchaserRow.slug == wanted)).first()
+    base = core_select(*_PURCHASER_COLUMNS).where(P.deal_id == deal.id)
+    exact = session.execute(base.where(P.slug == wanted)).first()
     if exact is not None:
         return _purchaser(exact)
     pattern = _prefix(wanted)
     matches = list(
-        session.exec(
+        session.execute(
             base.where(
-                func.lower(PurchaserRow.slug).like(pattern, escape="\\")
-                | func.lower(PurchaserRow.name).like(pattern, escape="\\")
+                func.lower(P.slug).like(pattern, escape="\\")
+                | func.lower(P.name).like(pattern, escape="\\")
             )
-            .order_by(col(PurchaserRow.position))
+            .order_by(P.position)
             .limit(11)
         )
     )
@@ -361,40 +378,30 @@ def find_purchaser(session: Session, deal: Deal, text: str) -> Purchaser:
 
 
 def _candidates(session: Session, deal: Deal) -> str:
-    rows = list(
-        session.exec(
-            select(PurchaserRow.slug)
-            .where(PurchaserRow.deal_id == deal.id, col(PurchaserRow.active))
-            .order_by(col(PurchaserRow.position))
-            .limit(11)
-        )
-    )
-    text = ", ".join(rows[:10])
-    return text + (", ..." if len(rows) > 10 else "")
+    query = core_select(P.slug).where(P.deal_id == deal.id, P.active).order_by(P.position).limit(11)
+    slugs = [row.slug for row in session.execute(query)]
+    text = ", ".join(slugs[:10])
+    return text + (", ..." if len(slugs) > 10 else "")
 
 
 # --- events ------------------------------------------------------------------------------------
 
-E: Any = EventRow.__table__.c  # type: ignore[attr-defined]
-P: Any = PurchaserRow.__table__.c  # type: ignore[attr-defined]
-_EVENT_COLUMNS = [
-    E[name]
-    for name in (
-        "id",
-        "purchaser_id",
-        "seq",
-        "kind",
-        "step",
-        "occurred_at",
-        "recorded_at",
-        "actor",
-        "host",
-        "evidence_kind",
-        "evidence",
-        "amount",
-        "note",
-    )
-]
+_EVENT_NAMES = (
+    "id",
+    "purchaser_id",
+    "seq",
+    "kind",
+    "step",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "host",
+    "evidence_kind",
+    "evidence",
+    "amount",
+    "note",
+)
+_EVENT_COLUMNS = [E[name] for name in _EVENT_NAMES]
 
 
 def _event_query(deal_id: int, as_of: datetime | None = None) -> Any:
@@ -422,9 +429,7 @@ def _purchaser_events(session: Session, purchaser_id: int) -> list[Event]:
 def _lock_purchaser(session: Session, purchaser_id: int) -> None:
     """Serialise writers on one purchaser (a row lock on PostgreSQL; SQLite already holds the
     database lock from BEGIN IMMEDIATE and ignores FOR UPDATE)."""
-    session.execute(
-        select(PurchaserRow.id).where(PurchaserRow.id == purchaser_id).with_for_update()
-    )
+    session.execute(core_select(P.id).where(P.id == purchaser_id).with_for_update())
 
 
 @dataclass(frozen=True)
@@ -495,24 +500,26 @@ def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetim
                     f"{local(before.occurred_at, zone)}; check --at"
                 )
         amount = _amount(request, step.payment, purchaser, what)
-        row = EventRow(
-            deal_id=deal.id,
-            purchaser_id=purchaser.id,
-            seq=standing.last_seq + 1,
-            kind="mark",
-            step=request.step,
-            occurred_at=at,
-            recorded_at=now,
-            actor=request.actor,
-            host=request.host,
-            evidence_kind=request.evidence_kind if request.evidence else None,
-            evidence=request.evidence,
-            amount=amount,
-            note=request.note,
+        event = _append(
+            session,
+            deal,
+            Event(
+                0,
+                purchaser.id,
+                standing.last_seq + 1,
+                "mark",
+                request.step,
+                at,
+                now,
+                request.actor,
+                request.host,
+                request.evidence_kind if request.evidence else None,
+                request.evidence,
+                amount,
+                request.note,
+            ),
         )
-        session.add(row)
-        session.flush()
-        return Recorded(deal, purchaser, _event(row), progress_check.state)
+        return Recorded(deal, purchaser, event, progress_check.state)
 
 
 def _amount(request: MarkRequest, payment: bool, purchaser: Purchaser, what: str) -> Decimal | None:
@@ -567,59 +574,34 @@ def undo(
             deal.machine.undo(trial, step_id)
         except Refusal as refusal:
             raise RefusedError(f"cannot undo {step_id} for {purchaser.name}: {refusal}") from None
-        row = EventRow(
-            deal_id=deal.id,
-            purchaser_id=purchaser.id,
-            seq=standing.last_seq + 1,
-            kind="undo",
-            step=step_id,
-            occurred_at=now,
-            recorded_at=now,
-            actor=actor,
-            host=host,
-            note=reason.strip(),
+        event = _append(
+            session,
+            deal,
+            Event(
+                0,
+                purchaser.id,
+                standing.last_seq + 1,
+                "undo",
+                step_id,
+                now,
+                now,
+                actor,
+                host,
+                note=reason.strip(),
+            ),
         )
-        session.add(row)
-        session.flush()
-        return Recorded(deal, purchaser, _event(row), trial.state)
+        return Recorded(deal, purchaser, event, trial.state)
 
 
-def _event(row: EventRow) -> Event:
-    assert row.id is not None
-    return Event(
-        row.id,
-        row.purchaser_id,
-        row.seq,
-        row.kind,
-        row.step,
-        row.occurred_at,
-        row.recorded_at,
-        row.actor,
-        row.host,
-        row.evidence_kind,
-        row.evidence,
-        row.amount,
-        row.note,
-    )
+def _append(session: Session, deal: Deal, event: Event) -> Event:
+    """Append one event (never update, never delete); returns it with its id. The unique
+    (purchaser, seq) key refuses a second writer that read the same history."""
+    values = {name: getattr(event, name) for name in _EVENT_NAMES if name != "id"}
+    result: Any = session.execute(EVENTS.insert().values(deal_id=deal.id, **values))
+    return replace(event, id=result.inserted_primary_key[0])
 
 
 # --- reading -----------------------------------------------------------------------------------
-
-
-_PURCHASER_COLUMNS = [
-    P[name]
-    for name in (
-        "id",
-        "slug",
-        "name",
-        "position",
-        "shares",
-        "purchase_price",
-        "warrant_shares",
-        "details_json",
-        "active",
-    )
-]
 
 
 def purchasers_of(session: Session, deal: Deal, active_only: bool = True) -> list[Purchaser]:
@@ -644,12 +626,12 @@ def board(store: Store, deal_name: str | None, as_of: datetime) -> Board:
 
 def failing_deliveries(session: Session, deal_id: int) -> int:
     """Alert deliveries of this deal that failed and have not gone out since."""
+    alerts: Any = AlertRow.__table__.c  # type: ignore[attr-defined]
+    deliveries: Any = DeliveryRow.__table__  # type: ignore[attr-defined]
     query = (
         core_select(func.count())
-        .select_from(DeliveryRow)
-        .join(AlertRow, col(AlertRow.id) == DeliveryRow.alert_id)
-        .where(col(AlertRow.deal_id) == deal_id)
-        .where(col(DeliveryRow.status).in_(["retrying", "failed"]))
+        .select_from(deliveries.join(AlertRow.__table__))  # type: ignore[attr-defined]
+        .where(alerts.deal_id == deal_id, deliveries.c.status.in_(["retrying", "failed"]))
     )
     return int(session.execute(query).scalar_one())
 

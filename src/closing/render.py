@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from closing.alerting import LedgerEntry
 from closing.board import (
     BLOCKED,
     DONE,
@@ -23,6 +24,9 @@ from closing.calendar import cutoff_on
 from closing.money import format_money
 from closing.operations import DealSummary, HistoryEntry
 from closing.timefmt import duration, local
+
+if TYPE_CHECKING:
+    from closing.alerting import LedgerEntry
 
 STYLES = {
     DONE: "green",
