@@ -205,9 +205,8 @@ def test_a_new_deadline_makes_new_occurrences() -> None:
     assert day.plan(at(7, 17, 1)).next_at == at(7, 17, 30)
 
 
-def test_alerts_across_the_end_of_daylight_saving() -> None:
-    """A deal closing Friday Oct 25, 2002: the original faxed that day is due Monday Oct 28 at
-    17:00 PST, so its 2h warning is at 15:00 PST, 23:00 UTC, not 22:00 UTC."""
+def october_fax_day() -> Day:
+    """Stonestreet's closing moved to Friday Oct 25, 2002, all done but the original warrant."""
     terms = SEED_TERMS.model_copy(
         update={
             "agreement_date": at(25, 9, month=10).date(),
@@ -222,6 +221,13 @@ def test_alerts_across_the_end_of_daylight_saving() -> None:
         ("warrant_faxed", at(25, 11, month=10)),
         ("dwac_credited", at(25, 12, month=10)),
     )
+    return day
+
+
+def test_alerts_across_the_end_of_daylight_saving() -> None:
+    """A deal closing Friday Oct 25, 2002: the original faxed that day is due Monday Oct 28 at
+    17:00 PST, so its 2h warning is at 15:00 PST, 23:00 UTC, not 22:00 UTC."""
+    day = october_fax_day()
     plan = day.plan(at(26, 12, month=10))
     assert plan.next_at == datetime(2002, 10, 28, 23, 0, tzinfo=UTC)
     assert plan.next_at.astimezone(PACIFIC).strftime("%H:%M %Z") == "15:00 PST"
@@ -231,19 +237,6 @@ def test_alerts_across_the_end_of_daylight_saving() -> None:
 def test_the_overnight_daylight_saving_change_does_not_fire_early(hours: int) -> None:
     """Through the night of Oct 27, 2002 (clocks back at 02:00), nothing falls due before the
     Monday warnings."""
-    terms = SEED_TERMS.model_copy(
-        update={
-            "agreement_date": at(25, 9, month=10).date(),
-            "closing_date": at(25, 9, month=10).date(),
-        }
-    )
-    day = Day(terms, purchasers=(STONESTREET,))
-    day.events[STONESTREET.id] = marks(
-        STONESTREET,
-        ("signed", at(25, 9, month=10)),
-        ("wired", at(25, 10, month=10)),
-        ("warrant_faxed", at(25, 11, month=10)),
-        ("dwac_credited", at(25, 12, month=10)),
-    )
+    day = october_fax_day()
     night = datetime(2002, 10, 27, 8 + hours, 30, tzinfo=UTC)  # 01:30 PDT, 01:30 PST, 02:30 PST
     assert day.plan(night).due == []

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from closing.alerts import DueAlert, Key, alert_text, plan_alerts
+from closing.alerts import AlertText, DueAlert, Key, alert_text, plan_alerts
 from closing.notify import Channel, DeliveryFailed, Notifier, channels_for
 from closing.operations import Deal, deal_from_row, events_by_purchaser, purchasers_of
 from closing.store import AlertRow, DealRow, DeliveryRow, PurchaserRow, Store
@@ -120,22 +120,7 @@ def _decide_deal(
         for alert in due:
             text = alert_text(deal.terms, alert, now)
             for missed in alert.superseded:
-                session.add(
-                    AlertRow(
-                        deal_id=deal.id,
-                        purchaser_id=alert.purchaser.id,
-                        step=alert.step.id,
-                        rule=missed.rule,
-                        deadline=alert.deadline,
-                        due_at=missed.fire_at,
-                        decided_at=now,
-                        superseded=True,
-                        title=text.title,
-                        body="",
-                        key=text.key,
-                        fields_json="{}",
-                    )
-                )
+                session.add(_ledger_row(deal, alert, missed.rule, missed.fire_at, now, text))
             fields = {
                 "deal": deal.slug,
                 "purchaser": alert.purchaser.slug,
@@ -145,19 +130,7 @@ def _decide_deal(
                 "key": text.key,
                 "title": text.title,
             }
-            ledger_row = AlertRow(
-                deal_id=deal.id,
-                purchaser_id=alert.purchaser.id,
-                step=alert.step.id,
-                rule=alert.rule,
-                deadline=alert.deadline,
-                due_at=alert.due_at,
-                decided_at=now,
-                title=text.title,
-                body=text.body,
-                key=text.key,
-                fields_json=json.dumps(fields),
-            )
+            ledger_row = _ledger_row(deal, alert, alert.rule, alert.due_at, now, text, fields)
             session.add(ledger_row)
             session.flush()
             assert ledger_row.id is not None
@@ -183,6 +156,32 @@ def _decide_deal(
                 )
             )
     return found, next_at
+
+
+def _ledger_row(
+    deal: Deal,
+    alert: DueAlert,
+    rule: str,
+    due_at: datetime,
+    now: datetime,
+    text: AlertText,
+    fields: dict[str, str] | None = None,
+) -> AlertRow:
+    """The ledger row of one occurrence; without `fields` it is one superseded by `alert`."""
+    return AlertRow(
+        deal_id=deal.id,
+        purchaser_id=alert.purchaser.id,
+        step=alert.step.id,
+        rule=rule,
+        deadline=alert.deadline,
+        due_at=due_at,
+        decided_at=now,
+        superseded=fields is None,
+        title=text.title,
+        body=text.body if fields is not None else "",
+        key=text.key,
+        fields_json=json.dumps(fields or {}),
+    )
 
 
 def deliver(

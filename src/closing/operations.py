@@ -184,20 +184,23 @@ def _insert_purchasers(
     session.execute(
         PurchaserRow.__table__.insert(),  # type: ignore[attr-defined]
         [
-            {
-                "deal_id": deal_id,
-                "slug": spec.key,
-                "name": spec.name,
-                "position": position,
-                "shares": spec.shares,
-                "purchase_price": spec.purchase_price,
-                "warrant_shares": spec.warrant_shares,
-                "details_json": _details(spec),
-                "active": True,
-            }
+            {"deal_id": deal_id, "slug": spec.key, **_purchaser_values(spec, position)}
             for position, spec in specs
         ],
     )
+
+
+def _purchaser_values(spec: PurchaserSpec, position: int) -> dict[str, Any]:
+    """A purchaser row's columns that come from the deal file."""
+    return {
+        "name": spec.name,
+        "position": position,
+        "shares": spec.shares,
+        "purchase_price": spec.purchase_price,
+        "warrant_shares": spec.warrant_shares,
+        "details_json": _details(spec),
+        "active": True,
+    }
 
 
 def _term_changes(old: DealTerms, new: DealTerms) -> list[str]:
@@ -250,16 +253,7 @@ def _sync_purchasers(
             changes.append(f"purchaser added: {spec.name}")
             continue
         row = existing
-        fields = {
-            "name": spec.name,
-            "position": position,
-            "shares": spec.shares,
-            "purchase_price": spec.purchase_price,
-            "warrant_shares": spec.warrant_shares,
-            "details_json": _details(spec),
-            "active": True,
-        }
-        for name, value in fields.items():
+        for name, value in _purchaser_values(spec, position).items():
             old = getattr(row, name)
             if old != value:
                 if name not in ("position", "details_json"):
