@@ -131,10 +131,21 @@ class HttpReceiver:
     hooks: list[Hook] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
+    stall: float = 0.0  # hold the next request's response this long (after recording it)
+    released: threading.Event = field(default_factory=threading.Event)
 
     def received(self) -> list[Hook]:
         with self.lock:
             return list(self.hooks)
+
+    def stall_next(self, seconds: float) -> None:
+        """Record the next request at once but answer it only after `seconds` (or `release`)."""
+        with self.lock:
+            self.stall = seconds
+            self.released.clear()
+
+    def release(self) -> None:
+        self.released.set()
 
     def url(self, path: str = "hooks/closing") -> str:
         return f"json://{HOST}:{self.port}/{path}"
@@ -152,11 +163,17 @@ def _handler_for(box: HttpReceiver) -> type[BaseHTTPRequestHandler]:
             hook = Hook("POST", self.path, dict(self.headers.items()), payload, time.time())
             with box.lock:
                 box.hooks.append(hook)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
+                stall, box.stall = box.stall, 0.0
+            if stall:
+                box.released.wait(stall)
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+            except OSError:
+                pass  # the sender went away (killed while we stalled)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # keep test output quiet

@@ -173,7 +173,7 @@ def test_a_daemon_that_was_down_sends_one_late_alert_per_step() -> None:
     assert [o.rule for o in alert.superseded] == ["before-2h", "before-30m"]
     text = alert_text(SEED_TERMS, alert, at(7, 18, 30))
     assert text.title == "BNC Bach International, Ltd.: Agreement signed not done, late by 1h 30m"
-    assert "Missed while no alert daemon ran: 2 earlier alerts" in text.body
+    assert "Also covers 2 earlier alerts of this step that came due at the same time" in text.body
     assert (
         "When it is done: closing mark-signed bnc-bach --deal neotherapeutics-2002-06-07"
         in text.body

@@ -204,10 +204,6 @@ def deliver(
                 .order_by(col(AlertRow.due_at), col(DeliveryRow.id))
             )
         )
-        for delivery, _ in rows:
-            delivery.status = "sending"
-            delivery.claimed_at = now
-            session.add(delivery)
         work = [
             (
                 d.id,
@@ -224,6 +220,13 @@ def deliver(
     known = channels()
     outcomes: list[Delivered] = []
     for delivery_id, key, name, attempts, alert_id, title, body, fields in work:
+        # Claimed one at a time: a sender killed mid-send leaves only this one in "sending".
+        with store.session() as session:
+            claimed = session.get(DeliveryRow, delivery_id)
+            assert claimed is not None
+            claimed.status = "sending"
+            claimed.claimed_at = now
+            session.add(claimed)
         channel = known.get(key)
         error: str | None = None
         if channel is None:

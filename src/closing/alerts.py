@@ -145,7 +145,10 @@ def alert_text(terms: DealTerms, alert: DueAlert, now: datetime) -> AlertText:
         f"Deadline: {when}",
     ]
     if alert.superseded:
-        lines.append(f"Missed while no alert daemon ran: {len(alert.superseded)} earlier alerts")
+        lines.append(
+            f"Also covers {len(alert.superseded)} earlier alerts of this step that came due "
+            "at the same time (no daemon was running, or the step has just become possible)"
+        )
     lines += [
         f"When it is done: {mark_command(terms.slug, purchaser.slug, step.id)}",
         f"Alert: {key}",

@@ -134,7 +134,9 @@ class AlertDaemon:
                 self._arm(now + timedelta(seconds=min(self.safety, 5)))
                 return None
             if first:
-                late = [d for d in result.decided if d.due_at < now - CATCH_UP_GRACE]
+                late = [
+                    d for d in result.decided if d.superseded or d.due_at < now - CATCH_UP_GRACE
+                ]
                 missed = sum(d.superseded for d in result.decided)
                 log.warning("event=caught-up alerts=%d collapsed=%d", len(late), missed)
             for outcome in result.delivered:

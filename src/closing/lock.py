@@ -43,8 +43,11 @@ class SenderLock:
         if self.advisory:
             if self._connection is None:
                 self._connection = self.store.engine.connect()
+            # One sender per closing database, which is a schema: two schemas of one PostgreSQL
+            # database must not hold each other off.
             got = self._connection.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
+                text("SELECT pg_try_advisory_lock(:key, hashtext(current_schema()))"),
+                {"key": ADVISORY_KEY},
             ).scalar_one()
             self._connection.commit()
             if not got:

@@ -105,6 +105,10 @@ class Notifier:
                     f"notification URL {channel.name} is not one apprise understands; see "
                     "apprise's list of services"
                 )
+            for plugin in target:
+                # apprise sleeps between two sends of one plugin (5.5 s for e-mail), which would
+                # hold every later alert and channel of the pass; a refused send is retried.
+                plugin.request_rate_per_sec = 0
             self._apprise[channel.key] = target
         return self._apprise[channel.key]
 
@@ -114,7 +118,10 @@ class Notifier:
             return
         target = self._target(channel)
         try:
-            result = target.notify(title=title, body=body)
+            from apprise import NotifyFormat
+
+            # The body is plain text: said so, its lines stay lines in the e-mail's text part.
+            result = target.notify(title=title, body=body, body_format=NotifyFormat.TEXT)
         except Exception as error:  # apprise plugins raise their own errors
             raise DeliveryFailed(f"{channel.name}: {type(error).__name__}") from None
         if not result:
