@@ -1,0 +1,41 @@
+"""The README documents what the CLI offers."""
+
+from __future__ import annotations
+
+import click
+
+from closing.cli import cli
+from closing.errors import ExitCode
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def command_names(group: click.Group, prefix: str = "") -> list[str]:
+    names = []
+    for name, command in group.commands.items():
+        names.append(f"{prefix}{name}")
+        if isinstance(command, click.Group):
+            names += command_names(command, f"{prefix}{name} ")
+    return names
+
+
+def test_every_command_is_in_the_readme() -> None:
+    """Each `closing ...` command, subcommands included, appears in the README."""
+    missing = [name for name in command_names(cli) if f"closing {name}" not in README]
+    assert missing == []
+
+
+def test_every_exit_code_is_in_the_readme() -> None:
+    """The exit-code table lists every code the CLI can return."""
+    codes = [v for k, v in vars(ExitCode).items() if k.isupper()]
+    assert all(f"\n| {code} |" in README for code in codes)
+
+
+def test_the_readme_install_and_test_commands_are_what_ci_runs() -> None:
+    """.ci/run runs the README's test command."""
+    test_command = (
+        "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/pytest"
+    )
+    assert test_command in README
+    assert test_command in (ROOT / ".ci" / "run").read_text()
