@@ -170,6 +170,11 @@ def build_board(
 
 
 def attention_first(board: Board) -> list[PurchaserStatus]:
-    """Purchasers sorted worst first (overdue, blocked, due soon, pending, closed), then Schedule 1
-    order."""
-    return sorted(board.purchasers, key=lambda row: (row.urgency, row.purchaser.position))
+    """Purchasers sorted worst first (overdue, blocked, due soon, pending, closed), the furthest
+    behind (fewest steps done) first among equals, then in Schedule 1 order."""
+
+    def behind(row: PurchaserStatus) -> tuple[int, int, int]:
+        done = sum(1 for status in row.steps.values() if status.status == DONE)
+        return (row.urgency, done, row.purchaser.position)
+
+    return sorted(board.purchasers, key=behind)

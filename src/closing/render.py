@@ -157,15 +157,11 @@ def purchaser_cells(row: PurchaserStatus, board: Board, wide: bool) -> list[Text
 
 def summary_view(board: Board, shown: int) -> RenderableType:
     totals = board.totals
-    table = Table(
-        title=f"Showing {shown:,} of {totals.purchasers:,} purchasers, most urgent first "
-        "(--all or --json for every one)",
-        title_justify="left",
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
+    title = Text(
+        f"\nShowing {shown:,} of {totals.purchasers:,} purchasers, most urgent first "
+        "(--all or --json for every one)\n"
     )
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("Step")
     order = (OVERDUE, BLOCKED, DUE_SOON_STATUS, PENDING, DONE)
     for status in order:
@@ -173,7 +169,7 @@ def summary_view(board: Board, shown: int) -> RenderableType:
     for step in board.terms.steps:
         counts = totals.by_status[step.id]
         table.add_row(step.heading, *(f"{counts[s]:,}" for s in order))
-    return table
+    return Group(title, table)
 
 
 def history_view(entries: list[HistoryEntry], board_zone: object) -> Table:
