@@ -38,13 +38,14 @@ def test_the_board_before_anything_happens(seeded: Cli) -> None:
         "neotherapeutics-2002-06-07 · closing Fri 2002-06-07 · cutoff 17:00 PDT\n"
         "now 2002-06-07 09:00 PDT · times in America/Los_Angeles\n"
         "\n"
-        "Purchaser                  Signed   Wired    Faxed     Original   DWAC\n"
-        "─────────────────────────────────────────────────────────────────────────\n"
-        "Stonestreet Limited Par…   8h 00m   8h 00m   blocked   blocked    blocked\n"
-        "BNC Bach International,…   8h 00m   8h 00m   blocked   blocked    blocked\n"
+        "Purchaser                         Signed   Wired    Faxed     Original   DWAC\n"
+        "────────────────────────────────────────────────────────────────────────────────\n"
+        "Stonestreet Limited Partnership   8h 00m   8h 00m   blocked   blocked    blocked\n"
+        "BNC Bach International, Ltd.      8h 00m   8h 00m   blocked   blocked    blocked\n"
         "\n"
-        "Total (0/2 closed)         0/2      0/2      0/2       0/2        0/2\n"
-        "5,935,483 shares · $1,380,000.00 · 593,548 warrant shares · received $0.00\n"
+        "Total (0/2 closed)                0/2      0/2      0/2       0/2        0/2\n"
+        "5,935,483 shares · 593,548 warrant shares\n"
+        "Received $0.00 of $1,380,000.00\n"
         "Blocked: Stonestreet Limited Partnership: Faxed needs notice facsimile number; Original "
         "needs notice\naddress; DWAC needs DTC participant number, DWAC account number\n"
         "Blocked: BNC Bach International, Ltd.: Faxed needs notice facsimile number; Original "
@@ -91,7 +92,7 @@ def test_a_whole_closing_day(seeded: Cli) -> None:
     wired = seeded("mark-wired", "stone", "--reference", "FED 0123", now=FRI.format("10:15"))
     assert wired.out == (
         "Marked wired for Stonestreet Limited Partnership at 2002-06-07 10:15 PDT by alice "
-        "($450,000.00). State: wired.\n"
+        "($450,000.00). Still to do: warrant_faxed, warrant_delivered, dwac_credited.\n"
     )
     assert (
         seeded(
@@ -139,7 +140,7 @@ def test_a_whole_closing_day(seeded: Cli) -> None:
         == 0
     )
     last = seeded("mark-delivered", "bnc", now=MON.format("11:05"))
-    assert last.out.endswith("State: closed.\n")
+    assert last.out.endswith("Every step is done: BNC Bach International, Ltd. is closed.\n")
 
     final = board_json(seeded, MON.format("12:00"))
     assert final["deal"]["closed"] is True
@@ -153,7 +154,7 @@ def test_a_whole_closing_day(seeded: Cli) -> None:
     text = seeded("status", now=MON.format("12:00")).out
     assert "DEAL CLOSED" in text
     assert "\nTotal (2/2 closed) " in text
-    assert "received $1,380,000.00" in text
+    assert "Received $1,380,000.00 of $1,380,000.00" in text
 
 
 def test_as_of_shows_the_board_as_it_stood(seeded: Cli) -> None:

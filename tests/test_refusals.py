@@ -75,6 +75,27 @@ def test_a_wire_off_by_a_cent_is_refused_with_the_difference(
     )
 
 
+@pytest.mark.parametrize("amount", ["450000.001", "-5", "0"])
+def test_an_amount_that_is_not_whole_positive_cents_is_refused(seeded: Cli, amount: str) -> None:
+    """Fractions of a cent, negative and zero amounts are refused as written."""
+    seeded("mark-signed", "stonestreet", now=FRI.format("09:00"))
+    assert_refused(
+        seeded,
+        ["mark-wired", "stonestreet", "--amount", amount],
+        ExitCode.REFUSED,
+        f"cannot mark wired for Stonestreet Limited Partnership: amount {amount} is not a "
+        "positive amount in whole cents; write it like 450000.00",
+        FRI.format("10:00"),
+    )
+
+
+def test_steps_can_be_named_by_their_board_label(seeded: Cli) -> None:
+    """`closing mark bnc Signed` and `closing undo bnc signed` find the step by label or id."""
+    assert seeded("mark", "bnc", "Signed", now=FRI.format("09:00")).code == 0
+    undone = seeded("undo", "bnc", "SIGNED", "--reason", "wrong page", now=FRI.format("09:05"))
+    assert undone.out.startswith("Undid signed for BNC Bach International, Ltd.")
+
+
 def test_an_amount_that_is_not_money_is_refused(seeded: Cli) -> None:
     """Junk amounts say how to write one."""
     seeded("mark-signed", "stonestreet", now=FRI.format("09:00"))
@@ -177,8 +198,8 @@ def test_an_unknown_step_lists_the_steps(seeded: Cli) -> None:
         seeded,
         ["mark", "bnc", "funded"],
         ExitCode.NOT_FOUND,
-        "deal neotherapeutics-2002-06-07 has no step 'funded'; its steps are signed, wired, "
-        "warrant_faxed, warrant_delivered, dwac_credited",
+        "deal neotherapeutics-2002-06-07 has no step 'funded'; its steps are signed (Signed), "
+        "wired (Wired), warrant_faxed (Faxed), warrant_delivered (Original), dwac_credited (DWAC)",
         FRI.format("13:00"),
     )
 

@@ -230,14 +230,15 @@ def deliver(
         channel = known.get(key)
         error: str | None = None
         if channel is None:
-            error = f"{name} is not configured in this alert sender"
+            error = "this channel is not configured in this alert sender"
         else:
             try:
                 notifier.send(channel, title, body, fields)
             except DeliveryFailed as failure:
                 error = str(failure)
         tried = attempts + 1
-        status = "sent" if error is None else ("failed" if tried >= MAX_ATTEMPTS else "retrying")
+        gave_up = tried >= MAX_ATTEMPTS or channel is None  # an unknown channel will not appear
+        status = "sent" if error is None else ("failed" if gave_up else "retrying")
         with store.session() as session:
             row = session.get(DeliveryRow, delivery_id)
             assert row is not None

@@ -88,7 +88,10 @@ def instant(value: str | None, what: str) -> datetime | None:
     return None if value is None else parse_instant(value, what)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    invoke_without_command=True,
+)
 @click.option(
     "--database",
     metavar="URL",
@@ -102,6 +105,8 @@ def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
     """Run the closing of a securities purchase agreement: who has signed, wired, been faxed and
     delivered the warrant, and been credited through DWAC, against the close-of-business cutoff."""
     ctx.obj = App(database, debug)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 deal_option = click.option(
@@ -117,7 +122,7 @@ deal_option = click.option(
 @click.argument("file", type=click.Path(dir_okay=False))
 @pass_app
 def init(app: App, file: str) -> None:
-    """Load a deal file, or reload it: unchanged files change nothing, changes are listed."""
+    """Load or reload a deal file (lists what changed)."""
     from closing.operations import load_deal
 
     result = load_deal(app.store, file, app.now())
@@ -132,7 +137,8 @@ def init(app: App, file: str) -> None:
 
 
 @cli.command()
-@click.argument("deal", required=False, envvar="CLOSING_DEAL")
+@click.argument("deal", required=False)
+@deal_option
 @click.option(
     "--as-of",
     metavar="TIME",
@@ -141,10 +147,18 @@ def init(app: App, file: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
 @click.option("--all", "show_all", is_flag=True, help="Every purchaser, however many.")
 @pass_app
-def status(app: App, deal: str | None, as_of: str | None, as_json: bool, show_all: bool) -> None:
-    """The status board: each purchaser's steps, deadlines and what needs attention."""
+def status(
+    app: App,
+    deal: str | None,
+    deal_name: str | None,
+    as_of: str | None,
+    as_json: bool,
+    show_all: bool,
+) -> None:
+    """The board: every purchaser's steps and deadlines, urgent first."""
     from closing.operations import board
 
+    deal = deal or deal_name
     now = app.now()
     when = instant(as_of, "--as-of") or now
     if when > now:
@@ -161,7 +175,8 @@ def status(app: App, deal: str | None, as_of: str | None, as_json: bool, show_al
     max_rows = None if show_all else max(10, (console.height or 24) - 14)
     if not console.is_terminal and not show_all:
         max_rows = 50
-    console.print(board_view(result, max_rows, console.width))
+    label = "as of" if as_of else "now"
+    console.print(board_view(result, max_rows, console.width, label))
 
 
 def _mark_command(
@@ -245,9 +260,15 @@ def _say_recorded(app: App, verb: str, recorded: Recorded) -> None:
         from closing.money import format_money
 
         extra = f" ({format_money(event.amount)})"
+    remaining = recorded.deal.machine.still_to_do(recorded.state)
+    progress = (
+        f"Still to do: {', '.join(remaining)}."
+        if remaining
+        else f"Every step is done: {recorded.purchaser.name} is closed."
+    )
     app.out(
         f"{verb} {event.step} for {recorded.purchaser.name} at {local(event.occurred_at, zone)} "
-        f"by {event.actor}{extra}. State: {recorded.state}."
+        f"by {event.actor}{extra}. {progress}"
     )
 
 
@@ -301,7 +322,7 @@ _mark_command(
 def undo(
     app: App, purchaser: str, step: str, reason: str, by: str | None, deal_name: str | None
 ) -> None:
-    """Correct a mark: STEP is no longer done. The original event stays in the history."""
+    """Correct a mark: STEP is no longer done (the mark stays in the history)."""
     from closing.operations import undo as undo_step
 
     recorded = undo_step(
@@ -316,7 +337,7 @@ def undo(
 @deal_option
 @pass_app
 def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | None) -> None:
-    """Every event of the deal (or of one purchaser), in the order they were recorded."""
+    """Every event of the deal, or of one purchaser, as recorded."""
     from closing.operations import history as read_history
 
     deal, entries = read_history(app.store, deal_name, purchaser)
@@ -358,7 +379,7 @@ def deals(app: App, as_json: bool) -> None:
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @pass_app
 def demo(app: App, file: str | None) -> None:
-    """Replay the seed closing (June 7, 2002) in a scratch database and show the board."""
+    """Replay the seed closing of June 7, 2002 (scratch database)."""
     from closing.demo import run_demo
 
     run_demo(app, file)
@@ -400,7 +421,7 @@ def main(argv: list[str] | None = None) -> None:
 
 @cli.group()
 def alerts() -> None:
-    """Deadline alerts: before each cutoff, at it, and while overdue."""
+    """Deadline alerts: before each cutoff, at it, while overdue."""
 
 
 notify_option = click.option(
@@ -414,9 +435,19 @@ notify_option = click.option(
 
 
 def _urls(notify: tuple[str, ...]) -> list[str]:
-    from closing.notify import env_urls
+    """CLOSING_NOTIFY and --notify, each checked now rather than when the first alert is due."""
+    from closing.notify import Notifier, channel_for, env_urls
 
-    return [*env_urls(), *notify]
+    urls = [*env_urls(), *notify]
+    notifier = Notifier()
+    for url in urls:
+        if "://" not in url:
+            raise UsageError(
+                f"notification URL {url!r} has no scheme; write one like "
+                "mailto://smtp.example.com?to=ops@example.com or json://host/path"
+            )
+        notifier.check(channel_for(url))
+    return urls
 
 
 @alerts.command("run")
@@ -436,7 +467,7 @@ def _urls(notify: tuple[str, ...]) -> list[str]:
 )
 @pass_app
 def alerts_run(app: App, notify: tuple[str, ...], standby: bool, safety: float) -> None:
-    """Send alerts as they fall due, in the foreground, until SIGINT or SIGTERM."""
+    """Send alerts as they fall due, until SIGINT or SIGTERM."""
     from closing.daemon import AlertDaemon, configure_logging
 
     configure_logging(app.debug)
@@ -448,7 +479,7 @@ def alerts_run(app: App, notify: tuple[str, ...], standby: bool, safety: float) 
 @notify_option
 @pass_app
 def alerts_check(app: App, notify: tuple[str, ...]) -> None:
-    """One pass at now: send what is due, then exit (for cron)."""
+    """Send what is due now, then exit (for cron)."""
     from closing.alerting import run_pass
     from closing.daemon import configure_logging
     from closing.lock import SenderLock
@@ -464,7 +495,7 @@ def alerts_check(app: App, notify: tuple[str, ...]) -> None:
         lock.release()
     sent = sum(1 for d in result.delivered if d.status == "sent")
     failing = sum(1 for d in result.delivered if d.status != "sent")
-    app.out(f"{len(result.decided)} alerts due; {sent} deliveries sent, {failing} failing.")
+    app.out(f"{len(result.decided)} new alerts; {sent} deliveries sent, {failing} failed.")
     if failing:
         raise_alerts_failing(failing)
 
@@ -472,7 +503,10 @@ def alerts_check(app: App, notify: tuple[str, ...]) -> None:
 def raise_alerts_failing(count: int) -> None:
     from closing.errors import AlertsError
 
-    raise AlertsError(f"{count} deliveries failed; they will be retried (see closing alerts list)")
+    raise AlertsError(
+        f"{count} deliveries failed; the next closing alerts check retries them (see closing "
+        "alerts list)"
+    )
 
 
 @alerts.command("list")
@@ -482,7 +516,7 @@ def raise_alerts_failing(count: int) -> None:
 )
 @pass_app
 def alerts_list(app: App, as_json: bool, show_all: bool) -> None:
-    """The alert ledger: every alert decided, and how each delivery went."""
+    """The alert ledger: every alert and each delivery."""
     from closing.alerting import ledger
 
     entries = ledger(app.store, include_superseded=show_all)
@@ -500,7 +534,8 @@ def alerts_list(app: App, as_json: bool, show_all: bool) -> None:
 
 
 @cli.command()
-@click.argument("deal", required=False, envvar="CLOSING_DEAL")
+@click.argument("deal", required=False)
+@deal_option
 @notify_option
 @click.option(
     "--refresh",
@@ -512,12 +547,17 @@ def alerts_list(app: App, as_json: bool, show_all: bool) -> None:
 @click.option("--no-alerts", is_flag=True, help="Only the board; leave alerts to another process.")
 @pass_app
 def watch(
-    app: App, deal: str | None, notify: tuple[str, ...], refresh: float, no_alerts: bool
+    app: App,
+    deal: str | None,
+    deal_name: str | None,
+    notify: tuple[str, ...],
+    refresh: float,
+    no_alerts: bool,
 ) -> None:
-    """The live board, with the alert daemon running in the same process."""
+    """The live board, with the alert sender in the same process."""
     from closing.watch import run_watch
 
-    run_watch(app, deal, _urls(notify), refresh, alerts=not no_alerts)
+    run_watch(app, deal or deal_name, _urls(notify), refresh, alerts=not no_alerts)
 
 
 # --- database ----------------------------------------------------------------------------------
@@ -531,8 +571,9 @@ def db() -> None:
 @db.command("upgrade")
 @pass_app
 def db_upgrade(app: App) -> None:
-    """Bring the database schema up to this version of closing (never loses events). SQLite is
-    upgraded automatically; a shared PostgreSQL database is upgraded with this command."""
+    """Upgrade the schema to this closing (keeps every event).
+
+    SQLite is upgraded automatically; a shared PostgreSQL database with this command."""
     from closing.store import masked_url
 
     before, after = app.store.upgrade()
@@ -546,7 +587,7 @@ def db_upgrade(app: App) -> None:
 @db.command("version")
 @pass_app
 def db_version(app: App) -> None:
-    """The schema the database is at, and the one this closing needs."""
+    """The database's schema and the one this closing needs."""
     from closing.store import HEAD
 
     app.out(f"database schema: {app.store.schema_revision() or 'none'}; closing needs: {HEAD}")

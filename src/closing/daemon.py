@@ -65,14 +65,14 @@ class AlertDaemon:
                 if holder is None:
                     break
                 if not announced:
-                    log.warning("event=standby holder=%s", logfmt(holder))
+                    log.info("event=standby holder=%s", logfmt(holder))
                     announced = True
                 self.stopped.wait(poll)
             if self.stopped.is_set():
                 return
         else:
             self.lock.acquire(self.clock.now())
-        log.warning("event=start sender=%s", logfmt(self.lock.holder))
+        log.info("event=start sender=%s", logfmt(self.lock.holder))
         self._start_scheduler()
         self.tick(first=True)
 
@@ -109,7 +109,7 @@ class AlertDaemon:
             self._scheduler = None
         if self.lock.held:
             self.lock.release()
-            log.warning("event=stop sender=%s", logfmt(self.lock.holder))
+            log.info("event=stop sender=%s", logfmt(self.lock.holder))
 
     # --- work
 
@@ -138,7 +138,7 @@ class AlertDaemon:
                     d for d in result.decided if d.superseded or d.due_at < now - CATCH_UP_GRACE
                 ]
                 missed = sum(d.superseded for d in result.decided)
-                log.warning("event=caught-up alerts=%d collapsed=%d", len(late), missed)
+                log.info("event=caught-up alerts=%d collapsed=%d", len(late), missed)
             for outcome in result.delivered:
                 if outcome.status != "sent":
                     log.error(
@@ -200,7 +200,7 @@ class AlertDaemon:
                     logfmt("; ".join(error.problems)),
                 )
                 continue
-            log.warning(
+            log.info(
                 "event=deal-reloaded deal=%s changes=%s",
                 slug,
                 logfmt("; ".join(result.changes) or "none"),

@@ -398,9 +398,9 @@ def load_deal_file(path: str | Path) -> DealFile:
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DealFileError([f"{shown}:0: no such file; check the path"]) from None
+        raise DealFileError([f"{shown}: no such file; check the path"]) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise DealFileError([f"{shown}:0: cannot read the file: {error}"]) from None
+        raise DealFileError([f"{shown}: cannot read the file: {error}"]) from None
     try:
         loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         root = yaml.compose(text, Loader=loader_class)

@@ -105,8 +105,8 @@ def run_demo(app: App, file: str | None) -> None:
                 when,
             )
             console.print(
-                f"{local(when, PACIFIC)}  {step:<17} {recorded.purchaser.slug:<12} "
-                f"-> {recorded.state}"
+                f"{local(when, PACIFIC)}  {recorded.purchaser.slug:<12} {step}"
+                + ("  (closed)" if not recorded.deal.machine.still_to_do(recorded.state) else "")
             )
         for shown in boards:
             console.print(Rule(f"closing status   (at {local(shown, PACIFIC)})"))

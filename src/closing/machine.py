@@ -86,6 +86,11 @@ class ProgressMachine:
     def state_for(self, done: Iterable[str]) -> str:
         return self._by_set[frozenset(done)]
 
+    def still_to_do(self, state: str) -> list[str]:
+        """The steps not done in `state`, in the deal's order."""
+        done = self.done(state)
+        return [step for step in self.order if step not in done]
+
     @property
     def states(self) -> list[str]:
         return list(self._by_name)
@@ -114,7 +119,9 @@ class ProgressMachine:
         if step_id not in done:
             return f"{step_id} is not done"
         blocking = [s for s in self.order if s in self.dependents_done(step_id, done)]
-        return f"{_and(blocking)} {'is' if len(blocking) == 1 else 'are'} done; undo it first"
+        if len(blocking) == 1:
+            return f"{blocking[0]} is done; undo it first"
+        return f"{_and(blocking)} are done; undo them first"
 
 
 def _and(items: list[str]) -> str:

@@ -46,8 +46,9 @@ def parse_count(value: object) -> int:
 
 
 def format_money(amount: Decimal) -> str:
-    """`$1,380,000.00`: cents always shown."""
-    return f"${amount.quantize(CENT):,}"
+    """`$1,380,000.00`, `-$0.01`: cents always shown."""
+    sign = "-" if amount < 0 else ""
+    return f"{sign}${abs(amount).quantize(CENT):,}"
 
 
 def money_text(amount: Decimal) -> str:

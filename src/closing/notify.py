@@ -123,9 +123,9 @@ class Notifier:
             # The body is plain text: said so, its lines stay lines in the e-mail's text part.
             result = target.notify(title=title, body=body, body_format=NotifyFormat.TEXT)
         except Exception as error:  # apprise plugins raise their own errors
-            raise DeliveryFailed(f"{channel.name}: {type(error).__name__}") from None
+            raise DeliveryFailed(f"failed with {type(error).__name__}") from None
         if not result:
-            raise DeliveryFailed(f"{channel.name} did not accept the alert")
+            raise DeliveryFailed("did not accept the alert (unreachable, or refused it)")
 
 
 def logfmt(value: str) -> str:

@@ -19,10 +19,10 @@ from sqlmodel import Session, col, select
 
 from closing.board import Board, build_board, step_deadline
 from closing.calendar import BusinessCalendar, closures_for
-from closing.deal import DealFile, DealTerms, PurchaserSpec, load_deal_file
+from closing.deal import DealFile, DealTerms, PurchaserSpec, Step, load_deal_file
 from closing.errors import DealFileError, NotFoundError, RefusedError
 from closing.machine import Progress, ProgressMachine, Refusal, machine_for
-from closing.money import format_money, parse_money
+from closing.money import CENT, format_money, parse_money
 from closing.progress import Event, Purchaser, Standing, replay
 from closing.store import (
     AlertRow,
@@ -371,6 +371,20 @@ def find_purchaser(session: Session, deal: Deal, text: str) -> Purchaser:
     )
 
 
+def find_step(deal: Deal, text: str) -> Step:
+    """By id, or by id or board label in any case ("faxed" finds warrant_faxed's "Faxed")."""
+    steps = deal.terms.steps
+    wanted = text.strip().casefold()
+    for step in steps:
+        if step.id == text or step.id.casefold() == wanted:
+            return step
+    for step in steps:
+        if step.label and step.label.casefold() == wanted:
+            return step
+    names = ", ".join(f"{s.id} ({s.label})" if s.label else s.id for s in steps)
+    raise NotFoundError(f"deal {deal.slug} has no step {text!r}; its steps are {names}")
+
+
 def _candidates(session: Session, deal: Deal) -> str:
     query = core_select(P.slug).where(P.deal_id == deal.id, P.active).order_by(P.position).limit(11)
     slugs = [row.slug for row in session.execute(query)]
@@ -452,12 +466,8 @@ def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetim
     with store.session() as session:
         deal = open_deal(session, deal_name)
         terms = deal.terms
-        if request.step not in terms.step_ids:
-            raise NotFoundError(
-                f"deal {deal.slug} has no step {request.step!r}; its steps are "
-                f"{', '.join(terms.step_ids)}"
-            )
-        step = terms.step(request.step)
+        step = find_step(deal, request.step)
+        request = replace(request, step=step.id)
         purchaser = find_purchaser(session, deal, request.purchaser)
         _lock_purchaser(session, purchaser.id)
         standing = replay(deal.machine, _purchaser_events(session, purchaser.id))
@@ -530,6 +540,11 @@ def _amount(request: MarkRequest, payment: bool, purchaser: Purchaser, what: str
         amount = parse_money(request.amount)
     except ValueError as error:
         raise RefusedError(f"cannot mark {what}: {error}") from None
+    if amount <= 0 or amount != amount.quantize(CENT):
+        raise RefusedError(
+            f"cannot mark {what}: amount {request.amount} is not a positive amount in whole "
+            "cents; write it like 450000.00"
+        )
     if amount != expected:
         difference = amount - expected
         sign = "+" if difference > 0 else "-"
@@ -555,11 +570,7 @@ def undo(
         raise RefusedError("an undo needs a reason; add --reason TEXT")
     with store.session() as session:
         deal = open_deal(session, deal_name)
-        if step_id not in deal.terms.step_ids:
-            raise NotFoundError(
-                f"deal {deal.slug} has no step {step_id!r}; its steps are "
-                f"{', '.join(deal.terms.step_ids)}"
-            )
+        step_id = find_step(deal, step_id).id
         purchaser = find_purchaser(session, deal, purchaser_text)
         _lock_purchaser(session, purchaser.id)
         standing = replay(deal.machine, _purchaser_events(session, purchaser.id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -35,7 +36,6 @@ STYLES = {
     OVERDUE: "red bold",
     BLOCKED: "magenta",
 }
-WIDE = 135  # below this many columns the board drops the share and price columns
 
 
 def step_cell(status: StepStatus, board: Board) -> Text:
@@ -61,21 +61,43 @@ def step_cell(status: StepStatus, board: Board) -> Text:
     return Text(text, style=STYLES[status.status])
 
 
-def board_view(board: Board, max_rows: int | None = None, width: int = 80) -> RenderableType:
+def board_view(
+    board: Board, max_rows: int | None = None, width: int = 80, label: str = "now"
+) -> RenderableType:
     """The board; with `max_rows`, the purchasers needing attention first and a summary."""
     terms = board.terms
     zone = terms.zone
     totals = board.totals
     cutoff = cutoff_on(terms.closing_date, terms.cutoff.time, zone).astimezone(zone)
-    wide = width >= WIDE
     header = Text.assemble(
         (terms.title, "bold"),
         f"\n{terms.slug} · closing {terms.closing_date.strftime('%a %Y-%m-%d')} · cutoff "
         f"{cutoff.strftime('%H:%M %Z')}\n",
-        f"now {local(board.as_of, zone)} · times in {terms.cutoff.time_zone}",
+        f"{label} {local(board.as_of, zone)} · times in {terms.cutoff.time_zone}",
         ("  DEAL CLOSED" if board.closed else "", "bold green"),
         "\n",
     )
+    rows = board.purchasers
+    shown = rows
+    if max_rows is not None and len(rows) > max_rows:
+        shown = attention_first(board)[:max_rows]
+    # Size the columns to what they hold, so that step cells are never cut: the purchaser's name
+    # gets the room that is left, and shares and price appear when there is room for them.
+    step_cells = [[step_cell(row.steps[step.id], board) for step in terms.steps] for row in shown]
+    footers = [f"{totals.by_status[step.id][DONE]}/{totals.purchasers}" for step in terms.steps]
+    step_widths = [
+        max([len(step.heading), len(footer)] + [cells[n].cell_len for cells in step_cells])
+        for n, (step, footer) in enumerate(zip(terms.steps, footers, strict=True))
+    ]
+    money = [(f"{p.purchaser.shares:,}", format_money(p.purchaser.purchase_price)) for p in shown]
+    shares_width = max([len("Shares"), len(f"{totals.shares:,}")] + [len(m[0]) for m in money])
+    price_width = max([len(format_money(totals.purchase_price))] + [len(m[1]) for m in money])
+    name_width = max([len("Purchaser")] + [len(p.purchaser.name) for p in shown])
+    gap = 3  # a column's padding on both sides and the divider between columns
+    steps_need = sum(step_widths) + gap * len(step_widths)
+    money_need = shares_width + price_width + 2 * gap
+    wide = width - steps_need - money_need >= min(name_width, 24)
+    room = width - steps_need - (money_need if wide else 0)
     table = Table(
         show_footer=True,
         header_style="bold",
@@ -89,30 +111,25 @@ def board_view(board: Board, max_rows: int | None = None, width: int = 80) -> Re
         footer=f"Total ({totals.closed}/{totals.purchasers} closed)",
         no_wrap=True,
         overflow="ellipsis",
-        max_width=30 if wide else 24,
+        max_width=max(12, min(name_width, room)),
     )
     if wide:
         table.add_column("Shares", justify="right", footer=f"{totals.shares:,}", no_wrap=True)
         table.add_column(
             "Price", justify="right", footer=format_money(totals.purchase_price), no_wrap=True
         )
-    for step in terms.steps:
-        counts = totals.by_status[step.id]
-        table.add_column(step.heading, footer=f"{counts[DONE]}/{totals.purchasers}", no_wrap=True)
-    rows = board.purchasers
-    shown = rows
-    if max_rows is not None and len(rows) > max_rows:
-        shown = attention_first(board)[:max_rows]
-    for row in shown:
-        table.add_row(*purchaser_cells(row, board, wide))
+    for step, footer, step_width in zip(terms.steps, footers, step_widths, strict=True):
+        table.add_column(step.heading, footer=footer, no_wrap=True, min_width=step_width)
+    for row, cells, (shares, price) in zip(shown, step_cells, money, strict=True):
+        table.add_row(row.purchaser.name, *([shares, price] if wide else []), *cells)
     parts: list[RenderableType] = [header, table]
     if len(shown) < len(rows):
         parts.append(summary_view(board, len(shown)))
     parts.append(
         Text(
-            f"{totals.shares:,} shares · {format_money(totals.purchase_price)} · "
-            f"{totals.warrant_shares:,} warrant shares · received "
-            f"{format_money(totals.amount_received)}"
+            f"{totals.shares:,} shares · {totals.warrant_shares:,} warrant shares\n"
+            f"Received {format_money(totals.amount_received)} of "
+            f"{format_money(totals.purchase_price)}"
         )
     )
     if board.failing_alerts:
@@ -136,23 +153,13 @@ def blocked_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) ->
             f"{board.terms.step(step_id).heading} needs "
             + ", ".join(reason.removesuffix(" missing") for reason in status.blocked_by)
             for step_id, status in row.steps.items()
-            if status.status == BLOCKED
+            if status.blocked_by
         ]
         if reasons:
             lines.append(f"Blocked: {row.purchaser.name}: {'; '.join(reasons)}")
     if len(lines) > limit:
         lines = [*lines[:limit], f"... and {len(lines) - limit:,} more blocked purchasers"]
     return lines
-
-
-def purchaser_cells(row: PurchaserStatus, board: Board, wide: bool) -> list[Text | str]:
-    purchaser = row.purchaser
-    money = [f"{purchaser.shares:,}", format_money(purchaser.purchase_price)] if wide else []
-    return [
-        purchaser.name,
-        *money,
-        *(step_cell(row.steps[step.id], board) for step in board.terms.steps),
-    ]
 
 
 def summary_view(board: Board, shown: int) -> RenderableType:
@@ -172,71 +179,64 @@ def summary_view(board: Board, shown: int) -> RenderableType:
     return Group(title, table)
 
 
-def history_view(entries: list[HistoryEntry], board_zone: object) -> Table:
-    from zoneinfo import ZoneInfo
-
-    assert isinstance(board_zone, ZoneInfo)
-    table = Table(header_style="bold")
-    for name in ("#", "Recorded", "Purchaser", "Event", "Happened", "By", "Evidence", "Note"):
-        table.add_column(name)
+def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
+    """Two lines an event: when it was recorded, what and by whom; then its evidence. Long values
+    wrap rather than being cut: a wire reference must be read whole."""
+    lines = Text()
     for entry in entries:
         event = entry.event
-        evidence = ""
+        head = Text.assemble(
+            (f"#{event.id}  ", "dim"),
+            local(event.recorded_at, zone),
+            "  ",
+            (f"{event.kind} {event.step}", "bold" if event.kind == "mark" else "yellow bold"),
+            f"  {entry.purchaser.name}  by {event.actor}@{event.host}\n",
+        )
+        details = []
+        if event.occurred_at != event.recorded_at:
+            details.append(f"happened {local(event.occurred_at, zone)}")
         if event.evidence:
-            evidence = f"{event.evidence_kind or 'evidence'} {event.evidence}"
+            details.append(f"{event.evidence_kind or 'evidence'} {event.evidence}")
         if event.amount is not None:
-            evidence = (evidence + " " if evidence else "") + format_money(event.amount)
-        table.add_row(
-            str(event.id),
-            local(event.recorded_at, board_zone),
-            entry.purchaser.name,
-            f"{event.kind} {event.step}",
-            local(event.occurred_at, board_zone),
-            f"{event.actor}@{event.host}",
-            evidence,
-            event.note or "",
-        )
-    return table
+            details.append(format_money(event.amount))
+        if event.note:
+            details.append(f"{'reason' if event.kind == 'undo' else 'note'}: {event.note}")
+        lines.append(head)
+        if details:
+            lines.append(f"    {' · '.join(details)}\n")
+    lines.rstrip()
+    return lines
 
 
-def deals_view(summaries: list[DealSummary]) -> Table:
-    table = Table(header_style="bold")
-    for name in ("Deal", "Title", "Closing date", "Cutoff", "Purchasers", "Events"):
-        table.add_column(name)
+def deals_view(summaries: list[DealSummary]) -> Text:
+    lines = Text()
     for s in summaries:
-        table.add_row(
-            s.slug,
-            s.title,
-            s.closing_date.isoformat(),
-            s.cutoff.strftime("%H:%M %Z"),
-            f"{s.purchasers:,}",
-            f"{s.events:,}",
+        lines.append(s.slug, "bold")
+        lines.append(
+            f"  closing {s.closing_date:%a %Y-%m-%d}, cutoff {s.cutoff:%H:%M %Z} · "
+            f"{s.purchasers:,} purchasers · {s.events:,} events\n    {s.title}\n"
         )
-    return table
+    lines.rstrip()
+    return lines
 
 
-def ledger_view(entries: list[LedgerEntry]) -> Table:
-    table = Table(header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for name in ("#", "Due", "Purchaser", "Step", "Rule", "Status", "Deliveries"):
-        table.add_column(name)
+def ledger_view(entries: list[LedgerEntry]) -> Text:
+    """Two lines an alert: when it was due, for whom, its status; then each channel's delivery."""
+    lines = Text()
     for e in entries:
-        deliveries = ", ".join(
-            f"{d['channel']} {d['status']}"
-            + (
-                f" ({d['attempts']} tries: {d['last_error']})"
-                if d["status"] != "sent" and d["last_error"]
-                else ""
-            )
-            for d in e.deliveries
-        )
-        style = {"failed": "red bold", "retrying": "yellow"}.get(e.status, "")
-        table.add_row(
-            str(e.id),
-            local(e.due_at, e.zone),
-            e.purchaser,
-            e.step,
-            e.rule,
-            Text(e.status, style=style),
-            deliveries,
-        )
-    return table
+        style = {"failed": "red bold", "retrying": "yellow bold"}.get(e.status, "bold")
+        lines.append(f"#{e.id}  ", "dim")
+        lines.append(f"due {local(e.due_at, e.zone)}  {e.purchaser} {e.step} {e.rule}  ")
+        lines.append(e.status, style)
+        lines.append(f"  [{e.deal}]\n")
+        deliveries = []
+        for d in e.deliveries:
+            text = f"{d['channel']} {d['status']}"
+            if d["status"] != "sent" and d["last_error"]:
+                tries = "1 try" if d["attempts"] == 1 else f"{d['attempts']} tries"
+                text += f" after {tries}: {d['last_error']}"
+            deliveries.append(text)
+        if deliveries:
+            lines.append(f"    {' · '.join(deliveries)}\n")
+    lines.rstrip()
+    return lines

@@ -225,12 +225,19 @@ class MetaRow(SQLModel, table=True):
 
 
 def default_database_url() -> str:
+    """A SQLite file under $XDG_DATA_HOME (or ~/.local/share), its folder made on first use."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return f"sqlite:///{Path(base) / 'closing' / 'closing.db'}"
+    folder = Path(base) / "closing"
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'closing.db'}"
 
 
 def database_url(explicit: str | None = None) -> str:
-    return explicit or os.environ.get("CLOSING_DATABASE_URL") or default_database_url()
+    """--database, else CLOSING_DATABASE_URL, else the default; a plain path means SQLite."""
+    url = explicit or os.environ.get("CLOSING_DATABASE_URL") or default_database_url()
+    if "://" not in url:
+        url = f"sqlite:///{Path(url).expanduser().resolve()}"
+    return url
 
 
 def masked_url(url: str) -> str:
@@ -240,7 +247,7 @@ def masked_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
-        return "<unparseable database URL>"
+        return f"{url.split('://')[0]}://… (not a database URL like sqlite:///closing.db)"
 
 
 _engines: dict[str, Engine] = {}
@@ -254,7 +261,12 @@ def engine_for(url: str) -> Engine:
             engine = _sqlite_engine(url)
         else:
             engine = create_engine(url, pool_pre_ping=True)
-    except (SQLAlchemyError, ImportError, ValueError) as error:
+    except ImportError as error:
+        hint = "pip install 'closing[postgres]'" if "psycopg" in str(error) else "install it"
+        raise DatabaseError(
+            f"cannot use database {masked_url(url)}: its driver is missing ({error.name}); {hint}"
+        ) from None
+    except (SQLAlchemyError, ValueError) as error:
         raise DatabaseError(
             f"cannot use database {masked_url(url)}: {_first_line(error)}; check "
             "CLOSING_DATABASE_URL or --database"
@@ -271,11 +283,6 @@ def dispose_engines() -> None:
 
 
 def _sqlite_engine(url: str) -> Engine:
-    from sqlalchemy.engine import make_url
-
-    path = make_url(url).database
-    if path and path != ":memory:":
-        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from closing.errors import AlertsError
 
+RECENT = 6  # alerts listed under the board
+
 if TYPE_CHECKING:
     from closing.alerting import Pass
     from closing.cli import App
@@ -26,10 +28,14 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
     from closing.timefmt import local
 
     console = app.console()
-    recent: deque[str] = deque(maxlen=6)
+    recent: deque[str] = deque(maxlen=RECENT)
     note = "alerts: off (--no-alerts)"
     daemon: AlertDaemon | None = None
     zone = board(app.store, deal, app.now()).terms.zone  # fails early on an unknown deal
+    from closing.alerting import ledger
+
+    for entry in ledger(app.store)[-RECENT:]:
+        recent.appendleft(f"{local(entry.decided_at, zone)}  {entry.title} ({entry.status})")
 
     def remember(result: Pass) -> None:
         for decided in result.decided:
