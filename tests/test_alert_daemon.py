@@ -530,7 +530,7 @@ def test_an_unreachable_webhook_is_retried_while_the_other_channel_gets_every_al
             assert broken["status"] in ("retrying", "failed")
             assert broken["attempts"] >= 1
             assert broken["delivered_at"] is None
-            assert f"127.0.0.1:{dead_port}" in broken["last_error"]
+            assert broken["last_error"].startswith("did not accept the alert")
             assert by_channel[f"json://127.0.0.1:{webhook.port}/…"]["status"] == "sent"
             assert by_channel["log"]["status"] == "sent"
         assert f"event=delivery-retrying channel=json://127.0.0.1:{dead_port}/…" in daemon.log()
