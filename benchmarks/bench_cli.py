@@ -21,17 +21,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT / "workflows" / "neotherapeutics-2002-06-07.yaml"
+from _deals import BIG, CLOSING, SEED, generate_deal, record_progress
+
 NOW = "2002-06-07T14:00:00-07:00"
-PRICE, COVERAGE = Decimal("0.2325"), Decimal("0.10")
-BIG = 10_000
-_script = Path(sys.executable).with_name("closing")
-CLOSING = [str(_script)] if _script.exists() else [sys.executable, "-m", "closing"]
 
 
 def env_for(db: Path) -> dict[str, str]:
@@ -91,62 +85,6 @@ def help_imports() -> list[str]:
     return [n for n in names if n.split(".")[0] in ("sqlalchemy", "sqlmodel")]
 
 
-def generate_deal(path: Path, count: int) -> None:
-    """The seed deal's terms and steps with `count` purchasers that pass the Schedule 1 checks."""
-    head = SEED.read_text(encoding="utf-8").split("\npurchasers:", 1)[0]
-    lines = [head.replace("slug: neotherapeutics-2002-06-07", "slug: generated-10k"), "purchasers:"]
-    for n in range(1, count + 1):
-        shares = 100_000 + 37 * n
-        price = (shares * PRICE).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-        warrants = int((shares * COVERAGE).to_integral_value(rounding=ROUND_FLOOR))
-        lines += [
-            f"  - name: Purchaser {n:05d} LLC",
-            f"    shares: {shares:,}",
-            f"    purchase_price: ${price:,}",
-            f"    warrant_shares: {warrants:,}",
-            f"    notices: {{attention: Treasurer {n}, address: '{n} Main Street, New York NY',"
-            f" facsimile: '(212) 555-{n % 10_000:04d}'}}",
-            f"    dwac: {{dtc_number: '{n % 9000 + 100}', account_number: 'A{n:07d}',"
-            f" reference: R{n}}}",
-        ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def record_progress(db: Path) -> str:
-    """Bulk-insert `signed` for every purchaser and `wired` for every other one (events consistent
-    with what `closing mark` writes); return the slug of one signed but not wired."""
-    from sqlalchemy import select
-
-    from closing.store import EventRow, PurchaserRow, Store
-
-    store = Store(f"sqlite:///{db}")
-    signed_at = datetime.fromisoformat("2002-06-07T08:00:00-07:00")
-    rows, target = [], ""
-    with store.session() as session:
-        query = select(
-            PurchaserRow.id,
-            PurchaserRow.deal_id,
-            PurchaserRow.slug,
-            PurchaserRow.purchase_price,
-            PurchaserRow.position,
-        )
-        for pid, deal_id, slug, price, position in session.execute(query):
-            at = signed_at + timedelta(seconds=position % 3600)
-            base = dict(deal_id=deal_id, purchaser_id=pid, kind="mark", actor="bench", host="bench")
-            rows.append(base | dict(seq=1, step="signed", occurred_at=at, recorded_at=at))
-            if position % 2 == 0:
-                wired = at + timedelta(hours=2)
-                rows.append(
-                    base
-                    | dict(seq=2, step="wired", occurred_at=wired, recorded_at=wired, amount=price)
-                )
-            elif position == BIG // 2 + 1:
-                target = slug
-        session.execute(EventRow.__table__.insert(), rows)  # type: ignore[attr-defined]
-    store.engine.dispose()
-    return target
-
-
 def report(cases: list[Case], init: Case, verdicts: list[tuple[bool, str]], note: str) -> None:
     baseline = cases[0].median
     runs = len(cases[0].times)
@@ -193,7 +131,7 @@ def main() -> int:
         )
         measure([init], min(args.runs, 3))
         shutil.copyfile(fresh, big_db)
-        target = record_progress(big_db)
+        target = record_progress(f"sqlite:///{big_db}")
         board = subprocess.run(
             [*CLOSING, "status", "--json"], env=env_for(big_db), capture_output=True, check=True
         ).stdout
