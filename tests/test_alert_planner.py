@@ -26,10 +26,9 @@ STONESTREET = Purchaser(
     1_935_483,
     Decimal("450000"),
     193_548,
-    {},
 )
 BNC = Purchaser(
-    2, "bnc-bach", "BNC Bach International, Ltd.", 1, 4_000_000, Decimal("930000"), 400_000, {}
+    2, "bnc-bach", "BNC Bach International, Ltd.", 1, 4_000_000, Decimal("930000"), 400_000
 )
 _ids = count(1)
 

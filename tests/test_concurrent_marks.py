@@ -84,3 +84,41 @@ def test_processes_marking_at_once_lose_and_duplicate_nothing(
     events = json.loads(history.stdout)
     assert sorted(e["purchaser"] for e in events) == [f"p{n:02d}" for n in range(1, 5)]
     assert all(e["seq"] == 1 for e in events)
+
+
+def test_the_board_reads_while_a_writer_holds_the_database(sqlite_url: str, tmp_path: Path) -> None:
+    """On SQLite a long write (an alert pass deciding thousands of alerts) does not hold up
+    `closing status` or `closing history`; a second writer waits for it instead of failing."""
+    import sqlite3
+    import time
+
+    env = {**os.environ, "CLOSING_DATABASE_URL": sqlite_url, "CLOSING_NOW": NOW}
+    deal = deal_with_purchasers(tmp_path / "d.yaml", 2)
+    subprocess.run([sys.executable, "-m", "closing", "init", str(deal)], env=env, check=True)
+    writer = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        for command in (["status", "--json"], ["history", "--json"]):
+            read = subprocess.run(
+                [sys.executable, "-m", "closing", *command],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=False,
+            )
+            assert read.returncode == 0, read.stderr
+        assert time.monotonic() - started < 15  # the busy timeout is 30 s: nothing waited on it
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "closing", "mark-signed", "p01"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(1)  # the mark is now waiting for the write lock (not a deadline wait)
+        assert waiting.poll() is None
+    finally:
+        writer.execute("COMMIT")
+        writer.close()
+    assert waiting.wait(timeout=30) == 0

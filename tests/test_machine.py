@@ -118,3 +118,21 @@ def test_the_machine_is_built_once_per_set_of_steps() -> None:
     """Loading the same deal twice reuses the machine."""
     terms = load_deal_file(SEED).terms
     assert machine_for(terms) is machine_for(load_deal_file(SEED).terms)
+
+
+def test_replaying_by_the_table_agrees_with_the_machine(machine: ProgressMachine) -> None:
+    """Every mark and undo from every state lands where the machine's own trigger lands."""
+    for state in machine.states:
+        for step in machine.order:
+            for kind in ("mark", "undo"):
+                progress = Progress(state)
+                try:
+                    getattr(machine, kind)(progress, step)
+                    expected: str | None = progress.state
+                except Refusal:
+                    expected = None
+                try:
+                    followed: str | None = machine.follow(state, kind, step)
+                except Refusal:
+                    followed = None
+                assert followed == expected, (state, kind, step)

@@ -10,14 +10,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from closing.alerts import AlertText, DueAlert, Key, alert_text, plan_alerts
-from closing.notify import Channel, DeliveryFailed, Notifier, channels_for
+from closing.notify import LOG_CHANNEL, LOG_KEY, Channel, DeliveryFailed, Notifier, channels_for
 from closing.operations import Deal, deal_from_row, events_by_purchaser, purchasers_of
 from closing.store import AlertRow, DealRow, DeliveryRow, PurchaserRow, Store
 
@@ -107,20 +109,32 @@ def decide(
     return decided, next_at
 
 
+ALERTS: Any = AlertRow.__table__  # type: ignore[attr-defined]
+DELIVERIES: Any = DeliveryRow.__table__  # type: ignore[attr-defined]
+BATCH = 500  # ids per statement (SQLite allows a limited number of bound parameters)
+
+
 def _decide_deal(
     store: Store, deal_id: int, now: datetime, extra_urls: list[str]
 ) -> tuple[list[Decided], datetime | None]:
+    """One deal's decision in one transaction: its ledger rows and their deliveries, inserted in
+    bulk (a first wake-up on a large deal can decide thousands of alerts at once)."""
     found: list[Decided] = []
     with store.session() as session:
         row = session.get(DealRow, deal_id)
         assert row is not None
         deal = deal_from_row(row)
         due, next_at = plan_deal(session, deal, now)
+        if not due:
+            return found, next_at
         channels = channels_for([*deal.terms.alerts.notify, *extra_urls])
+        ledger_rows: list[dict[str, Any]] = []
         for alert in due:
             text = alert_text(deal.terms, alert, now)
             for missed in alert.superseded:
-                session.add(_ledger_row(deal, alert, missed.rule, missed.fire_at, now, text))
+                ledger_rows.append(
+                    _ledger_values(deal, alert, missed.rule, missed.fire_at, now, text)
+                )
             fields = {
                 "deal": deal.slug,
                 "purchaser": alert.purchaser.slug,
@@ -130,20 +144,9 @@ def _decide_deal(
                 "key": text.key,
                 "title": text.title,
             }
-            ledger_row = _ledger_row(deal, alert, alert.rule, alert.due_at, now, text, fields)
-            session.add(ledger_row)
-            session.flush()
-            assert ledger_row.id is not None
-            for channel in channels:
-                session.add(
-                    DeliveryRow(
-                        alert_id=ledger_row.id,
-                        channel_key=channel.key,
-                        channel=channel.name,
-                        status="pending",
-                        next_attempt_at=now,
-                    )
-                )
+            ledger_rows.append(
+                _ledger_values(deal, alert, alert.rule, alert.due_at, now, text, fields)
+            )
             found.append(
                 Decided(
                     deal.slug,
@@ -155,10 +158,32 @@ def _decide_deal(
                     len(alert.superseded),
                 )
             )
+        inserted = session.execute(
+            ALERTS.insert().returning(
+                ALERTS.c.id, ALERTS.c.superseded, sort_by_parameter_order=True
+            ),
+            ledger_rows,
+        )
+        sent_ids = [alert_id for alert_id, superseded in inserted if not superseded]
+        session.execute(
+            DELIVERIES.insert(),
+            [
+                {
+                    "alert_id": alert_id,
+                    "channel_key": channel.key,
+                    "channel": channel.name,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                }
+                for alert_id in sent_ids
+                for channel in channels
+            ],
+        )
     return found, next_at
 
 
-def _ledger_row(
+def _ledger_values(
     deal: Deal,
     alert: DueAlert,
     rule: str,
@@ -166,95 +191,127 @@ def _ledger_row(
     now: datetime,
     text: AlertText,
     fields: dict[str, str] | None = None,
-) -> AlertRow:
+) -> dict[str, Any]:
     """The ledger row of one occurrence; without `fields` it is one superseded by `alert`."""
-    return AlertRow(
-        deal_id=deal.id,
-        purchaser_id=alert.purchaser.id,
-        step=alert.step.id,
-        rule=rule,
-        deadline=alert.deadline,
-        due_at=due_at,
-        decided_at=now,
-        superseded=fields is None,
-        title=text.title,
-        body=text.body if fields is not None else "",
-        key=text.key,
-        fields_json=json.dumps(fields or {}),
+    return {
+        "deal_id": deal.id,
+        "purchaser_id": alert.purchaser.id,
+        "step": alert.step.id,
+        "rule": rule,
+        "deadline": alert.deadline,
+        "due_at": due_at,
+        "decided_at": now,
+        "superseded": fields is None,
+        "title": text.title,
+        "body": text.body if fields is not None else "",
+        "key": text.key,
+        "fields_json": json.dumps(fields or {}),
+    }
+
+
+def _claimable(now: datetime) -> Any:
+    """Deliveries nobody is sending: new, due for a retry, or left mid-send by a killed sender."""
+    return or_(
+        DELIVERIES.c.status.in_(["pending", "retrying"]) & (DELIVERIES.c.next_attempt_at <= now),
+        (DELIVERIES.c.status == "sending") & (DELIVERIES.c.claimed_at <= now - CLAIM_TIMEOUT),
     )
+
+
+def _claim(store: Store, ids: list[int], now: datetime) -> set[int]:
+    """Mark deliveries as being sent by this sender; only those still claimable are taken, so two
+    senders can never both send one."""
+    claimed: set[int] = set()
+    with store.session() as session:
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            result = session.execute(
+                DELIVERIES.update()
+                .where(DELIVERIES.c.id.in_(chunk), _claimable(now))
+                .values(status="sending", claimed_at=now)
+                .returning(DELIVERIES.c.id)
+            )
+            claimed.update(row[0] for row in result)
+    return claimed
+
+
+def _record(
+    store: Store, ids: list[int], attempts: int, error: str | None, gave_up: bool, now: datetime
+) -> str:
+    status = "sent" if error is None else ("failed" if gave_up else "retrying")
+    with store.session() as session:
+        for start in range(0, len(ids), BATCH):
+            session.execute(
+                DELIVERIES.update()
+                .where(DELIVERIES.c.id.in_(ids[start : start + BATCH]))
+                .values(
+                    status=status,
+                    attempts=attempts,
+                    last_error=error,
+                    delivered_at=now if error is None else None,
+                    next_attempt_at=now + backoff(attempts),
+                )
+            )
+    return status
 
 
 def deliver(
     store: Store, notifier: Notifier, channels: Callable[[], dict[str, Channel]], now: datetime
 ) -> tuple[list[Delivered], datetime | None]:
-    """Send every delivery that is due (new, or due for a retry, or left mid-send by a killed
-    sender); return the outcomes and when the next retry is due."""
+    """Send every claimable delivery, oldest alert first; return the outcomes and when the next
+    retry is due. The log channel goes in one batch; every other channel one delivery at a time,
+    so a sender killed mid-send leaves only that one to be re-sent after CLAIM_TIMEOUT."""
     with store.session() as session:
-        claimable = or_(
-            col(DeliveryRow.status).in_(["pending", "retrying"])
-            & (col(DeliveryRow.next_attempt_at) <= now),
-            (col(DeliveryRow.status) == "sending")
-            & (col(DeliveryRow.claimed_at) <= now - CLAIM_TIMEOUT),
-        )
-        rows = list(
-            session.exec(
-                select(DeliveryRow, AlertRow)
-                .join(AlertRow, col(AlertRow.id) == DeliveryRow.alert_id)
-                .where(claimable)
-                .order_by(col(AlertRow.due_at), col(DeliveryRow.id))
+        work = list(
+            session.execute(
+                core_select(
+                    DELIVERIES.c.id,
+                    DELIVERIES.c.channel_key,
+                    DELIVERIES.c.channel,
+                    DELIVERIES.c.attempts,
+                    ALERTS.c.id,
+                    ALERTS.c.title,
+                    ALERTS.c.body,
+                    ALERTS.c.fields_json,
+                )
+                .select_from(DELIVERIES.join(ALERTS))
+                .where(_claimable(now))
+                .order_by(ALERTS.c.due_at, DELIVERIES.c.id)
             )
         )
-        work = [
-            (
-                d.id,
-                d.channel_key,
-                d.channel,
-                d.attempts,
-                a.id,
-                a.title,
-                a.body,
-                json.loads(a.fields_json),
-            )
-            for d, a in rows
-        ]
     known = channels()
     outcomes: list[Delivered] = []
+    logged = [item for item in work if item[1] == LOG_KEY]
+    claimed = _claim(store, [item[0] for item in logged], now)
+    sent_after: dict[int, list[int]] = {}  # attempts -> deliveries, for one update each
+    for delivery_id, _, name, attempts, alert_id, title, body, fields in logged:
+        if delivery_id in claimed:
+            notifier.send(LOG_CHANNEL, title, body, json.loads(fields))
+            outcomes.append(Delivered(alert_id, name, "sent", title))
+            sent_after.setdefault(attempts + 1, []).append(delivery_id)
+    for tried, ids in sent_after.items():
+        _record(store, ids, tried, None, False, now)
     for delivery_id, key, name, attempts, alert_id, title, body, fields in work:
-        # Claimed one at a time: a sender killed mid-send leaves only this one in "sending".
-        with store.session() as session:
-            claimed = session.get(DeliveryRow, delivery_id)
-            assert claimed is not None
-            claimed.status = "sending"
-            claimed.claimed_at = now
-            session.add(claimed)
+        if key == LOG_KEY or not _claim(store, [delivery_id], now):
+            continue
         channel = known.get(key)
         error: str | None = None
         if channel is None:
             error = "this channel is not configured in this alert sender"
         else:
             try:
-                notifier.send(channel, title, body, fields)
+                notifier.send(channel, title, body, json.loads(fields))
             except DeliveryFailed as failure:
                 error = str(failure)
         tried = attempts + 1
         gave_up = tried >= MAX_ATTEMPTS or channel is None  # an unknown channel will not appear
-        status = "sent" if error is None else ("failed" if gave_up else "retrying")
-        with store.session() as session:
-            row = session.get(DeliveryRow, delivery_id)
-            assert row is not None
-            row.attempts = tried
-            row.status = status
-            row.last_error = error
-            row.delivered_at = now if error is None else None
-            row.next_attempt_at = now + backoff(tried)
-            session.add(row)
-        outcomes.append(Delivered(alert_id or 0, name, status, title, error))
+        status = _record(store, [delivery_id], tried, error, gave_up, now)
+        outcomes.append(Delivered(alert_id, name, status, title, error))
     with store.session() as session:
-        next_retry = session.exec(
-            select(func.min(DeliveryRow.next_attempt_at)).where(
-                col(DeliveryRow.status).in_(["pending", "retrying"])
+        next_retry = session.execute(
+            core_select(func.min(DELIVERIES.c.next_attempt_at)).where(
+                DELIVERIES.c.status.in_(["pending", "retrying"])
             )
-        ).first()
+        ).scalar_one_or_none()
     return outcomes, next_retry
 
 
@@ -308,7 +365,7 @@ class LedgerEntry:
 
 
 def ledger(store: Store, include_superseded: bool = False) -> list[LedgerEntry]:
-    with store.session() as session:
+    with store.session(read_only=True) as session:
         query = (
             select(AlertRow, DealRow.slug, PurchaserRow.slug)
             .join(DealRow, col(DealRow.id) == AlertRow.deal_id)

@@ -56,20 +56,20 @@ class Plan:
     next_at: datetime | None
 
 
-def occurrences(rules: AlertRules, deadline: datetime) -> list[Occurrence]:
-    """Every alert time of one step's deadline, earliest first."""
-    found = [
-        Occurrence(f"before-{format_duration(lead)}", deadline - lead) for lead in rules.before
-    ]
+def schedule(rules: AlertRules) -> list[tuple[str, timedelta]]:
+    """Each rule's name and its offset from a deadline, earliest first."""
+    found = [(f"before-{format_duration(lead)}", -lead) for lead in rules.before]
     if rules.at_deadline:
-        found.append(Occurrence(AT_DEADLINE, deadline))
+        found.append((AT_DEADLINE, timedelta(0)))
     if rules.overdue is not None:
         every = rules.overdue.every
-        found += [
-            Occurrence(f"overdue-{n}", deadline + every * n)
-            for n in range(1, rules.overdue.times + 1)
-        ]
-    return sorted(found, key=lambda occurrence: occurrence.fire_at)
+        found += [(f"overdue-{n}", every * n) for n in range(1, rules.overdue.times + 1)]
+    return sorted(found, key=lambda rule: rule[1])
+
+
+def occurrences(rules: AlertRules, deadline: datetime) -> list[Occurrence]:
+    """Every alert time of one step's deadline, earliest first."""
+    return [Occurrence(rule, deadline + offset) for rule, offset in schedule(rules)]
 
 
 def plan_alerts(
@@ -82,7 +82,7 @@ def plan_alerts(
     ledger: set[Key],
 ) -> Plan:
     """The alerts due at `now` that the ledger has not seen, and the next time one falls due."""
-    rules = terms.alerts
+    offsets = schedule(terms.alerts)  # the same for every step of every purchaser
     due: list[DueAlert] = []
     next_at: datetime | None = None
     for purchaser in purchasers:
@@ -92,9 +92,9 @@ def plan_alerts(
                 continue
             deadline = step_deadline(terms, calendar, step, standing.done)
             pending = [
-                occurrence
-                for occurrence in occurrences(rules, deadline)
-                if (purchaser.id, step.id, occurrence.rule, deadline) not in ledger
+                Occurrence(rule, deadline + offset)
+                for rule, offset in offsets
+                if (purchaser.id, step.id, rule, deadline) not in ledger
             ]
             ready = [occurrence for occurrence in pending if occurrence.fire_at <= now]
             if ready:

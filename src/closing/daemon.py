@@ -81,13 +81,19 @@ class AlertDaemon:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(1)},
+            # Wake-ups run one at a time; the heartbeat has a thread of its own so that a long
+            # pass (thousands of alerts at once) never lets the lease lapse.
+            executors={"default": ThreadPoolExecutor(1), "heartbeat": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
         )
         scheduler.add_job(self.tick, "interval", seconds=self.safety, id="closing-safety")
         scheduler.add_job(
-            self._heartbeat, "interval", seconds=self.heartbeat_every, id="closing-heartbeat"
+            self._heartbeat,
+            "interval",
+            seconds=self.heartbeat_every,
+            id="closing-heartbeat",
+            executor="heartbeat",
         )
         scheduler.start()
         self._scheduler = scheduler

@@ -113,8 +113,10 @@ class SenderLock:
         return row.host == self.host and row.pid == self.pid
 
     def _alive(self, row: SenderLockRow, now: datetime) -> bool:
-        if row.host == self.host and not _pid_running(row.pid):
-            return False
+        """On this host the process table decides (a long pass may delay a heartbeat, but a
+        running sender is never taken over); across hosts, a heartbeat within the lease."""
+        if row.host == self.host:
+            return _pid_running(row.pid)
         return now - row.heartbeat_at < LEASE
 
     def _write(self, session: Any, row: SenderLockRow | None, now: datetime) -> None:

@@ -68,6 +68,16 @@ class ProgressMachine:
             auto_transitions=False,
             ignore_invalid_triggers=False,
         )
+        # The same transitions as a table, read back from the machine's own events. Replaying
+        # stored events (every board, every alert wake-up, thousands of purchasers) follows the
+        # table; recording a new event goes through the machine's trigger.
+        self.table: dict[tuple[str, str], str] = {
+            (source, trigger): transition.dest
+            for trigger, event in self.machine.events.items()
+            for source, found in event.transitions.items()
+            for transition in found
+            if transition.dest is not None
+        }
 
     def _name(self, done: frozenset[str]) -> str:
         if not done:
@@ -108,6 +118,17 @@ class ProgressMachine:
             self.machine.events[trigger].trigger(progress)
         except MachineError:
             raise Refusal(self.why_not(progress.state, trigger, step_id)) from None
+
+    def follow(self, state: str, kind: str, step_id: str) -> str:
+        """The state after a stored `mark` or `undo` event, by the transition table."""
+        dest = self.table.get((state, f"{kind}_{step_id}"))
+        if dest is None:
+            if step_id not in self.requires:
+                raise Refusal(
+                    f"there is no step {step_id!r}; the steps are {', '.join(self.order)}"
+                )
+            raise Refusal(self.why_not(state, f"{kind}_{step_id}", step_id))
+        return dest
 
     def why_not(self, state: str, trigger: str, step_id: str) -> str:
         done = self.done(state)

@@ -333,7 +333,7 @@ def _purchaser(row: Any) -> Purchaser:
         row.shares,
         row.purchase_price,
         row.warrant_shares,
-        json.loads(row.details_json),
+        row.details_json,
         row.active,
     )
 
@@ -614,14 +614,14 @@ def purchasers_of(session: Session, deal: Deal, active_only: bool = True) -> lis
     if active_only:
         query = query.where(P.active)
     return [
-        Purchaser(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8])
+        Purchaser(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8])
         for r in session.execute(query.order_by(P.position))
     ]
 
 
 def board(store: Store, deal_name: str | None, as_of: datetime) -> Board:
     """The board as it stood at `as_of`: only events recorded by then count."""
-    with store.session() as session:
+    with store.session(read_only=True) as session:
         deal = open_deal(session, deal_name)
         purchasers = purchasers_of(session, deal)
         events = events_by_purchaser(session, deal.id, as_of)
@@ -650,7 +650,7 @@ class HistoryEntry:
 def history(
     store: Store, deal_name: str | None, purchaser_text: str | None
 ) -> tuple[Deal, list[HistoryEntry]]:
-    with store.session() as session:
+    with store.session(read_only=True) as session:
         deal = open_deal(session, deal_name)
         if purchaser_text:
             one = find_purchaser(session, deal, purchaser_text)
@@ -676,7 +676,7 @@ class DealSummary:
 
 
 def deals(store: Store) -> list[DealSummary]:
-    with store.session() as session:
+    with store.session(read_only=True) as session:
         rows = list(session.exec(select(DealRow).order_by(col(DealRow.slug))))
         counts: dict[int, int] = dict(
             session.execute(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
-from closing.machine import Progress, ProgressMachine
+from closing.machine import NEW, ProgressMachine
 
 
 @dataclass(frozen=True)
@@ -19,8 +21,13 @@ class Purchaser:
     shares: int
     purchase_price: Decimal
     warrant_shares: int
-    details: dict[str, dict[str, Any]]
+    details_json: str = "{}"  # notice and DWAC details, parsed when first asked for
     active: bool = True
+
+    @cached_property
+    def details(self) -> dict[str, dict[str, Any]]:
+        parsed: dict[str, dict[str, Any]] = json.loads(self.details_json)
+        return parsed
 
     def detail(self, dotted: str) -> str | None:
         section, _, key = dotted.partition(".")
@@ -64,20 +71,19 @@ class Standing:
 
 
 def replay(machine: ProgressMachine, events: list[Event]) -> Standing:
-    """Run a purchaser's events, in order, through the machine.
+    """Run a purchaser's events, in order, through the machine's transitions.
 
     Stored events were accepted by the machine when they were recorded, so a refusal here means
     the deal's steps changed under them; `closing init` refuses such a change.
     """
-    progress = Progress()
+    state = NEW
     done: dict[str, Event] = {}
     last_seq = 0
     for event in events:
+        state = machine.follow(state, event.kind, event.step)
         if event.kind == "mark":
-            machine.mark(progress, event.step)
             done[event.step] = event
         else:
-            machine.undo(progress, event.step)
             done.pop(event.step, None)
         last_seq = event.seq
-    return Standing(state=progress.state, done=done, last_seq=last_seq)
+    return Standing(state=state, done=done, last_seq=last_seq)

@@ -292,11 +292,17 @@ def _sqlite_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Write-ahead logging: the board and the history read while a mark or an alert pass
+        # writes, instead of waiting for it.
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock when they begin, so that two read-then-write transactions
+        # are serialised instead of one failing; readers begin without it.
+        reading = connection.get_execution_options().get("closing_read_only", False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -321,7 +327,8 @@ class Store:
     def schema_revision(self) -> str | None:
         """The Alembic revision the database is at; `0001` for a database of the first release
         (which predates Alembic and kept its version in `closing_meta`); None when empty."""
-        with self.engine.connect() as connection:
+        reader = self.engine.execution_options(closing_read_only=True)
+        with reader.connect() as connection:
             dialect = self.engine.dialect
             revision = None
             if dialect.has_table(connection, "alembic_version"):
@@ -382,11 +389,13 @@ class Store:
         return before, HEAD
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+    def session(self, read_only: bool = False) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises. A read-only
+        one does not wait for (or hold up) writers on SQLite."""
         self.ensure_schema()
+        bind = self.engine.execution_options(closing_read_only=True) if read_only else self.engine
         try:
-            with Session(self.engine, expire_on_commit=False) as session:
+            with Session(bind, expire_on_commit=False) as session:
                 yield session
                 session.commit()
         except OperationalError as error:
