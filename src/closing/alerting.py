@@ -23,6 +23,9 @@ from closing.notify import LOG_CHANNEL, LOG_KEY, Channel, DeliveryFailed, Notifi
 from closing.operations import Deal, deal_from_row, events_by_purchaser, purchasers_of
 from closing.store import AlertRow, DealRow, DeliveryRow, PurchaserRow, Store
 
+ALERTS: Any = AlertRow.__table__  # type: ignore[attr-defined]
+DELIVERIES: Any = DeliveryRow.__table__  # type: ignore[attr-defined]
+BATCH = 500  # ids per statement (SQLite allows a limited number of bound parameters)
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=2)
 LONGEST_RETRY = timedelta(minutes=5)
@@ -65,10 +68,30 @@ class Pass:
 
 
 def _ledger(session: Session, deal_id: int) -> set[Key]:
-    query = select(AlertRow.purchaser_id, AlertRow.step, AlertRow.rule, AlertRow.deadline).where(
-        AlertRow.deal_id == deal_id
-    )
-    return {(p, s, r, d) for p, s, r, d in session.exec(query)}
+    columns = ALERTS.c
+    query = core_select(columns.purchaser_id, columns.step, columns.rule, columns.deadline)
+    return {(p, s, r, d) for p, s, r, d in session.execute(query.where(columns.deal_id == deal_id))}
+
+
+class LedgerCache:
+    """Each deal's ledger keys, kept by the sender between wake-ups. Only the sender holding the
+    lock writes the ledger, so it reads it once and adds what it inserts; the unique key in the
+    database still decides, and a conflict drops the cache."""
+
+    def __init__(self) -> None:
+        self._keys: dict[int, set[Key]] = {}
+
+    def keys(self, session: Session, deal_id: int) -> set[Key]:
+        if deal_id not in self._keys:
+            self._keys[deal_id] = _ledger(session, deal_id)
+        return self._keys[deal_id]
+
+    def add(self, deal_id: int, keys: list[Key]) -> None:
+        if deal_id in self._keys:
+            self._keys[deal_id].update(keys)
+
+    def forget(self) -> None:
+        self._keys.clear()
 
 
 def _deals(session: Session) -> list[Deal]:
@@ -76,18 +99,17 @@ def _deals(session: Session) -> list[Deal]:
 
 
 def plan_deal(
-    session: Session, deal: Deal, now: datetime
+    session: Session, deal: Deal, now: datetime, ledger: set[Key] | None = None
 ) -> tuple[list[DueAlert], datetime | None]:
     purchasers = purchasers_of(session, deal)
     events = events_by_purchaser(session, deal.id)
-    plan = plan_alerts(
-        deal.terms, deal.calendar, deal.machine, purchasers, events, now, _ledger(session, deal.id)
-    )
+    keys = _ledger(session, deal.id) if ledger is None else ledger
+    plan = plan_alerts(deal.terms, deal.calendar, deal.machine, purchasers, events, now, keys)
     return plan.due, plan.next_at
 
 
 def decide(
-    store: Store, now: datetime, extra_urls: list[str]
+    store: Store, now: datetime, extra_urls: list[str], cache: LedgerCache | None = None
 ) -> tuple[list[Decided], datetime | None]:
     """Record every alert due at `now` in the ledger with one delivery per channel; return them and
     the next time an alert falls due. One transaction per deal: all of its decision or none."""
@@ -98,9 +120,11 @@ def decide(
     for deal_id in deal_ids:
         for attempt in range(3):
             try:
-                found, deal_next = _decide_deal(store, deal_id, now, extra_urls)
+                found, deal_next = _decide_deal(store, deal_id, now, extra_urls, cache)
                 break
             except IntegrityError:  # another sender got there first; its rows now count
+                if cache is not None:
+                    cache.forget()
                 if attempt == 2:
                     raise
         decided += found
@@ -109,13 +133,12 @@ def decide(
     return decided, next_at
 
 
-ALERTS: Any = AlertRow.__table__  # type: ignore[attr-defined]
-DELIVERIES: Any = DeliveryRow.__table__  # type: ignore[attr-defined]
-BATCH = 500  # ids per statement (SQLite allows a limited number of bound parameters)
-
-
 def _decide_deal(
-    store: Store, deal_id: int, now: datetime, extra_urls: list[str]
+    store: Store,
+    deal_id: int,
+    now: datetime,
+    extra_urls: list[str],
+    cache: LedgerCache | None = None,
 ) -> tuple[list[Decided], datetime | None]:
     """One deal's decision in one transaction: its ledger rows and their deliveries, inserted in
     bulk (a first wake-up on a large deal can decide thousands of alerts at once)."""
@@ -124,7 +147,8 @@ def _decide_deal(
         row = session.get(DealRow, deal_id)
         assert row is not None
         deal = deal_from_row(row)
-        due, next_at = plan_deal(session, deal, now)
+        ledger = cache.keys(session, deal.id) if cache is not None else None
+        due, next_at = plan_deal(session, deal, now, ledger)
         if not due:
             return found, next_at
         channels = channels_for([*deal.terms.alerts.notify, *extra_urls])
@@ -179,6 +203,11 @@ def _decide_deal(
                 for alert_id in sent_ids
                 for channel in channels
             ],
+        )
+    if cache is not None:  # committed: the cache may now count these keys as sent
+        cache.add(
+            deal_id,
+            [(r["purchaser_id"], r["step"], r["rule"], r["deadline"]) for r in ledger_rows],
         )
     return found, next_at
 
@@ -315,9 +344,15 @@ def deliver(
     return outcomes, next_retry
 
 
-def run_pass(store: Store, notifier: Notifier, extra_urls: list[str], now: datetime) -> Pass:
+def run_pass(
+    store: Store,
+    notifier: Notifier,
+    extra_urls: list[str],
+    now: datetime,
+    cache: LedgerCache | None = None,
+) -> Pass:
     """Decide, then deliver: one wake-up."""
-    decided, next_alert = decide(store, now, extra_urls)
+    decided, next_alert = decide(store, now, extra_urls, cache)
     delivered, next_retry = deliver(
         store, notifier, lambda: configured_channels(store, extra_urls), now
     )

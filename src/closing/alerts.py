@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from closing.board import step_deadline
 from closing.calendar import BusinessCalendar
 from closing.commands import mark_command
-from closing.deal import AlertRules, DealTerms, Step, format_duration
+from closing.deal import AlertRules, DealTerms, DueAfter, Step, format_duration
 from closing.machine import ProgressMachine
 from closing.progress import Event, Purchaser, replay
 from closing.timefmt import duration, local
@@ -81,22 +81,44 @@ def plan_alerts(
     now: datetime,
     ledger: set[Key],
 ) -> Plan:
-    """The alerts due at `now` that the ledger has not seen, and the next time one falls due."""
+    """The alerts due at `now` that the ledger has not seen, and the next time one falls due.
+
+    Written for a wake-up over thousands of purchasers: the rule offsets, the cutoffs that do not
+    depend on another step, and the ledger grouped by deadline are worked out once."""
     offsets = schedule(terms.alerts)  # the same for every step of every purchaser
+    fixed = {
+        step.id: step_deadline(terms, calendar, step, {})
+        for step in terms.steps
+        if not isinstance(step.due, DueAfter)
+    }
+    steps: list[tuple[Step, str, list[str], datetime | None]] = [
+        (step, step.id, step.requires, fixed.get(step.id)) for step in terms.steps
+    ]
+    fired: dict[tuple[int, str, datetime], set[str]] = {}
+    for purchaser_id, step_id, rule, deadline in ledger:
+        fired.setdefault((purchaser_id, step_id, deadline), set()).add(rule)
+    nothing_fired: set[str] = set()
     due: list[DueAlert] = []
     next_at: datetime | None = None
     for purchaser in purchasers:
-        standing = replay(machine, events.get(purchaser.id, []))
-        for step in terms.steps:
-            if step.id in standing.done or any(r not in standing.done for r in step.requires):
+        history = events.get(purchaser.id)
+        done = replay(machine, history).done if history else {}
+        for step, step_id, requires, fixed_deadline in steps:
+            if step_id in done or (requires and not all(r in done for r in requires)):
                 continue
-            deadline = step_deadline(terms, calendar, step, standing.done)
-            pending = [
-                Occurrence(rule, deadline + offset)
-                for rule, offset in offsets
-                if (purchaser.id, step.id, rule, deadline) not in ledger
-            ]
-            ready = [occurrence for occurrence in pending if occurrence.fire_at <= now]
+            deadline = fixed_deadline or step_deadline(terms, calendar, step, done)
+            seen = fired.get((purchaser.id, step_id, deadline), nothing_fired)
+            ready: list[Occurrence] = []
+            for rule, offset in offsets:
+                if rule in seen:
+                    continue
+                fire_at = deadline + offset
+                if fire_at <= now:
+                    ready.append(Occurrence(rule, fire_at))
+                else:
+                    if next_at is None or fire_at < next_at:
+                        next_at = fire_at
+                    break  # offsets are in time order: the rest are later still
             if ready:
                 latest = ready[-1]
                 due.append(
@@ -104,9 +126,6 @@ def plan_alerts(
                         purchaser, step, latest.rule, deadline, latest.fire_at, tuple(ready[:-1])
                     )
                 )
-            later = [occurrence.fire_at for occurrence in pending if occurrence.fire_at > now]
-            if later and (next_at is None or later[0] < next_at):
-                next_at = later[0]
     return Plan(due, next_at)
 
 

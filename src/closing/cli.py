@@ -6,6 +6,7 @@ Database and Rich imports happen inside the commands, so `closing --help` stays 
 
 from __future__ import annotations
 
+import gc
 import getpass
 import json
 import os
@@ -600,6 +601,10 @@ def run() -> None:
     commands themselves (about 150 ms measured, see benchmarks/); everything worth keeping is
     already committed, so flush the output, close the database connections and exit.
     """
+    # A command lives for a fraction of a second: the cyclic garbage collector would only scan
+    # the tens of thousands of objects a large board builds (long-running commands turn it back
+    # on, see daemon.py).
+    gc.disable()
     code: int = 0
     try:
         main()

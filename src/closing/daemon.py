@@ -9,16 +9,18 @@ recompute. Wake-ups are scheduled in UTC; deadlines are computed by the calendar
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from closing.alerting import Pass, configured_channels, run_pass
+from closing.alerting import LedgerCache, Pass, configured_channels, run_pass
 from closing.clock import Clock
 from closing.errors import ClosingError, DealFileError
 from closing.lock import SenderLock
@@ -49,6 +51,7 @@ class AlertDaemon:
         self.stopped = threading.Event()
         self._tick_lock = threading.Lock()
         self._scheduler: Any = None
+        self.ledger = LedgerCache()
         self._seen_files: dict[str, str] = {}
 
     # --- life cycle
@@ -56,6 +59,10 @@ class AlertDaemon:
     def start(self, standby: bool = False, poll: float = 1.0) -> None:
         """Take the sender lock (or wait for it with `standby`), catch up, and start the
         scheduler."""
+        # A long-running process: collect garbage again, but leave what was loaded at start-up
+        # (libraries, the deal) out of every collection.
+        gc.freeze()
+        gc.enable()
         for channel in configured_channels(self.store, self.extra_urls).values():
             self.notifier.check(channel)
         if standby:
@@ -87,7 +94,7 @@ class AlertDaemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
         )
-        scheduler.add_job(self.tick, "interval", seconds=self.safety, id="closing-safety")
+        scheduler.add_job(self._safety, "interval", seconds=self.safety, id="closing-safety")
         scheduler.add_job(
             self._heartbeat,
             "interval",
@@ -119,6 +126,11 @@ class AlertDaemon:
 
     # --- work
 
+    def _safety(self) -> None:
+        """The periodic wake-up: also re-reads the ledger from the database, in full."""
+        self.ledger.forget()
+        self.tick()
+
     def _heartbeat(self) -> None:
         if not self.lock.heartbeat(self.clock.now()):
             log.error(
@@ -130,11 +142,11 @@ class AlertDaemon:
     def tick(self, first: bool = False) -> Pass | None:
         if self.stopped.is_set() or not self.lock.held:
             return None
-        with self._tick_lock:
+        with self._tick_lock, _no_collection():
             now = self.clock.now()
             try:
                 self._reload_changed_deals(now)
-                result = run_pass(self.store, self.notifier, self.extra_urls, now)
+                result = run_pass(self.store, self.notifier, self.extra_urls, now, self.ledger)
             except ClosingError as error:
                 log.error("event=pass-failed error=%s", logfmt(error.message))
                 self._arm(now + timedelta(seconds=min(self.safety, 5)))
@@ -211,6 +223,18 @@ class AlertDaemon:
                 slug,
                 logfmt("; ".join(result.changes) or "none"),
             )
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """No garbage collection pauses while a wake-up reads, plans and sends; collect after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def configure_logging(debug: bool = False) -> None:

@@ -423,7 +423,7 @@ def events_by_purchaser(
     session: Session, deal_id: int, as_of: datetime | None = None
 ) -> dict[int, list[Event]]:
     result: dict[int, list[Event]] = {}
-    for values in session.execute(_event_query(deal_id, as_of)):
+    for values in session.execute(_event_query(deal_id, as_of)).all():
         event = Event(*values)
         result.setdefault(event.purchaser_id, []).append(event)
     return result
@@ -431,7 +431,7 @@ def events_by_purchaser(
 
 def _purchaser_events(session: Session, purchaser_id: int) -> list[Event]:
     query = core_select(*_EVENT_COLUMNS).where(E.purchaser_id == purchaser_id)
-    return [Event(*values) for values in session.execute(query.order_by(E.seq))]
+    return [Event(*values) for values in session.execute(query.order_by(E.seq)).all()]
 
 
 def _lock_purchaser(session: Session, purchaser_id: int) -> None:
@@ -603,7 +603,7 @@ def _append(session: Session, deal: Deal, event: Event) -> Event:
     (purchaser, seq) key refuses a second writer that read the same history."""
     values = {name: getattr(event, name) for name in _EVENT_NAMES if name != "id"}
     result: Any = session.execute(EVENTS.insert().values(deal_id=deal.id, **values))
-    return replace(event, id=result.inserted_primary_key[0])
+    return event._replace(id=result.inserted_primary_key[0])
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -615,7 +615,7 @@ def purchasers_of(session: Session, deal: Deal, active_only: bool = True) -> lis
         query = query.where(P.active)
     return [
         Purchaser(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8])
-        for r in session.execute(query.order_by(P.position))
+        for r in session.execute(query.order_by(P.position)).all()
     ]
 
 
@@ -659,7 +659,7 @@ def history(
         else:
             purchasers = {p.id: p for p in purchasers_of(session, deal, active_only=False)}
             query = core_select(*_EVENT_COLUMNS).where(E.deal_id == deal.id)
-            events = [Event(*values) for values in session.execute(query.order_by(E.id))]
+            events = [Event(*values) for values in session.execute(query.order_by(E.id)).all()]
     entries = [HistoryEntry(purchasers[e.purchaser_id], e) for e in events]
     entries.sort(key=lambda entry: (entry.event.recorded_at, entry.event.id))
     return deal, entries

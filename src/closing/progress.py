@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from closing.machine import NEW, ProgressMachine
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: building 10,000 of them per board must be cheap
 class Purchaser:
     id: int
     slug: str
@@ -35,8 +35,9 @@ class Purchaser:
         return value or None
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
+    """One stored mark or undo (a tuple: boards and alert wake-ups build tens of thousands)."""
+
     id: int
     purchaser_id: int
     seq: int

@@ -67,11 +67,24 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+SQLITE_MOMENT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DATETIME writes; sorts as text
+
+
 class UTCDateTime(TypeDecorator[datetime]):
-    """An aware datetime, stored as UTC; naive values are refused."""
+    """An aware datetime, stored as UTC; naive values are refused.
+
+    PostgreSQL keeps it as `timestamptz`. SQLite has no date type: it is UTC text in the format
+    SQLAlchemy's DATETIME uses, read back with `fromisoformat` in one step (a wake-up of the alert
+    sender on a large deal reads tens of thousands of them).
+    """
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(32))
+        return dialect.type_descriptor(DateTime(timezone=True))
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
@@ -79,15 +92,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("refusing to store a naive datetime")
         utc = value.astimezone(UTC)
-        return utc if dialect.name == "postgresql" else utc.replace(tzinfo=None)
+        return utc if dialect.name == "postgresql" else utc.strftime(SQLITE_MOMENT)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
+        if isinstance(value, str):
+            return datetime.fromisoformat(value + "+00:00")
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _money() -> Any:
