@@ -18,6 +18,22 @@ PDT = timezone(timedelta(hours=-7))
 LOADED = datetime(2002, 6, 7, 7, 0, tzinfo=PDT)
 
 
+def event_row(**changes: object) -> EventRow:
+    """An event for the seed's first purchaser, with `changes` applied."""
+    values: dict[str, object] = {
+        "deal_id": 1,
+        "purchaser_id": 1,
+        "seq": 1,
+        "kind": "mark",
+        "step": "signed",
+        "occurred_at": LOADED,
+        "recorded_at": LOADED,
+        "actor": "t",
+        "host": "h",
+    }
+    return EventRow(**{**values, **changes})
+
+
 @pytest.fixture
 def store(database_url: str) -> Store:
     return Store(database_url)
@@ -32,20 +48,7 @@ def test_money_round_trips_exactly(store: Store, seed_path: Path, amount: str) -
     load_deal(store, str(seed_path), LOADED)
     with store.session() as session:
         deal = session.exec(select(DealRow)).one()
-        session.add(
-            EventRow(
-                deal_id=deal.id,
-                purchaser_id=1,
-                seq=99,
-                kind="mark",
-                step="wired",
-                occurred_at=LOADED,
-                recorded_at=LOADED,
-                actor="t",
-                host="h",
-                amount=Decimal(amount),
-            )
-        )
+        session.add(event_row(deal_id=deal.id, seq=99, step="wired", amount=Decimal(amount)))
     with store.session() as session:
         stored = session.exec(select(EventRow).where(EventRow.seq == 99)).one()
     assert stored.amount == Decimal(amount)
@@ -57,20 +60,7 @@ def test_ten_dimes_sum_to_a_dollar(store: Store, seed_path: Path) -> None:
     load_deal(store, str(seed_path), LOADED)
     with store.session() as session:
         for seq in range(10):
-            session.add(
-                EventRow(
-                    deal_id=1,
-                    purchaser_id=1,
-                    seq=100 + seq,
-                    kind="mark",
-                    step="x",
-                    occurred_at=LOADED,
-                    recorded_at=LOADED,
-                    actor="t",
-                    host="h",
-                    amount=Decimal("0.10"),
-                )
-            )
+            session.add(event_row(seq=100 + seq, step="x", amount=Decimal("0.10")))
     with store.session() as session:
         amounts = session.exec(select(EventRow.amount).where(EventRow.seq >= 100)).all()
     assert sum(amounts, Decimal(0)) == Decimal("1.00")
@@ -80,20 +70,7 @@ def test_floats_are_refused_as_money(store: Store, seed_path: Path) -> None:
     """A float never reaches the database as money."""
     load_deal(store, str(seed_path), LOADED)
     with pytest.raises(Exception, match="money must be a Decimal"), store.session() as session:
-        session.add(
-            EventRow(
-                deal_id=1,
-                purchaser_id=1,
-                seq=1,
-                kind="mark",
-                step="wired",
-                occurred_at=LOADED,
-                recorded_at=LOADED,
-                actor="t",
-                host="h",
-                amount=0.1,  # type: ignore[arg-type]
-            )
-        )
+        session.add(event_row(step="wired", amount=0.1))
 
 
 def test_times_come_back_aware_and_equal(store: Store, seed_path: Path) -> None:
@@ -113,16 +90,9 @@ def test_naive_times_are_refused(store: Store, seed_path: Path) -> None:
     load_deal(store, str(seed_path), LOADED)
     with pytest.raises(Exception, match="naive"), store.session() as session:
         session.add(
-            EventRow(
-                deal_id=1,
-                purchaser_id=1,
-                seq=1,
-                kind="mark",
-                step="signed",
+            event_row(
                 occurred_at=datetime(2002, 6, 7, 13, 0),  # noqa: DTZ001 - the point of the test
                 recorded_at=LOADED,
-                actor="t",
-                host="h",
             )
         )
 

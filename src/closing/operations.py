@@ -461,16 +461,26 @@ class Recorded:
     state: str
 
 
+def _locked(
+    session: Session, deal_name: str | None, purchaser_text: str, step_text: str
+) -> tuple[Deal, Step, Purchaser, Standing]:
+    """The deal, step and purchaser named, the purchaser locked for this transaction, and where
+    it stands: what a mark or an undo decides on."""
+    deal = open_deal(session, deal_name)
+    step = find_step(deal, step_text)
+    purchaser = find_purchaser(session, deal, purchaser_text)
+    _lock_purchaser(session, purchaser.id)
+    return deal, step, purchaser, replay(deal.machine, _purchaser_events(session, purchaser.id))
+
+
 def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetime) -> Recorded:
     """Record that a step happened; refuse (writing nothing) if it cannot have."""
     with store.session() as session:
-        deal = open_deal(session, deal_name)
+        deal, step, purchaser, standing = _locked(
+            session, deal_name, request.purchaser, request.step
+        )
         terms = deal.terms
-        step = find_step(deal, request.step)
         request = replace(request, step=step.id)
-        purchaser = find_purchaser(session, deal, request.purchaser)
-        _lock_purchaser(session, purchaser.id)
-        standing = replay(deal.machine, _purchaser_events(session, purchaser.id))
         at = request.at or now
         zone = terms.zone
         what = f"{request.step} for {purchaser.name}"
@@ -569,11 +579,8 @@ def undo(
     if not reason.strip():
         raise RefusedError("an undo needs a reason; add --reason TEXT")
     with store.session() as session:
-        deal = open_deal(session, deal_name)
-        step_id = find_step(deal, step_id).id
-        purchaser = find_purchaser(session, deal, purchaser_text)
-        _lock_purchaser(session, purchaser.id)
-        standing = replay(deal.machine, _purchaser_events(session, purchaser.id))
+        deal, step, purchaser, standing = _locked(session, deal_name, purchaser_text, step_id)
+        step_id = step.id
         trial = Progress(standing.state)
         try:
             deal.machine.undo(trial, step_id)
