@@ -156,7 +156,7 @@ def status(
     as_json: bool,
     show_all: bool,
 ) -> None:
-    """The board: every purchaser's steps and deadlines, urgent first."""
+    """The board: each purchaser's steps, urgent first."""
     from closing.operations import board
 
     deal = deal or deal_name
@@ -283,7 +283,7 @@ _mark_command(
 _mark_command(
     "mark-signed",
     "signed",
-    "The purchaser signed the agreement (fax counterparts count).",
+    "The purchaser signed (a faxed page counts).",
     evidence=("--evidence", "evidence", "Where the signature page is."),
 )
 _mark_command(
@@ -323,7 +323,9 @@ _mark_command(
 def undo(
     app: App, purchaser: str, step: str, reason: str, by: str | None, deal_name: str | None
 ) -> None:
-    """Correct a mark: STEP is no longer done (the mark stays in the history)."""
+    """Correct a mark: STEP is no longer done.
+
+    The mark stays in the history; the correction is a new event."""
     from closing.operations import undo as undo_step
 
     recorded = undo_step(
@@ -380,7 +382,9 @@ def deals(app: App, as_json: bool) -> None:
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @pass_app
 def demo(app: App, file: str | None) -> None:
-    """Replay the seed closing of June 7, 2002 (scratch database)."""
+    """Replay the seed closing of June 7, 2002.
+
+    Uses a scratch database of its own (or --database), never CLOSING_DATABASE_URL's."""
     from closing.demo import run_demo
 
     run_demo(app, file)

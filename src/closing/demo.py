@@ -61,13 +61,13 @@ def run_demo(app: App, file: str | None) -> None:
 
     from closing.operations import MarkRequest, board, load_deal, mark
     from closing.render import board_view
-    from closing.store import Store
+    from closing.store import Store, database_url
     from closing.timefmt import local
 
     path = file or str(seed_deal_path())
     console = app.console()
     with tempfile.TemporaryDirectory(prefix="closing-demo-") as scratch:
-        store = Store(app.database or f"sqlite:///{Path(scratch) / 'demo.db'}")
+        store = Store(database_url(app.database or f"sqlite:///{Path(scratch) / 'demo.db'}"))
         loaded = load_deal(store, path, _at(7, 7, 0))
         console.print(
             f"$ closing init {path}\nLoaded deal {loaded.slug} with "
