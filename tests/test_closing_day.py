@@ -43,7 +43,7 @@ def test_the_board_before_anything_happens(seeded: Cli) -> None:
         "Stonestreet Limited Partnership   8h 00m   8h 00m   blocked   blocked    blocked\n"
         "BNC Bach International, Ltd.      8h 00m   8h 00m   blocked   blocked    blocked\n"
         "\n"
-        "Total (0/2 closed)                0/2      0/2      0/2       0/2        0/2\n"
+        "0/2 closed                        0/2      0/2      0/2       0/2        0/2\n"
         "5,935,483 shares · 593,548 warrant shares\n"
         "Received $0.00 of $1,380,000.00\n"
         "Blocked: Stonestreet Limited Partnership: Faxed needs notice facsimile number; Original "
@@ -153,7 +153,7 @@ def test_a_whole_closing_day(seeded: Cli) -> None:
 
     text = seeded("status", now=MON.format("12:00")).out
     assert "DEAL CLOSED" in text
-    assert "\nTotal (2/2 closed) " in text
+    assert "\n2/2 closed " in text
     assert "Received $1,380,000.00 of $1,380,000.00" in text
 
 

@@ -108,7 +108,7 @@ def board_view(
     )
     table.add_column(
         "Purchaser",
-        footer=f"Total ({totals.closed}/{totals.purchasers} closed)",
+        footer=f"{totals.closed}/{totals.purchasers} closed",
         no_wrap=True,
         overflow="ellipsis",
         max_width=max(12, min(name_width, room)),
