@@ -500,17 +500,24 @@ def alerts_check(app: App, notify: tuple[str, ...]) -> None:
         lock.release()
     sent = sum(1 for d in result.delivered if d.status == "sent")
     failing = sum(1 for d in result.delivered if d.status != "sent")
-    app.out(f"{len(result.decided)} new alerts; {sent} deliveries sent, {failing} failed.")
+    app.out(
+        f"{plural(len(result.decided), 'new alert')}; {plural(sent, 'delivery', 'deliveries')} "
+        f"sent, {failing} failed."
+    )
     if failing:
         raise_alerts_failing(failing)
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
 def raise_alerts_failing(count: int) -> None:
     from closing.errors import AlertsError
 
     raise AlertsError(
-        f"{count} deliveries failed; the next closing alerts check retries them (see closing "
-        "alerts list)"
+        f"{plural(count, 'delivery', 'deliveries')} failed; the next closing alerts check "
+        "retries (see closing alerts list)"
     )
 
 

@@ -89,7 +89,9 @@ def run_demo(app: App, file: str | None) -> None:
                         _at(7, 15, 40),
                     )
                 except ClosingError as refusal:
-                    console.print(f"$ closing mark-faxed bnc\nError: {refusal.message}\n")
+                    console.print(
+                        f"$ closing mark-faxed bnc\nError: {refusal.message}\n", soft_wrap=True
+                    )
             recorded = mark(
                 store,
                 loaded.slug,

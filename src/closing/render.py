@@ -190,9 +190,9 @@ def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
             local(event.recorded_at, zone),
             "  ",
             (f"{event.kind} {event.step}", "bold" if event.kind == "mark" else "yellow bold"),
-            f"  {entry.purchaser.name}  by {event.actor}@{event.host}\n",
+            f"  {entry.purchaser.name}\n",
         )
-        details = []
+        details = [f"by {event.actor}@{event.host}"]
         if event.occurred_at != event.recorded_at:
             details.append(f"happened {local(event.occurred_at, zone)}")
         if event.evidence:
@@ -202,8 +202,7 @@ def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
         if event.note:
             details.append(f"{'reason' if event.kind == 'undo' else 'note'}: {event.note}")
         lines.append(head)
-        if details:
-            lines.append(f"    {' · '.join(details)}\n")
+        lines.append(f"    {' · '.join(details)}\n")
     lines.rstrip()
     return lines
 
@@ -213,8 +212,8 @@ def deals_view(summaries: list[DealSummary]) -> Text:
     for s in summaries:
         lines.append(s.slug, "bold")
         lines.append(
-            f"  closing {s.closing_date:%a %Y-%m-%d}, cutoff {s.cutoff:%H:%M %Z} · "
-            f"{s.purchasers:,} purchasers · {s.events:,} events\n    {s.title}\n"
+            f"  closing {s.closing_date:%a %Y-%m-%d}, cutoff {s.cutoff:%H:%M %Z}\n"
+            f"    {s.title}\n    {s.purchasers:,} purchasers · {s.events:,} events\n"
         )
     lines.rstrip()
     return lines
@@ -228,15 +227,14 @@ def ledger_view(entries: list[LedgerEntry]) -> Text:
         lines.append(f"#{e.id}  ", "dim")
         lines.append(f"due {local(e.due_at, e.zone)}  {e.purchaser} {e.step} {e.rule}  ")
         lines.append(e.status, style)
-        lines.append(f"  [{e.deal}]\n")
-        deliveries = []
+        lines.append("\n")
+        deliveries = [e.deal]
         for d in e.deliveries:
             text = f"{d['channel']} {d['status']}"
             if d["status"] != "sent" and d["last_error"]:
                 tries = "1 try" if d["attempts"] == 1 else f"{d['attempts']} tries"
                 text += f" after {tries}: {d['last_error']}"
             deliveries.append(text)
-        if deliveries:
-            lines.append(f"    {' · '.join(deliveries)}\n")
+        lines.append(f"    {' · '.join(deliveries)}\n")
     lines.rstrip()
     return lines

@@ -360,8 +360,14 @@ class Store:
         try:
             revision = self.schema_revision()
         except OperationalError as error:
+            hint = ""
+            if self.dialect == "sqlite" and "unable to open" in str(error):
+                hint = (
+                    "; does its folder exist? (sqlite:///name.db is relative to this folder, "
+                    "sqlite:////abs/path.db absolute; a plain path works too)"
+                )
             raise DatabaseError(
-                f"cannot open database {masked_url(self.url)}: {_first_line(error)}"
+                f"cannot open database {masked_url(self.url)}: {_first_line(error)}{hint}"
             ) from None
         if revision == HEAD:
             self._ready = True

@@ -3,7 +3,6 @@ alerts it sends listed under the board."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import deque
 from typing import TYPE_CHECKING
@@ -22,7 +21,7 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
     from rich.live import Live
     from rich.text import Text
 
-    from closing.daemon import AlertDaemon
+    from closing.daemon import AlertDaemon, configure_logging
     from closing.operations import board
     from closing.render import board_view
     from closing.timefmt import local
@@ -35,7 +34,8 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
     from closing.alerting import ledger
 
     for entry in ledger(app.store)[-RECENT:]:
-        recent.appendleft(f"{local(entry.decided_at, zone)}  {entry.title} ({entry.status})")
+        unsent = "" if entry.status == "sent" else f" ({entry.status})"
+        recent.appendleft(f"{local(entry.decided_at, zone)}  {entry.title}{unsent}")
 
     def remember(result: Pass) -> None:
         for decided in result.decided:
@@ -43,17 +43,6 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
         for outcome in result.delivered:
             if outcome.status != "sent":
                 recent.appendleft(f"delivery {outcome.status}: {outcome.channel}: {outcome.error}")
-
-    if alerts:
-        logging.getLogger("closing").addHandler(logging.NullHandler())
-        logging.getLogger("closing").propagate = False
-        daemon = AlertDaemon(app.store, app.clock, urls, on_pass=remember)
-        try:
-            daemon.start()
-            note = f"alerts: sent from this process ({daemon.lock.holder})"
-        except AlertsError as error:
-            note = f"alerts: not sent from here: {error.message}"
-            daemon = None
 
     stop = threading.Event()
 
@@ -70,6 +59,16 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
 
     try:
         with Live(frame(), console=console, refresh_per_second=4, screen=False) as live:
+            if alerts:
+                # Set up inside Live: the sender's log lines (one per alert) print above the board.
+                configure_logging(app.debug)
+                daemon = AlertDaemon(app.store, app.clock, urls, on_pass=remember)
+                try:
+                    daemon.start()
+                    note = f"alerts: sent from this process ({daemon.lock.holder})"
+                except AlertsError as error:
+                    note = f"alerts: not sent from here: {error.message}"
+                    daemon = None
             while not stop.wait(refresh):
                 live.update(frame())
     except KeyboardInterrupt:
