@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from closing.alerts import AlertText, DueAlert, Key, alert_text, plan_alerts
 from closing.notify import LOG_CHANNEL, LOG_KEY, Channel, DeliveryFailed, Notifier, channels_for
-from closing.operations import Deal, deal_from_row, events_by_purchaser, purchasers_of
+from closing.operations import Deal, all_deals, deal_from_row, events_by_purchaser, purchasers_of
 from closing.store import AlertRow, DealRow, DeliveryRow, PurchaserRow, Store
 
 ALERTS: Any = AlertRow.__table__  # type: ignore[attr-defined]
@@ -94,10 +94,6 @@ class LedgerCache:
         self._keys.clear()
 
 
-def _deals(session: Session) -> list[Deal]:
-    return [deal_from_row(row) for row in session.exec(select(DealRow).order_by(col(DealRow.id)))]
-
-
 def plan_deal(
     session: Session, deal: Deal, now: datetime, ledger: set[Key] | None = None
 ) -> tuple[list[DueAlert], datetime | None]:
@@ -116,7 +112,7 @@ def decide(
     decided: list[Decided] = []
     next_at: datetime | None = None
     with store.session() as session:
-        deal_ids = [deal.id for deal in _deals(session)]
+        deal_ids = [deal.id for deal in all_deals(session)]
     for deal_id in deal_ids:
         for attempt in range(3):
             try:
@@ -364,7 +360,7 @@ def configured_channels(store: Store, extra_urls: list[str]) -> dict[str, Channe
     """Every channel this sender can reach: each deal's URLs and the ones it was started with."""
     urls = list(extra_urls)
     with store.session() as session:
-        for deal in _deals(session):
+        for deal in all_deals(session):
             urls += deal.terms.alerts.notify
     return {channel.key: channel for channel in channels_for(urls)}
 
@@ -410,7 +406,7 @@ def ledger(store: Store, include_superseded: bool = False) -> list[LedgerEntry]:
         if not include_superseded:
             query = query.where(col(AlertRow.superseded).is_(False))
         alerts = list(session.exec(query))
-        zones = {deal.slug: deal.terms.zone for deal in _deals(session)}
+        zones = {deal.slug: deal.terms.zone for deal in all_deals(session)}
         deliveries: dict[int, list[dict[str, object]]] = {}
         for d in session.exec(select(DeliveryRow).order_by(col(DeliveryRow.id))):
             deliveries.setdefault(d.alert_id, []).append(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from closing.clock import Clock, clock_from_env, parse_instant
+from closing.commands import MARK_COMMANDS
 from closing.errors import ClosingError, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -281,32 +282,32 @@ _mark_command(
     amount=True,
 )
 _mark_command(
-    "mark-signed",
+    MARK_COMMANDS["signed"],
     "signed",
     "The purchaser signed (a faxed page counts).",
     evidence=("--evidence", "evidence", "Where the signature page is."),
 )
 _mark_command(
-    "mark-wired",
+    MARK_COMMANDS["wired"],
     "wired",
     "The purchase price was received.",
     evidence=("--reference", "reference", "The Fed reference of the wire."),
     amount=True,
 )
 _mark_command(
-    "mark-faxed",
+    MARK_COMMANDS["warrant_faxed"],
     "warrant_faxed",
     "The warrant was faxed to the purchaser.",
     evidence=("--confirmation", "confirmation", "The fax confirmation."),
 )
 _mark_command(
-    "mark-delivered",
+    MARK_COMMANDS["warrant_delivered"],
     "warrant_delivered",
     "The original warrant was delivered.",
     evidence=("--tracking", "tracking", "The courier's tracking number."),
 )
 _mark_command(
-    "mark-dwac",
+    MARK_COMMANDS["dwac_credited"],
     "dwac_credited",
     "The shares were credited through DWAC.",
     evidence=("--confirmation", "confirmation", "The DTC confirmation."),

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select as core_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from closing.board import Board, build_board, step_deadline
 from closing.calendar import BusinessCalendar, closures_for
@@ -310,6 +310,11 @@ def open_deal(session: Session, wanted: str | None) -> Deal:
         f"several deals are loaded ({', '.join(r.slug for r in rows[:10])}); name one with "
         "--deal SLUG or CLOSING_DEAL"
     )
+
+
+def all_deals(session: Session) -> list[Deal]:
+    """Every deal in the database, by slug."""
+    return [deal_from_row(row) for row in _deal_rows(session)]
 
 
 def _deal_hint(session: Session) -> str:
@@ -684,7 +689,7 @@ class DealSummary:
 
 def deals(store: Store) -> list[DealSummary]:
     with store.session(read_only=True) as session:
-        rows = list(session.exec(select(DealRow).order_by(col(DealRow.slug))))
+        loaded = all_deals(session)
         counts: dict[int, int] = dict(
             session.execute(
                 core_select(P.deal_id, func.count()).where(P.active).group_by(P.deal_id)
@@ -694,14 +699,13 @@ def deals(store: Store) -> list[DealSummary]:
             session.execute(core_select(E.deal_id, func.count()).group_by(E.deal_id)).all()
         )
     result = []
-    for row in rows:
-        deal = deal_from_row(row)
+    for deal in loaded:
         first = deal.terms.steps[0]
         cutoff = step_deadline(deal.terms, deal.calendar, first, {}).astimezone(deal.terms.zone)
         result.append(
             DealSummary(
-                row.slug,
-                row.title,
+                deal.slug,
+                deal.terms.title,
                 deal.terms.closing_date,
                 cutoff,
                 counts.get(deal.id, 0),

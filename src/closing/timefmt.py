@@ -11,14 +11,6 @@ def local(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def short_local(moment: datetime, zone: ZoneInfo, today: datetime | None = None) -> str:
-    """`13:00 PDT` on the same local day as `today`, else `Mon 06-10 17:00 PDT`."""
-    here = moment.astimezone(zone)
-    if today is not None and today.astimezone(zone).date() == here.date():
-        return here.strftime("%H:%M %Z")
-    return here.strftime("%a %m-%d %H:%M %Z")
-
-
 def duration(delta: timedelta) -> str:
     """`2h 05m`, `3d 4h`, `45m`, `30s`: never negative."""
     seconds = int(abs(delta).total_seconds())
