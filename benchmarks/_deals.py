@@ -94,7 +94,8 @@ def record_progress(
     at position 5001 (signed, not wired, under the default)."""
     from sqlalchemy import select
 
-    from closing.store import EventRow, PurchaserRow, Store
+    from closing.db.schema import EventRow, PurchaserRow
+    from closing.db.store import Store
 
     def default(position: int) -> list[str]:
         return ["signed", "wired"] if position % 2 == 0 else ["signed"]
@@ -179,7 +180,7 @@ def postgres_schema(prefix: str, url: str = POSTGRES) -> Iterator[str]:
         closing(["db", "upgrade"], cli_env(scoped, "2002-06-07T07:00:00-07:00"))
         yield scoped
     finally:
-        from closing.store import dispose_engines
+        from closing.db.store import dispose_engines
 
         dispose_engines()
         with psycopg.connect(_libpq(url), autocommit=True) as connection:

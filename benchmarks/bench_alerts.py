@@ -114,10 +114,10 @@ def wake_up(
     """What `_decide_deal` computes before it writes: deal row, terms, then `plan_deal`, with the
     garbage collector paused as the daemon's wake-up pauses it; with `cache` (a warm
     LedgerCache, as the daemon keeps between wake-ups) the ledger is not read again."""
-    from closing.alerting import plan_deal
-    from closing.daemon import _no_collection
+    from closing.alerts.daemon import _no_collection
+    from closing.alerts.outbox import plan_deal
+    from closing.db.schema import DealRow
     from closing.operations import deal_from_row
-    from closing.store import DealRow
 
     with _no_collection(), store.session() as session:
         row = session.get(DealRow, deal_id)
@@ -136,11 +136,11 @@ def local(moment: datetime | None) -> str:
 def measure_backend(
     part: PartA, backend: str, url: str, runs: int, pure: bool, profile: bool
 ) -> None:
-    from closing.alerting import _ledger
-    from closing.alerts import plan_alerts
+    from closing.alerts.outbox import _ledger
+    from closing.alerts.plan import plan_alerts
+    from closing.db.store import Store
+    from closing.events import replay
     from closing.operations import events_by_purchaser, open_deal, purchasers_of
-    from closing.progress import replay
-    from closing.store import Store
 
     store = Store(url)
     with store.session() as session:
@@ -215,10 +215,10 @@ def top_of(profiler: cProfile.Profile, order: str, count: int) -> str:
 def first_pass(part: PartA, url: str, runs: int, log_path: Path) -> None:
     """The daemon's whole first pass at 16:31 (SQLite): every alert written to the ledger, every
     delivery sent to the log channel (logged to a file, as a daemon's stderr would be)."""
-    from closing.alerting import _ledger, configured_channels, decide, deliver
-    from closing.notify import Notifier
+    from closing.alerts.channels import Notifier
+    from closing.alerts.outbox import _ledger, configured_channels, decide, deliver
+    from closing.db.store import Store
     from closing.operations import open_deal
-    from closing.store import Store
 
     store = Store(url)
     now = datetime.fromisoformat(DUE_MANY)
@@ -280,7 +280,7 @@ def first_pass(part: PartA, url: str, runs: int, log_path: Path) -> None:
     now = datetime.fromisoformat(AFTER_PASS)
     with store.session() as session:
         deal_id = open_deal(session, None).id
-    from closing.alerting import LedgerCache
+    from closing.alerts.outbox import LedgerCache
 
     cache = LedgerCache()
     wake_up(store, deal_id, now, cache)  # the daemon's first wake-up (or safety tick) reads it

@@ -70,9 +70,9 @@ def worker(url: str, first: int, count: int, skip: int, seconds: float, profile:
     skipping the first `skip` (step, purchaser) pairs (done in an earlier round).
 
     Prints `ready` once warmed up, waits for a line on stdin, then prints one JSON line."""
+    from closing.db.store import Store
     from closing.errors import ClosingError, RefusedError
     from closing.operations import MarkRequest, mark
-    from closing.store import Store
 
     store = Store(url)
     now = datetime.fromisoformat(NOW)
@@ -260,7 +260,8 @@ def verify(config: Config, url: str) -> None:
     """Exactly one event per accepted mark in this configuration's block, and nothing else."""
     from sqlalchemy import func, select
 
-    from closing.store import EventRow, PurchaserRow, Store
+    from closing.db.schema import EventRow, PurchaserRow
+    from closing.db.store import Store
 
     events: Any = EventRow.__table__.c  # type: ignore[attr-defined]
     purchasers: Any = PurchaserRow.__table__  # type: ignore[attr-defined]
@@ -296,7 +297,8 @@ def verify(config: Config, url: str) -> None:
 def count_events(url: str) -> int:
     from sqlalchemy import func, select
 
-    from closing.store import EventRow, Store
+    from closing.db.schema import EventRow
+    from closing.db.store import Store
 
     with Store(url).session() as session:
         return int(

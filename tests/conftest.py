@@ -46,12 +46,12 @@ def _postgres_schema_url() -> Iterator[str]:
     separator = "&" if "?" in POSTGRES_URL else "?"
     url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
     try:
-        from closing.store import Store
+        from closing.db.store import Store
 
         Store(url).upgrade()  # PostgreSQL is upgraded explicitly, as `closing db upgrade` does
         yield url
     finally:
-        from closing import store
+        from closing.db import store
 
         for url, engine in list(store._engines.items()):
             if schema in url:

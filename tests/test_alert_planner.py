@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from closing.alerts import Key, Plan, alert_text, occurrences, plan_alerts
+from closing.alerts.plan import Key, Plan, alert_text, occurrences, plan_alerts
 from closing.calendar import BusinessCalendar
 from closing.deal import AlertRules, DealTerms, OverdueRepeat, load_deal_file
+from closing.events import Event, Purchaser
 from closing.machine import machine_for
-from closing.progress import Event, Purchaser
 from tests.conftest import SEED
 
 PACIFIC = ZoneInfo("America/Los_Angeles")

@@ -18,9 +18,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from sqlmodel import SQLModel
 
+from closing.db.store import HEAD, REVISIONS, Store
 from closing.errors import ExitCode
 from closing.operations import MarkRequest, load_deal, mark
-from closing.store import HEAD, REVISIONS, Store
 from tests.conftest import POSTGRES_URL
 
 PDT = timezone(timedelta(hours=-7))
@@ -72,7 +72,7 @@ def test_a_first_release_database_upgrades_and_keeps_its_events(
         when = loaded + timedelta(hours=2, minutes=minute)
         mark(old, None, MarkRequest("stonestreet", step, actor="alice", host="h1"), when)
     old.engine.dispose()
-    from closing import store as store_module
+    from closing.db import store as store_module
 
     store_module._engines.clear()
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from closing.db.schema import DealRow, EventRow
+from closing.db.store import Store
 from closing.operations import MarkRequest, load_deal, mark
-from closing.store import DealRow, EventRow, Store
 from tests.conftest import Cli
 
 PDT = timezone(timedelta(hours=-7))

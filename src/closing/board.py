@@ -12,8 +12,8 @@ from decimal import Decimal
 
 from closing.calendar import BusinessCalendar, cutoff_on
 from closing.deal import NEEDABLE_DETAILS, DealTerms, DueAfter, Step
+from closing.events import Event, Purchaser, Standing, replay
 from closing.machine import CLOSED, ProgressMachine
-from closing.progress import Event, Purchaser, Standing, replay
 
 DUE_SOON = timedelta(hours=2)
 DONE, PENDING, DUE_SOON_STATUS, OVERDUE, BLOCKED = (

@@ -19,20 +19,20 @@ from sqlmodel import Session, select
 
 from closing.board import Board, build_board, step_deadline
 from closing.calendar import BusinessCalendar, closures_for
-from closing.deal import DealFile, DealTerms, PurchaserSpec, Step, load_deal_file
-from closing.errors import DealFileError, NotFoundError, RefusedError
-from closing.machine import Progress, ProgressMachine, Refusal, machine_for
-from closing.money import CENT, format_money, parse_money
-from closing.progress import Event, Purchaser, Standing, replay
-from closing.store import (
+from closing.db.schema import (
     AlertRow,
     DealRevisionRow,
     DealRow,
     DeliveryRow,
     EventRow,
     PurchaserRow,
-    Store,
 )
+from closing.db.store import Store
+from closing.deal import DealFile, DealTerms, PurchaserSpec, Step, load_deal_file
+from closing.errors import DealFileError, NotFoundError, RefusedError
+from closing.events import Event, Purchaser, Standing, replay
+from closing.machine import Progress, ProgressMachine, Refusal, machine_for
+from closing.money import CENT, format_money, parse_money
 from closing.timefmt import local
 
 # Core column handles: the read and write paths use SQLAlchemy Core, so a command never pays for

@@ -1,11 +1,11 @@
-"""Alembic environment: runs on the connection that `closing.store.Store.upgrade` hands it."""
+"""Alembic environment: runs on the connection that `closing.db.store.Store.upgrade` hands it."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import closing.store  # noqa: F401  (registers the tables on SQLModel.metadata)
+import closing.db.schema  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 connection = context.config.attributes["connection"]
 context.configure(

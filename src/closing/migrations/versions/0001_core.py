@@ -9,7 +9,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from closing.store import ExactDecimal, UTCDateTime
+# Column types as they were at this revision, pinned here: a migration must not follow later
+# changes of the live types in closing.db.schema.
+MOMENT = sa.String(32).with_variant(sa.DateTime(timezone=True), "postgresql")  # UTC text on SQLite
+MONEY = sa.String(64).with_variant(sa.Numeric(), "postgresql")  # exact text on SQLite
 
 revision = "0001"
 down_revision = None
@@ -32,14 +35,14 @@ def upgrade() -> None:
         sa.Column("closures_json", sa.Text(), nullable=False),
         sa.Column("source_path", sa.String(), nullable=False),
         sa.Column("source_sha256", sa.String(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("created_at", MOMENT, nullable=False),
+        sa.Column("updated_at", MOMENT, nullable=False),
     )
     op.create_table(
         "deal_revision",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("deal_id", sa.Integer(), sa.ForeignKey("deal.id"), nullable=False),
-        sa.Column("loaded_at", UTCDateTime(), nullable=False),
+        sa.Column("loaded_at", MOMENT, nullable=False),
         sa.Column("source_sha256", sa.String(), nullable=False),
         sa.Column("changes", sa.Text(), nullable=False),
     )
@@ -52,7 +55,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("shares", sa.BigInteger(), nullable=False),
-        sa.Column("purchase_price", ExactDecimal(), nullable=False),
+        sa.Column("purchase_price", MONEY, nullable=False),
         sa.Column("warrant_shares", sa.BigInteger(), nullable=False),
         sa.Column("details_json", sa.Text(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
@@ -66,13 +69,13 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(), nullable=False),
         sa.Column("step", sa.String(), nullable=False),
-        sa.Column("occurred_at", UTCDateTime(), nullable=False),
-        sa.Column("recorded_at", UTCDateTime(), nullable=False),
+        sa.Column("occurred_at", MOMENT, nullable=False),
+        sa.Column("recorded_at", MOMENT, nullable=False),
         sa.Column("actor", sa.String(), nullable=False),
         sa.Column("host", sa.String(), nullable=False),
         sa.Column("evidence_kind", sa.String(), nullable=True),
         sa.Column("evidence", sa.String(), nullable=True),
-        sa.Column("amount", ExactDecimal(), nullable=True),
+        sa.Column("amount", MONEY, nullable=True),
         sa.Column("note", sa.String(), nullable=True),
         sa.UniqueConstraint("purchaser_id", "seq"),
     )

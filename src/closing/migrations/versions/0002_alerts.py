@@ -9,7 +9,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from closing.store import UTCDateTime
+# Column types as they were at this revision, pinned here: a migration must not follow later
+# changes of the live types in closing.db.schema.
+MOMENT = sa.String(32).with_variant(sa.DateTime(timezone=True), "postgresql")  # UTC text on SQLite
+MONEY = sa.String(64).with_variant(sa.Numeric(), "postgresql")  # exact text on SQLite
 
 revision = "0002"
 down_revision = "0001"
@@ -25,9 +28,9 @@ def upgrade() -> None:
         sa.Column("purchaser_id", sa.Integer(), sa.ForeignKey("purchaser.id"), nullable=False),
         sa.Column("step", sa.String(), nullable=False),
         sa.Column("rule", sa.String(), nullable=False),
-        sa.Column("deadline", UTCDateTime(), nullable=False),
-        sa.Column("due_at", UTCDateTime(), nullable=False),
-        sa.Column("decided_at", UTCDateTime(), nullable=False),
+        sa.Column("deadline", MOMENT, nullable=False),
+        sa.Column("due_at", MOMENT, nullable=False),
+        sa.Column("decided_at", MOMENT, nullable=False),
         sa.Column("superseded", sa.Boolean(), nullable=False),
         sa.Column("key", sa.Text(), nullable=False),
         sa.Column("fields_json", sa.Text(), nullable=False),
@@ -43,9 +46,9 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(), nullable=False),
         sa.Column("status", sa.String(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
-        sa.Column("claimed_at", UTCDateTime(), nullable=True),
-        sa.Column("delivered_at", UTCDateTime(), nullable=True),
+        sa.Column("next_attempt_at", MOMENT, nullable=False),
+        sa.Column("claimed_at", MOMENT, nullable=True),
+        sa.Column("delivered_at", MOMENT, nullable=True),
         sa.Column("last_error", sa.String(), nullable=True),
         sa.UniqueConstraint("alert_id", "channel_key"),
     )
@@ -56,8 +59,8 @@ def upgrade() -> None:
         sa.Column("holder", sa.String(), nullable=False),
         sa.Column("host", sa.String(), nullable=False),
         sa.Column("pid", sa.Integer(), nullable=False),
-        sa.Column("started_at", UTCDateTime(), nullable=False),
-        sa.Column("heartbeat_at", UTCDateTime(), nullable=False),
+        sa.Column("started_at", MOMENT, nullable=False),
+        sa.Column("heartbeat_at", MOMENT, nullable=False),
     )
 
 

@@ -1,9 +1,9 @@
-"""The database: tables, column types, and the one place that opens engines and transactions.
+"""The one place that opens engines and transactions.
 
-SQLite is the embedded default; PostgreSQL is for a team. Money goes in exactly (text on SQLite,
-NUMERIC on PostgreSQL) and datetimes come out time-zone aware (UTC). On SQLite every transaction
-starts with `BEGIN IMMEDIATE`, so two terminals marking at once are serialised instead of losing
-writes (LIBRARY-NOTES.md).
+SQLite is the embedded default; PostgreSQL is for a team. On SQLite every transaction starts with
+`BEGIN IMMEDIATE`, so two terminals marking at once are serialised instead of losing writes
+(LIBRARY-NOTES.md). The tables are in `closing.db.schema`, the statements in `closing.db.queries`
+and `closing.db.ledger`.
 """
 
 from __future__ import annotations
@@ -11,28 +11,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Dialect,
-    Index,
-    Integer,
-    Numeric,
-    String,
-    Text,
-    TypeDecorator,
-    UniqueConstraint,
-    event,
-)
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlmodel import Field, Session, SQLModel, create_engine
+from sqlmodel import (
+    Session,  # until every statement is Core (db.queries)
+    create_engine,
+)
 
 from closing.errors import DatabaseError
 
@@ -40,198 +28,6 @@ from closing.errors import DatabaseError
 # the schema on every command does not import Alembic; a test keeps the two in step.
 REVISIONS = ["0001", "0002"]
 HEAD = REVISIONS[-1]
-
-
-class ExactDecimal(TypeDecorator[Decimal]):
-    """A Decimal stored exactly: NUMERIC on PostgreSQL, its text on SQLite (whose NUMERIC is a
-    float)."""
-
-    impl = String(64)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> Any:
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(Numeric(asdecimal=True))
-        return dialect.type_descriptor(String(64))
-
-    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if not isinstance(value, Decimal):
-            raise TypeError(f"money must be a Decimal, not {type(value).__name__}")
-        return value if dialect.name == "postgresql" else str(value)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-SQLITE_MOMENT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DATETIME writes; sorts as text
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """An aware datetime, stored as UTC; naive values are refused.
-
-    PostgreSQL keeps it as `timestamptz`. SQLite has no date type: it is UTC text in the format
-    SQLAlchemy's DATETIME uses, read back with `fromisoformat` in one step (a wake-up of the alert
-    sender on a large deal reads tens of thousands of them).
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> Any:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(String(32))
-        return dialect.type_descriptor(DateTime(timezone=True))
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("refusing to store a naive datetime")
-        utc = value.astimezone(UTC)
-        return utc if dialect.name == "postgresql" else utc.strftime(SQLITE_MOMENT)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            return datetime.fromisoformat(value + "+00:00")
-        moment: datetime = value
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _money() -> Any:
-    return Field(sa_column=Column(ExactDecimal(), nullable=False))
-
-
-def _moment(nullable: bool = False) -> Any:
-    return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
-
-
-class DealRow(SQLModel, table=True):
-    __tablename__ = "deal"
-    id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
-    title: str
-    terms_json: str = Field(sa_column=Column(Text, nullable=False))
-    closures_json: str = Field(sa_column=Column(Text, nullable=False))
-    source_path: str
-    source_sha256: str
-    created_at: datetime = _moment()
-    updated_at: datetime = _moment()
-
-
-class DealRevisionRow(SQLModel, table=True):
-    """Each load of a deal file that changed something, with what it changed (append-only)."""
-
-    __tablename__ = "deal_revision"
-    id: int | None = Field(default=None, primary_key=True)
-    deal_id: int = Field(foreign_key="deal.id", index=True)
-    loaded_at: datetime = _moment()
-    source_sha256: str
-    changes: str = Field(sa_column=Column(Text, nullable=False))
-
-
-class PurchaserRow(SQLModel, table=True):
-    __tablename__ = "purchaser"
-    __table_args__ = (UniqueConstraint("deal_id", "slug"),)
-    id: int | None = Field(default=None, primary_key=True)
-    deal_id: int = Field(foreign_key="deal.id")
-    slug: str = Field(sa_column=Column(String(200), nullable=False))
-    name: str
-    position: int
-    shares: int = Field(sa_column=Column(BigInteger, nullable=False))
-    purchase_price: Decimal = _money()
-    warrant_shares: int = Field(sa_column=Column(BigInteger, nullable=False))
-    details_json: str = Field(sa_column=Column(Text, nullable=False))
-    active: bool = True
-
-
-class EventRow(SQLModel, table=True):
-    """One mark or undo. Never updated, never deleted: a correction is a new `undo` event."""
-
-    __tablename__ = "event"
-    __table_args__ = (
-        UniqueConstraint("purchaser_id", "seq"),
-        Index("ix_event_deal_recorded", "deal_id", "recorded_at"),
-    )
-    id: int | None = Field(default=None, primary_key=True)
-    deal_id: int = Field(foreign_key="deal.id")
-    purchaser_id: int = Field(foreign_key="purchaser.id")
-    seq: int = Field(sa_column=Column(Integer, nullable=False))
-    kind: str  # "mark" or "undo"
-    step: str
-    occurred_at: datetime = _moment()
-    recorded_at: datetime = _moment()
-    actor: str
-    host: str
-    evidence_kind: str | None = None
-    evidence: str | None = None
-    amount: Decimal | None = Field(default=None, sa_column=Column(ExactDecimal(), nullable=True))
-    note: str | None = None
-
-
-class AlertRow(SQLModel, table=True):
-    """The alert ledger: one row per occurrence decided, written in the same transaction as the
-    decision. The unique key is what makes an alert go out once."""
-
-    __tablename__ = "alert"
-    __table_args__ = (UniqueConstraint("deal_id", "purchaser_id", "step", "rule", "deadline"),)
-    id: int | None = Field(default=None, primary_key=True)
-    deal_id: int = Field(foreign_key="deal.id")
-    purchaser_id: int = Field(foreign_key="purchaser.id")
-    step: str
-    rule: str
-    deadline: datetime = _moment()
-    due_at: datetime = _moment()
-    decided_at: datetime = _moment()
-    superseded: bool = False  # collapsed into a later alert of the same step
-    key: str = Field(sa_column=Column(Text, nullable=False))
-    fields_json: str = Field(sa_column=Column(Text, nullable=False))  # the log line's fields
-    title: str = Field(sa_column=Column(Text, nullable=False))
-    body: str = Field(sa_column=Column(Text, nullable=False))
-
-
-class DeliveryRow(SQLModel, table=True):
-    """One alert to one channel. The channel is kept by a hash and a masked name: no secrets."""
-
-    __tablename__ = "alert_delivery"
-    __table_args__ = (
-        UniqueConstraint("alert_id", "channel_key"),
-        Index("ix_delivery_status", "status", "next_attempt_at"),
-    )
-    id: int | None = Field(default=None, primary_key=True)
-    alert_id: int = Field(foreign_key="alert.id")
-    channel_key: str
-    channel: str
-    status: str  # pending, sending, sent, retrying, failed
-    attempts: int = 0
-    next_attempt_at: datetime = _moment()
-    claimed_at: datetime | None = _moment(nullable=True)
-    delivered_at: datetime | None = _moment(nullable=True)
-    last_error: str | None = None
-
-
-class SenderLockRow(SQLModel, table=True):
-    """Who sends alerts for this database (the lease on SQLite; a record next to the advisory
-    lock on PostgreSQL)."""
-
-    __tablename__ = "alert_sender"
-    name: str = Field(primary_key=True)
-    holder: str
-    host: str
-    pid: int
-    started_at: datetime = _moment()
-    heartbeat_at: datetime = _moment()
-
-
-class MetaRow(SQLModel, table=True):
-    __tablename__ = "closing_meta"
-    key: str = Field(primary_key=True)
-    value: str
 
 
 # --- engines ---------------------------------------------------------------------------------

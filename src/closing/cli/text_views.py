@@ -27,7 +27,7 @@ from closing.operations import DealSummary, HistoryEntry
 from closing.timefmt import duration, local
 
 if TYPE_CHECKING:
-    from closing.alerting import LedgerEntry
+    from closing.alerts.outbox import LedgerEntry
 
 STYLES = {
     DONE: "green",

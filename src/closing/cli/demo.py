@@ -5,13 +5,13 @@ from __future__ import annotations
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from closing.errors import ClosingError, NotFoundError
+import click
 
-if TYPE_CHECKING:
-    from closing.cli import App
+from closing.cli.app import App, pass_app
+from closing.errors import ClosingError, NotFoundError
+from closing.marks import evidence_kind
 
 SEED_NAME = "neotherapeutics-2002-06-07.yaml"
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -47,21 +47,14 @@ SCRIPT: list[tuple[datetime, str, str, str | None]] = [
     (_at(10, 11, 5), "bnc", "warrant_delivered", "FedEx 7901 2345 6790"),
 ]
 BOARDS = [_at(7, 9, 0), _at(7, 15, 30), _at(7, 17, 30), _at(10, 12, 0)]
-KINDS = {
-    "signed": "evidence",
-    "wired": "reference",
-    "warrant_faxed": "confirmation",
-    "warrant_delivered": "tracking",
-    "dwac_credited": "confirmation",
-}
 
 
 def run_demo(app: App, file: str | None) -> None:
     from rich.rule import Rule
 
+    from closing.cli.text_views import board_view
+    from closing.db.store import Store, database_url
     from closing.operations import MarkRequest, board, load_deal, mark
-    from closing.render import board_view
-    from closing.store import Store, database_url
     from closing.timefmt import local
 
     path = file or str(seed_deal_path())
@@ -101,7 +94,7 @@ def run_demo(app: App, file: str | None) -> None:
                     at=when,
                     actor="demo",
                     host="demo",
-                    evidence_kind=KINDS.get(step, "evidence"),
+                    evidence_kind=evidence_kind(step),
                     evidence=evidence,
                 ),
                 when,
@@ -114,3 +107,13 @@ def run_demo(app: App, file: str | None) -> None:
             console.print(Rule(f"closing status   (at {local(shown, PACIFIC)})"))
             console.print(board_view(board(store, loaded.slug, shown), width=console.width))
         store.engine.dispose()
+
+
+@click.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@pass_app
+def demo(app: App, file: str | None) -> None:
+    """Replay the seed closing of June 7, 2002.
+
+    Uses a scratch database of its own (or --database), never CLOSING_DATABASE_URL's."""
+    run_demo(app, file)

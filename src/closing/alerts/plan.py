@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 
 from closing.board import step_deadline
 from closing.calendar import BusinessCalendar
-from closing.commands import mark_command
 from closing.deal import AlertRules, DealTerms, DueAfter, Step, format_duration
+from closing.events import Event, Purchaser, replay
 from closing.machine import ProgressMachine
-from closing.progress import Event, Purchaser, replay
+from closing.marks import mark_command
 from closing.timefmt import duration, local
 
 AT_DEADLINE = "deadline"

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from closing.errors import AlertsError
 
 LOG_KEY = "log"
-log = logging.getLogger("closing.alerts")
+log = logging.getLogger("closing.alerts.plan")
 
 
 class DeliveryFailed(Exception):

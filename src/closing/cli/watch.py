@@ -7,13 +7,16 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING
 
+import click
+
+from closing.cli.alerts import notify_option, notify_urls
+from closing.cli.app import App, deal_option, pass_app
 from closing.errors import AlertsError
 
 RECENT = 6  # alerts listed under the board
 
 if TYPE_CHECKING:
-    from closing.alerting import Pass
-    from closing.cli import App
+    from closing.alerts.outbox import Pass
 
 
 def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alerts: bool) -> None:
@@ -21,9 +24,9 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
     from rich.live import Live
     from rich.text import Text
 
-    from closing.daemon import AlertDaemon, configure_logging
+    from closing.alerts.daemon import AlertDaemon, configure_logging
+    from closing.cli.text_views import board_view
     from closing.operations import board
-    from closing.render import board_view
     from closing.timefmt import local
 
     console = app.console()
@@ -31,7 +34,7 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
     note = "alerts: off (--no-alerts)"
     daemon: AlertDaemon | None = None
     zone = board(app.store, deal, app.now()).terms.zone  # fails early on an unknown deal
-    from closing.alerting import ledger
+    from closing.alerts.outbox import ledger
 
     for entry in ledger(app.store)[-RECENT:]:
         unsent = "" if entry.status == "sent" else f" ({entry.status})"
@@ -76,3 +79,28 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
     finally:
         if daemon is not None:
             daemon.stop()
+
+
+@click.command()
+@click.argument("deal", required=False)
+@deal_option
+@notify_option
+@click.option(
+    "--refresh",
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Redraw the board this often.",
+)
+@click.option("--no-alerts", is_flag=True, help="Only the board; leave alerts to another process.")
+@pass_app
+def watch(
+    app: App,
+    deal: str | None,
+    deal_name: str | None,
+    notify: tuple[str, ...],
+    refresh: float,
+    no_alerts: bool,
+) -> None:
+    """The live board, with the alert sender in the same process."""
+    run_watch(app, deal or deal_name, notify_urls(notify), refresh, alerts=not no_alerts)

@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import select
 
+from closing.db.schema import SenderLockRow
+from closing.db.store import Store
 from closing.errors import AlertsError
-from closing.store import SenderLockRow, Store
 
 LOCK_NAME = "alerts"
 LEASE = timedelta(seconds=15)

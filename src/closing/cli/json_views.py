@@ -12,7 +12,7 @@ from closing.money import money_text
 from closing.operations import DealSummary, HistoryEntry
 
 if TYPE_CHECKING:
-    from closing.alerting import LedgerEntry
+    from closing.alerts.outbox import LedgerEntry
 
 
 def iso(moment: datetime | None, zone: ZoneInfo) -> str | None:

@@ -18,10 +18,18 @@ from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from closing.alerts import AlertText, DueAlert, Key, alert_text, plan_alerts
-from closing.notify import LOG_CHANNEL, LOG_KEY, Channel, DeliveryFailed, Notifier, channels_for
+from closing.alerts.channels import (
+    LOG_CHANNEL,
+    LOG_KEY,
+    Channel,
+    DeliveryFailed,
+    Notifier,
+    channels_for,
+)
+from closing.alerts.plan import AlertText, DueAlert, Key, alert_text, plan_alerts
+from closing.db.schema import AlertRow, DealRow, DeliveryRow, PurchaserRow
+from closing.db.store import Store
 from closing.operations import Deal, all_deals, deal_from_row, events_by_purchaser, purchasers_of
-from closing.store import AlertRow, DealRow, DeliveryRow, PurchaserRow, Store
 
 ALERTS: Any = AlertRow.__table__  # type: ignore[attr-defined]
 DELIVERIES: Any = DeliveryRow.__table__  # type: ignore[attr-defined]

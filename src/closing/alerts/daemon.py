@@ -20,13 +20,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from closing.alerting import LedgerCache, Pass, configured_channels, run_pass
+from closing.alerts.channels import Notifier, logfmt
+from closing.alerts.outbox import LedgerCache, Pass, configured_channels, run_pass
+from closing.alerts.sender_lock import SenderLock
 from closing.clock import Clock
 from closing.errors import ClosingError, DealFileError
-from closing.lock import SenderLock
-from closing.notify import Notifier, logfmt
 
-log = logging.getLogger("closing.daemon")
+log = logging.getLogger("closing.alerts.daemon")
 CATCH_UP_GRACE = timedelta(seconds=5)
 
 
@@ -193,8 +193,8 @@ class AlertDaemon:
         wake-up. A file with problems is logged once and the old terms stay."""
         from sqlmodel import select
 
+        from closing.db.schema import DealRow
         from closing.operations import load_deal
-        from closing.store import DealRow
 
         with self.store.session() as session:
             sources = [

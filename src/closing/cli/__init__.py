@@ -1,0 +1,209 @@
+"""The `closing` command line: the group, the board and history commands, and `main`, the one place
+where a `ClosingError` becomes a line on stderr and an exit code.
+
+The mark commands are in `cli.marks`, the alert commands in `cli.alerts`, `watch`, `demo` and `db`
+in their own modules; the text views in `cli.text_views`, the JSON documents in `cli.json_views`.
+
+Database and Rich imports happen inside the commands, so `closing --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import traceback
+
+import click
+
+from closing.cli import alerts, db, demo, marks, watch
+from closing.cli.app import App, deal_option, instant, pass_app
+from closing.errors import ClosingError, ExitCode, UsageError
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    invoke_without_command=True,
+)
+@click.option(
+    "--database",
+    metavar="URL",
+    help="Database URL (default: CLOSING_DATABASE_URL, "
+    "else a SQLite file under ~/.local/share/closing).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
+@click.version_option(package_name="closing")
+@click.pass_context
+def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
+    """Run the closing of a securities purchase agreement: who has signed, wired, been faxed and
+    delivered the warrant, and been credited through DWAC, against the close-of-business cutoff."""
+    ctx.obj = App(database, debug)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@pass_app
+def init(app: App, file: str) -> None:
+    """Load or reload a deal file (lists what changed)."""
+    from closing.operations import load_deal
+
+    result = load_deal(app.store, file, app.now())
+    if result.created:
+        app.out(f"Loaded deal {result.slug} with {result.purchasers} purchasers.")
+    elif result.changes:
+        app.out(f"Updated deal {result.slug}:")
+        for change in result.changes:
+            app.out(f"  {change}")
+    else:
+        app.out(f"Deal {result.slug} is up to date; nothing changed.")
+
+
+@cli.command()
+@click.argument("deal", required=False)
+@deal_option
+@click.option(
+    "--as-of",
+    metavar="TIME",
+    help="Show the board as it stood at TIME (ISO 8601 with offset), from the event log.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
+@click.option("--all", "show_all", is_flag=True, help="Every purchaser, however many.")
+@pass_app
+def status(
+    app: App,
+    deal: str | None,
+    deal_name: str | None,
+    as_of: str | None,
+    as_json: bool,
+    show_all: bool,
+) -> None:
+    """The board: each purchaser's steps, urgent first."""
+    from closing.operations import board
+
+    deal = deal or deal_name
+    now = app.now()
+    when = instant(as_of, "--as-of") or now
+    if when > now:
+        raise UsageError(f"--as-of {as_of} is in the future; the board can only show the past")
+    result = board(app.store, deal, when)
+    if as_json:
+        from closing.cli.json_views import board_json
+
+        app.print_json(board_json(result))
+        return
+    from closing.cli.text_views import board_view
+
+    console = app.console()
+    max_rows = None if show_all else max(10, (console.height or 24) - 14)
+    if not console.is_terminal and not show_all:
+        max_rows = 50
+    label = "as of" if as_of else "now"
+    console.print(board_view(result, max_rows, console.width, label))
+
+
+@cli.command()
+@click.argument("purchaser", required=False)
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@deal_option
+@pass_app
+def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | None) -> None:
+    """Every event of the deal, or of one purchaser, as recorded."""
+    from closing.operations import history as read_history
+
+    deal, entries = read_history(app.store, deal_name, purchaser)
+    if as_json:
+        from closing.cli.json_views import history_json
+
+        app.print_json(history_json(entries, deal.terms.zone))
+        return
+    from closing.cli.text_views import history_view
+
+    if not entries:
+        app.out(f"No events yet in {deal.slug}.")
+        return
+    app.console().print(history_view(entries, deal.terms.zone))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@pass_app
+def deals(app: App, as_json: bool) -> None:
+    """The deals loaded in the database."""
+    from closing.operations import deals as list_deals
+
+    summaries = list_deals(app.store)
+    if as_json:
+        from closing.cli.json_views import deals_json
+
+        app.print_json(deals_json(summaries))
+        return
+    if not summaries:
+        app.out("No deals yet; load one with: closing init FILE")
+        return
+    from closing.cli.text_views import deals_view
+
+    app.console().print(deals_view(summaries))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or bool(os.environ.get("CLOSING_DEBUG"))
+    try:
+        cli.main(args=args, prog_name="closing", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(ExitCode.USAGE if error.exit_code == 2 else error.exit_code)
+    except ClosingError as error:
+        if debug:
+            traceback.print_exc()
+        prefix = "" if error.exit_code == ExitCode.DEAL_FILE else "Error: "
+        click.echo(f"{prefix}{error.message}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:
+        if debug:
+            traceback.print_exc()
+        click.echo(
+            f"Internal error: {type(error).__name__}; re-run with --debug for the traceback and "
+            "report it",
+            err=True,
+        )
+        sys.exit(ExitCode.INTERNAL)
+    sys.exit(0)
+
+
+for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo]:
+    cli.add_command(command)
+
+
+def run() -> None:
+    """The console script: `main`, then leave without the interpreter's teardown.
+
+    Tearing down the thousand-odd modules of SQLAlchemy, pydantic and Rich takes longer than most
+    commands themselves (about 150 ms measured, see benchmarks/); everything worth keeping is
+    already committed, so flush the output, close the database connections and exit.
+    """
+    # A command lives for a fraction of a second: the cyclic garbage collector would only scan
+    # the tens of thousands of objects a large board builds (long-running commands turn it back
+    # on, see daemon.py).
+    gc.disable()
+    code: int = 0
+    try:
+        main()
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if "closing.db.store" in sys.modules:
+            sys.modules["closing.db.store"].dispose_engines()
+        if "logging" in sys.modules:
+            sys.modules["logging"].shutdown()
+    finally:
+        os._exit(code)
