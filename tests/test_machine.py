@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from closing.deal import load_deal_file
-from closing.machine import CLOSED, NEW, Progress, ProgressMachine, Refusal, machine_for
+from closing.machine import CLOSED, NEW, MachineModel, ProgressMachine, Refusal, machine_for
 from tests.conftest import SEED
 
 
@@ -14,8 +14,8 @@ def machine() -> ProgressMachine:
     return machine_for(load_deal_file(SEED).terms)
 
 
-def progress_after(machine: ProgressMachine, *steps: str) -> Progress:
-    progress = Progress()
+def progress_after(machine: ProgressMachine, *steps: str) -> MachineModel:
+    progress = MachineModel()
     for step in steps:
         machine.mark(progress, step)
     return progress
@@ -37,7 +37,7 @@ def test_the_states_are_the_orders_the_agreement_allows(machine: ProgressMachine
 
 def test_the_whole_closing_in_the_agreement_order_ends_closed(machine: ProgressMachine) -> None:
     """signed, wired, faxed, delivered, DWAC: each mark moves the purchaser on."""
-    progress = Progress()
+    progress = MachineModel()
     seen = []
     for step in ["signed", "wired", "warrant_faxed", "warrant_delivered", "dwac_credited"]:
         machine.mark(progress, step)
@@ -81,7 +81,7 @@ def test_every_allowed_mark_from_every_state(machine: ProgressMachine) -> None:
     for state in machine.states:
         done = machine.done(state)
         for step in machine.order:
-            progress = Progress(state)
+            progress = MachineModel(state)
             allowed = step not in done and requires[step] <= done
             if allowed:
                 machine.mark(progress, step)
@@ -106,7 +106,7 @@ def test_undo_takes_back_the_latest_step_only(machine: ProgressMachine) -> None:
 def test_unknown_steps_are_refused_with_the_step_list(machine: ProgressMachine) -> None:
     """A step the deal does not have is named, with the ones it has."""
     with pytest.raises(Refusal, match="there is no step 'funded'; the steps are signed, wired"):
-        machine.mark(Progress(), "funded")
+        machine.mark(MachineModel(), "funded")
 
 
 def test_no_shortcut_bypasses_the_guards(machine: ProgressMachine) -> None:
@@ -125,7 +125,7 @@ def test_replaying_by_the_table_agrees_with_the_machine(machine: ProgressMachine
     for state in machine.states:
         for step in machine.order:
             for kind in ("mark", "undo"):
-                progress = Progress(state)
+                progress = MachineModel(state)
                 try:
                     getattr(machine, kind)(progress, step)
                     expected: str | None = progress.state

@@ -7,13 +7,13 @@ renders them with Rich or as JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from closing.calendar import BusinessCalendar, cutoff_on
-from closing.deal import NEEDABLE_DETAILS, DealTerms, DueAfter, Step
+from closing.deadlines import Deal
+from closing.deal import NEEDABLE_DETAILS, DealTerms, Step
 from closing.events import Event, Purchaser, Standing, replay
-from closing.machine import CLOSED, ProgressMachine
+from closing.machine import CLOSED
 
 DUE_SOON = timedelta(hours=2)
 DONE, PENDING, DUE_SOON_STATUS, OVERDUE, BLOCKED = (
@@ -78,32 +78,10 @@ class Board:
         return self.totals.closed == self.totals.purchasers
 
 
-def step_deadline(
-    terms: DealTerms, calendar: BusinessCalendar, step: Step, done: dict[str, Event]
-) -> datetime:
-    """The cutoff a step is due by. A step due after another is due that many business days
-    after the day (in the deal's zone) the other was done, or after the closing date until then."""
-    zone = terms.zone
-    if isinstance(step.due, DueAfter):
-        before = done.get(step.due.after)
-        base: date = before.occurred_at.astimezone(zone).date() if before else terms.closing_date
-        if step.due.business_days == 0:
-            day = base if calendar.is_business_day(base) else calendar.next_business_day(base)
-        else:
-            day = calendar.next_business_day(base, step.due.business_days)
-        return cutoff_on(day, terms.cutoff.time, zone)
-    return cutoff_on(terms.closing_date, terms.cutoff.time, zone)
-
-
 def step_status(
-    terms: DealTerms,
-    calendar: BusinessCalendar,
-    step: Step,
-    purchaser: Purchaser,
-    standing: Standing,
-    now: datetime,
+    deal: Deal, step: Step, purchaser: Purchaser, standing: Standing, now: datetime
 ) -> StepStatus:
-    deadline = step_deadline(terms, calendar, step, standing.done)
+    deadline = deal.deadline(step, standing.done)
     mark = standing.done.get(step.id)
     if mark is not None:
         return StepStatus(step.id, DONE, deadline, mark.occurred_at, mark.actor)
@@ -123,34 +101,25 @@ def step_status(
 
 
 def purchaser_status(
-    terms: DealTerms,
-    calendar: BusinessCalendar,
-    machine: ProgressMachine,
-    purchaser: Purchaser,
-    events: list[Event],
-    now: datetime,
+    deal: Deal, purchaser: Purchaser, events: list[Event], now: datetime
 ) -> PurchaserStatus:
-    standing = replay(machine, events)
+    standing = replay(deal.machine, events)
     steps = {
-        step.id: step_status(terms, calendar, step, purchaser, standing, now)
-        for step in terms.steps
+        step.id: step_status(deal, step, purchaser, standing, now) for step in deal.terms.steps
     }
     return PurchaserStatus(purchaser, standing.state, steps, standing.amount_received)
 
 
 def build_board(
-    terms: DealTerms,
-    calendar: BusinessCalendar,
-    machine: ProgressMachine,
+    deal: Deal,
     purchasers: list[Purchaser],
     events: dict[int, list[Event]],
     now: datetime,
     failing_alerts: int = 0,
 ) -> Board:
     """The board at `now` from the events known by then (the caller filters them)."""
-    rows = [
-        purchaser_status(terms, calendar, machine, p, events.get(p.id, []), now) for p in purchasers
-    ]
+    terms = deal.terms
+    rows = [purchaser_status(deal, p, events.get(p.id, []), now) for p in purchasers]
     by_status: dict[str, dict[str, int]] = {
         step.id: dict.fromkeys(URGENCY, 0) for step in terms.steps
     }

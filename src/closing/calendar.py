@@ -86,3 +86,32 @@ def cutoff_on(day: date, at: time, zone: ZoneInfo) -> datetime:
     that happens twice (fall back) resolves to its first occurrence (zoneinfo's `fold=0`).
     """
     return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+def calendar_snapshot(calendars: Iterable[str], closing_date: date) -> str:
+    """The closures of the closing year and the next, as JSON stored with the deal (so reading
+    the board never imports `holidays`)."""
+    import json
+
+    years = [closing_date.year, closing_date.year + 1]
+    closed = closures_for(calendars, years)
+    return json.dumps(
+        {
+            "years": years,
+            "closures": {day.isoformat(): name for day, name in sorted(closed.items())},
+        }
+    )
+
+
+def calendar_from_snapshot(
+    calendars: Iterable[str], extra_closures: Iterable[date], snapshot: str
+) -> BusinessCalendar:
+    import json
+
+    data = json.loads(snapshot)
+    return BusinessCalendar(
+        calendars,
+        extra_closures,
+        known_closures={date.fromisoformat(k): v for k, v in data["closures"].items()},
+        known_years=data["years"],
+    )

@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from closing.calendar import KNOWN_CALENDARS
-from closing.errors import DealFileError
+from closing.errors import DealFileError, Problem
 from closing.money import format_money, parse_count, parse_money
 
 Money = Annotated[Decimal, BeforeValidator(parse_money)]
@@ -373,8 +373,8 @@ class _Located:
                 )
             self.problem(loc, f"{_dotted(loc)}: {message}")
 
-    def render(self) -> list[str]:
-        return [f"{self.path}:{line}: {message}" for line, message in sorted(self.problems)]
+    def render(self) -> list[Problem]:
+        return [Problem(self.path, line, message) for line, message in sorted(self.problems)]
 
 
 def _dotted(loc: Loc) -> str:
@@ -398,18 +398,20 @@ def load_deal_file(path: str | Path) -> DealFile:
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DealFileError([f"{shown}: no such file; check the path"]) from None
+        raise DealFileError([Problem(shown, None, "no such file; check the path")]) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise DealFileError([f"{shown}: cannot read the file: {error}"]) from None
+        raise DealFileError([Problem(shown, None, f"cannot read the file: {error}")]) from None
     try:
         loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         root = yaml.compose(text, Loader=loader_class)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
-        raise DealFileError([f"{shown}:{line}: not valid YAML: {error.problem}"]) from None
+        raise DealFileError([Problem(shown, line, f"not valid YAML: {error.problem}")]) from None
     if root is None or not isinstance(root, yaml.MappingNode):
-        raise DealFileError([f"{shown}:1: a deal file is a mapping of keys like closing_date:"])
+        raise DealFileError(
+            [Problem(shown, 1, "a deal file is a mapping of keys like closing_date:")]
+        )
     data: dict[str, Any] = located.to_python(root, ())
     data.setdefault("slug", slugify(file.stem))
     raw_purchasers = data.pop("purchasers", None)
@@ -515,33 +517,22 @@ def _check_steps(located: _Located, steps: list[Step]) -> None:
 
 
 def _find_cycle(steps: list[Step]) -> list[str]:
+    """A cycle of `requires` as [a, b, ...] where a requires b ..., starting at the step that
+    comes first in the file; [] when there is none."""
+    from graphlib import CycleError, TopologicalSorter
+
     graph: dict[str, list[str]] = {}
     for step in steps:  # a duplicate id is reported on its own; its requires are not merged in
-        graph.setdefault(step.id, list(step.requires))
-    colour: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str]:
-        colour[node] = 1
-        stack.append(node)
-        for needed in graph.get(node, []):
-            if needed not in graph:
-                continue
-            if colour.get(needed) == 1:
-                return stack[stack.index(needed) :]
-            if needed not in colour:
-                found = visit(needed)
-                if found:
-                    return found
-        stack.pop()
-        colour[node] = 2
-        return []
-
-    for node in graph:
-        if node not in colour:
-            found = visit(node)
-            if found:
-                return found
+        graph.setdefault(step.id, [needed for needed in step.requires])
+    known = {node: [n for n in needed if n in graph] for node, needed in graph.items()}
+    try:
+        TopologicalSorter(known).prepare()
+    except CycleError as error:
+        # graphlib lists each node before the one that requires it; we say "a requires b".
+        cycle: list[str] = list(reversed(error.args[1][1:]))
+        order = list(graph)
+        first = min(range(len(cycle)), key=lambda i: order.index(cycle[i]))
+        return cycle[first:] + cycle[:first]
     return []
 
 

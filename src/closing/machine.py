@@ -19,7 +19,7 @@ NEW = "new"
 CLOSED = "closed"
 
 
-class Progress:
+class MachineModel:
     """The machine's model: one purchaser's current state name."""
 
     def __init__(self, state: str = NEW) -> None:
@@ -105,19 +105,19 @@ class ProgressMachine:
     def states(self) -> list[str]:
         return list(self._by_name)
 
-    def mark(self, progress: Progress, step_id: str) -> None:
-        self._fire(progress, f"mark_{step_id}", step_id)
+    def mark(self, model: MachineModel, step_id: str) -> None:
+        self._fire(model, f"mark_{step_id}", step_id)
 
-    def undo(self, progress: Progress, step_id: str) -> None:
-        self._fire(progress, f"undo_{step_id}", step_id)
+    def undo(self, model: MachineModel, step_id: str) -> None:
+        self._fire(model, f"undo_{step_id}", step_id)
 
-    def _fire(self, progress: Progress, trigger: str, step_id: str) -> None:
+    def _fire(self, model: MachineModel, trigger: str, step_id: str) -> None:
         if step_id not in self.requires:
             raise Refusal(f"there is no step {step_id!r}; the steps are {', '.join(self.order)}")
         try:
-            self.machine.events[trigger].trigger(progress)
+            self.machine.events[trigger].trigger(model)
         except MachineError:
-            raise Refusal(self.why_not(progress.state, trigger, step_id)) from None
+            raise Refusal(self.why_not(model.state, trigger, step_id)) from None
 
     def follow(self, state: str, kind: str, step_id: str) -> str:
         """The state after a stored `mark` or `undo` event, by the transition table."""

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from closing.board import step_deadline
 from closing.calendar import BusinessCalendar
+from closing.deadlines import step_deadline
 from closing.deal import AlertRules, DealTerms, DueAfter, Step, format_duration
 from closing.events import Event, Purchaser, replay
 from closing.machine import ProgressMachine

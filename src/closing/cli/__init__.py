@@ -13,6 +13,7 @@ import gc
 import os
 import sys
 import traceback
+from dataclasses import asdict
 
 import click
 
@@ -44,13 +45,31 @@ def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--json", "as_json", is_flag=True, help="The result, or the file's problems, as JSON."
+)
 @pass_app
-def init(app: App, file: str) -> None:
+def init(app: App, file: str, as_json: bool) -> None:
     """Load or reload a deal file (lists what changed)."""
+    from closing.errors import DealFileError
     from closing.operations import load_deal
 
-    result = load_deal(app.store, file, app.now())
-    if result.created:
+    try:
+        result = load_deal(app.store, file, app.now())
+    except DealFileError as error:
+        if as_json:
+            app.print_json({"problems": [asdict(problem) for problem in error.problems]})
+        raise
+    if as_json:
+        app.print_json(
+            {
+                "deal": result.slug,
+                "created": result.created,
+                "purchasers": result.purchasers,
+                "changes": result.changes,
+            }
+        )
+    elif result.created:
         app.out(f"Loaded deal {result.slug} with {result.purchasers} purchasers.")
     elif result.changes:
         app.out(f"Updated deal {result.slug}:")
