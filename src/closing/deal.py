@@ -30,6 +30,7 @@ from pydantic import (
 from closing.calendar import KNOWN_CALENDARS
 from closing.errors import DealFileError, Problem
 from closing.money import format_money, parse_count, parse_money
+from closing.timefmt import duration
 
 Money = Annotated[Decimal, BeforeValidator(parse_money)]
 Count = Annotated[int, BeforeValidator(parse_count)]
@@ -196,20 +197,12 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
 
 
-def format_duration(value: timedelta) -> str:
-    """The deal file's own spelling: `2h`, `1h30m`, `45s`."""
-    seconds = int(value.total_seconds())
-    days, seconds = divmod(seconds, 86400)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    parts = [
-        f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s"))
-    ]
-    return "".join(part for part in parts if not part.startswith("0")) or "0s"
+def _spelled(value: timedelta) -> str:
+    return duration(value, exact=True)
 
 
 Duration = Annotated[
-    timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
+    timedelta, BeforeValidator(parse_duration), PlainSerializer(_spelled, return_type=str)
 ]
 
 

@@ -11,12 +11,17 @@ def local(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def duration(delta: timedelta) -> str:
-    """`2h 05m`, `3d 4h`, `45m`, `30s`: never negative."""
+def duration(delta: timedelta, exact: bool = False) -> str:
+    """A length of time, never negative. For people (the board, alerts): its two largest units,
+    `2h 05m`, `3d 4h`, `45m`, `30s`. `exact=True` is the deal file's own spelling, every unit
+    that is not zero and nothing dropped: `2h`, `1h30m`, `45s` (alert rule names use it)."""
     seconds = int(abs(delta).total_seconds())
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
+    if exact:
+        units = ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s"))
+        return "".join(f"{n}{unit}" for n, unit in units if n) or "0s"
     if days:
         return f"{days}d {hours}h"
     if hours:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from closing.calendar import BusinessCalendar
 from closing.deadlines import step_deadline
-from closing.deal import AlertRules, DealTerms, DueAfter, Step, format_duration
+from closing.deal import AlertRules, DealTerms, DueAfter, Step
 from closing.events import Event, Purchaser, replay
 from closing.machine import ProgressMachine
 from closing.marks import mark_command
@@ -58,7 +58,7 @@ class Plan:
 
 def schedule(rules: AlertRules) -> list[tuple[str, timedelta]]:
     """Each rule's name and its offset from a deadline, earliest first."""
-    found = [(f"before-{format_duration(lead)}", -lead) for lead in rules.before]
+    found = [(f"before-{duration(lead, exact=True)}", -lead) for lead in rules.before]
     if rules.at_deadline:
         found.append((AT_DEADLINE, timedelta(0)))
     if rules.overdue is not None:

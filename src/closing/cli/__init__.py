@@ -29,10 +29,17 @@ from closing.errors import ClosingError, ExitCode, UsageError
 @click.option(
     "--database",
     metavar="URL",
-    help="Database URL (default: CLOSING_DATABASE_URL, "
-    "else a SQLite file under ~/.local/share/closing).",
+    envvar="CLOSING_DATABASE_URL",
+    show_envvar=True,
+    help="Database URL or SQLite path (default: a SQLite file under ~/.local/share/closing).",
 )
-@click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="CLOSING_DEBUG",
+    show_envvar=True,
+    help="Show tracebacks for unexpected errors.",
+)
 @click.version_option(package_name="closing")
 @click.pass_context
 def cli(ctx: click.Context, database: str | None, debug: bool) -> None:

@@ -15,6 +15,15 @@ if TYPE_CHECKING:
     from closing.operations import Recorded
 
 
+by_option = click.option(
+    "--by",
+    metavar="NAME",
+    envvar="CLOSING_OPERATOR",
+    show_envvar=True,
+    help="Who records it (default: your user name).",
+)
+
+
 def mark_command(spec: MarkCommand) -> click.Command:
     """A `mark-*` command built from its row in the table."""
 
@@ -52,11 +61,7 @@ def mark_command(spec: MarkCommand) -> click.Command:
         click.option(
             "--at", metavar="TIME", help="When it happened (ISO 8601 with offset); default now."
         ),
-        click.option(
-            "--by",
-            metavar="NAME",
-            help="Who records it (default CLOSING_OPERATOR, else your user name).",
-        ),
+        by_option,
         click.option("--note", metavar="TEXT", help="A note kept with the event."),
     ]
     if spec.step is None:
@@ -99,7 +104,7 @@ def say_recorded(app: App, verb: str, recorded: Recorded) -> None:
 @click.argument("purchaser")
 @click.argument("step")
 @click.option("--reason", required=True, metavar="TEXT", help="Why the mark was wrong.")
-@click.option("--by", metavar="NAME", help="Who records it.")
+@by_option
 @deal_option
 @pass_app
 def undo(
