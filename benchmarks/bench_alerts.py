@@ -153,9 +153,7 @@ def measure_backend(
             now = datetime.fromisoformat(moment)
 
             def plan(now: datetime = now) -> Any:
-                return plan_alerts(
-                    deal.terms, deal.calendar, machine, purchasers, events, now, ledger
-                )
+                return plan_alerts(deal, purchasers, events, now, ledger)
 
             med, best, result = median_ms(plan, runs)
             part.rows.append(

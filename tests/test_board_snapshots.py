@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from closing.board import build_board
-from closing.calendar import BusinessCalendar
+from closing.calendar import CalendarBook, calendar_snapshot
 from closing.cli.text_views import board_view
 from closing.deadlines import Deal
 from closing.deal import load_deal_file
@@ -24,12 +24,12 @@ from tests.conftest import SEED
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 PACIFIC = ZoneInfo("America/Los_Angeles")
 TERMS = load_deal_file(SEED).terms
-DEAL = Deal(
-    1, TERMS.slug, TERMS, BusinessCalendar(TERMS.business_days.calendars), datetime.now(PACIFIC)
-)
+BOOK = CalendarBook([], calendar_snapshot(TERMS.calendar_names(), TERMS.closing_date))
+DEAL = Deal(1, TERMS.slug, TERMS, BOOK, datetime(2002, 6, 7, tzinfo=PACIFIC))
 STONESTREET = Purchaser(
     1, "stonestreet", "Stonestreet Limited Partnership", 0, 1_935_483, Decimal("450000"), 193_548
 )
+COMPANY = Purchaser(3, "@company", "NeoTherapeutics, Inc.", -1, 0, Decimal(0), 0, role="company")
 BNC = Purchaser(2, "bnc", "BNC Bach International, Ltd.", 1, 4_000_000, Decimal("930000"), 400_000)
 
 
@@ -61,11 +61,12 @@ EVENTS = {
         mark(STONESTREET, 2, "wired", at(10, 15), "450000"),
     ],
     BNC.id: [mark(BNC, 1, "signed", at(9, 10))],
+    COMPANY.id: [mark(COMPANY, 1, "prospectus_delivered", at(7, 30))],
 }
 
 
 def drawn(width: int) -> str:
-    board = build_board(DEAL, [STONESTREET, BNC], EVENTS, at(15, 30))
+    board = build_board(DEAL, [STONESTREET, BNC], EVENTS, at(15, 30), company=COMPANY)
     out = io.StringIO()
     console = Console(file=out, width=width, color_system=None, highlight=False, soft_wrap=False)
     console.print(board_view(board, None, width))

@@ -1,13 +1,20 @@
-"""A loaded deal and the deadline of each of its steps, in the deal's zone and calendars."""
+"""A loaded deal and the deadline of each of its steps.
+
+A step is due at close of business (its own `cutoff`, else the deal's) on a business day of its
+own `calendars` (else the deal's); `purchaser` in either means the purchaser's zone or holidays.
+Deadlines are instants (UTC), computed with zoneinfo so they hold across daylight-saving changes.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
-from closing.calendar import BusinessCalendar, calendar_from_snapshot, cutoff_on
-from closing.deal import DealTerms, DueAfter, Step
-from closing.events import Event
+from closing.calendar import BusinessCalendar, CalendarBook, cutoff_on
+from closing.deal import CLOSING, PURCHASER, DealTerms, DueAfter, Step
+from closing.events import Event, Purchaser
 from closing.machine import ProgressMachine, machine_for
 
 
@@ -18,8 +25,11 @@ class Deal:
     id: int
     slug: str
     terms: DealTerms
-    calendar: BusinessCalendar
+    calendars: CalendarBook
     created_at: datetime
+    _fixed: dict[tuple[str, str, tuple[str, ...], date | None], datetime] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def from_stored(
@@ -27,14 +37,18 @@ class Deal:
     ) -> Deal:
         """A Deal from what the database keeps: the terms as JSON and the calendar snapshot."""
         terms = DealTerms.model_validate_json(terms_json)
-        calendar = calendar_from_snapshot(
-            terms.business_days.calendars, terms.business_days.extra_closures, closures_json
-        )
-        return cls(id, slug, terms, calendar, created_at)
+        book = CalendarBook(terms.business_days.extra_closures, closures_json)
+        return cls(id, slug, terms, book, created_at)
 
     @property
     def machine(self) -> ProgressMachine:
+        """The rules for each purchaser's steps."""
         return machine_for(self.terms)
+
+    @property
+    def company_machine(self) -> ProgressMachine:
+        """The rules for the deal's own (company) steps."""
+        return machine_for(self.terms, company=True)
 
     @property
     def opens_at(self) -> datetime:
@@ -43,22 +57,55 @@ class Deal:
             self.terms.agreement_date, time(0), tzinfo=self.terms.zone
         ).astimezone(UTC)
 
-    def deadline(self, step: Step, done: dict[str, Event]) -> datetime:
-        return step_deadline(self.terms, self.calendar, step, done)
+    @property
+    def calendar(self) -> BusinessCalendar:
+        """The deal's own business days (`business_days.calendars`)."""
+        return self.calendars.calendar(self.terms.business_days.calendars)
 
+    def step_zone(self, step: Step, purchaser: Purchaser | None = None) -> ZoneInfo:
+        zone = step.cutoff.time_zone if step.cutoff else self.terms.cutoff.time_zone
+        if zone == PURCHASER:
+            zone = (purchaser.time_zone if purchaser else None) or self.terms.cutoff.time_zone
+        return ZoneInfo(zone)
 
-def step_deadline(
-    terms: DealTerms, calendar: BusinessCalendar, step: Step, done: dict[str, Event]
-) -> datetime:
-    """The cutoff a step is due by. A step due after another is due that many business days
-    after the day (in the deal's zone) the other was done, or after the closing date until then."""
-    zone = terms.zone
-    if isinstance(step.due, DueAfter):
-        before = done.get(step.due.after)
-        base: date = before.occurred_at.astimezone(zone).date() if before else terms.closing_date
-        if step.due.business_days == 0:
-            day = base if calendar.is_business_day(base) else calendar.next_business_day(base)
-        else:
-            day = calendar.next_business_day(base, step.due.business_days)
-        return cutoff_on(day, terms.cutoff.time, zone)
-    return cutoff_on(terms.closing_date, terms.cutoff.time, zone)
+    def step_calendar(self, step: Step, purchaser: Purchaser | None = None) -> BusinessCalendar:
+        names: list[str] = []
+        for name in step.calendars or self.terms.business_days.calendars:
+            if name == PURCHASER:
+                names += purchaser.holidays if purchaser else ()
+            else:
+                names.append(name)
+        return self.calendars.calendar(names or self.terms.business_days.calendars)
+
+    def deadline(
+        self, step: Step, done: Mapping[str, Event], purchaser: Purchaser | None = None
+    ) -> datetime:
+        """The cutoff `step` is due by: on the closing date; or `business_days` business days
+        (of the step's calendars) after the closing date (`after: closing`) or after the day,
+        in the step's zone, the step it follows was done (the closing date until then)."""
+        zone = self.step_zone(step, purchaser)
+        base: date | None = None
+        if isinstance(step.due, DueAfter) and step.due.after != CLOSING:
+            before = done.get(step.due.after)
+            base = before.occurred_at.astimezone(zone).date() if before else None
+        calendar_key = (
+            tuple(purchaser.holidays) if purchaser and step.per_purchaser_deadline else ()
+        )
+        key = (step.id, zone.key, calendar_key, base)
+        found = self._fixed.get(key)
+        if found is None:
+            found = self._deadline(step, zone, self.step_calendar(step, purchaser), base)
+            self._fixed[key] = found
+        return found
+
+    def _deadline(
+        self, step: Step, zone: ZoneInfo, calendar: BusinessCalendar, base: date | None
+    ) -> datetime:
+        at = step.cutoff.time if step.cutoff else self.terms.cutoff.time
+        day = base or self.terms.closing_date
+        if isinstance(step.due, DueAfter):
+            if step.due.business_days == 0:
+                day = day if calendar.is_business_day(day) else calendar.next_business_day(day)
+            else:
+                day = calendar.next_business_day(day, step.due.business_days)
+        return cutoff_on(day, at, zone)

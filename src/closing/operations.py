@@ -11,20 +11,23 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from closing.board import Board, build_board
 from closing.calendar import calendar_snapshot
+from closing.clock import LocalTime, resolve_local
 from closing.db import queries
 from closing.db.store import Store
 from closing.deadlines import Deal
-from closing.deal import DealFile, DealTerms, PurchaserSpec, Step, load_deal_file
-from closing.errors import DealFileError, NotFoundError, Problem
-from closing.events import Event, Purchaser, Standing, replay
+from closing.deal import COMPANY, DealFile, DealTerms, PurchaserSpec, Step, load_deal_file
+from closing.errors import DealFileError, NotFoundError, Problem, UsageError
+from closing.events import COMPANY_SLUG, WITHDRAW, Event, Purchaser, Standing, replay
 from closing.machine import Refusal, machine_for
-from closing.marking import MarkRequest, decide_mark, decide_undo
+from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
+from closing.timefmt import local
 
 # --- loading deal files ------------------------------------------------------------------------
 
@@ -37,14 +40,33 @@ class LoadResult:
     purchasers: int
 
 
-def _snapshot(terms: DealTerms) -> str:
-    return calendar_snapshot(terms.business_days.calendars, terms.closing_date)
+def _snapshot(deal_file: DealFile) -> str:
+    terms = deal_file.terms
+    return calendar_snapshot(terms.calendar_names(deal_file.purchasers), terms.closing_date)
 
 
 def _details(spec: PurchaserSpec) -> str:
-    return json.dumps(
-        {"notices": spec.notices.model_dump(), "dwac": spec.dwac.model_dump()}, sort_keys=True
-    )
+    details: dict[str, Any] = {"notices": spec.notices.model_dump(), "dwac": spec.dwac.model_dump()}
+    if spec.time_zone:
+        details["time_zone"] = spec.time_zone
+    if spec.holidays:
+        details["holidays"] = spec.holidays
+    return json.dumps(details, sort_keys=True)
+
+
+def _company_row(terms: DealTerms) -> dict[str, Any]:
+    """The row that holds the deal's own steps (the company's deliveries) and their events."""
+    return {
+        "slug": COMPANY_SLUG,
+        "name": terms.company.name,
+        "position": -1,
+        "shares": 0,
+        "purchase_price": Decimal(0),
+        "warrant_shares": 0,
+        "details_json": "{}",
+        "active": True,
+        "role": "company",
+    }
 
 
 def _purchaser_values(spec: PurchaserSpec, position: int) -> dict[str, Any]:
@@ -57,6 +79,7 @@ def _purchaser_values(spec: PurchaserSpec, position: int) -> dict[str, Any]:
         "warrant_shares": spec.warrant_shares,
         "details_json": _details(spec),
         "active": True,
+        "role": "purchaser",
     }
 
 
@@ -82,14 +105,16 @@ def load_deal(store: Store, path: str, now: datetime) -> LoadResult:
                 slug=terms.slug,
                 title=terms.title,
                 terms_json=terms.model_dump_json(),
-                closures_json=_snapshot(terms),
+                closures_json=_snapshot(deal_file),
                 source_path=str(deal_file.path),
                 source_sha256=digest,
                 created_at=now,
                 updated_at=now,
             )
             queries.insert_purchasers(
-                session, deal_id, _new_purchasers(list(enumerate(deal_file.purchasers)))
+                session,
+                deal_id,
+                [_company_row(terms), *_new_purchasers(list(enumerate(deal_file.purchasers)))],
             )
             loaded = [f"loaded {len(deal_file.purchasers)} purchasers"]
             queries.insert_revision(session, deal_id, now, digest, json.dumps(loaded))
@@ -97,6 +122,8 @@ def load_deal(store: Store, path: str, now: datetime) -> LoadResult:
         old_terms = DealTerms.model_validate_json(stored.terms_json)
         changes = _term_changes(old_terms, terms)
         changes += _sync_purchasers(session, stored.id, deal_file, terms)
+        if queries.company_of(session, stored.id) is None:  # a deal loaded by an older closing
+            queries.insert_purchasers(session, stored.id, [_company_row(terms)])
         if stored.source_path != str(deal_file.path):
             queries.update_deal(session, stored.id, source_path=str(deal_file.path))
         if changes:
@@ -105,7 +132,7 @@ def load_deal(store: Store, path: str, now: datetime) -> LoadResult:
                 stored.id,
                 title=terms.title,
                 terms_json=terms.model_dump_json(),
-                closures_json=_snapshot(terms),
+                closures_json=_snapshot(deal_file),
                 source_sha256=digest,
                 updated_at=now,
             )
@@ -133,11 +160,11 @@ def _sync_purchasers(
 ) -> list[str]:
     rows = {p.slug: p for p in queries.purchasers_of(session, deal_id, active_only=False)}
     events = queries.events_by_purchaser(session, deal_id)
-    machine = machine_for(terms)
     stranded = []
-    for row in rows.values():
+    company = queries.company_of(session, deal_id)
+    for row in [*rows.values(), *([company] if company else [])]:
         try:
-            replay(machine, events.get(row.id, []))
+            replay(machine_for(terms, company=row.is_company), events.get(row.id, []))
         except Refusal as refusal:
             stranded.append(f"{row.name}: {refusal}")
     if stranded:
@@ -217,12 +244,26 @@ def _deal_hint(session: Session) -> str:
     return f"loaded deals: {', '.join(slugs)}"
 
 
+MIN_PREFIX = 3
+
+
 def find_purchaser(session: Session, deal: Deal, text: str) -> Purchaser:
-    """By slug, or an unambiguous case-insensitive prefix of the name or slug."""
+    """By slug, or an unambiguous case-insensitive prefix (3 characters at least) of the name or
+    slug; the word `company` names the deal's own steps."""
     wanted = text.strip()
+    if wanted.casefold() == COMPANY:
+        company = queries.company_of(session, deal.id)
+        if company is None:
+            raise NotFoundError(f"deal {deal.slug} has no company steps; reload its deal file")
+        return company
     exact = queries.purchaser_by_slug(session, deal.id, wanted)
-    if exact is not None:
+    if exact is not None and not exact.is_company:
         return exact
+    if 0 < len(wanted) < MIN_PREFIX:
+        raise NotFoundError(
+            f"purchaser {text!r} is too short to name a purchaser of {deal.slug}: give its slug "
+            f"or at least {MIN_PREFIX} characters of its name"
+        )
     matches = queries.purchasers_by_prefix(session, deal.id, wanted, limit=11)
     active = [m for m in matches if m.active] or matches
     if len(active) == 1 and wanted:
@@ -238,9 +279,13 @@ def find_purchaser(session: Session, deal: Deal, text: str) -> Purchaser:
     )
 
 
-def find_step(deal: Deal, text: str) -> Step:
-    """By id, or by id or board label in any case ("faxed" finds warrant_faxed's "Faxed")."""
-    steps = deal.terms.steps
+def find_step(deal: Deal, text: str, party: Purchaser | None = None) -> Step:
+    """By id, or by id or board label in any case ("faxed" finds warrant_faxed's "Faxed"); of the
+    company's steps for the company, of each purchaser's otherwise."""
+    terms = deal.terms
+    steps = terms.steps
+    if party is not None:
+        steps = terms.company_steps if party.is_company else terms.purchaser_steps
     wanted = text.strip().casefold()
     for step in steps:
         if step.id == text or step.id.casefold() == wanted:
@@ -260,62 +305,95 @@ class Recorded:
     deal: Deal
     purchaser: Purchaser
     event: Event
-    state: str
+    states: dict[str, str]  # the party's step states after it
+
+    @property
+    def still_to_do(self) -> list[str]:
+        machine = self.deal.company_machine if self.purchaser.is_company else self.deal.machine
+        return machine.still_to_do(self.states)
 
 
-def _locked(
-    session: Session, deal_name: str | None, purchaser_text: str, step_text: str
-) -> tuple[Deal, Step, Purchaser, Standing]:
-    """The deal, step and purchaser named, the purchaser locked for this transaction, and where
-    it stands: what a mark or an undo decides on."""
+@dataclass(frozen=True)
+class Locked:
+    """What a mark or a correction decides on: the deal, the party (locked for this
+    transaction), where it stands, and the company's step states (purchaser steps may require
+    company steps)."""
+
+    deal: Deal
+    party: Purchaser
+    standing: Standing
+    company: dict[str, str]
+
+
+def _locked(session: Session, deal_name: str | None, party_text: str) -> Locked:
     deal = open_deal(session, deal_name)
-    step = find_step(deal, step_text)
-    purchaser = find_purchaser(session, deal, purchaser_text)
-    queries.lock_purchaser(session, purchaser.id)
-    standing = replay(deal.machine, queries.purchaser_events(session, purchaser.id))
-    return deal, step, purchaser, standing
+    party = find_purchaser(session, deal, party_text)
+    queries.lock_purchaser(session, party.id)
+    machine = deal.company_machine if party.is_company else deal.machine
+    standing = replay(machine, queries.purchaser_events(session, party.id))
+    company: dict[str, str] = {}
+    if not party.is_company and deal.terms.company_steps:
+        row = queries.company_of(session, deal.id)
+        if row is not None:
+            company = replay(deal.company_machine, queries.purchaser_events(session, row.id)).states
+    return Locked(deal, party, standing, company)
 
 
 def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetime) -> Recorded:
-    """Record that a step happened; refuse (writing nothing) if it cannot have."""
+    """Record that a step happened (or part of a payment arrived); refuse, writing nothing, if
+    it cannot have."""
     with store.session() as session:
-        deal, step, purchaser, standing = _locked(
-            session, deal_name, request.purchaser, request.step
+        found = _locked(session, deal_name, request.purchaser)
+        step = find_step(found.deal, request.step, found.party)
+        decision = decide_mark(
+            found.deal,
+            step,
+            found.party,
+            found.standing,
+            replace(request, step=step.id),
+            now,
+            found.company,
         )
-        decision = decide_mark(deal, step, purchaser, standing, replace(request, step=step.id), now)
-        event = queries.append_event(session, deal.id, decision.event)
-        return Recorded(deal, purchaser, event, decision.state)
+        event = queries.append_event(session, found.deal.id, decision.event)
+        return Recorded(found.deal, found.party, event, decision.states)
 
 
-def undo(
-    store: Store,
-    deal_name: str | None,
-    purchaser_text: str,
-    step_text: str,
-    reason: str,
-    actor: str,
-    host: str,
-    now: datetime,
-) -> Recorded:
-    """Record a correction: the step is no longer done. The original mark stays in the log."""
+def correct(store: Store, deal_name: str | None, request: Correction, now: datetime) -> Recorded:
+    """Record an undo, reversal, waiver or withdrawal as a new event; the events it corrects stay
+    in the log."""
     with store.session() as session:
-        deal, step, purchaser, standing = _locked(session, deal_name, purchaser_text, step_text)
-        decision = decide_undo(deal, step, purchaser, standing, reason, actor, host, now)
-        event = queries.append_event(session, deal.id, decision.event)
-        return Recorded(deal, purchaser, event, decision.state)
+        found = _locked(session, deal_name, request.purchaser)
+        step = (
+            None if request.kind == WITHDRAW else find_step(found.deal, request.step, found.party)
+        )
+        decision = decide_correction(found.deal, step, found.party, found.standing, request, now)
+        event = queries.append_event(session, found.deal.id, decision.event)
+        return Recorded(found.deal, found.party, event, decision.states)
 
 
 # --- reading -----------------------------------------------------------------------------------
 
 
-def board(store: Store, deal_name: str | None, as_of: datetime) -> Board:
-    """The board as it stood at `as_of`: only events recorded by then count."""
+def board(
+    store: Store, deal_name: str | None, now: datetime, as_of: LocalTime | None = None
+) -> Board:
+    """The board now, or as it stood at `as_of` (in the deal's zone when it has no offset): only
+    events recorded by then count."""
     with store.session(read_only=True) as session:
         deal = open_deal(session, deal_name)
+        if as_of is not None:
+            when = resolve_local(as_of, deal.terms.zone, now)
+            if when > now:
+                raise UsageError(
+                    f"--as-of {local(when, deal.terms.zone)} is in the future; the board can "
+                    "only show the past"
+                )
+            now = when
         purchasers = queries.purchasers_of(session, deal.id)
-        events = queries.events_by_purchaser(session, deal.id, as_of)
+        company = queries.company_of(session, deal.id)
+        events = queries.events_by_purchaser(session, deal.id, now)
         failing = queries.failing_deliveries(session, deal.id)
-    return build_board(deal, purchasers, events, as_of, failing)
+    return build_board(deal, purchasers, events, now, failing, company)
 
 
 @dataclass(frozen=True)
@@ -335,7 +413,8 @@ def history(
             events = queries.purchaser_events(session, one.id)
         else:
             everyone = queries.purchasers_of(session, deal.id, active_only=False)
-            purchasers = {p.id: p for p in everyone}
+            company = queries.company_of(session, deal.id)
+            purchasers = {p.id: p for p in [*everyone, *([company] if company else [])]}
             events = queries.deal_events(session, deal.id)
     entries = [HistoryEntry(purchasers[e.purchaser_id], e) for e in events]
     entries.sort(key=lambda entry: (entry.event.recorded_at, entry.event.id))
@@ -361,7 +440,7 @@ def deals(store: Store) -> list[DealSummary]:
             deal.slug,
             deal.terms.title,
             deal.terms.closing_date,
-            deal.deadline(deal.terms.steps[0], {}).astimezone(deal.terms.zone),
+            deal.deadline(deal.terms.purchaser_steps[0], {}).astimezone(deal.terms.zone),
             purchasers.get(deal.id, 0),
             events.get(deal.id, 0),
         )
@@ -375,6 +454,7 @@ def all_deals(session: Session) -> list[Deal]:
 
 
 __all__ = [
+    "Correction",
     "Deal",
     "DealSummary",
     "HistoryEntry",
@@ -382,11 +462,11 @@ __all__ = [
     "MarkRequest",
     "Recorded",
     "board",
+    "correct",
     "deals",
     "find_purchaser",
     "history",
     "load_deal",
     "mark",
     "open_deal",
-    "undo",
 ]

@@ -27,7 +27,13 @@ from closing.alerts.channels import (
     channels_for,
 )
 from closing.alerts.plan import AlertText, DueAlert, Key, alert_text, plan_alerts
-from closing.db.queries import deal_by_id, deals_where, events_by_purchaser, purchasers_of
+from closing.db.queries import (
+    company_of,
+    deal_by_id,
+    deals_where,
+    events_by_purchaser,
+    purchasers_of,
+)
 from closing.db.schema import AlertRow, DealRow, DeliveryRow, PurchaserRow
 from closing.db.store import Store
 from closing.deadlines import Deal
@@ -107,9 +113,10 @@ def plan_deal(
     session: Session, deal: Deal, now: datetime, ledger: set[Key] | None = None
 ) -> tuple[list[DueAlert], datetime | None]:
     purchasers = purchasers_of(session, deal.id)
+    company = company_of(session, deal.id)
     events = events_by_purchaser(session, deal.id)
     keys = _ledger(session, deal.id) if ledger is None else ledger
-    plan = plan_alerts(deal.terms, deal.calendar, deal.machine, purchasers, events, now, keys)
+    plan = plan_alerts(deal, purchasers, events, now, keys, company)
     return plan.due, plan.next_at
 
 

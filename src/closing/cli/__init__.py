@@ -18,8 +18,8 @@ from dataclasses import asdict
 import click
 
 from closing.cli import alerts, db, demo, marks, watch
-from closing.cli.app import App, deal_option, instant, pass_app
-from closing.errors import ClosingError, ExitCode, UsageError
+from closing.cli.app import App, deal_option, local_time, pass_app
+from closing.errors import ClosingError, ExitCode
 
 
 @click.group(
@@ -92,7 +92,8 @@ def init(app: App, file: str, as_json: bool) -> None:
 @click.option(
     "--as-of",
     metavar="TIME",
-    help="Show the board as it stood at TIME (ISO 8601 with offset), from the event log.",
+    help="Show the board as it stood at TIME (08:30, 2002-06-07 08:30 in the deal's zone, or ISO "
+    "8601 with an offset), from the event log.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
 @click.option("--all", "show_all", is_flag=True, help="Every purchaser, however many.")
@@ -110,10 +111,7 @@ def status(
 
     deal = deal or deal_name
     now = app.now()
-    when = instant(as_of, "--as-of") or now
-    if when > now:
-        raise UsageError(f"--as-of {as_of} is in the future; the board can only show the past")
-    result = board(app.store, deal, when)
+    result = board(app.store, deal, now, local_time(as_of, "--as-of"))
     if as_json:
         from closing.cli.json_views import board_json
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from closing.clock import Clock, clock_from_env, parse_instant
+from closing.clock import Clock, LocalTime, clock_from_env, parse_instant, parse_local
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -93,6 +93,11 @@ def operator(by: str | None) -> str:
 
 def instant(value: str | None, what: str) -> datetime | None:
     return None if value is None else parse_instant(value, what)
+
+
+def local_time(value: str | None, what: str) -> LocalTime | None:
+    """A time the operator typed, read in the deal's zone when it has no offset."""
+    return None if value is None else parse_local(value, what)
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:

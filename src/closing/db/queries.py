@@ -124,7 +124,7 @@ def counts_by_deal(session: Session) -> tuple[dict[int, int], dict[int, int]]:
     """Active purchasers and events, per deal id."""
     purchasers = session.execute(
         select(PURCHASERS.c.deal_id, func.count())
-        .where(PURCHASERS.c.active)
+        .where(PURCHASERS.c.active, PURCHASERS.c.role == "purchaser")
         .group_by(PURCHASERS.c.deal_id)
     )
     events = session.execute(select(EVENTS.c.deal_id, func.count()).group_by(EVENTS.c.deal_id))
@@ -138,11 +138,22 @@ def counts_by_deal(session: Session) -> tuple[dict[int, int], dict[int, int]]:
 
 
 def purchasers_of(session: Session, deal_id: int, active_only: bool = True) -> list[Purchaser]:
-    """The deal's purchasers in Schedule 1 order."""
-    query = select(*_PURCHASER_COLUMNS).where(PURCHASERS.c.deal_id == deal_id)
+    """The deal's purchasers in Schedule 1 order (not the company's row)."""
+    query = select(*_PURCHASER_COLUMNS).where(
+        PURCHASERS.c.deal_id == deal_id, PURCHASERS.c.role == "purchaser"
+    )
     if active_only:
         query = query.where(PURCHASERS.c.active)
     return [_purchaser(row) for row in session.execute(query.order_by(PURCHASERS.c.position))]
+
+
+def company_of(session: Session, deal_id: int) -> Purchaser | None:
+    """The row that holds the deal's own steps and their events."""
+    query = select(*_PURCHASER_COLUMNS).where(
+        PURCHASERS.c.deal_id == deal_id, PURCHASERS.c.role == "company"
+    )
+    row = session.execute(query).first()
+    return None if row is None else _purchaser(row)
 
 
 def purchaser_by_slug(session: Session, deal_id: int, slug: str) -> Purchaser | None:
@@ -162,6 +173,7 @@ def purchasers_by_prefix(
         select(*_PURCHASER_COLUMNS)
         .where(
             PURCHASERS.c.deal_id == deal_id,
+            PURCHASERS.c.role == "purchaser",
             func.lower(PURCHASERS.c.slug).like(pattern, escape="\\")
             | func.lower(PURCHASERS.c.name).like(pattern, escape="\\"),
         )
@@ -174,7 +186,11 @@ def purchasers_by_prefix(
 def active_purchaser_slugs(session: Session, deal_id: int, limit: int) -> list[str]:
     query = (
         select(PURCHASERS.c.slug)
-        .where(PURCHASERS.c.deal_id == deal_id, PURCHASERS.c.active)
+        .where(
+            PURCHASERS.c.deal_id == deal_id,
+            PURCHASERS.c.active,
+            PURCHASERS.c.role == "purchaser",
+        )
         .order_by(PURCHASERS.c.position)
         .limit(limit)
     )
