@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from closing.calendar import BusinessCalendar, CalendarBook, cutoff_on
@@ -39,6 +40,20 @@ class Deal:
         terms = DealTerms.model_validate_json(terms_json)
         book = CalendarBook(terms.business_days.extra_closures, closures_json)
         return cls(id, slug, terms, book, created_at)
+
+    @cached_property
+    def purchaser_steps(self) -> list[Step]:
+        return self.terms.purchaser_steps
+
+    @cached_property
+    def _same_for_everyone(self) -> dict[str, datetime]:
+        """The deadlines that depend on no purchaser and no other step, worked out once."""
+        return {
+            step.id: self._deadline(step, self.step_zone(step), self.step_calendar(step), None)
+            for step in self.terms.steps
+            if not step.per_purchaser_deadline
+            and not (isinstance(step.due, DueAfter) and step.due.after != CLOSING)
+        }
 
     @property
     def machine(self) -> ProgressMachine:
@@ -83,6 +98,9 @@ class Deal:
         """The cutoff `step` is due by: on the closing date; or `business_days` business days
         (of the step's calendars) after the closing date (`after: closing`) or after the day,
         in the step's zone, the step it follows was done (the closing date until then)."""
+        same = self._same_for_everyone.get(step.id)
+        if same is not None:
+            return same
         zone = self.step_zone(step, purchaser)
         base: date | None = None
         if isinstance(step.due, DueAfter) and step.due.after != CLOSING:

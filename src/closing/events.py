@@ -9,6 +9,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, NamedTuple
 
+from closing.deal import NEEDABLE_DETAILS
 from closing.machine import DONE, MARK, REVERSE, UNDO, WAIVE, WAIVED, ProgressMachine
 
 RECEIPT = "receipt"  # part of a payment received; the step stays open
@@ -38,6 +39,11 @@ class Purchaser:
         section, _, key = dotted.partition(".")
         value = self.details.get(section, {}).get(key)
         return value or None
+
+    @cached_property
+    def missing_details(self) -> frozenset[str]:
+        """The notice and DWAC details (`notices.facsimile`, ...) the deal file left blank."""
+        return frozenset(need for need in NEEDABLE_DETAILS if not self.detail(need))
 
     @property
     def time_zone(self) -> str | None:

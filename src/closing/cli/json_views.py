@@ -32,6 +32,15 @@ def board_json(board: Board) -> dict[str, Any]:
             seen[moment] = iso(moment, zone)
         return seen[moment]
 
+    # Most purchasers' open steps are alike (same deadline, nothing missing): one dict serves all.
+    shared: dict[StepStatus, dict[str, Any]] = {}
+
+    def step(status: StepStatus) -> dict[str, Any]:
+        found = shared.get(status)
+        if found is None:
+            found = shared[status] = step_json(status, stamp)
+        return found
+
     totals = board.totals
     return {
         "deal": {
@@ -57,7 +66,7 @@ def board_json(board: Board) -> dict[str, Any]:
                 step_id: step_json(status, stamp) for step_id, status in board.company.steps.items()
             },
         },
-        "purchasers": [purchaser_json(row, stamp) for row in board.purchasers],
+        "purchasers": [purchaser_json(row, step) for row in board.purchasers],
         "totals": {
             "purchasers": totals.purchasers,
             "closed": totals.closed,
@@ -73,7 +82,7 @@ def board_json(board: Board) -> dict[str, Any]:
 
 
 def purchaser_json(
-    row: PurchaserStatus, stamp: Callable[[datetime | None], str | None]
+    row: PurchaserStatus, step: Callable[[StepStatus], dict[str, Any]]
 ) -> dict[str, Any]:
     purchaser = row.purchaser
     withdrawn = row.withdrawn
@@ -83,7 +92,7 @@ def purchaser_json(
         "state": row.state,
         "withdrawn": withdrawn is not None,
         "withdrawn_reason": withdrawn.note if withdrawn is not None else None,
-        "steps": {step_id: step_json(status, stamp) for step_id, status in row.steps.items()},
+        "steps": {step_id: step(status) for step_id, status in row.steps.items()},
         "shares": purchaser.shares,
         "purchase_price": money_text(purchaser.purchase_price),
         "warrant_shares": purchaser.warrant_shares,
