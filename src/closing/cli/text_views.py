@@ -60,7 +60,7 @@ def step_cell(status: StepStatus, board: Board, withdrawn: bool = False) -> Text
     elif status.status == WAIVED_STATUS:
         text = "waived"
     elif withdrawn:
-        return Text("—", style="dim")
+        return Text("withdrawn", style="dim")
     else:
         left = status.deadline - now
         if status.status == OVERDUE:
@@ -129,7 +129,7 @@ def board_view(
     money = [(f"{p.purchaser.shares:,}", format_money(p.purchaser.purchase_price)) for p in shown]
     shares_width = max([len("Shares"), len(f"{totals.shares:,}")] + [len(m[0]) for m in money])
     price_width = max([len(format_money(totals.purchase_price))] + [len(m[1]) for m in money])
-    names = [p.purchaser.name + (" (withdrawn)" if p.withdrawn is not None else "") for p in shown]
+    names = [p.purchaser.name for p in shown]
     name_width = max([len("Purchaser")] + [len(name) for name in names])
     gap = 3  # a column's padding on both sides and the divider between columns
     steps_need = sum(step_widths) + gap * len(step_widths)
@@ -169,7 +169,9 @@ def board_view(
         parts.append(summary_view(board, len(shown)))
     parts.append(
         Text(
-            f"{totals.shares:,} shares · {totals.warrant_shares:,} warrant shares\n"
+            f"{totals.shares:,} shares · {totals.warrant_shares:,} warrant shares"
+            + (f" · {totals.withdrawn:,} withdrawn" if totals.withdrawn else "")
+            + "\n"
             f"Received {format_money(totals.amount_received)} of "
             f"{format_money(totals.purchase_price)}"
         )
@@ -206,9 +208,8 @@ def money_lines(rows: list[PurchaserStatus]) -> list[str]:
                 )
             elif status.finished and row.shortfall:
                 lines.append(
-                    f"Short: {row.purchaser.name}: {format_money(row.amount_received)} received, "
-                    f"{format_money(row.shortfall)} short of {format_money(price)} (within "
-                    "tolerance)"
+                    f"Short: {row.purchaser.name}: {format_money(row.shortfall)} short of "
+                    f"{format_money(price)}, within the tolerance"
                 )
     return lines
 
@@ -231,6 +232,8 @@ def blocked_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) ->
     """`Blocked: <purchaser>: Faxed needs notice facsimile number; ...` for the rows shown."""
     lines = []
     for row in rows:
+        if row.withdrawn is not None:
+            continue
         reasons = [
             f"{board.terms.step(step_id).heading} needs "
             + ", ".join(reason.removesuffix(" missing") for reason in status.blocked_by)
