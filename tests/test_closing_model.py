@@ -171,8 +171,8 @@ def test_a_wire_returned_after_the_credit_is_reversed_not_undone(seeded: Cli) ->
     text = seeded("status", now=FRI.format("14:05")).out
     assert row_of(text, "Stonestreet")[3] == "✓ 11:00 ⚠"
     assert (
-        "Attention: Stonestreet Limited Partnership: Faxed: wired was reversed: wire returned"
-        in text
+        "Attention: Stonestreet Limited Partnership: wired was reversed: wire returned (Wired, "
+        "Faxed, DWAC)" in text
     )
     kinds = [e["kind"] for e in json.loads(seeded("history", "stonestreet", "--json").out)]
     assert kinds == ["mark", "mark", "mark", "mark", "reverse"]

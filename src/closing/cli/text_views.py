@@ -54,9 +54,11 @@ def step_cell(status: StepStatus, board: Board, withdrawn: bool = False) -> Text
         assert status.done_at is not None
         done_at = status.done_at.astimezone(zone)
         same_day = done_at.date() == now.astimezone(zone).date()
-        text = "✓ " + done_at.strftime("%H:%M" if same_day else "%a %H:%M")
-        if status.status == DONE_LATE:
-            text += " late"
+        late = status.status == DONE_LATE
+        if same_day:
+            text = "✓ " + done_at.strftime("%H:%M") + (" late" if late else "")
+        else:  # another day: the weekday, and the time unless late says more
+            text = "✓ " + done_at.strftime("%a late" if late else "%a %H:%M")
     elif status.status == WAIVED_STATUS:
         text = "waived"
     elif withdrawn:
@@ -215,14 +217,18 @@ def money_lines(rows: list[PurchaserStatus]) -> list[str]:
 
 
 def attention_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) -> list[str]:
-    """`Attention: <purchaser>: Faxed: wired was reversed: wire returned` for the rows shown."""
-    lines = [
-        f"Attention: {row.purchaser.name}: {board.terms.step(step_id).heading}: "
-        + "; ".join(status.attention)
-        for row in rows
-        for step_id, status in row.steps.items()
-        if status.attention
-    ]
+    """`Attention: <purchaser>: wired was reversed: wire returned (Wired, Faxed, DWAC)`: each
+    reason once per purchaser, with the steps it touches."""
+    lines = []
+    for row in rows:
+        touched: dict[str, list[str]] = {}
+        for step_id, status in row.steps.items():
+            for reason in status.attention:
+                touched.setdefault(reason, []).append(board.terms.step(step_id).heading)
+        lines += [
+            f"Attention: {row.purchaser.name}: {reason} ({', '.join(steps)})"
+            for reason, steps in touched.items()
+        ]
     if len(lines) > limit:
         lines = [*lines[:limit], f"... and {len(lines) - limit:,} more"]
     return lines
