@@ -122,9 +122,12 @@ def main() -> int:
         tmp = Path(tmp_dir)
         seed_db, signed_db, work_db = tmp / "seed.db", tmp / "signed.db", tmp / "work.db"
         big_yaml, big_db = tmp / "big.yaml", tmp / "big.db"
-        # The seed deal (two purchasers); a copy with stonestreet signed, for mark-wired.
+        # The seed deal (two purchasers); a copy with the prospectus supplement delivered and
+        # stonestreet signed, for mark-wired.
         run([*CLOSING, "init", str(SEED)], env_for(seed_db))
         shutil.copyfile(seed_db, signed_db)
+        delivered = [*CLOSING, "mark", "company", "prospectus_delivered", "--at", "07:30"]
+        run(delivered, env_for(signed_db))  # the prospectus supplement: a condition of the wire
         signed = [*CLOSING, "mark-signed", "stonestreet", "--at", "2002-06-07T09:00-07:00"]
         run(signed, env_for(signed_db))
         # A generated deal of 10,000 purchasers (init timed on a fresh db), all signed, half wired.
