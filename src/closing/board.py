@@ -112,6 +112,7 @@ class Board:
     totals: Totals
     company: CompanyStatus
     failing_alerts: int = 0
+    record_warning: str | None = None  # the event log failed verification, or looks short
 
     @property
     def closed(self) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from closing.board import Board, build_board
 from closing.calendar import calendar_snapshot
+from closing.chain import Break, check_chain
 from closing.clock import LocalTime, resolve_local
 from closing.db import queries
 from closing.db.store import Store
@@ -323,12 +324,13 @@ class Locked:
     party: Purchaser
     standing: Standing
     company: dict[str, str]
+    head: str  # the hash the next event of this party links to
 
 
 def _locked(session: Session, deal_name: str | None, party_text: str) -> Locked:
     deal = open_deal(session, deal_name)
     party = find_purchaser(session, deal, party_text)
-    queries.lock_purchaser(session, party.id)
+    head = queries.lock_purchaser(session, party.id)
     machine = deal.company_machine if party.is_company else deal.machine
     standing = replay(machine, queries.purchaser_events(session, party.id))
     company: dict[str, str] = {}
@@ -336,7 +338,7 @@ def _locked(session: Session, deal_name: str | None, party_text: str) -> Locked:
         row = queries.company_of(session, deal.id)
         if row is not None:
             company = replay(deal.company_machine, queries.purchaser_events(session, row.id)).states
-    return Locked(deal, party, standing, company)
+    return Locked(deal, party, standing, company, head)
 
 
 def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetime) -> Recorded:
@@ -354,7 +356,7 @@ def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetim
             now,
             found.company,
         )
-        event = queries.append_event(session, found.deal.id, decision.event)
+        event = queries.append_event(session, found.deal, found.party, decision.event, found.head)
         return Recorded(found.deal, found.party, event, decision.states)
 
 
@@ -367,7 +369,7 @@ def correct(store: Store, deal_name: str | None, request: Correction, now: datet
             None if request.kind == WITHDRAW else find_step(found.deal, request.step, found.party)
         )
         decision = decide_correction(found.deal, step, found.party, found.standing, request, now)
-        event = queries.append_event(session, found.deal.id, decision.event)
+        event = queries.append_event(session, found.deal, found.party, decision.event, found.head)
         return Recorded(found.deal, found.party, event, decision.states)
 
 
@@ -393,7 +395,29 @@ def board(
         company = queries.company_of(session, deal.id)
         events = queries.events_by_purchaser(session, deal.id, now)
         failing = queries.failing_deliveries(session, deal.id)
-    return build_board(deal, purchasers, events, now, failing, company)
+        warning = record_warning(session, deal)
+    shown = build_board(deal, purchasers, events, now, failing, company)
+    return replace(shown, record_warning=warning) if warning else shown
+
+
+def record_check(store: Store, deal_name: str | None) -> str | None:
+    """`record_warning` in a transaction of its own (for `history`)."""
+    with store.session(read_only=True) as session:
+        return record_warning(session, open_deal(session, deal_name))
+
+
+def record_warning(session: Session, deal: Deal) -> str | None:
+    """One line when the last `closing verify` failed, or when the event log is shorter than its
+    chains' heads say (a deleted event); None when all looks well."""
+    last = queries.last_verification(session, deal.id)
+    if last is not None and not last[1]:
+        return (
+            f"The event log failed verification at {local(last[0], deal.terms.zone)}: {last[2]}; "
+            "see closing verify"
+        )
+    if not queries.chain_lengths_agree(session, deal.id):
+        return "The event log has fewer events than its chains record; run closing verify"
+    return None
 
 
 @dataclass(frozen=True)
@@ -470,3 +494,61 @@ __all__ = [
     "mark",
     "open_deal",
 ]
+
+
+# --- verifying the record ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What `closing verify` found: every chain's head, or the first break."""
+
+    deal: Deal
+    events: int
+    heads: dict[str, str]  # party slug -> head hash (the company row's slug is @company)
+    broken: Break | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+def verify(store: Store, deal_name: str | None, now: datetime) -> Verification:
+    """Recompute every chain of the deal; record the outcome (the board warns of a failed one)."""
+    with store.session() as session:
+        deal = open_deal(session, deal_name)
+        found = queries.chains(session, deal.id)
+        broken: Break | None = None
+        heads: dict[str, str] = {}
+        events = 0
+        for chain in found:
+            events += len(chain.events)
+            broken = (
+                broken or check_chain(deal.slug, chain.party, chain.events) or _head_break(chain)
+            )
+            if chain.events and chain.events[-1].hash:
+                heads[chain.party] = chain.events[-1].hash or ""
+        detail = (
+            ""
+            if broken is None
+            else f"{broken.party} #{broken.seq}: {broken.what}: {broken.detail}"
+        )
+        queries.record_verification(session, deal.id, now, broken is None, events, detail)
+    return Verification(deal, events, heads, broken)
+
+
+def _head_break(chain: queries.Chain) -> Break | None:
+    """The chain must end where its party's head says: a deleted last event, or a head moved."""
+    last = chain.events[-1] if chain.events else None
+    length = last.event.seq if last else 0
+    if chain.head_seq > length:
+        return Break(
+            chain.party,
+            length + 1,
+            None,
+            "missing",
+            f"the chain ends at #{length} but its head says #{chain.head_seq} (events deleted)",
+        )
+    if last is not None and (chain.head_seq != length or chain.head_hash != last.hash):
+        return Break(chain.party, length, last.event.id, "changed", "its head was rewritten")
+    return None

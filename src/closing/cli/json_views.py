@@ -78,6 +78,7 @@ def board_json(board: Board) -> dict[str, Any]:
             "steps": totals.by_status,
         },
         "alerts": {"failing_deliveries": board.failing_alerts},
+        "record": {"warning": board.record_warning},
     }
 
 

@@ -163,6 +163,8 @@ def board_view(
     for name, cells, (shares, price) in zip(names, step_cells, money, strict=True):
         table.add_row(Text(name), *([shares, price] if wide else []), *cells)
     parts: list[RenderableType] = [header]
+    if board.record_warning:
+        parts.append(Text(board.record_warning, style="red bold"))
     company = company_line(board)
     if company is not None:
         parts.append(company)
