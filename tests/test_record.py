@@ -204,3 +204,33 @@ def test_any_single_change_deletion_insertion_or_swap_is_found(
     else:
         edited[index], edited[index + 1] = edited[index + 1], edited[index]
     assert check_chain("deal", "bnc", edited) is not None
+
+
+def test_an_event_that_cannot_be_read_is_reported_not_a_crash(seeded: Cli) -> None:
+    """A garbage kind and an amount that is not a number: the board shows every purchaser and
+    says which cannot be read; a mark on that purchaser is refused with exit 8."""
+    closing_day(seeded)
+    # PostgreSQL's NUMERIC column cannot hold 'lots'; there a NaN is what an edit can leave.
+    garbage = "'lots'" if seeded.database_url.startswith("sqlite") else "'NaN'"
+    tamper(
+        seeded,
+        "UPDATE event SET kind = 'bogus' WHERE step = 'signed' AND purchaser_id = "
+        "(SELECT id FROM purchaser WHERE slug = 'bnc-bach')",
+        f"UPDATE event SET amount = {garbage} WHERE step = 'wired' AND purchaser_id = "
+        "(SELECT id FROM purchaser WHERE slug = 'stonestreet')",
+    )
+    board = seeded("status", now=FRI.format("12:00"))
+    assert board.code == 0, board.err
+    assert "Unreadable: BNC Bach International, Ltd.: its events cannot be read" in board.out
+    assert (
+        "Unreadable: Stonestreet Limited Partnership: its events cannot be read (event #2"
+        in board.out
+    )
+    data = json.loads(seeded("status", "--json", now=FRI.format("12:00")).out)
+    assert all(p["unreadable"] for p in data["purchasers"])
+    refused = seeded("mark-dwac", "bnc", now=FRI.format("12:10"))
+    assert refused.code == ExitCode.RECORD
+    assert refused.err.startswith(
+        "Error: the event log of BNC Bach International, Ltd. cannot be read"
+    )
+    assert verify(seeded)[0] == ExitCode.RECORD

@@ -55,14 +55,30 @@ def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="The result, or the file's problems, as JSON."
 )
+@click.option(
+    "--accept-changes",
+    is_flag=True,
+    help="Make a reload that would lose sight of recorded facts (a removed purchaser with "
+    "events, a price changed after a wire); recorded in the deal's history.",
+)
 @pass_app
-def init(app: App, file: str, as_json: bool) -> None:
+def init(app: App, file: str, as_json: bool, accept_changes: bool) -> None:
     """Load or reload a deal file (lists what changed)."""
+    import socket
+
+    from closing.cli.app import operator
     from closing.errors import DealFileError
     from closing.operations import load_deal
 
     try:
-        result = load_deal(app.store, file, app.now())
+        result = load_deal(
+            app.store,
+            file,
+            app.now(),
+            accept_changes=accept_changes,
+            actor=operator(None),
+            host=socket.gethostname(),
+        )
     except DealFileError as error:
         if as_json:
             app.print_json({"problems": [asdict(problem) for problem in error.problems]})

@@ -187,7 +187,13 @@ def board_view(
                 style=STYLES[OVERDUE],
             )
         )
-    notes = money_lines(shown) + attention_lines(shown, board)
+    notes = [
+        f"Unreadable: {row.purchaser.name}: its events cannot be read ({row.unreadable}); "
+        "run closing verify"
+        for row in shown
+        if row.unreadable
+    ]
+    notes += money_lines(shown) + attention_lines(shown, board)
     if notes:
         parts.append(Text("\n".join(notes), style=STYLES[OVERDUE]))
     blocked = blocked_lines(shown, board)
