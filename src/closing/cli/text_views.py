@@ -301,6 +301,8 @@ def board_view(
         board, shown, step_cells, width
     )
     parts: list[RenderableType] = [header]
+    if board.record_warning:
+        parts.append(Text(board.record_warning, style="red bold"))
     company = company_line(board, width)
     if company is not None:
         parts.append(company)
@@ -323,7 +325,13 @@ def board_view(
                 style=STYLES[OVERDUE],
             )
         )
-    notes = money_lines(shown) + attention_lines(shown, board)
+    notes = [
+        f"Unreadable: {row.purchaser.name}: its events cannot be read ({row.unreadable}); "
+        "run closing verify"
+        for row in shown
+        if row.unreadable
+    ]
+    notes += money_lines(shown) + attention_lines(shown, board)
     if notes:
         parts.append(Text("\n".join(notes), style=STYLES[OVERDUE]))
     blocked = blocked_lines(shown, board)
