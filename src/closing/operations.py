@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from closing import reloads
 from closing.board import Board, build_board
 from closing.calendar import calendar_snapshot
-from closing.chain import Break, check_chain
+from closing.chain import Break, check_chain, record_digest
 from closing.clock import LocalTime, resolve_local
 from closing.db import queries
 from closing.db.store import Store
@@ -577,6 +577,11 @@ class Verification:
     @property
     def ok(self) -> bool:
         return self.broken is None
+
+    @property
+    def digest(self) -> str:
+        """One hash over every chain's head (sorted by party): the whole record in 64 letters."""
+        return record_digest(self.heads)
 
 
 def verify(store: Store, deal_name: str | None, now: datetime) -> Verification:

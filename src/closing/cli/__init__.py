@@ -223,6 +223,9 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(0)
 
 
+HEADS_SHOWN = 20
+
+
 @cli.command()
 @click.argument("deal", required=False)
 @deal_option
@@ -244,6 +247,7 @@ def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> 
                 "deal": result.deal.slug,
                 "ok": result.ok,
                 "events": result.events,
+                "digest": result.digest,
                 "heads": result.heads,
                 "broken": None
                 if broken is None
@@ -259,10 +263,13 @@ def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> 
     elif broken is None:
         app.out(
             f"The event log of {result.deal.slug} holds: {plural(result.events, 'event')} in "
-            f"{plural(len(result.heads), 'chain')}. Heads:"
+            f"{plural(len(result.heads), 'chain')}.\nRecord digest: {result.digest}\nHeads:"
         )
-        for party, head in result.heads.items():
+        shown = list(result.heads.items())
+        for party, head in shown[:HEADS_SHOWN]:
             app.out(f"  {party.lstrip('@')}: {head}")
+        if len(shown) > HEADS_SHOWN:
+            app.out(f"  ... and {len(shown) - HEADS_SHOWN:,} more (closing verify --json)")
     if broken is not None:
         event = f"event #{broken.seq} of {broken.party.lstrip('@')}"
         if broken.event_id is not None:
