@@ -16,7 +16,7 @@ import traceback
 
 import click
 
-from closing.cli import alerts, db, demo, marks, watch
+from closing.cli import alerts, db, demo, marks, watch, web
 from closing.cli.app import App, deal_option, instant, pass_app
 from closing.errors import ClosingError, ExitCode, UsageError
 
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(0)
 
 
-for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo]:
+for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo, *web.COMMANDS]:
     cli.add_command(command)
 
 
