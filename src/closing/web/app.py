@@ -103,6 +103,10 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
     board_template = templates.get_template("board.html")
 
     def page_view(snapshot: Snapshot, share: ShareRecord, show_all: bool) -> View:
+        key = ("view", share.team, share.purchaser_id, show_all)
+        return snapshot.render(key, lambda: make_view(snapshot, share, show_all))
+
+    def make_view(snapshot: Snapshot, share: ShareRecord, show_all: bool) -> View:
         if share.team:
             document = snapshot.document
             alerts = snapshot.alerts
@@ -206,12 +210,24 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
 
 def listen(host: str, port: int) -> socket.socket:
     """The listening socket, bound before the server starts so that a taken port is one clear
-    error. Raises OSError."""
-    return socket.create_server((host, port), family=_family(host), backlog=512)
+    error. Raises OSError.
 
-
-def _family(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
+    Made from getaddrinfo's answer, protocol included: asyncio sets TCP_NODELAY only on sockets
+    whose protocol is IPPROTO_TCP, and without it every response on a kept-alive connection
+    waited about 40 ms for a delayed ACK (`socket.create_server` leaves the protocol 0).
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(512)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def server(live: LiveBoard) -> uvicorn.Server:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -139,6 +140,11 @@ def _zone(document: Mapping[str, Any]) -> ZoneInfo | None:
 def _moment(text: object) -> datetime | None:
     if not isinstance(text, str):
         return None
+    return _parse_moment(text)
+
+
+@lru_cache(maxsize=4096)  # thousands of purchasers share a few deadlines
+def _parse_moment(text: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -223,9 +229,6 @@ def _row(
         badges.append("Withdrawn")
     elif state == "closed":
         badges.append("Closed")
-    ranks = [URGENCY.get(c.status, DONE_RANK if c.status in DONE_STATUSES else 3) for c in cells]
-    if any(c.notes and c.notes[0].startswith("attention") for c in cells):
-        ranks.append(0)
     return Row(
         name=str(data.get("name") or data.get("slug") or ""),
         slug=str(data.get("slug") or ""),
@@ -235,8 +238,27 @@ def _row(
         purchase_price=_money(data.get("purchase_price")),
         received=_money(data.get("amount_received")),
         cells=cells,
-        urgency=min(ranks, default=DONE_RANK),
+        urgency=urgency(data, steps)[0],
     )
+
+
+def urgency(data: Mapping[str, Any], steps: Sequence[tuple[str, str]]) -> tuple[int, int]:
+    """(how urgent its worst step is, how many steps are done) of one purchaser's entry: a step
+    needing attention counts as late; a withdrawn purchaser comes last."""
+    if data.get("withdrawn"):
+        return DONE_RANK + 1, 0
+    step_data = data.get("steps") or {}
+    worst, done = DONE_RANK, 0
+    for step_id, _ in steps:
+        step = step_data.get(step_id) or {}
+        status = step.get("status")
+        if status in DONE_STATUSES:
+            done += 1
+            rank = DONE_RANK
+        else:
+            rank = URGENCY.get(str(status), URGENCY["pending"])
+        worst = min(worst, 0 if step.get("attention") else rank)
+    return worst, done
 
 
 def _heading(step: Mapping[str, Any]) -> str:
@@ -287,14 +309,16 @@ def view(
     zone = _zone(document)
     as_of = _moment(document.get("as_of"))
     steps = _steps(document)
-    rows = [_row(data, steps, as_of, zone) for data in document.get("purchasers", [])]
-    shown = rows
+    entries = document.get("purchasers", [])
+    chosen = entries
     summary = None
     totals = document.get("totals") if team else None
-    if max_rows is not None and len(rows) > max_rows:
-        order = sorted(range(len(rows)), key=lambda n: (rows[n].urgency, n))
-        shown = [rows[n] for n in order[:max_rows]]
+    if max_rows is not None and len(entries) > max_rows:
+        # Only the rows shown are drawn: on a large deal most are not.
+        order = sorted(range(len(entries)), key=lambda n: (*urgency(entries[n], steps), n))
+        chosen = [entries[n] for n in order[:max_rows]]
         summary = _summary(totals or {}, steps)
+    shown = [_row(data, steps, as_of, zone) for data in chosen]
     cutoff = deal.get("cutoff", {})
     cutoff_text = str(cutoff.get("time", ""))
     closing_day = str(deal.get("closing_date", ""))
@@ -351,7 +375,7 @@ def view(
         steps=steps,
         rows=tuple(shown),
         shown=len(shown),
-        total=len(rows),
+        total=len(entries),
         company_cells=company_cells,
         footer=footer,
         footer_money=footer_money,
