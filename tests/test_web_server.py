@@ -90,9 +90,7 @@ def test_a_mark_made_by_the_cli_reaches_the_stream_within_a_second(deal: Deal) -
     assert update.received - committed < 1.0
     assert update.id == str(newest_event_id(deal.cli))
     assert int(update.id) > int(first.id)
-    wired = re.search(r'<td class="step [^"]*" data-step="wired" data-status="(\w+)"', update.data)
     bnc_row = update.data.split('data-slug="bnc-bach"')[1]
-    assert wired is not None
     assert 'data-step="wired" data-status="done"' in bnc_row
 
 
