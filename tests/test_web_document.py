@@ -33,14 +33,17 @@ def document(cli: Cli) -> dict[str, Any]:
 
 
 def test_a_purchaser_sees_its_row_and_the_public_heading_only(seeded: Cli) -> None:
-    """The filtered document keeps the deal's public heading and that purchaser's row, and
-    nothing else: no other row, no totals, no alert counts, no `closed` flag of the deal."""
+    """The filtered document keeps the deal's public heading, that purchaser's row and the
+    company's steps, and nothing else: no other row, no totals, no alert counts, no `closed` flag
+    of the deal, nothing added to the document later."""
     full = document(seeded)
     full["deal"]["secret_future_field"] = "BNC's wire reference"
+    full["company"]["internal"] = "BNC's wire reference"
     full["totals_by_party"] = {"bnc-bach": "930000.00"}
     mine = for_purchaser(full, "stonestreet")
-    assert set(mine) == {"deal", "as_of", "purchasers"}
+    assert set(mine) == {"deal", "as_of", "purchasers", "company"}
     assert set(mine["deal"]) == set(PUBLIC_DEAL_KEYS)
+    assert mine["company"] == {"steps": full["company"]["steps"]}
     assert [row["slug"] for row in mine["purchasers"]] == ["stonestreet"]
     assert mine["purchasers"][0] == full["purchasers"][0]
     text = json.dumps(mine)
@@ -49,29 +52,18 @@ def test_a_purchaser_sees_its_row_and_the_public_heading_only(seeded: Cli) -> No
     assert for_purchaser(full, "nobody")["purchasers"] == []
 
 
-def test_company_steps_are_shown_to_every_purchaser(seeded: Cli) -> None:
-    """The company's own deliveries (a `company.steps` section) are the deal's, not another
-    purchaser's: each purchaser's link shows them, in their own table."""
-    full = document(seeded)
-    full["deal"]["steps"].insert(
-        0, {"id": "prospectus_delivered", "title": "Prospectus delivered", "party": "company"}
+def test_company_steps_have_their_own_table(seeded: Cli) -> None:
+    """The company's deliveries (`company.steps`) are drawn apart from the purchasers' columns,
+    on every link."""
+    mine = view(for_purchaser(document(seeded), "stonestreet"), team=False)
+    delivered, filed = mine.company_cells
+    assert (delivered.heading, delivered.label, delivered.detail) == (
+        "Prospectus supplement delivered",
+        "Done",
+        "07:30",
     )
-    full["company"] = {
-        "steps": {
-            "prospectus_delivered": {
-                "status": "done",
-                "deadline": "2002-06-07T17:00:00-07:00",
-                "done_at": "2002-06-07T08:00:00-07:00",
-            }
-        },
-        "internal": "not for purchasers",
-    }
-    mine = for_purchaser(full, "stonestreet")
-    assert mine["company"] == {"steps": full["company"]["steps"]}
-    page = view(mine, team=False)
-    assert [c.heading for c in page.company_cells] == ["Prospectus delivered"]
-    assert (page.company_cells[0].label, page.company_cells[0].detail) == ("Done", "08:00")
-    assert [step_id for step_id, _ in page.steps] == [
+    assert (filed.label, filed.detail) == ("Pending", "4d 1h left")
+    assert [step_id for step_id, _ in mine.steps] == [
         "signed",
         "wired",
         "warrant_faxed",
@@ -80,41 +72,76 @@ def test_company_steps_are_shown_to_every_purchaser(seeded: Cli) -> None:
     ]
 
 
-def test_each_status_has_words_and_a_class_named_after_it(seeded: Cli) -> None:
-    """Done shows when, open steps the time left (or how late), blocked ones what is missing;
-    a status this version does not know (`done_late`, `waived`, ...) shows its own name and
-    gets a CSS class named after it, and an `attention` note is shown."""
-    full = document(seeded)
-    page = view(full, team=True)
-    stonestreet, bnc = page.rows
+def test_each_step_is_told_in_words(seeded: Cli) -> None:
+    """Done shows when; an open step the time left; a step missing a detail says which (⚑) and
+    gets the `blocked` class, one waiting for another says so."""
+    stonestreet, bnc = view(document(seeded), team=True).rows
     cells = {c.step: c for c in stonestreet.cells}
-    assert (cells["signed"].label, cells["signed"].detail) == ("Done", "08:30")
-    assert cells["signed"].symbol == "✓"
-    assert (cells["warrant_faxed"].label, cells["warrant_faxed"].detail) == (
-        "Blocked",
-        "1h 30m left",
+    assert (cells["signed"].label, cells["signed"].symbol, cells["signed"].detail) == (
+        "Done",
+        "✓",
+        "08:30",
     )
-    assert cells["warrant_faxed"].notes == ("needs notice facsimile number",)
-    assert {c.step: (c.label, c.css) for c in bnc.cells}["wired"] == ("Due soon", "status-due_soon")
+    faxed = cells["warrant_faxed"]
+    assert (faxed.label, faxed.detail, faxed.css, faxed.flags) == (
+        "Due soon",
+        "1h 30m left",
+        "status-due_soon",
+        "blocked",
+    )
+    assert faxed.notes == ("⚑ needs notice facsimile number",)
+    assert cells["warrant_delivered"].notes == ("⚑ needs notice address", "after Warrant faxed")
+    assert {c.step: c.label for c in bnc.cells}["wired"] == "Due soon"
 
-    changed = copy.deepcopy(full)
-    steps = changed["purchasers"][0]["steps"]
-    steps["signed"] = {**steps["signed"], "status": "done_late", "late_by": 1800}
-    steps["wired"] = {**steps["wired"], "status": "waived", "done_at": None}
-    steps["warrant_faxed"]["attention"] = "wired was reversed: wire returned"
-    steps["dwac_credited"]["status"] = "<img src=x>"
-    cells = {c.step: c for c in view(changed, team=True).rows[0].cells}
-    assert (cells["signed"].label, cells["signed"].detail, cells["signed"].css) == (
+
+def test_late_waived_reversed_and_withdrawn_as_the_board_says(seeded: Cli) -> None:
+    """What `closing status --json` says after a late wire, a waiver, a reversal and a
+    withdrawal is shown in words: done late and by how much, waived, the reversal's attention
+    note on the step done on top of it, a withdrawn purchaser with its reason, listed last."""
+    document(seeded)
+    for args, at in [
+        (("mark-faxed", "stonestreet"), "15:00"),
+        (("reverse", "stonestreet", "wired", "--reason", "wire returned"), "15:10"),
+        (("waive", "stonestreet", "dwac_credited", "--reason", "DRS, not DWAC"), "15:20"),
+        (("mark-wired", "bnc", "--at", "17:30"), "17:40"),
+        (("withdraw", "bnc", "--reason", "never funded the rest"), "17:50"),
+    ]:
+        result = seeded(*args, now=f"2002-06-07T{at}:00-07:00")
+        assert result.code == 0, result.err
+    data = json.loads(seeded("status", "--json", now="2002-06-07T18:00:00-07:00").out)
+    page = view(data, team=True, max_rows=1)
+    cells = {c.step: c for c in view(data, team=True).rows[0].cells}
+    assert (cells["wired"].label, cells["wired"].detail) == ("Late", "by 1h 00m")
+    assert cells["warrant_faxed"].flags == "attention"
+    assert cells["warrant_faxed"].notes[0].startswith("attention: ")
+    assert "wire returned" in cells["warrant_faxed"].notes[0]
+    assert (cells["dwac_credited"].label, cells["dwac_credited"].css) == (
+        "Waived",
+        "status-waived",
+    )
+    bnc = view(data, team=True).rows[1]
+    assert bnc.badges == ("Withdrawn",)
+    assert bnc.notes == ("withdrawn: never funded the rest",)
+    late = {c.step: c for c in bnc.cells}["wired"]
+    assert (late.label, late.detail, late.css) == (
         "Done late",
-        "08:30, 30m late",
+        "17:30, 30m late",
         "status-done_late",
     )
-    assert (cells["wired"].label, cells["wired"].detail) == ("Waived", "")
-    assert cells["warrant_faxed"].notes[0] == "attention: wired was reversed: wire returned"
-    assert cells["dwac_credited"].css == "status--img-src-x-"
+    assert [row.slug for row in page.rows] == ["stonestreet"]  # withdrawn: last
+
+
+def test_a_status_this_version_does_not_know_is_shown_by_its_name(seeded: Cli) -> None:
+    """A status added later gets its own name as label and a CSS class named after it (made safe
+    for an attribute)."""
+    changed = copy.deepcopy(document(seeded))
+    changed["purchasers"][0]["steps"]["signed"]["status"] = "on_hold"
+    changed["purchasers"][0]["steps"]["wired"]["status"] = "<img src=x>"
+    cells = view(changed, team=True).rows[0].cells
+    assert (cells[0].label, cells[0].css) == ("On hold", "status-on_hold")
+    assert cells[1].css == "status--img-src-x-"
     assert css_name("overdue") == "status-overdue"
     assert status_label("overdue") == "Late"
-    assert status_label("something_new") == "Something new"
 
 
 def test_late_steps_say_by_how_much(seeded: Cli) -> None:

@@ -56,7 +56,8 @@ def deal(seeded: Cli) -> Iterator[Deal]:
         assert seeded(*args, now=f"2002-06-07T{at}:00-07:00").code == 0
     store = Store(seeded.database_url)
     tokens = [
-        create_share(store, None, who, "alice", MOMENT).token for who in ("team", "st", "bnc")
+        create_share(store, None, who, "alice", MOMENT).token
+        for who in ("team", "stonestreet", "bnc")
     ]
     with serve(seeded.database_url, MOMENT) as served:
         yield Deal(seeded, served, *tokens)
@@ -113,7 +114,7 @@ def test_a_purchaser_link_never_shows_another_purchaser(deal: Deal) -> None:
     assert "Stonestreet Limited Partnership" in page.text
     assert api.json() == api_query.json()
     assert [row["slug"] for row in api.json()["purchasers"]] == ["stonestreet"]
-    assert set(api.json()) == {"deal", "as_of", "purchasers"}
+    assert set(api.json()) == {"deal", "as_of", "purchasers", "company"}
     assert 'data-step="warrant_faxed" data-status="done"' in events[-1].data
     for text in [page.text, api.text, *(event.data for event in events)]:
         leaked = [word for word in BNC_ONLY if word in text]
@@ -228,9 +229,10 @@ def test_the_page_is_whole_without_javascript(deal: Deal) -> None:
     page = httpx.get(deal.served.url(deal.team)).text
     assert '<meta http-equiv="refresh" content="60">' in page
     assert page.count('<tr class="purchaser') == 2
-    for text in ["✓</span> Done", "08:30", "Due soon", "1h 30m left", "Blocked", "0/2 closed"]:
+    for text in ["✓</span> Done", "08:30", "Due soon", "1h 30m left", "0/2 closed"]:
         assert text in page
-    assert "needs notice facsimile number" in page
+    assert "⚑ needs notice facsimile number" in page
+    assert "The company's deliveries" in page
     assert "Received $450,000.00 of $1,380,000.00" in page
 
 

@@ -113,7 +113,8 @@ def test_links_are_listed_masked_and_revoked(seeded: Cli) -> None:
 
 
 def test_share_refuses_what_it_cannot_do(seeded: Cli) -> None:
-    """Nothing to share, two things at once, or an unknown purchaser: one line, nothing made."""
+    """Nothing to share, two things at once, an unknown purchaser or the company: one line,
+    nothing made."""
     usage = (
         "Error: say what to share: closing share team, closing share PURCHASER, closing share "
         "--list or closing share --revoke ID\n"
@@ -124,6 +125,12 @@ def test_share_refuses_what_it_cannot_do(seeded: Cli) -> None:
     unknown = seeded("share", "nobody", now=NOW)
     assert unknown.code == ExitCode.NOT_FOUND
     assert unknown.err.startswith("Error: no purchaser 'nobody' in neotherapeutics-2002-06-07")
+    company = seeded("share", "company", now=NOW)
+    assert (company.code, company.err) == (
+        ExitCode.NOT_FOUND,
+        "Error: the company's steps are on every link; share the board with: closing share team, "
+        "or closing share PURCHASER\n",
+    )
     assert seeded("share", "--list", now=NOW).out.startswith("No links")
 
 

@@ -19,6 +19,7 @@ from datetime import datetime
 
 import httpx
 
+from closing.cli.json_views import board_json
 from closing.clock import FixedClock
 from closing.db.store import Store
 from closing.web.app import listen
@@ -40,7 +41,7 @@ def serve(
     database_url: str, now: datetime, deal: str | None = None, poll: float = 0.1
 ) -> Iterator[Served]:
     """`closing serve` in a thread of this process, on a free port of 127.0.0.1."""
-    live = LiveBoard(Store(database_url), deal, FixedClock(now), poll=poll)
+    live = LiveBoard(Store(database_url), deal, FixedClock(now), board_json, poll=poll)
     sock = listen("127.0.0.1", 0)
     port = sock.getsockname()[1]
     server = web_server(live)

@@ -215,7 +215,7 @@ class AlertDaemon:
                 log.error(
                     "event=deal-file-invalid deal=%s problems=%s",
                     slug,
-                    logfmt("; ".join(error.problems)),
+                    logfmt("; ".join(str(problem) for problem in error.problems)),
                 )
                 continue
             log.info(

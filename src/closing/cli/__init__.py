@@ -13,12 +13,13 @@ import gc
 import os
 import sys
 import traceback
+from dataclasses import asdict
 
 import click
 
 from closing.cli import alerts, db, demo, marks, watch, web
-from closing.cli.app import App, deal_option, instant, pass_app
-from closing.errors import ClosingError, ExitCode, UsageError
+from closing.cli.app import App, deal_option, local_time, pass_app
+from closing.errors import ClosingError, ExitCode
 
 
 @click.group(
@@ -28,10 +29,17 @@ from closing.errors import ClosingError, ExitCode, UsageError
 @click.option(
     "--database",
     metavar="URL",
-    help="Database URL (default: CLOSING_DATABASE_URL, "
-    "else a SQLite file under ~/.local/share/closing).",
+    envvar="CLOSING_DATABASE_URL",
+    show_envvar=True,
+    help="Database URL or SQLite path (default: a SQLite file under ~/.local/share/closing).",
 )
-@click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="CLOSING_DEBUG",
+    show_envvar=True,
+    help="Show tracebacks for unexpected errors.",
+)
 @click.version_option(package_name="closing")
 @click.pass_context
 def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
@@ -44,13 +52,31 @@ def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--json", "as_json", is_flag=True, help="The result, or the file's problems, as JSON."
+)
 @pass_app
-def init(app: App, file: str) -> None:
+def init(app: App, file: str, as_json: bool) -> None:
     """Load or reload a deal file (lists what changed)."""
+    from closing.errors import DealFileError
     from closing.operations import load_deal
 
-    result = load_deal(app.store, file, app.now())
-    if result.created:
+    try:
+        result = load_deal(app.store, file, app.now())
+    except DealFileError as error:
+        if as_json:
+            app.print_json({"problems": [asdict(problem) for problem in error.problems]})
+        raise
+    if as_json:
+        app.print_json(
+            {
+                "deal": result.slug,
+                "created": result.created,
+                "purchasers": result.purchasers,
+                "changes": result.changes,
+            }
+        )
+    elif result.created:
         app.out(f"Loaded deal {result.slug} with {result.purchasers} purchasers.")
     elif result.changes:
         app.out(f"Updated deal {result.slug}:")
@@ -66,7 +92,8 @@ def init(app: App, file: str) -> None:
 @click.option(
     "--as-of",
     metavar="TIME",
-    help="Show the board as it stood at TIME (ISO 8601 with offset), from the event log.",
+    help="Show the board as it stood at TIME (08:30, 2002-06-07 08:30 in the deal's zone, or ISO "
+    "8601 with an offset), from the event log.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
 @click.option("--all", "show_all", is_flag=True, help="Every purchaser, however many.")
@@ -84,10 +111,7 @@ def status(
 
     deal = deal or deal_name
     now = app.now()
-    when = instant(as_of, "--as-of") or now
-    if when > now:
-        raise UsageError(f"--as-of {as_of} is in the future; the board can only show the past")
-    result = board(app.store, deal, when)
+    result = board(app.store, deal, now, local_time(as_of, "--as-of"))
     if as_json:
         from closing.cli.json_views import board_json
 

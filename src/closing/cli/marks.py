@@ -8,11 +8,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from closing.cli.app import App, deal_option, instant, operator, pass_app
+from closing.cli.app import App, deal_option, local_time, operator, pass_app
 from closing.marks import GENERIC, MARK_COMMANDS, MarkCommand
 
 if TYPE_CHECKING:
     from closing.operations import Recorded
+
+
+by_option = click.option(
+    "--by",
+    metavar="NAME",
+    envvar="CLOSING_OPERATOR",
+    show_envvar=True,
+    help="Who records it (default: your user name).",
+)
 
 
 def mark_command(spec: MarkCommand) -> click.Command:
@@ -34,13 +43,14 @@ def mark_command(spec: MarkCommand) -> click.Command:
         request = MarkRequest(
             purchaser=purchaser,
             step=step_id or "",
-            at=instant(at, "--at"),
+            at=local_time(at, "--at"),
             actor=operator(by),
             host=socket.gethostname(),
             evidence_kind=spec.evidence_kind,
             evidence=evidence,
             amount=options.get("amount"),
             note=note,
+            partial=bool(options.get("partial")),
         )
         recorded = mark(app.store, deal_name, request, app.now())
         say_recorded(app, "Marked", recorded)
@@ -49,14 +59,8 @@ def mark_command(spec: MarkCommand) -> click.Command:
     params: list[Callable[[Any], Any]] = [
         click.argument("purchaser"),
         deal_option,
-        click.option(
-            "--at", metavar="TIME", help="When it happened (ISO 8601 with offset); default now."
-        ),
-        click.option(
-            "--by",
-            metavar="NAME",
-            help="Who records it (default CLOSING_OPERATOR, else your user name).",
-        ),
+        at_option,
+        by_option,
         click.option("--note", metavar="TEXT", help="A note kept with the event."),
     ]
     if spec.step is None:
@@ -67,7 +71,15 @@ def mark_command(spec: MarkCommand) -> click.Command:
             click.option(
                 "--amount",
                 metavar="AMOUNT",
-                help="Amount received (default: the purchase price); must match it to the cent.",
+                help="Amount received (default: what is still owed); the total must match the "
+                "purchase price (within the step's tolerance).",
+            )
+        )
+        params.append(
+            click.option(
+                "--partial",
+                is_flag=True,
+                help="Part of the price: recorded, and the step stays open for the rest.",
             )
         )
     wrapped: Any = pass_app(command)
@@ -77,43 +89,130 @@ def mark_command(spec: MarkCommand) -> click.Command:
 
 
 def say_recorded(app: App, verb: str, recorded: Recorded) -> None:
+    from closing.events import RECEIPT, WITHDRAW
     from closing.money import format_money
     from closing.timefmt import local
 
     event = recorded.event
+    party = recorded.purchaser
     zone = recorded.deal.terms.zone
     extra = f" ({format_money(event.amount)})" if event.amount is not None else ""
-    remaining = recorded.deal.machine.still_to_do(recorded.state)
+    remaining = recorded.still_to_do
+    if event.kind == WITHDRAW:
+        app.out(
+            f"Withdrew {party.name} at {local(event.occurred_at, zone)} by {event.actor}: "
+            f"{event.note}. No more alerts for it; its price leaves the totals to receive."
+        )
+        return
+    if event.kind == RECEIPT:
+        verb = "Recorded part of"
     progress = (
         f"Still to do: {', '.join(remaining)}."
         if remaining
-        else f"Every step is done: {recorded.purchaser.name} is closed."
+        else f"Every step is done: {'the company' if party.is_company else party.name} is closed."
     )
     app.out(
-        f"{verb} {event.step} for {recorded.purchaser.name} at {local(event.occurred_at, zone)} "
+        f"{verb} {event.step} for {party.name} at {local(event.occurred_at, zone)} "
         f"by {event.actor}{extra}. {progress}"
     )
 
 
+at_option = click.option(
+    "--at",
+    metavar="TIME",
+    help="When it happened: 08:30 or 2002-06-07 08:30 in the deal's zone, or ISO 8601 with an "
+    "offset; default now.",
+)
+
+
+def correction_command(kind: str, verb: str, help_text: str, reason_help: str) -> click.Command:
+    """`undo`, `reverse` and `waive`: a step of a purchaser (or of `company`), with a reason."""
+
+    @click.command(kind, help=help_text)
+    @click.argument("purchaser")
+    @click.argument("step")
+    @click.option("--reason", required=True, metavar="TEXT", help=reason_help)
+    @at_option
+    @by_option
+    @click.option("--note", metavar="TEXT", help="A note kept with the event.")
+    @deal_option
+    @pass_app
+    def command(
+        app: App,
+        purchaser: str,
+        step: str,
+        reason: str,
+        at: str | None,
+        by: str | None,
+        note: str | None,
+        deal_name: str | None,
+    ) -> None:
+        from closing.operations import Correction, correct
+
+        request = Correction(
+            kind,
+            purchaser,
+            step,
+            reason,
+            operator(by),
+            socket.gethostname(),
+            local_time(at, "--at"),
+            note,
+        )
+        say_recorded(app, verb, correct(app.store, deal_name, request, app.now()))
+
+    return command
+
+
+undo = correction_command(
+    "undo",
+    "Undid",
+    "Correct a mistake in the record: STEP is no longer done (or waived).\n\nThe mark stays in "
+    "the history; the correction is a new event. For something that came undone in the world "
+    "(a wire returned) use reverse.",
+    "Why the mark was wrong.",
+)
+reverse = correction_command(
+    "reverse",
+    "Reversed",
+    "Something done came undone in the world (a wire returned, a credit reversed): STEP is "
+    "open again; steps done on top of it stay done and are flagged for attention.",
+    "What happened (e.g. wire returned).",
+)
+waive = correction_command(
+    "waive",
+    "Waived",
+    "STEP does not apply: it counts as satisfied and gets no alerts.",
+    "Why it does not apply.",
+)
+
+
 @click.command()
 @click.argument("purchaser")
-@click.argument("step")
-@click.option("--reason", required=True, metavar="TEXT", help="Why the mark was wrong.")
-@click.option("--by", metavar="NAME", help="Who records it.")
+@click.option("--reason", required=True, metavar="TEXT", help="Why the purchaser is out.")
+@at_option
+@by_option
 @deal_option
 @pass_app
-def undo(
-    app: App, purchaser: str, step: str, reason: str, by: str | None, deal_name: str | None
+def withdraw(
+    app: App, purchaser: str, reason: str, at: str | None, by: str | None, deal_name: str | None
 ) -> None:
-    """Correct a mark: STEP is no longer done.
+    """PURCHASER is out of the deal: no alerts, shown as withdrawn, its price no longer to be
+    received."""
+    from closing.events import WITHDRAW
+    from closing.operations import Correction, correct
 
-    The mark stays in the history; the correction is a new event."""
-    from closing.operations import undo as undo_step
-
-    recorded = undo_step(
-        app.store, deal_name, purchaser, step, reason, operator(by), socket.gethostname(), app.now()
+    request = Correction(
+        WITHDRAW, purchaser, "", reason, operator(by), socket.gethostname(), local_time(at, "--at")
     )
-    say_recorded(app, "Undid", recorded)
+    say_recorded(app, "Withdrew", correct(app.store, deal_name, request, app.now()))
 
 
-COMMANDS: list[click.Command] = [mark_command(GENERIC), *map(mark_command, MARK_COMMANDS), undo]
+COMMANDS: list[click.Command] = [
+    mark_command(GENERIC),
+    *map(mark_command, MARK_COMMANDS),
+    undo,
+    reverse,
+    waive,
+    withdraw,
+]

@@ -26,7 +26,7 @@ from closing.errors import DatabaseError
 
 # The Alembic revisions, oldest first (closing/migrations/versions). Kept here so that checking
 # the schema on every command does not import Alembic; a test keeps the two in step.
-REVISIONS = ["0001", "0002", "0003"]
+REVISIONS = ["0001", "0002", "0003", "0004"]
 HEAD = REVISIONS[-1]
 
 
@@ -34,10 +34,11 @@ HEAD = REVISIONS[-1]
 
 
 def default_database_url() -> str:
-    """A SQLite file under $XDG_DATA_HOME (or ~/.local/share), its folder made on first use."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    folder = Path(base) / "closing"
-    folder.mkdir(parents=True, exist_ok=True)
+    """A SQLite file in the user's data folder (platformdirs: $XDG_DATA_HOME/closing, else
+    ~/.local/share/closing on Linux), the folder made on first use."""
+    from platformdirs import user_data_path
+
+    folder = user_data_path("closing", appauthor=False, ensure_exists=True)
     return f"sqlite:///{folder / 'closing.db'}"
 
 

@@ -82,6 +82,7 @@ class Cell:
     symbol: str
     detail: str
     notes: tuple[str, ...] = ()
+    flags: str = ""  # more CSS classes: "blocked", "attention"
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class Row:
     received: str
     cells: tuple[Cell, ...]
     urgency: int
+    notes: tuple[str, ...] = ()  # under the name: why withdrawn, a shortfall
 
 
 @dataclass(frozen=True)
@@ -181,8 +183,10 @@ def cell(
     data: Mapping[str, Any],
     as_of: datetime | None,
     zone: ZoneInfo | None,
+    headings: Mapping[str, str] | None = None,
 ) -> Cell:
-    """One step of one purchaser: a label and a detail in words (never colour alone)."""
+    """One step of one purchaser: a label and a detail in words (never colour alone), and notes:
+    what needs attention, what is missing (⚑), what it waits for, what part of a payment came."""
     status = str(data.get("status") or "unknown")
     detail = ""
     done_at = _moment(data.get("done_at"))
@@ -196,10 +200,19 @@ def cell(
     late_by = data.get("late_by")
     if isinstance(late_by, int | float) and late_by > 0:
         detail = f"{detail}, {duration(timedelta(seconds=late_by))} late".lstrip(", ")
-    notes = [f"attention: {text}" for text in _texts(data.get("attention"))]
+    attention = _texts(data.get("attention"))
+    notes = [f"attention: {text}" for text in attention]
     needs = [text.removesuffix(" missing") for text in _texts(data.get("blocked_by"))]
     if needs:
-        notes.append("needs " + ", ".join(needs))
+        notes.append("⚑ needs " + ", ".join(needs))
+    open_step = status not in DONE_STATUSES
+    waiting = [(headings or {}).get(s, s) for s in _texts(data.get("waiting_on"))]
+    if waiting and open_step:
+        notes.append("after " + ", ".join(waiting))
+    received = data.get("received")
+    if received not in (None, "", "0", "0.00") and open_step:
+        notes.append(f"{_money(received)} received")
+    flags = " ".join(name for name, on in (("blocked", needs), ("attention", attention)) if on)
     return Cell(
         step_id,
         heading,
@@ -209,6 +222,7 @@ def cell(
         STATUS_SYMBOLS.get(status, ""),
         detail,
         tuple(notes),
+        flags,
     )
 
 
@@ -219,10 +233,17 @@ def _row(
     zone: ZoneInfo | None,
 ) -> Row:
     step_data = data.get("steps") or {}
+    headings = dict(steps)
     cells = tuple(
-        cell(step_id, heading, step_data.get(step_id) or {}, as_of, zone)
+        cell(step_id, heading, step_data.get(step_id) or {}, as_of, zone, headings)
         for step_id, heading in steps
     )
+    notes = []
+    if data.get("withdrawn") and data.get("withdrawn_reason"):
+        notes.append(f"withdrawn: {data['withdrawn_reason']}")
+    shortfall = data.get("shortfall")
+    if shortfall not in (None, "", "0", "0.00"):
+        notes.append(f"short {_money(shortfall)}")
     badges = []
     state = str(data.get("state") or "")
     if data.get("withdrawn"):
@@ -239,6 +260,7 @@ def _row(
         received=_money(data.get("amount_received")),
         cells=cells,
         urgency=urgency(data, steps)[0],
+        notes=tuple(notes),
     )
 
 
@@ -334,7 +356,7 @@ def view(
         str(s.get("id")): _heading(s) for s in deal.get("steps", []) if isinstance(s, Mapping)
     }
     company_cells = tuple(
-        cell(step_id, step_titles.get(step_id, step_id), data or {}, as_of, zone)
+        cell(step_id, step_titles.get(step_id, step_id), data or {}, as_of, zone, step_titles)
         for step_id, data in company_steps.items()
     )
     footer: tuple[str, ...] = ()
@@ -344,8 +366,10 @@ def view(
     if team and isinstance(totals, Mapping):
         counts = totals.get("steps") or {}
         purchasers = int(totals.get("purchasers") or 0)
+        withdrawn = totals.get("withdrawn")
         footer = (
-            f"{_count(totals.get('closed'))}/{_count(purchasers)} closed",
+            f"{_count(totals.get('closed'))}/{_count(purchasers)} closed"
+            + (f", {withdrawn:,} withdrawn" if isinstance(withdrawn, int) and withdrawn else ""),
             *(f"{_done(counts, step_id):,}/{purchasers:,} done" for step_id, _ in steps),
         )
         footer_money = (

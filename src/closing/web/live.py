@@ -7,7 +7,9 @@ status document once and wakes every stream. Streams re-render per link (memoise
 so fifty team browsers cost one render) and send only what changed.
 
 A mark made anywhere (another terminal, the alert sender, another machine on PostgreSQL) is seen
-within `poll` seconds; nothing here depends on who wrote it.
+within `poll` seconds; nothing here depends on who wrote it. The status document comes from the
+function the command line hands over (`closing.cli.json_views.board_json`): the web board shows
+what `closing status --json` says, and nothing here reaches back into the CLI.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
+from closing.board import Board
 from closing.clock import Clock
 from closing.db.shares import RecentAlert, ShareRecord, change_marker, recent_alerts, shares_of
 from closing.db.store import Store
@@ -66,10 +69,12 @@ class LiveBoard:
         store: Store,
         deal_name: str | None,
         clock: Clock,
+        document: Callable[[Board], dict[str, Any]],
         poll: float = 0.3,
         tick: float = 30.0,
     ) -> None:
         self.store = store
+        self.document = document  # the status JSON document (`closing status --json`)
         self.clock = clock
         self.poll = poll
         self.tick = tick
@@ -93,8 +98,6 @@ class LiveBoard:
             return change_marker(session, self.deal_id)
 
     def _build(self, version: int) -> Snapshot:
-        from closing.cli.json_views import board_json
-
         now = self.clock.now()
         with self.store.session(read_only=True) as session:
             # The marker first: a mark landing during the rebuild moves it again, and the next
@@ -102,7 +105,7 @@ class LiveBoard:
             marker = change_marker(session, self.deal_id)
             shares = shares_of(session, self.deal_id, active_only=True)
             alerts = recent_alerts(session, self.deal_id, RECENT_ALERTS)
-        document = board_json(board(self.store, self.slug, now))
+        document = self.document(board(self.store, self.slug, now))
         return Snapshot(version, marker, now, document, shares, alerts)
 
     # --- keeping the snapshot current -----------------------------------------------------------

@@ -74,7 +74,13 @@ def create_share(
         deal = open_deal(session, deal_name)
         purchaser_id = None
         if who.strip().casefold() != TEAM:
-            purchaser_id = find_purchaser(session, deal, who).id
+            party = find_purchaser(session, deal, who)
+            if party.is_company:
+                raise NotFoundError(
+                    "the company's steps are on every link; share the board with: closing share "
+                    "team, or closing share PURCHASER"
+                )
+            purchaser_id = party.id
         share_id = insert_share(
             session,
             deal_id=deal.id,
