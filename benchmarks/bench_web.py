@@ -201,6 +201,7 @@ def bench_deal(
     closing(["init", str(deal_file)], env)
     if count == 2:
         marks = [
+            ("prospectus_delivered", "company"),
             ("signed", "stonestreet"),
             ("signed", "bnc-bach"),
             ("wired", "stonestreet"),
@@ -208,7 +209,6 @@ def bench_deal(
             ("warrant_faxed", "stonestreet"),
             ("warrant_faxed", "bnc-bach"),
             ("dwac_credited", "stonestreet"),
-            ("dwac_credited", "bnc-bach"),
         ]
         one = "stonestreet"
     else:
