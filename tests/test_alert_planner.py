@@ -239,3 +239,42 @@ def test_the_overnight_daylight_saving_change_does_not_fire_early(hours: int) ->
     day = october_fax_day()
     night = datetime(2002, 10, 27, 8 + hours, 30, tzinfo=UTC)  # 01:30 PDT, 01:30 PST, 02:30 PST
     assert day.plan(night).due == []
+
+
+def test_waived_steps_and_withdrawn_purchasers_get_no_alerts() -> None:
+    """BNC's signature waived and Stonestreet withdrawn: nothing of theirs is due at 15:00
+    (BNC's wire, now actionable, is)."""
+    day = Day()
+    day.events[BNC.id] = [
+        Event(900, BNC.id, 1, "waive", "signed", at(7, 9), at(7, 9), "t", "h", note="n/a")
+    ]
+    day.events[STONESTREET.id] = [
+        Event(901, STONESTREET.id, 1, "withdraw", "", at(7, 9), at(7, 9), "t", "h", note="out")
+    ]
+    assert day.send(at(7, 15)) == [("bnc-bach", "wired", "before-2h")]
+
+
+def test_the_company_steps_alert_too() -> None:
+    """Without the prospectus supplement delivered, the company is told before the cutoff;
+    the wires wait for it and get no alert of their own."""
+    day = Day(purchasers=(STONESTREET,))
+    day.events = {STONESTREET.id: marks(STONESTREET, ("signed", at(7, 9)))}
+    due = day.plan(at(7, 15)).due
+    assert [(a.purchaser.slug, a.step.id, a.rule) for a in due] == [
+        ("@company", "prospectus_delivered", "before-2h")
+    ]
+    text = alert_text(SEED_TERMS, due[0], at(7, 15))
+    assert "Company: NeoTherapeutics, Inc." in text.body
+    assert (
+        "When it is done: closing mark company prospectus_delivered --deal "
+        "neotherapeutics-2002-06-07" in text.body
+    )
+
+
+def test_a_blocked_steps_alert_says_what_is_missing() -> None:
+    """Stonestreet's fax is due but the deal file has no fax number for it: the alert says so."""
+    day = Day(purchasers=(STONESTREET,))
+    day.events[STONESTREET.id] = marks(STONESTREET, ("signed", at(7, 9)), ("wired", at(7, 10)))
+    fax = next(a for a in day.plan(at(7, 15)).due if a.step.id == "warrant_faxed")
+    text = alert_text(SEED_TERMS, fax, at(7, 15))
+    assert "Missing: the deal file has no notice facsimile number for this purchaser" in text.body

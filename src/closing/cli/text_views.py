@@ -54,13 +54,15 @@ def step_cell(status: StepStatus, board: Board, withdrawn: bool = False) -> Text
         assert status.done_at is not None
         done_at = status.done_at.astimezone(zone)
         same_day = done_at.date() == now.astimezone(zone).date()
-        text = "✓ " + done_at.strftime("%H:%M" if same_day else "%a %H:%M")
-        if status.status == DONE_LATE:
-            text += " late"
+        late = status.status == DONE_LATE
+        if same_day:
+            text = "✓ " + done_at.strftime("%H:%M") + (" late" if late else "")
+        else:  # another day: the weekday, and the time unless late says more
+            text = "✓ " + done_at.strftime("%a late" if late else "%a %H:%M")
     elif status.status == WAIVED_STATUS:
         text = "waived"
     elif withdrawn:
-        return Text("—", style="dim")
+        return Text("withdrawn", style="dim")
     else:
         left = status.deadline - now
         if status.status == OVERDUE:
@@ -129,7 +131,7 @@ def board_view(
     money = [(f"{p.purchaser.shares:,}", format_money(p.purchaser.purchase_price)) for p in shown]
     shares_width = max([len("Shares"), len(f"{totals.shares:,}")] + [len(m[0]) for m in money])
     price_width = max([len(format_money(totals.purchase_price))] + [len(m[1]) for m in money])
-    names = [p.purchaser.name + (" (withdrawn)" if p.withdrawn is not None else "") for p in shown]
+    names = [p.purchaser.name for p in shown]
     name_width = max([len("Purchaser")] + [len(name) for name in names])
     gap = 3  # a column's padding on both sides and the divider between columns
     steps_need = sum(step_widths) + gap * len(step_widths)
@@ -169,7 +171,9 @@ def board_view(
         parts.append(summary_view(board, len(shown)))
     parts.append(
         Text(
-            f"{totals.shares:,} shares · {totals.warrant_shares:,} warrant shares\n"
+            f"{totals.shares:,} shares · {totals.warrant_shares:,} warrant shares"
+            + (f" · {totals.withdrawn:,} withdrawn" if totals.withdrawn else "")
+            + "\n"
             f"Received {format_money(totals.amount_received)} of "
             f"{format_money(totals.purchase_price)}"
         )
@@ -206,22 +210,25 @@ def money_lines(rows: list[PurchaserStatus]) -> list[str]:
                 )
             elif status.finished and row.shortfall:
                 lines.append(
-                    f"Short: {row.purchaser.name}: {format_money(row.amount_received)} received, "
-                    f"{format_money(row.shortfall)} short of {format_money(price)} (within "
-                    "tolerance)"
+                    f"Short: {row.purchaser.name}: {format_money(row.shortfall)} short of "
+                    f"{format_money(price)}, within the tolerance"
                 )
     return lines
 
 
 def attention_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) -> list[str]:
-    """`Attention: <purchaser>: Faxed: wired was reversed: wire returned` for the rows shown."""
-    lines = [
-        f"Attention: {row.purchaser.name}: {board.terms.step(step_id).heading}: "
-        + "; ".join(status.attention)
-        for row in rows
-        for step_id, status in row.steps.items()
-        if status.attention
-    ]
+    """`Attention: <purchaser>: wired was reversed: wire returned (Wired, Faxed, DWAC)`: each
+    reason once per purchaser, with the steps it touches."""
+    lines = []
+    for row in rows:
+        touched: dict[str, list[str]] = {}
+        for step_id, status in row.steps.items():
+            for reason in status.attention:
+                touched.setdefault(reason, []).append(board.terms.step(step_id).heading)
+        lines += [
+            f"Attention: {row.purchaser.name}: {reason} ({', '.join(steps)})"
+            for reason, steps in touched.items()
+        ]
     if len(lines) > limit:
         lines = [*lines[:limit], f"... and {len(lines) - limit:,} more"]
     return lines
@@ -231,6 +238,8 @@ def blocked_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) ->
     """`Blocked: <purchaser>: Faxed needs notice facsimile number; ...` for the rows shown."""
     lines = []
     for row in rows:
+        if row.withdrawn is not None:
+            continue
         reasons = [
             f"{board.terms.step(step_id).heading} needs "
             + ", ".join(reason.removesuffix(" missing") for reason in status.blocked_by)
