@@ -128,7 +128,7 @@ def test_a_migrated_database_gets_its_chains(seeded: Cli) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0003")
-        command.upgrade(config, "0004")
+        command.upgrade(config, "head")
     engine.dispose()
     code, data, _ = verify(seeded)
     assert code == 0 and data["heads"] == before

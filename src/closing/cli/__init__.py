@@ -17,7 +17,7 @@ from dataclasses import asdict
 
 import click
 
-from closing.cli import alerts, db, demo, marks, watch
+from closing.cli import alerts, db, demo, marks, watch, web
 from closing.cli.app import App, deal_option, local_time, pass_app, plural
 from closing.errors import ClosingError, ExitCode
 
@@ -280,7 +280,7 @@ def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> 
         )
 
 
-for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo]:
+for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo, *web.COMMANDS]:
     cli.add_command(command)
 
 
