@@ -14,6 +14,10 @@ from closing.machine import DONE, MARK, REVERSE, UNDO, WAIVE, WAIVED, ProgressMa
 
 RECEIPT = "receipt"  # part of a payment received; the step stays open
 WITHDRAW = "withdraw"  # the purchaser is out of the deal (step is empty)
+INSTRUCTIONS = "instructions"  # the company's wire instructions entered or changed (company row)
+INSTRUCTIONS_VERIFIED = "instructions_verified"  # ... verified by a second person's callback
+# Events of the company row that record something about the deal, not a step.
+DEAL_RECORDS = frozenset({INSTRUCTIONS, INSTRUCTIONS_VERIFIED})
 COMPANY_SLUG = "@company"  # the company's own row: it holds the deal's steps and their events
 
 
@@ -65,7 +69,7 @@ class Event(NamedTuple):
     id: int
     purchaser_id: int
     seq: int
-    kind: str  # mark, undo, reverse, waive, receipt, withdraw
+    kind: str  # mark, undo, reverse, waive, receipt, withdraw, instructions, instructions_verified
     step: str
     occurred_at: datetime
     recorded_at: datetime
@@ -122,6 +126,8 @@ def replay(machine: ProgressMachine, events: list[Event]) -> Standing:
         if kind == WITHDRAW:
             standing.withdrawn = event
             continue
+        if kind in DEAL_RECORDS:
+            continue
         if kind == UNDO and states.get(step) is None and standing.receipts.get(step):
             standing.receipts[step].pop()  # the correction of a partial receipt
             continue
@@ -145,6 +151,9 @@ def replay(machine: ProgressMachine, events: list[Event]) -> Standing:
 
 __all__ = [
     "COMPANY_SLUG",
+    "DEAL_RECORDS",
+    "INSTRUCTIONS",
+    "INSTRUCTIONS_VERIFIED",
     "MARK",
     "RECEIPT",
     "REVERSE",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,6 +21,7 @@ from closing.calendar import calendar_snapshot
 from closing.clock import LocalTime, resolve_local
 from closing.db import queries
 from closing.db.store import Store
+from closing.db.wires import versions
 from closing.deadlines import Deal
 from closing.deal import COMPANY, DealFile, DealTerms, PurchaserSpec, Step, load_deal_file
 from closing.errors import DealFileError, NotFoundError, Problem, UsageError
@@ -28,6 +29,7 @@ from closing.events import COMPANY_SLUG, WITHDRAW, Event, Purchaser, Standing, r
 from closing.machine import Refusal, machine_for
 from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
 from closing.timefmt import local
+from closing.wire_instructions import wire_status
 
 # --- loading deal files ------------------------------------------------------------------------
 
@@ -38,6 +40,7 @@ class LoadResult:
     created: bool
     changes: list[str]
     purchasers: int
+    wire_instructions: list[str] = field(default_factory=list)  # a new, unverified version
 
 
 def _snapshot(deal_file: DealFile) -> str:
@@ -51,6 +54,8 @@ def _details(spec: PurchaserSpec) -> str:
         details["time_zone"] = spec.time_zone
     if spec.holidays:
         details["holidays"] = spec.holidays
+    if spec.aliases:
+        details["aliases"] = spec.aliases
     return json.dumps(details, sort_keys=True)
 
 
@@ -87,13 +92,19 @@ def _new_purchasers(specs: list[tuple[int, PurchaserSpec]]) -> list[dict[str, An
     return [{"slug": spec.key, **_purchaser_values(spec, position)} for position, spec in specs]
 
 
-def load_deal(store: Store, path: str, now: datetime) -> LoadResult:
+def load_deal(
+    store: Store, path: str, now: datetime, actor: str = "unknown", host: str = "unknown"
+) -> LoadResult:
     """`closing init FILE`: create the deal, or update its terms and say what changed.
 
     Reloading an unchanged file writes nothing. Purchasers dropped from the file keep their events
     and leave the board; a change that would strand recorded events (a removed step, a new
-    requirement they do not meet) is refused with the file's path.
+    requirement they do not meet) is refused with the file's path. New or changed wire
+    instructions are recorded as a version entered by `actor`, unverified
+    (`closing.wire_operations`).
     """
+    from closing.wire_operations import record_instructions
+
     deal_file = load_deal_file(path)
     terms = deal_file.terms
     digest = hashlib.sha256(deal_file.text.encode()).hexdigest()
@@ -118,7 +129,8 @@ def load_deal(store: Store, path: str, now: datetime) -> LoadResult:
             )
             loaded = [f"loaded {len(deal_file.purchasers)} purchasers"]
             queries.insert_revision(session, deal_id, now, digest, json.dumps(loaded))
-            return LoadResult(terms.slug, True, [], len(deal_file.purchasers))
+            wired = record_instructions(session, deal_id, deal_file, actor, host, now)
+            return LoadResult(terms.slug, True, [], len(deal_file.purchasers), wired)
         old_terms = DealTerms.model_validate_json(stored.terms_json)
         changes = _term_changes(old_terms, terms)
         changes += _sync_purchasers(session, stored.id, deal_file, terms)
@@ -126,7 +138,8 @@ def load_deal(store: Store, path: str, now: datetime) -> LoadResult:
             queries.insert_purchasers(session, stored.id, [_company_row(terms)])
         if stored.source_path != str(deal_file.path):
             queries.update_deal(session, stored.id, source_path=str(deal_file.path))
-        if changes:
+        wired = record_instructions(session, stored.id, deal_file, actor, host, now)
+        if changes or wired:
             queries.update_deal(
                 session,
                 stored.id,
@@ -136,8 +149,10 @@ def load_deal(store: Store, path: str, now: datetime) -> LoadResult:
                 source_sha256=digest,
                 updated_at=now,
             )
-            queries.insert_revision(session, stored.id, now, digest, json.dumps(changes))
-        return LoadResult(terms.slug, False, changes, len(deal_file.purchasers))
+            queries.insert_revision(
+                session, stored.id, now, digest, json.dumps([*changes, *wired])
+            )
+        return LoadResult(terms.slug, False, changes, len(deal_file.purchasers), wired)
 
 
 def _term_changes(old: DealTerms, new: DealTerms) -> list[str]:
@@ -342,9 +357,14 @@ def _locked(session: Session, deal_name: str | None, party_text: str) -> Locked:
 def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetime) -> Recorded:
     """Record that a step happened (or part of a payment arrived); refuse, writing nothing, if
     it cannot have."""
+    from closing.wire_operations import gate_payment
+
     with store.session() as session:
         found = _locked(session, deal_name, request.purchaser)
         step = find_step(found.deal, request.step, found.party)
+        noted = gate_payment(session, found.deal, step, request, f"mark {step.id} for {found.party.name}")
+        if noted:
+            request = replace(request, note=f"{request.note}; {noted}" if request.note else noted)
         decision = decide_mark(
             found.deal,
             step,
@@ -393,7 +413,8 @@ def board(
         company = queries.company_of(session, deal.id)
         events = queries.events_by_purchaser(session, deal.id, now)
         failing = queries.failing_deliveries(session, deal.id)
-    return build_board(deal, purchasers, events, now, failing, company)
+        wires = wire_status(versions(session, deal.id), as_of=now)
+    return build_board(deal, purchasers, events, now, failing, company, wires)
 
 
 @dataclass(frozen=True)

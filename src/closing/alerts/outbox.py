@@ -34,9 +34,12 @@ from closing.db.queries import (
     events_by_purchaser,
     purchasers_of,
 )
+from closing.board import company_missing
 from closing.db.schema import AlertRow, DealRow, DeliveryRow, PurchaserRow
+from closing.db.wires import versions
 from closing.db.store import Store
 from closing.deadlines import Deal
+from closing.wire_instructions import wire_status
 
 ALERTS: Any = AlertRow.__table__  # type: ignore[attr-defined]
 DELIVERIES: Any = DeliveryRow.__table__  # type: ignore[attr-defined]
@@ -162,9 +165,11 @@ def _decide_deal(
         if not due:
             return found, next_at
         channels = channels_for([*deal.terms.alerts.notify, *extra_urls])
+        wires = wire_status(versions(session, deal.id))
+        warning, missing = wires.warning(), company_missing(wires)
         ledger_rows: list[dict[str, Any]] = []
         for alert in due:
-            text = alert_text(deal.terms, alert, now)
+            text = alert_text(deal.terms, alert, now, warning, missing)
             for missed in alert.superseded:
                 ledger_rows.append(
                     _ledger_values(deal, alert, missed.rule, missed.fire_at, now, text)

@@ -17,8 +17,9 @@ from dataclasses import asdict
 
 import click
 
-from closing.cli import alerts, db, demo, marks, watch
-from closing.cli.app import App, deal_option, local_time, pass_app
+from closing.cli import alerts, db, demo, marks, watch, wires
+from closing.cli.app import App, deal_option, local_time, operator, pass_app
+from closing.cli.marks import by_option
 from closing.errors import ClosingError, ExitCode
 
 
@@ -55,14 +56,17 @@ def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="The result, or the file's problems, as JSON."
 )
+@by_option
 @pass_app
-def init(app: App, file: str, as_json: bool) -> None:
+def init(app: App, file: str, as_json: bool, by: str | None) -> None:
     """Load or reload a deal file (lists what changed)."""
+    import socket
+
     from closing.errors import DealFileError
     from closing.operations import load_deal
 
     try:
-        result = load_deal(app.store, file, app.now())
+        result = load_deal(app.store, file, app.now(), operator(by), socket.gethostname())
     except DealFileError as error:
         if as_json:
             app.print_json({"problems": [asdict(problem) for problem in error.problems]})
@@ -74,13 +78,16 @@ def init(app: App, file: str, as_json: bool) -> None:
                 "created": result.created,
                 "purchasers": result.purchasers,
                 "changes": result.changes,
+                "wire_instructions": result.wire_instructions,
             }
         )
     elif result.created:
         app.out(f"Loaded deal {result.slug} with {result.purchasers} purchasers.")
-    elif result.changes:
+        for line in result.wire_instructions:
+            app.out(line[:1].upper() + line[1:] + ".")
+    elif result.changes or result.wire_instructions:
         app.out(f"Updated deal {result.slug}:")
-        for change in result.changes:
+        for change in [*result.changes, *result.wire_instructions]:
             app.out(f"  {change}")
     else:
         app.out(f"Deal {result.slug} is up to date; nothing changed.")
@@ -202,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(0)
 
 
-for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo]:
+for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo, *wires.COMMANDS]:
     cli.add_command(command)
 
 
