@@ -94,8 +94,10 @@ def record_progress(
     at position 5001 (signed, not wired, under the default)."""
     from sqlalchemy import select
 
-    from closing.db.schema import EventRow, PurchaserRow
+    from closing.chain import GENESIS, event_hash
+    from closing.db.schema import DEALS, EVENTS, PURCHASERS
     from closing.db.store import Store
+    from closing.events import Event
 
     def default(position: int) -> list[str]:
         return ["signed", "wired"] if position % 2 == 0 else ["signed"]
@@ -103,49 +105,49 @@ def record_progress(
     pick = steps_for or default
     store = Store(url)
     signed_at = datetime.fromisoformat(base)
-    rows, target = [], ""
+    rows: list[dict[str, object]] = []
+    heads: list[dict[str, object]] = []
+    target = ""
     with store.session() as session:
+        deal_slug = session.execute(select(DEALS.c.slug)).scalar_one()
         query = select(
-            PurchaserRow.id,
-            PurchaserRow.deal_id,
-            PurchaserRow.slug,
-            PurchaserRow.purchase_price,
-            PurchaserRow.position,
-            PurchaserRow.role,
+            PURCHASERS.c.id,
+            PURCHASERS.c.deal_id,
+            PURCHASERS.c.slug,
+            PURCHASERS.c.purchase_price,
+            PURCHASERS.c.position,
+            PURCHASERS.c.role,
         )
         for pid, deal_id, slug, price, position, role in session.execute(query):
             if role == "company":  # the prospectus supplement came with the agreement
-                rows.append(
-                    dict(
-                        deal_id=deal_id, purchaser_id=pid, kind="mark", actor="bench", host="bench"
-                    )
-                    | dict(
-                        seq=1,
-                        step="prospectus_delivered",
-                        occurred_at=signed_at,
-                        recorded_at=signed_at,
-                        amount=None,
-                    )
+                steps = [("prospectus_delivered", signed_at)]
+            else:
+                at = signed_at + timedelta(seconds=position % 3600)
+                steps = [(step, at + spacing * n) for n, step in enumerate(pick(position))]
+            previous = GENESIS
+            for seq, (step, when) in enumerate(steps, start=1):
+                amount = price if step == "wired" else None
+                event = Event(
+                    0, pid, seq, "mark", step, when, when, "bench", "bench", amount=amount
                 )
-                continue
-            at = signed_at + timedelta(seconds=position % 3600)
-            common = dict(deal_id=deal_id, purchaser_id=pid, kind="mark", actor="bench")
-            for seq, step in enumerate(pick(position), start=1):
-                when = at + spacing * (seq - 1)
-                rows.append(
-                    common
-                    | dict(
-                        host="bench",
-                        seq=seq,
-                        step=step,
-                        occurred_at=when,
-                        recorded_at=when,
-                        amount=price if step == "wired" else None,
-                    )
-                )
+                digest = event_hash(deal_slug, slug, event, previous)
+                values = event._asdict()
+                del values["id"]
+                rows.append(values | dict(deal_id=deal_id, prev_hash=previous, hash=digest))
+                previous = digest
+            if steps:
+                heads.append(dict(pid=pid, seq=len(steps), hash=previous))
             if position == BIG // 2 + 1:
                 target = slug
-        session.execute(EventRow.__table__.insert(), rows)  # type: ignore[attr-defined]
+        session.execute(EVENTS.insert(), rows)
+        from sqlalchemy import bindparam
+
+        session.execute(
+            PURCHASERS.update()
+            .where(PURCHASERS.c.id == bindparam("pid"))
+            .values(head_seq=bindparam("seq"), head_hash=bindparam("hash")),
+            heads,
+        )
     store.engine.dispose()
     return target
 

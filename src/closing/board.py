@@ -17,7 +17,7 @@ from typing import NamedTuple
 from closing.deadlines import Deal
 from closing.deal import COMPANY_DETAILS, DETAIL_NAMES, DealTerms, Step
 from closing.events import Event, Purchaser, Standing, replay
-from closing.machine import CLOSED, DONE, WAIVED, ProgressMachine
+from closing.machine import CLOSED, DONE, WAIVED, ProgressMachine, Refusal
 from closing.wire_instructions import WireStatus
 
 DUE_SOON = timedelta(hours=2)
@@ -62,6 +62,7 @@ class PurchaserStatus:
     steps: dict[str, StepStatus]
     amount_received: Decimal
     withdrawn: Event | None = None
+    unreadable: str | None = None  # its events cannot be replayed: why (see closing verify)
 
     @property
     def urgency(self) -> int:
@@ -114,6 +115,7 @@ class Board:
     company: CompanyStatus
     failing_alerts: int = 0
     wire_instructions: WireStatus | None = None  # None: not looked up
+    record_warning: str | None = None  # the event log failed verification, or looks short
 
     @property
     def closed(self) -> bool:
@@ -230,7 +232,11 @@ def purchaser_status(
     company_missing: frozenset[str] = frozenset(),
 ) -> PurchaserStatus:
     rules = machine or deal.machine
-    standing = replay(rules, events) if events else Standing()
+    unreadable = None
+    try:
+        standing = replay(rules, events) if events else Standing()
+    except Refusal as error:  # the log was edited behind closing's back: shown, not a crash
+        standing, unreadable = Standing(), str(error)
     states = {**company_states, **standing.states} if company_states else standing.states
     steps = {
         step.id: step_status(deal, step, purchaser, standing, now, states, alike, company_missing)
@@ -242,6 +248,7 @@ def purchaser_status(
         steps,
         standing.amount_received,
         standing.withdrawn,
+        unreadable,
     )
 
 

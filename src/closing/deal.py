@@ -141,7 +141,7 @@ class WireInstructionsSpec(Spec):
             return str(rtn.validate(value))
         except NumberError as error:
             raise ValueError(
-                f"{value!r} is not a valid ABA routing number ({error.message.lower().rstrip('.')})"
+                f"{value!r} is not a valid ABA routing number ({_why(error)})"
             ) from None
 
     @field_validator("account", mode="before")
@@ -175,6 +175,11 @@ class WireInstructionsSpec(Spec):
             return str(BIC(value.replace(" ", "")))
         except SchwiftyException as error:
             raise ValueError(f"{value!r} is not a valid SWIFT/BIC code ({error})") from None
+
+
+def _why(error: Exception) -> str:
+    """python-stdnum's reason, as a clause: "the number's checksum or check digit is invalid"."""
+    return str(getattr(error, "message", error)).lower().rstrip(".")
 
 
 _PHONE = re.compile(r"^\+?[0-9]{7,15}$")

@@ -10,14 +10,15 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 from closing.deal import NEEDABLE_DETAILS
-from closing.machine import DONE, MARK, REVERSE, UNDO, WAIVE, WAIVED, ProgressMachine
+from closing.machine import DONE, MARK, REVERSE, UNDO, WAIVE, WAIVED, ProgressMachine, Refusal
 
 RECEIPT = "receipt"  # part of a payment received; the step stays open
 WITHDRAW = "withdraw"  # the purchaser is out of the deal (step is empty)
+REVISION = "revision"  # the deal file was reloaded with changes (on the company's chain)
 INSTRUCTIONS = "instructions"  # the company's wire instructions entered or changed (company row)
 INSTRUCTIONS_VERIFIED = "instructions_verified"  # ... verified by a second person's callback
-# Events of the company row that record something about the deal, not a step.
-DEAL_RECORDS = frozenset({INSTRUCTIONS, INSTRUCTIONS_VERIFIED})
+# Events of the deal itself, recorded on the company row's chain: no step changes state.
+DEAL_EVENTS = frozenset({REVISION, INSTRUCTIONS, INSTRUCTIONS_VERIFIED})
 COMPANY_SLUG = "@company"  # the company's own row: it holds the deal's steps and their events
 
 
@@ -120,13 +121,15 @@ def replay(machine: ProgressMachine, events: list[Event]) -> Standing:
     for event in events:
         kind, step = event.kind, event.step
         standing.last_seq = event.seq
+        if event.amount is not None and not event.amount.is_finite():
+            raise Refusal(f"event #{event.seq} ({kind} {step}) has an amount that is not a number")
         if kind == RECEIPT:
             standing.receipts.setdefault(step, []).append(event)
             continue
         if kind == WITHDRAW:
             standing.withdrawn = event
             continue
-        if kind in DEAL_RECORDS:
+        if kind in DEAL_EVENTS:
             continue
         if kind == UNDO and states.get(step) is None and standing.receipts.get(step):
             standing.receipts[step].pop()  # the correction of a partial receipt
@@ -151,7 +154,6 @@ def replay(machine: ProgressMachine, events: list[Event]) -> Standing:
 
 __all__ = [
     "COMPANY_SLUG",
-    "DEAL_RECORDS",
     "INSTRUCTIONS",
     "INSTRUCTIONS_VERIFIED",
     "MARK",

@@ -194,8 +194,7 @@ def _match(entry: Entry, book: _Book, rules: Rules) -> Proposal:
         return Proposal(
             entry,
             None,
-            f"value date {day} is outside the closing window {rules.first_day} to "
-            f"{rules.last_day}",
+            f"value date {day} is outside the closing window {rules.first_day} to {rules.last_day}",
         )
     whole = book.near(entry.amount, rules.tolerance)
     seen = {id(item) for item in whole}
@@ -270,10 +269,7 @@ def _why(entry: Entry, chosen: _Candidate, rules: Rules) -> str:
             f"{format_money(abs(difference))} {side} of {format_money(owed)}, within the "
             f"tolerance of {format_money(rules.tolerance)}"
         )
-    if chosen.name >= NAME_FITS:
-        how = f"name {chosen.name}/100"
-    else:
-        how = f"{chosen.reference}"
+    how = f"name {chosen.name}/100" if chosen.name >= NAME_FITS else f"{chosen.reference}"
     if chosen.reference and chosen.name >= NAME_FITS:
         how += f", {chosen.reference}"
     return f"{how}; {amount}"

@@ -255,7 +255,9 @@ def wire_status(versions: Sequence[Version], as_of: datetime | None = None) -> W
         versions = [
             v
             if v.verified_at is None or v.verified_at <= as_of
-            else replace(v, verified_by=None, verified_at=None, callback_number=None, spoke_with=None)
+            else replace(
+                v, verified_by=None, verified_at=None, callback_number=None, spoke_with=None
+            )
             for v in versions
             if v.entered_at <= as_of
         ]
@@ -307,7 +309,19 @@ def decide_instructions(
         else:
             note = f"wire instructions removed from the deal file; callback numbers: {numbers}"
     else:
-        shown = Version(0, *_stored(proposed), actor, now)
+        shown = Version(
+            0,
+            proposed.fingerprint,
+            proposed.bank,
+            proposed.aba,
+            proposed.account_masked,
+            proposed.account_name,
+            proposed.swift,
+            proposed.reference,
+            proposed.callback_numbers,
+            actor,
+            now,
+        )
         what = shown.summary()
         if current is not None and current.fingerprint == proposed.fingerprint:
             what = f"callback numbers changed (instructions unchanged: {what})"
@@ -325,19 +339,6 @@ def decide_instructions(
         evidence_kind="fingerprint" if proposed.fingerprint else None,
         evidence=short(proposed.fingerprint) if proposed.fingerprint else None,
         note=note,
-    )
-
-
-def _stored(proposed: Proposed) -> tuple[object, ...]:
-    return (
-        proposed.fingerprint,
-        proposed.bank,
-        proposed.aba,
-        proposed.account_masked,
-        proposed.account_name,
-        proposed.swift,
-        proposed.reference,
-        proposed.callback_numbers,
     )
 
 
@@ -370,7 +371,9 @@ def decide_verification(
             "operator must call back and verify it (two-person rule); nothing recorded"
         )
     if not request.spoke_with.strip():
-        raise RefusedError("cannot verify wire instructions: say whom you spoke with (--spoke-with)")
+        raise RefusedError(
+            "cannot verify wire instructions: say whom you spoke with (--spoke-with)"
+        )
     trusted = trusted_numbers(versions)
     wanted = _numbers([request.callback_number])
     if not _PHONE_LIKE.match(phone_digits(request.callback_number)) or not set(wanted) <= set(

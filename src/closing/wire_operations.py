@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from closing.bankfiles import CREDIT, BankFile, Entry
+from closing.chain import event_hash
 from closing.db import queries, wires
 from closing.db.store import Store
 from closing.deadlines import Deal
@@ -52,24 +53,27 @@ def record_instructions(
     company = queries.company_of(session, deal_id)
     assert company is not None
     terms = deal_file.terms
-    proposed = propose(
-        terms.company.wire_instructions, terms.company.callback_numbers, terms.slug
-    )
+    proposed = propose(terms.company.wire_instructions, terms.company.callback_numbers, terms.slug)
     known = wires.versions(session, deal_id)
     current = known[-1] if known else None
     standing = company_standing(session, company)
     event = decide_instructions(company, standing, current, proposed, actor, host, now)
     if event is None:
         return []
-    queries.lock_purchaser(session, company.id)
-    stored = queries.append_event(session, deal_id, event)
+    head = queries.lock_purchaser(session, company.id)
+    deal = queries.deal_by_id(session, deal_id)
+    stored = queries.append_event(session, deal, company, event, head)
     number = len(known) + 1
     wires.insert_version(session, deal_id, number, stored.id, proposed, actor, now)
     if proposed.fingerprint is None:
         if current is not None and current.present:
             return ["wire instructions removed from the deal file: wires are not matched"]
         return []
-    what = "wire instructions" if current is None or not current.present else "wire instructions changed"
+    what = (
+        "wire instructions"
+        if current is None or not current.present
+        else "wire instructions changed"
+    )
     if current is not None and current.fingerprint == proposed.fingerprint:
         what = "callback numbers changed"
     return [
@@ -104,11 +108,11 @@ def verify(
         company = queries.company_of(session, deal.id)
         if company is None:
             raise NotFoundError(f"deal {deal.slug} has no company row; reload its deal file")
-        queries.lock_purchaser(session, company.id)
+        head = queries.lock_purchaser(session, company.id)
         known = wires.versions(session, deal.id)
         standing = company_standing(session, company)
         event = decide_verification(company, standing, known, request, now, deal.terms.zone)
-        stored = queries.append_event(session, deal.id, event)
+        stored = queries.append_event(session, deal, company, event, head)
         current = known[-1]
         wires.record_verification(
             session,
@@ -123,7 +127,9 @@ def verify(
         return deal, wires.versions(session, deal.id)[-1]
 
 
-def gate_payment(session: Session, deal: Deal, step: Step, request: MarkRequest, what: str) -> str | None:
+def gate_payment(
+    session: Session, deal: Deal, step: Step, request: MarkRequest, what: str
+) -> str | None:
     """For `operations.mark`: a payment is refused while a change of the wire instructions waits
     for its second person (unless the request says `unverified_instructions_ok`); returns the note
     the event then carries."""
@@ -212,8 +218,7 @@ def import_file(
         what = f"record wires from {bank_file.name}"
         gate_note = payment_gate(status, unverified_ok or not apply, what)
         result = ImportResult(deal, bank_file, apply, warning=status.warning())
-        if apply:
-            wires.lock_deal_purchasers(session, deal.id)
+        heads = wires.lock_deal_purchasers(session, deal.id) if apply else {}
         credits = _company_credits(bank_file, verified, deal.slug, result)
         known = wires.known_references(session, deal.id, [e.bank_reference for e in credits])
         fresh: list[Entry] = []
@@ -248,12 +253,23 @@ def import_file(
         credit_rows = []
         for proposal in proposals:
             row = _decide(
-                deal, step, proposal, standings, events, company_states, bank_file, actor, host,
-                now, gate_note,
+                deal,
+                step,
+                proposal,
+                standings,
+                events,
+                company_states,
+                bank_file,
+                actor,
+                host,
+                now,
+                gate_note,
             )
-            if apply and row.event is not None:
-                event = queries.append_event(session, deal.id, row.event)
-                row = ImportRow(row.entry, row.status, row.reason, row.purchaser, event, row.partial)
+            if apply and row.event is not None and row.purchaser is not None:
+                party = row.purchaser
+                event = queries.append_event(session, deal, party, row.event, heads[party.id])
+                heads[party.id] = event_hash(deal.slug, party.slug, row.event, heads[party.id])
+                row = ImportRow(row.entry, row.status, row.reason, party, event, row.partial)
             result.rows.append(row)
             credit_rows.append(_credit_row(row, bank_file, actor, now))
         if apply:
@@ -318,18 +334,20 @@ def _decide(
         partial=proposal.partial,
     )
     try:
-        decision = decide_mark(
-            deal, step, party, standings[party.id], request, now, company_states
-        )
+        decision = decide_mark(deal, step, party, standings[party.id], request, now, company_states)
     except RefusedError as refusal:
-        return ImportRow(entry, "left", f"matched {party.name} ({proposal.reason}) but {refusal.message}", party)
+        return ImportRow(
+            entry, "left", f"matched {party.name} ({proposal.reason}) but {refusal.message}", party
+        )
     history = [*events.get(party.id, []), decision.event]
     events[party.id] = history
     standings[party.id] = replay(deal.machine, history)
     return ImportRow(entry, "recorded", proposal.reason, party, decision.event, proposal.partial)
 
 
-def _credit_row(row: ImportRow, bank_file: BankFile, actor: str, now: datetime) -> dict[str, object]:
+def _credit_row(
+    row: ImportRow, bank_file: BankFile, actor: str, now: datetime
+) -> dict[str, object]:
     entry = row.entry
     return {
         "bank_reference": entry.bank_reference,
@@ -408,7 +426,7 @@ def match_by_hand(
         decision = decide_mark(
             found.deal, step, found.party, found.standing, request, now, found.company
         )
-        event = queries.append_event(session, deal.id, decision.event)
+        event = queries.append_event(session, found.deal, found.party, decision.event, found.head)
         wires.update_credit(
             session,
             credit.id,

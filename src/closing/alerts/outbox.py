@@ -27,6 +27,7 @@ from closing.alerts.channels import (
     channels_for,
 )
 from closing.alerts.plan import AlertText, DueAlert, Key, alert_text, plan_alerts
+from closing.board import company_missing
 from closing.db.queries import (
     company_of,
     deal_by_id,
@@ -34,10 +35,9 @@ from closing.db.queries import (
     events_by_purchaser,
     purchasers_of,
 )
-from closing.board import company_missing
 from closing.db.schema import AlertRow, DealRow, DeliveryRow, PurchaserRow
-from closing.db.wires import versions
 from closing.db.store import Store
+from closing.db.wires import versions
 from closing.deadlines import Deal
 from closing.wire_instructions import wire_status
 

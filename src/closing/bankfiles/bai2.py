@@ -100,18 +100,18 @@ def parse_bai2(text: str, name: str, zone: ZoneInfo) -> list[Entry]:
 
     lines: list[tuple[int, str]] = []
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line:
+        record = raw.strip()
+        if not record:
             continue
-        if not _RECORD.match(line):
-            shown = line[:20] + ("..." if len(line) > 20 else "")
+        if not _RECORD.match(record):
+            shown = record[:20] + ("..." if len(record) > 20 else "")
             raise BankFileError(
                 name,
                 number,
                 f"not a BAI2 record: {shown!r} (each record starts with its code, 01, 02, 03, "
                 "16, 49, 88, 98 or 99, and a comma)",
             )
-        lines.append((number, line))
+        lines.append((number, record))
     if not lines:
         raise BankFileError(name, None, "the file is empty")
     if not lines[0][1].startswith("01,"):
@@ -143,13 +143,14 @@ def _sentence(message: str) -> str:
     found = re.match(r"Expected RecordCode\.(\w+), got RecordCode\.(\w+)", message)
     if found:
         expected, got = (RECORD_NAMES[_ENUM_NAMES.get(g, "88")] for g in found.groups())
-        return f"expected a {expected} record here, found a {got}: the file is cut short or out of order"
+        return (
+            f"expected a {expected} record here, found a {got}: the file is cut short or out "
+            "of order"
+        )
     return message[:1].lower() + message[1:] if message else message
 
 
-def _entries(
-    parsed: Any, rows_line: dict[int, int], name: str, zone: ZoneInfo
-) -> Iterator[Entry]:
+def _entries(parsed: Any, rows_line: dict[int, int], name: str, zone: ZoneInfo) -> Iterator[Entry]:
     from bai2.constants import FundsType, TypeCodeTransaction
 
     for group in parsed.children:

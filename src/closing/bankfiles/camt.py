@@ -43,15 +43,13 @@ def parse_camt(data: bytes, name: str, zone: ZoneInfo) -> tuple[str, list[Entry]
 
     forbidden = _FORBIDDEN.search(data)
     if forbidden:
-        line = data[: forbidden.start()].count(b"\n") + 1
-        raise BankFileError(
-            name, line, "a DTD or entity declaration is not allowed in a bank file"
-        )
+        where = data[: forbidden.start()].count(b"\n") + 1
+        raise BankFileError(name, where, "a DTD or entity declaration is not allowed in a bank file")
     try:
         root = etree.fromstring(data, safe_parser())
     except etree.XMLSyntaxError as error:
-        line = error.lineno or (error.position[0] if error.position else None)
-        raise BankFileError(name, line, f"not well-formed XML: {error.msg}") from None
+        at: int | None = error.lineno or (error.position[0] if error.position else None)
+        raise BankFileError(name, at, f"not well-formed XML: {error.msg}") from None
     namespace = etree.QName(root).namespace or ""
     kind = namespace.removeprefix(NAMESPACE)[:8]
     if not namespace.startswith(NAMESPACE) or kind not in FORMATS:
@@ -234,7 +232,7 @@ class _Reader:
             raise self.fail(element, f"amount {text!r} is not a number like 450000.00")
         currency = element.get("Ccy") or fallback
         if not currency or not re.fullmatch(r"[A-Z]{3}", currency):
-            raise self.fail(element, "an amount needs its currency (Ccy=\"USD\")")
+            raise self.fail(element, 'an amount needs its currency (Ccy="USD")')
         return Decimal(text), currency
 
     def _date(self, entry: Any, path: str) -> date | None:

@@ -66,9 +66,9 @@ def read_wire_text(text: str) -> WireText:
         originator = _LEADING_ACCOUNT.sub("", originator).strip() or None
     imad = _first_code(found.get("imad", []))
     omad = _first_code(found.get("omad", []))
-    references = tuple(
-        value for key in ("obi", "reference") for value in found.get(key, [])
-    ) + ((head,) if head else ())
+    references = tuple(value for key in ("obi", "reference") for value in found.get(key, [])) + (
+        (head,) if head else ()
+    )
     return WireText(originator, imad, omad, references)
 
 

@@ -55,8 +55,10 @@ def read_bank_file(path: str | Path, zone: ZoneInfo) -> BankFile:
         return BankFile("bai2", file.name, digest, parse_bai2(text, name, zone))
     if kind == "mt940":
         raise BankFileError(
-            name, 1, "looks like a SWIFT MT940 statement, which closing does not read; ask the "
-            "bank for BAI2 or ISO 20022 camt.053/camt.054"
+            name,
+            1,
+            "looks like a SWIFT MT940 statement, which closing does not read; ask the "
+            "bank for BAI2 or ISO 20022 camt.053/camt.054",
         )
     raise BankFileError(
         name, 1, "not a BAI2 file (starts with 01,) or an ISO 20022 camt.053/camt.054 XML document"

@@ -18,7 +18,7 @@ from dataclasses import asdict
 import click
 
 from closing.cli import alerts, db, demo, marks, watch, wires
-from closing.cli.app import App, deal_option, local_time, operator, pass_app
+from closing.cli.app import App, deal_option, local_time, operator, pass_app, plural
 from closing.cli.marks import by_option
 from closing.errors import ClosingError, ExitCode
 
@@ -56,9 +56,15 @@ def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="The result, or the file's problems, as JSON."
 )
+@click.option(
+    "--accept-changes",
+    is_flag=True,
+    help="Make a reload that would lose sight of recorded facts (a removed purchaser with "
+    "events, a price changed after a wire); recorded in the deal's history.",
+)
 @by_option
 @pass_app
-def init(app: App, file: str, as_json: bool, by: str | None) -> None:
+def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | None) -> None:
     """Load or reload a deal file (lists what changed)."""
     import socket
 
@@ -66,7 +72,14 @@ def init(app: App, file: str, as_json: bool, by: str | None) -> None:
     from closing.operations import load_deal
 
     try:
-        result = load_deal(app.store, file, app.now(), operator(by), socket.gethostname())
+        result = load_deal(
+            app.store,
+            file,
+            app.now(),
+            accept_changes=accept_changes,
+            actor=operator(by),
+            host=socket.gethostname(),
+        )
     except DealFileError as error:
         if as_json:
             app.print_json({"problems": [asdict(problem) for problem in error.problems]})
@@ -153,8 +166,13 @@ def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | Non
 
     if not entries:
         app.out(f"No events yet in {deal.slug}.")
-        return
-    app.console().print(history_view(entries, deal.terms.zone))
+    else:
+        app.console().print(history_view(entries, deal.terms.zone))
+    from closing.operations import record_check
+
+    warning = record_check(app.store, deal.slug)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
 
 
 @cli.command()
@@ -207,6 +225,63 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(ExitCode.INTERNAL)
     sys.exit(0)
+
+
+HEADS_SHOWN = 20
+
+
+@cli.command()
+@click.argument("deal", required=False)
+@deal_option
+@click.option("--json", "as_json", is_flag=True, help="The result and every chain's head, as JSON.")
+@pass_app
+def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> None:
+    """Check that the event log holds: recompute every event's hash chain.
+
+    Prints the head hashes (keep them: they prove the record later), or names the first event
+    that breaks (exit 8)."""
+    from closing.errors import RecordBrokenError
+    from closing.operations import verify as verify_log
+
+    result = verify_log(app.store, deal or deal_name, app.now())
+    broken = result.broken
+    if as_json:
+        app.print_json(
+            {
+                "deal": result.deal.slug,
+                "ok": result.ok,
+                "events": result.events,
+                "digest": result.digest,
+                "heads": result.heads,
+                "broken": None
+                if broken is None
+                else {
+                    "party": broken.party,
+                    "seq": broken.seq,
+                    "event_id": broken.event_id,
+                    "what": broken.what,
+                    "detail": broken.detail,
+                },
+            }
+        )
+    elif broken is None:
+        app.out(
+            f"The event log of {result.deal.slug} holds: {plural(result.events, 'event')} in "
+            f"{plural(len(result.heads), 'chain')}.\nRecord digest: {result.digest}\nHeads:"
+        )
+        shown = list(result.heads.items())
+        for party, head in shown[:HEADS_SHOWN]:
+            app.out(f"  {party.lstrip('@')}: {head}")
+        if len(shown) > HEADS_SHOWN:
+            app.out(f"  ... and {len(shown) - HEADS_SHOWN:,} more (closing verify --json)")
+    if broken is not None:
+        event = f"event #{broken.seq} of {broken.party.lstrip('@')}"
+        if broken.event_id is not None:
+            event += f" (id {broken.event_id})"
+        raise RecordBrokenError(
+            f"the event log of {result.deal.slug} does not hold: {event} is {broken.what}: "
+            f"{broken.detail}"
+        )
 
 
 for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo, *wires.COMMANDS]:

@@ -79,6 +79,7 @@ def board_json(board: Board) -> dict[str, Any]:
             "steps": totals.by_status,
         },
         "alerts": {"failing_deliveries": board.failing_alerts},
+        "record": {"warning": board.record_warning},
         "wire_instructions": wire_instructions_json(board.wire_instructions, zone),
     }
 
@@ -134,6 +135,7 @@ def purchaser_json(
         "warrant_shares": purchaser.warrant_shares,
         "amount_received": money_text(row.amount_received),
         "shortfall": money_text(row.shortfall),
+        "unreadable": row.unreadable,
     }
 
 

@@ -166,6 +166,8 @@ def board_view(
     for name, cells, (shares, price) in zip(names, step_cells, money, strict=True):
         table.add_row(Text(name), *([shares, price] if wide else []), *cells)
     parts: list[RenderableType] = [header]
+    if board.record_warning:
+        parts.append(Text(board.record_warning, style="red bold"))
     company = company_line(board)
     if company is not None:
         parts.append(company)
@@ -188,7 +190,13 @@ def board_view(
                 style=STYLES[OVERDUE],
             )
         )
-    notes = money_lines(shown) + attention_lines(shown, board)
+    notes = [
+        f"Unreadable: {row.purchaser.name}: its events cannot be read ({row.unreadable}); "
+        "run closing verify"
+        for row in shown
+        if row.unreadable
+    ]
+    notes += money_lines(shown) + attention_lines(shown, board)
     if notes:
         parts.append(Text("\n".join(notes), style=STYLES[OVERDUE]))
     blocked = blocked_lines(shown, board)

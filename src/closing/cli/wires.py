@@ -211,8 +211,8 @@ def show_import(app: App, result: ImportResult) -> None:
     console = app.console()
     bank_file = result.file
     app.out(
-        f"{bank_file.name}: {bank_file.format}, {plural(len(bank_file.entries), 'entry', 'entries')}"
-        f", sha256 {bank_file.sha256[:16]}"
+        f"{bank_file.name}: {bank_file.format}, "
+        f"{plural(len(bank_file.entries), 'entry', 'entries')}, sha256 {bank_file.sha256[:16]}"
     )
     if result.warning:
         app.out(result.warning)
@@ -338,7 +338,10 @@ def list_command(app: App, as_json: bool, deal_name: str | None) -> None:
         )
         return
     if not found:
-        app.out(f"No wires imported yet in {deal.slug}; import a bank file with closing wires import FILE.")
+        app.out(
+            f"No wires imported yet in {deal.slug}; import a bank file with closing wires "
+            "import FILE."
+        )
         return
     from rich.text import Text
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from closing.chain import GENESIS
 from closing.db.schema import BANK_CREDITS, PURCHASERS, WIRE_INSTRUCTIONS
 from closing.wire_instructions import Proposed, Version
 
@@ -183,9 +184,13 @@ def update_credit(session: Session, credit_id: int, **values: Any) -> None:
     session.execute(BANK_CREDITS.update().where(BANK_CREDITS.c.id == credit_id).values(**values))
 
 
-def lock_deal_purchasers(session: Session, deal_id: int) -> None:
+def lock_deal_purchasers(session: Session, deal_id: int) -> dict[int, str]:
     """Serialise an import with every mark on the deal (row locks on PostgreSQL; SQLite already
-    holds the database lock from BEGIN IMMEDIATE)."""
-    session.execute(
-        select(PURCHASERS.c.id).where(PURCHASERS.c.deal_id == deal_id).with_for_update()
+    holds the database lock from BEGIN IMMEDIATE); returns each party's chain head, which its
+    next event links to."""
+    query = (
+        select(PURCHASERS.c.id, PURCHASERS.c.head_hash)
+        .where(PURCHASERS.c.deal_id == deal_id)
+        .with_for_update()
     )
+    return {party: head or GENESIS for party, head in session.execute(query)}

@@ -3,7 +3,7 @@ company's wire instructions (masked, fingerprinted, verified by a second person)
 imported from a bank file.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ MOMENT = sa.String(32).with_variant(sa.DateTime(timezone=True), "postgresql")  #
 MONEY = sa.String(64).with_variant(sa.Numeric(), "postgresql")  # exact text on SQLite
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
