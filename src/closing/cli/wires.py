@@ -218,8 +218,12 @@ def show_import(app: App, result: ImportResult) -> None:
         app.out(result.warning)
     if result.rows:
         table = Table(header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        for heading in ("Bank ref", "Amount", "Ordering customer", "Purchaser", "", "Why"):
-            table.add_column(heading, justify="right" if heading == "Amount" else "left")
+        table.add_column("Bank ref", no_wrap=True)
+        table.add_column("Amount", justify="right", no_wrap=True)
+        table.add_column("Ordering customer", max_width=24, overflow="ellipsis", no_wrap=True)
+        table.add_column("Purchaser", no_wrap=True)
+        table.add_column("", no_wrap=True)
+        table.add_column("Why", ratio=1)
         for row in result.rows[:SHOWN_ROWS]:
             status = row.status
             if status == "recorded" and not result.applied:
@@ -230,7 +234,7 @@ def show_import(app: App, result: ImportResult) -> None:
                 Text(row.entry.bank_reference),
                 format_money(row.entry.amount),
                 Text(row.entry.ordering_customer or ""),
-                Text(row.purchaser.name if row.purchaser and row.status == "recorded" else "-"),
+                Text(row.purchaser.slug if row.purchaser and row.status == "recorded" else "-"),
                 status,
                 Text(row.reason),
             )
