@@ -204,8 +204,7 @@ def _match(entry: Entry, book: _Book, rules: Rules) -> Proposal:
         if id(item) not in seen and entry.amount < item.owed - rules.tolerance
     ]
     if not whole and not parts:
-        within = f" (within {format_money(rules.tolerance)})" if rules.tolerance else ""
-        return Proposal(entry, None, f"no purchaser still owes {amount}{within}")
+        return Proposal(entry, None, f"no purchaser owes {amount}")
     customer = entry.ordering_customer
     candidates = [
         _Candidate(
@@ -259,17 +258,16 @@ def _match(entry: Entry, book: _Book, rules: Rules) -> Proposal:
 def _why(entry: Entry, chosen: _Candidate, rules: Rules) -> str:
     owed = chosen.owed.owed
     if chosen.partial:
-        amount = f"part of the {format_money(owed)} still owed"
+        amount = f"part of {format_money(owed)} owed"
     elif entry.amount == owed:
-        amount = "the amount owed"
+        amount = "amount owed"
     else:
         difference = entry.amount - owed
         side = "short" if difference < 0 else "over"
         amount = (
-            f"{format_money(abs(difference))} {side} of {format_money(owed)}, within the "
-            f"tolerance of {format_money(rules.tolerance)}"
+            f"{format_money(abs(difference))} {side} (tolerance {format_money(rules.tolerance)})"
         )
     how = f"name {chosen.name}/100" if chosen.name >= NAME_FITS else f"{chosen.reference}"
     if chosen.reference and chosen.name >= NAME_FITS:
         how += f", {chosen.reference}"
-    return f"{how}; {amount}"
+    return f"{how}, {amount}"

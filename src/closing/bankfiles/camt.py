@@ -44,7 +44,9 @@ def parse_camt(data: bytes, name: str, zone: ZoneInfo) -> tuple[str, list[Entry]
     forbidden = _FORBIDDEN.search(data)
     if forbidden:
         where = data[: forbidden.start()].count(b"\n") + 1
-        raise BankFileError(name, where, "a DTD or entity declaration is not allowed in a bank file")
+        raise BankFileError(
+            name, where, "a DTD or entity declaration is not allowed in a bank file"
+        )
     try:
         root = etree.fromstring(data, safe_parser())
     except etree.XMLSyntaxError as error:

@@ -217,25 +217,24 @@ def show_import(app: App, result: ImportResult) -> None:
     if result.warning:
         app.out(result.warning)
     if result.rows:
-        table = Table(header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        table = Table(
+            header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True
+        )
         table.add_column("Bank ref", no_wrap=True)
         table.add_column("Amount", justify="right", no_wrap=True)
-        table.add_column("Ordering customer", max_width=24, overflow="ellipsis", no_wrap=True)
+        table.add_column("Ordering customer", max_width=22, overflow="ellipsis", no_wrap=True)
         table.add_column("Purchaser", no_wrap=True)
-        table.add_column("", no_wrap=True)
         table.add_column("Why", ratio=1)
         for row in result.rows[:SHOWN_ROWS]:
-            status = row.status
-            if status == "recorded" and not result.applied:
-                status = "would record"
-            if status in ("recorded", "would record") and row.partial:
-                status += " (part)"
+            if row.status == "recorded" and row.purchaser is not None:
+                what = row.purchaser.slug + (" (part)" if row.partial else "")
+            else:
+                what = {"left": "LEFT", "already imported": "seen before"}.get(row.status, "")
             table.add_row(
                 Text(row.entry.bank_reference),
                 format_money(row.entry.amount),
                 Text(row.entry.ordering_customer or ""),
-                Text(row.purchaser.slug if row.purchaser and row.status == "recorded" else "-"),
-                status,
+                Text(what),
                 Text(row.reason),
             )
         console.print(table)
