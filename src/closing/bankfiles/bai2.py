@@ -124,6 +124,13 @@ def parse_bai2(text: str, name: str, zone: ZoneInfo) -> list[Entry]:
         line = records.line if records.exhausted else records.previous
         raise BankFileError(name, line, _sentence(str(error))) from None
     except (ParsingException, NotSupportedYetException, ValueError, IndexError, TypeError) as error:
+        if records.exhausted:
+            raise BankFileError(
+                name,
+                records.line,
+                "the file ends here, without the trailers that close it (49, 98, 99): it is cut "
+                "short",
+            ) from None
         message = _sentence(str(error)) or "a field is missing or not a number"
         if isinstance(error, IndexError | TypeError):
             message = "a field is missing or not a number"
@@ -143,11 +150,12 @@ def _sentence(message: str) -> str:
     found = re.match(r"Expected RecordCode\.(\w+), got RecordCode\.(\w+)", message)
     if found:
         expected, got = (RECORD_NAMES[_ENUM_NAMES.get(g, "88")] for g in found.groups())
-        return (
-            f"expected a {expected} record here, found a {got}: the file is cut short or out "
-            "of order"
-        )
+        return f"expected {_a(expected)} record here, found {_a(got)}: records are out of order"
     return message[:1].lower() + message[1:] if message else message
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
 
 
 def _entries(parsed: Any, rows_line: dict[int, int], name: str, zone: ZoneInfo) -> Iterator[Entry]:
