@@ -388,3 +388,58 @@ def test_the_seed_shows_its_missing_instructions_as_blocking_the_wire(seeded: Cl
     assert listed.out.startswith("No wire instructions in neotherapeutics-2002-06-07")
     seeded("mark-signed", "stonestreet", now=FRI.format("09:00"))
     assert seeded("mark-wired", "stonestreet", now=FRI.format("10:00")).code == 0
+
+
+# --- the alert sender's inbox ----------------------------------------------------------------------
+
+
+def test_the_alert_sender_imports_bank_files_from_its_inbox(
+    verified: Cli, deal_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file dropped in the deal file's `alerts.inbox` is imported with --apply semantics and
+    moved to done/; a clear match is logged and becomes an alert for every channel; a bad file
+    goes to rejected/ with the reason logged; a file still being written waits."""
+    import logging
+    from datetime import datetime
+
+    from closing.alerts.daemon import AlertDaemon
+    from closing.clock import FixedClock
+    from closing.db.store import Store
+
+    deal_path.write_text(
+        deal_path.read_text().replace("  notify: []", "  notify: []\n  inbox: bank")
+    )
+    assert verified("init", str(deal_path), now=FRI.format("16:00")).code == 0
+    inbox = deal_path.parent / "bank"
+    inbox.mkdir()
+    shutil.copy(BAI2, inbox / BAI2.name)
+    (inbox / "bad.bai2").write_text("01,121000358,NEOTHERAP,020607,1630,X,80,1,2/\n")
+    (inbox / "next.bai2.part").write_text("01,")
+    now = datetime.fromisoformat(FRI.format("16:35"))
+    daemon = AlertDaemon(Store(verified.database_url), FixedClock(now), [], operator="sender")
+    with caplog.at_level(logging.INFO, logger="closing"):
+        assert daemon.import_inbox(now) == 2
+    assert sorted(p.name for p in inbox.iterdir()) == ["done", "next.bai2.part", "rejected"]
+    assert [p.name for p in (inbox / "done").iterdir()] == [BAI2.name]
+    assert [p.name for p in (inbox / "rejected").iterdir()] == ["bad.bai2"]
+    logged = caplog.text
+    assert "event=inbox-rejected" in logged and "bad.bai2:1:" in logged
+    assert "recorded=2 left=1 seen-before=0" in logged
+    assert (
+        'event=wire-received deal=neotherapeutics-2002-06-07 "BNC Bach International, Ltd. wired '
+        "$929,985.00, IMAD 20020607B1Q8021C000388" in logged
+    )
+    history = as_json(verified, "history", "bnc")
+    assert history[-1]["actor"] == "sender" and history[-1]["step"] == "wired"
+    engine = create_engine(verified.database_url)
+    with engine.connect() as connection:
+        titles = connection.execute(
+            text("SELECT title FROM alert WHERE rule LIKE 'wire-received:%' ORDER BY id")
+        ).scalars()
+        titles = list(titles)
+    engine.dispose()
+    assert titles == [
+        "Stonestreet Limited Partnership wired $450,000.00",
+        "BNC Bach International, Ltd. wired $929,985.00",
+    ]
+    assert daemon.import_inbox(now) == 0  # the .part file keeps waiting
