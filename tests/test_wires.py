@@ -284,7 +284,10 @@ def test_a_verified_change_shows_its_fingerprint_and_a_new_change_is_held_again(
     deal_path.write_text(changed)
     reload = verified("init", str(deal_path), "--by", "mallory", now=FRI.format("11:00"))
     assert reload.code == 0, reload.err
-    assert "wire instructions changed: " in reload.out and "(••••3400)" in reload.out
+    assert (
+        "  Wire instructions changed: " in reload.out
+        and "(••••3400) entered by mallory" in reload.out
+    )
     assert as_json(verified, "wire-instructions", now=FRI.format("11:00"))["verified"] is False
     held = verified("mark-wired", "bnc", now=FRI.format("11:05"))
     assert held.code == ExitCode.REFUSED

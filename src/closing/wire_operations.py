@@ -67,18 +67,16 @@ def record_instructions(
     wires.insert_version(session, deal_id, number, stored.id, proposed, actor, now)
     if proposed.fingerprint is None:
         if current is not None and current.present:
-            return ["wire instructions removed from the deal file: wires are not matched"]
+            return ["Wire instructions removed from the deal file: no wire is matched"]
         return []
-    what = (
-        "wire instructions"
-        if current is None or not current.present
-        else "wire instructions changed"
-    )
+    what = "Wire instructions"
+    if current is not None and current.present:
+        what = "Wire instructions changed:"
     if current is not None and current.fingerprint == proposed.fingerprint:
-        what = "callback numbers changed"
+        what = "Callback numbers changed; wire instructions"
     return [
-        f"{what}: {stored.evidence} ({proposed.account_masked}), entered by {actor}; NOT "
-        "VERIFIED until another operator calls back: closing wire-instructions verify"
+        f"{what} {stored.evidence} ({proposed.account_masked}) entered by {actor}: NOT VERIFIED "
+        "until another operator calls back (closing wire-instructions verify)"
     ]
 
 

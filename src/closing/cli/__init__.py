@@ -97,7 +97,7 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
     elif result.created:
         app.out(f"Loaded deal {result.slug} with {result.purchasers} purchasers.")
         for line in result.wire_instructions:
-            app.out(line[:1].upper() + line[1:] + ".")
+            app.out(line + ".")
     elif result.changes or result.wire_instructions:
         app.out(f"Updated deal {result.slug}:")
         for change in [*result.changes, *result.wire_instructions]:
