@@ -20,6 +20,7 @@ import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 from decimal import Decimal
 
@@ -86,6 +87,7 @@ class Proposal:
         return self.purchaser is not None
 
 
+@lru_cache(maxsize=65536)
 def clean_name(name: str) -> str:
     """`BNC Bach International, Ltd.` -> `bnc bach international`."""
     words = re.sub(r"[^0-9a-z]+", " ", name.casefold()).split()

@@ -9,14 +9,13 @@ and appends what it decided through `queries.append_event`. Nothing here prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from closing.bankfiles import CREDIT, BankFile, Entry
-from closing.chain import event_hash
 from closing.db import queries, wires
 from closing.db.store import Store
 from closing.deadlines import Deal
@@ -236,7 +235,7 @@ def import_file(
         company_states = (
             replay(deal.company_machine, events.get(company.id, [])).states if company else {}
         )
-        standings: dict[int, Standing] = {}
+        standings: dict[int, Standing | _Stale] = {}
         owed: list[Owed] = []
         for purchaser in purchasers:
             history = events.get(purchaser.id, [])
@@ -248,9 +247,8 @@ def import_file(
             partial_ok = step.allows_partial or bool(standing.receipts.get(step.id))
             owed.append(Owed(purchaser, purchaser.purchase_price - received, partial_ok))
         proposals = match_credits(fresh, owed, closing_window(deal, step))
-        credit_rows = []
-        for proposal in proposals:
-            row = _decide(
+        rows = [
+            _decide(
                 deal,
                 step,
                 proposal,
@@ -263,15 +261,23 @@ def import_file(
                 now,
                 gate_note,
             )
-            if apply and row.event is not None and row.purchaser is not None:
-                party = row.purchaser
-                event = queries.append_event(session, deal, party, row.event, heads[party.id])
-                heads[party.id] = event_hash(deal.slug, party.slug, row.event, heads[party.id])
-                row = ImportRow(row.entry, row.status, row.reason, party, event, row.partial)
-            result.rows.append(row)
-            credit_rows.append(_credit_row(row, bank_file, actor, now))
+            for proposal in proposals
+        ]
         if apply:
-            wires.insert_credits(session, deal.id, credit_rows)
+            # Every wire in one batch, each chained to its purchaser's head.
+            to_append = [
+                (row.purchaser, row.event, heads[row.purchaser.id])
+                for row in rows
+                if row.event is not None and row.purchaser is not None
+            ]
+            appended = iter(queries.append_events(session, deal, to_append))
+            rows = [
+                replace(row, event=next(appended)) if row.event is not None else row for row in rows
+            ]
+            wires.insert_credits(
+                session, deal.id, [_credit_row(row, bank_file, actor, now) for row in rows]
+            )
+        result.rows += rows
         return result
 
 
@@ -301,7 +307,7 @@ def _decide(
     deal: Deal,
     step: Step,
     proposal: Proposal,
-    standings: dict[int, Standing],
+    standings: dict[int, Standing | _Stale],
     events: dict[int, list[Event]],
     company_states: dict[str, str],
     bank_file: BankFile,
@@ -331,16 +337,26 @@ def _decide(
         note=note,
         partial=proposal.partial,
     )
+    standing = standings[party.id]
+    if isinstance(standing, _Stale):  # a second credit of the same purchaser in this file
+        standing = standings[party.id] = replay(deal.machine, standing.history)
     try:
-        decision = decide_mark(deal, step, party, standings[party.id], request, now, company_states)
+        decision = decide_mark(deal, step, party, standing, request, now, company_states)
     except RefusedError as refusal:
         return ImportRow(
             entry, "left", f"matched {party.name} ({proposal.reason}) but {refusal.message}", party
         )
     history = [*events.get(party.id, []), decision.event]
     events[party.id] = history
-    standings[party.id] = replay(deal.machine, history)
+    standings[party.id] = _Stale(history)
     return ImportRow(entry, "recorded", proposal.reason, party, decision.event, proposal.partial)
+
+
+@dataclass(frozen=True)
+class _Stale:
+    """A purchaser's standing to work out again from its history, if another credit needs it."""
+
+    history: list[Event]
 
 
 def _credit_row(
