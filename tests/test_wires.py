@@ -393,7 +393,7 @@ def test_the_seed_shows_its_missing_instructions_as_blocking_the_wire(seeded: Cl
     assert seeded("mark-wired", "stonestreet", now=FRI.format("10:00")).code == 0
 
 
-# --- the alert sender's inbox ----------------------------------------------------------------------
+# --- the alert sender's inbox ------------------------------------------------------------------
 
 
 def test_the_alert_sender_imports_bank_files_from_its_inbox(

@@ -20,9 +20,9 @@ import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from closing.bankfiles import Entry
 from closing.events import Purchaser
