@@ -17,7 +17,7 @@ from dataclasses import asdict
 
 import click
 
-from closing.cli import alerts, db, demo, marks, watch, wires
+from closing.cli import alerts, db, demo, marks, watch, web, wires
 from closing.cli.app import App, deal_option, local_time, operator, pass_app, plural
 from closing.cli.marks import by_option
 from closing.errors import ClosingError, ExitCode
@@ -284,7 +284,15 @@ def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> 
         )
 
 
-for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo, *wires.COMMANDS]:
+for command in [
+    *marks.COMMANDS,
+    alerts.alerts,
+    watch.watch,
+    db.db,
+    demo.demo,
+    *web.COMMANDS,
+    *wires.COMMANDS,
+]:
     cli.add_command(command)
 
 

@@ -299,6 +299,22 @@ class VerificationRow(SQLModel, table=True):
     detail: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class ShareRow(SQLModel, table=True):
+    """A link to the live board in a browser: the whole deal (the team's) or one purchaser's row.
+    Only the SHA-256 of its token is kept, and its first characters to tell links apart."""
+
+    __tablename__ = "share"
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id", index=True)
+    purchaser_id: int | None = Field(default=None, foreign_key="purchaser.id")  # None: the team
+    token_sha256: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    token_start: str = Field(sa_column=Column(String(8), nullable=False))
+    created_at: datetime = _moment()
+    created_by: str
+    revoked_at: datetime | None = _moment(nullable=True)
+    revoked_by: str | None = None
+
+
 class MetaRow(SQLModel, table=True):
     __tablename__ = "closing_meta"
     key: str = Field(primary_key=True)
@@ -320,3 +336,4 @@ WIRE_INSTRUCTIONS = _table("wire_instructions")
 BANK_CREDITS = _table("bank_credit")
 VERIFICATIONS = _table("verification")
 META = _table("closing_meta")
+SHARES = _table("share")
