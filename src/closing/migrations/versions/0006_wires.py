@@ -2,8 +2,8 @@
 company's wire instructions (masked, fingerprinted, verified by a second person) and each credit
 imported from a bank file.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from alembic import op
 MOMENT = sa.String(32).with_variant(sa.DateTime(timezone=True), "postgresql")  # UTC text on SQLite
 MONEY = sa.String(64).with_variant(sa.Numeric(), "postgresql")  # exact text on SQLite
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
