@@ -41,6 +41,7 @@ class AlertDaemon:
         heartbeat: float = 2.0,
         inbox: str | None = None,
         operator: str = "alert-sender",
+        lock_advice: str | None = None,
     ) -> None:
         self.store = store
         self.inbox = inbox  # --inbox: bank files for the (only) deal
@@ -52,6 +53,7 @@ class AlertDaemon:
         self.heartbeat_every = heartbeat
         self.notifier = Notifier()
         self.lock = SenderLock(store)
+        self.lock_advice = lock_advice  # what to do when another sender holds the lock
         self.stopped = threading.Event()
         self._tick_lock = threading.Lock()
         self._scheduler: Any = None
@@ -81,6 +83,8 @@ class AlertDaemon:
                 self.stopped.wait(poll)
             if self.stopped.is_set():
                 return
+        elif self.lock_advice is not None:
+            self.lock.acquire(self.clock.now(), self.lock_advice)
         else:
             self.lock.acquire(self.clock.now())
         log.info("event=start sender=%s", logfmt(self.lock.holder))

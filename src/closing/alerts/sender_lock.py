@@ -12,6 +12,7 @@ import os
 import socket
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlmodel import select
@@ -19,8 +20,10 @@ from sqlmodel import select
 from closing.db.schema import SenderLockRow
 from closing.db.store import Store
 from closing.errors import AlertsError
+from closing.timefmt import local
 
 LOCK_NAME = "alerts"
+STANDBY_ADVICE = "stop it first, or start this one with --standby to take over when it stops"
 LEASE = timedelta(seconds=15)
 ADVISORY_KEY = 0x636C6F73  # "clos"
 
@@ -59,18 +62,17 @@ class SenderLock:
         with self.store.session() as session:
             row = session.get(SenderLockRow, LOCK_NAME)
             if row is not None and not self._is_ours(row) and self._alive(row, now):
-                return f"{row.holder} (since {row.started_at:%Y-%m-%d %H:%M:%S} UTC)"
+                return f"{row.holder} (since {self._since(session, row.started_at)})"
             self._write(session, row, now)
         self.held = True
         return None
 
-    def acquire(self, now: datetime) -> None:
+    def acquire(self, now: datetime, advice: str = STANDBY_ADVICE) -> None:
+        """Take the lock or refuse, saying who holds it and `advice` (what the command that
+        asked can do about it)."""
         holder = self.try_acquire(now)
         if holder is not None:
-            raise AlertsError(
-                f"alerts are already being sent by {holder}; stop it first, or start this one "
-                "with --standby to take over when it stops"
-            )
+            raise AlertsError(f"alerts are already being sent by {holder}; {advice}")
 
     def heartbeat(self, now: datetime) -> bool:
         """Renew the lease; False if it was lost (another sender took over)."""
@@ -148,9 +150,18 @@ class SenderLock:
     def _current_holder(self) -> str:
         with self.store.session() as session:
             row = session.exec(select(SenderLockRow)).first()
-        if row is None:
-            return "another process"
-        return f"{row.holder} (since {row.started_at:%Y-%m-%d %H:%M:%S} UTC)"
+            if row is None:
+                return "another process"
+            return f"{row.holder} (since {self._since(session, row.started_at)})"
+
+    def _since(self, session: Any, started_at: datetime) -> str:
+        """When the holder started, in the deals' zone (UTC when deals of several zones, or none,
+        are loaded)."""
+        from closing.db.queries import deals_where
+
+        zones = {deal.terms.zone for deal in deals_where(session)}
+        zone = zones.pop() if len(zones) == 1 else ZoneInfo("UTC")
+        return local(started_at, zone)
 
 
 def _pid_running(pid: int) -> bool:

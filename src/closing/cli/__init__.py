@@ -17,7 +17,7 @@ from dataclasses import asdict
 
 import click
 
-from closing.cli import alerts, db, demo, marks, watch, web, wires
+from closing.cli import alerts, complete, db, demo, marks, watch, web, wires
 from closing.cli.app import App, deal_option, local_time, operator, pass_app, plural
 from closing.cli.marks import by_option
 from closing.errors import ClosingError, ExitCode
@@ -106,6 +106,9 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
         app.out(f"Deal {result.slug} is up to date; nothing changed.")
 
 
+PIPED_WIDTH = 400  # the widest board a pipe gets
+
+
 @cli.command()
 @click.argument("deal", required=False)
 @deal_option
@@ -144,11 +147,20 @@ def status(
     if not console.is_terminal and not show_all:
         max_rows = 50
     label = "as of" if as_of else "now"
-    console.print(board_view(result, max_rows, console.width, label))
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        console.print(board_view(result, max_rows, console.width, label))
+        return
+    # Piped (to a file, a mail, less): as wide as the data, not cut at Rich's 80 columns.
+    from rich.measure import Measurement
+
+    view = board_view(result, max_rows, PIPED_WIDTH, label)
+    needed = Measurement.get(console, console.options.update_width(PIPED_WIDTH), view).maximum
+    console.width = needed  # print() clamps to the console's width
+    console.print(view)
 
 
 @cli.command()
-@click.argument("purchaser", required=False)
+@click.argument("purchaser", required=False, shell_complete=complete.purchasers)
 @click.option("--json", "as_json", is_flag=True, help="As JSON.")
 @deal_option
 @pass_app
@@ -196,6 +208,9 @@ def deals(app: App, as_json: bool) -> None:
     app.console().print(deals_view(summaries))
 
 
+GROUP_OPTIONS = ("--database", "--debug")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or bool(os.environ.get("CLOSING_DEBUG"))
@@ -205,11 +220,20 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.ClickException as error:
+        if isinstance(error, click.NoSuchOption) and error.option_name in GROUP_OPTIONS:
+            name = error.option_name
+            value = " URL" if name == "--database" else ""
+            error = click.NoSuchOption(
+                name,
+                f"No such option: {name} here; {name} goes before the command: "
+                f"closing {name}{value} COMMAND ...",
+                ctx=error.ctx,
+            )
         error.show()
         sys.exit(ExitCode.USAGE if error.exit_code == 2 else error.exit_code)
     except ClosingError as error:
-        if debug:
-            traceback.print_exc()
+        # An expected failure (a usage error, a refused mark): its message says it all, with or
+        # without --debug; tracebacks are for what nobody expected.
         prefix = "" if error.exit_code == ExitCode.DEAL_FILE else "Error: "
         click.echo(f"{prefix}{error.message}", err=True)
         sys.exit(error.exit_code)

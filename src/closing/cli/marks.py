@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from closing.cli import complete
 from closing.cli.app import App, deal_option, local_time, operator, pass_app
 from closing.marks import GENERIC, MARK_COMMANDS, MarkCommand
 
@@ -66,14 +67,14 @@ def mark_command(spec: MarkCommand) -> click.Command:
 
     command.__doc__ = spec.help
     params: list[Callable[[Any], Any]] = [
-        click.argument("purchaser"),
+        click.argument("purchaser", shell_complete=complete.purchasers),
         deal_option,
         at_option,
         by_option,
         click.option("--note", metavar="TEXT", help="A note kept with the event."),
     ]
     if spec.step is None:
-        params.insert(1, click.argument("step"))
+        params.insert(1, click.argument("step", shell_complete=complete.steps))
     params.append(click.option(spec.evidence_option, metavar="TEXT", help=spec.evidence_help))
     if spec.takes_amount:
         params.append(
@@ -139,8 +140,8 @@ def correction_command(kind: str, verb: str, help_text: str, reason_help: str) -
     """`undo`, `reverse` and `waive`: a step of a purchaser (or of `company`), with a reason."""
 
     @click.command(kind, help=help_text)
-    @click.argument("purchaser")
-    @click.argument("step")
+    @click.argument("purchaser", shell_complete=complete.purchasers)
+    @click.argument("step", shell_complete=complete.steps)
     @click.option("--reason", required=True, metavar="TEXT", help=reason_help)
     @at_option
     @by_option
@@ -198,7 +199,7 @@ waive = correction_command(
 
 
 @click.command()
-@click.argument("purchaser")
+@click.argument("purchaser", shell_complete=complete.purchasers)
 @click.option("--reason", required=True, metavar="TEXT", help="Why the purchaser is out.")
 @at_option
 @by_option

@@ -25,6 +25,7 @@ from closing.board import (
     attention_first,
 )
 from closing.calendar import cutoff_on
+from closing.cli.app import plural
 from closing.money import format_money
 from closing.operations import DealSummary, HistoryEntry
 from closing.timefmt import duration, local
@@ -324,7 +325,8 @@ def board_view(
     if board.failing_alerts:
         parts.append(
             Text(
-                f"{board.failing_alerts} alert deliveries failing: see closing alerts list",
+                f"{plural(board.failing_alerts, 'alert delivery', 'alert deliveries')} failing: "
+                "see closing alerts list",
                 style=STYLES[OVERDUE],
             )
         )

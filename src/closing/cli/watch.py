@@ -14,17 +14,114 @@ from closing.cli.app import App, deal_option, pass_app
 from closing.errors import AlertsError
 
 RECENT = 6  # alerts listed under the board
+# watch has no --standby: it shows the board and leaves the sending to the holder.
+WATCH_LOCK_ADVICE = "this board still shows everything (closing watch --no-alerts does not try)"
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from rich.console import Console, RenderableType
+
     from closing.alerts.outbox import Pass
 
 
-def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alerts: bool) -> None:
+def log_words(message: str) -> str:
+    """One of the sender's logfmt lines (`event=caught-up alerts=2 collapsed=1`) said in words,
+    for a person watching the board; `closing alerts run` keeps the logfmt for programs."""
+    import shlex
+
+    try:
+        tokens = shlex.split(message)
+    except ValueError:
+        return message
+    words = [token for token in tokens if "=" not in token]
+    fields = dict(token.split("=", 1) for token in tokens if "=" in token)
+    event = fields.pop("event", "")
+    if words[:1] == ["alert"]:
+        return f"alert sent: {fields.get('title', '')}"
+    said = {
+        "start": "sending alerts from this process",
+        "stop": "stopped sending alerts",
+        "standby": f"waiting: alerts are being sent by {fields.get('holder', 'another process')}",
+        "lost-lock": "another process took over sending alerts; stopped sending from here",
+        "pass-failed": f"could not check alerts: {fields.get('error', '')}",
+        "deal-reloaded": f"reloaded the deal file of {fields.get('deal', '')}: "
+        f"{fields.get('changes', '')}",
+        "deal-file-invalid": f"the deal file of {fields.get('deal', '')} has problems; the old "
+        f"terms stay: {fields.get('problems', '')}",
+        "inbox-rejected": f"bank file refused: {fields.get('file', '')}: {fields.get('error', '')}",
+        "inbox-imported": f"bank file imported: {fields.get('file', '')}",
+    }
+    if event == "caught-up":
+        count = int(fields.get("alerts", "0") or 0)
+        if not count:
+            return "no alert was missed while no sender was running"
+        return f"{count} alert{'s' if count != 1 else ''} sent late: no sender was running when due"
+    if event.startswith("delivery-"):
+        status = event.removeprefix("delivery-")
+        verb = "failed" if status == "failed" else "failed; will retry"
+        return (
+            f"alert #{fields.get('alert', '?')} to {fields.get('channel', '')} {verb}: "
+            f"{fields.get('error', '')}"
+        )
+    if event in said:
+        return said[event]
+    return " ".join([*words, event, *(f"{k} {v}" for k, v in fields.items())]).strip()
+
+
+def words_logging(now: Callable[[], datetime], zone: ZoneInfo, debug: bool = False) -> None:
+    """The sender's log lines as `16:40:05 PDT  alert sent: ...` in the deal's zone, for watch."""
+    import logging
+
+    from closing.alerts.daemon import configure_logging
+
+    class Words(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return f"{now().astimezone(zone):%H:%M:%S %Z}  {log_words(record.getMessage())}"
+
+    configure_logging(debug)
+    for handler in logging.getLogger("closing").handlers:
+        handler.setFormatter(Words())
+
+
+def alert_lines(recent: list[str], room: int) -> list[str]:
+    """The recent alerts that fit in `room` lines (at least one), the last saying how many more
+    there are, so that the lines under the board never push it off the screen."""
+    if not recent:
+        return ["no alerts yet"]
+    room = max(room, 1)
+    if len(recent) <= room:
+        return recent
+    shown = recent[: room - 1]
+    return [*shown, f"... and {len(recent) - len(shown)} more (closing alerts list)"]
+
+
+def watch_frame(
+    console: Console, board: RenderableType, note: str, recent: list[str]
+) -> RenderableType:
+    """The board, the alert note, as many recent alerts as fit the terminal, and the line that
+    says how to stop, always visible."""
     from rich.console import Group
-    from rich.live import Live
     from rich.text import Text
 
-    from closing.alerts.daemon import AlertDaemon, configure_logging
+    height = console.height or 24
+    board_lines = len(console.render_lines(board, console.options, pad=False))
+    room = height - board_lines - 2  # the note and "Ctrl-C to stop"
+    lines = alert_lines(recent, room)
+    return Group(
+        board,
+        Text(note, style="dim"),
+        Text("\n".join(lines), style="yellow"),
+        Text("Ctrl-C to stop", style="dim"),
+    )
+
+
+def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alerts: bool) -> None:
+    from rich.live import Live
+
+    from closing.alerts.daemon import AlertDaemon
     from closing.cli.text_views import board_view
     from closing.operations import board
     from closing.timefmt import local
@@ -49,23 +146,23 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
 
     stop = threading.Event()
 
-    def frame() -> Group:
+    def frame() -> RenderableType:
         current = board(app.store, deal, app.now())
-        rows = max(5, (console.height or 24) - 16 - len(recent))
-        lines = Text("\n".join(recent) if recent else "no alerts yet", style="yellow")
-        return Group(
-            board_view(current, rows, console.width),
-            Text(note, style="dim"),
-            lines,
-            Text("Ctrl-C to stop", style="dim"),
-        )
+        rows = max(5, (console.height or 24) - 16 - min(len(recent), 3))
+        return watch_frame(console, board_view(current, rows, console.width), note, list(recent))
 
     try:
         with Live(frame(), console=console, refresh_per_second=4, screen=False) as live:
             if alerts:
                 # Set up inside Live: the sender's log lines (one per alert) print above the board.
-                configure_logging(app.debug)
-                daemon = AlertDaemon(app.store, app.clock, urls, on_pass=remember)
+                words_logging(app.now, zone, app.debug)
+                daemon = AlertDaemon(
+                    app.store,
+                    app.clock,
+                    urls,
+                    on_pass=remember,
+                    lock_advice=WATCH_LOCK_ADVICE,
+                )
                 try:
                     daemon.start()
                     note = f"alerts: sent from this process ({daemon.lock.holder})"

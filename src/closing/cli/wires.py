@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from closing.cli import complete
 from closing.cli.app import App, deal_option, operator, pass_app, plural
 from closing.cli.marks import by_option, say_recorded, unverified_option
 
@@ -271,7 +272,7 @@ def show_import(app: App, result: ImportResult) -> None:
 
 @wires.command("match")
 @click.argument("bank_reference", metavar="BANKREF")
-@click.argument("purchaser")
+@click.argument("purchaser", shell_complete=complete.purchasers)
 @click.option("--note", metavar="TEXT", help="A note kept with the event.")
 @unverified_option
 @by_option

@@ -385,7 +385,8 @@ def view(
         )
         failing = (document.get("alerts") or {}).get("failing_deliveries")
         if isinstance(failing, int) and failing:
-            warnings.append(f"{failing:,} alert deliveries failing: see closing alerts list")
+            deliveries = "alert delivery" if failing == 1 else "alert deliveries"
+            warnings.append(f"{failing:,} {deliveries} failing: see closing alerts list")
     return View(
         team=team,
         title=str(deal.get("title", "")),

@@ -1,0 +1,98 @@
+"""Shell completion of purchasers and steps from the database (click's `shell_complete`).
+
+Completion runs on every Tab: it reads, cheaply, from a database that already exists, never
+creates one (nor a data folder), never migrates, and says nothing on any error (a shell prompt is
+no place for a traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+from click.shell_completion import CompletionItem
+
+
+def _database(ctx: click.Context) -> str | None:
+    """The database URL the command would use, or None when it is a SQLite file not there."""
+    root = ctx.find_root()
+    url = root.params.get("database") or os.environ.get("CLOSING_DATABASE_URL")
+    if not url:
+        from platformdirs import user_data_path
+
+        url = str(user_data_path("closing", appauthor=False) / "closing.db")
+    if "://" not in url:
+        url = f"sqlite:///{Path(url).expanduser().resolve()}"
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if not path or not Path(path).is_file():
+            return None
+        return f"sqlite:///file:{path}?mode=ro&uri=true"  # read-only: never writes
+    return url
+
+
+def _rows(ctx: click.Context, sql: str) -> list[Any]:
+    from sqlalchemy import create_engine, text
+
+    url = _database(ctx)
+    if url is None:
+        return []
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text(sql)))
+    finally:
+        engine.dispose()
+
+
+def _deal_name(ctx: click.Context) -> str:
+    return str(ctx.params.get("deal_name") or os.environ.get("CLOSING_DEAL") or "")
+
+
+def purchasers(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Purchaser slugs (and `company`) of the deal named, or of every deal."""
+    try:
+        deal = _deal_name(ctx)
+        rows = _rows(
+            ctx,
+            "SELECT d.slug, p.slug, p.name, p.role FROM purchaser p "
+            "JOIN deal d ON d.id = p.deal_id ORDER BY d.slug, p.position",
+        )
+        found: dict[str, str] = {}
+        for deal_slug, slug, name, role in rows:
+            if deal and not deal_slug.startswith(deal):
+                continue
+            value = "company" if role == "company" else slug
+            found.setdefault(value, name)
+        return [
+            CompletionItem(value, help=name)
+            for value, name in found.items()
+            if value.startswith(incomplete)
+        ]
+    except Exception:
+        return []
+
+
+def steps(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Step ids of the deal named (or every deal): the company's after `company`, else the
+    purchasers'."""
+    try:
+        deal = _deal_name(ctx)
+        party = "company" if ctx.params.get("purchaser") == "company" else "purchaser"
+        found: dict[str, str] = {}
+        for deal_slug, terms in _rows(ctx, "SELECT slug, terms_json FROM deal ORDER BY slug"):
+            if deal and not deal_slug.startswith(deal):
+                continue
+            for step in json.loads(terms).get("steps", []):
+                if step.get("party", "purchaser") == party:
+                    found.setdefault(str(step["id"]), str(step.get("title") or ""))
+        return [
+            CompletionItem(value, help=title)
+            for value, title in found.items()
+            if value.startswith(incomplete)
+        ]
+    except Exception:
+        return []

@@ -1,0 +1,253 @@
+"""The command line's rough edges, each with its exact output: usage errors, the sender lock's
+message, plurals, piped width, the words watch prints, and shell completion."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from rich.text import Text
+
+from tests.conftest import Cli
+
+
+@pytest.fixture
+def sqlite_cli(
+    sqlite_url: str,
+    seed_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Cli:
+    """The seeded CLI on SQLite only (the lease row of the sender lock is SQLite's)."""
+    monkeypatch.setenv("CLOSING_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("CLOSING_OPERATOR", "alice")
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("CLOSING_DEAL", raising=False)
+    monkeypatch.delenv("CLOSING_DEBUG", raising=False)
+    cli = Cli(sqlite_url, monkeypatch, capsys)
+    assert cli("init", str(seed_path), now="2002-06-07T07:00:00-07:00").code == 0
+    return cli
+
+
+def test_debug_shows_no_traceback_for_a_plain_usage_error(seeded: Cli) -> None:
+    """--debug is for unexpected errors: a time that is not a time is one line, exit 2."""
+    result = seeded("--debug", "mark-wired", "bnc", "--at", "nonsense")
+    assert result.code == 2
+    assert result.err == (
+        "Error: --at 'nonsense' is not a time; write it like 08:30, 2002-06-07 08:30 or "
+        "2002-06-07T08:30-07:00\n"
+    )
+
+
+def test_database_after_the_command_says_it_goes_before(seeded: Cli) -> None:
+    """`status --database X` says where --database goes."""
+    result = seeded("status", "--database", "x.db")
+    assert result.code == 2
+    assert result.err == (
+        "Usage: closing status [OPTIONS] [DEAL]\n"
+        "Try 'closing status --help' for help.\n\n"
+        "Error: No such option: --database here; --database goes before the command: "
+        "closing --database URL COMMAND ...\n"
+    )
+
+
+def test_one_failing_delivery_is_singular(seeded: Cli) -> None:
+    """ "1 alert delivery failing", "2 alert deliveries failing"."""
+    from closing.cli.app import App
+    from closing.cli.text_views import board_view
+    from closing.operations import board
+
+    app = App(seeded.database_url, False)
+    current = board(app.store, None, datetime(2002, 6, 7, 16, tzinfo=UTC))
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    for count, said in [(1, "1 alert delivery failing"), (2, "2 alert deliveries failing")]:
+        console.print(board_view(dataclasses.replace(current, failing_alerts=count), None, 100))
+        assert f"\n{said}: see closing alerts list\n" in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_the_lock_message_gives_the_holders_time_in_the_deals_zone(sqlite_cli: Cli) -> None:
+    """Another sender running on this host since 16:40 PDT: `alerts check` names it, in PDT."""
+    from closing.db.schema import SenderLockRow
+    from closing.db.store import Store
+
+    with Store(sqlite_cli.database_url).session() as session:
+        session.add(
+            SenderLockRow(
+                name="alerts",
+                holder=f"pid {os.getppid()} on {socket.gethostname()}",
+                host=socket.gethostname(),
+                pid=os.getppid(),
+                started_at=datetime(2002, 6, 7, 23, 40, tzinfo=UTC),
+                heartbeat_at=datetime(2002, 6, 7, 23, 40, tzinfo=UTC),
+            )
+        )
+    result = sqlite_cli("alerts", "check", now="2002-06-07T16:45:00-07:00")
+    assert result.code == 7
+    assert result.err == (
+        f"Error: alerts are already being sent by pid {os.getppid()} on {socket.gethostname()} "
+        "(since 2002-06-07 16:40 PDT); stop it first, or start this one with --standby to take "
+        "over when it stops\n"
+    )
+
+
+def test_watch_does_not_suggest_standby_which_it_does_not_take(sqlite_cli: Cli) -> None:
+    """The sender inside watch, refused, says the board still shows everything."""
+    from closing.alerts.daemon import AlertDaemon
+    from closing.alerts.sender_lock import SenderLock
+    from closing.cli.watch import WATCH_LOCK_ADVICE
+    from closing.clock import clock_from_env
+    from closing.db.store import Store
+    from closing.errors import AlertsError
+
+    store = Store(sqlite_cli.database_url)
+    now = datetime(2002, 6, 7, 23, 40, tzinfo=UTC)
+    other = SenderLock(store)
+    other.pid, other.holder = os.getppid(), f"pid {os.getppid()} on {other.host}"
+    other.acquire(now)
+    daemon = AlertDaemon(store, clock_from_env(), [], lock_advice=WATCH_LOCK_ADVICE)
+    with pytest.raises(AlertsError) as refused:
+        daemon.start()
+    assert refused.value.message == (
+        f"alerts are already being sent by pid {os.getppid()} on {other.host} (since "
+        "2002-06-07 16:40 PDT); this board still shows everything (closing watch --no-alerts "
+        "does not try)"
+    )
+    assert "--standby" not in refused.value.message
+
+
+def test_undo_takes_at_and_note(seeded: Cli) -> None:
+    """`undo --at --note`: the correction is dated and noted."""
+    assert seeded("mark-signed", "stonestreet", now="2002-06-07T08:30:00-07:00").code == 0
+    result = seeded(
+        "undo",
+        "stonestreet",
+        "signed",
+        "--reason",
+        "signature page was for another deal",
+        "--at",
+        "08:40",
+        "--note",
+        "called Stonestreet's counsel",
+        now="2002-06-07T09:00:00-07:00",
+    )
+    assert result.code == 0, result.err
+    assert result.out == (
+        "Undid signed for Stonestreet Limited Partnership at 2002-06-07 08:40 PDT by alice. "
+        "Still to do: signed, wired, warrant_faxed, warrant_delivered, dwac_credited.\n"
+    )
+    history = seeded("history", "stonestreet").out
+    assert "happened 2002-06-07 08:40 PDT" in history
+    assert "called Stonestreet's counsel" in history
+
+
+def test_piped_status_is_as_wide_as_its_data(seeded: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without COLUMNS, a piped board is not cut at 80 columns: names, shares and price whole,
+    and each Blocked: line on one line."""
+    monkeypatch.delenv("COLUMNS")
+    out = seeded("status", now="2002-06-07T15:30:00-07:00").out
+    lines = out.splitlines()
+    assert lines[5].rstrip() == (
+        "Purchaser                            Shares           Price   Signed    Wired       "
+        "Faxed       Original   DWAC"
+    )
+    assert lines[7].startswith("Stonestreet Limited Partnership   1,935,483     $450,000.00")
+    assert (
+        "\nBlocked: BNC Bach International, Ltd.: Wired needs company wire instructions; Faxed "
+        "needs notice facsimile number; Original needs notice address; DWAC needs DTC "
+        "participant number, DWAC account number\n" in out
+    )
+    assert max(len(line) for line in lines) > 100
+
+
+def test_watch_says_the_senders_log_in_words() -> None:
+    """watch turns the sender's logfmt lines into words; `alerts run` keeps logfmt."""
+    from closing.cli.watch import log_words
+
+    assert log_words('event=start sender="pid 7 on vm"') == "sending alerts from this process"
+    assert log_words("event=caught-up alerts=3 collapsed=1") == (
+        "3 alerts sent late: no sender was running when due"
+    )
+    assert (
+        log_words(
+            'alert deal=neo purchaser=bnc title="BNC Bach International, Ltd.: Purchase price '
+            'wired not done, cutoff in 15m"'
+        )
+        == "alert sent: BNC Bach International, Ltd.: Purchase price wired not done, cutoff in 15m"
+    )
+    assert (
+        log_words(
+            'event=delivery-retrying channel=mailto://smtp.example.com alert=4 error="failed"'
+        )
+        == "alert #4 to mailto://smtp.example.com failed; will retry: failed"
+    )
+
+
+def test_watch_keeps_ctrl_c_to_stop_on_the_screen() -> None:
+    """A board 16 lines high on a 20-line terminal leaves room for two alert lines: one alert
+    and how many more, then the note and "Ctrl-C to stop"."""
+    from closing.cli.watch import watch_frame
+
+    console = Console(file=io.StringIO(), width=100, height=20, color_system=None)
+    board = Text("\n".join(f"board line {n}" for n in range(16)))
+    recent = [f"16:{n:02d} alert {n}" for n in range(6)]
+    console.print(watch_frame(console, board, "alerts: sent from this process", recent))
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 20
+    assert lines[16:] == [
+        "alerts: sent from this process",
+        "16:00 alert 0",
+        "... and 5 more (closing alerts list)",
+        "Ctrl-C to stop",
+    ]
+
+
+def _complete(words: str, database: str, cwd: Path) -> list[str]:
+    env = {
+        **os.environ,
+        "CLOSING_DATABASE_URL": database,
+        "_CLOSING_COMPLETE": "bash_complete",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split(" ")) - 1),
+    }
+    code = "from closing.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+    assert done.stderr == ""
+    return done.stdout.split()
+
+
+def test_shell_completion_of_commands_purchasers_and_steps(sqlite_cli: Cli, tmp_path: Path) -> None:
+    """Tab completes commands, the deal's purchasers and steps, from the database."""
+    database = sqlite_cli.database_url
+    assert _complete("closing mark-w", database, tmp_path) == ["plain,mark-wired"]
+    assert _complete("closing mark-wired ", database, tmp_path) == [
+        "plain,company",
+        "plain,stonestreet",
+        "plain,bnc-bach",
+    ]
+    assert _complete("closing undo stonestreet w", database, tmp_path) == [
+        "plain,wired",
+        "plain,warrant_faxed",
+        "plain,warrant_delivered",
+    ]
+    assert _complete("closing undo company p", database, tmp_path) == [
+        "plain,prospectus_delivered",
+        "plain,prospectus_filed",
+    ]
+
+
+def test_shell_completion_never_creates_a_database(tmp_path: Path) -> None:
+    """Completing against a database that is not there offers nothing and creates nothing."""
+    missing = tmp_path / "nowhere" / "closing.db"
+    assert _complete("closing mark-wired s", f"sqlite:///{missing}", tmp_path) == []
+    assert not missing.parent.exists()
