@@ -177,9 +177,12 @@ def test_a_daemon_that_was_down_sends_one_late_alert_per_step() -> None:
     alert = plan.due[0]
     assert (alert.step.id, alert.rule) == ("signed", "deadline")
     assert [o.rule for o in alert.superseded] == ["before-2h", "before-30m"]
-    text = alert_text(SEED_TERMS, alert, at(7, 18, 30))
+    text = alert_text(SEED_TERMS, alert, at(7, 18, 30)).sent(
+        alert.deadline, SEED_TERMS.zone, at(7, 18, 30)
+    )
     assert text.title == "BNC Bach International, Ltd.: Agreement signed not done, late by 1h 30m"
-    assert "Also covers 2 earlier alerts of this step that came due at the same time" in text.body
+    assert "Sent late: the alert sender was not running from 15:00 to 18:30 PDT\n" in text.body
+    assert "daemon" not in text.body
     assert (
         "When it is done: closing mark-signed bnc-bach --deal neotherapeutics-2002-06-07"
         in text.body

@@ -410,6 +410,10 @@ class AlertRules(Spec):
     quiet_hours: QuietHours | None = None
     notify: list[str] = []
     inbox: str | None = None  # a folder the alert sender imports bank files from
+    # Alerts of one rule falling due at one moment go out as one message per channel (a digest)
+    # when there are more than `digest_over` of them; each stays an alert of its own in the ledger.
+    digest: bool = True
+    digest_over: int = Field(default=3, ge=0)
 
     def for_step(self, step: Step) -> AlertRules:
         """The rules of one step: its own `alerts` keys replace the deal's."""

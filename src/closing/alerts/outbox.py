@@ -26,8 +26,17 @@ from closing.alerts.channels import (
     Notifier,
     channels_for,
 )
-from closing.alerts.plan import AlertText, DueAlert, Key, alert_text, plan_alerts
-from closing.board import company_missing
+from closing.alerts.plan import (
+    AlertText,
+    DueAlert,
+    Key,
+    alert_text,
+    at_sending,
+    digest_groups,
+    digest_text,
+    plan_alerts,
+)
+from closing.board import Board, build_board, company_missing
 from closing.db.queries import (
     company_of,
     deal_by_id,
@@ -39,6 +48,9 @@ from closing.db.schema import AlertRow, DealRow, DeliveryRow, PurchaserRow
 from closing.db.store import Store
 from closing.db.wires import versions
 from closing.deadlines import Deal
+from closing.errors import NotFoundError, RefusedError
+from closing.events import Event, Purchaser
+from closing.money import format_money
 from closing.wire_instructions import wire_status
 from closing.wire_operations import ImportResult
 
@@ -113,15 +125,33 @@ class LedgerCache:
         self._keys.clear()
 
 
+@dataclass(frozen=True)
+class DealPlan:
+    due: list[DueAlert]
+    next_at: datetime | None
+    purchasers: list[Purchaser]
+    events: dict[int, list[Event]]
+    company: Purchaser | None
+
+
 def plan_deal(
     session: Session, deal: Deal, now: datetime, ledger: set[Key] | None = None
-) -> tuple[list[DueAlert], datetime | None]:
+) -> DealPlan:
     purchasers = purchasers_of(session, deal.id)
     company = company_of(session, deal.id)
     events = events_by_purchaser(session, deal.id)
     keys = _ledger(session, deal.id) if ledger is None else ledger
     plan = plan_alerts(deal, purchasers, events, now, keys, company)
-    return plan.due, plan.next_at
+    return DealPlan(plan.due, plan.next_at, purchasers, events, company)
+
+
+def board_summary(board: Board) -> str:
+    """The board in one line: "1/2 closed · received $450,000.00 of $1,380,000.00"."""
+    totals = board.totals
+    return (
+        f"{totals.closed}/{totals.purchasers} closed · received "
+        f"{format_money(totals.amount_received)} of {format_money(totals.purchase_price)}"
+    )
 
 
 def decide(
@@ -162,19 +192,29 @@ def _decide_deal(
     with store.session() as session:
         deal = deal_by_id(session, deal_id)
         ledger = cache.keys(session, deal.id) if cache is not None else None
-        due, next_at = plan_deal(session, deal, now, ledger)
+        planned = plan_deal(session, deal, now, ledger)
+        due, next_at = planned.due, planned.next_at
         if not due:
             return found, next_at
         channels = channels_for([*deal.terms.alerts.notify, *extra_urls])
         wires = wire_status(versions(session, deal.id))
         warning, missing = wires.warning(), company_missing(wires)
+        summary = board_summary(
+            build_board(deal, planned.purchasers, planned.events, now, 0, planned.company, wires)
+        )
         ledger_rows: list[dict[str, Any]] = []
+        owners: list[DueAlert | None] = []  # the alert of each ledger row; None: superseded
+        zone = deal.terms.zone
+        outside = [channel for channel in channels if not channel.is_log]
+        groups = digest_groups(deal.terms.alerts, due) if outside else []
+        in_digest = {id(alert) for group in groups for alert in group}
         for alert in due:
-            text = alert_text(deal.terms, alert, now, warning, missing)
+            text = alert_text(deal.terms, alert, now, warning, missing, summary)
             for missed in alert.superseded:
                 ledger_rows.append(
                     _ledger_values(deal, alert, missed.rule, missed.fire_at, now, text)
                 )
+                owners.append(None)
             fields = {
                 "deal": deal.slug,
                 "purchaser": alert.purchaser.slug,
@@ -187,24 +227,35 @@ def _decide_deal(
             ledger_rows.append(
                 _ledger_values(deal, alert, alert.rule, alert.due_at, now, text, fields)
             )
+            owners.append(alert)
             found.append(
                 Decided(
                     deal.slug,
                     alert.purchaser.slug,
                     alert.step.id,
                     alert.rule,
-                    text.title,
+                    at_sending(text.title, alert.deadline, zone, now),
                     alert.due_at,
                     len(alert.superseded),
                 )
             )
         inserted = session.execute(
-            ALERTS.insert().returning(
-                ALERTS.c.id, ALERTS.c.superseded, sort_by_parameter_order=True
-            ),
+            ALERTS.insert().returning(ALERTS.c.id, sort_by_parameter_order=True),
             ledger_rows,
         )
-        sent_ids = [alert_id for alert_id, superseded in inserted if not superseded]
+        ids_of: dict[int, int] = {}  # id(alert) -> its ledger id
+        deliveries: list[tuple[int, Channel]] = []
+        for (alert_id,), owner in zip(inserted, owners, strict=True):
+            if owner is None:
+                continue
+            ids_of[id(owner)] = alert_id
+            # An alert carried by a digest goes to the log on its own, elsewhere in the digest.
+            targets = [LOG_CHANNEL] if id(owner) in in_digest else channels
+            deliveries += [(alert_id, channel) for channel in targets]
+        for group in groups:
+            text = digest_text(deal.terms, group, warning, missing, summary)
+            digest_id = _insert_digest(session, deal, planned.company, group, ids_of, now, text)
+            deliveries += [(digest_id, channel) for channel in outside]
         session.execute(
             DELIVERIES.insert(),
             [
@@ -216,8 +267,7 @@ def _decide_deal(
                     "attempts": 0,
                     "next_attempt_at": now,
                 }
-                for alert_id in sent_ids
-                for channel in channels
+                for alert_id, channel in deliveries
             ],
         )
     if cache is not None:  # committed: the cache may now count these keys as sent
@@ -226,6 +276,51 @@ def _decide_deal(
             [(r["purchaser_id"], r["step"], r["rule"], r["deadline"]) for r in ledger_rows],
         )
     return found, next_at
+
+
+DIGEST_STEP = "@digest"  # not a step id a deal file can use
+
+
+def _insert_digest(
+    session: Session,
+    deal: Deal,
+    company: Purchaser | None,
+    group: list[DueAlert],
+    ids_of: dict[int, int],
+    now: datetime,
+    text: AlertText,
+) -> int:
+    """The digest's own ledger row: it records the alerts it carries (`alerts` in its fields),
+    and its deliveries are those of every alert it carries outside the log."""
+    first = group[0]
+    carried = [ids_of[id(alert)] for alert in group]
+    fields = {
+        "deal": deal.slug,
+        "digest": str(len(group)),
+        "rule": first.rule,
+        "deadline": first.deadline.astimezone(deal.terms.zone).isoformat(),
+        "key": text.key,
+        "title": text.title,
+        "alerts": ",".join(map(str, carried)),
+    }
+    row = {
+        "deal_id": deal.id,
+        "purchaser_id": company.id if company is not None else first.purchaser.id,
+        "step": DIGEST_STEP,
+        "rule": first.rule,
+        "deadline": first.deadline,
+        "due_at": max(alert.due_at for alert in group),
+        "decided_at": now,
+        "superseded": False,
+        "title": text.title,
+        "body": text.body,
+        "key": text.key,
+        "fields_json": json.dumps(fields),
+    }
+    digest_id: int = session.execute(
+        ALERTS.insert().values(**row).returning(ALERTS.c.id)
+    ).scalar_one()
+    return digest_id
 
 
 def record_notices(store: Store, result: ImportResult, now: datetime, extra_urls: list[str]) -> int:
@@ -372,7 +467,7 @@ def deliver(
     retry is due. The log channel goes in one batch; every other channel one delivery at a time,
     so a sender killed mid-send leaves only that one to be re-sent after CLAIM_TIMEOUT."""
     with store.session() as session:
-        work = list(
+        rows = list(
             session.execute(
                 core_select(
                     DELIVERIES.c.id,
@@ -383,12 +478,31 @@ def deliver(
                     ALERTS.c.title,
                     ALERTS.c.body,
                     ALERTS.c.fields_json,
+                    ALERTS.c.deal_id,
+                    ALERTS.c.deadline,
                 )
                 .select_from(DELIVERIES.join(ALERTS))
                 .where(_claimable(now))
                 .order_by(ALERTS.c.due_at, DELIVERIES.c.id)
             )
         )
+        zones = {deal.id: deal.terms.zone for deal in deals_where(session)} if rows else {}
+    # The time left (or late by) as of this sending, not as of the decision.
+    work = [
+        (
+            delivery_id,
+            key,
+            name,
+            attempts,
+            alert_id,
+            at_sending(title, deadline, zones[deal_id], now),
+            at_sending(body, deadline, zones[deal_id], now),
+            _fields_at_sending(fields, deadline, zones[deal_id], now),
+        )
+        for delivery_id, key, name, attempts, alert_id, title, body, fields, deal_id, deadline in (
+            tuple(row) for row in rows
+        )
+    ]
     known = channels()
     outcomes: list[Delivered] = []
     logged = [item for item in work if item[1] == LOG_KEY]
@@ -426,6 +540,13 @@ def deliver(
     return outcomes, next_retry
 
 
+def _fields_at_sending(fields_json: str, deadline: datetime, zone: ZoneInfo, now: datetime) -> str:
+    fields: dict[str, str] = json.loads(fields_json)
+    if "title" in fields:
+        fields["title"] = at_sending(fields["title"], deadline, zone, now)
+    return json.dumps(fields)
+
+
 def run_pass(
     store: Store,
     notifier: Notifier,
@@ -449,6 +570,12 @@ def configured_channels(store: Store, extra_urls: list[str]) -> dict[str, Channe
         for deal in deals_where(session):
             urls += deal.terms.alerts.notify
     return {channel.key: channel for channel in channels_for(urls)}
+
+
+def _sent_at(deliveries: list[dict[str, object]] | None, alert: AlertRow) -> datetime:
+    """When an alert went out (its first delivery), else when it was decided."""
+    times = [d["delivered_at"] for d in deliveries or [] if isinstance(d["delivered_at"], datetime)]
+    return min(times) if times else alert.decided_at
 
 
 # --- reading the ledger ------------------------------------------------------------------------
@@ -475,7 +602,7 @@ class LedgerEntry:
         states = {str(d["status"]) for d in self.deliveries}
         if self.superseded:
             return "superseded"
-        for state in ("failed", "retrying", "sending", "pending"):
+        for state in ("failed", "retrying", "sending", "pending", "dismissed"):
             if state in states:
                 return state
         return "sent"
@@ -504,6 +631,14 @@ def ledger(store: Store, include_superseded: bool = False) -> list[LedgerEntry]:
                     "last_error": d.last_error,
                 }
             )
+    # An alert carried by a digest went out where the digest went: its deliveries count for it.
+    for a, _, _ in alerts:
+        if a.step == DIGEST_STEP:
+            carried = json.loads(a.fields_json).get("alerts", "")
+            for member in filter(None, carried.split(",")):
+                deliveries.setdefault(int(member), []).extend(
+                    {**d, "digest": a.id} for d in deliveries.get(a.id or 0, [])
+                )
     return [
         LedgerEntry(
             a.id or 0,
@@ -514,7 +649,7 @@ def ledger(store: Store, include_superseded: bool = False) -> list[LedgerEntry]:
             a.deadline,
             a.due_at,
             a.decided_at,
-            a.title,
+            at_sending(a.title, a.deadline, zones[deal], _sent_at(deliveries.get(a.id or 0), a)),
             a.key,
             a.superseded,
             deliveries.get(a.id or 0, []),
@@ -522,3 +657,63 @@ def ledger(store: Store, include_superseded: bool = False) -> list[LedgerEntry]:
         )
         for a, deal, purchaser in alerts
     ]
+
+
+# --- a person's word on a failed delivery ------------------------------------------------------
+
+UNSENT = ["failed", "retrying", "pending"]
+
+
+def _deliveries_of(session: Session, alert_id: int) -> list[Any]:
+    found = list(
+        session.execute(
+            core_select(DELIVERIES.c.id, DELIVERIES.c.channel, DELIVERIES.c.status).where(
+                DELIVERIES.c.alert_id == alert_id
+            )
+        )
+    )
+    if not found and session.get(AlertRow, alert_id) is None:
+        raise NotFoundError(f"no alert #{alert_id}; closing alerts list shows their numbers")
+    return found
+
+
+def dismiss(store: Store, alert_id: int, reason: str, actor: str, now: datetime) -> list[str]:
+    """A person has seen to an alert whose delivery failed (called the purchaser, say): its
+    deliveries not sent are `dismissed`, with who and why, and stop counting on the board.
+    Returns the channels dismissed."""
+    with store.session() as session:
+        unsent = [row for row in _deliveries_of(session, alert_id) if row.status in UNSENT]
+        if not unsent:
+            raise RefusedError(
+                f"alert #{alert_id} has no delivery that failed or waits; nothing to dismiss"
+            )
+        session.execute(
+            DELIVERIES.update()
+            .where(DELIVERIES.c.id.in_([row.id for row in unsent]))
+            .values(
+                status="dismissed",
+                last_error=f"dismissed by {actor} at {now.isoformat()}: {reason}",
+            )
+        )
+    return [row.channel for row in unsent]
+
+
+def retry(store: Store, alert_id: int, now: datetime) -> list[str]:
+    """Send an alert again where it did not go out (failed, given up, or dismissed): those
+    deliveries start over, due now, for the alert sender's next wake-up. Returns the channels."""
+    with store.session() as session:
+        again = [
+            row
+            for row in _deliveries_of(session, alert_id)
+            if row.status in ("failed", "retrying", "dismissed")
+        ]
+        if not again:
+            raise RefusedError(
+                f"alert #{alert_id} has no failed or dismissed delivery; nothing to retry"
+            )
+        session.execute(
+            DELIVERIES.update()
+            .where(DELIVERIES.c.id.in_([row.id for row in again]))
+            .values(status="pending", attempts=0, next_attempt_at=now, last_error=None)
+        )
+    return [row.channel for row in again]

@@ -10,15 +10,19 @@ alert about the latest, and the rest are recorded as superseded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from closing.deadlines import Deal
 from closing.deal import DETAIL_NAMES, NEEDABLE_DETAILS, AlertRules, DealTerms, Step
 from closing.events import Event, Purchaser, replay
 from closing.machine import ProgressMachine, Refusal
 from closing.marks import mark_command
+from closing.money import format_money
 from closing.timefmt import duration, local
 
 AT_DEADLINE = "deadline"
@@ -42,6 +46,26 @@ class DueAlert:
     deadline: datetime
     due_at: datetime
     superseded: tuple[Occurrence, ...] = ()
+    received: Decimal | None = None  # a payment step: what has come in so far
+    ready_since: datetime | None = None  # when the last step it requires was recorded
+
+    @property
+    def first_due(self) -> datetime:
+        """When the earliest occurrence it covers fell due."""
+        return self.superseded[0].fire_at if self.superseded else self.due_at
+
+    @property
+    def sendable_from(self) -> datetime:
+        """The first moment this alert could have gone out: due, and its step possible."""
+        if self.ready_since is not None and self.ready_since > self.first_due:
+            return self.ready_since
+        return self.first_due
+
+    @property
+    def owed(self) -> Decimal | None:
+        if self.received is None:
+            return None
+        return max(self.purchaser.purchase_price - self.received, Decimal(0))
 
     @property
     def key(self) -> Key:
@@ -138,8 +162,19 @@ def plan_alerts(
                     break  # offsets are in time order: the rest are later still
             if ready:
                 latest = ready[-1]
+                received = standing.received(step.id) if standing else Decimal(0)
+                required = [done[need].recorded_at for need in step.requires if need in done]
                 due.append(
-                    DueAlert(party, step, latest.rule, deadline, latest.fire_at, tuple(ready[:-1]))
+                    DueAlert(
+                        party,
+                        step,
+                        latest.rule,
+                        deadline,
+                        latest.fire_at,
+                        tuple(ready[:-1]),
+                        received if step.is_payment and not party.is_company else None,
+                        max(required) if required else None,
+                    )
                 )
     return Plan(due, next_at)
 
@@ -150,6 +185,66 @@ class AlertText:
     body: str
     key: str
 
+    def sent(self, deadline: datetime, zone: ZoneInfo, at: datetime) -> AlertText:
+        """The title and body as they read when sent at `at`."""
+        return AlertText(
+            at_sending(self.title, deadline, zone, at),
+            at_sending(self.body, deadline, zone, at),
+            self.key,
+        )
+
+
+# Parts of an alert that depend on when it is sent, not when it was decided: the outbox stores
+# the text with these markers and `at_sending` fills them in at each delivery.
+HEADLINE = "⟨headline⟩"
+WHEN = "⟨when⟩"
+LATE_LINE = "⟨sent-late {}⟩"
+_LATE = re.compile(r"⟨sent-late ([^⟩]+)⟩")
+SENT_LATE_GRACE = timedelta(seconds=5)
+
+
+def time_left(deadline: datetime, at: datetime) -> tuple[str, str]:
+    """(headline, deadline words) at `at`: "cutoff in 5s" before it, "cutoff now" at the very
+    second, and "late by 2m" once it has passed, however briefly."""
+    left = deadline - at
+    if left > timedelta(0):
+        return f"cutoff in {duration(left)}", f"{duration(left)} left"
+    if left == timedelta(0):
+        return "cutoff now", "now"
+    return f"late by {duration(left)}", f"late by {duration(left)}"
+
+
+def at_sending(text: str, deadline: datetime, zone: ZoneInfo, sent_at: datetime) -> str:
+    """An alert's stored title or body as sent at `sent_at`: the time left (or late by) now, and
+    whether it goes out late because no alert sender was running when it fell due."""
+    headline, words = time_left(deadline, sent_at)
+    text = text.replace(HEADLINE, headline).replace(WHEN, words)
+
+    def late(match: re.Match[str]) -> str:
+        since = datetime.fromisoformat(match.group(1))
+        if sent_at - since <= SENT_LATE_GRACE:
+            return ""
+        return (
+            f"Sent late: the alert sender was not running from {since.astimezone(zone):%H:%M} "
+            f"to {sent_at.astimezone(zone):%H:%M %Z}\n"
+        )
+
+    return _LATE.sub(late, text)
+
+
+def notice_contact(purchaser: Purchaser) -> str | None:
+    """The purchaser's notice details from the deal file (attention, facsimile, address)."""
+    parts = [
+        f"{label} {value}"
+        for label, value in (
+            ("attention", purchaser.detail("notices.attention")),
+            ("facsimile", purchaser.detail("notices.facsimile")),
+            ("address", purchaser.detail("notices.address")),
+        )
+        if value
+    ]
+    return "; ".join(parts) if parts else None
+
 
 def alert_text(
     terms: DealTerms,
@@ -157,22 +252,15 @@ def alert_text(
     now: datetime,
     warning: str | None = None,
     company_missing: frozenset[str] = frozenset(),
+    summary: str | None = None,
 ) -> AlertText:
-    """What the alert says: deal, purchaser, step, deadline in the deal's zone, time left or late
-    by, and the exact command to run when the step is done; `warning` (unverified wire
-    instructions) first when there is one, and the company's details the step needs that the
-    deal lacks."""
+    """What the alert says, for a lawyer who must act on it: the purchaser, the step in the
+    agreement's words (its title and note), the deadline in the deal's zone with the time left or
+    late by (filled in when sent: `at_sending`), the amount still owed for a payment, what the
+    deal file is missing, the purchaser's notice contact, the exact command to record it, and a
+    one-line board `summary`; `warning` (unverified wire instructions) first when there is one.
+    `now` is when it was decided."""
     zone = terms.zone
-    left = alert.deadline - now
-    if left > timedelta(0):
-        when = f"cutoff {local(alert.deadline, zone)}, {duration(left)} left"
-        headline = f"cutoff in {duration(left)}"
-    elif left > -timedelta(minutes=1):
-        when = f"cutoff {local(alert.deadline, zone)}, now"
-        headline = "cutoff now"
-    else:
-        when = f"cutoff {local(alert.deadline, zone)}, late by {duration(left)}"
-        headline = f"late by {duration(left)}"
     purchaser = alert.purchaser
     step = alert.step
     slug = "company" if purchaser.is_company else purchaser.slug
@@ -180,14 +268,25 @@ def alert_text(
         f"{terms.slug}/{slug}/{step.id}/{alert.rule}/"
         f"{alert.deadline.strftime('%Y-%m-%dT%H:%M:%SZ')}"
     )
-    title = f"{purchaser.name}: {step.title} not done, {headline}"
+    title = f"{purchaser.name}: {step.title} not done, {HEADLINE}"
     lines = [warning] if warning else []
     lines += [
         f"Deal: {terms.slug} ({terms.title})",
         f"Company: {purchaser.name}" if purchaser.is_company else f"Purchaser: {purchaser.name}",
         f"Step: {step.title} ({step.id}) is not done",
-        f"Deadline: {when}",
     ]
+    if step.note:
+        lines.append(f"The agreement: {' '.join(step.note.split())}")
+    lines.append(f"Deadline: cutoff {local(alert.deadline, zone)}, {WHEN}")
+    owed = alert.owed
+    if owed is not None:
+        price = format_money(purchaser.purchase_price)
+        if alert.received:
+            lines.append(
+                f"Owed: {format_money(owed)} (received {format_money(alert.received)} of {price})"
+            )
+        else:
+            lines.append(f"Owed: {format_money(owed)} (the purchase price; nothing received yet)")
     missing = [
         NEEDABLE_DETAILS[need]
         for need in step.needs
@@ -198,13 +297,96 @@ def alert_text(
     absent = [DETAIL_NAMES[need] for need in step.needs if need in company_missing]
     if absent:
         lines.append(f"Missing: the deal file has no {', '.join(absent)}")
-    if alert.superseded:
-        lines.append(
-            f"Also covers {len(alert.superseded)} earlier alerts of this step that came due "
-            "at the same time (no daemon was running, or the step has just become possible)"
-        )
-    lines += [
-        f"When it is done: {mark_command(terms.slug, slug, step.id)}",
-        f"Alert: {key}",
+    contact = None if purchaser.is_company else notice_contact(purchaser)
+    if contact:
+        lines.append(f"Notice to: {contact}")
+    lines.append(f"When it is done: {mark_command(terms.slug, slug, step.id)}")
+    if summary:
+        lines.append(f"Board: {summary}")
+    body = "\n".join(lines)
+    body += "\n" + LATE_LINE.format(alert.sendable_from.isoformat()) + f"Alert: {key}"
+    return AlertText(title, body, key)
+
+
+def _missing(alert: DueAlert, company_missing: frozenset[str]) -> list[str]:
+    step, purchaser = alert.step, alert.purchaser
+    found = [
+        NEEDABLE_DETAILS[need]
+        for need in step.needs
+        if need in NEEDABLE_DETAILS and not purchaser.detail(need)
     ]
-    return AlertText(title, "\n".join(lines), key)
+    return found + [DETAIL_NAMES[need] for need in step.needs if need in company_missing]
+
+
+def urgency(alert: DueAlert) -> tuple[datetime, int, Decimal, int]:
+    """Most urgent first: the earliest deadline, then money still owed (the most first), then
+    the order of the deal file."""
+    owed = alert.owed or Decimal(0)
+    return (alert.deadline, 0 if owed else 1, -owed, alert.purchaser.position)
+
+
+def digest_groups(rules: AlertRules, due: list[DueAlert]) -> list[list[DueAlert]]:
+    """The alerts that go out together as one digest: those of one rule falling due at one moment
+    (one deadline), when there are more than `digest_over` of them and digests are on."""
+    if not rules.digest:
+        return []
+    groups: dict[tuple[str, datetime], list[DueAlert]] = {}
+    for alert in due:
+        groups.setdefault((alert.rule, alert.deadline), []).append(alert)
+    return [
+        sorted(group, key=urgency) for group in groups.values() if len(group) > rules.digest_over
+    ]
+
+
+def digest_text(
+    terms: DealTerms,
+    alerts: list[DueAlert],
+    warning: str | None = None,
+    company_missing: frozenset[str] = frozenset(),
+    summary: str | None = None,
+) -> AlertText:
+    """One message for many alerts of one rule and moment: every purchaser and step, most urgent
+    first, each with what is owed or missing and the command that records it, then the totals.
+    The time left is filled in when sent (`at_sending`)."""
+    zone = terms.zone
+    first = alerts[0]
+    deadline = first.deadline
+    parties = {alert.purchaser.id for alert in alerts}
+    steps = list(dict.fromkeys(alert.step.title for alert in alerts))
+    key = f"{terms.slug}/digest/{first.rule}/{deadline.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    title = f"{terms.slug}: {len(alerts)} steps not done, {HEADLINE}"
+    lines = [warning] if warning else []
+    lines += [
+        f"Deal: {terms.slug} ({terms.title})",
+        f"Not done: {len(alerts)} steps of {len(parties)} "
+        f"{'parties' if any(a.purchaser.is_company for a in alerts) else 'purchasers'} "
+        f"({', '.join(steps)})",
+        f"Deadline: cutoff {local(deadline, zone)}, {WHEN}",
+        "",
+        "Most urgent first:",
+    ]
+    owed_total = Decimal(0)
+    for n, alert in enumerate(alerts, start=1):
+        purchaser = alert.purchaser
+        slug = "company" if purchaser.is_company else purchaser.slug
+        facts = []
+        if alert.owed is not None:
+            owed_total += alert.owed
+            facts.append(f"owed {format_money(alert.owed)}")
+        missing = _missing(alert, company_missing)
+        if missing:
+            facts.append(f"missing {', '.join(missing)}")
+        contact = None if purchaser.is_company else notice_contact(purchaser)
+        if contact:
+            facts.append(f"notice to {contact}")
+        said = f" ({'; '.join(facts)})" if facts else ""
+        lines.append(f"{n}. {purchaser.name}: {alert.step.title}{said}")
+        lines.append(f"   {mark_command(terms.slug, slug, alert.step.id)}")
+    lines.append("")
+    if owed_total:
+        lines.append(f"Owed by these purchasers: {format_money(owed_total)}")
+    if summary:
+        lines.append(f"Board: {summary}")
+    sendable = max(alert.sendable_from for alert in alerts)
+    body = "\n".join(lines) + "\n" + LATE_LINE.format(sendable.isoformat()) + f"Alert: {key}"
+    return AlertText(title, body, key)

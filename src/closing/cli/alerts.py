@@ -141,3 +141,31 @@ def alerts_list(app: App, as_json: bool, show_all: bool) -> None:
     from closing.cli.text_views import ledger_view
 
     app.console().print(ledger_view(entries))
+
+
+@alerts.command("dismiss")
+@click.argument("alert_id", metavar="ID", type=int)
+@click.option("--reason", required=True, metavar="TEXT", help="What was done instead.")
+@click.option("--by", metavar="NAME", envvar="CLOSING_OPERATOR", help="Who dismisses it.")
+@pass_app
+def alerts_dismiss(app: App, alert_id: int, reason: str, by: str | None) -> None:
+    """Stop trying an alert whose delivery failed (it stops counting on the board)."""
+    from closing.alerts.outbox import dismiss
+    from closing.cli.app import operator
+
+    channels = dismiss(app.store, alert_id, reason, operator(by), app.now())
+    app.out(f"Dismissed alert #{alert_id} on {', '.join(channels)}: {reason}")
+
+
+@alerts.command("retry")
+@click.argument("alert_id", metavar="ID", type=int)
+@pass_app
+def alerts_retry(app: App, alert_id: int) -> None:
+    """Send an alert again where its delivery failed or was dismissed."""
+    from closing.alerts.outbox import retry
+
+    channels = retry(app.store, alert_id, app.now())
+    app.out(
+        f"Alert #{alert_id} will be sent again on {', '.join(channels)} by the alert sender's "
+        "next wake-up (or now: closing alerts check)."
+    )

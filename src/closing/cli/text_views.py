@@ -467,12 +467,21 @@ def ledger_view(entries: list[LedgerEntry]) -> Text:
     for e in entries:
         style = {"failed": "red bold", "retrying": "yellow bold"}.get(e.status, "bold")
         lines.append(f"#{e.id}  ", "dim")
-        lines.append(f"due {local(e.due_at, e.zone)}  {e.purchaser} {e.step} {e.rule}  ")
+        if e.step == "@digest":
+            what = f"digest of {e.title.split(': ', 1)[-1].split(' steps')[0]} alerts {e.rule}"
+        else:
+            what = f"{e.purchaser} {e.step} {e.rule}"
+        lines.append(f"due {local(e.due_at, e.zone)}  {what}  ")
         lines.append(e.status, style)
         lines.append("\n")
         deliveries = [e.deal]
         for d in e.deliveries:
             text = f"{d['channel']} {d['status']}"
+            sent_at = d.get("delivered_at")
+            if d["status"] == "sent" and isinstance(sent_at, datetime):
+                text += f" {sent_at.astimezone(e.zone):%H:%M:%S %Z}"
+            if d.get("digest"):
+                text += f" in digest #{d['digest']}"
             if d["status"] != "sent" and d["last_error"]:
                 tries = "1 try" if d["attempts"] == 1 else f"{d['attempts']} tries"
                 text += f" after {tries}: {d['last_error']}"
