@@ -32,9 +32,8 @@ from tests.alert_receivers import (
     closed_port,
     http_receiver,
     smtp_receiver,
-    wait_until,
 )
-from tests.conftest import POSTGRES_URL, SEED, _postgres_schema_url
+from tests.helpers import NO_POSTGRES, POSTGRES_URL, SEED, postgres_schema, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -302,12 +301,12 @@ def closing_day(tmp_path: Path) -> Iterator[ClosingDay]:
 def postgres_days(tmp_path: Path) -> Iterator[Callable[[], ClosingDay]]:
     """Closing days on PostgreSQL, each in a private schema of the test database."""
     if not POSTGRES_URL:
-        pytest.skip("set CLOSING_TEST_POSTGRES_URL=postgresql+psycopg://... to run on PostgreSQL")
+        pytest.skip(NO_POSTGRES)
     numbers = count(1)
     with ExitStack() as stack:
 
         def new_day() -> ClosingDay:
-            url = stack.enter_context(contextmanager(_postgres_schema_url)())
+            url = stack.enter_context(postgres_schema())
             folder = tmp_path / f"schema-{next(numbers)}"
             folder.mkdir()
             return stack.enter_context(closing_day_in(folder, url))  # stopped before the drop

@@ -14,7 +14,7 @@ from closing.calendar import BusinessCalendar
 from closing.deal import AlertRules, DealTerms, OverdueRepeat, load_deal_file
 from closing.events import Event, Purchaser
 from closing.machine import machine_for
-from tests.conftest import SEED
+from tests.helpers import SEED
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 SEED_TERMS = load_deal_file(SEED).terms

@@ -6,7 +6,7 @@ import pytest
 
 from closing.deal import load_deal_file
 from closing.machine import CLOSED, NEW, Progress, ProgressMachine, Refusal, machine_for
-from tests.conftest import SEED
+from tests.helpers import SEED
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from closing.errors import ExitCode
-from tests.conftest import Cli
+from tests.helpers import Cli
 
 FRI = "2002-06-07T{}:00-07:00"
 
@@ -56,15 +56,18 @@ def test_marking_twice_names_the_first_mark(seeded: Cli) -> None:
 
 
 @pytest.mark.parametrize(
-    ("amount", "difference"),
-    [("449999.99", "-$0.01"), ("450000.01", "+$0.01"), ("$460,000", "+$10,000.00")],
+    ("amount", "shown", "difference"),
+    [
+        ("449999.99", "$449,999.99", "-$0.01"),
+        ("450000.01", "$450,000.01", "+$0.01"),
+        ("$460,000", "$460,000.00", "+$10,000.00"),
+    ],
 )
 def test_a_wire_off_by_a_cent_is_refused_with_the_difference(
-    seeded: Cli, amount: str, difference: str
+    seeded: Cli, amount: str, shown: str, difference: str
 ) -> None:
     """The amount must match the purchase price to the cent."""
     seeded("mark-signed", "stonestreet", now=FRI.format("09:00"))
-    shown = "$" + f"{float(amount.strip('$').replace(',', '')):,.2f}"
     assert_refused(
         seeded,
         ["mark-wired", "stonestreet", "--amount", amount],
