@@ -117,7 +117,7 @@ def insert_alerts(session: Session, alerts: list[NewAlert]) -> list[InsertedAler
     raises IntegrityError (another sender decided it first)."""
     inserted = session.execute(
         ALERTS.insert().returning(ALERTS.c.id, ALERTS.c.superseded, sort_by_parameter_order=True),
-        list(alerts),
+        alerts,
     )
     return _records(inserted, InsertedAlert._make, InsertedAlert._fields)
 
@@ -316,7 +316,7 @@ class Sender(NamedTuple):
 
 
 def sender(session: Session, name: str) -> Sender | None:
-    query = select(SENDERS).where(SENDERS.c.name == name)
+    query = select(*(SENDERS.c[field] for field in Sender._fields)).where(SENDERS.c.name == name)
     found = _records(session.execute(query), Sender._make, Sender._fields)
     return found[0] if found else None
 
