@@ -560,11 +560,6 @@ def deals(store: Store) -> list[DealSummary]:
     ]
 
 
-def all_deals(session: Session) -> list[Deal]:
-    """Every deal in the database, by slug."""
-    return queries.deals_where(session)
-
-
 __all__ = [
     "Correction",
     "Deal",

@@ -102,12 +102,6 @@ def stored_deal(session: Session, slug: str) -> StoredDeal | None:
     return None if row is None else StoredDeal(**row._mapping)
 
 
-def deal_sources(session: Session) -> list[tuple[str, str, str]]:
-    """(slug, source path, source hash) of every deal: what the alert sender watches."""
-    query = select(DEALS.c.slug, DEALS.c.source_path, DEALS.c.source_sha256)
-    return [(r.slug, r.source_path, r.source_sha256) for r in session.execute(query)]
-
-
 def insert_deal(session: Session, **values: Any) -> int:
     deal_id: int = session.execute(
         DEALS.insert().values(**values).returning(DEALS.c.id)
