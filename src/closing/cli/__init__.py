@@ -17,7 +17,7 @@ from dataclasses import asdict
 
 import click
 
-from closing.cli import alerts, db, demo, marks, watch
+from closing.cli import alerts, db, demo, marks, report, watch
 from closing.cli.app import App, deal_option, local_time, pass_app, plural
 from closing.errors import ClosingError, ExitCode
 
@@ -257,7 +257,7 @@ def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> 
         )
 
 
-for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo]:
+for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo, *report.COMMANDS]:
     cli.add_command(command)
 
 
