@@ -23,6 +23,7 @@ DOMAIN = {
     "closing.machine",
     "closing.marking",
     "closing.marks",
+    "closing.memo",
     "closing.money",
     "closing.timefmt",
 }

@@ -21,7 +21,7 @@ README = ROOT / "README.md"
 GOLDEN = ROOT / "tests" / "golden" / "memo-seed.md"
 REGENERATE = "CLOSING_REGENERATE_GOLDEN"
 REASON = "wire returned by Stonestreet's bank"
-MONDAY = "2002-06-10T10:30:00-07:00"  # after the README's last mark (Monday 10:20)
+MONDAY = "2002-06-10T10:20:00-07:00"  # the README's last mark, and its memo
 
 EVIDENCE = [
     "Exhibit B, with the agreement",
@@ -109,7 +109,7 @@ def test_the_pdf_memo_of_the_readme_closing_day(cli: Cli, seed_path: Path, tmp_p
     assert result.code == 0, result.err
     pages, text = pdf_text(out)
     assert result.out == (
-        "Wrote the closing memorandum of neotherapeutics-2002-06-07 as of Mon 2002-06-10 10:30 "
+        "Wrote the closing memorandum of neotherapeutics-2002-06-07 as of Mon 2002-06-10 10:20 "
         f"PDT to {out} (PDF, {len(pages)} pages).\n"
     )
     assert out.read_bytes().startswith(b"%PDF-")
@@ -135,7 +135,7 @@ def test_the_pdf_memo_of_the_readme_closing_day(cli: Cli, seed_path: Path, tmp_p
     assert len(pages) >= 2
     for number, page in enumerate(pages, start=1):
         assert f"Page {number} of {len(pages)}" in page
-        assert "generated Mon 2002-06-10 10:30 PDT" in page
+        assert "generated Mon 2002-06-10 10:20 PDT" in page
 
 
 def test_the_markdown_memo_matches_the_golden_file(cli: Cli, seed_path: Path) -> None:

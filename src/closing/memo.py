@@ -182,6 +182,15 @@ class PartyRecord:
 
 
 @dataclass(frozen=True)
+class Item:
+    """An exception or an open step: whose, which, and what about it."""
+
+    party: str
+    step: str
+    text: str
+
+
+@dataclass(frozen=True)
 class ScheduleRow:
     name: str
     shares: str
@@ -221,8 +230,8 @@ class Memo:
     generated: str
     complete: bool
     summary: tuple[str, ...]
-    exceptions: tuple[str, ...]
-    still_open: tuple[str, ...]
+    exceptions: tuple[Item, ...]
+    still_open: tuple[Item, ...]
     transaction: tuple[Field, ...]
     company_details: tuple[Field, ...]
     schedule: tuple[ScheduleRow, ...]
@@ -410,7 +419,7 @@ def build_memo(
         if board.closed
         else "The closing is not complete: the steps still open are listed below."
     )
-    exceptions, still_open = _exceptions(parties, company_steps)
+    exceptions, still_open = _exceptions(company.name, parties, company_steps)
     integrity = (
         f"The event log was verified whole (closing verify) at {when(verified.at, zone)}: "
         f"{verified.events:,} event{'s' if verified.events != 1 else ''} in "
@@ -460,21 +469,22 @@ def _heads(record: DealRecord, entries: Sequence[RecordEntry]) -> tuple[Head, ..
 
 
 def _exceptions(
-    parties: Sequence[PartyRecord], company_steps: Sequence[StepRecord]
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    company: str, parties: Sequence[PartyRecord], company_steps: Sequence[StepRecord]
+) -> tuple[tuple[Item, ...], tuple[Item, ...]]:
     """What a reader must not miss (late, overdue, reversed, waived, withdrawn), and what is
-    still open on time, one line each."""
-    exceptions: list[str] = []
-    still_open: list[str] = []
-    for name, steps in [("Company", company_steps), *((p.name, p.steps) for p in parties)]:
+    still open on time, one item each."""
+    exceptions: list[Item] = []
+    still_open: list[Item] = []
+    for name, steps in [(company, company_steps), *((p.name, p.steps) for p in parties)]:
         for step in steps:
             if step.exception:
-                exceptions.append(f"{name}: {step.title}: {step.exception}")
+                exceptions.append(Item(name, step.title, step.exception))
             elif step.still_open:
-                still_open.append(f"{name}: {step.title}: {step.still_open}")
+                still_open.append(Item(name, step.title, step.still_open))
     for party in parties:
         if party.withdrawn:
-            exceptions.append(f"{party.name}: {party.standing}")
+            reason = party.standing.removeprefix("Withdrawn ")
+            exceptions.append(Item(party.name, "Withdrawn", reason))
     return tuple(exceptions), tuple(still_open)
 
 
@@ -731,7 +741,7 @@ def export_rows(record: DealRecord) -> list[dict[str, str | int | None]]:
             {
                 "id": event.id,
                 "record": "event",
-                "party": entry.party.slug,
+                "party": entry.party.slug.lstrip("@"),  # `company`, as closing verify prints it
                 "party_name": entry.party.name,
                 "seq": event.seq,
                 "kind": event.kind,
@@ -755,7 +765,7 @@ def export_rows(record: DealRecord) -> list[dict[str, str | int | None]]:
             | {
                 "id": number,
                 "record": "deal_revision",
-                "party": "@deal",
+                "party": "deal",
                 "party_name": deal.terms.title,
                 "kind": "deal_file_loaded",
                 "occurred_at": loaded,
