@@ -227,7 +227,7 @@ def test_names_and_notes_print_as_text(cli: Cli, seed_path: Path, tmp_path: Path
     html = cli("report", "--format", "html", now="2002-06-07T09:00:00-07:00").out
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
     assert "[bold]x[/bold] *y* `z`" in html
-    assert "[click](http://example.com) &lt;b&gt;now&lt;/b&gt;" in html
+    assert "[click](http://example.com) &lt;b&gt;now&lt;/b&gt;" in html and "<b>now" not in html
     markdown = cli("report", "--format", "md", now="2002-06-07T09:00:00-07:00").out
     assert "\\<script\\>alert(1)\\</script\\>" in markdown and "<script>" not in markdown
     assert "\\[bold\\]x\\[/bold\\] \\*y\\* \\`z\\`" in markdown
@@ -280,6 +280,20 @@ def test_no_account_number_is_printed_whole(cli: Cli, seed_path: Path, tmp_path:
     assert "DTC 88213 to ••••6789" in outputs["pdf"]
     assert "acct ••••1234" in outputs["html"]
     assert "IBAN ••••5432" in outputs["csv"]
+
+
+def test_the_masker_masks_account_numbers_and_nothing_else() -> None:
+    """Known numbers anywhere, IBANs, and what follows "account"/"acct"/"a/c" when it has a
+    digit; a Fed reference, a fax confirmation and "account holder" stay as they are."""
+    from closing.memo import Masker
+
+    mask = Masker(["0012345678"])
+    assert mask("to 0012345678 today") == "to ••••5678 today"
+    assert mask("Account No.: 99-1234567") == "Account No.: ••••4567"
+    assert mask("a/c 55501234; acct #A1234567") == "a/c ••••1234; acct #••••4567"
+    assert mask("IBAN GB82 WEST 1234 5698 7654 32") == "IBAN ••••5432"
+    for kept in ("FED 20020607B1Q8021C000123", "fax 4471", "the account holder called"):
+        assert mask(kept) == kept
 
 
 def test_a_deal_can_bring_its_own_templates(cli: Cli, seed_path: Path) -> None:
@@ -393,3 +407,34 @@ def test_unknown_company_records_are_shown_as_they_are(seeded: Cli) -> None:
     )
     assert line.detail == "Callback (949) 788-6706, spoke with Samuel Gulko; account ••••6789"
     assert memo.heads[0].hash == "f" * 64 and memo.heads[0].events == 2
+
+
+def test_the_pdf_fetches_nothing_from_the_network() -> None:
+    """A template that asks for an image over HTTP (from a server on 127.0.0.1) gets nothing
+    fetched: WeasyPrint may read local files and data: URLs only."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from closing.cli.report import render_pdf
+
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/logo.png"
+        data, pages = render_pdf(f'<html><body><img src="{url}"><p>memo</p></body></html>')
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (asked, pages) == ([], 1) and data.startswith(b"%PDF-")

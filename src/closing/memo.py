@@ -87,7 +87,8 @@ def mask_account(number: str) -> str:
 
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
 _LABELLED = re.compile(
-    r"(?i)\b(acc(?:oun)?t|a/c)(\.?\s*(?:no\.?|number|#)?\s*[:#]?\s*)([A-Z0-9][A-Z0-9-]{3,})"
+    r"(?i)\b(acc(?:oun)?t|a/c)(\.?\s*(?:no\.?|number|#)?\s*[:#]?\s*)"
+    r"((?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{3,})"  # at least one digit: "account holder" stays
 )
 
 
@@ -270,8 +271,8 @@ def _count(value: int) -> str:
 
 
 def _plain(value: Decimal) -> str:
-    """An exact per-share figure as written in the agreement: `$0.2325`, `$0.001`."""
-    return "$" + format(value.normalize(), "f") if value == value.normalize() else f"${value}"
+    """An exact per-share figure as the deal file writes it: `$0.2325`, `$0.001`."""
+    return f"${value}"
 
 
 def _percent(value: Decimal) -> str:
@@ -407,9 +408,10 @@ def build_memo(
         f"{taking.closed} of {taking.purchasers} purchaser{'s' if taking.purchasers != 1 else ''}"
         f" closed; {format_money(taking.amount_received)} of "
         f"{format_money(taking.purchase_price)} received.",
-        f"Company deliveries: {sum(1 for s in board.company.steps.values() if s.finished)} of "
-        f"{len(board.company.steps)} done.",
     ]
+    if board.company.steps:
+        done = sum(1 for s in board.company.steps.values() if s.finished)
+        summary.append(f"Company deliveries: {done} of {len(board.company.steps)} done.")
     if taking.withdrawn:
         summary.append(
             f"{taking.withdrawn} purchaser{'s' if taking.withdrawn != 1 else ''} withdrew."

@@ -12,9 +12,8 @@ import io
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -52,13 +51,9 @@ def _format(given: str | None, output: str | None, allowed: dict[str, str], defa
 
 
 def _write(output: str, data: bytes) -> None:
-    """Write the whole file or nothing: a temporary file beside it, then renamed over it."""
-    target = Path(output)
+    """Write the file (everything is rendered before: a failure leaves no half-written memo)."""
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, target)
+        Path(output).write_bytes(data)
     except OSError as error:
         raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
 
@@ -124,6 +119,14 @@ def render_text(memo: Memo, kind: str, folder: str | None = None) -> str:
     from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
 
     name = f"memo.{kind}.j2"
+    if folder and not Path(folder).is_dir():
+        raise DealFileError(
+            [
+                Problem(
+                    folder, None, "report.templates: no such folder; restore it or reload the deal"
+                )
+            ]
+        )
     try:
         template = _environment(folder, markdown=kind == "md").get_template(name)
         return template.render(memo=memo)
@@ -136,31 +139,24 @@ def render_text(memo: Memo, kind: str, folder: str | None = None) -> str:
         raise DealFileError([Problem(folder or name, None, f"template: {error}")]) from None
 
 
-def _no_network(url: str, timeout: int = 10, ssl_context: Any = None) -> Any:
-    """WeasyPrint fetches only local files and data: URLs: a memo never reaches the network."""
-    from weasyprint.urls import default_url_fetcher
-
-    if not url.startswith(("file:", "data:")):
-        raise ValueError(f"the memo fetches no URL ({url})")
-    return default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
-
-
 def render_pdf(html: str, folder: str | None = None) -> tuple[bytes, int]:
     """The HTML memo set as a Letter-size PDF by WeasyPrint; the PDF and its page count."""
     import logging
 
     from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     base = folder or str(TEMPLATES)
-    document = HTML(string=html, base_url=base + os.sep, url_fetcher=_no_network).render()
-    data = document.write_pdf()
-    assert isinstance(data, bytes)
-    return data, len(document.pages)
+    # Local files (a deal template's logo, say) and data: URLs only: a memo never reaches the
+    # network, whatever a template asks for.
+    local_only = URLFetcher(allowed_protocols=("file", "data"))
+    document = HTML(string=html, base_url=base + os.sep, url_fetcher=local_only).render()
+    return bytes(document.write_pdf()), len(document.pages)
 
 
-@click.command()
+@click.command(short_help="The closing memorandum, as PDF, HTML or Markdown.")
 @click.argument("deal", required=False)
 @deal_option
 @click.option(
@@ -255,7 +251,7 @@ def export_csv(rows: list[dict[str, str | int | None]]) -> str:
     return buffer.getvalue()
 
 
-@click.command()
+@click.command(short_help="Every event of the record, as CSV or JSON.")
 @click.argument("deal", required=False)
 @deal_option
 @click.option(
