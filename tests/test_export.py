@@ -62,6 +62,7 @@ def test_the_csv_export_of_the_readme_closing_day(
     )
     assert reversal["amount"] == ""
     heads = verify_heads(cli)
+    del heads["digest"]
     for party, head in heads.items():
         chain = [r for r in events if r["party"] == party.lstrip("@")]
         assert [int(r["seq"]) for r in chain] == list(range(1, len(chain) + 1))

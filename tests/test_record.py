@@ -48,16 +48,17 @@ def test_a_real_closing_holds_and_the_heads_are_printed(seeded: Cli) -> None:
     result = seeded("verify", now=FRI.format("12:00"))
     assert result.code == 0, result.err
     lines = result.out.splitlines()
-    assert lines[0] == (
-        "The event log of neotherapeutics-2002-06-07 holds: 6 events in 3 chains. Heads:"
-    )
-    assert [line.split(":")[0].strip() for line in lines[1:]] == [
+    assert lines[0] == ("The event log of neotherapeutics-2002-06-07 holds: 6 events in 3 chains.")
+    assert lines[1].startswith("Record digest: ") and len(lines[1]) == 15 + 64
+    assert lines[2] == "Heads:"
+    assert [line.split(":")[0].strip() for line in lines[3:]] == [
         "company",
         "stonestreet",
         "bnc-bach",
     ]
     code, data, _ = verify(seeded)
     assert code == 0 and data["ok"] is True and data["events"] == 6
+    assert data["digest"] == lines[1].removeprefix("Record digest: ")
     heads = data["heads"]
     assert isinstance(heads, dict) and all(len(h) == 64 for h in heads.values())
 
@@ -127,7 +128,7 @@ def test_a_migrated_database_gets_its_chains(seeded: Cli) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0003")
-        command.upgrade(config, "0004")
+        command.upgrade(config, "head")
     engine.dispose()
     code, data, _ = verify(seeded)
     assert code == 0 and data["heads"] == before
@@ -204,3 +205,33 @@ def test_any_single_change_deletion_insertion_or_swap_is_found(
     else:
         edited[index], edited[index + 1] = edited[index + 1], edited[index]
     assert check_chain("deal", "bnc", edited) is not None
+
+
+def test_an_event_that_cannot_be_read_is_reported_not_a_crash(seeded: Cli) -> None:
+    """A garbage kind and an amount that is not a number: the board shows every purchaser and
+    says which cannot be read; a mark on that purchaser is refused with exit 8."""
+    closing_day(seeded)
+    # PostgreSQL's NUMERIC column cannot hold 'lots'; there a NaN is what an edit can leave.
+    garbage = "'lots'" if seeded.database_url.startswith("sqlite") else "'NaN'"
+    tamper(
+        seeded,
+        "UPDATE event SET kind = 'bogus' WHERE step = 'signed' AND purchaser_id = "
+        "(SELECT id FROM purchaser WHERE slug = 'bnc-bach')",
+        f"UPDATE event SET amount = {garbage} WHERE step = 'wired' AND purchaser_id = "
+        "(SELECT id FROM purchaser WHERE slug = 'stonestreet')",
+    )
+    board = seeded("status", now=FRI.format("12:00"))
+    assert board.code == 0, board.err
+    assert "Unreadable: BNC Bach International, Ltd.: its events cannot be read" in board.out
+    assert (
+        "Unreadable: Stonestreet Limited Partnership: its events cannot be read (event #2"
+        in board.out
+    )
+    data = json.loads(seeded("status", "--json", now=FRI.format("12:00")).out)
+    assert all(p["unreadable"] for p in data["purchasers"])
+    refused = seeded("mark-dwac", "bnc", now=FRI.format("12:10"))
+    assert refused.code == ExitCode.RECORD
+    assert refused.err.startswith(
+        "Error: the event log of BNC Bach International, Ltd. cannot be read"
+    )
+    assert verify(seeded)[0] == ExitCode.RECORD

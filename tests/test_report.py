@@ -75,10 +75,12 @@ def closing_day(
 
 
 def verify_heads(cli: Cli, now: str = MONDAY) -> dict[str, str]:
+    """`closing verify --json`'s heads, and its record digest under the key `digest`."""
     result = cli("verify", "--json", now=now)
     assert result.code == 0, result.err
-    heads: dict[str, str] = json.loads(result.out)["heads"]
-    return heads
+    found = json.loads(result.out)
+    heads: dict[str, str] = found["heads"]
+    return {**heads, "digest": found["digest"]}
 
 
 def pdf_text(path: Path) -> tuple[list[str], str]:
@@ -129,7 +131,7 @@ def test_the_pdf_memo_of_the_readme_closing_day(cli: Cli, seed_path: Path, tmp_p
     assert "expiring June 7, 2007" in text
     assert "Form S-3, File No. 333-53108" in text
     heads = verify_heads(cli)
-    assert set(heads) == {"@company", "stonestreet", "bnc-bach"}
+    assert set(heads) == {"@company", "stonestreet", "bnc-bach", "digest"}
     for head in heads.values():
         assert head in text
     assert len(pages) >= 2
@@ -148,7 +150,7 @@ def test_the_markdown_memo_matches_the_golden_file(cli: Cli, seed_path: Path) ->
     text = result.out
     for chain, head in verify_heads(cli).items():
         assert text.count(head) == 1
-        text = text.replace(head, f"<head of {chain}>")
+        text = text.replace(head, "<record digest>" if chain == "digest" else f"<head of {chain}>")
     text = re.sub(r"SHA-256 [0-9a-f]{64}", "SHA-256 <deal file>", text)
     if os.environ.get(REGENERATE):
         GOLDEN.parent.mkdir(exist_ok=True)
@@ -195,7 +197,8 @@ def test_the_memo_as_the_record_stood_on_friday_at_noon(cli: Cli, seed_path: Pat
     assert "| $930,000.00 | 400,000 | $0.00 | Open |" in text
     for head in at_noon.values():
         assert head in text
-    assert verify_heads(cli)["stonestreet"] not in text
+    now = verify_heads(cli)
+    assert now["stonestreet"] not in text and now["digest"] not in text
 
 
 def names_deal(seed_path: Path, account: str | None = None) -> Path:
@@ -229,9 +232,10 @@ def test_names_and_notes_print_as_text(cli: Cli, seed_path: Path, tmp_path: Path
     assert "[bold]x[/bold] *y* `z`" in html
     assert "[click](http://example.com) &lt;b&gt;now&lt;/b&gt;" in html and "<b>now" not in html
     markdown = cli("report", "--format", "md", now="2002-06-07T09:00:00-07:00").out
-    assert "\\<script\\>alert(1)\\</script\\>" in markdown and "<script>" not in markdown
+    assert "\\<script>alert(1)\\</script>" in markdown
+    assert re.search(r"(?<!\\)<(script|b)>", markdown) is None  # every < escaped
     assert "\\[bold\\]x\\[/bold\\] \\*y\\* \\`z\\`" in markdown
-    assert "\\[click\\](http://example.com) \\<b\\>now\\</b\\> # not a heading" in markdown
+    assert "\\[click\\](http://example.com) \\<b>now\\</b> # not a heading" in markdown
     out = tmp_path / "memo.pdf"
     assert cli("report", "-o", str(out), now="2002-06-07T09:00:00-07:00").code == 0
     _, text = pdf_text(out)
@@ -280,6 +284,21 @@ def test_no_account_number_is_printed_whole(cli: Cli, seed_path: Path, tmp_path:
     assert "DTC 88213 to ••••6789" in outputs["pdf"]
     assert "acct ••••1234" in outputs["html"]
     assert "IBAN ••••5432" in outputs["csv"]
+
+
+def test_a_reload_of_the_deal_file_is_among_the_records(seeded: Cli, seed_path: Path) -> None:
+    """A reload that changed the deal is a `revision` event of its chain: the memo lists it with
+    the changes in words, and the deal file's loads with their hashes."""
+    text = seed_path.read_text().replace("governing_law: California", "governing_law: Delaware")
+    seed_path.write_text(text)
+    assert seeded("init", str(seed_path), now="2002-06-07T08:00:00-07:00").code == 0
+    memo = seeded("report", "--format", "md", now="2002-06-07T09:00:00-07:00").out
+    assert (
+        "| Fri 2002-06-07 08:00 PDT | NeoTherapeutics, Inc. | Deal file reloaded | alice | "
+        "governing\\_law: California -> Delaware |"
+    ) in memo
+    assert "- **Governing law:** Delaware" in memo
+    assert "- Fri 2002-06-07 08:00 PDT: governing\\_law: California -> Delaware (SHA-256 " in memo
 
 
 def test_the_masker_masks_account_numbers_and_nothing_else() -> None:

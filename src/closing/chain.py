@@ -58,6 +58,12 @@ def event_hash(deal_slug: str, party_slug: str, event: Event, prev_hash: str) ->
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def record_digest(heads: dict[str, str]) -> str:
+    """SHA-256 over `party:head` lines sorted by party: what a memo prints to pin the record."""
+    text = "\n".join(f"{party}:{head}" for party, head in sorted(heads.items()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Stored:
     """An event as the chain sees it: its content and the hashes stored with it."""

@@ -25,9 +25,10 @@ from closing.board import (
     PurchaserStatus,
     StepStatus,
 )
+from closing.chain import record_digest
 from closing.deadlines import Deal
 from closing.deal import Step
-from closing.events import RECEIPT, REVERSE, UNDO, WAIVE, WITHDRAW, Event, Purchaser
+from closing.events import RECEIPT, REVERSE, REVISION, UNDO, WAIVE, WITHDRAW, Event, Purchaser
 from closing.machine import MARK
 from closing.money import format_money, money_text
 from closing.timefmt import duration, local
@@ -216,7 +217,8 @@ class RecordLine:
 @dataclass(frozen=True)
 class Head:
     party: str
-    chain: str  # as `closing verify` names it: the party's slug, `company` for the company
+    slug: str  # the party's slug (`@company` for the company), as the digest covers it
+    chain: str  # as `closing verify` prints it: the slug, `company` for the company
     events: int
     hash: str
 
@@ -245,6 +247,7 @@ class Memo:
     revisions: tuple[RecordLine, ...]
     events: int  # events recorded by the memo's moment
     heads: tuple[Head, ...]
+    digest: str  # one hash over every head: `closing verify`'s record digest
     integrity: str  # what `closing verify` found, in a sentence
 
 
@@ -450,6 +453,7 @@ def build_memo(
         revisions=revisions,
         events=len(entries),
         heads=heads,
+        digest=record_digest({head.slug: head.hash for head in heads}),
         integrity=integrity,
     )
 
@@ -464,7 +468,7 @@ def _heads(record: DealRecord, entries: Sequence[RecordEntry]) -> tuple[Head, ..
             last[entry.party.id] = entry
     ordered = sorted(last.values(), key=lambda e: e.party.position)
     return tuple(
-        Head(e.party.name, e.party.slug.lstrip("@"), e.event.seq, e.hash or "")
+        Head(e.party.name, e.party.slug, e.party.slug.lstrip("@"), e.event.seq, e.hash or "")
         for e in ordered
         if e.hash
     )
@@ -654,6 +658,7 @@ _WHAT = {
     REVERSE: "reversed",
     WAIVE: "waived",
     WITHDRAW: "withdrawn",
+    REVISION: "deal file reloaded",
 }
 
 

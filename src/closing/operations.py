@@ -16,16 +16,24 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from closing import reloads
 from closing.board import Board, build_board
 from closing.calendar import calendar_snapshot
-from closing.chain import Break, check_chain
+from closing.chain import Break, check_chain, record_digest
 from closing.clock import LocalTime, resolve_local
 from closing.db import queries
 from closing.db.store import Store
 from closing.deadlines import Deal
 from closing.deal import COMPANY, DealFile, DealTerms, PurchaserSpec, Step, load_deal_file
-from closing.errors import DealFileError, NotFoundError, Problem, UsageError
-from closing.events import COMPANY_SLUG, WITHDRAW, Event, Purchaser, Standing, replay
+from closing.errors import (
+    DealFileError,
+    NotFoundError,
+    Problem,
+    RecordBrokenError,
+    RefusedError,
+    UsageError,
+)
+from closing.events import COMPANY_SLUG, REVISION, WITHDRAW, Event, Purchaser, Standing, replay
 from closing.machine import Refusal, machine_for
 from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
 from closing.memo import DealRecord, DealRevision, RecordEntry
@@ -89,12 +97,21 @@ def _new_purchasers(specs: list[tuple[int, PurchaserSpec]]) -> list[dict[str, An
     return [{"slug": spec.key, **_purchaser_values(spec, position)} for position, spec in specs]
 
 
-def load_deal(store: Store, path: str, now: datetime) -> LoadResult:
+def load_deal(
+    store: Store,
+    path: str,
+    now: datetime,
+    accept_changes: bool = False,
+    actor: str = "unknown",
+    host: str = "unknown",
+) -> LoadResult:
     """`closing init FILE`: create the deal, or update its terms and say what changed.
 
-    Reloading an unchanged file writes nothing. Purchasers dropped from the file keep their events
-    and leave the board; a change that would strand recorded events (a removed step, a new
-    requirement they do not meet) is refused with the file's path.
+    Reloading an unchanged file writes nothing. A change that would lose sight of recorded facts
+    (a different deal over the slug, a purchaser with events removed or renamed, a price changed
+    after money was recorded) is refused with the list, unless `accept_changes`; one that would
+    strand recorded events (a removed step) is refused with the file's path. Every change is
+    recorded in words as a `revision` event of the deal (in `history` and the event chain).
     """
     deal_file = load_deal_file(path)
     terms = deal_file.terms
@@ -122,10 +139,21 @@ def load_deal(store: Store, path: str, now: datetime) -> LoadResult:
             queries.insert_revision(session, deal_id, now, digest, json.dumps(loaded))
             return LoadResult(terms.slug, True, [], len(deal_file.purchasers))
         old_terms = DealTerms.model_validate_json(stored.terms_json)
-        changes = _term_changes(old_terms, terms)
+        checked = _review(session, stored.id, old_terms, deal_file)
+        if checked.risky and not accept_changes:
+            listed = "".join(f"\n  - {item}" for item in checked.risky)
+            raise RefusedError(
+                f"closing init {deal_file.path} would lose sight of recorded facts:{listed}\n"
+                "nothing was changed; to make these changes deliberately (they are recorded in "
+                "the deal's history): closing init FILE --accept-changes"
+            )
+        changes = checked.changes
         changes += _sync_purchasers(session, stored.id, deal_file, terms)
-        if queries.company_of(session, stored.id) is None:  # a deal loaded by an older closing
+        company = queries.company_of(session, stored.id)
+        if company is None:  # a deal loaded by an older closing
             queries.insert_purchasers(session, stored.id, [_company_row(terms)])
+            company = queries.company_of(session, stored.id)
+            assert company is not None
         if stored.source_path != str(deal_file.path):
             queries.update_deal(session, stored.id, source_path=str(deal_file.path))
         if changes:
@@ -139,22 +167,54 @@ def load_deal(store: Store, path: str, now: datetime) -> LoadResult:
                 updated_at=now,
             )
             queries.insert_revision(session, stored.id, now, digest, json.dumps(changes))
+            _record_revision(session, stored.id, company, changes, checked.risky, now, actor, host)
         return LoadResult(terms.slug, False, changes, len(deal_file.purchasers))
 
 
-def _term_changes(old: DealTerms, new: DealTerms) -> list[str]:
-    before = old.model_dump(mode="json")
-    after = new.model_dump(mode="json")
-    return [
-        f"{key}: {_short(before.get(key))} -> {_short(after[key])}"
-        for key in after
-        if before.get(key) != after[key]
-    ]
+def _review(session: Session, deal_id: int, old: DealTerms, deal_file: DealFile) -> reloads.Review:
+    machine = machine_for(old)
+    events = queries.events_by_purchaser(session, deal_id)
+    stored = []
+    for row in queries.purchasers_of(session, deal_id, active_only=True):
+        history = events.get(row.id, [])
+        try:
+            paid = replay(machine, history).amount_received if history else Decimal(0)
+        except Refusal:
+            paid = Decimal(0)
+        stored.append(reloads.Stored(row.slug, row.name, row.purchase_price, len(history), paid))
+    return reloads.review(old, deal_file.terms, stored, deal_file.purchasers)
 
 
-def _short(value: Any) -> str:
-    text = json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else value
-    return text if len(text) <= 80 else text[:77] + "..."
+def _record_revision(
+    session: Session,
+    deal_id: int,
+    company: Purchaser,
+    changes: list[str],
+    accepted: list[str],
+    now: datetime,
+    actor: str,
+    host: str,
+) -> None:
+    """The reload as an event of the deal's own chain: `history` shows it in words."""
+    deal = queries.deal_by_id(session, deal_id)
+    head = queries.lock_purchaser(session, company.id)
+    last = queries.purchaser_events(session, company.id)
+    note = "; ".join(changes)
+    if accepted:
+        note = "accepted: " + "; ".join(accepted) + " | " + note
+    event = Event(
+        id=0,
+        purchaser_id=company.id,
+        seq=(last[-1].seq if last else 0) + 1,
+        kind=REVISION,
+        step="",
+        occurred_at=now,
+        recorded_at=now,
+        actor=actor,
+        host=host,
+        note=note,
+    )
+    queries.append_event(session, deal, company, event, head)
 
 
 def _sync_purchasers(
@@ -333,7 +393,13 @@ def _locked(session: Session, deal_name: str | None, party_text: str) -> Locked:
     party = find_purchaser(session, deal, party_text)
     head = queries.lock_purchaser(session, party.id)
     machine = deal.company_machine if party.is_company else deal.machine
-    standing = replay(machine, queries.purchaser_events(session, party.id))
+    try:
+        standing = replay(machine, queries.purchaser_events(session, party.id))
+    except Refusal as error:
+        raise RecordBrokenError(
+            f"the event log of {party.name} cannot be read ({error}); nothing recorded; "
+            "run closing verify"
+        ) from None
     company: dict[str, str] = {}
     if not party.is_company and deal.terms.company_steps:
         row = queries.company_of(session, deal.id)
@@ -512,6 +578,11 @@ class Verification:
     @property
     def ok(self) -> bool:
         return self.broken is None
+
+    @property
+    def digest(self) -> str:
+        """One hash over every chain's head (sorted by party): the whole record in 64 letters."""
+        return record_digest(self.heads)
 
 
 def verify(store: Store, deal_name: str | None, now: datetime) -> Verification:

@@ -17,7 +17,7 @@ from dataclasses import asdict
 
 import click
 
-from closing.cli import alerts, db, demo, marks, report, watch
+from closing.cli import alerts, db, demo, marks, report, watch, web
 from closing.cli.app import App, deal_option, local_time, pass_app, plural
 from closing.errors import ClosingError, ExitCode
 
@@ -55,14 +55,30 @@ def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="The result, or the file's problems, as JSON."
 )
+@click.option(
+    "--accept-changes",
+    is_flag=True,
+    help="Make a reload that would lose sight of recorded facts (a removed purchaser with "
+    "events, a price changed after a wire); recorded in the deal's history.",
+)
 @pass_app
-def init(app: App, file: str, as_json: bool) -> None:
+def init(app: App, file: str, as_json: bool, accept_changes: bool) -> None:
     """Load or reload a deal file (lists what changed)."""
+    import socket
+
+    from closing.cli.app import operator
     from closing.errors import DealFileError
     from closing.operations import load_deal
 
     try:
-        result = load_deal(app.store, file, app.now())
+        result = load_deal(
+            app.store,
+            file,
+            app.now(),
+            accept_changes=accept_changes,
+            actor=operator(None),
+            host=socket.gethostname(),
+        )
     except DealFileError as error:
         if as_json:
             app.print_json({"problems": [asdict(problem) for problem in error.problems]})
@@ -207,6 +223,9 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(0)
 
 
+HEADS_SHOWN = 20
+
+
 @cli.command()
 @click.argument("deal", required=False)
 @deal_option
@@ -228,6 +247,7 @@ def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> 
                 "deal": result.deal.slug,
                 "ok": result.ok,
                 "events": result.events,
+                "digest": result.digest,
                 "heads": result.heads,
                 "broken": None
                 if broken is None
@@ -243,10 +263,13 @@ def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> 
     elif broken is None:
         app.out(
             f"The event log of {result.deal.slug} holds: {plural(result.events, 'event')} in "
-            f"{plural(len(result.heads), 'chain')}. Heads:"
+            f"{plural(len(result.heads), 'chain')}.\nRecord digest: {result.digest}\nHeads:"
         )
-        for party, head in result.heads.items():
+        shown = list(result.heads.items())
+        for party, head in shown[:HEADS_SHOWN]:
             app.out(f"  {party.lstrip('@')}: {head}")
+        if len(shown) > HEADS_SHOWN:
+            app.out(f"  ... and {len(shown) - HEADS_SHOWN:,} more (closing verify --json)")
     if broken is not None:
         event = f"event #{broken.seq} of {broken.party.lstrip('@')}"
         if broken.event_id is not None:
@@ -257,7 +280,15 @@ def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> 
         )
 
 
-for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo, *report.COMMANDS]:
+for command in [
+    *marks.COMMANDS,
+    alerts.alerts,
+    watch.watch,
+    db.db,
+    demo.demo,
+    *web.COMMANDS,
+    *report.COMMANDS,
+]:
     cli.add_command(command)
 
 

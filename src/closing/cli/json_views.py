@@ -99,6 +99,7 @@ def purchaser_json(
         "warrant_shares": purchaser.warrant_shares,
         "amount_received": money_text(row.amount_received),
         "shortfall": money_text(row.shortfall),
+        "unreadable": row.unreadable,
     }
 
 

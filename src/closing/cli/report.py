@@ -65,7 +65,7 @@ class Markdown(str):
     """Text that is already Markdown: the template environment leaves it as it is."""
 
 
-_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~])|&(?=#?\w+;)")
+_MD_INLINE = re.compile(r"([\\`*_\[\]<|~])|&(?=#?\w+;)")  # `>` only matters at a line start
 _MD_LINE_START = re.compile(r"^(?:[#>+=-]|\d+[.)])")
 
 

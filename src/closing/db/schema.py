@@ -8,7 +8,7 @@ aware (UTC).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import (
@@ -50,7 +50,12 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return value if isinstance(value, Decimal) else Decimal(str(value))
+        if isinstance(value, Decimal):
+            return value
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:  # edited behind closing's back: NaN, which replay refuses
+            return Decimal("NaN")
 
 
 SQLITE_MOMENT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DATETIME writes; sorts as text
@@ -235,6 +240,22 @@ class VerificationRow(SQLModel, table=True):
     detail: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class ShareRow(SQLModel, table=True):
+    """A link to the live board in a browser: the whole deal (the team's) or one purchaser's row.
+    Only the SHA-256 of its token is kept, and its first characters to tell links apart."""
+
+    __tablename__ = "share"
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id", index=True)
+    purchaser_id: int | None = Field(default=None, foreign_key="purchaser.id")  # None: the team
+    token_sha256: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    token_start: str = Field(sa_column=Column(String(8), nullable=False))
+    created_at: datetime = _moment()
+    created_by: str
+    revoked_at: datetime | None = _moment(nullable=True)
+    revoked_by: str | None = None
+
+
 class MetaRow(SQLModel, table=True):
     __tablename__ = "closing_meta"
     key: str = Field(primary_key=True)
@@ -254,3 +275,4 @@ DELIVERIES = _table("alert_delivery")
 SENDERS = _table("alert_sender")
 VERIFICATIONS = _table("verification")
 META = _table("closing_meta")
+SHARES = _table("share")
