@@ -398,7 +398,7 @@ def build_memo(
             "Deal file",
             "loaded",
             "",
-            "; ".join(revision.changes) or "no change",
+            "; ".join(mask(change) for change in revision.changes) or "no change",
             f"SHA-256 {revision.source_sha256}",
         )
         for revision in record.revisions
