@@ -393,8 +393,8 @@ def test_help_imports_neither_jinja_nor_weasyprint() -> None:
 
 
 def test_unknown_company_records_are_shown_as_they_are(seeded: Cli) -> None:
-    """A company record of a kind the memo does not know (wire instructions and their
-    verification, when they land) is listed with its particulars, its account masked."""
+    """A company record of a kind the memo does not know (one a later closing adds) is listed
+    among the other records with its particulars, its account masked."""
     from closing.clock import FixedClock
     from closing.db.store import Store
     from closing.memo import RecordEntry, Verified, build_memo
@@ -408,10 +408,10 @@ def test_unknown_company_records_are_shown_as_they_are(seeded: Cli) -> None:
     verified = company.event._replace(
         id=99,
         seq=2,
-        kind="instructions_verified",
+        kind="escrow_released",
         step="",
-        evidence_kind="callback",
-        evidence="(949) 788-6706, spoke with Samuel Gulko; account 000123456789",
+        evidence_kind="escrow_letter",
+        evidence="released by Samuel Gulko to account 000123456789",
         note=None,
         occurred_at=now,
         recorded_at=now,
@@ -419,12 +419,8 @@ def test_unknown_company_records_are_shown_as_they_are(seeded: Cli) -> None:
     found.entries.append(RecordEntry(company.party, verified, company.hash, "f" * 64))
     memo = build_memo(found, board(store, None, now), Verified(now, 2, {}), now)
     (line,) = memo.other_records
-    assert (line.party, line.what, line.by) == (
-        "NeoTherapeutics, Inc.",
-        "Instructions verified",
-        "alice",
-    )
-    assert line.detail == "Callback (949) 788-6706, spoke with Samuel Gulko; account ••••6789"
+    assert (line.party, line.what, line.by) == ("NeoTherapeutics, Inc.", "Escrow released", "alice")
+    assert line.detail == "Escrow letter released by Samuel Gulko to account ••••6789"
     assert memo.heads[0].hash == "f" * 64 and memo.heads[0].events == 2
 
 
@@ -457,3 +453,53 @@ def test_the_pdf_fetches_nothing_from_the_network() -> None:
         server.shutdown()
         server.server_close()
     assert (asked, pages) == ([], 1) and data.startswith(b"%PDF-")
+
+
+def test_the_wire_instructions_and_imported_wires_are_in_the_memo(cli: Cli, tmp_path: Path) -> None:
+    """The company's wire instructions entered by alice and verified by bob's callback get a
+    section of their own (fingerprint, masked account, who called whom); the wires imported from
+    the bank's BAI2 file carry the bank's references; the account number appears nowhere."""
+    import shutil
+
+    deal = tmp_path / "neotherapeutics-wires.yaml"
+    shutil.copy(ROOT / "tests" / "fixtures" / "neotherapeutics-wires.yaml", deal)
+    steps = [
+        ("2002-06-07T07:00:00-07:00", ["init", str(deal)]),
+        ("2002-06-07T07:45:00-07:00", ["mark", "company", "prospectus_delivered"]),
+        ("2002-06-07T09:10:00-07:00", ["mark-signed", "stonestreet"]),
+        ("2002-06-07T09:10:00-07:00", ["mark-signed", "bnc"]),
+        (
+            "2002-06-07T09:30:00-07:00",
+            shlex.split(
+                "wire-instructions verify --callback-number '+1 949 788 6700' "
+                "--spoke-with 'Samuel Gulko' --by bob"
+            ),
+        ),
+        (
+            "2002-06-07T16:35:00-07:00",
+            [
+                "wires",
+                "import",
+                str(ROOT / "tests/fixtures/company-bank-2002-06-07.bai2"),
+                "--apply",
+            ],
+        ),
+    ]
+    for now, args in steps:
+        done = cli(*args, now=now)
+        assert done.code == 0, done.err
+    at = "2002-06-07T17:00:00-07:00"
+    memo = cli("report", "--format", "md", now=at).out
+    section = memo.split("## The company's wire instructions", 1)[1].split("## The purchasers")[0]
+    assert "**Verified by bob by callback, Fri 2002-06-07 09:30 PDT.**" in section
+    assert (
+        "| Fri 2002-06-07 09:30 PDT | Wire instructions verified by callback | bob | Callback "
+        "+1 949 788 6700, spoke with Samuel Gulko; fingerprint AE97-0A46-5743-65D3, "
+    ) in section
+    assert "account ••••6789" in section
+    assert "Bank IMAD 20020607B1Q8021C000388" in memo and "Short of the price by: $15.00" in memo
+    out = tmp_path / "memo.pdf"
+    assert cli("report", "-o", str(out), now=at).code == 0
+    outputs = [memo, pdf_text(out)[1], cli("export", now=at).out]
+    for text in outputs:
+        assert not any(digits in text for digits in ("4881016789", "4881-016789", "1016789"))

@@ -28,12 +28,24 @@ from closing.board import (
 from closing.chain import record_digest
 from closing.deadlines import Deal
 from closing.deal import Step
-from closing.events import RECEIPT, REVERSE, REVISION, UNDO, WAIVE, WITHDRAW, Event, Purchaser
+from closing.events import (
+    INSTRUCTIONS,
+    INSTRUCTIONS_VERIFIED,
+    RECEIPT,
+    REVERSE,
+    REVISION,
+    UNDO,
+    WAIVE,
+    WITHDRAW,
+    Event,
+    Purchaser,
+)
 from closing.machine import MARK
 from closing.money import format_money, money_text
 from closing.timefmt import duration, local
 
 CORRECTIONS = (UNDO, REVERSE, WAIVE, WITHDRAW)
+WIRE_INSTRUCTIONS = (INSTRUCTIONS, INSTRUCTIONS_VERIFIED)
 KNOWN_KINDS = (MARK, RECEIPT, *CORRECTIONS)
 MASK = "••••"
 
@@ -244,6 +256,8 @@ class Memo:
     purchasers: tuple[PartyRecord, ...]
     corrections: tuple[RecordLine, ...]
     other_records: tuple[RecordLine, ...]
+    instructions: tuple[RecordLine, ...]  # the company's wire instructions: entered, verified
+    instructions_status: str | None  # "Verified ..." / "NOT VERIFIED ..."; None when none
     revisions: tuple[RecordLine, ...]
     events: int  # events recorded by the memo's moment
     heads: tuple[Head, ...]
@@ -385,12 +399,25 @@ def build_memo(
 
     corrections: list[RecordLine] = []
     others: list[RecordLine] = []
+    instructions: list[RecordLine] = []
+    instructions_status: str | None = None
     for entry in entries:
         event = entry.event
         if event.kind in KNOWN_KINDS and event.kind not in CORRECTIONS:
             continue
         line = _record_line(deal, entry, mask)
-        (corrections if event.kind in CORRECTIONS else others).append(line)
+        if event.kind in CORRECTIONS:
+            corrections.append(line)
+        elif event.kind in WIRE_INSTRUCTIONS:
+            instructions.append(line)
+            instructions_status = (
+                f"Verified by {event.actor} by callback, {when(event.occurred_at, zone)}"
+                if event.kind == INSTRUCTIONS_VERIFIED
+                else f"NOT VERIFIED: entered by {event.actor}, {when(event.occurred_at, zone)}; "
+                "no second person has called back"
+            )
+        else:
+            others.append(line)
 
     revisions = tuple(
         RecordLine(
@@ -450,6 +477,8 @@ def build_memo(
         purchasers=parties,
         corrections=tuple(corrections),
         other_records=tuple(others),
+        instructions=tuple(instructions),
+        instructions_status=instructions_status,
         revisions=revisions,
         events=len(entries),
         heads=heads,
@@ -659,6 +688,8 @@ _WHAT = {
     WAIVE: "waived",
     WITHDRAW: "withdrawn",
     REVISION: "deal file reloaded",
+    INSTRUCTIONS: "wire instructions entered",
+    INSTRUCTIONS_VERIFIED: "wire instructions verified by callback",
 }
 
 

@@ -17,8 +17,9 @@ from dataclasses import asdict
 
 import click
 
-from closing.cli import alerts, db, demo, marks, report, watch, web
-from closing.cli.app import App, deal_option, local_time, pass_app, plural
+from closing.cli import alerts, db, demo, marks, report, watch, web, wires
+from closing.cli.app import App, deal_option, local_time, operator, pass_app, plural
+from closing.cli.marks import by_option
 from closing.errors import ClosingError, ExitCode
 
 
@@ -61,12 +62,12 @@ def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
     help="Make a reload that would lose sight of recorded facts (a removed purchaser with "
     "events, a price changed after a wire); recorded in the deal's history.",
 )
+@by_option
 @pass_app
-def init(app: App, file: str, as_json: bool, accept_changes: bool) -> None:
+def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | None) -> None:
     """Load or reload a deal file (lists what changed)."""
     import socket
 
-    from closing.cli.app import operator
     from closing.errors import DealFileError
     from closing.operations import load_deal
 
@@ -76,7 +77,7 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool) -> None:
             file,
             app.now(),
             accept_changes=accept_changes,
-            actor=operator(None),
+            actor=operator(by),
             host=socket.gethostname(),
         )
     except DealFileError as error:
@@ -90,13 +91,16 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool) -> None:
                 "created": result.created,
                 "purchasers": result.purchasers,
                 "changes": result.changes,
+                "wire_instructions": result.wire_instructions,
             }
         )
     elif result.created:
         app.out(f"Loaded deal {result.slug} with {result.purchasers} purchasers.")
-    elif result.changes:
+        for line in result.wire_instructions:
+            app.out(line + ".")
+    elif result.changes or result.wire_instructions:
         app.out(f"Updated deal {result.slug}:")
-        for change in result.changes:
+        for change in [*result.changes, *result.wire_instructions]:
             app.out(f"  {change}")
     else:
         app.out(f"Deal {result.slug} is up to date; nothing changed.")
@@ -287,6 +291,7 @@ for command in [
     db.db,
     demo.demo,
     *web.COMMANDS,
+    *wires.COMMANDS,
     *report.COMMANDS,
 ]:
     cli.add_command(command)

@@ -42,6 +42,14 @@ def notify_urls(notify: tuple[str, ...]) -> list[str]:
 @alerts.command("run")
 @notify_option
 @click.option(
+    "--inbox",
+    metavar="FOLDER",
+    type=click.Path(file_okay=False),
+    help="Import bank files dropped in FOLDER (as closing wires import --apply) into the only "
+    "deal; each moves to done/ or rejected/ beside it. Deal files may name one too "
+    "(alerts.inbox).",
+)
+@click.option(
     "--standby",
     is_flag=True,
     help="If another sender holds the alerts, wait and take "
@@ -55,12 +63,22 @@ def notify_urls(notify: tuple[str, ...]) -> list[str]:
     help="Also wake this often, to see new marks and changed deal files.",
 )
 @pass_app
-def alerts_run(app: App, notify: tuple[str, ...], standby: bool, safety: float) -> None:
+def alerts_run(
+    app: App, notify: tuple[str, ...], inbox: str | None, standby: bool, safety: float
+) -> None:
     """Send alerts as they fall due, until SIGINT or SIGTERM."""
     from closing.alerts.daemon import AlertDaemon, configure_logging
+    from closing.cli.app import operator
 
     configure_logging(app.debug)
-    daemon = AlertDaemon(app.store, app.clock, notify_urls(notify), safety=safety)
+    daemon = AlertDaemon(
+        app.store,
+        app.clock,
+        notify_urls(notify),
+        safety=safety,
+        inbox=inbox,
+        operator=operator(None),
+    )
     daemon.run_forever(standby=standby)
 
 
