@@ -382,3 +382,17 @@ def like_prefix(text: str) -> str:
     """A LIKE pattern matching what starts with `text`, in lower case, wildcards escaped."""
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
+
+
+# --- the record for the closing memo and the binder export -------------------------------------
+
+
+def deal_revisions(session: Session, deal_id: int) -> list[tuple[datetime, str, str]]:
+    """(loaded at, the file's SHA-256, the changes as a JSON list) of each load that changed the
+    deal, oldest first."""
+    query = (
+        select(DEAL_REVISIONS.c.loaded_at, DEAL_REVISIONS.c.source_sha256, DEAL_REVISIONS.c.changes)
+        .where(DEAL_REVISIONS.c.deal_id == deal_id)
+        .order_by(DEAL_REVISIONS.c.id)
+    )
+    return [(row[0], row[1], row[2]) for row in session.execute(query)]
