@@ -23,7 +23,7 @@ from tests.alert_receivers import (
     http_receiver,
     smtp_receiver,
 )
-from tests.conftest import SEED
+from tests.helpers import SEED
 
 DEAL = "neotherapeutics-2002-06-07"
 

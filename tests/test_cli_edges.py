@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from tests.conftest import Cli
+from tests.helpers import Cli
 
 
 @pytest.fixture

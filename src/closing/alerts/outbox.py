@@ -13,10 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_
-from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 from closing.alerts.channels import (
     LOG_CHANNEL,
@@ -29,7 +26,6 @@ from closing.alerts.channels import (
 from closing.alerts.plan import (
     AlertText,
     DueAlert,
-    Key,
     alert_text,
     at_sending,
     digest_groups,
@@ -37,6 +33,8 @@ from closing.alerts.plan import (
     plan_alerts,
 )
 from closing.board import Board, build_board, company_missing
+from closing.db import ledger as db
+from closing.db.ledger import DIGEST_STEP, LedgerCache, NewAlert
 from closing.db.queries import (
     company_of,
     deal_by_id,
@@ -44,19 +42,15 @@ from closing.db.queries import (
     events_by_purchaser,
     purchasers_of,
 )
-from closing.db.schema import AlertRow, DealRow, DeliveryRow, PurchaserRow
 from closing.db.store import Store
 from closing.db.wires import versions
 from closing.deadlines import Deal
 from closing.errors import NotFoundError, RefusedError
-from closing.events import Event, Purchaser
+from closing.events import Purchaser
 from closing.money import format_money
 from closing.wire_instructions import wire_status
 from closing.wire_operations import ImportResult
 
-ALERTS: Any = AlertRow.__table__  # type: ignore[attr-defined]
-DELIVERIES: Any = DeliveryRow.__table__  # type: ignore[attr-defined]
-BATCH = 500  # ids per statement (SQLite allows a limited number of bound parameters)
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=2)
 LONGEST_RETRY = timedelta(minutes=5)
@@ -96,53 +90,6 @@ class Pass:
     decided: list[Decided]
     delivered: list[Delivered]
     next_at: datetime | None
-
-
-def _ledger(session: Session, deal_id: int) -> set[Key]:
-    columns = ALERTS.c
-    query = core_select(columns.purchaser_id, columns.step, columns.rule, columns.deadline)
-    return {(p, s, r, d) for p, s, r, d in session.execute(query.where(columns.deal_id == deal_id))}
-
-
-class LedgerCache:
-    """Each deal's ledger keys, kept by the sender between wake-ups. Only the sender holding the
-    lock writes the ledger, so it reads it once and adds what it inserts; the unique key in the
-    database still decides, and a conflict drops the cache."""
-
-    def __init__(self) -> None:
-        self._keys: dict[int, set[Key]] = {}
-
-    def keys(self, session: Session, deal_id: int) -> set[Key]:
-        if deal_id not in self._keys:
-            self._keys[deal_id] = _ledger(session, deal_id)
-        return self._keys[deal_id]
-
-    def add(self, deal_id: int, keys: list[Key]) -> None:
-        if deal_id in self._keys:
-            self._keys[deal_id].update(keys)
-
-    def forget(self) -> None:
-        self._keys.clear()
-
-
-@dataclass(frozen=True)
-class DealPlan:
-    due: list[DueAlert]
-    next_at: datetime | None
-    purchasers: list[Purchaser]
-    events: dict[int, list[Event]]
-    company: Purchaser | None
-
-
-def plan_deal(
-    session: Session, deal: Deal, now: datetime, ledger: set[Key] | None = None
-) -> DealPlan:
-    purchasers = purchasers_of(session, deal.id)
-    company = company_of(session, deal.id)
-    events = events_by_purchaser(session, deal.id)
-    keys = _ledger(session, deal.id) if ledger is None else ledger
-    plan = plan_alerts(deal, purchasers, events, now, keys, company)
-    return DealPlan(plan.due, plan.next_at, purchasers, events, company)
 
 
 def board_summary(board: Board) -> str:
@@ -186,29 +133,31 @@ def _decide_deal(
     extra_urls: list[str],
     cache: LedgerCache | None = None,
 ) -> tuple[list[Decided], datetime | None]:
-    """One deal's decision in one transaction: its ledger rows and their deliveries, inserted in
-    bulk (a first wake-up on a large deal can decide thousands of alerts at once)."""
+    """One deal's decision in one transaction: read the deal, its purchasers, their events and the
+    ledger, plan, then insert the ledger rows and their deliveries in bulk (a first wake-up on a
+    large deal can decide thousands of alerts at once)."""
     found: list[Decided] = []
     with store.session() as session:
         deal = deal_by_id(session, deal_id)
-        ledger = cache.keys(session, deal.id) if cache is not None else None
-        planned = plan_deal(session, deal, now, ledger)
-        due, next_at = planned.due, planned.next_at
-        if not due:
-            return found, next_at
+        purchasers = purchasers_of(session, deal.id)
+        company = company_of(session, deal.id)
+        events = events_by_purchaser(session, deal.id)
+        keys = db.alert_keys(session, deal.id) if cache is None else cache.keys(session, deal.id)
+        plan = plan_alerts(deal, purchasers, events, now, keys, company)
+        if not plan.due:
+            return found, plan.next_at
         channels = channels_for([*deal.terms.alerts.notify, *extra_urls])
         wires = wire_status(versions(session, deal.id))
         warning, missing = wires.warning(), company_missing(wires)
-        summary = board_summary(
-            build_board(deal, planned.purchasers, planned.events, now, 0, planned.company, wires)
-        )
-        ledger_rows: list[dict[str, Any]] = []
-        owners: list[DueAlert | None] = []  # the alert of each ledger row; None: superseded
+        summary = board_summary(build_board(deal, purchasers, events, now, 0, company, wires))
         zone = deal.terms.zone
+        # Many alerts of one rule and moment go out as one digest on each channel but the log.
         outside = [channel for channel in channels if not channel.is_log]
-        groups = digest_groups(deal.terms.alerts, due) if outside else []
+        groups = digest_groups(deal.terms.alerts, plan.due) if outside else []
         in_digest = {id(alert) for group in groups for alert in group}
-        for alert in due:
+        ledger_rows: list[NewAlert] = []
+        owners: list[DueAlert | None] = []  # the alert of each ledger row; None: superseded
+        for alert in plan.due:
             text = alert_text(deal.terms, alert, now, warning, missing, summary)
             for missed in alert.superseded:
                 ledger_rows.append(
@@ -239,50 +188,33 @@ def _decide_deal(
                     len(alert.superseded),
                 )
             )
-        inserted = session.execute(
-            ALERTS.insert().returning(ALERTS.c.id, sort_by_parameter_order=True),
-            ledger_rows,
-        )
+        inserted = db.insert_alerts(session, ledger_rows)
         ids_of: dict[int, int] = {}  # id(alert) -> its ledger id
-        deliveries: list[tuple[int, Channel]] = []
-        for (alert_id,), owner in zip(inserted, owners, strict=True):
-            if owner is None:
-                continue
-            ids_of[id(owner)] = alert_id
-            # An alert carried by a digest goes to the log on its own, elsewhere in the digest.
-            targets = [LOG_CHANNEL] if id(owner) in in_digest else channels
-            deliveries += [(alert_id, channel) for channel in targets]
+        alone: list[int] = []  # alerts that go to every channel on their own
+        logged: list[int] = []  # alerts carried by a digest: the log only
+        for row, owner in zip(inserted, owners, strict=True):
+            if owner is not None:
+                ids_of[id(owner)] = row.id
+                (logged if id(owner) in in_digest else alone).append(row.id)
+        every = [(channel.key, channel.name) for channel in channels]
+        db.insert_deliveries(session, alone, every, now)
+        db.insert_deliveries(session, logged, [(LOG_CHANNEL.key, LOG_CHANNEL.name)], now)
         for group in groups:
             text = digest_text(deal.terms, group, warning, missing, summary)
-            digest_id = _insert_digest(session, deal, planned.company, group, ids_of, now, text)
-            deliveries += [(digest_id, channel) for channel in outside]
-        session.execute(
-            DELIVERIES.insert(),
-            [
-                {
-                    "alert_id": alert_id,
-                    "channel_key": channel.key,
-                    "channel": channel.name,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                }
-                for alert_id, channel in deliveries
-            ],
-        )
+            digest_id = _insert_digest(session, deal, company, group, ids_of, now, text)
+            db.insert_deliveries(
+                session, [digest_id], [(channel.key, channel.name) for channel in outside], now
+            )
     if cache is not None:  # committed: the cache may now count these keys as sent
         cache.add(
             deal_id,
             [(r["purchaser_id"], r["step"], r["rule"], r["deadline"]) for r in ledger_rows],
         )
-    return found, next_at
-
-
-DIGEST_STEP = "@digest"  # not a step id a deal file can use
+    return found, plan.next_at
 
 
 def _insert_digest(
-    session: Session,
+    session: Any,
     deal: Deal,
     company: Purchaser | None,
     group: list[DueAlert],
@@ -290,10 +222,9 @@ def _insert_digest(
     now: datetime,
     text: AlertText,
 ) -> int:
-    """The digest's own ledger row: it records the alerts it carries (`alerts` in its fields),
-    and its deliveries are those of every alert it carries outside the log."""
+    """The digest's own ledger row: it records the alerts it carries (`alerts` in its fields);
+    its deliveries stand for theirs outside the log."""
     first = group[0]
-    carried = [ids_of[id(alert)] for alert in group]
     fields = {
         "deal": deal.slug,
         "digest": str(len(group)),
@@ -301,9 +232,9 @@ def _insert_digest(
         "deadline": first.deadline.astimezone(deal.terms.zone).isoformat(),
         "key": text.key,
         "title": text.title,
-        "alerts": ",".join(map(str, carried)),
+        "alerts": ",".join(str(ids_of[id(alert)]) for alert in group),
     }
-    row = {
+    row: NewAlert = {
         "deal_id": deal.id,
         "purchaser_id": company.id if company is not None else first.purchaser.id,
         "step": DIGEST_STEP,
@@ -317,10 +248,7 @@ def _insert_digest(
         "key": text.key,
         "fields_json": json.dumps(fields),
     }
-    digest_id: int = session.execute(
-        ALERTS.insert().values(**row).returning(ALERTS.c.id)
-    ).scalar_one()
-    return digest_id
+    return db.insert_alerts(session, [row])[0].id
 
 
 def record_notices(store: Store, result: ImportResult, now: datetime, extra_urls: list[str]) -> int:
@@ -335,7 +263,7 @@ def record_notices(store: Store, result: ImportResult, now: datetime, extra_urls
         wires = wire_status(versions(session, deal.id))
         warning = wires.warning()
         channels = channels_for([*terms.alerts.notify, *extra_urls])
-        ledger_rows = []
+        ledger_rows: list[NewAlert] = []
         for row, notice in zip(rows, result.notices, strict=True):
             assert row.purchaser is not None
             key = f"{terms.slug}/{row.purchaser.slug}/wire-received/{row.entry.bank_reference}"
@@ -366,26 +294,13 @@ def record_notices(store: Store, result: ImportResult, now: datetime, extra_urls
                     ),
                 }
             )
-        inserted = session.execute(
-            ALERTS.insert().returning(ALERTS.c.id, sort_by_parameter_order=True), ledger_rows
+        inserted = db.insert_alerts(session, ledger_rows)
+        db.insert_deliveries(
+            session,
+            [alert.id for alert in inserted],
+            [(channel.key, channel.name) for channel in channels],
+            now,
         )
-        ids = [alert_id for (alert_id,) in inserted]
-        if channels:
-            session.execute(
-                DELIVERIES.insert(),
-                [
-                    {
-                        "alert_id": alert_id,
-                        "channel_key": channel.key,
-                        "channel": channel.name,
-                        "status": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                    }
-                    for alert_id in ids
-                    for channel in channels
-                ],
-            )
     return len(rows)
 
 
@@ -397,7 +312,7 @@ def _ledger_values(
     now: datetime,
     text: AlertText,
     fields: dict[str, str] | None = None,
-) -> dict[str, Any]:
+) -> NewAlert:
     """The ledger row of one occurrence; without `fields` it is one superseded by `alert`."""
     return {
         "deal_id": deal.id,
@@ -415,48 +330,22 @@ def _ledger_values(
     }
 
 
-def _claimable(now: datetime) -> Any:
-    """Deliveries nobody is sending: new, due for a retry, or left mid-send by a killed sender."""
-    return or_(
-        DELIVERIES.c.status.in_(["pending", "retrying"]) & (DELIVERIES.c.next_attempt_at <= now),
-        (DELIVERIES.c.status == "sending") & (DELIVERIES.c.claimed_at <= now - CLAIM_TIMEOUT),
-    )
-
-
 def _claim(store: Store, ids: list[int], now: datetime) -> set[int]:
     """Mark deliveries as being sent by this sender; only those still claimable are taken, so two
     senders can never both send one."""
-    claimed: set[int] = set()
     with store.session() as session:
-        for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            result = session.execute(
-                DELIVERIES.update()
-                .where(DELIVERIES.c.id.in_(chunk), _claimable(now))
-                .values(status="sending", claimed_at=now)
-                .returning(DELIVERIES.c.id)
-            )
-            claimed.update(row[0] for row in result)
-    return claimed
+        return db.claim(session, ids, now, now - CLAIM_TIMEOUT)
 
 
 def _record(
     store: Store, ids: list[int], attempts: int, error: str | None, gave_up: bool, now: datetime
 ) -> str:
     status = "sent" if error is None else ("failed" if gave_up else "retrying")
+    delivered_at = now if error is None else None
     with store.session() as session:
-        for start in range(0, len(ids), BATCH):
-            session.execute(
-                DELIVERIES.update()
-                .where(DELIVERIES.c.id.in_(ids[start : start + BATCH]))
-                .values(
-                    status=status,
-                    attempts=attempts,
-                    last_error=error,
-                    delivered_at=now if error is None else None,
-                    next_attempt_at=now + backoff(attempts),
-                )
-            )
+        db.record_attempt(
+            session, ids, status, attempts, error, delivered_at, now + backoff(attempts)
+        )
     return status
 
 
@@ -467,83 +356,54 @@ def deliver(
     retry is due. The log channel goes in one batch; every other channel one delivery at a time,
     so a sender killed mid-send leaves only that one to be re-sent after CLAIM_TIMEOUT."""
     with store.session() as session:
-        rows = list(
-            session.execute(
-                core_select(
-                    DELIVERIES.c.id,
-                    DELIVERIES.c.channel_key,
-                    DELIVERIES.c.channel,
-                    DELIVERIES.c.attempts,
-                    ALERTS.c.id,
-                    ALERTS.c.title,
-                    ALERTS.c.body,
-                    ALERTS.c.fields_json,
-                    ALERTS.c.deal_id,
-                    ALERTS.c.deadline,
-                )
-                .select_from(DELIVERIES.join(ALERTS))
-                .where(_claimable(now))
-                .order_by(ALERTS.c.due_at, DELIVERIES.c.id)
-            )
-        )
-        zones = {deal.id: deal.terms.zone for deal in deals_where(session)} if rows else {}
+        found = db.claimable(session, now, now - CLAIM_TIMEOUT)
+        zones = {deal.id: deal.terms.zone for deal in deals_where(session)} if found else {}
     # The time left (or late by) as of this sending, not as of the decision.
     work = [
-        (
-            delivery_id,
-            key,
-            name,
-            attempts,
-            alert_id,
-            at_sending(title, deadline, zones[deal_id], now),
-            at_sending(body, deadline, zones[deal_id], now),
-            _fields_at_sending(fields, deadline, zones[deal_id], now),
+        item._replace(
+            title=at_sending(item.title, item.deadline, zones[item.deal_id], now),
+            body=at_sending(item.body, item.deadline, zones[item.deal_id], now),
+            fields_json=_fields_at_sending(item, zones[item.deal_id], now),
         )
-        for delivery_id, key, name, attempts, alert_id, title, body, fields, deal_id, deadline in (
-            tuple(row) for row in rows
-        )
+        for item in found
     ]
     known = channels()
     outcomes: list[Delivered] = []
-    logged = [item for item in work if item[1] == LOG_KEY]
-    claimed = _claim(store, [item[0] for item in logged], now)
+    logged = [item for item in work if item.channel_key == LOG_KEY]
+    claimed = _claim(store, [item.delivery_id for item in logged], now)
     sent_after: dict[int, list[int]] = {}  # attempts -> deliveries, for one update each
-    for delivery_id, _, name, attempts, alert_id, title, body, fields in logged:
-        if delivery_id in claimed:
-            notifier.send(LOG_CHANNEL, title, body, json.loads(fields))
-            outcomes.append(Delivered(alert_id, name, "sent", title))
-            sent_after.setdefault(attempts + 1, []).append(delivery_id)
+    for item in logged:
+        if item.delivery_id in claimed:
+            notifier.send(LOG_CHANNEL, item.title, item.body, json.loads(item.fields_json))
+            outcomes.append(Delivered(item.alert_id, item.channel, "sent", item.title))
+            sent_after.setdefault(item.attempts + 1, []).append(item.delivery_id)
     for tried, ids in sent_after.items():
         _record(store, ids, tried, None, False, now)
-    for delivery_id, key, name, attempts, alert_id, title, body, fields in work:
-        if key == LOG_KEY or not _claim(store, [delivery_id], now):
+    for item in work:
+        if item.channel_key == LOG_KEY or not _claim(store, [item.delivery_id], now):
             continue
-        channel = known.get(key)
+        channel = known.get(item.channel_key)
         error: str | None = None
         if channel is None:
             error = "this channel is not configured in this alert sender"
         else:
             try:
-                notifier.send(channel, title, body, json.loads(fields))
+                notifier.send(channel, item.title, item.body, json.loads(item.fields_json))
             except DeliveryFailed as failure:
                 error = str(failure)
-        tried = attempts + 1
+        tried = item.attempts + 1
         gave_up = tried >= MAX_ATTEMPTS or channel is None  # an unknown channel will not appear
-        status = _record(store, [delivery_id], tried, error, gave_up, now)
-        outcomes.append(Delivered(alert_id, name, status, title, error))
+        status = _record(store, [item.delivery_id], tried, error, gave_up, now)
+        outcomes.append(Delivered(item.alert_id, item.channel, status, item.title, error))
     with store.session() as session:
-        next_retry = session.execute(
-            core_select(func.min(DELIVERIES.c.next_attempt_at)).where(
-                DELIVERIES.c.status.in_(["pending", "retrying"])
-            )
-        ).scalar_one_or_none()
+        next_retry = db.next_attempt_at(session)
     return outcomes, next_retry
 
 
-def _fields_at_sending(fields_json: str, deadline: datetime, zone: ZoneInfo, now: datetime) -> str:
-    fields: dict[str, str] = json.loads(fields_json)
+def _fields_at_sending(item: db.Claimable, zone: ZoneInfo, now: datetime) -> str:
+    fields: dict[str, str] = json.loads(item.fields_json)
     if "title" in fields:
-        fields["title"] = at_sending(fields["title"], deadline, zone, now)
+        fields["title"] = at_sending(fields["title"], item.deadline, zone, now)
     return json.dumps(fields)
 
 
@@ -572,7 +432,7 @@ def configured_channels(store: Store, extra_urls: list[str]) -> dict[str, Channe
     return {channel.key: channel for channel in channels_for(urls)}
 
 
-def _sent_at(deliveries: list[dict[str, object]] | None, alert: AlertRow) -> datetime:
+def _sent_at(deliveries: list[dict[str, object]] | None, alert: db.ListedAlert) -> datetime:
     """When an alert went out (its first delivery), else when it was decided."""
     times = [d["delivered_at"] for d in deliveries or [] if isinstance(d["delivered_at"], datetime)]
     return min(times) if times else alert.decided_at
@@ -610,18 +470,10 @@ class LedgerEntry:
 
 def ledger(store: Store, include_superseded: bool = False) -> list[LedgerEntry]:
     with store.session(read_only=True) as session:
-        query = (
-            select(AlertRow, DealRow.slug, PurchaserRow.slug)
-            .join(DealRow, col(DealRow.id) == AlertRow.deal_id)
-            .join(PurchaserRow, col(PurchaserRow.id) == AlertRow.purchaser_id)
-            .order_by(col(AlertRow.due_at), col(AlertRow.id))
-        )
-        if not include_superseded:
-            query = query.where(col(AlertRow.superseded).is_(False))
-        alerts = list(session.exec(query))
+        alerts = db.listed_alerts(session, include_superseded)
         zones = {deal.slug: deal.terms.zone for deal in deals_where(session)}
         deliveries: dict[int, list[dict[str, object]]] = {}
-        for d in session.exec(select(DeliveryRow).order_by(col(DeliveryRow.id))):
+        for d in db.listed_deliveries(session):
             deliveries.setdefault(d.alert_id, []).append(
                 {
                     "channel": d.channel,
@@ -632,47 +484,38 @@ def ledger(store: Store, include_superseded: bool = False) -> list[LedgerEntry]:
                 }
             )
     # An alert carried by a digest went out where the digest went: its deliveries count for it.
-    for a, _, _ in alerts:
+    for a in alerts:
         if a.step == DIGEST_STEP:
-            carried = json.loads(a.fields_json).get("alerts", "")
-            for member in filter(None, carried.split(",")):
+            for member in filter(None, json.loads(a.fields_json).get("alerts", "").split(",")):
                 deliveries.setdefault(int(member), []).extend(
-                    {**d, "digest": a.id} for d in deliveries.get(a.id or 0, [])
+                    {**d, "digest": a.id} for d in deliveries.get(a.id, [])
                 )
     return [
         LedgerEntry(
-            a.id or 0,
-            deal,
-            purchaser,
+            a.id,
+            a.deal,
+            a.purchaser,
             a.step,
             a.rule,
             a.deadline,
             a.due_at,
             a.decided_at,
-            at_sending(a.title, a.deadline, zones[deal], _sent_at(deliveries.get(a.id or 0), a)),
+            at_sending(a.title, a.deadline, zones[a.deal], _sent_at(deliveries.get(a.id), a)),
             a.key,
             a.superseded,
-            deliveries.get(a.id or 0, []),
-            zones[deal],
+            deliveries.get(a.id, []),
+            zones[a.deal],
         )
-        for a, deal, purchaser in alerts
+        for a in alerts
     ]
 
 
 # --- a person's word on a failed delivery ------------------------------------------------------
 
-UNSENT = ["failed", "retrying", "pending"]
 
-
-def _deliveries_of(session: Session, alert_id: int) -> list[Any]:
-    found = list(
-        session.execute(
-            core_select(DELIVERIES.c.id, DELIVERIES.c.channel, DELIVERIES.c.status).where(
-                DELIVERIES.c.alert_id == alert_id
-            )
-        )
-    )
-    if not found and session.get(AlertRow, alert_id) is None:
+def _deliveries_of(session: Any, alert_id: int) -> list[db.AlertDelivery]:
+    found = db.deliveries_of(session, alert_id)
+    if not found and not db.alert_exists(session, alert_id):
         raise NotFoundError(f"no alert #{alert_id}; closing alerts list shows their numbers")
     return found
 
@@ -682,20 +525,21 @@ def dismiss(store: Store, alert_id: int, reason: str, actor: str, now: datetime)
     deliveries not sent are `dismissed`, with who and why, and stop counting on the board.
     Returns the channels dismissed."""
     with store.session() as session:
-        unsent = [row for row in _deliveries_of(session, alert_id) if row.status in UNSENT]
+        unsent = [
+            d
+            for d in _deliveries_of(session, alert_id)
+            if d.status in ("failed", "retrying", "pending")
+        ]
         if not unsent:
             raise RefusedError(
                 f"alert #{alert_id} has no delivery that failed or waits; nothing to dismiss"
             )
-        session.execute(
-            DELIVERIES.update()
-            .where(DELIVERIES.c.id.in_([row.id for row in unsent]))
-            .values(
-                status="dismissed",
-                last_error=f"dismissed by {actor} at {now.isoformat()}: {reason}",
-            )
+        db.dismiss_deliveries(
+            session,
+            [d.id for d in unsent],
+            f"dismissed by {actor} at {now.isoformat()}: {reason}",
         )
-    return [row.channel for row in unsent]
+    return [d.channel for d in unsent]
 
 
 def retry(store: Store, alert_id: int, now: datetime) -> list[str]:
@@ -703,17 +547,13 @@ def retry(store: Store, alert_id: int, now: datetime) -> list[str]:
     deliveries start over, due now, for the alert sender's next wake-up. Returns the channels."""
     with store.session() as session:
         again = [
-            row
-            for row in _deliveries_of(session, alert_id)
-            if row.status in ("failed", "retrying", "dismissed")
+            d
+            for d in _deliveries_of(session, alert_id)
+            if d.status in ("failed", "retrying", "dismissed")
         ]
         if not again:
             raise RefusedError(
                 f"alert #{alert_id} has no failed or dismissed delivery; nothing to retry"
             )
-        session.execute(
-            DELIVERIES.update()
-            .where(DELIVERIES.c.id.in_([row.id for row in again]))
-            .values(status="pending", attempts=0, next_attempt_at=now, last_error=None)
-        )
-    return [row.channel for row in again]
+        db.restart_deliveries(session, [d.id for d in again], now)
+    return [d.channel for d in again]
