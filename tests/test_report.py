@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from closing.errors import ExitCode
-from tests.conftest import ROOT, Cli
+from tests.helpers import ROOT, Cli
 
 README = ROOT / "README.md"
 GOLDEN = ROOT / "tests" / "golden" / "memo-seed.md"
