@@ -127,6 +127,8 @@ def insert_deliveries(
     session: Session, alert_ids: list[int], channels: Sequence[tuple[str, str]], now: datetime
 ) -> None:
     """One pending delivery of each alert to each channel, given as (key, masked name)."""
+    if not alert_ids or not channels:
+        return  # an empty list would be an INSERT of one row of defaults
     session.execute(
         DELIVERIES.insert(),
         [
