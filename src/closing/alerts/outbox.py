@@ -200,7 +200,7 @@ def _decide_deal(
         db.insert_deliveries(session, alone, every, now)
         db.insert_deliveries(session, logged, [(LOG_CHANNEL.key, LOG_CHANNEL.name)], now)
         for group in groups:
-            text = digest_text(deal.terms, group, warning, missing, summary)
+            text = digest_text(deal.terms, group, now, warning, missing, summary)
             digest_id = _insert_digest(session, deal, company, group, ids_of, now, text)
             db.insert_deliveries(
                 session, [digest_id], [(channel.key, channel.name) for channel in outside], now

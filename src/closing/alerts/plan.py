@@ -10,7 +10,7 @@ alert about the latest, and the rest are recorded as superseded.
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -198,9 +198,19 @@ class AlertText:
 # the text with these markers and `at_sending` fills them in at each delivery.
 HEADLINE = "⟨headline⟩"
 WHEN = "⟨when⟩"
-LATE_LINE = "⟨sent-late {}⟩"
-_LATE = re.compile(r"⟨sent-late ([^⟩]+)⟩")
-SENT_LATE_GRACE = timedelta(seconds=5)
+# A sender wakes at the second an alert falls due: one decided later than this was not running.
+SENT_LATE_GRACE = timedelta(seconds=2)
+
+
+def sent_late(since: datetime, decided: datetime, zone: ZoneInfo) -> str:
+    """The line an alert decided late gets: nobody ran the sender from `since` (it could have
+    gone) to `decided` (the sender came back and decided it); empty when not late."""
+    if decided - since <= SENT_LATE_GRACE:
+        return ""
+    return (
+        f"Sent late: the alert sender was not running from {since.astimezone(zone):%H:%M} "
+        f"to {decided.astimezone(zone):%H:%M %Z}\n"
+    )
 
 
 def time_left(deadline: datetime, at: datetime) -> tuple[str, str]:
@@ -211,25 +221,15 @@ def time_left(deadline: datetime, at: datetime) -> tuple[str, str]:
         return f"cutoff in {duration(left)}", f"{duration(left)} left"
     if left == timedelta(0):
         return "cutoff now", "now"
-    return f"late by {duration(left)}", f"late by {duration(left)}"
+    late = timedelta(seconds=math.ceil(-left.total_seconds()))  # a tenth of a second is 1s late
+    return f"late by {duration(late)}", f"late by {duration(late)}"
 
 
 def at_sending(text: str, deadline: datetime, zone: ZoneInfo, sent_at: datetime) -> str:
-    """An alert's stored title or body as sent at `sent_at`: the time left (or late by) now, and
-    whether it goes out late because no alert sender was running when it fell due."""
+    """An alert's stored title or body as sent at `sent_at`: the time left, or late by, then
+    (`zone`, the deal's, is kept for what else may depend on the sending)."""
     headline, words = time_left(deadline, sent_at)
-    text = text.replace(HEADLINE, headline).replace(WHEN, words)
-
-    def late(match: re.Match[str]) -> str:
-        since = datetime.fromisoformat(match.group(1))
-        if sent_at - since <= SENT_LATE_GRACE:
-            return ""
-        return (
-            f"Sent late: the alert sender was not running from {since.astimezone(zone):%H:%M} "
-            f"to {sent_at.astimezone(zone):%H:%M %Z}\n"
-        )
-
-    return _LATE.sub(late, text)
+    return text.replace(HEADLINE, headline).replace(WHEN, words)
 
 
 def notice_contact(purchaser: Purchaser) -> str | None:
@@ -304,7 +304,7 @@ def alert_text(
     if summary:
         lines.append(f"Board: {summary}")
     body = "\n".join(lines)
-    body += "\n" + LATE_LINE.format(alert.sendable_from.isoformat()) + f"Alert: {key}"
+    body += "\n" + sent_late(alert.sendable_from, now, zone) + f"Alert: {key}"
     return AlertText(title, body, key)
 
 
@@ -341,6 +341,7 @@ def digest_groups(rules: AlertRules, due: list[DueAlert]) -> list[list[DueAlert]
 def digest_text(
     terms: DealTerms,
     alerts: list[DueAlert],
+    now: datetime,
     warning: str | None = None,
     company_missing: frozenset[str] = frozenset(),
     summary: str | None = None,
@@ -388,5 +389,5 @@ def digest_text(
     if summary:
         lines.append(f"Board: {summary}")
     sendable = max(alert.sendable_from for alert in alerts)
-    body = "\n".join(lines) + "\n" + LATE_LINE.format(sendable.isoformat()) + f"Alert: {key}"
+    body = "\n".join(lines) + "\n" + sent_late(sendable, now, zone) + f"Alert: {key}"
     return AlertText(title, body, key)
