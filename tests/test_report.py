@@ -38,7 +38,7 @@ EVIDENCE = [
 def quickstart() -> Iterator[tuple[str, list[str], bool]]:
     """The README quickstart's `closing` commands that record something, in order: (the
     CLOSING_NOW they run at, their arguments, whether the README shows them refused)."""
-    text = README.read_text().split("## Quickstart", 1)[1].split("\nMore commands:", 1)[0]
+    text = README.read_text().split("## Quickstart", 1)[1].split("\nMore commands", 1)[0]
     now = ""
     for block in re.findall(r"```console\n(.*?)```", text, re.S):
         lines = block.splitlines()
