@@ -12,6 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from closing.errors import UsageError
+from closing.text import shortened
+
+# Instants outside these years are refused where they are read: nobody closes a deal in year 1,
+# and datetime arithmetic near its limits (year 1, year 9999) overflows.
+FIRST_YEAR = 1900
+LAST_YEAR = 2199
 
 
 class Clock(Protocol):
@@ -51,15 +57,21 @@ class RunningClock:
 
 
 def parse_instant(text: str, what: str) -> datetime:
-    """Parse an ISO 8601 instant that carries its offset; naive times are refused."""
+    """Parse an ISO 8601 instant that carries its offset; naive times and times outside the years
+    1900 to 2199 are refused."""
+    shown = f"'{shortened(text, 60)}'"
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(
-            f"{what} {text!r} is not an ISO 8601 time; write it like 2002-06-07T13:00-07:00"
+            f"{what} {shown} is not an ISO 8601 time; write it like 2002-06-07T13:00-07:00"
         ) from None
     if value.tzinfo is None:
-        raise UsageError(f"{what} {text!r} has no UTC offset; add one, like 2002-06-07T13:00-07:00")
+        raise UsageError(f"{what} {shown} has no UTC offset; add one, like 2002-06-07T13:00-07:00")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise UsageError(
+            f"{what} {shown} is out of range; give a time in the years {FIRST_YEAR} to {LAST_YEAR}"
+        )
     return value
 
 
@@ -73,9 +85,12 @@ def clock_from_env(environ: dict[str, str] | None = None) -> Clock:
     if not epoch:
         return FixedClock(at)
     try:
-        return RunningClock(at, float(epoch))
+        start = float(epoch)
+        if not 0 <= start <= 1e11:  # NaN and infinity fail this too
+            raise ValueError(epoch)
+        return RunningClock(at, start)
     except ValueError:
         raise UsageError(
-            f"CLOSING_NOW {text!r}: after @ comes the Unix time at which the clock read that "
-            "instant, like 2002-06-07T16:59:50-07:00@1764086400"
+            f"CLOSING_NOW '{shortened(text, 60)}': after @ comes the Unix time at which the clock "
+            "read that instant, like 2002-06-07T16:59:50-07:00@1764086400"
         ) from None
