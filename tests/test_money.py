@@ -97,5 +97,5 @@ def test_share_counts_accept_only_digits_and_grouping_commas(text: str) -> None:
         count = parse_count(text)
     except ValueError:
         return
-    assert re.fullmatch(r"[0-9]{1,3}(,[0-9]{3})+|[0-9]+", text.strip())
+    assert re.fullmatch(r"0|[1-9][0-9]{0,2}(,[0-9]{3})+|[1-9][0-9]*", text.strip())
     assert count <= MAX_COUNT

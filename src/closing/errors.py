@@ -19,6 +19,7 @@ class ExitCode:
     REFUSED = 5  # the mark or undo is not allowed now; nothing was recorded
     DATABASE = 6  # the database cannot be opened, is locked, or has a newer schema
     ALERTS = 7  # alert delivery or the alert daemon cannot run (another one holds the lock)
+    BROKEN_PIPE = 141  # the output's reader went away (`| head`), as if killed by SIGPIPE
 
 
 class ClosingError(Exception):

@@ -1,10 +1,10 @@
 """Money and share counts from text, exactly. Floats are refused, never rounded.
 
-An amount is written the way a person writes a cheque: ASCII digits, an optional `$`, commas only
-every three digits (or none), and at most two decimals: `930000`, `$930,000`, `930,000.00`.
-Everything else (`9,3,0,0,0,0`, full-width digits, `9.3e5`, `930,000.`, `-5`) is refused, as is
-anything of a trillion dollars or more. Prices per share and fractions (`0.2325`, `0.10`) follow
-the same grammar with up to eight decimals.
+An amount is written the way a person writes a cheque: ASCII digits without leading zeros, an
+optional `$`, commas only every three digits (or none), and at most two decimals: `930000`,
+`$930,000`, `930,000.00`. Everything else (`9,3,0,0,0,0`, full-width digits, `9.3e5`,
+`930,000.`, `-5`) is refused, as is anything of a trillion dollars or more. Prices per share and
+fractions (`0.2325`, `0.10`) follow the same grammar with up to eight decimals.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ MAX_AMOUNT = Decimal("999999999999.99")  # under a trillion dollars
 MAX_COUNT = 999_999_999_999  # shares
 PRICE_PLACES = 8
 
-_WHOLE = r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)"
+# No leading zeros: `0.50` is fifty cents, `007` is not an amount anyone writes.
+_WHOLE = r"(?:0|[1-9][0-9]{0,2}(?:,[0-9]{3})+|[1-9][0-9]*)"
 _AMOUNT = re.compile(rf"\$?({_WHOLE})(?:\.([0-9]{{1,2}}))?")
 _PRICE = re.compile(rf"\$?({_WHOLE})(?:\.([0-9]{{1,{PRICE_PLACES}}}))?")
 _COUNT = re.compile(_WHOLE)

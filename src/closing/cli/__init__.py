@@ -9,7 +9,9 @@ Database and Rich imports happen inside the commands, so `closing --help` stays 
 
 from __future__ import annotations
 
+import errno
 import gc
+import io
 import os
 import sys
 import traceback
@@ -17,8 +19,9 @@ import traceback
 import click
 
 from closing.cli import alerts, db, demo, marks, watch
-from closing.cli.app import App, deal_option, instant, pass_app
-from closing.errors import ClosingError, ExitCode, UsageError
+from closing.cli.app import App, checked, deal_option, instant, pass_app
+from closing.errors import ClosingError, DealFileError, ExitCode, UsageError
+from closing.text import neutral
 
 
 @click.group(
@@ -43,25 +46,26 @@ def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False), callback=checked("FILE", 4096))
 @pass_app
 def init(app: App, file: str) -> None:
     """Load or reload a deal file (lists what changed)."""
     from closing.operations import load_deal
 
     result = load_deal(app.store, file, app.now())
+    slug = neutral(result.slug)
     if result.created:
-        app.out(f"Loaded deal {result.slug} with {result.purchasers} purchasers.")
+        app.out(f"Loaded deal {slug} with {result.purchasers} purchasers.")
     elif result.changes:
-        app.out(f"Updated deal {result.slug}:")
+        app.out(f"Updated deal {slug}:")
         for change in result.changes:
-            app.out(f"  {change}")
+            app.out(f"  {neutral(change)}")
     else:
-        app.out(f"Deal {result.slug} is up to date; nothing changed.")
+        app.out(f"Deal {slug} is up to date; nothing changed.")
 
 
 @cli.command()
-@click.argument("deal", required=False)
+@click.argument("deal", required=False, callback=checked("DEAL"))
 @deal_option
 @click.option(
     "--as-of",
@@ -86,8 +90,10 @@ def status(
     now = app.now()
     when = instant(as_of, "--as-of") or now
     if when > now:
-        raise UsageError(f"--as-of {as_of} is in the future; the board can only show the past")
-    result = board(app.store, deal, when)
+        raise UsageError(
+            f"--as-of {neutral(str(as_of))} is in the future; the board can only show the past"
+        )
+    result = board(app.existing_store, deal, when)
     if as_json:
         from closing.cli.json_views import board_json
 
@@ -104,7 +110,7 @@ def status(
 
 
 @cli.command()
-@click.argument("purchaser", required=False)
+@click.argument("purchaser", required=False, callback=checked("PURCHASER"))
 @click.option("--json", "as_json", is_flag=True, help="As JSON.")
 @deal_option
 @pass_app
@@ -112,7 +118,7 @@ def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | Non
     """Every event of the deal, or of one purchaser, as recorded."""
     from closing.operations import history as read_history
 
-    deal, entries = read_history(app.store, deal_name, purchaser)
+    deal, entries = read_history(app.existing_store, deal_name, purchaser)
     if as_json:
         from closing.cli.json_views import history_json
 
@@ -121,7 +127,7 @@ def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | Non
     from closing.cli.text_views import history_view
 
     if not entries:
-        app.out(f"No events yet in {deal.slug}.")
+        app.out(f"No events yet in {neutral(deal.slug)}.")
         return
     app.console().print(history_view(entries, deal.terms.zone))
 
@@ -133,7 +139,7 @@ def deals(app: App, as_json: bool) -> None:
     """The deals loaded in the database."""
     from closing.operations import deals as list_deals
 
-    summaries = list_deals(app.store)
+    summaries = list_deals(app.existing_store)
     if as_json:
         from closing.cli.json_views import deals_json
 
@@ -147,35 +153,115 @@ def deals(app: App, as_json: bool) -> None:
     app.console().print(deals_view(summaries))
 
 
+# Errors writing the output: the command's result could not be shown.
+_OUTPUT_ERRORS = {errno.ENOSPC, errno.EIO, errno.EBADF, errno.EDQUOT, errno.EFBIG}
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or bool(os.environ.get("CLOSING_DEBUG"))
+    stdout_closed = _standard_streams()
     try:
+        if stdout_closed and not _writes_only_logs(args):
+            raise UsageError(
+                "standard output is closed, so nothing could be shown; nothing done (send the "
+                "output to a file or /dev/null instead)"
+            )
         cli.main(args=args, prog_name="closing", standalone_mode=False)
+        if sys.stdout is not None:
+            sys.stdout.flush()
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.UsageError as error:
+        where = f" (see {error.ctx.command_path} --help)" if error.ctx is not None else ""
+        click.echo(f"Error: {neutral(error.format_message())}{where}", err=True)
+        sys.exit(ExitCode.USAGE)
     except click.ClickException as error:
-        error.show()
+        click.echo(f"Error: {neutral(error.format_message())}", err=True)
         sys.exit(ExitCode.USAGE if error.exit_code == 2 else error.exit_code)
     except ClosingError as error:
         if debug:
             traceback.print_exc()
-        prefix = "" if error.exit_code == ExitCode.DEAL_FILE else "Error: "
-        click.echo(f"{prefix}{error.message}", err=True)
+        if isinstance(error, DealFileError):
+            text = "\n".join(neutral(problem) for problem in error.problems)
+        else:
+            text = f"Error: {neutral(error.message)}"
+        click.echo(text, err=True)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as error:
-        if debug:
-            traceback.print_exc()
+    except BrokenPipeError:
+        # The reader of the output went away (`closing history | head`): stop quietly, as a
+        # process killed by SIGPIPE would, with its exit code.
+        _silence_stdout()
+        sys.exit(ExitCode.BROKEN_PIPE)
+    except OSError as error:
+        if error.errno not in _OUTPUT_ERRORS:
+            _internal(error, debug)
+        _silence_stdout()
         click.echo(
-            f"Internal error: {type(error).__name__}; re-run with --debug for the traceback and "
-            "report it",
-            err=True,
+            f"Error: cannot write the output: {neutral(error.strerror or str(error))}", err=True
         )
-        sys.exit(ExitCode.INTERNAL)
+        sys.exit(ExitCode.USAGE)
+    except Exception as error:
+        _internal(error, debug)
     sys.exit(0)
+
+
+def _internal(error: Exception, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    click.echo(
+        f"Internal error: {type(error).__name__}; re-run with --debug for the traceback and "
+        "report it",
+        err=True,
+    )
+    sys.exit(ExitCode.INTERNAL)
+
+
+def _standard_streams() -> bool:
+    """Make the standard streams safe to use; returns True when standard output was closed.
+
+    A closed descriptor 0, 1 or 2 is opened on /dev/null, so that no file the command opens (the
+    SQLite database) can take its number and receive what was meant for the terminal. Output that
+    the terminal's encoding cannot show (`PYTHONIOENCODING=ascii`) is written as `\\u2713`
+    escapes rather than failing."""
+    closed = sys.stdout is None
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
+    return closed
+
+
+def _silence_stdout() -> None:
+    """After a failed write: nothing more goes to the broken output (not even at exit)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+    except OSError:
+        pass
+
+
+def _writes_only_logs(args: list[str]) -> bool:
+    """`closing alerts run` writes only its log, to stderr: it may run with stdout closed."""
+    words = [a for a in args if not a.startswith("-")]
+    if "--database" in args:  # its value is not a command word
+        index = args.index("--database")
+        if index + 1 < len(args) and args[index + 1] in words:
+            words.remove(args[index + 1])
+    return words[:2] == ["alerts", "run"]
 
 
 for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo]:

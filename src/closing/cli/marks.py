@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from closing.cli.app import App, deal_option, instant, operator, pass_app
+from closing.cli.app import App, deal_option, instant, one_line, operator, pass_app
 from closing.marks import GENERIC, MARK_COMMANDS, MarkCommand
 
 if TYPE_CHECKING:
@@ -30,17 +30,18 @@ def mark_command(spec: MarkCommand) -> click.Command:
         from closing.operations import MarkRequest, mark
 
         step_id = options.pop("step", None) or spec.step
-        evidence = options.get(spec.evidence_option.lstrip("-").replace("-", "_"))
+        evidence_option = spec.evidence_option.lstrip("-").replace("-", "_")
+        evidence = one_line(options.get(evidence_option), spec.evidence_option)
         request = MarkRequest(
-            purchaser=purchaser,
-            step=step_id or "",
+            purchaser=one_line(purchaser, "PURCHASER", 200) or "",
+            step=one_line(step_id, "STEP", 200) or "",
             at=instant(at, "--at"),
             actor=operator(by),
             host=socket.gethostname(),
             evidence_kind=spec.evidence_kind,
             evidence=evidence,
-            amount=options.get("amount"),
-            note=note,
+            amount=one_line(options.get("amount"), "--amount", 100),
+            note=one_line(note, "--note"),
         )
         recorded = mark(app.store, deal_name, request, app.now())
         say_recorded(app, "Marked", recorded)
@@ -78,20 +79,22 @@ def mark_command(spec: MarkCommand) -> click.Command:
 
 def say_recorded(app: App, verb: str, recorded: Recorded) -> None:
     from closing.money import format_money
+    from closing.text import neutral
     from closing.timefmt import local
 
     event = recorded.event
     zone = recorded.deal.terms.zone
     extra = f" ({format_money(event.amount)})" if event.amount is not None else ""
     remaining = recorded.deal.machine.still_to_do(recorded.state)
+    name = neutral(recorded.purchaser.name)
     progress = (
-        f"Still to do: {', '.join(remaining)}."
+        f"Still to do: {neutral(', '.join(remaining))}."
         if remaining
-        else f"Every step is done: {recorded.purchaser.name} is closed."
+        else f"Every step is done: {name} is closed."
     )
     app.out(
-        f"{verb} {event.step} for {recorded.purchaser.name} at {local(event.occurred_at, zone)} "
-        f"by {event.actor}{extra}. {progress}"
+        f"{verb} {neutral(event.step)} for {name} at {local(event.occurred_at, zone)} "
+        f"by {neutral(event.actor)}{extra}. {progress}"
     )
 
 
@@ -111,7 +114,14 @@ def undo(
     from closing.operations import undo as undo_step
 
     recorded = undo_step(
-        app.store, deal_name, purchaser, step, reason, operator(by), socket.gethostname(), app.now()
+        app.store,
+        deal_name,
+        one_line(purchaser, "PURCHASER", 200) or "",
+        one_line(step, "STEP", 200) or "",
+        one_line(reason, "--reason") or "",
+        operator(by),
+        socket.gethostname(),
+        app.now(),
     )
     say_recorded(app, "Undid", recorded)
 

@@ -1,4 +1,9 @@
-"""The Rich status board, history and deal list. Only the CLI calls these."""
+"""The Rich status board, history and deal list. Only the CLI calls these.
+
+Every value that comes from data (a deal file, the command line, the database) goes into Rich as
+`Text` and through `closing.text.neutral`: Rich markup in a name is shown as written, and control
+characters, escape sequences and bidi overrides are shown as visible escapes.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from closing.board import (
 from closing.calendar import cutoff_on
 from closing.money import format_money
 from closing.operations import DealSummary, HistoryEntry
+from closing.text import neutral
 from closing.timefmt import duration, local
 
 if TYPE_CHECKING:
@@ -70,10 +76,10 @@ def board_view(
     totals = board.totals
     cutoff = cutoff_on(terms.closing_date, terms.cutoff.time, zone).astimezone(zone)
     header = Text.assemble(
-        (terms.title, "bold"),
-        f"\n{terms.slug} · closing {terms.closing_date.strftime('%a %Y-%m-%d')} · cutoff "
+        (neutral(terms.title), "bold"),
+        f"\n{neutral(terms.slug)} · closing {terms.closing_date.strftime('%a %Y-%m-%d')} · cutoff "
         f"{cutoff.strftime('%H:%M %Z')}\n",
-        f"{label} {local(board.as_of, zone)} · times in {terms.cutoff.time_zone}",
+        f"{label} {local(board.as_of, zone)} · times in {neutral(terms.cutoff.time_zone)}",
         ("  DEAL CLOSED" if board.closed else "", "bold green"),
         "\n",
     )
@@ -85,14 +91,16 @@ def board_view(
     # gets the room that is left, and shares and price appear when there is room for them.
     step_cells = [[step_cell(row.steps[step.id], board) for step in terms.steps] for row in shown]
     footers = [f"{totals.by_status[step.id][DONE]}/{totals.purchasers}" for step in terms.steps]
+    headings = [Text(neutral(step.heading)) for step in terms.steps]
+    names = [Text(neutral(p.purchaser.name)) for p in shown]
     step_widths = [
-        max([len(step.heading), len(footer)] + [cells[n].cell_len for cells in step_cells])
+        max([headings[n].cell_len, len(footer)] + [cells[n].cell_len for cells in step_cells])
         for n, (step, footer) in enumerate(zip(terms.steps, footers, strict=True))
     ]
     money = [(f"{p.purchaser.shares:,}", format_money(p.purchaser.purchase_price)) for p in shown]
     shares_width = max([len("Shares"), len(f"{totals.shares:,}")] + [len(m[0]) for m in money])
     price_width = max([len(format_money(totals.purchase_price))] + [len(m[1]) for m in money])
-    name_width = max([len("Purchaser")] + [len(p.purchaser.name) for p in shown])
+    name_width = max([len("Purchaser")] + [name.cell_len for name in names])
     gap = 3  # a column's padding on both sides and the divider between columns
     steps_need = sum(step_widths) + gap * len(step_widths)
     money_need = shares_width + price_width + 2 * gap
@@ -118,10 +126,10 @@ def board_view(
         table.add_column(
             "Price", justify="right", footer=format_money(totals.purchase_price), no_wrap=True
         )
-    for step, footer, step_width in zip(terms.steps, footers, step_widths, strict=True):
-        table.add_column(step.heading, footer=footer, no_wrap=True, min_width=step_width)
-    for row, cells, (shares, price) in zip(shown, step_cells, money, strict=True):
-        table.add_row(row.purchaser.name, *([shares, price] if wide else []), *cells)
+    for heading, footer, step_width in zip(headings, footers, step_widths, strict=True):
+        table.add_column(heading, footer=footer, no_wrap=True, min_width=step_width)
+    for name, cells, (shares, price) in zip(names, step_cells, money, strict=True):
+        table.add_row(name, *([Text(shares), Text(price)] if wide else []), *cells)
     parts: list[RenderableType] = [header, table]
     if len(shown) < len(rows):
         parts.append(summary_view(board, len(shown)))
@@ -150,13 +158,13 @@ def blocked_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) ->
     lines = []
     for row in rows:
         reasons = [
-            f"{board.terms.step(step_id).heading} needs "
+            f"{neutral(board.terms.step(step_id).heading)} needs "
             + ", ".join(reason.removesuffix(" missing") for reason in status.blocked_by)
             for step_id, status in row.steps.items()
             if status.blocked_by
         ]
         if reasons:
-            lines.append(f"Blocked: {row.purchaser.name}: {'; '.join(reasons)}")
+            lines.append(f"Blocked: {neutral(row.purchaser.name)}: {'; '.join(reasons)}")
     if len(lines) > limit:
         lines = [*lines[:limit], f"... and {len(lines) - limit:,} more blocked purchasers"]
     return lines
@@ -175,7 +183,7 @@ def summary_view(board: Board, shown: int) -> RenderableType:
         table.add_column(status.replace("_", " "), justify="right")
     for step in board.terms.steps:
         counts = totals.by_status[step.id]
-        table.add_row(step.heading, *(f"{counts[s]:,}" for s in order))
+        table.add_row(Text(neutral(step.heading)), *(Text(f"{counts[s]:,}") for s in order))
     return Group(title, table)
 
 
@@ -189,18 +197,21 @@ def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
             (f"#{event.id}  ", "dim"),
             local(event.recorded_at, zone),
             "  ",
-            (f"{event.kind} {event.step}", "bold" if event.kind == "mark" else "yellow bold"),
-            f"  {entry.purchaser.name}\n",
+            (
+                neutral(f"{event.kind} {event.step}"),
+                "bold" if event.kind == "mark" else "yellow bold",
+            ),
+            f"  {neutral(entry.purchaser.name)}\n",
         )
-        details = [f"by {event.actor}@{event.host}"]
+        details = [f"by {neutral(event.actor)}@{neutral(event.host)}"]
         if event.occurred_at != event.recorded_at:
             details.append(f"happened {local(event.occurred_at, zone)}")
         if event.evidence:
-            details.append(f"{event.evidence_kind or 'evidence'} {event.evidence}")
+            details.append(neutral(f"{event.evidence_kind or 'evidence'} {event.evidence}"))
         if event.amount is not None:
             details.append(format_money(event.amount))
         if event.note:
-            details.append(f"{'reason' if event.kind == 'undo' else 'note'}: {event.note}")
+            details.append(f"{'reason' if event.kind == 'undo' else 'note'}: {neutral(event.note)}")
         lines.append(head)
         lines.append(f"    {' · '.join(details)}\n")
     lines.rstrip()
@@ -210,10 +221,10 @@ def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
 def deals_view(summaries: list[DealSummary]) -> Text:
     lines = Text()
     for s in summaries:
-        lines.append(s.slug, "bold")
+        lines.append(neutral(s.slug), "bold")
         lines.append(
             f"  closing {s.closing_date:%a %Y-%m-%d}, cutoff {s.cutoff:%H:%M %Z}\n"
-            f"    {s.title}\n    {s.purchasers:,} purchasers · {s.events:,} events\n"
+            f"    {neutral(s.title)}\n    {s.purchasers:,} purchasers · {s.events:,} events\n"
         )
     lines.rstrip()
     return lines
@@ -225,16 +236,19 @@ def ledger_view(entries: list[LedgerEntry]) -> Text:
     for e in entries:
         style = {"failed": "red bold", "retrying": "yellow bold"}.get(e.status, "bold")
         lines.append(f"#{e.id}  ", "dim")
-        lines.append(f"due {local(e.due_at, e.zone)}  {e.purchaser} {e.step} {e.rule}  ")
-        lines.append(e.status, style)
+        lines.append(
+            f"due {local(e.due_at, e.zone)}  {neutral(e.purchaser)} {neutral(e.step)} "
+            f"{neutral(e.rule)}  "
+        )
+        lines.append(neutral(e.status), style)
         lines.append("\n")
-        deliveries = [e.deal]
+        deliveries = [neutral(e.deal)]
         for d in e.deliveries:
             text = f"{d['channel']} {d['status']}"
             if d["status"] != "sent" and d["last_error"]:
                 tries = "1 try" if d["attempts"] == 1 else f"{d['attempts']} tries"
                 text += f" after {tries}: {d['last_error']}"
-            deliveries.append(text)
+            deliveries.append(neutral(text))
         lines.append(f"    {' · '.join(deliveries)}\n")
     lines.rstrip()
     return lines
