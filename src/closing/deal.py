@@ -407,7 +407,14 @@ class _Located:
             return None
 
     def report(self, base: Loc, item: Any) -> None:
-        loc: Loc = (*base, *item["loc"])
+        parts = item["loc"]
+        given = item.get("input")
+        # `due` is either `closing_cutoff` or a mapping: report only the form that was written.
+        if isinstance(given, dict) and any(str(p).startswith("literal[") for p in parts):
+            return
+        if parts and parts[-1] == "DueAfter" and not isinstance(given, dict):
+            return
+        loc: Loc = (*base, *(p for p in parts if p != "DueAfter"))
         kind = item["type"]
         if kind == "missing":
             parent, name = loc[:-1], loc[-1]

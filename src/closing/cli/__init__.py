@@ -232,6 +232,7 @@ def _standard_streams() -> bool:
         try:
             os.fstat(fd)
         except OSError:
+            closed = closed or fd == 1
             null = os.open(os.devnull, os.O_RDWR)
             if null != fd:
                 os.dup2(null, fd)

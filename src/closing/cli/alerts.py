@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from closing.cli.app import App, pass_app, plural
+from closing.cli.app import App, Seconds, pass_app, plural
 from closing.errors import DatabaseError, UsageError
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def notify_urls(notify: tuple[str, ...]) -> list[str]:
     "--safety",
     default=30.0,
     show_default=True,
-    type=click.FloatRange(0.1, 86400),
+    type=Seconds(0.1, 86400),
     metavar="SECONDS",
     help="Also wake this often, to see new marks and changed deal files.",
 )
@@ -148,10 +148,11 @@ def alerts_check(app: App, notify: tuple[str, ...]) -> None:
 
     configure_logging(app.debug)
     now = app.now()
+    urls = notify_urls(notify)  # a bad URL is refused before the lock is taken: nothing written
     lock = SenderLock(app.store)
     lock.acquire(now)
     try:
-        result = run_pass(app.store, Notifier(), notify_urls(notify), now)
+        result = run_pass(app.store, Notifier(), urls, now)
     finally:
         lock.release()
     sent = sum(1 for d in result.delivered if d.status == "sent")

@@ -142,6 +142,33 @@ def one_line(value: str | None, what: str, max_length: int = MAX_TEXT) -> str | 
     return value
 
 
+class Seconds(click.ParamType):  # type: ignore[type-arg]  # generic in newer click only
+    """A number of seconds from `low` to `high` (NaN and infinity are not)."""
+
+    name = "seconds"
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low = low
+        self.high = high
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"'{one_line_safe(value)}' is not a number of seconds", param, ctx)
+        if not self.low <= number <= self.high:  # NaN fails this too
+            self.fail(f"{number:g} is not from {self.low:g} to {self.high:g} seconds", param, ctx)
+        return number
+
+
+def one_line_safe(value: object) -> str:
+    from closing.text import shortened
+
+    return shortened(str(value), 40)
+
+
 def checked(what: str, max_length: int = 200) -> Any:
     """A click callback that applies `one_line` to an argument or option."""
 

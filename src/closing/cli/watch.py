@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from closing.cli.alerts import notify_option, notify_urls
-from closing.cli.app import App, checked, deal_option, pass_app
+from closing.cli.app import App, Seconds, checked, deal_option, pass_app
 from closing.errors import AlertsError
 
 RECENT = 6  # alerts listed under the board
@@ -93,7 +93,7 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
     "--refresh",
     default=1.0,
     show_default=True,
-    type=click.FloatRange(0.1, 3600),
+    type=Seconds(0.1, 3600),
     metavar="SECONDS",
     help="Redraw the board this often.",
 )

@@ -101,9 +101,13 @@ def masked_url(url: str) -> str:
 _engines: dict[str, Engine] = {}
 
 
-def engine_for(url: str) -> Engine:
-    if url in _engines:
-        return _engines[url]
+def engine_for(url: str, create: bool = True) -> Engine:
+    """The engine for `url`, one per process. With `create=False` (commands that only read) a
+    SQLite connection leaves the file as it is: no switch to write-ahead logging, which would
+    write to an empty or old file (one closing made is in that mode already)."""
+    key = url if create else f"{url} (reading)"
+    if key in _engines:
+        return _engines[key]
     if url.startswith("sqlite") and "uri=true" in url and "///file:" not in url:
         # SQLite would take the whole `path?mode=ro` as a file name and create that file.
         raise DatabaseError(
@@ -116,7 +120,7 @@ def engine_for(url: str) -> Engine:
         with warnings.catch_warnings():
             warnings.simplefilter("error", SAWarning)
             if url.startswith("sqlite"):
-                engine = _sqlite_engine(url)
+                engine = _sqlite_engine(url, wal=create)
             else:
                 engine = create_engine(url, pool_pre_ping=True)
     except Warning as warning:
@@ -135,7 +139,7 @@ def engine_for(url: str) -> Engine:
             f"cannot use database {masked_url(url)}: {_first_line(error)}; check "
             "CLOSING_DATABASE_URL or --database"
         ) from None
-    _engines[url] = engine
+    _engines[key] = engine
     return engine
 
 
@@ -146,7 +150,7 @@ def dispose_engines() -> None:
     _engines.clear()
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, wal: bool = True) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -158,7 +162,8 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         # Write-ahead logging: the board and the history read while a mark or an alert pass
         # writes, instead of waiting for it.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -189,10 +194,10 @@ class Store:
     def __init__(self, url: str, must_exist: bool = False) -> None:
         self.url = url
         self.must_exist = must_exist
+        self.engine = engine_for(url, create=not must_exist)  # a bad URL first: it says more
         file = sqlite_file(url)
         if must_exist and file is not None and not file.exists():
             raise DatabaseError(f"no database at {neutral(str(file))}; run closing init FILE")
-        self.engine = engine_for(url)
         self._ready = False
 
     def _no_database(self) -> DatabaseError:
