@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def generate_deal(
     lines = [seed_head(slug, alerts), "purchasers:"]
     for n in range(1, count + 1):
         shares = 100_000 + 37 * n
-        price = (shares * PRICE).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        price = (shares * PRICE).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
         warrants = int((shares * COVERAGE).to_integral_value(rounding=ROUND_FLOOR))
         lines += [
             f"  - name: Purchaser {n:05d} LLC",
@@ -111,8 +111,23 @@ def record_progress(
             PurchaserRow.slug,
             PurchaserRow.purchase_price,
             PurchaserRow.position,
+            PurchaserRow.role,
         )
-        for pid, deal_id, slug, price, position in session.execute(query):
+        for pid, deal_id, slug, price, position, role in session.execute(query):
+            if role == "company":  # the prospectus supplement came with the agreement
+                rows.append(
+                    dict(
+                        deal_id=deal_id, purchaser_id=pid, kind="mark", actor="bench", host="bench"
+                    )
+                    | dict(
+                        seq=1,
+                        step="prospectus_delivered",
+                        occurred_at=signed_at,
+                        recorded_at=signed_at,
+                        amount=None,
+                    )
+                )
+                continue
             at = signed_at + timedelta(seconds=position % 3600)
             common = dict(deal_id=deal_id, purchaser_id=pid, kind="mark", actor="bench")
             for seq, step in enumerate(pick(position), start=1):

@@ -116,12 +116,10 @@ def wake_up(
     LedgerCache, as the daemon keeps between wake-ups) the ledger is not read again."""
     from closing.alerts.daemon import _no_collection
     from closing.alerts.outbox import plan_deal
-    from closing.db.schema import DealRow
-    from closing.operations import deal_from_row
+    from closing.db.queries import deal_by_id
 
     with _no_collection(), store.session() as session:
-        row = session.get(DealRow, deal_id)
-        deal = deal_from_row(row)
+        deal = deal_by_id(session, deal_id)
         ledger = cache.keys(session, deal_id) if cache is not None else None
         due, next_at = plan_deal(session, deal, now, ledger)
     return len(due), next_at
@@ -138,14 +136,15 @@ def measure_backend(
 ) -> None:
     from closing.alerts.outbox import _ledger
     from closing.alerts.plan import plan_alerts
+    from closing.db.queries import events_by_purchaser, purchasers_of
     from closing.db.store import Store
     from closing.events import replay
-    from closing.operations import events_by_purchaser, open_deal, purchasers_of
+    from closing.operations import open_deal
 
     store = Store(url)
     with store.session() as session:
         deal = open_deal(session, None)
-        purchasers = purchasers_of(session, deal)
+        purchasers = purchasers_of(session, deal.id)
         events = events_by_purchaser(session, deal.id)
         ledger = _ledger(session, deal.id)
     machine = deal.machine
@@ -154,9 +153,7 @@ def measure_backend(
             now = datetime.fromisoformat(moment)
 
             def plan(now: datetime = now) -> Any:
-                return plan_alerts(
-                    deal.terms, deal.calendar, machine, purchasers, events, now, ledger
-                )
+                return plan_alerts(deal, purchasers, events, now, ledger)
 
             med, best, result = median_ms(plan, runs)
             part.rows.append(
@@ -184,7 +181,7 @@ def measure_backend(
     with store.session() as session:
         stages: list[tuple[str, Callable[[], Any]]] = [
             ("deal row + terms", lambda: open_deal(session, None)),
-            ("purchasers_of", lambda: purchasers_of(session, deal)),
+            ("purchasers_of", lambda: purchasers_of(session, deal.id)),
             ("events_by_purchaser", lambda: events_by_purchaser(session, deal.id)),
             ("_ledger", lambda: _ledger(session, deal.id)),
         ]

@@ -1,6 +1,10 @@
 """Whole-process wall times of the `closing` CLI, against budgets.
 
-    python benchmarks/bench_cli.py [--runs N] [--strict]
+    python benchmarks/bench_cli.py [--runs N] [--strict] [--before CLOSING]
+
+--before CLOSING also times the same commands with another installation's `closing` script (say a
+checkout of the previous commit with its own venv), interleaved in the same run: before and after
+figures from one run.
 
 Each command runs as a subprocess: one warm-up round, then N rounds that run every command once
 (interleaved, so load drift hits all alike); the median is reported. Databases live in a temp
@@ -110,6 +114,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="timed runs per command (default 7)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a budget fails")
+    parser.add_argument(
+        "--before", metavar="CLOSING", help="also time another installation's closing script"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="closing-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
@@ -163,7 +170,19 @@ def main() -> int:
                 fresh_copy(big_db, work_db),
             ),
         ]
-        measure(cases, args.runs)
+        before: list[Case] = []
+        if args.before:
+            old = [args.before]
+            before = [
+                Case(
+                    f"before: {case.label}",
+                    [*old, *case.cmd[len(CLOSING) :]],
+                    case.env,
+                    case.prepare,
+                )
+                for case in cases[2:]
+            ]
+        measure([*cases, *before], args.runs)
         baseline, _, status, _, seed_wired, big_json, _, big_wired = cases
         leaked = help_imports()
         verdicts = [
@@ -177,7 +196,7 @@ def main() -> int:
             (big_json.median < 2000, f"10k status --json {big_json.median:.0f} ms (budget < 2000)"),
             within("10k mark-wired", big_wired, seed_wired, "seed mark-wired"),
         ]
-    report(cases, init, verdicts, f"10k deal done: {progress}")
+    report([*cases, *before], init, verdicts, f"10k deal done: {progress}")
     return 1 if args.strict and not all(ok for ok, _ in verdicts) else 0
 
 

@@ -36,7 +36,7 @@ def seed_path(tmp_path: Path) -> Path:
     return copy
 
 
-def _postgres_schema_url() -> Iterator[str]:
+def _postgres_schema_url(upgrade: bool = True) -> Iterator[str]:
     from sqlalchemy import create_engine, text
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -48,7 +48,8 @@ def _postgres_schema_url() -> Iterator[str]:
     try:
         from closing.db.store import Store
 
-        Store(url).upgrade()  # PostgreSQL is upgraded explicitly, as `closing db upgrade` does
+        if upgrade:  # PostgreSQL is upgraded explicitly, as `closing db upgrade` does
+            Store(url).upgrade()
         yield url
     finally:
         from closing.db import store
@@ -69,6 +70,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'closing.db'}"
     else:
         yield from _postgres_schema_url()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all on each backend (for migration tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'closing.db'}"
+    else:
+        yield from _postgres_schema_url(upgrade=False)
 
 
 @pytest.fixture
@@ -122,7 +132,10 @@ def cli(
 
 @pytest.fixture
 def seeded(cli: Cli, seed_path: Path) -> Cli:
-    """The CLI with the seed deal loaded at 07:00 PDT on the closing date."""
+    """The CLI with the seed deal loaded at 07:00 PDT on the closing date, and the company's
+    prospectus supplement (a condition of every wire) delivered at 07:30."""
     result = cli("init", str(seed_path), now="2002-06-07T07:00:00-07:00")
     assert result.code == 0, result.err
+    delivered = cli("mark", "company", "prospectus_delivered", now="2002-06-07T07:30:00-07:00")
+    assert delivered.code == 0, delivered.err
     return cli

@@ -137,6 +137,11 @@ class ClosingDay:
         deal_file.write_text(text)
         loaded = self.run("init", str(deal_file), now="2002-06-07T07:00:00-07:00")
         assert loaded.returncode == 0, loaded.stderr
+        # The company's prospectus supplement came with the agreement: its alerts are not the
+        # subject here.
+        prospectus = ("mark", "company", "prospectus_delivered")
+        delivered = self.run(*prospectus, now="2002-06-07T07:30:00-07:00")
+        assert delivered.returncode == 0, delivered.stderr
         self.start = rules.schedule()[0][1] - timedelta(seconds=2)
         self.anchor = time.time()
 

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from closing.alerts.plan import Key, Plan, alert_text, occurrences, plan_alerts
-from closing.calendar import BusinessCalendar
+from closing.calendar import CalendarBook, calendar_snapshot
+from closing.deadlines import Deal
 from closing.deal import AlertRules, DealTerms, OverdueRepeat, load_deal_file
 from closing.events import Event, Purchaser
-from closing.machine import machine_for
 from tests.conftest import SEED
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -30,6 +30,7 @@ STONESTREET = Purchaser(
 BNC = Purchaser(
     2, "bnc-bach", "BNC Bach International, Ltd.", 1, 4_000_000, Decimal("930000"), 400_000
 )
+COMPANY = Purchaser(3, "@company", "NeoTherapeutics, Inc.", -1, 0, Decimal(0), 0, role="company")
 _ids = count(1)
 
 
@@ -45,27 +46,24 @@ def marks(purchaser: Purchaser, *steps: tuple[str, datetime]) -> list[Event]:
 
 
 class Day:
-    """A closing day: the ledger fills as alerts are 'sent', like the daemon would."""
+    """A closing day: the ledger fills as alerts are 'sent', like the daemon would. The company
+    delivered the prospectus supplement at 07:30 (every wire needs it)."""
 
     def __init__(
         self, terms: DealTerms = SEED_TERMS, purchasers: tuple[Purchaser, ...] = (STONESTREET, BNC)
     ) -> None:
         self.terms = terms
         self.purchasers = purchasers
-        self.events: dict[int, list[Event]] = {}
+        self.events: dict[int, list[Event]] = {
+            COMPANY.id: marks(COMPANY, ("prospectus_delivered", at(7, 7, 30)))
+        }
         self.ledger: set[Key] = set()
-        self.calendar = BusinessCalendar(terms.business_days.calendars)
 
     def plan(self, now: datetime) -> Plan:
-        return plan_alerts(
-            self.terms,
-            self.calendar,
-            machine_for(self.terms),
-            self.purchasers,
-            self.events,
-            now,
-            self.ledger,
-        )
+        terms = self.terms
+        book = CalendarBook([], calendar_snapshot(terms.calendar_names(), terms.closing_date))
+        deal = Deal(1, terms.slug, terms, book, at(7, 7))
+        return plan_alerts(deal, self.purchasers, self.events, now, self.ledger, COMPANY)
 
     def send(self, now: datetime) -> list[tuple[str, str, str]]:
         """Plan at `now` and record what went out (and what it superseded) in the ledger."""
@@ -140,7 +138,9 @@ def test_a_whole_closing_day_sends_each_alert_once() -> None:
     ]
     plan = day.plan(at(7, 17, 1))
     assert plan.due == []
-    assert plan.next_at is None  # no repeats in the seed rules; nothing more today
+    # No repeats in the seed rules: the next alert is the company's 424(b)(5) filing, due two
+    # business days after the closing (Tuesday June 11), warned at 15:00.
+    assert plan.next_at == at(11, 15)
 
 
 def test_the_original_warrant_alerts_run_to_the_next_business_day() -> None:

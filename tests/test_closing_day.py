@@ -29,8 +29,9 @@ def statuses(data: dict[str, Any], slug: str) -> dict[str, str]:
 
 
 def test_the_board_before_anything_happens(seeded: Cli) -> None:
-    """At 09:00 everything is pending with 8h left, and blank details block the fax, the
-    original and the DWAC credit."""
+    """At 09:00 everything is pending with 8h left (the original warrant is due Monday), the
+    company's prospectus supplement is delivered and its filing due Tuesday, and blank details
+    flag the fax, the original and the DWAC credit as blocked without hiding their time left."""
     result = seeded("status", now=FRI.format("09:00"))
     assert result.code == 0
     assert stripped(result.out) == (
@@ -38,18 +39,21 @@ def test_the_board_before_anything_happens(seeded: Cli) -> None:
         "neotherapeutics-2002-06-07 · closing Fri 2002-06-07 · cutoff 17:00 PDT\n"
         "now 2002-06-07 09:00 PDT · times in America/Los_Angeles\n"
         "\n"
-        "Purchaser                         Signed   Wired    Faxed     Original   DWAC\n"
-        "────────────────────────────────────────────────────────────────────────────────\n"
-        "Stonestreet Limited Partnership   8h 00m   8h 00m   blocked   blocked    blocked\n"
-        "BNC Bach International, Ltd.      8h 00m   8h 00m   blocked   blocked    blocked\n"
+        "Company: Prospectus ✓ 07:30 · 424(b)(5) 4d8h\n"
+        "Purchaser                         Signed   Wired   Faxed     Original   DWAC\n"
+        "───────────────────────────────────────────────────────────────────────────────\n"
+        "Stonestreet Limited Partnership   8h00m    8h00m   8h00m ⚑   3d8h ⚑     8h00m ⚑\n"
+        "BNC Bach International, Ltd.      8h00m    8h00m   8h00m ⚑   3d8h ⚑     8h00m ⚑\n"
         "\n"
-        "0/2 closed                        0/2      0/2      0/2       0/2        0/2\n"
+        "0/2 closed                        0/2      0/2     0/2       0/2        0/2\n"
         "5,935,483 shares · 593,548 warrant shares\n"
         "Received $0.00 of $1,380,000.00\n"
         "Blocked: Stonestreet Limited Partnership: Faxed needs notice facsimile number; Original "
         "needs notice\naddress; DWAC needs DTC participant number, DWAC account number\n"
         "Blocked: BNC Bach International, Ltd.: Faxed needs notice facsimile number; Original "
         "needs notice\naddress; DWAC needs DTC participant number, DWAC account number\n"
+        "✓ done · ! due within 2h · ✗ late by · ⚑ blocked: a detail is missing · ⚠ needs "
+        "attention\n"
     )
 
 
@@ -64,14 +68,21 @@ def test_the_json_board_has_totals_and_exact_money(seeded: Cli) -> None:
     assert stonestreet["name"] == "Stonestreet Limited Partnership"
     assert stonestreet["purchase_price"] == "450000.00"
     assert stonestreet["state"] == "new"
+    assert stonestreet["withdrawn"] is False
     assert stonestreet["steps"]["wired"] == {
         "status": "pending",
         "deadline": "2002-06-07T17:00:00-07:00",
         "done_at": None,
         "done_by": None,
+        "late_by": None,
         "blocked_by": [],
         "waiting_on": ["signed"],
+        "attention": [],
+        "received": "0.00",
     }
+    company = data["company"]["steps"]
+    assert company["prospectus_delivered"]["status"] == "done"
+    assert company["prospectus_filed"]["deadline"] == "2002-06-11T17:00:00-07:00"
     assert stonestreet["steps"]["dwac_credited"]["blocked_by"] == [
         "DTC participant number missing",
         "DWAC account number missing",
@@ -109,8 +120,10 @@ def test_a_whole_closing_day(seeded: Cli) -> None:
     at_1705 = board_json(seeded, FRI.format("17:05"))
     assert statuses(at_1705, "bnc-bach")["wired"] == "overdue"
     assert statuses(at_1705, "stonestreet")["dwac_credited"] == "overdue"
-    # The original warrant of a purchaser whose warrant was faxed is due Monday, not yet late.
-    assert statuses(at_1705, "stonestreet")["warrant_delivered"] == "blocked"
+    # The original warrant is due Monday, not yet late; its missing address is flagged apart.
+    assert statuses(at_1705, "stonestreet")["warrant_delivered"] == "pending"
+    stonestreet = at_1705["purchasers"][0]["steps"]["warrant_delivered"]
+    assert stonestreet["blocked_by"] == ["notice address missing"]
 
     # The wire lands late, and is recorded with the time it arrived.
     assert (
@@ -141,6 +154,9 @@ def test_a_whole_closing_day(seeded: Cli) -> None:
     )
     last = seeded("mark-delivered", "bnc", now=MON.format("11:05"))
     assert last.out.endswith("Every step is done: BNC Bach International, Ltd. is closed.\n")
+    assert board_json(seeded, MON.format("11:30"))["deal"]["closed"] is False  # 424(b)(5) open
+    filed = seeded("mark", "company", "424(b)(5)", now=MON.format("11:30"))
+    assert filed.out.endswith("Every step is done: the company is closed.\n")
 
     final = board_json(seeded, MON.format("12:00"))
     assert final["deal"]["closed"] is True
@@ -150,6 +166,9 @@ def test_a_whole_closing_day(seeded: Cli) -> None:
     bnc = next(p for p in final["purchasers"] if p["slug"] == "bnc-bach")
     assert bnc["steps"]["wired"]["done_at"] == "2002-06-07T17:10:00-07:00"
     assert bnc["steps"]["wired"]["done_by"] == "alice"
+    # Late marks stay late in the record: ten minutes past the cutoff.
+    assert bnc["steps"]["wired"]["status"] == "done_late"
+    assert bnc["steps"]["wired"]["late_by"] == 600
 
     text = seeded("status", now=MON.format("12:00")).out
     assert "DEAL CLOSED" in text
@@ -170,14 +189,16 @@ def test_as_of_shows_the_board_as_it_stood(seeded: Cli) -> None:
     assert later["purchasers"][0]["state"] == "wired"
 
 
-def test_the_original_warrant_is_due_the_business_day_after_the_fax(seeded: Cli) -> None:
-    """A warrant faxed on Monday June 10 is due in original on Tuesday June 11 at 17:00 PDT."""
+def test_the_original_warrant_is_due_the_business_day_after_the_closing(seeded: Cli) -> None:
+    """ "On the next following business day" counts from the closing: a warrant faxed late, on
+    Monday June 10, is still due in original that Monday at 17:00 PDT, not on Tuesday."""
     seeded("mark-signed", "bnc", now=FRI.format("09:00"))
     seeded("mark-wired", "bnc", now=FRI.format("10:00"))
     seeded("mark-faxed", "bnc", now=MON.format("09:00"))
     data = board_json(seeded, MON.format("09:30"))
     bnc = next(p for p in data["purchasers"] if p["slug"] == "bnc-bach")
-    assert bnc["steps"]["warrant_delivered"]["deadline"] == "2002-06-11T17:00:00-07:00"
+    assert bnc["steps"]["warrant_delivered"]["deadline"] == "2002-06-10T17:00:00-07:00"
+    assert bnc["steps"]["warrant_faxed"]["status"] == "done_late"
 
 
 def test_undo_is_a_new_event_and_the_step_can_be_marked_again(seeded: Cli) -> None:
@@ -207,7 +228,7 @@ def test_history_lists_every_event_with_who_and_where(seeded: Cli) -> None:
     seeded(
         "mark-signed", "stonestreet", "--by", "bob", "--note", "fax page 3", now=FRI.format("08:30")
     )
-    events = json.loads(seeded("history", "--json", now=FRI.format("09:00")).out)
+    events = json.loads(seeded("history", "stonestreet", "--json", now=FRI.format("09:00")).out)
     assert len(events) == 1
     assert events[0]["actor"] == "bob"
     assert events[0]["host"]
@@ -225,6 +246,6 @@ def test_deals_lists_the_loaded_deal(seeded: Cli) -> None:
             "closing_date": "2002-06-07",
             "cutoff": "2002-06-07T17:00:00-07:00",
             "purchasers": 2,
-            "events": 0,
+            "events": 1,
         }
     ]

@@ -56,7 +56,7 @@ def problems_of(path: Path | str) -> list[str]:
     """The problems `load_deal_file` reports for `path` (it must refuse the file)."""
     with pytest.raises(DealFileError) as caught:
         load_deal_file(path)
-    return caught.value.problems
+    return [str(problem) for problem in caught.value.problems]
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +95,8 @@ BAD_ZONE_MESSAGE = (
 )
 STONESTREET_OVERPAID: Edit = ("purchase_price: $450,000", "purchase_price: $450,001")
 STONESTREET_OVERPAID_MESSAGE = (
-    "Stonestreet Limited Partnership: purchase price $450,001.00 is not within one share's "
-    "price ($0.2325) of 1,935,483 shares x $0.2325 = $449,999.7975"
+    "Stonestreet Limited Partnership: 1,935,483 shares x $0.2325 = $449,999.7975 falls short of "
+    "the purchase price $450,001.00; shares are the whole number the price buys: 1,935,488"
 )
 BNC_EMAIL: Edit = ("    slug: bnc-bach\n", "    slug: bnc-bach\n    email: bnc@example.com\n")
 SIGNED_REQUIRES_WIRED: Edit = (
@@ -162,28 +162,37 @@ def test_seed_loads_steps_in_order() -> None:
     """The seed's steps load in file order with their requires, due, needs and payment."""
     terms = load_deal_file(SEED).terms
     assert terms.step_ids == [
+        "prospectus_delivered",
+        "prospectus_filed",
         "signed",
         "wired",
         "warrant_faxed",
         "warrant_delivered",
         "dwac_credited",
     ]
-    assert [step.requires for step in terms.steps] == [
+    assert [step.id for step in terms.company_steps] == ["prospectus_delivered", "prospectus_filed"]
+    assert [step.requires for step in terms.purchaser_steps] == [
         [],
-        ["signed"],
+        ["signed", "prospectus_delivered"],
         ["wired"],
         ["warrant_faxed"],
         ["wired"],
     ]
     assert [step.heading for step in terms.steps] == [
+        "Prospectus",
+        "424(b)(5)",
         "Signed",
         "Wired",
         "Faxed",
         "Original",
         "DWAC",
     ]
-    assert [step.id for step in terms.steps if step.payment] == ["wired"]
-    assert terms.step("warrant_delivered").due == DueAfter(after="warrant_faxed", business_days=1)
+    assert [step.id for step in terms.steps if step.is_payment] == ["wired"]
+    # "the original Warrant to be delivered ... on the next following business day" after the
+    # closing; the 424(b)(5) filing two business days after it on the SEC's (Federal) calendar.
+    assert terms.step("warrant_delivered").due == DueAfter(after="closing", business_days=1)
+    assert terms.step("prospectus_filed").due == DueAfter(after="closing", business_days=2)
+    assert terms.step("prospectus_filed").calendars == ["XFED"]
     assert terms.step("wired").due == "closing_cutoff"
     assert terms.step("dwac_credited").needs == ["dwac.dtc_number", "dwac.account_number"]
 
@@ -212,37 +221,51 @@ def test_slug_defaults_to_file_name(variant: MakeVariant) -> None:
 # --- Schedule 1 arithmetic ------------------------------------------------------------------------
 
 
-def test_seed_stonestreet_row_is_within_one_share_price() -> None:
-    """1,935,483 x $0.2325 = $449,999.7975 is accepted as the printed $450,000."""
+def test_seed_stonestreet_row_is_the_whole_number_of_shares_the_price_buys() -> None:
+    """1,935,483 x $0.2325 = $449,999.7975: $450,000 buys those shares and not one more."""
     deal = load_deal_file(SEED)
     stonestreet = deal.purchasers[0]
     price = deal.terms.securities.common_stock.price_per_share
     assert stonestreet.shares * price == Decimal("449999.7975")
-    assert abs(stonestreet.purchase_price - stonestreet.shares * price) <= price
+    assert Decimal(0) <= stonestreet.purchase_price - stonestreet.shares * price < price
 
 
-@pytest.mark.parametrize("amount", ["449999.57", "450000.03"])
-def test_purchase_price_one_share_price_off_is_accepted(variant: MakeVariant, amount: str) -> None:
-    """A purchase price up to exactly one share's price ($0.2325) off shares x price loads."""
+@pytest.mark.parametrize("amount", ["449999.80", "450000.02"])
+def test_a_price_that_buys_exactly_the_shares_loads(variant: MakeVariant, amount: str) -> None:
+    """Any price from shares x price up to a cent less than one more share loads."""
     path, _ = variant(("purchase_price: $450,000", f"purchase_price: {amount}"))
     assert load_deal_file(path).purchasers[0].purchase_price == Decimal(amount)
 
 
-def test_purchase_price_more_than_one_share_price_off_is_reported(variant: MakeVariant) -> None:
-    """A purchase price more than one share's price off is reported on its line."""
+def test_a_price_that_buys_more_shares_is_reported(variant: MakeVariant) -> None:
+    """$450,001 buys 1,935,488 shares, not 1,935,483: reported on the shares line."""
     path, text = variant(STONESTREET_OVERPAID)
-    line = line_of(text, "purchase_price: $450,001")
+    line = line_of(text, "shares: 1,935,483")
     assert problems_of(path) == [f"{path}:{line}: {STONESTREET_OVERPAID_MESSAGE}"]
 
 
-def test_purchase_price_just_under_tolerance_is_reported(variant: MakeVariant) -> None:
-    """$449,999.56, one cent past one share's price below shares x price, is reported."""
-    path, text = variant(("purchase_price: $450,000", "purchase_price: 449999.56"))
-    line = line_of(text, "purchase_price: 449999.56")
-    assert problems_of(path) == [
-        f"{path}:{line}: Stonestreet Limited Partnership: purchase price $449,999.56 is not "
-        "within one share's price ($0.2325) of 1,935,483 shares x $0.2325 = $449,999.7975"
-    ]
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            ("shares: 1,935,483", "shares: 1,935,484"),
+            "1,935,484 shares x $0.2325 = $450,000.0300 exceeds the purchase price $450,000.00; "
+            "shares are the whole number the price buys: 1,935,483",
+        ),
+        (
+            ("purchase_price: $450,000", "purchase_price: 449999.79"),
+            "1,935,483 shares x $0.2325 = $449,999.7975 exceeds the purchase price $449,999.79; "
+            "shares are the whole number the price buys: 1,935,482",
+        ),
+    ],
+)
+def test_shares_the_price_does_not_pay_for_are_reported(
+    variant: MakeVariant, edit: Edit, message: str
+) -> None:
+    """Schedule 1 is checked one way: a purchaser never gets a share it did not pay for."""
+    path, text = variant(edit)
+    line = line_of(text, edit[1] if edit[1].startswith("shares") else "shares: 1,935,483")
+    assert problems_of(path) == [f"{path}:{line}: Stonestreet Limited Partnership: {message}"]
 
 
 def test_warrant_shares_not_floor_of_coverage_is_reported(variant: MakeVariant) -> None:
@@ -341,7 +364,7 @@ def test_unknown_key_in_step_is_reported(variant: MakeVariant) -> None:
     """An unknown key inside a step is reported with its dotted path on its line."""
     path, text = variant(("    label: Wired\n", "    label: Wired\n    owner: Gulko\n"))
     line = line_of(text, "owner: Gulko")
-    assert problems_of(path) == [f"{path}:{line}: unknown key 'steps[1].owner'"]
+    assert problems_of(path) == [f"{path}:{line}: unknown key 'steps[3].owner'"]
 
 
 def test_missing_top_level_field_is_reported(variant: MakeVariant) -> None:
@@ -395,10 +418,11 @@ def test_unknown_time_zone_is_reported(variant: MakeVariant) -> None:
 
 def test_unknown_calendar_is_reported(variant: MakeVariant) -> None:
     """An unknown business-day calendar is reported with the calendars there are."""
-    path, text = variant(("calendars: [NYSE, XFED]", "calendars: [NYSE, LSE]"))
-    line = line_of(text, "calendars: [NYSE, LSE]")
+    path, text = variant(("calendars: [NYSE, XFED]", "calendars: [NYSE, LSEX]"))
+    line = line_of(text, "calendars: [NYSE, LSEX]")
     assert problems_of(path) == [
-        f"{path}:{line}: business_days.calendars: unknown calendar 'LSE'; use one of NYSE, XFED"
+        f"{path}:{line}: business_days.calendars: unknown calendar 'LSEX'; use NYSE, XFED, or a "
+        "country or subdivision code such as CA-ON, VG or GB"
     ]
 
 
@@ -447,7 +471,9 @@ def test_cycle_between_steps_is_reported(variant: MakeVariant) -> None:
 
 def test_step_due_after_unknown_step_is_reported(variant: MakeVariant) -> None:
     """A step due after a step that does not exist is reported on its due line."""
-    path, text = variant(("after: warrant_faxed", "after: faxed"))
+    path, text = variant(
+        ("after: closing\n      business_days: 1", "after: faxed\n      business_days: 1")
+    )
     line = line_of(text, "due:", after="id: warrant_delivered")
     assert problems_of(path) == [
         f"{path}:{line}: step 'warrant_delivered' is due after unknown step 'faxed'"
@@ -459,7 +485,7 @@ def test_duplicate_step_id_is_reported(variant: MakeVariant) -> None:
     path, text = variant(("  - id: dwac_credited", "  - id: warrant_delivered"))
     line = line_of(text, "id: warrant_delivered", after="title: Original warrant delivered")
     assert problems_of(path) == [
-        f"{path}:{line}: duplicate step 'warrant_delivered' (also steps[3])"
+        f"{path}:{line}: duplicate step 'warrant_delivered' (also steps[5])"
     ]
 
 
@@ -469,7 +495,7 @@ def test_duplicate_step_id_is_not_also_reported_as_a_cycle(variant: MakeVariant)
     # duplicate must not merge the two `signed` steps into signed -> wired -> signed.
     path, text = variant(("  - id: dwac_credited", "  - id: signed"))
     line = line_of(text, "id: signed", after="title: Original warrant delivered")
-    assert problems_of(path) == [f"{path}:{line}: duplicate step 'signed' (also steps[0])"]
+    assert problems_of(path) == [f"{path}:{line}: duplicate step 'signed' (also steps[2])"]
 
 
 # --- dates ----------------------------------------------------------------------------------------
@@ -584,10 +610,10 @@ def test_every_problem_is_reported_at_once(variant: MakeVariant) -> None:
         load_deal_file(path)
     expected = [
         f"{path}:{line_of(text, 'time_zone: America/Irvine')}: {BAD_ZONE_MESSAGE}",
-        f"{path}:{line_of(text, 'purchase_price: $450,001')}: {STONESTREET_OVERPAID_MESSAGE}",
+        f"{path}:{line_of(text, 'shares: 1,935,483')}: {STONESTREET_OVERPAID_MESSAGE}",
         f"{path}:{line_of(text, 'email:')}: unknown key 'purchasers[1].email'",
     ]
-    assert caught.value.problems == expected
+    assert [str(problem) for problem in caught.value.problems] == expected
     assert caught.value.message == "\n".join(expected)
     assert caught.value.exit_code == ExitCode.DEAL_FILE
 

@@ -1,138 +1,145 @@
-"""The per-purchaser state machine built from the seed deal's steps."""
+"""The progress machine: each step pending, done or waived; marks in the order `requires`
+gives; corrections that never leave a step standing on nothing; a state space that grows with
+the steps, not with their subsets."""
 
 from __future__ import annotations
 
 import pytest
 
-from closing.deal import load_deal_file
-from closing.machine import CLOSED, NEW, Progress, ProgressMachine, Refusal, machine_for
+from closing.deal import Step, load_deal_file
+from closing.machine import (
+    CLOSED,
+    DONE,
+    MARK,
+    NEW,
+    PENDING,
+    REVERSE,
+    TABLE,
+    UNDO,
+    WAIVE,
+    WAIVED,
+    ProgressMachine,
+    Refusal,
+    machine_for,
+)
 from tests.conftest import SEED
 
-
-@pytest.fixture(scope="module")
-def machine() -> ProgressMachine:
-    return machine_for(load_deal_file(SEED).terms)
-
-
-def progress_after(machine: ProgressMachine, *steps: str) -> Progress:
-    progress = Progress()
-    for step in steps:
-        machine.mark(progress, step)
-    return progress
+TERMS = load_deal_file(SEED).terms
+MACHINE = machine_for(TERMS)
+COMPANY = {"prospectus_delivered": DONE}
 
 
-def test_the_states_are_the_orders_the_agreement_allows(machine: ProgressMachine) -> None:
-    """Faxing the warrant and the DWAC credit can happen in either order after the wire."""
-    assert machine.states == [
-        NEW,
-        "signed",
-        "wired",
-        "warrant_faxed",
-        "dwac_credited",
-        "warrant_delivered",
-        "warrant_faxed+dwac_credited",
-        CLOSED,
+def fire(states: dict[str, str], trigger: str, step: str) -> dict[str, str]:
+    """`states` after `trigger` (with the company's states, as a purchaser's mark sees them)."""
+    after = MACHINE.fire({**COMPANY, **states}, trigger, step)
+    result = {**states, step: after}
+    return {k: v for k, v in result.items() if v != PENDING}
+
+
+def refusal(states: dict[str, str], trigger: str, step: str) -> str:
+    with pytest.raises(Refusal) as caught:
+        MACHINE.fire({**COMPANY, **states}, trigger, step)
+    return str(caught.value)
+
+
+def test_each_step_is_its_own_three_state_machine() -> None:
+    """The transitions library's machine: mark, undo, reverse and waive between pending, done
+    and waived, and nothing else (no `to_*` shortcuts)."""
+    assert TABLE == {
+        (PENDING, MARK): DONE,
+        (DONE, UNDO): PENDING,
+        (WAIVED, UNDO): PENDING,
+        (DONE, REVERSE): PENDING,
+        (PENDING, WAIVE): WAIVED,
+    }
+
+
+def test_the_seed_closes_in_the_agreements_order() -> None:
+    """Signed, wired, then the fax and DWAC in either order, then the original: closed."""
+    states: dict[str, str] = {}
+    assert MACHINE.state_name(states) == NEW
+    for step in ["signed", "wired", "dwac_credited", "warrant_faxed"]:
+        states = fire(states, MARK, step)
+    assert MACHINE.state_name(states) == "warrant_faxed+dwac_credited"
+    states = fire(states, MARK, "warrant_delivered")
+    assert MACHINE.state_name(states) == CLOSED
+    assert MACHINE.still_to_do(states) == []
+
+
+def test_a_step_needs_what_it_requires_done_or_waived() -> None:
+    """The fax needs the wire; the wire needs the signature and the company's prospectus."""
+    assert refusal({}, MARK, "warrant_faxed") == "wired is not done"
+    assert refusal({"signed": DONE}, MARK, "warrant_delivered") == "warrant_faxed is not done"
+    with pytest.raises(Refusal, match="prospectus_delivered is not done"):
+        MACHINE.fire({"signed": DONE}, MARK, "wired")
+    waived = fire({"signed": DONE}, WAIVE, "wired")
+    assert fire(waived, MARK, "warrant_faxed")["warrant_faxed"] == DONE
+
+
+def test_marking_or_waiving_twice_is_refused() -> None:
+    """A done step cannot be marked or waived again; a waived one cannot be marked."""
+    signed = {"signed": DONE}
+    assert refusal(signed, MARK, "signed") == "signed is already done"
+    assert refusal(signed, WAIVE, "signed") == "signed is already done"
+    assert refusal({"signed": WAIVED}, MARK, "signed") == "signed is already waived"
+
+
+def test_an_undo_is_refused_while_a_step_stands_on_it() -> None:
+    """A correction of the wire must first correct what was done on top of it."""
+    states = {"signed": DONE, "wired": DONE, "warrant_faxed": DONE, "dwac_credited": DONE}
+    assert refusal(states, UNDO, "wired") == (
+        "warrant_faxed and dwac_credited are done; undo them first"
+    )
+    assert (
+        refusal({"signed": DONE, "wired": DONE}, UNDO, "signed") == "wired is done; undo it first"
+    )
+    assert refusal({}, UNDO, "signed") == "signed is not done"
+
+
+def test_a_reversal_leaves_what_stands_on_it_done() -> None:
+    """A wire returned after the fax and the DWAC credit: the wire is open again, the rest
+    stays done (the board flags it for attention)."""
+    states = {"signed": DONE, "wired": DONE, "warrant_faxed": DONE, "dwac_credited": DONE}
+    after = fire(states, REVERSE, "wired")
+    assert after == {"signed": DONE, "warrant_faxed": DONE, "dwac_credited": DONE}
+    assert refusal({}, REVERSE, "wired") == "wired is not done"
+    assert refusal({"signed": WAIVED}, REVERSE, "signed") == "signed is waived"
+
+
+def test_undo_reopens_a_waived_step() -> None:
+    """A waiver recorded by mistake is corrected like a mark."""
+    assert fire({"signed": WAIVED}, UNDO, "signed") == {}
+
+
+def test_unknown_steps_are_named() -> None:
+    assert refusal({}, MARK, "funded") == (
+        "there is no step 'funded'; the steps are signed, wired, warrant_faxed, "
+        "warrant_delivered, dwac_credited"
+    )
+
+
+def test_replay_follows_the_same_table_as_the_machine() -> None:
+    """A stored event replays to the state the machine gave when it was recorded."""
+    states: dict[str, str] = {"prospectus_delivered": DONE}
+    for trigger, step in [(MARK, "signed"), (MARK, "wired"), (REVERSE, "wired"), (MARK, "wired")]:
+        expected = MACHINE.fire(states, trigger, step)
+        assert MACHINE.follow(states, trigger, step) == expected
+        states[step] = expected
+
+
+def test_sixty_independent_steps_make_a_machine_of_sixty_steps() -> None:
+    """No combinations are enumerated: 60 steps, any mix of chained and independent, build at
+    once and close in any order `requires` allows."""
+    steps = [
+        Step(id=f"s{n:02d}", title=f"Step {n}", requires=[f"s{n - 1:02d}"] if n % 3 == 0 else [])
+        for n in range(1, 61)
     ]
-
-
-def test_the_whole_closing_in_the_agreement_order_ends_closed(machine: ProgressMachine) -> None:
-    """signed, wired, faxed, delivered, DWAC: each mark moves the purchaser on."""
-    progress = Progress()
-    seen = []
-    for step in ["signed", "wired", "warrant_faxed", "warrant_delivered", "dwac_credited"]:
-        machine.mark(progress, step)
-        seen.append(progress.state)
-    assert seen == ["signed", "wired", "warrant_faxed", "warrant_delivered", CLOSED]
-
-
-def test_dwac_before_the_fax_reaches_the_same_state(machine: ProgressMachine) -> None:
-    """The order of independent steps does not matter."""
-    one = progress_after(machine, "signed", "wired", "warrant_faxed", "dwac_credited")
-    two = progress_after(machine, "signed", "wired", "dwac_credited", "warrant_faxed")
-    assert one.state == two.state == "warrant_faxed+dwac_credited"
-
-
-@pytest.mark.parametrize(
-    ("done", "step", "reason"),
-    [
-        ((), "wired", "signed is not done"),
-        (("signed",), "warrant_faxed", "wired is not done"),
-        (("signed",), "dwac_credited", "wired is not done"),
-        (("signed", "wired"), "warrant_delivered", "warrant_faxed is not done"),
-        ((), "warrant_delivered", "warrant_faxed is not done"),
-        (("signed",), "signed", "signed is already done"),
-    ],
-)
-def test_every_out_of_order_mark_is_refused_with_what_is_missing(
-    machine: ProgressMachine, done: tuple[str, ...], step: str, reason: str
-) -> None:
-    """A refused trigger raises with the missing prerequisite and leaves the state alone."""
-    progress = progress_after(machine, *done)
-    before = progress.state
-    with pytest.raises(Refusal) as refused:
-        machine.mark(progress, step)
-    assert str(refused.value) == reason
-    assert progress.state == before
-
-
-def test_every_allowed_mark_from_every_state(machine: ProgressMachine) -> None:
-    """From each state exactly the steps whose prerequisites are done can be marked."""
-    requires = {s.id: set(s.requires) for s in machine.steps}
-    for state in machine.states:
-        done = machine.done(state)
-        for step in machine.order:
-            progress = Progress(state)
-            allowed = step not in done and requires[step] <= done
-            if allowed:
-                machine.mark(progress, step)
-                assert machine.done(progress.state) == done | {step}
-            else:
-                with pytest.raises(Refusal):
-                    machine.mark(progress, step)
-                assert progress.state == state
-
-
-def test_undo_takes_back_the_latest_step_only(machine: ProgressMachine) -> None:
-    """Undoing a step that later steps stand on is refused; undoing the latest works."""
-    progress = progress_after(machine, "signed", "wired", "warrant_faxed")
-    with pytest.raises(Refusal, match=r"^warrant_faxed is done; undo it first$"):
-        machine.undo(progress, "wired")
-    machine.undo(progress, "warrant_faxed")
-    assert progress.state == "wired"
-    with pytest.raises(Refusal, match=r"^dwac_credited is not done$"):
-        machine.undo(progress, "dwac_credited")
-
-
-def test_unknown_steps_are_refused_with_the_step_list(machine: ProgressMachine) -> None:
-    """A step the deal does not have is named, with the ones it has."""
-    with pytest.raises(Refusal, match="there is no step 'funded'; the steps are signed, wired"):
-        machine.mark(Progress(), "funded")
-
-
-def test_no_shortcut_bypasses_the_guards(machine: ProgressMachine) -> None:
-    """auto_transitions is off: there is no to_closed() or to_<state> trigger."""
-    assert not any(name.startswith("to_") for name in machine.machine.events)
-
-
-def test_the_machine_is_built_once_per_set_of_steps() -> None:
-    """Loading the same deal twice reuses the machine."""
-    terms = load_deal_file(SEED).terms
-    assert machine_for(terms) is machine_for(load_deal_file(SEED).terms)
-
-
-def test_replaying_by_the_table_agrees_with_the_machine(machine: ProgressMachine) -> None:
-    """Every mark and undo from every state lands where the machine's own trigger lands."""
-    for state in machine.states:
-        for step in machine.order:
-            for kind in ("mark", "undo"):
-                progress = Progress(state)
-                try:
-                    getattr(machine, kind)(progress, step)
-                    expected: str | None = progress.state
-                except Refusal:
-                    expected = None
-                try:
-                    followed: str | None = machine.follow(state, kind, step)
-                except Refusal:
-                    followed = None
-                assert followed == expected, (state, kind, step)
+    machine = ProgressMachine(steps)
+    states: dict[str, str] = {}
+    for step in reversed(steps):  # independent ones first, then each chain in order
+        if machine.ready(states, step.id):
+            states[step.id] = machine.fire(states, MARK, step.id)
+    for step in steps:
+        if machine.ready(states, step.id):
+            states[step.id] = machine.fire(states, MARK, step.id)
+    assert machine.state_name(states) == CLOSED

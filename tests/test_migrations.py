@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,14 @@ from sqlalchemy import create_engine, text
 from sqlmodel import SQLModel
 
 from closing.db.store import HEAD, REVISIONS, Store
+from closing.deal import load_deal_file
 from closing.errors import ExitCode
-from closing.operations import MarkRequest, load_deal, mark
+from closing.operations import board
 from tests.conftest import POSTGRES_URL
 
 PDT = timezone(timedelta(hours=-7))
+AT_0700 = "2002-06-07 14:00:00.000000"  # UTC text, as the SQLite column keeps it
+AT_0900 = "2002-06-07 16:00:00.000000"
 
 
 def alembic_config() -> Config:
@@ -49,40 +53,98 @@ def test_the_migrations_build_exactly_the_models(database_url: str) -> None:
     assert differences == []
 
 
-def test_a_first_release_database_upgrades_and_keeps_its_events(
-    tmp_path: Path, seed_path: Path
-) -> None:
-    """A database made by the first release (schema 0001, no alembic_version, only
-    closing_meta) is stamped, upgraded to head, and every event is still there."""
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+def write_a_closing_day_as_of(revision: str, url: str, seed_path: Path) -> None:
+    """A database at `revision` holding the seed deal, both purchasers and three events, written
+    through that revision's tables with plain SQL, as the release of that revision did."""
+    terms = load_deal_file(seed_path).terms.model_dump_json()
+    sqlite = url.startswith("sqlite")
+    # What each backend's column takes: UTC text and exact text on SQLite, timestamptz and
+    # NUMERIC on PostgreSQL.
+    at_0700: object = AT_0700 if sqlite else datetime(2002, 6, 7, 7, tzinfo=PDT)
+    at_0900: object = AT_0900 if sqlite else datetime(2002, 6, 7, 9, tzinfo=PDT)
+    snapshot = '{"years": [2002, 2003], "closures": {}}'  # the first releases' snapshot format
     engine = create_engine(url)
     with engine.begin() as connection:
         config = alembic_config()
         config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
-        connection.execute(text("DROP TABLE alembic_version"))
-        connection.execute(text("INSERT INTO closing_meta VALUES ('schema_version', '1')"))
+        command.upgrade(config, revision)
+        connection.execute(
+            text(
+                "INSERT INTO deal (id, slug, title, terms_json, closures_json, source_path, "
+                "source_sha256, created_at, updated_at) VALUES (1, 'neotherapeutics-2002-06-07', "
+                "'NeoTherapeutics', :terms, :snapshot, :path, 'x', :at, :at)"
+            ),
+            {"terms": terms, "snapshot": snapshot, "path": str(seed_path), "at": at_0700},
+        )
+        for pid, slug, name, price in [
+            (1, "stonestreet", "Stonestreet Limited Partnership", "450000"),
+            (2, "bnc-bach", "BNC Bach International, Ltd.", "930000"),
+        ]:
+            connection.execute(
+                text(
+                    "INSERT INTO purchaser (id, deal_id, slug, name, position, shares, "
+                    "purchase_price, warrant_shares, details_json, active) VALUES "
+                    "(:id, 1, :slug, :name, :id, 1000, :price, 100, '{}', :active)"
+                ),
+                {
+                    "id": pid,
+                    "slug": slug,
+                    "name": name,
+                    "price": price if sqlite else Decimal(price),
+                    "active": True,
+                },
+            )
+        for seq, (pid, step, amount) in enumerate(
+            [(1, "signed", None), (1, "wired", "450000"), (2, "signed", None)], start=1
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO event (deal_id, purchaser_id, seq, kind, step, occurred_at, "
+                    "recorded_at, actor, host, amount) VALUES (1, :pid, :seq, 'mark', :step, :at, "
+                    ":at, 'alice', 'h1', :amount)"
+                ),
+                {
+                    "pid": pid,
+                    "seq": seq if pid == 1 else 1,
+                    "step": step,
+                    "at": at_0900,
+                    "amount": amount,
+                },
+            )
+        if revision == REVISIONS[0]:  # the first release kept its version in closing_meta
+            connection.execute(text("DROP TABLE alembic_version"))
+            connection.execute(text("INSERT INTO closing_meta VALUES ('schema_version', '1')"))
     engine.dispose()
-    # Write into it through the 0001 tables only, as the first release did.
-    old = Store(url)
-    old._ready = True  # the first release did not know Alembic
-    loaded = datetime(2002, 6, 7, 7, tzinfo=PDT)
-    load_deal(old, str(seed_path), loaded)
-    for minute, step in enumerate(["signed", "wired"]):
-        when = loaded + timedelta(hours=2, minutes=minute)
-        mark(old, None, MarkRequest("stonestreet", step, actor="alice", host="h1"), when)
-    old.engine.dispose()
-    from closing.db import store as store_module
 
-    store_module._engines.clear()
 
+@pytest.mark.parametrize("revision", ["0001", "0002"])
+def test_an_older_database_upgrades_and_keeps_its_events(
+    empty_database_url: str, seed_path: Path, revision: str
+) -> None:
+    """A database of the first release (0001, no alembic_version) or of the release before
+    this one (0002) is upgraded to head, on both backends; every event is still there and the
+    board reads them."""
+    url = empty_database_url
+    write_a_closing_day_as_of(revision, url, seed_path)
     fresh = Store(url)
-    assert fresh.schema_revision() == "0001"
-    assert fresh.upgrade() == ("0001", HEAD)
+    assert fresh.schema_revision() == revision
+    assert fresh.upgrade() == (revision, HEAD)
     with fresh.engine.connect() as connection:
-        rows = connection.execute(text("SELECT seq, step, actor, amount FROM event")).all()
-        assert connection.execute(text("SELECT count(*) FROM alert")).scalar_one() == 0
-    assert rows == [(1, "signed", "alice", None), (2, "wired", "alice", "450000")]
+        rows = connection.execute(
+            text("SELECT purchaser_id, seq, step, actor, amount FROM event ORDER BY id")
+        ).all()
+        roles = connection.execute(text("SELECT DISTINCT role FROM purchaser")).scalars().all()
+    assert [
+        (p, seq, step, actor, amount and str(amount)) for p, seq, step, actor, amount in rows
+    ] == [
+        (1, 1, "signed", "alice", None),
+        (1, 2, "wired", "alice", "450000"),
+        (2, 1, "signed", "alice", None),
+    ]
+    assert roles == ["purchaser"]
+    shown = board(fresh, None, datetime(2002, 6, 7, 10, tzinfo=PDT))
+    assert [row.state for row in shown.purchasers] == ["wired", "signed"]
+    assert shown.totals.amount_received == Decimal("450000")
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="set CLOSING_TEST_POSTGRES_URL to run on PostgreSQL")

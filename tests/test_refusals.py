@@ -56,15 +56,19 @@ def test_marking_twice_names_the_first_mark(seeded: Cli) -> None:
 
 
 @pytest.mark.parametrize(
-    ("amount", "difference"),
-    [("449999.99", "-$0.01"), ("450000.01", "+$0.01"), ("$460,000", "+$10,000.00")],
+    ("amount", "shown", "difference"),
+    [
+        ("449999.99", "$449,999.99", "-$0.01; for part of the price add --partial"),
+        ("450000.01", "$450,000.01", "+$0.01"),
+        ("$460,000", "$460,000.00", "+$10,000.00"),
+    ],
 )
 def test_a_wire_off_by_a_cent_is_refused_with_the_difference(
-    seeded: Cli, amount: str, difference: str
+    seeded: Cli, amount: str, shown: str, difference: str
 ) -> None:
-    """The amount must match the purchase price to the cent."""
+    """Without a tolerance the amount must match the purchase price to the cent; a short one
+    points to --partial (a typo must not become a partial wire)."""
     seeded("mark-signed", "stonestreet", now=FRI.format("09:00"))
-    shown = "$" + f"{float(amount.strip('$').replace(',', '')):,.2f}"
     assert_refused(
         seeded,
         ["mark-wired", "stonestreet", "--amount", amount],
@@ -147,13 +151,35 @@ def test_a_step_cannot_be_dated_before_the_step_it_needs(seeded: Cli) -> None:
     )
 
 
-def test_a_naive_time_is_a_usage_error(seeded: Cli) -> None:
-    """Times need their offset; the message shows one."""
+def test_a_time_that_is_not_a_time_is_a_usage_error(seeded: Cli) -> None:
+    """`--at` takes a time of day, a date and time, or an instant; the message shows each."""
     assert_refused(
         seeded,
-        ["mark-signed", "bnc", "--at", "2002-06-07T09:00"],
+        ["mark-signed", "bnc", "--at", "nine-ish"],
         ExitCode.USAGE,
-        "--at '2002-06-07T09:00' has no UTC offset; add one, like 2002-06-07T13:00-07:00",
+        "--at 'nine-ish' is not a time; write it like 08:30, 2002-06-07 08:30 or "
+        "2002-06-07T08:30-07:00",
+        FRI.format("13:00"),
+    )
+
+
+@pytest.mark.parametrize("at", ["08:30", "2002-06-07 08:30", "2002-06-07T08:30"])
+def test_a_time_without_an_offset_is_read_in_the_deal_zone(seeded: Cli, at: str) -> None:
+    """`--at 08:30` means 08:30 where the deal is (Irvine, PDT); the confirmation prints it in
+    full with its zone."""
+    result = seeded("mark-signed", "bnc", "--at", at, now=FRI.format("13:00"))
+    assert result.code == 0, result.err
+    assert "BNC Bach International, Ltd. at 2002-06-07 08:30 PDT by alice" in result.out
+
+
+def test_a_one_letter_prefix_names_no_purchaser(seeded: Cli) -> None:
+    """A purchaser is its slug or at least three letters of its name: `s` marks nobody."""
+    assert_refused(
+        seeded,
+        ["mark-signed", "s"],
+        ExitCode.NOT_FOUND,
+        "purchaser 's' is too short to name a purchaser of neotherapeutics-2002-06-07: give its "
+        "slug or at least 3 characters of its name",
         FRI.format("13:00"),
     )
 

@@ -1,67 +1,106 @@
-"""What the board shows: each purchaser's steps as done, pending, due soon, overdue or blocked.
+"""What the board shows: each step of each purchaser (and of the company) as done, done late,
+pending, due soon, overdue or waived; what blocks it and what needs attention, in fields of their
+own that never hide the time status.
 
-Pure: given the deal, its purchasers, their events and a moment, it returns values. The CLI
-renders them with Rich or as JSON.
+Pure: given the deal, its parties, their events and a moment, it returns values. The CLI renders
+them with Rich or as JSON.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
-from closing.calendar import BusinessCalendar, cutoff_on
-from closing.deal import NEEDABLE_DETAILS, DealTerms, DueAfter, Step
+from closing.deadlines import Deal
+from closing.deal import NEEDABLE_DETAILS, DealTerms, Step
 from closing.events import Event, Purchaser, Standing, replay
-from closing.machine import CLOSED, ProgressMachine
+from closing.machine import CLOSED, DONE, WAIVED, ProgressMachine
 
 DUE_SOON = timedelta(hours=2)
-DONE, PENDING, DUE_SOON_STATUS, OVERDUE, BLOCKED = (
+DONE_STATUS, DONE_LATE, PENDING, DUE_SOON_STATUS, OVERDUE, WAIVED_STATUS = (
     "done",
+    "done_late",
     "pending",
     "due_soon",
     "overdue",
-    "blocked",
+    "waived",
 )
+STATUSES = (OVERDUE, DUE_SOON_STATUS, PENDING, DONE_LATE, DONE_STATUS, WAIVED_STATUS)
 # Worst first: the order the board sorts purchasers that need attention.
-URGENCY = {OVERDUE: 0, BLOCKED: 1, DUE_SOON_STATUS: 2, PENDING: 3, DONE: 4}
+URGENCY = {status: rank for rank, status in enumerate(STATUSES)}
+FINISHED = (DONE_STATUS, DONE_LATE, WAIVED_STATUS)
 
 
-@dataclass(frozen=True)
-class StepStatus:
+class StepStatus(NamedTuple):
+    """One step of one party at a moment (a tuple: a board of 10,000 purchasers builds 50,000)."""
+
     step: str
     status: str
     deadline: datetime
     done_at: datetime | None = None
     done_by: str | None = None
-    blocked_by: tuple[str, ...] = ()
-    waiting_on: tuple[str, ...] = ()
+    late_by: int | None = None  # seconds, when done after the deadline
+    blocked_by: tuple[str, ...] = ()  # details the deal file lacks
+    waiting_on: tuple[str, ...] = ()  # steps it requires that are not done
+    attention: tuple[str, ...] = ()  # e.g. "wired was reversed: wire returned"
+    received: Decimal | None = None  # payment step: what has come in so far
+    reason: str | None = None  # why it was waived
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PurchaserStatus:
     purchaser: Purchaser
     state: str
     steps: dict[str, StepStatus]
     amount_received: Decimal
+    withdrawn: Event | None = None
 
     @property
     def urgency(self) -> int:
-        return min((URGENCY[s.status] for s in self.steps.values()), default=URGENCY[DONE])
+        if self.withdrawn is not None:
+            return len(STATUSES)
+        return min((URGENCY[s.status] for s in self.steps.values()), default=URGENCY[DONE_STATUS])
 
     @property
     def closed(self) -> bool:
         return self.state == CLOSED
 
+    @property
+    def shortfall(self) -> Decimal:
+        """What a completed payment fell short of the purchase price (within its tolerance)."""
+        paid = any(s.received is not None and s.finished for s in self.steps.values())
+        if not paid:
+            return Decimal(0)
+        return max(self.purchaser.purchase_price - self.amount_received, Decimal(0))
+
+
+@dataclass(frozen=True)
+class CompanyStatus:
+    """The deal's own steps (the company's deliveries)."""
+
+    steps: dict[str, StepStatus]
+
+    @property
+    def closed(self) -> bool:
+        return all(s.finished for s in self.steps.values())
+
 
 @dataclass(frozen=True)
 class Totals:
-    purchasers: int
+    purchasers: int  # taking part: not withdrawn
     closed: int
     shares: int
     purchase_price: Decimal
     warrant_shares: int
     amount_received: Decimal
+    withdrawn: int = 0
     by_status: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -71,110 +110,193 @@ class Board:
     as_of: datetime
     purchasers: list[PurchaserStatus]
     totals: Totals
+    company: CompanyStatus
     failing_alerts: int = 0
 
     @property
     def closed(self) -> bool:
-        return self.totals.closed == self.totals.purchasers
-
-
-def step_deadline(
-    terms: DealTerms, calendar: BusinessCalendar, step: Step, done: dict[str, Event]
-) -> datetime:
-    """The cutoff a step is due by. A step due after another is due that many business days
-    after the day (in the deal's zone) the other was done, or after the closing date until then."""
-    zone = terms.zone
-    if isinstance(step.due, DueAfter):
-        before = done.get(step.due.after)
-        base: date = before.occurred_at.astimezone(zone).date() if before else terms.closing_date
-        if step.due.business_days == 0:
-            day = base if calendar.is_business_day(base) else calendar.next_business_day(base)
-        else:
-            day = calendar.next_business_day(base, step.due.business_days)
-        return cutoff_on(day, terms.cutoff.time, zone)
-    return cutoff_on(terms.closing_date, terms.cutoff.time, zone)
+        """Every purchaser closed or withdrawn, and every company step done or waived."""
+        return self.totals.closed == self.totals.purchasers and self.company.closed
 
 
 def step_status(
-    terms: DealTerms,
-    calendar: BusinessCalendar,
+    deal: Deal,
     step: Step,
-    purchaser: Purchaser,
+    party: Purchaser | None,
     standing: Standing,
     now: datetime,
+    states: Mapping[str, str],
+    alike: dict[tuple[object, ...], StepStatus] | None = None,
 ) -> StepStatus:
-    deadline = step_deadline(terms, calendar, step, standing.done)
-    mark = standing.done.get(step.id)
-    if mark is not None:
-        return StepStatus(step.id, DONE, deadline, mark.occurred_at, mark.actor)
-    blocked_by = tuple(
-        f"{NEEDABLE_DETAILS[need]} missing" for need in step.needs if not purchaser.detail(need)
-    )
-    waiting_on = tuple(s for s in step.requires if s not in standing.done)
-    if now > deadline:
+    """One step's status at `now`. `party` is None for the company's steps; `states` are the
+    party's step states with the company's (purchaser steps may require company steps).
+    `alike` shares one status between purchasers whose open step is the same in every field (a
+    large board's purchasers mostly are)."""
+    step_id = step.id
+    deadline = deal.deadline(step, standing.done, party)
+    state = standing.states.get(step_id)
+    reversed_steps = standing.reversed
+    attention: tuple[str, ...] = ()
+    if reversed_steps and state == DONE:
+        attention = tuple(
+            f"{needed} was reversed: {reversed_steps[needed].note}"
+            for needed in step.requires
+            if needed in reversed_steps
+        )
+    received = standing.received(step_id) if step.payment is not False else None
+    if state == DONE:
+        mark = standing.done[step_id]
+        late = int((mark.occurred_at - deadline).total_seconds())
+        if late > 0:
+            return StepStatus(
+                step_id,
+                DONE_LATE,
+                deadline,
+                mark.occurred_at,
+                mark.actor,
+                late,
+                (),
+                (),
+                attention,
+                received,
+            )
+        return StepStatus(
+            step_id,
+            DONE_STATUS,
+            deadline,
+            mark.occurred_at,
+            mark.actor,
+            None,
+            (),
+            (),
+            attention,
+            received,
+        )
+    if state == WAIVED:
+        waiver = standing.waived[step_id]
+        return StepStatus(
+            step_id, WAIVED_STATUS, deadline, waiver.occurred_at, waiver.actor, reason=waiver.note
+        )
+    blocked_by: tuple[str, ...] = ()
+    if step.needs and party is not None:
+        missing = party.missing_details
+        if missing:
+            blocked_by = tuple(
+                f"{NEEDABLE_DETAILS[need]} missing" for need in step.needs if need in missing
+            )
+    waiting_on = tuple(s for s in step.requires if states.get(s) not in _SATISFIED)
+    key: tuple[object, ...] | None = None
+    if alike is not None and not reversed_steps and not received:
+        key = (step_id, deadline, blocked_by, waiting_on, received)
+        found = alike.get(key)
+        if found is not None:
+            return found
+    left = deadline - now
+    if left < _ZERO:
         status = OVERDUE
-    elif blocked_by:
-        status = BLOCKED
-    elif deadline - now <= DUE_SOON:
+    elif left <= DUE_SOON:
         status = DUE_SOON_STATUS
     else:
         status = PENDING
-    return StepStatus(step.id, status, deadline, None, None, blocked_by, waiting_on)
+    reversed_here = reversed_steps.get(step_id) if reversed_steps else None
+    if reversed_here is not None:
+        attention = (*attention, f"{step_id} was reversed: {reversed_here.note}")
+    made = StepStatus(
+        step_id, status, deadline, None, None, None, blocked_by, waiting_on, attention, received
+    )
+    if key is not None and alike is not None:
+        alike[key] = made
+    return made
+
+
+_ZERO = timedelta(0)
+_SATISFIED = (DONE, WAIVED)
 
 
 def purchaser_status(
-    terms: DealTerms,
-    calendar: BusinessCalendar,
-    machine: ProgressMachine,
+    deal: Deal,
     purchaser: Purchaser,
     events: list[Event],
     now: datetime,
+    company_states: Mapping[str, str],
+    machine: ProgressMachine | None = None,
+    alike: dict[tuple[object, ...], StepStatus] | None = None,
 ) -> PurchaserStatus:
-    standing = replay(machine, events)
+    rules = machine or deal.machine
+    standing = replay(rules, events) if events else Standing()
+    states = {**company_states, **standing.states} if company_states else standing.states
     steps = {
-        step.id: step_status(terms, calendar, step, purchaser, standing, now)
-        for step in terms.steps
+        step.id: step_status(deal, step, purchaser, standing, now, states, alike)
+        for step in deal.purchaser_steps
     }
-    return PurchaserStatus(purchaser, standing.state, steps, standing.amount_received)
+    return PurchaserStatus(
+        purchaser,
+        rules.state_name(standing.states),
+        steps,
+        standing.amount_received,
+        standing.withdrawn,
+    )
+
+
+def company_status(
+    deal: Deal, events: list[Event], now: datetime
+) -> tuple[CompanyStatus, Standing]:
+    standing = replay(deal.company_machine, events)
+    steps = {
+        step.id: step_status(deal, step, None, standing, now, standing.states)
+        for step in deal.terms.company_steps
+    }
+    return CompanyStatus(steps), standing
 
 
 def build_board(
-    terms: DealTerms,
-    calendar: BusinessCalendar,
-    machine: ProgressMachine,
+    deal: Deal,
     purchasers: list[Purchaser],
     events: dict[int, list[Event]],
     now: datetime,
     failing_alerts: int = 0,
+    company: Purchaser | None = None,
 ) -> Board:
     """The board at `now` from the events known by then (the caller filters them)."""
+    terms = deal.terms
+    company_events = events.get(company.id, []) if company is not None else []
+    company_view, company_standing = company_status(deal, company_events, now)
+    machine = deal.machine
+    alike: dict[tuple[object, ...], StepStatus] = {}
+    company_states = company_standing.states
     rows = [
-        purchaser_status(terms, calendar, machine, p, events.get(p.id, []), now) for p in purchasers
+        purchaser_status(deal, p, events.get(p.id, []), now, company_states, machine, alike)
+        for p in purchasers
     ]
+    taking_part = [row for row in rows if row.withdrawn is None]
     by_status: dict[str, dict[str, int]] = {
-        step.id: dict.fromkeys(URGENCY, 0) for step in terms.steps
+        step.id: dict.fromkeys(STATUSES, 0) for step in terms.steps
     }
-    for row in rows:
+    for row in taking_part:
         for step_id, status in row.steps.items():
             by_status[step_id][status.status] += 1
+    for step_id, status in company_view.steps.items():
+        by_status[step_id][status.status] += 1
     totals = Totals(
-        purchasers=len(rows),
-        closed=sum(1 for row in rows if row.closed),
-        shares=sum(p.shares for p in purchasers),
-        purchase_price=sum((p.purchase_price for p in purchasers), Decimal("0")),
-        warrant_shares=sum(p.warrant_shares for p in purchasers),
-        amount_received=sum((row.amount_received for row in rows), Decimal("0")),
+        purchasers=len(taking_part),
+        closed=sum(1 for row in taking_part if row.closed),
+        shares=sum(row.purchaser.shares for row in taking_part),
+        purchase_price=sum((row.purchaser.purchase_price for row in taking_part), Decimal(0)),
+        warrant_shares=sum(row.purchaser.warrant_shares for row in taking_part),
+        amount_received=sum((row.amount_received for row in taking_part), Decimal(0)),
+        withdrawn=len(rows) - len(taking_part),
         by_status=by_status,
     )
-    return Board(terms, now, rows, totals, failing_alerts)
+    return Board(terms, now, rows, totals, company_view, failing_alerts)
 
 
 def attention_first(board: Board) -> list[PurchaserStatus]:
-    """Purchasers sorted worst first (overdue, blocked, due soon, pending, closed), the furthest
-    behind (fewest steps done) first among equals, then in Schedule 1 order."""
+    """Purchasers sorted worst first (overdue, due soon, pending, closed, withdrawn), those with
+    a blocked or flagged step first among equals, then the furthest behind, then Schedule 1."""
 
-    def behind(row: PurchaserStatus) -> tuple[int, int, int]:
-        done = sum(1 for status in row.steps.values() if status.status == DONE)
-        return (row.urgency, done, row.purchaser.position)
+    def behind(row: PurchaserStatus) -> tuple[int, int, int, int]:
+        flagged = any(s.blocked_by or s.attention for s in row.steps.values())
+        done = sum(1 for status in row.steps.values() if status.finished)
+        return (row.urgency, 0 if flagged else 1, done, row.purchaser.position)
 
     return sorted(board.purchasers, key=behind)

@@ -13,19 +13,49 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-KNOWN_CALENDARS = ("NYSE", "XFED")
+KNOWN_CALENDARS = ("NYSE", "XFED")  # the financial calendars a deal's business days use
+
+
+def calendar_problem(name: str) -> str | None:
+    """Why `name` is not a calendar closing knows (None when it is one): a financial calendar
+    (`NYSE`, `XFED`), or a country or subdivision the `holidays` package knows (`CA-ON`, `VG`)."""
+    if name in KNOWN_CALENDARS:
+        return None
+    import holidays
+
+    country, _, subdivision = name.partition("-")
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        return (
+            f"unknown calendar {name!r}; use NYSE, XFED, or a country or subdivision code "
+            "such as CA-ON, VG or GB"
+        )
+    if subdivision and subdivision not in supported[country]:
+        return f"unknown subdivision {name!r}; {country} has {', '.join(supported[country][:12])}"
+    return None
 
 
 def closures_for(calendars: Iterable[str], years: Iterable[int]) -> dict[date, str]:
     """Every date on which one of `calendars` is closed in `years`, with the holiday's name."""
+    closed: dict[date, str] = {}
+    for name in calendars:
+        for day, label in closures_of(name, tuple(sorted(set(years)))).items():
+            closed.setdefault(day, label)
+    return closed
+
+
+@lru_cache(maxsize=256)
+def closures_of(name: str, years: tuple[int, ...]) -> dict[date, str]:
+    """One calendar's closures in `years`: NYSE and XFED from `holidays`' financial calendars,
+    anything else a country (`VG`) or subdivision (`CA-ON`) of its public holidays."""
     import holidays  # imported here: it is only needed when a deal is loaded or a date is far out
 
-    closed: dict[date, str] = {}
-    year_list = sorted(set(years))
-    for name in calendars:
-        for day, label in holidays.financial_holidays(name, years=year_list).items():
-            closed.setdefault(day, f"{label} ({name})")
-    return closed
+    if name in KNOWN_CALENDARS:
+        found = holidays.financial_holidays(name, years=list(years))
+    else:
+        country, _, subdivision = name.partition("-")
+        found = holidays.country_holidays(country, subdiv=subdivision or None, years=list(years))
+    return {day: f"{label} ({name})" for day, label in found.items()}
 
 
 class BusinessCalendar:
@@ -86,3 +116,49 @@ def cutoff_on(day: date, at: time, zone: ZoneInfo) -> datetime:
     that happens twice (fall back) resolves to its first occurrence (zoneinfo's `fold=0`).
     """
     return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+def calendar_snapshot(calendars: Iterable[str], closing_date: date) -> str:
+    """Each calendar's closures in the closing year and the next, as JSON stored with the deal
+    (so reading the board never imports `holidays`)."""
+    import json
+
+    years = (closing_date.year, closing_date.year + 1)
+    by_name = {
+        name: {day.isoformat(): label for day, label in sorted(closures_of(name, years).items())}
+        for name in sorted(set(calendars))
+    }
+    return json.dumps({"years": list(years), "calendars": by_name})
+
+
+class CalendarBook:
+    """The business-day calendars of one deal, by the set of calendar names a step uses (the
+    deal's own, a step's `calendars`, a purchaser's holidays), built once each from the snapshot
+    stored with the deal; extra closures of the deal file apply to every one of them."""
+
+    def __init__(self, extra_closures: Iterable[date], snapshot: str) -> None:
+        import json
+
+        data = json.loads(snapshot)
+        self.extra_closures = tuple(extra_closures)
+        self.years: list[int] = data["years"]
+        self.known: dict[str, dict[date, str]] = {
+            name: {date.fromisoformat(day): label for day, label in closed.items()}
+            for name, closed in data.get("calendars", {}).items()
+        }
+        self._calendars: dict[tuple[str, ...], BusinessCalendar] = {}
+
+    def calendar(self, names: Iterable[str]) -> BusinessCalendar:
+        key = tuple(sorted(set(names)))
+        found = self._calendars.get(key)
+        if found is None:
+            if all(name in self.known for name in key):
+                closed: dict[date, str] = {}
+                for name in key:
+                    for day, label in self.known[name].items():
+                        closed.setdefault(day, label)
+                found = BusinessCalendar(key, self.extra_closures, closed, self.years)
+            else:  # a calendar the snapshot lacks: looked up when first asked
+                found = BusinessCalendar(key, self.extra_closures)
+            self._calendars[key] = found
+        return found

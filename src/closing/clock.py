@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from closing.errors import UsageError
 from closing.text import shortened
@@ -94,3 +96,37 @@ def clock_from_env(environ: dict[str, str] | None = None) -> Clock:
             f"CLOSING_NOW '{shortened(text, 60)}': after @ comes the Unix time at which the clock "
             "read that instant, like 2002-06-07T16:59:50-07:00@1764086400"
         ) from None
+
+
+# A time the operator typed: an instant when it has an offset, else a wall-clock date and time or
+# a time of day, read in the deal's zone once the deal is known (`resolve_local`).
+LocalTime = datetime | dtime
+
+
+def parse_local(text: str, what: str) -> LocalTime:
+    """`2002-06-07T08:30-07:00` (an instant), `2002-06-07 08:30` or `08:30` (the deal's zone);
+    dates outside the years 1900 to 2199 are refused."""
+    value = text.strip()
+    shown = f"'{shortened(text, 60)}'"
+    try:
+        if len(value) <= 8 and ":" in value:
+            return dtime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"{what} {shown} is not a time; write it like 08:30, 2002-06-07 08:30 or "
+            "2002-06-07T08:30-07:00"
+        ) from None
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise UsageError(
+            f"{what} {shown} is out of range; give a time in the years {FIRST_YEAR} to {LAST_YEAR}"
+        )
+    return moment
+
+
+def resolve_local(value: LocalTime, zone: ZoneInfo, now: datetime) -> datetime:
+    """An aware instant: as given with an offset, else in `zone` (a time of day: on today's date
+    in `zone`). A wall-clock time that happens twice at a DST change is its first occurrence."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+    return datetime.combine(now.astimezone(zone).date(), value, tzinfo=zone)

@@ -8,7 +8,7 @@ the cross-checks (Schedule 1 arithmetic, step graph) run on every part that did 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -28,10 +28,11 @@ from pydantic import (
     field_validator,
 )
 
-from closing.calendar import KNOWN_CALENDARS
-from closing.errors import DealFileError
+from closing.calendar import calendar_problem
+from closing.errors import DealFileError, Problem
 from closing.money import format_money, parse_count, parse_price
 from closing.text import describe, neutral, one_line_problem
+from closing.timefmt import duration
 
 # Dates a deal can be on: nobody closes in year 1 or 9999, and date arithmetic overflows there.
 FIRST_YEAR = 1900
@@ -61,7 +62,30 @@ NEEDABLE_DETAILS: dict[str, str] = {
     "dwac.account_number": "DWAC account number",
     "dwac.reference": "DWAC reference",
 }
-MAX_MACHINE_STATES = 4096
+PURCHASER = "purchaser"  # in a step's `calendars` or cutoff zone: the purchaser's own
+COMPANY = "company"  # a step's `party` when it is the deal's, not each purchaser's
+CLOSING = "closing"  # `due: {after: closing}`: counted from the closing date
+RESERVED_STEP_IDS = (CLOSING, COMPANY)
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name like America/Los_Angeles"
+        ) from None
+    return value
+
+
+def _check_calendars(value: list[str], allow_purchaser: bool) -> list[str]:
+    for name in value:
+        if allow_purchaser and name == PURCHASER:
+            continue
+        problem = calendar_problem(name)
+        if problem:
+            raise ValueError(problem)
+    return value
 
 
 class Spec(BaseModel):
@@ -75,17 +99,24 @@ class Cutoff(Spec):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name like America/Los_Angeles"
-            ) from None
-        return value
+        return _check_zone(value)
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+
+class StepCutoff(Spec):
+    """A step's own close of business: a wall-clock time in an IANA zone, or in the purchaser's
+    zone (`time_zone: purchaser`)."""
+
+    time: time
+    time_zone: str
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return value if value == PURCHASER else _check_zone(value)
 
 
 class BusinessDays(Spec):
@@ -95,12 +126,7 @@ class BusinessDays(Spec):
     @field_validator("calendars")
     @classmethod
     def _known_calendars(cls, value: list[str]) -> list[str]:
-        unknown = [name for name in value if name not in KNOWN_CALENDARS]
-        if unknown:
-            raise ValueError(
-                f"unknown calendar {unknown[0]!r}; use one of {', '.join(KNOWN_CALENDARS)}"
-            )
-        return value
+        return _check_calendars(value, allow_purchaser=False)
 
 
 class Company(Spec):
@@ -133,25 +159,59 @@ class Registration(Spec):
 
 
 class DueAfter(Spec):
-    """Due at the cutoff on the n-th business day after the day `after` was done."""
+    """Due at the cutoff on the n-th business day after the day `after` was done, or after the
+    closing date (`after: closing`)."""
 
     after: StepId
-    business_days: int = Field(default=1, ge=0, le=60)
+    business_days: int = Field(default=1, ge=0, le=366)
+
+
+class PaymentRule(Spec):
+    """The step whose amount must match the purchase price; a total short of it by at most
+    `tolerance` (an incoming-wire fee, say) completes it too."""
+
+    tolerance: Money = Field(default=Decimal("0"), ge=0)
 
 
 class Step(Spec):
     id: StepId
     title: str
     label: str | None = Field(default=None, max_length=12)  # the board's column heading
+    party: Literal["purchaser", "company"] = "purchaser"
     requires: list[StepId] = Field(default=[], max_length=100)
     due: Literal["closing_cutoff"] | DueAfter = "closing_cutoff"
+    cutoff: StepCutoff | None = None  # else the deal's
+    calendars: list[str] | None = None  # else the deal's business_days.calendars
     needs: list[str] = []
-    payment: bool = False
+    payment: bool | PaymentRule = False
     note: str | None = None
 
     @property
     def heading(self) -> str:
         return self.label or self.id
+
+    @property
+    def is_payment(self) -> bool:
+        return self.payment is not False
+
+    @property
+    def tolerance(self) -> Decimal:
+        return self.payment.tolerance if isinstance(self.payment, PaymentRule) else Decimal("0")
+
+    @property
+    def for_company(self) -> bool:
+        return self.party == COMPANY
+
+    @property
+    def per_purchaser_deadline(self) -> bool:
+        """Whether the deadline depends on the purchaser's zone or holidays."""
+        zone = self.cutoff.time_zone if self.cutoff else None
+        return zone == PURCHASER or PURCHASER in (self.calendars or ())
+
+    @field_validator("calendars")
+    @classmethod
+    def _known_calendars(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _check_calendars(value, allow_purchaser=True)
 
     @field_validator("needs")
     @classmethod
@@ -184,6 +244,18 @@ class PurchaserSpec(Spec):
     warrant_shares: Count = Field(ge=0)
     notices: Notices = Notices()
     dwac: Dwac = Dwac()
+    time_zone: str | None = None  # for steps due at close of business in the purchaser's zone
+    holidays: list[str] = []  # for steps whose calendars include `purchaser`
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else _check_zone(value)
+
+    @field_validator("holidays")
+    @classmethod
+    def _known_holidays(cls, value: list[str]) -> list[str]:
+        return _check_calendars(value, allow_purchaser=False)
 
     @field_validator("purchase_price")
     @classmethod
@@ -220,20 +292,12 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(seconds=total)
 
 
-def format_duration(value: timedelta) -> str:
-    """The deal file's own spelling: `2h`, `1h30m`, `45s`."""
-    seconds = int(value.total_seconds())
-    days, seconds = divmod(seconds, 86400)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    parts = [
-        f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s"))
-    ]
-    return "".join(part for part in parts if not part.startswith("0")) or "0s"
+def _spelled(value: timedelta) -> str:
+    return duration(value, style="exact")
 
 
 Duration = Annotated[
-    timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
+    timedelta, BeforeValidator(parse_duration), PlainSerializer(_spelled, return_type=str)
 ]
 
 
@@ -361,6 +425,23 @@ class DealTerms(Spec):
     def step_ids(self) -> list[str]:
         return [step.id for step in self.steps]
 
+    @property
+    def purchaser_steps(self) -> list[Step]:
+        return [step for step in self.steps if not step.for_company]
+
+    @property
+    def company_steps(self) -> list[Step]:
+        return [step for step in self.steps if step.for_company]
+
+    def calendar_names(self, purchasers: Sequence[PurchaserSpec] = ()) -> set[str]:
+        """Every calendar the deal's deadlines can use (for the snapshot stored with it)."""
+        names = set(self.business_days.calendars)
+        for step in self.steps:
+            names.update(name for name in step.calendars or () if name != PURCHASER)
+        for purchaser in purchasers:
+            names.update(purchaser.holidays)
+        return names
+
 
 @dataclass(frozen=True)
 class DealFile:
@@ -430,9 +511,9 @@ class _Located:
                 )
             self.problem(loc, f"{_dotted(loc)}: {message}")
 
-    def render(self) -> list[str]:
+    def render(self) -> list[Problem]:
         return [
-            f"{self.path}:{line}: {neutral(message)}" for line, message in sorted(self.problems)
+            Problem(self.path, line, neutral(message)) for line, message in sorted(self.problems)
         ]
 
 
@@ -466,31 +547,28 @@ def _read_text(file: Path, shown: str) -> str:
         with file.open("rb") as stream:
             raw = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise DealFileError([f"{shown}: no such file; check the path"]) from None
+        raise DealFileError([Problem(shown, None, "no such file; check the path")]) from None
     except OSError as error:
         reason = neutral(error.strerror or type(error).__name__)
-        raise DealFileError([f"{shown}: cannot read the file: {reason}"]) from None
+        raise DealFileError([Problem(shown, None, f"cannot read the file: {reason}")]) from None
     if len(raw) > MAX_FILE_BYTES:
+        limit = MAX_FILE_BYTES // (1024 * 1024)
         raise DealFileError(
-            [
-                f"{shown}:1: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; a deal "
-                "file is at most that"
-            ]
+            [Problem(shown, 1, f"the file is larger than {limit} MB; a deal file is at most that")]
         )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
+        byte = raw[error.start]
         raise DealFileError(
-            [f"{shown}:{line}: not UTF-8 text (byte 0x{raw[error.start]:02x}); save it as UTF-8"]
+            [Problem(shown, line, f"not UTF-8 text (byte 0x{byte:02x}); save it as UTF-8")]
         ) from None
     bad = _NOT_YAML_TEXT.search(text)
     if bad is not None:
+        line = _line_at(text, bad.start())
         raise DealFileError(
-            [
-                f"{shown}:{_line_at(text, bad.start())}: contains {describe(bad.group())}; a deal "
-                "file is plain text"
-            ]
+            [Problem(shown, line, f"contains {describe(bad.group())}; a deal file is plain text")]
         )
     return text
 
@@ -671,9 +749,11 @@ def load_deal_file(path: str | Path) -> DealFile:
     try:
         data = _Composer(located, text).document()
     except _Refused as refused:
-        raise DealFileError([f"{shown}:{refused.line}: {refused.message}"]) from None
+        raise DealFileError([Problem(shown, refused.line, refused.message)]) from None
     if not isinstance(data, dict):
-        raise DealFileError([f"{shown}:1: a deal file is a mapping of keys like closing_date:"])
+        raise DealFileError(
+            [Problem(shown, 1, "a deal file is a mapping of keys like closing_date:")]
+        )
     data.setdefault("slug", slugify(file.stem))
     raw_purchasers = data.pop("purchasers", None)
 
@@ -741,30 +821,61 @@ def _validate_purchasers(located: _Located, raw: Any) -> list[tuple[int, Purchas
 def _check_steps(located: _Located, steps: list[Step]) -> None:
     seen: dict[str, int] = {}
     for index, step in enumerate(steps):
-        if step.id in seen:
+        if step.id in RESERVED_STEP_IDS:
+            located.problem(
+                ("steps", index, "id"), f"step id {step.id!r} is reserved; choose another id"
+            )
+        elif step.id in seen:
             located.problem(
                 ("steps", index, "id"),
                 f"duplicate step {step.id!r} (also steps[{seen[step.id]}])",
             )
         else:
             seen[step.id] = index
+    party = {step.id: step.party for step in steps}
     for index, step in enumerate(steps):
+        where: Loc = ("steps", index)
         for needed in step.requires:
             if needed not in seen:
                 located.problem(
-                    ("steps", index, "requires"),
-                    f"step {step.id!r} requires unknown step {needed!r}",
+                    (*where, "requires"), f"step {step.id!r} requires unknown step {needed!r}"
                 )
-        if isinstance(step.due, DueAfter) and step.due.after == step.id:
-            located.problem(
-                ("steps", index, "due"),
-                f"step {step.id!r} is due after itself; name the step it follows",
-            )
-        elif isinstance(step.due, DueAfter) and step.due.after not in seen:
-            located.problem(
-                ("steps", index, "due"),
-                f"step {step.id!r} is due after unknown step {step.due.after!r}",
-            )
+            elif step.for_company and party[needed] != COMPANY:
+                located.problem(
+                    (*where, "requires"),
+                    f"company step {step.id!r} cannot require {needed!r}, a step of each purchaser",
+                )
+        if isinstance(step.due, DueAfter) and step.due.after != CLOSING:
+            after = step.due.after
+            if after == step.id:
+                located.problem(
+                    (*where, "due"),
+                    f"step {step.id!r} is due after itself; use after: closing or another step",
+                )
+            elif after not in seen:
+                located.problem(
+                    (*where, "due"), f"step {step.id!r} is due after unknown step {after!r}"
+                )
+            elif party[after] != step.party:
+                located.problem(
+                    (*where, "due"),
+                    f"step {step.id!r} is due after {after!r}, a step of another party; use "
+                    "after: closing or a step of the same party",
+                )
+        if step.for_company:
+            uses_purchaser = step.per_purchaser_deadline
+            if step.needs or step.is_payment or uses_purchaser:
+                located.problem(
+                    where,
+                    f"company step {step.id!r} cannot use purchaser details, payment or the "
+                    "purchaser's calendar or zone",
+                )
+    payments = [index for index, step in enumerate(steps) if step.is_payment]
+    for index in payments[1:]:
+        located.problem(
+            ("steps", index, "payment"),
+            f"only one step can be the payment (also steps[{payments[0]}])",
+        )
     cycle = _find_cycle(steps)
     if cycle:
         first = seen[cycle[0]]
@@ -772,70 +883,26 @@ def _check_steps(located: _Located, steps: list[Step]) -> None:
             ("steps", first, "requires"),
             f"steps form a cycle: {' -> '.join([*cycle, cycle[0]])}",
         )
-    elif not located.problems:
-        states = sum(1 for _ in iter_progress_states(steps, limit=MAX_MACHINE_STATES + 1))
-        if states > MAX_MACHINE_STATES:
-            located.problem(
-                ("steps",),
-                f"the steps allow {states} combinations of done steps (at most "
-                f"{MAX_MACHINE_STATES}); order independent steps with 'requires'",
-            )
 
 
 def _find_cycle(steps: list[Step]) -> list[str]:
+    """A cycle of `requires` as [a, b, ...] where a requires b ..., starting at the step that
+    comes first in the file; [] when there is none."""
+    from graphlib import CycleError, TopologicalSorter
+
     graph: dict[str, list[str]] = {}
     for step in steps:  # a duplicate id is reported on its own; its requires are not merged in
-        graph.setdefault(step.id, list(step.requires))
-    colour: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str]:
-        colour[node] = 1
-        stack.append(node)
-        for needed in graph.get(node, []):
-            if needed not in graph:
-                continue
-            if colour.get(needed) == 1:
-                return stack[stack.index(needed) :]
-            if needed not in colour:
-                found = visit(needed)
-                if found:
-                    return found
-        stack.pop()
-        colour[node] = 2
-        return []
-
-    for node in graph:
-        if node not in colour:
-            found = visit(node)
-            if found:
-                return found
+        graph.setdefault(step.id, [needed for needed in step.requires])
+    known = {node: [n for n in needed if n in graph] for node, needed in graph.items()}
+    try:
+        TopologicalSorter(known).prepare()
+    except CycleError as error:
+        # graphlib lists each node before the one that requires it; we say "a requires b".
+        cycle: list[str] = list(reversed(error.args[1][1:]))
+        order = list(graph)
+        first = min(range(len(cycle)), key=lambda i: order.index(cycle[i]))
+        return cycle[first:] + cycle[:first]
     return []
-
-
-def iter_progress_states(
-    steps: Sequence[Step], limit: int | None = None
-) -> Iterator[frozenset[str]]:
-    """Every set of done steps closed under `requires`, smallest first."""
-    order = [step.id for step in steps]
-    requires = {step.id: set(step.requires) for step in steps}
-    frontier: list[frozenset[str]] = [frozenset()]
-    seen = {frozenset[str]()}
-    produced = 0
-    while frontier:
-        next_frontier: list[frozenset[str]] = []
-        for done in frontier:
-            yield done
-            produced += 1
-            if limit is not None and produced >= limit:
-                return
-            for step_id in order:
-                if step_id not in done and requires[step_id] <= done:
-                    grown = done | {step_id}
-                    if grown not in seen:
-                        seen.add(grown)
-                        next_frontier.append(grown)
-        frontier = next_frontier
 
 
 def _check_dates(
@@ -895,12 +962,15 @@ def _check_schedule_1(
     for index, purchaser in purchasers:
         loc = ("purchasers", index)
         expected = purchaser.shares * price
-        if abs(purchaser.purchase_price - expected) > price:
+        over = purchaser.purchase_price - expected
+        if not Decimal(0) <= over < price:
+            bought = int((purchaser.purchase_price / price).to_integral_value(rounding=ROUND_FLOOR))
             located.problem(
-                (*loc, "purchase_price"),
-                f"{purchaser.name}: purchase price {format_money(purchaser.purchase_price)} is "
-                f"not within one share's price (${price}) of {purchaser.shares:,} shares x "
-                f"${price} = ${expected:,}",
+                (*loc, "shares"),
+                f"{purchaser.name}: {purchaser.shares:,} shares x ${price} = ${expected:,} "
+                f"{'exceeds' if over < 0 else 'falls short of'} the purchase price "
+                f"{format_money(purchaser.purchase_price)}; shares are the whole number the "
+                f"price buys: {bought:,}",
             )
         warrants = int((purchaser.shares * coverage).to_integral_value(rounding=ROUND_FLOOR))
         if purchaser.warrant_shares != warrants:

@@ -6,6 +6,7 @@ The core raises these; only `closing.cli` turns them into a line on stderr and a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 class ExitCode:
@@ -36,14 +37,27 @@ class UsageError(ClosingError):
     exit_code = ExitCode.USAGE
 
 
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One problem in a deal file, where it is: beancount's way, data formatted at the edge."""
+
+    path: str
+    line: int | None  # None when the problem is the whole file (missing, unreadable)
+    message: str
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"
+
+
 class DealFileError(ClosingError):
-    """A deal file with one or more problems, each `path:line: message`."""
+    """A deal file with one or more problems (`path:line: message` each, when shown)."""
 
     exit_code = ExitCode.DEAL_FILE
 
-    def __init__(self, problems: Sequence[str]) -> None:
+    def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
+        super().__init__("\n".join(str(problem) for problem in self.problems))
 
 
 class NotFoundError(ClosingError):

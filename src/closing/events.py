@@ -1,4 +1,4 @@
-"""Purchasers, their events, and replaying the events into where each purchaser stands."""
+"""Purchasers (and the company), their events, and replaying the events into where each stands."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from closing.machine import NEW, ProgressMachine
+from closing.deal import NEEDABLE_DETAILS
+from closing.machine import DONE, MARK, REVERSE, UNDO, WAIVE, WAIVED, ProgressMachine
+
+RECEIPT = "receipt"  # part of a payment received; the step stays open
+WITHDRAW = "withdraw"  # the purchaser is out of the deal (step is empty)
+COMPANY_SLUG = "@company"  # the company's own row: it holds the deal's steps and their events
 
 
 @dataclass(eq=False)  # not frozen: building 10,000 of them per board must be cheap
@@ -21,12 +26,13 @@ class Purchaser:
     shares: int
     purchase_price: Decimal
     warrant_shares: int
-    details_json: str = "{}"  # notice and DWAC details, parsed when first asked for
+    details_json: str = "{}"  # notice, DWAC and calendar details, parsed when first asked for
     active: bool = True
+    role: str = "purchaser"  # or "company": the row that holds the deal's own steps
 
     @cached_property
-    def details(self) -> dict[str, dict[str, Any]]:
-        parsed: dict[str, dict[str, Any]] = json.loads(self.details_json)
+    def details(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.details_json)
         return parsed
 
     def detail(self, dotted: str) -> str | None:
@@ -34,14 +40,32 @@ class Purchaser:
         value = self.details.get(section, {}).get(key)
         return value or None
 
+    @cached_property
+    def missing_details(self) -> frozenset[str]:
+        """The notice and DWAC details (`notices.facsimile`, ...) the deal file left blank."""
+        return frozenset(need for need in NEEDABLE_DETAILS if not self.detail(need))
+
+    @property
+    def time_zone(self) -> str | None:
+        zone: str | None = self.details.get("time_zone")
+        return zone
+
+    @property
+    def holidays(self) -> tuple[str, ...]:
+        return tuple(self.details.get("holidays", ()))
+
+    @property
+    def is_company(self) -> bool:
+        return self.role == "company"
+
 
 class Event(NamedTuple):
-    """One stored mark or undo (a tuple: boards and alert wake-ups build tens of thousands)."""
+    """One stored event (a tuple: boards and alert wake-ups build tens of thousands)."""
 
     id: int
     purchaser_id: int
     seq: int
-    kind: str  # "mark" | "undo"
+    kind: str  # mark, undo, reverse, waive, receipt, withdraw
     step: str
     occurred_at: datetime
     recorded_at: datetime
@@ -55,36 +79,80 @@ class Event(NamedTuple):
 
 @dataclass
 class Standing:
-    """Where one purchaser stands after its events: machine state and the mark behind each done
-    step."""
+    """Where one party stands after its events."""
 
-    state: str
-    done: dict[str, Event] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=dict)  # step -> done | waived
+    done: dict[str, Event] = field(default_factory=dict)  # the mark behind each done step
+    waived: dict[str, Event] = field(default_factory=dict)
+    receipts: dict[str, list[Event]] = field(default_factory=dict)  # partial payments, open step
+    reversed: dict[str, Event] = field(default_factory=dict)  # reversed and not done again
+    withdrawn: Event | None = None
     last_seq: int = 0
+
+    def received(self, step_id: str) -> Decimal:
+        """What has come in for a payment step: its partial receipts and the completing mark."""
+        total = sum((e.amount or Decimal(0) for e in self.receipts.get(step_id, ())), Decimal(0))
+        mark = self.done.get(step_id)
+        if mark is not None and mark.amount is not None:
+            total += mark.amount
+        return total
 
     @property
     def amount_received(self) -> Decimal:
-        total = Decimal("0")
-        for event in self.done.values():
-            if event.amount is not None:
-                total += event.amount
+        total = Decimal(0)
+        for step_id in {*self.receipts, *self.done}:
+            total += self.received(step_id)
         return total
 
 
 def replay(machine: ProgressMachine, events: list[Event]) -> Standing:
-    """Run a purchaser's events, in order, through the machine's transitions.
+    """Run a party's events, in order, through the machine's transitions.
 
     Stored events were accepted by the machine when they were recorded, so a refusal here means
     the deal's steps changed under them; `closing init` refuses such a change.
     """
-    state = NEW
-    done: dict[str, Event] = {}
-    last_seq = 0
+    standing = Standing()
+    states = standing.states
     for event in events:
-        state = machine.follow(state, event.kind, event.step)
-        if event.kind == "mark":
-            done[event.step] = event
+        kind, step = event.kind, event.step
+        standing.last_seq = event.seq
+        if kind == RECEIPT:
+            standing.receipts.setdefault(step, []).append(event)
+            continue
+        if kind == WITHDRAW:
+            standing.withdrawn = event
+            continue
+        if kind == UNDO and states.get(step) is None and standing.receipts.get(step):
+            standing.receipts[step].pop()  # the correction of a partial receipt
+            continue
+        state = machine.follow(states, kind, step)
+        if state == DONE:
+            states[step] = state
+            standing.done[step] = event
+            standing.reversed.pop(step, None)
+        elif state == WAIVED:
+            states[step] = state
+            standing.waived[step] = event
         else:
-            done.pop(event.step, None)
-        last_seq = event.seq
-    return Standing(state=state, done=done, last_seq=last_seq)
+            states.pop(step, None)
+            standing.done.pop(step, None)
+            standing.waived.pop(step, None)
+            if kind == REVERSE:
+                standing.reversed[step] = event
+                standing.receipts.pop(step, None)  # the money went back
+    return standing
+
+
+__all__ = [
+    "COMPANY_SLUG",
+    "MARK",
+    "RECEIPT",
+    "REVERSE",
+    "UNDO",
+    "WAIVE",
+    "WITHDRAW",
+    "Event",
+    "Purchaser",
+    "Standing",
+    "replay",
+]

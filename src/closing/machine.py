@@ -1,28 +1,59 @@
-"""Each purchaser's progress through the deal's steps, as a `transitions` state machine.
+"""Each party's progress through the deal's steps, as `transitions` state machines.
 
-A state is a set of done steps that respects `requires` (so `warrant_faxed` and `dwac_credited`
-can be done in either order once `wired` is). It is named by its latest steps: `new`, `signed`,
-`wired`, `warrant_faxed+dwac_credited`, ... and `closed` when every step is done. Each step `s`
-has a trigger `mark_s` and a trigger `undo_s`. One machine is built per set of steps with
-`model=None`; purchasers are plain objects that only hold `.state` (see LIBRARY-NOTES.md).
+Every step of every purchaser (and of the company) is its own small machine: `pending`, `done`
+or `waived`. Its triggers are `mark` (pending -> done), `undo` (a correction: done or waived ->
+pending), `reverse` (done came undone in the world: a wire returned -> pending) and `waive`
+(the step does not apply: pending -> waived). So a deal of 60 steps has 3 x 60 step states, not
+the 2^60 sets of done steps: the state space grows with the steps, not with their subsets.
+
+Across steps the rules are the deal file's `requires`: a step can be marked once each step it
+requires is done or waived; a correction (`undo`) of a step is refused while a step that requires
+it is done; a `reverse` is not (what was done on top of it stays done, flagged for attention).
+
+One `Machine` is built, once, with `model=None`; a step's state lives in a plain `StepModel`
+(see LIBRARY-NOTES.md). Replaying stored events follows the machine's own transition table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 
 from transitions import Machine, MachineError
 
-from closing.deal import DealTerms, Step, iter_progress_states
+from closing.deal import DealTerms, Step
 
+PENDING, DONE, WAIVED = "pending", "done", "waived"
+MARK, UNDO, REVERSE, WAIVE = "mark", "undo", "reverse", "waive"
 NEW = "new"
 CLOSED = "closed"
 
+_STEP_MACHINE = Machine(
+    model=None,
+    states=[PENDING, DONE, WAIVED],
+    transitions=[
+        {"trigger": MARK, "source": PENDING, "dest": DONE},
+        {"trigger": UNDO, "source": [DONE, WAIVED], "dest": PENDING},
+        {"trigger": REVERSE, "source": DONE, "dest": PENDING},
+        {"trigger": WAIVE, "source": PENDING, "dest": WAIVED},
+    ],
+    initial=PENDING,
+    auto_transitions=False,
+    ignore_invalid_triggers=False,
+)
+# (state, trigger) -> state, read back from the machine's own events.
+TABLE: dict[tuple[str, str], str] = {
+    (source, trigger): transition.dest
+    for trigger, event in _STEP_MACHINE.events.items()
+    for source, found in event.transitions.items()
+    for transition in found
+    if transition.dest is not None
+}
 
-class Progress:
-    """The machine's model: one purchaser's current state name."""
 
-    def __init__(self, state: str = NEW) -> None:
+class StepModel:
+    """The machine's model: one step's state for one party."""
+
+    def __init__(self, state: str = PENDING) -> None:
         self.state = state
 
 
@@ -30,122 +61,96 @@ class Refusal(Exception):
     """Raised by `ProgressMachine` with the reason a trigger is not allowed."""
 
 
+# One party's step states: step id -> state, pending steps left out.
+States = Mapping[str, str]
+
+
 class ProgressMachine:
-    def __init__(self, steps: tuple[Step, ...]) -> None:
-        self.steps = steps
-        self.order = [step.id for step in steps]
-        self.requires = {step.id: frozenset(step.requires) for step in steps}
-        self._by_name: dict[str, frozenset[str]] = {}
-        self._by_set: dict[frozenset[str], str] = {}
-        for done in iter_progress_states(steps):
-            name = self._name(done)
-            self._by_name[name] = done
-            self._by_set[done] = name
-        transitions = []
-        for done, name in self._by_set.items():
-            for step_id in self.order:
-                if step_id not in done and self.requires[step_id] <= done:
-                    transitions.append(
-                        {
-                            "trigger": f"mark_{step_id}",
-                            "source": name,
-                            "dest": self._by_set[done | {step_id}],
-                        }
-                    )
-                if step_id in done and not self.dependents_done(step_id, done):
-                    transitions.append(
-                        {
-                            "trigger": f"undo_{step_id}",
-                            "source": name,
-                            "dest": self._by_set[done - {step_id}],
-                        }
-                    )
-        self.machine = Machine(
-            model=None,
-            states=list(self._by_name),
-            transitions=transitions,
-            initial=NEW,
-            auto_transitions=False,
-            ignore_invalid_triggers=False,
-        )
-        # The same transitions as a table, read back from the machine's own events. Replaying
-        # stored events (every board, every alert wake-up, thousands of purchasers) follows the
-        # table; recording a new event goes through the machine's trigger.
-        self.table: dict[tuple[str, str], str] = {
-            (source, trigger): transition.dest
-            for trigger, event in self.machine.events.items()
-            for source, found in event.transitions.items()
-            for transition in found
-            if transition.dest is not None
-        }
+    """The rules across the steps of one party (each purchaser, or the company)."""
 
-    def _name(self, done: frozenset[str]) -> str:
-        if not done:
-            return NEW
-        if len(done) == len(self.order):
-            return CLOSED
-        latest = [s for s in self.order if s in done and not self.dependents_done(s, done)]
-        return "+".join(latest)
+    def __init__(self, steps: Sequence[Step]) -> None:
+        self.steps = tuple(steps)
+        self.order = [step.id for step in self.steps]
+        self.requires = {step.id: tuple(step.requires) for step in self.steps}
+        self.required_by: dict[str, list[str]] = {step_id: [] for step_id in self.order}
+        for step in self.steps:
+            for needed in step.requires:
+                if needed in self.required_by:
+                    self.required_by[needed].append(step.id)
 
-    def dependents_done(self, step_id: str, done: Iterable[str]) -> list[str]:
-        return [other for other in done if step_id in self.requires.get(other, ())]
-
-    def done(self, state: str) -> frozenset[str]:
-        return self._by_name[state]
-
-    def state_for(self, done: Iterable[str]) -> str:
-        return self._by_set[frozenset(done)]
-
-    def still_to_do(self, state: str) -> list[str]:
-        """The steps not done in `state`, in the deal's order."""
-        done = self.done(state)
-        return [step for step in self.order if step not in done]
-
-    @property
-    def states(self) -> list[str]:
-        return list(self._by_name)
-
-    def mark(self, progress: Progress, step_id: str) -> None:
-        self._fire(progress, f"mark_{step_id}", step_id)
-
-    def undo(self, progress: Progress, step_id: str) -> None:
-        self._fire(progress, f"undo_{step_id}", step_id)
-
-    def _fire(self, progress: Progress, trigger: str, step_id: str) -> None:
-        if step_id not in self.requires:
-            raise Refusal(f"there is no step {step_id!r}; the steps are {', '.join(self.order)}")
+    def fire(self, states: States, trigger: str, step_id: str) -> str:
+        """The step's state after `trigger`, checked against the other steps; `Refusal` says why
+        not. Goes through the `transitions` machine (a new event is being decided)."""
+        self.check(states, trigger, step_id)
+        model = StepModel(states.get(step_id, PENDING))
         try:
-            self.machine.events[trigger].trigger(progress)
+            _STEP_MACHINE.events[trigger].trigger(model)
         except MachineError:
-            raise Refusal(self.why_not(progress.state, trigger, step_id)) from None
+            raise Refusal(self._why_not(states, trigger, step_id)) from None
+        return model.state
 
-    def follow(self, state: str, kind: str, step_id: str) -> str:
-        """The state after a stored `mark` or `undo` event, by the transition table."""
-        dest = self.table.get((state, f"{kind}_{step_id}"))
-        if dest is None:
-            if step_id not in self.requires:
-                raise Refusal(
-                    f"there is no step {step_id!r}; the steps are {', '.join(self.order)}"
-                )
-            raise Refusal(self.why_not(state, f"{kind}_{step_id}", step_id))
+    def follow(self, states: States, trigger: str, step_id: str) -> str:
+        """The state after a stored event, by the transition table (replaying thousands)."""
+        dest = TABLE.get((states.get(step_id, PENDING), trigger))
+        if dest is None or step_id not in self.requires:
+            raise Refusal(self._why_not(states, trigger, step_id))
         return dest
 
-    def why_not(self, state: str, trigger: str, step_id: str) -> str:
-        done = self.done(state)
-        if trigger.startswith("mark_"):
-            if step_id in done:
-                return f"{step_id} is already done"
-            missing = [s for s in self.order if s in self.requires[step_id] and s not in done]
-            return f"{_and(missing)} {'is' if len(missing) == 1 else 'are'} not done"
-        if step_id not in done:
-            return f"{step_id} is not done"
-        blocking = [s for s in self.order if s in self.dependents_done(step_id, done)]
-        if len(blocking) == 1:
-            return f"{blocking[0]} is done; undo it first"
-        return f"{_and(blocking)} are done; undo them first"
+    def check(self, states: States, trigger: str, step_id: str) -> None:
+        if step_id not in self.requires:
+            raise Refusal(f"there is no step {step_id!r}; the steps are {', '.join(self.order)}")
+        current = states.get(step_id, PENDING)
+        if (current, trigger) not in TABLE:
+            raise Refusal(self._why_not(states, trigger, step_id))
+        if trigger == MARK:
+            missing = [s for s in self.requires[step_id] if states.get(s) not in (DONE, WAIVED)]
+            if missing:
+                raise Refusal(f"{_and(missing)} {'is' if len(missing) == 1 else 'are'} not done")
+        elif trigger == UNDO:
+            standing_on = [s for s in self.required_by[step_id] if states.get(s) == DONE]
+            if standing_on:
+                verb = "is" if len(standing_on) == 1 else "are"
+                pronoun = "it" if len(standing_on) == 1 else "them"
+                raise Refusal(f"{_and(standing_on)} {verb} done; undo {pronoun} first")
+
+    def _why_not(self, states: States, trigger: str, step_id: str) -> str:
+        if step_id not in self.requires:
+            return f"there is no step {step_id!r}; the steps are {', '.join(self.order)}"
+        current = states.get(step_id, PENDING)
+        if trigger in (MARK, WAIVE):
+            return f"{step_id} is already {current}"
+        return f"{step_id} is not done" if current == PENDING else f"{step_id} is {current}"
+
+    def satisfied(self, states: States, step_id: str) -> bool:
+        return states.get(step_id) in (DONE, WAIVED)
+
+    def ready(self, states: States, step_id: str) -> bool:
+        """Open, and every step it requires is done or waived."""
+        return not self.satisfied(states, step_id) and all(
+            self.satisfied(states, needed) for needed in self.requires[step_id]
+        )
+
+    def still_to_do(self, states: States) -> list[str]:
+        """The steps neither done nor waived, in the deal's order."""
+        return [step for step in self.order if not self.satisfied(states, step)]
+
+    def state_name(self, states: States) -> str:
+        """`new`, `closed`, or the latest steps done (`warrant_faxed+dwac_credited`)."""
+        finished = [s for s in self.order if self.satisfied(states, s)]
+        if not finished:
+            return NEW
+        if len(finished) == len(self.order):
+            return CLOSED
+        latest = [
+            s
+            for s in finished
+            if states.get(s) == DONE
+            and not any(states.get(after) == DONE for after in self.required_by[s])
+        ]
+        return "+".join(latest) or "+".join(finished)
 
 
-def _and(items: list[str]) -> str:
+def _and(items: Sequence[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
@@ -154,9 +159,10 @@ def _and(items: list[str]) -> str:
 _machines: dict[str, ProgressMachine] = {}
 
 
-def machine_for(terms: DealTerms) -> ProgressMachine:
-    """The machine for a deal's steps, built once per process per set of steps."""
-    key = repr([(step.id, step.requires) for step in terms.steps])
+def machine_for(terms: DealTerms, company: bool = False) -> ProgressMachine:
+    """The rules for each purchaser's steps (or the company's), built once per process."""
+    steps = terms.company_steps if company else terms.purchaser_steps
+    key = repr([(step.id, step.requires) for step in steps])
     if key not in _machines:
-        _machines[key] = ProgressMachine(tuple(terms.steps))
+        _machines[key] = ProgressMachine(steps)
     return _machines[key]

@@ -11,16 +11,26 @@ def local(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def duration(delta: timedelta) -> str:
-    """`2h 05m`, `3d 4h`, `45m`, `30s`: never negative."""
+def duration(delta: timedelta, style: str = "words") -> str:
+    """A length of time, never negative, in one of three spellings:
+
+    - `words` (alerts, messages): its two largest units, `2h 05m`, `3d 4h`, `45m`, `30s`;
+    - `compact` (board cells): the same without the space, `2h05m`, `3d4h`;
+    - `exact` (the deal file's own spelling, alert rule names): every unit that is not zero and
+      nothing dropped, `2h`, `1h30m`, `45s`.
+    """
     seconds = int(abs(delta).total_seconds())
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
+    if style == "exact":
+        units = ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s"))
+        return "".join(f"{n}{unit}" for n, unit in units if n) or "0s"
+    space = "" if style == "compact" else " "
     if days:
-        return f"{days}d {hours}h"
+        return f"{days}d{space}{hours}h"
     if hours:
-        return f"{hours}h {minutes:02d}m"
+        return f"{hours}h{space}{minutes:02d}m"
     if minutes:
         return f"{minutes}m"
     return f"{secs}s"

@@ -217,7 +217,7 @@ class AlertDaemon:
                 log.error(
                     "event=deal-file-invalid deal=%s problems=%s",
                     logfmt(slug),
-                    logfmt("; ".join(error.problems)),
+                    logfmt("; ".join(str(problem) for problem in error.problems)),
                 )
                 continue
             except ClosingError as error:

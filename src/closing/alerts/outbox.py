@@ -27,9 +27,16 @@ from closing.alerts.channels import (
     channels_for,
 )
 from closing.alerts.plan import AlertText, DueAlert, Key, alert_text, plan_alerts
+from closing.db.queries import (
+    company_of,
+    deal_by_id,
+    deals_where,
+    events_by_purchaser,
+    purchasers_of,
+)
 from closing.db.schema import AlertRow, DealRow, DeliveryRow, PurchaserRow
 from closing.db.store import Store
-from closing.operations import Deal, all_deals, deal_from_row, events_by_purchaser, purchasers_of
+from closing.deadlines import Deal
 
 ALERTS: Any = AlertRow.__table__  # type: ignore[attr-defined]
 DELIVERIES: Any = DeliveryRow.__table__  # type: ignore[attr-defined]
@@ -105,10 +112,11 @@ class LedgerCache:
 def plan_deal(
     session: Session, deal: Deal, now: datetime, ledger: set[Key] | None = None
 ) -> tuple[list[DueAlert], datetime | None]:
-    purchasers = purchasers_of(session, deal)
+    purchasers = purchasers_of(session, deal.id)
+    company = company_of(session, deal.id)
     events = events_by_purchaser(session, deal.id)
     keys = _ledger(session, deal.id) if ledger is None else ledger
-    plan = plan_alerts(deal.terms, deal.calendar, deal.machine, purchasers, events, now, keys)
+    plan = plan_alerts(deal, purchasers, events, now, keys, company)
     return plan.due, plan.next_at
 
 
@@ -120,7 +128,7 @@ def decide(
     decided: list[Decided] = []
     next_at: datetime | None = None
     with store.session() as session:
-        deal_ids = [deal.id for deal in all_deals(session)]
+        deal_ids = [deal.id for deal in deals_where(session)]
     for deal_id in deal_ids:
         for attempt in range(3):
             try:
@@ -148,9 +156,7 @@ def _decide_deal(
     bulk (a first wake-up on a large deal can decide thousands of alerts at once)."""
     found: list[Decided] = []
     with store.session() as session:
-        row = session.get(DealRow, deal_id)
-        assert row is not None
-        deal = deal_from_row(row)
+        deal = deal_by_id(session, deal_id)
         ledger = cache.keys(session, deal.id) if cache is not None else None
         due, next_at = plan_deal(session, deal, now, ledger)
         if not due:
@@ -368,7 +374,7 @@ def configured_channels(store: Store, extra_urls: list[str]) -> dict[str, Channe
     """Every channel this sender can reach: each deal's URLs and the ones it was started with."""
     urls = list(extra_urls)
     with store.session() as session:
-        for deal in all_deals(session):
+        for deal in deals_where(session):
             urls += deal.terms.alerts.notify
     return {channel.key: channel for channel in channels_for(urls)}
 
@@ -414,7 +420,7 @@ def ledger(store: Store, include_superseded: bool = False) -> list[LedgerEntry]:
         if not include_superseded:
             query = query.where(col(AlertRow.superseded).is_(False))
         alerts = list(session.exec(query))
-        zones = {deal.slug: deal.terms.zone for deal in all_deals(session)}
+        zones = {deal.slug: deal.terms.zone for deal in deals_where(session)}
         deliveries: dict[int, list[dict[str, object]]] = {}
         for d in session.exec(select(DeliveryRow).order_by(col(DeliveryRow.id))):
             deliveries.setdefault(d.alert_id, []).append(

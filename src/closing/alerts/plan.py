@@ -14,9 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from closing.board import step_deadline
-from closing.calendar import BusinessCalendar
-from closing.deal import AlertRules, DealTerms, DueAfter, Step, format_duration
+from closing.deadlines import Deal
+from closing.deal import NEEDABLE_DETAILS, AlertRules, DealTerms, Step
 from closing.events import Event, Purchaser, replay
 from closing.machine import ProgressMachine
 from closing.marks import mark_command
@@ -58,7 +57,7 @@ class Plan:
 
 def schedule(rules: AlertRules) -> list[tuple[str, timedelta]]:
     """Each rule's name and its offset from a deadline, earliest first."""
-    found = [(f"before-{format_duration(lead)}", -lead) for lead in rules.before]
+    found = [(f"before-{duration(lead, style='exact')}", -lead) for lead in rules.before]
     if rules.at_deadline:
         found.append((AT_DEADLINE, timedelta(0)))
     if rules.overdue is not None:
@@ -73,41 +72,49 @@ def occurrences(rules: AlertRules, deadline: datetime) -> list[Occurrence]:
 
 
 def plan_alerts(
-    terms: DealTerms,
-    calendar: BusinessCalendar,
-    machine: ProgressMachine,
+    deal: Deal,
     purchasers: Iterable[Purchaser],
     events: dict[int, list[Event]],
     now: datetime,
     ledger: set[Key],
+    company: Purchaser | None = None,
 ) -> Plan:
     """The alerts due at `now` that the ledger has not seen, and the next time one falls due.
 
-    Written for a wake-up over thousands of purchasers: the rule offsets, the cutoffs that do not
-    depend on another step, and the ledger grouped by deadline are worked out once."""
+    Only open steps whose prerequisites are done or waived get alerts (blocked ones included:
+    they need someone's attention); nothing for waived steps or withdrawn purchasers; the
+    company's steps alert too. Written for a wake-up over thousands of purchasers: the rule
+    offsets and the ledger grouped by deadline are worked out once, and deadlines that do not
+    depend on the purchaser come from the deal's cache."""
+    terms = deal.terms
     offsets = schedule(terms.alerts)  # the same for every step of every purchaser
-    fixed = {
-        step.id: step_deadline(terms, calendar, step, {})
-        for step in terms.steps
-        if not isinstance(step.due, DueAfter)
-    }
-    steps: list[tuple[Step, str, list[str], datetime | None]] = [
-        (step, step.id, step.requires, fixed.get(step.id)) for step in terms.steps
-    ]
     fired: dict[tuple[int, str, datetime], set[str]] = {}
     for purchaser_id, step_id, rule, deadline in ledger:
         fired.setdefault((purchaser_id, step_id, deadline), set()).add(rule)
     nothing_fired: set[str] = set()
     due: list[DueAlert] = []
     next_at: datetime | None = None
-    for purchaser in purchasers:
-        history = events.get(purchaser.id)
-        done = replay(machine, history).done if history else {}
-        for step, step_id, requires, fixed_deadline in steps:
-            if step_id in done or (requires and not all(r in done for r in requires)):
+    company_states: dict[str, str] = {}
+    parties: list[tuple[Purchaser, ProgressMachine, list[Step]]] = []
+    if company is not None:
+        company_states = replay(deal.company_machine, events.get(company.id, [])).states
+        parties.append((company, deal.company_machine, terms.company_steps))
+    machine = deal.machine
+    steps = terms.purchaser_steps
+    parties += [(purchaser, machine, steps) for purchaser in purchasers]
+    for party, party_machine, party_steps in parties:
+        history = events.get(party.id)
+        standing = replay(party_machine, history) if history else None
+        if standing is not None and standing.withdrawn is not None:
+            continue
+        own = standing.states if standing else {}
+        states = {**company_states, **own} if company_states else own
+        done = standing.done if standing else {}
+        for step in party_steps:
+            if not party_machine.ready(states, step.id):
                 continue
-            deadline = fixed_deadline or step_deadline(terms, calendar, step, done)
-            seen = fired.get((purchaser.id, step_id, deadline), nothing_fired)
+            deadline = deal.deadline(step, done, None if party.is_company else party)
+            seen = fired.get((party.id, step.id, deadline), nothing_fired)
             ready: list[Occurrence] = []
             for rule, offset in offsets:
                 if rule in seen:
@@ -122,9 +129,7 @@ def plan_alerts(
             if ready:
                 latest = ready[-1]
                 due.append(
-                    DueAlert(
-                        purchaser, step, latest.rule, deadline, latest.fire_at, tuple(ready[:-1])
-                    )
+                    DueAlert(party, step, latest.rule, deadline, latest.fire_at, tuple(ready[:-1]))
                 )
     return Plan(due, next_at)
 
@@ -152,24 +157,28 @@ def alert_text(terms: DealTerms, alert: DueAlert, now: datetime) -> AlertText:
         headline = f"late by {duration(left)}"
     purchaser = alert.purchaser
     step = alert.step
+    slug = "company" if purchaser.is_company else purchaser.slug
     key = (
-        f"{terms.slug}/{purchaser.slug}/{step.id}/{alert.rule}/"
+        f"{terms.slug}/{slug}/{step.id}/{alert.rule}/"
         f"{alert.deadline.strftime('%Y-%m-%dT%H:%M:%SZ')}"
     )
     title = f"{purchaser.name}: {step.title} not done, {headline}"
     lines = [
         f"Deal: {terms.slug} ({terms.title})",
-        f"Purchaser: {purchaser.name}",
+        f"Company: {purchaser.name}" if purchaser.is_company else f"Purchaser: {purchaser.name}",
         f"Step: {step.title} ({step.id}) is not done",
         f"Deadline: {when}",
     ]
+    missing = [NEEDABLE_DETAILS[need] for need in step.needs if not purchaser.detail(need)]
+    if missing:
+        lines.append(f"Missing: the deal file has no {', '.join(missing)} for this purchaser")
     if alert.superseded:
         lines.append(
             f"Also covers {len(alert.superseded)} earlier alerts of this step that came due "
             "at the same time (no daemon was running, or the step has just become possible)"
         )
     lines += [
-        f"When it is done: {mark_command(terms.slug, purchaser.slug, step.id)}",
+        f"When it is done: {mark_command(terms.slug, slug, step.id)}",
         f"Alert: {key}",
     ]
     return AlertText(title, "\n".join(lines), key)

@@ -15,11 +15,12 @@ import io
 import os
 import sys
 import traceback
+from dataclasses import asdict
 
 import click
 
 from closing.cli import alerts, db, demo, marks, watch
-from closing.cli.app import App, checked, deal_option, instant, pass_app
+from closing.cli.app import App, checked, deal_option, local_time, pass_app
 from closing.errors import ClosingError, DealFileError, ExitCode, UsageError
 from closing.text import neutral
 
@@ -31,10 +32,17 @@ from closing.text import neutral
 @click.option(
     "--database",
     metavar="URL",
-    help="Database URL (default: CLOSING_DATABASE_URL, "
-    "else a SQLite file under ~/.local/share/closing).",
+    envvar="CLOSING_DATABASE_URL",
+    show_envvar=True,
+    help="Database URL or SQLite path (default: a SQLite file under ~/.local/share/closing).",
 )
-@click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="CLOSING_DEBUG",
+    show_envvar=True,
+    help="Show tracebacks for unexpected errors.",
+)
 @click.version_option(package_name="closing")
 @click.pass_context
 def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
@@ -47,14 +55,31 @@ def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False), callback=checked("FILE", 4096))
+@click.option(
+    "--json", "as_json", is_flag=True, help="The result, or the file's problems, as JSON."
+)
 @pass_app
-def init(app: App, file: str) -> None:
+def init(app: App, file: str, as_json: bool) -> None:
     """Load or reload a deal file (lists what changed)."""
     from closing.operations import load_deal
 
-    result = load_deal(app.store, file, app.now())
+    try:
+        result = load_deal(app.store, file, app.now())
+    except DealFileError as error:
+        if as_json:
+            app.print_json({"problems": [asdict(problem) for problem in error.problems]})
+        raise
     slug = neutral(result.slug)
-    if result.created:
+    if as_json:
+        app.print_json(
+            {
+                "deal": result.slug,
+                "created": result.created,
+                "purchasers": result.purchasers,
+                "changes": result.changes,
+            }
+        )
+    elif result.created:
         app.out(f"Loaded deal {slug} with {result.purchasers} purchasers.")
     elif result.changes:
         app.out(f"Updated deal {slug}:")
@@ -70,7 +95,8 @@ def init(app: App, file: str) -> None:
 @click.option(
     "--as-of",
     metavar="TIME",
-    help="Show the board as it stood at TIME (ISO 8601 with offset), from the event log.",
+    help="Show the board as it stood at TIME (08:30, 2002-06-07 08:30 in the deal's zone, or ISO "
+    "8601 with an offset), from the event log.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
 @click.option("--all", "show_all", is_flag=True, help="Every purchaser, however many.")
@@ -88,12 +114,7 @@ def status(
 
     deal = deal or deal_name
     now = app.now()
-    when = instant(as_of, "--as-of") or now
-    if when > now:
-        raise UsageError(
-            f"--as-of {neutral(str(as_of))} is in the future; the board can only show the past"
-        )
-    result = board(app.existing_store, deal, when)
+    result = board(app.existing_store, deal, now, local_time(as_of, "--as-of"))
     if as_json:
         from closing.cli.json_views import board_json
 

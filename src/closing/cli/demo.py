@@ -101,7 +101,7 @@ def run_demo(app: App, file: str | None) -> None:
             )
             console.print(
                 f"{local(when, PACIFIC)}  {recorded.purchaser.slug:<12} {step}"
-                + ("  (closed)" if not recorded.deal.machine.still_to_do(recorded.state) else "")
+                + ("  (closed)" if not recorded.still_to_do else "")
             )
         for shown in boards:
             console.print(Rule(f"closing status   (at {local(shown, PACIFIC)})"))

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from closing.board import Board, PurchaserStatus
+from closing.board import Board, PurchaserStatus, StepStatus
 from closing.money import money_text
 from closing.operations import DealSummary, HistoryEntry
 
@@ -32,6 +32,15 @@ def board_json(board: Board) -> dict[str, Any]:
             seen[moment] = iso(moment, zone)
         return seen[moment]
 
+    # Most purchasers' open steps are alike (same deadline, nothing missing): one dict serves all.
+    shared: dict[StepStatus, dict[str, Any]] = {}
+
+    def step(status: StepStatus) -> dict[str, Any]:
+        found = shared.get(status)
+        if found is None:
+            found = shared[status] = step_json(status, stamp)
+        return found
+
     totals = board.totals
     return {
         "deal": {
@@ -44,14 +53,24 @@ def board_json(board: Board) -> dict[str, Any]:
                 "time_zone": terms.cutoff.time_zone,
             },
             "price_per_share": str(terms.securities.common_stock.price_per_share),
-            "steps": [{"id": step.id, "title": step.title} for step in terms.steps],
+            "steps": [
+                {"id": step.id, "title": step.title, "party": step.party} for step in terms.steps
+            ],
             "closed": board.closed,
         },
         "as_of": iso(board.as_of, zone),
-        "purchasers": [purchaser_json(row, stamp) for row in board.purchasers],
+        "company": {
+            "name": terms.company.name,
+            "closed": board.company.closed,
+            "steps": {
+                step_id: step_json(status, stamp) for step_id, status in board.company.steps.items()
+            },
+        },
+        "purchasers": [purchaser_json(row, step) for row in board.purchasers],
         "totals": {
             "purchasers": totals.purchasers,
             "closed": totals.closed,
+            "withdrawn": totals.withdrawn,
             "shares": totals.shares,
             "purchase_price": money_text(totals.purchase_price),
             "warrant_shares": totals.warrant_shares,
@@ -63,29 +82,41 @@ def board_json(board: Board) -> dict[str, Any]:
 
 
 def purchaser_json(
-    row: PurchaserStatus, stamp: Callable[[datetime | None], str | None]
+    row: PurchaserStatus, step: Callable[[StepStatus], dict[str, Any]]
 ) -> dict[str, Any]:
     purchaser = row.purchaser
+    withdrawn = row.withdrawn
     return {
         "name": purchaser.name,
         "slug": purchaser.slug,
         "state": row.state,
-        "steps": {
-            step_id: {
-                "status": status.status,
-                "deadline": stamp(status.deadline),
-                "done_at": stamp(status.done_at),
-                "done_by": status.done_by,
-                "blocked_by": list(status.blocked_by),
-                "waiting_on": list(status.waiting_on),
-            }
-            for step_id, status in row.steps.items()
-        },
+        "withdrawn": withdrawn is not None,
+        "withdrawn_reason": withdrawn.note if withdrawn is not None else None,
+        "steps": {step_id: step(status) for step_id, status in row.steps.items()},
         "shares": purchaser.shares,
         "purchase_price": money_text(purchaser.purchase_price),
         "warrant_shares": purchaser.warrant_shares,
         "amount_received": money_text(row.amount_received),
+        "shortfall": money_text(row.shortfall),
     }
+
+
+def step_json(status: StepStatus, stamp: Callable[[datetime | None], str | None]) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "status": status.status,
+        "deadline": stamp(status.deadline),
+        "done_at": stamp(status.done_at),
+        "done_by": status.done_by,
+        "late_by": status.late_by,
+        "blocked_by": list(status.blocked_by),
+        "waiting_on": list(status.waiting_on),
+        "attention": list(status.attention),
+    }
+    if status.received is not None:
+        found["received"] = money_text(status.received)
+    if status.reason is not None:
+        found["reason"] = status.reason
+    return found
 
 
 def history_json(entries: list[HistoryEntry], zone: ZoneInfo) -> list[dict[str, Any]]:

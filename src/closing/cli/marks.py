@@ -1,4 +1,8 @@
-"""The mark commands (one per row of `closing.marks`, plus `mark`) and `undo`."""
+"""The mark commands (one per row of `closing.marks`, plus `mark`) and `undo`.
+
+Every text a mark records (note, reason, evidence, operator) is one line of at most 2,000
+characters, and purchaser and step names at most 200: checked as the command line is read, so a
+newline can never forge a line of `history` and a 100 kB name never reaches the database."""
 
 from __future__ import annotations
 
@@ -8,11 +12,30 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from closing.cli.app import App, deal_option, instant, one_line, operator, pass_app
+from closing.cli.app import App, checked, deal_option, local_time, operator, pass_app
 from closing.marks import GENERIC, MARK_COMMANDS, MarkCommand
+from closing.text import MAX_TEXT, neutral
 
 if TYPE_CHECKING:
     from closing.operations import Recorded
+
+
+by_option = click.option(
+    "--by",
+    metavar="NAME",
+    envvar="CLOSING_OPERATOR",
+    show_envvar=True,
+    help="Who records it (default: your user name).",
+    callback=checked("--by (or CLOSING_OPERATOR)", MAX_TEXT),
+)
+note_option = click.option(
+    "--note",
+    metavar="TEXT",
+    help="A note kept with the event.",
+    callback=checked("--note", MAX_TEXT),
+)
+purchaser_argument = click.argument("purchaser", callback=checked("PURCHASER"))
+step_argument = click.argument("step", callback=checked("STEP"))
 
 
 def mark_command(spec: MarkCommand) -> click.Command:
@@ -30,45 +53,55 @@ def mark_command(spec: MarkCommand) -> click.Command:
         from closing.operations import MarkRequest, mark
 
         step_id = options.pop("step", None) or spec.step
-        evidence_option = spec.evidence_option.lstrip("-").replace("-", "_")
-        evidence = one_line(options.get(evidence_option), spec.evidence_option)
+        evidence = options.get(spec.evidence_option.lstrip("-").replace("-", "_"))
         request = MarkRequest(
-            purchaser=one_line(purchaser, "PURCHASER", 200) or "",
-            step=one_line(step_id, "STEP", 200) or "",
-            at=instant(at, "--at"),
+            purchaser=purchaser,
+            step=step_id or "",
+            at=local_time(at, "--at"),
             actor=operator(by),
             host=socket.gethostname(),
             evidence_kind=spec.evidence_kind,
             evidence=evidence,
-            amount=one_line(options.get("amount"), "--amount", 100),
-            note=one_line(note, "--note"),
+            amount=options.get("amount"),
+            note=note,
+            partial=bool(options.get("partial")),
         )
         recorded = mark(app.store, deal_name, request, app.now())
         say_recorded(app, "Marked", recorded)
 
     command.__doc__ = spec.help
     params: list[Callable[[Any], Any]] = [
-        click.argument("purchaser"),
+        purchaser_argument,
         deal_option,
-        click.option(
-            "--at", metavar="TIME", help="When it happened (ISO 8601 with offset); default now."
-        ),
-        click.option(
-            "--by",
-            metavar="NAME",
-            help="Who records it (default CLOSING_OPERATOR, else your user name).",
-        ),
-        click.option("--note", metavar="TEXT", help="A note kept with the event."),
+        at_option,
+        by_option,
+        note_option,
     ]
     if spec.step is None:
-        params.insert(1, click.argument("step"))
-    params.append(click.option(spec.evidence_option, metavar="TEXT", help=spec.evidence_help))
+        params.insert(1, step_argument)
+    params.append(
+        click.option(
+            spec.evidence_option,
+            metavar="TEXT",
+            help=spec.evidence_help,
+            callback=checked(spec.evidence_option, MAX_TEXT),
+        )
+    )
     if spec.takes_amount:
         params.append(
             click.option(
                 "--amount",
                 metavar="AMOUNT",
-                help="Amount received (default: the purchase price); must match it to the cent.",
+                help="Amount received (default: what is still owed); the total must match the "
+                "purchase price (within the step's tolerance).",
+                callback=checked("--amount", 100),
+            )
+        )
+        params.append(
+            click.option(
+                "--partial",
+                is_flag=True,
+                help="Part of the price: recorded, and the step stays open for the rest.",
             )
         )
     wrapped: Any = pass_app(command)
@@ -78,52 +111,145 @@ def mark_command(spec: MarkCommand) -> click.Command:
 
 
 def say_recorded(app: App, verb: str, recorded: Recorded) -> None:
+    from closing.events import RECEIPT, WITHDRAW
     from closing.money import format_money
-    from closing.text import neutral
     from closing.timefmt import local
 
     event = recorded.event
+    party = recorded.purchaser
+    name = neutral(party.name)  # data: shown as text, whatever an older closing stored
+    actor = neutral(event.actor)
     zone = recorded.deal.terms.zone
     extra = f" ({format_money(event.amount)})" if event.amount is not None else ""
-    remaining = recorded.deal.machine.still_to_do(recorded.state)
-    name = neutral(recorded.purchaser.name)
+    remaining = recorded.still_to_do
+    if event.kind == WITHDRAW:
+        app.out(
+            f"Withdrew {name} at {local(event.occurred_at, zone)} by {actor}: "
+            f"{neutral(event.note or '')}. No more alerts for it; its price leaves the totals to "
+            "receive."
+        )
+        return
+    if event.kind == RECEIPT:
+        verb = "Recorded part of"
     progress = (
         f"Still to do: {neutral(', '.join(remaining))}."
         if remaining
-        else f"Every step is done: {name} is closed."
+        else f"Every step is done: {'the company' if party.is_company else name} is closed."
     )
     app.out(
         f"{verb} {neutral(event.step)} for {name} at {local(event.occurred_at, zone)} "
-        f"by {neutral(event.actor)}{extra}. {progress}"
+        f"by {actor}{extra}. {progress}"
     )
+
+
+at_option = click.option(
+    "--at",
+    metavar="TIME",
+    help="When it happened: 08:30 or 2002-06-07 08:30 in the deal's zone, or ISO 8601 with an "
+    "offset; default now.",
+)
+
+
+def correction_command(kind: str, verb: str, help_text: str, reason_help: str) -> click.Command:
+    """`undo`, `reverse` and `waive`: a step of a purchaser (or of `company`), with a reason."""
+
+    @click.command(kind, help=help_text)
+    @purchaser_argument
+    @step_argument
+    @click.option(
+        "--reason",
+        required=True,
+        metavar="TEXT",
+        help=reason_help,
+        callback=checked("--reason", MAX_TEXT),
+    )
+    @at_option
+    @by_option
+    @note_option
+    @deal_option
+    @pass_app
+    def command(
+        app: App,
+        purchaser: str,
+        step: str,
+        reason: str,
+        at: str | None,
+        by: str | None,
+        note: str | None,
+        deal_name: str | None,
+    ) -> None:
+        from closing.operations import Correction, correct
+
+        request = Correction(
+            kind,
+            purchaser,
+            step,
+            reason,
+            operator(by),
+            socket.gethostname(),
+            local_time(at, "--at"),
+            note,
+        )
+        say_recorded(app, verb, correct(app.store, deal_name, request, app.now()))
+
+    return command
+
+
+undo = correction_command(
+    "undo",
+    "Undid",
+    "Correct a mistake in the record: STEP is no longer done (or waived).\n\nThe mark stays in "
+    "the history; the correction is a new event. For something that came undone in the world "
+    "(a wire returned) use reverse.",
+    "Why the mark was wrong.",
+)
+reverse = correction_command(
+    "reverse",
+    "Reversed",
+    "Something done came undone in the world (a wire returned, a credit reversed): STEP is "
+    "open again; steps done on top of it stay done and are flagged for attention.",
+    "What happened (e.g. wire returned).",
+)
+waive = correction_command(
+    "waive",
+    "Waived",
+    "STEP does not apply: it counts as satisfied and gets no alerts.",
+    "Why it does not apply.",
+)
 
 
 @click.command()
-@click.argument("purchaser")
-@click.argument("step")
-@click.option("--reason", required=True, metavar="TEXT", help="Why the mark was wrong.")
-@click.option("--by", metavar="NAME", help="Who records it.")
+@purchaser_argument
+@click.option(
+    "--reason",
+    required=True,
+    metavar="TEXT",
+    help="Why the purchaser is out.",
+    callback=checked("--reason", MAX_TEXT),
+)
+@at_option
+@by_option
 @deal_option
 @pass_app
-def undo(
-    app: App, purchaser: str, step: str, reason: str, by: str | None, deal_name: str | None
+def withdraw(
+    app: App, purchaser: str, reason: str, at: str | None, by: str | None, deal_name: str | None
 ) -> None:
-    """Correct a mark: STEP is no longer done.
+    """PURCHASER is out of the deal: no alerts, shown as withdrawn, its price no longer to be
+    received."""
+    from closing.events import WITHDRAW
+    from closing.operations import Correction, correct
 
-    The mark stays in the history; the correction is a new event."""
-    from closing.operations import undo as undo_step
-
-    recorded = undo_step(
-        app.store,
-        deal_name,
-        one_line(purchaser, "PURCHASER", 200) or "",
-        one_line(step, "STEP", 200) or "",
-        one_line(reason, "--reason") or "",
-        operator(by),
-        socket.gethostname(),
-        app.now(),
+    request = Correction(
+        WITHDRAW, purchaser, "", reason, operator(by), socket.gethostname(), local_time(at, "--at")
     )
-    say_recorded(app, "Undid", recorded)
+    say_recorded(app, "Withdrew", correct(app.store, deal_name, request, app.now()))
 
 
-COMMANDS: list[click.Command] = [mark_command(GENERIC), *map(mark_command, MARK_COMMANDS), undo]
+COMMANDS: list[click.Command] = [
+    mark_command(GENERIC),
+    *map(mark_command, MARK_COMMANDS),
+    undo,
+    reverse,
+    waive,
+    withdraw,
+]

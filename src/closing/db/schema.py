@@ -134,6 +134,8 @@ class PurchaserRow(SQLModel, table=True):
     warrant_shares: int = Field(sa_column=Column(BigInteger, nullable=False))
     details_json: str = Field(sa_column=Column(Text, nullable=False))
     active: bool = True
+    # "purchaser", or "company" for the one row per deal that holds the deal's own steps
+    role: str = Field(sa_column=Column(String(20), nullable=False, server_default="purchaser"))
 
 
 class EventRow(SQLModel, table=True):
@@ -148,7 +150,7 @@ class EventRow(SQLModel, table=True):
     deal_id: int = Field(foreign_key="deal.id")
     purchaser_id: int = Field(foreign_key="purchaser.id")
     seq: int = Field(sa_column=Column(Integer, nullable=False))
-    kind: str  # "mark" or "undo"
+    kind: str  # mark, undo, reverse, waive, receipt, withdraw
     step: str
     occurred_at: datetime = _moment()
     recorded_at: datetime = _moment()

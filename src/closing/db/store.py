@@ -28,7 +28,7 @@ from closing.text import neutral, shortened
 
 # The Alembic revisions, oldest first (closing/migrations/versions). Kept here so that checking
 # the schema on every command does not import Alembic; a test keeps the two in step.
-REVISIONS = ["0001", "0002"]
+REVISIONS = ["0001", "0002", "0003"]
 HEAD = REVISIONS[-1]
 
 
@@ -36,11 +36,12 @@ HEAD = REVISIONS[-1]
 
 
 def default_database_url(create_folder: bool = True) -> str:
-    """A SQLite file under $XDG_DATA_HOME (or ~/.local/share), its folder made on first use."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    folder = Path(base) / "closing"
-    if create_folder:
-        folder.mkdir(parents=True, exist_ok=True)
+    """A SQLite file in the user's data folder (platformdirs: $XDG_DATA_HOME/closing, else
+    ~/.local/share/closing on Linux), the folder made on first use (not by commands that only
+    read: `create_folder=False`)."""
+    from platformdirs import user_data_path
+
+    folder = user_data_path("closing", appauthor=False, ensure_exists=create_folder)
     return f"sqlite:///{folder / 'closing.db'}"
 
 
@@ -48,7 +49,7 @@ def database_url(explicit: str | None = None, create_folder: bool = True) -> str
     """--database, else CLOSING_DATABASE_URL, else the default; a plain path means SQLite. A
     value of only spaces is refused rather than taken as a file name."""
     given = explicit if explicit is not None else os.environ.get("CLOSING_DATABASE_URL")
-    where = "--database" if explicit is not None else "CLOSING_DATABASE_URL"
+    where = "the database URL (--database or CLOSING_DATABASE_URL)"
     if given is not None and given != "" and not given.strip():
         raise UsageError(f"{where} is blank; give a database URL or path, or leave it unset")
     if given and given != given.strip():
@@ -274,7 +275,7 @@ class Store:
         if revision == HEAD:
             self._ready = True
             return
-        if revision is None and self.must_exist:
+        if revision is None and self.must_exist and self.dialect == "sqlite":
             raise self._no_database()
         self._check_known(revision)
         if self.dialect != "sqlite":
