@@ -100,12 +100,19 @@ class DatabaseWatch:
         self.stopped = stopped
         self.every = every
         self.lost: str | None = None
+        self._first: tuple[object, ...] | None = None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="closing-database-watch")
         self._thread.daemon = True
 
     def start(self) -> None:
+        """Note which database this is now (before the sender starts), then watch it."""
+        self._first = self._known(self.store.identity())
         self._thread.start()
+
+    @staticmethod
+    def _known(identity: tuple[object, ...] | None) -> tuple[object, ...] | None:
+        return None if identity == ("missing",) else identity
 
     def stop(self) -> None:
         self._done.set()
@@ -115,16 +122,14 @@ class DatabaseWatch:
         from closing.alerts.channels import logfmt
         from closing.db.store import masked_url
 
-        first: tuple[object, ...] | None = None
         while not self._done.wait(self.every):
             current = self.store.identity()
             if current is None:
                 continue
-            if first is None:
-                if current != ("missing",):
-                    first = current
+            if self._first is None:  # not there yet when the sender started: it is now
+                self._first = self._known(current)
                 continue
-            if current == first:
+            if current == self._first:
                 continue
             self.lost = "deleted" if current == ("missing",) else "replaced"
             log.error(
