@@ -1,9 +1,11 @@
-"""Generated deals for the benchmarks: the seed's terms and steps with many purchasers, and bulk
-progress written straight into the event table (consistent with what `closing mark` writes)."""
+"""Generated deals for the benchmarks: the terms and steps of the seed (or of another deal file,
+such as the 60-step example checklist) with many purchasers, and bulk progress written straight
+into the event table (consistent with what `closing mark` writes)."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -16,17 +18,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "workflows" / "neotherapeutics-2002-06-07.yaml"
 SEED_SLUG = "neotherapeutics-2002-06-07"
-PRICE, COVERAGE = Decimal("0.2325"), Decimal("0.10")
+CHECKLIST = ROOT / "workflows" / "examples" / "registered-direct-60-steps.yaml"
 BIG = 10_000
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 _script = Path(sys.executable).with_name("closing")
 CLOSING = [str(_script)] if _script.exists() else [sys.executable, "-m", "closing"]
 
 
-def seed_head(slug: str, alerts: str | None = None) -> str:
-    """The seed deal file up to its purchasers, renamed to `slug`, with an `alerts:` section."""
-    head = SEED.read_text(encoding="utf-8").split("\npurchasers:", 1)[0]
-    head = head.replace(f"slug: {SEED_SLUG}", f"slug: {slug}")
+def seed_head(slug: str, alerts: str | None = None, source: Path = SEED) -> str:
+    """A deal file (the seed unless `source` names another) up to its purchasers, renamed to
+    `slug`, with an `alerts:` section."""
+    head = source.read_text(encoding="utf-8").split("\npurchasers:", 1)[0]
+    head = re.sub(r"(?m)^slug: .*$", f"slug: {slug}", head, count=1)
     if alerts:
         head = _without_section(head, "alerts").rstrip("\n") + "\n\n" + alerts.strip("\n") + "\n"
     return head
@@ -51,15 +54,24 @@ def purchaser_slug(n: int) -> str:
 
 
 def generate_deal(
-    path: Path, count: int, slug: str = "generated-10k", alerts: str | None = None
+    path: Path,
+    count: int,
+    slug: str = "generated-10k",
+    alerts: str | None = None,
+    source: Path = SEED,
 ) -> None:
-    """The seed deal's terms and steps with `count` purchasers that pass the Schedule 1 checks,
-    every notice and DWAC detail filled (so no step is blocked)."""
-    lines = [seed_head(slug, alerts), "purchasers:"]
+    """The terms and steps of `source` (the seed by default) with `count` purchasers that pass
+    its Schedule 1 checks, every notice and DWAC detail filled (so no step is blocked)."""
+    from closing.deal import load_deal_file
+
+    securities = load_deal_file(source).terms.securities
+    price_per_share = securities.common_stock.price_per_share
+    coverage = securities.warrant.coverage
+    lines = [seed_head(slug, alerts, source), "purchasers:"]
     for n in range(1, count + 1):
         shares = 100_000 + 37 * n
-        price = (shares * PRICE).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
-        warrants = int((shares * COVERAGE).to_integral_value(rounding=ROUND_FLOOR))
+        price = (shares * price_per_share).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
+        warrants = int((shares * coverage).to_integral_value(rounding=ROUND_FLOOR))
         lines += [
             f"  - name: Purchaser {n:05d} LLC",
             f"    shares: {shares:,}",
@@ -71,6 +83,14 @@ def generate_deal(
             f" reference: R{n}}}",
         ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def step_ids(source: Path, party: str) -> list[str]:
+    """The ids of `source`'s steps of `party` (`company` or `purchaser`), in the file's order
+    (which the example files keep in an order `requires` allows)."""
+    from closing.deal import load_deal_file
+
+    return [s.id for s in load_deal_file(source).terms.steps if s.party == party]
 
 
 def seed_with_alerts(path: Path, alerts: str, slug: str = SEED_SLUG) -> None:
@@ -85,17 +105,22 @@ def record_progress(
     steps_for: Callable[[int], list[str]] | None = None,
     base: str = "2002-06-07T08:00:00-07:00",
     spacing: timedelta = timedelta(hours=2),
+    company_steps: tuple[str, ...] = ("prospectus_delivered",),
 ) -> str:
     """Bulk-insert marks for every purchaser of the (only) deal in `url`.
 
     `steps_for(position)` names the steps done by the purchaser at that 0-based position, in
     order, `spacing` apart from `base` plus position % 3600 seconds; by default `signed` for
-    everyone and `wired` for every other one (even positions). Returns the slug of the purchaser
-    at position 5001 (signed, not wired, under the default)."""
+    everyone and `wired` for every other one (even positions). The company has done
+    `company_steps`, in order, at `base` (by default the seed's prospectus supplement, which came
+    with the agreement). Returns the slug of the purchaser at position 5001 (signed, not wired,
+    under the default)."""
     from sqlalchemy import select
 
-    from closing.db.schema import EventRow, PurchaserRow
+    from closing.chain import GENESIS, event_hash
+    from closing.db.schema import DEALS, EVENTS, PURCHASERS
     from closing.db.store import Store
+    from closing.events import Event
 
     def default(position: int) -> list[str]:
         return ["signed", "wired"] if position % 2 == 0 else ["signed"]
@@ -103,49 +128,49 @@ def record_progress(
     pick = steps_for or default
     store = Store(url)
     signed_at = datetime.fromisoformat(base)
-    rows, target = [], ""
+    rows: list[dict[str, object]] = []
+    heads: list[dict[str, object]] = []
+    target = ""
     with store.session() as session:
+        deal_slug = session.execute(select(DEALS.c.slug)).scalar_one()
         query = select(
-            PurchaserRow.id,
-            PurchaserRow.deal_id,
-            PurchaserRow.slug,
-            PurchaserRow.purchase_price,
-            PurchaserRow.position,
-            PurchaserRow.role,
+            PURCHASERS.c.id,
+            PURCHASERS.c.deal_id,
+            PURCHASERS.c.slug,
+            PURCHASERS.c.purchase_price,
+            PURCHASERS.c.position,
+            PURCHASERS.c.role,
         )
         for pid, deal_id, slug, price, position, role in session.execute(query):
-            if role == "company":  # the prospectus supplement came with the agreement
-                rows.append(
-                    dict(
-                        deal_id=deal_id, purchaser_id=pid, kind="mark", actor="bench", host="bench"
-                    )
-                    | dict(
-                        seq=1,
-                        step="prospectus_delivered",
-                        occurred_at=signed_at,
-                        recorded_at=signed_at,
-                        amount=None,
-                    )
+            if role == "company":
+                steps = [(step, signed_at) for step in company_steps]
+            else:
+                at = signed_at + timedelta(seconds=position % 3600)
+                steps = [(step, at + spacing * n) for n, step in enumerate(pick(position))]
+            previous = GENESIS
+            for seq, (step, when) in enumerate(steps, start=1):
+                amount = price if step == "wired" else None
+                event = Event(
+                    0, pid, seq, "mark", step, when, when, "bench", "bench", amount=amount
                 )
-                continue
-            at = signed_at + timedelta(seconds=position % 3600)
-            common = dict(deal_id=deal_id, purchaser_id=pid, kind="mark", actor="bench")
-            for seq, step in enumerate(pick(position), start=1):
-                when = at + spacing * (seq - 1)
-                rows.append(
-                    common
-                    | dict(
-                        host="bench",
-                        seq=seq,
-                        step=step,
-                        occurred_at=when,
-                        recorded_at=when,
-                        amount=price if step == "wired" else None,
-                    )
-                )
+                digest = event_hash(deal_slug, slug, event, previous)
+                values = event._asdict()
+                del values["id"]
+                rows.append(values | dict(deal_id=deal_id, prev_hash=previous, hash=digest))
+                previous = digest
+            if steps:
+                heads.append(dict(pid=pid, seq=len(steps), hash=previous))
             if position == BIG // 2 + 1:
                 target = slug
-        session.execute(EventRow.__table__.insert(), rows)  # type: ignore[attr-defined]
+        session.execute(EVENTS.insert(), rows)
+        from sqlalchemy import bindparam
+
+        session.execute(
+            PURCHASERS.update()
+            .where(PURCHASERS.c.id == bindparam("pid"))
+            .values(head_seq=bindparam("seq"), head_hash=bindparam("hash")),
+            heads,
+        )
     store.engine.dispose()
     return target
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from itertools import count
 from zoneinfo import ZoneInfo
@@ -12,7 +12,14 @@ import pytest
 from closing.alerts.plan import Key, Plan, alert_text, occurrences, plan_alerts
 from closing.calendar import CalendarBook, calendar_snapshot
 from closing.deadlines import Deal
-from closing.deal import AlertRules, DealTerms, OverdueRepeat, load_deal_file
+from closing.deal import (
+    AlertRules,
+    DealTerms,
+    OverdueRepeat,
+    QuietHours,
+    StepAlerts,
+    load_deal_file,
+)
 from closing.events import Event, Purchaser
 from tests.conftest import SEED
 
@@ -239,3 +246,87 @@ def test_the_overnight_daylight_saving_change_does_not_fire_early(hours: int) ->
     day = october_fax_day()
     night = datetime(2002, 10, 27, 8 + hours, 30, tzinfo=UTC)  # 01:30 PDT, 01:30 PST, 02:30 PST
     assert day.plan(night).due == []
+
+
+def test_waived_steps_and_withdrawn_purchasers_get_no_alerts() -> None:
+    """BNC's signature waived and Stonestreet withdrawn: nothing of theirs is due at 15:00
+    (BNC's wire, now actionable, is)."""
+    day = Day()
+    day.events[BNC.id] = [
+        Event(900, BNC.id, 1, "waive", "signed", at(7, 9), at(7, 9), "t", "h", note="n/a")
+    ]
+    day.events[STONESTREET.id] = [
+        Event(901, STONESTREET.id, 1, "withdraw", "", at(7, 9), at(7, 9), "t", "h", note="out")
+    ]
+    assert day.send(at(7, 15)) == [("bnc-bach", "wired", "before-2h")]
+
+
+def test_the_company_steps_alert_too() -> None:
+    """Without the prospectus supplement delivered, the company is told before the cutoff;
+    the wires wait for it and get no alert of their own."""
+    day = Day(purchasers=(STONESTREET,))
+    day.events = {STONESTREET.id: marks(STONESTREET, ("signed", at(7, 9)))}
+    due = day.plan(at(7, 15)).due
+    assert [(a.purchaser.slug, a.step.id, a.rule) for a in due] == [
+        ("@company", "prospectus_delivered", "before-2h")
+    ]
+    text = alert_text(SEED_TERMS, due[0], at(7, 15))
+    assert "Company: NeoTherapeutics, Inc." in text.body
+    assert (
+        "When it is done: closing mark company prospectus_delivered --deal "
+        "neotherapeutics-2002-06-07" in text.body
+    )
+
+
+def test_a_blocked_steps_alert_says_what_is_missing() -> None:
+    """Stonestreet's fax is due but the deal file has no fax number for it: the alert says so."""
+    day = Day(purchasers=(STONESTREET,))
+    day.events[STONESTREET.id] = marks(STONESTREET, ("signed", at(7, 9)), ("wired", at(7, 10)))
+    fax = next(a for a in day.plan(at(7, 15)).due if a.step.id == "warrant_faxed")
+    text = alert_text(SEED_TERMS, fax, at(7, 15))
+    assert "Missing: the deal file has no notice facsimile number for this purchaser" in text.body
+
+
+def with_rules(alerts: AlertRules, **step_alerts: StepAlerts) -> DealTerms:
+    """The seed terms with `alerts`, and steps' own alert rules by step id."""
+    steps = [
+        step.model_copy(update={"alerts": step_alerts[step.id]}) if step.id in step_alerts else step
+        for step in SEED_TERMS.steps
+    ]
+    return SEED_TERMS.model_copy(update={"alerts": alerts, "steps": steps})
+
+
+HOURLY = OverdueRepeat(every=timedelta(hours=1), times=3)
+
+
+def test_a_step_can_have_its_own_rules() -> None:
+    """Overdue repeats only for the wire: at 18:00 the signature gets nothing more, the wire
+    its first repeat; the signature warns only 30m ahead."""
+    terms = with_rules(
+        AlertRules(before=[timedelta(hours=2)]),
+        wired=StepAlerts(overdue=HOURLY),
+        signed=StepAlerts(before=[timedelta(minutes=30)]),
+    )
+    day = Day(terms, purchasers=(BNC,))
+    assert day.send(at(7, 15)) == []  # the signature's only warning is at 16:30
+    assert day.send(at(7, 16, 30)) == [("bnc-bach", "signed", "before-30m")]
+    day.events[BNC.id] = marks(BNC, ("signed", at(7, 16, 40)))
+    assert day.send(at(7, 16, 41)) == [("bnc-bach", "wired", "before-2h")]
+    assert day.send(at(7, 17)) == [("bnc-bach", "wired", "deadline")]
+    assert day.send(at(7, 18)) == [("bnc-bach", "wired", "overdue-1")]
+
+
+def test_no_repeats_in_quiet_hours() -> None:
+    """Repeats every 2h from the 17:00 cutoff fall at 19:00, 21:00, 23:00 and 01:00: with quiet
+    hours 22:00-07:00 only the first two go out, and nothing is waited for overnight."""
+    rules = AlertRules(
+        before=[],
+        overdue=OverdueRepeat(every=timedelta(hours=2), times=4),
+        quiet_hours=QuietHours(start=time(22), end=time(7)),
+    )
+    day = Day(with_rules(rules), purchasers=(BNC,))
+    assert day.send(at(7, 17)) == [("bnc-bach", "signed", "deadline")]
+    assert day.send(at(7, 19)) == [("bnc-bach", "signed", "overdue-1")]
+    assert day.send(at(7, 21)) == [("bnc-bach", "signed", "overdue-2")]
+    assert day.plan(at(7, 21, 1)).next_at is not None
+    assert day.send(at(8, 2)) == []  # 23:00 and 01:00 were quiet: not owed, not sent late

@@ -249,3 +249,11 @@ def test_deals_lists_the_loaded_deal(seeded: Cli) -> None:
             "events": 1,
         }
     ]
+
+
+def test_the_demo_replays_the_seed_closing_to_the_end(cli: Cli) -> None:
+    """`closing demo` (the README's first command) finds the seed deal and closes it."""
+    result = cli("demo")
+    assert result.code == 0, result.err
+    assert "2002-06-07 07:45 PDT  company      prospectus_delivered" in result.out
+    assert "DEAL CLOSED" in result.out

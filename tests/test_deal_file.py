@@ -664,3 +664,106 @@ def test_steps_and_dates_are_checked_despite_a_bad_section(variant: MakeVariant)
         f"{path}:{line_of(text, 'requires: [wired]', after='id: signed')}: steps form a cycle: "
         "signed -> wired -> signed",
     ]
+
+
+# --- the closing model: parties, cutoffs, calendars, payment -------------------------------------
+
+
+def test_a_company_step_cannot_require_a_purchasers_step(variant: MakeVariant) -> None:
+    """The deal's own steps come before or beside each purchaser's, never after one of them."""
+    path, text = variant(
+        (
+            "    party: company\n    note: >-",
+            "    party: company\n    requires: [signed]\n    note: >-",
+        )
+    )
+    line = line_of(text, "requires: [signed]")
+    assert problems_of(path) == [
+        f"{path}:{line}: company step 'prospectus_delivered' cannot require 'signed', a step of "
+        "each purchaser"
+    ]
+
+
+def test_a_company_step_cannot_need_purchaser_details(variant: MakeVariant) -> None:
+    """A company step has no purchaser: no `needs`, no payment, no purchaser calendar."""
+    path, text = variant(
+        (
+            "    calendars: [XFED]\n    note: Rule",
+            "    calendars: [XFED, purchaser]\n    note: Rule",
+        )
+    )
+    line = line_of(text, "- id: prospectus_filed")
+    assert problems_of(path) == [
+        f"{path}:{line}: company step 'prospectus_filed' cannot use purchaser details, payment or "
+        "the purchaser's calendar or zone"
+    ]
+
+
+@pytest.mark.parametrize("reserved", ["closing", "company"])
+def test_reserved_step_ids_are_refused(variant: MakeVariant, reserved: str) -> None:
+    """`closing` names the closing date in `due: {after: closing}`; `company` the deal's party."""
+    path, text = variant(("  - id: dwac_credited", f"  - id: {reserved}"))
+    line = line_of(text, f"id: {reserved}")
+    assert problems_of(path) == [
+        f"{path}:{line}: step id {reserved!r} is reserved; choose another id"
+    ]
+
+
+def test_a_step_due_after_itself_is_refused(variant: MakeVariant) -> None:
+    path, text = variant(
+        (
+            "after: closing\n      business_days: 1",
+            "after: warrant_delivered\n      business_days: 1",
+        )
+    )
+    line = line_of(text, "due:", after="id: warrant_delivered")
+    assert problems_of(path) == [
+        f"{path}:{line}: step 'warrant_delivered' is due after itself; use after: closing or "
+        "another step"
+    ]
+
+
+def test_only_one_step_is_the_payment(variant: MakeVariant) -> None:
+    path, text = variant(("    label: Signed\n", "    label: Signed\n    payment: true\n"))
+    line = line_of(text, "payment: true", after="id: wired")
+    assert problems_of(path) == [f"{path}:{line}: only one step can be the payment (also steps[2])"]
+
+
+def test_purchaser_zones_and_holidays_are_checked(variant: MakeVariant) -> None:
+    """A purchaser's `time_zone` must be an IANA zone and its `holidays` calendars `holidays`
+    knows (countries and subdivisions such as CA-ON, VG)."""
+    path, text = variant(
+        (
+            "    slug: stonestreet\n",
+            "    slug: stonestreet\n    time_zone: America/Toronto\n    holidays: [CA-ON, VG]\n",
+        ),
+        (
+            "    slug: bnc-bach\n",
+            "    slug: bnc-bach\n    time_zone: Mars/Olympus\n    holidays: [CA-XX]\n",
+        ),
+    )
+    stonestreet = load_deal_file(SEED)  # the seed itself is untouched
+    assert stonestreet.purchasers[0].holidays == []
+    assert problems_of(path) == [
+        f"{path}:{line_of(text, 'time_zone: Mars/Olympus')}: purchasers[1].time_zone: unknown "
+        "time zone 'Mars/Olympus'; use an IANA name like America/Los_Angeles",
+        f"{path}:{line_of(text, 'holidays: [CA-XX]')}: purchasers[1].holidays: unknown "
+        "subdivision 'CA-XX'; CA has AB, BC, MB, NB, NL, NS, NT, NU, ON, PE, QC, SK",
+    ]
+
+
+def test_a_step_cutoff_and_a_payment_tolerance_load(variant: MakeVariant) -> None:
+    """The wire due by Fedwire's 18:00 New York cutoff, $50 short accepted."""
+    path, _ = variant(
+        (
+            "    calendars: [XFED]\n    payment: true\n",
+            "    calendars: [XFED]\n"
+            '    cutoff: {time: "18:00", time_zone: America/New_York}\n'
+            '    payment: {tolerance: "50.00"}\n',
+        )
+    )
+    wired = load_deal_file(path).terms.step("wired")
+    assert (wired.cutoff and wired.cutoff.time_zone, wired.tolerance) == (
+        "America/New_York",
+        Decimal("50.00"),
+    )

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from closing.db.schema import DealRow, EventRow
 from closing.db.store import Store
+from closing.errors import ExitCode
 from closing.operations import MarkRequest, load_deal, mark
 from tests.conftest import Cli
 
@@ -120,9 +121,14 @@ def test_reloading_a_changed_file_says_what_changed_and_keeps_events(
     assert result.code == 0, result.err
     assert result.out == (
         "Updated deal neotherapeutics-2002-06-07:\n"
-        '  cutoff: {"time":"17:00:00","time_zone":"America/Los_Angeles"} -> '
-        '{"time":"16:00:00","time_zone":"America/Los_Angeles"}\n'
+        "  cutoff.time: 17:00:00 -> 16:00:00\n"
         "  purchaser added: Alpha Capital AG\n"
+    )
+    # The reload is an event of the deal, in words, in the history.
+    history = json.loads(seeded("history", "--json", now="2002-06-07T09:00:00-07:00").out)
+    assert (history[-1]["kind"], history[-1]["note"]) == (
+        "revision",
+        "cutoff.time: 17:00:00 -> 16:00:00; purchaser added: Alpha Capital AG",
     )
     data = json.loads(seeded("status", "--json", now="2002-06-07T09:00:00-07:00").out)
     assert [p["slug"] for p in data["purchasers"]] == [
@@ -135,11 +141,23 @@ def test_reloading_a_changed_file_says_what_changed_and_keeps_events(
 
 
 def test_a_purchaser_dropped_from_the_file_keeps_its_events(seeded: Cli, seed_path: Path) -> None:
-    """Removing a purchaser hides it from the board; its history stays."""
+    """Removing a purchaser with recorded events is refused with what would change and the flag
+    that accepts it; accepted, it hides the purchaser from the board and its history stays."""
     seeded("mark-signed", "bnc", now="2002-06-07T08:30:00-07:00")
     text = seed_path.read_text()
     seed_path.write_text(text[: text.index("  - name: BNC Bach")])
-    result = seeded("init", str(seed_path), now="2002-06-07T09:00:00-07:00")
+    refused = seeded("init", str(seed_path), now="2002-06-07T09:00:00-07:00")
+    assert (refused.code, refused.err) == (
+        ExitCode.REFUSED,
+        f"Error: closing init {seed_path} would lose sight of recorded facts:\n"
+        "  - BNC Bach International, Ltd. (bnc-bach) would leave the board with 1 recorded "
+        "events (a removed or renamed purchaser)\n"
+        "nothing was changed; to make these changes deliberately (they are recorded in the "
+        "deal's history): closing init FILE --accept-changes\n",
+    )
+    still = json.loads(seeded("status", "--json", now="2002-06-07T09:00:00-07:00").out)
+    assert len(still["purchasers"]) == 2
+    result = seeded("init", str(seed_path), "--accept-changes", now="2002-06-07T09:00:00-07:00")
     assert "purchaser removed: BNC Bach International, Ltd. (its 1 events are kept)" in result.out
     data = json.loads(seeded("status", "--json", now="2002-06-07T09:00:00-07:00").out)
     assert [p["slug"] for p in data["purchasers"]] == ["stonestreet"]
@@ -173,3 +191,36 @@ def test_a_reload_that_would_strand_recorded_events_is_refused(
     )
     data = json.loads(seeded("status", "--json", now="2002-06-07T09:00:00-07:00").out)
     assert data["deal"]["steps"][2]["id"] == "signed"
+
+
+def test_a_price_changed_after_a_wire_needs_accept_changes(seeded: Cli, seed_path: Path) -> None:
+    """Re-pricing a purchaser whose wire is recorded is refused; accepted, the history says so."""
+    seeded("mark-signed", "bnc", now="2002-06-07T08:30:00-07:00")
+    seeded("mark-wired", "bnc", now="2002-06-07T09:00:00-07:00")
+    text = seed_path.read_text().replace("purchase_price: $930,000", "purchase_price: $930,000.02")
+    seed_path.write_text(text)
+    refused = seeded("init", str(seed_path), now="2002-06-07T10:00:00-07:00")
+    assert refused.code == ExitCode.REFUSED
+    assert (
+        "  - BNC Bach International, Ltd.: purchase price $930,000.00 -> $930,000.02 after "
+        "$930,000.00 was recorded as received\n" in refused.err
+    )
+    accepted = seeded("init", str(seed_path), "--accept-changes", now="2002-06-07T10:01:00-07:00")
+    assert accepted.code == 0, accepted.err
+    last = json.loads(seeded("history", "--json", now="2002-06-07T10:02:00-07:00").out)[-1]
+    assert last["kind"] == "revision"
+    assert last["note"].startswith(
+        "accepted: BNC Bach International, Ltd.: purchase price $930,000.00 -> $930,000.02"
+    )
+
+
+def test_a_different_deal_over_the_same_slug_is_refused(seeded: Cli, seed_path: Path) -> None:
+    """Another agreement loaded under an existing slug is refused, naming both."""
+    text = seed_path.read_text().replace(
+        "title: NeoTherapeutics, Inc. Securities Purchase Agreement (shares and warrants)",
+        "title: Acme Corp. Note Purchase Agreement",
+    )
+    seed_path.write_text(text)
+    refused = seeded("init", str(seed_path), now="2002-06-07T10:00:00-07:00")
+    assert refused.code == ExitCode.REFUSED
+    assert "a different deal over neotherapeutics-2002-06-07" in refused.err

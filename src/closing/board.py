@@ -17,7 +17,7 @@ from typing import NamedTuple
 from closing.deadlines import Deal
 from closing.deal import NEEDABLE_DETAILS, DealTerms, Step
 from closing.events import Event, Purchaser, Standing, replay
-from closing.machine import CLOSED, DONE, WAIVED, ProgressMachine
+from closing.machine import CLOSED, DONE, WAIVED, ProgressMachine, Refusal
 
 DUE_SOON = timedelta(hours=2)
 DONE_STATUS, DONE_LATE, PENDING, DUE_SOON_STATUS, OVERDUE, WAIVED_STATUS = (
@@ -61,6 +61,7 @@ class PurchaserStatus:
     steps: dict[str, StepStatus]
     amount_received: Decimal
     withdrawn: Event | None = None
+    unreadable: str | None = None  # its events cannot be replayed: why (see closing verify)
 
     @property
     def urgency(self) -> int:
@@ -112,6 +113,7 @@ class Board:
     totals: Totals
     company: CompanyStatus
     failing_alerts: int = 0
+    record_warning: str | None = None  # the event log failed verification, or looks short
 
     @property
     def closed(self) -> bool:
@@ -223,7 +225,11 @@ def purchaser_status(
     alike: dict[tuple[object, ...], StepStatus] | None = None,
 ) -> PurchaserStatus:
     rules = machine or deal.machine
-    standing = replay(rules, events) if events else Standing()
+    unreadable = None
+    try:
+        standing = replay(rules, events) if events else Standing()
+    except Refusal as error:  # the log was edited behind closing's back: shown, not a crash
+        standing, unreadable = Standing(), str(error)
     states = {**company_states, **standing.states} if company_states else standing.states
     steps = {
         step.id: step_status(deal, step, purchaser, standing, now, states, alike)
@@ -235,6 +241,7 @@ def purchaser_status(
         steps,
         standing.amount_received,
         standing.withdrawn,
+        unreadable,
     )
 
 

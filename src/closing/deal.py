@@ -184,6 +184,7 @@ class Step(Spec):
     calendars: list[str] | None = None  # else the deal's business_days.calendars
     needs: list[str] = []
     payment: bool | PaymentRule = False
+    alerts: StepAlerts | None = None  # replaces the deal's `before`, `at_deadline`, `overdue`
     note: str | None = None
 
     @property
@@ -356,6 +357,18 @@ class OverdueRepeat(Spec):
         return value
 
 
+class QuietHours(Spec):
+    """No repeated (overdue) alerts from `start` to `end`, wall-clock in the deal's zone."""
+
+    start: time
+    end: time
+
+    def covers(self, at: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= at < self.end
+        return at >= self.start or at < self.end  # across midnight, e.g. 22:00 to 07:00
+
+
 class AlertRules(Spec):
     """When and to whom deadline alerts go: before each step's deadline, at it, and after."""
 
@@ -364,7 +377,22 @@ class AlertRules(Spec):
     )
     at_deadline: bool = True
     overdue: OverdueRepeat | None = None
+    quiet_hours: QuietHours | None = None
     notify: list[str] = Field(default=[], max_length=20)
+
+    def for_step(self, step: Step) -> AlertRules:
+        """The rules of one step: its own `alerts` keys replace the deal's."""
+        own = step.alerts
+        if own is None:
+            return self
+        changes: dict[str, Any] = {}
+        if own.before is not None:
+            changes["before"] = own.before
+        if own.at_deadline is not None:
+            changes["at_deadline"] = own.at_deadline
+        if own.overdue is not None:
+            changes["overdue"] = own.overdue or None
+        return self.model_copy(update=changes)
 
     @field_validator("before")
     @classmethod
@@ -395,6 +423,27 @@ class AlertRules(Spec):
         return value
 
 
+class StepAlerts(Spec):
+    """A step's own alert rules: each key given replaces the deal's (`overdue: false` turns the
+    deal's overdue repeats off for this step)."""
+
+    before: list[Duration] | None = None
+    at_deadline: bool | None = None
+    overdue: OverdueRepeat | Literal[False] | None = None
+
+    @field_validator("before")
+    @classmethod
+    def _lead_times(cls, value: list[timedelta] | None) -> list[timedelta] | None:
+        if value is None:
+            return None
+        if any(lead <= timedelta(0) for lead in value):
+            raise ValueError("lead times must be longer than 0s; use at_deadline for the cutoff")
+        return sorted(set(value), reverse=True)
+
+
+Step.model_rebuild()
+
+
 class DealTerms(Spec):
     """Everything about a deal but its purchasers: stored with the deal, read by every command."""
 
@@ -408,7 +457,7 @@ class DealTerms(Spec):
     securities: Securities
     registration: Registration
     governing_law: str
-    steps: list[Step] = Field(min_length=1, max_length=50)
+    steps: list[Step] = Field(min_length=1, max_length=200)
     alerts: AlertRules = AlertRules()
 
     @property

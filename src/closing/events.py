@@ -10,10 +10,13 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 from closing.deal import NEEDABLE_DETAILS
-from closing.machine import DONE, MARK, REVERSE, UNDO, WAIVE, WAIVED, ProgressMachine
+from closing.machine import DONE, MARK, REVERSE, UNDO, WAIVE, WAIVED, ProgressMachine, Refusal
 
 RECEIPT = "receipt"  # part of a payment received; the step stays open
 WITHDRAW = "withdraw"  # the purchaser is out of the deal (step is empty)
+REVISION = "revision"  # the deal file was reloaded with changes (on the company's chain)
+# Events of the deal itself, recorded on the company row's chain: no step changes state.
+DEAL_EVENTS = frozenset({REVISION})
 COMPANY_SLUG = "@company"  # the company's own row: it holds the deal's steps and their events
 
 
@@ -116,11 +119,15 @@ def replay(machine: ProgressMachine, events: list[Event]) -> Standing:
     for event in events:
         kind, step = event.kind, event.step
         standing.last_seq = event.seq
+        if event.amount is not None and not event.amount.is_finite():
+            raise Refusal(f"event #{event.seq} ({kind} {step}) has an amount that is not a number")
         if kind == RECEIPT:
             standing.receipts.setdefault(step, []).append(event)
             continue
         if kind == WITHDRAW:
             standing.withdrawn = event
+            continue
+        if kind in DEAL_EVENTS:
             continue
         if kind == UNDO and states.get(step) is None and standing.receipts.get(step):
             standing.receipts[step].pop()  # the correction of a partial receipt

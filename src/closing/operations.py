@@ -16,15 +16,24 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from closing import reloads
 from closing.board import Board, build_board
 from closing.calendar import calendar_snapshot
+from closing.chain import Break, check_chain, record_digest
 from closing.clock import LocalTime, resolve_local
 from closing.db import queries
 from closing.db.store import Store
 from closing.deadlines import Deal
 from closing.deal import COMPANY, DealFile, DealTerms, PurchaserSpec, Step, load_deal_file
-from closing.errors import DealFileError, NotFoundError, Problem, UsageError
-from closing.events import COMPANY_SLUG, WITHDRAW, Event, Purchaser, Standing, replay
+from closing.errors import (
+    DealFileError,
+    NotFoundError,
+    Problem,
+    RecordBrokenError,
+    RefusedError,
+    UsageError,
+)
+from closing.events import COMPANY_SLUG, REVISION, WITHDRAW, Event, Purchaser, Standing, replay
 from closing.machine import Refusal, machine_for
 from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
 from closing.timefmt import local
@@ -87,12 +96,21 @@ def _new_purchasers(specs: list[tuple[int, PurchaserSpec]]) -> list[dict[str, An
     return [{"slug": spec.key, **_purchaser_values(spec, position)} for position, spec in specs]
 
 
-def load_deal(store: Store, path: str, now: datetime) -> LoadResult:
+def load_deal(
+    store: Store,
+    path: str,
+    now: datetime,
+    accept_changes: bool = False,
+    actor: str = "unknown",
+    host: str = "unknown",
+) -> LoadResult:
     """`closing init FILE`: create the deal, or update its terms and say what changed.
 
-    Reloading an unchanged file writes nothing. Purchasers dropped from the file keep their events
-    and leave the board; a change that would strand recorded events (a removed step, a new
-    requirement they do not meet) is refused with the file's path.
+    Reloading an unchanged file writes nothing. A change that would lose sight of recorded facts
+    (a different deal over the slug, a purchaser with events removed or renamed, a price changed
+    after money was recorded) is refused with the list, unless `accept_changes`; one that would
+    strand recorded events (a removed step) is refused with the file's path. Every change is
+    recorded in words as a `revision` event of the deal (in `history` and the event chain).
     """
     deal_file = load_deal_file(path)
     terms = deal_file.terms
@@ -120,10 +138,21 @@ def load_deal(store: Store, path: str, now: datetime) -> LoadResult:
             queries.insert_revision(session, deal_id, now, digest, json.dumps(loaded))
             return LoadResult(terms.slug, True, [], len(deal_file.purchasers))
         old_terms = DealTerms.model_validate_json(stored.terms_json)
-        changes = _term_changes(old_terms, terms)
+        checked = _review(session, stored.id, old_terms, deal_file)
+        if checked.risky and not accept_changes:
+            listed = "".join(f"\n  - {item}" for item in checked.risky)
+            raise RefusedError(
+                f"closing init {deal_file.path} would lose sight of recorded facts:{listed}\n"
+                "nothing was changed; to make these changes deliberately (they are recorded in "
+                "the deal's history): closing init FILE --accept-changes"
+            )
+        changes = checked.changes
         changes += _sync_purchasers(session, stored.id, deal_file, terms)
-        if queries.company_of(session, stored.id) is None:  # a deal loaded by an older closing
+        company = queries.company_of(session, stored.id)
+        if company is None:  # a deal loaded by an older closing
             queries.insert_purchasers(session, stored.id, [_company_row(terms)])
+            company = queries.company_of(session, stored.id)
+            assert company is not None
         if stored.source_path != str(deal_file.path):
             queries.update_deal(session, stored.id, source_path=str(deal_file.path))
         if changes:
@@ -137,22 +166,54 @@ def load_deal(store: Store, path: str, now: datetime) -> LoadResult:
                 updated_at=now,
             )
             queries.insert_revision(session, stored.id, now, digest, json.dumps(changes))
+            _record_revision(session, stored.id, company, changes, checked.risky, now, actor, host)
         return LoadResult(terms.slug, False, changes, len(deal_file.purchasers))
 
 
-def _term_changes(old: DealTerms, new: DealTerms) -> list[str]:
-    before = old.model_dump(mode="json")
-    after = new.model_dump(mode="json")
-    return [
-        f"{key}: {_short(before.get(key))} -> {_short(after[key])}"
-        for key in after
-        if before.get(key) != after[key]
-    ]
+def _review(session: Session, deal_id: int, old: DealTerms, deal_file: DealFile) -> reloads.Review:
+    machine = machine_for(old)
+    events = queries.events_by_purchaser(session, deal_id)
+    stored = []
+    for row in queries.purchasers_of(session, deal_id, active_only=True):
+        history = events.get(row.id, [])
+        try:
+            paid = replay(machine, history).amount_received if history else Decimal(0)
+        except Refusal:
+            paid = Decimal(0)
+        stored.append(reloads.Stored(row.slug, row.name, row.purchase_price, len(history), paid))
+    return reloads.review(old, deal_file.terms, stored, deal_file.purchasers)
 
 
-def _short(value: Any) -> str:
-    text = json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else value
-    return text if len(text) <= 80 else text[:77] + "..."
+def _record_revision(
+    session: Session,
+    deal_id: int,
+    company: Purchaser,
+    changes: list[str],
+    accepted: list[str],
+    now: datetime,
+    actor: str,
+    host: str,
+) -> None:
+    """The reload as an event of the deal's own chain: `history` shows it in words."""
+    deal = queries.deal_by_id(session, deal_id)
+    head = queries.lock_purchaser(session, company.id)
+    last = queries.purchaser_events(session, company.id)
+    note = "; ".join(changes)
+    if accepted:
+        note = "accepted: " + "; ".join(accepted) + " | " + note
+    event = Event(
+        id=0,
+        purchaser_id=company.id,
+        seq=(last[-1].seq if last else 0) + 1,
+        kind=REVISION,
+        step="",
+        occurred_at=now,
+        recorded_at=now,
+        actor=actor,
+        host=host,
+        note=note,
+    )
+    queries.append_event(session, deal, company, event, head)
 
 
 def _sync_purchasers(
@@ -323,20 +384,27 @@ class Locked:
     party: Purchaser
     standing: Standing
     company: dict[str, str]
+    head: str  # the hash the next event of this party links to
 
 
 def _locked(session: Session, deal_name: str | None, party_text: str) -> Locked:
     deal = open_deal(session, deal_name)
     party = find_purchaser(session, deal, party_text)
-    queries.lock_purchaser(session, party.id)
+    head = queries.lock_purchaser(session, party.id)
     machine = deal.company_machine if party.is_company else deal.machine
-    standing = replay(machine, queries.purchaser_events(session, party.id))
+    try:
+        standing = replay(machine, queries.purchaser_events(session, party.id))
+    except Refusal as error:
+        raise RecordBrokenError(
+            f"the event log of {party.name} cannot be read ({error}); nothing recorded; "
+            "run closing verify"
+        ) from None
     company: dict[str, str] = {}
     if not party.is_company and deal.terms.company_steps:
         row = queries.company_of(session, deal.id)
         if row is not None:
             company = replay(deal.company_machine, queries.purchaser_events(session, row.id)).states
-    return Locked(deal, party, standing, company)
+    return Locked(deal, party, standing, company, head)
 
 
 def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetime) -> Recorded:
@@ -354,7 +422,7 @@ def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetim
             now,
             found.company,
         )
-        event = queries.append_event(session, found.deal.id, decision.event)
+        event = queries.append_event(session, found.deal, found.party, decision.event, found.head)
         return Recorded(found.deal, found.party, event, decision.states)
 
 
@@ -367,7 +435,7 @@ def correct(store: Store, deal_name: str | None, request: Correction, now: datet
             None if request.kind == WITHDRAW else find_step(found.deal, request.step, found.party)
         )
         decision = decide_correction(found.deal, step, found.party, found.standing, request, now)
-        event = queries.append_event(session, found.deal.id, decision.event)
+        event = queries.append_event(session, found.deal, found.party, decision.event, found.head)
         return Recorded(found.deal, found.party, event, decision.states)
 
 
@@ -393,7 +461,29 @@ def board(
         company = queries.company_of(session, deal.id)
         events = queries.events_by_purchaser(session, deal.id, now)
         failing = queries.failing_deliveries(session, deal.id)
-    return build_board(deal, purchasers, events, now, failing, company)
+        warning = record_warning(session, deal)
+    shown = build_board(deal, purchasers, events, now, failing, company)
+    return replace(shown, record_warning=warning) if warning else shown
+
+
+def record_check(store: Store, deal_name: str | None) -> str | None:
+    """`record_warning` in a transaction of its own (for `history`)."""
+    with store.session(read_only=True) as session:
+        return record_warning(session, open_deal(session, deal_name))
+
+
+def record_warning(session: Session, deal: Deal) -> str | None:
+    """One line when the last `closing verify` failed, or when the event log is shorter than its
+    chains' heads say (a deleted event); None when all looks well."""
+    last = queries.last_verification(session, deal.id)
+    if last is not None and not last[1]:
+        return (
+            f"The event log failed verification at {local(last[0], deal.terms.zone)}: {last[2]}; "
+            "see closing verify"
+        )
+    if not queries.chain_lengths_agree(session, deal.id):
+        return "The event log has fewer events than its chains record; run closing verify"
+    return None
 
 
 @dataclass(frozen=True)
@@ -470,3 +560,66 @@ __all__ = [
     "mark",
     "open_deal",
 ]
+
+
+# --- verifying the record ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What `closing verify` found: every chain's head, or the first break."""
+
+    deal: Deal
+    events: int
+    heads: dict[str, str]  # party slug -> head hash (the company row's slug is @company)
+    broken: Break | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+    @property
+    def digest(self) -> str:
+        """One hash over every chain's head (sorted by party): the whole record in 64 letters."""
+        return record_digest(self.heads)
+
+
+def verify(store: Store, deal_name: str | None, now: datetime) -> Verification:
+    """Recompute every chain of the deal; record the outcome (the board warns of a failed one)."""
+    with store.session() as session:
+        deal = open_deal(session, deal_name)
+        found = queries.chains(session, deal.id)
+        broken: Break | None = None
+        heads: dict[str, str] = {}
+        events = 0
+        for chain in found:
+            events += len(chain.events)
+            broken = (
+                broken or check_chain(deal.slug, chain.party, chain.events) or _head_break(chain)
+            )
+            if chain.events and chain.events[-1].hash:
+                heads[chain.party] = chain.events[-1].hash or ""
+        detail = (
+            ""
+            if broken is None
+            else f"{broken.party} #{broken.seq}: {broken.what}: {broken.detail}"
+        )
+        queries.record_verification(session, deal.id, now, broken is None, events, detail)
+    return Verification(deal, events, heads, broken)
+
+
+def _head_break(chain: queries.Chain) -> Break | None:
+    """The chain must end where its party's head says: a deleted last event, or a head moved."""
+    last = chain.events[-1] if chain.events else None
+    length = last.event.seq if last else 0
+    if chain.head_seq > length:
+        return Break(
+            chain.party,
+            length + 1,
+            None,
+            "missing",
+            f"the chain ends at #{length} but its head says #{chain.head_seq} (events deleted)",
+        )
+    if last is not None and (chain.head_seq != length or chain.head_hash != last.hash):
+        return Break(chain.party, length, last.event.id, "changed", "its head was rewritten")
+    return None

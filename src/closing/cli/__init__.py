@@ -19,10 +19,10 @@ from dataclasses import asdict
 
 import click
 
-from closing.cli import alerts, db, demo, marks, watch
-from closing.cli.app import App, checked, deal_option, local_time, pass_app
+from closing.cli import alerts, db, demo, marks, watch, web
+from closing.cli.app import App, checked, deal_option, local_time, pass_app, plural
 from closing.errors import ClosingError, DealFileError, ExitCode, UsageError
-from closing.text import neutral
+from closing.text import neutral, neutral_lines
 
 
 @click.group(
@@ -58,13 +58,29 @@ def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="The result, or the file's problems, as JSON."
 )
+@click.option(
+    "--accept-changes",
+    is_flag=True,
+    help="Make a reload that would lose sight of recorded facts (a removed purchaser with "
+    "events, a price changed after a wire); recorded in the deal's history.",
+)
 @pass_app
-def init(app: App, file: str, as_json: bool) -> None:
+def init(app: App, file: str, as_json: bool, accept_changes: bool) -> None:
     """Load or reload a deal file (lists what changed)."""
+    import socket
+
+    from closing.cli.app import operator
     from closing.operations import load_deal
 
     try:
-        result = load_deal(app.store, file, app.now())
+        result = load_deal(
+            app.store,
+            file,
+            app.now(),
+            accept_changes=accept_changes,
+            actor=operator(None),
+            host=socket.gethostname(),
+        )
     except DealFileError as error:
         if as_json:
             app.print_json({"problems": [asdict(problem) for problem in error.problems]})
@@ -149,8 +165,13 @@ def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | Non
 
     if not entries:
         app.out(f"No events yet in {neutral(deal.slug)}.")
-        return
-    app.console().print(history_view(entries, deal.terms.zone))
+    else:
+        app.console().print(history_view(entries, deal.terms.zone))
+    from closing.operations import record_check
+
+    warning = record_check(app.existing_store, deal.slug)
+    if warning:
+        click.echo(f"Warning: {neutral(warning)}", err=True)
 
 
 @cli.command()
@@ -207,7 +228,9 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(error, DealFileError):
             text = "\n".join(neutral(problem) for problem in error.problems)
         else:
-            text = f"Error: {neutral(error.message)}"
+            # A message keeps its own line breaks (a refused reload lists what would change);
+            # every line of it is shown neutrally.
+            text = f"Error: {neutral_lines(error.message)}"
         click.echo(text, err=True)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
@@ -286,7 +309,64 @@ def _writes_only_logs(args: list[str]) -> bool:
     return words[:2] == ["alerts", "run"]
 
 
-for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo]:
+HEADS_SHOWN = 20
+
+
+@cli.command()
+@click.argument("deal", required=False)
+@deal_option
+@click.option("--json", "as_json", is_flag=True, help="The result and every chain's head, as JSON.")
+@pass_app
+def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> None:
+    """Check that the event log holds: recompute every event's hash chain.
+
+    Prints the head hashes (keep them: they prove the record later), or names the first event
+    that breaks (exit 8)."""
+    from closing.errors import RecordBrokenError
+    from closing.operations import verify as verify_log
+
+    result = verify_log(app.existing_store, deal or deal_name, app.now())
+    broken = result.broken
+    if as_json:
+        app.print_json(
+            {
+                "deal": result.deal.slug,
+                "ok": result.ok,
+                "events": result.events,
+                "digest": result.digest,
+                "heads": result.heads,
+                "broken": None
+                if broken is None
+                else {
+                    "party": broken.party,
+                    "seq": broken.seq,
+                    "event_id": broken.event_id,
+                    "what": broken.what,
+                    "detail": broken.detail,
+                },
+            }
+        )
+    elif broken is None:
+        app.out(
+            f"The event log of {result.deal.slug} holds: {plural(result.events, 'event')} in "
+            f"{plural(len(result.heads), 'chain')}.\nRecord digest: {result.digest}\nHeads:"
+        )
+        shown = list(result.heads.items())
+        for party, head in shown[:HEADS_SHOWN]:
+            app.out(f"  {party.lstrip('@')}: {head}")
+        if len(shown) > HEADS_SHOWN:
+            app.out(f"  ... and {len(shown) - HEADS_SHOWN:,} more (closing verify --json)")
+    if broken is not None:
+        event = f"event #{broken.seq} of {broken.party.lstrip('@')}"
+        if broken.event_id is not None:
+            event += f" (id {broken.event_id})"
+        raise RecordBrokenError(
+            f"the event log of {result.deal.slug} does not hold: {event} is {broken.what}: "
+            f"{broken.detail}"
+        )
+
+
+for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo, *web.COMMANDS]:
     cli.add_command(command)
 
 

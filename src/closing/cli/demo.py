@@ -19,10 +19,10 @@ PACIFIC = ZoneInfo("America/Los_Angeles")
 
 def seed_deal_path() -> Path:
     """The seed deal file: in the checkout's workflows/, or the copy shipped in the wheel."""
-    here = Path(__file__).resolve()
+    package = Path(__file__).resolve().parents[1]  # src/closing, or closing/ in a wheel
     for candidate in (
-        here.parents[2] / "workflows" / SEED_NAME,
-        here.parent / "workflows" / SEED_NAME,
+        package.parents[1] / "workflows" / SEED_NAME,  # a checkout
+        package / "workflows" / SEED_NAME,  # the copy shipped in the wheel
     ):
         if candidate.is_file():
             return candidate
@@ -35,6 +35,7 @@ def _at(day: int, hour: int, minute: int = 0) -> datetime:
 
 # (when, purchaser, step, evidence option value, note)
 SCRIPT: list[tuple[datetime, str, str, str | None]] = [
+    (_at(7, 7, 45), "company", "prospectus_delivered", "Exhibit B, with the agreement"),
     (_at(7, 8, 30), "stonestreet", "signed", "fax counterpart"),
     (_at(7, 9, 5), "bnc", "signed", "fax counterpart"),
     (_at(7, 10, 15), "stonestreet", "wired", "FED REF 20020607B1Q8021C000123"),
@@ -45,6 +46,7 @@ SCRIPT: list[tuple[datetime, str, str, str | None]] = [
     (_at(7, 16, 40), "bnc", "dwac_credited", "DTC confirmation 88214"),
     (_at(10, 10, 20), "stonestreet", "warrant_delivered", "FedEx 7901 2345 6789"),
     (_at(10, 11, 5), "bnc", "warrant_delivered", "FedEx 7901 2345 6790"),
+    (_at(10, 11, 30), "company", "prospectus_filed", "SEC accession 0000950150-02-000512"),
 ]
 BOARDS = [_at(7, 9, 0), _at(7, 15, 30), _at(7, 17, 30), _at(10, 12, 0)]
 
@@ -104,7 +106,7 @@ def run_demo(app: App, file: str | None) -> None:
                 when,
             )
             console.print(
-                f"{local(when, PACIFIC)}  {neutral(recorded.purchaser.slug):<12} {step}"
+                f"{local(when, PACIFIC)}  {who:<12} {step}"
                 + ("  (closed)" if not recorded.still_to_do else ""),
                 markup=False,
             )

@@ -78,6 +78,7 @@ def board_json(board: Board) -> dict[str, Any]:
             "steps": totals.by_status,
         },
         "alerts": {"failing_deliveries": board.failing_alerts},
+        "record": {"warning": board.record_warning},
     }
 
 
@@ -98,6 +99,7 @@ def purchaser_json(
         "warrant_shares": purchaser.warrant_shares,
         "amount_received": money_text(row.amount_received),
         "shortfall": money_text(row.shortfall),
+        "unreadable": row.unreadable,
     }
 
 

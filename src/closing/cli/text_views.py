@@ -8,6 +8,7 @@ visible escapes (`\\x1b`, `\\u202e`, `\\n`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -61,13 +62,15 @@ def step_cell(status: StepStatus, board: Board, withdrawn: bool = False) -> Text
         assert status.done_at is not None
         done_at = status.done_at.astimezone(zone)
         same_day = done_at.date() == now.astimezone(zone).date()
-        text = "✓ " + done_at.strftime("%H:%M" if same_day else "%a %H:%M")
-        if status.status == DONE_LATE:
-            text += " late"
+        late = status.status == DONE_LATE
+        if same_day:
+            text = "✓ " + done_at.strftime("%H:%M") + (" late" if late else "")
+        else:  # another day: the weekday, and the time unless late says more
+            text = "✓ " + done_at.strftime("%a late" if late else "%a %H:%M")
     elif status.status == WAIVED_STATUS:
         text = "waived"
     elif withdrawn:
-        return Text("—", style="dim")
+        return Text("withdrawn", style="dim")
     else:
         left = status.deadline - now
         if status.status == OVERDUE:
@@ -84,18 +87,197 @@ def step_cell(status: StepStatus, board: Board, withdrawn: bool = False) -> Text
     return cell
 
 
-def company_line(board: Board) -> Text | None:
-    """`Company: Prospectus ✓ 07:45 · 424(b)(5) 4d1h`: the deal's own steps, on one line."""
+def company_line(board: Board, width: int = 80, max_lines: int = 3) -> Text | None:
+    """`Company: Prospectus ✓ 07:45 · 424(b)(5) 4d1h`: the deal's own steps, on one line. When
+    they do not fit on one line (a real checklist has dozens): `Company: 41/46 done` and the steps
+    still open, late or flagged, most urgent first, never split across lines, at most
+    `max_lines` lines, the rest counted as `+N more`."""
     steps = board.company.steps
     if not steps:
         return None
+    entries = [
+        Text(f"{neutral(board.terms.step(step_id).heading)} ").append_text(step_cell(status, board))
+        for step_id, status in steps.items()
+    ]
     line = Text("Company: ", style="bold")
-    for n, (step_id, status) in enumerate(steps.items()):
-        if n:
-            line.append(" · ")
-        line.append(f"{neutral(board.terms.step(step_id).heading)} ")
-        line.append_text(step_cell(status, board))
-    return line
+    if line.cell_len + sum(e.cell_len for e in entries) + 3 * (len(entries) - 1) <= width:
+        return line.append_text(Text(" · ").join(entries))
+    done = sum(1 for status in steps.values() if status.finished)
+    line.append(f"{done}/{len(steps)} done")
+    notable = [entries[n] for n in worst_first(list(steps.values()))]
+    packed = packed_lines(line, notable, width, max_lines, indent=len("Company: "))
+    return packed
+
+
+# What wants a look first in a list of steps: late, due soon, a missed deadline on the record (a
+# step done late, or one flagged because what it stood on was reversed), then the rest still open.
+LOOK_FIRST = {
+    OVERDUE: 0,
+    DUE_SOON_STATUS: 1,
+    DONE_LATE: 2,
+    DONE_STATUS: 2,
+    WAIVED_STATUS: 2,
+    PENDING: 3,
+}
+
+
+def worst_first(statuses: list[StepStatus]) -> list[int]:
+    """The positions of the steps that want a look (open, done late, or flagged for attention),
+    in `LOOK_FIRST` order; among equals the steps that can be done now before those still
+    waiting on another, then by deadline, then in the deal's order."""
+    wanted = [
+        n
+        for n, status in enumerate(statuses)
+        if not status.finished or status.status == DONE_LATE or status.attention
+    ]
+
+    def urgency(n: int) -> tuple[int, bool, datetime, int]:
+        status = statuses[n]
+        return (LOOK_FIRST[status.status], bool(status.waiting_on), status.deadline, n)
+
+    return sorted(wanted, key=urgency)
+
+
+def packed_lines(first: Text, entries: list[Text], width: int, max_lines: int, indent: int) -> Text:
+    """`first` then ` · entry` after entry, a new line (indented) where the next would pass
+    `width`; an entry is never split. Past `max_lines` lines the rest is counted: `+N more`."""
+    lines = [first.copy()]
+    for n, entry in enumerate(entries):
+        left = len(entries) - n - 1
+        # On the last line, leave room for the count of what may not fit after this entry.
+        reserve = len(f" · +{left} more") if left else 0
+        sep = " · " if lines[-1].cell_len else ""
+        last = len(lines) == max_lines
+        if lines[-1].cell_len + len(sep) + entry.cell_len + (reserve if last else 0) <= width:
+            lines[-1].append(sep).append_text(entry)
+            continue
+        next_is_last = len(lines) + 1 == max_lines
+        if not last and indent + entry.cell_len + (reserve if next_is_last else 0) <= width:
+            lines.append(Text(" " * indent).append_text(entry))
+            continue
+        lines[-1].append(f"{sep}+{left + 1} more")
+        break
+    return Text("\n").join(lines)
+
+
+GAP = 3  # a board column's padding on both sides and the divider between columns
+MIN_NAME_WIDTH = 12  # the narrowest purchaser column (its ellipsis shows a name is cut)
+
+
+def step_grid(
+    board: Board, shown: list[PurchaserStatus], step_cells: list[list[Text]], width: int
+) -> Table | None:
+    """A column per step, when they fit beside a purchaser column of `MIN_NAME_WIDTH`; None when
+    they do not. Columns are sized to what they hold, so that step cells are never cut: the
+    purchaser's name gets the room that is left, and shares and price appear when there is room
+    for them."""
+    totals = board.totals
+    steps = board.terms.purchaser_steps
+    names = [Text(neutral(p.purchaser.name)) for p in shown]
+    footers = [
+        f"{sum(totals.by_status[step.id][s] for s in FINISHED_STATUSES)}/{totals.purchasers}"
+        for step in steps
+    ]
+    headings = [Text(neutral(step.heading)) for step in steps]
+    step_widths = [
+        max([headings[n].cell_len, len(footer)] + [cells[n].cell_len for cells in step_cells])
+        for n, footer in enumerate(footers)
+    ]
+    money = [(f"{p.purchaser.shares:,}", format_money(p.purchaser.purchase_price)) for p in shown]
+    shares_width = max([len("Shares"), len(f"{totals.shares:,}")] + [len(m[0]) for m in money])
+    price_width = max([len(format_money(totals.purchase_price))] + [len(m[1]) for m in money])
+    name_width = max([len("Purchaser")] + [name.cell_len for name in names])
+    steps_need = sum(step_widths) + GAP * len(step_widths)
+    if width - steps_need < MIN_NAME_WIDTH:
+        return None
+    money_need = shares_width + price_width + 2 * GAP
+    wide = width - steps_need - money_need >= name_width
+    room = width - steps_need - (money_need if wide else 0)
+    table = Table(
+        show_footer=True,
+        header_style="bold",
+        footer_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    table.add_column(
+        "Purchaser",
+        footer=f"{totals.closed}/{totals.purchasers} closed",
+        no_wrap=True,
+        overflow="ellipsis",
+        max_width=max(MIN_NAME_WIDTH, min(name_width, room)),
+    )
+    if wide:
+        table.add_column("Shares", justify="right", footer=f"{totals.shares:,}", no_wrap=True)
+        table.add_column(
+            "Price", justify="right", footer=format_money(totals.purchase_price), no_wrap=True
+        )
+    for heading, footer, step_width in zip(headings, footers, step_widths, strict=True):
+        table.add_column(heading, footer=footer, no_wrap=True, min_width=step_width)
+    for name, cells, (shares, price) in zip(names, step_cells, money, strict=True):
+        table.add_row(name, *([Text(shares), Text(price)] if wide else []), *cells)
+    return table
+
+
+MIN_LIST_WIDTH = 30  # what the "Open or late" column keeps when names are long
+
+
+def open_steps_table(
+    board: Board, shown: list[PurchaserStatus], step_cells: list[list[Text]], width: int
+) -> Table:
+    """For more steps than fit side by side (a real checklist has a dozen per purchaser): each
+    purchaser's count of steps done and the steps open or late, most urgent first, each as its
+    heading and its cell (`Wired ! 1h30m · Faxed 10h30m ⚑`); steps done late or flagged for
+    attention stay listed. What does not fit is counted (`+3 more`), never cut silently."""
+    totals = board.totals
+    steps = board.terms.purchaser_steps
+    count = len(steps)
+    names = [Text(neutral(p.purchaser.name)) for p in shown]
+    done = [f"{sum(1 for s in row.steps.values() if s.finished)}/{count}" for row in shown]
+    finished = sum(totals.by_status[step.id][s] for step in steps for s in FINISHED_STATUSES)
+    done_footer = f"{finished:,}/{count * totals.purchasers:,}"
+    entries: list[list[Text]] = []
+    for row, cells in zip(shown, step_cells, strict=True):
+        if row.withdrawn is not None:
+            entries.append([Text("withdrawn", style="dim")])
+            continue
+        worst = worst_first([row.steps[step.id] for step in steps])
+        entries.append(
+            [Text(f"{neutral(steps[n].heading)} ").append_text(cells[n]) for n in worst]
+            or [Text("closed", style=STYLES[DONE_STATUS])]
+        )
+    heading = "Open or late"
+    name_width = max([len("Purchaser")] + [name.cell_len for name in names])
+    done_width = max([len("Done"), len(done_footer)] + [len(d) for d in done])
+    list_need = max(
+        [len(heading)]
+        + [sum(e.cell_len for e in listed) + 3 * (len(listed) - 1) for listed in entries]
+    )
+    room = width - (done_width + GAP) - GAP  # for the name and the list
+    name_room = min(name_width, room - min(list_need, MIN_LIST_WIDTH))
+    name_room = max(MIN_NAME_WIDTH, name_room)
+    list_room = max(len(heading), room - name_room)
+    table = Table(
+        show_footer=True,
+        header_style="bold",
+        footer_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    table.add_column(
+        "Purchaser",
+        footer=f"{totals.closed}/{totals.purchasers} closed",
+        no_wrap=True,
+        overflow="ellipsis",
+        max_width=name_room,
+    )
+    table.add_column("Done", justify="right", footer=done_footer, no_wrap=True)
+    table.add_column(heading, no_wrap=True, overflow="ellipsis", max_width=list_room)
+    for name, count_done, listed in zip(names, done, entries, strict=True):
+        table.add_row(name, Text(count_done), packed_lines(Text(), listed, list_room, 1, 0))
+    return table
 
 
 def board_view(
@@ -118,61 +300,18 @@ def board_view(
     shown = rows
     if max_rows is not None and len(rows) > max_rows:
         shown = attention_first(board)[:max_rows]
-    # Size the columns to what they hold, so that step cells are never cut: the purchaser's name
-    # gets the room that is left, and shares and price appear when there is room for them.
     steps = terms.purchaser_steps
     step_cells = [
         [step_cell(row.steps[step.id], board, row.withdrawn is not None) for step in steps]
         for row in shown
     ]
-    footers = [
-        f"{sum(totals.by_status[step.id][s] for s in FINISHED_STATUSES)}/{totals.purchasers}"
-        for step in steps
-    ]
-    headings = [Text(neutral(step.heading)) for step in steps]
-    step_widths = [
-        max([headings[n].cell_len, len(footer)] + [cells[n].cell_len for cells in step_cells])
-        for n, footer in enumerate(footers)
-    ]
-    money = [(f"{p.purchaser.shares:,}", format_money(p.purchaser.purchase_price)) for p in shown]
-    shares_width = max([len("Shares"), len(f"{totals.shares:,}")] + [len(m[0]) for m in money])
-    price_width = max([len(format_money(totals.purchase_price))] + [len(m[1]) for m in money])
-    names = [
-        Text(neutral(p.purchaser.name) + (" (withdrawn)" if p.withdrawn is not None else ""))
-        for p in shown
-    ]
-    name_width = max([len("Purchaser")] + [name.cell_len for name in names])
-    gap = 3  # a column's padding on both sides and the divider between columns
-    steps_need = sum(step_widths) + gap * len(step_widths)
-    money_need = shares_width + price_width + 2 * gap
-    wide = width - steps_need - money_need >= name_width
-    room = width - steps_need - (money_need if wide else 0)
-    table = Table(
-        show_footer=True,
-        header_style="bold",
-        footer_style="bold",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
+    table = step_grid(board, shown, step_cells, width) or open_steps_table(
+        board, shown, step_cells, width
     )
-    table.add_column(
-        "Purchaser",
-        footer=f"{totals.closed}/{totals.purchasers} closed",
-        no_wrap=True,
-        overflow="ellipsis",
-        max_width=max(12, min(name_width, room)),
-    )
-    if wide:
-        table.add_column("Shares", justify="right", footer=f"{totals.shares:,}", no_wrap=True)
-        table.add_column(
-            "Price", justify="right", footer=format_money(totals.purchase_price), no_wrap=True
-        )
-    for heading, footer, step_width in zip(headings, footers, step_widths, strict=True):
-        table.add_column(heading, footer=footer, no_wrap=True, min_width=step_width)
-    for name, cells, (shares, price) in zip(names, step_cells, money, strict=True):
-        table.add_row(name, *([Text(shares), Text(price)] if wide else []), *cells)
     parts: list[RenderableType] = [header]
-    company = company_line(board)
+    if board.record_warning:
+        parts.append(Text(neutral(board.record_warning), style="red bold"))
+    company = company_line(board, width)
     if company is not None:
         parts.append(company)
     parts.append(table)
@@ -180,7 +319,9 @@ def board_view(
         parts.append(summary_view(board, len(shown)))
     parts.append(
         Text(
-            f"{totals.shares:,} shares · {totals.warrant_shares:,} warrant shares\n"
+            f"{totals.shares:,} shares · {totals.warrant_shares:,} warrant shares"
+            + (f" · {totals.withdrawn:,} withdrawn" if totals.withdrawn else "")
+            + "\n"
             f"Received {format_money(totals.amount_received)} of "
             f"{format_money(totals.purchase_price)}"
         )
@@ -192,7 +333,14 @@ def board_view(
                 style=STYLES[OVERDUE],
             )
         )
-    notes = money_lines(shown) + attention_lines(shown, board)
+    notes = [
+        f"Unreadable: {neutral(row.purchaser.name)}: its events cannot be read "
+        f"({neutral(row.unreadable)}); "
+        "run closing verify"
+        for row in shown
+        if row.unreadable
+    ]
+    notes += money_lines(shown) + attention_lines(shown, board)
     if notes:
         parts.append(Text("\n".join(notes), style=STYLES[OVERDUE]))
     blocked = blocked_lines(shown, board)
@@ -217,23 +365,27 @@ def money_lines(rows: list[PurchaserStatus]) -> list[str]:
                 )
             elif status.finished and row.shortfall:
                 lines.append(
-                    f"Short: {neutral(row.purchaser.name)}: {format_money(row.amount_received)} "
-                    "received, "
-                    f"{format_money(row.shortfall)} short of {format_money(price)} (within "
-                    "tolerance)"
+                    f"Short: {neutral(row.purchaser.name)}: {format_money(row.shortfall)} short of "
+                    f"{format_money(price)}, within the tolerance"
                 )
     return lines
 
 
 def attention_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) -> list[str]:
-    """`Attention: <purchaser>: Faxed: wired was reversed: wire returned` for the rows shown."""
-    lines = [
-        f"Attention: {neutral(row.purchaser.name)}: "
-        f"{neutral(board.terms.step(step_id).heading)}: " + neutral("; ".join(status.attention))
-        for row in rows
-        for step_id, status in row.steps.items()
-        if status.attention
-    ]
+    """`Attention: <purchaser>: wired was reversed: wire returned (Wired, Faxed, DWAC)`: each
+    reason once per purchaser, with the steps it touches."""
+    lines = []
+    for row in rows:
+        touched: dict[str, list[str]] = {}
+        for step_id, status in row.steps.items():
+            for reason in status.attention:
+                touched.setdefault(neutral(reason), []).append(
+                    neutral(board.terms.step(step_id).heading)
+                )
+        lines += [
+            f"Attention: {neutral(row.purchaser.name)}: {reason} ({', '.join(steps)})"
+            for reason, steps in touched.items()
+        ]
     if len(lines) > limit:
         lines = [*lines[:limit], f"... and {len(lines) - limit:,} more"]
     return lines
@@ -243,6 +395,8 @@ def blocked_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) ->
     """`Blocked: <purchaser>: Faxed needs notice facsimile number; ...` for the rows shown."""
     lines = []
     for row in rows:
+        if row.withdrawn is not None:
+            continue
         reasons = [
             f"{neutral(board.terms.step(step_id).heading)} needs "
             + ", ".join(reason.removesuffix(" missing") for reason in status.blocked_by)

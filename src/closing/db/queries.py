@@ -16,7 +16,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session
 
-from closing.db.schema import ALERTS, DEAL_REVISIONS, DEALS, DELIVERIES, EVENTS, PURCHASERS
+from closing.chain import GENESIS, Stored, event_hash
+from closing.db.schema import (
+    ALERTS,
+    DEAL_REVISIONS,
+    DEALS,
+    DELIVERIES,
+    EVENTS,
+    PURCHASERS,
+    VERIFICATIONS,
+)
 from closing.deadlines import Deal
 from closing.events import Event, Purchaser
 
@@ -206,12 +215,13 @@ def update_purchaser(session: Session, purchaser_id: int, **values: Any) -> None
     session.execute(PURCHASERS.update().where(PURCHASERS.c.id == purchaser_id).values(**values))
 
 
-def lock_purchaser(session: Session, purchaser_id: int) -> None:
+def lock_purchaser(session: Session, purchaser_id: int) -> str:
     """Serialise writers on one purchaser (a row lock on PostgreSQL; SQLite already holds the
-    database lock from BEGIN IMMEDIATE and ignores FOR UPDATE)."""
-    session.execute(
-        select(PURCHASERS.c.id).where(PURCHASERS.c.id == purchaser_id).with_for_update()
-    )
+    database lock from BEGIN IMMEDIATE and ignores FOR UPDATE); returns the head hash of its
+    event chain, which the next event links to."""
+    query = select(PURCHASERS.c.head_hash).where(PURCHASERS.c.id == purchaser_id).with_for_update()
+    head: str | None = session.execute(query).scalar_one()
+    return head or GENESIS
 
 
 # --- the event log -----------------------------------------------------------------------------
@@ -241,13 +251,94 @@ def deal_events(session: Session, deal_id: int) -> list[Event]:
     return _events(session.execute(query.order_by(EVENTS.c.id)))
 
 
-def append_event(session: Session, deal_id: int, event: Event) -> Event:
-    """Append one event (never update, never delete); returns it with its id. The unique
-    (purchaser, seq) key refuses a second writer that read the same history."""
+def append_event(
+    session: Session, deal: Deal, party: Purchaser, event: Event, prev_hash: str
+) -> Event:
+    """Append one event (never update, never delete), chained to `prev_hash`, and move the
+    party's head to it; returns it with its id. The unique (purchaser, seq) key refuses a second
+    writer that read the same history."""
+    digest = event_hash(deal.slug, party.slug, event, prev_hash)
     values = event._asdict()
     del values["id"]
-    insert = EVENTS.insert().values(deal_id=deal_id, **values).returning(EVENTS.c.id)
-    return event._replace(id=session.execute(insert).scalar_one())
+    insert = (
+        EVENTS.insert()
+        .values(deal_id=deal.id, prev_hash=prev_hash, hash=digest, **values)
+        .returning(EVENTS.c.id)
+    )
+    appended = event._replace(id=session.execute(insert).scalar_one())
+    session.execute(
+        PURCHASERS.update()
+        .where(PURCHASERS.c.id == party.id)
+        .values(head_seq=event.seq, head_hash=digest)
+    )
+    return appended
+
+
+@dataclass(frozen=True)
+class Chain:
+    """One party's chain as stored: its events with their hashes, and the head it records."""
+
+    party: str
+    head_seq: int
+    head_hash: str | None
+    events: list[Stored]
+
+
+def chains(session: Session, deal_id: int) -> list[Chain]:
+    """Every party's chain of the deal (the company's first), for `closing verify`."""
+    parties = session.execute(
+        select(PURCHASERS.c.id, PURCHASERS.c.slug, PURCHASERS.c.head_seq, PURCHASERS.c.head_hash)
+        .where(PURCHASERS.c.deal_id == deal_id)
+        .order_by(PURCHASERS.c.position)
+    ).all()
+    rows = session.execute(
+        select(*_EVENT_COLUMNS, EVENTS.c.prev_hash, EVENTS.c.hash)
+        .where(EVENTS.c.deal_id == deal_id)
+        .order_by(EVENTS.c.purchaser_id, EVENTS.c.seq)
+    )
+    width = len(_EVENT_COLUMNS)
+    by_party: dict[int, list[Stored]] = {}
+    for row in rows:
+        event = Event._make(row[:width])
+        stored = Stored(event, row[width], row[width + 1])
+        by_party.setdefault(event.purchaser_id, []).append(stored)
+    return [
+        Chain(slug, head_seq, head_hash, by_party.get(pid, []))
+        for pid, slug, head_seq, head_hash in parties
+    ]
+
+
+def record_verification(
+    session: Session, deal_id: int, at: datetime, ok: bool, events: int, detail: str
+) -> None:
+    session.execute(
+        VERIFICATIONS.insert().values(
+            deal_id=deal_id, verified_at=at, ok=ok, events=events, detail=detail
+        )
+    )
+
+
+def last_verification(session: Session, deal_id: int) -> tuple[datetime, bool, str] | None:
+    row = session.execute(
+        select(VERIFICATIONS.c.verified_at, VERIFICATIONS.c.ok, VERIFICATIONS.c.detail)
+        .where(VERIFICATIONS.c.deal_id == deal_id)
+        .order_by(VERIFICATIONS.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row[0], bool(row[1]), row[2])
+
+
+def chain_lengths_agree(session: Session, deal_id: int) -> bool:
+    """A cheap look on every board: the events the chains' heads count are all there."""
+    events = session.execute(
+        select(func.count()).select_from(EVENTS).where(EVENTS.c.deal_id == deal_id)
+    ).scalar_one()
+    heads = session.execute(
+        select(func.coalesce(func.sum(PURCHASERS.c.head_seq), 0)).where(
+            PURCHASERS.c.deal_id == deal_id
+        )
+    ).scalar_one()
+    return int(events) == int(heads)
 
 
 # --- what the board needs of the alert ledger --------------------------------------------------

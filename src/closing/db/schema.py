@@ -8,7 +8,7 @@ aware (UTC).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import (
@@ -50,7 +50,12 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return value if isinstance(value, Decimal) else Decimal(str(value))
+        if isinstance(value, Decimal):
+            return value
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:  # edited behind closing's back: NaN, which replay refuses
+            return Decimal("NaN")
 
 
 SQLITE_MOMENT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DATETIME writes; sorts as text
@@ -136,6 +141,10 @@ class PurchaserRow(SQLModel, table=True):
     active: bool = True
     # "purchaser", or "company" for the one row per deal that holds the deal's own steps
     role: str = Field(sa_column=Column(String(20), nullable=False, server_default="purchaser"))
+    # The head of this party's event chain, moved by every append in the same transaction: a
+    # deleted last event shows as a chain shorter than its head.
+    head_seq: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    head_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
 
 
 class EventRow(SQLModel, table=True):
@@ -160,6 +169,9 @@ class EventRow(SQLModel, table=True):
     evidence: str | None = None
     amount: Decimal | None = Field(default=None, sa_column=Column(ExactDecimal(), nullable=True))
     note: str | None = None
+    # The tamper-evident chain (closing.chain): the previous event's hash and this one's.
+    prev_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
 
 
 class AlertRow(SQLModel, table=True):
@@ -216,6 +228,34 @@ class SenderLockRow(SQLModel, table=True):
     heartbeat_at: datetime = _moment()
 
 
+class VerificationRow(SQLModel, table=True):
+    """Each `closing verify`: when, whether the log held, and the first break if not."""
+
+    __tablename__ = "verification"
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id", index=True)
+    verified_at: datetime = _moment()
+    ok: bool
+    events: int
+    detail: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ShareRow(SQLModel, table=True):
+    """A link to the live board in a browser: the whole deal (the team's) or one purchaser's row.
+    Only the SHA-256 of its token is kept, and its first characters to tell links apart."""
+
+    __tablename__ = "share"
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id", index=True)
+    purchaser_id: int | None = Field(default=None, foreign_key="purchaser.id")  # None: the team
+    token_sha256: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    token_start: str = Field(sa_column=Column(String(8), nullable=False))
+    created_at: datetime = _moment()
+    created_by: str
+    revoked_at: datetime | None = _moment(nullable=True)
+    revoked_by: str | None = None
+
+
 class MetaRow(SQLModel, table=True):
     __tablename__ = "closing_meta"
     key: str = Field(primary_key=True)
@@ -233,4 +273,6 @@ EVENTS = _table("event")
 ALERTS = _table("alert")
 DELIVERIES = _table("alert_delivery")
 SENDERS = _table("alert_sender")
+VERIFICATIONS = _table("verification")
 META = _table("closing_meta")
+SHARES = _table("share")

@@ -1,0 +1,166 @@
+"""`closing share` (links to the board in a browser) and `closing serve` (the web server).
+
+Neither imports the database or the web server until it runs, so `closing --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import click
+
+from closing.cli.app import App, deal_option, operator, pass_app, plural
+from closing.errors import UsageError
+
+if TYPE_CHECKING:
+    from closing.db.shares import ShareRecord
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def base_url(url: str | None, host: str, port: int) -> str:
+    if url:
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"--url {url!r} must start with http:// or https://")
+        return url.rstrip("/")
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def describe(record: ShareRecord) -> str:
+    return "the team (whole deal)" if record.team else f"{record.purchaser_name} only"
+
+
+@click.command()
+@click.argument("who", required=False, metavar="team|PURCHASER")
+@deal_option
+@click.option("--list", "show_list", is_flag=True, help="List the deal's links (tokens masked).")
+@click.option("--revoke", type=int, metavar="ID", help="Revoke link ID; it answers 404 at once.")
+@click.option(
+    "--url",
+    envvar="CLOSING_WEB_URL",
+    show_envvar=True,
+    metavar="URL",
+    help="The address people open (e.g. https://closing.example.com behind a TLS proxy).",
+)
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="closing serve's --host.")
+@click.option(
+    "--port", default=DEFAULT_PORT, show_default=True, type=int, help="closing serve's --port."
+)
+@click.option("--by", metavar="NAME", help="Who makes the link (default CLOSING_OPERATOR).")
+@pass_app
+def share(
+    app: App,
+    who: str | None,
+    deal_name: str | None,
+    show_list: bool,
+    revoke: int | None,
+    url: str | None,
+    host: str,
+    port: int,
+    by: str | None,
+) -> None:
+    """A read-only link to the live board: for the team, or one purchaser's row only."""
+    from closing.timefmt import local
+    from closing.web import tokens
+
+    chosen = sum([bool(who), show_list, revoke is not None])
+    if chosen != 1:
+        raise UsageError(
+            "say what to share: closing share team, closing share PURCHASER, "
+            "closing share --list or closing share --revoke ID"
+        )
+    if revoke is not None:
+        record = tokens.revoke(app.store, revoke, operator(by), app.now())
+        app.out(f"Revoked link #{record.id} ({describe(record)}); it now answers 404.")
+        return
+    if show_list:
+        deal, records = tokens.list_shares(app.store, deal_name)
+        if not records:
+            app.out(f"No links to {deal.slug} yet; make one with: closing share team")
+            return
+        zone = deal.terms.zone
+        for record in records:
+            state = (
+                "active"
+                if record.revoked_at is None
+                else f"revoked {local(record.revoked_at, zone)} by {record.revoked_by}"
+            )
+            app.out(
+                f"#{record.id}  {tokens.masked(record)}  {describe(record)}  made "
+                f"{local(record.created_at, zone)} by {record.created_by}  {state}"
+            )
+        active = sum(1 for record in records if record.active)
+        app.out(f"{plural(active, 'active link')} to {deal.slug}.")
+        return
+    assert who is not None
+    link = base_url(url, host, port)
+    made = tokens.create_share(app.store, deal_name, who, operator(by), app.now())
+    record = made.record
+    whom = (
+        f"the whole deal {made.deal.slug}, for the deal team"
+        if record.team
+        else f"{record.purchaser_name}'s own row only, no other purchaser"
+    )
+    app.out(f"Link #{record.id}: {whom} (read-only):")
+    app.out(tokens.link(link, made.token))
+    app.out(
+        "Shown once; only its hash is kept. Open it while closing serve runs; revoke: "
+        f"closing share --revoke {record.id}"
+    )
+
+
+@click.command()
+@click.argument("deal", required=False)
+@deal_option
+@click.option(
+    "--host",
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="Address to listen on; anything but 127.0.0.1 exposes the board beyond this machine.",
+)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port.")
+@click.option(
+    "--poll",
+    default=0.3,
+    show_default=True,
+    type=click.FloatRange(0.05, 10),
+    metavar="SECONDS",
+    help="How often to look for new marks.",
+)
+@pass_app
+def serve(
+    app: App, deal: str | None, deal_name: str | None, host: str, port: int, poll: float
+) -> None:
+    """The live board in a browser, read-only, for the links of closing share."""
+    import logging
+
+    from closing.cli.json_views import board_json
+    from closing.web.app import listen, run
+    from closing.web.live import LiveBoard
+
+    live = LiveBoard(app.store, deal or deal_name, app.clock, board_json, poll=poll)
+    try:
+        sock = listen(host, port)
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {reason}; choose another --port or --host"
+        ) from None
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s", level="INFO")
+    where = base_url(None, host, port)
+    app.out(f"Serving the board of {live.slug} at {where}/b/<token> (Ctrl-C to stop).")
+    app.out("Links: closing share team, closing share PURCHASER; list them: closing share --list")
+    if host not in LOOPBACK:
+        app.out(
+            f"Warning: listening on {host}, beyond this machine, over plain HTTP: anyone on the "
+            "way can read the links; put it behind a TLS proxy and give closing share --url."
+        )
+    run(live, sock)
+    app.out("Stopped.")
+
+
+COMMANDS = [share, serve]

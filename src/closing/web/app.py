@@ -1,0 +1,269 @@
+"""The web server of `closing serve`: a read-only board per share link, live through server-sent
+events, drawn from the status JSON document.
+
+Routes (every one but /static needs a token; a missing, wrong or revoked one gets the same 404):
+- `GET /b/{token}`: the board page (works without JavaScript; reload for the latest);
+- `GET /b/{token}/events`: the board fragment, pushed whenever it changes (SSE; the id is the
+  deal's newest event id);
+- `GET /api/status` with `Authorization: Bearer {token}` or `?token={token}`: the status JSON,
+  filtered to what the link may see.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from closing.db.shares import ShareRecord
+from closing.web.document import View, for_purchaser, view
+from closing.web.live import LiveBoard, Snapshot
+from closing.web.tokens import match
+
+if TYPE_CHECKING:
+    import uvicorn
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+STATIC = Path(__file__).parent / "static"
+MAX_ROWS = 100  # rows on the team's page of a large deal, furthest behind first (?all=1: all)
+
+# No inline script or style anywhere: htmx and its SSE extension load from /static, and htmx is
+# told (in a meta tag) not to add its indicator styles.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    ("content-security-policy", CONTENT_SECURITY_POLICY),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),  # the token is in the URL
+    ("x-frame-options", "DENY"),
+    ("cross-origin-opener-policy", "same-origin"),
+]
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response (a plain ASGI middleware, so that streamed
+    responses pass through untouched), and `no-store` to everything but the static files."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = str(scope.get("path", "")).startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS:
+                    headers[name] = value
+                if not static:
+                    headers["cache-control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def not_found() -> Response:
+    """The one answer to a missing, wrong or revoked token, or an unknown path."""
+    return PlainTextResponse("Not found\n", status_code=404)
+
+
+def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
+    templates = Environment(
+        loader=PackageLoader("closing.web", "templates"),
+        autoescape=True,  # every value from the deal file or the log is text, never markup
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    templates.globals["zip"] = zip
+    page_template = templates.get_template("page.html")
+    board_template = templates.get_template("board.html")
+
+    def page_view(snapshot: Snapshot, share: ShareRecord, show_all: bool) -> View:
+        key = ("view", share.team, share.purchaser_id, show_all)
+        return snapshot.render(key, lambda: make_view(snapshot, share, show_all))
+
+    def make_view(snapshot: Snapshot, share: ShareRecord, show_all: bool) -> View:
+        if share.team:
+            document = snapshot.document
+            alerts = snapshot.alerts
+        else:
+            slug = share.purchaser_slug or ""
+            document = for_purchaser(snapshot.document, slug)
+            alerts = [alert for alert in snapshot.alerts if alert.purchaser_slug == slug]
+        return view(
+            document,
+            team=share.team,
+            max_rows=None if show_all else max_rows,
+            recent_alerts=[(alert.due_at, alert.title) for alert in alerts],
+        )
+
+    def fragment(snapshot: Snapshot, share: ShareRecord, show_all: bool) -> str:
+        key = ("team", show_all) if share.team else ("purchaser", share.purchaser_id)
+        return snapshot.render(
+            key, lambda: board_template.render(v=page_view(snapshot, share, show_all))
+        )
+
+    def sse_message(snapshot: Snapshot, share: ShareRecord, show_all: bool) -> bytes:
+        """The encoded event, once per snapshot and kind of link (sent as is to every stream)."""
+        key = ("sse", share.team, share.purchaser_id, show_all)
+
+        def encode() -> bytes:
+            html = fragment(snapshot, share, show_all)
+            return ServerSentEvent(data=html, event="board", id=str(snapshot.event_id)).encode()
+
+        return snapshot.render(key, encode)
+
+    async def authorised(request: Request, token: str) -> tuple[Snapshot, ShareRecord | None]:
+        snapshot = await live.refresh()  # a page or stream starts from the database as it is
+        return snapshot, match(token, snapshot.shares)
+
+    def wants_all(request: Request, share: ShareRecord) -> bool:
+        return share.team and request.query_params.get("all") == "1"
+
+    async def page(request: Request) -> Response:
+        token = request.path_params["token"]
+        snapshot, share = await authorised(request, token)
+        if share is None:
+            return not_found()
+        show_all = wants_all(request, share)
+        suffix = "?all=1" if show_all else ""
+        html = page_template.render(
+            v=page_view(snapshot, share, show_all),
+            board=Markup(fragment(snapshot, share, show_all)),
+            events_url=f"/b/{token}/events{suffix}",
+            json_url=f"/api/status?token={token}",
+            all_url=f"/b/{token}?all=1",
+        )
+        return Response(html, media_type="text/html; charset=utf-8")
+
+    async def events(request: Request) -> Response:
+        _, share = await authorised(request, request.path_params["token"])
+        if share is None:
+            return not_found()
+        show_all = wants_all(request, share)
+
+        async def stream() -> AsyncIterator[bytes]:
+            # A (re)connecting browser gets the board as it is now: a whole board, not a list
+            # of changes, so a Last-Event-ID older than the current id loses nothing.
+            last = ""
+            async for current in live.follow():
+                if not any(s.id == share.id for s in current.shares):
+                    return  # revoked: the browser's reconnection then gets a 404
+                html = fragment(current, share, show_all)
+                if html != last:  # e.g. another purchaser's mark: nothing new for this link
+                    last = html
+                    yield sse_message(current, share, show_all)
+
+        return EventSourceResponse(stream(), ping=15, send_timeout=30)
+
+    async def api_status(request: Request) -> Response:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        token = token or request.query_params.get("token", "")
+        snapshot, share = await authorised(request, token)
+        if share is None:
+            return not_found()
+        if share.team:
+            return JSONResponse(snapshot.document)
+        return JSONResponse(for_purchaser(snapshot.document, share.purchaser_slug or ""))
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        if isinstance(error, HTTPException) and error.status_code != 404:
+            return PlainTextResponse(f"{error.detail}\n", status_code=error.status_code)
+        return not_found()
+
+    app = Starlette(
+        routes=[
+            Route("/b/{token}", page),
+            Route("/b/{token}/events", events),
+            Route("/api/status", api_status),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        exception_handlers={HTTPException: http_error},
+    )
+    return SecurityHeaders(app)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the server starts so that a taken port is one clear
+    error. Raises OSError.
+
+    Made from getaddrinfo's answer, protocol included: asyncio sets TCP_NODELAY only on sockets
+    whose protocol is IPPROTO_TCP, and without it every response on a kept-alive connection
+    waited about 40 ms for a delayed ACK (`socket.create_server` leaves the protocol 0).
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(512)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def server(live: LiveBoard) -> uvicorn.Server:
+    """The uvicorn server of `closing serve`. The access log is off: every path carries a token."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # uvicorn raises SIGINT or SIGTERM again once it has shut down gracefully, which
+            # would end the command as killed; a stop asked for is a clean stop (exit 0), as
+            # for `closing alerts run`.
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
+
+        # The poller runs with the server (not in an ASGI lifespan, whose task uvicorn cancels
+        # with a traceback when Ctrl-C comes during start-up).
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await live.start()
+            await super().startup(sockets)
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await live.end_streams()  # open streams end now, not after the grace period
+            await super().shutdown(sockets)
+            await live.stop()
+
+    config = uvicorn.Config(
+        create_app(live),
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=2,
+        lifespan="off",
+    )
+    return Server(config)
+
+
+def run(live: LiveBoard, sock: socket.socket) -> None:
+    """Serve on `sock` until SIGINT or SIGTERM."""
+    server(live).run(sockets=[sock])

@@ -1,0 +1,182 @@
+"""The live board behind `closing serve`: one poller per server, shared by every page and stream.
+
+Every `poll` seconds it reads a change marker from the database (the deal's newest event, alert,
+deal file revision and share link: a few indexed `max` queries). When the marker moves, or every
+`tick` seconds while the clock runs (time left changes with nobody marking), it rebuilds the
+status document once and wakes every stream. Streams re-render per link (memoised per snapshot,
+so fifty team browsers cost one render) and send only what changed.
+
+A mark made anywhere (another terminal, the alert sender, another machine on PostgreSQL) is seen
+within `poll` seconds; nothing here depends on who wrote it. The status document comes from the
+function the command line hands over (`closing.cli.json_views.board_json`): the web board shows
+what `closing status --json` says, and nothing here reaches back into the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from closing.board import Board
+from closing.clock import Clock
+from closing.db.shares import RecentAlert, ShareRecord, change_marker, recent_alerts, shares_of
+from closing.db.store import Store
+from closing.errors import ClosingError
+from closing.operations import board, open_deal
+
+log = logging.getLogger("closing.web")
+RECENT_ALERTS = 8
+T = TypeVar("T")
+
+
+@dataclass
+class Snapshot:
+    """The deal as of one rebuild: the status document and who may see it."""
+
+    version: int
+    marker: tuple[int, ...]
+    now: datetime
+    document: dict[str, Any]
+    shares: list[ShareRecord]
+    alerts: list[RecentAlert]
+    rendered: dict[Any, Any] = field(default_factory=dict)  # per link kind, this snapshot only
+
+    @property
+    def event_id(self) -> int:
+        """The deal's newest event id: the SSE id (ids only grow, so a browser that reconnects
+        with an older Last-Event-ID has missed something and gets the current board)."""
+        return self.marker[0]
+
+    def render(self, key: Any, make: Callable[[], T]) -> T:
+        """`make()`, once per snapshot and key."""
+        if key not in self.rendered:
+            self.rendered[key] = make()
+        result: T = self.rendered[key]
+        return result
+
+
+class LiveBoard:
+    def __init__(
+        self,
+        store: Store,
+        deal_name: str | None,
+        clock: Clock,
+        document: Callable[[Board], dict[str, Any]],
+        poll: float = 0.3,
+        tick: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.document = document  # the status JSON document (`closing status --json`)
+        self.clock = clock
+        self.poll = poll
+        self.tick = tick
+        with store.session(read_only=True) as session:
+            deal = open_deal(session, deal_name)  # fails here, before the server starts
+        self.deal_id = deal.id
+        self.slug = deal.slug
+        self.snapshot = self._build(0)
+        self._built = time.monotonic()
+        self._changed = asyncio.Condition()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+        self.followers = 0  # streams open now
+        self.ending = False
+
+    # --- reading the database (in a worker thread) ----------------------------------------------
+
+    def _marker(self) -> tuple[int, ...]:
+        with self.store.session(read_only=True) as session:
+            return change_marker(session, self.deal_id)
+
+    def _build(self, version: int) -> Snapshot:
+        now = self.clock.now()
+        with self.store.session(read_only=True) as session:
+            # The marker first: a mark landing during the rebuild moves it again, and the next
+            # poll rebuilds once more.
+            marker = change_marker(session, self.deal_id)
+            shares = shares_of(session, self.deal_id, active_only=True)
+            alerts = recent_alerts(session, self.deal_id, RECENT_ALERTS)
+        document = self.document(board(self.store, self.slug, now))
+        return Snapshot(version, marker, now, document, shares, alerts)
+
+    # --- keeping the snapshot current -----------------------------------------------------------
+
+    async def refresh(self) -> Snapshot:
+        """The current snapshot, rebuilt first if the database moved or the clock ran a `tick`
+        since the last build."""
+        async with self._lock:
+            try:
+                marker = await anyio.to_thread.run_sync(self._marker)
+                stale = time.monotonic() - self._built >= self.tick
+                if marker != self.snapshot.marker or (
+                    stale and self.clock.now() != self.snapshot.now
+                ):
+                    snapshot = await anyio.to_thread.run_sync(
+                        self._build, self.snapshot.version + 1
+                    )
+                    self._built = time.monotonic()
+                    async with self._changed:
+                        self.snapshot = snapshot
+                        self._changed.notify_all()
+                if self._failing:
+                    log.warning("event=database-back deal=%s", self.slug)
+                    self._failing = False
+            except ClosingError as error:
+                self._report(error.message)
+            return self.snapshot
+
+    def _report(self, message: str) -> None:
+        if not self._failing:  # one line per outage, not one per poll
+            log.error("event=database-failing deal=%s error=%r", self.slug, message)
+            self._failing = True
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll)
+            try:
+                await self.refresh()
+            except Exception as error:  # keep serving the last board; say so once
+                self._report(f"{type(error).__name__}: {error}")
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._poll())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def end_streams(self) -> None:
+        """Let every stream end (the server is stopping): browsers reconnect to its successor
+        rather than being cut off after the grace period."""
+        async with self._changed:
+            self.ending = True
+            self._changed.notify_all()
+
+    async def follow(self) -> AsyncIterator[Snapshot]:
+        """The current snapshot, then each newer one as it is built."""
+        self.followers += 1
+        try:
+            snapshot = self.snapshot
+            yield snapshot
+            while True:
+                async with self._changed:
+                    while self.snapshot.version <= snapshot.version and not self.ending:
+                        await self._changed.wait()
+                    snapshot = self.snapshot
+                if self.ending:
+                    return
+                yield snapshot
+        finally:
+            self.followers -= 1

@@ -1,0 +1,322 @@
+"""`closing serve` through a real uvicorn on 127.0.0.1: live updates on the SSE stream, what each
+link may see, 404s that leak nothing, security headers and escaping."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from closing.db.store import Store
+from closing.operations import MarkRequest, mark
+from closing.web.app import CONTENT_SECURITY_POLICY
+from closing.web.tokens import create_share, revoke
+from tests.conftest import Cli
+from tests.web_helpers import Served, Stream, free_port, serve
+
+NOW = "2002-06-07T15:30:00-07:00"
+MOMENT = datetime.fromisoformat(NOW)
+# What only BNC's link, or the team's, may show.
+BNC_ONLY = ["BNC", "Bach", "bnc-bach", "930,000", "930000", "4,000,000", "1,380,000", "1380000"]
+
+
+@dataclass
+class Deal:
+    cli: Cli
+    served: Served
+    team: str
+    stonestreet: str
+    bnc: str
+
+    @property
+    def store(self) -> Store:
+        return Store(self.cli.database_url)
+
+
+@pytest.fixture
+def deal(seeded: Cli) -> Iterator[Deal]:
+    """The seed closing at 15:30 on June 7, 2002 (both signed, Stonestreet wired), a team link
+    and a link per purchaser, served on a free port."""
+    for args, at in [
+        (("mark-signed", "stonestreet"), "08:30"),
+        (("mark-signed", "bnc"), "09:10"),
+        (("mark-wired", "stonestreet"), "10:15"),
+    ]:
+        assert seeded(*args, now=f"2002-06-07T{at}:00-07:00").code == 0
+    store = Store(seeded.database_url)
+    tokens = [
+        create_share(store, None, who, "alice", MOMENT).token
+        for who in ("team", "stonestreet", "bnc")
+    ]
+    with serve(seeded.database_url, MOMENT) as served:
+        yield Deal(seeded, served, *tokens)
+
+
+def closing_subprocess(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CLOSING_DATABASE_URL": cli.database_url, "CLOSING_NOW": NOW}
+    return subprocess.run(
+        [sys.executable, "-m", "closing", *args], env=env, capture_output=True, text=True
+    )
+
+
+def newest_event_id(cli: Cli) -> int:
+    result = cli("history", "--json", now=NOW)
+    return max(entry["id"] for entry in json.loads(result.out))
+
+
+def test_a_mark_made_by_the_cli_reaches_the_stream_within_a_second(deal: Deal) -> None:
+    """The team's stream starts with the board as it is; `closing mark-wired bnc` run in
+    another process shows up on it within a second, with the deal's newest event id as the SSE
+    id."""
+    with Stream(deal.served.url(deal.team, "/events")) as stream:
+        first = stream.next()
+        assert first.event == "board"
+        assert first.id == str(newest_event_id(deal.cli))
+        assert 'data-slug="bnc-bach"' in first.data
+        done = closing_subprocess(deal.cli, "mark-wired", "bnc")
+        assert done.returncode == 0, done.stderr
+        committed = time.monotonic()
+        update = stream.next(timeout=1.0)
+    assert update.received - committed < 1.0
+    assert update.id == str(newest_event_id(deal.cli))
+    assert int(update.id) > int(first.id)
+    bnc_row = update.data.split('data-slug="bnc-bach"')[1]
+    assert 'data-step="wired" data-status="done"' in bnc_row
+
+
+def test_a_purchaser_link_never_shows_another_purchaser(deal: Deal) -> None:
+    """Stonestreet's page, JSON and stream carry Stonestreet's row and the deal's heading only:
+    no name, slug, amount or total of BNC, before or after marks on either purchaser."""
+    page = httpx.get(deal.served.url(deal.stonestreet))
+    bearer = {"Authorization": f"Bearer {deal.stonestreet}"}
+    api = httpx.get(f"{deal.served.base}/api/status", headers=bearer)
+    api_query = httpx.get(f"{deal.served.base}/api/status", params={"token": deal.stonestreet})
+    with Stream(deal.served.url(deal.stonestreet, "/events")) as stream:
+        events = [stream.next()]
+        store = deal.store
+        mark(store, None, MarkRequest("bnc", "wired", actor="alice", host="h"), MOMENT)
+        time.sleep(0.5)  # the other purchaser's mark: nothing to send to this link
+        assert stream.events.empty()
+        mark(store, None, MarkRequest("stone", "warrant_faxed", actor="alice", host="h"), MOMENT)
+        events.append(stream.next(timeout=1.0))
+    assert page.status_code == api.status_code == api_query.status_code == 200
+    assert "Stonestreet Limited Partnership" in page.text
+    assert api.json() == api_query.json()
+    assert [row["slug"] for row in api.json()["purchasers"]] == ["stonestreet"]
+    assert set(api.json()) == {"deal", "as_of", "purchasers", "company"}
+    assert 'data-step="warrant_faxed" data-status="done"' in events[-1].data
+    for text in [page.text, api.text, *(event.data for event in events)]:
+        leaked = [word for word in BNC_ONLY if word in text]
+        assert leaked == []
+
+
+def test_the_team_json_is_the_status_json(deal: Deal) -> None:
+    """`GET /api/status` with the team's token is exactly what `closing status --json` prints."""
+    api = httpx.get(f"{deal.served.base}/api/status", params={"token": deal.team})
+    status = deal.cli("status", "--json", now=NOW)
+    assert api.headers["content-type"] == "application/json"
+    assert api.json() == json.loads(status.out)
+
+
+def test_wrong_missing_and_revoked_tokens_get_the_same_404(deal: Deal) -> None:
+    """No token, a malformed or a wrong one, another deal's path, a revoked link: 404 with the
+    same one-line body, on the page, the stream and the JSON alike."""
+    base = deal.served.base
+    revoke(deal.store, 3, "alice", MOMENT)  # BNC's link
+    wrong = "A" * 43
+    urls = [
+        f"{base}/",
+        f"{base}/b/",
+        f"{base}/b/{wrong}",
+        f"{base}/b/{wrong}/events",
+        f"{base}/b/{deal.team[:-1]}",
+        f"{base}/b/{deal.team}x",
+        f"{base}/b/{deal.bnc}",
+        f"{base}/b/{deal.bnc}/events",
+        f"{base}/api/status",
+        f"{base}/api/status?token={wrong}",
+        f"{base}/api/status?token={deal.bnc}",
+        f"{base}/b/../api/status?token={deal.team}x",
+    ]
+    for url in urls:
+        response = httpx.get(url)
+        assert (url, response.status_code, response.text) == (url, 404, "Not found\n")
+        assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    bearer = httpx.get(f"{base}/api/status", headers={"Authorization": f"Bearer {deal.bnc}"})
+    assert (bearer.status_code, bearer.text) == (404, "Not found\n")
+    assert httpx.get(deal.served.url(deal.team)).status_code == 200
+
+
+def test_revoking_a_link_ends_its_open_stream(deal: Deal) -> None:
+    """A browser left open on a revoked link stops getting the board within a poll, and its
+    reconnection gets 404."""
+    with Stream(deal.served.url(deal.bnc, "/events")) as stream:
+        stream.next()
+        revoke(deal.store, 3, "alice", MOMENT)
+        assert stream.wait_ended(2.0)
+    with Stream(deal.served.url(deal.bnc, "/events")) as again:
+        assert again.wait_ended(2.0)
+    assert again.status == 404
+
+
+def test_a_reconnecting_browser_resumes_after_its_last_event_id(deal: Deal) -> None:
+    """A browser that lost the stream reconnects with Last-Event-ID; it gets the board with
+    what was marked meanwhile, under a newer id."""
+    with Stream(deal.served.url(deal.team, "/events")) as stream:
+        last = stream.next().id
+    assert last is not None
+    mark(deal.store, None, MarkRequest("bnc", "wired", actor="alice", host="h"), MOMENT)
+    headers = {"Last-Event-ID": last}
+    with Stream(deal.served.url(deal.team, "/events"), headers=headers) as again:
+        resumed = again.next()
+    assert resumed.id is not None
+    assert int(resumed.id) > int(last)
+    assert 'data-step="wired" data-status="done"' in resumed.data.split("bnc-bach")[1]
+
+
+def test_closed_browsers_end_their_streams_on_the_server(deal: Deal) -> None:
+    """Streams whose clients went away are ended on the server (what Starlette's TestClient
+    cannot show)."""
+    streams = [Stream(deal.served.url(deal.team, "/events")).__enter__() for _ in range(5)]
+    for stream in streams:
+        stream.next()
+    assert deal.served.live.followers == 5
+    for stream in streams:
+        stream.close()
+    deadline = time.monotonic() + 3
+    while deal.served.live.followers and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert deal.served.live.followers == 0
+
+
+def test_pages_carry_security_headers_and_no_inline_code(deal: Deal) -> None:
+    """A restrictive CSP (scripts and styles from /static only), nosniff, no-referrer, no
+    caching of token pages; the page has no inline script, style or event handler, and htmx is
+    served from the package."""
+    page = httpx.get(deal.served.url(deal.team))
+    headers = page.headers
+    assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "unsafe" not in CONTENT_SECURITY_POLICY
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["cache-control"] == "no-store"
+    assert "server" not in headers
+    scripts = re.findall(r"<script[^>]*>", page.text)
+    assert scripts and all(re.search(r'src="/static/[\w.-]+\.js"', tag) for tag in scripts)
+    assert not re.search(r"<style|\sstyle=|\son\w+=", page.text)
+    for script in re.findall(r'src="(/static/[\w.-]+\.js)"', page.text):
+        static = httpx.get(deal.served.base + script)
+        assert static.status_code == 200
+        assert "javascript" in static.headers["content-type"]
+        assert static.headers["x-content-type-options"] == "nosniff"
+    assert "htmx" in httpx.get(f"{deal.served.base}/static/htmx.min.js").text[:200]
+
+
+def test_the_page_is_whole_without_javascript(deal: Deal) -> None:
+    """The page itself carries the board (a browser without JavaScript shows it, and reloads
+    every minute): both purchasers, each step's status in words, the totals."""
+    page = httpx.get(deal.served.url(deal.team)).text
+    assert '<meta http-equiv="refresh" content="60">' in page
+    assert page.count('<tr class="purchaser') == 2
+    for text in ["✓</span> Done", "08:30", "Due soon", "1h 30m left", "0/2 closed"]:
+        assert text in page
+    assert "⚑ needs notice facsimile number" in page
+    assert "The company's deliveries" in page
+    assert "Received $450,000.00 of $1,380,000.00" in page
+
+
+def test_names_with_markup_are_shown_as_text(cli: Cli, seed_path: Path) -> None:
+    """A purchaser named with HTML or Rich markup is shown as those characters, on the page and
+    on the stream."""
+    text = seed_path.read_text()
+    text = text.replace("Stonestreet Limited Partnership", "'<script>alert(1)</script> & Co'")
+    text = text.replace("BNC Bach International, Ltd.", "'[bold red]Bach[/] <b>Ltd</b>'")
+    seed_path.write_text(text)
+    assert cli("init", str(seed_path), now="2002-06-07T07:00:00-07:00").code == 0
+    token = create_share(Store(cli.database_url), None, "team", "alice", MOMENT).token
+    with serve(cli.database_url, MOMENT) as served:
+        page = httpx.get(served.url(token)).text
+        with Stream(served.url(token, "/events")) as stream:
+            data = stream.next().data
+    for html in (page, data):
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in html
+        assert "[bold red]Bach[/] &lt;b&gt;Ltd&lt;/b&gt;" in html
+        assert "<script>alert" not in html
+        assert "<b>Ltd" not in html
+
+
+def test_a_large_deal_shows_those_furthest_behind_first(cli: Cli, tmp_path: Path) -> None:
+    """The team's page of a 150-purchaser deal shows 100 rows, most urgent first, with a
+    per-step summary of all of them; `?all=1` shows every row."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from _deals import generate_deal
+
+    path = tmp_path / "big.yaml"
+    generate_deal(path, 150, slug="big")
+    assert cli("init", str(path), now="2002-06-07T07:00:00-07:00").code == 0
+    assert cli("mark-signed", "purchaser-00150-llc", now=NOW).code == 0
+    token = create_share(Store(cli.database_url), None, "team", "alice", MOMENT).token
+    with serve(cli.database_url, MOMENT) as served:
+        page = httpx.get(served.url(token)).text
+        every = httpx.get(served.url(token, "?all=1")).text
+    assert page.count('<tr class="purchaser') == 100
+    assert "Showing 100 of 150 purchasers, those furthest behind first." in page
+    assert "Every purchaser, by step" in page
+    assert 'data-slug="purchaser-00150-llc"' not in page  # the only one ahead
+    assert every.count('<tr class="purchaser') == 150
+
+
+def test_closing_serve_listens_on_127_0_0_1_and_stops_on_sigint(seeded: Cli) -> None:
+    """`closing serve` binds 127.0.0.1 by default, serves the links of `closing share`, and
+    stops cleanly on Ctrl-C; a port in use is one line and exit 2."""
+    port = free_port()
+    link = seeded("share", "team", "--port", str(port), now=NOW).out.splitlines()[1]
+    assert link.startswith(f"http://127.0.0.1:{port}/b/")
+    env = {**os.environ, "CLOSING_NOW": NOW}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "closing", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert first == (
+            f"Serving the board of neotherapeutics-2002-06-07 at http://127.0.0.1:{port}/b/<token>"
+            " (Ctrl-C to stop).\n"
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                page = httpx.get(link)
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert page.status_code == 200
+        taken = closing_subprocess(seeded, "serve", "--port", str(port))
+        assert taken.returncode == 2
+        assert taken.stderr == (
+            f"Error: cannot listen on 127.0.0.1:{port}: Address already in use; choose another "
+            "--port or --host\n"
+        )
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=10)
+    finally:
+        server.kill()
+    assert server.returncode == 0, err
+    assert out.endswith("Stopped.\n")
+    assert link.split("/b/")[1] not in out + err  # the token is never logged
