@@ -150,6 +150,30 @@ def within(
     )
 
 
+def before_cases(script: Path, tmp: Path) -> list[Case]:
+    """The seed cases run by another installation (its checkout's own seed deal file and its own
+    databases: an older closing cannot read a newer schema)."""
+    old = [str(script)]
+    checkout = script.resolve().parents[2]  # CHECKOUT/.venv/bin/closing
+    seed = checkout / "workflows" / SEED.name
+    seed_db, signed_db, work_db = tmp / "b-seed.db", tmp / "b-signed.db", tmp / "b-work.db"
+    run([*old, "init", str(seed)], env_for(seed_db))
+    shutil.copyfile(seed_db, signed_db)
+    prospectus = [*old, "mark", "company", "prospectus_delivered", "--at", "07:30"]
+    subprocess.run(prospectus, env=env_for(signed_db), capture_output=True)  # older: no such step
+    run([*old, "mark-signed", "stonestreet", "--at", "2002-06-07T09:00-07:00"], env_for(signed_db))
+    return [
+        Case("before: seed: status", [*old, "status"], env_for(seed_db)),
+        Case("before: seed: status --json", [*old, "status", "--json"], env_for(seed_db)),
+        Case(
+            "before: seed: mark-wired stonestreet (fresh db copy)",
+            [*old, "mark-wired", "stonestreet"],
+            env_for(work_db),
+            fresh_copy(signed_db, work_db),
+        ),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="timed runs per command (default 7)")
@@ -221,16 +245,7 @@ def main() -> int:
         ]
         before: list[Case] = []
         if args.before:
-            old = [args.before]
-            before = [
-                Case(
-                    f"before: {case.label}",
-                    [*old, *case.cmd[len(CLOSING) :]],
-                    case.env,
-                    case.prepare,
-                )
-                for case in cases[2:]
-            ]
+            before = before_cases(Path(args.before), tmp)
         measure([*cases, *before], args.runs)
         baseline, _, status, _, seed_wired, big_json, _, big_wired, sixty_text, sixty_json = cases
         leaked = help_imports()

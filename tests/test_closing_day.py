@@ -31,7 +31,8 @@ def statuses(data: dict[str, Any], slug: str) -> dict[str, str]:
 def test_the_board_before_anything_happens(seeded: Cli) -> None:
     """At 09:00 everything is pending with 8h left (the original warrant is due Monday), the
     company's prospectus supplement is delivered and its filing due Tuesday, and blank details
-    flag the fax, the original and the DWAC credit as blocked without hiding their time left."""
+    flag the wire (no company wire instructions), the fax, the original and the DWAC credit as
+    blocked without hiding their time left."""
     result = seeded("status", now=FRI.format("09:00"))
     assert result.code == 0
     assert stripped(result.out) == (
@@ -40,18 +41,20 @@ def test_the_board_before_anything_happens(seeded: Cli) -> None:
         "now 2002-06-07 09:00 PDT · times in America/Los_Angeles\n"
         "\n"
         "Company: Prospectus ✓ 07:30 · 424(b)(5) 4d8h\n"
-        "Purchaser                         Signed   Wired   Faxed     Original   DWAC\n"
-        "───────────────────────────────────────────────────────────────────────────────\n"
-        "Stonestreet Limited Partnership   8h00m    8h00m   8h00m ⚑   3d8h ⚑     8h00m ⚑\n"
-        "BNC Bach International, Ltd.      8h00m    8h00m   8h00m ⚑   3d8h ⚑     8h00m ⚑\n"
+        "Purchaser                         Signed   Wired     Faxed     Original   DWAC\n"
+        "─────────────────────────────────────────────────────────────────────────────────\n"
+        "Stonestreet Limited Partnership   8h00m    8h00m ⚑   8h00m ⚑   3d8h ⚑     8h00m ⚑\n"
+        "BNC Bach International, Ltd.      8h00m    8h00m ⚑   8h00m ⚑   3d8h ⚑     8h00m ⚑\n"
         "\n"
-        "0/2 closed                        0/2      0/2     0/2       0/2        0/2\n"
+        "0/2 closed                        0/2      0/2       0/2       0/2        0/2\n"
         "5,935,483 shares · 593,548 warrant shares\n"
         "Received $0.00 of $1,380,000.00\n"
-        "Blocked: Stonestreet Limited Partnership: Faxed needs notice facsimile number; Original "
-        "needs notice\naddress; DWAC needs DTC participant number, DWAC account number\n"
-        "Blocked: BNC Bach International, Ltd.: Faxed needs notice facsimile number; Original "
-        "needs notice\naddress; DWAC needs DTC participant number, DWAC account number\n"
+        "Blocked: Stonestreet Limited Partnership: Wired needs company wire instructions; Faxed "
+        "needs notice\nfacsimile number; Original needs notice address; DWAC needs DTC "
+        "participant number, DWAC account\nnumber\n"
+        "Blocked: BNC Bach International, Ltd.: Wired needs company wire instructions; Faxed "
+        "needs notice\nfacsimile number; Original needs notice address; DWAC needs DTC "
+        "participant number, DWAC account\nnumber\n"
         "✓ done · ! due within 2h · ✗ late by · ⚑ blocked: a detail is missing · ⚠ needs "
         "attention\n"
     )
@@ -75,7 +78,7 @@ def test_the_json_board_has_totals_and_exact_money(seeded: Cli) -> None:
         "done_at": None,
         "done_by": None,
         "late_by": None,
-        "blocked_by": [],
+        "blocked_by": ["company wire instructions missing"],
         "waiting_on": ["signed"],
         "attention": [],
         "received": "0.00",

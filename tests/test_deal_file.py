@@ -756,7 +756,7 @@ def test_a_step_cutoff_and_a_payment_tolerance_load(variant: MakeVariant) -> Non
     """The wire due by Fedwire's 18:00 New York cutoff, $50 short accepted."""
     path, _ = variant(
         (
-            "    calendars: [XFED]\n    payment: true\n",
+            "    calendars: [XFED]\n    needs: [company.wire_instructions]\n    payment: true\n",
             "    calendars: [XFED]\n"
             '    cutoff: {time: "18:00", time_zone: America/New_York}\n'
             '    payment: {tolerance: "50.00"}\n',

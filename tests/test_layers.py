@@ -13,6 +13,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "closing"
 
 DOMAIN = {
     "closing.alerts.plan",
+    "closing.bankfiles",
+    "closing.bankfiles.bai2",
+    "closing.bankfiles.camt",
+    "closing.bankfiles.detect",
+    "closing.bankfiles.details",
     "closing.board",
     "closing.calendar",
     "closing.clock",
@@ -23,11 +28,14 @@ DOMAIN = {
     "closing.machine",
     "closing.marking",
     "closing.marks",
+    "closing.matching",
     "closing.money",
     "closing.timefmt",
+    "closing.wire_instructions",
 }
 SERVICES = {
     "closing.operations",
+    "closing.wire_operations",
     "closing.alerts.outbox",
     "closing.alerts.daemon",
     "closing.alerts.sender_lock",

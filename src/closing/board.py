@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from closing.deadlines import Deal
-from closing.deal import NEEDABLE_DETAILS, DealTerms, Step
+from closing.deal import COMPANY_DETAILS, DETAIL_NAMES, DealTerms, Step
 from closing.events import Event, Purchaser, Standing, replay
 from closing.machine import CLOSED, DONE, WAIVED, ProgressMachine, Refusal
+from closing.wire_instructions import WireStatus
 
 DUE_SOON = timedelta(hours=2)
 DONE_STATUS, DONE_LATE, PENDING, DUE_SOON_STATUS, OVERDUE, WAIVED_STATUS = (
@@ -113,6 +114,7 @@ class Board:
     totals: Totals
     company: CompanyStatus
     failing_alerts: int = 0
+    wire_instructions: WireStatus | None = None  # None: not looked up
     record_warning: str | None = None  # the event log failed verification, or looks short
 
     @property
@@ -129,11 +131,13 @@ def step_status(
     now: datetime,
     states: Mapping[str, str],
     alike: dict[tuple[object, ...], StepStatus] | None = None,
+    company_missing: frozenset[str] = frozenset(),
 ) -> StepStatus:
     """One step's status at `now`. `party` is None for the company's steps; `states` are the
     party's step states with the company's (purchaser steps may require company steps).
     `alike` shares one status between purchasers whose open step is the same in every field (a
-    large board's purchasers mostly are)."""
+    large board's purchasers mostly are). `company_missing` are the company's details (its wire
+    instructions) the deal lacks."""
     step_id = step.id
     deadline = deal.deadline(step, standing.done, party)
     state = standing.states.get(step_id)
@@ -182,9 +186,11 @@ def step_status(
     blocked_by: tuple[str, ...] = ()
     if step.needs and party is not None:
         missing = party.missing_details
-        if missing:
+        if missing or company_missing:
             blocked_by = tuple(
-                f"{NEEDABLE_DETAILS[need]} missing" for need in step.needs if need in missing
+                f"{DETAIL_NAMES[need]} missing"
+                for need in step.needs
+                if need in missing or need in company_missing
             )
     waiting_on = tuple(s for s in step.requires if states.get(s) not in _SATISFIED)
     key: tuple[object, ...] | None = None
@@ -223,6 +229,7 @@ def purchaser_status(
     company_states: Mapping[str, str],
     machine: ProgressMachine | None = None,
     alike: dict[tuple[object, ...], StepStatus] | None = None,
+    company_missing: frozenset[str] = frozenset(),
 ) -> PurchaserStatus:
     rules = machine or deal.machine
     unreadable = None
@@ -232,7 +239,7 @@ def purchaser_status(
         standing, unreadable = Standing(), str(error)
     states = {**company_states, **standing.states} if company_states else standing.states
     steps = {
-        step.id: step_status(deal, step, purchaser, standing, now, states, alike)
+        step.id: step_status(deal, step, purchaser, standing, now, states, alike, company_missing)
         for step in deal.purchaser_steps
     }
     return PurchaserStatus(
@@ -263,16 +270,21 @@ def build_board(
     now: datetime,
     failing_alerts: int = 0,
     company: Purchaser | None = None,
+    wires: WireStatus | None = None,
 ) -> Board:
-    """The board at `now` from the events known by then (the caller filters them)."""
+    """The board at `now` from the events known by then (the caller filters them); `wires`, where
+    the company's wire instructions stand (None when not looked up)."""
     terms = deal.terms
+    missing = company_missing(wires)
     company_events = events.get(company.id, []) if company is not None else []
     company_view, company_standing = company_status(deal, company_events, now)
     machine = deal.machine
     alike: dict[tuple[object, ...], StepStatus] = {}
     company_states = company_standing.states
     rows = [
-        purchaser_status(deal, p, events.get(p.id, []), now, company_states, machine, alike)
+        purchaser_status(
+            deal, p, events.get(p.id, []), now, company_states, machine, alike, missing
+        )
         for p in purchasers
     ]
     taking_part = [row for row in rows if row.withdrawn is None]
@@ -294,7 +306,14 @@ def build_board(
         withdrawn=len(rows) - len(taking_part),
         by_status=by_status,
     )
-    return Board(terms, now, rows, totals, company_view, failing_alerts)
+    return Board(terms, now, rows, totals, company_view, failing_alerts, wires)
+
+
+def company_missing(wires: WireStatus | None) -> frozenset[str]:
+    """The company's details a step can need that the deal lacks: its wire instructions."""
+    if wires is None or wires.present:
+        return frozenset()
+    return frozenset(COMPANY_DETAILS)
 
 
 def attention_first(board: Board) -> list[PurchaserStatus]:

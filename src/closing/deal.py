@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SecretStr,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -62,6 +63,9 @@ NEEDABLE_DETAILS: dict[str, str] = {
     "dwac.account_number": "DWAC account number",
     "dwac.reference": "DWAC reference",
 }
+# Details of the company (the deal) a purchaser step can need; missing ones block it for everyone.
+COMPANY_DETAILS: dict[str, str] = {"company.wire_instructions": "company wire instructions"}
+DETAIL_NAMES: dict[str, str] = {**NEEDABLE_DETAILS, **COMPANY_DETAILS}
 PURCHASER = "purchaser"  # in a step's `calendars` or cutoff zone: the purchaser's own
 COMPANY = "company"  # a step's `party` when it is the deal's, not each purchaser's
 CLOSING = "closing"  # `due: {after: closing}`: counted from the closing date
@@ -129,11 +133,98 @@ class BusinessDays(Spec):
         return _check_calendars(value, allow_purchaser=False)
 
 
+class WireInstructionsSpec(Spec):
+    """The agreement's "Company Wire Transfer Instructions": the account purchasers wire to.
+
+    The account number is a `SecretStr` (never in a repr, a log or a traceback) and is left out
+    of everything stored: the database keeps a masked form and a fingerprint
+    (`closing.wire_instructions`)."""
+
+    bank: str = Field(min_length=1)
+    aba: str
+    account: SecretStr
+    account_name: str = Field(min_length=1)
+    swift: str | None = None
+    reference: str | None = None
+
+    @field_validator("aba")
+    @classmethod
+    def _routing_number(cls, value: str) -> str:
+        from stdnum.exceptions import ValidationError as NumberError
+        from stdnum.us import rtn
+
+        try:
+            return str(rtn.validate(value))
+        except NumberError as error:
+            raise ValueError(
+                f"{value!r} is not a valid ABA routing number ({_why(error)})"
+            ) from None
+
+    @field_validator("account", mode="before")
+    @classmethod
+    def _account_number(cls, value: object) -> object:
+        # Messages here never repeat the number.
+        if not isinstance(value, str):
+            raise ValueError("the account number must be written as text")
+        compact = re.sub(r"[\s-]", "", value).upper()
+        if not re.fullmatch(r"[0-9A-Z]{4,34}", compact):
+            raise ValueError("the account number must be 4 to 34 letters or digits")
+        if re.fullmatch(r"[A-Z]{2}[0-9]{2}[0-9A-Z]+", compact):
+            from schwifty import IBAN
+            from schwifty.exceptions import SchwiftyException
+
+            try:
+                IBAN(compact)
+            except SchwiftyException:
+                raise ValueError("the account looks like an IBAN but is not a valid one") from None
+        return compact
+
+    @field_validator("swift")
+    @classmethod
+    def _bic(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from schwifty import BIC
+        from schwifty.exceptions import SchwiftyException
+
+        try:
+            return str(BIC(value.replace(" ", "")))
+        except SchwiftyException as error:
+            raise ValueError(f"{value!r} is not a valid SWIFT/BIC code ({error})") from None
+
+
+def _why(error: Exception) -> str:
+    """python-stdnum's reason, as a clause: "the number's checksum or check digit is invalid"."""
+    return str(getattr(error, "message", error)).lower().rstrip(".")
+
+
+_PHONE = re.compile(r"^\+?[0-9]{7,15}$")
+
+
+def phone_digits(value: str) -> str:
+    """`(949) 788-6700` -> `9497886700`; `+1 949 788 6700` -> `+19497886700`."""
+    return re.sub(r"[\s().\-/]", "", value)
+
+
 class Company(Spec):
     name: str = Field(min_length=1)
     attention: str | None = None
     address: str | None = None
     facsimile: str | None = None
+    # Kept out of the stored terms (`exclude`): the database keeps each version of them as a
+    # masked, fingerprinted record of its own, under the two-person rule.
+    wire_instructions: WireInstructionsSpec | None = Field(default=None, exclude=True)
+    callback_numbers: list[str] = Field(default=[], exclude=True)
+
+    @field_validator("callback_numbers")
+    @classmethod
+    def _phone_numbers(cls, value: list[str]) -> list[str]:
+        for number in value:
+            if not _PHONE.match(phone_digits(number)):
+                raise ValueError(
+                    f"{number!r} is not a telephone number; write it like +1 949 788 6700"
+                )
+        return value
 
 
 class CommonStock(Spec):
@@ -171,6 +262,7 @@ class PaymentRule(Spec):
     `tolerance` (an incoming-wire fee, say) completes it too."""
 
     tolerance: Money = Field(default=Decimal("0"), ge=0)
+    partial: bool = False  # wires in parts are expected: an import may record part of the price
 
 
 class Step(Spec):
@@ -200,6 +292,10 @@ class Step(Spec):
         return self.payment.tolerance if isinstance(self.payment, PaymentRule) else Decimal("0")
 
     @property
+    def allows_partial(self) -> bool:
+        return isinstance(self.payment, PaymentRule) and self.payment.partial
+
+    @property
     def for_company(self) -> bool:
         return self.party == COMPANY
 
@@ -218,9 +314,9 @@ class Step(Spec):
     @classmethod
     def _known_details(cls, value: list[str]) -> list[str]:
         for item in value:
-            if item not in NEEDABLE_DETAILS:
+            if item not in DETAIL_NAMES:
                 raise ValueError(
-                    f"unknown purchaser detail {item!r}; use one of {', '.join(NEEDABLE_DETAILS)}"
+                    f"unknown purchaser detail {item!r}; use one of {', '.join(DETAIL_NAMES)}"
                 )
         return value
 
@@ -247,6 +343,7 @@ class PurchaserSpec(Spec):
     dwac: Dwac = Dwac()
     time_zone: str | None = None  # for steps due at close of business in the purchaser's zone
     holidays: list[str] = []  # for steps whose calendars include `purchaser`
+    aliases: list[str] = []  # other names its bank may send wires under
 
     @field_validator("time_zone")
     @classmethod
@@ -379,6 +476,7 @@ class AlertRules(Spec):
     overdue: OverdueRepeat | None = None
     quiet_hours: QuietHours | None = None
     notify: list[str] = Field(default=[], max_length=20)
+    inbox: str | None = None  # a folder the alert sender imports bank files from
 
     def for_step(self, step: Step) -> AlertRules:
         """The rules of one step: its own `alerts` keys replace the deal's."""

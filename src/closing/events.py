@@ -15,8 +15,10 @@ from closing.machine import DONE, MARK, REVERSE, UNDO, WAIVE, WAIVED, ProgressMa
 RECEIPT = "receipt"  # part of a payment received; the step stays open
 WITHDRAW = "withdraw"  # the purchaser is out of the deal (step is empty)
 REVISION = "revision"  # the deal file was reloaded with changes (on the company's chain)
+INSTRUCTIONS = "instructions"  # the company's wire instructions entered or changed (company row)
+INSTRUCTIONS_VERIFIED = "instructions_verified"  # ... verified by a second person's callback
 # Events of the deal itself, recorded on the company row's chain: no step changes state.
-DEAL_EVENTS = frozenset({REVISION})
+DEAL_EVENTS = frozenset({REVISION, INSTRUCTIONS, INSTRUCTIONS_VERIFIED})
 COMPANY_SLUG = "@company"  # the company's own row: it holds the deal's steps and their events
 
 
@@ -68,7 +70,7 @@ class Event(NamedTuple):
     id: int
     purchaser_id: int
     seq: int
-    kind: str  # mark, undo, reverse, waive, receipt, withdraw
+    kind: str  # mark, undo, reverse, waive, receipt, withdraw, instructions, instructions_verified
     step: str
     occurred_at: datetime
     recorded_at: datetime
@@ -152,6 +154,8 @@ def replay(machine: ProgressMachine, events: list[Event]) -> Standing:
 
 __all__ = [
     "COMPANY_SLUG",
+    "INSTRUCTIONS",
+    "INSTRUCTIONS_VERIFIED",
     "MARK",
     "RECEIPT",
     "REVERSE",

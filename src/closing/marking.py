@@ -38,6 +38,7 @@ class MarkRequest:
     amount: str | None = None
     note: str | None = None
     partial: bool = False
+    unverified_instructions_ok: bool = False  # record a payment while wire instructions wait
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,7 @@ from closing.chain import Break, check_chain, record_digest
 from closing.clock import LocalTime, resolve_local
 from closing.db import queries
 from closing.db.store import Store
+from closing.db.wires import versions
 from closing.deadlines import Deal
 from closing.deal import COMPANY, DealFile, DealTerms, PurchaserSpec, Step, load_deal_file
 from closing.errors import (
@@ -37,6 +38,7 @@ from closing.events import COMPANY_SLUG, REVISION, WITHDRAW, Event, Purchaser, S
 from closing.machine import Refusal, machine_for
 from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
 from closing.timefmt import local
+from closing.wire_instructions import wire_status
 
 # --- loading deal files ------------------------------------------------------------------------
 
@@ -47,6 +49,7 @@ class LoadResult:
     created: bool
     changes: list[str]
     purchasers: int
+    wire_instructions: list[str] = field(default_factory=list)  # a new, unverified version
 
 
 def _snapshot(deal_file: DealFile) -> str:
@@ -60,6 +63,8 @@ def _details(spec: PurchaserSpec) -> str:
         details["time_zone"] = spec.time_zone
     if spec.holidays:
         details["holidays"] = spec.holidays
+    if spec.aliases:
+        details["aliases"] = spec.aliases
     return json.dumps(details, sort_keys=True)
 
 
@@ -110,8 +115,12 @@ def load_deal(
     (a different deal over the slug, a purchaser with events removed or renamed, a price changed
     after money was recorded) is refused with the list, unless `accept_changes`; one that would
     strand recorded events (a removed step) is refused with the file's path. Every change is
-    recorded in words as a `revision` event of the deal (in `history` and the event chain).
+    recorded in words as a `revision` event of the deal (in `history` and the event chain). New
+    or changed wire instructions are recorded as a version entered by `actor`, unverified
+    (`closing.wire_operations`).
     """
+    from closing.wire_operations import record_instructions
+
     deal_file = load_deal_file(path)
     terms = deal_file.terms
     digest = hashlib.sha256(deal_file.text.encode()).hexdigest()
@@ -136,7 +145,8 @@ def load_deal(
             )
             loaded = [f"loaded {len(deal_file.purchasers)} purchasers"]
             queries.insert_revision(session, deal_id, now, digest, json.dumps(loaded))
-            return LoadResult(terms.slug, True, [], len(deal_file.purchasers))
+            wired = record_instructions(session, deal_id, deal_file, actor, host, now)
+            return LoadResult(terms.slug, True, [], len(deal_file.purchasers), wired)
         old_terms = DealTerms.model_validate_json(stored.terms_json)
         checked = _review(session, stored.id, old_terms, deal_file)
         if checked.risky and not accept_changes:
@@ -155,7 +165,8 @@ def load_deal(
             assert company is not None
         if stored.source_path != str(deal_file.path):
             queries.update_deal(session, stored.id, source_path=str(deal_file.path))
-        if changes:
+        wired = record_instructions(session, stored.id, deal_file, actor, host, now)
+        if changes or wired:
             queries.update_deal(
                 session,
                 stored.id,
@@ -165,9 +176,12 @@ def load_deal(
                 source_sha256=digest,
                 updated_at=now,
             )
-            queries.insert_revision(session, stored.id, now, digest, json.dumps(changes))
-            _record_revision(session, stored.id, company, changes, checked.risky, now, actor, host)
-        return LoadResult(terms.slug, False, changes, len(deal_file.purchasers))
+            queries.insert_revision(session, stored.id, now, digest, json.dumps([*changes, *wired]))
+            if changes:
+                _record_revision(
+                    session, stored.id, company, changes, checked.risky, now, actor, host
+                )
+        return LoadResult(terms.slug, False, changes, len(deal_file.purchasers), wired)
 
 
 def _review(session: Session, deal_id: int, old: DealTerms, deal_file: DealFile) -> reloads.Review:
@@ -410,9 +424,16 @@ def _locked(session: Session, deal_name: str | None, party_text: str) -> Locked:
 def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetime) -> Recorded:
     """Record that a step happened (or part of a payment arrived); refuse, writing nothing, if
     it cannot have."""
+    from closing.wire_operations import gate_payment
+
     with store.session() as session:
         found = _locked(session, deal_name, request.purchaser)
         step = find_step(found.deal, request.step, found.party)
+        noted = gate_payment(
+            session, found.deal, step, request, f"mark {step.id} for {found.party.name}"
+        )
+        if noted:
+            request = replace(request, note=f"{request.note}; {noted}" if request.note else noted)
         decision = decide_mark(
             found.deal,
             step,
@@ -461,8 +482,9 @@ def board(
         company = queries.company_of(session, deal.id)
         events = queries.events_by_purchaser(session, deal.id, now)
         failing = queries.failing_deliveries(session, deal.id)
+        wires = wire_status(versions(session, deal.id), as_of=now)
         warning = record_warning(session, deal)
-    shown = build_board(deal, purchasers, events, now, failing, company)
+    shown = build_board(deal, purchasers, events, now, failing, company, wires)
     return replace(shown, record_warning=warning) if warning else shown
 
 

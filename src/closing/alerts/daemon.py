@@ -40,8 +40,12 @@ class AlertDaemon:
         on_pass: Callable[[Pass], None] | None = None,
         safety: float = 30.0,
         heartbeat: float = 2.0,
+        inbox: str | None = None,
+        operator: str = "alert-sender",
     ) -> None:
         self.store = store
+        self.inbox = inbox  # --inbox: bank files for the (only) deal
+        self.operator = operator
         self.clock = clock
         self.extra_urls = extra_urls
         self.on_pass = on_pass
@@ -147,6 +151,7 @@ class AlertDaemon:
             now = self.clock.now()
             try:
                 self._reload_changed_deals(now)
+                self.import_inbox(now)
                 result = run_pass(self.store, self.notifier, self.extra_urls, now, self.ledger)
             except ClosingError as error:
                 log.error("event=pass-failed error=%s", logfmt(error.message))
@@ -237,6 +242,83 @@ class AlertDaemon:
                 logfmt(slug),
                 logfmt("; ".join(result.changes) or "none"),
             )
+
+    # --- bank files dropped in an inbox
+
+    def _inboxes(self) -> list[tuple[Path, str | None]]:
+        """(folder, deal slug): `--inbox` for the only deal, and each deal file's `alerts.inbox`
+        (relative to the deal file's folder)."""
+        from closing.db.queries import deal_sources, deals_where
+
+        found: list[tuple[Path, str | None]] = [(Path(self.inbox), None)] if self.inbox else []
+        with self.store.session(read_only=True) as session:
+            sources = {slug: path for slug, path, _ in deal_sources(session)}
+            for deal in deals_where(session):
+                folder = deal.terms.alerts.inbox
+                if folder:
+                    where = Path(folder).expanduser()
+                    if not where.is_absolute():
+                        where = Path(sources[deal.slug]).parent / where
+                    found.append((where, deal.slug))
+        return found
+
+    def import_inbox(self, now: datetime) -> int:
+        """Import each bank file waiting in an inbox with `--apply` semantics, then move it to
+        `done/` (or `rejected/`, with the reason logged) beside it. Files whose names start with
+        a dot or end in `.part` or `.tmp` are still being written and wait. Returns how many
+        files were taken."""
+        import socket
+
+        from closing.alerts.outbox import record_notices
+        from closing.wire_operations import read_and_import
+
+        taken = 0
+        for folder, slug in self._inboxes():
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.iterdir()):
+                if not path.is_file() or path.name.startswith(".") or path.suffix in _UNFINISHED:
+                    continue
+                taken += 1
+                try:
+                    result = read_and_import(
+                        self.store, slug, path, True, self.operator, socket.gethostname(), now
+                    )
+                except ClosingError as error:
+                    log.error(
+                        "event=inbox-rejected file=%s error=%s",
+                        logfmt(str(path)),
+                        logfmt(error.message),
+                    )
+                    _move(path, folder / "rejected")
+                    continue
+                _move(path, folder / "done")
+                log.info(
+                    "event=inbox-imported deal=%s file=%s recorded=%d left=%d seen-before=%d",
+                    result.deal.slug,
+                    logfmt(str(path)),
+                    result.count("recorded"),
+                    result.count("left"),
+                    result.count("already imported"),
+                )
+                for notice in result.notices:
+                    log.info("event=wire-received deal=%s %s", result.deal.slug, logfmt(notice))
+                record_notices(self.store, result, now, self.extra_urls)
+        return taken
+
+
+_UNFINISHED = (".part", ".tmp", ".partial")
+
+
+def _move(path: Path, folder: Path) -> None:
+    """Into `folder` (made when missing), never over a file of the same name."""
+    folder.mkdir(exist_ok=True)
+    target = folder / path.name
+    n = 1
+    while target.exists():
+        target = folder / f"{path.stem}.{n}{path.suffix}"
+        n += 1
+    path.replace(target)
 
 
 @contextmanager

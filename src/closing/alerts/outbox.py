@@ -27,6 +27,7 @@ from closing.alerts.channels import (
     channels_for,
 )
 from closing.alerts.plan import AlertText, DueAlert, Key, alert_text, plan_alerts
+from closing.board import company_missing
 from closing.db.queries import (
     company_of,
     deal_by_id,
@@ -36,7 +37,10 @@ from closing.db.queries import (
 )
 from closing.db.schema import AlertRow, DealRow, DeliveryRow, PurchaserRow
 from closing.db.store import Store
+from closing.db.wires import versions
 from closing.deadlines import Deal
+from closing.wire_instructions import wire_status
+from closing.wire_operations import ImportResult
 
 ALERTS: Any = AlertRow.__table__  # type: ignore[attr-defined]
 DELIVERIES: Any = DeliveryRow.__table__  # type: ignore[attr-defined]
@@ -162,9 +166,11 @@ def _decide_deal(
         if not due:
             return found, next_at
         channels = channels_for([*deal.terms.alerts.notify, *extra_urls])
+        wires = wire_status(versions(session, deal.id))
+        warning, missing = wires.warning(), company_missing(wires)
         ledger_rows: list[dict[str, Any]] = []
         for alert in due:
-            text = alert_text(deal.terms, alert, now)
+            text = alert_text(deal.terms, alert, now, warning, missing)
             for missed in alert.superseded:
                 ledger_rows.append(
                     _ledger_values(deal, alert, missed.rule, missed.fire_at, now, text)
@@ -220,6 +226,72 @@ def _decide_deal(
             [(r["purchaser_id"], r["step"], r["rule"], r["deadline"]) for r in ledger_rows],
         )
     return found, next_at
+
+
+def record_notices(store: Store, result: ImportResult, now: datetime, extra_urls: list[str]) -> int:
+    """Each wire an inbox import recorded, as an alert of its own in the ledger (so it goes to
+    every channel once, like a deadline alert): "BNC Bach International, Ltd. wired ..."."""
+    deal = result.deal
+    rows = [row for row in result.rows if row.status == "recorded" and row.purchaser]
+    if not rows:
+        return 0
+    terms = deal.terms
+    with store.session() as session:
+        wires = wire_status(versions(session, deal.id))
+        warning = wires.warning()
+        channels = channels_for([*terms.alerts.notify, *extra_urls])
+        ledger_rows = []
+        for row, notice in zip(rows, result.notices, strict=True):
+            assert row.purchaser is not None
+            key = f"{terms.slug}/{row.purchaser.slug}/wire-received/{row.entry.bank_reference}"
+            lines = [warning] if warning else []
+            lines += [
+                f"Deal: {terms.slug} ({terms.title})",
+                f"Purchaser: {row.purchaser.name}",
+                f"Received: {notice}",
+                f"Why: {row.reason}",
+                f"From: {result.file.format} {result.file.name}:{row.entry.line}",
+                f"Alert: {key}",
+            ]
+            ledger_rows.append(
+                {
+                    "deal_id": deal.id,
+                    "purchaser_id": row.purchaser.id,
+                    "step": row.event.step if row.event else "wired",
+                    "rule": f"wire-received:{row.entry.bank_reference}",
+                    "deadline": now,
+                    "due_at": now,
+                    "decided_at": now,
+                    "superseded": False,
+                    "title": notice.split(", IMAD")[0].split(", bank ref")[0],
+                    "body": "\n".join(lines),
+                    "key": key,
+                    "fields_json": json.dumps(
+                        {"deal": terms.slug, "purchaser": row.purchaser.slug, "key": key}
+                    ),
+                }
+            )
+        inserted = session.execute(
+            ALERTS.insert().returning(ALERTS.c.id, sort_by_parameter_order=True), ledger_rows
+        )
+        ids = [alert_id for (alert_id,) in inserted]
+        if channels:
+            session.execute(
+                DELIVERIES.insert(),
+                [
+                    {
+                        "alert_id": alert_id,
+                        "channel_key": channel.key,
+                        "channel": channel.name,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                    }
+                    for alert_id in ids
+                    for channel in channels
+                ],
+            )
+    return len(rows)
 
 
 def _ledger_values(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from closing.deadlines import Deal
-from closing.deal import NEEDABLE_DETAILS, AlertRules, DealTerms, Step
+from closing.deal import DETAIL_NAMES, NEEDABLE_DETAILS, AlertRules, DealTerms, Step
 from closing.events import Event, Purchaser, replay
 from closing.machine import ProgressMachine, Refusal
 from closing.marks import mark_command
@@ -152,9 +152,17 @@ class AlertText:
     key: str
 
 
-def alert_text(terms: DealTerms, alert: DueAlert, now: datetime) -> AlertText:
+def alert_text(
+    terms: DealTerms,
+    alert: DueAlert,
+    now: datetime,
+    warning: str | None = None,
+    company_missing: frozenset[str] = frozenset(),
+) -> AlertText:
     """What the alert says: deal, purchaser, step, deadline in the deal's zone, time left or late
-    by, and the exact command to run when the step is done."""
+    by, and the exact command to run when the step is done; `warning` (unverified wire
+    instructions) first when there is one, and the company's details the step needs that the
+    deal lacks."""
     zone = terms.zone
     left = alert.deadline - now
     if left > timedelta(0):
@@ -177,15 +185,23 @@ def alert_text(terms: DealTerms, alert: DueAlert, now: datetime) -> AlertText:
     # the body or the log, or reach a terminal or a mail reader as a control sequence.
     name, step_title = neutral(purchaser.name), neutral(step.title)
     title = f"{name}: {step_title} not done, {headline}"
-    lines = [
+    lines = [neutral(warning)] if warning else []
+    lines += [
         f"Deal: {neutral(terms.slug)} ({neutral(terms.title)})",
         f"Company: {name}" if purchaser.is_company else f"Purchaser: {name}",
         f"Step: {step_title} ({neutral(step.id)}) is not done",
         f"Deadline: {when}",
     ]
-    missing = [NEEDABLE_DETAILS[need] for need in step.needs if not purchaser.detail(need)]
+    missing = [
+        NEEDABLE_DETAILS[need]
+        for need in step.needs
+        if need in NEEDABLE_DETAILS and not purchaser.detail(need)
+    ]
     if missing:
         lines.append(f"Missing: the deal file has no {', '.join(missing)} for this purchaser")
+    absent = [DETAIL_NAMES[need] for need in step.needs if need in company_missing]
+    if absent:
+        lines.append(f"Missing: the deal file has no {', '.join(absent)}")
     if alert.superseded:
         lines.append(
             f"Also covers {len(alert.superseded)} earlier alerts of this step that came due "

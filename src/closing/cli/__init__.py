@@ -19,8 +19,9 @@ from dataclasses import asdict
 
 import click
 
-from closing.cli import alerts, db, demo, marks, watch, web
-from closing.cli.app import App, checked, deal_option, local_time, pass_app, plural
+from closing.cli import alerts, db, demo, marks, watch, web, wires
+from closing.cli.app import App, checked, deal_option, local_time, operator, pass_app, plural
+from closing.cli.marks import by_option
 from closing.errors import ClosingError, DealFileError, ExitCode, UsageError
 from closing.text import neutral, neutral_lines
 
@@ -64,12 +65,12 @@ def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
     help="Make a reload that would lose sight of recorded facts (a removed purchaser with "
     "events, a price changed after a wire); recorded in the deal's history.",
 )
+@by_option
 @pass_app
-def init(app: App, file: str, as_json: bool, accept_changes: bool) -> None:
+def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | None) -> None:
     """Load or reload a deal file (lists what changed)."""
     import socket
 
-    from closing.cli.app import operator
     from closing.operations import load_deal
 
     try:
@@ -78,7 +79,7 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool) -> None:
             file,
             app.now(),
             accept_changes=accept_changes,
-            actor=operator(None),
+            actor=operator(by),
             host=socket.gethostname(),
         )
     except DealFileError as error:
@@ -93,13 +94,16 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool) -> None:
                 "created": result.created,
                 "purchasers": result.purchasers,
                 "changes": result.changes,
+                "wire_instructions": result.wire_instructions,
             }
         )
     elif result.created:
         app.out(f"Loaded deal {slug} with {result.purchasers} purchasers.")
-    elif result.changes:
+        for line in result.wire_instructions:
+            app.out(neutral(line) + ".")
+    elif result.changes or result.wire_instructions:
         app.out(f"Updated deal {slug}:")
-        for change in result.changes:
+        for change in [*result.changes, *result.wire_instructions]:
             app.out(f"  {neutral(change)}")
     else:
         app.out(f"Deal {slug} is up to date; nothing changed.")
@@ -229,8 +233,10 @@ def main(argv: list[str] | None = None) -> None:
             text = "\n".join(neutral(problem) for problem in error.problems)
         else:
             # A message keeps its own line breaks (a refused reload lists what would change);
-            # every line of it is shown neutrally.
-            text = f"Error: {neutral_lines(error.message)}"
+            # every line of it is shown neutrally. Problems in a file (a bank file) are
+            # `path:line: message`, without the prefix.
+            prefix = "" if error.exit_code == ExitCode.DEAL_FILE else "Error: "
+            text = prefix + neutral_lines(error.message)
         click.echo(text, err=True)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
@@ -366,7 +372,15 @@ def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> 
         )
 
 
-for command in [*marks.COMMANDS, alerts.alerts, watch.watch, db.db, demo.demo, *web.COMMANDS]:
+for command in [
+    *marks.COMMANDS,
+    alerts.alerts,
+    watch.watch,
+    db.db,
+    demo.demo,
+    *web.COMMANDS,
+    *wires.COMMANDS,
+]:
     cli.add_command(command)
 
 

@@ -54,6 +54,14 @@ def notify_urls(notify: tuple[str, ...]) -> list[str]:
 @alerts.command("run")
 @notify_option
 @click.option(
+    "--inbox",
+    metavar="FOLDER",
+    type=click.Path(file_okay=False),
+    help="Import bank files dropped in FOLDER (as closing wires import --apply) into the only "
+    "deal; each moves to done/ or rejected/ beside it. Deal files may name one too "
+    "(alerts.inbox).",
+)
+@click.option(
     "--standby",
     is_flag=True,
     help="If another sender holds the alerts, wait and take "
@@ -68,14 +76,24 @@ def notify_urls(notify: tuple[str, ...]) -> list[str]:
     help="Also wake this often, to see new marks and changed deal files.",
 )
 @pass_app
-def alerts_run(app: App, notify: tuple[str, ...], standby: bool, safety: float) -> None:
+def alerts_run(
+    app: App, notify: tuple[str, ...], inbox: str | None, standby: bool, safety: float
+) -> None:
     """Send alerts as they fall due, until SIGINT or SIGTERM."""
     from closing.alerts.daemon import AlertDaemon, configure_logging
+    from closing.cli.app import operator
     from closing.db.store import masked_url
 
     configure_logging(app.debug)
     store = app.store
-    daemon = AlertDaemon(store, app.clock, notify_urls(notify), safety=safety)
+    daemon = AlertDaemon(
+        store,
+        app.clock,
+        notify_urls(notify),
+        safety=safety,
+        inbox=inbox,
+        operator=operator(None),
+    )
     watch = DatabaseWatch(store, daemon.stopped)
     watch.start()
     try:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from closing.board import Board, PurchaserStatus, StepStatus
 from closing.money import money_text
 from closing.operations import DealSummary, HistoryEntry
+from closing.wire_instructions import Version, WireStatus
 
 if TYPE_CHECKING:
     from closing.alerts.outbox import LedgerEntry
@@ -79,6 +80,41 @@ def board_json(board: Board) -> dict[str, Any]:
         },
         "alerts": {"failing_deliveries": board.failing_alerts},
         "record": {"warning": board.record_warning},
+        "wire_instructions": wire_instructions_json(board.wire_instructions, zone),
+    }
+
+
+def wire_instructions_json(status: WireStatus | None, zone: ZoneInfo) -> dict[str, Any]:
+    """The company's wire instructions, masked: `{"present", "verified", "fingerprint", ...}`."""
+    if status is None:
+        return {"present": False, "verified": False, "versions": 0}
+    return version_json(status.current, status.count, zone)
+
+
+def version_json(version: Version | None, count: int, zone: ZoneInfo) -> dict[str, Any]:
+    """One version of the instructions as `wire-instructions --json` shows it: the account
+    masked, never in full."""
+    if version is None or not version.present:
+        return {"present": False, "verified": False, "versions": count}
+    return {
+        "present": True,
+        "verified": version.verified,
+        "version": version.number,
+        "versions": count,
+        "bank": version.bank,
+        "aba": version.aba,
+        "account": version.account_masked,
+        "account_name": version.account_name,
+        "swift": version.swift,
+        "reference": version.reference,
+        "fingerprint": version.short_fingerprint,
+        "callback_numbers": list(version.callback_numbers),
+        "entered_by": version.entered_by,
+        "entered_at": iso(version.entered_at, zone),
+        "verified_by": version.verified_by,
+        "verified_at": iso(version.verified_at, zone),
+        "callback_number": version.callback_number,
+        "spoke_with": version.spoke_with,
     }
 
 

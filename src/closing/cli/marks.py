@@ -38,6 +38,14 @@ purchaser_argument = click.argument("purchaser", callback=checked("PURCHASER"))
 step_argument = click.argument("step", callback=checked("STEP"))
 
 
+unverified_option = click.option(
+    "--unverified-instructions-ok",
+    is_flag=True,
+    help="Record a payment although a change of the company's wire instructions is not verified "
+    "yet (noted on the event).",
+)
+
+
 def mark_command(spec: MarkCommand) -> click.Command:
     """A `mark-*` command built from its row in the table."""
 
@@ -65,6 +73,7 @@ def mark_command(spec: MarkCommand) -> click.Command:
             amount=options.get("amount"),
             note=note,
             partial=bool(options.get("partial")),
+            unverified_instructions_ok=bool(options.get("unverified_instructions_ok")),
         )
         recorded = mark(app.store, deal_name, request, app.now())
         say_recorded(app, "Marked", recorded)
@@ -104,6 +113,7 @@ def mark_command(spec: MarkCommand) -> click.Command:
                 help="Part of the price: recorded, and the step stays open for the rest.",
             )
         )
+        params.append(unverified_option)
     wrapped: Any = pass_app(command)
     for decorate in reversed(params):
         wrapped = decorate(wrapped)

@@ -296,6 +296,9 @@ def board_view(
         ("  DEAL CLOSED" if board.closed else "", "bold green"),
         "\n",
     )
+    warning = board.wire_instructions.warning(short=True) if board.wire_instructions else None
+    if warning:
+        header.append(warning + "\n", style="red bold")
     rows = board.purchasers
     shown = rows
     if max_rows is not None and len(rows) > max_rows:

@@ -228,6 +228,65 @@ class SenderLockRow(SQLModel, table=True):
     heartbeat_at: datetime = _moment()
 
 
+class WireInstructionsRow(SQLModel, table=True):
+    """One version of the company's wire instructions and callback numbers, as the deal file gave
+    them: never the account number, only its masked form and the fingerprint. Written with the
+    `instructions` event that records the change; its verification fills the `verified_*`
+    columns in the transaction that appends the `instructions_verified` event."""
+
+    __tablename__ = "wire_instructions"
+    __table_args__ = (UniqueConstraint("deal_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    event_id: int = Field(foreign_key="event.id")
+    fingerprint: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    bank: str | None = None
+    aba: str | None = None
+    account_masked: str | None = None
+    account_name: str | None = None
+    swift: str | None = None
+    reference: str | None = None
+    callback_numbers: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
+    entered_by: str
+    entered_at: datetime = _moment()
+    verified_event_id: int | None = Field(default=None, foreign_key="event.id")
+    verified_by: str | None = None
+    verified_at: datetime | None = _moment(nullable=True)
+    callback_number: str | None = None
+    spoke_with: str | None = None
+
+
+class BankCreditRow(SQLModel, table=True):
+    """A credit to the company's verified account read from a bank file, and what became of it:
+    `recorded` (a wired mark or a partial receipt, `event_id`), or `left` for a person with the
+    reason. The bank's reference is the key: the same credit in a second file is not taken
+    again."""
+
+    __tablename__ = "bank_credit"
+    __table_args__ = (UniqueConstraint("deal_id", "bank_reference"),)
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    bank_reference: str = Field(sa_column=Column(String(200), nullable=False))
+    file_name: str
+    file_sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    file_format: str = Field(sa_column=Column(String(20), nullable=False))
+    line: int = Field(sa_column=Column(Integer, nullable=False))
+    amount: Decimal = _money()
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    value_date: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
+    ordering_customer: str | None = None
+    imad: str | None = None
+    details: str = Field(sa_column=Column(Text, nullable=False))  # the wire's references
+    account_masked: str
+    imported_at: datetime = _moment()
+    imported_by: str
+    status: str = Field(sa_column=Column(String(20), nullable=False))  # recorded, left
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    purchaser_id: int | None = Field(default=None, foreign_key="purchaser.id")
+    event_id: int | None = Field(default=None, foreign_key="event.id")
+
+
 class VerificationRow(SQLModel, table=True):
     """Each `closing verify`: when, whether the log held, and the first break if not."""
 
@@ -273,6 +332,8 @@ EVENTS = _table("event")
 ALERTS = _table("alert")
 DELIVERIES = _table("alert_delivery")
 SENDERS = _table("alert_sender")
+WIRE_INSTRUCTIONS = _table("wire_instructions")
+BANK_CREDITS = _table("bank_credit")
 VERIFICATIONS = _table("verification")
 META = _table("closing_meta")
 SHARES = _table("share")

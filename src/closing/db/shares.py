@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, ScalarSelect, Table, func, select, update
+from sqlalchemy import ScalarSelect, Table, func, select, update
 from sqlalchemy.orm import Session
 
 from closing.db.schema import ALERTS, DEAL_REVISIONS, EVENTS, PURCHASERS, SHARES
@@ -66,8 +66,9 @@ def insert_share(
     created_at: datetime,
     created_by: str,
 ) -> int:
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        SHARES.insert().values(
+    insert = (
+        SHARES.insert()
+        .values(
             deal_id=deal_id,
             purchaser_id=purchaser_id,
             token_sha256=token_sha256,
@@ -75,10 +76,10 @@ def insert_share(
             created_at=created_at,
             created_by=created_by,
         )
+        .returning(SHARES.c.id)
     )
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
+    share_id: int = session.execute(insert).scalar_one()
+    return share_id
 
 
 def shares_of(session: Session, deal_id: int, active_only: bool = False) -> list[ShareRecord]:
@@ -97,12 +98,13 @@ def share_by_id(session: Session, share_id: int) -> ShareRecord | None:
 
 def revoke_share(session: Session, share_id: int, at: datetime, by: str) -> bool:
     """Mark the link revoked; False when it already was."""
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+    revoked = session.execute(
         update(SHARES)
         .where(SHARES.c.id == share_id, SHARES.c.revoked_at.is_(None))
         .values(revoked_at=at, revoked_by=by)
-    )
-    return bool(result.rowcount)
+        .returning(SHARES.c.id)
+    ).first()
+    return revoked is not None
 
 
 # --- what the live board polls ------------------------------------------------------------------

@@ -1,0 +1,131 @@
+"""Importing a 10,000-credit BAI2 file against a 10,000-purchaser deal, against the import floor of
+the stack.
+
+    python benchmarks/bench_wires.py [--runs N] [--strict]
+
+The generated 10,000-purchaser deal (benchmarks/_deals.py) gets the seed's wire instructions,
+verified by a second operator, and every purchaser signed; the bank file has one credit per
+purchaser of exactly its price, from its own name, to the company's account. Each run imports it
+with `closing wires import FILE --apply --json` as a whole process on a fresh copy of the
+database (SQLite), so every run records 10,000 wired marks. The floor is a process that only
+imports what the command needs (sqlmodel, rich.table, transitions, bai2, rapidfuzz, lxml).
+
+Prints the medians and the ratio; goal: under 3x the floor. Exits 1 on a FAIL only with --strict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from _deals import BIG, CLOSING, ROOT, cli_env, closing, generate_deal, record_progress
+
+sys.path.insert(0, str(ROOT))
+from tests.bank_files import Account, Detail, bai2_text
+
+INIT_NOW = "2002-06-07T07:00:00-07:00"
+NOW = "2002-06-07T16:35:00-07:00"
+FLOOR = "import sqlmodel, rich.table, transitions, bai2.parsers, rapidfuzz.fuzz, lxml.etree"
+INSTRUCTIONS = """  wire_instructions:
+    bank: Bank of America, N.A., Irvine, California
+    aba: "121000358"
+    account: "4881-016789"
+    account_name: NeoTherapeutics, Inc.
+  callback_numbers: ["+1 949 788 6700"]
+"""
+
+
+def bank_file(path: Path, deal: Path) -> int:
+    """One credit per purchaser of the generated deal: its price, from its name."""
+    details = []
+    name = price = None
+    for line in deal.read_text().splitlines():
+        if line.startswith("  - name: "):
+            name = line.removeprefix("  - name: ")
+        elif line.startswith("    purchase_price: $"):
+            price = Decimal(line.removeprefix("    purchase_price: $").replace(",", ""))
+            n = len(details) + 1
+            details.append(
+                Detail(
+                    "195",
+                    int(price * 100),
+                    f"0607FW{n:06d}",
+                    f"20020607B1Q8021C{n:06d}",
+                    [
+                        f"FEDWIRE CREDIT IMAD: 20020607B1Q8021C{n:06d}",
+                        f"ORG: /00{n:08d} {str(name).upper()}",
+                        "OBI: NEOTHERAPEUTICS SPA",
+                    ],
+                )
+            )
+    path.write_text(bai2_text([Account("4881016789", details, opening_cents=0)]))
+    return len(details)
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr[-2000:]}")
+    return elapsed, done.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="timed runs (default 5)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if the budget fails")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="closing-bench-wires-") as folder:
+        tmp = Path(folder)
+        deal, db, work, bai2 = tmp / "big.yaml", tmp / "big.db", tmp / "work.db", tmp / "big.bai2"
+        generate_deal(deal, BIG)
+        url = f"sqlite:///{db}"
+        closing(["init", str(deal)], cli_env(url, INIT_NOW))
+        record_progress(url, lambda position: ["signed"])
+        # Then the wire instructions, as a reload would bring them, verified by another operator.
+        text = deal.read_text()
+        blank = "  wire_instructions:\n  callback_numbers: []\n"
+        deal.write_text(text.replace(blank, INSTRUCTIONS, 1))
+        closing(["init", str(deal)], cli_env(url, INIT_NOW))
+        verify = ["wire-instructions", "verify", "--callback-number", "+1 949 788 6700"]
+        closing([*verify, "--spoke-with", "CFO", "--by", "bob"], cli_env(url, INIT_NOW))
+        credits = bank_file(bai2, deal)
+        env = cli_env(f"sqlite:///{work}", NOW)
+        command = [*CLOSING, "wires", "import", str(bai2), "--apply", "--json"]
+        floor_cmd = [sys.executable, "-c", FLOOR]
+        imports, floors, recorded = [], [], 0
+        for run in range(args.runs + 1):  # the first round warms the caches, untimed
+            shutil.copyfile(db, work)
+            took, out = timed(command, env)
+            floor, _ = timed(floor_cmd, env)
+            if run:
+                imports.append(took)
+                floors.append(floor)
+                recorded = sum(1 for c in json.loads(out)["credits"] if c["status"] == "recorded")
+            print(f"  round {run}/{args.runs} done", file=sys.stderr, flush=True)
+    median, floor = statistics.median(imports), statistics.median(floors)
+    ratio = median / floor
+    print(f"\nwires import: {credits:,} BAI2 credits against {BIG:,} purchasers (SQLite, --apply)")
+    print(f"python {sys.version.split()[0]} · median of {args.runs} runs after one warm-up\n")
+    print(f"{'measurement':<48} {'median s':>9} {'min s':>7}")
+    print("-" * 66)
+    label = "import floor (sqlmodel, rich, bai2, rapidfuzz...)"
+    print(f"{label:<48} {floor:>9.3f} {min(floors):>7.3f}")
+    print(f"{'closing wires import --apply --json':<48} {median:>9.3f} {min(imports):>7.3f}")
+    print(f"\nrecorded {recorded:,} wired marks per run")
+    ok = ratio < 3 and recorded == credits
+    print(f"{'PASS' if ok else 'FAIL'}  import {median:.2f} s = {ratio:.2f}x the floor (goal < 3x)")
+    return 1 if args.strict and not ok else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""The free text banks put on an incoming wire (a BAI2 detail's text, a camt entry's additional
+information): Fedwire's IMAD and OMAD, the originator (the ordering customer) and the originator
+to beneficiary information (OBI). Banks write it as `KEY: value` or `KEY=value` runs; the keys
+below are those the large US banks use."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Longer keys first, so that `ORG BANK` is not read as `ORG` followed by "BANK: ...".
+_KEYS = {
+    "ORIGINATOR BANK": "bank",
+    "ORIG BANK": "bank",
+    "ORG BANK": "bank",
+    "SND BK": "bank",
+    "SENDER BANK": "bank",
+    "BY ORDER OF": "originator",
+    "ORDERING CUSTOMER": "originator",
+    "ORIGINATOR": "originator",
+    "ORIG": "originator",
+    "ORG": "originator",
+    "B/O": "originator",
+    "OB": "originator",
+    "IMAD": "imad",
+    "OMAD": "omad",
+    "OBI": "obi",
+    "RFB": "reference",
+    "REF": "reference",
+    "REFERENCE": "reference",
+    "BNF": "beneficiary",
+    "BENEFICIARY": "beneficiary",
+    "TRN": "reference",
+}
+_KEY = re.compile(
+    r"(?<![A-Z0-9/])("
+    + "|".join(re.escape(k) for k in sorted(_KEYS, key=len, reverse=True))
+    + r")\s*[:=]\s*",
+    re.IGNORECASE,
+)
+_IMAD = re.compile(r"^[0-9]{8}[A-Z0-9]{8}[0-9]{6}$")
+_LEADING_ACCOUNT = re.compile(r"^(/\S+|[0-9][0-9\-]{3,})\s+(?=\D)")
+
+
+@dataclass(frozen=True)
+class WireText:
+    originator: str | None = None
+    imad: str | None = None
+    omad: str | None = None
+    references: tuple[str, ...] = ()
+
+
+def read_wire_text(text: str) -> WireText:
+    """The parts of a wire's free text; what has no key is kept as a reference."""
+    found: dict[str, list[str]] = {}
+    matches = list(_KEY.finditer(text))
+    head = text[: matches[0].start()].strip() if matches else text.strip()
+    for n, match in enumerate(matches):
+        end = matches[n + 1].start() if n + 1 < len(matches) else len(text)
+        value = " ".join(text[match.end() : end].split()).strip(" ,;")
+        if value:
+            found.setdefault(_KEYS[match.group(1).upper()], []).append(value)
+    originator = found.get("originator", [None])[0]
+    if originator:
+        # Fedwire puts the originator's account first: `ORG: /1234567 STONESTREET LP`.
+        originator = _LEADING_ACCOUNT.sub("", originator).strip() or None
+    imad = _first_code(found.get("imad", []))
+    omad = _first_code(found.get("omad", []))
+    references = tuple(value for key in ("obi", "reference") for value in found.get(key, [])) + (
+        (head,) if head else ()
+    )
+    return WireText(originator, imad, omad, references)
+
+
+def _first_code(values: list[str]) -> str | None:
+    for value in values:
+        code = value.split()[0].upper() if value.split() else ""
+        if _IMAD.match(code):
+            return code
+    return None

@@ -1,0 +1,196 @@
+"""Every statement on the versions of the company's wire instructions and on the credits imported
+from bank files, in SQLAlchemy Core against the typed tables of `closing.db.schema`. Records are
+built from the columns named by the record's own fields."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from closing.chain import GENESIS
+from closing.db.schema import BANK_CREDITS, PURCHASERS, WIRE_INSTRUCTIONS
+from closing.wire_instructions import Proposed, Version
+
+BATCH = 500  # values per IN (...) (SQLite allows a limited number of bound parameters)
+
+_VERSION_COLUMNS = [
+    "version",
+    "fingerprint",
+    "bank",
+    "aba",
+    "account_masked",
+    "account_name",
+    "swift",
+    "reference",
+    "callback_numbers",
+    "entered_by",
+    "entered_at",
+    "verified_by",
+    "verified_at",
+    "callback_number",
+    "spoke_with",
+]
+
+
+# --- wire instructions -------------------------------------------------------------------------
+
+
+def versions(session: Session, deal_id: int) -> list[Version]:
+    """Every version of the deal's wire instructions, oldest first."""
+    query = (
+        select(*[WIRE_INSTRUCTIONS.c[name] for name in _VERSION_COLUMNS])
+        .where(WIRE_INSTRUCTIONS.c.deal_id == deal_id)
+        .order_by(WIRE_INSTRUCTIONS.c.version)
+    )
+    found = []
+    for row in session.execute(query):
+        values = dict(zip(_VERSION_COLUMNS, row, strict=True))
+        values["number"] = values.pop("version")
+        values["callback_numbers"] = tuple(json.loads(values["callback_numbers"]))
+        found.append(Version(**values))
+    return found
+
+
+def insert_version(
+    session: Session,
+    deal_id: int,
+    number: int,
+    event_id: int,
+    proposed: Proposed,
+    entered_by: str,
+    entered_at: datetime,
+) -> None:
+    session.execute(
+        WIRE_INSTRUCTIONS.insert().values(
+            deal_id=deal_id,
+            version=number,
+            event_id=event_id,
+            fingerprint=proposed.fingerprint,
+            bank=proposed.bank,
+            aba=proposed.aba,
+            account_masked=proposed.account_masked,
+            account_name=proposed.account_name,
+            swift=proposed.swift,
+            reference=proposed.reference,
+            callback_numbers=json.dumps(list(proposed.callback_numbers)),
+            entered_by=entered_by,
+            entered_at=entered_at,
+        )
+    )
+
+
+def record_verification(
+    session: Session,
+    deal_id: int,
+    number: int,
+    event_id: int,
+    verified_by: str,
+    verified_at: datetime,
+    callback_number: str,
+    spoke_with: str,
+) -> None:
+    session.execute(
+        WIRE_INSTRUCTIONS.update()
+        .where(WIRE_INSTRUCTIONS.c.deal_id == deal_id, WIRE_INSTRUCTIONS.c.version == number)
+        .values(
+            verified_event_id=event_id,
+            verified_by=verified_by,
+            verified_at=verified_at,
+            callback_number=callback_number,
+            spoke_with=spoke_with,
+        )
+    )
+
+
+# --- bank credits ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredCredit:
+    """An imported credit as `closing wires list` shows it."""
+
+    id: int
+    bank_reference: str
+    file_name: str
+    file_sha256: str
+    file_format: str
+    line: int
+    amount: Decimal
+    currency: str
+    value_date: str | None
+    ordering_customer: str | None
+    imad: str | None
+    details: str
+    account_masked: str
+    imported_at: datetime
+    imported_by: str
+    status: str
+    reason: str
+    purchaser_id: int | None
+    event_id: int | None
+
+
+_CREDIT_NAMES = [f.name for f in fields(StoredCredit)]
+_CREDIT_COLUMNS = [BANK_CREDITS.c[name] for name in _CREDIT_NAMES]
+
+
+def _credit(row: Any) -> StoredCredit:
+    return StoredCredit(**dict(zip(_CREDIT_NAMES, row, strict=True)))
+
+
+def known_references(session: Session, deal_id: int, references: Iterable[str]) -> set[str]:
+    """Which of these bank references were imported before."""
+    wanted = sorted(set(references))
+    known: set[str] = set()
+    for start in range(0, len(wanted), BATCH):
+        query = select(BANK_CREDITS.c.bank_reference).where(
+            BANK_CREDITS.c.deal_id == deal_id,
+            BANK_CREDITS.c.bank_reference.in_(wanted[start : start + BATCH]),
+        )
+        known.update(session.scalars(query))
+    return known
+
+
+def insert_credits(session: Session, deal_id: int, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(BANK_CREDITS.insert(), [{"deal_id": deal_id, **row} for row in rows])
+
+
+def credits_of(session: Session, deal_id: int) -> list[StoredCredit]:
+    query = (
+        select(*_CREDIT_COLUMNS)
+        .where(BANK_CREDITS.c.deal_id == deal_id)
+        .order_by(BANK_CREDITS.c.id)
+    )
+    return [_credit(row) for row in session.execute(query)]
+
+
+def credit_by_reference(session: Session, deal_id: int, reference: str) -> StoredCredit | None:
+    query = select(*_CREDIT_COLUMNS).where(
+        BANK_CREDITS.c.deal_id == deal_id, BANK_CREDITS.c.bank_reference == reference
+    )
+    row = session.execute(query.with_for_update()).first()
+    return None if row is None else _credit(row)
+
+
+def update_credit(session: Session, credit_id: int, **values: Any) -> None:
+    session.execute(BANK_CREDITS.update().where(BANK_CREDITS.c.id == credit_id).values(**values))
+
+
+def lock_deal_purchasers(session: Session, deal_id: int) -> dict[int, str]:
+    """Serialise an import with every mark on the deal (row locks on PostgreSQL; SQLite already
+    holds the database lock from BEGIN IMMEDIATE); returns each party's chain head, which its
+    next event links to."""
+    query = (
+        select(PURCHASERS.c.id, PURCHASERS.c.head_hash)
+        .where(PURCHASERS.c.deal_id == deal_id)
+        .with_for_update()
+    )
+    return {party: head or GENESIS for party, head in session.execute(query)}
