@@ -6,8 +6,9 @@
 Part A (10,000 purchasers, all signed, half wired, every detail filled, alerts at 2h and 30m
 before each deadline and at it): the time to decide which alerts are due at one wake-up,
   (i)  the pure planner `closing.alerts.plan_alerts` on data already in memory, and
-  (ii) one whole wake-up decision as the daemon takes it: a Store session that reads the deal
-       row, then `closing.alerting.plan_deal` (purchasers + events + ledger, then plan),
+  (ii) one whole wake-up decision as the daemon takes it (`closing.alerts.outbox._decide_deal`
+       up to its writes): a Store session that reads the deal row, the purchasers, their events
+       and the ledger's keys (`closing.db.ledger`), then plans,
 at 16:31 PDT (15,000 alerts due) and at 14:00 PDT (none due), on SQLite and on PostgreSQL; then
   (iii) on SQLite, the daemon's whole first pass at 16:31 (decide: write the ledger; deliver: send
        every delivery to the log channel), and (ii) again at 16:45 with that ledger (none due).
@@ -111,18 +112,23 @@ class PartA:
 def wake_up(
     store: Any, deal_id: int, now: datetime, cache: Any = None
 ) -> tuple[int, datetime | None]:
-    """What `_decide_deal` computes before it writes: deal row, terms, then `plan_deal`, with the
-    garbage collector paused as the daemon's wake-up pauses it; with `cache` (a warm
-    LedgerCache, as the daemon keeps between wake-ups) the ledger is not read again."""
+    """What `_decide_deal` computes before it writes: deal row, terms, purchasers, events and the
+    ledger's keys, then the plan, with the garbage collector paused as the daemon's wake-up
+    pauses it; with `cache` (a warm LedgerCache, as the daemon keeps between wake-ups) the ledger
+    is not read again."""
     from closing.alerts.daemon import _no_collection
-    from closing.alerts.outbox import plan_deal
-    from closing.db.queries import deal_by_id
+    from closing.alerts.plan import plan_alerts
+    from closing.db.ledger import alert_keys
+    from closing.db.queries import company_of, deal_by_id, events_by_purchaser, purchasers_of
 
     with _no_collection(), store.session() as session:
         deal = deal_by_id(session, deal_id)
-        ledger = cache.keys(session, deal_id) if cache is not None else None
-        due, next_at = plan_deal(session, deal, now, ledger)
-    return len(due), next_at
+        purchasers = purchasers_of(session, deal.id)
+        company = company_of(session, deal.id)
+        events = events_by_purchaser(session, deal.id)
+        keys = cache.keys(session, deal_id) if cache is not None else alert_keys(session, deal_id)
+        plan = plan_alerts(deal, purchasers, events, now, keys, company)
+    return len(plan.due), plan.next_at
 
 
 def local(moment: datetime | None) -> str:
@@ -134,8 +140,8 @@ def local(moment: datetime | None) -> str:
 def measure_backend(
     part: PartA, backend: str, url: str, runs: int, pure: bool, profile: bool
 ) -> None:
-    from closing.alerts.outbox import _ledger
     from closing.alerts.plan import plan_alerts
+    from closing.db.ledger import alert_keys
     from closing.db.queries import events_by_purchaser, purchasers_of
     from closing.db.store import Store
     from closing.events import replay
@@ -146,7 +152,7 @@ def measure_backend(
         deal = open_deal(session, None)
         purchasers = purchasers_of(session, deal.id)
         events = events_by_purchaser(session, deal.id)
-        ledger = _ledger(session, deal.id)
+        ledger = alert_keys(session, deal.id)
     machine = deal.machine
     if pure:
         for moment in (DUE_MANY, DUE_NONE):
@@ -174,7 +180,7 @@ def measure_backend(
     for moment in (DUE_MANY, DUE_NONE):
         now = datetime.fromisoformat(moment)
         med, best, (due, next_at) = median_ms(lambda now=now: wake_up(store, deal.id, now), runs)
-        label = f"(ii) {backend}: wake-up plan_deal at {moment[11:16]}"
+        label = f"(ii) {backend}: wake-up read + plan at {moment[11:16]}"
         part.rows.append(Row(label, med, best, f"{due:,} due, next {local(next_at)}"))
         part.verdicts.append((med < BUDGET_MS, f"{label}: {med:.0f} ms (budget < {BUDGET_MS:.0f})"))
     # Where one wake-up's reading time goes, query by query.
@@ -183,7 +189,7 @@ def measure_backend(
             ("deal row + terms", lambda: open_deal(session, None)),
             ("purchasers_of", lambda: purchasers_of(session, deal.id)),
             ("events_by_purchaser", lambda: events_by_purchaser(session, deal.id)),
-            ("_ledger", lambda: _ledger(session, deal.id)),
+            ("alert_keys", lambda: alert_keys(session, deal.id)),
         ]
         parts = []
         for name, fn in stages:
@@ -213,7 +219,8 @@ def first_pass(part: PartA, url: str, runs: int, log_path: Path) -> None:
     """The daemon's whole first pass at 16:31 (SQLite): every alert written to the ledger, every
     delivery sent to the log channel (logged to a file, as a daemon's stderr would be)."""
     from closing.alerts.channels import Notifier
-    from closing.alerts.outbox import _ledger, configured_channels, decide, deliver
+    from closing.alerts.outbox import configured_channels, decide, deliver
+    from closing.db.ledger import LedgerCache, alert_keys
     from closing.db.store import Store
     from closing.operations import open_deal
 
@@ -277,8 +284,6 @@ def first_pass(part: PartA, url: str, runs: int, log_path: Path) -> None:
     now = datetime.fromisoformat(AFTER_PASS)
     with store.session() as session:
         deal_id = open_deal(session, None).id
-    from closing.alerts.outbox import LedgerCache
-
     cache = LedgerCache()
     wake_up(store, deal_id, now, cache)  # the daemon's first wake-up (or safety tick) reads it
     for label, ledger in (
@@ -294,8 +299,8 @@ def first_pass(part: PartA, url: str, runs: int, log_path: Path) -> None:
                 (med < BUDGET_MS, f"{label}: {med:.0f} ms (budget < {BUDGET_MS:.0f})")
             )
     with store.session() as session:
-        read, _, rows = median_ms(lambda: _ledger(session, deal_id), runs)
-    part.notes.append(f"of (ii) at 16:45: _ledger reads {len(rows):,} rows in {read:.0f} ms")
+        read, _, rows = median_ms(lambda: alert_keys(session, deal_id), runs)
+    part.notes.append(f"of (ii) at 16:45: alert_keys reads {len(rows):,} rows in {read:.0f} ms")
 
 
 def timed_cli(args: list[str], env: dict[str, str]) -> float:
@@ -518,7 +523,7 @@ def report(part: PartA | None, lags: list[Lag], runs: int) -> list[tuple[bool, s
             print(f"{row.label:<54} {row.median:>9.0f} {row.best:>8.0f}  {row.note}")
         for note in part.notes:
             print(f"  · {note}")
-        print("  · the budget is judged on (ii), the real wake-up (session + deal + plan_deal)")
+        print("  · the budget is judged on (ii), the real wake-up (session + deal + reads + plan)")
         if part.profile:
             print("\n  profile of one (ii) sqlite wake-up at 16:31, by own time:")
             print("\n".join("    " + line for line in part.profile.splitlines()))

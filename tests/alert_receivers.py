@@ -10,7 +10,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -20,21 +20,6 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 HOST = "127.0.0.1"
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
-    """Poll `predicate` until it returns something truthy (returned) or `timeout` seconds pass
-    (AssertionError naming `what` and the last value)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(
-                f"timed out after {timeout:.1f}s waiting for {what}; last: {value!r}"
-            )
-        time.sleep(every)
 
 
 # --- SMTP ----------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from closing.deal import (
     load_deal_file,
 )
 from closing.events import Event, Purchaser
-from tests.conftest import SEED
+from tests.helpers import SEED
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 SEED_TERMS = load_deal_file(SEED).terms

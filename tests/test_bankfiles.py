@@ -13,7 +13,7 @@ import pytest
 from closing.bankfiles import CREDIT, DEBIT, BankFileError
 from closing.bankfiles.detect import read_bank_file
 from tests.bank_files import Account, Detail, bai2_text
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 FIXTURES = ROOT / "tests" / "fixtures"

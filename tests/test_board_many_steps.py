@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.conftest import ROOT, Cli
+from tests.helpers import ROOT, Cli
 
 EXAMPLE = ROOT / "workflows" / "examples" / "registered-direct-60-steps.yaml"
 DAY = "2019-06-28T{}:00-07:00"

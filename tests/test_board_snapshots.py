@@ -19,7 +19,7 @@ from closing.cli.text_views import board_view
 from closing.deadlines import Deal
 from closing.deal import load_deal_file
 from closing.events import Event, Purchaser
-from tests.conftest import SEED
+from tests.helpers import SEED
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 PACIFIC = ZoneInfo("America/Los_Angeles")

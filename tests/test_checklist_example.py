@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from closing.errors import ExitCode
-from tests.conftest import ROOT, Cli
+from tests.helpers import ROOT, Cli
 
 EXAMPLE = ROOT / "workflows" / "examples" / "registered-direct-60-steps.yaml"
 SLUG = "halvorsen-registered-direct-2019-06-28"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.conftest import Cli
+from tests.helpers import Cli
 
 FRI = "2002-06-07T{}:00-07:00"
 MON = "2002-06-10T{}:00-07:00"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from closing.errors import ExitCode
-from tests.conftest import Cli
+from tests.helpers import Cli
 
 FRI = "2002-06-07T{}:00-07:00"
 MON = "2002-06-10T{}:00-07:00"

@@ -9,22 +9,9 @@ import sys
 from pathlib import Path
 
 from closing.errors import ExitCode
-from tests.conftest import SEED
+from tests.helpers import deal_with_purchasers
 
 NOW = "2002-06-07T12:00:00-07:00"
-
-
-def deal_with_purchasers(path: Path, count: int) -> Path:
-    """The seed deal with `count` small purchasers p01..pNN instead of Schedule 1."""
-    text = SEED.read_text()
-    head = text[: text.index("purchasers:")]
-    rows = "".join(
-        f"  - name: Purchaser {n:02d}\n    slug: p{n:02d}\n    shares: 1,000\n"
-        f"    purchase_price: $232.50\n    warrant_shares: 100\n"
-        for n in range(1, count + 1)
-    )
-    path.write_text(head + "purchasers:\n" + rows)
-    return path
 
 
 def run_all(

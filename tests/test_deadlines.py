@@ -15,7 +15,7 @@ from closing.calendar import CalendarBook, calendar_snapshot
 from closing.deadlines import Deal
 from closing.deal import DealTerms, DueAfter, Step, StepCutoff, load_deal_file
 from closing.events import Event, Purchaser
-from tests.conftest import SEED
+from tests.helpers import SEED
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 SEED_TERMS = load_deal_file(SEED).terms

@@ -6,7 +6,7 @@ import click
 
 from closing.cli import cli
 from closing.errors import ExitCode
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 README = (ROOT / "README.md").read_text()
 

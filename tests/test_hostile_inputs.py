@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from closing.errors import ExitCode
-from tests.conftest import BACKENDS, POSTGRES_URL, SEED, _postgres_schema_url
+from tests.conftest import BACKENDS
+from tests.helpers import POSTGRES_URL, SEED, postgres_schema
 
 NOW = "2002-06-07T13:00:00-07:00"
 SEED_TEXT = SEED.read_text(encoding="utf-8")
@@ -487,14 +488,20 @@ def hostile_database(
     """The seed deal on each backend, once per module: the prospectus supplement delivered,
     Stonestreet signed, BNC signed and wired.
     Every case writes nothing, so they can all share it (and each proves it)."""
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'closing.db'}"
+        else:
+            url = stack.enter_context(postgres_schema())
+        seed_hostile_database(url)
+        yield url
+
+
+def seed_hostile_database(url: str) -> None:
     from closing.cli import main
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'closing.db'}"
-        urls: Iterator[str] = iter([url])
-    else:
-        urls = _postgres_schema_url()
-    url = next(urls)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CLOSING_DATABASE_URL", url)
         patch.setenv("CLOSING_OPERATOR", "alice")
@@ -509,9 +516,6 @@ def hostile_database(
             with pytest.raises(SystemExit) as stop:
                 main(args)
             assert stop.value.code == 0
-    yield url
-    for _ in urls:  # the PostgreSQL schema is dropped when its generator finishes
-        pass
 
 
 @dataclass

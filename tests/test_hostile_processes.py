@@ -20,8 +20,7 @@ import pytest
 
 from closing.deal import load_deal_file
 from closing.errors import DealFileError, ExitCode
-from tests.alert_receivers import wait_until
-from tests.conftest import SEED
+from tests.helpers import SEED, wait_until
 from tests.test_hostile_inputs import alias_bomb
 
 NOW = "2002-06-07T13:00:00-07:00"

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import Cli
-from tests.test_concurrent_marks import deal_with_purchasers
+from tests.helpers import Cli, deal_with_purchasers
 
 
 def test_a_big_deal_shows_the_urgent_first_and_a_summary(cli: Cli, tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ DOMAIN = {
     "closing.marking",
     "closing.marks",
     "closing.matching",
+    "closing.memo",
     "closing.money",
     "closing.timefmt",
     "closing.wire_instructions",

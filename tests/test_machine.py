@@ -22,7 +22,7 @@ from closing.machine import (
     Refusal,
     machine_for,
 )
-from tests.conftest import SEED
+from tests.helpers import SEED
 
 TERMS = load_deal_file(SEED).terms
 MACHINE = machine_for(TERMS)

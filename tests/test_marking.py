@@ -16,7 +16,7 @@ from closing.deal import PaymentRule, load_deal_file
 from closing.errors import RefusedError
 from closing.events import Event, Purchaser, Standing, replay
 from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
-from tests.conftest import SEED
+from tests.helpers import SEED
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 TERMS = load_deal_file(SEED).terms

@@ -23,7 +23,7 @@ from closing.db.store import HEAD, REVISIONS, Store
 from closing.deal import load_deal_file
 from closing.errors import ExitCode
 from closing.operations import board
-from tests.conftest import POSTGRES_URL
+from tests.helpers import POSTGRES_URL, postgres_schema
 
 PDT = timezone(timedelta(hours=-7))
 AT_0700 = "2002-06-07 14:00:00.000000"  # UTC text, as the SQLite column keeps it
@@ -151,25 +151,18 @@ def test_an_older_database_upgrades_and_keeps_its_events(
 def test_postgresql_is_upgraded_only_when_asked(tmp_path: Path) -> None:
     """A PostgreSQL database is not migrated behind a team's back: commands say to run
     `closing db upgrade` (exit 6) until someone does."""
-    import uuid
+    with postgres_schema(upgrade=False) as url:
+        env = {**os.environ, "CLOSING_DATABASE_URL": url}
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}options=-csearch_path%3D{schema}"
-    env = {**os.environ, "CLOSING_DATABASE_URL": url}
+        def closing(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "closing", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
 
-    def closing(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "closing", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-
-    try:
         refused = closing("deals")
         assert refused.returncode == ExitCode.DATABASE
         assert refused.stderr.endswith(
@@ -179,7 +172,3 @@ def test_postgresql_is_upgraded_only_when_asked(tmp_path: Path) -> None:
         assert upgraded.returncode == 0, upgraded.stderr
         assert upgraded.stdout.endswith(f"from schema none to {HEAD}.\n")
         assert closing("deals").stdout == "No deals yet; load one with: closing init FILE\n"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.alert_receivers import HttpReceiver, http_receiver, wait_until
-from tests.conftest import SEED
+from tests.alert_receivers import HttpReceiver, http_receiver
+from tests.helpers import SEED, wait_until
 
 # Everything a terminal or a log reader could act on, in one value.
 HOSTILE = (

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from closing.chain import GENESIS, Stored, check_chain, event_hash
 from closing.errors import ExitCode
 from closing.events import Event
-from tests.conftest import Cli
+from tests.helpers import Cli
 
 FRI = "2002-06-07T{}:00-07:00"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from closing.errors import ExitCode
-from tests.conftest import Cli
+from tests.helpers import Cli
 
 FRI = "2002-06-07T{}:00-07:00"
 

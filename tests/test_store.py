@@ -14,7 +14,7 @@ from closing.db.schema import DealRow, EventRow
 from closing.db.store import Store
 from closing.errors import ExitCode
 from closing.operations import MarkRequest, load_deal, mark
-from tests.conftest import Cli
+from tests.helpers import Cli
 
 PDT = timezone(timedelta(hours=-7))
 LOADED = datetime(2002, 6, 7, 7, 0, tzinfo=PDT)

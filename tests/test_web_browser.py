@@ -20,7 +20,7 @@ import pytest
 
 from closing.db.store import Store
 from closing.web.tokens import create_share
-from tests.conftest import Cli
+from tests.helpers import Cli
 from tests.web_helpers import serve
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")

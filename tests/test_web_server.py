@@ -22,7 +22,7 @@ from closing.db.store import Store
 from closing.operations import MarkRequest, mark
 from closing.web.app import CONTENT_SECURITY_POLICY
 from closing.web.tokens import create_share, revoke
-from tests.conftest import Cli
+from tests.helpers import Cli
 from tests.web_helpers import Served, Stream, free_port, serve
 
 NOW = "2002-06-07T15:30:00-07:00"

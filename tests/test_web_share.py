@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from closing.db.shares import ShareRecord
 from closing.errors import ExitCode
 from closing.web.tokens import match, new_token, token_digest
-from tests.conftest import Cli
+from tests.helpers import Cli
 
 NOW = "2002-06-07T15:30:00-07:00"
 LINK = re.compile(r"^http://127\.0\.0\.1:8080/b/([A-Za-z0-9_-]{43})$")

@@ -27,7 +27,7 @@ from closing.wire_instructions import (
     trusted_numbers,
     wire_status,
 )
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 WIRES = ROOT / "tests" / "fixtures" / "neotherapeutics-wires.yaml"
 SLUG = "neotherapeutics-2002-06-07"

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from closing.errors import ExitCode
-from tests.conftest import ROOT, Cli
+from tests.helpers import ROOT, Cli
 
 FIXTURES = ROOT / "tests" / "fixtures"
 WIRES = FIXTURES / "neotherapeutics-wires.yaml"

@@ -521,6 +521,13 @@ class AlertRules(Spec):
         return value
 
 
+class ReportSettings(Spec):
+    """`closing report`'s settings: a folder of the deal's own templates (`memo.html.j2`,
+    `memo.md.j2`), found before the package's; relative to the deal file."""
+
+    templates: str | None = None
+
+
 class StepAlerts(Spec):
     """A step's own alert rules: each key given replaces the deal's (`overdue: false` turns the
     deal's overdue repeats off for this step)."""
@@ -557,6 +564,7 @@ class DealTerms(Spec):
     governing_law: str
     steps: list[Step] = Field(min_length=1, max_length=200)
     alerts: AlertRules = AlertRules()
+    report: ReportSettings | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -912,6 +920,11 @@ def load_deal_file(path: str | Path) -> DealFile:
         _check_dates(located, good["agreement_date"], good["closing_date"], good["business_days"])
     _check_schedule_1(located, good.get("securities"), purchasers)
 
+    if terms is not None and terms.report is not None and terms.report.templates:
+        folder = file.parent / Path(terms.report.templates).expanduser()
+        if not folder.is_dir():
+            located.problem(("report", "templates"), f"report.templates: no folder {folder}")
+        terms = terms.model_copy(update={"report": ReportSettings(templates=str(folder.resolve()))})
     if located.problems:
         raise DealFileError(located.render())
     assert terms is not None

@@ -37,6 +37,7 @@ from closing.errors import (
 from closing.events import COMPANY_SLUG, REVISION, WITHDRAW, Event, Purchaser, Standing, replay
 from closing.machine import Refusal, machine_for
 from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
+from closing.memo import DealRecord, DealRevision, RecordEntry
 from closing.timefmt import local
 from closing.wire_instructions import wire_status
 
@@ -560,11 +561,6 @@ def deals(store: Store) -> list[DealSummary]:
     ]
 
 
-def all_deals(session: Session) -> list[Deal]:
-    """Every deal in the database, by slug."""
-    return queries.deals_where(session)
-
-
 __all__ = [
     "Correction",
     "Deal",
@@ -645,3 +641,27 @@ def _head_break(chain: queries.Chain) -> Break | None:
     if last is not None and (chain.head_seq != length or chain.head_hash != last.hash):
         return Break(chain.party, length, last.event.id, "changed", "its head was rewritten")
     return None
+
+
+# --- the record for the closing memo and the binder --------------------------------------------
+
+
+def record(store: Store, deal_name: str | None) -> DealRecord:
+    """Every event of the deal with the hashes stored with it, in the order appended, and each
+    load of its deal file: what `closing report` and `closing export` read."""
+    with store.session(read_only=True) as session:
+        deal = open_deal(session, deal_name)
+        company = queries.company_of(session, deal.id)
+        everyone = queries.purchasers_of(session, deal.id, active_only=False)
+        parties = {p.slug: p for p in [*everyone, *([company] if company else [])]}
+        entries = [
+            RecordEntry(parties[chain.party], stored.event, stored.prev_hash, stored.hash)
+            for chain in queries.chains(session, deal.id)
+            for stored in chain.events
+        ]
+        revisions = [
+            DealRevision(loaded_at, sha256, tuple(json.loads(changes)))
+            for loaded_at, sha256, changes in queries.deal_revisions(session, deal.id)
+        ]
+    entries.sort(key=lambda entry: entry.event.id)
+    return DealRecord(deal, entries, revisions)

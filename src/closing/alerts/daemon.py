@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from closing.alerts.channels import Notifier, logfmt
-from closing.alerts.outbox import LedgerCache, Pass, configured_channels, run_pass
+from closing.alerts.outbox import Pass, configured_channels, run_pass
 from closing.alerts.sender_lock import SenderLock
 from closing.clock import Clock
+from closing.db.ledger import LedgerCache, deal_sources
 from closing.errors import ClosingError, DealFileError
 from closing.text import neutral
 
@@ -198,22 +199,17 @@ class AlertDaemon:
         """A deal file edited while the daemon runs is reloaded: new cutoffs count from the next
         wake-up. A file with problems (or one that cannot be loaded at all) is logged once, in
         one line, and the old terms stay."""
-        from sqlmodel import select
-
-        from closing.db.schema import DealRow
         from closing.operations import load_deal
 
         with self.store.session() as session:
-            sources = [
-                (r.slug, r.source_path, r.source_sha256) for r in session.exec(select(DealRow))
-            ]
-        for slug, source, digest in sources:
-            path = Path(source)
+            sources = deal_sources(session)
+        for deal in sources:
+            source = deal.source_path
             try:
-                current = hashlib.sha256(path.read_bytes()).hexdigest()
+                current = hashlib.sha256(Path(source).read_bytes()).hexdigest()
             except OSError:
                 continue
-            if current == digest or self._seen_files.get(source) == current:
+            if current == deal.source_sha256 or self._seen_files.get(source) == current:
                 continue
             self._seen_files[source] = current
             try:
@@ -221,25 +217,27 @@ class AlertDaemon:
             except DealFileError as error:
                 log.error(
                     "event=deal-file-invalid deal=%s problems=%s",
-                    logfmt(slug),
+                    logfmt(deal.slug),
                     logfmt("; ".join(str(problem) for problem in error.problems)),
                 )
                 continue
             except ClosingError as error:
                 log.error(
-                    "event=deal-file-refused deal=%s error=%s", logfmt(slug), logfmt(error.message)
+                    "event=deal-file-refused deal=%s error=%s",
+                    logfmt(deal.slug),
+                    logfmt(error.message),
                 )
                 continue
             except Exception as error:  # a bug must not stop the sender: the old terms stay
                 log.error(
                     "event=deal-file-failed deal=%s error=%s",
-                    logfmt(slug),
+                    logfmt(deal.slug),
                     logfmt(type(error).__name__),
                 )
                 continue
             log.info(
                 "event=deal-reloaded deal=%s changes=%s",
-                logfmt(slug),
+                logfmt(deal.slug),
                 logfmt("; ".join(result.changes) or "none"),
             )
 
@@ -248,11 +246,11 @@ class AlertDaemon:
     def _inboxes(self) -> list[tuple[Path, str | None]]:
         """(folder, deal slug): `--inbox` for the only deal, and each deal file's `alerts.inbox`
         (relative to the deal file's folder)."""
-        from closing.db.queries import deal_sources, deals_where
+        from closing.db.queries import deals_where
 
         found: list[tuple[Path, str | None]] = [(Path(self.inbox), None)] if self.inbox else []
         with self.store.session(read_only=True) as session:
-            sources = {slug: path for slug, path, _ in deal_sources(session)}
+            sources = {deal.slug: deal.source_path for deal in deal_sources(session)}
             for deal in deals_where(session):
                 folder = deal.terms.alerts.inbox
                 if folder:

@@ -10,13 +10,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_
-from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 from closing.alerts.channels import (
     LOG_CHANNEL,
@@ -26,8 +22,10 @@ from closing.alerts.channels import (
     Notifier,
     channels_for,
 )
-from closing.alerts.plan import AlertText, DueAlert, Key, alert_text, plan_alerts
+from closing.alerts.plan import AlertText, DueAlert, alert_text, plan_alerts
 from closing.board import company_missing
+from closing.db import ledger as db
+from closing.db.ledger import LedgerCache, NewAlert
 from closing.db.queries import (
     company_of,
     deal_by_id,
@@ -35,16 +33,12 @@ from closing.db.queries import (
     events_by_purchaser,
     purchasers_of,
 )
-from closing.db.schema import AlertRow, DealRow, DeliveryRow, PurchaserRow
 from closing.db.store import Store
 from closing.db.wires import versions
 from closing.deadlines import Deal
 from closing.wire_instructions import wire_status
 from closing.wire_operations import ImportResult
 
-ALERTS: Any = AlertRow.__table__  # type: ignore[attr-defined]
-DELIVERIES: Any = DeliveryRow.__table__  # type: ignore[attr-defined]
-BATCH = 500  # ids per statement (SQLite allows a limited number of bound parameters)
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=2)
 LONGEST_RETRY = timedelta(minutes=5)
@@ -86,44 +80,6 @@ class Pass:
     next_at: datetime | None
 
 
-def _ledger(session: Session, deal_id: int) -> set[Key]:
-    columns = ALERTS.c
-    query = core_select(columns.purchaser_id, columns.step, columns.rule, columns.deadline)
-    return {(p, s, r, d) for p, s, r, d in session.execute(query.where(columns.deal_id == deal_id))}
-
-
-class LedgerCache:
-    """Each deal's ledger keys, kept by the sender between wake-ups. Only the sender holding the
-    lock writes the ledger, so it reads it once and adds what it inserts; the unique key in the
-    database still decides, and a conflict drops the cache."""
-
-    def __init__(self) -> None:
-        self._keys: dict[int, set[Key]] = {}
-
-    def keys(self, session: Session, deal_id: int) -> set[Key]:
-        if deal_id not in self._keys:
-            self._keys[deal_id] = _ledger(session, deal_id)
-        return self._keys[deal_id]
-
-    def add(self, deal_id: int, keys: list[Key]) -> None:
-        if deal_id in self._keys:
-            self._keys[deal_id].update(keys)
-
-    def forget(self) -> None:
-        self._keys.clear()
-
-
-def plan_deal(
-    session: Session, deal: Deal, now: datetime, ledger: set[Key] | None = None
-) -> tuple[list[DueAlert], datetime | None]:
-    purchasers = purchasers_of(session, deal.id)
-    company = company_of(session, deal.id)
-    events = events_by_purchaser(session, deal.id)
-    keys = _ledger(session, deal.id) if ledger is None else ledger
-    plan = plan_alerts(deal, purchasers, events, now, keys, company)
-    return plan.due, plan.next_at
-
-
 def decide(
     store: Store, now: datetime, extra_urls: list[str], cache: LedgerCache | None = None
 ) -> tuple[list[Decided], datetime | None]:
@@ -156,20 +112,24 @@ def _decide_deal(
     extra_urls: list[str],
     cache: LedgerCache | None = None,
 ) -> tuple[list[Decided], datetime | None]:
-    """One deal's decision in one transaction: its ledger rows and their deliveries, inserted in
-    bulk (a first wake-up on a large deal can decide thousands of alerts at once)."""
+    """One deal's decision in one transaction: read the deal, its purchasers, their events and the
+    ledger, plan, then insert the ledger rows and their deliveries in bulk (a first wake-up on a
+    large deal can decide thousands of alerts at once)."""
     found: list[Decided] = []
     with store.session() as session:
         deal = deal_by_id(session, deal_id)
-        ledger = cache.keys(session, deal.id) if cache is not None else None
-        due, next_at = plan_deal(session, deal, now, ledger)
-        if not due:
-            return found, next_at
+        purchasers = purchasers_of(session, deal.id)
+        company = company_of(session, deal.id)
+        events = events_by_purchaser(session, deal.id)
+        keys = db.alert_keys(session, deal.id) if cache is None else cache.keys(session, deal.id)
+        plan = plan_alerts(deal, purchasers, events, now, keys, company)
+        if not plan.due:
+            return found, plan.next_at
         channels = channels_for([*deal.terms.alerts.notify, *extra_urls])
         wires = wire_status(versions(session, deal.id))
         warning, missing = wires.warning(), company_missing(wires)
-        ledger_rows: list[dict[str, Any]] = []
-        for alert in due:
+        ledger_rows: list[NewAlert] = []
+        for alert in plan.due:
             text = alert_text(deal.terms, alert, now, warning, missing)
             for missed in alert.superseded:
                 ledger_rows.append(
@@ -198,34 +158,19 @@ def _decide_deal(
                     len(alert.superseded),
                 )
             )
-        inserted = session.execute(
-            ALERTS.insert().returning(
-                ALERTS.c.id, ALERTS.c.superseded, sort_by_parameter_order=True
-            ),
-            ledger_rows,
-        )
-        sent_ids = [alert_id for alert_id, superseded in inserted if not superseded]
-        session.execute(
-            DELIVERIES.insert(),
-            [
-                {
-                    "alert_id": alert_id,
-                    "channel_key": channel.key,
-                    "channel": channel.name,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                }
-                for alert_id in sent_ids
-                for channel in channels
-            ],
+        inserted = db.insert_alerts(session, ledger_rows)
+        db.insert_deliveries(
+            session,
+            [alert.id for alert in inserted if not alert.superseded],
+            [(channel.key, channel.name) for channel in channels],
+            now,
         )
     if cache is not None:  # committed: the cache may now count these keys as sent
         cache.add(
             deal_id,
             [(r["purchaser_id"], r["step"], r["rule"], r["deadline"]) for r in ledger_rows],
         )
-    return found, next_at
+    return found, plan.next_at
 
 
 def record_notices(store: Store, result: ImportResult, now: datetime, extra_urls: list[str]) -> int:
@@ -240,7 +185,7 @@ def record_notices(store: Store, result: ImportResult, now: datetime, extra_urls
         wires = wire_status(versions(session, deal.id))
         warning = wires.warning()
         channels = channels_for([*terms.alerts.notify, *extra_urls])
-        ledger_rows = []
+        ledger_rows: list[NewAlert] = []
         for row, notice in zip(rows, result.notices, strict=True):
             assert row.purchaser is not None
             key = f"{terms.slug}/{row.purchaser.slug}/wire-received/{row.entry.bank_reference}"
@@ -271,26 +216,13 @@ def record_notices(store: Store, result: ImportResult, now: datetime, extra_urls
                     ),
                 }
             )
-        inserted = session.execute(
-            ALERTS.insert().returning(ALERTS.c.id, sort_by_parameter_order=True), ledger_rows
+        inserted = db.insert_alerts(session, ledger_rows)
+        db.insert_deliveries(
+            session,
+            [alert.id for alert in inserted],
+            [(channel.key, channel.name) for channel in channels],
+            now,
         )
-        ids = [alert_id for (alert_id,) in inserted]
-        if channels:
-            session.execute(
-                DELIVERIES.insert(),
-                [
-                    {
-                        "alert_id": alert_id,
-                        "channel_key": channel.key,
-                        "channel": channel.name,
-                        "status": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                    }
-                    for alert_id in ids
-                    for channel in channels
-                ],
-            )
     return len(rows)
 
 
@@ -302,7 +234,7 @@ def _ledger_values(
     now: datetime,
     text: AlertText,
     fields: dict[str, str] | None = None,
-) -> dict[str, Any]:
+) -> NewAlert:
     """The ledger row of one occurrence; without `fields` it is one superseded by `alert`."""
     return {
         "deal_id": deal.id,
@@ -320,48 +252,22 @@ def _ledger_values(
     }
 
 
-def _claimable(now: datetime) -> Any:
-    """Deliveries nobody is sending: new, due for a retry, or left mid-send by a killed sender."""
-    return or_(
-        DELIVERIES.c.status.in_(["pending", "retrying"]) & (DELIVERIES.c.next_attempt_at <= now),
-        (DELIVERIES.c.status == "sending") & (DELIVERIES.c.claimed_at <= now - CLAIM_TIMEOUT),
-    )
-
-
 def _claim(store: Store, ids: list[int], now: datetime) -> set[int]:
     """Mark deliveries as being sent by this sender; only those still claimable are taken, so two
     senders can never both send one."""
-    claimed: set[int] = set()
     with store.session() as session:
-        for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            result = session.execute(
-                DELIVERIES.update()
-                .where(DELIVERIES.c.id.in_(chunk), _claimable(now))
-                .values(status="sending", claimed_at=now)
-                .returning(DELIVERIES.c.id)
-            )
-            claimed.update(row[0] for row in result)
-    return claimed
+        return db.claim(session, ids, now, now - CLAIM_TIMEOUT)
 
 
 def _record(
     store: Store, ids: list[int], attempts: int, error: str | None, gave_up: bool, now: datetime
 ) -> str:
     status = "sent" if error is None else ("failed" if gave_up else "retrying")
+    delivered_at = now if error is None else None
     with store.session() as session:
-        for start in range(0, len(ids), BATCH):
-            session.execute(
-                DELIVERIES.update()
-                .where(DELIVERIES.c.id.in_(ids[start : start + BATCH]))
-                .values(
-                    status=status,
-                    attempts=attempts,
-                    last_error=error,
-                    delivered_at=now if error is None else None,
-                    next_attempt_at=now + backoff(attempts),
-                )
-            )
+        db.record_attempt(
+            session, ids, status, attempts, error, delivered_at, now + backoff(attempts)
+        )
     return status
 
 
@@ -372,57 +278,37 @@ def deliver(
     retry is due. The log channel goes in one batch; every other channel one delivery at a time,
     so a sender killed mid-send leaves only that one to be re-sent after CLAIM_TIMEOUT."""
     with store.session() as session:
-        work = list(
-            session.execute(
-                core_select(
-                    DELIVERIES.c.id,
-                    DELIVERIES.c.channel_key,
-                    DELIVERIES.c.channel,
-                    DELIVERIES.c.attempts,
-                    ALERTS.c.id,
-                    ALERTS.c.title,
-                    ALERTS.c.body,
-                    ALERTS.c.fields_json,
-                )
-                .select_from(DELIVERIES.join(ALERTS))
-                .where(_claimable(now))
-                .order_by(ALERTS.c.due_at, DELIVERIES.c.id)
-            )
-        )
+        work = db.claimable(session, now, now - CLAIM_TIMEOUT)
     known = channels()
     outcomes: list[Delivered] = []
-    logged = [item for item in work if item[1] == LOG_KEY]
-    claimed = _claim(store, [item[0] for item in logged], now)
+    logged = [item for item in work if item.channel_key == LOG_KEY]
+    claimed = _claim(store, [item.delivery_id for item in logged], now)
     sent_after: dict[int, list[int]] = {}  # attempts -> deliveries, for one update each
-    for delivery_id, _, name, attempts, alert_id, title, body, fields in logged:
-        if delivery_id in claimed:
-            notifier.send(LOG_CHANNEL, title, body, json.loads(fields))
-            outcomes.append(Delivered(alert_id, name, "sent", title))
-            sent_after.setdefault(attempts + 1, []).append(delivery_id)
+    for item in logged:
+        if item.delivery_id in claimed:
+            notifier.send(LOG_CHANNEL, item.title, item.body, json.loads(item.fields_json))
+            outcomes.append(Delivered(item.alert_id, item.channel, "sent", item.title))
+            sent_after.setdefault(item.attempts + 1, []).append(item.delivery_id)
     for tried, ids in sent_after.items():
         _record(store, ids, tried, None, False, now)
-    for delivery_id, key, name, attempts, alert_id, title, body, fields in work:
-        if key == LOG_KEY or not _claim(store, [delivery_id], now):
+    for item in work:
+        if item.channel_key == LOG_KEY or not _claim(store, [item.delivery_id], now):
             continue
-        channel = known.get(key)
+        channel = known.get(item.channel_key)
         error: str | None = None
         if channel is None:
             error = "this channel is not configured in this alert sender"
         else:
             try:
-                notifier.send(channel, title, body, json.loads(fields))
+                notifier.send(channel, item.title, item.body, json.loads(item.fields_json))
             except DeliveryFailed as failure:
                 error = str(failure)
-        tried = attempts + 1
+        tried = item.attempts + 1
         gave_up = tried >= MAX_ATTEMPTS or channel is None  # an unknown channel will not appear
-        status = _record(store, [delivery_id], tried, error, gave_up, now)
-        outcomes.append(Delivered(alert_id, name, status, title, error))
+        status = _record(store, [item.delivery_id], tried, error, gave_up, now)
+        outcomes.append(Delivered(item.alert_id, item.channel, status, item.title, error))
     with store.session() as session:
-        next_retry = session.execute(
-            core_select(func.min(DELIVERIES.c.next_attempt_at)).where(
-                DELIVERIES.c.status.in_(["pending", "retrying"])
-            )
-        ).scalar_one_or_none()
+        next_retry = db.next_attempt_at(session)
     return outcomes, next_retry
 
 
@@ -483,18 +369,10 @@ class LedgerEntry:
 
 def ledger(store: Store, include_superseded: bool = False) -> list[LedgerEntry]:
     with store.session(read_only=True) as session:
-        query = (
-            select(AlertRow, DealRow.slug, PurchaserRow.slug)
-            .join(DealRow, col(DealRow.id) == AlertRow.deal_id)
-            .join(PurchaserRow, col(PurchaserRow.id) == AlertRow.purchaser_id)
-            .order_by(col(AlertRow.due_at), col(AlertRow.id))
-        )
-        if not include_superseded:
-            query = query.where(col(AlertRow.superseded).is_(False))
-        alerts = list(session.exec(query))
+        alerts = db.listed_alerts(session, include_superseded)
         zones = {deal.slug: deal.terms.zone for deal in deals_where(session)}
         deliveries: dict[int, list[dict[str, object]]] = {}
-        for d in session.exec(select(DeliveryRow).order_by(col(DeliveryRow.id))):
+        for d in db.listed_deliveries(session):
             deliveries.setdefault(d.alert_id, []).append(
                 {
                     "channel": d.channel,
@@ -506,9 +384,9 @@ def ledger(store: Store, include_superseded: bool = False) -> list[LedgerEntry]:
             )
     return [
         LedgerEntry(
-            a.id or 0,
-            deal,
-            purchaser,
+            a.id,
+            a.deal,
+            a.purchaser,
             a.step,
             a.rule,
             a.deadline,
@@ -517,8 +395,8 @@ def ledger(store: Store, include_superseded: bool = False) -> list[LedgerEntry]:
             a.title,
             a.key,
             a.superseded,
-            deliveries.get(a.id or 0, []),
-            zones[deal],
+            deliveries.get(a.id, []),
+            zones[a.deal],
         )
-        for a, deal, purchaser in alerts
+        for a in alerts
     ]

@@ -11,12 +11,9 @@ from __future__ import annotations
 import os
 import socket
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import text
-from sqlmodel import select
-
-from closing.db.schema import SenderLockRow
+from closing.db import ledger as db
+from closing.db.ledger import AdvisoryLock, Sender
 from closing.db.store import Store
 from closing.errors import AlertsError
 
@@ -31,7 +28,7 @@ class SenderLock:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.holder = f"pid {self.pid} on {self.host}"
-        self._connection: Any = None
+        self._advisory_lock: AdvisoryLock | None = None
         self.held = False
 
     @property
@@ -42,25 +39,18 @@ class SenderLock:
         """Take the lock; None when taken, else who holds it."""
         self.store.ensure_schema()
         if self.advisory:
-            if self._connection is None:
-                self._connection = self.store.engine.connect()
-            # One sender per closing database, which is a schema: two schemas of one PostgreSQL
-            # database must not hold each other off.
-            got = self._connection.execute(
-                text("SELECT pg_try_advisory_lock(:key, hashtext(current_schema()))"),
-                {"key": ADVISORY_KEY},
-            ).scalar_one()
-            self._connection.commit()
-            if not got:
+            if self._advisory_lock is None:
+                self._advisory_lock = AdvisoryLock(self.store.engine)
+            if not self._advisory_lock.try_take(ADVISORY_KEY):
                 return self._current_holder()
             self._record(now, force=True)
             self.held = True
             return None
         with self.store.session() as session:
-            row = session.get(SenderLockRow, LOCK_NAME)
+            row = db.sender(session, LOCK_NAME)
             if row is not None and not self._is_ours(row) and self._alive(row, now):
                 return f"{row.holder} (since {row.started_at:%Y-%m-%d %H:%M:%S} UTC)"
-            self._write(session, row, now)
+            db.write_sender(session, self._ours(now), exists=row is not None)
         self.held = True
         return None
 
@@ -77,21 +67,17 @@ class SenderLock:
         if not self.held:
             return False
         if self.advisory:
-            try:
-                self._connection.execute(text("SELECT 1"))
-                self._connection.commit()
-            except Exception:
+            if self._advisory_lock is None or not self._advisory_lock.alive():
                 self.held = False
                 return False
             self._record(now, force=True)
             return True
         with self.store.session() as session:
-            row = session.get(SenderLockRow, LOCK_NAME)
+            row = db.sender(session, LOCK_NAME)
             if row is None or not self._is_ours(row):
                 self.held = False
                 return False
-            row.heartbeat_at = now
-            session.add(row)
+            db.renew_sender(session, LOCK_NAME, now)
         return True
 
     def release(self) -> None:
@@ -100,54 +86,41 @@ class SenderLock:
         self.held = False
         try:
             with self.store.session() as session:
-                row = session.get(SenderLockRow, LOCK_NAME)
+                row = db.sender(session, LOCK_NAME)
                 if row is not None and self._is_ours(row):
-                    session.delete(row)
+                    db.delete_sender(session, LOCK_NAME)
         finally:
-            if self._connection is not None:
-                self._connection.close()  # also releases the advisory lock
-                self._connection = None
+            if self._advisory_lock is not None:
+                self._advisory_lock.close()  # also releases the advisory lock
+                self._advisory_lock = None
 
     # --- internals
 
-    def _is_ours(self, row: SenderLockRow) -> bool:
+    def _is_ours(self, row: Sender) -> bool:
         return row.host == self.host and row.pid == self.pid
 
-    def _alive(self, row: SenderLockRow, now: datetime) -> bool:
+    def _alive(self, row: Sender, now: datetime) -> bool:
         """On this host the process table decides (a long pass may delay a heartbeat, but a
         running sender is never taken over); across hosts, a heartbeat within the lease."""
         if row.host == self.host:
             return _pid_running(row.pid)
         return now - row.heartbeat_at < LEASE
 
-    def _write(self, session: Any, row: SenderLockRow | None, now: datetime) -> None:
-        if row is None:
-            row = SenderLockRow(
-                name=LOCK_NAME,
-                holder=self.holder,
-                host=self.host,
-                pid=self.pid,
-                started_at=now,
-                heartbeat_at=now,
-            )
-        else:
-            row.holder, row.host, row.pid = self.holder, self.host, self.pid
-            row.started_at = now
-            row.heartbeat_at = now
-        session.add(row)
+    def _ours(self, now: datetime) -> Sender:
+        """The lock's record with this process as holder, from `now`."""
+        return Sender(LOCK_NAME, self.holder, self.host, self.pid, now, now)
 
     def _record(self, now: datetime, force: bool) -> None:
         with self.store.session() as session:
-            row = session.get(SenderLockRow, LOCK_NAME)
+            row = db.sender(session, LOCK_NAME)
             if row is not None and self._is_ours(row):
-                row.heartbeat_at = now
-                session.add(row)
+                db.renew_sender(session, LOCK_NAME, now)
             elif force:
-                self._write(session, row, now)
+                db.write_sender(session, self._ours(now), exists=row is not None)
 
     def _current_holder(self) -> str:
         with self.store.session() as session:
-            row = session.exec(select(SenderLockRow)).first()
+            row = db.sender(session, LOCK_NAME)
         if row is None:
             return "another process"
         return f"{row.holder} (since {row.started_at:%Y-%m-%d %H:%M:%S} UTC)"

@@ -19,7 +19,7 @@ from dataclasses import asdict
 
 import click
 
-from closing.cli import alerts, db, demo, marks, watch, web, wires
+from closing.cli import alerts, db, demo, marks, report, watch, web, wires
 from closing.cli.app import App, checked, deal_option, local_time, operator, pass_app, plural
 from closing.cli.marks import by_option
 from closing.errors import ClosingError, DealFileError, ExitCode, UsageError
@@ -380,6 +380,7 @@ for command in [
     demo.demo,
     *web.COMMANDS,
     *wires.COMMANDS,
+    *report.COMMANDS,
 ]:
     cli.add_command(command)
 

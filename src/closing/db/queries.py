@@ -102,12 +102,6 @@ def stored_deal(session: Session, slug: str) -> StoredDeal | None:
     return None if row is None else StoredDeal(**row._mapping)
 
 
-def deal_sources(session: Session) -> list[tuple[str, str, str]]:
-    """(slug, source path, source hash) of every deal: what the alert sender watches."""
-    query = select(DEALS.c.slug, DEALS.c.source_path, DEALS.c.source_sha256)
-    return [(r.slug, r.source_path, r.source_sha256) for r in session.execute(query)]
-
-
 def insert_deal(session: Session, **values: Any) -> int:
     deal_id: int = session.execute(
         DEALS.insert().values(**values).returning(DEALS.c.id)
@@ -388,3 +382,17 @@ def like_prefix(text: str) -> str:
     """A LIKE pattern matching what starts with `text`, in lower case, wildcards escaped."""
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
+
+
+# --- the record for the closing memo and the binder export -------------------------------------
+
+
+def deal_revisions(session: Session, deal_id: int) -> list[tuple[datetime, str, str]]:
+    """(loaded at, the file's SHA-256, the changes as a JSON list) of each load that changed the
+    deal, oldest first."""
+    query = (
+        select(DEAL_REVISIONS.c.loaded_at, DEAL_REVISIONS.c.source_sha256, DEAL_REVISIONS.c.changes)
+        .where(DEAL_REVISIONS.c.deal_id == deal_id)
+        .order_by(DEAL_REVISIONS.c.id)
+    )
+    return [(row[0], row[1], row[2]) for row in session.execute(query)]

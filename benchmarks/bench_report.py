@@ -1,0 +1,162 @@
+"""Whole-process wall times of `closing report` (the closing memorandum) and `closing export`.
+
+    python benchmarks/bench_report.py [--runs N] [--purchasers N]
+
+Two deals in SQLite databases under a temp dir: the seed after the README's closing day, and a
+generated deal of 200 purchasers (every detail filled, all signed, every other one wired). Each
+command runs as a subprocess, one warm-up and N timed runs; the median is reported, with the
+PDF's page count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _deals import CLOSING, SEED, cli_env, closing, generate_deal, purchaser_slug
+
+MONDAY = "2002-06-10T10:30:00-07:00"
+# The README quickstart's closing day: (CLOSING_NOW, arguments).
+README_DAY = [
+    ("2002-06-07T07:00-07:00", ["init", str(SEED)]),
+    (
+        "2002-06-07T07:45-07:00",
+        ["mark", "company", "prospectus_delivered", "--evidence", "Exhibit B, with the agreement"],
+    ),
+    ("2002-06-07T09:10-07:00", ["mark-signed", "stonestreet", "--at", "08:30"]),
+    ("2002-06-07T09:10-07:00", ["mark-signed", "bnc"]),
+    (
+        "2002-06-07T10:15-07:00",
+        ["mark-wired", "stonestreet", "--reference", "FED 20020607B1Q8021C000123"],
+    ),
+    ("2002-06-07T15:45-07:00", ["mark-faxed", "stonestreet", "--confirmation", "fax 4471"]),
+    ("2002-06-07T15:45-07:00", ["mark-dwac", "stonestreet", "--confirmation", "DTC 88213"]),
+    (
+        "2002-06-07T17:20-07:00",
+        ["mark-wired", "bnc", "--at", "17:10", "--reference", "FED 20020607B1Q8021C000388"],
+    ),
+    ("2002-06-07T17:20-07:00", ["mark-faxed", "bnc", "--confirmation", "fax 4472"]),
+    ("2002-06-07T17:20-07:00", ["mark-dwac", "bnc", "--confirmation", "DTC 88214"]),
+    (
+        "2002-06-10T09:00-07:00",
+        ["reverse", "stonestreet", "wired", "--reason", "wire returned by Stonestreet's bank"],
+    ),
+    ("2002-06-10T10:20-07:00", ["mark-delivered", "bnc", "--tracking", "FedEx 7901"]),
+]
+
+
+def closing_day(url: str, count: int) -> None:
+    """A closing day for every purchaser of a generated deal, through the real marks (so the
+    event log is chained): each signs, wires with a Fed reference, is faxed and credited; one
+    in ten wires late, one in twenty-five has its wire reversed on Monday, one in fifty
+    withdraws, and the originals arrive Monday."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from closing.db.store import Store, dispose_engines
+    from closing.operations import Correction, MarkRequest, correct, mark
+
+    pacific = ZoneInfo("America/Los_Angeles")
+    friday = datetime(2002, 6, 7, 8, 0, tzinfo=pacific)
+    monday = datetime(2002, 6, 10, 9, 0, tzinfo=pacific)
+    store = Store(url)
+
+    def done(slug: str, step: str, at: datetime, kind: str, evidence: str) -> None:
+        request = MarkRequest(
+            slug, step, at=at, actor="bench", host="bench", evidence_kind=kind, evidence=evidence
+        )
+        mark(store, None, request, at)
+
+    done("company", "prospectus_delivered", friday, "evidence", "Exhibit B, with the agreement")
+    for n in range(1, count + 1):
+        slug = purchaser_slug(n)
+        at = friday + timedelta(minutes=n % 240)
+        if n % 50 == 0:
+            why = Correction("withdraw", slug, "", "never funded", "bench", "bench", at=at)
+            correct(store, None, why, at)
+            continue
+        done(slug, "signed", at, "evidence", "fax counterpart")
+        wired = at + timedelta(hours=2 if n % 10 else 7)
+        done(slug, "wired", wired, "reference", f"FED 20020607B1Q8021C{n:06d}")
+        done(slug, "warrant_faxed", wired + timedelta(minutes=5), "confirmation", f"fax {n}")
+        done(slug, "dwac_credited", wired + timedelta(minutes=9), "confirmation", f"DTC {n}")
+        if n % 25 == 0:
+            why = Correction("reverse", slug, "wired", "wire returned", "bench", "bench", at=monday)
+            correct(store, None, why, monday)
+        else:
+            done(slug, "warrant_delivered", monday, "tracking", f"FedEx 7901 {n:04d}")
+    dispose_engines()
+
+
+def timed(args: list[str], env: dict[str, str], runs: int) -> tuple[float, list[float]]:
+    """The median wall time in ms of `closing ARGS` over `runs` runs, after one warm-up."""
+    times = []
+    for round_number in range(runs + 1):
+        start = time.perf_counter()
+        done = subprocess.run([*CLOSING, *args], env=env, capture_output=True, text=True)
+        elapsed = (time.perf_counter() - start) * 1000
+        if done.returncode != 0:
+            sys.exit(f"failed ({done.returncode}): closing {' '.join(args)}\n{done.stderr}")
+        if round_number:
+            times.append(elapsed)
+    return statistics.median(times), times
+
+
+def pages(path: Path) -> int:
+    from pypdf import PdfReader
+
+    return len(PdfReader(path).pages)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--purchasers", type=int, default=200)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as scratch:
+        folder = Path(scratch)
+        seed_url = f"sqlite:///{folder / 'seed.db'}"
+        for now, args in README_DAY:
+            closing(args, cli_env(seed_url, now))
+        big_url = f"sqlite:///{folder / 'big.db'}"
+        deal_file = folder / "big.yaml"
+        generate_deal(deal_file, options.purchasers, slug=f"generated-{options.purchasers}")
+        closing(["init", str(deal_file)], cli_env(big_url, "2002-06-07T07:00:00-07:00"))
+        closing_day(big_url, options.purchasers)
+        cases = [
+            ("seed memo, PDF", seed_url, ["report", "-o", str(folder / "seed.pdf")]),
+            ("seed memo, HTML", seed_url, ["report", "-o", str(folder / "seed.html")]),
+            ("seed memo, Markdown", seed_url, ["report", "-o", str(folder / "seed.md")]),
+            ("seed export, CSV", seed_url, ["export", "-o", str(folder / "seed.csv")]),
+            (
+                f"{options.purchasers}-purchaser memo, PDF",
+                big_url,
+                ["report", "-o", str(folder / "big.pdf")],
+            ),
+            (
+                f"{options.purchasers}-purchaser memo, HTML",
+                big_url,
+                ["report", "-o", str(folder / "big.html")],
+            ),
+            (
+                f"{options.purchasers}-purchaser export, CSV",
+                big_url,
+                ["export", "-o", str(folder / "big.csv")],
+            ),
+        ]
+        print(f"closing report / export, median of {options.runs} runs (whole process, SQLite)")
+        for label, url, args in cases:
+            median, times = timed(args, cli_env(url, MONDAY), options.runs)
+            out = Path(args[-1])
+            extra = f", {pages(out)} pages" if out.suffix == ".pdf" else ""
+            spread = f"{min(times):,.0f}-{max(times):,.0f}"
+            print(f"  {label:<34} {median:>8,.0f} ms  (runs {spread} ms{extra})")
+
+
+if __name__ == "__main__":
+    main()

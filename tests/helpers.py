@@ -1,0 +1,143 @@
+"""What the tests share: where things are, a private PostgreSQL schema, the CLI run in-process,
+deal files, a stepped clock, and waiting for something to happen.
+
+Fixtures live in conftest.py and are built from these; test modules import shared code from here,
+never from one another or from conftest.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "workflows" / "neotherapeutics-2002-06-07.yaml"
+POSTGRES_URL = os.environ.get("CLOSING_TEST_POSTGRES_URL", "")
+NO_POSTGRES = "set CLOSING_TEST_POSTGRES_URL=postgresql+psycopg://... to run on PostgreSQL"
+
+
+# --- databases -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def postgres_schema(upgrade: bool = True) -> Iterator[str]:
+    """A URL for a new schema of the PostgreSQL test server, dropped afterwards; with `upgrade`
+    its tables are made first, as `closing db upgrade` makes them."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    try:
+        if upgrade:
+            from closing.db.store import Store
+
+            Store(url).upgrade()
+        yield url
+    finally:
+        from closing.db import store
+
+        for known, engine in list(store._engines.items()):
+            if schema in known:
+                engine.dispose()
+                del store._engines[known]
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+# --- the CLI in this process ---------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@dataclass
+class Cli:
+    """Runs `closing` in this process with a frozen clock, as a terminal 100 columns wide."""
+
+    database_url: str
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+    now: str = "2002-06-07T08:00:00-07:00"
+
+    def __call__(self, *args: str, now: str | None = None) -> Result:
+        from closing.cli import main
+
+        self.monkeypatch.setenv("CLOSING_NOW", now or self.now)
+        self.capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as stop:
+            code = int(stop.code or 0)
+        captured = self.capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+
+# --- deal files ----------------------------------------------------------------------------------
+
+
+def deal_with_purchasers(path: Path, count: int) -> Path:
+    """The seed deal with `count` small purchasers p01..pNN instead of Schedule 1."""
+    text = SEED.read_text()
+    head = text[: text.index("purchasers:")]
+    rows = "".join(
+        f"  - name: Purchaser {n:02d}\n    slug: p{n:02d}\n    shares: 1,000\n"
+        f"    purchase_price: $232.50\n    warrant_shares: 100\n"
+        for n in range(1, count + 1)
+    )
+    path.write_text(head + "purchasers:\n" + rows)
+    return path
+
+
+# --- time ----------------------------------------------------------------------------------------
+
+
+class SteppedClock:
+    """A `closing.clock.Clock` that stands still until a test moves it (never backwards)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+    def step(self, delta: timedelta) -> datetime:
+        return self.to(self.at + delta)
+
+    def to(self, at: datetime) -> datetime:
+        assert at >= self.at, f"the clock would go back from {self.at} to {at}"
+        self.at = at
+        return at
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
+    """Poll `predicate` until it returns something truthy (returned) or `timeout` seconds pass
+    (AssertionError naming `what` and the last value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"timed out after {timeout:.1f}s waiting for {what}; last: {value!r}"
+            )
+        time.sleep(every)
