@@ -12,7 +12,7 @@ from pathlib import Path
 from closing.cli.report import neutralise
 from closing.errors import ExitCode
 from closing.memo import EXPORT_FIELDS
-from tests.conftest import Cli
+from tests.helpers import Cli
 from tests.test_report import MONDAY, closing_day, verify_heads
 
 

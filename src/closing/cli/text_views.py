@@ -28,6 +28,7 @@ from closing.board import (
     Board,
     PurchaserStatus,
     StepStatus,
+    Totals,
     attention_first,
 )
 from closing.calendar import cutoff_on
@@ -193,21 +194,7 @@ def step_grid(
     money_need = shares_width + price_width + 2 * GAP
     wide = width - steps_need - money_need >= name_width
     room = width - steps_need - (money_need if wide else 0)
-    table = Table(
-        show_footer=True,
-        header_style="bold",
-        footer_style="bold",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-    )
-    table.add_column(
-        "Purchaser",
-        footer=f"{totals.closed}/{totals.purchasers} closed",
-        no_wrap=True,
-        overflow="ellipsis",
-        max_width=max(MIN_NAME_WIDTH, min(name_width, room)),
-    )
+    table = purchaser_table(totals, max(MIN_NAME_WIDTH, min(name_width, room)))
     if wide:
         table.add_column("Shares", justify="right", footer=f"{totals.shares:,}", no_wrap=True)
         table.add_column(
@@ -258,6 +245,16 @@ def open_steps_table(
     name_room = min(name_width, room - min(list_need, MIN_LIST_WIDTH))
     name_room = max(MIN_NAME_WIDTH, name_room)
     list_room = max(len(heading), room - name_room)
+    table = purchaser_table(totals, name_room)
+    table.add_column("Done", justify="right", footer=done_footer, no_wrap=True)
+    table.add_column(heading, no_wrap=True, overflow="ellipsis", max_width=list_room)
+    for name, count_done, listed in zip(names, done, entries, strict=True):
+        table.add_row(name, Text(count_done), packed_lines(Text(), listed, list_room, 1, 0))
+    return table
+
+
+def purchaser_table(totals: Totals, name_width: int) -> Table:
+    """The board's table with its first column, the purchaser (and the closed count below)."""
     table = Table(
         show_footer=True,
         header_style="bold",
@@ -271,12 +268,8 @@ def open_steps_table(
         footer=f"{totals.closed}/{totals.purchasers} closed",
         no_wrap=True,
         overflow="ellipsis",
-        max_width=name_room,
+        max_width=name_width,
     )
-    table.add_column("Done", justify="right", footer=done_footer, no_wrap=True)
-    table.add_column(heading, no_wrap=True, overflow="ellipsis", max_width=list_room)
-    for name, count_done, listed in zip(names, done, entries, strict=True):
-        table.add_row(name, Text(count_done), packed_lines(Text(), listed, list_room, 1, 0))
     return table
 
 
