@@ -19,6 +19,7 @@ from closing.deal import DETAIL_NAMES, NEEDABLE_DETAILS, AlertRules, DealTerms, 
 from closing.events import Event, Purchaser, replay
 from closing.machine import ProgressMachine, Refusal
 from closing.marks import mark_command
+from closing.text import neutral
 from closing.timefmt import duration, local
 
 AT_DEADLINE = "deadline"
@@ -180,12 +181,15 @@ def alert_text(
         f"{terms.slug}/{slug}/{step.id}/{alert.rule}/"
         f"{alert.deadline.strftime('%Y-%m-%dT%H:%M:%SZ')}"
     )
-    title = f"{purchaser.name}: {step.title} not done, {headline}"
-    lines = [warning] if warning else []
+    # Names and titles are data: shown neutrally (closing.text), so that none can break a line of
+    # the body or the log, or reach a terminal or a mail reader as a control sequence.
+    name, step_title = neutral(purchaser.name), neutral(step.title)
+    title = f"{name}: {step_title} not done, {headline}"
+    lines = [neutral(warning)] if warning else []
     lines += [
-        f"Deal: {terms.slug} ({terms.title})",
-        f"Company: {purchaser.name}" if purchaser.is_company else f"Purchaser: {purchaser.name}",
-        f"Step: {step.title} ({step.id}) is not done",
+        f"Deal: {neutral(terms.slug)} ({neutral(terms.title)})",
+        f"Company: {name}" if purchaser.is_company else f"Purchaser: {name}",
+        f"Step: {step_title} ({neutral(step.id)}) is not done",
         f"Deadline: {when}",
     ]
     missing = [
