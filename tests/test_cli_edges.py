@@ -53,10 +53,8 @@ def test_database_after_the_command_says_it_goes_before(seeded: Cli) -> None:
     result = seeded("status", "--database", "x.db")
     assert result.code == 2
     assert result.err == (
-        "Usage: closing status [OPTIONS] [DEAL]\n"
-        "Try 'closing status --help' for help.\n\n"
-        "Error: No such option: --database here; --database goes before the command: "
-        "closing --database URL COMMAND ...\n"
+        "Error: no such option --database after the command; --database goes before it: "
+        "closing --database URL COMMAND ... (see closing status --help)\n"
     )
 
 

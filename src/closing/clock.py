@@ -14,6 +14,12 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from closing.errors import UsageError
+from closing.text import shortened
+
+# Instants outside these years are refused where they are read: nobody closes a deal in year 1,
+# and datetime arithmetic near its limits (year 1, year 9999) overflows.
+FIRST_YEAR = 1900
+LAST_YEAR = 2199
 
 
 class Clock(Protocol):
@@ -53,15 +59,21 @@ class RunningClock:
 
 
 def parse_instant(text: str, what: str) -> datetime:
-    """Parse an ISO 8601 instant that carries its offset; naive times are refused."""
+    """Parse an ISO 8601 instant that carries its offset; naive times and times outside the years
+    1900 to 2199 are refused."""
+    shown = f"'{shortened(text, 60)}'"
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(
-            f"{what} {text!r} is not an ISO 8601 time; write it like 2002-06-07T13:00-07:00"
+            f"{what} {shown} is not an ISO 8601 time; write it like 2002-06-07T13:00-07:00"
         ) from None
     if value.tzinfo is None:
-        raise UsageError(f"{what} {text!r} has no UTC offset; add one, like 2002-06-07T13:00-07:00")
+        raise UsageError(f"{what} {shown} has no UTC offset; add one, like 2002-06-07T13:00-07:00")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise UsageError(
+            f"{what} {shown} is out of range; give a time in the years {FIRST_YEAR} to {LAST_YEAR}"
+        )
     return value
 
 
@@ -75,11 +87,14 @@ def clock_from_env(environ: dict[str, str] | None = None) -> Clock:
     if not epoch:
         return FixedClock(at)
     try:
-        return RunningClock(at, float(epoch))
+        start = float(epoch)
+        if not 0 <= start <= 1e11:  # NaN and infinity fail this too
+            raise ValueError(epoch)
+        return RunningClock(at, start)
     except ValueError:
         raise UsageError(
-            f"CLOSING_NOW {text!r}: after @ comes the Unix time at which the clock read that "
-            "instant, like 2002-06-07T16:59:50-07:00@1764086400"
+            f"CLOSING_NOW '{shortened(text, 60)}': after @ comes the Unix time at which the clock "
+            "read that instant, like 2002-06-07T16:59:50-07:00@1764086400"
         ) from None
 
 
@@ -89,17 +104,24 @@ LocalTime = datetime | dtime
 
 
 def parse_local(text: str, what: str) -> LocalTime:
-    """`2002-06-07T08:30-07:00` (an instant), `2002-06-07 08:30` or `08:30` (the deal's zone)."""
+    """`2002-06-07T08:30-07:00` (an instant), `2002-06-07 08:30` or `08:30` (the deal's zone);
+    dates outside the years 1900 to 2199 are refused."""
     value = text.strip()
+    shown = f"'{shortened(text, 60)}'"
     try:
         if len(value) <= 8 and ":" in value:
             return dtime.fromisoformat(value)
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise UsageError(
-            f"{what} {text!r} is not a time; write it like 08:30, 2002-06-07 08:30 or "
+            f"{what} {shown} is not a time; write it like 08:30, 2002-06-07 08:30 or "
             "2002-06-07T08:30-07:00"
         ) from None
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise UsageError(
+            f"{what} {shown} is out of range; give a time in the years {FIRST_YEAR} to {LAST_YEAR}"
+        )
+    return moment
 
 
 def resolve_local(value: LocalTime, zone: ZoneInfo, now: datetime) -> datetime:

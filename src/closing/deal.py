@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,13 +31,28 @@ from pydantic import (
 
 from closing.calendar import calendar_problem
 from closing.errors import DealFileError, Problem
-from closing.money import format_money, parse_count, parse_money
+from closing.money import format_money, parse_count, parse_price
+from closing.text import describe, neutral, one_line_problem
 from closing.timefmt import duration
 
-Money = Annotated[Decimal, BeforeValidator(parse_money)]
+# Dates a deal can be on: nobody closes in year 1 or 9999, and date arithmetic overflows there.
+FIRST_YEAR = 1900
+LAST_YEAR = 2199
+MAX_SLUG = 100
+
+
+def _sane_date(value: date) -> date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"{value} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
+    return value
+
+
+# Prices, fractions and purchase prices are exact Decimals read from text; see closing.money.
+Money = Annotated[Decimal, BeforeValidator(parse_price)]
 Count = Annotated[int, BeforeValidator(parse_count)]
-StepId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+Day = Annotated[date, AfterValidator(_sane_date)]
+StepId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=MAX_SLUG)]
 
 # Purchaser details a step can need before it can be done; blank ones block the step on the board.
 NEEDABLE_DETAILS: dict[str, str] = {
@@ -109,7 +125,7 @@ class StepCutoff(Spec):
 
 class BusinessDays(Spec):
     calendars: list[str] = Field(min_length=1)
-    extra_closures: list[date] = []
+    extra_closures: list[Day] = Field(default=[], max_length=1000)
 
     @field_validator("calendars")
     @classmethod
@@ -217,7 +233,7 @@ class CommonStock(Spec):
 
 
 class Warrant(Spec):
-    term_years: int = Field(gt=0)
+    term_years: int = Field(gt=0, le=100)
     exercise_price: Money = Field(gt=0)
     coverage: Money = Field(ge=0, le=1)
 
@@ -254,7 +270,7 @@ class Step(Spec):
     title: str
     label: str | None = Field(default=None, max_length=12)  # the board's column heading
     party: Literal["purchaser", "company"] = "purchaser"
-    requires: list[StepId] = []
+    requires: list[StepId] = Field(default=[], max_length=100)
     due: Literal["closing_cutoff"] | DueAfter = "closing_cutoff"
     cutoff: StepCutoff | None = None  # else the deal's
     calendars: list[str] | None = None  # else the deal's business_days.calendars
@@ -351,19 +367,27 @@ class PurchaserSpec(Spec):
         return self.slug or slugify(self.name)
 
 
-_DURATION = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?$")
+_DURATION = re.compile(
+    r"^(?:(\d{1,15})d)?\s*(?:(\d{1,15})h)?\s*(?:(\d{1,15})m)?\s*(?:(\d{1,15})s)?$"
+)
+MAX_DURATION = timedelta(days=31)
 
 
 def parse_duration(value: object) -> timedelta:
-    """`2h`, `30m`, `1h30m`, `45s`, `0m` -> timedelta."""
+    """`2h`, `30m`, `1h30m`, `45s`, `0m` -> timedelta; at most 31 days."""
     if isinstance(value, timedelta):
         return value
     text = str(value).strip().replace(" ", "")
     match = _DURATION.match(text)
     if not text or not match or not any(match.groups()):
-        raise ValueError(f"{value!r} is not a duration; write it like 2h, 30m, 1h30m or 45s")
+        raise ValueError(
+            f"'{neutral(text[:40])}' is not a duration; write it like 2h, 30m, 1h30m or 45s"
+        )
     days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    if total > MAX_DURATION.total_seconds():
+        raise ValueError(f"{text} is longer than {MAX_DURATION.days} days")
+    return timedelta(seconds=total)
 
 
 def _spelled(value: timedelta) -> str:
@@ -373,6 +397,47 @@ def _spelled(value: timedelta) -> str:
 Duration = Annotated[
     timedelta, BeforeValidator(parse_duration), PlainSerializer(_spelled, return_type=str)
 ]
+
+
+# apprise services whose URL holds their tokens: in the host and path (Slack, Teams, Discord,
+# Telegram, Pushover, Pushbullet, Join, IFTTT) or in the path after a host name (Gotify,
+# Mattermost). Only numbers, #channels and @users may be written out in those places.
+TOKEN_IN_HOST = frozenset(
+    ("slack", "msteams", "discord", "tgram", "pover", "pbul", "join", "ifttt")
+)
+TOKEN_IN_PATH = frozenset(("gotify", "gotifys", "mmost", "mmosts"))
+_SECRET_QUERY = re.compile(
+    r"pass|password|pwd|passwd|token|\w+_token|secret|\w+_secret|api_?key|key|auth|sig|signature",
+    re.IGNORECASE,
+)
+_ENV_VAR = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def secret_in_url(url: str) -> str | None:
+    """Why `url` holds a literal secret (None when every secret in it is a `${VAR}`): a password,
+    a secret query parameter, or a token-bearing service's tokens written out."""
+    from urllib.parse import parse_qsl
+
+    def literal(part: str) -> bool:
+        return bool(_ENV_VAR.sub("", part))
+
+    scheme, _, rest = url.strip().partition("://")
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    after = rest[len(authority) :]
+    path, _, query = after.partition("#")[0].partition("?")
+    userinfo, _, host = authority.rpartition("@")
+    if ":" in userinfo and literal(userinfo.split(":", 1)[1]):
+        return "has a password in it"
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if _SECRET_QUERY.fullmatch(name) and literal(value):
+            return f"has a secret in its ?{neutral(name[:20])}= parameter"
+    kind = scheme.lower()
+    if kind in TOKEN_IN_HOST or kind in TOKEN_IN_PATH:
+        parts = [host, *path.split("/")] if kind in TOKEN_IN_HOST else path.split("/")
+        for part in parts:
+            if part and literal(part) and not re.fullmatch(r"[#@%].*|-?\d+", part):
+                return f"has the service's tokens in it ({scheme.lower()}:// URLs carry them)"
+    return None
 
 
 class OverdueRepeat(Spec):
@@ -404,11 +469,13 @@ class QuietHours(Spec):
 class AlertRules(Spec):
     """When and to whom deadline alerts go: before each step's deadline, at it, and after."""
 
-    before: list[Duration] = [timedelta(hours=2), timedelta(minutes=30)]
+    before: list[Duration] = Field(
+        default=[timedelta(hours=2), timedelta(minutes=30)], max_length=20
+    )
     at_deadline: bool = True
     overdue: OverdueRepeat | None = None
     quiet_hours: QuietHours | None = None
-    notify: list[str] = []
+    notify: list[str] = Field(default=[], max_length=20)
     inbox: str | None = None  # a folder the alert sender imports bank files from
     # Alerts of one rule falling due at one moment go out as one message per channel (a digest)
     # when there are more than `digest_over` of them; each stays an alert of its own in the ledger.
@@ -441,10 +508,19 @@ class AlertRules(Spec):
     @field_validator("notify")
     @classmethod
     def _urls(cls, value: list[str]) -> list[str]:
-        for url in value:
+        for index, url in enumerate(value):
             if "://" not in url:
                 raise ValueError(
-                    f"{url!r} is not a notification URL; use one like mailto://... or json://..."
+                    f"notify[{index}] is not a notification URL; use one like mailto://... or "
+                    "json://..."
+                )
+            secret = secret_in_url(url)
+            if secret:
+                scheme = neutral(url.partition("://")[0][:20])
+                raise ValueError(
+                    f"notify[{index}] ({scheme}://...) {secret}; write each secret as ${{VAR}} "
+                    "(e.g. json://user:${HOOK_PASSWORD}@host/path) and export VAR where the alert "
+                    "sender runs"
                 )
         return value
 
@@ -482,15 +558,15 @@ class DealTerms(Spec):
 
     slug: Slug
     title: str
-    agreement_date: date
-    closing_date: date
+    agreement_date: Day
+    closing_date: Day
     cutoff: Cutoff
     business_days: BusinessDays
     company: Company
     securities: Securities
     registration: Registration
     governing_law: str
-    steps: list[Step] = Field(min_length=1)
+    steps: list[Step] = Field(min_length=1, max_length=200)
     alerts: AlertRules = AlertRules()
     report: ReportSettings | None = None
 
@@ -535,7 +611,9 @@ class DealFile:
 
 
 def slugify(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    """`Stonestreet Limited Partnership` -> `stonestreet-limited-partnership`, at most 100
+    characters."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower())[:MAX_SLUG].strip("-")
 
 
 # --- reading YAML with line numbers -------------------------------------------------------------
@@ -560,34 +638,6 @@ class _Located:
                 return found
         return 1
 
-    def to_python(self, node: Any, loc: Loc) -> Any:
-        import yaml
-
-        if isinstance(node, yaml.MappingNode):
-            result: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = str(key_node.value)
-                if key in result:
-                    self.lines[(*loc, key)] = key_node.start_mark.line + 1
-                    self.problem((*loc, key), f"duplicate key {_where(loc, key)!r}")
-                    continue
-                self.lines[(*loc, key)] = key_node.start_mark.line + 1
-                result[key] = self.to_python(value_node, (*loc, key))
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            items = []
-            for index, item in enumerate(node.value):
-                self.lines[(*loc, index)] = item.start_mark.line + 1
-                items.append(self.to_python(item, (*loc, index)))
-            return items
-        # Scalars stay text: pydantic turns them into dates, Decimals and ints from the text.
-        plain = node.style in (None, "")
-        if plain and node.value in _NULLS:
-            return None
-        if plain and node.value in ("true", "True", "false", "False"):
-            return node.value.lower() == "true"
-        return node.value
-
     def validate(self, model: type[BaseModel], data: Any, loc: Loc) -> Any:
         try:
             return model.model_validate(data)
@@ -597,7 +647,14 @@ class _Located:
             return None
 
     def report(self, base: Loc, item: Any) -> None:
-        loc: Loc = (*base, *item["loc"])
+        parts = item["loc"]
+        given = item.get("input")
+        # `due` is either `closing_cutoff` or a mapping: report only the form that was written.
+        if isinstance(given, dict) and any(str(p).startswith("literal[") for p in parts):
+            return
+        if parts and parts[-1] == "DueAfter" and not isinstance(given, dict):
+            return
+        loc: Loc = (*base, *(p for p in parts if p != "DueAfter"))
         kind = item["type"]
         if kind == "missing":
             parent, name = loc[:-1], loc[-1]
@@ -614,7 +671,217 @@ class _Located:
             self.problem(loc, f"{_dotted(loc)}: {message}")
 
     def render(self) -> list[Problem]:
-        return [Problem(self.path, line, message) for line, message in sorted(self.problems)]
+        return [
+            Problem(self.path, line, neutral(message)) for line, message in sorted(self.problems)
+        ]
+
+
+class _Refused(Exception):
+    """A file refused as a whole (too large, not text, not YAML, an alias bomb): one problem."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+# Limits that keep a hostile file from costing more than a moment and a few megabytes. A deal
+# of 10,000 purchasers is about 3 MB and 250,000 nodes.
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_NODES = 1_000_000  # keys, values and items; an alias counts as every node it stands for
+MAX_ALIASES = 10_000
+MAX_DEPTH = 32
+# What YAML allows in a file (YAML 1.1 "printable"); libyaml refuses anything else with an error
+# that has no line number, so it is found first.
+_NOT_YAML_TEXT = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _line_at(text: str, index: int) -> int:
+    return text.count("\n", 0, index) + 1
+
+
+def _read_text(file: Path, shown: str) -> str:
+    """The file's text: at most `MAX_FILE_BYTES`, UTF-8, and only characters YAML allows."""
+    try:
+        with file.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise DealFileError([Problem(shown, None, "no such file; check the path")]) from None
+    except OSError as error:
+        reason = neutral(error.strerror or type(error).__name__)
+        raise DealFileError([Problem(shown, None, f"cannot read the file: {reason}")]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        limit = MAX_FILE_BYTES // (1024 * 1024)
+        raise DealFileError(
+            [Problem(shown, 1, f"the file is larger than {limit} MB; a deal file is at most that")]
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        byte = raw[error.start]
+        raise DealFileError(
+            [Problem(shown, line, f"not UTF-8 text (byte 0x{byte:02x}); save it as UTF-8")]
+        ) from None
+    bad = _NOT_YAML_TEXT.search(text)
+    if bad is not None:
+        line = _line_at(text, bad.start())
+        raise DealFileError(
+            [Problem(shown, line, f"contains {describe(bad.group())}; a deal file is plain text")]
+        )
+    return text
+
+
+class _Composer:
+    """Plain Python values from YAML parse events (PyYAML's composer without its node graph),
+    recording the line of every key and item.
+
+    Every node is counted as it is read; an alias adds the count of the node it refers to and
+    shares its value instead of copying it, so nine levels of nine aliases are refused at the
+    first alias past `MAX_NODES`, having cost nothing. Scalars stay text; plain `null`/`~` and
+    `true`/`false` become None and booleans, as before. A text value that is too long or holds a
+    line break, a control or an invisible formatting character is a problem on its line."""
+
+    def __init__(self, located: _Located, text: str) -> None:
+        import yaml
+
+        self.yaml = yaml
+        self.located = located
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        self.events = yaml.parse(text, Loader=loader)
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.open_anchors: set[str] = set()
+        self.nodes = 0
+        self.aliases = 0
+
+    def document(self) -> Any:
+        yaml = self.yaml
+        try:
+            self._next()  # StreamStart
+            event = self._next()
+            if isinstance(event, yaml.StreamEndEvent):
+                return None
+            root = self._node(self._next(), (), 0)
+            self._next()  # DocumentEnd
+            event = self._next()
+            if not isinstance(event, yaml.StreamEndEvent):
+                raise _Refused(
+                    event.start_mark.line + 1,
+                    "not valid YAML: a deal file is one document (remove the second ---)",
+                )
+            return root
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            line = mark.line + 1 if mark else 1
+            raise _Refused(line, f"not valid YAML: {neutral(error.problem or '')}") from None
+        except yaml.YAMLError as error:
+            raise _Refused(1, f"not valid YAML: {neutral(str(error).splitlines()[0])}") from None
+
+    def _next(self) -> Any:
+        return next(self.events)
+
+    def _count(self, nodes: int, line: int) -> None:
+        self.nodes += nodes
+        if self.nodes > MAX_NODES:
+            raise _Refused(
+                line,
+                f"more than {MAX_NODES:,} keys, values and items (counting what each alias "
+                "stands for); a deal file is not that large",
+            )
+
+    def _node(self, event: Any, loc: Loc, depth: int) -> Any:
+        yaml = self.yaml
+        line = event.start_mark.line + 1
+        if depth > MAX_DEPTH:
+            raise _Refused(line, f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(event, yaml.AliasEvent):
+            return self._alias(event.anchor, line)
+        anchor = event.anchor
+        if anchor is not None:
+            if anchor in self.anchors or anchor in self.open_anchors:
+                raise _Refused(line, f"not valid YAML: found duplicate anchor {neutral(anchor)!r}")
+            self.open_anchors.add(anchor)
+        first = self.nodes
+        self._count(1, line)
+        value: Any
+        if isinstance(event, yaml.ScalarEvent):
+            value = self._scalar(event, loc)
+        elif isinstance(event, yaml.SequenceStartEvent):
+            items: list[Any] = []
+            item = self._next()
+            while not isinstance(item, yaml.SequenceEndEvent):
+                index = len(items)
+                self.located.lines[(*loc, index)] = item.start_mark.line + 1
+                items.append(self._node(item, (*loc, index), depth + 1))
+                item = self._next()
+            value = items
+        else:
+            value = self._mapping(loc, depth)
+        if anchor is not None:
+            self.open_anchors.discard(anchor)
+            self.anchors[anchor] = (value, self.nodes - first)
+        return value
+
+    def _alias(self, anchor: str, line: int) -> Any:
+        self.aliases += 1
+        if self.aliases > MAX_ALIASES:
+            raise _Refused(line, f"more than {MAX_ALIASES:,} aliases (*name)")
+        if anchor in self.open_anchors:
+            raise _Refused(line, f"alias *{neutral(anchor)} refers to a node that contains it")
+        if anchor not in self.anchors:
+            raise _Refused(line, f"not valid YAML: found undefined alias {neutral(anchor)!r}")
+        value, nodes = self.anchors[anchor]
+        self._count(nodes, line)
+        return value
+
+    def _mapping(self, loc: Loc, depth: int) -> dict[str, Any]:
+        yaml = self.yaml
+        result: dict[str, Any] = {}
+        event = self._next()
+        while not isinstance(event, yaml.MappingEndEvent):
+            key = self._key(event, loc)
+            self.located.lines[(*loc, key)] = event.start_mark.line + 1
+            value = self._node(self._next(), (*loc, key), depth + 1)
+            if key in result:
+                self.located.problem((*loc, key), f"duplicate key {_where(loc, key)!r}")
+            else:
+                result[key] = value
+            event = self._next()
+        return result
+
+    def _key(self, event: Any, loc: Loc) -> str:
+        """A mapping key as written (`true:` is the key 'true'); keys are plain text."""
+        yaml = self.yaml
+        line = event.start_mark.line + 1
+        key: Any
+        if isinstance(event, yaml.ScalarEvent):
+            if event.anchor is not None:
+                raise _Refused(line, "an anchor (&name) on a key is not supported")
+            self._count(1, line)
+            key = event.value
+        elif isinstance(event, yaml.AliasEvent):
+            key = self._alias(event.anchor, line)
+        else:
+            key = None
+        if not isinstance(key, str):
+            raise _Refused(line, f"{_dotted(loc) or 'the file'}: a key must be plain text")
+        problem = one_line_problem(key, 200)
+        if problem:
+            raise _Refused(line, f"{_dotted(loc) or 'the file'}: a key {problem}")
+        return key
+
+    def _scalar(self, event: Any, loc: Loc) -> Any:
+        value: str = event.value
+        plain = event.style in (None, "")
+        if plain and value in _NULLS:
+            return None
+        if plain and value in ("true", "True", "false", "False"):
+            return value.lower() == "true"
+        problem = one_line_problem(value.strip())
+        if problem:
+            self.located.lines.setdefault(loc, event.start_mark.line + 1)
+            self.located.problem(loc, f"{_dotted(loc)}: {problem}")
+        return value
 
 
 def _dotted(loc: Loc) -> str:
@@ -629,30 +896,23 @@ def _where(parent: Loc, name: str | int) -> str:
 
 
 def load_deal_file(path: str | Path) -> DealFile:
-    """Read and validate a deal file; raise `DealFileError` listing every problem."""
-    import yaml
+    """Read and validate a deal file; raise `DealFileError` listing every problem.
 
+    A hostile file is refused quickly and in bounded memory: at most `MAX_FILE_BYTES` are read,
+    and the YAML is built from its parse events with every node counted (an alias counts as all
+    the nodes it stands for), so an alias bomb stops at `MAX_NODES` instead of expanding."""
     file = Path(path)
-    shown = str(path)
+    shown = neutral(str(path))
     located = _Located(shown)
+    text = _read_text(file, shown)
     try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DealFileError([Problem(shown, None, "no such file; check the path")]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise DealFileError([Problem(shown, None, f"cannot read the file: {error}")]) from None
-    try:
-        loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        root = yaml.compose(text, Loader=loader_class)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
-        raise DealFileError([Problem(shown, line, f"not valid YAML: {error.problem}")]) from None
-    if root is None or not isinstance(root, yaml.MappingNode):
+        data = _Composer(located, text).document()
+    except _Refused as refused:
+        raise DealFileError([Problem(shown, refused.line, refused.message)]) from None
+    if not isinstance(data, dict):
         raise DealFileError(
             [Problem(shown, 1, "a deal file is a mapping of keys like closing_date:")]
         )
-    data: dict[str, Any] = located.to_python(root, ())
     data.setdefault("slug", slugify(file.stem))
     raw_purchasers = data.pop("purchasers", None)
 

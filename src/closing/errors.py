@@ -21,6 +21,7 @@ class ExitCode:
     DATABASE = 6  # the database cannot be opened, is locked, or has a newer schema
     ALERTS = 7  # alert delivery or the alert daemon cannot run (another one holds the lock)
     RECORD = 8  # closing verify: the event log does not hold (changed, missing, inserted events)
+    BROKEN_PIPE = 141  # the output's reader went away (`| head`), as if killed by SIGPIPE
 
 
 class ClosingError(Exception):

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from closing.errors import AlertsError
+from closing.text import neutral, neutral_lines, quoted
 
 LOG_KEY = "log"
 log = logging.getLogger("closing.alerts.plan")
@@ -113,6 +114,9 @@ class Notifier:
         return self._apprise[channel.key]
 
     def send(self, channel: Channel, title: str, body: str, fields: dict[str, str]) -> None:
+        """Send one alert. Its text is made neutral here, whatever wrote it: no control character,
+        escape sequence or bidi override from a name reaches a log, a mail reader or a webhook;
+        the title is one line and the body keeps only its own line breaks."""
         if channel.is_log:
             log.warning("alert %s", " ".join(f"{k}={logfmt(v)}" for k, v in fields.items()))
             return
@@ -121,7 +125,9 @@ class Notifier:
             from apprise import NotifyFormat
 
             # The body is plain text: said so, its lines stay lines in the e-mail's text part.
-            result = target.notify(title=title, body=body, body_format=NotifyFormat.TEXT)
+            result = target.notify(
+                title=neutral(title), body=neutral_lines(body), body_format=NotifyFormat.TEXT
+            )
         except Exception as error:  # apprise plugins raise their own errors
             raise DeliveryFailed(f"failed with {type(error).__name__}") from None
         if not result:
@@ -129,7 +135,9 @@ class Notifier:
 
 
 def logfmt(value: str) -> str:
-    """A logfmt value: bare when it can be, else quoted."""
-    if value and not re.search(r'[\s"=]', value):
+    """A logfmt value: bare when it can be, else quoted, with every line break, control
+    character and bidi override escaped (`\\n`, `\\x1b`, `\\u202e`): a value can never start
+    a line of its own or act on the terminal the log is read in."""
+    if value and value.isprintable() and not re.search(r'[\s"=\\]', value):
         return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return quoted(value)

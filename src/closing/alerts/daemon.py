@@ -26,6 +26,7 @@ from closing.alerts.sender_lock import SenderLock
 from closing.clock import Clock
 from closing.db.ledger import LedgerCache, deal_sources
 from closing.errors import ClosingError, DealFileError
+from closing.text import neutral
 
 log = logging.getLogger("closing.alerts.daemon")
 CATCH_UP_GRACE = timedelta(seconds=5)
@@ -200,7 +201,8 @@ class AlertDaemon:
 
     def _reload_changed_deals(self, now: datetime) -> None:
         """A deal file edited while the daemon runs is reloaded: new cutoffs count from the next
-        wake-up. A file with problems is logged once and the old terms stay."""
+        wake-up. A file with problems (or one that cannot be loaded at all) is logged once, in
+        one line, and the old terms stay."""
         from closing.operations import load_deal
 
         with self.store.session() as session:
@@ -219,13 +221,27 @@ class AlertDaemon:
             except DealFileError as error:
                 log.error(
                     "event=deal-file-invalid deal=%s problems=%s",
-                    deal.slug,
+                    logfmt(deal.slug),
                     logfmt("; ".join(str(problem) for problem in error.problems)),
+                )
+                continue
+            except ClosingError as error:
+                log.error(
+                    "event=deal-file-refused deal=%s error=%s",
+                    logfmt(deal.slug),
+                    logfmt(error.message),
+                )
+                continue
+            except Exception as error:  # a bug must not stop the sender: the old terms stay
+                log.error(
+                    "event=deal-file-failed deal=%s error=%s",
+                    logfmt(deal.slug),
+                    logfmt(type(error).__name__),
                 )
                 continue
             log.info(
                 "event=deal-reloaded deal=%s changes=%s",
-                deal.slug,
+                logfmt(deal.slug),
                 logfmt("; ".join(result.changes) or "none"),
             )
 
@@ -319,16 +335,41 @@ def _no_collection() -> Iterator[None]:
             gc.enable()
 
 
-def configure_logging(debug: bool = False) -> None:
-    """One line per event on stderr: `time=... level=... event=...`."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        logging.Formatter(
+class OneLineFormatter(logging.Formatter):
+    """`time=... level=... event=...`, always one line: the message is made neutral (a newline
+    or an escape sequence that got into it is shown as `\\n`, `\\x1b`), and an exception is
+    summed up as `error=Type` unless `debug` asks for its traceback."""
+
+    def __init__(self, debug: bool = False) -> None:
+        super().__init__(
             "time=%(asctime)s level=%(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z"
         )
-    )
+        self.debug = debug
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = neutral(super().formatMessage(self._prepared(record)))
+        if record.exc_info and record.exc_info[0] is not None:
+            line += f" error={record.exc_info[0].__name__}"
+            if self.debug:
+                line += "\n" + self.formatException(record.exc_info)
+        return line
+
+    def _prepared(self, record: logging.LogRecord) -> logging.LogRecord:
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record, self.datefmt)
+        return record
+
+
+def configure_logging(debug: bool = False) -> None:
+    """One line per event on stderr: `time=... level=... event=...`. The scheduler's own errors
+    (a wake-up that raised) go through the same one-line handler."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter(debug))
     root = logging.getLogger("closing")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     root.propagate = False
-    logging.getLogger("apscheduler").setLevel(logging.WARNING if debug else logging.ERROR)
+    scheduler = logging.getLogger("apscheduler")
+    scheduler.handlers[:] = [handler]
+    scheduler.propagate = False
+    scheduler.setLevel(logging.WARNING if debug else logging.ERROR)

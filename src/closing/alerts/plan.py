@@ -23,6 +23,7 @@ from closing.events import Event, Purchaser, replay
 from closing.machine import ProgressMachine, Refusal
 from closing.marks import mark_command
 from closing.money import format_money
+from closing.text import neutral
 from closing.timefmt import duration, local
 
 AT_DEADLINE = "deadline"
@@ -268,15 +269,18 @@ def alert_text(
         f"{terms.slug}/{slug}/{step.id}/{alert.rule}/"
         f"{alert.deadline.strftime('%Y-%m-%dT%H:%M:%SZ')}"
     )
-    title = f"{purchaser.name}: {step.title} not done, {HEADLINE}"
-    lines = [warning] if warning else []
+    # Names and titles are data: shown neutrally (closing.text), so that none can break a line of
+    # the body or the log, or reach a terminal or a mail reader as a control sequence.
+    name, step_title = neutral(purchaser.name), neutral(step.title)
+    title = f"{name}: {step_title} not done, {HEADLINE}"
+    lines = [neutral(warning)] if warning else []
     lines += [
-        f"Deal: {terms.slug} ({terms.title})",
-        f"Company: {purchaser.name}" if purchaser.is_company else f"Purchaser: {purchaser.name}",
-        f"Step: {step.title} ({step.id}) is not done",
+        f"Deal: {neutral(terms.slug)} ({neutral(terms.title)})",
+        f"Company: {name}" if purchaser.is_company else f"Purchaser: {name}",
+        f"Step: {step_title} ({neutral(step.id)}) is not done",
     ]
     if step.note:
-        lines.append(f"The agreement: {' '.join(step.note.split())}")
+        lines.append(f"The agreement: {neutral(' '.join(step.note.split()))}")
     lines.append(f"Deadline: cutoff {local(alert.deadline, zone)}, {WHEN}")
     owed = alert.owed
     if owed is not None:
@@ -299,7 +303,7 @@ def alert_text(
         lines.append(f"Missing: the deal file has no {', '.join(absent)}")
     contact = None if purchaser.is_company else notice_contact(purchaser)
     if contact:
-        lines.append(f"Notice to: {contact}")
+        lines.append(f"Notice to: {neutral(contact)}")
     lines.append(f"When it is done: {mark_command(terms.slug, slug, step.id)}")
     if summary:
         lines.append(f"Board: {summary}")
@@ -353,12 +357,12 @@ def digest_text(
     first = alerts[0]
     deadline = first.deadline
     parties = {alert.purchaser.id for alert in alerts}
-    steps = list(dict.fromkeys(alert.step.title for alert in alerts))
+    steps = list(dict.fromkeys(neutral(alert.step.title) for alert in alerts))
     key = f"{terms.slug}/digest/{first.rule}/{deadline.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-    title = f"{terms.slug}: {len(alerts)} steps not done, {HEADLINE}"
-    lines = [warning] if warning else []
+    title = f"{neutral(terms.slug)}: {len(alerts)} steps not done, {HEADLINE}"
+    lines = [neutral(warning)] if warning else []
     lines += [
-        f"Deal: {terms.slug} ({terms.title})",
+        f"Deal: {neutral(terms.slug)} ({neutral(terms.title)})",
         f"Not done: {len(alerts)} steps of {len(parties)} "
         f"{'parties' if any(a.purchaser.is_company for a in alerts) else 'purchasers'} "
         f"({', '.join(steps)})",
@@ -379,9 +383,9 @@ def digest_text(
             facts.append(f"missing {', '.join(missing)}")
         contact = None if purchaser.is_company else notice_contact(purchaser)
         if contact:
-            facts.append(f"notice to {contact}")
+            facts.append(f"notice to {neutral(contact)}")
         said = f" ({'; '.join(facts)})" if facts else ""
-        lines.append(f"{n}. {purchaser.name}: {alert.step.title}{said}")
+        lines.append(f"{n}. {neutral(purchaser.name)}: {neutral(alert.step.title)}{said}")
         lines.append(f"   {mark_command(terms.slug, slug, alert.step.id)}")
     lines.append("")
     if owed_total:

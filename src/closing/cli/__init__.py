@@ -9,7 +9,9 @@ Database and Rich imports happen inside the commands, so `closing --help` stays 
 
 from __future__ import annotations
 
+import errno
 import gc
+import io
 import os
 import sys
 import traceback
@@ -18,9 +20,10 @@ from dataclasses import asdict
 import click
 
 from closing.cli import alerts, complete, db, demo, marks, report, watch, web, wires
-from closing.cli.app import App, deal_option, local_time, operator, pass_app, plural
+from closing.cli.app import App, checked, deal_option, local_time, operator, pass_app, plural
 from closing.cli.marks import by_option
-from closing.errors import ClosingError, ExitCode
+from closing.errors import ClosingError, DealFileError, ExitCode, UsageError
+from closing.text import neutral, neutral_lines
 
 
 @click.group(
@@ -52,7 +55,7 @@ def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False), callback=checked("FILE", 4096))
 @click.option(
     "--json", "as_json", is_flag=True, help="The result, or the file's problems, as JSON."
 )
@@ -68,7 +71,6 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
     """Load or reload a deal file (lists what changed)."""
     import socket
 
-    from closing.errors import DealFileError
     from closing.operations import load_deal
 
     try:
@@ -84,6 +86,7 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
         if as_json:
             app.print_json({"problems": [asdict(problem) for problem in error.problems]})
         raise
+    slug = neutral(result.slug)
     if as_json:
         app.print_json(
             {
@@ -95,22 +98,22 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
             }
         )
     elif result.created:
-        app.out(f"Loaded deal {result.slug} with {result.purchasers} purchasers.")
+        app.out(f"Loaded deal {slug} with {result.purchasers} purchasers.")
         for line in result.wire_instructions:
-            app.out(line + ".")
+            app.out(neutral(line) + ".")
     elif result.changes or result.wire_instructions:
-        app.out(f"Updated deal {result.slug}:")
+        app.out(f"Updated deal {slug}:")
         for change in [*result.changes, *result.wire_instructions]:
-            app.out(f"  {change}")
+            app.out(f"  {neutral(change)}")
     else:
-        app.out(f"Deal {result.slug} is up to date; nothing changed.")
+        app.out(f"Deal {slug} is up to date; nothing changed.")
 
 
 PIPED_WIDTH = 400  # the widest board a pipe gets
 
 
 @cli.command()
-@click.argument("deal", required=False)
+@click.argument("deal", required=False, callback=checked("DEAL"))
 @deal_option
 @click.option(
     "--as-of",
@@ -134,7 +137,7 @@ def status(
 
     deal = deal or deal_name
     now = app.now()
-    result = board(app.store, deal, now, local_time(as_of, "--as-of"))
+    result = board(app.existing_store, deal, now, local_time(as_of, "--as-of"))
     if as_json:
         from closing.cli.json_views import board_json
 
@@ -160,7 +163,9 @@ def status(
 
 
 @cli.command()
-@click.argument("purchaser", required=False, shell_complete=complete.purchasers)
+@click.argument(
+    "purchaser", required=False, callback=checked("PURCHASER"), shell_complete=complete.purchasers
+)
 @click.option("--json", "as_json", is_flag=True, help="As JSON.")
 @deal_option
 @pass_app
@@ -168,7 +173,7 @@ def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | Non
     """Every event of the deal, or of one purchaser, as recorded."""
     from closing.operations import history as read_history
 
-    deal, entries = read_history(app.store, deal_name, purchaser)
+    deal, entries = read_history(app.existing_store, deal_name, purchaser)
     if as_json:
         from closing.cli.json_views import history_json
 
@@ -177,14 +182,14 @@ def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | Non
     from closing.cli.text_views import history_view
 
     if not entries:
-        app.out(f"No events yet in {deal.slug}.")
+        app.out(f"No events yet in {neutral(deal.slug)}.")
     else:
         app.console().print(history_view(entries, deal.terms.zone))
     from closing.operations import record_check
 
-    warning = record_check(app.store, deal.slug)
+    warning = record_check(app.existing_store, deal.slug)
     if warning:
-        click.echo(f"Warning: {warning}", err=True)
+        click.echo(f"Warning: {neutral(warning)}", err=True)
 
 
 @cli.command()
@@ -194,7 +199,7 @@ def deals(app: App, as_json: bool) -> None:
     """The deals loaded in the database."""
     from closing.operations import deals as list_deals
 
-    summaries = list_deals(app.store)
+    summaries = list_deals(app.existing_store)
     if as_json:
         from closing.cli.json_views import deals_json
 
@@ -208,47 +213,130 @@ def deals(app: App, as_json: bool) -> None:
     app.console().print(deals_view(summaries))
 
 
-GROUP_OPTIONS = ("--database", "--debug")
+GROUP_OPTIONS = ("--database", "--debug")  # the group's: they go before the command
+# Errors writing the output: the command's result could not be shown.
+_OUTPUT_ERRORS = {errno.ENOSPC, errno.EIO, errno.EBADF, errno.EDQUOT, errno.EFBIG}
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or bool(os.environ.get("CLOSING_DEBUG"))
+    stdout_closed = _standard_streams()
     try:
+        if stdout_closed and not _writes_only_logs(args):
+            raise UsageError(
+                "standard output is closed, so nothing could be shown; nothing done (send the "
+                "output to a file or /dev/null instead)"
+            )
         cli.main(args=args, prog_name="closing", standalone_mode=False)
+        if sys.stdout is not None:
+            sys.stdout.flush()
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
-    except click.ClickException as error:
+    except click.UsageError as error:
+        where = f" (see {error.ctx.command_path} --help)" if error.ctx is not None else ""
         if isinstance(error, click.NoSuchOption) and error.option_name in GROUP_OPTIONS:
             name = error.option_name
             value = " URL" if name == "--database" else ""
-            error = click.NoSuchOption(
-                name,
-                f"No such option: {name} here; {name} goes before the command: "
-                f"closing {name}{value} COMMAND ...",
-                ctx=error.ctx,
+            message = (
+                f"no such option {name} after the command; {name} goes before it: "
+                f"closing {name}{value} COMMAND ..."
             )
-        error.show()
+            click.echo(f"Error: {message}{where}", err=True)
+            sys.exit(ExitCode.USAGE)
+        click.echo(f"Error: {neutral(error.format_message())}{where}", err=True)
+        sys.exit(ExitCode.USAGE)
+    except click.ClickException as error:
+        click.echo(f"Error: {neutral(error.format_message())}", err=True)
         sys.exit(ExitCode.USAGE if error.exit_code == 2 else error.exit_code)
     except ClosingError as error:
         # An expected failure (a usage error, a refused mark): its message says it all, with or
         # without --debug; tracebacks are for what nobody expected.
-        prefix = "" if error.exit_code == ExitCode.DEAL_FILE else "Error: "
-        click.echo(f"{prefix}{error.message}", err=True)
+        if isinstance(error, DealFileError):
+            text = "\n".join(neutral(problem) for problem in error.problems)
+        else:
+            # A message keeps its own line breaks (a refused reload lists what would change);
+            # every line of it is shown neutrally. Problems in a file (a bank file) are
+            # `path:line: message`, without the prefix.
+            prefix = "" if error.exit_code == ExitCode.DEAL_FILE else "Error: "
+            text = prefix + neutral_lines(error.message)
+        click.echo(text, err=True)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as error:
-        if debug:
-            traceback.print_exc()
+    except BrokenPipeError:
+        # The reader of the output went away (`closing history | head`): stop quietly, as a
+        # process killed by SIGPIPE would, with its exit code.
+        _silence_stdout()
+        sys.exit(ExitCode.BROKEN_PIPE)
+    except OSError as error:
+        if error.errno not in _OUTPUT_ERRORS:
+            _internal(error, debug)
+        _silence_stdout()
         click.echo(
-            f"Internal error: {type(error).__name__}; re-run with --debug for the traceback and "
-            "report it",
-            err=True,
+            f"Error: cannot write the output: {neutral(error.strerror or str(error))}", err=True
         )
-        sys.exit(ExitCode.INTERNAL)
+        sys.exit(ExitCode.USAGE)
+    except Exception as error:
+        _internal(error, debug)
     sys.exit(0)
+
+
+def _internal(error: Exception, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    click.echo(
+        f"Internal error: {type(error).__name__}; re-run with --debug for the traceback and "
+        "report it",
+        err=True,
+    )
+    sys.exit(ExitCode.INTERNAL)
+
+
+def _standard_streams() -> bool:
+    """Make the standard streams safe to use; returns True when standard output was closed.
+
+    A closed descriptor 0, 1 or 2 is opened on /dev/null, so that no file the command opens (the
+    SQLite database) can take its number and receive what was meant for the terminal. Output that
+    the terminal's encoding cannot show (`PYTHONIOENCODING=ascii`) is written as `\\u2713`
+    escapes rather than failing."""
+    closed = sys.stdout is None
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed = closed or fd == 1
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
+    return closed
+
+
+def _silence_stdout() -> None:
+    """After a failed write: nothing more goes to the broken output (not even at exit)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+    except OSError:
+        pass
+
+
+def _writes_only_logs(args: list[str]) -> bool:
+    """`closing alerts run` writes only its log, to stderr: it may run with stdout closed."""
+    words = [a for a in args if not a.startswith("-")]
+    if "--database" in args:  # its value is not a command word
+        index = args.index("--database")
+        if index + 1 < len(args) and args[index + 1] in words:
+            words.remove(args[index + 1])
+    return words[:2] == ["alerts", "run"]
 
 
 HEADS_SHOWN = 20
@@ -267,7 +355,7 @@ def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> 
     from closing.errors import RecordBrokenError
     from closing.operations import verify as verify_log
 
-    result = verify_log(app.store, deal or deal_name, app.now())
+    result = verify_log(app.existing_store, deal or deal_name, app.now())
     broken = result.broken
     if as_json:
         app.print_json(

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from typing import TYPE_CHECKING
+
 import click
 
-from closing.cli.app import App, pass_app, plural
-from closing.errors import UsageError
+from closing.cli.app import App, Seconds, pass_app, plural
+from closing.errors import DatabaseError, UsageError
+
+if TYPE_CHECKING:
+    from closing.db.store import Store
+
+log = logging.getLogger("closing.alerts.watch")
 
 
 @click.group()
@@ -31,10 +40,13 @@ def notify_urls(notify: tuple[str, ...]) -> list[str]:
     notifier = Notifier()
     for url in urls:
         if "://" not in url:
+            # Not echoed: it may be a token pasted in the wrong place.
             raise UsageError(
-                f"notification URL {url!r} has no scheme; write one like "
+                "a notification URL (--notify or CLOSING_NOTIFY) has no scheme; write one like "
                 "mailto://smtp.example.com?to=ops@example.com or json://host/path"
             )
+        if len(url) > 4096:
+            raise UsageError("a notification URL is longer than 4,096 characters")
         notifier.check(channel_for(url))
     return urls
 
@@ -59,6 +71,7 @@ def notify_urls(notify: tuple[str, ...]) -> list[str]:
     "--safety",
     default=30.0,
     show_default=True,
+    type=Seconds(0.1, 86400),
     metavar="SECONDS",
     help="Also wake this often, to see new marks and changed deal files.",
 )
@@ -69,17 +82,81 @@ def alerts_run(
     """Send alerts as they fall due, until SIGINT or SIGTERM."""
     from closing.alerts.daemon import AlertDaemon, configure_logging
     from closing.cli.app import operator
+    from closing.db.store import masked_url
 
     configure_logging(app.debug)
+    store = app.store
     daemon = AlertDaemon(
-        app.store,
+        store,
         app.clock,
         notify_urls(notify),
         safety=safety,
         inbox=inbox,
         operator=operator(None),
     )
-    daemon.run_forever(standby=standby)
+    watch = DatabaseWatch(store, daemon.stopped)
+    watch.start()
+    try:
+        daemon.run_forever(standby=standby)
+    finally:
+        watch.stop()
+    if watch.lost:
+        raise DatabaseError(
+            f"database {masked_url(store.url)} was {watch.lost} while the alert sender ran; it "
+            "stopped. Start it again once the database is where it should be"
+        )
+
+
+class DatabaseWatch:
+    """Notices the database deleted or replaced under a running sender (a SQLite file removed, or
+    another file moved over it; a PostgreSQL database dropped and created again). A sender left
+    running on a deleted file would record alerts nobody can see, and a second sender would start
+    on the new one: it logs one line, stops the sender, and `alerts run` exits 6."""
+
+    def __init__(self, store: Store, stopped: threading.Event, every: float = 1.0) -> None:
+        self.store = store
+        self.stopped = stopped
+        self.every = every
+        self.lost: str | None = None
+        self._first: tuple[object, ...] | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="closing-database-watch")
+        self._thread.daemon = True
+
+    def start(self) -> None:
+        """Note which database this is now (before the sender starts), then watch it."""
+        self._first = self._known(self.store.identity())
+        self._thread.start()
+
+    @staticmethod
+    def _known(identity: tuple[object, ...] | None) -> tuple[object, ...] | None:
+        return None if identity == ("missing",) else identity
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        from closing.alerts.channels import logfmt
+        from closing.db.store import masked_url
+
+        while not self._done.wait(self.every):
+            current = self.store.identity()
+            if current is None:
+                continue
+            if self._first is None:  # not there yet when the sender started: it is now
+                self._first = self._known(current)
+                continue
+            if current == self._first:
+                continue
+            self.lost = "deleted" if current == ("missing",) else "replaced"
+            log.error(
+                "event=database-%s database=%s: stopping",
+                self.lost,
+                logfmt(masked_url(self.store.url)),
+            )
+            self.stopped.set()
+            return
 
 
 @alerts.command("check")
@@ -94,10 +171,11 @@ def alerts_check(app: App, notify: tuple[str, ...]) -> None:
 
     configure_logging(app.debug)
     now = app.now()
+    urls = notify_urls(notify)  # a bad URL is refused before the lock is taken: nothing written
     lock = SenderLock(app.store)
     lock.acquire(now)
     try:
-        result = run_pass(app.store, Notifier(), notify_urls(notify), now)
+        result = run_pass(app.store, Notifier(), urls, now)
     finally:
         lock.release()
     sent = sum(1 for d in result.delivered if d.status == "sent")
@@ -129,7 +207,7 @@ def alerts_list(app: App, as_json: bool, show_all: bool) -> None:
     """The alert ledger: every alert and each delivery."""
     from closing.alerts.outbox import ledger
 
-    entries = ledger(app.store, include_superseded=show_all)
+    entries = ledger(app.existing_store, include_superseded=show_all)
     if as_json:
         from closing.cli.json_views import ledger_json
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from closing.clock import Clock, LocalTime, clock_from_env, parse_instant, parse_local
+from closing.errors import UsageError
+from closing.text import MAX_TEXT, is_unsafe, one_line_problem
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -40,10 +42,21 @@ class App:
 
     @property
     def store(self) -> Store:
+        """The database, created (with its schema) if it is not there yet."""
+        return self._open(create=True)
+
+    @property
+    def existing_store(self) -> Store:
+        """The database for a command that only reads: one that is not there is an error
+        (`no database at PATH`), never created."""
+        return self._open(create=False)
+
+    def _open(self, create: bool) -> Store:
         if self._store is None:
             from closing.db.store import Store, database_url
 
-            self._store = Store(database_url(self.database))
+            url = database_url(self.database, create_folder=create)
+            self._store = Store(url, must_exist=not create)
         return self._store
 
     def console(self, stderr: bool = False) -> Console:
@@ -52,7 +65,9 @@ class App:
         if stderr not in self._consoles:
             from rich.console import Console
 
-            self._consoles[stderr] = Console(stderr=stderr, highlight=False, soft_wrap=False)
+            self._consoles[stderr] = Console(
+                stderr=stderr, highlight=False, soft_wrap=False, _environ=terminal_environ()
+            )
         return self._consoles[stderr]
 
     def out(self, text: str) -> None:
@@ -64,32 +79,104 @@ class App:
         import orjson
 
         option = orjson.OPT_INDENT_2 if sys.stdout.isatty() else 0
-        click.echo(orjson.dumps(data, option=option).decode())
+        click.echo(json_text(orjson.dumps(data, option=option).decode()))
+
+
+def json_text(text: str) -> str:
+    """JSON with every control, format and separator character inside its strings written as a
+    `\\uXXXX` escape: the same data, but nothing a terminal acts on (a bidi override, a C1
+    control). Line breaks outside strings are the indentation's."""
+    if text.replace("\n", "").isprintable():
+        return text
+    return "".join(_json_escape(c) if c != "\n" and is_unsafe(c) else c for c in text)
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # a UTF-16 surrogate pair, as JSON writes characters beyond the BMP
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def terminal_environ() -> dict[str, str]:
+    """The environment Rich reads, with `COLUMNS` and `LINES` made sane: a value that is not a
+    positive number is ignored (`COLUMNS=0` used to print nothing), others are kept within
+    20-1,000 columns and 5-1,000 lines."""
+    environ = dict(os.environ)
+    for name, low, high in (("COLUMNS", 20, 1000), ("LINES", 5, 1000)):
+        value = environ.get(name)
+        if value is None:
+            continue
+        text = value.strip()
+        if text.isascii() and text.isdigit() and int(text) > 0:
+            environ[name] = str(min(max(int(text), low), high))
+        else:
+            del environ[name]
+    return environ
 
 
 pass_app = click.make_pass_decorator(App)
 
-deal_option = click.option(
-    "--deal",
-    "deal_name",
-    envvar="CLOSING_DEAL",
-    show_envvar=True,
-    metavar="SLUG",
-    help="The deal (slug or prefix); needed when several are loaded.",
-)
-
 
 def operator(by: str | None) -> str:
-    """--by, else CLOSING_OPERATOR, else the OS user."""
+    """--by, else CLOSING_OPERATOR, else the OS user; one line of at most 2,000 characters."""
     if by:
-        return by
+        return one_line(by, "--by") or ""
     env = os.environ.get("CLOSING_OPERATOR", "").strip()
     if env:
-        return env
+        return one_line(env, "CLOSING_OPERATOR") or ""
     try:
         return getpass.getuser()
     except Exception:
         return "unknown"
+
+
+def one_line(value: str | None, what: str, max_length: int = MAX_TEXT) -> str | None:
+    """`value` if it is one line of plain text of at most `max_length` characters; otherwise a
+    usage error that says what is wrong with it (never the value itself: it may be huge)."""
+    if value is None:
+        return None
+    problem = one_line_problem(value, max_length)
+    if problem:
+        raise UsageError(f"{what} {problem}")
+    return value
+
+
+class Seconds(click.ParamType):  # type: ignore[type-arg]  # generic in newer click only
+    """A number of seconds from `low` to `high` (NaN and infinity are not)."""
+
+    name = "seconds"
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low = low
+        self.high = high
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"'{one_line_safe(value)}' is not a number of seconds", param, ctx)
+        if not self.low <= number <= self.high:  # NaN fails this too
+            self.fail(f"{number:g} is not from {self.low:g} to {self.high:g} seconds", param, ctx)
+        return number
+
+
+def one_line_safe(value: object) -> str:
+    from closing.text import shortened
+
+    return shortened(str(value), 40)
+
+
+def checked(what: str, max_length: int = 200) -> Any:
+    """A click callback that applies `one_line` to an argument or option."""
+
+    def check(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        return one_line(value, what, max_length)
+
+    return check
 
 
 def instant(value: str | None, what: str) -> datetime | None:
@@ -103,3 +190,14 @@ def local_time(value: str | None, what: str) -> LocalTime | None:
 
 def plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+deal_option = click.option(
+    "--deal",
+    "deal_name",
+    envvar="CLOSING_DEAL",
+    show_envvar=True,
+    metavar="SLUG",
+    help="The deal (slug or prefix); needed when several are loaded.",
+    callback=checked("--deal"),
+)

@@ -34,4 +34,5 @@ def db_version(app: App) -> None:
     """The database's schema and the one this closing needs."""
     from closing.db.store import HEAD
 
-    app.out(f"database schema: {app.store.schema_revision() or 'none'}; closing needs: {HEAD}")
+    revision = app.existing_store.schema_revision()
+    app.out(f"database schema: {revision or 'none'}; closing needs: {HEAD}")

@@ -57,6 +57,7 @@ def run_demo(app: App, file: str | None) -> None:
     from closing.cli.text_views import board_view
     from closing.db.store import Store, database_url
     from closing.operations import MarkRequest, board, load_deal, mark
+    from closing.text import neutral
     from closing.timefmt import local
 
     path = file or str(seed_deal_path())
@@ -65,8 +66,9 @@ def run_demo(app: App, file: str | None) -> None:
         store = Store(database_url(app.database or f"sqlite:///{Path(scratch) / 'demo.db'}"))
         loaded = load_deal(store, path, _at(7, 7, 0))
         console.print(
-            f"$ closing init {path}\nLoaded deal {loaded.slug} with "
-            f"{loaded.purchasers} purchasers.\n"
+            f"$ closing init {neutral(path)}\nLoaded deal {neutral(loaded.slug)} with "
+            f"{loaded.purchasers} purchasers.\n",
+            markup=False,  # data (a path, a name) is text, never Rich markup
         )
         boards = list(BOARDS)
         for when, who, step, evidence in SCRIPT:
@@ -85,7 +87,9 @@ def run_demo(app: App, file: str | None) -> None:
                     )
                 except ClosingError as refusal:
                     console.print(
-                        f"$ closing mark-faxed bnc\nError: {refusal.message}\n", soft_wrap=True
+                        f"$ closing mark-faxed bnc\nError: {neutral(refusal.message)}\n",
+                        soft_wrap=True,
+                        markup=False,
                     )
             recorded = mark(
                 store,
@@ -103,7 +107,8 @@ def run_demo(app: App, file: str | None) -> None:
             )
             console.print(
                 f"{local(when, PACIFIC)}  {who:<12} {step}"
-                + ("  (closed)" if not recorded.still_to_do else "")
+                + ("  (closed)" if not recorded.still_to_do else ""),
+                markup=False,
             )
         for shown in boards:
             console.print(Rule(f"closing status   (at {local(shown, PACIFIC)})"))

@@ -1,4 +1,8 @@
-"""The mark commands (one per row of `closing.marks`, plus `mark`) and `undo`."""
+"""The mark commands (one per row of `closing.marks`, plus `mark`) and `undo`.
+
+Every text a mark records (note, reason, evidence, operator) is one line of at most 2,000
+characters, and purchaser and step names at most 200: checked as the command line is read, so a
+newline can never forge a line of `history` and a 100 kB name never reaches the database."""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from closing.cli import complete
-from closing.cli.app import App, deal_option, local_time, operator, pass_app
+from closing.cli.app import App, checked, deal_option, local_time, operator, pass_app
 from closing.marks import GENERIC, MARK_COMMANDS, MarkCommand
+from closing.text import MAX_TEXT, neutral
 
 if TYPE_CHECKING:
     from closing.operations import Recorded
@@ -22,7 +27,18 @@ by_option = click.option(
     envvar="CLOSING_OPERATOR",
     show_envvar=True,
     help="Who records it (default: your user name).",
+    callback=checked("--by (or CLOSING_OPERATOR)", MAX_TEXT),
 )
+note_option = click.option(
+    "--note",
+    metavar="TEXT",
+    help="A note kept with the event.",
+    callback=checked("--note", MAX_TEXT),
+)
+purchaser_argument = click.argument(
+    "purchaser", callback=checked("PURCHASER"), shell_complete=complete.purchasers
+)
+step_argument = click.argument("step", callback=checked("STEP"), shell_complete=complete.steps)
 
 
 unverified_option = click.option(
@@ -67,15 +83,22 @@ def mark_command(spec: MarkCommand) -> click.Command:
 
     command.__doc__ = spec.help
     params: list[Callable[[Any], Any]] = [
-        click.argument("purchaser", shell_complete=complete.purchasers),
+        purchaser_argument,
         deal_option,
         at_option,
         by_option,
-        click.option("--note", metavar="TEXT", help="A note kept with the event."),
+        note_option,
     ]
     if spec.step is None:
-        params.insert(1, click.argument("step", shell_complete=complete.steps))
-    params.append(click.option(spec.evidence_option, metavar="TEXT", help=spec.evidence_help))
+        params.insert(1, step_argument)
+    params.append(
+        click.option(
+            spec.evidence_option,
+            metavar="TEXT",
+            help=spec.evidence_help,
+            callback=checked(spec.evidence_option, MAX_TEXT),
+        )
+    )
     if spec.takes_amount:
         params.append(
             click.option(
@@ -83,6 +106,7 @@ def mark_command(spec: MarkCommand) -> click.Command:
                 metavar="AMOUNT",
                 help="Amount received (default: what is still owed); the total must match the "
                 "purchase price (within the step's tolerance).",
+                callback=checked("--amount", 100),
             )
         )
         params.append(
@@ -106,25 +130,28 @@ def say_recorded(app: App, verb: str, recorded: Recorded) -> None:
 
     event = recorded.event
     party = recorded.purchaser
+    name = neutral(party.name)  # data: shown as text, whatever an older closing stored
+    actor = neutral(event.actor)
     zone = recorded.deal.terms.zone
     extra = f" ({format_money(event.amount)})" if event.amount is not None else ""
     remaining = recorded.still_to_do
     if event.kind == WITHDRAW:
         app.out(
-            f"Withdrew {party.name} at {local(event.occurred_at, zone)} by {event.actor}: "
-            f"{event.note}. No more alerts for it; its price leaves the totals to receive."
+            f"Withdrew {name} at {local(event.occurred_at, zone)} by {actor}: "
+            f"{neutral(event.note or '')}. No more alerts for it; its price leaves the totals to "
+            "receive."
         )
         return
     if event.kind == RECEIPT:
         verb = "Recorded part of"
     progress = (
-        f"Still to do: {', '.join(remaining)}."
+        f"Still to do: {neutral(', '.join(remaining))}."
         if remaining
-        else f"Every step is done: {'the company' if party.is_company else party.name} is closed."
+        else f"Every step is done: {'the company' if party.is_company else name} is closed."
     )
     app.out(
-        f"{verb} {event.step} for {party.name} at {local(event.occurred_at, zone)} "
-        f"by {event.actor}{extra}. {progress}"
+        f"{verb} {neutral(event.step)} for {name} at {local(event.occurred_at, zone)} "
+        f"by {actor}{extra}. {progress}"
     )
 
 
@@ -140,12 +167,18 @@ def correction_command(kind: str, verb: str, help_text: str, reason_help: str) -
     """`undo`, `reverse` and `waive`: a step of a purchaser (or of `company`), with a reason."""
 
     @click.command(kind, help=help_text)
-    @click.argument("purchaser", shell_complete=complete.purchasers)
-    @click.argument("step", shell_complete=complete.steps)
-    @click.option("--reason", required=True, metavar="TEXT", help=reason_help)
+    @purchaser_argument
+    @step_argument
+    @click.option(
+        "--reason",
+        required=True,
+        metavar="TEXT",
+        help=reason_help,
+        callback=checked("--reason", MAX_TEXT),
+    )
     @at_option
     @by_option
-    @click.option("--note", metavar="TEXT", help="A note kept with the event.")
+    @note_option
     @deal_option
     @pass_app
     def command(
@@ -199,8 +232,14 @@ waive = correction_command(
 
 
 @click.command()
-@click.argument("purchaser", shell_complete=complete.purchasers)
-@click.option("--reason", required=True, metavar="TEXT", help="Why the purchaser is out.")
+@purchaser_argument
+@click.option(
+    "--reason",
+    required=True,
+    metavar="TEXT",
+    help="Why the purchaser is out.",
+    callback=checked("--reason", MAX_TEXT),
+)
 @at_option
 @by_option
 @deal_option

@@ -1,4 +1,10 @@
-"""The Rich status board, history and deal list. Only the CLI calls these."""
+"""The Rich status board, history and deal list. Only the CLI calls these.
+
+Every value that comes from data (a deal file, the command line, the database) goes through
+`closing.text.neutral` and into Rich only as `Text`, never as a markup string: Rich markup in a name
+is shown as written, and control characters, escape sequences and bidi overrides are shown as
+visible escapes (`\\x1b`, `\\u202e`, `\\n`).
+"""
 
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from closing.calendar import cutoff_on
 from closing.cli.app import plural
 from closing.money import format_money
 from closing.operations import DealSummary, HistoryEntry
+from closing.text import neutral
 from closing.timefmt import duration, local
 
 if TYPE_CHECKING:
@@ -91,7 +98,7 @@ def company_line(board: Board, width: int = 80, max_lines: int = 3) -> Text | No
     if not steps:
         return None
     entries = [
-        Text(f"{board.terms.step(step_id).heading} ").append_text(step_cell(status, board))
+        Text(f"{neutral(board.terms.step(step_id).heading)} ").append_text(step_cell(status, board))
         for step_id, status in steps.items()
     ]
     line = Text("Company: ", style="bold")
@@ -168,19 +175,20 @@ def step_grid(
     for them."""
     totals = board.totals
     steps = board.terms.purchaser_steps
-    names = [p.purchaser.name for p in shown]
+    names = [Text(neutral(p.purchaser.name)) for p in shown]
     footers = [
         f"{sum(totals.by_status[step.id][s] for s in FINISHED_STATUSES)}/{totals.purchasers}"
         for step in steps
     ]
+    headings = [Text(neutral(step.heading)) for step in steps]
     step_widths = [
-        max([len(step.heading), len(footer)] + [cells[n].cell_len for cells in step_cells])
-        for n, (step, footer) in enumerate(zip(steps, footers, strict=True))
+        max([headings[n].cell_len, len(footer)] + [cells[n].cell_len for cells in step_cells])
+        for n, footer in enumerate(footers)
     ]
     money = [(f"{p.purchaser.shares:,}", format_money(p.purchaser.purchase_price)) for p in shown]
     shares_width = max([len("Shares"), len(f"{totals.shares:,}")] + [len(m[0]) for m in money])
     price_width = max([len(format_money(totals.purchase_price))] + [len(m[1]) for m in money])
-    name_width = max([len("Purchaser")] + [len(name) for name in names])
+    name_width = max([len("Purchaser")] + [name.cell_len for name in names])
     steps_need = sum(step_widths) + GAP * len(step_widths)
     if width - steps_need < MIN_NAME_WIDTH:
         return None
@@ -193,10 +201,10 @@ def step_grid(
         table.add_column(
             "Price", justify="right", footer=format_money(totals.purchase_price), no_wrap=True
         )
-    for step, footer, step_width in zip(steps, footers, step_widths, strict=True):
-        table.add_column(step.heading, footer=footer, no_wrap=True, min_width=step_width)
+    for heading, footer, step_width in zip(headings, footers, step_widths, strict=True):
+        table.add_column(heading, footer=footer, no_wrap=True, min_width=step_width)
     for name, cells, (shares, price) in zip(names, step_cells, money, strict=True):
-        table.add_row(Text(name), *([shares, price] if wide else []), *cells)
+        table.add_row(name, *([Text(shares), Text(price)] if wide else []), *cells)
     return table
 
 
@@ -213,7 +221,7 @@ def open_steps_table(
     totals = board.totals
     steps = board.terms.purchaser_steps
     count = len(steps)
-    names = [p.purchaser.name for p in shown]
+    names = [Text(neutral(p.purchaser.name)) for p in shown]
     done = [f"{sum(1 for s in row.steps.values() if s.finished)}/{count}" for row in shown]
     finished = sum(totals.by_status[step.id][s] for step in steps for s in FINISHED_STATUSES)
     done_footer = f"{finished:,}/{count * totals.purchasers:,}"
@@ -224,11 +232,11 @@ def open_steps_table(
             continue
         worst = worst_first([row.steps[step.id] for step in steps])
         entries.append(
-            [Text(f"{steps[n].heading} ").append_text(cells[n]) for n in worst]
+            [Text(f"{neutral(steps[n].heading)} ").append_text(cells[n]) for n in worst]
             or [Text("closed", style=STYLES[DONE_STATUS])]
         )
     heading = "Open or late"
-    name_width = max([len("Purchaser")] + [len(name) for name in names])
+    name_width = max([len("Purchaser")] + [name.cell_len for name in names])
     done_width = max([len("Done"), len(done_footer)] + [len(d) for d in done])
     list_need = max(
         [len(heading)]
@@ -242,7 +250,7 @@ def open_steps_table(
     table.add_column("Done", justify="right", footer=done_footer, no_wrap=True)
     table.add_column(heading, no_wrap=True, overflow="ellipsis", max_width=list_room)
     for name, count_done, listed in zip(names, done, entries, strict=True):
-        table.add_row(Text(name), count_done, packed_lines(Text(), listed, list_room, 1, 0))
+        table.add_row(name, Text(count_done), packed_lines(Text(), listed, list_room, 1, 0))
     return table
 
 
@@ -275,10 +283,10 @@ def board_view(
     totals = board.totals
     cutoff = cutoff_on(terms.closing_date, terms.cutoff.time, zone).astimezone(zone)
     header = Text.assemble(
-        (terms.title, "bold"),
-        f"\n{terms.slug} · closing {terms.closing_date.strftime('%a %Y-%m-%d')} · cutoff "
+        (neutral(terms.title), "bold"),
+        f"\n{neutral(terms.slug)} · closing {terms.closing_date.strftime('%a %Y-%m-%d')} · cutoff "
         f"{cutoff.strftime('%H:%M %Z')}\n",
-        f"{label} {local(board.as_of, zone)} · times in {terms.cutoff.time_zone}",
+        f"{label} {local(board.as_of, zone)} · times in {neutral(terms.cutoff.time_zone)}",
         ("  DEAL CLOSED" if board.closed else "", "bold green"),
         "\n",
     )
@@ -299,7 +307,7 @@ def board_view(
     )
     parts: list[RenderableType] = [header]
     if board.record_warning:
-        parts.append(Text(board.record_warning, style="red bold"))
+        parts.append(Text(neutral(board.record_warning), style="red bold"))
     company = company_line(board, width)
     if company is not None:
         parts.append(company)
@@ -324,7 +332,8 @@ def board_view(
             )
         )
     notes = [
-        f"Unreadable: {row.purchaser.name}: its events cannot be read ({row.unreadable}); "
+        f"Unreadable: {neutral(row.purchaser.name)}: its events cannot be read "
+        f"({neutral(row.unreadable)}); "
         "run closing verify"
         for row in shown
         if row.unreadable
@@ -349,12 +358,12 @@ def money_lines(rows: list[PurchaserStatus]) -> list[str]:
                 continue
             if not status.finished and status.received:
                 lines.append(
-                    f"Partial: {row.purchaser.name}: {format_money(status.received)} of "
+                    f"Partial: {neutral(row.purchaser.name)}: {format_money(status.received)} of "
                     f"{format_money(price)} received"
                 )
             elif status.finished and row.shortfall:
                 lines.append(
-                    f"Short: {row.purchaser.name}: {format_money(row.shortfall)} short of "
+                    f"Short: {neutral(row.purchaser.name)}: {format_money(row.shortfall)} short of "
                     f"{format_money(price)}, within the tolerance"
                 )
     return lines
@@ -368,9 +377,11 @@ def attention_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) 
         touched: dict[str, list[str]] = {}
         for step_id, status in row.steps.items():
             for reason in status.attention:
-                touched.setdefault(reason, []).append(board.terms.step(step_id).heading)
+                touched.setdefault(neutral(reason), []).append(
+                    neutral(board.terms.step(step_id).heading)
+                )
         lines += [
-            f"Attention: {row.purchaser.name}: {reason} ({', '.join(steps)})"
+            f"Attention: {neutral(row.purchaser.name)}: {reason} ({', '.join(steps)})"
             for reason, steps in touched.items()
         ]
     if len(lines) > limit:
@@ -385,13 +396,13 @@ def blocked_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) ->
         if row.withdrawn is not None:
             continue
         reasons = [
-            f"{board.terms.step(step_id).heading} needs "
+            f"{neutral(board.terms.step(step_id).heading)} needs "
             + ", ".join(reason.removesuffix(" missing") for reason in status.blocked_by)
             for step_id, status in row.steps.items()
             if status.blocked_by and not status.finished
         ]
         if reasons:
-            lines.append(f"Blocked: {row.purchaser.name}: {'; '.join(reasons)}")
+            lines.append(f"Blocked: {neutral(row.purchaser.name)}: {'; '.join(reasons)}")
     if len(lines) > limit:
         lines = [*lines[:limit], f"... and {len(lines) - limit:,} more blocked purchasers"]
     return lines
@@ -410,7 +421,7 @@ def summary_view(board: Board, shown: int) -> RenderableType:
         table.add_column(status.replace("_", " "), justify="right")
     for step in board.terms.purchaser_steps:
         counts = totals.by_status[step.id]
-        table.add_row(step.heading, *(f"{counts[s]:,}" for s in order))
+        table.add_row(Text(neutral(step.heading)), *(Text(f"{counts[s]:,}") for s in order))
     return Group(title, table)
 
 
@@ -424,18 +435,21 @@ def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
             (f"#{event.id}  ", "dim"),
             local(event.recorded_at, zone),
             "  ",
-            (f"{event.kind} {event.step}", "bold" if event.kind == "mark" else "yellow bold"),
-            f"  {entry.purchaser.name}\n",
+            (
+                neutral(f"{event.kind} {event.step}"),
+                "bold" if event.kind == "mark" else "yellow bold",
+            ),
+            f"  {neutral(entry.purchaser.name)}\n",
         )
-        details = [f"by {event.actor}@{event.host}"]
+        details = [f"by {neutral(event.actor)}@{neutral(event.host)}"]
         if event.occurred_at != event.recorded_at:
             details.append(f"happened {local(event.occurred_at, zone)}")
         if event.evidence:
-            details.append(f"{event.evidence_kind or 'evidence'} {event.evidence}")
+            details.append(neutral(f"{event.evidence_kind or 'evidence'} {event.evidence}"))
         if event.amount is not None:
             details.append(format_money(event.amount))
         if event.note:
-            details.append(f"{'reason' if event.kind == 'undo' else 'note'}: {event.note}")
+            details.append(f"{'reason' if event.kind == 'undo' else 'note'}: {neutral(event.note)}")
         lines.append(head)
         lines.append(f"    {' · '.join(details)}\n")
     lines.rstrip()
@@ -445,10 +459,10 @@ def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
 def deals_view(summaries: list[DealSummary]) -> Text:
     lines = Text()
     for s in summaries:
-        lines.append(s.slug, "bold")
+        lines.append(neutral(s.slug), "bold")
         lines.append(
             f"  closing {s.closing_date:%a %Y-%m-%d}, cutoff {s.cutoff:%H:%M %Z}\n"
-            f"    {s.title}\n    {s.purchasers:,} purchasers · {s.events:,} events\n"
+            f"    {neutral(s.title)}\n    {s.purchasers:,} purchasers · {s.events:,} events\n"
         )
     lines.rstrip()
     return lines
@@ -464,10 +478,10 @@ def ledger_view(entries: list[LedgerEntry]) -> Text:
             what = f"digest of {e.title.split(': ', 1)[-1].split(' steps')[0]} alerts {e.rule}"
         else:
             what = f"{e.purchaser} {e.step} {e.rule}"
-        lines.append(f"due {local(e.due_at, e.zone)}  {what}  ")
-        lines.append(e.status, style)
+        lines.append(f"due {local(e.due_at, e.zone)}  {neutral(what)}  ")
+        lines.append(neutral(e.status), style)
         lines.append("\n")
-        deliveries = [e.deal]
+        deliveries = [neutral(e.deal)]
         for d in e.deliveries:
             text = f"{d['channel']} {d['status']}"
             sent_at = d.get("delivered_at")
@@ -478,7 +492,7 @@ def ledger_view(entries: list[LedgerEntry]) -> Text:
             if d["status"] != "sent" and d["last_error"]:
                 tries = "1 try" if d["attempts"] == 1 else f"{d['attempts']} tries"
                 text += f" after {tries}: {d['last_error']}"
-            deliveries.append(text)
+            deliveries.append(neutral(text))
         lines.append(f"    {' · '.join(deliveries)}\n")
     lines.rstrip()
     return lines

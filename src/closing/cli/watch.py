@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from closing.cli.alerts import notify_option, notify_urls
-from closing.cli.app import App, deal_option, pass_app
+from closing.cli.app import App, Seconds, checked, deal_option, pass_app
 from closing.errors import AlertsError
 
 RECENT = 6  # alerts listed under the board
@@ -124,30 +124,34 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
     from closing.alerts.daemon import AlertDaemon
     from closing.cli.text_views import board_view
     from closing.operations import board
+    from closing.text import neutral
     from closing.timefmt import local
 
     console = app.console()
     recent: deque[str] = deque(maxlen=RECENT)
     note = "alerts: off (--no-alerts)"
     daemon: AlertDaemon | None = None
-    zone = board(app.store, deal, app.now()).terms.zone  # fails early on an unknown deal
+    store = app.existing_store
+    zone = board(store, deal, app.now()).terms.zone  # fails early on an unknown deal
     from closing.alerts.outbox import ledger
 
-    for entry in ledger(app.store)[-RECENT:]:
+    for entry in ledger(store)[-RECENT:]:
         unsent = "" if entry.status == "sent" else f" ({entry.status})"
-        recent.appendleft(f"{local(entry.decided_at, zone)}  {entry.title}{unsent}")
+        recent.appendleft(f"{local(entry.decided_at, zone)}  {neutral(entry.title)}{unsent}")
 
     def remember(result: Pass) -> None:
         for decided in result.decided:
-            recent.appendleft(f"{local(app.now(), zone)}  {decided.title}")
+            recent.appendleft(f"{local(app.now(), zone)}  {neutral(decided.title)}")
         for outcome in result.delivered:
             if outcome.status != "sent":
-                recent.appendleft(f"delivery {outcome.status}: {outcome.channel}: {outcome.error}")
+                recent.appendleft(
+                    neutral(f"delivery {outcome.status}: {outcome.channel}: {outcome.error}")
+                )
 
     stop = threading.Event()
 
     def frame() -> RenderableType:
-        current = board(app.store, deal, app.now())
+        current = board(store, deal, app.now())
         rows = max(5, (console.height or 24) - 16 - min(len(recent), 3))
         return watch_frame(console, board_view(current, rows, console.width), note, list(recent))
 
@@ -157,7 +161,7 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
                 # Set up inside Live: the sender's log lines (one per alert) print above the board.
                 words_logging(app.now, zone, app.debug)
                 daemon = AlertDaemon(
-                    app.store,
+                    store,
                     app.clock,
                     urls,
                     on_pass=remember,
@@ -167,7 +171,7 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
                     daemon.start()
                     note = f"alerts: sent from this process ({daemon.lock.holder})"
                 except AlertsError as error:
-                    note = f"alerts: not sent from here: {error.message}"
+                    note = f"alerts: not sent from here: {neutral(error.message)}"
                     daemon = None
             while not stop.wait(refresh):
                 live.update(frame())
@@ -179,13 +183,14 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
 
 
 @click.command()
-@click.argument("deal", required=False)
+@click.argument("deal", required=False, callback=checked("DEAL"))
 @deal_option
 @notify_option
 @click.option(
     "--refresh",
     default=1.0,
     show_default=True,
+    type=Seconds(0.1, 3600),
     metavar="SECONDS",
     help="Redraw the board this often.",
 )

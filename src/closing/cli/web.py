@@ -12,6 +12,7 @@ import click
 
 from closing.cli.app import App, deal_option, operator, pass_app, plural
 from closing.errors import UsageError
+from closing.text import neutral
 
 if TYPE_CHECKING:
     from closing.db.shares import ShareRecord
@@ -75,12 +76,12 @@ def share(
         )
     if revoke is not None:
         record = tokens.revoke(app.store, revoke, operator(by), app.now())
-        app.out(f"Revoked link #{record.id} ({describe(record)}); it now answers 404.")
+        app.out(neutral(f"Revoked link #{record.id} ({describe(record)}); it now answers 404."))
         return
     if show_list:
         deal, records = tokens.list_shares(app.store, deal_name)
         if not records:
-            app.out(f"No links to {deal.slug} yet; make one with: closing share team")
+            app.out(neutral(f"No links to {deal.slug} yet; make one with: closing share team"))
             return
         zone = deal.terms.zone
         for record in records:
@@ -90,11 +91,13 @@ def share(
                 else f"revoked {local(record.revoked_at, zone)} by {record.revoked_by}"
             )
             app.out(
-                f"#{record.id}  {tokens.masked(record)}  {describe(record)}  made "
-                f"{local(record.created_at, zone)} by {record.created_by}  {state}"
+                neutral(
+                    f"#{record.id}  {tokens.masked(record)}  {describe(record)}  made "
+                    f"{local(record.created_at, zone)} by {record.created_by}  {state}"
+                )
             )
         active = sum(1 for record in records if record.active)
-        app.out(f"{plural(active, 'active link')} to {deal.slug}.")
+        app.out(neutral(f"{plural(active, 'active link')} to {deal.slug}."))
         return
     assert who is not None
     link = base_url(url, host, port)
@@ -105,7 +108,7 @@ def share(
         if record.team
         else f"{record.purchaser_name}'s own row only, no other purchaser"
     )
-    app.out(f"Link #{record.id}: {whom} (read-only):")
+    app.out(neutral(f"Link #{record.id}: {whom} (read-only):"))
     app.out(tokens.link(link, made.token))
     app.out(
         "Shown once; only its hash is kept. Open it while closing serve runs; revoke: "

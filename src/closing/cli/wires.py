@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from closing.cli import complete
-from closing.cli.app import App, deal_option, operator, pass_app, plural
-from closing.cli.marks import by_option, say_recorded, unverified_option
+from closing.cli.app import App, checked, deal_option, operator, pass_app, plural
+from closing.cli.marks import by_option, note_option, say_recorded, unverified_option
+from closing.text import MAX_TEXT, neutral
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -68,16 +69,18 @@ def wire_instructions(ctx: click.Context, app: App, as_json: bool, deal_name: st
         )
         return
     state = "verified" if current.verified else "NOT VERIFIED"
-    app.out(f"Wire instructions of {deal.slug} (version {current.number}): {state}")
+    app.out(neutral(f"Wire instructions of {deal.slug} (version {current.number}): {state}"))
     for line in version_lines(current, zone):
-        app.out(line)
+        app.out(neutral(line))
     if not current.verified:
         status = wire_status(versions)
         numbers = ", ".join(trusted_numbers(versions)) or "none"
         app.out(
-            f"Until another operator than {current.entered_by} calls back one of {numbers} and "
-            "records it, wires are refused: closing wire-instructions verify --callback-number "
-            "NUMBER --spoke-with NAME"
+            neutral(
+                f"Until another operator than {current.entered_by} calls back one of {numbers} "
+                "and records it, wires are refused: closing wire-instructions verify "
+                "--callback-number NUMBER --spoke-with NAME"
+            )
         )
         if status.verified_version is not None:
             app.out(
@@ -92,10 +95,17 @@ def wire_instructions(ctx: click.Context, app: App, as_json: bool, deal_name: st
     required=True,
     metavar="NUMBER",
     help="The number you called: one the record held before the change.",
+    callback=checked("--callback-number"),
 )
-@click.option("--spoke-with", required=True, metavar="NAME", help="Whom you spoke with.")
+@click.option(
+    "--spoke-with",
+    required=True,
+    metavar="NAME",
+    help="Whom you spoke with.",
+    callback=checked("--spoke-with", MAX_TEXT),
+)
 @by_option
-@click.option("--note", metavar="TEXT", help="A note kept with the event.")
+@note_option
 @deal_option
 @pass_app
 def verify_command(
@@ -115,10 +125,12 @@ def verify_command(
     deal, version = verify(app.store, deal_name, request, app.now())
     assert version.verified_at is not None
     app.out(
-        f"Verified wire instructions {version.account_masked} (fingerprint "
-        f"{version.short_fingerprint}) of {deal.slug} at "
-        f"{local(version.verified_at, deal.terms.zone)} by {version.verified_by}: called "
-        f"{version.callback_number}, spoke with {version.spoke_with}."
+        neutral(
+            f"Verified wire instructions {version.account_masked} (fingerprint "
+            f"{version.short_fingerprint}) of {deal.slug} at "
+            f"{local(version.verified_at, deal.terms.zone)} by {version.verified_by}: called "
+            f"{version.callback_number}, spoke with {version.spoke_with}."
+        )
     )
 
 
@@ -212,11 +224,14 @@ def show_import(app: App, result: ImportResult) -> None:
     console = app.console()
     bank_file = result.file
     app.out(
-        f"{bank_file.name}: {bank_file.format}, "
-        f"{plural(len(bank_file.entries), 'entry', 'entries')}, sha256 {bank_file.sha256[:16]}"
+        neutral(
+            f"{bank_file.name}: {bank_file.format}, "
+            f"{plural(len(bank_file.entries), 'entry', 'entries')}, sha256 "
+            f"{bank_file.sha256[:16]}"
+        )
     )
     if result.warning:
-        app.out(result.warning)
+        app.out(neutral(result.warning))
     if result.rows:
         table = Table(
             header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True
@@ -231,12 +246,12 @@ def show_import(app: App, result: ImportResult) -> None:
                 what = row.purchaser.slug + (" (part)" if row.partial else "")
             else:
                 what = {"left": "LEFT", "already imported": "seen before"}.get(row.status, "")
-            table.add_row(
-                Text(row.entry.bank_reference),
-                format_money(row.entry.amount),
-                Text(row.entry.ordering_customer or ""),
-                Text(what),
-                Text(row.reason),
+            table.add_row(  # a bank file is data: Text, and neutral
+                Text(neutral(row.entry.bank_reference)),
+                Text(format_money(row.entry.amount)),
+                Text(neutral(row.entry.ordering_customer or "")),
+                Text(neutral(what)),
+                Text(neutral(row.reason)),
             )
         console.print(table)
         if len(result.rows) > SHOWN_ROWS:
@@ -271,9 +286,9 @@ def show_import(app: App, result: ImportResult) -> None:
 
 
 @wires.command("match")
-@click.argument("bank_reference", metavar="BANKREF")
-@click.argument("purchaser", shell_complete=complete.purchasers)
-@click.option("--note", metavar="TEXT", help="A note kept with the event.")
+@click.argument("bank_reference", metavar="BANKREF", callback=checked("BANKREF"))
+@click.argument("purchaser", callback=checked("PURCHASER"), shell_complete=complete.purchasers)
+@note_option
 @unverified_option
 @by_option
 @deal_option
@@ -357,15 +372,18 @@ def list_command(app: App, as_json: bool, deal_name: str | None) -> None:
             else "LEFT for a person"
         )
         lines.append(
-            f"{credit.bank_reference}  {format_money(credit.amount)}  {credit.value_date or ''}  "
-            f"{credit.ordering_customer or '(no name)'}: {what}\n"
+            neutral(
+                f"{credit.bank_reference}  {format_money(credit.amount)}  "
+                f"{credit.value_date or ''}  {credit.ordering_customer or '(no name)'}: {what}"
+            )
+            + "\n"
         )
         details = [f"{credit.file_name}:{credit.line}", f"account {credit.account_masked}"]
         if credit.imad:
             details.append(f"IMAD {credit.imad}")
         details.append(f"imported by {credit.imported_by} {local(credit.imported_at, zone)}")
         details.append(credit.reason)
-        lines.append(f"    {' · '.join(details)}\n")
+        lines.append(f"    {neutral(' · '.join(details))}\n")
     lines.rstrip()
     app.console().print(lines)
 
