@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -37,9 +37,11 @@ from closing.errors import (
 from closing.events import COMPANY_SLUG, REVISION, WITHDRAW, Event, Purchaser, Standing, replay
 from closing.machine import Refusal, machine_for
 from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
-from closing.memo import DealRecord, DealRevision, RecordEntry
 from closing.timefmt import local
 from closing.wire_instructions import wire_status
+
+if TYPE_CHECKING:
+    from closing.memo import DealRecord
 
 # --- loading deal files ------------------------------------------------------------------------
 
@@ -649,6 +651,8 @@ def _head_break(chain: queries.Chain) -> Break | None:
 def record(store: Store, deal_name: str | None) -> DealRecord:
     """Every event of the deal with the hashes stored with it, in the order appended, and each
     load of its deal file: what `closing report` and `closing export` read."""
+    from closing.memo import DealRecord, DealRevision, RecordEntry  # only `report` needs it
+
     with store.session(read_only=True) as session:
         deal = open_deal(session, deal_name)
         company = queries.company_of(session, deal.id)
