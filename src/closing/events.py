@@ -110,6 +110,35 @@ class Standing:
         return total
 
 
+def deal_event(
+    company: Purchaser,
+    seq: int,
+    kind: str,
+    at: datetime,
+    actor: str,
+    host: str,
+    note: str | None = None,
+    evidence_kind: str | None = None,
+    evidence: str | None = None,
+) -> Event:
+    """An event of the deal itself (a reload, a wire-instruction change or its verification),
+    recorded on the company row's chain; it moves no step."""
+    return Event(
+        id=0,
+        purchaser_id=company.id,
+        seq=seq,
+        kind=kind,
+        step="",
+        occurred_at=at,
+        recorded_at=at,
+        actor=actor,
+        host=host,
+        evidence_kind=evidence_kind,
+        evidence=evidence,
+        note=note,
+    )
+
+
 def replay(machine: ProgressMachine, events: list[Event]) -> Standing:
     """Run a party's events, in order, through the machine's transitions.
 

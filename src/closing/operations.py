@@ -34,7 +34,16 @@ from closing.errors import (
     RefusedError,
     UsageError,
 )
-from closing.events import COMPANY_SLUG, REVISION, WITHDRAW, Event, Purchaser, Standing, replay
+from closing.events import (
+    COMPANY_SLUG,
+    REVISION,
+    WITHDRAW,
+    Event,
+    Purchaser,
+    Standing,
+    deal_event,
+    replay,
+)
 from closing.machine import Refusal, machine_for
 from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
 from closing.timefmt import local
@@ -213,23 +222,11 @@ def _record_revision(
 ) -> None:
     """The reload as an event of the deal's own chain: `history` shows it in words."""
     deal = queries.deal_by_id(session, deal_id)
-    head = queries.lock_purchaser(session, company.id)
-    last = queries.purchaser_events(session, company.id)
+    seq, head = queries.lock_chain_head(session, company.id)
     note = "; ".join(changes)
     if accepted:
         note = "accepted: " + "; ".join(accepted) + " | " + note
-    event = Event(
-        id=0,
-        purchaser_id=company.id,
-        seq=(last[-1].seq if last else 0) + 1,
-        kind=REVISION,
-        step="",
-        occurred_at=now,
-        recorded_at=now,
-        actor=actor,
-        host=host,
-        note=note,
-    )
+    event = deal_event(company, seq + 1, REVISION, now, actor, host, note)
     queries.append_event(session, deal, company, event, head)
 
 

@@ -22,7 +22,14 @@ from zoneinfo import ZoneInfo
 
 from closing.deal import WireInstructionsSpec, phone_digits
 from closing.errors import RefusedError
-from closing.events import INSTRUCTIONS, INSTRUCTIONS_VERIFIED, Event, Purchaser, Standing
+from closing.events import (
+    INSTRUCTIONS,
+    INSTRUCTIONS_VERIFIED,
+    Event,
+    Purchaser,
+    Standing,
+    deal_event,
+)
 from closing.timefmt import local
 
 MASK = "••••"
@@ -326,19 +333,17 @@ def decide_instructions(
         if current is not None and current.fingerprint == proposed.fingerprint:
             what = f"callback numbers changed (instructions unchanged: {what})"
         note = f"{what}; callback numbers: {numbers}; unverified until another operator calls back"
-    return Event(
-        id=0,
-        purchaser_id=company.id,
-        seq=standing.last_seq + 1,
-        kind=INSTRUCTIONS,
-        step="",
-        occurred_at=now,
-        recorded_at=now,
-        actor=actor,
-        host=host,
-        evidence_kind="fingerprint" if proposed.fingerprint else None,
-        evidence=short(proposed.fingerprint) if proposed.fingerprint else None,
-        note=note,
+    fingerprint = short(proposed.fingerprint) if proposed.fingerprint else None
+    return deal_event(
+        company,
+        standing.last_seq + 1,
+        INSTRUCTIONS,
+        now,
+        actor,
+        host,
+        note,
+        "fingerprint" if fingerprint else None,
+        fingerprint,
     )
 
 
@@ -387,19 +392,16 @@ def decide_verification(
     note = f"fingerprint {fingerprint_text}, {current.summary()}"
     if request.note:
         note += f"; {request.note.strip()}"
-    return Event(
-        id=0,
-        purchaser_id=company.id,
-        seq=standing.last_seq + 1,
-        kind=INSTRUCTIONS_VERIFIED,
-        step="",
-        occurred_at=now,
-        recorded_at=now,
-        actor=request.actor,
-        host=request.host,
-        evidence_kind="callback",
-        evidence=f"{request.callback_number.strip()}, spoke with {request.spoke_with.strip()}",
-        note=note,
+    return deal_event(
+        company,
+        standing.last_seq + 1,
+        INSTRUCTIONS_VERIFIED,
+        now,
+        request.actor,
+        request.host,
+        note,
+        "callback",
+        f"{request.callback_number.strip()}, spoke with {request.spoke_with.strip()}",
     )
 
 

@@ -55,11 +55,11 @@ def record_instructions(
     proposed = propose(terms.company.wire_instructions, terms.company.callback_numbers, terms.slug)
     known = wires.versions(session, deal_id)
     current = known[-1] if known else None
+    head = queries.lock_purchaser(session, company.id)  # before reading what the seq follows
     standing = company_standing(session, company)
     event = decide_instructions(company, standing, current, proposed, actor, host, now)
     if event is None:
         return []
-    head = queries.lock_purchaser(session, company.id)
     deal = queries.deal_by_id(session, deal_id)
     stored = queries.append_event(session, deal, company, event, head)
     number = len(known) + 1

@@ -213,9 +213,18 @@ def lock_purchaser(session: Session, purchaser_id: int) -> str:
     """Serialise writers on one purchaser (a row lock on PostgreSQL; SQLite already holds the
     database lock from BEGIN IMMEDIATE and ignores FOR UPDATE); returns the head hash of its
     event chain, which the next event links to."""
-    query = select(PURCHASERS.c.head_hash).where(PURCHASERS.c.id == purchaser_id).with_for_update()
-    head: str | None = session.execute(query).scalar_one()
-    return head or GENESIS
+    return lock_chain_head(session, purchaser_id)[1]
+
+
+def lock_chain_head(session: Session, purchaser_id: int) -> tuple[int, str]:
+    """`lock_purchaser`, returning the head's seq too (for a writer that need not replay)."""
+    query = (
+        select(PURCHASERS.c.head_seq, PURCHASERS.c.head_hash)
+        .where(PURCHASERS.c.id == purchaser_id)
+        .with_for_update()
+    )
+    seq, head = session.execute(query).one()
+    return int(seq), head or GENESIS
 
 
 # --- the event log -----------------------------------------------------------------------------
