@@ -249,3 +249,33 @@ def test_shell_completion_never_creates_a_database(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "closing.db"
     assert _complete("closing mark-wired s", f"sqlite:///{missing}", tmp_path) == []
     assert not missing.parent.exists()
+
+
+def test_the_lazy_command_table_names_each_module_s_commands() -> None:
+    """`closing`'s group imports a command's module only when it runs: its table of which
+    module holds which command is exactly what those modules define."""
+    import importlib
+
+    from closing.cli import LAZY_COMMANDS
+
+    defined = {
+        command.name: module
+        for module in set(LAZY_COMMANDS.values())
+        for command in importlib.import_module(f"closing.cli.{module}").COMMANDS
+    }
+    assert defined == LAZY_COMMANDS
+
+
+def test_status_imports_no_other_command_s_module(sqlite_cli: Cli, tmp_path: Path) -> None:
+    """`closing status` loads the board's code, not the marks', alerts' or wires' commands."""
+    code = (
+        "import sys\nfrom closing.cli import main\n"
+        "try:\n    main(['status', '--json'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('closing.cli.')), file=sys.stderr)"
+    )
+    env = {**os.environ, "CLOSING_DATABASE_URL": sqlite_cli.database_url}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert '"purchasers"' in done.stdout
+    assert done.stderr.strip() == "['closing.cli.app', 'closing.cli.json_views']"

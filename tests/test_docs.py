@@ -13,7 +13,9 @@ README = (ROOT / "README.md").read_text()
 
 def command_names(group: click.Group, prefix: str = "") -> list[str]:
     names = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         names.append(f"{prefix}{name}")
         if isinstance(command, click.Group):
             names += command_names(command, f"{prefix}{name} ")

@@ -692,8 +692,9 @@ MAX_NODES = 1_000_000  # keys, values and items; an alias counts as every node i
 MAX_ALIASES = 10_000
 MAX_DEPTH = 32
 # What YAML allows in a file (YAML 1.1 "printable"); libyaml refuses anything else with an error
-# that has no line number, so it is found first.
-_NOT_YAML_TEXT = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# that has no line number, so it is found first. Compiled on first use (by `re`'s own cache):
+# the compilation of its ranges costs milliseconds that commands reading no deal file skip.
+_NOT_YAML_TEXT = "[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 
 
 def _line_at(text: str, index: int) -> int:
@@ -723,7 +724,7 @@ def _read_text(file: Path, shown: str) -> str:
         raise DealFileError(
             [Problem(shown, line, f"not UTF-8 text (byte 0x{byte:02x}); save it as UTF-8")]
         ) from None
-    bad = _NOT_YAML_TEXT.search(text)
+    bad = re.search(_NOT_YAML_TEXT, text)
     if bad is not None:
         line = _line_at(text, bad.start())
         raise DealFileError(

@@ -11,22 +11,78 @@ from __future__ import annotations
 
 import errno
 import gc
+import importlib
 import io
 import os
 import sys
 import traceback
 from dataclasses import asdict
+from typing import Any
 
 import click
 
-from closing.cli import alerts, complete, db, demo, marks, report, watch, web, wires
-from closing.cli.app import App, checked, deal_option, local_time, operator, pass_app, plural
-from closing.cli.marks import by_option
+from closing.cli.app import (
+    App,
+    by_option,
+    checked,
+    complete_purchasers,
+    deal_option,
+    local_time,
+    operator,
+    pass_app,
+    plural,
+)
 from closing.errors import ClosingError, DealFileError, ExitCode, UsageError
 from closing.text import neutral, neutral_lines
 
 
+class LazyGroup(click.Group):
+    """The group, with the commands of other modules (marks, alerts, wires, ...) imported only when
+    one of them runs or is listed: `closing status` does not pay for every command's imports."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy  # command name -> the module (in closing.cli) whose COMMANDS hold it
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            self.load(self.lazy[cmd_name])
+        return self.commands.get(cmd_name)
+
+    def load(self, module_name: str) -> None:
+        module = importlib.import_module(f"closing.cli.{module_name}")
+        for command in module.COMMANDS:
+            self.add_command(command)
+
+    def load_all(self) -> None:
+        for module_name in sorted(set(self.lazy.values())):
+            self.load(module_name)
+
+
+MARKS = ("mark", "mark-signed", "mark-wired", "mark-faxed", "mark-delivered", "mark-dwac")
+# Each command defined outside this module, by the module that defines it (tests/test_cli_edges
+# checks the list against the modules' COMMANDS).
+LAZY_COMMANDS = {
+    **dict.fromkeys((*MARKS, "undo", "reverse", "waive", "withdraw"), "marks"),
+    "alerts": "alerts",
+    "watch": "watch",
+    "db": "db",
+    "demo": "demo",
+    "share": "web",
+    "serve": "web",
+    "wire-instructions": "wires",
+    "wires": "wires",
+    "report": "report",
+    "export": "report",
+}
+
+
 @click.group(
+    cls=LazyGroup,
+    lazy=LAZY_COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     invoke_without_command=True,
 )
@@ -164,7 +220,7 @@ def status(
 
 @cli.command()
 @click.argument(
-    "purchaser", required=False, callback=checked("PURCHASER"), shell_complete=complete.purchasers
+    "purchaser", required=False, callback=checked("PURCHASER"), shell_complete=complete_purchasers
 )
 @click.option("--json", "as_json", is_flag=True, help="As JSON.")
 @deal_option
@@ -394,19 +450,6 @@ def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> 
             f"the event log of {result.deal.slug} does not hold: {event} is {broken.what}: "
             f"{broken.detail}"
         )
-
-
-for command in [
-    *marks.COMMANDS,
-    alerts.alerts,
-    watch.watch,
-    db.db,
-    demo.demo,
-    *web.COMMANDS,
-    *wires.COMMANDS,
-    *report.COMMANDS,
-]:
-    cli.add_command(command)
 
 
 def run() -> None:

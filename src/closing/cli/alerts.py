@@ -247,3 +247,6 @@ def alerts_retry(app: App, alert_id: int) -> None:
         f"Alert #{alert_id} will be sent again on {', '.join(channels)} by the alert sender's "
         "next wake-up (or now: closing alerts check)."
     )
+
+
+COMMANDS = [alerts]

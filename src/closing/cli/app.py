@@ -201,3 +201,20 @@ deal_option = click.option(
     help="The deal (slug or prefix); needed when several are loaded.",
     callback=checked("--deal"),
 )
+
+
+by_option = click.option(
+    "--by",
+    metavar="NAME",
+    envvar="CLOSING_OPERATOR",
+    show_envvar=True,
+    help="Who records it (default: your user name).",
+    callback=checked("--by (or CLOSING_OPERATOR)", MAX_TEXT),
+)
+
+
+def complete_purchasers(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of a purchaser argument (cli.complete, imported on a Tab only)."""
+    from closing.cli.complete import purchasers
+
+    return purchasers(ctx, param, incomplete)

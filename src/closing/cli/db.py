@@ -36,3 +36,6 @@ def db_version(app: App) -> None:
 
     revision = app.existing_store.schema_revision()
     app.out(f"database schema: {revision or 'none'}; closing needs: {HEAD}")
+
+
+COMMANDS = [db]

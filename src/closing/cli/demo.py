@@ -124,3 +124,6 @@ def demo(app: App, file: str | None) -> None:
 
     Uses a scratch database of its own (or --database), never CLOSING_DATABASE_URL's."""
     run_demo(app, file)
+
+
+COMMANDS = [demo]

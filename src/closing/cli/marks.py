@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from closing.cli import complete
-from closing.cli.app import App, checked, deal_option, local_time, operator, pass_app
+from closing.cli.app import (
+    App,
+    by_option,
+    checked,
+    deal_option,
+    local_time,
+    operator,
+    pass_app,
+)
 from closing.marks import GENERIC, MARK_COMMANDS, MarkCommand
 from closing.text import MAX_TEXT, neutral
 
@@ -21,14 +29,6 @@ if TYPE_CHECKING:
     from closing.operations import Recorded
 
 
-by_option = click.option(
-    "--by",
-    metavar="NAME",
-    envvar="CLOSING_OPERATOR",
-    show_envvar=True,
-    help="Who records it (default: your user name).",
-    callback=checked("--by (or CLOSING_OPERATOR)", MAX_TEXT),
-)
 note_option = click.option(
     "--note",
     metavar="TEXT",

@@ -206,3 +206,6 @@ def watch(
 ) -> None:
     """The live board, with the alert sender in the same process."""
     run_watch(app, deal or deal_name, notify_urls(notify), refresh, alerts=not no_alerts)
+
+
+COMMANDS = [watch]

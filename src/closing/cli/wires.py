@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from closing.cli import complete
-from closing.cli.app import App, checked, deal_option, operator, pass_app, plural
-from closing.cli.marks import by_option, note_option, say_recorded, unverified_option
+from closing.cli.app import App, by_option, checked, deal_option, operator, pass_app, plural
+from closing.cli.marks import note_option, say_recorded, unverified_option
 from closing.text import MAX_TEXT, neutral
 
 if TYPE_CHECKING:
