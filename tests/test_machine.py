@@ -143,3 +143,25 @@ def test_sixty_independent_steps_make_a_machine_of_sixty_steps() -> None:
         if machine.ready(states, step.id):
             states[step.id] = machine.fire(states, MARK, step.id)
     assert machine.state_name(states) == CLOSED
+
+
+def test_the_table_is_the_transitions_machine_s_own() -> None:
+    """Every (state, trigger) the table allows, and only those, is a transition of the
+    `transitions` machine, to the same state."""
+    from transitions import MachineError
+
+    from closing.machine import _STEP_MACHINE, PENDING, TABLE, WAIVE
+
+    class Model:
+        def __init__(self, state: str) -> None:
+            self.state = state
+
+    for state in (PENDING, DONE, WAIVED):
+        for trigger in (MARK, UNDO, REVERSE, WAIVE):
+            model = Model(state)
+            try:
+                _STEP_MACHINE.events[trigger].trigger(model)
+            except MachineError:
+                assert (state, trigger) not in TABLE
+            else:
+                assert TABLE[state, trigger] == model.state

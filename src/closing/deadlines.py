@@ -55,12 +55,12 @@ class Deal:
             and not (isinstance(step.due, DueAfter) and step.due.after != CLOSING)
         }
 
-    @property
+    @cached_property
     def machine(self) -> ProgressMachine:
         """The rules for each purchaser's steps."""
         return machine_for(self.terms)
 
-    @property
+    @cached_property
     def company_machine(self) -> ProgressMachine:
         """The rules for the deal's own (company) steps."""
         return machine_for(self.terms, company=True)

@@ -13,10 +13,11 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, func, select
+from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session
 
 from closing.chain import GENESIS, Stored, event_hash
+from closing.db.bulk import insert_many, update_many
 from closing.db.schema import (
     ALERTS,
     DEAL_REVISIONS,
@@ -294,15 +295,29 @@ def append_events(
         del values["id"]
         rows.append({"deal_id": deal.id, "prev_hash": prev_hash, "hash": digest, **values})
         heads[party.id] = (event.seq, digest)
-    inserted = session.execute(
-        EVENTS.insert().returning(EVENTS.c.id, sort_by_parameter_order=True), rows
-    )
-    ids = [row[0] for row in inserted]
-    session.execute(
-        PURCHASERS.update()
-        .where(PURCHASERS.c.id == bindparam("party"))
-        .values(head_seq=bindparam("seq"), head_hash=bindparam("digest")),
-        [{"party": party, "seq": seq, "digest": digest} for party, (seq, digest) in heads.items()],
+    # One executemany, then the new ids read back by (party, seq), which is unique: RETURNING
+    # in parameter order makes SQLite insert the rows one statement at a time. The ids are
+    # above every id there was (a range of the primary key; another deal's rows are skipped).
+    before = session.execute(select(func.coalesce(func.max(EVENTS.c.id), 0))).scalar_one()
+    insert_many(session, EVENTS, rows)
+    new_ids = {
+        (party, seq): id_
+        for id_, deal_id, party, seq in session.execute(
+            select(EVENTS.c.id, EVENTS.c.deal_id, EVENTS.c.purchaser_id, EVENTS.c.seq).where(
+                EVENTS.c.id > before
+            )
+        ).all()
+        if deal_id == deal.id
+    }
+    ids = [new_ids[party.id, event.seq] for party, event, _ in chained]
+    update_many(
+        session,
+        PURCHASERS,
+        "id",
+        [
+            {"head_seq": seq, "head_hash": digest, "id": party}
+            for party, (seq, digest) in heads.items()
+        ],
     )
     return [event._replace(id=id_) for (_, event, _), id_ in zip(chained, ids, strict=True)]
 

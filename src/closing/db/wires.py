@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from closing.chain import GENESIS
+from closing.db.bulk import insert_many
 from closing.db.schema import BANK_CREDITS, PURCHASERS, WIRE_INSTRUCTIONS
 from closing.wire_instructions import Proposed, Version
 
@@ -160,7 +161,7 @@ def known_references(session: Session, deal_id: int, references: Iterable[str]) 
 
 def insert_credits(session: Session, deal_id: int, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        session.execute(BANK_CREDITS.insert(), [{"deal_id": deal_id, **row} for row in rows])
+        insert_many(session, BANK_CREDITS, [{"deal_id": deal_id, **row} for row in rows])
 
 
 def credits_of(session: Session, deal_id: int) -> list[StoredCredit]:
