@@ -9,7 +9,7 @@ visible escapes (`\\x1b`, `\\u202e`, `\\n`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
 from rich import box
@@ -168,7 +168,7 @@ MIN_NAME_WIDTH = 12  # the narrowest purchaser column (its ellipsis shows a name
 
 def step_grid(
     board: Board, shown: list[PurchaserStatus], step_cells: list[list[Text]], width: int
-) -> Table | None:
+) -> Text | None:
     """A column per step, when they fit beside a purchaser column of `MIN_NAME_WIDTH`; None when
     they do not. Columns are sized to what they hold, so that step cells are never cut: the
     purchaser's name gets the room that is left, and shares and price appear when there is room
@@ -195,17 +195,81 @@ def step_grid(
     money_need = shares_width + price_width + 2 * GAP
     wide = width - steps_need - money_need >= name_width
     room = width - steps_need - (money_need if wide else 0)
-    table = purchaser_table(totals, max(MIN_NAME_WIDTH, min(name_width, room)))
-    if wide:
-        table.add_column("Shares", justify="right", footer=f"{totals.shares:,}", no_wrap=True)
-        table.add_column(
-            "Price", justify="right", footer=format_money(totals.purchase_price), no_wrap=True
+    columns = [
+        GridColumn(Text("Purchaser"), Text(f"{totals.closed}/{totals.purchasers} closed")),
+        *(
+            [
+                GridColumn(Text("Shares"), Text(f"{totals.shares:,}"), "right", shares_width),
+                GridColumn(
+                    Text("Price"), Text(format_money(totals.purchase_price)), "right", price_width
+                ),
+            ]
+            if wide
+            else []
+        ),
+        *(
+            GridColumn(heading, Text(footer), "left", step_width)
+            for heading, footer, step_width in zip(headings, footers, step_widths, strict=True)
+        ),
+    ]
+    rows = [
+        [name, *([Text(shares), Text(price)] if wide else []), *cells]
+        for name, cells, (shares, price) in zip(names, step_cells, money, strict=True)
+    ]
+    name_cells = [columns[0].header, columns[0].footer, *names]
+    columns[0] = columns[0]._replace(
+        width=min(
+            max(cell.cell_len for cell in name_cells), max(MIN_NAME_WIDTH, min(name_width, room))
         )
-    for heading, footer, step_width in zip(headings, footers, step_widths, strict=True):
-        table.add_column(heading, footer=footer, no_wrap=True, min_width=step_width)
-    for name, cells, (shares, price) in zip(names, step_cells, money, strict=True):
-        table.add_row(name, *([Text(shares), Text(price)] if wide else []), *cells)
-    return table
+    )
+    return grid(columns, rows)
+
+
+class GridColumn(NamedTuple):
+    header: Text
+    footer: Text
+    justify: str = "left"
+    width: int = 0
+
+
+def grid(columns: list[GridColumn], rows: list[list[Text]]) -> Text:
+    """The board's table, drawn as Rich draws `Table(box=SIMPLE_HEAD, show_edge=False,
+    pad_edge=False, show_footer=True)` with bold header and footer (columns three spaces apart, a
+    rule under the headings, a blank line above the footers) but line by line: Rich lays out a
+    thousand cells of a large board one renderable at a time, six times slower. A cell longer
+    than its column ends in an ellipsis."""
+    total = sum(column.width for column in columns) + GAP * (len(columns) - 1)
+    out = Text(no_wrap=True, overflow="crop")
+
+    def line(cells: list[Text], style: str = "") -> None:
+        for n, (column, cell) in enumerate(zip(columns, cells, strict=True)):
+            if n:
+                out.append(" " * GAP)
+            shown = cell.copy()
+            shown.truncate(column.width, overflow="ellipsis")
+            room = column.width - shown.cell_len
+            if column.justify == "right":
+                out.append(" " * room)
+                out.append_text(_styled(shown, style))
+            else:
+                out.append_text(_styled(shown, style))
+                out.append(" " * room)
+        out.append("\n")
+
+    line([column.header for column in columns], "bold")
+    out.append("─" * total + "\n")
+    for cells in rows:
+        line(cells)
+    out.append(" " * total + "\n")
+    line([column.footer for column in columns], "bold")
+    out.right_crop(1)  # the last newline
+    return out
+
+
+def _styled(text: Text, style: str) -> Text:
+    if style:
+        text.stylize(style)
+    return text
 
 
 MIN_LIST_WIDTH = 30  # what the "Open or late" column keeps when names are long
