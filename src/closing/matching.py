@@ -87,10 +87,13 @@ class Proposal:
         return self.purchaser is not None
 
 
+_NOT_WORD = re.compile(r"[^0-9a-z]+")
+
+
 @lru_cache(maxsize=65536)
 def clean_name(name: str) -> str:
     """`BNC Bach International, Ltd.` -> `bnc bach international`."""
-    words = re.sub(r"[^0-9a-z]+", " ", name.casefold()).split()
+    words = _NOT_WORD.sub(" ", name.casefold()).split()
     kept = [w for w in words if w not in LEGAL_FORMS]
     return " ".join(kept or words)
 

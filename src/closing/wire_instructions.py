@@ -63,9 +63,12 @@ class Instructions:
         )
 
 
+_NOT_ACCOUNT = re.compile(r"[^0-9A-Za-z]")
+
+
 def normalise_account(account: str) -> str:
     """`0001 2345-6789` -> `000123456789`: what banks print around an account number removed."""
-    return re.sub(r"[^0-9A-Za-z]", "", account).upper()
+    return _NOT_ACCOUNT.sub("", account).upper()
 
 
 def _words(text: str | None) -> str:

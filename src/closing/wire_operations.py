@@ -9,9 +9,10 @@ and appends what it decided through `queries.append_event`. Nothing here prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -138,8 +139,7 @@ def gate_payment(
 # --- bank files --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ImportRow:
+class ImportRow(NamedTuple):  # a tuple: an import makes one per credit, tens of thousands
     entry: Entry
     status: str  # recorded, would record, left, already imported
     reason: str
@@ -272,7 +272,7 @@ def import_file(
             ]
             appended = iter(queries.append_events(session, deal, to_append))
             rows = [
-                replace(row, event=next(appended)) if row.event is not None else row for row in rows
+                row._replace(event=next(appended)) if row.event is not None else row for row in rows
             ]
             wires.insert_credits(
                 session, deal.id, [_credit_row(row, bank_file, actor, now) for row in rows]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from closing.errors import ClosingError, ExitCode
 
@@ -50,9 +51,7 @@ class Entry:
 
     @property
     def account_masked(self) -> str:
-        from closing.wire_instructions import mask
-
-        return mask(self.account)
+        return _masked(self.account)
 
     @property
     def evidence(self) -> str:
@@ -74,3 +73,11 @@ class BankFile:
     @property
     def credits(self) -> list[Entry]:
         return [e for e in self.entries if e.direction == CREDIT and e.status == "booked"]
+
+
+@lru_cache(maxsize=256)
+def _masked(account: str) -> str:
+    """`••••6789` (a file has a few accounts and thousands of entries)."""
+    from closing.wire_instructions import mask
+
+    return mask(account)

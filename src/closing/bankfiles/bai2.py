@@ -209,8 +209,11 @@ def _entries(parsed: Any, rows_line: dict[int, int], name: str, zone: ZoneInfo) 
                 )
 
 
+_IMAD = re.compile(r"[0-9]{8}[A-Z0-9]{8}[0-9]{6}")
+
+
 def _imad(text: str) -> str | None:
-    return text if re.fullmatch(r"[0-9]{8}[A-Z0-9]{8}[0-9]{6}", text) else None
+    return text if _IMAD.fullmatch(text) else None
 
 
 def _content_key(code: str, amount: int, value_date: date | None, text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -33,14 +34,15 @@ def board_json(board: Board) -> dict[str, Any]:
             seen[moment] = iso(moment, zone)
         return seen[moment]
 
-    # Most purchasers' open steps are alike (same deadline, nothing missing): one dict serves all.
-    shared: dict[StepStatus, dict[str, Any]] = {}
+    # Most purchasers' open steps are alike (the board shares one status between them): one
+    # dict serves all. Keyed by identity: hashing a status's fields costs more than its dict.
+    shared: dict[int, tuple[StepStatus, dict[str, Any]]] = {}
 
     def step(status: StepStatus) -> dict[str, Any]:
-        found = shared.get(status)
+        found = shared.get(id(status))
         if found is None:
-            found = shared[status] = step_json(status, stamp)
-        return found
+            found = shared[id(status)] = (status, step_json(status, stamp))
+        return found[1]
 
     totals = board.totals
     return {
@@ -133,10 +135,13 @@ def purchaser_json(
         "shares": purchaser.shares,
         "purchase_price": money_text(purchaser.purchase_price),
         "warrant_shares": purchaser.warrant_shares,
-        "amount_received": money_text(row.amount_received),
-        "shortfall": money_text(row.shortfall),
+        "amount_received": _money(row.amount_received),
+        "shortfall": _money(row.shortfall),
         "unreadable": row.unreadable,
     }
+
+
+_money = lru_cache(maxsize=1024)(money_text)  # received and shortfall: mostly $0.00 or the price
 
 
 def step_json(status: StepStatus, stamp: Callable[[datetime | None], str | None]) -> dict[str, Any]:

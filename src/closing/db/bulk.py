@@ -10,6 +10,7 @@ to the driver in one call.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, Dialect, Table
@@ -66,10 +67,18 @@ def _values(
     processors: list[Callable[[Any], Any] | None] = [
         column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns
     ]
-    if not any(processors):
-        return [tuple(row[name] for name in names) for row in rows]
-    pairs = list(zip(names, processors, strict=True))
-    return [
-        tuple(row[name] if process is None else process(row[name]) for name, process in pairs)
-        for row in rows
-    ]
+    processed = [(n, process) for n, process in enumerate(processors) if process is not None]
+    if len(names) == 1:
+        given = [(row[names[0]],) for row in rows]
+    else:
+        get = itemgetter(*names)  # a row's values as a tuple, in C
+        given = [get(row) for row in rows]
+    if not processed:
+        return given
+    values = []
+    for row_values in given:
+        found = list(row_values)
+        for n, process in processed:
+            found[n] = process(found[n])
+        values.append(tuple(found))
+    return values
