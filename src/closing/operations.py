@@ -478,8 +478,7 @@ def board(
                     "only show the past"
                 )
             now = when
-        purchasers = queries.purchasers_of(session, deal.id)
-        company = queries.company_of(session, deal.id)
+        purchasers, company = queries.parties_of(session, deal.id)
         events = queries.events_by_purchaser(session, deal.id, now)
         failing = queries.failing_deliveries(session, deal.id)
         wires = wire_status(versions(session, deal.id), as_of=now)
@@ -524,8 +523,7 @@ def history(
             purchasers = {one.id: one}
             events = queries.purchaser_events(session, one.id)
         else:
-            everyone = queries.purchasers_of(session, deal.id, active_only=False)
-            company = queries.company_of(session, deal.id)
+            everyone, company = queries.parties_of(session, deal.id, active_only=False)
             purchasers = {p.id: p for p in [*everyone, *([company] if company else [])]}
             events = queries.deal_events(session, deal.id)
     entries = [HistoryEntry(purchasers[e.purchaser_id], e) for e in events]
@@ -652,8 +650,7 @@ def record(store: Store, deal_name: str | None) -> DealRecord:
 
     with store.session(read_only=True) as session:
         deal = open_deal(session, deal_name)
-        company = queries.company_of(session, deal.id)
-        everyone = queries.purchasers_of(session, deal.id, active_only=False)
+        everyone, company = queries.parties_of(session, deal.id, active_only=False)
         parties = {p.slug: p for p in [*everyone, *([company] if company else [])]}
         entries = [
             RecordEntry(parties[chain.party], stored.event, stored.prev_hash, stored.hash)

@@ -228,9 +228,8 @@ def import_file(
                 fresh.append(entry)
         if not fresh:
             return result
-        purchasers = queries.purchasers_of(session, deal.id)
+        purchasers, company = queries.parties_of(session, deal.id)
         events = queries.events_by_purchaser(session, deal.id)
-        company = queries.company_of(session, deal.id)
         machine = deal.machine
         company_states = (
             replay(deal.company_machine, events.get(company.id, [])).states if company else {}

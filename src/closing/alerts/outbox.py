@@ -36,11 +36,10 @@ from closing.board import Board, build_board, company_missing
 from closing.db import ledger as db
 from closing.db.ledger import DIGEST_STEP, LedgerCache, NewAlert
 from closing.db.queries import (
-    company_of,
     deal_by_id,
     deals_where,
     events_by_purchaser,
-    purchasers_of,
+    parties_of,
 )
 from closing.db.store import Store
 from closing.db.wires import versions
@@ -139,8 +138,7 @@ def _decide_deal(
     found: list[Decided] = []
     with store.session() as session:
         deal = deal_by_id(session, deal_id)
-        purchasers = purchasers_of(session, deal.id)
-        company = company_of(session, deal.id)
+        purchasers, company = parties_of(session, deal.id)
         events = events_by_purchaser(session, deal.id)
         keys = db.alert_keys(session, deal.id) if cache is None else cache.keys(session, deal.id)
         plan = plan_alerts(deal, purchasers, events, now, keys, company)

@@ -12,9 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
-from rich import box
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from closing.board import (
@@ -39,6 +37,8 @@ from closing.text import neutral
 from closing.timefmt import duration, local
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from closing.alerts.outbox import LedgerEntry
 
 FINISHED_STATUSES = (DONE_STATUS, DONE_LATE, WAIVED_STATUS)
@@ -320,6 +320,9 @@ def open_steps_table(
 
 def purchaser_table(totals: Totals, name_width: int) -> Table:
     """The board's table with its first column, the purchaser (and the closed count below)."""
+    from rich import box
+    from rich.table import Table  # only for boards too wide for a column per step
+
     table = Table(
         show_footer=True,
         header_style="bold",
@@ -478,6 +481,9 @@ def summary_view(board: Board, shown: int) -> RenderableType:
         f"\nShowing {shown:,} of {totals.purchasers:,} purchasers, most urgent first "
         "(--all or --json for every one)\n"
     )
+    from rich import box
+    from rich.table import Table
+
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("Step")
     order = STATUSES

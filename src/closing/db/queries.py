@@ -151,6 +151,23 @@ def purchasers_of(session: Session, deal_id: int, active_only: bool = True) -> l
     return [_purchaser(row) for row in session.execute(query.order_by(PURCHASERS.c.position))]
 
 
+def parties_of(
+    session: Session, deal_id: int, active_only: bool = True
+) -> tuple[list[Purchaser], Purchaser | None]:
+    """`purchasers_of` and `company_of` in one statement."""
+    query = select(*_PURCHASER_COLUMNS).where(PURCHASERS.c.deal_id == deal_id)
+    if active_only:
+        query = query.where(PURCHASERS.c.active | (PURCHASERS.c.role == "company"))
+    purchasers, company = [], None
+    for row in session.execute(query.order_by(PURCHASERS.c.position)):
+        party = _purchaser(row)
+        if party.role == "company":
+            company = party
+        else:
+            purchasers.append(party)
+    return purchasers, company
+
+
 def company_of(session: Session, deal_id: int) -> Purchaser | None:
     """The row that holds the deal's own steps and their events."""
     query = select(*_PURCHASER_COLUMNS).where(
