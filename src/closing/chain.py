@@ -22,6 +22,8 @@ from functools import lru_cache
 from closing.events import Event
 
 GENESIS = "0" * 64
+# What json.dumps(content, ensure_ascii=False, separators=(",", ":")) uses, built once.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 VERSION = "closing-event/1"
 
 
@@ -62,8 +64,7 @@ def event_hash(deal_slug: str, party_slug: str, event: Event, prev_hash: str) ->
         event.note,
         prev_hash,
     ]
-    text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(content).encode()).hexdigest()
 
 
 def record_digest(heads: dict[str, str]) -> str:

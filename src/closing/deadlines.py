@@ -65,7 +65,7 @@ class Deal:
         """The rules for the deal's own (company) steps."""
         return machine_for(self.terms, company=True)
 
-    @property
+    @cached_property
     def opens_at(self) -> datetime:
         """Marks before the start of the agreement date (in the deal's zone) are refused."""
         return datetime.combine(

@@ -57,14 +57,22 @@ class WireText:
 
 def read_wire_text(text: str) -> WireText:
     """The parts of a wire's free text; what has no key is kept as a reference."""
-    found: dict[str, list[str]] = {}
     matches = list(_KEY.finditer(text))
-    head = text[: matches[0].start()].strip() if matches else text.strip()
-    for n, match in enumerate(matches):
-        end = matches[n + 1].start() if n + 1 < len(matches) else len(text)
+    if not matches:
+        head = text.strip()
+        return WireText(references=(head,) if head else ())
+    found: dict[str, list[str]] = {}
+    head = text[: matches[0].start()].strip()
+    ends = [match.start() for match in matches[1:]]
+    ends.append(len(text))
+    for match, end in zip(matches, ends, strict=True):
         value = " ".join(text[match.end() : end].split()).strip(" ,;")
         if value:
-            found.setdefault(_KEYS[match.group(1).upper()], []).append(value)
+            key = _KEYS[match.group(1).upper()]
+            if key in found:
+                found[key].append(value)
+            else:
+                found[key] = [value]
     originator = found.get("originator", [None])[0]
     if originator:
         # Fedwire puts the originator's account first: `ORG: /1234567 STONESTREET LP`.
