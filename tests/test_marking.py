@@ -270,3 +270,23 @@ def test_a_withdrawn_purchaser_takes_no_more_marks() -> None:
     out = standing(("signed", at(8)), ("", at(9), "withdraw", "never funded"))
     with pytest.raises(RefusedError, match=r"withdrew from the deal \(never funded\)"):
         mark("wired", at(10), out)
+
+
+def test_a_paid_purchaser_cannot_just_withdraw() -> None:
+    """Its money would drop out of the totals received: the refusal names the amount and the
+    reversal to record first; once the wire's return is recorded, the withdrawal is taken."""
+    paid = standing(("signed", at(8)), ("wired", at(9), "mark", "450000.00"))
+    with pytest.raises(RefusedError) as refused:
+        correct("withdraw", "", at(10), paid, reason="deal fell through")
+    assert refused.value.message == (
+        "cannot withdraw Stonestreet Limited Partnership: $450,000.00 was received from it "
+        "(wired); when the money goes back, record that first: closing reverse stonestreet "
+        "wired --reason TEXT"
+    )
+    returned = standing(
+        ("signed", at(8)),
+        ("wired", at(9), "mark", "450000.00"),
+        ("wired", at(10), "reverse", "wire returned"),
+    )
+    event = correct("withdraw", "", at(11), returned, reason="deal fell through")
+    assert (event.kind, event.note) == ("withdraw", "deal fell through")

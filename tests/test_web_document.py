@@ -95,15 +95,16 @@ def test_each_step_is_told_in_words(seeded: Cli) -> None:
 
 
 def test_late_waived_reversed_and_withdrawn_as_the_board_says(seeded: Cli) -> None:
-    """What `closing status --json` says after a late wire, a waiver, a reversal and a
-    withdrawal is shown in words: done late and by how much, waived, the reversal's attention
-    note on the step done on top of it, a withdrawn purchaser with its reason, listed last."""
+    """What `closing status --json` says after a reversal, a waiver, a partial wire and a
+    withdrawal is shown in words: late and by how much, waived, the reversal's attention note on
+    the step done on top of it, a withdrawn purchaser with its reason and what it sent, listed
+    last."""
     document(seeded)
     for args, at in [
         (("mark-faxed", "stonestreet"), "15:00"),
         (("reverse", "stonestreet", "wired", "--reason", "wire returned"), "15:10"),
         (("waive", "stonestreet", "dwac_credited", "--reason", "DRS, not DWAC"), "15:20"),
-        (("mark-wired", "bnc", "--at", "17:30"), "17:40"),
+        (("mark-wired", "bnc", "--amount", "465,000", "--partial", "--at", "17:30"), "17:40"),
         (("withdraw", "bnc", "--reason", "never funded the rest"), "17:50"),
     ]:
         result = seeded(*args, now=f"2002-06-07T{at}:00-07:00")
@@ -122,12 +123,9 @@ def test_late_waived_reversed_and_withdrawn_as_the_board_says(seeded: Cli) -> No
     bnc = view(data, team=True).rows[1]
     assert bnc.badges == ("Withdrawn",)
     assert bnc.notes == ("withdrawn: never funded the rest",)
-    late = {c.step: c for c in bnc.cells}["wired"]
-    assert (late.label, late.detail, late.css) == (
-        "Done late",
-        "17:30, 30m late",
-        "status-done_late",
-    )
+    wired = {c.step: c for c in bnc.cells}["wired"]  # part of the price came, then it withdrew
+    assert (wired.label, wired.css) == ("Late", "status-overdue")
+    assert "$465,000.00 received" in wired.notes
     assert [row.slug for row in page.rows] == ["stonestreet"]  # withdrawn: last
 
 

@@ -18,7 +18,7 @@ from closing.deadlines import Deal
 from closing.deal import Step
 from closing.errors import RefusedError
 from closing.events import RECEIPT, WITHDRAW, Event, Purchaser, Standing
-from closing.machine import MARK, REVERSE, UNDO, WAIVE, ProgressMachine, Refusal
+from closing.machine import DONE, MARK, REVERSE, UNDO, WAIVE, ProgressMachine, Refusal
 from closing.money import CENT, format_money, parse_money
 from closing.timefmt import local
 
@@ -207,6 +207,18 @@ def payment(
     raise RefusedError(f"cannot {what}: {detail}; nothing recorded")
 
 
+def _not_paid(deal: Deal, party: Purchaser, standing: Standing, what: str) -> None:
+    """A purchaser whose money is in cannot just leave the deal: the money would drop out of the
+    totals received. Its return is recorded first, as a reversal of the payment."""
+    for step in deal.terms.purchaser_steps:
+        if step.is_payment and standing.states.get(step.id) == DONE:
+            raise RefusedError(
+                f"cannot {what}: {format_money(standing.received(step.id))} was received from "
+                f"it ({step.id}); when the money goes back, record that first: closing reverse "
+                f"{_word(party)} {step.id} --reason TEXT"
+            )
+
+
 def decide_correction(
     deal: Deal,
     step: Step | None,
@@ -227,6 +239,7 @@ def decide_correction(
         if party.is_company:
             raise RefusedError("cannot withdraw the company; waive its steps instead")
         _not_withdrawn(party, standing, what)
+        _not_paid(deal, party, standing, what)
     else:
         assert step is not None
         verb = {UNDO: "undo", REVERSE: "reverse", WAIVE: "waive"}[request.kind]

@@ -506,7 +506,7 @@ def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
             local(event.recorded_at, zone),
             "  ",
             (
-                neutral(f"{event.kind} {event.step}"),
+                neutral(f"{event.kind} {event.step}".rstrip()),  # a withdrawal has no step
                 "bold" if event.kind == "mark" else "yellow bold",
             ),
             f"  {neutral(entry.purchaser.name)}\n",
