@@ -267,15 +267,35 @@ def test_the_lazy_command_table_names_each_module_s_commands() -> None:
 
 
 def test_status_imports_no_other_command_s_module(sqlite_cli: Cli, tmp_path: Path) -> None:
-    """`closing status` loads the board's code, not the marks', alerts' or wires' commands."""
+    """`closing status` loads the board's code, not the marks', alerts' or wires' commands, and
+    defines only the tables it reads."""
     code = (
-        "import sys\nfrom closing.cli import main\n"
+        "import sys\nfrom sqlmodel import SQLModel\nfrom closing.cli import main\n"
         "try:\n    main(['status', '--json'])\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in sys.modules if m.startswith('closing.cli.')), file=sys.stderr)"
+        "print(sorted(m for m in sys.modules if m.startswith('closing.cli.')), file=sys.stderr)\n"
+        "print(sorted(SQLModel.metadata.tables), file=sys.stderr)"
     )
     env = {**os.environ, "CLOSING_DATABASE_URL": sqlite_cli.database_url}
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
     )
     assert '"purchasers"' in done.stdout
-    assert done.stderr.strip() == "['closing.cli.app', 'closing.cli.json_views']"
+    modules, tables = done.stderr.strip().splitlines()
+    assert modules == "['closing.cli.app', 'closing.cli.json_views']"
+    assert tables == (
+        "['alert', 'alert_delivery', 'deal', 'event', 'purchaser', 'verification', "
+        "'wire_instructions']"
+    )
+
+
+def test_every_table_is_defined_for_alembic() -> None:
+    """The tables defined on first use are all there once `define_all` has run (Alembic's
+    environment runs it), and a name of them imports as any other."""
+    from sqlmodel import SQLModel
+
+    from closing.db import schema
+    from closing.db.schema import SHARES
+
+    schema.define_all()
+    assert SHARES.name == "share"
+    assert len(SQLModel.metadata.tables) == 12

@@ -17,10 +17,10 @@ from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session
 
 from closing.chain import GENESIS, Stored, event_hash
+from closing.db import schema
 from closing.db.bulk import insert_many, update_many
 from closing.db.schema import (
     ALERTS,
-    DEAL_REVISIONS,
     DEALS,
     DELIVERIES,
     EVENTS,
@@ -118,7 +118,7 @@ def insert_revision(
     session: Session, deal_id: int, loaded_at: datetime, source_sha256: str, changes: str
 ) -> None:
     session.execute(
-        DEAL_REVISIONS.insert().values(
+        schema.DEAL_REVISIONS.insert().values(
             deal_id=deal_id, loaded_at=loaded_at, source_sha256=source_sha256, changes=changes
         )
     )
@@ -432,8 +432,12 @@ def deal_revisions(session: Session, deal_id: int) -> list[tuple[datetime, str, 
     """(loaded at, the file's SHA-256, the changes as a JSON list) of each load that changed the
     deal, oldest first."""
     query = (
-        select(DEAL_REVISIONS.c.loaded_at, DEAL_REVISIONS.c.source_sha256, DEAL_REVISIONS.c.changes)
-        .where(DEAL_REVISIONS.c.deal_id == deal_id)
-        .order_by(DEAL_REVISIONS.c.id)
+        select(
+            schema.DEAL_REVISIONS.c.loaded_at,
+            schema.DEAL_REVISIONS.c.source_sha256,
+            schema.DEAL_REVISIONS.c.changes,
+        )
+        .where(schema.DEAL_REVISIONS.c.deal_id == deal_id)
+        .order_by(schema.DEAL_REVISIONS.c.id)
     )
     return [(row[0], row[1], row[2]) for row in session.execute(query)]

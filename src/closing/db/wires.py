@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from closing.chain import GENESIS
+from closing.db import schema
 from closing.db.bulk import insert_many
-from closing.db.schema import BANK_CREDITS, PURCHASERS, WIRE_INSTRUCTIONS
+from closing.db.schema import PURCHASERS, WIRE_INSTRUCTIONS
 from closing.wire_instructions import Proposed, Version
 
 BATCH = 500  # values per IN (...) (SQLite allows a limited number of bound parameters)
@@ -139,7 +140,11 @@ class StoredCredit:
 
 
 _CREDIT_NAMES = [f.name for f in fields(StoredCredit)]
-_CREDIT_COLUMNS = [BANK_CREDITS.c[name] for name in _CREDIT_NAMES]
+
+
+def _credit_columns() -> list[Any]:
+    """The credit ledger's columns (its table is defined on first use, see db.schema)."""
+    return [schema.BANK_CREDITS.c[name] for name in _CREDIT_NAMES]
 
 
 def _credit(row: Any) -> StoredCredit:
@@ -151,9 +156,9 @@ def known_references(session: Session, deal_id: int, references: Iterable[str]) 
     wanted = sorted(set(references))
     known: set[str] = set()
     for start in range(0, len(wanted), BATCH):
-        query = select(BANK_CREDITS.c.bank_reference).where(
-            BANK_CREDITS.c.deal_id == deal_id,
-            BANK_CREDITS.c.bank_reference.in_(wanted[start : start + BATCH]),
+        query = select(schema.BANK_CREDITS.c.bank_reference).where(
+            schema.BANK_CREDITS.c.deal_id == deal_id,
+            schema.BANK_CREDITS.c.bank_reference.in_(wanted[start : start + BATCH]),
         )
         known.update(session.scalars(query))
     return known
@@ -161,28 +166,30 @@ def known_references(session: Session, deal_id: int, references: Iterable[str]) 
 
 def insert_credits(session: Session, deal_id: int, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        insert_many(session, BANK_CREDITS, [{"deal_id": deal_id, **row} for row in rows])
+        insert_many(session, schema.BANK_CREDITS, [{"deal_id": deal_id, **row} for row in rows])
 
 
 def credits_of(session: Session, deal_id: int) -> list[StoredCredit]:
     query = (
-        select(*_CREDIT_COLUMNS)
-        .where(BANK_CREDITS.c.deal_id == deal_id)
-        .order_by(BANK_CREDITS.c.id)
+        select(*_credit_columns())
+        .where(schema.BANK_CREDITS.c.deal_id == deal_id)
+        .order_by(schema.BANK_CREDITS.c.id)
     )
     return [_credit(row) for row in session.execute(query)]
 
 
 def credit_by_reference(session: Session, deal_id: int, reference: str) -> StoredCredit | None:
-    query = select(*_CREDIT_COLUMNS).where(
-        BANK_CREDITS.c.deal_id == deal_id, BANK_CREDITS.c.bank_reference == reference
+    query = select(*_credit_columns()).where(
+        schema.BANK_CREDITS.c.deal_id == deal_id, schema.BANK_CREDITS.c.bank_reference == reference
     )
     row = session.execute(query.with_for_update()).first()
     return None if row is None else _credit(row)
 
 
 def update_credit(session: Session, credit_id: int, **values: Any) -> None:
-    session.execute(BANK_CREDITS.update().where(BANK_CREDITS.c.id == credit_id).values(**values))
+    session.execute(
+        schema.BANK_CREDITS.update().where(schema.BANK_CREDITS.c.id == credit_id).values(**values)
+    )
 
 
 def lock_deal_purchasers(session: Session, deal_id: int) -> dict[int, str]:

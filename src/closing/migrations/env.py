@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import closing.db.schema  # noqa: F401  (registers the tables on SQLModel.metadata)
+from closing.db import schema
+
+schema.define_all()  # every table on SQLModel.metadata, those defined on first use too
 
 connection = context.config.attributes["connection"]
 context.configure(
