@@ -47,7 +47,7 @@ from closing.events import (
 from closing.machine import Refusal, machine_for
 from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
 from closing.timefmt import local
-from closing.wire_instructions import wire_status
+from closing.wire_instructions import payment_gate, wire_status
 
 if TYPE_CHECKING:
     from closing.memo import DealRecord
@@ -421,15 +421,25 @@ def _locked(session: Session, deal_name: str | None, party_text: str) -> Locked:
     return Locked(deal, party, standing, company, head)
 
 
+def _gate_payment(
+    session: Session, deal: Deal, step: Step, request: MarkRequest, what: str
+) -> str | None:
+    """A payment is refused while a change of the wire instructions waits for its second person
+    (unless the request says `unverified_instructions_ok`); returns the note the event then
+    carries."""
+    if not step.is_payment:
+        return None
+    status = wire_status(versions(session, deal.id))
+    return payment_gate(status, request.unverified_instructions_ok, what)
+
+
 def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetime) -> Recorded:
     """Record that a step happened (or part of a payment arrived); refuse, writing nothing, if
     it cannot have."""
-    from closing.wire_operations import gate_payment
-
     with store.session() as session:
         found = _locked(session, deal_name, request.purchaser)
         step = find_step(found.deal, request.step, found.party)
-        noted = gate_payment(
+        noted = _gate_payment(
             session, found.deal, step, request, f"mark {step.id} for {found.party.name}"
         )
         if noted:

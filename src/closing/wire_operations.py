@@ -125,17 +125,6 @@ def verify(
         return deal, wires.versions(session, deal.id)[-1]
 
 
-def gate_payment(
-    session: Session, deal: Deal, step: Step, request: MarkRequest, what: str
-) -> str | None:
-    """For `operations.mark`: a payment is refused while a change of the wire instructions waits
-    for its second person (unless the request says `unverified_instructions_ok`); returns the note
-    the event then carries."""
-    if not step.is_payment:
-        return None
-    return payment_gate(status_of(session, deal.id), request.unverified_instructions_ok, what)
-
-
 # --- bank files --------------------------------------------------------------------------------
 
 

@@ -218,3 +218,10 @@ def complete_purchasers(ctx: click.Context, param: click.Parameter, incomplete: 
     from closing.cli.complete import purchasers
 
     return purchasers(ctx, param, incomplete)
+
+
+def complete_steps(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of a step argument (cli.complete, imported on a Tab only)."""
+    from closing.cli.complete import steps
+
+    return steps(ctx, param, incomplete)

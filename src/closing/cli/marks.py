@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from closing.cli import complete
 from closing.cli.app import (
     App,
     by_option,
     checked,
+    complete_purchasers,
+    complete_steps,
     deal_option,
     local_time,
     operator,
@@ -36,9 +37,9 @@ note_option = click.option(
     callback=checked("--note", MAX_TEXT),
 )
 purchaser_argument = click.argument(
-    "purchaser", callback=checked("PURCHASER"), shell_complete=complete.purchasers
+    "purchaser", callback=checked("PURCHASER"), shell_complete=complete_purchasers
 )
-step_argument = click.argument("step", callback=checked("STEP"), shell_complete=complete.steps)
+step_argument = click.argument("step", callback=checked("STEP"), shell_complete=complete_steps)
 
 
 unverified_option = click.option(
