@@ -124,8 +124,10 @@ def test_late_waived_reversed_and_withdrawn_as_the_board_says(seeded: Cli) -> No
     assert bnc.badges == ("Withdrawn",)
     assert bnc.notes == ("withdrawn: never funded the rest",)
     wired = {c.step: c for c in bnc.cells}["wired"]  # part of the price came, then it withdrew
-    assert (wired.label, wired.css) == ("Late", "status-overdue")
-    assert "$465,000.00 received" in wired.notes
+    assert (wired.label, wired.detail, wired.css) == ("Withdrawn", "", "status-withdrawn")
+    assert wired.notes == ("$465,000.00 received",)
+    signed = {c.step: c for c in bnc.cells}["signed"]  # what it did before stays as it was
+    assert (signed.label, signed.css) == ("Done", "status-done")
     assert [row.slug for row in page.rows] == ["stonestreet"]  # withdrawn: last
 
 

@@ -184,10 +184,16 @@ def cell(
     as_of: datetime | None,
     zone: ZoneInfo | None,
     headings: Mapping[str, str] | None = None,
+    withdrawn: bool = False,
 ) -> Cell:
     """One step of one purchaser: a label and a detail in words (never colour alone), and notes:
-    what needs attention, what is missing (⚑), what it waits for, what part of a payment came."""
+    what needs attention, what is missing (⚑), what it waits for, what part of a payment came.
+    A withdrawn purchaser's open steps say so, as on the text board: they are no longer due."""
     status = str(data.get("status") or "unknown")
+    if withdrawn and status not in DONE_STATUSES:
+        received = data.get("received")
+        came = (f"{_money(received)} received",) if received not in (None, "", "0", "0.00") else ()
+        return Cell(step_id, heading, "withdrawn", css_name("withdrawn"), "Withdrawn", "", "", came)
     detail = ""
     done_at = _moment(data.get("done_at"))
     deadline = _moment(data.get("deadline"))
@@ -235,7 +241,15 @@ def _row(
     step_data = data.get("steps") or {}
     headings = dict(steps)
     cells = tuple(
-        cell(step_id, heading, step_data.get(step_id) or {}, as_of, zone, headings)
+        cell(
+            step_id,
+            heading,
+            step_data.get(step_id) or {},
+            as_of,
+            zone,
+            headings,
+            bool(data.get("withdrawn")),
+        )
         for step_id, heading in steps
     )
     notes = []
