@@ -178,6 +178,14 @@ BAD_FILES = {
 }
 
 
+def save(path: Path, text: str) -> None:
+    """Replace the file at once, as an editor saves: a 5 MB file written in place can be read
+    half-written by a wake-up, and is then (rightly) a second change to report."""
+    part = path.with_suffix(".part")
+    part.write_text(text, encoding="utf-8")
+    os.replace(part, path)
+
+
 @pytest.mark.slow
 def test_bad_deal_files_under_a_running_sender_keep_the_last_good_terms(
     sender_setup: tuple[str, Path, list[Sender]], tmp_path: Path
@@ -191,7 +199,7 @@ def test_bad_deal_files_under_a_running_sender_keep_the_last_good_terms(
     senders.append(sender)
     sender.wait_for(r"event=caught-up")
     for count, (name, text) in enumerate(BAD_FILES.items(), start=1):
-        deal_file.write_text(text, encoding="utf-8")
+        save(deal_file, text)
         sender.wait_for(r"level=ERROR event=deal-file-invalid", count)
         time.sleep(2.5)  # two more wake-ups: the same bad file is not reported again
         assert len(sender.lines(r"event=deal-file-invalid")) == count, name
@@ -201,7 +209,7 @@ def test_bad_deal_files_under_a_running_sender_keep_the_last_good_terms(
     assert "Traceback" not in log and "hunter2pw" not in log
     assert all(line.startswith("time=") for line in log.splitlines()), log
     assert sender.peak_mb() < 200
-    deal_file.write_text(SEED.read_text().replace("before: [2h, 30m]", "before: [3h, 30m]"))
+    save(deal_file, SEED.read_text().replace("before: [2h, 30m]", "before: [3h, 30m]"))
     sender.wait_for(r"level=INFO event=deal-reloaded deal=neotherapeutics-2002-06-07 changes=.*3h")
 
 
