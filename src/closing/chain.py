@@ -15,11 +15,11 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 
 from closing.events import Event
+from closing.timefmt import utc_text
 
 GENESIS = "0" * 64
 # What json.dumps(content, ensure_ascii=False, separators=(",", ":")) uses, built once.
@@ -27,15 +27,9 @@ _CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 VERSION = "closing-event/1"
 
 
-@lru_cache(maxsize=4096)
 def _moment(value: datetime) -> str:
-    """`2002-06-07T16:35:00.000000Z`: what strftime("%Y-%m-%dT%H:%M:%S.%fZ") writes, by
-    isoformat, once per instant (a bank-file import hashes tens of thousands of events that
-    share their recording time)."""
-    utc = value.astimezone(UTC)
-    if utc.year < 1000:  # isoformat pads the year to four digits, strftime does not
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return utc.isoformat(timespec="microseconds")[:26] + "Z"
+    """`2002-06-07T16:35:00.000000Z`."""
+    return utc_text(value) + "Z"
 
 
 def _amount(value: Decimal | None) -> str | None:

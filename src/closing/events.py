@@ -23,8 +23,13 @@ DEAL_EVENTS = frozenset({REVISION, INSTRUCTIONS, INSTRUCTIONS_VERIFIED})
 COMPANY_SLUG = "@company"  # the company's own row: it holds the deal's steps and their events
 
 
-_NEEDS = [(need, tuple(need.split(".", 1))) for need in NEEDABLE_DETAILS]
+_NEEDS = [(need, need.partition(".")[::2]) for need in NEEDABLE_DETAILS]  # (dotted, (section, key))
 _MISSING: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _detail(details: dict[str, Any], section: str, key: str) -> str | None:
+    value = (details.get(section) or {}).get(key)
+    return value or None
 
 
 @dataclass(eq=False)  # not frozen: building 10,000 of them per board must be cheap
@@ -47,19 +52,18 @@ class Purchaser:
 
     def detail(self, dotted: str) -> str | None:
         section, _, key = dotted.partition(".")
-        value = self.details.get(section, {}).get(key)
-        return value or None
+        return _detail(self.details, section, key)
 
     @cached_property
     def missing_details(self) -> frozenset[str]:
         """The notice and DWAC details (`notices.facsimile`, ...) the deal file left blank."""
         details = self.details
-        missing = [
-            need for need, (section, key) in _NEEDS if not (details.get(section) or {}).get(key)
-        ]
+        missing = frozenset(
+            need for need, (section, key) in _NEEDS if not _detail(details, section, key)
+        )
         # Interned: most purchasers of a large deal miss the same few (or none), and the board
         # keys shared step statuses on them.
-        return _MISSING.setdefault(frozenset(missing), frozenset(missing))
+        return _MISSING.setdefault(missing, missing)
 
     @property
     def time_zone(self) -> str | None:

@@ -23,7 +23,7 @@ from closing.chain import Break, check_chain, record_digest
 from closing.clock import LocalTime, resolve_local
 from closing.db import queries
 from closing.db.store import Store
-from closing.db.wires import versions
+from closing.db.wires import status_of
 from closing.deadlines import Deal
 from closing.deal import COMPANY, DealFile, DealTerms, PurchaserSpec, Step, load_deal_file
 from closing.errors import (
@@ -47,7 +47,7 @@ from closing.events import (
 from closing.machine import Refusal, machine_for
 from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
 from closing.timefmt import local
-from closing.wire_instructions import payment_gate, wire_status
+from closing.wire_instructions import payment_gate
 
 if TYPE_CHECKING:
     from closing.memo import DealRecord
@@ -429,8 +429,7 @@ def _gate_payment(
     carries."""
     if not step.is_payment:
         return None
-    status = wire_status(versions(session, deal.id))
-    return payment_gate(status, request.unverified_instructions_ok, what)
+    return payment_gate(status_of(session, deal.id), request.unverified_instructions_ok, what)
 
 
 def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetime) -> Recorded:
@@ -491,7 +490,7 @@ def board(
         purchasers, company = queries.parties_of(session, deal.id)
         events = queries.events_by_purchaser(session, deal.id, now)
         failing = queries.failing_deliveries(session, deal.id)
-        wires = wire_status(versions(session, deal.id), as_of=now)
+        wires = status_of(session, deal.id, as_of=now)
         warning = record_warning(session, deal)
     shown = build_board(deal, purchasers, events, now, failing, company, wires)
     return replace(shown, record_warning=warning) if warning else shown

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 
 def local(moment: datetime, zone: ZoneInfo) -> str:
     """`2002-06-07 13:00 PDT`."""
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@lru_cache(maxsize=4096)
+def utc_text(moment: datetime, sep: str = "T") -> str:
+    """`2002-06-07T16:35:00.000000` in UTC: what strftime(f"%Y-%m-%d{sep}%H:%M:%S.%f") writes, by
+    isoformat, once per instant (an import of a bank file hashes and stores tens of thousands of
+    events that share their recording time). The chain hashes it; SQLite stores it."""
+    utc = moment.astimezone(UTC)
+    if utc.year < 1000:  # isoformat pads the year to four digits, strftime does not
+        return utc.strftime(f"%Y-%m-%d{sep}%H:%M:%S.%f")
+    return utc.isoformat(sep=sep, timespec="microseconds")[:26]
 
 
 def duration(delta: timedelta, style: str = "words") -> str:

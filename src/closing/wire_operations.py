@@ -30,13 +30,11 @@ from closing.operations import Recorded, open_deal
 from closing.wire_instructions import (
     Verification,
     Version,
-    WireStatus,
     decide_instructions,
     decide_verification,
     is_company_account,
     payment_gate,
     propose,
-    wire_status,
 )
 
 WINDOW_AFTER = 5  # business days after the closing date that a wire still counts as the deal's
@@ -84,10 +82,6 @@ def company_standing(session: Session, company: Purchaser) -> Standing:
     """Enough of where the company's row stands to append to it: its last sequence number."""
     events = queries.purchaser_events(session, company.id)
     return Standing(last_seq=events[-1].seq) if events else Standing()
-
-
-def status_of(session: Session, deal_id: int) -> WireStatus:
-    return wire_status(wires.versions(session, deal_id))
 
 
 def instructions(store: Store, deal_name: str | None) -> tuple[Deal, list[Version]]:
@@ -192,7 +186,7 @@ def import_file(
     with store.session(read_only=not apply) as session:
         deal = open_deal(session, deal_name)
         step = payment_step(deal)
-        status = status_of(session, deal.id)
+        status = wires.status_of(session, deal.id)
         verified = status.verified_version
         if verified is None:
             raise RefusedError(
@@ -401,7 +395,7 @@ def match_by_hand(
         what = f"match credit {credit.bank_reference} to {found.party.name}"
         if credit.status == "recorded":
             raise RefusedError(f"cannot {what}: it was already recorded ({credit.reason})")
-        gate_note = payment_gate(status_of(session, deal.id), unverified_ok, what)
+        gate_note = payment_gate(wires.status_of(session, deal.id), unverified_ok, what)
         owed = found.party.purchase_price - found.standing.received(step.id)
         partial = credit.amount < owed - step.tolerance
         notes = [f"matched by hand to bank credit {credit.bank_reference}"]

@@ -42,12 +42,11 @@ from closing.db.queries import (
     parties_of,
 )
 from closing.db.store import Store
-from closing.db.wires import versions
+from closing.db.wires import status_of
 from closing.deadlines import Deal
 from closing.errors import NotFoundError, RefusedError
 from closing.events import Purchaser
 from closing.money import format_money
-from closing.wire_instructions import wire_status
 from closing.wire_operations import ImportResult
 
 MAX_ATTEMPTS = 8
@@ -145,7 +144,7 @@ def _decide_deal(
         if not plan.due:
             return found, plan.next_at
         channels = channels_for([*deal.terms.alerts.notify, *extra_urls])
-        wires = wire_status(versions(session, deal.id))
+        wires = status_of(session, deal.id)
         warning, missing = wires.warning(), company_missing(wires)
         summary = board_summary(build_board(deal, purchasers, events, now, 0, company, wires))
         zone = deal.terms.zone
@@ -258,7 +257,7 @@ def record_notices(store: Store, result: ImportResult, now: datetime, extra_urls
         return 0
     terms = deal.terms
     with store.session() as session:
-        wires = wire_status(versions(session, deal.id))
+        wires = status_of(session, deal.id)
         warning = wires.warning()
         channels = channels_for([*terms.alerts.notify, *extra_urls])
         ledger_rows: list[NewAlert] = []

@@ -57,14 +57,11 @@ class LazyGroup(click.Group):
         for command in module.COMMANDS:
             self.add_command(command)
 
-    def load_all(self) -> None:
-        for module_name in sorted(set(self.lazy.values())):
-            self.load(module_name)
-
 
 MARKS = ("mark", "mark-signed", "mark-wired", "mark-faxed", "mark-delivered", "mark-dwac")
-# Each command defined outside this module, by the module that defines it (tests/test_cli_edges
-# checks the list against the modules' COMMANDS).
+# Each command defined outside this module, by the module that defines it, written out rather than
+# read from closing.marks' table so that no command pays to import it (tests/test_cli_edges checks
+# the list against the modules' COMMANDS).
 LAZY_COMMANDS = {
     **dict.fromkeys((*MARKS, "undo", "reverse", "waive", "withdraw"), "marks"),
     "alerts": "alerts",

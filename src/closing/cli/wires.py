@@ -8,8 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from closing.cli import complete
-from closing.cli.app import App, by_option, checked, deal_option, operator, pass_app, plural
+from closing.cli.app import (
+    App,
+    by_option,
+    checked,
+    complete_purchasers,
+    deal_option,
+    operator,
+    pass_app,
+    plural,
+)
 from closing.cli.marks import note_option, say_recorded, unverified_option
 from closing.text import MAX_TEXT, neutral
 
@@ -287,7 +295,7 @@ def show_import(app: App, result: ImportResult) -> None:
 
 @wires.command("match")
 @click.argument("bank_reference", metavar="BANKREF", callback=checked("BANKREF"))
-@click.argument("purchaser", callback=checked("PURCHASER"), shell_complete=complete.purchasers)
+@click.argument("purchaser", callback=checked("PURCHASER"), shell_complete=complete_purchasers)
 @note_option
 @unverified_option
 @by_option

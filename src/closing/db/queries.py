@@ -143,18 +143,14 @@ def counts_by_deal(session: Session) -> tuple[dict[int, int], dict[int, int]]:
 
 def purchasers_of(session: Session, deal_id: int, active_only: bool = True) -> list[Purchaser]:
     """The deal's purchasers in Schedule 1 order (not the company's row)."""
-    query = select(*_PURCHASER_COLUMNS).where(
-        PURCHASERS.c.deal_id == deal_id, PURCHASERS.c.role == "purchaser"
-    )
-    if active_only:
-        query = query.where(PURCHASERS.c.active)
-    return [_purchaser(row) for row in session.execute(query.order_by(PURCHASERS.c.position))]
+    return parties_of(session, deal_id, active_only)[0]
 
 
 def parties_of(
     session: Session, deal_id: int, active_only: bool = True
 ) -> tuple[list[Purchaser], Purchaser | None]:
-    """`purchasers_of` and `company_of` in one statement."""
+    """The deal's purchasers in Schedule 1 order (the active ones unless `active_only` is False)
+    and the company's row, in one statement."""
     query = select(*_PURCHASER_COLUMNS).where(PURCHASERS.c.deal_id == deal_id)
     if active_only:
         query = query.where(PURCHASERS.c.active | (PURCHASERS.c.role == "company"))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -27,6 +26,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlmodel import Field, SQLModel
+
+from closing.timefmt import utc_text
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -85,7 +86,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("refusing to store a naive datetime")
         if dialect.name == "postgresql":
             return value.astimezone(UTC)
-        return _sqlite_moment(value)
+        return utc_text(value, " ")  # SQLITE_MOMENT
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -94,16 +95,6 @@ class UTCDateTime(TypeDecorator[datetime]):
             return datetime.fromisoformat(value + "+00:00")
         moment: datetime = value
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-@lru_cache(maxsize=4096)
-def _sqlite_moment(value: datetime) -> str:
-    """SQLITE_MOMENT in UTC, by isoformat, once per instant (an import of a bank file writes
-    thousands of events recorded at the same moment)."""
-    utc = value.astimezone(UTC)
-    if utc.year < 1000:  # isoformat pads the year to four digits, strftime does not
-        return utc.strftime(SQLITE_MOMENT)
-    return utc.isoformat(sep=" ", timespec="microseconds")[:26]
 
 
 def _money() -> Any:

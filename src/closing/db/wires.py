@@ -18,7 +18,7 @@ from closing.chain import GENESIS
 from closing.db import schema
 from closing.db.bulk import insert_many
 from closing.db.schema import PURCHASERS, WIRE_INSTRUCTIONS
-from closing.wire_instructions import Proposed, Version
+from closing.wire_instructions import Proposed, Version, WireStatus, wire_status
 
 BATCH = 500  # values per IN (...) (SQLite allows a limited number of bound parameters)
 
@@ -58,6 +58,12 @@ def versions(session: Session, deal_id: int) -> list[Version]:
         values["callback_numbers"] = tuple(json.loads(values["callback_numbers"]))
         found.append(Version(**values))
     return found
+
+
+def status_of(session: Session, deal_id: int, as_of: datetime | None = None) -> WireStatus:
+    """Where the deal's wire instructions stand (at `as_of`: verifications recorded later do
+    not count)."""
+    return wire_status(versions(session, deal_id), as_of=as_of)
 
 
 def insert_version(
