@@ -266,21 +266,35 @@ def test_the_lazy_command_table_names_each_module_s_commands() -> None:
     assert defined == LAZY_COMMANDS
 
 
-def test_status_imports_no_other_command_s_module(sqlite_cli: Cli, tmp_path: Path) -> None:
-    """`closing status` loads the board's code, not the marks', alerts' or wires' commands, and
-    defines only the tables it reads."""
+def status_imports(url: str, cwd: Path) -> tuple[str, str]:
+    """(the closing.cli modules, the SQLModel tables) a `closing status --json` process loads."""
     code = (
-        "import sys\nfrom sqlmodel import SQLModel\nfrom closing.cli import main\n"
+        "import sys\nfrom closing.cli import main\n"
         "try:\n    main(['status', '--json'])\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in sys.modules if m.startswith('closing.cli.')), file=sys.stderr)\n"
-        "print(sorted(SQLModel.metadata.tables), file=sys.stderr)"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'sqlmodel')]\n"
+        "if loaded:\n    from sqlmodel import SQLModel\n"
+        "    print(sorted(SQLModel.metadata.tables), file=sys.stderr)\n"
+        "else:\n    print('no SQLAlchemy', file=sys.stderr)"
     )
-    env = {**os.environ, "CLOSING_DATABASE_URL": sqlite_cli.database_url}
+    env = {**os.environ, "CLOSING_DATABASE_URL": url}
     done = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True
     )
-    assert '"purchasers"' in done.stdout
+    assert '"purchasers"' in done.stdout, done.stderr
     modules, tables = done.stderr.strip().splitlines()
+    return modules, tables
+
+
+def test_status_imports_no_other_command_s_module(sqlite_cli: Cli, tmp_path: Path) -> None:
+    """`closing status` loads the board's code, not the marks', alerts' or wires' commands. On a
+    SQLite file it reads with the standard library's driver and never imports SQLAlchemy; through
+    the store (a URL naming the driver) it defines only the tables it reads."""
+    modules, tables = status_imports(sqlite_cli.database_url, tmp_path)
+    assert modules == "['closing.cli.app', 'closing.cli.json_views']"
+    assert tables == "no SQLAlchemy"
+    through_the_store = sqlite_cli.database_url.replace("sqlite://", "sqlite+pysqlite://", 1)
+    modules, tables = status_imports(through_the_store, tmp_path)
     assert modules == "['closing.cli.app', 'closing.cli.json_views']"
     assert tables == (
         "['alert', 'alert_delivery', 'deal', 'event', 'purchaser', 'verification', "

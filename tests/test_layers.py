@@ -36,6 +36,7 @@ DOMAIN = {
 }
 SERVICES = {
     "closing.operations",
+    "closing.reading",
     "closing.wire_operations",
     "closing.alerts.outbox",
     "closing.alerts.daemon",

@@ -230,6 +230,7 @@ def purchaser_status(
     machine: ProgressMachine | None = None,
     alike: dict[tuple[object, ...], StepStatus] | None = None,
     company_missing: frozenset[str] = frozenset(),
+    open_alike: dict[tuple[object, ...], dict[str, StepStatus]] | None = None,
 ) -> PurchaserStatus:
     rules = machine or deal.machine
     unreadable = None
@@ -238,10 +239,17 @@ def purchaser_status(
     except Refusal as error:  # the log was edited behind closing's back: shown, not a crash
         standing, unreadable = Standing(), str(error)
     states = {**company_states, **standing.states} if company_states else standing.states
-    steps = {
-        step.id: step_status(deal, step, purchaser, standing, now, states, alike, company_missing)
-        for step in deal.purchaser_steps
-    }
+    if open_alike is not None and not standing.reversed and not standing.receipts:
+        steps = _steps_alike(
+            deal, purchaser, standing, now, states, alike, company_missing, open_alike
+        )
+    else:
+        steps = {
+            step.id: step_status(
+                deal, step, purchaser, standing, now, states, alike, company_missing
+            )
+            for step in deal.purchaser_steps
+        }
     return PurchaserStatus(
         purchaser,
         rules.state_name(standing.states),
@@ -250,6 +258,51 @@ def purchaser_status(
         standing.withdrawn,
         unreadable,
     )
+
+
+def _steps_alike(
+    deal: Deal,
+    purchaser: Purchaser,
+    standing: Standing,
+    now: datetime,
+    states: Mapping[str, str],
+    alike: dict[tuple[object, ...], StepStatus] | None,
+    company_missing: frozenset[str],
+    open_alike: dict[tuple[object, ...], dict[str, StepStatus]],
+) -> dict[str, StepStatus]:
+    """`step_status` of each step, the open ones shared between purchasers that stand alike: the
+    same steps done or waived, the same details missing, the same zone and holidays where a
+    deadline is the purchaser's, the same marks where a deadline follows a step. Only the done
+    and waived steps, which carry their own marks, are worked out for each purchaser."""
+    own = standing.states
+    done = standing.done
+    key: tuple[object, ...] = (
+        tuple(own.items()),
+        purchaser.missing_details,
+        (purchaser.time_zone, purchaser.holidays) if deal.deadlines_per_purchaser else None,
+        tuple(done[a].occurred_at if a in done else None for a in deal.anchors)
+        if deal.anchors
+        else (),
+    )
+    found = open_alike.get(key)
+    if found is None:
+        found = open_alike[key] = {
+            step.id: step_status(
+                deal, step, purchaser, standing, now, states, alike, company_missing
+            )
+            for step in deal.purchaser_steps
+            if step.id not in own
+        }
+    if not own:
+        return dict(found)
+    return {
+        step.id: (
+            found[step.id]
+            if step.id not in own
+            else step_status(deal, step, purchaser, standing, now, states, None, company_missing)
+        )
+        for step in deal.purchaser_steps
+    }
 
 
 def company_status(
@@ -280,10 +333,11 @@ def build_board(
     company_view, company_standing = company_status(deal, company_events, now)
     machine = deal.machine
     alike: dict[tuple[object, ...], StepStatus] = {}
+    open_alike: dict[tuple[object, ...], dict[str, StepStatus]] = {}
     company_states = company_standing.states
     rows = [
         purchaser_status(
-            deal, p, events.get(p.id, []), now, company_states, machine, alike, missing
+            deal, p, events.get(p.id, []), now, company_states, machine, alike, missing, open_alike
         )
         for p in purchasers
     ]

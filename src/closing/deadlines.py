@@ -56,6 +56,22 @@ class Deal:
         }
 
     @cached_property
+    def deadlines_per_purchaser(self) -> bool:
+        """Whether any purchaser step is due in the purchaser's zone or by its holidays."""
+        return any(step.per_purchaser_deadline for step in self.terms.purchaser_steps)
+
+    @cached_property
+    def anchors(self) -> tuple[str, ...]:
+        """The steps whose marks move a purchaser step's deadline (`due: {after: STEP}`)."""
+        return tuple(
+            dict.fromkeys(
+                step.due.after
+                for step in self.terms.purchaser_steps
+                if isinstance(step.due, DueAfter) and step.due.after != CLOSING
+            )
+        )
+
+    @cached_property
     def machine(self) -> ProgressMachine:
         """The rules for each purchaser's steps."""
         return machine_for(self.terms)

@@ -25,6 +25,8 @@ COMPANY_SLUG = "@company"  # the company's own row: it holds the deal's steps an
 
 _NEEDS = [(need, need.partition(".")[::2]) for need in NEEDABLE_DETAILS]  # (dotted, (section, key))
 _MISSING: dict[frozenset[str], frozenset[str]] = {}
+_MISSING_OF: dict[str, frozenset[str]] = {}  # a purchaser's details (JSON text) -> what is missing
+_MISSING_KEPT = 100_000
 
 
 def _detail(details: dict[str, Any], section: str, key: str) -> str | None:
@@ -54,16 +56,24 @@ class Purchaser:
         section, _, key = dotted.partition(".")
         return _detail(self.details, section, key)
 
-    @cached_property
+    @property
     def missing_details(self) -> frozenset[str]:
         """The notice and DWAC details (`notices.facsimile`, ...) the deal file left blank."""
-        details = self.details
-        missing = frozenset(
-            need for need, (section, key) in _NEEDS if not _detail(details, section, key)
-        )
-        # Interned: most purchasers of a large deal miss the same few (or none), and the board
-        # keys shared step statuses on them.
-        return _MISSING.setdefault(missing, missing)
+        # Looked up by the details' text: a board asks for thousands, and a cached_property
+        # takes a lock on every first look.
+        found = _MISSING_OF.get(self.details_json)
+        if found is None:
+            details = orjson.loads(self.details_json)
+            missing = frozenset(
+                need for need, (section, key) in _NEEDS if not _detail(details, section, key)
+            )
+            # Interned: most purchasers of a large deal miss the same few (or none), and the
+            # board keys shared step statuses on them.
+            found = _MISSING.setdefault(missing, missing)
+            if len(_MISSING_OF) >= _MISSING_KEPT:
+                _MISSING_OF.clear()
+            _MISSING_OF[self.details_json] = found
+        return found
 
     @property
     def time_zone(self) -> str | None:

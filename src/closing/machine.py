@@ -73,6 +73,7 @@ class ProgressMachine:
             for needed in step.requires:
                 if needed in self.required_by:
                     self.required_by[needed].append(step.id)
+        self._names: dict[tuple[tuple[str, str], ...], str] = {}
 
     def fire(self, states: States, trigger: str, step_id: str) -> str:
         """The step's state after a new `trigger`, checked against the other steps (what it
@@ -127,6 +128,15 @@ class ProgressMachine:
 
     def state_name(self, states: States) -> str:
         """`new`, `closed`, or the latest steps done (`warrant_faxed+dwac_credited`)."""
+        key = tuple(states.items())  # a board names thousands of parties in a few states
+        found = self._names.get(key)
+        if found is None:
+            if len(self._names) >= 10_000:
+                self._names.clear()
+            found = self._names[key] = self._state_name(states)
+        return found
+
+    def _state_name(self, states: States) -> str:
         finished = [s for s in self.order if self.satisfied(states, s)]
         if not finished:
             return NEW

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from closing import reloads
-from closing.board import Board, build_board
+from closing import reading, reloads
+from closing.board import Board
 from closing.calendar import calendar_snapshot
 from closing.chain import Break, check_chain, record_digest
-from closing.clock import LocalTime, resolve_local
+from closing.clock import LocalTime
 from closing.db import queries
 from closing.db.store import Store
 from closing.db.wires import status_of
@@ -32,7 +32,6 @@ from closing.errors import (
     Problem,
     RecordBrokenError,
     RefusedError,
-    UsageError,
 )
 from closing.events import (
     COMPANY_SLUG,
@@ -46,7 +45,6 @@ from closing.events import (
 )
 from closing.machine import Refusal, machine_for
 from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
-from closing.timefmt import local
 from closing.wire_instructions import payment_gate
 
 if TYPE_CHECKING:
@@ -289,34 +287,7 @@ def _sync_purchasers(
 
 def open_deal(session: Session, wanted: str | None) -> Deal:
     """The deal named (slug or unambiguous prefix), or the only deal there is."""
-    if wanted:
-        found = queries.deals_where(session, queries.slug_is(wanted))
-        if not found:
-            found = queries.deals_where(session, queries.slug_starts(wanted))
-            if len(found) > 1:
-                raise NotFoundError(
-                    f"deal {wanted!r} is ambiguous: {', '.join(d.slug for d in found)}; "
-                    "give more of its name"
-                )
-            if not found:
-                raise NotFoundError(f"no deal {wanted!r}; {_deal_hint(session)}")
-        return found[0]
-    found = queries.deals_where(session, limit=11)
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise NotFoundError("no deal loaded yet; load one with: closing init FILE")
-    raise NotFoundError(
-        f"several deals are loaded ({', '.join(d.slug for d in found[:10])}); name one with "
-        "--deal SLUG or CLOSING_DEAL"
-    )
-
-
-def _deal_hint(session: Session) -> str:
-    slugs = queries.deal_slugs(session, limit=10)
-    if not slugs:
-        return "no deal loaded yet; load one with: closing init FILE"
-    return f"loaded deals: {', '.join(slugs)}"
+    return reading.open_deal(queries.reader(session), wanted)
 
 
 MIN_PREFIX = 3
@@ -478,42 +449,14 @@ def board(
     """The board now, or as it stood at `as_of` (in the deal's zone when it has no offset): only
     events recorded by then count."""
     with store.session(read_only=True) as session:
-        deal = open_deal(session, deal_name)
-        if as_of is not None:
-            when = resolve_local(as_of, deal.terms.zone, now)
-            if when > now:
-                raise UsageError(
-                    f"--as-of {local(when, deal.terms.zone)} is in the future; the board can "
-                    "only show the past"
-                )
-            now = when
-        purchasers, company = queries.parties_of(session, deal.id)
-        events = queries.events_by_purchaser(session, deal.id, now)
-        failing = queries.failing_deliveries(session, deal.id)
-        wires = status_of(session, deal.id, as_of=now)
-        warning = record_warning(session, deal)
-    shown = build_board(deal, purchasers, events, now, failing, company, wires)
-    return replace(shown, record_warning=warning) if warning else shown
+        return reading.read_board(queries.reader(session), deal_name, now, as_of)
 
 
 def record_check(store: Store, deal_name: str | None) -> str | None:
     """`record_warning` in a transaction of its own (for `history`)."""
     with store.session(read_only=True) as session:
-        return record_warning(session, open_deal(session, deal_name))
-
-
-def record_warning(session: Session, deal: Deal) -> str | None:
-    """One line when the last `closing verify` failed, or when the event log is shorter than its
-    chains' heads say (a deleted event); None when all looks well."""
-    last = queries.last_verification(session, deal.id)
-    if last is not None and not last[1]:
-        return (
-            f"The event log failed verification at {local(last[0], deal.terms.zone)}: {last[2]}; "
-            "see closing verify"
-        )
-    if not queries.chain_lengths_agree(session, deal.id):
-        return "The event log has fewer events than its chains record; run closing verify"
-    return None
+        found = queries.reader(session)
+        return reading.record_warning(found, reading.open_deal(found, deal_name))
 
 
 @dataclass(frozen=True)

@@ -186,11 +186,18 @@ def status(
     show_all: bool,
 ) -> None:
     """The board: each purchaser's steps, urgent first."""
-    from closing.operations import board
+    from closing.reading import board_on_file
 
     deal = deal or deal_name
     now = app.now()
-    result = board(app.existing_store, deal, now, local_time(as_of, "--as-of"))
+    when = local_time(as_of, "--as-of")
+    # A SQLite file is read with the standard library's driver; other databases, and files that
+    # need an upgrade or an explanation, through the store (SQLAlchemy).
+    result = board_on_file(app.database_url(), deal, now, when)
+    if result is None:
+        from closing.operations import board
+
+        result = board(app.existing_store, deal, now, when)
     if as_json:
         from closing.cli.json_views import board_json
 

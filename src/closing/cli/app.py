@@ -51,12 +51,18 @@ class App:
         (`no database at PATH`), never created."""
         return self._open(create=False)
 
+    def database_url(self, create: bool = False) -> str:
+        """--database, else CLOSING_DATABASE_URL, else the user's data folder (made only with
+        `create`)."""
+        from closing.db.url import database_url
+
+        return database_url(self.database, create_folder=create)
+
     def _open(self, create: bool) -> Store:
         if self._store is None:
-            from closing.db.store import Store, database_url
+            from closing.db.store import Store
 
-            url = database_url(self.database, create_folder=create)
-            self._store = Store(url, must_exist=not create)
+            self._store = Store(self.database_url(create), must_exist=not create)
         return self._store
 
     def console(self, stderr: bool = False) -> Console:

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 from closing.board import Board, PurchaserStatus, StepStatus
 from closing.money import money_text
-from closing.operations import DealSummary, HistoryEntry
 from closing.wire_instructions import Version, WireStatus
 
 if TYPE_CHECKING:
     from closing.alerts.outbox import LedgerEntry
+    from closing.operations import DealSummary, HistoryEntry
 
 
 def iso(moment: datetime | None, zone: ZoneInfo) -> str | None:

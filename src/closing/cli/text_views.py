@@ -32,7 +32,6 @@ from closing.board import (
 from closing.calendar import cutoff_on
 from closing.cli.app import plural
 from closing.money import format_money
-from closing.operations import DealSummary, HistoryEntry
 from closing.text import neutral
 from closing.timefmt import duration, local
 
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from closing.alerts.outbox import LedgerEntry
+    from closing.operations import DealSummary, HistoryEntry
 
 FINISHED_STATUSES = (DONE_STATUS, DONE_LATE, WAIVED_STATUS)
 STYLES = {

@@ -17,12 +17,11 @@ from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session
 
 from closing.chain import GENESIS, Stored, event_hash
-from closing.db import schema
+from closing.db import direct, schema
 from closing.db.bulk import insert_many, update_many
+from closing.db.direct import like_prefix
 from closing.db.schema import (
-    ALERTS,
     DEALS,
-    DELIVERIES,
     EVENTS,
     PURCHASERS,
     VERIFICATIONS,
@@ -34,6 +33,13 @@ _DEAL_COLUMNS = [DEALS.c[name] for name in ("id", "slug", "terms_json", "closure
 _PURCHASER_NAMES = [f.name for f in fields(Purchaser)]
 _PURCHASER_COLUMNS = [PURCHASERS.c[name] for name in _PURCHASER_NAMES]
 _EVENT_COLUMNS = [EVENTS.c[name] for name in Event._fields]
+
+
+def reader(session: Session) -> direct.Reader:
+    """The session's driver connection, in its transaction, for the reads of `closing.db.direct`
+    (which `closing status` also runs on a SQLite file without SQLAlchemy)."""
+    connection = session.connection()
+    return direct.Reader(connection.connection.driver_connection, connection.dialect.name)
 
 
 def _deal(row: Any) -> Deal:
@@ -63,21 +69,6 @@ def deals_where(
     """The deals matching `where`, by slug."""
     query = select(*_DEAL_COLUMNS, DEALS.c.created_at).where(*where)
     return [_deal(row) for row in session.execute(query.order_by(DEALS.c.slug).limit(limit))]
-
-
-def deal_slugs(
-    session: Session, *where: ColumnElement[bool], limit: int | None = None
-) -> list[str]:
-    query = select(DEALS.c.slug).where(*where).order_by(DEALS.c.slug).limit(limit)
-    return list(session.scalars(query))
-
-
-def slug_is(slug: str) -> ColumnElement[bool]:
-    return DEALS.c.slug == slug
-
-
-def slug_starts(prefix: str) -> ColumnElement[bool]:
-    return func.lower(DEALS.c.slug).like(like_prefix(prefix), escape="\\")
 
 
 def deal_by_id(session: Session, deal_id: int) -> Deal:
@@ -151,17 +142,7 @@ def parties_of(
 ) -> tuple[list[Purchaser], Purchaser | None]:
     """The deal's purchasers in Schedule 1 order (the active ones unless `active_only` is False)
     and the company's row, in one statement."""
-    query = select(*_PURCHASER_COLUMNS).where(PURCHASERS.c.deal_id == deal_id)
-    if active_only:
-        query = query.where(PURCHASERS.c.active | (PURCHASERS.c.role == "company"))
-    purchasers, company = [], None
-    for row in session.execute(query.order_by(PURCHASERS.c.position)):
-        party = _purchaser(row)
-        if party.role == "company":
-            company = party
-        else:
-            purchasers.append(party)
-    return purchasers, company
+    return direct.parties(reader(session), deal_id, active_only)
 
 
 def company_of(session: Session, deal_id: int) -> Purchaser | None:
@@ -248,13 +229,7 @@ def events_by_purchaser(
     session: Session, deal_id: int, as_of: datetime | None = None
 ) -> dict[int, list[Event]]:
     """Each purchaser's events in order; only those recorded by `as_of` when it is given."""
-    query = select(*_EVENT_COLUMNS).where(EVENTS.c.deal_id == deal_id)
-    if as_of is not None:
-        query = query.where(EVENTS.c.recorded_at <= as_of)
-    result: dict[int, list[Event]] = {}
-    for event in _events(session.execute(query.order_by(EVENTS.c.purchaser_id, EVENTS.c.seq))):
-        result.setdefault(event.purchaser_id, []).append(event)
-    return result
+    return direct.events_by_party(reader(session), deal_id, as_of)
 
 
 def purchaser_events(session: Session, purchaser_id: int) -> list[Event]:
@@ -379,46 +354,7 @@ def record_verification(
     )
 
 
-def last_verification(session: Session, deal_id: int) -> tuple[datetime, bool, str] | None:
-    row = session.execute(
-        select(VERIFICATIONS.c.verified_at, VERIFICATIONS.c.ok, VERIFICATIONS.c.detail)
-        .where(VERIFICATIONS.c.deal_id == deal_id)
-        .order_by(VERIFICATIONS.c.id.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else (row[0], bool(row[1]), row[2])
-
-
-def chain_lengths_agree(session: Session, deal_id: int) -> bool:
-    """A cheap look on every board: the events the chains' heads count are all there."""
-    events = session.execute(
-        select(func.count()).select_from(EVENTS).where(EVENTS.c.deal_id == deal_id)
-    ).scalar_one()
-    heads = session.execute(
-        select(func.coalesce(func.sum(PURCHASERS.c.head_seq), 0)).where(
-            PURCHASERS.c.deal_id == deal_id
-        )
-    ).scalar_one()
-    return int(events) == int(heads)
-
-
 # --- what the board needs of the alert ledger --------------------------------------------------
-
-
-def failing_deliveries(session: Session, deal_id: int) -> int:
-    """Alert deliveries of this deal that failed and have not gone out since."""
-    query = (
-        select(func.count())
-        .select_from(DELIVERIES.join(ALERTS))
-        .where(ALERTS.c.deal_id == deal_id, DELIVERIES.c.status.in_(["retrying", "failed"]))
-    )
-    return int(session.execute(query).scalar_one())
-
-
-def like_prefix(text: str) -> str:
-    """A LIKE pattern matching what starts with `text`, in lower case, wildcards escaped."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
 
 
 # --- the record for the closing memo and the binder export -------------------------------------

@@ -15,49 +15,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from closing.chain import GENESIS
-from closing.db import schema
+from closing.db import direct, schema
 from closing.db.bulk import insert_many
+from closing.db.queries import reader
 from closing.db.schema import PURCHASERS, WIRE_INSTRUCTIONS
 from closing.wire_instructions import Proposed, Version, WireStatus, wire_status
 
 BATCH = 500  # values per IN (...) (SQLite allows a limited number of bound parameters)
-
-_VERSION_COLUMNS = [
-    "version",
-    "fingerprint",
-    "bank",
-    "aba",
-    "account_masked",
-    "account_name",
-    "swift",
-    "reference",
-    "callback_numbers",
-    "entered_by",
-    "entered_at",
-    "verified_by",
-    "verified_at",
-    "callback_number",
-    "spoke_with",
-]
-
 
 # --- wire instructions -------------------------------------------------------------------------
 
 
 def versions(session: Session, deal_id: int) -> list[Version]:
     """Every version of the deal's wire instructions, oldest first."""
-    query = (
-        select(*[WIRE_INSTRUCTIONS.c[name] for name in _VERSION_COLUMNS])
-        .where(WIRE_INSTRUCTIONS.c.deal_id == deal_id)
-        .order_by(WIRE_INSTRUCTIONS.c.version)
-    )
-    found = []
-    for row in session.execute(query):
-        values = dict(zip(_VERSION_COLUMNS, row, strict=True))
-        values["number"] = values.pop("version")
-        values["callback_numbers"] = tuple(json.loads(values["callback_numbers"]))
-        found.append(Version(**values))
-    return found
+    return direct.wire_versions(reader(session), deal_id)
 
 
 def status_of(session: Session, deal_id: int, as_of: datetime | None = None) -> WireStatus:

@@ -1,0 +1,293 @@
+"""The board's reads, in SQL through the database driver itself (sqlite3, psycopg).
+
+One implementation serves two callers. A SQLAlchemy session hands over its driver connection
+(`closing.db.queries.reader`), inside its own transaction, on SQLite and PostgreSQL alike. And
+`closing status` on a plain SQLite file opens it with the standard library's sqlite3
+(`open_sqlite`) and never imports SQLAlchemy or SQLModel: importing them is most of the time a
+small board takes. Anything out of the ordinary (an old schema, a URL with options, a file that is
+not there, a driver error) is left to the SQLAlchemy path, which knows how to upgrade, explain and
+refuse.
+
+Values come back exactly as the column types of `closing.db.schema` return them: UTC-aware
+datetimes, Decimal money (text on SQLite, NUMERIC on PostgreSQL) and booleans; a test holds the
+two paths to the same records.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from closing.deadlines import Deal
+from closing.events import Event, Purchaser
+from closing.timefmt import utc_text
+from closing.wire_instructions import Version
+
+# The Alembic revisions, oldest first (closing/migrations/versions). Kept here so that checking
+# the schema on every command imports neither Alembic nor SQLAlchemy; a test keeps the two in step.
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006"]
+HEAD = REVISIONS[-1]
+
+PURCHASER_NAMES = [f.name for f in fields(Purchaser)]
+_PURCHASERS = ", ".join(PURCHASER_NAMES)
+_EVENTS = ", ".join(Event._fields)
+_MONEY_AT = Event._fields.index("amount")
+_OCCURRED_AT, _RECORDED_AT = Event._fields.index("occurred_at"), Event._fields.index("recorded_at")
+_PRICE_AT, _ACTIVE_AT = PURCHASER_NAMES.index("purchase_price"), PURCHASER_NAMES.index("active")
+_VERSION_COLUMNS = [
+    "version",
+    "fingerprint",
+    "bank",
+    "aba",
+    "account_masked",
+    "account_name",
+    "swift",
+    "reference",
+    "callback_numbers",
+    "entered_by",
+    "entered_at",
+    "verified_by",
+    "verified_at",
+    "callback_number",
+    "spoke_with",
+]
+
+
+class Reader:
+    """A driver connection inside a transaction, and the dialect that says how its values come
+    back: `sqlite` (text dates, text money, 0/1 booleans) or `postgresql` (native types)."""
+
+    def __init__(self, connection: Any, dialect: str) -> None:
+        self.connection = connection
+        self.sqlite = dialect == "sqlite"
+        self._moments: dict[Any, datetime] = {}  # thousands of events share a few instants
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of `sql`, written with `?` placeholders."""
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(sql if self.sqlite else sql.replace("?", "%s"), tuple(params))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def moment(self, value: Any) -> datetime:
+        """A stored instant, UTC-aware (UTCDateTime's result)."""
+        found = self._moments.get(value)
+        if found is None:
+            if isinstance(value, str):
+                found = datetime.fromisoformat(value + "+00:00")
+            elif value.tzinfo is None:
+                found = value.replace(tzinfo=UTC)
+            else:
+                found = value.astimezone(UTC)
+            self._moments[value] = found
+        return found
+
+    def bind_moment(self, value: datetime) -> Any:
+        """An aware instant as the column stores it (UTCDateTime's bind)."""
+        if value.tzinfo is None:
+            raise ValueError("refusing to compare with a naive datetime")
+        return utc_text(value, " ") if self.sqlite else value.astimezone(UTC)
+
+
+def money(value: Any) -> Decimal | None:
+    """Stored money (ExactDecimal's result): NaN for text that is not a number (edited behind
+    closing's back; replay refuses it)."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return Decimal("NaN")
+
+
+# --- opening a SQLite file without SQLAlchemy ---------------------------------------------------
+
+
+def open_sqlite(url: str) -> Reader | None:
+    """A reader on the SQLite file of a plain `sqlite:///PATH` URL, in a read transaction, when
+    the file is there and at this closing's schema; None for anything else (the SQLAlchemy path
+    then opens it, upgrades it or says what is wrong). Never creates a file."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///") :]
+    if not path or path == ":memory:" or any(c in path for c in "?#%") or path.startswith("file:"):
+        return None
+    if not Path(path).is_file():
+        return None
+    try:
+        connection = sqlite3.connect(
+            f"file:{quote(path)}?mode=rw", uri=True, timeout=30, isolation_level=None
+        )
+    except sqlite3.Error:
+        return None
+    try:
+        connection.execute("PRAGMA busy_timeout=30000")
+        connection.execute("BEGIN")  # one snapshot for every read; writers are not held up
+        revision = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+        if [row[0] for row in revision] == [HEAD]:
+            return Reader(connection, "sqlite")
+    except sqlite3.Error:
+        pass
+    connection.close()
+    return None
+
+
+def close(reader: Reader) -> None:
+    """End the read transaction and close a connection `open_sqlite` opened."""
+    try:
+        reader.connection.execute("COMMIT")
+    except sqlite3.Error:
+        pass  # no transaction left to end (a failed statement ended it)
+    finally:
+        reader.connection.close()
+
+
+# --- deals ---------------------------------------------------------------------------------------
+
+
+def deals(
+    reader: Reader,
+    slug: str | None = None,
+    slug_prefix: str | None = None,
+    limit: int | None = None,
+) -> list[Deal]:
+    """The deals with this slug, or whose slug starts with this prefix (any case), or all; by
+    slug."""
+    sql = "SELECT id, slug, terms_json, closures_json, created_at FROM deal"
+    params: list[Any] = []
+    if slug is not None:
+        sql += " WHERE slug = ?"
+        params.append(slug)
+    elif slug_prefix is not None:
+        sql += " WHERE lower(slug) LIKE ? ESCAPE '\\'"
+        params.append(like_prefix(slug_prefix))
+    sql += " ORDER BY slug"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [
+        Deal.from_stored(id_, slug_, terms, closures, reader.moment(created))
+        for id_, slug_, terms, closures, created in reader.rows(sql, params)
+    ]
+
+
+def deal_slugs(reader: Reader, limit: int) -> list[str]:
+    sql = f"SELECT slug FROM deal ORDER BY slug LIMIT {int(limit)}"
+    return [row[0] for row in reader.rows(sql)]
+
+
+def like_prefix(text: str) -> str:
+    """A LIKE pattern matching what starts with `text`, in lower case, wildcards escaped."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+# --- purchasers and events -----------------------------------------------------------------------
+
+
+def parties(
+    reader: Reader, deal_id: int, active_only: bool = True
+) -> tuple[list[Purchaser], Purchaser | None]:
+    """The deal's purchasers in Schedule 1 order (the active ones unless `active_only` is False)
+    and the company's row, in one statement."""
+    sql = f"SELECT {_PURCHASERS} FROM purchaser WHERE deal_id = ?"
+    if active_only:
+        sql += " AND (active OR role = 'company')"
+    purchasers, company = [], None
+    for row in reader.rows(sql + " ORDER BY position", (deal_id,)):
+        values = list(row)
+        values[_PRICE_AT] = money(values[_PRICE_AT])
+        values[_ACTIVE_AT] = bool(values[_ACTIVE_AT])
+        party = Purchaser(*values)
+        if party.role == "company":
+            company = party
+        else:
+            purchasers.append(party)
+    return purchasers, company
+
+
+def events_by_party(
+    reader: Reader, deal_id: int, as_of: datetime | None = None
+) -> dict[int, list[Event]]:
+    """Each party's events in order; only those recorded by `as_of` when it is given."""
+    sql = f"SELECT {_EVENTS} FROM event WHERE deal_id = ?"
+    params: list[Any] = [deal_id]
+    if as_of is not None:
+        sql += " AND recorded_at <= ?"
+        params.append(reader.bind_moment(as_of))
+    moment, make = reader.moment, Event._make
+    result: dict[int, list[Event]] = {}
+    for row in reader.rows(sql + " ORDER BY purchaser_id, seq", params):
+        values = list(row)
+        values[_OCCURRED_AT] = moment(values[_OCCURRED_AT])
+        values[_RECORDED_AT] = moment(values[_RECORDED_AT])
+        if values[_MONEY_AT] is not None:
+            values[_MONEY_AT] = money(values[_MONEY_AT])
+        event = make(values)
+        found = result.get(event.purchaser_id)
+        if found is None:
+            result[event.purchaser_id] = [event]
+        else:
+            found.append(event)
+    return result
+
+
+# --- the record's health, the alert ledger, the wire instructions --------------------------------
+
+
+def last_verification(reader: Reader, deal_id: int) -> tuple[datetime, bool, str] | None:
+    """When the last `closing verify` ran, whether the log held, and its first break."""
+    found = reader.rows(
+        "SELECT verified_at, ok, detail FROM verification WHERE deal_id = ? "
+        "ORDER BY id DESC LIMIT 1",
+        (deal_id,),
+    )
+    if not found:
+        return None
+    at, ok, detail = found[0]
+    return reader.moment(at), bool(ok), detail
+
+
+def chain_lengths_agree(reader: Reader, deal_id: int) -> bool:
+    """A cheap look on every board: the events the chains' heads count are all there."""
+    (events,) = reader.rows("SELECT count(*) FROM event WHERE deal_id = ?", (deal_id,))[0]
+    (heads,) = reader.rows(
+        "SELECT coalesce(sum(head_seq), 0) FROM purchaser WHERE deal_id = ?", (deal_id,)
+    )[0]
+    return int(events) == int(heads)
+
+
+def failing_deliveries(reader: Reader, deal_id: int) -> int:
+    """Alert deliveries of this deal that failed and have not gone out since."""
+    (count,) = reader.rows(
+        "SELECT count(*) FROM alert_delivery JOIN alert ON alert.id = alert_delivery.alert_id "
+        "WHERE alert.deal_id = ? AND alert_delivery.status IN ('retrying', 'failed')",
+        (deal_id,),
+    )[0]
+    return int(count)
+
+
+def wire_versions(reader: Reader, deal_id: int) -> list[Version]:
+    """Every version of the deal's wire instructions, oldest first."""
+    sql = (
+        f"SELECT {', '.join(_VERSION_COLUMNS)} FROM wire_instructions WHERE deal_id = ? "
+        "ORDER BY version"
+    )
+    found = []
+    for row in reader.rows(sql, (deal_id,)):
+        values = dict(zip(_VERSION_COLUMNS, row, strict=True))
+        values["number"] = values.pop("version")
+        values["callback_numbers"] = tuple(json.loads(values["callback_numbers"]))
+        values["entered_at"] = reader.moment(values["entered_at"])
+        if values["verified_at"] is not None:
+            values["verified_at"] = reader.moment(values["verified_at"])
+        found.append(Version(**values))
+    return found

@@ -1,0 +1,172 @@
+"""The board's reads through the database driver (closing.db.direct): the same records as
+SQLAlchemy's typed columns give, on both backends; `closing status` reads a plain SQLite file
+without SQLAlchemy and leaves every other database to the store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from closing import operations, reading
+from closing.cli.json_views import board_json
+from closing.db import direct, queries
+from closing.db.schema import EVENTS, PURCHASERS, VERIFICATIONS, WIRE_INSTRUCTIONS
+from closing.db.store import Store
+from closing.errors import ExitCode
+from closing.events import Event
+from tests.helpers import ROOT, Cli
+
+FRI = "2002-06-07T{}:00-07:00"
+WIRES = ROOT / "tests" / "fixtures" / "neotherapeutics-wires.yaml"
+
+
+@pytest.fixture
+def busy(cli: Cli, tmp_path: Path) -> Cli:
+    """A closing with something of everything the board reads: wire instructions entered and
+    verified, a partial receipt, a wire, a reversal, a waiver, a withdrawal and a verification."""
+    deal = tmp_path / WIRES.name
+    shutil.copy(WIRES, deal)
+    steps = [
+        (("init", str(deal)), "07:00"),
+        (("mark", "company", "prospectus_delivered"), "07:45"),
+        (("mark-signed", "stonestreet", "--at", "08:30"), "09:10"),
+        (("mark-signed", "bnc"), "09:10"),
+        (
+            (
+                "wire-instructions",
+                "verify",
+                "--callback-number",
+                "+1 949 788 6700",
+                "--spoke-with",
+                "Samuel Gulko",
+                "--by",
+                "bob",
+            ),
+            "09:30",
+        ),
+        (("mark-wired", "bnc", "--amount", "465,000.25", "--partial"), "10:00"),
+        (("mark-wired", "stonestreet"), "10:15"),
+        (("mark-faxed", "stonestreet"), "10:20"),
+        (("reverse", "stonestreet", "wired", "--reason", "wire returned"), "11:00"),
+        (("waive", "stonestreet", "dwac_credited", "--reason", "certificated"), "11:05"),
+        (("verify",), "11:10"),
+    ]
+    for args, at in steps:
+        result = cli(*args, now=FRI.format(at))
+        assert result.code == 0, (args, result.err)
+    return cli
+
+
+def typed_records(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """What SQLAlchemy's typed columns (closing.db.schema) return for the rows the board reads."""
+    store = Store(url, must_exist=True)
+    with store.session(read_only=True) as session:
+        events = session.execute(
+            select(*[EVENTS.c[f] for f in Event._fields]).order_by(EVENTS.c.id)
+        )
+        parties = session.execute(
+            select(PURCHASERS.c.id, PURCHASERS.c.purchase_price, PURCHASERS.c.active)
+        )
+        versions = session.execute(
+            select(WIRE_INSTRUCTIONS.c.entered_at, WIRE_INSTRUCTIONS.c.verified_at)
+        )
+        checks = session.execute(select(VERIFICATIONS.c.verified_at, VERIFICATIONS.c.ok))
+        return {
+            "events": [tuple(row) for row in events],
+            "parties": sorted(tuple(row) for row in parties),
+            "versions": [tuple(row) for row in versions],
+            "checks": [tuple(row) for row in checks],
+        }
+
+
+def direct_records(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """The same rows through the driver connection of a store's session."""
+    store = Store(url, must_exist=True)
+    with store.session(read_only=True) as session:
+        reader = queries.reader(session)
+        deal = reading.open_deal(reader, None)
+        purchasers, company = direct.parties(reader, deal.id, active_only=False)
+        everyone = [*purchasers, *([company] if company else [])]
+        by_party = direct.events_by_party(reader, deal.id)
+        return {
+            "events": sorted(
+                (tuple(e) for events in by_party.values() for e in events), key=lambda e: e[0]
+            ),
+            "parties": sorted((p.id, p.purchase_price, p.active) for p in everyone),
+            "versions": [
+                (v.entered_at, v.verified_at) for v in direct.wire_versions(reader, deal.id)
+            ],
+            "checks": [direct.last_verification(reader, deal.id)[:2]],  # type: ignore[index]
+        }
+
+
+def test_the_driver_reads_what_the_typed_columns_give(busy: Cli) -> None:
+    """Instants UTC-aware, money exact Decimal, booleans: equal, field by field, on each
+    backend."""
+    typed, found = typed_records(busy.database_url), direct_records(busy.database_url)
+    assert found == typed
+    amounts = [e[Event._fields.index("amount")] for e in found["events"]]
+    assert Decimal("465000.25") in amounts
+    moments = [e[Event._fields.index("recorded_at")] for e in found["events"]]
+    assert all(isinstance(m, datetime) and m.utcoffset() == UTC.utcoffset(None) for m in moments)
+    assert {active for _, _, active in found["parties"]} <= {True, False}
+    assert found["versions"][0][1] == datetime(2002, 6, 7, 16, 30, tzinfo=UTC)  # 09:30 PDT
+
+
+def test_status_on_a_sqlite_file_and_through_the_store_say_the_same(busy: Cli) -> None:
+    """The board read with sqlite3 equals the board read through SQLAlchemy's session, as the
+    closing stands and as it stood at 10:05."""
+    if not busy.database_url.startswith("sqlite:///"):
+        pytest.skip("the file path is for SQLite")
+    now = datetime.fromisoformat(FRI.format("16:00"))
+    store = Store(busy.database_url, must_exist=True)
+    for as_of in (None, datetime.fromisoformat(FRI.format("10:05"))):
+        on_file = reading.board_on_file(busy.database_url, None, now, as_of)  # type: ignore[arg-type]
+        assert on_file is not None
+        through_store = operations.board(store, None, now, as_of)  # type: ignore[arg-type]
+        assert board_json(on_file) == board_json(through_store)
+    shown = json.loads(busy("status", "--json", now=FRI.format("16:00")).out)
+    bnc = next(p for p in shown["purchasers"] if p["slug"] == "bnc-bach")
+    assert bnc["amount_received"] == "465000.25"
+    assert shown["wire_instructions"]["verified"] is True
+
+
+def test_a_database_the_driver_should_not_read_is_left_to_the_store(
+    busy: Cli, tmp_path: Path
+) -> None:
+    """Another backend, a URL with options, a missing file (not created) and a file at another
+    schema are not read directly; `status` then goes through the store, which upgrades, explains
+    or refuses as before."""
+    url = busy.database_url
+    now = datetime.fromisoformat(FRI.format("16:00"))
+    assert reading.board_on_file("postgresql+psycopg://u@127.0.0.1/x", None, now) is None
+    missing = tmp_path / "nothing-here.db"
+    assert reading.board_on_file(f"sqlite:///{missing}", None, now) is None
+    assert not missing.exists()
+    if not url.startswith("sqlite:///"):
+        return
+    path = url.removeprefix("sqlite:///")
+    assert reading.board_on_file(f"{url}?timeout=5", None, now) is None
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0099'")
+    assert reading.board_on_file(url, None, now) is None
+    newer = busy("status", "--json", now=FRI.format("16:00"))
+    assert newer.code == ExitCode.DATABASE
+    assert "has schema 0099, newer than this closing knows (0006); upgrade closing" in newer.err
+
+
+def test_a_file_that_is_not_a_database_is_explained_by_the_store(cli: Cli, tmp_path: Path) -> None:
+    not_a_database = tmp_path / "notes.db"
+    not_a_database.write_text("not SQLite\n" * 100)
+    cli.monkeypatch.setenv("CLOSING_DATABASE_URL", f"sqlite:///{not_a_database}")
+    result = cli("status")
+    assert result.code != 0
+    assert "file is not a database" in result.err
+    assert not_a_database.read_text() == "not SQLite\n" * 100
