@@ -67,3 +67,23 @@ def test_one_line_problem_says_what_is_wrong() -> None:
         "as plain text"
     )
     assert one_line_problem("fine") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("Stonestreet", '"Stonestreet"'),
+        ("Stone\x7fstreet", '"Stone\\u007fstreet"'),  # ASCII, but DEL is a control
+        ("Stone\x1b[2Jstreet", '"Stone\\u001b[2Jstreet"'),  # orjson's own escape
+        ("Stone\u202estreet", '"Stone\\u202estreet"'),
+        ("Zürich AG", '"Zürich AG"'),
+    ],
+)
+def test_json_output_escapes_every_control_and_keeps_plain_text(
+    value: str, written: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--json` writes what a terminal would act on as `\\uXXXX`, ASCII or not; the rest as is."""
+    from closing.cli.app import App
+
+    App(None, False).print_json({"name": value})
+    assert capsys.readouterr().out == f'{{"name":{written}}}\n'

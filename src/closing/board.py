@@ -21,6 +21,7 @@ from closing.machine import CLOSED, DONE, WAIVED, ProgressMachine, Refusal
 from closing.wire_instructions import WireStatus
 
 DUE_SOON = timedelta(hours=2)
+_NO_MONEY = Decimal(0)
 DONE_STATUS, DONE_LATE, PENDING, DUE_SOON_STATUS, OVERDUE, WAIVED_STATUS = (
     "done",
     "done_late",
@@ -77,10 +78,11 @@ class PurchaserStatus:
     @property
     def shortfall(self) -> Decimal:
         """What a completed payment fell short of the purchase price (within its tolerance)."""
+        short = self.purchaser.purchase_price - self.amount_received
+        if short <= 0:
+            return _NO_MONEY
         paid = any(s.received is not None and s.finished for s in self.steps.values())
-        if not paid:
-            return Decimal(0)
-        return max(self.purchaser.purchase_price - self.amount_received, Decimal(0))
+        return short if paid else _NO_MONEY
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ COMPANY_SLUG = "@company"  # the company's own row: it holds the deal's steps an
 
 
 _NEEDS = [(need, need.partition(".")[::2]) for need in NEEDABLE_DETAILS]  # (dotted, (section, key))
+_SECTIONS = tuple(dict.fromkeys(section for _, (section, _) in _NEEDS))
 _MISSING: dict[frozenset[str], frozenset[str]] = {}
 _MISSING_OF: dict[str, frozenset[str]] = {}  # a purchaser's details (JSON text) -> what is missing
 _MISSING_KEPT = 100_000
@@ -64,8 +65,9 @@ class Purchaser:
         found = _MISSING_OF.get(self.details_json)
         if found is None:
             details = orjson.loads(self.details_json)
+            sections = {section: details.get(section) or {} for section in _SECTIONS}
             missing = frozenset(
-                need for need, (section, key) in _NEEDS if not _detail(details, section, key)
+                need for need, (section, key) in _NEEDS if not sections[section].get(key)
             )
             # Interned: most purchasers of a large deal miss the same few (or none), and the
             # board keys shared step statuses on them.
@@ -121,7 +123,10 @@ class Standing:
 
     def received(self, step_id: str) -> Decimal:
         """What has come in for a payment step: its partial receipts and the completing mark."""
-        total = sum((e.amount or Decimal(0) for e in self.receipts.get(step_id, ())), Decimal(0))
+        total = _NOTHING
+        for receipt in self.receipts.get(step_id, ()):
+            if receipt.amount is not None:
+                total += receipt.amount
         mark = self.done.get(step_id)
         if mark is not None and mark.amount is not None:
             total += mark.amount
@@ -129,10 +134,19 @@ class Standing:
 
     @property
     def amount_received(self) -> Decimal:
-        total = Decimal(0)
-        for step_id in {*self.receipts, *self.done}:
-            total += self.received(step_id)
+        """What has come in for every step: partial receipts and the marks that carry money."""
+        total = _NOTHING
+        for receipts in self.receipts.values():
+            for receipt in receipts:
+                if receipt.amount is not None:
+                    total += receipt.amount
+        for mark in self.done.values():
+            if mark.amount is not None:
+                total += mark.amount
         return total
+
+
+_NOTHING = Decimal(0)
 
 
 def deal_event(

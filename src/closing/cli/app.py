@@ -85,7 +85,13 @@ class App:
         import orjson
 
         option = orjson.OPT_INDENT_2 if sys.stdout.isatty() else 0
-        click.echo(json_text(orjson.dumps(data, option=option).decode()))
+        written = orjson.dumps(data, option=option)
+        if written.isascii() and b"\x7f" not in written:
+            # Printable ASCII but the indentation's line breaks (orjson escapes the controls
+            # below space inside strings): nothing to escape, and no 19 MB string to scan.
+            click.echo(written)
+        else:
+            click.echo(json_text(written.decode()))
 
 
 def json_text(text: str) -> str:

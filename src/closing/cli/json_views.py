@@ -38,11 +38,14 @@ def board_json(board: Board) -> dict[str, Any]:
     # dict serves all. Keyed by identity: hashing a status's fields costs more than its dict.
     shared: dict[int, tuple[StepStatus, dict[str, Any]]] = {}
 
-    def step(status: StepStatus) -> dict[str, Any]:
-        found = shared.get(id(status))
-        if found is None:
-            found = shared[id(status)] = (status, step_json(status, stamp))
-        return found[1]
+    def steps(row: PurchaserStatus) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for step_id, status in row.steps.items():
+            made = shared.get(id(status))
+            if made is None:
+                made = shared[id(status)] = (status, step_json(status, stamp))
+            found[step_id] = made[1]
+        return found
 
     totals = board.totals
     return {
@@ -69,7 +72,7 @@ def board_json(board: Board) -> dict[str, Any]:
                 step_id: step_json(status, stamp) for step_id, status in board.company.steps.items()
             },
         },
-        "purchasers": [purchaser_json(row, step) for row in board.purchasers],
+        "purchasers": [purchaser_json(row, steps(row)) for row in board.purchasers],
         "totals": {
             "purchasers": totals.purchasers,
             "closed": totals.closed,
@@ -120,9 +123,7 @@ def version_json(version: Version | None, count: int, zone: ZoneInfo) -> dict[st
     }
 
 
-def purchaser_json(
-    row: PurchaserStatus, step: Callable[[StepStatus], dict[str, Any]]
-) -> dict[str, Any]:
+def purchaser_json(row: PurchaserStatus, steps: dict[str, dict[str, Any]]) -> dict[str, Any]:
     purchaser = row.purchaser
     withdrawn = row.withdrawn
     return {
@@ -131,7 +132,7 @@ def purchaser_json(
         "state": row.state,
         "withdrawn": withdrawn is not None,
         "withdrawn_reason": withdrawn.note if withdrawn is not None else None,
-        "steps": {step_id: step(status) for step_id, status in row.steps.items()},
+        "steps": steps,
         "shares": purchaser.shares,
         "purchase_price": money_text(purchaser.purchase_price),
         "warrant_shares": purchaser.warrant_shares,

@@ -104,7 +104,7 @@ def money(value: Any) -> Decimal | None:
     if value is None or isinstance(value, Decimal):
         return value
     try:
-        return Decimal(str(value))
+        return Decimal(value if isinstance(value, str) else str(value))
     except InvalidOperation:
         return Decimal("NaN")
 
