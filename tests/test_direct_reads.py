@@ -1,12 +1,15 @@
-"""The board's reads through the database driver (closing.db.direct): the same records as
-SQLAlchemy's typed columns give, on both backends; `closing status` reads a plain SQLite file
-without SQLAlchemy and leaves every other database to the store."""
+"""The board's reads and the marks' writes through the database driver (closing.db.direct): the
+same records as SQLAlchemy's typed columns give, on both backends; `closing status` and the mark
+commands use a plain SQLite file without SQLAlchemy and leave every other database to the store."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,13 +17,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from closing import operations, reading
+from closing import operations, reading, recording
 from closing.cli.json_views import board_json
 from closing.db import direct, queries
 from closing.db.schema import EVENTS, PURCHASERS, VERIFICATIONS, WIRE_INSTRUCTIONS
 from closing.db.store import Store
-from closing.errors import ExitCode
+from closing.errors import ExitCode, RefusedError
 from closing.events import Event
+from closing.marking import MarkRequest
 from tests.helpers import ROOT, Cli
 
 FRI = "2002-06-07T{}:00-07:00"
@@ -170,3 +174,44 @@ def test_a_file_that_is_not_a_database_is_explained_by_the_store(cli: Cli, tmp_p
     assert result.code != 0
     assert "file is not a database" in result.err
     assert not_a_database.read_text() == "not SQLite\n" * 100
+
+
+def test_a_mark_on_a_sqlite_file_imports_no_sqlalchemy(seeded: Cli, tmp_path: Path) -> None:
+    """`closing mark-wired` on a plain SQLite file records through sqlite3 alone; the event is
+    chained as the store would chain it (`closing verify` holds)."""
+    if not seeded.database_url.startswith("sqlite:///"):
+        pytest.skip("the file path is for SQLite")
+    code = (
+        "import sys\nfrom closing.cli import main\n"
+        "try:\n    main(['mark-signed', 'stonestreet'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'sqlmodel')))"
+    )
+    env = {**os.environ, "CLOSING_NOW": FRI.format("09:00")}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.stdout.startswith("Marked signed for Stonestreet Limited Partnership at "), done
+    assert done.stdout.endswith("\n[]\n")
+    assert seeded("mark-wired", "stonestreet", now=FRI.format("10:00")).code == 0
+    checked = json.loads(seeded("verify", "--json", now=FRI.format("10:05")).out)
+    assert checked["ok"] is True
+    assert checked["events"] == 3
+
+
+def test_a_driver_error_while_recording_writes_nothing(seeded: Cli) -> None:
+    """A failure inside the write transaction rolls back what it appended and hands over to the
+    store (None); a refusal rolls back and is raised as it is."""
+    url = seeded.database_url
+    if not url.startswith("sqlite:///"):
+        pytest.skip("the file path is for SQLite")
+    now = datetime.fromisoformat(FRI.format("09:00"))
+    request = MarkRequest("stonestreet", "signed", None, "alice", "vm")
+
+    def fails_after_appending(reader: direct.Reader) -> None:
+        recording.mark(reader, None, request, now)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    assert recording.on_sqlite_file(url, fails_after_appending) is None
+    refused = MarkRequest("stonestreet", "wired", None, "alice", "vm")
+    with pytest.raises(RefusedError, match="signed is not done"):
+        recording.on_sqlite_file(url, lambda reader: recording.mark(reader, None, refused, now))
+    history = seeded("history", "--json", now=FRI.format("09:05"))
+    assert [e["step"] for e in json.loads(history.out)] == ["prospectus_delivered"]

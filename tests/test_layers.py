@@ -37,6 +37,7 @@ DOMAIN = {
 SERVICES = {
     "closing.operations",
     "closing.reading",
+    "closing.recording",
     "closing.wire_operations",
     "closing.alerts.outbox",
     "closing.alerts.daemon",

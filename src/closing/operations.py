@@ -9,43 +9,38 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from closing import reading, reloads
+from closing import reading, recording, reloads
 from closing.board import Board
 from closing.calendar import calendar_snapshot
 from closing.chain import Break, check_chain, record_digest
 from closing.clock import LocalTime
 from closing.db import queries
 from closing.db.store import Store
-from closing.db.wires import status_of
 from closing.deadlines import Deal
-from closing.deal import COMPANY, DealFile, DealTerms, PurchaserSpec, Step, load_deal_file
+from closing.deal import DealFile, DealTerms, PurchaserSpec, load_deal_file
 from closing.errors import (
     DealFileError,
-    NotFoundError,
     Problem,
-    RecordBrokenError,
     RefusedError,
 )
 from closing.events import (
     COMPANY_SLUG,
     REVISION,
-    WITHDRAW,
     Event,
     Purchaser,
-    Standing,
     deal_event,
     replay,
 )
 from closing.machine import Refusal, machine_for
-from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
-from closing.wire_instructions import payment_gate
+from closing.marking import Correction, MarkRequest
+from closing.recording import Locked, Recorded
 
 if TYPE_CHECKING:
     from closing.memo import DealRecord
@@ -290,154 +285,28 @@ def open_deal(session: Session, wanted: str | None) -> Deal:
     return reading.open_deal(queries.reader(session), wanted)
 
 
-MIN_PREFIX = 3
-
-
 def find_purchaser(session: Session, deal: Deal, text: str) -> Purchaser:
     """By slug, or an unambiguous case-insensitive prefix (3 characters at least) of the name or
     slug; the word `company` names the deal's own steps."""
-    wanted = text.strip()
-    if wanted.casefold() == COMPANY:
-        company = queries.company_of(session, deal.id)
-        if company is None:
-            raise NotFoundError(f"deal {deal.slug} has no company steps; reload its deal file")
-        return company
-    exact = queries.purchaser_by_slug(session, deal.id, wanted)
-    if exact is not None and not exact.is_company:
-        return exact
-    if 0 < len(wanted) < MIN_PREFIX:
-        raise NotFoundError(
-            f"purchaser {text!r} is too short to name a purchaser of {deal.slug}: give its slug "
-            f"or at least {MIN_PREFIX} characters of its name"
-        )
-    matches = queries.purchasers_by_prefix(session, deal.id, wanted, limit=11)
-    active = [m for m in matches if m.active] or matches
-    if len(active) == 1 and wanted:
-        return active[0]
-    if not active or not wanted:
-        slugs = queries.active_purchaser_slugs(session, deal.id, limit=11)
-        listed = ", ".join(slugs[:10]) + (", ..." if len(slugs) > 10 else "")
-        raise NotFoundError(f"no purchaser {text!r} in {deal.slug}; the purchasers are: {listed}")
-    names = ", ".join(f"{m.slug} ({m.name})" for m in active[:10])
-    more = " and more" if len(active) > 10 else ""
-    raise NotFoundError(
-        f"purchaser {text!r} is ambiguous in {deal.slug}: {names}{more}; give more of the name"
-    )
-
-
-def find_step(deal: Deal, text: str, party: Purchaser | None = None) -> Step:
-    """By id, or by id or board label in any case ("faxed" finds warrant_faxed's "Faxed"); of the
-    company's steps for the company, of each purchaser's otherwise."""
-    terms = deal.terms
-    steps = terms.steps
-    if party is not None:
-        steps = terms.company_steps if party.is_company else terms.purchaser_steps
-    wanted = text.strip().casefold()
-    for step in steps:
-        if step.id == text or step.id.casefold() == wanted:
-            return step
-    for step in steps:
-        if step.label and step.label.casefold() == wanted:
-            return step
-    names = ", ".join(f"{s.id} ({s.label})" if s.label else s.id for s in steps)
-    raise NotFoundError(f"deal {deal.slug} has no step {text!r}; its steps are {names}")
-
-
-# --- marks and undos ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Recorded:
-    deal: Deal
-    purchaser: Purchaser
-    event: Event
-    states: dict[str, str]  # the party's step states after it
-
-    @property
-    def still_to_do(self) -> list[str]:
-        machine = self.deal.company_machine if self.purchaser.is_company else self.deal.machine
-        return machine.still_to_do(self.states)
-
-
-@dataclass(frozen=True)
-class Locked:
-    """What a mark or a correction decides on: the deal, the party (locked for this
-    transaction), where it stands, and the company's step states (purchaser steps may require
-    company steps)."""
-
-    deal: Deal
-    party: Purchaser
-    standing: Standing
-    company: dict[str, str]
-    head: str  # the hash the next event of this party links to
+    return recording.find_purchaser(queries.reader(session), deal, text)
 
 
 def _locked(session: Session, deal_name: str | None, party_text: str) -> Locked:
-    deal = open_deal(session, deal_name)
-    party = find_purchaser(session, deal, party_text)
-    head = queries.lock_purchaser(session, party.id)
-    machine = deal.company_machine if party.is_company else deal.machine
-    try:
-        standing = replay(machine, queries.purchaser_events(session, party.id))
-    except Refusal as error:
-        raise RecordBrokenError(
-            f"the event log of {party.name} cannot be read ({error}); nothing recorded; "
-            "run closing verify"
-        ) from None
-    company: dict[str, str] = {}
-    if not party.is_company and deal.terms.company_steps:
-        row = queries.company_of(session, deal.id)
-        if row is not None:
-            company = replay(deal.company_machine, queries.purchaser_events(session, row.id)).states
-    return Locked(deal, party, standing, company, head)
-
-
-def _gate_payment(
-    session: Session, deal: Deal, step: Step, request: MarkRequest, what: str
-) -> str | None:
-    """A payment is refused while a change of the wire instructions waits for its second person
-    (unless the request says `unverified_instructions_ok`); returns the note the event then
-    carries."""
-    if not step.is_payment:
-        return None
-    return payment_gate(status_of(session, deal.id), request.unverified_instructions_ok, what)
+    return recording.locked(queries.reader(session), deal_name, party_text)
 
 
 def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetime) -> Recorded:
     """Record that a step happened (or part of a payment arrived); refuse, writing nothing, if
     it cannot have."""
     with store.session() as session:
-        found = _locked(session, deal_name, request.purchaser)
-        step = find_step(found.deal, request.step, found.party)
-        noted = _gate_payment(
-            session, found.deal, step, request, f"mark {step.id} for {found.party.name}"
-        )
-        if noted:
-            request = replace(request, note=f"{request.note}; {noted}" if request.note else noted)
-        decision = decide_mark(
-            found.deal,
-            step,
-            found.party,
-            found.standing,
-            replace(request, step=step.id),
-            now,
-            found.company,
-        )
-        event = queries.append_event(session, found.deal, found.party, decision.event, found.head)
-        return Recorded(found.deal, found.party, event, decision.states)
+        return recording.mark(queries.reader(session), deal_name, request, now)
 
 
 def correct(store: Store, deal_name: str | None, request: Correction, now: datetime) -> Recorded:
     """Record an undo, reversal, waiver or withdrawal as a new event; the events it corrects stay
     in the log."""
     with store.session() as session:
-        found = _locked(session, deal_name, request.purchaser)
-        step = (
-            None if request.kind == WITHDRAW else find_step(found.deal, request.step, found.party)
-        )
-        decision = decide_correction(found.deal, step, found.party, found.standing, request, now)
-        event = queries.append_event(session, found.deal, found.party, decision.event, found.head)
-        return Recorded(found.deal, found.party, event, decision.states)
+        return recording.correct(queries.reader(session), deal_name, request, now)
 
 
 # --- reading -----------------------------------------------------------------------------------

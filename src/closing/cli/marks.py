@@ -27,7 +27,9 @@ from closing.marks import GENERIC, MARK_COMMANDS, MarkCommand
 from closing.text import MAX_TEXT, neutral
 
 if TYPE_CHECKING:
-    from closing.operations import Recorded
+    from closing.db.direct import Reader
+    from closing.marking import Correction, MarkRequest
+    from closing.recording import Recorded
 
 
 note_option = click.option(
@@ -62,7 +64,7 @@ def mark_command(spec: MarkCommand) -> click.Command:
         note: str | None,
         **options: Any,
     ) -> None:
-        from closing.operations import MarkRequest, mark
+        from closing.marking import MarkRequest
 
         step_id = options.pop("step", None) or spec.step
         evidence = options.get(spec.evidence_option.lstrip("-").replace("-", "_"))
@@ -79,8 +81,7 @@ def mark_command(spec: MarkCommand) -> click.Command:
             partial=bool(options.get("partial")),
             unverified_instructions_ok=bool(options.get("unverified_instructions_ok")),
         )
-        recorded = mark(app.store, deal_name, request, app.now())
-        say_recorded(app, "Marked", recorded)
+        say_recorded(app, "Marked", record(app, deal_name, request))
 
     command.__doc__ = spec.help
     params: list[Callable[[Any], Any]] = [
@@ -122,6 +123,34 @@ def mark_command(spec: MarkCommand) -> click.Command:
     for decorate in reversed(params):
         wrapped = decorate(wrapped)
     return click.command(spec.name, help=spec.help)(wrapped)
+
+
+def record(app: App, deal_name: str | None, request: MarkRequest | Correction) -> Recorded:
+    """A mark or a correction, in one transaction: on a plain SQLite file through the standard
+    library's driver, else (or when that cannot open it) through the store."""
+    from closing import recording
+    from closing.marking import MarkRequest
+
+    now = app.now()
+    if isinstance(request, MarkRequest):
+        mark_it = request
+
+        def in_file(reader: Reader) -> Recorded:
+            return recording.mark(reader, deal_name, mark_it, now)
+    else:
+        correct_it = request
+
+        def in_file(reader: Reader) -> Recorded:
+            return recording.correct(reader, deal_name, correct_it, now)
+
+    recorded = recording.on_sqlite_file(app.database_url(), in_file)
+    if recorded is not None:
+        return recorded
+    from closing import operations
+
+    if isinstance(request, MarkRequest):
+        return operations.mark(app.store, deal_name, request, now)
+    return operations.correct(app.store, deal_name, request, now)
 
 
 def say_recorded(app: App, verb: str, recorded: Recorded) -> None:
@@ -192,7 +221,7 @@ def correction_command(kind: str, verb: str, help_text: str, reason_help: str) -
         note: str | None,
         deal_name: str | None,
     ) -> None:
-        from closing.operations import Correction, correct
+        from closing.marking import Correction
 
         request = Correction(
             kind,
@@ -204,7 +233,7 @@ def correction_command(kind: str, verb: str, help_text: str, reason_help: str) -
             local_time(at, "--at"),
             note,
         )
-        say_recorded(app, verb, correct(app.store, deal_name, request, app.now()))
+        say_recorded(app, verb, record(app, deal_name, request))
 
     return command
 
@@ -251,12 +280,12 @@ def withdraw(
     """PURCHASER is out of the deal: no alerts, shown as withdrawn, its price no longer to be
     received."""
     from closing.events import WITHDRAW
-    from closing.operations import Correction, correct
+    from closing.marking import Correction
 
     request = Correction(
         WITHDRAW, purchaser, "", reason, operator(by), socket.gethostname(), local_time(at, "--at")
     )
-    say_recorded(app, "Withdrew", correct(app.store, deal_name, request, app.now()))
+    say_recorded(app, "Withdrew", record(app, deal_name, request))
 
 
 COMMANDS: list[click.Command] = [

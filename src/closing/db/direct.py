@@ -15,6 +15,7 @@ two paths to the same records.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from closing.chain import GENESIS, event_hash
 from closing.deadlines import Deal
 from closing.events import Event, Purchaser
 from closing.timefmt import utc_text
@@ -38,6 +40,7 @@ HEAD = REVISIONS[-1]
 PURCHASER_NAMES = [f.name for f in fields(Purchaser)]
 _PURCHASERS = ", ".join(PURCHASER_NAMES)
 _EVENTS = ", ".join(Event._fields)
+_APPENDED = ", ".join(Event._fields[1:])  # the row id is the database's
 _MONEY_AT = Event._fields.index("amount")
 _OCCURRED_AT, _RECORDED_AT = Event._fields.index("occurred_at"), Event._fields.index("recorded_at")
 _PRICE_AT, _ACTIVE_AT = PURCHASER_NAMES.index("purchase_price"), PURCHASER_NAMES.index("active")
@@ -67,6 +70,7 @@ class Reader:
     def __init__(self, connection: Any, dialect: str) -> None:
         self.connection = connection
         self.sqlite = dialect == "sqlite"
+        self.closed = False
         self._moments: dict[Any, datetime] = {}  # thousands of events share a few instants
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -75,6 +79,14 @@ class Reader:
         try:
             cursor.execute(sql if self.sqlite else sql.replace("?", "%s"), tuple(params))
             return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run a statement that returns no rows (`?` placeholders)."""
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(sql if self.sqlite else sql.replace("?", "%s"), tuple(params))
         finally:
             cursor.close()
 
@@ -97,6 +109,14 @@ class Reader:
             raise ValueError("refusing to compare with a naive datetime")
         return utc_text(value, " ") if self.sqlite else value.astimezone(UTC)
 
+    def bind_money(self, value: Decimal | None) -> Any:
+        """Money as the column stores it (ExactDecimal's bind): exact text on SQLite."""
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"money must be a Decimal, not {type(value).__name__}")
+        return str(value) if self.sqlite else value
+
 
 def money(value: Any) -> Decimal | None:
     """Stored money (ExactDecimal's result): NaN for text that is not a number (edited behind
@@ -112,10 +132,11 @@ def money(value: Any) -> Decimal | None:
 # --- opening a SQLite file without SQLAlchemy ---------------------------------------------------
 
 
-def open_sqlite(url: str) -> Reader | None:
-    """A reader on the SQLite file of a plain `sqlite:///PATH` URL, in a read transaction, when
-    the file is there and at this closing's schema; None for anything else (the SQLAlchemy path
-    then opens it, upgrades it or says what is wrong). Never creates a file."""
+def open_sqlite(url: str, write: bool = False) -> Reader | None:
+    """A reader on the SQLite file of a plain `sqlite:///PATH` URL, in a transaction, when the
+    file is there and at this closing's schema; None for anything else (the SQLAlchemy path then
+    opens it, upgrades it or says what is wrong). Never creates a file. A writer begins with
+    `BEGIN IMMEDIATE`, as the store's writers do: two marks at once are serialised."""
     if not url.startswith("sqlite:///"):
         return None
     path = url[len("sqlite:///") :]
@@ -131,24 +152,35 @@ def open_sqlite(url: str) -> Reader | None:
         return None
     try:
         connection.execute("PRAGMA busy_timeout=30000")
-        connection.execute("BEGIN")  # one snapshot for every read; writers are not held up
+        if write:
+            connection.execute("PRAGMA foreign_keys=ON")
+            connection.execute("PRAGMA journal_mode=WAL")  # as the store's writers set it
+        connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         revision = connection.execute("SELECT version_num FROM alembic_version").fetchall()
         if [row[0] for row in revision] == [HEAD]:
             return Reader(connection, "sqlite")
     except sqlite3.Error:
         pass
-    connection.close()
+    connection.close()  # ends the transaction: nothing was written
     return None
 
 
-def close(reader: Reader) -> None:
-    """End the read transaction and close a connection `open_sqlite` opened."""
+def close(reader: Reader, commit: bool = False) -> None:
+    """End the transaction of a connection `open_sqlite` opened (committed, or rolled back) and
+    close it; again does nothing. A failed commit raises: what it would have written is not
+    there."""
+    connection = reader.connection
+    if reader.closed:
+        return
+    reader.closed = True
     try:
-        reader.connection.execute("COMMIT")
-    except sqlite3.Error:
-        pass  # no transaction left to end (a failed statement ended it)
+        if commit:
+            connection.execute("COMMIT")
     finally:
-        reader.connection.close()
+        if connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # a failed statement ended it already
+                connection.execute("ROLLBACK")
+        connection.close()
 
 
 # --- deals ---------------------------------------------------------------------------------------
@@ -203,15 +235,56 @@ def parties(
         sql += " AND (active OR role = 'company')"
     purchasers, company = [], None
     for row in reader.rows(sql + " ORDER BY position", (deal_id,)):
-        values = list(row)
-        values[_PRICE_AT] = money(values[_PRICE_AT])
-        values[_ACTIVE_AT] = bool(values[_ACTIVE_AT])
-        party = Purchaser(*values)
+        party = _party(row)
         if party.role == "company":
             company = party
         else:
             purchasers.append(party)
     return purchasers, company
+
+
+def _party(row: Sequence[Any]) -> Purchaser:
+    values = list(row)
+    values[_PRICE_AT] = money(values[_PRICE_AT])
+    values[_ACTIVE_AT] = bool(values[_ACTIVE_AT])
+    return Purchaser(*values)
+
+
+def party_where(reader: Reader, deal_id: int, slug: str | None = None) -> Purchaser | None:
+    """The deal's party with this slug, or its company row (slug None)."""
+    sql = f"SELECT {_PURCHASERS} FROM purchaser WHERE deal_id = ? AND "
+    if slug is None:
+        found = reader.rows(sql + "role = 'company'", (deal_id,))
+    else:
+        found = reader.rows(sql + "slug = ?", (deal_id, slug))
+    return _party(found[0]) if found else None
+
+
+def purchasers_by_prefix(reader: Reader, deal_id: int, prefix: str, limit: int) -> list[Purchaser]:
+    """Purchasers whose slug or name starts with `prefix` (any case), in Schedule 1 order."""
+    pattern = like_prefix(prefix)
+    sql = (
+        f"SELECT {_PURCHASERS} FROM purchaser WHERE deal_id = ? AND role = 'purchaser' AND "
+        "(lower(slug) LIKE ? ESCAPE '\\' OR lower(name) LIKE ? ESCAPE '\\') "
+        f"ORDER BY position LIMIT {int(limit)}"
+    )
+    return [_party(row) for row in reader.rows(sql, (deal_id, pattern, pattern))]
+
+
+def active_purchaser_slugs(reader: Reader, deal_id: int, limit: int) -> list[str]:
+    sql = (
+        "SELECT slug FROM purchaser WHERE deal_id = ? AND active AND role = 'purchaser' "
+        f"ORDER BY position LIMIT {int(limit)}"
+    )
+    return [row[0] for row in reader.rows(sql, (deal_id,))]
+
+
+def lock_chain_head(reader: Reader, party_id: int) -> tuple[int, str]:
+    """Serialise writers on one party (a row lock on PostgreSQL; SQLite holds the database lock
+    from BEGIN IMMEDIATE); its chain head's seq and hash, which the next event links to."""
+    sql = "SELECT head_seq, head_hash FROM purchaser WHERE id = ?"
+    seq, head = reader.rows(sql if reader.sqlite else sql + " FOR UPDATE", (party_id,))[0]
+    return int(seq), head or GENESIS
 
 
 def events_by_party(
@@ -223,21 +296,56 @@ def events_by_party(
     if as_of is not None:
         sql += " AND recorded_at <= ?"
         params.append(reader.bind_moment(as_of))
-    moment, make = reader.moment, Event._make
     result: dict[int, list[Event]] = {}
-    for row in reader.rows(sql + " ORDER BY purchaser_id, seq", params):
-        values = list(row)
-        values[_OCCURRED_AT] = moment(values[_OCCURRED_AT])
-        values[_RECORDED_AT] = moment(values[_RECORDED_AT])
-        if values[_MONEY_AT] is not None:
-            values[_MONEY_AT] = money(values[_MONEY_AT])
-        event = make(values)
+    for event in _events(reader, reader.rows(sql + " ORDER BY purchaser_id, seq", params)):
         found = result.get(event.purchaser_id)
         if found is None:
             result[event.purchaser_id] = [event]
         else:
             found.append(event)
     return result
+
+
+def _events(reader: Reader, rows: list[tuple[Any, ...]]) -> list[Event]:
+    moment, make = reader.moment, Event._make
+    found = []
+    for row in rows:
+        values = list(row)
+        values[_OCCURRED_AT] = moment(values[_OCCURRED_AT])
+        values[_RECORDED_AT] = moment(values[_RECORDED_AT])
+        if values[_MONEY_AT] is not None:
+            values[_MONEY_AT] = money(values[_MONEY_AT])
+        found.append(make(values))
+    return found
+
+
+def party_events(reader: Reader, party_id: int) -> list[Event]:
+    """One party's events in order."""
+    sql = f"SELECT {_EVENTS} FROM event WHERE purchaser_id = ? ORDER BY seq"
+    return _events(reader, reader.rows(sql, (party_id,)))
+
+
+def append_event(
+    reader: Reader, deal_id: int, deal_slug: str, party: Purchaser, event: Event, prev_hash: str
+) -> Event:
+    """Append one event (never update, never delete), chained to `prev_hash`, and move the
+    party's head to it; returns it with its id. The unique (purchaser, seq) key refuses a second
+    writer that read the same history."""
+    digest = event_hash(deal_slug, party.slug, event, prev_hash)
+    values = list(event)
+    values[_OCCURRED_AT] = reader.bind_moment(event.occurred_at)
+    values[_RECORDED_AT] = reader.bind_moment(event.recorded_at)
+    values[_MONEY_AT] = reader.bind_money(event.amount)
+    sql = (
+        f"INSERT INTO event ({_APPENDED}, deal_id, prev_hash, hash) "
+        f"VALUES ({', '.join('?' * (len(values) + 2))}) RETURNING id"
+    )
+    ((new_id,),) = reader.rows(sql, (*values[1:], deal_id, prev_hash, digest))
+    reader.execute(
+        "UPDATE purchaser SET head_seq = ?, head_hash = ? WHERE id = ?",
+        (event.seq, digest, party.id),
+    )
+    return event._replace(id=int(new_id))
 
 
 # --- the record's health, the alert ledger, the wire instructions --------------------------------

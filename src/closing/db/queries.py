@@ -16,10 +16,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session
 
-from closing.chain import GENESIS, Stored, event_hash
+from closing.chain import Stored, event_hash
 from closing.db import direct, schema
 from closing.db.bulk import insert_many, update_many
-from closing.db.direct import like_prefix
 from closing.db.schema import (
     DEALS,
     EVENTS,
@@ -147,52 +146,22 @@ def parties_of(
 
 def company_of(session: Session, deal_id: int) -> Purchaser | None:
     """The row that holds the deal's own steps and their events."""
-    query = select(*_PURCHASER_COLUMNS).where(
-        PURCHASERS.c.deal_id == deal_id, PURCHASERS.c.role == "company"
-    )
-    row = session.execute(query).first()
-    return None if row is None else _purchaser(row)
+    return direct.party_where(reader(session), deal_id)
 
 
 def purchaser_by_slug(session: Session, deal_id: int, slug: str) -> Purchaser | None:
-    query = select(*_PURCHASER_COLUMNS).where(
-        PURCHASERS.c.deal_id == deal_id, PURCHASERS.c.slug == slug
-    )
-    row = session.execute(query).first()
-    return None if row is None else _purchaser(row)
+    return direct.party_where(reader(session), deal_id, slug)
 
 
 def purchasers_by_prefix(
     session: Session, deal_id: int, prefix: str, limit: int
 ) -> list[Purchaser]:
     """Purchasers whose slug or name starts with `prefix` (any case), in Schedule 1 order."""
-    pattern = like_prefix(prefix)
-    query = (
-        select(*_PURCHASER_COLUMNS)
-        .where(
-            PURCHASERS.c.deal_id == deal_id,
-            PURCHASERS.c.role == "purchaser",
-            func.lower(PURCHASERS.c.slug).like(pattern, escape="\\")
-            | func.lower(PURCHASERS.c.name).like(pattern, escape="\\"),
-        )
-        .order_by(PURCHASERS.c.position)
-        .limit(limit)
-    )
-    return [_purchaser(row) for row in session.execute(query)]
+    return direct.purchasers_by_prefix(reader(session), deal_id, prefix, limit)
 
 
 def active_purchaser_slugs(session: Session, deal_id: int, limit: int) -> list[str]:
-    query = (
-        select(PURCHASERS.c.slug)
-        .where(
-            PURCHASERS.c.deal_id == deal_id,
-            PURCHASERS.c.active,
-            PURCHASERS.c.role == "purchaser",
-        )
-        .order_by(PURCHASERS.c.position)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
+    return direct.active_purchaser_slugs(reader(session), deal_id, limit)
 
 
 def insert_purchasers(session: Session, deal_id: int, rows: Sequence[dict[str, Any]]) -> None:
@@ -213,13 +182,7 @@ def lock_purchaser(session: Session, purchaser_id: int) -> str:
 
 def lock_chain_head(session: Session, purchaser_id: int) -> tuple[int, str]:
     """`lock_purchaser`, returning the head's seq too (for a writer that need not replay)."""
-    query = (
-        select(PURCHASERS.c.head_seq, PURCHASERS.c.head_hash)
-        .where(PURCHASERS.c.id == purchaser_id)
-        .with_for_update()
-    )
-    seq, head = session.execute(query).one()
-    return int(seq), head or GENESIS
+    return direct.lock_chain_head(reader(session), purchaser_id)
 
 
 # --- the event log -----------------------------------------------------------------------------
@@ -233,8 +196,7 @@ def events_by_purchaser(
 
 
 def purchaser_events(session: Session, purchaser_id: int) -> list[Event]:
-    query = select(*_EVENT_COLUMNS).where(EVENTS.c.purchaser_id == purchaser_id)
-    return _events(session.execute(query.order_by(EVENTS.c.seq)))
+    return direct.party_events(reader(session), purchaser_id)
 
 
 def deal_events(session: Session, deal_id: int) -> list[Event]:
@@ -247,23 +209,8 @@ def append_event(
     session: Session, deal: Deal, party: Purchaser, event: Event, prev_hash: str
 ) -> Event:
     """Append one event (never update, never delete), chained to `prev_hash`, and move the
-    party's head to it; returns it with its id. The unique (purchaser, seq) key refuses a second
-    writer that read the same history."""
-    digest = event_hash(deal.slug, party.slug, event, prev_hash)
-    values = event._asdict()
-    del values["id"]
-    insert = (
-        EVENTS.insert()
-        .values(deal_id=deal.id, prev_hash=prev_hash, hash=digest, **values)
-        .returning(EVENTS.c.id)
-    )
-    appended = event._replace(id=session.execute(insert).scalar_one())
-    session.execute(
-        PURCHASERS.update()
-        .where(PURCHASERS.c.id == party.id)
-        .values(head_seq=event.seq, head_hash=digest)
-    )
-    return appended
+    party's head to it; returns it with its id."""
+    return direct.append_event(reader(session), deal.id, deal.slug, party, event, prev_hash)
 
 
 def append_events(
