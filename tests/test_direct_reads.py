@@ -209,9 +209,11 @@ def test_a_driver_error_while_recording_writes_nothing(seeded: Cli) -> None:
         recording.mark(reader, None, request, now)
         raise sqlite3.OperationalError("disk I/O error")
 
-    assert recording.on_sqlite_file(url, fails_after_appending) is None
+    assert direct.on_sqlite_file(url, fails_after_appending, write=True) is None
     refused = MarkRequest("stonestreet", "wired", None, "alice", "vm")
     with pytest.raises(RefusedError, match="signed is not done"):
-        recording.on_sqlite_file(url, lambda reader: recording.mark(reader, None, refused, now))
+        direct.on_sqlite_file(
+            url, lambda reader: recording.mark(reader, None, refused, now), write=True
+        )
     history = seeded("history", "--json", now=FRI.format("09:05"))
     assert [e["step"] for e in json.loads(history.out)] == ["prospectus_delivered"]

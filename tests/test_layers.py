@@ -38,6 +38,7 @@ SERVICES = {
     "closing.operations",
     "closing.reading",
     "closing.recording",
+    "closing.wire_imports",
     "closing.wire_operations",
     "closing.alerts.outbox",
     "closing.alerts.daemon",

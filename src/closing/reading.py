@@ -7,7 +7,6 @@ same thing, refuse the same way and build the same board.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from datetime import datetime
 
@@ -96,12 +95,4 @@ def board_on_file(
     """The board read straight from a plain SQLite file with the standard library's driver;
     None when the database is not one it can read that way (not SQLite, an older schema, a
     driver error): the caller then reads it through the store."""
-    reader = direct.open_sqlite(url)
-    if reader is None:
-        return None
-    try:
-        return read_board(reader, deal_name, now, as_of)
-    except sqlite3.Error:
-        return None
-    finally:
-        direct.close(reader)
+    return direct.on_sqlite_file(url, lambda reader: read_board(reader, deal_name, now, as_of))

@@ -2,17 +2,15 @@
 
 The same functions serve a SQLAlchemy session (through `closing.db.queries.reader`) and the mark
 commands on a plain SQLite file, which open it with the standard library's driver
-(`on_sqlite_file`) and so never import SQLAlchemy. Find the deal and the party, lock the party's
-chain, replay its events, decide (closing.marking), append: a refusal writes nothing.
+(`closing.db.direct.on_sqlite_file`) and so never import SQLAlchemy. Find the deal and the party,
+lock the party's chain, replay its events, decide (closing.marking), append: a refusal writes
+nothing.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TypeVar
 
 from closing.db import direct
 from closing.db.direct import Reader
@@ -24,9 +22,6 @@ from closing.machine import Refusal
 from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
 from closing.reading import open_deal
 from closing.wire_instructions import payment_gate, wire_status
-
-T = TypeVar("T")
-
 
 MIN_PREFIX = 3
 
@@ -180,22 +175,3 @@ def correct(reader: Reader, deal_name: str | None, request: Correction, now: dat
         reader, found.deal.id, found.deal.slug, found.party, decision.event, found.head
     )
     return Recorded(found.deal, found.party, event, decision.states)
-
-
-def on_sqlite_file(url: str, record: Callable[[Reader], T]) -> T | None:
-    """`record(reader)` in one write transaction on a plain SQLite file, opened with the standard
-    library's driver; None, with nothing written, when the database is not one it can write that
-    way (not SQLite, another schema, a driver error): the caller then goes through the store."""
-    reader = direct.open_sqlite(url, write=True)
-    if reader is None:
-        return None
-    try:
-        done = record(reader)
-        direct.close(reader, commit=True)
-    except sqlite3.Error:
-        direct.close(reader)
-        return None
-    except BaseException:
-        direct.close(reader)
-        raise
-    return done

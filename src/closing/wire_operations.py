@@ -9,36 +9,34 @@ and appends what it decided through `queries.append_event`. Nothing here prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
-from closing.bankfiles import CREDIT, BankFile, Entry
+from closing.bankfiles import BankFile
 from closing.db import queries, wires
 from closing.db.store import Store
 from closing.deadlines import Deal
-from closing.deal import DealFile, Step
+from closing.deal import DealFile
 from closing.errors import NotFoundError, RefusedError
-from closing.events import Event, Purchaser, Standing, replay
+from closing.events import Purchaser, Standing
 from closing.marking import MarkRequest, decide_mark
-from closing.matching import Owed, Proposal, Rules, match_credits
-from closing.money import format_money
 from closing.operations import Recorded, open_deal
+from closing.wire_imports import (
+    ImportResult,
+    ImportRow,
+    import_on,
+    payment_step,
+)
 from closing.wire_instructions import (
     Verification,
     Version,
     decide_instructions,
     decide_verification,
-    is_company_account,
     payment_gate,
     propose,
 )
-
-WINDOW_AFTER = 5  # business days after the closing date that a wire still counts as the deal's
-
 
 # --- wire instructions -------------------------------------------------------------------------
 
@@ -122,54 +120,6 @@ def verify(
 # --- bank files --------------------------------------------------------------------------------
 
 
-class ImportRow(NamedTuple):  # a tuple: an import makes one per credit, tens of thousands
-    entry: Entry
-    status: str  # recorded, would record, left, already imported
-    reason: str
-    purchaser: Purchaser | None = None
-    event: Event | None = None
-    partial: bool = False
-
-
-@dataclass
-class ImportResult:
-    deal: Deal
-    file: BankFile
-    applied: bool
-    rows: list[ImportRow] = field(default_factory=list)
-    other_accounts: int = 0  # credits to accounts that are not the company's verified one
-    debits: int = 0
-    pending: int = 0  # entries the bank has not booked yet
-    warning: str | None = None  # unverified instructions
-
-    def count(self, status: str) -> int:
-        return sum(1 for row in self.rows if row.status == status)
-
-    @property
-    def notices(self) -> list[str]:
-        """One line per wire recorded, for the log and the alert channels."""
-        return [
-            f"{row.purchaser.name} wired {format_money(row.entry.amount)}"
-            + (" (part of the price)" if row.partial else "")
-            + f", {row.entry.evidence}"
-            for row in self.rows
-            if row.status == "recorded" and row.purchaser is not None
-        ]
-
-
-def payment_step(deal: Deal) -> Step:
-    for step in deal.terms.purchaser_steps:
-        if step.is_payment:
-            return step
-    raise RefusedError(f"deal {deal.slug} has no payment step (payment: true) to record wires on")
-
-
-def closing_window(deal: Deal, step: Step) -> Rules:
-    terms = deal.terms
-    last = deal.step_calendar(step).next_business_day(terms.closing_date, WINDOW_AFTER)
-    return Rules(step.tolerance, terms.agreement_date, last)
-
-
 def import_file(
     store: Store,
     deal_name: str | None,
@@ -180,191 +130,11 @@ def import_file(
     now: datetime,
     unverified_ok: bool = False,
 ) -> ImportResult:
-    """Match a bank file's credits to purchasers; with `apply`, record the clear matches as wired
-    marks (or partial receipts) and every new credit in the credit ledger, all in one
-    transaction. A credit already imported (by its bank reference) is skipped."""
+    """`wire_imports.import_on` in a transaction of the store (read-only without `apply`)."""
     with store.session(read_only=not apply) as session:
-        deal = open_deal(session, deal_name)
-        step = payment_step(deal)
-        status = wires.status_of(session, deal.id)
-        verified = status.verified_version
-        if verified is None:
-            raise RefusedError(
-                f"cannot import wires for {deal.slug}: it has no verified wire instructions, and "
-                "credits count only on the verified company account; add "
-                "company.wire_instructions to the deal file and have another operator run "
-                "closing wire-instructions verify"
-            )
-        what = f"record wires from {bank_file.name}"
-        gate_note = payment_gate(status, unverified_ok or not apply, what)
-        result = ImportResult(deal, bank_file, apply, warning=status.warning())
-        heads = wires.lock_deal_purchasers(session, deal.id) if apply else {}
-        credits = _company_credits(bank_file, verified, deal.slug, result)
-        known = wires.known_references(session, deal.id, [e.bank_reference for e in credits])
-        fresh: list[Entry] = []
-        seen: set[str] = set()
-        for entry in credits:
-            if entry.bank_reference in known or entry.bank_reference in seen:
-                result.rows.append(ImportRow(entry, "already imported", "imported before"))
-            else:
-                seen.add(entry.bank_reference)
-                fresh.append(entry)
-        if not fresh:
-            return result
-        purchasers, company = queries.parties_of(session, deal.id)
-        events = queries.events_by_purchaser(session, deal.id)
-        machine = deal.machine
-        company_states = (
-            replay(deal.company_machine, events.get(company.id, [])).states if company else {}
+        return import_on(
+            queries.reader(session), deal_name, bank_file, apply, actor, host, now, unverified_ok
         )
-        standings: dict[int, Standing | _Stale] = {}
-        owed: list[Owed] = []
-        for purchaser in purchasers:
-            history = events.get(purchaser.id, [])
-            standing = replay(machine, history) if history else Standing()
-            standings[purchaser.id] = standing
-            if standing.withdrawn is not None or step.id in standing.states:
-                continue
-            received = standing.received(step.id)
-            partial_ok = step.allows_partial or bool(standing.receipts.get(step.id))
-            owed.append(Owed(purchaser, purchaser.purchase_price - received, partial_ok))
-        proposals = match_credits(fresh, owed, closing_window(deal, step))
-        rows = [
-            _decide(
-                deal,
-                step,
-                proposal,
-                standings,
-                events,
-                company_states,
-                bank_file,
-                actor,
-                host,
-                now,
-                gate_note,
-            )
-            for proposal in proposals
-        ]
-        if apply:
-            # Every wire in one batch, each chained to its purchaser's head.
-            to_append = [
-                (row.purchaser, row.event, heads[row.purchaser.id])
-                for row in rows
-                if row.event is not None and row.purchaser is not None
-            ]
-            appended = iter(queries.append_events(session, deal, to_append))
-            rows = [
-                row._replace(event=next(appended)) if row.event is not None else row for row in rows
-            ]
-            wires.insert_credits(
-                session, deal.id, [_credit_row(row, bank_file, actor, now) for row in rows]
-            )
-        result.rows += rows
-        return result
-
-
-def _company_credits(
-    bank_file: BankFile, verified: Version, deal_slug: str, result: ImportResult
-) -> list[Entry]:
-    """The booked credits to the company's verified account; the rest counted and set aside."""
-    checked: dict[str, bool] = {}  # each account number is checked once (a slow hash)
-    credits = []
-    for entry in bank_file.entries:
-        if entry.account not in checked:
-            checked[entry.account] = is_company_account(entry.account, verified, deal_slug)
-        if not checked[entry.account]:
-            if entry.direction == CREDIT:
-                result.other_accounts += 1
-            continue
-        if entry.direction != CREDIT:
-            result.debits += 1
-        elif entry.status != "booked":
-            result.pending += 1
-        else:
-            credits.append(entry)
-    return credits
-
-
-def _decide(
-    deal: Deal,
-    step: Step,
-    proposal: Proposal,
-    standings: dict[int, Standing | _Stale],
-    events: dict[int, list[Event]],
-    company_states: dict[str, str],
-    bank_file: BankFile,
-    actor: str,
-    host: str,
-    now: datetime,
-    gate_note: str | None,
-) -> ImportRow:
-    entry = proposal.entry
-    party = proposal.purchaser
-    if party is None:
-        return ImportRow(entry, "left", proposal.reason)
-    at = min(entry.booked_at or now, now)
-    note = f"from the bank's file: {proposal.reason}"
-    if gate_note:
-        note += f"; {gate_note}"
-    request = MarkRequest(
-        purchaser=party.slug,
-        step=step.id,
-        at=at,
-        actor=actor,
-        host=host,
-        evidence_kind="bank",
-        evidence=f"{entry.evidence}; {bank_file.format} {bank_file.name} "
-        f"sha256:{bank_file.sha256[:16]}",
-        amount=str(entry.amount),
-        note=note,
-        partial=proposal.partial,
-    )
-    standing = standings[party.id]
-    if isinstance(standing, _Stale):  # a second credit of the same purchaser in this file
-        standing = standings[party.id] = replay(deal.machine, standing.history)
-    try:
-        decision = decide_mark(deal, step, party, standing, request, now, company_states)
-    except RefusedError as refusal:
-        return ImportRow(
-            entry, "left", f"matched {party.name} ({proposal.reason}) but {refusal.message}", party
-        )
-    history = [*events.get(party.id, []), decision.event]
-    events[party.id] = history
-    standings[party.id] = _Stale(history)
-    return ImportRow(entry, "recorded", proposal.reason, party, decision.event, proposal.partial)
-
-
-@dataclass(frozen=True)
-class _Stale:
-    """A purchaser's standing to work out again from its history, if another credit needs it."""
-
-    history: list[Event]
-
-
-def _credit_row(
-    row: ImportRow, bank_file: BankFile, actor: str, now: datetime
-) -> dict[str, object]:
-    entry = row.entry
-    return {
-        "bank_reference": entry.bank_reference,
-        "file_name": bank_file.name,
-        "file_sha256": bank_file.sha256,
-        "file_format": bank_file.format,
-        "line": entry.line,
-        "amount": entry.amount,
-        "currency": entry.currency,
-        "value_date": entry.value_date.isoformat() if entry.value_date else None,
-        "ordering_customer": entry.ordering_customer,
-        "imad": entry.imad,
-        "details": "; ".join(entry.references),
-        "account_masked": entry.account_masked,
-        "imported_at": now,
-        "imported_by": actor,
-        "status": "recorded" if row.status == "recorded" else "left",
-        "reason": row.reason,
-        "purchaser_id": row.purchaser.id if row.purchaser and row.status == "recorded" else None,
-        "event_id": row.event.id if row.event is not None and row.event.id else None,
-    }
 
 
 def match_by_hand(

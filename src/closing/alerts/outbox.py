@@ -47,7 +47,7 @@ from closing.deadlines import Deal
 from closing.errors import NotFoundError, RefusedError
 from closing.events import Purchaser
 from closing.money import format_money
-from closing.wire_operations import ImportResult
+from closing.wire_imports import ImportResult
 
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=2)

@@ -129,6 +129,7 @@ def record(app: App, deal_name: str | None, request: MarkRequest | Correction) -
     """A mark or a correction, in one transaction: on a plain SQLite file through the standard
     library's driver, else (or when that cannot open it) through the store."""
     from closing import recording
+    from closing.db.direct import on_sqlite_file
     from closing.marking import MarkRequest
 
     now = app.now()
@@ -143,7 +144,7 @@ def record(app: App, deal_name: str | None, request: MarkRequest | Correction) -
         def in_file(reader: Reader) -> Recorded:
             return recording.correct(reader, deal_name, correct_it, now)
 
-    recorded = recording.on_sqlite_file(app.database_url(), in_file)
+    recorded = on_sqlite_file(app.database_url(), in_file, write=True)
     if recorded is not None:
         return recorded
     from closing import operations

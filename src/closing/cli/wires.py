@@ -22,10 +22,11 @@ from closing.cli.marks import note_option, say_recorded, unverified_option
 from closing.text import MAX_TEXT, neutral
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from zoneinfo import ZoneInfo
 
+    from closing.wire_imports import ImportResult
     from closing.wire_instructions import Version
-    from closing.wire_operations import ImportResult
 
 SHOWN_ROWS = 50  # rows of an import's table; --json has every one
 
@@ -168,10 +169,8 @@ def import_command(
     deal_name: str | None,
 ) -> None:
     """Match FILE's credits to purchasers; with --apply, record them as wired marks."""
-    from closing.wire_operations import read_and_import
-
-    result = read_and_import(
-        app.store,
+    result = import_bank_file(
+        app,
         deal_name,
         file,
         apply,
@@ -184,6 +183,42 @@ def import_command(
         app.print_json(import_json(result))
         return
     show_import(app, result)
+
+
+def import_bank_file(
+    app: App,
+    deal_name: str | None,
+    file: str,
+    apply: bool,
+    actor: str,
+    host: str,
+    now: datetime,
+    unverified_ok: bool,
+) -> ImportResult:
+    """The deal's zone read, the file parsed (outside any transaction), then the import in one
+    transaction: on a plain SQLite file through the standard library's driver, else (or when
+    that cannot open it) through the store."""
+    from closing.bankfiles.detect import read_bank_file
+    from closing.db.direct import on_sqlite_file
+    from closing.reading import open_deal
+    from closing.wire_imports import import_on
+
+    url = app.database_url()
+    zone = on_sqlite_file(url, lambda reader: open_deal(reader, deal_name).terms.zone)
+    if zone is not None:
+        bank_file = read_bank_file(file, zone)
+        result = on_sqlite_file(
+            url,
+            lambda reader: import_on(
+                reader, deal_name, bank_file, apply, actor, host, now, unverified_ok
+            ),
+            write=apply,
+        )
+        if result is not None:
+            return result
+    from closing.wire_operations import read_and_import
+
+    return read_and_import(app.store, deal_name, file, apply, actor, host, now, unverified_ok)
 
 
 def import_json(result: ImportResult) -> dict[str, Any]:

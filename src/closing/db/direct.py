@@ -18,12 +18,12 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from closing.chain import GENESIS, event_hash
@@ -31,6 +31,8 @@ from closing.deadlines import Deal
 from closing.events import Event, Purchaser
 from closing.timefmt import utc_text
 from closing.wire_instructions import Version
+
+T = TypeVar("T")
 
 # The Alembic revisions, oldest first (closing/migrations/versions). Kept here so that checking
 # the schema on every command imports neither Alembic nor SQLAlchemy; a test keeps the two in step.
@@ -87,6 +89,16 @@ class Reader:
         cursor = self.connection.cursor()
         try:
             cursor.execute(sql if self.sqlite else sql.replace("?", "%s"), tuple(params))
+        finally:
+            cursor.close()
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for many rows, in the driver's own executemany."""
+        if not rows:
+            return
+        cursor = self.connection.cursor()
+        try:
+            cursor.executemany(sql if self.sqlite else sql.replace("?", "%s"), rows)
         finally:
             cursor.close()
 
@@ -181,6 +193,26 @@ def close(reader: Reader, commit: bool = False) -> None:
             with contextlib.suppress(sqlite3.Error):  # a failed statement ended it already
                 connection.execute("ROLLBACK")
         connection.close()
+
+
+def on_sqlite_file(url: str, work: Callable[[Reader], T], write: bool = False) -> T | None:
+    """`work(reader)` in one transaction on a plain SQLite file, opened with the standard
+    library's driver, committed when it returns (a writer's) and rolled back when it raises;
+    None, with nothing written, when the database is not one it can use that way (not SQLite,
+    another schema, a driver error): the caller then goes through the store."""
+    reader = open_sqlite(url, write=write)
+    if reader is None:
+        return None
+    try:
+        done = work(reader)
+        close(reader, commit=write)
+    except sqlite3.Error:
+        close(reader)
+        return None
+    except BaseException:
+        close(reader)
+        raise
+    return done
 
 
 # --- deals ---------------------------------------------------------------------------------------
@@ -346,6 +378,100 @@ def append_event(
         (event.seq, digest, party.id),
     )
     return event._replace(id=int(new_id))
+
+
+def append_events(
+    reader: Reader,
+    deal_id: int,
+    deal_slug: str,
+    chained: Sequence[tuple[Purchaser, Event, str]],
+) -> list[Event]:
+    """`append_event` for many events in a few statements (an import of a bank file records
+    thousands of wires), hashed the same way: each chained to the hash given with it, or to the
+    event before it in `chained` for the same party."""
+    if not chained:
+        return []
+    rows: list[tuple[Any, ...]] = []
+    heads: dict[int, tuple[int, str]] = {}
+    moment, bind_money = reader.bind_moment, reader.bind_money
+    for party, event, given in chained:
+        prev_hash = heads[party.id][1] if party.id in heads else given
+        digest = event_hash(deal_slug, party.slug, event, prev_hash)
+        values = list(event)
+        values[_OCCURRED_AT] = moment(event.occurred_at)
+        values[_RECORDED_AT] = moment(event.recorded_at)
+        values[_MONEY_AT] = bind_money(event.amount)
+        rows.append((*values[1:], deal_id, prev_hash, digest))
+        heads[party.id] = (event.seq, digest)
+    # One executemany, then the new ids read back by (party, seq), which is unique: RETURNING
+    # in parameter order makes SQLite insert the rows one statement at a time. The ids are
+    # above every id there was (a range of the primary key; another deal's rows are skipped).
+    ((before,),) = reader.rows("SELECT coalesce(max(id), 0) FROM event")
+    reader.executemany(
+        f"INSERT INTO event ({_APPENDED}, deal_id, prev_hash, hash) "
+        f"VALUES ({', '.join('?' * (len(Event._fields) + 2))})",
+        rows,
+    )
+    new_ids = {
+        (party, seq): id_
+        for id_, party, seq in reader.rows(
+            "SELECT id, purchaser_id, seq FROM event WHERE id > ? AND deal_id = ?",
+            (before, deal_id),
+        )
+    }
+    reader.executemany(
+        "UPDATE purchaser SET head_seq = ?, head_hash = ? WHERE id = ?",
+        [(seq, digest, party) for party, (seq, digest) in heads.items()],
+    )
+    return [event._replace(id=int(new_ids[party.id, event.seq])) for party, event, _ in chained]
+
+
+def lock_deal_parties(reader: Reader, deal_id: int) -> dict[int, str]:
+    """Serialise an import with every mark on the deal (row locks on PostgreSQL; SQLite holds
+    the database lock from BEGIN IMMEDIATE); each party's chain head, which its next event links
+    to."""
+    sql = "SELECT id, head_hash FROM purchaser WHERE deal_id = ?"
+    found = reader.rows(sql if reader.sqlite else sql + " FOR UPDATE", (deal_id,))
+    return {party: head or GENESIS for party, head in found}
+
+
+# --- bank credits --------------------------------------------------------------------------------
+
+BATCH = 500  # values per IN (...) (SQLite allows a limited number of bound parameters)
+
+
+def known_references(reader: Reader, deal_id: int, references: Iterable[str]) -> set[str]:
+    """Which of these bank references were imported before."""
+    wanted = sorted(set(references))
+    known: set[str] = set()
+    for start in range(0, len(wanted), BATCH):
+        some = wanted[start : start + BATCH]
+        sql = (
+            "SELECT bank_reference FROM bank_credit WHERE deal_id = ? AND bank_reference IN "
+            f"({', '.join('?' * len(some))})"
+        )
+        known.update(row[0] for row in reader.rows(sql, (deal_id, *some)))
+    return known
+
+
+def insert_credits(reader: Reader, deal_id: int, rows: Sequence[dict[str, Any]]) -> None:
+    """New rows of the credit ledger (each a dict of its columns, `amount` a Decimal and
+    `imported_at` an aware datetime)."""
+    if not rows:
+        return
+    names = list(rows[0])
+    money_at, moment_at = names.index("amount"), names.index("imported_at")
+    values = []
+    for row in rows:
+        found = [row[name] for name in names]
+        found[money_at] = reader.bind_money(found[money_at])
+        found[moment_at] = reader.bind_moment(found[moment_at])
+        values.append((deal_id, *found))
+    reader.executemany(
+        f"INSERT INTO bank_credit (deal_id, {', '.join(names)}) "
+        f"VALUES ({', '.join('?' * (len(names) + 1))})",
+        values,
+    )
 
 
 # --- the record's health, the alert ledger, the wire instructions --------------------------------

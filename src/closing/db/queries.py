@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session
 
-from closing.chain import Stored, event_hash
+from closing.chain import Stored
 from closing.db import direct, schema
-from closing.db.bulk import insert_many, update_many
 from closing.db.schema import (
     DEALS,
     EVENTS,
@@ -216,45 +215,10 @@ def append_event(
 def append_events(
     session: Session, deal: Deal, chained: Sequence[tuple[Purchaser, Event, str]]
 ) -> list[Event]:
-    """`append_event` for many events in two statements (an import of a bank file records
-    thousands of wires), hashed the same way: each chained to the hash given with it, or to the
-    event before it in `chained` for the same party."""
-    if not chained:
-        return []
-    rows: list[dict[str, Any]] = []
-    heads: dict[int, tuple[int, str]] = {}
-    for party, event, given in chained:
-        prev_hash = heads[party.id][1] if party.id in heads else given
-        digest = event_hash(deal.slug, party.slug, event, prev_hash)
-        values = event._asdict()
-        del values["id"]
-        rows.append({"deal_id": deal.id, "prev_hash": prev_hash, "hash": digest, **values})
-        heads[party.id] = (event.seq, digest)
-    # One executemany, then the new ids read back by (party, seq), which is unique: RETURNING
-    # in parameter order makes SQLite insert the rows one statement at a time. The ids are
-    # above every id there was (a range of the primary key; another deal's rows are skipped).
-    before = session.execute(select(func.coalesce(func.max(EVENTS.c.id), 0))).scalar_one()
-    insert_many(session, EVENTS, rows)
-    new_ids = {
-        (party, seq): id_
-        for id_, deal_id, party, seq in session.execute(
-            select(EVENTS.c.id, EVENTS.c.deal_id, EVENTS.c.purchaser_id, EVENTS.c.seq).where(
-                EVENTS.c.id > before
-            )
-        ).all()
-        if deal_id == deal.id
-    }
-    ids = [new_ids[party.id, event.seq] for party, event, _ in chained]
-    update_many(
-        session,
-        PURCHASERS,
-        "id",
-        [
-            {"head_seq": seq, "head_hash": digest, "id": party}
-            for party, (seq, digest) in heads.items()
-        ],
-    )
-    return [event._replace(id=id_) for (_, event, _), id_ in zip(chained, ids, strict=True)]
+    """`append_event` for many events in a few statements (an import of a bank file records
+    thousands of wires), each chained to the hash given with it, or to the event before it in
+    `chained` for the same party."""
+    return direct.append_events(reader(session), deal.id, deal.slug, chained)
 
 
 @dataclass(frozen=True)

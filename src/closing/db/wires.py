@@ -14,14 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from closing.chain import GENESIS
 from closing.db import direct, schema
-from closing.db.bulk import insert_many
 from closing.db.queries import reader
-from closing.db.schema import PURCHASERS, WIRE_INSTRUCTIONS
+from closing.db.schema import WIRE_INSTRUCTIONS
 from closing.wire_instructions import Proposed, Version, WireStatus, wire_status
-
-BATCH = 500  # values per IN (...) (SQLite allows a limited number of bound parameters)
 
 # --- wire instructions -------------------------------------------------------------------------
 
@@ -130,20 +126,11 @@ def _credit(row: Any) -> StoredCredit:
 
 def known_references(session: Session, deal_id: int, references: Iterable[str]) -> set[str]:
     """Which of these bank references were imported before."""
-    wanted = sorted(set(references))
-    known: set[str] = set()
-    for start in range(0, len(wanted), BATCH):
-        query = select(schema.BANK_CREDITS.c.bank_reference).where(
-            schema.BANK_CREDITS.c.deal_id == deal_id,
-            schema.BANK_CREDITS.c.bank_reference.in_(wanted[start : start + BATCH]),
-        )
-        known.update(session.scalars(query))
-    return known
+    return direct.known_references(reader(session), deal_id, references)
 
 
 def insert_credits(session: Session, deal_id: int, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        insert_many(session, schema.BANK_CREDITS, [{"deal_id": deal_id, **row} for row in rows])
+    direct.insert_credits(reader(session), deal_id, rows)
 
 
 def credits_of(session: Session, deal_id: int) -> list[StoredCredit]:
@@ -170,12 +157,5 @@ def update_credit(session: Session, credit_id: int, **values: Any) -> None:
 
 
 def lock_deal_purchasers(session: Session, deal_id: int) -> dict[int, str]:
-    """Serialise an import with every mark on the deal (row locks on PostgreSQL; SQLite already
-    holds the database lock from BEGIN IMMEDIATE); returns each party's chain head, which its
-    next event links to."""
-    query = (
-        select(PURCHASERS.c.id, PURCHASERS.c.head_hash)
-        .where(PURCHASERS.c.deal_id == deal_id)
-        .with_for_update()
-    )
-    return {party: head or GENESIS for party, head in session.execute(query)}
+    """Serialise an import with every mark on the deal; each party's chain head."""
+    return direct.lock_deal_parties(reader(session), deal_id)
