@@ -357,6 +357,12 @@ def party_events(reader: Reader, party_id: int) -> list[Event]:
     return _events(reader, reader.rows(sql, (party_id,)))
 
 
+def deal_events(reader: Reader, deal_id: int) -> list[Event]:
+    """Every event of the deal in the order it was appended."""
+    sql = f"SELECT {_EVENTS} FROM event WHERE deal_id = ? ORDER BY id"
+    return _events(reader, reader.rows(sql, (deal_id,)))
+
+
 def append_event(
     reader: Reader, deal_id: int, deal_slug: str, party: Purchaser, event: Event, prev_hash: str
 ) -> Event:

@@ -1,19 +1,21 @@
-"""Every statement on deals, purchasers and the event log (the alert ledger's are in
-`closing.db.ledger`), in SQLAlchemy Core against the typed tables of `closing.db.schema`.
+"""Every statement on deals, purchasers and the event log for a SQLAlchemy session (the alert
+ledger's are in `closing.db.ledger`).
 
-Core rather than the ORM on these paths: a command never pays for configuring mappers, which is a
-measurable part of a whole `closing status` process. Records are built from the columns named by
-the record's own fields, so a column added to a table cannot shift them.
+Those a board, a mark or a bank-file import runs are written once, as SQL on the driver's own
+connection, in `closing.db.direct` (which `closing status` and the marks also run on a SQLite file
+without SQLAlchemy); the functions here hand them the session's connection (`reader`). The rest
+are SQLAlchemy Core against the typed tables of `closing.db.schema`. Records are built from the
+columns named by the record's own fields, so a column added to a table cannot shift them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from closing.chain import Stored
@@ -28,8 +30,6 @@ from closing.deadlines import Deal
 from closing.events import Event, Purchaser
 
 _DEAL_COLUMNS = [DEALS.c[name] for name in ("id", "slug", "terms_json", "closures_json")]
-_PURCHASER_NAMES = [f.name for f in fields(Purchaser)]
-_PURCHASER_COLUMNS = [PURCHASERS.c[name] for name in _PURCHASER_NAMES]
 _EVENT_COLUMNS = [EVENTS.c[name] for name in Event._fields]
 
 
@@ -45,20 +45,6 @@ def _deal(row: Any) -> Deal:
     return Deal.from_stored(
         m["id"], m["slug"], m["terms_json"], m["closures_json"], m["created_at"]
     )
-
-
-def _purchaser(row: Row[Any]) -> Purchaser:
-    # By name, from the columns selected for Purchaser's fields (3x faster than row._mapping).
-    return Purchaser(**dict(zip(_PURCHASER_NAMES, row, strict=True)))
-
-
-def _events(rows: Iterable[Row[Any]]) -> list[Event]:
-    # Event's fields are the selected columns, in its own order (tens of thousands per board).
-    make = Event._make
-    return [make(row) for row in rows]
-
-
-# --- deals -------------------------------------------------------------------------------------
 
 
 def deals_where(
@@ -148,21 +134,6 @@ def company_of(session: Session, deal_id: int) -> Purchaser | None:
     return direct.party_where(reader(session), deal_id)
 
 
-def purchaser_by_slug(session: Session, deal_id: int, slug: str) -> Purchaser | None:
-    return direct.party_where(reader(session), deal_id, slug)
-
-
-def purchasers_by_prefix(
-    session: Session, deal_id: int, prefix: str, limit: int
-) -> list[Purchaser]:
-    """Purchasers whose slug or name starts with `prefix` (any case), in Schedule 1 order."""
-    return direct.purchasers_by_prefix(reader(session), deal_id, prefix, limit)
-
-
-def active_purchaser_slugs(session: Session, deal_id: int, limit: int) -> list[str]:
-    return direct.active_purchaser_slugs(reader(session), deal_id, limit)
-
-
 def insert_purchasers(session: Session, deal_id: int, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         session.execute(PURCHASERS.insert(), [{"deal_id": deal_id, **row} for row in rows])
@@ -200,8 +171,7 @@ def purchaser_events(session: Session, purchaser_id: int) -> list[Event]:
 
 def deal_events(session: Session, deal_id: int) -> list[Event]:
     """Every event of the deal in the order it was appended."""
-    query = select(*_EVENT_COLUMNS).where(EVENTS.c.deal_id == deal_id)
-    return _events(session.execute(query.order_by(EVENTS.c.id)))
+    return direct.deal_events(reader(session), deal_id)
 
 
 def append_event(
