@@ -5,12 +5,16 @@ credit left for a person with the reason."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from decimal import Decimal
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from closing.bankfiles import CREDIT, Entry
 from closing.events import Purchaser
-from closing.matching import Owed, Rules, clean_name, match_credits
+from closing.matching import LEGAL_FORMS, Owed, Rules, clean_name, match_credits
 
 RULES = Rules(Decimal("50.00"), date(2002, 6, 7), date(2002, 6, 14))
 
@@ -150,3 +154,11 @@ def test_names_are_compared_without_their_legal_forms() -> None:
     assert clean_name("BNC Bach International, Ltd.") == "bnc bach international"
     assert clean_name("Stonestreet Limited Partnership") == "stonestreet"
     assert clean_name("The Company") == "the company"  # nothing left: keep it all
+
+
+@given(st.text(max_size=40))
+def test_a_name_is_cleaned_the_same_whether_ascii_or_not(name: str) -> None:
+    """The all-ASCII shortcut keeps what the pattern keeps: digits and lower-case letters."""
+    words = re.sub(r"[^0-9a-z]+", " ", name.casefold()).split()
+    kept = [w for w in words if w not in LEGAL_FORMS]
+    assert clean_name(name) == " ".join(kept or words)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
 from typing import Any, NamedTuple
 
 import orjson
@@ -48,10 +47,14 @@ class Purchaser:
     active: bool = True
     role: str = "purchaser"  # or "company": the row that holds the deal's own steps
 
-    @cached_property
+    @property
     def details(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = orjson.loads(self.details_json)  # a board parses thousands
-        return parsed
+        # Parsed on first use and kept (a board or an import reads thousands; a cached_property
+        # takes a lock on every first look).
+        found: dict[str, Any] | None = self.__dict__.get("_details")
+        if found is None:
+            found = self.__dict__["_details"] = orjson.loads(self.details_json)
+        return found
 
     def detail(self, dotted: str) -> str | None:
         section, _, key = dotted.partition(".")

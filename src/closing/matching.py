@@ -90,10 +90,21 @@ class Proposal:
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 
+# Every ASCII character but a digit or a lower-case letter, to a space: the regex's work, for the
+# common all-ASCII name, in one C call.
+_ASCII_NOT_WORD = str.maketrans(
+    {c: " " for c in map(chr, range(128)) if not ("0" <= c <= "9" or "a" <= c <= "z")}
+)
+
+
 @lru_cache(maxsize=65536)
 def clean_name(name: str) -> str:
     """`BNC Bach International, Ltd.` -> `bnc bach international`."""
-    words = _NOT_WORD.sub(" ", name.casefold()).split()
+    folded = name.casefold()
+    if folded.isascii():
+        words = folded.translate(_ASCII_NOT_WORD).split()
+    else:
+        words = _NOT_WORD.sub(" ", folded).split()
     kept = [w for w in words if w not in LEGAL_FORMS]
     return " ".join(kept or words)
 
