@@ -147,10 +147,16 @@ def test_undo_takes_at_and_note(seeded: Cli) -> None:
     assert "called Stonestreet's counsel" in history
 
 
-def test_piped_status_is_as_wide_as_its_data(seeded: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without COLUMNS, a piped board is not cut at 80 columns: names, shares and price whole,
-    and each Blocked: line on one line."""
-    monkeypatch.delenv("COLUMNS")
+@pytest.mark.parametrize("columns", [None, "0", "abc"])
+def test_piped_status_is_as_wide_as_its_data(
+    seeded: Cli, monkeypatch: pytest.MonkeyPatch, columns: str | None
+) -> None:
+    """Without COLUMNS (or with one that is not a width), a piped board is not cut at 80 columns:
+    names, shares and price whole, and each Blocked: line on one line."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS")
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
     out = seeded("status", now="2002-06-07T15:30:00-07:00").out
     lines = out.splitlines()
     assert lines[5].rstrip() == (

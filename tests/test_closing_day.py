@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from tests.helpers import Cli
@@ -255,8 +256,18 @@ def test_deals_lists_the_loaded_deal(seeded: Cli) -> None:
 
 
 def test_the_demo_replays_the_seed_closing_to_the_end(cli: Cli) -> None:
-    """`closing demo` (the README's first command) finds the seed deal and closes it."""
+    """`closing demo` (the README's first command) finds the seed deal and closes it, in a
+    scratch database of its own: CLOSING_DATABASE_URL's is left as it was."""
     result = cli("demo")
     assert result.code == 0, result.err
     assert "2002-06-07 07:45 PDT  company      prospectus_delivered" in result.out
     assert "DEAL CLOSED" in result.out
+    listed = cli("deals", "--json")
+    assert listed.out.strip() == "[]" or listed.err.startswith("Error: no database at ")
+
+
+def test_the_demo_uses_the_database_given_on_the_command_line(cli: Cli, tmp_path: Path) -> None:
+    kept = tmp_path / "demo-kept.db"
+    assert cli("--database", str(kept), "demo").code == 0
+    shown = cli("--database", str(kept), "deals", "--json")
+    assert [d["events"] for d in json.loads(shown.out)] == [12]

@@ -294,9 +294,10 @@ def test_errors_never_show_a_traceback_in_a_real_process(tmp_path: Path) -> None
         text=True,
         check=False,
     )
-    assert run.returncode == ExitCode.NOT_FOUND
-    assert run.stderr == "Error: no deal loaded yet; load one with: closing init FILE\n"
+    assert run.returncode == ExitCode.DATABASE
+    assert run.stderr == f"Error: no database at {tmp_path / 'x.db'}; run closing init FILE\n"
     assert "Traceback" not in run.stderr
+    assert not (tmp_path / "x.db").exists()  # a refused mark makes no database either
 
 
 def test_a_database_that_cannot_be_reached_is_exit_6(tmp_path: Path) -> None:

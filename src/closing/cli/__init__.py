@@ -20,6 +20,7 @@ from dataclasses import asdict
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from closing.cli.app import (
     App,
@@ -31,6 +32,7 @@ from closing.cli.app import (
     operator,
     pass_app,
     plural,
+    terminal_environ,
 )
 from closing.errors import ClosingError, DealFileError, ExitCode, UsageError
 from closing.text import neutral, neutral_lines
@@ -103,6 +105,9 @@ def cli(ctx: click.Context, database: str | None, debug: bool) -> None:
     """Run the closing of a securities purchase agreement: who has signed, wired, been faxed and
     delivered the warrant, and been credited through DWAC, against the close-of-business cutoff."""
     ctx.obj = App(database, debug)
+    # Given on the command line, not taken from CLOSING_DATABASE_URL (the demo's own database
+    # gives way only to the former).
+    ctx.obj.database_given = ctx.get_parameter_source("database") is ParameterSource.COMMANDLINE
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 
@@ -210,7 +215,7 @@ def status(
     if not console.is_terminal and not show_all:
         max_rows = 50
     label = "as of" if as_of else "now"
-    if console.is_terminal or os.environ.get("COLUMNS"):
+    if console.is_terminal or terminal_environ().get("COLUMNS"):  # COLUMNS=0 is no width
         console.print(board_view(result, max_rows, console.width, label))
         return
     # Piped (to a file, a mail, less): as wide as the data, not cut at Rich's 80 columns.

@@ -26,6 +26,7 @@ class App:
 
     def __init__(self, database: str | None, debug: bool) -> None:
         self.database = database
+        self.database_given = False  # --database on the command line (not CLOSING_DATABASE_URL)
         self.debug = debug
         self._clock: Clock | None = None
         self._store: Store | None = None

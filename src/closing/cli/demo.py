@@ -63,7 +63,8 @@ def run_demo(app: App, file: str | None) -> None:
     path = file or str(seed_deal_path())
     console = app.console()
     with tempfile.TemporaryDirectory(prefix="closing-demo-") as scratch:
-        store = Store(database_url(app.database or f"sqlite:///{Path(scratch) / 'demo.db'}"))
+        own = f"sqlite:///{Path(scratch) / 'demo.db'}"
+        store = Store(database_url(app.database if app.database_given else own))
         loaded = load_deal(store, path, _at(7, 7, 0))
         console.print(
             f"$ closing init {neutral(path)}\nLoaded deal {neutral(loaded.slug)} with "

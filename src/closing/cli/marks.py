@@ -149,9 +149,10 @@ def record(app: App, deal_name: str | None, request: MarkRequest | Correction) -
         return recorded
     from closing import operations
 
+    # A database that is not there is an error, never created: a refused command writes nothing.
     if isinstance(request, MarkRequest):
-        return operations.mark(app.store, deal_name, request, now)
-    return operations.correct(app.store, deal_name, request, now)
+        return operations.mark(app.existing_store, deal_name, request, now)
+    return operations.correct(app.existing_store, deal_name, request, now)
 
 
 def say_recorded(app: App, verb: str, recorded: Recorded) -> None:

@@ -218,7 +218,9 @@ def import_bank_file(
             return result
     from closing.wire_operations import read_and_import
 
-    return read_and_import(app.store, deal_name, file, apply, actor, host, now, unverified_ok)
+    return read_and_import(
+        app.existing_store, deal_name, file, apply, actor, host, now, unverified_ok
+    )
 
 
 def import_json(result: ImportResult) -> dict[str, Any]:
