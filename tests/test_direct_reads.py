@@ -217,26 +217,3 @@ def test_a_driver_error_while_recording_writes_nothing(seeded: Cli) -> None:
         )
     history = seeded("history", "--json", now=FRI.format("09:05"))
     assert [e["step"] for e in json.loads(history.out)] == ["prospectus_delivered"]
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ("mark-signed", "stonestreet"),
-        ("undo", "stonestreet", "signed", "--reason", "typo"),
-        ("wires", "import", str(ROOT / "tests" / "fixtures" / "company-bank-2002-06-07.bai2")),
-    ],
-)
-def test_a_write_on_a_missing_database_makes_none(
-    cli: Cli, tmp_path: Path, args: tuple[str, ...]
-) -> None:
-    """A mark, a correction or a bank-file import needs a loaded deal: on a database that is not
-    there it says so (exit 6) and creates no file."""
-    missing = tmp_path / "never-made.db"
-    cli.monkeypatch.setenv("CLOSING_DATABASE_URL", f"sqlite:///{missing}")
-    result = cli(*args)
-    assert (result.code, result.err) == (
-        ExitCode.DATABASE,
-        f"Error: no database at {missing}; run closing init FILE\n",
-    )
-    assert not missing.exists()

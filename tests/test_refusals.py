@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from closing.errors import ExitCode
-from tests.helpers import Cli
+from tests.helpers import ROOT, Cli
 
 FRI = "2002-06-07T{}:00-07:00"
 
@@ -320,3 +320,35 @@ def test_a_database_that_cannot_be_reached_is_exit_6(tmp_path: Path) -> None:
     )
     assert "s3cret" not in run.stderr
     assert len(run.stderr.splitlines()) == 1
+
+
+BAI2 = ROOT / "tests" / "fixtures" / "company-bank-2002-06-07.bai2"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("mark-signed", "stonestreet"),
+        ("undo", "stonestreet", "signed", "--reason", "typo"),
+        ("wires", "import", str(BAI2)),
+        ("wires", "list"),
+        ("wire-instructions",),
+        ("report", "--format", "md"),
+        ("export",),
+        ("share", "--list"),
+        ("alerts", "retry", "1"),
+    ],
+)
+def test_a_command_on_a_missing_database_makes_none(
+    cli: Cli, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """Only `closing init` (and `db upgrade`) make a database: any other command on one that is
+    not there says so (exit 6) and creates no file."""
+    missing = tmp_path / "never-made.db"
+    cli.monkeypatch.setenv("CLOSING_DATABASE_URL", f"sqlite:///{missing}")
+    result = cli(*args)
+    assert (result.code, result.err) == (
+        ExitCode.DATABASE,
+        f"Error: no database at {missing}; run closing init FILE\n",
+    )
+    assert not missing.exists()

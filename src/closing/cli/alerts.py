@@ -231,7 +231,7 @@ def alerts_dismiss(app: App, alert_id: int, reason: str, by: str | None) -> None
     from closing.alerts.outbox import dismiss
     from closing.cli.app import operator
 
-    channels = dismiss(app.store, alert_id, reason, operator(by), app.now())
+    channels = dismiss(app.existing_store, alert_id, reason, operator(by), app.now())
     app.out(f"Dismissed alert #{alert_id} on {', '.join(channels)}: {reason}")
 
 
@@ -242,7 +242,7 @@ def alerts_retry(app: App, alert_id: int) -> None:
     """Send an alert again where its delivery failed or was dismissed."""
     from closing.alerts.outbox import retry
 
-    channels = retry(app.store, alert_id, app.now())
+    channels = retry(app.existing_store, alert_id, app.now())
     app.out(
         f"Alert #{alert_id} will be sent again on {', '.join(channels)} by the alert sender's "
         "next wake-up (or now: closing alerts check)."

@@ -192,9 +192,9 @@ def report(
     if chosen == "pdf" and output is None and sys.stdout.isatty():
         raise UsageError("a PDF is not for the terminal: give -o FILE or redirect the output")
     now = app.now()
-    shown = board(app.store, deal or deal_name, now, local_time(as_of, "--as-of"))
+    shown = board(app.existing_store, deal or deal_name, now, local_time(as_of, "--as-of"))
     slug = shown.terms.slug
-    checked = verify(app.store, slug, now)
+    checked = verify(app.existing_store, slug, now)
     if checked.broken is not None:
         broken = checked.broken
         raise RecordBrokenError(
@@ -202,7 +202,7 @@ def report(
             f"{broken.party.lstrip('@')} is {broken.what}); no memo can certify it: see closing "
             "verify"
         )
-    found = record(app.store, slug)
+    found = record(app.existing_store, slug)
     memo = build_memo(
         found, shown, Verified(now, checked.events, checked.heads), now, as_of is not None
     )
@@ -271,7 +271,7 @@ def export(
     from closing.operations import record
 
     chosen = _format(kind, output, EXPORT_FORMATS, "csv")
-    found = record(app.store, deal or deal_name)
+    found = record(app.existing_store, deal or deal_name)
     rows = export_rows(found)
     terms = found.deal.terms
     if chosen == "json":

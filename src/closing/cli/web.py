@@ -75,11 +75,11 @@ def share(
             "closing share --list or closing share --revoke ID"
         )
     if revoke is not None:
-        record = tokens.revoke(app.store, revoke, operator(by), app.now())
+        record = tokens.revoke(app.existing_store, revoke, operator(by), app.now())
         app.out(neutral(f"Revoked link #{record.id} ({describe(record)}); it now answers 404."))
         return
     if show_list:
-        deal, records = tokens.list_shares(app.store, deal_name)
+        deal, records = tokens.list_shares(app.existing_store, deal_name)
         if not records:
             app.out(neutral(f"No links to {deal.slug} yet; make one with: closing share team"))
             return
@@ -101,7 +101,7 @@ def share(
         return
     assert who is not None
     link = base_url(url, host, port)
-    made = tokens.create_share(app.store, deal_name, who, operator(by), app.now())
+    made = tokens.create_share(app.existing_store, deal_name, who, operator(by), app.now())
     record = made.record
     whom = (
         f"the whole deal {made.deal.slug}, for the deal team"
@@ -145,7 +145,7 @@ def serve(
     from closing.web.app import listen, run
     from closing.web.live import LiveBoard
 
-    live = LiveBoard(app.store, deal or deal_name, app.clock, board_json, poll=poll)
+    live = LiveBoard(app.existing_store, deal or deal_name, app.clock, board_json, poll=poll)
     try:
         sock = listen(host, port)
     except OSError as error:

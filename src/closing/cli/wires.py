@@ -65,7 +65,7 @@ def wire_instructions(ctx: click.Context, app: App, as_json: bool, deal_name: st
     from closing.wire_instructions import trusted_numbers, wire_status
     from closing.wire_operations import instructions
 
-    deal, versions = instructions(app.store, deal_name)
+    deal, versions = instructions(app.existing_store, deal_name)
     zone = deal.terms.zone
     current = versions[-1] if versions else None
     if as_json:
@@ -131,7 +131,7 @@ def verify_command(
     from closing.wire_operations import verify
 
     request = Verification(callback_number, spoke_with, operator(by), socket.gethostname(), note)
-    deal, version = verify(app.store, deal_name, request, app.now())
+    deal, version = verify(app.existing_store, deal_name, request, app.now())
     assert version.verified_at is not None
     app.out(
         neutral(
@@ -351,7 +351,7 @@ def match_command(
     from closing.wire_operations import match_by_hand
 
     recorded, _ = match_by_hand(
-        app.store,
+        app.existing_store,
         deal_name,
         bank_reference,
         purchaser,
@@ -375,7 +375,7 @@ def list_command(app: App, as_json: bool, deal_name: str | None) -> None:
     from closing.timefmt import local
     from closing.wire_operations import credits
 
-    deal, found = credits(app.store, deal_name)
+    deal, found = credits(app.existing_store, deal_name)
     zone = deal.terms.zone
     if as_json:
         app.print_json(
