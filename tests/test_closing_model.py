@@ -176,6 +176,8 @@ def test_a_wire_returned_after_the_credit_is_reversed_not_undone(seeded: Cli) ->
     )
     kinds = [e["kind"] for e in json.loads(seeded("history", "stonestreet", "--json").out)]
     assert kinds == ["mark", "mark", "mark", "mark", "reverse"]
+    shown = seeded("history", "stonestreet", now=FRI.format("14:05")).out
+    assert shown.endswith("    by alice@vm · reason: wire returned\n")  # as given, --reason
 
 
 def test_a_waived_step_counts_as_satisfied_and_a_withdrawn_purchaser_leaves_the_totals(

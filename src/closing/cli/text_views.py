@@ -519,11 +519,15 @@ def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
         if event.amount is not None:
             details.append(format_money(event.amount))
         if event.note:
-            details.append(f"{'reason' if event.kind == 'undo' else 'note'}: {neutral(event.note)}")
+            label = "reason" if event.kind in _CORRECTIONS else "note"  # given with --reason
+            details.append(f"{label}: {neutral(event.note)}")
         lines.append(head)
         lines.append(f"    {' · '.join(details)}\n")
     lines.rstrip()
     return lines
+
+
+_CORRECTIONS = ("undo", "reverse", "waive", "withdraw")
 
 
 def deals_view(summaries: list[DealSummary]) -> Text:
