@@ -67,7 +67,7 @@ class Purchaser:
         # takes a lock on every first look.
         found = _MISSING_OF.get(self.details_json)
         if found is None:
-            details = orjson.loads(self.details_json)
+            details = self.details
             sections = {section: details.get(section) or {} for section in _SECTIONS}
             missing = frozenset(
                 need for need, (section, key) in _NEEDS if not sections[section].get(key)

@@ -295,18 +295,18 @@ def _locked(session: Session, deal_name: str | None, party_text: str) -> Locked:
     return recording.locked(queries.reader(session), deal_name, party_text)
 
 
+def mark_or_correct(
+    store: Store, deal_name: str | None, request: MarkRequest | Correction, now: datetime
+) -> Recorded:
+    """Record a mark (a step happened, or part of a payment arrived) or a correction (an undo,
+    reversal, waiver or withdrawal: the events it corrects stay in the log); refuse, writing
+    nothing, if it cannot be."""
+    with store.session() as session:
+        return recording.mark_or_correct(queries.reader(session), deal_name, request, now)
+
+
 def mark(store: Store, deal_name: str | None, request: MarkRequest, now: datetime) -> Recorded:
-    """Record that a step happened (or part of a payment arrived); refuse, writing nothing, if
-    it cannot have."""
-    with store.session() as session:
-        return recording.mark(queries.reader(session), deal_name, request, now)
-
-
-def correct(store: Store, deal_name: str | None, request: Correction, now: datetime) -> Recorded:
-    """Record an undo, reversal, waiver or withdrawal as a new event; the events it corrects stay
-    in the log."""
-    with store.session() as session:
-        return recording.correct(queries.reader(session), deal_name, request, now)
+    return mark_or_correct(store, deal_name, request, now)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -388,13 +388,14 @@ __all__ = [
     "MarkRequest",
     "Recorded",
     "board",
-    "correct",
     "deals",
     "find_purchaser",
     "history",
     "load_deal",
     "mark",
+    "mark_or_correct",
     "open_deal",
+    "record",
 ]
 
 

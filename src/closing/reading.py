@@ -17,7 +17,6 @@ from closing.db.direct import Reader
 from closing.deadlines import Deal
 from closing.errors import NotFoundError, UsageError
 from closing.timefmt import local
-from closing.wire_instructions import wire_status
 
 
 def open_deal(reader: Reader, wanted: str | None) -> Deal:
@@ -69,7 +68,7 @@ def read_board(
     purchasers, company = direct.parties(reader, deal.id)
     events = direct.events_by_party(reader, deal.id, now)
     failing = direct.failing_deliveries(reader, deal.id)
-    wires = wire_status(direct.wire_versions(reader, deal.id), as_of=now)
+    wires = direct.wire_status_of(reader, deal.id, as_of=now)
     warning = record_warning(reader, deal)
     shown = build_board(deal, purchasers, events, now, failing, company, wires)
     return replace(shown, record_warning=warning) if warning else shown

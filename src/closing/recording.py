@@ -21,7 +21,7 @@ from closing.events import WITHDRAW, Event, Purchaser, Standing, replay
 from closing.machine import Refusal
 from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
 from closing.reading import open_deal
-from closing.wire_instructions import payment_gate, wire_status
+from closing.wire_instructions import payment_gate
 
 MIN_PREFIX = 3
 
@@ -136,7 +136,7 @@ def _gate_payment(
     if not step.is_payment:
         return None
     return payment_gate(
-        wire_status(direct.wire_versions(reader, deal.id)), request.unverified_instructions_ok, what
+        direct.wire_status_of(reader, deal.id), request.unverified_instructions_ok, what
     )
 
 
@@ -175,3 +175,12 @@ def correct(reader: Reader, deal_name: str | None, request: Correction, now: dat
         reader, found.deal.id, found.deal.slug, found.party, decision.event, found.head
     )
     return Recorded(found.deal, found.party, event, decision.states)
+
+
+def mark_or_correct(
+    reader: Reader, deal_name: str | None, request: MarkRequest | Correction, now: datetime
+) -> Recorded:
+    """`mark` or `correct`, as the request is."""
+    if isinstance(request, MarkRequest):
+        return mark(reader, deal_name, request, now)
+    return correct(reader, deal_name, request, now)

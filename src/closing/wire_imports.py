@@ -25,7 +25,7 @@ from closing.marking import MarkRequest, decide_mark
 from closing.matching import Owed, Proposal, Rules, match_credits
 from closing.money import format_money
 from closing.reading import open_deal
-from closing.wire_instructions import Version, is_company_account, payment_gate, wire_status
+from closing.wire_instructions import Version, is_company_account, payment_gate
 
 WINDOW_AFTER = 5  # business days after the closing date that a wire still counts as the deal's
 
@@ -93,7 +93,7 @@ def import_on(
     transaction. A credit already imported (by its bank reference) is skipped."""
     deal = open_deal(reader, deal_name)
     step = payment_step(deal)
-    status = wire_status(direct.wire_versions(reader, deal.id))
+    status = direct.wire_status_of(reader, deal.id)
     verified = status.verified_version
     if verified is None:
         raise RefusedError(

@@ -27,7 +27,6 @@ from closing.marks import GENERIC, MARK_COMMANDS, MarkCommand
 from closing.text import MAX_TEXT, neutral
 
 if TYPE_CHECKING:
-    from closing.db.direct import Reader
     from closing.marking import Correction, MarkRequest
     from closing.recording import Recorded
 
@@ -81,7 +80,7 @@ def mark_command(spec: MarkCommand) -> click.Command:
             partial=bool(options.get("partial")),
             unverified_instructions_ok=bool(options.get("unverified_instructions_ok")),
         )
-        say_recorded(app, "Marked", record(app, deal_name, request))
+        say_recorded(app, "Marked", mark_or_correct(app, deal_name, request))
 
     command.__doc__ = spec.help
     params: list[Callable[[Any], Any]] = [
@@ -125,34 +124,24 @@ def mark_command(spec: MarkCommand) -> click.Command:
     return click.command(spec.name, help=spec.help)(wrapped)
 
 
-def record(app: App, deal_name: str | None, request: MarkRequest | Correction) -> Recorded:
+def mark_or_correct(app: App, deal_name: str | None, request: MarkRequest | Correction) -> Recorded:
     """A mark or a correction, in one transaction: on a plain SQLite file through the standard
     library's driver, else (or when that cannot open it) through the store."""
     from closing import recording
     from closing.db.direct import on_sqlite_file
-    from closing.marking import MarkRequest
 
     now = app.now()
-    if isinstance(request, MarkRequest):
-        mark_it = request
-
-        def in_file(reader: Reader) -> Recorded:
-            return recording.mark(reader, deal_name, mark_it, now)
-    else:
-        correct_it = request
-
-        def in_file(reader: Reader) -> Recorded:
-            return recording.correct(reader, deal_name, correct_it, now)
-
-    recorded = on_sqlite_file(app.database_url(), in_file, write=True)
+    recorded = on_sqlite_file(
+        app.database_url(),
+        lambda reader: recording.mark_or_correct(reader, deal_name, request, now),
+        write=True,
+    )
     if recorded is not None:
         return recorded
     from closing import operations
 
     # A database that is not there is an error, never created: a refused command writes nothing.
-    if isinstance(request, MarkRequest):
-        return operations.mark(app.existing_store, deal_name, request, now)
-    return operations.correct(app.existing_store, deal_name, request, now)
+    return operations.mark_or_correct(app.existing_store, deal_name, request, now)
 
 
 def say_recorded(app: App, verb: str, recorded: Recorded) -> None:
@@ -235,7 +224,7 @@ def correction_command(kind: str, verb: str, help_text: str, reason_help: str) -
             local_time(at, "--at"),
             note,
         )
-        say_recorded(app, verb, record(app, deal_name, request))
+        say_recorded(app, verb, mark_or_correct(app, deal_name, request))
 
     return command
 
@@ -287,7 +276,7 @@ def withdraw(
     request = Correction(
         WITHDRAW, purchaser, "", reason, operator(by), socket.gethostname(), local_time(at, "--at")
     )
-    say_recorded(app, "Withdrew", record(app, deal_name, request))
+    say_recorded(app, "Withdrew", mark_or_correct(app, deal_name, request))
 
 
 COMMANDS: list[click.Command] = [

@@ -1,16 +1,17 @@
-"""The board's reads, in SQL through the database driver itself (sqlite3, psycopg).
+"""The statements of a board, a mark and a bank-file import, in SQL through the database driver
+itself (sqlite3, psycopg), and how values are stored.
 
 One implementation serves two callers. A SQLAlchemy session hands over its driver connection
 (`closing.db.queries.reader`), inside its own transaction, on SQLite and PostgreSQL alike. And
-`closing status` on a plain SQLite file opens it with the standard library's sqlite3
-(`open_sqlite`) and never imports SQLAlchemy or SQLModel: importing them is most of the time a
-small board takes. Anything out of the ordinary (an old schema, a URL with options, a file that is
-not there, a driver error) is left to the SQLAlchemy path, which knows how to upgrade, explain and
-refuse.
+`closing status`, the marks and `wires import` on a plain SQLite file open it with the standard
+library's sqlite3 (`on_sqlite_file`) and never import SQLAlchemy or SQLModel: importing them is
+most of the time a small command takes. Anything out of the ordinary (an old schema, a URL with
+options, a file that is not there, a driver error) is left to the SQLAlchemy path, which knows how
+to upgrade, explain and refuse.
 
-Values come back exactly as the column types of `closing.db.schema` return them: UTC-aware
-datetimes, Decimal money (text on SQLite, NUMERIC on PostgreSQL) and booleans; a test holds the
-two paths to the same records.
+Values are stored and read back by the same functions the column types of `closing.db.schema`
+call: UTC-aware datetimes (UTC text on SQLite), exact Decimal money (text on SQLite, NUMERIC on
+PostgreSQL) and booleans; a test holds the two paths to the same records.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from closing.chain import GENESIS, event_hash
 from closing.deadlines import Deal
 from closing.events import Event, Purchaser
 from closing.timefmt import utc_text
-from closing.wire_instructions import Version
+from closing.wire_instructions import Version, WireStatus, wire_status
 
 T = TypeVar("T")
 
@@ -39,13 +40,13 @@ T = TypeVar("T")
 REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006"]
 HEAD = REVISIONS[-1]
 
-PURCHASER_NAMES = [f.name for f in fields(Purchaser)]
-_PURCHASERS = ", ".join(PURCHASER_NAMES)
+_PURCHASER_NAMES = [f.name for f in fields(Purchaser)]
+_PURCHASERS = ", ".join(_PURCHASER_NAMES)
 _EVENTS = ", ".join(Event._fields)
 _APPENDED = ", ".join(Event._fields[1:])  # the row id is the database's
 _MONEY_AT = Event._fields.index("amount")
 _OCCURRED_AT, _RECORDED_AT = Event._fields.index("occurred_at"), Event._fields.index("recorded_at")
-_PRICE_AT, _ACTIVE_AT = PURCHASER_NAMES.index("purchase_price"), PURCHASER_NAMES.index("active")
+_PRICE_AT, _ACTIVE_AT = _PURCHASER_NAMES.index("purchase_price"), _PURCHASER_NAMES.index("active")
 _VERSION_COLUMNS = [
     "version",
     "fingerprint",
@@ -73,24 +74,20 @@ class Reader:
         self.connection = connection
         self.sqlite = dialect == "sqlite"
         self.closed = False
-        self._moments: dict[Any, datetime] = {}  # thousands of events share a few instants
+        self._moments: dict[Any, datetime] = {}
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of `sql`, written with `?` placeholders."""
         cursor = self.connection.cursor()
         try:
-            cursor.execute(sql if self.sqlite else sql.replace("?", "%s"), tuple(params))
+            cursor.execute(self._driver_sql(sql), tuple(params))
             return list(cursor.fetchall())
         finally:
             cursor.close()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Run a statement that returns no rows (`?` placeholders)."""
-        cursor = self.connection.cursor()
-        try:
-            cursor.execute(sql if self.sqlite else sql.replace("?", "%s"), tuple(params))
-        finally:
-            cursor.close()
+        self.executemany(sql, [params])
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for many rows, in the driver's own executemany."""
@@ -98,36 +95,59 @@ class Reader:
             return
         cursor = self.connection.cursor()
         try:
-            cursor.executemany(sql if self.sqlite else sql.replace("?", "%s"), rows)
+            cursor.executemany(self._driver_sql(sql), rows)
         finally:
             cursor.close()
 
+    def _driver_sql(self, sql: str) -> str:
+        return sql if self.sqlite else sql.replace("?", "%s")
+
+    def for_update(self, sql: str) -> str:
+        """`sql` locking the rows it reads (PostgreSQL; SQLite's BEGIN IMMEDIATE holds the
+        database lock already)."""
+        return sql if self.sqlite else sql + " FOR UPDATE"
+
     def moment(self, value: Any) -> datetime:
-        """A stored instant, UTC-aware (UTCDateTime's result)."""
+        """A stored instant, UTC-aware (thousands of events share a few: each is read once)."""
         found = self._moments.get(value)
         if found is None:
-            if isinstance(value, str):
-                found = datetime.fromisoformat(value + "+00:00")
-            elif value.tzinfo is None:
-                found = value.replace(tzinfo=UTC)
-            else:
-                found = value.astimezone(UTC)
-            self._moments[value] = found
+            found = self._moments[value] = stored_moment(value)
         return found
 
     def bind_moment(self, value: datetime) -> Any:
-        """An aware instant as the column stores it (UTCDateTime's bind)."""
-        if value.tzinfo is None:
-            raise ValueError("refusing to compare with a naive datetime")
-        return utc_text(value, " ") if self.sqlite else value.astimezone(UTC)
+        return moment_to_store(value, self.sqlite)
 
     def bind_money(self, value: Decimal | None) -> Any:
-        """Money as the column stores it (ExactDecimal's bind): exact text on SQLite."""
-        if value is None:
-            return None
-        if not isinstance(value, Decimal):
-            raise TypeError(f"money must be a Decimal, not {type(value).__name__}")
-        return str(value) if self.sqlite else value
+        return money_to_store(value, self.sqlite)
+
+
+# --- how values are stored (closing.db.schema's column types call these too) --------------------
+
+
+def stored_moment(value: Any) -> datetime:
+    """A stored instant, UTC-aware: UTC text on SQLite, a datetime from PostgreSQL."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value + "+00:00")
+    moment: datetime = value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def moment_to_store(value: datetime, sqlite: bool) -> Any:
+    """An aware instant as it is stored: UTC text on SQLite (in the format SQLAlchemy's DATETIME
+    writes, which sorts as text), UTC on PostgreSQL. A naive datetime is refused."""
+    if value.tzinfo is None:
+        raise ValueError("refusing to store a naive datetime")
+    return utc_text(value, " ") if sqlite else value.astimezone(UTC)
+
+
+def money_to_store(value: Decimal | None, sqlite: bool) -> Any:
+    """Money as it is stored: exact text on SQLite (whose NUMERIC is a float), the Decimal on
+    PostgreSQL. Anything but a Decimal is refused."""
+    if value is None:
+        return None
+    if not isinstance(value, Decimal):
+        raise TypeError(f"money must be a Decimal, not {type(value).__name__}")
+    return str(value) if sqlite else value
 
 
 def money(value: Any) -> Decimal | None:
@@ -314,8 +334,8 @@ def active_purchaser_slugs(reader: Reader, deal_id: int, limit: int) -> list[str
 def lock_chain_head(reader: Reader, party_id: int) -> tuple[int, str]:
     """Serialise writers on one party (a row lock on PostgreSQL; SQLite holds the database lock
     from BEGIN IMMEDIATE); its chain head's seq and hash, which the next event links to."""
-    sql = "SELECT head_seq, head_hash FROM purchaser WHERE id = ?"
-    seq, head = reader.rows(sql if reader.sqlite else sql + " FOR UPDATE", (party_id,))[0]
+    sql = reader.for_update("SELECT head_seq, head_hash FROM purchaser WHERE id = ?")
+    seq, head = reader.rows(sql, (party_id,))[0]
     return int(seq), head or GENESIS
 
 
@@ -363,26 +383,34 @@ def deal_events(reader: Reader, deal_id: int) -> list[Event]:
     return _events(reader, reader.rows(sql, (deal_id,)))
 
 
+_INSERT_EVENT = (
+    f"INSERT INTO event ({_APPENDED}, deal_id, prev_hash, hash) "
+    f"VALUES ({', '.join('?' * (len(Event._fields) + 2))})"
+)
+_MOVE_HEAD = "UPDATE purchaser SET head_seq = ?, head_hash = ? WHERE id = ?"
+
+
+def _event_row(
+    reader: Reader, deal_id: int, deal_slug: str, party: Purchaser, event: Event, prev_hash: str
+) -> tuple[tuple[Any, ...], str]:
+    """The values `_INSERT_EVENT` stores for `event` chained to `prev_hash`, and its hash."""
+    digest = event_hash(deal_slug, party.slug, event, prev_hash)
+    values = list(event)
+    values[_OCCURRED_AT] = reader.bind_moment(event.occurred_at)
+    values[_RECORDED_AT] = reader.bind_moment(event.recorded_at)
+    values[_MONEY_AT] = reader.bind_money(event.amount)
+    return (*values[1:], deal_id, prev_hash, digest), digest
+
+
 def append_event(
     reader: Reader, deal_id: int, deal_slug: str, party: Purchaser, event: Event, prev_hash: str
 ) -> Event:
     """Append one event (never update, never delete), chained to `prev_hash`, and move the
     party's head to it; returns it with its id. The unique (purchaser, seq) key refuses a second
     writer that read the same history."""
-    digest = event_hash(deal_slug, party.slug, event, prev_hash)
-    values = list(event)
-    values[_OCCURRED_AT] = reader.bind_moment(event.occurred_at)
-    values[_RECORDED_AT] = reader.bind_moment(event.recorded_at)
-    values[_MONEY_AT] = reader.bind_money(event.amount)
-    sql = (
-        f"INSERT INTO event ({_APPENDED}, deal_id, prev_hash, hash) "
-        f"VALUES ({', '.join('?' * (len(values) + 2))}) RETURNING id"
-    )
-    ((new_id,),) = reader.rows(sql, (*values[1:], deal_id, prev_hash, digest))
-    reader.execute(
-        "UPDATE purchaser SET head_seq = ?, head_hash = ? WHERE id = ?",
-        (event.seq, digest, party.id),
-    )
+    row, digest = _event_row(reader, deal_id, deal_slug, party, event, prev_hash)
+    ((new_id,),) = reader.rows(_INSERT_EVENT + " RETURNING id", row)
+    reader.execute(_MOVE_HEAD, (event.seq, digest, party.id))
     return event._replace(id=int(new_id))
 
 
@@ -399,25 +427,16 @@ def append_events(
         return []
     rows: list[tuple[Any, ...]] = []
     heads: dict[int, tuple[int, str]] = {}
-    moment, bind_money = reader.bind_moment, reader.bind_money
     for party, event, given in chained:
         prev_hash = heads[party.id][1] if party.id in heads else given
-        digest = event_hash(deal_slug, party.slug, event, prev_hash)
-        values = list(event)
-        values[_OCCURRED_AT] = moment(event.occurred_at)
-        values[_RECORDED_AT] = moment(event.recorded_at)
-        values[_MONEY_AT] = bind_money(event.amount)
-        rows.append((*values[1:], deal_id, prev_hash, digest))
+        row, digest = _event_row(reader, deal_id, deal_slug, party, event, prev_hash)
+        rows.append(row)
         heads[party.id] = (event.seq, digest)
     # One executemany, then the new ids read back by (party, seq), which is unique: RETURNING
     # in parameter order makes SQLite insert the rows one statement at a time. The ids are
     # above every id there was (a range of the primary key; another deal's rows are skipped).
     ((before,),) = reader.rows("SELECT coalesce(max(id), 0) FROM event")
-    reader.executemany(
-        f"INSERT INTO event ({_APPENDED}, deal_id, prev_hash, hash) "
-        f"VALUES ({', '.join('?' * (len(Event._fields) + 2))})",
-        rows,
-    )
+    reader.executemany(_INSERT_EVENT, rows)
     new_ids = {
         (party, seq): id_
         for id_, party, seq in reader.rows(
@@ -425,10 +444,7 @@ def append_events(
             (before, deal_id),
         )
     }
-    reader.executemany(
-        "UPDATE purchaser SET head_seq = ?, head_hash = ? WHERE id = ?",
-        [(seq, digest, party) for party, (seq, digest) in heads.items()],
-    )
+    reader.executemany(_MOVE_HEAD, [(seq, digest, party) for party, (seq, digest) in heads.items()])
     return [event._replace(id=int(new_ids[party.id, event.seq])) for party, event, _ in chained]
 
 
@@ -436,8 +452,8 @@ def lock_deal_parties(reader: Reader, deal_id: int) -> dict[int, str]:
     """Serialise an import with every mark on the deal (row locks on PostgreSQL; SQLite holds
     the database lock from BEGIN IMMEDIATE); each party's chain head, which its next event links
     to."""
-    sql = "SELECT id, head_hash FROM purchaser WHERE deal_id = ?"
-    found = reader.rows(sql if reader.sqlite else sql + " FOR UPDATE", (deal_id,))
+    sql = reader.for_update("SELECT id, head_hash FROM purchaser WHERE deal_id = ?")
+    found = reader.rows(sql, (deal_id,))
     return {party: head or GENESIS for party, head in found}
 
 
@@ -531,3 +547,9 @@ def wire_versions(reader: Reader, deal_id: int) -> list[Version]:
             values["verified_at"] = reader.moment(values["verified_at"])
         found.append(Version(**values))
     return found
+
+
+def wire_status_of(reader: Reader, deal_id: int, as_of: datetime | None = None) -> WireStatus:
+    """Where the deal's wire instructions stand (at `as_of`: verifications recorded later do not
+    count)."""
+    return wire_status(wire_versions(reader, deal_id), as_of=as_of)

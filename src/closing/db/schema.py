@@ -7,8 +7,8 @@ aware (UTC).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from closing.timefmt import utc_text
+from closing.db.direct import moment_to_store, money, money_to_store, stored_moment
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -43,24 +43,10 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return dialect.type_descriptor(String(64))
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if not isinstance(value, Decimal):
-            raise TypeError(f"money must be a Decimal, not {type(value).__name__}")
-        return value if dialect.name == "postgresql" else str(value)
+        return money_to_store(value, dialect.name != "postgresql")
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        if isinstance(value, Decimal):
-            return value
-        try:
-            return Decimal(str(value))
-        except InvalidOperation:  # edited behind closing's back: NaN, which replay refuses
-            return Decimal("NaN")
-
-
-SQLITE_MOMENT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DATETIME writes; sorts as text
+        return money(value)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -80,21 +66,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return dialect.type_descriptor(DateTime(timezone=True))
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("refusing to store a naive datetime")
-        if dialect.name == "postgresql":
-            return value.astimezone(UTC)
-        return utc_text(value, " ")  # SQLITE_MOMENT
+        return None if value is None else moment_to_store(value, dialect.name != "postgresql")
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            return datetime.fromisoformat(value + "+00:00")
-        moment: datetime = value
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return None if value is None else stored_moment(value)
 
 
 def _money() -> Any:

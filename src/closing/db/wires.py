@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from closing.db import direct, schema
 from closing.db.queries import reader
 from closing.db.schema import WIRE_INSTRUCTIONS
-from closing.wire_instructions import Proposed, Version, WireStatus, wire_status
+from closing.wire_instructions import Proposed, Version, WireStatus
 
 # --- wire instructions -------------------------------------------------------------------------
 
@@ -30,7 +30,7 @@ def versions(session: Session, deal_id: int) -> list[Version]:
 def status_of(session: Session, deal_id: int, as_of: datetime | None = None) -> WireStatus:
     """Where the deal's wire instructions stand (at `as_of`: verifications recorded later do
     not count)."""
-    return wire_status(versions(session, deal_id), as_of=as_of)
+    return direct.wire_status_of(reader(session), deal_id, as_of)
 
 
 def insert_version(
