@@ -21,6 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "workflows" / "neotherapeutics-2002-06-07.yaml"
+WIRES_DEAL = ROOT / "tests" / "fixtures" / "neotherapeutics-wires.yaml"  # with wire instructions
 POSTGRES_URL = os.environ.get("CLOSING_TEST_POSTGRES_URL", "")
 NO_POSTGRES = "set CLOSING_TEST_POSTGRES_URL=postgresql+psycopg://... to run on PostgreSQL"
 
@@ -141,3 +142,43 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, every: f
                 f"timed out after {timeout:.1f}s waiting for {what}; last: {value!r}"
             )
         time.sleep(every)
+
+
+# --- the seed closing with the company's wire instructions ---------------------------------------
+
+FRIDAY = "2002-06-07T{}:00-07:00"
+
+
+def run_all(cli: Cli, steps: list[tuple[tuple[str, ...], str]]) -> Cli:
+    """Each command at its time on the closing day (`"09:10"`); each must succeed."""
+    for args, at in steps:
+        result = cli(*args, now=FRIDAY.format(at))
+        assert result.code == 0, (args, result.err)
+    return cli
+
+
+def load_wires_deal(cli: Cli, path: Path) -> Cli:
+    """The deal at `path` (a copy of WIRES_DEAL) loaded by alice at 07:00; the prospectus
+    supplement delivered, both purchasers signed; the wire instructions not verified yet."""
+    return run_all(
+        cli,
+        [
+            (("init", str(path)), "07:00"),
+            (("mark", "company", "prospectus_delivered"), "07:45"),
+            (("mark-signed", "stonestreet", "--at", "08:30"), "09:10"),
+            (("mark-signed", "bnc"), "09:10"),
+        ],
+    )
+
+
+VERIFY_INSTRUCTIONS = (
+    "wire-instructions",
+    "verify",
+    "--callback-number",
+    "+1 949 788 6700",
+    "--spoke-with",
+    "Samuel Gulko",
+    "--by",
+    "bob",
+)
+"""bob's callback to the number the deal file gives: the second person's verification."""

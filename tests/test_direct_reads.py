@@ -25,47 +25,30 @@ from closing.db.store import Store
 from closing.errors import ExitCode, RefusedError
 from closing.events import Event
 from closing.marking import MarkRequest
-from tests.helpers import ROOT, Cli
+from tests.helpers import VERIFY_INSTRUCTIONS, WIRES_DEAL, Cli, load_wires_deal, run_all
 
 FRI = "2002-06-07T{}:00-07:00"
-WIRES = ROOT / "tests" / "fixtures" / "neotherapeutics-wires.yaml"
 
 
 @pytest.fixture
 def busy(cli: Cli, tmp_path: Path) -> Cli:
     """A closing with something of everything the board reads: wire instructions entered and
     verified, a partial receipt, a wire, a reversal, a waiver, a withdrawal and a verification."""
-    deal = tmp_path / WIRES.name
-    shutil.copy(WIRES, deal)
-    steps = [
-        (("init", str(deal)), "07:00"),
-        (("mark", "company", "prospectus_delivered"), "07:45"),
-        (("mark-signed", "stonestreet", "--at", "08:30"), "09:10"),
-        (("mark-signed", "bnc"), "09:10"),
-        (
-            (
-                "wire-instructions",
-                "verify",
-                "--callback-number",
-                "+1 949 788 6700",
-                "--spoke-with",
-                "Samuel Gulko",
-                "--by",
-                "bob",
-            ),
-            "09:30",
-        ),
-        (("mark-wired", "bnc", "--amount", "465,000.25", "--partial"), "10:00"),
-        (("mark-wired", "stonestreet"), "10:15"),
-        (("mark-faxed", "stonestreet"), "10:20"),
-        (("reverse", "stonestreet", "wired", "--reason", "wire returned"), "11:00"),
-        (("waive", "stonestreet", "dwac_credited", "--reason", "certificated"), "11:05"),
-        (("verify",), "11:10"),
-    ]
-    for args, at in steps:
-        result = cli(*args, now=FRI.format(at))
-        assert result.code == 0, (args, result.err)
-    return cli
+    deal = tmp_path / WIRES_DEAL.name
+    shutil.copy(WIRES_DEAL, deal)
+    return run_all(
+        load_wires_deal(cli, deal),
+        [
+            (VERIFY_INSTRUCTIONS, "09:30"),
+            (("mark-wired", "bnc", "--amount", "465,000.25", "--partial"), "10:00"),
+            (("mark-wired", "stonestreet"), "10:15"),
+            (("mark-faxed", "stonestreet"), "10:20"),
+            (("reverse", "stonestreet", "wired", "--reason", "wire returned"), "11:00"),
+            (("waive", "stonestreet", "dwac_credited", "--reason", "certificated"), "11:05"),
+            (("withdraw", "bnc", "--reason", "never sent the rest"), "11:08"),
+            (("verify",), "11:10"),
+        ],
+    )
 
 
 def typed_records(url: str) -> dict[str, list[tuple[object, ...]]]:

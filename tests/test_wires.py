@@ -15,10 +15,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from closing.errors import ExitCode
-from tests.helpers import ROOT, Cli
+from tests.helpers import ROOT, VERIFY_INSTRUCTIONS, WIRES_DEAL, Cli, load_wires_deal, run_all
 
 FIXTURES = ROOT / "tests" / "fixtures"
-WIRES = FIXTURES / "neotherapeutics-wires.yaml"
 BAI2 = FIXTURES / "company-bank-2002-06-07.bai2"
 CAMT054 = FIXTURES / "company-bank-2002-06-07.camt054.xml"
 FRI = "2002-06-07T{}:00-07:00"
@@ -27,8 +26,8 @@ ACCOUNT_DIGITS = ("4881016789", "4881-016789", "1016789")
 
 @pytest.fixture
 def deal_path(tmp_path: Path) -> Path:
-    copy = tmp_path / WIRES.name
-    shutil.copy(WIRES, copy)
+    copy = tmp_path / WIRES_DEAL.name
+    shutil.copy(WIRES_DEAL, copy)
     return copy
 
 
@@ -36,33 +35,13 @@ def deal_path(tmp_path: Path) -> Path:
 def loaded(cli: Cli, deal_path: Path) -> Cli:
     """The deal with wire instructions, loaded by alice at 07:00; the prospectus supplement
     delivered, both purchasers signed; instructions not verified yet."""
-    assert cli("init", str(deal_path), now=FRI.format("07:00")).code == 0
-    for args, at in [
-        (("mark", "company", "prospectus_delivered"), "07:45"),
-        (("mark-signed", "stonestreet", "--at", "08:30"), "09:10"),
-        (("mark-signed", "bnc"), "09:10"),
-    ]:
-        result = cli(*args, now=FRI.format(at))
-        assert result.code == 0, result.err
-    return cli
+    return load_wires_deal(cli, deal_path)
 
 
 @pytest.fixture
 def verified(loaded: Cli) -> Cli:
     """... and verified by bob's callback at 09:30."""
-    result = loaded(
-        "wire-instructions",
-        "verify",
-        "--callback-number",
-        "+1 949 788 6700",
-        "--spoke-with",
-        "Samuel Gulko",
-        "--by",
-        "bob",
-        now=FRI.format("09:30"),
-    )
-    assert result.code == 0, result.err
-    return loaded
+    return run_all(loaded, [(VERIFY_INSTRUCTIONS, "09:30")])
 
 
 def as_json(cli: Cli, *args: str, now: str = FRI.format("16:35")) -> Any:
