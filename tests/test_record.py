@@ -7,11 +7,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
-from closing.chain import GENESIS, Stored, check_chain, event_hash
+from closing.chain import GENESIS, Stored, canonical, check_chain, event_hash
 from closing.errors import ExitCode
 from closing.events import Event
 from tests.helpers import Cli
@@ -235,3 +236,28 @@ def test_an_event_that_cannot_be_read_is_reported_not_a_crash(seeded: Cli) -> No
         "Error: the event log of BNC Bach International, Ltd. cannot be read"
     )
     assert verify(seeded)[0] == ExitCode.RECORD
+
+
+def _json_dumps(content: list[object]) -> bytes:
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def test_the_hashed_form_is_json_dumps_for_every_character() -> None:
+    """The chain hashes json.dumps(ensure_ascii=False, compact) of an event's content; orjson
+    writes it now, and must write the same bytes for every code point, the integers and the
+    nulls, or every stored chain would stop verifying."""
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    content: list[object] = ["closing-event/1", every, 7, None, 0, 2**40, '\x00\x1f\x7f"\\']
+    assert canonical(content) == _json_dumps(content)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(), st.integers(0, 2**53), st.none()), max_size=15))
+def test_the_hashed_form_is_json_dumps_for_any_content(content: list[object]) -> None:
+    try:
+        expected = _json_dumps(content)
+    except UnicodeEncodeError:  # a lone surrogate: refused as before, the same way
+        with pytest.raises(UnicodeEncodeError):
+            canonical(content)
+        return
+    assert canonical(content) == expected

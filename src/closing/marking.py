@@ -35,7 +35,7 @@ class MarkRequest:
     host: str = "unknown"
     evidence_kind: str | None = None
     evidence: str | None = None
-    amount: str | None = None
+    amount: str | Decimal | None = None  # as typed, or a bank file's exact Decimal
     note: str | None = None
     partial: bool = False
     unverified_instructions_ok: bool = False  # record a payment while wire instructions wait

@@ -222,7 +222,7 @@ def _decide(
         evidence_kind="bank",
         evidence=f"{entry.evidence}; {bank_file.format} {bank_file.name} "
         f"sha256:{bank_file.sha256[:16]}",
-        amount=str(entry.amount),
+        amount=entry.amount,
         note=note,
         partial=proposal.partial,
     )

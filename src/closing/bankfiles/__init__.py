@@ -7,10 +7,11 @@ wrong. `detect.read_bank_file` picks the format from the content.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
+from typing import NamedTuple
 
 from closing.errors import ClosingError, ExitCode
 
@@ -29,15 +30,14 @@ class BankFileError(ClosingError):
         super().__init__(f"{where}: {message}; nothing recorded")
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):  # a tuple: a bank file has tens of thousands
     """One credit or debit as the bank reports it. `account` is the company's account number and
-    is never shown: use `account_masked`."""
+    is never shown (not even in its repr): use `account_masked`."""
 
     direction: str  # credit or debit
     amount: Decimal
     currency: str
-    account: str = field(repr=False)
+    account: str
     bank_reference: str  # the bank's own reference: the key that makes an import idempotent
     line: int  # where in the file (the record or the element's first line)
     value_date: date | None = None
@@ -52,6 +52,13 @@ class Entry:
     @property
     def account_masked(self) -> str:
         return _masked(self.account)
+
+    def __repr__(self) -> str:
+        shown = (
+            f"{name}={self.account_masked!r}" if name == "account" else f"{name}={value!r}"
+            for name, value in zip(self._fields, self, strict=True)
+        )
+        return f"Entry({', '.join(shown)})"
 
     @property
     def evidence(self) -> str:

@@ -30,7 +30,7 @@ RECORD_NAMES = {
     "98": "group trailer (98)",
     "99": "file trailer (99)",
 }
-_RECORD = re.compile(r"^(01|02|03|16|49|88|98|99),")
+_RECORD_STARTS = {f"{code}," for code in RECORD_NAMES}  # each record starts with its code
 _ENUM_NAMES = {
     "file_header": "01",
     "group_header": "02",
@@ -59,11 +59,13 @@ class _Records:
         from bai2.constants import RecordCode
         from bai2.helpers import _build_record
 
+        codes = {code.value: code for code in RecordCode}  # a dict: the enum's call is slower
+        continuation = RecordCode.continuation
         rows: list[tuple[Any, str]] = []
         start = 0
         for number, text in lines:
-            code = RecordCode(text[:2])
-            if code is RecordCode.continuation and rows:
+            code = codes[text[:2]]
+            if code is continuation and rows:
                 rows.append((code, text[3:]))
                 continue
             if rows:
@@ -103,7 +105,7 @@ def parse_bai2(text: str, name: str, zone: ZoneInfo) -> list[Entry]:
         record = raw.strip()
         if not record:
             continue
-        if not _RECORD.match(record):
+        if record[:3] not in _RECORD_STARTS:
             shown = record[:20] + ("..." if len(record) > 20 else "")
             raise BankFileError(
                 name,

@@ -6,7 +6,7 @@ below are those the large US banks use."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Longer keys first, so that `ORG BANK` is not read as `ORG` followed by "BANK: ...".
 _KEYS = {
@@ -47,8 +47,7 @@ _IMAD = re.compile(r"^[0-9]{8}[A-Z0-9]{8}[0-9]{6}$")
 _LEADING_ACCOUNT = re.compile(r"^(/\S+|[0-9][0-9\-]{3,})\s+(?=\D)")
 
 
-@dataclass(frozen=True)
-class WireText:
+class WireText(NamedTuple):  # a tuple: a bank file has one per wire, tens of thousands
     originator: str | None = None
     imad: str | None = None
     omad: str | None = None
@@ -57,18 +56,16 @@ class WireText:
 
 def read_wire_text(text: str) -> WireText:
     """The parts of a wire's free text; what has no key is kept as a reference."""
-    matches = list(_KEY.finditer(text))
-    if not matches:
-        head = text.strip()
+    # [text before the first key, key, its value, key, its value, ...]
+    parts = _KEY.split(text)
+    head = parts[0].strip()
+    if len(parts) == 1:
         return WireText(references=(head,) if head else ())
     found: dict[str, list[str]] = {}
-    head = text[: matches[0].start()].strip()
-    ends = [match.start() for match in matches[1:]]
-    ends.append(len(text))
-    for match, end in zip(matches, ends, strict=True):
-        value = " ".join(text[match.end() : end].split()).strip(" ,;")
+    for at in range(1, len(parts), 2):
+        value = " ".join(parts[at + 1].split()).strip(" ,;")
         if value:
-            key = _KEYS[match.group(1).upper()]
+            key = _KEYS[parts[at].upper()]
             if key in found:
                 found[key].append(value)
             else:
