@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from closing.errors import ExitCode
+from tests.bank_files import Account, Detail, bai2_text
 from tests.helpers import ROOT, VERIFY_INSTRUCTIONS, WIRES_DEAL, Cli, load_wires_deal, run_all
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -96,6 +97,37 @@ def test_a_bai2_file_records_the_two_wires_with_the_banks_evidence(verified: Cli
         ("0607FW000388", "recorded", "bnc-bach"),
     ]
     assert credits[1]["reason"] == "no purchaser owes $12,000.00"
+
+
+def test_two_parts_of_a_price_in_one_file_are_recorded_in_turn(
+    verified: Cli, tmp_path: Path
+) -> None:
+    """BNC has sent $300,000.00 of its $930,000.00 (recorded by hand); one file then brings the
+    next $300,000.00 and the last $330,000.00: a receipt, then the wire that completes the step,
+    the second decided on what the first recorded, and the chain still holds."""
+    run_all(verified, [(("mark-wired", "bnc", "--amount", "300,000.00", "--partial"), "10:00")])
+    text = ["ORG: /7785002 BNC BACH INTERNATIONAL LTD", "OBI: NEOTHERAPEUTICS SPA"]
+    parts = [
+        Detail("195", 30_000_000, "0607FW9001", "", text),
+        Detail("195", 33_000_000, "0607FW9002", "", text),
+    ]
+    path = tmp_path / "parts.bai2"
+    path.write_text(bai2_text([Account("4881016789", parts)]))
+    found = as_json(verified, "wires", "import", str(path), "--apply")
+    assert [(c["status"], c["purchaser"], c["partial"]) for c in found["credits"]] == [
+        ("recorded", "bnc-bach", True),
+        ("recorded", "bnc-bach", False),
+    ]
+    history = as_json(verified, "history", "bnc")
+    assert [(e["kind"], e["amount"]) for e in history[-3:]] == [
+        ("receipt", "300000.00"),
+        ("receipt", "300000.00"),
+        ("mark", "330000.00"),
+    ]
+    board = as_json(verified, "status")
+    wired = {p["slug"]: p["steps"]["wired"] for p in board["purchasers"]}
+    assert (wired["bnc-bach"]["status"], wired["bnc-bach"]["received"]) == ("done", "930000.00")
+    assert verified("verify").code == 0
 
 
 def test_a_second_import_of_the_same_or_an_overlapping_file_records_nothing(

@@ -124,7 +124,7 @@ def import_on(
     company_states = (
         replay(deal.company_machine, events.get(company.id, [])).states if company else {}
     )
-    standings: dict[int, Standing | _Stale] = {}
+    standings: dict[int, Standing] = {}
     owed: list[Owed] = []
     for purchaser in purchasers:
         history = events.get(purchaser.id, [])
@@ -136,22 +136,8 @@ def import_on(
         partial_ok = step.allows_partial or bool(standing.receipts.get(step.id))
         owed.append(Owed(purchaser, purchaser.purchase_price - received, partial_ok))
     proposals = match_credits(fresh, owed, closing_window(deal, step))
-    rows = [
-        _decide(
-            deal,
-            step,
-            proposal,
-            standings,
-            events,
-            company_states,
-            bank_file,
-            actor,
-            host,
-            now,
-            gate_note,
-        )
-        for proposal in proposals
-    ]
+    decide = _Decider(deal, step, standings, events, company_states, bank_file, now, gate_note)
+    rows = [decide.row(proposal, actor, host) for proposal in proposals]
     if apply:
         # Every wire in one batch, each chained to its purchaser's head.
         to_append = [
@@ -160,8 +146,11 @@ def import_on(
             if row.event is not None and row.purchaser is not None
         ]
         appended = iter(direct.append_events(reader, deal.id, deal.slug, to_append))
-        rows = [
-            row._replace(event=next(appended)) if row.event is not None else row for row in rows
+        rows = [  # each with its stored event (a new tuple: faster than _replace)
+            ImportRow(row.entry, row.status, row.reason, row.purchaser, next(appended), row.partial)
+            if row.event is not None
+            else row
+            for row in rows
         ]
         direct.insert_credits(
             reader, deal.id, [_credit_row(row, bank_file, actor, now) for row in rows]
@@ -192,60 +181,58 @@ def _company_credits(
     return credits
 
 
-def _decide(
-    deal: Deal,
-    step: Step,
-    proposal: Proposal,
-    standings: dict[int, Standing | _Stale],
-    events: dict[int, list[Event]],
-    company_states: dict[str, str],
-    bank_file: BankFile,
-    actor: str,
-    host: str,
-    now: datetime,
-    gate_note: str | None,
-) -> ImportRow:
-    entry = proposal.entry
-    party = proposal.purchaser
-    if party is None:
-        return ImportRow(entry, "left", proposal.reason)
-    at = min(entry.booked_at or now, now)
-    note = f"from the bank's file: {proposal.reason}"
-    if gate_note:
-        note += f"; {gate_note}"
-    request = MarkRequest(
-        purchaser=party.slug,
-        step=step.id,
-        at=at,
-        actor=actor,
-        host=host,
-        evidence_kind="bank",
-        evidence=f"{entry.evidence}; {bank_file.format} {bank_file.name} "
-        f"sha256:{bank_file.sha256[:16]}",
-        amount=entry.amount,
-        note=note,
-        partial=proposal.partial,
-    )
-    standing = standings[party.id]
-    if isinstance(standing, _Stale):  # a second credit of the same purchaser in this file
-        standing = standings[party.id] = replay(deal.machine, standing.history)
-    try:
-        decision = decide_mark(deal, step, party, standing, request, now, company_states)
-    except RefusedError as refusal:
-        return ImportRow(
-            entry, "left", f"matched {party.name} ({proposal.reason}) but {refusal.message}", party
+class _Decider:
+    """Each proposal as a row: a wired mark (or partial receipt) where the mark rules allow the
+    match, else left for a person with the reason."""
+
+    def __init__(
+        self,
+        deal: Deal,
+        step: Step,
+        standings: dict[int, Standing],
+        events: dict[int, list[Event]],
+        company_states: dict[str, str],
+        bank_file: BankFile,
+        now: datetime,
+        gate_note: str | None,
+    ) -> None:
+        self.deal, self.step, self.now = deal, step, now
+        self.standings, self.events, self.company_states = standings, events, company_states
+        self.evidence_tail = f"; {bank_file.format} {bank_file.name} sha256:{bank_file.sha256[:16]}"
+        self.note_tail = f"; {gate_note}" if gate_note else ""
+        self.recorded: dict[int, list[Event]] = {}  # what this file recorded, by purchaser
+
+    def row(self, proposal: Proposal, actor: str, host: str) -> ImportRow:
+        entry = proposal.entry
+        party = proposal.purchaser
+        if party is None:
+            return ImportRow(entry, "left", proposal.reason)
+        now = self.now
+        request = MarkRequest(
+            purchaser=party.slug,
+            step=self.step.id,
+            at=min(entry.booked_at or now, now),
+            actor=actor,
+            host=host,
+            evidence_kind="bank",
+            evidence=entry.evidence + self.evidence_tail,
+            amount=entry.amount,
+            note=f"from the bank's file: {proposal.reason}{self.note_tail}",
+            partial=proposal.partial,
         )
-    history = [*events.get(party.id, []), decision.event]
-    events[party.id] = history
-    standings[party.id] = _Stale(history)
-    return ImportRow(entry, "recorded", proposal.reason, party, decision.event, proposal.partial)
-
-
-@dataclass(frozen=True)
-class _Stale:
-    """A purchaser's standing to work out again from its history, if another credit needs it."""
-
-    history: list[Event]
+        standing = self.standings[party.id]
+        before = self.recorded.get(party.id)
+        if before is not None:  # a second credit of the same purchaser in this file
+            standing = replay(self.deal.machine, [*self.events.get(party.id, []), *before])
+        try:
+            event = decide_mark(
+                self.deal, self.step, party, standing, request, now, self.company_states
+            ).event
+        except RefusedError as refusal:
+            why = f"matched {party.name} ({proposal.reason}) but {refusal.message}"
+            return ImportRow(entry, "left", why, party)
+        self.recorded.setdefault(party.id, []).append(event)
+        return ImportRow(entry, "recorded", proposal.reason, party, event, proposal.partial)
 
 
 def _credit_row(

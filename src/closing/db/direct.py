@@ -445,7 +445,8 @@ def append_events(
         )
     }
     reader.executemany(_MOVE_HEAD, [(seq, digest, party) for party, (seq, digest) in heads.items()])
-    return [event._replace(id=int(new_ids[party.id, event.seq])) for party, event, _ in chained]
+    # Event(id, *the rest): what _replace(id=...) makes, without its per-field work.
+    return [Event(int(new_ids[party.id, event.seq]), *event[1:]) for party, event, _ in chained]
 
 
 def lock_deal_parties(reader: Reader, deal_id: int) -> dict[int, str]:
