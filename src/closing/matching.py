@@ -96,10 +96,15 @@ _ASCII_NOT_WORD = bytes(
 )
 
 
-@lru_cache(maxsize=65536)
 def clean_name(name: str) -> str:
     """`BNC Bach International, Ltd.` -> `bnc bach international`."""
-    folded = name.casefold()
+    # Cached by the folded text: a bank's `BNC BACH INTERNATIONAL LTD` is then worked out once
+    # with Schedule 1's `BNC Bach International Ltd`.
+    return _clean_folded(name.casefold())
+
+
+@lru_cache(maxsize=65536)
+def _clean_folded(folded: str) -> str:
     if folded.isascii():
         words = folded.encode().translate(_ASCII_NOT_WORD).decode().split()
     else:

@@ -62,23 +62,17 @@ def read_wire_text(text: str) -> WireText:
     if len(parts) == 1:
         return WireText(references=(head,) if head else ())
     found: dict[str, list[str]] = {}
-    for at in range(1, len(parts), 2):
-        value = " ".join(parts[at + 1].split()).strip(" ,;")
+    for key, raw in zip(parts[1::2], parts[2::2], strict=True):
+        value = " ".join(raw.split()).strip(" ,;")
         if value:
-            key = _KEYS[parts[at].upper()]
-            if key in found:
-                found[key].append(value)
-            else:
-                found[key] = [value]
-    originator = found.get("originator", [None])[0]
+            found.setdefault(_KEYS[key.upper()], []).append(value)
+    originator = found["originator"][0] if "originator" in found else None
     if originator:
         # Fedwire puts the originator's account first: `ORG: /1234567 STONESTREET LP`.
         originator = _LEADING_ACCOUNT.sub("", originator).strip() or None
-    imad = _first_code(found.get("imad", []))
-    omad = _first_code(found.get("omad", []))
-    references = tuple(value for key in ("obi", "reference") for value in found.get(key, [])) + (
-        (head,) if head else ()
-    )
+    imad = _first_code(found["imad"]) if "imad" in found else None
+    omad = _first_code(found["omad"]) if "omad" in found else None
+    references = (*found.get("obi", ()), *found.get("reference", ()), *((head,) if head else ()))
     return WireText(originator, imad, omad, references)
 
 

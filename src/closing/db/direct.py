@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -484,11 +485,12 @@ def insert_credits(reader: Reader, deal_id: int, rows: Sequence[dict[str, Any]])
         return
     names = list(rows[0])
     money_at, moment_at = names.index("amount"), names.index("imported_at")
+    columns, bind_money, bind_moment = itemgetter(*names), reader.bind_money, reader.bind_moment
     values = []
     for row in rows:
-        found = [row[name] for name in names]
-        found[money_at] = reader.bind_money(found[money_at])
-        found[moment_at] = reader.bind_moment(found[moment_at])
+        found = list(columns(row))
+        found[money_at] = bind_money(found[money_at])
+        found[moment_at] = bind_moment(found[moment_at])
         values.append((deal_id, *found))
     reader.executemany(
         f"INSERT INTO bank_credit (deal_id, {', '.join(names)}) "
