@@ -162,3 +162,39 @@ def test_a_name_is_cleaned_the_same_whether_ascii_or_not(name: str) -> None:
     words = re.sub(r"[^0-9a-z]+", " ", name.casefold()).split()
     kept = [w for w in words if w not in LEGAL_FORMS]
     assert clean_name(name) == " ".join(kept or words)
+
+
+@given(
+    st.lists(st.sampled_from(["100.00", "150.00", "200.00", "250.00"]), min_size=1, max_size=8),
+    st.lists(st.tuples(st.integers(0, 7), st.sampled_from(["0", "50.00", "120.00"])), max_size=20),
+)
+def test_the_book_finds_who_owes_an_amount_as_a_full_search_would(
+    prices: list[str], payments: list[tuple[int, str]]
+) -> None:
+    """Purchasers leave the book when matched and come back owing less after a part: whoever it
+    offers for an amount is whoever a search of everyone would find, however often amounts were
+    taken out and put back."""
+    from closing.matching import _Book
+
+    parties = [purchaser(n, f"P{n}", price) for n, price in enumerate(prices, start=1)]
+    owed = {p.id: Owed(p, p.purchase_price, True) for p in parties}
+    book = _Book(list(owed.values()))
+    for index, paid in payments:
+        party = parties[index % len(parties)]
+        if party.id not in owed:
+            continue
+        book.remove(owed.pop(party.id))
+        left = party.purchase_price - Decimal(paid)
+        if Decimal(paid) and left > 0:  # a part: it owes the rest
+            owed[party.id] = Owed(party, left, True)
+            book.add(owed[party.id])
+        for amount in ("50.00", "100.00", "130.00", "150.00", "200.00", "250.00"):
+            for tolerance in ("0", "50.00"):
+                wanted = {
+                    item.purchaser.id
+                    for item in owed.values()
+                    if abs(item.owed - Decimal(amount)) <= Decimal(tolerance)
+                }
+                near = book.near(Decimal(amount), Decimal(tolerance))
+                assert sorted(item.purchaser.id for item in near) == sorted(wanted)
+        assert sorted(item.purchaser.id for item in book.partial) == sorted(owed)

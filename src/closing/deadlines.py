@@ -82,6 +82,11 @@ class Deal:
         return machine_for(self.terms, company=True)
 
     @cached_property
+    def zone(self) -> ZoneInfo:
+        """The deal's zone (its cutoff's), looked up once: every mark reads it."""
+        return self.terms.zone
+
+    @cached_property
     def opens_at(self) -> datetime:
         """Marks before the start of the agreement date (in the deal's zone) are refused."""
         return datetime.combine(

@@ -65,11 +65,11 @@ class Decision:
 
 def in_deal_zone(deal: Deal, at: LocalTime | None, now: datetime) -> datetime:
     """`--at` as an instant: now when not given, the deal's zone when it has no offset."""
-    return now if at is None else resolve_local(at, deal.terms.zone, now)
+    return now if at is None else resolve_local(at, deal.zone, now)
 
 
 def _check_time(deal: Deal, at: datetime, now: datetime, what: str) -> None:
-    zone = deal.terms.zone
+    zone = deal.zone
     if at > now:
         raise RefusedError(
             f"cannot {what}: {local(at, zone)} is in the future (now is "
@@ -107,7 +107,7 @@ def decide_mark(
     already marked, in the future, before the deal, out of order, before a prerequisite was done,
     or an amount that does not fit. `company` is the company's step states, which purchaser
     steps may require."""
-    zone = deal.terms.zone
+    zone = deal.zone
     at = in_deal_zone(deal, request.at, now)
     what = f"mark {step.id} for {party.name}"
     _not_withdrawn(party, standing, what)

@@ -166,7 +166,9 @@ def reference_found(text: str | None, names: _Names) -> str | None:
 
 class _Book:
     """What each purchaser owes, searchable by amount, updated as credits are matched. A purchaser
-    is in it once at most."""
+    is in it once at most. `amounts` keeps every amount that was ever owed, sorted (taking one
+    out of a long list, once per credit, cost more than skipping it): `by_amount` says who owes
+    it now."""
 
     def __init__(self, owed: Sequence[Owed]) -> None:
         self.by_amount: dict[Decimal, list[Owed]] = {}
@@ -175,6 +177,7 @@ class _Book:
             self.by_amount.setdefault(item.owed, []).append(item)
             self.owed_by[id(item.purchaser)] = item
         self.amounts = sorted(self.by_amount)
+        self.listed = set(self.amounts)
         self.partial = [item for item in owed if item.partial_ok]
         self._names: dict[int, _Names] = {}
 
@@ -187,14 +190,14 @@ class _Book:
     def near(self, amount: Decimal, tolerance: Decimal) -> list[Owed]:
         start = bisect.bisect_left(self.amounts, amount - tolerance)
         end = bisect.bisect_right(self.amounts, amount + tolerance)
-        return [item for value in self.amounts[start:end] for item in self.by_amount[value]]
+        owing = self.by_amount
+        return [item for value in self.amounts[start:end] for item in owing.get(value, ())]
 
     def remove(self, item: Owed) -> None:
         same = self.by_amount[item.owed]
         same.remove(item)
         if not same:
             del self.by_amount[item.owed]
-            del self.amounts[bisect.bisect_left(self.amounts, item.owed)]
         if item.partial_ok:
             self.partial.remove(item)
         del self.owed_by[id(item.purchaser)]
@@ -202,8 +205,9 @@ class _Book:
     def add(self, item: Owed) -> None:
         if item.owed <= 0:
             return
-        if item.owed not in self.by_amount:
+        if item.owed not in self.listed:
             bisect.insort(self.amounts, item.owed)
+            self.listed.add(item.owed)
         self.by_amount.setdefault(item.owed, []).append(item)
         self.owed_by[id(item.purchaser)] = item
         if item.partial_ok:
