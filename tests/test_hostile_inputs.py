@@ -48,6 +48,8 @@ def database_digest(url: str) -> str:
     if file is not None:
         if not file.exists():
             return "absent"
+        if file.is_dir():
+            return "folder:" + ",".join(sorted(p.name for p in file.iterdir()))
         try:
             connection = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
             connection.execute("SELECT count(*) FROM sqlite_master").fetchall()
@@ -597,6 +599,11 @@ def empty_file(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'empty.db'}"
 
 
+def folder(tmp_path: Path) -> str:
+    (tmp_path / "deals").mkdir()
+    return f"sqlite:///{tmp_path / 'deals'}"
+
+
 def seeded_copy(tmp_path: Path, name: str) -> Path:
     from closing.cli import main
 
@@ -640,6 +647,9 @@ FAULTS: dict[str, tuple[Callable[[Path], str], list[str], int, str]] = {
     "missing: watch": (missing, ["watch"], DATABASE, "no database at "),
     "empty file: status": (empty_file, ["status"], DATABASE, "no database at "),
     "empty file: history": (empty_file, ["history"], DATABASE, "no database at "),
+    "folder: status": (folder, ["status"], DATABASE, "it is a folder; give a file in it"),
+    "folder: mark": (folder, ["mark-signed", "bnc"], DATABASE, "it is a folder"),
+    "folder: init": (folder, ["init", str(SEED)], DATABASE, "it is a folder"),
     "corrupt: status": (corrupt, ["status"], DATABASE, "file is not a database"),
     "corrupt: mark": (corrupt, ["mark-signed", "bnc"], DATABASE, "file is not a database"),
     "corrupt: init": (corrupt, ["init", str(SEED)], DATABASE, "file is not a database"),

@@ -227,6 +227,12 @@ class Store:
             if not _database_failure(error):
                 raise
             hint = ""
+            file = sqlite_file(self.url) if self.dialect == "sqlite" else None
+            if file is not None and file.is_dir():
+                raise DatabaseError(
+                    f"cannot open database {neutral(str(file))}: it is a folder; give a file "
+                    f"in it, such as {neutral(str(file / 'closing.db'))}"
+                ) from None
             if self.dialect == "sqlite" and "unable to open" in str(error):
                 hint = (
                     "; does its folder exist? (sqlite:///name.db is relative to this folder, "
