@@ -178,6 +178,14 @@ def test_a_wire_returned_after_the_credit_is_reversed_not_undone(seeded: Cli) ->
     assert kinds == ["mark", "mark", "mark", "mark", "reverse"]
     shown = seeded("history", "stonestreet", now=FRI.format("14:05")).out
     assert shown.endswith("    by alice@vm · reason: wire returned\n")  # as given, --reason
+    # Then Stonestreet withdraws, as a purchaser whose money went back may: nothing is left to
+    # act on, so the board flags nothing for it (the history keeps the reversal).
+    seeded("withdraw", "stonestreet", "--reason", "deal fell through", now=FRI.format("14:10"))
+    after = board_json(seeded, FRI.format("14:15"))
+    assert step_of(after, "stonestreet", "warrant_faxed")["attention"] == []
+    text = seeded("status", now=FRI.format("14:15")).out
+    assert row_of(text, "Stonestreet")[3] == "✓ 11:00"  # no ⚠ now
+    assert "Attention:" not in text
 
 
 def test_a_waived_step_counts_as_satisfied_and_a_withdrawn_purchaser_leaves_the_totals(

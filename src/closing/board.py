@@ -252,6 +252,10 @@ def purchaser_status(
             )
             for step in deal.purchaser_steps
         }
+    if standing.withdrawn is not None:
+        # The record is closed for it: a reversal before the withdrawal (the money sent back, as
+        # a paid purchaser must record before it withdraws) asks nothing more of anyone.
+        steps = {k: s._replace(attention=()) if s.attention else s for k, s in steps.items()}
     return PurchaserStatus(
         purchaser,
         rules.state_name(standing.states),
