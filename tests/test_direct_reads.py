@@ -22,7 +22,7 @@ from closing.cli.json_views import board_json
 from closing.db import direct, queries
 from closing.db.schema import EVENTS, PURCHASERS, VERIFICATIONS, WIRE_INSTRUCTIONS
 from closing.db.store import Store
-from closing.errors import ExitCode, RefusedError
+from closing.errors import DatabaseError, ExitCode, RefusedError
 from closing.events import Event
 from closing.marking import MarkRequest
 from tests.helpers import VERIFY_INSTRUCTIONS, WIRES_DEAL, Cli, load_wires_deal, run_all
@@ -200,3 +200,25 @@ def test_a_driver_error_while_recording_writes_nothing(seeded: Cli) -> None:
         )
     history = seeded("history", "--json", now=FRI.format("09:05"))
     assert [e["step"] for e in json.loads(history.out)] == ["prospectus_delivered"]
+
+
+def test_a_database_another_writer_holds_is_refused_once(
+    seeded: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that cannot get the lock within the wait says so (exit 6, "try again") instead of
+    handing over to the store, which would only wait as long again; readers are not held up."""
+    url = seeded.database_url
+    if not url.startswith("sqlite:///"):
+        pytest.skip("the file path is for SQLite")
+    monkeypatch.setattr(direct, "LOCK_WAIT", 0.2)
+    holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(DatabaseError, match="database is locked; try again") as refused:
+            direct.on_sqlite_file(url, lambda reader: None, write=True)
+        assert refused.value.exit_code == ExitCode.DATABASE
+        deals = direct.on_sqlite_file(url, lambda reader: direct.deal_slugs(reader, 5))
+        assert deals == ["neotherapeutics-2002-06-07"]
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 from closing.chain import GENESIS, event_hash
 from closing.deadlines import Deal
+from closing.errors import DatabaseError
 from closing.events import Event, Purchaser
 from closing.timefmt import utc_text
 from closing.wire_instructions import Version, WireStatus, wire_status
@@ -165,6 +166,17 @@ def money(value: Any) -> Decimal | None:
 # --- opening a SQLite file without SQLAlchemy ---------------------------------------------------
 
 
+LOCK_WAIT = 30.0  # seconds a writer waits for another's lock, as the store's busy_timeout
+
+
+def _locked(url: str, error: sqlite3.Error) -> DatabaseError | None:
+    """The store's own refusal for a database another writer held past the wait (the store,
+    tried next, would only wait as long again)."""
+    if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+        return DatabaseError(f"database {url} failed: {error}; try again")
+    return None
+
+
 def open_sqlite(url: str, write: bool = False) -> Reader | None:
     """A reader on the SQLite file of a plain `sqlite:///PATH` URL, in a transaction, when the
     file is there and at this closing's schema; None for anything else (the SQLAlchemy path then
@@ -179,12 +191,12 @@ def open_sqlite(url: str, write: bool = False) -> Reader | None:
         return None
     try:
         connection = sqlite3.connect(
-            f"file:{quote(path)}?mode=rw", uri=True, timeout=30, isolation_level=None
+            f"file:{quote(path)}?mode=rw", uri=True, timeout=LOCK_WAIT, isolation_level=None
         )
     except sqlite3.Error:
         return None
     try:
-        connection.execute("PRAGMA busy_timeout=30000")
+        connection.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT * 1000)}")
         if write:
             connection.execute("PRAGMA foreign_keys=ON")
             connection.execute("PRAGMA journal_mode=WAL")  # as the store's writers set it
@@ -192,8 +204,11 @@ def open_sqlite(url: str, write: bool = False) -> Reader | None:
         revision = connection.execute("SELECT version_num FROM alembic_version").fetchall()
         if [row[0] for row in revision] == [HEAD]:
             return Reader(connection, "sqlite")
-    except sqlite3.Error:
-        pass
+    except sqlite3.Error as error:
+        locked = _locked(url, error)
+        if locked is not None:
+            connection.close()
+            raise locked from None
     connection.close()  # ends the transaction: nothing was written
     return None
 
@@ -220,15 +235,19 @@ def on_sqlite_file(url: str, work: Callable[[Reader], T], write: bool = False) -
     """`work(reader)` in one transaction on a plain SQLite file, opened with the standard
     library's driver, committed when it returns (a writer's) and rolled back when it raises;
     None, with nothing written, when the database is not one it can use that way (not SQLite,
-    another schema, a driver error): the caller then goes through the store."""
+    another schema, a driver error): the caller then goes through the store. A lock another
+    writer held past `LOCK_WAIT` is refused here (`DatabaseError`), not waited for twice."""
     reader = open_sqlite(url, write=write)
     if reader is None:
         return None
     try:
         done = work(reader)
         close(reader, commit=write)
-    except sqlite3.Error:
+    except sqlite3.Error as error:
         close(reader)
+        locked = _locked(url, error)
+        if locked is not None:
+            raise locked from None
         return None
     except BaseException:
         close(reader)
