@@ -220,3 +220,18 @@ def test_the_alert_ledger_and_the_live_board_are_neutral(
     code, output = in_terminal(["watch", "--no-alerts"], env, interrupt_after=3)
     plain = assert_nothing_live(output, live_board=True)
     assert "\\x1b[2J" in plain
+
+
+def test_the_live_board_says_where_alerts_go_from_its_first_frame(
+    hostile_deal: tuple[str, HttpReceiver],
+) -> None:
+    """`watch` with its own sender never claims `--no-alerts`, not even before the sender has
+    started: its first frames say the sender is starting, then that it sends from this process."""
+    url, _ = hostile_deal
+    env = terminal_env(url, "2002-06-07T16:45:00-07:00")
+    _, output = in_terminal(["watch"], env, interrupt_after=4)
+    plain = assert_nothing_live(output, live_board=True)
+    assert "alerts: off (--no-alerts)" not in plain
+    assert "alerts: sent from this process" in plain
+    _, output = in_terminal(["watch", "--no-alerts"], env, interrupt_after=2)
+    assert "alerts: off (--no-alerts)" in assert_nothing_live(output, live_board=True)

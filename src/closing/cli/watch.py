@@ -129,7 +129,7 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
 
     console = app.console()
     recent: deque[str] = deque(maxlen=RECENT)
-    note = "alerts: off (--no-alerts)"
+    note = "alerts: starting the sender..." if alerts else "alerts: off (--no-alerts)"
     daemon: AlertDaemon | None = None
     store = app.existing_store
     zone = board(store, deal, app.now()).terms.zone  # fails early on an unknown deal
