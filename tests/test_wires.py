@@ -231,15 +231,8 @@ def test_a_left_credit_is_matched_by_hand(verified: Cli) -> None:
 
 def test_the_operator_who_entered_the_instructions_cannot_verify_them(loaded: Cli) -> None:
     before = counts(loaded)
-    result = loaded(
-        "wire-instructions",
-        "verify",
-        "--callback-number",
-        "+1 949 788 6700",
-        "--spoke-with",
-        "Samuel Gulko",
-        now=FRI.format("09:30"),
-    )
+    as_alice = VERIFY_INSTRUCTIONS[: VERIFY_INSTRUCTIONS.index("--by")]  # bob's call, by alice
+    result = loaded(*as_alice, now=FRI.format("09:30"))
     assert result.code == ExitCode.REFUSED
     assert result.err == (
         "Error: cannot verify wire instructions: alice entered this change; another operator "

@@ -72,6 +72,13 @@ class RefusedError(ClosingError):
 class DatabaseError(ClosingError):
     exit_code = ExitCode.DATABASE
 
+    @classmethod
+    def failed(cls, where: str, reason: str) -> DatabaseError:
+        """`database WHERE failed: REASON`, with `; try again` when another writer held it (a
+        lock, or PostgreSQL's serialization failure): the store's and the driver path's words."""
+        again = "; try again" if "lock" in reason or "serializ" in reason else ""
+        return cls(f"database {where} failed: {reason}{again}")
+
 
 class AlertsError(ClosingError):
     exit_code = ExitCode.ALERTS

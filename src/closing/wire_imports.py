@@ -136,8 +136,10 @@ def import_on(
         partial_ok = step.allows_partial or bool(standing.receipts.get(step.id))
         owed.append(Owed(purchaser, purchaser.purchase_price - received, partial_ok))
     proposals = match_credits(fresh, owed, closing_window(deal, step))
-    decide = _Decider(deal, step, standings, events, company_states, bank_file, now, gate_note)
-    rows = [decide.row(proposal, actor, host) for proposal in proposals]
+    decide = _Decider(
+        deal, step, standings, events, company_states, bank_file, gate_note, actor, host, now
+    )
+    rows = [decide.row(proposal) for proposal in proposals]
     if apply:
         # Every wire in one batch, each chained to its purchaser's head.
         to_append = [
@@ -193,16 +195,19 @@ class _Decider:
         events: dict[int, list[Event]],
         company_states: dict[str, str],
         bank_file: BankFile,
-        now: datetime,
         gate_note: str | None,
+        actor: str,
+        host: str,
+        now: datetime,
     ) -> None:
-        self.deal, self.step, self.now = deal, step, now
+        self.deal, self.step = deal, step
+        self.actor, self.host, self.now = actor, host, now
         self.standings, self.events, self.company_states = standings, events, company_states
         self.evidence_tail = f"; {bank_file.format} {bank_file.name} sha256:{bank_file.sha256[:16]}"
         self.note_tail = f"; {gate_note}" if gate_note else ""
         self.recorded: dict[int, list[Event]] = {}  # what this file recorded, by purchaser
 
-    def row(self, proposal: Proposal, actor: str, host: str) -> ImportRow:
+    def row(self, proposal: Proposal) -> ImportRow:
         entry = proposal.entry
         party = proposal.purchaser
         if party is None:
@@ -212,8 +217,8 @@ class _Decider:
             purchaser=party.slug,
             step=self.step.id,
             at=min(entry.booked_at or now, now),
-            actor=actor,
-            host=host,
+            actor=self.actor,
+            host=self.host,
             evidence_kind="bank",
             evidence=entry.evidence + self.evidence_tail,
             amount=entry.amount,

@@ -173,7 +173,7 @@ def _locked(url: str, error: sqlite3.Error) -> DatabaseError | None:
     """The store's own refusal for a database another writer held past the wait (the store,
     tried next, would only wait as long again)."""
     if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
-        return DatabaseError(f"database {url} failed: {error}; try again")
+        return DatabaseError.failed(url, str(error))
     return None
 
 

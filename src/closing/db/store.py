@@ -308,8 +308,4 @@ class Store:
         except SQLAlchemyError as error:
             if not _database_failure(error):
                 raise
-            reason = _first_line(error)
-            again = "; try again" if "lock" in reason or "serializ" in reason else ""
-            raise DatabaseError(
-                f"database {masked_url(self.url)} failed: {reason}{again}"
-            ) from None
+            raise DatabaseError.failed(masked_url(self.url), _first_line(error)) from None
