@@ -73,7 +73,7 @@ def generate_deal(
 ) -> None:
     """The terms and steps of `source` (the seed by default) with `count` purchasers that pass
     its Schedule 1 checks, every notice and DWAC detail filled (so no step is blocked)."""
-    from closing.deal import load_deal_file
+    from closing.domain.dealfile import load_deal_file
 
     securities = load_deal_file(source).terms.securities
     price_per_share = securities.common_stock.price_per_share
@@ -99,7 +99,7 @@ def generate_deal(
 def step_ids(source: Path, party: str) -> list[str]:
     """The ids of `source`'s steps of `party` (`company` or `purchaser`), in the file's order
     (which the example files keep in an order `requires` allows)."""
-    from closing.deal import load_deal_file
+    from closing.domain.dealfile import load_deal_file
 
     return [s.id for s in load_deal_file(source).terms.steps if s.party == party]
 
@@ -128,10 +128,10 @@ def record_progress(
     under the default)."""
     from sqlalchemy import select
 
-    from closing.chain import GENESIS, event_hash
-    from closing.db.schema import DEALS, EVENTS, PURCHASERS
-    from closing.db.store import Store
-    from closing.events import Event
+    from closing.domain.chain import GENESIS, event_hash
+    from closing.domain.events import Event
+    from closing.store.database import Store
+    from closing.store.schema import DEALS, EVENTS, PURCHASERS
 
     def default(position: int) -> list[str]:
         return ["signed", "wired"] if position % 2 == 0 else ["signed"]
@@ -231,7 +231,7 @@ def postgres_schema(prefix: str, url: str = POSTGRES) -> Iterator[str]:
         closing(["db", "upgrade"], cli_env(scoped, "2002-06-07T07:00:00-07:00"))
         yield scoped
     finally:
-        from closing.db.store import dispose_engines
+        from closing.store.database import dispose_engines
 
         dispose_engines()
         with psycopg.connect(_libpq(url), autocommit=True) as connection:

@@ -5,10 +5,11 @@
 
 Part A (10,000 purchasers, all signed, half wired, every detail filled, alerts at 2h and 30m
 before each deadline and at it): the time to decide which alerts are due at one wake-up,
-  (i)  the pure planner `closing.alerts.plan_alerts` on data already in memory, and
-  (ii) one whole wake-up decision as the daemon takes it (`closing.alerts.outbox._decide_deal`
+  (i)  the pure planner `closing.services.alerts.plan_alerts` on data already in memory, and
+  (ii) one whole wake-up decision as the daemon takes it
+  (`closing.services.alerts.outbox._decide_deal`
        up to its writes): a Store session that reads the deal row, the purchasers, their events
-       and the ledger's keys (`closing.db.ledger`), then plans,
+       and the ledger's keys (`closing.store.alerts`), then plans,
 at 16:31 PDT (15,000 alerts due) and at 14:00 PDT (none due), on SQLite and on PostgreSQL; then
   (iii) on SQLite, the daemon's whole first pass at 16:31 (decide: write the ledger; deliver: send
        every delivery to the log channel), and (ii) again at 16:45 with that ledger (none due).
@@ -116,10 +117,10 @@ def wake_up(
     ledger's keys, then the plan, with the garbage collector paused as the daemon's wake-up
     pauses it; with `cache` (a warm LedgerCache, as the daemon keeps between wake-ups) the ledger
     is not read again."""
-    from closing.alerts.daemon import _no_collection
-    from closing.alerts.plan import plan_alerts
-    from closing.db.ledger import alert_keys
-    from closing.db.queries import company_of, deal_by_id, events_by_purchaser, purchasers_of
+    from closing.domain.alert_plan import plan_alerts
+    from closing.services.alerts.daemon import _no_collection
+    from closing.store.alerts import alert_keys
+    from closing.store.queries import company_of, deal_by_id, events_by_purchaser, purchasers_of
 
     with _no_collection(), store.session() as session:
         deal = deal_by_id(session, deal_id)
@@ -140,12 +141,12 @@ def local(moment: datetime | None) -> str:
 def measure_backend(
     part: PartA, backend: str, url: str, runs: int, pure: bool, profile: bool
 ) -> None:
-    from closing.alerts.plan import plan_alerts
-    from closing.db.ledger import alert_keys
-    from closing.db.queries import events_by_purchaser, purchasers_of
-    from closing.db.store import Store
-    from closing.events import replay
-    from closing.operations import open_deal
+    from closing.domain.alert_plan import plan_alerts
+    from closing.domain.events import replay
+    from closing.services.operations import open_deal
+    from closing.store.alerts import alert_keys
+    from closing.store.database import Store
+    from closing.store.queries import events_by_purchaser, purchasers_of
 
     store = Store(url)
     with store.session() as session:
@@ -218,11 +219,11 @@ def top_of(profiler: cProfile.Profile, order: str, count: int) -> str:
 def first_pass(part: PartA, url: str, runs: int, log_path: Path) -> None:
     """The daemon's whole first pass at 16:31 (SQLite): every alert written to the ledger, every
     delivery sent to the log channel (logged to a file, as a daemon's stderr would be)."""
-    from closing.alerts.channels import Notifier
-    from closing.alerts.outbox import configured_channels, decide, deliver
-    from closing.db.ledger import LedgerCache, alert_keys
-    from closing.db.store import Store
-    from closing.operations import open_deal
+    from closing.services.alerts.channels import Notifier
+    from closing.services.alerts.outbox import configured_channels, decide, deliver
+    from closing.services.operations import open_deal
+    from closing.store.alerts import LedgerCache, alert_keys
+    from closing.store.database import Store
 
     store = Store(url)
     now = datetime.fromisoformat(DUE_MANY)
@@ -401,7 +402,7 @@ def webhook() -> Iterator[Webhook]:
 
 def due_time(key: str, anchor: float) -> float:
     """The Unix time at which the running clock reached this alert's due time."""
-    from closing.deal import parse_duration
+    from closing.domain.dealfile import parse_duration
 
     _, _, _, rule, stamp = key.split("/")
     deadline = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

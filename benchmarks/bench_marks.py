@@ -6,7 +6,8 @@
 Each backend gets the generated 10,000-purchaser deal (nothing marked yet). Every process marks
 purchasers of its own (a disjoint slice; no two processes touch one purchaser), two ways:
 
-  in-process  a worker process imports closing once, then calls `closing.operations.mark` in a
+  in-process  a worker process imports closing once, then calls `closing.services.operations.mark`
+  in a
               loop (signed for each of its purchasers, then wired, ...) for S seconds on a fixed
               clock: what the database sustains without Python start-up. R interleaved rounds
               (1, 2, 4 processes, then again), each continuing where the last stopped; the
@@ -70,9 +71,9 @@ def worker(url: str, first: int, count: int, skip: int, seconds: float, profile:
     skipping the first `skip` (step, purchaser) pairs (done in an earlier round).
 
     Prints `ready` once warmed up, waits for a line on stdin, then prints one JSON line."""
-    from closing.db.store import Store
-    from closing.errors import ClosingError, RefusedError
-    from closing.operations import MarkRequest, mark
+    from closing.domain.errors import ClosingError, RefusedError
+    from closing.services.operations import MarkRequest, mark
+    from closing.store.database import Store
 
     store = Store(url)
     now = datetime.fromisoformat(NOW)
@@ -260,8 +261,8 @@ def verify(config: Config, url: str) -> None:
     """Exactly one event per accepted mark in this configuration's block, and nothing else."""
     from sqlalchemy import func, select
 
-    from closing.db.schema import EventRow, PurchaserRow
-    from closing.db.store import Store
+    from closing.store.database import Store
+    from closing.store.schema import EventRow, PurchaserRow
 
     events: Any = EventRow.__table__.c  # type: ignore[attr-defined]
     purchasers: Any = PurchaserRow.__table__  # type: ignore[attr-defined]
@@ -297,8 +298,8 @@ def verify(config: Config, url: str) -> None:
 def count_events(url: str) -> int:
     from sqlalchemy import func, select
 
-    from closing.db.schema import EventRow
-    from closing.db.store import Store
+    from closing.store.database import Store
+    from closing.store.schema import EventRow
 
     with Store(url).session() as session:
         return int(
@@ -357,8 +358,8 @@ def report(configs: list[Config], notes: list[str], args: argparse.Namespace) ->
     )
     print(f"{BIG:,}-purchaser deal per backend · each process marks its own purchasers")
     print(
-        f"in-process: {args.seconds:g} s of closing.operations.mark per worker process, median of"
-        f" {args.rounds} interleaved rounds (min-max under (range))"
+        f"in-process: {args.seconds:g} s of closing.services.operations.mark per worker process,"
+        f" median of {args.rounds} interleaved rounds (min-max under (range))"
     )
     print(f"whole CLI: {args.cli_marks} `closing mark-signed` subprocesses per process\n")
     header = (

@@ -58,8 +58,8 @@ def closing_day(url: str, count: int) -> None:
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from closing.db.store import Store, dispose_engines
-    from closing.operations import Correction, MarkRequest, correct, mark
+    from closing.services.operations import Correction, MarkRequest, correct, mark
+    from closing.store.database import Store, dispose_engines
 
     pacific = ZoneInfo("America/Los_Angeles")
     friday = datetime(2002, 6, 7, 8, 0, tzinfo=pacific)

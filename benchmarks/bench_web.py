@@ -6,7 +6,8 @@ For the seed deal (2 purchasers) and a generated 2,000-purchaser deal (signed by
 other one wired), on SQLite (and PostgreSQL with --postgres): `closing serve` runs as its own
 process on a free port of 127.0.0.1 with a frozen clock. N httpx clients (one asyncio loop, one
 connection each) hold the team's SSE stream open; then K marks are recorded, one at a time,
-through `closing.operations.mark` in this process. For each mark, the latency is measured on
+through `closing.services.operations.mark` in this process. For each mark, the latency is measured
+on
 every stream: from the mark's commit to the arrival of the event that carries it (its SSE id is
 the mark's event id or later). Each mark waits a random 0-0.3 s first, so that marks fall at any
 point of the server's 0.3 s poll, as marks made elsewhere do. With the streams open, P
@@ -139,8 +140,8 @@ async def fan_out(
     result: Result,
 ) -> None:
     team, one = tokens
-    from closing.db.store import Store
-    from closing.operations import MarkRequest, mark
+    from closing.services.operations import MarkRequest, mark
+    from closing.store.database import Store
 
     store = Store(url)
     now = datetime.fromisoformat(NOW)
@@ -194,8 +195,8 @@ async def fan_out(
 def bench_deal(
     label: str, url: str, deal_file: Path, count: int, args: argparse.Namespace
 ) -> Result:
-    from closing.db.store import Store
-    from closing.web.tokens import create_share
+    from closing.services.shares import create_share
+    from closing.store.database import Store
 
     env = cli_env(url, INIT_NOW)
     closing(["init", str(deal_file)], env)

@@ -43,12 +43,12 @@ def postgres_schema(upgrade: bool = True) -> Iterator[str]:
     url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
     try:
         if upgrade:
-            from closing.db.store import Store
+            from closing.store.database import Store
 
             Store(url).upgrade()
         yield url
     finally:
-        from closing.db import store
+        from closing.store import database as store
 
         for known, engine in list(store._engines.items()):
             if schema in known:
@@ -112,7 +112,7 @@ def deal_with_purchasers(path: Path, count: int) -> Path:
 
 
 class SteppedClock:
-    """A `closing.clock.Clock` that stands still until a test moves it (never backwards)."""
+    """A `closing.domain.clock.Clock` that stands still until a test moves it (never backwards)."""
 
     def __init__(self, at: datetime) -> None:
         self.at = at

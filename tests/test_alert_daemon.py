@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from closing.errors import ExitCode
+from closing.domain.errors import ExitCode
 from tests.alert_receivers import (
     Hook,
     HttpReceiver,
@@ -253,8 +253,8 @@ class ClosingDay:
     def statuses(self) -> list[str]:
         """Each alert's status in the ledger, read in this process: in milliseconds, where
         `closing alerts list` takes a second or more under load."""
-        from closing.alerts.outbox import ledger
-        from closing.db.store import Store
+        from closing.services.alerts.outbox import ledger
+        from closing.store.database import Store
 
         return [entry.status for entry in ledger(Store(self.database_url))]
 

@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from closing.alerts.channels import Channel, DeliveryFailed, Notifier
-from closing.alerts.outbox import Pass, backoff, decide, ledger, run_pass
-from closing.db import ledger as ledger_sql
-from closing.db.ledger import LedgerCache
-from closing.db.store import Store
-from closing.operations import MarkRequest, load_deal, mark
+from closing.services.alerts.channels import Channel, DeliveryFailed, Notifier
+from closing.services.alerts.outbox import Pass, backoff, decide, ledger, run_pass
+from closing.services.operations import MarkRequest, load_deal, mark
+from closing.store import alerts as ledger_sql
+from closing.store.alerts import LedgerCache
+from closing.store.database import Store
 from tests.helpers import SEED, SteppedClock
 
 PACIFIC = ZoneInfo("America/Los_Angeles")

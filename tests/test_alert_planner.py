@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from closing.alerts.plan import Key, Plan, alert_text, occurrences, plan_alerts
-from closing.calendar import CalendarBook, calendar_snapshot
-from closing.deadlines import Deal
-from closing.deal import (
+from closing.domain.alert_plan import Key, Plan, alert_text, occurrences, plan_alerts
+from closing.domain.calendar import CalendarBook, calendar_snapshot
+from closing.domain.deal import Deal
+from closing.domain.dealfile import (
     AlertRules,
     DealTerms,
     OverdueRepeat,
@@ -20,7 +20,7 @@ from closing.deal import (
     StepAlerts,
     load_deal_file,
 )
-from closing.events import Event, Purchaser
+from closing.domain.events import Event, Purchaser
 from tests.helpers import SEED
 
 PACIFIC = ZoneInfo("America/Los_Angeles")

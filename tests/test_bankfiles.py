@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from closing.bankfiles import CREDIT, DEBIT, BankFileError
-from closing.bankfiles.detect import read_bank_file
+from closing.domain.bankfiles import CREDIT, DEBIT, BankFileError
+from closing.domain.bankfiles.detect import read_bank_file
 from tests.bank_files import Account, Detail, bai2_text
 from tests.helpers import ROOT
 

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from closing.board import build_board, purchaser_status
-from closing.calendar import CalendarBook, calendar_snapshot
-from closing.deadlines import Deal
-from closing.deal import load_deal_file
-from closing.events import Event, Purchaser, replay
-from closing.machine import Refusal
+from closing.domain.board import build_board, purchaser_status
+from closing.domain.calendar import CalendarBook, calendar_snapshot
+from closing.domain.deal import Deal
+from closing.domain.dealfile import load_deal_file
+from closing.domain.events import Event, Purchaser, replay
+from closing.domain.machine import Refusal
 from tests.helpers import SEED
 
 PACIFIC = ZoneInfo("America/Los_Angeles")

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from rich.console import Console
 
-from closing.board import build_board
-from closing.calendar import CalendarBook, calendar_snapshot
-from closing.cli.text_views import board_view
-from closing.deadlines import Deal
-from closing.deal import load_deal_file
-from closing.events import Event, Purchaser
+from closing.domain.board import build_board
+from closing.domain.calendar import CalendarBook, calendar_snapshot
+from closing.domain.deal import Deal
+from closing.domain.dealfile import load_deal_file
+from closing.domain.events import Event, Purchaser
+from closing.views.text import board_view
 from tests.helpers import SEED
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from closing.calendar import BusinessCalendar, cutoff_on
+from closing.domain.calendar import BusinessCalendar, cutoff_on
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 BOTH = BusinessCalendar(["NYSE", "XFED"])
@@ -66,7 +66,7 @@ def test_extra_closures_from_the_deal_file_are_not_business_days() -> None:
 def test_a_snapshot_of_the_calendars_answers_like_the_calendars() -> None:
     """The closures stored with a deal give the same answers, and years outside it are
     looked up."""
-    from closing.calendar import closures_for
+    from closing.domain.calendar import closures_for
 
     snapshot = BusinessCalendar(
         ["NYSE", "XFED"], known_closures=closures_for(["NYSE", "XFED"], [2002]), known_years=[2002]

@@ -9,7 +9,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from closing.errors import ExitCode
+from closing.domain.errors import ExitCode
 from tests.helpers import ROOT, Cli
 
 EXAMPLE = ROOT / "workflows" / "examples" / "registered-direct-60-steps.yaml"

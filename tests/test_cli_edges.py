@@ -61,8 +61,8 @@ def test_database_after_the_command_says_it_goes_before(seeded: Cli) -> None:
 def test_one_failing_delivery_is_singular(seeded: Cli) -> None:
     """ "1 alert delivery failing", "2 alert deliveries failing"."""
     from closing.cli.app import App
-    from closing.cli.text_views import board_view
-    from closing.operations import board
+    from closing.services.operations import board
+    from closing.views.text import board_view
 
     app = App(seeded.database_url, False)
     current = board(app.store, None, datetime(2002, 6, 7, 16, tzinfo=UTC))
@@ -74,8 +74,8 @@ def test_one_failing_delivery_is_singular(seeded: Cli) -> None:
 
 def test_the_lock_message_gives_the_holders_time_in_the_deals_zone(sqlite_cli: Cli) -> None:
     """Another sender running on this host since 16:40 PDT: `alerts check` names it, in PDT."""
-    from closing.db.schema import SenderLockRow
-    from closing.db.store import Store
+    from closing.store.database import Store
+    from closing.store.schema import SenderLockRow
 
     with Store(sqlite_cli.database_url).session() as session:
         session.add(
@@ -99,12 +99,12 @@ def test_the_lock_message_gives_the_holders_time_in_the_deals_zone(sqlite_cli: C
 
 def test_watch_does_not_suggest_standby_which_it_does_not_take(sqlite_cli: Cli) -> None:
     """The sender inside watch, refused, says the board still shows everything."""
-    from closing.alerts.daemon import AlertDaemon
-    from closing.alerts.sender_lock import SenderLock
     from closing.cli.watch import WATCH_LOCK_ADVICE
-    from closing.clock import clock_from_env
-    from closing.db.store import Store
-    from closing.errors import AlertsError
+    from closing.domain.clock import clock_from_env
+    from closing.domain.errors import AlertsError
+    from closing.services.alerts.daemon import AlertDaemon
+    from closing.services.alerts.sender_lock import SenderLock
+    from closing.store.database import Store
 
     store = Store(sqlite_cli.database_url)
     now = datetime(2002, 6, 7, 23, 40, tzinfo=UTC)
@@ -297,11 +297,11 @@ def test_status_imports_no_other_command_s_module(sqlite_cli: Cli, tmp_path: Pat
     SQLite file it reads with the standard library's driver and never imports SQLAlchemy; through
     the store (a URL naming the driver) it defines only the tables it reads."""
     modules, tables = status_imports(sqlite_cli.database_url, tmp_path)
-    assert modules == "['closing.cli.app', 'closing.cli.json_views']"
+    assert modules == "['closing.cli.app']"
     assert tables == "no SQLAlchemy"
     through_the_store = sqlite_cli.database_url.replace("sqlite://", "sqlite+pysqlite://", 1)
     modules, tables = status_imports(through_the_store, tmp_path)
-    assert modules == "['closing.cli.app', 'closing.cli.json_views']"
+    assert modules == "['closing.cli.app']"
     assert tables == (
         "['alert', 'alert_delivery', 'deal', 'event', 'purchaser', 'verification', "
         "'wire_instructions']"
@@ -313,8 +313,8 @@ def test_every_table_is_defined_for_alembic() -> None:
     environment runs it), and a name of them imports as any other."""
     from sqlmodel import SQLModel
 
-    from closing.db import schema
-    from closing.db.schema import SHARES
+    from closing.store import schema
+    from closing.store.schema import SHARES
 
     schema.define_all()
     assert SHARES.name == "share"

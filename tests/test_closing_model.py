@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from closing.errors import ExitCode
+from closing.domain.errors import ExitCode
 from tests.helpers import Cli
 
 FRI = "2002-06-07T{}:00-07:00"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from closing.errors import ExitCode
+from closing.domain.errors import ExitCode
 from tests.helpers import deal_with_purchasers
 
 NOW = "2002-06-07T12:00:00-07:00"

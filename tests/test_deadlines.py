@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from closing.calendar import CalendarBook, calendar_snapshot
-from closing.deadlines import Deal
-from closing.deal import DealTerms, DueAfter, Step, StepCutoff, load_deal_file
-from closing.events import Event, Purchaser
+from closing.domain.calendar import CalendarBook, calendar_snapshot
+from closing.domain.deal import Deal
+from closing.domain.dealfile import DealTerms, DueAfter, Step, StepCutoff, load_deal_file
+from closing.domain.events import Event, Purchaser
 from tests.helpers import SEED
 
 PACIFIC = ZoneInfo("America/Los_Angeles")

@@ -1,4 +1,4 @@
-"""The board's reads and the marks' writes through the database driver (closing.db.direct): the
+"""The board's reads and the marks' writes through the database driver (closing.store.direct): the
 same records as SQLAlchemy's typed columns give, on both backends; `closing status` and the mark
 commands use a plain SQLite file without SQLAlchemy and leave every other database to the store."""
 
@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from closing import operations, reading, recording
-from closing.cli.json_views import board_json
-from closing.db import direct, queries
-from closing.db.schema import EVENTS, PURCHASERS, VERIFICATIONS, WIRE_INSTRUCTIONS
-from closing.db.store import Store
-from closing.errors import DatabaseError, ExitCode, RefusedError
-from closing.events import Event
-from closing.marking import MarkRequest
+from closing.domain.errors import DatabaseError, ExitCode, RefusedError
+from closing.domain.events import Event
+from closing.domain.marking import MarkRequest
+from closing.services import operations, reading, recording
+from closing.store import direct, queries
+from closing.store.database import Store
+from closing.store.schema import EVENTS, PURCHASERS, VERIFICATIONS, WIRE_INSTRUCTIONS
+from closing.views.documents import board_json
 from tests.helpers import VERIFY_INSTRUCTIONS, WIRES_DEAL, Cli, load_wires_deal, run_all
 
 FRI = "2002-06-07T{}:00-07:00"
@@ -52,7 +52,8 @@ def busy(cli: Cli, tmp_path: Path) -> Cli:
 
 
 def typed_records(url: str) -> dict[str, list[tuple[object, ...]]]:
-    """What SQLAlchemy's typed columns (closing.db.schema) return for the rows the board reads."""
+    """What SQLAlchemy's typed columns (closing.store.schema) return for the rows the board
+    reads."""
     store = Store(url, must_exist=True)
     with store.session(read_only=True) as session:
         events = session.execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from closing.cli import cli
-from closing.errors import ExitCode
+from closing.domain.errors import ExitCode
 from tests.helpers import ROOT
 
 README = (ROOT / "README.md").read_text()

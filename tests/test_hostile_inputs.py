@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from closing.errors import ExitCode
+from closing.domain.errors import ExitCode
 from tests.conftest import BACKENDS
 from tests.helpers import POSTGRES_URL, SEED, postgres_schema
 
@@ -42,7 +42,7 @@ def database_digest(url: str) -> str:
     bytes when it is not a database SQLite can read)."""
     from sqlalchemy import create_engine, inspect, text
 
-    from closing.db.store import sqlite_file
+    from closing.store.database import sqlite_file
 
     file = sqlite_file(url)
     if file is not None:
@@ -613,7 +613,7 @@ def seeded_copy(tmp_path: Path, name: str) -> Path:
         patch.setenv("CLOSING_NOW", "2002-06-07T07:00:00-07:00")
         with pytest.raises(SystemExit):
             main(["init", str(SEED)])
-    from closing.db.store import dispose_engines
+    from closing.store.database import dispose_engines
 
     dispose_engines()
     for suffix in ("-wal", "-shm"):

@@ -12,40 +12,45 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "closing"
 
 DOMAIN = {
-    "closing.alerts.plan",
-    "closing.bankfiles",
-    "closing.bankfiles.bai2",
-    "closing.bankfiles.camt",
-    "closing.bankfiles.detect",
-    "closing.bankfiles.details",
-    "closing.board",
-    "closing.calendar",
-    "closing.clock",
-    "closing.deadlines",
-    "closing.deal",
-    "closing.errors",
-    "closing.events",
-    "closing.machine",
-    "closing.marking",
-    "closing.marks",
-    "closing.matching",
-    "closing.memo",
-    "closing.money",
-    "closing.timefmt",
-    "closing.wire_instructions",
+    "closing.domain.alert_plan",
+    "closing.domain.bankfiles",
+    "closing.domain.bankfiles.bai2",
+    "closing.domain.bankfiles.camt",
+    "closing.domain.bankfiles.detect",
+    "closing.domain.bankfiles.details",
+    "closing.domain.board",
+    "closing.domain.calendar",
+    "closing.domain.clock",
+    "closing.domain.deal",
+    "closing.domain.dealfile",
+    "closing.domain.errors",
+    "closing.domain.events",
+    "closing.domain.machine",
+    "closing.domain.marking",
+    "closing.domain.mark_commands",
+    "closing.domain.matching",
+    "closing.domain.memo",
+    "closing.domain.money",
+    "closing.domain.timefmt",
+    "closing.domain.wire_instructions",
 }
 SERVICES = {
-    "closing.operations",
-    "closing.reading",
-    "closing.recording",
-    "closing.wire_imports",
-    "closing.wire_operations",
-    "closing.alerts.outbox",
-    "closing.alerts.daemon",
-    "closing.alerts.sender_lock",
-    "closing.alerts.channels",
+    "closing.services.operations",
+    "closing.services.reading",
+    "closing.services.recording",
+    "closing.services.wire_import",
+    "closing.services.wires",
+    "closing.services.alerts.outbox",
+    "closing.services.alerts.daemon",
+    "closing.services.alerts.sender_lock",
+    "closing.services.alerts.channels",
 }
-OUTSIDE_THE_DOMAIN = ("closing.db", "closing.cli", "closing.operations", "closing.alerts.")
+OUTSIDE_THE_DOMAIN = (
+    "closing.db",
+    "closing.cli",
+    "closing.services.operations",
+    "closing.services.alerts.",
+)
 FRAMEWORKS = ("rich", "click", "sqlalchemy", "sqlmodel", "alembic", "apscheduler", "apprise")
 
 
@@ -126,16 +131,16 @@ def test_migrations_pin_their_column_types() -> None:
     offenders = sorted(
         module
         for module, names in MODULES.items()
-        if under(module, "closing.migrations.versions")
+        if under(module, "closing.store.migrations.versions")
         and any(under(name, "closing") for name in names)
     )
     assert offenders == []
 
 
 def test_operations_leave_sql_to_the_database_layer() -> None:
-    """Marks, undos and the board reach the tables only through closing.db.queries."""
-    names = MODULES["closing.operations"]
-    assert not any(under(n, "sqlmodel") or under(n, "closing.db.schema") for n in names)
+    """Marks, undos and the board reach the tables only through closing.store.queries."""
+    names = MODULES["closing.services.operations"]
+    assert not any(under(n, "sqlmodel") or under(n, "closing.store.schema") for n in names)
     assert not any(
         n.startswith("sqlalchemy") and n != "sqlalchemy.orm.Session" and n != "sqlalchemy.orm"
         for n in names

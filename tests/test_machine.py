@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from closing.deal import Step, load_deal_file
-from closing.machine import (
+from closing.domain.dealfile import Step, load_deal_file
+from closing.domain.machine import (
     CLOSED,
     DONE,
     MARK,
@@ -150,7 +150,7 @@ def test_the_table_is_the_transitions_machine_s_own() -> None:
     `transitions` machine, to the same state."""
     from transitions import MachineError
 
-    from closing.machine import _STEP_MACHINE, PENDING, TABLE, WAIVE
+    from closing.domain.machine import _STEP_MACHINE, PENDING, TABLE, WAIVE
 
     class Model:
         def __init__(self, state: str) -> None:

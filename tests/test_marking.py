@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from closing.calendar import CalendarBook, calendar_snapshot
-from closing.deadlines import Deal
-from closing.deal import PaymentRule, load_deal_file
-from closing.errors import RefusedError
-from closing.events import Event, Purchaser, Standing, replay
-from closing.marking import Correction, MarkRequest, decide_correction, decide_mark
+from closing.domain.calendar import CalendarBook, calendar_snapshot
+from closing.domain.deal import Deal
+from closing.domain.dealfile import PaymentRule, load_deal_file
+from closing.domain.errors import RefusedError
+from closing.domain.events import Event, Purchaser, Standing, replay
+from closing.domain.marking import Correction, MarkRequest, decide_correction, decide_mark
 from tests.helpers import SEED
 
 PACIFIC = ZoneInfo("America/Los_Angeles")

@@ -12,9 +12,9 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from closing.bankfiles import CREDIT, Entry
-from closing.events import Purchaser
-from closing.matching import LEGAL_FORMS, Owed, Rules, clean_name, match_credits
+from closing.domain.bankfiles import CREDIT, Entry
+from closing.domain.events import Purchaser
+from closing.domain.matching import LEGAL_FORMS, Owed, Rules, clean_name, match_credits
 
 RULES = Rules(Decimal("50.00"), date(2002, 6, 7), date(2002, 6, 14))
 
@@ -174,7 +174,7 @@ def test_the_book_finds_who_owes_an_amount_as_a_full_search_would(
     """Purchasers leave the book when matched and come back owing less after a part: whoever it
     offers for an amount is whoever a search of everyone would find, however often amounts were
     taken out and put back."""
-    from closing.matching import _Book
+    from closing.domain.matching import _Book
 
     parties = [purchaser(n, f"P{n}", price) for n, price in enumerate(prices, start=1)]
     owed = {p.id: Owed(p, p.purchase_price, True) for p in parties}

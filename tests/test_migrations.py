@@ -19,10 +19,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from sqlmodel import SQLModel
 
-from closing.db.store import HEAD, REVISIONS, Store
-from closing.deal import load_deal_file
-from closing.errors import ExitCode
-from closing.operations import board
+from closing.domain.dealfile import load_deal_file
+from closing.domain.errors import ExitCode
+from closing.services.operations import board
+from closing.store.database import HEAD, REVISIONS, Store
 from tests.helpers import POSTGRES_URL, postgres_schema
 
 PDT = timezone(timedelta(hours=-7))
@@ -32,7 +32,7 @@ AT_0900 = "2002-06-07 16:00:00.000000"
 
 def alembic_config() -> Config:
     config = Config()
-    config.set_main_option("script_location", "closing:migrations")
+    config.set_main_option("script_location", "closing.store:migrations")
     return config
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from closing.money import MAX_AMOUNT, MAX_COUNT, format_money, parse_count, parse_money
+from closing.domain.money import MAX_AMOUNT, MAX_COUNT, format_money, parse_count, parse_money
 
 amounts = st.decimals(
     min_value=Decimal(0), max_value=MAX_AMOUNT, places=2, allow_nan=False, allow_infinity=False

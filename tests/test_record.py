@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
-from closing.chain import GENESIS, Stored, canonical, check_chain, event_hash
-from closing.errors import ExitCode
-from closing.events import Event
+from closing.domain.chain import GENESIS, Stored, canonical, check_chain, event_hash
+from closing.domain.errors import ExitCode
+from closing.domain.events import Event
 from tests.helpers import Cli
 
 FRI = "2002-06-07T{}:00-07:00"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from closing.errors import ExitCode
+from closing.domain.errors import ExitCode
 from tests.helpers import ROOT, Cli
 
 FRI = "2002-06-07T{}:00-07:00"

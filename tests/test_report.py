@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from closing.errors import ExitCode
+from closing.domain.errors import ExitCode
 from tests.helpers import ROOT, Cli
 
 README = ROOT / "README.md"
@@ -304,7 +304,7 @@ def test_a_reload_of_the_deal_file_is_among_the_records(seeded: Cli, seed_path: 
 def test_the_masker_masks_account_numbers_and_nothing_else() -> None:
     """Known numbers anywhere, IBANs, and what follows "account"/"acct"/"a/c" when it has a
     digit; a Fed reference, a fax confirmation and "account holder" stay as they are."""
-    from closing.memo import Masker
+    from closing.domain.memo import Masker
 
     mask = Masker(["0012345678"])
     assert mask("to 0012345678 today") == "to ••••5678 today"
@@ -395,10 +395,10 @@ def test_help_imports_neither_jinja_nor_weasyprint() -> None:
 def test_unknown_company_records_are_shown_as_they_are(seeded: Cli) -> None:
     """A company record of a kind the memo does not know (one a later closing adds) is listed
     among the other records with its particulars, its account masked."""
-    from closing.clock import FixedClock
-    from closing.db.store import Store
-    from closing.memo import RecordEntry, Verified, build_memo
-    from closing.operations import board, record
+    from closing.domain.clock import FixedClock
+    from closing.domain.memo import RecordEntry, Verified, build_memo
+    from closing.services.operations import board, record
+    from closing.store.database import Store
 
     store = Store(seeded.database_url)
     now = FixedClock(datetime.fromisoformat("2002-06-07T09:00:00-07:00")).now()

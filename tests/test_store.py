@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from closing.db.schema import DealRow, EventRow
-from closing.db.store import Store
-from closing.errors import ExitCode
-from closing.operations import MarkRequest, load_deal, mark
+from closing.domain.errors import ExitCode
+from closing.services.operations import MarkRequest, load_deal, mark
+from closing.store.database import Store
+from closing.store.schema import DealRow, EventRow
 from tests.helpers import Cli
 
 PDT = timezone(timedelta(hours=-7))

@@ -1,4 +1,5 @@
-"""Data shown as text: `closing.text.neutral` leaves no control, format or separator character for
+"""Data shown as text: `closing.domain.text.neutral` leaves no control, format or separator
+character for
 a terminal or a log reader to act on."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from closing.text import neutral, neutral_lines, one_line_problem, quoted
+from closing.domain.text import neutral, neutral_lines, one_line_problem, quoted
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from closing.db.store import Store
-from closing.web.tokens import create_share
+from closing.services.shares import create_share
+from closing.store.database import Store
 from tests.helpers import Cli
 from tests.web_helpers import serve
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from closing.web.document import PUBLIC_DEAL_KEYS, css_name, for_purchaser, status_label, view
+from closing.views.board_page import PUBLIC_DEAL_KEYS, css_name, for_purchaser, status_label, view
 from tests.helpers import Cli
 
 NOW = "2002-06-07T15:30:00-07:00"

@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from closing.db.store import Store
-from closing.operations import MarkRequest, mark
+from closing.services.operations import MarkRequest, mark
+from closing.services.shares import create_share, revoke
+from closing.store.database import Store
 from closing.web.app import CONTENT_SECURITY_POLICY
-from closing.web.tokens import create_share, revoke
 from tests.helpers import Cli
 from tests.web_helpers import Served, Stream, free_port, serve
 

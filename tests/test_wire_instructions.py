@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from closing.deal import load_deal_file
-from closing.errors import DealFileError, RefusedError
-from closing.events import INSTRUCTIONS, INSTRUCTIONS_VERIFIED, Purchaser, Standing
-from closing.wire_instructions import (
+from closing.domain.dealfile import load_deal_file
+from closing.domain.errors import DealFileError, RefusedError
+from closing.domain.events import INSTRUCTIONS, INSTRUCTIONS_VERIFIED, Purchaser, Standing
+from closing.domain.wire_instructions import (
     Instructions,
     Verification,
     Version,

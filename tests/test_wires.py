@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from closing.errors import ExitCode
+from closing.domain.errors import ExitCode
 from tests.bank_files import Account, Detail, bai2_text
 from tests.helpers import ROOT, VERIFY_INSTRUCTIONS, WIRES_DEAL, Cli, load_wires_deal, run_all
 
@@ -409,9 +409,9 @@ def test_the_alert_sender_imports_bank_files_from_its_inbox(
     import logging
     from datetime import datetime
 
-    from closing.alerts.daemon import AlertDaemon
-    from closing.clock import FixedClock
-    from closing.db.store import Store
+    from closing.domain.clock import FixedClock
+    from closing.services.alerts.daemon import AlertDaemon
+    from closing.store.database import Store
 
     deal_path.write_text(
         deal_path.read_text().replace("  notify: []", "  notify: []\n  inbox: bank")

@@ -20,10 +20,10 @@ import apprise  # noqa: F401  (what a daemon with notification URLs imports at i
 from apscheduler.executors.pool import ThreadPoolExecutor  # noqa: F401
 from apscheduler.schedulers.background import BackgroundScheduler  # noqa: F401
 
-import closing.alerts.daemon
 import closing.cli
 import closing.cli.alerts
 import closing.cli.marks
+import closing.services.alerts.daemon
 
 
 def main() -> None:

@@ -19,9 +19,9 @@ from datetime import datetime
 
 import httpx
 
-from closing.cli.json_views import board_json
-from closing.clock import FixedClock
-from closing.db.store import Store
+from closing.domain.clock import FixedClock
+from closing.store.database import Store
+from closing.views.documents import board_json
 from closing.web.app import listen
 from closing.web.app import server as web_server
 from closing.web.live import LiveBoard

@@ -31,11 +31,10 @@ from closing.cli.app import (
     local_time,
     operator,
     pass_app,
-    plural,
     terminal_environ,
 )
-from closing.errors import ClosingError, DealFileError, ExitCode, UsageError
-from closing.text import neutral, neutral_lines
+from closing.domain.errors import ClosingError, DealFileError, ExitCode, UsageError
+from closing.domain.text import neutral, neutral_lines, plural
 
 
 class LazyGroup(click.Group):
@@ -62,7 +61,8 @@ class LazyGroup(click.Group):
 
 MARKS = ("mark", "mark-signed", "mark-wired", "mark-faxed", "mark-delivered", "mark-dwac")
 # Each command defined outside this module, by the module that defines it, written out rather than
-# read from closing.marks' table so that no command pays to import it (tests/test_cli_edges checks
+# read from closing.domain.mark_commands' table so that no command pays to import it
+# (tests/test_cli_edges checks
 # the list against the modules' COMMANDS).
 LAZY_COMMANDS = {
     **dict.fromkeys((*MARKS, "undo", "reverse", "waive", "withdraw"), "marks"),
@@ -129,7 +129,7 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
     """Load or reload a deal file (lists what changed)."""
     import socket
 
-    from closing.operations import load_deal
+    from closing.services.operations import load_deal
 
     try:
         result = load_deal(
@@ -191,7 +191,7 @@ def status(
     show_all: bool,
 ) -> None:
     """The board: each purchaser's steps, urgent first."""
-    from closing.reading import board_on_file
+    from closing.services.reading import board_on_file
 
     deal = deal or deal_name
     now = app.now()
@@ -200,15 +200,15 @@ def status(
     # need an upgrade or an explanation, through the store (SQLAlchemy).
     result = board_on_file(app.database_url(), deal, now, when)
     if result is None:
-        from closing.operations import board
+        from closing.services.operations import board
 
         result = board(app.existing_store, deal, now, when)
     if as_json:
-        from closing.cli.json_views import board_json
+        from closing.views.documents import board_json
 
         app.print_json(board_json(result))
         return
-    from closing.cli.text_views import board_view
+    from closing.views.text import board_view
 
     console = app.console()
     max_rows = None if show_all else max(10, (console.height or 24) - 14)
@@ -236,21 +236,21 @@ def status(
 @pass_app
 def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | None) -> None:
     """Every event of the deal, or of one purchaser, as recorded."""
-    from closing.operations import history as read_history
+    from closing.services.operations import history as read_history
 
     deal, entries = read_history(app.existing_store, deal_name, purchaser)
     if as_json:
-        from closing.cli.json_views import history_json
+        from closing.views.documents import history_json
 
         app.print_json(history_json(entries, deal.terms.zone))
         return
-    from closing.cli.text_views import history_view
+    from closing.views.text import history_view
 
     if not entries:
         app.out(f"No events yet in {neutral(deal.slug)}.")
     else:
         app.console().print(history_view(entries, deal.terms.zone))
-    from closing.operations import record_check
+    from closing.services.operations import record_check
 
     warning = record_check(app.existing_store, deal.slug)
     if warning:
@@ -262,18 +262,18 @@ def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | Non
 @pass_app
 def deals(app: App, as_json: bool) -> None:
     """The deals loaded in the database."""
-    from closing.operations import deals as list_deals
+    from closing.services.operations import deals as list_deals
 
     summaries = list_deals(app.existing_store)
     if as_json:
-        from closing.cli.json_views import deals_json
+        from closing.views.documents import deals_json
 
         app.print_json(deals_json(summaries))
         return
     if not summaries:
         app.out("No deals yet; load one with: closing init FILE")
         return
-    from closing.cli.text_views import deals_view
+    from closing.views.text import deals_view
 
     app.console().print(deals_view(summaries))
 
@@ -417,8 +417,8 @@ def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> 
 
     Prints the head hashes (keep them: they prove the record later), or names the first event
     that breaks (exit 8)."""
-    from closing.errors import RecordBrokenError
-    from closing.operations import verify as verify_log
+    from closing.domain.errors import RecordBrokenError
+    from closing.services.operations import verify as verify_log
 
     result = verify_log(app.existing_store, deal or deal_name, app.now())
     broken = result.broken
@@ -480,8 +480,8 @@ def run() -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-        if "closing.db.store" in sys.modules:
-            sys.modules["closing.db.store"].dispose_engines()
+        if "closing.store.database" in sys.modules:
+            sys.modules["closing.store.database"].dispose_engines()
         if "logging" in sys.modules:
             sys.modules["logging"].shutdown()
     finally:

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from closing.cli.app import App, Seconds, pass_app, plural
-from closing.errors import DatabaseError, UsageError
+from closing.cli.app import App, Seconds, pass_app
+from closing.domain.errors import DatabaseError, UsageError
+from closing.domain.text import plural
 
 if TYPE_CHECKING:
-    from closing.db.store import Store
+    from closing.store.database import Store
 
-log = logging.getLogger("closing.alerts.watch")
+log = logging.getLogger("closing.services.alerts.watch")
 
 
 @click.group()
@@ -34,7 +35,7 @@ notify_option = click.option(
 
 def notify_urls(notify: tuple[str, ...]) -> list[str]:
     """CLOSING_NOTIFY and --notify, each checked now rather than when the first alert is due."""
-    from closing.alerts.channels import Notifier, channel_for, env_urls
+    from closing.services.alerts.channels import Notifier, channel_for, env_urls
 
     urls = [*env_urls(), *notify]
     notifier = Notifier()
@@ -80,9 +81,9 @@ def alerts_run(
     app: App, notify: tuple[str, ...], inbox: str | None, standby: bool, safety: float
 ) -> None:
     """Send alerts as they fall due, until SIGINT or SIGTERM."""
-    from closing.alerts.daemon import AlertDaemon, configure_logging
     from closing.cli.app import operator
-    from closing.db.store import masked_url
+    from closing.services.alerts.daemon import AlertDaemon, configure_logging
+    from closing.store.database import masked_url
 
     configure_logging(app.debug)
     store = app.store
@@ -137,8 +138,8 @@ class DatabaseWatch:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        from closing.alerts.channels import logfmt
-        from closing.db.store import masked_url
+        from closing.services.alerts.channels import logfmt
+        from closing.store.database import masked_url
 
         while not self._done.wait(self.every):
             current = self.store.identity()
@@ -164,10 +165,10 @@ class DatabaseWatch:
 @pass_app
 def alerts_check(app: App, notify: tuple[str, ...]) -> None:
     """Send what is due now, then exit (for cron)."""
-    from closing.alerts.channels import Notifier
-    from closing.alerts.daemon import configure_logging
-    from closing.alerts.outbox import run_pass
-    from closing.alerts.sender_lock import SenderLock
+    from closing.services.alerts.channels import Notifier
+    from closing.services.alerts.daemon import configure_logging
+    from closing.services.alerts.outbox import run_pass
+    from closing.services.alerts.sender_lock import SenderLock
 
     configure_logging(app.debug)
     now = app.now()
@@ -189,7 +190,7 @@ def alerts_check(app: App, notify: tuple[str, ...]) -> None:
 
 
 def raise_alerts_failing(count: int) -> None:
-    from closing.errors import AlertsError
+    from closing.domain.errors import AlertsError
 
     raise AlertsError(
         f"{plural(count, 'delivery', 'deliveries')} failed; the next closing alerts check "
@@ -205,18 +206,18 @@ def raise_alerts_failing(count: int) -> None:
 @pass_app
 def alerts_list(app: App, as_json: bool, show_all: bool) -> None:
     """The alert ledger: every alert and each delivery."""
-    from closing.alerts.outbox import ledger
+    from closing.services.alerts.outbox import ledger
 
     entries = ledger(app.existing_store, include_superseded=show_all)
     if as_json:
-        from closing.cli.json_views import ledger_json
+        from closing.views.documents import ledger_json
 
         app.print_json(ledger_json(entries))
         return
     if not entries:
         app.out("No alerts yet.")
         return
-    from closing.cli.text_views import ledger_view
+    from closing.views.text import ledger_view
 
     app.console().print(ledger_view(entries))
 
@@ -228,8 +229,8 @@ def alerts_list(app: App, as_json: bool, show_all: bool) -> None:
 @pass_app
 def alerts_dismiss(app: App, alert_id: int, reason: str, by: str | None) -> None:
     """Stop trying an alert whose delivery failed (it stops counting on the board)."""
-    from closing.alerts.outbox import dismiss
     from closing.cli.app import operator
+    from closing.services.alerts.outbox import dismiss
 
     channels = dismiss(app.existing_store, alert_id, reason, operator(by), app.now())
     app.out(f"Dismissed alert #{alert_id} on {', '.join(channels)}: {reason}")
@@ -240,7 +241,7 @@ def alerts_dismiss(app: App, alert_id: int, reason: str, by: str | None) -> None
 @pass_app
 def alerts_retry(app: App, alert_id: int) -> None:
     """Send an alert again where its delivery failed or was dismissed."""
-    from closing.alerts.outbox import retry
+    from closing.services.alerts.outbox import retry
 
     channels = retry(app.existing_store, alert_id, app.now())
     app.out(

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from closing.clock import Clock, LocalTime, clock_from_env, parse_instant, parse_local
-from closing.errors import UsageError
-from closing.text import MAX_TEXT, is_unsafe, one_line_problem
+from closing.domain.clock import Clock, LocalTime, clock_from_env, parse_instant, parse_local
+from closing.domain.errors import UsageError
+from closing.domain.text import MAX_TEXT, is_unsafe, one_line_problem
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from closing.db.store import Store
+    from closing.store.database import Store
 
 
 class App:
@@ -55,13 +55,13 @@ class App:
     def database_url(self, create: bool = False) -> str:
         """--database, else CLOSING_DATABASE_URL, else the user's data folder (made only with
         `create`)."""
-        from closing.db.url import database_url
+        from closing.store.url import database_url
 
         return database_url(self.database, create_folder=create)
 
     def _open(self, create: bool) -> Store:
         if self._store is None:
-            from closing.db.store import Store
+            from closing.store.database import Store
 
             self._store = Store(self.database_url(create), must_exist=not create)
         return self._store
@@ -178,7 +178,7 @@ class Seconds(click.ParamType):  # type: ignore[type-arg]  # generic in newer cl
 
 
 def one_line_safe(value: object) -> str:
-    from closing.text import shortened
+    from closing.domain.text import shortened
 
     return shortened(str(value), 40)
 
@@ -199,10 +199,6 @@ def instant(value: str | None, what: str) -> datetime | None:
 def local_time(value: str | None, what: str) -> LocalTime | None:
     """A time the operator typed, read in the deal's zone when it has no offset."""
     return None if value is None else parse_local(value, what)
-
-
-def plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
 deal_option = click.option(

@@ -18,7 +18,7 @@ def db_upgrade(app: App) -> None:
     """Upgrade the schema to this closing (keeps every event).
 
     SQLite is upgraded automatically; a shared PostgreSQL database with this command."""
-    from closing.db.store import masked_url
+    from closing.store.database import masked_url
 
     before, after = app.store.upgrade()
     where = masked_url(app.store.url)
@@ -32,7 +32,7 @@ def db_upgrade(app: App) -> None:
 @pass_app
 def db_version(app: App) -> None:
     """The database's schema and the one this closing needs."""
-    from closing.db.store import HEAD
+    from closing.store.database import HEAD
 
     revision = app.existing_store.schema_revision()
     app.out(f"database schema: {revision or 'none'}; closing needs: {HEAD}")

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import click
 
 from closing.cli.app import App, pass_app
-from closing.errors import ClosingError, NotFoundError
-from closing.marks import evidence_kind
+from closing.domain.errors import ClosingError, NotFoundError
+from closing.domain.mark_commands import evidence_kind
 
 SEED_NAME = "neotherapeutics-2002-06-07.yaml"
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -54,11 +54,11 @@ BOARDS = [_at(7, 9, 0), _at(7, 15, 30), _at(7, 17, 30), _at(10, 12, 0)]
 def run_demo(app: App, file: str | None) -> None:
     from rich.rule import Rule
 
-    from closing.cli.text_views import board_view
-    from closing.db.store import Store, database_url
-    from closing.operations import MarkRequest, board, load_deal, mark
-    from closing.text import neutral
-    from closing.timefmt import local
+    from closing.domain.text import neutral
+    from closing.domain.timefmt import local
+    from closing.services.operations import MarkRequest, board, load_deal, mark
+    from closing.store.database import Store, database_url
+    from closing.views.text import board_view
 
     path = file or str(seed_deal_path())
     console = app.console()

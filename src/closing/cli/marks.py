@@ -1,4 +1,4 @@
-"""The mark commands (one per row of `closing.marks`, plus `mark`) and `undo`.
+"""The mark commands (one per row of `closing.domain.mark_commands`, plus `mark`) and `undo`.
 
 Every text a mark records (note, reason, evidence, operator) is one line of at most 2,000
 characters, and purchaser and step names at most 200: checked as the command line is read, so a
@@ -23,12 +23,12 @@ from closing.cli.app import (
     operator,
     pass_app,
 )
-from closing.marks import GENERIC, MARK_COMMANDS, MarkCommand
-from closing.text import MAX_TEXT, neutral
+from closing.domain.mark_commands import GENERIC, MARK_COMMANDS, MarkCommand
+from closing.domain.text import MAX_TEXT, neutral
 
 if TYPE_CHECKING:
-    from closing.marking import Correction, MarkRequest
-    from closing.recording import Recorded
+    from closing.domain.marking import Correction, MarkRequest
+    from closing.services.recording import Recorded
 
 
 note_option = click.option(
@@ -63,7 +63,7 @@ def mark_command(spec: MarkCommand) -> click.Command:
         note: str | None,
         **options: Any,
     ) -> None:
-        from closing.marking import MarkRequest
+        from closing.domain.marking import MarkRequest
 
         step_id = options.pop("step", None) or spec.step
         evidence = options.get(spec.evidence_option.lstrip("-").replace("-", "_"))
@@ -127,8 +127,8 @@ def mark_command(spec: MarkCommand) -> click.Command:
 def mark_or_correct(app: App, deal_name: str | None, request: MarkRequest | Correction) -> Recorded:
     """A mark or a correction, in one transaction: on a plain SQLite file through the standard
     library's driver, else (or when that cannot open it) through the store."""
-    from closing import recording
-    from closing.db.direct import on_sqlite_file
+    from closing.services import recording
+    from closing.store.direct import on_sqlite_file
 
     now = app.now()
     recorded = on_sqlite_file(
@@ -138,16 +138,16 @@ def mark_or_correct(app: App, deal_name: str | None, request: MarkRequest | Corr
     )
     if recorded is not None:
         return recorded
-    from closing import operations
+    from closing.services import operations
 
     # A database that is not there is an error, never created: a refused command writes nothing.
     return operations.mark_or_correct(app.existing_store, deal_name, request, now)
 
 
 def say_recorded(app: App, verb: str, recorded: Recorded) -> None:
-    from closing.events import RECEIPT, WITHDRAW
-    from closing.money import format_money
-    from closing.timefmt import local
+    from closing.domain.events import RECEIPT, WITHDRAW
+    from closing.domain.money import format_money
+    from closing.domain.timefmt import local
 
     event = recorded.event
     party = recorded.purchaser
@@ -212,7 +212,7 @@ def correction_command(kind: str, verb: str, help_text: str, reason_help: str) -
         note: str | None,
         deal_name: str | None,
     ) -> None:
-        from closing.marking import Correction
+        from closing.domain.marking import Correction
 
         request = Correction(
             kind,
@@ -270,8 +270,8 @@ def withdraw(
 ) -> None:
     """PURCHASER is out of the deal: no alerts, shown as withdrawn, its price no longer to be
     received."""
-    from closing.events import WITHDRAW
-    from closing.marking import Correction
+    from closing.domain.events import WITHDRAW
+    from closing.domain.marking import Correction
 
     request = Correction(
         WITHDRAW, purchaser, "", reason, operator(by), socket.gethostname(), local_time(at, "--at")

@@ -1,7 +1,7 @@
 """`closing report`: the closing memorandum as PDF, HTML or Markdown; `closing export`: every
 event of the record as CSV or JSON, for the closing binder or a spreadsheet.
 
-The memo's content comes from `closing.memo` (pure); this module only sets it in a format and
+The memo's content comes from `closing.domain.memo` (pure); this module only sets it in a format and
 writes it. Jinja2 and WeasyPrint are imported inside the commands, so `closing --help` stays fast.
 """
 
@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from closing.cli.app import App, deal_option, local_time, pass_app, plural
-from closing.errors import DealFileError, Problem, RecordBrokenError, UsageError
+from closing.cli.app import App, deal_option, local_time, pass_app
+from closing.domain.errors import DealFileError, Problem, RecordBrokenError, UsageError
+from closing.domain.text import plural
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-    from closing.memo import Memo
+    from closing.domain.memo import Memo
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 MEMO_FORMATS = {"pdf": "PDF", "html": "HTML", "md": "Markdown"}
@@ -185,8 +186,8 @@ def report(
     and evidence, corrections, and the head hashes of the record.
 
     Refuses (exit 8) when the event log does not hold: run closing verify."""
-    from closing.memo import Verified, build_memo
-    from closing.operations import board, record, verify
+    from closing.domain.memo import Verified, build_memo
+    from closing.services.operations import board, record, verify
 
     chosen = _format(kind, output, MEMO_FORMATS, "pdf")
     if chosen == "pdf" and output is None and sys.stdout.isatty():
@@ -241,7 +242,7 @@ def neutralise(value: object) -> str:
 
 
 def export_csv(rows: list[dict[str, str | int | None]]) -> str:
-    from closing.memo import EXPORT_FIELDS
+    from closing.domain.memo import EXPORT_FIELDS
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
@@ -267,8 +268,8 @@ def export(
 ) -> None:
     """Every event of the record (and each load of the deal file) with all its fields and hashes:
     money as exact strings, times ISO 8601 with offset; CSV safe to open in a spreadsheet."""
-    from closing.memo import export_rows
-    from closing.operations import record
+    from closing.domain.memo import export_rows
+    from closing.services.operations import record
 
     chosen = _format(kind, output, EXPORT_FORMATS, "csv")
     found = record(app.existing_store, deal or deal_name)

@@ -11,7 +11,7 @@ import click
 
 from closing.cli.alerts import notify_option, notify_urls
 from closing.cli.app import App, Seconds, checked, deal_option, pass_app
-from closing.errors import AlertsError
+from closing.domain.errors import AlertsError
 
 RECENT = 6  # alerts listed under the board
 # watch has no --standby: it shows the board and leaves the sending to the holder.
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console, RenderableType
 
-    from closing.alerts.outbox import Pass
+    from closing.services.alerts.outbox import Pass
 
 
 def log_words(message: str) -> str:
@@ -75,7 +75,7 @@ def words_logging(now: Callable[[], datetime], zone: ZoneInfo, debug: bool = Fal
     """The sender's log lines as `16:40:05 PDT  alert sent: ...` in the deal's zone, for watch."""
     import logging
 
-    from closing.alerts.daemon import configure_logging
+    from closing.services.alerts.daemon import configure_logging
 
     class Words(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:
@@ -121,11 +121,11 @@ def watch_frame(
 def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alerts: bool) -> None:
     from rich.live import Live
 
-    from closing.alerts.daemon import AlertDaemon
-    from closing.cli.text_views import board_view
-    from closing.operations import board
-    from closing.text import neutral
-    from closing.timefmt import local
+    from closing.domain.text import neutral
+    from closing.domain.timefmt import local
+    from closing.services.alerts.daemon import AlertDaemon
+    from closing.services.operations import board
+    from closing.views.text import board_view
 
     console = app.console()
     recent: deque[str] = deque(maxlen=RECENT)
@@ -133,7 +133,7 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
     daemon: AlertDaemon | None = None
     store = app.existing_store
     zone = board(store, deal, app.now()).terms.zone  # fails early on an unknown deal
-    from closing.alerts.outbox import ledger
+    from closing.services.alerts.outbox import ledger
 
     for entry in ledger(store)[-RECENT:]:
         unsent = "" if entry.status == "sent" else f" ({entry.status})"

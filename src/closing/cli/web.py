@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from closing.cli.app import App, deal_option, operator, pass_app, plural
-from closing.errors import UsageError
-from closing.text import neutral
+from closing.cli.app import App, deal_option, operator, pass_app
+from closing.domain.errors import UsageError
+from closing.domain.text import neutral, plural
 
 if TYPE_CHECKING:
-    from closing.db.shares import ShareRecord
+    from closing.store.shares import ShareRecord
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -65,8 +65,8 @@ def share(
     by: str | None,
 ) -> None:
     """A read-only link to the live board: for the team, or one purchaser's row only."""
-    from closing.timefmt import local
-    from closing.web import tokens
+    from closing.domain.timefmt import local
+    from closing.services import shares as tokens
 
     chosen = sum([bool(who), show_list, revoke is not None])
     if chosen != 1:
@@ -141,7 +141,7 @@ def serve(
     """The live board in a browser, read-only, for the links of closing share."""
     import logging
 
-    from closing.cli.json_views import board_json
+    from closing.views.documents import board_json
     from closing.web.app import listen, run
     from closing.web.live import LiveBoard
 

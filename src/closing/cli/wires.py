@@ -16,17 +16,16 @@ from closing.cli.app import (
     deal_option,
     operator,
     pass_app,
-    plural,
 )
 from closing.cli.marks import note_option, say_recorded, unverified_option
-from closing.text import MAX_TEXT, neutral
+from closing.domain.text import MAX_TEXT, neutral, plural
 
 if TYPE_CHECKING:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from closing.wire_imports import ImportResult
-    from closing.wire_instructions import Version
+    from closing.domain.wire_instructions import Version
+    from closing.services.wire_import import ImportResult
 
 SHOWN_ROWS = 50  # rows of an import's table; --json has every one
 
@@ -35,7 +34,7 @@ SHOWN_ROWS = 50  # rows of an import's table; --json has every one
 
 
 def version_lines(version: Version, zone: ZoneInfo) -> list[str]:
-    from closing.timefmt import local
+    from closing.domain.timefmt import local
 
     lines = [
         f"  {version.summary()}",
@@ -61,9 +60,9 @@ def wire_instructions(ctx: click.Context, app: App, as_json: bool, deal_name: st
     whether a second person verified them."""
     if ctx.invoked_subcommand is not None:
         return
-    from closing.cli.json_views import version_json
-    from closing.wire_instructions import trusted_numbers, wire_status
-    from closing.wire_operations import instructions
+    from closing.domain.wire_instructions import trusted_numbers, wire_status
+    from closing.services.wires import instructions
+    from closing.views.documents import version_json
 
     deal, versions = instructions(app.existing_store, deal_name)
     zone = deal.terms.zone
@@ -126,9 +125,9 @@ def verify_command(
     deal_name: str | None,
 ) -> None:
     """Record that you called back and the instructions are right (not who entered them)."""
-    from closing.timefmt import local
-    from closing.wire_instructions import Verification
-    from closing.wire_operations import verify
+    from closing.domain.timefmt import local
+    from closing.domain.wire_instructions import Verification
+    from closing.services.wires import verify
 
     request = Verification(callback_number, spoke_with, operator(by), socket.gethostname(), note)
     deal, version = verify(app.existing_store, deal_name, request, app.now())
@@ -198,10 +197,10 @@ def import_bank_file(
     """The deal's zone read, the file parsed (outside any transaction), then the import in one
     transaction: on a plain SQLite file through the standard library's driver, else (or when
     that cannot open it) through the store."""
-    from closing.bankfiles.detect import read_bank_file
-    from closing.db.direct import on_sqlite_file
-    from closing.reading import open_deal
-    from closing.wire_imports import import_on
+    from closing.domain.bankfiles.detect import read_bank_file
+    from closing.services.reading import open_deal
+    from closing.services.wire_import import import_on
+    from closing.store.direct import on_sqlite_file
 
     url = app.database_url()
     zone = on_sqlite_file(url, lambda reader: open_deal(reader, deal_name).terms.zone)
@@ -216,7 +215,7 @@ def import_bank_file(
         )
         if result is not None:
             return result
-    from closing.wire_operations import read_and_import
+    from closing.services.wires import read_and_import
 
     return read_and_import(
         app.existing_store, deal_name, file, apply, actor, host, now, unverified_ok
@@ -224,7 +223,7 @@ def import_bank_file(
 
 
 def import_json(result: ImportResult) -> dict[str, Any]:
-    from closing.money import money_text
+    from closing.domain.money import money_text
 
     return {
         "deal": result.deal.slug,
@@ -264,7 +263,7 @@ def show_import(app: App, result: ImportResult) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from closing.money import format_money
+    from closing.domain.money import format_money
 
     console = app.console()
     bank_file = result.file
@@ -348,7 +347,7 @@ def match_command(
     deal_name: str | None,
 ) -> None:
     """Record a left-over credit (by its bank reference) as PURCHASER's wire."""
-    from closing.wire_operations import match_by_hand
+    from closing.services.wires import match_by_hand
 
     recorded, _ = match_by_hand(
         app.existing_store,
@@ -370,10 +369,10 @@ def match_command(
 @pass_app
 def list_command(app: App, as_json: bool, deal_name: str | None) -> None:
     """Every imported credit and what became of it."""
-    from closing.cli.json_views import iso
-    from closing.money import format_money, money_text
-    from closing.timefmt import local
-    from closing.wire_operations import credits
+    from closing.domain.money import format_money, money_text
+    from closing.domain.timefmt import local
+    from closing.services.wires import credits
+    from closing.views.documents import iso
 
     deal, found = credits(app.existing_store, deal_name)
     zone = deal.terms.zone

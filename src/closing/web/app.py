@@ -28,10 +28,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from closing.db.shares import ShareRecord
-from closing.web.document import View, for_purchaser, view
+from closing.services.shares import match
+from closing.store.shares import ShareRecord
+from closing.views.board_page import View, for_purchaser, view
 from closing.web.live import LiveBoard, Snapshot
-from closing.web.tokens import match
 
 if TYPE_CHECKING:
     import uvicorn

@@ -8,7 +8,7 @@ so fifty team browsers cost one render) and send only what changed.
 
 A mark made anywhere (another terminal, the alert sender, another machine on PostgreSQL) is seen
 within `poll` seconds; nothing here depends on who wrote it. The status document comes from the
-function the command line hands over (`closing.cli.json_views.board_json`): the web board shows
+function the command line hands over (`closing.views.documents.board_json`): the web board shows
 what `closing status --json` says, and nothing here reaches back into the CLI.
 """
 
@@ -25,12 +25,12 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
-from closing.board import Board
-from closing.clock import Clock
-from closing.db.shares import RecentAlert, ShareRecord, change_marker, recent_alerts, shares_of
-from closing.db.store import Store
-from closing.errors import ClosingError
-from closing.operations import board, open_deal
+from closing.domain.board import Board
+from closing.domain.clock import Clock
+from closing.domain.errors import ClosingError
+from closing.services.operations import board, open_deal
+from closing.store.database import Store
+from closing.store.shares import RecentAlert, ShareRecord, change_marker, recent_alerts, shares_of
 
 log = logging.getLogger("closing.web")
 RECENT_ALERTS = 8

@@ -1,0 +1,398 @@
+"""Which deadline alerts are due: a pure function of the deal, its events, the ledger and a time.
+
+Each step that can be done now (its prerequisites are done, it is not) has occurrences: one per
+lead time before its deadline, one at the deadline, and the overdue repeats after it. An
+occurrence is identified by (purchaser, step, rule, deadline): a changed deadline makes new
+occurrences, and one already in the ledger never fires again. Several occurrences of one step due
+at once (the daemon was down, or a late wire just made the fax actionable) collapse into one
+alert about the latest, and the rest are recorded as superseded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from closing.domain.deal import Deal
+from closing.domain.dealfile import DETAIL_NAMES, NEEDABLE_DETAILS, AlertRules, DealTerms, Step
+from closing.domain.events import Event, Purchaser, replay
+from closing.domain.machine import ProgressMachine, Refusal
+from closing.domain.mark_commands import mark_command
+from closing.domain.money import format_money
+from closing.domain.text import neutral
+from closing.domain.timefmt import duration, local
+
+AT_DEADLINE = "deadline"
+OVERDUE_PREFIX = "overdue-"
+
+# (purchaser id, step id, rule, deadline): the ledger's unique key within a deal.
+Key = tuple[int, str, str, datetime]
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    rule: str
+    fire_at: datetime
+
+
+@dataclass(frozen=True)
+class DueAlert:
+    purchaser: Purchaser
+    step: Step
+    rule: str
+    deadline: datetime
+    due_at: datetime
+    superseded: tuple[Occurrence, ...] = ()
+    received: Decimal | None = None  # a payment step: what has come in so far
+    ready_since: datetime | None = None  # when the last step it requires was recorded
+
+    @property
+    def first_due(self) -> datetime:
+        """When the earliest occurrence it covers fell due."""
+        return self.superseded[0].fire_at if self.superseded else self.due_at
+
+    @property
+    def sendable_from(self) -> datetime:
+        """The first moment this alert could have gone out: due, and its step possible."""
+        if self.ready_since is not None and self.ready_since > self.first_due:
+            return self.ready_since
+        return self.first_due
+
+    @property
+    def owed(self) -> Decimal | None:
+        if self.received is None:
+            return None
+        return max(self.purchaser.purchase_price - self.received, Decimal(0))
+
+    @property
+    def key(self) -> Key:
+        return (self.purchaser.id, self.step.id, self.rule, self.deadline)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to send now, and when the next occurrence falls due (None: nothing left)."""
+
+    due: list[DueAlert]
+    next_at: datetime | None
+
+
+def schedule(rules: AlertRules) -> list[tuple[str, timedelta]]:
+    """Each rule's name and its offset from a deadline, earliest first."""
+    found = [(f"before-{duration(lead, style='exact')}", -lead) for lead in rules.before]
+    if rules.at_deadline:
+        found.append((AT_DEADLINE, timedelta(0)))
+    if rules.overdue is not None:
+        every = rules.overdue.every
+        found += [(f"{OVERDUE_PREFIX}{n}", every * n) for n in range(1, rules.overdue.times + 1)]
+    return sorted(found, key=lambda rule: rule[1])
+
+
+def occurrences(rules: AlertRules, deadline: datetime) -> list[Occurrence]:
+    """Every alert time of one step's deadline, earliest first."""
+    return [Occurrence(rule, deadline + offset) for rule, offset in schedule(rules)]
+
+
+def plan_alerts(
+    deal: Deal,
+    purchasers: Iterable[Purchaser],
+    events: dict[int, list[Event]],
+    now: datetime,
+    ledger: set[Key],
+    company: Purchaser | None = None,
+) -> Plan:
+    """The alerts due at `now` that the ledger has not seen, and the next time one falls due.
+
+    Only open steps whose prerequisites are done or waived get alerts (blocked ones included:
+    they need someone's attention); nothing for waived steps or withdrawn purchasers; the
+    company's steps alert too. Written for a wake-up over thousands of purchasers: the rule
+    offsets and the ledger grouped by deadline are worked out once, and deadlines that do not
+    depend on the purchaser come from the deal's cache."""
+    terms = deal.terms
+    # Each step's rule offsets (its own `alerts`, else the deal's), worked out once.
+    offsets_of = {step.id: schedule(terms.alerts.for_step(step)) for step in terms.steps}
+    quiet = terms.alerts.quiet_hours
+    zone = terms.zone
+    fired: dict[tuple[int, str, datetime], set[str]] = {}
+    for purchaser_id, step_id, rule, deadline in ledger:
+        fired.setdefault((purchaser_id, step_id, deadline), set()).add(rule)
+    nothing_fired: set[str] = set()
+    due: list[DueAlert] = []
+    next_at: datetime | None = None
+    company_states: dict[str, str] = {}
+    parties: list[tuple[Purchaser, ProgressMachine, list[Step]]] = []
+    if company is not None:
+        company_states = replay(deal.company_machine, events.get(company.id, [])).states
+        parties.append((company, deal.company_machine, terms.company_steps))
+    machine = deal.machine
+    steps = terms.purchaser_steps
+    parties += [(purchaser, machine, steps) for purchaser in purchasers]
+    for party, party_machine, party_steps in parties:
+        history = events.get(party.id)
+        try:
+            standing = replay(party_machine, history) if history else None
+        except Refusal:  # an edited log: the board and closing verify say so; no guessing here
+            continue
+        if standing is not None and standing.withdrawn is not None:
+            continue
+        own = standing.states if standing else {}
+        states = {**company_states, **own} if company_states else own
+        done = standing.done if standing else {}
+        for step in party_steps:
+            if not party_machine.ready(states, step.id):
+                continue
+            deadline = deal.deadline(step, done, None if party.is_company else party)
+            seen = fired.get((party.id, step.id, deadline), nothing_fired)
+            ready: list[Occurrence] = []
+            for rule, offset in offsets_of[step.id]:
+                if rule in seen:
+                    continue
+                fire_at = deadline + offset
+                repeat = rule.startswith(OVERDUE_PREFIX)
+                if repeat and quiet is not None and quiet.covers(fire_at.astimezone(zone).time()):
+                    continue  # no repeats in quiet hours: this one is not owed
+                if fire_at <= now:
+                    ready.append(Occurrence(rule, fire_at))
+                else:
+                    if next_at is None or fire_at < next_at:
+                        next_at = fire_at
+                    break  # offsets are in time order: the rest are later still
+            if ready:
+                latest = ready[-1]
+                received = standing.received(step.id) if standing else Decimal(0)
+                required = [done[need].recorded_at for need in step.requires if need in done]
+                due.append(
+                    DueAlert(
+                        party,
+                        step,
+                        latest.rule,
+                        deadline,
+                        latest.fire_at,
+                        tuple(ready[:-1]),
+                        received if step.is_payment and not party.is_company else None,
+                        max(required) if required else None,
+                    )
+                )
+    return Plan(due, next_at)
+
+
+@dataclass(frozen=True)
+class AlertText:
+    title: str
+    body: str
+    key: str
+
+    def sent(self, deadline: datetime, zone: ZoneInfo, at: datetime) -> AlertText:
+        """The title and body as they read when sent at `at`."""
+        return AlertText(
+            at_sending(self.title, deadline, zone, at),
+            at_sending(self.body, deadline, zone, at),
+            self.key,
+        )
+
+
+# Parts of an alert that depend on when it is sent, not when it was decided: the outbox stores
+# the text with these markers and `at_sending` fills them in at each delivery.
+HEADLINE = "⟨headline⟩"
+WHEN = "⟨when⟩"
+# A sender wakes at the second an alert falls due: one decided later than this was not running.
+SENT_LATE_GRACE = timedelta(seconds=2)
+
+
+def sent_late(since: datetime, decided: datetime, zone: ZoneInfo) -> str:
+    """The line an alert decided late gets: nobody ran the sender from `since` (it could have
+    gone) to `decided` (the sender came back and decided it); empty when not late."""
+    if decided - since <= SENT_LATE_GRACE:
+        return ""
+    return (
+        f"Sent late: the alert sender was not running from {since.astimezone(zone):%H:%M} "
+        f"to {decided.astimezone(zone):%H:%M %Z}\n"
+    )
+
+
+def time_left(deadline: datetime, at: datetime) -> tuple[str, str]:
+    """(headline, deadline words) at `at`: "cutoff in 5s" before it, "cutoff now" at the very
+    second, and "late by 2m" once it has passed, however briefly."""
+    left = deadline - at
+    if left > timedelta(0):
+        return f"cutoff in {duration(left)}", f"{duration(left)} left"
+    if left == timedelta(0):
+        return "cutoff now", "now"
+    late = timedelta(seconds=math.ceil(-left.total_seconds()))  # a tenth of a second is 1s late
+    return f"late by {duration(late)}", f"late by {duration(late)}"
+
+
+def at_sending(text: str, deadline: datetime, zone: ZoneInfo, sent_at: datetime) -> str:
+    """An alert's stored title or body as sent at `sent_at`: the time left, or late by, then
+    (`zone`, the deal's, is kept for what else may depend on the sending)."""
+    headline, words = time_left(deadline, sent_at)
+    return text.replace(HEADLINE, headline).replace(WHEN, words)
+
+
+def notice_contact(purchaser: Purchaser) -> str | None:
+    """The purchaser's notice details from the deal file (attention, facsimile, address)."""
+    parts = [
+        f"{label} {value}"
+        for label, value in (
+            ("attention", purchaser.detail("notices.attention")),
+            ("facsimile", purchaser.detail("notices.facsimile")),
+            ("address", purchaser.detail("notices.address")),
+        )
+        if value
+    ]
+    return "; ".join(parts) if parts else None
+
+
+def alert_text(
+    terms: DealTerms,
+    alert: DueAlert,
+    now: datetime,
+    warning: str | None = None,
+    company_missing: frozenset[str] = frozenset(),
+    summary: str | None = None,
+) -> AlertText:
+    """What the alert says, for a lawyer who must act on it: the purchaser, the step in the
+    agreement's words (its title and note), the deadline in the deal's zone with the time left or
+    late by (filled in when sent: `at_sending`), the amount still owed for a payment, what the
+    deal file is missing, the purchaser's notice contact, the exact command to record it, and a
+    one-line board `summary`; `warning` (unverified wire instructions) first when there is one.
+    `now` is when it was decided."""
+    zone = terms.zone
+    purchaser = alert.purchaser
+    step = alert.step
+    slug = "company" if purchaser.is_company else purchaser.slug
+    key = (
+        f"{terms.slug}/{slug}/{step.id}/{alert.rule}/"
+        f"{alert.deadline.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    )
+    # Names and titles are data: shown neutrally (closing.domain.text), so that none can break a
+    # line of
+    # the body or the log, or reach a terminal or a mail reader as a control sequence.
+    name, step_title = neutral(purchaser.name), neutral(step.title)
+    title = f"{name}: {step_title} not done, {HEADLINE}"
+    lines = [neutral(warning)] if warning else []
+    lines += [
+        f"Deal: {neutral(terms.slug)} ({neutral(terms.title)})",
+        f"Company: {name}" if purchaser.is_company else f"Purchaser: {name}",
+        f"Step: {step_title} ({neutral(step.id)}) is not done",
+    ]
+    if step.note:
+        lines.append(f"The agreement: {neutral(' '.join(step.note.split()))}")
+    lines.append(f"Deadline: cutoff {local(alert.deadline, zone)}, {WHEN}")
+    owed = alert.owed
+    if owed is not None:
+        price = format_money(purchaser.purchase_price)
+        if alert.received:
+            lines.append(
+                f"Owed: {format_money(owed)} (received {format_money(alert.received)} of {price})"
+            )
+        else:
+            lines.append(f"Owed: {format_money(owed)} (the purchase price; nothing received yet)")
+    missing = [
+        NEEDABLE_DETAILS[need]
+        for need in step.needs
+        if need in NEEDABLE_DETAILS and not purchaser.detail(need)
+    ]
+    if missing:
+        lines.append(f"Missing: the deal file has no {', '.join(missing)} for this purchaser")
+    absent = [DETAIL_NAMES[need] for need in step.needs if need in company_missing]
+    if absent:
+        lines.append(f"Missing: the deal file has no {', '.join(absent)}")
+    contact = None if purchaser.is_company else notice_contact(purchaser)
+    if contact:
+        lines.append(f"Notice to: {neutral(contact)}")
+    lines.append(f"When it is done: {mark_command(terms.slug, slug, step.id)}")
+    if summary:
+        lines.append(f"Board: {summary}")
+    body = "\n".join(lines)
+    body += "\n" + sent_late(alert.sendable_from, now, zone) + f"Alert: {key}"
+    return AlertText(title, body, key)
+
+
+def _missing(alert: DueAlert, company_missing: frozenset[str]) -> list[str]:
+    step, purchaser = alert.step, alert.purchaser
+    found = [
+        NEEDABLE_DETAILS[need]
+        for need in step.needs
+        if need in NEEDABLE_DETAILS and not purchaser.detail(need)
+    ]
+    return found + [DETAIL_NAMES[need] for need in step.needs if need in company_missing]
+
+
+def urgency(alert: DueAlert) -> tuple[datetime, int, Decimal, int]:
+    """Most urgent first: the earliest deadline, then money still owed (the most first), then
+    the order of the deal file."""
+    owed = alert.owed or Decimal(0)
+    return (alert.deadline, 0 if owed else 1, -owed, alert.purchaser.position)
+
+
+def digest_groups(rules: AlertRules, due: list[DueAlert]) -> list[list[DueAlert]]:
+    """The alerts that go out together as one digest: those of one rule falling due at one moment
+    (one deadline), when there are more than `digest_over` of them and digests are on."""
+    if not rules.digest:
+        return []
+    groups: dict[tuple[str, datetime], list[DueAlert]] = {}
+    for alert in due:
+        groups.setdefault((alert.rule, alert.deadline), []).append(alert)
+    return [
+        sorted(group, key=urgency) for group in groups.values() if len(group) > rules.digest_over
+    ]
+
+
+def digest_text(
+    terms: DealTerms,
+    alerts: list[DueAlert],
+    now: datetime,
+    warning: str | None = None,
+    company_missing: frozenset[str] = frozenset(),
+    summary: str | None = None,
+) -> AlertText:
+    """One message for many alerts of one rule and moment: every purchaser and step, most urgent
+    first, each with what is owed or missing and the command that records it, then the totals.
+    The time left is filled in when sent (`at_sending`)."""
+    zone = terms.zone
+    first = alerts[0]
+    deadline = first.deadline
+    parties = {alert.purchaser.id for alert in alerts}
+    steps = list(dict.fromkeys(neutral(alert.step.title) for alert in alerts))
+    key = f"{terms.slug}/digest/{first.rule}/{deadline.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    title = f"{neutral(terms.slug)}: {len(alerts)} steps not done, {HEADLINE}"
+    lines = [neutral(warning)] if warning else []
+    lines += [
+        f"Deal: {neutral(terms.slug)} ({neutral(terms.title)})",
+        f"Not done: {len(alerts)} steps of {len(parties)} "
+        f"{'parties' if any(a.purchaser.is_company for a in alerts) else 'purchasers'} "
+        f"({', '.join(steps)})",
+        f"Deadline: cutoff {local(deadline, zone)}, {WHEN}",
+        "",
+        "Most urgent first:",
+    ]
+    owed_total = Decimal(0)
+    for n, alert in enumerate(alerts, start=1):
+        purchaser = alert.purchaser
+        slug = "company" if purchaser.is_company else purchaser.slug
+        facts = []
+        if alert.owed is not None:
+            owed_total += alert.owed
+            facts.append(f"owed {format_money(alert.owed)}")
+        missing = _missing(alert, company_missing)
+        if missing:
+            facts.append(f"missing {', '.join(missing)}")
+        contact = None if purchaser.is_company else notice_contact(purchaser)
+        if contact:
+            facts.append(f"notice to {neutral(contact)}")
+        said = f" ({'; '.join(facts)})" if facts else ""
+        lines.append(f"{n}. {neutral(purchaser.name)}: {neutral(alert.step.title)}{said}")
+        lines.append(f"   {mark_command(terms.slug, slug, alert.step.id)}")
+    lines.append("")
+    if owed_total:
+        lines.append(f"Owed by these purchasers: {format_money(owed_total)}")
+    if summary:
+        lines.append(f"Board: {summary}")
+    sendable = max(alert.sendable_from for alert in alerts)
+    body = "\n".join(lines) + "\n" + sent_late(sendable, now, zone) + f"Alert: {key}"
+    return AlertText(title, body, key)

@@ -1,0 +1,388 @@
+"""What the board shows: each step of each purchaser (and of the company) as done, done late,
+pending, due soon, overdue or waived; what blocks it and what needs attention, in fields of their
+own that never hide the time status.
+
+Pure: given the deal, its parties, their events and a moment, it returns values. The CLI renders
+them with Rich or as JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import NamedTuple
+
+from closing.domain.deal import Deal
+from closing.domain.dealfile import COMPANY_DETAILS, DETAIL_NAMES, DealTerms, Step
+from closing.domain.events import Event, Purchaser, Standing, replay
+from closing.domain.machine import CLOSED, DONE, WAIVED, ProgressMachine, Refusal
+from closing.domain.wire_instructions import WireStatus
+
+DUE_SOON = timedelta(hours=2)
+_NO_MONEY = Decimal(0)
+DONE_STATUS, DONE_LATE, PENDING, DUE_SOON_STATUS, OVERDUE, WAIVED_STATUS = (
+    "done",
+    "done_late",
+    "pending",
+    "due_soon",
+    "overdue",
+    "waived",
+)
+STATUSES = (OVERDUE, DUE_SOON_STATUS, PENDING, DONE_LATE, DONE_STATUS, WAIVED_STATUS)
+# Worst first: the order the board sorts purchasers that need attention.
+URGENCY = {status: rank for rank, status in enumerate(STATUSES)}
+FINISHED = (DONE_STATUS, DONE_LATE, WAIVED_STATUS)
+
+
+class StepStatus(NamedTuple):
+    """One step of one party at a moment (a tuple: a board of 10,000 purchasers builds 50,000)."""
+
+    step: str
+    status: str
+    deadline: datetime
+    done_at: datetime | None = None
+    done_by: str | None = None
+    late_by: int | None = None  # seconds, when done after the deadline
+    blocked_by: tuple[str, ...] = ()  # details the deal file lacks
+    waiting_on: tuple[str, ...] = ()  # steps it requires that are not done
+    attention: tuple[str, ...] = ()  # e.g. "wired was reversed: wire returned"
+    received: Decimal | None = None  # payment step: what has come in so far
+    reason: str | None = None  # why it was waived
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+@dataclass(slots=True)
+class PurchaserStatus:
+    purchaser: Purchaser
+    state: str
+    steps: dict[str, StepStatus]
+    amount_received: Decimal
+    withdrawn: Event | None = None
+    unreadable: str | None = None  # its events cannot be replayed: why (see closing verify)
+
+    @property
+    def urgency(self) -> int:
+        if self.withdrawn is not None:
+            return len(STATUSES)
+        return min((URGENCY[s.status] for s in self.steps.values()), default=URGENCY[DONE_STATUS])
+
+    @property
+    def closed(self) -> bool:
+        return self.state == CLOSED
+
+    @property
+    def shortfall(self) -> Decimal:
+        """What a completed payment fell short of the purchase price (within its tolerance)."""
+        short = self.purchaser.purchase_price - self.amount_received
+        if short <= 0:
+            return _NO_MONEY
+        paid = any(s.received is not None and s.finished for s in self.steps.values())
+        return short if paid else _NO_MONEY
+
+
+@dataclass(frozen=True)
+class CompanyStatus:
+    """The deal's own steps (the company's deliveries)."""
+
+    steps: dict[str, StepStatus]
+
+    @property
+    def closed(self) -> bool:
+        return all(s.finished for s in self.steps.values())
+
+
+@dataclass(frozen=True)
+class Totals:
+    purchasers: int  # taking part: not withdrawn
+    closed: int
+    shares: int
+    purchase_price: Decimal
+    warrant_shares: int
+    amount_received: Decimal
+    withdrawn: int = 0
+    by_status: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Board:
+    terms: DealTerms
+    as_of: datetime
+    purchasers: list[PurchaserStatus]
+    totals: Totals
+    company: CompanyStatus
+    failing_alerts: int = 0
+    wire_instructions: WireStatus | None = None  # None: not looked up
+    record_warning: str | None = None  # the event log failed verification, or looks short
+
+    @property
+    def closed(self) -> bool:
+        """Every purchaser closed or withdrawn, and every company step done or waived."""
+        return self.totals.closed == self.totals.purchasers and self.company.closed
+
+
+def step_status(
+    deal: Deal,
+    step: Step,
+    party: Purchaser | None,
+    standing: Standing,
+    now: datetime,
+    states: Mapping[str, str],
+    alike: dict[tuple[object, ...], StepStatus] | None = None,
+    company_missing: frozenset[str] = frozenset(),
+) -> StepStatus:
+    """One step's status at `now`. `party` is None for the company's steps; `states` are the
+    party's step states with the company's (purchaser steps may require company steps).
+    `alike` shares one status between purchasers whose open step is the same in every field (a
+    large board's purchasers mostly are). `company_missing` are the company's details (its wire
+    instructions) the deal lacks."""
+    step_id = step.id
+    deadline = deal.deadline(step, standing.done, party)
+    state = standing.states.get(step_id)
+    reversed_steps = standing.reversed
+    attention: tuple[str, ...] = ()
+    if reversed_steps and state == DONE:
+        attention = tuple(
+            f"{needed} was reversed: {reversed_steps[needed].note}"
+            for needed in step.requires
+            if needed in reversed_steps
+        )
+    received = standing.received(step_id) if step.payment is not False else None
+    if state == DONE:
+        mark = standing.done[step_id]
+        late = int((mark.occurred_at - deadline).total_seconds())
+        if late > 0:
+            return StepStatus(
+                step_id,
+                DONE_LATE,
+                deadline,
+                mark.occurred_at,
+                mark.actor,
+                late,
+                (),
+                (),
+                attention,
+                received,
+            )
+        return StepStatus(
+            step_id,
+            DONE_STATUS,
+            deadline,
+            mark.occurred_at,
+            mark.actor,
+            None,
+            (),
+            (),
+            attention,
+            received,
+        )
+    if state == WAIVED:
+        waiver = standing.waived[step_id]
+        return StepStatus(
+            step_id, WAIVED_STATUS, deadline, waiver.occurred_at, waiver.actor, reason=waiver.note
+        )
+    blocked_by: tuple[str, ...] = ()
+    if step.needs and party is not None:
+        missing = party.missing_details
+        if missing or company_missing:
+            blocked_by = tuple(
+                f"{DETAIL_NAMES[need]} missing"
+                for need in step.needs
+                if need in missing or need in company_missing
+            )
+    waiting_on = tuple(s for s in step.requires if states.get(s) not in _SATISFIED)
+    key: tuple[object, ...] | None = None
+    if alike is not None and not reversed_steps and not received:
+        key = (step_id, deadline, blocked_by, waiting_on, received)
+        found = alike.get(key)
+        if found is not None:
+            return found
+    left = deadline - now
+    if left < _ZERO:
+        status = OVERDUE
+    elif left <= DUE_SOON:
+        status = DUE_SOON_STATUS
+    else:
+        status = PENDING
+    reversed_here = reversed_steps.get(step_id) if reversed_steps else None
+    if reversed_here is not None:
+        attention = (*attention, f"{step_id} was reversed: {reversed_here.note}")
+    made = StepStatus(
+        step_id, status, deadline, None, None, None, blocked_by, waiting_on, attention, received
+    )
+    if key is not None and alike is not None:
+        alike[key] = made
+    return made
+
+
+_ZERO = timedelta(0)
+_SATISFIED = (DONE, WAIVED)
+
+
+def purchaser_status(
+    deal: Deal,
+    purchaser: Purchaser,
+    events: list[Event],
+    now: datetime,
+    company_states: Mapping[str, str],
+    machine: ProgressMachine | None = None,
+    alike: dict[tuple[object, ...], StepStatus] | None = None,
+    company_missing: frozenset[str] = frozenset(),
+    open_alike: dict[tuple[object, ...], dict[str, StepStatus]] | None = None,
+) -> PurchaserStatus:
+    rules = machine or deal.machine
+    unreadable = None
+    try:
+        standing = replay(rules, events) if events else Standing()
+    except Refusal as error:  # the log was edited behind closing's back: shown, not a crash
+        standing, unreadable = Standing(), str(error)
+    states = {**company_states, **standing.states} if company_states else standing.states
+    if open_alike is not None and not standing.reversed and not standing.receipts:
+        steps = _steps_alike(
+            deal, purchaser, standing, now, states, alike, company_missing, open_alike
+        )
+    else:
+        steps = {
+            step.id: step_status(
+                deal, step, purchaser, standing, now, states, alike, company_missing
+            )
+            for step in deal.purchaser_steps
+        }
+    if standing.withdrawn is not None:
+        # The record is closed for it: a reversal before the withdrawal (the money sent back, as
+        # a paid purchaser must record before it withdraws) asks nothing more of anyone.
+        steps = {k: s._replace(attention=()) if s.attention else s for k, s in steps.items()}
+    return PurchaserStatus(
+        purchaser,
+        rules.state_name(standing.states),
+        steps,
+        standing.amount_received,
+        standing.withdrawn,
+        unreadable,
+    )
+
+
+def _steps_alike(
+    deal: Deal,
+    purchaser: Purchaser,
+    standing: Standing,
+    now: datetime,
+    states: Mapping[str, str],
+    alike: dict[tuple[object, ...], StepStatus] | None,
+    company_missing: frozenset[str],
+    open_alike: dict[tuple[object, ...], dict[str, StepStatus]],
+) -> dict[str, StepStatus]:
+    """`step_status` of each step, the open ones shared between purchasers that stand alike: the
+    same steps done or waived, the same details missing, the same zone and holidays where a
+    deadline is the purchaser's, the same marks where a deadline follows a step. Only the done
+    and waived steps, which carry their own marks, are worked out for each purchaser."""
+    own = standing.states
+    done = standing.done
+    key: tuple[object, ...] = (
+        tuple(own.items()),
+        purchaser.missing_details,
+        (purchaser.time_zone, purchaser.holidays) if deal.deadlines_per_purchaser else None,
+        tuple(done[a].occurred_at if a in done else None for a in deal.anchors)
+        if deal.anchors
+        else (),
+    )
+    found = open_alike.get(key)
+    if found is None:
+        found = open_alike[key] = {
+            step.id: step_status(
+                deal, step, purchaser, standing, now, states, alike, company_missing
+            )
+            for step in deal.purchaser_steps
+            if step.id not in own
+        }
+    if not own:
+        return dict(found)
+    return {
+        step.id: (
+            found[step.id]
+            if step.id not in own
+            else step_status(deal, step, purchaser, standing, now, states, None, company_missing)
+        )
+        for step in deal.purchaser_steps
+    }
+
+
+def company_status(
+    deal: Deal, events: list[Event], now: datetime
+) -> tuple[CompanyStatus, Standing]:
+    standing = replay(deal.company_machine, events)
+    steps = {
+        step.id: step_status(deal, step, None, standing, now, standing.states)
+        for step in deal.terms.company_steps
+    }
+    return CompanyStatus(steps), standing
+
+
+def build_board(
+    deal: Deal,
+    purchasers: list[Purchaser],
+    events: dict[int, list[Event]],
+    now: datetime,
+    failing_alerts: int = 0,
+    company: Purchaser | None = None,
+    wires: WireStatus | None = None,
+) -> Board:
+    """The board at `now` from the events known by then (the caller filters them); `wires`, where
+    the company's wire instructions stand (None when not looked up)."""
+    terms = deal.terms
+    missing = company_missing(wires)
+    company_events = events.get(company.id, []) if company is not None else []
+    company_view, company_standing = company_status(deal, company_events, now)
+    machine = deal.machine
+    alike: dict[tuple[object, ...], StepStatus] = {}
+    open_alike: dict[tuple[object, ...], dict[str, StepStatus]] = {}
+    company_states = company_standing.states
+    rows = [
+        purchaser_status(
+            deal, p, events.get(p.id, []), now, company_states, machine, alike, missing, open_alike
+        )
+        for p in purchasers
+    ]
+    taking_part = [row for row in rows if row.withdrawn is None]
+    by_status: dict[str, dict[str, int]] = {
+        step.id: dict.fromkeys(STATUSES, 0) for step in terms.steps
+    }
+    for row in taking_part:
+        for step_id, status in row.steps.items():
+            by_status[step_id][status.status] += 1
+    for step_id, status in company_view.steps.items():
+        by_status[step_id][status.status] += 1
+    totals = Totals(
+        purchasers=len(taking_part),
+        closed=sum(1 for row in taking_part if row.closed),
+        shares=sum(row.purchaser.shares for row in taking_part),
+        purchase_price=sum((row.purchaser.purchase_price for row in taking_part), Decimal(0)),
+        warrant_shares=sum(row.purchaser.warrant_shares for row in taking_part),
+        amount_received=sum((row.amount_received for row in taking_part), Decimal(0)),
+        withdrawn=len(rows) - len(taking_part),
+        by_status=by_status,
+    )
+    return Board(terms, now, rows, totals, company_view, failing_alerts, wires)
+
+
+def company_missing(wires: WireStatus | None) -> frozenset[str]:
+    """The company's details a step can need that the deal lacks: its wire instructions."""
+    if wires is None or wires.present:
+        return frozenset()
+    return frozenset(COMPANY_DETAILS)
+
+
+def attention_first(board: Board) -> list[PurchaserStatus]:
+    """Purchasers sorted worst first (overdue, due soon, pending, closed, withdrawn), those with
+    a blocked or flagged step first among equals, then the furthest behind, then Schedule 1."""
+
+    def behind(row: PurchaserStatus) -> tuple[int, int, int, int]:
+        flagged = any(s.blocked_by or s.attention for s in row.steps.values())
+        done = sum(1 for status in row.steps.values() if status.finished)
+        return (row.urgency, 0 if flagged else 1, done, row.purchaser.position)
+
+    return sorted(board.purchasers, key=behind)

@@ -1,0 +1,132 @@
+"""The one clock of the process.
+
+Everything that needs "now" asks a `Clock`. `CLOSING_NOW` (ISO 8601 with an offset) freezes it for
+the whole process, so a past deal can be replayed and tests never sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from closing.domain.errors import UsageError
+from closing.domain.text import shortened
+
+# Instants outside these years are refused where they are read: nobody closes a deal in year 1,
+# and datetime arithmetic near its limits (year 1, year 9999) overflows.
+FIRST_YEAR = 1900
+LAST_YEAR = 2199
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FixedClock:
+    def __init__(self, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("FixedClock needs a time-zone aware datetime")
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+class RunningClock:
+    """Real time, shifted: it read `at` when the Unix time was `epoch`, and runs at real speed.
+
+    `CLOSING_NOW=2002-06-07T16:59:50-07:00@1764086400` gives every process the same running clock,
+    so an alert daemon can be replayed against a past closing day, restarted, and stay in step.
+    """
+
+    def __init__(self, at: datetime, epoch: float) -> None:
+        if at.tzinfo is None:
+            raise ValueError("RunningClock needs a time-zone aware datetime")
+        self.at = at
+        self.epoch = epoch
+
+    def now(self) -> datetime:
+        return (self.at + timedelta(seconds=time.time() - self.epoch)).astimezone(UTC)
+
+
+def parse_instant(text: str, what: str) -> datetime:
+    """Parse an ISO 8601 instant that carries its offset; naive times and times outside the years
+    1900 to 2199 are refused."""
+    shown = f"'{shortened(text, 60)}'"
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"{what} {shown} is not an ISO 8601 time; write it like 2002-06-07T13:00-07:00"
+        ) from None
+    if value.tzinfo is None:
+        raise UsageError(f"{what} {shown} has no UTC offset; add one, like 2002-06-07T13:00-07:00")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise UsageError(
+            f"{what} {shown} is out of range; give a time in the years {FIRST_YEAR} to {LAST_YEAR}"
+        )
+    return value
+
+
+def clock_from_env(environ: dict[str, str] | None = None) -> Clock:
+    env = os.environ if environ is None else environ
+    text = env.get("CLOSING_NOW", "").strip()
+    if not text:
+        return SystemClock()
+    instant, _, epoch = text.partition("@")
+    at = parse_instant(instant, "CLOSING_NOW")
+    if not epoch:
+        return FixedClock(at)
+    try:
+        start = float(epoch)
+        if not 0 <= start <= 1e11:  # NaN and infinity fail this too
+            raise ValueError(epoch)
+        return RunningClock(at, start)
+    except ValueError:
+        raise UsageError(
+            f"CLOSING_NOW '{shortened(text, 60)}': after @ comes the Unix time at which the clock "
+            "read that instant, like 2002-06-07T16:59:50-07:00@1764086400"
+        ) from None
+
+
+# A time the operator typed: an instant when it has an offset, else a wall-clock date and time or
+# a time of day, read in the deal's zone once the deal is known (`resolve_local`).
+LocalTime = datetime | dtime
+
+
+def parse_local(text: str, what: str) -> LocalTime:
+    """`2002-06-07T08:30-07:00` (an instant), `2002-06-07 08:30` or `08:30` (the deal's zone);
+    dates outside the years 1900 to 2199 are refused."""
+    value = text.strip()
+    shown = f"'{shortened(text, 60)}'"
+    try:
+        if len(value) <= 8 and ":" in value:
+            return dtime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"{what} {shown} is not a time; write it like 08:30, 2002-06-07 08:30 or "
+            "2002-06-07T08:30-07:00"
+        ) from None
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise UsageError(
+            f"{what} {shown} is out of range; give a time in the years {FIRST_YEAR} to {LAST_YEAR}"
+        )
+    return moment
+
+
+def resolve_local(value: LocalTime, zone: ZoneInfo, now: datetime) -> datetime:
+    """An aware instant: as given with an offset, else in `zone` (a time of day: on today's date
+    in `zone`). A wall-clock time that happens twice at a DST change is its first occurrence."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+    return datetime.combine(now.astimezone(zone).date(), value, tzinfo=zone)

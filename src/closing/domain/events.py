@@ -1,0 +1,249 @@
+"""Purchasers (and the company), their events, and replaying the events into where each stands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+import orjson
+
+from closing.domain.dealfile import NEEDABLE_DETAILS
+from closing.domain.machine import (
+    DONE,
+    MARK,
+    REVERSE,
+    UNDO,
+    WAIVE,
+    WAIVED,
+    ProgressMachine,
+    Refusal,
+)
+
+RECEIPT = "receipt"  # part of a payment received; the step stays open
+WITHDRAW = "withdraw"  # the purchaser is out of the deal (step is empty)
+REVISION = "revision"  # the deal file was reloaded with changes (on the company's chain)
+INSTRUCTIONS = "instructions"  # the company's wire instructions entered or changed (company row)
+INSTRUCTIONS_VERIFIED = "instructions_verified"  # ... verified by a second person's callback
+# Events of the deal itself, recorded on the company row's chain: no step changes state.
+DEAL_EVENTS = frozenset({REVISION, INSTRUCTIONS, INSTRUCTIONS_VERIFIED})
+COMPANY_SLUG = "@company"  # the company's own row: it holds the deal's steps and their events
+
+
+_NEEDS = [(need, need.partition(".")[::2]) for need in NEEDABLE_DETAILS]  # (dotted, (section, key))
+_SECTIONS = tuple(dict.fromkeys(section for _, (section, _) in _NEEDS))
+_MISSING: dict[frozenset[str], frozenset[str]] = {}
+_MISSING_OF: dict[str, frozenset[str]] = {}  # a purchaser's details (JSON text) -> what is missing
+_MISSING_KEPT = 100_000
+
+
+def _detail(details: dict[str, Any], section: str, key: str) -> str | None:
+    value = (details.get(section) or {}).get(key)
+    return value or None
+
+
+@dataclass(eq=False)  # not frozen: building 10,000 of them per board must be cheap
+class Purchaser:
+    id: int
+    slug: str
+    name: str
+    position: int
+    shares: int
+    purchase_price: Decimal
+    warrant_shares: int
+    details_json: str = "{}"  # notice, DWAC and calendar details, parsed when first asked for
+    active: bool = True
+    role: str = "purchaser"  # or "company": the row that holds the deal's own steps
+
+    @property
+    def details(self) -> dict[str, Any]:
+        # Parsed on first use and kept (a board or an import reads thousands; a cached_property
+        # takes a lock on every first look).
+        found: dict[str, Any] | None = self.__dict__.get("_details")
+        if found is None:
+            found = self.__dict__["_details"] = orjson.loads(self.details_json)
+        return found
+
+    def detail(self, dotted: str) -> str | None:
+        section, _, key = dotted.partition(".")
+        return _detail(self.details, section, key)
+
+    @property
+    def missing_details(self) -> frozenset[str]:
+        """The notice and DWAC details (`notices.facsimile`, ...) the deal file left blank."""
+        # Looked up by the details' text: a board asks for thousands, and a cached_property
+        # takes a lock on every first look.
+        found = _MISSING_OF.get(self.details_json)
+        if found is None:
+            details = self.details
+            sections = {section: details.get(section) or {} for section in _SECTIONS}
+            missing = frozenset(
+                need for need, (section, key) in _NEEDS if not sections[section].get(key)
+            )
+            # Interned: most purchasers of a large deal miss the same few (or none), and the
+            # board keys shared step statuses on them.
+            found = _MISSING.setdefault(missing, missing)
+            if len(_MISSING_OF) >= _MISSING_KEPT:
+                _MISSING_OF.clear()
+            _MISSING_OF[self.details_json] = found
+        return found
+
+    @property
+    def time_zone(self) -> str | None:
+        zone: str | None = self.details.get("time_zone")
+        return zone
+
+    @property
+    def holidays(self) -> tuple[str, ...]:
+        return tuple(self.details.get("holidays", ()))
+
+    @property
+    def is_company(self) -> bool:
+        return self.role == "company"
+
+
+class Event(NamedTuple):
+    """One stored event (a tuple: boards and alert wake-ups build tens of thousands)."""
+
+    id: int
+    purchaser_id: int
+    seq: int
+    kind: str  # mark, undo, reverse, waive, receipt, withdraw, instructions, instructions_verified
+    step: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    host: str
+    evidence_kind: str | None = None
+    evidence: str | None = None
+    amount: Decimal | None = None
+    note: str | None = None
+
+
+@dataclass
+class Standing:
+    """Where one party stands after its events."""
+
+    states: dict[str, str] = field(default_factory=dict)  # step -> done | waived
+    done: dict[str, Event] = field(default_factory=dict)  # the mark behind each done step
+    waived: dict[str, Event] = field(default_factory=dict)
+    receipts: dict[str, list[Event]] = field(default_factory=dict)  # partial payments, open step
+    reversed: dict[str, Event] = field(default_factory=dict)  # reversed and not done again
+    withdrawn: Event | None = None
+    last_seq: int = 0
+
+    def received(self, step_id: str) -> Decimal:
+        """What has come in for a payment step: its partial receipts and the completing mark."""
+        total = _NOTHING
+        for receipt in self.receipts.get(step_id, ()):
+            if receipt.amount is not None:
+                total += receipt.amount
+        mark = self.done.get(step_id)
+        if mark is not None and mark.amount is not None:
+            total += mark.amount
+        return total
+
+    @property
+    def amount_received(self) -> Decimal:
+        """What has come in for every step: partial receipts and the marks that carry money."""
+        total = _NOTHING
+        for receipts in self.receipts.values():
+            for receipt in receipts:
+                if receipt.amount is not None:
+                    total += receipt.amount
+        for mark in self.done.values():
+            if mark.amount is not None:
+                total += mark.amount
+        return total
+
+
+_NOTHING = Decimal(0)
+
+
+def deal_event(
+    company: Purchaser,
+    seq: int,
+    kind: str,
+    at: datetime,
+    actor: str,
+    host: str,
+    note: str | None = None,
+    evidence_kind: str | None = None,
+    evidence: str | None = None,
+) -> Event:
+    """An event of the deal itself (a reload, a wire-instruction change or its verification),
+    recorded on the company row's chain; it moves no step."""
+    return Event(
+        id=0,
+        purchaser_id=company.id,
+        seq=seq,
+        kind=kind,
+        step="",
+        occurred_at=at,
+        recorded_at=at,
+        actor=actor,
+        host=host,
+        evidence_kind=evidence_kind,
+        evidence=evidence,
+        note=note,
+    )
+
+
+def replay(machine: ProgressMachine, events: list[Event]) -> Standing:
+    """Run a party's events, in order, through the machine's transitions.
+
+    Stored events were accepted by the machine when they were recorded, so a refusal here means
+    the deal's steps changed under them; `closing init` refuses such a change.
+    """
+    standing = Standing()
+    states = standing.states
+    for event in events:
+        kind, step = event.kind, event.step
+        standing.last_seq = event.seq
+        if event.amount is not None and not event.amount.is_finite():
+            raise Refusal(f"event #{event.seq} ({kind} {step}) has an amount that is not a number")
+        if kind == RECEIPT:
+            standing.receipts.setdefault(step, []).append(event)
+            continue
+        if kind == WITHDRAW:
+            standing.withdrawn = event
+            continue
+        if kind in DEAL_EVENTS:
+            continue
+        if kind == UNDO and states.get(step) is None and standing.receipts.get(step):
+            standing.receipts[step].pop()  # the correction of a partial receipt
+            continue
+        state = machine.follow(states, kind, step)
+        if state == DONE:
+            states[step] = state
+            standing.done[step] = event
+            standing.reversed.pop(step, None)
+        elif state == WAIVED:
+            states[step] = state
+            standing.waived[step] = event
+        else:
+            states.pop(step, None)
+            standing.done.pop(step, None)
+            standing.waived.pop(step, None)
+            if kind == REVERSE:
+                standing.reversed[step] = event
+                standing.receipts.pop(step, None)  # the money went back
+    return standing
+
+
+__all__ = [
+    "COMPANY_SLUG",
+    "INSTRUCTIONS",
+    "INSTRUCTIONS_VERIFIED",
+    "MARK",
+    "RECEIPT",
+    "REVERSE",
+    "UNDO",
+    "WAIVE",
+    "WITHDRAW",
+    "Event",
+    "Purchaser",
+    "Standing",
+    "replay",
+]

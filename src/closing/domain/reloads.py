@@ -1,0 +1,131 @@
+"""What a reload of a deal file changes, in words, and which changes would lose sight of recorded
+facts (and so need `closing init --accept-changes`).
+
+Pure: compares the stored terms and purchasers with the file's, given which purchasers have
+events and which have a recorded payment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from closing.domain.dealfile import DealTerms, PurchaserSpec
+from closing.domain.money import format_money
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A purchaser as the database has it, with what is recorded for it."""
+
+    slug: str
+    name: str
+    purchase_price: Decimal
+    events: int
+    paid: Decimal  # what its recorded wires and receipts add up to
+
+
+@dataclass(frozen=True)
+class Review:
+    changes: list[str]  # every change, in words
+    risky: list[str]  # the ones that lose sight of recorded facts
+
+
+def term_changes(old: DealTerms, new: DealTerms) -> list[str]:
+    """`closing_date: 2002-06-07 -> 2002-06-10`, `cutoff.time: 17:00 -> 18:00`,
+    `steps: added prospectus_filed; wired changed (requires, payment)`."""
+    before = old.model_dump(mode="json")
+    after = new.model_dump(mode="json")
+    changes: list[str] = []
+    for key in after:
+        if key == "steps":
+            changes += _step_changes(before.get("steps", []), after["steps"])
+        else:
+            changes += _leaf_changes(key, before.get(key), after[key])
+    return changes
+
+
+def _leaf_changes(path: str, old: Any, new: Any) -> list[str]:
+    if old == new:
+        return []
+    if isinstance(old, dict) and isinstance(new, dict):
+        found: list[str] = []
+        for key in [*old, *(k for k in new if k not in old)]:
+            found += _leaf_changes(f"{path}.{key}", old.get(key), new.get(key))
+        return found
+    return [f"{path}: {_shown(old)} -> {_shown(new)}"]
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(item) for item in value) + "]"
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _step_changes(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]) -> list[str]:
+    before = {step["id"]: step for step in old}
+    after = {step["id"]: step for step in new}
+    added = [step_id for step_id in after if step_id not in before]
+    removed = [step_id for step_id in before if step_id not in after]
+    changed = []
+    for step_id, step in after.items():
+        if step_id in before and before[step_id] != step:
+            keys = [key for key in step if before[step_id].get(key) != step[key]]
+            changed.append(f"{step_id} ({', '.join(keys)})")
+    parts = []
+    if added:
+        parts.append(f"steps added: {', '.join(added)}")
+    if removed:
+        parts.append(f"steps removed: {', '.join(removed)}")
+    if changed:
+        parts.append(f"steps changed: {'; '.join(changed)}")
+    if not parts and [s["id"] for s in old] != [s["id"] for s in new]:
+        parts.append("steps reordered")
+    return parts
+
+
+def review(
+    old: DealTerms,
+    new: DealTerms,
+    stored: Sequence[Stored],
+    specs: Sequence[PurchaserSpec],
+    renamed_from: Mapping[str, str] | None = None,
+) -> Review:
+    """Every change a reload makes, and which of them need `--accept-changes`: a different deal
+    over the same slug, a purchaser with events removed (or its slug renamed), a price changed
+    after money was recorded."""
+    changes = term_changes(old, new)
+    risky: list[str] = []
+    if (old.title, old.agreement_date, old.company.name) != (
+        new.title,
+        new.agreement_date,
+        new.company.name,
+    ):
+        risky.append(
+            f"a different deal over {old.slug}: {old.title!r} of {old.agreement_date} becomes "
+            f"{new.title!r} of {new.agreement_date}"
+        )
+    by_slug = {spec.key: spec for spec in specs}
+    for purchaser in stored:
+        spec = by_slug.get(purchaser.slug)
+        if spec is None:
+            if purchaser.events:
+                risky.append(
+                    f"{purchaser.name} ({purchaser.slug}) would leave the board with "
+                    f"{purchaser.events} recorded events"
+                    + (f" and {format_money(purchaser.paid)} received" if purchaser.paid else "")
+                    + " (a removed or renamed purchaser)"
+                )
+            continue
+        if spec.purchase_price != purchaser.purchase_price and purchaser.paid:
+            risky.append(
+                f"{purchaser.name}: purchase price {format_money(purchaser.purchase_price)} -> "
+                f"{format_money(spec.purchase_price)} after {format_money(purchaser.paid)} was "
+                "recorded as received"
+            )
+    return Review(changes, risky)

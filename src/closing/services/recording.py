@@ -1,0 +1,186 @@
+"""Recording marks and corrections, on a driver-level connection (`closing.store.direct`).
+
+The same functions serve a SQLAlchemy session (through `closing.store.queries.reader`) and the mark
+commands on a plain SQLite file, which open it with the standard library's driver
+(`closing.store.direct.on_sqlite_file`) and so never import SQLAlchemy. Find the deal and the party,
+lock the party's chain, replay its events, decide (closing.domain.marking), append: a refusal writes
+nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from closing.domain.deal import Deal
+from closing.domain.dealfile import COMPANY, Step
+from closing.domain.errors import NotFoundError, RecordBrokenError
+from closing.domain.events import WITHDRAW, Event, Purchaser, Standing, replay
+from closing.domain.machine import Refusal
+from closing.domain.marking import Correction, MarkRequest, decide_correction, decide_mark
+from closing.domain.wire_instructions import payment_gate
+from closing.services.reading import open_deal
+from closing.store import direct
+from closing.store.direct import Reader
+
+MIN_PREFIX = 3
+
+
+def find_purchaser(reader: Reader, deal: Deal, text: str) -> Purchaser:
+    """By slug, or an unambiguous case-insensitive prefix (3 characters at least) of the name or
+    slug; the word `company` names the deal's own steps."""
+    wanted = text.strip()
+    if wanted.casefold() == COMPANY:
+        company = direct.party_where(reader, deal.id)
+        if company is None:
+            raise NotFoundError(f"deal {deal.slug} has no company steps; reload its deal file")
+        return company
+    exact = direct.party_where(reader, deal.id, wanted)
+    if exact is not None and not exact.is_company:
+        return exact
+    if 0 < len(wanted) < MIN_PREFIX:
+        raise NotFoundError(
+            f"purchaser {text!r} is too short to name a purchaser of {deal.slug}: give its slug "
+            f"or at least {MIN_PREFIX} characters of its name"
+        )
+    matches = direct.purchasers_by_prefix(reader, deal.id, wanted, limit=11)
+    active = [m for m in matches if m.active] or matches
+    if len(active) == 1 and wanted:
+        return active[0]
+    if not active or not wanted:
+        slugs = direct.active_purchaser_slugs(reader, deal.id, limit=11)
+        listed = ", ".join(slugs[:10]) + (", ..." if len(slugs) > 10 else "")
+        raise NotFoundError(f"no purchaser {text!r} in {deal.slug}; the purchasers are: {listed}")
+    names = ", ".join(f"{m.slug} ({m.name})" for m in active[:10])
+    more = " and more" if len(active) > 10 else ""
+    raise NotFoundError(
+        f"purchaser {text!r} is ambiguous in {deal.slug}: {names}{more}; give more of the name"
+    )
+
+
+def find_step(deal: Deal, text: str, party: Purchaser | None = None) -> Step:
+    """By id, or by id or board label in any case ("faxed" finds warrant_faxed's "Faxed"); of the
+    company's steps for the company, of each purchaser's otherwise."""
+    terms = deal.terms
+    steps = terms.steps
+    if party is not None:
+        steps = terms.company_steps if party.is_company else terms.purchaser_steps
+    wanted = text.strip().casefold()
+    for step in steps:
+        if step.id == text or step.id.casefold() == wanted:
+            return step
+    for step in steps:
+        if step.label and step.label.casefold() == wanted:
+            return step
+    names = ", ".join(f"{s.id} ({s.label})" if s.label else s.id for s in steps)
+    raise NotFoundError(f"deal {deal.slug} has no step {text!r}; its steps are {names}")
+
+
+# --- marks and undos ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recorded:
+    deal: Deal
+    purchaser: Purchaser
+    event: Event
+    states: dict[str, str]  # the party's step states after it
+
+    @property
+    def still_to_do(self) -> list[str]:
+        machine = self.deal.company_machine if self.purchaser.is_company else self.deal.machine
+        return machine.still_to_do(self.states)
+
+
+@dataclass(frozen=True)
+class Locked:
+    """What a mark or a correction decides on: the deal, the party (locked for this
+    transaction), where it stands, and the company's step states (purchaser steps may require
+    company steps)."""
+
+    deal: Deal
+    party: Purchaser
+    standing: Standing
+    company: dict[str, str]
+    head: str  # the hash the next event of this party links to
+
+
+def locked(reader: Reader, deal_name: str | None, party_text: str) -> Locked:
+    """The deal and the party named, the party locked for this transaction, with where it and
+    the company stand."""
+    deal = open_deal(reader, deal_name)
+    party = find_purchaser(reader, deal, party_text)
+    head = direct.lock_chain_head(reader, party.id)[1]
+    machine = deal.company_machine if party.is_company else deal.machine
+    try:
+        standing = replay(machine, direct.party_events(reader, party.id))
+    except Refusal as error:
+        raise RecordBrokenError(
+            f"the event log of {party.name} cannot be read ({error}); nothing recorded; "
+            "run closing verify"
+        ) from None
+    company: dict[str, str] = {}
+    if not party.is_company and deal.terms.company_steps:
+        row = direct.party_where(reader, deal.id)
+        if row is not None:
+            company = replay(deal.company_machine, direct.party_events(reader, row.id)).states
+    return Locked(deal, party, standing, company, head)
+
+
+def _gate_payment(
+    reader: Reader, deal: Deal, step: Step, request: MarkRequest, what: str
+) -> str | None:
+    """A payment is refused while a change of the wire instructions waits for its second person
+    (unless the request says `unverified_instructions_ok`); returns the note the event then
+    carries."""
+    if not step.is_payment:
+        return None
+    return payment_gate(
+        direct.wire_status_of(reader, deal.id), request.unverified_instructions_ok, what
+    )
+
+
+def mark(reader: Reader, deal_name: str | None, request: MarkRequest, now: datetime) -> Recorded:
+    """Record that a step happened (or part of a payment arrived); refuse, writing nothing, if
+    it cannot have."""
+    found = locked(reader, deal_name, request.purchaser)
+    step = find_step(found.deal, request.step, found.party)
+    noted = _gate_payment(
+        reader, found.deal, step, request, f"mark {step.id} for {found.party.name}"
+    )
+    if noted:
+        request = replace(request, note=f"{request.note}; {noted}" if request.note else noted)
+    decision = decide_mark(
+        found.deal,
+        step,
+        found.party,
+        found.standing,
+        replace(request, step=step.id),
+        now,
+        found.company,
+    )
+    event = direct.append_event(
+        reader, found.deal.id, found.deal.slug, found.party, decision.event, found.head
+    )
+    return Recorded(found.deal, found.party, event, decision.states)
+
+
+def correct(reader: Reader, deal_name: str | None, request: Correction, now: datetime) -> Recorded:
+    """Record an undo, reversal, waiver or withdrawal as a new event; the events it corrects stay
+    in the log."""
+    found = locked(reader, deal_name, request.purchaser)
+    step = None if request.kind == WITHDRAW else find_step(found.deal, request.step, found.party)
+    decision = decide_correction(found.deal, step, found.party, found.standing, request, now)
+    event = direct.append_event(
+        reader, found.deal.id, found.deal.slug, found.party, decision.event, found.head
+    )
+    return Recorded(found.deal, found.party, event, decision.states)
+
+
+def mark_or_correct(
+    reader: Reader, deal_name: str | None, request: MarkRequest | Correction, now: datetime
+) -> Recorded:
+    """`mark` or `correct`, as the request is."""
+    if isinstance(request, MarkRequest):
+        return mark(reader, deal_name, request, now)
+    return correct(reader, deal_name, request, now)

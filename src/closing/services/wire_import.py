@@ -1,0 +1,268 @@
+"""Importing a bank file's credits, on a driver-level connection (`closing.store.direct`).
+
+Only credits to the company's verified account count; each is matched to a purchaser
+(`closing.domain.matching`) and, with `apply`, the clear matches are recorded as wired marks (or
+partial
+receipts, by the money rules of `closing.domain.marking`) and every new credit in the credit
+ledger, in
+one transaction. The same function serves a SQLAlchemy session (`wire_operations.import_file`)
+and `closing wires import` on a plain SQLite file, which never imports SQLAlchemy. Nothing here
+prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from closing.domain.bankfiles import CREDIT, BankFile, Entry
+from closing.domain.deal import Deal
+from closing.domain.dealfile import Step
+from closing.domain.errors import RefusedError
+from closing.domain.events import Event, Purchaser, Standing, replay
+from closing.domain.marking import MarkRequest, decide_mark
+from closing.domain.matching import Owed, Proposal, Rules, match_credits
+from closing.domain.money import format_money
+from closing.domain.wire_instructions import Version, is_company_account, payment_gate
+from closing.services.reading import open_deal
+from closing.store import direct
+from closing.store.direct import Reader
+
+WINDOW_AFTER = 5  # business days after the closing date that a wire still counts as the deal's
+
+
+class ImportRow(NamedTuple):  # a tuple: an import makes one per credit, tens of thousands
+    entry: Entry
+    status: str  # recorded, would record, left, already imported
+    reason: str
+    purchaser: Purchaser | None = None
+    event: Event | None = None
+    partial: bool = False
+
+
+@dataclass
+class ImportResult:
+    deal: Deal
+    file: BankFile
+    applied: bool
+    rows: list[ImportRow] = field(default_factory=list)
+    other_accounts: int = 0  # credits to accounts that are not the company's verified one
+    debits: int = 0
+    pending: int = 0  # entries the bank has not booked yet
+    warning: str | None = None  # unverified instructions
+
+    def count(self, status: str) -> int:
+        return sum(1 for row in self.rows if row.status == status)
+
+    @property
+    def notices(self) -> list[str]:
+        """One line per wire recorded, for the log and the alert channels."""
+        return [
+            f"{row.purchaser.name} wired {format_money(row.entry.amount)}"
+            + (" (part of the price)" if row.partial else "")
+            + f", {row.entry.evidence}"
+            for row in self.rows
+            if row.status == "recorded" and row.purchaser is not None
+        ]
+
+
+def payment_step(deal: Deal) -> Step:
+    for step in deal.terms.purchaser_steps:
+        if step.is_payment:
+            return step
+    raise RefusedError(f"deal {deal.slug} has no payment step (payment: true) to record wires on")
+
+
+def closing_window(deal: Deal, step: Step) -> Rules:
+    terms = deal.terms
+    last = deal.step_calendar(step).next_business_day(terms.closing_date, WINDOW_AFTER)
+    return Rules(step.tolerance, terms.agreement_date, last)
+
+
+def import_on(
+    reader: Reader,
+    deal_name: str | None,
+    bank_file: BankFile,
+    apply: bool,
+    actor: str,
+    host: str,
+    now: datetime,
+    unverified_ok: bool = False,
+) -> ImportResult:
+    """Match a bank file's credits to purchasers; with `apply`, record the clear matches as wired
+    marks (or partial receipts) and every new credit in the credit ledger, in the reader's one
+    transaction. A credit already imported (by its bank reference) is skipped."""
+    deal = open_deal(reader, deal_name)
+    step = payment_step(deal)
+    status = direct.wire_status_of(reader, deal.id)
+    verified = status.verified_version
+    if verified is None:
+        raise RefusedError(
+            f"cannot import wires for {deal.slug}: it has no verified wire instructions, and "
+            "credits count only on the verified company account; add "
+            "company.wire_instructions to the deal file and have another operator run "
+            "closing wire-instructions verify"
+        )
+    what = f"record wires from {bank_file.name}"
+    gate_note = payment_gate(status, unverified_ok or not apply, what)
+    result = ImportResult(deal, bank_file, apply, warning=status.warning())
+    heads = direct.lock_deal_parties(reader, deal.id) if apply else {}
+    credits = _company_credits(bank_file, verified, deal.slug, result)
+    known = direct.known_references(reader, deal.id, [e.bank_reference for e in credits])
+    fresh: list[Entry] = []
+    seen: set[str] = set()
+    for entry in credits:
+        if entry.bank_reference in known or entry.bank_reference in seen:
+            result.rows.append(ImportRow(entry, "already imported", "imported before"))
+        else:
+            seen.add(entry.bank_reference)
+            fresh.append(entry)
+    if not fresh:
+        return result
+    purchasers, company = direct.parties(reader, deal.id)
+    events = direct.events_by_party(reader, deal.id)
+    machine = deal.machine
+    company_states = (
+        replay(deal.company_machine, events.get(company.id, [])).states if company else {}
+    )
+    standings: dict[int, Standing] = {}
+    owed: list[Owed] = []
+    for purchaser in purchasers:
+        history = events.get(purchaser.id, [])
+        standing = replay(machine, history) if history else Standing()
+        standings[purchaser.id] = standing
+        if standing.withdrawn is not None or step.id in standing.states:
+            continue
+        received = standing.received(step.id)
+        partial_ok = step.allows_partial or bool(standing.receipts.get(step.id))
+        owed.append(Owed(purchaser, purchaser.purchase_price - received, partial_ok))
+    proposals = match_credits(fresh, owed, closing_window(deal, step))
+    decide = _Decider(
+        deal, step, standings, events, company_states, bank_file, gate_note, actor, host, now
+    )
+    rows = [decide.row(proposal) for proposal in proposals]
+    if apply:
+        # Every wire in one batch, each chained to its purchaser's head.
+        to_append = [
+            (row.purchaser, row.event, heads[row.purchaser.id])
+            for row in rows
+            if row.event is not None and row.purchaser is not None
+        ]
+        appended = iter(direct.append_events(reader, deal.id, deal.slug, to_append))
+        rows = [  # each with its stored event (a new tuple: faster than _replace)
+            ImportRow(row.entry, row.status, row.reason, row.purchaser, next(appended), row.partial)
+            if row.event is not None
+            else row
+            for row in rows
+        ]
+        direct.insert_credits(
+            reader, deal.id, [_credit_row(row, bank_file, actor, now) for row in rows]
+        )
+    result.rows += rows
+    return result
+
+
+def _company_credits(
+    bank_file: BankFile, verified: Version, deal_slug: str, result: ImportResult
+) -> list[Entry]:
+    """The booked credits to the company's verified account; the rest counted and set aside."""
+    checked: dict[str, bool] = {}  # each account number is checked once (a slow hash)
+    credits = []
+    for entry in bank_file.entries:
+        if entry.account not in checked:
+            checked[entry.account] = is_company_account(entry.account, verified, deal_slug)
+        if not checked[entry.account]:
+            if entry.direction == CREDIT:
+                result.other_accounts += 1
+            continue
+        if entry.direction != CREDIT:
+            result.debits += 1
+        elif entry.status != "booked":
+            result.pending += 1
+        else:
+            credits.append(entry)
+    return credits
+
+
+class _Decider:
+    """Each proposal as a row: a wired mark (or partial receipt) where the mark rules allow the
+    match, else left for a person with the reason."""
+
+    def __init__(
+        self,
+        deal: Deal,
+        step: Step,
+        standings: dict[int, Standing],
+        events: dict[int, list[Event]],
+        company_states: dict[str, str],
+        bank_file: BankFile,
+        gate_note: str | None,
+        actor: str,
+        host: str,
+        now: datetime,
+    ) -> None:
+        self.deal, self.step = deal, step
+        self.actor, self.host, self.now = actor, host, now
+        self.standings, self.events, self.company_states = standings, events, company_states
+        self.evidence_tail = f"; {bank_file.format} {bank_file.name} sha256:{bank_file.sha256[:16]}"
+        self.note_tail = f"; {gate_note}" if gate_note else ""
+        self.recorded: dict[int, list[Event]] = {}  # what this file recorded, by purchaser
+
+    def row(self, proposal: Proposal) -> ImportRow:
+        entry = proposal.entry
+        party = proposal.purchaser
+        if party is None:
+            return ImportRow(entry, "left", proposal.reason)
+        now = self.now
+        request = MarkRequest(
+            purchaser=party.slug,
+            step=self.step.id,
+            at=min(entry.booked_at or now, now),
+            actor=self.actor,
+            host=self.host,
+            evidence_kind="bank",
+            evidence=entry.evidence + self.evidence_tail,
+            amount=entry.amount,
+            note=f"from the bank's file: {proposal.reason}{self.note_tail}",
+            partial=proposal.partial,
+        )
+        standing = self.standings[party.id]
+        before = self.recorded.get(party.id)
+        if before is not None:  # a second credit of the same purchaser in this file
+            standing = replay(self.deal.machine, [*self.events.get(party.id, []), *before])
+        try:
+            event = decide_mark(
+                self.deal, self.step, party, standing, request, now, self.company_states
+            ).event
+        except RefusedError as refusal:
+            why = f"matched {party.name} ({proposal.reason}) but {refusal.message}"
+            return ImportRow(entry, "left", why, party)
+        self.recorded.setdefault(party.id, []).append(event)
+        return ImportRow(entry, "recorded", proposal.reason, party, event, proposal.partial)
+
+
+def _credit_row(
+    row: ImportRow, bank_file: BankFile, actor: str, now: datetime
+) -> dict[str, object]:
+    entry = row.entry
+    return {
+        "bank_reference": entry.bank_reference,
+        "file_name": bank_file.name,
+        "file_sha256": bank_file.sha256,
+        "file_format": bank_file.format,
+        "line": entry.line,
+        "amount": entry.amount,
+        "currency": entry.currency,
+        "value_date": entry.value_date.isoformat() if entry.value_date else None,
+        "ordering_customer": entry.ordering_customer,
+        "imad": entry.imad,
+        "details": "; ".join(entry.references),
+        "account_masked": entry.account_masked,
+        "imported_at": now,
+        "imported_by": actor,
+        "status": "recorded" if row.status == "recorded" else "left",
+        "reason": row.reason,
+        "purchaser_id": row.purchaser.id if row.purchaser and row.status == "recorded" else None,
+        "event_id": row.event.id if row.event is not None and row.event.id else None,
+    }

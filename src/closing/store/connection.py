@@ -1,0 +1,464 @@
+"""The one way to the database: where a URL points, how a connection is opened, and how a
+transaction runs, for SQLite (the standard library's sqlite3) and PostgreSQL (psycopg 3) alike.
+
+`Database(url)` works out the URL once (`Location`); `Database.transaction(write=...)` checks the
+schema (once per process), hands out a `Connection` inside one transaction, commits when the block
+ends and rolls back when it raises. Every statement of the store runs on a `Connection`, written
+with `?` placeholders; values are stored and read back by `closing.store.values`. SQLAlchemy is
+not imported here: it declares the tables (`closing.store.schema`) and runs the migrations
+(`closing.store.migrate`), nothing else.
+
+On SQLite a writer begins with `BEGIN IMMEDIATE`, so two terminals marking at once are serialised
+instead of one losing its write (LIBRARY-NOTES: two read-then-write processes lost half of 600
+updates with the default). A driver error becomes one `DatabaseError` line with its exit code;
+nothing is retried another way.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
+
+from closing.domain.errors import DatabaseError
+from closing.domain.text import neutral
+from closing.store.values import moment_to_store, money_to_store, stored_moment
+
+# The Alembic revisions, oldest first (closing/store/migrations/versions). Kept here so that
+# checking the schema on every command imports neither Alembic nor SQLAlchemy; a test keeps the
+# two in step.
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006"]
+HEAD = REVISIONS[-1]
+
+LOCK_WAIT = 30.0  # seconds a SQLite writer waits for another's lock before it is refused
+
+_URI_HINT = "like sqlite:///file:/path/closing.db?mode=ro&uri=true"
+
+
+class UniqueViolation(Exception):
+    """A unique key refused a row (another writer recorded it first); the transaction is rolled
+    back. Callers that expect the race catch it; anything else reports it as a failure."""
+
+
+# --- where a URL points --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Location:
+    """What a database URL names: the dialect, and for SQLite the file (None in memory) and the
+    URI sqlite3 opens, for PostgreSQL the libpq connection string."""
+
+    url: str
+    dialect: str  # "sqlite" or "postgresql"
+    masked: str  # the URL with any password hidden, for messages
+    file: Path | None = None
+    sqlite_uri: str | None = None  # the file: URI sqlite3 opens (before any mode is added)
+    sqlite_options: tuple[tuple[str, str], ...] = ()
+    conninfo: str | None = None
+
+
+def masked_url(url: str) -> str:
+    """The URL with any password replaced by `***`, for messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return neutral(url)
+        netloc = parts.netloc.rsplit("@", 1)
+        user = netloc[0].split(":", 1)[0]
+        return neutral(urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}")))
+    except ValueError:
+        return f"{neutral(url.split('://')[0])}://… (not a database URL like sqlite:///closing.db)"
+
+
+def locate(url: str) -> Location:
+    """Where `url` points: `sqlite:///PATH` (relative to this folder; `sqlite:////abs` absolute),
+    `sqlite:///file:PATH?mode=ro&uri=true` (SQLite's own URI options), `sqlite://` (in memory),
+    or `postgresql+psycopg://USER@HOST/DB` (libpq's options, such as `?options=...`)."""
+    masked = masked_url(url)
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise DatabaseError(f"cannot use database {masked}: not a database URL; {_KNOWN_URLS}")
+    if scheme in ("sqlite", "sqlite+pysqlite"):
+        return _sqlite_location(url, masked, rest)
+    if scheme in ("postgresql", "postgresql+psycopg", "postgres"):
+        return Location(url, "postgresql", masked, conninfo=f"postgresql://{rest}")
+    if scheme.startswith("postgresql+"):
+        raise DatabaseError(
+            f"cannot use database {masked}: closing talks to PostgreSQL through psycopg 3; "
+            "write postgresql+psycopg://USER@HOST/DB"
+        )
+    raise DatabaseError(
+        f"cannot use database {masked}: {neutral(scheme[:40])} is not a database closing "
+        f"knows; {_KNOWN_URLS}"
+    )
+
+
+_KNOWN_URLS = (
+    "give sqlite:///PATH or postgresql+psycopg://USER@HOST/DB in CLOSING_DATABASE_URL or --database"
+)
+
+
+def _sqlite_location(url: str, masked: str, rest: str) -> Location:
+    path, _, query = rest.partition("?")
+    options = parse_qsl(query, keep_blank_values=True)
+    uri = dict(options).get("uri", "").lower() in ("true", "1")
+    if path.startswith("/"):
+        path = path[1:]
+    if not path or path == ":memory:":
+        return Location(url, "sqlite", masked, sqlite_uri="file::memory:")
+    if uri:
+        if not path.startswith("file:"):
+            # SQLite would take the whole `path?mode=ro` as a file name and create that file.
+            raise DatabaseError(
+                f"cannot use database {masked}: with uri=true the path must be a file: URI, "
+                f"{_URI_HINT}"
+            )
+        parts = urlsplit(path)
+        kept = tuple((k, v) for k, v in options if k != "uri")
+        inner = tuple(parse_qsl(parts.query, keep_blank_values=True))
+        everything = inner + kept
+        if dict(everything).get("mode") == "memory" or not parts.path:
+            return Location(url, "sqlite", masked, sqlite_uri=f"file:{quote(parts.path)}")
+        file = Path(unquote(parts.path))
+        return Location(
+            url, "sqlite", masked, file, f"file:{quote(str(file))}", sqlite_options=everything
+        )
+    if options:
+        # An option sqlite3 would silently not apply (`?mode=ro` without `uri=true`).
+        names = ", ".join(sorted({neutral(k[:40]) for k, _ in options}))
+        raise DatabaseError(
+            f"cannot use database {masked}: option {names} is not applied; SQLite options need "
+            f"the URI form, {_URI_HINT}"
+        )
+    file = Path(unquote(path))
+    return Location(url, "sqlite", masked, file, f"file:{quote(str(file))}")
+
+
+# --- a connection inside a transaction -----------------------------------------------------------
+
+
+class Connection:
+    """A driver connection inside one transaction, and the dialect that says how its values are
+    written and come back: `sqlite` (UTC text dates, text money, 0/1 booleans, `?`) or
+    `postgresql` (native types, `%s`)."""
+
+    def __init__(self, driver: Any, dialect: str) -> None:
+        self.driver = driver
+        self.dialect = dialect
+        self.sqlite = dialect == "sqlite"
+        self._moments: dict[Any, datetime] = {}
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of `sql`, written with `?` placeholders."""
+        cursor = self.driver.cursor()
+        try:
+            cursor.execute(self._driver_sql(sql), tuple(params))
+            return list(cursor.fetchall()) if cursor.description is not None else []
+        finally:
+            cursor.close()
+
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row of `sql` (None when there is no row)."""
+        found = self.rows(sql, params)
+        return found[0][0] if found else None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement that returns no rows (`?` placeholders); the number of rows it
+        changed."""
+        cursor = self.driver.cursor()
+        try:
+            cursor.execute(self._driver_sql(sql), tuple(params))
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for many rows, in the driver's own executemany."""
+        if not rows:
+            return
+        cursor = self.driver.cursor()
+        try:
+            cursor.executemany(self._driver_sql(sql), rows)
+        finally:
+            cursor.close()
+
+    def _driver_sql(self, sql: str) -> str:
+        return sql if self.sqlite else sql.replace("%", "%%").replace("?", "%s")
+
+    def for_update(self, sql: str) -> str:
+        """`sql` locking the rows it reads (PostgreSQL; SQLite's BEGIN IMMEDIATE holds the
+        database lock already)."""
+        return sql if self.sqlite else sql + " FOR UPDATE"
+
+    def moment(self, value: Any) -> datetime:
+        """A stored instant, UTC-aware (thousands of events share a few: each is read once)."""
+        found = self._moments.get(value)
+        if found is None:
+            found = self._moments[value] = stored_moment(value)
+        return found
+
+    def bind_moment(self, value: datetime) -> Any:
+        return moment_to_store(value, self.sqlite)
+
+    def bind_money(self, value: Decimal | None) -> Any:
+        return money_to_store(value, self.sqlite)
+
+    def table_exists(self, name: str) -> bool:
+        if self.sqlite:
+            sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        else:
+            sql = "SELECT 1 WHERE to_regclass(?) IS NOT NULL"
+        return bool(self.rows(sql, (name,)))
+
+
+# --- the database ---------------------------------------------------------------------------------
+
+
+class Database:
+    """One database, opened with its driver; creates the schema on first use unless
+    `must_exist` (the commands that only read or record): then a database that is not there is
+    an error (`no database at PATH`), never created. One connection per thread, kept open."""
+
+    def __init__(self, url: str, must_exist: bool = False) -> None:
+        self.location = locate(url)
+        self.url = url
+        self.must_exist = must_exist
+        self._local = threading.local()
+        self._ready = False
+        file = self.location.file
+        if must_exist and file is not None and not file.exists():
+            raise self._no_database()
+
+    @property
+    def dialect(self) -> str:
+        return self.location.dialect
+
+    @property
+    def masked(self) -> str:
+        return self.location.masked
+
+    def _no_database(self) -> DatabaseError:
+        file = self.location.file
+        where = neutral(str(file)) if file is not None else self.masked
+        return DatabaseError(f"no database at {where}; run closing init FILE")
+
+    # --- connections
+
+    def _driver(self) -> Any:
+        driver = getattr(self._local, "driver", None)
+        if driver is None:
+            driver = self._local.driver = self._connect()
+        return driver
+
+    def _connect(self) -> Any:
+        location = self.location
+        if location.dialect == "postgresql":
+            return self._connect_postgresql()
+        file = location.file
+        if file is not None and file.is_dir():
+            raise DatabaseError(
+                f"cannot open database {neutral(str(file))}: it is a folder; give a file in it, "
+                f"such as {neutral(str(file / 'closing.db'))}"
+            )
+        options = dict(location.sqlite_options)
+        if "mode" not in options:
+            options["mode"] = "rw" if self.must_exist else "rwc"
+        query = "&".join(f"{quote(k)}={quote(v)}" for k, v in options.items())
+        try:
+            driver = sqlite3.connect(
+                f"{location.sqlite_uri}?{query}",
+                uri=True,
+                timeout=LOCK_WAIT,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            driver.execute("PRAGMA foreign_keys=ON")
+            driver.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT * 1000)}")
+            if not self.must_exist and options["mode"] == "rwc" and file is not None:
+                # Write-ahead logging: the board and the history read while a mark or an alert
+                # pass writes, instead of waiting for it.
+                driver.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as error:
+            hint = ""
+            if "unable to open" in str(error):
+                hint = (
+                    "; does its folder exist? (sqlite:///name.db is relative to this folder, "
+                    "sqlite:////abs/path.db absolute; a plain path works too)"
+                )
+            raise DatabaseError(
+                f"cannot open database {self.masked}: {first_line(error)}{hint}"
+            ) from None
+        return driver
+
+    def _connect_postgresql(self) -> Any:
+        try:
+            import psycopg
+        except ImportError as error:
+            raise DatabaseError(
+                f"cannot use database {self.masked}: its driver is missing ({error.name}); "
+                "pip install 'closing[postgres]'"
+            ) from None
+        try:
+            return psycopg.connect(self.location.conninfo or "", connect_timeout=10)
+        except psycopg.Error as error:
+            raise DatabaseError(
+                f"cannot open database {self.masked}: {first_line(error)}"
+            ) from None
+
+    def close(self) -> None:
+        """Close this thread's connection (the next transaction opens a new one)."""
+        driver = getattr(self._local, "driver", None)
+        self._local.driver = None
+        if driver is not None:
+            with suppress(Exception):
+                driver.close()
+
+    # --- transactions
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Connection]:
+        """One transaction: committed when the block ends, rolled back if it raises. A reader
+        does not wait for (or hold up) writers on SQLite. A driver error is one `DatabaseError`;
+        a unique key that refuses a row is `UniqueViolation`."""
+        self.ensure_schema()
+        with self._raw(write) as connection:
+            yield connection
+
+    @contextmanager
+    def _raw(self, write: bool, opening: bool = False) -> Iterator[Connection]:
+        driver = self._driver()
+        sqlite = self.dialect == "sqlite"
+        try:
+            if sqlite:
+                driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            yield Connection(driver, self.dialect)
+            if sqlite:
+                driver.execute("COMMIT")
+            else:
+                driver.commit()
+        except BaseException as error:
+            self._rollback(driver)
+            translated = self._translate(error)
+            if opening and isinstance(translated, DatabaseError):
+                reason = first_line(error)
+                translated = DatabaseError(f"cannot open database {self.masked}: {reason}")
+            if translated is None:
+                raise
+            raise translated from None
+
+    def _rollback(self, driver: Any) -> None:
+        try:
+            if self.dialect == "sqlite":
+                if driver.in_transaction:
+                    driver.execute("ROLLBACK")
+            else:
+                driver.rollback()
+        except Exception:
+            self.close()  # a connection that cannot roll back is not used again
+
+    def _translate(self, error: BaseException) -> BaseException | None:
+        """The one line a driver error becomes; None for errors that are not the driver's."""
+        if isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error):
+            return UniqueViolation(first_line(error))
+        if isinstance(error, sqlite3.Error):
+            return DatabaseError.failed(self.masked, first_line(error))
+        if self.dialect == "postgresql":
+            import psycopg
+
+            if isinstance(error, psycopg.errors.UniqueViolation):
+                return UniqueViolation(first_line(error))
+            if isinstance(error, psycopg.Error):
+                if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+                    self.close()  # the server went away: reconnect next time
+                return DatabaseError.failed(self.masked, first_line(error))
+        return None
+
+    # --- the schema
+
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at; `0001` for a database of the first release
+        (which predates Alembic and kept its version in `closing_meta`); None when empty."""
+        with self._raw(write=False, opening=True) as connection:
+            if connection.table_exists("alembic_version"):
+                found = connection.value("SELECT version_num FROM alembic_version")
+                return None if found is None else str(found)
+            if connection.table_exists("closing_meta"):
+                return REVISIONS[0]
+            return None
+
+    def ensure_schema(self) -> None:
+        """Check the schema once per process; SQLite is upgraded in place, PostgreSQL needs
+        `closing db upgrade` (a team's database changes when someone decides it should)."""
+        if self._ready:
+            return
+        revision = self.schema_revision()
+        if revision == HEAD:
+            self._ready = True
+            return
+        if revision is None and self.must_exist and self.dialect == "sqlite":
+            raise self._no_database()
+        self._check_known(revision)
+        if self.dialect != "sqlite" or (self.must_exist and revision is None):
+            raise DatabaseError(
+                f"database {self.masked} is at schema {revision or 'none (empty)'}; this "
+                f"closing needs {HEAD}: run closing db upgrade"
+            )
+        self.upgrade()
+
+    def _check_known(self, revision: str | None) -> None:
+        if revision is not None and revision not in REVISIONS:
+            raise DatabaseError(
+                f"database {self.masked} has schema {neutral(revision[:40])}, newer than this "
+                f"closing knows ({HEAD}); upgrade closing"
+            )
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Run the migrations up to head (Alembic, through SQLAlchemy: the one place it runs);
+        returns (from, to)."""
+        from closing.store.migrate import upgrade
+
+        before = self.schema_revision()
+        self._check_known(before)
+        self.close()  # the migration runs on a connection of its own
+        upgrade(self.url, self.masked, before)
+        self._ready = True
+        return before, HEAD
+
+    def identity(self) -> tuple[object, ...] | None:
+        """Which database this is, to notice it deleted or replaced under a long-running sender:
+        `("file", device, inode)` for SQLite, `("missing",)` when that file is gone, and
+        `("postgresql", oid)` for PostgreSQL (a database dropped and created again gets a new
+        oid). None when it cannot be told just now (the server is unreachable)."""
+        file = self.location.file
+        if self.dialect == "sqlite":
+            if file is None:
+                return None
+            try:
+                stat = file.stat()
+            except FileNotFoundError:
+                return ("missing",)
+            except OSError:
+                return None
+            return ("file", stat.st_dev, stat.st_ino)
+        try:
+            with self._raw(write=False) as connection:
+                oid = connection.value(
+                    "SELECT oid FROM pg_database WHERE datname = current_database()"
+                )
+        except DatabaseError:
+            self.close()
+            return None
+        return ("postgresql", int(oid)) if oid is not None else ("missing",)
+
+
+def first_line(error: BaseException) -> str:
+    """An error's first line, neutral and at most 300 characters."""
+    text = str(error).strip()
+    return neutral(text.splitlines()[0][:300]) if text else type(error).__name__

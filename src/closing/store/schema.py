@@ -1,0 +1,355 @@
+"""The tables and their column types, defined once with SQLModel and exported as typed Core
+`Table` handles: every statement (db.queries, db.ledger) is written against those handles.
+
+Money goes in exactly (text on SQLite, NUMERIC on PostgreSQL) and datetimes come out time-zone
+aware (UTC).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from closing.store.direct import moment_to_store, money, money_to_store, stored_moment
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A Decimal stored exactly: NUMERIC on PostgreSQL, its text on SQLite (whose NUMERIC is a
+    float)."""
+
+    impl = String(64)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(asdecimal=True))
+        return dialect.type_descriptor(String(64))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        return money_to_store(value, dialect.name != "postgresql")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return money(value)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime, stored as UTC; naive values are refused.
+
+    PostgreSQL keeps it as `timestamptz`. SQLite has no date type: it is UTC text in the format
+    SQLAlchemy's DATETIME uses, read back with `fromisoformat` in one step (a wake-up of the alert
+    sender on a large deal reads tens of thousands of them).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(32))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        return None if value is None else moment_to_store(value, dialect.name != "postgresql")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else stored_moment(value)
+
+
+def _money() -> Any:
+    return Field(sa_column=Column(ExactDecimal(), nullable=False))
+
+
+def _moment(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+class DealRow(SQLModel, table=True):
+    __tablename__ = "deal"
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
+    title: str
+    terms_json: str = Field(sa_column=Column(Text, nullable=False))
+    closures_json: str = Field(sa_column=Column(Text, nullable=False))
+    source_path: str
+    source_sha256: str
+    created_at: datetime = _moment()
+    updated_at: datetime = _moment()
+
+
+class PurchaserRow(SQLModel, table=True):
+    __tablename__ = "purchaser"
+    __table_args__ = (UniqueConstraint("deal_id", "slug"),)
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    slug: str = Field(sa_column=Column(String(200), nullable=False))
+    name: str
+    position: int
+    shares: int = Field(sa_column=Column(BigInteger, nullable=False))
+    purchase_price: Decimal = _money()
+    warrant_shares: int = Field(sa_column=Column(BigInteger, nullable=False))
+    details_json: str = Field(sa_column=Column(Text, nullable=False))
+    active: bool = True
+    # "purchaser", or "company" for the one row per deal that holds the deal's own steps
+    role: str = Field(sa_column=Column(String(20), nullable=False, server_default="purchaser"))
+    # The head of this party's event chain, moved by every append in the same transaction: a
+    # deleted last event shows as a chain shorter than its head.
+    head_seq: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    head_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+
+
+class EventRow(SQLModel, table=True):
+    """One mark or undo. Never updated, never deleted: a correction is a new `undo` event."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        UniqueConstraint("purchaser_id", "seq"),
+        Index("ix_event_deal_recorded", "deal_id", "recorded_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    purchaser_id: int = Field(foreign_key="purchaser.id")
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    kind: str  # mark, undo, reverse, waive, receipt, withdraw
+    step: str
+    occurred_at: datetime = _moment()
+    recorded_at: datetime = _moment()
+    actor: str
+    host: str
+    evidence_kind: str | None = None
+    evidence: str | None = None
+    amount: Decimal | None = Field(default=None, sa_column=Column(ExactDecimal(), nullable=True))
+    note: str | None = None
+    # The tamper-evident chain (closing.domain.chain): the previous event's hash and this one's.
+    prev_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+
+
+class AlertRow(SQLModel, table=True):
+    """The alert ledger: one row per occurrence decided, written in the same transaction as the
+    decision. The unique key is what makes an alert go out once."""
+
+    __tablename__ = "alert"
+    __table_args__ = (UniqueConstraint("deal_id", "purchaser_id", "step", "rule", "deadline"),)
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    purchaser_id: int = Field(foreign_key="purchaser.id")
+    step: str
+    rule: str
+    deadline: datetime = _moment()
+    due_at: datetime = _moment()
+    decided_at: datetime = _moment()
+    superseded: bool = False  # collapsed into a later alert of the same step
+    key: str = Field(sa_column=Column(Text, nullable=False))
+    fields_json: str = Field(sa_column=Column(Text, nullable=False))  # the log line's fields
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class DeliveryRow(SQLModel, table=True):
+    """One alert to one channel. The channel is kept by a hash and a masked name: no secrets."""
+
+    __tablename__ = "alert_delivery"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "channel_key"),
+        Index("ix_delivery_status", "status", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id")
+    channel_key: str
+    channel: str
+    status: str  # pending, sending, sent, retrying, failed
+    attempts: int = 0
+    next_attempt_at: datetime = _moment()
+    claimed_at: datetime | None = _moment(nullable=True)
+    delivered_at: datetime | None = _moment(nullable=True)
+    last_error: str | None = None
+
+
+class WireInstructionsRow(SQLModel, table=True):
+    """One version of the company's wire instructions and callback numbers, as the deal file gave
+    them: never the account number, only its masked form and the fingerprint. Written with the
+    `instructions` event that records the change; its verification fills the `verified_*`
+    columns in the transaction that appends the `instructions_verified` event."""
+
+    __tablename__ = "wire_instructions"
+    __table_args__ = (UniqueConstraint("deal_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    event_id: int = Field(foreign_key="event.id")
+    fingerprint: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    bank: str | None = None
+    aba: str | None = None
+    account_masked: str | None = None
+    account_name: str | None = None
+    swift: str | None = None
+    reference: str | None = None
+    callback_numbers: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
+    entered_by: str
+    entered_at: datetime = _moment()
+    verified_event_id: int | None = Field(default=None, foreign_key="event.id")
+    verified_by: str | None = None
+    verified_at: datetime | None = _moment(nullable=True)
+    callback_number: str | None = None
+    spoke_with: str | None = None
+
+
+class VerificationRow(SQLModel, table=True):
+    """Each `closing verify`: when, whether the log held, and the first break if not."""
+
+    __tablename__ = "verification"
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id", index=True)
+    verified_at: datetime = _moment()
+    ok: bool
+    events: int
+    detail: str = Field(sa_column=Column(Text, nullable=False))
+
+
+def _table(name: str) -> Table:
+    return SQLModel.metadata.tables[name]
+
+
+DEALS = _table("deal")
+PURCHASERS = _table("purchaser")
+EVENTS = _table("event")
+ALERTS = _table("alert")
+DELIVERIES = _table("alert_delivery")
+WIRE_INSTRUCTIONS = _table("wire_instructions")
+VERIFICATIONS = _table("verification")
+
+# The tables neither a board nor a mark touches are defined on first use: a SQLModel table costs
+# 2-5 ms to define, and `closing status` pays for each one it imports. `from closing.store.schema
+# import SHARES` (or `schema.SHARES`) defines them; `define_all()` does for Alembic.
+DealRevisionRow: type[SQLModel]
+SenderLockRow: type[SQLModel]
+BankCreditRow: type[SQLModel]
+ShareRow: type[SQLModel]
+MetaRow: type[SQLModel]
+DEAL_REVISIONS: Table
+SENDERS: Table
+BANK_CREDITS: Table
+SHARES: Table
+META: Table
+_LATER = {
+    "DealRevisionRow",
+    "SenderLockRow",
+    "BankCreditRow",
+    "ShareRow",
+    "MetaRow",
+    "DEAL_REVISIONS",
+    "SENDERS",
+    "BANK_CREDITS",
+    "SHARES",
+    "META",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LATER:
+        define_all()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def define_all() -> None:
+    """Define every table (once): what `SQLModel.metadata` must hold for Alembic."""
+    if "SHARES" in globals():
+        return
+    global DealRevisionRow, SenderLockRow, BankCreditRow, ShareRow, MetaRow
+    global DEAL_REVISIONS, SENDERS, BANK_CREDITS, SHARES, META
+
+    class DealRevisionRow(SQLModel, table=True):
+        """Each load of a deal file that changed something, with what it changed (append-only)."""
+
+        __tablename__ = "deal_revision"
+        id: int | None = Field(default=None, primary_key=True)
+        deal_id: int = Field(foreign_key="deal.id", index=True)
+        loaded_at: datetime = _moment()
+        source_sha256: str
+        changes: str = Field(sa_column=Column(Text, nullable=False))
+
+    class SenderLockRow(SQLModel, table=True):
+        """Who sends alerts for this database (the lease on SQLite; a record next to the advisory
+        lock on PostgreSQL)."""
+
+        __tablename__ = "alert_sender"
+        name: str = Field(primary_key=True)
+        holder: str
+        host: str
+        pid: int
+        started_at: datetime = _moment()
+        heartbeat_at: datetime = _moment()
+
+    class BankCreditRow(SQLModel, table=True):
+        """A credit to the company's verified account read from a bank file, and what became of it:
+        `recorded` (a wired mark or a partial receipt, `event_id`), or `left` for a person with the
+        reason. The bank's reference is the key: the same credit in a second file is not taken
+        again."""
+
+        __tablename__ = "bank_credit"
+        __table_args__ = (UniqueConstraint("deal_id", "bank_reference"),)
+        id: int | None = Field(default=None, primary_key=True)
+        deal_id: int = Field(foreign_key="deal.id")
+        bank_reference: str = Field(sa_column=Column(String(200), nullable=False))
+        file_name: str
+        file_sha256: str = Field(sa_column=Column(String(64), nullable=False))
+        file_format: str = Field(sa_column=Column(String(20), nullable=False))
+        line: int = Field(sa_column=Column(Integer, nullable=False))
+        amount: Decimal = _money()
+        currency: str = Field(sa_column=Column(String(3), nullable=False))
+        value_date: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
+        ordering_customer: str | None = None
+        imad: str | None = None
+        details: str = Field(sa_column=Column(Text, nullable=False))  # the wire's references
+        account_masked: str
+        imported_at: datetime = _moment()
+        imported_by: str
+        status: str = Field(sa_column=Column(String(20), nullable=False))  # recorded, left
+        reason: str = Field(sa_column=Column(Text, nullable=False))
+        purchaser_id: int | None = Field(default=None, foreign_key="purchaser.id")
+        event_id: int | None = Field(default=None, foreign_key="event.id")
+
+    class ShareRow(SQLModel, table=True):
+        """A link to the live board in a browser: the whole deal (the team's) or one purchaser's
+        row. Only the SHA-256 of its token is kept, and its first characters to tell links
+        apart."""
+
+        __tablename__ = "share"
+        id: int | None = Field(default=None, primary_key=True)
+        deal_id: int = Field(foreign_key="deal.id", index=True)
+        purchaser_id: int | None = Field(default=None, foreign_key="purchaser.id")  # None: the team
+        token_sha256: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+        token_start: str = Field(sa_column=Column(String(8), nullable=False))
+        created_at: datetime = _moment()
+        created_by: str
+        revoked_at: datetime | None = _moment(nullable=True)
+        revoked_by: str | None = None
+
+    class MetaRow(SQLModel, table=True):
+        __tablename__ = "closing_meta"
+        key: str = Field(primary_key=True)
+        value: str
+
+    DEAL_REVISIONS = _table("deal_revision")
+    SENDERS = _table("alert_sender")
+    BANK_CREDITS = _table("bank_credit")
+    SHARES = _table("share")
+    META = _table("closing_meta")

@@ -1,0 +1,226 @@
+"""Plain data for `--json`: money as exact strings, times as ISO 8601 with the deal's offset."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from closing.domain.board import Board, PurchaserStatus, StepStatus
+from closing.domain.money import money_text
+from closing.domain.wire_instructions import Version, WireStatus
+
+if TYPE_CHECKING:
+    from closing.services.alerts.outbox import LedgerEntry
+    from closing.services.operations import DealSummary, HistoryEntry
+
+
+def iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
+    return None if moment is None else moment.astimezone(zone).isoformat()
+
+
+def board_json(board: Board) -> dict[str, Any]:
+    terms = board.terms
+    zone = terms.zone
+    # Thousands of purchasers share a few deadlines: format each instant once.
+    seen: dict[datetime, str | None] = {}
+
+    def stamp(moment: datetime | None) -> str | None:
+        if moment is None:
+            return None
+        if moment not in seen:
+            seen[moment] = iso(moment, zone)
+        return seen[moment]
+
+    # Most purchasers' open steps are alike (the board shares one status between them): one
+    # dict serves all. Keyed by identity: hashing a status's fields costs more than its dict.
+    shared: dict[int, tuple[StepStatus, dict[str, Any]]] = {}
+
+    def steps(row: PurchaserStatus) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for step_id, status in row.steps.items():
+            made = shared.get(id(status))
+            if made is None:
+                made = shared[id(status)] = (status, step_json(status, stamp))
+            found[step_id] = made[1]
+        return found
+
+    totals = board.totals
+    return {
+        "deal": {
+            "slug": terms.slug,
+            "title": terms.title,
+            "company": terms.company.name,
+            "closing_date": terms.closing_date.isoformat(),
+            "cutoff": {
+                "time": terms.cutoff.time.strftime("%H:%M"),
+                "time_zone": terms.cutoff.time_zone,
+            },
+            "price_per_share": str(terms.securities.common_stock.price_per_share),
+            "steps": [
+                {"id": step.id, "title": step.title, "party": step.party} for step in terms.steps
+            ],
+            "closed": board.closed,
+        },
+        "as_of": iso(board.as_of, zone),
+        "company": {
+            "name": terms.company.name,
+            "closed": board.company.closed,
+            "steps": {
+                step_id: step_json(status, stamp) for step_id, status in board.company.steps.items()
+            },
+        },
+        "purchasers": [purchaser_json(row, steps(row)) for row in board.purchasers],
+        "totals": {
+            "purchasers": totals.purchasers,
+            "closed": totals.closed,
+            "withdrawn": totals.withdrawn,
+            "shares": totals.shares,
+            "purchase_price": money_text(totals.purchase_price),
+            "warrant_shares": totals.warrant_shares,
+            "amount_received": money_text(totals.amount_received),
+            "steps": totals.by_status,
+        },
+        "alerts": {"failing_deliveries": board.failing_alerts},
+        "record": {"warning": board.record_warning},
+        "wire_instructions": wire_instructions_json(board.wire_instructions, zone),
+    }
+
+
+def wire_instructions_json(status: WireStatus | None, zone: ZoneInfo) -> dict[str, Any]:
+    """The company's wire instructions, masked: `{"present", "verified", "fingerprint", ...}`."""
+    if status is None:
+        return {"present": False, "verified": False, "versions": 0}
+    return version_json(status.current, status.count, zone)
+
+
+def version_json(version: Version | None, count: int, zone: ZoneInfo) -> dict[str, Any]:
+    """One version of the instructions as `wire-instructions --json` shows it: the account
+    masked, never in full."""
+    if version is None or not version.present:
+        return {"present": False, "verified": False, "versions": count}
+    return {
+        "present": True,
+        "verified": version.verified,
+        "version": version.number,
+        "versions": count,
+        "bank": version.bank,
+        "aba": version.aba,
+        "account": version.account_masked,
+        "account_name": version.account_name,
+        "swift": version.swift,
+        "reference": version.reference,
+        "fingerprint": version.short_fingerprint,
+        "callback_numbers": list(version.callback_numbers),
+        "entered_by": version.entered_by,
+        "entered_at": iso(version.entered_at, zone),
+        "verified_by": version.verified_by,
+        "verified_at": iso(version.verified_at, zone),
+        "callback_number": version.callback_number,
+        "spoke_with": version.spoke_with,
+    }
+
+
+def purchaser_json(row: PurchaserStatus, steps: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    purchaser = row.purchaser
+    withdrawn = row.withdrawn
+    return {
+        "name": purchaser.name,
+        "slug": purchaser.slug,
+        "state": row.state,
+        "withdrawn": withdrawn is not None,
+        "withdrawn_reason": withdrawn.note if withdrawn is not None else None,
+        "steps": steps,
+        "shares": purchaser.shares,
+        "purchase_price": money_text(purchaser.purchase_price),
+        "warrant_shares": purchaser.warrant_shares,
+        "amount_received": _money(row.amount_received),
+        "shortfall": _money(row.shortfall),
+        "unreadable": row.unreadable,
+    }
+
+
+_money = lru_cache(maxsize=1024)(money_text)  # received and shortfall: mostly $0.00 or the price
+
+
+def step_json(status: StepStatus, stamp: Callable[[datetime | None], str | None]) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "status": status.status,
+        "deadline": stamp(status.deadline),
+        "done_at": stamp(status.done_at),
+        "done_by": status.done_by,
+        "late_by": status.late_by,
+        "blocked_by": list(status.blocked_by),
+        "waiting_on": list(status.waiting_on),
+        "attention": list(status.attention),
+    }
+    if status.received is not None:
+        found["received"] = money_text(status.received)
+    if status.reason is not None:
+        found["reason"] = status.reason
+    return found
+
+
+def history_json(entries: list[HistoryEntry], zone: ZoneInfo) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": entry.event.id,
+            "purchaser": entry.purchaser.slug,
+            "seq": entry.event.seq,
+            "kind": entry.event.kind,
+            "step": entry.event.step,
+            "occurred_at": iso(entry.event.occurred_at, zone),
+            "recorded_at": iso(entry.event.recorded_at, zone),
+            "actor": entry.event.actor,
+            "host": entry.event.host,
+            "evidence_kind": entry.event.evidence_kind,
+            "evidence": entry.event.evidence,
+            "amount": None if entry.event.amount is None else str(entry.event.amount),
+            "note": entry.event.note,
+        }
+        for entry in entries
+    ]
+
+
+def deals_json(summaries: list[DealSummary]) -> list[dict[str, Any]]:
+    return [
+        {
+            "slug": s.slug,
+            "title": s.title,
+            "closing_date": s.closing_date.isoformat(),
+            "cutoff": s.cutoff.isoformat(),
+            "purchasers": s.purchasers,
+            "events": s.events,
+        }
+        for s in summaries
+    ]
+
+
+def ledger_json(entries: list[LedgerEntry]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": e.id,
+            "key": e.key,
+            "deal": e.deal,
+            "purchaser": e.purchaser,
+            "step": e.step,
+            "rule": e.rule,
+            "deadline": iso(e.deadline, e.zone),
+            "due_at": iso(e.due_at, e.zone),
+            "decided_at": iso(e.decided_at, e.zone),
+            "title": e.title,
+            "status": e.status,
+            "deliveries": [
+                {
+                    **d,
+                    "delivered_at": iso(d["delivered_at"], e.zone)  # type: ignore[arg-type]
+                    if d["delivered_at"]
+                    else None,
+                }
+                for d in e.deliveries
+            ],
+        }
+        for e in entries
+    ]
