@@ -18,6 +18,7 @@ from closing.domain.text import MAX_TEXT, is_unsafe, one_line_problem
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from closing.store.connection import Database
     from closing.store.database import Store
 
 
@@ -30,6 +31,7 @@ class App:
         self.debug = debug
         self._clock: Clock | None = None
         self._store: Store | None = None
+        self._database: Database | None = None
         self._consoles: dict[bool, Console] = {}
 
     @property
@@ -51,6 +53,24 @@ class App:
         """The database for a command that only reads: one that is not there is an error
         (`no database at PATH`), never created."""
         return self._open(create=False)
+
+    @property
+    def database(self) -> Database:
+        """The database, created (with its schema) if it is not there yet."""
+        return self._open_database(create=True)
+
+    @property
+    def existing_database(self) -> Database:
+        """The database for a command that reads or records: one that is not there is an error
+        (`no database at PATH`), never created."""
+        return self._open_database(create=False)
+
+    def _open_database(self, create: bool) -> Database:
+        if self._database is None:
+            from closing.store.connection import Database
+
+            self._database = Database(self.database_url(create), must_exist=not create)
+        return self._database
 
     def database_url(self, create: bool = False) -> str:
         """--database, else CLOSING_DATABASE_URL, else the user's data folder (made only with
