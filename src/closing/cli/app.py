@@ -26,7 +26,7 @@ class App:
     """What every command gets: the clock, the database, and the consoles."""
 
     def __init__(self, database: str | None, debug: bool) -> None:
-        self.database = database
+        self.database_option = database  # --database, as given
         self.database_given = False  # --database on the command line (not CLOSING_DATABASE_URL)
         self.debug = debug
         self._clock: Clock | None = None
@@ -77,7 +77,7 @@ class App:
         `create`)."""
         from closing.store.url import database_url
 
-        return database_url(self.database, create_folder=create)
+        return database_url(self.database_option, create_folder=create)
 
     def _open(self, create: bool) -> Store:
         if self._store is None:

@@ -64,7 +64,7 @@ def run_demo(app: App, file: str | None) -> None:
     console = app.console()
     with tempfile.TemporaryDirectory(prefix="closing-demo-") as scratch:
         own = f"sqlite:///{Path(scratch) / 'demo.db'}"
-        store = Store(database_url(app.database if app.database_given else own))
+        store = Store(database_url(app.database_option if app.database_given else own))
         loaded = load_deal(store, path, _at(7, 7, 0))
         console.print(
             f"$ closing init {neutral(path)}\nLoaded deal {neutral(loaded.slug)} with "
