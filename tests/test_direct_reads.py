@@ -22,6 +22,7 @@ from closing.domain.events import Event
 from closing.domain.marking import MarkRequest
 from closing.services import operations, reading, recording
 from closing.store import direct, queries
+from closing.store.connection import Connection
 from closing.store.database import Store
 from closing.store.schema import EVENTS, PURCHASERS, VERIFICATIONS, WIRE_INSTRUCTIONS
 from closing.views.documents import board_json
@@ -189,7 +190,7 @@ def test_a_driver_error_while_recording_writes_nothing(seeded: Cli) -> None:
     now = datetime.fromisoformat(FRI.format("09:00"))
     request = MarkRequest("stonestreet", "signed", None, "alice", "vm")
 
-    def fails_after_appending(reader: direct.Reader) -> None:
+    def fails_after_appending(reader: Connection) -> None:
         recording.mark(reader, None, request, now)
         raise sqlite3.OperationalError("disk I/O error")
 

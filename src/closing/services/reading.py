@@ -16,7 +16,7 @@ from closing.domain.deal import Deal
 from closing.domain.errors import NotFoundError, UsageError
 from closing.domain.timefmt import local
 from closing.store import direct
-from closing.store.direct import Reader
+from closing.store.connection import Connection as Reader
 
 
 def open_deal(reader: Reader, wanted: str | None) -> Deal:

@@ -21,7 +21,7 @@ from closing.domain.marking import Correction, MarkRequest, decide_correction, d
 from closing.domain.wire_instructions import payment_gate
 from closing.services.reading import open_deal
 from closing.store import direct
-from closing.store.direct import Reader
+from closing.store.connection import Connection as Reader
 
 MIN_PREFIX = 3
 

@@ -27,7 +27,7 @@ from closing.domain.money import format_money
 from closing.domain.wire_instructions import Version, is_company_account, payment_gate
 from closing.services.reading import open_deal
 from closing.store import direct
-from closing.store.direct import Reader
+from closing.store.connection import Connection as Reader
 
 WINDOW_AFTER = 5  # business days after the closing date that a wire still counts as the deal's
 

@@ -25,7 +25,7 @@ from sqlmodel import (
 
 from closing.domain.errors import DatabaseError
 from closing.domain.text import neutral
-from closing.store.direct import HEAD, REVISIONS
+from closing.store.connection import HEAD, REVISIONS
 from closing.store.url import database_url, default_database_url
 
 __all__ = ["HEAD", "REVISIONS", "Store", "database_url", "default_database_url"]

@@ -21,8 +21,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,15 +31,14 @@ from closing.domain.chain import GENESIS, event_hash
 from closing.domain.deal import Deal
 from closing.domain.errors import DatabaseError
 from closing.domain.events import Event, Purchaser
-from closing.domain.timefmt import utc_text
 from closing.domain.wire_instructions import Version, WireStatus, wire_status
+from closing.store.connection import HEAD, Connection
+from closing.store.values import money
 
 T = TypeVar("T")
 
 # The Alembic revisions, oldest first (closing/migrations/versions). Kept here so that checking
 # the schema on every command imports neither Alembic nor SQLAlchemy; a test keeps the two in step.
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006"]
-HEAD = REVISIONS[-1]
 
 _PURCHASER_NAMES = [f.name for f in fields(Purchaser)]
 _PURCHASERS = ", ".join(_PURCHASER_NAMES)
@@ -68,102 +66,6 @@ _VERSION_COLUMNS = [
 ]
 
 
-class Reader:
-    """A driver connection inside a transaction, and the dialect that says how its values come
-    back: `sqlite` (text dates, text money, 0/1 booleans) or `postgresql` (native types)."""
-
-    def __init__(self, connection: Any, dialect: str) -> None:
-        self.connection = connection
-        self.sqlite = dialect == "sqlite"
-        self.closed = False
-        self._moments: dict[Any, datetime] = {}
-
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """The rows of `sql`, written with `?` placeholders."""
-        cursor = self.connection.cursor()
-        try:
-            cursor.execute(self._driver_sql(sql), tuple(params))
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        """Run a statement that returns no rows (`?` placeholders)."""
-        self.executemany(sql, [params])
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one statement for many rows, in the driver's own executemany."""
-        if not rows:
-            return
-        cursor = self.connection.cursor()
-        try:
-            cursor.executemany(self._driver_sql(sql), rows)
-        finally:
-            cursor.close()
-
-    def _driver_sql(self, sql: str) -> str:
-        return sql if self.sqlite else sql.replace("?", "%s")
-
-    def for_update(self, sql: str) -> str:
-        """`sql` locking the rows it reads (PostgreSQL; SQLite's BEGIN IMMEDIATE holds the
-        database lock already)."""
-        return sql if self.sqlite else sql + " FOR UPDATE"
-
-    def moment(self, value: Any) -> datetime:
-        """A stored instant, UTC-aware (thousands of events share a few: each is read once)."""
-        found = self._moments.get(value)
-        if found is None:
-            found = self._moments[value] = stored_moment(value)
-        return found
-
-    def bind_moment(self, value: datetime) -> Any:
-        return moment_to_store(value, self.sqlite)
-
-    def bind_money(self, value: Decimal | None) -> Any:
-        return money_to_store(value, self.sqlite)
-
-
-# --- how values are stored (closing.store.schema's column types call these too)
-# --------------------
-
-
-def stored_moment(value: Any) -> datetime:
-    """A stored instant, UTC-aware: UTC text on SQLite, a datetime from PostgreSQL."""
-    if isinstance(value, str):
-        return datetime.fromisoformat(value + "+00:00")
-    moment: datetime = value
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def moment_to_store(value: datetime, sqlite: bool) -> Any:
-    """An aware instant as it is stored: UTC text on SQLite (in the format SQLAlchemy's DATETIME
-    writes, which sorts as text), UTC on PostgreSQL. A naive datetime is refused."""
-    if value.tzinfo is None:
-        raise ValueError("refusing to store a naive datetime")
-    return utc_text(value, " ") if sqlite else value.astimezone(UTC)
-
-
-def money_to_store(value: Decimal | None, sqlite: bool) -> Any:
-    """Money as it is stored: exact text on SQLite (whose NUMERIC is a float), the Decimal on
-    PostgreSQL. Anything but a Decimal is refused."""
-    if value is None:
-        return None
-    if not isinstance(value, Decimal):
-        raise TypeError(f"money must be a Decimal, not {type(value).__name__}")
-    return str(value) if sqlite else value
-
-
-def money(value: Any) -> Decimal | None:
-    """Stored money (ExactDecimal's result): NaN for text that is not a number (edited behind
-    closing's back; replay refuses it)."""
-    if value is None or isinstance(value, Decimal):
-        return value
-    try:
-        return Decimal(value if isinstance(value, str) else str(value))
-    except InvalidOperation:
-        return Decimal("NaN")
-
-
 # --- opening a SQLite file without SQLAlchemy ---------------------------------------------------
 
 
@@ -178,7 +80,7 @@ def _locked(url: str, error: sqlite3.Error) -> DatabaseError | None:
     return None
 
 
-def open_sqlite(url: str, write: bool = False) -> Reader | None:
+def open_sqlite(url: str, write: bool = False) -> Connection | None:
     """A reader on the SQLite file of a plain `sqlite:///PATH` URL, in a transaction, when the
     file is there and at this closing's schema; None for anything else (the SQLAlchemy path then
     opens it, upgrades it or says what is wrong). Never creates a file. A writer begins with
@@ -204,7 +106,7 @@ def open_sqlite(url: str, write: bool = False) -> Reader | None:
         connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         revision = connection.execute("SELECT version_num FROM alembic_version").fetchall()
         if [row[0] for row in revision] == [HEAD]:
-            return Reader(connection, "sqlite")
+            return Connection(connection, "sqlite")
     except sqlite3.Error as error:
         locked = _locked(url, error)
         if locked is not None:
@@ -214,14 +116,14 @@ def open_sqlite(url: str, write: bool = False) -> Reader | None:
     return None
 
 
-def close(reader: Reader, commit: bool = False) -> None:
+def close(reader: Connection, commit: bool = False) -> None:
     """End the transaction of a connection `open_sqlite` opened (committed, or rolled back) and
     close it; again does nothing. A failed commit raises: what it would have written is not
     there."""
-    connection = reader.connection
-    if reader.closed:
+    connection = reader.driver
+    if getattr(reader, "closed", False):
         return
-    reader.closed = True
+    reader.closed = True  # type: ignore[attr-defined]
     try:
         if commit:
             connection.execute("COMMIT")
@@ -232,7 +134,7 @@ def close(reader: Reader, commit: bool = False) -> None:
         connection.close()
 
 
-def on_sqlite_file(url: str, work: Callable[[Reader], T], write: bool = False) -> T | None:
+def on_sqlite_file(url: str, work: Callable[[Connection], T], write: bool = False) -> T | None:
     """`work(reader)` in one transaction on a plain SQLite file, opened with the standard
     library's driver, committed when it returns (a writer's) and rolled back when it raises;
     None, with nothing written, when the database is not one it can use that way (not SQLite,
@@ -260,7 +162,7 @@ def on_sqlite_file(url: str, work: Callable[[Reader], T], write: bool = False) -
 
 
 def deals(
-    reader: Reader,
+    reader: Connection,
     slug: str | None = None,
     slug_prefix: str | None = None,
     limit: int | None = None,
@@ -284,7 +186,7 @@ def deals(
     ]
 
 
-def deal_slugs(reader: Reader, limit: int) -> list[str]:
+def deal_slugs(reader: Connection, limit: int) -> list[str]:
     sql = f"SELECT slug FROM deal ORDER BY slug LIMIT {int(limit)}"
     return [row[0] for row in reader.rows(sql)]
 
@@ -299,7 +201,7 @@ def like_prefix(text: str) -> str:
 
 
 def parties(
-    reader: Reader, deal_id: int, active_only: bool = True
+    reader: Connection, deal_id: int, active_only: bool = True
 ) -> tuple[list[Purchaser], Purchaser | None]:
     """The deal's purchasers in Schedule 1 order (the active ones unless `active_only` is False)
     and the company's row, in one statement."""
@@ -323,7 +225,7 @@ def _party(row: Sequence[Any]) -> Purchaser:
     return Purchaser(*values)
 
 
-def party_where(reader: Reader, deal_id: int, slug: str | None = None) -> Purchaser | None:
+def party_where(reader: Connection, deal_id: int, slug: str | None = None) -> Purchaser | None:
     """The deal's party with this slug, or its company row (slug None)."""
     sql = f"SELECT {_PURCHASERS} FROM purchaser WHERE deal_id = ? AND "
     if slug is None:
@@ -333,7 +235,9 @@ def party_where(reader: Reader, deal_id: int, slug: str | None = None) -> Purcha
     return _party(found[0]) if found else None
 
 
-def purchasers_by_prefix(reader: Reader, deal_id: int, prefix: str, limit: int) -> list[Purchaser]:
+def purchasers_by_prefix(
+    reader: Connection, deal_id: int, prefix: str, limit: int
+) -> list[Purchaser]:
     """Purchasers whose slug or name starts with `prefix` (any case), in Schedule 1 order."""
     pattern = like_prefix(prefix)
     sql = (
@@ -344,7 +248,7 @@ def purchasers_by_prefix(reader: Reader, deal_id: int, prefix: str, limit: int) 
     return [_party(row) for row in reader.rows(sql, (deal_id, pattern, pattern))]
 
 
-def active_purchaser_slugs(reader: Reader, deal_id: int, limit: int) -> list[str]:
+def active_purchaser_slugs(reader: Connection, deal_id: int, limit: int) -> list[str]:
     sql = (
         "SELECT slug FROM purchaser WHERE deal_id = ? AND active AND role = 'purchaser' "
         f"ORDER BY position LIMIT {int(limit)}"
@@ -352,7 +256,7 @@ def active_purchaser_slugs(reader: Reader, deal_id: int, limit: int) -> list[str
     return [row[0] for row in reader.rows(sql, (deal_id,))]
 
 
-def lock_chain_head(reader: Reader, party_id: int) -> tuple[int, str]:
+def lock_chain_head(reader: Connection, party_id: int) -> tuple[int, str]:
     """Serialise writers on one party (a row lock on PostgreSQL; SQLite holds the database lock
     from BEGIN IMMEDIATE); its chain head's seq and hash, which the next event links to."""
     sql = reader.for_update("SELECT head_seq, head_hash FROM purchaser WHERE id = ?")
@@ -361,7 +265,7 @@ def lock_chain_head(reader: Reader, party_id: int) -> tuple[int, str]:
 
 
 def events_by_party(
-    reader: Reader, deal_id: int, as_of: datetime | None = None
+    reader: Connection, deal_id: int, as_of: datetime | None = None
 ) -> dict[int, list[Event]]:
     """Each party's events in order; only those recorded by `as_of` when it is given."""
     sql = f"SELECT {_EVENTS} FROM event WHERE deal_id = ?"
@@ -379,7 +283,7 @@ def events_by_party(
     return result
 
 
-def _events(reader: Reader, rows: list[tuple[Any, ...]]) -> list[Event]:
+def _events(reader: Connection, rows: list[tuple[Any, ...]]) -> list[Event]:
     moment, make = reader.moment, Event._make
     found = []
     for row in rows:
@@ -392,13 +296,13 @@ def _events(reader: Reader, rows: list[tuple[Any, ...]]) -> list[Event]:
     return found
 
 
-def party_events(reader: Reader, party_id: int) -> list[Event]:
+def party_events(reader: Connection, party_id: int) -> list[Event]:
     """One party's events in order."""
     sql = f"SELECT {_EVENTS} FROM event WHERE purchaser_id = ? ORDER BY seq"
     return _events(reader, reader.rows(sql, (party_id,)))
 
 
-def deal_events(reader: Reader, deal_id: int) -> list[Event]:
+def deal_events(reader: Connection, deal_id: int) -> list[Event]:
     """Every event of the deal in the order it was appended."""
     sql = f"SELECT {_EVENTS} FROM event WHERE deal_id = ? ORDER BY id"
     return _events(reader, reader.rows(sql, (deal_id,)))
@@ -412,7 +316,7 @@ _MOVE_HEAD = "UPDATE purchaser SET head_seq = ?, head_hash = ? WHERE id = ?"
 
 
 def _event_row(
-    reader: Reader, deal_id: int, deal_slug: str, party: Purchaser, event: Event, prev_hash: str
+    reader: Connection, deal_id: int, deal_slug: str, party: Purchaser, event: Event, prev_hash: str
 ) -> tuple[tuple[Any, ...], str]:
     """The values `_INSERT_EVENT` stores for `event` chained to `prev_hash`, and its hash."""
     digest = event_hash(deal_slug, party.slug, event, prev_hash)
@@ -424,7 +328,7 @@ def _event_row(
 
 
 def append_event(
-    reader: Reader, deal_id: int, deal_slug: str, party: Purchaser, event: Event, prev_hash: str
+    reader: Connection, deal_id: int, deal_slug: str, party: Purchaser, event: Event, prev_hash: str
 ) -> Event:
     """Append one event (never update, never delete), chained to `prev_hash`, and move the
     party's head to it; returns it with its id. The unique (purchaser, seq) key refuses a second
@@ -436,7 +340,7 @@ def append_event(
 
 
 def append_events(
-    reader: Reader,
+    reader: Connection,
     deal_id: int,
     deal_slug: str,
     chained: Sequence[tuple[Purchaser, Event, str]],
@@ -470,7 +374,7 @@ def append_events(
     return [Event(int(new_ids[party.id, event.seq]), *event[1:]) for party, event, _ in chained]
 
 
-def lock_deal_parties(reader: Reader, deal_id: int) -> dict[int, str]:
+def lock_deal_parties(reader: Connection, deal_id: int) -> dict[int, str]:
     """Serialise an import with every mark on the deal (row locks on PostgreSQL; SQLite holds
     the database lock from BEGIN IMMEDIATE); each party's chain head, which its next event links
     to."""
@@ -484,7 +388,7 @@ def lock_deal_parties(reader: Reader, deal_id: int) -> dict[int, str]:
 BATCH = 500  # values per IN (...) (SQLite allows a limited number of bound parameters)
 
 
-def known_references(reader: Reader, deal_id: int, references: Iterable[str]) -> set[str]:
+def known_references(reader: Connection, deal_id: int, references: Iterable[str]) -> set[str]:
     """Which of these bank references were imported before."""
     wanted = sorted(set(references))
     known: set[str] = set()
@@ -498,7 +402,7 @@ def known_references(reader: Reader, deal_id: int, references: Iterable[str]) ->
     return known
 
 
-def insert_credits(reader: Reader, deal_id: int, rows: Sequence[dict[str, Any]]) -> None:
+def insert_credits(reader: Connection, deal_id: int, rows: Sequence[dict[str, Any]]) -> None:
     """New rows of the credit ledger (each a dict of its columns, `amount` a Decimal and
     `imported_at` an aware datetime)."""
     if not rows:
@@ -522,7 +426,7 @@ def insert_credits(reader: Reader, deal_id: int, rows: Sequence[dict[str, Any]])
 # --- the record's health, the alert ledger, the wire instructions --------------------------------
 
 
-def last_verification(reader: Reader, deal_id: int) -> tuple[datetime, bool, str] | None:
+def last_verification(reader: Connection, deal_id: int) -> tuple[datetime, bool, str] | None:
     """When the last `closing verify` ran, whether the log held, and its first break."""
     found = reader.rows(
         "SELECT verified_at, ok, detail FROM verification WHERE deal_id = ? "
@@ -535,7 +439,7 @@ def last_verification(reader: Reader, deal_id: int) -> tuple[datetime, bool, str
     return reader.moment(at), bool(ok), detail
 
 
-def chain_lengths_agree(reader: Reader, deal_id: int) -> bool:
+def chain_lengths_agree(reader: Connection, deal_id: int) -> bool:
     """A cheap look on every board: the events the chains' heads count are all there."""
     (events,) = reader.rows("SELECT count(*) FROM event WHERE deal_id = ?", (deal_id,))[0]
     (heads,) = reader.rows(
@@ -544,7 +448,7 @@ def chain_lengths_agree(reader: Reader, deal_id: int) -> bool:
     return int(events) == int(heads)
 
 
-def failing_deliveries(reader: Reader, deal_id: int) -> int:
+def failing_deliveries(reader: Connection, deal_id: int) -> int:
     """Alert deliveries of this deal that failed and have not gone out since."""
     (count,) = reader.rows(
         "SELECT count(*) FROM alert_delivery JOIN alert ON alert.id = alert_delivery.alert_id "
@@ -554,7 +458,7 @@ def failing_deliveries(reader: Reader, deal_id: int) -> int:
     return int(count)
 
 
-def wire_versions(reader: Reader, deal_id: int) -> list[Version]:
+def wire_versions(reader: Connection, deal_id: int) -> list[Version]:
     """Every version of the deal's wire instructions, oldest first."""
     sql = (
         f"SELECT {', '.join(_VERSION_COLUMNS)} FROM wire_instructions WHERE deal_id = ? "
@@ -572,7 +476,7 @@ def wire_versions(reader: Reader, deal_id: int) -> list[Version]:
     return found
 
 
-def wire_status_of(reader: Reader, deal_id: int, as_of: datetime | None = None) -> WireStatus:
+def wire_status_of(reader: Connection, deal_id: int, as_of: datetime | None = None) -> WireStatus:
     """Where the deal's wire instructions stand (at `as_of`: verifications recorded later do not
     count)."""
     return wire_status(wire_versions(reader, deal_id), as_of=as_of)

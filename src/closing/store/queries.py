@@ -23,17 +23,18 @@ from closing.domain.chain import Stored
 from closing.domain.deal import Deal
 from closing.domain.events import Event, Purchaser
 from closing.store import direct, schema
+from closing.store.connection import Connection
 from closing.store.schema import DEALS, EVENTS, PURCHASERS, VERIFICATIONS
 
 _DEAL_COLUMNS = [DEALS.c[name] for name in ("id", "slug", "terms_json", "closures_json")]
 _EVENT_COLUMNS = [EVENTS.c[name] for name in Event._fields]
 
 
-def reader(session: Session) -> direct.Reader:
+def reader(session: Session) -> Connection:
     """The session's driver connection, in its transaction, for the reads of `closing.store.direct`
     (which `closing status` also runs on a SQLite file without SQLAlchemy)."""
     connection = session.connection()
-    return direct.Reader(connection.connection.driver_connection, connection.dialect.name)
+    return Connection(connection.connection.driver_connection, connection.dialect.name)
 
 
 def _deal(row: Any) -> Deal:

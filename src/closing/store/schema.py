@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from closing.store.direct import moment_to_store, money, money_to_store, stored_moment
+from closing.store.values import moment_to_store, money, money_to_store, stored_moment
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
