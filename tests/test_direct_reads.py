@@ -21,7 +21,7 @@ from closing.domain.errors import DatabaseError, ExitCode, RefusedError
 from closing.domain.events import Event
 from closing.domain.marking import MarkRequest
 from closing.services import operations, reading, recording
-from closing.store import direct, queries
+from closing.store import direct, queries, wires
 from closing.store.connection import Connection
 from closing.store.database import Store
 from closing.store.schema import EVENTS, PURCHASERS, VERIFICATIONS, WIRE_INSTRUCTIONS
@@ -90,7 +90,7 @@ def direct_records(url: str) -> dict[str, list[tuple[object, ...]]]:
             ),
             "parties": sorted((p.id, p.purchase_price, p.active) for p in everyone),
             "versions": [
-                (v.entered_at, v.verified_at) for v in direct.wire_versions(reader, deal.id)
+                (v.entered_at, v.verified_at) for v in wires.wire_versions(reader, deal.id)
             ],
             "checks": [direct.last_verification(reader, deal.id)[:2]],  # type: ignore[index]
         }

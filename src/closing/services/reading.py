@@ -15,7 +15,7 @@ from closing.domain.clock import LocalTime, resolve_local
 from closing.domain.deal import Deal
 from closing.domain.errors import NotFoundError, UsageError
 from closing.domain.timefmt import local
-from closing.store import direct
+from closing.store import alerts, direct, wires
 from closing.store.connection import Connection as Reader
 
 
@@ -67,10 +67,10 @@ def read_board(
         now = when
     purchasers, company = direct.parties(reader, deal.id)
     events = direct.events_by_party(reader, deal.id, now)
-    failing = direct.failing_deliveries(reader, deal.id)
-    wires = direct.wire_status_of(reader, deal.id, as_of=now)
+    failing = alerts.failing_deliveries(reader, deal.id)
+    instructions = wires.wire_status_of(reader, deal.id, as_of=now)
     warning = record_warning(reader, deal)
-    shown = build_board(deal, purchasers, events, now, failing, company, wires)
+    shown = build_board(deal, purchasers, events, now, failing, company, instructions)
     return replace(shown, record_warning=warning) if warning else shown
 
 

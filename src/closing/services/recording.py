@@ -20,7 +20,7 @@ from closing.domain.machine import Refusal
 from closing.domain.marking import Correction, MarkRequest, decide_correction, decide_mark
 from closing.domain.wire_instructions import payment_gate
 from closing.services.reading import open_deal
-from closing.store import direct
+from closing.store import direct, wires
 from closing.store.connection import Connection as Reader
 
 MIN_PREFIX = 3
@@ -136,7 +136,7 @@ def _gate_payment(
     if not step.is_payment:
         return None
     return payment_gate(
-        direct.wire_status_of(reader, deal.id), request.unverified_instructions_ok, what
+        wires.wire_status_of(reader, deal.id), request.unverified_instructions_ok, what
     )
 
 

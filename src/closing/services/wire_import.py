@@ -26,7 +26,7 @@ from closing.domain.matching import Owed, Proposal, Rules, match_credits
 from closing.domain.money import format_money
 from closing.domain.wire_instructions import Version, is_company_account, payment_gate
 from closing.services.reading import open_deal
-from closing.store import direct
+from closing.store import direct, wires
 from closing.store.connection import Connection as Reader
 
 WINDOW_AFTER = 5  # business days after the closing date that a wire still counts as the deal's
@@ -95,7 +95,7 @@ def import_on(
     transaction. A credit already imported (by its bank reference) is skipped."""
     deal = open_deal(reader, deal_name)
     step = payment_step(deal)
-    status = direct.wire_status_of(reader, deal.id)
+    status = wires.wire_status_of(reader, deal.id)
     verified = status.verified_version
     if verified is None:
         raise RefusedError(
@@ -109,7 +109,7 @@ def import_on(
     result = ImportResult(deal, bank_file, apply, warning=status.warning())
     heads = direct.lock_deal_parties(reader, deal.id) if apply else {}
     credits = _company_credits(bank_file, verified, deal.slug, result)
-    known = direct.known_references(reader, deal.id, [e.bank_reference for e in credits])
+    known = wires.known_references(reader, deal.id, [e.bank_reference for e in credits])
     fresh: list[Entry] = []
     seen: set[str] = set()
     for entry in credits:
@@ -156,7 +156,7 @@ def import_on(
             else row
             for row in rows
         ]
-        direct.insert_credits(
+        wires.insert_credits(
             reader, deal.id, [_credit_row(row, bank_file, actor, now) for row in rows]
         )
     result.rows += rows

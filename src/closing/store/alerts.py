@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, func, or_, select, text
 from sqlalchemy.engine import Connection, Engine, Result
 from sqlalchemy.orm import Session
 
+from closing.store import connection as driver
 from closing.store.schema import ALERTS, DEALS, DELIVERIES, PURCHASERS, SENDERS
 
 if TYPE_CHECKING:
@@ -438,3 +439,13 @@ def deal_sources(session: Session) -> list[DealSource]:
     """Each deal's file and the digest of the text it was last loaded from."""
     query = select(DEALS.c.slug, DEALS.c.source_path, DEALS.c.source_sha256)
     return _records(session.execute(query), DealSource._make, DealSource._fields)
+
+
+def failing_deliveries(reader: driver.Connection, deal_id: int) -> int:
+    """Alert deliveries of this deal that failed and have not gone out since."""
+    (count,) = reader.rows(
+        "SELECT count(*) FROM alert_delivery JOIN alert ON alert.id = alert_delivery.alert_id "
+        "WHERE alert.deal_id = ? AND alert_delivery.status IN ('retrying', 'failed')",
+        (deal_id,),
+    )[0]
+    return int(count)

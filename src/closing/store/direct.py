@@ -17,12 +17,10 @@ PostgreSQL) and booleans; a test holds the two paths to the same records.
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from datetime import datetime
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -31,7 +29,6 @@ from closing.domain.chain import GENESIS, event_hash
 from closing.domain.deal import Deal
 from closing.domain.errors import DatabaseError
 from closing.domain.events import Event, Purchaser
-from closing.domain.wire_instructions import Version, WireStatus, wire_status
 from closing.store.connection import HEAD, Connection
 from closing.store.values import money
 
@@ -47,23 +44,6 @@ _APPENDED = ", ".join(Event._fields[1:])  # the row id is the database's
 _MONEY_AT = Event._fields.index("amount")
 _OCCURRED_AT, _RECORDED_AT = Event._fields.index("occurred_at"), Event._fields.index("recorded_at")
 _PRICE_AT, _ACTIVE_AT = _PURCHASER_NAMES.index("purchase_price"), _PURCHASER_NAMES.index("active")
-_VERSION_COLUMNS = [
-    "version",
-    "fingerprint",
-    "bank",
-    "aba",
-    "account_masked",
-    "account_name",
-    "swift",
-    "reference",
-    "callback_numbers",
-    "entered_by",
-    "entered_at",
-    "verified_by",
-    "verified_at",
-    "callback_number",
-    "spoke_with",
-]
 
 
 # --- opening a SQLite file without SQLAlchemy ---------------------------------------------------
@@ -383,46 +363,6 @@ def lock_deal_parties(reader: Connection, deal_id: int) -> dict[int, str]:
     return {party: head or GENESIS for party, head in found}
 
 
-# --- bank credits --------------------------------------------------------------------------------
-
-BATCH = 500  # values per IN (...) (SQLite allows a limited number of bound parameters)
-
-
-def known_references(reader: Connection, deal_id: int, references: Iterable[str]) -> set[str]:
-    """Which of these bank references were imported before."""
-    wanted = sorted(set(references))
-    known: set[str] = set()
-    for start in range(0, len(wanted), BATCH):
-        some = wanted[start : start + BATCH]
-        sql = (
-            "SELECT bank_reference FROM bank_credit WHERE deal_id = ? AND bank_reference IN "
-            f"({', '.join('?' * len(some))})"
-        )
-        known.update(row[0] for row in reader.rows(sql, (deal_id, *some)))
-    return known
-
-
-def insert_credits(reader: Connection, deal_id: int, rows: Sequence[dict[str, Any]]) -> None:
-    """New rows of the credit ledger (each a dict of its columns, `amount` a Decimal and
-    `imported_at` an aware datetime)."""
-    if not rows:
-        return
-    names = list(rows[0])
-    money_at, moment_at = names.index("amount"), names.index("imported_at")
-    columns, bind_money, bind_moment = itemgetter(*names), reader.bind_money, reader.bind_moment
-    values = []
-    for row in rows:
-        found = list(columns(row))
-        found[money_at] = bind_money(found[money_at])
-        found[moment_at] = bind_moment(found[moment_at])
-        values.append((deal_id, *found))
-    reader.executemany(
-        f"INSERT INTO bank_credit (deal_id, {', '.join(names)}) "
-        f"VALUES ({', '.join('?' * (len(names) + 1))})",
-        values,
-    )
-
-
 # --- the record's health, the alert ledger, the wire instructions --------------------------------
 
 
@@ -446,37 +386,3 @@ def chain_lengths_agree(reader: Connection, deal_id: int) -> bool:
         "SELECT coalesce(sum(head_seq), 0) FROM purchaser WHERE deal_id = ?", (deal_id,)
     )[0]
     return int(events) == int(heads)
-
-
-def failing_deliveries(reader: Connection, deal_id: int) -> int:
-    """Alert deliveries of this deal that failed and have not gone out since."""
-    (count,) = reader.rows(
-        "SELECT count(*) FROM alert_delivery JOIN alert ON alert.id = alert_delivery.alert_id "
-        "WHERE alert.deal_id = ? AND alert_delivery.status IN ('retrying', 'failed')",
-        (deal_id,),
-    )[0]
-    return int(count)
-
-
-def wire_versions(reader: Connection, deal_id: int) -> list[Version]:
-    """Every version of the deal's wire instructions, oldest first."""
-    sql = (
-        f"SELECT {', '.join(_VERSION_COLUMNS)} FROM wire_instructions WHERE deal_id = ? "
-        "ORDER BY version"
-    )
-    found = []
-    for row in reader.rows(sql, (deal_id,)):
-        values = dict(zip(_VERSION_COLUMNS, row, strict=True))
-        values["number"] = values.pop("version")
-        values["callback_numbers"] = tuple(json.loads(values["callback_numbers"]))
-        values["entered_at"] = reader.moment(values["entered_at"])
-        if values["verified_at"] is not None:
-            values["verified_at"] = reader.moment(values["verified_at"])
-        found.append(Version(**values))
-    return found
-
-
-def wire_status_of(reader: Connection, deal_id: int, as_of: datetime | None = None) -> WireStatus:
-    """Where the deal's wire instructions stand (at `as_of`: verifications recorded later do not
-    count)."""
-    return wire_status(wire_versions(reader, deal_id), as_of=as_of)
