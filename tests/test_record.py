@@ -125,7 +125,7 @@ def test_a_migrated_database_gets_its_chains(seeded: Cli) -> None:
     before = verify(seeded)[1]["heads"]
     engine = create_engine(seeded.database_url)
     config = Config()
-    config.set_main_option("script_location", "closing:migrations")
+    config.set_main_option("script_location", "closing.store:migrations")
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0003")
