@@ -10,7 +10,8 @@ Across steps the rules are the deal file's `requires`: a step can be marked once
 requires is done or waived; a correction (`undo`) of a step is refused while a step that requires
 it is done; a `reverse` is not (what was done on top of it stays done, flagged for attention).
 
-One `Machine` is built, once, with `model=None` (see LIBRARY-NOTES.md): it is the one definition
+One `Machine` is built, once, with `model=None` (the transitions FAQ's pattern: a machine per
+model costs about 1 s and 50-130 MiB for 10,000 models): it is the one definition
 of a step's states and triggers. Deciding a new event and replaying a stored one both go by its
 transition table, read back from the machine's own events into `TABLE`: driving a model through
 `transitions` for each event costs about 13 µs, which a 10,000-credit bank file paid 10,000
