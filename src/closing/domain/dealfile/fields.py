@@ -13,17 +13,17 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
+from closing.domain.clock import FIRST_YEAR, LAST_YEAR
 from closing.domain.money import parse_count, parse_price
 from closing.domain.text import neutral
 from closing.domain.timefmt import duration
 
-# Dates a deal can be on: nobody closes in year 1 or 9999, and date arithmetic overflows there.
-FIRST_YEAR = 1900
-LAST_YEAR = 2199
 MAX_SLUG = 100
 
 
 def _sane_date(value: date) -> date:
+    # The years of closing.domain.clock: nobody closes in year 1 or 9999, and date arithmetic
+    # overflows there.
     if not FIRST_YEAR <= value.year <= LAST_YEAR:
         raise ValueError(f"{value} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
     return value
