@@ -73,7 +73,7 @@ def generate_deal(
 ) -> None:
     """The terms and steps of `source` (the seed by default) with `count` purchasers that pass
     its Schedule 1 checks, every notice and DWAC detail filled (so no step is blocked)."""
-    from closing.domain.dealfile import load_deal_file
+    from closing.domain.dealfile.load import load_deal_file
 
     securities = load_deal_file(source).terms.securities
     price_per_share = securities.common_stock.price_per_share
@@ -99,7 +99,7 @@ def generate_deal(
 def step_ids(source: Path, party: str) -> list[str]:
     """The ids of `source`'s steps of `party` (`company` or `purchaser`), in the file's order
     (which the example files keep in an order `requires` allows)."""
-    from closing.domain.dealfile import load_deal_file
+    from closing.domain.dealfile.load import load_deal_file
 
     return [s.id for s in load_deal_file(source).terms.steps if s.party == party]
 

@@ -402,7 +402,7 @@ def webhook() -> Iterator[Webhook]:
 
 def due_time(key: str, anchor: float) -> float:
     """The Unix time at which the running clock reached this alert's due time."""
-    from closing.domain.dealfile import parse_duration
+    from closing.domain.dealfile.fields import parse_duration
 
     _, _, _, rule, stamp = key.split("/")
     deadline = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

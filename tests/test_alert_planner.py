@@ -12,14 +12,9 @@ import pytest
 from closing.domain.alert_plan import Key, Plan, alert_text, occurrences, plan_alerts
 from closing.domain.calendar import CalendarBook, calendar_snapshot
 from closing.domain.deal import Deal
-from closing.domain.dealfile import (
-    AlertRules,
-    DealTerms,
-    OverdueRepeat,
-    QuietHours,
-    StepAlerts,
-    load_deal_file,
-)
+from closing.domain.dealfile.alert_rules import AlertRules, OverdueRepeat, QuietHours, StepAlerts
+from closing.domain.dealfile.load import load_deal_file
+from closing.domain.dealfile.schema import DealTerms
 from closing.domain.events import Event, Purchaser
 from tests.helpers import SEED
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from closing.domain.board import build_board, purchaser_status
 from closing.domain.calendar import CalendarBook, calendar_snapshot
 from closing.domain.deal import Deal
-from closing.domain.dealfile import load_deal_file
+from closing.domain.dealfile.load import load_deal_file
 from closing.domain.events import Event, Purchaser, replay
 from closing.domain.machine import Refusal
 from tests.helpers import SEED

@@ -16,7 +16,7 @@ from rich.console import Console
 from closing.domain.board import build_board
 from closing.domain.calendar import CalendarBook, calendar_snapshot
 from closing.domain.deal import Deal
-from closing.domain.dealfile import load_deal_file
+from closing.domain.dealfile.load import load_deal_file
 from closing.domain.events import Event, Purchaser
 from closing.views.text import board_view
 from tests.helpers import SEED

@@ -13,7 +13,8 @@ import pytest
 
 from closing.domain.calendar import CalendarBook, calendar_snapshot
 from closing.domain.deal import Deal
-from closing.domain.dealfile import DealTerms, DueAfter, Step, StepCutoff, load_deal_file
+from closing.domain.dealfile.load import load_deal_file
+from closing.domain.dealfile.schema import DealTerms, DueAfter, Step, StepCutoff
 from closing.domain.events import Event, Purchaser
 from tests.helpers import SEED
 

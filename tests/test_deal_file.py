@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from closing.domain.dealfile import DueAfter, load_deal_file
+from closing.domain.dealfile.load import load_deal_file
+from closing.domain.dealfile.schema import DueAfter
 from closing.domain.errors import DealFileError, ExitCode
 
 SEED = Path(__file__).resolve().parents[1] / "workflows" / "neotherapeutics-2002-06-07.yaml"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from closing.domain.dealfile import load_deal_file
+from closing.domain.dealfile.load import load_deal_file
 from closing.domain.errors import DealFileError, ExitCode
 from tests.helpers import SEED, wait_until
 from tests.test_hostile_inputs import alias_bomb

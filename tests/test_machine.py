@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from closing.domain.dealfile import Step, load_deal_file
+from closing.domain.dealfile.load import load_deal_file
+from closing.domain.dealfile.schema import Step
 from closing.domain.machine import (
     CLOSED,
     DONE,

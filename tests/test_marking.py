@@ -12,7 +12,8 @@ import pytest
 
 from closing.domain.calendar import CalendarBook, calendar_snapshot
 from closing.domain.deal import Deal
-from closing.domain.dealfile import PaymentRule, load_deal_file
+from closing.domain.dealfile.load import load_deal_file
+from closing.domain.dealfile.schema import PaymentRule
 from closing.domain.errors import RefusedError
 from closing.domain.events import Event, Purchaser, Standing, replay
 from closing.domain.marking import Correction, MarkRequest, decide_correction, decide_mark

@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from sqlmodel import SQLModel
 
-from closing.domain.dealfile import load_deal_file
+from closing.domain.dealfile.load import load_deal_file
 from closing.domain.errors import ExitCode
 from closing.services.operations import board
 from closing.store.database import HEAD, REVISIONS, Store

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from closing.domain.dealfile import load_deal_file
+from closing.domain.dealfile.load import load_deal_file
 from closing.domain.errors import DealFileError, RefusedError
 from closing.domain.events import INSTRUCTIONS, INSTRUCTIONS_VERIFIED, Purchaser, Standing
 from closing.domain.wire_instructions import (

@@ -18,7 +18,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from closing.domain.deal import Deal
-from closing.domain.dealfile import DETAIL_NAMES, NEEDABLE_DETAILS, AlertRules, DealTerms, Step
+from closing.domain.dealfile.alert_rules import AlertRules
+from closing.domain.dealfile.schema import DETAIL_NAMES, NEEDABLE_DETAILS, DealTerms, Step
 from closing.domain.events import Event, Purchaser, replay
 from closing.domain.machine import ProgressMachine, Refusal
 from closing.domain.mark_commands import mark_command

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from closing.domain.deal import Deal
-from closing.domain.dealfile import COMPANY_DETAILS, DETAIL_NAMES, DealTerms, Step
+from closing.domain.dealfile.schema import COMPANY_DETAILS, DETAIL_NAMES, DealTerms, Step
 from closing.domain.events import Event, Purchaser, Standing, replay
 from closing.domain.machine import CLOSED, DONE, WAIVED, ProgressMachine, Refusal
 from closing.domain.wire_instructions import WireStatus

@@ -14,7 +14,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from closing.domain.calendar import BusinessCalendar, CalendarBook, cutoff_on
-from closing.domain.dealfile import CLOSING, PURCHASER, DealTerms, DueAfter, Step
+from closing.domain.dealfile.schema import CLOSING, PURCHASER, DealTerms, DueAfter, Step
 from closing.domain.events import Event, Purchaser
 from closing.domain.machine import ProgressMachine, machine_for
 

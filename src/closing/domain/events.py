@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from closing.domain.dealfile import NEEDABLE_DETAILS
+from closing.domain.dealfile.schema import NEEDABLE_DETAILS
 from closing.domain.machine import (
     DONE,
     MARK,

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 
 from transitions import Machine
 
-from closing.domain.dealfile import DealTerms, Step
+from closing.domain.dealfile.schema import DealTerms, Step
 
 PENDING, DONE, WAIVED = "pending", "done", "waived"
 MARK, UNDO, REVERSE, WAIVE = "mark", "undo", "reverse", "waive"

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from closing.domain.clock import LocalTime, resolve_local
 from closing.domain.deal import Deal
-from closing.domain.dealfile import Step
+from closing.domain.dealfile.schema import Step
 from closing.domain.errors import RefusedError
 from closing.domain.events import RECEIPT, WITHDRAW, Event, Purchaser, Standing
 from closing.domain.machine import DONE, MARK, REVERSE, UNDO, WAIVE, ProgressMachine, Refusal

@@ -27,7 +27,7 @@ from closing.domain.board import (
 )
 from closing.domain.chain import record_digest
 from closing.domain.deal import Deal
-from closing.domain.dealfile import Step
+from closing.domain.dealfile.schema import Step
 from closing.domain.events import (
     INSTRUCTIONS,
     INSTRUCTIONS_VERIFIED,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from closing.domain.dealfile import DealTerms, PurchaserSpec
+from closing.domain.dealfile.schema import DealTerms, PurchaserSpec
 from closing.domain.money import format_money
 
 

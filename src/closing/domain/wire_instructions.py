@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from closing.domain.dealfile import WireInstructionsSpec, phone_digits
+from closing.domain.dealfile.schema import WireInstructionsSpec, phone_digits
 from closing.domain.errors import RefusedError
 from closing.domain.events import (
     INSTRUCTIONS,

@@ -23,7 +23,8 @@ from closing.domain.calendar import calendar_snapshot
 from closing.domain.chain import Break, check_chain, record_digest
 from closing.domain.clock import LocalTime
 from closing.domain.deal import Deal
-from closing.domain.dealfile import DealFile, DealTerms, PurchaserSpec, load_deal_file
+from closing.domain.dealfile.load import DealFile, load_deal_file
+from closing.domain.dealfile.schema import DealTerms, PurchaserSpec
 from closing.domain.errors import DealFileError, Problem, RefusedError
 from closing.domain.events import COMPANY_SLUG, REVISION, Event, Purchaser, deal_event, replay
 from closing.domain.machine import Refusal, machine_for

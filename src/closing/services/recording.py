@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from closing.domain.deal import Deal
-from closing.domain.dealfile import COMPANY, Step
+from closing.domain.dealfile.schema import COMPANY, Step
 from closing.domain.errors import NotFoundError, RecordBrokenError
 from closing.domain.events import WITHDRAW, Event, Purchaser, Standing, replay
 from closing.domain.machine import Refusal

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from closing.domain.bankfiles import CREDIT, BankFile, Entry
 from closing.domain.deal import Deal
-from closing.domain.dealfile import Step
+from closing.domain.dealfile.schema import Step
 from closing.domain.errors import RefusedError
 from closing.domain.events import Event, Purchaser, Standing, replay
 from closing.domain.marking import MarkRequest, decide_mark

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from closing.domain.bankfiles import BankFile
 from closing.domain.deal import Deal
-from closing.domain.dealfile import DealFile
+from closing.domain.dealfile.load import DealFile
 from closing.domain.errors import NotFoundError, RefusedError
 from closing.domain.events import Purchaser, Standing
 from closing.domain.marking import MarkRequest, decide_mark

@@ -1,0 +1,79 @@
+"""The value types every part of a deal file shares, and `Spec`, the base of its models.
+
+Money and counts are exact, read from text (never floats); dates are within the years a deal can be
+on; step ids and slugs have a fixed form; durations are written `2h`, `30m`, `1h30m`, `45s`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from closing.domain.clock import FIRST_YEAR, LAST_YEAR
+from closing.domain.money import parse_count, parse_price
+from closing.domain.text import neutral
+from closing.domain.timefmt import duration
+
+MAX_SLUG = 100
+
+
+def _sane_date(value: date) -> date:
+    # The years of closing.domain.clock: nobody closes in year 1 or 9999, and date arithmetic
+    # overflows there.
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"{value} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
+    return value
+
+
+# Prices, fractions and purchase prices are exact Decimals read from text; see closing.domain.money.
+Money = Annotated[Decimal, BeforeValidator(parse_price)]
+Count = Annotated[int, BeforeValidator(parse_count)]
+Day = Annotated[date, AfterValidator(_sane_date)]
+StepId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=MAX_SLUG)]
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+_DURATION = re.compile(
+    r"^(?:(\d{1,15})d)?\s*(?:(\d{1,15})h)?\s*(?:(\d{1,15})m)?\s*(?:(\d{1,15})s)?$"
+)
+MAX_DURATION = timedelta(days=31)
+
+
+def parse_duration(value: object) -> timedelta:
+    """`2h`, `30m`, `1h30m`, `45s`, `0m` -> timedelta; at most 31 days."""
+    if isinstance(value, timedelta):
+        return value
+    text = str(value).strip().replace(" ", "")
+    match = _DURATION.match(text)
+    if not text or not match or not any(match.groups()):
+        raise ValueError(
+            f"'{neutral(text[:40])}' is not a duration; write it like 2h, 30m, 1h30m or 45s"
+        )
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    if total > MAX_DURATION.total_seconds():
+        raise ValueError(f"{text} is longer than {MAX_DURATION.days} days")
+    return timedelta(seconds=total)
+
+
+def _spelled(value: timedelta) -> str:
+    return duration(value, style="exact")
+
+
+Duration = Annotated[
+    timedelta, BeforeValidator(parse_duration), PlainSerializer(_spelled, return_type=str)
+]
+
+
+def slugify(name: str) -> str:
+    """`Stonestreet Limited Partnership` -> `stonestreet-limited-partnership`, at most 100
+    characters."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower())[:MAX_SLUG].strip("-")

@@ -1,0 +1,81 @@
+"""Where each part of a deal file was read: the line of every key and item (by its location, like
+`("purchasers", 2, "shares")`), and the problems found so far, rendered as `path:line: message`
+in line order. Pydantic's errors become problems here, in the deal's own words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from closing.domain.errors import Problem
+from closing.domain.text import neutral
+
+Loc = tuple[str | int, ...]
+
+
+class Located:
+    """One deal file's key lines (filled by the YAML reader) and the problems found in it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lines: dict[Loc, int] = {}
+        self.problems: list[tuple[int, str]] = []
+
+    def problem(self, loc: Loc, message: str) -> None:
+        self.problems.append((self.line(loc), message))
+
+    def line(self, loc: Loc) -> int:
+        for end in range(len(loc), -1, -1):
+            found = self.lines.get(loc[:end])
+            if found is not None:
+                return found
+        return 1
+
+    def validate(self, model: type[BaseModel], data: Any, loc: Loc) -> Any:
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            for item in error.errors():
+                self.report(loc, item)
+            return None
+
+    def report(self, base: Loc, item: Any) -> None:
+        parts = item["loc"]
+        given = item.get("input")
+        # `due` is either `closing_cutoff` or a mapping: report only the form that was written.
+        if isinstance(given, dict) and any(str(p).startswith("literal[") for p in parts):
+            return
+        if parts and parts[-1] == "DueAfter" and not isinstance(given, dict):
+            return
+        loc: Loc = (*base, *(p for p in parts if p != "DueAfter"))
+        kind = item["type"]
+        if kind == "missing":
+            parent, name = loc[:-1], loc[-1]
+            self.problem(parent, f"missing required field {dotted_key(parent, name)!r}")
+        elif kind == "extra_forbidden":
+            self.problem(loc, f"unknown key {dotted_key(loc[:-1], loc[-1])!r}")
+        else:
+            message = str(item["msg"]).removeprefix("Value error, ")
+            if kind.startswith(("date_", "time_")) or kind in ("date_type", "time_type"):
+                value = item.get("input")
+                message = f"{value!r} is not a valid {kind.split('_')[0]}" + (
+                    "; write it as YYYY-MM-DD" if kind.startswith("date") else "; write it as HH:MM"
+                )
+            self.problem(loc, f"{dotted(loc)}: {message}")
+
+    def render(self) -> list[Problem]:
+        return [
+            Problem(self.path, line, neutral(message)) for line, message in sorted(self.problems)
+        ]
+
+
+def dotted(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def dotted_key(parent: Loc, name: str | int) -> str:
+    return dotted((*parent, name))

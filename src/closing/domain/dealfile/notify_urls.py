@@ -1,0 +1,48 @@
+"""The notify-URL secret rule: a notification URL in a deal file holds no literal secret (a
+password, a secret query parameter, a token-bearing service's tokens); each is written `${VAR}`."""
+
+from __future__ import annotations
+
+import re
+
+from closing.domain.text import neutral
+
+# apprise services whose URL holds their tokens: in the host and path (Slack, Teams, Discord,
+# Telegram, Pushover, Pushbullet, Join, IFTTT) or in the path after a host name (Gotify,
+# Mattermost). Only numbers, #channels and @users may be written out in those places.
+TOKEN_IN_HOST = frozenset(
+    ("slack", "msteams", "discord", "tgram", "pover", "pbul", "join", "ifttt")
+)
+TOKEN_IN_PATH = frozenset(("gotify", "gotifys", "mmost", "mmosts"))
+_SECRET_QUERY = re.compile(
+    r"pass|password|pwd|passwd|token|\w+_token|secret|\w+_secret|api_?key|key|auth|sig|signature",
+    re.IGNORECASE,
+)
+_ENV_VAR = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def secret_in_url(url: str) -> str | None:
+    """Why `url` holds a literal secret (None when every secret in it is a `${VAR}`): a password,
+    a secret query parameter, or a token-bearing service's tokens written out."""
+    from urllib.parse import parse_qsl
+
+    def literal(part: str) -> bool:
+        return bool(_ENV_VAR.sub("", part))
+
+    scheme, _, rest = url.strip().partition("://")
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    after = rest[len(authority) :]
+    path, _, query = after.partition("#")[0].partition("?")
+    userinfo, _, host = authority.rpartition("@")
+    if ":" in userinfo and literal(userinfo.split(":", 1)[1]):
+        return "has a password in it"
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if _SECRET_QUERY.fullmatch(name) and literal(value):
+            return f"has a secret in its ?{neutral(name[:20])}= parameter"
+    kind = scheme.lower()
+    if kind in TOKEN_IN_HOST or kind in TOKEN_IN_PATH:
+        parts = [host, *path.split("/")] if kind in TOKEN_IN_HOST else path.split("/")
+        for part in parts:
+            if part and literal(part) and not re.fullmatch(r"[#@%].*|-?\d+", part):
+                return f"has the service's tokens in it ({scheme.lower()}:// URLs carry them)"
+    return None

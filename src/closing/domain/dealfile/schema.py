@@ -1,0 +1,383 @@
+"""The schema of a deal file: the pydantic models of the deal's terms (dates, cutoff, business
+days, company and its wire instructions, securities, registration, steps) and of each purchaser of
+Schedule 1, with the rules each field keeps on its own. The rules across fields are in `checks`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import time
+from decimal import Decimal
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+
+from closing.domain.calendar import calendar_problem
+from closing.domain.dealfile.alert_rules import AlertRules, StepAlerts
+from closing.domain.dealfile.fields import Count, Day, Money, Slug, Spec, StepId, slugify
+
+# Purchaser details a step can need before it can be done; blank ones block the step on the board.
+NEEDABLE_DETAILS: dict[str, str] = {
+    "notices.attention": "notice attention",
+    "notices.address": "notice address",
+    "notices.facsimile": "notice facsimile number",
+    "dwac.dtc_number": "DTC participant number",
+    "dwac.account_number": "DWAC account number",
+    "dwac.reference": "DWAC reference",
+}
+# Details of the company (the deal) a purchaser step can need; missing ones block it for everyone.
+COMPANY_DETAILS: dict[str, str] = {"company.wire_instructions": "company wire instructions"}
+DETAIL_NAMES: dict[str, str] = {**NEEDABLE_DETAILS, **COMPANY_DETAILS}
+PURCHASER = "purchaser"  # in a step's `calendars` or cutoff zone: the purchaser's own
+COMPANY = "company"  # a step's `party` when it is the deal's, not each purchaser's
+CLOSING = "closing"  # `due: {after: closing}`: counted from the closing date
+RESERVED_STEP_IDS = (CLOSING, COMPANY)
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name like America/Los_Angeles"
+        ) from None
+    return value
+
+
+def _check_calendars(value: list[str], allow_purchaser: bool) -> list[str]:
+    for name in value:
+        if allow_purchaser and name == PURCHASER:
+            continue
+        problem = calendar_problem(name)
+        if problem:
+            raise ValueError(problem)
+    return value
+
+
+class Cutoff(Spec):
+    time: time
+    time_zone: str
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _check_zone(value)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+class StepCutoff(Spec):
+    """A step's own close of business: a wall-clock time in an IANA zone, or in the purchaser's
+    zone (`time_zone: purchaser`)."""
+
+    time: time
+    time_zone: str
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return value if value == PURCHASER else _check_zone(value)
+
+
+class BusinessDays(Spec):
+    calendars: list[str] = Field(min_length=1)
+    extra_closures: list[Day] = Field(default=[], max_length=1000)
+
+    @field_validator("calendars")
+    @classmethod
+    def _known_calendars(cls, value: list[str]) -> list[str]:
+        return _check_calendars(value, allow_purchaser=False)
+
+
+class WireInstructionsSpec(Spec):
+    """The agreement's "Company Wire Transfer Instructions": the account purchasers wire to.
+
+    The account number is a `SecretStr` (never in a repr, a log or a traceback) and is left out
+    of everything stored: the database keeps a masked form and a fingerprint
+    (`closing.domain.wire_instructions`)."""
+
+    bank: str = Field(min_length=1)
+    aba: str
+    account: SecretStr
+    account_name: str = Field(min_length=1)
+    swift: str | None = None
+    reference: str | None = None
+
+    @field_validator("aba")
+    @classmethod
+    def _routing_number(cls, value: str) -> str:
+        from stdnum.exceptions import ValidationError as NumberError
+        from stdnum.us import rtn
+
+        try:
+            return str(rtn.validate(value))
+        except NumberError as error:
+            raise ValueError(
+                f"{value!r} is not a valid ABA routing number ({_why(error)})"
+            ) from None
+
+    @field_validator("account", mode="before")
+    @classmethod
+    def _account_number(cls, value: object) -> object:
+        # Messages here never repeat the number.
+        if not isinstance(value, str):
+            raise ValueError("the account number must be written as text")
+        compact = re.sub(r"[\s-]", "", value).upper()
+        if not re.fullmatch(r"[0-9A-Z]{4,34}", compact):
+            raise ValueError("the account number must be 4 to 34 letters or digits")
+        if re.fullmatch(r"[A-Z]{2}[0-9]{2}[0-9A-Z]+", compact):
+            from schwifty import IBAN
+            from schwifty.exceptions import SchwiftyException
+
+            try:
+                IBAN(compact)
+            except SchwiftyException:
+                raise ValueError("the account looks like an IBAN but is not a valid one") from None
+        return compact
+
+    @field_validator("swift")
+    @classmethod
+    def _bic(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from schwifty import BIC
+        from schwifty.exceptions import SchwiftyException
+
+        try:
+            return str(BIC(value.replace(" ", "")))
+        except SchwiftyException as error:
+            raise ValueError(f"{value!r} is not a valid SWIFT/BIC code ({error})") from None
+
+
+def _why(error: Exception) -> str:
+    """python-stdnum's reason, as a clause: "the number's checksum or check digit is invalid"."""
+    return str(getattr(error, "message", error)).lower().rstrip(".")
+
+
+_PHONE = re.compile(r"^\+?[0-9]{7,15}$")
+
+
+def phone_digits(value: str) -> str:
+    """`(949) 788-6700` -> `9497886700`; `+1 949 788 6700` -> `+19497886700`."""
+    return re.sub(r"[\s().\-/]", "", value)
+
+
+class Company(Spec):
+    name: str = Field(min_length=1)
+    attention: str | None = None
+    address: str | None = None
+    facsimile: str | None = None
+    # Kept out of the stored terms (`exclude`): the database keeps each version of them as a
+    # masked, fingerprinted record of its own, under the two-person rule.
+    wire_instructions: WireInstructionsSpec | None = Field(default=None, exclude=True)
+    callback_numbers: list[str] = Field(default=[], exclude=True)
+
+    @field_validator("callback_numbers")
+    @classmethod
+    def _phone_numbers(cls, value: list[str]) -> list[str]:
+        for number in value:
+            if not _PHONE.match(phone_digits(number)):
+                raise ValueError(
+                    f"{number!r} is not a telephone number; write it like +1 949 788 6700"
+                )
+        return value
+
+
+class CommonStock(Spec):
+    par_value: Money
+    price_per_share: Money = Field(gt=0)
+
+
+class Warrant(Spec):
+    term_years: int = Field(gt=0, le=100)
+    exercise_price: Money = Field(gt=0)
+    coverage: Money = Field(ge=0, le=1)
+
+
+class Securities(Spec):
+    common_stock: CommonStock
+    warrant: Warrant
+
+
+class Registration(Spec):
+    form: str
+    file_number: str
+    prospectus_supplement: str | None = None
+
+
+class DueAfter(Spec):
+    """Due at the cutoff on the n-th business day after the day `after` was done, or after the
+    closing date (`after: closing`)."""
+
+    after: StepId
+    business_days: int = Field(default=1, ge=0, le=366)
+
+
+class PaymentRule(Spec):
+    """The step whose amount must match the purchase price; a total short of it by at most
+    `tolerance` (an incoming-wire fee, say) completes it too."""
+
+    tolerance: Money = Field(default=Decimal("0"), ge=0)
+    partial: bool = False  # wires in parts are expected: an import may record part of the price
+
+
+class Step(Spec):
+    id: StepId
+    title: str
+    label: str | None = Field(default=None, max_length=12)  # the board's column heading
+    party: Literal["purchaser", "company"] = "purchaser"
+    requires: list[StepId] = Field(default=[], max_length=100)
+    due: Literal["closing_cutoff"] | DueAfter = "closing_cutoff"
+    cutoff: StepCutoff | None = None  # else the deal's
+    calendars: list[str] | None = None  # else the deal's business_days.calendars
+    needs: list[str] = Field(default=[])
+    payment: bool | PaymentRule = False
+    alerts: StepAlerts | None = None  # replaces the deal's `before`, `at_deadline`, `overdue`
+    note: str | None = None
+
+    @property
+    def heading(self) -> str:
+        return self.label or self.id
+
+    @property
+    def is_payment(self) -> bool:
+        return self.payment is not False
+
+    @property
+    def tolerance(self) -> Decimal:
+        return self.payment.tolerance if isinstance(self.payment, PaymentRule) else Decimal("0")
+
+    @property
+    def allows_partial(self) -> bool:
+        return isinstance(self.payment, PaymentRule) and self.payment.partial
+
+    @property
+    def for_company(self) -> bool:
+        return self.party == COMPANY
+
+    @property
+    def per_purchaser_deadline(self) -> bool:
+        """Whether the deadline depends on the purchaser's zone or holidays."""
+        zone = self.cutoff.time_zone if self.cutoff else None
+        return zone == PURCHASER or PURCHASER in (self.calendars or ())
+
+    @field_validator("calendars")
+    @classmethod
+    def _known_calendars(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _check_calendars(value, allow_purchaser=True)
+
+    @field_validator("needs")
+    @classmethod
+    def _known_details(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if item not in DETAIL_NAMES:
+                raise ValueError(
+                    f"unknown purchaser detail {item!r}; use one of {', '.join(DETAIL_NAMES)}"
+                )
+        return value
+
+
+class Notices(Spec):
+    attention: str | None = None
+    address: str | None = None
+    facsimile: str | None = None
+
+
+class Dwac(Spec):
+    dtc_number: str | None = None
+    account_number: str | None = None
+    reference: str | None = None
+
+
+class PurchaserSpec(Spec):
+    name: str = Field(min_length=1)
+    slug: Slug | None = None
+    shares: Count = Field(gt=0)
+    purchase_price: Money = Field(gt=0)
+    warrant_shares: Count = Field(ge=0)
+    notices: Notices = Notices()
+    dwac: Dwac = Dwac()
+    time_zone: str | None = None  # for steps due at close of business in the purchaser's zone
+    holidays: list[str] = Field(default=[])  # for steps whose calendars include `purchaser`
+    aliases: list[str] = Field(default=[])  # other names its bank may send wires under
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else _check_zone(value)
+
+    @field_validator("holidays")
+    @classmethod
+    def _known_holidays(cls, value: list[str]) -> list[str]:
+        return _check_calendars(value, allow_purchaser=False)
+
+    @field_validator("purchase_price")
+    @classmethod
+    def _whole_cents(cls, value: Decimal) -> Decimal:
+        if value != value.quantize(Decimal("0.01")):
+            raise ValueError(f"purchase price {value} has fractions of a cent")
+        return value
+
+    @property
+    def key(self) -> str:
+        return self.slug or slugify(self.name)
+
+
+class ReportSettings(Spec):
+    """`closing report`'s settings: a folder of the deal's own templates (`memo.html.j2`,
+    `memo.md.j2`), found before the package's; relative to the deal file."""
+
+    templates: str | None = None
+
+
+class DealTerms(Spec):
+    """Everything about a deal but its purchasers: stored with the deal, read by every command."""
+
+    slug: Slug
+    title: str
+    agreement_date: Day
+    closing_date: Day
+    cutoff: Cutoff
+    business_days: BusinessDays
+    company: Company
+    securities: Securities
+    registration: Registration
+    governing_law: str
+    steps: list[Step] = Field(min_length=1, max_length=200)
+    alerts: AlertRules = AlertRules()
+    report: ReportSettings | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.cutoff.zone
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    @property
+    def step_ids(self) -> list[str]:
+        return [step.id for step in self.steps]
+
+    @property
+    def purchaser_steps(self) -> list[Step]:
+        return [step for step in self.steps if not step.for_company]
+
+    @property
+    def company_steps(self) -> list[Step]:
+        return [step for step in self.steps if step.for_company]
+
+    def calendar_names(self, purchasers: Sequence[PurchaserSpec] = ()) -> set[str]:
+        """Every calendar the deal's deadlines can use (for the snapshot stored with it)."""
+        names = set(self.business_days.calendars)
+        for step in self.steps:
+            names.update(name for name in step.calendars or () if name != PURCHASER)
+        for purchaser in purchasers:
+            names.update(purchaser.holidays)
+        return names
