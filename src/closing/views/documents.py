@@ -13,8 +13,8 @@ from closing.domain.money import money_text
 from closing.domain.wire_instructions import Version, WireStatus
 
 if TYPE_CHECKING:
-    from closing.services.alerts.outbox import LedgerEntry
-    from closing.services.operations import DealSummary, HistoryEntry
+    from closing.domain.alert_ledger import LedgerEntry
+    from closing.domain.history import DealSummary, HistoryEntry
 
 
 def iso(moment: datetime | None, zone: ZoneInfo) -> str | None:

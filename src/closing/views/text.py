@@ -38,8 +38,8 @@ from closing.domain.timefmt import duration, local
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from closing.services.alerts.outbox import LedgerEntry
-    from closing.services.operations import DealSummary, HistoryEntry
+    from closing.domain.alert_ledger import LedgerEntry
+    from closing.domain.history import DealSummary, HistoryEntry
 
 FINISHED_STATUSES = (DONE_STATUS, DONE_LATE, WAIVED_STATUS)
 STYLES = {
