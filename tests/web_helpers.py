@@ -21,7 +21,7 @@ import httpx
 
 from closing.domain.clock import FixedClock
 from closing.store.database import Store
-from closing.views.documents import board_json
+from closing.views.status_document import board_json
 from closing.web.app import listen
 from closing.web.app import server as web_server
 from closing.web.live import LiveBoard

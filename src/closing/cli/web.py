@@ -141,7 +141,7 @@ def serve(
     """The live board in a browser, read-only, for the links of closing share."""
     import logging
 
-    from closing.views.documents import board_json
+    from closing.views.status_document import board_json
     from closing.web.app import listen, run
     from closing.web.live import LiveBoard
 

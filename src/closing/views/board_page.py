@@ -1,8 +1,8 @@
 """From the `closing status --json` document to what a page shows. Pure: dicts in, values out.
 
-The web board is drawn from that document (`closing.views.documents.board_json`) rather than from
-the board objects, so a field or a step status added there shows up here without a change: an
-unknown status is shown by its name, with a CSS class named after it.
+The web board is drawn from that document (`closing.views.status_document.board_json`) rather
+than from the board objects, so a field or a step status added there shows up here without a
+change: an unknown status is shown by its name, with a CSS class named after it.
 
 `for_purchaser` is the one place that decides what a purchaser's link may see: that purchaser's
 row and the deal's public heading, nothing else (no other name, amount, status or total).
