@@ -18,7 +18,7 @@ from closing.domain.calendar import CalendarBook, calendar_snapshot
 from closing.domain.deal import Deal
 from closing.domain.dealfile.load import load_deal_file
 from closing.domain.events import Event, Purchaser
-from closing.views.text import board_view
+from closing.views.board_text import board_view
 from tests.helpers import SEED
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

@@ -62,7 +62,7 @@ def test_one_failing_delivery_is_singular(seeded: Cli) -> None:
     """ "1 alert delivery failing", "2 alert deliveries failing"."""
     from closing.cli.app import App
     from closing.services.operations import board
-    from closing.views.text import board_view
+    from closing.views.board_text import board_view
 
     app = App(seeded.database_url, False)
     current = board(app.store, None, datetime(2002, 6, 7, 16, tzinfo=UTC))

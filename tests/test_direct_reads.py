@@ -25,7 +25,7 @@ from closing.store import direct, queries, wires
 from closing.store.connection import Connection
 from closing.store.database import Store
 from closing.store.schema import EVENTS, PURCHASERS, VERIFICATIONS, WIRE_INSTRUCTIONS
-from closing.views.documents import board_json
+from closing.views.status_document import board_json
 from tests.helpers import VERIFY_INSTRUCTIONS, WIRES_DEAL, Cli, load_wires_deal, run_all
 
 FRI = "2002-06-07T{}:00-07:00"

@@ -204,11 +204,11 @@ def status(
 
         result = board(app.existing_store, deal, now, when)
     if as_json:
-        from closing.views.documents import board_json
+        from closing.views.status_document import board_json
 
         app.print_json(board_json(result))
         return
-    from closing.views.text import board_view
+    from closing.views.board_text import board_view
 
     console = app.console()
     max_rows = None if show_all else max(10, (console.height or 24) - 14)
@@ -240,11 +240,11 @@ def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | Non
 
     deal, entries = read_history(app.existing_store, deal_name, purchaser)
     if as_json:
-        from closing.views.documents import history_json
+        from closing.views.record_documents import history_json
 
         app.print_json(history_json(entries, deal.terms.zone))
         return
-    from closing.views.text import history_view
+    from closing.views.record_text import history_view
 
     if not entries:
         app.out(f"No events yet in {neutral(deal.slug)}.")
@@ -266,14 +266,14 @@ def deals(app: App, as_json: bool) -> None:
 
     summaries = list_deals(app.existing_store)
     if as_json:
-        from closing.views.documents import deals_json
+        from closing.views.record_documents import deals_json
 
         app.print_json(deals_json(summaries))
         return
     if not summaries:
         app.out("No deals yet; load one with: closing init FILE")
         return
-    from closing.views.text import deals_view
+    from closing.views.record_text import deals_view
 
     app.console().print(deals_view(summaries))
 

@@ -210,14 +210,14 @@ def alerts_list(app: App, as_json: bool, show_all: bool) -> None:
 
     entries = ledger(app.existing_store, include_superseded=show_all)
     if as_json:
-        from closing.views.documents import ledger_json
+        from closing.views.record_documents import ledger_json
 
         app.print_json(ledger_json(entries))
         return
     if not entries:
         app.out("No alerts yet.")
         return
-    from closing.views.text import ledger_view
+    from closing.views.record_text import ledger_view
 
     app.console().print(ledger_view(entries))
 

@@ -58,7 +58,7 @@ def run_demo(app: App, file: str | None) -> None:
     from closing.domain.timefmt import local
     from closing.services.operations import MarkRequest, board, load_deal, mark
     from closing.store.database import Store, database_url
-    from closing.views.text import board_view
+    from closing.views.board_text import board_view
 
     path = file or str(seed_deal_path())
     console = app.console()

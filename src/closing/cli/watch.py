@@ -125,7 +125,7 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
     from closing.domain.timefmt import local
     from closing.services.alerts.daemon import AlertDaemon
     from closing.services.operations import board
-    from closing.views.text import board_view
+    from closing.views.board_text import board_view
 
     console = app.console()
     recent: deque[str] = deque(maxlen=RECENT)

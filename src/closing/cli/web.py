@@ -141,11 +141,10 @@ def serve(
     """The live board in a browser, read-only, for the links of closing share."""
     import logging
 
-    from closing.views.documents import board_json
     from closing.web.app import listen, run
     from closing.web.live import LiveBoard
 
-    live = LiveBoard(app.existing_store, deal or deal_name, app.clock, board_json, poll=poll)
+    live = LiveBoard(app.existing_store, deal or deal_name, app.clock, poll=poll)
     try:
         sock = listen(host, port)
     except OSError as error:

@@ -62,7 +62,7 @@ def wire_instructions(ctx: click.Context, app: App, as_json: bool, deal_name: st
         return
     from closing.domain.wire_instructions import trusted_numbers, wire_status
     from closing.services.wires import instructions
-    from closing.views.documents import version_json
+    from closing.views.status_document import version_json
 
     deal, versions = instructions(app.existing_store, deal_name)
     zone = deal.terms.zone
@@ -372,7 +372,7 @@ def list_command(app: App, as_json: bool, deal_name: str | None) -> None:
     from closing.domain.money import format_money, money_text
     from closing.domain.timefmt import local
     from closing.services.wires import credits
-    from closing.views.documents import iso
+    from closing.views.status_document import iso
 
     deal, found = credits(app.existing_store, deal_name)
     zone = deal.terms.zone

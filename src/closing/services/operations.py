@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,8 @@ from closing.domain.deal import Deal
 from closing.domain.dealfile.load import DealFile, load_deal_file
 from closing.domain.dealfile.schema import DealTerms, PurchaserSpec
 from closing.domain.errors import DealFileError, Problem, RefusedError
-from closing.domain.events import COMPANY_SLUG, REVISION, Event, Purchaser, deal_event, replay
+from closing.domain.events import COMPANY_SLUG, REVISION, Purchaser, deal_event, replay
+from closing.domain.history import DealSummary, HistoryEntry
 from closing.domain.machine import Refusal, machine_for
 from closing.domain.marking import Correction, MarkRequest
 from closing.services import reading, recording
@@ -320,12 +321,6 @@ def record_check(store: Store, deal_name: str | None) -> str | None:
         return reading.record_warning(found, reading.open_deal(found, deal_name))
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    purchaser: Purchaser
-    event: Event
-
-
 def history(
     store: Store, deal_name: str | None, purchaser_text: str | None
 ) -> tuple[Deal, list[HistoryEntry]]:
@@ -342,16 +337,6 @@ def history(
     entries = [HistoryEntry(purchasers[e.purchaser_id], e) for e in events]
     entries.sort(key=lambda entry: (entry.event.recorded_at, entry.event.id))
     return deal, entries
-
-
-@dataclass(frozen=True)
-class DealSummary:
-    slug: str
-    title: str
-    closing_date: date
-    cutoff: datetime
-    purchasers: int
-    events: int
 
 
 def deals(store: Store) -> list[DealSummary]:
@@ -374,8 +359,6 @@ def deals(store: Store) -> list[DealSummary]:
 __all__ = [
     "Correction",
     "Deal",
-    "DealSummary",
-    "HistoryEntry",
     "LoadResult",
     "MarkRequest",
     "Recorded",

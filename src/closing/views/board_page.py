@@ -1,8 +1,8 @@
 """From the `closing status --json` document to what a page shows. Pure: dicts in, values out.
 
-The web board is drawn from that document (`closing.views.documents.board_json`) rather than from
-the board objects, so a field or a step status added there shows up here without a change: an
-unknown status is shown by its name, with a CSS class named after it.
+The web board is drawn from that document (`closing.views.status_document.board_json`) rather
+than from the board objects, so a field or a step status added there shows up here without a
+change: an unknown status is shown by its name, with a CSS class named after it.
 
 `for_purchaser` is the one place that decides what a purchaser's link may see: that purchaser's
 row and the deal's public heading, nothing else (no other name, amount, status or total).
@@ -273,12 +273,12 @@ def _row(
         purchase_price=_money(data.get("purchase_price")),
         received=_money(data.get("amount_received")),
         cells=cells,
-        urgency=urgency(data, steps)[0],
+        urgency=row_urgency(data, steps)[0],
         notes=tuple(notes),
     )
 
 
-def urgency(data: Mapping[str, Any], steps: Sequence[tuple[str, str]]) -> tuple[int, int]:
+def row_urgency(data: Mapping[str, Any], steps: Sequence[tuple[str, str]]) -> tuple[int, int]:
     """(how urgent its worst step is, how many steps are done) of one purchaser's entry: a step
     needing attention counts as late; a withdrawn purchaser comes last."""
     if data.get("withdrawn"):
@@ -351,7 +351,7 @@ def view(
     totals = document.get("totals") if team else None
     if max_rows is not None and len(entries) > max_rows:
         # Only the rows shown are drawn: on a large deal most are not.
-        order = sorted(range(len(entries)), key=lambda n: (*urgency(entries[n], steps), n))
+        order = sorted(range(len(entries)), key=lambda n: (*row_urgency(entries[n], steps), n))
         chosen = [entries[n] for n in order[:max_rows]]
         summary = _summary(totals or {}, steps)
     shown = [_row(data, steps, as_of, zone) for data in chosen]

@@ -1,5 +1,7 @@
-"""The live board in a browser (`closing serve`) and the links that open it (`closing share`).
+"""The live board in a browser (`closing serve`): the server and its routes (`app`) and the poller
+that keeps one status document current for every page and stream (`live`).
 
-`tokens` and `document` are plain Python; only `app` (and `live`, through asyncio) belong to the
-web server, and only `closing serve` imports them.
+What a page shows is a view: `closing.views.board_page` (from the status document), the HTML in
+`closing/views/templates/` and the CSS, scripts and icon in `closing/views/static/`. Only
+`closing serve` imports this package.
 """

@@ -42,7 +42,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parents[1] / "views" / "static"  # the page's CSS, scripts and icon
 MAX_ROWS = 100  # rows on the team's page of a large deal, furthest behind first (?all=1: all)
 
 # No inline script or style anywhere: htmx and its SSE extension load from /static, and htmx is
@@ -92,7 +92,7 @@ def not_found() -> Response:
 
 def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
     templates = Environment(
-        loader=PackageLoader("closing.web", "templates"),
+        loader=PackageLoader("closing.views", "templates"),
         autoescape=True,  # every value from the deal file or the log is text, never markup
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -7,9 +7,9 @@ status document once and wakes every stream. Streams re-render per link (memoise
 so fifty team browsers cost one render) and send only what changed.
 
 A mark made anywhere (another terminal, the alert sender, another machine on PostgreSQL) is seen
-within `poll` seconds; nothing here depends on who wrote it. The status document comes from the
-function the command line hands over (`closing.views.documents.board_json`): the web board shows
-what `closing status --json` says, and nothing here reaches back into the CLI.
+within `poll` seconds; nothing here depends on who wrote it. The status document is the view
+`closing.views.status_document.board_json`: the web board shows what `closing status --json`
+says, and nothing here reaches back into the CLI.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
-from closing.domain.board import Board
 from closing.domain.clock import Clock
 from closing.domain.errors import ClosingError
 from closing.services.operations import board, open_deal
 from closing.store.database import Store
 from closing.store.shares import RecentAlert, ShareRecord, change_marker, recent_alerts, shares_of
+from closing.views.status_document import board_json
 
 log = logging.getLogger("closing.web")
 RECENT_ALERTS = 8
@@ -69,12 +69,10 @@ class LiveBoard:
         store: Store,
         deal_name: str | None,
         clock: Clock,
-        document: Callable[[Board], dict[str, Any]],
         poll: float = 0.3,
         tick: float = 30.0,
     ) -> None:
         self.store = store
-        self.document = document  # the status JSON document (`closing status --json`)
         self.clock = clock
         self.poll = poll
         self.tick = tick
@@ -105,7 +103,7 @@ class LiveBoard:
             marker = change_marker(session, self.deal_id)
             shares = shares_of(session, self.deal_id, active_only=True)
             alerts = recent_alerts(session, self.deal_id, RECENT_ALERTS)
-        document = self.document(board(self.store, self.slug, now))
+        document = board_json(board(self.store, self.slug, now))
         return Snapshot(version, marker, now, document, shares, alerts)
 
     # --- keeping the snapshot current -----------------------------------------------------------

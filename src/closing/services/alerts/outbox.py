@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
+from closing.domain.alert_ledger import LedgerEntry
 from closing.domain.alert_plan import (
     AlertText,
     DueAlert,
@@ -431,33 +432,6 @@ def _sent_at(deliveries: list[dict[str, object]] | None, alert: db.ListedAlert) 
 
 
 # --- reading the ledger ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    id: int
-    deal: str
-    purchaser: str
-    step: str
-    rule: str
-    deadline: datetime
-    due_at: datetime
-    decided_at: datetime
-    title: str
-    key: str
-    superseded: bool
-    deliveries: list[dict[str, object]]
-    zone: ZoneInfo
-
-    @property
-    def status(self) -> str:
-        states = {str(d["status"]) for d in self.deliveries}
-        if self.superseded:
-            return "superseded"
-        for state in ("failed", "retrying", "sending", "pending", "dismissed"):
-            if state in states:
-                return state
-        return "sent"
 
 
 def ledger(store: Store, include_superseded: bool = False) -> list[LedgerEntry]:

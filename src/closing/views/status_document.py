@@ -1,20 +1,20 @@
-"""Plain data for `--json`: money as exact strings, times as ISO 8601 with the deal's offset."""
+"""The status JSON document: what `closing status --json` prints and the web board is drawn from
+(`closing.views.board_page`); with it the company's wire instructions as `wire-instructions
+--json` shows them, the account masked. Money as exact strings, times as ISO 8601 with the
+deal's offset (`iso`, which every JSON document uses).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from closing.domain.board import Board, PurchaserStatus, StepStatus
 from closing.domain.money import money_text
 from closing.domain.wire_instructions import Version, WireStatus
-
-if TYPE_CHECKING:
-    from closing.services.alerts.outbox import LedgerEntry
-    from closing.services.operations import DealSummary, HistoryEntry
 
 
 def iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
@@ -161,66 +161,3 @@ def step_json(status: StepStatus, stamp: Callable[[datetime | None], str | None]
     if status.reason is not None:
         found["reason"] = status.reason
     return found
-
-
-def history_json(entries: list[HistoryEntry], zone: ZoneInfo) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": entry.event.id,
-            "purchaser": entry.purchaser.slug,
-            "seq": entry.event.seq,
-            "kind": entry.event.kind,
-            "step": entry.event.step,
-            "occurred_at": iso(entry.event.occurred_at, zone),
-            "recorded_at": iso(entry.event.recorded_at, zone),
-            "actor": entry.event.actor,
-            "host": entry.event.host,
-            "evidence_kind": entry.event.evidence_kind,
-            "evidence": entry.event.evidence,
-            "amount": None if entry.event.amount is None else str(entry.event.amount),
-            "note": entry.event.note,
-        }
-        for entry in entries
-    ]
-
-
-def deals_json(summaries: list[DealSummary]) -> list[dict[str, Any]]:
-    return [
-        {
-            "slug": s.slug,
-            "title": s.title,
-            "closing_date": s.closing_date.isoformat(),
-            "cutoff": s.cutoff.isoformat(),
-            "purchasers": s.purchasers,
-            "events": s.events,
-        }
-        for s in summaries
-    ]
-
-
-def ledger_json(entries: list[LedgerEntry]) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": e.id,
-            "key": e.key,
-            "deal": e.deal,
-            "purchaser": e.purchaser,
-            "step": e.step,
-            "rule": e.rule,
-            "deadline": iso(e.deadline, e.zone),
-            "due_at": iso(e.due_at, e.zone),
-            "decided_at": iso(e.decided_at, e.zone),
-            "title": e.title,
-            "status": e.status,
-            "deliveries": [
-                {
-                    **d,
-                    "delivered_at": iso(d["delivered_at"], e.zone)  # type: ignore[arg-type]
-                    if d["delivered_at"]
-                    else None,
-                }
-                for d in e.deliveries
-            ],
-        }
-        for e in entries
-    ]

@@ -1,0 +1,78 @@
+"""The record as JSON: the event history (`closing history --json`), the deal list (`closing
+deals --json`) and the alert ledger (`closing alerts list --json`); times as ISO 8601 with the
+deal's offset, amounts as exact strings.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from closing.views.status_document import iso
+
+if TYPE_CHECKING:
+    from closing.domain.alert_ledger import LedgerEntry
+    from closing.domain.history import DealSummary, HistoryEntry
+
+
+def history_json(entries: list[HistoryEntry], zone: ZoneInfo) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": entry.event.id,
+            "purchaser": entry.purchaser.slug,
+            "seq": entry.event.seq,
+            "kind": entry.event.kind,
+            "step": entry.event.step,
+            "occurred_at": iso(entry.event.occurred_at, zone),
+            "recorded_at": iso(entry.event.recorded_at, zone),
+            "actor": entry.event.actor,
+            "host": entry.event.host,
+            "evidence_kind": entry.event.evidence_kind,
+            "evidence": entry.event.evidence,
+            "amount": None if entry.event.amount is None else str(entry.event.amount),
+            "note": entry.event.note,
+        }
+        for entry in entries
+    ]
+
+
+def deals_json(summaries: list[DealSummary]) -> list[dict[str, Any]]:
+    return [
+        {
+            "slug": s.slug,
+            "title": s.title,
+            "closing_date": s.closing_date.isoformat(),
+            "cutoff": s.cutoff.isoformat(),
+            "purchasers": s.purchasers,
+            "events": s.events,
+        }
+        for s in summaries
+    ]
+
+
+def ledger_json(entries: list[LedgerEntry]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": e.id,
+            "key": e.key,
+            "deal": e.deal,
+            "purchaser": e.purchaser,
+            "step": e.step,
+            "rule": e.rule,
+            "deadline": iso(e.deadline, e.zone),
+            "due_at": iso(e.due_at, e.zone),
+            "decided_at": iso(e.decided_at, e.zone),
+            "title": e.title,
+            "status": e.status,
+            "deliveries": [
+                {
+                    **d,
+                    "delivered_at": iso(d["delivered_at"], e.zone)  # type: ignore[arg-type]
+                    if d["delivered_at"]
+                    else None,
+                }
+                for d in e.deliveries
+            ],
+        }
+        for e in entries
+    ]

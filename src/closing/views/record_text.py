@@ -1,0 +1,97 @@
+"""The record as text: the event history (`closing history`), the deal list (`closing deals`)
+and the alert ledger (`closing alerts list`). Values from data go through
+`closing.domain.text.neutral` and into Rich only as `Text` (see `closing.views.board_text`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+
+from closing.domain.money import format_money
+from closing.domain.text import neutral
+from closing.domain.timefmt import local
+
+if TYPE_CHECKING:
+    from closing.domain.alert_ledger import LedgerEntry
+    from closing.domain.history import DealSummary, HistoryEntry
+
+
+def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
+    """Two lines an event: when it was recorded, what and by whom; then its evidence. Long values
+    wrap rather than being cut: a wire reference must be read whole."""
+    lines = Text()
+    for entry in entries:
+        event = entry.event
+        head = Text.assemble(
+            (f"#{event.id}  ", "dim"),
+            local(event.recorded_at, zone),
+            "  ",
+            (
+                neutral(f"{event.kind} {event.step}".rstrip()),  # a withdrawal has no step
+                "bold" if event.kind == "mark" else "yellow bold",
+            ),
+            f"  {neutral(entry.purchaser.name)}\n",
+        )
+        details = [f"by {neutral(event.actor)}@{neutral(event.host)}"]
+        if event.occurred_at != event.recorded_at:
+            details.append(f"happened {local(event.occurred_at, zone)}")
+        if event.evidence:
+            details.append(neutral(f"{event.evidence_kind or 'evidence'} {event.evidence}"))
+        if event.amount is not None:
+            details.append(format_money(event.amount))
+        if event.note:
+            label = "reason" if event.kind in _CORRECTIONS else "note"  # given with --reason
+            details.append(f"{label}: {neutral(event.note)}")
+        lines.append(head)
+        lines.append(f"    {' · '.join(details)}\n")
+    lines.rstrip()
+    return lines
+
+
+_CORRECTIONS = ("undo", "reverse", "waive", "withdraw")
+
+
+def deals_view(summaries: list[DealSummary]) -> Text:
+    lines = Text()
+    for s in summaries:
+        lines.append(neutral(s.slug), "bold")
+        lines.append(
+            f"  closing {s.closing_date:%a %Y-%m-%d}, cutoff {s.cutoff:%H:%M %Z}\n"
+            f"    {neutral(s.title)}\n    {s.purchasers:,} purchasers · {s.events:,} events\n"
+        )
+    lines.rstrip()
+    return lines
+
+
+def ledger_view(entries: list[LedgerEntry]) -> Text:
+    """Two lines an alert: when it was due, for whom, its status; then each channel's delivery."""
+    lines = Text()
+    for e in entries:
+        style = {"failed": "red bold", "retrying": "yellow bold"}.get(e.status, "bold")
+        lines.append(f"#{e.id}  ", "dim")
+        if e.step == "@digest":
+            what = f"digest of {e.title.split(': ', 1)[-1].split(' steps')[0]} alerts {e.rule}"
+        else:
+            what = f"{e.purchaser} {e.step} {e.rule}"
+        lines.append(f"due {local(e.due_at, e.zone)}  {neutral(what)}  ")
+        lines.append(neutral(e.status), style)
+        lines.append("\n")
+        deliveries = [neutral(e.deal)]
+        for d in e.deliveries:
+            text = f"{d['channel']} {d['status']}"
+            sent_at = d.get("delivered_at")
+            if d["status"] == "sent" and isinstance(sent_at, datetime):
+                text += f" {sent_at.astimezone(e.zone):%H:%M:%S %Z}"
+            if d.get("digest"):
+                text += f" in digest #{d['digest']}"
+            if d["status"] != "sent" and d["last_error"]:
+                tries = "1 try" if d["attempts"] == 1 else f"{d['attempts']} tries"
+                text += f" after {tries}: {d['last_error']}"
+            deliveries.append(neutral(text))
+        lines.append(f"    {' · '.join(deliveries)}\n")
+    lines.rstrip()
+    return lines
