@@ -31,6 +31,7 @@ DOMAIN = {
     "closing.domain.matching",
     "closing.domain.memo",
     "closing.domain.money",
+    "closing.domain.redaction",
     "closing.domain.timefmt",
     "closing.domain.wire_instructions",
 }

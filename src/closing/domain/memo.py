@@ -3,17 +3,16 @@ stood at a moment, every event with the hash stored with it, and what `closing v
 
 Pure: it returns values (text ready to be set in any format) and never prints, reads the clock or
 touches the database; `closing.cli.report` sets them as PDF, HTML or Markdown, and writes the
-binder export. Account numbers are masked here, once, so no format can print one whole.
+binder export. Account numbers are masked here (by `closing.domain.redaction`), once, so no
+format can print one whole.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from closing.domain.board import (
@@ -42,12 +41,12 @@ from closing.domain.events import (
 )
 from closing.domain.machine import MARK
 from closing.domain.money import format_money, money_text
+from closing.domain.redaction import Masker, account_numbers, mask_account
 from closing.domain.timefmt import duration, local
 
 CORRECTIONS = (UNDO, REVERSE, WAIVE, WITHDRAW)
 WIRE_INSTRUCTIONS = (INSTRUCTIONS, INSTRUCTIONS_VERIFIED)
 KNOWN_KINDS = (MARK, RECEIPT, *CORRECTIONS)
-MASK = "••••"
 
 # --- the record, as the memo and the export read it ----------------------------------------------
 
@@ -87,68 +86,6 @@ class Verified:
     at: datetime
     events: int
     heads: Mapping[str, str]
-
-
-# --- masking ----------------------------------------------------------------------------------
-
-
-def mask_account(number: str) -> str:
-    """`123456789` -> `••••6789`: the last four characters, never the whole."""
-    kept = re.sub(r"[^0-9A-Za-z]", "", number)
-    return MASK + (kept[-4:] if len(kept) > 4 else "")
-
-
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
-_LABELLED = re.compile(
-    r"(?i)\b(acc(?:oun)?t|a/c)(\.?\s*(?:no\.?|number|#)?\s*[:#]?\s*)"
-    r"((?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{3,})"  # at least one digit: "account holder" stays
-)
-
-
-class Masker:
-    """Masks account numbers in free text (evidence, notes): every account number the deal file
-    gives, anything shaped like an IBAN, and whatever follows "account", "acct" or "a/c"."""
-
-    def __init__(self, numbers: Iterable[str]) -> None:
-        found = {n.strip() for n in numbers if n and len(n.strip()) >= 4}
-        self.numbers = sorted(found, key=len, reverse=True)
-
-    def __call__(self, text: str | None) -> str:
-        if not text:
-            return text or ""
-        for number in self.numbers:
-            if number in text:
-                text = text.replace(number, mask_account(number))
-        text = _IBAN.sub(lambda m: mask_account(m.group(0)), text)
-        return _LABELLED.sub(
-            lambda m: (
-                m.group(1) + m.group(2) + mask_account(m.group(3))
-                if not m.group(3).startswith(MASK)
-                else m.group(0)
-            ),
-            text,
-        )
-
-
-def account_numbers(deal: Deal, parties: Iterable[Purchaser]) -> list[str]:
-    """Every value the deal file keeps under a key naming an account number (the purchasers'
-    DWAC accounts; the company's wire instructions when the deal file has them)."""
-    found: list[str] = []
-
-    def walk(value: Any, key: str = "") -> None:
-        if isinstance(value, dict):
-            for name, inner in value.items():
-                walk(inner, str(name))
-        elif isinstance(value, list):
-            for inner in value:
-                walk(inner, key)
-        elif isinstance(value, str) and key in ("account", "account_number", "iban"):
-            found.append(value)
-
-    walk(deal.terms.company.model_dump())
-    for party in parties:
-        walk(party.details)
-    return found
 
 
 # --- what the memo says ------------------------------------------------------------------------
