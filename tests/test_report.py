@@ -382,7 +382,8 @@ def test_unknown_company_records_are_shown_as_they_are(seeded: Cli) -> None:
     """A company record of a kind the memo does not know (one a later closing adds) is listed
     among the other records with its particulars, its account masked."""
     from closing.domain.clock import FixedClock
-    from closing.domain.memo import RecordEntry, Verified, build_memo
+    from closing.domain.memo import Verified, build_memo
+    from closing.domain.record import RecordEntry
     from closing.services.operations import board, record
     from closing.store.database import Store
 

@@ -242,7 +242,7 @@ def neutralise(value: object) -> str:
 
 
 def export_csv(rows: list[dict[str, str | int | None]]) -> str:
-    from closing.domain.memo import EXPORT_FIELDS
+    from closing.domain.export import EXPORT_FIELDS
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
@@ -268,7 +268,7 @@ def export(
 ) -> None:
     """Every event of the record (and each load of the deal file) with all its fields and hashes:
     money as exact strings, times ISO 8601 with offset; CSV safe to open in a spreadsheet."""
-    from closing.domain.memo import export_rows
+    from closing.domain.export import export_rows
     from closing.services.operations import record
 
     chosen = _format(kind, output, EXPORT_FORMATS, "csv")
