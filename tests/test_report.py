@@ -417,7 +417,7 @@ def test_the_pdf_fetches_nothing_from_the_network() -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from closing.cli.report import render_pdf
+    from closing.views.memo import render_pdf
 
     asked: list[str] = []
 

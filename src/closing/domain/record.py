@@ -1,7 +1,7 @@
 """The record of a deal as the memo and the export read it: every event of the log with its party
 and the hashes stored with it, and every load of the deal file that changed the deal.
 
-Pure values; `closing.services.operations` reads them from the database.
+Pure values; a service reads them from the database.
 """
 
 from __future__ import annotations
