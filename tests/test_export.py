@@ -9,9 +9,9 @@ import itertools
 import json
 from pathlib import Path
 
-from closing.cli.report import neutralise
 from closing.domain.errors import ExitCode
-from closing.domain.memo import EXPORT_FIELDS
+from closing.domain.export import EXPORT_FIELDS
+from closing.views.export import neutralise
 from tests.helpers import Cli
 from tests.test_report import MONDAY, closing_day, verify_heads
 

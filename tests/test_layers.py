@@ -38,7 +38,11 @@ DOMAIN = {
     "closing.domain.mark_commands",
     "closing.domain.matching",
     "closing.domain.memo",
+    "closing.domain.memo_steps",
+    "closing.domain.record",
+    "closing.domain.export",
     "closing.domain.money",
+    "closing.domain.redaction",
     "closing.domain.timefmt",
     "closing.domain.wire_instructions",
 }

@@ -301,20 +301,6 @@ def test_a_reload_of_the_deal_file_is_among_the_records(seeded: Cli, seed_path: 
     assert "- Fri 2002-06-07 08:00 PDT: governing\\_law: California -> Delaware (SHA-256 " in memo
 
 
-def test_the_masker_masks_account_numbers_and_nothing_else() -> None:
-    """Known numbers anywhere, IBANs, and what follows "account"/"acct"/"a/c" when it has a
-    digit; a Fed reference, a fax confirmation and "account holder" stay as they are."""
-    from closing.domain.memo import Masker
-
-    mask = Masker(["0012345678"])
-    assert mask("to 0012345678 today") == "to ••••5678 today"
-    assert mask("Account No.: 99-1234567") == "Account No.: ••••4567"
-    assert mask("a/c 55501234; acct #A1234567") == "a/c ••••1234; acct #••••4567"
-    assert mask("IBAN GB82 WEST 1234 5698 7654 32") == "IBAN ••••5432"
-    for kept in ("FED 20020607B1Q8021C000123", "fax 4471", "the account holder called"):
-        assert mask(kept) == kept
-
-
 def test_a_deal_can_bring_its_own_templates(cli: Cli, seed_path: Path) -> None:
     """`report: {templates: memo-templates}` in the deal file: a `memo.md.j2` there replaces the
     package's (values are still escaped); a template with an error is reported with its path
@@ -396,7 +382,8 @@ def test_unknown_company_records_are_shown_as_they_are(seeded: Cli) -> None:
     """A company record of a kind the memo does not know (one a later closing adds) is listed
     among the other records with its particulars, its account masked."""
     from closing.domain.clock import FixedClock
-    from closing.domain.memo import RecordEntry, Verified, build_memo
+    from closing.domain.memo import Verified, build_memo
+    from closing.domain.record import RecordEntry
     from closing.services.operations import board, record
     from closing.store.database import Store
 
@@ -430,7 +417,7 @@ def test_the_pdf_fetches_nothing_from_the_network() -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from closing.cli.report import render_pdf
+    from closing.views.memo import render_pdf
 
     asked: list[str] = []
 

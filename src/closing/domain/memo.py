@@ -2,82 +2,49 @@
 stood at a moment, every event with the hash stored with it, and what `closing verify` found.
 
 Pure: it returns values (text ready to be set in any format) and never prints, reads the clock or
-touches the database; `closing.cli.report` sets them as PDF, HTML or Markdown, and writes the
-binder export. Account numbers are masked here, once, so no format can print one whole.
+touches the database; `closing.views.memo` sets them as PDF, HTML or Markdown. What the memo says
+of each party and step is `closing.domain.memo_steps`. Account numbers are masked here (by
+`closing.domain.redaction`), once, so no format can print one whole.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
-from zoneinfo import ZoneInfo
 
-from closing.domain.board import (
-    DONE_LATE,
-    DONE_STATUS,
-    OVERDUE,
-    WAIVED_STATUS,
-    Board,
-    PurchaserStatus,
-    StepStatus,
-)
+from closing.domain.board import Board
 from closing.domain.chain import record_digest
-from closing.domain.deal import Deal
-from closing.domain.dealfile.schema import Step
 from closing.domain.events import (
     INSTRUCTIONS,
     INSTRUCTIONS_VERIFIED,
     RECEIPT,
     REVERSE,
-    REVISION,
     UNDO,
     WAIVE,
     WITHDRAW,
     Event,
-    Purchaser,
 )
 from closing.domain.machine import MARK
-from closing.domain.money import format_money, money_text
-from closing.domain.timefmt import duration, local
+from closing.domain.memo_steps import (
+    Field,
+    PartyRecord,
+    RecordLine,
+    StepRecord,
+    number_text,
+    party_record,
+    record_line,
+    step_record,
+    when,
+)
+from closing.domain.money import format_money
+from closing.domain.record import DealRecord, RecordEntry
+from closing.domain.redaction import Masker, account_numbers
 
 CORRECTIONS = (UNDO, REVERSE, WAIVE, WITHDRAW)
 WIRE_INSTRUCTIONS = (INSTRUCTIONS, INSTRUCTIONS_VERIFIED)
 KNOWN_KINDS = (MARK, RECEIPT, *CORRECTIONS)
-MASK = "••••"
-
-# --- the record, as the memo and the export read it ----------------------------------------------
-
-
-@dataclass(frozen=True)
-class RecordEntry:
-    """One event of the log, its party, and the hashes stored with it."""
-
-    party: Purchaser
-    event: Event
-    prev_hash: str | None
-    hash: str | None
-
-
-@dataclass(frozen=True)
-class DealRevision:
-    """A load of the deal file that changed the deal."""
-
-    loaded_at: datetime
-    source_sha256: str
-    changes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DealRecord:
-    """Everything the log holds for a deal, in the order it was appended."""
-
-    deal: Deal
-    entries: list[RecordEntry]
-    revisions: list[DealRevision]
 
 
 @dataclass(frozen=True)
@@ -87,112 +54,6 @@ class Verified:
     at: datetime
     events: int
     heads: Mapping[str, str]
-
-
-# --- masking ----------------------------------------------------------------------------------
-
-
-def mask_account(number: str) -> str:
-    """`123456789` -> `••••6789`: the last four characters, never the whole."""
-    kept = re.sub(r"[^0-9A-Za-z]", "", number)
-    return MASK + (kept[-4:] if len(kept) > 4 else "")
-
-
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
-_LABELLED = re.compile(
-    r"(?i)\b(acc(?:oun)?t|a/c)(\.?\s*(?:no\.?|number|#)?\s*[:#]?\s*)"
-    r"((?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{3,})"  # at least one digit: "account holder" stays
-)
-
-
-class Masker:
-    """Masks account numbers in free text (evidence, notes): every account number the deal file
-    gives, anything shaped like an IBAN, and whatever follows "account", "acct" or "a/c"."""
-
-    def __init__(self, numbers: Iterable[str]) -> None:
-        found = {n.strip() for n in numbers if n and len(n.strip()) >= 4}
-        self.numbers = sorted(found, key=len, reverse=True)
-
-    def __call__(self, text: str | None) -> str:
-        if not text:
-            return text or ""
-        for number in self.numbers:
-            if number in text:
-                text = text.replace(number, mask_account(number))
-        text = _IBAN.sub(lambda m: mask_account(m.group(0)), text)
-        return _LABELLED.sub(
-            lambda m: (
-                m.group(1) + m.group(2) + mask_account(m.group(3))
-                if not m.group(3).startswith(MASK)
-                else m.group(0)
-            ),
-            text,
-        )
-
-
-def account_numbers(deal: Deal, parties: Iterable[Purchaser]) -> list[str]:
-    """Every value the deal file keeps under a key naming an account number (the purchasers'
-    DWAC accounts; the company's wire instructions when the deal file has them)."""
-    found: list[str] = []
-
-    def walk(value: Any, key: str = "") -> None:
-        if isinstance(value, dict):
-            for name, inner in value.items():
-                walk(inner, str(name))
-        elif isinstance(value, list):
-            for inner in value:
-                walk(inner, key)
-        elif isinstance(value, str) and key in ("account", "account_number", "iban"):
-            found.append(value)
-
-    walk(deal.terms.company.model_dump())
-    for party in parties:
-        walk(party.details)
-    return found
-
-
-# --- what the memo says ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Field:
-    label: str
-    value: str
-
-
-@dataclass(frozen=True)
-class EventLine:
-    """One event on a step: when it happened, what (`done by alice`), and its particulars."""
-
-    when: str
-    what: str
-    details: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    step: str
-    title: str
-    due: str
-    status: str  # the board's: done, done_late, pending, due_soon, overdue, waived
-    verdict: str  # "On time", "Late by 10m", "Open; overdue by 2d 16h", "Waived"
-    flagged: bool  # late, overdue, reversed or needing attention: set apart in the memo
-    events: tuple[EventLine, ...]
-    notes: tuple[str, ...]  # a waiver's reason, a reversal it stood on, missing details
-    exception: str | None  # late, overdue, reversed, waived, done before a reversal
-    still_open: str | None  # open and on time: when it is due
-
-
-@dataclass(frozen=True)
-class PartyRecord:
-    name: str
-    slug: str
-    standing: str  # "Closed", "Open: 2 of 5 steps outstanding", "Withdrawn: never funded"
-    closed: bool
-    withdrawn: bool
-    figures: tuple[Field, ...]  # shares, purchase price, warrant shares, received
-    details: tuple[Field, ...]  # notices and DWAC instructions (account masked)
-    steps: tuple[StepRecord, ...]
 
 
 @dataclass(frozen=True)
@@ -212,18 +73,6 @@ class ScheduleRow:
     warrant_shares: str
     received: str
     standing: str
-
-
-@dataclass(frozen=True)
-class RecordLine:
-    """A correction (undo, reversal, waiver, withdrawal) or any other record, one row."""
-
-    when: str
-    party: str
-    what: str
-    by: str
-    detail: str
-    recorded: str
 
 
 @dataclass(frozen=True)
@@ -270,21 +119,12 @@ def long_date(day: date) -> str:
     return f"{day:%B} {day.day}, {day.year}"
 
 
-def when(moment: datetime, zone: ZoneInfo) -> str:
-    """`Fri 2002-06-07 10:15 PDT`."""
-    return f"{moment.astimezone(zone):%a} {local(moment, zone)}"
-
-
 def years_after(day: date, years: int) -> date:
     """The same day `years` later (February 29 becomes February 28)."""
     try:
         return day.replace(year=day.year + years)
     except ValueError:
         return day.replace(year=day.year + years, day=28)
-
-
-def _count(value: int) -> str:
-    return f"{value:,}"
 
 
 def _plain(value: Decimal) -> str:
@@ -362,13 +202,15 @@ def build_memo(
         company_details.append(Field("Notices", notices))
 
     rows = sorted(board.purchasers, key=lambda row: row.purchaser.position)
-    parties = tuple(_party(deal, row, by_party.get(row.purchaser.id, []), at, mask) for row in rows)
+    parties = tuple(
+        party_record(deal, row, by_party.get(row.purchaser.id, []), at, mask) for row in rows
+    )
     schedule = tuple(
         ScheduleRow(
             row.purchaser.name,
-            _count(row.purchaser.shares),
+            number_text(row.purchaser.shares),
             format_money(row.purchaser.purchase_price),
-            _count(row.purchaser.warrant_shares),
+            number_text(row.purchaser.warrant_shares),
             format_money(row.amount_received),
             "Withdrawn" if row.withdrawn else ("Closed" if row.closed else "Open"),
         )
@@ -377,9 +219,9 @@ def build_memo(
     taking_part = [row for row in rows if row.withdrawn is None]
     total = ScheduleRow(
         f"Total ({len(rows)} purchaser{'s' if len(rows) != 1 else ''})",
-        _count(sum(row.purchaser.shares for row in rows)),
+        number_text(sum(row.purchaser.shares for row in rows)),
         format_money(sum((row.purchaser.purchase_price for row in rows), Decimal(0))),
-        _count(sum(row.purchaser.warrant_shares for row in rows)),
+        number_text(sum(row.purchaser.warrant_shares for row in rows)),
         format_money(sum((row.amount_received for row in rows), Decimal(0))),
         f"{sum(1 for row in taking_part if row.closed)} closed",
     )
@@ -392,7 +234,7 @@ def build_memo(
     company_row = next((e.party for e in record.entries if e.party.is_company), None)
     company_events = by_party.get(company_row.id, []) if company_row else []
     company_steps = tuple(
-        _step(deal, step, board.company.steps[step.id], None, company_events, at, mask)
+        step_record(deal, step, board.company.steps[step.id], None, company_events, at, mask)
         for step in terms.company_steps
         if step.id in board.company.steps
     )
@@ -405,7 +247,7 @@ def build_memo(
         event = entry.event
         if event.kind in KNOWN_KINDS and event.kind not in CORRECTIONS:
             continue
-        line = _record_line(deal, entry, mask)
+        line = record_line(deal, entry, mask)
         if event.kind in CORRECTIONS:
             corrections.append(line)
         elif event.kind in WIRE_INSTRUCTIONS:
@@ -521,296 +363,3 @@ def _exceptions(
             reason = party.standing.removeprefix("Withdrawn ")
             exceptions.append(Item(party.name, "Withdrawn", reason))
     return tuple(exceptions), tuple(still_open)
-
-
-def _party(
-    deal: Deal, row: PurchaserStatus, events: list[Event], at: datetime, mask: Masker
-) -> PartyRecord:
-    purchaser = row.purchaser
-    steps = tuple(
-        _step(deal, step, row.steps[step.id], purchaser, events, at, mask)
-        for step in deal.terms.purchaser_steps
-    )
-    open_steps = sum(1 for s in row.steps.values() if not s.finished)
-    if row.withdrawn is not None:
-        standing = f"Withdrawn {when(row.withdrawn.occurred_at, deal.terms.zone)}: " + mask(
-            row.withdrawn.note
-        )
-    elif row.closed:
-        standing = "Closed"
-    else:
-        standing = f"Open: {open_steps} of {len(steps)} steps outstanding"
-    figures: tuple[Field, ...] = (
-        Field("Shares", _count(purchaser.shares)),
-        Field("Purchase price", format_money(purchaser.purchase_price)),
-        Field("Warrant shares", _count(purchaser.warrant_shares)),
-        Field("Received", format_money(row.amount_received)),
-    )
-    if row.shortfall:
-        figures = (*figures, Field("Short of the price by", format_money(row.shortfall)))
-    return PartyRecord(
-        purchaser.name,
-        purchaser.slug,
-        standing,
-        row.closed,
-        row.withdrawn is not None,
-        figures,
-        _details(purchaser),
-        steps,
-    )
-
-
-def _details(purchaser: Purchaser) -> tuple[Field, ...]:
-    """The notice and DWAC details of Schedule 1's purchaser, the account number masked."""
-    notices = [
-        value
-        for value in (
-            purchaser.detail("notices.attention")
-            and f"Attn: {purchaser.detail('notices.attention')}",
-            purchaser.detail("notices.address"),
-            purchaser.detail("notices.facsimile")
-            and f"facsimile {purchaser.detail('notices.facsimile')}",
-        )
-        if value
-    ]
-    account = purchaser.detail("dwac.account_number")
-    dwac = [
-        value
-        for value in (
-            purchaser.detail("dwac.dtc_number")
-            and f"DTC No. {purchaser.detail('dwac.dtc_number')}",
-            account and f"account {mask_account(account)}",
-            purchaser.detail("dwac.reference")
-            and f"reference {purchaser.detail('dwac.reference')}",
-        )
-        if value
-    ]
-    fields = [
-        Field("Notices", "; ".join(notices) if notices else "not given in the deal file"),
-        Field("DWAC", "; ".join(dwac) if dwac else "not given in the deal file"),
-    ]
-    if purchaser.time_zone:
-        fields.append(Field("Time zone", purchaser.time_zone))
-    return tuple(fields)
-
-
-def _verdict(status: StepStatus, at: datetime, withdrawn: bool, reversal: Event | None) -> str:
-    if status.status == DONE_STATUS:
-        return "On time"
-    if status.status == DONE_LATE:
-        return f"Late by {duration(timedelta(seconds=status.late_by or 0))}"
-    if status.status == WAIVED_STATUS:
-        return "Waived"
-    if withdrawn:
-        return "Not done (withdrawn)"
-    opened = "Reversed; open" if reversal is not None else "Open"
-    if status.status == OVERDUE:
-        return f"{opened}, overdue by {duration(at - status.deadline)}"
-    return f"{opened}, due in {duration(status.deadline - at)}"
-
-
-def _reversals(events: list[Event]) -> dict[str, Event]:
-    """The steps whose last event is a reversal (open again), and that reversal."""
-    last: dict[str, Event] = {}
-    for event in events:
-        if event.step:
-            last[event.step] = event
-    return {step: event for step, event in last.items() if event.kind == REVERSE}
-
-
-def _step(
-    deal: Deal,
-    step: Step,
-    status: StepStatus,
-    party: Purchaser | None,
-    events: list[Event],
-    at: datetime,
-    mask: Masker,
-) -> StepRecord:
-    zone = deal.step_zone(step, party)
-    withdrawn = any(e.kind == WITHDRAW for e in events)
-    reversed_steps = _reversals(events)
-    reversal = None if status.finished else reversed_steps.get(step.id)
-    lines = tuple(_event_line(e, zone, mask) for e in events if e.step == step.id)
-    verdict = _verdict(status, at, withdrawn, reversal)
-    notes: list[str] = []
-    exception: str | None = None
-    if status.status == WAIVED_STATUS:
-        exception = f"waived: {mask(status.reason)}"
-    elif status.status == DONE_LATE:
-        exception = verdict.lower()
-    elif reversal is not None:
-        exception = f"reversed {when(reversal.occurred_at, zone)} ({mask(reversal.note)}); " + (
-            verdict.removeprefix("Reversed; ")
-        )
-    elif status.status == OVERDUE and not withdrawn:
-        exception = verdict.lower()
-    if status.finished:
-        before = [
-            deal.terms.step(needed).title
-            for needed in step.requires
-            if needed in reversed_steps and needed in deal.terms.step_ids
-        ]
-        if before:
-            notes.append(f"Done before {' and '.join(before)} was reversed")
-            exception = "; ".join(filter(None, [exception, notes[-1][:1].lower() + notes[-1][1:]]))
-    elif not withdrawn:
-        notes += [f"Blocked: {missing}" for missing in status.blocked_by]
-        if status.waiting_on:
-            waiting = [deal.terms.step(s).title for s in status.waiting_on]
-            notes.append(f"Waiting on: {', '.join(waiting)}")
-    if status.reason:
-        notes.insert(0, mask(status.reason))
-    still_open = None
-    if not status.finished and not withdrawn and exception is None:
-        still_open = f"due {when(status.deadline, zone)} (in {duration(status.deadline - at)})"
-        if status.blocked_by:
-            still_open += "; " + ", ".join(status.blocked_by)
-    return StepRecord(
-        step.id,
-        step.title,
-        when(status.deadline, zone),
-        status.status,
-        verdict,
-        exception is not None or (withdrawn and not status.finished),
-        lines,
-        tuple(notes),
-        exception,
-        still_open,
-    )
-
-
-_WHAT = {
-    MARK: "done",
-    RECEIPT: "part payment received",
-    UNDO: "undone (a mistake in the record)",
-    REVERSE: "reversed",
-    WAIVE: "waived",
-    WITHDRAW: "withdrawn",
-    REVISION: "deal file reloaded",
-    INSTRUCTIONS: "wire instructions entered",
-    INSTRUCTIONS_VERIFIED: "wire instructions verified by callback",
-}
-
-
-def _particulars(event: Event, mask: Masker, zone: ZoneInfo) -> list[str]:
-    details = []
-    if event.evidence:
-        label = (event.evidence_kind or "evidence").replace("_", " ")
-        details.append(f"{label[:1].upper()}{label[1:]} {mask(event.evidence)}")
-    if event.amount is not None:
-        details.append(format_money(event.amount))
-    if event.note:
-        details.append(mask(event.note))
-    if event.recorded_at != event.occurred_at:
-        details.append(f"recorded {when(event.recorded_at, zone)}")
-    return details
-
-
-def _event_line(event: Event, zone: ZoneInfo, mask: Masker) -> EventLine:
-    what = _WHAT.get(event.kind, event.kind.replace("_", " "))
-    return EventLine(
-        when(event.occurred_at, zone),
-        f"{what} by {event.actor}",
-        tuple(_particulars(event, mask, zone)),
-    )
-
-
-def _record_line(deal: Deal, entry: RecordEntry, mask: Masker) -> RecordLine:
-    event = entry.event
-    zone = deal.terms.zone
-    title = event.step
-    if event.step:
-        try:
-            title = deal.terms.step(event.step).title
-        except KeyError:
-            title = event.step
-    what = _WHAT.get(event.kind, event.kind.replace("_", " "))
-    what = f"{title}: {what}" if title else what[:1].upper() + what[1:]
-    details = _particulars(event._replace(recorded_at=event.occurred_at), mask, zone)
-    return RecordLine(
-        when(event.occurred_at, zone),
-        entry.party.name,
-        what,
-        event.actor,
-        "; ".join(details),
-        when(event.recorded_at, zone),
-    )
-
-
-# --- the binder export --------------------------------------------------------------------------
-
-EXPORT_FIELDS = (
-    "id",
-    "record",
-    "party",
-    "party_name",
-    "seq",
-    "kind",
-    "step",
-    "occurred_at",
-    "recorded_at",
-    "actor",
-    "host",
-    "evidence_kind",
-    "evidence",
-    "amount",
-    "note",
-    "prev_hash",
-    "hash",
-)
-
-
-def _exact(amount: Decimal) -> str:
-    """Cents always shown, nothing rounded: `450000.00`."""
-    return money_text(amount) if amount == amount.quantize(Decimal("0.01")) else str(amount)
-
-
-def export_rows(record: DealRecord) -> list[dict[str, str | int | None]]:
-    """Every event (then every deal-file load) with all its fields: money as exact strings,
-    times as ISO 8601 with the deal's offset, evidence and notes with account numbers masked."""
-    deal = record.deal
-    zone = deal.terms.zone
-    mask = Masker(account_numbers(deal, {e.party.id: e.party for e in record.entries}.values()))
-    rows: list[dict[str, str | int | None]] = []
-    for entry in record.entries:
-        event = entry.event
-        rows.append(
-            {
-                "id": event.id,
-                "record": "event",
-                "party": entry.party.slug.lstrip("@"),  # `company`, as closing verify prints it
-                "party_name": entry.party.name,
-                "seq": event.seq,
-                "kind": event.kind,
-                "step": event.step or None,
-                "occurred_at": event.occurred_at.astimezone(zone).isoformat(),
-                "recorded_at": event.recorded_at.astimezone(zone).isoformat(),
-                "actor": event.actor,
-                "host": event.host,
-                "evidence_kind": event.evidence_kind,
-                "evidence": mask(event.evidence) if event.evidence else event.evidence,
-                "amount": None if event.amount is None else _exact(event.amount),
-                "note": mask(event.note) if event.note else event.note,
-                "prev_hash": entry.prev_hash,
-                "hash": entry.hash,
-            }
-        )
-    for number, revision in enumerate(record.revisions, start=1):
-        loaded = revision.loaded_at.astimezone(zone).isoformat()
-        rows.append(
-            dict.fromkeys(EXPORT_FIELDS)
-            | {
-                "id": number,
-                "record": "deal_revision",
-                "party": "deal",
-                "party_name": deal.terms.title,
-                "kind": "deal_file_loaded",
-                "occurred_at": loaded,
-                "recorded_at": loaded,
-                "evidence_kind": "sha256",
-                "evidence": revision.source_sha256,
-                "note": "; ".join(revision.changes),
-            }
-        )
-    return rows

@@ -2,9 +2,10 @@
 held until a second person verifies them by calling back a number known before the change.
 
 What is kept of a version of the instructions (`Version`) never holds the account number: only
-its last four digits (`••••6789`) and a fingerprint. The fingerprint is a slow, salted hash
-(scrypt) of the normalised instructions, so that the stored value cannot be turned back into the
-account by trying every possible number; the full account lives only in the deal file.
+its last four digits (`••••6789`, `closing.domain.redaction`'s canonical form) and a fingerprint.
+The fingerprint is a slow, salted hash (scrypt) of the normalised instructions, so that the stored
+value cannot be turned back into the account by trying every possible number; the full account
+lives only in the deal file.
 
 Pure: these functions return values or raise `RefusedError`; `closing.services.wires` stores
 what they decide.
@@ -30,9 +31,9 @@ from closing.domain.events import (
     Standing,
     deal_event,
 )
+from closing.domain.redaction import mask_account, normalise_account
 from closing.domain.timefmt import local
 
-MASK = "••••"
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 16}
 
 
@@ -49,7 +50,8 @@ class Instructions:
     reference: str | None = None
 
     def __repr__(self) -> str:  # never the account, even in a traceback
-        return f"Instructions(bank={self.bank!r}, account={mask(self.account)!r})"
+        shown = mask_account(self.account, canonical=True)
+        return f"Instructions(bank={self.bank!r}, account={shown!r})"
 
     @classmethod
     def from_spec(cls, spec: WireInstructionsSpec) -> Instructions:
@@ -61,14 +63,6 @@ class Instructions:
             spec.swift,
             spec.reference,
         )
-
-
-_NOT_ACCOUNT = re.compile(r"[^0-9A-Za-z]")
-
-
-def normalise_account(account: str) -> str:
-    """`0001 2345-6789` -> `000123456789`: what banks print around an account number removed."""
-    return _NOT_ACCOUNT.sub("", account).upper()
 
 
 def _words(text: str | None) -> str:
@@ -105,11 +99,6 @@ def short(fingerprint_hex: str) -> str:
     return "-".join(head[i : i + 4] for i in range(0, 16, 4))
 
 
-def mask(account: str) -> str:
-    """`••••6789`: the last four characters of the account, nothing else."""
-    return MASK + normalise_account(account)[-4:]
-
-
 @dataclass(frozen=True)
 class Proposed:
     """What a deal file says now, as it will be kept (no account number)."""
@@ -134,7 +123,7 @@ def propose(
         fingerprint(instructions, deal_slug),
         instructions.bank,
         instructions.aba,
-        mask(instructions.account),
+        mask_account(instructions.account, canonical=True),
         instructions.account_name,
         instructions.swift,
         instructions.reference,
@@ -437,6 +426,6 @@ def is_company_account(account: str, version: Version, deal_slug: str) -> bool:
     masked form and the instructions with it have the version's fingerprint."""
     if not version.present or version.account_masked is None:
         return False
-    if mask(account) != version.account_masked:
+    if mask_account(account, canonical=True) != version.account_masked:
         return False
     return fingerprint(version.instructions_with(account), deal_slug) == version.fingerprint

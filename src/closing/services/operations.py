@@ -36,7 +36,7 @@ from closing.store import queries
 from closing.store.database import Store
 
 if TYPE_CHECKING:
-    from closing.domain.memo import DealRecord
+    from closing.domain.record import DealRecord
 
 # --- loading deal files ------------------------------------------------------------------------
 
@@ -443,7 +443,7 @@ def _head_break(chain: queries.Chain) -> Break | None:
 def record(store: Store, deal_name: str | None) -> DealRecord:
     """Every event of the deal with the hashes stored with it, in the order appended, and each
     load of its deal file: what `closing report` and `closing export` read."""
-    from closing.domain.memo import DealRecord, DealRevision, RecordEntry
+    from closing.domain.record import DealRecord, DealRevision, RecordEntry
 
     with store.session(read_only=True) as session:
         deal = open_deal(session, deal_name)

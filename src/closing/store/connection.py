@@ -25,9 +25,10 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from closing.domain.errors import DatabaseError
+from closing.domain.redaction import masked_url
 from closing.domain.text import neutral
 from closing.store.values import moment_to_store, money_to_store, stored_moment
 
@@ -62,19 +63,6 @@ class Location:
     sqlite_uri: str | None = None  # the file: URI sqlite3 opens (before any mode is added)
     sqlite_options: tuple[tuple[str, str], ...] = ()
     conninfo: str | None = None
-
-
-def masked_url(url: str) -> str:
-    """The URL with any password replaced by `***`, for messages."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return neutral(url)
-        netloc = parts.netloc.rsplit("@", 1)
-        user = netloc[0].split(":", 1)[0]
-        return neutral(urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}")))
-    except ValueError:
-        return f"{neutral(url.split('://')[0])}://… (not a database URL like sqlite:///closing.db)"
 
 
 def locate(url: str) -> Location:

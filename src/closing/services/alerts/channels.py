@@ -13,9 +13,9 @@ import os
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from closing.domain.errors import AlertsError
+from closing.domain.redaction import mask_url
 from closing.domain.text import neutral, neutral_lines, quoted
 
 LOG_KEY = "log"
@@ -39,18 +39,6 @@ class Channel:
 
 LOG_CHANNEL = Channel(LOG_KEY, "log")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def mask_url(url: str) -> str:
-    """`scheme://host:port/…`: user, password, path tokens and query are hidden."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unreadable URL>"
-    rest = "/…" if (parts.path.strip("/") or parts.query or parts.username) else ""
-    return f"{parts.scheme}://{host}{port}{rest}"
 
 
 def channel_for(url: str) -> Channel:

@@ -1,0 +1,324 @@
+"""What the closing memorandum says of each party and each step: a purchaser's standing, figures and
+Schedule 1 details, each step's verdict (on time, late, reversed, waived, open) with its events
+and their particulars, and one line for each record outside the steps.
+
+Pure, like `closing.domain.memo`, which assembles these into the memo; account numbers in free
+text go through the memo's `Masker` (`closing.domain.redaction`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from closing.domain.board import (
+    DONE_LATE,
+    DONE_STATUS,
+    OVERDUE,
+    WAIVED_STATUS,
+    PurchaserStatus,
+    StepStatus,
+)
+from closing.domain.deal import Deal
+from closing.domain.dealfile.schema import Step
+from closing.domain.events import (
+    INSTRUCTIONS,
+    INSTRUCTIONS_VERIFIED,
+    RECEIPT,
+    REVERSE,
+    REVISION,
+    UNDO,
+    WAIVE,
+    WITHDRAW,
+    Event,
+    Purchaser,
+)
+from closing.domain.machine import MARK
+from closing.domain.money import format_money
+from closing.domain.record import RecordEntry
+from closing.domain.redaction import Masker, mask_account
+from closing.domain.timefmt import duration, local
+
+
+@dataclass(frozen=True)
+class Field:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class EventLine:
+    """One event on a step: when it happened, what (`done by alice`), and its particulars."""
+
+    when: str
+    what: str
+    details: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    step: str
+    title: str
+    due: str
+    status: str  # the board's: done, done_late, pending, due_soon, overdue, waived
+    verdict: str  # "On time", "Late by 10m", "Open; overdue by 2d 16h", "Waived"
+    flagged: bool  # late, overdue, reversed or needing attention: set apart in the memo
+    events: tuple[EventLine, ...]
+    notes: tuple[str, ...]  # a waiver's reason, a reversal it stood on, missing details
+    exception: str | None  # late, overdue, reversed, waived, done before a reversal
+    still_open: str | None  # open and on time: when it is due
+
+
+@dataclass(frozen=True)
+class PartyRecord:
+    name: str
+    slug: str
+    standing: str  # "Closed", "Open: 2 of 5 steps outstanding", "Withdrawn: never funded"
+    closed: bool
+    withdrawn: bool
+    figures: tuple[Field, ...]  # shares, purchase price, warrant shares, received
+    details: tuple[Field, ...]  # notices and DWAC instructions (account masked)
+    steps: tuple[StepRecord, ...]
+
+
+@dataclass(frozen=True)
+class RecordLine:
+    """A correction (undo, reversal, waiver, withdrawal) or any other record, one row."""
+
+    when: str
+    party: str
+    what: str
+    by: str
+    detail: str
+    recorded: str
+
+
+def when(moment: datetime, zone: ZoneInfo) -> str:
+    """`Fri 2002-06-07 10:15 PDT`."""
+    return f"{moment.astimezone(zone):%a} {local(moment, zone)}"
+
+
+def number_text(value: int) -> str:
+    """`1,935,483`: a count of shares."""
+    return f"{value:,}"
+
+
+def party_record(
+    deal: Deal, row: PurchaserStatus, events: list[Event], at: datetime, mask: Masker
+) -> PartyRecord:
+    """A purchaser of Schedule 1 as the memo shows it: standing, figures, details, steps."""
+    purchaser = row.purchaser
+    steps = tuple(
+        step_record(deal, step, row.steps[step.id], purchaser, events, at, mask)
+        for step in deal.terms.purchaser_steps
+    )
+    open_steps = sum(1 for s in row.steps.values() if not s.finished)
+    if row.withdrawn is not None:
+        standing = f"Withdrawn {when(row.withdrawn.occurred_at, deal.terms.zone)}: " + mask(
+            row.withdrawn.note
+        )
+    elif row.closed:
+        standing = "Closed"
+    else:
+        standing = f"Open: {open_steps} of {len(steps)} steps outstanding"
+    figures: tuple[Field, ...] = (
+        Field("Shares", number_text(purchaser.shares)),
+        Field("Purchase price", format_money(purchaser.purchase_price)),
+        Field("Warrant shares", number_text(purchaser.warrant_shares)),
+        Field("Received", format_money(row.amount_received)),
+    )
+    if row.shortfall:
+        figures = (*figures, Field("Short of the price by", format_money(row.shortfall)))
+    return PartyRecord(
+        purchaser.name,
+        purchaser.slug,
+        standing,
+        row.closed,
+        row.withdrawn is not None,
+        figures,
+        _details(purchaser),
+        steps,
+    )
+
+
+def _details(purchaser: Purchaser) -> tuple[Field, ...]:
+    """The notice and DWAC details of Schedule 1's purchaser, the account number masked."""
+    notices = [
+        value
+        for value in (
+            purchaser.detail("notices.attention")
+            and f"Attn: {purchaser.detail('notices.attention')}",
+            purchaser.detail("notices.address"),
+            purchaser.detail("notices.facsimile")
+            and f"facsimile {purchaser.detail('notices.facsimile')}",
+        )
+        if value
+    ]
+    account = purchaser.detail("dwac.account_number")
+    dwac = [
+        value
+        for value in (
+            purchaser.detail("dwac.dtc_number")
+            and f"DTC No. {purchaser.detail('dwac.dtc_number')}",
+            account and f"account {mask_account(account)}",
+            purchaser.detail("dwac.reference")
+            and f"reference {purchaser.detail('dwac.reference')}",
+        )
+        if value
+    ]
+    fields = [
+        Field("Notices", "; ".join(notices) if notices else "not given in the deal file"),
+        Field("DWAC", "; ".join(dwac) if dwac else "not given in the deal file"),
+    ]
+    if purchaser.time_zone:
+        fields.append(Field("Time zone", purchaser.time_zone))
+    return tuple(fields)
+
+
+def _verdict(status: StepStatus, at: datetime, withdrawn: bool, reversal: Event | None) -> str:
+    if status.status == DONE_STATUS:
+        return "On time"
+    if status.status == DONE_LATE:
+        return f"Late by {duration(timedelta(seconds=status.late_by or 0))}"
+    if status.status == WAIVED_STATUS:
+        return "Waived"
+    if withdrawn:
+        return "Not done (withdrawn)"
+    opened = "Reversed; open" if reversal is not None else "Open"
+    if status.status == OVERDUE:
+        return f"{opened}, overdue by {duration(at - status.deadline)}"
+    return f"{opened}, due in {duration(status.deadline - at)}"
+
+
+def _reversals(events: list[Event]) -> dict[str, Event]:
+    """The steps whose last event is a reversal (open again), and that reversal."""
+    last: dict[str, Event] = {}
+    for event in events:
+        if event.step:
+            last[event.step] = event
+    return {step: event for step, event in last.items() if event.kind == REVERSE}
+
+
+def step_record(
+    deal: Deal,
+    step: Step,
+    status: StepStatus,
+    party: Purchaser | None,
+    events: list[Event],
+    at: datetime,
+    mask: Masker,
+) -> StepRecord:
+    """One step of `party` (None: the company) at `at`: its verdict, events, notes, and whether
+    it is an exception or still open on time."""
+    zone = deal.step_zone(step, party)
+    withdrawn = any(e.kind == WITHDRAW for e in events)
+    reversed_steps = _reversals(events)
+    reversal = None if status.finished else reversed_steps.get(step.id)
+    lines = tuple(_event_line(e, zone, mask) for e in events if e.step == step.id)
+    verdict = _verdict(status, at, withdrawn, reversal)
+    notes: list[str] = []
+    exception: str | None = None
+    if status.status == WAIVED_STATUS:
+        exception = f"waived: {mask(status.reason)}"
+    elif status.status == DONE_LATE:
+        exception = verdict.lower()
+    elif reversal is not None:
+        exception = f"reversed {when(reversal.occurred_at, zone)} ({mask(reversal.note)}); " + (
+            verdict.removeprefix("Reversed; ")
+        )
+    elif status.status == OVERDUE and not withdrawn:
+        exception = verdict.lower()
+    if status.finished:
+        before = [
+            deal.terms.step(needed).title
+            for needed in step.requires
+            if needed in reversed_steps and needed in deal.terms.step_ids
+        ]
+        if before:
+            notes.append(f"Done before {' and '.join(before)} was reversed")
+            exception = "; ".join(filter(None, [exception, notes[-1][:1].lower() + notes[-1][1:]]))
+    elif not withdrawn:
+        notes += [f"Blocked: {missing}" for missing in status.blocked_by]
+        if status.waiting_on:
+            waiting = [deal.terms.step(s).title for s in status.waiting_on]
+            notes.append(f"Waiting on: {', '.join(waiting)}")
+    if status.reason:
+        notes.insert(0, mask(status.reason))
+    still_open = None
+    if not status.finished and not withdrawn and exception is None:
+        still_open = f"due {when(status.deadline, zone)} (in {duration(status.deadline - at)})"
+        if status.blocked_by:
+            still_open += "; " + ", ".join(status.blocked_by)
+    return StepRecord(
+        step.id,
+        step.title,
+        when(status.deadline, zone),
+        status.status,
+        verdict,
+        exception is not None or (withdrawn and not status.finished),
+        lines,
+        tuple(notes),
+        exception,
+        still_open,
+    )
+
+
+_WHAT = {
+    MARK: "done",
+    RECEIPT: "part payment received",
+    UNDO: "undone (a mistake in the record)",
+    REVERSE: "reversed",
+    WAIVE: "waived",
+    WITHDRAW: "withdrawn",
+    REVISION: "deal file reloaded",
+    INSTRUCTIONS: "wire instructions entered",
+    INSTRUCTIONS_VERIFIED: "wire instructions verified by callback",
+}
+
+
+def _particulars(event: Event, mask: Masker, zone: ZoneInfo) -> list[str]:
+    details = []
+    if event.evidence:
+        label = (event.evidence_kind or "evidence").replace("_", " ")
+        details.append(f"{label[:1].upper()}{label[1:]} {mask(event.evidence)}")
+    if event.amount is not None:
+        details.append(format_money(event.amount))
+    if event.note:
+        details.append(mask(event.note))
+    if event.recorded_at != event.occurred_at:
+        details.append(f"recorded {when(event.recorded_at, zone)}")
+    return details
+
+
+def _event_line(event: Event, zone: ZoneInfo, mask: Masker) -> EventLine:
+    what = _WHAT.get(event.kind, event.kind.replace("_", " "))
+    return EventLine(
+        when(event.occurred_at, zone),
+        f"{what} by {event.actor}",
+        tuple(_particulars(event, mask, zone)),
+    )
+
+
+def record_line(deal: Deal, entry: RecordEntry, mask: Masker) -> RecordLine:
+    """An event as one row of the memo's record sections (corrections, other records, wire
+    instructions)."""
+    event = entry.event
+    zone = deal.terms.zone
+    title = event.step
+    if event.step:
+        try:
+            title = deal.terms.step(event.step).title
+        except KeyError:
+            title = event.step
+    what = _WHAT.get(event.kind, event.kind.replace("_", " "))
+    what = f"{title}: {what}" if title else what[:1].upper() + what[1:]
+    details = _particulars(event._replace(recorded_at=event.occurred_at), mask, zone)
+    return RecordLine(
+        when(event.occurred_at, zone),
+        entry.party.name,
+        what,
+        event.actor,
+        "; ".join(details),
+        when(event.recorded_at, zone),
+    )
