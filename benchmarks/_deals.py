@@ -45,7 +45,7 @@ compile_bytecode()
 
 
 @contextmanager
-def bulk_transaction(url: str) -> Iterator[Any]:
+def store_transaction(url: str) -> Iterator[Any]:
     """One write transaction on `url` (a `closing.store.connection.Connection`: `rows`,
     `executemany`, `bind_moment`, `bind_money`, `?` placeholders on both backends)."""
     from closing.store.connection import Database
@@ -157,7 +157,7 @@ def record_progress(
 
     pick = steps_for or default
     signed_at = datetime.fromisoformat(base)
-    with bulk_transaction(url) as connection:
+    with store_transaction(url) as connection:
         ((deal_slug,),) = connection.rows("SELECT slug FROM deal")
         parties = connection.rows(
             "SELECT id, deal_id, slug, purchase_price, position, role FROM purchaser"
