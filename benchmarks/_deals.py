@@ -15,13 +15,18 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "workflows" / "neotherapeutics-2002-06-07.yaml"
 SEED_SLUG = "neotherapeutics-2002-06-07"
 CHECKLIST = ROOT / "workflows" / "examples" / "registered-direct-60-steps.yaml"
 BIG = 10_000
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# The server the test suite uses when it names one (CLOSING_TEST_POSTGRES_URL), else the usual.
+POSTGRES = os.environ.get(
+    "CLOSING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+SMOKE_BIG = 24  # the generated deals' size under --smoke: every code path, in seconds
 _script = Path(sys.executable).with_name("closing")
 CLOSING = [str(_script)] if _script.exists() else [sys.executable, "-m", "closing"]
 
@@ -34,6 +39,23 @@ def compile_bytecode() -> None:
 
 
 compile_bytecode()
+
+
+# --- the internals this module calls (one place to update when the store's API moves) -----------
+
+
+@contextmanager
+def store_transaction(url: str) -> Iterator[Any]:
+    """One write transaction on `url` (a `closing.store.connection.Connection`: `rows`,
+    `executemany`, `bind_moment`, `bind_money`, `?` placeholders on both backends)."""
+    from closing.store.connection import Database
+
+    database = Database(url, must_exist=True)
+    try:
+        with database.transaction(write=True) as connection:
+            yield connection
+    finally:
+        database.close()
 
 
 def seed_head(slug: str, alerts: str | None = None, source: Path = SEED) -> str:
@@ -124,35 +146,27 @@ def record_progress(
     order, `spacing` apart from `base` plus position % 3600 seconds; by default `signed` for
     everyone and `wired` for every other one (even positions). The company has done
     `company_steps`, in order, at `base` (by default the seed's prospectus supplement, which came
-    with the agreement). Returns the slug of the purchaser at position 5001 (signed, not wired,
-    under the default)."""
-    from sqlalchemy import select
-
+    with the agreement). Returns the slug of the purchaser in the middle, at an odd position
+    (5001 of 10,000: signed, not wired, under the default)."""
     from closing.domain.chain import GENESIS, event_hash
     from closing.domain.events import Event
-    from closing.store.database import Store
-    from closing.store.schema import DEALS, EVENTS, PURCHASERS
+    from closing.store.values import money
 
     def default(position: int) -> list[str]:
         return ["signed", "wired"] if position % 2 == 0 else ["signed"]
 
     pick = steps_for or default
-    store = Store(url)
     signed_at = datetime.fromisoformat(base)
-    rows: list[dict[str, object]] = []
-    heads: list[dict[str, object]] = []
-    target = ""
-    with store.session() as session:
-        deal_slug = session.execute(select(DEALS.c.slug)).scalar_one()
-        query = select(
-            PURCHASERS.c.id,
-            PURCHASERS.c.deal_id,
-            PURCHASERS.c.slug,
-            PURCHASERS.c.purchase_price,
-            PURCHASERS.c.position,
-            PURCHASERS.c.role,
+    with store_transaction(url) as connection:
+        ((deal_slug,),) = connection.rows("SELECT slug FROM deal")
+        parties = connection.rows(
+            "SELECT id, deal_id, slug, purchase_price, position, role FROM purchaser"
         )
-        for pid, deal_id, slug, price, position, role in session.execute(query):
+        middle = (sum(1 for *_, role in parties if role != "company") // 2) | 1
+        rows: list[tuple[object, ...]] = []
+        heads: list[tuple[object, ...]] = []
+        target = ""
+        for pid, deal_id, slug, price, position, role in parties:
             if role == "company":
                 steps = [(step, signed_at) for step in company_steps]
             else:
@@ -160,29 +174,28 @@ def record_progress(
                 steps = [(step, at + spacing * n) for n, step in enumerate(pick(position))]
             previous = GENESIS
             for seq, (step, when) in enumerate(steps, start=1):
-                amount = price if step == "wired" else None
+                amount = money(price) if step == "wired" else None
                 event = Event(
                     0, pid, seq, "mark", step, when, when, "bench", "bench", amount=amount
                 )
                 digest = event_hash(deal_slug, slug, event, previous)
-                values = event._asdict()
-                del values["id"]
-                rows.append(values | dict(deal_id=deal_id, prev_hash=previous, hash=digest))
+                stored = event._replace(
+                    occurred_at=connection.bind_moment(when),
+                    recorded_at=connection.bind_moment(when),
+                    amount=connection.bind_money(amount),
+                )
+                rows.append((*stored[1:], deal_id, previous, digest))
                 previous = digest
             if steps:
-                heads.append(dict(pid=pid, seq=len(steps), hash=previous))
-            if position == BIG // 2 + 1:
+                heads.append((len(steps), previous, pid))
+            if position == middle and role != "company":
                 target = slug
-        session.execute(EVENTS.insert(), rows)
-        from sqlalchemy import bindparam
-
-        session.execute(
-            PURCHASERS.update()
-            .where(PURCHASERS.c.id == bindparam("pid"))
-            .values(head_seq=bindparam("seq"), head_hash=bindparam("hash")),
-            heads,
-        )
-    store.engine.dispose()
+        columns = ", ".join(Event._fields[1:])
+        marks = ", ".join("?" * (len(Event._fields) + 2))
+        insert = f"INSERT INTO event ({columns}, deal_id, prev_hash, hash) VALUES ({marks})"
+        connection.executemany(insert, rows)
+        move = "UPDATE purchaser SET head_seq = ?, head_hash = ? WHERE id = ?"
+        connection.executemany(move, heads)
     return target
 
 
@@ -231,8 +244,5 @@ def postgres_schema(prefix: str, url: str = POSTGRES) -> Iterator[str]:
         closing(["db", "upgrade"], cli_env(scoped, "2002-06-07T07:00:00-07:00"))
         yield scoped
     finally:
-        from closing.store.database import dispose_engines
-
-        dispose_engines()
         with psycopg.connect(_libpq(url), autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{name}" CASCADE')

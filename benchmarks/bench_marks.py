@@ -1,13 +1,13 @@
 """Marks per second with 1, 2 and 4 concurrent OS processes, on SQLite and on PostgreSQL.
 
     python benchmarks/bench_marks.py [--seconds S] [--rounds R] [--cli-marks N] [--procs 1,2,4]
-                                     [--no-postgres] [--profile] [--strict]
+                                     [--no-postgres] [--profile] [--strict] [--smoke]
 
 Each backend gets the generated 10,000-purchaser deal (nothing marked yet). Every process marks
 purchasers of its own (a disjoint slice; no two processes touch one purchaser), two ways:
 
-  in-process  a worker process imports closing once, then calls `closing.services.operations.mark`
-  in a
+  in-process  a worker process imports closing once, then records marks through the service
+              `closing mark` uses (`marks_on` below) in a
               loop (signed for each of its purchasers, then wired, ...) for S seconds on a fixed
               clock: what the database sustains without Python start-up. R interleaved rounds
               (1, 2, 4 processes, then again), each continuing where the last stopped; the
@@ -18,6 +18,10 @@ Throughput is accepted marks / wall time (from the first start to the last finis
 the event table is checked: for each configuration, exactly one event per accepted mark (no loss,
 no duplicates) and no event for anything else. Those checks are the budget lines; exits 1 on a
 FAIL only with --strict.
+
+--smoke: a deal of a few dozen purchasers, 1 and 2 processes, one short round, one CLI mark per
+process, and the profiled worker (a test of the suite runs it, so that the script keeps working;
+its checks are of correctness, not time, and still say PASS or FAIL).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,21 +52,51 @@ from _deals import (
     BIG,
     CLOSING,
     ROOT,
+    SMOKE_BIG,
     cli_env,
     closing,
     generate_deal,
     postgres_available,
     postgres_schema,
     purchaser_slug,
+    store_transaction,
 )
+
+from closing.domain.marking import MarkRequest
 
 LOAD_AT_START = os.getloadavg()
 NOW = "2002-06-07T14:00:00-07:00"
 INIT_NOW = "2002-06-07T07:00:00-07:00"
 STEPS = ["signed", "wired", "warrant_faxed", "dwac_credited", "warrant_delivered"]
-IN_PROCESS_BLOCK = 2_400  # purchasers per in-process configuration (x5 steps of capacity)
-CLI_BLOCK = 400  # purchasers per whole-CLI configuration
-PROFILE_BLOCK = 1_000  # purchasers for the profiled worker (--profile), after the measured ones
+
+
+@dataclass(frozen=True)
+class Sizes:
+    purchasers: int  # of the generated deal
+    in_process: int  # purchasers per in-process configuration (x5 steps of capacity)
+    cli: int  # purchasers per whole-CLI configuration
+    profile: int  # purchasers for the profiled worker (--profile), after the measured ones
+
+
+REAL = Sizes(BIG, 2_400, 400, 1_000)
+SMOKE = Sizes(SMOKE_BIG, 4, 2, 2)
+
+
+# --- the internals this script calls (one place to update when the services API moves) ---------
+
+
+@contextmanager
+def marks_on(url: str) -> Iterator[Callable[[MarkRequest, datetime], Any]]:
+    """Record marks in this process through the service `closing mark` uses: `record(request,
+    now)`, which raises `RefusedError` for a mark the deal does not allow."""
+    from closing.services.operations import mark_or_correct
+    from closing.store.database import Store, dispose_engines
+
+    store = Store(url)
+    try:
+        yield lambda request, now: mark_or_correct(store, None, request, now)
+    finally:
+        dispose_engines()
 
 
 # --- the worker process --------------------------------------------------------------------------
@@ -71,18 +107,28 @@ def worker(url: str, first: int, count: int, skip: int, seconds: float, profile:
     skipping the first `skip` (step, purchaser) pairs (done in an earlier round).
 
     Prints `ready` once warmed up, waits for a line on stdin, then prints one JSON line."""
-    from closing.domain.errors import ClosingError, RefusedError
-    from closing.services.operations import MarkRequest, mark
-    from closing.store.database import Store
+    with marks_on(url) as record:
+        marks(record, first, count, skip, seconds, profile)
 
-    store = Store(url)
+
+def marks(
+    record: Callable[[MarkRequest, datetime], Any],
+    first: int,
+    count: int,
+    skip: int,
+    seconds: float,
+    profile: bool,
+) -> None:
+    """The worker's loop (see `worker`)."""
+    from closing.domain.errors import ClosingError, RefusedError
+
     now = datetime.fromisoformat(NOW)
     actor = f"bench-{os.getpid()}"
     # Warm up (connection, schema check, statement cache) with a mark that is always refused
     # (already signed, or else dated in the future), so it writes nothing.
     tomorrow = now + timedelta(days=1)
     with contextlib.suppress(RefusedError):
-        mark(store, None, MarkRequest(purchaser_slug(first + 1), "signed", at=tomorrow), now)
+        record(MarkRequest(purchaser_slug(first + 1), "signed", at=tomorrow), now)
     print("ready", flush=True)
     sys.stdin.readline()
     profiler = cProfile.Profile() if profile else None
@@ -102,7 +148,7 @@ def worker(url: str, first: int, count: int, skip: int, seconds: float, profile:
             break
         request = MarkRequest(purchaser_slug(position + 1), step, actor=actor, host="bench")
         try:
-            mark(store, None, request, now)
+            record(request, now)
             accepted.append((position, step))
         except RefusedError:
             refused += 1
@@ -259,24 +305,15 @@ def run_cli(config: Config, url: str, marks: int) -> None:
 
 def verify(config: Config, url: str) -> None:
     """Exactly one event per accepted mark in this configuration's block, and nothing else."""
-    from sqlalchemy import func, select
-
-    from closing.store.database import Store
-    from closing.store.schema import EventRow, PurchaserRow
-
-    events: Any = EventRow.__table__.c  # type: ignore[attr-defined]
-    purchasers: Any = PurchaserRow.__table__  # type: ignore[attr-defined]
     query = (
-        select(purchasers.c.position, events.step, func.count())
-        .select_from(purchasers.join(EventRow.__table__))  # type: ignore[attr-defined]
-        .where(
-            purchasers.c.position >= config.first,
-            purchasers.c.position < config.first + config.count,
-        )
-        .group_by(purchasers.c.position, events.step)
+        "SELECT purchaser.position, event.step, count(*) FROM purchaser"
+        " JOIN event ON event.purchaser_id = purchaser.id"
+        " WHERE purchaser.position >= ? AND purchaser.position < ?"
+        " GROUP BY purchaser.position, event.step"
     )
-    with Store(url).session() as session:
-        found = {(position, step): n for position, step, n in session.execute(query)}
+    with store_transaction(url) as connection:
+        rows = connection.rows(query, (config.first, config.first + config.count))
+    found = {(position, step): n for position, step, n in rows}
     wanted = Counter(config.accepted)
     duplicates = sum(1 for n in found.values() if n > 1)
     missing = sum(1 for key in wanted if key not in found)
@@ -296,29 +333,25 @@ def verify(config: Config, url: str) -> None:
 
 
 def count_events(url: str) -> int:
-    from sqlalchemy import func, select
-
-    from closing.store.database import Store
-    from closing.store.schema import EventRow
-
-    with Store(url).session() as session:
-        return int(
-            session.execute(
-                select(func.count()).select_from(EventRow.__table__)  # type: ignore[attr-defined]
-            ).scalar_one()
-        )
+    with store_transaction(url) as connection:
+        return int(connection.value("SELECT count(*) FROM event"))
 
 
 def bench_backend(
-    backend: str, url: str, deal_file: Path, args: argparse.Namespace, procs: list[int]
+    backend: str,
+    url: str,
+    deal_file: Path,
+    args: argparse.Namespace,
+    procs: list[int],
+    sizes: Sizes,
 ) -> list[Config]:
     closing(["init", str(deal_file)], cli_env(url, INIT_NOW))
     print(f"  {backend}: deal loaded", file=sys.stderr, flush=True)
     configs: list[Config] = []
     position = 0
     for n in procs:
-        configs.append(Config(backend, "in-process", n, position, IN_PROCESS_BLOCK))
-        position += IN_PROCESS_BLOCK
+        configs.append(Config(backend, "in-process", n, position, sizes.in_process))
+        position += sizes.in_process
     for round_number in range(args.rounds):
         for config in configs:
             run_in_process(config, url, args.seconds, False)
@@ -327,14 +360,14 @@ def bench_backend(
     for config in configs:
         verify(config, url)
     for n in procs:
-        config = Config(backend, "whole CLI", n, position, CLI_BLOCK)
-        position += CLI_BLOCK
+        config = Config(backend, "whole CLI", n, position, sizes.cli)
+        position += sizes.cli
         run_cli(config, url, args.cli_marks)
         verify(config, url)
         configs.append(config)
         print(f"  {backend}: whole CLI x{n}: {config.rate:.1f}/s", file=sys.stderr, flush=True)
     if args.profile:  # an extra, unmeasured run: the profiler slows the worker down
-        config = Config(backend, "profiled", 1, position, PROFILE_BLOCK)
+        config = Config(backend, "profiled", 1, position, sizes.profile)
         run_in_process(config, url, args.seconds, True)
         verify(config, url)
         configs.append(config)
@@ -350,15 +383,17 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def report(configs: list[Config], notes: list[str], args: argparse.Namespace) -> bool:
+def report(configs: list[Config], notes: list[str], args: argparse.Namespace, sizes: Sizes) -> bool:
     load = ", ".join(f"{x:.1f}" for x in LOAD_AT_START)
     print(
         f"\nclosing marks per second · python {sys.version.split()[0]} · {os.cpu_count()} CPUs"
         f" · load average at start {load}"
     )
-    print(f"{BIG:,}-purchaser deal per backend · each process marks its own purchasers")
     print(
-        f"in-process: {args.seconds:g} s of closing.services.operations.mark per worker process,"
+        f"{sizes.purchasers:,}-purchaser deal per backend · each process marks its own purchasers"
+    )
+    print(
+        f"in-process: {args.seconds:g} s of marks (marks_on) per worker process,"
         f" median of {args.rounds} interleaved rounds (min-max under (range))"
     )
     print(f"whole CLI: {args.cli_marks} `closing mark-signed` subprocesses per process\n")
@@ -424,25 +459,33 @@ def main() -> int:
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--profile", action="store_true", help="profile a 1-process worker")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a check fails")
+    parser.add_argument("--smoke", action="store_true", help="a few marks of each kind, quickly")
     args = parser.parse_args()
+    sizes = REAL
+    if args.smoke:
+        sizes = SMOKE
+        args.seconds, args.rounds, args.cli_marks, args.procs = 0.3, 1, 1, "1,2"
+        args.profile = True
     procs = [int(n) for n in args.procs.split(",")]
-    if len(procs) * (IN_PROCESS_BLOCK + CLI_BLOCK) + PROFILE_BLOCK > BIG or max(procs) > CLI_BLOCK:
-        parser.error(f"too many configurations for {BIG:,} purchasers")
+    needed = len(procs) * (sizes.in_process + sizes.cli) + sizes.profile
+    if needed > sizes.purchasers or max(procs) > sizes.cli:
+        parser.error(f"too many configurations for {sizes.purchasers:,} purchasers")
     started = time.perf_counter()
     notes: list[str] = []
     configs: list[Config] = []
     with tempfile.TemporaryDirectory(prefix="closing-bench-marks-") as tmp_dir:
         tmp = Path(tmp_dir)
         deal_file = tmp / "big.yaml"
-        generate_deal(deal_file, BIG)
-        configs += bench_backend("sqlite", f"sqlite:///{tmp / 'marks.db'}", deal_file, args, procs)
+        generate_deal(deal_file, sizes.purchasers)
+        sqlite = f"sqlite:///{tmp / 'marks.db'}"
+        configs += bench_backend("sqlite", sqlite, deal_file, args, procs, sizes)
         why_not = "--no-postgres" if args.no_postgres else postgres_available()
         if why_not:
             notes.append(f"postgresql skipped: {why_not}")
         else:
             with postgres_schema("bench_marks") as url:
-                configs += bench_backend("postgresql", url, deal_file, args, procs)
-    ok = report(configs, notes, args)
+                configs += bench_backend("postgresql", url, deal_file, args, procs, sizes)
+    ok = report(configs, notes, args, sizes)
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
     return 1 if args.strict and not ok else 0
 

@@ -1,11 +1,12 @@
 """Whole-process wall times of `closing report` (the closing memorandum) and `closing export`.
 
-    python benchmarks/bench_report.py [--runs N] [--purchasers N]
+    python benchmarks/bench_report.py [--runs N] [--purchasers N] [--smoke]
 
 Two deals in SQLite databases under a temp dir: the seed after the README's closing day, and a
 generated deal of 200 purchasers (every detail filled, all signed, every other one wired). Each
 command runs as a subprocess, one warm-up and N timed runs; the median is reported, with the
-PDF's page count.
+PDF's page count. --smoke runs each once, without the warm-up, with 50 purchasers (the fewest
+that still has a withdrawal): a test of the suite runs it, so that the script keeps working.
 """
 
 from __future__ import annotations
@@ -16,9 +17,36 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from _deals import CLOSING, SEED, cli_env, closing, generate_deal, purchaser_slug
+
+from closing.domain.marking import Correction, MarkRequest
+
+SMOKE_PURCHASERS = 50
+
+# --- the internals this script calls (one place to update when the services API moves) ---------
+
+
+@contextmanager
+def marks_on(url: str) -> Iterator[Callable[[MarkRequest | Correction, datetime], Any]]:
+    """Record marks and corrections in this process, through the service `closing mark` and
+    `closing undo` use: `record(request, now)`."""
+    from closing.services.operations import mark_or_correct
+    from closing.store.database import Store, dispose_engines
+
+    store = Store(url)
+    try:
+        yield lambda request, now: mark_or_correct(store, None, request, now)
+    finally:
+        dispose_engines()
+
+
+# --- the benchmark -------------------------------------------------------------------------------
 
 MONDAY = "2002-06-10T10:30:00-07:00"
 # The README quickstart's closing day: (CLOSING_NOW, arguments).
@@ -55,48 +83,56 @@ def closing_day(url: str, count: int) -> None:
     event log is chained): each signs, wires with a Fed reference, is faxed and credited; one
     in ten wires late, one in twenty-five has its wire reversed on Monday, one in fifty
     withdraws, and the originals arrive Monday."""
-    from datetime import datetime, timedelta
+    from datetime import timedelta
     from zoneinfo import ZoneInfo
-
-    from closing.services.operations import Correction, MarkRequest, correct, mark
-    from closing.store.database import Store, dispose_engines
 
     pacific = ZoneInfo("America/Los_Angeles")
     friday = datetime(2002, 6, 7, 8, 0, tzinfo=pacific)
     monday = datetime(2002, 6, 10, 9, 0, tzinfo=pacific)
-    store = Store(url)
+    with marks_on(url) as record:
 
-    def done(slug: str, step: str, at: datetime, kind: str, evidence: str) -> None:
-        request = MarkRequest(
-            slug, step, at=at, actor="bench", host="bench", evidence_kind=kind, evidence=evidence
-        )
-        mark(store, None, request, at)
+        def done(slug: str, step: str, at: datetime, kind: str, evidence: str) -> None:
+            request = MarkRequest(
+                slug,
+                step,
+                at=at,
+                actor="bench",
+                host="bench",
+                evidence_kind=kind,
+                evidence=evidence,
+            )
+            record(request, at)
 
-    done("company", "prospectus_delivered", friday, "evidence", "Exhibit B, with the agreement")
-    for n in range(1, count + 1):
-        slug = purchaser_slug(n)
-        at = friday + timedelta(minutes=n % 240)
-        if n % 50 == 0:
-            why = Correction("withdraw", slug, "", "never funded", "bench", "bench", at=at)
-            correct(store, None, why, at)
-            continue
-        done(slug, "signed", at, "evidence", "fax counterpart")
-        wired = at + timedelta(hours=2 if n % 10 else 7)
-        done(slug, "wired", wired, "reference", f"FED 20020607B1Q8021C{n:06d}")
-        done(slug, "warrant_faxed", wired + timedelta(minutes=5), "confirmation", f"fax {n}")
-        done(slug, "dwac_credited", wired + timedelta(minutes=9), "confirmation", f"DTC {n}")
-        if n % 25 == 0:
-            why = Correction("reverse", slug, "wired", "wire returned", "bench", "bench", at=monday)
-            correct(store, None, why, monday)
-        else:
-            done(slug, "warrant_delivered", monday, "tracking", f"FedEx 7901 {n:04d}")
-    dispose_engines()
+        done("company", "prospectus_delivered", friday, "evidence", "Exhibit B, with the agreement")
+        for n in range(1, count + 1):
+            slug = purchaser_slug(n)
+            at = friday + timedelta(minutes=n % 240)
+            if n % 50 == 0:
+                record(
+                    Correction("withdraw", slug, "", "never funded", "bench", "bench", at=at), at
+                )
+                continue
+            done(slug, "signed", at, "evidence", "fax counterpart")
+            wired = at + timedelta(hours=2 if n % 10 else 7)
+            done(slug, "wired", wired, "reference", f"FED 20020607B1Q8021C{n:06d}")
+            done(slug, "warrant_faxed", wired + timedelta(minutes=5), "confirmation", f"fax {n}")
+            done(slug, "dwac_credited", wired + timedelta(minutes=9), "confirmation", f"DTC {n}")
+            if n % 25 == 0:
+                returned = Correction(
+                    "reverse", slug, "wired", "wire returned", "bench", "bench", at=monday
+                )
+                record(returned, monday)
+            else:
+                done(slug, "warrant_delivered", monday, "tracking", f"FedEx 7901 {n:04d}")
 
 
-def timed(args: list[str], env: dict[str, str], runs: int) -> tuple[float, list[float]]:
-    """The median wall time in ms of `closing ARGS` over `runs` runs, after one warm-up."""
+def timed(
+    args: list[str], env: dict[str, str], runs: int, warm_up: bool = True
+) -> tuple[float, list[float]]:
+    """The median wall time in ms of `closing ARGS` over `runs` runs, after one warm-up (unless
+    not `warm_up`)."""
     times = []
-    for round_number in range(runs + 1):
+    for round_number in range(0 if warm_up else 1, runs + 1):
         start = time.perf_counter()
         done = subprocess.run([*CLOSING, *args], env=env, capture_output=True, text=True)
         elapsed = (time.perf_counter() - start) * 1000
@@ -117,7 +153,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--purchasers", type=int, default=200)
+    parser.add_argument("--smoke", action="store_true", help="one run, 50 purchasers")
     options = parser.parse_args()
+    if options.smoke:
+        options.runs, options.purchasers = 1, SMOKE_PURCHASERS
     with tempfile.TemporaryDirectory(prefix="bench-report-") as scratch:
         folder = Path(scratch)
         seed_url = f"sqlite:///{folder / 'seed.db'}"
@@ -149,9 +188,14 @@ def main() -> None:
                 ["export", "-o", str(folder / "big.csv")],
             ),
         ]
-        print(f"closing report / export, median of {options.runs} runs (whole process, SQLite)")
+        rounds = (
+            "one run, no warm-up: a smoke run"
+            if options.smoke
+            else f"median of {options.runs} runs"
+        )
+        print(f"closing report / export, {rounds} (whole process, SQLite)")
         for label, url, args in cases:
-            median, times = timed(args, cli_env(url, MONDAY), options.runs)
+            median, times = timed(args, cli_env(url, MONDAY), options.runs, not options.smoke)
             out = Path(args[-1])
             extra = f", {pages(out)} pages" if out.suffix == ".pdf" else ""
             spread = f"{min(times):,.0f}-{max(times):,.0f}"

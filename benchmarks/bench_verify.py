@@ -1,7 +1,10 @@
 """`closing verify` on a 10,000-purchaser deal with five events each (50,001 events, 10,001
 chains), as a whole process, against the import floor measured in the same run.
 
-    python benchmarks/bench_verify.py [--runs N]
+    python benchmarks/bench_verify.py [--runs N] [--smoke]
+
+--smoke runs each command once, without the warm-up, on a deal of a few dozen purchasers (a test
+of the suite runs it, so that the script keeps working).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _deals import BIG, CLOSING, cli_env, closing, generate_deal, record_progress
+from _deals import BIG, CLOSING, SMOKE_BIG, cli_env, closing, generate_deal, record_progress
 
 NOW = "2002-06-07T18:00:00-07:00"
 FIVE = ["signed", "wired", "warrant_faxed", "dwac_credited", "warrant_delivered"]
@@ -32,10 +35,14 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="one run, a small deal")
     args = parser.parse_args()
+    count = SMOKE_BIG if args.smoke else BIG
+    size = "10k" if count == BIG else f"{count}"
+    runs, first = (1, 1) if args.smoke else (args.runs, 0)  # round 0 is the warm-up
     with tempfile.TemporaryDirectory(prefix="closing-bench-verify-") as tmp:
         deal, url = Path(tmp) / "big.yaml", f"sqlite:///{Path(tmp) / 'big.db'}"
-        generate_deal(deal, BIG)
+        generate_deal(deal, count)
         env = cli_env(url, NOW)
         closing(["init", str(deal)], env)
         record_progress(url, lambda position: FIVE)
@@ -45,17 +52,20 @@ def main() -> int:
                 "-c",
                 "import sqlmodel, rich.table, transitions",
             ],
-            "10k x 5 events: closing verify --json": [*CLOSING, "verify", "--json"],
-            "10k x 5 events: closing status --json": [*CLOSING, "status", "--json"],
+            f"{size} x 5 events: closing verify --json": [*CLOSING, "verify", "--json"],
+            f"{size} x 5 events: closing status --json": [*CLOSING, "status", "--json"],
         }
         times: dict[str, list[float]] = {label: [] for label in cases}
-        for round_number in range(args.runs + 1):
+        for round_number in range(first, runs + 1):
             for label, cmd in cases.items():
                 elapsed = timed(cmd, env)
                 if round_number:
                     times[label].append(elapsed)
     floor = statistics.median(next(iter(times.values())))
-    print(f"\nmedian of {args.runs} interleaved whole-process runs after one warm-up\n")
+    if args.smoke:
+        print("\none whole-process run of each, no warm-up (smoke run)\n")
+    else:
+        print(f"\nmedian of {runs} interleaved whole-process runs after one warm-up\n")
     print(f"{'measurement':<52} {'median ms':>9} {'min ms':>7} {'x floor':>8}")
     for label, values in times.items():
         median = statistics.median(values)

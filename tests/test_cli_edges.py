@@ -272,6 +272,23 @@ def test_the_lazy_command_table_names_each_module_s_commands() -> None:
     assert defined == LAZY_COMMANDS
 
 
+def test_help_imports_no_database_code(tmp_path: Path) -> None:
+    """`closing --help` (the command a newcomer types first, and the one every shell Tab starts
+    like) prints the commands without importing the store or any database library."""
+    code = (
+        "import sys\nfrom closing.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "database = ('closing.store', 'sqlite3', 'sqlalchemy', 'sqlmodel', 'psycopg')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(database)), file=sys.stderr)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSING_")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert "Commands:" in done.stdout, done.stderr
+    assert done.stderr == "[]\n"
+
+
 def status_imports(url: str, cwd: Path) -> tuple[str, str]:
     """(the closing.cli modules, the SQLModel tables) a `closing status --json` process loads."""
     code = (
