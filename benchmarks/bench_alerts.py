@@ -7,9 +7,9 @@ Part A (10,000 purchasers, all signed, half wired, every detail filled, alerts a
 before each deadline and at it): the time to decide which alerts are due at one wake-up,
   (i)  the pure planner `closing.services.alerts.plan_alerts` on data already in memory, and
   (ii) one whole wake-up decision as the daemon takes it
-  (`closing.services.alerts.outbox._decide_deal`
-       up to its writes): a Store session that reads the deal row, the purchasers, their events
-       and the ledger's keys (`closing.store.alerts`), then plans,
+  (`closing.services.alerts.decide._decide_deal`
+       up to its writes): a Database transaction that reads the deal row, the purchasers, their
+       events and the ledger's keys (`closing.store.alerts`), then plans,
 at 16:31 PDT (15,000 alerts due) and at 14:00 PDT (none due), on SQLite and on PostgreSQL; then
   (iii) on SQLite, the daemon's whole first pass at 16:31 (decide: write the ledger; deliver: send
        every delivery to the log channel), and (ii) again at 16:45 with that ledger (none due).
@@ -111,7 +111,7 @@ class PartA:
 
 
 def wake_up(
-    store: Any, deal_id: int, now: datetime, cache: Any = None
+    database: Any, deal_id: int, now: datetime, cache: Any = None
 ) -> tuple[int, datetime | None]:
     """What `_decide_deal` computes before it writes: deal row, terms, purchasers, events and the
     ledger's keys, then the plan, with the garbage collector paused as the daemon's wake-up
@@ -119,15 +119,18 @@ def wake_up(
     is not read again."""
     from closing.domain.alert_plan import plan_alerts
     from closing.services.alerts.daemon import _no_collection
+    from closing.store import direct
     from closing.store.alerts import alert_keys
-    from closing.store.queries import company_of, deal_by_id, events_by_purchaser, purchasers_of
 
-    with _no_collection(), store.session() as session:
-        deal = deal_by_id(session, deal_id)
-        purchasers = purchasers_of(session, deal.id)
-        company = company_of(session, deal.id)
-        events = events_by_purchaser(session, deal.id)
-        keys = cache.keys(session, deal_id) if cache is not None else alert_keys(session, deal_id)
+    with _no_collection(), database.transaction() as connection:
+        deal = next(d for d in direct.deals(connection) if d.id == deal_id)
+        purchasers, company = direct.parties(connection, deal.id)
+        events = direct.events_by_party(connection, deal.id)
+        keys = (
+            cache.keys(connection, deal_id)
+            if cache is not None
+            else alert_keys(connection, deal_id)
+        )
         plan = plan_alerts(deal, purchasers, events, now, keys, company)
     return len(plan.due), plan.next_at
 
@@ -143,17 +146,17 @@ def measure_backend(
 ) -> None:
     from closing.domain.alert_plan import plan_alerts
     from closing.domain.events import replay
-    from closing.services.operations import open_deal
+    from closing.services.reading import open_deal
+    from closing.store import direct
     from closing.store.alerts import alert_keys
-    from closing.store.database import Store
-    from closing.store.queries import events_by_purchaser, purchasers_of
+    from closing.store.connection import Database
 
-    store = Store(url)
-    with store.session() as session:
-        deal = open_deal(session, None)
-        purchasers = purchasers_of(session, deal.id)
-        events = events_by_purchaser(session, deal.id)
-        ledger = alert_keys(session, deal.id)
+    database = Database(url)
+    with database.transaction() as connection:
+        deal = open_deal(connection, None)
+        purchasers = direct.parties(connection, deal.id)[0]
+        events = direct.events_by_party(connection, deal.id)
+        ledger = alert_keys(connection, deal.id)
     machine = deal.machine
     if pure:
         for moment in (DUE_MANY, DUE_NONE):
@@ -180,17 +183,17 @@ def measure_backend(
         )
     for moment in (DUE_MANY, DUE_NONE):
         now = datetime.fromisoformat(moment)
-        med, best, (due, next_at) = median_ms(lambda now=now: wake_up(store, deal.id, now), runs)
+        med, best, (due, next_at) = median_ms(lambda now=now: wake_up(database, deal.id, now), runs)
         label = f"(ii) {backend}: wake-up read + plan at {moment[11:16]}"
         part.rows.append(Row(label, med, best, f"{due:,} due, next {local(next_at)}"))
         part.verdicts.append((med < BUDGET_MS, f"{label}: {med:.0f} ms (budget < {BUDGET_MS:.0f})"))
     # Where one wake-up's reading time goes, query by query.
-    with store.session() as session:
+    with database.transaction() as connection:
         stages: list[tuple[str, Callable[[], Any]]] = [
-            ("deal row + terms", lambda: open_deal(session, None)),
-            ("purchasers_of", lambda: purchasers_of(session, deal.id)),
-            ("events_by_purchaser", lambda: events_by_purchaser(session, deal.id)),
-            ("alert_keys", lambda: alert_keys(session, deal.id)),
+            ("deal row + terms", lambda: open_deal(connection, None)),
+            ("parties", lambda: direct.parties(connection, deal.id)[0]),
+            ("events_by_party", lambda: direct.events_by_party(connection, deal.id)),
+            ("alert_keys", lambda: alert_keys(connection, deal.id)),
         ]
         parts = []
         for name, fn in stages:
@@ -201,7 +204,7 @@ def measure_backend(
     if profile and not part.profile:
         profiler = cProfile.Profile()
         profiler.enable()
-        wake_up(store, deal.id, datetime.fromisoformat(DUE_MANY))
+        wake_up(database, deal.id, datetime.fromisoformat(DUE_MANY))
         profiler.disable()
         part.profile = top_of(profiler, "tottime", 16)
 
@@ -220,12 +223,13 @@ def first_pass(part: PartA, url: str, runs: int, log_path: Path) -> None:
     """The daemon's whole first pass at 16:31 (SQLite): every alert written to the ledger, every
     delivery sent to the log channel (logged to a file, as a daemon's stderr would be)."""
     from closing.services.alerts.channels import Notifier
-    from closing.services.alerts.outbox import configured_channels, decide, deliver
-    from closing.services.operations import open_deal
+    from closing.services.alerts.decide import decide
+    from closing.services.alerts.deliver import configured_channels, deliver
+    from closing.services.reading import open_deal
     from closing.store.alerts import LedgerCache, alert_keys
-    from closing.store.database import Store
+    from closing.store.connection import Database
 
-    store = Store(url)
+    database = Database(url)
     now = datetime.fromisoformat(DUE_MANY)
     logger = logging.getLogger("closing")
     handler = logging.FileHandler(log_path)
@@ -246,10 +250,10 @@ def first_pass(part: PartA, url: str, runs: int, log_path: Path) -> None:
     try:
         start = time.perf_counter()
         prober.start()
-        decided, _ = decide(store, now, [])
+        decided, _ = decide(database, now, [])
         decided_s = time.perf_counter() - start
         start = time.perf_counter()
-        outcomes, _ = deliver(store, Notifier(), lambda: configured_channels(store, []), now)
+        outcomes, _ = deliver(database, Notifier(), lambda: configured_channels(database, []), now)
         deliver_s = time.perf_counter() - start
     finally:
         prober.join()
@@ -283,24 +287,24 @@ def first_pass(part: PartA, url: str, runs: int, log_path: Path) -> None:
         "closing session that writes begins with BEGIN IMMEDIATE (reads do not wait: WAL)"
     )
     now = datetime.fromisoformat(AFTER_PASS)
-    with store.session() as session:
-        deal_id = open_deal(session, None).id
+    with database.transaction(write=False) as connection:
+        deal_id = open_deal(connection, None).id
     cache = LedgerCache()
-    wake_up(store, deal_id, now, cache)  # the daemon's first wake-up (or safety tick) reads it
+    wake_up(database, deal_id, now, cache)  # the daemon's first wake-up (or safety tick) reads it
     for label, ledger in (
         ("(ii) sqlite: wake-up at 16:45, full ledger kept by the daemon", cache),
         ("(ii) sqlite: safety wake-up at 16:45, full ledger re-read", None),
     ):
         med, best, (due, next_at) = median_ms(
-            lambda ledger=ledger: wake_up(store, deal_id, now, ledger), runs
+            lambda ledger=ledger: wake_up(database, deal_id, now, ledger), runs
         )
         part.rows.append(Row(label, med, best, f"{due:,} due, next {local(next_at)}"))
         if ledger is not None:
             part.verdicts.append(
                 (med < BUDGET_MS, f"{label}: {med:.0f} ms (budget < {BUDGET_MS:.0f})")
             )
-    with store.session() as session:
-        read, _, rows = median_ms(lambda: alert_keys(session, deal_id), runs)
+    with database.transaction(write=False) as connection:
+        read, _, rows = median_ms(lambda: alert_keys(connection, deal_id), runs)
     part.notes.append(f"of (ii) at 16:45: alert_keys reads {len(rows):,} rows in {read:.0f} ms")
 
 

@@ -196,7 +196,7 @@ def bench_deal(
     label: str, url: str, deal_file: Path, count: int, args: argparse.Namespace
 ) -> Result:
     from closing.services.shares import create_share
-    from closing.store.database import Store
+    from closing.store.connection import Database
 
     env = cli_env(url, INIT_NOW)
     closing(["init", str(deal_file)], env)
@@ -217,13 +217,13 @@ def bench_deal(
         # Odd positions are signed, not wired: wire them, furthest behind first.
         marks = [("wired", purchaser_slug(n)) for n in range(2, 2 * args.marks + 2, 2)]
         one = purchaser_slug(2)
-    store = Store(url)
+    database = Database(url)
     now = datetime.fromisoformat(NOW)
     tokens = (
-        create_share(store, None, "team", "bench", now).token,
-        create_share(store, None, one, "bench", now).token,
+        create_share(database, None, "team", "bench", now).token,
+        create_share(database, None, one, "bench", now).token,
     )
-    store.engine.dispose()
+    database.close()
     port = free_port()
     serve_env = cli_env(url, NOW)
     server = subprocess.Popen(

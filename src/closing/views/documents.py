@@ -13,7 +13,7 @@ from closing.domain.money import money_text
 from closing.domain.wire_instructions import Version, WireStatus
 
 if TYPE_CHECKING:
-    from closing.services.alerts.outbox import LedgerEntry
+    from closing.services.alerts.ledger import LedgerEntry
     from closing.services.operations import DealSummary, HistoryEntry
 
 

@@ -38,7 +38,7 @@ from closing.domain.timefmt import duration, local
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from closing.services.alerts.outbox import LedgerEntry
+    from closing.services.alerts.ledger import LedgerEntry
     from closing.services.operations import DealSummary, HistoryEntry
 
 FINISHED_STATUSES = (DONE_STATUS, DONE_LATE, WAIVED_STATUS)

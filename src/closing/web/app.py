@@ -28,8 +28,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from closing.services.shares import match
-from closing.store.shares import ShareRecord
+from closing.domain.share_link import ShareRecord, match
 from closing.views.board_page import View, for_purchaser, view
 from closing.web.live import LiveBoard, Snapshot
 
