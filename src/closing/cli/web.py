@@ -31,7 +31,7 @@ def base_url(url: str | None, host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-def describe(record: ShareRecord) -> str:
+def audience(record: ShareRecord) -> str:
     return "the team (whole deal)" if record.team else f"{record.purchaser_name} only"
 
 
@@ -77,7 +77,7 @@ def share(
         )
     if revoke is not None:
         record = shares.revoke(app.existing_database, revoke, operator(by), app.now())
-        app.out(neutral(f"Revoked link #{record.id} ({describe(record)}); it now answers 404."))
+        app.out(neutral(f"Revoked link #{record.id} ({audience(record)}); it now answers 404."))
         return
     if show_list:
         deal, records = shares.list_shares(app.existing_database, deal_name)
@@ -93,7 +93,7 @@ def share(
             )
             app.out(
                 neutral(
-                    f"#{record.id}  {share_link.masked(record)}  {describe(record)}  made "
+                    f"#{record.id}  {share_link.masked(record)}  {audience(record)}  made "
                     f"{local(record.created_at, zone)} by {record.created_by}  {state}"
                 )
             )
@@ -144,7 +144,7 @@ def serve(
 
     from closing.services.live_board import BoardFeed
     from closing.views.documents import board_json
-    from closing.web.app import listen, run
+    from closing.web.app import listen, serve_board
     from closing.web.live import LiveBoard
 
     feed = BoardFeed(app.existing_database, deal or deal_name)
@@ -165,7 +165,7 @@ def serve(
             f"Warning: listening on {host}, beyond this machine, over plain HTTP: anyone on the "
             "way can read the links; put it behind a TLS proxy and give closing share --url."
         )
-    run(live, sock)
+    serve_board(live, sock)
     app.out("Stopped.")
 
 

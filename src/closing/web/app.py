@@ -263,6 +263,6 @@ def server(live: LiveBoard) -> uvicorn.Server:
     return Server(config)
 
 
-def run(live: LiveBoard, sock: socket.socket) -> None:
+def serve_board(live: LiveBoard, sock: socket.socket) -> None:
     """Serve on `sock` until SIGINT or SIGTERM."""
     server(live).run(sockets=[sock])
