@@ -253,10 +253,10 @@ class ClosingDay:
     def statuses(self) -> list[str]:
         """Each alert's status in the ledger, read in this process: in milliseconds, where
         `closing alerts list` takes a second or more under load."""
-        from closing.services.alerts.outbox import ledger
-        from closing.store.database import Store
+        from closing.services.alerts.ledger import ledger
+        from closing.store.connection import Database
 
-        return [entry.status for entry in ledger(Store(self.database_url))]
+        return [entry.status for entry in ledger(Database(self.database_url))]
 
     def wait_clock(self, at: datetime, quiet: Callable[[], Any] | None = None) -> None:
         """Until the running clock reads `at`; with `quiet`, fail if its value changes meanwhile."""

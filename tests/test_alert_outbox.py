@@ -14,13 +14,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy.exc import IntegrityError
 
 from closing.services.alerts.channels import Channel, DeliveryFailed, Notifier
-from closing.services.alerts.outbox import Pass, backoff, decide, ledger, run_pass
+from closing.services.alerts.decide import decide
+from closing.services.alerts.deliver import Pass, backoff, run_pass
+from closing.services.alerts.ledger import ledger
 from closing.services.operations import MarkRequest, load_deal, mark
 from closing.store import alerts as ledger_sql
 from closing.store.alerts import LedgerCache
+from closing.store.connection import Database, UniqueViolation
 from closing.store.database import Store
 from tests.helpers import SEED, SteppedClock
 
@@ -65,40 +67,42 @@ def key(purchaser: str, rule: str = "before-2h") -> str:
 
 
 @pytest.fixture
-def store(database_url: str) -> Store:
+def database(database_url: str) -> Database:
     """The seed deal, loaded at 07:00 on the closing day, the company's prospectus supplement
     delivered with it (its alerts are not the subject here)."""
     store = Store(database_url)
     load_deal(store, str(SEED), LOADED)
     delivered = MarkRequest("company", "prospectus_delivered", actor="alice", host="h")
     mark(store, None, delivered, LOADED)
-    return store
+    return Database(database_url)
 
 
-def deliveries(store: Store, channel: str) -> list[dict[str, Any]]:
+def deliveries(database: Database, channel: str) -> list[dict[str, Any]]:
     """Each alert's delivery to `channel`, in the ledger's order (stonestreet, then bnc-bach)."""
-    return [next(d for d in entry.deliveries if d["channel"] == channel) for entry in ledger(store)]
+    return [
+        next(d for d in entry.deliveries if d["channel"] == channel) for entry in ledger(database)
+    ]
 
 
 def outcomes(result: Pass, channel: str) -> list[str]:
     return [d.status for d in result.delivered if d.channel == channel]
 
 
-def fake_pass(store: Store, channels: FakeChannels, clock: SteppedClock) -> Pass:
+def fake_pass(database: Database, channels: FakeChannels, clock: SteppedClock) -> Pass:
     """One wake-up of a sender started with `--notify FAKE_URL`, at the clock's time."""
-    return run_pass(store, channels, [FAKE_URL], clock.now())
+    return run_pass(database, channels, [FAKE_URL], clock.now())
 
 
 # --- every alert once ----------------------------------------------------------------------------
 
 
-def test_each_due_alert_goes_to_every_channel_once(store: Store) -> None:
+def test_each_due_alert_goes_to_every_channel_once(database: Database) -> None:
     """The pass at 15:00 decides both signing alerts and sends each to the log and to the
     channel; a second pass at the same moment, or a minute later, sends nothing more."""
     channels = FakeChannels()
     clock = SteppedClock(DUE)
 
-    first = fake_pass(store, channels, clock)
+    first = fake_pass(database, channels, clock)
 
     assert [(d.purchaser, d.rule, d.superseded) for d in first.decided] == [
         ("stonestreet", "before-2h", 0),
@@ -107,11 +111,11 @@ def test_each_due_alert_goes_to_every_channel_once(store: Store) -> None:
     assert channels.keys("log") == [key(p) for p in PURCHASERS]
     assert channels.keys(FAKE) == [key(p) for p in PURCHASERS]
     assert first.next_at == NEXT_ALERT
-    assert fake_pass(store, channels, clock).delivered == []
+    assert fake_pass(database, channels, clock).delivered == []
     clock.step(timedelta(minutes=1))
-    assert fake_pass(store, channels, clock).delivered == []
+    assert fake_pass(database, channels, clock).delivered == []
     assert len(channels.sent) == 4
-    assert [entry.status for entry in ledger(store)] == ["sent", "sent"]
+    assert [entry.status for entry in ledger(database)] == ["sent", "sent"]
     sent = {
         "channel": FAKE,
         "status": "sent",
@@ -119,7 +123,7 @@ def test_each_due_alert_goes_to_every_channel_once(store: Store) -> None:
         "delivered_at": DUE,
         "last_error": None,
     }
-    assert deliveries(store, FAKE) == [sent, sent]
+    assert deliveries(database, FAKE) == [sent, sent]
 
 
 # --- retries -------------------------------------------------------------------------------------
@@ -133,29 +137,29 @@ def test_retries_wait_2s_then_twice_as_long_each_time_up_to_5_minutes() -> None:
 
 
 def retried_until_given_up(
-    store: Store, channels: FakeChannels, clock: SteppedClock
+    database: Database, channels: FakeChannels, clock: SteppedClock
 ) -> list[tuple[datetime, Pass]]:
     """Run a pass at 15:00, then one at each moment a pass says the next retry is due, until the
     channel is given up on (8 tries); check on the way that a pass a second early sends nothing.
     Returns each try's moment and pass."""
-    tries = [(clock.now(), fake_pass(store, channels, clock))]
+    tries = [(clock.now(), fake_pass(database, channels, clock))]
     while "retrying" in outcomes(tries[-1][1], FAKE):
         retry_at = tries[-1][1].next_at
         assert retry_at is not None
         clock.to(retry_at - timedelta(seconds=1))
-        assert fake_pass(store, channels, clock).delivered == [], "tried before its time"
+        assert fake_pass(database, channels, clock).delivered == [], "tried before its time"
         clock.to(retry_at)
-        tries.append((retry_at, fake_pass(store, channels, clock)))
+        tries.append((retry_at, fake_pass(database, channels, clock)))
     return tries
 
 
-def test_a_failing_channel_is_retried_after_2s_4s_8s_and_so_on(store: Store) -> None:
+def test_a_failing_channel_is_retried_after_2s_4s_8s_and_so_on(database: Database) -> None:
     """A channel that refuses every alert is tried again 2 s after the first failure, then 4 s,
     8 s, ... 128 s after the one before (8 tries in all), never a second early; the log got each
     alert once, at once."""
     channels = FakeChannels(failing=[FAKE])
 
-    tries = retried_until_given_up(store, channels, SteppedClock(DUE))
+    tries = retried_until_given_up(database, channels, SteppedClock(DUE))
 
     moments = [at for at, _ in tries]
     waits = [later - earlier for earlier, later in pairwise(moments)]
@@ -165,13 +169,13 @@ def test_a_failing_channel_is_retried_after_2s_4s_8s_and_so_on(store: Store) -> 
     assert channels.keys(FAKE) == []
 
 
-def test_a_delivery_is_failed_after_its_8th_try_and_not_tried_again(store: Store) -> None:
+def test_a_delivery_is_failed_after_its_8th_try_and_not_tried_again(database: Database) -> None:
     """The 8th refusal marks the delivery failed, with the error and no delivery time; later
     passes leave it alone and wake only for the next alert, and the ledger lists it as failed."""
     channels = FakeChannels(failing=[FAKE])
     clock = SteppedClock(DUE)
 
-    tries = retried_until_given_up(store, channels, clock)
+    tries = retried_until_given_up(database, channels, clock)
 
     assert len(tries) == 8
     last = tries[-1][1]
@@ -179,7 +183,7 @@ def test_a_delivery_is_failed_after_its_8th_try_and_not_tried_again(store: Store
     assert [(d.status, d.error) for d in last.delivered] == [("failed", UNREACHABLE)] * 2
     assert last.next_at == NEXT_ALERT
     clock.step(timedelta(minutes=30))
-    later = fake_pass(store, channels, clock)
+    later = fake_pass(database, channels, clock)
     assert later.delivered == []
     assert later.next_at == NEXT_ALERT
     failed = {
@@ -189,45 +193,47 @@ def test_a_delivery_is_failed_after_its_8th_try_and_not_tried_again(store: Store
         "delivered_at": None,
         "last_error": UNREACHABLE,
     }
-    assert deliveries(store, FAKE) == [failed, failed]
-    assert [entry.status for entry in ledger(store)] == ["failed", "failed"]
+    assert deliveries(database, FAKE) == [failed, failed]
+    assert [entry.status for entry in ledger(database)] == ["failed", "failed"]
 
 
 # --- a killed sender, a dropped channel ----------------------------------------------------------
 
 
 def test_a_delivery_left_mid_send_is_sent_again_once_its_claim_is_older_than_the_timeout(
-    store: Store,
+    database: Database,
 ) -> None:
     """A sender killed while sending Stonestreet's alert leaves it claimed: the next sender sends
     the alert nobody had claimed at once, but Stonestreet's only when the claim is 2 minutes old,
     and once."""
     clock = SteppedClock(DUE)
     with pytest.raises(SenderKilled):
-        fake_pass(store, FakeChannels(killing=[FAKE]), clock)
-    assert [d["status"] for d in deliveries(store, FAKE)] == ["sending", "pending"]
+        fake_pass(database, FakeChannels(killing=[FAKE]), clock)
+    assert [d["status"] for d in deliveries(database, FAKE)] == ["sending", "pending"]
 
     restarted = FakeChannels()
     clock.step(timedelta(seconds=1))
-    assert outcomes(fake_pass(store, restarted, clock), FAKE) == ["sent"]
+    assert outcomes(fake_pass(database, restarted, clock), FAKE) == ["sent"]
     assert restarted.keys(FAKE) == [key("bnc-bach")]
     clock.to(DUE + CLAIM_TIMEOUT - timedelta(seconds=1))
-    assert fake_pass(store, restarted, clock).delivered == []
+    assert fake_pass(database, restarted, clock).delivered == []
     clock.to(DUE + CLAIM_TIMEOUT)
-    assert outcomes(fake_pass(store, restarted, clock), FAKE) == ["sent"]
+    assert outcomes(fake_pass(database, restarted, clock), FAKE) == ["sent"]
     assert restarted.keys(FAKE) == [key("bnc-bach"), key("stonestreet")]
-    assert [(d["status"], d["attempts"]) for d in deliveries(store, FAKE)] == [("sent", 1)] * 2
+    assert [(d["status"], d["attempts"]) for d in deliveries(database, FAKE)] == [("sent", 1)] * 2
     clock.step(timedelta(minutes=5))
-    assert fake_pass(store, restarted, clock).delivered == []
+    assert fake_pass(database, restarted, clock).delivered == []
 
 
-def test_a_channel_the_sender_no_longer_has_leaves_its_deliveries_failed(store: Store) -> None:
+def test_a_channel_the_sender_no_longer_has_leaves_its_deliveries_failed(
+    database: Database,
+) -> None:
     """Alerts decided for a channel that the next sender is not configured with (started
     without that --notify URL) are failed at its first pass, after one try, saying why; the log
     still gets them."""
-    decide(store, DUE, [FAKE_URL])  # a sender that had the channel decided, then went away
+    decide(database, DUE, [FAKE_URL])  # a sender that had the channel decided, then went away
     channels = FakeChannels()
-    result = run_pass(store, channels, [], DUE + timedelta(seconds=1))
+    result = run_pass(database, channels, [], DUE + timedelta(seconds=1))
 
     assert [(d.channel, d.status) for d in result.delivered] == [
         ("log", "sent"),
@@ -237,7 +243,7 @@ def test_a_channel_the_sender_no_longer_has_leaves_its_deliveries_failed(store: 
     ]
     assert channels.sent == [("log", key(p)) for p in PURCHASERS]
     reason = "this channel is not configured in this alert sender"
-    assert [(d["status"], d["attempts"], d["last_error"]) for d in deliveries(store, FAKE)] == [
+    assert [(d["status"], d["attempts"], d["last_error"]) for d in deliveries(database, FAKE)] == [
         ("failed", 1, reason)
     ] * 2
     assert result.next_at == NEXT_ALERT
@@ -247,14 +253,14 @@ def test_a_channel_the_sender_no_longer_has_leaves_its_deliveries_failed(store: 
 
 
 def test_a_sender_whose_ledger_cache_is_stale_hits_the_unique_key_and_decides_nothing_twice(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another sender decided the 15:00 alerts after this one cached the (then empty) ledger:
     this one's insert fails on the ledger's unique key, it drops its cache, reads the ledger
     again and decides nothing; the ledger holds each alert, and each delivery, once."""
     cache = LedgerCache()
-    assert decide(store, DUE - timedelta(hours=1), [FAKE_URL], cache) == ([], DUE)
-    other, _ = decide(store, DUE, [FAKE_URL])  # the other sender, without this one's cache
+    assert decide(database, DUE - timedelta(hours=1), [FAKE_URL], cache) == ([], DUE)
+    other, _ = decide(database, DUE, [FAKE_URL])  # the other sender, without this one's cache
     assert [d.purchaser for d in other] == PURCHASERS
 
     conflicts: list[str] = []
@@ -263,18 +269,18 @@ def test_a_sender_whose_ledger_cache_is_stale_hits_the_unique_key_and_decides_no
     def recording(*args: Any) -> Any:
         try:
             return insert_alerts(*args)
-        except IntegrityError:
+        except UniqueViolation:
             conflicts.append("unique key")
             raise
 
     monkeypatch.setattr(ledger_sql, "insert_alerts", recording)
-    ours, next_at = decide(store, DUE, [FAKE_URL], cache)
+    ours, next_at = decide(database, DUE, [FAKE_URL], cache)
 
     assert conflicts == ["unique key"]
     assert ours == []
     assert next_at == NEXT_ALERT
-    entries = ledger(store, include_superseded=True)
+    entries = ledger(database, include_superseded=True)
     assert [(e.purchaser, e.rule) for e in entries] == [(p, "before-2h") for p in PURCHASERS]
     assert [sorted(d["channel"] for d in e.deliveries) for e in entries] == [[FAKE, "log"]] * 2
-    assert decide(store, DUE, [FAKE_URL], cache) == ([], NEXT_ALERT)
+    assert decide(database, DUE, [FAKE_URL], cache) == ([], NEXT_ALERT)
     assert conflicts == ["unique key"], "the cache now knows the other sender's alerts"

@@ -104,14 +104,14 @@ def test_watch_does_not_suggest_standby_which_it_does_not_take(sqlite_cli: Cli) 
     from closing.domain.errors import AlertsError
     from closing.services.alerts.daemon import AlertDaemon
     from closing.services.alerts.sender_lock import SenderLock
-    from closing.store.database import Store
+    from closing.store.connection import Database
 
-    store = Store(sqlite_cli.database_url)
+    database = Database(sqlite_cli.database_url)
     now = datetime(2002, 6, 7, 23, 40, tzinfo=UTC)
-    other = SenderLock(store)
+    other = SenderLock(database)
     other.pid, other.holder = os.getppid(), f"pid {os.getppid()} on {other.host}"
     other.acquire(now)
-    daemon = AlertDaemon(store, clock_from_env(), [], lock_advice=WATCH_LOCK_ADVICE)
+    daemon = AlertDaemon(database, clock_from_env(), [], lock_advice=WATCH_LOCK_ADVICE)
     with pytest.raises(AlertsError) as refused:
         daemon.start()
     assert refused.value.message == (

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from closing.services.shares import create_share
-from closing.store.database import Store
+from closing.store.connection import Database
 from tests.helpers import Cli
 from tests.web_helpers import serve
 
@@ -69,9 +69,9 @@ def links(seeded: Cli) -> dict[str, str]:
         (("mark-wired", "stonestreet"), "10:15"),
     ]:
         assert seeded(*args, now=f"2002-06-07T{at}:00-07:00").code == 0
-    store = Store(seeded.database_url)
+    database = Database(seeded.database_url)
     return {
-        who: create_share(store, None, who, "alice", MOMENT).token
+        who: create_share(database, None, who, "alice", MOMENT).token
         for who in ("team", "stonestreet")
     }
 

@@ -20,6 +20,7 @@ import pytest
 
 from closing.services.operations import MarkRequest, mark
 from closing.services.shares import create_share, revoke
+from closing.store.connection import Database
 from closing.store.database import Store
 from closing.web.app import CONTENT_SECURITY_POLICY
 from tests.helpers import Cli
@@ -43,6 +44,10 @@ class Deal:
     def store(self) -> Store:
         return Store(self.cli.database_url)
 
+    @property
+    def database(self) -> Database:
+        return Database(self.cli.database_url)
+
 
 @pytest.fixture
 def deal(seeded: Cli) -> Iterator[Deal]:
@@ -54,9 +59,9 @@ def deal(seeded: Cli) -> Iterator[Deal]:
         (("mark-wired", "stonestreet"), "10:15"),
     ]:
         assert seeded(*args, now=f"2002-06-07T{at}:00-07:00").code == 0
-    store = Store(seeded.database_url)
+    database = Database(seeded.database_url)
     tokens = [
-        create_share(store, None, who, "alice", MOMENT).token
+        create_share(database, None, who, "alice", MOMENT).token
         for who in ("team", "stonestreet", "bnc")
     ]
     with serve(seeded.database_url, MOMENT) as served:
@@ -133,7 +138,7 @@ def test_wrong_missing_and_revoked_tokens_get_the_same_404(deal: Deal) -> None:
     """No token, a malformed or a wrong one, another deal's path, a revoked link: 404 with the
     same one-line body, on the page, the stream and the JSON alike."""
     base = deal.served.base
-    revoke(deal.store, 3, "alice", MOMENT)  # BNC's link
+    revoke(deal.database, 3, "alice", MOMENT)  # BNC's link
     wrong = "A" * 43
     urls = [
         f"{base}/",
@@ -163,7 +168,7 @@ def test_revoking_a_link_ends_its_open_stream(deal: Deal) -> None:
     reconnection gets 404."""
     with Stream(deal.served.url(deal.bnc, "/events")) as stream:
         stream.next()
-        revoke(deal.store, 3, "alice", MOMENT)
+        revoke(deal.database, 3, "alice", MOMENT)
         assert stream.wait_ended(2.0)
     with Stream(deal.served.url(deal.bnc, "/events")) as again:
         assert again.wait_ended(2.0)
@@ -244,7 +249,7 @@ def test_names_with_markup_are_shown_as_text(cli: Cli, seed_path: Path) -> None:
     text = text.replace("BNC Bach International, Ltd.", "'[bold red]Bach[/] <b>Ltd</b>'")
     seed_path.write_text(text)
     assert cli("init", str(seed_path), now="2002-06-07T07:00:00-07:00").code == 0
-    token = create_share(Store(cli.database_url), None, "team", "alice", MOMENT).token
+    token = create_share(Database(cli.database_url), None, "team", "alice", MOMENT).token
     with serve(cli.database_url, MOMENT) as served:
         page = httpx.get(served.url(token)).text
         with Stream(served.url(token, "/events")) as stream:
@@ -266,7 +271,7 @@ def test_a_large_deal_shows_those_furthest_behind_first(cli: Cli, tmp_path: Path
     generate_deal(path, 150, slug="big")
     assert cli("init", str(path), now="2002-06-07T07:00:00-07:00").code == 0
     assert cli("mark-signed", "purchaser-00150-llc", now=NOW).code == 0
-    token = create_share(Store(cli.database_url), None, "team", "alice", MOMENT).token
+    token = create_share(Database(cli.database_url), None, "team", "alice", MOMENT).token
     with serve(cli.database_url, MOMENT) as served:
         page = httpx.get(served.url(token)).text
         every = httpx.get(served.url(token, "?all=1")).text

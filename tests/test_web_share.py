@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import create_engine, text
 
 from closing.domain.errors import ExitCode
-from closing.services.shares import match, new_token, token_digest
-from closing.store.shares import ShareRecord
+from closing.domain.share_link import ShareRecord, match, new_token, token_digest
 from tests.helpers import Cli
 
 NOW = "2002-06-07T15:30:00-07:00"

@@ -411,7 +411,7 @@ def test_the_alert_sender_imports_bank_files_from_its_inbox(
 
     from closing.domain.clock import FixedClock
     from closing.services.alerts.daemon import AlertDaemon
-    from closing.store.database import Store
+    from closing.store.connection import Database
 
     deal_path.write_text(
         deal_path.read_text().replace("  notify: []", "  notify: []\n  inbox: bank")
@@ -423,7 +423,7 @@ def test_the_alert_sender_imports_bank_files_from_its_inbox(
     (inbox / "bad.bai2").write_text("01,121000358,NEOTHERAP,020607,1630,X,80,1,2/\n")
     (inbox / "next.bai2.part").write_text("01,")
     now = datetime.fromisoformat(FRI.format("16:35"))
-    daemon = AlertDaemon(Store(verified.database_url), FixedClock(now), [], operator="sender")
+    daemon = AlertDaemon(Database(verified.database_url), FixedClock(now), [], operator="sender")
     with caplog.at_level(logging.INFO, logger="closing"):
         assert daemon.import_inbox(now) == 2
     assert sorted(p.name for p in inbox.iterdir()) == ["done", "next.bai2.part", "rejected"]

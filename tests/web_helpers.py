@@ -20,7 +20,8 @@ from datetime import datetime
 import httpx
 
 from closing.domain.clock import FixedClock
-from closing.store.database import Store
+from closing.services.live_board import BoardFeed
+from closing.store.connection import Database
 from closing.web.app import listen
 from closing.web.app import server as web_server
 from closing.web.live import LiveBoard
@@ -40,7 +41,8 @@ def serve(
     database_url: str, now: datetime, deal: str | None = None, poll: float = 0.1
 ) -> Iterator[Served]:
     """`closing serve` in a thread of this process, on a free port of 127.0.0.1."""
-    live = LiveBoard(Store(database_url), deal, FixedClock(now), poll=poll)
+    feed = BoardFeed(Database(database_url), deal)
+    live = LiveBoard(feed, FixedClock(now), poll=poll)
     sock = listen("127.0.0.1", 0)
     port = sock.getsockname()[1]
     server = web_server(live)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import click
 
 from closing.cli.app import App, Seconds, pass_app
 from closing.domain.errors import DatabaseError, UsageError
 from closing.domain.text import plural
-
-if TYPE_CHECKING:
-    from closing.store.database import Store
 
 log = logging.getLogger("closing.services.alerts.watch")
 
@@ -83,19 +80,18 @@ def alerts_run(
     """Send alerts as they fall due, until SIGINT or SIGTERM."""
     from closing.cli.app import operator
     from closing.services.alerts.daemon import AlertDaemon, configure_logging
-    from closing.store.database import masked_url
 
     configure_logging(app.debug)
-    store = app.store
+    database = app.database
     daemon = AlertDaemon(
-        store,
+        database,
         app.clock,
         notify_urls(notify),
         safety=safety,
         inbox=inbox,
         operator=operator(None),
     )
-    watch = DatabaseWatch(store, daemon.stopped)
+    watch = DatabaseWatch(database.identity, database.masked, daemon.stopped)
     watch.start()
     try:
         daemon.run_forever(standby=standby)
@@ -103,7 +99,7 @@ def alerts_run(
         watch.stop()
     if watch.lost:
         raise DatabaseError(
-            f"database {masked_url(store.url)} was {watch.lost} while the alert sender ran; it "
+            f"database {database.masked} was {watch.lost} while the alert sender ran; it "
             "stopped. Start it again once the database is where it should be"
         )
 
@@ -114,8 +110,15 @@ class DatabaseWatch:
     running on a deleted file would record alerts nobody can see, and a second sender would start
     on the new one: it logs one line, stops the sender, and `alerts run` exits 6."""
 
-    def __init__(self, store: Store, stopped: threading.Event, every: float = 1.0) -> None:
-        self.store = store
+    def __init__(
+        self,
+        identity: Callable[[], tuple[object, ...] | None],
+        masked: str,
+        stopped: threading.Event,
+        every: float = 1.0,
+    ) -> None:
+        self.identity = identity  # Database.identity: which database this is, now
+        self.masked = masked  # its URL, password hidden
         self.stopped = stopped
         self.every = every
         self.lost: str | None = None
@@ -126,7 +129,7 @@ class DatabaseWatch:
 
     def start(self) -> None:
         """Note which database this is now (before the sender starts), then watch it."""
-        self._first = self._known(self.store.identity())
+        self._first = self._known(self.identity())
         self._thread.start()
 
     @staticmethod
@@ -139,10 +142,9 @@ class DatabaseWatch:
 
     def _run(self) -> None:
         from closing.services.alerts.channels import logfmt
-        from closing.store.database import masked_url
 
         while not self._done.wait(self.every):
-            current = self.store.identity()
+            current = self.identity()
             if current is None:
                 continue
             if self._first is None:  # not there yet when the sender started: it is now
@@ -154,7 +156,7 @@ class DatabaseWatch:
             log.error(
                 "event=database-%s database=%s: stopping",
                 self.lost,
-                logfmt(masked_url(self.store.url)),
+                logfmt(self.masked),
             )
             self.stopped.set()
             return
@@ -167,16 +169,16 @@ def alerts_check(app: App, notify: tuple[str, ...]) -> None:
     """Send what is due now, then exit (for cron)."""
     from closing.services.alerts.channels import Notifier
     from closing.services.alerts.daemon import configure_logging
-    from closing.services.alerts.outbox import run_pass
+    from closing.services.alerts.deliver import run_pass
     from closing.services.alerts.sender_lock import SenderLock
 
     configure_logging(app.debug)
     now = app.now()
     urls = notify_urls(notify)  # a bad URL is refused before the lock is taken: nothing written
-    lock = SenderLock(app.store)
+    lock = SenderLock(app.database)
     lock.acquire(now)
     try:
-        result = run_pass(app.store, Notifier(), urls, now)
+        result = run_pass(app.database, Notifier(), urls, now)
     finally:
         lock.release()
     sent = sum(1 for d in result.delivered if d.status == "sent")
@@ -206,9 +208,9 @@ def raise_alerts_failing(count: int) -> None:
 @pass_app
 def alerts_list(app: App, as_json: bool, show_all: bool) -> None:
     """The alert ledger: every alert and each delivery."""
-    from closing.services.alerts.outbox import ledger
+    from closing.services.alerts.ledger import ledger
 
-    entries = ledger(app.existing_store, include_superseded=show_all)
+    entries = ledger(app.existing_database, include_superseded=show_all)
     if as_json:
         from closing.views.record_documents import ledger_json
 
@@ -230,9 +232,9 @@ def alerts_list(app: App, as_json: bool, show_all: bool) -> None:
 def alerts_dismiss(app: App, alert_id: int, reason: str, by: str | None) -> None:
     """Stop trying an alert whose delivery failed (it stops counting on the board)."""
     from closing.cli.app import operator
-    from closing.services.alerts.outbox import dismiss
+    from closing.services.alerts.ledger import dismiss
 
-    channels = dismiss(app.existing_store, alert_id, reason, operator(by), app.now())
+    channels = dismiss(app.existing_database, alert_id, reason, operator(by), app.now())
     app.out(f"Dismissed alert #{alert_id} on {', '.join(channels)}: {reason}")
 
 
@@ -241,9 +243,9 @@ def alerts_dismiss(app: App, alert_id: int, reason: str, by: str | None) -> None
 @pass_app
 def alerts_retry(app: App, alert_id: int) -> None:
     """Send an alert again where its delivery failed or was dismissed."""
-    from closing.services.alerts.outbox import retry
+    from closing.services.alerts.ledger import retry
 
-    channels = retry(app.existing_store, alert_id, app.now())
+    channels = retry(app.existing_database, alert_id, app.now())
     app.out(
         f"Alert #{alert_id} will be sent again on {', '.join(channels)} by the alert sender's "
         "next wake-up (or now: closing alerts check)."

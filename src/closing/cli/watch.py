@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console, RenderableType
 
-    from closing.services.alerts.outbox import Pass
+    from closing.services.alerts.deliver import Pass
 
 
 def log_words(message: str) -> str:
@@ -133,9 +133,9 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
     daemon: AlertDaemon | None = None
     store = app.existing_store
     zone = board(store, deal, app.now()).terms.zone  # fails early on an unknown deal
-    from closing.services.alerts.outbox import ledger
+    from closing.services.alerts.ledger import ledger
 
-    for entry in ledger(store)[-RECENT:]:
+    for entry in ledger(app.existing_database)[-RECENT:]:
         unsent = "" if entry.status == "sent" else f" ({entry.status})"
         recent.appendleft(f"{local(entry.decided_at, zone)}  {neutral(entry.title)}{unsent}")
 
@@ -161,7 +161,7 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
                 # Set up inside Live: the sender's log lines (one per alert) print above the board.
                 words_logging(app.now, zone, app.debug)
                 daemon = AlertDaemon(
-                    store,
+                    app.existing_database,
                     app.clock,
                     urls,
                     on_pass=remember,

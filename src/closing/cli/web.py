@@ -15,7 +15,7 @@ from closing.domain.errors import UsageError
 from closing.domain.text import neutral, plural
 
 if TYPE_CHECKING:
-    from closing.store.shares import ShareRecord
+    from closing.domain.share_link import ShareRecord
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -31,7 +31,7 @@ def base_url(url: str | None, host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-def describe(record: ShareRecord) -> str:
+def audience(record: ShareRecord) -> str:
     return "the team (whole deal)" if record.team else f"{record.purchaser_name} only"
 
 
@@ -65,8 +65,9 @@ def share(
     by: str | None,
 ) -> None:
     """A read-only link to the live board: for the team, or one purchaser's row only."""
+    from closing.domain import share_link
     from closing.domain.timefmt import local
-    from closing.services import shares as tokens
+    from closing.services import shares
 
     chosen = sum([bool(who), show_list, revoke is not None])
     if chosen != 1:
@@ -75,11 +76,11 @@ def share(
             "closing share --list or closing share --revoke ID"
         )
     if revoke is not None:
-        record = tokens.revoke(app.existing_store, revoke, operator(by), app.now())
-        app.out(neutral(f"Revoked link #{record.id} ({describe(record)}); it now answers 404."))
+        record = shares.revoke(app.existing_database, revoke, operator(by), app.now())
+        app.out(neutral(f"Revoked link #{record.id} ({audience(record)}); it now answers 404."))
         return
     if show_list:
-        deal, records = tokens.list_shares(app.existing_store, deal_name)
+        deal, records = shares.list_shares(app.existing_database, deal_name)
         if not records:
             app.out(neutral(f"No links to {deal.slug} yet; make one with: closing share team"))
             return
@@ -92,7 +93,7 @@ def share(
             )
             app.out(
                 neutral(
-                    f"#{record.id}  {tokens.masked(record)}  {describe(record)}  made "
+                    f"#{record.id}  {share_link.masked(record)}  {audience(record)}  made "
                     f"{local(record.created_at, zone)} by {record.created_by}  {state}"
                 )
             )
@@ -101,7 +102,7 @@ def share(
         return
     assert who is not None
     link = base_url(url, host, port)
-    made = tokens.create_share(app.existing_store, deal_name, who, operator(by), app.now())
+    made = shares.create_share(app.existing_database, deal_name, who, operator(by), app.now())
     record = made.record
     whom = (
         f"the whole deal {made.deal.slug}, for the deal team"
@@ -109,7 +110,7 @@ def share(
         else f"{record.purchaser_name}'s own row only, no other purchaser"
     )
     app.out(neutral(f"Link #{record.id}: {whom} (read-only):"))
-    app.out(tokens.link(link, made.token))
+    app.out(share_link.link(link, made.token))
     app.out(
         "Shown once; only its hash is kept. Open it while closing serve runs; revoke: "
         f"closing share --revoke {record.id}"
@@ -141,10 +142,12 @@ def serve(
     """The live board in a browser, read-only, for the links of closing share."""
     import logging
 
-    from closing.web.app import listen, run
+    from closing.services.live_board import BoardFeed
+    from closing.web.app import listen, serve_board
     from closing.web.live import LiveBoard
 
-    live = LiveBoard(app.existing_store, deal or deal_name, app.clock, poll=poll)
+    feed = BoardFeed(app.existing_database, deal or deal_name)
+    live = LiveBoard(feed, app.clock, poll=poll)
     try:
         sock = listen(host, port)
     except OSError as error:
@@ -161,7 +164,7 @@ def serve(
             f"Warning: listening on {host}, beyond this machine, over plain HTTP: anyone on the "
             "way can read the links; put it behind a TLS proxy and give closing share --url."
         )
-    run(live, sock)
+    serve_board(live, sock)
     app.out("Stopped.")
 
 

@@ -21,7 +21,6 @@ from closing.cli.marks import note_option, say_recorded, unverified_option
 from closing.domain.text import MAX_TEXT, neutral, plural
 
 if TYPE_CHECKING:
-    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from closing.domain.wire_instructions import Version
@@ -64,7 +63,7 @@ def wire_instructions(ctx: click.Context, app: App, as_json: bool, deal_name: st
     from closing.services.wires import instructions
     from closing.views.status_document import version_json
 
-    deal, versions = instructions(app.existing_store, deal_name)
+    deal, versions = instructions(app.existing_database, deal_name)
     zone = deal.terms.zone
     current = versions[-1] if versions else None
     if as_json:
@@ -127,10 +126,10 @@ def verify_command(
     """Record that you called back and the instructions are right (not who entered them)."""
     from closing.domain.timefmt import local
     from closing.domain.wire_instructions import Verification
-    from closing.services.wires import verify
+    from closing.services.wires import verify_instructions
 
     request = Verification(callback_number, spoke_with, operator(by), socket.gethostname(), note)
-    deal, version = verify(app.existing_store, deal_name, request, app.now())
+    deal, version = verify_instructions(app.existing_database, deal_name, request, app.now())
     assert version.verified_at is not None
     app.out(
         neutral(
@@ -168,8 +167,10 @@ def import_command(
     deal_name: str | None,
 ) -> None:
     """Match FILE's credits to purchasers; with --apply, record them as wired marks."""
-    result = import_bank_file(
-        app,
+    from closing.services.wires import read_and_import
+
+    result = read_and_import(
+        app.existing_database,
         deal_name,
         file,
         apply,
@@ -182,44 +183,6 @@ def import_command(
         app.print_json(import_json(result))
         return
     show_import(app, result)
-
-
-def import_bank_file(
-    app: App,
-    deal_name: str | None,
-    file: str,
-    apply: bool,
-    actor: str,
-    host: str,
-    now: datetime,
-    unverified_ok: bool,
-) -> ImportResult:
-    """The deal's zone read, the file parsed (outside any transaction), then the import in one
-    transaction: on a plain SQLite file through the standard library's driver, else (or when
-    that cannot open it) through the store."""
-    from closing.domain.bankfiles.detect import read_bank_file
-    from closing.services.reading import open_deal
-    from closing.services.wire_import import import_on
-    from closing.store.direct import on_sqlite_file
-
-    url = app.database_url()
-    zone = on_sqlite_file(url, lambda reader: open_deal(reader, deal_name).terms.zone)
-    if zone is not None:
-        bank_file = read_bank_file(file, zone)
-        result = on_sqlite_file(
-            url,
-            lambda reader: import_on(
-                reader, deal_name, bank_file, apply, actor, host, now, unverified_ok
-            ),
-            write=apply,
-        )
-        if result is not None:
-            return result
-    from closing.services.wires import read_and_import
-
-    return read_and_import(
-        app.existing_store, deal_name, file, apply, actor, host, now, unverified_ok
-    )
 
 
 def import_json(result: ImportResult) -> dict[str, Any]:
@@ -350,7 +313,7 @@ def match_command(
     from closing.services.wires import match_by_hand
 
     recorded, _ = match_by_hand(
-        app.existing_store,
+        app.existing_database,
         deal_name,
         bank_reference,
         purchaser,
@@ -374,7 +337,7 @@ def list_command(app: App, as_json: bool, deal_name: str | None) -> None:
     from closing.services.wires import credits
     from closing.views.status_document import iso
 
-    deal, found = credits(app.existing_store, deal_name)
+    deal, found = credits(app.existing_database, deal_name)
     zone = deal.terms.zone
     if as_json:
         app.print_json(

@@ -1,13 +1,10 @@
-"""Importing a bank file's credits, on a driver-level connection (`closing.store.direct`).
+"""Importing a bank file's credits, on a `closing.store.connection.Connection` in the caller's
+transaction (`closing.services.wires.import_file`).
 
 Only credits to the company's verified account count; each is matched to a purchaser
 (`closing.domain.matching`) and, with `apply`, the clear matches are recorded as wired marks (or
-partial
-receipts, by the money rules of `closing.domain.marking`) and every new credit in the credit
-ledger, in
-one transaction. The same function serves a SQLAlchemy session (`wire_operations.import_file`)
-and `closing wires import` on a plain SQLite file, which never imports SQLAlchemy. Nothing here
-prints.
+partial receipts, by the money rules of `closing.domain.marking`) and every new credit in the
+credit ledger, in one transaction. Nothing here prints, and nothing imports SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -27,7 +24,7 @@ from closing.domain.money import format_money
 from closing.domain.wire_instructions import Version, is_company_account, payment_gate
 from closing.services.reading import open_deal
 from closing.store import direct, wires
-from closing.store.connection import Connection as Reader
+from closing.store.connection import Connection
 
 WINDOW_AFTER = 5  # business days after the closing date that a wire still counts as the deal's
 
@@ -81,7 +78,7 @@ def closing_window(deal: Deal, step: Step) -> Rules:
 
 
 def import_on(
-    reader: Reader,
+    connection: Connection,
     deal_name: str | None,
     bank_file: BankFile,
     apply: bool,
@@ -91,11 +88,11 @@ def import_on(
     unverified_ok: bool = False,
 ) -> ImportResult:
     """Match a bank file's credits to purchasers; with `apply`, record the clear matches as wired
-    marks (or partial receipts) and every new credit in the credit ledger, in the reader's one
+    marks (or partial receipts) and every new credit in the credit ledger, in the connection's one
     transaction. A credit already imported (by its bank reference) is skipped."""
-    deal = open_deal(reader, deal_name)
+    deal = open_deal(connection, deal_name)
     step = payment_step(deal)
-    status = wires.wire_status_of(reader, deal.id)
+    status = wires.wire_status_of(connection, deal.id)
     verified = status.verified_version
     if verified is None:
         raise RefusedError(
@@ -107,9 +104,9 @@ def import_on(
     what = f"record wires from {bank_file.name}"
     gate_note = payment_gate(status, unverified_ok or not apply, what)
     result = ImportResult(deal, bank_file, apply, warning=status.warning())
-    heads = direct.lock_deal_parties(reader, deal.id) if apply else {}
+    heads = direct.lock_deal_parties(connection, deal.id) if apply else {}
     credits = _company_credits(bank_file, verified, deal.slug, result)
-    known = wires.known_references(reader, deal.id, [e.bank_reference for e in credits])
+    known = wires.known_references(connection, deal.id, [e.bank_reference for e in credits])
     fresh: list[Entry] = []
     seen: set[str] = set()
     for entry in credits:
@@ -120,8 +117,8 @@ def import_on(
             fresh.append(entry)
     if not fresh:
         return result
-    purchasers, company = direct.parties(reader, deal.id)
-    events = direct.events_by_party(reader, deal.id)
+    purchasers, company = direct.parties(connection, deal.id)
+    events = direct.events_by_party(connection, deal.id)
     machine = deal.machine
     company_states = (
         replay(deal.company_machine, events.get(company.id, [])).states if company else {}
@@ -149,7 +146,7 @@ def import_on(
             for row in rows
             if row.event is not None and row.purchaser is not None
         ]
-        appended = iter(direct.append_events(reader, deal.id, deal.slug, to_append))
+        appended = iter(direct.append_events(connection, deal.id, deal.slug, to_append))
         rows = [  # each with its stored event (a new tuple: faster than _replace)
             ImportRow(row.entry, row.status, row.reason, row.purchaser, next(appended), row.partial)
             if row.event is not None
@@ -157,7 +154,7 @@ def import_on(
             for row in rows
         ]
         wires.insert_credits(
-            reader, deal.id, [_credit_row(row, bank_file, actor, now) for row in rows]
+            connection, deal.id, [_credit_row(row, bank_file, actor, now) for row in rows]
         )
     result.rows += rows
     return result

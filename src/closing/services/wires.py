@@ -1,18 +1,19 @@
 """What the wire-instructions and wires commands do: record each version of the company's wire
 instructions as the deal file is loaded, verify one by a second person's callback, import a bank
-file's credits and record the clear matches as wired marks, match a left-over credit by hand.
+file's credits and record the clear matches as wired marks, match a left-over credit by hand,
+list the imported credits.
 
-Like `operations`, each function opens one transaction, reads through `closing.db`, lets a pure
-module decide (`wire_instructions`, `matching`, and `marking.decide_mark` for the money rules)
-and appends what it decided through `queries.append_event`. Nothing here prints.
+Each function opens one transaction on the `Database` (or, for `record_instructions`, runs in
+the loader's), reads through `closing.store`, lets a pure module decide (`wire_instructions`,
+`matching`, and `marking.decide_mark` for the money rules) and appends what it decided to the
+event log. Nothing here prints.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-
-from sqlalchemy.orm import Session
+from typing import Any
 
 from closing.domain.bankfiles import BankFile
 from closing.domain.deal import Deal
@@ -28,34 +29,41 @@ from closing.domain.wire_instructions import (
     payment_gate,
     propose,
 )
-from closing.services.operations import Recorded, open_deal
-from closing.services.wire_import import ImportResult, ImportRow, import_on, payment_step
-from closing.store import queries, wires
-from closing.store.database import Store
+from closing.services.reading import open_deal
+from closing.services.recording import Recorded, locked
+from closing.services.wire_import import ImportResult, import_on, payment_step
+from closing.store import direct, wires
+from closing.store.connection import Connection, Database
 
 # --- wire instructions -------------------------------------------------------------------------
 
 
 def record_instructions(
-    session: Session, deal_id: int, deal_file: DealFile, actor: str, host: str, now: datetime
+    session: Any, deal_id: int, deal_file: DealFile, actor: str, host: str, now: datetime
 ) -> list[str]:
     """Called by `closing init` in its transaction: a new version when the deal file changes the
-    instructions or the callback numbers. Returns what to tell the operator."""
-    company = queries.company_of(session, deal_id)
+    instructions or the callback numbers. Returns what to tell the operator.
+
+    `session` is the loader's SQLAlchemy session until the loader runs on the `Database`; then
+    this takes its `Connection` and the `reader` line goes."""
+    from closing.store.queries import reader
+
+    connection: Connection = reader(session)
+    company = direct.party_where(connection, deal_id)
     assert company is not None
     terms = deal_file.terms
     proposed = propose(terms.company.wire_instructions, terms.company.callback_numbers, terms.slug)
-    known = wires.versions(session, deal_id)
+    known = wires.wire_versions(connection, deal_id)
     current = known[-1] if known else None
-    head = queries.lock_purchaser(session, company.id)  # before reading what the seq follows
-    standing = company_standing(session, company)
+    # The company's chain locked before reading what the seq follows.
+    head = direct.lock_chain_head(connection, company.id)[1]
+    standing = company_standing(connection, company)
     event = decide_instructions(company, standing, current, proposed, actor, host, now)
     if event is None:
         return []
-    deal = queries.deal_by_id(session, deal_id)
-    stored = queries.append_event(session, deal, company, event, head)
+    stored = direct.append_event(connection, deal_id, terms.slug, company, event, head)
     number = len(known) + 1
-    wires.insert_version(session, deal_id, number, stored.id, proposed, actor, now)
+    wires.insert_version(connection, deal_id, number, stored.id, proposed, actor, now)
     if proposed.fingerprint is None:
         if current is not None and current.present:
             return ["Wire instructions removed from the deal file: no wire is matched"]
@@ -71,36 +79,36 @@ def record_instructions(
     ]
 
 
-def company_standing(session: Session, company: Purchaser) -> Standing:
+def company_standing(connection: Connection, company: Purchaser) -> Standing:
     """Enough of where the company's row stands to append to it: its last sequence number."""
-    events = queries.purchaser_events(session, company.id)
+    events = direct.party_events(connection, company.id)
     return Standing(last_seq=events[-1].seq) if events else Standing()
 
 
-def instructions(store: Store, deal_name: str | None) -> tuple[Deal, list[Version]]:
+def instructions(database: Database, deal_name: str | None) -> tuple[Deal, list[Version]]:
     """`closing wire-instructions`: every version, oldest first."""
-    with store.session(read_only=True) as session:
-        deal = open_deal(session, deal_name)
-        return deal, wires.versions(session, deal.id)
+    with database.transaction(write=False) as connection:
+        deal = open_deal(connection, deal_name)
+        return deal, wires.wire_versions(connection, deal.id)
 
 
-def verify(
-    store: Store, deal_name: str | None, request: Verification, now: datetime
+def verify_instructions(
+    database: Database, deal_name: str | None, request: Verification, now: datetime
 ) -> tuple[Deal, Version]:
     """Record a second person's callback: the latest version is verified from now on."""
-    with store.session() as session:
-        deal = open_deal(session, deal_name)
-        company = queries.company_of(session, deal.id)
+    with database.transaction() as connection:
+        deal = open_deal(connection, deal_name)
+        company = direct.party_where(connection, deal.id)
         if company is None:
             raise NotFoundError(f"deal {deal.slug} has no company row; reload its deal file")
-        head = queries.lock_purchaser(session, company.id)
-        known = wires.versions(session, deal.id)
-        standing = company_standing(session, company)
+        head = direct.lock_chain_head(connection, company.id)[1]
+        known = wires.wire_versions(connection, deal.id)
+        standing = company_standing(connection, company)
         event = decide_verification(company, standing, known, request, now, deal.terms.zone)
-        stored = queries.append_event(session, deal, company, event, head)
+        stored = direct.append_event(connection, deal.id, deal.slug, company, event, head)
         current = known[-1]
-        wires.record_verification(
-            session,
+        wires.verify_version(
+            connection,
             deal.id,
             current.number,
             stored.id,
@@ -109,14 +117,14 @@ def verify(
             request.callback_number.strip(),
             request.spoke_with.strip(),
         )
-        return deal, wires.versions(session, deal.id)[-1]
+        return deal, wires.wire_versions(connection, deal.id)[-1]
 
 
 # --- bank files --------------------------------------------------------------------------------
 
 
 def import_file(
-    store: Store,
+    database: Database,
     deal_name: str | None,
     bank_file: BankFile,
     apply: bool,
@@ -125,15 +133,13 @@ def import_file(
     now: datetime,
     unverified_ok: bool = False,
 ) -> ImportResult:
-    """`wire_imports.import_on` in a transaction of the store (read-only without `apply`)."""
-    with store.session(read_only=not apply) as session:
-        return import_on(
-            queries.reader(session), deal_name, bank_file, apply, actor, host, now, unverified_ok
-        )
+    """`wire_import.import_on` in one transaction (read-only without `apply`)."""
+    with database.transaction(write=apply) as connection:
+        return import_on(connection, deal_name, bank_file, apply, actor, host, now, unverified_ok)
 
 
 def match_by_hand(
-    store: Store,
+    database: Database,
     deal_name: str | None,
     bank_reference: str,
     purchaser_text: str,
@@ -145,22 +151,20 @@ def match_by_hand(
 ) -> tuple[Recorded, wires.StoredCredit]:
     """`closing wires match BANKREF PURCHASER`: a left-over credit recorded for the purchaser a
     person chose, through the same money rules as any mark."""
-    from closing.services.operations import _locked
-
-    with store.session() as session:
-        deal = open_deal(session, deal_name)
-        credit = wires.credit_by_reference(session, deal.id, bank_reference.strip())
+    with database.transaction() as connection:
+        deal = open_deal(connection, deal_name)
+        credit = wires.credit_by_reference(connection, deal.id, bank_reference.strip())
         if credit is None:
             raise NotFoundError(
                 f"no imported credit with bank reference {bank_reference!r} in {deal.slug}; see "
                 "closing wires list"
             )
-        found = _locked(session, deal.slug, purchaser_text)
+        found = locked(connection, deal.slug, purchaser_text)
         step = payment_step(deal)
         what = f"match credit {credit.bank_reference} to {found.party.name}"
         if credit.status == "recorded":
             raise RefusedError(f"cannot {what}: it was already recorded ({credit.reason})")
-        gate_note = payment_gate(wires.status_of(session, deal.id), unverified_ok, what)
+        gate_note = payment_gate(wires.wire_status_of(connection, deal.id), unverified_ok, what)
         owed = found.party.purchase_price - found.standing.received(step.id)
         partial = credit.amount < owed - step.tolerance
         notes = [f"matched by hand to bank credit {credit.bank_reference}"]
@@ -187,31 +191,34 @@ def match_by_hand(
         decision = decide_mark(
             found.deal, step, found.party, found.standing, request, now, found.company
         )
-        event = queries.append_event(session, found.deal, found.party, decision.event, found.head)
-        wires.update_credit(
-            session,
+        event = direct.append_event(
+            connection, found.deal.id, found.deal.slug, found.party, decision.event, found.head
+        )
+        assert event.id is not None
+        wires.record_credit(
+            connection,
             credit.id,
-            status="recorded",
-            reason=f"matched by hand by {actor}" + (f": {note.strip()}" if note else ""),
-            purchaser_id=found.party.id,
-            event_id=event.id,
+            f"matched by hand by {actor}" + (f": {note.strip()}" if note else ""),
+            found.party.id,
+            event.id,
         )
         return Recorded(found.deal, found.party, event, decision.states), credit
 
 
 def credits(
-    store: Store, deal_name: str | None
+    database: Database, deal_name: str | None
 ) -> tuple[Deal, list[tuple[wires.StoredCredit, Purchaser | None]]]:
     """`closing wires list`: every imported credit and what became of it."""
-    with store.session(read_only=True) as session:
-        deal = open_deal(session, deal_name)
-        stored = wires.credits_of(session, deal.id)
-        everyone = {p.id: p for p in queries.purchasers_of(session, deal.id, active_only=False)}
+    with database.transaction(write=False) as connection:
+        deal = open_deal(connection, deal_name)
+        stored = wires.credits_of(connection, deal.id)
+        purchasers = direct.parties(connection, deal.id, active_only=False)[0]
+        everyone = {p.id: p for p in purchasers}
     return deal, [(c, everyone.get(c.purchaser_id or 0)) for c in stored]
 
 
 def read_and_import(
-    store: Store,
+    database: Database,
     deal_name: str | None,
     path: str | Path,
     apply: bool,
@@ -223,20 +230,7 @@ def read_and_import(
     """Read a bank file (in the deal's zone: BAI2 times carry none) and import it."""
     from closing.domain.bankfiles.detect import read_bank_file
 
-    with store.session(read_only=True) as session:
-        zone = open_deal(session, deal_name).terms.zone
+    with database.transaction(write=False) as connection:
+        zone = open_deal(connection, deal_name).terms.zone
     bank_file = read_bank_file(path, zone)
-    return import_file(store, deal_name, bank_file, apply, actor, host, now, unverified_ok)
-
-
-__all__ = [
-    "ImportResult",
-    "ImportRow",
-    "credits",
-    "import_file",
-    "instructions",
-    "match_by_hand",
-    "read_and_import",
-    "record_instructions",
-    "verify",
-]
+    return import_file(database, deal_name, bank_file, apply, actor, host, now, unverified_ok)

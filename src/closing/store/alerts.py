@@ -1,74 +1,54 @@
-"""Every statement of the alert side: the ledger and its deliveries (decide, claim, record, list),
-the one-sender lock (the SQLite lease row, the PostgreSQL advisory lock) and the daemon's read of
-the deal files it watches.
+"""Every statement of the alert side, as SQL on `closing.store.connection.Connection`: the ledger
+and its deliveries (decide, claim, record, list, dismiss, retry), the one-sender lock (the SQLite
+lease row, the PostgreSQL advisory lock), the deal files the sender watches, and the count of
+failing deliveries the board shows.
 
-Statements are SQLAlchemy Core against the `Table` handles of `closing.store.schema`, run with
-`session.execute`; rows come back as records built by column name. The policy (what is due, when
-to retry, whose lease is alive) stays with the callers in `closing.services.alerts`.
+Records are built from named columns: each SELECT lists the record's own fields, so a column added
+to a table cannot shift them. The policy (what is due, when to retry, whose lease is alive) stays
+with the callers in `closing.services.alerts`. No SQLAlchemy here: the board and the marks read
+`failing_deliveries` through this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import sqlite3
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
-from sqlalchemy import ColumnElement, func, or_, select, text
-from sqlalchemy.engine import Connection, Engine, Result
-from sqlalchemy.orm import Session
-
-from closing.store import connection as driver
-from closing.store.schema import ALERTS, DEALS, DELIVERIES, PURCHASERS, SENDERS
+from closing.domain.errors import DatabaseError
+from closing.store.connection import Connection, Database, UniqueViolation, first_line
 
 if TYPE_CHECKING:
     from closing.domain.alert_plan import Key
 
 DIGEST_STEP = "@digest"  # the step of a digest's own ledger row: no deal file step can be it
-BATCH = 500  # ids per statement (SQLite allows a limited number of bound parameters)
-R = TypeVar("R")
+BATCH = 500  # ids (or rows) per statement: a bounded number of bound parameters
 
 
-def _records(
-    result: Result[Any], make: Callable[[Iterable[Any]], R], names: Sequence[str]
-) -> list[R]:
-    """The rows as records, matched by column name: the statement's columns must be the
-    record's fields, by name and in order (checked once per statement, so a column added or moved
-    on one side fails here), and each row is then built at the speed of a tuple (a first wake-up
-    on a large deal reads tens of thousands of rows; `Record(**row._mapping)` costs 10x)."""
-    columns = tuple(result.keys())
-    if columns != tuple(names):
-        raise RuntimeError(f"the statement's columns {columns} are not the record's {names}")
-    return list(map(make, result))
+def _columns(fields: tuple[str, ...], sql: Mapping[str, str]) -> str:
+    """The SELECT list of a record with these `fields`: one SQL expression per field, named and in
+    the record's order (checked here, so a field added or moved on one side fails at import)."""
+    if tuple(sql) != fields:
+        raise RuntimeError(f"the columns {tuple(sql)} are not the record's {fields}")
+    return ", ".join(sql.values())
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
 
 
 # --- deciding: the ledger's keys, new alerts and their deliveries -------------------------------
 
 
-class StoredDeal(NamedTuple):
-    """The columns of a `deal` row that a `Deal` is built from."""
-
-    id: int
-    slug: str
-    terms_json: str
-    closures_json: str
-    created_at: datetime
-
-
-def stored_deal(session: Session, deal_id: int) -> StoredDeal | None:
-    query = select(
-        DEALS.c.id, DEALS.c.slug, DEALS.c.terms_json, DEALS.c.closures_json, DEALS.c.created_at
-    ).where(DEALS.c.id == deal_id)
-    found = _records(session.execute(query), StoredDeal._make, StoredDeal._fields)
-    return found[0] if found else None
-
-
-KEY_COLUMNS = ("purchaser_id", "step", "rule", "deadline")  # closing.domain.alert_plan.Key
-
-
-def alert_keys(session: Session, deal_id: int) -> set[Key]:
-    """The unique key of every occurrence in one deal's ledger (sent or superseded)."""
-    query = select(*(ALERTS.c[name] for name in KEY_COLUMNS)).where(ALERTS.c.deal_id == deal_id)
-    return set(_records(session.execute(query), tuple, KEY_COLUMNS))
+def alert_keys(connection: Connection, deal_id: int) -> set[Key]:
+    """The unique key (closing.domain.alert_plan.Key) of every occurrence in one deal's ledger
+    (sent or superseded)."""
+    moment = connection.moment
+    rows = connection.rows(
+        "SELECT purchaser_id, step, rule, deadline FROM alert WHERE deal_id = ?", (deal_id,)
+    )
+    return {(purchaser, step, rule, moment(deadline)) for purchaser, step, rule, deadline in rows}
 
 
 class LedgerCache:
@@ -79,9 +59,9 @@ class LedgerCache:
     def __init__(self) -> None:
         self._keys: dict[int, set[Key]] = {}
 
-    def keys(self, session: Session, deal_id: int) -> set[Key]:
+    def keys(self, connection: Connection, deal_id: int) -> set[Key]:
         if deal_id not in self._keys:
-            self._keys[deal_id] = alert_keys(session, deal_id)
+            self._keys[deal_id] = alert_keys(connection, deal_id)
         return self._keys[deal_id]
 
     def add(self, deal_id: int, keys: list[Key]) -> None:
@@ -109,41 +89,78 @@ class NewAlert(TypedDict):
     fields_json: str
 
 
+_ALERT_COLUMNS = tuple(NewAlert.__annotations__)  # the values of `_alert_values`, in order
+
+
 class InsertedAlert(NamedTuple):
     id: int
     superseded: bool
 
 
-def insert_alerts(session: Session, alerts: list[NewAlert]) -> list[InsertedAlert]:
-    """Insert ledger rows in bulk; their ids, in the order given. A key already in the ledger
-    raises IntegrityError (another sender decided it first)."""
-    inserted = session.execute(
-        ALERTS.insert().returning(ALERTS.c.id, ALERTS.c.superseded, sort_by_parameter_order=True),
-        alerts,
+def insert_alerts(connection: Connection, alerts: list[NewAlert]) -> list[InsertedAlert]:
+    """Insert ledger rows in bulk; their ids, in the order given (the ids a statement assigns
+    follow its rows). A key already in the ledger raises `UniqueViolation` (another sender
+    decided it first); the transaction is then rolled back."""
+    bind = connection.bind_moment
+    rows_per_statement = BATCH // 4  # 12 values a row
+    inserted: list[InsertedAlert] = []
+    for start in range(0, len(alerts), rows_per_statement):
+        some = alerts[start : start + rows_per_statement]
+        values = [value for alert in some for value in _alert_values(alert, bind)]
+        row = f"({_marks(len(_ALERT_COLUMNS))})"
+        sql = (
+            f"INSERT INTO alert ({', '.join(_ALERT_COLUMNS)}) VALUES "
+            f"{', '.join([row] * len(some))} RETURNING id"
+        )
+        try:
+            ids = sorted(int(found) for (found,) in connection.rows(sql, values))
+        except Exception as error:
+            if _unique_key_refused(error):
+                raise UniqueViolation(first_line(error)) from None
+            raise
+        inserted += [
+            InsertedAlert(id_, alert["superseded"]) for id_, alert in zip(ids, some, strict=True)
+        ]
+    return inserted
+
+
+def _alert_values(alert: NewAlert, bind: Any) -> tuple[Any, ...]:
+    return (
+        alert["deal_id"],
+        alert["purchaser_id"],
+        alert["step"],
+        alert["rule"],
+        bind(alert["deadline"]),
+        bind(alert["due_at"]),
+        bind(alert["decided_at"]),
+        alert["superseded"],
+        alert["title"],
+        alert["body"],
+        alert["key"],
+        alert["fields_json"],
     )
-    return _records(inserted, InsertedAlert._make, InsertedAlert._fields)
+
+
+def _unique_key_refused(error: Exception) -> bool:
+    """Whether a driver error is a unique key refusing a row (sqlite3, or psycopg's SQLSTATE
+    23505), before the transaction turns it into a `UniqueViolation`."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return "UNIQUE" in str(error)
+    return getattr(error, "sqlstate", None) == "23505"
 
 
 def insert_deliveries(
-    session: Session, alert_ids: list[int], channels: Sequence[tuple[str, str]], now: datetime
+    connection: Connection,
+    alert_ids: list[int],
+    channels: Sequence[tuple[str, str]],
+    now: datetime,
 ) -> None:
     """One pending delivery of each alert to each channel, given as (key, masked name)."""
-    if not alert_ids or not channels:
-        return  # an empty list would be an INSERT of one row of defaults
-    session.execute(
-        DELIVERIES.insert(),
-        [
-            {
-                "alert_id": alert_id,
-                "channel_key": key,
-                "channel": name,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-            }
-            for alert_id in alert_ids
-            for key, name in channels
-        ],
+    at = connection.bind_moment(now)
+    connection.executemany(
+        "INSERT INTO alert_delivery (alert_id, channel_key, channel, status, attempts, "
+        "next_attempt_at) VALUES (?, ?, ?, 'pending', 0, ?)",
+        [(alert_id, key, name, at) for alert_id in alert_ids for key, name in channels],
     )
 
 
@@ -165,54 +182,65 @@ class Claimable(NamedTuple):
     deadline: datetime
 
 
-def _claimable(now: datetime, stale_before: datetime) -> ColumnElement[bool]:
-    """New, due for a retry, or left mid-send by a sender that claimed it before `stale_before`
-    (a killed one)."""
-    return or_(
-        DELIVERIES.c.status.in_(["pending", "retrying"]) & (DELIVERIES.c.next_attempt_at <= now),
-        (DELIVERIES.c.status == "sending") & (DELIVERIES.c.claimed_at <= stale_before),
-    )
+_CLAIMABLE = _columns(
+    Claimable._fields,
+    {
+        "delivery_id": "alert_delivery.id",
+        "channel_key": "alert_delivery.channel_key",
+        "channel": "alert_delivery.channel",
+        "attempts": "alert_delivery.attempts",
+        "alert_id": "alert.id",
+        "title": "alert.title",
+        "body": "alert.body",
+        "fields_json": "alert.fields_json",
+        "deal_id": "alert.deal_id",
+        "deadline": "alert.deadline",
+    },
+)
+# New, due for a retry, or left mid-send by a sender that claimed it before the second moment (a
+# killed one). Two parameters: now, and the stale-before moment.
+_IS_CLAIMABLE = (
+    "((alert_delivery.status IN ('pending', 'retrying') AND alert_delivery.next_attempt_at <= ?) "
+    "OR (alert_delivery.status = 'sending' AND alert_delivery.claimed_at <= ?))"
+)
 
 
-def claimable(session: Session, now: datetime, stale_before: datetime) -> list[Claimable]:
+def claimable(connection: Connection, now: datetime, stale_before: datetime) -> list[Claimable]:
     """Every claimable delivery, oldest alert first."""
-    query = (
-        select(
-            DELIVERIES.c.id.label("delivery_id"),
-            DELIVERIES.c.channel_key,
-            DELIVERIES.c.channel,
-            DELIVERIES.c.attempts,
-            ALERTS.c.id.label("alert_id"),
-            ALERTS.c.title,
-            ALERTS.c.body,
-            ALERTS.c.fields_json,
-            ALERTS.c.deal_id,
-            ALERTS.c.deadline,
-        )
-        .select_from(DELIVERIES.join(ALERTS))
-        .where(_claimable(now, stale_before))
-        .order_by(ALERTS.c.due_at, DELIVERIES.c.id)
+    bind, moment = connection.bind_moment, connection.moment
+    rows = connection.rows(
+        f"SELECT {_CLAIMABLE} FROM alert_delivery JOIN alert ON alert.id = alert_delivery.alert_id "
+        f"WHERE {_IS_CLAIMABLE} ORDER BY alert.due_at, alert_delivery.id",
+        (bind(now), bind(stale_before)),
     )
-    return _records(session.execute(query), Claimable._make, Claimable._fields)
+    return [
+        Claimable(
+            delivery, key, channel, attempts, alert, title, body, fields, deal, moment(deadline)
+        )
+        for delivery, key, channel, attempts, alert, title, body, fields, deal, deadline in rows
+    ]
 
 
-def claim(session: Session, ids: list[int], now: datetime, stale_before: datetime) -> set[int]:
+def claim(
+    connection: Connection, ids: list[int], now: datetime, stale_before: datetime
+) -> set[int]:
     """Mark deliveries as being sent; only those still claimable are taken (their ids are
     returned), so two senders can never both send one."""
+    at, stale = connection.bind_moment(now), connection.bind_moment(stale_before)
     claimed: set[int] = set()
     for start in range(0, len(ids), BATCH):
-        result = session.execute(
-            DELIVERIES.update()
-            .where(DELIVERIES.c.id.in_(ids[start : start + BATCH]), _claimable(now, stale_before))
-            .values(status="sending", claimed_at=now)
-            .returning(DELIVERIES.c.id)
+        some = ids[start : start + BATCH]
+        rows = connection.rows(
+            "UPDATE alert_delivery SET status = 'sending', claimed_at = ? "
+            f"WHERE id IN ({_marks(len(some))}) AND {_IS_CLAIMABLE} RETURNING id",
+            (at, *some, at, stale),
         )
-        claimed.update(row.id for row in result)
+        claimed.update(int(found) for (found,) in rows)
     return claimed
 
 
 def record_attempt(
-    session: Session,
+    connection: Connection,
     ids: list[int],
     status: str,
     attempts: int,
@@ -221,27 +249,23 @@ def record_attempt(
     next_attempt_at: datetime,
 ) -> None:
     """The outcome of one attempt on each of these deliveries."""
+    bind = connection.bind_moment
+    delivered = None if delivered_at is None else bind(delivered_at)
     for start in range(0, len(ids), BATCH):
-        session.execute(
-            DELIVERIES.update()
-            .where(DELIVERIES.c.id.in_(ids[start : start + BATCH]))
-            .values(
-                status=status,
-                attempts=attempts,
-                last_error=last_error,
-                delivered_at=delivered_at,
-                next_attempt_at=next_attempt_at,
-            )
+        some = ids[start : start + BATCH]
+        connection.execute(
+            "UPDATE alert_delivery SET status = ?, attempts = ?, last_error = ?, "
+            f"delivered_at = ?, next_attempt_at = ? WHERE id IN ({_marks(len(some))})",
+            (status, attempts, last_error, delivered, bind(next_attempt_at), *some),
         )
 
 
-def next_attempt_at(session: Session) -> datetime | None:
+def next_attempt_at(connection: Connection) -> datetime | None:
     """When the earliest pending or retrying delivery is next due."""
-    query = select(func.min(DELIVERIES.c.next_attempt_at)).where(
-        DELIVERIES.c.status.in_(["pending", "retrying"])
+    found = connection.value(
+        "SELECT min(next_attempt_at) FROM alert_delivery WHERE status IN ('pending', 'retrying')"
     )
-    moment: datetime | None = session.execute(query).scalar_one_or_none()
-    return moment
+    return None if found is None else connection.moment(found)
 
 
 # --- listing the ledger ------------------------------------------------------------------------
@@ -262,6 +286,25 @@ class ListedAlert(NamedTuple):
     fields_json: str
 
 
+_LISTED_ALERT = _columns(
+    ListedAlert._fields,
+    {
+        "id": "alert.id",
+        "deal": "deal.slug",
+        "purchaser": "purchaser.slug",
+        "step": "alert.step",
+        "rule": "alert.rule",
+        "deadline": "alert.deadline",
+        "due_at": "alert.due_at",
+        "decided_at": "alert.decided_at",
+        "title": "alert.title",
+        "key": "alert.key",
+        "superseded": "alert.superseded",
+        "fields_json": "alert.fields_json",
+    },
+)
+
+
 class ListedDelivery(NamedTuple):
     alert_id: int
     channel: str
@@ -271,43 +314,66 @@ class ListedDelivery(NamedTuple):
     last_error: str | None
 
 
-def listed_alerts(session: Session, include_superseded: bool) -> list[ListedAlert]:
+def listed_alerts(connection: Connection, include_superseded: bool) -> list[ListedAlert]:
     """Every alert in the ledger with its deal's and purchaser's slugs, by due time."""
-    query = (
-        select(
-            ALERTS.c.id,
-            DEALS.c.slug.label("deal"),
-            PURCHASERS.c.slug.label("purchaser"),
-            ALERTS.c.step,
-            ALERTS.c.rule,
-            ALERTS.c.deadline,
-            ALERTS.c.due_at,
-            ALERTS.c.decided_at,
-            ALERTS.c.title,
-            ALERTS.c.key,
-            ALERTS.c.superseded,
-            ALERTS.c.fields_json,
-        )
-        .join(DEALS, DEALS.c.id == ALERTS.c.deal_id)
-        .join(PURCHASERS, PURCHASERS.c.id == ALERTS.c.purchaser_id)
-        .order_by(ALERTS.c.due_at, ALERTS.c.id)
+    sql = (
+        f"SELECT {_LISTED_ALERT} FROM alert JOIN deal ON deal.id = alert.deal_id "
+        "JOIN purchaser ON purchaser.id = alert.purchaser_id"
     )
+    params: tuple[Any, ...] = ()
     if not include_superseded:
-        query = query.where(ALERTS.c.superseded.is_(False))
-    return _records(session.execute(query), ListedAlert._make, ListedAlert._fields)
+        sql += " WHERE alert.superseded = ?"
+        params = (False,)
+    moment = connection.moment
+    return [
+        ListedAlert(
+            id_,
+            deal,
+            purchaser,
+            step,
+            rule,
+            moment(deadline),
+            moment(due_at),
+            moment(decided_at),
+            title,
+            key,
+            bool(superseded),
+            fields_json,
+        )
+        for (
+            id_,
+            deal,
+            purchaser,
+            step,
+            rule,
+            deadline,
+            due_at,
+            decided_at,
+            title,
+            key,
+            superseded,
+            fields_json,
+        ) in connection.rows(sql + " ORDER BY alert.due_at, alert.id", params)
+    ]
 
 
-def listed_deliveries(session: Session) -> list[ListedDelivery]:
+def listed_deliveries(connection: Connection) -> list[ListedDelivery]:
     """Every delivery, in the order they were created."""
-    query = select(
-        DELIVERIES.c.alert_id,
-        DELIVERIES.c.channel,
-        DELIVERIES.c.status,
-        DELIVERIES.c.attempts,
-        DELIVERIES.c.delivered_at,
-        DELIVERIES.c.last_error,
-    ).order_by(DELIVERIES.c.id)
-    return _records(session.execute(query), ListedDelivery._make, ListedDelivery._fields)
+    moment = connection.moment
+    rows = connection.rows(
+        f"SELECT {', '.join(ListedDelivery._fields)} FROM alert_delivery ORDER BY id"
+    )
+    return [
+        ListedDelivery(
+            alert_id,
+            channel,
+            status,
+            attempts,
+            None if delivered_at is None else moment(delivered_at),
+            last_error,
+        )
+        for alert_id, channel, status, attempts, delivered_at, last_error in rows
+    ]
 
 
 # --- a person's word on a delivery: dismiss, retry ---------------------------------------------
@@ -319,35 +385,40 @@ class AlertDelivery(NamedTuple):
     status: str
 
 
-def alert_exists(session: Session, alert_id: int) -> bool:
-    return session.execute(select(ALERTS.c.id).where(ALERTS.c.id == alert_id)).first() is not None
+def alert_exists(connection: Connection, alert_id: int) -> bool:
+    return bool(connection.rows("SELECT 1 FROM alert WHERE id = ?", (alert_id,)))
 
 
-def deliveries_of(session: Session, alert_id: int) -> list[AlertDelivery]:
-    query = (
-        select(DELIVERIES.c.id, DELIVERIES.c.channel, DELIVERIES.c.status)
-        .where(DELIVERIES.c.alert_id == alert_id)
-        .order_by(DELIVERIES.c.id)
+def deliveries_of(connection: Connection, alert_id: int) -> list[AlertDelivery]:
+    rows = connection.rows(
+        f"SELECT {', '.join(AlertDelivery._fields)} FROM alert_delivery WHERE alert_id = ? "
+        "ORDER BY id",
+        (alert_id,),
     )
-    return _records(session.execute(query), AlertDelivery._make, AlertDelivery._fields)
+    return [AlertDelivery(*row) for row in rows]
 
 
-def dismiss_deliveries(session: Session, ids: list[int], why: str) -> None:
+def dismiss_deliveries(connection: Connection, ids: list[int], why: str) -> None:
     """These deliveries are `dismissed` (no longer tried, nor counted as failing), saying why."""
-    session.execute(
-        DELIVERIES.update()
-        .where(DELIVERIES.c.id.in_(ids))
-        .values(status="dismissed", last_error=why)
-    )
+    for start in range(0, len(ids), BATCH):
+        some = ids[start : start + BATCH]
+        connection.execute(
+            "UPDATE alert_delivery SET status = 'dismissed', last_error = ? "
+            f"WHERE id IN ({_marks(len(some))})",
+            (why, *some),
+        )
 
 
-def restart_deliveries(session: Session, ids: list[int], now: datetime) -> None:
+def restart_deliveries(connection: Connection, ids: list[int], now: datetime) -> None:
     """These deliveries start over: pending, no attempts yet, due `now`."""
-    session.execute(
-        DELIVERIES.update()
-        .where(DELIVERIES.c.id.in_(ids))
-        .values(status="pending", attempts=0, next_attempt_at=now, last_error=None)
-    )
+    at = connection.bind_moment(now)
+    for start in range(0, len(ids), BATCH):
+        some = ids[start : start + BATCH]
+        connection.execute(
+            "UPDATE alert_delivery SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+            f"last_error = NULL WHERE id IN ({_marks(len(some))})",
+            (at, *some),
+        )
 
 
 # --- the one-sender lock -----------------------------------------------------------------------
@@ -365,68 +436,94 @@ class Sender(NamedTuple):
     heartbeat_at: datetime
 
 
-def sender(session: Session, name: str) -> Sender | None:
-    query = select(*(SENDERS.c[field] for field in Sender._fields)).where(SENDERS.c.name == name)
-    found = _records(session.execute(query), Sender._make, Sender._fields)
-    return found[0] if found else None
+def sender(connection: Connection, name: str) -> Sender | None:
+    found = connection.rows(
+        f"SELECT {', '.join(Sender._fields)} FROM alert_sender WHERE name = ?", (name,)
+    )
+    if not found:
+        return None
+    name_, holder, host, pid, started_at, heartbeat_at = found[0]
+    moment = connection.moment
+    return Sender(name_, holder, host, int(pid), moment(started_at), moment(heartbeat_at))
 
 
-def write_sender(session: Session, record: Sender, exists: bool) -> None:
+def write_sender(connection: Connection, record: Sender, exists: bool) -> None:
     """The lock's row now says `record`: inserted, or the existing row of that name replaced."""
+    bind = connection.bind_moment
+    values = (record.holder, record.host, record.pid, bind(record.started_at))
     if exists:
-        statement = SENDERS.update().where(SENDERS.c.name == record.name)
-        session.execute(statement.values(**record._asdict()))
+        connection.execute(
+            "UPDATE alert_sender SET holder = ?, host = ?, pid = ?, started_at = ?, "
+            "heartbeat_at = ? WHERE name = ?",
+            (*values, bind(record.heartbeat_at), record.name),
+        )
     else:
-        session.execute(SENDERS.insert().values(**record._asdict()))
+        connection.execute(
+            "INSERT INTO alert_sender (holder, host, pid, started_at, heartbeat_at, name) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (*values, bind(record.heartbeat_at), record.name),
+        )
 
 
-def renew_sender(session: Session, name: str, now: datetime) -> None:
-    session.execute(SENDERS.update().where(SENDERS.c.name == name).values(heartbeat_at=now))
+def renew_sender(connection: Connection, name: str, now: datetime) -> None:
+    connection.execute(
+        "UPDATE alert_sender SET heartbeat_at = ? WHERE name = ?",
+        (connection.bind_moment(now), name),
+    )
 
 
-def delete_sender(session: Session, name: str) -> None:
-    session.execute(SENDERS.delete().where(SENDERS.c.name == name))
+def delete_sender(connection: Connection, name: str) -> None:
+    connection.execute("DELETE FROM alert_sender WHERE name = ?", (name,))
 
 
 class AdvisoryLock:
-    """A PostgreSQL session-level advisory lock, held on a connection of its own for as long as
-    that connection lives: it goes when the process or the connection dies."""
+    """A PostgreSQL session-level advisory lock, held on a connection of its own (not the
+    database's per-thread one) for as long as that connection lives: it goes when the process or
+    the connection dies. The heartbeat checks it from another thread than the one that took it."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._connection: Connection | None = None
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._driver: Any = None
 
     def try_take(self, key: int) -> bool:
         """Take the lock without waiting; False when another connection holds it. One sender
         per closing database, which is a schema: two schemas of one PostgreSQL database must not
         hold each other off."""
-        if self._connection is None:
-            self._connection = self._engine.connect()
-        got = self._connection.execute(
-            text("SELECT pg_try_advisory_lock(:key, hashtext(current_schema()))"), {"key": key}
-        ).scalar_one()
-        self._connection.commit()
+        import psycopg
+
+        try:
+            if self._driver is None:
+                self._driver = psycopg.connect(
+                    self._database.location.conninfo or "", connect_timeout=10, autocommit=True
+                )
+            got = self._driver.execute(
+                "SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (key,)
+            ).fetchone()[0]
+        except psycopg.Error as error:
+            self.close()
+            raise DatabaseError.failed(self._database.masked, first_line(error)) from None
         return bool(got)
 
     def alive(self) -> bool:
         """Whether the connection, and so the lock, is still there."""
-        if self._connection is None:
+        if self._driver is None:
             return False
         try:
-            self._connection.execute(text("SELECT 1"))
-            self._connection.commit()
+            self._driver.execute("SELECT 1")
         except Exception:
             return False
         return True
 
     def close(self) -> None:
         """Close the connection, which releases the lock."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        if self._driver is not None:
+            try:
+                self._driver.close()
+            finally:
+                self._driver = None
 
 
-# --- the daemon's watch on deal files ----------------------------------------------------------
+# --- the daemon's watch on deal files, and what the board counts -------------------------------
 
 
 class DealSource(NamedTuple):
@@ -435,17 +532,17 @@ class DealSource(NamedTuple):
     source_sha256: str
 
 
-def deal_sources(session: Session) -> list[DealSource]:
+def deal_sources(connection: Connection) -> list[DealSource]:
     """Each deal's file and the digest of the text it was last loaded from."""
-    query = select(DEALS.c.slug, DEALS.c.source_path, DEALS.c.source_sha256)
-    return _records(session.execute(query), DealSource._make, DealSource._fields)
+    rows = connection.rows(f"SELECT {', '.join(DealSource._fields)} FROM deal ORDER BY slug")
+    return [DealSource(*row) for row in rows]
 
 
-def failing_deliveries(reader: driver.Connection, deal_id: int) -> int:
+def failing_deliveries(connection: Connection, deal_id: int) -> int:
     """Alert deliveries of this deal that failed and have not gone out since."""
-    (count,) = reader.rows(
+    count = connection.value(
         "SELECT count(*) FROM alert_delivery JOIN alert ON alert.id = alert_delivery.alert_id "
         "WHERE alert.deal_id = ? AND alert_delivery.status IN ('retrying', 'failed')",
         (deal_id,),
-    )[0]
+    )
     return int(count)

@@ -28,8 +28,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from closing.services.shares import match
-from closing.store.shares import ShareRecord
+from closing.domain.share_link import ShareRecord, match
 from closing.views.board_page import View, for_purchaser, view
 from closing.web.live import LiveBoard, Snapshot
 
@@ -264,6 +263,6 @@ def server(live: LiveBoard) -> uvicorn.Server:
     return Server(config)
 
 
-def run(live: LiveBoard, sock: socket.socket) -> None:
+def serve_board(live: LiveBoard, sock: socket.socket) -> None:
     """Serve on `sock` until SIGINT or SIGTERM."""
     server(live).run(sockets=[sock])

@@ -27,13 +27,11 @@ import anyio.to_thread
 
 from closing.domain.clock import Clock
 from closing.domain.errors import ClosingError
-from closing.services.operations import board, open_deal
-from closing.store.database import Store
-from closing.store.shares import RecentAlert, ShareRecord, change_marker, recent_alerts, shares_of
+from closing.domain.share_link import RecentAlert, ShareRecord
+from closing.services.live_board import BoardFeed
 from closing.views.status_document import board_json
 
 log = logging.getLogger("closing.web")
-RECENT_ALERTS = 8
 T = TypeVar("T")
 
 
@@ -66,20 +64,16 @@ class Snapshot:
 class LiveBoard:
     def __init__(
         self,
-        store: Store,
-        deal_name: str | None,
+        feed: BoardFeed,
         clock: Clock,
         poll: float = 0.3,
         tick: float = 30.0,
     ) -> None:
-        self.store = store
+        self.feed = feed  # the deal's reads, on the Database (found before the server starts)
         self.clock = clock
         self.poll = poll
         self.tick = tick
-        with store.session(read_only=True) as session:
-            deal = open_deal(session, deal_name)  # fails here, before the server starts
-        self.deal_id = deal.id
-        self.slug = deal.slug
+        self.slug = feed.slug
         self.snapshot = self._build(0)
         self._built = time.monotonic()
         self._changed = asyncio.Condition()
@@ -91,20 +85,11 @@ class LiveBoard:
 
     # --- reading the database (in a worker thread) ----------------------------------------------
 
-    def _marker(self) -> tuple[int, ...]:
-        with self.store.session(read_only=True) as session:
-            return change_marker(session, self.deal_id)
-
     def _build(self, version: int) -> Snapshot:
         now = self.clock.now()
-        with self.store.session(read_only=True) as session:
-            # The marker first: a mark landing during the rebuild moves it again, and the next
-            # poll rebuilds once more.
-            marker = change_marker(session, self.deal_id)
-            shares = shares_of(session, self.deal_id, active_only=True)
-            alerts = recent_alerts(session, self.deal_id, RECENT_ALERTS)
-        document = board_json(board(self.store, self.slug, now))
-        return Snapshot(version, marker, now, document, shares, alerts)
+        read = self.feed.read(now)
+        document = board_json(read.board)
+        return Snapshot(version, read.marker, now, document, read.shares, read.alerts)
 
     # --- keeping the snapshot current -----------------------------------------------------------
 
@@ -113,7 +98,7 @@ class LiveBoard:
         since the last build."""
         async with self._lock:
             try:
-                marker = await anyio.to_thread.run_sync(self._marker)
+                marker = await anyio.to_thread.run_sync(self.feed.marker)
                 stale = time.monotonic() - self._built >= self.tick
                 if marker != self.snapshot.marker or (
                     stale and self.clock.now() != self.snapshot.now

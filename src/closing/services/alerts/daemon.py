@@ -24,9 +24,11 @@ from closing.domain.clock import Clock
 from closing.domain.errors import ClosingError, DealFileError
 from closing.domain.text import neutral
 from closing.services.alerts.channels import Notifier, logfmt
-from closing.services.alerts.outbox import Pass, configured_channels, run_pass
+from closing.services.alerts.deliver import Pass, configured_channels, run_pass
 from closing.services.alerts.sender_lock import SenderLock
+from closing.store import direct
 from closing.store.alerts import LedgerCache, deal_sources
+from closing.store.connection import Database
 
 log = logging.getLogger("closing.services.alerts.daemon")
 CATCH_UP_GRACE = timedelta(seconds=5)
@@ -35,7 +37,7 @@ CATCH_UP_GRACE = timedelta(seconds=5)
 class AlertDaemon:
     def __init__(
         self,
-        store: Any,
+        database: Database,
         clock: Clock,
         extra_urls: list[str],
         on_pass: Callable[[Pass], None] | None = None,
@@ -45,7 +47,7 @@ class AlertDaemon:
         operator: str = "alert-sender",
         lock_advice: str | None = None,
     ) -> None:
-        self.store = store
+        self.database = database
         self.inbox = inbox  # --inbox: bank files for the (only) deal
         self.operator = operator
         self.clock = clock
@@ -54,7 +56,7 @@ class AlertDaemon:
         self.safety = safety
         self.heartbeat_every = heartbeat
         self.notifier = Notifier()
-        self.lock = SenderLock(store)
+        self.lock = SenderLock(database)
         self.lock_advice = lock_advice  # what to do when another sender holds the lock
         self.stopped = threading.Event()
         self._tick_lock = threading.Lock()
@@ -71,7 +73,7 @@ class AlertDaemon:
         # (libraries, the deal) out of every collection.
         gc.freeze()
         gc.enable()
-        for channel in configured_channels(self.store, self.extra_urls).values():
+        for channel in configured_channels(self.database, self.extra_urls).values():
             self.notifier.check(channel)
         if standby:
             announced = False
@@ -157,7 +159,7 @@ class AlertDaemon:
             try:
                 self._reload_changed_deals(now)
                 self.import_inbox(now)
-                result = run_pass(self.store, self.notifier, self.extra_urls, now, self.ledger)
+                result = run_pass(self.database, self.notifier, self.extra_urls, now, self.ledger)
             except ClosingError as error:
                 log.error("event=pass-failed error=%s", logfmt(error.message))
                 self._arm(now + timedelta(seconds=min(self.safety, 5)))
@@ -204,9 +206,10 @@ class AlertDaemon:
         wake-up. A file with problems (or one that cannot be loaded at all) is logged once, in
         one line, and the old terms stay."""
         from closing.services.operations import load_deal
+        from closing.store.database import Store  # until load_deal takes the Database
 
-        with self.store.session() as session:
-            sources = deal_sources(session)
+        with self.database.transaction(write=False) as connection:
+            sources = deal_sources(connection)
         for deal in sources:
             source = deal.source_path
             try:
@@ -217,7 +220,7 @@ class AlertDaemon:
                 continue
             self._seen_files[source] = current
             try:
-                result = load_deal(self.store, source, now)
+                result = load_deal(Store(self.database.url), source, now)
             except DealFileError as error:
                 log.error(
                     "event=deal-file-invalid deal=%s problems=%s",
@@ -250,12 +253,10 @@ class AlertDaemon:
     def _inboxes(self) -> list[tuple[Path, str | None]]:
         """(folder, deal slug): `--inbox` for the only deal, and each deal file's `alerts.inbox`
         (relative to the deal file's folder)."""
-        from closing.store.queries import deals_where
-
         found: list[tuple[Path, str | None]] = [(Path(self.inbox), None)] if self.inbox else []
-        with self.store.session(read_only=True) as session:
-            sources = {deal.slug: deal.source_path for deal in deal_sources(session)}
-            for deal in deals_where(session):
+        with self.database.transaction(write=False) as connection:
+            sources = {deal.slug: deal.source_path for deal in deal_sources(connection)}
+            for deal in direct.deals(connection):
                 folder = deal.terms.alerts.inbox
                 if folder:
                     where = Path(folder).expanduser()
@@ -271,7 +272,7 @@ class AlertDaemon:
         files were taken."""
         import socket
 
-        from closing.services.alerts.outbox import record_notices
+        from closing.services.alerts.decide import record_notices
         from closing.services.wires import read_and_import
 
         taken = 0
@@ -284,7 +285,7 @@ class AlertDaemon:
                 taken += 1
                 try:
                     result = read_and_import(
-                        self.store, slug, path, True, self.operator, socket.gethostname(), now
+                        self.database, slug, path, True, self.operator, socket.gethostname(), now
                     )
                 except ClosingError as error:
                     log.error(
@@ -305,7 +306,7 @@ class AlertDaemon:
                 )
                 for notice in result.notices:
                     log.info("event=wire-received deal=%s %s", result.deal.slug, logfmt(notice))
-                record_notices(self.store, result, now, self.extra_urls)
+                record_notices(self.database, result, now, self.extra_urls)
         return taken
 
 

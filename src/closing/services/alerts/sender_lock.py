@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 import socket
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from closing.domain.errors import AlertsError
 from closing.domain.timefmt import local
 from closing.store import alerts as db
+from closing.store import direct
 from closing.store.alerts import AdvisoryLock, Sender
-from closing.store.database import Store
+from closing.store.connection import Connection, Database
 
 LOCK_NAME = "alerts"
 STANDBY_ADVICE = "stop it first, or start this one with --standby to take over when it stops"
@@ -27,8 +27,8 @@ ADVISORY_KEY = 0x636C6F73  # "clos"
 
 
 class SenderLock:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, database: Database) -> None:
+        self.database = database
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.holder = f"pid {self.pid} on {self.host}"
@@ -37,24 +37,24 @@ class SenderLock:
 
     @property
     def advisory(self) -> bool:
-        return self.store.dialect == "postgresql"
+        return self.database.dialect == "postgresql"
 
     def try_acquire(self, now: datetime) -> str | None:
         """Take the lock; None when taken, else who holds it."""
-        self.store.ensure_schema()
+        self.database.ensure_schema()
         if self.advisory:
             if self._advisory_lock is None:
-                self._advisory_lock = AdvisoryLock(self.store.engine)
+                self._advisory_lock = AdvisoryLock(self.database)
             if not self._advisory_lock.try_take(ADVISORY_KEY):
                 return self._current_holder()
             self._record(now, force=True)
             self.held = True
             return None
-        with self.store.session() as session:
-            row = db.sender(session, LOCK_NAME)
+        with self.database.transaction() as connection:
+            row = db.sender(connection, LOCK_NAME)
             if row is not None and not self._is_ours(row) and self._alive(row, now):
-                return f"{row.holder} (since {self._since(session, row.started_at)})"
-            db.write_sender(session, self._ours(now), exists=row is not None)
+                return f"{row.holder} (since {self._since(connection, row.started_at)})"
+            db.write_sender(connection, self._ours(now), exists=row is not None)
         self.held = True
         return None
 
@@ -75,12 +75,12 @@ class SenderLock:
                 return False
             self._record(now, force=True)
             return True
-        with self.store.session() as session:
-            row = db.sender(session, LOCK_NAME)
+        with self.database.transaction() as connection:
+            row = db.sender(connection, LOCK_NAME)
             if row is None or not self._is_ours(row):
                 self.held = False
                 return False
-            db.renew_sender(session, LOCK_NAME, now)
+            db.renew_sender(connection, LOCK_NAME, now)
         return True
 
     def release(self) -> None:
@@ -88,10 +88,10 @@ class SenderLock:
             return
         self.held = False
         try:
-            with self.store.session() as session:
-                row = db.sender(session, LOCK_NAME)
+            with self.database.transaction() as connection:
+                row = db.sender(connection, LOCK_NAME)
                 if row is not None and self._is_ours(row):
-                    db.delete_sender(session, LOCK_NAME)
+                    db.delete_sender(connection, LOCK_NAME)
         finally:
             if self._advisory_lock is not None:
                 self._advisory_lock.close()  # also releases the advisory lock
@@ -114,26 +114,24 @@ class SenderLock:
         return Sender(LOCK_NAME, self.holder, self.host, self.pid, now, now)
 
     def _record(self, now: datetime, force: bool) -> None:
-        with self.store.session() as session:
-            row = db.sender(session, LOCK_NAME)
+        with self.database.transaction() as connection:
+            row = db.sender(connection, LOCK_NAME)
             if row is not None and self._is_ours(row):
-                db.renew_sender(session, LOCK_NAME, now)
+                db.renew_sender(connection, LOCK_NAME, now)
             elif force:
-                db.write_sender(session, self._ours(now), exists=row is not None)
+                db.write_sender(connection, self._ours(now), exists=row is not None)
 
     def _current_holder(self) -> str:
-        with self.store.session() as session:
-            row = db.sender(session, LOCK_NAME)
+        with self.database.transaction() as connection:
+            row = db.sender(connection, LOCK_NAME)
             if row is None:
                 return "another process"
-            return f"{row.holder} (since {self._since(session, row.started_at)})"
+            return f"{row.holder} (since {self._since(connection, row.started_at)})"
 
-    def _since(self, session: Any, started_at: datetime) -> str:
+    def _since(self, connection: Connection, started_at: datetime) -> str:
         """When the holder started, in the deals' zone (UTC when deals of several zones, or none,
         are loaded)."""
-        from closing.store.queries import deals_where
-
-        zones = {deal.terms.zone for deal in deals_where(session)}
+        zones = {deal.terms.zone for deal in direct.deals(connection)}
         zone = zones.pop() if len(zones) == 1 else ZoneInfo("UTC")
         return local(started_at, zone)
 

@@ -1,0 +1,287 @@
+"""Deciding alerts: every occurrence due at a moment recorded once in the alert ledger (its unique
+key), with one pending delivery per channel, in one transaction per deal; and the wires an inbox
+import recorded, as alerts of their own.
+
+The plan is pure (`closing.domain.alert_plan`); this module reads what it needs through
+`closing.store`, and writes the ledger rows and deliveries. Sending them is
+`closing.services.alerts.deliver`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from closing.domain.alert_plan import (
+    AlertText,
+    DueAlert,
+    alert_text,
+    at_sending,
+    digest_groups,
+    digest_text,
+    plan_alerts,
+)
+from closing.domain.board import Board, build_board, company_missing
+from closing.domain.deal import Deal
+from closing.domain.events import Purchaser
+from closing.domain.money import format_money
+from closing.services.alerts.channels import LOG_CHANNEL, channels_for
+from closing.services.wire_import import ImportResult
+from closing.store import alerts as db
+from closing.store import direct
+from closing.store.alerts import DIGEST_STEP, LedgerCache, NewAlert
+from closing.store.connection import Connection, Database, UniqueViolation
+from closing.store.wires import wire_status_of
+
+
+@dataclass(frozen=True)
+class Decided:
+    deal: str
+    purchaser: str
+    step: str
+    rule: str
+    title: str
+    due_at: datetime
+    superseded: int
+
+
+def board_summary(board: Board) -> str:
+    """The board in one line: "1/2 closed · received $450,000.00 of $1,380,000.00"."""
+    totals = board.totals
+    return (
+        f"{totals.closed}/{totals.purchasers} closed · received "
+        f"{format_money(totals.amount_received)} of {format_money(totals.purchase_price)}"
+    )
+
+
+def decide(
+    database: Database, now: datetime, extra_urls: list[str], cache: LedgerCache | None = None
+) -> tuple[list[Decided], datetime | None]:
+    """Record every alert due at `now` in the ledger with one delivery per channel; return them and
+    the next time an alert falls due. One transaction per deal: all of its decision or none."""
+    decided: list[Decided] = []
+    next_at: datetime | None = None
+    with database.transaction(write=False) as connection:
+        slugs = [deal.slug for deal in direct.deals(connection)]
+    for slug in slugs:
+        for attempt in range(3):
+            try:
+                found, deal_next = _decide_deal(database, slug, now, extra_urls, cache)
+                break
+            except UniqueViolation:  # another sender got there first; its rows now count
+                if cache is not None:
+                    cache.forget()
+                if attempt == 2:
+                    raise
+        decided += found
+        if deal_next is not None and (next_at is None or deal_next < next_at):
+            next_at = deal_next
+    return decided, next_at
+
+
+def _decide_deal(
+    database: Database,
+    slug: str,
+    now: datetime,
+    extra_urls: list[str],
+    cache: LedgerCache | None = None,
+) -> tuple[list[Decided], datetime | None]:
+    """One deal's decision in one transaction: read the deal, its purchasers, their events and the
+    ledger, plan, then insert the ledger rows and their deliveries in bulk (a first wake-up on a
+    large deal can decide thousands of alerts at once)."""
+    found: list[Decided] = []
+    with database.transaction() as connection:
+        deal = direct.deals(connection, slug=slug)[0]
+        purchasers, company = direct.parties(connection, deal.id)
+        events = direct.events_by_party(connection, deal.id)
+        keys = (
+            db.alert_keys(connection, deal.id) if cache is None else cache.keys(connection, deal.id)
+        )
+        plan = plan_alerts(deal, purchasers, events, now, keys, company)
+        if not plan.due:
+            return found, plan.next_at
+        channels = channels_for([*deal.terms.alerts.notify, *extra_urls])
+        wires = wire_status_of(connection, deal.id)
+        warning, missing = wires.warning(), company_missing(wires)
+        summary = board_summary(build_board(deal, purchasers, events, now, 0, company, wires))
+        zone = deal.terms.zone
+        # Many alerts of one rule and moment go out as one digest on each channel but the log.
+        outside = [channel for channel in channels if not channel.is_log]
+        groups = digest_groups(deal.terms.alerts, plan.due) if outside else []
+        in_digest = {id(alert) for group in groups for alert in group}
+        ledger_rows: list[NewAlert] = []
+        owners: list[DueAlert | None] = []  # the alert of each ledger row; None: superseded
+        for alert in plan.due:
+            text = alert_text(deal.terms, alert, now, warning, missing, summary)
+            for missed in alert.superseded:
+                ledger_rows.append(
+                    _ledger_values(deal, alert, missed.rule, missed.fire_at, now, text)
+                )
+                owners.append(None)
+            fields = {
+                "deal": deal.slug,
+                "purchaser": alert.purchaser.slug,
+                "step": alert.step.id,
+                "rule": alert.rule,
+                "deadline": alert.deadline.astimezone(deal.terms.zone).isoformat(),
+                "key": text.key,
+                "title": text.title,
+            }
+            ledger_rows.append(
+                _ledger_values(deal, alert, alert.rule, alert.due_at, now, text, fields)
+            )
+            owners.append(alert)
+            found.append(
+                Decided(
+                    deal.slug,
+                    alert.purchaser.slug,
+                    alert.step.id,
+                    alert.rule,
+                    at_sending(text.title, alert.deadline, zone, now),
+                    alert.due_at,
+                    len(alert.superseded),
+                )
+            )
+        inserted = db.insert_alerts(connection, ledger_rows)
+        ids_of: dict[int, int] = {}  # id(alert) -> its ledger id
+        alone: list[int] = []  # alerts that go to every channel on their own
+        logged: list[int] = []  # alerts carried by a digest: the log only
+        for row, owner in zip(inserted, owners, strict=True):
+            if owner is not None:
+                ids_of[id(owner)] = row.id
+                (logged if id(owner) in in_digest else alone).append(row.id)
+        every = [(channel.key, channel.name) for channel in channels]
+        db.insert_deliveries(connection, alone, every, now)
+        db.insert_deliveries(connection, logged, [(LOG_CHANNEL.key, LOG_CHANNEL.name)], now)
+        for group in groups:
+            text = digest_text(deal.terms, group, now, warning, missing, summary)
+            digest_id = _insert_digest(connection, deal, company, group, ids_of, now, text)
+            db.insert_deliveries(
+                connection, [digest_id], [(channel.key, channel.name) for channel in outside], now
+            )
+    if cache is not None:  # committed: the cache may now count these keys as sent
+        cache.add(
+            deal.id,
+            [(r["purchaser_id"], r["step"], r["rule"], r["deadline"]) for r in ledger_rows],
+        )
+    return found, plan.next_at
+
+
+def _insert_digest(
+    connection: Connection,
+    deal: Deal,
+    company: Purchaser | None,
+    group: list[DueAlert],
+    ids_of: dict[int, int],
+    now: datetime,
+    text: AlertText,
+) -> int:
+    """The digest's own ledger row: it records the alerts it carries (`alerts` in its fields);
+    its deliveries stand for theirs outside the log."""
+    first = group[0]
+    fields = {
+        "deal": deal.slug,
+        "digest": str(len(group)),
+        "rule": first.rule,
+        "deadline": first.deadline.astimezone(deal.terms.zone).isoformat(),
+        "key": text.key,
+        "title": text.title,
+        "alerts": ",".join(str(ids_of[id(alert)]) for alert in group),
+    }
+    row: NewAlert = {
+        "deal_id": deal.id,
+        "purchaser_id": company.id if company is not None else first.purchaser.id,
+        "step": DIGEST_STEP,
+        "rule": first.rule,
+        "deadline": first.deadline,
+        "due_at": max(alert.due_at for alert in group),
+        "decided_at": now,
+        "superseded": False,
+        "title": text.title,
+        "body": text.body,
+        "key": text.key,
+        "fields_json": json.dumps(fields),
+    }
+    return db.insert_alerts(connection, [row])[0].id
+
+
+def record_notices(
+    database: Database, result: ImportResult, now: datetime, extra_urls: list[str]
+) -> int:
+    """Each wire an inbox import recorded, as an alert of its own in the ledger (so it goes to
+    every channel once, like a deadline alert): "BNC Bach International, Ltd. wired ..."."""
+    deal = result.deal
+    rows = [row for row in result.rows if row.status == "recorded" and row.purchaser]
+    if not rows:
+        return 0
+    terms = deal.terms
+    with database.transaction() as connection:
+        wires = wire_status_of(connection, deal.id)
+        warning = wires.warning()
+        channels = channels_for([*terms.alerts.notify, *extra_urls])
+        ledger_rows: list[NewAlert] = []
+        for row, notice in zip(rows, result.notices, strict=True):
+            assert row.purchaser is not None
+            key = f"{terms.slug}/{row.purchaser.slug}/wire-received/{row.entry.bank_reference}"
+            lines = [warning] if warning else []
+            lines += [
+                f"Deal: {terms.slug} ({terms.title})",
+                f"Purchaser: {row.purchaser.name}",
+                f"Received: {notice}",
+                f"Why: {row.reason}",
+                f"From: {result.file.format} {result.file.name}:{row.entry.line}",
+                f"Alert: {key}",
+            ]
+            ledger_rows.append(
+                {
+                    "deal_id": deal.id,
+                    "purchaser_id": row.purchaser.id,
+                    "step": row.event.step if row.event else "wired",
+                    "rule": f"wire-received:{row.entry.bank_reference}",
+                    "deadline": now,
+                    "due_at": now,
+                    "decided_at": now,
+                    "superseded": False,
+                    "title": notice.split(", IMAD")[0].split(", bank ref")[0],
+                    "body": "\n".join(lines),
+                    "key": key,
+                    "fields_json": json.dumps(
+                        {"deal": terms.slug, "purchaser": row.purchaser.slug, "key": key}
+                    ),
+                }
+            )
+        inserted = db.insert_alerts(connection, ledger_rows)
+        db.insert_deliveries(
+            connection,
+            [alert.id for alert in inserted],
+            [(channel.key, channel.name) for channel in channels],
+            now,
+        )
+    return len(rows)
+
+
+def _ledger_values(
+    deal: Deal,
+    alert: DueAlert,
+    rule: str,
+    due_at: datetime,
+    now: datetime,
+    text: AlertText,
+    fields: dict[str, str] | None = None,
+) -> NewAlert:
+    """The ledger row of one occurrence; without `fields` it is one superseded by `alert`."""
+    return {
+        "deal_id": deal.id,
+        "purchaser_id": alert.purchaser.id,
+        "step": alert.step.id,
+        "rule": rule,
+        "deadline": alert.deadline,
+        "due_at": due_at,
+        "decided_at": now,
+        "superseded": fields is None,
+        "title": text.title,
+        "body": text.body if fields is not None else "",
+        "key": text.key,
+        "fields_json": json.dumps(fields or {}),
+    }

@@ -1,0 +1,168 @@
+"""Delivering decided alerts: claim each delivery nobody is sending, send it, record the outcome
+with retries (2s, 4s, 8s ... up to 5 minutes, given up after 8 tries), and say when to wake up
+next; one wake-up (`run_pass`) decides, then delivers.
+
+The scheduler only wakes this up; the truth (deadlines, what was sent) lives in the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from closing.domain.alert_plan import at_sending
+from closing.services.alerts.channels import (
+    LOG_CHANNEL,
+    LOG_KEY,
+    Channel,
+    DeliveryFailed,
+    Notifier,
+    channels_for,
+)
+from closing.services.alerts.decide import Decided, decide
+from closing.store import alerts as db
+from closing.store import direct
+from closing.store.alerts import LedgerCache
+from closing.store.connection import Database
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY = timedelta(seconds=2)
+LONGEST_RETRY = timedelta(minutes=5)
+CLAIM_TIMEOUT = timedelta(minutes=2)  # a claim older than this was left by a killed sender
+
+
+def backoff(attempts: int) -> timedelta:
+    """2s, 4s, 8s, ... up to 5 minutes."""
+    delay: timedelta = FIRST_RETRY * (2 ** max(attempts - 1, 0))
+    return min(delay, LONGEST_RETRY)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    alert_id: int
+    channel: str
+    status: str  # sent, retrying, failed
+    title: str
+    error: str | None = None
+
+
+@dataclass
+class Pass:
+    """One wake-up's work."""
+
+    decided: list[Decided]
+    delivered: list[Delivered]
+    next_at: datetime | None
+
+
+def _claim(database: Database, ids: list[int], now: datetime) -> set[int]:
+    """Mark deliveries as being sent by this sender; only those still claimable are taken, so two
+    senders can never both send one."""
+    with database.transaction() as connection:
+        return db.claim(connection, ids, now, now - CLAIM_TIMEOUT)
+
+
+def _record(
+    database: Database,
+    ids: list[int],
+    attempts: int,
+    error: str | None,
+    gave_up: bool,
+    now: datetime,
+) -> str:
+    status = "sent" if error is None else ("failed" if gave_up else "retrying")
+    delivered_at = now if error is None else None
+    with database.transaction() as connection:
+        db.record_attempt(
+            connection, ids, status, attempts, error, delivered_at, now + backoff(attempts)
+        )
+    return status
+
+
+def deliver(
+    database: Database,
+    notifier: Notifier,
+    channels: Callable[[], dict[str, Channel]],
+    now: datetime,
+) -> tuple[list[Delivered], datetime | None]:
+    """Send every claimable delivery, oldest alert first; return the outcomes and when the next
+    retry is due. The log channel goes in one batch; every other channel one delivery at a time,
+    so a sender killed mid-send leaves only that one to be re-sent after CLAIM_TIMEOUT."""
+    with database.transaction(write=False) as connection:
+        found = db.claimable(connection, now, now - CLAIM_TIMEOUT)
+        zones = {deal.id: deal.terms.zone for deal in direct.deals(connection)} if found else {}
+    # The time left (or late by) as of this sending, not as of the decision.
+    work = [
+        item._replace(
+            title=at_sending(item.title, item.deadline, zones[item.deal_id], now),
+            body=at_sending(item.body, item.deadline, zones[item.deal_id], now),
+            fields_json=_fields_at_sending(item, zones[item.deal_id], now),
+        )
+        for item in found
+    ]
+    known = channels()
+    outcomes: list[Delivered] = []
+    logged = [item for item in work if item.channel_key == LOG_KEY]
+    claimed = _claim(database, [item.delivery_id for item in logged], now)
+    sent_after: dict[int, list[int]] = {}  # attempts -> deliveries, for one update each
+    for item in logged:
+        if item.delivery_id in claimed:
+            notifier.send(LOG_CHANNEL, item.title, item.body, json.loads(item.fields_json))
+            outcomes.append(Delivered(item.alert_id, item.channel, "sent", item.title))
+            sent_after.setdefault(item.attempts + 1, []).append(item.delivery_id)
+    for tried, ids in sent_after.items():
+        _record(database, ids, tried, None, False, now)
+    for item in work:
+        if item.channel_key == LOG_KEY or not _claim(database, [item.delivery_id], now):
+            continue
+        channel = known.get(item.channel_key)
+        error: str | None = None
+        if channel is None:
+            error = "this channel is not configured in this alert sender"
+        else:
+            try:
+                notifier.send(channel, item.title, item.body, json.loads(item.fields_json))
+            except DeliveryFailed as failure:
+                error = str(failure)
+        tried = item.attempts + 1
+        gave_up = tried >= MAX_ATTEMPTS or channel is None  # an unknown channel will not appear
+        status = _record(database, [item.delivery_id], tried, error, gave_up, now)
+        outcomes.append(Delivered(item.alert_id, item.channel, status, item.title, error))
+    with database.transaction(write=False) as connection:
+        next_retry = db.next_attempt_at(connection)
+    return outcomes, next_retry
+
+
+def _fields_at_sending(item: db.Claimable, zone: ZoneInfo, now: datetime) -> str:
+    fields: dict[str, str] = json.loads(item.fields_json)
+    if "title" in fields:
+        fields["title"] = at_sending(fields["title"], item.deadline, zone, now)
+    return json.dumps(fields)
+
+
+def run_pass(
+    database: Database,
+    notifier: Notifier,
+    extra_urls: list[str],
+    now: datetime,
+    cache: LedgerCache | None = None,
+) -> Pass:
+    """Decide, then deliver: one wake-up."""
+    decided, next_alert = decide(database, now, extra_urls, cache)
+    delivered, next_retry = deliver(
+        database, notifier, lambda: configured_channels(database, extra_urls), now
+    )
+    candidates = [t for t in (next_alert, next_retry) if t is not None]
+    return Pass(decided, delivered, min(candidates) if candidates else None)
+
+
+def configured_channels(database: Database, extra_urls: list[str]) -> dict[str, Channel]:
+    """Every channel this sender can reach: each deal's URLs and the ones it was started with."""
+    urls = list(extra_urls)
+    with database.transaction(write=False) as connection:
+        for deal in direct.deals(connection):
+            urls += deal.terms.alerts.notify
+    return {channel.key: channel for channel in channels_for(urls)}

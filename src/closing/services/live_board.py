@@ -1,0 +1,53 @@
+"""What the live web board (`closing serve`) reads: the deal it shows (found once, before the
+server starts), the change marker it polls, and at each rebuild the board with the deal's active
+share links and recent alerts, all in one read transaction on the `Database`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from closing.domain.board import Board
+from closing.domain.share_link import RecentAlert, ShareRecord
+from closing.services.reading import open_deal, read_board
+from closing.store.connection import Database
+from closing.store.shares import change_marker, recent_alerts, shares_of
+
+RECENT_ALERTS = 8
+
+
+@dataclass(frozen=True)
+class BoardRead:
+    """The deal as of one read: the marker first (a mark landing during the read moves it again,
+    and the next poll reads once more), then the board and who may see it."""
+
+    marker: tuple[int, ...]
+    board: Board
+    shares: list[ShareRecord]
+    alerts: list[RecentAlert]
+
+
+class BoardFeed:
+    """One deal's reads for the web server, from any of its threads (the `Database` keeps one
+    connection per thread)."""
+
+    def __init__(self, database: Database, deal_name: str | None) -> None:
+        self.database = database
+        with database.transaction(write=False) as connection:
+            deal = open_deal(connection, deal_name)  # fails here, before the server starts
+        self.deal_id = deal.id
+        self.slug = deal.slug
+
+    def marker(self) -> tuple[int, ...]:
+        with self.database.transaction(write=False) as connection:
+            return change_marker(connection, self.deal_id)
+
+    def read(self, now: datetime) -> BoardRead:
+        with self.database.transaction(write=False) as connection:
+            return BoardRead(
+                change_marker(connection, self.deal_id),
+                read_board(connection, self.slug, now),
+                shares_of(connection, self.deal_id, active_only=True),
+                recent_alerts(connection, self.deal_id, RECENT_ALERTS),
+            )
