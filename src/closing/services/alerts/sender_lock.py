@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 from closing.domain.errors import AlertsError
 from closing.domain.timefmt import local
-from closing.store import alerts as db
 from closing.store import direct
-from closing.store.alerts import AdvisoryLock, Sender
+from closing.store import sender_lease as db
 from closing.store.connection import Connection, Database
+from closing.store.sender_lease import AdvisoryLock, Sender
 
 LOCK_NAME = "alerts"
 STANDBY_ADVICE = "stop it first, or start this one with --standby to take over when it stops"
