@@ -14,7 +14,8 @@ from closing.domain.wire_instructions import Version, WireStatus
 
 if TYPE_CHECKING:
     from closing.services.alerts.outbox import LedgerEntry
-    from closing.services.operations import DealSummary, HistoryEntry
+    from closing.services.board import HistoryEntry
+    from closing.services.deals import DealSummary
 
 
 def iso(moment: datetime | None, zone: ZoneInfo) -> str | None:

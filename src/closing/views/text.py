@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from closing.services.alerts.outbox import LedgerEntry
-    from closing.services.operations import DealSummary, HistoryEntry
+    from closing.services.board import HistoryEntry
+    from closing.services.deals import DealSummary
 
 FINISHED_STATUSES = (DONE_STATUS, DONE_LATE, WAIVED_STATUS)
 STYLES = {
