@@ -126,23 +126,23 @@ def record_progress(
     `company_steps`, in order, at `base` (by default the seed's prospectus supplement, which came
     with the agreement). Returns the slug of the purchaser at position 5001 (signed, not wired,
     under the default)."""
-    from sqlalchemy import select
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
 
     from closing.domain.chain import GENESIS, event_hash
     from closing.domain.events import Event
-    from closing.store.database import Store
     from closing.store.schema import DEALS, EVENTS, PURCHASERS
 
     def default(position: int) -> list[str]:
         return ["signed", "wired"] if position % 2 == 0 else ["signed"]
 
     pick = steps_for or default
-    store = Store(url)
+    engine = create_engine(url)
     signed_at = datetime.fromisoformat(base)
     rows: list[dict[str, object]] = []
     heads: list[dict[str, object]] = []
     target = ""
-    with store.session() as session:
+    with Session(engine) as session, session.begin():
         deal_slug = session.execute(select(DEALS.c.slug)).scalar_one()
         query = select(
             PURCHASERS.c.id,
@@ -182,7 +182,7 @@ def record_progress(
             .values(head_seq=bindparam("seq"), head_hash=bindparam("hash")),
             heads,
         )
-    store.engine.dispose()
+    engine.dispose()
     return target
 
 
@@ -231,8 +231,8 @@ def postgres_schema(prefix: str, url: str = POSTGRES) -> Iterator[str]:
         closing(["db", "upgrade"], cli_env(scoped, "2002-06-07T07:00:00-07:00"))
         yield scoped
     finally:
-        from closing.store.database import dispose_engines
+        from closing.store.connection import close_databases
 
-        dispose_engines()
+        close_databases()
         with psycopg.connect(_libpq(url), autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{name}" CASCADE')

@@ -6,7 +6,7 @@
 Each backend gets the generated 10,000-purchaser deal (nothing marked yet). Every process marks
 purchasers of its own (a disjoint slice; no two processes touch one purchaser), two ways:
 
-  in-process  a worker process imports closing once, then calls `closing.services.operations.mark`
+  in-process  a worker process imports closing once, then calls `closing.services.mark.mark`
   in a
               loop (signed for each of its purchasers, then wired, ...) for S seconds on a fixed
               clock: what the database sustains without Python start-up. R interleaved rounds
@@ -72,10 +72,11 @@ def worker(url: str, first: int, count: int, skip: int, seconds: float, profile:
 
     Prints `ready` once warmed up, waits for a line on stdin, then prints one JSON line."""
     from closing.domain.errors import ClosingError, RefusedError
-    from closing.services.operations import MarkRequest, mark
-    from closing.store.database import Store
+    from closing.domain.marking import MarkRequest
+    from closing.services.mark import mark
+    from closing.store.connection import Database
 
-    store = Store(url)
+    store = Database(url)
     now = datetime.fromisoformat(NOW)
     actor = f"bench-{os.getpid()}"
     # Warm up (connection, schema check, statement cache) with a mark that is always refused
@@ -259,9 +260,9 @@ def run_cli(config: Config, url: str, marks: int) -> None:
 
 def verify(config: Config, url: str) -> None:
     """Exactly one event per accepted mark in this configuration's block, and nothing else."""
-    from sqlalchemy import func, select
+    from sqlalchemy import create_engine, func, select
+    from sqlalchemy.orm import Session
 
-    from closing.store.database import Store
     from closing.store.schema import EventRow, PurchaserRow
 
     events: Any = EventRow.__table__.c  # type: ignore[attr-defined]
@@ -275,8 +276,10 @@ def verify(config: Config, url: str) -> None:
         )
         .group_by(purchasers.c.position, events.step)
     )
-    with Store(url).session() as session:
+    engine = create_engine(url)
+    with Session(engine) as session:
         found = {(position, step): n for position, step, n in session.execute(query)}
+    engine.dispose()
     wanted = Counter(config.accepted)
     duplicates = sum(1 for n in found.values() if n > 1)
     missing = sum(1 for key in wanted if key not in found)
@@ -296,17 +299,10 @@ def verify(config: Config, url: str) -> None:
 
 
 def count_events(url: str) -> int:
-    from sqlalchemy import func, select
+    from closing.store.connection import Database
 
-    from closing.store.database import Store
-    from closing.store.schema import EventRow
-
-    with Store(url).session() as session:
-        return int(
-            session.execute(
-                select(func.count()).select_from(EventRow.__table__)  # type: ignore[attr-defined]
-            ).scalar_one()
-        )
+    with Database(url).transaction(write=False) as connection:
+        return int(connection.value("SELECT count(*) FROM event"))
 
 
 def bench_backend(
@@ -358,7 +354,7 @@ def report(configs: list[Config], notes: list[str], args: argparse.Namespace) ->
     )
     print(f"{BIG:,}-purchaser deal per backend · each process marks its own purchasers")
     print(
-        f"in-process: {args.seconds:g} s of closing.services.operations.mark per worker process,"
+        f"in-process: {args.seconds:g} s of closing.services.mark.mark per worker process,"
         f" median of {args.rounds} interleaved rounds (min-max under (range))"
     )
     print(f"whole CLI: {args.cli_marks} `closing mark-signed` subprocesses per process\n")

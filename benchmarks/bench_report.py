@@ -58,13 +58,14 @@ def closing_day(url: str, count: int) -> None:
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from closing.services.operations import Correction, MarkRequest, correct, mark
-    from closing.store.database import Store, dispose_engines
+    from closing.domain.marking import Correction, MarkRequest
+    from closing.services.mark import correct, mark
+    from closing.store.connection import Database
 
     pacific = ZoneInfo("America/Los_Angeles")
     friday = datetime(2002, 6, 7, 8, 0, tzinfo=pacific)
     monday = datetime(2002, 6, 10, 9, 0, tzinfo=pacific)
-    store = Store(url)
+    store = Database(url)
 
     def done(slug: str, step: str, at: datetime, kind: str, evidence: str) -> None:
         request = MarkRequest(
@@ -90,7 +91,7 @@ def closing_day(url: str, count: int) -> None:
             correct(store, None, why, monday)
         else:
             done(slug, "warrant_delivered", monday, "tracking", f"FedEx 7901 {n:04d}")
-    dispose_engines()
+    store.close()
 
 
 def timed(args: list[str], env: dict[str, str], runs: int) -> tuple[float, list[float]]:
