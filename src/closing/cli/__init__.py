@@ -252,9 +252,9 @@ def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | Non
 @pass_app
 def deals(app: App, as_json: bool) -> None:
     """The deals loaded in the database."""
-    from closing.services.deals import deals as list_deals
+    from closing.services.deals import deal_summaries
 
-    summaries = list_deals(app.existing_database)
+    summaries = deal_summaries(app.existing_database)
     if as_json:
         from closing.views.documents import deals_json
 
@@ -408,7 +408,7 @@ def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> 
     Prints the head hashes (keep them: they prove the record later), or names the first event
     that breaks (exit 8)."""
     from closing.domain.errors import RecordBrokenError
-    from closing.services.verify import verify as verify_log
+    from closing.services.verify import verify_log
 
     result = verify_log(app.existing_database, deal or deal_name, app.now())
     broken = result.broken

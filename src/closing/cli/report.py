@@ -189,7 +189,7 @@ def report(
     from closing.domain.memo import Verified, build_memo
     from closing.services.board import board
     from closing.services.record import deal_record
-    from closing.services.verify import verify
+    from closing.services.verify import verify_log
 
     chosen = _format(kind, output, MEMO_FORMATS, "pdf")
     if chosen == "pdf" and output is None and sys.stdout.isatty():
@@ -197,7 +197,7 @@ def report(
     now = app.now()
     shown = board(app.existing_database, deal or deal_name, now, local_time(as_of, "--as-of"))
     slug = shown.terms.slug
-    checked = verify(app.existing_database, slug, now)
+    checked = verify_log(app.existing_database, slug, now)
     if checked.broken is not None:
         broken = checked.broken
         raise RecordBrokenError(

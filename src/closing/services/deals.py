@@ -308,7 +308,7 @@ class DealSummary:
     events: int
 
 
-def deals(database: Database) -> list[DealSummary]:
+def deal_summaries(database: Database) -> list[DealSummary]:
     """Every deal loaded, by slug, with its active purchasers and events counted."""
     with database.transaction(write=False) as connection:
         loaded = stored_deals.deals(connection)

@@ -33,7 +33,7 @@ class LogCheck:
         return record_digest(self.heads)
 
 
-def verify(database: Database, deal_name: str | None, now: datetime) -> LogCheck:
+def verify_log(database: Database, deal_name: str | None, now: datetime) -> LogCheck:
     """Recompute every chain of the deal; record the outcome (the board warns of a failed one)."""
     with database.transaction() as connection:
         deal = open_deal(connection, deal_name)
@@ -52,7 +52,7 @@ def verify(database: Database, deal_name: str | None, now: datetime) -> LogCheck
             if broken is None
             else f"{broken.party} #{broken.seq}: {broken.what}: {broken.detail}"
         )
-        log.record_verification(connection, deal.id, now, broken is None, events, detail)
+        log.insert_verification(connection, deal.id, now, broken is None, events, detail)
     return LogCheck(deal, events, heads, broken)
 
 

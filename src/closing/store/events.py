@@ -205,7 +205,7 @@ def chains(connection: Connection, deal_id: int) -> list[Chain]:
     ]
 
 
-def record_verification(
+def insert_verification(
     connection: Connection, deal_id: int, at: datetime, ok: bool, events: int, detail: str
 ) -> None:
     connection.execute(
