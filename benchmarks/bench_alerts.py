@@ -7,7 +7,7 @@ Part A (10,000 purchasers, all signed, half wired, every detail filled, alerts a
 before each deadline and at it): the time to decide which alerts are due at one wake-up,
   (i)  the pure planner `closing.domain.alert_plan.plan_alerts` on data already in memory, and
   (ii) one whole wake-up decision as the daemon takes it (`wake_up` below, what
-       `closing.services.alerts.outbox` does up to its writes): one transaction that reads the
+       `closing.services.alerts.decide` does up to its writes): one transaction that reads the
        deal row, the purchasers, their events and the ledger's keys, then plans,
 at 16:31 PDT (15,000 alerts due) and at 14:00 PDT (none due), on SQLite and on PostgreSQL; then
   (iii) on SQLite, the daemon's whole first pass at 16:31 (decide: write the ledger; deliver: send
@@ -99,31 +99,33 @@ UNSIGNED = 5  # purchasers of the 10k lag deal that have not signed
 
 @contextmanager
 def store_of(url: str) -> Iterator[Any]:
-    """What the alert service reads and writes through (today the SQLAlchemy `Store`)."""
-    from closing.store.database import Store, dispose_engines
+    """What the alert service reads and writes through: the `Database`."""
+    from closing.store.connection import Database
 
+    database = Database(url)
     try:
-        yield Store(url)
+        yield database
     finally:
-        dispose_engines()
+        database.close()
 
 
-def planner_inputs(store: Any) -> tuple[Any, list[Any], dict[int, list[Any]], set[Any]]:
+def planner_inputs(database: Any) -> tuple[Any, list[Any], dict[int, list[Any]], set[Any]]:
     """The only deal, its purchasers, their events and the ledger's keys: what `plan_alerts`
     takes."""
-    from closing.services.operations import open_deal
+    from closing.services.deals import open_deal
     from closing.store.alerts import alert_keys
-    from closing.store.queries import events_by_purchaser, purchasers_of
+    from closing.store.deals import parties
+    from closing.store.events import events_by_party
 
-    with store.session() as session:
-        deal = open_deal(session, None)
-        purchasers = purchasers_of(session, deal.id)
-        events = events_by_purchaser(session, deal.id)
-        return deal, purchasers, events, alert_keys(session, deal.id)
+    with database.transaction(write=False) as connection:
+        deal = open_deal(connection, None)
+        purchasers = parties(connection, deal.id)[0]
+        events = events_by_party(connection, deal.id)
+        return deal, purchasers, events, alert_keys(connection, deal.id)
 
 
 def wake_up(
-    store: Any, deal_id: int, now: datetime, cache: Any = None
+    database: Any, deal_id: int, now: datetime, cache: Any = None
 ) -> tuple[int, datetime | None]:
     """What the daemon computes at a wake-up before it writes: deal row, terms, purchasers,
     events and the ledger's keys, then the plan, with the garbage collector paused as the
@@ -132,14 +134,18 @@ def wake_up(
     from closing.domain.alert_plan import plan_alerts
     from closing.services.alerts.daemon import _no_collection
     from closing.store.alerts import alert_keys
-    from closing.store.queries import company_of, deal_by_id, events_by_purchaser, purchasers_of
+    from closing.store.deals import deal_by_id, parties
+    from closing.store.events import events_by_party
 
-    with _no_collection(), store.session() as session:
-        deal = deal_by_id(session, deal_id)
-        purchasers = purchasers_of(session, deal.id)
-        company = company_of(session, deal.id)
-        events = events_by_purchaser(session, deal.id)
-        keys = cache.keys(session, deal_id) if cache is not None else alert_keys(session, deal_id)
+    with _no_collection(), database.transaction() as connection:
+        deal = deal_by_id(connection, deal_id)
+        purchasers, company = parties(connection, deal.id)
+        events = events_by_party(connection, deal.id)
+        keys = (
+            cache.keys(connection, deal_id)
+            if cache is not None
+            else alert_keys(connection, deal_id)
+        )
         plan = plan_alerts(deal, purchasers, events, now, keys, company)
     return len(plan.due), plan.next_at
 
@@ -152,46 +158,47 @@ def new_ledger_cache() -> Any:
 
 
 @contextmanager
-def reading_stages(store: Any, deal_id: int) -> Iterator[list[tuple[str, Callable[[], Any]]]]:
+def reading_stages(database: Any, deal_id: int) -> Iterator[list[tuple[str, Callable[[], Any]]]]:
     """The reads of one wake-up, each a call to time, inside one open transaction."""
-    from closing.services.operations import open_deal
+    from closing.services.deals import open_deal
     from closing.store.alerts import alert_keys
-    from closing.store.queries import events_by_purchaser, purchasers_of
+    from closing.store.deals import parties
+    from closing.store.events import events_by_party
 
-    with store.session() as session:
+    with database.transaction(write=False) as connection:
         yield [
-            ("deal row + terms", lambda: open_deal(session, None)),
-            ("purchasers_of", lambda: purchasers_of(session, deal_id)),
-            ("events_by_purchaser", lambda: events_by_purchaser(session, deal_id)),
-            ("alert_keys", lambda: alert_keys(session, deal_id)),
+            ("deal row + terms", lambda: open_deal(connection, None)),
+            ("parties", lambda: parties(connection, deal_id)[0]),
+            ("events_by_party", lambda: events_by_party(connection, deal_id)),
+            ("alert_keys", lambda: alert_keys(connection, deal_id)),
         ]
 
 
-def ledger_keys(store: Any, deal_id: int) -> set[Any]:
+def ledger_keys(database: Any, deal_id: int) -> set[Any]:
     """The alert ledger's keys for the deal, read in a transaction of their own."""
     from closing.store.alerts import alert_keys
 
-    with store.session() as session:
-        keys: set[Any] = alert_keys(session, deal_id)
+    with database.transaction(write=False) as connection:
+        keys: set[Any] = alert_keys(connection, deal_id)
         return keys
 
 
-def decide_pass(store: Any, now: datetime) -> list[Any]:
+def decide_pass(database: Any, now: datetime) -> list[Any]:
     """The daemon's decide step at `now`: every due alert written to the ledger (`.superseded`
     says whether a later one collapsed it)."""
-    from closing.services.alerts.outbox import decide
+    from closing.services.alerts.decide import decide
 
-    decided, _ = decide(store, now, [])
+    decided, _ = decide(database, now, [])
     return decided
 
 
-def deliver_pass(store: Any, now: datetime) -> list[Any]:
+def deliver_pass(database: Any, now: datetime) -> list[Any]:
     """The daemon's deliver step at `now`, to the channels configured (here the log): the
     outcomes (`.status`)."""
     from closing.services.alerts.channels import Notifier
-    from closing.services.alerts.outbox import configured_channels, deliver
+    from closing.services.alerts.deliver import configured_channels, deliver
 
-    outcomes, _ = deliver(store, Notifier(), lambda: configured_channels(store, []), now)
+    outcomes, _ = deliver(database, Notifier(), lambda: configured_channels(database, []), now)
     return outcomes
 
 

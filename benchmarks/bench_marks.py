@@ -89,14 +89,14 @@ SMOKE = Sizes(SMOKE_BIG, 4, 2, 2)
 def marks_on(url: str) -> Iterator[Callable[[MarkRequest, datetime], Any]]:
     """Record marks in this process through the service `closing mark` uses: `record(request,
     now)`, which raises `RefusedError` for a mark the deal does not allow."""
-    from closing.services.operations import mark_or_correct
-    from closing.store.database import Store, dispose_engines
+    from closing.services.mark import mark
+    from closing.store.connection import Database
 
-    store = Store(url)
+    database = Database(url)
     try:
-        yield lambda request, now: mark_or_correct(store, None, request, now)
+        yield lambda request, now: mark(database, None, request, now)
     finally:
-        dispose_engines()
+        database.close()
 
 
 # --- the worker process --------------------------------------------------------------------------

@@ -36,14 +36,19 @@ SMOKE_PURCHASERS = 50
 def marks_on(url: str) -> Iterator[Callable[[MarkRequest | Correction, datetime], Any]]:
     """Record marks and corrections in this process, through the service `closing mark` and
     `closing undo` use: `record(request, now)`."""
-    from closing.services.operations import mark_or_correct
-    from closing.store.database import Store, dispose_engines
+    from closing.services.mark import correct, mark
+    from closing.store.connection import Database
 
-    store = Store(url)
+    database = Database(url)
     try:
-        yield lambda request, now: mark_or_correct(store, None, request, now)
+        yield lambda request, now: (mark if isinstance(request, MarkRequest) else correct)(
+            database,
+            None,
+            request,  # type: ignore[arg-type]
+            now,
+        )
     finally:
-        dispose_engines()
+        database.close()
 
 
 # --- the benchmark -------------------------------------------------------------------------------

@@ -63,27 +63,27 @@ BIG_WEB = 2_000
 def marks_on(url: str) -> Iterator[Callable[[MarkRequest, datetime], Any]]:
     """Record marks in this process through the service `closing mark` uses: `record(request,
     now)` returns what was recorded (`.event.id` is the new event's id)."""
-    from closing.services.operations import mark_or_correct
-    from closing.store.database import Store, dispose_engines
+    from closing.services.mark import mark
+    from closing.store.connection import Database
 
-    store = Store(url)
+    database = Database(url)
     try:
-        yield lambda request, now: mark_or_correct(store, None, request, now)
+        yield lambda request, now: mark(database, None, request, now)
     finally:
-        dispose_engines()
+        database.close()
 
 
 def share_tokens(url: str, parties: tuple[str, str], now: datetime) -> tuple[str, str]:
     """New share links (as `closing share` makes them) for `parties`: their tokens."""
     from closing.services.shares import create_share
-    from closing.store.database import Store, dispose_engines
+    from closing.store.connection import Database
 
-    store = Store(url)
+    database = Database(url)
     try:
-        first, second = (create_share(store, None, who, "bench", now).token for who in parties)
+        first, second = (create_share(database, None, who, "bench", now).token for who in parties)
         return first, second
     finally:
-        dispose_engines()
+        database.close()
 
 
 # --- the benchmark -------------------------------------------------------------------------------

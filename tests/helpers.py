@@ -43,17 +43,14 @@ def postgres_schema(upgrade: bool = True) -> Iterator[str]:
     url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
     try:
         if upgrade:
-            from closing.store.database import Store
+            from closing.store.connection import Database
 
-            Store(url).upgrade()
+            Database(url).upgrade()
         yield url
     finally:
-        from closing.store import database as store
+        from closing.store.connection import close_databases
 
-        for known, engine in list(store._engines.items()):
-            if schema in known:
-                engine.dispose()
-                del store._engines[known]
+        close_databases()  # a connection left open would hold the schema's tables
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()

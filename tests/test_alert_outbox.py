@@ -15,15 +15,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from closing.domain.marking import MarkRequest
 from closing.services.alerts.channels import Channel, DeliveryFailed, Notifier
 from closing.services.alerts.decide import decide
 from closing.services.alerts.deliver import Pass, backoff, run_pass
 from closing.services.alerts.ledger import ledger
-from closing.services.operations import MarkRequest, load_deal, mark
+from closing.services.deals import load_deal
+from closing.services.mark import mark
 from closing.store import alerts as ledger_sql
 from closing.store.alerts import LedgerCache
 from closing.store.connection import Database, UniqueViolation
-from closing.store.database import Store
 from tests.helpers import SEED, SteppedClock
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -70,7 +71,7 @@ def key(purchaser: str, rule: str = "before-2h") -> str:
 def database(database_url: str) -> Database:
     """The seed deal, loaded at 07:00 on the closing day, the company's prospectus supplement
     delivered with it (its alerts are not the subject here)."""
-    store = Store(database_url)
+    store = Database(database_url)
     load_deal(store, str(SEED), LOADED)
     delivered = MarkRequest("company", "prospectus_delivered", actor="alice", host="h")
     mark(store, None, delivered, LOADED)

@@ -61,11 +61,11 @@ def test_database_after_the_command_says_it_goes_before(seeded: Cli) -> None:
 def test_one_failing_delivery_is_singular(seeded: Cli) -> None:
     """ "1 alert delivery failing", "2 alert deliveries failing"."""
     from closing.cli.app import App
-    from closing.services.operations import board
+    from closing.services.board import board
     from closing.views.board_text import board_view
 
     app = App(seeded.database_url, False)
-    current = board(app.store, None, datetime(2002, 6, 7, 16, tzinfo=UTC))
+    current = board(app.existing_database, None, datetime(2002, 6, 7, 16, tzinfo=UTC))
     console = Console(file=io.StringIO(), width=100, color_system=None)
     for count, said in [(1, "1 alert delivery failing"), (2, "2 alert deliveries failing")]:
         console.print(board_view(dataclasses.replace(current, failing_alerts=count), None, 100))
@@ -74,19 +74,21 @@ def test_one_failing_delivery_is_singular(seeded: Cli) -> None:
 
 def test_the_lock_message_gives_the_holders_time_in_the_deals_zone(sqlite_cli: Cli) -> None:
     """Another sender running on this host since 16:40 PDT: `alerts check` names it, in PDT."""
-    from closing.store.database import Store
-    from closing.store.schema import SenderLockRow
+    from closing.store.connection import Database
 
-    with Store(sqlite_cli.database_url).session() as session:
-        session.add(
-            SenderLockRow(
-                name="alerts",
-                holder=f"pid {os.getppid()} on {socket.gethostname()}",
-                host=socket.gethostname(),
-                pid=os.getppid(),
-                started_at=datetime(2002, 6, 7, 23, 40, tzinfo=UTC),
-                heartbeat_at=datetime(2002, 6, 7, 23, 40, tzinfo=UTC),
-            )
+    with Database(sqlite_cli.database_url).transaction() as connection:
+        since = connection.bind_moment(datetime(2002, 6, 7, 23, 40, tzinfo=UTC))
+        connection.execute(
+            "INSERT INTO alert_sender (name, holder, host, pid, started_at, heartbeat_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                "alerts",
+                f"pid {os.getppid()} on {socket.gethostname()}",
+                socket.gethostname(),
+                os.getppid(),
+                since,
+                since,
+            ),
         )
     result = sqlite_cli("alerts", "check", now="2002-06-07T16:45:00-07:00")
     assert result.code == 7
@@ -310,19 +312,16 @@ def status_imports(url: str, cwd: Path) -> tuple[str, str]:
 
 
 def test_status_imports_no_other_command_s_module(sqlite_cli: Cli, tmp_path: Path) -> None:
-    """`closing status` loads the board's code, not the marks', alerts' or wires' commands. On a
-    SQLite file it reads with the standard library's driver and never imports SQLAlchemy; through
-    the store (a URL naming the driver) it defines only the tables it reads."""
+    """`closing status` loads the board's code, not the marks', alerts' or wires' commands, and
+    reads with the database's own driver: it never imports SQLAlchemy, whether the URL names the
+    driver (`sqlite+pysqlite://`) or not."""
     modules, tables = status_imports(sqlite_cli.database_url, tmp_path)
     assert modules == "['closing.cli.app']"
     assert tables == "no SQLAlchemy"
-    through_the_store = sqlite_cli.database_url.replace("sqlite://", "sqlite+pysqlite://", 1)
-    modules, tables = status_imports(through_the_store, tmp_path)
+    naming_the_driver = sqlite_cli.database_url.replace("sqlite://", "sqlite+pysqlite://", 1)
+    modules, tables = status_imports(naming_the_driver, tmp_path)
     assert modules == "['closing.cli.app']"
-    assert tables == (
-        "['alert', 'alert_delivery', 'deal', 'event', 'purchaser', 'verification', "
-        "'wire_instructions']"
-    )
+    assert tables == "no SQLAlchemy"
 
 
 def test_every_table_is_defined_for_alembic() -> None:

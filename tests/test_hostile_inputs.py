@@ -42,9 +42,9 @@ def database_digest(url: str) -> str:
     bytes when it is not a database SQLite can read)."""
     from sqlalchemy import create_engine, inspect, text
 
-    from closing.store.database import sqlite_file
+    from closing.store.connection import locate
 
-    file = sqlite_file(url)
+    file = locate(url).file
     if file is not None:
         if not file.exists():
             return "absent"
@@ -613,9 +613,9 @@ def seeded_copy(tmp_path: Path, name: str) -> Path:
         patch.setenv("CLOSING_NOW", "2002-06-07T07:00:00-07:00")
         with pytest.raises(SystemExit):
             main(["init", str(SEED)])
-    from closing.store.database import dispose_engines
+    from closing.store.connection import close_databases
 
-    dispose_engines()
+    close_databases()
     for suffix in ("-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     return path

@@ -21,8 +21,8 @@ from sqlmodel import SQLModel
 
 from closing.domain.dealfile.load import load_deal_file
 from closing.domain.errors import ExitCode
-from closing.services.operations import board
-from closing.store.database import HEAD, REVISIONS, Store
+from closing.services.board import board
+from closing.store.connection import HEAD, REVISIONS, Database
 from tests.helpers import POSTGRES_URL, postgres_schema
 
 PDT = timezone(timedelta(hours=-7))
@@ -37,7 +37,7 @@ def alembic_config() -> Config:
 
 
 def test_the_revision_list_matches_the_migration_scripts() -> None:
-    """store.REVISIONS (read on every command) names the scripts, oldest first."""
+    """connection.REVISIONS (read on every command) names the scripts, oldest first."""
     scripts = ScriptDirectory.from_config(alembic_config())
     assert [s.revision for s in reversed(list(scripts.walk_revisions()))] == REVISIONS
     assert scripts.get_current_head() == HEAD
@@ -45,11 +45,12 @@ def test_the_revision_list_matches_the_migration_scripts() -> None:
 
 def test_the_migrations_build_exactly_the_models(database_url: str) -> None:
     """After `upgrade head` Alembic finds nothing to add, drop or change."""
-    store = Store(database_url)
-    store.upgrade()
-    with store.engine.connect() as connection:
+    Database(database_url).upgrade()
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
         context = MigrationContext.configure(connection)
         differences = compare_metadata(context, SQLModel.metadata)
+    engine.dispose()
     assert differences == []
 
 
@@ -126,14 +127,14 @@ def test_an_older_database_upgrades_and_keeps_its_events(
     board reads them."""
     url = empty_database_url
     write_a_closing_day_as_of(revision, url, seed_path)
-    fresh = Store(url)
+    fresh = Database(url)
     assert fresh.schema_revision() == revision
     assert fresh.upgrade() == (revision, HEAD)
-    with fresh.engine.connect() as connection:
-        rows = connection.execute(
-            text("SELECT purchaser_id, seq, step, actor, amount FROM event ORDER BY id")
-        ).all()
-        roles = connection.execute(text("SELECT DISTINCT role FROM purchaser")).scalars().all()
+    with fresh.transaction(write=False) as connection:
+        rows = connection.rows(
+            "SELECT purchaser_id, seq, step, actor, amount FROM event ORDER BY id"
+        )
+        roles = [row[0] for row in connection.rows("SELECT DISTINCT role FROM purchaser")]
     assert [
         (p, seq, step, actor, amount and str(amount)) for p, seq, step, actor, amount in rows
     ] == [

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
-from closing.domain.chain import GENESIS, Stored, canonical, check_chain, event_hash
+from closing.domain.chain import GENESIS, ChainedEvent, canonical, check_chain, event_hash
 from closing.domain.errors import ExitCode
 from closing.domain.events import Event
 from tests.helpers import Cli
@@ -151,13 +151,13 @@ events_strategy = st.lists(
 )
 
 
-def chained(items: list[tuple[str, str, int, Decimal | None, str | None]]) -> list[Stored]:
+def chained(items: list[tuple[str, str, int, Decimal | None, str | None]]) -> list[ChainedEvent]:
     stored, previous = [], GENESIS
     for seq, (kind, step, minutes, amount, note) in enumerate(items, start=1):
         at = START + timedelta(minutes=minutes)
         event = Event(seq, 1, seq, kind, step, at, at, "alice", "h", None, None, amount, note)
         digest = event_hash("deal", "bnc", event, previous)
-        stored.append(Stored(event, previous, digest))
+        stored.append(ChainedEvent(event, previous, digest))
         previous = digest
     return stored
 
@@ -184,24 +184,28 @@ def test_any_single_change_deletion_insertion_or_swap_is_found(
             "occurred_at": item.event.occurred_at + timedelta(seconds=1),
             "step": item.event.step + "_x",
         }[field]
-        edited[index] = Stored(item.event._replace(**{field: changed}), item.prev_hash, item.hash)
+        edited[index] = ChainedEvent(
+            item.event._replace(**{field: changed}), item.prev_hash, item.hash
+        )
     elif how == "delete":
         del edited[index]
         edited = [  # renumbered, as a careful forger would
-            Stored(s.event._replace(seq=n), s.prev_hash, s.hash) for n, s in enumerate(edited, 1)
+            ChainedEvent(s.event._replace(seq=n), s.prev_hash, s.hash)
+            for n, s in enumerate(edited, 1)
         ]
     elif how == "insert":
         forged = chain[index].event._replace(note="forged")
         edited.insert(
             index + 1,
-            Stored(
+            ChainedEvent(
                 forged,
                 chain[index].hash,
                 event_hash("deal", "bnc", forged, chain[index].hash or ""),
             ),
         )
         edited = [
-            Stored(s.event._replace(seq=n), s.prev_hash, s.hash) for n, s in enumerate(edited, 1)
+            ChainedEvent(s.event._replace(seq=n), s.prev_hash, s.hash)
+            for n, s in enumerate(edited, 1)
         ]
     else:
         edited[index], edited[index + 1] = edited[index + 1], edited[index]

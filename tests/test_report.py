@@ -384,12 +384,13 @@ def test_unknown_company_records_are_shown_as_they_are(seeded: Cli) -> None:
     from closing.domain.clock import FixedClock
     from closing.domain.memo import Verified, build_memo
     from closing.domain.record import RecordEntry
-    from closing.services.operations import board, record
-    from closing.store.database import Store
+    from closing.services.board import board
+    from closing.services.record import deal_record
+    from closing.store.connection import Database
 
-    store = Store(seeded.database_url)
+    database = Database(seeded.database_url)
     now = FixedClock(datetime.fromisoformat("2002-06-07T09:00:00-07:00")).now()
-    found = record(store, None)
+    found = deal_record(database, None)
     company = found.entries[0]
     assert company.party.is_company
     verified = company.event._replace(
@@ -404,7 +405,7 @@ def test_unknown_company_records_are_shown_as_they_are(seeded: Cli) -> None:
         recorded_at=now,
     )
     found.entries.append(RecordEntry(company.party, verified, company.hash, "f" * 64))
-    memo = build_memo(found, board(store, None, now), Verified(now, 2, {}), now)
+    memo = build_memo(found, board(database, None, now), Verified(now, 2, {}), now)
     (line,) = memo.other_records
     assert (line.party, line.what, line.by) == ("NeoTherapeutics, Inc.", "Escrow released", "alice")
     assert line.detail == "Escrow letter released by Samuel Gulko to account ••••6789"

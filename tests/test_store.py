@@ -8,20 +8,23 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
 
 from closing.domain.errors import ExitCode
-from closing.services.operations import MarkRequest, load_deal, mark
-from closing.store.database import Store
-from closing.store.schema import DealRow, EventRow
+from closing.domain.events import Event
+from closing.domain.marking import MarkRequest
+from closing.services.deals import load_deal
+from closing.services.mark import mark
+from closing.store import events as log
+from closing.store.connection import Connection, Database
 from tests.helpers import Cli
 
 PDT = timezone(timedelta(hours=-7))
 LOADED = datetime(2002, 6, 7, 7, 0, tzinfo=PDT)
 
 
-def event_row(**changes: object) -> EventRow:
-    """An event for the seed's first purchaser, with `changes` applied."""
+def add_event(connection: Connection, **changes: object) -> None:
+    """An event of the first party, with `changes` applied, written as every append writes its
+    values (`Connection.bind_moment`, `bind_money`)."""
     values: dict[str, object] = {
         "deal_id": 1,
         "purchaser_id": 1,
@@ -32,70 +35,87 @@ def event_row(**changes: object) -> EventRow:
         "recorded_at": LOADED,
         "actor": "t",
         "host": "h",
+        "amount": None,
+        **changes,
     }
-    return EventRow(**{**values, **changes})
+    values["occurred_at"] = connection.bind_moment(values["occurred_at"])  # type: ignore[arg-type]
+    values["recorded_at"] = connection.bind_moment(values["recorded_at"])  # type: ignore[arg-type]
+    values["amount"] = connection.bind_money(values["amount"])  # type: ignore[arg-type]
+    names = ", ".join(values)
+    connection.execute(
+        f"INSERT INTO event ({names}) VALUES ({', '.join('?' * len(values))})",
+        list(values.values()),
+    )
+
+
+def stored_events(database: Database) -> list[Event]:
+    with database.transaction(write=False) as connection:
+        return log.party_events(connection, 1)
 
 
 @pytest.fixture
-def store(database_url: str) -> Store:
-    return Store(database_url)
+def database(database_url: str) -> Database:
+    return Database(database_url)
 
 
 @pytest.mark.parametrize(
     "amount",
     ["0.2325", "450000.00", "449999.80", "123456789012345678.91", "0.10", "930000"],
 )
-def test_money_round_trips_exactly(store: Store, seed_path: Path, amount: str) -> None:
+def test_money_round_trips_exactly(database: Database, seed_path: Path, amount: str) -> None:
     """What goes in as a Decimal comes out as the same Decimal, digits and scale."""
-    load_deal(store, str(seed_path), LOADED)
-    with store.session() as session:
-        deal = session.exec(select(DealRow)).one()
-        session.add(event_row(deal_id=deal.id, seq=99, step="wired", amount=Decimal(amount)))
-    with store.session() as session:
-        stored = session.exec(select(EventRow).where(EventRow.seq == 99)).one()
+    load_deal(database, str(seed_path), LOADED)
+    with database.transaction() as connection:
+        add_event(connection, seq=99, step="wired", amount=Decimal(amount))
+    (stored,) = [event for event in stored_events(database) if event.seq == 99]
     assert stored.amount == Decimal(amount)
     assert str(stored.amount) == amount
 
 
-def test_ten_dimes_sum_to_a_dollar(store: Store, seed_path: Path) -> None:
+def test_ten_dimes_sum_to_a_dollar(database: Database, seed_path: Path) -> None:
     """Adding stored amounts gives exact sums (SQLite's NUMERIC would not)."""
-    load_deal(store, str(seed_path), LOADED)
-    with store.session() as session:
+    load_deal(database, str(seed_path), LOADED)
+    with database.transaction() as connection:
         for seq in range(10):
-            session.add(event_row(seq=100 + seq, step="x", amount=Decimal("0.10")))
-    with store.session() as session:
-        amounts = session.exec(select(EventRow.amount).where(EventRow.seq >= 100)).all()
-    assert sum(amounts, Decimal(0)) == Decimal("1.00")
+            add_event(connection, seq=100 + seq, step="x", amount=Decimal("0.10"))
+    amounts = [event.amount for event in stored_events(database) if event.seq >= 100]
+    assert sum(amounts, Decimal(0)) == Decimal("1.00")  # type: ignore[arg-type]
 
 
-def test_floats_are_refused_as_money(store: Store, seed_path: Path) -> None:
+def test_floats_are_refused_as_money(database: Database, seed_path: Path) -> None:
     """A float never reaches the database as money."""
-    load_deal(store, str(seed_path), LOADED)
-    with pytest.raises(Exception, match="money must be a Decimal"), store.session() as session:
-        session.add(event_row(step="wired", amount=0.1))
+    load_deal(database, str(seed_path), LOADED)
+    with (
+        pytest.raises(Exception, match="money must be a Decimal"),
+        database.transaction() as connection,
+    ):
+        add_event(connection, step="wired", amount=0.1)
 
 
-def test_times_come_back_aware_and_equal(store: Store, seed_path: Path) -> None:
+def test_times_come_back_aware_and_equal(database: Database, seed_path: Path) -> None:
     """A time stored with an offset comes back as the same instant, time-zone aware."""
-    load_deal(store, str(seed_path), LOADED)
+    load_deal(database, str(seed_path), LOADED)
     at = datetime(2002, 6, 7, 13, 0, 59, 123456, tzinfo=PDT)
-    recorded = mark(store, None, MarkRequest("stonestreet", "signed", at=at), at)
-    with store.session() as session:
-        stored = session.exec(select(EventRow).where(EventRow.id == recorded.event.id)).one()
+    recorded = mark(database, None, MarkRequest("stonestreet", "signed", at=at), at)
+    with database.transaction(write=False) as connection:
+        (stored,) = [
+            event
+            for event in log.party_events(connection, recorded.purchaser.id)
+            if event.id == recorded.event.id
+        ]
     assert stored.occurred_at.tzinfo is not None
     assert stored.occurred_at == at
     assert stored.occurred_at.astimezone(UTC) == datetime(2002, 6, 7, 20, 0, 59, 123456, UTC)
 
 
-def test_naive_times_are_refused(store: Store, seed_path: Path) -> None:
+def test_naive_times_are_refused(database: Database, seed_path: Path) -> None:
     """A naive datetime never reaches the database."""
-    load_deal(store, str(seed_path), LOADED)
-    with pytest.raises(Exception, match="naive"), store.session() as session:
-        session.add(
-            event_row(
-                occurred_at=datetime(2002, 6, 7, 13, 0),  # noqa: DTZ001 - the point of the test
-                recorded_at=LOADED,
-            )
+    load_deal(database, str(seed_path), LOADED)
+    with pytest.raises(Exception, match="naive"), database.transaction() as connection:
+        add_event(
+            connection,
+            occurred_at=datetime(2002, 6, 7, 13, 0),  # noqa: DTZ001 - the point of the test
+            recorded_at=LOADED,
         )
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from closing.services.operations import MarkRequest, mark
+from closing.domain.marking import MarkRequest
+from closing.services.mark import mark
 from closing.services.shares import create_share, revoke
 from closing.store.connection import Database
-from closing.store.database import Store
 from closing.web.app import CONTENT_SECURITY_POLICY
 from tests.helpers import Cli
 from tests.web_helpers import Served, Stream, free_port, serve
@@ -41,8 +41,8 @@ class Deal:
     bnc: str
 
     @property
-    def store(self) -> Store:
-        return Store(self.cli.database_url)
+    def store(self) -> Database:
+        return Database(self.cli.database_url)
 
     @property
     def database(self) -> Database:

@@ -129,11 +129,11 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
     """Load or reload a deal file (lists what changed)."""
     import socket
 
-    from closing.services.operations import load_deal
+    from closing.services.deals import load_deal
 
     try:
         result = load_deal(
-            app.store,
+            app.database,
             file,
             app.now(),
             accept_changes=accept_changes,
@@ -191,18 +191,10 @@ def status(
     show_all: bool,
 ) -> None:
     """The board: each purchaser's steps, urgent first."""
-    from closing.services.reading import board_on_file
+    from closing.services.board import board
 
-    deal = deal or deal_name
-    now = app.now()
     when = local_time(as_of, "--as-of")
-    # A SQLite file is read with the standard library's driver; other databases, and files that
-    # need an upgrade or an explanation, through the store (SQLAlchemy).
-    result = board_on_file(app.database_url(), deal, now, when)
-    if result is None:
-        from closing.services.operations import board
-
-        result = board(app.existing_store, deal, now, when)
+    result = board(app.existing_database, deal or deal_name, app.now(), when)
     if as_json:
         from closing.views.status_document import board_json
 
@@ -236,9 +228,10 @@ def status(
 @pass_app
 def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | None) -> None:
     """Every event of the deal, or of one purchaser, as recorded."""
-    from closing.services.operations import history as read_history
+    from closing.services.board import history as read_history
 
-    deal, entries = read_history(app.existing_store, deal_name, purchaser)
+    found = read_history(app.existing_database, deal_name, purchaser)
+    deal, entries = found.deal, found.entries
     if as_json:
         from closing.views.record_documents import history_json
 
@@ -250,11 +243,8 @@ def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | Non
         app.out(f"No events yet in {neutral(deal.slug)}.")
     else:
         app.console().print(history_view(entries, deal.terms.zone))
-    from closing.services.operations import record_check
-
-    warning = record_check(app.existing_store, deal.slug)
-    if warning:
-        click.echo(f"Warning: {neutral(warning)}", err=True)
+    if found.warning:
+        click.echo(f"Warning: {neutral(found.warning)}", err=True)
 
 
 @cli.command()
@@ -262,9 +252,9 @@ def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | Non
 @pass_app
 def deals(app: App, as_json: bool) -> None:
     """The deals loaded in the database."""
-    from closing.services.operations import deals as list_deals
+    from closing.services.deals import deal_summaries
 
-    summaries = list_deals(app.existing_store)
+    summaries = deal_summaries(app.existing_database)
     if as_json:
         from closing.views.record_documents import deals_json
 
@@ -418,9 +408,9 @@ def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> 
     Prints the head hashes (keep them: they prove the record later), or names the first event
     that breaks (exit 8)."""
     from closing.domain.errors import RecordBrokenError
-    from closing.services.operations import verify as verify_log
+    from closing.services.verify import verify_log
 
-    result = verify_log(app.existing_store, deal or deal_name, app.now())
+    result = verify_log(app.existing_database, deal or deal_name, app.now())
     broken = result.broken
     if as_json:
         app.print_json(
@@ -480,8 +470,8 @@ def run() -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-        if "closing.store.database" in sys.modules:
-            sys.modules["closing.store.database"].dispose_engines()
+        if "closing.store.connection" in sys.modules:
+            sys.modules["closing.store.connection"].close_databases()
         if "logging" in sys.modules:
             sys.modules["logging"].shutdown()
     finally:

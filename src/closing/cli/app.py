@@ -18,8 +18,7 @@ from closing.domain.text import MAX_TEXT, is_unsafe, one_line_problem
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from closing.store.connection import Database
-    from closing.store.database import Store
+    from closing.services.database import Database
 
 
 class App:
@@ -30,7 +29,6 @@ class App:
         self.database_given = False  # --database on the command line (not CLOSING_DATABASE_URL)
         self.debug = debug
         self._clock: Clock | None = None
-        self._store: Store | None = None
         self._database: Database | None = None
         self._consoles: dict[bool, Console] = {}
 
@@ -42,17 +40,6 @@ class App:
 
     def now(self) -> datetime:
         return self.clock.now()
-
-    @property
-    def store(self) -> Store:
-        """The database, created (with its schema) if it is not there yet."""
-        return self._open(create=True)
-
-    @property
-    def existing_store(self) -> Store:
-        """The database for a command that only reads: one that is not there is an error
-        (`no database at PATH`), never created."""
-        return self._open(create=False)
 
     @property
     def database(self) -> Database:
@@ -67,24 +54,10 @@ class App:
 
     def _open_database(self, create: bool) -> Database:
         if self._database is None:
-            from closing.store.connection import Database
+            from closing.services.database import open_database
 
-            self._database = Database(self.database_url(create), must_exist=not create)
+            self._database = open_database(self.database_option, create)
         return self._database
-
-    def database_url(self, create: bool = False) -> str:
-        """--database, else CLOSING_DATABASE_URL, else the user's data folder (made only with
-        `create`)."""
-        from closing.store.url import database_url
-
-        return database_url(self.database_option, create_folder=create)
-
-    def _open(self, create: bool) -> Store:
-        if self._store is None:
-            from closing.store.database import Store
-
-            self._store = Store(self.database_url(create), must_exist=not create)
-        return self._store
 
     def console(self, stderr: bool = False) -> Console:
         """The process's Console for stdout (or stderr), built on first use (Rich is imported

@@ -9,43 +9,25 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import click
 from click.shell_completion import CompletionItem
 
 
-def _database(ctx: click.Context) -> str | None:
-    """The database URL the command would use, or None when it is a SQLite file not there."""
-    root = ctx.find_root()
-    url = root.params.get("database") or os.environ.get("CLOSING_DATABASE_URL")
-    if not url:
-        from platformdirs import user_data_path
-
-        url = str(user_data_path("closing", appauthor=False) / "closing.db")
-    if "://" not in url:
-        url = f"sqlite:///{Path(url).expanduser().resolve()}"
-    if url.startswith("sqlite"):
-        path = url.split(":///", 1)[1] if ":///" in url else ""
-        if not path or not Path(path).is_file():
-            return None
-        return f"sqlite:///file:{path}?mode=ro&uri=true"  # read-only: never writes
-    return url
-
-
 def _rows(ctx: click.Context, sql: str) -> list[Any]:
-    from sqlalchemy import create_engine, text
+    """The rows of `sql` on the database the command would use, opened read-only; none when it
+    is a SQLite file that is not there."""
+    from closing.services.database import peek_database
 
-    url = _database(ctx)
-    if url is None:
+    database = peek_database(ctx.find_root().params.get("database"))
+    if database is None:
         return []
-    engine = create_engine(url)
     try:
-        with engine.connect() as connection:
-            return list(connection.execute(text(sql)))
+        with database.transaction(write=False) as connection:
+            return connection.rows(sql)
     finally:
-        engine.dispose()
+        database.close()
 
 
 def _deal_name(ctx: click.Context) -> str:

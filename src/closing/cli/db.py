@@ -18,10 +18,9 @@ def db_upgrade(app: App) -> None:
     """Upgrade the schema to this closing (keeps every event).
 
     SQLite is upgraded automatically; a shared PostgreSQL database with this command."""
-    from closing.store.database import masked_url
-
-    before, after = app.store.upgrade()
-    where = masked_url(app.store.url)
+    database = app.database
+    before, after = database.upgrade()
+    where = database.masked
     if before == after:
         app.out(f"Database {where} is up to date (schema {after}).")
     else:
@@ -32,10 +31,10 @@ def db_upgrade(app: App) -> None:
 @pass_app
 def db_version(app: App) -> None:
     """The database's schema and the one this closing needs."""
-    from closing.store.database import HEAD
+    from closing.services.database import schema_versions
 
-    revision = app.existing_store.schema_revision()
-    app.out(f"database schema: {revision or 'none'}; closing needs: {HEAD}")
+    revision, needed = schema_versions(app.existing_database)
+    app.out(f"database schema: {revision or 'none'}; closing needs: {needed}")
 
 
 COMMANDS = [db]

@@ -54,18 +54,21 @@ BOARDS = [_at(7, 9, 0), _at(7, 15, 30), _at(7, 17, 30), _at(10, 12, 0)]
 def run_demo(app: App, file: str | None) -> None:
     from rich.rule import Rule
 
+    from closing.domain.marking import MarkRequest
     from closing.domain.text import neutral
     from closing.domain.timefmt import local
-    from closing.services.operations import MarkRequest, board, load_deal, mark
-    from closing.store.database import Store, database_url
+    from closing.services.board import board
+    from closing.services.database import open_database
+    from closing.services.deals import load_deal
+    from closing.services.mark import mark
     from closing.views.board_text import board_view
 
     path = file or str(seed_deal_path())
     console = app.console()
     with tempfile.TemporaryDirectory(prefix="closing-demo-") as scratch:
         own = f"sqlite:///{Path(scratch) / 'demo.db'}"
-        store = Store(database_url(app.database_option if app.database_given else own))
-        loaded = load_deal(store, path, _at(7, 7, 0))
+        database = open_database(app.database_option if app.database_given else own, create=True)
+        loaded = load_deal(database, path, _at(7, 7, 0))
         console.print(
             f"$ closing init {neutral(path)}\nLoaded deal {neutral(loaded.slug)} with "
             f"{loaded.purchasers} purchasers.\n",
@@ -76,12 +79,12 @@ def run_demo(app: App, file: str | None) -> None:
             while boards and boards[0] <= when:
                 shown = boards.pop(0)
                 console.print(Rule(f"closing status   (at {local(shown, PACIFIC)})"))
-                console.print(board_view(board(store, loaded.slug, shown), width=console.width))
+                console.print(board_view(board(database, loaded.slug, shown), width=console.width))
                 console.print()
             if when == _at(7, 15, 45):
                 try:  # show a refusal: the warrant cannot be faxed before the wire arrives
                     mark(
-                        store,
+                        database,
                         loaded.slug,
                         MarkRequest("bnc", "warrant_faxed", actor="demo", host="demo"),
                         _at(7, 15, 40),
@@ -93,7 +96,7 @@ def run_demo(app: App, file: str | None) -> None:
                         markup=False,
                     )
             recorded = mark(
-                store,
+                database,
                 loaded.slug,
                 MarkRequest(
                     who,
@@ -113,8 +116,8 @@ def run_demo(app: App, file: str | None) -> None:
             )
         for shown in boards:
             console.print(Rule(f"closing status   (at {local(shown, PACIFIC)})"))
-            console.print(board_view(board(store, loaded.slug, shown), width=console.width))
-        store.engine.dispose()
+            console.print(board_view(board(database, loaded.slug, shown), width=console.width))
+        database.close()
 
 
 @click.command()

@@ -27,8 +27,7 @@ from closing.domain.mark_commands import GENERIC, MARK_COMMANDS, MarkCommand
 from closing.domain.text import MAX_TEXT, neutral
 
 if TYPE_CHECKING:
-    from closing.domain.marking import Correction, MarkRequest
-    from closing.services.recording import Recorded
+    from closing.services.mark import Recorded
 
 
 note_option = click.option(
@@ -80,7 +79,10 @@ def mark_command(spec: MarkCommand) -> click.Command:
             partial=bool(options.get("partial")),
             unverified_instructions_ok=bool(options.get("unverified_instructions_ok")),
         )
-        say_recorded(app, "Marked", mark_or_correct(app, deal_name, request))
+        from closing.services.mark import mark
+
+        # A database that is not there is an error, never created: a refusal writes nothing.
+        say_recorded(app, "Marked", mark(app.existing_database, deal_name, request, app.now()))
 
     command.__doc__ = spec.help
     params: list[Callable[[Any], Any]] = [
@@ -122,26 +124,6 @@ def mark_command(spec: MarkCommand) -> click.Command:
     for decorate in reversed(params):
         wrapped = decorate(wrapped)
     return click.command(spec.name, help=spec.help)(wrapped)
-
-
-def mark_or_correct(app: App, deal_name: str | None, request: MarkRequest | Correction) -> Recorded:
-    """A mark or a correction, in one transaction: on a plain SQLite file through the standard
-    library's driver, else (or when that cannot open it) through the store."""
-    from closing.services import recording
-    from closing.store.direct import on_sqlite_file
-
-    now = app.now()
-    recorded = on_sqlite_file(
-        app.database_url(),
-        lambda reader: recording.mark_or_correct(reader, deal_name, request, now),
-        write=True,
-    )
-    if recorded is not None:
-        return recorded
-    from closing.services import operations
-
-    # A database that is not there is an error, never created: a refused command writes nothing.
-    return operations.mark_or_correct(app.existing_store, deal_name, request, now)
 
 
 def say_recorded(app: App, verb: str, recorded: Recorded) -> None:
@@ -213,6 +195,7 @@ def correction_command(kind: str, verb: str, help_text: str, reason_help: str) -
         deal_name: str | None,
     ) -> None:
         from closing.domain.marking import Correction
+        from closing.services.mark import correct
 
         request = Correction(
             kind,
@@ -224,7 +207,7 @@ def correction_command(kind: str, verb: str, help_text: str, reason_help: str) -
             local_time(at, "--at"),
             note,
         )
-        say_recorded(app, verb, mark_or_correct(app, deal_name, request))
+        say_recorded(app, verb, correct(app.existing_database, deal_name, request, app.now()))
 
     return command
 
@@ -272,11 +255,13 @@ def withdraw(
     received."""
     from closing.domain.events import WITHDRAW
     from closing.domain.marking import Correction
+    from closing.services.mark import correct
 
     request = Correction(
         WITHDRAW, purchaser, "", reason, operator(by), socket.gethostname(), local_time(at, "--at")
     )
-    say_recorded(app, "Withdrew", mark_or_correct(app, deal_name, request))
+    recorded = correct(app.existing_database, deal_name, request, app.now())
+    say_recorded(app, "Withdrew", recorded)
 
 
 COMMANDS: list[click.Command] = [

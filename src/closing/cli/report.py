@@ -80,16 +80,18 @@ def report(
 
     Refuses (exit 8) when the event log does not hold: run closing verify."""
     from closing.domain.memo import Verified, build_memo
-    from closing.services.operations import board, record, verify
+    from closing.services.board import board
+    from closing.services.record import deal_record
+    from closing.services.verify import verify_log
     from closing.views.memo import render_memo
 
     chosen = _format(kind, output, MEMO_FORMATS, "pdf")
     if chosen == "pdf" and output is None and sys.stdout.isatty():
         raise UsageError("a PDF is not for the terminal: give -o FILE or redirect the output")
     now = app.now()
-    shown = board(app.existing_store, deal or deal_name, now, local_time(as_of, "--as-of"))
+    shown = board(app.existing_database, deal or deal_name, now, local_time(as_of, "--as-of"))
     slug = shown.terms.slug
-    checked = verify(app.existing_store, slug, now)
+    checked = verify_log(app.existing_database, slug, now)
     if checked.broken is not None:
         broken = checked.broken
         raise RecordBrokenError(
@@ -97,7 +99,7 @@ def report(
             f"{broken.party.lstrip('@')} is {broken.what}); no memo can certify it: see closing "
             "verify"
         )
-    found = record(app.existing_store, slug)
+    found = deal_record(app.existing_database, slug)
     memo = build_memo(
         found, shown, Verified(now, checked.events, checked.heads), now, as_of is not None
     )
@@ -131,11 +133,11 @@ def export(
     """Every event of the record (and each load of the deal file) with all its fields and hashes:
     money as exact strings, times ISO 8601 with offset; CSV safe to open in a spreadsheet."""
     from closing.domain.export import export_rows
-    from closing.services.operations import record
+    from closing.services.record import deal_record
     from closing.views.export import export_csv, export_json
 
     chosen = _format(kind, output, EXPORT_FORMATS, "csv")
-    found = record(app.existing_store, deal or deal_name)
+    found = deal_record(app.existing_database, deal or deal_name)
     rows = export_rows(found)
     terms = found.deal.terms
     if chosen == "json":

@@ -124,18 +124,18 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
     from closing.domain.text import neutral
     from closing.domain.timefmt import local
     from closing.services.alerts.daemon import AlertDaemon
-    from closing.services.operations import board
+    from closing.services.board import board
     from closing.views.board_text import board_view
 
     console = app.console()
     recent: deque[str] = deque(maxlen=RECENT)
     note = "alerts: starting the sender..." if alerts else "alerts: off (--no-alerts)"
     daemon: AlertDaemon | None = None
-    store = app.existing_store
-    zone = board(store, deal, app.now()).terms.zone  # fails early on an unknown deal
+    database = app.existing_database
+    zone = board(database, deal, app.now()).terms.zone  # fails early on an unknown deal
     from closing.services.alerts.ledger import ledger
 
-    for entry in ledger(app.existing_database)[-RECENT:]:
+    for entry in ledger(database)[-RECENT:]:
         unsent = "" if entry.status == "sent" else f" ({entry.status})"
         recent.appendleft(f"{local(entry.decided_at, zone)}  {neutral(entry.title)}{unsent}")
 
@@ -151,7 +151,7 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
     stop = threading.Event()
 
     def frame() -> RenderableType:
-        current = board(store, deal, app.now())
+        current = board(database, deal, app.now())
         rows = max(5, (console.height or 24) - 16 - min(len(recent), 3))
         return watch_frame(console, board_view(current, rows, console.width), note, list(recent))
 
@@ -161,7 +161,7 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
                 # Set up inside Live: the sender's log lines (one per alert) print above the board.
                 words_logging(app.now, zone, app.debug)
                 daemon = AlertDaemon(
-                    app.existing_database,
+                    database,
                     app.clock,
                     urls,
                     on_pass=remember,

@@ -81,7 +81,7 @@ def record_digest(heads: dict[str, str]) -> str:
 
 
 @dataclass(frozen=True)
-class Stored:
+class ChainedEvent:
     """An event as the chain sees it: its content and the hashes stored with it."""
 
     event: Event
@@ -100,7 +100,7 @@ class Break:
     detail: str
 
 
-def check_chain(deal_slug: str, party_slug: str, stored: Sequence[Stored]) -> Break | None:
+def check_chain(deal_slug: str, party_slug: str, stored: Sequence[ChainedEvent]) -> Break | None:
     """None when the chain holds; else its first break. `stored` is in `seq` order."""
     previous = GENESIS
     expected_seq = 1

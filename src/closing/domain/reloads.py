@@ -17,7 +17,7 @@ from closing.domain.money import format_money
 
 
 @dataclass(frozen=True)
-class Stored:
+class StoredPurchaser:
     """A purchaser as the database has it, with what is recorded for it."""
 
     slug: str
@@ -92,7 +92,7 @@ def _step_changes(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, A
 def review(
     old: DealTerms,
     new: DealTerms,
-    stored: Sequence[Stored],
+    stored: Sequence[StoredPurchaser],
     specs: Sequence[PurchaserSpec],
     renamed_from: Mapping[str, str] | None = None,
 ) -> Review:

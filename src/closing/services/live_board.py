@@ -10,7 +10,8 @@ from datetime import datetime
 
 from closing.domain.board import Board
 from closing.domain.share_link import RecentAlert, ShareRecord
-from closing.services.reading import open_deal, read_board
+from closing.services.board import read_board
+from closing.services.deals import open_deal
 from closing.store.connection import Database
 from closing.store.shares import change_marker, recent_alerts, shares_of
 

@@ -22,8 +22,10 @@ from closing.domain.marking import MarkRequest, decide_mark
 from closing.domain.matching import Owed, Proposal, Rules, match_credits
 from closing.domain.money import format_money
 from closing.domain.wire_instructions import Version, is_company_account, payment_gate
-from closing.services.reading import open_deal
-from closing.store import direct, wires
+from closing.services.deals import open_deal
+from closing.store import deals as deal_store
+from closing.store import events as event_store
+from closing.store import wires
 from closing.store.connection import Connection
 
 WINDOW_AFTER = 5  # business days after the closing date that a wire still counts as the deal's
@@ -104,7 +106,7 @@ def import_on(
     what = f"record wires from {bank_file.name}"
     gate_note = payment_gate(status, unverified_ok or not apply, what)
     result = ImportResult(deal, bank_file, apply, warning=status.warning())
-    heads = direct.lock_deal_parties(connection, deal.id) if apply else {}
+    heads = event_store.lock_deal_parties(connection, deal.id) if apply else {}
     credits = _company_credits(bank_file, verified, deal.slug, result)
     known = wires.known_references(connection, deal.id, [e.bank_reference for e in credits])
     fresh: list[Entry] = []
@@ -117,8 +119,8 @@ def import_on(
             fresh.append(entry)
     if not fresh:
         return result
-    purchasers, company = direct.parties(connection, deal.id)
-    events = direct.events_by_party(connection, deal.id)
+    purchasers, company = deal_store.parties(connection, deal.id)
+    events = event_store.events_by_party(connection, deal.id)
     machine = deal.machine
     company_states = (
         replay(deal.company_machine, events.get(company.id, [])).states if company else {}
@@ -146,7 +148,7 @@ def import_on(
             for row in rows
             if row.event is not None and row.purchaser is not None
         ]
-        appended = iter(direct.append_events(connection, deal.id, deal.slug, to_append))
+        appended = iter(event_store.append_events(connection, deal.id, deal.slug, to_append))
         rows = [  # each with its stored event (a new tuple: faster than _replace)
             ImportRow(row.entry, row.status, row.reason, row.purchaser, next(appended), row.partial)
             if row.event is not None

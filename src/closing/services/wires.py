@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from closing.domain.bankfiles import BankFile
 from closing.domain.deal import Deal
@@ -29,39 +28,40 @@ from closing.domain.wire_instructions import (
     payment_gate,
     propose,
 )
-from closing.services.reading import open_deal
-from closing.services.recording import Recorded, locked
+from closing.services.deals import open_deal
+from closing.services.mark import Recorded, locked
 from closing.services.wire_import import ImportResult, import_on, payment_step
-from closing.store import direct, wires
+from closing.store import deals as deal_store
+from closing.store import events as event_store
+from closing.store import wires
 from closing.store.connection import Connection, Database
 
 # --- wire instructions -------------------------------------------------------------------------
 
 
 def record_instructions(
-    session: Any, deal_id: int, deal_file: DealFile, actor: str, host: str, now: datetime
+    connection: Connection,
+    deal_id: int,
+    deal_file: DealFile,
+    actor: str,
+    host: str,
+    now: datetime,
 ) -> list[str]:
     """Called by `closing init` in its transaction: a new version when the deal file changes the
-    instructions or the callback numbers. Returns what to tell the operator.
-
-    `session` is the loader's SQLAlchemy session until the loader runs on the `Database`; then
-    this takes its `Connection` and the `reader` line goes."""
-    from closing.store.queries import reader
-
-    connection: Connection = reader(session)
-    company = direct.party_where(connection, deal_id)
+    instructions or the callback numbers. Returns what to tell the operator."""
+    company = deal_store.party_where(connection, deal_id)
     assert company is not None
     terms = deal_file.terms
     proposed = propose(terms.company.wire_instructions, terms.company.callback_numbers, terms.slug)
     known = wires.wire_versions(connection, deal_id)
     current = known[-1] if known else None
     # The company's chain locked before reading what the seq follows.
-    head = direct.lock_chain_head(connection, company.id)[1]
+    head = event_store.lock_chain_head(connection, company.id)[1]
     standing = company_standing(connection, company)
     event = decide_instructions(company, standing, current, proposed, actor, host, now)
     if event is None:
         return []
-    stored = direct.append_event(connection, deal_id, terms.slug, company, event, head)
+    stored = event_store.append_event(connection, deal_id, terms.slug, company, event, head)
     number = len(known) + 1
     wires.insert_version(connection, deal_id, number, stored.id, proposed, actor, now)
     if proposed.fingerprint is None:
@@ -81,7 +81,7 @@ def record_instructions(
 
 def company_standing(connection: Connection, company: Purchaser) -> Standing:
     """Enough of where the company's row stands to append to it: its last sequence number."""
-    events = direct.party_events(connection, company.id)
+    events = event_store.party_events(connection, company.id)
     return Standing(last_seq=events[-1].seq) if events else Standing()
 
 
@@ -98,14 +98,14 @@ def verify_instructions(
     """Record a second person's callback: the latest version is verified from now on."""
     with database.transaction() as connection:
         deal = open_deal(connection, deal_name)
-        company = direct.party_where(connection, deal.id)
+        company = deal_store.party_where(connection, deal.id)
         if company is None:
             raise NotFoundError(f"deal {deal.slug} has no company row; reload its deal file")
-        head = direct.lock_chain_head(connection, company.id)[1]
+        head = event_store.lock_chain_head(connection, company.id)[1]
         known = wires.wire_versions(connection, deal.id)
         standing = company_standing(connection, company)
         event = decide_verification(company, standing, known, request, now, deal.terms.zone)
-        stored = direct.append_event(connection, deal.id, deal.slug, company, event, head)
+        stored = event_store.append_event(connection, deal.id, deal.slug, company, event, head)
         current = known[-1]
         wires.verify_version(
             connection,
@@ -191,7 +191,7 @@ def match_by_hand(
         decision = decide_mark(
             found.deal, step, found.party, found.standing, request, now, found.company
         )
-        event = direct.append_event(
+        event = event_store.append_event(
             connection, found.deal.id, found.deal.slug, found.party, decision.event, found.head
         )
         assert event.id is not None
@@ -212,7 +212,7 @@ def credits(
     with database.transaction(write=False) as connection:
         deal = open_deal(connection, deal_name)
         stored = wires.credits_of(connection, deal.id)
-        purchasers = direct.parties(connection, deal.id, active_only=False)[0]
+        purchasers = deal_store.parties(connection, deal.id, active_only=False)[0]
         everyone = {p.id: p for p in purchasers}
     return deal, [(c, everyone.get(c.purchaser_id or 0)) for c in stored]
 

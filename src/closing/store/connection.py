@@ -9,8 +9,8 @@ not imported here: it declares the tables (`closing.store.schema`) and runs the 
 (`closing.store.migrate`), nothing else.
 
 On SQLite a writer begins with `BEGIN IMMEDIATE`, so two terminals marking at once are serialised
-instead of one losing its write (LIBRARY-NOTES: two read-then-write processes lost half of 600
-updates with the default). A driver error becomes one `DatabaseError` line with its exit code;
+instead of one losing its write (with the default deferred BEGIN, two read-then-write processes
+lost half of 600 updates). A driver error becomes one `DatabaseError` line with its exit code;
 nothing is retried another way.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -220,6 +221,12 @@ class Database:
         self.must_exist = must_exist
         self._local = threading.local()
         self._ready = False
+        # Every driver connection this Database opened, in any thread: closed when it is closed
+        # or collected (a connection a dead frame still holds would keep SQLite's WAL open).
+        self._drivers: list[Any] = []
+        self._generation = 0
+        weakref.finalize(self, _close_drivers, self._drivers)
+        _OPEN.add(self)
         file = self.location.file
         if must_exist and file is not None and not file.exists():
             raise self._no_database()
@@ -241,8 +248,10 @@ class Database:
 
     def _driver(self) -> Any:
         driver = getattr(self._local, "driver", None)
-        if driver is None:
+        if driver is None or getattr(self._local, "generation", None) != self._generation:
             driver = self._local.driver = self._connect()
+            self._local.generation = self._generation
+            self._drivers.append(driver)
         return driver
 
     def _connect(self) -> Any:
@@ -305,8 +314,16 @@ class Database:
         driver = getattr(self._local, "driver", None)
         self._local.driver = None
         if driver is not None:
+            with suppress(ValueError):
+                self._drivers.remove(driver)
             with suppress(Exception):
                 driver.close()
+
+    def close_all(self) -> None:
+        """Close the connection of every thread (at exit, or when a test is done with it): a
+        thread that goes on opens a new one."""
+        self._generation += 1
+        _close_drivers(self._drivers)
 
     # --- transactions
 
@@ -444,6 +461,22 @@ class Database:
             self.close()
             return None
         return ("postgresql", int(oid)) if oid is not None else ("missing",)
+
+
+_OPEN: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def close_databases() -> None:
+    """Close every connection of every Database (before a fast exit: PostgreSQL then sees the
+    session end instead of a dropped connection, SQLite folds its write-ahead log back)."""
+    for database in list(_OPEN):
+        database.close_all()
+
+
+def _close_drivers(drivers: list[Any]) -> None:
+    while drivers:
+        with suppress(Exception):
+            drivers.pop().close()
 
 
 def first_line(error: BaseException) -> str:

@@ -26,7 +26,7 @@ from closing.domain.text import neutral
 from closing.services.alerts.channels import Notifier, logfmt
 from closing.services.alerts.deliver import Pass, configured_channels, run_pass
 from closing.services.alerts.sender_lock import SenderLock
-from closing.store import direct
+from closing.store import deals as deal_store
 from closing.store.alerts import LedgerCache, deal_sources
 from closing.store.connection import Database
 
@@ -205,8 +205,7 @@ class AlertDaemon:
         """A deal file edited while the daemon runs is reloaded: new cutoffs count from the next
         wake-up. A file with problems (or one that cannot be loaded at all) is logged once, in
         one line, and the old terms stay."""
-        from closing.services.operations import load_deal
-        from closing.store.database import Store  # until load_deal takes the Database
+        from closing.services.deals import load_deal
 
         with self.database.transaction(write=False) as connection:
             sources = deal_sources(connection)
@@ -220,7 +219,7 @@ class AlertDaemon:
                 continue
             self._seen_files[source] = current
             try:
-                result = load_deal(Store(self.database.url), source, now)
+                result = load_deal(self.database, source, now)
             except DealFileError as error:
                 log.error(
                     "event=deal-file-invalid deal=%s problems=%s",
@@ -256,7 +255,7 @@ class AlertDaemon:
         found: list[tuple[Path, str | None]] = [(Path(self.inbox), None)] if self.inbox else []
         with self.database.transaction(write=False) as connection:
             sources = {deal.slug: deal.source_path for deal in deal_sources(connection)}
-            for deal in direct.deals(connection):
+            for deal in deal_store.deals(connection):
                 folder = deal.terms.alerts.inbox
                 if folder:
                     where = Path(folder).expanduser()

@@ -29,7 +29,8 @@ from closing.domain.money import format_money
 from closing.services.alerts.channels import LOG_CHANNEL, channels_for
 from closing.services.wire_import import ImportResult
 from closing.store import alerts as db
-from closing.store import direct
+from closing.store import deals as deal_store
+from closing.store import events as event_store
 from closing.store.alerts import DIGEST_STEP, LedgerCache, NewAlert
 from closing.store.connection import Connection, Database, UniqueViolation
 from closing.store.wires import wire_status_of
@@ -63,7 +64,7 @@ def decide(
     decided: list[Decided] = []
     next_at: datetime | None = None
     with database.transaction(write=False) as connection:
-        slugs = [deal.slug for deal in direct.deals(connection)]
+        slugs = [deal.slug for deal in deal_store.deals(connection)]
     for slug in slugs:
         for attempt in range(3):
             try:
@@ -92,9 +93,9 @@ def _decide_deal(
     large deal can decide thousands of alerts at once)."""
     found: list[Decided] = []
     with database.transaction() as connection:
-        deal = direct.deals(connection, slug=slug)[0]
-        purchasers, company = direct.parties(connection, deal.id)
-        events = direct.events_by_party(connection, deal.id)
+        deal = deal_store.deals(connection, slug=slug)[0]
+        purchasers, company = deal_store.parties(connection, deal.id)
+        events = event_store.events_by_party(connection, deal.id)
         keys = (
             db.alert_keys(connection, deal.id) if cache is None else cache.keys(connection, deal.id)
         )

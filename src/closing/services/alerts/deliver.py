@@ -24,7 +24,7 @@ from closing.services.alerts.channels import (
 )
 from closing.services.alerts.decide import Decided, decide
 from closing.store import alerts as db
-from closing.store import direct
+from closing.store import deals as deal_store
 from closing.store.alerts import LedgerCache
 from closing.store.connection import Database
 
@@ -93,7 +93,7 @@ def deliver(
     so a sender killed mid-send leaves only that one to be re-sent after CLAIM_TIMEOUT."""
     with database.transaction(write=False) as connection:
         found = db.claimable(connection, now, now - CLAIM_TIMEOUT)
-        zones = {deal.id: deal.terms.zone for deal in direct.deals(connection)} if found else {}
+        zones = {deal.id: deal.terms.zone for deal in deal_store.deals(connection)} if found else {}
     # The time left (or late by) as of this sending, not as of the decision.
     work = [
         item._replace(
@@ -163,6 +163,6 @@ def configured_channels(database: Database, extra_urls: list[str]) -> dict[str, 
     """Every channel this sender can reach: each deal's URLs and the ones it was started with."""
     urls = list(extra_urls)
     with database.transaction(write=False) as connection:
-        for deal in direct.deals(connection):
+        for deal in deal_store.deals(connection):
             urls += deal.terms.alerts.notify
     return {channel.key: channel for channel in channels_for(urls)}

@@ -12,7 +12,7 @@ from closing.domain.alert_ledger import LedgerEntry
 from closing.domain.alert_plan import at_sending
 from closing.domain.errors import NotFoundError, RefusedError
 from closing.store import alerts as db
-from closing.store import direct
+from closing.store import deals as deal_store
 from closing.store.alerts import DIGEST_STEP
 from closing.store.connection import Connection, Database
 
@@ -29,7 +29,7 @@ def _sent_at(deliveries: list[dict[str, object]] | None, alert: db.ListedAlert) 
 def ledger(database: Database, include_superseded: bool = False) -> list[LedgerEntry]:
     with database.transaction(write=False) as connection:
         alerts = db.listed_alerts(connection, include_superseded)
-        zones = {deal.slug: deal.terms.zone for deal in direct.deals(connection)}
+        zones = {deal.slug: deal.terms.zone for deal in deal_store.deals(connection)}
         deliveries: dict[int, list[dict[str, object]]] = {}
         for d in db.listed_deliveries(connection):
             deliveries.setdefault(d.alert_id, []).append(

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from closing.domain.errors import AlertsError
 from closing.domain.timefmt import local
-from closing.store import direct
+from closing.store import deals as deal_store
 from closing.store import sender_lease as db
 from closing.store.connection import Connection, Database
 from closing.store.sender_lease import AdvisoryLock, Sender
@@ -131,7 +131,7 @@ class SenderLock:
     def _since(self, connection: Connection, started_at: datetime) -> str:
         """When the holder started, in the deals' zone (UTC when deals of several zones, or none,
         are loaded)."""
-        zones = {deal.terms.zone for deal in direct.deals(connection)}
+        zones = {deal.terms.zone for deal in deal_store.deals(connection)}
         zone = zones.pop() if len(zones) == 1 else ZoneInfo("UTC")
         return local(started_at, zone)
 

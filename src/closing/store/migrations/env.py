@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection that `closing.store.database.Store.upgrade` hands
+"""Alembic environment: runs on the connection that `closing.store.migrate.upgrade` hands
 it."""
 
 from __future__ import annotations

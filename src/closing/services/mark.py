@@ -1,11 +1,7 @@
-"""Recording marks and corrections, on a driver-level connection (`closing.store.direct`).
-
-The same functions serve a SQLAlchemy session (through `closing.store.queries.reader`) and the mark
-commands on a plain SQLite file, which open it with the standard library's driver
-(`closing.store.direct.on_sqlite_file`) and so never import SQLAlchemy. Find the deal and the party,
-lock the party's chain, replay its events, decide (closing.domain.marking), append: a refusal writes
-nothing.
-"""
+"""Marks and corrections (`mark-*`, `mark`, `undo`, `reverse`, `waive`, `withdraw`): in one
+transaction, find the deal and the party, lock the party's chain, replay its events, decide
+(`closing.domain.marking`), append. A refusal writes nothing. Also how a command names a party
+(`find_purchaser`) and a step (`find_step`)."""
 
 from __future__ import annotations
 
@@ -19,23 +15,25 @@ from closing.domain.events import WITHDRAW, Event, Purchaser, Standing, replay
 from closing.domain.machine import Refusal
 from closing.domain.marking import Correction, MarkRequest, decide_correction, decide_mark
 from closing.domain.wire_instructions import payment_gate
-from closing.services.reading import open_deal
-from closing.store import direct, wires
-from closing.store.connection import Connection as Reader
+from closing.services.deals import open_deal
+from closing.store import deals as stored_deals
+from closing.store import events as log
+from closing.store import wires
+from closing.store.connection import Connection, Database
 
 MIN_PREFIX = 3
 
 
-def find_purchaser(reader: Reader, deal: Deal, text: str) -> Purchaser:
+def find_purchaser(connection: Connection, deal: Deal, text: str) -> Purchaser:
     """By slug, or an unambiguous case-insensitive prefix (3 characters at least) of the name or
     slug; the word `company` names the deal's own steps."""
     wanted = text.strip()
     if wanted.casefold() == COMPANY:
-        company = direct.party_where(reader, deal.id)
+        company = stored_deals.party_where(connection, deal.id)
         if company is None:
             raise NotFoundError(f"deal {deal.slug} has no company steps; reload its deal file")
         return company
-    exact = direct.party_where(reader, deal.id, wanted)
+    exact = stored_deals.party_where(connection, deal.id, wanted)
     if exact is not None and not exact.is_company:
         return exact
     if 0 < len(wanted) < MIN_PREFIX:
@@ -43,12 +41,12 @@ def find_purchaser(reader: Reader, deal: Deal, text: str) -> Purchaser:
             f"purchaser {text!r} is too short to name a purchaser of {deal.slug}: give its slug "
             f"or at least {MIN_PREFIX} characters of its name"
         )
-    matches = direct.purchasers_by_prefix(reader, deal.id, wanted, limit=11)
+    matches = stored_deals.purchasers_by_prefix(connection, deal.id, wanted, limit=11)
     active = [m for m in matches if m.active] or matches
     if len(active) == 1 and wanted:
         return active[0]
     if not active or not wanted:
-        slugs = direct.active_purchaser_slugs(reader, deal.id, limit=11)
+        slugs = stored_deals.active_purchaser_slugs(connection, deal.id, limit=11)
         listed = ", ".join(slugs[:10]) + (", ..." if len(slugs) > 10 else "")
         raise NotFoundError(f"no purchaser {text!r} in {deal.slug}; the purchasers are: {listed}")
     names = ", ".join(f"{m.slug} ({m.name})" for m in active[:10])
@@ -105,15 +103,15 @@ class Locked:
     head: str  # the hash the next event of this party links to
 
 
-def locked(reader: Reader, deal_name: str | None, party_text: str) -> Locked:
+def locked(connection: Connection, deal_name: str | None, party_text: str) -> Locked:
     """The deal and the party named, the party locked for this transaction, with where it and
     the company stand."""
-    deal = open_deal(reader, deal_name)
-    party = find_purchaser(reader, deal, party_text)
-    head = direct.lock_chain_head(reader, party.id)[1]
+    deal = open_deal(connection, deal_name)
+    party = find_purchaser(connection, deal, party_text)
+    head = log.lock_chain_head(connection, party.id)[1]
     machine = deal.company_machine if party.is_company else deal.machine
     try:
-        standing = replay(machine, direct.party_events(reader, party.id))
+        standing = replay(machine, log.party_events(connection, party.id))
     except Refusal as error:
         raise RecordBrokenError(
             f"the event log of {party.name} cannot be read ({error}); nothing recorded; "
@@ -121,14 +119,14 @@ def locked(reader: Reader, deal_name: str | None, party_text: str) -> Locked:
         ) from None
     company: dict[str, str] = {}
     if not party.is_company and deal.terms.company_steps:
-        row = direct.party_where(reader, deal.id)
+        row = stored_deals.party_where(connection, deal.id)
         if row is not None:
-            company = replay(deal.company_machine, direct.party_events(reader, row.id)).states
+            company = replay(deal.company_machine, log.party_events(connection, row.id)).states
     return Locked(deal, party, standing, company, head)
 
 
 def _gate_payment(
-    reader: Reader, deal: Deal, step: Step, request: MarkRequest, what: str
+    connection: Connection, deal: Deal, step: Step, request: MarkRequest, what: str
 ) -> str | None:
     """A payment is refused while a change of the wire instructions waits for its second person
     (unless the request says `unverified_instructions_ok`); returns the note the event then
@@ -136,51 +134,52 @@ def _gate_payment(
     if not step.is_payment:
         return None
     return payment_gate(
-        wires.wire_status_of(reader, deal.id), request.unverified_instructions_ok, what
+        wires.wire_status_of(connection, deal.id), request.unverified_instructions_ok, what
     )
 
 
-def mark(reader: Reader, deal_name: str | None, request: MarkRequest, now: datetime) -> Recorded:
+def mark(
+    database: Database, deal_name: str | None, request: MarkRequest, now: datetime
+) -> Recorded:
     """Record that a step happened (or part of a payment arrived); refuse, writing nothing, if
     it cannot have."""
-    found = locked(reader, deal_name, request.purchaser)
-    step = find_step(found.deal, request.step, found.party)
-    noted = _gate_payment(
-        reader, found.deal, step, request, f"mark {step.id} for {found.party.name}"
-    )
-    if noted:
-        request = replace(request, note=f"{request.note}; {noted}" if request.note else noted)
-    decision = decide_mark(
-        found.deal,
-        step,
-        found.party,
-        found.standing,
-        replace(request, step=step.id),
-        now,
-        found.company,
-    )
-    event = direct.append_event(
-        reader, found.deal.id, found.deal.slug, found.party, decision.event, found.head
-    )
-    return Recorded(found.deal, found.party, event, decision.states)
+    with database.transaction() as connection:
+        found = locked(connection, deal_name, request.purchaser)
+        step = find_step(found.deal, request.step, found.party)
+        noted = _gate_payment(
+            connection, found.deal, step, request, f"mark {step.id} for {found.party.name}"
+        )
+        if noted:
+            request = replace(request, note=f"{request.note}; {noted}" if request.note else noted)
+        decision = decide_mark(
+            found.deal,
+            step,
+            found.party,
+            found.standing,
+            replace(request, step=step.id),
+            now,
+            found.company,
+        )
+        return _append(connection, found, decision.event, decision.states)
 
 
-def correct(reader: Reader, deal_name: str | None, request: Correction, now: datetime) -> Recorded:
+def correct(
+    database: Database, deal_name: str | None, request: Correction, now: datetime
+) -> Recorded:
     """Record an undo, reversal, waiver or withdrawal as a new event; the events it corrects stay
     in the log."""
-    found = locked(reader, deal_name, request.purchaser)
-    step = None if request.kind == WITHDRAW else find_step(found.deal, request.step, found.party)
-    decision = decide_correction(found.deal, step, found.party, found.standing, request, now)
-    event = direct.append_event(
-        reader, found.deal.id, found.deal.slug, found.party, decision.event, found.head
-    )
-    return Recorded(found.deal, found.party, event, decision.states)
+    with database.transaction() as connection:
+        found = locked(connection, deal_name, request.purchaser)
+        step = None
+        if request.kind != WITHDRAW:
+            step = find_step(found.deal, request.step, found.party)
+        decision = decide_correction(found.deal, step, found.party, found.standing, request, now)
+        return _append(connection, found, decision.event, decision.states)
 
 
-def mark_or_correct(
-    reader: Reader, deal_name: str | None, request: MarkRequest | Correction, now: datetime
+def _append(
+    connection: Connection, found: Locked, event: Event, states: dict[str, str]
 ) -> Recorded:
-    """`mark` or `correct`, as the request is."""
-    if isinstance(request, MarkRequest):
-        return mark(reader, deal_name, request, now)
-    return correct(reader, deal_name, request, now)
+    deal = found.deal
+    stored = log.append_event(connection, deal.id, deal.slug, found.party, event, found.head)
+    return Recorded(deal, found.party, stored, states)

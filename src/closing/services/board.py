@@ -1,0 +1,94 @@
+"""Reading the board and the history: the status board now or as it stood at a moment (`closing
+status`, `watch`, the web board), the record's health shown with it, and every event of the deal
+or of one party (`closing history`). Each opens one read-only transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from closing.domain.board import Board, build_board
+from closing.domain.clock import LocalTime, resolve_local
+from closing.domain.deal import Deal
+from closing.domain.errors import UsageError
+from closing.domain.history import HistoryEntry
+from closing.domain.timefmt import local
+from closing.services.deals import open_deal
+from closing.services.mark import find_purchaser
+from closing.store import alerts, wires
+from closing.store import deals as stored_deals
+from closing.store import events as log
+from closing.store.connection import Connection, Database
+
+
+def board(
+    database: Database, deal_name: str | None, now: datetime, as_of: LocalTime | None = None
+) -> Board:
+    """The board now, or as it stood at `as_of` (in the deal's zone when it has no offset): only
+    events recorded by then count. One read-only transaction."""
+    with database.transaction(write=False) as connection:
+        return read_board(connection, deal_name, now, as_of)
+
+
+def read_board(
+    connection: Connection, deal_name: str | None, now: datetime, as_of: LocalTime | None = None
+) -> Board:
+    """`board` inside a transaction the caller holds (the web board reads its change marker and
+    share links in the same one)."""
+    deal = open_deal(connection, deal_name)
+    if as_of is not None:
+        when = resolve_local(as_of, deal.terms.zone, now)
+        if when > now:
+            raise UsageError(
+                f"--as-of {local(when, deal.terms.zone)} is in the future; the board can "
+                "only show the past"
+            )
+        now = when
+    purchasers, company = stored_deals.parties(connection, deal.id)
+    events = log.events_by_party(connection, deal.id, now)
+    failing = alerts.failing_deliveries(connection, deal.id)
+    instructions = wires.wire_status_of(connection, deal.id, as_of=now)
+    warning = record_warning(connection, deal)
+    shown = build_board(deal, purchasers, events, now, failing, company, instructions)
+    return replace(shown, record_warning=warning) if warning else shown
+
+
+def record_warning(connection: Connection, deal: Deal) -> str | None:
+    """One line when the last `closing verify` failed, or when the event log is shorter than its
+    chains' heads say (a deleted event); None when all looks well."""
+    last = log.last_verification(connection, deal.id)
+    if last is not None and not last.ok:
+        return (
+            f"The event log failed verification at {local(last.at, deal.terms.zone)}: "
+            f"{last.detail}; see closing verify"
+        )
+    if not log.chain_lengths_agree(connection, deal.id):
+        return "The event log has fewer events than its chains record; run closing verify"
+    return None
+
+
+@dataclass(frozen=True)
+class History:
+    """`closing history`: the deal, its events (or one party's) in the order recorded, and the
+    record's health (`record_warning`)."""
+
+    deal: Deal
+    entries: list[HistoryEntry]
+    warning: str | None
+
+
+def history(database: Database, deal_name: str | None, purchaser_text: str | None) -> History:
+    with database.transaction(write=False) as connection:
+        deal = open_deal(connection, deal_name)
+        if purchaser_text:
+            one = find_purchaser(connection, deal, purchaser_text)
+            purchasers = {one.id: one}
+            events = log.party_events(connection, one.id)
+        else:
+            everyone, company = stored_deals.parties(connection, deal.id, active_only=False)
+            purchasers = {p.id: p for p in [*everyone, *([company] if company else [])]}
+            events = log.deal_events(connection, deal.id)
+        warning = record_warning(connection, deal)
+    entries = [HistoryEntry(purchasers[e.purchaser_id], e) for e in events]
+    entries.sort(key=lambda entry: (entry.event.recorded_at, entry.event.id))
+    return History(deal, entries, warning)

@@ -1,0 +1,266 @@
+"""The statements on deals, their parties (purchasers and the company's row) and the revisions of
+their deal files, in SQL on a `closing.store.connection.Connection` (`?` placeholders, both
+backends). Records are built from the columns named by the record's own fields."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from closing.domain.deal import Deal
+from closing.domain.events import Purchaser
+from closing.store.connection import Connection
+from closing.store.values import money
+
+_PURCHASER_NAMES = [f.name for f in fields(Purchaser)]
+_PURCHASERS = ", ".join(_PURCHASER_NAMES)
+_PRICE_AT, _ACTIVE_AT = _PURCHASER_NAMES.index("purchase_price"), _PURCHASER_NAMES.index("active")
+_DEAL = "SELECT id, slug, terms_json, closures_json, created_at FROM deal"
+# The columns a load of a deal file writes; nothing else is set through `update_*`.
+_DEAL_COLUMNS = frozenset(
+    {"title", "terms_json", "closures_json", "source_path", "source_sha256", "updated_at"}
+)
+_PURCHASER_COLUMNS = frozenset(
+    {"slug", "name", "position", "shares", "purchase_price", "warrant_shares", "details_json"}
+    | {"active", "role"}
+)
+
+
+def _bound(connection: Connection, value: Any) -> Any:
+    """A value as the connection stores it (instants and money have stored forms)."""
+    if isinstance(value, datetime):
+        return connection.bind_moment(value)
+    if isinstance(value, Decimal):
+        return connection.bind_money(value)
+    return value
+
+
+# --- deals ---------------------------------------------------------------------------------------
+
+
+def deals(
+    connection: Connection,
+    slug: str | None = None,
+    slug_prefix: str | None = None,
+    limit: int | None = None,
+) -> list[Deal]:
+    """The deals with this slug, or whose slug starts with this prefix (any case), or all; by
+    slug."""
+    sql = _DEAL
+    params: list[Any] = []
+    if slug is not None:
+        sql += " WHERE slug = ?"
+        params.append(slug)
+    elif slug_prefix is not None:
+        sql += " WHERE lower(slug) LIKE ? ESCAPE '\\'"
+        params.append(like_prefix(slug_prefix))
+    sql += " ORDER BY slug"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [
+        Deal.from_stored(id_, slug_, terms, closures, connection.moment(created))
+        for id_, slug_, terms, closures, created in connection.rows(sql, params)
+    ]
+
+
+def deal_by_id(connection: Connection, deal_id: int) -> Deal:
+    ((id_, slug, terms, closures, created),) = connection.rows(_DEAL + " WHERE id = ?", (deal_id,))
+    return Deal.from_stored(id_, slug, terms, closures, connection.moment(created))
+
+
+def deal_slugs(connection: Connection, limit: int) -> list[str]:
+    sql = f"SELECT slug FROM deal ORDER BY slug LIMIT {int(limit)}"
+    return [row[0] for row in connection.rows(sql)]
+
+
+def like_prefix(text: str) -> str:
+    """A LIKE pattern matching what starts with `text`, in lower case, wildcards escaped."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+@dataclass(frozen=True)
+class DealSource:
+    """A deal's row as `closing init` compares it with the file it loads."""
+
+    id: int
+    title: str
+    terms_json: str
+    source_path: str
+    source_sha256: str
+
+
+_SOURCE = ", ".join(f.name for f in fields(DealSource))
+
+
+def deal_source(connection: Connection, slug: str) -> DealSource | None:
+    found = connection.rows(f"SELECT {_SOURCE} FROM deal WHERE slug = ?", (slug,))
+    return DealSource(*found[0]) if found else None
+
+
+def insert_deal(
+    connection: Connection,
+    slug: str,
+    title: str,
+    terms_json: str,
+    closures_json: str,
+    source_path: str,
+    source_sha256: str,
+    now: datetime,
+) -> int:
+    """A new deal's row (created and updated `now`); its id."""
+    at = connection.bind_moment(now)
+    ((deal_id,),) = connection.rows(
+        "INSERT INTO deal (slug, title, terms_json, closures_json, source_path, source_sha256, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (slug, title, terms_json, closures_json, source_path, source_sha256, at, at),
+    )
+    return int(deal_id)
+
+
+def update_deal(connection: Connection, deal_id: int, **values: Any) -> None:
+    """Set these columns of the deal (those a load of its file writes)."""
+    _update(connection, "deal", _DEAL_COLUMNS, deal_id, values)
+
+
+def _update(
+    connection: Connection, table: str, allowed: frozenset[str], row_id: int, values: Any
+) -> None:
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValueError(f"not a column {table} updates: {', '.join(sorted(unknown))}")
+    names = sorted(values)
+    setting = ", ".join(f"{name} = ?" for name in names)
+    params = [_bound(connection, values[name]) for name in names]
+    connection.execute(f"UPDATE {table} SET {setting} WHERE id = ?", (*params, row_id))
+
+
+def insert_revision(
+    connection: Connection, deal_id: int, loaded_at: datetime, source_sha256: str, changes: str
+) -> None:
+    connection.execute(
+        "INSERT INTO deal_revision (deal_id, loaded_at, source_sha256, changes) "
+        "VALUES (?, ?, ?, ?)",
+        (deal_id, connection.bind_moment(loaded_at), source_sha256, changes),
+    )
+
+
+@dataclass(frozen=True)
+class DealFileLoad:
+    """A load of the deal file that changed the deal: when, the file's SHA-256, and the changes
+    as a JSON list."""
+
+    loaded_at: datetime
+    source_sha256: str
+    changes: str
+
+
+def deal_revisions(connection: Connection, deal_id: int) -> list[DealFileLoad]:
+    """Each load of the deal's file that changed it, oldest first."""
+    sql = (
+        "SELECT loaded_at, source_sha256, changes FROM deal_revision WHERE deal_id = ? ORDER BY id"
+    )
+    return [
+        DealFileLoad(connection.moment(at), sha256, changes)
+        for at, sha256, changes in connection.rows(sql, (deal_id,))
+    ]
+
+
+def counts_by_deal(connection: Connection) -> tuple[dict[int, int], dict[int, int]]:
+    """Active purchasers and events, per deal id."""
+    purchasers = connection.rows(
+        "SELECT deal_id, count(*) FROM purchaser WHERE active AND role = 'purchaser' "
+        "GROUP BY deal_id"
+    )
+    events = connection.rows("SELECT deal_id, count(*) FROM event GROUP BY deal_id")
+    return (
+        {int(deal_id): int(count) for deal_id, count in purchasers},
+        {int(deal_id): int(count) for deal_id, count in events},
+    )
+
+
+# --- parties -------------------------------------------------------------------------------------
+
+
+def parties(
+    connection: Connection, deal_id: int, active_only: bool = True
+) -> tuple[list[Purchaser], Purchaser | None]:
+    """The deal's purchasers in Schedule 1 order (the active ones unless `active_only` is False)
+    and the company's row, in one statement."""
+    sql = f"SELECT {_PURCHASERS} FROM purchaser WHERE deal_id = ?"
+    if active_only:
+        sql += " AND (active OR role = 'company')"
+    purchasers, company = [], None
+    for row in connection.rows(sql + " ORDER BY position", (deal_id,)):
+        party = _party(row)
+        if party.role == "company":
+            company = party
+        else:
+            purchasers.append(party)
+    return purchasers, company
+
+
+def _party(row: Sequence[Any]) -> Purchaser:
+    values = list(row)
+    values[_PRICE_AT] = money(values[_PRICE_AT])
+    values[_ACTIVE_AT] = bool(values[_ACTIVE_AT])
+    return Purchaser(*values)
+
+
+def party_where(connection: Connection, deal_id: int, slug: str | None = None) -> Purchaser | None:
+    """The deal's party with this slug, or its company row (slug None): the row that holds the
+    deal's own steps and their events."""
+    sql = f"SELECT {_PURCHASERS} FROM purchaser WHERE deal_id = ? AND "
+    if slug is None:
+        found = connection.rows(sql + "role = 'company'", (deal_id,))
+    else:
+        found = connection.rows(sql + "slug = ?", (deal_id, slug))
+    return _party(found[0]) if found else None
+
+
+def purchasers_by_prefix(
+    connection: Connection, deal_id: int, prefix: str, limit: int
+) -> list[Purchaser]:
+    """Purchasers whose slug or name starts with `prefix` (any case), in Schedule 1 order."""
+    pattern = like_prefix(prefix)
+    sql = (
+        f"SELECT {_PURCHASERS} FROM purchaser WHERE deal_id = ? AND role = 'purchaser' AND "
+        "(lower(slug) LIKE ? ESCAPE '\\' OR lower(name) LIKE ? ESCAPE '\\') "
+        f"ORDER BY position LIMIT {int(limit)}"
+    )
+    return [_party(row) for row in connection.rows(sql, (deal_id, pattern, pattern))]
+
+
+def active_purchaser_slugs(connection: Connection, deal_id: int, limit: int) -> list[str]:
+    sql = (
+        "SELECT slug FROM purchaser WHERE deal_id = ? AND active AND role = 'purchaser' "
+        f"ORDER BY position LIMIT {int(limit)}"
+    )
+    return [row[0] for row in connection.rows(sql, (deal_id,))]
+
+
+def insert_purchasers(
+    connection: Connection, deal_id: int, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """New party rows of the deal, each given by its columns (those of the deal file)."""
+    if not rows:
+        return
+    names = sorted(rows[0])
+    unknown = set(names) - _PURCHASER_COLUMNS
+    if unknown:
+        raise ValueError(f"not a purchaser column: {', '.join(sorted(unknown))}")
+    sql = (
+        f"INSERT INTO purchaser (deal_id, {', '.join(names)}) "
+        f"VALUES ({', '.join('?' * (len(names) + 1))})"
+    )
+    connection.executemany(
+        sql, [(deal_id, *(_bound(connection, row[name]) for name in names)) for row in rows]
+    )
+
+
+def update_purchaser(connection: Connection, purchaser_id: int, **values: Any) -> None:
+    """Set these columns of a party (those of the deal file)."""
+    _update(connection, "purchaser", _PURCHASER_COLUMNS, purchaser_id, values)

@@ -1,0 +1,245 @@
+"""The statements on the event log and its chains, in SQL on a
+`closing.store.connection.Connection`: appending events (one or thousands) and moving each
+party's chain head, locking a party's head (or every party of a deal) for a writer, reading a
+party's or a deal's events, the chains `closing verify` checks and the verification rows it
+writes. Never an update or a delete of an event: a correction is a new one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from closing.domain.chain import GENESIS, ChainedEvent, event_hash
+from closing.domain.events import Event, Purchaser
+from closing.store.connection import Connection
+from closing.store.values import money
+
+_EVENTS = ", ".join(Event._fields)
+_APPENDED = ", ".join(Event._fields[1:])  # the row id is the database's
+_MONEY_AT = Event._fields.index("amount")
+_OCCURRED_AT, _RECORDED_AT = Event._fields.index("occurred_at"), Event._fields.index("recorded_at")
+
+
+# --- chain heads ---------------------------------------------------------------------------------
+
+
+def lock_chain_head(connection: Connection, party_id: int) -> tuple[int, str]:
+    """Serialise writers on one party (a row lock on PostgreSQL; SQLite holds the database lock
+    from BEGIN IMMEDIATE); its chain head's seq and hash, which the next event links to."""
+    sql = connection.for_update("SELECT head_seq, head_hash FROM purchaser WHERE id = ?")
+    seq, head = connection.rows(sql, (party_id,))[0]
+    return int(seq), head or GENESIS
+
+
+def lock_deal_parties(connection: Connection, deal_id: int) -> dict[int, str]:
+    """Serialise an import with every mark on the deal (row locks on PostgreSQL; SQLite holds
+    the database lock from BEGIN IMMEDIATE); each party's chain head, which its next event links
+    to."""
+    sql = connection.for_update("SELECT id, head_hash FROM purchaser WHERE deal_id = ?")
+    return {party: head or GENESIS for party, head in connection.rows(sql, (deal_id,))}
+
+
+# --- reading events ------------------------------------------------------------------------------
+
+
+def events_by_party(
+    connection: Connection, deal_id: int, as_of: datetime | None = None
+) -> dict[int, list[Event]]:
+    """Each party's events in order; only those recorded by `as_of` when it is given."""
+    sql = f"SELECT {_EVENTS} FROM event WHERE deal_id = ?"
+    params: list[Any] = [deal_id]
+    if as_of is not None:
+        sql += " AND recorded_at <= ?"
+        params.append(connection.bind_moment(as_of))
+    result: dict[int, list[Event]] = {}
+    for event in _events(connection, connection.rows(sql + " ORDER BY purchaser_id, seq", params)):
+        found = result.get(event.purchaser_id)
+        if found is None:
+            result[event.purchaser_id] = [event]
+        else:
+            found.append(event)
+    return result
+
+
+def _event(connection: Connection, row: Sequence[Any]) -> Event:
+    values = list(row)
+    values[_OCCURRED_AT] = connection.moment(values[_OCCURRED_AT])
+    values[_RECORDED_AT] = connection.moment(values[_RECORDED_AT])
+    if values[_MONEY_AT] is not None:
+        values[_MONEY_AT] = money(values[_MONEY_AT])
+    return Event._make(values)
+
+
+def _events(connection: Connection, rows: list[tuple[Any, ...]]) -> list[Event]:
+    return [_event(connection, row) for row in rows]
+
+
+def party_events(connection: Connection, party_id: int) -> list[Event]:
+    """One party's events in order."""
+    sql = f"SELECT {_EVENTS} FROM event WHERE purchaser_id = ? ORDER BY seq"
+    return _events(connection, connection.rows(sql, (party_id,)))
+
+
+def deal_events(connection: Connection, deal_id: int) -> list[Event]:
+    """Every event of the deal in the order it was appended."""
+    sql = f"SELECT {_EVENTS} FROM event WHERE deal_id = ? ORDER BY id"
+    return _events(connection, connection.rows(sql, (deal_id,)))
+
+
+# --- appending -----------------------------------------------------------------------------------
+
+_INSERT_EVENT = (
+    f"INSERT INTO event ({_APPENDED}, deal_id, prev_hash, hash) "
+    f"VALUES ({', '.join('?' * (len(Event._fields) + 2))})"
+)
+_MOVE_HEAD = "UPDATE purchaser SET head_seq = ?, head_hash = ? WHERE id = ?"
+
+
+def _event_row(
+    connection: Connection,
+    deal_id: int,
+    deal_slug: str,
+    party: Purchaser,
+    event: Event,
+    prev_hash: str,
+) -> tuple[tuple[Any, ...], str]:
+    """The values `_INSERT_EVENT` stores for `event` chained to `prev_hash`, and its hash."""
+    digest = event_hash(deal_slug, party.slug, event, prev_hash)
+    values = list(event)
+    values[_OCCURRED_AT] = connection.bind_moment(event.occurred_at)
+    values[_RECORDED_AT] = connection.bind_moment(event.recorded_at)
+    values[_MONEY_AT] = connection.bind_money(event.amount)
+    return (*values[1:], deal_id, prev_hash, digest), digest
+
+
+def append_event(
+    connection: Connection,
+    deal_id: int,
+    deal_slug: str,
+    party: Purchaser,
+    event: Event,
+    prev_hash: str,
+) -> Event:
+    """Append one event (never update, never delete), chained to `prev_hash`, and move the
+    party's head to it; returns it with its id. The unique (purchaser, seq) key refuses a second
+    writer that read the same history."""
+    row, digest = _event_row(connection, deal_id, deal_slug, party, event, prev_hash)
+    ((new_id,),) = connection.rows(_INSERT_EVENT + " RETURNING id", row)
+    connection.execute(_MOVE_HEAD, (event.seq, digest, party.id))
+    return event._replace(id=int(new_id))
+
+
+def append_events(
+    connection: Connection,
+    deal_id: int,
+    deal_slug: str,
+    chained: Sequence[tuple[Purchaser, Event, str]],
+) -> list[Event]:
+    """`append_event` for many events in a few statements (an import of a bank file records
+    thousands of wires), hashed the same way: each chained to the hash given with it, or to the
+    event before it in `chained` for the same party."""
+    if not chained:
+        return []
+    rows: list[tuple[Any, ...]] = []
+    heads: dict[int, tuple[int, str]] = {}
+    for party, event, given in chained:
+        prev_hash = heads[party.id][1] if party.id in heads else given
+        row, digest = _event_row(connection, deal_id, deal_slug, party, event, prev_hash)
+        rows.append(row)
+        heads[party.id] = (event.seq, digest)
+    # One executemany, then the new ids read back by (party, seq), which is unique: RETURNING
+    # in parameter order makes SQLite insert the rows one statement at a time. The ids are
+    # above every id there was (a range of the primary key; another deal's rows are skipped).
+    before = connection.value("SELECT coalesce(max(id), 0) FROM event")
+    connection.executemany(_INSERT_EVENT, rows)
+    new_ids = {
+        (party, seq): id_
+        for id_, party, seq in connection.rows(
+            "SELECT id, purchaser_id, seq FROM event WHERE id > ? AND deal_id = ?",
+            (before, deal_id),
+        )
+    }
+    connection.executemany(
+        _MOVE_HEAD, [(seq, digest, party) for party, (seq, digest) in heads.items()]
+    )
+    # Event(id, *the rest): what _replace(id=...) makes, without its per-field work.
+    return [Event(int(new_ids[party.id, event.seq]), *event[1:]) for party, event, _ in chained]
+
+
+# --- the chains and their verification -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chain:
+    """One party's chain as stored: its events with their hashes, and the head it records."""
+
+    party: str
+    head_seq: int
+    head_hash: str | None
+    events: list[ChainedEvent]
+
+
+def chains(connection: Connection, deal_id: int) -> list[Chain]:
+    """Every party's chain of the deal (the company's first), for `closing verify`."""
+    parties = connection.rows(
+        "SELECT id, slug, head_seq, head_hash FROM purchaser WHERE deal_id = ? ORDER BY position",
+        (deal_id,),
+    )
+    rows = connection.rows(
+        f"SELECT {_EVENTS}, prev_hash, hash FROM event WHERE deal_id = ? "
+        "ORDER BY purchaser_id, seq",
+        (deal_id,),
+    )
+    width = len(Event._fields)
+    by_party: dict[int, list[ChainedEvent]] = {}
+    for row in rows:
+        event = _event(connection, row[:width])
+        by_party.setdefault(event.purchaser_id, []).append(
+            ChainedEvent(event, row[width], row[width + 1])
+        )
+    return [
+        Chain(slug, int(head_seq), head_hash, by_party.get(party_id, []))
+        for party_id, slug, head_seq, head_hash in parties
+    ]
+
+
+def insert_verification(
+    connection: Connection, deal_id: int, at: datetime, ok: bool, events: int, detail: str
+) -> None:
+    connection.execute(
+        "INSERT INTO verification (deal_id, verified_at, ok, events, detail) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (deal_id, connection.bind_moment(at), ok, events, detail),
+    )
+
+
+@dataclass(frozen=True)
+class LastVerification:
+    """When the last `closing verify` ran, whether the log held, and its first break."""
+
+    at: datetime
+    ok: bool
+    detail: str
+
+
+def last_verification(connection: Connection, deal_id: int) -> LastVerification | None:
+    found = connection.rows(
+        "SELECT verified_at, ok, detail FROM verification WHERE deal_id = ? "
+        "ORDER BY id DESC LIMIT 1",
+        (deal_id,),
+    )
+    if not found:
+        return None
+    at, ok, detail = found[0]
+    return LastVerification(connection.moment(at), bool(ok), detail)
+
+
+def chain_lengths_agree(connection: Connection, deal_id: int) -> bool:
+    """A cheap look on every board: the events the chains' heads count are all there."""
+    events = connection.value("SELECT count(*) FROM event WHERE deal_id = ?", (deal_id,))
+    heads = connection.value(
+        "SELECT coalesce(sum(head_seq), 0) FROM purchaser WHERE deal_id = ?", (deal_id,)
+    )
+    return int(events) == int(heads)
