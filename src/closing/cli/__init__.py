@@ -219,14 +219,14 @@ def status(
     console.print(view)
 
 
-@cli.command()
+@cli.command("history")
 @click.argument(
     "purchaser", required=False, callback=checked("PURCHASER"), shell_complete=complete_purchasers
 )
 @click.option("--json", "as_json", is_flag=True, help="As JSON.")
 @deal_option
 @pass_app
-def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | None) -> None:
+def history_command(app: App, purchaser: str | None, as_json: bool, deal_name: str | None) -> None:
     """Every event of the deal, or of one purchaser, as recorded."""
     from closing.services.board import history as read_history
 
@@ -247,10 +247,10 @@ def history(app: App, purchaser: str | None, as_json: bool, deal_name: str | Non
         click.echo(f"Warning: {neutral(found.warning)}", err=True)
 
 
-@cli.command()
+@cli.command("deals")
 @click.option("--json", "as_json", is_flag=True, help="As JSON.")
 @pass_app
-def deals(app: App, as_json: bool) -> None:
+def deals_command(app: App, as_json: bool) -> None:
     """The deals loaded in the database."""
     from closing.services.deals import deal_summaries
 

@@ -51,7 +51,13 @@ SCRIPT: list[tuple[datetime, str, str, str | None]] = [
 BOARDS = [_at(7, 9, 0), _at(7, 15, 30), _at(7, 17, 30), _at(10, 12, 0)]
 
 
-def run_demo(app: App, file: str | None) -> None:
+@click.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@pass_app
+def demo(app: App, file: str | None) -> None:
+    """Replay the seed closing of June 7, 2002.
+
+    Uses a scratch database of its own (or --database), never CLOSING_DATABASE_URL's."""
     from rich.rule import Rule
 
     from closing.domain.marking import MarkRequest
@@ -118,16 +124,6 @@ def run_demo(app: App, file: str | None) -> None:
             console.print(Rule(f"closing status   (at {local(shown, PACIFIC)})"))
             console.print(board_view(board(database, loaded.slug, shown), width=console.width))
         database.close()
-
-
-@click.command()
-@click.argument("file", required=False, type=click.Path(dir_okay=False))
-@pass_app
-def demo(app: App, file: str | None) -> None:
-    """Replay the seed closing of June 7, 2002.
-
-    Uses a scratch database of its own (or --database), never CLOSING_DATABASE_URL's."""
-    run_demo(app, file)
 
 
 COMMANDS = [demo]

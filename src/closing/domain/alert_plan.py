@@ -22,7 +22,7 @@ from closing.domain.dealfile.alert_rules import AlertRules
 from closing.domain.dealfile.schema import DETAIL_NAMES, NEEDABLE_DETAILS, DealTerms, Step
 from closing.domain.events import Event, Purchaser, replay
 from closing.domain.machine import ProgressMachine, Refusal
-from closing.domain.mark_commands import mark_command
+from closing.domain.mark_commands import mark_command_line
 from closing.domain.money import format_money
 from closing.domain.text import neutral
 from closing.domain.timefmt import duration, local
@@ -306,7 +306,7 @@ def alert_text(
     contact = None if purchaser.is_company else notice_contact(purchaser)
     if contact:
         lines.append(f"Notice to: {neutral(contact)}")
-    lines.append(f"When it is done: {mark_command(terms.slug, slug, step.id)}")
+    lines.append(f"When it is done: {mark_command_line(terms.slug, slug, step.id)}")
     if summary:
         lines.append(f"Board: {summary}")
     body = "\n".join(lines)
@@ -388,7 +388,7 @@ def digest_text(
             facts.append(f"notice to {neutral(contact)}")
         said = f" ({'; '.join(facts)})" if facts else ""
         lines.append(f"{n}. {neutral(purchaser.name)}: {neutral(alert.step.title)}{said}")
-        lines.append(f"   {mark_command(terms.slug, slug, alert.step.id)}")
+        lines.append(f"   {mark_command_line(terms.slug, slug, alert.step.id)}")
     lines.append("")
     if owed_total:
         lines.append(f"Owed by these purchasers: {format_money(owed_total)}")

@@ -80,7 +80,7 @@ def evidence_kind(step_id: str) -> str:
     return command.evidence_kind if command else GENERIC.evidence_kind
 
 
-def mark_command(deal_slug: str, purchaser_slug: str, step_id: str) -> str:
+def mark_command_line(deal_slug: str, purchaser_slug: str, step_id: str) -> str:
     """The exact command that records `step_id` for a purchaser."""
     command = BY_STEP.get(step_id)
     target = f"{command.name} {purchaser_slug}" if command else f"mark {purchaser_slug} {step_id}"

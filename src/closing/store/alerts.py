@@ -420,19 +420,7 @@ def restart_deliveries(connection: Connection, ids: list[int], now: datetime) ->
         )
 
 
-# --- the daemon's watch on deal files, and what the board counts -------------------------------
-
-
-class DealSource(NamedTuple):
-    slug: str
-    source_path: str
-    source_sha256: str
-
-
-def deal_sources(connection: Connection) -> list[DealSource]:
-    """Each deal's file and the digest of the text it was last loaded from."""
-    rows = connection.rows(f"SELECT {', '.join(DealSource._fields)} FROM deal ORDER BY slug")
-    return [DealSource(*row) for row in rows]
+# --- what the board counts -------------------------------
 
 
 def failing_deliveries(connection: Connection, deal_id: int) -> int:

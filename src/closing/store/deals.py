@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from closing.domain.deal import Deal
 from closing.domain.events import Purchaser
@@ -264,3 +264,18 @@ def insert_purchasers(
 def update_purchaser(connection: Connection, purchaser_id: int, **values: Any) -> None:
     """Set these columns of a party (those of the deal file)."""
     _update(connection, "purchaser", _PURCHASER_COLUMNS, purchaser_id, values)
+
+
+class WatchedDealFile(NamedTuple):
+    """A deal's file and the digest of the text it was last loaded from (the sender reloads a
+    file that changed)."""
+
+    slug: str
+    source_path: str
+    source_sha256: str
+
+
+def watched_deal_files(connection: Connection) -> list[WatchedDealFile]:
+    """Each deal's file and the digest of the text it was last loaded from."""
+    rows = connection.rows(f"SELECT {', '.join(WatchedDealFile._fields)} FROM deal ORDER BY slug")
+    return [WatchedDealFile(*row) for row in rows]

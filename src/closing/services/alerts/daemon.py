@@ -27,8 +27,9 @@ from closing.services.alerts.channels import Notifier, logfmt
 from closing.services.alerts.deliver import Pass, configured_channels, run_pass
 from closing.services.alerts.sender_lock import SenderLock
 from closing.store import deals as deal_store
-from closing.store.alerts import LedgerCache, deal_sources
+from closing.store.alerts import LedgerCache
 from closing.store.connection import Database
+from closing.store.deals import watched_deal_files
 
 log = logging.getLogger("closing.services.alerts.daemon")
 CATCH_UP_GRACE = timedelta(seconds=5)
@@ -208,7 +209,7 @@ class AlertDaemon:
         from closing.services.deals import load_deal
 
         with self.database.transaction(write=False) as connection:
-            sources = deal_sources(connection)
+            sources = watched_deal_files(connection)
         for deal in sources:
             source = deal.source_path
             try:
@@ -254,7 +255,7 @@ class AlertDaemon:
         (relative to the deal file's folder)."""
         found: list[tuple[Path, str | None]] = [(Path(self.inbox), None)] if self.inbox else []
         with self.database.transaction(write=False) as connection:
-            sources = {deal.slug: deal.source_path for deal in deal_sources(connection)}
+            sources = {deal.slug: deal.source_path for deal in watched_deal_files(connection)}
             for deal in deal_store.deals(connection):
                 folder = deal.terms.alerts.inbox
                 if folder:
