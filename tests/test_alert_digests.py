@@ -203,21 +203,32 @@ def test_a_blocked_steps_alert_names_what_is_missing(deal: Deal, webhook: HttpRe
     assert "Missing: the deal file has no notice facsimile number for this purchaser" in fax
 
 
-def test_the_at_deadline_alert_sent_after_the_cutoff_says_late(
+def test_the_at_deadline_alert_sent_a_second_after_the_cutoff_says_at_the_cutoff(
     deal: Deal, smtp: SmtpReceiver
 ) -> None:
-    """Sent one second after 17:00, the at-deadline alert says "late by 1s", never "cutoff now";
-    sent at 17:20 after nobody ran the sender, it says so in words."""
+    """Sent one second after 17:00, the at-deadline alert says "at the cutoff", not "late by 1s"
+    (nor "Sent late"); one sent later says how late."""
     deal.load("  before: []\n  at_deadline: true\n", [smtp.url()])
     assert deal.check("2002-06-07T17:00:01-07:00").returncode == 0
     subjects = sorted(m.subject for m in smtp.received())
     assert subjects == [
-        "BNC Bach International, Ltd.: Agreement signed not done, late by 1s",
-        "Stonestreet Limited Partnership: Agreement signed not done, late by 1s",
+        "BNC Bach International, Ltd.: Agreement signed not done, at the cutoff",
+        "Stonestreet Limited Partnership: Agreement signed not done, at the cutoff",
     ]
     text = smtp.received()[0].text.replace("\r\n", "\n")
-    assert "Deadline: cutoff 2002-06-07 17:00 PDT, late by 1s\n" in text
+    assert "Deadline: cutoff 2002-06-07 17:00 PDT, now\n" in text
     assert "Sent late" not in text
+    assert "late by" not in text
+
+
+def test_the_at_deadline_alert_sent_later_says_late_by(deal: Deal, smtp: SmtpReceiver) -> None:
+    """Sent at 17:20 after nobody ran the sender, the at-deadline alert says "late by 20m"."""
+    deal.load("  before: []\n  at_deadline: true\n", [smtp.url()])
+    assert deal.check("2002-06-07T17:20:00-07:00").returncode == 0
+    text = smtp.received()[0].text.replace("\r\n", "\n")
+    assert "late by 20m" in smtp.received()[0].subject
+    assert "Deadline: cutoff 2002-06-07 17:00 PDT, late by 20m\n" in text
+    assert "Sent late: the alert sender was not running from 17:00 to 17:20 PDT\n" in text
 
 
 def test_sent_late_says_when_no_sender_was_running(deal: Deal, smtp: SmtpReceiver) -> None:

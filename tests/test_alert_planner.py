@@ -9,7 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from closing.domain.alert_plan import Key, Plan, alert_text, occurrences, plan_alerts
+from closing.domain.alert_plan import (
+    Key,
+    Plan,
+    alert_text,
+    occurrences,
+    plan_alerts,
+    time_left,
+)
 from closing.domain.calendar import CalendarBook, calendar_snapshot
 from closing.domain.deal import Deal
 from closing.domain.dealfile.alert_rules import AlertRules, OverdueRepeat, QuietHours, StepAlerts
@@ -328,3 +335,63 @@ def test_no_repeats_in_quiet_hours() -> None:
     assert day.send(at(7, 21)) == [("bnc-bach", "signed", "overdue-2")]
     assert day.plan(at(7, 21, 1)).next_at is not None
     assert day.send(at(8, 2)) == []  # 23:00 and 01:00 were quiet: not owed, not sent late
+
+
+def test_time_left_reads_as_people_say_it() -> None:
+    """A sender wakes a few milliseconds after 16:30:00: the 30-minute warning says "30m", not
+    "29m"; a time within five seconds short of a whole minute reads as that minute, any other
+    rounds down; under a minute it is seconds."""
+    cutoff = at(7, 17)
+    millis = timedelta(milliseconds=4)
+    assert time_left(cutoff, at(7, 16, 30)) == ("cutoff in 30m", "30m left")
+    assert time_left(cutoff, at(7, 16, 30) + millis) == ("cutoff in 30m", "30m left")
+    assert time_left(cutoff, at(7, 16, 30) + timedelta(seconds=5)) == ("cutoff in 30m", "30m left")
+    assert time_left(cutoff, at(7, 16, 30) + timedelta(seconds=6))[0] == "cutoff in 29m"
+    assert time_left(cutoff, at(7, 16, 29) + timedelta(seconds=50))[0] == "cutoff in 30m"
+    assert time_left(cutoff, at(7, 15) + millis)[0] == "cutoff in 2h 00m"
+    assert time_left(cutoff, at(7, 16, 59) + timedelta(seconds=3))[0] == "cutoff in 1m"
+    assert time_left(cutoff, at(7, 16, 59) + timedelta(seconds=55))[0] == "cutoff in 5s"
+
+
+def test_an_alert_sent_within_seconds_of_the_cutoff_says_at_the_cutoff() -> None:
+    """From 17:00:00 to 17:00:05 the at-deadline alert says "at the cutoff", never "late by 1s";
+    after that it is late by the whole seconds past."""
+    cutoff = at(7, 17)
+    for seconds in (0, 0.004, 1, 5):
+        sent = cutoff + timedelta(seconds=seconds)
+        assert time_left(cutoff, sent) == ("at the cutoff", "now")
+    assert time_left(cutoff, cutoff + timedelta(seconds=6)) == ("late by 6s", "late by 6s")
+    assert time_left(cutoff, at(7, 18, 30))[0] == "late by 1h 30m"
+
+
+def test_a_caught_up_alert_folds_into_the_next_one_due_within_a_minute() -> None:
+    """A first start at 16:29:40: BNC's 2-hour warning (due 15:00) waits twenty seconds and goes
+    out at 16:30 folded into the 30-minute one, saying 30 minutes left: one alert, not two. The
+    ledger keys stay those of each rule, so nothing is sent twice."""
+    day = Day(purchasers=(BNC,))
+    first_start = at(7, 16, 29) + timedelta(seconds=40)
+    plan = day.plan(first_start)
+    assert plan.due == []
+    assert plan.next_at == at(7, 16, 30)
+    sent_at = at(7, 16, 30) + timedelta(milliseconds=4)
+    alert = day.plan(sent_at).due[0]
+    assert (alert.rule, [o.rule for o in alert.superseded]) == ("before-30m", ["before-2h"])
+    text = alert_text(SEED_TERMS, alert, sent_at).sent(alert.deadline, SEED_TERMS.zone, sent_at)
+    assert text.title == "BNC Bach International, Ltd.: Agreement signed not done, cutoff in 30m"
+    assert "Sent late: the alert sender was not running from 15:00 to 16:30 PDT\n" in text.body
+    assert day.send(sent_at) == [("bnc-bach", "signed", "before-30m")]
+    assert day.send(at(7, 16, 31)) == []
+    assert day.send(at(7, 17)) == [("bnc-bach", "signed", "deadline")]
+
+
+def test_a_caught_up_alert_a_minute_or_more_ahead_of_the_next_goes_out_at_once() -> None:
+    """Caught up at 16:29:00, a minute before the 30-minute warning, the 2-hour one goes out;
+    and an alert sent on time never waits, even with the next a few seconds away."""
+    day = Day(purchasers=(BNC,))
+    assert day.send(at(7, 16, 29)) == [("bnc-bach", "signed", "before-2h")]
+    close_rules = with_rules(AlertRules(before=[timedelta(seconds=40), timedelta(seconds=10)]))
+    close = Day(close_rules, purchasers=(BNC,))
+    on_time = at(7, 16, 59) + timedelta(seconds=20, milliseconds=4)
+    assert close.send(on_time) == [("bnc-bach", "signed", "before-40s")]
+    ten_before = at(7, 16, 59) + timedelta(seconds=50)
+    assert close.send(ten_before) == [("bnc-bach", "signed", "before-10s")]

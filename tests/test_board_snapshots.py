@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +20,7 @@ from closing.domain.deal import Deal
 from closing.domain.dealfile.load import load_deal_file
 from closing.domain.events import Event, Purchaser
 from closing.views.board_text import board_view
-from tests.helpers import SEED
+from tests.helpers import SEED, Cli
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -83,3 +84,44 @@ def test_the_board_is_drawn_exactly(width: int) -> None:
         snapshot.write_text(text)
     assert text == snapshot.read_text()
     assert max(len(line) for line in text.splitlines()) <= width
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.parametrize("color", [None, "truecolor"])
+@pytest.mark.parametrize("width", [50, 80, 100, 160, 240])
+def test_no_line_of_the_board_ends_in_a_space(width: int, color: str | None) -> None:
+    """Rich pads a table's cells to its columns; the board drops that padding at the end of
+    every line, at any width, in colour or not, so a copied board diffs clean."""
+    board = build_board(DEAL, [STONESTREET, BNC], EVENTS, at(15, 30), company=COMPANY)
+    out = io.StringIO()
+    console = Console(
+        file=out,
+        width=width,
+        color_system=color,  # type: ignore[arg-type]
+        force_terminal=color is not None,
+        highlight=False,
+        soft_wrap=False,
+    )
+    console.print(board_view(board, None, width))
+    lines = ANSI.sub("", out.getvalue()).splitlines()
+    assert len(lines) > 10
+    assert [line for line in lines if line.endswith(" ")] == []
+
+
+@pytest.mark.parametrize("columns", [None, "80", "200"])
+def test_closing_status_prints_no_trailing_spaces(
+    seeded: Cli, monkeypatch: pytest.MonkeyPatch, columns: str | None
+) -> None:
+    """`closing status` on a terminal of any width and piped (as wide as its data): no line
+    ends in a space."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS")
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    seeded("mark-signed", "stonestreet", now="2002-06-07T08:30:00-07:00")
+    result = seeded("status", now="2002-06-07T15:30:00-07:00")
+    assert result.code == 0, result.err
+    assert "Purchaser" in result.out
+    assert [line for line in result.out.splitlines() if line.endswith(" ")] == []

@@ -1,6 +1,9 @@
-"""The README documents what the CLI offers."""
+"""The README documents what the CLI offers; the docs and deal files cite nothing outside the
+repository."""
 
 from __future__ import annotations
+
+import re
 
 import click
 
@@ -41,3 +44,24 @@ def test_the_readme_install_and_test_commands_are_what_ci_runs() -> None:
     )
     assert test_command in README
     assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_docs_and_deal_files_cite_no_file_outside_the_repository() -> None:
+    """The seed deal file cites the agreement as filed (company, date, exhibit), and no deal file
+    or doc names a path of the machine it was written on (`shared/seed/...`)."""
+    texts = [
+        ROOT / "README.md",
+        *(ROOT / "docs").glob("*.md"),
+        *(ROOT / "workflows").rglob("*.y*ml"),
+    ]
+    outside = [
+        f"{path.relative_to(ROOT)}: {found}"
+        for path in texts
+        for found in re.findall(r"\bshared/\S+", path.read_text())
+    ]
+    assert outside == []
+    seed = (ROOT / "workflows" / "neotherapeutics-2002-06-07.yaml").read_text()
+    assert seed.startswith(
+        "# Securities Purchase Agreement made as of June 7, 2002 between NeoTherapeutics, Inc. "
+        "and the\n# purchasers of Schedule 1, as filed by NeoTherapeutics, Inc. as Exhibit 10.1.\n"
+    )

@@ -141,14 +141,14 @@ def test_reloading_a_changed_file_says_what_changed_and_keeps_events(
     assert result.code == 0, result.err
     assert result.out == (
         "Updated deal neotherapeutics-2002-06-07:\n"
-        "  cutoff.time: 17:00:00 -> 16:00:00\n"
+        "  cutoff.time: 17:00 -> 16:00\n"
         "  purchaser added: Alpha Capital AG\n"
     )
     # The reload is an event of the deal, in words, in the history.
     history = json.loads(seeded("history", "--json", now="2002-06-07T09:00:00-07:00").out)
     assert (history[-1]["kind"], history[-1]["note"]) == (
         "revision",
-        "cutoff.time: 17:00:00 -> 16:00:00; purchaser added: Alpha Capital AG",
+        "cutoff.time: 17:00 -> 16:00; purchaser added: Alpha Capital AG",
     )
     data = json.loads(seeded("status", "--json", now="2002-06-07T09:00:00-07:00").out)
     assert [p["slug"] for p in data["purchasers"]] == [
@@ -171,7 +171,8 @@ def test_a_purchaser_dropped_from_the_file_keeps_its_events(seeded: Cli, seed_pa
         ExitCode.REFUSED,
         f"Error: closing init {seed_path} would lose sight of recorded facts:\n"
         "  - BNC Bach International, Ltd. (bnc-bach) would leave the board with 1 recorded "
-        "events (a removed or renamed purchaser)\n"
+        "event (a removed or renamed purchaser; if renamed, add `slug: bnc-bach` to it in the "
+        "deal file to keep its record)\n"
         "nothing was changed; to make these changes deliberately (they are recorded in the "
         "deal's history): closing init FILE --accept-changes\n",
     )
@@ -185,6 +186,40 @@ def test_a_purchaser_dropped_from_the_file_keeps_its_events(seeded: Cli, seed_pa
     assert [(e["purchaser"], e["step"]) for e in history if e["purchaser"] == "bnc-bach"] == [
         ("bnc-bach", "signed")
     ]
+
+
+def test_renaming_a_purchaser_says_which_slug_keeps_its_record(cli: Cli, seed_path: Path) -> None:
+    """A purchaser loaded with a typo in its name (and no slug of its own) has its record under
+    the slug made from that name: fixing the typo is refused with the `slug:` line that keeps
+    the record, and with that line the reload renames it and keeps its events."""
+    typo = "  - name: Stonestreet Limited Partnershp\n"
+    seed_path.write_text(
+        seed_path.read_text().replace(
+            "  - name: Stonestreet Limited Partnership\n    slug: stonestreet\n", typo
+        )
+    )
+    assert cli("init", str(seed_path), now="2002-06-07T07:00:00-07:00").code == 0
+    slug = "stonestreet-limited-partnershp"
+    for args in (("mark-signed", slug), ("mark", "company", "prospectus_delivered")):
+        assert cli(*args, now="2002-06-07T08:30:00-07:00").code == 0
+    assert cli("mark-wired", slug, now="2002-06-07T08:40:00-07:00").code == 0
+    fixed = "  - name: Stonestreet Limited Partnership\n"
+    seed_path.write_text(seed_path.read_text().replace(typo, fixed))
+    refused = cli("init", str(seed_path), now="2002-06-07T09:00:00-07:00")
+    assert refused.code == ExitCode.REFUSED
+    assert (
+        "  - Stonestreet Limited Partnershp (stonestreet-limited-partnershp) would leave the "
+        "board with 2 recorded events and $450,000.00 received (a removed or renamed purchaser; "
+        "if renamed, add `slug: stonestreet-limited-partnershp` to it in the deal file to keep "
+        "its record)\n"
+    ) in refused.err
+    seed_path.write_text(seed_path.read_text().replace(fixed, f"{fixed}    slug: {slug}\n"))
+    renamed = cli("init", str(seed_path), now="2002-06-07T09:05:00-07:00")
+    assert renamed.code == 0, renamed.err
+    data = json.loads(cli("status", "--json", now="2002-06-07T09:05:00-07:00").out)
+    first = data["purchasers"][0]
+    assert (first["slug"], first["name"]) == (slug, "Stonestreet Limited Partnership")
+    assert first["steps"]["wired"]["status"] == "done"
 
 
 def test_a_reload_that_would_strand_recorded_events_is_refused(

@@ -241,6 +241,31 @@ def test_the_page_is_whole_without_javascript(deal: Deal) -> None:
     assert "Received $450,000.00 of $1,380,000.00" in page
 
 
+def test_the_legend_names_the_purple_bar_of_blocked_cells(deal: Deal) -> None:
+    """Under the board, on the team's page and a purchaser's, the legend shows each colour and
+    the bars at a cell's left edge in the cells' own words: purple for a step that needs a detail
+    (⚑ needs ...), red for attention; the stylesheet draws each swatch as its cells are drawn."""
+    for token in (deal.team, deal.stonestreet):
+        page = httpx.get(deal.served.url(token)).text
+        legend = page[page.index('<ul class="legend"') :]
+        legend = legend[: legend.index("</ul>")]
+        assert (
+            '<span class="swatch blocked" aria-hidden="true"></span>'
+            "Purple bar: ⚑ needs a detail the deal file does not have yet"
+        ) in legend
+        assert '<span class="swatch attention" aria-hidden="true"></span>Red bar: attention' in (
+            legend
+        )
+        assert '<span class="swatch status-due_soon" aria-hidden="true"></span>! Due soon' in (
+            legend
+        )
+        assert 'class="step status-due_soon blocked"' in page
+    css = httpx.get(f"{deal.served.base}/static/board.css").text
+    assert "td.step.blocked, .swatch.blocked { box-shadow: inset 4px 0 0 var(--blocked-ink); }" in (
+        css
+    )
+
+
 def test_names_with_markup_are_shown_as_text(cli: Cli, seed_path: Path) -> None:
     """A purchaser named with HTML or Rich markup is shown as those characters, on the page and
     on the stream."""

@@ -5,7 +5,10 @@ lead time before its deadline, one at the deadline, and the overdue repeats afte
 occurrence is identified by (purchaser, step, rule, deadline): a changed deadline makes new
 occurrences, and one already in the ledger never fires again. Several occurrences of one step due
 at once (the daemon was down, or a late wire just made the fax actionable) collapse into one
-alert about the latest, and the rest are recorded as superseded.
+alert about the latest, and the rest are recorded as superseded. Such a caught-up alert waits for
+the step's next occurrence when that one falls due within FOLD_WITHIN (a minute), and goes out
+folded into it: one alert saying about 30 minutes left at 16:30, not a 2-hour one caught up at
+16:29:40 and the 30-minute one twenty seconds later.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ from closing.domain.timefmt import duration, local
 
 AT_DEADLINE = "deadline"
 OVERDUE_PREFIX = "overdue-"
+# A caught-up occurrence waits for the step's next one when it falls due sooner than this.
+FOLD_WITHIN = timedelta(minutes=1)
+# A sender wakes at the second an alert falls due: one decided later than this was not running.
+SENT_LATE_GRACE = timedelta(seconds=2)
 
 # (purchaser id, step id, rule, deadline): the ledger's unique key within a deal.
 Key = tuple[int, str, str, datetime]
@@ -161,6 +168,8 @@ def plan_alerts(
                 else:
                     if next_at is None or fire_at < next_at:
                         next_at = fire_at
+                    if ready and _folds(ready[-1], fire_at, now):
+                        ready = []  # it goes out at fire_at, folded into that occurrence
                     break  # offsets are in time order: the rest are later still
             if ready:
                 latest = ready[-1]
@@ -179,6 +188,13 @@ def plan_alerts(
                     )
                 )
     return Plan(due, next_at)
+
+
+def _folds(caught_up: Occurrence, next_due: datetime, now: datetime) -> bool:
+    """Whether an occurrence being caught up (due earlier than SENT_LATE_GRACE ago: no sender was
+    running, or its step has just become possible) waits for the step's next occurrence, due
+    within FOLD_WITHIN of `now`. One sent on time never waits."""
+    return now - caught_up.fire_at > SENT_LATE_GRACE and next_due - now < FOLD_WITHIN
 
 
 @dataclass(frozen=True)
@@ -200,8 +216,9 @@ class AlertText:
 # the text with these markers and `at_sending` fills them in at each delivery.
 HEADLINE = "⟨headline⟩"
 WHEN = "⟨when⟩"
-# A sender wakes at the second an alert falls due: one decided later than this was not running.
-SENT_LATE_GRACE = timedelta(seconds=2)
+# How close to a whole minute a time left reads as that minute, and how soon after the cutoff an
+# alert still reads "at the cutoff": a sender wakes a few milliseconds after the second it is due.
+SPOKEN_GRACE = timedelta(seconds=5)
 
 
 def sent_late(since: datetime, decided: datetime, zone: ZoneInfo) -> str:
@@ -216,14 +233,23 @@ def sent_late(since: datetime, decided: datetime, zone: ZoneInfo) -> str:
 
 
 def time_left(deadline: datetime, at: datetime) -> tuple[str, str]:
-    """(headline, deadline words) at `at`: "cutoff in 5s" before it, "cutoff now" at the very
-    second, and "late by 2m" once it has passed, however briefly."""
+    """(headline, deadline words) at `at`, as people say them: "cutoff in 30m" and "30m left"
+    before it, "at the cutoff" and "now" from the cutoff to SPOKEN_GRACE after it, then "late by
+    2m".
+
+    Before the cutoff, a time left of a minute or more reads in whole minutes (hours and days
+    when longer, as `duration` writes them), rounded down, except that one within SPOKEN_GRACE
+    short of a whole minute reads as that minute: sent at 16:30:00.004 for 17:00, "30m", not
+    "29m". Under a minute it reads in seconds, rounded down ("cutoff in 5s"). Late by is counted
+    in whole seconds rounded up (a tenth of a second after the grace is 6s late)."""
     left = deadline - at
     if left > timedelta(0):
+        if left >= timedelta(minutes=1) - SPOKEN_GRACE:
+            left += SPOKEN_GRACE  # `duration` drops what is under a minute
         return f"cutoff in {duration(left)}", f"{duration(left)} left"
-    if left == timedelta(0):
-        return "cutoff now", "now"
-    late = timedelta(seconds=math.ceil(-left.total_seconds()))  # a tenth of a second is 1s late
+    if -left <= SPOKEN_GRACE:
+        return "at the cutoff", "now"
+    late = timedelta(seconds=math.ceil(-left.total_seconds()))
     return f"late by {duration(late)}", f"late by {duration(late)}"
 
 

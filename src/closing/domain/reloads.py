@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import time
 from decimal import Decimal
 from typing import Any
 
@@ -36,8 +37,8 @@ class Review:
 def term_changes(old: DealTerms, new: DealTerms) -> list[str]:
     """`closing_date: 2002-06-07 -> 2002-06-10`, `cutoff.time: 17:00 -> 18:00`,
     `steps: added prospectus_filed; wired changed (requires, payment)`."""
-    before = old.model_dump(mode="json")
-    after = new.model_dump(mode="json")
+    before = old.model_dump()
+    after = new.model_dump()
     changes: list[str] = []
     for key in after:
         if key == "steps":
@@ -59,10 +60,13 @@ def _leaf_changes(path: str, old: Any, new: Any) -> list[str]:
 
 
 def _shown(value: Any) -> str:
+    """A value as the deal file writes it: times `17:00` (seconds only when there are some)."""
     if value is None:
         return "(none)"
     if isinstance(value, list):
         return "[" + ", ".join(_shown(item) for item in value) + "]"
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S" if value.second else "%H:%M")
     text = str(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -87,6 +91,23 @@ def _step_changes(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, A
     if not parts and [s["id"] for s in old] != [s["id"] for s in new]:
         parts.append("steps reordered")
     return parts
+
+
+def counted(number: int, noun: str) -> str:
+    """`1 recorded event`, `2 recorded events`."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def left_behind(purchaser: Stored) -> str:
+    """Why a reload that drops a purchaser with events is refused, and how a renamed one keeps
+    its record: the file names it by its old slug."""
+    received = f" and {format_money(purchaser.paid)} received" if purchaser.paid else ""
+    return (
+        f"{purchaser.name} ({purchaser.slug}) would leave the board with "
+        f"{counted(purchaser.events, 'recorded event')}{received} (a removed or renamed "
+        f"purchaser; if renamed, add `slug: {purchaser.slug}` to it in the deal file to keep "
+        "its record)"
+    )
 
 
 def review(
@@ -115,12 +136,7 @@ def review(
         spec = by_slug.get(purchaser.slug)
         if spec is None:
             if purchaser.events:
-                risky.append(
-                    f"{purchaser.name} ({purchaser.slug}) would leave the board with "
-                    f"{purchaser.events} recorded events"
-                    + (f" and {format_money(purchaser.paid)} received" if purchaser.paid else "")
-                    + " (a removed or renamed purchaser)"
-                )
+                risky.append(left_behind(purchaser))
             continue
         if spec.purchase_price != purchaser.purchase_price and purchaser.paid:
             risky.append(

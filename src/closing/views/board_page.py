@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from closing.domain.board import DUE_SOON
 from closing.domain.money import format_money
 from closing.domain.timefmt import duration
 
@@ -45,6 +46,15 @@ DONE_STATUSES = {"done", "done_late", "waived"}
 URGENCY = {"overdue": 0, "blocked": 1, "due_soon": 2, "pending": 3}
 DONE_RANK = 4
 SUMMARY_ORDER = ("overdue", "blocked", "due_soon", "pending", "done_late", "done", "waived")
+# Under the board: each colour and bar a cell can have (its CSS classes) in the cells' own words.
+LEGEND = (
+    ("status-done", "✓ Done"),
+    ("status-done_late", "✓ Done late"),
+    ("status-due_soon", f"! Due soon: within {duration(DUE_SOON, style='exact')} of the cutoff"),
+    ("status-overdue", "✗ Late: past the cutoff"),
+    ("blocked", "Purple bar: ⚑ needs a detail the deal file does not have yet"),
+    ("attention", "Red bar: attention, something recorded needs a person"),
+)
 
 
 def for_purchaser(document: Mapping[str, Any], slug: str) -> dict[str, Any]:
@@ -129,6 +139,7 @@ class View:
     summary: Summary | None = None
     warnings: tuple[str, ...] = ()
     alerts: tuple[tuple[str, str], ...] = ()  # (when, title)
+    legend: tuple[tuple[str, str], ...] = LEGEND  # (CSS classes, words)
 
 
 def _zone(document: Mapping[str, Any]) -> ZoneInfo | None:

@@ -6,11 +6,16 @@ Every value that comes from data (a deal file, the command line, the database) g
 `closing.domain.text.neutral` and into Rich only as `Text`, never as a markup string: Rich markup
 in a name is shown as written, and control characters, escape sequences and bidi overrides are
 shown as visible escapes (`\\x1b`, `\\u202e`, `\\n`).
+
+No line of the board ends in spaces: Rich pads a table's cells to the column widths, and
+`Unpadded` drops that padding at the end of each line, so a copied board diffs clean.
 """
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.segment import Segment
 from rich.text import Text
 
 from closing.domain.board import (
@@ -101,7 +106,37 @@ def board_view(
     if blocked:
         parts.append(Text("\n".join(blocked), style=BLOCKED_STYLE))
     parts.append(Text(LEGEND, style="dim"))
-    return Group(*parts)
+    return Unpadded(Group(*parts))
+
+
+class Unpadded:
+    """A renderable drawn line by line without the spaces that end its lines (those without a
+    background colour: spaces that show are kept)."""
+
+    def __init__(self, inner: RenderableType) -> None:
+        self.inner = inner
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in console.render_lines(self.inner, options, pad=False):
+            yield from _without_trailing_spaces(line)
+            yield Segment.line()
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.inner)
+
+
+def _without_trailing_spaces(line: list[Segment]) -> list[Segment]:
+    kept = list(line)
+    while kept:
+        last = kept[-1]
+        if last.control or (last.style is not None and last.style.bgcolor is not None):
+            break
+        text = last.text.rstrip(" ")
+        if text:
+            kept[-1] = Segment(text, last.style)
+            break
+        kept.pop()
+    return kept
 
 
 def money_lines(rows: list[PurchaserStatus]) -> list[str]:
