@@ -179,7 +179,7 @@ def test_a_purchaser_dropped_from_the_file_keeps_its_events(seeded: Cli, seed_pa
     still = json.loads(seeded("status", "--json", now="2002-06-07T09:00:00-07:00").out)
     assert len(still["purchasers"]) == 2
     result = seeded("init", str(seed_path), "--accept-changes", now="2002-06-07T09:00:00-07:00")
-    assert "purchaser removed: BNC Bach International, Ltd. (its 1 events are kept)" in result.out
+    assert "purchaser removed: BNC Bach International, Ltd. (its 1 event is kept)" in result.out
     data = json.loads(seeded("status", "--json", now="2002-06-07T09:00:00-07:00").out)
     assert [p["slug"] for p in data["purchasers"]] == ["stonestreet"]
     history = json.loads(seeded("history", "--json", now="2002-06-07T09:00:00-07:00").out)

@@ -15,6 +15,7 @@ from typing import Any
 
 from closing.domain.dealfile.schema import DealTerms, PurchaserSpec
 from closing.domain.money import format_money
+from closing.domain.text import plural
 
 
 @dataclass(frozen=True)
@@ -93,18 +94,13 @@ def _step_changes(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, A
     return parts
 
 
-def counted(number: int, noun: str) -> str:
-    """`1 recorded event`, `2 recorded events`."""
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
-def left_behind(purchaser: Stored) -> str:
+def left_behind(purchaser: StoredPurchaser) -> str:
     """Why a reload that drops a purchaser with events is refused, and how a renamed one keeps
     its record: the file names it by its old slug."""
     received = f" and {format_money(purchaser.paid)} received" if purchaser.paid else ""
     return (
         f"{purchaser.name} ({purchaser.slug}) would leave the board with "
-        f"{counted(purchaser.events, 'recorded event')}{received} (a removed or renamed "
+        f"{plural(purchaser.events, 'recorded event')}{received} (a removed or renamed "
         f"purchaser; if renamed, add `slug: {purchaser.slug}` to it in the deal file to keep "
         "its record)"
     )

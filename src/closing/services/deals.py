@@ -24,6 +24,7 @@ from closing.domain.errors import DealFileError, NotFoundError, Problem, Refused
 from closing.domain.events import COMPANY_SLUG, REVISION, Purchaser, deal_event, replay
 from closing.domain.history import DealSummary
 from closing.domain.machine import Refusal, machine_for
+from closing.domain.text import plural
 from closing.store import deals as stored_deals
 from closing.store import events as log
 from closing.store.connection import Connection, Database
@@ -260,7 +261,8 @@ def _sync_purchasers(
         if slug not in seen and row.active:
             stored_deals.update_purchaser(connection, row.id, active=False)
             kept = len(events.get(row.id, []))
-            changes.append(f"purchaser removed: {row.name} (its {kept} events are kept)")
+            kept_text = f"{plural(kept, 'event')} {'is' if kept == 1 else 'are'} kept"
+            changes.append(f"purchaser removed: {row.name} (its {kept_text})")
     stored_deals.insert_purchasers(connection, deal_id, _new_purchasers(new_specs))
     return changes
 
