@@ -324,14 +324,12 @@ def test_status_imports_no_other_command_s_module(sqlite_cli: Cli, tmp_path: Pat
     assert tables == "no SQLAlchemy"
 
 
-def test_every_table_is_defined_for_alembic() -> None:
-    """The tables defined on first use are all there once `define_all` has run (Alembic's
-    environment runs it), and a name of them imports as any other."""
+def test_every_table_is_declared_for_alembic() -> None:
+    """Importing the schema declares every table on SQLModel's metadata, which Alembic's
+    environment reads, and each has its Core handle."""
     from sqlmodel import SQLModel
 
-    from closing.store import schema
     from closing.store.schema import SHARES
 
-    schema.define_all()
     assert SHARES.name == "share"
     assert len(SQLModel.metadata.tables) == 12

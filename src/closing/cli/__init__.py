@@ -2,7 +2,7 @@
 where a `ClosingError` becomes a line on stderr and an exit code.
 
 The mark commands are in `cli.marks`, the alert commands in `cli.alerts`, `watch`, `demo` and `db`
-in their own modules; the text views in `cli.text_views`, the JSON documents in `cli.json_views`.
+in their own modules; what they print is in `closing.views`.
 
 Database and Rich imports happen inside the commands, so `closing --help` stays fast.
 """

@@ -212,7 +212,7 @@ class AlertText:
         )
 
 
-# Parts of an alert that depend on when it is sent, not when it was decided: the outbox stores
+# Parts of an alert that depend on when it is sent, not when it was decided: the ledger stores
 # the text with these markers and `at_sending` fills them in at each delivery.
 HEADLINE = "⟨headline⟩"
 WHEN = "⟨when⟩"

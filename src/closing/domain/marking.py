@@ -3,7 +3,7 @@ becomes.
 
 Pure: given the deal, the step, the party, where it stands and the moment, each function returns
 the event to append or raises `RefusedError` saying why not (nothing is written either way;
-`operations` appends what these return).
+`closing.services.mark` appends what these return).
 """
 
 from __future__ import annotations

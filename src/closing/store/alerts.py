@@ -1,12 +1,11 @@
 """Every statement of the alert side, as SQL on `closing.store.connection.Connection`: the ledger
-and its deliveries (decide, claim, record, list, dismiss, retry), the one-sender lock (the SQLite
-lease row, the PostgreSQL advisory lock), the deal files the sender watches, and the count of
-failing deliveries the board shows.
+and its deliveries (decide, claim, record, list, dismiss, retry), and the count of failing
+deliveries the board shows. (The one-sender lock is `closing.store.sender_lease`; the deal files
+the sender watches are read by `closing.store.deals`.)
 
 Records are built from named columns: each SELECT lists the record's own fields, so a column added
 to a table cannot shift them. The policy (what is due, when to retry, whose lease is alive) stays
-with the callers in `closing.services.alerts`. No SQLAlchemy here: the board and the marks read
-`failing_deliveries` through this module.
+with the callers in `closing.services.alerts`.
 """
 
 from __future__ import annotations

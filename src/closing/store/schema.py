@@ -1,5 +1,7 @@
-"""The tables and their column types, defined once with SQLModel and exported as typed Core
-`Table` handles: every statement (db.queries, db.ledger) is written against those handles.
+"""The tables and their column types, declared once with SQLModel: what `closing init` and
+`closing db upgrade` build through Alembic (`closing.store.migrate`), and what a test holds the
+migrations against on both backends. The statements themselves are SQL on the driver's
+connection (`closing.store.connection`); nothing a command runs imports this module.
 
 Money goes in exactly (text on SQLite, NUMERIC on PostgreSQL) and datetimes come out time-zone
 aware (UTC).
@@ -235,121 +237,86 @@ DELIVERIES = _table("alert_delivery")
 WIRE_INSTRUCTIONS = _table("wire_instructions")
 VERIFICATIONS = _table("verification")
 
-# The tables neither a board nor a mark touches are defined on first use: a SQLModel table costs
-# 2-5 ms to define, and `closing status` pays for each one it imports. `from closing.store.schema
-# import SHARES` (or `schema.SHARES`) defines them; `define_all()` does for Alembic.
-DealRevisionRow: type[SQLModel]
-SenderLockRow: type[SQLModel]
-BankCreditRow: type[SQLModel]
-ShareRow: type[SQLModel]
-MetaRow: type[SQLModel]
-DEAL_REVISIONS: Table
-SENDERS: Table
-BANK_CREDITS: Table
-SHARES: Table
-META: Table
-_LATER = {
-    "DealRevisionRow",
-    "SenderLockRow",
-    "BankCreditRow",
-    "ShareRow",
-    "MetaRow",
-    "DEAL_REVISIONS",
-    "SENDERS",
-    "BANK_CREDITS",
-    "SHARES",
-    "META",
-}
+
+class DealRevisionRow(SQLModel, table=True):
+    """Each load of a deal file that changed something, with what it changed (append-only)."""
+
+    __tablename__ = "deal_revision"
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id", index=True)
+    loaded_at: datetime = _moment()
+    source_sha256: str
+    changes: str = Field(sa_column=Column(Text, nullable=False))
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LATER:
-        define_all()
-        return globals()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+class SenderLockRow(SQLModel, table=True):
+    """Who sends alerts for this database (the lease on SQLite; a record next to the advisory
+    lock on PostgreSQL)."""
+
+    __tablename__ = "alert_sender"
+    name: str = Field(primary_key=True)
+    holder: str
+    host: str
+    pid: int
+    started_at: datetime = _moment()
+    heartbeat_at: datetime = _moment()
 
 
-def define_all() -> None:
-    """Define every table (once): what `SQLModel.metadata` must hold for Alembic."""
-    if "SHARES" in globals():
-        return
-    global DealRevisionRow, SenderLockRow, BankCreditRow, ShareRow, MetaRow
-    global DEAL_REVISIONS, SENDERS, BANK_CREDITS, SHARES, META
+class BankCreditRow(SQLModel, table=True):
+    """A credit to the company's verified account read from a bank file, and what became of it:
+    `recorded` (a wired mark or a partial receipt, `event_id`), or `left` for a person with the
+    reason. The bank's reference is the key: the same credit in a second file is not taken
+    again."""
 
-    class DealRevisionRow(SQLModel, table=True):
-        """Each load of a deal file that changed something, with what it changed (append-only)."""
+    __tablename__ = "bank_credit"
+    __table_args__ = (UniqueConstraint("deal_id", "bank_reference"),)
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    bank_reference: str = Field(sa_column=Column(String(200), nullable=False))
+    file_name: str
+    file_sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    file_format: str = Field(sa_column=Column(String(20), nullable=False))
+    line: int = Field(sa_column=Column(Integer, nullable=False))
+    amount: Decimal = _money()
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    value_date: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
+    ordering_customer: str | None = None
+    imad: str | None = None
+    details: str = Field(sa_column=Column(Text, nullable=False))  # the wire's references
+    account_masked: str
+    imported_at: datetime = _moment()
+    imported_by: str
+    status: str = Field(sa_column=Column(String(20), nullable=False))  # recorded, left
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    purchaser_id: int | None = Field(default=None, foreign_key="purchaser.id")
+    event_id: int | None = Field(default=None, foreign_key="event.id")
 
-        __tablename__ = "deal_revision"
-        id: int | None = Field(default=None, primary_key=True)
-        deal_id: int = Field(foreign_key="deal.id", index=True)
-        loaded_at: datetime = _moment()
-        source_sha256: str
-        changes: str = Field(sa_column=Column(Text, nullable=False))
 
-    class SenderLockRow(SQLModel, table=True):
-        """Who sends alerts for this database (the lease on SQLite; a record next to the advisory
-        lock on PostgreSQL)."""
+class ShareRow(SQLModel, table=True):
+    """A link to the live board in a browser: the whole deal (the team's) or one purchaser's
+    row. Only the SHA-256 of its token is kept, and its first characters to tell links
+    apart."""
 
-        __tablename__ = "alert_sender"
-        name: str = Field(primary_key=True)
-        holder: str
-        host: str
-        pid: int
-        started_at: datetime = _moment()
-        heartbeat_at: datetime = _moment()
+    __tablename__ = "share"
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id", index=True)
+    purchaser_id: int | None = Field(default=None, foreign_key="purchaser.id")  # None: the team
+    token_sha256: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    token_start: str = Field(sa_column=Column(String(8), nullable=False))
+    created_at: datetime = _moment()
+    created_by: str
+    revoked_at: datetime | None = _moment(nullable=True)
+    revoked_by: str | None = None
 
-    class BankCreditRow(SQLModel, table=True):
-        """A credit to the company's verified account read from a bank file, and what became of it:
-        `recorded` (a wired mark or a partial receipt, `event_id`), or `left` for a person with the
-        reason. The bank's reference is the key: the same credit in a second file is not taken
-        again."""
 
-        __tablename__ = "bank_credit"
-        __table_args__ = (UniqueConstraint("deal_id", "bank_reference"),)
-        id: int | None = Field(default=None, primary_key=True)
-        deal_id: int = Field(foreign_key="deal.id")
-        bank_reference: str = Field(sa_column=Column(String(200), nullable=False))
-        file_name: str
-        file_sha256: str = Field(sa_column=Column(String(64), nullable=False))
-        file_format: str = Field(sa_column=Column(String(20), nullable=False))
-        line: int = Field(sa_column=Column(Integer, nullable=False))
-        amount: Decimal = _money()
-        currency: str = Field(sa_column=Column(String(3), nullable=False))
-        value_date: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
-        ordering_customer: str | None = None
-        imad: str | None = None
-        details: str = Field(sa_column=Column(Text, nullable=False))  # the wire's references
-        account_masked: str
-        imported_at: datetime = _moment()
-        imported_by: str
-        status: str = Field(sa_column=Column(String(20), nullable=False))  # recorded, left
-        reason: str = Field(sa_column=Column(Text, nullable=False))
-        purchaser_id: int | None = Field(default=None, foreign_key="purchaser.id")
-        event_id: int | None = Field(default=None, foreign_key="event.id")
+class MetaRow(SQLModel, table=True):
+    __tablename__ = "closing_meta"
+    key: str = Field(primary_key=True)
+    value: str
 
-    class ShareRow(SQLModel, table=True):
-        """A link to the live board in a browser: the whole deal (the team's) or one purchaser's
-        row. Only the SHA-256 of its token is kept, and its first characters to tell links
-        apart."""
 
-        __tablename__ = "share"
-        id: int | None = Field(default=None, primary_key=True)
-        deal_id: int = Field(foreign_key="deal.id", index=True)
-        purchaser_id: int | None = Field(default=None, foreign_key="purchaser.id")  # None: the team
-        token_sha256: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
-        token_start: str = Field(sa_column=Column(String(8), nullable=False))
-        created_at: datetime = _moment()
-        created_by: str
-        revoked_at: datetime | None = _moment(nullable=True)
-        revoked_by: str | None = None
-
-    class MetaRow(SQLModel, table=True):
-        __tablename__ = "closing_meta"
-        key: str = Field(primary_key=True)
-        value: str
-
-    DEAL_REVISIONS = _table("deal_revision")
-    SENDERS = _table("alert_sender")
-    BANK_CREDITS = _table("bank_credit")
-    SHARES = _table("share")
-    META = _table("closing_meta")
+DEAL_REVISIONS = _table("deal_revision")
+SENDERS = _table("alert_sender")
+BANK_CREDITS = _table("bank_credit")
+SHARES = _table("share")
+META = _table("closing_meta")

@@ -1,6 +1,5 @@
 """Where the database is: --database, else CLOSING_DATABASE_URL, else a SQLite file in the user's
-data folder. Plain Python (no SQLAlchemy): `closing status` works it out before it knows whether it
-needs SQLAlchemy at all."""
+data folder. A plain path means a SQLite file."""
 
 from __future__ import annotations
 

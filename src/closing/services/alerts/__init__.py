@@ -1,2 +1,3 @@
-"""Deadline alerts: the pure planner, the outbox (ledger and deliveries), the channels, the
-one-sender lock and the daemon."""
+"""Deadline alerts: deciding them into the ledger (`decide`), delivering them (`deliver`), the
+ledger as people read it (`ledger`), the channels, the one-sender lock and the daemon. What is due
+is the domain's (`closing.domain.alert_plan`)."""

@@ -1,14 +1,10 @@
-"""Alembic environment: runs on the connection that `closing.store.migrate.upgrade` hands
-it."""
+"""Alembic's environment: runs on the connection that `closing.store.migrate.upgrade` hands it,
+against the tables `closing.store.schema` declares."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlmodel import SQLModel
-
-from closing.store import schema
-
-schema.define_all()  # every table on SQLModel.metadata, those defined on first use too
 
 connection = context.config.attributes["connection"]
 context.configure(
