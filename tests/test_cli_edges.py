@@ -333,3 +333,25 @@ def test_every_table_is_declared_for_alembic() -> None:
 
     assert SHARES.name == "share"
     assert len(SQLModel.metadata.tables) == 12
+
+
+def test_shell_completion_imports_no_database_toolkit(sqlite_cli: Cli, tmp_path: Path) -> None:
+    """A Tab reads the database through its own driver: SQLAlchemy and SQLModel stay unloaded."""
+    env = {
+        **os.environ,
+        "CLOSING_DATABASE_URL": sqlite_cli.database_url,
+        "_CLOSING_COMPLETE": "bash_complete",
+        "COMP_WORDS": "closing mark-wired ",
+        "COMP_CWORD": "2",
+    }
+    code = (
+        "import sys\nfrom closing.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'sqlmodel'}),"
+        " file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert "plain,stonestreet" in done.stdout.split()
+    assert done.stderr == "[]\n"

@@ -7,27 +7,15 @@ no place for a traceback).
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any
 
 import click
 from click.shell_completion import CompletionItem
 
 
-def _rows(ctx: click.Context, sql: str) -> list[Any]:
-    """The rows of `sql` on the database the command would use, opened read-only; none when it
-    is a SQLite file that is not there."""
-    from closing.services.database import peek_database
-
-    database = peek_database(ctx.find_root().params.get("database"))
-    if database is None:
-        return []
-    try:
-        with database.transaction(write=False) as connection:
-            return connection.rows(sql)
-    finally:
-        database.close()
+def _database_option(ctx: click.Context) -> str | None:
+    option = ctx.find_root().params.get("database")
+    return None if option is None else str(option)
 
 
 def _deal_name(ctx: click.Context) -> str:
@@ -37,18 +25,9 @@ def _deal_name(ctx: click.Context) -> str:
 def purchasers(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """Purchaser slugs (and `company`) of the deal named, or of every deal."""
     try:
-        deal = _deal_name(ctx)
-        rows = _rows(
-            ctx,
-            "SELECT d.slug, p.slug, p.name, p.role FROM purchaser p "
-            "JOIN deal d ON d.id = p.deal_id ORDER BY d.slug, p.position",
-        )
-        found: dict[str, str] = {}
-        for deal_slug, slug, name, role in rows:
-            if deal and not deal_slug.startswith(deal):
-                continue
-            value = "company" if role == "company" else slug
-            found.setdefault(value, name)
+        from closing.services.completion import party_choices
+
+        found = party_choices(_database_option(ctx), _deal_name(ctx))
         return [
             CompletionItem(value, help=name)
             for value, name in found.items()
@@ -62,15 +41,10 @@ def steps(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[C
     """Step ids of the deal named (or every deal): the company's after `company`, else the
     purchasers'."""
     try:
-        deal = _deal_name(ctx)
-        party = "company" if ctx.params.get("purchaser") == "company" else "purchaser"
-        found: dict[str, str] = {}
-        for deal_slug, terms in _rows(ctx, "SELECT slug, terms_json FROM deal ORDER BY slug"):
-            if deal and not deal_slug.startswith(deal):
-                continue
-            for step in json.loads(terms).get("steps", []):
-                if step.get("party", "purchaser") == party:
-                    found.setdefault(str(step["id"]), str(step.get("title") or ""))
+        from closing.services.completion import step_choices
+
+        company = ctx.params.get("purchaser") == "company"
+        found = step_choices(_database_option(ctx), _deal_name(ctx), company)
         return [
             CompletionItem(value, help=title)
             for value, title in found.items()

@@ -279,3 +279,20 @@ def watched_deal_files(connection: Connection) -> list[WatchedDealFile]:
     """Each deal's file and the digest of the text it was last loaded from."""
     rows = connection.rows(f"SELECT {', '.join(WatchedDealFile._fields)} FROM deal ORDER BY slug")
     return [WatchedDealFile(*row) for row in rows]
+
+
+def party_names(connection: Connection) -> list[tuple[str, str, str, str]]:
+    """(deal slug, party slug, name, role) of every party of every deal, in Schedule 1 order."""
+    rows = connection.rows(
+        "SELECT d.slug, p.slug, p.name, p.role FROM purchaser p "
+        "JOIN deal d ON d.id = p.deal_id ORDER BY d.slug, p.position"
+    )
+    return [(str(a), str(b), str(c), str(d)) for a, b, c, d in rows]
+
+
+def deal_terms(connection: Connection) -> list[tuple[str, str]]:
+    """(slug, the stored terms as JSON) of every deal, by slug."""
+    return [
+        (str(a), str(b))
+        for a, b in connection.rows("SELECT slug, terms_json FROM deal ORDER BY slug")
+    ]
