@@ -20,7 +20,7 @@ from closing.services.alerts.channels import Channel, DeliveryFailed, Notifier
 from closing.services.alerts.decide import decide
 from closing.services.alerts.deliver import Pass, backoff, run_pass
 from closing.services.alerts.ledger import ledger
-from closing.services.deals import load_deal
+from closing.services.load import load_deal
 from closing.services.mark import mark
 from closing.store import alerts as ledger_sql
 from closing.store.alerts import LedgerCache

@@ -12,7 +12,7 @@ import pytest
 from closing.domain.errors import ExitCode
 from closing.domain.events import Event
 from closing.domain.marking import MarkRequest
-from closing.services.deals import load_deal
+from closing.services.load import load_deal
 from closing.services.mark import mark
 from closing.store import events as log
 from closing.store.connection import Connection, Database

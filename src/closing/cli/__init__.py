@@ -129,7 +129,7 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
     """Load or reload a deal file (lists what changed)."""
     import socket
 
-    from closing.services.deals import load_deal
+    from closing.services.load import load_deal
 
     try:
         result = load_deal(

@@ -65,7 +65,7 @@ def demo(app: App, file: str | None) -> None:
     from closing.domain.timefmt import local
     from closing.services.board import board
     from closing.services.database import open_database
-    from closing.services.deals import load_deal
+    from closing.services.load import load_deal
     from closing.services.mark import mark
     from closing.views.board_text import board_view
 

@@ -13,8 +13,7 @@ from closing.domain.deal import Deal
 from closing.domain.errors import UsageError
 from closing.domain.history import HistoryEntry
 from closing.domain.timefmt import local
-from closing.services.deals import open_deal
-from closing.services.mark import find_purchaser
+from closing.services.deals import find_purchaser, open_deal
 from closing.store import alerts, wires
 from closing.store import deals as stored_deals
 from closing.store import events as log

@@ -1,271 +1,16 @@
-"""Deals: loading or reloading a deal file (`closing init`), the list of deals (`closing deals`),
-and finding the deal a command names (`open_deal`, inside a transaction).
-
-A load runs in one transaction: read what is stored, let `closing.domain.reloads` decide what
-the change would lose, write the deal, its parties and a revision (and a `revision` event on the
-company's chain). Nothing here prints, reads the real clock or knows about the command line: the
-caller passes the `Database` and the moment `now`."""
+"""Finding the deal and the party a command names (`open_deal`, `find_purchaser`, inside the
+caller's transaction), and the list of deals (`closing deals`). Loading a deal file is
+`closing.services.load`."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
-from typing import Any
-
-from closing.domain import reloads
-from closing.domain.calendar import calendar_snapshot
 from closing.domain.deal import Deal
-from closing.domain.dealfile.load import DealFile, load_deal_file
-from closing.domain.dealfile.schema import DealTerms, PurchaserSpec
-from closing.domain.errors import DealFileError, NotFoundError, Problem, RefusedError
-from closing.domain.events import COMPANY_SLUG, REVISION, Purchaser, deal_event, replay
+from closing.domain.dealfile.schema import COMPANY
+from closing.domain.errors import NotFoundError
+from closing.domain.events import Purchaser
 from closing.domain.history import DealSummary
-from closing.domain.machine import Refusal, machine_for
-from closing.domain.text import plural
 from closing.store import deals as stored_deals
-from closing.store import events as log
 from closing.store.connection import Connection, Database
-
-# --- loading deal files ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    slug: str
-    created: bool
-    changes: list[str]
-    purchasers: int
-    wire_instructions: list[str] = field(default_factory=list)  # a new, unverified version
-
-
-def _snapshot(deal_file: DealFile) -> str:
-    terms = deal_file.terms
-    return calendar_snapshot(terms.calendar_names(deal_file.purchasers), terms.closing_date)
-
-
-def _details(spec: PurchaserSpec) -> str:
-    details: dict[str, Any] = {"notices": spec.notices.model_dump(), "dwac": spec.dwac.model_dump()}
-    if spec.time_zone:
-        details["time_zone"] = spec.time_zone
-    if spec.holidays:
-        details["holidays"] = spec.holidays
-    if spec.aliases:
-        details["aliases"] = spec.aliases
-    return json.dumps(details, sort_keys=True)
-
-
-def _company_row(terms: DealTerms) -> dict[str, Any]:
-    """The row that holds the deal's own steps (the company's deliveries) and their events."""
-    return {
-        "slug": COMPANY_SLUG,
-        "name": terms.company.name,
-        "position": -1,
-        "shares": 0,
-        "purchase_price": Decimal(0),
-        "warrant_shares": 0,
-        "details_json": "{}",
-        "active": True,
-        "role": "company",
-    }
-
-
-def _purchaser_values(spec: PurchaserSpec, position: int) -> dict[str, Any]:
-    """A purchaser row's columns that come from the deal file."""
-    return {
-        "name": spec.name,
-        "position": position,
-        "shares": spec.shares,
-        "purchase_price": spec.purchase_price,
-        "warrant_shares": spec.warrant_shares,
-        "details_json": _details(spec),
-        "active": True,
-        "role": "purchaser",
-    }
-
-
-def _new_purchasers(specs: list[tuple[int, PurchaserSpec]]) -> list[dict[str, Any]]:
-    return [{"slug": spec.key, **_purchaser_values(spec, position)} for position, spec in specs]
-
-
-def load_deal(
-    database: Database,
-    path: str,
-    now: datetime,
-    accept_changes: bool = False,
-    actor: str = "unknown",
-    host: str = "unknown",
-) -> LoadResult:
-    """`closing init FILE`: create the deal, or update its terms and say what changed.
-
-    Reloading an unchanged file writes nothing. A change that would lose sight of recorded facts
-    (a different deal over the slug, a purchaser with events removed or renamed, a price changed
-    after money was recorded) is refused with the list, unless `accept_changes`; one that would
-    strand recorded events (a removed step) is refused with the file's path. Every change is
-    recorded in words as a `revision` event of the deal (in `history` and the event chain). New
-    or changed wire instructions are recorded as a version entered by `actor`, unverified
-    (`closing.services.wires`).
-    """
-    from closing.services.wires import record_instructions
-
-    deal_file = load_deal_file(path)
-    terms = deal_file.terms
-    digest = hashlib.sha256(deal_file.text.encode()).hexdigest()
-    with database.transaction() as connection:
-        stored = stored_deals.deal_source(connection, terms.slug)
-        if stored is None:
-            deal_id = stored_deals.insert_deal(
-                connection,
-                slug=terms.slug,
-                title=terms.title,
-                terms_json=terms.model_dump_json(),
-                closures_json=_snapshot(deal_file),
-                source_path=str(deal_file.path),
-                source_sha256=digest,
-                now=now,
-            )
-            stored_deals.insert_purchasers(
-                connection,
-                deal_id,
-                [_company_row(terms), *_new_purchasers(list(enumerate(deal_file.purchasers)))],
-            )
-            loaded = [f"loaded {len(deal_file.purchasers)} purchasers"]
-            stored_deals.insert_revision(connection, deal_id, now, digest, json.dumps(loaded))
-            wired = record_instructions(connection, deal_id, deal_file, actor, host, now)
-            return LoadResult(terms.slug, True, [], len(deal_file.purchasers), wired)
-        old_terms = DealTerms.model_validate_json(stored.terms_json)
-        checked = _review(connection, stored.id, old_terms, deal_file)
-        if checked.risky and not accept_changes:
-            listed = "".join(f"\n  - {item}" for item in checked.risky)
-            raise RefusedError(
-                f"closing init {deal_file.path} would lose sight of recorded facts:{listed}\n"
-                "nothing was changed; to make these changes deliberately (they are recorded in "
-                "the deal's history): closing init FILE --accept-changes"
-            )
-        changes = checked.changes
-        changes += _sync_purchasers(connection, stored.id, deal_file, terms)
-        company = stored_deals.party_where(connection, stored.id)
-        if company is None:  # a deal loaded by an older closing
-            stored_deals.insert_purchasers(connection, stored.id, [_company_row(terms)])
-            company = stored_deals.party_where(connection, stored.id)
-            assert company is not None
-        if stored.source_path != str(deal_file.path):
-            stored_deals.update_deal(connection, stored.id, source_path=str(deal_file.path))
-        wired = record_instructions(connection, stored.id, deal_file, actor, host, now)
-        if changes or wired:
-            stored_deals.update_deal(
-                connection,
-                stored.id,
-                title=terms.title,
-                terms_json=terms.model_dump_json(),
-                closures_json=_snapshot(deal_file),
-                source_sha256=digest,
-                updated_at=now,
-            )
-            stored_deals.insert_revision(
-                connection, stored.id, now, digest, json.dumps([*changes, *wired])
-            )
-            if changes:
-                _record_revision(
-                    connection, stored.id, company, changes, checked.risky, now, actor, host
-                )
-        return LoadResult(terms.slug, False, changes, len(deal_file.purchasers), wired)
-
-
-def _review(
-    connection: Connection, deal_id: int, old: DealTerms, deal_file: DealFile
-) -> reloads.Review:
-    machine = machine_for(old)
-    events = log.events_by_party(connection, deal_id)
-    stored = []
-    for row in stored_deals.parties(connection, deal_id, active_only=True)[0]:
-        history = events.get(row.id, [])
-        try:
-            paid = replay(machine, history).amount_received if history else Decimal(0)
-        except Refusal:
-            paid = Decimal(0)
-        stored.append(
-            reloads.StoredPurchaser(row.slug, row.name, row.purchase_price, len(history), paid)
-        )
-    return reloads.review(old, deal_file.terms, stored, deal_file.purchasers)
-
-
-def _record_revision(
-    connection: Connection,
-    deal_id: int,
-    company: Purchaser,
-    changes: list[str],
-    accepted: list[str],
-    now: datetime,
-    actor: str,
-    host: str,
-) -> None:
-    """The reload as an event of the deal's own chain: `history` shows it in words."""
-    deal = stored_deals.deal_by_id(connection, deal_id)
-    seq, head = log.lock_chain_head(connection, company.id)
-    note = "; ".join(changes)
-    if accepted:
-        note = "accepted: " + "; ".join(accepted) + " | " + note
-    event = deal_event(company, seq + 1, REVISION, now, actor, host, note)
-    log.append_event(connection, deal.id, deal.slug, company, event, head)
-
-
-def _sync_purchasers(
-    connection: Connection, deal_id: int, deal_file: DealFile, terms: DealTerms
-) -> list[str]:
-    rows = {p.slug: p for p in stored_deals.parties(connection, deal_id, active_only=False)[0]}
-    events = log.events_by_party(connection, deal_id)
-    stranded = []
-    company = stored_deals.party_where(connection, deal_id)
-    for row in [*rows.values(), *([company] if company else [])]:
-        try:
-            replay(machine_for(terms, company=row.is_company), events.get(row.id, []))
-        except Refusal as refusal:
-            stranded.append(f"{row.name}: {refusal}")
-    if stranded:
-        raise DealFileError(
-            [
-                Problem(
-                    str(deal_file.path),
-                    1,
-                    f"the new steps do not fit events already recorded ({problem}); "
-                    "record an undo first or keep the steps",
-                )
-                for problem in stranded[:10]
-            ]
-        )
-    changes: list[str] = []
-    new_specs: list[tuple[int, PurchaserSpec]] = []
-    seen = set()
-    for position, spec in enumerate(deal_file.purchasers):
-        seen.add(spec.key)
-        existing = rows.get(spec.key)
-        if existing is None:
-            new_specs.append((position, spec))
-            changes.append(f"purchaser added: {spec.name}")
-            continue
-        updates = {}
-        for name, value in _purchaser_values(spec, position).items():
-            old = getattr(existing, name)
-            if old != value:
-                if name == "details_json":
-                    changes.append(f"{spec.name}: notice or DWAC details changed")
-                elif name != "position":
-                    changes.append(f"{spec.name}: {name} {old} -> {value}")
-                updates[name] = value
-        if updates:
-            stored_deals.update_purchaser(connection, existing.id, **updates)
-    for slug, row in rows.items():
-        if slug not in seen and row.active:
-            stored_deals.update_purchaser(connection, row.id, active=False)
-            kept = len(events.get(row.id, []))
-            kept_text = f"{plural(kept, 'event')} {'is' if kept == 1 else 'are'} kept"
-            changes.append(f"purchaser removed: {row.name} (its {kept_text})")
-    stored_deals.insert_purchasers(connection, deal_id, _new_purchasers(new_specs))
-    return changes
-
 
 # --- finding a deal and listing them ------------------------------------------------------------
 
@@ -318,3 +63,41 @@ def deal_summaries(database: Database) -> list[DealSummary]:
         )
         for deal in loaded
     ]
+
+
+# --- finding a party ---------------------------------------------------------------------------
+
+
+MIN_PREFIX = 3
+
+
+def find_purchaser(connection: Connection, deal: Deal, text: str) -> Purchaser:
+    """By slug, or an unambiguous case-insensitive prefix (3 characters at least) of the name or
+    slug; the word `company` names the deal's own steps."""
+    wanted = text.strip()
+    if wanted.casefold() == COMPANY:
+        company = stored_deals.party_where(connection, deal.id)
+        if company is None:
+            raise NotFoundError(f"deal {deal.slug} has no company steps; reload its deal file")
+        return company
+    exact = stored_deals.party_where(connection, deal.id, wanted)
+    if exact is not None and not exact.is_company:
+        return exact
+    if 0 < len(wanted) < MIN_PREFIX:
+        raise NotFoundError(
+            f"purchaser {text!r} is too short to name a purchaser of {deal.slug}: give its slug "
+            f"or at least {MIN_PREFIX} characters of its name"
+        )
+    matches = stored_deals.purchasers_by_prefix(connection, deal.id, wanted, limit=11)
+    active = [m for m in matches if m.active] or matches
+    if len(active) == 1 and wanted:
+        return active[0]
+    if not active or not wanted:
+        slugs = stored_deals.active_purchaser_slugs(connection, deal.id, limit=11)
+        listed = ", ".join(slugs[:10]) + (", ..." if len(slugs) > 10 else "")
+        raise NotFoundError(f"no purchaser {text!r} in {deal.slug}; the purchasers are: {listed}")
+    names = ", ".join(f"{m.slug} ({m.name})" for m in active[:10])
+    more = " and more" if len(active) > 10 else ""
+    raise NotFoundError(
+        f"purchaser {text!r} is ambiguous in {deal.slug}: {names}{more}; give more of the name"
+    )

@@ -9,51 +9,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from closing.domain.deal import Deal
-from closing.domain.dealfile.schema import COMPANY, Step
+from closing.domain.dealfile.schema import Step
 from closing.domain.errors import NotFoundError, RecordBrokenError
 from closing.domain.events import WITHDRAW, Event, Purchaser, Standing, replay
 from closing.domain.machine import Refusal
 from closing.domain.marking import Correction, MarkRequest, decide_correction, decide_mark
 from closing.domain.wire_instructions import payment_gate
-from closing.services.deals import open_deal
+from closing.services.deals import find_purchaser, open_deal
 from closing.store import deals as stored_deals
 from closing.store import events as log
 from closing.store import wires
 from closing.store.connection import Connection, Database
-
-MIN_PREFIX = 3
-
-
-def find_purchaser(connection: Connection, deal: Deal, text: str) -> Purchaser:
-    """By slug, or an unambiguous case-insensitive prefix (3 characters at least) of the name or
-    slug; the word `company` names the deal's own steps."""
-    wanted = text.strip()
-    if wanted.casefold() == COMPANY:
-        company = stored_deals.party_where(connection, deal.id)
-        if company is None:
-            raise NotFoundError(f"deal {deal.slug} has no company steps; reload its deal file")
-        return company
-    exact = stored_deals.party_where(connection, deal.id, wanted)
-    if exact is not None and not exact.is_company:
-        return exact
-    if 0 < len(wanted) < MIN_PREFIX:
-        raise NotFoundError(
-            f"purchaser {text!r} is too short to name a purchaser of {deal.slug}: give its slug "
-            f"or at least {MIN_PREFIX} characters of its name"
-        )
-    matches = stored_deals.purchasers_by_prefix(connection, deal.id, wanted, limit=11)
-    active = [m for m in matches if m.active] or matches
-    if len(active) == 1 and wanted:
-        return active[0]
-    if not active or not wanted:
-        slugs = stored_deals.active_purchaser_slugs(connection, deal.id, limit=11)
-        listed = ", ".join(slugs[:10]) + (", ..." if len(slugs) > 10 else "")
-        raise NotFoundError(f"no purchaser {text!r} in {deal.slug}; the purchasers are: {listed}")
-    names = ", ".join(f"{m.slug} ({m.name})" for m in active[:10])
-    more = " and more" if len(active) > 10 else ""
-    raise NotFoundError(
-        f"purchaser {text!r} is ambiguous in {deal.slug}: {names}{more}; give more of the name"
-    )
 
 
 def find_step(deal: Deal, text: str, party: Purchaser | None = None) -> Step:

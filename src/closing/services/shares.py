@@ -11,8 +11,7 @@ from datetime import datetime
 from closing.domain.deal import Deal
 from closing.domain.errors import NotFoundError, RefusedError
 from closing.domain.share_link import TEAM, TOKEN_START, ShareRecord, new_token, token_digest
-from closing.services.deals import open_deal
-from closing.services.mark import find_purchaser
+from closing.services.deals import find_purchaser, open_deal
 from closing.store.connection import Database
 from closing.store.shares import insert_share, revoke_share, share_by_id, shares_of
 

@@ -206,7 +206,7 @@ class AlertDaemon:
         """A deal file edited while the daemon runs is reloaded: new cutoffs count from the next
         wake-up. A file with problems (or one that cannot be loaded at all) is logged once, in
         one line, and the old terms stay."""
-        from closing.services.deals import load_deal
+        from closing.services.load import load_deal
 
         with self.database.transaction(write=False) as connection:
             sources = watched_deal_files(connection)
