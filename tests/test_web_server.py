@@ -135,31 +135,42 @@ def test_the_team_json_is_the_status_json(deal: Deal) -> None:
 
 
 def test_wrong_missing_and_revoked_tokens_get_the_same_404(deal: Deal) -> None:
-    """No token, a malformed or a wrong one, another deal's path, a revoked link: 404 with the
-    same one-line body, on the page, the stream and the JSON alike."""
+    """No token, a never-issued, a mistyped or another deal's one, a revoked link: 404 with the
+    same small page on the page, the stream and the JSON alike (it never tells whether a link
+    existed): the link is not valid, ask the deal team for a new one; no inline code, so the
+    site's CSP holds."""
     base = deal.served.base
     revoke(deal.database, 3, "alice", MOMENT)  # BNC's link
-    wrong = "A" * 43
+    never_issued = "A" * 43
     urls = [
         f"{base}/",
         f"{base}/b/",
-        f"{base}/b/{wrong}",
-        f"{base}/b/{wrong}/events",
+        f"{base}/b/{never_issued}",
+        f"{base}/b/{never_issued}/events",
         f"{base}/b/{deal.team[:-1]}",
         f"{base}/b/{deal.team}x",
         f"{base}/b/{deal.bnc}",
         f"{base}/b/{deal.bnc}/events",
         f"{base}/api/status",
-        f"{base}/api/status?token={wrong}",
+        f"{base}/api/status?token={never_issued}",
         f"{base}/api/status?token={deal.bnc}",
         f"{base}/b/../api/status?token={deal.team}x",
     ]
+    page = httpx.get(f"{base}/b/{never_issued}")
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    text = re.sub(r"<[^>]+>", " ", page.text)
+    assert "This link is not valid" in text
+    assert "Ask the deal team for a new link to the closing board." in text
+    assert '<link rel="stylesheet" href="/static/board.css">' in page.text
+    assert not re.search(r"<script|<style|\sstyle=|\son\w+=", page.text)
+    assert "Not found" not in page.text
     for url in urls:
         response = httpx.get(url)
-        assert (url, response.status_code, response.text) == (url, 404, "Not found\n")
+        assert (url, response.status_code, response.text) == (url, 404, page.text)
         assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert response.headers["cache-control"] == "no-store"
     bearer = httpx.get(f"{base}/api/status", headers={"Authorization": f"Bearer {deal.bnc}"})
-    assert (bearer.status_code, bearer.text) == (404, "Not found\n")
+    assert (bearer.status_code, bearer.text) == (404, page.text)
     assert httpx.get(deal.served.url(deal.team)).status_code == 200
 
 
