@@ -361,3 +361,41 @@ def test_closing_serve_listens_on_127_0_0_1_and_stops_on_sigint(seeded: Cli) -> 
     assert server.returncode == 0, err
     assert out.endswith("Stopped.\n")
     assert link.split("/b/")[1] not in out + err  # the token is never logged
+
+
+@pytest.mark.slow
+def test_closing_serve_exits_within_a_second_of_sigterm_with_a_stream_open(seeded: Cli) -> None:
+    """A browser holding the event stream does not keep a stopping server up: on SIGTERM the
+    stream ends at once and `closing serve` has exited (0, "Stopped.") within a second."""
+    port = free_port()
+    link = seeded("share", "team", "--port", str(port), now=NOW).out.splitlines()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "closing", "serve", "--port", str(port)],
+        env={**os.environ, "CLOSING_NOW": NOW},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()  # "Serving the board of ..."
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                httpx.get(link)
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        with Stream(f"{link}/events") as stream:
+            stream.next(5.0)
+            server.send_signal(signal.SIGTERM)
+            stopping = time.monotonic()
+            out, err = server.communicate(timeout=10)
+            took = time.monotonic() - stopping
+            assert stream.wait_ended(1.0)
+    finally:
+        server.kill()
+    assert server.returncode == 0, err
+    assert out.endswith("Stopped.\n")
+    assert took < 1.0, f"closing serve took {took:.2f} s to exit after SIGTERM"
