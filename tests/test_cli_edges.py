@@ -99,31 +99,6 @@ def test_the_lock_message_gives_the_holders_time_in_the_deals_zone(sqlite_cli: C
     )
 
 
-def test_watch_does_not_suggest_standby_which_it_does_not_take(sqlite_cli: Cli) -> None:
-    """The sender inside watch, refused, says the board still shows everything."""
-    from closing.cli.watch import WATCH_LOCK_ADVICE
-    from closing.domain.clock import clock_from_env
-    from closing.domain.errors import AlertsError
-    from closing.services.alerts.daemon import AlertDaemon
-    from closing.services.alerts.sender_lock import SenderLock
-    from closing.store.connection import Database
-
-    database = Database(sqlite_cli.database_url)
-    now = datetime(2002, 6, 7, 23, 40, tzinfo=UTC)
-    other = SenderLock(database)
-    other.pid, other.holder = os.getppid(), f"pid {os.getppid()} on {other.host}"
-    other.acquire(now)
-    daemon = AlertDaemon(database, clock_from_env(), [], lock_advice=WATCH_LOCK_ADVICE)
-    with pytest.raises(AlertsError) as refused:
-        daemon.start()
-    assert refused.value.message == (
-        f"alerts are already being sent by pid {os.getppid()} on {other.host} (since "
-        "2002-06-07 16:40 PDT); this board still shows everything (closing watch --no-alerts "
-        "does not try)"
-    )
-    assert "--standby" not in refused.value.message
-
-
 def test_undo_takes_at_and_note(seeded: Cli) -> None:
     """`undo --at --note`: the correction is dated and noted."""
     assert seeded("mark-signed", "stonestreet", now="2002-06-07T08:30:00-07:00").code == 0

@@ -1,17 +1,23 @@
 """Hostile input against real processes: an alias bomb refused quickly in bounded memory (peak
 memory of the child measured with wait4), bad deal files swapped under a running alert sender
 (the last good terms stay, one error line each), and the sender's database deleted or replaced
-under it (one line, exit 6)."""
+under it (one line, exit 6), and a `closing watch` started while another sender runs (it lists
+that sender's alerts and takes over when it stops)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -242,3 +248,91 @@ def test_a_sender_whose_database_goes_away_logs_it_and_exits_6(
         "stopped. Start it again once the database is where it should be"
     )
     assert "Traceback" not in log
+
+
+class Terminal:
+    """`closing ARGS` on a pty (200 columns by 50 lines), everything it draws collected by a
+    thread of its own."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "closing", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            close_fds=True,
+        )
+        os.close(slave)
+        self.master = master
+        self.chunks: list[bytes] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:  # EIO: the child has closed the terminal
+                return
+            if not data:
+                return
+            self.chunks.append(data)
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode("utf-8", errors="replace")
+
+    def wait_for(self, text: str, timeout: float) -> float:
+        """Seconds until `text` was drawn."""
+        started = time.monotonic()
+        wait_until(lambda: text in self.text(), timeout, f"{text!r} on the terminal")
+        return time.monotonic() - started
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.reader.join(5)
+        os.close(self.master)
+
+
+@pytest.mark.slow
+def test_watch_stands_by_shows_the_other_senders_alerts_and_takes_over(
+    sender_setup: tuple[str, Path, list[Sender]], tmp_path: Path
+) -> None:
+    """`closing watch` started while `alerts run` holds the sender lock says who sends, lists
+    the alerts that sender sends after it started (the 2-hour alerts at 15:00:00), and takes
+    over within a few seconds of that sender stopping. Both run on one clock, 14:59:53 six
+    seconds from now."""
+    url, _, senders = sender_setup
+    now = f"2002-06-07T14:59:53-07:00@{int(time.time()) + 6}"
+    senders.append(Sender(url, tmp_path / "sender.log", now))
+    first = senders[0]
+    first.wait_for("event=start")
+    watch = Terminal(["watch", "--refresh", "0.2"], closing_env(url, now))
+    try:
+        watch.wait_for(f"alerts: sent by pid {first.proc.pid} on ", 20)
+        assert not first.lines(r"level=\w+ alert ")  # watch came before the alerts fell due
+        first.wait_for(r"level=\w+ alert .*title=", count=3)
+        titles = [
+            entry["title"]
+            for entry in json.loads(run(["alerts", "list", "--json"], url, now).stdout)
+        ]
+        assert len(titles) == 3
+        for title in titles:
+            watch.wait_for(title, 5)
+        assert "alerts: sent from this process" not in watch.text()
+        first.stop()
+        assert first.proc.returncode == 0
+        took = watch.wait_for("alerts: sent from this process", 10)
+        assert took < 5, f"watch took over {took:.1f} s after the other sender stopped"
+        watch.wait_for("sending alerts from this process", 5)
+    finally:
+        watch.stop()
+    assert watch.proc.returncode == 0, watch.text()

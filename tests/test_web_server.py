@@ -135,31 +135,42 @@ def test_the_team_json_is_the_status_json(deal: Deal) -> None:
 
 
 def test_wrong_missing_and_revoked_tokens_get_the_same_404(deal: Deal) -> None:
-    """No token, a malformed or a wrong one, another deal's path, a revoked link: 404 with the
-    same one-line body, on the page, the stream and the JSON alike."""
+    """No token, a never-issued, a mistyped or another deal's one, a revoked link: 404 with the
+    same small page on the page, the stream and the JSON alike (it never tells whether a link
+    existed): the link is not valid, ask the deal team for a new one; no inline code, so the
+    site's CSP holds."""
     base = deal.served.base
     revoke(deal.database, 3, "alice", MOMENT)  # BNC's link
-    wrong = "A" * 43
+    never_issued = "A" * 43
     urls = [
         f"{base}/",
         f"{base}/b/",
-        f"{base}/b/{wrong}",
-        f"{base}/b/{wrong}/events",
+        f"{base}/b/{never_issued}",
+        f"{base}/b/{never_issued}/events",
         f"{base}/b/{deal.team[:-1]}",
         f"{base}/b/{deal.team}x",
         f"{base}/b/{deal.bnc}",
         f"{base}/b/{deal.bnc}/events",
         f"{base}/api/status",
-        f"{base}/api/status?token={wrong}",
+        f"{base}/api/status?token={never_issued}",
         f"{base}/api/status?token={deal.bnc}",
         f"{base}/b/../api/status?token={deal.team}x",
     ]
+    page = httpx.get(f"{base}/b/{never_issued}")
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    text = re.sub(r"<[^>]+>", " ", page.text)
+    assert "This link is not valid" in text
+    assert "Ask the deal team for a new link to the closing board." in text
+    assert '<link rel="stylesheet" href="/static/board.css">' in page.text
+    assert not re.search(r"<script|<style|\sstyle=|\son\w+=", page.text)
+    assert "Not found" not in page.text
     for url in urls:
         response = httpx.get(url)
-        assert (url, response.status_code, response.text) == (url, 404, "Not found\n")
+        assert (url, response.status_code, response.text) == (url, 404, page.text)
         assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert response.headers["cache-control"] == "no-store"
     bearer = httpx.get(f"{base}/api/status", headers={"Authorization": f"Bearer {deal.bnc}"})
-    assert (bearer.status_code, bearer.text) == (404, "Not found\n")
+    assert (bearer.status_code, bearer.text) == (404, page.text)
     assert httpx.get(deal.served.url(deal.team)).status_code == 200
 
 
@@ -350,3 +361,41 @@ def test_closing_serve_listens_on_127_0_0_1_and_stops_on_sigint(seeded: Cli) -> 
     assert server.returncode == 0, err
     assert out.endswith("Stopped.\n")
     assert link.split("/b/")[1] not in out + err  # the token is never logged
+
+
+@pytest.mark.slow
+def test_closing_serve_exits_within_a_second_of_sigterm_with_a_stream_open(seeded: Cli) -> None:
+    """A browser holding the event stream does not keep a stopping server up: on SIGTERM the
+    stream ends at once and `closing serve` has exited (0, "Stopped.") within a second."""
+    port = free_port()
+    link = seeded("share", "team", "--port", str(port), now=NOW).out.splitlines()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "closing", "serve", "--port", str(port)],
+        env={**os.environ, "CLOSING_NOW": NOW},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()  # "Serving the board of ..."
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                httpx.get(link)
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        with Stream(f"{link}/events") as stream:
+            stream.next(5.0)
+            server.send_signal(signal.SIGTERM)
+            stopping = time.monotonic()
+            out, err = server.communicate(timeout=10)
+            took = time.monotonic() - stopping
+            assert stream.wait_ended(1.0)
+    finally:
+        server.kill()
+    assert server.returncode == 0, err
+    assert out.endswith("Stopped.\n")
+    assert took < 1.0, f"closing serve took {took:.2f} s to exit after SIGTERM"

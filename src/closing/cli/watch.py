@@ -1,21 +1,18 @@
-"""`closing watch`: the board, redrawn live, with the alert daemon in the same process and the
-alerts it sends listed under the board."""
+"""`closing watch`: the board, redrawn live, with the alert daemon in the same process (standing
+by while another sender holds the lock, taking over when it stops) and the latest alerts of the
+ledger, whoever sent them, listed under the board."""
 
 from __future__ import annotations
 
 import threading
-from collections import deque
 from typing import TYPE_CHECKING
 
 import click
 
 from closing.cli.alerts import notify_option, notify_urls
 from closing.cli.app import App, Seconds, checked, deal_option, pass_app
-from closing.domain.errors import AlertsError
 
 RECENT = 6  # alerts listed under the board
-# watch has no --standby: it shows the board and leaves the sending to the holder.
-WATCH_LOCK_ADVICE = "this board still shows everything (closing watch --no-alerts does not try)"
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,7 +21,8 @@ if TYPE_CHECKING:
 
     from rich.console import Console, RenderableType
 
-    from closing.services.alerts.deliver import Pass
+    from closing.domain.alert_ledger import LedgerEntry
+    from closing.services.alerts.daemon import AlertDaemon
 
 
 def log_words(message: str) -> str:
@@ -118,61 +116,63 @@ def watch_frame(
     )
 
 
+def ledger_lines(entries: list[LedgerEntry], zone: ZoneInfo) -> list[str]:
+    """The latest alerts of the ledger (read again at every redraw), newest first, whoever sent
+    them (this process or another sender), each with its delivery status unless sent."""
+    from closing.domain.text import neutral
+    from closing.domain.timefmt import local
+
+    lines = []
+    for entry in reversed(entries[-RECENT:]):
+        unsent = "" if entry.status == "sent" else f" ({entry.status})"
+        lines.append(f"{local(entry.decided_at, zone)}  {neutral(entry.title)}{unsent}")
+    return lines
+
+
+def sender_note(daemon: AlertDaemon | None) -> str:
+    """What the line under the board says of the alert sender in this process."""
+    from closing.domain.text import neutral
+
+    if daemon is None:
+        return "alerts: off (--no-alerts)"
+    if daemon.lock.held:
+        return f"alerts: sent from this process ({daemon.lock.holder})"
+    if daemon.waiting_for is not None:
+        return (
+            f"alerts: sent by {neutral(daemon.waiting_for)}; this process takes over when it stops"
+        )
+    return "alerts: starting the sender..."
+
+
 def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alerts: bool) -> None:
     from rich.live import Live
 
-    from closing.domain.text import neutral
-    from closing.domain.timefmt import local
     from closing.services.alerts.daemon import AlertDaemon
+    from closing.services.alerts.ledger import ledger
     from closing.services.board import board
     from closing.views.board_text import board_view
 
     console = app.console()
-    recent: deque[str] = deque(maxlen=RECENT)
-    note = "alerts: starting the sender..." if alerts else "alerts: off (--no-alerts)"
-    daemon: AlertDaemon | None = None
     database = app.existing_database
     zone = board(database, deal, app.now()).terms.zone  # fails early on an unknown deal
-    from closing.services.alerts.ledger import ledger
-
-    for entry in ledger(database)[-RECENT:]:
-        unsent = "" if entry.status == "sent" else f" ({entry.status})"
-        recent.appendleft(f"{local(entry.decided_at, zone)}  {neutral(entry.title)}{unsent}")
-
-    def remember(result: Pass) -> None:
-        for decided in result.decided:
-            recent.appendleft(f"{local(app.now(), zone)}  {neutral(decided.title)}")
-        for outcome in result.delivered:
-            if outcome.status != "sent":
-                recent.appendleft(
-                    neutral(f"delivery {outcome.status}: {outcome.channel}: {outcome.error}")
-                )
-
+    # Another sender may hold the lock: this one stands by, as `alerts run --standby` does, and
+    # takes over when it stops (the board lists that sender's alerts meanwhile).
+    daemon = AlertDaemon(database, app.clock, urls) if alerts else None
     stop = threading.Event()
 
     def frame() -> RenderableType:
         current = board(database, deal, app.now())
+        recent = ledger_lines(ledger(database), zone)
         rows = max(5, (console.height or 24) - 16 - min(len(recent), 3))
-        return watch_frame(console, board_view(current, rows, console.width), note, list(recent))
+        board_text = board_view(current, rows, console.width)
+        return watch_frame(console, board_text, sender_note(daemon), recent)
 
     try:
         with Live(frame(), console=console, refresh_per_second=4, screen=False) as live:
-            if alerts:
+            if daemon is not None:
                 # Set up inside Live: the sender's log lines (one per alert) print above the board.
                 words_logging(app.now, zone, app.debug)
-                daemon = AlertDaemon(
-                    database,
-                    app.clock,
-                    urls,
-                    on_pass=remember,
-                    lock_advice=WATCH_LOCK_ADVICE,
-                )
-                try:
-                    daemon.start()
-                    note = f"alerts: sent from this process ({daemon.lock.holder})"
-                except AlertsError as error:
-                    note = f"alerts: not sent from here: {neutral(error.message)}"
-                    daemon = None
+                daemon.start_in_background()
             while not stop.wait(refresh):
                 live.update(frame())
     except KeyboardInterrupt:

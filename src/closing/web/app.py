@@ -1,7 +1,8 @@
 """The web server of `closing serve`: a read-only board per share link, live through server-sent
 events, drawn from the status JSON document.
 
-Routes (every one but /static needs a token; a missing, wrong or revoked one gets the same 404):
+Routes (every one but /static needs a token; a missing, wrong or revoked one gets the same 404
+page, "This link is not valid"):
 - `GET /b/{token}`: the board page (works without JavaScript; reload for the latest);
 - `GET /b/{token}/events`: the board fragment, pushed whenever it changes (SSE; the id is the
   deal's newest event id);
@@ -84,9 +85,14 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+# The one answer to a missing, wrong or revoked token, or an unknown path: the same page and
+# status whatever the token was, so that it never tells whether a link existed.
+NOT_FOUND_PAGE = (Path(__file__).parents[1] / "views" / "templates" / "not_found.html").read_text()
+
+
 def not_found() -> Response:
-    """The one answer to a missing, wrong or revoked token, or an unknown path."""
-    return PlainTextResponse("Not found\n", status_code=404)
+    """The page saying the link is not valid and to ask the deal team for a new one (404)."""
+    return Response(NOT_FOUND_PAGE, status_code=404, media_type="text/html; charset=utf-8")
 
 
 def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:

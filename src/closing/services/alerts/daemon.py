@@ -46,7 +46,6 @@ class AlertDaemon:
         heartbeat: float = 2.0,
         inbox: str | None = None,
         operator: str = "alert-sender",
-        lock_advice: str | None = None,
     ) -> None:
         self.database = database
         self.inbox = inbox  # --inbox: bank files for the (only) deal
@@ -58,8 +57,10 @@ class AlertDaemon:
         self.heartbeat_every = heartbeat
         self.notifier = Notifier()
         self.lock = SenderLock(database)
-        self.lock_advice = lock_advice  # what to do when another sender holds the lock
-        self.stopped = threading.Event()
+        self.waiting_for: str | None = None  # who holds the lock while this one stands by
+        self.stopped = threading.Event()  # this sending ends (stop(), or the lock was lost)
+        self._closing = threading.Event()  # stop() was called: no more standing by
+        self._thread: threading.Thread | None = None
         self._tick_lock = threading.Lock()
         self._scheduler: Any = None
         self.ledger = LedgerCache()
@@ -82,14 +83,14 @@ class AlertDaemon:
                 holder = self.lock.try_acquire(self.clock.now())
                 if holder is None:
                     break
+                self.waiting_for = holder
                 if not announced:
                     log.info("event=standby holder=%s", logfmt(holder))
                     announced = True
                 self.stopped.wait(poll)
+            self.waiting_for = None
             if self.stopped.is_set():
                 return
-        elif self.lock_advice is not None:
-            self.lock.acquire(self.clock.now(), self.lock_advice)
         else:
             self.lock.acquire(self.clock.now())
         log.info("event=start sender=%s", logfmt(self.lock.holder))
@@ -128,8 +129,39 @@ class AlertDaemon:
         finally:
             self.stop()
 
+    def start_in_background(self, poll: float = 1.0) -> None:
+        """For `watch`, which draws the board meanwhile: in a thread of its own, stand by for the
+        lock, send while holding it, and stand by again if another sender takes it over, until
+        `stop()`."""
+
+        def run() -> None:
+            while not self._closing.is_set():
+                try:
+                    self.start(standby=True, poll=poll)
+                except ClosingError as error:  # the database is away: try again in a poll
+                    log.error("event=standby-failed error=%s", logfmt(error.message))
+                    self._closing.wait(poll)
+                    continue
+                self.stopped.wait()
+                if self._closing.is_set():
+                    return
+                self._halt()  # the lock was lost: stand by again
+                self.stopped.clear()
+                if self._closing.is_set():  # stop() came meanwhile (it set `stopped` after)
+                    return
+
+        self._thread = threading.Thread(target=run, name="closing-alert-sender", daemon=True)
+        self._thread.start()
+
     def stop(self) -> None:
+        self._closing.set()
         self.stopped.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        self._halt()
+
+    def _halt(self) -> None:
+        """The scheduler down and the lock released (if still held)."""
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None

@@ -85,6 +85,7 @@ class SenderLock:
 
     def release(self) -> None:
         if not self.held:
+            self._close_advisory()  # a lost advisory lock's connection, if any
             return
         self.held = False
         try:
@@ -93,9 +94,12 @@ class SenderLock:
                 if row is not None and self._is_ours(row):
                     db.delete_sender(connection, LOCK_NAME)
         finally:
-            if self._advisory_lock is not None:
-                self._advisory_lock.close()  # also releases the advisory lock
-                self._advisory_lock = None
+            self._close_advisory()
+
+    def _close_advisory(self) -> None:
+        if self._advisory_lock is not None:
+            self._advisory_lock.close()  # also releases the advisory lock
+            self._advisory_lock = None
 
     # --- internals
 
