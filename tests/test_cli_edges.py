@@ -355,3 +355,25 @@ def test_shell_completion_imports_no_database_toolkit(sqlite_cli: Cli, tmp_path:
     )
     assert "plain,stonestreet" in done.stdout.split()
     assert done.stderr == "[]\n"
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("mark-wire", "mark-wired"), ("mark-sign", "mark-signed"), ("mark-fax", "mark-faxed")],
+)
+def test_a_mistyped_command_suggests_the_near_one(typed: str, meant: str, tmp_path: Path) -> None:
+    """A typo of a command that lives in a lazily loaded module (the marks') suggests it, as
+    `stauts` suggests `status`, without importing any command's module to find it."""
+    code = (
+        "import sys\nfrom closing.cli import main\n"
+        f"try:\n    main([{typed!r}, 'bnc'])\nexcept SystemExit as stop:\n    code = stop.code\n"
+        "print(code, sorted(m for m in sys.modules if m.startswith('closing.cli.')))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSING_")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.stderr == (
+        f"Error: No such command '{typed}'. Did you mean '{meant}'? (see closing --help)\n"
+    )
+    assert done.stdout == "2 ['closing.cli.app']\n"

@@ -53,6 +53,22 @@ class LazyGroup(click.Group):
             self.load(self.lazy[cmd_name])
         return self.commands.get(cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """An unknown command name is refused with the nearest of every command's names, the
+        lazily loaded ones too (click's own suggestion knows only the commands imported so far):
+        `closing mark-wire` suggests `mark-wired` without importing a command module."""
+        name = args[0]
+        if ctx.resilient_parsing or name.startswith("-") or self.get_command(ctx, name):
+            return super().resolve_command(ctx, args)
+        from difflib import get_close_matches
+
+        message = f"No such command {name!r}."
+        for nearest in get_close_matches(name, self.list_commands(ctx), n=1):
+            message += f" Did you mean {nearest!r}?"
+        raise click.UsageError(message, ctx)
+
     def load(self, module_name: str) -> None:
         module = importlib.import_module(f"closing.cli.{module_name}")
         for command in module.COMMANDS:
