@@ -377,3 +377,21 @@ def test_a_mistyped_command_suggests_the_near_one(typed: str, meant: str, tmp_pa
         f"Error: No such command '{typed}'. Did you mean '{meant}'? (see closing --help)\n"
     )
     assert done.stdout == "2 ['closing.cli.app']\n"
+
+
+def test_a_missing_file_reads_like_every_other_error(sqlite_cli: Cli, tmp_path: Path) -> None:
+    """A deal or bank file that is not there is one `Error:` line (exit 3, as for a file with
+    problems); a problem at a line of a file keeps the compiler's `path:line: message`."""
+    missing = tmp_path / "missing.yaml"
+    result = sqlite_cli("init", str(missing))
+    assert (result.code, result.err) == (3, f"Error: {missing}: no such file; check the path\n")
+    result = sqlite_cli("wires", "import", str(tmp_path / "missing.bai2"))
+    assert (result.code, result.err) == (
+        3,
+        f"Error: {tmp_path / 'missing.bai2'}: no such file; check the path; nothing recorded\n",
+    )
+    located = tmp_path / "list.yaml"
+    located.write_text("- a list\n")
+    result = sqlite_cli("init", str(located))
+    assert result.code == 3
+    assert result.err.startswith(f"{located}:1: ")

@@ -324,14 +324,18 @@ def main(argv: list[str] | None = None) -> None:
     except ClosingError as error:
         # An expected failure (a usage error, a refused mark): its message says it all, with or
         # without --debug; tracebacks are for what nobody expected.
+        # Problems at a line of a file (a deal file, a bank file) are `path:line: message`, as a
+        # compiler prints them; one with the whole file (missing, unreadable) is an error like
+        # any other: `Error: path: message`. A message keeps its own line breaks (a refused
+        # reload lists what would change); every line of it is shown neutrally.
         if isinstance(error, DealFileError):
-            text = "\n".join(neutral(problem) for problem in error.problems)
+            text = "\n".join(
+                ("Error: " if problem.line is None else "") + neutral(problem)
+                for problem in error.problems
+            )
         else:
-            # A message keeps its own line breaks (a refused reload lists what would change);
-            # every line of it is shown neutrally. Problems in a file (a bank file) are
-            # `path:line: message`, without the prefix.
-            prefix = "" if error.exit_code == ExitCode.DEAL_FILE else "Error: "
-            text = prefix + neutral_lines(error.message)
+            located = error.exit_code == ExitCode.DEAL_FILE and _located(error)
+            text = ("" if located else "Error: ") + neutral_lines(error.message)
         click.echo(text, err=True)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
@@ -352,6 +356,12 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:
         _internal(error, debug)
     sys.exit(0)
+
+
+def _located(error: ClosingError) -> bool:
+    from closing.domain.bankfiles import BankFileError  # imported when a file is refused only
+
+    return not isinstance(error, BankFileError) or error.line is not None
 
 
 def _internal(error: Exception, debug: bool) -> None:
