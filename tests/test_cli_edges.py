@@ -395,3 +395,31 @@ def test_a_missing_file_reads_like_every_other_error(sqlite_cli: Cli, tmp_path: 
     result = sqlite_cli("init", str(located))
     assert result.code == 3
     assert result.err.startswith(f"{located}:1: ")
+
+
+def test_a_piped_demo_is_as_wide_as_its_data(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Piped without COLUMNS, the demo's boards are drawn as `closing status` draws them (not
+    cut at 80 columns: shares and price shown, each Blocked: line whole), each rule as wide as
+    its board; with COLUMNS they fit it."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("COLUMNS", raising=False)
+    lines = Cli(sqlite_url, monkeypatch, capsys)("demo").out.splitlines()
+    first = lines.index("now 2002-06-07 09:00 PDT · times in America/Los_Angeles")
+    assert lines[first + 3] == (
+        "Purchaser                            Shares           Price   Signed    Wired     "
+        "Faxed     Original   DWAC"
+    )
+    blocked = (
+        "Blocked: BNC Bach International, Ltd.: Wired needs company wire instructions; Faxed "
+        "needs notice facsimile number; Original needs notice address; DWAC needs DTC "
+        "participant number, DWAC account number"
+    )
+    assert blocked in lines
+    rule, *board = lines[first - 3 : lines.index(blocked) + 2]
+    assert "closing status   (at 2002-06-07 09:00 PDT)" in rule
+    assert len(rule) == max(len(line) for line in board) > 200
+    monkeypatch.setenv("COLUMNS", "80")
+    lines = Cli(sqlite_url, monkeypatch, capsys)("demo").out.splitlines()
+    assert max(len(line) for line in lines if not line.startswith(("$ ", "Error: "))) == 80

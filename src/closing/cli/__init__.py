@@ -31,7 +31,6 @@ from closing.cli.app import (
     local_time,
     operator,
     pass_app,
-    terminal_environ,
 )
 from closing.domain.errors import ClosingError, DealFileError, ExitCode, UsageError
 from closing.domain.text import neutral, neutral_lines, plural
@@ -183,9 +182,6 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
         app.out(f"Deal {slug} is up to date; nothing changed.")
 
 
-PIPED_WIDTH = 400  # the widest board a pipe gets
-
-
 @cli.command()
 @click.argument("deal", required=False, callback=checked("DEAL"))
 @deal_option
@@ -223,16 +219,7 @@ def status(
     if not console.is_terminal and not show_all:
         max_rows = 50
     label = "as of" if as_of else "now"
-    if console.is_terminal or terminal_environ().get("COLUMNS"):  # COLUMNS=0 is no width
-        console.print(board_view(result, max_rows, console.width, label))
-        return
-    # Piped (to a file, a mail, less): as wide as the data, not cut at Rich's 80 columns.
-    from rich.measure import Measurement
-
-    view = board_view(result, max_rows, PIPED_WIDTH, label)
-    needed = Measurement.get(console, console.options.update_width(PIPED_WIDTH), view).maximum
-    console.width = needed  # print() clamps to the console's width
-    console.print(view)
+    console.print(app.fitted(lambda width: board_view(result, max_rows, width, label)))
 
 
 @cli.command("history")

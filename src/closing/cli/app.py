@@ -16,9 +16,14 @@ from closing.domain.errors import UsageError
 from closing.domain.text import MAX_TEXT, is_unsafe, one_line_problem
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from collections.abc import Callable
+
+    from rich.console import Console, RenderableType
 
     from closing.services.database import Database
+
+
+PIPED_WIDTH = 400  # the widest board a pipe gets
 
 
 class App:
@@ -69,6 +74,20 @@ class App:
                 stderr=stderr, highlight=False, soft_wrap=False, _environ=terminal_environ()
             )
         return self._consoles[stderr]
+
+    def fitted(self, draw: Callable[[int], RenderableType]) -> RenderableType:
+        """A board `draw`n for the terminal's width (or `COLUMNS`); piped (to a file, a mail,
+        less), drawn as wide as its data, up to `PIPED_WIDTH`, and the stdout console widened to
+        match (print() clamps to the console's width): not cut at Rich's 80 columns."""
+        console = self.console()
+        if console.is_terminal or terminal_environ().get("COLUMNS"):  # COLUMNS=0 is no width
+            return draw(console.width)
+        from rich.measure import Measurement
+
+        view = draw(PIPED_WIDTH)
+        options = console.options.update_width(PIPED_WIDTH)
+        console.width = Measurement.get(console, options, view).maximum
+        return view
 
     def out(self, text: str) -> None:
         click.echo(text)
