@@ -1,5 +1,6 @@
 """The application object every command gets (hatch's shape): the clock, the database, and the one
-stdout and one stderr Console of the process, built once."""
+stdout and one stderr Console of the process, built once; a board fitted to the terminal, or piped
+as wide as its data."""
 
 from __future__ import annotations
 
@@ -76,9 +77,9 @@ class App:
         return self._consoles[stderr]
 
     def fitted(self, draw: Callable[[int], RenderableType]) -> RenderableType:
-        """A board `draw`n for the terminal's width (or `COLUMNS`); piped (to a file, a mail,
-        less), drawn as wide as its data, up to `PIPED_WIDTH`, and the stdout console widened to
-        match (print() clamps to the console's width): not cut at Rich's 80 columns."""
+        """What `draw` makes for the terminal's width (or `COLUMNS`); piped (to a file, a mail,
+        less), for `PIPED_WIDTH`, with the stdout console set to the width its data needs
+        (print() clamps to the console's width): not cut at Rich's 80 columns."""
         console = self.console()
         if console.is_terminal or terminal_environ().get("COLUMNS"):  # COLUMNS=0 is no width
             return draw(console.width)
