@@ -5,7 +5,7 @@ are built from is in tests/helpers.py."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,32 @@ BACKENDS = [
     "sqlite",
     pytest.param("postgresql", marks=pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES)),
 ]
+
+
+def _wants_postgres(report: pytest.TestReport) -> bool:
+    return isinstance(report.longrepr, tuple) and "CLOSING_TEST_POSTGRES_URL" in report.longrepr[2]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Generator[None]:
+    """One line for the tests skipped for want of PostgreSQL (how many, and how to run them),
+    in place of `-ra`'s line for every place one is skipped; other skips are listed as ever.
+    Around the terminal reporter's own summary (tryfirst: the outer wrapper), and the skips put
+    back before the final count."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    waiting = [report for report in skipped if _wants_postgres(report)]
+    if waiting:
+        terminalreporter.stats["skipped"] = [r for r in skipped if not _wants_postgres(r)]
+    try:
+        return (yield)
+    finally:
+        if waiting:
+            terminalreporter.stats["skipped"] = skipped
+            tests = "test" if len(waiting) == 1 else "tests"
+            terminalreporter.write_line(
+                f"SKIPPED {len(waiting)} {tests} for want of PostgreSQL: set "
+                "CLOSING_TEST_POSTGRES_URL=postgresql+psycopg://USER@HOST/DB to run them too"
+            )
 
 
 @pytest.fixture

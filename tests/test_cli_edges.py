@@ -330,3 +330,71 @@ def test_shell_completion_imports_no_database_toolkit(sqlite_cli: Cli, tmp_path:
     )
     assert "plain,stonestreet" in done.stdout.split()
     assert done.stderr == "[]\n"
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("mark-wire", "mark-wired"), ("mark-sign", "mark-signed"), ("mark-fax", "mark-faxed")],
+)
+def test_a_mistyped_command_suggests_the_near_one(typed: str, meant: str, tmp_path: Path) -> None:
+    """A typo of a command that lives in a lazily loaded module (the marks') suggests it, as
+    `stauts` suggests `status`, without importing any command's module to find it."""
+    code = (
+        "import sys\nfrom closing.cli import main\n"
+        f"try:\n    main([{typed!r}, 'bnc'])\nexcept SystemExit as stop:\n    code = stop.code\n"
+        "print(code, sorted(m for m in sys.modules if m.startswith('closing.cli.')))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSING_")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.stderr == (
+        f"Error: No such command '{typed}'. Did you mean '{meant}'? (see closing --help)\n"
+    )
+    assert done.stdout == "2 ['closing.cli.app']\n"
+
+
+def test_a_missing_file_reads_like_every_other_error(sqlite_cli: Cli, tmp_path: Path) -> None:
+    """A deal or bank file that is not there is one `Error:` line (exit 3, as for a file with
+    problems); a problem at a line of a file keeps the compiler's `path:line: message`."""
+    missing = tmp_path / "missing.yaml"
+    result = sqlite_cli("init", str(missing))
+    assert (result.code, result.err) == (3, f"Error: {missing}: no such file; check the path\n")
+    result = sqlite_cli("wires", "import", str(tmp_path / "missing.bai2"))
+    assert (result.code, result.err) == (
+        3,
+        f"Error: {tmp_path / 'missing.bai2'}: no such file; check the path; nothing recorded\n",
+    )
+    located = tmp_path / "list.yaml"
+    located.write_text("- a list\n")
+    result = sqlite_cli("init", str(located))
+    assert result.code == 3
+    assert result.err.startswith(f"{located}:1: ")
+
+
+def test_a_piped_demo_is_as_wide_as_its_data(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Piped without COLUMNS, the demo's boards are drawn as `closing status` draws them (not
+    cut at 80 columns: shares and price shown, each Blocked: line whole), each rule as wide as
+    its board; with COLUMNS they fit it."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("COLUMNS", raising=False)
+    lines = Cli(sqlite_url, monkeypatch, capsys)("demo").out.splitlines()
+    first = lines.index("now 2002-06-07 09:00 PDT · times in America/Los_Angeles")
+    assert lines[first + 3] == (
+        "Purchaser                            Shares           Price   Signed    Wired     "
+        "Faxed     Original   DWAC"
+    )
+    blocked = (
+        "Blocked: BNC Bach International, Ltd.: Wired needs company wire instructions; Faxed "
+        "needs notice facsimile number; Original needs notice address; DWAC needs DTC "
+        "participant number, DWAC account number"
+    )
+    assert blocked in lines
+    rule, *board = lines[first - 3 : lines.index(blocked) + 2]
+    assert "closing status   (at 2002-06-07 09:00 PDT)" in rule
+    assert len(rule) == max(len(line) for line in board) > 200
+    monkeypatch.setenv("COLUMNS", "80")
+    lines = Cli(sqlite_url, monkeypatch, capsys)("demo").out.splitlines()
+    assert max(len(line) for line in lines if not line.startswith(("$ ", "Error: "))) == 80

@@ -271,3 +271,27 @@ def test_the_demo_uses_the_database_given_on_the_command_line(cli: Cli, tmp_path
     assert cli("--database", str(kept), "demo").code == 0
     shown = cli("--database", str(kept), "deals", "--json")
     assert [d["events"] for d in json.loads(shown.out)] == [12]
+
+
+def test_event_numbers_run_per_deal(seeded: Cli, seed_path: Path, tmp_path: Path) -> None:
+    """What people are shown as an event's number is its place in its deal's log: with two
+    deals loaded, the second deal's history starts at #1 (its database ids, in --json's `id`,
+    go on from the first deal's)."""
+    seeded("mark-signed", "stonestreet", now=FRI.format("08:30"))
+    second = tmp_path / "second.yaml"
+    second.write_text(seed_path.read_text().replace("slug: neotherapeutics-2002-06-07", ""))
+    assert seeded("init", str(second), now=FRI.format("07:00")).code == 0
+    for args, at in [
+        (("mark", "company", "prospectus_delivered"), "09:00"),
+        (("mark-signed", "bnc"), "09:10"),
+    ]:
+        assert seeded(*args, "--deal", "second", now=FRI.format(at)).code == 0
+    shown = seeded("history", "--deal", "second", now=FRI.format("09:30")).out.splitlines()
+    assert [line.split("  ")[0] for line in shown[::2]] == ["#1", "#2"]
+    assert shown[2] == "#2  2002-06-07 09:10 PDT  mark signed  BNC Bach International, Ltd."
+    one = seeded("history", "bnc", "--deal", "second", now=FRI.format("09:30")).out
+    assert one.startswith("#2  2002-06-07 09:10 PDT  mark signed")
+    listed = json.loads(seeded("history", "--deal", "second", "--json").out)
+    assert [(e["number"], e["id"]) for e in listed] == [(1, 3), (2, 4)]
+    first = json.loads(seeded("history", "--json", "--deal", "neotherapeutics").out)
+    assert [(e["number"], e["id"]) for e in first] == [(1, 1), (2, 2)]

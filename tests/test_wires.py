@@ -450,3 +450,24 @@ def test_the_alert_sender_imports_bank_files_from_its_inbox(
         "BNC Bach International, Ltd. wired $929,985.00",
     ]
     assert daemon.import_inbox(now) == 0  # the .part file keeps waiting
+
+
+def test_wires_list_names_the_event_by_its_number_in_the_deal(
+    seeded: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With another deal loaded first, a recorded credit names its event as `closing history`
+    numbers it (its place in this deal's log), not by the database's id; --json gives both."""
+    wires_deal = tmp_path / "wires.yaml"
+    wires_deal.write_text(WIRES_DEAL.read_text().replace("slug: neotherapeutics-2002-06-07", ""))
+    monkeypatch.setenv("CLOSING_DEAL", "wires")
+    run_all(load_wires_deal(seeded, wires_deal), [(VERIFY_INSTRUCTIONS, "09:30")])
+    assert seeded("wires", "import", str(BAI2), "--apply", now=FRI.format("16:35")).code == 0
+    history = {(e["purchaser"], e["kind"], e["step"]): e for e in as_json(seeded, "history")}
+    wired = history[("bnc-bach", "mark", "wired")]
+    assert wired["number"] < wired["id"]
+    shown = seeded("wires", "list", now=FRI.format("16:40")).out
+    assert f"recorded for BNC Bach International, Ltd. (event #{wired['number']})" in " ".join(
+        shown.split()
+    )
+    credit = next(c for c in as_json(seeded, "wires", "list") if c["purchaser"] == "bnc-bach")
+    assert (credit["event_number"], credit["event_id"]) == (wired["number"], wired["id"])

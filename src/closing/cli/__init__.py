@@ -31,7 +31,6 @@ from closing.cli.app import (
     local_time,
     operator,
     pass_app,
-    terminal_environ,
 )
 from closing.domain.errors import ClosingError, DealFileError, ExitCode, UsageError
 from closing.domain.text import neutral, neutral_lines, plural
@@ -52,6 +51,22 @@ class LazyGroup(click.Group):
         if cmd_name not in self.commands and cmd_name in self.lazy:
             self.load(self.lazy[cmd_name])
         return self.commands.get(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """An unknown command name is refused with the nearest of every command's names, the
+        lazily loaded ones too (click's own suggestion knows only the commands imported so far):
+        `closing mark-wire` suggests `mark-wired` without importing a command module."""
+        name = args[0]
+        if ctx.resilient_parsing or name.startswith("-") or self.get_command(ctx, name):
+            return super().resolve_command(ctx, args)
+        from difflib import get_close_matches
+
+        message = f"No such command {name!r}."
+        for nearest in get_close_matches(name, self.list_commands(ctx), n=1):
+            message += f" Did you mean {nearest!r}?"
+        raise click.UsageError(message, ctx)
 
     def load(self, module_name: str) -> None:
         module = importlib.import_module(f"closing.cli.{module_name}")
@@ -167,9 +182,6 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
         app.out(f"Deal {slug} is up to date; nothing changed.")
 
 
-PIPED_WIDTH = 400  # the widest board a pipe gets
-
-
 @cli.command()
 @click.argument("deal", required=False, callback=checked("DEAL"))
 @deal_option
@@ -207,16 +219,7 @@ def status(
     if not console.is_terminal and not show_all:
         max_rows = 50
     label = "as of" if as_of else "now"
-    if console.is_terminal or terminal_environ().get("COLUMNS"):  # COLUMNS=0 is no width
-        console.print(board_view(result, max_rows, console.width, label))
-        return
-    # Piped (to a file, a mail, less): as wide as the data, not cut at Rich's 80 columns.
-    from rich.measure import Measurement
-
-    view = board_view(result, max_rows, PIPED_WIDTH, label)
-    needed = Measurement.get(console, console.options.update_width(PIPED_WIDTH), view).maximum
-    console.width = needed  # print() clamps to the console's width
-    console.print(view)
+    console.print(app.fitted(lambda width: board_view(result, max_rows, width, label)))
 
 
 @cli.command("history")
@@ -308,14 +311,18 @@ def main(argv: list[str] | None = None) -> None:
     except ClosingError as error:
         # An expected failure (a usage error, a refused mark): its message says it all, with or
         # without --debug; tracebacks are for what nobody expected.
+        # Problems at a line of a file (a deal file, a bank file) are `path:line: message`, as a
+        # compiler prints them; one with the whole file (missing, unreadable) is an error like
+        # any other: `Error: path: message`. A message keeps its own line breaks (a refused
+        # reload lists what would change); every line of it is shown neutrally.
         if isinstance(error, DealFileError):
-            text = "\n".join(neutral(problem) for problem in error.problems)
+            text = "\n".join(
+                ("Error: " if problem.line is None else "") + neutral(problem)
+                for problem in error.problems
+            )
         else:
-            # A message keeps its own line breaks (a refused reload lists what would change);
-            # every line of it is shown neutrally. Problems in a file (a bank file) are
-            # `path:line: message`, without the prefix.
-            prefix = "" if error.exit_code == ExitCode.DEAL_FILE else "Error: "
-            text = prefix + neutral_lines(error.message)
+            located = error.exit_code == ExitCode.DEAL_FILE and _located(error)
+            text = ("" if located else "Error: ") + neutral_lines(error.message)
         click.echo(text, err=True)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
@@ -336,6 +343,12 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:
         _internal(error, debug)
     sys.exit(0)
+
+
+def _located(error: ClosingError) -> bool:
+    from closing.domain.bankfiles import BankFileError  # imported when a file is refused only
+
+    return not isinstance(error, BankFileError) or error.line is not None
 
 
 def _internal(error: Exception, debug: bool) -> None:

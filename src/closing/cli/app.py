@@ -1,5 +1,6 @@
 """The application object every command gets (hatch's shape): the clock, the database, and the one
-stdout and one stderr Console of the process, built once."""
+stdout and one stderr Console of the process, built once; a board fitted to the terminal, or piped
+as wide as its data."""
 
 from __future__ import annotations
 
@@ -16,9 +17,14 @@ from closing.domain.errors import UsageError
 from closing.domain.text import MAX_TEXT, is_unsafe, one_line_problem
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from collections.abc import Callable
+
+    from rich.console import Console, RenderableType
 
     from closing.services.database import Database
+
+
+PIPED_WIDTH = 400  # the widest board a pipe gets
 
 
 class App:
@@ -69,6 +75,20 @@ class App:
                 stderr=stderr, highlight=False, soft_wrap=False, _environ=terminal_environ()
             )
         return self._consoles[stderr]
+
+    def fitted(self, draw: Callable[[int], RenderableType]) -> RenderableType:
+        """What `draw` makes for the terminal's width (or `COLUMNS`); piped (to a file, a mail,
+        less), for `PIPED_WIDTH`, with the stdout console set to the width its data needs
+        (print() clamps to the console's width): not cut at Rich's 80 columns."""
+        console = self.console()
+        if console.is_terminal or terminal_environ().get("COLUMNS"):  # COLUMNS=0 is no width
+            return draw(console.width)
+        from rich.measure import Measurement
+
+        view = draw(PIPED_WIDTH)
+        options = console.options.update_width(PIPED_WIDTH)
+        console.width = Measurement.get(console, options, view).maximum
+        return view
 
     def out(self, text: str) -> None:
         click.echo(text)

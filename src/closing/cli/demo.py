@@ -80,12 +80,19 @@ def demo(app: App, file: str | None) -> None:
             f"{loaded.purchasers} purchasers.\n",
             markup=False,  # data (a path, a name) is text, never Rich markup
         )
+
+        def show_board(at: datetime) -> None:
+            """The board at `at` under its rule: as wide as the terminal, or piped as wide as
+            its data (as `closing status` is), the rule as wide as the board."""
+            shown = board(database, loaded.slug, at)
+            view = app.fitted(lambda width: board_view(shown, width=width))
+            console.print(Rule(f"closing status   (at {local(at, PACIFIC)})"))
+            console.print(view)
+
         boards = list(BOARDS)
         for when, who, step, evidence in SCRIPT:
             while boards and boards[0] <= when:
-                shown = boards.pop(0)
-                console.print(Rule(f"closing status   (at {local(shown, PACIFIC)})"))
-                console.print(board_view(board(database, loaded.slug, shown), width=console.width))
+                show_board(boards.pop(0))
                 console.print()
             if when == _at(7, 15, 45):
                 try:  # show a refusal: the warrant cannot be faxed before the wire arrives
@@ -121,8 +128,7 @@ def demo(app: App, file: str | None) -> None:
                 markup=False,
             )
         for shown in boards:
-            console.print(Rule(f"closing status   (at {local(shown, PACIFIC)})"))
-            console.print(board_view(board(database, loaded.slug, shown), width=console.width))
+            show_board(shown)
         database.close()
 
 

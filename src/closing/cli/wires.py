@@ -356,10 +356,11 @@ def list_command(app: App, as_json: bool, deal_name: str | None) -> None:
                     "imported_by": c.imported_by,
                     "status": c.status,
                     "purchaser": p.slug if p else None,
+                    "event_number": number,  # in the deal, as closing history shows it
                     "event_id": c.event_id,
                     "reason": c.reason,
                 }
-                for c, p in found
+                for c, p, number in found
             ]
         )
         return
@@ -372,9 +373,9 @@ def list_command(app: App, as_json: bool, deal_name: str | None) -> None:
     from rich.text import Text
 
     lines = Text()
-    for credit, purchaser in found:
+    for credit, purchaser, number in found:
         what = (
-            f"recorded for {purchaser.name} (event #{credit.event_id})"
+            f"recorded for {purchaser.name} (event #{number})"
             if credit.status == "recorded" and purchaser is not None
             else "LEFT for a person"
         )

@@ -11,8 +11,12 @@ from closing.domain.events import Event, Purchaser
 
 @dataclass(frozen=True)
 class HistoryEntry:
+    """An event beside its party, with its number in its deal (its place in the deal's log,
+    from 1: what people are shown; `event.id` is the database's, across deals)."""
+
     purchaser: Purchaser
     event: Event
+    number: int
 
 
 @dataclass(frozen=True)

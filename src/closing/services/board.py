@@ -88,6 +88,7 @@ def history(database: Database, deal_name: str | None, purchaser_text: str | Non
             purchasers = {p.id: p for p in [*everyone, *([company] if company else [])]}
             events = log.deal_events(connection, deal.id)
         warning = record_warning(connection, deal)
-    entries = [HistoryEntry(purchasers[e.purchaser_id], e) for e in events]
+        numbers = log.event_numbers(connection, deal.id)
+    entries = [HistoryEntry(purchasers[e.purchaser_id], e, numbers[e.id]) for e in events]
     entries.sort(key=lambda entry: (entry.event.recorded_at, entry.event.id))
     return History(deal, entries, warning)

@@ -207,14 +207,18 @@ def match_by_hand(
 
 def credits(
     database: Database, deal_name: str | None
-) -> tuple[Deal, list[tuple[wires.StoredCredit, Purchaser | None]]]:
-    """`closing wires list`: every imported credit and what became of it."""
+) -> tuple[Deal, list[tuple[wires.StoredCredit, Purchaser | None, int | None]]]:
+    """`closing wires list`: every imported credit and what became of it: the purchaser it was
+    recorded for, and the number in the deal of the event that recorded it."""
     with database.transaction(write=False) as connection:
         deal = open_deal(connection, deal_name)
         stored = wires.credits_of(connection, deal.id)
         purchasers = deal_store.parties(connection, deal.id, active_only=False)[0]
-        everyone = {p.id: p for p in purchasers}
-    return deal, [(c, everyone.get(c.purchaser_id or 0)) for c in stored]
+        numbers = event_store.event_numbers(connection, deal.id)
+    everyone = {p.id: p for p in purchasers}
+    return deal, [
+        (c, everyone.get(c.purchaser_id or 0), numbers.get(c.event_id or 0)) for c in stored
+    ]
 
 
 def read_and_import(

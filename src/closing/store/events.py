@@ -88,6 +88,13 @@ def deal_events(connection: Connection, deal_id: int) -> list[Event]:
     return _events(connection, connection.rows(sql, (deal_id,)))
 
 
+def event_numbers(connection: Connection, deal_id: int) -> dict[int, int]:
+    """Each event's number in its deal, by its id: its place in the deal's log (in the order
+    appended, from 1). What people are shown; ids run across every deal of the database."""
+    rows = connection.rows("SELECT id FROM event WHERE deal_id = ? ORDER BY id", (deal_id,))
+    return {event_id: number for number, (event_id,) in enumerate(rows, start=1)}
+
+
 # --- appending -----------------------------------------------------------------------------------
 
 _INSERT_EVENT = (

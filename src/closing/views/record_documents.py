@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 def history_json(entries: list[HistoryEntry], zone: ZoneInfo) -> list[dict[str, Any]]:
     return [
         {
-            "id": entry.event.id,
+            "number": entry.number,  # in the deal, as `closing history` shows it
+            "id": entry.event.id,  # the database's, across deals
             "purchaser": entry.purchaser.slug,
             "seq": entry.event.seq,
             "kind": entry.event.kind,

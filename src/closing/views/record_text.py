@@ -27,7 +27,7 @@ def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
     for entry in entries:
         event = entry.event
         head = Text.assemble(
-            (f"#{event.id}  ", "dim"),
+            (f"#{entry.number}  ", "dim"),  # its number in the deal, not the database's id
             local(event.recorded_at, zone),
             "  ",
             (
