@@ -2,7 +2,8 @@
 driven by Playwright against a real server on 127.0.0.1.
 
 Screenshots of each view go to the test's folder; with CLOSING_SCREENSHOTS=DIR they are also
-copied there (`CLOSING_SCREENSHOTS=docs pytest tests/test_web_browser.py` refreshes the README's).
+copied there, to look at. The README's pictures are made from the README's own scenario by
+`docs/make_pictures.py`, never from these tests' scenario.
 """
 
 from __future__ import annotations
