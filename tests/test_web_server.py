@@ -399,3 +399,21 @@ def test_closing_serve_exits_within_a_second_of_sigterm_with_a_stream_open(seede
     assert server.returncode == 0, err
     assert out.endswith("Stopped.\n")
     assert took < 1.0, f"closing serve took {took:.2f} s to exit after SIGTERM"
+
+
+def test_recent_alerts_read_as_they_fell_due_and_only_those_due_by_the_board_s_time(
+    seeded: Cli,
+) -> None:
+    """A link's page lists the alerts sent by the board's moment, each with its time left filled
+    in (never the stored placeholder), and none that falls due after that moment."""
+    from closing.services.live_board import BoardFeed
+
+    checked = seeded("alerts", "check", now="2002-06-07T15:00:00-07:00")
+    assert checked.code == 0, checked.err
+    feed = BoardFeed(Database(seeded.database_url), None)
+    at_half_past = feed.read(datetime.fromisoformat("2002-06-07T15:30:00-07:00")).alerts
+    titles = [alert.title for alert in at_half_past]
+    assert titles and all("⟨" not in title for title in titles)
+    assert all(title.endswith("cutoff in 2h 00m") for title in titles), titles
+    earlier = feed.read(datetime.fromisoformat("2002-06-07T14:59:00-07:00")).alerts
+    assert earlier == []

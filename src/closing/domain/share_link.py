@@ -53,9 +53,10 @@ class RecentAlert:
     """One of a deal's latest alerts, as a link's page lists it."""
 
     due_at: datetime
+    deadline: datetime
     purchaser_slug: str
     step: str
-    title: str
+    title: str  # as stored: its time left is filled in when it is shown (`alert_plan.at_sending`)
 
 
 def new_token() -> str:

@@ -5,9 +5,10 @@ share links and recent alerts, all in one read transaction on the `Database`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from closing.domain.alert_plan import at_sending
 from closing.domain.board import Board
 from closing.domain.share_link import RecentAlert, ShareRecord
 from closing.services.board import read_board
@@ -46,9 +47,11 @@ class BoardFeed:
 
     def read(self, now: datetime) -> BoardRead:
         with self.database.transaction(write=False) as connection:
-            return BoardRead(
-                change_marker(connection, self.deal_id),
-                read_board(connection, self.slug, now),
-                shares_of(connection, self.deal_id, active_only=True),
-                recent_alerts(connection, self.deal_id, RECENT_ALERTS),
-            )
+            marker = change_marker(connection, self.deal_id)
+            board = read_board(connection, self.slug, now)
+            shares = shares_of(connection, self.deal_id, active_only=True)
+            alerts = recent_alerts(connection, self.deal_id, RECENT_ALERTS, until=now)
+        zone = board.terms.zone
+        # Each alert as it read when it fell due (its stored title keeps the time left open).
+        shown = [replace(a, title=at_sending(a.title, a.deadline, zone, a.due_at)) for a in alerts]
+        return BoardRead(marker, board, shares, shown)

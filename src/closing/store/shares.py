@@ -105,16 +105,19 @@ def change_marker(connection: Connection, deal_id: int) -> tuple[int, ...]:
     return tuple(int(value or 0) for value in row)
 
 
-def recent_alerts(connection: Connection, deal_id: int, limit: int) -> list[RecentAlert]:
-    """The deal's latest alerts (collapsed ones left out), newest first."""
+def recent_alerts(
+    connection: Connection, deal_id: int, limit: int, until: datetime
+) -> list[RecentAlert]:
+    """The deal's latest alerts due by `until` (collapsed ones left out), newest first."""
     rows = connection.rows(
-        "SELECT alert.due_at, purchaser.slug, alert.step, alert.title FROM alert "
+        "SELECT alert.due_at, alert.deadline, purchaser.slug, alert.step, alert.title FROM alert "
         "JOIN purchaser ON purchaser.id = alert.purchaser_id "
-        "WHERE alert.deal_id = ? AND alert.superseded = ? "
+        "WHERE alert.deal_id = ? AND alert.superseded = ? AND alert.due_at <= ? "
         f"ORDER BY alert.due_at DESC, alert.id DESC LIMIT {int(limit)}",
-        (deal_id, False),
+        (deal_id, False, connection.bind_moment(until)),
     )
+    moment = connection.moment
     return [
-        RecentAlert(connection.moment(due_at), slug, step, title)
-        for due_at, slug, step, title in rows
+        RecentAlert(moment(due_at), moment(deadline), slug, step, title)
+        for due_at, deadline, slug, step, title in rows
     ]
