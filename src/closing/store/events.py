@@ -54,7 +54,8 @@ def events_by_party(
         sql += " AND recorded_at <= ?"
         params.append(connection.bind_moment(as_of))
     result: dict[int, list[Event]] = {}
-    for event in _events(connection, connection.rows(sql + " ORDER BY purchaser_id, seq", params)):
+    for row in connection.rows(sql + " ORDER BY purchaser_id, seq", params):
+        event = _event(connection, row)
         found = result.get(event.purchaser_id)
         if found is None:
             result[event.purchaser_id] = [event]
@@ -64,12 +65,26 @@ def events_by_party(
 
 
 def _event(connection: Connection, row: Sequence[Any]) -> Event:
-    values = list(row)
-    values[_OCCURRED_AT] = connection.moment(values[_OCCURRED_AT])
-    values[_RECORDED_AT] = connection.moment(values[_RECORDED_AT])
-    if values[_MONEY_AT] is not None:
-        values[_MONEY_AT] = money(values[_MONEY_AT])
-    return Event._make(values)
+    # Unpacked at once (a board reads every event of the deal); the columns are Event's fields.
+    id_, party, seq, kind, step, occurred, recorded, actor, host, proof, evidence, amount, note = (
+        row
+    )
+    moment = connection.moment
+    return Event(
+        id_,
+        party,
+        seq,
+        kind,
+        step,
+        moment(occurred),
+        moment(recorded),
+        actor,
+        host,
+        proof,
+        evidence,
+        None if amount is None else money(amount),
+        note,
+    )
 
 
 def _events(connection: Connection, rows: list[tuple[Any, ...]]) -> list[Event]:
