@@ -81,8 +81,10 @@ class PurchaserStatus:
         short = self.purchaser.purchase_price - self.amount_received
         if short <= 0:
             return _NO_MONEY
-        paid = any(s.received is not None and s.finished for s in self.steps.values())
-        return short if paid else _NO_MONEY
+        for step in self.steps.values():  # paid: a payment step is finished
+            if step.received is not None and step.status in FINISHED:
+                return short
+        return _NO_MONEY
 
 
 @dataclass(frozen=True)

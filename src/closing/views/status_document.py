@@ -37,15 +37,15 @@ def board_json(board: Board) -> dict[str, Any]:
     # Most purchasers' open steps are alike (the board shares one status between them): one
     # dict serves all. Keyed by identity: hashing a status's fields costs more than its dict.
     shared: dict[int, tuple[StepStatus, dict[str, Any]]] = {}
-
-    def steps(row: PurchaserStatus) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
+    purchasers = []
+    for row in board.purchasers:
+        steps: dict[str, dict[str, Any]] = {}
         for step_id, status in row.steps.items():
             made = shared.get(id(status))
             if made is None:
                 made = shared[id(status)] = (status, step_json(status, stamp))
-            found[step_id] = made[1]
-        return found
+            steps[step_id] = made[1]
+        purchasers.append(purchaser_json(row, steps))
 
     totals = board.totals
     return {
@@ -72,7 +72,7 @@ def board_json(board: Board) -> dict[str, Any]:
                 step_id: step_json(status, stamp) for step_id, status in board.company.steps.items()
             },
         },
-        "purchasers": [purchaser_json(row, steps(row)) for row in board.purchasers],
+        "purchasers": purchasers,
         "totals": {
             "purchasers": totals.purchasers,
             "closed": totals.closed,
@@ -126,6 +126,9 @@ def version_json(version: Version | None, count: int, zone: ZoneInfo) -> dict[st
 def purchaser_json(row: PurchaserStatus, steps: dict[str, dict[str, Any]]) -> dict[str, Any]:
     purchaser = row.purchaser
     withdrawn = row.withdrawn
+    price = purchaser.purchase_price
+    price_text = money_text(price)
+    received = row.amount_received
     return {
         "name": purchaser.name,
         "slug": purchaser.slug,
@@ -134,9 +137,10 @@ def purchaser_json(row: PurchaserStatus, steps: dict[str, dict[str, Any]]) -> di
         "withdrawn_reason": withdrawn.note if withdrawn is not None else None,
         "steps": steps,
         "shares": purchaser.shares,
-        "purchase_price": money_text(purchaser.purchase_price),
+        "purchase_price": price_text,
         "warrant_shares": purchaser.warrant_shares,
-        "amount_received": _money(row.amount_received),
+        # Paid in full, mostly: the price's text (equal amounts have the same text).
+        "amount_received": price_text if received == price and price else _money(received),
         "shortfall": _money(row.shortfall),
         "unreadable": row.unreadable,
     }
