@@ -88,11 +88,13 @@ class Purchaser:
         # takes a lock on every first look.
         found = _MISSING_OF.get(self.details_json)
         if found is None:
-            details = self.details
+            details = self.__dict__.get("_details") or orjson.loads(self.details_json)
             missing: list[str] = []
             for section, needs in _NEEDS:
                 given = details.get(section) or _NO
-                missing += [need for key, need in needs if not given.get(key)]
+                for key, need in needs:
+                    if not given.get(key):
+                        missing.append(need)
             # Interned: most purchasers of a large deal miss the same few (or none), and the
             # board keys shared step statuses on them.
             found = (
