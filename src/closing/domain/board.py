@@ -229,6 +229,7 @@ class _Alike(NamedTuple):
     """What purchasers that stand alike share (see `_steps_alike`)."""
 
     opened: dict[str, StepStatus]  # the open steps' statuses
+    slots: tuple[tuple[Step, StepStatus | None], ...]  # each step, with its status if open
     finished: dict[tuple[object, ...], StepStatus]  # done and waived steps', by their marks
     state: str  # the state name
 
@@ -308,16 +309,16 @@ def _steps_alike(
             for step in deal.purchaser_steps
             if step.id not in own
         }
-        found = open_alike[key] = _Alike(opened, {}, deal.machine.state_name(own))
-    opened, finished, state = found
+        slots = tuple((step, opened.get(step.id)) for step in deal.purchaser_steps)
+        found = open_alike[key] = _Alike(opened, slots, {}, deal.machine.state_name(own))
+    opened, slots, finished, state = found
     if not own_items:
         return dict(opened), state
     waived = standing.waived
     steps: dict[str, StepStatus] = {}
-    for step in deal.purchaser_steps:
-        step_id = step.id
-        status = opened.get(step_id)
+    for step, status in slots:
         if status is None:
+            step_id = step.id
             mark = done.get(step_id)
             if mark is not None:
                 mark_key: tuple[object, ...] = (step_id, mark.occurred_at, mark.actor, mark.amount)
@@ -329,7 +330,7 @@ def _steps_alike(
                 status = finished[mark_key] = step_status(
                     deal, step, purchaser, standing, now, own, None, company_missing
                 )
-        steps[step_id] = status
+        steps[status.step] = status
     return steps, state
 
 
