@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from closing.domain.chain import GENESIS, ChainedEvent, event_hash
@@ -48,14 +48,18 @@ def events_by_party(
     connection: Connection, deal_id: int, as_of: datetime | None = None
 ) -> dict[int, list[Event]]:
     """Each party's events in order; only those recorded by `as_of` when it is given."""
-    sql = f"SELECT {_EVENTS} FROM event WHERE deal_id = ?"
-    params: list[Any] = [deal_id]
-    if as_of is not None:
-        sql += " AND recorded_at <= ?"
-        params.append(connection.bind_moment(as_of))
+    # In the order of the (deal, party, seq) index, which spares the database a sort of the
+    # deal's events; `as_of` is applied here, as a condition on recorded_at would make it read
+    # them by that index instead (and sort them). Events after `as_of` are few.
+    sql = f"SELECT {_EVENTS} FROM event WHERE deal_id = ? ORDER BY purchaser_id, seq"
+    # In UTC, as the stored instants are read: instants of one zone compare without working out
+    # offsets (working them out for each of 15,000 events costs 10 ms).
+    until = None if as_of is None else as_of.astimezone(UTC)
     result: dict[int, list[Event]] = {}
-    for row in connection.rows(sql + " ORDER BY purchaser_id, seq", params):
+    for row in connection.rows(sql, (deal_id,)):
         event = _event(connection, row)
+        if until is not None and event.recorded_at > until:
+            continue
         found = result.get(event.purchaser_id)
         if found is None:
             result[event.purchaser_id] = [event]
