@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from sys import intern
 from typing import Any
 
 from closing.domain.chain import GENESIS, ChainedEvent, event_hash
@@ -78,12 +79,12 @@ def _event(connection: Connection, row: Sequence[Any]) -> Event:
         id_,
         party,
         seq,
-        kind,
-        step,
+        intern(kind),
+        intern(step),
         moment(occurred),
         moment(recorded),
-        actor,
-        host,
+        intern(actor),
+        intern(host),
         proof,
         evidence,
         None if amount is None else money(amount),
