@@ -36,15 +36,17 @@ def board_json(board: Board) -> dict[str, Any]:
 
     # Most purchasers' open steps are alike (the board shares one status between them): one
     # dict serves all. Keyed by identity: hashing a status's fields costs more than its dict.
-    shared: dict[int, tuple[StepStatus, dict[str, Any]]] = {}
+    # (The board holds every status while this runs: no id is reused.)
+    shared: dict[int, dict[str, Any]] = {}
+    known = shared.get
     purchasers = []
     for row in board.purchasers:
         steps: dict[str, dict[str, Any]] = {}
         for step_id, status in row.steps.items():
-            made = shared.get(id(status))
+            made = known(id(status))
             if made is None:
-                made = shared[id(status)] = (status, step_json(status, stamp))
-            steps[step_id] = made[1]
+                made = shared[id(status)] = step_json(status, stamp)
+            steps[step_id] = made
         purchasers.append(purchaser_json(row, steps))
 
     totals = board.totals
