@@ -137,7 +137,7 @@ class Event(NamedTuple):
     note: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)  # one per party on every board
 class Standing:
     """Where one party stands after its events."""
 

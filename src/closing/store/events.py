@@ -75,20 +75,23 @@ def _event(connection: Connection, row: Sequence[Any]) -> Event:
         row
     )
     moment = connection.moment
-    return Event(
-        id_,
-        party,
-        seq,
-        intern(kind),
-        intern(step),
-        moment(occurred),
-        moment(recorded),
-        intern(actor),
-        intern(host),
-        proof,
-        evidence,
-        None if amount is None else money(amount),
-        note,
+    # _make: a tuple in one step (Event(...) passes 13 arguments through its __new__).
+    return Event._make(
+        (
+            id_,
+            party,
+            seq,
+            intern(kind),
+            intern(step),
+            moment(occurred),
+            moment(recorded),
+            intern(actor),
+            intern(host),
+            proof,
+            evidence,
+            None if amount is None else money(amount),
+            note,
+        )
     )
 
 
