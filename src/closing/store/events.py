@@ -6,7 +6,7 @@ writes. Never an update or a delete of an event: a correction is a new one."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from sys import intern
@@ -57,24 +57,27 @@ def events_by_party(
     # offsets (working them out for each of 15,000 events costs 10 ms).
     until = None if as_of is None else as_of.astimezone(UTC)
     result: dict[int, list[Event]] = {}
+    moment = connection.moment
+    party: int | None = None
+    found: list[Event] = []
     for row in connection.rows(sql, (deal_id,)):
-        event = _event(connection, row)
+        event = _event(moment, row)
         if until is not None and event.recorded_at > until:
             continue
-        found = result.get(event.purchaser_id)
-        if found is None:
-            result[event.purchaser_id] = [event]
-        else:
-            found.append(event)
+        if event.purchaser_id != party:  # a party's events come together
+            party, found = event.purchaser_id, []
+            result[party] = found
+        found.append(event)
     return result
 
 
-def _event(connection: Connection, row: Sequence[Any]) -> Event:
+def _event(moment: Callable[[Any], datetime], row: Sequence[Any]) -> Event:
+    """An event from its row (`moment`: the connection's, which reads a stored instant)."""
     # Unpacked at once (a board reads every event of the deal); the columns are Event's fields.
     id_, party, seq, kind, step, occurred, recorded, actor, host, proof, evidence, amount, note = (
         row
     )
-    moment = connection.moment
+    at = moment(occurred)
     # _make: a tuple in one step (Event(...) passes 13 arguments through its __new__).
     return Event._make(
         (
@@ -83,8 +86,8 @@ def _event(connection: Connection, row: Sequence[Any]) -> Event:
             seq,
             intern(kind),
             intern(step),
-            moment(occurred),
-            moment(recorded),
+            at,
+            at if recorded == occurred else moment(recorded),  # mostly the same
             intern(actor),
             intern(host),
             proof,
@@ -96,7 +99,8 @@ def _event(connection: Connection, row: Sequence[Any]) -> Event:
 
 
 def _events(connection: Connection, rows: list[tuple[Any, ...]]) -> list[Event]:
-    return [_event(connection, row) for row in rows]
+    moment = connection.moment
+    return [_event(moment, row) for row in rows]
 
 
 def party_events(connection: Connection, party_id: int) -> list[Event]:
@@ -225,7 +229,7 @@ def chains(connection: Connection, deal_id: int) -> list[Chain]:
     width = len(Event._fields)
     by_party: dict[int, list[ChainedEvent]] = {}
     for row in rows:
-        event = _event(connection, row[:width])
+        event = _event(connection.moment, row[:width])
         by_party.setdefault(event.purchaser_id, []).append(
             ChainedEvent(event, row[width], row[width + 1])
         )
