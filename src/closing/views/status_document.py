@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -131,6 +132,10 @@ def purchaser_json(row: PurchaserStatus, steps: dict[str, dict[str, Any]]) -> di
     price = purchaser.purchase_price
     price_text = money_text(price)
     received = row.amount_received
+    if received == price and price:  # paid in full, mostly: the price's text, nothing short
+        received_text, short_text = price_text, _NOTHING_SHORT
+    else:
+        received_text, short_text = _money(received), _money(row.shortfall)
     return {
         "name": purchaser.name,
         "slug": purchaser.slug,
@@ -141,14 +146,14 @@ def purchaser_json(row: PurchaserStatus, steps: dict[str, dict[str, Any]]) -> di
         "shares": purchaser.shares,
         "purchase_price": price_text,
         "warrant_shares": purchaser.warrant_shares,
-        # Paid in full, mostly: the price's text (equal amounts have the same text).
-        "amount_received": price_text if received == price and price else _money(received),
-        "shortfall": _money(row.shortfall),
+        "amount_received": received_text,
+        "shortfall": short_text,
         "unreadable": row.unreadable,
     }
 
 
 _money = lru_cache(maxsize=1024)(money_text)  # received and shortfall: mostly $0.00 or the price
+_NOTHING_SHORT = money_text(Decimal(0))
 
 
 def step_json(status: StepStatus, stamp: Callable[[datetime | None], str | None]) -> dict[str, Any]:
