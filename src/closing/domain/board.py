@@ -81,8 +81,10 @@ class PurchaserStatus:
         short = self.purchaser.purchase_price - self.amount_received
         if short <= 0:
             return _NO_MONEY
-        paid = any(s.received is not None and s.finished for s in self.steps.values())
-        return short if paid else _NO_MONEY
+        for step in self.steps.values():  # paid: a payment step is finished
+            if step.received is not None and step.status in FINISHED:
+                return short
+        return _NO_MONEY
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,15 @@ _ZERO = timedelta(0)
 _SATISFIED = (DONE, WAIVED)
 
 
+class _Alike(NamedTuple):
+    """What purchasers that stand alike share (see `_steps_alike`)."""
+
+    opened: dict[str, StepStatus]  # the open steps' statuses
+    slots: tuple[tuple[Step, StepStatus | None], ...]  # each step, with its status if open
+    finished: dict[tuple[object, ...], StepStatus]  # done and waived steps', by their marks
+    state: str  # the state name
+
+
 def purchaser_status(
     deal: Deal,
     purchaser: Purchaser,
@@ -232,7 +243,7 @@ def purchaser_status(
     machine: ProgressMachine | None = None,
     alike: dict[tuple[object, ...], StepStatus] | None = None,
     company_missing: frozenset[str] = frozenset(),
-    open_alike: dict[tuple[object, ...], dict[str, StepStatus]] | None = None,
+    open_alike: dict[tuple[object, ...], _Alike] | None = None,
 ) -> PurchaserStatus:
     rules = machine or deal.machine
     unreadable = None
@@ -240,29 +251,25 @@ def purchaser_status(
         standing = replay(rules, events) if events else Standing()
     except Refusal as error:  # the log was edited behind closing's back: shown, not a crash
         standing, unreadable = Standing(), str(error)
-    states = {**company_states, **standing.states} if company_states else standing.states
     if open_alike is not None and not standing.reversed and not standing.receipts:
-        steps = _steps_alike(
-            deal, purchaser, standing, now, states, alike, company_missing, open_alike
+        steps, state = _steps_alike(
+            deal, purchaser, standing, now, company_states, alike, company_missing, open_alike
         )
     else:
+        states = {**company_states, **standing.states} if company_states else standing.states
         steps = {
             step.id: step_status(
                 deal, step, purchaser, standing, now, states, alike, company_missing
             )
             for step in deal.purchaser_steps
         }
+        state = rules.state_name(standing.states)
     if standing.withdrawn is not None:
         # The record is closed for it: a reversal before the withdrawal (the money sent back, as
         # a paid purchaser must record before it withdraws) asks nothing more of anyone.
         steps = {k: s._replace(attention=()) if s.attention else s for k, s in steps.items()}
     return PurchaserStatus(
-        purchaser,
-        rules.state_name(standing.states),
-        steps,
-        standing.amount_received,
-        standing.withdrawn,
-        unreadable,
+        purchaser, state, steps, standing.amount_received, standing.withdrawn, unreadable
     )
 
 
@@ -271,19 +278,21 @@ def _steps_alike(
     purchaser: Purchaser,
     standing: Standing,
     now: datetime,
-    states: Mapping[str, str],
+    company_states: Mapping[str, str],
     alike: dict[tuple[object, ...], StepStatus] | None,
     company_missing: frozenset[str],
-    open_alike: dict[tuple[object, ...], dict[str, StepStatus]],
-) -> dict[str, StepStatus]:
-    """`step_status` of each step, the open ones shared between purchasers that stand alike: the
-    same steps done or waived, the same details missing, the same zone and holidays where a
-    deadline is the purchaser's, the same marks where a deadline follows a step. Only the done
-    and waived steps, which carry their own marks, are worked out for each purchaser."""
+    open_alike: dict[tuple[object, ...], _Alike],
+) -> tuple[dict[str, StepStatus], str]:
+    """`step_status` of each step, and the state name, shared between purchasers that stand
+    alike: the same steps done or waived, the same details missing, the same zone and holidays
+    where a deadline is the purchaser's, the same marks where a deadline follows a step. A done
+    or waived step is shared with those whose mark for it has the same time, actor and amount
+    (a bulk import marks thousands at once): its deadline is the same for all of them."""
     own = standing.states
     done = standing.done
+    own_items = tuple(own.items())
     key: tuple[object, ...] = (
-        tuple(own.items()),
+        own_items,
         purchaser.missing_details,
         (purchaser.time_zone, purchaser.holidays) if deal.deadlines_per_purchaser else None,
         tuple(done[a].occurred_at if a in done else None for a in deal.anchors)
@@ -292,23 +301,37 @@ def _steps_alike(
     )
     found = open_alike.get(key)
     if found is None:
-        found = open_alike[key] = {
+        states = {**company_states, **own} if company_states else own
+        opened = {
             step.id: step_status(
                 deal, step, purchaser, standing, now, states, alike, company_missing
             )
             for step in deal.purchaser_steps
             if step.id not in own
         }
-    if not own:
-        return dict(found)
-    return {
-        step.id: (
-            found[step.id]
-            if step.id not in own
-            else step_status(deal, step, purchaser, standing, now, states, None, company_missing)
-        )
-        for step in deal.purchaser_steps
-    }
+        slots = tuple((step, opened.get(step.id)) for step in deal.purchaser_steps)
+        found = open_alike[key] = _Alike(opened, slots, {}, deal.machine.state_name(own))
+    opened, slots, finished, state = found
+    if not own_items:
+        return dict(opened), state
+    waived = standing.waived
+    steps: dict[str, StepStatus] = {}
+    for step, status in slots:
+        if status is None:
+            step_id = step.id
+            mark = done.get(step_id)
+            if mark is not None:
+                mark_key: tuple[object, ...] = (step_id, mark.occurred_at, mark.actor, mark.amount)
+            else:
+                mark = waived[step_id]
+                mark_key = (step_id, mark.occurred_at, mark.actor, WAIVED, mark.note)
+            status = finished.get(mark_key)
+            if status is None:
+                status = finished[mark_key] = step_status(
+                    deal, step, purchaser, standing, now, own, None, company_missing
+                )
+        steps[status.step] = status
+    return steps, state
 
 
 def company_status(
@@ -339,7 +362,7 @@ def build_board(
     company_view, company_standing = company_status(deal, company_events, now)
     machine = deal.machine
     alike: dict[tuple[object, ...], StepStatus] = {}
-    open_alike: dict[tuple[object, ...], dict[str, StepStatus]] = {}
+    open_alike: dict[tuple[object, ...], _Alike] = {}
     company_states = company_standing.states
     rows = [
         purchaser_status(

@@ -31,8 +31,20 @@ DEAL_EVENTS = frozenset({REVISION, INSTRUCTIONS, INSTRUCTIONS_VERIFIED})
 COMPANY_SLUG = "@company"  # the company's own row: it holds the deal's steps and their events
 
 
-_NEEDS = [(need, need.partition(".")[::2]) for need in NEEDABLE_DETAILS]  # (dotted, (section, key))
-_SECTIONS = tuple(dict.fromkeys(section for _, (section, _) in _NEEDS))
+# (section, ((key, dotted), ...)) of each section of the details a step can need
+_NEEDS = tuple(
+    (
+        section,
+        tuple(
+            (need.partition(".")[2], need)
+            for need in NEEDABLE_DETAILS
+            if need.startswith(f"{section}.")
+        ),
+    )
+    for section in dict.fromkeys(need.partition(".")[0] for need in NEEDABLE_DETAILS)
+)
+_NO: dict[str, Any] = {}  # a section the details lack
+_NONE: frozenset[str] = frozenset()
 _MISSING: dict[frozenset[str], frozenset[str]] = {}
 _MISSING_OF: dict[str, frozenset[str]] = {}  # a purchaser's details (JSON text) -> what is missing
 _MISSING_KEPT = 100_000
@@ -76,14 +88,18 @@ class Purchaser:
         # takes a lock on every first look.
         found = _MISSING_OF.get(self.details_json)
         if found is None:
-            details = self.details
-            sections = {section: details.get(section) or {} for section in _SECTIONS}
-            missing = frozenset(
-                need for need, (section, key) in _NEEDS if not sections[section].get(key)
-            )
+            details = self.__dict__.get("_details") or orjson.loads(self.details_json)
+            missing: list[str] = []
+            for section, needs in _NEEDS:
+                given = details.get(section) or _NO
+                for key, need in needs:
+                    if not given.get(key):
+                        missing.append(need)
             # Interned: most purchasers of a large deal miss the same few (or none), and the
             # board keys shared step statuses on them.
-            found = _MISSING.setdefault(missing, missing)
+            found = (
+                _MISSING.setdefault(frozenset(missing), frozenset(missing)) if missing else _NONE
+            )
             if len(_MISSING_OF) >= _MISSING_KEPT:
                 _MISSING_OF.clear()
             _MISSING_OF[self.details_json] = found
@@ -121,7 +137,7 @@ class Event(NamedTuple):
     note: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)  # one per party on every board
 class Standing:
     """Where one party stands after its events."""
 

@@ -6,9 +6,10 @@ writes. Never an update or a delete of an event: a correction is a new one."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from sys import intern
 from typing import Any
 
 from closing.domain.chain import GENESIS, ChainedEvent, event_hash
@@ -48,32 +49,58 @@ def events_by_party(
     connection: Connection, deal_id: int, as_of: datetime | None = None
 ) -> dict[int, list[Event]]:
     """Each party's events in order; only those recorded by `as_of` when it is given."""
-    sql = f"SELECT {_EVENTS} FROM event WHERE deal_id = ?"
-    params: list[Any] = [deal_id]
-    if as_of is not None:
-        sql += " AND recorded_at <= ?"
-        params.append(connection.bind_moment(as_of))
+    # In the order of the (deal, party, seq) index, which spares the database a sort of the
+    # deal's events; `as_of` is applied here, as a condition on recorded_at would make it read
+    # them by that index instead (and sort them). Events after `as_of` are few.
+    sql = f"SELECT {_EVENTS} FROM event WHERE deal_id = ? ORDER BY purchaser_id, seq"
+    # In UTC, as the stored instants are read: instants of one zone compare without working out
+    # offsets (working them out for each of 15,000 events costs 10 ms).
+    until = None if as_of is None else as_of.astimezone(UTC)
     result: dict[int, list[Event]] = {}
-    for event in _events(connection, connection.rows(sql + " ORDER BY purchaser_id, seq", params)):
-        found = result.get(event.purchaser_id)
-        if found is None:
-            result[event.purchaser_id] = [event]
-        else:
-            found.append(event)
+    moment = connection.moment
+    party: int | None = None
+    found: list[Event] = []
+    for row in connection.rows(sql, (deal_id,)):
+        event = _event(moment, row)
+        if until is not None and event.recorded_at > until:
+            continue
+        if event.purchaser_id != party:  # a party's events come together
+            party, found = event.purchaser_id, []
+            result[party] = found
+        found.append(event)
     return result
 
 
-def _event(connection: Connection, row: Sequence[Any]) -> Event:
-    values = list(row)
-    values[_OCCURRED_AT] = connection.moment(values[_OCCURRED_AT])
-    values[_RECORDED_AT] = connection.moment(values[_RECORDED_AT])
-    if values[_MONEY_AT] is not None:
-        values[_MONEY_AT] = money(values[_MONEY_AT])
-    return Event._make(values)
+def _event(moment: Callable[[Any], datetime], row: Sequence[Any]) -> Event:
+    """An event from its row (`moment`: the connection's, which reads a stored instant)."""
+    # Unpacked at once (a board reads every event of the deal); the columns are Event's fields.
+    id_, party, seq, kind, step, occurred, recorded, actor, host, proof, evidence, amount, note = (
+        row
+    )
+    at = moment(occurred)
+    # _make: a tuple in one step (Event(...) passes 13 arguments through its __new__).
+    return Event._make(
+        (
+            id_,
+            party,
+            seq,
+            intern(kind),
+            intern(step),
+            at,
+            at if recorded == occurred else moment(recorded),  # mostly the same
+            intern(actor),
+            intern(host),
+            proof,
+            evidence,
+            None if amount is None else money(amount),
+            note,
+        )
+    )
 
 
 def _events(connection: Connection, rows: list[tuple[Any, ...]]) -> list[Event]:
-    return [_event(connection, row) for row in rows]
+    moment = connection.moment
+    return [_event(moment, row) for row in rows]
 
 
 def party_events(connection: Connection, party_id: int) -> list[Event]:
@@ -202,7 +229,7 @@ def chains(connection: Connection, deal_id: int) -> list[Chain]:
     width = len(Event._fields)
     by_party: dict[int, list[ChainedEvent]] = {}
     for row in rows:
-        event = _event(connection, row[:width])
+        event = _event(connection.moment, row[:width])
         by_party.setdefault(event.purchaser_id, []).append(
             ChainedEvent(event, row[width], row[width + 1])
         )

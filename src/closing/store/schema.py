@@ -97,7 +97,10 @@ class DealRow(SQLModel, table=True):
 
 class PurchaserRow(SQLModel, table=True):
     __tablename__ = "purchaser"
-    __table_args__ = (UniqueConstraint("deal_id", "slug"),)
+    __table_args__ = (
+        UniqueConstraint("deal_id", "slug"),
+        Index("ix_purchaser_deal_position", "deal_id", "position"),  # Schedule 1 order
+    )
     id: int | None = Field(default=None, primary_key=True)
     deal_id: int = Field(foreign_key="deal.id")
     slug: str = Field(sa_column=Column(String(200), nullable=False))
@@ -123,6 +126,7 @@ class EventRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("purchaser_id", "seq"),
         Index("ix_event_deal_recorded", "deal_id", "recorded_at"),
+        Index("ix_event_deal_party_seq", "deal_id", "purchaser_id", "seq"),  # a deal's, in order
     )
     id: int | None = Field(default=None, primary_key=True)
     deal_id: int = Field(foreign_key="deal.id")
