@@ -336,3 +336,21 @@ def test_watch_stands_by_shows_the_other_senders_alerts_and_takes_over(
     finally:
         watch.stop()
     assert watch.proc.returncode == 0, watch.text()
+
+
+@pytest.mark.slow
+def test_watch_stops_cleanly_on_sigterm(sender_setup: tuple[str, Path, list[Sender]]) -> None:
+    """SIGTERM stops `closing watch` as Ctrl-C does: exit 0, the sender's lock handed back (a
+    new sender starts at once), the terminal's cursor shown again."""
+    url, _, _ = sender_setup
+    now = f"2002-06-07T14:00:00-07:00@{int(time.time())}"
+    watch = Terminal(["watch", "--refresh", "0.2"], closing_env(url, now))
+    try:
+        watch.wait_for("alerts: sent from this process", 20)
+        watch.proc.send_signal(signal.SIGTERM)
+        assert watch.proc.wait(5) == 0, watch.text()
+    finally:
+        watch.stop()
+    assert "\x1b[?25h" in watch.text()  # the cursor shown again
+    check = run(["alerts", "check"], url, now)
+    assert check.returncode == 0, check.stderr

@@ -4,6 +4,7 @@ ledger, whoever sent them, listed under the board."""
 
 from __future__ import annotations
 
+import signal
 import threading
 from typing import TYPE_CHECKING
 
@@ -167,6 +168,10 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
         board_text = board_view(current, rows, console.width)
         return watch_frame(console, board_text, sender_note(daemon), recent)
 
+    # SIGTERM stops it as Ctrl-C does: the sender hands its lock back and the terminal gets its
+    # cursor back (the default would kill the process mid-frame).
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if on_main else None
     try:
         with Live(frame(), console=console, refresh_per_second=4, screen=False) as live:
             if daemon is not None:
@@ -178,6 +183,8 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
     except KeyboardInterrupt:
         pass
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if daemon is not None:
             daemon.stop()
 
