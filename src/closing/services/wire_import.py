@@ -1,5 +1,5 @@
 """Importing a bank file's credits, on a `closing.store.connection.Connection` in the caller's
-transaction (`closing.services.wires.import_file`).
+transaction (`closing.services.wires.read_and_import`).
 
 Only credits to the company's verified account count; each is matched to a purchaser
 (`closing.domain.matching`) and, with `apply`, the clear matches are recorded as wired marks (or

@@ -14,7 +14,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from closing.domain.bankfiles import BankFile
 from closing.domain.deal import Deal
 from closing.domain.dealfile.load import DealFile
 from closing.domain.errors import NotFoundError, RefusedError
@@ -123,21 +122,6 @@ def verify_instructions(
 # --- bank files --------------------------------------------------------------------------------
 
 
-def import_file(
-    database: Database,
-    deal_name: str | None,
-    bank_file: BankFile,
-    apply: bool,
-    actor: str,
-    host: str,
-    now: datetime,
-    unverified_ok: bool = False,
-) -> ImportResult:
-    """`wire_import.import_on` in one transaction (read-only without `apply`)."""
-    with database.transaction(write=apply) as connection:
-        return import_on(connection, deal_name, bank_file, apply, actor, host, now, unverified_ok)
-
-
 def match_by_hand(
     database: Database,
     deal_name: str | None,
@@ -237,4 +221,5 @@ def read_and_import(
     with database.transaction(write=False) as connection:
         zone = open_deal(connection, deal_name).terms.zone
     bank_file = read_bank_file(path, zone)
-    return import_file(database, deal_name, bank_file, apply, actor, host, now, unverified_ok)
+    with database.transaction(write=apply) as connection:  # read-only without `apply`
+        return import_on(connection, deal_name, bank_file, apply, actor, host, now, unverified_ok)
