@@ -10,12 +10,11 @@ with the callers in `closing.services.alerts`.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
-from closing.store.connection import Connection, UniqueViolation, first_line
+from closing.store.connection import Connection
 
 if TYPE_CHECKING:
     from closing.domain.alert_plan import Key
@@ -110,12 +109,7 @@ def insert_alerts(connection: Connection, alerts: list[NewAlert]) -> list[Insert
             f"INSERT INTO alert ({', '.join(_ALERT_COLUMNS)}) VALUES "
             f"{', '.join([row] * len(some))} RETURNING id"
         )
-        try:
-            ids = sorted(int(found) for (found,) in connection.rows(sql, values))
-        except Exception as error:
-            if _unique_key_refused(error):
-                raise UniqueViolation(first_line(error)) from None
-            raise
+        ids = sorted(int(found) for (found,) in connection.rows(sql, values))
         inserted += [
             InsertedAlert(id_, alert["superseded"]) for id_, alert in zip(ids, some, strict=True)
         ]
@@ -137,14 +131,6 @@ def _alert_values(alert: NewAlert, bind: Any) -> tuple[Any, ...]:
         alert["key"],
         alert["fields_json"],
     )
-
-
-def _unique_key_refused(error: Exception) -> bool:
-    """Whether a driver error is a unique key refusing a row (sqlite3, or psycopg's SQLSTATE
-    23505), before the transaction turns it into a `UniqueViolation`."""
-    if isinstance(error, sqlite3.IntegrityError):
-        return "UNIQUE" in str(error)
-    return getattr(error, "sqlstate", None) == "23505"
 
 
 def insert_deliveries(

@@ -146,12 +146,9 @@ class Connection:
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of `sql`, written with `?` placeholders."""
-        cursor = self.driver.cursor()
-        try:
+        with self._cursor() as cursor:
             cursor.execute(self._driver_sql(sql), tuple(params))
             return list(cursor.fetchall()) if cursor.description is not None else []
-        finally:
-            cursor.close()
 
     def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first column of the first row of `sql` (None when there is no row)."""
@@ -161,20 +158,28 @@ class Connection:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run a statement that returns no rows (`?` placeholders); the number of rows it
         changed."""
-        cursor = self.driver.cursor()
-        try:
+        with self._cursor() as cursor:
             cursor.execute(self._driver_sql(sql), tuple(params))
             return int(cursor.rowcount)
-        finally:
-            cursor.close()
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for many rows, in the driver's own executemany."""
         if not rows:
             return
+        with self._cursor() as cursor:
+            cursor.executemany(self._driver_sql(sql), rows)
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        """A cursor for one statement; a unique key that refuses a row is `UniqueViolation` at
+        once (the statement's caller may expect the race), anything else the driver's own."""
         cursor = self.driver.cursor()
         try:
-            cursor.executemany(self._driver_sql(sql), rows)
+            yield cursor
+        except Exception as error:
+            if unique_key_refused(error):
+                raise UniqueViolation(first_line(error)) from None
+            raise
         finally:
             cursor.close()
 
@@ -370,15 +375,13 @@ class Database:
 
     def _translate(self, error: BaseException) -> BaseException | None:
         """The one line a driver error becomes; None for errors that are not the driver's."""
-        if isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error):
+        if unique_key_refused(error):
             return UniqueViolation(first_line(error))
         if isinstance(error, sqlite3.Error):
             return DatabaseError.failed(self.masked, first_line(error))
         if self.dialect == "postgresql":
             import psycopg
 
-            if isinstance(error, psycopg.errors.UniqueViolation):
-                return UniqueViolation(first_line(error))
             if isinstance(error, psycopg.Error):
                 if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
                     self.close()  # the server went away: reconnect next time
@@ -477,6 +480,14 @@ def _close_drivers(drivers: list[Any]) -> None:
     while drivers:
         with suppress(Exception):
             drivers.pop().close()
+
+
+def unique_key_refused(error: BaseException) -> bool:
+    """Whether a driver error is a unique key refusing a row (sqlite3's IntegrityError naming
+    UNIQUE, or SQLSTATE 23505 from psycopg)."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return "UNIQUE" in str(error)
+    return getattr(error, "sqlstate", None) == "23505"
 
 
 def first_line(error: BaseException) -> str:
