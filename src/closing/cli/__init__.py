@@ -17,6 +17,7 @@ import os
 import sys
 import traceback
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import click
@@ -77,8 +78,7 @@ class LazyGroup(click.Group):
 MARKS = ("mark", "mark-signed", "mark-wired", "mark-faxed", "mark-delivered", "mark-dwac")
 # Each command defined outside this module, by the module that defines it, written out rather than
 # read from closing.domain.mark_commands' table so that no command pays to import it
-# (tests/test_cli_edges checks
-# the list against the modules' COMMANDS).
+# (tests/test_cli_edges checks the list against the modules' COMMANDS).
 LAZY_COMMANDS = {
     **dict.fromkeys((*MARKS, "undo", "reverse", "waive", "withdraw"), "marks"),
     "alerts": "alerts",
@@ -91,6 +91,7 @@ LAZY_COMMANDS = {
     "wires": "wires",
     "report": "report",
     "export": "report",
+    "seal": "seals",
 }
 
 
@@ -414,14 +415,22 @@ HEADS_SHOWN = 20
 @click.argument("deal", required=False)
 @deal_option
 @click.option("--json", "as_json", is_flag=True, help="The result and every chain's head, as JSON.")
+@click.option("--seal", type=click.Path(path_type=Path), help="Check against a closing seal.")
+@click.option("--allowed-signers", type=click.Path(path_type=Path), help="Who may seal (OpenSSH).")
 @pass_app
-def verify(app: App, deal: str | None, deal_name: str | None, as_json: bool) -> None:
+def verify(app: App, /, deal: str | None, deal_name: str | None, as_json: bool, **kw: Any) -> None:
     """Check that the event log holds: recompute every event's hash chain.
 
     Prints the head hashes (keep them: they prove the record later), or names the first event
-    that breaks (exit 8)."""
+    that breaks (exit 8). With --seal FILE: the record still extends the sealed heads and an
+    allowed signer signed FILE.sig (exit 8 otherwise)."""
     from closing.domain.errors import RecordBrokenError
     from closing.services.verify import verify_log
+
+    if kw["seal"] is not None:  # --seal FILE --allowed-signers FILE
+        from closing.cli.seals import verify_seal
+
+        return verify_seal(app, deal or deal_name, kw["seal"], kw["allowed_signers"])
 
     result = verify_log(app.existing_database, deal or deal_name, app.now())
     broken = result.broken

@@ -26,8 +26,9 @@ WITHDRAW = "withdraw"  # the purchaser is out of the deal (step is empty)
 REVISION = "revision"  # the deal file was reloaded with changes (on the company's chain)
 INSTRUCTIONS = "instructions"  # the company's wire instructions entered or changed (company row)
 INSTRUCTIONS_VERIFIED = "instructions_verified"  # ... verified by a second person's callback
+SEAL = "seal"  # the record's heads signed with an SSH key into a file kept outside (`closing seal`)
 # Events of the deal itself, recorded on the company row's chain: no step changes state.
-DEAL_EVENTS = frozenset({REVISION, INSTRUCTIONS, INSTRUCTIONS_VERIFIED})
+DEAL_EVENTS = frozenset({REVISION, INSTRUCTIONS, INSTRUCTIONS_VERIFIED, SEAL})
 COMPANY_SLUG = "@company"  # the company's own row: it holds the deal's steps and their events
 
 
@@ -125,7 +126,7 @@ class Event(NamedTuple):
     id: int
     purchaser_id: int
     seq: int
-    kind: str  # mark, undo, reverse, waive, receipt, withdraw, instructions, instructions_verified
+    kind: str  # mark, undo, reverse, waive, receipt, withdraw, and DEAL_EVENTS' kinds
     step: str
     occurred_at: datetime
     recorded_at: datetime
@@ -255,6 +256,7 @@ __all__ = [
     "MARK",
     "RECEIPT",
     "REVERSE",
+    "SEAL",
     "UNDO",
     "WAIVE",
     "WITHDRAW",

@@ -1,6 +1,7 @@
 """`closing verify`: recompute every chain of the deal's event log (`closing.domain.chain`),
 check each ends where its party's head says, and record the outcome (the board warns of a failed
-one); the heads and the record's digest prove the record later."""
+one); the heads and the record's digest prove the record later, and so does a seal of them
+(`closing verify --seal`): every head it pinned must still be in its chain, unchanged."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from datetime import datetime
 
 from closing.domain.chain import Break, check_chain, record_digest
 from closing.domain.deal import Deal
+from closing.domain.errors import RecordBrokenError
+from closing.domain.seal import Seal, SealedHead, first_gone
 from closing.services.deals import open_deal
 from closing.store import events as log
 from closing.store.connection import Database
@@ -22,6 +25,8 @@ class LogCheck:
     events: int
     heads: dict[str, str]  # party slug -> head hash (the company row's slug is @company)
     broken: Break | None
+    lengths: dict[str, int]  # party slug -> its chain's head seq
+    gone: tuple[SealedHead, str] | None = None  # the first sealed head gone, and what became of it
 
     @property
     def ok(self) -> bool:
@@ -33,27 +38,50 @@ class LogCheck:
         return record_digest(self.heads)
 
 
-def verify_log(database: Database, deal_name: str | None, now: datetime) -> LogCheck:
-    """Recompute every chain of the deal; record the outcome (the board warns of a failed one)."""
+def verify_log(
+    database: Database, deal_name: str | None, now: datetime, seal: Seal | None = None
+) -> LogCheck:
+    """Recompute every chain of the deal, and check it still holds the heads of `seal` when one
+    is given; record the outcome (the board warns of a failed one)."""
     with database.transaction() as connection:
         deal = open_deal(connection, deal_name)
+        if seal is not None and seal.deal != deal.slug:
+            raise RecordBrokenError(f"the seal is of deal {seal.deal}, not of {deal.slug}")
         broken: Break | None = None
         heads: dict[str, str] = {}
+        lengths: dict[str, int] = {}
         events = 0
-        for chain in log.chains(connection, deal.id):
+        stored = log.chains(connection, deal.id)
+        for chain in stored:
             events += len(chain.events)
             broken = (
                 broken or check_chain(deal.slug, chain.party, chain.events) or _head_break(chain)
             )
             if chain.events and chain.events[-1].hash:
                 heads[chain.party] = chain.events[-1].hash or ""
+                lengths[chain.party] = chain.events[-1].event.seq
+        gone = None if seal is None else _first_gone(seal, stored)
         detail = (
-            ""
-            if broken is None
-            else f"{broken.party} #{broken.seq}: {broken.what}: {broken.detail}"
+            f"{broken.party} #{broken.seq}: {broken.what}: {broken.detail}"
+            if broken is not None
+            else f"sealed head of {gone[0].party} #{gone[0].seq} is gone: {gone[1]}"
+            if gone is not None
+            else ""
         )
-        log.insert_verification(connection, deal.id, now, broken is None, events, detail)
-    return LogCheck(deal, events, heads, broken)
+        ok = broken is None and gone is None
+        log.insert_verification(connection, deal.id, now, ok, events, detail)
+    return LogCheck(deal, events, heads, broken, lengths, gone)
+
+
+def _first_gone(seal: Seal, stored: list[log.Chain]) -> tuple[SealedHead, str] | None:
+    """The first of the seal's heads no longer in its chain, unchanged, and what became of it."""
+    chains = {chain.party: chain.events for chain in stored}
+    for head in seal.heads:
+        chain = chains.get(head.party)
+        what = "its party is gone" if chain is None else first_gone(head, chain)
+        if what is not None:
+            return head, what
+    return None
 
 
 def _head_break(chain: log.Chain) -> Break | None:

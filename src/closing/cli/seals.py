@@ -1,0 +1,91 @@
+"""`closing seal`: the record's digest and heads signed with the operator's SSH key into a file
+kept outside the database; and `closing verify --seal`'s report of a check against one."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import click
+
+from closing.cli.app import App, deal_option, operator, pass_app
+from closing.domain.errors import RecordBrokenError, UsageError
+from closing.domain.text import neutral, plural
+
+
+@click.command()
+@click.argument("deal", required=False)
+@deal_option
+@click.option(
+    "--key",
+    "key",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The SSH key to sign with: a private key file, or KEY.pub when ssh-agent holds it.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The seal file (default DEAL-YYYYMMDD-HHMM here); its signature goes to FILE.sig.",
+)
+@pass_app
+def seal(app: App, deal: str | None, deal_name: str | None, key: Path, output: Path | None) -> None:
+    """Seal the record: sign its digest and every chain's head with an SSH key.
+
+    Writes FILE (the digest and heads as text) and FILE.sig (SSHSIG, namespace closing-record),
+    and records a seal event. Keep both outside the database: `closing verify --seal FILE
+    --allowed-signers FILE` (or ssh-keygen -Y verify) proves the record against them later."""
+    from closing.services.seals import seal_record
+
+    done = seal_record(
+        app.existing_database,
+        deal or deal_name,
+        key,
+        output,
+        app.now(),
+        operator(None),
+        socket.gethostname(),
+    )
+    app.out(
+        f"Sealed {done.seal.deal}: {plural(done.seal.events, 'event')} in "
+        f"{plural(len(done.seal.heads), 'chain')}, signed with {done.key}.\n"
+        f"Record digest: {done.seal.digest}\n"
+        f"Wrote {neutral(str(done.path))} and {neutral(str(done.signature))}."
+    )
+
+
+def verify_seal(
+    app: App, deal_name: str | None, seal_path: Path, allowed_signers: Path | None
+) -> None:
+    """`closing verify --seal FILE --allowed-signers FILE`: exit 0 when the signature is by an
+    allowed signer and the log holds every sealed head; 8 naming the first one gone."""
+    from closing.services.seals import check_seal
+
+    if allowed_signers is None:
+        raise UsageError("--seal needs --allowed-signers FILE (ssh-keygen's format)")
+    found = check_seal(app.existing_database, deal_name, seal_path, allowed_signers, app.now())
+    broken, gone, seal = found.log.broken, found.log.gone, found.seal
+    slug = found.log.deal.slug
+    if broken is not None:
+        raise RecordBrokenError(
+            f"the event log of {slug} does not hold: event #{broken.seq} of "
+            f"{broken.party.lstrip('@')} is {broken.what}: {broken.detail}"
+        )
+    if gone is not None:
+        head, what = gone
+        raise RecordBrokenError(
+            f"the record of {slug} no longer extends the seal of {seal.sealed_at}: the sealed "
+            f"head of {head.party.lstrip('@')} (event #{head.seq}, {head.hash[:12]}…) is gone: "
+            f"{what}"
+        )
+    app.out(
+        f"The record of {slug} extends the seal of {seal.sealed_at}: "
+        f"{plural(len(seal.heads), 'sealed head')} still in "
+        f"{'its chain' if len(seal.heads) == 1 else 'their chains'}, unchanged.\n"
+        f"Signed by {neutral(found.principal)} with {found.key}.\n"
+        f"Sealed digest: {seal.digest}"
+    )
+
+
+COMMANDS = [seal]

@@ -1,0 +1,276 @@
+"""Seals: `closing seal` signs the record's heads with an SSH key (SSHSIG, namespace
+`closing-record`) into a file kept outside the database; `closing verify --seal` proves the
+database still extends them. A rewrite of the log with every later hash and head recomputed
+passes plain `verify` but not the seal; OpenSSH alone verifies the same signature."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from closing.domain.chain import event_hash
+from closing.domain.errors import ExitCode
+from closing.domain.seal import read_seal, signer_key
+from closing.store import events as log
+from closing.store.connection import Database
+from tests.helpers import Cli
+
+FRI = "2002-06-07T{}:00-07:00"
+DEAL = "neotherapeutics-2002-06-07"
+OPENSSH_VERIFY = ("ssh-keygen", "-Y", "verify", "-n", "closing-record")
+
+
+def keygen(path: Path, kind: str = "ed25519", passphrase: str = "") -> Path:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", kind, "-N", passphrase, "-C", "alice@firm", "-f", str(path)],
+        check=True,
+    )
+    return path
+
+
+def allowed_signers(path: Path, principal: str, *keys: Path) -> Path:
+    lines = [
+        f"{principal} {' '.join(key.with_suffix('.pub').read_text().split()[:2])}" for key in keys
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def alice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Alice's ed25519 key (no agent), with the seal files written in a folder of their own."""
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    folder = tmp_path / "seals"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return keygen(tmp_path / "alice")
+
+
+def rewrite_event(database_url: str, party: str, seq: int, **changes: object) -> None:
+    """What a forger with the code and the database does: change one event, then recompute its
+    hash and every later one and move the party's head, with the project's own chain code."""
+    with Database(database_url).transaction() as connection:
+        ((deal_id,),) = connection.rows("SELECT id FROM deal WHERE slug = ?", (DEAL,))
+        (chain,) = [c for c in log.chains(connection, deal_id) if c.party == party]
+        previous = chain.events[seq - 2].hash if seq > 1 else "0" * 64
+        assert previous is not None
+        for stored in chain.events[seq - 1 :]:
+            event = stored.event._replace(**changes) if stored.event.seq == seq else stored.event
+            digest = event_hash(DEAL, party, event, previous)
+            connection.execute(
+                "UPDATE event SET actor = ?, note = ?, prev_hash = ?, hash = ? WHERE id = ?",
+                (event.actor, event.note, previous, digest, event.id),
+            )
+            previous = digest
+        connection.execute(
+            "UPDATE purchaser SET head_hash = ? WHERE deal_id = ? AND slug = ?",
+            (previous, deal_id, party),
+        )
+
+
+def closing_morning(cli: Cli) -> None:
+    for args, at in (
+        (("mark-signed", "stonestreet"), "08:30"),
+        (("mark-signed", "bnc"), "09:10"),
+        (("mark-wired", "stonestreet", "--reference", "FED 1"), "10:15"),
+    ):
+        assert cli(*args, now=FRI.format(at)).code == 0
+
+
+def test_a_seal_round_trip_and_a_recomputed_rewrite_that_only_the_seal_catches(
+    seeded: Cli, alice: Path, tmp_path: Path
+) -> None:
+    """Seal, mark, verify against the seal: the record extends it. Then one event is rewritten
+    with every later hash and head recomputed: plain verify passes, `verify --seal` fails naming
+    the first sealed head that is gone (exit 8), and ssh-keygen alone still verifies the
+    signature (the seal itself is intact)."""
+    closing_morning(seeded)
+    sealed = seeded("seal", "--key", str(alice), now=FRI.format("10:20"))
+    assert sealed.code == 0, sealed.err
+    seal_file = Path(f"{DEAL}-20020607-1020")
+    key = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(alice)], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
+    assert sealed.out.splitlines() == [
+        f"Sealed {DEAL}: 4 events in 3 chains, signed with ED25519 key {key}.",
+        f"Record digest: {read_seal(seal_file.read_text(), 'seal').digest}",
+        f"Wrote {seal_file} and {seal_file}.sig.",
+    ]
+    text = seal_file.read_text()
+    assert text.startswith(
+        f"closing record seal\ndeal: {DEAL}\nsealed at: 2002-06-07T10:20:00-07:00\n"
+    )
+    assert [line.split()[1:3] for line in text.splitlines() if line.startswith("head: ")] == [
+        ["@company", "1"],
+        ["stonestreet", "2"],
+        ["bnc-bach", "1"],
+    ]
+    plain = seeded("verify", "--json", now=FRI.format("10:21"))
+    assert f'"digest":"{read_seal(text, "seal").digest}"' not in plain.out  # the seal event moved
+    history = seeded("history", now=FRI.format("10:21")).out
+    assert "seal  NeoTherapeutics, Inc." in history and key in history
+
+    assert seeded("mark-faxed", "stonestreet", now=FRI.format("11:00")).code == 0
+    signers = allowed_signers(tmp_path / "allowed_signers", "alice@firm", alice)
+    args = ("verify", "--seal", str(seal_file), "--allowed-signers", str(signers))
+    ok = seeded(*args, now=FRI.format("11:05"))
+    assert ok.code == 0, ok.err
+    assert ok.out.splitlines() == [
+        f"The record of {DEAL} extends the seal of 2002-06-07T10:20:00-07:00: 3 sealed heads "
+        "still in their chains, unchanged.",
+        f"Signed by alice@firm with ED25519 key {key}.",
+        f"Sealed digest: {read_seal(text, 'seal').digest}",
+    ]
+
+    rewrite_event(seeded.database_url, "stonestreet", 1, actor="mallory")
+    assert seeded("verify", now=FRI.format("11:10")).code == 0  # the rewrite holds as a chain
+    broken = seeded(*args, now=FRI.format("11:10"))
+    assert broken.code == ExitCode.RECORD
+    assert broken.out == ""
+    assert broken.err.startswith(
+        f"Error: the record of {DEAL} no longer extends the seal of 2002-06-07T10:20:00-07:00: "
+        "the sealed head of stonestreet (event #2, "
+    )
+    assert "is gone: event #2 now has hash" in broken.err and len(broken.err.splitlines()) == 1
+    board = seeded("status", now=FRI.format("11:15")).out
+    assert "The event log failed verification at 2002-06-07 11:10 PDT" in board
+
+    with seal_file.open("rb") as stdin:
+        openssh = subprocess.run(
+            [*OPENSSH_VERIFY, "-f", str(signers), "-I", "alice@firm", "-s", f"{seal_file}.sig"],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+        )
+    assert openssh.returncode == 0, openssh.stderr
+    assert openssh.stdout.startswith('Good "closing-record" signature for alice@firm')
+
+
+def test_a_signer_not_allowed_or_an_edited_seal_file_fails(
+    seeded: Cli, alice: Path, tmp_path: Path
+) -> None:
+    """Another key's allowed_signers, or one character of the seal file changed (its digest
+    recomputed so that it still reads): exit 8, one line, whatever the database holds."""
+    closing_morning(seeded)
+    assert seeded("seal", "--key", str(alice), "-o", "s", now=FRI.format("10:20")).code == 0
+    mallory = keygen(tmp_path / "mallory")
+    theirs = allowed_signers(tmp_path / "theirs", "mallory@elsewhere", mallory)
+    wrong = seeded("verify", "--seal", "s", "--allowed-signers", str(theirs))
+    assert wrong.code == ExitCode.RECORD
+    assert wrong.err == f"Error: the seal's signature s.sig is not by a key of {theirs}\n"
+
+    ours = allowed_signers(tmp_path / "ours", "alice@firm", alice)
+    seal_file = Path("s")
+    seal_file.write_text(seal_file.read_text().replace("events: 4", "events: 5"))
+    edited = seeded("verify", "--seal", "s", "--allowed-signers", str(ours))
+    assert edited.code == ExitCode.RECORD
+    assert edited.err.startswith("Error: the seal's signature s.sig does not verify for alice@firm")
+    seal_file.write_text("closing record seal\ndeal: x\n")
+    assert seeded("verify", "--seal", "s", "--allowed-signers", str(ours)).err == (
+        "Error: s is not a closing seal: it lacks sealed at, events, digest\n"
+    )
+
+
+def test_a_seal_is_never_overwritten_and_a_bad_key_writes_nothing(
+    seeded: Cli, alice: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An existing seal file, a missing key, a key ssh-keygen cannot use, or no ssh-keygen at
+    all: one line, exit 2, no file written and no seal event."""
+    Path("taken").write_text("mine\n")
+    refused = seeded("seal", "--key", str(alice), "-o", "taken")
+    assert (refused.code, refused.err) == (
+        ExitCode.USAGE,
+        "Error: taken already exists; a seal is never overwritten (choose -o)\n",
+    )
+    assert Path("taken").read_text() == "mine\n"
+    missing = seeded("seal", "--key", "nokey", "-o", "s")
+    assert (missing.code, missing.err) == (ExitCode.USAGE, "Error: no SSH key at nokey\n")
+    Path("notakey").write_text("hello\n")
+    unusable = seeded("seal", "--key", "notakey", "-o", "s")
+    assert unusable.code == ExitCode.USAGE
+    assert unusable.err.startswith("Error: ssh-keygen could not sign with notakey: ")
+    assert len(unusable.err.splitlines()) == 1
+    monkeypatch.setenv("PATH", str(Path("nowhere").resolve()))
+    absent = seeded("seal", "--key", str(alice), "-o", "s")
+    assert (absent.code, absent.err) == (
+        ExitCode.USAGE,
+        "Error: ssh-keygen (OpenSSH) is not installed; seals need it: install openssh-client\n",
+    )
+    assert sorted(p.name for p in Path().iterdir()) == ["notakey", "taken"]
+    assert " seal " not in seeded("history").out
+
+
+@pytest.fixture
+def agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An ssh-agent of the test's own holding an RSA key with a passphrase (added through
+    SSH_ASKPASS, as a desktop would); the agent is stopped by its pid afterwards."""
+    key = keygen(tmp_path / "bob_rsa", "rsa", passphrase="correct horse")
+    askpass = tmp_path / "askpass"
+    askpass.write_text("#!/bin/sh\necho 'correct horse'\n")
+    askpass.chmod(0o700)
+    socket = tmp_path / "agent.sock"
+    started = subprocess.run(
+        ["ssh-agent", "-a", str(socket)], capture_output=True, text=True, check=True
+    )
+    pid = int(started.stdout.split("SSH_AGENT_PID=")[1].split(";")[0])
+    try:
+        env = {
+            **os.environ,
+            "SSH_AUTH_SOCK": str(socket),
+            "SSH_ASKPASS": str(askpass),
+            "SSH_ASKPASS_REQUIRE": "force",
+            "DISPLAY": "none",
+        }
+        subprocess.run(
+            ["ssh-add", str(key)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=True,
+        )
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(socket))
+        folder = tmp_path / "seals"
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        yield key
+    finally:
+        os.kill(pid, signal.SIGTERM)
+
+
+def test_an_rsa_key_with_a_passphrase_signs_through_ssh_agent(
+    seeded: Cli, agent: Path, tmp_path: Path
+) -> None:
+    """The agent holds the key: `--key KEY.pub` and the encrypted private file itself both sign
+    without asking for the passphrase; the seal verifies and names an RSA key."""
+    closing_morning(seeded)
+    by_public = seeded("seal", "--key", f"{agent}.pub", "-o", "a", now=FRI.format("10:20"))
+    assert by_public.code == 0, by_public.err
+    by_file = seeded("seal", "--key", str(agent), "-o", "b", now=FRI.format("10:25"))
+    assert by_file.code == 0, by_file.err
+    assert signer_key(Path("a.sig").read_text()).kind == "RSA"
+    signers = allowed_signers(tmp_path / "allowed", "bob@firm", agent)
+    for name in ("a", "b"):
+        found = seeded("verify", "--seal", name, "--allowed-signers", str(signers))
+        assert found.code == 0, found.err
+        assert "Signed by bob@firm with RSA key SHA256:" in found.out
+
+
+def test_a_log_that_does_not_hold_is_not_sealed(seeded: Cli, alice: Path) -> None:
+    """A log that does not hold is not sealed (exit 8, nothing written)."""
+    closing_morning(seeded)
+    rewrite_event(seeded.database_url, "stonestreet", 1, actor="mallory")  # consistent: sealable
+    assert seeded("seal", "--key", str(alice), "-o", "ok").code == 0
+    with Database(seeded.database_url).transaction() as connection:
+        connection.execute("UPDATE event SET note = 'edited' WHERE kind = 'mark' AND seq = 1")
+    refused = seeded("seal", "--key", str(alice), "-o", "no")
+    assert refused.code == ExitCode.RECORD
+    assert refused.err == (
+        f"Error: the event log of {DEAL} does not hold (closing verify says where); "
+        "nothing sealed\n"
+    )
+    assert not Path("no").exists() and not Path("no.sig").exists()
