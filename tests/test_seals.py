@@ -18,6 +18,7 @@ from closing.domain.errors import ExitCode
 from closing.domain.seal import read_seal, signer_key
 from closing.store import events as log
 from closing.store.connection import Database
+from tests.alert_receivers import HttpReceiver, SmtpReceiver, http_receiver, smtp_receiver
 from tests.helpers import Cli
 
 FRI = "2002-06-07T{}:00-07:00"
@@ -274,3 +275,53 @@ def test_a_log_that_does_not_hold_is_not_sealed(seeded: Cli, alice: Path) -> Non
         "nothing sealed\n"
     )
     assert not Path("no").exists() and not Path("no.sig").exists()
+
+
+@pytest.fixture
+def receivers() -> Iterator[tuple[SmtpReceiver, HttpReceiver]]:
+    with smtp_receiver() as box, http_receiver() as hook:
+        yield box, hook
+
+
+@pytest.mark.parametrize("seals", [True, False])
+def test_with_alerts_seals_each_new_seal_s_digest_goes_to_every_channel_once(
+    cli: Cli,
+    seed_path: Path,
+    alice: Path,
+    receivers: tuple[SmtpReceiver, HttpReceiver],
+    seals: bool,
+) -> None:
+    """`alerts: {seals: true}`: the next alert pass sends each new seal's digest by e-mail and
+    webhook (a ledger entry like any alert, sent once); a second seal goes out on its own at the
+    pass after it. Without it no seal is sent."""
+    box, hook = receivers
+    notify = f'  notify: ["{box.url()}", "{hook.url()}"]\n' + ("  seals: true\n" if seals else "")
+    seed_path.write_text(seed_path.read_text().replace("  notify: []\n", notify))
+    assert cli("init", str(seed_path), now=FRI.format("07:00")).code == 0
+    assert cli("mark", "company", "prospectus_delivered", now=FRI.format("07:30")).code == 0
+    closing_morning(cli)
+    assert cli("seal", "--key", str(alice), "-o", "first", now=FRI.format("10:20")).code == 0
+    digest = read_seal(Path("first").read_text(), "first").digest
+    checked = cli("alerts", "check", now=FRI.format("10:21"))
+    assert checked.code == 0, checked.err
+    if not seals:
+        assert checked.out == "0 new alerts; 0 deliveries sent, 0 failed.\n"
+        assert box.received() == [] and hook.received() == []
+        return
+    assert checked.out == "1 new alert; 3 deliveries sent, 0 failed.\n"
+    (mail,) = box.received()
+    assert mail.subject == f"{DEAL}: record sealed, digest {digest[:12]}…"
+    body = mail.text.replace("\r\n", "\n")
+    assert f"Record digest: {digest}\n" in body
+    assert "Sealed: 2002-06-07 10:20 PDT by alice\n" in body
+    assert f"Alert: {DEAL}/seal/2" in body  # the seal is the company chain's 2nd event
+    ((payload),) = [h.payload for h in hook.received()]
+    assert f"Record digest: {digest}" in payload["message"]
+    again = cli("alerts", "check", now=FRI.format("10:22"))
+    assert (len(box.received()), len(hook.received())) == (1, 1), again.out
+    assert cli("seal", "--key", str(alice), "-o", "second", now=FRI.format("10:30")).code == 0
+    second = read_seal(Path("second").read_text(), "second").digest
+    assert cli("alerts", "check", now=FRI.format("10:31")).code == 0
+    assert [m.subject for m in box.received()][1] == f"{DEAL}: record sealed, digest {second[:12]}…"
+    listed = cli("alerts", "list", now=FRI.format("10:32")).out
+    assert "@company @seal seal-2" in listed and "@company @seal seal-3" in listed

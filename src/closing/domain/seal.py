@@ -18,9 +18,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from closing.domain.alert_plan import AlertText
 from closing.domain.chain import ChainedEvent, record_digest
+from closing.domain.dealfile.schema import DealTerms
 from closing.domain.errors import RecordBrokenError
+from closing.domain.events import SEAL, Event
+from closing.domain.text import neutral
+from closing.domain.timefmt import local
 
+SEAL_STEP = "@seal"  # the step of a seal notice's ledger row: no deal file step can be it
 NAMESPACE = "closing-record"  # the SSHSIG namespace: a seal's signature means nothing elsewhere
 TITLE = "closing record seal"
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -152,3 +158,31 @@ def signer_key(armored: str) -> SignerKey:
     digest = base64.b64encode(hashlib.sha256(key).digest()).decode().rstrip("=")
     name = kind.removeprefix("ssh-").split("-")[0].upper()
     return SignerKey("ECDSA" if name.startswith("ECDSA") else name, f"SHA256:{digest}")
+
+
+def seal_notices(
+    terms: DealTerms, events: Sequence[Event], sent: set[str]
+) -> list[tuple[str, Event, AlertText]]:
+    """A notice of each seal among the company chain's `events` whose ledger rule (`seal-N`,
+    N its number in the chain) is not in `sent`, with that rule: the digest people keep in their
+    mailboxes, to compare with the seal file's later."""
+    found = []
+    for event in events:
+        rule = f"seal-{event.seq}"
+        if event.kind != SEAL or rule in sent:
+            continue
+        key = f"{terms.slug}/seal/{event.seq}"
+        title = f"{neutral(terms.slug)}: record sealed, digest {(event.evidence or '')[:12]}…"
+        body = "\n".join(
+            [
+                f"Deal: {neutral(terms.slug)} ({neutral(terms.title)})",
+                f"Sealed: {local(event.recorded_at, terms.zone)} by {neutral(event.actor)}",
+                f"Record digest: {neutral(event.evidence or '')}",
+                f"Seal: {neutral(event.note or '')}",
+                "Keep this message: the digest must match the seal file's "
+                "(closing verify --seal FILE --allowed-signers FILE checks the record against it)",
+                f"Alert: {key}",
+            ]
+        )
+        found.append((rule, event, AlertText(title, body, key)))
+    return found

@@ -58,6 +58,8 @@ class AlertRules(Spec):
     # when there are more than `digest_over` of them; each stays an alert of its own in the ledger.
     digest: bool = True
     digest_over: int = Field(default=3, ge=0)
+    # Each new seal's digest goes to every channel, so that copies live in people's mailboxes.
+    seals: bool = False
 
     def for_step(self, step: Step) -> AlertRules:
         """The rules of one step: its own `alerts` keys replace the deal's."""

@@ -16,6 +16,7 @@ from datetime import datetime
 from closing.domain.alert_plan import (
     AlertText,
     DueAlert,
+    Key,
     alert_text,
     at_sending,
     digest_groups,
@@ -24,8 +25,9 @@ from closing.domain.alert_plan import (
 )
 from closing.domain.board import Board, build_board, company_missing
 from closing.domain.deal import Deal
-from closing.domain.events import Purchaser
+from closing.domain.events import COMPANY_SLUG, Event, Purchaser
 from closing.domain.money import format_money
+from closing.domain.seal import SEAL_STEP, seal_notices
 from closing.services.alerts.channels import LOG_CHANNEL, channels_for
 from closing.services.wire_import import ImportResult
 from closing.store import alerts as db
@@ -100,7 +102,8 @@ def _decide_deal(
             db.alert_keys(connection, deal.id) if cache is None else cache.keys(connection, deal.id)
         )
         plan = plan_alerts(deal, purchasers, events, now, keys, company)
-        if not plan.due:
+        sealed = _seal_rows(deal, company, events, keys, now)
+        if not plan.due and not sealed:
             return found, plan.next_at
         channels = channels_for([*deal.terms.alerts.notify, *extra_urls])
         wires = wire_status_of(connection, deal.id)
@@ -161,12 +164,52 @@ def _decide_deal(
             db.insert_deliveries(
                 connection, [digest_id], [(channel.key, channel.name) for channel in outside], now
             )
+        notices = db.insert_alerts(connection, sealed)
+        db.insert_deliveries(connection, [notice.id for notice in notices], every, now)
+        found += [
+            Decided(deal.slug, COMPANY_SLUG, SEAL_STEP, row["rule"], row["title"], now, 0)
+            for row in sealed
+        ]
     if cache is not None:  # committed: the cache may now count these keys as sent
         cache.add(
             deal.id,
-            [(r["purchaser_id"], r["step"], r["rule"], r["deadline"]) for r in ledger_rows],
+            [
+                (r["purchaser_id"], r["step"], r["rule"], r["deadline"])
+                for r in [*ledger_rows, *sealed]
+            ],
         )
     return found, plan.next_at
+
+
+def _seal_rows(
+    deal: Deal,
+    company: Purchaser | None,
+    events: dict[int, list[Event]],
+    keys: set[Key],
+    now: datetime,
+) -> list[NewAlert]:
+    """With `alerts: {seals: true}`, the ledger row of each seal not yet in the ledger: a notice
+    of its digest to every channel (not a deadline: its `deadline` is when it was sealed)."""
+    if company is None or not deal.terms.alerts.seals:
+        return []
+    sent = {rule for _, step, rule, _ in keys if step == SEAL_STEP}
+    return [
+        {
+            "deal_id": deal.id,
+            "purchaser_id": company.id,
+            "step": SEAL_STEP,
+            "rule": rule,
+            "deadline": event.recorded_at,
+            "due_at": now,
+            "decided_at": now,
+            "superseded": False,
+            "title": text.title,
+            "body": text.body,
+            "key": text.key,
+            "fields_json": json.dumps({"deal": deal.slug, "key": text.key, "title": text.title}),
+        }
+        for rule, event, text in seal_notices(deal.terms, events.get(company.id, []), sent)
+    ]
 
 
 def _insert_digest(
