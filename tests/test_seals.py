@@ -325,3 +325,27 @@ def test_with_alerts_seals_each_new_seal_s_digest_goes_to_every_channel_once(
     assert [m.subject for m in box.received()][1] == f"{DEAL}: record sealed, digest {second[:12]}…"
     listed = cli("alerts", "list", now=FRI.format("10:32")).out
     assert "@company @seal seal-2" in listed and "@company @seal seal-3" in listed
+
+
+def test_the_memo_lists_the_seals_it_covers(seeded: Cli, alice: Path) -> None:
+    """`closing report` prints each seal recorded by its moment (when, by whom, the digest, the
+    key), in Markdown and HTML; a memo as of before the seal has none, and its record digest is
+    the one the seal signed; seals are not "other records"."""
+    closing_morning(seeded)
+    assert seeded("seal", "--key", str(alice), "-o", "s", now=FRI.format("10:20")).code == 0
+    digest = read_seal(Path("s").read_text(), "s").digest
+    key = signer_key(Path("s.sig").read_text())
+    memo = seeded("report", "--format", "md", now=FRI.format("10:30"))
+    assert memo.code == 0, memo.err
+    assert (
+        f"- Fri 2002-06-07 10:20 PDT, by alice: `{digest}`, signed with {key}; 3 heads, 4 events\n"
+        in memo.out
+    )
+    assert "| Seal |" not in memo.out  # not a row of the corrections and other records
+    assert "No step was undone, reversed or waived, and no purchaser withdrew." in memo.out
+    html = seeded("report", "--format", "html", now=FRI.format("10:30"))
+    assert "<h3>Seals</h3>" in html.out and f'<span class="hash block">{digest}</span>' in html.out
+    before = seeded("report", "--format", "md", "--as-of", "10:19", now=FRI.format("10:30"))
+    assert before.code == 0, before.err
+    assert "Seals (" not in before.out
+    assert f"Record digest** (one hash over every chain's head): `{digest}`" in before.out

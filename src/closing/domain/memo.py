@@ -21,6 +21,7 @@ from closing.domain.events import (
     INSTRUCTIONS_VERIFIED,
     RECEIPT,
     REVERSE,
+    SEAL,
     UNDO,
     WAIVE,
     WITHDRAW,
@@ -85,6 +86,16 @@ class Head:
 
 
 @dataclass(frozen=True)
+class SealLine:
+    """A seal the memo covers (`closing seal`): when, by whom, the digest and the key."""
+
+    when: str
+    by: str
+    digest: str
+    signed: str  # "signed with ED25519 key SHA256:...; 3 heads, 11 events"
+
+
+@dataclass(frozen=True)
 class Memo:
     slug: str
     title: str
@@ -112,6 +123,7 @@ class Memo:
     heads: tuple[Head, ...]
     digest: str  # one hash over every head: `closing verify`'s record digest
     integrity: str  # what `closing verify` found, in a sentence
+    seals: tuple[SealLine, ...] = ()  # the seals recorded by the memo's moment
 
 
 def long_date(day: date) -> str:
@@ -243,9 +255,14 @@ def build_memo(
     others: list[RecordLine] = []
     instructions: list[RecordLine] = []
     instructions_status: str | None = None
+    seals: list[SealLine] = []
     for entry in entries:
         event = entry.event
         if event.kind in KNOWN_KINDS and event.kind not in CORRECTIONS:
+            continue
+        if event.kind == SEAL:
+            sealed_at = when(event.recorded_at, zone)
+            seals.append(SealLine(sealed_at, event.actor, event.evidence or "", event.note or ""))
             continue
         line = record_line(deal, entry, mask)
         if event.kind in CORRECTIONS:
@@ -326,6 +343,7 @@ def build_memo(
         heads=heads,
         digest=record_digest({head.slug: head.hash for head in heads}),
         integrity=integrity,
+        seals=tuple(seals),
     )
 
 
