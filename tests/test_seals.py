@@ -5,6 +5,7 @@ passes plain `verify` but not the seal; OpenSSH alone verifies the same signatur
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -138,6 +139,16 @@ def test_a_seal_round_trip_and_a_recomputed_rewrite_that_only_the_seal_catches(
         "the sealed head of stonestreet (event #2, "
     )
     assert "is gone: event #2 now has hash" in broken.err and len(broken.err.splitlines()) == 1
+    as_json = seeded(*args, "--json", now=FRI.format("11:10"))
+    assert as_json.code == ExitCode.RECORD
+    found = json.loads(as_json.out)
+    assert (found["ok"], found["signer"], found["key"]) == (
+        False,
+        "alice@firm",
+        f"ED25519 key {key}",
+    )
+    assert found["gone"]["party"] == "stonestreet" and found["gone"]["seq"] == 2
+    assert found["heads"]["stonestreet"]["seq"] == 2 and found["problem"] in broken.err
     board = seeded("status", now=FRI.format("11:15")).out
     assert "The event log failed verification at 2002-06-07 11:10 PDT" in board
 
@@ -171,6 +182,17 @@ def test_a_signer_not_allowed_or_an_edited_seal_file_fails(
     edited = seeded("verify", "--seal", "s", "--allowed-signers", str(ours))
     assert edited.code == ExitCode.RECORD
     assert edited.err.startswith("Error: the seal's signature s.sig does not verify for alice@firm")
+    for alone in (("--seal", "s"), ("--allowed-signers", str(ours))):
+        assert seeded("verify", *alone).err == (
+            "Error: --seal FILE and --allowed-signers FILE (ssh-keygen's format) go together\n"
+        )
+    seal_file.write_text(
+        seal_file.read_text().replace("events: 5", "events: 4").replace("\n", "\r\n")
+    )
+    crlf = seeded("verify", "--seal", "s", "--allowed-signers", str(ours))
+    assert crlf.code == ExitCode.RECORD, (
+        "the signature is over the file's bytes, as OpenSSH reads it"
+    )
     seal_file.write_text("closing record seal\ndeal: x\n")
     assert seeded("verify", "--seal", "s", "--allowed-signers", str(ours)).err == (
         "Error: s is not a closing seal: it lacks sealed at, events, digest\n"

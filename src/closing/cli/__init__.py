@@ -427,10 +427,10 @@ def verify(app: App, /, deal: str | None, deal_name: str | None, as_json: bool, 
     from closing.domain.errors import RecordBrokenError
     from closing.services.verify import verify_log
 
-    if kw["seal"] is not None:  # --seal FILE --allowed-signers FILE
+    if kw["seal"] is not None or kw["allowed_signers"] is not None:
         from closing.cli.seals import verify_seal
 
-        return verify_seal(app, deal or deal_name, kw["seal"], kw["allowed_signers"])
+        return verify_seal(app, deal or deal_name, as_json, kw["seal"], kw["allowed_signers"])
 
     result = verify_log(app.existing_database, deal or deal_name, app.now())
     broken = result.broken

@@ -56,36 +56,61 @@ def seal(app: App, deal: str | None, deal_name: str | None, key: Path, output: P
 
 
 def verify_seal(
-    app: App, deal_name: str | None, seal_path: Path, allowed_signers: Path | None
+    app: App,
+    deal_name: str | None,
+    as_json: bool,
+    seal_path: Path | None,
+    allowed_signers: Path | None,
 ) -> None:
     """`closing verify --seal FILE --allowed-signers FILE`: exit 0 when the signature is by an
     allowed signer and the log holds every sealed head; 8 naming the first one gone."""
     from closing.services.seals import check_seal
 
-    if allowed_signers is None:
-        raise UsageError("--seal needs --allowed-signers FILE (ssh-keygen's format)")
+    if seal_path is None or allowed_signers is None:
+        raise UsageError("--seal FILE and --allowed-signers FILE (ssh-keygen's format) go together")
     found = check_seal(app.existing_database, deal_name, seal_path, allowed_signers, app.now())
     broken, gone, seal = found.log.broken, found.log.gone, found.seal
     slug = found.log.deal.slug
+    problem = None
     if broken is not None:
-        raise RecordBrokenError(
+        problem = (
             f"the event log of {slug} does not hold: event #{broken.seq} of "
             f"{broken.party.lstrip('@')} is {broken.what}: {broken.detail}"
         )
-    if gone is not None:
+    elif gone is not None:
         head, what = gone
-        raise RecordBrokenError(
+        problem = (
             f"the record of {slug} no longer extends the seal of {seal.sealed_at}: the sealed "
             f"head of {head.party.lstrip('@')} (event #{head.seq}, {head.hash[:12]}…) is gone: "
             f"{what}"
         )
-    app.out(
-        f"The record of {slug} extends the seal of {seal.sealed_at}: "
-        f"{plural(len(seal.heads), 'sealed head')} still in "
-        f"{'its chain' if len(seal.heads) == 1 else 'their chains'}, unchanged.\n"
-        f"Signed by {neutral(found.principal)} with {found.key}.\n"
-        f"Sealed digest: {seal.digest}"
-    )
+    if as_json:
+        app.print_json(
+            {
+                "deal": slug,
+                "ok": problem is None,
+                "sealed_at": seal.sealed_at,
+                "digest": seal.digest,
+                "signer": found.principal,
+                "key": str(found.key),
+                "heads": {head.party: {"seq": head.seq, "hash": head.hash} for head in seal.heads},
+                "gone": None
+                if gone is None
+                else {"party": gone[0].party, "seq": gone[0].seq, "what": gone[1]},
+                "problem": problem,
+            }
+        )
+    elif problem is None:
+        count = len(seal.heads)
+        app.out(
+            f"The record of {slug} extends the seal of {seal.sealed_at}: "
+            f"{plural(count, 'sealed head')} still in "
+            f"{'its chain' if count == 1 else 'their chains'}, unchanged.\n"
+            f"Signed by {neutral(found.principal)} with {found.key}.\n"
+            f"Sealed digest: {seal.digest}"
+        )
+    if problem is not None:
+        raise RecordBrokenError(problem)
 
 
 COMMANDS = [seal]

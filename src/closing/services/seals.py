@@ -115,8 +115,9 @@ def check_seal(
     (`SealCheck.log.broken` / `.gone` say otherwise)."""
     signature = seal_path.with_name(seal_path.name + ".sig")
     try:
-        text = seal_path.read_text(encoding="ascii")
-        armored = signature.read_text(encoding="ascii")
+        # Bytes as they are (no newline translation): what ssh-keygen reads from the file.
+        text = seal_path.read_bytes().decode("ascii")
+        armored = signature.read_bytes().decode("ascii")
     except FileNotFoundError as error:
         raise UsageError(f"no file at {error.filename}") from None
     except (OSError, UnicodeDecodeError) as error:
