@@ -211,6 +211,11 @@ def test_a_seal_is_never_overwritten_and_a_bad_key_writes_nothing(
         "Error: taken already exists; a seal is never overwritten (choose -o)\n",
     )
     assert Path("taken").read_text() == "mine\n"
+    nowhere = seeded("seal", "--key", str(alice), "-o", "nodir/s")
+    assert (nowhere.code, nowhere.err) == (
+        ExitCode.USAGE,
+        "Error: cannot write nodir/s: No such file or directory\n",
+    )
     missing = seeded("seal", "--key", "nokey", "-o", "s")
     assert (missing.code, missing.err) == (ExitCode.USAGE, "Error: no SSH key at nokey\n")
     Path("notakey").write_text("hello\n")

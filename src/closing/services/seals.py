@@ -54,21 +54,31 @@ def seal_record(
     at = now.astimezone(deal.terms.zone)
     path = output or Path(f"{deal.slug}-{at:%Y%m%d-%H%M}")
     signature = path.with_name(path.name + ".sig")
-    for taken in (path, signature):
-        if taken.exists():
-            raise UsageError(f"{taken} already exists; a seal is never overwritten (choose -o)")
+    for file in (path, signature):
+        if file.exists():
+            raise _taken(file)
     heads = {party: (check.lengths[party], head) for party, head in check.heads.items()}
     seal = make_seal(deal.slug, at, check.events, heads)
     try:
-        path.write_text(seal.text(), encoding="ascii")
+        with path.open("x", encoding="ascii") as out:  # never another's file, even now
+            out.write(seal.text())
+    except FileExistsError:
+        raise _taken(path) from None
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror}") from None
+    try:
         signer = signer_key(ssh_signatures.sign_file(path, key).read_text(encoding="ascii"))
         _record_seal(database, deal.slug, seal, signer, now, actor, host)
     except BaseException:
-        for written in (path, signature):
+        for file in (path, signature):
             with contextlib.suppress(OSError):
-                written.unlink()
+                file.unlink()
         raise
     return Sealed(seal, path, signature, signer)
+
+
+def _taken(file: Path) -> UsageError:
+    return UsageError(f"{file} already exists; a seal is never overwritten (choose -o)")
 
 
 def _record_seal(
