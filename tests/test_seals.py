@@ -5,10 +5,16 @@ passes plain `verify` but not the seal; OpenSSH alone verifies the same signatur
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
+import sys
+import termios
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -376,3 +382,37 @@ def test_the_memo_lists_the_seals_it_covers(seeded: Cli, alice: Path) -> None:
     assert before.code == 0, before.err
     assert "Seals (" not in before.out
     assert f"Record digest** (one hash over every chain's head): `{digest}`" in before.out
+
+
+def test_a_key_with_a_passphrase_and_no_agent_is_asked_for_on_the_terminal(
+    seeded: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a terminal (its controlling one), ssh-keygen asks for the key's passphrase there, as
+    it does by hand, and the seal is written; nothing else of the output is lost."""
+    key = keygen(tmp_path / "carol", passphrase="open sesame")
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
+    env.update(CLOSING_DATABASE_URL=seeded.database_url, CLOSING_NOW=FRI.format("10:20"))
+    sealing = subprocess.Popen(
+        [sys.executable, "-m", "closing", "seal", "--key", str(key), "-o", "t"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    os.close(slave)
+    drawn = b""
+    while b"passphrase" not in drawn:
+        assert select.select([master], [], [], 60)[0], f"no passphrase prompt: {drawn!r}"
+        drawn += os.read(master, 4096)
+    os.write(master, b"open sesame\n")
+    assert sealing.wait(60) == 0
+    with contextlib.suppress(OSError):  # EIO: the child has closed the terminal
+        while chunk := os.read(master, 4096):
+            drawn += chunk
+    os.close(master)
+    assert b"Sealed neotherapeutics-2002-06-07" in drawn
+    assert (tmp_path / "t.sig").read_text().startswith("-----BEGIN SSH SIGNATURE-----")

@@ -34,6 +34,8 @@ def sign_file(path: Path, key: Path) -> Path:
     file can sign without one."""
     if not key.is_file():
         raise UsageError(f"no SSH key at {key}")
+    # ssh-keygen asks for a passphrase on the controlling terminal (/dev/tty) when there is one;
+    # standard input (a pipe, a file) is never its to read one from.
     done = subprocess.run(
         [_ssh_keygen(), "-Y", "sign", "-q", "-f", str(key), "-n", NAMESPACE, str(path)],
         capture_output=True,
