@@ -76,6 +76,7 @@ def test_the_json_board_has_totals_and_exact_money(seeded: Cli) -> None:
     assert stonestreet["steps"]["wired"] == {
         "status": "pending",
         "deadline": "2002-06-07T17:00:00-07:00",
+        "practical_deadline": None,
         "done_at": None,
         "done_by": None,
         "late_by": None,

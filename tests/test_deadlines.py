@@ -14,7 +14,7 @@ import pytest
 from closing.domain.calendar import CalendarBook, calendar_snapshot
 from closing.domain.deal import Deal
 from closing.domain.dealfile.load import load_deal_file
-from closing.domain.dealfile.schema import DealTerms, DueAfter, Step, StepCutoff
+from closing.domain.dealfile.schema import DealTerms, Due, Step, StepCutoff
 from closing.domain.events import Event, Purchaser
 from tests.helpers import SEED
 
@@ -41,7 +41,7 @@ def next_day_step(*calendars: str, after: str = "closing", **more: Any) -> Step:
     return Step(
         id="original",
         title="Original delivered",
-        due=DueAfter(after=after, business_days=1),
+        due=Due(after=after, business_days=1),
         calendars=list(calendars) or None,
         **more,
     )

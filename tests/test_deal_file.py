@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from closing.domain.dealfile.load import load_deal_file
-from closing.domain.dealfile.schema import DueAfter
+from closing.domain.dealfile.schema import Due
 from closing.domain.errors import DealFileError, ExitCode
 
 SEED = Path(__file__).resolve().parents[1] / "workflows" / "neotherapeutics-2002-06-07.yaml"
@@ -191,8 +191,8 @@ def test_seed_loads_steps_in_order() -> None:
     assert [step.id for step in terms.steps if step.is_payment] == ["wired"]
     # "the original Warrant to be delivered ... on the next following business day" after the
     # closing; the 424(b)(5) filing two business days after it on the SEC's (Federal) calendar.
-    assert terms.step("warrant_delivered").due == DueAfter(after="closing", business_days=1)
-    assert terms.step("prospectus_filed").due == DueAfter(after="closing", business_days=2)
+    assert terms.step("warrant_delivered").due == Due(after="closing", business_days=1)
+    assert terms.step("prospectus_filed").due == Due(after="closing", business_days=2)
     assert terms.step("prospectus_filed").calendars == ["XFED"]
     assert terms.step("wired").due == "closing_cutoff"
     assert terms.step("dwac_credited").needs == ["dwac.dtc_number", "dwac.account_number"]
@@ -422,8 +422,8 @@ def test_unknown_calendar_is_reported(variant: MakeVariant) -> None:
     path, text = variant(("calendars: [NYSE, XFED]", "calendars: [NYSE, LSEX]"))
     line = line_of(text, "calendars: [NYSE, LSEX]")
     assert problems_of(path) == [
-        f"{path}:{line}: business_days.calendars: unknown calendar 'LSEX'; use NYSE, XFED, or a "
-        "country or subdivision code such as CA-ON, VG or GB"
+        f"{path}:{line}: business_days.calendars: unknown calendar 'LSEX'; use NYSE, XFED, SEC, "
+        "or a country or subdivision code such as CA-ON, VG or GB"
     ]
 
 
@@ -477,7 +477,8 @@ def test_step_due_after_unknown_step_is_reported(variant: MakeVariant) -> None:
     )
     line = line_of(text, "due:", after="id: warrant_delivered")
     assert problems_of(path) == [
-        f"{path}:{line}: step 'warrant_delivered' is due after unknown step 'faxed'"
+        f"{path}:{line}: step 'warrant_delivered' is due after 'faxed', which is neither a step "
+        "nor a key date (closing)"
     ]
 
 
@@ -719,8 +720,8 @@ def test_a_step_due_after_itself_is_refused(variant: MakeVariant) -> None:
     )
     line = line_of(text, "due:", after="id: warrant_delivered")
     assert problems_of(path) == [
-        f"{path}:{line}: step 'warrant_delivered' is due after itself; use after: closing or "
-        "another step"
+        f"{path}:{line}: step 'warrant_delivered' is due after itself; use after: closing, a key "
+        "date or another step"
     ]
 
 

@@ -46,9 +46,9 @@ class Located:
         # `due` is either `closing_cutoff` or a mapping: report only the form that was written.
         if isinstance(given, dict) and any(str(p).startswith("literal[") for p in parts):
             return
-        if parts and parts[-1] == "DueAfter" and not isinstance(given, dict):
+        if parts and parts[-1] == "Due" and not isinstance(given, dict):
             return
-        loc: Loc = (*base, *(p for p in parts if p != "DueAfter"))
+        loc: Loc = (*base, *(p for p in parts if p != "Due"))
         kind = item["type"]
         if kind == "missing":
             parent, name = loc[:-1], loc[-1]
