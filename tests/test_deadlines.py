@@ -122,13 +122,13 @@ def test_the_next_business_day_across_the_end_of_daylight_saving() -> None:
     assert due == datetime(2002, 10, 29, 1, tzinfo=UTC)
 
 
-def test_the_424b5_filing_is_due_two_business_days_after_the_closing() -> None:
+def test_the_424b5_filing_is_due_two_business_days_after_the_pricing() -> None:
     """The seed's prospectus supplement filing: Friday June 7, 2002 + 2 business days of the
-    Federal calendar = Tuesday June 11, 2002 at the cutoff."""
+    SEC's calendar = Tuesday June 11, 2002 at EDGAR's 17:30 New York (14:30 Pacific)."""
     terms = SEED_TERMS
     book = CalendarBook([], calendar_snapshot(terms.calendar_names(), terms.closing_date))
     deal = Deal(1, terms.slug, terms, book, datetime(2002, 6, 7, tzinfo=UTC))
-    assert local(deal.deadline(terms.step("prospectus_filed"), {})) == "Tue 2002-06-11 17:00 PDT"
+    assert local(deal.deadline(terms.step("prospectus_filed"), {})) == "Tue 2002-06-11 14:30 PDT"
     assert local(deal.deadline(terms.step("warrant_delivered"), {})) == "Mon 2002-06-10 17:00 PDT"
 
 

@@ -40,7 +40,8 @@ BLOCKED_STYLE = "magenta"
 
 
 def step_cell(status: StepStatus, board: Board, withdrawn: bool = False) -> Text:
-    """A short cell: `✓ 08:30`, `✓ 17:30 late`, `7h30m`, `! 1h30m ⚑`, `✗ 2h05m`, `waived`."""
+    """A short cell: `✓ 08:30`, `✓ 17:30 late`, `7h30m`, `! 1h30m ⚑`, `✗ 2h05m`, `waived`; when a
+    market's cutoff comes first and is near or past, its name: `✗ 30m Fedwire`."""
     zone = board.terms.zone
     now = board.as_of
     if status.finished and status.status != WAIVED_STATUS:
@@ -65,12 +66,9 @@ def step_cell(status: StepStatus, board: Board, withdrawn: bool = False) -> Text
         else:
             text = duration(left, "compact")
         if status.market_first and status.status in (OVERDUE, DUE_SOON_STATUS):
-            # the market's cutoff counts, not the agreement's: say whose, and when it closes
+            # the market's cutoff counts, not the agreement's: say whose (the notes say when)
             practical = board.terms.step(status.step).practical
-            assert practical is not None and status.practical is not None
-            verb = "closed" if status.status == OVERDUE else "closes"
-            at = status.practical.astimezone(zone).strftime("%H:%M")
-            text += f" · {practical_title(practical.market)} {verb} {at}"
+            text += f" {practical_title(practical.market if practical else None)}"
     cell = Text(text, style=STYLES[status.status])
     if status.blocked_by and not status.finished:
         cell.append(f" {BLOCKED_MARK}", style=BLOCKED_STYLE)

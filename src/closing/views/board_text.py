@@ -169,7 +169,9 @@ def market_lines(board: Board) -> list[str]:
     for step_id, cutoff, words in board.markets_closed:
         step = board.terms.step(step_id)
         market = practical_title(step.practical.market if step.practical else None)
-        at = cutoff.astimezone(zone).strftime("%H:%M %Z")
+        local = cutoff.astimezone(zone)
+        same_day = local.date() == board.as_of.astimezone(zone).date()
+        at = local.strftime("%H:%M %Z" if same_day else "%a %H:%M %Z")
         lines.append(f"{neutral(step.heading)}: {market} closed {at}; {words}")
     return lines
 

@@ -48,7 +48,7 @@ class Located:
             return
         if parts and parts[-1] == "Due" and not isinstance(given, dict):
             return
-        loc: Loc = (*base, *(p for p in parts if p != "Due"))
+        loc: Loc = (*base, *(p for p in parts if p != "Due" and not _wrapper(p)))
         kind = item["type"]
         if kind == "missing":
             parent, name = loc[:-1], loc[-1]
@@ -68,6 +68,11 @@ class Located:
         return [
             Problem(self.path, line, neutral(message)) for line, message in sorted(self.problems)
         ]
+
+
+def _wrapper(part: object) -> bool:
+    """A validator's own step in pydantic's error location (`function-after[...]`), not a key."""
+    return isinstance(part, str) and part.startswith("function-")
 
 
 def dotted(loc: Loc) -> str:
