@@ -229,3 +229,34 @@ def test_a_due_from_a_date_the_file_does_not_name_is_refused(cli: Cli, seed_path
         r"nor a key date \(closing, signing, pricing\)\n",
         result.err,
     ), result.err
+
+
+def test_a_step_due_before_another_counts_from_that_ones_deadline(
+    cli: Cli, seed_path: Path
+) -> None:
+    """`before: prospectus_filed, business_days: 1`: the business day before the 424(b)(5)'s
+    deadline day (Tuesday June 11): Monday June 10, at the deal's 17:00 Pacific."""
+    text = seed_path.read_text().replace(
+        "  - id: signed\n",
+        "  - id: filing_approved\n    title: Filing approved\n    party: company\n"
+        "    due: {before: prospectus_filed, business_days: 1}\n"
+        "  - id: signed\n",
+    )
+    seed_path.write_text(text)
+    assert cli("init", str(seed_path), now="2002-06-07T07:00:00-07:00").code == 0
+    company = board(cli, "2002-06-07T08:00:00-07:00")["company"]["steps"]
+    assert company["filing_approved"]["deadline"] == "2002-06-10T17:00:00-07:00"
+
+
+def test_steps_due_before_each_other_are_refused(cli: Cli, seed_path: Path) -> None:
+    text = seed_path.read_text().replace(
+        "  - id: signed\n",
+        "  - id: first\n    title: First\n    party: company\n    due: {before: second}\n"
+        "  - id: second\n    title: Second\n    party: company\n    due: {before: first}\n"
+        "  - id: signed\n",
+    )
+    seed_path.write_text(text)
+    result = cli("init", str(seed_path), now="2002-06-07T07:00:00-07:00")
+    assert result.code == ExitCode.DEAL_FILE
+    assert result.err.count("due before each other") == 1
+    assert "steps are due before each other: first -> second -> first" in result.err

@@ -124,13 +124,15 @@ def _check_before_chains(located: Located, steps: list[Step], seen: dict[str, in
         for step in steps
         if isinstance(step.due, Due) and step.due.before in seen
     }
+    reported: set[frozenset[str]] = set()
     for start in before:
         chain = [start]
         while chain[-1] in before:
             following = before[chain[-1]]
             assert following is not None
             if following in chain:
-                if following == start:
+                if following == start and frozenset(chain) not in reported:
+                    reported.add(frozenset(chain))
                     located.problem(
                         ("steps", seen[start], "due"),
                         f"steps are due before each other: {' -> '.join([*chain, start])}",
