@@ -14,7 +14,8 @@ FAIL only with --strict.
 The budgets (issue 19), against the import floor `python -c "import sqlmodel, rich.table,
 transitions"` timed in the same rounds: `closing --help` within 0.2x of it, importing no database
 code; the seed's `status` and `mark-wired` within 0.5x; `status --json` of 10,000 purchasers x 7
-steps within 1.0x.
+steps within 1.0x; and (issue 21: market cutoffs and anchors on every step's deadline) the
+60-step example's `status` with 200 purchasers within 0.6x.
 
 --smoke runs every case once, without the warm-up, on a deal of a few dozen purchasers and
 judges no budget: a test of the suite runs it, so that the script keeps working.
@@ -297,7 +298,7 @@ def main() -> int:
             within("seed mark-wired", seed_wired, baseline, "the import floor", 0.5),
             within(f"{size} status --json", big_json, baseline, "the import floor", 1.0),
             within(f"{size} mark-wired", big_wired, seed_wired, "seed mark-wired"),
-            within(f"60x{sixty_count} status", sixty_text, baseline, "the import floor"),
+            within(f"60x{sixty_count} status", sixty_text, baseline, "the import floor", 0.6),
             within(f"60x{sixty_count} status --json", sixty_json, baseline, "the import floor"),
         ]
     note = f"{size} deal done: {progress}\n{sixty_progress}"

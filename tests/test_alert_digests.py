@@ -154,8 +154,9 @@ def test_a_few_alerts_due_together_go_out_one_by_one(deal: Deal, webhook: HttpRe
 def test_a_wire_alert_names_the_amount_owed_and_what_is_missing(
     deal: Deal, smtp: SmtpReceiver
 ) -> None:
-    """Stonestreet has signed and sent part of its price: the wire alert says what is still
-    owed, that the deal file has no company wire instructions, and the board in one line."""
+    """Stonestreet has signed and sent part of its price: the wire alert, 30 minutes before
+    Fedwire's close (15:00 PDT, before the agreement's 17:00), says so, what is still owed, that
+    the deal file has no company wire instructions, and the board in one line."""
     deal.load("  before: [30m]\n  at_deadline: false\n", [smtp.url()])
     for args, now in [
         (("mark-signed", "stonestreet"), "2002-06-07T09:00:00-07:00"),
@@ -167,9 +168,11 @@ def test_a_wire_alert_names_the_amount_owed_and_what_is_missing(
     ]:
         done = deal.run(*args, now=now)
         assert done.returncode == 0, done.stderr
-    assert deal.check("2002-06-07T16:30:00-07:00").returncode == 0
+    assert deal.check("2002-06-07T14:30:00-07:00").returncode == 0
     mails = {m.subject: m.text.replace("\r\n", "\n") for m in smtp.received()}
     wire = mails["Stonestreet Limited Partnership: Purchase price wired not done, cutoff in 30m"]
+    assert "Deadline: cutoff 2002-06-07 15:00 PDT, " in wire
+    assert "The deadline is the earlier of the agreement's and Fedwire's cutoff\n" in wire
     assert "Owed: $350,000.00 (received $100,000.00 of $450,000.00)\n" in wire
     assert "Missing: the deal file has no company wire instructions\n" in wire
     assert (

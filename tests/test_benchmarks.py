@@ -36,6 +36,7 @@ FIGURES = {
         "seed: mark-wired stonestreet (fresh db copy)",
         "24: status --json",
         "60 steps x 6: status --json",
+        "60x6 status ",
         "24: init (fresh db each run)",
         "closing --help imports no database code",
         "budgets (not judged: smoke run):",

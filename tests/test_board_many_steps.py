@@ -52,14 +52,15 @@ def board_lines(cli: Cli, columns: int) -> list[str]:
 def test_at_80_columns_each_purchaser_lists_what_is_open_or_late(morning: Cli) -> None:
     """Fourteen step columns cannot fit 80 columns: the board says how many steps each
     purchaser has done and lists what is open, the steps that can be done now first, counting
-    the rest (`+11 more`). The company line counts the 46 deliveries and lists the late press
-    release first, then the open ones, in whole entries over three lines."""
+    the rest (`+11 more`). The company line counts the 46 deliveries and lists the overdue
+    listing notice (due 15 calendar days before the closing) and the late press release first,
+    then the open ones, in whole entries over three lines."""
     lines = board_lines(morning, 80)
     start = lines.index("") + 1
     assert lines[start : start + 12] == [
-        "Company: 3/46 done · Pricing PR ✓ 06:45 late · 20% rule 8h00m",
-        "         No stop ord 8h00m · Consents 8h00m · Co. signed 8h00m",
-        "         PAA signed 8h00m · Lock-ups 8h00m · Warrant agt 8h00m · +36 more",
+        "Company: 3/46 done · LAS filed ✗ 14d16h · Pricing PR ✓ 06:45 late",
+        "         20% rule 8h00m · No stop ord 8h00m · Consents 8h00m · Co. signed 8h00m",
+        "         PAA signed 8h00m · Lock-ups 8h00m · Warrant agt 8h00m · +35 more",
         "Purchaser                                  Done   Open or late",
         "─" * 77,
         "Bramblewood Capital Master Fund, Ltd.      2/14   W-9/W-8BEN 8h00m · +11 more",

@@ -57,18 +57,20 @@ def loaded(cli: Cli) -> Cli:
 
 def test_the_example_loads_with_each_deadline_from_its_own_cutoff_and_calendars(cli: Cli) -> None:
     """46 company steps and 14 per purchaser. The pricing press release is due 09:30 New York
-    time, the wire at 18:00 New York time (the Fedwire deadline), the 424(b)(5) two Federal
-    business days after Friday June 28, 2019 (Tuesday July 2), the 8-K four (Friday July 5, past
-    Independence Day), and the original warrant the next business day: Monday July 1, except in
-    Toronto, where Canada Day makes it Tuesday July 2."""
+    time, the wire at Fedwire's close (18:00 New York), the 424(b)(5) two SEC business days after
+    the pricing on Thursday June 27, 2019 (Monday July 1), the 8-K four after the signing that day
+    (Wednesday July 3), both at EDGAR's 17:30 New York, the listing notice 15 calendar days
+    before the closing (Thursday June 13), and the original warrant the next business day: Monday
+    July 1, except in Toronto, where Canada Day makes it Tuesday July 2."""
     data = board(loaded(cli), minute(0))
     steps = data["deal"]["steps"]
     parties = [step["party"] for step in steps]
     assert (len(steps), parties.count("company"), parties.count("purchaser")) == (60, 46, 14)
     company = data["company"]["steps"]
     assert company["press_release"]["deadline"] == "2019-06-28T06:30:00-07:00"
-    assert company["prospectus_filed"]["deadline"] == "2019-07-02T17:00:00-07:00"
-    assert company["form_8k"]["deadline"] == "2019-07-05T17:00:00-07:00"
+    assert company["prospectus_filed"]["deadline"] == "2019-07-01T14:30:00-07:00"
+    assert company["form_8k"]["deadline"] == "2019-07-03T14:30:00-07:00"
+    assert company["listing_notice"]["deadline"] == "2019-06-13T17:00:00-07:00"
     assert company["closing_set"]["deadline"] == "2019-07-15T17:00:00-07:00"
     assert company["legal_opinion"]["deadline"] == "2019-06-28T17:00:00-07:00"
     originals = {
@@ -145,7 +147,15 @@ def test_marking_through_all_sixty_steps_closes_the_deal(cli: Cli) -> None:
         for steps in [data["company"]["steps"], *(row["steps"] for row in data["purchasers"])]
         for status in steps.values()
     }
-    assert statuses == {"done"}  # everything on time
+    # Everything on time but the listing notice, due before the agreement existed (marks before
+    # the agreement date are refused): done on the closing day, late.
+    late = {
+        step_id
+        for steps in [data["company"]["steps"], *(row["steps"] for row in data["purchasers"])]
+        for step_id, status in steps.items()
+        if status["status"] != "done"
+    }
+    assert (statuses, late) == ({"done", "done_late"}, {"listing_notice"})
     assert data["totals"]["amount_received"] == "9999985.00"
     laurentian = next(row for row in data["purchasers"] if row["slug"] == "laurentian")
     assert laurentian["shortfall"] == "15.00"
@@ -155,7 +165,8 @@ def test_marking_through_all_sixty_steps_closes_the_deal(cli: Cli) -> None:
     lines = [line.rstrip() for line in text.splitlines()]
     assert max(len(line) for line in lines) <= 80, text
     assert "  DEAL CLOSED" in text
-    assert "Company: 46/46 done" in lines
+    company_line = next(line for line in lines if line.startswith("Company: "))
+    assert re.fullmatch(r"Company: 46/46 done · LAS filed ✓ \d\d:\d\d late", company_line), text
     for name in PURCHASERS.values():
         assert any(re.fullmatch(rf"{re.escape(name)} +14/14 +closed", line) for line in lines), (
             name,

@@ -137,7 +137,7 @@ def test_piped_status_is_as_wide_as_its_data(
     out = seeded("status", now="2002-06-07T15:30:00-07:00").out
     lines = out.splitlines()
     assert lines[5].rstrip() == (
-        "Purchaser                            Shares           Price   Signed    Wired       "
+        "Purchaser                            Shares           Price   Signed    Wired             "
         "Faxed       Original   DWAC"
     )
     assert lines[7].startswith("Stonestreet Limited Partnership   1,935,483     $450,000.00")

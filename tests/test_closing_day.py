@@ -30,7 +30,8 @@ def statuses(data: dict[str, Any], slug: str) -> dict[str, str]:
 
 
 def test_the_board_before_anything_happens(seeded: Cli) -> None:
-    """At 09:00 everything is pending with 8h left (the original warrant is due Monday), the
+    """At 09:00 everything is pending with 8h left (the wire 6h: Fedwire closes at 15:00 PDT;
+    the original warrant is due Monday), the
     company's prospectus supplement is delivered and its filing due Tuesday, and blank details
     flag the wire (no company wire instructions), the fax, the original and the DWAC credit as
     blocked without hiding their time left."""
@@ -41,11 +42,11 @@ def test_the_board_before_anything_happens(seeded: Cli) -> None:
         "neotherapeutics-2002-06-07 · closing Fri 2002-06-07 · cutoff 17:00 PDT\n"
         "now 2002-06-07 09:00 PDT · times in America/Los_Angeles\n"
         "\n"
-        "Company: Prospectus ✓ 07:30 · 424(b)(5) 4d8h\n"
+        "Company: Prospectus ✓ 07:30 · 424(b)(5) 4d5h\n"
         "Purchaser                         Signed   Wired     Faxed     Original   DWAC\n"
         "─────────────────────────────────────────────────────────────────────────────────\n"
-        "Stonestreet Limited Partnership   8h00m    8h00m ⚑   8h00m ⚑   3d8h ⚑     8h00m ⚑\n"
-        "BNC Bach International, Ltd.      8h00m    8h00m ⚑   8h00m ⚑   3d8h ⚑     8h00m ⚑\n"
+        "Stonestreet Limited Partnership   8h00m    6h00m ⚑   8h00m ⚑   3d8h ⚑     8h00m ⚑\n"
+        "BNC Bach International, Ltd.      8h00m    6h00m ⚑   8h00m ⚑   3d8h ⚑     8h00m ⚑\n"
         "\n"
         "0/2 closed                        0/2      0/2       0/2       0/2        0/2\n"
         "5,935,483 shares · 593,548 warrant shares\n"
@@ -76,6 +77,7 @@ def test_the_json_board_has_totals_and_exact_money(seeded: Cli) -> None:
     assert stonestreet["steps"]["wired"] == {
         "status": "pending",
         "deadline": "2002-06-07T17:00:00-07:00",
+        "practical_deadline": "2002-06-07T15:00:00-07:00",
         "done_at": None,
         "done_by": None,
         "late_by": None,
@@ -86,7 +88,7 @@ def test_the_json_board_has_totals_and_exact_money(seeded: Cli) -> None:
     }
     company = data["company"]["steps"]
     assert company["prospectus_delivered"]["status"] == "done"
-    assert company["prospectus_filed"]["deadline"] == "2002-06-11T17:00:00-07:00"
+    assert company["prospectus_filed"]["deadline"] == "2002-06-11T14:30:00-07:00"  # EDGAR
     assert stonestreet["steps"]["dwac_credited"]["blocked_by"] == [
         "DTC participant number missing",
         "DWAC account number missing",
@@ -117,7 +119,7 @@ def test_a_whole_closing_day(seeded: Cli) -> None:
     )
 
     at_1530 = board_json(seeded, FRI.format("15:30"))
-    assert statuses(at_1530, "bnc-bach")["wired"] == "due_soon"
+    assert statuses(at_1530, "bnc-bach")["wired"] == "overdue"  # Fedwire closed at 15:00
     assert statuses(at_1530, "stonestreet")["wired"] == "done"
     assert at_1530["totals"]["amount_received"] == "450000.00"
 

@@ -63,9 +63,9 @@ def test_the_company_delivers_the_prospectus_supplement_before_any_wire(
     )
     assert cli("mark-wired", "bnc", now=FRI.format("09:00")).code == 0
     data = board_json(cli, FRI.format("09:00"))
-    assert data["company"]["steps"]["prospectus_filed"]["deadline"] == "2002-06-11T17:00:00-07:00"
+    assert data["company"]["steps"]["prospectus_filed"]["deadline"] == "2002-06-11T14:30:00-07:00"
     text = cli("status", now=FRI.format("09:00")).out
-    assert "Company: Prospectus ✓ 08:40 · 424(b)(5) 4d8h\n" in text
+    assert "Company: Prospectus ✓ 08:40 · 424(b)(5) 4d5h\n" in text
 
 
 def test_a_step_done_after_its_cutoff_stays_late(seeded: Cli) -> None:
@@ -162,7 +162,8 @@ def test_a_wire_returned_after_the_credit_is_reversed_not_undone(seeded: Cli) ->
         "Still to do: wired, warrant_delivered.\n"
     )
     data = board_json(seeded, FRI.format("14:05"))
-    assert step_of(data, "stonestreet", "wired")["status"] == "pending"
+    # open again, and due soon: Fedwire closes at 15:00 PDT
+    assert step_of(data, "stonestreet", "wired")["status"] == "due_soon"
     assert step_of(data, "stonestreet", "warrant_faxed")["status"] == "done"
     assert step_of(data, "stonestreet", "warrant_faxed")["attention"] == [
         "wired was reversed: wire returned"

@@ -14,7 +14,7 @@ import pytest
 from closing.domain.calendar import CalendarBook, calendar_snapshot
 from closing.domain.deal import Deal
 from closing.domain.dealfile.load import load_deal_file
-from closing.domain.dealfile.schema import DealTerms, DueAfter, Step, StepCutoff
+from closing.domain.dealfile.schema import DealTerms, Due, Step, StepCutoff
 from closing.domain.events import Event, Purchaser
 from tests.helpers import SEED
 
@@ -41,7 +41,7 @@ def next_day_step(*calendars: str, after: str = "closing", **more: Any) -> Step:
     return Step(
         id="original",
         title="Original delivered",
-        due=DueAfter(after=after, business_days=1),
+        due=Due(after=after, business_days=1),
         calendars=list(calendars) or None,
         **more,
     )
@@ -122,13 +122,13 @@ def test_the_next_business_day_across_the_end_of_daylight_saving() -> None:
     assert due == datetime(2002, 10, 29, 1, tzinfo=UTC)
 
 
-def test_the_424b5_filing_is_due_two_business_days_after_the_closing() -> None:
+def test_the_424b5_filing_is_due_two_business_days_after_the_pricing() -> None:
     """The seed's prospectus supplement filing: Friday June 7, 2002 + 2 business days of the
-    Federal calendar = Tuesday June 11, 2002 at the cutoff."""
+    SEC's calendar = Tuesday June 11, 2002 at EDGAR's 17:30 New York (14:30 Pacific)."""
     terms = SEED_TERMS
     book = CalendarBook([], calendar_snapshot(terms.calendar_names(), terms.closing_date))
     deal = Deal(1, terms.slug, terms, book, datetime(2002, 6, 7, tzinfo=UTC))
-    assert local(deal.deadline(terms.step("prospectus_filed"), {})) == "Tue 2002-06-11 17:00 PDT"
+    assert local(deal.deadline(terms.step("prospectus_filed"), {})) == "Tue 2002-06-11 14:30 PDT"
     assert local(deal.deadline(terms.step("warrant_delivered"), {})) == "Mon 2002-06-10 17:00 PDT"
 
 

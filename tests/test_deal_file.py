@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from closing.domain.dealfile.load import load_deal_file
-from closing.domain.dealfile.schema import DueAfter
+from closing.domain.dealfile.schema import Due
 from closing.domain.errors import DealFileError, ExitCode
 
 SEED = Path(__file__).resolve().parents[1] / "workflows" / "neotherapeutics-2002-06-07.yaml"
@@ -190,11 +190,20 @@ def test_seed_loads_steps_in_order() -> None:
     ]
     assert [step.id for step in terms.steps if step.is_payment] == ["wired"]
     # "the original Warrant to be delivered ... on the next following business day" after the
-    # closing; the 424(b)(5) filing two business days after it on the SEC's (Federal) calendar.
-    assert terms.step("warrant_delivered").due == DueAfter(after="closing", business_days=1)
-    assert terms.step("prospectus_filed").due == DueAfter(after="closing", business_days=2)
-    assert terms.step("prospectus_filed").calendars == ["XFED"]
+    # closing; the 424(b)(5) filing two business days after the pricing on the SEC's calendar,
+    # by EDGAR's cutoff; the wire by the agreement's, Fedwire's beside it.
+    assert terms.step("warrant_delivered").due == Due(after="closing", business_days=1)
+    assert terms.step("prospectus_filed").due == Due(after="pricing", business_days=2)
+    assert terms.step("prospectus_filed").calendars == ["SEC"]
+    filed_cutoff = terms.step("prospectus_filed").cutoff
+    assert filed_cutoff is not None and filed_cutoff.market == "edgar"
+    assert terms.key_dates == {"signing": date(2002, 6, 7), "pricing": date(2002, 6, 7)}
     assert terms.step("wired").due == "closing_cutoff"
+    practical = terms.step("wired").practical
+    assert practical is not None and (practical.market, practical.time_zone) == (
+        "fedwire",
+        "America/New_York",
+    )
     assert terms.step("dwac_credited").needs == ["dwac.dtc_number", "dwac.account_number"]
 
 
@@ -422,8 +431,8 @@ def test_unknown_calendar_is_reported(variant: MakeVariant) -> None:
     path, text = variant(("calendars: [NYSE, XFED]", "calendars: [NYSE, LSEX]"))
     line = line_of(text, "calendars: [NYSE, LSEX]")
     assert problems_of(path) == [
-        f"{path}:{line}: business_days.calendars: unknown calendar 'LSEX'; use NYSE, XFED, or a "
-        "country or subdivision code such as CA-ON, VG or GB"
+        f"{path}:{line}: business_days.calendars: unknown calendar 'LSEX'; use NYSE, XFED, SEC, "
+        "or a country or subdivision code such as CA-ON, VG or GB"
     ]
 
 
@@ -477,7 +486,8 @@ def test_step_due_after_unknown_step_is_reported(variant: MakeVariant) -> None:
     )
     line = line_of(text, "due:", after="id: warrant_delivered")
     assert problems_of(path) == [
-        f"{path}:{line}: step 'warrant_delivered' is due after unknown step 'faxed'"
+        f"{path}:{line}: step 'warrant_delivered' is due after 'faxed', which is neither a step "
+        "nor a key date (closing, signing, pricing)"
     ]
 
 
@@ -689,8 +699,8 @@ def test_a_company_step_cannot_need_purchaser_details(variant: MakeVariant) -> N
     """A company step has no purchaser: no `needs`, no payment, no purchaser calendar."""
     path, text = variant(
         (
-            "    calendars: [XFED]\n    note: Rule",
-            "    calendars: [XFED, purchaser]\n    note: Rule",
+            "    calendars: [SEC]\n    note:",
+            "    calendars: [SEC, purchaser]\n    note:",
         )
     )
     line = line_of(text, "- id: prospectus_filed")
@@ -719,8 +729,8 @@ def test_a_step_due_after_itself_is_refused(variant: MakeVariant) -> None:
     )
     line = line_of(text, "due:", after="id: warrant_delivered")
     assert problems_of(path) == [
-        f"{path}:{line}: step 'warrant_delivered' is due after itself; use after: closing or "
-        "another step"
+        f"{path}:{line}: step 'warrant_delivered' is due after itself; use after: closing, a key "
+        "date or another step"
     ]
 
 
@@ -757,7 +767,8 @@ def test_a_step_cutoff_and_a_payment_tolerance_load(variant: MakeVariant) -> Non
     """The wire due by Fedwire's 18:00 New York cutoff, $50 short accepted."""
     path, _ = variant(
         (
-            "    calendars: [XFED]\n    needs: [company.wire_instructions]\n    payment: true\n",
+            "    calendars: [XFED]\n    practical: fedwire\n"
+            "    needs: [company.wire_instructions]\n    payment: true\n",
             "    calendars: [XFED]\n"
             '    cutoff: {time: "18:00", time_zone: America/New_York}\n'
             '    payment: {tolerance: "50.00"}\n',

@@ -275,7 +275,7 @@ def test_an_invalid_deal_file_exits_3_and_writes_nothing(cli: Cli, seed_path: Pa
     seed_path.write_text(seed_path.read_text().replace('time: "17:00"', 'time: "27:00"'))
     result = cli("init", str(seed_path))
     assert result.code == ExitCode.DEAL_FILE
-    assert result.err.startswith(f"{seed_path}:10: cutoff.time: '27:00' is not a valid time")
+    assert result.err.startswith(f"{seed_path}:14: cutoff.time: '27:00' is not a valid time")
     listed = cli("deals", "--json")  # on SQLite not even the database file was made
     assert listed.out.strip() == "[]" or listed.err.startswith("Error: no database at ")
 

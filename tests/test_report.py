@@ -126,7 +126,7 @@ def test_the_pdf_memo_of_the_readme_closing_day(cli: Cli, seed_path: Path, tmp_p
     assert "Warrant faxed: late by 20m" in text
     assert (
         "Purchase price wired: reversed Mon 2002-06-10 09:00 PDT (wire returned by Stonestreet's "
-        "bank); open, overdue by 2d 17h"
+        "bank); open, overdue by 2d 19h (Fedwire closed)"
     ) in text
     assert "expiring June 7, 2007" in text
     assert "Form S-3, File No. 333-53108" in text

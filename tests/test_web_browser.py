@@ -107,7 +107,7 @@ def test_the_team_sees_a_mark_without_reloading(
         assert "Stonestreet Limited Partnership" in rows.nth(0).inner_text()
         assert "BNC Bach International, Ltd." in rows.nth(1).inner_text()
         wired = page.locator('tr[data-slug="bnc-bach"] td[data-step="wired"]')
-        assert wired.get_attribute("data-status") == "due_soon"
+        assert wired.get_attribute("data-status") == "overdue"  # Fedwire closed at 15:00 PDT
         page.evaluate("window.loadedOnce = true")
         env = {**os.environ, "CLOSING_NOW": NOW}
         done = subprocess.run(

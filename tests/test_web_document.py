@@ -62,7 +62,7 @@ def test_company_steps_have_their_own_table(seeded: Cli) -> None:
         "Done",
         "07:30",
     )
-    assert (filed.label, filed.detail) == ("Pending", "4d 1h left")
+    assert (filed.label, filed.detail) == ("Pending", "3d 23h left")  # EDGAR, 14:30 PDT
     assert [step_id for step_id, _ in mine.steps] == [
         "signed",
         "wired",
@@ -91,7 +91,8 @@ def test_each_step_is_told_in_words(seeded: Cli) -> None:
     )
     assert faxed.notes == ("⚑ needs notice facsimile number",)
     assert cells["warrant_delivered"].notes == ("⚑ needs notice address", "after Warrant faxed")
-    assert {c.step: c.label for c in bnc.cells}["wired"] == "Due soon"
+    wired = {c.step: c for c in bnc.cells}["wired"]
+    assert (wired.label, wired.detail) == ("Late", "by 30m")  # Fedwire closed at 15:00 PDT
 
 
 def test_late_waived_reversed_and_withdrawn_as_the_board_says(seeded: Cli) -> None:
@@ -112,7 +113,10 @@ def test_late_waived_reversed_and_withdrawn_as_the_board_says(seeded: Cli) -> No
     data = json.loads(seeded("status", "--json", now="2002-06-07T18:00:00-07:00").out)
     page = view(data, team=True, max_rows=1)
     cells = {c.step: c for c in view(data, team=True).rows[0].cells}
-    assert (cells["wired"].label, cells["wired"].detail) == ("Late", "by 1h 00m")
+    assert (cells["wired"].label, cells["wired"].detail) == (
+        "Late",
+        "by 3h 00m",
+    )  # Fedwire closed 15:00
     assert cells["warrant_faxed"].flags == "attention"
     assert cells["warrant_faxed"].notes[0].startswith("attention: ")
     assert "wire returned" in cells["warrant_faxed"].notes[0]

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from closing.domain.cutoffs import practical_title
 from closing.domain.deal import Deal
 from closing.domain.dealfile.alert_rules import AlertRules
 from closing.domain.dealfile.schema import DETAIL_NAMES, NEEDABLE_DETAILS, DealTerms, Step
@@ -153,7 +154,7 @@ def plan_alerts(
         for step in party_steps:
             if not party_machine.ready(states, step.id):
                 continue
-            deadline = deal.deadline(step, done, None if party.is_company else party)
+            deadline = deal.due_by(step, done, None if party.is_company else party)
             seen = fired.get((party.id, step.id, deadline), nothing_fired)
             ready: list[Occurrence] = []
             for rule, offset in offsets_of[step.id]:
@@ -310,6 +311,9 @@ def alert_text(
     if step.note:
         lines.append(f"The agreement: {neutral(' '.join(step.note.split()))}")
     lines.append(f"Deadline: cutoff {local(alert.deadline, zone)}, {WHEN}")
+    if step.practical is not None:
+        market = practical_title(step.practical.market)
+        lines.append(f"The deadline is the earlier of the agreement's and {market}'s cutoff")
     owed = alert.owed
     if owed is not None:
         price = format_money(purchaser.purchase_price)

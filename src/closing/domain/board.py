@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
+from closing.domain.cutoffs import MARKET_CUTOFFS, closed_words
 from closing.domain.deal import Deal
 from closing.domain.dealfile.schema import COMPANY_DETAILS, DETAIL_NAMES, DealTerms, Step
 from closing.domain.events import Event, Purchaser, Standing, replay
@@ -50,10 +51,23 @@ class StepStatus(NamedTuple):
     attention: tuple[str, ...] = ()  # e.g. "wired was reversed: wire returned"
     received: Decimal | None = None  # payment step: what has come in so far
     reason: str | None = None  # why it was waived
+    practical: datetime | None = None  # the market's deadline, beside the agreement's
 
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def due_by(self) -> datetime:
+        """What an open step is judged against: the earlier of the agreement's deadline and the
+        market's (a done step is late only against the agreement's)."""
+        practical = self.practical
+        return self.deadline if practical is None or self.deadline <= practical else practical
+
+    @property
+    def market_first(self) -> bool:
+        """Whether the market's cutoff comes before the agreement's deadline."""
+        return self.practical is not None and self.practical < self.deadline
 
 
 @dataclass(slots=True)
@@ -120,6 +134,9 @@ class Board:
     failing_alerts: int = 0
     wire_instructions: WireStatus | None = None  # None: not looked up
     record_warning: str | None = None  # the event log failed verification, or looks short
+    # Each step whose market cutoff has passed with the step still open for someone: (step id,
+    # the cutoff, the words: "Fedwire is closed: a wire sent now arrives Monday").
+    markets_closed: tuple[tuple[str, datetime, str], ...] = ()
 
     @property
     def closed(self) -> bool:
@@ -144,6 +161,7 @@ def step_status(
     instructions) the deal lacks."""
     step_id = step.id
     deadline = deal.deadline(step, standing.done, party)
+    practical = None if step.practical is None else deal.practical_deadline(step, deadline, party)
     state = standing.states.get(step_id)
     reversed_steps = standing.reversed
     attention: tuple[str, ...] = ()
@@ -169,6 +187,8 @@ def step_status(
                 (),
                 attention,
                 received,
+                None,
+                practical,
             )
         return StepStatus(
             step_id,
@@ -181,11 +201,19 @@ def step_status(
             (),
             attention,
             received,
+            None,
+            practical,
         )
     if state == WAIVED:
         waiver = standing.waived[step_id]
         return StepStatus(
-            step_id, WAIVED_STATUS, deadline, waiver.occurred_at, waiver.actor, reason=waiver.note
+            step_id,
+            WAIVED_STATUS,
+            deadline,
+            waiver.occurred_at,
+            waiver.actor,
+            reason=waiver.note,
+            practical=practical,
         )
     blocked_by: tuple[str, ...] = ()
     if step.needs and party is not None:
@@ -199,11 +227,11 @@ def step_status(
     waiting_on = tuple(s for s in step.requires if states.get(s) not in _SATISFIED)
     key: tuple[object, ...] | None = None
     if alike is not None and not reversed_steps and not received:
-        key = (step_id, deadline, blocked_by, waiting_on, received)
+        key = (step_id, deadline, blocked_by, waiting_on, received, practical)
         found = alike.get(key)
         if found is not None:
             return found
-    left = deadline - now
+    left = (deadline if practical is None or deadline <= practical else practical) - now
     if left < _ZERO:
         status = OVERDUE
     elif left <= DUE_SOON:
@@ -214,7 +242,18 @@ def step_status(
     if reversed_here is not None:
         attention = (*attention, f"{step_id} was reversed: {reversed_here.note}")
     made = StepStatus(
-        step_id, status, deadline, None, None, None, blocked_by, waiting_on, attention, received
+        step_id,
+        status,
+        deadline,
+        None,
+        None,
+        None,
+        blocked_by,
+        waiting_on,
+        attention,
+        received,
+        None,
+        practical,
     )
     if key is not None and alike is not None:
         alike[key] = made
@@ -389,7 +428,36 @@ def build_board(
         withdrawn=len(rows) - len(taking_part),
         by_status=by_status,
     )
-    return Board(terms, now, rows, totals, company_view, failing_alerts, wires)
+    closed = markets_closed(deal, taking_part, company_view, now)
+    return Board(terms, now, rows, totals, company_view, failing_alerts, wires, None, closed)
+
+
+def markets_closed(
+    deal: Deal, rows: list[PurchaserStatus], company: CompanyStatus, now: datetime
+) -> tuple[tuple[str, datetime, str], ...]:
+    """(step id, cutoff, words) for each step with a market's practical cutoff, earlier than the
+    agreement's deadline, passed at `now` with the step still open for the company or someone
+    taking part (the latest such cutoff when they differ)."""
+    found = []
+    for step in deal.terms.steps:
+        practical = step.practical
+        if practical is None or practical.market is None:
+            continue
+        statuses = (
+            [company.steps[step.id]]
+            if step.for_company
+            else [row.steps[step.id] for row in rows if step.id in row.steps]
+        )
+        passed = [
+            s.practical
+            for s in statuses
+            if not s.finished and s.practical is not None and s.market_first and s.practical <= now
+        ]
+        if passed:
+            market = MARKET_CUTOFFS[practical.market]
+            words = closed_words(market, deal.calendars.calendar(market.calendars), now)
+            found.append((step.id, max(passed), words))
+    return tuple(found)
 
 
 def company_missing(wires: WireStatus | None) -> frozenset[str]:

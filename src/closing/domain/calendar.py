@@ -1,7 +1,8 @@
 """Business days and close-of-business cutoffs.
 
 A business day is a weekday on which none of the deal's calendars is closed. Calendars are the
-`holidays` package's financial calendars (`NYSE`, `XFED` for the Federal Reserve), plus closure
+`holidays` package's financial calendars (`NYSE`, `XFED` for the Federal Reserve), `SEC` (the U.S.
+federal holidays with their observed days, when the SEC and EDGAR are closed), plus closure
 dates the deal file adds. Cutoffs are wall-clock times in the deal's zone, turned into aware
 datetimes with zoneinfo so that they stay right across daylight-saving changes.
 """
@@ -13,12 +14,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-KNOWN_CALENDARS = ("NYSE", "XFED")  # the financial calendars a deal's business days use
+FINANCIAL_CALENDARS = ("NYSE", "XFED")  # the `holidays` package's financial calendars
+SEC = "SEC"  # the U.S. federal holidays, observed days included: EDGAR's and the SEC's
+KNOWN_CALENDARS = (*FINANCIAL_CALENDARS, SEC)  # the named calendars a deal's business days use
 
 
 def calendar_problem(name: str) -> str | None:
     """Why `name` is not a calendar closing knows (None when it is one): a financial calendar
-    (`NYSE`, `XFED`), or a country or subdivision the `holidays` package knows (`CA-ON`, `VG`)."""
+    (`NYSE`, `XFED`), the SEC's (`SEC`), or a country or subdivision the `holidays` package knows
+    (`CA-ON`, `VG`)."""
     if name in KNOWN_CALENDARS:
         return None
     import holidays
@@ -27,7 +31,7 @@ def calendar_problem(name: str) -> str | None:
     supported = holidays.list_supported_countries()
     if country not in supported:
         return (
-            f"unknown calendar {name!r}; use NYSE, XFED, or a country or subdivision code "
+            f"unknown calendar {name!r}; use NYSE, XFED, SEC, or a country or subdivision code "
             "such as CA-ON, VG or GB"
         )
     if subdivision and subdivision not in supported[country]:
@@ -47,11 +51,15 @@ def closures_for(calendars: Iterable[str], years: Iterable[int]) -> dict[date, s
 @lru_cache(maxsize=256)
 def closures_of(name: str, years: tuple[int, ...]) -> dict[date, str]:
     """One calendar's closures in `years`: NYSE and XFED from `holidays`' financial calendars,
-    anything else a country (`VG`) or subdivision (`CA-ON`) of its public holidays."""
+    SEC the U.S. federal holidays (`holidays`' US calendar: observed days included, so Friday
+    July 3, 2026 and Friday June 18, 2021 are closed), anything else a country (`VG`) or
+    subdivision (`CA-ON`) of its public holidays."""
     import holidays  # imported here: it is only needed when a deal is loaded or a date is far out
 
-    if name in KNOWN_CALENDARS:
+    if name in FINANCIAL_CALENDARS:
         found = holidays.financial_holidays(name, years=list(years))
+    elif name == SEC:
+        found = holidays.country_holidays("US", years=list(years))
     else:
         country, _, subdivision = name.partition("-")
         found = holidays.country_holidays(country, subdiv=subdivision or None, years=list(years))

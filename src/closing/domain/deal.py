@@ -1,7 +1,10 @@
-"""A loaded deal and the deadline of each of its steps.
+"""A loaded deal and the deadlines of each of its steps.
 
-A step is due at close of business (its own `cutoff`, else the deal's) on a business day of its
-own `calendars` (else the deal's); `purchaser` in either means the purchaser's zone or holidays.
+A step is due at close of business (its own `cutoff`, else the deal's; `at` of its `due`) on a
+business day of its own `calendars` (else its market's, else the deal's); `purchaser` in either
+means the purchaser's zone or holidays. Its `due` counts from the closing, a key date or a step
+(`closing.domain.anchors`). A step with a `practical` cutoff has the market's deadline too: that
+cutoff on the agreement's deadline day, or the market's business day before it.
 Deadlines are instants (UTC), computed with zoneinfo so they hold across daylight-saving changes.
 """
 
@@ -13,8 +16,10 @@ from datetime import UTC, date, datetime, time
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
+from closing.domain.anchors import count_from
 from closing.domain.calendar import BusinessCalendar, CalendarBook, cutoff_on
-from closing.domain.dealfile.schema import CLOSING, PURCHASER, DealTerms, DueAfter, Step
+from closing.domain.cutoffs import MARKET_CUTOFFS, step_back
+from closing.domain.dealfile.schema import PURCHASER, DealTerms, Due, Step
 from closing.domain.events import Event, Purchaser
 from closing.domain.machine import ProgressMachine, machine_for
 
@@ -29,6 +34,9 @@ class Deal:
     calendars: CalendarBook
     created_at: datetime
     _fixed: dict[tuple[str, str, tuple[str, ...], date | None], datetime] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    _practical: dict[tuple[str, datetime, str, tuple[str, ...]], datetime] = field(
         default_factory=dict, repr=False, compare=False
     )
 
@@ -51,9 +59,13 @@ class Deal:
         return {
             step.id: self._deadline(step, self.step_zone(step), self.step_calendar(step), None)
             for step in self.terms.steps
-            if not step.per_purchaser_deadline
-            and not (isinstance(step.due, DueAfter) and step.due.after != CLOSING)
+            if not step.per_purchaser_deadline and not self.follows_step(step)
         }
+
+    def follows_step(self, step: Step) -> bool:
+        """Whether `step` is due from another step (not the closing or a key date)."""
+        due = step.due
+        return isinstance(due, Due) and self.terms.anchor_date(due.anchor) is None
 
     @cached_property
     def deadlines_per_purchaser(self) -> bool:
@@ -67,7 +79,9 @@ class Deal:
             dict.fromkeys(
                 step.due.after
                 for step in self.terms.purchaser_steps
-                if isinstance(step.due, DueAfter) and step.due.after != CLOSING
+                if isinstance(step.due, Due)
+                and step.due.after is not None
+                and self.terms.anchor_date(step.due.after) is None
             )
         )
 
@@ -106,7 +120,7 @@ class Deal:
 
     def step_calendar(self, step: Step, purchaser: Purchaser | None = None) -> BusinessCalendar:
         names: list[str] = []
-        for name in step.calendars or self.terms.business_days.calendars:
+        for name in step.calendars or step.market_calendars or self.terms.business_days.calendars:
             if name == PURCHASER:
                 names += purchaser.holidays if purchaser else ()
             else:
@@ -116,17 +130,24 @@ class Deal:
     def deadline(
         self, step: Step, done: Mapping[str, Event], purchaser: Purchaser | None = None
     ) -> datetime:
-        """The cutoff `step` is due by: on the closing date; or `business_days` business days
-        (of the step's calendars) after the closing date (`after: closing`) or after the day,
-        in the step's zone, the step it follows was done (the closing date until then)."""
+        """The agreement's deadline of `step`: its cutoff on the closing date, or on the day its
+        `due` counts to from the closing, a key date, the day (in the step's zone) the step it
+        follows was done (the closing date until then), or the day of the deadline of the step
+        it comes before."""
         same = self._same_for_everyone.get(step.id)
         if same is not None:
             return same
         zone = self.step_zone(step, purchaser)
         base: date | None = None
-        if isinstance(step.due, DueAfter) and step.due.after != CLOSING:
-            before = done.get(step.due.after)
-            base = before.occurred_at.astimezone(zone).date() if before else None
+        due = step.due
+        if isinstance(due, Due) and self.terms.anchor_date(due.anchor) is None:
+            if due.after is not None:
+                before = done.get(due.after)
+                base = before.occurred_at.astimezone(zone).date() if before else None
+            else:
+                other = self.terms.step(due.anchor)
+                other_zone = self.step_zone(other, purchaser)
+                base = self.deadline(other, done, purchaser).astimezone(other_zone).date()
         calendar_key = (
             tuple(purchaser.holidays) if purchaser and step.per_purchaser_deadline else ()
         )
@@ -141,10 +162,46 @@ class Deal:
         self, step: Step, zone: ZoneInfo, calendar: BusinessCalendar, base: date | None
     ) -> datetime:
         at = step.cutoff.time if step.cutoff else self.terms.cutoff.time
-        day = base or self.terms.closing_date
-        if isinstance(step.due, DueAfter):
-            if step.due.business_days == 0:
-                day = day if calendar.is_business_day(day) else calendar.next_business_day(day)
-            else:
-                day = calendar.next_business_day(day, step.due.business_days)
-        return cutoff_on(day, at, zone)
+        due = step.due
+        if not isinstance(due, Due):
+            return cutoff_on(self.terms.closing_date, at, zone)
+        anchor = base or self.terms.anchor_date(due.anchor) or self.terms.closing_date
+        day = count_from(
+            anchor, due.count, due.before is not None, due.counts_business_days, calendar
+        )
+        return cutoff_on(day, due.at or at, zone)
+
+    def practical_deadline(
+        self, step: Step, deadline: datetime, purchaser: Purchaser | None = None
+    ) -> datetime | None:
+        """The market's deadline of `step` beside the agreement's `deadline` (None without a
+        `practical` cutoff): the practical cutoff on the deadline's day in the step's zone, or on
+        the last of the market's business days before it (a wire due on Columbus Day goes out by
+        Fedwire's close on the Friday)."""
+        practical = step.practical
+        if practical is None:
+            return None
+        zone_name = practical.time_zone
+        if zone_name == PURCHASER:
+            zone_name = (purchaser.time_zone if purchaser else None) or self.terms.cutoff.time_zone
+        if practical.market:
+            names: tuple[str, ...] = MARKET_CUTOFFS[practical.market].calendars
+            calendar = self.calendars.calendar(names)
+        else:
+            calendar = self.step_calendar(step, purchaser)
+            names = calendar.calendars
+        key = (step.id, deadline, zone_name, names)
+        found = self._practical.get(key)
+        if found is None:
+            day = step_back(deadline.astimezone(self.step_zone(step, purchaser)).date(), calendar)
+            found = self._practical[key] = cutoff_on(day, practical.time, ZoneInfo(zone_name))
+        return found
+
+    def due_by(
+        self, step: Step, done: Mapping[str, Event], purchaser: Purchaser | None = None
+    ) -> datetime:
+        """The earlier of the agreement's deadline and the market's: what an open step is judged
+        against (its status, the alerts that chase it)."""
+        deadline = self.deadline(step, done, purchaser)
+        practical = self.practical_deadline(step, deadline, purchaser)
+        return deadline if practical is None or deadline <= practical else practical

@@ -20,6 +20,7 @@ from closing.domain.board import (
     PurchaserStatus,
     StepStatus,
 )
+from closing.domain.cutoffs import practical_title
 from closing.domain.deal import Deal
 from closing.domain.dealfile.schema import Step
 from closing.domain.events import (
@@ -176,7 +177,9 @@ def _details(purchaser: Purchaser) -> tuple[Field, ...]:
     return tuple(fields)
 
 
-def _verdict(status: StepStatus, at: datetime, withdrawn: bool, reversal: Event | None) -> str:
+def _verdict(
+    status: StepStatus, at: datetime, withdrawn: bool, reversal: Event | None, market: str | None
+) -> str:
     if status.status == DONE_STATUS:
         return "On time"
     if status.status == DONE_LATE:
@@ -186,9 +189,14 @@ def _verdict(status: StepStatus, at: datetime, withdrawn: bool, reversal: Event 
     if withdrawn:
         return "Not done (withdrawn)"
     opened = "Reversed; open" if reversal is not None else "Open"
+    due_by = status.due_by
     if status.status == OVERDUE:
-        return f"{opened}, overdue by {duration(at - status.deadline)}"
-    return f"{opened}, due in {duration(status.deadline - at)}"
+        return f"{opened}, overdue by {duration(at - due_by)}" + (
+            f" ({market} closed)" if market and due_by < status.deadline else ""
+        )
+    return f"{opened}, due in {duration(due_by - at)}" + (
+        f" ({market}'s cutoff)" if market and due_by < status.deadline else ""
+    )
 
 
 def _reversals(events: list[Event]) -> dict[str, Event]:
@@ -216,7 +224,8 @@ def step_record(
     reversed_steps = _reversals(events)
     reversal = None if status.finished else reversed_steps.get(step.id)
     lines = tuple(_event_line(e, zone, mask) for e in events if e.step == step.id)
-    verdict = _verdict(status, at, withdrawn, reversal)
+    market = practical_title(step.practical.market) if step.practical is not None else None
+    verdict = _verdict(status, at, withdrawn, reversal, market)
     notes: list[str] = []
     exception: str | None = None
     if status.status == WAIVED_STATUS:
@@ -229,6 +238,14 @@ def step_record(
         )
     elif status.status == OVERDUE and not withdrawn:
         exception = verdict.lower()
+    practical = status.practical
+    if (
+        status.status in (DONE_STATUS, DONE_LATE)
+        and practical is not None
+        and status.done_at is not None
+        and practical < status.done_at
+    ):
+        notes.append(f"Done after {market}'s cutoff ({when(practical, zone)})")
     if status.finished:
         before = [
             deal.terms.step(needed).title
@@ -247,7 +264,10 @@ def step_record(
         notes.insert(0, mask(status.reason))
     still_open = None
     if not status.finished and not withdrawn and exception is None:
-        still_open = f"due {when(status.deadline, zone)} (in {duration(status.deadline - at)})"
+        due_by = status.due_by
+        still_open = f"due {when(due_by, zone)} (in {duration(due_by - at)})"
+        if due_by < status.deadline:
+            still_open += f", {market}'s cutoff; the agreement's {when(status.deadline, zone)}"
         if status.blocked_by:
             still_open += "; " + ", ".join(status.blocked_by)
     return StepRecord(

@@ -22,6 +22,7 @@ from closing.domain.board import (
     Board,
     StepStatus,
 )
+from closing.domain.cutoffs import practical_title
 from closing.domain.text import neutral
 from closing.domain.timefmt import duration
 
@@ -39,7 +40,8 @@ BLOCKED_STYLE = "magenta"
 
 
 def step_cell(status: StepStatus, board: Board, withdrawn: bool = False) -> Text:
-    """A short cell: `✓ 08:30`, `✓ 17:30 late`, `7h30m`, `! 1h30m ⚑`, `✗ 2h05m`, `waived`."""
+    """A short cell: `✓ 08:30`, `✓ 17:30 late`, `7h30m`, `! 1h30m ⚑`, `✗ 2h05m`, `waived`; when a
+    market's cutoff comes first and is near or past, its name: `✗ 30m Fedwire`."""
     zone = board.terms.zone
     now = board.as_of
     if status.finished and status.status != WAIVED_STATUS:
@@ -56,13 +58,17 @@ def step_cell(status: StepStatus, board: Board, withdrawn: bool = False) -> Text
     elif withdrawn:
         return Text("withdrawn", style="dim")
     else:
-        left = status.deadline - now
+        left = status.due_by - now
         if status.status == OVERDUE:
             text = f"✗ {duration(left, 'compact')}"
         elif status.status == DUE_SOON_STATUS:
             text = f"! {duration(left, 'compact')}"
         else:
             text = duration(left, "compact")
+        if status.market_first and status.status in (OVERDUE, DUE_SOON_STATUS):
+            # the market's cutoff counts, not the agreement's: say whose (the notes say when)
+            practical = board.terms.step(status.step).practical
+            text += f" {practical_title(practical.market if practical else None)}"
     cell = Text(text, style=STYLES[status.status])
     if status.blocked_by and not status.finished:
         cell.append(f" {BLOCKED_MARK}", style=BLOCKED_STYLE)
@@ -117,7 +123,7 @@ def worst_first(statuses: list[StepStatus]) -> list[int]:
 
     def urgency(n: int) -> tuple[int, bool, datetime, int]:
         status = statuses[n]
-        return (LOOK_FIRST[status.status], bool(status.waiting_on), status.deadline, n)
+        return (LOOK_FIRST[status.status], bool(status.waiting_on), status.due_by, n)
 
     return sorted(wanted, key=urgency)
 

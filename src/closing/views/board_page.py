@@ -208,6 +208,9 @@ def cell(
     detail = ""
     done_at = _moment(data.get("done_at"))
     deadline = _moment(data.get("deadline"))
+    practical = _moment(data.get("practical_deadline"))
+    if deadline is not None and practical is not None and practical < deadline:
+        deadline = practical  # an open step is judged against the market's cutoff when earlier
     if status in OPEN_STATUSES and deadline is not None and as_of is not None:
         left = deadline - as_of
         detail = f"{duration(left)} left" if left.total_seconds() >= 0 else f"by {duration(left)}"

@@ -26,6 +26,7 @@ from closing.domain.board import (
     attention_first,
 )
 from closing.domain.calendar import cutoff_on
+from closing.domain.cutoffs import practical_title
 from closing.domain.money import format_money
 from closing.domain.text import neutral, plural
 from closing.domain.timefmt import local
@@ -99,7 +100,7 @@ def board_view(
         for row in shown
         if row.unreadable
     ]
-    notes += money_lines(shown) + attention_lines(shown, board)
+    notes += market_lines(board) + money_lines(shown) + attention_lines(shown, board)
     if notes:
         parts.append(Text("\n".join(notes), style=STYLES[OVERDUE]))
     blocked = blocked_lines(shown, board)
@@ -157,6 +158,21 @@ def money_lines(rows: list[PurchaserStatus]) -> list[str]:
                     f"Short: {neutral(row.purchaser.name)}: {format_money(row.shortfall)} short of "
                     f"{format_money(price)}, within the tolerance"
                 )
+    return lines
+
+
+def market_lines(board: Board) -> list[str]:
+    """`Wired: Fedwire closed 15:00 PDT; Fedwire is closed: a wire sent now arrives Monday`: each
+    step whose market cutoff has passed with the step still open."""
+    zone = board.terms.zone
+    lines = []
+    for step_id, cutoff, words in board.markets_closed:
+        step = board.terms.step(step_id)
+        market = practical_title(step.practical.market if step.practical else None)
+        local = cutoff.astimezone(zone)
+        same_day = local.date() == board.as_of.astimezone(zone).date()
+        at = local.strftime("%H:%M %Z" if same_day else "%a %H:%M %Z")
+        lines.append(f"{neutral(step.heading)}: {market} closed {at}; {words}")
     return lines
 
 

@@ -170,10 +170,12 @@ def step_json(status: StepStatus, stamp: Callable[[datetime | None], str | None]
         attention,
         received,
         why,
+        practical,
     ) = status
     found: dict[str, Any] = {
         "status": state,
         "deadline": stamp(deadline),
+        "practical_deadline": None if practical is None else stamp(practical),
         "done_at": None if done_at is None else stamp(done_at),
         "done_by": done_by,
         "late_by": late_by,

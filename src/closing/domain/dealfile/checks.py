@@ -4,6 +4,7 @@ shares and warrant shares against each purchase price)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 
@@ -13,7 +14,7 @@ from closing.domain.dealfile.schema import (
     COMPANY,
     RESERVED_STEP_IDS,
     BusinessDays,
-    DueAfter,
+    Due,
     PurchaserSpec,
     Securities,
     Step,
@@ -21,7 +22,7 @@ from closing.domain.dealfile.schema import (
 from closing.domain.money import format_money
 
 
-def check_steps(located: Located, steps: list[Step]) -> None:
+def check_steps(located: Located, steps: list[Step], key_dates: Collection[str] = ()) -> None:
     seen: dict[str, int] = {}
     for index, step in enumerate(steps):
         if step.id in RESERVED_STEP_IDS:
@@ -48,23 +49,8 @@ def check_steps(located: Located, steps: list[Step]) -> None:
                     (*where, "requires"),
                     f"company step {step.id!r} cannot require {needed!r}, a step of each purchaser",
                 )
-        if isinstance(step.due, DueAfter) and step.due.after != CLOSING:
-            after = step.due.after
-            if after == step.id:
-                located.problem(
-                    (*where, "due"),
-                    f"step {step.id!r} is due after itself; use after: closing or another step",
-                )
-            elif after not in seen:
-                located.problem(
-                    (*where, "due"), f"step {step.id!r} is due after unknown step {after!r}"
-                )
-            elif party[after] != step.party:
-                located.problem(
-                    (*where, "due"),
-                    f"step {step.id!r} is due after {after!r}, a step of another party; use "
-                    "after: closing or a step of the same party",
-                )
+        if isinstance(step.due, Due) and step.due.anchor != CLOSING:
+            _check_anchor(located, step, index, seen, party, key_dates)
         if step.for_company:
             uses_purchaser = step.per_purchaser_deadline
             if step.needs or step.is_payment or uses_purchaser:
@@ -79,6 +65,13 @@ def check_steps(located: Located, steps: list[Step]) -> None:
             ("steps", index, "payment"),
             f"only one step can be the payment (also steps[{payments[0]}])",
         )
+    for index, step in enumerate(steps):
+        if step.id in key_dates:
+            located.problem(
+                ("steps", index, "id"),
+                f"step id {step.id!r} is also a key date; a due: could mean either, rename one",
+            )
+    _check_before_chains(located, steps, seen)
     cycle = _find_cycle(steps)
     if cycle:
         first = seen[cycle[0]]
@@ -86,6 +79,66 @@ def check_steps(located: Located, steps: list[Step]) -> None:
             ("steps", first, "requires"),
             f"steps form a cycle: {' -> '.join([*cycle, cycle[0]])}",
         )
+
+
+def _check_anchor(
+    located: Located,
+    step: Step,
+    index: int,
+    seen: dict[str, int],
+    party: Mapping[str, str],
+    key_dates: Collection[str],
+) -> None:
+    """A `due:` counts from the closing, a key date, or another step of the same party."""
+    assert isinstance(step.due, Due)
+    anchor = step.due.anchor
+    where: Loc = ("steps", index, "due")
+    word = "after" if step.due.after is not None else "before"
+    if anchor in key_dates:
+        return
+    if anchor == step.id:
+        located.problem(
+            where,
+            f"step {step.id!r} is due {word} itself; use {word}: closing, a key date or "
+            "another step",
+        )
+    elif anchor not in seen:
+        dates = ", ".join([CLOSING, *key_dates])
+        located.problem(
+            where,
+            f"step {step.id!r} is due {word} {anchor!r}, which is neither a step nor a key date "
+            f"({dates})",
+        )
+    elif party[anchor] != step.party:
+        located.problem(
+            where,
+            f"step {step.id!r} is due {word} {anchor!r}, a step of another party; use "
+            f"{word}: closing, a key date or a step of the same party",
+        )
+
+
+def _check_before_chains(located: Located, steps: list[Step], seen: dict[str, int]) -> None:
+    """A step due before another counts from that one's deadline: the chain must end."""
+    before = {
+        step.id: step.due.before
+        for step in steps
+        if isinstance(step.due, Due) and step.due.before in seen
+    }
+    reported: set[frozenset[str]] = set()
+    for start in before:
+        chain = [start]
+        while chain[-1] in before:
+            following = before[chain[-1]]
+            assert following is not None
+            if following in chain:
+                if following == start and frozenset(chain) not in reported:
+                    reported.add(frozenset(chain))
+                    located.problem(
+                        ("steps", seen[start], "due"),
+                        f"steps are due before each other: {' -> '.join([*chain, start])}",
+                    )
+                break
+            chain.append(following)
 
 
 def _find_cycle(steps: list[Step]) -> list[str]:

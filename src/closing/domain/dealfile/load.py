@@ -56,7 +56,7 @@ def load_deal_file(path: str | Path) -> DealFile:
     terms, good = _validate_terms(located, data)
     purchasers = _validate_purchasers(located, raw_purchasers)
     if "steps" in good:
-        check_steps(located, good["steps"])
+        check_steps(located, good["steps"], good.get("key_dates", {}))
     if {"agreement_date", "closing_date", "business_days"} <= good.keys():
         check_dates(located, good["agreement_date"], good["closing_date"], good["business_days"])
     check_schedule_1(located, good.get("securities"), purchasers)

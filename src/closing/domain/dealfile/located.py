@@ -46,9 +46,9 @@ class Located:
         # `due` is either `closing_cutoff` or a mapping: report only the form that was written.
         if isinstance(given, dict) and any(str(p).startswith("literal[") for p in parts):
             return
-        if parts and parts[-1] == "DueAfter" and not isinstance(given, dict):
+        if parts and parts[-1] == "Due" and not isinstance(given, dict):
             return
-        loc: Loc = (*base, *(p for p in parts if p != "DueAfter"))
+        loc: Loc = (*base, *(p for p in parts if p != "Due" and not _wrapper(p)))
         kind = item["type"]
         if kind == "missing":
             parent, name = loc[:-1], loc[-1]
@@ -68,6 +68,11 @@ class Located:
         return [
             Problem(self.path, line, neutral(message)) for line, message in sorted(self.problems)
         ]
+
+
+def _wrapper(part: object) -> bool:
+    """A validator's own step in pydantic's error location (`function-after[...]`), not a key."""
+    return isinstance(part, str) and part.startswith("function-")
 
 
 def dotted(loc: Loc) -> str:

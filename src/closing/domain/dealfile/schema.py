@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import time
+from datetime import date, time
 from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from closing.domain.calendar import calendar_problem
+from closing.domain.cutoffs import MARKET_CUTOFFS, market_cutoff
 from closing.domain.dealfile.alert_rules import AlertRules, StepAlerts
 from closing.domain.dealfile.fields import Count, Day, Money, Slug, Spec, StepId, slugify
 
@@ -34,6 +35,7 @@ PURCHASER = "purchaser"  # in a step's `calendars` or cutoff zone: the purchaser
 COMPANY = "company"  # a step's `party` when it is the deal's, not each purchaser's
 CLOSING = "closing"  # `due: {after: closing}`: counted from the closing date
 RESERVED_STEP_IDS = (CLOSING, COMPANY)
+KEY_DATES = ("signing", "pricing")  # the dates a deal file usually names besides the closing
 
 
 def _check_zone(value: str) -> str:
@@ -57,25 +59,42 @@ def _check_calendars(value: list[str], allow_purchaser: bool) -> list[str]:
 
 
 class Cutoff(Spec):
+    """The deal's close of business: `{time, time_zone}`, or a market's (`fedwire`, `dtc`,
+    `edgar`: see `closing.domain.cutoffs`), whose name is kept in `market`."""
+
     time: time
     time_zone: str
+    market: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: object) -> object:
+        """A market's name (`fedwire`) stands for its time and zone, its name kept in `market`."""
+        if not isinstance(data, str):
+            return data
+        market = market_cutoff(data)
+        return {"time": market.time, "time_zone": market.time_zone, "market": market.name}
 
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return _check_zone(value)
 
+    @field_validator("market")
+    @classmethod
+    def _known_market(cls, value: str | None) -> str | None:
+        if value is not None and value not in MARKET_CUTOFFS:
+            raise ValueError(f"unknown market cutoff {value!r}; use {', '.join(MARKET_CUTOFFS)}")
+        return value
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
 
 
-class StepCutoff(Spec):
-    """A step's own close of business: a wall-clock time in an IANA zone, or in the purchaser's
-    zone (`time_zone: purchaser`)."""
-
-    time: time
-    time_zone: str
+class StepCutoff(Cutoff):
+    """A step's own close of business (or its practical one): a wall-clock time in an IANA zone,
+    in the purchaser's zone (`time_zone: purchaser`), or a market's (`fedwire`, `dtc`, `edgar`)."""
 
     @field_validator("time_zone")
     @classmethod
@@ -209,12 +228,43 @@ class Registration(Spec):
     prospectus_supplement: str | None = None
 
 
-class DueAfter(Spec):
-    """Due at the cutoff on the n-th business day after the day `after` was done, or after the
-    closing date (`after: closing`)."""
+class Due(Spec):
+    """Due at the cutoff (or `at`, on that day) on the n-th business day (of the step's
+    calendars) or calendar day `after` or `before` an anchor: the closing date (`closing`), a
+    key date (`signing`, `pricing`, ...), or a step (after it: the day it was done, the closing
+    date until then; before it: the day of its deadline). Counted as in `closing.domain.anchors`.
+    Neither count given: one business day."""
 
-    after: StepId
-    business_days: int = Field(default=1, ge=0, le=366)
+    after: StepId | None = None
+    before: StepId | None = None
+    business_days: int | None = Field(default=None, ge=0, le=366)
+    calendar_days: int | None = Field(default=None, ge=0, le=3660)
+    at: time | None = None
+
+    @model_validator(mode="after")
+    def _one_anchor_one_count(self) -> Due:
+        if (self.after is None) == (self.before is None):
+            raise ValueError("give one of after: or before: (closing, a key date or a step)")
+        if self.business_days is not None and self.calendar_days is not None:
+            raise ValueError("give business_days or calendar_days, not both")
+        return self
+
+    @property
+    def anchor(self) -> str:
+        found = self.after if self.after is not None else self.before
+        assert found is not None
+        return found
+
+    @property
+    def counts_business_days(self) -> bool:
+        return self.calendar_days is None
+
+    @property
+    def count(self) -> int:
+        """How many days from the anchor (business days unless `calendar_days`)."""
+        if self.calendar_days is not None:
+            return self.calendar_days
+        return 1 if self.business_days is None else self.business_days
 
 
 class PaymentRule(Spec):
@@ -231,8 +281,9 @@ class Step(Spec):
     label: str | None = Field(default=None, max_length=12)  # the board's column heading
     party: Literal["purchaser", "company"] = "purchaser"
     requires: list[StepId] = Field(default=[], max_length=100)
-    due: Literal["closing_cutoff"] | DueAfter = "closing_cutoff"
+    due: Literal["closing_cutoff"] | Due = "closing_cutoff"
     cutoff: StepCutoff | None = None  # else the deal's
+    practical: StepCutoff | None = None  # the market's deadline beside the agreement's
     calendars: list[str] | None = None  # else the deal's business_days.calendars
     needs: list[str] = Field(default=[])
     payment: bool | PaymentRule = False
@@ -262,8 +313,16 @@ class Step(Spec):
     @property
     def per_purchaser_deadline(self) -> bool:
         """Whether the deadline depends on the purchaser's zone or holidays."""
-        zone = self.cutoff.time_zone if self.cutoff else None
-        return zone == PURCHASER or PURCHASER in (self.calendars or ())
+        zones = (self.cutoff.time_zone if self.cutoff else None,) + (
+            (self.practical.time_zone,) if self.practical else ()
+        )
+        return PURCHASER in zones or PURCHASER in (self.calendars or ())
+
+    @property
+    def market_calendars(self) -> tuple[str, ...]:
+        """The calendars of the market whose cutoff is the step's own (`cutoff: edgar`: SEC)."""
+        market = self.cutoff.market if self.cutoff else None
+        return MARKET_CUTOFFS[market].calendars if market else ()
 
     @field_validator("calendars")
     @classmethod
@@ -341,6 +400,7 @@ class DealTerms(Spec):
     title: str
     agreement_date: Day
     closing_date: Day
+    key_dates: dict[StepId, Day] = Field(default={}, max_length=50)  # signing, pricing, ...
     cutoff: Cutoff
     business_days: BusinessDays
     company: Company
@@ -354,6 +414,10 @@ class DealTerms(Spec):
     @property
     def zone(self) -> ZoneInfo:
         return self.cutoff.zone
+
+    def anchor_date(self, name: str) -> date | None:
+        """The date a `due:` counts from when it names `closing` or a key date; None for a step."""
+        return self.closing_date if name == CLOSING else self.key_dates.get(name)
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:
@@ -376,6 +440,9 @@ class DealTerms(Spec):
     def calendar_names(self, purchasers: Sequence[PurchaserSpec] = ()) -> set[str]:
         """Every calendar the deal's deadlines can use (for the snapshot stored with it)."""
         names = set(self.business_days.calendars)
+        for cutoff in (self.cutoff, *(c for s in self.steps for c in (s.cutoff, s.practical))):
+            if cutoff is not None and cutoff.market:
+                names.update(MARKET_CUTOFFS[cutoff.market].calendars)
         for step in self.steps:
             names.update(name for name in step.calendars or () if name != PURCHASER)
         for purchaser in purchasers:
