@@ -14,9 +14,9 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from closing.domain.calendar import BusinessCalendar, CalendarBook, cutoff_on
-from closing.domain.dealfile.schema import CLOSING, PURCHASER, DealTerms, DueAfter, Step
 from closing.domain.events import Event, Purchaser
 from closing.domain.machine import ProgressMachine, machine_for
+from closing.domain.terms import CLOSING, PURCHASER, StoredStep, StoredTerms, read_terms
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Deal:
 
     id: int
     slug: str
-    terms: DealTerms
+    terms: StoredTerms
     calendars: CalendarBook
     created_at: datetime
     _fixed: dict[tuple[str, str, tuple[str, ...], date | None], datetime] = field(
@@ -37,12 +37,12 @@ class Deal:
         cls, id: int, slug: str, terms_json: str, closures_json: str, created_at: datetime
     ) -> Deal:
         """A Deal from what the database keeps: the terms as JSON and the calendar snapshot."""
-        terms = DealTerms.model_validate_json(terms_json)
+        terms = read_terms(terms_json)
         book = CalendarBook(terms.business_days.extra_closures, closures_json)
         return cls(id, slug, terms, book, created_at)
 
     @cached_property
-    def purchaser_steps(self) -> list[Step]:
+    def purchaser_steps(self) -> list[StoredStep]:
         return self.terms.purchaser_steps
 
     @cached_property
@@ -52,7 +52,7 @@ class Deal:
             step.id: self._deadline(step, self.step_zone(step), self.step_calendar(step), None)
             for step in self.terms.steps
             if not step.per_purchaser_deadline
-            and not (isinstance(step.due, DueAfter) and step.due.after != CLOSING)
+            and not (not isinstance(step.due, str) and step.due.after != CLOSING)
         }
 
     @cached_property
@@ -67,7 +67,7 @@ class Deal:
             dict.fromkeys(
                 step.due.after
                 for step in self.terms.purchaser_steps
-                if isinstance(step.due, DueAfter) and step.due.after != CLOSING
+                if not isinstance(step.due, str) and step.due.after != CLOSING
             )
         )
 
@@ -98,13 +98,15 @@ class Deal:
         """The deal's own business days (`business_days.calendars`)."""
         return self.calendars.calendar(self.terms.business_days.calendars)
 
-    def step_zone(self, step: Step, purchaser: Purchaser | None = None) -> ZoneInfo:
+    def step_zone(self, step: StoredStep, purchaser: Purchaser | None = None) -> ZoneInfo:
         zone = step.cutoff.time_zone if step.cutoff else self.terms.cutoff.time_zone
         if zone == PURCHASER:
             zone = (purchaser.time_zone if purchaser else None) or self.terms.cutoff.time_zone
         return ZoneInfo(zone)
 
-    def step_calendar(self, step: Step, purchaser: Purchaser | None = None) -> BusinessCalendar:
+    def step_calendar(
+        self, step: StoredStep, purchaser: Purchaser | None = None
+    ) -> BusinessCalendar:
         names: list[str] = []
         for name in step.calendars or self.terms.business_days.calendars:
             if name == PURCHASER:
@@ -114,7 +116,7 @@ class Deal:
         return self.calendars.calendar(names or self.terms.business_days.calendars)
 
     def deadline(
-        self, step: Step, done: Mapping[str, Event], purchaser: Purchaser | None = None
+        self, step: StoredStep, done: Mapping[str, Event], purchaser: Purchaser | None = None
     ) -> datetime:
         """The cutoff `step` is due by: on the closing date; or `business_days` business days
         (of the step's calendars) after the closing date (`after: closing`) or after the day,
@@ -124,7 +126,7 @@ class Deal:
             return same
         zone = self.step_zone(step, purchaser)
         base: date | None = None
-        if isinstance(step.due, DueAfter) and step.due.after != CLOSING:
+        if not isinstance(step.due, str) and step.due.after != CLOSING:
             before = done.get(step.due.after)
             base = before.occurred_at.astimezone(zone).date() if before else None
         calendar_key = (
@@ -138,11 +140,11 @@ class Deal:
         return found
 
     def _deadline(
-        self, step: Step, zone: ZoneInfo, calendar: BusinessCalendar, base: date | None
+        self, step: StoredStep, zone: ZoneInfo, calendar: BusinessCalendar, base: date | None
     ) -> datetime:
         at = step.cutoff.time if step.cutoff else self.terms.cutoff.time
         day = base or self.terms.closing_date
-        if isinstance(step.due, DueAfter):
+        if not isinstance(step.due, str):
             if step.due.business_days == 0:
                 day = day if calendar.is_business_day(day) else calendar.next_business_day(day)
             else:

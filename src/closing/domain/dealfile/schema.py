@@ -17,22 +17,9 @@ from pydantic import Field, SecretStr, field_validator
 from closing.domain.calendar import calendar_problem
 from closing.domain.dealfile.alert_rules import AlertRules, StepAlerts
 from closing.domain.dealfile.fields import Count, Day, Money, Slug, Spec, StepId, slugify
+from closing.domain.terms import CLOSING, COMPANY, DETAIL_NAMES, PURCHASER, StepCommon, TermsCommon
+from closing.domain.wire_instructions import phone_digits
 
-# Purchaser details a step can need before it can be done; blank ones block the step on the board.
-NEEDABLE_DETAILS: dict[str, str] = {
-    "notices.attention": "notice attention",
-    "notices.address": "notice address",
-    "notices.facsimile": "notice facsimile number",
-    "dwac.dtc_number": "DTC participant number",
-    "dwac.account_number": "DWAC account number",
-    "dwac.reference": "DWAC reference",
-}
-# Details of the company (the deal) a purchaser step can need; missing ones block it for everyone.
-COMPANY_DETAILS: dict[str, str] = {"company.wire_instructions": "company wire instructions"}
-DETAIL_NAMES: dict[str, str] = {**NEEDABLE_DETAILS, **COMPANY_DETAILS}
-PURCHASER = "purchaser"  # in a step's `calendars` or cutoff zone: the purchaser's own
-COMPANY = "company"  # a step's `party` when it is the deal's, not each purchaser's
-CLOSING = "closing"  # `due: {after: closing}`: counted from the closing date
 RESERVED_STEP_IDS = (CLOSING, COMPANY)
 
 
@@ -64,10 +51,6 @@ class Cutoff(Spec):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return _check_zone(value)
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.time_zone)
 
 
 class StepCutoff(Spec):
@@ -161,11 +144,6 @@ def _why(error: Exception) -> str:
 _PHONE = re.compile(r"^\+?[0-9]{7,15}$")
 
 
-def phone_digits(value: str) -> str:
-    """`(949) 788-6700` -> `9497886700`; `+1 949 788 6700` -> `+19497886700`."""
-    return re.sub(r"[\s().\-/]", "", value)
-
-
 class Company(Spec):
     name: str = Field(min_length=1)
     attention: str | None = None
@@ -225,7 +203,7 @@ class PaymentRule(Spec):
     partial: bool = False  # wires in parts are expected: an import may record part of the price
 
 
-class Step(Spec):
+class Step(Spec, StepCommon):
     id: StepId
     title: str
     label: str | None = Field(default=None, max_length=12)  # the board's column heading
@@ -238,32 +216,6 @@ class Step(Spec):
     payment: bool | PaymentRule = False
     alerts: StepAlerts | None = None  # replaces the deal's `before`, `at_deadline`, `overdue`
     note: str | None = None
-
-    @property
-    def heading(self) -> str:
-        return self.label or self.id
-
-    @property
-    def is_payment(self) -> bool:
-        return self.payment is not False
-
-    @property
-    def tolerance(self) -> Decimal:
-        return self.payment.tolerance if isinstance(self.payment, PaymentRule) else Decimal("0")
-
-    @property
-    def allows_partial(self) -> bool:
-        return isinstance(self.payment, PaymentRule) and self.payment.partial
-
-    @property
-    def for_company(self) -> bool:
-        return self.party == COMPANY
-
-    @property
-    def per_purchaser_deadline(self) -> bool:
-        """Whether the deadline depends on the purchaser's zone or holidays."""
-        zone = self.cutoff.time_zone if self.cutoff else None
-        return zone == PURCHASER or PURCHASER in (self.calendars or ())
 
     @field_validator("calendars")
     @classmethod
@@ -334,7 +286,7 @@ class ReportSettings(Spec):
     templates: str | None = None
 
 
-class DealTerms(Spec):
+class DealTerms(Spec, TermsCommon):
     """Everything about a deal but its purchasers: stored with the deal, read by every command."""
 
     slug: Slug
@@ -350,28 +302,6 @@ class DealTerms(Spec):
     steps: list[Step] = Field(min_length=1, max_length=200)
     alerts: AlertRules = AlertRules()
     report: ReportSettings | None = None
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return self.cutoff.zone
-
-    def step(self, step_id: str) -> Step:
-        for step in self.steps:
-            if step.id == step_id:
-                return step
-        raise KeyError(step_id)
-
-    @property
-    def step_ids(self) -> list[str]:
-        return [step.id for step in self.steps]
-
-    @property
-    def purchaser_steps(self) -> list[Step]:
-        return [step for step in self.steps if not step.for_company]
-
-    @property
-    def company_steps(self) -> list[Step]:
-        return [step for step in self.steps if step.for_company]
 
     def calendar_names(self, purchasers: Sequence[PurchaserSpec] = ()) -> set[str]:
         """Every calendar the deal's deadlines can use (for the snapshot stored with it)."""
