@@ -4,7 +4,6 @@ as wide as its data."""
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from datetime import datetime
@@ -152,6 +151,8 @@ def operator(by: str | None) -> str:
     env = os.environ.get("CLOSING_OPERATOR", "").strip()
     if env:
         return one_line(env, "CLOSING_OPERATOR") or ""
+    import getpass  # here, not at the top: only a write without CLOSING_OPERATOR or --by asks
+
     try:
         return getpass.getuser()
     except Exception:

@@ -22,12 +22,17 @@ from zoneinfo import ZoneInfo
 
 from closing.domain.cutoffs import practical_title
 from closing.domain.deal import Deal
-from closing.domain.dealfile.alert_rules import AlertRules
-from closing.domain.dealfile.schema import DETAIL_NAMES, NEEDABLE_DETAILS, DealTerms, Step
 from closing.domain.events import Event, Purchaser, replay
 from closing.domain.machine import ProgressMachine, Refusal
 from closing.domain.mark_commands import mark_command_line
 from closing.domain.money import format_money
+from closing.domain.terms import (
+    DETAIL_NAMES,
+    NEEDABLE_DETAILS,
+    StoredAlertRules,
+    StoredStep,
+    StoredTerms,
+)
 from closing.domain.text import neutral
 from closing.domain.timefmt import duration, local
 
@@ -51,7 +56,7 @@ class Occurrence:
 @dataclass(frozen=True)
 class DueAlert:
     purchaser: Purchaser
-    step: Step
+    step: StoredStep
     rule: str
     deadline: datetime
     due_at: datetime
@@ -90,7 +95,7 @@ class Plan:
     next_at: datetime | None
 
 
-def schedule(rules: AlertRules) -> list[tuple[str, timedelta]]:
+def schedule(rules: StoredAlertRules) -> list[tuple[str, timedelta]]:
     """Each rule's name and its offset from a deadline, earliest first."""
     found = [(f"before-{duration(lead, style='exact')}", -lead) for lead in rules.before]
     if rules.at_deadline:
@@ -101,7 +106,7 @@ def schedule(rules: AlertRules) -> list[tuple[str, timedelta]]:
     return sorted(found, key=lambda rule: rule[1])
 
 
-def occurrences(rules: AlertRules, deadline: datetime) -> list[Occurrence]:
+def occurrences(rules: StoredAlertRules, deadline: datetime) -> list[Occurrence]:
     """Every alert time of one step's deadline, earliest first."""
     return [Occurrence(rule, deadline + offset) for rule, offset in schedule(rules)]
 
@@ -133,7 +138,7 @@ def plan_alerts(
     due: list[DueAlert] = []
     next_at: datetime | None = None
     company_states: dict[str, str] = {}
-    parties: list[tuple[Purchaser, ProgressMachine, list[Step]]] = []
+    parties: list[tuple[Purchaser, ProgressMachine, list[StoredStep]]] = []
     if company is not None:
         company_states = replay(deal.company_machine, events.get(company.id, [])).states
         parties.append((company, deal.company_machine, terms.company_steps))
@@ -276,7 +281,7 @@ def notice_contact(purchaser: Purchaser) -> str | None:
 
 
 def alert_text(
-    terms: DealTerms,
+    terms: StoredTerms,
     alert: DueAlert,
     now: datetime,
     warning: str | None = None,
@@ -361,7 +366,7 @@ def urgency(alert: DueAlert) -> tuple[datetime, int, Decimal, int]:
     return (alert.deadline, 0 if owed else 1, -owed, alert.purchaser.position)
 
 
-def digest_groups(rules: AlertRules, due: list[DueAlert]) -> list[list[DueAlert]]:
+def digest_groups(rules: StoredAlertRules, due: list[DueAlert]) -> list[list[DueAlert]]:
     """The alerts that go out together as one digest: those of one rule falling due at one moment
     (one deadline), when there are more than `digest_over` of them and digests are on."""
     if not rules.digest:
@@ -375,7 +380,7 @@ def digest_groups(rules: AlertRules, due: list[DueAlert]) -> list[list[DueAlert]
 
 
 def digest_text(
-    terms: DealTerms,
+    terms: StoredTerms,
     alerts: list[DueAlert],
     now: datetime,
     warning: str | None = None,

@@ -16,9 +16,9 @@ from typing import NamedTuple
 
 from closing.domain.cutoffs import MARKET_CUTOFFS, closed_words
 from closing.domain.deal import Deal
-from closing.domain.dealfile.schema import COMPANY_DETAILS, DETAIL_NAMES, DealTerms, Step
 from closing.domain.events import Event, Purchaser, Standing, replay
 from closing.domain.machine import CLOSED, DONE, WAIVED, ProgressMachine, Refusal
+from closing.domain.terms import COMPANY_DETAILS, DETAIL_NAMES, StoredStep, StoredTerms
 from closing.domain.wire_instructions import WireStatus
 
 DUE_SOON = timedelta(hours=2)
@@ -126,7 +126,7 @@ class Totals:
 
 @dataclass(frozen=True)
 class Board:
-    terms: DealTerms
+    terms: StoredTerms
     as_of: datetime
     purchasers: list[PurchaserStatus]
     totals: Totals
@@ -146,7 +146,7 @@ class Board:
 
 def step_status(
     deal: Deal,
-    step: Step,
+    step: StoredStep,
     party: Purchaser | None,
     standing: Standing,
     now: datetime,
@@ -268,7 +268,7 @@ class _Alike(NamedTuple):
     """What purchasers that stand alike share (see `_steps_alike`)."""
 
     opened: dict[str, StepStatus]  # the open steps' statuses
-    slots: tuple[tuple[Step, StepStatus | None], ...]  # each step, with its status if open
+    slots: tuple[tuple[StoredStep, StepStatus | None], ...]  # each step, with its status if open
     finished: dict[tuple[object, ...], StepStatus]  # done and waived steps', by their marks
     state: str  # the state name
 

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 from closing.domain.anchors import count_from
 from closing.domain.calendar import BusinessCalendar, CalendarBook, cutoff_on
 from closing.domain.cutoffs import MARKET_CUTOFFS, step_back
-from closing.domain.dealfile.schema import PURCHASER, DealTerms, Due, Step
 from closing.domain.events import Event, Purchaser
 from closing.domain.machine import ProgressMachine, machine_for
+from closing.domain.terms import PURCHASER, StoredDue, StoredStep, StoredTerms, read_terms
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Deal:
 
     id: int
     slug: str
-    terms: DealTerms
+    terms: StoredTerms
     calendars: CalendarBook
     created_at: datetime
     _fixed: dict[tuple[str, str, tuple[str, ...], date | None], datetime] = field(
@@ -45,12 +45,12 @@ class Deal:
         cls, id: int, slug: str, terms_json: str, closures_json: str, created_at: datetime
     ) -> Deal:
         """A Deal from what the database keeps: the terms as JSON and the calendar snapshot."""
-        terms = DealTerms.model_validate_json(terms_json)
+        terms = read_terms(terms_json)
         book = CalendarBook(terms.business_days.extra_closures, closures_json)
         return cls(id, slug, terms, book, created_at)
 
     @cached_property
-    def purchaser_steps(self) -> list[Step]:
+    def purchaser_steps(self) -> list[StoredStep]:
         return self.terms.purchaser_steps
 
     @cached_property
@@ -62,10 +62,10 @@ class Deal:
             if not step.per_purchaser_deadline and not self.follows_step(step)
         }
 
-    def follows_step(self, step: Step) -> bool:
+    def follows_step(self, step: StoredStep) -> bool:
         """Whether `step` is due from another step (not the closing or a key date)."""
         due = step.due
-        return isinstance(due, Due) and self.terms.anchor_date(due.anchor) is None
+        return isinstance(due, StoredDue) and self.terms.anchor_date(due.anchor) is None
 
     @cached_property
     def deadlines_per_purchaser(self) -> bool:
@@ -79,7 +79,7 @@ class Deal:
             dict.fromkeys(
                 step.due.after
                 for step in self.terms.purchaser_steps
-                if isinstance(step.due, Due)
+                if isinstance(step.due, StoredDue)
                 and step.due.after is not None
                 and self.terms.anchor_date(step.due.after) is None
             )
@@ -112,13 +112,15 @@ class Deal:
         """The deal's own business days (`business_days.calendars`)."""
         return self.calendars.calendar(self.terms.business_days.calendars)
 
-    def step_zone(self, step: Step, purchaser: Purchaser | None = None) -> ZoneInfo:
+    def step_zone(self, step: StoredStep, purchaser: Purchaser | None = None) -> ZoneInfo:
         zone = step.cutoff.time_zone if step.cutoff else self.terms.cutoff.time_zone
         if zone == PURCHASER:
             zone = (purchaser.time_zone if purchaser else None) or self.terms.cutoff.time_zone
         return ZoneInfo(zone)
 
-    def step_calendar(self, step: Step, purchaser: Purchaser | None = None) -> BusinessCalendar:
+    def step_calendar(
+        self, step: StoredStep, purchaser: Purchaser | None = None
+    ) -> BusinessCalendar:
         names: list[str] = []
         for name in step.calendars or step.market_calendars or self.terms.business_days.calendars:
             if name == PURCHASER:
@@ -128,7 +130,7 @@ class Deal:
         return self.calendars.calendar(names or self.terms.business_days.calendars)
 
     def deadline(
-        self, step: Step, done: Mapping[str, Event], purchaser: Purchaser | None = None
+        self, step: StoredStep, done: Mapping[str, Event], purchaser: Purchaser | None = None
     ) -> datetime:
         """The agreement's deadline of `step`: its cutoff on the closing date, or on the day its
         `due` counts to from the closing, a key date, the day (in the step's zone) the step it
@@ -140,7 +142,7 @@ class Deal:
         zone = self.step_zone(step, purchaser)
         base: date | None = None
         due = step.due
-        if isinstance(due, Due) and self.terms.anchor_date(due.anchor) is None:
+        if isinstance(due, StoredDue) and self.terms.anchor_date(due.anchor) is None:
             if due.after is not None:
                 before = done.get(due.after)
                 base = before.occurred_at.astimezone(zone).date() if before else None
@@ -159,11 +161,11 @@ class Deal:
         return found
 
     def _deadline(
-        self, step: Step, zone: ZoneInfo, calendar: BusinessCalendar, base: date | None
+        self, step: StoredStep, zone: ZoneInfo, calendar: BusinessCalendar, base: date | None
     ) -> datetime:
         at = step.cutoff.time if step.cutoff else self.terms.cutoff.time
         due = step.due
-        if not isinstance(due, Due):
+        if not isinstance(due, StoredDue):
             return cutoff_on(self.terms.closing_date, at, zone)
         anchor = base or self.terms.anchor_date(due.anchor) or self.terms.closing_date
         day = count_from(
@@ -172,7 +174,7 @@ class Deal:
         return cutoff_on(day, due.at or at, zone)
 
     def practical_deadline(
-        self, step: Step, deadline: datetime, purchaser: Purchaser | None = None
+        self, step: StoredStep, deadline: datetime, purchaser: Purchaser | None = None
     ) -> datetime | None:
         """The market's deadline of `step` beside the agreement's `deadline` (None without a
         `practical` cutoff): the practical cutoff on the deadline's day in the step's zone, or on
@@ -198,7 +200,7 @@ class Deal:
         return found
 
     def due_by(
-        self, step: Step, done: Mapping[str, Event], purchaser: Purchaser | None = None
+        self, step: StoredStep, done: Mapping[str, Event], purchaser: Purchaser | None = None
     ) -> datetime:
         """The earlier of the agreement's deadline and the market's: what an open step is judged
         against (its status, the alerts that chase it)."""

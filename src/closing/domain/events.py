@@ -9,7 +9,6 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from closing.domain.dealfile.schema import NEEDABLE_DETAILS
 from closing.domain.machine import (
     DONE,
     MARK,
@@ -20,6 +19,7 @@ from closing.domain.machine import (
     ProgressMachine,
     Refusal,
 )
+from closing.domain.terms import NEEDABLE_DETAILS
 
 RECEIPT = "receipt"  # part of a payment received; the step stays open
 WITHDRAW = "withdraw"  # the purchaser is out of the deal (step is empty)

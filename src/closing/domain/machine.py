@@ -21,10 +21,14 @@ times (benchmarks/bench_wires.py), for the same answer.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from transitions import Machine
 
-from closing.domain.dealfile.schema import DealTerms, Step
+from closing.domain.terms import StoredStep, StoredTerms
+
+if TYPE_CHECKING:  # a deal file's terms, when `closing init` reviews a reload: typing only
+    from closing.domain.dealfile.schema import DealTerms, Step
 
 PENDING, DONE, WAIVED = "pending", "done", "waived"
 MARK, UNDO, REVERSE, WAIVE = "mark", "undo", "reverse", "waive"
@@ -65,7 +69,7 @@ States = Mapping[str, str]
 class ProgressMachine:
     """The rules across the steps of one party (each purchaser, or the company)."""
 
-    def __init__(self, steps: Sequence[Step]) -> None:
+    def __init__(self, steps: Sequence[StoredStep | Step]) -> None:
         self.steps = tuple(steps)
         self.order = [step.id for step in self.steps]
         self.requires = {step.id: tuple(step.requires) for step in self.steps}
@@ -161,7 +165,7 @@ def _and(items: Sequence[str]) -> str:
 _machines: dict[str, ProgressMachine] = {}
 
 
-def machine_for(terms: DealTerms, company: bool = False) -> ProgressMachine:
+def machine_for(terms: StoredTerms | DealTerms, company: bool = False) -> ProgressMachine:
     """The rules for each purchaser's steps (or the company's), built once per process."""
     steps = terms.company_steps if company else terms.purchaser_steps
     key = repr([(step.id, step.requires) for step in steps])

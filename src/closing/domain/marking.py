@@ -15,11 +15,11 @@ from decimal import Decimal
 
 from closing.domain.clock import LocalTime, resolve_local
 from closing.domain.deal import Deal
-from closing.domain.dealfile.schema import Step
 from closing.domain.errors import RefusedError
 from closing.domain.events import RECEIPT, WITHDRAW, Event, Purchaser, Standing
 from closing.domain.machine import DONE, MARK, REVERSE, UNDO, WAIVE, ProgressMachine, Refusal
 from closing.domain.money import CENT, format_money, parse_money
+from closing.domain.terms import StoredStep
 from closing.domain.timefmt import local
 
 
@@ -96,7 +96,7 @@ def _not_withdrawn(party: Purchaser, standing: Standing, what: str) -> None:
 
 def decide_mark(
     deal: Deal,
-    step: Step,
+    step: StoredStep,
     party: Purchaser,
     standing: Standing,
     request: MarkRequest,
@@ -154,7 +154,7 @@ def decide_mark(
 
 
 def payment(
-    step: Step, party: Purchaser, standing: Standing, request: MarkRequest, what: str
+    step: StoredStep, party: Purchaser, standing: Standing, request: MarkRequest, what: str
 ) -> tuple[Decimal | None, bool]:
     """The amount a mark records and whether it completes the step. A step that is not the
     payment takes no amount. For the payment: what is still owed when none is given; otherwise
@@ -221,7 +221,7 @@ def _not_paid(deal: Deal, party: Purchaser, standing: Standing, what: str) -> No
 
 def decide_correction(
     deal: Deal,
-    step: Step | None,
+    step: StoredStep | None,
     party: Purchaser,
     standing: Standing,
     request: Correction,

@@ -22,7 +22,6 @@ from closing.domain.board import (
 )
 from closing.domain.cutoffs import practical_title
 from closing.domain.deal import Deal
-from closing.domain.dealfile.schema import Step
 from closing.domain.events import (
     INSTRUCTIONS,
     INSTRUCTIONS_VERIFIED,
@@ -39,6 +38,7 @@ from closing.domain.machine import MARK
 from closing.domain.money import format_money
 from closing.domain.record import RecordEntry
 from closing.domain.redaction import Masker, mask_account
+from closing.domain.terms import StoredStep
 from closing.domain.timefmt import duration, local
 
 
@@ -210,7 +210,7 @@ def _reversals(events: list[Event]) -> dict[str, Event]:
 
 def step_record(
     deal: Deal,
-    step: Step,
+    step: StoredStep,
     status: StepStatus,
     party: Purchaser | None,
     events: list[Event],

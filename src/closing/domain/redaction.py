@@ -95,7 +95,7 @@ def account_numbers(deal: Deal, parties: Iterable[Purchaser]) -> list[str]:
         elif isinstance(value, str) and key in ("account", "account_number", "iban"):
             found.append(value)
 
-    walk(deal.terms.company.model_dump())
+    walk(vars(deal.terms.company))
     for party in parties:
         walk(party.details)
     return found

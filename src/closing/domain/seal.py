@@ -20,9 +20,9 @@ from datetime import datetime
 
 from closing.domain.alert_plan import AlertText
 from closing.domain.chain import ChainedEvent, record_digest
-from closing.domain.dealfile.schema import DealTerms
 from closing.domain.errors import RecordBrokenError
 from closing.domain.events import SEAL, Event
+from closing.domain.terms import StoredTerms
 from closing.domain.text import neutral
 from closing.domain.timefmt import local
 
@@ -161,7 +161,7 @@ def signer_key(armored: str) -> SignerKey:
 
 
 def seal_notices(
-    terms: DealTerms, events: Sequence[Event], sent: set[str]
+    terms: StoredTerms, events: Sequence[Event], sent: set[str]
 ) -> list[tuple[str, Event, AlertText]]:
     """A notice of each seal among the company chain's `events` whose ledger rule (`seal-N`,
     N its number in the chain) is not in `sent`, with that rule: the digest people keep in their

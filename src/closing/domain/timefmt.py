@@ -1,10 +1,14 @@
-"""Times as people on the deal read them: in the deal's zone, with its abbreviation."""
+"""Times as people on the deal read them: in the deal's zone, with its abbreviation; durations as
+the deal file writes them (`2h`, `1h30m`) and back."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+from closing.domain.text import neutral
 
 
 def local(moment: datetime, zone: ZoneInfo) -> str:
@@ -46,3 +50,26 @@ def duration(delta: timedelta, style: str = "words") -> str:
     if minutes:
         return f"{minutes}m"
     return f"{secs}s"
+
+
+_DURATION = re.compile(
+    r"^(?:(\d{1,15})d)?\s*(?:(\d{1,15})h)?\s*(?:(\d{1,15})m)?\s*(?:(\d{1,15})s)?$"
+)
+MAX_DURATION = timedelta(days=31)
+
+
+def parse_duration(value: object) -> timedelta:
+    """`2h`, `30m`, `1h30m`, `45s`, `0m` -> timedelta; at most 31 days."""
+    if isinstance(value, timedelta):
+        return value
+    text = str(value).strip().replace(" ", "")
+    match = _DURATION.match(text)
+    if not text or not match or not any(match.groups()):
+        raise ValueError(
+            f"'{neutral(text[:40])}' is not a duration; write it like 2h, 30m, 1h30m or 45s"
+        )
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    if total > MAX_DURATION.total_seconds():
+        raise ValueError(f"{text} is longer than {MAX_DURATION.days} days")
+    return timedelta(seconds=total)

@@ -19,9 +19,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from closing.domain.dealfile.schema import WireInstructionsSpec, phone_digits
 from closing.domain.errors import RefusedError
 from closing.domain.events import (
     INSTRUCTIONS,
@@ -33,6 +33,9 @@ from closing.domain.events import (
 )
 from closing.domain.redaction import mask_account, normalise_account
 from closing.domain.timefmt import local
+
+if TYPE_CHECKING:  # the deal file's model: loading a deal builds instructions from it
+    from closing.domain.dealfile.schema import WireInstructionsSpec
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 16}
 
@@ -398,6 +401,11 @@ def decide_verification(
 
 
 _PHONE_LIKE = re.compile(r"^\+?[0-9]{7,15}$")
+
+
+def phone_digits(value: str) -> str:
+    """`(949) 788-6700` -> `9497886700`; `+1 949 788 6700` -> `+19497886700`."""
+    return re.sub(r"[\s().\-/]", "", value)
 
 
 def payment_gate(status: WireStatus, unverified_ok: bool, what: str) -> str | None:

@@ -5,10 +5,10 @@ caller's transaction), and the list of deals (`closing deals`). Loading a deal f
 from __future__ import annotations
 
 from closing.domain.deal import Deal
-from closing.domain.dealfile.schema import COMPANY
 from closing.domain.errors import NotFoundError
 from closing.domain.events import Purchaser
 from closing.domain.history import DealSummary
+from closing.domain.terms import COMPANY
 from closing.store import deals as stored_deals
 from closing.store.connection import Connection, Database
 

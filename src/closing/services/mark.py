@@ -9,11 +9,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from closing.domain.deal import Deal
-from closing.domain.dealfile.schema import Step
 from closing.domain.errors import NotFoundError, RecordBrokenError
 from closing.domain.events import WITHDRAW, Event, Purchaser, Standing, replay
 from closing.domain.machine import Refusal
 from closing.domain.marking import Correction, MarkRequest, decide_correction, decide_mark
+from closing.domain.terms import StoredStep
 from closing.domain.wire_instructions import payment_gate
 from closing.services.deals import find_purchaser, open_deal
 from closing.store import deals as stored_deals
@@ -22,7 +22,7 @@ from closing.store import wires
 from closing.store.connection import Connection, Database
 
 
-def find_step(deal: Deal, text: str, party: Purchaser | None = None) -> Step:
+def find_step(deal: Deal, text: str, party: Purchaser | None = None) -> StoredStep:
     """By id, or by id or board label in any case ("faxed" finds warrant_faxed's "Faxed"); of the
     company's steps for the company, of each purchaser's otherwise."""
     terms = deal.terms
@@ -92,7 +92,7 @@ def locked(connection: Connection, deal_name: str | None, party_text: str) -> Lo
 
 
 def _gate_payment(
-    connection: Connection, deal: Deal, step: Step, request: MarkRequest, what: str
+    connection: Connection, deal: Deal, step: StoredStep, request: MarkRequest, what: str
 ) -> str | None:
     """A payment is refused while a change of the wire instructions waits for its second person
     (unless the request says `unverified_instructions_ok`); returns the note the event then

@@ -15,12 +15,12 @@ from typing import NamedTuple
 
 from closing.domain.bankfiles import CREDIT, BankFile, Entry
 from closing.domain.deal import Deal
-from closing.domain.dealfile.schema import Step
 from closing.domain.errors import RefusedError
 from closing.domain.events import Event, Purchaser, Standing, replay
 from closing.domain.marking import MarkRequest, decide_mark
 from closing.domain.matching import Owed, Proposal, Rules, match_credits
 from closing.domain.money import format_money
+from closing.domain.terms import StoredStep
 from closing.domain.wire_instructions import Version, is_company_account, payment_gate
 from closing.services.deals import open_deal
 from closing.store import deals as deal_store
@@ -66,14 +66,14 @@ class ImportResult:
         ]
 
 
-def payment_step(deal: Deal) -> Step:
+def payment_step(deal: Deal) -> StoredStep:
     for step in deal.terms.purchaser_steps:
         if step.is_payment:
             return step
     raise RefusedError(f"deal {deal.slug} has no payment step (payment: true) to record wires on")
 
 
-def closing_window(deal: Deal, step: Step) -> Rules:
+def closing_window(deal: Deal, step: StoredStep) -> Rules:
     terms = deal.terms
     last = deal.step_calendar(step).next_business_day(terms.closing_date, WINDOW_AFTER)
     return Rules(step.tolerance, terms.agreement_date, last)
@@ -191,7 +191,7 @@ class _Decider:
     def __init__(
         self,
         deal: Deal,
-        step: Step,
+        step: StoredStep,
         standings: dict[int, Standing],
         events: dict[int, list[Event]],
         company_states: dict[str, str],

@@ -17,7 +17,7 @@ import orjson
 from closing.domain.export import EXPORT_FIELDS
 
 if TYPE_CHECKING:
-    from closing.domain.dealfile.schema import DealTerms
+    from closing.domain.terms import StoredTerms
 
 _NUMBER = re.compile(r"^[-+]?\d+(?:\.\d+)?$")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -45,7 +45,7 @@ def export_csv(rows: list[dict[str, str | int | None]]) -> str:
 
 
 def export_json(
-    rows: list[dict[str, str | int | None]], terms: DealTerms, exported_at: datetime
+    rows: list[dict[str, str | int | None]], terms: StoredTerms, exported_at: datetime
 ) -> bytes:
     """`{"deal", "title", "time_zone", "exported_at", "records"}`, indented, with a final
     newline; `exported_at` in the deal's zone."""

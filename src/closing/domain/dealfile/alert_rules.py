@@ -5,16 +5,14 @@ that replace the deal's."""
 from __future__ import annotations
 
 from datetime import time, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator
 
 from closing.domain.dealfile.fields import Duration, Spec
 from closing.domain.dealfile.notify_urls import secret_in_url
+from closing.domain.terms import AlertRulesCommon, QuietHoursCommon
 from closing.domain.text import neutral
-
-if TYPE_CHECKING:
-    from closing.domain.dealfile.schema import Step
 
 
 class OverdueRepeat(Spec):
@@ -31,19 +29,14 @@ class OverdueRepeat(Spec):
         return value
 
 
-class QuietHours(Spec):
+class QuietHours(Spec, QuietHoursCommon):
     """No repeated (overdue) alerts from `start` to `end`, wall-clock in the deal's zone."""
 
     start: time
     end: time
 
-    def covers(self, at: time) -> bool:
-        if self.start <= self.end:
-            return self.start <= at < self.end
-        return at >= self.start or at < self.end  # across midnight, e.g. 22:00 to 07:00
 
-
-class AlertRules(Spec):
+class AlertRules(Spec, AlertRulesCommon):
     """When and to whom deadline alerts go: before each step's deadline, at it, and after."""
 
     before: list[Duration] = Field(
@@ -61,18 +54,7 @@ class AlertRules(Spec):
     # Each new seal's digest goes to every channel, so that copies live in people's mailboxes.
     seals: bool = False
 
-    def for_step(self, step: Step) -> AlertRules:
-        """The rules of one step: its own `alerts` keys replace the deal's."""
-        own = step.alerts
-        if own is None:
-            return self
-        changes: dict[str, Any] = {}
-        if own.before is not None:
-            changes["before"] = own.before
-        if own.at_deadline is not None:
-            changes["at_deadline"] = own.at_deadline
-        if own.overdue is not None:
-            changes["overdue"] = own.overdue or None
+    def replaced(self, changes: dict[str, Any]) -> Self:
         return self.model_copy(update=changes)
 
     @field_validator("before")

@@ -10,8 +10,6 @@ from decimal import ROUND_FLOOR, Decimal
 
 from closing.domain.dealfile.located import Loc, Located
 from closing.domain.dealfile.schema import (
-    CLOSING,
-    COMPANY,
     RESERVED_STEP_IDS,
     BusinessDays,
     Due,
@@ -20,6 +18,7 @@ from closing.domain.dealfile.schema import (
     Step,
 )
 from closing.domain.money import format_money
+from closing.domain.terms import CLOSING, COMPANY
 
 
 def check_steps(located: Located, steps: list[Step], key_dates: Collection[str] = ()) -> None:

@@ -15,8 +15,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from closing.domain.clock import FIRST_YEAR, LAST_YEAR
 from closing.domain.money import parse_count, parse_price
-from closing.domain.text import neutral
-from closing.domain.timefmt import duration
+from closing.domain.timefmt import duration, parse_duration
 
 MAX_SLUG = 100
 
@@ -39,29 +38,6 @@ Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=MAX_SLUG
 
 class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-_DURATION = re.compile(
-    r"^(?:(\d{1,15})d)?\s*(?:(\d{1,15})h)?\s*(?:(\d{1,15})m)?\s*(?:(\d{1,15})s)?$"
-)
-MAX_DURATION = timedelta(days=31)
-
-
-def parse_duration(value: object) -> timedelta:
-    """`2h`, `30m`, `1h30m`, `45s`, `0m` -> timedelta; at most 31 days."""
-    if isinstance(value, timedelta):
-        return value
-    text = str(value).strip().replace(" ", "")
-    match = _DURATION.match(text)
-    if not text or not match or not any(match.groups()):
-        raise ValueError(
-            f"'{neutral(text[:40])}' is not a duration; write it like 2h, 30m, 1h30m or 45s"
-        )
-    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
-    if total > MAX_DURATION.total_seconds():
-        raise ValueError(f"{text} is longer than {MAX_DURATION.days} days")
-    return timedelta(seconds=total)
 
 
 def _spelled(value: timedelta) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, time
+from datetime import time
 from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,22 +18,17 @@ from closing.domain.calendar import calendar_problem
 from closing.domain.cutoffs import MARKET_CUTOFFS, market_cutoff
 from closing.domain.dealfile.alert_rules import AlertRules, StepAlerts
 from closing.domain.dealfile.fields import Count, Day, Money, Slug, Spec, StepId, slugify
+from closing.domain.terms import (
+    CLOSING,
+    COMPANY,
+    DETAIL_NAMES,
+    PURCHASER,
+    DueCommon,
+    StepCommon,
+    TermsCommon,
+)
+from closing.domain.wire_instructions import phone_digits
 
-# Purchaser details a step can need before it can be done; blank ones block the step on the board.
-NEEDABLE_DETAILS: dict[str, str] = {
-    "notices.attention": "notice attention",
-    "notices.address": "notice address",
-    "notices.facsimile": "notice facsimile number",
-    "dwac.dtc_number": "DTC participant number",
-    "dwac.account_number": "DWAC account number",
-    "dwac.reference": "DWAC reference",
-}
-# Details of the company (the deal) a purchaser step can need; missing ones block it for everyone.
-COMPANY_DETAILS: dict[str, str] = {"company.wire_instructions": "company wire instructions"}
-DETAIL_NAMES: dict[str, str] = {**NEEDABLE_DETAILS, **COMPANY_DETAILS}
-PURCHASER = "purchaser"  # in a step's `calendars` or cutoff zone: the purchaser's own
-COMPANY = "company"  # a step's `party` when it is the deal's, not each purchaser's
-CLOSING = "closing"  # `due: {after: closing}`: counted from the closing date
 RESERVED_STEP_IDS = (CLOSING, COMPANY)
 KEY_DATES = ("signing", "pricing")  # the dates a deal file usually names besides the closing
 
@@ -86,10 +81,6 @@ class Cutoff(Spec):
         if value is not None and value not in MARKET_CUTOFFS:
             raise ValueError(f"unknown market cutoff {value!r}; use {', '.join(MARKET_CUTOFFS)}")
         return value
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.time_zone)
 
 
 class StepCutoff(Cutoff):
@@ -180,11 +171,6 @@ def _why(error: Exception) -> str:
 _PHONE = re.compile(r"^\+?[0-9]{7,15}$")
 
 
-def phone_digits(value: str) -> str:
-    """`(949) 788-6700` -> `9497886700`; `+1 949 788 6700` -> `+19497886700`."""
-    return re.sub(r"[\s().\-/]", "", value)
-
-
 class Company(Spec):
     name: str = Field(min_length=1)
     attention: str | None = None
@@ -228,7 +214,7 @@ class Registration(Spec):
     prospectus_supplement: str | None = None
 
 
-class Due(Spec):
+class Due(Spec, DueCommon):
     """Due at the cutoff (or `at`, on that day) on the n-th business day (of the step's
     calendars) or calendar day `after` or `before` an anchor: the closing date (`closing`), a
     key date (`signing`, `pricing`, ...), or a step (after it: the day it was done, the closing
@@ -249,23 +235,6 @@ class Due(Spec):
             raise ValueError("give business_days or calendar_days, not both")
         return self
 
-    @property
-    def anchor(self) -> str:
-        found = self.after if self.after is not None else self.before
-        assert found is not None
-        return found
-
-    @property
-    def counts_business_days(self) -> bool:
-        return self.calendar_days is None
-
-    @property
-    def count(self) -> int:
-        """How many days from the anchor (business days unless `calendar_days`)."""
-        if self.calendar_days is not None:
-            return self.calendar_days
-        return 1 if self.business_days is None else self.business_days
-
 
 class PaymentRule(Spec):
     """The step whose amount must match the purchase price; a total short of it by at most
@@ -275,7 +244,7 @@ class PaymentRule(Spec):
     partial: bool = False  # wires in parts are expected: an import may record part of the price
 
 
-class Step(Spec):
+class Step(Spec, StepCommon):
     id: StepId
     title: str
     label: str | None = Field(default=None, max_length=12)  # the board's column heading
@@ -289,40 +258,6 @@ class Step(Spec):
     payment: bool | PaymentRule = False
     alerts: StepAlerts | None = None  # replaces the deal's `before`, `at_deadline`, `overdue`
     note: str | None = None
-
-    @property
-    def heading(self) -> str:
-        return self.label or self.id
-
-    @property
-    def is_payment(self) -> bool:
-        return self.payment is not False
-
-    @property
-    def tolerance(self) -> Decimal:
-        return self.payment.tolerance if isinstance(self.payment, PaymentRule) else Decimal("0")
-
-    @property
-    def allows_partial(self) -> bool:
-        return isinstance(self.payment, PaymentRule) and self.payment.partial
-
-    @property
-    def for_company(self) -> bool:
-        return self.party == COMPANY
-
-    @property
-    def per_purchaser_deadline(self) -> bool:
-        """Whether the deadline depends on the purchaser's zone or holidays."""
-        zones = (self.cutoff.time_zone if self.cutoff else None,) + (
-            (self.practical.time_zone,) if self.practical else ()
-        )
-        return PURCHASER in zones or PURCHASER in (self.calendars or ())
-
-    @property
-    def market_calendars(self) -> tuple[str, ...]:
-        """The calendars of the market whose cutoff is the step's own (`cutoff: edgar`: SEC)."""
-        market = self.cutoff.market if self.cutoff else None
-        return MARKET_CUTOFFS[market].calendars if market else ()
 
     @field_validator("calendars")
     @classmethod
@@ -393,7 +328,7 @@ class ReportSettings(Spec):
     templates: str | None = None
 
 
-class DealTerms(Spec):
+class DealTerms(Spec, TermsCommon):
     """Everything about a deal but its purchasers: stored with the deal, read by every command."""
 
     slug: Slug
@@ -410,32 +345,6 @@ class DealTerms(Spec):
     steps: list[Step] = Field(min_length=1, max_length=200)
     alerts: AlertRules = AlertRules()
     report: ReportSettings | None = None
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return self.cutoff.zone
-
-    def anchor_date(self, name: str) -> date | None:
-        """The date a `due:` counts from when it names `closing` or a key date; None for a step."""
-        return self.closing_date if name == CLOSING else self.key_dates.get(name)
-
-    def step(self, step_id: str) -> Step:
-        for step in self.steps:
-            if step.id == step_id:
-                return step
-        raise KeyError(step_id)
-
-    @property
-    def step_ids(self) -> list[str]:
-        return [step.id for step in self.steps]
-
-    @property
-    def purchaser_steps(self) -> list[Step]:
-        return [step for step in self.steps if not step.for_company]
-
-    @property
-    def company_steps(self) -> list[Step]:
-        return [step for step in self.steps if step.for_company]
 
     def calendar_names(self, purchasers: Sequence[PurchaserSpec] = ()) -> set[str]:
         """Every calendar the deal's deadlines can use (for the snapshot stored with it)."""
