@@ -21,7 +21,7 @@ from closing.domain.calendar import BusinessCalendar, CalendarBook, cutoff_on
 from closing.domain.cutoffs import MARKET_CUTOFFS, step_back
 from closing.domain.events import Event, Purchaser
 from closing.domain.machine import ProgressMachine, machine_for
-from closing.domain.terms import PURCHASER, StoredDue, StoredStep, StoredTerms, read_terms
+from closing.domain.terms import PURCHASER, DueCommon, StoredStep, StoredTerms, read_terms
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Deal:
     def follows_step(self, step: StoredStep) -> bool:
         """Whether `step` is due from another step (not the closing or a key date)."""
         due = step.due
-        return isinstance(due, StoredDue) and self.terms.anchor_date(due.anchor) is None
+        return isinstance(due, DueCommon) and self.terms.anchor_date(due.anchor) is None
 
     @cached_property
     def deadlines_per_purchaser(self) -> bool:
@@ -79,7 +79,7 @@ class Deal:
             dict.fromkeys(
                 step.due.after
                 for step in self.terms.purchaser_steps
-                if isinstance(step.due, StoredDue)
+                if isinstance(step.due, DueCommon)
                 and step.due.after is not None
                 and self.terms.anchor_date(step.due.after) is None
             )
@@ -142,7 +142,7 @@ class Deal:
         zone = self.step_zone(step, purchaser)
         base: date | None = None
         due = step.due
-        if isinstance(due, StoredDue) and self.terms.anchor_date(due.anchor) is None:
+        if isinstance(due, DueCommon) and self.terms.anchor_date(due.anchor) is None:
             if due.after is not None:
                 before = done.get(due.after)
                 base = before.occurred_at.astimezone(zone).date() if before else None
@@ -165,7 +165,7 @@ class Deal:
     ) -> datetime:
         at = step.cutoff.time if step.cutoff else self.terms.cutoff.time
         due = step.due
-        if not isinstance(due, StoredDue):
+        if not isinstance(due, DueCommon):
             return cutoff_on(self.terms.closing_date, at, zone)
         anchor = base or self.terms.anchor_date(due.anchor) or self.terms.closing_date
         day = count_from(
