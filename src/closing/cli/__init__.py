@@ -168,12 +168,15 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
                 "purchasers": result.purchasers,
                 "changes": result.changes,
                 "wire_instructions": result.wire_instructions,
+                "notes": result.notes,
             }
         )
     elif result.created:
         app.out(f"Loaded deal {slug} with {result.purchasers} purchasers.")
         for line in result.wire_instructions:
             app.out(neutral(line) + ".")
+        for line in result.notes:
+            app.out(f"Note: {neutral(line)}.")
     elif result.changes or result.wire_instructions:
         app.out(f"Updated deal {slug}:")
         for change in [*result.changes, *result.wire_instructions]:

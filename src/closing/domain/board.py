@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
+from closing.domain.breach import standing_flags
 from closing.domain.deal import Deal
 from closing.domain.dealfile.schema import COMPANY_DETAILS, DETAIL_NAMES, DealTerms, Step
 from closing.domain.events import Event, Purchaser, Standing, replay
@@ -50,6 +51,7 @@ class StepStatus(NamedTuple):
     attention: tuple[str, ...] = ()  # e.g. "wired was reversed: wire returned"
     received: Decimal | None = None  # payment step: what has come in so far
     reason: str | None = None  # why it was waived
+    breach: tuple[str, ...] = ()  # recorded out of order (`closing.domain.breach`), in words
 
     @property
     def finished(self) -> bool:
@@ -244,6 +246,7 @@ def purchaser_status(
     alike: dict[tuple[object, ...], StepStatus] | None = None,
     company_missing: frozenset[str] = frozenset(),
     open_alike: dict[tuple[object, ...], _Alike] | None = None,
+    company_standing: Standing | None = None,
 ) -> PurchaserStatus:
     rules = machine or deal.machine
     unreadable = None
@@ -268,6 +271,8 @@ def purchaser_status(
         # The record is closed for it: a reversal before the withdrawal (the money sent back, as
         # a paid purchaser must record before it withdraws) asks nothing more of anyone.
         steps = {k: s._replace(attention=()) if s.attention else s for k, s in steps.items()}
+    if standing.done:
+        steps = _flagged(deal, steps, standing, company_standing, purchaser)
     return PurchaserStatus(
         purchaser, state, steps, standing.amount_received, standing.withdrawn, unreadable
     )
@@ -334,6 +339,21 @@ def _steps_alike(
     return steps, state
 
 
+def _flagged(
+    deal: Deal,
+    steps: dict[str, StepStatus],
+    standing: Standing,
+    company: Standing | None,
+    purchaser: Purchaser | None,
+) -> dict[str, StepStatus]:
+    """`steps` with the flags of marks recorded out of order (a shared status is copied)."""
+    own = deal.company_machine.steps if purchaser is None else deal.purchaser_steps
+    flags = standing_flags(deal, own, standing, company, purchaser)
+    if not flags:
+        return steps
+    return {k: s._replace(breach=flags[k]) if k in flags else s for k, s in steps.items()}
+
+
 def company_status(
     deal: Deal, events: list[Event], now: datetime
 ) -> tuple[CompanyStatus, Standing]:
@@ -342,6 +362,8 @@ def company_status(
         step.id: step_status(deal, step, None, standing, now, standing.states)
         for step in deal.terms.company_steps
     }
+    if standing.done:
+        steps = _flagged(deal, steps, standing, standing, None)
     return CompanyStatus(steps), standing
 
 
@@ -366,7 +388,16 @@ def build_board(
     company_states = company_standing.states
     rows = [
         purchaser_status(
-            deal, p, events.get(p.id, []), now, company_states, machine, alike, missing, open_alike
+            deal,
+            p,
+            events.get(p.id, []),
+            now,
+            company_states,
+            machine,
+            alike,
+            missing,
+            open_alike,
+            company_standing,
         )
         for p in purchasers
     ]
@@ -404,7 +435,7 @@ def attention_first(board: Board) -> list[PurchaserStatus]:
     a blocked or flagged step first among equals, then the furthest behind, then Schedule 1."""
 
     def behind(row: PurchaserStatus) -> tuple[int, int, int, int]:
-        flagged = any(s.blocked_by or s.attention for s in row.steps.values())
+        flagged = any(s.blocked_by or s.attention or s.breach for s in row.steps.values())
         done = sum(1 for status in row.steps.values() if status.finished)
         return (row.urgency, 0 if flagged else 1, done, row.purchaser.position)
 

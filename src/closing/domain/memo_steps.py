@@ -229,6 +229,8 @@ def step_record(
         )
     elif status.status == OVERDUE and not withdrawn:
         exception = verdict.lower()
+    if status.breach:
+        exception = "; ".join(filter(None, [exception, *status.breach]))
     if status.finished:
         before = [
             deal.terms.step(needed).title

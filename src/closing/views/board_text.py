@@ -99,7 +99,7 @@ def board_view(
         for row in shown
         if row.unreadable
     ]
-    notes += money_lines(shown) + attention_lines(shown, board)
+    notes += money_lines(shown, board) + breach_lines(shown, board) + attention_lines(shown, board)
     if notes:
         parts.append(Text("\n".join(notes), style=STYLES[OVERDUE]))
     blocked = blocked_lines(shown, board)
@@ -139,8 +139,12 @@ def _without_trailing_spaces(line: list[Segment]) -> list[Segment]:
     return kept
 
 
-def money_lines(rows: list[PurchaserStatus]) -> list[str]:
-    """Partial receipts of open payments, and completed payments short within tolerance."""
+def money_lines(rows: list[PurchaserStatus], board: Board) -> list[str]:
+    """Partial receipts of open payments, and completed payments short within tolerance (or
+    exactly what Schedule 1's shares cost at the price per share)."""
+    from closing.domain.breach import schedule_cost
+
+    per_share = board.terms.securities.common_stock.price_per_share
     lines = []
     for row in rows:
         price = row.purchaser.purchase_price
@@ -153,10 +157,34 @@ def money_lines(rows: list[PurchaserStatus]) -> list[str]:
                     f"{format_money(price)} received"
                 )
             elif status.finished and row.shortfall:
+                shares = row.purchaser.shares
+                if status.received == schedule_cost(shares, per_share):
+                    lines.append(
+                        f"Paid: {neutral(row.purchaser.name)}: {format_money(status.received)} = "
+                        f"{shares:,} shares x ${per_share}, {format_money(row.shortfall)} under "
+                        f"{format_money(price)}"
+                    )
+                    continue
                 lines.append(
                     f"Short: {neutral(row.purchaser.name)}: {format_money(row.shortfall)} short of "
                     f"{format_money(price)}, within the tolerance"
                 )
+    return lines
+
+
+def breach_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) -> list[str]:
+    """`⚑ <purchaser>: out of order: wired before prospectus_delivered`: each mark recorded
+    out of order (`closing mark --out-of-order`), the company's first."""
+    named = [("Company", board.company.steps)]
+    named += [(neutral(row.purchaser.name), row.steps) for row in rows]
+    lines = [
+        f"⚑ {name}: {neutral(flag)}"
+        for name, steps in named
+        for status in steps.values()
+        for flag in status.breach
+    ]
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"... and {len(lines) - limit:,} more"]
     return lines
 
 

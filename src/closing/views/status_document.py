@@ -170,6 +170,7 @@ def step_json(status: StepStatus, stamp: Callable[[datetime | None], str | None]
         attention,
         received,
         why,
+        breach,
     ) = status
     found: dict[str, Any] = {
         "status": state,
@@ -180,6 +181,7 @@ def step_json(status: StepStatus, stamp: Callable[[datetime | None], str | None]
         "blocked_by": list(blocked_by) if blocked_by else [],
         "waiting_on": list(waiting_on) if waiting_on else [],
         "attention": list(attention) if attention else [],
+        "breach": list(breach) if breach else [],
     }
     if received is not None:
         found["received"] = money_text(received)

@@ -1,0 +1,153 @@
+"""Facts recorded as they happened, flagged where they broke the agreement's order: a step marked
+before a step it requires, a mark dated before the agreement, a payment outside the purchase
+price. Without `--out-of-order --reason TEXT` such a mark is refused; with it the mark is recorded
+and every board, JSON document and memo shows the flag (`⚑ out of order: wired before
+prospectus_delivered`).
+
+Pure, and read from the record itself: the flags of a mark are worked out from the events (the
+mark, the marks it stands on, the amounts), so nothing is stored twice and the event chain covers
+them. Also Schedule 1's own arithmetic: shares x price per share, rounded to the cent, is a
+purchase price paid in full (Stonestreet: 1,935,483 x $0.2325 = $449,999.80 for $450,000).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from closing.domain.deal import Deal
+from closing.domain.dealfile.schema import Step
+from closing.domain.events import Event, Purchaser, Standing
+from closing.domain.money import CENT, format_money
+
+OUT_OF_ORDER = "--out-of-order --reason TEXT"
+RECORD_ANYWAY = f"to record it as it happened add {OUT_OF_ORDER}"
+FLAG = "⚑"
+
+
+def schedule_cost(shares: int, price_per_share: Decimal) -> Decimal:
+    """What the shares cost at the price per share, rounded to the cent (half up)."""
+    return (shares * price_per_share).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def paid_in_full(
+    total: Decimal, price: Decimal, tolerance: Decimal, shares: int, price_per_share: Decimal
+) -> bool:
+    """The price within the step's tolerance, or exactly what Schedule 1's shares cost."""
+    if price - tolerance <= total <= price + tolerance:
+        return True
+    return total == schedule_cost(shares, price_per_share)
+
+
+def price_flag(total: Decimal, price: Decimal) -> str:
+    difference = total - price
+    sign = "+" if difference > 0 else "-"
+    return (
+        f"outside the price: received {format_money(total)} of {format_money(price)} "
+        f"({sign}{format_money(abs(difference))})"
+    )
+
+
+def order_flag(step_id: str, needed: str) -> str:
+    return f"out of order: {step_id} before {needed}"
+
+
+def early_flag(agreement_date: date) -> str:
+    return f"out of order: dated before the agreement ({agreement_date.isoformat()})"
+
+
+@dataclass(frozen=True)
+class Party:
+    """Where a party's steps stand, as far as the flags of another mark need: each done step's
+    mark, the waived steps and the reversals not yet redone."""
+
+    done: Mapping[str, Event]
+    waived: Mapping[str, object]
+    reversed: Mapping[str, Event]
+
+
+def _was_done_before(needed: str, mark: Event, party: Party) -> bool:
+    if needed in party.waived:
+        return True
+    before = party.done.get(needed)
+    if before is not None:
+        return before.occurred_at <= mark.occurred_at
+    # Done when the mark was recorded, reversed in the world only afterwards: not out of order.
+    reversal = party.reversed.get(needed)
+    return reversal is not None and reversal.recorded_at > mark.recorded_at
+
+
+def mark_flags(step: Step, mark: Event, own: Party, company: Party | None, deal: Deal) -> list[str]:
+    """The flags of one mark: each step it requires that was not done before it, and a date
+    before the agreement. `company` None: the company's record is not at hand, its steps are not
+    judged. (A payment's price is `payment_flag`'s.)"""
+    company_steps = deal.company_machine.requires
+    flags = []
+    for needed in step.requires:
+        party = company if needed in company_steps else own
+        if party is not None and not _was_done_before(needed, mark, party):
+            flags.append(order_flag(step.id, needed))
+    if mark.occurred_at < deal.opens_at:
+        flags.append(early_flag(deal.terms.agreement_date))
+    return flags
+
+
+def payment_flag(step: Step, purchaser: Purchaser, total: Decimal, deal: Deal) -> str | None:
+    """The flag of a payment that completed the step outside the purchase price (and its
+    tolerance, and Schedule 1's exact cost)."""
+    price = purchaser.purchase_price
+    per_share = deal.terms.securities.common_stock.price_per_share
+    if paid_in_full(total, price, step.tolerance, purchaser.shares, per_share):
+        return None
+    return price_flag(total, price)
+
+
+def standing_flags(
+    deal: Deal,
+    steps: Sequence[Step],
+    standing: Standing,
+    company: Standing | None,
+    purchaser: Purchaser | None = None,
+) -> dict[str, tuple[str, ...]]:
+    """The flags of each done step of one party (steps without any left out); `company` is the
+    company's standing, for purchaser steps that require company steps."""
+    done = standing.done
+    if not done:
+        return {}
+    own = Party(done, standing.waived, standing.reversed)
+    other = Party(company.done, company.waived, company.reversed) if company is not None else None
+    found: dict[str, tuple[str, ...]] = {}
+    for step in steps:
+        mark = done.get(step.id)
+        if mark is None:
+            continue
+        flags = mark_flags(step, mark, own, other, deal)
+        if step.is_payment and purchaser is not None:
+            paid = payment_flag(step, purchaser, standing.received(step.id), deal)
+            if paid is not None:
+                flags.append(paid)
+        if flags:
+            found[step.id] = tuple(flags)
+    return found
+
+
+def schedule_notes(
+    purchasers: Sequence[tuple[str, int, Decimal]], price_per_share: Decimal
+) -> list[str]:
+    """Schedule 1's arithmetic in words, for `init`: each purchase price (name, shares, price)
+    that differs from shares x price per share by less than one share's price, and the wire
+    that pays it in full."""
+    notes = []
+    for name, shares, price in purchasers:
+        exact = shares * price_per_share
+        if exact == price:
+            continue
+        cost = schedule_cost(shares, price_per_share)
+        notes.append(
+            f"{name}: {shares:,} shares x ${price_per_share} = ${exact:,} for a purchase price of "
+            f"{format_money(price)}; a wire of {format_money(price)} or of {format_money(cost)} "
+            "is paid in full"
+        )
+    return notes
