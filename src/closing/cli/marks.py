@@ -240,15 +240,15 @@ undo = correction_command(
     "Undid",
     "Correct a mistake in the record: STEP is no longer done (or waived).\n\nThe mark stays in "
     "the history; the correction is a new event. For something that came undone in the world "
-    "(a wire returned) use reverse.",
+    "(funds sent back) use reverse.",
     "Why the mark was wrong.",
 )
 reverse = correction_command(
     "reverse",
     "Reversed",
-    "Something done came undone in the world (a wire returned, a credit reversed): STEP is "
-    "open again; steps done on top of it stay done and are flagged for attention.",
-    "What happened (e.g. wire returned).",
+    "Something done came undone in the world (a wire's funds sent back, a credit reversed): "
+    "STEP is open again; steps done on top of it stay done and are flagged for attention.",
+    "What happened (e.g. funds sent back at the purchaser's request).",
 )
 waive = correction_command(
     "waive",

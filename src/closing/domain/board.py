@@ -17,7 +17,9 @@ from typing import NamedTuple
 from closing.domain.breach import standing_flags
 from closing.domain.deal import Deal
 from closing.domain.dealfile.schema import COMPANY_DETAILS, DETAIL_NAMES, DealTerms, Step
+from closing.domain.delivery import HELD, is_held, remediation
 from closing.domain.events import Event, Purchaser, Standing, replay
+from closing.domain.lapse import deal_lapsed, part_lapsed
 from closing.domain.machine import CLOSED, DONE, WAIVED, ProgressMachine, Refusal
 from closing.domain.wire_instructions import WireStatus
 
@@ -31,7 +33,8 @@ DONE_STATUS, DONE_LATE, PENDING, DUE_SOON_STATUS, OVERDUE, WAIVED_STATUS = (
     "overdue",
     "waived",
 )
-STATUSES = (OVERDUE, DUE_SOON_STATUS, PENDING, DONE_LATE, DONE_STATUS, WAIVED_STATUS)
+# HELD (`closing.domain.delivery`): open, and held until the payment is in.
+STATUSES = (OVERDUE, DUE_SOON_STATUS, PENDING, HELD, DONE_LATE, DONE_STATUS, WAIVED_STATUS)
 # Worst first: the order the board sorts purchasers that need attention.
 URGENCY = {status: rank for rank, status in enumerate(STATUSES)}
 FINISHED = (DONE_STATUS, DONE_LATE, WAIVED_STATUS)
@@ -48,7 +51,7 @@ class StepStatus(NamedTuple):
     late_by: int | None = None  # seconds, when done after the deadline
     blocked_by: tuple[str, ...] = ()  # details the deal file lacks
     waiting_on: tuple[str, ...] = ()  # steps it requires that are not done
-    attention: tuple[str, ...] = ()  # e.g. "wired was reversed: wire returned"
+    attention: tuple[str, ...] = ()  # e.g. "wired was reversed: funds sent back"
     received: Decimal | None = None  # payment step: what has come in so far
     reason: str | None = None  # why it was waived
     breach: tuple[str, ...] = ()  # recorded out of order (`closing.domain.breach`), in words
@@ -66,6 +69,8 @@ class PurchaserStatus:
     amount_received: Decimal
     withdrawn: Event | None = None
     unreadable: str | None = None  # its events cannot be replayed: why (see closing verify)
+    remediation: tuple[str, ...] = ()  # delivered against a payment since reversed: to undo
+    lapsed: bool = False  # not closed past the outside date (or a step's own `lapses_at`)
 
     @property
     def urgency(self) -> int:
@@ -124,9 +129,19 @@ class Board:
     record_warning: str | None = None  # the event log failed verification, or looks short
 
     @property
+    def lapsed(self) -> bool:
+        """Not closed by the end of the outside date."""
+        return deal_lapsed(self.terms, self.as_of, self.closed)
+
+    @property
     def closed(self) -> bool:
-        """Every purchaser closed or withdrawn, and every company step done or waived."""
-        return self.totals.closed == self.totals.purchasers and self.company.closed
+        """Every purchaser closed or withdrawn, every company step done or waived, and nothing
+        delivered against a reversed payment left to remediate."""
+        return (
+            self.totals.closed == self.totals.purchasers
+            and self.company.closed
+            and not any(row.remediation for row in self.purchasers)
+        )
 
 
 def step_status(
@@ -199,14 +214,17 @@ def step_status(
                 if need in missing or need in company_missing
             )
     waiting_on = tuple(s for s in step.requires if states.get(s) not in _SATISFIED)
+    held = step.held_until is not None and is_held(step, states)
     key: tuple[object, ...] | None = None
     if alike is not None and not reversed_steps and not received:
-        key = (step_id, deadline, blocked_by, waiting_on, received)
+        key = (step_id, deadline, blocked_by, waiting_on, received, held)
         found = alike.get(key)
         if found is not None:
             return found
     left = deadline - now
-    if left < _ZERO:
+    if held:
+        status = HELD
+    elif left < _ZERO:
         status = OVERDUE
     elif left <= DUE_SOON:
         status = DUE_SOON_STATUS
@@ -273,8 +291,21 @@ def purchaser_status(
         steps = {k: s._replace(attention=()) if s.attention else s for k, s in steps.items()}
     if standing.done:
         steps = _flagged(deal, steps, standing, company_standing, purchaser)
+    remedies = remediation(deal.purchaser_steps, standing) if standing.reversed else ()
+    lapsed = False
+    if deal.lapses and standing.withdrawn is None:
+        lapsed = part_lapsed(
+            deal.terms, deal.purchaser_steps, standing.states, now, state == CLOSED
+        )
     return PurchaserStatus(
-        purchaser, state, steps, standing.amount_received, standing.withdrawn, unreadable
+        purchaser,
+        state,
+        steps,
+        standing.amount_received,
+        standing.withdrawn,
+        unreadable,
+        remedies,
+        lapsed,
     )
 
 

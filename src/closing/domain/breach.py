@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from closing.domain.deal import Deal
 from closing.domain.dealfile.schema import Step
 from closing.domain.events import Event, Purchaser, Standing
+from closing.domain.lapse import lapse_flag
 from closing.domain.money import CENT, format_money
 
 OUT_OF_ORDER = "--out-of-order --reason TEXT"
@@ -89,8 +90,17 @@ def mark_flags(step: Step, mark: Event, own: Party, company: Party | None, deal:
         party = company if needed in company_steps else own
         if party is not None and not _was_done_before(needed, mark, party):
             flags.append(order_flag(step.id, needed))
+    held = step.held_until
+    if held is not None and held not in step.requires:
+        party = company if held in company_steps else own
+        if party is not None and not _was_done_before(held, mark, party):
+            flags.append(f"out of order: {step.id} while held until {held}")
     if mark.occurred_at < deal.opens_at:
         flags.append(early_flag(deal.terms.agreement_date))
+    if step.lapses_at is not None or deal.terms.outside_date is not None:
+        late = lapse_flag(deal.terms, step, mark.occurred_at)
+        if late is not None:
+            flags.append(late)
     return flags
 
 

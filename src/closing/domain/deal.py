@@ -72,6 +72,13 @@ class Deal:
         )
 
     @cached_property
+    def lapses(self) -> bool:
+        """Whether the deal file gives an outside date or a step a `lapses_at`."""
+        return self.terms.outside_date is not None or any(
+            step.lapses_at is not None for step in self.terms.steps
+        )
+
+    @cached_property
     def machine(self) -> ProgressMachine:
         """The rules for each purchaser's steps."""
         return machine_for(self.terms)

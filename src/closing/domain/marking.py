@@ -17,6 +17,7 @@ from closing.domain.breach import RECORD_ANYWAY, Party, mark_flags, paid_in_full
 from closing.domain.clock import LocalTime, resolve_local
 from closing.domain.deal import Deal
 from closing.domain.dealfile.schema import Step
+from closing.domain.delivery import is_held, to_remediate
 from closing.domain.errors import RefusedError
 from closing.domain.events import RECEIPT, WITHDRAW, Event, Purchaser, Standing
 from closing.domain.machine import DONE, MARK, REVERSE, UNDO, WAIVE, ProgressMachine, Refusal
@@ -143,6 +144,11 @@ def decide_mark(
         if not forced or states.get(step.id) is not None:
             raise RefusedError(f"cannot {what}: {_anyway(str(refusal), states, step)}") from None
         after = machine.follow(states, MARK, step.id)
+    if is_held(step, states) and step.held_until not in step.requires and not forced:
+        raise RefusedError(
+            f"cannot {what}: it is held until {step.held_until} is done (delivery against "
+            f"payment); {RECORD_ANYWAY}"
+        )
     for needed in step.requires:
         before = standing.done.get(needed)
         if before is not None and at < before.occurred_at and not forced:
@@ -306,10 +312,13 @@ def decide_correction(
         assert step is not None
         verb = {UNDO: "undo", REVERSE: "reverse", WAIVE: "waive"}[request.kind]
         what = f"{verb} {step.id} for {party.name}"
-        if request.kind == WAIVE:
+        remedy = request.kind == WAIVE and to_remediate(step, standing)
+        if request.kind == WAIVE and not remedy:
             _not_withdrawn(party, standing, what)
         if request.kind == UNDO and not states.get(step.id) and standing.receipts.get(step.id):
             pass  # the correction of the last partial receipt: the step stays open
+        elif remedy:
+            pass  # its remediation waived: delivered against a reversed payment, left so
         else:
             try:
                 states[step.id] = _machine(deal, party).fire(states, request.kind, step.id)

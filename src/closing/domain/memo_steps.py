@@ -22,6 +22,7 @@ from closing.domain.board import (
 )
 from closing.domain.deal import Deal
 from closing.domain.dealfile.schema import Step
+from closing.domain.delivery import HELD
 from closing.domain.events import (
     INSTRUCTIONS,
     INSTRUCTIONS_VERIFIED,
@@ -68,6 +69,7 @@ class StepRecord:
     notes: tuple[str, ...]  # a waiver's reason, a reversal it stood on, missing details
     exception: str | None  # late, overdue, reversed, waived, done before a reversal
     still_open: str | None  # open and on time: when it is due
+    held: str | None = None  # held until the payment is in (delivery against payment)
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,8 @@ def _verdict(status: StepStatus, at: datetime, withdrawn: bool, reversal: Event 
     opened = "Reversed; open" if reversal is not None else "Open"
     if status.status == OVERDUE:
         return f"{opened}, overdue by {duration(at - status.deadline)}"
+    if status.status == HELD:
+        return f"{opened}, held until its payment is in"
     return f"{opened}, due in {duration(status.deadline - at)}"
 
 
@@ -247,8 +251,11 @@ def step_record(
             notes.append(f"Waiting on: {', '.join(waiting)}")
     if status.reason:
         notes.insert(0, mask(status.reason))
-    still_open = None
-    if not status.finished and not withdrawn and exception is None:
+    still_open = held = None
+    if status.status == HELD and not withdrawn and step.held_until:
+        until = deal.terms.step(step.held_until).title
+        held = f"held until {until} is in; due {when(status.deadline, zone)}"
+    elif not status.finished and not withdrawn and exception is None:
         still_open = f"due {when(status.deadline, zone)} (in {duration(status.deadline - at)})"
         if status.blocked_by:
             still_open += "; " + ", ".join(status.blocked_by)
@@ -263,6 +270,7 @@ def step_record(
         tuple(notes),
         exception,
         still_open,
+        held,
     )
 
 

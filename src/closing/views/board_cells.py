@@ -22,6 +22,7 @@ from closing.domain.board import (
     Board,
     StepStatus,
 )
+from closing.domain.delivery import HELD
 from closing.domain.text import neutral
 from closing.domain.timefmt import duration
 
@@ -32,6 +33,7 @@ STYLES = {
     PENDING: "",
     DUE_SOON_STATUS: "yellow bold",
     OVERDUE: "red bold",
+    HELD: "dim",
 }
 BLOCKED_MARK = "⚑"  # a detail the step needs is missing from the deal file
 ATTENTION_MARK = "⚠"  # something it stands on was reversed
@@ -55,6 +57,8 @@ def step_cell(status: StepStatus, board: Board, withdrawn: bool = False) -> Text
         text = "waived"
     elif withdrawn:
         return Text("withdrawn", style="dim")
+    elif status.status == HELD:
+        text = "held"
     else:
         left = status.deadline - now
         if status.status == OVERDUE:
@@ -102,6 +106,7 @@ LOOK_FIRST = {
     DONE_STATUS: 2,
     WAIVED_STATUS: 2,
     PENDING: 3,
+    HELD: 4,
 }
 
 

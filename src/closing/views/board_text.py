@@ -26,6 +26,7 @@ from closing.domain.board import (
     attention_first,
 )
 from closing.domain.calendar import cutoff_on
+from closing.domain.lapse import lapse_line
 from closing.domain.money import format_money
 from closing.domain.text import neutral, plural
 from closing.domain.timefmt import local
@@ -100,6 +101,18 @@ def board_view(
         if row.unreadable
     ]
     notes += money_lines(shown, board) + breach_lines(shown, board) + attention_lines(shown, board)
+    notes += [
+        f"Remediate: {neutral(row.purchaser.name)}: {neutral(', '.join(row.remediation))}"
+        for row in rows
+        if row.remediation
+    ]
+    lapsed = lapse_line(terms, board.as_of) if board.lapsed else None
+    notes += [lapsed] if lapsed else []
+    notes += [
+        f"Lapsed: {neutral(row.purchaser.name)}: its part of the closing"
+        for row in rows
+        if row.lapsed
+    ]
     if notes:
         parts.append(Text("\n".join(notes), style=STYLES[OVERDUE]))
     blocked = blocked_lines(shown, board)
@@ -189,7 +202,7 @@ def breach_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) -> 
 
 
 def attention_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) -> list[str]:
-    """`Attention: <purchaser>: wired was reversed: wire returned (Wired, Faxed, DWAC)`: each
+    """`Attention: <purchaser>: wired was reversed: funds sent back (Wired, Faxed, DWAC)`: each
     reason once per purchaser, with the steps it touches."""
     lines = []
     for row in rows:

@@ -66,6 +66,7 @@ def board_json(board: Board) -> dict[str, Any]:
                 {"id": step.id, "title": step.title, "party": step.party} for step in terms.steps
             ],
             "closed": board.closed,
+            "lapsed": board.lapsed,
         },
         "as_of": iso(board.as_of, zone),
         "company": {
@@ -149,6 +150,8 @@ def purchaser_json(row: PurchaserStatus, steps: dict[str, dict[str, Any]]) -> di
         "amount_received": received_text,
         "shortfall": short_text,
         "unreadable": row.unreadable,
+        "remediation": list(row.remediation),
+        "lapsed": row.lapsed,
     }
 
 

@@ -59,6 +59,12 @@ def load_deal_file(path: str | Path) -> DealFile:
         check_steps(located, good["steps"])
     if {"agreement_date", "closing_date", "business_days"} <= good.keys():
         check_dates(located, good["agreement_date"], good["closing_date"], good["business_days"])
+        outside = good.get("outside_date")
+        if outside is not None and outside < good["closing_date"]:
+            located.problem(
+                ("outside_date",),
+                f"outside_date {outside} is before closing_date {good['closing_date']}",
+            )
     check_schedule_1(located, good.get("securities"), purchasers)
 
     if terms is not None and terms.report is not None and terms.report.templates:

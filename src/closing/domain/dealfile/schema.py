@@ -238,6 +238,11 @@ class Step(Spec):
     payment: bool | PaymentRule = False
     alerts: StepAlerts | None = None  # replaces the deal's `before`, `at_deadline`, `overdue`
     note: str | None = None
+    # Delivery versus payment: the step is held (no alerts, marked only --out-of-order) until
+    # this step (the payment) is done; a reversal of it after delivery opens `remedy`.
+    held_until: StepId | None = None
+    remedy: str | None = Field(default=None, max_length=200)  # "DWAC withdrawal"
+    lapses_at: Day | None = None  # the purchaser's part lapses if still open after this day
 
     @property
     def heading(self) -> str:
@@ -350,6 +355,7 @@ class DealTerms(Spec):
     steps: list[Step] = Field(min_length=1, max_length=200)
     alerts: AlertRules = AlertRules()
     report: ReportSettings | None = None
+    outside_date: Day | None = None  # the closing lapses if not closed by the end of this day
 
     @property
     def zone(self) -> ZoneInfo:
