@@ -29,7 +29,9 @@ from closing.cli.app import (
     complete_purchasers,
     deal_option,
     local_time,
+    mine_option,
     operator,
+    owner_option,
     pass_app,
 )
 from closing.domain.errors import ClosingError, DealFileError, ExitCode, UsageError
@@ -196,6 +198,8 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
 )
 @click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
 @click.option("--all", "show_all", is_flag=True, help="Every purchaser, however many.")
+@owner_option
+@mine_option
 @pass_app
 def status(
     app: App,
@@ -204,12 +208,14 @@ def status(
     as_of: str | None,
     as_json: bool,
     show_all: bool,
+    owner: str | None,
+    mine: bool,
 ) -> None:
     """The board: each purchaser's steps, urgent first."""
     from closing.services.board import board
 
-    when = local_time(as_of, "--as-of")
-    result = board(app.existing_database, deal or deal_name, app.now(), when)
+    when, member = local_time(as_of, "--as-of"), operator(None) if mine else None
+    result = board(app.existing_database, deal or deal_name, app.now(), when, owner, member)
     if as_json:
         from closing.views.status_document import board_json
 

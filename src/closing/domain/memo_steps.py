@@ -37,6 +37,7 @@ from closing.domain.events import (
 )
 from closing.domain.machine import MARK
 from closing.domain.money import format_money
+from closing.domain.owners import owner_of
 from closing.domain.record import RecordEntry
 from closing.domain.redaction import Masker, mask_account
 from closing.domain.timefmt import duration, local
@@ -259,6 +260,10 @@ def step_record(
         still_open = f"due {when(status.deadline, zone)} (in {duration(status.deadline - at)})"
         if status.blocked_by:
             still_open += "; " + ", ".join(status.blocked_by)
+    if still_open or held:  # what is left after the closing, and whose it is
+        owner = owner_of(step, party.slug if party is not None else None)
+        still_open = still_open and f"{still_open}; owner {owner}"
+        held = held and f"{held}; owner {owner}"
     return StepRecord(
         step.id,
         step.title,

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator
 from closing.domain.calendar import calendar_problem
 from closing.domain.dealfile.alert_rules import AlertRules, StepAlerts
 from closing.domain.dealfile.fields import Count, Day, Money, Slug, Spec, StepId, slugify
+from closing.domain.dealfile.parties import PartySpec
 
 # Purchaser details a step can need before it can be done; blank ones block the step on the board.
 NEEDABLE_DETAILS: dict[str, str] = {
@@ -243,6 +244,8 @@ class Step(Spec):
     held_until: StepId | None = None
     remedy: str | None = Field(default=None, max_length=200)  # "DWAC withdrawal"
     lapses_at: Day | None = None  # the purchaser's part lapses if still open after this day
+    owner: str | None = None  # the party that does it (`parties:`); default company/purchaser
+    responsible: str | None = None  # the person at that party
 
     @property
     def heading(self) -> str:
@@ -356,6 +359,7 @@ class DealTerms(Spec):
     alerts: AlertRules = AlertRules()
     report: ReportSettings | None = None
     outside_date: Day | None = None  # the closing lapses if not closed by the end of this day
+    parties: dict[str, PartySpec] = Field(default={}, max_length=1000)
 
     @property
     def zone(self) -> ZoneInfo:

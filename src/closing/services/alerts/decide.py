@@ -26,6 +26,7 @@ from closing.domain.board import Board, build_board, company_missing
 from closing.domain.deal import Deal
 from closing.domain.events import Purchaser
 from closing.domain.money import format_money
+from closing.domain.owners import owner_of
 from closing.services.alerts.channels import LOG_CHANNEL, channels_for
 from closing.services.wire_import import ImportResult
 from closing.store import alerts as db
@@ -154,6 +155,7 @@ def _decide_deal(
                 (logged if id(owner) in in_digest else alone).append(row.id)
         every = [(channel.key, channel.name) for channel in channels]
         db.insert_deliveries(connection, alone, every, now)
+        _to_owners(connection, deal, plan.due, ids_of, in_digest, every, now)
         db.insert_deliveries(connection, logged, [(LOG_CHANNEL.key, LOG_CHANNEL.name)], now)
         for group in groups:
             text = digest_text(deal.terms, group, now, warning, missing, summary)
@@ -167,6 +169,33 @@ def _decide_deal(
             [(r["purchaser_id"], r["step"], r["rule"], r["deadline"]) for r in ledger_rows],
         )
     return found, plan.next_at
+
+
+def _to_owners(
+    connection: Connection,
+    deal: Deal,
+    due: list[DueAlert],
+    ids_of: dict[int, int],
+    in_digest: set[int],
+    every: list[tuple[str, str]],
+    now: datetime,
+) -> None:
+    """Each alert also goes to its step's owner's own channels (the party's `notify:`)."""
+    parties = deal.terms.parties
+    if not any(party.notify for party in parties.values()):
+        return
+    sent = set(every)
+    by_owner: dict[str, list[int]] = {}
+    for alert in due:
+        if id(alert) in ids_of and id(alert) not in in_digest:
+            slug = None if alert.purchaser.is_company else alert.purchaser.slug
+            by_owner.setdefault(owner_of(alert.step, slug), []).append(ids_of[id(alert)])
+    for owner, ids in by_owner.items():
+        party = parties.get(owner)
+        if party is None or not party.notify:
+            continue
+        extra = [(c.key, c.name) for c in channels_for(party.notify)]
+        db.insert_deliveries(connection, ids, [c for c in extra if c not in sent], now)
 
 
 def _insert_digest(
