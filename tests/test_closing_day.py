@@ -83,7 +83,7 @@ def test_the_json_board_has_totals_and_exact_money(seeded: Cli) -> None:
         "waiting_on": ["signed"],
         "attention": [],
         "breach": [],
-        "owner": "stonestreet",
+        "owner": "purchaser",
         "received": "0.00",
     }
     company = data["company"]["steps"]

@@ -44,11 +44,12 @@ def with_parties(seed_path: Path, notify: str = "") -> Path:
 
 
 def test_the_defaults_reproduce_the_current_release(seeded: Cli) -> None:
-    """Without `parties:` the company owns its steps and each purchaser its own (its slug)."""
+    """Without `parties:` the company owns its steps and each purchaser its own (`purchaser`:
+    the row's own)."""
     document = status(seeded, FRI.format("09:00"))
     assert set(owners(document["company"]["steps"]).values()) == {"company"}
     for row in document["purchasers"]:
-        assert set(owners(row["steps"]).values()) == {row["slug"]}
+        assert set(owners(row["steps"]).values()) == {"purchaser"}
 
 
 def test_the_sixty_step_example_has_its_owners(cli: Cli) -> None:
@@ -63,7 +64,7 @@ def test_the_sixty_step_example_has_its_owners(cli: Cli) -> None:
     assert company["board_resolutions"] == "company"
     first = document["purchasers"][0]
     assert owners(first["steps"])["dwac_credited"] == "transfer_agent"
-    assert owners(first["steps"])["wired"] == first["slug"]
+    assert owners(first["steps"])["wired"] == "purchaser"
     agent = status(cli, PRICED, "--owner", "placement_agent")
     assert sorted(agent["company"]["steps"]) == [
         "finra_filing",

@@ -114,6 +114,26 @@ def payment_flag(step: Step, purchaser: Purchaser, total: Decimal, deal: Deal) -
     return price_flag(total, price)
 
 
+# Per list of steps (a deal's purchaser or company steps): each step with what it must come
+# after (its `requires`, and the payment it is held until) and whether it is the payment. Kept
+# with the list itself, so that a list freed and another made at the same address is not
+# mistaken for it.
+_PLANS: dict[int, tuple[Sequence[Step], tuple[tuple[Step, tuple[str, ...]], ...]]] = {}
+
+
+def _plan(steps: Sequence[Step]) -> tuple[tuple[Step, tuple[str, ...]], ...]:
+    found = _PLANS.get(id(steps))
+    if found is None or found[0] is not steps:
+        if len(_PLANS) >= 1000:
+            _PLANS.clear()
+        made = tuple(
+            (step, (*step.requires, *([step.held_until] if step.held_until else [])))
+            for step in steps
+        )
+        found = _PLANS[id(steps)] = (steps, made)
+    return found[1]
+
+
 def standing_flags(
     deal: Deal,
     steps: Sequence[Step],
@@ -122,17 +142,35 @@ def standing_flags(
     purchaser: Purchaser | None = None,
 ) -> dict[str, tuple[str, ...]]:
     """The flags of each done step of one party (steps without any left out); `company` is the
-    company's standing, for purchaser steps that require company steps."""
+    company's standing, for purchaser steps that require company steps. A board asks this of
+    every party: the usual mark (after what it needs, in the deal's time, the price paid
+    exactly) is passed over with a few lookups; `mark_flags` says what is wrong with another."""
     done = standing.done
     if not done:
         return {}
-    own = Party(done, standing.waived, standing.reversed)
-    other = Party(company.done, company.waived, company.reversed) if company is not None else None
+    company_done = company.done if company is not None else {}
+    opens_at, lapses = deal.opens_at, deal.lapses
     found: dict[str, tuple[str, ...]] = {}
-    for step in steps:
+    for step, after in _plan(steps):
         mark = done.get(step.id)
         if mark is None:
             continue
+        at = mark.occurred_at
+        usual = not lapses and at >= opens_at
+        if usual:
+            for needed in after:
+                before = done.get(needed) or company_done.get(needed)
+                if before is None or before.occurred_at > at:
+                    usual = False
+                    break
+        if usual and step.is_payment and purchaser is not None:
+            usual = mark.amount == purchaser.purchase_price and not standing.receipts.get(step.id)
+        if usual:
+            continue
+        own = Party(done, standing.waived, standing.reversed)
+        other = None
+        if company is not None:
+            other = Party(company.done, company.waived, company.reversed)
         flags = mark_flags(step, mark, own, other, deal)
         if step.is_payment and purchaser is not None:
             paid = payment_flag(step, purchaser, standing.received(step.id), deal)

@@ -14,8 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from closing.domain.board import Board, PurchaserStatus, StepStatus
-from closing.domain.dealfile.parties import PURCHASER_OWNER
-from closing.domain.dealfile.schema import Step
 from closing.domain.money import money_text
 from closing.domain.owners import owner_of
 from closing.domain.wire_instructions import Version, WireStatus
@@ -43,18 +41,17 @@ def board_json(board: Board) -> dict[str, Any]:
     # (The board holds every status while this runs: no id is reused.)
     shared: dict[int, dict[str, Any]] = {}
     known = shared.get
-    step_of = {step.id: step for step in terms.steps}
-    # Steps each purchaser does itself: their owner is the purchaser (its slug, per row).
-    own = {s.id for s in terms.purchaser_steps if owner_of(s) == PURCHASER_OWNER}
+    # Each step's owner as the deal file names it: `purchaser` for a step each purchaser does
+    # itself (the row's), so that one dict still serves every purchaser alike.
+    step_of = {step.id: (owner_of(step), step.responsible) for step in terms.steps}
     purchasers = []
     for row in board.purchasers:
-        slug = row.purchaser.slug
         steps: dict[str, dict[str, Any]] = {}
         for step_id, status in row.steps.items():
             made = known(id(status))
             if made is None:
-                made = shared[id(status)] = step_json(status, stamp, step_of[step_id])
-            steps[step_id] = {**made, "owner": slug} if step_id in own else made
+                made = shared[id(status)] = step_json(status, stamp, *step_of[step_id])
+            steps[step_id] = made
         purchasers.append(purchaser_json(row, steps))
 
     totals = board.totals
@@ -80,7 +77,7 @@ def board_json(board: Board) -> dict[str, Any]:
             "name": terms.company.name,
             "closed": board.company.closed,
             "steps": {
-                step_id: step_json(status, stamp, step_of[step_id])
+                step_id: step_json(status, stamp, *step_of[step_id])
                 for step_id, status in board.company.steps.items()
             },
         },
@@ -168,7 +165,10 @@ _NOTHING_SHORT = money_text(Decimal(0))
 
 
 def step_json(
-    status: StepStatus, stamp: Callable[[datetime | None], str | None], step: Step
+    status: StepStatus,
+    stamp: Callable[[datetime | None], str | None],
+    owner: str,
+    responsible: str | None = None,
 ) -> dict[str, Any]:
     """One step's status; `owner` the party that does it (`closing.domain.owners`)."""
     # Unpacked at once: a board of 10,000 purchasers writes tens of thousands of these.
@@ -196,10 +196,10 @@ def step_json(
         "waiting_on": list(waiting_on) if waiting_on else [],
         "attention": list(attention) if attention else [],
         "breach": list(breach) if breach else [],
-        "owner": owner_of(step),
+        "owner": owner,
     }
-    if step.responsible is not None:
-        found["responsible"] = step.responsible
+    if responsible is not None:
+        found["responsible"] = responsible
     if received is not None:
         found["received"] = money_text(received)
     if why is not None:
