@@ -91,6 +91,7 @@ def test_mine_is_the_operators_party(cli: Cli, seed_path: Path) -> None:
     assert "bob is a member of no party" in refused.err
     own = status(cli, FRI.format("09:00"), "--owner", "stonestreet")
     assert [row["slug"] for row in own["purchasers"]] == ["stonestreet"]
+    assert (own["totals"]["purchasers"], own["totals"]["purchase_price"]) == (1, "450000.00")
     assert sorted(own["purchasers"][0]["steps"]) == [
         "signed",
         "warrant_delivered",
