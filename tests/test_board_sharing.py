@@ -105,8 +105,11 @@ def test_shared_open_steps_equal_each_purchaser_worked_out_alone(
         events[1] = [Event(0, 1, 1, "mark", "prospectus_delivered", at, at, "alice", "vm")]
     now = datetime(2002, 6, 5, tzinfo=PACIFIC) + timedelta(hours=hour)
     board = build_board(deal, purchasers, events, now, company=company)
-    company_states = replay(deal.company_machine, events.get(1, [])).states
+    company_standing = replay(deal.company_machine, events.get(1, []))
+    company_states = company_standing.states
     for row, party in zip(board.purchasers, purchasers, strict=True):
-        alone = purchaser_status(deal, party, events[party.id], now, company_states)
+        alone = purchaser_status(
+            deal, party, events[party.id], now, company_states, company_standing=company_standing
+        )
         assert list(row.steps.items()) == list(alone.steps.items())
         assert row.state == alone.state

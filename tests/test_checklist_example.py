@@ -51,7 +51,11 @@ def ready(data: dict[str, Any]) -> list[tuple[str, str]]:
 
 def loaded(cli: Cli) -> Cli:
     result = cli("init", str(EXAMPLE), now=minute(0))
-    assert (result.code, result.out) == (0, f"Loaded deal {SLUG} with 5 purchasers.\n"), result.err
+    assert result.code == 0, result.err
+    first, *notes = result.out.splitlines()
+    assert first == f"Loaded deal {SLUG} with 5 purchasers."
+    # Schedule 1 rounds each price to whole shares: each says which wires pay it in full.
+    assert len(notes) == 5 and all(n.startswith("Note: ") for n in notes), notes
     return cli
 
 
@@ -110,12 +114,15 @@ def test_marking_through_all_sixty_steps_closes_the_deal(cli: Cli) -> None:
             assert refused.err.startswith(
                 "Error: cannot mark escrow_release for Halvorsen Therapeutics, Inc.: "
             )
-            assert refused.err.endswith(" not done\n")
+            assert refused.err.endswith(
+                " not done; to record it as it happened add --out-of-order --reason TEXT\n"
+            )
             faxed = cli("mark-faxed", "laurentian", now=now)
             assert (faxed.code, faxed.err) == (
                 ExitCode.REFUSED,
                 "Error: cannot mark warrant_faxed for Laurentian Life Sciences Partners Inc.: "
-                "wired, warrants_executed and ownership_cap are not done\n",
+                "wired, warrants_executed and ownership_cap are not done; "
+                "to record it as it happened add --out-of-order --reason TEXT\n",
             )
             assert (cli("history", "--json", now=now).out, board(cli, now)) == before
             refused_checked = True

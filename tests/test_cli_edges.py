@@ -138,7 +138,7 @@ def test_piped_status_is_as_wide_as_its_data(
     lines = out.splitlines()
     assert lines[5].rstrip() == (
         "Purchaser                            Shares           Price   Signed    Wired             "
-        "Faxed       Original   DWAC"
+        "Faxed    Original   DWAC"
     )
     assert lines[7].startswith("Stonestreet Limited Partnership   1,935,483     $450,000.00")
     assert (
@@ -384,7 +384,7 @@ def test_a_piped_demo_is_as_wide_as_its_data(
     first = lines.index("now 2002-06-07 09:00 PDT · times in America/Los_Angeles")
     assert lines[first + 3] == (
         "Purchaser                            Shares           Price   Signed    Wired     "
-        "Faxed     Original   DWAC"
+        "Faxed    Original   DWAC"
     )
     blocked = (
         "Blocked: BNC Bach International, Ltd.: Wired needs company wire instructions; Faxed "

@@ -30,11 +30,11 @@ def statuses(data: dict[str, Any], slug: str) -> dict[str, str]:
 
 
 def test_the_board_before_anything_happens(seeded: Cli) -> None:
-    """At 09:00 everything is pending with 8h left (the wire 6h: Fedwire closes at 15:00 PDT;
-    the original warrant is due Monday), the
-    company's prospectus supplement is delivered and its filing due Tuesday, and blank details
-    flag the wire (no company wire instructions), the fax, the original and the DWAC credit as
-    blocked without hiding their time left."""
+    """At 09:00 the signatures are pending with 8h left and the wires 6h (Fedwire closes at
+    15:00 PDT), the warrant, the original and the DWAC credit are held until the wire is in, the
+    company's prospectus supplement is delivered and its filing due Tuesday (EDGAR: 14:30 PDT),
+    and blank details flag the wire (no company wire instructions), the fax, the original and
+    the DWAC credit as blocked."""
     result = seeded("status", now=FRI.format("09:00"))
     assert result.code == 0
     assert stripped(result.out) == (
@@ -43,12 +43,12 @@ def test_the_board_before_anything_happens(seeded: Cli) -> None:
         "now 2002-06-07 09:00 PDT · times in America/Los_Angeles\n"
         "\n"
         "Company: Prospectus ✓ 07:30 · 424(b)(5) 4d5h\n"
-        "Purchaser                         Signed   Wired     Faxed     Original   DWAC\n"
-        "─────────────────────────────────────────────────────────────────────────────────\n"
-        "Stonestreet Limited Partnership   8h00m    6h00m ⚑   8h00m ⚑   3d8h ⚑     8h00m ⚑\n"
-        "BNC Bach International, Ltd.      8h00m    6h00m ⚑   8h00m ⚑   3d8h ⚑     8h00m ⚑\n"
+        "Purchaser                         Signed   Wired     Faxed    Original   DWAC\n"
+        "───────────────────────────────────────────────────────────────────────────────\n"
+        "Stonestreet Limited Partnership   8h00m    6h00m ⚑   held ⚑   held ⚑     held ⚑\n"
+        "BNC Bach International, Ltd.      8h00m    6h00m ⚑   held ⚑   held ⚑     held ⚑\n"
         "\n"
-        "0/2 closed                        0/2      0/2       0/2       0/2        0/2\n"
+        "0/2 closed                        0/2      0/2       0/2      0/2        0/2\n"
         "5,935,483 shares · 593,548 warrant shares\n"
         "Received $0.00 of $1,380,000.00\n"
         "Blocked: Stonestreet Limited Partnership: Wired needs company wire instructions; Faxed "
@@ -84,6 +84,8 @@ def test_the_json_board_has_totals_and_exact_money(seeded: Cli) -> None:
         "blocked_by": ["company wire instructions missing"],
         "waiting_on": ["signed"],
         "attention": [],
+        "breach": [],
+        "owner": "purchaser",
         "received": "0.00",
     }
     company = data["company"]["steps"]

@@ -52,7 +52,7 @@ def test_the_company_delivers_the_prospectus_supplement_before_any_wire(
     assert (refused.code, refused.err) == (
         ExitCode.REFUSED,
         "Error: cannot mark wired for BNC Bach International, Ltd.: prospectus_delivered is not "
-        "done\n",
+        "done; to record it as it happened add --out-of-order --reason TEXT\n",
     )
     delivered = cli(
         "mark", "company", "Prospectus", "--evidence", "Exhibit B", now=FRI.format("08:40")
@@ -114,7 +114,8 @@ def test_a_wire_in_two_parts(seeded: Cli) -> None:
         ExitCode.REFUSED,
         "Error: cannot mark wired for BNC Bach International, Ltd.: amount $465,001.00 with "
         "$465,000.00 received before makes $930,001.00, which differs from the purchase price "
-        "$930,000.00 by +$1.00; nothing recorded\n",
+        "$930,000.00 by +$1.00; "
+        "to record it as it happened add --out-of-order --reason TEXT; nothing recorded\n",
     )
     rest = seeded("mark-wired", "bnc", now=FRI.format("12:30"))
     assert "($465,000.00). Still to do: warrant_faxed" in rest.out

@@ -372,9 +372,9 @@ def test_unknown_key_in_section_is_reported(variant: MakeVariant) -> None:
 
 def test_unknown_key_in_step_is_reported(variant: MakeVariant) -> None:
     """An unknown key inside a step is reported with its dotted path on its line."""
-    path, text = variant(("    label: Wired\n", "    label: Wired\n    owner: Gulko\n"))
-    line = line_of(text, "owner: Gulko")
-    assert problems_of(path) == [f"{path}:{line}: unknown key 'steps[3].owner'"]
+    path, text = variant(("    label: Wired\n", "    label: Wired\n    signer: Gulko\n"))
+    line = line_of(text, "signer: Gulko")
+    assert problems_of(path) == [f"{path}:{line}: unknown key 'steps[3].signer'"]
 
 
 def test_missing_top_level_field_is_reported(variant: MakeVariant) -> None:

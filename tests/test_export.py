@@ -58,7 +58,7 @@ def test_the_csv_export_of_the_readme_closing_day(
     assert (reversal["party"], reversal["step"], reversal["note"]) == (
         "stonestreet",
         "wired",
-        "wire returned by Stonestreet's bank",
+        "funds sent back at Stonestreet's request",
     )
     assert reversal["amount"] == ""
     heads = verify_heads(cli)

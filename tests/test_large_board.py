@@ -29,8 +29,8 @@ def test_a_big_deal_shows_the_urgent_first_and_a_summary(cli: Cli, tmp_path: Pat
     shown = "Showing 50 of 120 purchasers, most urgent first (--all or --json for every one)"
     assert shown in result.out
     summary = [line.split() for line in result.out.splitlines() if line.startswith("Signed ")]
-    # overdue, due soon, pending, done late, done, waived
-    assert summary == [["Signed", "3", "0", "0", "0", "117", "0"]]
+    # overdue, due soon, pending, held, done late, done, waived
+    assert summary == [["Signed", "3", "0", "0", "0", "0", "117", "0"]]
     everything = json.loads(cli("status", "--json", now="2002-06-07T17:30:00-07:00").out)
     assert len(everything["purchasers"]) == 120
     assert everything["totals"]["steps"]["signed"]["overdue"] == 3

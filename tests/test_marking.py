@@ -116,7 +116,7 @@ def test_the_wire_amount_must_be_the_purchase_price_to_the_cent() -> None:
     assert refusal("wired", at(10), signed, amount="449,999.99") == (
         "cannot mark wired for Stonestreet Limited Partnership: amount $449,999.99 differs from "
         "the purchase price $450,000.00 by -$0.01; for part of the price add --partial; "
-        "nothing recorded"
+        "to record it as it happened add --out-of-order --reason TEXT; nothing recorded"
     )
     assert mark("wired", at(10), signed, amount="$450,000.00").amount == Decimal("450000.00")
 
@@ -136,7 +136,8 @@ def test_fractions_of_a_cent_and_amounts_on_other_steps_are_refused() -> None:
 def test_out_of_order_marks_are_refused_with_what_is_missing() -> None:
     """The warrant cannot be faxed before the wire: the refusal names the missing step."""
     assert refusal("warrant_faxed", at(10), standing(("signed", at(8)))) == (
-        "cannot mark warrant_faxed for Stonestreet Limited Partnership: wired is not done"
+        "cannot mark warrant_faxed for Stonestreet Limited Partnership: wired is not done; "
+        "to record it as it happened add --out-of-order --reason TEXT"
     )
 
 
@@ -156,7 +157,8 @@ def test_marks_in_the_future_before_the_deal_or_before_a_prerequisite_are_refuse
     signed = standing(("signed", at(8, 30)))
     assert refusal("wired", at(10), signed, at=at(8)) == (
         "cannot mark wired for Stonestreet Limited Partnership at 2002-06-07 08:00 PDT: signed was "
-        "only done at 2002-06-07 08:30 PDT; check --at"
+        "only done at 2002-06-07 08:30 PDT; check --at, or "
+        "to record it as it happened add --out-of-order --reason TEXT"
     )
 
 
@@ -209,7 +211,8 @@ def test_partial_wires_cannot_pass_the_price_and_a_short_wire_needs_partial() ->
     assert caught.value.message == (
         "cannot mark wired for Stonestreet Limited Partnership: amount $260,000.00 with "
         "$200,000.00 received before makes $460,000.00, which differs from the purchase price "
-        "$450,000.00 by +$10,000.00; nothing recorded"
+        "$450,000.00 by +$10,000.00; "
+        "to record it as it happened add --out-of-order --reason TEXT; nothing recorded"
     )
     with pytest.raises(RefusedError, match="for part of the price add --partial"):
         mark("wired", at(11), after, amount="240,000")

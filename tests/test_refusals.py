@@ -35,7 +35,8 @@ def test_out_of_order_is_refused_with_what_is_missing(seeded: Cli) -> None:
         seeded,
         ["mark-faxed", "stonestreet"],
         ExitCode.REFUSED,
-        "cannot mark warrant_faxed for Stonestreet Limited Partnership: wired is not done",
+        "cannot mark warrant_faxed for Stonestreet Limited Partnership: wired is not done; "
+        "to record it as it happened add --out-of-order --reason TEXT",
         FRI.format("10:00"),
     )
 
@@ -74,7 +75,8 @@ def test_a_wire_off_by_a_cent_is_refused_with_the_difference(
         ["mark-wired", "stonestreet", "--amount", amount],
         ExitCode.REFUSED,
         f"cannot mark wired for Stonestreet Limited Partnership: amount {shown} differs from "
-        f"the purchase price $450,000.00 by {difference}; nothing recorded",
+        f"the purchase price $450,000.00 by {difference}; to record it as it happened add "
+        "--out-of-order --reason TEXT; nothing recorded",
         FRI.format("10:00"),
     )
 
@@ -132,7 +134,8 @@ def test_a_time_before_the_deal_existed_is_refused(seeded: Cli) -> None:
         ["mark-signed", "bnc", "--at", "2002-06-06T16:00:00-07:00"],
         ExitCode.REFUSED,
         "cannot mark signed for BNC Bach International, Ltd.: 2002-06-06 16:00 PDT is before the "
-        "deal existed (agreement date 2002-06-07); check --at",
+        "deal existed (agreement date 2002-06-07); check --at, or "
+        "to record it as it happened add --out-of-order --reason TEXT",
         FRI.format("13:00"),
     )
 
@@ -146,7 +149,8 @@ def test_a_step_cannot_be_dated_before_the_step_it_needs(seeded: Cli) -> None:
         ["mark-faxed", "bnc", "--at", FRI.format("10:00")],
         ExitCode.REFUSED,
         "cannot mark warrant_faxed for BNC Bach International, Ltd. at 2002-06-07 10:00 PDT: "
-        "wired was only done at 2002-06-07 11:00 PDT; check --at",
+        "wired was only done at 2002-06-07 11:00 PDT; check --at, or "
+        "to record it as it happened add --out-of-order --reason TEXT",
         FRI.format("12:00"),
     )
 

@@ -20,7 +20,7 @@ from tests.helpers import ROOT, Cli
 README = ROOT / "README.md"
 GOLDEN = ROOT / "tests" / "golden" / "memo-seed.md"
 REGENERATE = "CLOSING_REGENERATE_GOLDEN"
-REASON = "wire returned by Stonestreet's bank"
+REASON = "funds sent back at Stonestreet's request"
 MONDAY = "2002-06-10T10:20:00-07:00"  # the README's last mark, and its memo
 
 EVIDENCE = [
@@ -125,8 +125,8 @@ def test_the_pdf_memo_of_the_readme_closing_day(cli: Cli, seed_path: Path, tmp_p
     assert "Purchase price wired: late by 10m" in text  # BNC's wire at 17:10
     assert "Warrant faxed: late by 20m" in text
     assert (
-        "Purchase price wired: reversed Mon 2002-06-10 09:00 PDT (wire returned by Stonestreet's "
-        "bank); open, overdue by 2d 19h (Fedwire closed)"
+        "Purchase price wired: reversed Mon 2002-06-10 09:00 PDT (funds sent back at "
+        "Stonestreet's request); open, overdue by 2d 19h (Fedwire closed)"
     ) in text
     assert "expiring June 7, 2007" in text
     assert "Form S-3, File No. 333-53108" in text
@@ -172,7 +172,7 @@ def test_the_html_memo_is_the_same_document(cli: Cli, seed_path: Path, tmp_path:
     assert 'counter(page) " of " counter(pages)' in html
     for evidence in EVIDENCE:
         assert evidence in html
-    assert "wire returned by Stonestreet&#39;s bank" in html
+    assert "funds sent back at Stonestreet&#39;s request" in html
     assert "Late by 10m" in html
     for head in verify_heads(cli).values():
         assert head in html

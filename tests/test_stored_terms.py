@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel, SecretStr
 
 from closing.domain.dealfile.load import load_deal_file
-from closing.domain.terms import read_terms
+from closing.domain.terms_json import read_terms
 from closing.domain.timefmt import parse_duration
 
 ROOT = Path(__file__).resolve().parents[1]

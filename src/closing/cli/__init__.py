@@ -17,7 +17,6 @@ import os
 import sys
 import traceback
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import click
@@ -30,11 +29,13 @@ from closing.cli.app import (
     complete_purchasers,
     deal_option,
     local_time,
+    mine_option,
     operator,
+    owner_option,
     pass_app,
 )
 from closing.domain.errors import ClosingError, DealFileError, ExitCode, UsageError
-from closing.domain.text import neutral, neutral_lines, plural
+from closing.domain.text import neutral, neutral_lines
 
 
 class LazyGroup(click.Group):
@@ -92,6 +93,7 @@ LAZY_COMMANDS = {
     "report": "report",
     "export": "report",
     "seal": "seals",
+    "verify": "seals",
 }
 
 
@@ -169,12 +171,15 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
                 "purchasers": result.purchasers,
                 "changes": result.changes,
                 "wire_instructions": result.wire_instructions,
+                "notes": result.notes,
             }
         )
     elif result.created:
         app.out(f"Loaded deal {slug} with {result.purchasers} purchasers.")
         for line in result.wire_instructions:
             app.out(neutral(line) + ".")
+        for line in result.notes:
+            app.out(f"Note: {neutral(line)}.")
     elif result.changes or result.wire_instructions:
         app.out(f"Updated deal {slug}:")
         for change in [*result.changes, *result.wire_instructions]:
@@ -194,6 +199,8 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
 )
 @click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
 @click.option("--all", "show_all", is_flag=True, help="Every purchaser, however many.")
+@owner_option
+@mine_option
 @pass_app
 def status(
     app: App,
@@ -202,12 +209,14 @@ def status(
     as_of: str | None,
     as_json: bool,
     show_all: bool,
+    owner: str | None,
+    mine: bool,
 ) -> None:
     """The board: each purchaser's steps, urgent first."""
     from closing.services.board import board
 
-    when = local_time(as_of, "--as-of")
-    result = board(app.existing_database, deal or deal_name, app.now(), when)
+    when, member = local_time(as_of, "--as-of"), operator(None) if mine else None
+    result = board(app.existing_database, deal or deal_name, app.now(), when, owner, member)
     if as_json:
         from closing.views.status_document import board_json
 
@@ -406,71 +415,6 @@ def _writes_only_logs(args: list[str]) -> bool:
         if index + 1 < len(args) and args[index + 1] in words:
             words.remove(args[index + 1])
     return words[:2] == ["alerts", "run"]
-
-
-HEADS_SHOWN = 20
-
-
-@cli.command()
-@click.argument("deal", required=False)
-@deal_option
-@click.option("--json", "as_json", is_flag=True, help="The result and every chain's head, as JSON.")
-@click.option("--seal", type=click.Path(path_type=Path), help="Check against a closing seal.")
-@click.option("--allowed-signers", type=click.Path(path_type=Path), help="Who may seal (OpenSSH).")
-@pass_app
-def verify(app: App, /, deal: str | None, deal_name: str | None, as_json: bool, **kw: Any) -> None:
-    """Check that the event log holds: recompute every event's hash chain.
-
-    Prints the head hashes (keep them: they prove the record later), or names the first event
-    that breaks (exit 8). With --seal FILE: the record still extends the sealed heads and an
-    allowed signer signed FILE.sig (exit 8 otherwise)."""
-    from closing.domain.errors import RecordBrokenError
-    from closing.services.verify import verify_log
-
-    if kw["seal"] is not None or kw["allowed_signers"] is not None:
-        from closing.cli.seals import verify_seal
-
-        return verify_seal(app, deal or deal_name, as_json, kw["seal"], kw["allowed_signers"])
-
-    result = verify_log(app.existing_database, deal or deal_name, app.now())
-    broken = result.broken
-    if as_json:
-        app.print_json(
-            {
-                "deal": result.deal.slug,
-                "ok": result.ok,
-                "events": result.events,
-                "digest": result.digest,
-                "heads": result.heads,
-                "broken": None
-                if broken is None
-                else {
-                    "party": broken.party,
-                    "seq": broken.seq,
-                    "event_id": broken.event_id,
-                    "what": broken.what,
-                    "detail": broken.detail,
-                },
-            }
-        )
-    elif broken is None:
-        app.out(
-            f"The event log of {result.deal.slug} holds: {plural(result.events, 'event')} in "
-            f"{plural(len(result.heads), 'chain')}.\nRecord digest: {result.digest}\nHeads:"
-        )
-        shown = list(result.heads.items())
-        for party, head in shown[:HEADS_SHOWN]:
-            app.out(f"  {party.lstrip('@')}: {head}")
-        if len(shown) > HEADS_SHOWN:
-            app.out(f"  ... and {len(shown) - HEADS_SHOWN:,} more (closing verify --json)")
-    if broken is not None:
-        event = f"event #{broken.seq} of {broken.party.lstrip('@')}"
-        if broken.event_id is not None:
-            event += f" (id {broken.event_id})"
-        raise RecordBrokenError(
-            f"the event log of {result.deal.slug} does not hold: {event} is {broken.what}: "
-            f"{broken.detail}"
-        )
 
 
 def run() -> None:

@@ -226,6 +226,21 @@ deal_option = click.option(
 )
 
 
+owner_option = click.option(
+    "--owner",
+    metavar="PARTY",
+    callback=checked("--owner"),
+    help="Only the steps PARTY owns (a party of the deal file's parties:, company, or a "
+    "purchaser).",
+)
+mine_option = click.option(
+    "--mine",
+    is_flag=True,
+    help="Only the steps of your own party: the one whose members: names you "
+    "(CLOSING_OPERATOR, else your user name).",
+)
+
+
 by_option = click.option(
     "--by",
     metavar="NAME",

@@ -60,10 +60,14 @@ def mark_command(spec: MarkCommand) -> click.Command:
         at: str | None,
         by: str | None,
         note: str | None,
+        out_of_order: bool,
+        reason: str | None,
         **options: Any,
     ) -> None:
         from closing.domain.marking import MarkRequest
 
+        if reason is not None and not out_of_order:
+            raise click.UsageError("--reason goes with --out-of-order")
         step_id = options.pop("step", None) or spec.step
         evidence = options.get(spec.evidence_option.lstrip("-").replace("-", "_"))
         request = MarkRequest(
@@ -78,6 +82,8 @@ def mark_command(spec: MarkCommand) -> click.Command:
             note=note,
             partial=bool(options.get("partial")),
             unverified_instructions_ok=bool(options.get("unverified_instructions_ok")),
+            out_of_order=out_of_order,
+            reason=reason,
         )
         from closing.services.mark import mark
 
@@ -91,6 +97,8 @@ def mark_command(spec: MarkCommand) -> click.Command:
         at_option,
         by_option,
         note_option,
+        out_of_order_option,
+        out_of_order_reason_option,
     ]
     if spec.step is None:
         params.insert(1, step_argument)
@@ -147,6 +155,7 @@ def say_recorded(app: App, verb: str, recorded: Recorded) -> None:
         return
     if event.kind == RECEIPT:
         verb = "Recorded part of"
+    flagged = "".join(f" ⚑ {neutral(flag)}." for flag in recorded.flags)
     progress = (
         f"Still to do: {neutral(', '.join(remaining))}."
         if remaining
@@ -154,9 +163,23 @@ def say_recorded(app: App, verb: str, recorded: Recorded) -> None:
     )
     app.out(
         f"{verb} {neutral(event.step)} for {name} at {local(event.occurred_at, zone)} "
-        f"by {actor}{extra}. {progress}"
+        f"by {actor}{extra}.{flagged} {progress}"
     )
 
+
+out_of_order_option = click.option(
+    "--out-of-order",
+    is_flag=True,
+    help="Record it as it happened although it breaks the agreement's order (a step it requires "
+    "not done, a time before the agreement, an amount outside the price): flagged on the board "
+    "and in the memo. Needs --reason.",
+)
+out_of_order_reason_option = click.option(
+    "--reason",
+    metavar="TEXT",
+    help="With --out-of-order: why it is recorded so (kept with the event).",
+    callback=checked("--reason", MAX_TEXT),
+)
 
 at_option = click.option(
     "--at",
@@ -217,15 +240,15 @@ undo = correction_command(
     "Undid",
     "Correct a mistake in the record: STEP is no longer done (or waived).\n\nThe mark stays in "
     "the history; the correction is a new event. For something that came undone in the world "
-    "(a wire returned) use reverse.",
+    "(funds sent back) use reverse.",
     "Why the mark was wrong.",
 )
 reverse = correction_command(
     "reverse",
     "Reversed",
-    "Something done came undone in the world (a wire returned, a credit reversed): STEP is "
-    "open again; steps done on top of it stay done and are flagged for attention.",
-    "What happened (e.g. wire returned).",
+    "Something done came undone in the world (a wire's funds sent back, a credit reversed): "
+    "STEP is open again; steps done on top of it stay done and are flagged for attention.",
+    "What happened (e.g. funds sent back at the purchaser's request).",
 )
 waive = correction_command(
     "waive",

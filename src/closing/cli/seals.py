@@ -1,16 +1,79 @@
-"""`closing seal`: the record's digest and heads signed with the operator's SSH key into a file
-kept outside the database; and `closing verify --seal`'s report of a check against one."""
+"""`closing verify`: the record checked, its digest and heads printed (and, with --seal, checked
+against a seal); `closing seal`: the record's digest and heads signed with the operator's SSH key
+into a file kept outside the database."""
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import click
 
 from closing.cli.app import App, deal_option, operator, pass_app
 from closing.domain.errors import RecordBrokenError, UsageError
 from closing.domain.text import neutral, plural
+
+HEADS_SHOWN = 20
+
+
+@click.command()
+@click.argument("deal", required=False)
+@deal_option
+@click.option("--json", "as_json", is_flag=True, help="The result and every chain's head, as JSON.")
+@click.option("--seal", type=click.Path(path_type=Path), help="Check against a closing seal.")
+@click.option("--allowed-signers", type=click.Path(path_type=Path), help="Who may seal (OpenSSH).")
+@pass_app
+def verify(app: App, /, deal: str | None, deal_name: str | None, as_json: bool, **kw: Any) -> None:
+    """Check that the event log holds: recompute every event's hash chain.
+
+    Prints the head hashes (keep them: they prove the record later), or names the first event
+    that breaks (exit 8). With --seal FILE: the record still extends the sealed heads and an
+    allowed signer signed FILE.sig (exit 8 otherwise)."""
+    from closing.services.verify import verify_log
+
+    if kw["seal"] is not None or kw["allowed_signers"] is not None:
+        return verify_seal(app, deal or deal_name, as_json, kw["seal"], kw["allowed_signers"])
+
+    result = verify_log(app.existing_database, deal or deal_name, app.now())
+    broken = result.broken
+    if as_json:
+        app.print_json(
+            {
+                "deal": result.deal.slug,
+                "ok": result.ok,
+                "events": result.events,
+                "digest": result.digest,
+                "heads": result.heads,
+                "broken": None
+                if broken is None
+                else {
+                    "party": broken.party,
+                    "seq": broken.seq,
+                    "event_id": broken.event_id,
+                    "what": broken.what,
+                    "detail": broken.detail,
+                },
+            }
+        )
+    elif broken is None:
+        app.out(
+            f"The event log of {result.deal.slug} holds: {plural(result.events, 'event')} in "
+            f"{plural(len(result.heads), 'chain')}.\nRecord digest: {result.digest}\nHeads:"
+        )
+        shown = list(result.heads.items())
+        for party, head in shown[:HEADS_SHOWN]:
+            app.out(f"  {party.lstrip('@')}: {head}")
+        if len(shown) > HEADS_SHOWN:
+            app.out(f"  ... and {len(shown) - HEADS_SHOWN:,} more (closing verify --json)")
+    if broken is not None:
+        event = f"event #{broken.seq} of {broken.party.lstrip('@')}"
+        if broken.event_id is not None:
+            event += f" (id {broken.event_id})"
+        raise RecordBrokenError(
+            f"the event log of {result.deal.slug} does not hold: {event} is {broken.what}: "
+            f"{broken.detail}"
+        )
 
 
 @click.command()
@@ -113,4 +176,4 @@ def verify_seal(
         raise RecordBrokenError(problem)
 
 
-COMMANDS = [seal]
+COMMANDS = [verify, seal]

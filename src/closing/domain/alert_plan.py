@@ -22,7 +22,9 @@ from zoneinfo import ZoneInfo
 
 from closing.domain.cutoffs import practical_title
 from closing.domain.deal import Deal
+from closing.domain.delivery import is_held
 from closing.domain.events import Event, Purchaser, replay
+from closing.domain.lapse import lapse_line
 from closing.domain.machine import ProgressMachine, Refusal
 from closing.domain.mark_commands import mark_command_line
 from closing.domain.money import format_money
@@ -157,8 +159,8 @@ def plan_alerts(
         states = {**company_states, **own} if company_states else own
         done = standing.done if standing else {}
         for step in party_steps:
-            if not party_machine.ready(states, step.id):
-                continue
+            if not party_machine.ready(states, step.id) or is_held(step, states):
+                continue  # not its turn, or held until the payment is in: nobody is chased
             deadline = deal.due_by(step, done, None if party.is_company else party)
             seen = fired.get((party.id, step.id, deadline), nothing_fired)
             ready: list[Occurrence] = []
@@ -341,6 +343,9 @@ def alert_text(
     contact = None if purchaser.is_company else notice_contact(purchaser)
     if contact:
         lines.append(f"Notice to: {neutral(contact)}")
+    lapsed = lapse_line(terms, now)
+    if lapsed:
+        lines.append(lapsed)
     lines.append(f"When it is done: {mark_command_line(terms.slug, slug, step.id)}")
     if summary:
         lines.append(f"Board: {summary}")

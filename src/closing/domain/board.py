@@ -8,18 +8,21 @@ them with Rich or as JSON.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
-from closing.domain.cutoffs import MARKET_CUTOFFS, closed_words
+from closing.domain.breach import standing_flags
+from closing.domain.cutoffs import markets_closed
 from closing.domain.deal import Deal
+from closing.domain.delivery import HELD, is_held, remediation
 from closing.domain.events import Event, Purchaser, Standing, replay
+from closing.domain.lapse import deal_lapsed, part_lapsed
 from closing.domain.machine import CLOSED, DONE, WAIVED, ProgressMachine, Refusal
-from closing.domain.terms import COMPANY_DETAILS, DETAIL_NAMES, StoredStep, StoredTerms
-from closing.domain.wire_instructions import WireStatus
+from closing.domain.terms import DETAIL_NAMES, StoredStep, StoredTerms
+from closing.domain.wire_instructions import WireStatus, company_missing
 
 DUE_SOON = timedelta(hours=2)
 _NO_MONEY = Decimal(0)
@@ -31,7 +34,8 @@ DONE_STATUS, DONE_LATE, PENDING, DUE_SOON_STATUS, OVERDUE, WAIVED_STATUS = (
     "overdue",
     "waived",
 )
-STATUSES = (OVERDUE, DUE_SOON_STATUS, PENDING, DONE_LATE, DONE_STATUS, WAIVED_STATUS)
+# HELD (`closing.domain.delivery`): open, and held until the payment is in.
+STATUSES = (OVERDUE, DUE_SOON_STATUS, PENDING, HELD, DONE_LATE, DONE_STATUS, WAIVED_STATUS)
 # Worst first: the order the board sorts purchasers that need attention.
 URGENCY = {status: rank for rank, status in enumerate(STATUSES)}
 FINISHED = (DONE_STATUS, DONE_LATE, WAIVED_STATUS)
@@ -48,10 +52,11 @@ class StepStatus(NamedTuple):
     late_by: int | None = None  # seconds, when done after the deadline
     blocked_by: tuple[str, ...] = ()  # details the deal file lacks
     waiting_on: tuple[str, ...] = ()  # steps it requires that are not done
-    attention: tuple[str, ...] = ()  # e.g. "wired was reversed: wire returned"
+    attention: tuple[str, ...] = ()  # e.g. "wired was reversed: funds sent back"
     received: Decimal | None = None  # payment step: what has come in so far
     reason: str | None = None  # why it was waived
     practical: datetime | None = None  # the market's deadline, beside the agreement's
+    breach: tuple[str, ...] = ()  # recorded out of order (`closing.domain.breach`), in words
 
     @property
     def finished(self) -> bool:
@@ -78,6 +83,8 @@ class PurchaserStatus:
     amount_received: Decimal
     withdrawn: Event | None = None
     unreadable: str | None = None  # its events cannot be replayed: why (see closing verify)
+    remediation: tuple[str, ...] = ()  # delivered against a payment since reversed: to undo
+    lapsed: bool = False  # not closed past the outside date (or a step's own `lapses_at`)
 
     @property
     def urgency(self) -> int:
@@ -139,9 +146,19 @@ class Board:
     markets_closed: tuple[tuple[str, datetime, str], ...] = ()
 
     @property
+    def lapsed(self) -> bool:
+        """Not closed by the end of the outside date."""
+        return deal_lapsed(self.terms, self.as_of, self.closed)
+
+    @property
     def closed(self) -> bool:
-        """Every purchaser closed or withdrawn, and every company step done or waived."""
-        return self.totals.closed == self.totals.purchasers and self.company.closed
+        """Every purchaser closed or withdrawn, every company step done or waived, and nothing
+        delivered against a reversed payment left to remediate."""
+        return (
+            self.totals.closed == self.totals.purchasers
+            and self.company.closed
+            and not any(row.remediation for row in self.purchasers)
+        )
 
 
 def step_status(
@@ -225,14 +242,17 @@ def step_status(
                 if need in missing or need in company_missing
             )
     waiting_on = tuple(s for s in step.requires if states.get(s) not in _SATISFIED)
+    held = step.held_until is not None and is_held(step, states)
     key: tuple[object, ...] | None = None
     if alike is not None and not reversed_steps and not received:
-        key = (step_id, deadline, blocked_by, waiting_on, received, practical)
+        key = (step_id, deadline, blocked_by, waiting_on, received, practical, held)
         found = alike.get(key)
         if found is not None:
             return found
     left = (deadline if practical is None or deadline <= practical else practical) - now
-    if left < _ZERO:
+    if held:
+        status = HELD
+    elif left < _ZERO:
         status = OVERDUE
     elif left <= DUE_SOON:
         status = DUE_SOON_STATUS
@@ -283,6 +303,7 @@ def purchaser_status(
     alike: dict[tuple[object, ...], StepStatus] | None = None,
     company_missing: frozenset[str] = frozenset(),
     open_alike: dict[tuple[object, ...], _Alike] | None = None,
+    company_standing: Standing | None = None,
 ) -> PurchaserStatus:
     rules = machine or deal.machine
     unreadable = None
@@ -307,8 +328,23 @@ def purchaser_status(
         # The record is closed for it: a reversal before the withdrawal (the money sent back, as
         # a paid purchaser must record before it withdraws) asks nothing more of anyone.
         steps = {k: s._replace(attention=()) if s.attention else s for k, s in steps.items()}
+    if standing.done:
+        steps = _flagged(deal, steps, standing, company_standing, purchaser)
+    remedies = remediation(deal.purchaser_steps, standing) if standing.reversed else ()
+    lapsed = False
+    if deal.lapses and standing.withdrawn is None:
+        lapsed = part_lapsed(
+            deal.terms, deal.purchaser_steps, standing.states, now, state == CLOSED
+        )
     return PurchaserStatus(
-        purchaser, state, steps, standing.amount_received, standing.withdrawn, unreadable
+        purchaser,
+        state,
+        steps,
+        standing.amount_received,
+        standing.withdrawn,
+        unreadable,
+        remedies,
+        lapsed,
     )
 
 
@@ -373,6 +409,25 @@ def _steps_alike(
     return steps, state
 
 
+def _flagged(
+    deal: Deal,
+    steps: dict[str, StepStatus],
+    standing: Standing,
+    company: Standing | None,
+    purchaser: Purchaser | None,
+) -> dict[str, StepStatus]:
+    """`steps` with the flags of marks recorded out of order (a shared status is copied)."""
+    # A deal's machines hold its stored steps (a deal file's steps only in `init`'s review).
+    own = cast(
+        Sequence[StoredStep],
+        deal.company_machine.steps if purchaser is None else deal.purchaser_steps,
+    )
+    flags = standing_flags(deal, own, standing, company, purchaser)
+    if not flags:
+        return steps
+    return {k: s._replace(breach=flags[k]) if k in flags else s for k, s in steps.items()}
+
+
 def company_status(
     deal: Deal, events: list[Event], now: datetime
 ) -> tuple[CompanyStatus, Standing]:
@@ -381,6 +436,8 @@ def company_status(
         step.id: step_status(deal, step, None, standing, now, standing.states)
         for step in deal.terms.company_steps
     }
+    if standing.done:
+        steps = _flagged(deal, steps, standing, standing, None)
     return CompanyStatus(steps), standing
 
 
@@ -405,7 +462,16 @@ def build_board(
     company_states = company_standing.states
     rows = [
         purchaser_status(
-            deal, p, events.get(p.id, []), now, company_states, machine, alike, missing, open_alike
+            deal,
+            p,
+            events.get(p.id, []),
+            now,
+            company_states,
+            machine,
+            alike,
+            missing,
+            open_alike,
+            company_standing,
         )
         for p in purchasers
     ]
@@ -430,50 +496,3 @@ def build_board(
     )
     closed = markets_closed(deal, taking_part, company_view, now)
     return Board(terms, now, rows, totals, company_view, failing_alerts, wires, None, closed)
-
-
-def markets_closed(
-    deal: Deal, rows: list[PurchaserStatus], company: CompanyStatus, now: datetime
-) -> tuple[tuple[str, datetime, str], ...]:
-    """(step id, cutoff, words) for each step with a market's practical cutoff, earlier than the
-    agreement's deadline, passed at `now` with the step still open for the company or someone
-    taking part (the latest such cutoff when they differ)."""
-    found = []
-    for step in deal.terms.steps:
-        practical = step.practical
-        if practical is None or practical.market is None:
-            continue
-        statuses = (
-            [company.steps[step.id]]
-            if step.for_company
-            else [row.steps[step.id] for row in rows if step.id in row.steps]
-        )
-        passed = [
-            s.practical
-            for s in statuses
-            if not s.finished and s.practical is not None and s.market_first and s.practical <= now
-        ]
-        if passed:
-            market = MARKET_CUTOFFS[practical.market]
-            words = closed_words(market, deal.calendars.calendar(market.calendars), now)
-            found.append((step.id, max(passed), words))
-    return tuple(found)
-
-
-def company_missing(wires: WireStatus | None) -> frozenset[str]:
-    """The company's details a step can need that the deal lacks: its wire instructions."""
-    if wires is None or wires.present:
-        return frozenset()
-    return frozenset(COMPANY_DETAILS)
-
-
-def attention_first(board: Board) -> list[PurchaserStatus]:
-    """Purchasers sorted worst first (overdue, due soon, pending, closed, withdrawn), those with
-    a blocked or flagged step first among equals, then the furthest behind, then Schedule 1."""
-
-    def behind(row: PurchaserStatus) -> tuple[int, int, int, int]:
-        flagged = any(s.blocked_by or s.attention for s in row.steps.values())
-        done = sum(1 for status in row.steps.values() if status.finished)
-        return (row.urgency, 0 if flagged else 1, done, row.purchaser.position)
-
-    return sorted(board.purchasers, key=behind)

@@ -14,7 +14,9 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from closing.domain.board import CompanyStatus, PurchaserStatus
     from closing.domain.calendar import BusinessCalendar
+    from closing.domain.deal import Deal
 
 NEW_YORK = "America/New_York"
 
@@ -117,3 +119,31 @@ def step_back(day: date, calendar: BusinessCalendar) -> date:
     while not calendar.is_business_day(day):
         day -= timedelta(days=1)
     return day
+
+
+def markets_closed(
+    deal: Deal, rows: list[PurchaserStatus], company: CompanyStatus, now: datetime
+) -> tuple[tuple[str, datetime, str], ...]:
+    """(step id, cutoff, words) for each step with a market's practical cutoff, earlier than the
+    agreement's deadline, passed at `now` with the step still open for the company or someone
+    taking part (the latest such cutoff when they differ)."""
+    found = []
+    for step in deal.terms.steps:
+        practical = step.practical
+        if practical is None or practical.market is None:
+            continue
+        statuses = (
+            [company.steps[step.id]]
+            if step.for_company
+            else [row.steps[step.id] for row in rows if step.id in row.steps]
+        )
+        passed = [
+            s.practical
+            for s in statuses
+            if not s.finished and s.practical is not None and s.market_first and s.practical <= now
+        ]
+        if passed:
+            market = MARKET_CUTOFFS[practical.market]
+            words = closed_words(market, deal.calendars.calendar(market.calendars), now)
+            found.append((step.id, max(passed), words))
+    return tuple(found)

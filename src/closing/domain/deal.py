@@ -21,7 +21,8 @@ from closing.domain.calendar import BusinessCalendar, CalendarBook, cutoff_on
 from closing.domain.cutoffs import MARKET_CUTOFFS, step_back
 from closing.domain.events import Event, Purchaser
 from closing.domain.machine import ProgressMachine, machine_for
-from closing.domain.terms import PURCHASER, DueCommon, StoredStep, StoredTerms, read_terms
+from closing.domain.terms import PURCHASER, DueCommon, StoredStep, StoredTerms
+from closing.domain.terms_json import read_terms
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,13 @@ class Deal:
                 and step.due.after is not None
                 and self.terms.anchor_date(step.due.after) is None
             )
+        )
+
+    @cached_property
+    def lapses(self) -> bool:
+        """Whether the deal file gives an outside date or a step a `lapses_at`."""
+        return self.terms.outside_date is not None or any(
+            step.lapses_at is not None for step in self.terms.steps
         )
 
     @cached_property

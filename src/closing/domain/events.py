@@ -149,6 +149,9 @@ class Standing:
     reversed: dict[str, Event] = field(default_factory=dict)  # reversed and not done again
     withdrawn: Event | None = None
     last_seq: int = 0
+    # held steps left delivered on purpose after the payment was reversed (a waiver of a done
+    # step: `closing.domain.delivery`)
+    remedies_waived: dict[str, Event] = field(default_factory=dict)
 
     def received(self, step_id: str) -> Decimal:
         """What has come in for a payment step: its partial receipts and the completing mark."""
@@ -231,6 +234,9 @@ def replay(machine: ProgressMachine, events: list[Event]) -> Standing:
         if kind == UNDO and states.get(step) is None and standing.receipts.get(step):
             standing.receipts[step].pop()  # the correction of a partial receipt
             continue
+        if kind == WAIVE and states.get(step) == DONE:
+            standing.remedies_waived[step] = event  # its remediation waived; it stays done
+            continue
         state = machine.follow(states, kind, step)
         if state == DONE:
             states[step] = state
@@ -243,6 +249,7 @@ def replay(machine: ProgressMachine, events: list[Event]) -> Standing:
             states.pop(step, None)
             standing.done.pop(step, None)
             standing.waived.pop(step, None)
+            standing.remedies_waived.pop(step, None)
             if kind == REVERSE:
                 standing.reversed[step] = event
                 standing.receipts.pop(step, None)  # the money went back

@@ -2,7 +2,7 @@
 
 Every step of every purchaser (and of the company) is its own small machine: `pending`, `done`
 or `waived`. Its triggers are `mark` (pending -> done), `undo` (a correction: done or waived ->
-pending), `reverse` (done came undone in the world: a wire returned -> pending) and `waive`
+pending), `reverse` (done came undone in the world: funds sent back -> pending) and `waive`
 (the step does not apply: pending -> waived). So a deal of 60 steps has 3 x 60 step states, not
 the 2^60 sets of done steps: the state space grows with the steps, not with their subsets.
 

@@ -27,6 +27,7 @@ from closing.domain.events import (
     WITHDRAW,
     Event,
 )
+from closing.domain.lapse import lapse_line
 from closing.domain.machine import MARK
 from closing.domain.memo_steps import (
     Field,
@@ -124,6 +125,7 @@ class Memo:
     digest: str  # one hash over every head: `closing verify`'s record digest
     integrity: str  # what `closing verify` found, in a sentence
     seals: tuple[SealLine, ...] = ()  # the seals recorded by the memo's moment
+    held: tuple[Item, ...] = ()  # held until the payment is in: not yet to do
 
 
 def long_date(day: date) -> str:
@@ -305,12 +307,23 @@ def build_memo(
         summary.append(
             f"{taking.withdrawn} purchaser{'s' if taking.withdrawn != 1 else ''} withdrew."
         )
+    lapsed = lapse_line(terms, at) if board.lapsed else None
+    if lapsed:
+        lapsed_parts = [row.purchaser.name for row in rows if row.lapsed]
+        summary.append(
+            f"{lapsed}." + (f" Lapsed: {', '.join(lapsed_parts)}." if lapsed_parts else "")
+        )
     summary.append(
         "The closing is complete."
         if board.closed
         else "The closing is not complete: the steps still open are listed below."
     )
-    exceptions, still_open = _exceptions(company.name, parties, company_steps)
+    exceptions, still_open, held = _exceptions(company.name, parties, company_steps)
+    exceptions += tuple(
+        Item(row.purchaser.name, "Remediate", ", ".join(row.remediation))
+        for row in rows
+        if row.remediation
+    )
     integrity = (
         f"The event log was verified whole (closing verify) at {when(verified.at, zone)}: "
         f"{verified.events:,} event{'s' if verified.events != 1 else ''} in "
@@ -344,6 +357,7 @@ def build_memo(
         digest=record_digest({head.slug: head.hash for head in heads}),
         integrity=integrity,
         seals=tuple(seals),
+        held=held,
     )
 
 
@@ -365,19 +379,22 @@ def _heads(record: DealRecord, entries: Sequence[RecordEntry]) -> tuple[Head, ..
 
 def _exceptions(
     company: str, parties: Sequence[PartyRecord], company_steps: Sequence[StepRecord]
-) -> tuple[tuple[Item, ...], tuple[Item, ...]]:
-    """What a reader must not miss (late, overdue, reversed, waived, withdrawn), and what is
-    still open on time, one item each."""
+) -> tuple[tuple[Item, ...], tuple[Item, ...], tuple[Item, ...]]:
+    """What a reader must not miss (late, overdue, reversed, waived, withdrawn), what is
+    still open on time, and what is held until its payment is in, one item each."""
     exceptions: list[Item] = []
     still_open: list[Item] = []
+    held: list[Item] = []
     for name, steps in [(company, company_steps), *((p.name, p.steps) for p in parties)]:
         for step in steps:
             if step.exception:
                 exceptions.append(Item(name, step.title, step.exception))
             elif step.still_open:
                 still_open.append(Item(name, step.title, step.still_open))
+            elif step.held:
+                held.append(Item(name, step.title, step.held))
     for party in parties:
         if party.withdrawn:
             reason = party.standing.removeprefix("Withdrawn ")
             exceptions.append(Item(party.name, "Withdrawn", reason))
-    return tuple(exceptions), tuple(still_open)
+    return tuple(exceptions), tuple(still_open), tuple(held)

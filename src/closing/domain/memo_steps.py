@@ -22,6 +22,7 @@ from closing.domain.board import (
 )
 from closing.domain.cutoffs import practical_title
 from closing.domain.deal import Deal
+from closing.domain.delivery import HELD
 from closing.domain.events import (
     INSTRUCTIONS,
     INSTRUCTIONS_VERIFIED,
@@ -36,6 +37,7 @@ from closing.domain.events import (
 )
 from closing.domain.machine import MARK
 from closing.domain.money import format_money
+from closing.domain.owners import owner_of
 from closing.domain.record import RecordEntry
 from closing.domain.redaction import Masker, mask_account
 from closing.domain.terms import StoredStep
@@ -69,6 +71,7 @@ class StepRecord:
     notes: tuple[str, ...]  # a waiver's reason, a reversal it stood on, missing details
     exception: str | None  # late, overdue, reversed, waived, done before a reversal
     still_open: str | None  # open and on time: when it is due
+    held: str | None = None  # held until the payment is in (delivery against payment)
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,8 @@ def _verdict(
         return f"{opened}, overdue by {duration(at - due_by)}" + (
             f" ({market} closed)" if market and due_by < status.deadline else ""
         )
+    if status.status == HELD:
+        return f"{opened}, held until its payment is in"
     return f"{opened}, due in {duration(due_by - at)}" + (
         f" ({market}'s cutoff)" if market and due_by < status.deadline else ""
     )
@@ -246,6 +251,8 @@ def step_record(
         and practical < status.done_at
     ):
         notes.append(f"Done after {market}'s cutoff ({when(practical, zone)})")
+    if status.breach:
+        exception = "; ".join(filter(None, [exception, *status.breach]))
     if status.finished:
         before = [
             deal.terms.step(needed).title
@@ -262,14 +269,21 @@ def step_record(
             notes.append(f"Waiting on: {', '.join(waiting)}")
     if status.reason:
         notes.insert(0, mask(status.reason))
-    still_open = None
-    if not status.finished and not withdrawn and exception is None:
+    still_open = held = None
+    if status.status == HELD and not withdrawn and step.held_until:
+        until = deal.terms.step(step.held_until).title
+        held = f"held until {until} is in; due {when(status.deadline, zone)}"
+    elif not status.finished and not withdrawn and exception is None:
         due_by = status.due_by
         still_open = f"due {when(due_by, zone)} (in {duration(due_by - at)})"
         if due_by < status.deadline:
             still_open += f", {market}'s cutoff; the agreement's {when(status.deadline, zone)}"
         if status.blocked_by:
             still_open += "; " + ", ".join(status.blocked_by)
+    if still_open or held:  # what is left after the closing, and whose it is
+        owner = owner_of(step, party.slug if party is not None else None)
+        still_open = still_open and f"{still_open}; owner {owner}"
+        held = held and f"{held}; owner {owner}"
     return StepRecord(
         step.id,
         step.title,
@@ -281,6 +295,7 @@ def step_record(
         tuple(notes),
         exception,
         still_open,
+        held,
     )
 
 

@@ -1,15 +1,14 @@
 """The deal's terms as every command reads them back from the database: plain frozen objects
-built from the stored JSON (`read_terms`) without pydantic, whose import and models cost more
-than a large board's whole work. The deal file's pydantic models (`closing.domain.dealfile`)
-checked these terms when the deal was loaded and wrote the JSON; a stored deal is not checked
-again. The behaviour a step, the terms and the alert rules share with those models is written
-once here (`StepCommon`, `TermsCommon`, `AlertRulesCommon`, `QuietHoursCommon`), with the names
-of the purchaser and company details a step can need.
+built from the stored JSON (`closing.domain.terms_json.read_terms`) without pydantic, whose
+import and models cost more than a large board's whole work. The deal file's pydantic models
+(`closing.domain.dealfile`) checked these terms when the deal was loaded and wrote the JSON; a
+stored deal is not checked again. The behaviour a step, the terms and the alert rules share with
+those models is written once here (`StepCommon`, `TermsCommon`, `AlertRulesCommon`,
+`QuietHoursCommon`), with the names of the purchaser and company details a step can need.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, time, timedelta
@@ -18,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, Self, Type
 from zoneinfo import ZoneInfo
 
 from closing.domain.cutoffs import MARKET_CUTOFFS
-from closing.domain.timefmt import parse_duration
 
 # Purchaser details a step can need before it can be done; blank ones block the step on the board.
 NEEDABLE_DETAILS: dict[str, str] = {
@@ -307,6 +305,25 @@ class StoredReportSettings(NamedTuple):
     templates: str | None
 
 
+class StoredContact(NamedTuple):
+    name: str | None
+    email: str | None
+    phone: str | None
+    facsimile: str | None
+
+
+@dataclass(frozen=True)
+class StoredParty:
+    """One of the deal's parties (`parties:`): who it is, who to reach, who acts for it."""
+
+    name: str | None
+    role: str | None
+    purchaser: str | None
+    contacts: list[StoredContact]
+    notify: list[str]
+    members: list[str]
+
+
 @dataclass(frozen=True)
 class StoredStep(StepCommon):
     id: str
@@ -322,6 +339,11 @@ class StoredStep(StepCommon):
     payment: bool | StoredPaymentRule
     alerts: StoredStepAlerts | None
     note: str | None
+    held_until: str | None
+    remedy: str | None
+    lapses_at: date | None
+    owner: str | None
+    responsible: str | None
 
 
 @dataclass(frozen=True)
@@ -342,130 +364,5 @@ class StoredTerms(TermsCommon):
     steps: list[StoredStep]
     alerts: StoredAlertRules
     report: StoredReportSettings | None
-
-
-# --- reading them ------------------------------------------------------------------------------
-
-
-def read_terms(text: str) -> StoredTerms:
-    """The terms from their stored JSON (what the deal file's `DealTerms` wrote; keys a deal
-    stored before they existed take the deal file's defaults)."""
-    data = json.loads(text)
-    days = data["business_days"]
-    company = data["company"]
-    stock, warrant = data["securities"]["common_stock"], data["securities"]["warrant"]
-    registration, report = data["registration"], data.get("report")
-    return StoredTerms(
-        slug=data["slug"],
-        title=data["title"],
-        agreement_date=date.fromisoformat(data["agreement_date"]),
-        closing_date=date.fromisoformat(data["closing_date"]),
-        key_dates={
-            name: date.fromisoformat(day) for name, day in data.get("key_dates", {}).items()
-        },
-        cutoff=_cutoff(data["cutoff"]),
-        business_days=StoredBusinessDays(
-            days["calendars"], [date.fromisoformat(d) for d in days.get("extra_closures", ())]
-        ),
-        company=StoredCompany(
-            company["name"],
-            company.get("attention"),
-            company.get("address"),
-            company.get("facsimile"),
-        ),
-        securities=StoredSecurities(
-            StoredCommonStock(Decimal(stock["par_value"]), Decimal(stock["price_per_share"])),
-            StoredWarrant(
-                warrant["term_years"],
-                Decimal(warrant["exercise_price"]),
-                Decimal(warrant["coverage"]),
-            ),
-        ),
-        registration=StoredRegistration(
-            registration["form"],
-            registration["file_number"],
-            registration.get("prospectus_supplement"),
-        ),
-        governing_law=data["governing_law"],
-        steps=[_step(step) for step in data["steps"]],
-        alerts=_alert_rules(data.get("alerts") or {}),
-        report=None if report is None else StoredReportSettings(report.get("templates")),
-    )
-
-
-def _cutoff(data: dict[str, str]) -> StoredCutoff:
-    return StoredCutoff(time.fromisoformat(data["time"]), data["time_zone"], data.get("market"))
-
-
-def _due(data: str | dict[str, Any]) -> str | StoredDue:
-    if isinstance(data, str):
-        return data
-    at = data.get("at")
-    return StoredDue(
-        after=data.get("after"),
-        before=data.get("before"),
-        business_days=data.get("business_days"),
-        calendar_days=data.get("calendar_days"),
-        at=None if at is None else time.fromisoformat(at),
-    )
-
-
-def _step(data: dict[str, Any]) -> StoredStep:
-    payment = data.get("payment", False)
-    cutoff, practical = data.get("cutoff"), data.get("practical")
-    alerts = data.get("alerts")
-    return StoredStep(
-        id=data["id"],
-        title=data["title"],
-        label=data.get("label"),
-        party=data.get("party", PURCHASER),
-        requires=data.get("requires", []),
-        due=_due(data.get("due", CLOSING_CUTOFF)),
-        cutoff=_cutoff(cutoff) if cutoff else None,
-        practical=_cutoff(practical) if practical else None,
-        calendars=data.get("calendars"),
-        needs=data.get("needs", []),
-        payment=payment
-        if isinstance(payment, bool)
-        else StoredPaymentRule(
-            Decimal(payment.get("tolerance", "0")), payment.get("partial", False)
-        ),
-        alerts=None
-        if alerts is None
-        else StoredStepAlerts(
-            _durations(alerts.get("before")),
-            alerts.get("at_deadline"),
-            _overdue(alerts.get("overdue")),
-        ),
-        note=data.get("note"),
-    )
-
-
-def _durations(texts: list[str] | None) -> list[timedelta] | None:
-    return None if texts is None else [parse_duration(text) for text in texts]
-
-
-def _overdue(
-    data: dict[str, Any] | Literal[False] | None,
-) -> StoredOverdueRepeat | Literal[False] | None:
-    if data is None or data is False:
-        return data
-    return StoredOverdueRepeat(parse_duration(data["every"]), data["times"])
-
-
-def _alert_rules(data: dict[str, Any]) -> StoredAlertRules:
-    quiet = data.get("quiet_hours")
-    overdue = _overdue(data.get("overdue"))
-    return StoredAlertRules(
-        before=_durations(data.get("before", ["2h", "30m"])) or [],
-        at_deadline=data.get("at_deadline", True),
-        overdue=overdue or None,
-        quiet_hours=None
-        if quiet is None
-        else StoredQuietHours(time.fromisoformat(quiet["start"]), time.fromisoformat(quiet["end"])),
-        notify=data.get("notify", []),
-        inbox=data.get("inbox"),
-        digest=data.get("digest", True),
-        digest_over=data.get("digest_over", 3),
-        seals=data.get("seals", False),
-    )
+    outside_date: date | None
+    parties: dict[str, StoredParty]

@@ -32,6 +32,7 @@ from closing.domain.events import (
     deal_event,
 )
 from closing.domain.redaction import mask_account, normalise_account
+from closing.domain.terms import COMPANY_DETAILS
 from closing.domain.timefmt import local
 
 if TYPE_CHECKING:  # the deal file's model: loading a deal builds instructions from it
@@ -437,3 +438,10 @@ def is_company_account(account: str, version: Version, deal_slug: str) -> bool:
     if mask_account(account, canonical=True) != version.account_masked:
         return False
     return fingerprint(version.instructions_with(account), deal_slug) == version.fingerprint
+
+
+def company_missing(wires: WireStatus | None) -> frozenset[str]:
+    """The company's details a step can need that the deal lacks: its wire instructions."""
+    if wires is None or wires.present:
+        return frozenset()
+    return frozenset(COMPANY_DETAILS)

@@ -12,6 +12,7 @@ from closing.domain.clock import LocalTime, resolve_local
 from closing.domain.deal import Deal
 from closing.domain.errors import UsageError
 from closing.domain.history import HistoryEntry
+from closing.domain.owners import for_owner, known_owner, party_of_operator
 from closing.domain.timefmt import local
 from closing.services.deals import find_purchaser, open_deal
 from closing.store import alerts, wires
@@ -21,12 +22,27 @@ from closing.store.connection import Connection, Database
 
 
 def board(
-    database: Database, deal_name: str | None, now: datetime, as_of: LocalTime | None = None
+    database: Database,
+    deal_name: str | None,
+    now: datetime,
+    as_of: LocalTime | None = None,
+    owner: str | None = None,
+    member: str | None = None,
 ) -> Board:
     """The board now, or as it stood at `as_of` (in the deal's zone when it has no offset): only
-    events recorded by then count. One read-only transaction."""
+    events recorded by then count. With `owner` only the steps that party owns; with `member`
+    only those of the party whose `members` name that operator (`--mine`). One read-only
+    transaction."""
     with database.transaction(write=False) as connection:
-        return read_board(connection, deal_name, now, as_of)
+        shown = read_board(connection, deal_name, now, as_of)
+    if owner is None and member is None:
+        return shown
+    if owner is not None and member is not None:
+        raise UsageError("--owner and --mine cannot be used together")
+    slugs = {row.purchaser.slug for row in shown.purchasers}
+    if member is not None:
+        return for_owner(shown, party_of_operator(shown.terms, member))
+    return for_owner(shown, known_owner(shown.terms, owner or "", slugs))
 
 
 def read_board(

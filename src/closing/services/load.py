@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from closing.domain import reloads
+from closing.domain.breach import schedule_notes
 from closing.domain.calendar import calendar_snapshot
 from closing.domain.dealfile.load import DealFile, load_deal_file
 from closing.domain.dealfile.schema import DealTerms, PurchaserSpec
@@ -34,6 +35,7 @@ class LoadResult:
     changes: list[str]
     purchasers: int
     wire_instructions: list[str] = field(default_factory=list)  # a new, unverified version
+    notes: list[str] = field(default_factory=list)  # Schedule 1's arithmetic, in words
 
 
 def _snapshot(deal_file: DealFile) -> str:
@@ -129,7 +131,11 @@ def load_deal(
             loaded = [f"loaded {len(deal_file.purchasers)} purchasers"]
             stored_deals.insert_revision(connection, deal_id, now, digest, json.dumps(loaded))
             wired = record_instructions(connection, deal_id, deal_file, actor, host, now)
-            return LoadResult(terms.slug, True, [], len(deal_file.purchasers), wired)
+            notes = schedule_notes(
+                [(p.name, p.shares, p.purchase_price) for p in deal_file.purchasers],
+                terms.securities.common_stock.price_per_share,
+            )
+            return LoadResult(terms.slug, True, [], len(deal_file.purchasers), wired, notes)
         old_terms = DealTerms.model_validate_json(stored.terms_json)
         checked = _review(connection, stored.id, old_terms, deal_file)
         if checked.risky and not accept_changes:

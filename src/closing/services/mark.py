@@ -49,6 +49,7 @@ class Recorded:
     purchaser: Purchaser
     event: Event
     states: dict[str, str]  # the party's step states after it
+    flags: tuple[str, ...] = ()  # what it breaks (recorded with --out-of-order)
 
     @property
     def still_to_do(self) -> list[str]:
@@ -67,6 +68,7 @@ class Locked:
     standing: Standing
     company: dict[str, str]
     head: str  # the hash the next event of this party links to
+    company_standing: Standing | None = None  # where the company stands (for a purchaser)
 
 
 def locked(connection: Connection, deal_name: str | None, party_text: str) -> Locked:
@@ -84,11 +86,13 @@ def locked(connection: Connection, deal_name: str | None, party_text: str) -> Lo
             "run closing verify"
         ) from None
     company: dict[str, str] = {}
+    company_standing = None
     if not party.is_company and deal.terms.company_steps:
         row = stored_deals.party_where(connection, deal.id)
         if row is not None:
-            company = replay(deal.company_machine, log.party_events(connection, row.id)).states
-    return Locked(deal, party, standing, company, head)
+            company_standing = replay(deal.company_machine, log.party_events(connection, row.id))
+            company = company_standing.states
+    return Locked(deal, party, standing, company, head, company_standing)
 
 
 def _gate_payment(
@@ -125,8 +129,9 @@ def mark(
             replace(request, step=step.id),
             now,
             found.company,
+            found.company_standing,
         )
-        return _append(connection, found, decision.event, decision.states)
+        return _append(connection, found, decision.event, decision.states, decision.flags)
 
 
 def correct(
@@ -144,8 +149,12 @@ def correct(
 
 
 def _append(
-    connection: Connection, found: Locked, event: Event, states: dict[str, str]
+    connection: Connection,
+    found: Locked,
+    event: Event,
+    states: dict[str, str],
+    flags: tuple[str, ...] = (),
 ) -> Recorded:
     deal = found.deal
     stored = log.append_event(connection, deal.id, deal.slug, found.party, event, found.head)
-    return Recorded(deal, found.party, stored, states)
+    return Recorded(deal, found.party, stored, states, flags)

@@ -23,6 +23,7 @@ from closing.domain.board import (
     StepStatus,
 )
 from closing.domain.cutoffs import practical_title
+from closing.domain.delivery import HELD
 from closing.domain.text import neutral
 from closing.domain.timefmt import duration
 
@@ -33,6 +34,7 @@ STYLES = {
     PENDING: "",
     DUE_SOON_STATUS: "yellow bold",
     OVERDUE: "red bold",
+    HELD: "dim",
 }
 BLOCKED_MARK = "⚑"  # a detail the step needs is missing from the deal file
 ATTENTION_MARK = "⚠"  # something it stands on was reversed
@@ -57,6 +59,8 @@ def step_cell(status: StepStatus, board: Board, withdrawn: bool = False) -> Text
         text = "waived"
     elif withdrawn:
         return Text("withdrawn", style="dim")
+    elif status.status == HELD:
+        text = "held"
     else:
         left = status.due_by - now
         if status.status == OVERDUE:
@@ -108,6 +112,7 @@ LOOK_FIRST = {
     DONE_STATUS: 2,
     WAIVED_STATUS: 2,
     PENDING: 3,
+    HELD: 4,
 }
 
 

@@ -45,7 +45,16 @@ DONE_STATUSES = {"done", "done_late", "waived"}
 # with "pending".
 URGENCY = {"overdue": 0, "blocked": 1, "due_soon": 2, "pending": 3}
 DONE_RANK = 4
-SUMMARY_ORDER = ("overdue", "blocked", "due_soon", "pending", "done_late", "done", "waived")
+SUMMARY_ORDER = (
+    "overdue",
+    "blocked",
+    "due_soon",
+    "pending",
+    "held",
+    "done_late",
+    "done",
+    "waived",
+)
 # Under the board: each colour and bar a cell can have (its CSS classes) in the cells' own words.
 LEGEND = (
     ("status-done", "✓ Done"),
@@ -222,6 +231,7 @@ def cell(
         detail = f"{detail}, {duration(timedelta(seconds=late_by))} late".lstrip(", ")
     attention = _texts(data.get("attention"))
     notes = [f"attention: {text}" for text in attention]
+    notes += [f"⚑ {text}" for text in _texts(data.get("breach"))]
     needs = [text.removesuffix(" missing") for text in _texts(data.get("blocked_by"))]
     if needs:
         notes.append("⚑ needs " + ", ".join(needs))

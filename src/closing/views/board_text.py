@@ -23,10 +23,10 @@ from closing.domain.board import (
     STATUSES,
     Board,
     PurchaserStatus,
-    attention_first,
 )
 from closing.domain.calendar import cutoff_on
 from closing.domain.cutoffs import practical_title
+from closing.domain.lapse import lapse_line
 from closing.domain.money import format_money
 from closing.domain.text import neutral, plural
 from closing.domain.timefmt import local
@@ -100,7 +100,24 @@ def board_view(
         for row in shown
         if row.unreadable
     ]
-    notes += market_lines(board) + money_lines(shown) + attention_lines(shown, board)
+    notes += (
+        market_lines(board)
+        + money_lines(shown, board)
+        + breach_lines(shown, board)
+        + attention_lines(shown, board)
+    )
+    notes += [
+        f"Remediate: {neutral(row.purchaser.name)}: {neutral(', '.join(row.remediation))}"
+        for row in rows
+        if row.remediation
+    ]
+    lapsed = lapse_line(terms, board.as_of) if board.lapsed else None
+    notes += [lapsed] if lapsed else []
+    notes += [
+        f"Lapsed: {neutral(row.purchaser.name)}: its part of the closing"
+        for row in rows
+        if row.lapsed
+    ]
     if notes:
         parts.append(Text("\n".join(notes), style=STYLES[OVERDUE]))
     blocked = blocked_lines(shown, board)
@@ -140,8 +157,12 @@ def _without_trailing_spaces(line: list[Segment]) -> list[Segment]:
     return kept
 
 
-def money_lines(rows: list[PurchaserStatus]) -> list[str]:
-    """Partial receipts of open payments, and completed payments short within tolerance."""
+def money_lines(rows: list[PurchaserStatus], board: Board) -> list[str]:
+    """Partial receipts of open payments, and completed payments short within tolerance (or
+    exactly what Schedule 1's shares cost at the price per share)."""
+    from closing.domain.breach import schedule_cost
+
+    per_share = board.terms.securities.common_stock.price_per_share
     lines = []
     for row in rows:
         price = row.purchaser.purchase_price
@@ -154,6 +175,14 @@ def money_lines(rows: list[PurchaserStatus]) -> list[str]:
                     f"{format_money(price)} received"
                 )
             elif status.finished and row.shortfall:
+                shares = row.purchaser.shares
+                if status.received == schedule_cost(shares, per_share):
+                    lines.append(
+                        f"Paid: {neutral(row.purchaser.name)}: {format_money(status.received)} = "
+                        f"{shares:,} shares x ${per_share}, {format_money(row.shortfall)} under "
+                        f"{format_money(price)}"
+                    )
+                    continue
                 lines.append(
                     f"Short: {neutral(row.purchaser.name)}: {format_money(row.shortfall)} short of "
                     f"{format_money(price)}, within the tolerance"
@@ -176,8 +205,24 @@ def market_lines(board: Board) -> list[str]:
     return lines
 
 
+def breach_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) -> list[str]:
+    """`⚑ <purchaser>: out of order: wired before prospectus_delivered`: each mark recorded
+    out of order (`closing mark --out-of-order`), the company's first."""
+    named = [("Company", board.company.steps)]
+    named += [(neutral(row.purchaser.name), row.steps) for row in rows]
+    lines = [
+        f"⚑ {name}: {neutral(flag)}"
+        for name, steps in named
+        for status in steps.values()
+        for flag in status.breach
+    ]
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"... and {len(lines) - limit:,} more"]
+    return lines
+
+
 def attention_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) -> list[str]:
-    """`Attention: <purchaser>: wired was reversed: wire returned (Wired, Faxed, DWAC)`: each
+    """`Attention: <purchaser>: wired was reversed: funds sent back (Wired, Faxed, DWAC)`: each
     reason once per purchaser, with the steps it touches."""
     lines = []
     for row in rows:
@@ -233,3 +278,15 @@ def summary_view(board: Board, shown: int) -> RenderableType:
         counts = totals.by_status[step.id]
         table.add_row(Text(neutral(step.heading)), *(Text(f"{counts[s]:,}") for s in order))
     return Group(title, table)
+
+
+def attention_first(board: Board) -> list[PurchaserStatus]:
+    """Purchasers sorted worst first (overdue, due soon, pending, closed, withdrawn), those with
+    a blocked or flagged step first among equals, then the furthest behind, then Schedule 1."""
+
+    def behind(row: PurchaserStatus) -> tuple[int, int, int, int]:
+        flagged = any(s.blocked_by or s.attention or s.breach for s in row.steps.values())
+        done = sum(1 for status in row.steps.values() if status.finished)
+        return (row.urgency, 0 if flagged else 1, done, row.purchaser.position)
+
+    return sorted(board.purchasers, key=behind)

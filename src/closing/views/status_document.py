@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from closing.domain.board import Board, PurchaserStatus, StepStatus
 from closing.domain.money import money_text
+from closing.domain.owners import owner_of
 from closing.domain.wire_instructions import Version, WireStatus
 
 
@@ -40,13 +41,16 @@ def board_json(board: Board) -> dict[str, Any]:
     # (The board holds every status while this runs: no id is reused.)
     shared: dict[int, dict[str, Any]] = {}
     known = shared.get
+    # Each step's owner as the deal file names it: `purchaser` for a step each purchaser does
+    # itself (the row's), so that one dict still serves every purchaser alike.
+    step_of = {step.id: (owner_of(step), step.responsible) for step in terms.steps}
     purchasers = []
     for row in board.purchasers:
         steps: dict[str, dict[str, Any]] = {}
         for step_id, status in row.steps.items():
             made = known(id(status))
             if made is None:
-                made = shared[id(status)] = step_json(status, stamp)
+                made = shared[id(status)] = step_json(status, stamp, *step_of[step_id])
             steps[step_id] = made
         purchasers.append(purchaser_json(row, steps))
 
@@ -66,13 +70,15 @@ def board_json(board: Board) -> dict[str, Any]:
                 {"id": step.id, "title": step.title, "party": step.party} for step in terms.steps
             ],
             "closed": board.closed,
+            "lapsed": board.lapsed,
         },
         "as_of": iso(board.as_of, zone),
         "company": {
             "name": terms.company.name,
             "closed": board.company.closed,
             "steps": {
-                step_id: step_json(status, stamp) for step_id, status in board.company.steps.items()
+                step_id: step_json(status, stamp, *step_of[step_id])
+                for step_id, status in board.company.steps.items()
             },
         },
         "purchasers": purchasers,
@@ -149,6 +155,8 @@ def purchaser_json(row: PurchaserStatus, steps: dict[str, dict[str, Any]]) -> di
         "amount_received": received_text,
         "shortfall": short_text,
         "unreadable": row.unreadable,
+        "remediation": list(row.remediation),
+        "lapsed": row.lapsed,
     }
 
 
@@ -156,7 +164,13 @@ _money = lru_cache(maxsize=1024)(money_text)  # received and shortfall: mostly $
 _NOTHING_SHORT = money_text(Decimal(0))
 
 
-def step_json(status: StepStatus, stamp: Callable[[datetime | None], str | None]) -> dict[str, Any]:
+def step_json(
+    status: StepStatus,
+    stamp: Callable[[datetime | None], str | None],
+    owner: str,
+    responsible: str | None = None,
+) -> dict[str, Any]:
+    """One step's status; `owner` the party that does it (`closing.domain.owners`)."""
     # Unpacked at once: a board of 10,000 purchasers writes tens of thousands of these.
     (
         _,
@@ -171,6 +185,7 @@ def step_json(status: StepStatus, stamp: Callable[[datetime | None], str | None]
         received,
         why,
         practical,
+        breach,
     ) = status
     found: dict[str, Any] = {
         "status": state,
@@ -182,7 +197,11 @@ def step_json(status: StepStatus, stamp: Callable[[datetime | None], str | None]
         "blocked_by": list(blocked_by) if blocked_by else [],
         "waiting_on": list(waiting_on) if waiting_on else [],
         "attention": list(attention) if attention else [],
+        "breach": list(breach) if breach else [],
+        "owner": owner,
     }
+    if responsible is not None:
+        found["responsible"] = responsible
     if received is not None:
         found["received"] = money_text(received)
     if why is not None:

@@ -5,9 +5,9 @@ that replace the deal's."""
 from __future__ import annotations
 
 from datetime import time, timedelta
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from closing.domain.dealfile.fields import Duration, Spec
 from closing.domain.dealfile.notify_urls import secret_in_url
@@ -36,6 +36,29 @@ class QuietHours(Spec, QuietHoursCommon):
     end: time
 
 
+def checked_notify_urls(value: list[str]) -> list[str]:
+    """Notification URLs as a deal file gives them (the deal's, a party's): each a URL, each
+    secret written `${VAR}`; ValueError says which is not."""
+    for index, url in enumerate(value):
+        if "://" not in url:
+            raise ValueError(
+                f"notify[{index}] is not a notification URL; use one like mailto://... or "
+                "json://..."
+            )
+        secret = secret_in_url(url)
+        if secret:
+            scheme = neutral(url.partition("://")[0][:20])
+            raise ValueError(
+                f"notify[{index}] ({scheme}://...) {secret}; write each secret as ${{VAR}} "
+                "(e.g. json://user:${HOOK_PASSWORD}@host/path) and export VAR where the alert "
+                "sender runs"
+            )
+    return value
+
+
+NotifyUrls = Annotated[list[str], AfterValidator(checked_notify_urls)]
+
+
 class AlertRules(Spec, AlertRulesCommon):
     """When and to whom deadline alerts go: before each step's deadline, at it, and after."""
 
@@ -45,7 +68,7 @@ class AlertRules(Spec, AlertRulesCommon):
     at_deadline: bool = True
     overdue: OverdueRepeat | None = None
     quiet_hours: QuietHours | None = None
-    notify: list[str] = Field(default=[], max_length=20)
+    notify: NotifyUrls = Field(default=[], max_length=20)
     inbox: str | None = None  # a folder the alert sender imports bank files from
     # Alerts of one rule falling due at one moment go out as one message per channel (a digest)
     # when there are more than `digest_over` of them; each stays an alert of its own in the ledger.
@@ -65,25 +88,6 @@ class AlertRules(Spec, AlertRulesCommon):
         if len(set(value)) != len(value):
             raise ValueError("lead times must differ from each other")
         return sorted(value, reverse=True)
-
-    @field_validator("notify")
-    @classmethod
-    def _urls(cls, value: list[str]) -> list[str]:
-        for index, url in enumerate(value):
-            if "://" not in url:
-                raise ValueError(
-                    f"notify[{index}] is not a notification URL; use one like mailto://... or "
-                    "json://..."
-                )
-            secret = secret_in_url(url)
-            if secret:
-                scheme = neutral(url.partition("://")[0][:20])
-                raise ValueError(
-                    f"notify[{index}] ({scheme}://...) {secret}; write each secret as ${{VAR}} "
-                    "(e.g. json://user:${HOOK_PASSWORD}@host/path) and export VAR where the alert "
-                    "sender runs"
-                )
-        return value
 
 
 class StepAlerts(Spec):

@@ -48,6 +48,13 @@ def check_steps(located: Located, steps: list[Step], key_dates: Collection[str] 
                     (*where, "requires"),
                     f"company step {step.id!r} cannot require {needed!r}, a step of each purchaser",
                 )
+        held = step.held_until
+        if held is not None and (held == step.id or held not in seen or party[held] != step.party):
+            located.problem(
+                (*where, "held_until"),
+                f"step {step.id!r} is held until {held!r}, which is not another step of the "
+                "same party",
+            )
         if isinstance(step.due, Due) and step.due.anchor != CLOSING:
             _check_anchor(located, step, index, seen, party, key_dates)
         if step.for_company:

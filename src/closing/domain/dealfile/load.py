@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from closing.domain.dealfile.checks import check_dates, check_schedule_1, check_steps
 from closing.domain.dealfile.fields import slugify
 from closing.domain.dealfile.located import Located
+from closing.domain.dealfile.parties import check_owners
 from closing.domain.dealfile.schema import DealTerms, PurchaserSpec, ReportSettings
 from closing.domain.dealfile.yaml_reader import Composer, Refused, read_deal_text
 from closing.domain.errors import DealFileError, Problem
@@ -59,7 +60,16 @@ def load_deal_file(path: str | Path) -> DealFile:
         check_steps(located, good["steps"], good.get("key_dates", {}))
     if {"agreement_date", "closing_date", "business_days"} <= good.keys():
         check_dates(located, good["agreement_date"], good["closing_date"], good["business_days"])
+        outside = good.get("outside_date")
+        if outside is not None and outside < good["closing_date"]:
+            located.problem(
+                ("outside_date",),
+                f"outside_date {outside} is before closing_date {good['closing_date']}",
+            )
     check_schedule_1(located, good.get("securities"), purchasers)
+    if "steps" in good:
+        slugs = {purchaser.key for _, purchaser in purchasers}
+        check_owners(located, good["steps"], good.get("parties") or {}, slugs)
 
     if terms is not None and terms.report is not None and terms.report.templates:
         folder = file.parent / Path(terms.report.templates).expanduser()

@@ -18,6 +18,7 @@ from closing.domain.calendar import calendar_problem
 from closing.domain.cutoffs import MARKET_CUTOFFS, market_cutoff
 from closing.domain.dealfile.alert_rules import AlertRules, StepAlerts
 from closing.domain.dealfile.fields import Count, Day, Money, Slug, Spec, StepId, slugify
+from closing.domain.dealfile.parties import PartySpec
 from closing.domain.terms import (
     CLOSING,
     COMPANY,
@@ -258,6 +259,13 @@ class Step(Spec, StepCommon):
     payment: bool | PaymentRule = False
     alerts: StepAlerts | None = None  # replaces the deal's `before`, `at_deadline`, `overdue`
     note: str | None = None
+    # Delivery versus payment: the step is held (no alerts, marked only --out-of-order) until
+    # this step (the payment) is done; a reversal of it after delivery opens `remedy`.
+    held_until: StepId | None = None
+    remedy: str | None = Field(default=None, max_length=200)  # "DWAC withdrawal"
+    lapses_at: Day | None = None  # the purchaser's part lapses if still open after this day
+    owner: str | None = None  # the party that does it (`parties:`); default company/purchaser
+    responsible: str | None = None  # the person at that party
 
     @field_validator("calendars")
     @classmethod
@@ -345,6 +353,8 @@ class DealTerms(Spec, TermsCommon):
     steps: list[Step] = Field(min_length=1, max_length=200)
     alerts: AlertRules = AlertRules()
     report: ReportSettings | None = None
+    outside_date: Day | None = None  # the closing lapses if not closed by the end of this day
+    parties: dict[str, PartySpec] = Field(default={}, max_length=1000)
 
     def calendar_names(self, purchasers: Sequence[PurchaserSpec] = ()) -> set[str]:
         """Every calendar the deal's deadlines can use (for the snapshot stored with it)."""

@@ -23,11 +23,13 @@ from closing.domain.alert_plan import (
     digest_text,
     plan_alerts,
 )
-from closing.domain.board import Board, build_board, company_missing
+from closing.domain.board import Board, build_board
 from closing.domain.deal import Deal
 from closing.domain.events import COMPANY_SLUG, Event, Purchaser
 from closing.domain.money import format_money
+from closing.domain.owners import owner_of
 from closing.domain.seal import SEAL_STEP, seal_notices
+from closing.domain.wire_instructions import company_missing
 from closing.services.alerts.channels import LOG_CHANNEL, channels_for
 from closing.services.wire_import import ImportResult
 from closing.store import alerts as db
@@ -157,6 +159,7 @@ def _decide_deal(
                 (logged if id(owner) in in_digest else alone).append(row.id)
         every = [(channel.key, channel.name) for channel in channels]
         db.insert_deliveries(connection, alone, every, now)
+        _to_owners(connection, deal, plan.due, ids_of, in_digest, every, now)
         db.insert_deliveries(connection, logged, [(LOG_CHANNEL.key, LOG_CHANNEL.name)], now)
         for group in groups:
             text = digest_text(deal.terms, group, now, warning, missing, summary)
@@ -210,6 +213,33 @@ def _seal_rows(
         }
         for rule, event, text in seal_notices(deal.terms, events.get(company.id, []), sent)
     ]
+
+
+def _to_owners(
+    connection: Connection,
+    deal: Deal,
+    due: list[DueAlert],
+    ids_of: dict[int, int],
+    in_digest: set[int],
+    every: list[tuple[str, str]],
+    now: datetime,
+) -> None:
+    """Each alert also goes to its step's owner's own channels (the party's `notify:`)."""
+    parties = deal.terms.parties
+    if not any(party.notify for party in parties.values()):
+        return
+    sent = set(every)
+    by_owner: dict[str, list[int]] = {}
+    for alert in due:
+        if id(alert) in ids_of and id(alert) not in in_digest:
+            slug = None if alert.purchaser.is_company else alert.purchaser.slug
+            by_owner.setdefault(owner_of(alert.step, slug), []).append(ids_of[id(alert)])
+    for owner, ids in by_owner.items():
+        party = parties.get(owner)
+        if party is None or not party.notify:
+            continue
+        extra = [(c.key, c.name) for c in channels_for(party.notify)]
+        db.insert_deliveries(connection, ids, [c for c in extra if c not in sent], now)
 
 
 def _insert_digest(

@@ -165,4 +165,5 @@ def configured_channels(database: Database, extra_urls: list[str]) -> dict[str, 
     with database.transaction(write=False) as connection:
         for deal in deal_store.deals(connection):
             urls += deal.terms.alerts.notify
+            urls += [url for party in deal.terms.parties.values() for url in party.notify]
     return {channel.key: channel for channel in channels_for(urls)}
