@@ -28,8 +28,8 @@ from closing.cli.app import (
     checked,
     complete_purchasers,
     deal_option,
+    for_whom,
     local_time,
-    operator,
     pass_app,
 )
 from closing.domain.errors import ClosingError, DealFileError, ExitCode, UsageError
@@ -91,6 +91,7 @@ LAZY_COMMANDS = {
     "wires": "wires",
     "report": "report",
     "export": "report",
+    "team": "team",
 }
 
 
@@ -152,7 +153,7 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
             file,
             app.now(),
             accept_changes=accept_changes,
-            actor=operator(by),
+            on_behalf_of=for_whom(by),
             host=socket.gethostname(),
         )
     except DealFileError as error:

@@ -50,6 +50,7 @@ class StepStatus(NamedTuple):
     attention: tuple[str, ...] = ()  # e.g. "wired was reversed: wire returned"
     received: Decimal | None = None  # payment step: what has come in so far
     reason: str | None = None  # why it was waived
+    on_behalf_of: str | None = None  # for whom `done_by` marked it (`--by`)
 
     @property
     def finished(self) -> bool:
@@ -169,6 +170,7 @@ def step_status(
                 (),
                 attention,
                 received,
+                on_behalf_of=mark.on_behalf_of,
             )
         return StepStatus(
             step_id,
@@ -181,11 +183,18 @@ def step_status(
             (),
             attention,
             received,
+            on_behalf_of=mark.on_behalf_of,
         )
     if state == WAIVED:
         waiver = standing.waived[step_id]
         return StepStatus(
-            step_id, WAIVED_STATUS, deadline, waiver.occurred_at, waiver.actor, reason=waiver.note
+            step_id,
+            WAIVED_STATUS,
+            deadline,
+            waiver.occurred_at,
+            waiver.actor,
+            reason=waiver.note,
+            on_behalf_of=waiver.on_behalf_of,
         )
     blocked_by: tuple[str, ...] = ()
     if step.needs and party is not None:
@@ -321,10 +330,23 @@ def _steps_alike(
             step_id = step.id
             mark = done.get(step_id)
             if mark is not None:
-                mark_key: tuple[object, ...] = (step_id, mark.occurred_at, mark.actor, mark.amount)
+                mark_key: tuple[object, ...] = (
+                    step_id,
+                    mark.occurred_at,
+                    mark.actor,
+                    mark.on_behalf_of,
+                    mark.amount,
+                )
             else:
                 mark = waived[step_id]
-                mark_key = (step_id, mark.occurred_at, mark.actor, WAIVED, mark.note)
+                mark_key = (
+                    step_id,
+                    mark.occurred_at,
+                    mark.actor,
+                    mark.on_behalf_of,
+                    WAIVED,
+                    mark.note,
+                )
             status = finished.get(mark_key)
             if status is None:
                 status = finished[mark_key] = step_status(

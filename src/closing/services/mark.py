@@ -12,14 +12,17 @@ from closing.domain.deal import Deal
 from closing.domain.dealfile.schema import Step
 from closing.domain.errors import NotFoundError, RecordBrokenError
 from closing.domain.events import WITHDRAW, Event, Purchaser, Standing, replay
-from closing.domain.machine import Refusal
+from closing.domain.machine import MARK, Refusal
 from closing.domain.marking import Correction, MarkRequest, decide_correction, decide_mark
+from closing.domain.team import needed_for_event
 from closing.domain.wire_instructions import payment_gate
 from closing.services.deals import find_purchaser, open_deal
+from closing.services.team import require
 from closing.store import deals as stored_deals
 from closing.store import events as log
 from closing.store import wires
 from closing.store.connection import Connection, Database
+from closing.store.identity import actor
 
 
 def find_step(deal: Deal, text: str, party: Purchaser | None = None) -> Step:
@@ -110,8 +113,11 @@ def mark(
     """Record that a step happened (or part of a payment arrived); refuse, writing nothing, if
     it cannot have."""
     with database.transaction() as connection:
+        request = replace(request, actor=actor(connection))
         found = locked(connection, deal_name, request.purchaser)
         step = find_step(found.deal, request.step, found.party)
+        what = f"mark {step.id} for {found.party.name}"
+        require(connection, found.deal.id, needed_for_event(MARK, step.is_payment), what)
         noted = _gate_payment(
             connection, found.deal, step, request, f"mark {step.id} for {found.party.name}"
         )
@@ -135,10 +141,14 @@ def correct(
     """Record an undo, reversal, waiver or withdrawal as a new event; the events it corrects stay
     in the log."""
     with database.transaction() as connection:
+        request = replace(request, actor=actor(connection))
         found = locked(connection, deal_name, request.purchaser)
         step = None
         if request.kind != WITHDRAW:
             step = find_step(found.deal, request.step, found.party)
+        role = needed_for_event(request.kind, step is not None and step.is_payment)
+        what = f"{request.kind} {step.id if step else ''} for {found.party.name}".replace("  ", " ")
+        require(connection, found.deal.id, role, what)
         decision = decide_correction(found.deal, step, found.party, found.standing, request, now)
         return _append(connection, found, decision.event, decision.states)
 

@@ -170,12 +170,14 @@ def step_json(status: StepStatus, stamp: Callable[[datetime | None], str | None]
         attention,
         received,
         why,
+        behalf,
     ) = status
     found: dict[str, Any] = {
         "status": state,
         "deadline": stamp(deadline),
         "done_at": None if done_at is None else stamp(done_at),
         "done_by": done_by,
+        "on_behalf_of": behalf,
         "late_by": late_by,
         "blocked_by": list(blocked_by) if blocked_by else [],
         "waiting_on": list(waiting_on) if waiting_on else [],
