@@ -26,7 +26,8 @@ _LOGIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]{0,62}")  # an OS account or a dat
 
 def require(connection: Connection, deal_id: int, role: str, what: str) -> None:
     """Refuse (exit 4, naming the role) unless whoever is signed in has `role` on the deal."""
-    check(team_of(connection, deal_id), actor(connection), role, what)
+    team = team_of(connection, deal_id)  # first: on PostgreSQL it also asks who is signed in
+    check(team, actor(connection), role, what)
 
 
 @dataclass(frozen=True)

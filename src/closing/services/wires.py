@@ -103,9 +103,9 @@ def verify_instructions(
 ) -> tuple[Deal, Version]:
     """Record a second person's callback: the latest version is verified from now on."""
     with database.transaction() as connection:
-        request = replace(request, actor=actor(connection))
         deal = open_deal(connection, deal_name)
         require(connection, deal.id, VERIFIER, "verify wire instructions")
+        request = replace(request, actor=actor(connection))
         company = deal_store.party_where(connection, deal.id)
         if company is None:
             raise NotFoundError(f"deal {deal.slug} has no company row; reload its deal file")

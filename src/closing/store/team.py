@@ -12,11 +12,22 @@ from closing.store.connection import Connection
 
 
 def team_of(connection: Connection, deal_id: int) -> dict[str, Member]:
-    """The deal's team by login (empty for a deal loaded before teams, or with none)."""
-    rows = connection.rows(
-        "SELECT login, roles, name, email FROM team_member WHERE deal_id = ? ORDER BY login",
-        (deal_id,),
-    )
+    """The deal's team by login (empty for a deal loaded before teams, or with none). On
+    PostgreSQL the same round trip asks who is signed in (`closing.store.identity.actor` then
+    has it): a mark pays one round trip for its identity and its role check together."""
+    if connection.sqlite or connection.authenticated is not None:
+        rows = connection.rows(
+            "SELECT login, roles, name, email FROM team_member WHERE deal_id = ? ORDER BY login",
+            (deal_id,),
+        )
+    else:
+        found = connection.rows(
+            "SELECT current_user, t.login, t.roles, t.name, t.email FROM (SELECT 1) AS one "
+            "LEFT JOIN team_member t ON t.deal_id = ? ORDER BY t.login",
+            (deal_id,),
+        )
+        connection.authenticated = str(found[0][0])
+        rows = [row[1:] for row in found if row[1] is not None]
     return {
         login: Member(login, ordered(roles.split(",")) if roles else (), name, email)
         for login, roles, name, email in rows
