@@ -185,7 +185,7 @@ _TEAM_GRANTS = """
             'GRANT UPDATE (verified_event_id, verified_by, verified_at, callback_number, '
             'spoke_with) ON wire_instructions TO %I', login);
         EXECUTE format('GRANT UPDATE ON alert, alert_delivery, alert_sender TO %I', login);
-        EXECUTE format('GRANT INSERT ON alert_sender TO %I', login);
+        EXECUTE format('GRANT INSERT, DELETE ON alert_sender TO %I', login);  -- its lease
         EXECUTE format('GRANT UPDATE (status, reason, purchaser_id, event_id) ON bank_credit TO %I',
             login);
         IF 'admin' = ANY (roles) THEN
