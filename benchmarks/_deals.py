@@ -150,6 +150,7 @@ def record_progress(
     (5001 of 10,000: signed, not wired, under the default)."""
     from closing.domain.chain import GENESIS, event_hash
     from closing.domain.events import Event
+    from closing.store.identity import actor
     from closing.store.values import money
 
     def default(position: int) -> list[str]:
@@ -160,24 +161,24 @@ def record_progress(
     with store_transaction(url) as connection:
         ((deal_slug,),) = connection.rows("SELECT slug FROM deal")
         parties = connection.rows(
-            "SELECT id, deal_id, slug, purchase_price, position, role FROM purchaser"
+            "SELECT id, deal_id, slug, purchase_price, position, role, head_seq, head_hash "
+            "FROM purchaser"
         )
-        middle = (sum(1 for *_, role in parties if role != "company") // 2) | 1
+        middle = (sum(1 for *_, role, _seq, _head in parties if role != "company") // 2) | 1
+        who = actor(connection)  # who is signed in: PostgreSQL refuses any other actor
         rows: list[tuple[object, ...]] = []
         heads: list[tuple[object, ...]] = []
         target = ""
-        for pid, deal_id, slug, price, position, role in parties:
+        for pid, deal_id, slug, price, position, role, head_seq, head_hash in parties:
             if role == "company":
                 steps = [(step, signed_at) for step in company_steps]
             else:
                 at = signed_at + timedelta(seconds=position % 3600)
                 steps = [(step, at + spacing * n) for n, step in enumerate(pick(position))]
-            previous = GENESIS
-            for seq, (step, when) in enumerate(steps, start=1):
+            previous = head_hash or GENESIS  # after what the deal's load recorded (its admin)
+            for seq, (step, when) in enumerate(steps, start=head_seq + 1):
                 amount = money(price) if step == "wired" else None
-                event = Event(
-                    0, pid, seq, "mark", step, when, when, "bench", "bench", amount=amount
-                )
+                event = Event(0, pid, seq, "mark", step, when, when, who, "bench", amount=amount)
                 digest = event_hash(deal_slug, slug, event, previous)
                 stored = event._replace(
                     occurred_at=connection.bind_moment(when),
@@ -187,7 +188,7 @@ def record_progress(
                 rows.append((*stored[1:], deal_id, previous, digest))
                 previous = digest
             if steps:
-                heads.append((len(steps), previous, pid))
+                heads.append((head_seq + len(steps), previous, pid))
             if position == middle and role != "company":
                 target = slug
         columns = ", ".join(Event._fields[1:])
@@ -208,6 +209,22 @@ def cli_env(url: str, now: str, **extra: str) -> dict[str, str]:
 def closing(args: list[str], env: dict[str, str]) -> str:
     """Run the CLI; its stdout. A failure stops the benchmark."""
     done = subprocess.run([*CLOSING, *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"failed ({done.returncode}): closing {' '.join(args)}\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def closing_as(account: str, args: list[str], env: dict[str, str]) -> str:
+    """`closing` run as if by the OS account `account` on SQLite (a second person for the
+    two-person rule, on a machine with one account): the identity is patched in that process,
+    as only someone who can write the database file anyway could."""
+    patch = (
+        "import sys, closing.store.identity as i; i.os_account = lambda: sys.argv[1]; "
+        "from closing.cli import main; main(sys.argv[2:])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", patch, account, *args], env=env, capture_output=True, text=True
+    )
     if done.returncode != 0:
         sys.exit(f"failed ({done.returncode}): closing {' '.join(args)}\n{done.stderr[-2000:]}")
     return done.stdout

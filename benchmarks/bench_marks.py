@@ -334,7 +334,8 @@ def verify(config: Config, url: str) -> None:
 
 def count_events(url: str) -> int:
     with store_transaction(url) as connection:
-        return int(connection.value("SELECT count(*) FROM event"))
+        # the marks: not the deal's own events (its load made its operator the admin)
+        return int(connection.value("SELECT count(*) FROM event WHERE step <> ''"))
 
 
 def bench_backend(

@@ -29,7 +29,17 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from _deals import BIG, CLOSING, ROOT, SMOKE_BIG, cli_env, closing, generate_deal, record_progress
+from _deals import (
+    BIG,
+    CLOSING,
+    ROOT,
+    SMOKE_BIG,
+    cli_env,
+    closing,
+    closing_as,
+    generate_deal,
+    record_progress,
+)
 
 sys.path.insert(0, str(ROOT))
 from tests.bank_files import Account, Detail, bai2_text
@@ -100,7 +110,8 @@ def prepare(tmp: Path, count: int) -> tuple[Path, Path, int]:
     deal.write_text(text.replace(blank, INSTRUCTIONS, 1))
     closing(["init", str(deal)], cli_env(url, INIT_NOW))
     verify = ["wire-instructions", "verify", "--callback-number", "+1 949 788 6700"]
-    closing([*verify, "--spoke-with", "CFO", "--by", "bob"], cli_env(url, INIT_NOW))
+    closing(["team", "add", "bob", "--role", "verifier"], cli_env(url, INIT_NOW))
+    closing_as("bob", [*verify, "--spoke-with", "CFO"], cli_env(url, INIT_NOW))
     return db, bai2, bank_file(bai2, deal)
 
 

@@ -296,8 +296,20 @@ class Run:
             for key, value in os.environ.items()
             if not key.startswith("CLOSING_") and key not in ("COLUMNS", "LINES", "NO_COLOR")
         }
+        # The README's operator is an OS account (alice): on a machine with one account, its
+        # commands run through a `closing` that stands in for her (the identity patched in that
+        # process, as only who can write the database file anyway could).
+        stand_in = folder / "bin"
+        stand_in.mkdir()
+        (stand_in / "closing").write_text(
+            f"#!{sys.executable}\n"
+            "import os\nimport closing.store.identity as identity\n"
+            "identity.os_account = lambda: os.environ['CLOSING_OPERATOR']\n"
+            "from closing.cli import main\nmain()\n"
+        )
+        (stand_in / "closing").chmod(0o755)
         self.base.update(
-            PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            PATH=f"{stand_in}{os.pathsep}{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
             CLOSING_DATABASE_URL=f"sqlite:///{folder / 'closing.db'}",
             COLUMNS="100",
             LINES="40",

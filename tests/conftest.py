@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import NO_POSTGRES, POSTGRES_URL, SEED, Cli, postgres_schema
+from tests.helpers import NO_POSTGRES, POSTGRES_URL, SEED, TEST_ROLES, Cli, postgres_schema
 
 BACKENDS = [
     "sqlite",
@@ -52,6 +52,38 @@ def seed_path(tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_roles() -> Iterator[None]:
+    """On PostgreSQL the roles alice and bob (tests.helpers.TEST_ROLES), made for this run when
+    missing and dropped after it (roles are cluster-wide)."""
+    if not POSTGRES_URL:
+        yield
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    made = []
+    with engine.connect() as connection:
+        for role in TEST_ROLES:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
+            ).first()
+            if not exists:
+                connection.execute(text(f"CREATE ROLE {role} NOLOGIN"))
+                made.append(role)
+    try:
+        yield
+    finally:
+        with engine.connect() as connection:
+            for role in made:
+                try:
+                    connection.execute(text(f"DROP OWNED BY {role}"))
+                    connection.execute(text(f"DROP ROLE {role}"))
+                except Exception:  # still used by another run's schema: left for that run
+                    pass
+        engine.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A new, empty database on each backend."""
@@ -81,8 +113,12 @@ def sqlite_url(tmp_path: Path) -> str:
 def cli(
     database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Cli:
+    # The operator is alice: on SQLite the OS account, which a test in this process sets (Cli;
+    # tests/test_identity.py shows the real one in a process of its own), on PostgreSQL the
+    # database role alice (tests.helpers.as_account).
     monkeypatch.setenv("CLOSING_DATABASE_URL", database_url)
-    monkeypatch.setenv("CLOSING_OPERATOR", "alice")
+    monkeypatch.setattr("closing.store.identity.os_account", lambda: "alice")
+    monkeypatch.delenv("CLOSING_OPERATOR", raising=False)
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("LINES", "40")
     monkeypatch.setenv("NO_COLOR", "1")

@@ -46,6 +46,14 @@ def postgres_schema(upgrade: bool = True) -> Iterator[str]:
             from closing.store.connection import Database
 
             Database(url).upgrade()
+            with admin.begin() as connection:  # alice and bob may do anything the owner may
+                for role in TEST_ROLES:
+                    connection.execute(text(f"GRANT ALL ON SCHEMA {schema} TO {role}"))
+                    for things in ("TABLES", "SEQUENCES", "FUNCTIONS"):
+                        connection.execute(
+                            text(f"GRANT ALL ON ALL {things} IN SCHEMA {schema} TO {role}")
+                        )
+            url = as_account(url, "alice")
         yield url
     finally:
         from closing.store.connection import close_databases
@@ -74,19 +82,55 @@ class Cli:
     monkeypatch: pytest.MonkeyPatch
     capsys: pytest.CaptureFixture[str]
     now: str = "2002-06-07T08:00:00-07:00"
+    accounts: bool = True  # False: connect as CLOSING_DATABASE_URL says, nobody stood in for
 
     def __call__(self, *args: str, now: str | None = None) -> Result:
+        """`closing ARGS` by alice, or by the account a first word `@bob` names (the OS account
+        on SQLite, the database role on PostgreSQL: `as_account`)."""
         from closing.cli import main
 
+        account = "alice"
+        if args and args[0].startswith("@"):
+            account, args = args[0][1:], args[1:]
         self.monkeypatch.setenv("CLOSING_NOW", now or self.now)
+        url = os.environ.get("CLOSING_DATABASE_URL", self.database_url)  # as the test set it
+        if self.accounts:
+            self.monkeypatch.setenv("CLOSING_DATABASE_URL", as_account(url, account))
+        self.monkeypatch.setattr("closing.store.identity.os_account", lambda: account)
         self.capsys.readouterr()
         try:
             main(list(args))
             code = 0
         except SystemExit as stop:
             code = int(stop.code or 0)
+        finally:
+            self.monkeypatch.setenv("CLOSING_DATABASE_URL", url)
+            self.monkeypatch.setattr("closing.store.identity.os_account", lambda: "alice")
         captured = self.capsys.readouterr()
         return Result(code, captured.out, captured.err)
+
+
+TEST_ROLES = ("alice", "bob")  # the accounts tests act as; on PostgreSQL roles of that name
+
+
+def as_owner(url: str) -> str:
+    """The URL of the same schema as its owner (the test server's superuser): for a test that
+    tampers with the record, which on PostgreSQL starts with `SET session_replication_role =
+    replica` (the append-only triggers do not fire)."""
+    for account in TEST_ROLES:
+        url = url.replace(f"-crole%3D{account}%20", "")
+    return url
+
+
+def as_account(url: str, account: str) -> str:
+    """The URL a test's `account` connects with: on SQLite the same (the account is the OS
+    account, patched in this process); on PostgreSQL the test's schema with `role=account` (the
+    server's `current_user`, which the database records), alice's unless said otherwise."""
+    if url.startswith("sqlite") or "csearch_path" not in url:
+        return url
+    return as_owner(url).replace(
+        "options=-csearch_path", f"options=-crole%3D{account}%20-csearch_path"
+    )
 
 
 # --- deal files ----------------------------------------------------------------------------------
@@ -155,12 +199,14 @@ def run_all(cli: Cli, steps: list[tuple[tuple[str, ...], str]]) -> Cli:
 
 
 def load_wires_deal(cli: Cli, path: Path) -> Cli:
-    """The deal at `path` (a copy of WIRES_DEAL) loaded by alice at 07:00; the prospectus
+    """The deal at `path` (a copy of WIRES_DEAL) loaded by alice at 07:00, bob on the team as its
+    verifier; the prospectus
     supplement delivered, both purchasers signed; the wire instructions not verified yet."""
     return run_all(
         cli,
         [
             (("init", str(path)), "07:00"),
+            (("team", "add", "bob", "--role", "verifier"), "07:00"),
             (("mark", "company", "prospectus_delivered"), "07:45"),
             (("mark-signed", "stonestreet", "--at", "08:30"), "09:10"),
             (("mark-signed", "bnc"), "09:10"),
@@ -168,14 +214,17 @@ def load_wires_deal(cli: Cli, path: Path) -> Cli:
     )
 
 
+AS_ALICE = "import closing.store.identity as _identity; _identity.os_account = lambda: 'alice'\n"
+"""The first line of a `python -c` test process that acts as alice, as the in-process Cli does
+(the OS account is patched in that process: on SQLite, who can run it can write the file)."""
+
 VERIFY_INSTRUCTIONS = (
+    "@bob",
     "wire-instructions",
     "verify",
     "--callback-number",
     "+1 949 788 6700",
     "--spoke-with",
     "Samuel Gulko",
-    "--by",
-    "bob",
 )
 """bob's callback to the number the deal file gives: the second person's verification."""

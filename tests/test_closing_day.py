@@ -80,6 +80,7 @@ def test_the_json_board_has_totals_and_exact_money(seeded: Cli) -> None:
         "practical_deadline": "2002-06-07T15:00:00-07:00",
         "done_at": None,
         "done_by": None,
+        "on_behalf_of": None,
         "late_by": None,
         "blocked_by": ["company wire instructions missing"],
         "waiting_on": ["signed"],
@@ -238,7 +239,7 @@ def test_history_lists_every_event_with_who_and_where(seeded: Cli) -> None:
     )
     events = json.loads(seeded("history", "stonestreet", "--json", now=FRI.format("09:00")).out)
     assert len(events) == 1
-    assert events[0]["actor"] == "bob"
+    assert (events[0]["actor"], events[0]["on_behalf_of"]) == ("alice", "bob")
     assert events[0]["host"]
     assert events[0]["note"] == "fax page 3"
     assert events[0]["occurred_at"] == "2002-06-07T08:30:00-07:00"
@@ -254,7 +255,7 @@ def test_deals_lists_the_loaded_deal(seeded: Cli) -> None:
             "closing_date": "2002-06-07",
             "cutoff": "2002-06-07T17:00:00-07:00",
             "purchasers": 2,
-            "events": 1,
+            "events": 2,  # alice made admin by the first load; the prospectus delivered
         }
     ]
 
@@ -274,7 +275,7 @@ def test_the_demo_uses_the_database_given_on_the_command_line(cli: Cli, tmp_path
     kept = tmp_path / "demo-kept.db"
     assert cli("--database", str(kept), "demo").code == 0
     shown = cli("--database", str(kept), "deals", "--json")
-    assert [d["events"] for d in json.loads(shown.out)] == [12]
+    assert [d["events"] for d in json.loads(shown.out)] == [13]
 
 
 def test_event_numbers_run_per_deal(seeded: Cli, seed_path: Path, tmp_path: Path) -> None:
@@ -291,11 +292,12 @@ def test_event_numbers_run_per_deal(seeded: Cli, seed_path: Path, tmp_path: Path
     ]:
         assert seeded(*args, "--deal", "second", now=FRI.format(at)).code == 0
     shown = seeded("history", "--deal", "second", now=FRI.format("09:30")).out.splitlines()
-    assert [line.split("  ")[0] for line in shown[::2]] == ["#1", "#2"]
-    assert shown[2] == "#2  2002-06-07 09:10 PDT  mark signed  BNC Bach International, Ltd."
+    # #1 of each deal: its first load made alice its admin
+    assert [line.split("  ")[0] for line in shown[::2]] == ["#1", "#2", "#3"]
+    assert shown[4] == "#3  2002-06-07 09:10 PDT  mark signed  BNC Bach International, Ltd."
     one = seeded("history", "bnc", "--deal", "second", now=FRI.format("09:30")).out
-    assert one.startswith("#2  2002-06-07 09:10 PDT  mark signed")
+    assert one.startswith("#3  2002-06-07 09:10 PDT  mark signed")
     listed = json.loads(seeded("history", "--deal", "second", "--json").out)
-    assert [(e["number"], e["id"]) for e in listed] == [(1, 3), (2, 4)]
+    assert [(e["number"], e["id"]) for e in listed] == [(1, 4), (2, 5), (3, 6)]
     first = json.loads(seeded("history", "--json", "--deal", "neotherapeutics").out)
-    assert [(e["number"], e["id"]) for e in first] == [(1, 1), (2, 2)]
+    assert [(e["number"], e["id"]) for e in first] == [(1, 1), (2, 2), (3, 3)]

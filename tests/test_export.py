@@ -30,13 +30,13 @@ def test_the_csv_export_of_the_readme_closing_day(
     out = tmp_path / "record.csv"
     result = cli("export", "-o", str(out), now=MONDAY)
     assert result.code == 0, result.err
-    assert result.out == (f"Wrote 12 records of neotherapeutics-2002-06-07 to {out} (CSV).\n")
+    assert result.out == (f"Wrote 13 records of neotherapeutics-2002-06-07 to {out} (CSV).\n")
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = read_csv(raw.decode("utf-8-sig"))
     assert tuple(rows[0]) == EXPORT_FIELDS
     events = [row for row in rows if row["record"] == "event"]
-    assert len(events) == 11
+    assert len(events) == 12
     wire = next(
         r
         for r in events
@@ -90,7 +90,7 @@ def test_the_json_export_is_the_same_record(cli: Cli, seed_path: Path) -> None:
         "2002-06-10T10:20:00-07:00",
     )
     records = data["records"]
-    assert len(records) == 12 and set(records[0]) == set(EXPORT_FIELDS)
+    assert len(records) == 13 and set(records[0]) == set(EXPORT_FIELDS)
     amounts = [r["amount"] for r in records if r["amount"] is not None]
     assert amounts == ["450000.00", "930000.00"]
     csv_rows = read_csv(cli("export", now=MONDAY).out)

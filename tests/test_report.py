@@ -189,10 +189,11 @@ def test_the_memo_as_the_record_stood_on_friday_at_noon(cli: Cli, seed_path: Pat
     assert result.code == 0, result.err
     text = result.out
     assert "**The record as it stood at Fri 2002-06-07 12:00 PDT**" in text
-    assert "4 events recorded by Fri 2002-06-07 12:00 PDT" in text
+    assert "5 events recorded by Fri 2002-06-07 12:00 PDT" in text
     assert "FED 20020607B1Q8021C000123" in text
     assert "FED 20020607B1Q8021C000388" not in text and "fax 4471" not in text
-    assert "No step was undone, reversed or waived, and no purchaser withdrew." in text
+    assert "| Team | alice | alice added as operator, money, verifier, admin" in text  # only that
+    assert "reversed |" not in text
     assert "| $450,000.00 | 193,548 | $450,000.00 | Open |" in text
     assert "| $930,000.00 | 400,000 | $0.00 | Open |" in text
     for head in at_noon.values():
@@ -358,7 +359,7 @@ def test_the_report_refuses_what_it_cannot_do(seeded: Cli, tmp_path: Path) -> No
     broken = seeded("report", "-o", str(out), now=now)
     assert broken.code == ExitCode.RECORD
     assert broken.err == (
-        "Error: the event log of neotherapeutics-2002-06-07 does not hold (event #1 of company "
+        "Error: the event log of neotherapeutics-2002-06-07 does not hold (event #2 of company "
         "is changed); no memo can certify it: see closing verify\n"
     )
     assert not out.exists()
@@ -391,11 +392,11 @@ def test_unknown_company_records_are_shown_as_they_are(seeded: Cli) -> None:
     database = Database(seeded.database_url)
     now = FixedClock(datetime.fromisoformat("2002-06-07T09:00:00-07:00")).now()
     found = deal_record(database, None)
-    company = found.entries[0]
-    assert company.party.is_company
+    company = found.entries[1]  # after the first load's admin: the prospectus delivered
+    assert company.party.is_company and company.event.step == "prospectus_delivered"
     verified = company.event._replace(
         id=99,
-        seq=2,
+        seq=3,
         kind="escrow_released",
         step="",
         evidence_kind="escrow_letter",
@@ -406,10 +407,10 @@ def test_unknown_company_records_are_shown_as_they_are(seeded: Cli) -> None:
     )
     found.entries.append(RecordEntry(company.party, verified, company.hash, "f" * 64))
     memo = build_memo(found, board(database, None, now), Verified(now, 2, {}), now)
-    (line,) = memo.other_records
+    (line,) = [line for line in memo.other_records if line.what != "Team"]
     assert (line.party, line.what, line.by) == ("NeoTherapeutics, Inc.", "Escrow released", "alice")
     assert line.detail == "Escrow letter released by Samuel Gulko to account ••••6789"
-    assert memo.heads[0].hash == "f" * 64 and memo.heads[0].events == 2
+    assert memo.heads[0].hash == "f" * 64 and memo.heads[0].events == 3
 
 
 def test_the_pdf_fetches_nothing_from_the_network() -> None:
@@ -453,14 +454,15 @@ def test_the_wire_instructions_and_imported_wires_are_in_the_memo(cli: Cli, tmp_
     shutil.copy(ROOT / "tests" / "fixtures" / "neotherapeutics-wires.yaml", deal)
     steps = [
         ("2002-06-07T07:00:00-07:00", ["init", str(deal)]),
+        ("2002-06-07T07:00:00-07:00", ["team", "add", "bob", "--role", "verifier"]),
         ("2002-06-07T07:45:00-07:00", ["mark", "company", "prospectus_delivered"]),
         ("2002-06-07T09:10:00-07:00", ["mark-signed", "stonestreet"]),
         ("2002-06-07T09:10:00-07:00", ["mark-signed", "bnc"]),
         (
             "2002-06-07T09:30:00-07:00",
             shlex.split(
-                "wire-instructions verify --callback-number '+1 949 788 6700' "
-                "--spoke-with 'Samuel Gulko' --by bob"
+                "@bob wire-instructions verify --callback-number '+1 949 788 6700' "
+                "--spoke-with 'Samuel Gulko'"
             ),
         ),
         (

@@ -16,6 +16,7 @@ from closing.services.load import load_deal
 from closing.services.mark import mark
 from closing.store import events as log
 from closing.store.connection import Connection, Database
+from closing.store.identity import actor
 from tests.helpers import Cli
 
 PDT = timezone(timedelta(hours=-7))
@@ -33,7 +34,7 @@ def add_event(connection: Connection, **changes: object) -> None:
         "step": "signed",
         "occurred_at": LOADED,
         "recorded_at": LOADED,
-        "actor": "t",
+        "actor": actor(connection),  # who is signed in (PostgreSQL refuses any other)
         "host": "h",
         "amount": None,
         **changes,

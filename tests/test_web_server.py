@@ -23,7 +23,7 @@ from closing.services.mark import mark
 from closing.services.shares import create_share, revoke
 from closing.store.connection import Database
 from closing.web.app import CONTENT_SECURITY_POLICY
-from tests.helpers import Cli
+from tests.helpers import AS_ALICE, Cli
 from tests.web_helpers import Served, Stream, free_port, serve
 
 NOW = "2002-06-07T15:30:00-07:00"
@@ -70,8 +70,9 @@ def deal(seeded: Cli) -> Iterator[Deal]:
 
 def closing_subprocess(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CLOSING_DATABASE_URL": cli.database_url, "CLOSING_NOW": NOW}
+    as_alice = AS_ALICE + "from closing.cli import main\nmain()\n"  # who loaded the deal
     return subprocess.run(
-        [sys.executable, "-m", "closing", *args], env=env, capture_output=True, text=True
+        [sys.executable, "-c", as_alice, *args], env=env, capture_output=True, text=True
     )
 
 

@@ -95,7 +95,7 @@ def test_links_are_listed_masked_and_revoked(seeded: Cli) -> None:
         f"#1  {team.group(1)[:4]}…  the team (whole deal)  made 2002-06-07 15:30 PDT by alice  "
         "active\n"
         f"#2  {stone.group(1)[:4]}…  Stonestreet Limited Partnership only  made 2002-06-07 "
-        "15:30 PDT by alice  revoked 2002-06-07 16:00 PDT by bob\n"
+        "15:30 PDT by alice  revoked 2002-06-07 16:00 PDT by alice for bob\n"
         "1 active link to neotherapeutics-2002-06-07.\n"
     )
     assert team.group(1) not in listed.out

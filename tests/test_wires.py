@@ -230,8 +230,9 @@ def test_a_left_credit_is_matched_by_hand(verified: Cli) -> None:
 
 
 def test_the_operator_who_entered_the_instructions_cannot_verify_them(loaded: Cli) -> None:
+    """Not even for bob (`--by bob`): alice is a verifier, but she entered them."""
+    as_alice = (*VERIFY_INSTRUCTIONS[1:], "--by", "bob")  # bob's call, by alice
     before = counts(loaded)
-    as_alice = VERIFY_INSTRUCTIONS[: VERIFY_INSTRUCTIONS.index("--by")]  # bob's call, by alice
     result = loaded(*as_alice, now=FRI.format("09:30"))
     assert result.code == ExitCode.REFUSED
     assert result.err == (
@@ -290,33 +291,31 @@ def test_a_verified_change_shows_its_fingerprint_and_a_new_change_is_held_again(
     assert reload.code == 0, reload.err
     assert (
         "  Wire instructions changed: " in reload.out
-        and "(••••3400) entered by mallory" in reload.out
+        and "(••••3400) entered by alice for mallory" in reload.out
     )
     assert as_json(verified, "wire-instructions", now=FRI.format("11:00"))["verified"] is False
     held = verified("mark-wired", "bnc", now=FRI.format("11:05"))
     assert held.code == ExitCode.REFUSED
     own = verified(
+        "@bob",
         "wire-instructions",
         "verify",
         "--callback-number",
         "+1 702 555 0199",
         "--spoke-with",
         "someone",
-        "--by",
-        "bob",
         now=FRI.format("11:10"),
     )
     assert own.code == ExitCode.REFUSED
     assert "is not a callback number the record held before this change" in own.err
     good = verified(
+        "@bob",
         "wire-instructions",
         "verify",
         "--callback-number",
         "+1 949 788 6020",
         "--spoke-with",
         "Samuel Gulko",
-        "--by",
-        "bob",
         now=FRI.format("11:15"),
     )
     assert good.code == 0, good.err
@@ -437,7 +436,8 @@ def test_the_alert_sender_imports_bank_files_from_its_inbox(
         "$929,985.00, IMAD 20020607B1Q8021C000388" in logged
     )
     history = as_json(verified, "history", "bnc")
-    assert history[-1]["actor"] == "sender" and history[-1]["step"] == "wired"
+    last = history[-1]  # by the sender's account, for whom it was started (its operator)
+    assert (last["actor"], last["on_behalf_of"], last["step"]) == ("alice", "sender", "wired")
     engine = create_engine(verified.database_url)
     with engine.connect() as connection:
         titles = connection.execute(

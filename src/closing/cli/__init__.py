@@ -28,9 +28,9 @@ from closing.cli.app import (
     checked,
     complete_purchasers,
     deal_option,
+    for_whom,
     local_time,
     mine_option,
-    operator,
     owner_option,
     pass_app,
 )
@@ -94,6 +94,7 @@ LAZY_COMMANDS = {
     "export": "report",
     "seal": "seals",
     "verify": "seals",
+    "team": "team",
 }
 
 
@@ -155,7 +156,7 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
             file,
             app.now(),
             accept_changes=accept_changes,
-            actor=operator(by),
+            on_behalf_of=for_whom(by),
             host=socket.gethostname(),
         )
     except DealFileError as error:
@@ -215,8 +216,8 @@ def status(
     """The board: each purchaser's steps, urgent first."""
     from closing.services.board import board
 
-    when, member = local_time(as_of, "--as-of"), operator(None) if mine else None
-    result = board(app.existing_database, deal or deal_name, app.now(), when, owner, member)
+    when = local_time(as_of, "--as-of")
+    result = board(app.existing_database, deal or deal_name, app.now(), when, owner, mine)
     if as_json:
         from closing.views.status_document import board_json
 

@@ -78,7 +78,7 @@ def alerts_run(
     app: App, notify: tuple[str, ...], inbox: str | None, standby: bool, safety: float
 ) -> None:
     """Send alerts as they fall due, until SIGINT or SIGTERM."""
-    from closing.cli.app import operator
+    from closing.cli.app import for_whom
     from closing.services.alerts.daemon import AlertDaemon, configure_logging
 
     configure_logging(app.debug)
@@ -89,7 +89,7 @@ def alerts_run(
         notify_urls(notify),
         safety=safety,
         inbox=inbox,
-        operator=operator(None),
+        operator=for_whom(None),
     )
     watch = DatabaseWatch(database.identity, database.masked, daemon.stopped)
     watch.start()
@@ -231,10 +231,10 @@ def alerts_list(app: App, as_json: bool, show_all: bool) -> None:
 @pass_app
 def alerts_dismiss(app: App, alert_id: int, reason: str, by: str | None) -> None:
     """Stop trying an alert whose delivery failed (it stops counting on the board)."""
-    from closing.cli.app import operator
+    from closing.cli.app import for_whom
     from closing.services.alerts.ledger import dismiss
 
-    channels = dismiss(app.existing_database, alert_id, reason, operator(by), app.now())
+    channels = dismiss(app.existing_database, alert_id, reason, for_whom(by), app.now())
     app.out(f"Dismissed alert #{alert_id} on {', '.join(channels)}: {reason}")
 
 

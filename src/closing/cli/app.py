@@ -144,19 +144,14 @@ def terminal_environ() -> dict[str, str]:
 pass_app = click.make_pass_decorator(App)
 
 
-def operator(by: str | None) -> str:
-    """--by, else CLOSING_OPERATOR, else the OS user; one line of at most 2,000 characters."""
+def for_whom(by: str | None) -> str | None:
+    """For whom the operator acts: --by, else CLOSING_OPERATOR, else nobody (one line of at most
+    2,000 characters). Never who the operator is: that is who the system authenticated (the OS
+    account on SQLite, the database role on PostgreSQL)."""
     if by:
-        return one_line(by, "--by") or ""
+        return one_line(by, "--by") or None
     env = os.environ.get("CLOSING_OPERATOR", "").strip()
-    if env:
-        return one_line(env, "CLOSING_OPERATOR") or ""
-    import getpass  # here, not at the top: only a write without CLOSING_OPERATOR or --by asks
-
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
+    return (one_line(env, "CLOSING_OPERATOR") or None) if env else None
 
 
 def one_line(value: str | None, what: str, max_length: int = MAX_TEXT) -> str | None:
@@ -246,7 +241,7 @@ by_option = click.option(
     metavar="NAME",
     envvar="CLOSING_OPERATOR",
     show_envvar=True,
-    help="Who records it (default: your user name).",
+    help="For whom you record it (shown beside you, who are your OS account or database role).",
     callback=checked("--by (or CLOSING_OPERATOR)", MAX_TEXT),
 )
 

@@ -19,8 +19,8 @@ from closing.cli.app import (
     complete_purchasers,
     complete_steps,
     deal_option,
+    for_whom,
     local_time,
-    operator,
     pass_app,
 )
 from closing.domain.mark_commands import GENERIC, MARK_COMMANDS, MarkCommand
@@ -74,7 +74,7 @@ def mark_command(spec: MarkCommand) -> click.Command:
             purchaser=purchaser,
             step=step_id or "",
             at=local_time(at, "--at"),
-            actor=operator(by),
+            on_behalf_of=for_whom(by),
             host=socket.gethostname(),
             evidence_kind=spec.evidence_kind,
             evidence=evidence,
@@ -142,7 +142,7 @@ def say_recorded(app: App, verb: str, recorded: Recorded) -> None:
     event = recorded.event
     party = recorded.purchaser
     name = neutral(party.name)  # data: shown as text, whatever an older closing stored
-    actor = neutral(event.actor)
+    actor = neutral(event.who)
     zone = recorded.deal.terms.zone
     extra = f" ({format_money(event.amount)})" if event.amount is not None else ""
     remaining = recorded.still_to_do
@@ -225,10 +225,10 @@ def correction_command(kind: str, verb: str, help_text: str, reason_help: str) -
             purchaser,
             step,
             reason,
-            operator(by),
-            socket.gethostname(),
-            local_time(at, "--at"),
-            note,
+            host=socket.gethostname(),
+            at=local_time(at, "--at"),
+            note=note,
+            on_behalf_of=for_whom(by),
         )
         say_recorded(app, verb, correct(app.existing_database, deal_name, request, app.now()))
 
@@ -281,7 +281,13 @@ def withdraw(
     from closing.services.mark import correct
 
     request = Correction(
-        WITHDRAW, purchaser, "", reason, operator(by), socket.gethostname(), local_time(at, "--at")
+        WITHDRAW,
+        purchaser,
+        "",
+        reason,
+        host=socket.gethostname(),
+        at=local_time(at, "--at"),
+        on_behalf_of=for_whom(by),
     )
     recorded = correct(app.existing_database, deal_name, request, app.now())
     say_recorded(app, "Withdrew", recorded)

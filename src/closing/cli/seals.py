@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from closing.cli.app import App, deal_option, operator, pass_app
+from closing.cli.app import App, deal_option, for_whom, pass_app
 from closing.domain.errors import RecordBrokenError, UsageError
 from closing.domain.text import neutral, plural
 
@@ -107,7 +107,7 @@ def seal(app: App, deal: str | None, deal_name: str | None, key: Path, output: P
         key,
         output,
         app.now(),
-        operator(None),
+        for_whom(None),
         socket.gethostname(),
     )
     app.out(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from closing.cli.app import App, deal_option, operator, pass_app
+from closing.cli.app import App, deal_option, for_whom, pass_app
 from closing.domain.errors import UsageError
 from closing.domain.text import neutral, plural
 
@@ -76,7 +76,7 @@ def share(
             "closing share --list or closing share --revoke ID"
         )
     if revoke is not None:
-        record = shares.revoke(app.existing_database, revoke, operator(by), app.now())
+        record = shares.revoke(app.existing_database, revoke, for_whom(by), app.now())
         app.out(neutral(f"Revoked link #{record.id} ({audience(record)}); it now answers 404."))
         return
     if show_list:
@@ -102,7 +102,7 @@ def share(
         return
     assert who is not None
     link = base_url(url, host, port)
-    made = shares.create_share(app.existing_database, deal_name, who, operator(by), app.now())
+    made = shares.create_share(app.existing_database, deal_name, who, for_whom(by), app.now())
     record = made.record
     whom = (
         f"the whole deal {made.deal.slug}, for the deal team"

@@ -14,7 +14,7 @@ from closing.cli.app import (
     checked,
     complete_purchasers,
     deal_option,
-    operator,
+    for_whom,
     pass_app,
 )
 from closing.cli.marks import note_option, say_recorded, unverified_option
@@ -128,7 +128,9 @@ def verify_command(
     from closing.domain.wire_instructions import Verification
     from closing.services.wires import verify_instructions
 
-    request = Verification(callback_number, spoke_with, operator(by), socket.gethostname(), note)
+    request = Verification(
+        callback_number, spoke_with, "", socket.gethostname(), note, on_behalf_of=for_whom(by)
+    )
     deal, version = verify_instructions(app.existing_database, deal_name, request, app.now())
     assert version.verified_at is not None
     app.out(
@@ -174,7 +176,7 @@ def import_command(
         deal_name,
         file,
         apply,
-        operator(by),
+        for_whom(by),
         socket.gethostname(),
         app.now(),
         unverified_instructions_ok,
@@ -317,7 +319,7 @@ def match_command(
         deal_name,
         bank_reference,
         purchaser,
-        operator(by),
+        for_whom(by),
         socket.gethostname(),
         app.now(),
         unverified_instructions_ok,

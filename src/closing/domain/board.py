@@ -57,6 +57,7 @@ class StepStatus(NamedTuple):
     reason: str | None = None  # why it was waived
     practical: datetime | None = None  # the market's deadline, beside the agreement's
     breach: tuple[str, ...] = ()  # recorded out of order (`closing.domain.breach`), in words
+    on_behalf_of: str | None = None  # for whom `done_by` marked it (`--by`)
 
     @property
     def finished(self) -> bool:
@@ -206,6 +207,7 @@ def step_status(
                 received,
                 None,
                 practical,
+                on_behalf_of=mark.on_behalf_of,
             )
         return StepStatus(
             step_id,
@@ -220,6 +222,7 @@ def step_status(
             received,
             None,
             practical,
+            on_behalf_of=mark.on_behalf_of,
         )
     if state == WAIVED:
         waiver = standing.waived[step_id]
@@ -231,6 +234,7 @@ def step_status(
             waiver.actor,
             reason=waiver.note,
             practical=practical,
+            on_behalf_of=waiver.on_behalf_of,
         )
     blocked_by: tuple[str, ...] = ()
     if step.needs and party is not None:
@@ -396,10 +400,23 @@ def _steps_alike(
             step_id = step.id
             mark = done.get(step_id)
             if mark is not None:
-                mark_key: tuple[object, ...] = (step_id, mark.occurred_at, mark.actor, mark.amount)
+                mark_key: tuple[object, ...] = (
+                    step_id,
+                    mark.occurred_at,
+                    mark.actor,
+                    mark.on_behalf_of,
+                    mark.amount,
+                )
             else:
                 mark = waived[step_id]
-                mark_key = (step_id, mark.occurred_at, mark.actor, WAIVED, mark.note)
+                mark_key = (
+                    step_id,
+                    mark.occurred_at,
+                    mark.actor,
+                    mark.on_behalf_of,
+                    WAIVED,
+                    mark.note,
+                )
             status = finished.get(mark_key)
             if status is None:
                 status = finished[mark_key] = step_status(

@@ -26,7 +26,8 @@ from closing.domain.timefmt import utc_text
 GENESIS = "0" * 64
 # What json.dumps(content, ensure_ascii=False, separators=(",", ":")) uses, built once.
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-VERSION = "closing-event/1"
+VERSION = "closing-event/1"  # an event whose actor was typed (before migration 0008)
+VERSION_2 = "closing-event/2"  # an authenticated actor, and for whom it acted
 
 
 def _moment(value: datetime) -> str:
@@ -42,9 +43,11 @@ def _amount(value: Decimal | None) -> str | None:
 
 def event_hash(deal_slug: str, party_slug: str, event: Event, prev_hash: str) -> str:
     """SHA-256 over the event's canonical content (everything but its row id) and the hash of
-    the event before it in the same chain."""
-    content = [
-        VERSION,
+    the event before it in the same chain. An event with an authenticated actor is hashed in the
+    second form, which covers `on_behalf_of` too: marking an authenticated event self-declared
+    (or the other way round) breaks the chain like any other change."""
+    content: list[object] = [
+        VERSION if event.actor_declared else VERSION_2,
         deal_slug,
         party_slug,
         event.seq,
@@ -60,6 +63,8 @@ def event_hash(deal_slug: str, party_slug: str, event: Event, prev_hash: str) ->
         event.note,
         prev_hash,
     ]
+    if not event.actor_declared:
+        content.append(event.on_behalf_of)
     return hashlib.sha256(canonical(content)).hexdigest()
 
 

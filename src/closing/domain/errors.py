@@ -16,7 +16,7 @@ class ExitCode:
     INTERNAL = 1  # a bug: please report it (re-run with --debug for the traceback)
     USAGE = 2  # bad command line or environment (CLOSING_NOW, options)
     DEAL_FILE = 3  # the deal file is invalid; every problem is listed as path:line: message
-    NOT_FOUND = 4  # unknown or ambiguous deal, purchaser or step
+    NOT_FOUND = 4  # unknown or ambiguous deal, purchaser or step; or a role the team lacks
     REFUSED = 5  # the mark or undo is not allowed now; nothing was recorded
     DATABASE = 6  # the database cannot be opened, is locked, or has a newer schema
     ALERTS = 7  # alert delivery or the alert daemon cannot run (another one holds the lock)
@@ -67,6 +67,13 @@ class NotFoundError(ClosingError):
 
 class RefusedError(ClosingError):
     exit_code = ExitCode.REFUSED
+
+
+class NotPermittedError(ClosingError):
+    """The deal's team does not give the operator the role an action needs (exit 4, as for a
+    name the deal does not know: nothing is recorded)."""
+
+    exit_code = ExitCode.NOT_FOUND
 
 
 class DatabaseError(ClosingError):

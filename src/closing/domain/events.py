@@ -27,8 +27,9 @@ REVISION = "revision"  # the deal file was reloaded with changes (on the company
 INSTRUCTIONS = "instructions"  # the company's wire instructions entered or changed (company row)
 INSTRUCTIONS_VERIFIED = "instructions_verified"  # ... verified by a second person's callback
 SEAL = "seal"  # the record's heads signed with an SSH key into a file kept outside (`closing seal`)
+TEAM = "team"  # a member added to the deal's team, or a role granted or revoked
 # Events of the deal itself, recorded on the company row's chain: no step changes state.
-DEAL_EVENTS = frozenset({REVISION, INSTRUCTIONS, INSTRUCTIONS_VERIFIED, SEAL})
+DEAL_EVENTS = frozenset({REVISION, INSTRUCTIONS, INSTRUCTIONS_VERIFIED, SEAL, TEAM})
 COMPANY_SLUG = "@company"  # the company's own row: it holds the deal's steps and their events
 
 
@@ -136,6 +137,30 @@ class Event(NamedTuple):
     evidence: str | None = None
     amount: Decimal | None = None
     note: str | None = None
+    # For whom the actor acted, as typed (`--by`, `CLOSING_OPERATOR`): shown beside the actor,
+    # never in its place, and never counted by the two-person rule.
+    on_behalf_of: str | None = None
+    # The actor is text someone typed, not an identity the system authenticated: events recorded
+    # before closing knew who its operators were (migration 0008).
+    actor_declared: bool = False
+
+    @property
+    def who(self) -> str:
+        """`alice`, `alice for Mary Jones`, or `alice (self-declared)`: the actor as shown."""
+        return who_text(self.actor, self.on_behalf_of, self.actor_declared)
+
+
+def who_text(actor: str, on_behalf_of: str | None, declared: bool = False) -> str:
+    """How an actor is shown: `alice`, `alice for Mary Jones`, `alice (self-declared)`."""
+    shown = f"{actor} (self-declared)" if declared else actor
+    return f"{shown} for {on_behalf_of}" if on_behalf_of else shown
+
+
+def on_behalf(actor: str, typed: str | None) -> str | None:
+    """What `--by` adds beside the authenticated actor: nothing when it names the actor."""
+    if typed is None or not typed.strip():
+        return None
+    return None if typed.strip().casefold() == actor.strip().casefold() else typed.strip()
 
 
 @dataclass(slots=True)  # one per party on every board
@@ -191,6 +216,7 @@ def deal_event(
     note: str | None = None,
     evidence_kind: str | None = None,
     evidence: str | None = None,
+    on_behalf_of: str | None = None,
 ) -> Event:
     """An event of the deal itself (a reload, a wire-instruction change or its verification),
     recorded on the company row's chain; it moves no step."""
@@ -207,6 +233,7 @@ def deal_event(
         evidence_kind=evidence_kind,
         evidence=evidence,
         note=note,
+        on_behalf_of=on_behalf_of,
     )
 
 

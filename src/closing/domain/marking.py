@@ -18,7 +18,7 @@ from closing.domain.clock import LocalTime, resolve_local
 from closing.domain.deal import Deal
 from closing.domain.delivery import is_held, to_remediate
 from closing.domain.errors import RefusedError
-from closing.domain.events import RECEIPT, WITHDRAW, Event, Purchaser, Standing
+from closing.domain.events import RECEIPT, WITHDRAW, Event, Purchaser, Standing, on_behalf
 from closing.domain.machine import DONE, MARK, REVERSE, UNDO, WAIVE, ProgressMachine, Refusal
 from closing.domain.money import CENT, format_money, parse_money
 from closing.domain.terms import StoredStep
@@ -33,8 +33,9 @@ class MarkRequest:
     purchaser: str
     step: str
     at: LocalTime | None = None
-    actor: str = "unknown"
+    actor: str = "unknown"  # the authenticated actor: the service sets it from the database
     host: str = "unknown"
+    on_behalf_of: str | None = None  # `--by`, as typed
     evidence_kind: str | None = None
     evidence: str | None = None
     amount: str | Decimal | None = None  # as typed, or a bank file's exact Decimal
@@ -53,8 +54,9 @@ class Correction:
     purchaser: str
     step: str
     reason: str
-    actor: str = "unknown"
+    actor: str = "unknown"  # the authenticated actor: the service sets it from the database
     host: str = "unknown"
+    on_behalf_of: str | None = None  # `--by`, as typed
     at: LocalTime | None = None
     note: str | None = None
 
@@ -132,7 +134,7 @@ def decide_mark(
         prior = standing.done[step.id]
         raise RefusedError(
             f"cannot {what}: already marked {step.id} at "
-            f"{local(prior.occurred_at, zone)} by {prior.actor}; to correct it: "
+            f"{local(prior.occurred_at, zone)} by {prior.who}; to correct it: "
             f"closing undo {_word(party)} {step.id} --reason TEXT"
         )
     _check_time(deal, at, now, what, forced)
@@ -171,6 +173,7 @@ def decide_mark(
         evidence=request.evidence,
         amount=amount,
         note=request.note,
+        on_behalf_of=on_behalf(request.actor, request.on_behalf_of),
     )
     flags = _flags(deal, step, party, standing, event, company_standing)
     if flags:
@@ -343,6 +346,7 @@ def decide_correction(
         actor=request.actor,
         host=request.host,
         note=request.reason.strip() + (f"; {request.note.strip()}" if request.note else ""),
+        on_behalf_of=on_behalf(request.actor, request.on_behalf_of),
     )
     return Decision(event, states)
 

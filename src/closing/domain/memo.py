@@ -272,9 +272,9 @@ def build_memo(
         elif event.kind in WIRE_INSTRUCTIONS:
             instructions.append(line)
             instructions_status = (
-                f"Verified by {event.actor} by callback, {when(event.occurred_at, zone)}"
+                f"Verified by {event.who} by callback, {when(event.occurred_at, zone)}"
                 if event.kind == INSTRUCTIONS_VERIFIED
-                else f"NOT VERIFIED: entered by {event.actor}, {when(event.occurred_at, zone)}; "
+                else f"NOT VERIFIED: entered by {event.who}, {when(event.occurred_at, zone)}; "
                 "no second person has called back"
             )
         else:

@@ -330,7 +330,7 @@ def _event_line(event: Event, zone: ZoneInfo, mask: Masker) -> EventLine:
     what = _WHAT.get(event.kind, event.kind.replace("_", " "))
     return EventLine(
         when(event.occurred_at, zone),
-        f"{what} by {event.actor}",
+        f"{what} by {event.who}",
         tuple(_particulars(event, mask, zone)),
     )
 
@@ -353,7 +353,7 @@ def record_line(deal: Deal, entry: RecordEntry, mask: Masker) -> RecordLine:
         when(event.occurred_at, zone),
         entry.party.name,
         what,
-        event.actor,
+        event.who,
         "; ".join(details),
         when(event.recorded_at, zone),
     )

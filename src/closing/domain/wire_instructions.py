@@ -30,6 +30,7 @@ from closing.domain.events import (
     Purchaser,
     Standing,
     deal_event,
+    on_behalf,
 )
 from closing.domain.redaction import mask_account, normalise_account
 from closing.domain.terms import COMPANY_DETAILS
@@ -287,9 +288,10 @@ class Verification:
 
     callback_number: str
     spoke_with: str
-    actor: str
+    actor: str  # the authenticated actor: the service sets it from the database
     host: str
     note: str | None = None
+    on_behalf_of: str | None = None  # `--by`, as typed: never counted by the two-person rule
 
 
 def decide_instructions(
@@ -398,6 +400,7 @@ def decide_verification(
         note,
         "callback",
         f"{request.callback_number.strip()}, spoke with {request.spoke_with.strip()}",
+        on_behalf(request.actor, request.on_behalf_of),
     )
 
 

@@ -15,7 +15,7 @@ from closing.domain.history import HistoryEntry
 from closing.domain.owners import for_owner, known_owner, party_of_operator
 from closing.domain.timefmt import local
 from closing.services.deals import find_purchaser, open_deal
-from closing.store import alerts, wires
+from closing.store import alerts, identity, wires
 from closing.store import deals as stored_deals
 from closing.store import events as log
 from closing.store.connection import Connection, Database
@@ -27,21 +27,22 @@ def board(
     now: datetime,
     as_of: LocalTime | None = None,
     owner: str | None = None,
-    member: str | None = None,
+    mine: bool = False,
 ) -> Board:
     """The board now, or as it stood at `as_of` (in the deal's zone when it has no offset): only
-    events recorded by then count. With `owner` only the steps that party owns; with `member`
-    only those of the party whose `members` name that operator (`--mine`). One read-only
-    transaction."""
+    events recorded by then count. With `owner` only the steps that party owns; with `mine`
+    only those of the party whose `members` name the operator as the system authenticated them
+    (`--mine`). One read-only transaction."""
+    if owner is not None and mine:
+        raise UsageError("--owner and --mine cannot be used together")
     with database.transaction(write=False) as connection:
         shown = read_board(connection, deal_name, now, as_of)
-    if owner is None and member is None:
-        return shown
-    if owner is not None and member is not None:
-        raise UsageError("--owner and --mine cannot be used together")
+        member = identity.actor(connection) if mine else None
     slugs = {row.purchaser.slug for row in shown.purchasers}
     if member is not None:
         return for_owner(shown, party_of_operator(shown.terms, member))
+    if owner is None:
+        return shown
     return for_owner(shown, known_owner(shown.terms, owner or "", slugs))
 
 

@@ -20,12 +20,21 @@ from closing.domain.calendar import calendar_snapshot
 from closing.domain.dealfile.load import DealFile, load_deal_file
 from closing.domain.dealfile.schema import DealTerms, PurchaserSpec
 from closing.domain.errors import DealFileError, Problem, RefusedError
-from closing.domain.events import COMPANY_SLUG, REVISION, Purchaser, deal_event, replay
+from closing.domain.events import (
+    COMPANY_SLUG,
+    REVISION,
+    Purchaser,
+    deal_event,
+    on_behalf,
+    replay,
+)
 from closing.domain.machine import Refusal, machine_for
+from closing.domain.team import ADMIN
 from closing.domain.text import plural
 from closing.store import deals as stored_deals
 from closing.store import events as log
 from closing.store.connection import Connection, Database
+from closing.store.identity import actor
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,7 @@ def load_deal(
     path: str,
     now: datetime,
     accept_changes: bool = False,
-    actor: str = "unknown",
+    on_behalf_of: str | None = None,
     host: str = "unknown",
 ) -> LoadResult:
     """`closing init FILE`: create the deal, or update its terms and say what changed.
@@ -102,9 +111,10 @@ def load_deal(
     after money was recorded) is refused with the list, unless `accept_changes`; one that would
     strand recorded events (a removed step) is refused with the file's path. Every change is
     recorded in words as a `revision` event of the deal (in `history` and the event chain). New
-    or changed wire instructions are recorded as a version entered by `actor`, unverified
-    (`closing.services.wires`).
+    or changed wire instructions are recorded as a version entered by whoever is signed in,
+    unverified (`closing.services.wires`).
     """
+    from closing.services.team import first_admin, require
     from closing.services.wires import record_instructions
 
     deal_file = load_deal_file(path)
@@ -130,12 +140,15 @@ def load_deal(
             )
             loaded = [f"loaded {len(deal_file.purchasers)} purchasers"]
             stored_deals.insert_revision(connection, deal_id, now, digest, json.dumps(loaded))
-            wired = record_instructions(connection, deal_id, deal_file, actor, host, now)
+            deal = stored_deals.deal_by_id(connection, deal_id)
+            first_admin(connection, deal, now, host, on_behalf_of)
+            wired = record_instructions(connection, deal_id, deal_file, on_behalf_of, host, now)
             notes = schedule_notes(
                 [(p.name, p.shares, p.purchase_price) for p in deal_file.purchasers],
                 terms.securities.common_stock.price_per_share,
             )
             return LoadResult(terms.slug, True, [], len(deal_file.purchasers), wired, notes)
+        require(connection, stored.id, ADMIN, f"reload the deal file of {terms.slug}")
         old_terms = DealTerms.model_validate_json(stored.terms_json)
         checked = _review(connection, stored.id, old_terms, deal_file)
         if checked.risky and not accept_changes:
@@ -154,7 +167,7 @@ def load_deal(
             assert company is not None
         if stored.source_path != str(deal_file.path):
             stored_deals.update_deal(connection, stored.id, source_path=str(deal_file.path))
-        wired = record_instructions(connection, stored.id, deal_file, actor, host, now)
+        wired = record_instructions(connection, stored.id, deal_file, on_behalf_of, host, now)
         if changes or wired:
             stored_deals.update_deal(
                 connection,
@@ -170,7 +183,7 @@ def load_deal(
             )
             if changes:
                 _record_revision(
-                    connection, stored.id, company, changes, checked.risky, now, actor, host
+                    connection, stored.id, company, changes, checked.risky, now, on_behalf_of, host
                 )
         return LoadResult(terms.slug, False, changes, len(deal_file.purchasers), wired)
 
@@ -200,7 +213,7 @@ def _record_revision(
     changes: list[str],
     accepted: list[str],
     now: datetime,
-    actor: str,
+    on_behalf_of: str | None,
     host: str,
 ) -> None:
     """The reload as an event of the deal's own chain: `history` shows it in words."""
@@ -209,7 +222,10 @@ def _record_revision(
     note = "; ".join(changes)
     if accepted:
         note = "accepted: " + "; ".join(accepted) + " | " + note
-    event = deal_event(company, seq + 1, REVISION, now, actor, host, note)
+    who = actor(connection)
+    event = deal_event(
+        company, seq + 1, REVISION, now, who, host, note, on_behalf_of=on_behalf(who, on_behalf_of)
+    )
     log.append_event(connection, deal.id, deal.slug, company, event, head)
 
 

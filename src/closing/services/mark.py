@@ -11,15 +11,18 @@ from datetime import datetime
 from closing.domain.deal import Deal
 from closing.domain.errors import NotFoundError, RecordBrokenError
 from closing.domain.events import WITHDRAW, Event, Purchaser, Standing, replay
-from closing.domain.machine import Refusal
+from closing.domain.machine import MARK, Refusal
 from closing.domain.marking import Correction, MarkRequest, decide_correction, decide_mark
+from closing.domain.team import needed_for_event
 from closing.domain.terms import StoredStep
 from closing.domain.wire_instructions import payment_gate
 from closing.services.deals import find_purchaser, open_deal
+from closing.services.team import require
 from closing.store import deals as stored_deals
 from closing.store import events as log
 from closing.store import wires
 from closing.store.connection import Connection, Database
+from closing.store.identity import actor
 
 
 def find_step(deal: Deal, text: str, party: Purchaser | None = None) -> StoredStep:
@@ -116,6 +119,9 @@ def mark(
     with database.transaction() as connection:
         found = locked(connection, deal_name, request.purchaser)
         step = find_step(found.deal, request.step, found.party)
+        what = f"mark {step.id} for {found.party.name}"
+        require(connection, found.deal.id, needed_for_event(MARK, step.is_payment), what)
+        request = replace(request, actor=actor(connection))
         noted = _gate_payment(
             connection, found.deal, step, request, f"mark {step.id} for {found.party.name}"
         )
@@ -144,6 +150,10 @@ def correct(
         step = None
         if request.kind != WITHDRAW:
             step = find_step(found.deal, request.step, found.party)
+        role = needed_for_event(request.kind, step is not None and step.is_payment)
+        what = f"{request.kind} {step.id if step else ''} for {found.party.name}".replace("  ", " ")
+        require(connection, found.deal.id, role, what)
+        request = replace(request, actor=actor(connection))
         decision = decide_correction(found.deal, step, found.party, found.standing, request, now)
         return _append(connection, found, decision.event, decision.states)
 

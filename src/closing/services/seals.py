@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from closing.domain.errors import NotFoundError, RecordBrokenError, UsageError
-from closing.domain.events import SEAL, deal_event
+from closing.domain.events import SEAL, deal_event, on_behalf
 from closing.domain.seal import Seal, SignerKey, make_seal, read_seal, signer_key
 from closing.domain.text import plural
 from closing.services import ssh_signatures
@@ -18,6 +18,7 @@ from closing.services.deals import open_deal
 from closing.services.verify import LogCheck, verify_log
 from closing.store import deals as deal_store
 from closing.store import events as log
+from closing.store import identity
 from closing.store.connection import Database
 
 
@@ -37,7 +38,7 @@ def seal_record(
     key: Path,
     output: Path | None,
     now: datetime,
-    actor: str,
+    on_behalf_of: str | None,
     host: str,
 ) -> Sealed:
     """Verify the record, write its heads to `output` (default `DEAL-YYYYMMDD-HHMM` here), sign
@@ -68,7 +69,7 @@ def seal_record(
         raise UsageError(f"cannot write {path}: {error.strerror}") from None
     try:
         signer = signer_key(ssh_signatures.sign_file(path, key).read_text(encoding="ascii"))
-        _record_seal(database, deal.slug, seal, signer, now, actor, host)
+        _record_seal(database, deal.slug, seal, signer, now, on_behalf_of, host)
     except BaseException:
         for file in (path, signature):
             with contextlib.suppress(OSError):
@@ -87,7 +88,7 @@ def _record_seal(
     seal: Seal,
     signer: SignerKey,
     now: datetime,
-    actor: str,
+    on_behalf_of: str | None,
     host: str,
 ) -> None:
     with database.transaction() as connection:
@@ -100,7 +101,19 @@ def _record_seal(
             f"signed with {signer}; {plural(len(seal.heads), 'head')}, "
             f"{plural(seal.events, 'event')}"
         )
-        event = deal_event(company, seq + 1, SEAL, now, actor, host, note, "digest", seal.digest)
+        who = identity.actor(connection)
+        event = deal_event(
+            company,
+            seq + 1,
+            SEAL,
+            now,
+            who,
+            host,
+            note,
+            "digest",
+            seal.digest,
+            on_behalf(who, on_behalf_of),
+        )
         log.append_event(connection, deal.id, deal.slug, company, event, head)
 
 

@@ -11,8 +11,11 @@ from datetime import datetime
 from closing.domain.deal import Deal
 from closing.domain.errors import NotFoundError, RefusedError
 from closing.domain.share_link import TEAM, TOKEN_START, ShareRecord, new_token, token_digest
+from closing.domain.team import ADMIN
 from closing.services.deals import find_purchaser, open_deal
+from closing.services.team import require
 from closing.store.connection import Database
+from closing.store.identity import actor_shown
 from closing.store.shares import insert_share, revoke_share, share_by_id, shares_of
 
 
@@ -24,12 +27,13 @@ class NewShare:
 
 
 def create_share(
-    database: Database, deal_name: str | None, who: str, actor: str, now: datetime
+    database: Database, deal_name: str | None, who: str, on_behalf_of: str | None, now: datetime
 ) -> NewShare:
     """A new link for the team (`who` = "team") or for one purchaser (slug or name prefix)."""
     token = new_token()
     with database.transaction() as connection:
         deal = open_deal(connection, deal_name)
+        require(connection, deal.id, ADMIN, f"share the board of {deal.slug}")
         purchaser_id = None
         if who.strip().casefold() != TEAM:
             party = find_purchaser(connection, deal, who)
@@ -46,7 +50,7 @@ def create_share(
             token_sha256=token_digest(token),
             token_start=token[:TOKEN_START],
             created_at=now,
-            created_by=actor,
+            created_by=actor_shown(connection, on_behalf_of),
         )
         record = share_by_id(connection, share_id)
     assert record is not None
@@ -59,13 +63,16 @@ def list_shares(database: Database, deal_name: str | None) -> tuple[Deal, list[S
         return deal, shares_of(connection, deal.id)
 
 
-def revoke(database: Database, share_id: int, actor: str, now: datetime) -> ShareRecord:
+def revoke(
+    database: Database, share_id: int, on_behalf_of: str | None, now: datetime
+) -> ShareRecord:
     """Revoke a link at once: its pages, streams and JSON answer 404 from the next request."""
     with database.transaction() as connection:
         record = share_by_id(connection, share_id)
         if record is None:
             raise NotFoundError(f"no share link #{share_id}; see closing share --list")
-        if not revoke_share(connection, share_id, now, actor):
+        require(connection, record.deal_id, ADMIN, f"revoke share link #{share_id}")
+        if not revoke_share(connection, share_id, now, actor_shown(connection, on_behalf_of)):
             raise RefusedError(f"share link #{share_id} was already revoked")
         revoked = share_by_id(connection, share_id)
     assert revoked is not None

@@ -16,17 +16,20 @@ from typing import NamedTuple
 from closing.domain.bankfiles import CREDIT, BankFile, Entry
 from closing.domain.deal import Deal
 from closing.domain.errors import RefusedError
-from closing.domain.events import Event, Purchaser, Standing, replay
+from closing.domain.events import Event, Purchaser, Standing, on_behalf, replay, who_text
 from closing.domain.marking import MarkRequest, decide_mark
 from closing.domain.matching import Owed, Proposal, Rules, match_credits
 from closing.domain.money import format_money
+from closing.domain.team import MONEY
 from closing.domain.terms import StoredStep
 from closing.domain.wire_instructions import Version, is_company_account, payment_gate
 from closing.services.deals import open_deal
+from closing.services.team import require
 from closing.store import deals as deal_store
 from closing.store import events as event_store
 from closing.store import wires
 from closing.store.connection import Connection
+from closing.store.identity import actor
 
 WINDOW_AFTER = 5  # business days after the closing date that a wire still counts as the deal's
 
@@ -84,7 +87,7 @@ def import_on(
     deal_name: str | None,
     bank_file: BankFile,
     apply: bool,
-    actor: str,
+    on_behalf_of: str | None,
     host: str,
     now: datetime,
     unverified_ok: bool = False,
@@ -93,6 +96,8 @@ def import_on(
     marks (or partial receipts) and every new credit in the credit ledger, in the connection's one
     transaction. A credit already imported (by its bank reference) is skipped."""
     deal = open_deal(connection, deal_name)
+    if apply:
+        require(connection, deal.id, MONEY, f"record wires from {bank_file.name}")
     step = payment_step(deal)
     status = wires.wire_status_of(connection, deal.id)
     verified = status.verified_version
@@ -137,9 +142,12 @@ def import_on(
         partial_ok = step.allows_partial or bool(standing.receipts.get(step.id))
         owed.append(Owed(purchaser, purchaser.purchase_price - received, partial_ok))
     proposals = match_credits(fresh, owed, closing_window(deal, step))
+    who = actor(connection)
+    behalf = on_behalf(who, on_behalf_of)
     decide = _Decider(
-        deal, step, standings, events, company_states, bank_file, gate_note, actor, host, now
+        deal, step, standings, events, company_states, bank_file, gate_note, who, host, now
     )
+    decide.on_behalf_of = behalf
     rows = [decide.row(proposal) for proposal in proposals]
     if apply:
         # Every wire in one batch, each chained to its purchaser's head.
@@ -155,9 +163,9 @@ def import_on(
             else row
             for row in rows
         ]
-        wires.insert_credits(
-            connection, deal.id, [_credit_row(row, bank_file, actor, now) for row in rows]
-        )
+        by = who_text(who, behalf)
+        credit_rows = [_credit_row(r, bank_file, by, now) for r in rows]
+        wires.insert_credits(connection, deal.id, credit_rows)
     result.rows += rows
     return result
 
@@ -207,6 +215,7 @@ class _Decider:
         self.evidence_tail = f"; {bank_file.format} {bank_file.name} sha256:{bank_file.sha256[:16]}"
         self.note_tail = f"; {gate_note}" if gate_note else ""
         self.recorded: dict[int, list[Event]] = {}  # what this file recorded, by purchaser
+        self.on_behalf_of: str | None = None
 
     def row(self, proposal: Proposal) -> ImportRow:
         entry = proposal.entry
@@ -220,6 +229,7 @@ class _Decider:
             at=min(entry.booked_at or now, now),
             actor=self.actor,
             host=self.host,
+            on_behalf_of=self.on_behalf_of,
             evidence_kind="bank",
             evidence=entry.evidence + self.evidence_tail,
             amount=entry.amount,

@@ -11,14 +11,16 @@ event log. Nothing here prints.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from closing.domain.deal import Deal
 from closing.domain.dealfile.load import DealFile
 from closing.domain.errors import NotFoundError, RefusedError
-from closing.domain.events import Purchaser, Standing
+from closing.domain.events import Purchaser, Standing, on_behalf
 from closing.domain.marking import MarkRequest, decide_mark
+from closing.domain.team import MONEY, VERIFIER
 from closing.domain.wire_instructions import (
     Verification,
     Version,
@@ -29,11 +31,13 @@ from closing.domain.wire_instructions import (
 )
 from closing.services.deals import open_deal
 from closing.services.mark import Recorded, locked
+from closing.services.team import require
 from closing.services.wire_import import ImportResult, import_on, payment_step
 from closing.store import deals as deal_store
 from closing.store import events as event_store
 from closing.store import wires
 from closing.store.connection import Connection, Database
+from closing.store.identity import actor
 
 # --- wire instructions -------------------------------------------------------------------------
 
@@ -42,7 +46,7 @@ def record_instructions(
     connection: Connection,
     deal_id: int,
     deal_file: DealFile,
-    actor: str,
+    on_behalf_of: str | None,
     host: str,
     now: datetime,
 ) -> list[str]:
@@ -57,12 +61,14 @@ def record_instructions(
     # The company's chain locked before reading what the seq follows.
     head = event_store.lock_chain_head(connection, company.id)[1]
     standing = company_standing(connection, company)
-    event = decide_instructions(company, standing, current, proposed, actor, host, now)
+    who = actor(connection)
+    event = decide_instructions(company, standing, current, proposed, who, host, now)
     if event is None:
         return []
+    event = event._replace(on_behalf_of=on_behalf(who, on_behalf_of))
     stored = event_store.append_event(connection, deal_id, terms.slug, company, event, head)
     number = len(known) + 1
-    wires.insert_version(connection, deal_id, number, stored.id, proposed, actor, now)
+    wires.insert_version(connection, deal_id, number, stored.id, proposed, who, now)
     if proposed.fingerprint is None:
         if current is not None and current.present:
             return ["Wire instructions removed from the deal file: no wire is matched"]
@@ -73,7 +79,8 @@ def record_instructions(
     if current is not None and current.fingerprint == proposed.fingerprint:
         what = "Callback numbers changed; wire instructions"
     return [
-        f"{what} {stored.evidence} ({proposed.account_masked}) entered by {actor}: NOT VERIFIED "
+        f"{what} {stored.evidence} ({proposed.account_masked}) entered by {stored.who}: NOT "
+        "VERIFIED "
         "until another operator calls back (closing wire-instructions verify)"
     ]
 
@@ -97,6 +104,8 @@ def verify_instructions(
     """Record a second person's callback: the latest version is verified from now on."""
     with database.transaction() as connection:
         deal = open_deal(connection, deal_name)
+        require(connection, deal.id, VERIFIER, "verify wire instructions")
+        request = replace(request, actor=actor(connection))
         company = deal_store.party_where(connection, deal.id)
         if company is None:
             raise NotFoundError(f"deal {deal.slug} has no company row; reload its deal file")
@@ -127,7 +136,7 @@ def match_by_hand(
     deal_name: str | None,
     bank_reference: str,
     purchaser_text: str,
-    actor: str,
+    on_behalf_of: str | None,
     host: str,
     now: datetime,
     unverified_ok: bool = False,
@@ -146,6 +155,7 @@ def match_by_hand(
         found = locked(connection, deal.slug, purchaser_text)
         step = payment_step(deal)
         what = f"match credit {credit.bank_reference} to {found.party.name}"
+        require(connection, deal.id, MONEY, what)
         if credit.status == "recorded":
             raise RefusedError(f"cannot {what}: it was already recorded ({credit.reason})")
         gate_note = payment_gate(wires.wire_status_of(connection, deal.id), unverified_ok, what)
@@ -164,8 +174,9 @@ def match_by_hand(
             purchaser=found.party.slug,
             step=step.id,
             at=None,
-            actor=actor,
+            actor=actor(connection),
             host=host,
+            on_behalf_of=on_behalf_of,
             evidence_kind="bank",
             evidence=evidence,
             amount=str(credit.amount),
@@ -182,7 +193,7 @@ def match_by_hand(
         wires.record_credit(
             connection,
             credit.id,
-            f"matched by hand by {actor}" + (f": {note.strip()}" if note else ""),
+            f"matched by hand by {event.who}" + (f": {note.strip()}" if note else ""),
             found.party.id,
             event.id,
         )
@@ -210,7 +221,7 @@ def read_and_import(
     deal_name: str | None,
     path: str | Path,
     apply: bool,
-    actor: str,
+    on_behalf_of: str | None,
     host: str,
     now: datetime,
     unverified_ok: bool = False,
@@ -222,4 +233,6 @@ def read_and_import(
         zone = open_deal(connection, deal_name).terms.zone
     bank_file = read_bank_file(path, zone)
     with database.transaction(write=apply) as connection:  # read-only without `apply`
-        return import_on(connection, deal_name, bank_file, apply, actor, host, now, unverified_ok)
+        return import_on(
+            connection, deal_name, bank_file, apply, on_behalf_of, host, now, unverified_ok
+        )

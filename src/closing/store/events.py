@@ -13,8 +13,11 @@ from sys import intern
 from typing import Any
 
 from closing.domain.chain import GENESIS, ChainedEvent, event_hash
+from closing.domain.errors import DatabaseError
 from closing.domain.events import Event, Purchaser
+from closing.domain.text import neutral
 from closing.store.connection import Connection
+from closing.store.identity import actor
 from closing.store.values import money
 
 _EVENTS = ", ".join(Event._fields)
@@ -74,11 +77,25 @@ def events_by_party(
 def _event(moment: Callable[[Any], datetime], row: Sequence[Any]) -> Event:
     """An event from its row (`moment`: the connection's, which reads a stored instant)."""
     # Unpacked at once (a board reads every event of the deal); the columns are Event's fields.
-    id_, party, seq, kind, step, occurred, recorded, actor, host, proof, evidence, amount, note = (
-        row
-    )
+    (
+        id_,
+        party,
+        seq,
+        kind,
+        step,
+        occurred,
+        recorded,
+        actor,
+        host,
+        proof,
+        evidence,
+        amount,
+        note,
+        behalf,
+        declared,
+    ) = row
     at = moment(occurred)
-    # _make: a tuple in one step (Event(...) passes 13 arguments through its __new__).
+    # _make: a tuple in one step (Event(...) passes 15 arguments through its __new__).
     return Event._make(
         (
             id_,
@@ -94,6 +111,8 @@ def _event(moment: Callable[[Any], datetime], row: Sequence[Any]) -> Event:
             evidence,
             None if amount is None else money(amount),
             note,
+            behalf,
+            bool(declared),
         )
     )
 
@@ -139,7 +158,13 @@ def _event_row(
     event: Event,
     prev_hash: str,
 ) -> tuple[tuple[Any, ...], str]:
-    """The values `_INSERT_EVENT` stores for `event` chained to `prev_hash`, and its hash."""
+    """The values `_INSERT_EVENT` stores for `event` chained to `prev_hash`, and its hash. Its
+    actor must be the authenticated one (PostgreSQL's trigger checks it again)."""
+    if event.actor_declared or event.actor != actor(connection):
+        raise DatabaseError(
+            f"cannot record an event as {neutral(event.actor)}: the actor is who is signed in "
+            f"({neutral(actor(connection))}); nothing recorded"
+        )
     digest = event_hash(deal_slug, party.slug, event, prev_hash)
     values = list(event)
     values[_OCCURRED_AT] = connection.bind_moment(event.occurred_at)

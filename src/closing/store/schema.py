@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlmodel import Field, SQLModel
 
@@ -145,6 +147,13 @@ class EventRow(SQLModel, table=True):
     # The tamper-evident chain (closing.domain.chain): the previous event's hash and this one's.
     prev_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    # Who: `actor` is the authenticated identity (the OS account on SQLite, the database role on
+    # PostgreSQL, checked by a trigger), `on_behalf_of` the `--by` text beside it; events
+    # recorded before migration 0008 keep their typed actor, `actor_declared`.
+    on_behalf_of: str | None = None
+    actor_declared: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
 
 
 class AlertRow(SQLModel, table=True):
@@ -313,6 +322,22 @@ class ShareRow(SQLModel, table=True):
     revoked_by: str | None = None
 
 
+class TeamMemberRow(SQLModel, table=True):
+    """A member of a deal's team: a login (the OS account on SQLite, the database role on
+    PostgreSQL) and its roles, comma-separated. Each change is also a `team` event on the deal's
+    chain, which is what the record keeps."""
+
+    __tablename__ = "team_member"
+    __table_args__ = (UniqueConstraint("deal_id", "login"),)
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    login: str = Field(sa_column=Column(String(200), nullable=False))
+    roles: str = Field(sa_column=Column(Text, nullable=False))
+    name: str | None = None
+    email: str | None = None
+    changed_at: datetime = _moment()
+
+
 class MetaRow(SQLModel, table=True):
     __tablename__ = "closing_meta"
     key: str = Field(primary_key=True)
@@ -324,3 +349,4 @@ SENDERS = _table("alert_sender")
 BANK_CREDITS = _table("bank_credit")
 SHARES = _table("share")
 META = _table("closing_meta")
+TEAM_MEMBERS = _table("team_member")

@@ -36,7 +36,12 @@ def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
             ),
             f"  {neutral(entry.purchaser.name)}\n",
         )
-        details = [f"by {neutral(event.actor)}@{neutral(event.host)}"]
+        by = f"by {neutral(event.actor)}@{neutral(event.host)}"
+        if event.on_behalf_of:
+            by += f" for {neutral(event.on_behalf_of)}"
+        if event.actor_declared:
+            by += " (self-declared)"  # recorded before closing knew who its operators were
+        details = [by]
         if event.occurred_at != event.recorded_at:
             details.append(f"happened {local(event.occurred_at, zone)}")
         if event.evidence:

@@ -186,6 +186,7 @@ def step_json(
         why,
         practical,
         breach,
+        behalf,
     ) = status
     found: dict[str, Any] = {
         "status": state,
@@ -193,6 +194,7 @@ def step_json(
         "practical_deadline": None if practical is None else stamp(practical),
         "done_at": None if done_at is None else stamp(done_at),
         "done_by": done_by,
+        "on_behalf_of": behalf,
         "late_by": late_by,
         "blocked_by": list(blocked_by) if blocked_by else [],
         "waiting_on": list(waiting_on) if waiting_on else [],

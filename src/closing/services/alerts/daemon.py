@@ -45,7 +45,7 @@ class AlertDaemon:
         safety: float = 30.0,
         heartbeat: float = 2.0,
         inbox: str | None = None,
-        operator: str = "alert-sender",
+        operator: str | None = None,  # for whom it reloads deal files (CLOSING_OPERATOR)
     ) -> None:
         self.database = database
         self.inbox = inbox  # --inbox: bank files for the (only) deal

@@ -15,6 +15,7 @@ from closing.store import alerts as db
 from closing.store import deals as deal_store
 from closing.store.alerts import DIGEST_STEP
 from closing.store.connection import Connection, Database
+from closing.store.identity import actor_shown
 
 
 def _sent_at(deliveries: list[dict[str, object]] | None, alert: db.ListedAlert) -> datetime:
@@ -78,7 +79,9 @@ def _deliveries_of(connection: Connection, alert_id: int) -> list[db.AlertDelive
     return found
 
 
-def dismiss(database: Database, alert_id: int, reason: str, actor: str, now: datetime) -> list[str]:
+def dismiss(
+    database: Database, alert_id: int, reason: str, on_behalf_of: str | None, now: datetime
+) -> list[str]:
     """A person has seen to an alert whose delivery failed (called the purchaser, say): its
     deliveries not sent are `dismissed`, with who and why, and stop counting on the board.
     Returns the channels dismissed."""
@@ -95,7 +98,7 @@ def dismiss(database: Database, alert_id: int, reason: str, actor: str, now: dat
         db.dismiss_deliveries(
             connection,
             [d.id for d in unsent],
-            f"dismissed by {actor} at {now.isoformat()}: {reason}",
+            f"dismissed by {actor_shown(connection, on_behalf_of)} at {now.isoformat()}: {reason}",
         )
     return [d.channel for d in unsent]
 

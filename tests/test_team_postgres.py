@@ -1,0 +1,186 @@
+"""On PostgreSQL the database itself knows who did what and enforces the team's roles: three
+members made by `closing team add` (alice: admin, money; bob: verifier; carol: operator), each
+connecting as their own database role. Roles are cluster-wide: each test makes uniquely named
+ones and drops them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.helpers import NO_POSTGRES, POSTGRES_URL, ROOT, Cli, as_owner, postgres_schema
+
+pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES)
+
+WIRES = ROOT / "tests" / "fixtures" / "neotherapeutics-wires.yaml"
+SEED = ROOT / "workflows" / "neotherapeutics-2002-06-07.yaml"
+VERIFY = ["wire-instructions", "verify", "--callback-number", "+1 949 788 6700"]
+
+
+def as_role(url: str, role: str) -> str:
+    """The URL of the same database and schema, logged in as `role` (trust authentication on
+    the test server; a firm's members use passwords or certificates)."""
+    scheme, rest = url.split("://", 1)
+    host = rest.split("@", 1)[1]
+    return f"{scheme}://{role}@{host}"
+
+
+@dataclass
+class Team:
+    cli: Cli
+    owner_url: str
+    alice: str
+    bob: str
+    carol: str
+
+    def run(self, who: str | None, *args: str) -> tuple[int, str, str]:
+        """`closing ARGS` connected as `who` (None: the schema's owner, who loaded the deal)."""
+        url = self.owner_url if who is None else as_role(self.owner_url, who)
+        self.cli.monkeypatch.setenv("CLOSING_DATABASE_URL", url)
+        result = self.cli(*args)
+        return result.code, result.out, result.err
+
+    def sql(self, who: str, statement: str, params: tuple[object, ...] = ()) -> None:
+        """A statement typed by `who` at psql, in a transaction of its own."""
+        import psycopg
+
+        conninfo = as_role(self.owner_url, who).replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(statement, params)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def team(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Team]:
+    from closing.store.connection import close_databases
+
+    for name, value in {"COLUMNS": "100", "LINES": "40", "NO_COLOR": "1"}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("CLOSING_OPERATOR", "CLOSING_DEAL", "CLOSING_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    suffix = uuid.uuid4().hex[:8]
+    names = [f"alice_{suffix}", f"bob_{suffix}", f"carol_{suffix}"]
+    with postgres_schema() as schema_url:
+        url = as_owner(schema_url)  # the schema's owner, who loads the deal
+        found = Team(Cli(url, monkeypatch, capsys, accounts=False), url, *names)
+        try:
+            assert found.run(None, "init", str(SEED))[0] == 0
+            given = (["money", "admin"], ["verifier"], ["operator"])
+            for name, roles in zip(names, given, strict=True):
+                code, out, err = found.run(
+                    None, "team", "add", name, *[w for r in roles for w in ("--role", r)]
+                )
+                assert code == 0, err
+                assert f"{name} added as {', '.join(roles)}" in out
+            # alice brings the company's wire instructions with a reload of the deal file
+            code, out, err = found.run(found.alice, "init", str(WIRES))
+            assert code == 0, err
+            assert f"entered by {found.alice}: NOT VERIFIED" in out
+            yield found
+        finally:
+            close_databases()
+            import psycopg
+
+            owner = url.replace("postgresql+psycopg://", "postgresql://")
+            with psycopg.connect(owner, autocommit=True) as connection:
+                for name in names:
+                    exists = connection.execute(
+                        "SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)
+                    ).fetchone()
+                    if exists:
+                        connection.execute(f'DROP OWNED BY "{name}"')
+                        connection.execute(f'DROP ROLE "{name}"')
+
+
+def refused(team: Team, who: str, statement: str, params: tuple[object, ...] = ()) -> str:
+    import psycopg
+
+    with pytest.raises(psycopg.Error) as error:
+        team.sql(who, statement, params)
+    return str(error.value)
+
+
+def test_team_add_creates_each_login_role_with_the_roles_given(team: Team) -> None:
+    """`closing team add` made the three database roles; `team list --json` shows their roles
+    (and the owner who loaded the deal, its first admin)."""
+    import json
+
+    code, out, _ = team.run(None, "team", "list", "--json")
+    assert code == 0
+    roles = {m["login"]: m["roles"] for m in json.loads(out)}
+    assert roles[team.alice] == ["money", "admin"]
+    assert roles[team.bob] == ["verifier"]
+    assert roles[team.carol] == ["operator"]
+
+
+def test_an_operator_marks_but_mark_wired_needs_the_money_role(team: Team) -> None:
+    """carol (operator) records a signature; her `mark-wired` is refused naming `money`, exit 4,
+    nothing written."""
+    code, out, err = team.run(team.carol, "mark-signed", "stonestreet")
+    assert code == 0, err
+    assert f"by {team.carol}." in out
+    code, _, err = team.run(team.carol, "mark-wired", "stonestreet", "--unverified-instructions-ok")
+    assert code == 4
+    assert "needs the money role" in err and len(err.strip().splitlines()) == 1
+    _, history, _ = team.run(None, "history", "stonestreet")
+    assert "mark wired" not in history
+
+
+def test_the_two_person_rule_cannot_be_passed_by_one_person(team: Team) -> None:
+    """alice entered the instructions: she cannot verify them, with `--by bob`, with
+    CLOSING_OPERATOR=bob, or by writing the database herself; bob can."""
+    assert team.run(team.alice, "team", "grant", team.alice, "verifier")[0] == 0
+    code, _, err = team.run(team.alice, *VERIFY, "--spoke-with", "CFO", "--by", team.bob)
+    assert code == 5 and f"{team.alice} entered this change" in err
+    team.cli.monkeypatch.setenv("CLOSING_OPERATOR", team.bob)
+    code, _, err = team.run(team.alice, *VERIFY, "--spoke-with", "CFO")
+    assert code == 5 and "two-person rule" in err
+    team.cli.monkeypatch.delenv("CLOSING_OPERATOR")
+    for who in (team.alice, team.bob):  # her own name, or bob's
+        why = refused(
+            team,
+            team.alice,
+            "UPDATE wire_instructions SET verified_by = %s, verified_at = now()",
+            (who,),
+        )
+        assert "two-person rule" in why or "by the role that verifies" in why
+    code, out, err = team.run(team.bob, *VERIFY, "--spoke-with", "Samuel Gulko")
+    assert code == 0, err
+    assert f"by {team.bob}: called" in out
+
+
+def test_the_event_log_is_append_only_and_no_one_appends_as_someone_else(team: Team) -> None:
+    """carol's own UPDATE, DELETE and TRUNCATE of events, an INSERT in alice's name and a chain
+    head moved by hand are refused by the server; every event's actor is the role that appended
+    it."""
+    assert team.run(team.carol, "mark-signed", "bnc")[0] == 0
+    assert "permission denied" in refused(team, team.carol, "UPDATE event SET note = 'x'")
+    assert "permission denied" in refused(team, team.carol, "DELETE FROM event")
+    assert "append-only" in refused(team, "postgres", "DELETE FROM event")  # the owner too
+    forged = refused(
+        team,
+        team.carol,
+        "INSERT INTO event (deal_id, purchaser_id, seq, kind, step, occurred_at, recorded_at, "
+        "actor, host, actor_declared) SELECT deal_id, id, head_seq + 1, 'mark', 'wired', now(), "
+        "now(), %s, 'x', false FROM purchaser WHERE slug = 'bnc-bach'",
+        (team.alice,),
+    )
+    assert "actor is the role that appends it" in forged
+    moved = refused(team, team.carol, "UPDATE purchaser SET head_seq = 9, head_hash = 'f'")
+    assert "chain head moves only" in moved
+    import psycopg
+
+    owner = team.owner_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(owner) as connection:
+        actors = dict(
+            connection.execute(
+                "SELECT e.kind || ' ' || e.step || ' ' || p.slug, e.actor FROM event e "
+                "JOIN purchaser p ON p.id = e.purchaser_id"
+            ).fetchall()
+        )
+    assert actors["mark signed bnc-bach"] == team.carol
+    assert actors["instructions  @company"] == team.alice
+    assert set(actors.values()) == {"postgres", team.alice, team.carol}
+    assert team.run(None, "verify")[0] == 0
