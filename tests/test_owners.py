@@ -80,13 +80,15 @@ def test_the_sixty_step_example_has_its_owners(cli: Cli) -> None:
 
 def test_mine_is_the_operators_party(cli: Cli, seed_path: Path) -> None:
     """alice is a member of the company: `--mine` shows the company's steps only; bob is a
-    member of none and is told how to become one."""
+    member of none and is told how to become one. Who "mine" is is the authenticated operator,
+    never CLOSING_OPERATOR (which says for whom one acts)."""
     assert cli("init", str(with_parties(seed_path)), now=FRI.format("07:00")).code == 0
     mine = status(cli, FRI.format("09:00"), "--mine")
     assert sorted(mine["company"]["steps"]) == ["prospectus_delivered", "prospectus_filed"]
     assert all(row["steps"] == {} for row in mine["purchasers"])
     cli.monkeypatch.setenv("CLOSING_OPERATOR", "bob")
-    refused = cli("status", "--mine", now=FRI.format("09:00"))
+    assert status(cli, FRI.format("09:00"), "--mine") == mine  # still alice's
+    refused = cli("@bob", "status", "--mine", now=FRI.format("09:00"))
     assert refused.code == ExitCode.NOT_FOUND
     assert "bob is a member of no party" in refused.err
     own = status(cli, FRI.format("09:00"), "--owner", "stonestreet")

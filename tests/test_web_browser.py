@@ -21,7 +21,7 @@ import pytest
 
 from closing.services.shares import create_share
 from closing.store.connection import Database
-from tests.helpers import Cli
+from tests.helpers import AS_ALICE, Cli
 from tests.web_helpers import serve
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -110,8 +110,9 @@ def test_the_team_sees_a_mark_without_reloading(
         assert wired.get_attribute("data-status") == "overdue"  # Fedwire closed at 15:00 PDT
         page.evaluate("window.loadedOnce = true")
         env = {**os.environ, "CLOSING_NOW": NOW}
+        as_alice = AS_ALICE + "from closing.cli import main\nmain()\n"  # who loaded the deal
         done = subprocess.run(
-            [sys.executable, "-m", "closing", "mark-wired", "bnc"],
+            [sys.executable, "-c", as_alice, "mark-wired", "bnc"],
             env=env,
             capture_output=True,
             text=True,

@@ -8,13 +8,13 @@ them with Rich or as JSON.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
-from closing.domain.breach import standing_flags
+from closing.domain.breach import flagged_steps
 from closing.domain.cutoffs import markets_closed
 from closing.domain.deal import Deal
 from closing.domain.delivery import HELD, is_held, remediation
@@ -333,7 +333,7 @@ def purchaser_status(
         # a paid purchaser must record before it withdraws) asks nothing more of anyone.
         steps = {k: s._replace(attention=()) if s.attention else s for k, s in steps.items()}
     if standing.done:
-        steps = _flagged(deal, steps, standing, company_standing, purchaser)
+        steps = flagged_steps(deal, steps, standing, company_standing, purchaser)
     remedies = remediation(deal.purchaser_steps, standing) if standing.reversed else ()
     lapsed = False
     if deal.lapses and standing.withdrawn is None:
@@ -426,25 +426,6 @@ def _steps_alike(
     return steps, state
 
 
-def _flagged(
-    deal: Deal,
-    steps: dict[str, StepStatus],
-    standing: Standing,
-    company: Standing | None,
-    purchaser: Purchaser | None,
-) -> dict[str, StepStatus]:
-    """`steps` with the flags of marks recorded out of order (a shared status is copied)."""
-    # A deal's machines hold its stored steps (a deal file's steps only in `init`'s review).
-    own = cast(
-        Sequence[StoredStep],
-        deal.company_machine.steps if purchaser is None else deal.purchaser_steps,
-    )
-    flags = standing_flags(deal, own, standing, company, purchaser)
-    if not flags:
-        return steps
-    return {k: s._replace(breach=flags[k]) if k in flags else s for k, s in steps.items()}
-
-
 def company_status(
     deal: Deal, events: list[Event], now: datetime
 ) -> tuple[CompanyStatus, Standing]:
@@ -454,7 +435,7 @@ def company_status(
         for step in deal.terms.company_steps
     }
     if standing.done:
-        steps = _flagged(deal, steps, standing, standing, None)
+        steps = flagged_steps(deal, steps, standing, standing, None)
     return CompanyStatus(steps), standing
 
 

@@ -16,12 +16,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, cast
 
 from closing.domain.deal import Deal
 from closing.domain.events import Event, Purchaser, Standing
 from closing.domain.lapse import lapse_flag
 from closing.domain.money import CENT, format_money
 from closing.domain.terms import StoredStep
+
+if TYPE_CHECKING:
+    from closing.domain.board import StepStatus
 
 OUT_OF_ORDER = "--out-of-order --reason TEXT"
 RECORD_ANYWAY = f"to record it as it happened add {OUT_OF_ORDER}"
@@ -203,3 +207,22 @@ def schedule_notes(
             "is paid in full"
         )
     return notes
+
+
+def flagged_steps(
+    deal: Deal,
+    steps: dict[str, StepStatus],
+    standing: Standing,
+    company: Standing | None,
+    purchaser: Purchaser | None,
+) -> dict[str, StepStatus]:
+    """`steps` with the flags of marks recorded out of order (a shared status is copied)."""
+    # A deal's machines hold its stored steps (a deal file's steps only in `init`'s review).
+    own = cast(
+        Sequence[StoredStep],
+        deal.company_machine.steps if purchaser is None else deal.purchaser_steps,
+    )
+    flags = standing_flags(deal, own, standing, company, purchaser)
+    if not flags:
+        return steps
+    return {k: s._replace(breach=flags[k]) if k in flags else s for k, s in steps.items()}
