@@ -89,9 +89,9 @@ LAZY_COMMANDS = {
     "serve": "web",
     "wire-instructions": "wires",
     "wires": "wires",
-    "report": "report",
-    "export": "report",
+    **dict.fromkeys(("report", "export"), "report"),
     "seal": "seals",
+    **dict.fromkeys(("attach", "documents", "release"), "documents"),
 }
 
 

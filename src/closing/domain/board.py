@@ -12,13 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from closing.domain.deal import Deal
 from closing.domain.dealfile.schema import COMPANY_DETAILS, DETAIL_NAMES, DealTerms, Step
 from closing.domain.events import Event, Purchaser, Standing, replay
 from closing.domain.machine import CLOSED, DONE, WAIVED, ProgressMachine, Refusal
 from closing.domain.wire_instructions import WireStatus
+
+if TYPE_CHECKING:
+    from closing.domain.documents import DocumentCopy
 
 DUE_SOON = timedelta(hours=2)
 _NO_MONEY = Decimal(0)
@@ -120,6 +123,7 @@ class Board:
     failing_alerts: int = 0
     wire_instructions: WireStatus | None = None  # None: not looked up
     record_warning: str | None = None  # the event log failed verification, or looks short
+    documents: tuple[DocumentCopy, ...] = ()  # the closing set, when the deal file lists one
 
     @property
     def closed(self) -> bool:

@@ -16,10 +16,13 @@ from decimal import Decimal
 
 from closing.domain.board import Board
 from closing.domain.chain import record_digest
+from closing.domain.documents import DocumentLine, document_lines
 from closing.domain.events import (
+    ATTACH,
     INSTRUCTIONS,
     INSTRUCTIONS_VERIFIED,
     RECEIPT,
+    RELEASE,
     REVERSE,
     SEAL,
     UNDO,
@@ -45,7 +48,7 @@ from closing.domain.redaction import Masker, account_numbers
 
 CORRECTIONS = (UNDO, REVERSE, WAIVE, WITHDRAW)
 WIRE_INSTRUCTIONS = (INSTRUCTIONS, INSTRUCTIONS_VERIFIED)
-KNOWN_KINDS = (MARK, RECEIPT, *CORRECTIONS)
+KNOWN_KINDS = (MARK, RECEIPT, *CORRECTIONS, ATTACH, RELEASE)  # files: the documents section
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ class Memo:
     digest: str  # one hash over every head: `closing verify`'s record digest
     integrity: str  # what `closing verify` found, in a sentence
     seals: tuple[SealLine, ...] = ()  # the seals recorded by the memo's moment
+    documents: tuple[DocumentLine, ...] = ()  # the closing set, when the deal file lists one
 
 
 def long_date(day: date) -> str:
@@ -344,6 +348,7 @@ def build_memo(
         digest=record_digest({head.slug: head.hash for head in heads}),
         integrity=integrity,
         seals=tuple(seals),
+        documents=document_lines(board.documents, zone),
     )
 
 

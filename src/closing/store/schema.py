@@ -20,6 +20,7 @@ from sqlalchemy import (
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Table,
@@ -313,6 +314,17 @@ class ShareRow(SQLModel, table=True):
     revoked_by: str | None = None
 
 
+class StoredFileRow(SQLModel, table=True):
+    """A file of the closing set (`closing attach`), kept once by the SHA-256 of its bytes; the
+    `attach` event names it by that hash, so `closing verify` can prove the bytes unchanged."""
+
+    __tablename__ = "stored_file"
+    sha256: str = Field(sa_column=Column(String(64), primary_key=True))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    stored_at: datetime = _moment()
+
+
 class MetaRow(SQLModel, table=True):
     __tablename__ = "closing_meta"
     key: str = Field(primary_key=True)
@@ -324,3 +336,4 @@ SENDERS = _table("alert_sender")
 BANK_CREDITS = _table("bank_credit")
 SHARES = _table("share")
 META = _table("closing_meta")
+STORED_FILES = _table("stored_file")

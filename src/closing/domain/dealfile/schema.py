@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from closing.domain.calendar import calendar_problem
 from closing.domain.dealfile.alert_rules import AlertRules, StepAlerts
+from closing.domain.dealfile.documents import DocumentSpec
 from closing.domain.dealfile.fields import Count, Day, Money, Slug, Spec, StepId, slugify
 
 # Purchaser details a step can need before it can be done; blank ones block the step on the board.
@@ -350,6 +351,7 @@ class DealTerms(Spec):
     steps: list[Step] = Field(min_length=1, max_length=200)
     alerts: AlertRules = AlertRules()
     report: ReportSettings | None = None
+    documents: list[DocumentSpec] = Field(default=[], max_length=200)  # the closing set
 
     @property
     def zone(self) -> ZoneInfo:
