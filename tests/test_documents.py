@@ -304,3 +304,112 @@ def test_the_memo_lists_the_closing_documents(seeded: Cli, files: dict[str, Path
     assert all("nothing on file" in line for line in bnc)
     others = memo.out.split("## Corrections and other records")[1]
     assert "attach" not in others
+
+
+def _closing_with_files(cli: Cli, files: dict[str, Path]) -> None:
+    for args in (
+        ("stonestreet", "spa", str(files["stonestreet_page"]), "--hold"),
+        ("stonestreet", "spa", str(files["stonestreet_counter"]), "--hold"),
+        ("bnc-bach", "spa", str(files["bnc_page"])),
+        ("stonestreet", "wire_confirmation", str(files["fax_confirmation"])),
+    ):
+        done = cli("attach", *args, now=FRI.format("09:00"))
+        assert done.code == 0, done.err
+    assert cli("mark-wired", "stonestreet", now=FRI.format("10:00")).code == 0
+    assert cli("release", "--all", "--reason", "wired", now=FRI.format("10:05")).code == 0
+    assert cli("attach", "stonestreet", "warrant", str(files["warrant_w1"])).code == 0
+
+
+def test_the_binder_pdf_links_outlines_and_stamps(
+    seeded: Cli, files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Cover, memo, index, every file's pages (the PNG scan made a page), integrity page: each
+    index link and outline item leads to its tab's first page, and every page of a tab is stamped
+    with its document and the hash prefix of the file it came from."""
+    import hashlib
+
+    from pypdf import PdfReader
+
+    cli = seeded
+    _closing_with_files(cli, files)
+    out = tmp_path / "closing-set.pdf"
+    made = cli("binder", "-o", str(out), now=FRI.format("11:00"))
+    assert made.code == 0, made.err
+    memo = tmp_path / "memo.pdf"
+    assert cli("report", "-o", str(memo), now=FRI.format("11:00")).code == 0
+    memo_pages = len(PdfReader(memo).pages)
+    order = [
+        ("spa", files["stonestreet_page"], 1),
+        ("spa", files["stonestreet_counter"], 2),
+        ("spa", files["bnc_page"], 1),
+        ("warrant W-1", files["warrant_w1"], 3),
+        ("wire_confirmation", files["fax_confirmation"], 1),
+    ]
+    reader = PdfReader(out)
+    index_at = 1 + memo_pages
+    assert len(reader.pages) == index_at + 1 + sum(n for *_, n in order) + 1
+    assert f"Wrote the closing set of neotherapeutics-2002-06-07 to {out}" in made.out
+    assert "Index of the closing set" in reader.pages[index_at].extract_text()
+    first = index_at + 1
+    starts = []
+    for document, source, count in order:
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        starts.append(first)
+        for number in range(first, first + count):
+            text = reader.pages[number].extract_text()
+            assert f"{document} / " in text and f"sha256 {digest[:16]}" in text
+        first += count
+    assert "The record's integrity" in reader.pages[-1].extract_text()
+    verified = cli("verify", "--json", now=FRI.format("11:00"))
+    assert json.loads(verified.out)["digest"] in reader.pages[-1].extract_text().replace("\n", "")
+
+    annotations = [a.get_object() for a in reader.pages[index_at].get("/Annots", [])]
+    links = [reader.get_page_number(a["/Dest"][0].get_object()) for a in annotations]
+    # Each link's box is on its row: the tab's number, then its title, top to bottom.
+    tops = [float(a["/Rect"][3]) for a in annotations]
+    assert tops == sorted(tops, reverse=True) and all(
+        float(a["/Rect"][2]) - float(a["/Rect"][0]) < 300 for a in annotations
+    )
+    # A row's links (its number, and its title: a box per line it wraps to) lead to the tab's
+    # first page, row after row.
+    assert list(dict.fromkeys(links)) == starts
+    assert all(links.count(start) >= 2 for start in starts)
+    outline = reader.outline
+    titles = [item.title for item in outline if not isinstance(item, list)]
+    assert titles[:3] == ["Cover", "Closing memorandum", "Index"]
+    tabs = next(item for item in outline if isinstance(item, list))
+    assert [reader.get_destination_page_number(item) for item in tabs] == starts
+    assert tabs[3].title.startswith("4. Warrant (Exhibit A) W-1")
+
+
+def test_the_binder_zip_and_its_index(seeded: Cli, files: dict[str, Path], tmp_path: Path) -> None:
+    import csv
+    import io
+    import zipfile
+
+    cli = seeded
+    _closing_with_files(cli, files)
+    out = tmp_path / "closing-set.zip"
+    assert cli("binder", "--format", "zip", "-o", str(out)).code == 0
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        rows = list(csv.DictReader(io.StringIO(archive.read("index.csv").decode())))
+        assert [row["file"] for row in rows] == [
+            "files/01-spa-stonestreet-purchaser-stonestreet-signature-page.pdf",
+            "files/02-spa-stonestreet-company-spa-countersigned-stonestreet.pdf",
+            "files/03-spa-bnc-bach-purchaser-bnc-bach-page-scan.png",
+            "files/04-warrant-stonestreet-company-warrant-W-1.pdf",
+            "files/05-wire_confirmation-stonestreet-fax-confirmation-W-1.pdf",
+        ]
+        for row in rows:
+            assert archive.read(row["file"]) == Path(files_by_name(files)[row["name"]]).read_bytes()
+        assert rows[0]["released"] == "2002-06-07" and rows[2]["released"] == ""
+        assert "index.html" in names and "memo.pdf" in names
+        index = archive.read("index.html").decode()
+        assert 'href="files/03-spa-bnc-bach-purchaser-bnc-bach-page-scan.png" download' in index
+    again = cli("binder", "--format", "zip", "-o", str(out))
+    assert again.code == ExitCode.USAGE and "exists" in again.err
+
+
+def files_by_name(files: dict[str, Path]) -> dict[str, Path]:
+    return {path.name: path for path in files.values()}

@@ -91,7 +91,7 @@ LAZY_COMMANDS = {
     "wires": "wires",
     **dict.fromkeys(("report", "export"), "report"),
     "seal": "seals",
-    **dict.fromkeys(("attach", "documents", "release"), "documents"),
+    **dict.fromkeys(("attach", "binder", "documents", "release"), "documents"),
 }
 
 

@@ -218,3 +218,74 @@ def release(
 
 
 COMMANDS = [attach, documents, release]
+
+
+@click.command()
+@click.argument("deal", required=False)
+@deal_option
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The binder file (never written over unless --force).",
+)
+@click.option(
+    "--format",
+    "kind",
+    type=click.Choice(["pdf", "zip"]),
+    default="pdf",
+    show_default=True,
+    help="One PDF, or a zip of the files with index.html/.csv.",
+)
+@click.option("--force", is_flag=True, help="Write over an existing file.")
+@pass_app
+def binder(
+    app: App, /, deal: str | None, deal_name: str | None, output: Path, kind: str, force: bool
+) -> None:
+    """The closing set as one PDF: a cover, the memo, a hyperlinked index, every file (each page
+    stamped with its document and hash), and the record's integrity page; or --format zip.
+
+    Refuses (exit 8) when the event log or a stored file does not hold."""
+    import html
+
+    from closing.services.binder import binder_content
+    from closing.views.binder import Integrity, Tab, binder_pdf, binder_zip
+    from closing.views.memo import render_memo
+
+    found = binder_content(app.existing_database, deal or deal_name, app.now())
+    memo = found.memo
+    tabs = [Tab(n, f.copy, f.page, f.load) for n, f in enumerate(found.files, start=1)]
+    memo_pdf = render_memo(memo, "pdf")[0]
+    try:
+        out = output.open("wb" if force else "xb")
+    except FileExistsError:
+        raise UsageError(f"{neutral(str(output))} exists; give another -o or --force") from None
+    except OSError as error:
+        raise UsageError(f"cannot write {neutral(str(output))}: {error.strerror}") from None
+    with out:
+        if kind == "zip":
+            binder_zip(tabs, memo_pdf, out)
+            app.out(
+                f"Wrote the closing set of {memo.slug} to {neutral(str(output))} "
+                f"(zip, {plural(len(tabs), 'file')})."
+            )
+            return
+        e = html.escape
+        cover = (
+            f"<h1>{e(memo.title)}</h1><p>Closing set of {e(memo.company)}</p>"
+            f"<p>As of {e(memo.as_of)}; {plural(len(tabs), 'file')} in "
+            f"{plural(len({(t.copy.document.id, t.copy.party.id) for t in tabs}), 'document')}.</p>"
+            f"<p>Record digest <code>{memo.digest}</code></p>"
+        )
+        seals = [f"{s.when} by {s.by}: {s.digest} ({s.signed})" for s in memo.seals]
+        check = found.check
+        integrity = Integrity(check.digest, check.heads, check.events, found.verified_at, seals)
+        pages = binder_pdf(cover, memo_pdf, tabs, integrity, out)
+    app.out(
+        f"Wrote the closing set of {memo.slug} to {neutral(str(output))} "
+        f"(PDF, {plural(pages, 'page')}, {plural(len(tabs), 'file')})."
+    )
+
+
+COMMANDS.append(binder)
