@@ -114,6 +114,10 @@ def test_the_seed_closing_with_its_files(
         "stonestreet-signature-page.pdf" in history
         and "spa-countersigned-stonestreet.pdf" in history
     )
+    assert (
+        "file of spa, purchaser's page: stonestreet-signature-page.pdf (application/pdf" in history
+    )
+    assert "held) sha256" in history and '"sha256"' not in history
 
     refused = cli("release", "--all", "--reason", "wires in?", now=FRI.format("09:20"))
     assert refused.code == ExitCode.REFUSED

@@ -332,3 +332,17 @@ def document_lines(found: Sequence[DocumentCopy], zone: ZoneInfo) -> tuple[Docum
             )
         )
     return tuple(lines)
+
+
+def evidence_words(event: Event) -> str:
+    """An attach or release event's evidence as people read it in `closing history`."""
+    if event.kind == RELEASE:
+        release = read_release(event)
+        return f"released {', '.join(release.documents)}, effective {release.effective}"
+    page = read_attachment("", event)
+    whose = f", {page.signatory}'s page" if page.signatory else ""
+    held = ", held" if page.hold else ""
+    return (
+        f"file of {page.document}{whose}: {page.name} ({page.media_type}, {page.size:,} bytes, "
+        f"{page.form}{held}) sha256 {page.sha256[:16]}"
+    )
