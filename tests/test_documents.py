@@ -417,3 +417,18 @@ def test_the_binder_zip_and_its_index(seeded: Cli, files: dict[str, Path], tmp_p
 
 def files_by_name(files: dict[str, Path]) -> dict[str, Path]:
     return {path.name: path for path in files.values()}
+
+
+def test_a_reload_names_the_documents_it_changes(seed_path: Path) -> None:
+    from closing.domain.reloads import term_changes
+
+    old = load_deal_file(seed_path).terms
+    text = seed_path.read_text().replace(
+        "holds_originals: the purchaser's bank", "holds_originals: BNY"
+    )
+    seed_path.write_text(text.replace("  - id: wire_confirmation", "  - id: wire_receipt"))
+    new = load_deal_file(seed_path).terms
+    assert term_changes(old, new) == [
+        "documents added: wire_receipt",
+        "documents removed: wire_confirmation",
+    ]
