@@ -173,9 +173,15 @@ def test_the_seed_closing_with_its_files(
     assert scan.code == 0 and "Marked" not in scan.out
     bnc = _json(cli)["spa", "bnc-bach"]
     assert bnc["state"] == "received" and bnc["files"][0]["media_type"] == "image/png"
+    assert bnc["marked_without_files"] == []
     board = json.loads(cli("status", "--json", now=FRI.format("10:41")).out)
     assert "signed" not in _done_steps(board, "bnc-bach")
     assert "signed" in _done_steps(board, "stonestreet")
+    # Marked by hand (the page came by e-mail first): the list says what is not on file.
+    assert cli("mark-signed", "bnc-bach", now=FRI.format("10:45")).code == 0
+    assert _json(cli)["spa", "bnc-bach"]["marked_without_files"] == ["signed"]
+    listed = cli("documents").out
+    assert "signed marked, but not every page is on file" in listed
 
     for party, document, signatory, source in (
         ("stonestreet", "spa", "purchaser", files["stonestreet_page"]),

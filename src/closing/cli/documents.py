@@ -94,6 +94,7 @@ def documents(ctx: click.Context, deal_name: str | None, as_json: bool) -> None:
     released, form and SHA-256."""
     if ctx.invoked_subcommand is not None:
         return
+    from closing.domain.documents import marked_without_files
     from closing.services.documents import closing_set
     from closing.views.documents import copy_document, documents_text
 
@@ -101,12 +102,16 @@ def documents(ctx: click.Context, deal_name: str | None, as_json: bool) -> None:
     assert app is not None
     found = closing_set(app.existing_database, deal_name)
     zone = found.deal.terms.zone
+    company = next((c.party.id for c in found.copies if c.party.is_company), None)
+    unfiled = [
+        marked_without_files(c, found.states[c.party.id], found.states.get(company or 0, {}))
+        for c in found.copies
+    ]
     if as_json:
-        app.print_json(
-            {"deal": found.deal.slug, "documents": [copy_document(c, zone) for c in found.copies]}
-        )
+        rows = [copy_document(c, zone, u) for c, u in zip(found.copies, unfiled, strict=True)]
+        app.print_json({"deal": found.deal.slug, "documents": rows})
     else:
-        app.out(documents_text(found.copies, zone))
+        app.out(documents_text(found.copies, zone, unfiled))
 
 
 @documents.command("get")

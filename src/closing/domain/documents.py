@@ -281,6 +281,17 @@ def release_missing(
     return [step for step in document.release_when if step not in done]
 
 
+def marked_without_files(
+    copy: DocumentCopy, party_states: Mapping[str, str], company_states: Mapping[str, str]
+) -> list[str]:
+    """The steps the document satisfies that are marked although its pages are not all on file
+    (pages exchanged by e-mail first, filed later): what the list shows as not on file."""
+    if copy.complete:
+        return []
+    done = {**company_states, **party_states}
+    return [step for step in copy.document.satisfies if step in done]
+
+
 def pages_named(pages: Iterable[Attachment]) -> str:
     """`sha256:ab12... stonestreet-page.pdf` of each file, for the mark a set of pages makes."""
     return "; ".join(f"{page.name} (sha256 {page.sha256[:16]})" for page in pages)

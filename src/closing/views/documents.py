@@ -29,8 +29,11 @@ def _page(page: Attachment, zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def copy_document(copy: DocumentCopy, zone: ZoneInfo) -> dict[str, Any]:
-    """One document x party as JSON."""
+def copy_document(
+    copy: DocumentCopy, zone: ZoneInfo, marked_without_files: Sequence[str] = ()
+) -> dict[str, Any]:
+    """One document x party as JSON (`marked_without_files`: the steps it satisfies that were
+    marked with pages not on file)."""
     document = copy.document
     release = copy.release
     return {
@@ -53,6 +56,7 @@ def copy_document(copy: DocumentCopy, zone: ZoneInfo) -> dict[str, Any]:
         ],
         "missing_signatures": [s.party for s in copy.missing_signatures],
         "satisfies": document.satisfies,
+        "marked_without_files": list(marked_without_files),
         "release_when": document.release_when,
         "released": None
         if release is None
@@ -81,12 +85,15 @@ def document_state(copy: DocumentCopy) -> dict[str, Any]:
     }
 
 
-def documents_text(copies: Sequence[DocumentCopy], zone: ZoneInfo) -> str:
-    """One paragraph per document x party, for a person."""
+def documents_text(
+    copies: Sequence[DocumentCopy], zone: ZoneInfo, unfiled: Sequence[Sequence[str]] = ()
+) -> str:
+    """One paragraph per document x party, for a person (`unfiled`: each one's steps marked
+    without its pages on file)."""
     if not copies:
         return "The deal file lists no documents (add documents: to it)."
     lines: list[str] = []
-    for copy in copies:
+    for index, copy in enumerate(copies):
         document = copy.document
         number = f" {copy.number}" if copy.number else ""
         lines.append(
@@ -104,6 +111,9 @@ def documents_text(copies: Sequence[DocumentCopy], zone: ZoneInfo) -> str:
                 f"{page.form}{held}) sha256 {page.sha256[:16]} at {local(page.at, zone)} by "
                 f"{neutral(page.actor)}"
             )
+        marked = unfiled[index] if index < len(unfiled) else ()
+        if marked:
+            lines.append(f"  {', '.join(marked)} marked, but not every page is on file")
         if copy.release is not None:
             release = copy.release
             lines.append(
