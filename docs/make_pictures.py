@@ -19,6 +19,9 @@ The pictures, each at its moment of that run:
   README's `closing serve` runs, at 15:30 on the closing day.
 - `web-purchaser.png`: Stonestreet's link (`closing share stonestreet`, the one command not in
   the README) on a phone-sized screen, at the end of the quickstart's Monday.
+- `binder-page-1.png`, `binder-page-2.png`: the first two pages of `closing binder -o
+  closing-set.pdf` (its cover, and the memo's first page) after the closing set's files (small
+  PDFs this script makes) are attached, at the end of the quickstart's Monday.
 
 Each PNG carries the scenario it was made from (a `tEXt` chunk, `closing-scenario`: the
 operator, `CLOSING_NOW` and command line of each step before it, and the picture's own).
@@ -91,9 +94,11 @@ class Picture:
     source: str  # "team" or a purchaser slug (the link of `closing share` it opens), or a PDF
     now: str  # the moment it shows (CLOSING_NOW of the steps before it)
     width: int  # pixels (the viewport's, or the page's at 100 dpi)
+    page: int = 1  # of a PDF
 
     def step(self) -> list[str]:
-        return ["picture", self.now, f"{self.name} from {self.source}, {self.width} px wide"]
+        what = f"{self.name} from {self.source}, {self.width} px wide"
+        return ["picture", self.now, what + (f", page {self.page}" if self.page != 1 else "")]
 
 
 Step = Command | Picture
@@ -192,7 +197,22 @@ def plan(text: str) -> list[Step]:
         Command("closing share stonestreet", now, operator, (), 0),
         Command("closing serve", now, operator, (), 0),
         Picture("web-purchaser.png", "stonestreet", now, 390),
+        *(Command(f"closing attach {line}", now, operator, (), 0) for line in CLOSING_FILES),
+        Command("closing binder -o closing-set.pdf", now, operator, (), 0),
+        Picture("binder-page-1.png", "closing-set.pdf", now, 850),
+        Picture("binder-page-2.png", "closing-set.pdf", now, 850, page=2),
     ]
+
+
+# The closing set's files the binder pictures hold (made by `Run` in its folder, small PDFs).
+CLOSING_FILES = (
+    "stonestreet spa stonestreet-signature-page.pdf",
+    "stonestreet spa spa-countersigned-stonestreet.pdf --signatory company",
+    "bnc spa bnc-bach-signature-page.pdf",
+    "bnc spa spa-countersigned-bnc-bach.pdf --signatory company",
+    "stonestreet warrant warrant-W-1.pdf",
+    "company prospectus_supplement prospectus-supplement-424b5.pdf",
+)
 
 
 def scenario_of(steps: list[Step], name: str) -> list[list[str]]:
@@ -321,6 +341,15 @@ class Run:
         self.port = 0
         self.done: list[list[str]] = []
         self.made: dict[Picture, bytes] = {}  # written once the whole scenario has run
+        from pypdf import PdfWriter
+
+        for line in CLOSING_FILES:
+            writer = PdfWriter()
+            writer.add_blank_page(612, 792)
+            name = line.split()[2]
+            writer.add_metadata({"/Title": name})
+            with (folder / name).open("wb") as out:
+                writer.write(out)
 
     def env(self, command: Command) -> dict[str, str]:
         return {
@@ -391,7 +420,7 @@ class Run:
         if picture.source.endswith(".pdf"):
             stem = self.folder / "page"
             pdf = str(self.folder / picture.source)
-            first_page = ["-f", "1", "-l", "1", "-singlefile"]
+            first_page = ["-f", str(picture.page), "-l", str(picture.page), "-singlefile"]
             subprocess.run(
                 ["pdftoppm", "-png", "-r", "100", *first_page, pdf, str(stem)], check=True
             )

@@ -15,9 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from closing.store.connection import Connection
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "workflows" / "neotherapeutics-2002-06-07.yaml"
@@ -228,3 +231,16 @@ VERIFY_INSTRUCTIONS = (
     "Samuel Gulko",
 )
 """bob's callback to the number the deal file gives: the second person's verification."""
+
+
+@contextmanager
+def tampering(database_url: str) -> Iterator[Connection]:
+    """A transaction of someone who can write the database behind closing's back: on PostgreSQL
+    the schema's owner with the append-only triggers off (a superuser's `session_replication_role
+    = replica`); on SQLite whoever can write the file."""
+    from closing.store.connection import Database
+
+    with Database(as_owner(database_url)).transaction() as connection:
+        if not connection.sqlite:
+            connection.execute("SET LOCAL session_replication_role = replica")
+        yield connection

@@ -2,7 +2,7 @@
 judged) as a whole process, so that a renamed function breaks a test here rather than the next
 person's measurement. PostgreSQL parts run only when CLOSING_TEST_POSTGRES_URL names a server.
 
-The seven scripts start together (they mostly wait on the subprocesses they time), and each
+The eight scripts start together (they mostly wait on the subprocesses they time), and each
 test then waits for its own."""
 
 from __future__ import annotations
@@ -28,6 +28,13 @@ FIGURES = {
         "(iii) sqlite: whole pass at 16:31: deliver (log)",
         "seed (2 purchasers)",
         "24 purchasers, 5 unsigned",
+        "budgets (not judged: smoke run):",
+    ],
+    "bench_binder": [
+        "import floor: attach",
+        "(a) closing attach of a",
+        "(b) closing binder -o closing-set.pdf",
+        "(c) closing binder --format zip",
         "budgets (not judged: smoke run):",
     ],
     "bench_cli": [

@@ -72,10 +72,13 @@ def test_the_picture_maker_runs_the_readme_quickstart_as_written() -> None:
     assert memo == "closing report -o memo.pdf"
     expected.append(("alice", monday, memo))
     expected += [("alice", monday, "closing share stonestreet"), ("alice", monday, "closing serve")]
+    binder = [f"closing attach {line}" for line in pictures.CLOSING_FILES]
+    binder.append("closing binder -o closing-set.pdf")
+    expected += [("alice", monday, line) for line in binder]
 
     assert [(c.operator, c.now, c.line) for c in COMMANDS] == expected
     ours = [c.line for c in COMMANDS if c.readme_line == 0]
-    assert ours == ["closing share stonestreet", "closing serve"]
+    assert ours == ["closing share stonestreet", "closing serve", *binder]
     for command in COMMANDS:
         if command.readme_line:  # its output is checked against the README's lines under it
             assert README.splitlines()[command.readme_line - 1] == f"$ {command.line}"
@@ -83,6 +86,8 @@ def test_the_picture_maker_runs_the_readme_quickstart_as_written() -> None:
         ("web-team.png", "team", "2002-06-07T15:30-07:00"),
         ("memo-page-1.png", "memo.pdf", monday),
         ("web-purchaser.png", "stonestreet", monday),
+        ("binder-page-1.png", "closing-set.pdf", monday),
+        ("binder-page-2.png", "closing-set.pdf", monday),
     ]
 
 
@@ -121,6 +126,8 @@ def test_the_readme_shows_each_picture_and_names_its_moment() -> None:
         assert pictures.moment_words(picture.now) in around, picture.name
     assert re.findall(r"\(docs/([^)]+)\)", README) == [
         "memo-page-1.png",
+        "binder-page-1.png",
+        "binder-page-2.png",
         "web-team.png",
         "web-purchaser.png",
     ]

@@ -118,7 +118,7 @@ def write_a_closing_day_as_of(revision: str, url: str, seed_path: Path) -> None:
     engine.dispose()
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0007"])
 def test_an_older_database_upgrades_and_keeps_its_events(
     empty_database_url: str, seed_path: Path, revision: str
 ) -> None:

@@ -24,9 +24,8 @@ from closing.domain.chain import event_hash
 from closing.domain.errors import ExitCode
 from closing.domain.seal import read_seal, signer_key
 from closing.store import events as log
-from closing.store.connection import Connection, Database
 from tests.alert_receivers import HttpReceiver, SmtpReceiver, http_receiver, smtp_receiver
-from tests.helpers import Cli, as_owner
+from tests.helpers import Cli, tampering
 
 FRI = "2002-06-07T{}:00-07:00"
 DEAL = "neotherapeutics-2002-06-07"
@@ -57,17 +56,6 @@ def alice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     monkeypatch.chdir(folder)
     return keygen(tmp_path / "alice")
-
-
-@contextlib.contextmanager
-def tampering(database_url: str) -> Iterator[Connection]:
-    """A transaction of someone who can write the database behind closing's back: on PostgreSQL
-    the schema's owner with the append-only triggers off (a superuser's `session_replication_role
-    = replica`); on SQLite whoever can write the file."""
-    with Database(as_owner(database_url)).transaction() as connection:
-        if not connection.sqlite:
-            connection.execute("SET LOCAL session_replication_role = replica")
-        yield connection
 
 
 def rewrite_event(database_url: str, party: str, seq: int, **changes: object) -> None:

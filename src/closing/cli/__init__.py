@@ -90,11 +90,11 @@ LAZY_COMMANDS = {
     "serve": "web",
     "wire-instructions": "wires",
     "wires": "wires",
-    "report": "report",
-    "export": "report",
+    **dict.fromkeys(("report", "export"), "report"),
     "seal": "seals",
     "verify": "seals",
     "team": "team",
+    **dict.fromkeys(("attach", "binder", "documents", "release"), "documents"),
 }
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from closing.domain.breach import flagged_steps
 from closing.domain.cutoffs import markets_closed
@@ -23,6 +23,9 @@ from closing.domain.lapse import deal_lapsed, part_lapsed
 from closing.domain.machine import CLOSED, DONE, WAIVED, ProgressMachine, Refusal
 from closing.domain.terms import DETAIL_NAMES, StoredStep, StoredTerms
 from closing.domain.wire_instructions import WireStatus, company_missing
+
+if TYPE_CHECKING:
+    from closing.domain.documents import DocumentCopy
 
 DUE_SOON = timedelta(hours=2)
 _NO_MONEY = Decimal(0)
@@ -145,6 +148,7 @@ class Board:
     # Each step whose market cutoff has passed with the step still open for someone: (step id,
     # the cutoff, the words: "Fedwire is closed: a wire sent now arrives Monday").
     markets_closed: tuple[tuple[str, datetime, str], ...] = ()
+    documents: tuple[DocumentCopy, ...] = ()  # the closing set, when the deal file lists one
 
     @property
     def lapsed(self) -> bool:

@@ -30,6 +30,9 @@ SEAL = "seal"  # the record's heads signed with an SSH key into a file kept outs
 TEAM = "team"  # a member added to the deal's team, or a role granted or revoked
 # Events of the deal itself, recorded on the company row's chain: no step changes state.
 DEAL_EVENTS = frozenset({REVISION, INSTRUCTIONS, INSTRUCTIONS_VERIFIED, SEAL, TEAM})
+ATTACH = "attach"  # a file of the closing set received (closing.domain.documents); moves no step
+RELEASE = "release"  # pages held in escrow released; moves no step
+_NO_STEP = DEAL_EVENTS | {ATTACH, RELEASE}
 COMPANY_SLUG = "@company"  # the company's own row: it holds the deal's steps and their events
 
 
@@ -256,7 +259,7 @@ def replay(machine: ProgressMachine, events: list[Event]) -> Standing:
         if kind == WITHDRAW:
             standing.withdrawn = event
             continue
-        if kind in DEAL_EVENTS:
+        if kind in _NO_STEP:
             continue
         if kind == UNDO and states.get(step) is None and standing.receipts.get(step):
             standing.receipts[step].pop()  # the correction of a partial receipt

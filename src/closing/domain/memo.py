@@ -16,10 +16,13 @@ from decimal import Decimal
 
 from closing.domain.board import Board
 from closing.domain.chain import record_digest
+from closing.domain.documents import DocumentLine, document_lines
 from closing.domain.events import (
+    ATTACH,
     INSTRUCTIONS,
     INSTRUCTIONS_VERIFIED,
     RECEIPT,
+    RELEASE,
     REVERSE,
     SEAL,
     UNDO,
@@ -46,7 +49,7 @@ from closing.domain.redaction import Masker, account_numbers
 
 CORRECTIONS = (UNDO, REVERSE, WAIVE, WITHDRAW)
 WIRE_INSTRUCTIONS = (INSTRUCTIONS, INSTRUCTIONS_VERIFIED)
-KNOWN_KINDS = (MARK, RECEIPT, *CORRECTIONS)
+KNOWN_KINDS = (MARK, RECEIPT, *CORRECTIONS, ATTACH, RELEASE)  # files: the documents section
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ class Memo:
     integrity: str  # what `closing verify` found, in a sentence
     seals: tuple[SealLine, ...] = ()  # the seals recorded by the memo's moment
     held: tuple[Item, ...] = ()  # held until the payment is in: not yet to do
+    documents: tuple[DocumentLine, ...] = ()  # the closing set, when the deal file lists one
 
 
 def long_date(day: date) -> str:
@@ -358,6 +362,7 @@ def build_memo(
         integrity=integrity,
         seals=tuple(seals),
         held=held,
+        documents=document_lines(board.documents, zone),
     )
 
 

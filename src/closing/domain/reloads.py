@@ -42,8 +42,8 @@ def term_changes(old: DealTerms, new: DealTerms) -> list[str]:
     after = new.model_dump()
     changes: list[str] = []
     for key in after:
-        if key == "steps":
-            changes += _step_changes(before.get("steps", []), after["steps"])
+        if key in ("steps", "documents"):  # lists of things with ids
+            changes += _step_changes(before.get(key, []), after[key], key)
         else:
             changes += _leaf_changes(key, before.get(key), after[key])
     return changes
@@ -72,7 +72,9 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _step_changes(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]) -> list[str]:
+def _step_changes(
+    old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]], noun: str = "steps"
+) -> list[str]:
     before = {step["id"]: step for step in old}
     after = {step["id"]: step for step in new}
     added = [step_id for step_id in after if step_id not in before]
@@ -84,13 +86,13 @@ def _step_changes(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, A
             changed.append(f"{step_id} ({', '.join(keys)})")
     parts = []
     if added:
-        parts.append(f"steps added: {', '.join(added)}")
+        parts.append(f"{noun} added: {', '.join(added)}")
     if removed:
-        parts.append(f"steps removed: {', '.join(removed)}")
+        parts.append(f"{noun} removed: {', '.join(removed)}")
     if changed:
-        parts.append(f"steps changed: {'; '.join(changed)}")
+        parts.append(f"{noun} changed: {'; '.join(changed)}")
     if not parts and [s["id"] for s in old] != [s["id"] for s in new]:
-        parts.append("steps reordered")
+        parts.append(f"{noun} reordered")
     return parts
 
 

@@ -200,6 +200,34 @@ class AlertRulesCommon:
         return self.replaced(changes)
 
 
+class SignatoryCommon:
+    """Who signs a document for a party, in words (the deal file's `Signatory`, the stored
+    `StoredSignatory`)."""
+
+    if TYPE_CHECKING:
+        party: str
+        name: str | None
+        title: str | None
+
+    @property
+    def shown(self) -> str:
+        if self.name:
+            return f"{self.name}, {self.title}" if self.title else self.name
+        return f"the {self.party}'s {(self.title or 'authorised signatory').lower()}"
+
+
+class DocumentCommon:
+    """A document of the closing set's number for a purchaser (the deal file's `DocumentSpec`,
+    the stored `StoredDocument`)."""
+
+    if TYPE_CHECKING:
+        numbered: str | None
+
+    def number(self, position: int) -> str | None:
+        """The instrument's number for the purchaser at `position` (0-based) of Schedule 1."""
+        return f"{self.numbered}{position + 1}" if self.numbered else None
+
+
 # --- the stored terms --------------------------------------------------------------------------
 
 
@@ -325,6 +353,29 @@ class StoredParty:
 
 
 @dataclass(frozen=True)
+class StoredSignatory(SignatoryCommon):
+    party: str
+    name: str | None
+    title: str | None
+
+
+@dataclass(frozen=True)
+class StoredDocument(DocumentCommon):
+    """A document of the closing set: who signs it, its form, what it satisfies and waits for."""
+
+    id: str
+    title: str
+    signatories: list[StoredSignatory]
+    per_purchaser: bool
+    numbered: str | None
+    form: str
+    holds_originals: str | None
+    satisfies: list[str]
+    release_when: list[str]
+    note: str | None
+
+
+@dataclass(frozen=True)
 class StoredStep(StepCommon):
     id: str
     title: str
@@ -366,3 +417,4 @@ class StoredTerms(TermsCommon):
     report: StoredReportSettings | None
     outside_date: date | None
     parties: dict[str, StoredParty]
+    documents: list[StoredDocument]

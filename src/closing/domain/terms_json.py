@@ -19,6 +19,7 @@ from closing.domain.terms import (
     StoredCompany,
     StoredContact,
     StoredCutoff,
+    StoredDocument,
     StoredDue,
     StoredOverdueRepeat,
     StoredParty,
@@ -27,6 +28,7 @@ from closing.domain.terms import (
     StoredRegistration,
     StoredReportSettings,
     StoredSecurities,
+    StoredSignatory,
     StoredStep,
     StoredStepAlerts,
     StoredTerms,
@@ -80,6 +82,25 @@ def read_terms(text: str) -> StoredTerms:
         report=None if report is None else StoredReportSettings(report.get("templates")),
         outside_date=_day(data.get("outside_date")),
         parties={name: _party(party) for name, party in data.get("parties", {}).items()},
+        documents=[_document(document) for document in data.get("documents", [])],
+    )
+
+
+def _document(data: dict[str, Any]) -> StoredDocument:
+    return StoredDocument(
+        id=data["id"],
+        title=data["title"],
+        signatories=[
+            StoredSignatory(s["party"], s.get("name"), s.get("title"))
+            for s in data.get("signatories", [])
+        ],
+        per_purchaser=data.get("per_purchaser", False),
+        numbered=data.get("numbered"),
+        form=data.get("form", "pdf"),
+        holds_originals=data.get("holds_originals"),
+        satisfies=data.get("satisfies", []),
+        release_when=data.get("release_when", []),
+        note=data.get("note"),
     )
 
 

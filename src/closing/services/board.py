@@ -66,6 +66,11 @@ def read_board(
     instructions = wires.wire_status_of(connection, deal.id, as_of=now)
     warning = record_warning(connection, deal)
     shown = build_board(deal, purchasers, events, now, failing, company, instructions)
+    if deal.terms.documents:
+        from closing.domain.documents import copies
+
+        parties = [*([company] if company else []), *purchasers]
+        shown = replace(shown, documents=tuple(copies(deal.terms, parties, events)))
     return replace(shown, record_warning=warning) if warning else shown
 
 

@@ -5,16 +5,20 @@ one); the heads and the record's digest prove the record later, and so does a se
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
 from closing.domain.chain import Break, check_chain, record_digest
 from closing.domain.deal import Deal
+from closing.domain.documents import read_attachment
 from closing.domain.errors import RecordBrokenError
+from closing.domain.events import ATTACH
 from closing.domain.seal import Seal, SealedHead, first_gone
 from closing.services.deals import open_deal
 from closing.store import events as log
-from closing.store.connection import Database
+from closing.store import files
+from closing.store.connection import Connection, Database
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ def verify_log(
             if chain.events and chain.events[-1].hash:
                 heads[chain.party] = chain.events[-1].hash or ""
                 lengths[chain.party] = chain.events[-1].event.seq
+        broken = broken or _file_break(connection, stored)
         gone = None if seal is None else _first_gone(seal, stored)
         detail = (
             f"{broken.party} #{broken.seq}: {broken.what}: {broken.detail}"
@@ -71,6 +76,31 @@ def verify_log(
         ok = broken is None and gone is None
         log.insert_verification(connection, deal.id, now, ok, events, detail)
     return LogCheck(deal, events, heads, broken, lengths, gone)
+
+
+def _file_break(connection: Connection, stored: list[log.Chain]) -> Break | None:
+    """Every file an `attach` event names must still be kept, its bytes matching its SHA-256."""
+    checked: dict[str, str | None] = {}
+    for chain in stored:
+        for chained in chain.events:
+            event = chained.event
+            if event.kind != ATTACH:
+                continue
+            page = read_attachment(chain.party, event)
+            if page.sha256 not in checked:
+                content = files.file_content(connection, page.sha256)
+                checked[page.sha256] = (
+                    "its bytes are gone from the database"
+                    if content is None
+                    else None
+                    if hashlib.sha256(content).hexdigest() == page.sha256
+                    else "its stored bytes no longer match its SHA-256 (changed in the database)"
+                )
+            what = checked[page.sha256]
+            if what is not None:
+                detail = f"file {page.name} of {page.document} (sha256 {page.sha256[:16]}): {what}"
+                return Break(chain.party, event.seq, event.id, "file changed", detail)
+    return None
 
 
 def _first_gone(seal: Seal, stored: list[log.Chain]) -> tuple[SealedHead, str] | None:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Table,
@@ -338,6 +339,17 @@ class TeamMemberRow(SQLModel, table=True):
     changed_at: datetime = _moment()
 
 
+class StoredFileRow(SQLModel, table=True):
+    """A file of the closing set (`closing attach`), kept once by the SHA-256 of its bytes; the
+    `attach` event names it by that hash, so `closing verify` can prove the bytes unchanged."""
+
+    __tablename__ = "stored_file"
+    sha256: str = Field(sa_column=Column(String(64), primary_key=True))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    stored_at: datetime = _moment()
+
+
 class MetaRow(SQLModel, table=True):
     __tablename__ = "closing_meta"
     key: str = Field(primary_key=True)
@@ -350,3 +362,4 @@ BANK_CREDITS = _table("bank_credit")
 SHARES = _table("share")
 META = _table("closing_meta")
 TEAM_MEMBERS = _table("team_member")
+STORED_FILES = _table("stored_file")

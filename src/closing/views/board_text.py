@@ -123,8 +123,19 @@ def board_view(
     blocked = blocked_lines(shown, board)
     if blocked:
         parts.append(Text("\n".join(blocked), style=BLOCKED_STYLE))
+    if any(copy.pages for copy in board.documents):
+        parts.append(Text(documents_line(board)))
     parts.append(Text(LEGEND, style="dim"))
     return Unpadded(Group(*parts))
+
+
+def documents_line(board: Board) -> str:
+    """`Documents: 1 released, 1 received (held), 8 pending (closing documents)`."""
+    counts: dict[str, int] = {}
+    for copy in board.documents:
+        counts[copy.state] = counts.get(copy.state, 0) + 1
+    said = ", ".join(f"{count} {state}" for state, count in counts.items())
+    return f"Documents: {said} (closing documents)"
 
 
 class Unpadded:

@@ -44,7 +44,11 @@ def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
         details = [by]
         if event.occurred_at != event.recorded_at:
             details.append(f"happened {local(event.occurred_at, zone)}")
-        if event.evidence:
+        if event.evidence and event.kind in ("attach", "release"):
+            from closing.domain.documents import evidence_words
+
+            details.append(neutral(evidence_words(event)))
+        elif event.evidence:
             details.append(neutral(f"{event.evidence_kind or 'evidence'} {event.evidence}"))
         if event.amount is not None:
             details.append(format_money(event.amount))

@@ -17,6 +17,7 @@ from closing.domain.board import Board, PurchaserStatus, StepStatus
 from closing.domain.money import money_text
 from closing.domain.owners import owner_of
 from closing.domain.wire_instructions import Version, WireStatus
+from closing.views.documents import document_state
 
 
 def iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
@@ -95,6 +96,7 @@ def board_json(board: Board) -> dict[str, Any]:
         "alerts": {"failing_deliveries": board.failing_alerts},
         "record": {"warning": board.record_warning},
         "wire_instructions": wire_instructions_json(board.wire_instructions, zone),
+        "documents": [document_state(copy) for copy in board.documents],
     }
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import TypeAdapter, ValidationError
 
 from closing.domain.dealfile.checks import check_dates, check_schedule_1, check_steps
+from closing.domain.dealfile.documents import check_documents
 from closing.domain.dealfile.fields import slugify
 from closing.domain.dealfile.located import Located
 from closing.domain.dealfile.parties import check_owners
@@ -58,6 +59,9 @@ def load_deal_file(path: str | Path) -> DealFile:
     purchasers = _validate_purchasers(located, raw_purchasers)
     if "steps" in good:
         check_steps(located, good["steps"], good.get("key_dates", {}))
+        if "documents" in good:
+            steps = {step.id: step.party for step in good["steps"]}
+            check_documents(located, good["documents"], steps)
     if {"agreement_date", "closing_date", "business_days"} <= good.keys():
         check_dates(located, good["agreement_date"], good["closing_date"], good["business_days"])
         outside = good.get("outside_date")

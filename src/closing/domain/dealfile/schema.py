@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from closing.domain.calendar import calendar_problem
 from closing.domain.cutoffs import MARKET_CUTOFFS, market_cutoff
 from closing.domain.dealfile.alert_rules import AlertRules, StepAlerts
+from closing.domain.dealfile.documents import DocumentSpec
 from closing.domain.dealfile.fields import Count, Day, Money, Slug, Spec, StepId, slugify
 from closing.domain.dealfile.parties import PartySpec
 from closing.domain.terms import (
@@ -355,6 +356,7 @@ class DealTerms(Spec, TermsCommon):
     report: ReportSettings | None = None
     outside_date: Day | None = None  # the closing lapses if not closed by the end of this day
     parties: dict[str, PartySpec] = Field(default={}, max_length=1000)
+    documents: list[DocumentSpec] = Field(default=[], max_length=200)  # the closing set
 
     def calendar_names(self, purchasers: Sequence[PurchaserSpec] = ()) -> set[str]:
         """Every calendar the deal's deadlines can use (for the snapshot stored with it)."""

@@ -1,0 +1,370 @@
+"""The closing set, pure: a file attached to a document (`attach` events, each naming the file by
+the SHA-256 of its bytes), where each document stands for each party (pending, received (held),
+released, countersigned), which steps its files satisfy, and whether a held page may be released.
+
+Files are data: a name is reduced to a plain file name (no folders, no control characters, at
+most `MAX_NAME` characters), the media type is read from the bytes before the name, and nothing
+here ever renders a file.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from closing.domain.errors import NotFoundError, RefusedError, UsageError
+from closing.domain.events import ATTACH, RELEASE, Event, Purchaser, who_text
+from closing.domain.terms import StoredDocument, StoredSignatory, StoredTerms
+from closing.domain.timefmt import local
+
+FILE_EVIDENCE = "file"
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_NAME = 200
+
+PENDING = "pending"
+RECEIVED = "received"
+HELD = "received (held)"
+RELEASED = "released"
+COUNTERSIGNED = "countersigned"
+
+_MAGIC = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
+)
+_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def safe_file_name(name: str) -> str:
+    """The last part of `name`, with control and format characters (bidi overrides) removed,
+    separators and leading dots dropped, at most `MAX_NAME` characters (the extension kept)."""
+    last = re.split(r"[/\\]", name)[-1]
+    kept = "".join(c for c in last if unicodedata.category(c)[0] != "C").strip().lstrip(".")
+    kept = kept.replace(":", "_") or "file"
+    if len(kept) > MAX_NAME:
+        stem, dot, extension = kept.rpartition(".")
+        extension = extension[:20] if dot and stem else ""
+        kept = kept[: MAX_NAME - len(extension) - 1].rstrip() + (
+            "." + extension if extension else ""
+        )
+    return kept
+
+
+def media_type(name: str, head: bytes) -> str:
+    """What the file is, from its first bytes (a name can lie), else from its name."""
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    lowered = name.lower()
+    if head.startswith(b"PK\x03\x04"):
+        return _DOCX if lowered.endswith(".docx") else "application/zip"
+    if lowered.endswith(".eml"):
+        return "message/rfc822"
+    guessed = mimetypes.guess_type(lowered, strict=True)[0]
+    return guessed or "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One file received for a document, as its `attach` event records it."""
+
+    document: str
+    party: str  # the party's slug (@company for the company's own documents)
+    signatory: str | None  # `purchaser` or `company`: whose page it is, when the document is signed
+    signatory_name: str | None
+    sha256: str
+    name: str
+    size: int
+    media_type: str
+    form: str
+    hold: bool
+    seq: int
+    at: datetime
+    actor: str
+    on_behalf_of: str | None = None  # `--by`, beside the authenticated actor
+
+    @property
+    def evidence(self) -> str:
+        return attach_evidence(self)
+
+    @property
+    def who(self) -> str:
+        return who_text(self.actor, self.on_behalf_of)
+
+
+def attach_evidence(attachment: Attachment) -> str:
+    """The event's evidence: every fact of the file, as canonical JSON (covered by the chain)."""
+    fields = {
+        "document": attachment.document,
+        "signatory": attachment.signatory,
+        "signatory_name": attachment.signatory_name,
+        "sha256": attachment.sha256,
+        "name": attachment.name,
+        "size": attachment.size,
+        "media_type": attachment.media_type,
+        "form": attachment.form,
+        "hold": attachment.hold,
+    }
+    return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def read_attachment(party: str, event: Event) -> Attachment:
+    data: dict[str, Any] = orjson.loads(event.evidence or "{}")
+    return Attachment(
+        document=str(data["document"]),
+        party=party,
+        signatory=data.get("signatory"),
+        signatory_name=data.get("signatory_name"),
+        sha256=str(data["sha256"]),
+        name=str(data["name"]),
+        size=int(data["size"]),
+        media_type=str(data["media_type"]),
+        form=str(data["form"]),
+        hold=bool(data["hold"]),
+        seq=event.seq,
+        at=event.occurred_at,
+        actor=event.actor,
+        on_behalf_of=event.on_behalf_of,
+    )
+
+
+@dataclass(frozen=True)
+class Release:
+    documents: tuple[str, ...]
+    effective: date
+    reason: str
+    at: datetime
+    actor: str
+    seq: int
+    on_behalf_of: str | None = None  # `--by`, beside the authenticated actor
+
+    @property
+    def who(self) -> str:
+        return who_text(self.actor, self.on_behalf_of)
+
+
+def release_evidence(documents: Sequence[str], effective: date) -> str:
+    fields = {"documents": list(documents), "effective": effective.isoformat()}
+    return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def read_release(event: Event) -> Release:
+    data: dict[str, Any] = orjson.loads(event.evidence or "{}")
+    return Release(
+        documents=tuple(data["documents"]),
+        effective=date.fromisoformat(data["effective"]),
+        reason=event.note or "",
+        at=event.occurred_at,
+        actor=event.actor,
+        seq=event.seq,
+        on_behalf_of=event.on_behalf_of,
+    )
+
+
+@dataclass(frozen=True)
+class DocumentCopy:
+    """One document for one party: the purchaser's counterpart or instrument, or the company's own
+    document (party `@company`), with the files received and where it stands."""
+
+    document: StoredDocument
+    party: Purchaser
+    number: str | None  # W-1, W-2 for numbered instruments
+    pages: tuple[Attachment, ...]
+    release: Release | None
+
+    @property
+    def signatories(self) -> list[StoredSignatory]:
+        return self.document.signatories
+
+    def page_of(self, signatory: StoredSignatory) -> Attachment | None:
+        for page in reversed(self.pages):
+            if page.signatory == signatory.party:
+                return page
+        return None
+
+    @property
+    def missing_signatures(self) -> list[StoredSignatory]:
+        return [s for s in self.signatories if self.page_of(s) is None]
+
+    @property
+    def complete(self) -> bool:
+        """Every signatory's page is in (or, for a document nobody signs, any file is)."""
+        if self.signatories:
+            return not self.missing_signatures
+        return bool(self.pages)
+
+    @property
+    def held(self) -> bool:
+        return any(page.hold for page in self.pages) and self.release is None
+
+    @property
+    def state(self) -> str:
+        if not self.pages:
+            return PENDING
+        if self.held:
+            return HELD
+        if self.release is not None:
+            return RELEASED
+        if len(self.signatories) > 1 and self.complete:
+            return COUNTERSIGNED
+        return RECEIVED
+
+
+def copies(
+    terms: StoredTerms,
+    parties: Sequence[Purchaser],
+    events: Mapping[int, Sequence[Event]],
+) -> list[DocumentCopy]:
+    """Every document x party of the deal, in the deal file's order, then Schedule 1's."""
+    company = next((p for p in parties if p.is_company), None)
+    purchasers = [p for p in parties if not p.is_company]
+    result: list[DocumentCopy] = []
+    for document in terms.documents:
+        owners = purchasers if document.per_purchaser else [company] if company else []
+        for index, party in enumerate(owners):
+            pages: list[Attachment] = []
+            release: Release | None = None
+            for event in events.get(party.id, ()):
+                if event.kind == ATTACH:
+                    page = read_attachment(party.slug, event)
+                    if page.document == document.id:
+                        pages.append(page)
+                elif event.kind == RELEASE:
+                    found = read_release(event)
+                    if document.id in found.documents:
+                        release = found
+            number = document.number(index) if document.per_purchaser else None
+            result.append(DocumentCopy(document, party, number, tuple(pages), release))
+    return result
+
+
+def find_document(terms: StoredTerms, text: str) -> StoredDocument:
+    wanted = text.strip().casefold()
+    for document in terms.documents:
+        if document.id.casefold() == wanted:
+            return document
+    names = ", ".join(d.id for d in terms.documents) or "none (add documents: to the deal file)"
+    raise NotFoundError(f"deal has no document {text!r}; its documents are {names}")
+
+
+def choose_signatory(
+    document: StoredDocument, pages: Sequence[Attachment], wanted: str | None
+) -> StoredSignatory | None:
+    """Whose page a file is: the signatory `--signatory` names (by name or by party), else the
+    first whose page is not in yet, else (a further copy, the original say) the last one."""
+    if not document.signatories:
+        if wanted:
+            raise UsageError(f"nobody signs {document.id}; drop --signatory")
+        return None
+    if wanted:
+        key = wanted.strip().casefold()
+        for signatory in document.signatories:
+            if key in (signatory.party, (signatory.name or "").casefold()):
+                return signatory
+        names = ", ".join(s.name or s.party for s in document.signatories)
+        raise NotFoundError(
+            f"{document.id} has no signatory {wanted!r}; its signatories are {names}"
+        )
+    received = {page.signatory for page in pages}
+    for signatory in document.signatories:
+        if signatory.party not in received:
+            return signatory
+    return document.signatories[-1]
+
+
+def release_missing(
+    document: StoredDocument, party_states: Mapping[str, str], company_states: Mapping[str, str]
+) -> list[str]:
+    """The release conditions (steps) of `document` not done yet for the party."""
+    done = {**company_states, **party_states}
+    return [step for step in document.release_when if step not in done]
+
+
+def marked_without_files(
+    copy: DocumentCopy, party_states: Mapping[str, str], company_states: Mapping[str, str]
+) -> list[str]:
+    """The steps the document satisfies that are marked although its pages are not all on file
+    (pages exchanged by e-mail first, filed later): what the list shows as not on file."""
+    if copy.complete:
+        return []
+    done = {**company_states, **party_states}
+    return [step for step in copy.document.satisfies if step in done]
+
+
+def pages_named(pages: Iterable[Attachment]) -> str:
+    """`sha256:ab12... stonestreet-page.pdf` of each file, for the mark a set of pages makes."""
+    return "; ".join(f"{page.name} (sha256 {page.sha256[:16]})" for page in pages)
+
+
+def check_release_reason(reason: str) -> None:
+    if not reason.strip():
+        raise RefusedError("a release needs --reason TEXT")
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    """What the memo says of one document x party: signatories, form, when released, who holds
+    the originals, the files' hashes, and the signatures not on file."""
+
+    document: str  # its title, with the instrument's number
+    party: str
+    signatories: str
+    form: str
+    state: str
+    released: str  # when and by whom, and the effective date; "" when not released
+    holds_originals: str
+    files: tuple[str, ...]  # `name: sha256 ...`
+    missing: str  # the signatures (or files) not on file, "" when none
+
+
+def document_lines(found: Sequence[DocumentCopy], zone: ZoneInfo) -> tuple[DocumentLine, ...]:
+    lines = []
+    for copy in found:
+        document = copy.document
+        release = copy.release
+        missing = "; ".join(s.shown for s in copy.missing_signatures)
+        if not copy.pages:
+            missing = "nothing on file" + (f" (signatures: {missing})" if missing else "")
+        lines.append(
+            DocumentLine(
+                document=document.title + (f" {copy.number}" if copy.number else ""),
+                party=copy.party.name,
+                signatories="; ".join(s.shown for s in document.signatories) or "-",
+                form=document.form,
+                state=copy.state,
+                released=""
+                if release is None
+                else f"{local(release.at, zone)} by {release.who}, effective "
+                f"{release.effective.isoformat()}",
+                holds_originals=document.holds_originals or "-",
+                files=tuple(f"{page.name}: SHA-256 {page.sha256}" for page in copy.pages),
+                missing=missing,
+            )
+        )
+    return tuple(lines)
+
+
+def evidence_words(event: Event) -> str:
+    """An attach or release event's evidence as people read it in `closing history`."""
+    if event.kind == RELEASE:
+        release = read_release(event)
+        return f"released {', '.join(release.documents)}, effective {release.effective}"
+    page = read_attachment("", event)
+    whose = f", {page.signatory}'s page" if page.signatory else ""
+    held = ", held" if page.hold else ""
+    return (
+        f"file of {page.document}{whose}: {page.name} ({page.media_type}, {page.size:,} bytes, "
+        f"{page.form}{held}) sha256 {page.sha256[:16]}"
+    )

@@ -1,0 +1,72 @@
+"""`closing binder`: the closing set gathered for the binder: the memo as of now (after `closing
+verify`, which must hold), every document x party's files in the deal file's order, loaded one at
+a time from the database when the binder reaches them, and verify's digest, heads and seals."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from closing.domain.documents import Attachment, DocumentCopy
+from closing.domain.errors import RecordBrokenError
+from closing.domain.memo import Memo, Verified, build_memo
+from closing.domain.timefmt import local
+from closing.services.board import board
+from closing.services.documents import closing_set
+from closing.services.record import deal_record
+from closing.services.verify import LogCheck, verify_log
+from closing.store import files
+from closing.store.connection import Database
+
+
+@dataclass(frozen=True)
+class BinderFile:
+    copy: DocumentCopy
+    page: Attachment
+    load: Callable[[], bytes]
+
+
+@dataclass(frozen=True)
+class BinderContent:
+    memo: Memo
+    check: LogCheck
+    verified_at: str
+    files: list[BinderFile]
+
+
+def _loader(database: Database, page: Attachment) -> Callable[[], bytes]:
+    def load() -> bytes:
+        with database.transaction(write=False) as connection:
+            content = files.file_content(connection, page.sha256)
+        if content is None or hashlib.sha256(content).hexdigest() != page.sha256:
+            raise RecordBrokenError(
+                f"the stored bytes of {page.name} no longer match its SHA-256; run closing verify"
+            )
+        return content
+
+    return load
+
+
+def binder_content(database: Database, deal_name: str | None, now: datetime) -> BinderContent:
+    """What the binder holds; refused (exit 8) when the record does not hold."""
+    shown = board(database, deal_name, now)
+    slug = shown.terms.slug
+    check = verify_log(database, slug, now)
+    if check.broken is not None:
+        broken = check.broken
+        raise RecordBrokenError(
+            f"the event log of {slug} does not hold (event #{broken.seq} of "
+            f"{broken.party.lstrip('@')} is {broken.what}); no binder can certify it: see "
+            "closing verify"
+        )
+    record = deal_record(database, slug)
+    memo = build_memo(record, shown, Verified(now, check.events, check.heads), now)
+    found = closing_set(database, slug)
+    listed = [
+        BinderFile(copy, page, _loader(database, page))
+        for copy in found.copies
+        for page in copy.pages
+    ]
+    return BinderContent(memo, check, local(now, shown.terms.zone), listed)

@@ -1,0 +1,384 @@
+"""The closing set as one PDF (`closing binder`): a cover, the closing memorandum, a hyperlinked
+index (each entry a link to its tab, and an outline item per document), every stored file in
+order (images made pages with img2pdf, a file that cannot be shown a page that says so), each of
+its pages stamped in the margin with the document id and the file's hash prefix, and the record's
+integrity page. Or as a zip: the files under readable names, `index.html` and `index.csv`.
+
+Files are data: a PDF's pages are copied without its scripts, actions or forms
+(`pypdf.PdfWriter.add_page` takes the page alone, and the document catalogue's /OpenAction and
+/AA are never copied); an HTML file is never rendered, only listed and put in the zip.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+from closing.domain.documents import Attachment, DocumentCopy
+from closing.domain.text import neutral
+from closing.views.export import neutralise
+
+if TYPE_CHECKING:
+    from pypdf import PageObject
+
+STAMP_SIZE = 7  # points
+PX = 0.75  # WeasyPrint's CSS pixel in PDF points
+_LINK_BASE = "https://binder.invalid/tab/"
+IMAGES = ("image/png", "image/jpeg", "image/gif", "image/tiff")
+
+
+@dataclass(frozen=True)
+class Tab:
+    """One file of the binder, in order: its document x party, the file, and its bytes' loader."""
+
+    number: int
+    copy: DocumentCopy
+    page: Attachment
+    load: Callable[[], bytes]
+
+    @property
+    def stamp(self) -> str:
+        number = f" {self.copy.number}" if self.copy.number else ""
+        party = self.copy.party.slug
+        return f"{self.copy.document.id}{number} / {party} / sha256 {self.page.sha256[:16]}"
+
+    @property
+    def title(self) -> str:
+        number = f" {self.copy.number}" if self.copy.number else ""
+        return f"{self.copy.document.title}{number} - {self.copy.party.name}"
+
+    @property
+    def released(self) -> str:
+        release = self.copy.release
+        return release.effective.isoformat() if release is not None else ""
+
+    @property
+    def file_name(self) -> str:
+        """`03-spa-stonestreet-company-page.pdf`: the zip's readable, safe name."""
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", self.page.name).strip("-.") or "file"
+        signer = f"-{self.page.signatory}" if self.page.signatory else ""
+        party = self.copy.party.slug.lstrip("@")
+        name = f"{self.number:02d}-{self.copy.document.id}-{party}{signer}-{stem}"
+        return name[-180:] if len(name) > 180 else name
+
+
+@dataclass(frozen=True)
+class Integrity:
+    digest: str
+    heads: dict[str, str]
+    events: int
+    verified_at: str
+    seals: Sequence[str]
+
+
+_STYLE = (
+    "@page { size: letter; margin: 0.9in 0.8in; } body { font-family: serif; font-size: 10pt; }"
+    " h1 { font-size: 20pt; } table { border-collapse: collapse; width: 100%; }"
+    " td, th { border-bottom: 0.5pt solid #999; padding: 3pt; text-align: left;"
+    " vertical-align: top; font-size: 8.5pt; } a { color: #003a80; text-decoration: none; }"
+    " code { font-size: 7.5pt; word-break: break-all; }"
+)
+
+
+def _layout(body: str) -> Any:
+    """`body` laid out by WeasyPrint as Letter pages (data: URLs only: nothing fetched)."""
+    import logging
+
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    return HTML(
+        string=f"<html><head><style>{_STYLE}</style></head><body>{body}</body></html>",
+        url_fetcher=URLFetcher(allowed_protocols=("data",)),
+    ).render()
+
+
+def _html_page(body: str) -> bytes:
+    return bytes(_layout(body).write_pdf())
+
+
+def _index_body(tabs: Sequence[Tab], first_pages: dict[int, int]) -> str:
+    rows = []
+    for tab in tabs:
+        e = html.escape
+        signers = "; ".join(s.shown for s in tab.copy.document.signatories) or "-"
+        page = first_pages.get(tab.number, 0) + 1
+        rows.append(
+            f'<tr><td><a href="{_LINK_BASE}{tab.number}">{tab.number}</a></td>'
+            f'<td><a href="{_LINK_BASE}{tab.number}">{e(tab.title)}</a></td>'
+            f"<td>{e(signers)}</td><td>{e(tab.page.form)}</td><td>{e(tab.released)}</td>"
+            f"<td><code>{tab.page.sha256[:16]}</code></td><td>{page}</td></tr>"
+        )
+    return (
+        "<h1>Index of the closing set</h1><table><thead><tr><th>Tab</th><th>Document</th>"
+        "<th>Signatories</th><th>Form</th><th>Released</th><th>SHA-256</th><th>Page</th></tr>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _note_page(tab: Tab, why: str) -> bytes:
+    e = html.escape
+    return _html_page(
+        f"<h1>{e(tab.title)}</h1><p>The file <b>{e(tab.page.name)}</b> ({e(tab.page.media_type)},"
+        f" {tab.page.size:,} bytes) {e(why)}; it is kept in the record and in the zip binder"
+        f" (closing binder --format zip).</p><p>SHA-256 <code>{tab.page.sha256}</code></p>"
+    )
+
+
+def _pdf_text(text: str) -> bytes:
+    """`text` as a PDF string literal's content (Latin-1; the hash and ids are ASCII anyway)."""
+    raw = text.encode("latin-1", "replace")
+    return raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+
+
+def stamp_pdf(text: str, width: float, height: float) -> bytes:
+    """A one-page PDF, `width` x `height` points, with `text` in its bottom margin (Helvetica, a
+    standard font: nothing embedded), to lay over a page of a file."""
+    content = b"BT /F1 %d Tf 0.25 g 18 8 Td (%s) Tj ET" % (STAMP_SIZE, _pdf_text(text))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.2f %.2f] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>" % (width, height),
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content) + 1, content),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(
+        b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    )
+    return out.getvalue()
+
+
+def _stamp(page: PageObject, text: str) -> None:
+    """Lay `text` in the bottom margin of `page`, over its own content."""
+    from pypdf import PdfReader
+
+    box = page.mediabox
+    overlay = PdfReader(io.BytesIO(stamp_pdf(text, float(box.width), float(box.height)))).pages[0]
+    page.merge_translated_page(overlay, float(box.left), float(box.bottom), over=True)
+
+
+def _file_pages(tab: Tab, data: bytes) -> list[PageObject]:
+    from pypdf import PdfReader
+
+    kind = tab.page.media_type
+    try:
+        if kind == "application/pdf":
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                return list(PdfReader(io.BytesIO(_note_page(tab, "is encrypted"))).pages)
+            return list(reader.pages)
+        if kind in IMAGES:
+            import img2pdf
+
+            letter = (img2pdf.in_to_pt(8.5), img2pdf.in_to_pt(11))
+            converted = img2pdf.convert(data, layout_fun=img2pdf.get_layout_fun(letter))
+            return list(PdfReader(io.BytesIO(converted)).pages)
+    except Exception:  # a damaged file is still listed: a page says it cannot be shown
+        return list(PdfReader(io.BytesIO(_note_page(tab, "cannot be read as a page"))).pages)
+    return list(PdfReader(io.BytesIO(_note_page(tab, "cannot be shown as pages here"))).pages)
+
+
+def _integrity_body(integrity: Integrity) -> str:
+    e = html.escape
+    heads = "".join(
+        f"<tr><td>{e(neutral(party.lstrip('@')))}</td><td><code>{head}</code></td></tr>"
+        for party, head in integrity.heads.items()
+    )
+    seals = "".join(f"<li>{e(neutral(line))}</li>" for line in integrity.seals) or "<li>none</li>"
+    return (
+        "<h1>The record's integrity</h1>"
+        f"<p>closing verify, {e(integrity.verified_at)}: {integrity.events:,} events hold.</p>"
+        f"<p>Record digest <code>{integrity.digest}</code></p>"
+        f"<table><thead><tr><th>Chain</th><th>Head</th></tr></thead><tbody>{heads}</tbody></table>"
+        f"<h2>Seals</h2><ul>{seals}</ul>"
+        "<p>Each file of this binder is named in the record by its SHA-256; each of its pages "
+        "is stamped with the document and the hash's first 16 characters.</p>"
+    )
+
+
+def binder_pdf(
+    cover: str,
+    memo_pdf: bytes,
+    tabs: Sequence[Tab],
+    integrity: Integrity,
+    out: IO[bytes],
+) -> int:
+    """Write the binder PDF to `out`; its page count."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.annotations import Link
+    from pypdf.generic import NameObject
+
+    writer = PdfWriter()
+    cover_pages = list(PdfReader(io.BytesIO(_html_page(cover))).pages)
+    memo_pages = list(PdfReader(io.BytesIO(memo_pdf)).pages)
+    tab_pages: list[tuple[Tab, list[PageObject]]] = []
+    for tab in tabs:
+        tab_pages.append((tab, _file_pages(tab, tab.load())))
+    # The index's own length moves every tab: lay it out until its page count settles.
+    before_index = len(cover_pages) + len(memo_pages)
+    index_count, first = 1, dict[int, int]()
+    for _ in range(4):
+        start = before_index + index_count
+        first = {}
+        for tab, pages in tab_pages:
+            first[tab.number] = start
+            start += len(pages)
+        index_pdf = _index_pdf(tabs, first)
+        if len(index_pdf[0]) == index_count:
+            break
+        index_count = len(index_pdf[0])
+    index_pages, links = index_pdf
+    for page in (*cover_pages, *memo_pages):
+        writer.add_page(page)
+    for page in index_pages:
+        added = writer.add_page(page)
+        if "/Annots" in added:
+            del added[NameObject("/Annots")]
+    for tab, pages in tab_pages:
+        for page in pages:
+            added = writer.add_page(page)
+            for key in ("/Annots", "/AA"):  # a file's links, forms and page actions stay out
+                if key in added:
+                    del added[NameObject(key)]
+            _stamp(added, tab.stamp)
+    for page in PdfReader(io.BytesIO(_html_page(_integrity_body(integrity)))).pages:
+        writer.add_page(page)
+    for index_page, number, rect in links:
+        writer.add_annotation(
+            before_index + index_page, Link(rect=rect, target_page_index=first[number])
+        )
+    writer.add_outline_item(title="Cover", page_number=0)
+    writer.add_outline_item(title="Closing memorandum", page_number=len(cover_pages))
+    index_item = writer.add_outline_item(title="Index", page_number=before_index)
+    for tab, _pages in tab_pages:
+        title = f"{tab.number}. {neutral(tab.title)}"
+        writer.add_outline_item(title=title, page_number=first[tab.number], parent=index_item)
+    writer.add_outline_item(title="The record's integrity", page_number=len(writer.pages) - 1)
+    writer.add_metadata({"/Title": neutral(cover_title(cover))})
+    writer.write(out)
+    return len(writer.pages)
+
+
+def cover_title(cover: str) -> str:
+    found = re.search(r"<h1>(.*?)</h1>", cover)
+    return html.unescape(found.group(1)) if found else "Closing set"
+
+
+def _index_pdf(
+    tabs: Sequence[Tab], first: dict[int, int]
+) -> tuple[list[PageObject], list[tuple[int, int, tuple[float, float, float, float]]]]:
+    """The index pages, and each link's (index page, tab number, rectangle in PDF points)."""
+    from pypdf import PdfReader
+
+    # Laid out once: the links' boxes are read from the layout the pages are written from.
+    document = _layout(_index_body(tabs, first))
+    links: list[tuple[int, int, tuple[float, float, float, float]]] = []
+    for index, page in enumerate(document.pages):
+        height = page.height * PX
+        for _kind, target, (x0, y0, x1, y1), *_rest in page.links:  # CSS px, from the top
+            if isinstance(target, str) and target.startswith(_LINK_BASE):
+                number = int(target[len(_LINK_BASE) :])
+                rect = (x0 * PX, height - y1 * PX, x1 * PX, height - y0 * PX)
+                links.append((index, number, rect))
+    pages = list(PdfReader(io.BytesIO(bytes(document.write_pdf()))).pages)
+    return pages, links
+
+
+def binder_zip(tabs: Sequence[Tab], memo_pdf: bytes, out: IO[bytes]) -> int:
+    """The zip binder: every file under a readable name, the memo, `index.html`, `index.csv`."""
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("memo.pdf", memo_pdf)
+        rows = []
+        for tab in tabs:
+            # PDFs and images are compressed already: stored as they are, in less time.
+            packed = tab.page.media_type in ("application/pdf", *IMAGES)
+            method = zipfile.ZIP_STORED if packed else zipfile.ZIP_DEFLATED
+            archive.writestr(f"files/{tab.file_name}", tab.load(), compress_type=method)
+            rows.append(tab)
+        archive.writestr("index.html", _index_html(rows))
+        archive.writestr("index.csv", _index_csv(rows))
+    return len(tabs)
+
+
+INDEX_FIELDS = (
+    "tab",
+    "document",
+    "party",
+    "signatory",
+    "form",
+    "released",
+    "file",
+    "name",
+    "media_type",
+    "size",
+    "sha256",
+)
+
+
+def _index_row(tab: Tab) -> list[str]:
+    return [
+        str(tab.number),
+        tab.copy.document.id + (f" {tab.copy.number}" if tab.copy.number else ""),
+        tab.copy.party.name,
+        tab.page.signatory_name or tab.page.signatory or "",
+        tab.page.form,
+        tab.released,
+        f"files/{tab.file_name}",
+        tab.page.name,
+        tab.page.media_type,
+        str(tab.page.size),
+        tab.page.sha256,
+    ]
+
+
+def _index_csv(tabs: Sequence[Tab]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
+    writer.writerow(INDEX_FIELDS)
+    for tab in tabs:
+        writer.writerow([neutralise(value) for value in _index_row(tab)])
+    return buffer.getvalue()
+
+
+def _index_html(tabs: Sequence[Tab]) -> str:
+    e = html.escape
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f'<td><a href="{e(value)}" download>{e(value)}</a></td>'
+            if field == "file"
+            else f"<td>{e(value)}</td>"
+            for field, value in zip(INDEX_FIELDS, _index_row(tab), strict=True)
+        )
+        + "</tr>"
+        for tab in tabs
+    )
+    head = "".join(f"<th>{field}</th>" for field in INDEX_FIELDS)
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'">'
+        f"<title>Closing set</title></head><body><table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{rows}</tbody></table></body></html>"
+    )
+
+
+__all__ = ["Integrity", "Tab", "binder_pdf", "binder_zip", "stamp_pdf"]

@@ -1,0 +1,125 @@
+"""The closing set as text and JSON (`closing documents`, and the documents of `status --json`):
+each document x party, its expected signatories, the files received, held or released, the form
+and each file's SHA-256. Names and titles are data: shown neutral, never as markup."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from closing.domain.documents import Attachment, DocumentCopy
+from closing.domain.text import neutral
+from closing.domain.timefmt import local
+
+
+def _page(page: Attachment, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "signatory": page.signatory,
+        "signatory_name": page.signatory_name,
+        "name": page.name,
+        "sha256": page.sha256,
+        "size": page.size,
+        "media_type": page.media_type,
+        "form": page.form,
+        "hold": page.hold,
+        "attached_at": page.at.isoformat(),
+        "attached_at_local": local(page.at, zone),
+        "attached_by": page.actor,
+        "on_behalf_of": page.on_behalf_of,
+    }
+
+
+def copy_document(
+    copy: DocumentCopy, zone: ZoneInfo, marked_without_files: Sequence[str] = ()
+) -> dict[str, Any]:
+    """One document x party as JSON (`marked_without_files`: the steps it satisfies that were
+    marked with pages not on file)."""
+    document = copy.document
+    release = copy.release
+    return {
+        "document": document.id,
+        "title": document.title,
+        "party": copy.party.slug,
+        "party_name": copy.party.name,
+        "number": copy.number,
+        "state": copy.state,
+        "form": document.form,
+        "holds_originals": document.holds_originals,
+        "signatories": [
+            {
+                "party": s.party,
+                "name": s.name,
+                "title": s.title,
+                "received": copy.page_of(s) is not None,
+            }
+            for s in document.signatories
+        ],
+        "missing_signatures": [s.party for s in copy.missing_signatures],
+        "satisfies": document.satisfies,
+        "marked_without_files": list(marked_without_files),
+        "release_when": document.release_when,
+        "released": None
+        if release is None
+        else {
+            "at": release.at.isoformat(),
+            "by": release.actor,
+            "on_behalf_of": release.on_behalf_of,
+            "effective": release.effective.isoformat(),
+            "reason": release.reason,
+        },
+        "files": [_page(page, zone) for page in copy.pages],
+    }
+
+
+def document_state(copy: DocumentCopy) -> dict[str, Any]:
+    """One document x party as the board's JSON shows it: where it stands, at a glance."""
+    last = copy.pages[-1] if copy.pages else None
+    return {
+        "document": copy.document.id,
+        "party": copy.party.slug,
+        "number": copy.number,
+        "state": copy.state,
+        "missing_signatures": [s.party for s in copy.missing_signatures],
+        "files": len(copy.pages),
+        "sha256": last.sha256 if last else None,
+        "released_at": copy.release.at.isoformat() if copy.release else None,
+    }
+
+
+def documents_text(
+    copies: Sequence[DocumentCopy], zone: ZoneInfo, unfiled: Sequence[Sequence[str]] = ()
+) -> str:
+    """One paragraph per document x party, for a person (`unfiled`: each one's steps marked
+    without its pages on file)."""
+    if not copies:
+        return "The deal file lists no documents (add documents: to it)."
+    lines: list[str] = []
+    for index, copy in enumerate(copies):
+        document = copy.document
+        number = f" {copy.number}" if copy.number else ""
+        lines.append(
+            f"{document.id}{number} - {neutral(copy.party.name)}: {copy.state} "
+            f"(form {document.form})"
+        )
+        for signatory in document.signatories:
+            page = copy.page_of(signatory)
+            got = "received" if page else "not on file"
+            lines.append(f"  signed by {neutral(signatory.shown)}: {got}")
+        for page in copy.pages:
+            held = ", held" if page.hold and copy.release is None else ""
+            lines.append(
+                f"  file {neutral(page.name)} ({page.media_type}, {page.size:,} bytes, "
+                f"{page.form}{held}) sha256 {page.sha256[:16]} at {local(page.at, zone)} by "
+                f"{neutral(page.who)}"
+            )
+        marked = unfiled[index] if index < len(unfiled) else ()
+        if marked:
+            lines.append(f"  {', '.join(marked)} marked, but not every page is on file")
+        if copy.release is not None:
+            release = copy.release
+            lines.append(
+                f"  released {local(release.at, zone)} by {neutral(release.who)}, effective "
+                f"{release.effective.isoformat()}: {neutral(release.reason)}"
+            )
+    return "\n".join(lines)
