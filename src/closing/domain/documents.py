@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -173,10 +173,10 @@ def read_release(event: Event) -> Release:
     )
 
 
-@dataclass(frozen=True)
-class DocumentCopy:
+class DocumentCopy(NamedTuple):
     """One document for one party: the purchaser's counterpart or instrument, or the company's own
-    document (party `@company`), with the files received and where it stands."""
+    document (party `@company`), with the files received and where it stands (a tuple: a large
+    deal's board has one per document and purchaser)."""
 
     document: StoredDocument
     party: Purchaser
@@ -185,7 +185,7 @@ class DocumentCopy:
     release: Release | None
 
     @property
-    def signatories(self) -> list[StoredSignatory]:
+    def signatories(self) -> tuple[StoredSignatory, ...]:
         return self.document.signatories
 
     def page_of(self, signatory: StoredSignatory) -> Attachment | None:
@@ -230,23 +230,29 @@ def copies(
     """Every document x party of the deal, in the deal file's order, then Schedule 1's."""
     company = next((p for p in parties if p.is_company), None)
     purchasers = [p for p in parties if not p.is_company]
+    # Each party's files and releases, read once (most parties of a large deal have none).
+    filed: dict[int, tuple[list[Attachment], list[Release]]] = {}
+    for party in parties:
+        for event in events.get(party.id, ()):
+            kind = event.kind
+            if kind in (ATTACH, RELEASE):
+                attached, releases = filed.setdefault(party.id, ([], []))
+                if kind == ATTACH:
+                    attached.append(read_attachment(party.slug, event))
+                else:
+                    releases.append(read_release(event))
     result: list[DocumentCopy] = []
     for document in terms.documents:
         owners = purchasers if document.per_purchaser else [company] if company else []
         for index, party in enumerate(owners):
-            pages: list[Attachment] = []
-            release: Release | None = None
-            for event in events.get(party.id, ()):
-                if event.kind == ATTACH:
-                    page = read_attachment(party.slug, event)
-                    if page.document == document.id:
-                        pages.append(page)
-                elif event.kind == RELEASE:
-                    found = read_release(event)
-                    if document.id in found.documents:
-                        release = found
             number = document.number(index) if document.per_purchaser else None
-            result.append(DocumentCopy(document, party, number, tuple(pages), release))
+            found = filed.get(party.id)
+            if found is None:
+                result.append(DocumentCopy(document, party, number, (), None))
+                continue
+            pages = tuple(page for page in found[0] if page.document == document.id)
+            release = next((r for r in reversed(found[1]) if document.id in r.documents), None)
+            result.append(DocumentCopy(document, party, number, pages, release))
     return result
 
 

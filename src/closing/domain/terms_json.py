@@ -90,10 +90,10 @@ def _document(data: dict[str, Any]) -> StoredDocument:
     return StoredDocument(
         id=data["id"],
         title=data["title"],
-        signatories=[
+        signatories=tuple(
             StoredSignatory(s["party"], s.get("name"), s.get("title"))
             for s in data.get("signatories", [])
-        ],
+        ),
         per_purchaser=data.get("per_purchaser", False),
         numbered=data.get("numbered"),
         form=data.get("form", "pdf"),

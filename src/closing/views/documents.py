@@ -4,11 +4,13 @@ and each file's SHA-256. Names and titles are data: shown neutral, never as mark
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from closing.domain.documents import Attachment, DocumentCopy
+from closing.domain.documents import PENDING, Attachment, DocumentCopy
+from closing.domain.terms import StoredSignatory
 from closing.domain.text import neutral
 from closing.domain.timefmt import local
 
@@ -72,8 +74,26 @@ def copy_document(
     }
 
 
+@functools.cache
+def _signing_parties(signatories: tuple[StoredSignatory, ...]) -> tuple[str, ...]:
+    """Whose pages a document with nothing on file still misses: all its signatories'."""
+    return tuple(s.party for s in signatories)
+
+
 def document_state(copy: DocumentCopy) -> dict[str, Any]:
     """One document x party as the board's JSON shows it: where it stands, at a glance."""
+    if not copy.pages and copy.release is None:  # nothing on file yet: most of a large deal
+        document = copy.document
+        return {
+            "document": document.id,
+            "party": copy.party.slug,
+            "number": copy.number,
+            "state": PENDING,
+            "missing_signatures": _signing_parties(document.signatories),
+            "files": 0,
+            "sha256": None,
+            "released_at": None,
+        }
     last = copy.pages[-1] if copy.pages else None
     return {
         "document": copy.document.id,

@@ -15,7 +15,6 @@ from closing.domain.dealfile.fields import Spec, StepId
 from closing.domain.dealfile.located import Located
 from closing.domain.terms import DocumentCommon, SignatoryCommon
 
-FORMS = ("original", "fax", "pdf", "original-scan", "esign")
 SIGNING_PARTIES = ("purchaser", "company")
 
 
