@@ -52,17 +52,19 @@ def seed_path(tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.fixture(scope="session", autouse=True)
-def test_roles() -> Iterator[None]:
+_MADE_ROLES: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
     """On PostgreSQL the roles alice and bob (tests.helpers.TEST_ROLES), made for this run when
-    missing and dropped after it (roles are cluster-wide)."""
-    if not POSTGRES_URL:
-        yield
+    missing (roles are cluster-wide). Made once, by the process that runs the session (with
+    pytest-xdist the controller, never a worker: two workers would race to create them, and one
+    dropping them would pull them from under the other)."""
+    if not POSTGRES_URL or hasattr(config, "workerinput"):
         return
     from sqlalchemy import create_engine, text
 
     engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    made = []
     with engine.connect() as connection:
         for role in TEST_ROLES:
             exists = connection.execute(
@@ -70,18 +72,25 @@ def test_roles() -> Iterator[None]:
             ).first()
             if not exists:
                 connection.execute(text(f"CREATE ROLE {role} NOLOGIN"))
-                made.append(role)
-    try:
-        yield
-    finally:
-        with engine.connect() as connection:
-            for role in made:
-                try:
-                    connection.execute(text(f"DROP OWNED BY {role}"))
-                    connection.execute(text(f"DROP ROLE {role}"))
-                except Exception:  # still used by another run's schema: left for that run
-                    pass
-        engine.dispose()
+                _MADE_ROLES.append(role)
+    engine.dispose()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The roles this run made, dropped after it (and after every worker)."""
+    if not _MADE_ROLES or hasattr(config, "workerinput"):
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        for role in _MADE_ROLES:
+            try:
+                connection.execute(text(f"DROP OWNED BY {role}"))
+                connection.execute(text(f"DROP ROLE {role}"))
+            except Exception:  # still used by another run's schema: left for that run
+                pass
+    engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

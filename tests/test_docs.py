@@ -40,7 +40,8 @@ def test_every_exit_code_is_in_the_readme() -> None:
 def test_the_readme_install_and_test_commands_are_what_ci_runs() -> None:
     """.ci/run runs the README's test command."""
     test_command = (
-        "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/pytest"
+        "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' "
+        "&& .venv/bin/pytest -n auto\n"
     )
     assert test_command in README
     assert test_command in (ROOT / ".ci" / "run").read_text()
