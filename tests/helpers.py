@@ -244,3 +244,27 @@ def tampering(database_url: str) -> Iterator[Connection]:
         if not connection.sqlite:
             connection.execute("SET LOCAL session_replication_role = replica")
         yield connection
+
+
+# --- the board as JSON ---------------------------------------------------------------------------
+
+
+def board_json(cli: Cli, now: str, *extra: str) -> dict[str, Any]:
+    """`closing status --json` at `now` (exit 0 asserted), parsed."""
+    import json
+
+    result = cli("status", "--json", *extra, now=now)
+    assert result.code == 0, result.err
+    document: dict[str, Any] = json.loads(result.out)
+    return document
+
+
+def purchaser_row(document: dict[str, Any], slug: str) -> dict[str, Any]:
+    """One purchaser's row of a board document."""
+    found: dict[str, Any] = next(p for p in document["purchasers"] if p["slug"] == slug)
+    return found
+
+
+def statuses(document: dict[str, Any], slug: str) -> dict[str, str]:
+    """Each step's status of one purchaser of a board document."""
+    return {step: s["status"] for step, s in purchaser_row(document, slug)["steps"].items()}

@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from tests.helpers import Cli
+from tests.helpers import Cli, board_json, statuses
 
 FRI = "2002-06-07T{}:00-07:00"
 MON = "2002-06-10T{}:00-07:00"
 
 
-def board_json(cli: Cli, now: str, *extra: str) -> dict[str, Any]:
-    result = cli("status", "--json", *extra, now=now)
-    assert result.code == 0, result.err
-    data: dict[str, Any] = json.loads(result.out)
-    return data
-
-
 def stripped(text: str) -> str:
     """Rich pads table cells with spaces; compare without trailing ones."""
     return "".join(line.rstrip() + "\n" for line in text.splitlines())
-
-
-def statuses(data: dict[str, Any], slug: str) -> dict[str, str]:
-    row = next(p for p in data["purchasers"] if p["slug"] == slug)
-    return {step: info["status"] for step, info in row["steps"].items()}
 
 
 def test_the_board_before_anything_happens(seeded: Cli) -> None:

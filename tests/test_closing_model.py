@@ -9,17 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from closing.domain.errors import ExitCode
-from tests.helpers import Cli
+from tests.helpers import Cli, board_json
 
 FRI = "2002-06-07T{}:00-07:00"
 MON = "2002-06-10T{}:00-07:00"
-
-
-def board_json(cli: Cli, now: str) -> dict[str, Any]:
-    result = cli("status", "--json", now=now)
-    assert result.code == 0, result.err
-    data: dict[str, Any] = json.loads(result.out)
-    return data
 
 
 def step_of(data: dict[str, Any], slug: str, step: str) -> dict[str, Any]:

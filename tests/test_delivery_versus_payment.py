@@ -7,29 +7,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from closing.domain.errors import ExitCode
-from tests.helpers import Cli
+from tests.helpers import Cli, board_json, purchaser_row, statuses
 
 FRI = "2002-06-07T{}:00-07:00"
 MON = "2002-06-10T{}:00-07:00"
-
-
-def status(cli: Cli, now: str) -> dict[str, Any]:
-    result = cli("status", "--json", now=now)
-    assert result.code == 0, result.err
-    document: dict[str, Any] = json.loads(result.out)
-    return document
-
-
-def row(document: dict[str, Any], slug: str) -> dict[str, Any]:
-    found: dict[str, Any] = next(p for p in document["purchasers"] if p["slug"] == slug)
-    return found
-
-
-def statuses(document: dict[str, Any], slug: str) -> dict[str, str]:
-    return {step: s["status"] for step, s in row(document, slug)["steps"].items()}
 
 
 def delivered_then_reversed(cli: Cli) -> Cli:
@@ -50,7 +33,7 @@ def test_before_the_wire_the_deliveries_are_held(seeded: Cli) -> None:
     """Until the payment is in, the warrant, the original and the DWAC credit are `held`, not
     counted down to their cutoff; the board says `held`, and the totals count them."""
     seeded("mark-signed", "bnc", now=FRI.format("09:00"))
-    document = status(seeded, FRI.format("14:30"))
+    document = board_json(seeded, FRI.format("14:30"))
     assert statuses(document, "bnc-bach") == {
         "signed": "done",
         "wired": "due_soon",
@@ -63,7 +46,7 @@ def test_before_the_wire_the_deliveries_are_held(seeded: Cli) -> None:
     bnc = next(line for line in board.splitlines() if line.startswith("BNC"))
     assert bnc.split()[-6:] == ["held", "⚑", "held", "⚑", "held", "⚑"]
     seeded("mark-wired", "bnc", now=FRI.format("15:40"))
-    after = statuses(status(seeded, FRI.format("15:45")), "bnc-bach")
+    after = statuses(board_json(seeded, FRI.format("15:45")), "bnc-bach")
     assert after["warrant_faxed"] == after["dwac_credited"] == "due_soon"
 
 
@@ -87,7 +70,7 @@ def test_a_held_step_is_marked_only_out_of_order(seeded: Cli) -> None:
         now=MON.format("10:00"),
     )
     assert marked.code == 0, marked.err
-    delivered = row(status(seeded, MON.format("10:05")), "stonestreet")["steps"]
+    delivered = purchaser_row(board_json(seeded, MON.format("10:05")), "stonestreet")["steps"]
     assert delivered["warrant_delivered"]["breach"] == [
         "out of order: warrant_delivered while held until wired"
     ]
@@ -98,8 +81,8 @@ def test_a_reversal_after_delivery_opens_remediation_until_done_or_waived(seeded
     original is held (not chased), the board and memo list the remediation, and it goes when the
     DWAC credit is reversed and the warrant's cancellation waived."""
     delivered_then_reversed(seeded)
-    document = status(seeded, MON.format("09:05"))
-    stonestreet = row(document, "stonestreet")
+    document = board_json(seeded, MON.format("09:05"))
+    stonestreet = purchaser_row(document, "stonestreet")
     assert stonestreet["remediation"] == ["warrant cancellation", "DWAC withdrawal"]
     assert stonestreet["steps"]["warrant_delivered"]["status"] == "held"
     board = seeded("status", now=MON.format("09:05")).out
@@ -122,7 +105,7 @@ def test_a_reversal_after_delivery_opens_remediation_until_done_or_waived(seeded
         now=MON.format("09:30"),
     )
     assert reversed_credit.code == 0, reversed_credit.err
-    assert row(status(seeded, MON.format("09:35")), "stonestreet")["remediation"] == [
+    assert purchaser_row(board_json(seeded, MON.format("09:35")), "stonestreet")["remediation"] == [
         "warrant cancellation"
     ]
     waived = seeded(
@@ -134,7 +117,7 @@ def test_a_reversal_after_delivery_opens_remediation_until_done_or_waived(seeded
         now=MON.format("09:40"),
     )
     assert waived.code == 0, waived.err
-    after = row(status(seeded, MON.format("09:45")), "stonestreet")
+    after = purchaser_row(board_json(seeded, MON.format("09:45")), "stonestreet")
     assert after["remediation"] == []
     assert after["steps"]["warrant_faxed"]["status"] == "done"  # it stays delivered, on purpose
 
@@ -154,9 +137,9 @@ def test_a_withdrawn_purchaser_with_deliveries_keeps_the_deal_open(seeded: Cli) 
     ]:
         result = seeded(*args, now=MON.format("10:00"))
         assert result.code == 0, result.err
-    document = status(seeded, MON.format("10:05"))
+    document = board_json(seeded, MON.format("10:05"))
     assert document["totals"]["closed"] == document["totals"]["purchasers"] == 1
-    assert row(document, "stonestreet")["remediation"] == [
+    assert purchaser_row(document, "stonestreet")["remediation"] == [
         "warrant cancellation",
         "DWAC withdrawal",
     ]
@@ -164,7 +147,7 @@ def test_a_withdrawn_purchaser_with_deliveries_keeps_the_deal_open(seeded: Cli) 
     for step in ("warrant_faxed", "dwac_credited"):
         waived = seeded("waive", "stonestreet", step, "--reason", "kept", now=MON.format("10:10"))
         assert waived.code == 0, waived.err
-    assert status(seeded, MON.format("10:15"))["deal"]["closed"] is True
+    assert board_json(seeded, MON.format("10:15"))["deal"]["closed"] is True
 
 
 def test_no_alert_chases_a_held_step(seeded: Cli, tmp_path: Path) -> None:
@@ -184,7 +167,7 @@ def test_a_deal_file_of_the_current_release_loads_without_holds(cli: Cli, seed_p
     seed_path.write_text(text.replace("    held_until: wired\n", ""))
     assert cli("init", str(seed_path), now=FRI.format("07:00")).code == 0
     cli("mark-signed", "bnc", now=FRI.format("09:00"))
-    held = statuses(status(cli, FRI.format("10:00")), "bnc-bach")
+    held = statuses(board_json(cli, FRI.format("10:00")), "bnc-bach")
     assert "held" not in held.values()
 
 
@@ -209,10 +192,10 @@ def test_deal_terms_stored_by_the_current_release_still_read(cli: Cli, seed_path
         connection.execute("UPDATE deal SET terms_json = ?", [orjson.dumps(stored).decode()])
     database.close_all()
     cli("mark-signed", "bnc", now=FRI.format("09:00"))
-    before = status(cli, FRI.format("10:00"))
+    before = board_json(cli, FRI.format("10:00"))
     assert "held" not in statuses(before, "bnc-bach").values()
     assert before["deal"]["lapsed"] is False
     reloaded = cli("init", str(seed_path), now=FRI.format("10:05"))
     assert reloaded.code == 0, reloaded.err
     assert reloaded.out.startswith("Updated deal neotherapeutics-2002-06-07:")
-    assert statuses(status(cli, FRI.format("10:10")), "bnc-bach")["dwac_credited"] == "held"
+    assert statuses(board_json(cli, FRI.format("10:10")), "bnc-bach")["dwac_credited"] == "held"

@@ -6,25 +6,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from closing.domain.errors import ExitCode
-from tests.helpers import Cli
+from tests.helpers import Cli, board_json, purchaser_row
 
 FRI = "2002-06-07T{}:00-07:00"
 ANYWAY = "to record it as it happened add --out-of-order --reason TEXT"
-
-
-def status(cli: Cli, now: str) -> dict[str, Any]:
-    result = cli("status", "--json", now=now)
-    assert result.code == 0, result.err
-    document: dict[str, Any] = json.loads(result.out)
-    return document
-
-
-def row(document: dict[str, Any], slug: str) -> dict[str, Any]:
-    found: dict[str, Any] = next(p for p in document["purchasers"] if p["slug"] == slug)
-    return found
 
 
 def loaded(cli: Cli, seed_path: Path) -> Cli:
@@ -48,9 +35,9 @@ def test_a_wire_before_the_prospectus_is_refused_naming_the_option(
     no_reason = cli("mark-wired", "stonestreet", "--out-of-order", now=FRI.format("10:15"))
     assert no_reason.code == ExitCode.REFUSED
     assert "--out-of-order needs --reason TEXT" in no_reason.err
-    assert row(status(cli, FRI.format("10:20")), "stonestreet")["steps"]["wired"]["status"] != (
-        "done"
-    )
+    assert purchaser_row(board_json(cli, FRI.format("10:20")), "stonestreet")["steps"]["wired"][
+        "status"
+    ] != ("done")
 
 
 def test_a_wire_that_arrived_before_the_prospectus_is_recorded_and_flagged(
@@ -72,8 +59,8 @@ def test_a_wire_that_arrived_before_the_prospectus_is_recorded_and_flagged(
     assert marked.code == 0, marked.err
     assert "⚑ out of order: wired before prospectus_delivered." in marked.out
     cli("mark", "company", "prospectus_delivered", now=FRI.format("10:30"))
-    document = status(cli, FRI.format("10:40"))
-    steps = row(document, "stonestreet")["steps"]
+    document = board_json(cli, FRI.format("10:40"))
+    steps = purchaser_row(document, "stonestreet")["steps"]
     assert steps["wired"]["status"] == "done"
     assert steps["wired"]["breach"] == ["out of order: wired before prospectus_delivered"]
     assert steps["signed"]["breach"] == []
@@ -95,7 +82,7 @@ def test_a_mark_in_order_has_no_breach(seeded: Cli) -> None:
     """A wire after the prospectus and the signature carries no flag."""
     seeded("mark-signed", "stonestreet", now=FRI.format("08:30"))
     seeded("mark-wired", "stonestreet", now=FRI.format("10:15"))
-    steps = row(status(seeded, FRI.format("10:20")), "stonestreet")["steps"]
+    steps = purchaser_row(board_json(seeded, FRI.format("10:20")), "stonestreet")["steps"]
     assert {step: s["breach"] for step, s in steps.items()} == {key: [] for key in steps}
 
 
@@ -110,7 +97,7 @@ def test_a_signature_dated_before_the_agreement_is_flagged(seeded: Cli) -> None:
         "mark-signed", "bnc", *at, "--out-of-order", "--reason", "faxed the evening before"
     )
     assert marked.code == 0, marked.err
-    signed = row(status(seeded, FRI.format("09:00")), "bnc-bach")["steps"]["signed"]
+    signed = purchaser_row(board_json(seeded, FRI.format("09:00")), "bnc-bach")["steps"]["signed"]
     assert signed["breach"] == ["out of order: dated before the agreement (2002-06-07)"]
     assert signed["done_at"] == "2002-06-06T17:00:00-07:00"
 
@@ -123,7 +110,9 @@ def test_a_fax_dated_before_the_wire_is_flagged(seeded: Cli) -> None:
     assert seeded(*args, now=FRI.format("11:10")).code == ExitCode.REFUSED
     marked = seeded(*args, "--out-of-order", "--reason", "fax log", now=FRI.format("11:10"))
     assert marked.code == 0, marked.err
-    faxed = row(status(seeded, FRI.format("11:15")), "bnc-bach")["steps"]["warrant_faxed"]
+    faxed = purchaser_row(board_json(seeded, FRI.format("11:15")), "bnc-bach")["steps"][
+        "warrant_faxed"
+    ]
     assert faxed["breach"] == ["out of order: warrant_faxed before wired"]
 
 
@@ -145,7 +134,7 @@ def test_a_wire_outside_the_price_is_recorded_with_the_option(seeded: Cli) -> No
         now=FRI.format("10:00"),
     )
     assert marked.code == 0, marked.err
-    wired = row(status(seeded, FRI.format("10:05")), "stonestreet")["steps"]["wired"]
+    wired = purchaser_row(board_json(seeded, FRI.format("10:05")), "stonestreet")["steps"]["wired"]
     assert (wired["status"], wired["received"]) == ("done", "460000.00")
     assert wired["breach"] == [
         "outside the price: received $460,000.00 of $450,000.00 (+$10,000.00)"
@@ -168,7 +157,7 @@ def test_schedule_1_exact_cost_is_paid_in_full(cli: Cli, seed_path: Path) -> Non
     assert paid.code == 0, paid.err
     short = cli("mark-wired", "bnc", "--amount", "929,999.80", now=FRI.format("10:00"))
     assert short.code == ExitCode.REFUSED  # only Schedule 1's own arithmetic, not any cents
-    stonestreet = row(status(cli, FRI.format("10:05")), "stonestreet")
+    stonestreet = purchaser_row(board_json(cli, FRI.format("10:05")), "stonestreet")
     wired = stonestreet["steps"]["wired"]
     assert (wired["status"], wired["breach"], stonestreet["shortfall"]) == ("done", [], "0.20")
     board = cli("status", now=FRI.format("10:05")).out

@@ -5,13 +5,12 @@ dated after it needs `--out-of-order`."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from closing.domain.errors import ExitCode
 from tests.alert_receivers import http_receiver
-from tests.helpers import Cli
+from tests.helpers import Cli, board_json
 
 FRI = "2002-06-07T{}:00-07:00"
 SAT_AFTER = "2002-06-15T09:00:00-07:00"  # the day after the outside date
@@ -24,13 +23,6 @@ def with_outside_date(seed_path: Path, extra: str = "") -> Path:
     )
     seed_path.write_text(text.replace("    payment: true\n", "    payment: true\n" + extra))
     return seed_path
-
-
-def status(cli: Cli, now: str) -> dict[str, Any]:
-    result = cli("status", "--json", now=now)
-    assert result.code == 0, result.err
-    document: dict[str, Any] = json.loads(result.out)
-    return document
 
 
 def lapsed(document: dict[str, Any]) -> tuple[bool, dict[str, bool]]:
@@ -52,11 +44,11 @@ def test_the_closing_lapses_after_the_outside_date(cli: Cli, seed_path: Path) ->
     ]:
         result = cli(*args, now=FRI.format("10:00"))
         assert result.code == 0, result.err
-    assert lapsed(status(cli, "2002-06-14T23:59:00-07:00")) == (
+    assert lapsed(board_json(cli, "2002-06-14T23:59:00-07:00")) == (
         False,
         {"stonestreet": False, "bnc-bach": False},
     )
-    assert lapsed(status(cli, SAT_AFTER)) == (True, {"stonestreet": True, "bnc-bach": False})
+    assert lapsed(board_json(cli, SAT_AFTER)) == (True, {"stonestreet": True, "bnc-bach": False})
     board = cli("status", now=SAT_AFTER).out
     assert "Lapsed: the outside date 2002-06-14 has passed without a closing" in board
     assert "Lapsed: Stonestreet Limited Partnership: its part of the closing" in board
@@ -84,7 +76,7 @@ def test_a_mark_after_the_outside_date_needs_the_option(cli: Cli, seed_path: Pat
         "mark-signed", "stonestreet", "--out-of-order", "--reason", "late page", now=SAT_AFTER
     )
     assert marked.code == 0, marked.err
-    signed = next(p for p in status(cli, SAT_AFTER)["purchasers"] if p["slug"] == "stonestreet")
+    signed = next(p for p in board_json(cli, SAT_AFTER)["purchasers"] if p["slug"] == "stonestreet")
     assert signed["steps"]["signed"]["breach"] == [
         "out of order: after the outside date (2002-06-14)"
     ]
@@ -98,7 +90,7 @@ def test_a_step_of_its_own_lapses_the_purchasers_part(cli: Cli, seed_path: Path)
     cli("mark", "company", "prospectus_delivered", now=FRI.format("07:30"))
     cli("mark-signed", "bnc", now=FRI.format("08:00"))
     cli("mark-wired", "bnc", now=FRI.format("09:00"))
-    assert lapsed(status(cli, "2002-06-11T09:00:00-07:00")) == (
+    assert lapsed(board_json(cli, "2002-06-11T09:00:00-07:00")) == (
         False,
         {"stonestreet": True, "bnc-bach": False},
     )
@@ -116,7 +108,7 @@ def test_an_outside_date_before_the_closing_is_a_problem(cli: Cli, seed_path: Pa
 
 def test_without_an_outside_date_nothing_lapses(seeded: Cli) -> None:
     """A deal file of the current release (no outside date): `lapsed` is false, years later."""
-    assert lapsed(status(seeded, "2005-01-03T09:00:00-08:00")) == (
+    assert lapsed(board_json(seeded, "2005-01-03T09:00:00-08:00")) == (
         False,
         {"stonestreet": False, "bnc-bach": False},
     )

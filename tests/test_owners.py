@@ -5,24 +5,16 @@ channels, and owners in the memo's open items."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from closing.domain.errors import ExitCode
 from tests.alert_receivers import http_receiver
-from tests.helpers import ROOT, Cli
+from tests.helpers import ROOT, Cli, board_json
 
 FRI = "2002-06-07T{}:00-07:00"
 EXAMPLE = ROOT / "workflows" / "examples" / "registered-direct-60-steps.yaml"
 PRICED = "2019-06-28T08:00:00-07:00"
-
-
-def status(cli: Cli, now: str, *args: str) -> dict[str, Any]:
-    result = cli("status", "--json", *args, now=now)
-    assert result.code == 0, result.err
-    document: dict[str, Any] = json.loads(result.out)
-    return document
 
 
 def owners(steps: dict[str, Any]) -> dict[str, str]:
@@ -46,7 +38,7 @@ def with_parties(seed_path: Path, notify: str = "") -> Path:
 def test_the_defaults_reproduce_the_current_release(seeded: Cli) -> None:
     """Without `parties:` the company owns its steps and each purchaser its own (`purchaser`:
     the row's own)."""
-    document = status(seeded, FRI.format("09:00"))
+    document = board_json(seeded, FRI.format("09:00"))
     assert set(owners(document["company"]["steps"]).values()) == {"company"}
     for row in document["purchasers"]:
         assert set(owners(row["steps"]).values()) == {"purchaser"}
@@ -56,7 +48,7 @@ def test_the_sixty_step_example_has_its_owners(cli: Cli) -> None:
     """The placement agent gives the Reg M notice, company counsel files the 424(b), the
     transfer agent credits DWAC, the escrow agent releases the escrow."""
     assert cli("init", str(EXAMPLE), now=PRICED).code == 0
-    document = status(cli, PRICED)
+    document = board_json(cli, PRICED)
     company = owners(document["company"]["steps"])
     assert company["reg_m_notice"] == "placement_agent"
     assert company["prospectus_filed"] == "company_counsel"
@@ -65,7 +57,7 @@ def test_the_sixty_step_example_has_its_owners(cli: Cli) -> None:
     first = document["purchasers"][0]
     assert owners(first["steps"])["dwac_credited"] == "transfer_agent"
     assert owners(first["steps"])["wired"] == "purchaser"
-    agent = status(cli, PRICED, "--owner", "placement_agent")
+    agent = board_json(cli, PRICED, "--owner", "placement_agent")
     assert sorted(agent["company"]["steps"]) == [
         "finra_filing",
         "finra_no_objection",
@@ -83,15 +75,15 @@ def test_mine_is_the_operators_party(cli: Cli, seed_path: Path) -> None:
     member of none and is told how to become one. Who "mine" is is the authenticated operator,
     never CLOSING_OPERATOR (which says for whom one acts)."""
     assert cli("init", str(with_parties(seed_path)), now=FRI.format("07:00")).code == 0
-    mine = status(cli, FRI.format("09:00"), "--mine")
+    mine = board_json(cli, FRI.format("09:00"), "--mine")
     assert sorted(mine["company"]["steps"]) == ["prospectus_delivered", "prospectus_filed"]
     assert all(row["steps"] == {} for row in mine["purchasers"])
     cli.monkeypatch.setenv("CLOSING_OPERATOR", "bob")
-    assert status(cli, FRI.format("09:00"), "--mine") == mine  # still alice's
+    assert board_json(cli, FRI.format("09:00"), "--mine") == mine  # still alice's
     refused = cli("@bob", "status", "--mine", now=FRI.format("09:00"))
     assert refused.code == ExitCode.NOT_FOUND
     assert "bob is a member of no party" in refused.err
-    own = status(cli, FRI.format("09:00"), "--owner", "stonestreet")
+    own = board_json(cli, FRI.format("09:00"), "--owner", "stonestreet")
     assert [row["slug"] for row in own["purchasers"]] == ["stonestreet"]
     assert (own["totals"]["purchasers"], own["totals"]["purchase_price"]) == (1, "450000.00")
     assert sorted(own["purchasers"][0]["steps"]) == [
