@@ -8,7 +8,7 @@ them with Rich or as JSON.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -134,6 +134,31 @@ class Totals:
     withdrawn: int = 0
     by_status: dict[str, dict[str, int]] = field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls,
+        rows: Sequence[PurchaserStatus],
+        step_ids: Sequence[str],
+        company_steps: Mapping[str, StepStatus] | None = None,
+    ) -> Totals:
+        """The totals of `rows` (the withdrawn counted apart) and each step's statuses, the
+        company's steps' too when given."""
+        taking = [row for row in rows if row.withdrawn is None]
+        by_status = {step_id: dict.fromkeys(STATUSES, 0) for step_id in step_ids}
+        for steps in [*(row.steps for row in taking), *([company_steps] if company_steps else [])]:
+            for step_id, status in steps.items():
+                by_status[step_id][status.status] += 1
+        return cls(
+            purchasers=len(taking),
+            closed=sum(1 for row in taking if row.closed),
+            shares=sum(row.purchaser.shares for row in taking),
+            purchase_price=sum((row.purchaser.purchase_price for row in taking), Decimal(0)),
+            warrant_shares=sum(row.purchaser.warrant_shares for row in taking),
+            amount_received=sum((row.amount_received for row in taking), Decimal(0)),
+            withdrawn=len(rows) - len(taking),
+            by_status=by_status,
+        )
+
 
 @dataclass(frozen=True)
 class Board:
@@ -197,29 +222,13 @@ def step_status(
     if state == DONE:
         mark = standing.done[step_id]
         late = int((mark.occurred_at - deadline).total_seconds())
-        if late > 0:
-            return StepStatus(
-                step_id,
-                DONE_LATE,
-                deadline,
-                mark.occurred_at,
-                mark.actor,
-                late,
-                (),
-                (),
-                attention,
-                received,
-                None,
-                practical,
-                on_behalf_of=mark.on_behalf_of,
-            )
         return StepStatus(
             step_id,
-            DONE_STATUS,
+            DONE_LATE if late > 0 else DONE_STATUS,
             deadline,
             mark.occurred_at,
             mark.actor,
-            None,
+            late if late > 0 else None,
             (),
             (),
             attention,
@@ -477,24 +486,7 @@ def build_board(
         )
         for p in purchasers
     ]
+    totals = Totals.of(rows, terms.step_ids, company_view.steps)
     taking_part = [row for row in rows if row.withdrawn is None]
-    by_status: dict[str, dict[str, int]] = {
-        step.id: dict.fromkeys(STATUSES, 0) for step in terms.steps
-    }
-    for row in taking_part:
-        for step_id, status in row.steps.items():
-            by_status[step_id][status.status] += 1
-    for step_id, status in company_view.steps.items():
-        by_status[step_id][status.status] += 1
-    totals = Totals(
-        purchasers=len(taking_part),
-        closed=sum(1 for row in taking_part if row.closed),
-        shares=sum(row.purchaser.shares for row in taking_part),
-        purchase_price=sum((row.purchaser.purchase_price for row in taking_part), Decimal(0)),
-        warrant_shares=sum(row.purchaser.warrant_shares for row in taking_part),
-        amount_received=sum((row.amount_received for row in taking_part), Decimal(0)),
-        withdrawn=len(rows) - len(taking_part),
-        by_status=by_status,
-    )
     closed = markets_closed(deal, taking_part, company_view, now)
     return Board(terms, now, rows, totals, company_view, failing_alerts, wires, None, closed)

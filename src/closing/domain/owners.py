@@ -11,9 +11,8 @@ Pure: from the deal's terms and a board.
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
 
-from closing.domain.board import Board, CompanyStatus, PurchaserStatus
+from closing.domain.board import Board, CompanyStatus, PurchaserStatus, Totals
 from closing.domain.errors import NotFoundError
 from closing.domain.terms import COMPANY, PURCHASER, StoredStep, StoredTerms
 
@@ -75,24 +74,7 @@ def for_owner(board: Board, owner: str) -> Board:
     company = CompanyStatus({k: s for k, s in board.company.steps.items() if k in ids})
     totals = board.totals
     if len(kept) < len(board.purchasers):  # one purchaser's board counts that purchaser alone
-        taking = [row for row in kept if row.withdrawn is None]
-        totals = replace(
-            totals,
-            purchasers=len(taking),
-            closed=sum(1 for row in taking if row.closed),
-            shares=sum(row.purchaser.shares for row in taking),
-            purchase_price=sum((row.purchaser.purchase_price for row in taking), Decimal(0)),
-            warrant_shares=sum(row.purchaser.warrant_shares for row in taking),
-            amount_received=sum((row.amount_received for row in taking), Decimal(0)),
-            withdrawn=len(kept) - len(taking),
-            by_status={
-                step_id: {status: 0 for status in counts}
-                for step_id, counts in totals.by_status.items()
-            },
-        )
-        for row in taking:
-            for step_id, status in row.steps.items():
-                totals.by_status[step_id][status.status] += 1
+        totals = Totals.of(kept, list(totals.by_status))
     return replace(
         board,
         terms=replace(terms, steps=steps),
