@@ -257,6 +257,8 @@ class Terminal:
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+        # The pty's size, whatever the test process inherited (pytest-xdist's workers set COLUMNS).
+        env = {**env, "COLUMNS": "200", "LINES": "50"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "closing", *args],
             stdin=slave,
