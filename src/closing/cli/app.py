@@ -231,8 +231,8 @@ owner_option = click.option(
 mine_option = click.option(
     "--mine",
     is_flag=True,
-    help="Only the steps of your own party: the one whose members: names you "
-    "(CLOSING_OPERATOR, else your user name).",
+    help="Only the steps of your own party: the one whose members: names you as the system "
+    "authenticated you (your OS account on SQLite, your database role on PostgreSQL).",
 )
 
 

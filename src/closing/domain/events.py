@@ -221,8 +221,9 @@ def deal_event(
     evidence: str | None = None,
     on_behalf_of: str | None = None,
 ) -> Event:
-    """An event of the deal itself (a reload, a wire-instruction change or its verification),
-    recorded on the company row's chain; it moves no step."""
+    """An event that moves no step, on `company`'s chain: the deal's own (a reload, a
+    wire-instruction change or its verification, a seal, a team change), or a release of a
+    party's held pages (then `company` is that party)."""
     return Event(
         id=0,
         purchaser_id=company.id,

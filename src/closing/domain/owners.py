@@ -2,8 +2,8 @@
 
 A step's owner is its deal-file `owner` (a party of `parties:`), by default the company for the
 company's steps and, for a purchaser's steps, that purchaser itself (its slug is its party id).
-The operator's own party is the one whose `members` name the operator (`CLOSING_OPERATOR` or
-`--by`); `--mine` filters by it.
+The operator's own party is the one whose `members` name the operator as the system
+authenticated them (never `CLOSING_OPERATOR` or `--by`); `--mine` filters by it.
 
 Pure: from the deal's terms and a board.
 """

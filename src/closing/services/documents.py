@@ -27,7 +27,15 @@ from closing.domain.documents import (
     safe_file_name,
 )
 from closing.domain.errors import NotFoundError, RecordBrokenError, RefusedError, UsageError
-from closing.domain.events import ATTACH, RELEASE, Event, Purchaser, on_behalf, replay
+from closing.domain.events import (
+    ATTACH,
+    RELEASE,
+    Event,
+    Purchaser,
+    deal_event,
+    on_behalf,
+    replay,
+)
 from closing.domain.marking import MarkRequest, decide_mark
 from closing.domain.team import OPERATOR
 from closing.services.deals import open_deal
@@ -305,20 +313,9 @@ def release_pages(
             party = party_copies[0].party
             documents = [copy.document.id for copy in party_copies]
             seq, head = log.lock_chain_head(connection, party.id)
-            event = Event(
-                id=0,
-                purchaser_id=party.id,
-                seq=seq + 1,
-                kind=RELEASE,
-                step="",
-                occurred_at=now,
-                recorded_at=now,
-                actor=actor,
-                host=host,
-                on_behalf_of=behalf,
-                evidence_kind="release",
-                evidence=release_evidence(documents, day),
-                note=reason,
+            evidence = release_evidence(documents, day)
+            event = deal_event(
+                party, seq + 1, RELEASE, now, actor, host, reason, "release", evidence, behalf
             )
             log.append_event(connection, deal.id, deal.slug, party, event, head)
             result.append((party, documents))

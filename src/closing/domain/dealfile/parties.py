@@ -1,7 +1,7 @@
 """The deal's parties in the deal file (`parties:`): the company, its counsel, the placement
 agent, the transfer agent, the escrow agent, each purchaser (by its slug) and its counsel, each
 with contacts, its own notification URLs (`notify:`, alerts of the steps it owns go there too)
-and its `members` (the operators, as `CLOSING_OPERATOR` or `--by` names them, who act for it:
+and its `members` (the operators' logins, as the system authenticates them, who act for it:
 `closing status --mine`). A step's `owner` is one of them: by default the company for the
 company's steps and each purchaser for its own (`purchaser`).
 """
