@@ -112,7 +112,7 @@ def generate_deal(
             f"    warrant_shares: {warrants:,}",
             f"    notices: {{attention: Treasurer {n}, address: '{n} Main Street, New York NY',"
             f" facsimile: '(212) 555-{n % 10_000:04d}'}}",
-            f"    dwac: {{dtc_number: '{n % 9000 + 100}', account_number: 'A{n:07d}',"
+            f"    dwac: {{dtc_number: '{n % 9000 + 100:04d}', account_number: 'A{n:07d}',"
             f" reference: R{n}}}",
         ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -30,7 +30,8 @@ def test_share_prints_a_link_once_and_keeps_only_its_hash(seeded: Cli) -> None:
         "Link #1: the whole deal neotherapeutics-2002-06-07, for the deal team (read-only):"
     )
     assert bnc_lines[0] == (
-        "Link #2: BNC Bach International, Ltd.'s own row only, no other purchaser (read-only):"
+        "Link #2: BNC Bach International, Ltd.'s own row only, no other purchaser "
+        "(may send its details, signature page and wire report):"
     )
     assert team_lines[2] == (
         "Shown once; only its hash is kept. Open it while closing serve runs; revoke: "

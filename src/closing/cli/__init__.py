@@ -94,6 +94,7 @@ LAZY_COMMANDS = {
     "seal": "seals",
     "verify": "seals",
     "team": "team",
+    "details": "details",
     **dict.fromkeys(("attach", "binder", "documents", "release"), "documents"),
 }
 

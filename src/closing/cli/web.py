@@ -51,6 +51,12 @@ def audience(record: ShareRecord) -> str:
 @click.option(
     "--port", default=DEFAULT_PORT, show_default=True, type=int, help="closing serve's --port."
 )
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="A purchaser's link that only shows (by default it may send details, a signature page "
+    "and a wire report; the team's link is always read-only).",
+)
 @click.option("--by", metavar="NAME", help="Who makes the link (default CLOSING_OPERATOR).")
 @pass_app
 def share(
@@ -62,9 +68,11 @@ def share(
     url: str | None,
     host: str,
     port: int,
+    read_only: bool,
     by: str | None,
 ) -> None:
-    """A read-only link to the live board: for the team, or one purchaser's row only."""
+    """A link to the live board: for the team (read-only), or one purchaser's row only (which
+    may send its details, signature page and wire report, unless --read-only)."""
     from closing.domain import share_link
     from closing.domain.timefmt import local
     from closing.services import shares
@@ -102,14 +110,17 @@ def share(
         return
     assert who is not None
     link = base_url(url, host, port)
-    made = shares.create_share(app.existing_database, deal_name, who, for_whom(by), app.now())
+    made = shares.create_share(
+        app.existing_database, deal_name, who, for_whom(by), app.now(), read_only
+    )
     record = made.record
     whom = (
         f"the whole deal {made.deal.slug}, for the deal team"
         if record.team
         else f"{record.purchaser_name}'s own row only, no other purchaser"
     )
-    app.out(neutral(f"Link #{record.id}: {whom} (read-only):"))
+    acts = "may send its details, signature page and wire report" if record.can_act else "read-only"
+    app.out(neutral(f"Link #{record.id}: {whom} ({acts}):"))
     app.out(share_link.link(link, made.token))
     app.out(
         "Shown once; only its hash is kept. Open it while closing serve runs; revoke: "

@@ -20,14 +20,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from closing.domain.cutoffs import practical_title
+from closing.domain.cutoffs import FEDWIRE, practical_title
 from closing.domain.deal import Deal
 from closing.domain.delivery import is_held
-from closing.domain.events import Event, Purchaser, replay
+from closing.domain.events import Event, Purchaser, Standing, replay
 from closing.domain.lapse import lapse_line
 from closing.domain.machine import ProgressMachine, Refusal
 from closing.domain.mark_commands import mark_command_line
 from closing.domain.money import format_money
+from closing.domain.proposals import wire_report
 from closing.domain.terms import (
     DETAIL_NAMES,
     NEEDABLE_DETAILS,
@@ -39,6 +40,7 @@ from closing.domain.text import neutral
 from closing.domain.timefmt import duration, local
 
 AT_DEADLINE = "deadline"
+UNCONFIRMED = "wire-unconfirmed"  # a reported wire the bank has not confirmed by Fedwire's cutoff
 OVERDUE_PREFIX = "overdue-"
 # A caught-up occurrence waits for the step's next one when it falls due sooner than this.
 FOLD_WITHIN = timedelta(minutes=1)
@@ -65,6 +67,7 @@ class DueAlert:
     superseded: tuple[Occurrence, ...] = ()
     received: Decimal | None = None  # a payment step: what has come in so far
     ready_since: datetime | None = None  # when the last step it requires was recorded
+    report: str | None = None  # a wire reported sent that the bank has not confirmed, in words
 
     @property
     def first_due(self) -> datetime:
@@ -156,6 +159,12 @@ def plan_alerts(
         if standing is not None and standing.withdrawn is not None:
             continue
         own = standing.states if standing else {}
+        if standing is not None and standing.link_events and not party.is_company:
+            unconfirmed = _unconfirmed(deal, party, standing, fired, now)
+            if isinstance(unconfirmed, DueAlert):
+                due.append(unconfirmed)
+            elif unconfirmed is not None and (next_at is None or unconfirmed < next_at):
+                next_at = unconfirmed
         states = {**company_states, **own} if company_states else own
         done = standing.done if standing else {}
         for step in party_steps:
@@ -196,6 +205,30 @@ def plan_alerts(
                     )
                 )
     return Plan(due, next_at)
+
+
+def _unconfirmed(
+    deal: Deal,
+    party: Purchaser,
+    standing: Standing,
+    fired: dict[tuple[int, str, datetime], set[str]],
+    now: datetime,
+) -> DueAlert | datetime | None:
+    """A wire the purchaser reported sent that no bank file has confirmed by Fedwire's cutoff of
+    the day it left: an alert then (or when it falls due, if later)."""
+    report = wire_report(standing.link_events)
+    step = next((s for s in deal.terms.purchaser_steps if s.is_payment), None)
+    if report is None or step is None or step.id in standing.states:
+        return None
+    zone = ZoneInfo(FEDWIRE.time_zone)
+    day = report.sent_at.astimezone(zone).date()
+    cutoff = datetime.combine(day, FEDWIRE.time, zone)
+    if UNCONFIRMED in fired.get((party.id, step.id, cutoff), ()):
+        return None
+    if cutoff > now:
+        return cutoff
+    said = f"reported sent {local(report.sent_at, deal.terms.zone)}, IMAD {report.imad}"
+    return DueAlert(party, step, UNCONFIRMED, cutoff, cutoff, report=said)
 
 
 def _folds(caught_up: Occurrence, next_due: datetime, now: datetime) -> bool:
@@ -310,6 +343,11 @@ def alert_text(
     name, step_title = neutral(purchaser.name), neutral(step.title)
     title = f"{name}: {step_title} not done, {HEADLINE}"
     lines = [neutral(warning)] if warning else []
+    if alert.report:
+        title = (
+            f"{name}: wire {neutral(alert.report)}, not confirmed by the bank at Fedwire's cutoff"
+        )
+        lines.append(f"Reported: {neutral(alert.report)}; no bank file has confirmed it")
     lines += [
         f"Deal: {neutral(terms.slug)} ({neutral(terms.title)})",
         f"Company: {name}" if purchaser.is_company else f"Purchaser: {name}",

@@ -89,6 +89,7 @@ class PurchaserStatus:
     unreadable: str | None = None  # its events cannot be replayed: why (see closing verify)
     remediation: tuple[str, ...] = ()  # delivered against a payment since reversed: to undo
     lapsed: bool = False  # not closed past the outside date (or a step's own `lapses_at`)
+    link_events: tuple[Event, ...] = ()  # what it said through its link (domain.proposals)
 
     @property
     def urgency(self) -> int:
@@ -362,6 +363,7 @@ def purchaser_status(
         unreadable,
         remedies,
         lapsed,
+        standing.link_events,
     )
 
 

@@ -32,7 +32,14 @@ TEAM = "team"  # a member added to the deal's team, or a role granted or revoked
 DEAL_EVENTS = frozenset({REVISION, INSTRUCTIONS, INSTRUCTIONS_VERIFIED, SEAL, TEAM})
 ATTACH = "attach"  # a file of the closing set received (closing.domain.documents); moves no step
 RELEASE = "release"  # pages held in escrow released; moves no step
-_NO_STEP = DEAL_EVENTS | {ATTACH, RELEASE}
+# What a purchaser says through its link, and the team's answer (closing.domain.proposals): on
+# the purchaser's chain, moving no step.
+PROPOSAL = "proposal"  # details proposed through a share link
+ACCEPTED = "details_accepted"  # proposed details accepted by a member (then they apply)
+REJECTED = "details_rejected"  # ... or rejected, with the reason
+WIRE_REPORT = "wire_report"  # the purchaser reports its wire sent: a report, never money
+LINK_EVENTS = frozenset({PROPOSAL, ACCEPTED, REJECTED, WIRE_REPORT})
+_NO_STEP = DEAL_EVENTS | {ATTACH, RELEASE} | LINK_EVENTS
 COMPANY_SLUG = "@company"  # the company's own row: it holds the deal's steps and their events
 
 
@@ -180,6 +187,7 @@ class Standing:
     # held steps left delivered on purpose after the payment was reversed (a waiver of a done
     # step: `closing.domain.delivery`)
     remedies_waived: dict[str, Event] = field(default_factory=dict)
+    link_events: tuple[Event, ...] = ()  # proposals, their answers, wire reports (LINK_EVENTS)
 
     def received(self, step_id: str) -> Decimal:
         """What has come in for a payment step: its partial receipts and the completing mark."""
@@ -261,6 +269,8 @@ def replay(machine: ProgressMachine, events: list[Event]) -> Standing:
             standing.withdrawn = event
             continue
         if kind in _NO_STEP:
+            if kind in LINK_EVENTS:
+                standing.link_events = (*standing.link_events, event)
             continue
         if kind == UNDO and states.get(step) is None and standing.receipts.get(step):
             standing.receipts[step].pop()  # the correction of a partial receipt

@@ -62,6 +62,8 @@ class Owed(NamedTuple):  # tuples, as Proposal and _Candidate: one per purchaser
     purchaser: Purchaser
     owed: Decimal
     partial_ok: bool = False  # part of the price may come now (step allows it, or it has before)
+    imad: str | None = None  # the IMAD of the wire it reported sent (closing.domain.proposals)
+    reported: str = ""  # that report, in words, for the mark's note
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,7 @@ class _Book:
     def __init__(self, owed: Sequence[Owed]) -> None:
         self.by_amount: dict[Decimal, list[Owed]] = {}
         self.owed_by: dict[int, Owed] = {}  # id(purchaser) -> what it owes
+        self.by_imad = {item.imad: item for item in owed if item.imad}  # the reported wires
         for item in owed:
             self.by_amount.setdefault(item.owed, []).append(item)
             self.owed_by[id(item.purchaser)] = item
@@ -201,6 +204,8 @@ class _Book:
         if item.partial_ok:
             self.partial.remove(item)
         del self.owed_by[id(item.purchaser)]
+        if item.imad and self.by_imad.get(item.imad) is item:
+            del self.by_imad[item.imad]
 
     def add(self, item: Owed) -> None:
         if item.owed <= 0:
@@ -246,6 +251,9 @@ def _match(entry: Entry, book: _Book, rules: Rules) -> Proposal:
             None,
             f"value date {day} is outside the closing window {rules.first_day} to {rules.last_day}",
         )
+    reported = book.by_imad.get(entry.imad) if entry.imad and book.by_imad else None
+    if reported is not None:
+        return _by_imad(entry, reported, rules)
     whole = book.near(entry.amount, rules.tolerance)
     parts: list[Owed] = []
     if book.partial:
@@ -321,3 +329,20 @@ def _why(entry: Entry, chosen: _Candidate, rules: Rules) -> str:
     if chosen.reference and chosen.name >= NAME_FITS:
         how += f", {chosen.reference}"
     return f"{how}, {amount}"
+
+
+def _by_imad(entry: Entry, item: Owed, rules: Rules) -> Proposal:
+    """A credit carrying the IMAD a purchaser reported: matched by it first, if the amount is
+    what it owes (within the tolerance) or a part it may send."""
+    name, owed = item.purchaser.name, item.owed
+    how = f"IMAD {entry.imad} as {name} reported it ({item.reported})"
+    if abs(entry.amount - owed) <= rules.tolerance:
+        return Proposal(entry, item.purchaser, f"{how}, amount owed")
+    if item.partial_ok and entry.amount < owed:
+        return Proposal(entry, item.purchaser, f"{how}, part of {format_money(owed)} owed", True)
+    return Proposal(
+        entry,
+        None,
+        f"the IMAD {entry.imad} is the one {name} reported, but {format_money(entry.amount)} is "
+        f"not the {format_money(owed)} it owes; match it by hand",
+    )

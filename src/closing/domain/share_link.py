@@ -38,6 +38,7 @@ class ShareRecord:
     created_by: str
     revoked_at: datetime | None
     revoked_by: str | None
+    can_act: bool = False  # may send details, a signature page, a wire report (issue 25)
 
     @property
     def team(self) -> bool:
@@ -83,6 +84,12 @@ def match(presented: str, shares: Sequence[ShareRecord]) -> ShareRecord | None:
         if same and share.active and presented:
             found = share
     return found
+
+
+def link_name(record: ShareRecord) -> str:
+    """How a link's actions are recorded (beside the server's authenticated actor): its id and
+    whose it is, never its token."""
+    return f"share link #{record.id} of {record.purchaser_name or 'the team'}"
 
 
 def link(base_url: str, token: str) -> str:

@@ -53,7 +53,11 @@ def _snapshot(deal_file: DealFile) -> str:
 
 
 def _details(spec: PurchaserSpec) -> str:
-    details: dict[str, Any] = {"notices": spec.notices.model_dump(), "dwac": spec.dwac.model_dump()}
+    # The e-mail and contact only when given: a deal file without them stores what it did before.
+    notices = spec.notices.model_dump(exclude=set() if spec.notices.email else {"email"})
+    details: dict[str, Any] = {"notices": notices, "dwac": spec.dwac.model_dump()}
+    if spec.contact:
+        details["contact"] = spec.contact
     if spec.time_zone:
         details["time_zone"] = spec.time_zone
     if spec.holidays:
@@ -151,15 +155,16 @@ def load_deal(
         require(connection, stored.id, ADMIN, f"reload the deal file of {terms.slug}")
         old_terms = DealTerms.model_validate_json(stored.terms_json)
         checked = _review(connection, stored.id, old_terms, deal_file)
-        if checked.risky and not accept_changes:
-            listed = "".join(f"\n  - {item}" for item in checked.risky)
+        risky = checked.risky + _details_conflicts(connection, stored.id, deal_file)
+        if risky and not accept_changes:
+            listed = "".join(f"\n  - {item}" for item in risky)
             raise RefusedError(
                 f"closing init {deal_file.path} would lose sight of recorded facts:{listed}\n"
                 "nothing was changed; to make these changes deliberately (they are recorded in "
                 "the deal's history): closing init FILE --accept-changes"
             )
         changes = checked.changes
-        changes += _sync_purchasers(connection, stored.id, deal_file, terms)
+        changes += _sync_purchasers(connection, stored.id, deal_file, terms, now, host)
         company = stored_deals.party_where(connection, stored.id)
         if company is None:  # a deal loaded by an older closing
             stored_deals.insert_purchasers(connection, stored.id, [_company_row(terms)])
@@ -183,7 +188,7 @@ def load_deal(
             )
             if changes:
                 _record_revision(
-                    connection, stored.id, company, changes, checked.risky, now, on_behalf_of, host
+                    connection, stored.id, company, changes, risky, now, on_behalf_of, host
                 )
         return LoadResult(terms.slug, False, changes, len(deal_file.purchasers), wired)
 
@@ -229,9 +234,32 @@ def _record_revision(
     log.append_event(connection, deal.id, deal.slug, company, event, head)
 
 
+def _details_conflicts(connection: Connection, deal_id: int, deal_file: DealFile) -> list[str]:
+    """Each detail accepted from a purchaser that the deal file now writes otherwise: both shown,
+    and the reload asks (`--accept-changes` takes the file's)."""
+    from closing.services.proposals import details_over_file
+
+    rows = {p.slug: p for p in stored_deals.parties(connection, deal_id, active_only=False)[0]}
+    found = []
+    for spec in deal_file.purchasers:
+        row = rows.get(spec.key)
+        if row is not None:
+            events = log.party_events(connection, row.id)
+            for words in details_over_file(_details(spec), events, keep_file=False)[1]:
+                found.append(f"{spec.name}: {words}")
+    return found
+
+
 def _sync_purchasers(
-    connection: Connection, deal_id: int, deal_file: DealFile, terms: DealTerms
+    connection: Connection,
+    deal_id: int,
+    deal_file: DealFile,
+    terms: DealTerms,
+    now: datetime,
+    host: str,
 ) -> list[str]:
+    from closing.services.proposals import details_over_file, record_file_details
+
     rows = {p.slug: p for p in stored_deals.parties(connection, deal_id, active_only=False)[0]}
     events = log.events_by_party(connection, deal_id)
     stranded = []
@@ -264,7 +292,14 @@ def _sync_purchasers(
             changes.append(f"purchaser added: {spec.name}")
             continue
         updates = {}
-        for name, value in _purchaser_values(spec, position).items():
+        values = _purchaser_values(spec, position)
+        # The details accepted from the purchaser stay over the file's (a conflict was asked)
+        values["details_json"], _, taken = details_over_file(
+            values["details_json"], events.get(existing.id, []), keep_file=True
+        )
+        if taken:
+            record_file_details(connection, deal_id, existing, taken, now, host)
+        for name, value in values.items():
             old = getattr(existing, name)
             if old != value:
                 if name == "details_json":

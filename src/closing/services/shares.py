@@ -27,9 +27,16 @@ class NewShare:
 
 
 def create_share(
-    database: Database, deal_name: str | None, who: str, on_behalf_of: str | None, now: datetime
+    database: Database,
+    deal_name: str | None,
+    who: str,
+    on_behalf_of: str | None,
+    now: datetime,
+    read_only: bool = False,
 ) -> NewShare:
-    """A new link for the team (`who` = "team") or for one purchaser (slug or name prefix)."""
+    """A new link for the team (`who` = "team") or for one purchaser (slug or name prefix). A
+    purchaser's link may act (send its details, signature page, wire report) unless `read_only`;
+    the team's never does: the team signs in."""
     token = new_token()
     with database.transaction() as connection:
         deal = open_deal(connection, deal_name)
@@ -51,6 +58,7 @@ def create_share(
             token_start=token[:TOKEN_START],
             created_at=now,
             created_by=actor_shown(connection, on_behalf_of),
+            can_act=purchaser_id is not None and not read_only,
         )
         record = share_by_id(connection, share_id)
     assert record is not None

@@ -20,8 +20,10 @@ from closing.domain.events import Event, Purchaser, Standing, on_behalf, replay,
 from closing.domain.marking import MarkRequest, decide_mark
 from closing.domain.matching import Owed, Proposal, Rules, match_credits
 from closing.domain.money import format_money
+from closing.domain.proposals import wire_report
 from closing.domain.team import MONEY
 from closing.domain.terms import StoredStep
+from closing.domain.timefmt import local
 from closing.domain.wire_instructions import Version, is_company_account, payment_gate
 from closing.services.deals import open_deal
 from closing.services.team import require
@@ -140,7 +142,18 @@ def import_on(
             continue
         received = standing.received(step.id)
         partial_ok = step.allows_partial or bool(standing.receipts.get(step.id))
-        owed.append(Owed(purchaser, purchaser.purchase_price - received, partial_ok))
+        report = wire_report(standing.link_events) if standing.link_events else None
+        owed.append(
+            Owed(
+                purchaser,
+                purchaser.purchase_price - received,
+                partial_ok,
+                report.imad if report else None,
+                f"reported by {report.by} at {local(report.reported_at, deal.terms.zone)}"
+                if report
+                else "",
+            )
+        )
     proposals = match_credits(fresh, owed, closing_window(deal, step))
     who = actor(connection)
     behalf = on_behalf(who, on_behalf_of)

@@ -321,6 +321,10 @@ class ShareRow(SQLModel, table=True):
     created_by: str
     revoked_at: datetime | None = _moment(nullable=True)
     revoked_by: str | None = None
+    # May send details, a signature page and a wire report (a purchaser's link, not --read-only)
+    can_act: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
 
 
 class TeamMemberRow(SQLModel, table=True):

@@ -25,6 +25,7 @@ _SHARE_COLUMNS = {
     "created_by": "share.created_by",
     "revoked_at": "share.revoked_at",
     "revoked_by": "share.revoked_by",
+    "can_act": "share.can_act",
 }
 _SELECT_SHARES = (
     f"SELECT {', '.join(_SHARE_COLUMNS.values())} FROM share "
@@ -35,6 +36,7 @@ _SELECT_SHARES = (
 def _share(connection: Connection, row: Sequence[Any]) -> ShareRecord:
     values = dict(zip(_SHARE_COLUMNS, row, strict=True))
     values["created_at"] = connection.moment(values["created_at"])
+    values["can_act"] = bool(values["can_act"])
     if values["revoked_at"] is not None:
         values["revoked_at"] = connection.moment(values["revoked_at"])
     return ShareRecord(**values)
@@ -49,10 +51,11 @@ def insert_share(
     token_start: str,
     created_at: datetime,
     created_by: str,
+    can_act: bool = False,
 ) -> int:
     share_id = connection.value(
         "INSERT INTO share (deal_id, purchaser_id, token_sha256, token_start, created_at, "
-        "created_by) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        "created_by, can_act) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             deal_id,
             purchaser_id,
@@ -60,6 +63,7 @@ def insert_share(
             token_start,
             connection.bind_moment(created_at),
             created_by,
+            can_act,
         ),
     )
     return int(share_id)

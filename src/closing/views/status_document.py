@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from closing.domain.board import Board, PurchaserStatus, StepStatus
 from closing.domain.money import money_text
 from closing.domain.owners import owner_of
+from closing.domain.proposals import link_json
 from closing.domain.wire_instructions import Version, WireStatus
 from closing.views.documents import document_state
 
@@ -53,7 +54,7 @@ def board_json(board: Board) -> dict[str, Any]:
             if made is None:
                 made = shared[id(status)] = step_json(status, stamp, *step_of[step_id])
             steps[step_id] = made
-        purchasers.append(purchaser_json(row, steps))
+        purchasers.append(purchaser_json(row, steps, stamp))
 
     totals = board.totals
     return {
@@ -134,7 +135,11 @@ def version_json(version: Version | None, count: int, zone: ZoneInfo) -> dict[st
     }
 
 
-def purchaser_json(row: PurchaserStatus, steps: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def purchaser_json(
+    row: PurchaserStatus,
+    steps: dict[str, dict[str, Any]],
+    stamp: Callable[[datetime | None], str | None],
+) -> dict[str, Any]:
     purchaser = row.purchaser
     withdrawn = row.withdrawn
     price = purchaser.purchase_price
@@ -159,6 +164,8 @@ def purchaser_json(row: PurchaserStatus, steps: dict[str, dict[str, Any]]) -> di
         "unreadable": row.unreadable,
         "remediation": list(row.remediation),
         "lapsed": row.lapsed,
+        # What it said through its link: details awaiting an answer, its report of its wire
+        **link_json(row.link_events, stamp),
     }
 
 

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
+from closing.domain import detail_rules
 from closing.domain.clock import FIRST_YEAR, LAST_YEAR
 from closing.domain.money import parse_count, parse_price
 from closing.domain.timefmt import duration, parse_duration
@@ -34,6 +35,21 @@ Count = Annotated[int, BeforeValidator(parse_count)]
 Day = Annotated[date, AfterValidator(_sane_date)]
 StepId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=MAX_SLUG)]
+# A purchaser's notice and DWAC details: blank is allowed (the board says it is missing), a written
+# one is checked by the rule a detail proposed through a link is checked by
+# (`closing.domain.detail_rules`).
+Attention = Annotated[str | None, BeforeValidator(detail_rules.optional(detail_rules.attention))]
+Address = Annotated[str | None, BeforeValidator(detail_rules.optional(detail_rules.address))]
+Facsimile = Annotated[str | None, BeforeValidator(detail_rules.optional(detail_rules.facsimile))]
+Email = Annotated[str | None, BeforeValidator(detail_rules.optional(detail_rules.email))]
+DtcNumber = Annotated[str | None, BeforeValidator(detail_rules.optional(detail_rules.dtc_number))]
+DwacAccount = Annotated[
+    str | None, BeforeValidator(detail_rules.optional(detail_rules.account_number))
+]
+DwacReference = Annotated[
+    str | None, BeforeValidator(detail_rules.optional(detail_rules.reference))
+]
+ContactText = Annotated[str | None, BeforeValidator(detail_rules.optional(detail_rules.contact))]
 
 
 class Spec(BaseModel):

@@ -18,7 +18,23 @@ from closing.domain.calendar import calendar_problem
 from closing.domain.cutoffs import MARKET_CUTOFFS, market_cutoff
 from closing.domain.dealfile.alert_rules import AlertRules, StepAlerts
 from closing.domain.dealfile.documents import DocumentSpec
-from closing.domain.dealfile.fields import Count, Day, Money, Slug, Spec, StepId, slugify
+from closing.domain.dealfile.fields import (
+    Address,
+    Attention,
+    ContactText,
+    Count,
+    Day,
+    DtcNumber,
+    DwacAccount,
+    DwacReference,
+    Email,
+    Facsimile,
+    Money,
+    Slug,
+    Spec,
+    StepId,
+    slugify,
+)
 from closing.domain.dealfile.parties import PartySpec
 from closing.domain.terms import (
     CLOSING,
@@ -285,15 +301,16 @@ class Step(Spec, StepCommon):
 
 
 class Notices(Spec):
-    attention: str | None = None
-    address: str | None = None
-    facsimile: str | None = None
+    attention: Attention = None
+    address: Address = None
+    facsimile: Facsimile = None
+    email: Email = None
 
 
 class Dwac(Spec):
-    dtc_number: str | None = None
-    account_number: str | None = None
-    reference: str | None = None
+    dtc_number: DtcNumber = None
+    account_number: DwacAccount = None
+    reference: DwacReference = None
 
 
 class PurchaserSpec(Spec):
@@ -304,6 +321,7 @@ class PurchaserSpec(Spec):
     warrant_shares: Count = Field(ge=0)
     notices: Notices = Notices()
     dwac: Dwac = Dwac()
+    contact: ContactText = None  # who to reach on the day
     time_zone: str | None = None  # for steps due at close of business in the purchaser's zone
     holidays: list[str] = Field(default=[])  # for steps whose calendars include `purchaser`
     aliases: list[str] = Field(default=[])  # other names its bank may send wires under
