@@ -276,3 +276,61 @@ def link_json(events: Sequence[Event], stamp: Any) -> dict[str, Any]:
             "reported_at": stamp(report.reported_at),
         },
     }
+
+
+# --- a signature page sent through a link ---------------------------------------------------
+
+LINK_MAX_BYTES = 10 * 1024 * 1024  # a signed page: a scan or a PDF, never a whole binder
+LINK_TYPES = {
+    "application/pdf": (".pdf",),
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg"),
+}
+# What a signature page has no business holding: scripts, actions run on opening, launches,
+# embedded files and media (names compared after PDF's #xx escapes are undone).
+_ACTIVE = re.compile(rb"/(?:JavaScript|JS|Launch|EmbeddedFile|RichMedia|OpenAction|AA|XFA)\b")
+_ESCAPED = re.compile(rb"#([0-9A-Fa-f]{2})")
+_STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.DOTALL)
+
+
+def check_page(name: str, content: bytes, kind: str) -> None:
+    """A signature page a link sends: a plain file name, a PDF, PNG or JPEG by its bytes (and
+    named so), not empty, at most `LINK_MAX_BYTES`, and a PDF with nothing active in it."""
+    if not content:
+        raise UsageError("Signature page: the file is empty")
+    if len(content) > LINK_MAX_BYTES:
+        raise UsageError(
+            f"Signature page: the file is {len(content) / 1_000_000:,.1f} MB; at most "
+            f"{LINK_MAX_BYTES / 1_000_000:,.1f} MB"
+        )
+    shown = name.strip()
+    if (
+        not shown
+        or "/" in shown
+        or "\\" in shown
+        or shown.startswith(".")
+        or len(shown) > 200
+        or any(not c.isprintable() for c in shown)
+    ):
+        raise UsageError("Signature page: the file name must be a plain name (no folders)")
+    if kind not in LINK_TYPES:
+        raise UsageError("Signature page: send a PDF, PNG or JPEG file")
+    if not shown.lower().endswith(LINK_TYPES[kind]):
+        raise UsageError(f"Signature page: the file is a {kind} but is named {shown!r}")
+    if kind == "application/pdf" and _active(content):
+        raise UsageError(
+            "Signature page: the PDF holds scripts or actions (JavaScript, launch, embedded "
+            "files); print it to a plain PDF or scan it, and send that"
+        )
+
+
+def _active(content: bytes) -> bool:
+    import zlib
+
+    texts = [content]
+    for found in _STREAM.finditer(content):
+        try:
+            texts.append(zlib.decompressobj().decompress(found.group(1), LINK_MAX_BYTES))
+        except zlib.error:
+            continue
+    return any(_ACTIVE.search(_ESCAPED.sub(lambda m: bytes([int(m[1], 16)]), t)) for t in texts)

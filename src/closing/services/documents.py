@@ -7,6 +7,7 @@ transaction; a refusal writes nothing."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -87,8 +88,14 @@ def check_size(size: int) -> None:
 
 
 def attach_file(
-    database: Database, deal_name: str | None, request: AttachRequest, now: datetime
+    database: Database,
+    deal_name: str | None,
+    request: AttachRequest,
+    now: datetime,
+    link: Callable[[Connection], str] | None = None,
 ) -> Attached:
+    """`link`, for a page a purchaser's link sends: checks the link inside the transaction
+    (instead of the signed-in member's role) and names it, for the event's `on_behalf_of`."""
     check_size(len(request.content))
     sha256 = hashlib.sha256(request.content).hexdigest()
     name = safe_file_name(request.name)
@@ -97,9 +104,12 @@ def attach_file(
         found = locked(connection, deal_name, request.party)
         deal, party, standing = found.deal, found.party, found.standing
         document = find_document(deal.terms, request.document)
-        require(connection, deal.id, OPERATOR, f"attach {document.id} for {party.name}")
         who = identity.actor(connection)
-        request = replace(request, actor=who, on_behalf_of=on_behalf(who, request.on_behalf_of))
+        if link is None:
+            require(connection, deal.id, OPERATOR, f"attach {document.id} for {party.name}")
+            request = replace(request, actor=who, on_behalf_of=on_behalf(who, request.on_behalf_of))
+        else:
+            request = replace(request, actor=who, on_behalf_of=link(connection))
         if document.per_purchaser == party.is_company:
             whose = (
                 "each purchaser's: name the purchaser"

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from closing.domain.detail_rules import plain_line
+from closing.domain.documents import media_type
 from closing.domain.errors import NotFoundError, RefusedError, UsageError
 from closing.domain.events import ACCEPTED, PROPOSAL, REJECTED, WIRE_REPORT, Event, Purchaser
 from closing.domain.events import on_behalf as behalf_of
@@ -27,6 +28,7 @@ from closing.domain.proposals import (
     answer_evidence,
     apply_accepted,
     check_details,
+    check_page,
     check_report,
     choose,
     detail_label,
@@ -39,6 +41,7 @@ from closing.domain.proposals import (
 )
 from closing.domain.share_link import ShareRecord, link_name
 from closing.domain.team import OPERATOR
+from closing.services.documents import Attached, AttachRequest, attach_file
 from closing.services.mark import Locked, locked
 from closing.services.team import require
 from closing.store import deals as stored_deals
@@ -49,6 +52,10 @@ from closing.store.shares import share_by_id
 
 LINK_RATE = 30  # submissions a link may make in an hour
 RATE_WINDOW = timedelta(hours=1)
+
+
+class RateLimited(RefusedError):
+    """A link that has made its hour's submissions (the web answers 429)."""
 
 
 # --- what a link sends -------------------------------------------------------------------------
@@ -74,7 +81,7 @@ def acting_link(connection: Connection, share_id: int, now: datetime) -> tuple[S
         if event.on_behalf_of == name and event.recorded_at > since
     )
     if recent >= LINK_RATE:
-        raise RefusedError(
+        raise RateLimited(
             f"this link has sent {LINK_RATE} submissions in the last hour, the most it may; "
             "try again later or write to the deal team"
         )
@@ -155,6 +162,44 @@ def report_wire(
         return _link_event(
             connection, share, found, WIRE_REPORT, REPORT_EVIDENCE, evidence, note, now, host
         )
+
+
+def upload_page(
+    database: Database, share_id: int, name: str, content: bytes, now: datetime, host: str = "web"
+) -> Attached:
+    """Keep the signature page a purchaser's link sends, held in escrow, as the purchaser's page
+    of the document it signs (checked first: nothing written if it is refused)."""
+    kind = media_type("", content[:16])  # by its bytes alone: a link's file name can lie
+    check_page(name, content, kind)
+    with database.transaction(write=False) as connection:
+        share = share_by_id(connection, share_id)
+        if share is None or not share.active or share.purchaser_slug is None:
+            raise NotFoundError("this link is not valid; ask the deal team for a new one")
+        deal = stored_deals.deal_by_id(connection, share.deal_id)
+    document = next(
+        (
+            d
+            for d in deal.terms.documents
+            if d.per_purchaser and any(s.party == "purchaser" for s in d.signatories)
+        ),
+        None,
+    )
+    if document is None:
+        raise RefusedError("this deal has no document a purchaser signs; write to the deal team")
+
+    def authorise(connection: Connection) -> str:
+        return link_name(acting_link(connection, share_id, now)[0])
+
+    request = AttachRequest(
+        party=share.purchaser_slug,
+        document=document.id,
+        name=name,
+        content=content,
+        signatory="purchaser",
+        hold=True,
+        host=host,
+    )
+    return attach_file(database, deal.slug, request, now, link=authorise)
 
 
 # --- the team's answer -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from closing.domain.board import DUE_SOON
+from closing.domain.detail_rules import DETAIL_RULES
 from closing.domain.money import format_money
 from closing.domain.timefmt import duration
 
@@ -276,7 +277,12 @@ def _row(
         )
         for step_id, heading in steps
     )
-    notes = []
+    cells = _reported(cells, data, step_data, zone)
+    notes = [
+        f"proposed by the purchaser: {DETAIL_RULES.get(field, (field,))[0]} {item.get('value')}"
+        for field, item in (data.get("proposed_details") or {}).items()
+        if isinstance(item, Mapping)
+    ]
     if data.get("withdrawn") and data.get("withdrawn_reason"):
         notes.append(f"withdrawn: {data['withdrawn_reason']}")
     shortfall = data.get("shortfall")
@@ -299,6 +305,27 @@ def _row(
         cells=cells,
         urgency=row_urgency(data, steps)[0],
         notes=tuple(notes),
+    )
+
+
+def _reported(
+    cells: tuple[Cell, ...],
+    data: Mapping[str, Any],
+    step_data: Mapping[str, Any],
+    zone: ZoneInfo | None,
+) -> tuple[Cell, ...]:
+    """The purchaser's report of its wire, on its open payment step (the one that counts what
+    was received): `reported sent 14:05 · IMAD ...`, never as money received."""
+    report = data.get("wire_report")
+    sent = _moment(report.get("sent_at")) if isinstance(report, Mapping) else None
+    if sent is None or not isinstance(report, Mapping):
+        return cells
+    words = f"reported sent {_local(sent, zone, '%H:%M')} · IMAD {report.get('imad')}"
+    return tuple(
+        replace(c, notes=(*c.notes, words))
+        if "received" in (step_data.get(c.step) or {}) and c.status not in DONE_STATUSES
+        else c
+        for c in cells
     )
 
 

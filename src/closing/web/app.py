@@ -31,6 +31,7 @@ from starlette.staticfiles import StaticFiles
 
 from closing.domain.share_link import ShareRecord, match
 from closing.views.board_page import View, for_purchaser, view
+from closing.web.link_forms import LinkForms
 from closing.web.live import LiveBoard, Snapshot
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ MAX_ROWS = 100  # rows on the team's page of a large deal, furthest behind first
 # told (in a meta tag) not to add its indicator styles.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = [
     ("content-security-policy", CONTENT_SECURITY_POLICY),
@@ -149,11 +150,14 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
     def wants_all(request: Request, share: ShareRecord) -> bool:
         return share.team and request.query_params.get("all") == "1"
 
-    async def page(request: Request) -> Response:
-        token = request.path_params["token"]
-        snapshot, share = await authorised(request, token)
-        if share is None:
-            return not_found()
+    def render(
+        request: Request,
+        token: str,
+        snapshot: Snapshot,
+        share: ShareRecord,
+        extra: dict[str, Any],
+        status_code: int = 200,
+    ) -> Response:
         show_all = wants_all(request, share)
         suffix = "?all=1" if show_all else ""
         html = page_template.render(
@@ -162,8 +166,18 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
             events_url=f"/b/{token}/events{suffix}",
             json_url=f"/api/status?token={token}",
             all_url=f"/b/{token}?all=1",
+            **extra,
         )
-        return Response(html, media_type="text/html; charset=utf-8")
+        return Response(html, status_code=status_code, media_type="text/html; charset=utf-8")
+
+    forms = LinkForms(live, render)  # a purchaser's own forms (closing.web.link_forms)
+
+    async def page(request: Request) -> Response:
+        token = request.path_params["token"]
+        snapshot, share = await authorised(request, token)
+        if share is None:
+            return not_found()
+        return render(request, token, snapshot, share, forms.extra(request, token, share))
 
     async def events(request: Request) -> Response:
         _, share = await authorised(request, request.path_params["token"])
@@ -205,6 +219,7 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
         routes=[
             Route("/b/{token}", page),
             Route("/b/{token}/events", events),
+            *forms.routes(),
             Route("/api/status", api_status),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

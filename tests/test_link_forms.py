@@ -1,0 +1,402 @@
+"""A purchaser acts through its own link (issue 25), against a real server on 127.0.0.1: details
+proposed and accepted (`closing details accept`), the ⚑ gone; the wire reported and matched by its
+IMAD in the bank's file; what a read-only, foreign, tokenless, revoked or other purchaser's request
+may do (nothing: 403 or 404, every table unchanged); hostile text through every field, and bad
+uploads, each one line in `role="alert"` with nothing written."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from closing.services.shares import create_share, revoke
+from closing.store.connection import Database
+from tests.bank_files import Account, Detail, bai2_text
+from tests.helpers import (
+    SEED,
+    VERIFY_INSTRUCTIONS,
+    WIRES_DEAL,
+    Cli,
+    board_json,
+    load_wires_deal,
+    purchaser_row,
+)
+from tests.test_hostile_inputs import SEEDED, database_digest
+from tests.web_helpers import Served, serve
+
+NOW = "2002-06-07T11:00:00-07:00"
+MOMENT = datetime.fromisoformat(NOW)
+IMAD = "20020607QMGFT015000123"
+DETAILS = {
+    "dwac.dtc_number": "0226",
+    "dwac.account_number": "NG-330419",
+    "notices.facsimile": "(212) 555-0147",
+    "notices.address": "410 Park Avenue, 17th Floor, New York, New York 10022",
+}
+# The CLI's hostile text (every `--note` row of the hostile-input table): each field refuses it.
+HOSTILE = [bad.args[3] for key, bad in SEEDED.items() if key.startswith("--note")]
+FIELDS = [
+    "notices.attention",
+    "notices.address",
+    "notices.facsimile",
+    "notices.email",
+    "dwac.dtc_number",
+    "dwac.account_number",
+    "contact",
+]
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    return sqlite_url  # the link's writes go through the same services as the CLI's
+
+
+@pytest.fixture
+def deal(cli: Cli, tmp_path: Path) -> Cli:
+    copy = tmp_path / WIRES_DEAL.name
+    seed = SEED.read_text()
+    documents = seed[seed.index("\ndocuments:") : seed.index("\n# Schedule 1")]
+    text = WIRES_DEAL.read_text()
+    at = text.index("\npurchasers:")
+    copy.write_text(text[:at] + documents + "\n" + text[at:])  # the seed's closing set too
+    load_wires_deal(cli, copy)
+    assert cli(*VERIFY_INSTRUCTIONS, now="2002-06-07T09:30:00-07:00").code == 0
+    return cli
+
+
+@pytest.fixture
+def links(deal: Cli) -> dict[str, Any]:
+    database = Database(deal.database_url)
+    made = {
+        who: create_share(database, None, who, "alice", MOMENT)
+        for who in ("team", "stonestreet", "bnc")
+    }
+    read_only = create_share(database, None, "stonestreet", "alice", MOMENT, read_only=True)
+    tokens: dict[str, Any] = {who: share.token for who, share in made.items()}
+    tokens["read-only"] = read_only.token
+    tokens["ids"] = {who: share.record.id for who, share in made.items()}
+    return tokens
+
+
+@pytest.fixture
+def served(deal: Cli, links: dict[str, Any]) -> Iterator[Served]:
+    with serve(deal.database_url, MOMENT) as running:
+        yield running
+
+
+def form_token(served: Served, token: str) -> str:
+    page = httpx.get(served.url(token))
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+    assert found, "the link's page has no form"
+    return found.group(1)
+
+
+def post(
+    served: Served,
+    token: str,
+    path: str,
+    data: dict[str, str],
+    files: dict[str, Any] | None = None,
+    origin: str | None = "own",
+    csrf: str | None = "own",
+) -> httpx.Response:
+    fields = dict(data)
+    if csrf == "own":
+        fields["csrf"] = form_token(served, token)
+    elif csrf is not None:
+        fields["csrf"] = csrf
+    headers = {}
+    if origin == "own":
+        headers["origin"] = served.base
+    elif origin is not None:
+        headers["origin"] = origin
+    return httpx.post(
+        served.url(token, path), data=fields, files=files, headers=headers, follow_redirects=False
+    )
+
+
+def alert_line(response: httpx.Response) -> str:
+    found = re.findall(r'<p class="refusal" role="alert">([^<]*)</p>', response.text)
+    assert len(found) == 1, response.text[:500]
+    return found[0]
+
+
+def test_details_proposed_accepted_and_the_flags_go(
+    deal: Cli, links: dict[str, Any], served: Served
+) -> None:
+    """Stonestreet's link proposes its DWAC and notice details; the team's board and status
+    --json show them as proposed (BNC's link shows none of it); `closing details accept` applies
+    them, the ⚑ lines go, and history names both actors."""
+    sent = post(served, links["stonestreet"], "/details", DETAILS)
+    assert sent.status_code == 303
+    assert sent.headers["location"] == f"/b/{links['stonestreet']}?sent=details"
+    page = httpx.get(served.url(links["stonestreet"]) + "?sent=details")
+    assert 'role="status">Your details were sent' in page.text
+    document = board_json(deal, NOW)
+    row = purchaser_row(document, "stonestreet")
+    link = f"share link #{links['ids']['stonestreet']} of Stonestreet Limited Partnership"
+    assert row["proposed_details"]["dwac.dtc_number"] == {
+        "value": "0226",
+        "submitted_at": NOW,
+        "by": link,
+    }
+    assert set(row["proposed_details"]) == set(DETAILS)
+    assert purchaser_row(document, "bnc-bach")["proposed_details"] == {}
+    team = httpx.get(served.url(links["team"])).text
+    assert "proposed by the purchaser: DTC participant number 0226" in team
+    bnc = (
+        httpx.get(served.url(links["bnc"])).text
+        + httpx.get(f"{served.base}/api/status?token={links['bnc']}").text
+    )
+    assert "0226" not in bnc and "NG-330419" not in bnc and "proposed by" not in bnc
+    assert "needs DTC participant number" in deal("status", now=NOW).out
+
+    accepted = deal("details", "accept", "stonestreet", now=NOW)
+    assert accepted.code == 0, accepted.err
+    assert "Accepted DTC participant number '0226'" in accepted.out
+    status = deal("status", now=NOW).out
+    assert "Stonestreet Limited Partnership: Wired" not in status
+    assert "Faxed needs notice facsimile number" in status  # BNC's, still missing
+    row = purchaser_row(board_json(deal, NOW), "stonestreet")
+    assert row["proposed_details"] == {}
+    assert all(not step["blocked_by"] for step in row["steps"].values())
+    history = deal("history", "stonestreet", now=NOW).out
+    assert f"proposal  Stonestreet Limited Partnership\n    by alice@web for {link}" in history
+    assert "details_accepted  Stonestreet Limited Partnership\n    by alice" in history
+    assert deal("details", "accept", "stonestreet", now=NOW).code != 0  # nothing left
+
+
+def test_wire_report_shown_and_matched_by_imad(
+    deal: Cli, links: dict[str, Any], served: Served, tmp_path: Path
+) -> None:
+    """The link reports its wire: the board says `reported sent ... · IMAD ...` (no money
+    received); a BAI2 credit whose ordering customer names no purchaser but carries that IMAD is
+    matched to Stonestreet by it, and the mark's note ties it to the report."""
+    sent = post(
+        served,
+        links["stonestreet"],
+        "/wire",
+        {
+            "amount": "450,000.00",
+            "bank": "JPMorgan Chase",
+            "imad": IMAD,
+            "sent_at": "2002-06-07T10:05",
+        },
+    )
+    assert sent.status_code == 303, alert_line(sent)
+    row = purchaser_row(board_json(deal, NOW), "stonestreet")
+    assert row["wire_report"] == {
+        "amount": "450000.00",
+        "imad": IMAD,
+        "sent_at": "2002-06-07T10:05:00-07:00",
+        "reported_at": NOW,
+    }
+    assert row["amount_received"] == "0.00"
+    own = httpx.get(served.url(links["stonestreet"])).text
+    assert f"reported sent 10:05 · IMAD {IMAD}" in own
+    assert IMAD not in httpx.get(served.url(links["bnc"])).text
+
+    bank = tmp_path / "bank.bai2"
+    wire = Detail(
+        "195",
+        45_000_000,
+        "0607FW000999",
+        IMAD,
+        [f"FEDWIRE CREDIT IMAD: {IMAD}", "ORG: /77 SSLP NOMINEE ACCOUNT 4"],
+    )
+    bank.write_text(bai2_text([Account("4881016789", [wire])]))
+    imported = deal("wires", "import", str(bank), "--apply", now="2002-06-07T12:00:00-07:00")
+    assert imported.code == 0, imported.err
+    later = "2002-06-07T12:05:00-07:00"
+    row = purchaser_row(board_json(deal, later), "stonestreet")
+    assert row["steps"]["wired"]["status"] == "done"
+    history = deal("history", "stonestreet", now=later).out
+    assert f"IMAD {IMAD} as Stonestreet Limited Partnership reported it" in " ".join(
+        history.split()
+    )
+
+
+def test_a_link_cannot_act_for_another_or_when_read_only(
+    deal: Cli, links: dict[str, Any], served: Served
+) -> None:
+    """Read-only and team links get 403; a foreign Origin, none, or a missing or other link's
+    form token get 403; an unknown token 404; GET on a form's path is not allowed: nothing is
+    written by any of them, and BNC's link never reaches Stonestreet's row."""
+    before = database_digest(deal.database_url)
+    stone, bnc = links["stonestreet"], links["bnc"]
+    refused = [
+        (
+            post(served, links["read-only"], "/details", DETAILS, csrf=form_token(served, stone)),
+            403,
+        ),
+        (post(served, links["team"], "/details", DETAILS, csrf=None), 403),
+        (post(served, stone, "/details", DETAILS, origin="https://evil.example"), 403),
+        (post(served, stone, "/details", DETAILS, origin=None), 403),
+        (post(served, stone, "/details", DETAILS, csrf=None), 403),
+        (post(served, stone, "/details", DETAILS, csrf=form_token(served, bnc)), 403),
+        (post(served, "x" * 43, "/details", DETAILS, csrf=None), 404),
+    ]
+    for response, status in refused:
+        assert response.status_code == status, response.text[:300]
+        if status == 403:
+            assert len(alert_line(response)) < 120
+    assert httpx.get(served.url(stone, "/details")).status_code in (404, 405)
+    assert database_digest(deal.database_url) == before
+    # BNC's own submission lands on BNC's chain, never Stonestreet's
+    assert post(served, bnc, "/details", {"dwac.dtc_number": "0573"}).status_code == 303
+    document = board_json(deal, NOW)
+    assert purchaser_row(document, "stonestreet")["proposed_details"] == {}
+    assert purchaser_row(document, "bnc-bach")["proposed_details"]["dwac.dtc_number"]["value"] == (
+        "0573"
+    )
+
+
+def test_revoked_link_proposal_needs_a_warning(
+    deal: Cli, links: dict[str, Any], served: Served
+) -> None:
+    assert post(served, links["stonestreet"], "/details", DETAILS).status_code == 303
+    revoke(Database(deal.database_url), links["ids"]["stonestreet"], "alice", MOMENT)
+    before = database_digest(deal.database_url)
+    refused = deal("details", "accept", "stonestreet", now=NOW)
+    assert refused.code != 0
+    assert "revoked" in refused.err and "--from-revoked-link" in refused.err
+    assert database_digest(deal.database_url) == before
+    anyway = deal("details", "accept", "stonestreet", "dtc_number", "--from-revoked-link", now=NOW)
+    assert anyway.code == 0, anyway.err
+    assert "warning: share link" in anyway.err
+    assert "warning: share link" in deal("history", "stonestreet", now=NOW).out
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_hostile_text_in_every_field_is_refused(
+    deal: Cli, links: dict[str, Any], served: Served, field: str
+) -> None:
+    before = database_digest(deal.database_url)
+    for text in [*HOSTILE, "12", "x" * 2001]:
+        if field in ("notices.attention", "notices.address", "contact", "dwac.account_number") and (
+            text == "12"
+        ):
+            continue  # plain short text is a fine attention line or contact
+        response = post(served, links["stonestreet"], "/details", {field: text})
+        assert response.status_code == 400, (field, text[:20], response.status_code)
+        assert "\n" not in alert_line(response)
+    assert database_digest(deal.database_url) == before
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (
+            {"amount": "lots", "bank": "Chase", "imad": IMAD, "sent_at": "2002-06-07T10:05"},
+            "Amount",
+        ),
+        (
+            {"amount": "1.001", "bank": "Chase", "imad": IMAD, "sent_at": "2002-06-07T10:05"},
+            "Amount",
+        ),
+        ({"amount": "10", "bank": "a\u202eb", "imad": IMAD, "sent_at": "2002-06-07T10:05"}, "bank"),
+        ({"amount": "10", "bank": "Chase", "imad": "12345", "sent_at": "2002-06-07T10:05"}, "IMAD"),
+        ({"amount": "10", "bank": "Chase", "imad": IMAD, "sent_at": "noon"}, "Sent at"),
+        ({"amount": "10", "bank": "Chase", "imad": IMAD, "sent_at": "2002-06-08T10:05"}, "future"),
+    ],
+)
+def test_bad_wire_reports_are_refused(
+    deal: Cli, links: dict[str, Any], served: Served, data: dict[str, str], says: str
+) -> None:
+    before = database_digest(deal.database_url)
+    response = post(served, links["stonestreet"], "/wire", data)
+    assert response.status_code == 400
+    assert says in alert_line(response)
+    assert database_digest(deal.database_url) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says", "status"),
+    [
+        ("page.pdf", b"", "empty", 400),
+        ("page.exe", b"MZ\x90\x00" + b"\x00" * 100, "PDF, PNG or JPEG", 400),
+        ("page.pdf", b"MZ\x90\x00", "PDF, PNG or JPEG", 400),
+        ("page.png", PDF, "named", 400),
+        ("../../x", PDF, "plain name", 400),
+        (
+            "page.pdf",
+            PDF.replace(
+                b"/Type /Catalog",
+                b"/Type /Catalog /OpenAction << /S /JavaScript /JS (app.alert(1)) >>",
+            ),
+            "scripts",
+            400,
+        ),
+        (
+            "page.pdf",
+            PDF.replace(b"/Type /Catalog", b"/Type /Catalog /#4Aava#53cript 2 0 R"),
+            "scripts",
+            400,
+        ),
+        ("page.pdf", b"%PDF-1.4\n" + b"0" * (11 * 1024 * 1024), "MB", 413),
+    ],
+)
+def test_bad_uploads_are_refused(
+    deal: Cli,
+    links: dict[str, Any],
+    served: Served,
+    name: str,
+    content: bytes,
+    says: str,
+    status: int,
+) -> None:
+    before = database_digest(deal.database_url)
+    response = post(
+        served, links["stonestreet"], "/signature-page", {}, files={"page": (name, content)}
+    )
+    assert response.status_code == status, response.text[:300]
+    assert says in alert_line(response)
+    assert database_digest(deal.database_url) == before
+
+
+def test_signature_page_held_and_rate_limit(
+    deal: Cli, links: dict[str, Any], served: Served
+) -> None:
+    """The page is kept as Stonestreet's page of the agreement, held in escrow, in the link's
+    name; after 30 submissions in an hour the link is refused (429) and nothing more written."""
+    sent = post(
+        served, links["stonestreet"], "/signature-page", {}, files={"page": ("signed.pdf", PDF)}
+    )
+    assert sent.status_code == 303, alert_line(sent)
+    documents = deal("documents", "--json", now=NOW)
+    assert documents.code == 0, documents.err
+    assert "received (held)" in documents.out
+    history = deal("history", "stonestreet", now=NOW).out
+    assert f"share link #{links['ids']['stonestreet']}" in history
+    for n in range(29):
+        response = post(served, links["stonestreet"], "/details", {"contact": f"Desk {n}"})
+        assert response.status_code == 303
+    before = database_digest(deal.database_url)
+    limited = post(served, links["stonestreet"], "/details", {"contact": "one more"})
+    assert limited.status_code == 429
+    assert "30 submissions" in alert_line(limited)
+    assert database_digest(deal.database_url) == before
+
+
+def test_reload_keeps_accepted_details_and_asks_on_a_change(
+    deal: Cli, links: dict[str, Any], served: Served, tmp_path: Path
+) -> None:
+    post(served, links["stonestreet"], "/details", DETAILS)
+    assert deal("details", "accept", "stonestreet", now=NOW).code == 0
+    path = tmp_path / WIRES_DEAL.name
+    assert deal("init", str(path), now=NOW).code == 0  # unchanged: accepted details stay
+    assert "needs DTC participant number" not in deal("status", now=NOW).out.split("BNC")[0]
+    text = path.read_text()
+    path.write_text(text.replace("facsimile: }", "facsimile: (212) 555-9999}", 1))
+    asked = deal("init", str(path), now=NOW)
+    assert asked.code != 0
+    assert "'(212) 555-9999'" in asked.err and "'(212) 555-0147'" in asked.err
+    assert deal("init", str(path), "--accept-changes", now=NOW).code == 0
+    assert deal("init", str(path), now=NOW).out.startswith("Deal")  # agrees now
