@@ -28,7 +28,7 @@ from tests.helpers import (
     purchaser_row,
 )
 from tests.test_hostile_inputs import SEEDED, database_digest
-from tests.web_helpers import Served, serve
+from tests.web_helpers import Served, Stream, serve
 
 NOW = "2002-06-07T11:00:00-07:00"
 MOMENT = datetime.fromisoformat(NOW)
@@ -400,3 +400,44 @@ def test_reload_keeps_accepted_details_and_asks_on_a_change(
     assert "'(212) 555-9999'" in asked.err and "'(212) 555-0147'" in asked.err
     assert deal("init", str(path), "--accept-changes", now=NOW).code == 0
     assert deal("init", str(path), now=NOW).out.startswith("Deal")  # agrees now
+
+
+def test_another_purchasers_stream_never_carries_stonestreets_proposals(
+    deal: Cli, links: dict[str, Any], served: Served
+) -> None:
+    """BNC's live stream: its first board, then its own proposal, never Stonestreet's."""
+    with Stream(served.url(links["bnc"], "/events")) as stream:
+        first = stream.next(timeout=5)
+        assert "BNC Bach" in first.data
+        assert post(served, links["stonestreet"], "/details", DETAILS).status_code == 303
+        assert (
+            post(served, links["bnc"], "/details", {"dwac.dtc_number": "0573"}).status_code == 303
+        )
+        later = stream.next(timeout=5)
+        while "0573" not in later.data:
+            later = stream.next(timeout=5)
+    for event in (first, later):
+        assert "0226" not in event.data and "Stonestreet" not in event.data
+
+
+def test_an_unconfirmed_wire_report_alerts_at_fedwires_cutoff(
+    deal: Cli, links: dict[str, Any], served: Served
+) -> None:
+    """A wire reported sent at 10:05 that no bank file confirms: nothing before Fedwire's 18:00
+    Eastern (15:00 in Irvine), one alert to the team at it, naming the IMAD, once."""
+    report = {"amount": "450000", "bank": "Chase", "imad": IMAD, "sent_at": "2002-06-07T10:05"}
+    assert post(served, links["stonestreet"], "/wire", report).status_code == 303
+    before = deal("alerts", "check", now="2002-06-07T14:59:00-07:00")
+    assert before.code == 0, before.err
+    assert "not confirmed by the bank" not in before.out + before.err
+    at = deal("alerts", "check", now="2002-06-07T15:00:30-07:00")
+    said = at.out + at.err
+    assert "rule=wire-unconfirmed" in said and IMAD in said
+    again = deal("alerts", "check", now="2002-06-07T15:05:00-07:00")
+    assert "wire-unconfirmed" not in again.out + again.err
+
+
+def test_share_read_only_says_so(deal: Cli) -> None:
+    made = deal("share", "stonestreet", "--read-only", now=NOW)
+    assert made.code == 0, made.err
+    assert made.out.splitlines()[0].endswith("no other purchaser (read-only):")

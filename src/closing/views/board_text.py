@@ -28,6 +28,7 @@ from closing.domain.calendar import cutoff_on
 from closing.domain.cutoffs import practical_title
 from closing.domain.lapse import lapse_line
 from closing.domain.money import format_money
+from closing.domain.proposals import detail_label, pending_details, wire_report
 from closing.domain.text import neutral, plural
 from closing.domain.timefmt import local
 from closing.views.board_cells import BLOCKED_STYLE, STYLES, company_line, step_cell
@@ -120,7 +121,7 @@ def board_view(
     ]
     if notes:
         parts.append(Text("\n".join(notes), style=STYLES[OVERDUE]))
-    blocked = blocked_lines(shown, board)
+    blocked = blocked_lines(shown, board) + link_lines(shown, board)
     if blocked:
         parts.append(Text("\n".join(blocked), style=BLOCKED_STYLE))
     if any(copy.pages for copy in board.documents):
@@ -268,6 +269,33 @@ def blocked_lines(rows: list[PurchaserStatus], board: Board, limit: int = 10) ->
             lines.append(f"Blocked: {neutral(row.purchaser.name)}: {'; '.join(reasons)}")
     if len(lines) > limit:
         lines = [*lines[:limit], f"... and {len(lines) - limit:,} more blocked purchasers"]
+    return lines
+
+
+def link_lines(rows: list[PurchaserStatus], board: Board) -> list[str]:
+    """What purchasers sent through their links and the team has yet to act on: `Proposed:`
+    details awaiting `closing details accept`, and a `Reported:` wire the bank has not confirmed
+    (a report, never money received)."""
+    lines = []
+    zone = board.terms.zone
+    for row in rows:
+        if not row.link_events or row.withdrawn is not None:
+            continue
+        name = neutral(row.purchaser.name)
+        pending = pending_details(row.link_events)
+        if pending:
+            said = ", ".join(f"{detail_label(f)} {item.value}" for f, item in pending.items())
+            lines.append(
+                f"Proposed: {name}: {neutral(said)} (closing details accept {row.purchaser.slug})"
+            )
+        report = wire_report(row.link_events)
+        paid = [s for s in row.steps.values() if s.received is not None and not s.finished]
+        if report is not None and paid:
+            sent = report.sent_at.astimezone(zone).strftime("%H:%M")
+            lines.append(
+                f"Reported: {name}: wire reported sent {sent} · IMAD {neutral(report.imad)}, "
+                "not yet confirmed by the bank"
+            )
     return lines
 
 
