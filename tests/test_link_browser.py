@@ -48,7 +48,7 @@ def test_stonestreet_sends_its_details_page_and_wire(
         team = browser.new_page(viewport={"width": 1280, "height": 720})
         team.goto(served.url(links["team"]))
         stone = 'tr[data-slug="stonestreet"]'
-        assert "proposed by the purchaser: DWAC account number NG-330419" in team.inner_text(stone)
+        assert "proposed by the purchaser: DWAC account number ••••0419" in team.inner_text(stone)
         assert team.locator(f"{stone} .note", has_text="⚑ needs").count() == 3
 
         accepted = deal("details", "accept", "stonestreet", now=NOW)

@@ -171,6 +171,10 @@ def test_details_proposed_accepted_and_the_flags_go(
     assert f"proposal  Stonestreet Limited Partnership\n    by alice@web for {link}" in history
     assert "details_accepted  Stonestreet Limited Partnership\n    by alice" in history
     assert deal("details", "accept", "stonestreet", now=NOW).code != 0  # nothing left
+    # the DWAC account number is masked everywhere it is shown (the record keeps it)
+    assert "DWAC account number ••••0419" in accepted.out + history + team
+    shown = accepted.out + history + team + deal("status", "--json", now=NOW).out
+    assert "NG-330419" not in shown and "330419" not in shown
 
 
 def test_wire_report_shown_and_matched_by_imad(
@@ -271,7 +275,7 @@ def test_revoked_link_proposal_needs_a_warning(
     anyway = deal("details", "accept", "stonestreet", "dtc_number", "--from-revoked-link", now=NOW)
     assert anyway.code == 0, anyway.err
     assert "warning: share link" in anyway.err
-    assert "warning: share link" in deal("history", "stonestreet", now=NOW).out
+    assert "warning: share link" in " ".join(deal("history", "stonestreet", now=NOW).out.split())
 
 
 @pytest.mark.parametrize("field", FIELDS)

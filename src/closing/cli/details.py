@@ -27,7 +27,7 @@ def _answer(
     reason: str | None = None,
     from_revoked_link: bool = False,
 ) -> None:
-    from closing.domain.proposals import detail_label
+    from closing.domain.proposals import detail_label, shown
     from closing.services.proposals import answer_details
 
     done = answer_details(
@@ -48,7 +48,7 @@ def _answer(
     for field, item in done.details.items():
         app.out(
             neutral(
-                f"{verb} {detail_label(field)} {item.value!r} for {done.party.name} "
+                f"{verb} {detail_label(field)} {shown(field, item.value)!r} for {done.party.name} "
                 f"(proposed by {item.by})"
             )
         )

@@ -25,6 +25,7 @@ from closing.domain.detail_rules import DETAIL_RULES, plain_line
 from closing.domain.errors import UsageError
 from closing.domain.events import ACCEPTED, PROPOSAL, REJECTED, WIRE_REPORT, Event
 from closing.domain.money import format_money, parse_price
+from closing.domain.redaction import mask_account
 
 DETAILS_EVIDENCE = "details"
 REPORT_EVIDENCE = "wire_report"
@@ -34,6 +35,24 @@ MAX_BANK = 100
 
 def detail_label(field: str) -> str:
     return DETAIL_RULES[field][0] if field in DETAIL_RULES else field
+
+
+def shown(field: str, value: str) -> str:
+    """A detail as every output shows it: a DWAC account number masked (the record keeps it)."""
+    return mask_account(value) if field == "dwac.account_number" else value
+
+
+def link_words(event: Event) -> str:
+    """A link event's evidence in words, for `history`: the details (an account masked), or the
+    wire report."""
+    data = _data(event)
+    if event.kind == WIRE_REPORT:
+        return (
+            f"reported {format_money(Decimal(str(data.get('amount', '0'))))} from "
+            f"{data.get('bank')}, IMAD {data.get('imad')}, sent {data.get('sent_at')}"
+        )
+    details = data.get("details") or {}
+    return ", ".join(f"{detail_label(f)} {shown(f, str(v))}" for f, v in details.items())
 
 
 def find_field(text: str) -> str:
@@ -264,7 +283,11 @@ def link_json(events: Sequence[Event], stamp: Any) -> dict[str, Any]:
     report = wire_report(events) if events else None
     return {
         "proposed_details": {
-            field: {"value": item.value, "submitted_at": stamp(item.submitted_at), "by": item.by}
+            field: {
+                "value": shown(field, item.value),
+                "submitted_at": stamp(item.submitted_at),
+                "by": item.by,
+            }
             for field, item in pending.items()
         },
         "wire_report": None

@@ -28,7 +28,7 @@ from closing.domain.calendar import cutoff_on
 from closing.domain.cutoffs import practical_title
 from closing.domain.lapse import lapse_line
 from closing.domain.money import format_money
-from closing.domain.proposals import detail_label, pending_details, wire_report
+from closing.domain.proposals import detail_label, pending_details, shown, wire_report
 from closing.domain.text import neutral, plural
 from closing.domain.timefmt import local
 from closing.views.board_cells import BLOCKED_STYLE, STYLES, company_line, step_cell
@@ -284,7 +284,9 @@ def link_lines(rows: list[PurchaserStatus], board: Board) -> list[str]:
         name = neutral(row.purchaser.name)
         pending = pending_details(row.link_events)
         if pending:
-            said = ", ".join(f"{detail_label(f)} {item.value}" for f, item in pending.items())
+            said = ", ".join(
+                f"{detail_label(f)} {shown(f, item.value)}" for f, item in pending.items()
+            )
             lines.append(
                 f"Proposed: {name}: {neutral(said)} (closing details accept {row.purchaser.slug})"
             )
