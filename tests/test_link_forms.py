@@ -445,3 +445,21 @@ def test_share_read_only_says_so(deal: Cli) -> None:
     made = deal("share", "stonestreet", "--read-only", now=NOW)
     assert made.code == 0, made.err
     assert made.out.splitlines()[0].endswith("no other purchaser (read-only):")
+
+
+def test_accepting_needs_the_operator_role(
+    deal: Cli, links: dict[str, Any], served: Served
+) -> None:
+    assert post(served, links["stonestreet"], "/details", DETAILS).status_code == 303
+    assert deal("team", "add", "carol", "--role", "viewer", now=NOW).code == 0
+    before = database_digest(deal.database_url)
+    refused = deal("@carol", "details", "accept", "stonestreet", now=NOW)
+    assert refused.code != 0 and "operator" in refused.err
+    rejected = deal("@carol", "details", "reject", "stonestreet", "--reason", "no", now=NOW)
+    assert rejected.code != 0
+    assert database_digest(deal.database_url) == before
+    done = deal("details", "reject", "stonestreet", "facsimile", "--reason", "wrong desk", now=NOW)
+    assert done.code == 0, done.err
+    row = purchaser_row(board_json(deal, NOW), "stonestreet")
+    assert "notices.facsimile" not in row["proposed_details"]
+    assert "dwac.dtc_number" in row["proposed_details"]
