@@ -2,8 +2,8 @@
 with its wire instructions: it sends its DWAC and notice details, the team's page shows them as
 proposed, `closing details accept stonestreet` accepts them and the ⚑ lines go from `status` and
 the web board; it uploads its signature page (held) and reports its wire, which a BAI2 file
-carrying that IMAD then matches. The page's screenshot is the README's (CLOSING_SCREENSHOTS=docs
-copies it there)."""
+carrying that IMAD then matches. The page's screenshot is the README's
+(CLOSING_SCREENSHOTS=docs/tests copies it there)."""
 
 from __future__ import annotations
 
