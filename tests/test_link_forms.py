@@ -7,6 +7,7 @@ uploads, each one line in `role="alert"` with nothing written."""
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +51,7 @@ FIELDS = [
     "dwac.account_number",
     "contact",
 ]
+HIDDEN = zlib.compress(b"<< /S /JavaScript /JS (app.alert(1)) >>")
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
@@ -345,6 +347,17 @@ def test_bad_wire_reports_are_refused(
             400,
         ),
         ("page.pdf", b"%PDF-1.4\n" + b"0" * (11 * 1024 * 1024), "MB", 413),
+        (
+            "page.pdf",
+            PDF.replace(
+                b"trailer",
+                b"2 0 obj << /Filter /FlateDecode >>\nstream\n"
+                + HIDDEN
+                + b"\nendstream endobj\ntrailer",
+            ),
+            "scripts",
+            400,
+        ),
     ],
 )
 def test_bad_uploads_are_refused(
@@ -463,3 +476,28 @@ def test_accepting_needs_the_operator_role(
     row = purchaser_row(board_json(deal, NOW), "stonestreet")
     assert "notices.facsimile" not in row["proposed_details"]
     assert "dwac.dtc_number" in row["proposed_details"]
+
+
+@pytest.mark.parametrize("field", ["amount", "bank", "imad", "sent_at"])
+def test_hostile_text_in_every_wire_field_is_refused(
+    deal: Cli, links: dict[str, Any], served: Served, field: str
+) -> None:
+    good = {"amount": "450000", "bank": "Chase", "imad": IMAD, "sent_at": "2002-06-07T10:05"}
+    before = database_digest(deal.database_url)
+    for text in [*HOSTILE, "x" * 2001]:
+        response = post(served, links["stonestreet"], "/wire", {**good, field: text})
+        assert response.status_code == 400, (field, text[:20], response.status_code)
+        assert "\n" not in alert_line(response)
+    assert database_digest(deal.database_url) == before
+
+
+def test_a_file_name_with_controls_is_refused(
+    deal: Cli, links: dict[str, Any], served: Served
+) -> None:
+    before = database_digest(deal.database_url)
+    for name in ("pa\u202ege.pdf", "page\x1b[2J.pdf", ".pdf", "a/b.pdf"):
+        files = {"page": (name, PDF)}
+        response = post(served, links["stonestreet"], "/signature-page", {}, files=files)
+        assert response.status_code == 400, name
+        assert "plain name" in alert_line(response)
+    assert database_digest(deal.database_url) == before
