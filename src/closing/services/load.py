@@ -240,12 +240,13 @@ def _details_conflicts(connection: Connection, deal_id: int, deal_file: DealFile
     from closing.services.proposals import details_over_file
 
     rows = {p.slug: p for p in stored_deals.parties(connection, deal_id, active_only=False)[0]}
+    events = log.events_by_party(connection, deal_id)  # once: a large deal has thousands
     found = []
     for spec in deal_file.purchasers:
         row = rows.get(spec.key)
-        if row is not None:
-            events = log.party_events(connection, row.id)
-            for words in details_over_file(_details(spec), events, keep_file=False)[1]:
+        if row is not None and row.id in events:
+            history = events[row.id]
+            for words in details_over_file(_details(spec), history, keep_file=False)[1]:
                 found.append(f"{spec.name}: {words}")
     return found
 

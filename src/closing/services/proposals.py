@@ -296,7 +296,7 @@ def details_over_file(
     """A purchaser's details as a reload stores them: the file's, with the accepted ones over them.
     Also each accepted detail the file now writes otherwise (in words), and, with `keep_file`, the
     file's values that then take their place (recorded as accepted from the deal file)."""
-    accepted = accepted_details([e for e in events if e.kind == ACCEPTED])
+    accepted = accepted_details(events)
     if not accepted:
         return file_json, [], {}
     file_details: dict[str, Any] = json.loads(file_json)
