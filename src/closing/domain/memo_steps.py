@@ -24,13 +24,18 @@ from closing.domain.cutoffs import practical_title
 from closing.domain.deal import Deal
 from closing.domain.delivery import HELD
 from closing.domain.events import (
+    ACCEPTED,
     INSTRUCTIONS,
     INSTRUCTIONS_VERIFIED,
+    LINK_EVENTS,
+    PROPOSAL,
     RECEIPT,
+    REJECTED,
     REVERSE,
     REVISION,
     UNDO,
     WAIVE,
+    WIRE_REPORT,
     WITHDRAW,
     Event,
     Purchaser,
@@ -38,6 +43,7 @@ from closing.domain.events import (
 from closing.domain.machine import MARK
 from closing.domain.money import format_money
 from closing.domain.owners import owner_of
+from closing.domain.proposals import link_words
 from closing.domain.record import RecordEntry
 from closing.domain.redaction import Masker, mask_account
 from closing.domain.terms import StoredStep
@@ -309,12 +315,18 @@ _WHAT = {
     REVISION: "deal file reloaded",
     INSTRUCTIONS: "wire instructions entered",
     INSTRUCTIONS_VERIFIED: "wire instructions verified by callback",
+    PROPOSAL: "details proposed through the purchaser's link",
+    ACCEPTED: "proposed details accepted",
+    REJECTED: "proposed details rejected",
+    WIRE_REPORT: "wire reported sent by the purchaser (not money received)",
 }
 
 
 def _particulars(event: Event, mask: Masker, zone: ZoneInfo) -> list[str]:
     details = []
-    if event.evidence:
+    if event.evidence and event.kind in LINK_EVENTS:
+        details.append(mask(link_words(event)))  # what a link sent, and its answer, in words
+    elif event.evidence:
         label = (event.evidence_kind or "evidence").replace("_", " ")
         details.append(f"{label[:1].upper()}{label[1:]} {mask(event.evidence)}")
     if event.amount is not None:
