@@ -95,7 +95,7 @@ def share(
         zone = deal.terms.zone
         for record in records:
             state = (
-                "active"
+                ("active, may act" if record.can_act else "active")
                 if record.revoked_at is None
                 else f"revoked {local(record.revoked_at, zone)} by {record.revoked_by}"
             )
