@@ -29,6 +29,9 @@ def test_stonestreet_sends_its_details_page_and_wire(
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors = errors_of(page)
         page.goto(served.url(links["stonestreet"]))
+        needed = page.inner_text(".needed")
+        assert needed.startswith("Still needed from you: notice facsimile number")
+        assert "DTC participant number, DWAC account number" in needed
         page.get_by_label("DTC participant number").fill("0226")
         page.get_by_label("DWAC account number").fill("NG-330419")
         page.get_by_label("Notice facsimile").fill("(212) 555-0147")
@@ -63,6 +66,8 @@ def test_stonestreet_sends_its_details_page_and_wire(
         )
         assert "details_accepted  Stonestreet Limited Partnership\n    by alice" in history
 
+        page.reload()
+        assert page.locator(".needed").count() == 0  # nothing more needed from Stonestreet
         signed = tmp_path / "stonestreet-signature-page.pdf"
         signed.write_bytes(PDF)
         page.get_by_label("Signature page").set_input_files(str(signed))

@@ -150,6 +150,7 @@ class View:
     warnings: tuple[str, ...] = ()
     alerts: tuple[tuple[str, str], ...] = ()  # (when, title)
     legend: tuple[tuple[str, str], ...] = LEGEND  # (CSS classes, words)
+    needed: tuple[str, ...] = ()  # a purchaser's page: the details its steps still lack
 
 
 def _zone(document: Mapping[str, Any]) -> ZoneInfo | None:
@@ -329,6 +330,17 @@ def _reported(
     )
 
 
+def _needed(entries: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The purchaser's own details its steps still lack (not the company's), in plain words."""
+    found: dict[str, None] = {}
+    for entry in entries:
+        for step in (entry.get("steps") or {}).values():
+            for text in _texts(step.get("blocked_by")) if isinstance(step, Mapping) else ():
+                if not text.startswith("company "):
+                    found[text.removesuffix(" missing")] = None
+    return tuple(found)
+
+
 def row_urgency(data: Mapping[str, Any], steps: Sequence[tuple[str, str]]) -> tuple[int, int]:
     """(how urgent its worst step is, how many steps are done) of one purchaser's entry: a step
     needing attention counts as late; a withdrawn purchaser comes last."""
@@ -473,4 +485,5 @@ def view(
         summary=summary,
         warnings=tuple(warnings),
         alerts=tuple((_local(when, zone, "%a %H:%M %Z"), title) for when, title in recent_alerts),
+        needed=() if team else _needed(entries),
     )
