@@ -150,7 +150,8 @@ def share(
 def serve(
     app: App, deal: str | None, deal_name: str | None, host: str, port: int, poll: float
 ) -> None:
-    """The live board in a browser, read-only, for the links of closing share."""
+    """The live board in a browser for the links of closing share (a purchaser's may send its
+    details, signature page and wire report)."""
     import logging
 
     from closing.services.live_board import BoardFeed
