@@ -12,7 +12,7 @@ import click
 
 from closing.cli.app import App, by_option, checked, deal_option, for_whom, pass_app
 from closing.domain.errors import UsageError
-from closing.domain.terms import FORMS
+from closing.domain.mark_commands import FORMS
 from closing.domain.text import MAX_TEXT, neutral, plural
 
 
