@@ -16,14 +16,16 @@ from closing.domain.mark_commands import FORMS
 from closing.domain.text import MAX_TEXT, neutral, plural
 
 
-def _read_file(path: Path) -> bytes:
+def _checked_file(path: Path) -> Path:
+    """A readable file within the size limit (the service reads it in pieces)."""
     from closing.services.documents import check_size
 
     try:
         if not path.is_file():
             raise UsageError(f"{neutral(str(path))} is not a file")
         check_size(path.stat().st_size)
-        return path.read_bytes()
+        with path.open("rb"):
+            return path
     except OSError as error:
         raise UsageError(f"cannot read {neutral(str(path))}: {error.strerror}") from None
 
@@ -62,7 +64,7 @@ def attach(
         party=party,
         document=document,
         name=file.name,
-        content=_read_file(file),
+        path=_checked_file(file),
         signatory=options["signatory"],
         step=options["step"],
         form=options["form"],
