@@ -254,7 +254,13 @@ def binder(
     stamped with its document and hash), and the record's integrity page; or --format zip.
 
     Refuses (exit 8) when the event log or a stored file does not hold."""
+    import gc
     import html
+
+    # The console script turns the cyclic collector off (a command lives a fraction of a
+    # second); laying out the memo, the cover and the index with WeasyPrint leaves cycles of
+    # megabytes: collect them, so that the binder's memory stays bounded by a file.
+    gc.enable()
 
     from closing.services.binder import binder_content
     from closing.views.binder import Integrity, Tab, binder_pdf, binder_zip
@@ -262,8 +268,9 @@ def binder(
 
     found = binder_content(app.existing_database, deal or deal_name, app.now())
     memo = found.memo
-    tabs = [Tab(n, f.copy, f.page, f.load) for n, f in enumerate(found.files, start=1)]
+    tabs = [Tab(n, f.copy, f.page, f.write_to) for n, f in enumerate(found.files, start=1)]
     memo_pdf = render_memo(memo, "pdf")[0]
+    gc.collect()  # the memo's layout, gone before the files come in
     try:
         out = output.open("wb" if force else "xb")
     except FileExistsError:
