@@ -1,6 +1,7 @@
 """`closing binder`: the closing set gathered for the binder: the memo as of now (after `closing
-verify`, which must hold), every document x party's files in the deal file's order, loaded one at
-a time from the database when the binder reaches them, and verify's digest, heads and seals."""
+verify`, which must hold), every document x party's files in the deal file's order, each copied
+from the database a piece at a time when the binder reaches it, and verify's digest, heads and
+seals."""
 
 from __future__ import annotations
 
