@@ -12,18 +12,20 @@ import click
 
 from closing.cli.app import App, by_option, checked, deal_option, for_whom, pass_app
 from closing.domain.errors import UsageError
-from closing.domain.terms import FORMS
+from closing.domain.mark_commands import FORMS
 from closing.domain.text import MAX_TEXT, neutral, plural
 
 
-def _read_file(path: Path) -> bytes:
+def _checked_file(path: Path) -> Path:
+    """A readable file within the size limit (the service reads it in pieces)."""
     from closing.services.documents import check_size
 
     try:
         if not path.is_file():
             raise UsageError(f"{neutral(str(path))} is not a file")
         check_size(path.stat().st_size)
-        return path.read_bytes()
+        with path.open("rb"):
+            return path
     except OSError as error:
         raise UsageError(f"cannot read {neutral(str(path))}: {error.strerror}") from None
 
@@ -62,7 +64,7 @@ def attach(
         party=party,
         document=document,
         name=file.name,
-        content=_read_file(file),
+        path=_checked_file(file),
         signatory=options["signatory"],
         step=options["step"],
         form=options["form"],
@@ -252,7 +254,13 @@ def binder(
     stamped with its document and hash), and the record's integrity page; or --format zip.
 
     Refuses (exit 8) when the event log or a stored file does not hold."""
+    import gc
     import html
+
+    # The console script turns the cyclic collector off (a command lives a fraction of a
+    # second); laying out the memo, the cover and the index with WeasyPrint leaves cycles of
+    # megabytes: collect them, so that the binder's memory stays bounded by a file.
+    gc.enable()
 
     from closing.services.binder import binder_content
     from closing.views.binder import Integrity, Tab, binder_pdf, binder_zip
@@ -260,8 +268,9 @@ def binder(
 
     found = binder_content(app.existing_database, deal or deal_name, app.now())
     memo = found.memo
-    tabs = [Tab(n, f.copy, f.page, f.load) for n, f in enumerate(found.files, start=1)]
+    tabs = [Tab(n, f.copy, f.page, f.write_to) for n, f in enumerate(found.files, start=1)]
     memo_pdf = render_memo(memo, "pdf")[0]
+    gc.collect()  # the memo's layout, gone before the files come in
     try:
         out = output.open("wb" if force else "xb")
     except FileExistsError:

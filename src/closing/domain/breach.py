@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from closing.domain.deal import Deal
 from closing.domain.events import Event, Purchaser, Standing
@@ -120,24 +120,21 @@ def payment_flag(step: StoredStep, purchaser: Purchaser, total: Decimal, deal: D
     return price_flag(total, price)
 
 
-# Per list of steps (a deal's purchaser or company steps): each step with what it must come
-# after (its `requires`, and the payment it is held until) and whether it is the payment. Kept
-# with the list itself, so that a list freed and another made at the same address is not
-# mistaken for it.
-_PLANS: dict[int, tuple[Sequence[StoredStep], tuple[tuple[StoredStep, tuple[str, ...]], ...]]] = {}
+# Per list of steps (a deal's purchaser or company steps): each step by its id, with what it must
+# come after (its `requires`, and the payment it is held until). Kept with the list itself, so
+# that a list freed and another made at the same address is not mistaken for it.
+_PLANS: dict[int, tuple[Sequence[StoredStep], dict[str, tuple[StoredStep, tuple[str, ...]]]]] = {}
 
 
-def _plan(
-    steps: Sequence[StoredStep],
-) -> tuple[tuple[StoredStep, tuple[str, ...]], ...]:
+def _plan(steps: Sequence[StoredStep]) -> dict[str, tuple[StoredStep, tuple[str, ...]]]:
     found = _PLANS.get(id(steps))
     if found is None or found[0] is not steps:
         if len(_PLANS) >= 1000:
             _PLANS.clear()
-        made = tuple(
-            (step, (*step.requires, *([step.held_until] if step.held_until else [])))
+        made = {
+            step.id: (step, (*step.requires, *([step.held_until] if step.held_until else [])))
             for step in steps
-        )
+        }
         found = _PLANS[id(steps)] = (steps, made)
     return found[1]
 
@@ -158,11 +155,13 @@ def standing_flags(
         return {}
     company_done = company.done if company is not None else {}
     opens_at, lapses = deal.opens_at, deal.lapses
+    plan = _plan(steps)
     found: dict[str, tuple[str, ...]] = {}
-    for step, after in _plan(steps):
-        mark = done.get(step.id)
-        if mark is None:
+    for step_id, mark in done.items():  # a party has done a few of its steps: look those up
+        planned = plan.get(step_id)
+        if planned is None:
             continue
+        step, after = planned
         at = mark.occurred_at
         usual = not lapses and at >= opens_at
         if usual:
@@ -172,7 +171,7 @@ def standing_flags(
                     usual = False
                     break
         if usual and step.is_payment and purchaser is not None:
-            usual = mark.amount == purchaser.purchase_price and not standing.receipts.get(step.id)
+            usual = mark.amount == purchaser.purchase_price and not standing.receipts.get(step_id)
         if usual:
             continue
         own = Party(done, standing.waived, standing.reversed)
@@ -181,11 +180,11 @@ def standing_flags(
             other = Party(company.done, company.waived, company.reversed)
         flags = mark_flags(step, mark, own, other, deal)
         if step.is_payment and purchaser is not None:
-            paid = payment_flag(step, purchaser, standing.received(step.id), deal)
+            paid = payment_flag(step, purchaser, standing.received(step_id), deal)
             if paid is not None:
                 flags.append(paid)
         if flags:
-            found[step.id] = tuple(flags)
+            found[step_id] = tuple(flags)
     return found
 
 
@@ -218,9 +217,8 @@ def flagged_steps(
 ) -> dict[str, StepStatus]:
     """`steps` with the flags of marks recorded out of order (a shared status is copied)."""
     # A deal's machines hold its stored steps (a deal file's steps only in `init`'s review).
-    own = cast(
-        Sequence[StoredStep],
-        deal.company_machine.steps if purchaser is None else deal.purchaser_steps,
+    own: Sequence[StoredStep] = (
+        deal.company_machine.steps if purchaser is None else deal.purchaser_steps  # type: ignore[assignment]
     )
     flags = standing_flags(deal, own, standing, company, purchaser)
     if not flags:

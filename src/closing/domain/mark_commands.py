@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# How a paper of the closing set came (`attach --form`, a document's `form:` in the deal file):
+# here, beside the marks' evidence, so that `closing --help` lists `attach` without the terms.
+FORMS = ("original", "fax", "pdf", "original-scan", "esign")
+
 
 @dataclass(frozen=True)
 class MarkCommand:

@@ -33,7 +33,6 @@ DETAIL_NAMES: dict[str, str] = {**NEEDABLE_DETAILS, **COMPANY_DETAILS}
 PURCHASER = "purchaser"  # in a step's `calendars` or cutoff zone: the purchaser's own
 COMPANY = "company"  # a step's `party` when it is the deal's, not each purchaser's
 CLOSING = "closing"  # `due: {after: closing}`: counted from the closing date
-FORMS = ("original", "fax", "pdf", "original-scan", "esign")  # how a document of the set comes
 CLOSING_CUTOFF = "closing_cutoff"  # `due: closing_cutoff`: at the cutoff on the closing date
 
 

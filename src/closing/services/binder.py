@@ -1,6 +1,7 @@
 """`closing binder`: the closing set gathered for the binder: the memo as of now (after `closing
-verify`, which must hold), every document x party's files in the deal file's order, loaded one at
-a time from the database when the binder reaches them, and verify's digest, heads and seals."""
+verify`, which must hold), every document x party's files in the deal file's order, each copied
+from the database a piece at a time when the binder reaches it, and verify's digest, heads and
+seals."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import IO
 
 from closing.domain.documents import Attachment, DocumentCopy
 from closing.domain.errors import RecordBrokenError
@@ -25,7 +27,7 @@ from closing.store.connection import Database
 class BinderFile:
     copy: DocumentCopy
     page: Attachment
-    load: Callable[[], bytes]
+    write_to: Callable[[IO[bytes]], None]  # the bytes, a piece at a time, checked
 
 
 @dataclass(frozen=True)
@@ -36,17 +38,21 @@ class BinderContent:
     files: list[BinderFile]
 
 
-def _loader(database: Database, page: Attachment) -> Callable[[], bytes]:
-    def load() -> bytes:
+def _writer(database: Database, page: Attachment) -> Callable[[IO[bytes]], None]:
+    def write_to(sink: IO[bytes]) -> None:
+        """The file's bytes into `sink` a piece at a time; refused (exit 8) when they no longer
+        match the hash the record names (the caller throws away what was written)."""
+        digest = hashlib.sha256()
         with database.transaction(write=False) as connection:
-            content = files.file_content(connection, page.sha256)
-        if content is None or hashlib.sha256(content).hexdigest() != page.sha256:
+            for piece in files.file_pieces(connection, page.sha256) or ():
+                digest.update(piece)
+                sink.write(piece)
+        if digest.hexdigest() != page.sha256:
             raise RecordBrokenError(
                 f"the stored bytes of {page.name} no longer match its SHA-256; run closing verify"
             )
-        return content
 
-    return load
+    return write_to
 
 
 def binder_content(database: Database, deal_name: str | None, now: datetime) -> BinderContent:
@@ -65,7 +71,7 @@ def binder_content(database: Database, deal_name: str | None, now: datetime) -> 
     memo = build_memo(record, shown, Verified(now, check.events, check.heads), now)
     found = closing_set(database, slug)
     listed = [
-        BinderFile(copy, page, _loader(database, page))
+        BinderFile(copy, page, _writer(database, page))
         for copy in found.copies
         for page in copy.pages
     ]

@@ -7,9 +7,10 @@ transaction; a refusal writes nothing."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from pathlib import Path
 
 from closing.domain.deal import Deal
 from closing.domain.documents import (
@@ -53,7 +54,7 @@ class AttachRequest:
     party: str
     document: str
     name: str  # as given; reduced to a plain file name
-    content: bytes
+    content: bytes = b""  # the file's bytes, unless `path` names the file to read in pieces
     signatory: str | None = None
     step: str | None = None  # a step this file satisfies on its own (the original warrant, say)
     form: str | None = None  # else the document's expected form
@@ -61,6 +62,7 @@ class AttachRequest:
     actor: str = "unknown"  # the authenticated actor: the service sets it from the database
     host: str = "unknown"
     on_behalf_of: str | None = None  # `--by`, as typed
+    path: Path | None = None  # read in pieces (hashed, then stored): never whole in memory
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,41 @@ def check_size(size: int) -> None:
         raise UsageError("the file is empty; nothing attached")
 
 
+def _pieces(path: Path) -> Iterator[bytes]:
+    """The file's bytes a piece at a time; a file that cannot be read is a usage error."""
+    try:
+        with path.open("rb") as opened:
+            while piece := opened.read(files.PIECE):
+                yield piece
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+
+
+def _scanned(path: Path) -> tuple[int, str, bytes]:
+    """The file's size, SHA-256 and first bytes, read in pieces."""
+    digest, size, head = hashlib.sha256(), 0, b""
+    for piece in _pieces(path):
+        if not head:
+            head = piece[:16]
+        digest.update(piece)
+        size += len(piece)
+        check_size(size)  # a file that grows past the limit is refused as it is read
+    return size, digest.hexdigest(), head
+
+
+def _same_pieces(path: Path, size: int, sha256: str) -> Iterator[bytes]:
+    """The file's pieces again (to store them), refused if they are not the bytes hashed."""
+    digest, read = hashlib.sha256(), 0
+    for piece in _pieces(path):
+        digest.update(piece)
+        read += len(piece)
+        if read > size:
+            break
+        yield piece
+    if read != size or digest.hexdigest() != sha256:
+        raise RefusedError(f"{path} changed while it was attached; nothing attached, try again")
+
+
 def attach_file(
     database: Database,
     deal_name: str | None,
@@ -96,10 +133,14 @@ def attach_file(
 ) -> Attached:
     """`link`, for a page a purchaser's link sends: checks the link inside the transaction
     (instead of the signed-in member's role) and names it, for the event's `on_behalf_of`."""
-    check_size(len(request.content))
-    sha256 = hashlib.sha256(request.content).hexdigest()
+    if request.path is not None:
+        size, sha256, head = _scanned(request.path)
+    else:
+        size, sha256 = len(request.content), hashlib.sha256(request.content).hexdigest()
+        head = request.content[:16]
+    check_size(size)
     name = safe_file_name(request.name)
-    kind = media_type(name, request.content[:16])
+    kind = media_type(name, head)
     with database.transaction() as connection:
         found = locked(connection, deal_name, request.party)
         deal, party, standing = found.deal, found.party, found.standing
@@ -130,7 +171,7 @@ def attach_file(
             signatory_name=signatory.name if signatory else None,
             sha256=sha256,
             name=name,
-            size=len(request.content),
+            size=size,
             media_type=kind,
             form=request.form or document.form,
             hold=request.hold,
@@ -138,7 +179,11 @@ def attach_file(
             at=now,
             actor=request.actor,
         )
-        new_bytes = files.put_file(connection, sha256, request.content, now)
+        if request.path is not None:
+            pieces = _same_pieces(request.path, size, sha256)
+            new_bytes = files.put_file_pieces(connection, sha256, size, pieces, now)
+        else:
+            new_bytes = files.put_file(connection, sha256, request.content, now)
         event = Event(
             id=0,
             purchaser_id=party.id,

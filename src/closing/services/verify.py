@@ -6,6 +6,7 @@ one); the heads and the record's digest prove the record later, and so does a se
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -88,12 +89,12 @@ def _file_break(connection: Connection, stored: list[log.Chain]) -> Break | None
                 continue
             page = read_attachment(chain.party, event)
             if page.sha256 not in checked:
-                content = files.file_content(connection, page.sha256)
+                pieces = files.file_pieces(connection, page.sha256)  # a piece at a time
                 checked[page.sha256] = (
                     "its bytes are gone from the database"
-                    if content is None
+                    if pieces is None
                     else None
-                    if hashlib.sha256(content).hexdigest() == page.sha256
+                    if _sha256(pieces) == page.sha256
                     else "its stored bytes no longer match its SHA-256 (changed in the database)"
                 )
             what = checked[page.sha256]
@@ -129,3 +130,10 @@ def _head_break(chain: log.Chain) -> Break | None:
     if last is not None and (chain.head_seq != length or chain.head_hash != last.hash):
         return Break(chain.party, length, last.event.id, "changed", "its head was rewritten")
     return None
+
+
+def _sha256(pieces: Iterable[bytes]) -> str:
+    digest = hashlib.sha256()
+    for piece in pieces:
+        digest.update(piece)
+    return digest.hexdigest()

@@ -4,28 +4,35 @@ order (images made pages with img2pdf, a file that cannot be shown a page that s
 its pages stamped in the margin with the document id and the file's hash prefix, and the record's
 integrity page. Or as a zip: the files under readable names, `index.html` and `index.csv`.
 
-Files are data: a PDF's pages are copied without its scripts, actions or forms
-(`pypdf.PdfWriter.add_page` takes the page alone, and the document catalogue's /OpenAction and
-/AA are never copied); an HTML file is never rendered, only listed and put in the zip.
+Files are data: a PDF's pages are copied without its scripts, actions or forms (pikepdf copies
+the page alone, its /Annots and /AA dropped, and the document catalogue's /OpenAction and /AA are
+never copied); an HTML file is never rendered, only listed and put in the zip.
+
+Memory stays bounded by a file, not the set: each file is written to a temporary folder a piece
+at a time, and qpdf copies its pages' streams from there while the binder is written.
 """
 
 from __future__ import annotations
 
 import csv
+import gc
 import html
 import io
 import re
+import shutil
+import time
 import zipfile
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from pathlib import Path
+from tempfile import TemporaryDirectory, TemporaryFile
+from typing import IO, Any, BinaryIO
 
 from closing.domain.documents import Attachment, DocumentCopy
+from closing.domain.errors import RecordBrokenError
 from closing.domain.text import neutral
 from closing.views.export import neutralise
-
-if TYPE_CHECKING:
-    from pypdf import PageObject
 
 STAMP_SIZE = 7  # points
 PX = 0.75  # WeasyPrint's CSS pixel in PDF points
@@ -40,7 +47,7 @@ class Tab:
     number: int
     copy: DocumentCopy
     page: Attachment
-    load: Callable[[], bytes]
+    write_to: Callable[[IO[bytes]], None]  # writes the file's bytes, checked against its hash
 
     @property
     def stamp(self) -> str:
@@ -95,14 +102,18 @@ def _layout(body: str) -> Any:
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    return HTML(
+    document = HTML(
         string=f"<html><head><style>{_STYLE}</style></head><body>{body}</body></html>",
         url_fetcher=URLFetcher(allowed_protocols=("data",)),
     ).render()
+    gc.collect()  # a layout leaves megabytes of cycles behind: gone before the next one
+    return document
 
 
 def _html_page(body: str) -> bytes:
-    return bytes(_layout(body).write_pdf())
+    written = bytes(_layout(body).write_pdf())
+    gc.collect()
+    return written
 
 
 def _index_body(tabs: Sequence[Tab], first_pages: dict[int, int]) -> str:
@@ -167,34 +178,102 @@ def stamp_pdf(text: str, width: float, height: float) -> bytes:
     return out.getvalue()
 
 
-def _stamp(page: PageObject, text: str) -> None:
-    """Lay `text` in the bottom margin of `page`, over its own content."""
-    from pypdf import PdfReader
+def _opened(pdf: bytes | Path, stack: ExitStack) -> Any:
+    """A pikepdf `Pdf` from bytes or a file (read as a stream, not mapped), closed with `stack`."""
+    import pikepdf
 
-    box = page.mediabox
-    overlay = PdfReader(io.BytesIO(stamp_pdf(text, float(box.width), float(box.height)))).pages[0]
-    page.merge_translated_page(overlay, float(box.left), float(box.bottom), over=True)
+    if isinstance(pdf, Path):
+        return stack.enter_context(pikepdf.open(pdf, access_mode=pikepdf.AccessMode.stream))
+    return stack.enter_context(pikepdf.open(io.BytesIO(pdf)))
 
 
-def _file_pages(tab: Tab, data: bytes) -> list[PageObject]:
-    from pypdf import PdfReader
+def _tab_part(tab: Tab, folder: Path) -> tuple[Path, int]:
+    """The tab's pages, each stamped, as a PDF in `folder`, and how many there are: the file
+    itself (written there a piece at a time), an image made a page, or a page that says why it
+    cannot be shown."""
+    import pikepdf
 
     kind = tab.page.media_type
+    source = folder / f"{tab.number}.source"
+    part = folder / f"{tab.number}.pdf"
     try:
         if kind == "application/pdf":
-            reader = PdfReader(io.BytesIO(data))
-            if reader.is_encrypted:
-                return list(PdfReader(io.BytesIO(_note_page(tab, "is encrypted"))).pages)
-            return list(reader.pages)
+            with source.open("wb") as sink:
+                tab.write_to(sink)
+            try:
+                return part, _stamped(source, tab, part)
+            except pikepdf.PasswordError:
+                return part, _stamped(_note_page(tab, "is encrypted"), tab, part)
         if kind in IMAGES:
             import img2pdf
 
+            image = io.BytesIO()
+            tab.write_to(image)
             letter = (img2pdf.in_to_pt(8.5), img2pdf.in_to_pt(11))
-            converted = img2pdf.convert(data, layout_fun=img2pdf.get_layout_fun(letter))
-            return list(PdfReader(io.BytesIO(converted)).pages)
+            layout = img2pdf.get_layout_fun(letter)
+            source.write_bytes(img2pdf.convert(image.getvalue(), layout_fun=layout))
+            del image
+            return part, _stamped(source, tab, part)
+    except RecordBrokenError:
+        raise
     except Exception:  # a damaged file is still listed: a page says it cannot be shown
-        return list(PdfReader(io.BytesIO(_note_page(tab, "cannot be read as a page"))).pages)
-    return list(PdfReader(io.BytesIO(_note_page(tab, "cannot be shown as pages here"))).pages)
+        return part, _stamped(_note_page(tab, "cannot be read as a page"), tab, part)
+    finally:
+        source.unlink(missing_ok=True)
+    return part, _stamped(_note_page(tab, "cannot be shown as pages here"), tab, part)
+
+
+def _stamped(source: bytes | Path, tab: Tab, part: Path) -> int:
+    """`source`'s pages written to `part`, each stamped with the tab, without the file's links,
+    forms or page actions; the page count. An encrypted file is not opened up: a note says so."""
+    import pikepdf
+    from pikepdf import Name, Rectangle
+
+    with ExitStack() as stack:
+        pdf = _opened(source, stack)
+        if pdf.is_encrypted:
+            return _stamped(_note_page(tab, "is encrypted"), tab, part)
+        stamps: dict[tuple[float, float], Any] = {}  # one per page size: the pages share it
+        for page in pdf.pages:
+            _drop(page, Name.Annots, Name.AA)
+            box = Rectangle(page.mediabox)
+            size = (box.width, box.height)
+            if size not in stamps:
+                stamps[size] = _opened(stamp_pdf(tab.stamp, *size), stack).pages[0]
+            page.add_overlay(stamps[size], box)
+        # Streams are copied as they are (a scan's JPEG is not decoded and encoded again).
+        pdf.save(part, stream_decode_level=pikepdf.StreamDecodeLevel.none)
+        return len(pdf.pages)
+
+
+JOIN_AT_ONCE = 8  # files qpdf joins in one go: it holds each one open, with its tables
+
+
+def _joined(files: list[Path]) -> Path:
+    """`files` (in one folder) joined, in their order, into one PDF there: by qpdf's `--pages`,
+    which copies a file's streams only as it writes them, a few files at a time."""
+    import pikepdf
+
+    level = 0
+    while True:
+        groups = [files[at : at + JOIN_AT_ONCE] for at in range(0, len(files), JOIN_AT_ONCE)]
+        joined = []
+        for number, group in enumerate(groups):
+            target = group[0].with_name(f"joined-{level}-{number}.pdf")
+            pages = ["--pages", *(str(path) for path in group), "--"]
+            pikepdf.Job(["qpdf", "--empty", *pages, str(target)]).run()
+            for path in group:
+                path.unlink()
+            joined.append(target)
+        if len(joined) == 1:
+            return joined[0]
+        files, level = joined, level + 1
+
+
+def _drop(page: Any, *keys: Any) -> None:
+    for key in keys:
+        if key in page.obj:
+            del page.obj[key]
 
 
 def _integrity_body(integrity: Integrity) -> str:
@@ -220,62 +299,75 @@ def binder_pdf(
     memo_pdf: bytes,
     tabs: Sequence[Tab],
     integrity: Integrity,
-    out: IO[bytes],
+    out: BinaryIO,
 ) -> int:
-    """Write the binder PDF to `out`; its page count."""
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.annotations import Link
-    from pypdf.generic import NameObject
+    """Write the binder PDF to `out`; its page count.
 
-    writer = PdfWriter()
-    cover_pages = list(PdfReader(io.BytesIO(_html_page(cover))).pages)
-    memo_pages = list(PdfReader(io.BytesIO(memo_pdf)).pages)
-    tab_pages: list[tuple[Tab, list[PageObject]]] = []
-    for tab in tabs:
-        tab_pages.append((tab, _file_pages(tab, tab.load())))
-    # The index's own length moves every tab: lay it out until its page count settles.
-    before_index = len(cover_pages) + len(memo_pages)
-    index_count, first = 1, dict[int, int]()
-    for _ in range(4):
-        start = before_index + index_count
-        first = {}
-        for tab, pages in tab_pages:
-            first[tab.number] = start
-            start += len(pages)
-        index_pdf = _index_pdf(tabs, first)
-        if len(index_pdf[0]) == index_count:
-            break
-        index_count = len(index_pdf[0])
-    index_pages, links = index_pdf
-    for page in (*cover_pages, *memo_pages):
-        writer.add_page(page)
-    for page in index_pages:
-        added = writer.add_page(page)
-        if "/Annots" in added:
-            del added[NameObject("/Annots")]
-    for tab, pages in tab_pages:
-        for page in pages:
-            added = writer.add_page(page)
-            for key in ("/Annots", "/AA"):  # a file's links, forms and page actions stay out
-                if key in added:
-                    del added[NameObject(key)]
-            _stamp(added, tab.stamp)
-    for page in PdfReader(io.BytesIO(_html_page(_integrity_body(integrity)))).pages:
-        writer.add_page(page)
-    for index_page, number, rect in links:
-        writer.add_annotation(
-            before_index + index_page, Link(rect=rect, target_page_index=first[number])
+    Each tab is made a stamped PDF of its own in a temporary folder, one at a time; qpdf joins
+    the parts there (its `--pages`, which reads a part's streams only as it writes them), and
+    the links and outlines are added to the joined file as it is copied to `out`: the binder
+    holds one file at a time and the pages' structure, never the set's bytes."""
+    import pikepdf
+    from pikepdf import Array, Dictionary, Name, OutlineItem
+
+    with TemporaryDirectory(prefix="closing-binder-") as name, ExitStack() as stack:
+        folder = Path(name)
+        parts = [(tab, *_tab_part(tab, folder)) for tab in tabs]
+        cover_pdf = _opened(_html_page(cover), stack)
+        memo = _opened(memo_pdf, stack)
+        # The index's own length moves every tab: lay it out until its page count settles.
+        before_index = len(cover_pdf.pages) + len(memo.pages)
+        index_count, first = 1, dict[int, int]()
+        for _ in range(4):
+            start = before_index + index_count
+            first = {}
+            for tab, _part, count in parts:
+                first[tab.number] = start
+                start += count
+            index_pdf, links = _index_pdf(tabs, first)
+            if len(index_pdf.pages) == index_count:
+                break
+            index_count = len(index_pdf.pages)
+        front = stack.enter_context(pikepdf.new())
+        front.pages.extend(cover_pdf.pages)
+        front.pages.extend(memo.pages)
+        front.pages.extend(_opened(index_pdf.write_pdf(), stack).pages)
+        for page in front.pages[before_index:]:
+            _drop(page, Name.Annots)  # the index's links are made below, to the joined pages
+        front.save(folder / "front.pdf")
+        (folder / "back.pdf").write_bytes(_html_page(_integrity_body(integrity)))
+        joined = _joined(
+            [folder / "front.pdf", *(part for _tab, part, _n in parts), folder / "back.pdf"]
         )
-    writer.add_outline_item(title="Cover", page_number=0)
-    writer.add_outline_item(title="Closing memorandum", page_number=len(cover_pages))
-    index_item = writer.add_outline_item(title="Index", page_number=before_index)
-    for tab, _pages in tab_pages:
-        title = f"{tab.number}. {neutral(tab.title)}"
-        writer.add_outline_item(title=title, page_number=first[tab.number], parent=index_item)
-    writer.add_outline_item(title="The record's integrity", page_number=len(writer.pages) - 1)
-    writer.add_metadata({"/Title": neutral(cover_title(cover))})
-    writer.write(out)
-    return len(writer.pages)
+        output = _opened(joined, stack)
+        for index_page, number, rect in links:
+            link = Dictionary(
+                Type=Name.Annot,
+                Subtype=Name.Link,
+                Rect=Array(rect),
+                Border=Array([0, 0, 0]),
+                Dest=Array([output.pages[first[number]].obj, Name.Fit]),
+            )
+            page = output.pages[before_index + index_page]
+            if Name.Annots not in page.obj:
+                page.obj.Annots = Array()
+            page.obj.Annots.append(output.make_indirect(link))
+        with output.open_outline() as outline:
+            index_item = OutlineItem("Index", before_index)
+            for tab, _part, _count in parts:
+                title = f"{tab.number}. {neutral(tab.title)}"
+                index_item.children.append(OutlineItem(title, first[tab.number]))
+            outline.root.extend(
+                [
+                    OutlineItem("Cover", 0),
+                    OutlineItem("Closing memorandum", len(cover_pdf.pages)),
+                    index_item,
+                    OutlineItem("The record's integrity", len(output.pages) - 1),
+                ]
+            )
+        output.docinfo[Name.Title] = neutral(cover_title(cover))
+        output.save(out, stream_decode_level=pikepdf.StreamDecodeLevel.none)
+        return len(output.pages)
 
 
 def cover_title(cover: str) -> str:
@@ -285,10 +377,9 @@ def cover_title(cover: str) -> str:
 
 def _index_pdf(
     tabs: Sequence[Tab], first: dict[int, int]
-) -> tuple[list[PageObject], list[tuple[int, int, tuple[float, float, float, float]]]]:
-    """The index pages, and each link's (index page, tab number, rectangle in PDF points)."""
-    from pypdf import PdfReader
-
+) -> tuple[Any, list[tuple[int, int, tuple[float, float, float, float]]]]:
+    """The index laid out (WeasyPrint's document), and each link's (index page, tab number,
+    rectangle in PDF points)."""
     # Laid out once: the links' boxes are read from the layout the pages are written from.
     document = _layout(_index_body(tabs, first))
     links: list[tuple[int, int, tuple[float, float, float, float]]] = []
@@ -299,8 +390,7 @@ def _index_pdf(
                 number = int(target[len(_LINK_BASE) :])
                 rect = (x0 * PX, height - y1 * PX, x1 * PX, height - y0 * PX)
                 links.append((index, number, rect))
-    pages = list(PdfReader(io.BytesIO(bytes(document.write_pdf()))).pages)
-    return pages, links
+    return document, links
 
 
 def binder_zip(tabs: Sequence[Tab], memo_pdf: bytes, out: IO[bytes]) -> int:
@@ -312,7 +402,13 @@ def binder_zip(tabs: Sequence[Tab], memo_pdf: bytes, out: IO[bytes]) -> int:
             # PDFs and images are compressed already: stored as they are, in less time.
             packed = tab.page.media_type in ("application/pdf", *IMAGES)
             method = zipfile.ZIP_STORED if packed else zipfile.ZIP_DEFLATED
-            archive.writestr(f"files/{tab.file_name}", tab.load(), compress_type=method)
+            with TemporaryFile() as held:  # checked against its hash before it goes in
+                tab.write_to(held)
+                held.seek(0)
+                member = zipfile.ZipInfo(f"files/{tab.file_name}", time.localtime()[:6])
+                member.compress_type, member.external_attr = method, 0o600 << 16
+                with archive.open(member, "w", force_zip64=True) as sink:
+                    shutil.copyfileobj(held, sink, 1024 * 1024)
             rows.append(tab)
         archive.writestr("index.html", _index_html(rows))
         archive.writestr("index.csv", _index_csv(rows))
