@@ -135,19 +135,39 @@ def share(
     metavar="SECONDS",
     help="How often to look for new marks.",
 )
+@click.option(
+    "--proxy-headers",
+    is_flag=True,
+    help="Behind a reverse proxy on this machine that terminates TLS: trust its "
+    "X-Forwarded-Proto/For (session cookies are then Secure).",
+)
 @pass_app
 def serve(
-    app: App, deal: str | None, deal_name: str | None, host: str, port: int, poll: float
+    app: App,
+    deal: str | None,
+    deal_name: str | None,
+    host: str,
+    port: int,
+    poll: float,
+    proxy_headers: bool,
 ) -> None:
-    """The live board in a browser, read-only, for the links of closing share."""
+    """The live board in a browser: read-only for the links of closing share, and for the team
+    signed in (closing team invite) their deals, with marks and corrections."""
     import logging
 
     from closing.services.live_board import BoardFeed
+    from closing.services.web_auth import cookie_key
     from closing.web.app import listen, serve_board
+    from closing.web.auth import SignIn
     from closing.web.live import LiveBoard
+    from closing.web.team_pages import TeamSite
 
-    feed = BoardFeed(app.existing_database, deal or deal_name)
+    database = app.existing_database
+    feed = BoardFeed(database, deal or deal_name)
     live = LiveBoard(feed, app.clock, poll=poll)
+    team = TeamSite(
+        database, app.clock, SignIn(database, app.clock.now, cookie_key(database)), poll
+    )
     try:
         sock = listen(host, port)
     except OSError as error:
@@ -159,12 +179,13 @@ def serve(
     where = base_url(None, host, port)
     app.out(f"Serving the board of {live.slug} at {where}/b/<token> (Ctrl-C to stop).")
     app.out("Links: closing share team, closing share PURCHASER; list them: closing share --list")
+    app.out(f"The team signs in at {where}/ with a link from: closing team invite LOGIN --print")
     if host not in LOOPBACK:
         app.out(
             f"Warning: listening on {host}, beyond this machine, over plain HTTP: anyone on the "
             "way can read the links; put it behind a TLS proxy and give closing share --url."
         )
-    serve_board(live, sock)
+    serve_board(live, sock, team, proxy_headers)
     app.out("Stopped.")
 
 

@@ -8,6 +8,9 @@ page, "This link is not valid"):
   deal's newest event id);
 - `GET /api/status` with `Authorization: Bearer {token}` or `?token={token}`: the status JSON,
   filtered to what the link may see.
+
+With a `TeamSite` (`closing.web.team_pages`) the signed-in team's pages are served too: `/`,
+`/d/SLUG/`, the sign-in routes, and the actions (POST, CSRF-checked).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from closing.web.live import LiveBoard, Snapshot
 if TYPE_CHECKING:
     import uvicorn
 
+    from closing.web.team_pages import TeamSite
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -49,7 +54,7 @@ MAX_ROWS = 100  # rows on the team's page of a large deal, furthest behind first
 # told (in a meta tag) not to add its indicator styles.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = [
     ("content-security-policy", CONTENT_SECURITY_POLICY),
@@ -95,7 +100,7 @@ def not_found() -> Response:
     return Response(NOT_FOUND_PAGE, status_code=404, media_type="text/html; charset=utf-8")
 
 
-def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
+def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None = None) -> ASGIApp:
     templates = Environment(
         loader=PackageLoader("closing.views", "templates"),
         autoescape=True,  # every value from the deal file or the log is text, never markup
@@ -206,6 +211,7 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
             Route("/b/{token}", page),
             Route("/b/{token}/events", events),
             Route("/api/status", api_status),
+            *(team.routes() if team is not None else []),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         exception_handlers={HTTPException: http_error},
@@ -235,7 +241,9 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def server(live: LiveBoard) -> uvicorn.Server:
+def server(
+    live: LiveBoard, team: TeamSite | None = None, proxy_headers: bool = False
+) -> uvicorn.Server:
     """The uvicorn server of `closing serve`. The access log is off: every path carries a token."""
     import uvicorn
 
@@ -251,24 +259,31 @@ def server(live: LiveBoard) -> uvicorn.Server:
         # with a traceback when Ctrl-C comes during start-up).
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await live.start()
+            if team is not None:
+                team.adopt(live)
             await super().startup(sockets)
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             await live.end_streams()  # open streams end now, not after the grace period
+            if team is not None:
+                await team.stop(keep=live)
             await super().shutdown(sockets)
             await live.stop()
 
     config = uvicorn.Config(
-        create_app(live),
+        create_app(live, team=team),
         log_level="warning",
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=2,
         lifespan="off",
+        proxy_headers=proxy_headers,  # X-Forwarded-Proto from a TLS proxy on this machine
     )
     return Server(config)
 
 
-def serve_board(live: LiveBoard, sock: socket.socket) -> None:
+def serve_board(
+    live: LiveBoard, sock: socket.socket, team: TeamSite | None = None, proxy_headers: bool = False
+) -> None:
     """Serve on `sock` until SIGINT or SIGTERM."""
-    server(live).run(sockets=[sock])
+    server(live, team, proxy_headers).run(sockets=[sock])

@@ -1,0 +1,165 @@
+"""Signing the team in to the web board: `closing team invite` (a one-time link, printed or
+mailed through the deal's `mailto://` alert channels), signing in with it, the session each
+request presents, signing out, `closing team sessions`, and ending a member's sessions when an
+admin revokes a role. Sessions and the server's cookie key live in the database, so several
+`closing serve` processes on one database work as one."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+from closing.domain.deal import Deal
+from closing.domain.errors import NotFoundError, UsageError
+from closing.domain.share_link import new_token, token_digest
+from closing.domain.team import ADMIN
+from closing.domain.web_session import ABSOLUTE, LINK_LIFETIME, SigninLink, WebSession
+from closing.services.deals import open_deal
+from closing.services.team import require
+from closing.store import sessions as store
+from closing.store.connection import Connection, Database, UniqueViolation
+from closing.store.identity import acting_as as acting_as  # the web acts as the member
+from closing.store.identity import actor
+from closing.store.team import team_of
+
+SIGNIN_PATH = "/signin/"
+
+
+@dataclass(frozen=True)
+class Invitation:
+    deal: Deal
+    login: str
+    email: str | None
+    url: str
+    expires_at: datetime
+
+
+def invite(
+    database: Database, deal_name: str | None, login: str, base_url: str, now: datetime
+) -> Invitation:
+    """A one-time sign-in link for `login` (a member of the deal's team), made by an admin."""
+    with database.transaction() as connection:
+        deal = open_deal(connection, deal_name)
+        require(connection, deal.id, ADMIN, f"invite {login} to {deal.slug}")
+        member = team_of(connection, deal.id).get(login)
+        if member is None:
+            raise NotFoundError(
+                f"cannot invite {login}: not on the team of {deal.slug}; add them first: "
+                f"closing team add {login} --role ROLE"
+            )
+        token = new_token()
+        expires = now + LINK_LIFETIME
+        store.add_link(
+            connection, deal.id, login, token_digest(token), actor(connection), now, expires
+        )
+        return Invitation(deal, login, member.email, f"{base_url}{SIGNIN_PATH}{token}", expires)
+
+
+def mail_invitation(invitation: Invitation, address: str | None) -> str:
+    """Send the link through the deal's `mailto://` alert channels to `address` (or the member's
+    e-mail); the address it went to. Nothing of the link is printed."""
+    from closing.services.alerts.channels import Notifier, channel_for
+
+    to = address or invitation.email
+    if not to:
+        raise UsageError(
+            f"no e-mail address for {invitation.login}: give --email ADDRESS, or --print"
+        )
+    mailers = [
+        url for url in invitation.deal.terms.alerts.notify if url.startswith(("mailto", "mailtos"))
+    ]
+    if not mailers:
+        raise UsageError(
+            f"deal {invitation.deal.slug} has no mailto:// alert channel to send the link "
+            "through; give --print and pass the link on yourself"
+        )
+    url = mailers[0]
+    channel = channel_for(f"{url}{'&' if '?' in url else '?'}to={quote(to)}")
+    body = (
+        f"Sign in to the closing board of {invitation.deal.slug} as {invitation.login}:\n"
+        f"{invitation.url}\n\nThe link works once, for 15 minutes."
+    )
+    Notifier().send(channel, f"Sign in to {invitation.deal.slug}", body, {})
+    return to
+
+
+def sign_in_with_link(
+    database: Database, token: str, now: datetime
+) -> tuple[str, WebSession] | None:
+    """A new session (its token and record) for the link's member, the link used up; None when
+    the link is unknown, used or expired (one answer for all three)."""
+    with database.transaction() as connection:
+        link = store.link_by_digest(connection, token_digest(token), lock=True)
+        if link is None or not link.usable(now) or not store.use_link(connection, link.id, now):
+            return None
+        return _new_session(connection, link, now)
+
+
+def link_for(database: Database, token: str, now: datetime) -> SigninLink | None:
+    """The usable link `token` opens (not used up: a page shows it first)."""
+    with database.transaction(write=False) as connection:
+        link = store.link_by_digest(connection, token_digest(token))
+        return link if link is not None and link.usable(now) else None
+
+
+def _new_session(connection: Connection, link: SigninLink, now: datetime) -> tuple[str, WebSession]:
+    token = new_token()
+    csrf = secrets.token_urlsafe(32)
+    how = f"sign-in link #{link.id}"
+    session_id = store.add_session(
+        connection, token_digest(token), link.login, how, csrf, now, now + ABSOLUTE
+    )
+    return token, WebSession(
+        session_id, link.login, how, csrf, now, now, now + ABSOLUTE, None, None
+    )
+
+
+def session_of(database: Database, token: str, now: datetime) -> WebSession | None:
+    """The live session `token` opens (its last use noted, at most once a minute); None for an
+    unknown, ended, idle or expired one."""
+    digest = token_digest(token)
+    with database.transaction(write=False) as connection:
+        session = store.session_by_digest(connection, digest)
+    if session is None or session.ended(now) is not None:
+        return None
+    if session.needs_touch(now):
+        with database.transaction() as connection:
+            store.touch_session(connection, session.id, now)
+    return session
+
+
+def sign_out(database: Database, session: WebSession, now: datetime) -> None:
+    with database.transaction() as connection:
+        store.end_session(connection, session.id, now, "signed out")
+
+
+def live_sessions(database: Database, now: datetime) -> list[WebSession]:
+    """`closing team sessions`: the sessions that still hold, oldest first."""
+    with database.transaction(write=False) as connection:
+        found = store.open_sessions(connection, now)
+    return [session for session in found if session.ended(now) is None]
+
+
+def end_sessions(database: Database, login: str, now: datetime, why: str) -> int:
+    """End every session of `login` (an admin revoked a role, or asked): how many."""
+    with database.transaction() as connection:
+        return store.end_sessions_of(connection, login, now, why)
+
+
+def cookie_key(database: Database) -> str:
+    """The key that signs session cookies, the same for every server on the database."""
+    for _ in range(2):
+        try:
+            with database.transaction() as connection:
+                return store.secret(connection, "cookie", secrets.token_urlsafe(48))
+        except UniqueViolation:  # another server made it at the same moment: read theirs
+            continue
+    raise UniqueViolation("web_secret")  # pragma: no cover
+
+
+def deals_of(database: Database, login: str) -> list[tuple[str, str, str]]:
+    """The deals `login` may see: (slug, title, roles)."""
+    with database.transaction(write=False) as connection:
+        return store.deal_slugs_of(connection, login)

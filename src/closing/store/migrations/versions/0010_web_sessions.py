@@ -1,0 +1,117 @@
+"""The team's sign-in to the web board: one-time sign-in links (kept as SHA-256 hashes), web
+sessions (hashed tokens, their CSRF secret, who signed in how, when they ended and why) and the
+server's own secrets (the cookie-signing key), all in the database so that several `closing
+serve` processes on one database work as one. On PostgreSQL an admin may add a sign-in link for
+a member of the deal's team (a trigger checks both); the server's own role writes the rest.
+
+Revision ID: 0010
+Revises: 0009
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import sqlalchemy as sa
+from alembic import op
+
+MOMENT = sa.String(32).with_variant(sa.DateTime(timezone=True), "postgresql")  # UTC text on SQLite
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+_FILES = importlib.import_module("closing.store.migrations.versions.0009_stored_files")
+_TEAM_GRANTS = _FILES._TEAM_GRANTS.replace(
+    "GRANT INSERT, UPDATE ON deal, purchaser, team_member TO %I",
+    "GRANT INSERT, UPDATE ON deal, purchaser, team_member TO %I', login);\n"
+    "            EXECUTE format('GRANT INSERT ON web_signin_link TO %I', login);\n"
+    "            EXECUTE format('GRANT SELECT (id, login, ended_at) ON web_session TO %I',"
+    " login);\n"
+    "            EXECUTE format('GRANT UPDATE (ended_at, ended_how) ON web_session TO %I",
+).replace(
+    "EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', here, login);",
+    "EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', here, login);\n"
+    "        EXECUTE format('REVOKE SELECT ON web_secret, web_session FROM %I', login);"
+    "  -- the server's",
+)
+_LINK_CHECK = """
+    CREATE FUNCTION closing_signin_link_check() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.created_by IS DISTINCT FROM current_user::text
+            OR NOT closing_has_role(NEW.deal_id, current_user::text, 'admin')
+            OR NOT EXISTS (SELECT 1 FROM team_member t
+                           WHERE t.deal_id = NEW.deal_id AND t.login = NEW.login) THEN
+            RAISE EXCEPTION 'only an admin of the deal signs in one of its members'
+                USING ERRCODE = '42501';
+        END IF;
+        RETURN NEW;
+    END $$
+"""
+_LINK_TRIGGER = """
+    CREATE TRIGGER closing_signin_link_check BEFORE INSERT ON web_signin_link
+    FOR EACH ROW EXECUTE FUNCTION closing_signin_link_check()
+"""
+_EXISTING_ADMINS = """
+    DO $$
+    DECLARE member record;
+    BEGIN
+        FOR member IN SELECT DISTINCT t.login FROM team_member t
+            JOIN pg_roles r ON r.rolname = t.login
+            WHERE 'admin' = ANY (string_to_array(t.roles, ','))
+        LOOP
+            EXECUTE format('GRANT SELECT (id, login, ended_at) ON web_session TO %I',
+                member.login);
+            EXECUTE format('GRANT INSERT ON web_signin_link TO %I', member.login);
+            EXECUTE format('GRANT UPDATE (ended_at, ended_how) ON web_session TO %I',
+                member.login);
+        END LOOP;
+    END $$
+"""
+
+
+def upgrade() -> None:
+    op.create_table(
+        "web_signin_link",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("deal_id", sa.Integer(), sa.ForeignKey("deal.id"), nullable=False),
+        sa.Column("login", sa.String(200), nullable=False),
+        sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+        sa.Column("created_at", MOMENT, nullable=False),
+        sa.Column("created_by", sa.String(200), nullable=False),
+        sa.Column("expires_at", MOMENT, nullable=False),
+        sa.Column("used_at", MOMENT, nullable=True),
+    )
+    op.create_table(
+        "web_session",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+        sa.Column("login", sa.String(200), nullable=False),
+        sa.Column("how", sa.String(200), nullable=False),
+        sa.Column("csrf", sa.String(64), nullable=False),
+        sa.Column("signed_in_at", MOMENT, nullable=False),
+        sa.Column("last_seen_at", MOMENT, nullable=False),
+        sa.Column("expires_at", MOMENT, nullable=False),
+        sa.Column("ended_at", MOMENT, nullable=True),
+        sa.Column("ended_how", sa.String(200), nullable=True),
+    )
+    op.create_index("ix_web_session_login", "web_session", ["login"])
+    op.create_table(
+        "web_secret",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("value", sa.String(200), nullable=False),
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in (_TEAM_GRANTS, _LINK_CHECK, _LINK_TRIGGER, _EXISTING_ADMINS):
+            op.execute(statement)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION closing_signin_link_check CASCADE")
+        op.execute(_FILES._TEAM_GRANTS)
+    op.drop_table("web_secret")
+    op.drop_index("ix_web_session_login", "web_session")
+    op.drop_table("web_session")
+    op.drop_table("web_signin_link")

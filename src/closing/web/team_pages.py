@@ -1,0 +1,232 @@
+"""The signed-in team's pages of `closing serve`: `/` (the deals a member may see), `/d/SLUG/`
+(a deal's live board), `/d/SLUG/p/PARTY` (a party's steps, each with its buttons) and
+`/d/SLUG/p/PARTY/act` (an action's form; POSTed with the session's CSRF token from this
+server's own origin, recorded through the CLI's services as the signed-in member).
+
+One live board (`closing.web.live.LiveBoard`) per deal, made when a member first opens it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import anyio.to_thread
+from markupsafe import Markup
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from closing.domain.clock import Clock
+from closing.domain.errors import ClosingError, NotPermittedError, UsageError
+from closing.domain.web_session import WebSession
+from closing.services import web_auth
+from closing.services.database import Database
+from closing.services.live_board import BoardFeed
+from closing.views.actions import find_action, party_links, party_page
+from closing.views.board_page import view
+from closing.web.actions import perform
+from closing.web.auth import SignIn
+from closing.web.live import LiveBoard, Snapshot
+from closing.web.pages import html_page, message_page, rendered
+
+MAX_ROWS = 100
+
+
+def _not_found() -> Response:
+    return message_page("Not found", "There is no such page, or it is not yours to see.", 404)
+
+
+class TeamSite:
+    """The team's pages on one server: its sign-in, and a live board per deal."""
+
+    def __init__(
+        self, database: Database, clock: Clock, sign_in: SignIn, poll: float = 0.3
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.sign_in = sign_in
+        self.poll = poll
+        self.boards: dict[str, LiveBoard] = {}
+        self._making = asyncio.Lock()
+
+    def adopt(self, live: LiveBoard) -> None:
+        """The deal `closing serve` was started for: its board is the share links' board."""
+        self.boards[live.slug] = live
+
+    async def board(self, slug: str) -> LiveBoard | None:
+        async with self._making:
+            live = self.boards.get(slug)
+            if live is None:
+                try:
+                    feed = await anyio.to_thread.run_sync(BoardFeed, self.database, slug)
+                except ClosingError:
+                    return None
+                if feed.slug != slug:  # a prefix: the pages have one address each
+                    return None
+                live = LiveBoard(feed, self.clock, poll=self.poll)
+                await live.start()
+                self.boards[slug] = live
+            return live
+
+    async def stop(self, keep: LiveBoard | None = None) -> None:
+        for live in self.boards.values():
+            if live is not keep:
+                await live.end_streams()
+                await live.stop()
+
+    # --- who may see what
+
+    async def _member(self, request: Request) -> WebSession | None:
+        return await self.sign_in.session(request)
+
+    async def _deal(
+        self, request: Request, session: WebSession
+    ) -> tuple[LiveBoard, Snapshot] | None:
+        """The deal the path names, when the member is on its team."""
+        slug = request.path_params["slug"]
+        deals = await anyio.to_thread.run_sync(web_auth.deals_of, self.database, session.login)
+        if slug not in {d[0] for d in deals}:
+            return None
+        live = await self.board(slug)
+        if live is None:
+            return None
+        return live, await live.refresh()
+
+    def _fragment(self, snapshot: Snapshot) -> str:
+        def render() -> str:
+            v = view(
+                snapshot.document,
+                team=True,
+                max_rows=MAX_ROWS,
+                recent_alerts=[(a.due_at, a.title) for a in snapshot.alerts],
+            )
+            return rendered("board.html", v=v)
+
+        return snapshot.render(("member-board",), render)
+
+    # --- the pages
+
+    async def home(self, request: Request) -> Response:
+        session = await self._member(request)
+        if session is None:
+            return html_page("team_signin.html", login=None, token="")
+        deals = await anyio.to_thread.run_sync(web_auth.deals_of, self.database, session.login)
+        return html_page("team_deals.html", member=session, deals=deals)
+
+    async def deal_page(self, request: Request) -> Response:
+        session = await self._member(request)
+        if session is None:
+            return RedirectResponse("/", status_code=303)
+        found = await self._deal(request, session)
+        if found is None:
+            return _not_found()
+        live, snapshot = found
+        return html_page(
+            "team_deal.html",
+            member=session,
+            v=view(snapshot.document, team=True, max_rows=MAX_ROWS),
+            board=Markup(self._fragment(snapshot)),
+            events_url=f"/d/{live.slug}/events",
+            parties=party_links(snapshot.document),
+            deal=live.slug,
+        )
+
+    async def events(self, request: Request) -> Response:
+        session = await self._member(request)
+        found = None if session is None else await self._deal(request, session)
+        if found is None:
+            return _not_found()
+        live = found[0]
+
+        async def stream() -> AsyncIterator[bytes]:
+            last = ""
+            async for current in live.follow():
+                html = self._fragment(current)
+                if html != last:
+                    last = html
+                    yield ServerSentEvent(
+                        data=html, event="board", id=str(current.event_id)
+                    ).encode()
+
+        return EventSourceResponse(stream(), ping=15, send_timeout=30)
+
+    async def party(self, request: Request) -> Response:
+        session = await self._member(request)
+        if session is None:
+            return RedirectResponse("/", status_code=303)
+        found = await self._deal(request, session)
+        page = (
+            None if found is None else party_page(found[1].document, request.path_params["party"])
+        )
+        if found is None or page is None:
+            return _not_found()
+        return html_page("team_party.html", member=session, p=page, deal=found[0].slug, notice="")
+
+    async def action(self, request: Request) -> Response:
+        if request.method == "POST":
+            session, form, refused = await self.sign_in.posted(request)
+            if refused is not None or session is None:
+                return refused or _not_found()
+            values = form
+        else:
+            session = await self._member(request)
+            if session is None:
+                return RedirectResponse("/", status_code=303)
+            values = {k: v for k, v in request.query_params.items()}
+        found = await self._deal(request, session)
+        if found is None:
+            return _not_found()
+        live, snapshot = found
+        party = request.path_params["party"]
+        action = find_action(
+            snapshot.document, party, str(values.get("do", "")), str(values.get("step", ""))
+        )
+        page = party_page(snapshot.document, party)
+        if action is None or page is None:
+            return _not_found()
+        refusal = ""
+        status = 200
+        if request.method == "POST":
+            try:
+                await anyio.to_thread.run_sync(
+                    perform,
+                    self.database,
+                    live.slug,
+                    session.login,
+                    action,
+                    values,
+                    self.clock.now(),
+                )
+            except ClosingError as error:
+                refusal = error.message
+                status = (
+                    403
+                    if isinstance(error, NotPermittedError)
+                    else 400
+                    if isinstance(error, UsageError)
+                    else 409
+                )
+            else:
+                await live.refresh()
+                return RedirectResponse(f"/d/{live.slug}/p/{party}", status_code=303)
+        return html_page(
+            "team_action.html",
+            status,
+            member=session,
+            a=action,
+            deal=live.slug,
+            party_name=page.name,
+            refusal=refusal,
+            values={k: v for k, v in values.items() if k in {f.name for f in action.fields}},
+        )
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/", self.home),
+            Route("/d/{slug}/", self.deal_page),
+            Route("/d/{slug}/events", self.events),
+            Route("/d/{slug}/p/{party}", self.party),
+            Route("/d/{slug}/p/{party}/act", self.action, methods=["GET", "POST"]),
+            *self.sign_in.routes(),
+        ]

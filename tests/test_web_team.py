@@ -1,0 +1,242 @@
+"""The deal team in the browser (issue 24): sign-in by a one-time link, marks and corrections
+through the CLI's services as the signed-in member, the same refusals, CSRF and origin checks,
+revoked sessions. Real server on 127.0.0.1 (browsed as localhost), real Chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import Cli, board_json, purchaser_row
+from tests.team_web import TeamServer, serve_team
+from tests.test_web_browser import chromium, errors_of, keep
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+ROOT = Path(__file__).resolve().parents[1]
+WIRES = ROOT / "tests" / "fixtures" / "neotherapeutics-wires.yaml"
+NOW = "2002-06-07T10:00:00-07:00"
+MOMENT = datetime.fromisoformat(NOW)
+BNC = "BNC Bach International, Ltd."
+VERIFY = (
+    "wire-instructions",
+    "verify",
+    "--callback-number",
+    "+1 949 788 6700",
+    "--spoke-with",
+    "CFO",
+)
+
+pytestmark = pytest.mark.skipif(chromium() is None, reason="no Chromium found")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium())
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    return sqlite_url
+
+
+@pytest.fixture
+def team(cli: Cli) -> Cli:
+    """The deal with wire instructions, loaded by alice (its first admin: she entered them);
+    bob a verifier and operator, carol an operator."""
+    assert cli("init", str(WIRES), now="2002-06-07T07:00:00-07:00").code == 0
+    assert cli("mark", "company", "prospectus_delivered", now="2002-06-07T07:30:00-07:00").code == 0
+    for login, roles in (("bob", ("verifier", "operator")), ("carol", ("operator",))):
+        args = [a for role in roles for a in ("--role", role)]
+        result = cli("team", "add", login, *args, now="2002-06-07T07:40:00-07:00")
+        assert result.code == 0, result.err
+    return cli
+
+
+def invite(cli: Cli, served: TeamServer, login: str, now: str = NOW) -> str:
+    result = cli("team", "invite", login, "--print", "--url", served.base, now=now)
+    assert result.code == 0, result.err
+    lines = result.out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{served.base}/signin/")
+    return lines[0]
+
+
+def sign_in(browser: Any, cli: Cli, served: TeamServer, login: str) -> tuple[Any, Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(invite(cli, served, login))
+    page.get_by_role("button", name=f"Sign in as {login}").click()
+    page.wait_for_url(f"{served.base}/")
+    assert f"Signed in as {login}" in page.inner_text("nav")
+    return context, page
+
+
+def open_party(page: Any, served: TeamServer, party_name: str) -> None:
+    page.goto(f"{served.base}/")
+    page.get_by_role("link", name="NeoTherapeutics").first.click()
+    page.get_by_role("link", name=party_name, exact=True).click()
+
+
+def test_alice_marks_from_the_browser_and_bob_sees_it_live(
+    browser: Any, team: Cli, tmp_path: Path
+) -> None:
+    """alice signs in by a printed link and marks BNC's fax; `status --json` says alice did;
+    bob's open board changes without a reload; no console errors (strict CSP)."""
+    verified = team("@bob", *VERIFY, now="2002-06-07T08:00:00-07:00")
+    assert verified.code == 0, verified.err
+    for command in ("mark-signed", "mark-wired"):
+        assert team(command, "bnc", now="2002-06-07T09:00:00-07:00").code == 0
+    with serve_team(team.database_url, MOMENT) as served:
+        bob_context, bob = sign_in(browser, team, served, "bob")
+        bob_errors = errors_of(bob)
+        bob.get_by_role("link", name="NeoTherapeutics").first.click()
+        bob.wait_for_selector("#live[data-state=live]", timeout=5000)
+        bob.evaluate("window.loadedOnce = true")
+        faxed = 'tr[data-slug="bnc-bach"] td[data-step="warrant_faxed"]'
+        assert bob.get_attribute(faxed, "data-status") != "done"
+
+        alice_context, alice = sign_in(browser, team, served, "alice")
+        errors = errors_of(alice)
+        open_party(alice, served, BNC)
+        alice.get_by_role("button", name=f"Mark Warrant faxed for {BNC}").click()
+        alice.get_by_label("Evidence").fill("fax confirmation 0612")
+        shot = tmp_path / "web-team-mark.png"
+        alice.screenshot(path=str(shot), full_page=True)
+        keep(shot)
+        alice.get_by_role("button", name="Record").click()
+        alice.wait_for_url(f"{served.base}/d/*/p/bnc-bach")
+        assert "done (by alice)" in alice.inner_text("main")
+
+        row = purchaser_row(board_json(team, NOW), "bnc-bach")
+        assert row["steps"]["warrant_faxed"]["status"] == "done"
+        assert row["steps"]["warrant_faxed"]["done_by"] == "alice"
+
+        bob.wait_for_selector(f'{faxed}[data-status="done"]', timeout=3000)
+        assert bob.evaluate("window.loadedOnce") is True
+        shot = tmp_path / "web-team-board.png"
+        bob.screenshot(path=str(shot), full_page=True)
+        keep(shot)
+        alice_context.close()
+        bob_context.close()
+    assert errors == [] and bob_errors == []
+
+
+def test_the_two_person_rule_and_roles_hold_in_the_browser(browser: Any, team: Cli) -> None:
+    """alice entered the wire instructions: her own verification is refused with the two-person
+    message; bob verifies them; carol (operator) is refused a payment, naming the role."""
+    with serve_team(team.database_url, MOMENT) as served:
+        alice_context, alice = sign_in(browser, team, served, "alice")
+        open_party(alice, served, "NeoTherapeutics, Inc.")
+        alice.get_by_role("button", name="Verify wire instructions").click()
+        alice.get_by_label("Callback number").fill("+1 949 788 6700")
+        alice.get_by_label("Spoke with").fill("Samuel Gulko, CFO")
+        alice.get_by_role("button", name="Record").click()
+        alert = alice.get_by_role("alert")
+        assert "two-person rule" in alert.inner_text()
+        assert "nothing recorded" in alert.inner_text() or "alice" in alert.inner_text()
+
+        bob_context, bob = sign_in(browser, team, served, "bob")
+        open_party(bob, served, "NeoTherapeutics, Inc.")
+        bob.get_by_role("button", name="Verify wire instructions").click()
+        bob.get_by_label("Callback number").fill("+1 949 788 6700")
+        bob.get_by_label("Spoke with").fill("Samuel Gulko, CFO")
+        bob.get_by_role("button", name="Record").click()
+        bob.wait_for_url(f"{served.base}/d/*/p/company")
+        shown = board_json(team, NOW)["wire_instructions"]
+        assert shown["verified"] and shown["verified_by"] == "bob"
+
+        carol_context, carol = sign_in(browser, team, served, "carol")
+        open_party(carol, served, BNC)
+        carol.get_by_role("button", name=f"Mark Purchase price wired for {BNC}").click()
+        carol.get_by_role("button", name="Record").click()
+        refusal = carol.get_by_role("alert").inner_text()
+        assert "carol needs the money role" in refusal and "nothing recorded" in refusal
+        for context in (alice_context, bob_context, carol_context):
+            context.close()
+    row = purchaser_row(board_json(team, NOW), "bnc-bach")
+    assert row["steps"]["wired"]["status"] != "done"
+
+
+def test_a_foreign_origin_or_a_missing_token_gets_403_and_writes_nothing(
+    browser: Any, team: Cli
+) -> None:
+    """A page on another origin posting a mark (the browser's own form post) gets 403; so does
+    a post with the session's cookie but another Origin, or without the CSRF token."""
+    with serve_team(team.database_url, MOMENT) as served:
+        context, alice = sign_in(browser, team, served, "alice")
+        before = team("history", "bnc", now=NOW).out
+        action = f"{served.base}/d/neotherapeutics-2002-06-07/p/bnc-bach/act"
+        evil = f"http://127.0.0.1:{served.port}/evil"  # another origin: the IP, not localhost
+        form = (
+            f'<form method="post" action="{action}"><input name="do" value="mark">'
+            '<input name="step" value="signed"><button>Go</button></form>'
+        )
+        alice.route(evil, lambda route: route.fulfill(body=form, content_type="text/html"))
+        alice.goto(evil)
+        with alice.expect_response(action) as answer:
+            alice.get_by_role("button", name="Go").click()
+        assert answer.value.status == 403
+
+        cookies = {c["name"]: c["value"] for c in context.cookies()}
+        context.close()
+        client = httpx.Client(cookies=cookies)
+        page = client.get(
+            f"{served.base}/d/neotherapeutics-2002-06-07/p/bnc-bach/act",
+            params={"do": "mark", "step": "signed"},
+        )
+        assert page.status_code == 200
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        fields = {"do": "mark", "step": "signed", "csrf": csrf}
+        foreign = client.post(action, data=fields, headers={"origin": "http://evil.example"})
+        assert foreign.status_code == 403
+        no_token = client.post(
+            action, data={**fields, "csrf": "x"}, headers={"origin": served.base}
+        )
+        assert no_token.status_code == 403
+        assert team("history", "bnc", now=NOW).out == before
+        good = client.post(action, data=fields, headers={"origin": served.base})
+        assert good.status_code == 303  # the same request from its own page is recorded
+        assert team("history", "bnc", now=NOW).out != before
+
+
+def test_used_and_expired_links_get_a_clear_page_and_revoked_sessions_are_refused(
+    browser: Any, team: Cli
+) -> None:
+    with serve_team(team.database_url, MOMENT) as served:
+        link = invite(team, served, "bob")
+        client = httpx.Client()
+        token = link.rsplit("/", 1)[1]
+        used = client.post(
+            f"{served.base}/signin", data={"token": token}, headers={"origin": served.base}
+        )
+        assert used.status_code == 303
+        cookies = dict(used.cookies)
+        assert "HttpOnly" in used.headers["set-cookie"]
+        assert "SameSite=strict" in used.headers["set-cookie"] or (
+            "samesite=strict" in used.headers["set-cookie"].lower()
+        )
+        again = client.get(link)
+        assert again.status_code == 410 and "has been used or has expired" in again.text
+        expired = invite(team, served, "carol", now="2002-06-07T09:44:00-07:00")  # 16 min ago
+        page = browser.new_page()
+        page.goto(expired)
+        assert "has been used or has expired" in page.get_by_role("alert").inner_text()
+        page.close()
+
+        home = httpx.get(f"{served.base}/", cookies=cookies)
+        assert "Signed in as <strong>bob</strong>" in home.text
+        sessions = team("team", "sessions", now=NOW)
+        assert "bob  by sign-in link" in sessions.out
+        revoked = team("team", "revoke", "bob", "operator", now=NOW)
+        assert revoked.code == 0 and "Ended bob's 1 web session" in revoked.out
+        after = httpx.get(f"{served.base}/d/neotherapeutics-2002-06-07/", cookies=cookies)
+        assert after.status_code == 303 and after.headers["location"] == "/"
+        assert "bob" not in team("team", "sessions", now=NOW).out
