@@ -240,3 +240,43 @@ def test_used_and_expired_links_get_a_clear_page_and_revoked_sessions_are_refuse
         after = httpx.get(f"{served.base}/d/neotherapeutics-2002-06-07/", cookies=cookies)
         assert after.status_code == 303 and after.headers["location"] == "/"
         assert "bob" not in team("team", "sessions", now=NOW).out
+
+
+def test_alice_registers_a_passkey_and_signs_in_with_it(
+    browser: Any, team: Cli, tmp_path: Path
+) -> None:
+    """After a first sign-in by link, alice registers a passkey (Chromium's virtual
+    authenticator, CDP WebAuthn.addVirtualAuthenticator), signs out, and signs in with it."""
+    with serve_team(team.database_url, MOMENT) as served:
+        context, page = sign_in(browser, team, served, "alice")
+        errors = errors_of(page)
+        cdp = context.new_cdp_session(page)
+        cdp.send("WebAuthn.enable")
+        cdp.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": True,
+                    "hasUserVerification": True,
+                    "isUserVerified": True,
+                }
+            },
+        )
+        page.get_by_role("button", name="Register a passkey").click()
+        page.wait_for_selector("#passkey-status:has-text('Passkey registered')", timeout=5000)
+        page.reload()
+        assert "You have 1 passkey." in page.inner_text("main")
+        shot = tmp_path / "web-team-passkey.png"
+        page.screenshot(path=str(shot), full_page=True)
+        keep(shot)
+        page.get_by_role("button", name="Sign out").click()
+        assert "You are signed out" in page.inner_text("main")
+        page.goto(f"{served.base}/")
+        page.get_by_role("button", name="Sign in with a passkey").click()
+        page.wait_for_selector("nav:has-text('Signed in as alice')", timeout=5000)
+        sessions = team("team", "sessions", now=NOW).out
+        assert "alice  by passkey #1" in sessions
+        context.close()
+    assert errors == []

@@ -94,7 +94,7 @@ def sign_in_with_link(
         link = store.link_by_digest(connection, token_digest(token), lock=True)
         if link is None or not link.usable(now) or not store.use_link(connection, link.id, now):
             return None
-        return _new_session(connection, link, now)
+        return open_session(connection, link.login, f"sign-in link #{link.id}", now)
 
 
 def link_for(database: Database, token: str, now: datetime) -> SigninLink | None:
@@ -104,16 +104,16 @@ def link_for(database: Database, token: str, now: datetime) -> SigninLink | None
         return link if link is not None and link.usable(now) else None
 
 
-def _new_session(connection: Connection, link: SigninLink, now: datetime) -> tuple[str, WebSession]:
+def open_session(
+    connection: Connection, login: str, how: str, now: datetime
+) -> tuple[str, WebSession]:
+    """A new session for `login` (signed in `how`): its token (for the cookie) and record."""
     token = new_token()
     csrf = secrets.token_urlsafe(32)
-    how = f"sign-in link #{link.id}"
     session_id = store.add_session(
-        connection, token_digest(token), link.login, how, csrf, now, now + ABSOLUTE
+        connection, token_digest(token), login, how, csrf, now, now + ABSOLUTE
     )
-    return token, WebSession(
-        session_id, link.login, how, csrf, now, now, now + ABSOLUTE, None, None
-    )
+    return token, WebSession(session_id, login, how, csrf, now, now, now + ABSOLUTE, None, None)
 
 
 def session_of(database: Database, token: str, now: datetime) -> WebSession | None:

@@ -383,6 +383,30 @@ class WebSessionRow(SQLModel, table=True):
     ended_how: str | None = Field(sa_column=Column(String(200), nullable=True))
 
 
+class WebPasskeyRow(SQLModel, table=True):
+    """A member's passkey (WebAuthn): its credential id and public key (base64url), and the
+    authenticator's signature counter."""
+
+    __tablename__ = "web_passkey"
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(sa_column=Column(String(200), nullable=False))
+    credential_id: str = Field(sa_column=Column(String(1400), nullable=False, unique=True))
+    public_key: str = Field(sa_column=Column(Text, nullable=False))
+    sign_count: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = _moment()
+    last_used_at: datetime | None = _moment(nullable=True)
+
+
+class WebChallengeRow(SQLModel, table=True):
+    """A WebAuthn challenge handed to a browser: used once, within minutes."""
+
+    __tablename__ = "web_challenge"
+    challenge: str = Field(sa_column=Column(String(100), primary_key=True))
+    purpose: str = Field(sa_column=Column(String(20), nullable=False))
+    login: str | None = Field(sa_column=Column(String(200), nullable=True))
+    expires_at: datetime = _moment()
+
+
 class WebSecretRow(SQLModel, table=True):
     """The web server's own secrets (the cookie-signing key), shared by every `closing serve`
     on the database."""

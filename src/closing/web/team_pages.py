@@ -23,12 +23,14 @@ from closing.domain.web_session import WebSession
 from closing.services import web_auth
 from closing.services.database import Database
 from closing.services.live_board import BoardFeed
+from closing.services.passkeys import passkey_count
 from closing.views.actions import find_action, party_links, party_page
 from closing.views.board_page import view
 from closing.web.actions import perform
 from closing.web.auth import SignIn
 from closing.web.live import LiveBoard, Snapshot
 from closing.web.pages import html_page, message_page, rendered
+from closing.web.passkeys import Passkeys
 
 MAX_ROWS = 100
 
@@ -112,7 +114,8 @@ class TeamSite:
         if session is None:
             return html_page("team_signin.html", login=None, token="")
         deals = await anyio.to_thread.run_sync(web_auth.deals_of, self.database, session.login)
-        return html_page("team_deals.html", member=session, deals=deals)
+        count = await anyio.to_thread.run_sync(passkey_count, self.database, session.login)
+        return html_page("team_deals.html", member=session, deals=deals, passkeys=count)
 
     async def deal_page(self, request: Request) -> Response:
         session = await self._member(request)
@@ -229,4 +232,5 @@ class TeamSite:
             Route("/d/{slug}/p/{party}", self.party),
             Route("/d/{slug}/p/{party}/act", self.action, methods=["GET", "POST"]),
             *self.sign_in.routes(),
+            *Passkeys(self.sign_in).routes(),
         ]

@@ -1,6 +1,7 @@
 """The team's sign-in to the web board: one-time sign-in links (kept as SHA-256 hashes), web
-sessions (hashed tokens, their CSRF secret, who signed in how, when they ended and why) and the
-server's own secrets (the cookie-signing key), all in the database so that several `closing
+sessions (hashed tokens, their CSRF secret, who signed in how, when they ended and why), the
+members' passkeys (WebAuthn public keys) and their one-time challenges, and the server's own
+secrets (the cookie-signing key), all in the database so that several `closing
 serve` processes on one database work as one. On PostgreSQL an admin may add a sign-in link for
 a member of the deal's team (a trigger checks both); the server's own role writes the rest.
 
@@ -33,7 +34,8 @@ _TEAM_GRANTS = _FILES._TEAM_GRANTS.replace(
 ).replace(
     "EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', here, login);",
     "EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', here, login);\n"
-    "        EXECUTE format('REVOKE SELECT ON web_secret, web_session FROM %I', login);"
+    "        EXECUTE format('REVOKE SELECT ON web_secret, web_session, web_challenge FROM %I', "
+    "login);"
     "  -- the server's",
 )
 _LINK_CHECK = """
@@ -98,6 +100,23 @@ def upgrade() -> None:
     )
     op.create_index("ix_web_session_login", "web_session", ["login"])
     op.create_table(
+        "web_passkey",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("login", sa.String(200), nullable=False),
+        sa.Column("credential_id", sa.String(1400), nullable=False, unique=True),
+        sa.Column("public_key", sa.Text(), nullable=False),
+        sa.Column("sign_count", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", MOMENT, nullable=False),
+        sa.Column("last_used_at", MOMENT, nullable=True),
+    )
+    op.create_table(
+        "web_challenge",
+        sa.Column("challenge", sa.String(100), primary_key=True),
+        sa.Column("purpose", sa.String(20), nullable=False),
+        sa.Column("login", sa.String(200), nullable=True),
+        sa.Column("expires_at", MOMENT, nullable=False),
+    )
+    op.create_table(
         "web_secret",
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("value", sa.String(200), nullable=False),
@@ -112,6 +131,8 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION closing_signin_link_check CASCADE")
         op.execute(_FILES._TEAM_GRANTS)
     op.drop_table("web_secret")
+    op.drop_table("web_challenge")
+    op.drop_table("web_passkey")
     op.drop_index("ix_web_session_login", "web_session")
     op.drop_table("web_session")
     op.drop_table("web_signin_link")
