@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from closing.cli.app import App, deal_option, for_whom, pass_app
-from closing.domain.errors import UsageError
+from closing.domain.errors import DatabaseError, UsageError
 from closing.domain.text import neutral, plural
 
 if TYPE_CHECKING:
@@ -165,8 +165,12 @@ def serve(
     database = app.existing_database
     feed = BoardFeed(database, deal or deal_name)
     live = LiveBoard(feed, app.clock, poll=poll)
-    team = TeamSite(
-        database, app.clock, SignIn(database, app.clock.now, cookie_key(database)), poll
+    try:
+        key: str | None = cookie_key(database)
+    except DatabaseError:  # a member's role on PostgreSQL: it may not keep sessions
+        key = None
+    team = (
+        TeamSite(database, app.clock, SignIn(database, app.clock.now, key), poll) if key else None
     )
     try:
         sock = listen(host, port)
@@ -179,7 +183,15 @@ def serve(
     where = base_url(None, host, port)
     app.out(f"Serving the board of {live.slug} at {where}/b/<token> (Ctrl-C to stop).")
     app.out("Links: closing share team, closing share PURCHASER; list them: closing share --list")
-    app.out(f"The team signs in at {where}/ with a link from: closing team invite LOGIN --print")
+    if team is not None:
+        app.out(
+            f"The team signs in at {where}/ with a link from: closing team invite LOGIN --print"
+        )
+    else:
+        app.out(
+            "The team's sign-in is off: this database role cannot keep web sessions; run "
+            "closing serve as the server's own role (the tables' owner, a member of the team's)."
+        )
     if host not in LOOPBACK:
         app.out(
             f"Warning: listening on {host}, beyond this machine, over plain HTTP: anyone on the "

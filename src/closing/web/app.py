@@ -260,7 +260,7 @@ def server(
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await live.start()
             if team is not None:
-                team.adopt(live)
+                await team.start(live)
             await super().startup(sockets)
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from markupsafe import Markup
@@ -21,6 +22,7 @@ from closing.domain.clock import Clock
 from closing.domain.errors import ClosingError, NotPermittedError, UsageError
 from closing.domain.web_session import WebSession
 from closing.services import web_auth
+from closing.services.change_feed import listen_for_changes
 from closing.services.database import Database
 from closing.services.live_board import BoardFeed
 from closing.services.passkeys import passkey_count
@@ -31,6 +33,9 @@ from closing.web.auth import SignIn
 from closing.web.live import LiveBoard, Snapshot
 from closing.web.pages import html_page, message_page, rendered
 from closing.web.passkeys import Passkeys
+
+if TYPE_CHECKING:
+    from closing.services.change_feed import ChangeListener
 
 MAX_ROWS = 100
 
@@ -51,10 +56,22 @@ class TeamSite:
         self.poll = poll
         self.boards: dict[str, LiveBoard] = {}
         self._making = asyncio.Lock()
+        self._listener: ChangeListener | None = None
 
-    def adopt(self, live: LiveBoard) -> None:
-        """The deal `closing serve` was started for: its board is the share links' board."""
+    async def start(self, live: LiveBoard) -> None:
+        """Serve `live` (the deal `closing serve` was started for, whose board the share links
+        read) among the others, and wake every board at each change PostgreSQL notifies."""
         self.boards[live.slug] = live
+        loop = asyncio.get_running_loop()
+
+        def changed() -> None:  # in the listener's thread
+            loop.call_soon_threadsafe(self._wake_all)
+
+        self._listener = await anyio.to_thread.run_sync(listen_for_changes, self.database, changed)
+
+    def _wake_all(self) -> None:
+        for live in self.boards.values():
+            live.wake()
 
     async def board(self, slug: str) -> LiveBoard | None:
         async with self._making:
@@ -72,6 +89,9 @@ class TeamSite:
             return live
 
     async def stop(self, keep: LiveBoard | None = None) -> None:
+        if self._listener is not None:
+            await anyio.to_thread.run_sync(self._listener.stop)
+            self._listener = None
         for live in self.boards.values():
             if live is not keep:
                 await live.end_streams()

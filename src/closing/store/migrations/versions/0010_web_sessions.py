@@ -55,6 +55,21 @@ _LINK_TRIGGER = """
     CREATE TRIGGER closing_signin_link_check BEFORE INSERT ON web_signin_link
     FOR EACH ROW EXECUTE FUNCTION closing_signin_link_check()
 """
+# Every change the live board shows wakes the web servers' pollers at once (LISTEN/NOTIFY on
+# `closing_change`; polling stays the fallback).
+_NOTIFY = """
+    CREATE FUNCTION closing_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('closing_change', TG_TABLE_NAME);
+        RETURN NULL;
+    END $$
+"""
+_NOTIFIED = ("event", "alert", "deal_revision", "share")
+_NOTIFY_TRIGGERS = [
+    f"CREATE TRIGGER closing_notify_change AFTER INSERT OR UPDATE ON {table} "
+    "FOR EACH STATEMENT EXECUTE FUNCTION closing_notify_change()"
+    for table in _NOTIFIED
+]
 _EXISTING_ADMINS = """
     DO $$
     DECLARE member record;
@@ -122,13 +137,16 @@ def upgrade() -> None:
         sa.Column("value", sa.String(200), nullable=False),
     )
     if op.get_bind().dialect.name == "postgresql":
-        for statement in (_TEAM_GRANTS, _LINK_CHECK, _LINK_TRIGGER, _EXISTING_ADMINS):
+        for statement in (_TEAM_GRANTS, _LINK_CHECK, _LINK_TRIGGER, _EXISTING_ADMINS, _NOTIFY):
+            op.execute(statement)
+        for statement in _NOTIFY_TRIGGERS:
             op.execute(statement)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION closing_signin_link_check CASCADE")
+        op.execute("DROP FUNCTION closing_notify_change CASCADE")
         op.execute(_FILES._TEAM_GRANTS)
     op.drop_table("web_secret")
     op.drop_table("web_challenge")
