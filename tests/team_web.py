@@ -12,7 +12,7 @@ from datetime import datetime
 
 from closing.domain.clock import FixedClock
 from closing.services.live_board import BoardFeed
-from closing.services.web_auth import cookie_key
+from closing.services.web_auth import cookie_key, first_deal
 from closing.store.connection import Database
 from closing.web.app import listen
 from closing.web.app import server as web_server
@@ -34,7 +34,7 @@ def serve_team(
 ) -> Iterator[TeamServer]:
     database = Database(database_url)
     clock = FixedClock(now)
-    live = LiveBoard(BoardFeed(database, deal), clock, poll=poll)
+    live = LiveBoard(BoardFeed(database, deal or first_deal(database)), clock, poll=poll)
     team = TeamSite(database, clock, SignIn(database, clock.now, cookie_key(database)), poll)
     sock = listen("127.0.0.1", 0)
     port = sock.getsockname()[1]

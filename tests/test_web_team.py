@@ -62,7 +62,8 @@ def team(cli: Cli) -> Cli:
 
 
 def invite(cli: Cli, served: TeamServer, login: str, now: str = NOW) -> str:
-    result = cli("team", "invite", login, "--print", "--url", served.base, now=now)
+    deal = ("--deal", "neotherapeutics-2002-06-07")
+    result = cli("team", "invite", login, "--print", "--url", served.base, *deal, now=now)
     assert result.code == 0, result.err
     lines = result.out.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{served.base}/signin/")
@@ -280,3 +281,33 @@ def test_alice_registers_a_passkey_and_signs_in_with_it(
         assert "alice  by passkey #1" in sessions
         context.close()
     assert errors == []
+
+
+def test_one_server_serves_every_deal_to_whoever_is_on_its_team(team: Cli, tmp_path: Path) -> None:
+    """`/` lists the deals a member is on; another deal's board is not found for them; every
+    deal's share links work on the one server."""
+    other = tmp_path / "other.yaml"
+    other.write_text(
+        WIRES.read_text().replace("slug: neotherapeutics-2002-06-07", "slug: aaa-other")
+    )
+    assert team("init", str(other), now="2002-06-07T07:00:00-07:00").code == 0
+    made = team("share", "team", "--deal", "aaa-other", now=NOW)
+    assert made.code == 0, made.err
+    token = made.out.splitlines()[1].rsplit("/", 1)[1]
+    with serve_team(team.database_url, MOMENT) as served:
+        assert served.live.slug == "aaa-other"  # the first by slug; every deal is served
+        client = httpx.Client()
+        for login, expected in (("alice", 2), ("bob", 1)):
+            link = invite(team, served, login)
+            signed = client.post(
+                f"{served.base}/signin",
+                data={"token": link.rsplit("/", 1)[1]},
+                headers={"origin": served.base},
+            )
+            cookie = {"cookie": signed.headers["set-cookie"].split(";")[0]}
+            home = httpx.get(f"{served.base}/", headers=cookie).text
+            assert home.count('href="/d/') == expected
+            other_board = httpx.get(f"{served.base}/d/aaa-other/", headers=cookie)
+            assert other_board.status_code == (200 if login == "alice" else 404)
+        shared = httpx.get(f"{served.base}/b/{token}")
+        assert shared.status_code == 200 and "aaa-other" in shared.text

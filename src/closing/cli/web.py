@@ -156,14 +156,16 @@ def serve(
     import logging
 
     from closing.services.live_board import BoardFeed
-    from closing.services.web_auth import cookie_key
+    from closing.services.web_auth import cookie_key, first_deal
     from closing.web.app import listen, serve_board
     from closing.web.auth import SignIn
     from closing.web.live import LiveBoard
     from closing.web.team_pages import TeamSite
 
     database = app.existing_database
-    feed = BoardFeed(database, deal or deal_name)
+    # Every deal is served (the team's pages, each deal's share links); the one named, or the
+    # only one, or the first by slug is the board it starts with.
+    feed = BoardFeed(database, deal or deal_name or first_deal(database))
     live = LiveBoard(feed, app.clock, poll=poll)
     try:
         key: str | None = cookie_key(database)

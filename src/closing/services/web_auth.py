@@ -20,8 +20,10 @@ from closing.services.deals import open_deal
 from closing.services.team import require
 from closing.store import sessions as store
 from closing.store.connection import Connection, Database, UniqueViolation
+from closing.store.deals import deal_slugs
 from closing.store.identity import acting_as as acting_as  # the web acts as the member
 from closing.store.identity import actor
+from closing.store.shares import share_deal_slug
 from closing.store.team import team_of
 
 SIGNIN_PATH = "/signin/"
@@ -163,3 +165,18 @@ def deals_of(database: Database, login: str) -> list[tuple[str, str, str]]:
     """The deals `login` may see: (slug, title, roles)."""
     with database.transaction(write=False) as connection:
         return store.deal_slugs_of(connection, login)
+
+
+def deal_of_share(database: Database, token: str) -> str | None:
+    """The deal a share link opens (one server serves every deal's links)."""
+    if not token or len(token) > 100:
+        return None
+    with database.transaction(write=False) as connection:
+        return share_deal_slug(connection, token_digest(token))
+
+
+def first_deal(database: Database) -> str | None:
+    """The deal `closing serve` shows first when none is named and several are loaded."""
+    with database.transaction(write=False) as connection:
+        slugs = deal_slugs(connection, limit=1)
+    return slugs[0] if slugs else None

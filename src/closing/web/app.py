@@ -148,8 +148,15 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None 
         return snapshot.render(key, encode)
 
     async def authorised(request: Request, token: str) -> tuple[Snapshot, ShareRecord | None]:
-        snapshot = await live.refresh()  # a page or stream starts from the database as it is
+        board = await board_of(token)
+        snapshot = await board.refresh()  # a page or stream starts from the database as it is
         return snapshot, match(token, snapshot.shares)
+
+    async def board_of(token: str) -> LiveBoard:
+        """The board the link opens: with the team's pages, any deal's (one server serves every
+        deal); else the one deal served."""
+        found = None if team is None else await team.board_for_share(token)
+        return found or live
 
     def wants_all(request: Request, share: ShareRecord) -> bool:
         return share.team and request.query_params.get("all") == "1"
@@ -176,11 +183,13 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None 
             return not_found()
         show_all = wants_all(request, share)
 
+        board = await board_of(request.path_params["token"])
+
         async def stream() -> AsyncIterator[bytes]:
             # A (re)connecting browser gets the board as it is now: a whole board, not a list
             # of changes, so a Last-Event-ID older than the current id loses nothing.
             last = ""
-            async for current in live.follow():
+            async for current in board.follow():
                 if not any(s.id == share.id for s in current.shares):
                     return  # revoked: the browser's reconnection then gets a 404
                 html = fragment(current, share, show_all)

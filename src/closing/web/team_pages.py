@@ -88,6 +88,11 @@ class TeamSite:
                 self.boards[slug] = live
             return live
 
+    async def board_for_share(self, token: str) -> LiveBoard | None:
+        """The board of the deal whose share link `token` is (None: no such active link)."""
+        slug = await anyio.to_thread.run_sync(web_auth.deal_of_share, self.database, token)
+        return None if slug is None else await self.board(slug)
+
     async def stop(self, keep: LiveBoard | None = None) -> None:
         if self._listener is not None:
             await anyio.to_thread.run_sync(self._listener.stop)
