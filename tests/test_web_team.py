@@ -311,3 +311,64 @@ def test_one_server_serves_every_deal_to_whoever_is_on_its_team(team: Cli, tmp_p
             assert other_board.status_code == (200 if login == "alice" else 404)
         shared = httpx.get(f"{served.base}/b/{token}")
         assert shared.status_code == 200 and "aaa-other" in shared.text
+
+
+def test_an_invitation_is_mailed_through_the_deals_mail_channel(cli: Cli, tmp_path: Path) -> None:
+    """Without --print the link goes by e-mail (the deal's mailto:// alert channel) to the
+    member's address; its text has the link, which works once."""
+    from tests.alert_receivers import smtp_receiver
+
+    with smtp_receiver() as smtp:
+        deal = tmp_path / "mail.yaml"
+        deal.write_text(WIRES.read_text().replace("  notify: []", f'  notify: ["{smtp.url()}"]', 1))
+        assert cli("init", str(deal), now="2002-06-07T07:00:00-07:00").code == 0
+        added = cli("team", "add", "bob", "--role", "viewer", "--email", "bob@firm.example")
+        assert added.code == 0, added.err
+        sent = cli("team", "invite", "bob", "--url", "https://closing.example.com", now=NOW)
+        assert sent.code == 0, sent.err
+        assert (
+            sent.out
+            == "Sent bob a sign-in link to bob@firm.example (works once, for 15 minutes).\n"
+        )
+        (mail,) = smtp.received()
+        assert mail.rcpt_tos == ("bob@firm.example",)
+        assert "https://closing.example.com/signin/" in mail.text
+        assert "https://closing.example.com/signin/" not in sent.out + sent.err
+        nowhere = cli("team", "invite", "carol", now=NOW)
+        assert nowhere.code == 4 and "not on the team" in nowhere.err
+
+
+def signed_in_client(cli: Cli, served: TeamServer, login: str) -> tuple[httpx.Client, str]:
+    """An HTTP client with `login`'s session cookie and this server's Origin, and its CSRF token."""
+    link = invite(cli, served, login)
+    signed = httpx.post(
+        f"{served.base}/signin",
+        data={"token": link.rsplit("/", 1)[1]},
+        headers={"origin": served.base},
+    )
+    cookie = signed.headers["set-cookie"].split(";")[0]
+    client = httpx.Client(headers={"cookie": cookie, "origin": served.base})
+    page = client.get(f"{served.base}/").text
+    return client, page.split('name="csrf" value="')[1].split('"')[0]
+
+
+def test_a_partial_wire_and_a_reversal_from_the_browser(team: Cli) -> None:
+    """An amount with Partial records part of the price (the step stays open); Reverse with a
+    Reason is recorded as alice; a correction without a reason is the CLI's refusal."""
+    assert team("@bob", *VERIFY, now="2002-06-07T08:00:00-07:00").code == 0
+    assert team("mark-signed", "bnc", now="2002-06-07T09:00:00-07:00").code == 0
+    with serve_team(team.database_url, MOMENT) as served:
+        client, csrf = signed_in_client(team, served, "alice")
+        action = f"{served.base}/d/neotherapeutics-2002-06-07/p/bnc-bach/act"
+        part = {"csrf": csrf, "do": "mark", "step": "wired", "amount": "500,000.00", "partial": "1"}
+        assert client.post(action, data=part).status_code == 303
+        row = purchaser_row(board_json(team, NOW), "bnc-bach")
+        assert row["amount_received"] == "500000.00" and row["steps"]["wired"]["status"] != "done"
+        rest = {"csrf": csrf, "do": "mark", "step": "wired", "at": "09:45"}
+        assert client.post(action, data=rest).status_code == 303
+        no_reason = client.post(action, data={"csrf": csrf, "do": "reverse", "step": "wired"})
+        assert no_reason.status_code == 400 and 'role="alert"' in no_reason.text
+        reverse = {"csrf": csrf, "do": "reverse", "step": "wired", "reason": "funds recalled"}
+        assert client.post(action, data=reverse).status_code == 303
+    history = team("history", "bnc", now=NOW).out
+    assert "funds recalled" in history and "by alice" in history

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import parse_qsl, urlencode
 
 from closing.domain.deal import Deal
 from closing.domain.errors import NotFoundError, UsageError
@@ -77,8 +77,9 @@ def mail_invitation(invitation: Invitation, address: str | None) -> str:
             f"deal {invitation.deal.slug} has no mailto:// alert channel to send the link "
             "through; give --print and pass the link on yourself"
         )
-    url = mailers[0]
-    channel = channel_for(f"{url}{'&' if '?' in url else '?'}to={quote(to)}")
+    base, _, query = mailers[0].partition("?")
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() != "to"]
+    channel = channel_for(f"{base}?{urlencode([*kept, ('to', to)], safe='${}@:')}")
     body = (
         f"Sign in to the closing board of {invitation.deal.slug} as {invitation.login}:\n"
         f"{invitation.url}\n\nThe link works once, for 15 minutes."

@@ -31,6 +31,7 @@ class FormField:
     label: str  # `Evidence`, `Amount`, `Reason`, `At`, ...
     required: bool = False
     hint: str = ""
+    checkbox: bool = False  # a yes/no (`--partial`), else one line of text
 
 
 AT = FormField("at", "At", hint="Empty: now. 08:30 or 2002-06-07 08:30 in the deal's zone.")
@@ -79,6 +80,11 @@ def _mark_fields(step_id: str) -> tuple[FormField, ...]:
     fields = [AT, FormField("evidence", "Evidence", hint=spec.evidence_help)]
     if spec.takes_amount:
         fields.append(FormField("amount", "Amount", hint="Default: what is still owed."))
+        fields.append(
+            FormField(
+                "partial", "Partial", hint="Part of the price: the step stays open.", checkbox=True
+            )
+        )
     return tuple(fields)
 
 

@@ -58,6 +58,7 @@ def perform(
                 evidence_kind=spec.evidence_kind,
                 evidence=_text(form, "evidence", "Evidence"),
                 amount=_text(form, "amount", "Amount", 100),
+                partial=form.get("partial") == "1",
             )
             recorded = mark(database, slug, request, now)
             return f"Marked {recorded.event.step} for {recorded.purchaser.name} by {login}."

@@ -27,7 +27,7 @@ from closing.services.database import Database
 from closing.services.live_board import BoardFeed
 from closing.services.passkeys import passkey_count
 from closing.views.actions import find_action, party_links, party_page
-from closing.views.board_page import view
+from closing.views.board_page import View, view
 from closing.web.actions import perform
 from closing.web.auth import SignIn
 from closing.web.live import LiveBoard, Snapshot
@@ -120,17 +120,28 @@ class TeamSite:
             return None
         return live, await live.refresh()
 
-    def _fragment(self, snapshot: Snapshot) -> str:
-        def render() -> str:
-            v = view(
-                snapshot.document,
-                team=True,
-                max_rows=MAX_ROWS,
-                recent_alerts=[(a.due_at, a.title) for a in snapshot.alerts],
-            )
-            return rendered("board.html", v=v)
+    def _view(self, snapshot: Snapshot) -> View:
+        """The board's view, once per snapshot (every member's page and stream share it)."""
 
-        return snapshot.render(("member-board",), render)
+        def make() -> View:
+            alerts = [(a.due_at, a.title) for a in snapshot.alerts]
+            return view(snapshot.document, team=True, max_rows=MAX_ROWS, recent_alerts=alerts)
+
+        return snapshot.render(("member-view",), make)
+
+    def _fragment(self, snapshot: Snapshot) -> str:
+        return snapshot.render(
+            ("member-board",), lambda: rendered("board.html", v=self._view(snapshot))
+        )
+
+    def _message(self, snapshot: Snapshot) -> bytes:
+        """The stream's event, encoded once per snapshot and sent as is to every stream."""
+
+        def encode() -> bytes:
+            html = self._fragment(snapshot)
+            return ServerSentEvent(data=html, event="board", id=str(snapshot.event_id)).encode()
+
+        return snapshot.render(("member-sse",), encode)
 
     # --- the pages
 
@@ -153,7 +164,7 @@ class TeamSite:
         return html_page(
             "team_deal.html",
             member=session,
-            v=view(snapshot.document, team=True, max_rows=MAX_ROWS),
+            v=self._view(snapshot),
             board=Markup(self._fragment(snapshot)),
             events_url=f"/d/{live.slug}/events",
             parties=party_links(snapshot.document),
@@ -173,9 +184,7 @@ class TeamSite:
                 html = self._fragment(current)
                 if html != last:
                     last = html
-                    yield ServerSentEvent(
-                        data=html, event="board", id=str(current.event_id)
-                    ).encode()
+                    yield self._message(current)
 
         return EventSourceResponse(stream(), ping=15, send_timeout=30)
 
