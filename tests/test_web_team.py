@@ -372,3 +372,25 @@ def test_a_partial_wire_and_a_reversal_from_the_browser(team: Cli) -> None:
         assert client.post(action, data=reverse).status_code == 303
     history = team("history", "bnc", now=NOW).out
     assert "funds recalled" in history and "by alice" in history
+
+
+def test_my_items_lists_the_open_steps_of_the_members_party(cli: Cli, tmp_path: Path) -> None:
+    """alice acts for the company (`parties: company: members: [alice]`): My items lists the
+    company's open steps with their Mark buttons; bob, of no party, is told how to become one."""
+    deal = tmp_path / "parties.yaml"
+    deal.write_text(
+        WIRES.read_text().replace(
+            "governing_law: California\n",
+            "governing_law: California\n\nparties:\n  company:\n    members: [alice]\n",
+        )
+    )
+    assert cli("init", str(deal), now="2002-06-07T07:00:00-07:00").code == 0
+    assert cli("team", "add", "bob", "--role", "viewer").code == 0
+    with serve_team(cli.database_url, MOMENT) as served:
+        mine = f"{served.base}/d/neotherapeutics-2002-06-07/mine"
+        alice, _ = signed_in_client(cli, served, "alice")
+        page = alice.get(mine).text
+        assert "Mark Prospectus supplement delivered for NeoTherapeutics, Inc." in page
+        assert "Stonestreet" not in page  # the purchasers' own steps are theirs
+        bob, _ = signed_in_client(cli, served, "bob")
+        assert "bob is a member of no party" in bob.get(mine).text

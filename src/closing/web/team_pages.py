@@ -22,12 +22,15 @@ from closing.domain.clock import Clock
 from closing.domain.errors import ClosingError, NotPermittedError, UsageError
 from closing.domain.web_session import WebSession
 from closing.services import web_auth
+from closing.services.board import board
 from closing.services.change_feed import listen_for_changes
 from closing.services.database import Database
 from closing.services.live_board import BoardFeed
 from closing.services.passkeys import passkey_count
-from closing.views.actions import find_action, party_links, party_page
+from closing.services.web_auth import acting_as
+from closing.views.actions import Item, find_action, my_items, party_links, party_page
 from closing.views.board_page import View, view
+from closing.views.status_document import board_json
 from closing.web.actions import perform
 from closing.web.auth import SignIn
 from closing.web.live import LiveBoard, Snapshot
@@ -188,6 +191,29 @@ class TeamSite:
 
         return EventSourceResponse(stream(), ping=15, send_timeout=30)
 
+    async def mine(self, request: Request) -> Response:
+        """My items: the open steps of the member's party (`status --mine`), most urgent first."""
+        session = await self._member(request)
+        if session is None:
+            return RedirectResponse("/", status_code=303)
+        found = await self._deal(request, session)
+        if found is None:
+            return _not_found()
+        live = found[0]
+
+        def read() -> list[Item]:
+            with acting_as(self.database, session.login):
+                cut = board(self.database, live.slug, self.clock.now(), mine=True)
+            return my_items(board_json(cut))
+
+        items: list[Item] = []
+        why = ""
+        try:
+            items = await anyio.to_thread.run_sync(read)
+        except ClosingError as error:
+            why = error.message
+        return html_page("team_mine.html", member=session, deal=live.slug, items=items, why=why)
+
     async def party(self, request: Request) -> Response:
         session = await self._member(request)
         if session is None:
@@ -263,6 +289,7 @@ class TeamSite:
             Route("/", self.home),
             Route("/d/{slug}/", self.deal_page),
             Route("/d/{slug}/events", self.events),
+            Route("/d/{slug}/mine", self.mine),
             Route("/d/{slug}/p/{party}", self.party),
             Route("/d/{slug}/p/{party}/act", self.action, methods=["GET", "POST"]),
             *self.sign_in.routes(),
