@@ -167,7 +167,7 @@ def party_links(document: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 @dataclass(frozen=True)
-class Item:
+class MyItem:
     """One open step of "My items": whose, what, its status and deadline, and its Mark button."""
 
     party_name: str
@@ -177,20 +177,20 @@ class Item:
     mark: Action
 
 
-def my_items(document: dict[str, Any]) -> list[Item]:
+def my_items(document: dict[str, Any]) -> list[MyItem]:
     """The open steps of a board cut to the member's party (`status --mine`), most urgent first
     (late, blocked, due soon, pending; then by deadline)."""
     titles = {s["id"]: s["title"] for s in document["deal"]["steps"]}
     rows = [(COMPANY, document["company"]["name"], document["company"]["steps"])]
     rows += [(p["slug"], p["name"], p["steps"]) for p in document["purchasers"]]
-    found: list[tuple[int, str, Item]] = []
+    found: list[tuple[int, str, MyItem]] = []
     for slug, name, steps in rows:
         for step_id, state in steps.items():
             status = state["status"]
             if status in (DONE_STATUS, DONE_LATE, WAIVED_STATUS) or step_id not in titles:
                 continue
             mark = _step_action(MARK, slug, name, step_id, titles[step_id])
-            item = Item(name, titles[step_id], status.replace("_", " "), state["deadline"], mark)
+            item = MyItem(name, titles[step_id], status.replace("_", " "), state["deadline"], mark)
             found.append((URGENCY.get(status, len(URGENCY)), state["deadline"] or "~", item))
     found.sort(key=lambda entry: (entry[0], entry[1]))
     return [item for _, _, item in found]

@@ -28,7 +28,7 @@ from closing.services.database import Database
 from closing.services.live_board import BoardFeed
 from closing.services.passkeys import passkey_count
 from closing.services.web_auth import acting_as
-from closing.views.actions import Item, find_action, my_items, party_links, party_page
+from closing.views.actions import MyItem, find_action, my_items, party_links, party_page
 from closing.views.board_page import View, view
 from closing.views.status_document import board_json
 from closing.web.actions import perform
@@ -201,12 +201,12 @@ class TeamSite:
             return _not_found()
         live = found[0]
 
-        def read() -> list[Item]:
+        def read() -> list[MyItem]:
             with acting_as(self.database, session.login):
                 cut = board(self.database, live.slug, self.clock.now(), mine=True)
             return my_items(board_json(cut))
 
-        items: list[Item] = []
+        items: list[MyItem] = []
         why = ""
         try:
             items = await anyio.to_thread.run_sync(read)
