@@ -81,3 +81,24 @@ def test_only_an_admin_invites_and_only_a_member_of_the_team(seeded: Cli) -> Non
     assert stranger.code == 4 and "mallory: not on the team" in stranger.err
     server = Database(as_owner(seeded.database_url))
     assert live_sessions(server, T0) == []
+
+
+def test_an_admin_sets_the_deals_passkey_rule_and_the_record_says_so(seeded: Cli) -> None:
+    from closing.domain.web_session import WebSession
+    from closing.services.web_auth import passkey_refusal_for
+
+    assert seeded("team", "add", "carol", "--role", "operator").code == 0
+    assert seeded("team", "passkeys", "required", now=T0.isoformat()).code == 0
+    server = Database(as_owner(seeded.database_url))
+    by_link = sign_in_with_link(server, link_token(seeded, "alice", T0), T0)
+    assert by_link is not None
+    slug = "neotherapeutics-2002-06-07"
+    assert "sign in with a passkey" in (passkey_refusal_for(server, slug, by_link[1]) or "")
+    carols = sign_in_with_link(server, link_token(seeded, "carol", T0), T0)
+    assert carols is not None and passkey_refusal_for(server, slug, carols[1]) is None
+    with_passkey = WebSession(9, "alice", "passkey #1", "x", T0, T0, T0, None, None)
+    assert passkey_refusal_for(server, slug, with_passkey) is None
+    assert seeded("team", "passkeys", "optional", now=T0.isoformat()).code == 0
+    assert passkey_refusal_for(server, slug, by_link[1]) is None
+    history = seeded("history", "company", now=T0.isoformat()).out
+    assert "passkeys no longer required in the browser" in history

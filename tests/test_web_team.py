@@ -394,3 +394,30 @@ def test_my_items_lists_the_open_steps_of_the_members_party(cli: Cli, tmp_path: 
         assert "Stonestreet" not in page  # the purchasers' own steps are theirs
         bob, _ = signed_in_client(cli, served, "bob")
         assert "bob is a member of no party" in bob.get(mine).text
+
+
+def test_a_deal_can_require_passkeys_of_its_money_verifier_and_admin_members(team: Cli) -> None:
+    """With `closing team passkeys required`, alice (admin, money, verifier) signed in by a link
+    is refused in the browser, naming the rule; carol (operator) records as before; `optional`
+    lifts it. Each change is a `team` event."""
+    required = team("team", "passkeys", "required", now=NOW)
+    assert required.code == 0, required.err
+    refused_cli = team("@carol", "team", "passkeys", "optional", now=NOW)
+    assert refused_cli.code == 4 and "carol needs the admin role" in refused_cli.err
+    with serve_team(team.database_url, MOMENT) as served:
+        action = f"{served.base}/d/neotherapeutics-2002-06-07/p/bnc-bach/act"
+        alice, csrf = signed_in_client(team, served, "alice")
+        fields = {"csrf": csrf, "do": "mark", "step": "signed"}
+        refused = alice.post(action, data=fields)
+        assert refused.status_code == 403
+        assert "the deal requires alice, who has the money, verifier, admin role, to sign in " in (
+            refused.text
+        )
+        carol, carol_csrf = signed_in_client(team, served, "carol")
+        marked = carol.post(action, data={**fields, "csrf": carol_csrf})
+        assert marked.status_code == 303
+        assert team("team", "passkeys", "optional", now=NOW).code == 0
+        undone = {"csrf": csrf, "do": "undo", "step": "signed", "reason": "wrong purchaser"}
+        assert alice.post(action, data=undone).status_code == 303
+    history = team("history", "company", now=NOW).out
+    assert "passkeys required in the browser for the money, verifier, admin roles" in history

@@ -165,6 +165,30 @@ def invite_member(
     app.out(neutral(f"Sent {login} a sign-in link to {sent_to} (works once, for 15 minutes)."))
 
 
+@team_group.command("passkeys")
+@click.argument("rule", type=click.Choice(["required", "optional"]))
+@deal_option
+@pass_app
+def passkeys_rule(app: App, rule: str, deal_name: str | None) -> None:
+    """Whether members with the money, verifier or admin role must sign in to the web board
+    with a passkey to record anything there."""
+    from closing.services.web_auth import require_passkeys
+
+    required = rule == "required"
+    deal = require_passkeys(
+        app.existing_database, deal_name, required, app.now(), socket.gethostname()
+    )
+    if required:
+        app.out(
+            neutral(
+                f"{deal.slug}: members with the money, verifier or admin role now record in the "
+                "browser only when signed in with a passkey."
+            )
+        )
+    else:
+        app.out(neutral(f"{deal.slug}: a sign-in link is enough again for every member."))
+
+
 @team_group.command("sessions")
 @click.option(
     "--end", "end_login", callback=checked("--end"), metavar="LOGIN", help="End LOGIN's sessions."

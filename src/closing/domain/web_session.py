@@ -7,10 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from closing.domain.team import ADMIN, MONEY, VERIFIER
+
 LINK_LIFETIME = timedelta(minutes=15)
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=12)
 TOUCH_EVERY = timedelta(seconds=60)  # a session's last use is written at most once a minute
+PASSKEY_ROLES = (MONEY, VERIFIER, ADMIN)  # the roles a deal may require a passkey for
+PASSKEY = "passkey"  # how a session signed in with one begins
 
 
 @dataclass(frozen=True)
@@ -55,3 +59,17 @@ class WebSession:
 
     def needs_touch(self, now: datetime) -> bool:
         return now - self.last_seen_at >= TOUCH_EVERY
+
+
+def passkey_refusal(roles: tuple[str, ...], session: WebSession, required: bool) -> str | None:
+    """Why the member may not record anything in the browser now (the deal requires passkeys
+    of members with money, verifier or admin, and this session began with a link); None when
+    they may."""
+    held = [role for role in PASSKEY_ROLES if role in roles]
+    if not required or not held or session.how.startswith(PASSKEY):
+        return None
+    return (
+        f"cannot record this: the deal requires {session.login}, who has the {', '.join(held)} "
+        "role, to sign in with a passkey (register one on the deals page, then sign out and "
+        "in with it); nothing recorded"
+    )

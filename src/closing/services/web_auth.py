@@ -13,11 +13,21 @@ from urllib.parse import parse_qsl, urlencode
 
 from closing.domain.deal import Deal
 from closing.domain.errors import NotFoundError, UsageError
+from closing.domain.events import TEAM, deal_event
 from closing.domain.share_link import new_token, token_digest
 from closing.domain.team import ADMIN
-from closing.domain.web_session import ABSOLUTE, LINK_LIFETIME, SigninLink, WebSession
+from closing.domain.web_session import (
+    ABSOLUTE,
+    LINK_LIFETIME,
+    PASSKEY_ROLES,
+    SigninLink,
+    WebSession,
+    passkey_refusal,
+)
 from closing.services.deals import open_deal
 from closing.services.team import require
+from closing.store import deals as deal_store
+from closing.store import events as event_store
 from closing.store import sessions as store
 from closing.store.connection import Connection, Database, UniqueViolation
 from closing.store.deals import deal_slugs
@@ -181,3 +191,32 @@ def first_deal(database: Database) -> str | None:
     with database.transaction(write=False) as connection:
         slugs = deal_slugs(connection, limit=1)
     return slugs[0] if slugs else None
+
+
+def require_passkeys(
+    database: Database, deal_name: str | None, required: bool, now: datetime, host: str
+) -> Deal:
+    """An admin requires (or stops requiring) passkeys of the deal's money, verifier and admin
+    members in the browser; a `team` event records it."""
+    with database.transaction() as connection:
+        deal = open_deal(connection, deal_name)
+        words = "required" if required else "no longer required"
+        require(connection, deal.id, ADMIN, f"change how {deal.slug}'s team signs in")
+        who = actor(connection)
+        store.set_passkeys_required(connection, deal.id, required, now, who)
+        company = deal_store.party_where(connection, deal.id)
+        assert company is not None
+        seq, head = event_store.lock_chain_head(connection, company.id)
+        note = f"passkeys {words} in the browser for the {', '.join(PASSKEY_ROLES)} roles"
+        event = deal_event(company, seq + 1, TEAM, now, who, host, note)
+        event_store.append_event(connection, deal.id, deal.slug, company, event, head)
+        return deal
+
+
+def passkey_refusal_for(database: Database, slug: str, session: WebSession) -> str | None:
+    """Whether the deal's passkey rule keeps this session from recording (the refusal), or not."""
+    with database.transaction(write=False) as connection:
+        deal = open_deal(connection, slug)
+        member = team_of(connection, deal.id).get(session.login)
+        required = store.passkeys_required(connection, deal.id)
+    return passkey_refusal(member.roles if member else (), session, required)

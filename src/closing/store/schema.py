@@ -407,6 +407,17 @@ class WebChallengeRow(SQLModel, table=True):
     expires_at: datetime = _moment()
 
 
+class WebDealPolicyRow(SQLModel, table=True):
+    """Whether a deal's members with the money, verifier or admin role must sign in to the web
+    board with a passkey to record anything there (`closing team passkeys required`)."""
+
+    __tablename__ = "web_deal_policy"
+    deal_id: int = Field(foreign_key="deal.id", primary_key=True)
+    passkeys_required: bool = Field(sa_column=Column(Boolean, nullable=False))
+    changed_at: datetime = _moment()
+    changed_by: str = Field(sa_column=Column(String(200), nullable=False))
+
+
 class WebSecretRow(SQLModel, table=True):
     """The web server's own secrets (the cookie-signing key), shared by every `closing serve`
     on the database."""

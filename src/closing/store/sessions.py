@@ -155,3 +155,27 @@ def deal_slugs_of(connection: Connection, login: str) -> list[tuple[str, str, st
         (login,),
     )
     return [(str(slug), str(title), str(roles)) for slug, title, roles in rows]
+
+
+def passkeys_required(connection: Connection, deal_id: int) -> bool:
+    found = connection.value(
+        "SELECT passkeys_required FROM web_deal_policy WHERE deal_id = ?", (deal_id,)
+    )
+    return bool(found)
+
+
+def set_passkeys_required(
+    connection: Connection, deal_id: int, required: bool, now: datetime, by: str
+) -> None:
+    moment = connection.bind_moment(now)
+    changed = connection.execute(
+        "UPDATE web_deal_policy SET passkeys_required = ?, changed_at = ?, changed_by = ? "
+        "WHERE deal_id = ?",
+        (required, moment, by, deal_id),
+    )
+    if not changed:
+        connection.execute(
+            "INSERT INTO web_deal_policy (deal_id, passkeys_required, changed_at, changed_by) "
+            "VALUES (?, ?, ?, ?)",
+            (deal_id, required, moment, by),
+        )

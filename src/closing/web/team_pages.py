@@ -251,6 +251,12 @@ class TeamSite:
         refusal = ""
         status = 200
         if request.method == "POST":
+            held_back: str | None = await anyio.to_thread.run_sync(
+                web_auth.passkey_refusal_for, self.database, live.slug, session
+            )
+            refusal = held_back or ""
+            status = 403 if refusal else 200
+        if request.method == "POST" and not refusal:
             try:
                 await anyio.to_thread.run_sync(
                     perform,

@@ -1,9 +1,11 @@
 """The team's sign-in to the web board: one-time sign-in links (kept as SHA-256 hashes), web
 sessions (hashed tokens, their CSRF secret, who signed in how, when they ended and why), the
-members' passkeys (WebAuthn public keys) and their one-time challenges, and the server's own
-secrets (the cookie-signing key), all in the database so that several `closing
-serve` processes on one database work as one. On PostgreSQL an admin may add a sign-in link for
-a member of the deal's team (a trigger checks both); the server's own role writes the rest.
+members' passkeys (WebAuthn public keys) and their one-time challenges, whether a deal requires
+passkeys of its money, verifier and admin members, and the server's own secrets (the
+cookie-signing key): all in the database, so that several `closing serve` processes on one
+database work as one. On PostgreSQL an admin may add a sign-in link for a member of the deal's
+team (a trigger checks both) and set the deal's passkey rule; the server's own role writes the
+rest; and every change the live board shows is notified on `closing_change`.
 
 Revision ID: 0010
 Revises: 0009
@@ -28,6 +30,7 @@ _TEAM_GRANTS = _FILES._TEAM_GRANTS.replace(
     "GRANT INSERT, UPDATE ON deal, purchaser, team_member TO %I",
     "GRANT INSERT, UPDATE ON deal, purchaser, team_member TO %I', login);\n"
     "            EXECUTE format('GRANT INSERT ON web_signin_link TO %I', login);\n"
+    "            EXECUTE format('GRANT INSERT, UPDATE ON web_deal_policy TO %I', login);\n"
     "            EXECUTE format('GRANT SELECT (id, login, ended_at) ON web_session TO %I',"
     " login);\n"
     "            EXECUTE format('GRANT UPDATE (ended_at, ended_how) ON web_session TO %I",
@@ -81,6 +84,7 @@ _EXISTING_ADMINS = """
             EXECUTE format('GRANT SELECT (id, login, ended_at) ON web_session TO %I',
                 member.login);
             EXECUTE format('GRANT INSERT ON web_signin_link TO %I', member.login);
+            EXECUTE format('GRANT INSERT, UPDATE ON web_deal_policy TO %I', member.login);
             EXECUTE format('GRANT UPDATE (ended_at, ended_how) ON web_session TO %I',
                 member.login);
         END LOOP;
@@ -132,6 +136,13 @@ def upgrade() -> None:
         sa.Column("expires_at", MOMENT, nullable=False),
     )
     op.create_table(
+        "web_deal_policy",
+        sa.Column("deal_id", sa.Integer(), sa.ForeignKey("deal.id"), primary_key=True),
+        sa.Column("passkeys_required", sa.Boolean(), nullable=False),
+        sa.Column("changed_at", MOMENT, nullable=False),
+        sa.Column("changed_by", sa.String(200), nullable=False),
+    )
+    op.create_table(
         "web_secret",
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("value", sa.String(200), nullable=False),
@@ -149,6 +160,7 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION closing_notify_change CASCADE")
         op.execute(_FILES._TEAM_GRANTS)
     op.drop_table("web_secret")
+    op.drop_table("web_deal_policy")
     op.drop_table("web_challenge")
     op.drop_table("web_passkey")
     op.drop_index("ix_web_session_login", "web_session")
