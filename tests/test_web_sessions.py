@@ -102,3 +102,22 @@ def test_an_admin_sets_the_deals_passkey_rule_and_the_record_says_so(seeded: Cli
     assert passkey_refusal_for(server, slug, by_link[1]) is None
     history = seeded("history", "company", now=T0.isoformat()).out
     assert "passkeys no longer required in the browser" in history
+
+
+def test_a_link_asked_for_by_email_is_made_by_the_server_once_per_five_minutes(
+    seeded: Cli,
+) -> None:
+    """The server's own role (on PostgreSQL: on no team, so the trigger lets it) makes the link;
+    without a mail channel nothing goes, and nothing says so to the asker."""
+    from closing.services.web_auth import link_by_email
+
+    assert seeded("team", "add", "bob", "--role", "viewer", "--email", "bob@firm.example").code == 0
+    server = Database(as_owner(seeded.database_url))
+    assert link_by_email(server, "bob@firm.example", "http://localhost:1", T0) is False  # no mail
+    with server.transaction(write=False) as connection:
+        made = connection.rows("SELECT login, created_by FROM web_signin_link")
+    assert made == [("bob", "asked by e-mail")]
+    assert link_by_email(server, "nobody@firm.example", "http://localhost:1", T0) is False
+    assert link_by_email(server, "bob@firm.example", "http://x", T0 + timedelta(minutes=4)) is False
+    with server.transaction(write=False) as connection:
+        assert connection.value("SELECT count(*) FROM web_signin_link") == 1  # rate-limited

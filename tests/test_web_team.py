@@ -421,3 +421,34 @@ def test_a_deal_can_require_passkeys_of_its_money_verifier_and_admin_members(tea
         assert alice.post(action, data=undone).status_code == 303
     history = team("history", "company", now=NOW).out
     assert "passkeys required in the browser for the money, verifier, admin roles" in history
+
+
+def test_a_member_asks_for_a_link_by_email_and_the_page_never_tells_who_is_one(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """The sign-in page mails a member a new link (through the deal's mailto:// channel), at
+    most one every 5 minutes; an unknown address gets the same page and no mail."""
+    from tests.alert_receivers import smtp_receiver
+
+    with smtp_receiver() as smtp:
+        deal = tmp_path / "mail.yaml"
+        deal.write_text(WIRES.read_text().replace("  notify: []", f'  notify: ["{smtp.url()}"]', 1))
+        assert cli("init", str(deal), now="2002-06-07T07:00:00-07:00").code == 0
+        assert (
+            cli("team", "add", "bob", "--role", "viewer", "--email", "Bob@Firm.example").code == 0
+        )
+        with serve_team(cli.database_url, MOMENT) as served:
+            ask = f"{served.base}/signin/email"
+            origin = {"origin": served.base}
+            pages = [
+                httpx.post(ask, data={"email": address}, headers=origin)
+                for address in ("bob@firm.example", "bob@firm.example", "nobody@firm.example")
+            ]
+            assert {page.status_code for page in pages} == {200}
+            assert len({page.text for page in pages}) == 1  # the same page, whoever asked
+            assert httpx.post(ask, data={"email": "bob@firm.example"}).status_code == 403
+            (mail,) = smtp.received()  # one: the second ask came within 5 minutes
+            assert mail.rcpt_tos == ("bob@firm.example",)
+            link = mail.text.split(f"{served.base}/signin/")[1].split()[0]
+            signed = httpx.post(f"{served.base}/signin", data={"token": link}, headers=origin)
+            assert signed.status_code == 303

@@ -6,13 +6,14 @@ admin revokes a role. Sessions and the server's cookie key live in the database,
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
 from closing.domain.deal import Deal
-from closing.domain.errors import NotFoundError, UsageError
+from closing.domain.errors import ClosingError, NotFoundError, UsageError
 from closing.domain.events import TEAM, deal_event
 from closing.domain.share_link import new_token, token_digest
 from closing.domain.team import ADMIN
@@ -24,6 +25,7 @@ from closing.domain.web_session import (
     WebSession,
     passkey_refusal,
 )
+from closing.services.alerts.channels import DeliveryFailed
 from closing.services.deals import open_deal
 from closing.services.team import require
 from closing.store import deals as deal_store
@@ -37,6 +39,7 @@ from closing.store.shares import share_deal_slug
 from closing.store.team import team_of
 
 SIGNIN_PATH = "/signin/"
+log = logging.getLogger("closing.web")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,41 @@ def invite(
             connection, deal.id, login, token_digest(token), actor(connection), now, expires
         )
         return Invitation(deal, login, member.email, f"{base_url}{SIGNIN_PATH}{token}", expires)
+
+
+ASKED_BY_EMAIL = "asked by e-mail"  # who made a link a member asked for on the sign-in page
+EMAIL_EVERY = timedelta(minutes=5)  # one link per member per 5 minutes, when asked by e-mail
+EMAIL_BURST = (timedelta(minutes=10), 30)  # and at most 30 such links in 10 minutes in all
+
+
+def link_by_email(database: Database, address: str, base_url: str, now: datetime) -> bool:
+    """Mail a new sign-in link to the team member with this e-mail address (of the first deal by
+    slug they are on) unless one was made for them in the last 5 minutes, or too many were made
+    lately; True when one went. The page that asks says the same whatever happened, so it never
+    tells whether the address is a member's."""
+    with database.transaction() as connection:
+        found = store.members_by_email(connection, address) if "@" in address else []
+        if not found:
+            return False
+        deal_id, login = found[0]
+        window, most = EMAIL_BURST
+        if store.links_since(connection, now - EMAIL_EVERY, login) or (
+            store.links_since(connection, now - window) >= most
+        ):
+            return False
+        deal = deal_store.deal_by_id(connection, deal_id)
+        token = new_token()
+        expires = now + LINK_LIFETIME
+        store.add_link(
+            connection, deal_id, login, token_digest(token), ASKED_BY_EMAIL, now, expires
+        )
+    made = Invitation(deal, login, address, f"{base_url}{SIGNIN_PATH}{token}", expires)
+    try:
+        mail_invitation(made, address)
+    except (ClosingError, DeliveryFailed) as error:
+        log.warning("event=signin-mail-failed login=%s error=%r", login, str(error))
+        return False
+    return True
 
 
 def mail_invitation(invitation: Invitation, address: str | None) -> str:

@@ -179,3 +179,23 @@ def set_passkeys_required(
             "VALUES (?, ?, ?, ?)",
             (deal_id, required, moment, by),
         )
+
+
+def members_by_email(connection: Connection, address: str) -> list[tuple[int, str]]:
+    """(deal id, login) of the team members with this e-mail address (any case), by deal slug."""
+    rows = connection.rows(
+        "SELECT t.deal_id, t.login FROM team_member t JOIN deal d ON d.id = t.deal_id "
+        "WHERE lower(t.email) = ? ORDER BY d.slug, t.login",
+        (address.strip().lower(),),
+    )
+    return [(int(deal_id), str(login)) for deal_id, login in rows]
+
+
+def links_since(connection: Connection, since: datetime, login: str | None = None) -> int:
+    """How many sign-in links were made since `since` (for `login`, or for anyone)."""
+    sql = "SELECT count(*) FROM web_signin_link WHERE created_at > ?"
+    params: list[object] = [connection.bind_moment(since)]
+    if login is not None:
+        sql += " AND login = ?"
+        params.append(login)
+    return int(connection.value(sql, params) or 0)

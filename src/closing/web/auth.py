@@ -20,7 +20,14 @@ from starlette.routing import Route
 from closing.domain.web_session import ABSOLUTE, WebSession
 from closing.services import web_auth
 from closing.services.database import Database
-from closing.web.csrf import FIELD, forbidden, form_fields, same_origin, token_matches
+from closing.web.csrf import (
+    FIELD,
+    forbidden,
+    form_fields,
+    own_origin,
+    same_origin,
+    token_matches,
+)
 from closing.web.pages import html_page, message_page
 
 COOKIE = "closing_session"
@@ -112,6 +119,24 @@ class SignIn:
         self.set_cookie(request, response, made[0])
         return response
 
+    async def email_link(self, request: Request) -> Response:
+        """POST /signin/email: a new link mailed to a member's address; the same page whether
+        or not the address is a member's (and whether or not the rate limit held it back)."""
+        if not same_origin(request):
+            return forbidden()
+        form = await form_fields(request) or {}
+        address = form.get("email", "").strip()
+        if 0 < len(address) <= 200:
+            base = own_origin(request)
+            await anyio.to_thread.run_sync(
+                web_auth.link_by_email, self.database, address, base, self.now()
+            )
+        return message_page(
+            "Check your e-mail",
+            "If that address belongs to a member of a deal's team, a sign-in link is on its way "
+            "(it works once, for 15 minutes; one link every 5 minutes at most).",
+        )
+
     async def sign_out(self, request: Request) -> Response:
         session, _, refused = await self.posted(request)
         if refused is not None or session is None:
@@ -125,5 +150,6 @@ class SignIn:
         return [
             Route("/signin/{token}", self.link_page),
             Route("/signin", self.sign_in, methods=["POST"]),
+            Route("/signin/email", self.email_link, methods=["POST"]),
             Route("/signout", self.sign_out, methods=["POST"]),
         ]

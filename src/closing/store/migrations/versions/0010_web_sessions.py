@@ -44,10 +44,17 @@ _TEAM_GRANTS = _FILES._TEAM_GRANTS.replace(
 _LINK_CHECK = """
     CREATE FUNCTION closing_signin_link_check() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF NEW.created_by IS DISTINCT FROM current_user::text
-            OR NOT closing_has_role(NEW.deal_id, current_user::text, 'admin')
-            OR NOT EXISTS (SELECT 1 FROM team_member t
-                           WHERE t.deal_id = NEW.deal_id AND t.login = NEW.login) THEN
+        -- An admin's invitation, or one a member asked for by e-mail through the web server
+        -- (whose own role is on no team).
+        IF NOT EXISTS (SELECT 1 FROM team_member t
+                       WHERE t.deal_id = NEW.deal_id AND t.login = NEW.login)
+            OR NOT (
+                (NEW.created_by = current_user::text
+                 AND closing_has_role(NEW.deal_id, current_user::text, 'admin'))
+                OR (NEW.created_by = 'asked by e-mail'
+                    AND NOT EXISTS (SELECT 1 FROM team_member t
+                                    WHERE t.login = current_user::text))
+            ) THEN
             RAISE EXCEPTION 'only an admin of the deal signs in one of its members'
                 USING ERRCODE = '42501';
         END IF;
