@@ -109,7 +109,7 @@ def test_alice_marks_from_the_browser_and_bob_sees_it_live(
         open_party(alice, served, BNC)
         alice.get_by_role("button", name=f"Mark Warrant faxed for {BNC}").click()
         alice.get_by_label("Evidence").fill("fax confirmation 0612")
-        shot = tmp_path / "web-team-mark.png"
+        shot = tmp_path / "mark.png"
         alice.screenshot(path=str(shot), full_page=True)
         keep(shot)
         alice.get_by_role("button", name="Record").click()
@@ -122,7 +122,7 @@ def test_alice_marks_from_the_browser_and_bob_sees_it_live(
 
         bob.wait_for_selector(f'{faxed}[data-status="done"]', timeout=3000)
         assert bob.evaluate("window.loadedOnce") is True
-        shot = tmp_path / "web-team-board.png"
+        shot = tmp_path / "board.png"
         bob.screenshot(path=str(shot), full_page=True)
         keep(shot)
         alice_context.close()
@@ -269,7 +269,7 @@ def test_alice_registers_a_passkey_and_signs_in_with_it(
         page.wait_for_selector("#passkey-status:has-text('Passkey registered')", timeout=5000)
         page.reload()
         assert "You have 1 passkey." in page.inner_text("main")
-        shot = tmp_path / "web-team-passkey.png"
+        shot = tmp_path / "passkey.png"
         page.screenshot(path=str(shot), full_page=True)
         keep(shot)
         page.get_by_role("button", name="Sign out").click()
