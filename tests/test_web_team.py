@@ -452,3 +452,19 @@ def test_a_member_asks_for_a_link_by_email_and_the_page_never_tells_who_is_one(
             link = mail.text.split(f"{served.base}/signin/")[1].split()[0]
             signed = httpx.post(f"{served.base}/signin", data={"token": link}, headers=origin)
             assert signed.status_code == 303
+
+
+def test_a_revoked_members_open_stream_ends_at_the_next_change(team: Cli) -> None:
+    """bob's board is open when an admin takes a role away: at the next change his stream ends
+    (and the browser's reconnection is refused)."""
+    from tests.web_helpers import Stream
+
+    with serve_team(team.database_url, MOMENT) as served:
+        bob, _ = signed_in_client(team, served, "bob")
+        events = f"{served.base}/d/neotherapeutics-2002-06-07/events"
+        with Stream(events, headers={"cookie": bob.headers["cookie"]}) as stream:
+            stream.next(timeout=5)
+            assert team("team", "revoke", "bob", "operator", now=NOW).code == 0
+            assert team("mark-signed", "bnc", now=NOW).code == 0
+            assert stream.wait_ended(5)
+        assert httpx.get(events, headers={"cookie": bob.headers["cookie"]}).status_code == 404

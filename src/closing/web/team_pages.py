@@ -32,7 +32,7 @@ from closing.views.actions import MyItem, find_action, my_items, party_links, pa
 from closing.views.board_page import View, view
 from closing.views.status_document import board_json
 from closing.web.actions import perform
-from closing.web.auth import SignIn
+from closing.web.auth import COOKIE, SignIn
 from closing.web.live import LiveBoard, Snapshot
 from closing.web.pages import html_page, message_page, rendered
 from closing.web.passkeys import Passkeys
@@ -60,6 +60,7 @@ class TeamSite:
         self.boards: dict[str, LiveBoard] = {}
         self._making = asyncio.Lock()
         self._listener: ChangeListener | None = None
+        self._live_sessions: dict[tuple[str, int], bool] = {}
 
     async def start(self, live: LiveBoard) -> None:
         """Serve `live` (the deal `closing serve` was started for, whose board the share links
@@ -90,6 +91,16 @@ class TeamSite:
                 await live.start()
                 self.boards[slug] = live
             return live
+
+    async def _still_signed_in(self, request: Request, snapshot: Snapshot) -> bool:
+        """Whether the stream's session still holds, asked once per session and snapshot (a
+        stream of a session that ended stops at the next change)."""
+        key = (request.cookies.get(COOKIE, ""), snapshot.version)
+        if key not in self._live_sessions:
+            if len(self._live_sessions) > 10_000:
+                self._live_sessions.clear()
+            self._live_sessions[key] = await self._member(request) is not None
+        return self._live_sessions[key]
 
     async def board_for_share(self, token: str) -> LiveBoard | None:
         """The board of the deal whose share link `token` is (None: no such active link)."""
@@ -184,6 +195,8 @@ class TeamSite:
         async def stream() -> AsyncIterator[bytes]:
             last = ""
             async for current in live.follow():
+                if not await self._still_signed_in(request, current):
+                    return  # signed out or revoked: the browser's reconnection is refused
                 html = self._fragment(current)
                 if html != last:
                     last = html
