@@ -71,6 +71,11 @@ def test_signing_out_and_a_revoked_role_end_sessions(seeded: Cli) -> None:
     assert "Ended bob's 1 web session: sign in again." in revoked.out
     assert session_of(server, bobs[0], T0) is None
     assert live_sessions(server, T0) == []
+    kept = seeded("team", "sessions", "--all", now=T0.isoformat()).out.splitlines()
+    assert kept[0].startswith("#1  alice  by sign-in link #1  signed in 2002-06-07 17:00 UTC")
+    assert kept[0].endswith("ended: signed out at 2002-06-07 17:00 UTC")
+    assert kept[1].endswith("ended: role verifier revoked at 2002-06-07 17:00 UTC")
+    assert kept[2] == "2 web sessions."
 
 
 def test_only_an_admin_invites_and_only_a_member_of_the_team(seeded: Cli) -> None:

@@ -193,20 +193,27 @@ def passkeys_rule(app: App, rule: str, deal_name: str | None) -> None:
 @click.option(
     "--end", "end_login", callback=checked("--end"), metavar="LOGIN", help="End LOGIN's sessions."
 )
+@click.option("--all", "every", is_flag=True, help="Every sign-in, with how and when it ended.")
 @click.option("--json", "as_json", is_flag=True, help="The sessions as JSON.")
 @pass_app
-def list_sessions(app: App, end_login: str | None, as_json: bool) -> None:
+def list_sessions(app: App, end_login: str | None, every: bool, as_json: bool) -> None:
     """Who is signed in to the web board now (sign-ins and sign-outs are kept)."""
+    from closing.domain.web_session import WebSession
     from closing.services.web_auth import end_sessions, live_sessions
 
     def utc(moment: datetime) -> str:
         return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
+    def ending(session: WebSession) -> str:
+        why = session.ended(now) or ""
+        return f"{why} at {utc(session.ended_at)}" if session.ended_at else why
+
     if end_login:
         ended = end_sessions(app.existing_database, end_login, app.now(), "ended by an admin")
         app.out(neutral(f"Ended {plural(ended, 'web session')} of {end_login}."))
         return
-    found = live_sessions(app.existing_database, app.now())
+    now = app.now()
+    found = live_sessions(app.existing_database, now, every)
     if as_json:
         app.print_json(
             [
@@ -217,6 +224,7 @@ def list_sessions(app: App, end_login: str | None, as_json: bool) -> None:
                     "signed_in_at": s.signed_in_at.isoformat(),
                     "last_seen_at": s.last_seen_at.isoformat(),
                     "expires_at": s.expires_at.isoformat(),
+                    "ended": s.ended(now),
                 }
                 for s in found
             ]
@@ -227,9 +235,10 @@ def list_sessions(app: App, end_login: str | None, as_json: bool) -> None:
             neutral(
                 f"#{s.id}  {s.login}  by {s.how}  signed in {utc(s.signed_in_at)}  "
                 f"last seen {utc(s.last_seen_at)}"
+                + (f"  ended: {ending(s)}" if every and s.ended(now) else "")
             )
         )
-    app.out(f"{plural(len(found), 'live web session')}.")
+    app.out(f"{plural(len(found), 'web session' if every else 'live web session')}.")
 
 
 COMMANDS = [team_group]

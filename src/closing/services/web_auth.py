@@ -186,11 +186,12 @@ def sign_out(database: Database, session: WebSession, now: datetime) -> None:
         store.end_session(connection, session.id, now, "signed out")
 
 
-def live_sessions(database: Database, now: datetime) -> list[WebSession]:
-    """`closing team sessions`: the sessions that still hold, oldest first."""
+def live_sessions(database: Database, now: datetime, every: bool = False) -> list[WebSession]:
+    """`closing team sessions`: the sessions that still hold, oldest first; with `every`, each
+    sign-in there has been, ended or not (the record of who signed in and out, when, how)."""
     with database.transaction(write=False) as connection:
-        found = store.open_sessions(connection, now)
-    return [session for session in found if session.ended(now) is None]
+        found = store.open_sessions(connection, None if every else now)
+    return found if every else [session for session in found if session.ended(now) is None]
 
 
 def end_sessions(database: Database, login: str, now: datetime, why: str) -> int:

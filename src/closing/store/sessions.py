@@ -126,13 +126,13 @@ def end_sessions_of(connection: Connection, login: str, now: datetime, how: str)
     )
 
 
-def open_sessions(connection: Connection, now: datetime) -> list[WebSession]:
+def open_sessions(connection: Connection, now: datetime | None) -> list[WebSession]:
     """The sessions not ended and not past their absolute end (idle ones included: the caller
-    tells them apart), oldest first."""
+    tells them apart), oldest first; with no `now`, every session ever opened."""
+    where = "WHERE ended_at IS NULL AND expires_at > ? " if now is not None else ""
     rows = connection.rows(
-        f"SELECT {_SESSION} FROM web_session WHERE ended_at IS NULL AND expires_at > ? "
-        "ORDER BY signed_in_at, id",
-        (connection.bind_moment(now),),
+        f"SELECT {_SESSION} FROM web_session {where}ORDER BY signed_in_at, id",
+        (connection.bind_moment(now),) if now is not None else (),
     )
     return [_session(connection, row) for row in rows]
 
