@@ -72,6 +72,12 @@ FIGURES = {
         "24 purchasers · sqlite",
         "(not judged: smoke run)",
     ],
+    "bench_web_team": [
+        "streams of /d/SLUG/events, 2 CLI marks",
+        "commit -> arrival, every stream: p50",
+        "page loads of /d/SLUG/ meanwhile: p50",
+        "(not judged: smoke run)",
+    ],
     "bench_wires": [
         "import floor (sqlmodel, rich, bai2, rapidfuzz...)",
         "24 credits against 24 purchasers",

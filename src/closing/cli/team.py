@@ -1,14 +1,16 @@
-"""`closing team list|add|grant|revoke`: who may do what on a deal (closing.domain.team)."""
+"""`closing team list|add|grant|revoke|invite|sessions`: who may do what on a deal
+(closing.domain.team), and who is signed in to the web board (closing.services.web_auth)."""
 
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime
 
 import click
 
 from closing.cli.app import App, by_option, checked, deal_option, for_whom, pass_app
 from closing.domain.team import ROLES
-from closing.domain.text import neutral
+from closing.domain.text import neutral, plural
 
 _ROLE = click.Choice(ROLES)
 
@@ -68,6 +70,12 @@ def _change(
     )
     deal, _, words = change_team(app.existing_database, deal_name, change, app.now())
     app.out(neutral(f"Team of {deal.slug}: {words}."))
+    if remove:
+        from closing.services.web_auth import end_sessions
+
+        ended = end_sessions(app.existing_database, login, app.now(), f"role {remove[0]} revoked")
+        if ended:
+            app.out(neutral(f"Ended {login}'s {plural(ended, 'web session')}: sign in again."))
 
 
 _login = click.argument("login", callback=checked("LOGIN"))
@@ -114,6 +122,123 @@ def grant_role(app: App, login: str, role: str, deal_name: str | None, by: str |
 def revoke_role(app: App, login: str, role: str, deal_name: str | None, by: str | None) -> None:
     """Take a role away from a member."""
     _change(app, deal_name, login, by, remove=(role,))
+
+
+@team_group.command("invite")
+@_login
+@click.option("--email", callback=checked("--email"), help="Send the link to this address.")
+@click.option(
+    "--print", "show", is_flag=True, help="Print the link (one line) instead of mailing it."
+)
+@click.option(
+    "--url",
+    envvar="CLOSING_WEB_URL",
+    show_envvar=True,
+    metavar="BASE",
+    help="The address people open (default http://127.0.0.1:8080).",
+)
+@deal_option
+@pass_app
+def invite_member(
+    app: App,
+    login: str,
+    email: str | None,
+    show: bool,
+    url: str | None,
+    deal_name: str | None,
+) -> None:
+    """A one-time sign-in link to the web board for LOGIN (works once, within 15 minutes)."""
+    from closing.cli.web import DEFAULT_HOST, DEFAULT_PORT, base_url
+    from closing.services.web_auth import invite, mail_invitation
+
+    made = invite(
+        app.existing_database,
+        deal_name,
+        login,
+        base_url(url, DEFAULT_HOST, DEFAULT_PORT),
+        app.now(),
+    )
+    if show:
+        app.out(made.url)
+        return
+    sent_to = mail_invitation(made, email)
+    app.out(neutral(f"Sent {login} a sign-in link to {sent_to} (works once, for 15 minutes)."))
+
+
+@team_group.command("passkeys")
+@click.argument("rule", type=click.Choice(["required", "optional"]))
+@deal_option
+@pass_app
+def passkeys_rule(app: App, rule: str, deal_name: str | None) -> None:
+    """Whether members with the money, verifier or admin role must sign in to the web board
+    with a passkey to record anything there."""
+    from closing.services.web_auth import require_passkeys
+
+    required = rule == "required"
+    deal = require_passkeys(
+        app.existing_database, deal_name, required, app.now(), socket.gethostname()
+    )
+    if required:
+        app.out(
+            neutral(
+                f"{deal.slug}: members with the money, verifier or admin role now record in the "
+                "browser only when signed in with a passkey."
+            )
+        )
+    else:
+        app.out(neutral(f"{deal.slug}: a sign-in link is enough again for every member."))
+
+
+@team_group.command("sessions")
+@click.option(
+    "--end", "end_login", callback=checked("--end"), metavar="LOGIN", help="End LOGIN's sessions."
+)
+@click.option("--all", "every", is_flag=True, help="Every sign-in, with how and when it ended.")
+@click.option("--json", "as_json", is_flag=True, help="The sessions as JSON.")
+@pass_app
+def list_sessions(app: App, end_login: str | None, every: bool, as_json: bool) -> None:
+    """Who is signed in to the web board now (sign-ins and sign-outs are kept)."""
+    from closing.domain.web_session import WebSession
+    from closing.services.web_auth import end_sessions, live_sessions
+
+    def utc(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    def ending(session: WebSession) -> str:
+        why = session.ended(now) or ""
+        return f"{why} at {utc(session.ended_at)}" if session.ended_at else why
+
+    if end_login:
+        ended = end_sessions(app.existing_database, end_login, app.now(), "ended by an admin")
+        app.out(neutral(f"Ended {plural(ended, 'web session')} of {end_login}."))
+        return
+    now = app.now()
+    found = live_sessions(app.existing_database, now, every)
+    if as_json:
+        app.print_json(
+            [
+                {
+                    "id": s.id,
+                    "login": s.login,
+                    "how": s.how,
+                    "signed_in_at": s.signed_in_at.isoformat(),
+                    "last_seen_at": s.last_seen_at.isoformat(),
+                    "expires_at": s.expires_at.isoformat(),
+                    "ended": s.ended(now),
+                }
+                for s in found
+            ]
+        )
+        return
+    for s in found:
+        app.out(
+            neutral(
+                f"#{s.id}  {s.login}  by {s.how}  signed in {utc(s.signed_in_at)}  "
+                f"last seen {utc(s.last_seen_at)}"
+                + (f"  ended: {ending(s)}" if every and s.ended(now) else "")
+            )
+        )
+    app.out(f"{plural(len(found), 'web session' if every else 'live web session')}.")
 
 
 COMMANDS = [team_group]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from closing.cli.app import App, deal_option, for_whom, pass_app
-from closing.domain.errors import UsageError
+from closing.domain.errors import DatabaseError, UsageError
 from closing.domain.text import neutral, plural
 
 if TYPE_CHECKING:
@@ -146,20 +146,46 @@ def share(
     metavar="SECONDS",
     help="How often to look for new marks.",
 )
+@click.option(
+    "--proxy-headers",
+    is_flag=True,
+    help="Behind a reverse proxy on this machine that terminates TLS: trust its "
+    "X-Forwarded-Proto/For (session cookies are then Secure).",
+)
 @pass_app
 def serve(
-    app: App, deal: str | None, deal_name: str | None, host: str, port: int, poll: float
+    app: App,
+    deal: str | None,
+    deal_name: str | None,
+    host: str,
+    port: int,
+    poll: float,
+    proxy_headers: bool,
 ) -> None:
-    """The live board in a browser for the links of closing share (a purchaser's may send its
-    details, signature page and wire report)."""
+    """The live board in a browser: for the links of closing share (a purchaser's may send its
+    details, signature page and wire report), and for the team signed in (closing team invite)
+    their deals, with marks and corrections."""
     import logging
 
     from closing.services.live_board import BoardFeed
+    from closing.services.web_auth import cookie_key, first_deal
     from closing.web.app import listen, serve_board
+    from closing.web.auth import SignIn
     from closing.web.live import LiveBoard
+    from closing.web.team_pages import TeamSite
 
-    feed = BoardFeed(app.existing_database, deal or deal_name)
+    database = app.existing_database
+    # Every deal is served (the team's pages, each deal's share links); the one named, or the
+    # only one, or the first by slug is the board it starts with.
+    feed = BoardFeed(database, deal or deal_name or first_deal(database))
     live = LiveBoard(feed, app.clock, poll=poll)
+    try:
+        key: str | None = cookie_key(database)
+    except DatabaseError:  # a member's role on PostgreSQL: it may not keep sessions
+        key = None
+    team = (
+        TeamSite(database, app.clock, SignIn(database, app.clock.now, key), poll) if key else None
+    )
     try:
         sock = listen(host, port)
     except OSError as error:
@@ -171,12 +197,21 @@ def serve(
     where = base_url(None, host, port)
     app.out(f"Serving the board of {live.slug} at {where}/b/<token> (Ctrl-C to stop).")
     app.out("Links: closing share team, closing share PURCHASER; list them: closing share --list")
+    if team is not None:
+        app.out(
+            f"The team signs in at {where}/ with a link from: closing team invite LOGIN --print"
+        )
+    else:
+        app.out(
+            "The team's sign-in is off: this database role cannot keep web sessions; run "
+            "closing serve as the server's own role (the tables' owner, a member of the team's)."
+        )
     if host not in LOOPBACK:
         app.out(
             f"Warning: listening on {host}, beyond this machine, over plain HTTP: anyone on the "
             "way can read the links; put it behind a TLS proxy and give closing share --url."
         )
-    serve_board(live, sock)
+    serve_board(live, sock, team, proxy_headers)
     app.out("Stopped.")
 
 

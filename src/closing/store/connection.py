@@ -36,7 +36,7 @@ from closing.store.values import moment_to_store, money_to_store, stored_moment
 # The Alembic revisions, oldest first (closing/store/migrations/versions). Kept here so that
 # checking the schema on every command imports neither Alembic nor SQLAlchemy; a test keeps the
 # two in step.
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011"]
 HEAD = REVISIONS[-1]
 
 LOCK_WAIT = 30.0  # seconds a SQLite writer waits for another's lock before it is refused
@@ -138,12 +138,12 @@ class Connection:
     written and come back: `sqlite` (UTC text dates, text money, 0/1 booleans, `?`) or
     `postgresql` (native types, `%s`)."""
 
-    def __init__(self, driver: Any, dialect: str) -> None:
+    def __init__(self, driver: Any, dialect: str, authenticated: str | None = None) -> None:
         self.driver = driver
         self.dialect = dialect
         self.sqlite = dialect == "sqlite"
         self._moments: dict[Any, datetime] = {}
-        self.authenticated: str | None = None  # closing.store.identity.actor, once asked
+        self.authenticated = authenticated  # closing.store.identity.actor, once asked
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of `sql`, written with `?` placeholders."""
@@ -349,7 +349,11 @@ class Database:
         try:
             if sqlite:
                 driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            yield Connection(driver, self.dialect)
+            member = getattr(self._local, "member", None)  # closing.store.identity.acting_as
+            connection = Connection(driver, self.dialect, member)
+            if member is not None and not sqlite:  # SET LOCAL ROLE: the database checks it
+                connection.execute("SELECT set_config('role', ?, true)", (member,))
+            yield connection
             if sqlite:
                 driver.execute("COMMIT")
             else:

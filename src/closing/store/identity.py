@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 import os
 import pwd
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from closing.domain.events import on_behalf, who_text
-from closing.store.connection import Connection
+from closing.store.connection import Connection, Database
 
 
 @functools.cache
@@ -39,3 +41,18 @@ def actor_shown(connection: Connection, typed: str | None) -> str:
     dismissal or a credit was made by, in words."""
     who = actor(connection)
     return who_text(who, on_behalf(who, typed))
+
+
+@contextmanager
+def acting_as(database: Database, login: str) -> Iterator[None]:
+    """This thread's transactions on `database` inside the block are `login`'s, as the web
+    server authenticated them: on SQLite the connection's actor; on PostgreSQL each transaction
+    runs as the member's role (`SET LOCAL ROLE`; the server's role is a member of it), so the
+    database's own identity and role checks hold for the web too."""
+    local = database._local
+    before = getattr(local, "member", None)
+    local.member = login
+    try:
+        yield
+    finally:
+        local.member = before

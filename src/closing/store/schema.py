@@ -354,6 +354,83 @@ class StoredFileRow(SQLModel, table=True):
     stored_at: datetime = _moment()
 
 
+class WebSigninLinkRow(SQLModel, table=True):
+    """A one-time sign-in link to the web board (`closing team invite`): its token's SHA-256
+    only, for one member of one deal's team, good once and for 15 minutes."""
+
+    __tablename__ = "web_signin_link"
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    login: str = Field(sa_column=Column(String(200), nullable=False))
+    token_sha256: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    created_at: datetime = _moment()
+    created_by: str = Field(sa_column=Column(String(200), nullable=False))
+    expires_at: datetime = _moment()
+    used_at: datetime | None = _moment(nullable=True)
+
+
+class WebSessionRow(SQLModel, table=True):
+    """A signed-in member's web session: its token's SHA-256, its CSRF secret, how and when they
+    signed in, when it was last used, its absolute end, and when and how it ended."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index("ix_web_session_login", "login"),)
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    login: str = Field(sa_column=Column(String(200), nullable=False))
+    how: str = Field(sa_column=Column(String(200), nullable=False))
+    csrf: str = Field(sa_column=Column(String(64), nullable=False))
+    signed_in_at: datetime = _moment()
+    last_seen_at: datetime = _moment()
+    expires_at: datetime = _moment()
+    ended_at: datetime | None = _moment(nullable=True)
+    ended_how: str | None = Field(sa_column=Column(String(200), nullable=True))
+
+
+class WebPasskeyRow(SQLModel, table=True):
+    """A member's passkey (WebAuthn): its credential id and public key (base64url), and the
+    authenticator's signature counter."""
+
+    __tablename__ = "web_passkey"
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(sa_column=Column(String(200), nullable=False))
+    credential_id: str = Field(sa_column=Column(String(1400), nullable=False, unique=True))
+    public_key: str = Field(sa_column=Column(Text, nullable=False))
+    sign_count: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = _moment()
+    last_used_at: datetime | None = _moment(nullable=True)
+
+
+class WebChallengeRow(SQLModel, table=True):
+    """A WebAuthn challenge handed to a browser: used once, within minutes."""
+
+    __tablename__ = "web_challenge"
+    challenge: str = Field(sa_column=Column(String(100), primary_key=True))
+    purpose: str = Field(sa_column=Column(String(20), nullable=False))
+    login: str | None = Field(sa_column=Column(String(200), nullable=True))
+    expires_at: datetime = _moment()
+
+
+class WebDealPolicyRow(SQLModel, table=True):
+    """Whether a deal's members with the money, verifier or admin role must sign in to the web
+    board with a passkey to record anything there (`closing team passkeys required`)."""
+
+    __tablename__ = "web_deal_policy"
+    deal_id: int = Field(foreign_key="deal.id", primary_key=True)
+    passkeys_required: bool = Field(sa_column=Column(Boolean, nullable=False))
+    changed_at: datetime = _moment()
+    changed_by: str = Field(sa_column=Column(String(200), nullable=False))
+
+
+class WebSecretRow(SQLModel, table=True):
+    """The web server's own secrets (the cookie-signing key), shared by every `closing serve`
+    on the database."""
+
+    __tablename__ = "web_secret"
+    name: str = Field(sa_column=Column(String(64), primary_key=True))
+    value: str = Field(sa_column=Column(String(200), nullable=False))
+
+
 class MetaRow(SQLModel, table=True):
     __tablename__ = "closing_meta"
     key: str = Field(primary_key=True)

@@ -84,6 +84,17 @@ def share_by_id(connection: Connection, share_id: int) -> ShareRecord | None:
     return _share(connection, found[0]) if found else None
 
 
+def share_deal_slug(connection: Connection, digest: str) -> str | None:
+    """The slug of the deal whose active share link has this token hash (`closing serve` of
+    several deals: which board a link opens)."""
+    found = connection.value(
+        "SELECT deal.slug FROM share JOIN deal ON deal.id = share.deal_id "
+        "WHERE share.token_sha256 = ? AND share.revoked_at IS NULL",
+        (digest,),
+    )
+    return None if found is None else str(found)
+
+
 def revoke_share(connection: Connection, share_id: int, at: datetime, by: str) -> bool:
     """Mark the link revoked; False when it already was."""
     changed = connection.execute(

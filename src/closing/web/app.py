@@ -8,6 +8,9 @@ page, "This link is not valid"):
   deal's newest event id);
 - `GET /api/status` with `Authorization: Bearer {token}` or `?token={token}`: the status JSON,
   filtered to what the link may see.
+
+With a `TeamSite` (`closing.web.team_pages`) the signed-in team's pages are served too: `/`,
+`/d/SLUG/`, the sign-in routes, and the actions (POST, CSRF-checked).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from closing.web.live import LiveBoard, Snapshot
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from closing.web.team_pages import TeamSite
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -96,7 +101,7 @@ def not_found() -> Response:
     return Response(NOT_FOUND_PAGE, status_code=404, media_type="text/html; charset=utf-8")
 
 
-def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
+def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None = None) -> ASGIApp:
     templates = Environment(
         loader=PackageLoader("closing.views", "templates"),
         autoescape=True,  # every value from the deal file or the log is text, never markup
@@ -144,8 +149,15 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
         return snapshot.render(key, encode)
 
     async def authorised(request: Request, token: str) -> tuple[Snapshot, ShareRecord | None]:
-        snapshot = await live.refresh()  # a page or stream starts from the database as it is
+        board = await board_of(token)
+        snapshot = await board.refresh()  # a page or stream starts from the database as it is
         return snapshot, match(token, snapshot.shares)
+
+    async def board_of(token: str) -> LiveBoard:
+        """The board the link opens: with the team's pages, any deal's (one server serves every
+        deal); else the one deal served."""
+        found = None if team is None else await team.board_for_share(token)
+        return found or live
 
     def wants_all(request: Request, share: ShareRecord) -> bool:
         return share.team and request.query_params.get("all") == "1"
@@ -185,11 +197,13 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
             return not_found()
         show_all = wants_all(request, share)
 
+        board = await board_of(request.path_params["token"])
+
         async def stream() -> AsyncIterator[bytes]:
             # A (re)connecting browser gets the board as it is now: a whole board, not a list
             # of changes, so a Last-Event-ID older than the current id loses nothing.
             last = ""
-            async for current in live.follow():
+            async for current in board.follow():
                 if not any(s.id == share.id for s in current.shares):
                     return  # revoked: the browser's reconnection then gets a 404
                 html = fragment(current, share, show_all)
@@ -221,6 +235,7 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
             Route("/b/{token}/events", events),
             *forms.routes(),
             Route("/api/status", api_status),
+            *(team.routes() if team is not None else []),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         exception_handlers={HTTPException: http_error},
@@ -250,7 +265,9 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def server(live: LiveBoard) -> uvicorn.Server:
+def server(
+    live: LiveBoard, team: TeamSite | None = None, proxy_headers: bool = False
+) -> uvicorn.Server:
     """The uvicorn server of `closing serve`. The access log is off: every path carries a token."""
     import uvicorn
 
@@ -266,24 +283,31 @@ def server(live: LiveBoard) -> uvicorn.Server:
         # with a traceback when Ctrl-C comes during start-up).
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await live.start()
+            if team is not None:
+                await team.start(live)
             await super().startup(sockets)
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             await live.end_streams()  # open streams end now, not after the grace period
+            if team is not None:
+                await team.stop(keep=live)
             await super().shutdown(sockets)
             await live.stop()
 
     config = uvicorn.Config(
-        create_app(live),
+        create_app(live, team=team),
         log_level="warning",
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=2,
         lifespan="off",
+        proxy_headers=proxy_headers,  # X-Forwarded-Proto from a TLS proxy on this machine
     )
     return Server(config)
 
 
-def serve_board(live: LiveBoard, sock: socket.socket) -> None:
+def serve_board(
+    live: LiveBoard, sock: socket.socket, team: TeamSite | None = None, proxy_headers: bool = False
+) -> None:
     """Serve on `sock` until SIGINT or SIGTERM."""
-    server(live).run(sockets=[sock])
+    server(live, team, proxy_headers).run(sockets=[sock])

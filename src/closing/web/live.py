@@ -79,6 +79,7 @@ class LiveBoard:
         self._changed = asyncio.Condition()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
         self._failing = False
         self.followers = 0  # streams open now
         self.ending = False
@@ -122,9 +123,15 @@ class LiveBoard:
             log.error("event=database-failing deal=%s error=%r", self.slug, message)
             self._failing = True
 
+    def wake(self) -> None:
+        """Look now rather than at the next poll (PostgreSQL's NOTIFY of a change)."""
+        self._wake.set()
+
     async def _poll(self) -> None:
         while True:
-            await asyncio.sleep(self.poll)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll)
+            self._wake.clear()
             try:
                 await self.refresh()
             except Exception as error:  # keep serving the last board; say so once

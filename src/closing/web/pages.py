@@ -1,0 +1,34 @@
+"""The signed-in team's HTML pages, drawn from the package's own templates (autoescaped: every
+value from the deal file or the log is text, never markup)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from starlette.responses import Response
+
+_TEMPLATES = Environment(
+    loader=PackageLoader("closing.views", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_TEMPLATES.globals["zip"] = zip  # the board's footer
+
+
+def rendered(name: str, **values: Any) -> str:
+    """The template `name` rendered with `values`."""
+    return _TEMPLATES.get_template(name).render(**values)
+
+
+def html_page(name: str, status_code: int = 200, **values: Any) -> Response:
+    """The template `name` rendered with `values`, as an HTML response."""
+    html = rendered(name, **values)
+    return Response(html, status_code=status_code, media_type="text/html; charset=utf-8")
+
+
+def message_page(title: str, text: str, status_code: int = 200, alert: bool = False) -> Response:
+    """A page that says one thing (signed out, a link used up, a refusal)."""
+    return html_page("team_message.html", status_code, title=title, text=text, alert=alert)

@@ -1,0 +1,128 @@
+"""Web sessions and sign-in links by the clock (closing.services.web_auth), on each backend:
+a link works once and for 15 minutes; a session ends after 30 minutes unused, after 12 hours
+whatever, at sign-out, or when an admin takes a role away; its use is noted at most once a
+minute. The clock is injected: no test waits."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from closing.services.web_auth import (
+    live_sessions,
+    session_of,
+    sign_in_with_link,
+    sign_out,
+)
+from closing.store.connection import Database
+from tests.helpers import Cli, as_owner
+
+T0 = datetime.fromisoformat("2002-06-07T10:00:00-07:00")
+
+
+def link_token(cli: Cli, login: str, at: datetime) -> str:
+    """An invitation made by alice at `at`: its token."""
+    result = cli("team", "invite", login, "--print", now=at.isoformat())
+    assert result.code == 0, result.err
+    return result.out.strip().rsplit("/", 1)[1]
+
+
+def test_a_link_works_once_and_for_fifteen_minutes(seeded: Cli) -> None:
+    server = Database(as_owner(seeded.database_url))  # the web server's own role
+    token = link_token(seeded, "alice", T0)
+    assert sign_in_with_link(server, token, T0 + timedelta(minutes=15)) is None  # expired
+    fresh = link_token(seeded, "alice", T0)
+    made = sign_in_with_link(server, fresh, T0 + timedelta(minutes=14, seconds=59))
+    assert made is not None and made[1].login == "alice"
+    assert made[1].how.startswith("sign-in link #")
+    assert sign_in_with_link(server, fresh, T0 + timedelta(minutes=1)) is None  # used
+
+
+def test_a_session_ends_idle_after_30_minutes_and_in_any_case_after_12_hours(
+    seeded: Cli,
+) -> None:
+    server = Database(as_owner(seeded.database_url))
+    made = sign_in_with_link(server, link_token(seeded, "alice", T0), T0)
+    assert made is not None
+    token = made[0]
+    moment = T0
+    for _ in range(24):  # used every 29 minutes: it holds for 12 hours, no longer
+        moment += timedelta(minutes=29)
+        if moment - T0 >= timedelta(hours=12):
+            break
+        assert session_of(server, token, moment) is not None
+    assert session_of(server, token, T0 + timedelta(hours=12)) is None
+    idle = sign_in_with_link(server, link_token(seeded, "alice", T0), T0)
+    assert idle is not None
+    assert session_of(server, idle[0], T0 + timedelta(minutes=29)) is not None
+    assert session_of(server, idle[0], T0 + timedelta(minutes=59)) is None  # 30 unused
+    assert live_sessions(server, T0 + timedelta(hours=12)) == []
+
+
+def test_signing_out_and_a_revoked_role_end_sessions(seeded: Cli) -> None:
+    server = Database(as_owner(seeded.database_url))
+    assert seeded("team", "add", "bob", "--role", "operator", "--role", "verifier").code == 0
+    mine = sign_in_with_link(server, link_token(seeded, "alice", T0), T0)
+    bobs = sign_in_with_link(server, link_token(seeded, "bob", T0), T0)
+    assert mine is not None and bobs is not None
+    assert {s.login for s in live_sessions(server, T0)} == {"alice", "bob"}
+    sign_out(server, mine[1], T0)
+    assert session_of(server, mine[0], T0) is None
+    revoked = seeded("team", "revoke", "bob", "verifier", now=T0.isoformat())
+    assert "Ended bob's 1 web session: sign in again." in revoked.out
+    assert session_of(server, bobs[0], T0) is None
+    assert live_sessions(server, T0) == []
+    kept = seeded("team", "sessions", "--all", now=T0.isoformat()).out.splitlines()
+    assert kept[0].startswith("#1  alice  by sign-in link #1  signed in 2002-06-07 17:00 UTC")
+    assert kept[0].endswith("ended: signed out at 2002-06-07 17:00 UTC")
+    assert kept[1].endswith("ended: role verifier revoked at 2002-06-07 17:00 UTC")
+    assert kept[2] == "2 web sessions."
+
+
+def test_only_an_admin_invites_and_only_a_member_of_the_team(seeded: Cli) -> None:
+    assert seeded("team", "add", "bob", "--role", "operator").code == 0
+    refused = seeded("@bob", "team", "invite", "alice", "--print", now=T0.isoformat())
+    assert refused.code == 4 and "bob needs the admin role" in refused.err
+    stranger = seeded("team", "invite", "mallory", "--print", now=T0.isoformat())
+    assert stranger.code == 4 and "mallory: not on the team" in stranger.err
+    server = Database(as_owner(seeded.database_url))
+    assert live_sessions(server, T0) == []
+
+
+def test_an_admin_sets_the_deals_passkey_rule_and_the_record_says_so(seeded: Cli) -> None:
+    from closing.domain.web_session import WebSession
+    from closing.services.web_auth import passkey_refusal_for
+
+    assert seeded("team", "add", "carol", "--role", "operator").code == 0
+    assert seeded("team", "passkeys", "required", now=T0.isoformat()).code == 0
+    server = Database(as_owner(seeded.database_url))
+    by_link = sign_in_with_link(server, link_token(seeded, "alice", T0), T0)
+    assert by_link is not None
+    slug = "neotherapeutics-2002-06-07"
+    assert "sign in with a passkey" in (passkey_refusal_for(server, slug, by_link[1]) or "")
+    carols = sign_in_with_link(server, link_token(seeded, "carol", T0), T0)
+    assert carols is not None and passkey_refusal_for(server, slug, carols[1]) is None
+    with_passkey = WebSession(9, "alice", "passkey #1", "x", T0, T0, T0, None, None)
+    assert passkey_refusal_for(server, slug, with_passkey) is None
+    assert seeded("team", "passkeys", "optional", now=T0.isoformat()).code == 0
+    assert passkey_refusal_for(server, slug, by_link[1]) is None
+    history = seeded("history", "company", now=T0.isoformat()).out
+    assert "passkeys no longer required in the browser" in history
+
+
+def test_a_link_asked_for_by_email_is_made_by_the_server_once_per_five_minutes(
+    seeded: Cli,
+) -> None:
+    """The server's own role (on PostgreSQL: on no team, so the trigger lets it) makes the link;
+    without a mail channel nothing goes, and nothing says so to the asker."""
+    from closing.services.web_auth import link_by_email
+
+    assert seeded("team", "add", "bob", "--role", "viewer", "--email", "bob@firm.example").code == 0
+    server = Database(as_owner(seeded.database_url))
+    assert link_by_email(server, "bob@firm.example", "http://localhost:1", T0) is False  # no mail
+    with server.transaction(write=False) as connection:
+        made = connection.rows("SELECT login, created_by FROM web_signin_link")
+    assert made == [("bob", "asked by e-mail")]
+    assert link_by_email(server, "nobody@firm.example", "http://localhost:1", T0) is False
+    assert link_by_email(server, "bob@firm.example", "http://x", T0 + timedelta(minutes=4)) is False
+    with server.transaction(write=False) as connection:
+        assert connection.value("SELECT count(*) FROM web_signin_link") == 1  # rate-limited
