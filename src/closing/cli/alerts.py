@@ -178,7 +178,7 @@ def alerts_check(app: App, notify: tuple[str, ...]) -> None:
     lock = SenderLock(app.database)
     lock.acquire(now)
     try:
-        result = run_pass(app.database, Notifier(), urls, now)
+        result = run_pass(app.database, Notifier(), urls, now, clock=app.clock.now)
     finally:
         lock.release()
     sent = sum(1 for d in result.delivered if d.status == "sent")

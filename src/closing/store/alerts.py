@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 DIGEST_STEP = "@digest"  # the step of a digest's own ledger row: no deal file step can be it
 BATCH = 500  # ids (or rows) per statement: a bounded number of bound parameters
+# A delivery left `sending` by a sender that stopped: its receiver may or may not have it.
+MAY_HAVE_BEEN_SENT = "the attempt before may have been sent (its sender stopped mid-send)"
 
 
 def _columns(fields: tuple[str, ...], sql: Mapping[str, str]) -> str:
@@ -208,14 +210,18 @@ def claimable(connection: Connection, now: datetime, stale_before: datetime) -> 
 def claim(
     connection: Connection, ids: list[int], now: datetime, stale_before: datetime
 ) -> set[int]:
-    """Mark deliveries as being sent; only those still claimable are taken (their ids are
-    returned), so two senders can never both send one."""
+    """Mark deliveries as being sent, an attempt more, before they are sent (their ids are
+    returned): only those still claimable are taken, so two senders can never both send one. A
+    delivery taken over from a sender that stopped mid-send keeps a note that its last attempt
+    may have been sent (the receiver drops the repeat by the alert's key)."""
     at, stale = connection.bind_moment(now), connection.bind_moment(stale_before)
     claimed: set[int] = set()
     for start in range(0, len(ids), BATCH):
         some = ids[start : start + BATCH]
         rows = connection.rows(
-            "UPDATE alert_delivery SET status = 'sending', claimed_at = ? "
+            "UPDATE alert_delivery SET status = 'sending', claimed_at = ?, "
+            "attempts = attempts + 1, last_error = CASE WHEN status = 'sending' THEN "
+            f"'{MAY_HAVE_BEEN_SENT}' ELSE last_error END "
             f"WHERE id IN ({_marks(len(some))}) AND {_IS_CLAIMABLE} RETURNING id",
             (at, *some, at, stale),
         )

@@ -159,6 +159,7 @@ class AlertDaemon:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         self._halt()
+        self.notifier.close()
 
     def _halt(self) -> None:
         """The scheduler down and the lock released (if still held)."""
@@ -192,7 +193,9 @@ class AlertDaemon:
             try:
                 self._reload_changed_deals(now)
                 self.import_inbox(now)
-                result = run_pass(self.database, self.notifier, self.extra_urls, now, self.ledger)
+                result = run_pass(
+                    self.database, self.notifier, self.extra_urls, now, self.ledger, self.clock.now
+                )
             except ClosingError as error:
                 log.error("event=pass-failed error=%s", logfmt(error.message))
                 self._arm(now + timedelta(seconds=min(self.safety, 5)))
