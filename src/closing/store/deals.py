@@ -297,3 +297,18 @@ def deal_terms(connection: Connection) -> list[tuple[str, str]]:
         (str(a), str(b))
         for a, b in connection.rows("SELECT slug, terms_json FROM deal ORDER BY slug")
     ]
+
+
+def deal_markers(connection: Connection) -> dict[int, tuple[str, int, int, str]]:
+    """Each deal's slug and change marker for planning alerts (by slug): its newest event, its
+    newest deal file revision and when its terms last changed (an index probe each)."""
+    rows = connection.rows(
+        "SELECT deal.id, deal.slug, "
+        "(SELECT coalesce(max(id), 0) FROM event WHERE event.deal_id = deal.id), "
+        "(SELECT coalesce(max(id), 0) FROM deal_revision WHERE deal_revision.deal_id = deal.id), "
+        "deal.updated_at FROM deal ORDER BY deal.slug"
+    )
+    return {
+        int(deal): (slug, int(event), int(revision), str(at))
+        for deal, slug, event, revision, at in rows
+    }

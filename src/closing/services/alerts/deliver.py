@@ -27,7 +27,7 @@ from closing.services.alerts.channels import (
 from closing.services.alerts.decide import Decided, decide
 from closing.store import alerts as db
 from closing.store import deals as deal_store
-from closing.store.alerts import LedgerCache
+from closing.store.alerts import EVERY_DEAL, Claiming, LedgerCache
 from closing.store.connection import Database
 
 MAX_ATTEMPTS = 8
@@ -60,11 +60,11 @@ class Pass:
     next_at: datetime | None
 
 
-def _claim(database: Database, ids: list[int], now: datetime) -> set[int]:
+def _claim(database: Database, ids: list[int], now: datetime, claiming: Claiming) -> set[int]:
     """Mark deliveries as being sent by this sender, an attempt each, before sending them; only
     those still claimable are taken, so two senders can never both send one."""
     with database.transaction() as connection:
-        return db.claim(connection, ids, now, now - CLAIM_TIMEOUT)
+        return db.claim(connection, ids, now, now - CLAIM_TIMEOUT, claiming)
 
 
 def _record(
@@ -96,21 +96,23 @@ def deliver(
     channels: Callable[[], dict[str, Channel]],
     now: datetime,
     clock: Callable[[], datetime] | None = None,
+    claiming: Claiming = EVERY_DEAL,
 ) -> tuple[list[Delivered], datetime | None]:
     """Send every claimable delivery, oldest alert first; return the outcomes and when the next
     retry is due. The log channel goes in one batch; every other channel up to its limit of
     deliveries at once (`closing.services.alerts.parallel`), each claimed (an attempt, `sending`)
     just before it is sent, so a sender killed mid-send leaves only those in flight to be sent
     again. Each alert's time left (or late by) is worked out as it is sent, and it is `sent` at
-    the moment its channel took it: both read `clock` (by default, `now` throughout)."""
+    the moment its channel took it: both read `clock` (by default, `now` throughout). Senders
+    sharing the deals send only their own deals' (`claiming`)."""
     at = clock or (lambda: now)
     with database.transaction(write=False) as connection:
-        found = db.claimable(connection, now, now - CLAIM_TIMEOUT)
+        found = db.claimable(connection, now, now - CLAIM_TIMEOUT, claiming)
         zones = {deal.id: deal.terms.zone for deal in deal_store.deals(connection)} if found else {}
-    known = channels()
+    known = channels() if any(item.channel_key != LOG_KEY for item in found) else {}
     outcomes: list[Delivered] = []
     logged = [item for item in found if item.channel_key == LOG_KEY]
-    claimed = _claim(database, [item.delivery_id for item in logged], now)
+    claimed = _claim(database, [item.delivery_id for item in logged], now, claiming)
     sent_after: dict[int, list[int]] = {}  # attempts -> deliveries, for one update each
     for item in logged:
         if item.delivery_id in claimed:
@@ -133,7 +135,7 @@ def deliver(
         return None, at(), item.title
 
     def claimed_now(item: db.Claimable) -> bool:
-        return _claim(database, [item.delivery_id], now) != set()
+        return _claim(database, [item.delivery_id], now, claiming) != set()
 
     queue = [_Sending(item, known.get(item.channel_key)) for item in found]
     for sending, (error, when, title) in parallel.send_all(
@@ -177,11 +179,18 @@ def run_pass(
     now: datetime,
     cache: LedgerCache | None = None,
     clock: Callable[[], datetime] | None = None,
+    claiming: Claiming = EVERY_DEAL,
 ) -> Pass:
-    """Decide, then deliver: one wake-up (`clock`: the time as each alert is sent)."""
-    decided, next_alert = decide(database, now, extra_urls, cache)
+    """Decide, then deliver: one wake-up (`clock`: the time as each alert is sent; `claiming`:
+    the deals of this sender, when senders share them)."""
+    decided, next_alert = decide(database, now, extra_urls, cache, claiming.deals)
     delivered, next_retry = deliver(
-        database, notifier, lambda: configured_channels(database, extra_urls), now, clock
+        database,
+        notifier,
+        lambda: configured_channels(database, extra_urls),
+        now,
+        clock,
+        claiming,
     )
     candidates = [t for t in (next_alert, next_retry) if t is not None]
     return Pass(decided, delivered, min(candidates) if candidates else None)
