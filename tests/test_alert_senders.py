@@ -5,6 +5,7 @@ attempt. Passes run at moments a stepped clock gives; no sleeping."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -19,10 +20,11 @@ from closing.services.alerts.deal_share import LEASE, DealShare, senders
 from closing.services.alerts.deliver import run_pass
 from closing.services.alerts.ledger import ledger
 from closing.services.alerts.parallel import Limits
+from closing.services.alerts.sender_lock import SenderLock
 from closing.services.load import load_deal
 from closing.store.alerts import LedgerCache
 from closing.store.connection import Database
-from tests.helpers import NO_POSTGRES, POSTGRES_URL, SEED, SteppedClock, postgres_schema
+from tests.helpers import NO_POSTGRES, POSTGRES_URL, SEED, Cli, SteppedClock, postgres_schema
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 LOADED = datetime(2002, 6, 7, 7, 0, tzinfo=PACIFIC)
@@ -141,3 +143,27 @@ def test_a_sender_that_stops_hands_its_deals_over_at_once(database: Database) ->
 def test_on_sqlite_senders_do_not_share(tmp_path: Path) -> None:
     with pytest.raises(AlertsError, match="only on PostgreSQL"):
         DealShare(Database(f"sqlite:///{tmp_path}/closing.db"))
+
+
+def test_alerts_senders_says_who_holds_which_deals(cli: Cli, database_url: str) -> None:
+    """`closing alerts senders`: nobody at first; a single sender holds every deal; on
+    PostgreSQL a sharing sender holds its share (`--json` for a program)."""
+    assert cli("init", str(SEED), now=LOADED.isoformat()).code == 0
+    none = cli("alerts", "senders")
+    assert (none.code, none.out) == (0, "No alert sender is running.\n")
+    database = Database(database_url)
+    now = DUE - timedelta(minutes=1)
+    if database.dialect == "postgresql":
+        DealShare(database, "sender-a").try_acquire(now)
+        wanted = ("sender-a", "share")
+    else:
+        SenderLock(database).acquire(now)
+        wanted = (SenderLock(database).holder, "single")
+    listed = cli("alerts", "senders", "--json", now=now.isoformat())
+    assert listed.code == 0, listed.err
+    [sender] = json.loads(listed.out)
+    assert (sender["sender"], sender["mode"], sender["alive"]) == (*wanted, True)
+    assert sender["deals"] == ["neotherapeutics-2002-06-07"]
+    shown = cli("alerts", "senders", now=now.isoformat())
+    assert shown.out == f"{wanted[0]} ({wanted[1]}, alive): 1 deal: neotherapeutics-2002-06-07\n"
+    database.close_all()

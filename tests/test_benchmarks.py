@@ -22,6 +22,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 # What each script must print: one line of each of its figures.
 FIGURES = {
+    "bench_senders": ["bench_senders: "],
     "bench_alerts": [
         "(i)  plan_alerts in memory at 16:31",
         "(ii) sqlite: wake-up read + plan at 16:31",
@@ -80,6 +81,14 @@ FIGURES = {
     ],
 }
 POSTGRES_FIGURES = {
+    "bench_senders": [
+        "(a) one sender: 4/4 alerts delivered",
+        "(b) two senders: 4/4 alerts delivered",
+        "(c) two senders, one killed -9 mid-burst: 4/4",
+        "(c) survivor's last alert",
+        "(d) idle sender (4 deals, nothing changing)",
+        "budgets (not judged: smoke run):",
+    ],
     "bench_alerts": ["(ii) postgresql: wake-up read + plan at 16:31"],
     "bench_marks": ["postgresql  in-process      2", "postgresql  whole CLI       2"],
     "bench_web": ["seed, 2 purchasers · postgresql", "24 purchasers · postgresql"],
