@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from openpyxl import Workbook  # type: ignore[import-untyped]
 from closing.domain.dealfile.load import load_deal_file
 from closing.domain.errors import DealFileError
 from closing.domain.terms_json import read_terms
-from tests.helpers import SEED
+from tests.helpers import SEED, Cli
 
 HEADER = [
     "Name",
@@ -130,3 +131,18 @@ def test_a_missing_column_and_a_missing_file_are_said_once(tmp_path: Path) -> No
     assert found[0] == f"{sheet}:1:A: the header row has no column purchase_price, warrant_shares"
     missing = problems(deal_file(tmp_path, "nowhere.xlsx"))
     assert len(missing) == 1 and "nowhere.xlsx cannot be read" in missing[0], missing
+
+
+def test_status_with_many_deals_says_how_many_and_how_to_pick_one(cli: Cli, tmp_path: Path) -> None:
+    text = SEED.read_text()
+    for n in range(12):
+        path = tmp_path / f"deal-{n:02d}.yaml"
+        path.write_text(re.sub(r"(?m)^slug: .*$", f"slug: deal-{n:02d}", text, count=1))
+        assert cli("init", str(path)).code == 0
+    status = cli("status")
+    assert status.code == 4
+    listed = ", ".join(f"deal-{n:02d}" for n in range(10))
+    assert status.err == (
+        f"Error: 12 deals are loaded ({listed} and 2 more); name one with --deal SLUG or "
+        "CLOSING_DEAL (closing deals lists them all)\n"
+    )

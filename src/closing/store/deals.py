@@ -70,6 +70,10 @@ def deal_by_id(connection: Connection, deal_id: int) -> Deal:
     return Deal.from_stored(id_, slug, terms, closures, connection.moment(created))
 
 
+def deal_count(connection: Connection) -> int:
+    return int(connection.value("SELECT count(*) FROM deal"))
+
+
 def deal_slugs(connection: Connection, limit: int) -> list[str]:
     sql = f"SELECT slug FROM deal ORDER BY slug LIMIT {int(limit)}"
     return [row[0] for row in connection.rows(sql)]
