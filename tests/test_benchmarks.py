@@ -23,6 +23,13 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 # What each script must print: one line of each of its figures.
 FIGURES = {
     "bench_senders": ["bench_senders: "],
+    "bench_schedule": [
+        "24 from .xlsx: closing init",
+        "24 from .csv: closing init",
+        "import floor:",
+        "24: status --json",
+        "budgets (not judged: smoke run):",
+    ],
     "bench_alerts": [
         "(i)  plan_alerts in memory at 16:31",
         "(ii) sqlite: wake-up read + plan at 16:31",
