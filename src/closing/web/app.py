@@ -32,6 +32,7 @@ from starlette.staticfiles import StaticFiles
 from closing.domain.share_link import ShareRecord, match
 from closing.views.board_page import View, for_purchaser, view
 from closing.web.live import LiveBoard, Snapshot
+from closing.web.streams import Gzip, Patcher
 
 if TYPE_CHECKING:
     import uvicorn
@@ -106,6 +107,7 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
     templates.globals["zip"] = zip
     page_template = templates.get_template("page.html")
     board_template = templates.get_template("board.html")
+    patcher = Patcher(templates.get_template("board_parts.html").module)
 
     def page_view(snapshot: Snapshot, share: ShareRecord, show_all: bool) -> View:
         key = ("view", share.team, share.purchaser_id, show_all)
@@ -142,6 +144,24 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
 
         return snapshot.render(key, encode)
 
+    def patch_message(
+        before: Snapshot, after: Snapshot, share: ShareRecord, show_all: bool
+    ) -> bytes | None:
+        """A team stream's update: the rows and parts that changed since `before`, as htmx
+        out-of-band swaps (b"" when nothing did; None when only a whole board will do), once per
+        pair of snapshots."""
+        key = ("patch", before.version, show_all)
+
+        def encode() -> bytes | None:
+            swaps = patcher.patch(
+                page_view(before, share, show_all), page_view(after, share, show_all)
+            )
+            if swaps is None or not swaps:
+                return None if swaps is None else b""
+            return ServerSentEvent(data=swaps, event="patch", id=str(after.event_id)).encode()
+
+        return after.render(key, encode)
+
     async def authorised(request: Request, token: str) -> tuple[Snapshot, ShareRecord | None]:
         snapshot = await live.refresh()  # a page or stream starts from the database as it is
         return snapshot, match(token, snapshot.shares)
@@ -174,10 +194,22 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
         async def stream() -> AsyncIterator[bytes]:
             # A (re)connecting browser gets the board as it is now: a whole board, not a list
             # of changes, so a Last-Event-ID older than the current id loses nothing.
+            # After it, a team's stream gets only the rows and parts that changed.
             last = ""
+            previous: Snapshot | None = None
             async for current in live.follow():
                 if not any(s.id == share.id for s in current.shares):
                     return  # revoked: the browser's reconnection then gets a 404
+                patch = (
+                    patch_message(previous, current, share, show_all)
+                    if share.team and previous is not None
+                    else None
+                )
+                previous = current
+                if patch is not None:
+                    if patch:
+                        yield patch
+                    continue
                 html = fragment(current, share, show_all)
                 if html != last:  # e.g. another purchaser's mark: nothing new for this link
                     last = html
@@ -210,7 +242,7 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS) -> ASGIApp:
         ],
         exception_handlers={HTTPException: http_error},
     )
-    return SecurityHeaders(app)
+    return Gzip(SecurityHeaders(app))
 
 
 def listen(host: str, port: int) -> socket.socket:
