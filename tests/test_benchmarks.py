@@ -23,6 +23,11 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 # What each script must print: one line of each of its figures.
 FIGURES = {
     "bench_senders": ["bench_senders: "],
+    "bench_streams": [
+        "(A) sqlite: first board",
+        "(B) sqlite: poll of the older deal behind 3,001 newer events",
+        "(B) sqlite: plan:",
+    ],
     "bench_schedule": [
         "24 from .xlsx: closing init",
         "24 from .csv: closing init",
@@ -88,6 +93,7 @@ FIGURES = {
     ],
 }
 POSTGRES_FIGURES = {
+    "bench_streams": ["(A) postgresql: first board", "(B) postgresql: plan:"],
     "bench_senders": [
         "(a) one sender: 4/4 alerts delivered",
         "(b) two senders: 4/4 alerts delivered",
@@ -107,7 +113,7 @@ def smoke_command(name: str) -> list[str]:
     command = [sys.executable, str(BENCHMARKS / f"{name}.py"), "--smoke"]
     if name in ("bench_alerts", "bench_marks") and not POSTGRES_URL:
         command.append("--no-postgres")
-    if name == "bench_web" and POSTGRES_URL:
+    if name in ("bench_web", "bench_streams") and POSTGRES_URL:
         command.append("--postgres")
     return command
 
