@@ -63,7 +63,20 @@ def test_only_the_changed_row_is_sent_in_place_of_its_purchaser_s_row() -> None:
     assert patcher.patch(after, after) == ""
 
 
-def test_rows_in_a_new_order_go_as_one_body_and_no_rows_as_a_whole_board() -> None:
+def test_a_row_that_moves_is_deleted_and_inserted_where_it_goes() -> None:
+    """Furthest behind first: `b` was marked and drops below `d`; `e` comes in at the end."""
+    patcher = Patcher(parts())
+    before = board(row("a"), row("b"), row("c"), row("d"))
+    after = board(row("a"), row("c"), row("d"), row("b", "done"), row("e"))
+    swaps = patcher.patch(before, after)
+    assert swaps is not None
+    assert "hx-swap-oob=\"delete:#board-rows > tr[data-slug='b']\"" in swaps
+    inserted = swaps.split('<tbody hx-swap-oob="beforeend:#board-rows">')[1]
+    assert inserted.index('data-slug="b"') < inserted.index('data-slug="e"')
+    assert 'data-slug="a"' not in swaps and 'data-slug="c"' not in swaps  # they stay
+
+
+def test_rows_mostly_in_a_new_order_go_as_one_body_and_no_rows_as_a_whole_board() -> None:
     patcher = Patcher(parts())
     swaps = patcher.patch(board(row("a"), row("b")), board(row("b"), row("a", "done")))
     assert swaps is not None and swaps.startswith('<tbody id="board-rows" hx-swap-oob="true">')

@@ -5,7 +5,8 @@ out-of-band swaps (`hx-swap-oob`): one `<tr>` per purchaser row that changed, an
 warnings, the totals row and the rest (summary, totals, company's steps, recent alerts) when they
 changed. Rows are rendered once per distinct row (an unchanged purchaser's row is never drawn
 again). When the rows shown are not the same purchasers in the same order (a large deal's "furthest
-behind first" moved), the rows go as one `<tbody>` swap; a page with no rows gets a whole board.
+behind first" moved), the rows that left are deleted and those that came are inserted where they
+go (the rows as one `<tbody>` swap when most moved); a page with no rows gets a whole board.
 
 `Gzip` compresses pages, JSON and event streams for clients that accept it, flushing after every
 chunk so that a stream's event leaves at once (Starlette's GZipMiddleware would hold it).
@@ -14,6 +15,7 @@ chunk so that a stream's event leaves at once (Starlette's GZipMiddleware would 
 from __future__ import annotations
 
 import zlib
+from difflib import SequenceMatcher
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -50,8 +52,7 @@ class Patcher:
             return None
         pieces: list[str] = []
         if [r.slug for r in before.rows] != [r.slug for r in after.rows]:
-            rows = "".join(self.row(row, oob=False) for row in after.rows)
-            pieces.append(f'<tbody id="board-rows" hx-swap-oob="true">{rows}</tbody>')
+            pieces += self._moves(before.rows, after.rows)
         else:
             pieces += [self.row(a) for b, a in zip(before.rows, after.rows, strict=True) if a != b]
         for name in PARTS:
@@ -61,6 +62,39 @@ class Patcher:
             if old != new:
                 pieces.append(new)
         return "".join(pieces)
+
+    def _moves(self, before: tuple[Row, ...], after: tuple[Row, ...]) -> list[str]:
+        """The rows shown are other purchasers, or in another order: the rows that stay in order
+        (the longest matching runs) stay where they are; the others are deleted where they were
+        and inserted before the next row that stays (or at the end); a changed row that stays is
+        swapped in place. When most rows move, the rows go as one body."""
+        old = [r.slug for r in before]
+        new = [r.slug for r in after]
+        matcher = SequenceMatcher(None, old, new, autojunk=False)
+        stays = {new[b + k] for _, b, size in matcher.get_matching_blocks() for k in range(size)}
+        if len(stays) <= len(new) // 2:
+            rows = "".join(self.row(row, oob=False) for row in after)
+            return [f'<tbody id="board-rows" hx-swap-oob="true">{rows}</tbody>']
+        was = {r.slug: r for r in before}
+        pieces = [
+            f"<tr hx-swap-oob=\"delete:#board-rows > tr[data-slug='{slug}']\"></tr>"
+            for slug in old
+            if slug not in stays
+        ]
+        waiting: list[str] = []  # rows to insert before the next row that stays
+        for row in after:
+            if row.slug not in stays:
+                waiting.append(self.row(row, oob=False))
+                continue
+            if waiting:
+                where = f"beforebegin:#board-rows > tr[data-slug='{row.slug}']"
+                pieces.append(f'<tbody hx-swap-oob="{where}">{"".join(waiting)}</tbody>')
+                waiting = []
+            if was[row.slug] != row:
+                pieces.append(self.row(row))
+        if waiting:
+            pieces.append(f'<tbody hx-swap-oob="beforeend:#board-rows">{"".join(waiting)}</tbody>')
+        return pieces
 
     def _part(self, name: str, view: View) -> str:
         return str(getattr(self.parts, name)(view, oob=True))
