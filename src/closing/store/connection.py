@@ -309,7 +309,13 @@ class Database:
                 "pip install 'closing[postgres]'"
             ) from None
         try:
-            return psycopg.connect(self.location.conninfo or "", connect_timeout=10)
+            # Statements are never prepared: a prepared statement soon runs PostgreSQL's generic
+            # plan, which on a firm's database (one deal with 300,000 events, others with a few)
+            # reads a small deal's newest event by scanning the primary key through every newer
+            # deal's rows (35 ms, against 0.05 ms for the plan made for the deal asked about).
+            return psycopg.connect(
+                self.location.conninfo or "", connect_timeout=10, prepare_threshold=None
+            )
         except psycopg.Error as error:
             raise DatabaseError(
                 f"cannot open database {self.masked}: {first_line(error)}"
