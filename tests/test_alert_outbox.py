@@ -342,3 +342,32 @@ def test_a_sender_whose_ledger_cache_is_stale_hits_the_unique_key_and_decides_no
     assert [sorted(d["channel"] for d in e.deliveries) for e in entries] == [[FAKE, "log"]] * 2
     assert decide(database, DUE, [FAKE_URL], cache) == ([], NEXT_ALERT)
     assert conflicts == ["unique key"], "the cache now knows the other sender's alerts"
+
+
+def test_a_wake_up_plans_only_a_deal_that_changed_or_whose_alert_fell_due(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the sender's cache, a wake-up with nothing new plans nothing; a mark (the deal's
+    change marker moves) or the next alert falling due plans the deal again."""
+    import closing.services.alerts.decide as deciding
+
+    planned: list[int] = []
+    real = deciding._decide_deal
+
+    def counted(*args: Any) -> Any:
+        planned.append(args[1])
+        return real(*args)
+
+    monkeypatch.setattr(deciding, "_decide_deal", counted)
+    cache = LedgerCache()
+    morning = DUE - timedelta(hours=6)
+    decided, first_due = decide(database, morning, [FAKE_URL], cache)
+    assert decided == [] and first_due is not None and first_due > morning + timedelta(hours=2)
+    assert len(planned) == 1
+    assert decide(database, morning + timedelta(hours=1), [FAKE_URL], cache) == ([], first_due)
+    assert len(planned) == 1  # nothing changed, nothing fell due: not planned again
+    mark(database, None, MarkRequest("stone", "signed", actor="alice", host="h"), morning)
+    decide(database, morning + timedelta(hours=2), [FAKE_URL], cache)
+    assert len(planned) == 2  # a mark: planned again
+    decide(database, first_due, [FAKE_URL], cache)
+    assert len(planned) == 3  # an alert fell due: planned again
