@@ -146,3 +146,36 @@ def test_status_with_many_deals_says_how_many_and_how_to_pick_one(cli: Cli, tmp_
         f"Error: 12 deals are loaded ({listed} and 2 more); name one with --deal SLUG or "
         "CLOSING_DEAL (closing deals lists them all)\n"
     )
+
+
+def test_the_alert_sender_reloads_a_deal_whose_spreadsheet_changed(tmp_path: Path) -> None:
+    """The deal file is unchanged but its Schedule 1 spreadsheet gained a purchaser: the alert
+    sender's next wake-up reloads the deal (the spreadsheet's SHA-256 is part of its terms)."""
+    from datetime import datetime
+
+    from closing.domain.clock import FixedClock
+    from closing.services.alerts.daemon import AlertDaemon
+    from closing.services.load import load_deal
+    from closing.store import deals as deal_store
+    from closing.store.connection import Database
+
+    sheet = tmp_path / "schedule1.csv"
+    write_csv(sheet, [HEADER, *ROWS])
+    path = deal_file(tmp_path, sheet.name)
+    database = Database(f"sqlite:///{tmp_path / 'closing.db'}")
+    now = datetime.fromisoformat("2002-06-07T07:00:00-07:00")
+    load_deal(database, str(path), now)
+    daemon = AlertDaemon(database, FixedClock(now), [])
+    daemon._reload_changed_deals(now)  # nothing changed: nothing reloaded
+
+    def purchasers() -> list[str]:
+        with database.transaction(write=False) as connection:
+            deal = deal_store.deals(connection)[0]
+            found, _ = deal_store.parties(connection, deal.id)
+        return [p.slug for p in found]
+
+    assert purchasers() == ["stonestreet", "bnc-bach"]
+    write_csv(sheet, [HEADER, *ROWS, ["Third LLC", "third", "100,000", "$23,250", "10,000"]])
+    daemon._reload_changed_deals(now)
+    assert purchasers() == ["stonestreet", "bnc-bach", "third"]
+    database.close_all()

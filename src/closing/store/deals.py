@@ -4,6 +4,7 @@ backends). Records are built from the columns named by the record's own fields."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -316,3 +317,13 @@ def deal_markers(connection: Connection) -> dict[int, tuple[str, int, int, str]]
         int(deal): (slug, int(event), int(revision), str(at))
         for deal, slug, event, revision, at in rows
     }
+
+
+def schedule_files(connection: Connection) -> list[tuple[str, tuple[str, str]]]:
+    """(slug, (path, SHA-256)) of each deal whose Schedule 1 is a spreadsheet, as last loaded."""
+    found = []
+    for slug, text in deal_terms(connection):
+        sheet = json.loads(text).get("schedule_1")
+        if isinstance(sheet, dict):
+            found.append((slug, (str(sheet["file"]), str(sheet["sha256"]))))
+    return found

@@ -255,10 +255,17 @@ class AlertDaemon:
 
         with self.database.transaction(write=False) as connection:
             sources = watched_deal_files(connection)
+            sheets = dict(deal_store.schedule_files(connection))
         for deal in sources:
             source = deal.source_path
             try:
                 current = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+                sheet = sheets.get(deal.slug)
+                if sheet is not None:  # Schedule 1 from a spreadsheet: its bytes count too
+                    path = Path(sheet[0]).expanduser()
+                    read = (path if path.is_absolute() else Path(source).parent / path).read_bytes()
+                    found = hashlib.sha256(read).hexdigest()
+                    current = current if found == sheet[1] else f"{current}+{found}"
             except OSError:
                 continue
             if current == deal.source_sha256 or self._seen_files.get(source) == current:
