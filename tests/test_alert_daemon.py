@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from closing.domain.errors import ExitCode
+from closing.services.alerts.channels import message_id
 from tests.alert_receivers import (
     Hook,
     HttpReceiver,
@@ -163,6 +164,7 @@ class ClosingDay:
     commands: list[subprocess.Popen[str]] = field(default_factory=list)
     start: datetime = CUTOFF
     anchor: float = 0.0
+    settings: dict[str, str] = field(default_factory=dict)  # more CLOSING_* for every process
 
     def load(self, rules: Rules, notify: list[str], purchasers: int = 2) -> None:
         """Write the deal file and load it with the clock at 07:00; the running clock will start
@@ -199,6 +201,7 @@ class ClosingDay:
             NO_COLOR="1",
             COLUMNS="100",
         )
+        env.update(self.settings)
         return env
 
     def env(self, now: str | None = None) -> dict[str, str]:
@@ -327,6 +330,7 @@ def check_hook(hook: Hook, alert: str) -> None:
     assert "Step: Agreement signed (signed) is not done" in lines
     assert f"When it is done: {COMMAND}" in lines
     assert lines[-1] == f"Alert: {alert}"
+    assert hook.headers["Idempotency-Key"] == alert  # a receiver drops a repeat by it
 
 
 def check_mail(mail: Mail, title: str, alert: str) -> None:
@@ -339,6 +343,7 @@ def check_mail(mail: Mail, title: str, alert: str) -> None:
     assert "Purchaser: Stonestreet Limited Partnership" in lines
     assert "Step: Agreement signed (signed) is not done" in lines
     assert f"When it is done: {COMMAND}" in lines
+    assert mail.message["Message-ID"] == message_id(alert)  # the same for every attempt
 
 
 # --- fixtures ------------------------------------------------------------------------------------
@@ -554,7 +559,9 @@ def test_a_kill_mid_send_strands_no_other_delivery(
     closing_day: ClosingDay, webhook: HttpReceiver
 ) -> None:
     """Killed (-9) while one webhook call hangs, the restarted daemon delivers the other alerts of
-    that pass at once, and the one that did reach the receiver is not sent twice."""
+    that pass at once, and the one that did reach the receiver is not sent twice (yet: its
+    attempt is `sending` in the ledger). One webhook at a time, so that only one is in flight."""
+    closing_day.settings["CLOSING_ALERT_PARALLEL"] = "webhook=1"
     rules = Rules(before=("6s",), overdue=None)
     closing_day.load(rules, [webhook.url()])
     webhook.stall_next(30)
@@ -572,6 +579,15 @@ def test_a_kill_mid_send_strands_no_other_delivery(
     wait_for_keys(lambda: hook_keys(webhook), wanted, 5, "the stranded alert")
     assert_quiet(lambda: len(webhook.received()), 1.5)
     assert hook_keys(webhook) == wanted
+    # The killed sender wrote its attempt before sending: the ledger knows it may have gone out.
+    webhook_deliveries = {
+        entry["purchaser"]: next(d for d in entry["deliveries"] if d["channel"] != "log")
+        for entry in closing_day.ledger()
+    }
+    assert [(d["status"], d["attempts"]) for d in webhook_deliveries.values()] == [
+        ("sending", 1),
+        ("sent", 1),
+    ]
 
 
 def test_an_unreachable_webhook_is_retried_while_the_other_channel_gets_every_alert(

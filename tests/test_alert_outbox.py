@@ -7,6 +7,7 @@ The seed deal is loaded; at 15:00 PDT on the closing day its two purchasers' sig
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -20,6 +21,7 @@ from closing.services.alerts.channels import Channel, DeliveryFailed, Notifier
 from closing.services.alerts.decide import decide
 from closing.services.alerts.deliver import Pass, backoff, run_pass
 from closing.services.alerts.ledger import ledger
+from closing.services.alerts.parallel import Limits
 from closing.services.load import load_deal
 from closing.services.mark import mark
 from closing.store import alerts as ledger_sql
@@ -38,6 +40,9 @@ UNREACHABLE = "did not accept the alert (unreachable, or refused it)"
 CLAIM_TIMEOUT = timedelta(minutes=2)  # a claim this old was left by a sender that died
 
 
+ONE = Limits(1, 1, 1)  # one delivery at a time per channel: the order is the ledger's
+
+
 class SenderKilled(BaseException):
     """What a kill -9 looks like from inside a pass: nothing after it runs."""
 
@@ -46,8 +51,10 @@ class FakeChannels(Notifier):
     """Sends nowhere: records each alert key a channel was given, refuses it on the channels in
     `failing`, and kills the sender when it is about to send on a channel in `killing`."""
 
-    def __init__(self, failing: Iterable[str] = (), killing: Iterable[str] = ()) -> None:
-        super().__init__()
+    def __init__(
+        self, failing: Iterable[str] = (), killing: Iterable[str] = (), limits: Limits = ONE
+    ) -> None:
+        super().__init__(limits)
         self.failing = set(failing)
         self.killing = set(killing)
         self.sent: list[tuple[str, str]] = []
@@ -125,6 +132,48 @@ def test_each_due_alert_goes_to_every_channel_once(database: Database) -> None:
         "last_error": None,
     }
     assert deliveries(database, FAKE) == [sent, sent]
+
+
+def test_deliveries_of_a_channel_go_in_parallel_up_to_its_limit(database: Database) -> None:
+    """With two webhooks at once allowed, both alerts are in flight together: each send waits
+    for the other at a barrier (with one at a time, the barrier would break)."""
+    together = threading.Barrier(2, timeout=10)
+
+    class Together(FakeChannels):
+        def send(self, channel: Channel, title: str, body: str, fields: dict[str, str]) -> None:
+            if channel.name == FAKE:
+                together.wait()
+            super().send(channel, title, body, fields)
+
+    channels = Together(limits=Limits(webhook=2))
+    result = fake_pass(database, channels, SteppedClock(DUE))
+    assert sorted(outcomes(result, FAKE)) == ["sent", "sent"]
+    assert sorted(channels.keys(FAKE)) == sorted(key(p) for p in PURCHASERS)
+    assert not together.broken
+
+
+def test_an_alert_is_sent_with_the_time_left_then_and_delivered_when_the_channel_took_it(
+    database: Database,
+) -> None:
+    """The clock moves while a pass sends: each alert's time left is the one when it was sent,
+    and its `delivered_at` the moment its channel took it, not the pass's start."""
+    clock = SteppedClock(DUE)
+    titles: list[str] = []
+
+    class Slow(FakeChannels):
+        def send(self, channel: Channel, title: str, body: str, fields: dict[str, str]) -> None:
+            if channel.name == FAKE:
+                clock.step(timedelta(seconds=30))
+                titles.append(title)
+            super().send(channel, title, body, fields)
+
+    run_pass(database, Slow(), [FAKE_URL], clock.now(), clock=clock.now)
+    left = [title.rsplit(", ", 1)[-1] for title in titles]
+    assert left == ["cutoff in 2h 00m", "cutoff in 1h 59m"]
+    assert [d["delivered_at"] for d in deliveries(database, FAKE)] == [
+        DUE + timedelta(seconds=30),
+        DUE + timedelta(seconds=60),
+    ]
 
 
 # --- retries -------------------------------------------------------------------------------------
@@ -210,7 +259,11 @@ def test_a_delivery_left_mid_send_is_sent_again_once_its_claim_is_older_than_the
     clock = SteppedClock(DUE)
     with pytest.raises(SenderKilled):
         fake_pass(database, FakeChannels(killing=[FAKE]), clock)
-    assert [d["status"] for d in deliveries(database, FAKE)] == ["sending", "pending"]
+    # The attempt was written before the send: the ledger knows it may have gone out.
+    assert [(d["status"], d["attempts"]) for d in deliveries(database, FAKE)] == [
+        ("sending", 1),
+        ("pending", 0),
+    ]
 
     restarted = FakeChannels()
     clock.step(timedelta(seconds=1))
@@ -221,7 +274,11 @@ def test_a_delivery_left_mid_send_is_sent_again_once_its_claim_is_older_than_the
     clock.to(DUE + CLAIM_TIMEOUT)
     assert outcomes(fake_pass(database, restarted, clock), FAKE) == ["sent"]
     assert restarted.keys(FAKE) == [key("bnc-bach"), key("stonestreet")]
-    assert [(d["status"], d["attempts"]) for d in deliveries(database, FAKE)] == [("sent", 1)] * 2
+    # Stonestreet's alert was sent twice, its first attempt cut off: the ledger says so.
+    assert [(d["status"], d["attempts"]) for d in deliveries(database, FAKE)] == [
+        ("sent", 2),
+        ("sent", 1),
+    ]
     clock.step(timedelta(minutes=5))
     assert fake_pass(database, restarted, clock).delivered == []
 
@@ -285,3 +342,32 @@ def test_a_sender_whose_ledger_cache_is_stale_hits_the_unique_key_and_decides_no
     assert [sorted(d["channel"] for d in e.deliveries) for e in entries] == [[FAKE, "log"]] * 2
     assert decide(database, DUE, [FAKE_URL], cache) == ([], NEXT_ALERT)
     assert conflicts == ["unique key"], "the cache now knows the other sender's alerts"
+
+
+def test_a_wake_up_plans_only_a_deal_that_changed_or_whose_alert_fell_due(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the sender's cache, a wake-up with nothing new plans nothing; a mark (the deal's
+    change marker moves) or the next alert falling due plans the deal again."""
+    import closing.services.alerts.decide as deciding
+
+    planned: list[int] = []
+    real = deciding._decide_deal
+
+    def counted(*args: Any) -> Any:
+        planned.append(args[1])
+        return real(*args)
+
+    monkeypatch.setattr(deciding, "_decide_deal", counted)
+    cache = LedgerCache()
+    morning = DUE - timedelta(hours=6)
+    decided, first_due = decide(database, morning, [FAKE_URL], cache)
+    assert decided == [] and first_due is not None and first_due > morning + timedelta(hours=2)
+    assert len(planned) == 1
+    assert decide(database, morning + timedelta(hours=1), [FAKE_URL], cache) == ([], first_due)
+    assert len(planned) == 1  # nothing changed, nothing fell due: not planned again
+    mark(database, None, MarkRequest("stone", "signed", actor="alice", host="h"), morning)
+    decide(database, morning + timedelta(hours=2), [FAKE_URL], cache)
+    assert len(planned) == 2  # a mark: planned again
+    decide(database, first_due, [FAKE_URL], cache)
+    assert len(planned) == 3  # an alert fell due: planned again

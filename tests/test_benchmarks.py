@@ -22,6 +22,19 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 # What each script must print: one line of each of its figures.
 FIGURES = {
+    "bench_senders": ["bench_senders: "],
+    "bench_streams": [
+        "(A) sqlite: first board",
+        "(B) sqlite: poll of the older deal behind 3,001 newer events",
+        "(B) sqlite: plan:",
+    ],
+    "bench_schedule": [
+        "24 from .xlsx: closing init",
+        "24 from .csv: closing init",
+        "import floor:",
+        "24: status --json",
+        "budgets (not judged: smoke run):",
+    ],
     "bench_alerts": [
         "(i)  plan_alerts in memory at 16:31",
         "(ii) sqlite: wake-up read + plan at 16:31",
@@ -86,6 +99,15 @@ FIGURES = {
     ],
 }
 POSTGRES_FIGURES = {
+    "bench_streams": ["(A) postgresql: first board", "(B) postgresql: plan:"],
+    "bench_senders": [
+        "(a) one sender: 4/4 alerts delivered",
+        "(b) two senders: 4/4 alerts delivered",
+        "(c) two senders, one killed -9 mid-burst: 4/4",
+        "(c) survivor's last alert",
+        "(d) idle sender (4 deals, nothing changing)",
+        "budgets (not judged: smoke run):",
+    ],
     "bench_alerts": ["(ii) postgresql: wake-up read + plan at 16:31"],
     "bench_marks": ["postgresql  in-process      2", "postgresql  whole CLI       2"],
     "bench_web": ["seed, 2 purchasers · postgresql", "24 purchasers · postgresql"],
@@ -97,7 +119,7 @@ def smoke_command(name: str) -> list[str]:
     command = [sys.executable, str(BENCHMARKS / f"{name}.py"), "--smoke"]
     if name in ("bench_alerts", "bench_marks") and not POSTGRES_URL:
         command.append("--no-postgres")
-    if name == "bench_web" and POSTGRES_URL:
+    if name in ("bench_web", "bench_streams") and POSTGRES_URL:
         command.append("--postgres")
     return command
 

@@ -418,3 +418,37 @@ def test_recent_alerts_read_as_they_fell_due_and_only_those_due_by_the_board_s_t
     assert all(title.endswith("cutoff in 2h 00m") for title in titles), titles
     earlier = feed.read(datetime.fromisoformat("2002-06-07T14:59:00-07:00")).alerts
     assert earlier == []
+
+
+def test_a_team_stream_gets_only_the_changed_row_and_totals_after_the_first_board(
+    deal: Deal,
+) -> None:
+    """After the whole board on connecting, a mark on BNC reaches the team's stream as an htmx
+    out-of-band patch: BNC's row (swapped in place of BNC's row) and the parts that changed (the
+    heading's time, the totals), not Stonestreet's row nor the whole table; pages and streams are
+    gzip-compressed for clients that accept it."""
+    with Stream(deal.served.url(deal.team, "/events")) as stream:
+        first = stream.next()
+        mark(deal.store, None, MarkRequest("bnc", "wired", actor="alice", host="h"), MOMENT)
+        update = stream.next(timeout=2.0)
+    assert first.event == "board" and 'data-slug="stonestreet"' in first.data
+    assert update.event == "patch"
+    assert "hx-swap-oob=\"outerHTML:#board-rows > tr[data-slug='bnc-bach']\"" in update.data
+    assert 'data-step="wired" data-status="done"' in update.data
+    assert "Stonestreet Limited Partnership" not in update.data
+    assert '<tfoot id="board-foot" hx-swap-oob="true">' in update.data
+    assert "Received $1,380,000.00 of $1,380,000.00" in update.data
+    assert '<th scope="col">Purchaser</th>' not in update.data  # not the table
+    assert len(update.data) < len(first.data)
+    page = httpx.get(deal.served.url(deal.team), headers={"Accept-Encoding": "gzip"})
+    assert page.headers["content-encoding"] == "gzip"
+    assert "Stonestreet Limited Partnership" in page.text  # httpx decodes it
+    plain = httpx.get(deal.served.url(deal.team), headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    with httpx.stream(
+        "GET", deal.served.url(deal.team, "/events"), headers={"Accept-Encoding": "gzip"}
+    ) as events:
+        assert events.headers["content-encoding"] == "gzip"
+        assert events.headers["content-type"].startswith("text/event-stream")
+        first_chunk = next(events.iter_text())  # flushed at once, not held for more
+        assert "event: board" in first_chunk

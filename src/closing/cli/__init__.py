@@ -329,7 +329,8 @@ def main(argv: list[str] | None = None) -> None:
         # reload lists what would change); every line of it is shown neutrally.
         if isinstance(error, DealFileError):
             text = "\n".join(
-                ("Error: " if problem.line is None else "") + neutral(problem)
+                ("Error: " if problem.line is None and problem.cell is None else "")
+                + neutral(problem)
                 for problem in error.problems
             )
         else:

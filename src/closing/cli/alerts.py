@@ -66,6 +66,12 @@ def notify_urls(notify: tuple[str, ...]) -> list[str]:
     "over when it stops instead of refusing.",
 )
 @click.option(
+    "--share",
+    is_flag=True,
+    help="Share the deals with the other senders started with --share (PostgreSQL): each takes "
+    "its share and takes over a stopped one's within seconds.",
+)
+@click.option(
     "--safety",
     default=30.0,
     show_default=True,
@@ -75,7 +81,7 @@ def notify_urls(notify: tuple[str, ...]) -> list[str]:
 )
 @pass_app
 def alerts_run(
-    app: App, notify: tuple[str, ...], inbox: str | None, standby: bool, safety: float
+    app: App, notify: tuple[str, ...], inbox: str | None, standby: bool, share: bool, safety: float
 ) -> None:
     """Send alerts as they fall due, until SIGINT or SIGTERM."""
     from closing.cli.app import for_whom
@@ -90,6 +96,7 @@ def alerts_run(
         safety=safety,
         inbox=inbox,
         operator=for_whom(None),
+        share=share,
     )
     watch = DatabaseWatch(database.identity, database.masked, daemon.stopped)
     watch.start()
@@ -178,7 +185,7 @@ def alerts_check(app: App, notify: tuple[str, ...]) -> None:
     lock = SenderLock(app.database)
     lock.acquire(now)
     try:
-        result = run_pass(app.database, Notifier(), urls, now)
+        result = run_pass(app.database, Notifier(), urls, now, clock=app.clock.now)
     finally:
         lock.release()
     sent = sum(1 for d in result.delivered if d.status == "sent")
@@ -222,6 +229,43 @@ def alerts_list(app: App, as_json: bool, show_all: bool) -> None:
     from closing.views.record_text import ledger_view
 
     app.console().print(ledger_view(entries))
+
+
+@alerts.command("senders")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@pass_app
+def alerts_senders(app: App, as_json: bool) -> None:
+    """Who sends alerts, and which deals each holds."""
+    from closing.domain.timefmt import utc_text
+    from closing.services.alerts.deal_share import senders
+
+    found = senders(app.existing_database, app.now())
+    if as_json:
+        app.print_json(
+            [
+                {
+                    **sender,
+                    "started_at": utc_text(sender["started_at"]),
+                    "heartbeat_at": utc_text(sender["heartbeat_at"]),
+                }
+                for sender in found
+            ]
+        )
+        return
+    if not found:
+        app.out("No alert sender is running.")
+        return
+    for sender in found:
+        deals = sender["deals"]
+        assert isinstance(deals, list)
+        state = "alive" if sender["alive"] else "silent (stopped or dead)"
+        listed = ", ".join(deals[:10]) + (
+            f" and {len(deals) - 10:,} more" if len(deals) > 10 else ""
+        )
+        app.out(
+            f"{sender['sender']} ({sender['mode']}, {state}): "
+            f"{plural(len(deals), 'deal')}{': ' + listed if deals else ''}"
+        )
 
 
 @alerts.command("dismiss")

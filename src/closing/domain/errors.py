@@ -45,9 +45,12 @@ class Problem:
     path: str
     line: int | None  # None when the problem is the whole file (missing, unreadable)
     message: str
+    cell: str | None = None  # a spreadsheet's cell instead of a line: `Sheet1!C17`, CSV `17:C`
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
+        if self.cell is not None:
+            where = f"{self.path}:{self.cell}"
         return f"{where}: {self.message}"
 
 

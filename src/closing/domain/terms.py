@@ -333,6 +333,13 @@ class StoredReportSettings(NamedTuple):
     templates: str | None
 
 
+class StoredSchedule1File(NamedTuple):
+    """Schedule 1's spreadsheet: its path as the deal file gives it, and its SHA-256."""
+
+    file: str
+    sha256: str
+
+
 class StoredContact(NamedTuple):
     name: str | None
     email: str | None
@@ -418,3 +425,4 @@ class StoredTerms(TermsCommon):
     outside_date: date | None
     parties: dict[str, StoredParty]
     documents: list[StoredDocument]
+    schedule_1: StoredSchedule1File | None = None

@@ -27,6 +27,7 @@ from closing.domain.terms import (
     StoredQuietHours,
     StoredRegistration,
     StoredReportSettings,
+    StoredSchedule1File,
     StoredSecurities,
     StoredSignatory,
     StoredStep,
@@ -83,6 +84,9 @@ def read_terms(text: str) -> StoredTerms:
         outside_date=_day(data.get("outside_date")),
         parties={name: _party(party) for name, party in data.get("parties", {}).items()},
         documents=[_document(document) for document in data.get("documents", [])],
+        schedule_1=None
+        if data.get("schedule_1") is None
+        else StoredSchedule1File(data["schedule_1"]["file"], data["schedule_1"]["sha256"]),
     )
 
 

@@ -29,14 +29,17 @@ def open_deal(connection: Connection, wanted: str | None) -> Deal:
             if not found:
                 raise NotFoundError(f"no deal {wanted!r}; {_deal_hint(connection)}")
         return found[0]
-    found = stored_deals.deals(connection, limit=11)
+    found = stored_deals.deals(connection, limit=2)
     if len(found) == 1:
         return found[0]
     if not found:
         raise NotFoundError("no deal loaded yet; load one with: closing init FILE")
+    count = stored_deals.deal_count(connection)
+    slugs = stored_deals.deal_slugs(connection, limit=10)
+    more = f" and {count - len(slugs):,} more" if count > len(slugs) else ""
     raise NotFoundError(
-        f"several deals are loaded ({', '.join(d.slug for d in found[:10])}); name one with "
-        "--deal SLUG or CLOSING_DEAL"
+        f"{count:,} deals are loaded ({', '.join(slugs)}{more}); name one with --deal SLUG "
+        "or CLOSING_DEAL (closing deals lists them all)"
     )
 
 

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 DIGEST_STEP = "@digest"  # the step of a digest's own ledger row: no deal file step can be it
 BATCH = 500  # ids (or rows) per statement: a bounded number of bound parameters
+# A delivery left `sending` by a sender that stopped: its receiver may or may not have it.
+MAY_HAVE_BEEN_SENT = "the attempt before may have been sent (its sender stopped mid-send)"
 
 
 def _columns(fields: tuple[str, ...], sql: Mapping[str, str]) -> str:
@@ -55,6 +57,7 @@ class LedgerCache:
 
     def __init__(self) -> None:
         self._keys: dict[int, set[Key]] = {}
+        self._plans = {}
 
     def keys(self, connection: Connection, deal_id: int) -> set[Key]:
         if deal_id not in self._keys:
@@ -66,7 +69,31 @@ class LedgerCache:
             self._keys[deal_id].update(keys)
 
     def forget(self) -> None:
+        """Read every deal's ledger again when it is next planned."""
         self._keys.clear()
+
+    # Each deal's last plan: its change marker then and when its next alert falls due.
+    _plans: dict[int, tuple[object, datetime | None]]
+
+    def plan_of(self, deal_id: int, marker: object, now: datetime) -> tuple[datetime | None, bool]:
+        """When the deal's next alert falls due as last planned, and whether that plan still
+        holds: the deal has not changed since (`marker`) and nothing of it has fallen due."""
+        found = self._plans.get(deal_id)
+        if found is None or found[0] != marker:
+            return None, False
+        next_at = found[1]
+        return next_at, next_at is None or now < next_at
+
+    def planned(self, deal_id: int, marker: object, next_at: datetime | None) -> None:
+        self._plans[deal_id] = (marker, next_at)
+
+    def hold(self, deals: list[int]) -> None:
+        """This sender now plans `deals`: what it knew of any other deal is dropped (another
+        sender may write its ledger meanwhile, and hand it back later)."""
+        for gone in set(self._plans) - set(deals):
+            del self._plans[gone]
+        for gone in set(self._keys) - set(deals):
+            del self._keys[gone]
 
 
 class NewAlert(TypedDict):
@@ -181,21 +208,54 @@ _CLAIMABLE = _columns(
         "deadline": "alert.deadline",
     },
 )
-# New, due for a retry, or left mid-send by a sender that claimed it before the second moment (a
-# killed one). Two parameters: now, and the stale-before moment.
-_IS_CLAIMABLE = (
-    "((alert_delivery.status IN ('pending', 'retrying') AND alert_delivery.next_attempt_at <= ?) "
-    "OR (alert_delivery.status = 'sending' AND alert_delivery.claimed_at <= ?))"
-)
 
 
-def claimable(connection: Connection, now: datetime, stale_before: datetime) -> list[Claimable]:
-    """Every claimable delivery, oldest alert first."""
+class Claiming(NamedTuple):
+    """Whose deliveries a sender may claim: `deals` (None: every deal's) and, when senders share
+    the deals, `live` (the senders alive: a delivery left `sending` by any other is taken over at
+    once) and `holder` (this sender, recorded as the claimer)."""
+
+    deals: Sequence[int] | None = None
+    live: Sequence[str] | None = None
+    holder: str | None = None
+
+
+EVERY_DEAL = Claiming()  # a single sender: every deal's deliveries
+
+
+def _is_claimable(claiming: Claiming) -> tuple[str, tuple[Any, ...]]:
+    """New, due for a retry, or left mid-send by a sender that claimed it before the second
+    moment (a killed one) or that is no longer alive. Two parameters come first: now, and the
+    stale-before moment; the rest are returned."""
+    sql = (
+        "((alert_delivery.status IN ('pending', 'retrying') "
+        "AND alert_delivery.next_attempt_at <= ?) "
+        "OR (alert_delivery.status = 'sending' AND alert_delivery.claimed_at <= ?)"
+    )
+    params: tuple[Any, ...] = ()
+    if claiming.live is not None:
+        sql += (
+            " OR (alert_delivery.status = 'sending' AND alert_delivery.claimed_by NOT IN "
+            f"({_marks(len(claiming.live) or 1)}))"
+        )
+        params += tuple(claiming.live) or ("",)
+    return sql + ")", params
+
+
+def claimable(
+    connection: Connection, now: datetime, stale_before: datetime, claiming: Claiming = EVERY_DEAL
+) -> list[Claimable]:
+    """Every claimable delivery (of `claiming.deals`), oldest alert first."""
     bind, moment = connection.bind_moment, connection.moment
+    where, more = _is_claimable(claiming)
+    params: tuple[Any, ...] = (bind(now), bind(stale_before), *more)
+    if claiming.deals is not None:
+        where += f" AND alert.deal_id IN ({_marks(len(claiming.deals) or 1)})"
+        params += tuple(claiming.deals) or (0,)
     rows = connection.rows(
         f"SELECT {_CLAIMABLE} FROM alert_delivery JOIN alert ON alert.id = alert_delivery.alert_id "
-        f"WHERE {_IS_CLAIMABLE} ORDER BY alert.due_at, alert_delivery.id",
-        (bind(now), bind(stale_before)),
+        f"WHERE {where} ORDER BY alert.due_at, alert_delivery.id",
+        params,
     )
     return [
         Claimable(
@@ -206,18 +266,27 @@ def claimable(connection: Connection, now: datetime, stale_before: datetime) -> 
 
 
 def claim(
-    connection: Connection, ids: list[int], now: datetime, stale_before: datetime
+    connection: Connection,
+    ids: list[int],
+    now: datetime,
+    stale_before: datetime,
+    claiming: Claiming = EVERY_DEAL,
 ) -> set[int]:
-    """Mark deliveries as being sent; only those still claimable are taken (their ids are
-    returned), so two senders can never both send one."""
+    """Mark deliveries as being sent, an attempt more, before they are sent (their ids are
+    returned): only those still claimable are taken, so two senders can never both send one. A
+    delivery taken over from a sender that stopped mid-send keeps a note that its last attempt
+    may have been sent (the receiver drops the repeat by the alert's key)."""
     at, stale = connection.bind_moment(now), connection.bind_moment(stale_before)
+    where, more = _is_claimable(claiming)
     claimed: set[int] = set()
     for start in range(0, len(ids), BATCH):
         some = ids[start : start + BATCH]
         rows = connection.rows(
-            "UPDATE alert_delivery SET status = 'sending', claimed_at = ? "
-            f"WHERE id IN ({_marks(len(some))}) AND {_IS_CLAIMABLE} RETURNING id",
-            (at, *some, at, stale),
+            "UPDATE alert_delivery SET status = 'sending', claimed_at = ?, claimed_by = ?, "
+            "attempts = attempts + 1, last_error = CASE WHEN status = 'sending' THEN "
+            f"'{MAY_HAVE_BEEN_SENT}' ELSE last_error END "
+            f"WHERE id IN ({_marks(len(some))}) AND {where} RETURNING id",
+            (at, claiming.holder, *some, at, stale, *more),
         )
         claimed.update(int(found) for (found,) in rows)
     return claimed

@@ -4,6 +4,7 @@ backends). Records are built from the columns named by the record's own fields."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -68,6 +69,10 @@ def deals(
 def deal_by_id(connection: Connection, deal_id: int) -> Deal:
     ((id_, slug, terms, closures, created),) = connection.rows(_DEAL + " WHERE id = ?", (deal_id,))
     return Deal.from_stored(id_, slug, terms, closures, connection.moment(created))
+
+
+def deal_count(connection: Connection) -> int:
+    return int(connection.value("SELECT count(*) FROM deal"))
 
 
 def deal_slugs(connection: Connection, limit: int) -> list[str]:
@@ -297,3 +302,28 @@ def deal_terms(connection: Connection) -> list[tuple[str, str]]:
         (str(a), str(b))
         for a, b in connection.rows("SELECT slug, terms_json FROM deal ORDER BY slug")
     ]
+
+
+def deal_markers(connection: Connection) -> dict[int, tuple[str, int, int, str]]:
+    """Each deal's slug and change marker for planning alerts (by slug): its newest event, its
+    newest deal file revision and when its terms last changed (an index probe each)."""
+    rows = connection.rows(
+        "SELECT deal.id, deal.slug, "
+        "(SELECT coalesce(max(id), 0) FROM event WHERE event.deal_id = deal.id), "
+        "(SELECT coalesce(max(id), 0) FROM deal_revision WHERE deal_revision.deal_id = deal.id), "
+        "deal.updated_at FROM deal ORDER BY deal.slug"
+    )
+    return {
+        int(deal): (slug, int(event), int(revision), str(at))
+        for deal, slug, event, revision, at in rows
+    }
+
+
+def schedule_files(connection: Connection) -> list[tuple[str, tuple[str, str]]]:
+    """(slug, (path, SHA-256)) of each deal whose Schedule 1 is a spreadsheet, as last loaded."""
+    found = []
+    for slug, text in deal_terms(connection):
+        sheet = json.loads(text).get("schedule_1")
+        if isinstance(sheet, dict):
+            found.append((slug, (str(sheet["file"]), str(sheet["sha256"]))))
+    return found

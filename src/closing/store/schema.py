@@ -130,6 +130,7 @@ class EventRow(SQLModel, table=True):
         UniqueConstraint("purchaser_id", "seq"),
         Index("ix_event_deal_recorded", "deal_id", "recorded_at"),
         Index("ix_event_deal_party_seq", "deal_id", "purchaser_id", "seq"),  # a deal's, in order
+        Index("ix_event_deal_id", "deal_id", "id"),  # a deal's newest event: one probe
     )
     id: int | None = Field(default=None, primary_key=True)
     deal_id: int = Field(foreign_key="deal.id")
@@ -162,7 +163,10 @@ class AlertRow(SQLModel, table=True):
     decision. The unique key is what makes an alert go out once."""
 
     __tablename__ = "alert"
-    __table_args__ = (UniqueConstraint("deal_id", "purchaser_id", "step", "rule", "deadline"),)
+    __table_args__ = (
+        UniqueConstraint("deal_id", "purchaser_id", "step", "rule", "deadline"),
+        Index("ix_alert_deal_id", "deal_id", "id"),  # a deal's newest alert: one probe
+    )
     id: int | None = Field(default=None, primary_key=True)
     deal_id: int = Field(foreign_key="deal.id")
     purchaser_id: int = Field(foreign_key="purchaser.id")
@@ -194,6 +198,7 @@ class DeliveryRow(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime = _moment()
     claimed_at: datetime | None = _moment(nullable=True)
+    claimed_by: str | None = None  # the sender that claimed it (shared senders, PostgreSQL)
     delivered_at: datetime | None = _moment(nullable=True)
     last_error: str | None = None
 
@@ -273,6 +278,16 @@ class SenderLockRow(SQLModel, table=True):
     host: str
     pid: int
     started_at: datetime = _moment()
+    heartbeat_at: datetime = _moment()
+
+
+class DealLeaseRow(SQLModel, table=True):
+    """Which of the senders sharing the deals sends one deal's alerts (PostgreSQL), renewed by
+    its heartbeat; a stale one is taken over."""
+
+    __tablename__ = "alert_deal_lease"
+    deal_id: int = Field(foreign_key="deal.id", primary_key=True)
+    holder: str
     heartbeat_at: datetime = _moment()
 
 

@@ -108,3 +108,99 @@ class AdvisoryLock:
                 self._driver.close()
             finally:
                 self._driver = None
+
+
+# --- senders that share the deals (PostgreSQL): a lease row per deal ----------------------------
+
+SHARED_PREFIX = "share "  # the `alert_sender` name of a sender that shares the deals
+
+
+def live_shared_senders(connection: Connection, fresh_after: datetime) -> list[str]:
+    """The holders of the sharing senders whose heartbeat is later than `fresh_after`."""
+    rows = connection.rows(
+        "SELECT holder FROM alert_sender WHERE name LIKE ? AND heartbeat_at > ? ORDER BY name",
+        (SHARED_PREFIX + "%", connection.bind_moment(fresh_after)),
+    )
+    return [holder for (holder,) in rows]
+
+
+def shared_senders(connection: Connection) -> list[Sender]:
+    """Every sender's record (the single one's, and each sharing one's), by name."""
+    rows = connection.rows(f"SELECT {', '.join(Sender._fields)} FROM alert_sender ORDER BY name")
+    moment = connection.moment
+    return [
+        Sender(name, holder, host, int(pid), moment(started), moment(beat))
+        for name, holder, host, pid, started, beat in rows
+    ]
+
+
+def take_deals(
+    connection: Connection, holder: str, now: datetime, stale_before: datetime, senders: int
+) -> list[int]:
+    """In one transaction: a lease row for every deal; this sender's leases renewed; free or stale
+    ones (their holder's heartbeat older than `stale_before`) taken, locked with `FOR UPDATE SKIP
+    LOCKED` so two senders never take one, until it holds its share (the deals divided among
+    `senders`, rounded up); more than its share handed back (the last ones). Returns the deals it
+    holds, by id."""
+    at, stale = connection.bind_moment(now), connection.bind_moment(stale_before)
+    total = int(connection.value("SELECT count(*) FROM deal"))
+    share = -(-total // max(senders, 1))
+    connection.execute(
+        "INSERT INTO alert_deal_lease (deal_id, holder, heartbeat_at) "
+        "SELECT id, '', ? FROM deal WHERE id NOT IN (SELECT deal_id FROM alert_deal_lease) "
+        "ON CONFLICT DO NOTHING",
+        (stale,),
+    )
+    mine = sorted(
+        int(deal)
+        for (deal,) in connection.rows(
+            "UPDATE alert_deal_lease SET heartbeat_at = ? WHERE holder = ? RETURNING deal_id",
+            (at, holder),
+        )
+    )
+    if len(mine) > share:
+        extra = mine[share:]
+        connection.execute(
+            "UPDATE alert_deal_lease SET holder = '' "
+            f"WHERE deal_id IN ({', '.join('?' * len(extra))}) AND holder = ?",
+            (*extra, holder),
+        )
+        return mine[:share]
+    wanted = share - len(mine)
+    if wanted:
+        sql = (
+            "SELECT deal_id FROM alert_deal_lease WHERE (holder = '' OR heartbeat_at < ?) "
+            "AND holder <> ? ORDER BY deal_id LIMIT ?"
+        )
+        free = connection.rows(
+            sql if connection.sqlite else sql + " FOR UPDATE SKIP LOCKED", (stale, holder, wanted)
+        )
+        taken = [int(deal) for (deal,) in free]
+        if taken:
+            connection.execute(
+                "UPDATE alert_deal_lease SET holder = ?, heartbeat_at = ? "
+                f"WHERE deal_id IN ({', '.join('?' * len(taken))})",
+                (holder, at, *taken),
+            )
+        mine = sorted(mine + taken)
+    return mine
+
+
+def release_deals(connection: Connection, holder: str) -> None:
+    """This sender's leases, free for the others at once."""
+    connection.execute("UPDATE alert_deal_lease SET holder = '' WHERE holder = ?", (holder,))
+
+
+class DealLease(NamedTuple):
+    deal: str
+    holder: str
+    heartbeat_at: datetime
+
+
+def deal_leases(connection: Connection) -> list[DealLease]:
+    """Each deal's lease (deals without one yet left out), by slug."""
+    rows = connection.rows(
+        "SELECT deal.slug, alert_deal_lease.holder, alert_deal_lease.heartbeat_at "
+        "FROM alert_deal_lease JOIN deal ON deal.id = alert_deal_lease.deal_id ORDER BY deal.slug"
+    )
+    return [DealLease(slug, holder, connection.moment(beat)) for slug, holder, beat in rows]

@@ -99,9 +99,11 @@ def ledger_view(entries: list[LedgerEntry]) -> Text:
             sent_at = d.get("delivered_at")
             if d["status"] == "sent" and isinstance(sent_at, datetime):
                 text += f" {sent_at.astimezone(e.zone):%H:%M:%S %Z}"
+            if d["status"] == "sending":
+                text += f" (attempt {d['attempts']}, may have been sent)"
             if d.get("digest"):
                 text += f" in digest #{d['digest']}"
-            if d["status"] != "sent" and d["last_error"]:
+            if d["status"] not in ("sent", "sending") and d["last_error"]:
                 tries = "1 try" if d["attempts"] == 1 else f"{d['attempts']} tries"
                 text += f" after {tries}: {d['last_error']}"
             deliveries.append(neutral(text))

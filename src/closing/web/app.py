@@ -36,6 +36,7 @@ from closing.domain.share_link import ShareRecord, match
 from closing.views.board_page import View, for_purchaser, view
 from closing.web.link_forms import LinkForms
 from closing.web.live import LiveBoard, Snapshot
+from closing.web.streams import Gzip, Patcher
 
 if TYPE_CHECKING:
     import uvicorn
@@ -112,6 +113,7 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None 
     templates.globals["zip"] = zip
     page_template = templates.get_template("page.html")
     board_template = templates.get_template("board.html")
+    patcher = Patcher(templates.get_template("board_parts.html").module)
 
     def page_view(snapshot: Snapshot, share: ShareRecord, show_all: bool) -> View:
         key = ("view", share.team, share.purchaser_id, show_all)
@@ -147,6 +149,24 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None 
             return ServerSentEvent(data=html, event="board", id=str(snapshot.event_id)).encode()
 
         return snapshot.render(key, encode)
+
+    def patch_message(
+        before: Snapshot, after: Snapshot, share: ShareRecord, show_all: bool
+    ) -> bytes | None:
+        """A team stream's update: the rows and parts that changed since `before`, as htmx
+        out-of-band swaps (b"" when nothing did; None when only a whole board will do), once per
+        pair of snapshots."""
+        key = ("patch", before.version, show_all)
+
+        def encode() -> bytes | None:
+            swaps = patcher.patch(
+                page_view(before, share, show_all), page_view(after, share, show_all)
+            )
+            if swaps is None or not swaps:
+                return None if swaps is None else b""
+            return ServerSentEvent(data=swaps, event="patch", id=str(after.event_id)).encode()
+
+        return after.render(key, encode)
 
     async def authorised(request: Request, token: str) -> tuple[Snapshot, ShareRecord | None]:
         board = await board_of(token)
@@ -202,10 +222,22 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None 
         async def stream() -> AsyncIterator[bytes]:
             # A (re)connecting browser gets the board as it is now: a whole board, not a list
             # of changes, so a Last-Event-ID older than the current id loses nothing.
+            # After it, a team's stream gets only the rows and parts that changed.
             last = ""
+            previous: Snapshot | None = None
             async for current in board.follow():
                 if not any(s.id == share.id for s in current.shares):
                     return  # revoked: the browser's reconnection then gets a 404
+                patch = (
+                    patch_message(previous, current, share, show_all)
+                    if share.team and previous is not None
+                    else None
+                )
+                previous = current
+                if patch is not None:
+                    if patch:
+                        yield patch
+                    continue
                 html = fragment(current, share, show_all)
                 if html != last:  # e.g. another purchaser's mark: nothing new for this link
                     last = html
@@ -240,7 +272,7 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None 
         ],
         exception_handlers={HTTPException: http_error},
     )
-    return SecurityHeaders(app)
+    return Gzip(SecurityHeaders(app))
 
 
 def listen(host: str, port: int) -> socket.socket:

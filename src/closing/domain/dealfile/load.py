@@ -19,6 +19,7 @@ from closing.domain.dealfile.fields import slugify
 from closing.domain.dealfile.located import Located
 from closing.domain.dealfile.parties import check_owners
 from closing.domain.dealfile.schema import DealTerms, PurchaserSpec, ReportSettings
+from closing.domain.dealfile.spreadsheet import Schedule, read_schedule
 from closing.domain.dealfile.yaml_reader import Composer, Refused, read_deal_text
 from closing.domain.errors import DealFileError, Problem
 from closing.domain.text import neutral
@@ -55,8 +56,17 @@ def load_deal_file(path: str | Path) -> DealFile:
     data.setdefault("slug", slugify(file.stem))
     raw_purchasers = data.pop("purchasers", None)
 
+    if "schedule_1" in data:  # written by the loader from `purchasers: {file: ...}` only
+        located.problem(("schedule_1",), "unknown key 'schedule_1'")
+        data.pop("schedule_1")
+    schedule = _read_sheet(located, file, raw_purchasers)
+    if schedule is not None:
+        data["schedule_1"] = {"file": str(raw_purchasers.get("file")), "sha256": schedule.sha256}
+        raw_purchasers = schedule.rows or None
     terms, good = _validate_terms(located, data)
-    purchasers = _validate_purchasers(located, raw_purchasers)
+    purchasers = (
+        _validate_purchasers(located, raw_purchasers) if schedule is None or schedule.rows else []
+    )
     if "steps" in good:
         check_steps(located, good["steps"], good.get("key_dates", {}))
         if "documents" in good:
@@ -80,7 +90,7 @@ def load_deal_file(path: str | Path) -> DealFile:
         if not folder.is_dir():
             located.problem(("report", "templates"), f"report.templates: no folder {folder}")
         terms = terms.model_copy(update={"report": ReportSettings(templates=str(folder.resolve()))})
-    if located.problems:
+    if located.problems or located.sheet_problems:
         raise DealFileError(located.render())
     assert terms is not None
     return DealFile(terms=terms, purchasers=[p for _, p in purchasers], path=file, text=text)
@@ -116,6 +126,37 @@ def _validate_terms(
                 located.report((name,), item)
     terms = DealTerms.model_validate(good) if complete else None
     return terms, good
+
+
+def _read_sheet(located: Located, file: Path, raw: Any) -> Schedule | None:
+    """`purchasers: {file: PATH}`: Schedule 1 read from a spreadsheet beside the deal file; its
+    problems at its cells (the file's own, at the deal file's `purchasers` line)."""
+    if not isinstance(raw, dict):
+        return None
+    given = raw.get("file")
+    if set(raw) != {"file"} or not isinstance(given, str) or not given.strip():
+        located.problem(
+            ("purchasers",),
+            "purchasers is a list (Schedule 1), or {file: PATH} naming a .xlsx or .csv file",
+        )
+        return Schedule(neutral(str(given)), "")
+    where = Path(given).expanduser()
+    if not where.is_absolute():
+        where = file.parent / where
+    schedule = read_schedule(where, neutral(str(where)))
+    located.sheet = schedule
+    for problem in schedule.problems:
+        if problem.where is None:
+            located.problem(
+                ("purchasers", "file"), f"purchasers.file {schedule.path} {problem.message}"
+            )
+        else:
+            located.sheet_problems.append((problem.order, problem.where, problem.message))
+    if not schedule.rows and not schedule.problems:
+        located.problem(
+            ("purchasers", "file"), f"purchasers.file {schedule.path} has no purchasers"
+        )
+    return schedule
 
 
 def _validate_purchasers(located: Located, raw: Any) -> list[tuple[int, PurchaserSpec]]:

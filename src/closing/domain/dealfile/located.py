@@ -4,14 +4,19 @@ in line order. Pydantic's errors become problems here, in the deal's own words."
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from closing.domain.errors import Problem
 from closing.domain.text import neutral
 
+if TYPE_CHECKING:
+    from closing.domain.dealfile.spreadsheet import Schedule
+
 Loc = tuple[str | int, ...]
+_ROW = re.compile(r"purchasers\[\d+\]\.?")
 
 
 class Located:
@@ -21,8 +26,27 @@ class Located:
         self.path = path
         self.lines: dict[Loc, int] = {}
         self.problems: list[tuple[int, str]] = []
+        self.sheet: Schedule | None = None  # Schedule 1 read from a spreadsheet
+        self.sheet_problems: list[tuple[tuple[int, int], str, str]] = []  # (order, cell, message)
 
     def problem(self, loc: Loc, message: str) -> None:
+        sheet = self.sheet
+        if sheet is not None and len(loc) >= 2 and loc[0] == "purchasers":
+            index = loc[1]
+            if isinstance(index, int) and index < len(sheet.rows):
+                cells = sheet.cells[index]
+                where = sheet.first_cell[index]
+                for end in range(len(loc), 2, -1):
+                    found = cells.get(tuple(str(part) for part in loc[2:end]))
+                    if found is not None:
+                        where = found
+                        break
+                order = (
+                    sheet.order[index],
+                    list(cells.values()).index(where) if where in cells.values() else -1,
+                )
+                self.sheet_problems.append((order, where, _ROW.sub("", message)))
+                return
         self.problems.append((self.line(loc), message))
 
     def line(self, loc: Loc) -> int:
@@ -52,7 +76,8 @@ class Located:
         kind = item["type"]
         if kind == "missing":
             parent, name = loc[:-1], loc[-1]
-            self.problem(parent, f"missing required field {dotted_key(parent, name)!r}")
+            # at the field's own place when it has one (a spreadsheet's cell), else its parent's
+            self.problem(loc, f"missing required field {dotted_key(parent, name)!r}")
         elif kind == "extra_forbidden":
             self.problem(loc, f"unknown key {dotted_key(loc[:-1], loc[-1])!r}")
         else:
@@ -65,9 +90,15 @@ class Located:
             self.problem(loc, f"{dotted(loc)}: {message}")
 
     def render(self) -> list[Problem]:
-        return [
+        found = [
             Problem(self.path, line, neutral(message)) for line, message in sorted(self.problems)
         ]
+        if self.sheet is not None:
+            found += [
+                Problem(self.sheet.path, None, neutral(message), cell=neutral(where))
+                for _, where, message in sorted(self.sheet_problems)
+            ]
+        return found
 
 
 def _wrapper(part: object) -> bool:

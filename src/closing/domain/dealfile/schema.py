@@ -348,6 +348,14 @@ class PurchaserSpec(Spec):
         return self.slug or slugify(self.name)
 
 
+class Schedule1File(Spec):
+    """Schedule 1 read from a spreadsheet (`purchasers: {file: PATH}`): the path as the deal file
+    gives it and the SHA-256 of the file's bytes (so a changed spreadsheet is a changed deal)."""
+
+    file: str
+    sha256: str
+
+
 class ReportSettings(Spec):
     """`closing report`'s settings: a folder of the deal's own templates (`memo.html.j2`,
     `memo.md.j2`), found before the package's; relative to the deal file."""
@@ -375,6 +383,7 @@ class DealTerms(Spec, TermsCommon):
     outside_date: Day | None = None  # the closing lapses if not closed by the end of this day
     parties: dict[str, PartySpec] = Field(default={}, max_length=1000)
     documents: list[DocumentSpec] = Field(default=[], max_length=200)  # the closing set
+    schedule_1: Schedule1File | None = None  # set by the loader from `purchasers: {file: ...}`
 
     def calendar_names(self, purchasers: Sequence[PurchaserSpec] = ()) -> set[str]:
         """Every calendar the deal's deadlines can use (for the snapshot stored with it)."""

@@ -11,12 +11,18 @@ import hashlib
 import logging
 import os
 import re
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from closing.domain.errors import AlertsError
 from closing.domain.redaction import mask_url
 from closing.domain.text import neutral, neutral_lines, quoted
+from closing.services.alerts.parallel import Limits, limits_from_env
 
 LOG_KEY = "log"
 log = logging.getLogger("closing.domain.alert_plan")
@@ -72,11 +78,73 @@ def env_urls() -> list[str]:
     return [part for part in re.split(r"[\s,]+", text) if part]
 
 
-class Notifier:
-    """Sends one alert to one channel; apprise is imported once, when the first URL is used."""
+def message_id(key: str) -> str:
+    """The e-mail Message-ID of the alert whose key is `key`: the same for every attempt, so a
+    mail client shows a re-sent alert once."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@alert.closing>"
 
-    def __init__(self) -> None:
-        self._apprise: dict[str, Any] = {}
+
+# The Message-ID of the e-mail being built in this context (apprise copies the context into the
+# threads it sends from), if any.
+_message_id: ContextVar[str | None] = ContextVar("closing_message_id", default=None)
+
+
+@contextmanager
+def _message_id_for(key: str | None) -> Iterator[None]:
+    token = _message_id.set(None if key is None else message_id(key))
+    try:
+        yield
+    finally:
+        _message_id.reset(token)
+
+
+def _stable_message_ids() -> None:
+    """apprise sets each e-mail's Message-ID itself, after (and besides) any header it is given,
+    from `make_msgid`: it takes the one this thread is sending instead."""
+    from apprise.plugins.email import base
+
+    original = getattr(base, "make_msgid")  # noqa: B009 (apprise does not export it)
+    if getattr(original, "closing", False):
+        return
+
+    def make_msgid(*args: Any, **kwargs: Any) -> str:
+        chosen = _message_id.get()
+        return chosen if chosen is not None else str(original(*args, **kwargs))
+
+    make_msgid.closing = True  # type: ignore[attr-defined]
+    setattr(base, "make_msgid", make_msgid)  # noqa: B010
+
+
+class Notifier:
+    """Sends one alert to one channel; apprise is imported once, when the first URL is used.
+
+    Each thread has its own apprise objects (a webhook's headers are set per alert), so several
+    threads can send at once; each keeps its connections between alerts."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self._local = threading.local()
+        self.limits = limits_from_env() if limits is None else limits
+        self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        """The threads that send (made when first needed, kept for the sender's life)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.limits.threads, thread_name_prefix="closing-send")
+        return self._pool
+
+    def close(self) -> None:
+        """Let the sending threads go once they are idle."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    @property
+    def _apprise(self) -> dict[str, Any]:
+        found: dict[str, Any] | None = getattr(self._local, "targets", None)
+        if found is None:
+            found = self._local.targets = {}
+        return found
 
     def check(self, channel: Channel) -> None:
         """Refuse a URL apprise does not understand, before any alert depends on it."""
@@ -88,7 +156,9 @@ class Notifier:
             import apprise
 
             logging.getLogger("apprise").setLevel(logging.CRITICAL)  # it logs URLs with secrets
-            target = apprise.Apprise()
+            # Sent in this thread (not apprise's pool): we send in parallel ourselves, and an
+            # e-mail's Message-ID is chosen per thread.
+            target = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
             if not target.add(channel.url or ""):
                 raise AlertsError(
                     f"notification URL {channel.name} is not one apprise understands; see "
@@ -98,24 +168,37 @@ class Notifier:
                 # apprise sleeps between two sends of one plugin (5.5 s for e-mail), which would
                 # hold every later alert and channel of the pass; a refused send is retried.
                 plugin.request_rate_per_sec = 0
+            _stable_message_ids()
             self._apprise[channel.key] = target
         return self._apprise[channel.key]
 
     def send(self, channel: Channel, title: str, body: str, fields: dict[str, str]) -> None:
         """Send one alert. Its text is made neutral here, whatever wrote it: no control character,
         escape sequence or bidi override from a name reaches a log, a mail reader or a webhook;
-        the title is one line and the body keeps only its own line breaks."""
+        the title is one line and the body keeps only its own line breaks.
+
+        The alert's key (`fields["key"]`, its `Alert:` line) goes with it so that a receiver can
+        drop a repeat: a webhook's `Idempotency-Key` header, an e-mail's Message-ID."""
         if channel.is_log:
             log.warning("alert %s", " ".join(f"{k}={logfmt(v)}" for k, v in fields.items()))
             return
         target = self._target(channel)
+        key = fields.get("key")
+        for plugin in target:
+            headers = getattr(plugin, "headers", None)
+            if isinstance(headers, dict) and not hasattr(plugin, "smtp_host"):  # a webhook
+                if key is None:
+                    headers.pop("Idempotency-Key", None)
+                else:
+                    headers["Idempotency-Key"] = neutral(key)
         try:
             from apprise import NotifyFormat
 
             # The body is plain text: said so, its lines stay lines in the e-mail's text part.
-            result = target.notify(
-                title=neutral(title), body=neutral_lines(body), body_format=NotifyFormat.TEXT
-            )
+            with _message_id_for(key):
+                result = target.notify(
+                    title=neutral(title), body=neutral_lines(body), body_format=NotifyFormat.TEXT
+                )
         except Exception as error:  # apprise plugins raise their own errors
             raise DeliveryFailed(f"failed with {type(error).__name__}") from None
         if not result:

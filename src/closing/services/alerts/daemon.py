@@ -24,10 +24,11 @@ from closing.domain.clock import Clock
 from closing.domain.errors import ClosingError, DealFileError
 from closing.domain.text import neutral
 from closing.services.alerts.channels import Notifier, logfmt
+from closing.services.alerts.deal_share import HEARTBEAT, DealShare
 from closing.services.alerts.deliver import Pass, configured_channels, run_pass
 from closing.services.alerts.sender_lock import SenderLock
 from closing.store import deals as deal_store
-from closing.store.alerts import LedgerCache
+from closing.store.alerts import EVERY_DEAL, LedgerCache
 from closing.store.connection import Database
 from closing.store.deals import watched_deal_files
 
@@ -46,6 +47,7 @@ class AlertDaemon:
         heartbeat: float = 2.0,
         inbox: str | None = None,
         operator: str | None = None,  # for whom it reloads deal files (CLOSING_OPERATOR)
+        share: bool = False,  # share the deals with other senders (PostgreSQL)
     ) -> None:
         self.database = database
         self.inbox = inbox  # --inbox: bank files for the (only) deal
@@ -54,9 +56,9 @@ class AlertDaemon:
         self.extra_urls = extra_urls
         self.on_pass = on_pass
         self.safety = safety
-        self.heartbeat_every = heartbeat
         self.notifier = Notifier()
-        self.lock = SenderLock(database)
+        self.lock: SenderLock | DealShare = DealShare(database) if share else SenderLock(database)
+        self.heartbeat_every = min(heartbeat, HEARTBEAT) if share else heartbeat
         self.waiting_for: str | None = None  # who holds the lock while this one stands by
         self.stopped = threading.Event()  # this sending ends (stop(), or the lock was lost)
         self._closing = threading.Event()  # stop() was called: no more standing by
@@ -159,6 +161,7 @@ class AlertDaemon:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         self._halt()
+        self.notifier.close()
 
     def _halt(self) -> None:
         """The scheduler down and the lock released (if still held)."""
@@ -183,6 +186,8 @@ class AlertDaemon:
                 logfmt(self.lock.holder),
             )
             self.stopped.set()
+        elif isinstance(self.lock, DealShare) and self.lock.deals_changed():
+            self._arm(self.clock.now())  # deals taken over (or handed back): plan them now
 
     def tick(self, first: bool = False) -> Pass | None:
         if self.stopped.is_set() or not self.lock.held:
@@ -192,7 +197,15 @@ class AlertDaemon:
             try:
                 self._reload_changed_deals(now)
                 self.import_inbox(now)
-                result = run_pass(self.database, self.notifier, self.extra_urls, now, self.ledger)
+                result = run_pass(
+                    self.database,
+                    self.notifier,
+                    self.extra_urls,
+                    now,
+                    self.ledger,
+                    self.clock.now,
+                    self.lock.claiming if isinstance(self.lock, DealShare) else EVERY_DEAL,
+                )
             except ClosingError as error:
                 log.error("event=pass-failed error=%s", logfmt(error.message))
                 self._arm(now + timedelta(seconds=min(self.safety, 5)))
@@ -242,10 +255,17 @@ class AlertDaemon:
 
         with self.database.transaction(write=False) as connection:
             sources = watched_deal_files(connection)
+            sheets = dict(deal_store.schedule_files(connection))
         for deal in sources:
             source = deal.source_path
             try:
                 current = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+                sheet = sheets.get(deal.slug)
+                if sheet is not None:  # Schedule 1 from a spreadsheet: its bytes count too
+                    path = Path(sheet[0]).expanduser()
+                    read = (path if path.is_absolute() else Path(source).parent / path).read_bytes()
+                    found = hashlib.sha256(read).hexdigest()
+                    current = current if found == sheet[1] else f"{current}+{found}"
             except OSError:
                 continue
             if current == deal.source_sha256 or self._seen_files.get(source) == current:

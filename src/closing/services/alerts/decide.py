@@ -10,6 +10,7 @@ The plan is pure (`closing.domain.alert_plan`); this module reads what it needs 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,24 +62,43 @@ def board_summary(board: Board) -> str:
 
 
 def decide(
-    database: Database, now: datetime, extra_urls: list[str], cache: LedgerCache | None = None
+    database: Database,
+    now: datetime,
+    extra_urls: list[str],
+    cache: LedgerCache | None = None,
+    deals: Sequence[int] | None = None,
 ) -> tuple[list[Decided], datetime | None]:
     """Record every alert due at `now` in the ledger with one delivery per channel; return them and
-    the next time an alert falls due. One transaction per deal: all of its decision or none."""
+    the next time an alert falls due. One transaction per deal: all of its decision or none.
+
+    Only `deals` (by id; None: every deal). With a `cache`, a deal is planned again only when it
+    changed since its last plan (its change marker: a mark, a reloaded deal file) or an alert of
+    it falls due."""
     decided: list[Decided] = []
     next_at: datetime | None = None
     with database.transaction(write=False) as connection:
-        slugs = [deal.slug for deal in deal_store.deals(connection)]
-    for slug in slugs:
+        markers = deal_store.deal_markers(connection)
+    wanted = list(markers) if deals is None else [d for d in markers if d in set(deals)]
+    if cache is not None:
+        cache.hold(wanted)
+    for deal_id in wanted:
+        if cache is not None:
+            known, unchanged = cache.plan_of(deal_id, markers[deal_id], now)
+            if unchanged:
+                if known is not None and (next_at is None or known < next_at):
+                    next_at = known
+                continue
         for attempt in range(3):
             try:
-                found, deal_next = _decide_deal(database, slug, now, extra_urls, cache)
+                found, deal_next = _decide_deal(database, deal_id, now, extra_urls, cache)
                 break
             except UniqueViolation:  # another sender got there first; its rows now count
                 if cache is not None:
                     cache.forget()
                 if attempt == 2:
                     raise
+        if cache is not None:
+            cache.planned(deal_id, markers[deal_id], deal_next)
         decided += found
         if deal_next is not None and (next_at is None or deal_next < next_at):
             next_at = deal_next
@@ -87,7 +107,7 @@ def decide(
 
 def _decide_deal(
     database: Database,
-    slug: str,
+    deal_id: int,
     now: datetime,
     extra_urls: list[str],
     cache: LedgerCache | None = None,
@@ -97,7 +117,7 @@ def _decide_deal(
     large deal can decide thousands of alerts at once)."""
     found: list[Decided] = []
     with database.transaction() as connection:
-        deal = deal_store.deals(connection, slug=slug)[0]
+        deal = deal_store.deal_by_id(connection, deal_id)
         purchasers, company = deal_store.parties(connection, deal.id)
         events = event_store.events_by_party(connection, deal.id)
         keys = (

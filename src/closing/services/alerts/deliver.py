@@ -11,9 +11,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from closing.domain.alert_plan import at_sending
+from closing.services.alerts import parallel
 from closing.services.alerts.channels import (
     LOG_CHANNEL,
     LOG_KEY,
@@ -25,7 +27,7 @@ from closing.services.alerts.channels import (
 from closing.services.alerts.decide import Decided, decide
 from closing.store import alerts as db
 from closing.store import deals as deal_store
-from closing.store.alerts import LedgerCache
+from closing.store.alerts import EVERY_DEAL, Claiming, LedgerCache
 from closing.store.connection import Database
 
 MAX_ATTEMPTS = 8
@@ -58,11 +60,11 @@ class Pass:
     next_at: datetime | None
 
 
-def _claim(database: Database, ids: list[int], now: datetime) -> set[int]:
-    """Mark deliveries as being sent by this sender; only those still claimable are taken, so two
-    senders can never both send one."""
+def _claim(database: Database, ids: list[int], now: datetime, claiming: Claiming) -> set[int]:
+    """Mark deliveries as being sent by this sender, an attempt each, before sending them; only
+    those still claimable are taken, so two senders can never both send one."""
     with database.transaction() as connection:
-        return db.claim(connection, ids, now, now - CLAIM_TIMEOUT)
+        return db.claim(connection, ids, now, now - CLAIM_TIMEOUT, claiming)
 
 
 def _record(
@@ -73,6 +75,7 @@ def _record(
     gave_up: bool,
     now: datetime,
 ) -> str:
+    """The outcome of an attempt; `now` is when the channel took it (or refused it)."""
     status = "sent" if error is None else ("failed" if gave_up else "retrying")
     delivered_at = now if error is None else None
     with database.transaction() as connection:
@@ -82,58 +85,84 @@ def _record(
     return status
 
 
+class _Sending(NamedTuple):
+    item: db.Claimable
+    channel: Channel | None
+
+
 def deliver(
     database: Database,
     notifier: Notifier,
     channels: Callable[[], dict[str, Channel]],
     now: datetime,
+    clock: Callable[[], datetime] | None = None,
+    claiming: Claiming = EVERY_DEAL,
 ) -> tuple[list[Delivered], datetime | None]:
     """Send every claimable delivery, oldest alert first; return the outcomes and when the next
-    retry is due. The log channel goes in one batch; every other channel one delivery at a time,
-    so a sender killed mid-send leaves only that one to be re-sent after CLAIM_TIMEOUT."""
+    retry is due. The log channel goes in one batch; every other channel up to its limit of
+    deliveries at once (`closing.services.alerts.parallel`), each claimed (an attempt, `sending`)
+    just before it is sent, so a sender killed mid-send leaves only those in flight to be sent
+    again. Each alert's time left (or late by) is worked out as it is sent, and it is `sent` at
+    the moment its channel took it: both read `clock` (by default, `now` throughout). Senders
+    sharing the deals send only their own deals' (`claiming`)."""
+    at = clock or (lambda: now)
     with database.transaction(write=False) as connection:
-        found = db.claimable(connection, now, now - CLAIM_TIMEOUT)
+        found = db.claimable(connection, now, now - CLAIM_TIMEOUT, claiming)
         zones = {deal.id: deal.terms.zone for deal in deal_store.deals(connection)} if found else {}
-    # The time left (or late by) as of this sending, not as of the decision.
-    work = [
-        item._replace(
-            title=at_sending(item.title, item.deadline, zones[item.deal_id], now),
-            body=at_sending(item.body, item.deadline, zones[item.deal_id], now),
-            fields_json=_fields_at_sending(item, zones[item.deal_id], now),
-        )
-        for item in found
-    ]
-    known = channels()
+    known = channels() if any(item.channel_key != LOG_KEY for item in found) else {}
     outcomes: list[Delivered] = []
-    logged = [item for item in work if item.channel_key == LOG_KEY]
-    claimed = _claim(database, [item.delivery_id for item in logged], now)
+    logged = [item for item in found if item.channel_key == LOG_KEY]
+    claimed = _claim(database, [item.delivery_id for item in logged], now, claiming)
     sent_after: dict[int, list[int]] = {}  # attempts -> deliveries, for one update each
     for item in logged:
         if item.delivery_id in claimed:
+            item = _at_sending(item, zones[item.deal_id], at())
             notifier.send(LOG_CHANNEL, item.title, item.body, json.loads(item.fields_json))
             outcomes.append(Delivered(item.alert_id, item.channel, "sent", item.title))
             sent_after.setdefault(item.attempts + 1, []).append(item.delivery_id)
     for tried, ids in sent_after.items():
-        _record(database, ids, tried, None, False, now)
-    for item in work:
-        if item.channel_key == LOG_KEY or not _claim(database, [item.delivery_id], now):
-            continue
-        channel = known.get(item.channel_key)
-        error: str | None = None
-        if channel is None:
-            error = "this channel is not configured in this alert sender"
-        else:
-            try:
-                notifier.send(channel, item.title, item.body, json.loads(item.fields_json))
-            except DeliveryFailed as failure:
-                error = str(failure)
+        _record(database, ids, tried, None, False, at())
+
+    def send(sending: _Sending) -> tuple[str | None, datetime, str]:
+        """In a sending thread: the alert as of now, sent; the error (if any), when, its title."""
+        item = _at_sending(sending.item, zones[sending.item.deal_id], at())
+        if sending.channel is None:
+            return "this channel is not configured in this alert sender", at(), item.title
+        try:
+            notifier.send(sending.channel, item.title, item.body, json.loads(item.fields_json))
+        except DeliveryFailed as failure:
+            return str(failure), at(), item.title
+        return None, at(), item.title
+
+    def claimed_now(item: db.Claimable) -> bool:
+        return _claim(database, [item.delivery_id], now, claiming) != set()
+
+    queue = [_Sending(item, known.get(item.channel_key)) for item in found]
+    for sending, (error, when, title) in parallel.send_all(
+        [s for s in queue if s.item.channel_key != LOG_KEY],
+        lambda s: s.item.channel_key,
+        lambda s: notifier.limits.of(None if s.channel is None else s.channel.url),
+        lambda s: claimed_now(s.item),
+        send,
+        notifier.pool,
+    ):
+        item = sending.item
         tried = item.attempts + 1
-        gave_up = tried >= MAX_ATTEMPTS or channel is None  # an unknown channel will not appear
-        status = _record(database, [item.delivery_id], tried, error, gave_up, now)
-        outcomes.append(Delivered(item.alert_id, item.channel, status, item.title, error))
+        gave_up = tried >= MAX_ATTEMPTS or sending.channel is None  # an unknown one stays away
+        status = _record(database, [item.delivery_id], tried, error, gave_up, when)
+        outcomes.append(Delivered(item.alert_id, item.channel, status, title, error))
     with database.transaction(write=False) as connection:
         next_retry = db.next_attempt_at(connection)
     return outcomes, next_retry
+
+
+def _at_sending(item: db.Claimable, zone: ZoneInfo, now: datetime) -> db.Claimable:
+    """The alert's text with the time left (or late by) as of `now`, when it is sent."""
+    return item._replace(
+        title=at_sending(item.title, item.deadline, zone, now),
+        body=at_sending(item.body, item.deadline, zone, now),
+        fields_json=_fields_at_sending(item, zone, now),
+    )
 
 
 def _fields_at_sending(item: db.Claimable, zone: ZoneInfo, now: datetime) -> str:
@@ -149,11 +178,19 @@ def run_pass(
     extra_urls: list[str],
     now: datetime,
     cache: LedgerCache | None = None,
+    clock: Callable[[], datetime] | None = None,
+    claiming: Claiming = EVERY_DEAL,
 ) -> Pass:
-    """Decide, then deliver: one wake-up."""
-    decided, next_alert = decide(database, now, extra_urls, cache)
+    """Decide, then deliver: one wake-up (`clock`: the time as each alert is sent; `claiming`:
+    the deals of this sender, when senders share them)."""
+    decided, next_alert = decide(database, now, extra_urls, cache, claiming.deals)
     delivered, next_retry = deliver(
-        database, notifier, lambda: configured_channels(database, extra_urls), now
+        database,
+        notifier,
+        lambda: configured_channels(database, extra_urls),
+        now,
+        clock,
+        claiming,
     )
     candidates = [t for t in (next_alert, next_retry) if t is not None]
     return Pass(decided, delivered, min(candidates) if candidates else None)

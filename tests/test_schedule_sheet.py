@@ -1,0 +1,181 @@
+"""Schedule 1 from a spreadsheet: `purchasers: {file: PATH}` (.xlsx, first sheet, or .csv),
+relative to the deal file; headers in any case and spacing; every problem at its cell, all at
+once; the file's SHA-256 in the terms, so a changed spreadsheet is a changed deal."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook  # type: ignore[import-untyped]
+
+from closing.domain.dealfile.load import load_deal_file
+from closing.domain.errors import DealFileError
+from closing.domain.terms_json import read_terms
+from tests.helpers import SEED, Cli
+
+HEADER = [
+    "Name",
+    "Slug",
+    "Shares",
+    "Purchase Price",
+    "warrant_shares",
+    "Notices.Attention",
+    "DWAC dtc number",
+]
+ROWS: list[list[Any]] = [
+    [
+        "Stonestreet Limited Partnership",
+        "stonestreet",
+        "1,935,483",
+        "$450,000",
+        193548,
+        "J. Smith",
+        "0123",
+    ],
+    ["BNC Bach International, Ltd.", "bnc-bach", 4000000, 930000, "400,000", None, None],
+]
+
+
+def deal_file(folder: Path, sheet: str) -> Path:
+    """The seed deal with its purchasers in the spreadsheet `sheet` beside it."""
+    text = SEED.read_text().split("\npurchasers:", 1)[0]
+    path = folder / "deal.yaml"
+    path.write_text(text + f"\npurchasers: {{file: {sheet}}}\n")
+    return path
+
+
+def write_xlsx(path: Path, rows: list[list[Any]], title: str = "Schedule 1") -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+
+
+def write_csv(path: Path, rows: list[list[Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows(rows)
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(DealFileError) as refused:
+        load_deal_file(path)
+    return [str(problem) for problem in refused.value.problems]
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_a_spreadsheet_gives_the_same_purchasers_as_the_yaml(tmp_path: Path, kind: str) -> None:
+    sheet = tmp_path / f"schedule1.{kind}"
+    (write_xlsx if kind == "xlsx" else write_csv)(sheet, [HEADER, *ROWS])
+    loaded = load_deal_file(deal_file(tmp_path, sheet.name))
+    seed = load_deal_file(SEED)
+    assert [
+        (p.name, p.key, p.shares, p.purchase_price, p.warrant_shares) for p in loaded.purchasers
+    ] == [(p.name, p.key, p.shares, p.purchase_price, p.warrant_shares) for p in seed.purchasers]
+    assert loaded.purchasers[0].notices.attention == "J. Smith"
+    assert loaded.purchasers[0].dwac.dtc_number == "0123"
+    assert loaded.purchasers[1].notices.attention is None
+    digest = hashlib.sha256(sheet.read_bytes()).hexdigest()
+    assert loaded.terms.schedule_1 is not None
+    assert (loaded.terms.schedule_1.file, loaded.terms.schedule_1.sha256) == (sheet.name, digest)
+    stored = read_terms(loaded.terms.model_dump_json())
+    assert stored.schedule_1 is not None and stored.schedule_1.sha256 == digest
+
+
+def test_a_sheet_with_five_errors_reports_all_five_at_their_cells(tmp_path: Path) -> None:
+    sheet = tmp_path / "schedule1.xlsx"
+    write_xlsx(
+        sheet,
+        [
+            [*HEADER, "Colour"],  # G1: no such column
+            ["Stonestreet Limited Partnership", "stonestreet", "lots", "$450,000", 193548],  # C2
+            ["BNC Bach International, Ltd.", "bnc-bach", 4000000, 930000.005, 400000],  # D3
+            [None, "third", 100, 25, 10],  # A4: no name
+            ["Fourth LLC", "Not A Slug", 100, 25, 10],  # B5
+        ],
+    )
+    found = problems(deal_file(tmp_path, sheet.name))
+    where = [line.split(": ", 1)[0].rsplit(":", 1)[-1] for line in found]
+    assert where == [
+        "Schedule 1!H1",
+        "Schedule 1!C2",
+        "Schedule 1!D3",
+        "Schedule 1!A4",
+        "Schedule 1!B5",
+    ], found
+    assert all(line.startswith(f"{sheet}:Schedule 1!") for line in found)
+    assert "unknown column 'Colour'" in found[0]
+    assert "missing required field 'name'" in found[3]
+
+
+def test_csv_problems_are_at_row_and_column(tmp_path: Path) -> None:
+    sheet = tmp_path / "schedule1.csv"
+    write_csv(
+        sheet,
+        [HEADER[:5], ["Stonestreet Limited Partnership", "stonestreet", "-5", "$450,000", "1"]],
+    )
+    found = problems(deal_file(tmp_path, sheet.name))
+    assert len(found) == 1 and found[0].startswith(f"{sheet}:2:C: "), found
+
+
+def test_a_missing_column_and_a_missing_file_are_said_once(tmp_path: Path) -> None:
+    sheet = tmp_path / "schedule1.csv"
+    write_csv(sheet, [["name", "shares"], ["A", "1"]])
+    found = problems(deal_file(tmp_path, sheet.name))
+    assert found[0] == f"{sheet}:1:A: the header row has no column purchase_price, warrant_shares"
+    missing = problems(deal_file(tmp_path, "nowhere.xlsx"))
+    assert len(missing) == 1 and "nowhere.xlsx cannot be read" in missing[0], missing
+
+
+def test_status_with_many_deals_says_how_many_and_how_to_pick_one(cli: Cli, tmp_path: Path) -> None:
+    text = SEED.read_text()
+    for n in range(12):
+        path = tmp_path / f"deal-{n:02d}.yaml"
+        path.write_text(re.sub(r"(?m)^slug: .*$", f"slug: deal-{n:02d}", text, count=1))
+        assert cli("init", str(path)).code == 0
+    status = cli("status")
+    assert status.code == 4
+    listed = ", ".join(f"deal-{n:02d}" for n in range(10))
+    assert status.err == (
+        f"Error: 12 deals are loaded ({listed} and 2 more); name one with --deal SLUG or "
+        "CLOSING_DEAL (closing deals lists them all)\n"
+    )
+
+
+def test_the_alert_sender_reloads_a_deal_whose_spreadsheet_changed(tmp_path: Path) -> None:
+    """The deal file is unchanged but its Schedule 1 spreadsheet gained a purchaser: the alert
+    sender's next wake-up reloads the deal (the spreadsheet's SHA-256 is part of its terms)."""
+    from datetime import datetime
+
+    from closing.domain.clock import FixedClock
+    from closing.services.alerts.daemon import AlertDaemon
+    from closing.services.load import load_deal
+    from closing.store import deals as deal_store
+    from closing.store.connection import Database
+
+    sheet = tmp_path / "schedule1.csv"
+    write_csv(sheet, [HEADER, *ROWS])
+    path = deal_file(tmp_path, sheet.name)
+    database = Database(f"sqlite:///{tmp_path / 'closing.db'}")
+    now = datetime.fromisoformat("2002-06-07T07:00:00-07:00")
+    load_deal(database, str(path), now)
+    daemon = AlertDaemon(database, FixedClock(now), [])
+    daemon._reload_changed_deals(now)  # nothing changed: nothing reloaded
+
+    def purchasers() -> list[str]:
+        with database.transaction(write=False) as connection:
+            deal = deal_store.deals(connection)[0]
+            found, _ = deal_store.parties(connection, deal.id)
+        return [p.slug for p in found]
+
+    assert purchasers() == ["stonestreet", "bnc-bach"]
+    write_csv(sheet, [HEADER, *ROWS, ["Third LLC", "third", "100,000", "$23,250", "10,000"]])
+    daemon._reload_changed_deals(now)
+    assert purchasers() == ["stonestreet", "bnc-bach", "third"]
+    database.close_all()
