@@ -24,6 +24,10 @@ from closing.domain.cutoffs import practical_title
 from closing.domain.deal import Deal
 from closing.domain.delivery import HELD
 from closing.domain.events import (
+    BENEFICIARY,
+    BENEFICIARY_VERIFIED,
+    DISBURSED,
+    DISBURSEMENT_CONFIRMED,
     INSTRUCTIONS,
     INSTRUCTIONS_VERIFIED,
     RECEIPT,
@@ -309,6 +313,10 @@ _WHAT = {
     REVISION: "deal file reloaded",
     INSTRUCTIONS: "wire instructions entered",
     INSTRUCTIONS_VERIFIED: "wire instructions verified by callback",
+    DISBURSED: "outgoing wire sent",
+    DISBURSEMENT_CONFIRMED: "outgoing wire confirmed by the bank's file",
+    BENEFICIARY: "beneficiary bank details entered",
+    BENEFICIARY_VERIFIED: "beneficiary bank details verified by callback",
 }
 
 

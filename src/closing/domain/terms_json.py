@@ -19,8 +19,11 @@ from closing.domain.terms import (
     StoredCompany,
     StoredContact,
     StoredCutoff,
+    StoredDeduction,
+    StoredDisbursement,
     StoredDocument,
     StoredDue,
+    StoredFundsFlow,
     StoredOverdueRepeat,
     StoredParty,
     StoredPaymentRule,
@@ -83,6 +86,46 @@ def read_terms(text: str) -> StoredTerms:
         outside_date=_day(data.get("outside_date")),
         parties={name: _party(party) for name, party in data.get("parties", {}).items()},
         documents=[_document(document) for document in data.get("documents", [])],
+        funds_flow=_funds_flow(data.get("funds_flow")),
+    )
+
+
+def _money(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _funds_flow(data: dict[str, Any] | None) -> StoredFundsFlow | None:
+    if data is None:
+        return None
+    return StoredFundsFlow(
+        received_into=data.get("received_into", "company"),
+        deductions=[
+            StoredDeduction(
+                d["id"],
+                d["title"],
+                d.get("kind", "fee"),
+                _money(d.get("percent")),
+                d.get("of", "gross"),
+                _money(d.get("amount")),
+                d.get("payee"),
+            )
+            for d in data.get("deductions", [])
+        ],
+        disbursements=[
+            StoredDisbursement(
+                id=d["id"],
+                to=d["to"],
+                title=d.get("title"),
+                amount=_money(d.get("amount")),
+                pays=d.get("pays", []),
+                rest=d.get("rest", False),
+                from_account=d.get("from_account"),
+                due=_due(d.get("due", CLOSING_CUTOFF)),
+                cutoff=_cutoff(d["cutoff"]) if d.get("cutoff") else None,
+                release_when=d.get("release_when", []),
+            )
+            for d in data.get("disbursements", [])
+        ],
     )
 
 
