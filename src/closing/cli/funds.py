@@ -80,8 +80,9 @@ def mark_sent_command(
     deal_name: str | None,
 ) -> None:
     """Record that DISBURSEMENT's wire went out, with its IMAD/OMAD."""
+    from closing.domain.disbursements import SendRequest
     from closing.domain.errors import UsageError
-    from closing.domain.funds import SendRequest, funds_words
+    from closing.domain.funds import funds_words
     from closing.domain.money import parse_money
     from closing.domain.timefmt import local
     from closing.services.funds import mark_sent

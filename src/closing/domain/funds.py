@@ -20,9 +20,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from closing.domain.breach import OUT_OF_ORDER
-from closing.domain.clock import LocalTime, resolve_local
-from closing.domain.errors import NotFoundError, RefusedError
+from closing.domain.errors import NotFoundError
 from closing.domain.events import (
     BENEFICIARY,
     BENEFICIARY_VERIFIED,
@@ -31,8 +29,6 @@ from closing.domain.events import (
     Event,
     Purchaser,
     Standing,
-    deal_event,
-    on_behalf,
 )
 from closing.domain.machine import DONE, WAIVED
 from closing.domain.money import CENT, format_money
@@ -42,6 +38,7 @@ from closing.domain.terms import (
     StoredFundsFlow,
     StoredTerms,
 )
+from closing.domain.timefmt import local
 
 PENDING, SENT, CONFIRMED = "pending", "sent", "confirmed"
 EVERY_PURCHASER = "every purchaser "  # `release_when: [every purchaser wired]`
@@ -348,6 +345,34 @@ def statement(
     )
 
 
+def party_name(name: str) -> str:
+    """`escrow_agent` -> `escrow agent`: a party's key as people say it."""
+    return name.replace("_", " ")
+
+
+def disbursement_state(row: DisbursementRow, zone: ZoneInfo) -> str:
+    """`pending (due 2019-06-28 15:00 PDT)`, `sent 2019-06-28 11:02 PDT, IMAD ..., OMAD ...`,
+    `confirmed by the bank's debit REF`; and the release conditions not met."""
+    if row.sent is not None:
+        refs = ", ".join(
+            f"{name} {value}"
+            for name, value in (("IMAD", row.sent.imad), ("OMAD", row.sent.omad))
+            if value
+        )
+        text = f"sent {local(row.sent.at, zone)}" + (f", {refs}" if refs else "")
+        if row.sent.flags:
+            text += "; ⚑ " + "; ".join(row.sent.flags)
+        if row.confirmed is not None:
+            text += f"; confirmed by the bank's debit {row.confirmed.bank_reference}"
+        return text
+    if row.confirmed is not None:
+        return f"confirmed by the bank's debit {row.confirmed.bank_reference}"
+    text = f"pending, due {local(row.due, zone)}"
+    if row.missing:
+        text += "; waiting for " + "; ".join(row.missing)
+    return text
+
+
 def find_disbursement(terms: StoredTerms, text: str) -> StoredDisbursement:
     flow = terms.funds_flow
     wanted = text.strip().casefold()
@@ -359,132 +384,3 @@ def find_disbursement(terms: StoredTerms, text: str) -> StoredDisbursement:
         f"no disbursement {text!r} in the funds flow"
         + (f"; known: {known}" if known else " (the deal file has no funds_flow:)")
     )
-
-
-@dataclass(frozen=True)
-class SendRequest:
-    """`closing mark-sent DISBURSEMENT --imad ... --omad ... [--amount] [--at]`."""
-
-    disbursement: str
-    imad: str | None
-    omad: str | None
-    amount: Decimal | None
-    at: LocalTime | None  # as typed (`--at`): in the deal's zone unless it has an offset
-    actor: str
-    host: str
-    on_behalf_of: str | None = None
-    out_of_order: bool = False
-    reason: str | None = None
-    note: str | None = None
-
-
-def decide_sent(
-    row: DisbursementRow,
-    company: Purchaser,
-    standing: Standing,
-    request: SendRequest,
-    now: datetime,
-    zone: ZoneInfo,
-) -> Event:
-    """The `disbursed` event, or `RefusedError`: already sent, an amount other than the flow's
-    (unless `--out-of-order`), or release conditions not met (naming them) without
-    `--out-of-order --reason`."""
-    item = row.disbursement
-    if row.sent is not None:
-        raise RefusedError(
-            f"cannot record {item.id} as sent: it was sent already (#{row.sent.seq}, "
-            f"{format_money(row.sent.amount)}); nothing recorded"
-        )
-    if not (request.imad or request.omad):
-        raise RefusedError(
-            f"cannot record {item.id} as sent: give the Fed references (--imad, --omad); "
-            "nothing recorded"
-        )
-    amount = row.amount if request.amount is None else request.amount
-    flags: list[str] = []
-    if amount != row.amount:
-        flags.append(
-            f"out of order: sent {format_money(amount)} of the flow's {format_money(row.amount)}"
-        )
-    flags += [f"out of order: {item.id} before {missing}" for missing in row.missing]
-    if flags and not (request.out_of_order and request.reason and request.reason.strip()):
-        raise RefusedError(
-            f"cannot record {item.id} as sent: "
-            + (
-                f"its release conditions are not met: {'; '.join(row.missing)}"
-                if row.missing
-                else flags[0].removeprefix("out of order: ")
-            )
-            + f"; to record it as it happened add {OUT_OF_ORDER}; nothing recorded"
-        )
-    at = now if request.at is None else resolve_local(request.at, zone, now)
-    if at > now:
-        raise RefusedError(f"cannot record {item.id} as sent in the future; nothing recorded")
-    evidence = orjson.dumps(
-        {"disbursement": item.id, "imad": request.imad, "omad": request.omad, "flags": flags}
-    ).decode()
-    note = "; ".join(t for t in (request.reason, request.note) if t and t.strip()) or None
-    event = deal_event(
-        company,
-        standing.last_seq + 1,
-        DISBURSED,
-        at,
-        request.actor,
-        request.host,
-        note,
-        "disbursement",
-        evidence,
-        on_behalf(request.actor, request.on_behalf_of),
-    )
-    return event._replace(amount=amount, recorded_at=now)
-
-
-class DebitMatch(NamedTuple):
-    disbursement: str | None
-    reason: str
-
-
-def match_debit(
-    imad: str | None,
-    omad: str | None,
-    amount: Decimal,
-    rows: Sequence[DisbursementRow],
-    taken: set[str],
-) -> DebitMatch:
-    """Which disbursement a debit of the bank's file is: the one sent with its IMAD or OMAD, else
-    the one sent (or pending) of exactly its amount when only one is."""
-    open_rows = [r for r in rows if r.confirmed is None and r.disbursement.id not in taken]
-    for row in open_rows:
-        sent = row.sent
-        if sent is not None and ((imad and sent.imad == imad) or (omad and sent.omad == omad)):
-            return DebitMatch(row.disbursement.id, "same Fed reference as mark-sent recorded")
-    same = [r for r in open_rows if (r.sent.amount if r.sent else r.amount) == amount]
-    if len(same) == 1:
-        return DebitMatch(
-            same[0].disbursement.id, f"the one disbursement of {format_money(amount)}"
-        )
-    if same:
-        return DebitMatch(None, f"{len(same)} disbursements of {format_money(amount)}")
-    return DebitMatch(None, "no disbursement of that amount or Fed reference")
-
-
-def confirm_event(
-    company: Purchaser,
-    seq: int,
-    disbursement: str,
-    amount: Decimal,
-    bank_reference: str,
-    file: str,
-    imad: str | None,
-    at: datetime,
-    actor: str,
-    host: str,
-    reason: str,
-) -> Event:
-    evidence = orjson.dumps(
-        {"disbursement": disbursement, "bank_reference": bank_reference, "file": file, "imad": imad}
-    ).decode()
-    event = deal_event(
-        company, seq, DISBURSEMENT_CONFIRMED, at, actor, host, reason, "bank", evidence
-    )
-    return event._replace(amount=amount)

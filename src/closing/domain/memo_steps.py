@@ -76,6 +76,9 @@ class StepRecord:
     exception: str | None  # late, overdue, reversed, waived, done before a reversal
     still_open: str | None  # open and on time: when it is due
     held: str | None = None  # held until the payment is in (delivery against payment)
+    open_text: str | None = None  # open (overdue, held or on time): what "Still open" says
+    post_closing: str | None = None  # due after the closing day: when, whose, where it stands
+    accepted: str | None = None  # late or waived: who recorded it so (the narrative's sentence)
 
 
 @dataclass(frozen=True)
@@ -113,12 +116,17 @@ def number_text(value: int) -> str:
 
 
 def party_record(
-    deal: Deal, row: PurchaserStatus, events: list[Event], at: datetime, mask: Masker
+    deal: Deal,
+    row: PurchaserStatus,
+    events: list[Event],
+    at: datetime,
+    mask: Masker,
+    as_of_given: bool = False,
 ) -> PartyRecord:
     """A purchaser of Schedule 1 as the memo shows it: standing, figures, details, steps."""
     purchaser = row.purchaser
     steps = tuple(
-        step_record(deal, step, row.steps[step.id], purchaser, events, at, mask)
+        step_record(deal, step, row.steps[step.id], purchaser, events, at, mask, as_of_given)
         for step in deal.terms.purchaser_steps
     )
     open_steps = sum(1 for s in row.steps.values() if not s.finished)
@@ -225,6 +233,7 @@ def step_record(
     events: list[Event],
     at: datetime,
     mask: Masker,
+    as_of_given: bool = False,
 ) -> StepRecord:
     """One step of `party` (None: the company) at `at`: its verdict, events, notes, and whether
     it is an exception or still open on time."""
@@ -235,12 +244,26 @@ def step_record(
     lines = tuple(_event_line(e, zone, mask) for e in events if e.step == step.id)
     market = practical_title(step.practical.market) if step.practical is not None else None
     verdict = _verdict(status, at, withdrawn, reversal, market)
+    cutoff_passed = as_of_given and not status.finished and not withdrawn and status.due_by <= at
+    if cutoff_passed:  # a memo of a past moment: what was open at a deadline that had passed
+        verdict = f"Not done by the cutoff ({when(status.due_by, zone)})"
     notes: list[str] = []
     exception: str | None = None
+    accepted: str | None = None
+    mine = [e for e in events if e.step == step.id]
     if status.status == WAIVED_STATUS:
-        exception = f"waived: {mask(status.reason)}"
+        waiver = next((e for e in reversed(mine) if e.kind == WAIVE), None)
+        by = f" by {waiver.who}" if waiver is not None else ""
+        exception = f"waived{by}: {mask(status.reason)}"
+        accepted = f"{step.title} was waived{by} ({mask(status.reason)})"
     elif status.status == DONE_LATE:
         exception = verdict.lower()
+        mark = next((e for e in reversed(mine) if e.kind == MARK), None)
+        accepted = f"{step.title} was {exception}" + (
+            f"; {mark.who} recorded it as done, and no waiver was recorded" if mark else ""
+        )
+    elif cutoff_passed:
+        exception = verdict[:1].lower() + verdict[1:]
     elif reversal is not None:
         exception = f"reversed {when(reversal.occurred_at, zone)} ({mask(reversal.note)}); " + (
             verdict.removeprefix("Reversed; ")
@@ -284,10 +307,18 @@ def step_record(
             still_open += f", {market}'s cutoff; the agreement's {when(status.deadline, zone)}"
         if status.blocked_by:
             still_open += "; " + ", ".join(status.blocked_by)
+    owner = owner_of(step, party.slug if party is not None else None)
     if still_open or held:  # what is left after the closing, and whose it is
-        owner = owner_of(step, party.slug if party is not None else None)
         still_open = still_open and f"{still_open}; owner {owner}"
         held = held and f"{held}; owner {owner}"
+    open_text = None
+    if not status.finished and not withdrawn:
+        open_text = (None if cutoff_passed else still_open or held) or (
+            f"{exception or verdict.lower()}; owner {owner}"
+        )
+    post_closing = None
+    if status.deadline.astimezone(zone).date() > deal.terms.closing_date:
+        post_closing = f"due {when(status.deadline, zone)}; owner {owner}; {verdict.lower()}"
     return StepRecord(
         step.id,
         step.title,
@@ -300,6 +331,9 @@ def step_record(
         exception,
         still_open,
         held,
+        open_text,
+        post_closing,
+        accepted,
     )
 
 

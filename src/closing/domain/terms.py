@@ -420,6 +420,16 @@ class StoredTerms(TermsCommon):
     parties: dict[str, StoredParty]
     documents: list[StoredDocument]
     funds_flow: StoredFundsFlow | None = None
+    memo: StoredMemoSettings | None = None
+
+
+class StoredMemoSettings(NamedTuple):
+    """The memo's heading: who wrote it, for which firm, to whom, under which legend."""
+
+    author: str | None
+    firm: str | None
+    addressees: list[str]
+    legend: str | None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from closing.domain.terms import (
     StoredDocument,
     StoredDue,
     StoredFundsFlow,
+    StoredMemoSettings,
     StoredOverdueRepeat,
     StoredParty,
     StoredPaymentRule,
@@ -48,6 +49,7 @@ def read_terms(text: str) -> StoredTerms:
     company = data["company"]
     stock, warrant = data["securities"]["common_stock"], data["securities"]["warrant"]
     registration, report = data["registration"], data.get("report")
+    memo = data.get("memo")
     return StoredTerms(
         slug=data["slug"],
         title=data["title"],
@@ -87,6 +89,11 @@ def read_terms(text: str) -> StoredTerms:
         parties={name: _party(party) for name, party in data.get("parties", {}).items()},
         documents=[_document(document) for document in data.get("documents", [])],
         funds_flow=_funds_flow(data.get("funds_flow")),
+        memo=None
+        if memo is None
+        else StoredMemoSettings(
+            memo.get("author"), memo.get("firm"), memo.get("addressees", []), memo.get("legend")
+        ),
     )
 
 

@@ -20,6 +20,7 @@ from closing.domain.beneficiaries import (
 from closing.domain.clock import LocalTime, resolve_local
 from closing.domain.deal import Deal
 from closing.domain.dealfile.load import DealFile
+from closing.domain.disbursements import SendRequest, confirm_event, decide_sent, match_debit
 from closing.domain.errors import RefusedError, UsageError
 from closing.domain.events import (
     DISBURSEMENT_CONFIRMED,
@@ -29,16 +30,7 @@ from closing.domain.events import (
     on_behalf,
     replay,
 )
-from closing.domain.funds import (
-    SendRequest,
-    Statement,
-    confirm_event,
-    decide_sent,
-    find_disbursement,
-    match_debit,
-    read_confirmed,
-    statement,
-)
+from closing.domain.funds import Statement, find_disbursement, read_confirmed, statement
 from closing.domain.team import MONEY, VERIFIER
 from closing.domain.timefmt import local
 from closing.domain.wire_instructions import Verification

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from closing.domain.funds import DisbursementRow, Statement
+from closing.domain.funds import Statement, disbursement_state, party_name
 from closing.domain.money import format_money, money_text
 from closing.domain.text import neutral
 from closing.domain.timefmt import local
@@ -32,34 +32,6 @@ def _lines(rows: list[tuple[int, str, str]]) -> list[str]:
             shown = ""
         lines.append(f"{shown:<{room}}{amount:>{_WIDTH}}")
     return lines
-
-
-def party_name(name: str) -> str:
-    """`escrow_agent` -> `escrow agent`: a party's key as people say it."""
-    return name.replace("_", " ")
-
-
-def disbursement_state(row: DisbursementRow, zone: ZoneInfo) -> str:
-    """`pending (due 2019-06-28 15:00 PDT)`, `sent 2019-06-28 11:02 PDT, IMAD ..., OMAD ...`,
-    `confirmed by the bank's debit REF`; and the release conditions not met."""
-    if row.sent is not None:
-        refs = ", ".join(
-            f"{name} {value}"
-            for name, value in (("IMAD", row.sent.imad), ("OMAD", row.sent.omad))
-            if value
-        )
-        text = f"sent {local(row.sent.at, zone)}" + (f", {refs}" if refs else "")
-        if row.sent.flags:
-            text += "; ⚑ " + "; ".join(row.sent.flags)
-        if row.confirmed is not None:
-            text += f"; confirmed by the bank's debit {row.confirmed.bank_reference}"
-        return text
-    if row.confirmed is not None:
-        return f"confirmed by the bank's debit {row.confirmed.bank_reference}"
-    text = f"pending, due {local(row.due, zone)}"
-    if row.missing:
-        text += "; waiting for " + "; ".join(row.missing)
-    return text
 
 
 def statement_text(found: Statement, slug: str, zone: ZoneInfo, as_of: bool) -> list[str]:

@@ -404,6 +404,15 @@ class ReportSettings(Spec):
     templates: str | None = None
 
 
+class MemoSettings(Spec):
+    """The closing memorandum's heading (`closing report --author/--firm/--to/--legend` win)."""
+
+    author: str | None = Field(default=None, max_length=200)
+    firm: str | None = Field(default=None, max_length=200)
+    addressees: list[str] = Field(default=[], max_length=20)
+    legend: str | None = Field(default=None, max_length=200)  # "Privileged and confidential"
+
+
 class DealTerms(Spec, TermsCommon):
     """Everything about a deal but its purchasers: stored with the deal, read by every command."""
 
@@ -425,6 +434,7 @@ class DealTerms(Spec, TermsCommon):
     parties: dict[str, PartySpec] = Field(default={}, max_length=1000)
     documents: list[DocumentSpec] = Field(default=[], max_length=200)  # the closing set
     funds_flow: FundsFlowSpec | None = None  # where the money goes
+    memo: MemoSettings | None = None  # the memo's author, firm, addressees and legend
 
     def calendar_names(self, purchasers: Sequence[PurchaserSpec] = ()) -> set[str]:
         """Every calendar the deal's deadlines can use (for the snapshot stored with it)."""
