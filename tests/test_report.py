@@ -252,22 +252,30 @@ def test_a_reload_of_the_deal_file_is_among_the_records(seeded: Cli, seed_path: 
     assert "- Fri 2002-06-07 08:00 PDT: governing\\_law: California -> Delaware (SHA-256 " in memo
 
 
-def test_a_deal_can_bring_its_own_templates(cli: Cli, seed_path: Path) -> None:
-    """`report: {templates: memo-templates}` in the deal file: a `memo.md.j2` there replaces the
-    package's (values are still escaped); a template with an error is reported with its path
-    and line (exit 3)."""
+def test_a_firm_brings_its_own_templates_on_the_command_line(cli: Cli, seed_path: Path) -> None:
+    """`closing report --templates DIR`: a `memo.md.j2` there replaces the package's (values are
+    still escaped, and it runs sandboxed); a template with an error is reported with its path
+    and line (exit 3). A deal file's `report: {templates: ...}` is data, not code: ignored, with a
+    warning."""
     folder = seed_path.parent / "memo-templates"
     folder.mkdir()
     (folder / "memo.md.j2").write_text("Firm memo for {{ memo.company }}: {{ memo.summary[0] }}\n")
     seed_path.write_text(seed_path.read_text() + "\nreport:\n  templates: memo-templates\n")
     assert cli("init", str(seed_path), now="2002-06-07T07:00:00-07:00").code == 0
-    result = cli("report", "--format", "md", now="2002-06-07T09:00:00-07:00")
+    ignored = cli("report", "--format", "md", now="2002-06-07T09:00:00-07:00")
+    assert ignored.out.startswith("# Memorandum")
+    assert "report.templates is ignored" in ignored.err
+    result = cli(
+        "report", "--format", "md", "--templates", str(folder), now="2002-06-07T09:00:00-07:00"
+    )
     assert result.out == (
         "Firm memo for NeoTherapeutics, Inc.: 0 of 2 purchasers closed; $0.00 of $1,380,000.00 "
         "received.\n"
     )
     (folder / "memo.md.j2").write_text("line one\n{% if %}\n")
-    broken = cli("report", "--format", "md", now="2002-06-07T09:00:00-07:00")
+    broken = cli(
+        "report", "--format", "md", "--templates", str(folder), now="2002-06-07T09:00:00-07:00"
+    )
     assert broken.code == ExitCode.DEAL_FILE
     assert broken.err.startswith(f"{folder / 'memo.md.j2'}:2: template: ")
 

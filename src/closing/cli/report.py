@@ -16,7 +16,7 @@ import click
 
 from closing.cli.app import App, deal_option, local_time, pass_app
 from closing.domain.errors import RecordBrokenError, UsageError
-from closing.domain.text import plural
+from closing.domain.text import neutral, plural
 
 MEMO_FORMATS = {"pdf": "PDF", "html": "HTML", "md": "Markdown"}
 EXPORT_FORMATS = {"csv": "CSV", "json": "JSON"}
@@ -67,6 +67,12 @@ def _write(output: str, data: bytes) -> None:
     "8601 with an offset).",
 )
 @click.option(
+    "--templates",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="A folder of your own memo.html.j2 / memo.md.j2, found before the package's (sandboxed).",
+)
+@click.option(
     "--author", metavar="NAME", help="The memo's author (else the deal file's memo.author)."
 )
 @click.option("--firm", metavar="NAME", help="The author's firm (else memo.firm).")
@@ -87,6 +93,7 @@ def report(
     kind: str | None,
     output: str | None,
     as_of: str | None,
+    templates: str | None,
     author: str | None,
     firm: str | None,
     to: tuple[str, ...],
@@ -134,8 +141,18 @@ def report(
         funds,
     )
     settings = found.deal.terms.report
-    folder = settings.templates if settings else None
-    data, pages = render_memo(memo, chosen, folder)
+    if settings is not None and settings.templates and templates is None:
+        click.echo(
+            "Warning: the deal file's report.templates is ignored: templates are code, and a "
+            "deal file is data; give the folder with closing report --templates DIR",
+            err=True,
+        )
+    refused: list[str] = []
+    data, pages = render_memo(memo, chosen, templates, refused)
+    for url in dict.fromkeys(refused):
+        click.echo(
+            f"Warning: the memo names {neutral(url)}: not fetched, left out of the memo", err=True
+        )
     if output is None:
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
