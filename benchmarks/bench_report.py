@@ -5,12 +5,13 @@ against a baseline measured in the same run: `python -c "import weasyprint"`.
 
 Three deals in SQLite databases under a temp dir: the seed after the README's closing day; a
 generated deal of 200 purchasers on the seed's steps (every detail filled, all signed, every
-other one wired); and the 60-step example with 200 purchasers (its funds flow and 60 steps; all
-signed, every other one wired). Each command runs as a subprocess, one warm-up and N timed runs;
-the median is reported, with the PDF's page count. Judged: the seed's PDF memo within 2x of the
-baseline, the 200-purchaser 60-step PDF memo under 4x (PASS/FAIL lines; not judged on a smoke
-run). --smoke runs each once, without the warm-up, with 50 purchasers (the fewest that still has
-a withdrawal): a test of the suite runs it, so that the script keeps working.
+other one wired); and the 60-step example with 200 purchasers after its closing (every step
+done but one purchaser in 25 still waiting for its wire). Each command runs as a subprocess,
+one warm-up and N timed runs; the median is reported, with the PDF's page count. Judged: the
+seed's PDF memo within 2x of the baseline, the 200-purchaser 60-step PDF memo under 4x
+(PASS/FAIL lines; not judged on a smoke run). --smoke runs each once, without the warm-up, with
+50 purchasers (the fewest that still has a withdrawal): a test of the suite runs it, so that the
+script keeps working.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from _deals import (
     generate_deal,
     purchaser_slug,
     record_progress,
+    step_ids,
 )
 
 from closing.domain.marking import Correction, MarkRequest
@@ -146,6 +148,27 @@ def closing_day(url: str, count: int) -> None:
                 done(slug, "warrant_delivered", monday, "tracking", f"FedEx 7901 {n:04d}")
 
 
+def after_the_closing(url: str) -> None:
+    """The 60-step example's closing day for every purchaser, as a memo after the closing finds
+    it: the company's 46 deliveries done from 06:00; every purchaser's 14 steps done five minutes
+    apart, but one in twenty-five still waiting for its wire (the steps from `wired` on open)."""
+    from datetime import timedelta
+
+    steps = step_ids(CHECKLIST, "purchaser")
+    before_wire = steps[: steps.index("wired")]
+
+    def done(position: int) -> list[str]:
+        return before_wire if position % 25 == 0 else steps
+
+    record_progress(
+        url,
+        done,
+        base="2019-06-28T06:00:00-07:00",
+        spacing=timedelta(minutes=5),
+        company_steps=tuple(step_ids(CHECKLIST, "company")),
+    )
+
+
 def timed(
     args: list[str], env: dict[str, str], runs: int, warm_up: bool = True
 ) -> tuple[float, list[float]]:
@@ -203,7 +226,7 @@ def main() -> None:
         checklist = f"{options.purchasers}-purchaser 60-step memo, PDF"
         generate_deal(checklist_file, options.purchasers, slug="checklist", source=CHECKLIST)
         closing(["init", str(checklist_file)], cli_env(checklist_url, "2019-06-28T07:00:00-07:00"))
-        record_progress(checklist_url, base="2019-06-28T08:00:00-07:00", company_steps=())
+        after_the_closing(checklist_url)
         cases = [
             ("seed memo, PDF", seed_url, ["report", "-o", str(folder / "seed.pdf")]),
             ("seed memo, HTML", seed_url, ["report", "-o", str(folder / "seed.html")]),

@@ -253,7 +253,7 @@ def build_memo(
             number_text(row.purchaser.warrant_shares),
             format_money(row.amount_received),
             "Withdrawn" if row.withdrawn else ("Closed" if row.closed else "Open"),
-            dwac_cell(party.steps, row.purchaser.shares),
+            dwac_cell(party.steps, f"{terms.closing_date:%a} {terms.closing_date}"),
         )
         for row, party in zip(rows, parties, strict=True)
     )

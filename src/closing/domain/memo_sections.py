@@ -39,6 +39,7 @@ FORM_WORDS = {
     "esign": "electronic signature",
 }
 NO_LEGEND = ("", "none")
+GROSS_ROWS = 10  # purchasers listed one by one in the funds flow; more are in Schedule 1 only
 
 
 def calendar_words(names: Sequence[str]) -> str:
@@ -96,7 +97,12 @@ def party_lines(
             "Company",
             company.name + (f" (attention: {company.attention})" if company.attention else ""),
         ),
-        Line("Purchasers", "; ".join(purchasers)),
+        Line(
+            "Purchasers",
+            "; ".join(purchasers)
+            if len(purchasers) <= GROSS_ROWS
+            else f"{len(purchasers)} purchasers, named in Schedule 1",
+        ),
     ]
     named = {
         party.role or key: party.name or "not named in the deal file"
@@ -137,9 +143,10 @@ def narrative(
     return tuple(sentences)
 
 
-def dwac_cell(steps: Sequence[StepRecord], shares: int) -> str:
-    """Schedule 1's DWAC column: the shares credited, when, and the transfer agent's
-    confirmation (the evidence of the DWAC step's mark), or where the step stands."""
+def dwac_cell(steps: Sequence[StepRecord], closing_day: str = "") -> str:
+    """Schedule 1's DWAC column: when the purchaser's shares were credited, the transfer agent's
+    confirmation (the evidence of the DWAC step's mark), or where the step stands; a time on
+    `closing_day` (`Fri 2002-06-07`) is shown without it."""
     step = next((s for s in steps if "dwac" in s.step), None)
     if step is None:
         return "no DWAC step"
@@ -149,9 +156,8 @@ def dwac_cell(steps: Sequence[StepRecord], shares: int) -> str:
     if done is None:
         return step.verdict
     confirmation = "; ".join(d for d in done.details if not d.startswith("recorded "))
-    return f"{shares:,} shares credited {done.when}" + (
-        f" ({confirmation})" if confirmation else ""
-    )
+    at = done.when.removeprefix(closing_day).strip() if closing_day else done.when
+    return f"credited {at}" + (f" ({confirmation})" if confirmation else "")
 
 
 @dataclass(frozen=True)
@@ -164,11 +170,18 @@ class FundsLine:
 def funds_lines(found: Statement, zone: ZoneInfo) -> tuple[FundsLine, ...]:
     """The funds flow as the memo's table: gross by purchaser, deductions, net, each
     disbursement with its accounts, status and Fed references, and what is left."""
+    many = len(found.gross) > GROSS_ROWS
     lines = [
         FundsLine(f"Gross proceeds: {row.purchaser}", format_money(row.price))
-        for row in found.gross
+        for row in ([] if many else found.gross)
     ]
-    lines.append(FundsLine("Gross proceeds", format_money(found.gross_total)))
+    lines.append(
+        FundsLine(
+            "Gross proceeds"
+            + (f" ({len(found.gross)} purchasers: see Schedule 1)" if many else ""),
+            format_money(found.gross_total),
+        )
+    )
     lines += [
         FundsLine(
             f"Less: {d.title} ({d.basis}, computed)" if d.basis != "fixed" else f"Less: {d.title}",

@@ -80,6 +80,17 @@ class StepRecord:
     post_closing: str | None = None  # due after the closing day: when, whose, where it stands
     accepted: str | None = None  # late or waived: who recorded it so (the narrative's sentence)
 
+    @property
+    def routine(self) -> bool:
+        """Done on time, in order, with nothing to note: one line of Annex A, not a table row."""
+        return self.status == DONE_STATUS and not self.flagged and not self.notes
+
+    @property
+    def routine_text(self) -> str:
+        """`Agreement signed (Fri 2002-06-07 09:10 PDT by alice; Evidence ...)`."""
+        parts = [f"{e.when} {e.what}" + "".join(f"; {d}" for d in e.details) for e in self.events]
+        return f"{self.title} ({'; '.join(parts)})" if parts else self.title
+
 
 @dataclass(frozen=True)
 class PartyRecord:
@@ -91,6 +102,8 @@ class PartyRecord:
     figures: tuple[Field, ...]  # shares, purchase price, warrant shares, received
     details: tuple[Field, ...]  # notices and DWAC instructions (account masked)
     steps: tuple[StepRecord, ...]
+    clean: bool = False  # closed, every step done on time and in order: one line in Annex A
+    last_done: str = ""  # when its last step was done
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,8 @@ def party_record(
     )
     if row.shortfall:
         figures = (*figures, Field("Short of the price by", format_money(row.shortfall)))
+    clean = row.closed and not any(s.flagged or s.exception or s.notes for s in steps)
+    done = [e.occurred_at for e in events if e.kind == MARK]
     return PartyRecord(
         purchaser.name,
         purchaser.slug,
@@ -155,6 +170,8 @@ def party_record(
         figures,
         _details(purchaser),
         steps,
+        clean,
+        when(max(done), deal.terms.zone) if done else "",
     )
 
 
@@ -317,7 +334,7 @@ def step_record(
             f"{exception or verdict.lower()}; owner {owner}"
         )
     post_closing = None
-    if status.deadline.astimezone(zone).date() > deal.terms.closing_date:
+    if open_text and status.deadline.astimezone(zone).date() > deal.terms.closing_date:
         post_closing = f"due {when(status.deadline, zone)}; owner {owner}; {verdict.lower()}"
     return StepRecord(
         step.id,
