@@ -86,6 +86,11 @@ class StepRecord:
         return self.status == DONE_STATUS and not self.flagged and not self.notes
 
     @property
+    def open_only(self) -> bool:
+        """Open with nothing recorded: named in one line, listed under Still open."""
+        return self.open_text is not None and not self.events and not self.flagged
+
+    @property
     def routine_text(self) -> str:
         """`Agreement signed (Fri 2002-06-07 09:10 PDT by alice; Evidence ...)`."""
         parts = [f"{e.when} {e.what}" + "".join(f"; {d}" for d in e.details) for e in self.events]
