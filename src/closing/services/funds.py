@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from closing.domain.bankfiles import DEBIT, BankFile
 from closing.domain.beneficiaries import (
@@ -19,7 +20,6 @@ from closing.domain.beneficiaries import (
 )
 from closing.domain.clock import LocalTime, resolve_local
 from closing.domain.deal import Deal
-from closing.domain.dealfile.load import DealFile
 from closing.domain.disbursements import SendRequest, confirm_event, decide_sent, match_debit
 from closing.domain.errors import RefusedError, UsageError
 from closing.domain.events import (
@@ -40,6 +40,9 @@ from closing.store import deals as deal_store
 from closing.store import events as event_store
 from closing.store.connection import Connection, Database
 from closing.store.identity import actor
+
+if TYPE_CHECKING:  # loading a deal file passes its pydantic terms; reading never imports them
+    from closing.domain.dealfile.load import DealFile
 
 
 def _no_flow(deal: Deal) -> RefusedError:
