@@ -238,6 +238,11 @@ def _verdict(
     )
 
 
+def _lowered(verdict: str) -> str:
+    """`Open, overdue by 2d (Fedwire closed)` -> `open, overdue by 2d (Fedwire closed)`."""
+    return verdict[:1].lower() + verdict[1:]
+
+
 def _reversals(events: list[Event]) -> dict[str, Event]:
     """The steps whose last event is a reversal (open again), and that reversal."""
     last: dict[str, Event] = {}
@@ -279,7 +284,7 @@ def step_record(
         exception = f"waived{by}: {mask(status.reason)}"
         accepted = f"{step.title} was waived{by} ({mask(status.reason)})"
     elif status.status == DONE_LATE:
-        exception = verdict.lower()
+        exception = _lowered(verdict)
         mark = next((e for e in reversed(mine) if e.kind == MARK), None)
         accepted = f"{step.title} was {exception}" + (
             f"; {mark.who} recorded it as done, and no waiver was recorded" if mark else ""
@@ -291,7 +296,7 @@ def step_record(
             verdict.removeprefix("Reversed; ")
         )
     elif status.status == OVERDUE and not withdrawn:
-        exception = verdict.lower()
+        exception = _lowered(verdict)
     practical = status.practical
     if (
         status.status in (DONE_STATUS, DONE_LATE)
@@ -336,11 +341,11 @@ def step_record(
     open_text = None
     if not status.finished and not withdrawn:
         open_text = (None if cutoff_passed else still_open or held) or (
-            f"{exception or verdict.lower()}; owner {owner}"
+            f"{exception or _lowered(verdict)}; owner {owner}"
         )
     post_closing = None
     if open_text and status.deadline.astimezone(zone).date() > deal.terms.closing_date:
-        post_closing = f"due {when(status.deadline, zone)}; owner {owner}; {verdict.lower()}"
+        post_closing = f"due {when(status.deadline, zone)}; owner {owner}; {_lowered(verdict)}"
     return StepRecord(
         step.id,
         step.title,
