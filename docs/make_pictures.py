@@ -13,8 +13,8 @@ columns wide, as the README says. What each command prints must be what the READ
 it (link tokens, the host name and `closing serve`'s port aside); otherwise nothing is written.
 
 The pictures, each at its moment of that run:
-- `memo-page-1.png`: the first page of `closing report -o memo.pdf` (`pdftoppm -png -r 100`),
-  at the end of the quickstart's Monday.
+- `memo-page-1.png`, `memo-page-2.png`: the first two pages of `closing report -o memo.pdf`
+  (`pdftoppm -png -r 100`), at the end of the quickstart's Monday.
 - `web-team.png`: the team's link (`closing share team`) in Chromium 1280 pixels wide while the
   README's `closing serve` runs, at 15:30 on the closing day.
 - `web-purchaser.png`: Stonestreet's link (`closing share stonestreet`, the one command not in
@@ -22,6 +22,9 @@ The pictures, each at its moment of that run:
 - `binder-page-1.png`, `binder-page-2.png`: the first two pages of `closing binder -o
   closing-set.pdf` (its cover, and the memo's first page) after the closing set's files (small
   PDFs this script makes) are attached, at the end of the quickstart's Monday.
+- `memo-60-steps-page-1.png`, `memo-60-steps-page-2.png`: the first two pages of the 60-step
+  example's memo (`EXAMPLE_MEMO`: loaded, the wires in, the placement agent's fee sent), at noon
+  on its closing day.
 
 Each PNG carries the scenario it was made from (a `tEXt` chunk, `closing-scenario`: the
 operator, `CLOSING_NOW` and command line of each step before it, and the picture's own).
@@ -194,6 +197,7 @@ def plan(text: str) -> list[Step]:
         *rest,
         memo_block[0],
         Picture("memo-page-1.png", "memo.pdf", memo_block[0].now, 850),
+        Picture("memo-page-2.png", "memo.pdf", memo_block[0].now, 850, page=2),
         Command("closing share stonestreet", now, operator, (), 0),
         Command("closing serve", now, operator, (), 0),
         Picture("web-purchaser.png", "stonestreet", now, 390),
@@ -201,7 +205,29 @@ def plan(text: str) -> list[Step]:
         Command("closing binder -o closing-set.pdf", now, operator, (), 0),
         Picture("binder-page-1.png", "closing-set.pdf", now, 850),
         Picture("binder-page-2.png", "closing-set.pdf", now, 850, page=2),
+        *(Command(line, EXAMPLE_NOW, operator, (), 0) for line in EXAMPLE_MEMO),
+        Picture("memo-60-steps-page-1.png", "memo-60-steps.pdf", EXAMPLE_NOW, 850),
+        Picture("memo-60-steps-page-2.png", "memo-60-steps.pdf", EXAMPLE_NOW, 850, page=2),
     ]
+
+
+# The 60-step example's memo (workflows/examples/), at noon on its closing day: loaded, the
+# purchasers' wires in, the placement agent's fee sent from escrow, the rest still open.
+EXAMPLE_NOW = "2019-06-28T12:00-07:00"
+EXAMPLE_DEAL = "--deal halvorsen-registered-direct-2019-06-28"
+EXAMPLE_MEMO = (
+    "closing init workflows/examples/registered-direct-60-steps.yaml",
+    *(
+        f"closing mark-wired {slug} {EXAMPLE_DEAL} --at 10:30 --out-of-order --reason "
+        "'wired before the escrow wire instructions were confirmed by call-back'"
+        for slug in ("bramblewood", "northgate", "laurentian", "sable-point", "harrow-street")
+    ),
+    f"closing mark company closing_memo {EXAMPLE_DEAL} --at 11:00 --out-of-order --reason "
+    "'circulated in agreed form before the pricing committee minutes'",
+    f"closing mark-sent pa_fee {EXAMPLE_DEAL} --imad 20190628QMGFT001000123 --omad "
+    "20190628B1QGC07C004411 --at 11:45",
+    f"closing report {EXAMPLE_DEAL} -o memo-60-steps.pdf",
+)
 
 
 # The closing set's files the binder pictures hold (made by `Run` in its folder, small PDFs).

@@ -75,19 +75,26 @@ def test_the_picture_maker_runs_the_readme_quickstart_as_written() -> None:
     binder = [f"closing attach {line}" for line in pictures.CLOSING_FILES]
     binder.append("closing binder -o closing-set.pdf")
     expected += [("alice", monday, line) for line in binder]
+    example = list(pictures.EXAMPLE_MEMO)
+    assert example[0] == "closing init workflows/examples/registered-direct-60-steps.yaml"
+    assert example[-1].startswith("closing report") and example[-1].endswith("memo-60-steps.pdf")
+    expected += [("alice", pictures.EXAMPLE_NOW, line) for line in example]
 
     assert [(c.operator, c.now, c.line) for c in COMMANDS] == expected
     ours = [c.line for c in COMMANDS if c.readme_line == 0]
-    assert ours == ["closing share stonestreet", "closing serve", *binder]
+    assert ours == ["closing share stonestreet", "closing serve", *binder, *example]
     for command in COMMANDS:
         if command.readme_line:  # its output is checked against the README's lines under it
             assert README.splitlines()[command.readme_line - 1] == f"$ {command.line}"
     assert [(p.name, p.source, p.now) for p in PICTURES] == [
         ("web-team.png", "team", "2002-06-07T15:30-07:00"),
         ("memo-page-1.png", "memo.pdf", monday),
+        ("memo-page-2.png", "memo.pdf", monday),
         ("web-purchaser.png", "stonestreet", monday),
         ("binder-page-1.png", "closing-set.pdf", monday),
         ("binder-page-2.png", "closing-set.pdf", monday),
+        ("memo-60-steps-page-1.png", "memo-60-steps.pdf", pictures.EXAMPLE_NOW),
+        ("memo-60-steps-page-2.png", "memo-60-steps.pdf", pictures.EXAMPLE_NOW),
     ]
 
 
@@ -127,6 +134,9 @@ def test_the_readme_shows_each_picture_and_names_its_moment() -> None:
     # docs/tests/ holds what a browser test drew from its own scenario (the README says which)
     assert [p for p in re.findall(r"\(docs/([^)]+)\)", README) if not p.startswith("tests/")] == [
         "memo-page-1.png",
+        "memo-page-2.png",
+        "memo-60-steps-page-1.png",
+        "memo-60-steps-page-2.png",
         "binder-page-1.png",
         "binder-page-2.png",
         "web-team.png",

@@ -299,7 +299,7 @@ def test_the_memo_lists_the_closing_documents(seeded: Cli, files: dict[str, Path
     assert cli("attach", "stonestreet", "spa", str(page), "--hold").code == 0
     memo = cli("report", "--format", "md", now=FRI.format("09:00"))
     assert memo.code == 0, memo.err
-    section = memo.out.split("## The closing documents")[1].split("## Corrections")[0]
+    section = memo.out.split("## Closing documents")[1].split("## Funds flow")[0].split("## Sch")[0]
     import hashlib
 
     digest = hashlib.sha256(page.read_bytes()).hexdigest()
@@ -310,7 +310,7 @@ def test_the_memo_lists_the_closing_documents(seeded: Cli, files: dict[str, Path
     assert "the purchaser's authorised signatory; Samuel Gulko" in stonestreet
     bnc = [line for line in section.splitlines() if "BNC Bach" in line]
     assert all("nothing on file" in line for line in bnc)
-    others = memo.out.split("## Corrections and other records")[1]
+    others = memo.out.split("### Corrections and other records")[1]
     assert "attach" not in others
 
 

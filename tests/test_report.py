@@ -10,18 +10,16 @@ import re
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 from closing.domain.errors import ExitCode
 from tests.helpers import ROOT, Cli
+from tests.memo_scenario import MONDAY, closing_day, pdf_text
 
-README = ROOT / "README.md"
 GOLDEN = ROOT / "tests" / "golden" / "memo-seed.md"
 REGENERATE = "CLOSING_REGENERATE_GOLDEN"
 REASON = "funds sent back at Stonestreet's request"
-MONDAY = "2002-06-10T10:20:00-07:00"  # the README's last mark, and its memo
 
 EVIDENCE = [
     "Exhibit B, with the agreement",
@@ -35,45 +33,6 @@ EVIDENCE = [
 ]
 
 
-def quickstart() -> Iterator[tuple[str, list[str], bool]]:
-    """The README quickstart's `closing` commands that record something, in order: (the
-    CLOSING_NOW they run at, their arguments, whether the README shows them refused)."""
-    text = README.read_text().split("## Quickstart", 1)[1].split("\nMore commands", 1)[0]
-    now = ""
-    for block in re.findall(r"```console\n(.*?)```", text, re.S):
-        lines = block.splitlines()
-        for index, line in enumerate(lines):
-            if not line.startswith("$ "):
-                continue
-            words = shlex.split(line[2:], comments=True)
-            if words[0] == "export":
-                settings = dict(word.partition("=")[::2] for word in words[1:])
-                now = settings.get("CLOSING_NOW", now)
-            elif words[0] == "closing" and words[1] not in ("status", "history"):
-                refused = index + 1 < len(lines) and lines[index + 1].startswith("Error:")
-                yield now, words[1:], refused
-
-
-def closing_day(
-    cli: Cli, seed_path: Path, until: str | None = None, after: str | None = None
-) -> list[str]:
-    """Replays the README's closing day (the part of it up to `until`, or after `after`); the
-    commands run."""
-    ran = []
-    for now, args, refused in quickstart():
-        moment = datetime.fromisoformat(now)
-        if until is not None and moment > datetime.fromisoformat(until):
-            break
-        if after is not None and moment <= datetime.fromisoformat(after):
-            continue
-        if args[0] == "init":
-            args = ["init", str(seed_path)]
-        result = cli(*args, now=now)
-        assert (result.code != 0) == refused, (args, result.err)
-        ran.append(shlex.join(args))
-    return ran
-
-
 def verify_heads(cli: Cli, now: str = MONDAY) -> dict[str, str]:
     """`closing verify --json`'s heads, and its record digest under the key `digest`."""
     result = cli("verify", "--json", now=now)
@@ -81,15 +40,6 @@ def verify_heads(cli: Cli, now: str = MONDAY) -> dict[str, str]:
     found = json.loads(result.out)
     heads: dict[str, str] = found["heads"]
     return {**heads, "digest": found["digest"]}
-
-
-def pdf_text(path: Path) -> tuple[list[str], str]:
-    """Each page's text, and all of it with every run of white space made one space (a cell's
-    text may wrap anywhere)."""
-    from pypdf import PdfReader
-
-    pages = [page.extract_text() for page in PdfReader(path).pages]
-    return pages, " ".join(" ".join(pages).split())
 
 
 def test_the_readme_closing_day_is_replayed(cli: Cli, seed_path: Path) -> None:
@@ -302,22 +252,30 @@ def test_a_reload_of_the_deal_file_is_among_the_records(seeded: Cli, seed_path: 
     assert "- Fri 2002-06-07 08:00 PDT: governing\\_law: California -> Delaware (SHA-256 " in memo
 
 
-def test_a_deal_can_bring_its_own_templates(cli: Cli, seed_path: Path) -> None:
-    """`report: {templates: memo-templates}` in the deal file: a `memo.md.j2` there replaces the
-    package's (values are still escaped); a template with an error is reported with its path
-    and line (exit 3)."""
+def test_a_firm_brings_its_own_templates_on_the_command_line(cli: Cli, seed_path: Path) -> None:
+    """`closing report --templates DIR`: a `memo.md.j2` there replaces the package's (values are
+    still escaped, and it runs sandboxed); a template with an error is reported with its path
+    and line (exit 3). A deal file's `report: {templates: ...}` is data, not code: ignored, with a
+    warning."""
     folder = seed_path.parent / "memo-templates"
     folder.mkdir()
     (folder / "memo.md.j2").write_text("Firm memo for {{ memo.company }}: {{ memo.summary[0] }}\n")
     seed_path.write_text(seed_path.read_text() + "\nreport:\n  templates: memo-templates\n")
     assert cli("init", str(seed_path), now="2002-06-07T07:00:00-07:00").code == 0
-    result = cli("report", "--format", "md", now="2002-06-07T09:00:00-07:00")
+    ignored = cli("report", "--format", "md", now="2002-06-07T09:00:00-07:00")
+    assert ignored.out.startswith("# Memorandum")
+    assert "report.templates is ignored" in ignored.err
+    result = cli(
+        "report", "--format", "md", "--templates", str(folder), now="2002-06-07T09:00:00-07:00"
+    )
     assert result.out == (
         "Firm memo for NeoTherapeutics, Inc.: 0 of 2 purchasers closed; $0.00 of $1,380,000.00 "
         "received.\n"
     )
     (folder / "memo.md.j2").write_text("line one\n{% if %}\n")
-    broken = cli("report", "--format", "md", now="2002-06-07T09:00:00-07:00")
+    broken = cli(
+        "report", "--format", "md", "--templates", str(folder), now="2002-06-07T09:00:00-07:00"
+    )
     assert broken.code == ExitCode.DEAL_FILE
     assert broken.err.startswith(f"{folder / 'memo.md.j2'}:2: template: ")
 

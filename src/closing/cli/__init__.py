@@ -90,6 +90,7 @@ LAZY_COMMANDS = {
     "serve": "web",
     "wire-instructions": "wires",
     "wires": "wires",
+    **dict.fromkeys(("funds-flow", "mark-sent", "beneficiary"), "funds"),
     **dict.fromkeys(("report", "export"), "report"),
     "seal": "seals",
     "verify": "seals",

@@ -16,7 +16,7 @@ import click
 
 from closing.cli.app import App, deal_option, local_time, pass_app
 from closing.domain.errors import RecordBrokenError, UsageError
-from closing.domain.text import plural
+from closing.domain.text import neutral, plural
 
 MEMO_FORMATS = {"pdf": "PDF", "html": "HTML", "md": "Markdown"}
 EXPORT_FORMATS = {"csv": "CSV", "json": "JSON"}
@@ -66,6 +66,25 @@ def _write(output: str, data: bytes) -> None:
     help="The memo as the record stood at TIME (08:30, 2002-06-07 08:30 in the deal's zone, or ISO "
     "8601 with an offset).",
 )
+@click.option(
+    "--templates",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="A folder of your own memo.html.j2 / memo.md.j2, found before the package's (sandboxed).",
+)
+@click.option(
+    "--author", metavar="NAME", help="The memo's author (else the deal file's memo.author)."
+)
+@click.option("--firm", metavar="NAME", help="The author's firm (else memo.firm).")
+@click.option(
+    "--to", "to", metavar="NAME", multiple=True, help="An addressee (repeat; else memo.addressees)."
+)
+@click.option(
+    "--legend",
+    metavar="TEXT",
+    help='The legend at the top ("Privileged and confidential — attorney work product"), or '
+    "none (else memo.legend).",
+)
 @pass_app
 def report(
     app: App,
@@ -74,12 +93,18 @@ def report(
     kind: str | None,
     output: str | None,
     as_of: str | None,
+    templates: str | None,
+    author: str | None,
+    firm: str | None,
+    to: tuple[str, ...],
+    legend: str | None,
 ) -> None:
     """The closing memorandum, from the event log: terms, Schedule 1, each step's time, person
     and evidence, corrections, and the head hashes of the record.
 
     Refuses (exit 8) when the event log does not hold: run closing verify."""
     from closing.domain.memo import Verified, build_memo
+    from closing.domain.memo_sections import memo_heading
     from closing.services.board import board
     from closing.services.record import deal_record
     from closing.services.verify import verify_log
@@ -89,7 +114,8 @@ def report(
     if chosen == "pdf" and output is None and sys.stdout.isatty():
         raise UsageError("a PDF is not for the terminal: give -o FILE or redirect the output")
     now = app.now()
-    shown = board(app.existing_database, deal or deal_name, now, local_time(as_of, "--as-of"))
+    moment = local_time(as_of, "--as-of")
+    shown = board(app.existing_database, deal or deal_name, now, moment)
     slug = shown.terms.slug
     checked = verify_log(app.existing_database, slug, now)
     if checked.broken is not None:
@@ -100,12 +126,33 @@ def report(
             "verify"
         )
     found = deal_record(app.existing_database, slug)
+    funds = None
+    if shown.terms.funds_flow is not None:
+        from closing.services.funds import funds_flow
+
+        funds = funds_flow(app.existing_database, slug, now, moment)[1]
     memo = build_memo(
-        found, shown, Verified(now, checked.events, checked.heads), now, as_of is not None
+        found,
+        shown,
+        Verified(now, checked.events, checked.heads),
+        now,
+        as_of is not None,
+        memo_heading(shown.terms.memo, author, firm, to, legend),
+        funds,
     )
     settings = found.deal.terms.report
-    folder = settings.templates if settings else None
-    data, pages = render_memo(memo, chosen, folder)
+    if settings is not None and settings.templates and templates is None:
+        click.echo(
+            "Warning: the deal file's report.templates is ignored: templates are code, and a "
+            "deal file is data; give the folder with closing report --templates DIR",
+            err=True,
+        )
+    refused: list[str] = []
+    data, pages = render_memo(memo, chosen, templates, refused)
+    for url in dict.fromkeys(refused):
+        click.echo(
+            f"Warning: the memo names {neutral(url)}: not fetched, left out of the memo", err=True
+        )
     if output is None:
         sys.stdout.flush()
         sys.stdout.buffer.write(data)

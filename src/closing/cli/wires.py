@@ -216,6 +216,10 @@ def import_json(result: ImportResult) -> dict[str, Any]:
             }
             for row in result.rows
         ],
+        "disbursements": [
+            {"bank_reference": ref, "disbursement": which, "reason": why}
+            for ref, which, why in result.disbursements
+        ],
         "other_accounts": result.other_accounts,
         "debits": result.debits,
         "pending": result.pending,
@@ -265,6 +269,15 @@ def show_import(app: App, result: ImportResult) -> None:
         console.print(table)
         if len(result.rows) > SHOWN_ROWS:
             app.out(f"... and {len(result.rows) - SHOWN_ROWS:,} more credits (--json for all)")
+    for ref, which, why in result.disbursements:
+        verb = "confirms" if result.applied else "would confirm"
+        app.out(
+            neutral(
+                f"Debit {ref} {verb} disbursement {which} ({why})"
+                if which
+                else f"Debit {ref}: no disbursement ({why})"
+            )
+        )
     recorded = result.count("recorded")
     left = result.count("left")
     again = result.count("already imported")

@@ -28,8 +28,13 @@ INSTRUCTIONS = "instructions"  # the company's wire instructions entered or chan
 INSTRUCTIONS_VERIFIED = "instructions_verified"  # ... verified by a second person's callback
 SEAL = "seal"  # the record's heads signed with an SSH key into a file kept outside (`closing seal`)
 TEAM = "team"  # a member added to the deal's team, or a role granted or revoked
+DISBURSED = "disbursed"  # an outgoing wire of the funds flow sent (`closing mark-sent`)
+DISBURSEMENT_CONFIRMED = "disbursement_confirmed"  # ... and its debit found in the bank's file
+BENEFICIARY = "beneficiary"  # a disbursement's beneficiary bank details entered or changed
+BENEFICIARY_VERIFIED = "beneficiary_verified"  # ... verified by a second person's callback
+FUNDS_EVENTS = frozenset({DISBURSED, DISBURSEMENT_CONFIRMED, BENEFICIARY, BENEFICIARY_VERIFIED})
 # Events of the deal itself, recorded on the company row's chain: no step changes state.
-DEAL_EVENTS = frozenset({REVISION, INSTRUCTIONS, INSTRUCTIONS_VERIFIED, SEAL, TEAM})
+DEAL_EVENTS = frozenset({REVISION, INSTRUCTIONS, INSTRUCTIONS_VERIFIED, SEAL, TEAM, *FUNDS_EVENTS})
 ATTACH = "attach"  # a file of the closing set received (closing.domain.documents); moves no step
 RELEASE = "release"  # pages held in escrow released; moves no step
 # What a purchaser says through its link, and the team's answer (closing.domain.proposals): on

@@ -30,8 +30,20 @@ from closing.domain.events import (
     WITHDRAW,
     Event,
 )
+from closing.domain.funds import Statement
 from closing.domain.lapse import lapse_line
 from closing.domain.machine import MARK
+from closing.domain.memo_sections import (
+    FundsLine,
+    Heading,
+    Line,
+    calendar_words,
+    dwac_cell,
+    funds_lines,
+    memo_heading,
+    narrative,
+    party_lines,
+)
 from closing.domain.memo_steps import (
     Field,
     PartyRecord,
@@ -78,6 +90,7 @@ class ScheduleRow:
     warrant_shares: str
     received: str
     standing: str
+    dwac: str = ""  # the shares credited by DWAC, when, and the transfer agent's confirmation
 
 
 @dataclass(frozen=True)
@@ -130,6 +143,11 @@ class Memo:
     seals: tuple[SealLine, ...] = ()  # the seals recorded by the memo's moment
     held: tuple[Item, ...] = ()  # held until the payment is in: not yet to do
     documents: tuple[DocumentLine, ...] = ()  # the closing set, when the deal file lists one
+    heading: Heading | None = None
+    narrative: tuple[str, ...] = ()
+    parties: tuple[Line, ...] = ()  # the parties, counsel, transfer agent and banks
+    funds: tuple[FundsLine, ...] = ()  # the funds flow, when the deal file has one
+    post_closing: tuple[Item, ...] = ()  # what is due after the closing day, and whose
 
 
 def long_date(day: date) -> str:
@@ -160,6 +178,8 @@ def build_memo(
     verified: Verified,
     generated_at: datetime,
     as_of_given: bool = False,
+    heading: Heading | None = None,
+    funds: Statement | None = None,
 ) -> Memo:
     """The memorandum of `record` as it stood at `board.as_of` (the board is built at that
     moment; only events recorded by then are shown and counted)."""
@@ -185,7 +205,7 @@ def build_memo(
             f"{terms.closing_date:%A}, {long_date(terms.closing_date)}, by the close of business "
             f"({cutoff} {cutoff_zone}, {terms.cutoff.time_zone})",
         ),
-        Field("Business days", ", ".join(terms.business_days.calendars)),
+        Field("Business days", calendar_words(terms.business_days.calendars)),
         Field(
             "Registration",
             f"Form {registration.form}, File No. {registration.file_number}"
@@ -200,8 +220,9 @@ def build_memo(
             f"Common stock, par value {_plain(stock.par_value)} per share, at "
             f"{_plain(stock.price_per_share)} per share; warrants for "
             f"{_percent(warrant.coverage)} of the shares at an exercise price of "
-            f"{_plain(warrant.exercise_price)} per share, for {warrant.term_years} years, "
-            f"expiring {long_date(expiry)}",
+            f"{_plain(warrant.exercise_price)} per share, for {warrant.term_years} years "
+            f"(the deal file's warrant terms); expiring {long_date(expiry)} (computed: the "
+            "closing date plus the term)",
         ),
         Field("Governing law", terms.governing_law),
     ]
@@ -221,7 +242,8 @@ def build_memo(
 
     rows = sorted(board.purchasers, key=lambda row: row.purchaser.position)
     parties = tuple(
-        party_record(deal, row, by_party.get(row.purchaser.id, []), at, mask) for row in rows
+        party_record(deal, row, by_party.get(row.purchaser.id, []), at, mask, as_of_given)
+        for row in rows
     )
     schedule = tuple(
         ScheduleRow(
@@ -231,8 +253,9 @@ def build_memo(
             number_text(row.purchaser.warrant_shares),
             format_money(row.amount_received),
             "Withdrawn" if row.withdrawn else ("Closed" if row.closed else "Open"),
+            dwac_cell(party.steps, f"{terms.closing_date:%a} {terms.closing_date}"),
         )
-        for row in rows
+        for row, party in zip(rows, parties, strict=True)
     )
     taking_part = [row for row in rows if row.withdrawn is None]
     total = ScheduleRow(
@@ -252,7 +275,9 @@ def build_memo(
     company_row = next((e.party for e in record.entries if e.party.is_company), None)
     company_events = by_party.get(company_row.id, []) if company_row else []
     company_steps = tuple(
-        step_record(deal, step, board.company.steps[step.id], None, company_events, at, mask)
+        step_record(
+            deal, step, board.company.steps[step.id], None, company_events, at, mask, as_of_given
+        )
         for step in terms.company_steps
         if step.id in board.company.steps
     )
@@ -320,9 +345,17 @@ def build_memo(
     summary.append(
         "The closing is complete."
         if board.closed
-        else "The closing is not complete: the steps still open are listed below."
+        else "The closing is not complete: every open item is listed under Still open."
     )
     exceptions, still_open, held = _exceptions(company.name, parties, company_steps)
+    everyone = [(company.name, company_steps), *((p.name, p.steps) for p in parties)]
+    accepted = [(name, s.accepted) for name, steps in everyone for s in steps if s.accepted]
+    post_closing = tuple(
+        Item(name, s.title, s.post_closing)
+        for name, steps in everyone
+        for s in steps
+        if s.post_closing
+    )
     exceptions += tuple(
         Item(row.purchaser.name, "Remediate", ", ".join(row.remediation))
         for row in rows
@@ -363,6 +396,19 @@ def build_memo(
         seals=tuple(seals),
         held=held,
         documents=document_lines(board.documents, zone),
+        heading=heading or memo_heading(terms.memo),
+        narrative=narrative(terms, board.closed, accepted),
+        parties=party_lines(
+            terms,
+            [row.purchaser.name for row in rows],
+            board.wire_instructions.current.summary()
+            if board.wire_instructions
+            and board.wire_instructions.present
+            and board.wire_instructions.current
+            else None,
+        ),
+        funds=funds_lines(funds, zone) if funds is not None else (),
+        post_closing=post_closing,
     )
 
 
@@ -385,8 +431,8 @@ def _heads(record: DealRecord, entries: Sequence[RecordEntry]) -> tuple[Head, ..
 def _exceptions(
     company: str, parties: Sequence[PartyRecord], company_steps: Sequence[StepRecord]
 ) -> tuple[tuple[Item, ...], tuple[Item, ...], tuple[Item, ...]]:
-    """What a reader must not miss (late, overdue, reversed, waived, withdrawn), what is
-    still open on time, and what is held until its payment is in, one item each."""
+    """What a reader must not miss (late, overdue, reversed, waived, withdrawn), every item still
+    open (overdue and held ones too), and what is held until its payment is in."""
     exceptions: list[Item] = []
     still_open: list[Item] = []
     held: list[Item] = []
@@ -394,10 +440,10 @@ def _exceptions(
         for step in steps:
             if step.exception:
                 exceptions.append(Item(name, step.title, step.exception))
-            elif step.still_open:
-                still_open.append(Item(name, step.title, step.still_open))
             elif step.held:
                 held.append(Item(name, step.title, step.held))
+            if step.open_text:
+                still_open.append(Item(name, step.title, step.open_text))
     for party in parties:
         if party.withdrawn:
             reason = party.standing.removeprefix("Withdrawn ")

@@ -25,6 +25,10 @@ from closing.domain.deal import Deal
 from closing.domain.delivery import HELD
 from closing.domain.events import (
     ACCEPTED,
+    BENEFICIARY,
+    BENEFICIARY_VERIFIED,
+    DISBURSED,
+    DISBURSEMENT_CONFIRMED,
     INSTRUCTIONS,
     INSTRUCTIONS_VERIFIED,
     LINK_EVENTS,
@@ -78,6 +82,25 @@ class StepRecord:
     exception: str | None  # late, overdue, reversed, waived, done before a reversal
     still_open: str | None  # open and on time: when it is due
     held: str | None = None  # held until the payment is in (delivery against payment)
+    open_text: str | None = None  # open (overdue, held or on time): what "Still open" says
+    post_closing: str | None = None  # due after the closing day: when, whose, where it stands
+    accepted: str | None = None  # late or waived: who recorded it so (the narrative's sentence)
+
+    @property
+    def routine(self) -> bool:
+        """Done on time, in order, with nothing to note: one line of Annex A, not a table row."""
+        return self.status == DONE_STATUS and not self.flagged and not self.notes
+
+    @property
+    def open_only(self) -> bool:
+        """Open with nothing recorded: named in one line, listed under Still open."""
+        return self.open_text is not None and not self.events and not self.flagged
+
+    @property
+    def routine_text(self) -> str:
+        """`Agreement signed (Fri 2002-06-07 09:10 PDT by alice; Evidence ...)`."""
+        parts = [f"{e.when} {e.what}" + "".join(f"; {d}" for d in e.details) for e in self.events]
+        return f"{self.title} ({'; '.join(parts)})" if parts else self.title
 
 
 @dataclass(frozen=True)
@@ -90,6 +113,8 @@ class PartyRecord:
     figures: tuple[Field, ...]  # shares, purchase price, warrant shares, received
     details: tuple[Field, ...]  # notices and DWAC instructions (account masked)
     steps: tuple[StepRecord, ...]
+    clean: bool = False  # closed, every step done on time and in order: one line in Annex A
+    last_done: str = ""  # when its last step was done
 
 
 @dataclass(frozen=True)
@@ -115,12 +140,17 @@ def number_text(value: int) -> str:
 
 
 def party_record(
-    deal: Deal, row: PurchaserStatus, events: list[Event], at: datetime, mask: Masker
+    deal: Deal,
+    row: PurchaserStatus,
+    events: list[Event],
+    at: datetime,
+    mask: Masker,
+    as_of_given: bool = False,
 ) -> PartyRecord:
     """A purchaser of Schedule 1 as the memo shows it: standing, figures, details, steps."""
     purchaser = row.purchaser
     steps = tuple(
-        step_record(deal, step, row.steps[step.id], purchaser, events, at, mask)
+        step_record(deal, step, row.steps[step.id], purchaser, events, at, mask, as_of_given)
         for step in deal.terms.purchaser_steps
     )
     open_steps = sum(1 for s in row.steps.values() if not s.finished)
@@ -140,6 +170,8 @@ def party_record(
     )
     if row.shortfall:
         figures = (*figures, Field("Short of the price by", format_money(row.shortfall)))
+    clean = row.closed and not any(s.flagged or s.exception or s.notes for s in steps)
+    done = [e.occurred_at for e in events if e.kind == MARK]
     return PartyRecord(
         purchaser.name,
         purchaser.slug,
@@ -149,6 +181,8 @@ def party_record(
         figures,
         _details(purchaser),
         steps,
+        clean,
+        when(max(done), deal.terms.zone) if done else "",
     )
 
 
@@ -210,6 +244,11 @@ def _verdict(
     )
 
 
+def _lowered(verdict: str) -> str:
+    """`Open, overdue by 2d (Fedwire closed)` -> `open, overdue by 2d (Fedwire closed)`."""
+    return verdict[:1].lower() + verdict[1:]
+
+
 def _reversals(events: list[Event]) -> dict[str, Event]:
     """The steps whose last event is a reversal (open again), and that reversal."""
     last: dict[str, Event] = {}
@@ -227,6 +266,7 @@ def step_record(
     events: list[Event],
     at: datetime,
     mask: Masker,
+    as_of_given: bool = False,
 ) -> StepRecord:
     """One step of `party` (None: the company) at `at`: its verdict, events, notes, and whether
     it is an exception or still open on time."""
@@ -237,18 +277,32 @@ def step_record(
     lines = tuple(_event_line(e, zone, mask) for e in events if e.step == step.id)
     market = practical_title(step.practical.market) if step.practical is not None else None
     verdict = _verdict(status, at, withdrawn, reversal, market)
+    cutoff_passed = as_of_given and not status.finished and not withdrawn and status.due_by <= at
+    if cutoff_passed:  # a memo of a past moment: what was open at a deadline that had passed
+        verdict = f"Not done by the cutoff ({when(status.due_by, zone)})"
     notes: list[str] = []
     exception: str | None = None
+    accepted: str | None = None
+    mine = [e for e in events if e.step == step.id]
     if status.status == WAIVED_STATUS:
-        exception = f"waived: {mask(status.reason)}"
+        waiver = next((e for e in reversed(mine) if e.kind == WAIVE), None)
+        by = f" by {waiver.who}" if waiver is not None else ""
+        exception = f"waived{by}: {mask(status.reason)}"
+        accepted = f"{step.title} was waived{by} ({mask(status.reason)})"
     elif status.status == DONE_LATE:
-        exception = verdict.lower()
+        exception = _lowered(verdict)
+        mark = next((e for e in reversed(mine) if e.kind == MARK), None)
+        accepted = f"{step.title} was {exception}" + (
+            f"; {mark.who} recorded it as done, and no waiver was recorded" if mark else ""
+        )
+    elif cutoff_passed:
+        exception = verdict[:1].lower() + verdict[1:]
     elif reversal is not None:
         exception = f"reversed {when(reversal.occurred_at, zone)} ({mask(reversal.note)}); " + (
             verdict.removeprefix("Reversed; ")
         )
     elif status.status == OVERDUE and not withdrawn:
-        exception = verdict.lower()
+        exception = _lowered(verdict)
     practical = status.practical
     if (
         status.status in (DONE_STATUS, DONE_LATE)
@@ -286,10 +340,18 @@ def step_record(
             still_open += f", {market}'s cutoff; the agreement's {when(status.deadline, zone)}"
         if status.blocked_by:
             still_open += "; " + ", ".join(status.blocked_by)
+    owner = owner_of(step, party.slug if party is not None else None)
     if still_open or held:  # what is left after the closing, and whose it is
-        owner = owner_of(step, party.slug if party is not None else None)
         still_open = still_open and f"{still_open}; owner {owner}"
         held = held and f"{held}; owner {owner}"
+    open_text = None
+    if not status.finished and not withdrawn:
+        open_text = (None if cutoff_passed else still_open or held) or (
+            f"{exception or _lowered(verdict)}; owner {owner}"
+        )
+    post_closing = None
+    if open_text and status.deadline.astimezone(zone).date() > deal.terms.closing_date:
+        post_closing = f"due {when(status.deadline, zone)}; owner {owner}; {_lowered(verdict)}"
     return StepRecord(
         step.id,
         step.title,
@@ -302,6 +364,9 @@ def step_record(
         exception,
         still_open,
         held,
+        open_text,
+        post_closing,
+        accepted,
     )
 
 
@@ -319,6 +384,10 @@ _WHAT = {
     ACCEPTED: "proposed details accepted",
     REJECTED: "proposed details rejected",
     WIRE_REPORT: "wire reported sent by the purchaser (not money received)",
+    DISBURSED: "outgoing wire sent",
+    DISBURSEMENT_CONFIRMED: "outgoing wire confirmed by the bank's file",
+    BENEFICIARY: "beneficiary bank details entered",
+    BENEFICIARY_VERIFIED: "beneficiary bank details verified by callback",
 }
 
 

@@ -426,3 +426,75 @@ class StoredTerms(TermsCommon):
     parties: dict[str, StoredParty]
     documents: list[StoredDocument]
     schedule_1: StoredSchedule1File | None = None
+    funds_flow: StoredFundsFlow | None = None
+    memo: StoredMemoSettings | None = None
+
+
+class StoredMemoSettings(NamedTuple):
+    """The memo's heading: who wrote it, for which firm, to whom, under which legend."""
+
+    author: str | None
+    firm: str | None
+    addressees: list[str]
+    legend: str | None
+
+
+@dataclass(frozen=True)
+class StoredDeduction:
+    """What comes off the gross proceeds: `percent` of them, or a fixed `amount`."""
+
+    id: str
+    title: str
+    kind: str  # fee, expense, escrow
+    percent: Decimal | None
+    of: str  # what the percent is of: `gross`
+    amount: Decimal | None
+    payee: str | None
+
+
+@dataclass(frozen=True)
+class StoredDisbursement:
+    """One outgoing wire of the funds flow (its beneficiary's bank details are events)."""
+
+    id: str
+    to: str
+    title: str | None
+    amount: Decimal | None
+    pays: list[str]
+    rest: bool
+    from_account: str | None
+    due: str | StoredDue
+    cutoff: StoredCutoff | None
+    release_when: list[str]
+
+    def as_step(self) -> StoredStep:
+        """The disbursement as a company step, for its deadline (`Deal.deadline`)."""
+        return StoredStep(
+            id=f"funds_flow.{self.id}",
+            title=self.title or self.id,
+            label=None,
+            party=COMPANY,
+            requires=[],
+            due=self.due,
+            cutoff=self.cutoff,
+            practical=None,
+            calendars=None,
+            needs=[],
+            payment=False,
+            alerts=None,
+            note=None,
+            held_until=None,
+            remedy=None,
+            lapses_at=None,
+            owner=None,
+            responsible=None,
+        )
+
+
+@dataclass(frozen=True)
+class StoredFundsFlow:
+    """`funds_flow:`: the account the purchasers wire to, the deductions, the disbursements."""
+
+    received_into: str
+    deductions: list[StoredDeduction]
+    disbursements: list[StoredDisbursement]

@@ -19,8 +19,12 @@ from closing.domain.terms import (
     StoredCompany,
     StoredContact,
     StoredCutoff,
+    StoredDeduction,
+    StoredDisbursement,
     StoredDocument,
     StoredDue,
+    StoredFundsFlow,
+    StoredMemoSettings,
     StoredOverdueRepeat,
     StoredParty,
     StoredPaymentRule,
@@ -46,6 +50,7 @@ def read_terms(text: str) -> StoredTerms:
     company = data["company"]
     stock, warrant = data["securities"]["common_stock"], data["securities"]["warrant"]
     registration, report = data["registration"], data.get("report")
+    memo = data.get("memo")
     return StoredTerms(
         slug=data["slug"],
         title=data["title"],
@@ -87,6 +92,51 @@ def read_terms(text: str) -> StoredTerms:
         schedule_1=None
         if data.get("schedule_1") is None
         else StoredSchedule1File(data["schedule_1"]["file"], data["schedule_1"]["sha256"]),
+        funds_flow=_funds_flow(data.get("funds_flow")),
+        memo=None
+        if memo is None
+        else StoredMemoSettings(
+            memo.get("author"), memo.get("firm"), memo.get("addressees", []), memo.get("legend")
+        ),
+    )
+
+
+def _money(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _funds_flow(data: dict[str, Any] | None) -> StoredFundsFlow | None:
+    if data is None:
+        return None
+    return StoredFundsFlow(
+        received_into=data.get("received_into", "company"),
+        deductions=[
+            StoredDeduction(
+                d["id"],
+                d["title"],
+                d.get("kind", "fee"),
+                _money(d.get("percent")),
+                d.get("of", "gross"),
+                _money(d.get("amount")),
+                d.get("payee"),
+            )
+            for d in data.get("deductions", [])
+        ],
+        disbursements=[
+            StoredDisbursement(
+                id=d["id"],
+                to=d["to"],
+                title=d.get("title"),
+                amount=_money(d.get("amount")),
+                pays=d.get("pays", []),
+                rest=d.get("rest", False),
+                from_account=d.get("from_account"),
+                due=_due(d.get("due", CLOSING_CUTOFF)),
+                cutoff=_cutoff(d["cutoff"]) if d.get("cutoff") else None,
+                release_when=d.get("release_when", []),
+            )
+            for d in data.get("disbursements", [])
+        ],
     )
 
 

@@ -362,31 +362,7 @@ def decide_verification(
         )
     current = versions[-1]
     fingerprint_text = current.short_fingerprint
-    if current.verified:
-        assert current.verified_at is not None
-        raise RefusedError(
-            f"cannot verify wire instructions: {fingerprint_text} were already verified by "
-            f"{current.verified_by} at {local(current.verified_at, zone)}"
-        )
-    if request.actor.strip().casefold() == current.entered_by.strip().casefold():
-        raise RefusedError(
-            f"cannot verify wire instructions: {current.entered_by} entered this change; another "
-            "operator must call back and verify it (two-person rule); nothing recorded"
-        )
-    if not request.spoke_with.strip():
-        raise RefusedError(
-            "cannot verify wire instructions: say whom you spoke with (--spoke-with)"
-        )
-    trusted = trusted_numbers(versions)
-    wanted = _numbers([request.callback_number])
-    if not _PHONE_LIKE.match(phone_digits(request.callback_number)) or not set(wanted) <= set(
-        _numbers(trusted)
-    ):
-        listed = ", ".join(trusted) or "none"
-        raise RefusedError(
-            f"cannot verify wire instructions: {request.callback_number!r} is not a callback "
-            f"number the record held before this change; call one of: {listed}; nothing recorded"
-        )
+    verification_refusal(versions, request, "wire instructions", zone)
     note = f"fingerprint {fingerprint_text}, {current.summary()}"
     if request.note:
         note += f"; {request.note.strip()}"
@@ -402,6 +378,40 @@ def decide_verification(
         f"{request.callback_number.strip()}, spoke with {request.spoke_with.strip()}",
         on_behalf(request.actor, request.on_behalf_of),
     )
+
+
+def verification_refusal(
+    versions: Sequence[Version], request: Verification, what: str, zone: ZoneInfo | None = None
+) -> None:
+    """`RefusedError` when the latest version cannot be verified by this callback: already
+    verified, the same operator who entered the change, nobody spoken with, or a number the
+    record did not hold before the change (`what`: the wire instructions, or a beneficiary)."""
+    current = versions[-1]
+    fingerprint_text = current.short_fingerprint
+    if current.verified:
+        assert current.verified_at is not None
+        raise RefusedError(
+            f"cannot verify {what}: {fingerprint_text} were already verified by "
+            f"{current.verified_by} at "
+            + (local(current.verified_at, zone) if zone else current.verified_at.isoformat())
+        )
+    if request.actor.strip().casefold() == current.entered_by.strip().casefold():
+        raise RefusedError(
+            f"cannot verify {what}: {current.entered_by} entered this change; another "
+            "operator must call back and verify it (two-person rule); nothing recorded"
+        )
+    if not request.spoke_with.strip():
+        raise RefusedError(f"cannot verify {what}: say whom you spoke with (--spoke-with)")
+    trusted = trusted_numbers(versions)
+    wanted = _numbers([request.callback_number])
+    if not _PHONE_LIKE.match(phone_digits(request.callback_number)) or not set(wanted) <= set(
+        _numbers(trusted)
+    ):
+        listed = ", ".join(trusted) or "none"
+        raise RefusedError(
+            f"cannot verify {what}: {request.callback_number!r} is not a callback "
+            f"number the record held before this change; call one of: {listed}; nothing recorded"
+        )
 
 
 _PHONE_LIKE = re.compile(r"^\+?[0-9]{7,15}$")

@@ -118,6 +118,7 @@ def load_deal(
     or changed wire instructions are recorded as a version entered by whoever is signed in,
     unverified (`closing.services.wires`).
     """
+    from closing.services.funds import record_beneficiaries
     from closing.services.team import first_admin, require
     from closing.services.wires import record_instructions
 
@@ -147,6 +148,7 @@ def load_deal(
             deal = stored_deals.deal_by_id(connection, deal_id)
             first_admin(connection, deal, now, host, on_behalf_of)
             wired = record_instructions(connection, deal_id, deal_file, on_behalf_of, host, now)
+            wired += record_beneficiaries(connection, deal_id, deal_file, on_behalf_of, host, now)
             notes = schedule_notes(
                 [(p.name, p.shares, p.purchase_price) for p in deal_file.purchasers],
                 terms.securities.common_stock.price_per_share,
@@ -173,6 +175,7 @@ def load_deal(
         if stored.source_path != str(deal_file.path):
             stored_deals.update_deal(connection, stored.id, source_path=str(deal_file.path))
         wired = record_instructions(connection, stored.id, deal_file, on_behalf_of, host, now)
+        wired += record_beneficiaries(connection, stored.id, deal_file, on_behalf_of, host, now)
         if changes or wired:
             stored_deals.update_deal(
                 connection,

@@ -55,6 +55,9 @@ class ImportResult:
     debits: int = 0
     pending: int = 0  # entries the bank has not booked yet
     warning: str | None = None  # unverified instructions
+    accounts: dict[str, bool] = field(default_factory=dict)  # account -> the verified one?
+    # debits matched to the funds flow's disbursements: (bank reference, disbursement, why)
+    disbursements: list[tuple[str, str | None, str]] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for row in self.rows if row.status == status)
@@ -115,6 +118,12 @@ def import_on(
     result = ImportResult(deal, bank_file, apply, warning=status.warning())
     heads = event_store.lock_deal_parties(connection, deal.id) if apply else {}
     credits = _company_credits(bank_file, verified, deal.slug, result)
+    if deal.terms.funds_flow is not None and result.debits:
+        from closing.services.funds import match_debits
+
+        result.disbursements = match_debits(
+            connection, deal, bank_file, result.accounts, apply, host, now
+        )
     known = wires.known_references(connection, deal.id, [e.bank_reference for e in credits])
     fresh: list[Entry] = []
     seen: set[str] = set()
@@ -187,7 +196,7 @@ def _company_credits(
     bank_file: BankFile, verified: Version, deal_slug: str, result: ImportResult
 ) -> list[Entry]:
     """The booked credits to the company's verified account; the rest counted and set aside."""
-    checked: dict[str, bool] = {}  # each account number is checked once (a slow hash)
+    checked = result.accounts  # each account number is checked once (a slow hash)
     credits = []
     for entry in bank_file.entries:
         if entry.account not in checked:

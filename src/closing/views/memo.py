@@ -1,6 +1,13 @@
 """The closing memorandum set in a format: HTML and Markdown from the Jinja2 templates in
-`views/templates/` (or a deal's own folder of them, looked up first), and PDF from the HTML by
-WeasyPrint, which may read local files and data: URLs only.
+`views/templates/` (or the folder given on the command line, `report --templates DIR`, looked up
+first), and PDF from the HTML by WeasyPrint.
+
+Templates never run code and the memo never fetches: Jinja2 runs in an
+`ImmutableSandboxedEnvironment` (no attribute of Python's internals, no `os` reachable, nothing
+mutated), templates load only from those two folders (an `{% include '/etc/passwd' %}` is looked
+up inside them, and not found), and WeasyPrint's URL fetcher serves the package's own files only:
+a stylesheet, image or attachment named by `file://`, `http(s)://` or anything else is refused,
+left out of the memo, and named in the warnings the caller prints.
 
 The memo's content is `closing.domain.memo` (pure); this module only lays it out. Jinja2 and
 WeasyPrint are imported inside the functions, so `closing --help` stays fast.
@@ -11,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from closing.domain.errors import DealFileError, Problem
 
@@ -49,13 +56,15 @@ def _md_code(value: str) -> Markdown:
 
 
 def _environment(folder: str | None, markdown: bool) -> Environment:
-    """The package's templates, after the deal's own folder when it has one."""
-    from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+    """The package's templates, after the folder given on the command line when there is one;
+    sandboxed."""
+    from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     loaders = [FileSystemLoader(folder)] if folder else []
     loader = ChoiceLoader([*loaders, FileSystemLoader(str(TEMPLATES))])
     if markdown:
-        env = Environment(
+        env = ImmutableSandboxedEnvironment(
             loader=loader,
             autoescape=False,
             finalize=md_escape,
@@ -67,7 +76,7 @@ def _environment(folder: str | None, markdown: bool) -> Environment:
         env.filters["raw"] = Markdown
         env.globals.update(br=Markdown("<br>"), code=_md_code)
         return env
-    return Environment(
+    return ImmutableSandboxedEnvironment(
         loader=loader,
         autoescape=True,
         undefined=StrictUndefined,
@@ -82,45 +91,64 @@ def render_text(memo: Memo, kind: str, folder: str | None = None) -> str:
 
     name = f"memo.{kind}.j2"
     if folder and not Path(folder).is_dir():
-        raise DealFileError(
-            [
-                Problem(
-                    folder, None, "report.templates: no such folder; restore it or reload the deal"
-                )
-            ]
-        )
+        raise DealFileError([Problem(folder, None, "--templates: no such folder")])
     try:
         template = _environment(folder, markdown=kind == "md").get_template(name)
         return template.render(memo=memo)
     except TemplateSyntaxError as error:
         where = error.filename or name
         raise DealFileError([Problem(where, error.lineno, f"template: {error.message}")]) from None
-    except TemplateNotFound:
-        raise DealFileError([Problem(folder or str(TEMPLATES), None, f"no {name}")]) from None
+    except TemplateNotFound as missing:
+        what = f"no {name}" if missing.name == name else f"template: no template {missing.name!r}"
+        raise DealFileError([Problem(folder or str(TEMPLATES), None, what)]) from None
     except TemplateError as error:
         raise DealFileError([Problem(folder or name, None, f"template: {error}")]) from None
 
 
-def render_pdf(html: str, folder: str | None = None) -> tuple[bytes, int]:
-    """The HTML memo set as a Letter-size PDF by WeasyPrint; the PDF and its page count."""
+def own_files_only(refused: list[str]) -> Any:
+    """WeasyPrint's URL fetcher for the memo: the package's own files (its templates and static
+    folder) and nothing else; each URL refused is added to `refused`."""
+    from urllib.parse import unquote, urlsplit
+
+    from weasyprint.urls import URLFetcher
+
+    allowed = (TEMPLATES, TEMPLATES.parent / "static")
+
+    class OwnFilesOnly(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            parts = urlsplit(url)
+            if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+                path = Path(unquote(parts.path)).resolve()
+                if any(path.is_relative_to(folder) for folder in allowed) and path.is_file():
+                    return super().fetch(url, headers)
+            refused.append(url)
+            raise ValueError(f"refused: {url}")
+
+    return OwnFilesOnly(allowed_protocols=("file",))
+
+
+def render_pdf(html: str, refused: list[str] | None = None) -> tuple[bytes, int]:
+    """The HTML memo set as a Letter-size PDF by WeasyPrint; the PDF and its page count. Every
+    URL the HTML names but the package's own files is refused (and added to `refused`)."""
     import logging
 
     from weasyprint import HTML
-    from weasyprint.urls import URLFetcher
 
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("weasyprint").setLevel(logging.CRITICAL)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    base = folder or str(TEMPLATES)
-    # Local files (a deal template's logo, say) and data: URLs only: a memo never reaches the
-    # network, whatever a template asks for.
-    local_only = URLFetcher(allowed_protocols=("file", "data"))
-    document = HTML(string=html, base_url=base + os.sep, url_fetcher=local_only).render()
+    found: list[str] = [] if refused is None else refused
+    document = HTML(
+        string=html, base_url=str(TEMPLATES) + os.sep, url_fetcher=own_files_only(found)
+    ).render()
     return bytes(document.write_pdf()), len(document.pages)
 
 
-def render_memo(memo: Memo, kind: str, folder: str | None = None) -> tuple[bytes, int | None]:
+def render_memo(
+    memo: Memo, kind: str, folder: str | None = None, refused: list[str] | None = None
+) -> tuple[bytes, int | None]:
     """The memo as a file's bytes in `kind` (`pdf`, `html`, `md`), and its page count (a PDF's;
-    None for text), from the deal's templates in `folder` when it has them."""
+    None for text), from the templates in `folder` (`report --templates`) when given; the URLs a
+    PDF was refused are added to `refused`."""
     if kind == "pdf":
-        return render_pdf(render_text(memo, "html", folder), folder)
+        return render_pdf(render_text(memo, "html", folder), refused)
     return render_text(memo, kind, folder).encode(), None

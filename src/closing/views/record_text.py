@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from rich.text import Text
 
-from closing.domain.events import LINK_EVENTS
+from closing.domain.events import FUNDS_EVENTS, LINK_EVENTS
 from closing.domain.money import format_money
 from closing.domain.proposals import link_words
 from closing.domain.text import neutral
@@ -52,6 +52,10 @@ def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
             details.append(neutral(evidence_words(event)))
         elif event.evidence and event.kind in LINK_EVENTS:
             details.append(neutral(link_words(event)))
+        elif event.evidence and event.kind in FUNDS_EVENTS:
+            from closing.domain.funds import funds_words
+
+            details.append(neutral(funds_words(event)))
         elif event.evidence:
             details.append(neutral(f"{event.evidence_kind or 'evidence'} {event.evidence}"))
         if event.amount is not None:

@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from closing.domain.dealfile.checks import check_dates, check_schedule_1, check_steps
 from closing.domain.dealfile.documents import check_documents
 from closing.domain.dealfile.fields import slugify
+from closing.domain.dealfile.funds import check_funds_flow
 from closing.domain.dealfile.located import Located
 from closing.domain.dealfile.parties import check_owners
 from closing.domain.dealfile.schema import DealTerms, PurchaserSpec, ReportSettings
@@ -72,6 +73,9 @@ def load_deal_file(path: str | Path) -> DealFile:
         if "documents" in good:
             steps = {step.id: step.party for step in good["steps"]}
             check_documents(located, good["documents"], steps)
+        if good.get("funds_flow") is not None:
+            steps = {step.id: step.party for step in good["steps"]}
+            check_funds_flow(located, good["funds_flow"], steps, set(good.get("parties") or {}))
     if {"agreement_date", "closing_date", "business_days"} <= good.keys():
         check_dates(located, good["agreement_date"], good["closing_date"], good["business_days"])
         outside = good.get("outside_date")

@@ -300,6 +300,73 @@ class Step(Spec, StepCommon):
         return value
 
 
+# --- the funds flow (`funds_flow:`; its cross-checks are in `funds`) ---
+
+
+class DeductionSpec(Spec):
+    """What comes off the gross proceeds: `percent` of the gross, or a fixed `amount`."""
+
+    id: StepId
+    title: str = Field(min_length=1, max_length=200)
+    kind: Literal["fee", "expense", "escrow"] = "fee"
+    percent: Money | None = Field(default=None, ge=0, le=100)
+    of: Literal["gross"] = "gross"
+    amount: Money | None = Field(default=None, ge=0)
+    payee: str | None = Field(default=None, max_length=100)  # a party of `parties:`
+
+    @model_validator(mode="after")
+    def _percent_or_amount(self) -> DeductionSpec:
+        if (self.percent is None) == (self.amount is None):
+            raise ValueError(f"deduction {self.id!r}: give percent: or amount:, one of them")
+        return self
+
+
+class DisbursementSpec(Spec):
+    """One outgoing wire: `to` a party, of an `amount`, of the deductions it `pays`, or of the
+    `rest` of the account once every other disbursement from it is made."""
+
+    id: StepId
+    to: str = Field(min_length=1, max_length=100)  # a party of `parties:`, or `company`
+    title: str | None = Field(default=None, max_length=200)
+    amount: Money | None = Field(default=None, gt=0)
+    pays: list[StepId] = Field(default=[], max_length=20)  # deduction ids
+    rest: bool = False
+    from_account: str | None = Field(default=None, alias="from", max_length=100)
+    # The beneficiary's bank details, as the company's wire instructions are written (kept out of
+    # the stored terms: each version is an event, masked and fingerprinted, held until verified).
+    beneficiary: WireInstructionsSpec | None = Field(default=None, exclude=True)
+    callback_numbers: list[str] = Field(default=[], exclude=True, max_length=10)
+    due: Literal["closing_cutoff"] | Due = "closing_cutoff"
+    cutoff: StepCutoff | None = None  # `fedwire`, or {time, time_zone}; else the deal's
+    release_when: list[str] = Field(default=[], max_length=30)
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> DisbursementSpec:
+        given = sum((self.amount is not None, bool(self.pays), self.rest))
+        if given != 1:
+            raise ValueError(f"disbursement {self.id!r}: give one of amount:, pays: or rest: true")
+        return self
+
+    @field_validator("callback_numbers")
+    @classmethod
+    def _phone_numbers(cls, value: list[str]) -> list[str]:
+        return Company._phone_numbers(value)
+
+    @field_validator("release_when")
+    @classmethod
+    def _conditions(cls, value: list[str]) -> list[str]:
+        return [" ".join(item.split()) for item in value]
+
+
+class FundsFlowSpec(Spec):
+    """`funds_flow:`: the account the purchasers wire to (`received_into`, a party: the
+    company's by default, or the escrow agent's), the deductions and the disbursements."""
+
+    received_into: str = Field(default=COMPANY, max_length=100)
+    deductions: list[DeductionSpec] = Field(default=[], max_length=50)
+    disbursements: list[DisbursementSpec] = Field(default=[], max_length=50)
+
+
 class Notices(Spec):
     attention: Attention = None
     address: Address = None
@@ -363,6 +430,15 @@ class ReportSettings(Spec):
     templates: str | None = None
 
 
+class MemoSettings(Spec):
+    """The closing memorandum's heading (`closing report --author/--firm/--to/--legend` win)."""
+
+    author: str | None = Field(default=None, max_length=200)
+    firm: str | None = Field(default=None, max_length=200)
+    addressees: list[str] = Field(default=[], max_length=20)
+    legend: str | None = Field(default=None, max_length=200)  # "Privileged and confidential"
+
+
 class DealTerms(Spec, TermsCommon):
     """Everything about a deal but its purchasers: stored with the deal, read by every command."""
 
@@ -384,6 +460,8 @@ class DealTerms(Spec, TermsCommon):
     parties: dict[str, PartySpec] = Field(default={}, max_length=1000)
     documents: list[DocumentSpec] = Field(default=[], max_length=200)  # the closing set
     schedule_1: Schedule1File | None = None  # set by the loader from `purchasers: {file: ...}`
+    funds_flow: FundsFlowSpec | None = None  # where the money goes
+    memo: MemoSettings | None = None  # the memo's author, firm, addressees and legend
 
     def calendar_names(self, purchasers: Sequence[PurchaserSpec] = ()) -> set[str]:
         """Every calendar the deal's deadlines can use (for the snapshot stored with it)."""
@@ -393,6 +471,9 @@ class DealTerms(Spec, TermsCommon):
                 names.update(MARKET_CUTOFFS[cutoff.market].calendars)
         for step in self.steps:
             names.update(name for name in step.calendars or () if name != PURCHASER)
+        for item in self.funds_flow.disbursements if self.funds_flow else ():
+            if item.cutoff is not None and item.cutoff.market:
+                names.update(MARKET_CUTOFFS[item.cutoff.market].calendars)
         for purchaser in purchasers:
             names.update(purchaser.holidays)
         return names

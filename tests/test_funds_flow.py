@@ -1,0 +1,225 @@
+"""The funds flow of the 60-step example (`funds_flow:`), through the CLI on both backends: the
+statement to the cent (gross $10,000,000; the placement agent's 7% = $700,000 and $50,000 of
+expenses; net $9,250,000), each disbursement due by Fedwire's cutoff; a disbursement refused
+before its release conditions with the missing ones named, and while its beneficiary's bank
+details wait for a second person's callback; outgoing wires recorded with their IMAD/OMAD and
+matched to the escrow bank's own debits in a camt.053 statement and a BAI2 file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from closing.domain.errors import ExitCode
+from tests.helpers import ROOT, Cli
+
+EXAMPLE = ROOT / "workflows" / "examples" / "registered-direct-60-steps.yaml"
+FIXTURES = ROOT / "tests" / "fixtures"
+CAMT053 = FIXTURES / "escrow-bank-2019-06-28.camt053.xml"
+BAI2 = FIXTURES / "escrow-bank-2019-06-28.bai2"
+FRI = "2019-06-28T{}:00-07:00"
+PURCHASERS = ("bramblewood", "northgate", "laurentian", "sable-point", "harrow-street")
+ESCROW = """
+  wire_instructions:
+    bank: Wells Fargo Bank, N.A., San Francisco
+    aba: "121000248"
+    account: "7431-552190"
+    account_name: Harborview Trust Company, as escrow agent for Halvorsen Therapeutics, Inc.
+  callback_numbers: ["+1 415 555 0100"]
+"""
+BENEFICIARY = """
+      beneficiary:
+        bank: JPMorgan Chase Bank, N.A., New York
+        aba: "021000021"
+        account: "9900-311245"
+        account_name: Kestrel Securities LLC
+      callback_numbers: ["+1 212 555 0150"]
+"""
+
+
+@pytest.fixture
+def deal_path(tmp_path: Path) -> Path:
+    """The 60-step example with the escrow account as the account the purchasers wire to, and
+    the placement agent's bank details on its disbursement."""
+    text = EXAMPLE.read_text()
+    text = text.replace("  facsimile: (858) 555-0190\n", "  facsimile: (858) 555-0190" + ESCROW, 1)
+    fee = "      pays: [placement_agent_fee, placement_agent_expenses]\n"
+    assert fee in text
+    text = text.replace(fee, fee + BENEFICIARY.lstrip("\n"), 1)
+    path = tmp_path / EXAMPLE.name
+    path.write_text(text)
+    return path
+
+
+def run(cli: Cli, at: str, *args: str) -> str:
+    result = cli(*args, now=FRI.format(at))
+    assert result.code == 0, (args, result.err)
+    return result.out
+
+
+def flow(cli: Cli, at: str = "17:30", *extra: str) -> Any:
+    return json.loads(run(cli, at, "funds-flow", "--json", *extra))
+
+
+@pytest.fixture
+def loaded(cli: Cli, deal_path: Path) -> Cli:
+    """Loaded by alice at 07:00; bob (verifier) called back the escrow account's bank."""
+    run(cli, "07:00", "init", str(deal_path))
+    run(cli, "07:00", "team", "add", "bob", "--role", "verifier")
+    run(
+        cli,
+        "07:30",
+        "@bob",
+        "wire-instructions",
+        "verify",
+        "--callback-number",
+        "+1 415 555 0100",
+        "--spoke-with",
+        "Dana Whitfield",
+    )
+    return cli
+
+
+def test_the_statement_to_the_cent(cli: Cli) -> None:
+    run(cli, "07:00", "init", str(EXAMPLE))
+    found = flow(cli, "10:00")
+    assert found["gross_total"] == "10000000.00"
+    assert [(d["id"], d["amount"]) for d in found["deductions"]] == [
+        ("placement_agent_fee", "700000.00"),
+        ("placement_agent_expenses", "50000.00"),
+    ]
+    assert found["deductions_total"] == "750000.00"
+    assert found["net"] == "9250000.00"
+    assert [(d["id"], d["to"], d["amount"], d["status"]) for d in found["disbursements"]] == [
+        ("pa_fee", "placement_agent", "750000.00", "pending"),
+        ("net_to_company", "company", "9250000.00", "pending"),
+    ]
+    # Both by Fedwire's cutoff (6:00 p.m. Eastern), not the agreement's 5:00 p.m. Pacific.
+    assert {d["due"] for d in found["disbursements"]} == {"2019-06-28T15:00:00-07:00"}
+    assert found["left_once_sent"] == {"escrow_agent": "0.00", "company": "9250000.00"}
+    text = run(cli, "10:00", "funds-flow")
+    for figure in ("$10,000,000.00", "-$700,000.00", "-$50,000.00", "$9,250,000.00"):
+        assert figure in text
+
+
+def test_the_seed_has_no_funds_flow(seeded: Cli) -> None:
+    result = seeded("funds-flow")
+    assert result.code == ExitCode.REFUSED
+    assert "has no funds flow" in result.err
+
+
+def test_a_disbursement_is_refused_before_its_conditions_naming_them(loaded: Cli) -> None:
+    refused = loaded(
+        "mark-sent", "pa_fee", "--imad", "20190628QMGFT001000123", now=FRI.format("12:00")
+    )
+    assert refused.code == ExitCode.REFUSED
+    assert "every purchaser wired (not Bramblewood" in refused.err
+    assert "closing_memo" in refused.err and "--out-of-order --reason" in refused.err
+    for slug in PURCHASERS:
+        run(loaded, "11:00", "mark-wired", slug, "--out-of-order", "--reason", "test")
+    refused = loaded(
+        "mark-sent", "pa_fee", "--imad", "20190628QMGFT001000123", now=FRI.format("12:00")
+    )
+    assert refused.code == ExitCode.REFUSED
+    assert "closing_memo" in refused.err and "every purchaser" not in refused.err
+    assert flow(loaded)["disbursements"][0]["status"] == "pending"
+
+
+def test_an_unverified_beneficiary_holds_the_wire_and_its_enterer_cannot_verify(
+    loaded: Cli,
+) -> None:
+    args = ("mark-sent", "pa_fee", "--imad", "20190628QMGFT001000123", "--out-of-order")
+    held = loaded(*args, "--reason", "r", now=FRI.format("12:00"))
+    assert held.code == ExitCode.REFUSED
+    assert "not verified" in held.err and "closing beneficiary verify pa_fee" in held.err
+    assert "9900" not in held.err and "311245" not in held.err  # masked: ••••1245
+    same = loaded(
+        "beneficiary",
+        "verify",
+        "pa_fee",
+        "--callback-number",
+        "+1 212 555 0150",
+        "--spoke-with",
+        "Lee",
+        now=FRI.format("11:00"),
+    )
+    assert same.code == ExitCode.REFUSED and "two-person rule" in same.err
+
+
+def test_disbursements_sent_and_matched_from_camt053_and_bai2_debits(loaded: Cli) -> None:
+    run(
+        loaded,
+        "08:00",
+        "@bob",
+        "beneficiary",
+        "verify",
+        "pa_fee",
+        "--callback-number",
+        "+1 212 555 0150",
+        "--spoke-with",
+        "Lee Ambrose",
+    )
+    for slug in PURCHASERS:
+        run(loaded, "11:00", "mark-wired", slug, "--out-of-order", "--reason", "test")
+    run(loaded, "11:30", "mark", "company", "closing_memo", "--out-of-order", "--reason", "test")
+    said = run(
+        loaded,
+        "12:00",
+        "mark-sent",
+        "pa_fee",
+        "--imad",
+        "20190628QMGFT001000123",
+        "--omad",
+        "20190628B1QGC07C004411",
+    )
+    assert "pa_fee sent, $750,000.00" in said
+    out = run(loaded, "17:10", "wires", "import", str(CAMT053), "--apply", "--json")
+    assert json.loads(out)["disbursements"] == [
+        {
+            "bank_reference": "0628FW900001",
+            "disbursement": "pa_fee",
+            "reason": "same Fed reference as mark-sent recorded",
+        }
+    ]
+    refused = loaded("mark-sent", "net_to_company", "--imad", "X", now=FRI.format("12:30"))
+    assert refused.code == ExitCode.REFUSED
+    assert "escrow_agreement" in refused.err and "bring_down_comfort" in refused.err
+    assert "closing_memo" not in refused.err
+    run(
+        loaded,
+        "12:30",
+        "mark-sent",
+        "net_to_company",
+        "--imad",
+        "20190628QMGFT001000124",
+        "--out-of-order",
+        "--reason",
+        "released on the parties' joint instruction",
+    )
+    run(loaded, "17:15", "wires", "import", str(BAI2), "--apply")
+    again = json.loads(run(loaded, "17:20", "wires", "import", str(BAI2), "--apply", "--json"))
+    assert again["disbursements"][0]["reason"] == "confirmed before"
+    found = flow(loaded)
+    rows = {d["id"]: d for d in found["disbursements"]}
+    assert rows["pa_fee"]["status"] == "confirmed"
+    assert rows["pa_fee"]["sent"]["imad"] == "20190628QMGFT001000123"
+    assert rows["pa_fee"]["confirmed"]["bank_reference"] == "0628FW900001"
+    assert rows["net_to_company"]["status"] == "confirmed"
+    assert rows["net_to_company"]["sent"]["flags"] == [
+        f"out of order: net_to_company before {step}"
+        for step in (
+            "escrow_agreement",
+            "bring_down_certificate",
+            "legal_opinion",
+            "negative_assurance",
+            "bring_down_comfort",
+        )
+    ]
+    assert found["balances"] == {"escrow_agent": "0.00", "company": "9250000.00"}
+    history = run(loaded, "17:30", "history")
+    assert "pa_fee confirmed by the bank's debit 0628FW900001" in history
+    verify = loaded("verify", now=FRI.format("17:40"))
+    assert verify.code == 0, verify.err
