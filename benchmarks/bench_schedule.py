@@ -68,7 +68,7 @@ def rows(count: int) -> list[list[str]]:
                 f"Treasurer {n}",
                 f"{n} Main Street, New York NY",
                 f"(212) 555-{n % 10_000:04d}",
-                f"{n % 9000 + 100}",
+                f"{n % 9000 + 1000}",
                 f"A{n:07d}",
                 f"R{n}",
             ]
