@@ -30,6 +30,8 @@ from closing.domain.events import (
     WITHDRAW,
     Event,
 )
+from closing.domain.facts import FACTS
+from closing.domain.facts import head as fact_head
 from closing.domain.lapse import lapse_line
 from closing.domain.machine import MARK
 from closing.domain.memo_steps import (
@@ -297,7 +299,7 @@ def build_memo(
         if revision.loaded_at <= at
     )
 
-    heads = _heads(record, entries)
+    heads = _heads(record, entries, at)
     taking = board.totals
     summary = [
         f"{taking.closed} of {taking.purchasers} purchaser{'s' if taking.purchasers != 1 else ''}"
@@ -328,10 +330,11 @@ def build_memo(
         for row in rows
         if row.remediation
     )
+    chains = len([party for party in verified.heads if party != FACTS])
     integrity = (
         f"The event log was verified whole (closing verify) at {when(verified.at, zone)}: "
         f"{verified.events:,} event{'s' if verified.events != 1 else ''} in "
-        f"{len(verified.heads)} chain{'s' if len(verified.heads) != 1 else ''}."
+        f"{chains} chain{'s' if chains != 1 else ''}, and every stored fact stands as recorded."
     )
     return Memo(
         slug=terms.slug,
@@ -366,20 +369,22 @@ def build_memo(
     )
 
 
-def _heads(record: DealRecord, entries: Sequence[RecordEntry]) -> tuple[Head, ...]:
+def _heads(record: DealRecord, entries: Sequence[RecordEntry], at: datetime) -> tuple[Head, ...]:
     """Each chain's last event by the memo's moment, and its stored hash: with no --as-of, the
-    heads `closing verify` prints (the company's first, then Schedule 1's order)."""
+    heads `closing verify` prints (the company's first, then Schedule 1's order, then the record
+    of facts')."""
     last: dict[int, RecordEntry] = {}
     for entry in entries:
         found = last.get(entry.party.id)
         if found is None or entry.event.seq > found.event.seq:
             last[entry.party.id] = entry
     ordered = sorted(last.values(), key=lambda e: e.party.position)
+    facts = fact_head(record.facts, at)
     return tuple(
         Head(e.party.name, e.party.slug, e.party.slug.lstrip("@"), e.event.seq, e.hash or "")
         for e in ordered
         if e.hash
-    )
+    ) + (() if facts is None else (Head("Record of facts", FACTS, "facts", *facts),))
 
 
 def _exceptions(

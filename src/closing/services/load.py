@@ -34,6 +34,7 @@ from closing.domain.text import plural
 from closing.store import deals as stored_deals
 from closing.store import events as log
 from closing.store.connection import Connection, Database
+from closing.store.facts import record_facts, require_facts
 from closing.store.identity import actor
 
 
@@ -147,8 +148,10 @@ def load_deal(
                 [(p.name, p.shares, p.purchase_price) for p in deal_file.purchasers],
                 terms.securities.common_stock.price_per_share,
             )
+            record_facts(connection, deal_id, now)
             return LoadResult(terms.slug, True, [], len(deal_file.purchasers), wired, notes)
         require(connection, stored.id, ADMIN, f"reload the deal file of {terms.slug}")
+        require_facts(connection, stored.id, f"reload the deal file of {terms.slug}")
         old_terms = DealTerms.model_validate_json(stored.terms_json)
         checked = _review(connection, stored.id, old_terms, deal_file)
         if checked.risky and not accept_changes:
@@ -185,6 +188,7 @@ def load_deal(
                 _record_revision(
                     connection, stored.id, company, changes, checked.risky, now, on_behalf_of, host
                 )
+        record_facts(connection, stored.id, now)
         return LoadResult(terms.slug, False, changes, len(deal_file.purchasers), wired)
 
 

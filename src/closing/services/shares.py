@@ -15,6 +15,7 @@ from closing.domain.team import ADMIN
 from closing.services.deals import find_purchaser, open_deal
 from closing.services.team import require
 from closing.store.connection import Database
+from closing.store.facts import fact_table, record_facts
 from closing.store.identity import actor_shown
 from closing.store.shares import insert_share, revoke_share, share_by_id, shares_of
 
@@ -52,6 +53,7 @@ def create_share(
             created_at=now,
             created_by=actor_shown(connection, on_behalf_of),
         )
+        record_facts(connection, deal.id, now, fact_table("share"))
         record = share_by_id(connection, share_id)
     assert record is not None
     return NewShare(record, token, deal)
@@ -74,6 +76,7 @@ def revoke(
         require(connection, record.deal_id, ADMIN, f"revoke share link #{share_id}")
         if not revoke_share(connection, share_id, now, actor_shown(connection, on_behalf_of)):
             raise RefusedError(f"share link #{share_id} was already revoked")
+        record_facts(connection, record.deal_id, now, fact_table("share"))
         revoked = share_by_id(connection, share_id)
     assert revoked is not None
     return revoked

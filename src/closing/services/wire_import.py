@@ -29,9 +29,12 @@ from closing.store import deals as deal_store
 from closing.store import events as event_store
 from closing.store import wires
 from closing.store.connection import Connection
+from closing.store.facts import fact_table, record_facts, require_facts
 from closing.store.identity import actor
 
 WINDOW_AFTER = 5  # business days after the closing date that a wire still counts as the deal's
+
+_MONEY_FACTS = fact_table("wire_instructions") + fact_table("bank_credit")
 
 
 class ImportRow(NamedTuple):  # a tuple: an import makes one per credit, tens of thousands
@@ -99,6 +102,7 @@ def import_on(
     if apply:
         require(connection, deal.id, MONEY, f"record wires from {bank_file.name}")
     step = payment_step(deal)
+    require_facts(connection, deal.id, f"import {bank_file.name}", _MONEY_FACTS)
     status = wires.wire_status_of(connection, deal.id)
     verified = status.verified_version
     if verified is None:
@@ -166,6 +170,7 @@ def import_on(
         by = who_text(who, behalf)
         credit_rows = [_credit_row(r, bank_file, by, now) for r in rows]
         wires.insert_credits(connection, deal.id, credit_rows)
+        record_facts(connection, deal.id, now, fact_table("bank_credit"))
     result.rows += rows
     return result
 

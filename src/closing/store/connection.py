@@ -36,7 +36,7 @@ from closing.store.values import moment_to_store, money_to_store, stored_moment
 # The Alembic revisions, oldest first (closing/store/migrations/versions). Kept here so that
 # checking the schema on every command imports neither Alembic nor SQLAlchemy; a test keeps the
 # two in step.
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"]
 HEAD = REVISIONS[-1]
 
 LOCK_WAIT = 30.0  # seconds a SQLite writer waits for another's lock before it is refused

@@ -17,6 +17,7 @@ from closing.domain.errors import DatabaseError
 from closing.domain.events import Event, Purchaser
 from closing.domain.text import neutral
 from closing.store.connection import Connection
+from closing.store.facts import fact_table, record_facts
 from closing.store.identity import actor
 from closing.store.values import money
 
@@ -187,6 +188,8 @@ def append_event(
     row, digest = _event_row(connection, deal_id, deal_slug, party, event, prev_hash)
     ((new_id,),) = connection.rows(_INSERT_EVENT + " RETURNING id", row)
     connection.execute(_MOVE_HEAD, (event.seq, digest, party.id))
+    if event.seq == 1:  # the party's chain has begun: the record of facts knows it from now on
+        record_facts(connection, deal_id, event.recorded_at, fact_table("event"))
     return event._replace(id=int(new_id))
 
 
@@ -223,6 +226,9 @@ def append_events(
     connection.executemany(
         _MOVE_HEAD, [(seq, digest, party) for party, (seq, digest) in heads.items()]
     )
+    firsts = [event.recorded_at for _, event, _ in chained if event.seq == 1]
+    if firsts:
+        record_facts(connection, deal_id, max(firsts), fact_table("event"))
     # Event(id, *the rest): what _replace(id=...) makes, without its per-field work.
     return [Event(int(new_ids[party.id, event.seq]), *event[1:]) for party, event, _ in chained]
 

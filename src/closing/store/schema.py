@@ -350,6 +350,24 @@ class StoredFileRow(SQLModel, table=True):
     stored_at: datetime = _moment()
 
 
+class FactRow(SQLModel, table=True):
+    """The record of facts (closing.domain.facts): each stored fact row's hash as written, in a
+    chain of its own per deal whose head joins the record digest (append-only). `row_hash` is
+    null for a row gone; `tbl` `@adopt` (no hashes) marks a deal loaded before facts were kept."""
+
+    __tablename__ = "fact"
+    __table_args__ = (UniqueConstraint("deal_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    recorded_at: datetime = _moment()
+    tbl: str = Field(sa_column=Column(String(60), nullable=False))
+    row_key: str = Field(sa_column=Column(Text, nullable=False))
+    row_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    prev_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+
+
 class MetaRow(SQLModel, table=True):
     __tablename__ = "closing_meta"
     key: str = Field(primary_key=True)
@@ -363,3 +381,4 @@ SHARES = _table("share")
 META = _table("closing_meta")
 TEAM_MEMBERS = _table("team_member")
 STORED_FILES = _table("stored_file")
+FACTS = _table("fact")
