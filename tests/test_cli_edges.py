@@ -307,7 +307,7 @@ def test_every_table_is_declared_for_alembic() -> None:
     from closing.store.schema import SHARES
 
     assert SHARES.name == "share"
-    assert len(SQLModel.metadata.tables) == 14
+    assert len(SQLModel.metadata.tables) == 16
 
 
 def test_shell_completion_imports_no_database_toolkit(sqlite_cli: Cli, tmp_path: Path) -> None:

@@ -156,7 +156,7 @@ def test_a_database_closing_should_not_use_is_refused(busy: Cli, tmp_path: Path)
         connection.execute("UPDATE alembic_version SET version_num = '0099'")
     newer = busy("status", "--json", now=FRI.format("16:00"))
     assert newer.code == ExitCode.DATABASE
-    assert "has schema 0099, newer than this closing knows (0009); upgrade closing" in newer.err
+    assert "has schema 0099, newer than this closing knows (0010); upgrade closing" in newer.err
 
 
 def test_a_file_that_is_not_a_database_is_explained_by_the_store(cli: Cli, tmp_path: Path) -> None:

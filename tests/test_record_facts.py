@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from closing.domain.errors import ExitCode
-from tests.helpers import ROOT, VERIFY_INSTRUCTIONS, WIRES_DEAL, Cli, load_wires_deal, run_all
+from tests.helpers import (
+    ROOT,
+    VERIFY_INSTRUCTIONS,
+    WIRES_DEAL,
+    Cli,
+    board_json,
+    load_wires_deal,
+    purchaser_row,
+    run_all,
+)
 from tests.test_record import closing_day, tamper
 
 FRI = "2002-06-07T{}:00-07:00"
@@ -172,3 +181,33 @@ def test_bank_credits_are_facts(wired: Cli) -> None:
     refused(wired, "bank credit")
     again = wired("wires", "import", str(BAI2), "--apply", now=FRI.format("16:40"))
     assert again.code == ExitCode.RECORD, again.err
+
+
+# --- reloads that would rewrite a judgement ---------------------------------------------------
+
+
+def test_moving_a_passed_cutoff_after_a_late_wire_needs_accept_changes(
+    seeded: Cli, seed_path: Path
+) -> None:
+    """BNC wired at 17:10, late against the 17:00 cutoff: a reload moving the cutoff to 23:00 is
+    refused (exit 4) naming the deadline and the mark judged against it; --accept-changes makes
+    it, and says so in the revision event."""
+    assert seeded("mark-signed", "bnc", now=FRI.format("09:00")).code == 0
+    assert seeded("mark-wired", "bnc", now=FRI.format("17:10")).code == 0
+    seed_path.write_text(seed_path.read_text().replace('  time: "17:00"', '  time: "23:00"', 1))
+    reload = seeded("init", str(seed_path), now=FRI.format("17:20"))
+    assert reload.code == ExitCode.REFUSED, reload.err
+    assert "BNC Bach International, Ltd.: wired due Fri 2002-06-07 17:00 PDT -> " in reload.err
+    assert "(the mark of Fri 2002-06-07 17:10 PDT was judged against it)" in reload.err
+    assert "Traceback" not in reload.err
+    accepted = seeded("init", str(seed_path), "--accept-changes", now=FRI.format("17:20"))
+    assert accepted.code == 0, accepted.err
+    history = seeded("history", "company", now=FRI.format("17:21")).out
+    assert "accepted:" in history and "judged against it" in history
+    board = board_json(seeded, FRI.format("17:30"))
+    wired = purchaser_row(board, "bnc-bach")["steps"]["wired"]
+    assert wired["status"] == "done_late" and wired["late_by"] == 600, wired
+    assert "late" in seeded("status", now=FRI.format("17:30")).out
+    assert seeded("verify", now=FRI.format("17:31")).code == 0  # the judgement is a fact
+    tamper(seeded, "UPDATE judgement SET deadline = '2002-06-08 06:00:00.000000'")
+    refused(seeded, "judgement kept of event")

@@ -1,8 +1,6 @@
-"""The binder export's rows: every event of the record (then every load of the deal file) with all
-its fields, money as exact strings, times ISO 8601 with the deal's offset, account numbers in
-evidence and notes masked.
-
-Pure: `closing.views.export` writes the rows as CSV or JSON.
+"""The binder export's rows: every event of the record (then every load of the deal file, then
+the record of facts) with all its fields, money as exact strings, times ISO 8601 with the deal's
+offset, account numbers in evidence and notes masked.
 """
 
 from __future__ import annotations
@@ -88,6 +86,28 @@ def export_rows(record: DealRecord) -> list[dict[str, str | int | None]]:
                 "evidence_kind": "sha256",
                 "evidence": revision.source_sha256,
                 "note": "; ".join(revision.changes),
+            }
+        )
+    for fact in record.facts:  # the record of facts: each stored fact's hash as written
+        if fact.hash is None:
+            continue
+        at = fact.recorded_at.astimezone(zone).isoformat()
+        rows.append(
+            dict.fromkeys(EXPORT_FIELDS)
+            | {
+                "id": fact.seq,
+                "record": "fact",
+                "party": "facts",
+                "party_name": "Record of facts",
+                "seq": fact.seq,
+                "kind": fact.table,
+                "step": fact.key,
+                "occurred_at": at,
+                "recorded_at": at,
+                "evidence_kind": "sha256",
+                "evidence": fact.row_hash,
+                "prev_hash": fact.prev_hash,
+                "hash": fact.hash,
             }
         )
     return rows

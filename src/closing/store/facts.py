@@ -125,6 +125,12 @@ FACT_TABLES: tuple[FactTable, ...] = (
         "login",
         (*_text("login", "roles", "name", "email"), ("changed_at", "moment")),
     ),
+    FactTable(
+        "judgement",
+        "judgement kept of event",
+        "event_id",
+        (("event_id", "int"), ("deadline", "moment"), ("recorded_at", "moment")),
+    ),
     # A party's chain is known to have begun: deleting every event of it is a break (its first
     # event's content is the chain's to prove, and a seal's).
     FactTable(

@@ -368,6 +368,19 @@ class FactRow(SQLModel, table=True):
     hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
 
 
+class JudgementRow(SQLModel, table=True):
+    """A mark judged against a deadline that a reload accepted with --accept-changes moved: the
+    deadline it was judged against, which the board keeps for it (a fact of the record)."""
+
+    __tablename__ = "judgement"
+    __table_args__ = (UniqueConstraint("deal_id", "event_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    event_id: int = Field(foreign_key="event.id")
+    deadline: datetime = _moment()
+    recorded_at: datetime = _moment()
+
+
 class MetaRow(SQLModel, table=True):
     __tablename__ = "closing_meta"
     key: str = Field(primary_key=True)
@@ -382,3 +395,4 @@ META = _table("closing_meta")
 TEAM_MEMBERS = _table("team_member")
 STORED_FILES = _table("stored_file")
 FACTS = _table("fact")
+JUDGEMENTS = _table("judgement")

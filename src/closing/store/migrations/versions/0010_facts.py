@@ -31,9 +31,9 @@ _EXISTING_MEMBERS = """
         FOR member IN SELECT DISTINCT t.login, t.roles FROM team_member t
             JOIN pg_roles r ON r.rolname = t.login
         LOOP
-            EXECUTE format('GRANT SELECT ON fact TO %I', member.login);
+            EXECUTE format('GRANT SELECT ON fact, judgement TO %I', member.login);
             IF NOT string_to_array(member.roles, ',') <@ ARRAY['viewer'] THEN
-                EXECUTE format('GRANT INSERT ON fact TO %I', member.login);
+                EXECUTE format('GRANT INSERT ON fact, judgement TO %I', member.login);
             END IF;
         END LOOP;
     END $$
@@ -47,7 +47,9 @@ _FACT_KEPT = """
 
 
 _FILES = importlib.import_module("closing.store.migrations.versions.0009_stored_files")
-_TEAM_GRANTS = _FILES._TEAM_GRANTS.replace("stored_file, alert,", "stored_file, fact, alert,")
+_TEAM_GRANTS = _FILES._TEAM_GRANTS.replace(
+    "stored_file, alert,", "stored_file, fact, judgement, alert,"
+)
 
 
 def upgrade() -> None:
@@ -63,6 +65,15 @@ def upgrade() -> None:
         sa.Column("prev_hash", sa.String(64), nullable=True),
         sa.Column("hash", sa.String(64), nullable=True),
         sa.UniqueConstraint("deal_id", "seq"),
+    )
+    op.create_table(
+        "judgement",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("deal_id", sa.Integer(), sa.ForeignKey("deal.id"), nullable=False),
+        sa.Column("event_id", sa.Integer(), sa.ForeignKey("event.id"), nullable=False),
+        sa.Column("deadline", MOMENT, nullable=False),
+        sa.Column("recorded_at", MOMENT, nullable=False),
+        sa.UniqueConstraint("deal_id", "event_id"),
     )
     op.execute(
         "INSERT INTO fact (deal_id, seq, recorded_at, tbl, row_key) "
@@ -82,4 +93,5 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION closing_fact_kept() CASCADE")
         op.execute(_FILES._TEAM_GRANTS)
+    op.drop_table("judgement")
     op.drop_table("fact")
