@@ -20,6 +20,7 @@ from closing.domain.dealfile.load import DealFile
 from closing.domain.errors import NotFoundError, RefusedError
 from closing.domain.events import Purchaser, Standing, on_behalf
 from closing.domain.marking import MarkRequest, decide_mark
+from closing.domain.money import DEAL_CURRENCY, format_amount
 from closing.domain.team import MONEY, VERIFIER
 from closing.domain.wire_instructions import (
     Verification,
@@ -161,6 +162,11 @@ def match_by_hand(
         require(connection, deal.id, MONEY, what)
         if credit.status == "recorded":
             raise RefusedError(f"cannot {what}: it was already recorded ({credit.reason})")
+        if credit.currency != DEAL_CURRENCY:
+            raise RefusedError(
+                f"cannot {what}: it is {format_amount(credit.amount, credit.currency)}, in "
+                f"{credit.currency}, not the deal's {DEAL_CURRENCY}; nothing recorded"
+            )
         require_facts(connection, deal.id, what)
         gate_note = payment_gate(wires.wire_status_of(connection, deal.id), unverified_ok, what)
         owed = found.party.purchase_price - found.standing.received(step.id)
