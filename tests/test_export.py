@@ -44,16 +44,17 @@ def test_the_csv_export_of_the_readme_closing_day(
     )
     assert {
         k: wire[k]
-        for k in ("occurred_at", "recorded_at", "evidence_kind", "evidence", "amount", "actor")
+        for k in ("occurred_at", "rehearsal_at", "evidence_kind", "evidence", "amount", "actor")
     } == {
         "occurred_at": "2002-06-07T17:10:00-07:00",
-        "recorded_at": "2002-06-07T17:20:00-07:00",
+        "rehearsal_at": "2002-06-07T17:20:00-07:00",  # the rehearsal clock's (CLOSING_NOW)
         "evidence_kind": "reference",
         "evidence": "FED 20020607B1Q8021C000388",
         "amount": "930000.00",
         "actor": "alice",
     }
     assert wire["party_name"] == "BNC Bach International, Ltd." and wire["host"]
+    assert not wire["recorded_at"].startswith("2002")  # the machine's clock, never CLOSING_NOW
     reversal = next(r for r in events if r["kind"] == "reverse")
     assert (reversal["party"], reversal["step"], reversal["note"]) == (
         "stonestreet",

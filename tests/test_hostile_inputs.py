@@ -300,6 +300,27 @@ SEEDED: dict[str, Bad] = {
     "CLOSING_NOW @1e300": bad(
         "status", env={"CLOSING_NOW": f"{NOW}@1e300"}, code=USAGE, says="after @ comes"
     ),
+    "CLOSING_NOW @1e3": bad(
+        "status", env={"CLOSING_NOW": f"{NOW}@1e3"}, code=USAGE, says="whole seconds"
+    ),
+    "CLOSING_NOW @1.5": bad(
+        "status", env={"CLOSING_NOW": f"{NOW}@1.5"}, code=USAGE, says="whole seconds"
+    ),
+    "CLOSING_NOW @ full-width digits": bad(
+        "status", env={"CLOSING_NOW": f"{NOW}@１２３"}, code=USAGE, says="whole seconds"
+    ),
+    "CLOSING_NOW @ 12 digits": bad(
+        "status", env={"CLOSING_NOW": f"{NOW}@999999999999"}, code=USAGE, says="whole seconds"
+    ),
+    "CLOSING_NOW running past 2199": bad(
+        "status", env={"CLOSING_NOW": "2199-12-31T23:59-12:00@0"}, code=USAGE, says="out of range"
+    ),
+    "CLOSING_NOW running before 1900": bad(
+        "status",
+        env={"CLOSING_NOW": "1900-01-01T00:00+00:00@99999999999"},
+        code=USAGE,
+        says="out of range",
+    ),
     "CLOSING_OPERATOR newline": bad(
         "mark-wired",
         "stonestreet",

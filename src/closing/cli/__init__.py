@@ -256,7 +256,8 @@ def history_command(app: App, purchaser: str | None, as_json: bool, deal_name: s
     if not entries:
         app.out(f"No events yet in {neutral(deal.slug)}.")
     else:
-        app.console().print(history_view(entries, deal.terms.zone))
+        console = app.console()
+        console.print(history_view(entries, deal.terms.zone, console.width), soft_wrap=True)
     if found.warning:
         click.echo(f"Warning: {neutral(found.warning)}", err=True)
 

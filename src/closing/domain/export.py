@@ -21,6 +21,7 @@ EXPORT_FIELDS = (
     "step",
     "occurred_at",
     "recorded_at",
+    "rehearsal_at",
     "actor",
     "on_behalf_of",
     "actor_declared",
@@ -59,6 +60,9 @@ def export_rows(record: DealRecord) -> list[dict[str, str | int | None]]:
                 "step": event.step or None,
                 "occurred_at": event.occurred_at.astimezone(zone).isoformat(),
                 "recorded_at": event.recorded_at.astimezone(zone).isoformat(),
+                "rehearsal_at": None
+                if event.rehearsal_at is None
+                else event.rehearsal_at.astimezone(zone).isoformat(),
                 "actor": event.actor,
                 "on_behalf_of": event.on_behalf_of,
                 "actor_declared": event.actor_declared,

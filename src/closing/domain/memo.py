@@ -169,7 +169,7 @@ def build_memo(
     terms = deal.terms
     zone = terms.zone
     at = board.as_of
-    entries = [e for e in record.entries if e.event.recorded_at <= at]
+    entries = [e for e in record.entries if e.event.logged_at <= at]
     mask = Masker(account_numbers(deal, [row.purchaser for row in board.purchasers]))
     by_party: dict[int, list[Event]] = {}
     for entry in entries:
@@ -269,7 +269,7 @@ def build_memo(
         if event.kind in KNOWN_KINDS and event.kind not in CORRECTIONS:
             continue
         if event.kind == SEAL:
-            sealed_at = when(event.recorded_at, zone)
+            sealed_at = when(event.logged_at, zone)
             seals.append(SealLine(sealed_at, event.actor, event.evidence or "", event.note or ""))
             continue
         line = record_line(deal, entry, mask)
@@ -306,6 +306,12 @@ def build_memo(
         f" closed; {format_money(taking.amount_received)} of "
         f"{format_money(taking.purchase_price)} received.",
     ]
+    rehearsed = sum(1 for e in entries if e.event.rehearsal_at is not None)
+    if rehearsed:  # on the first page: what it records is a rehearsal's clock, not the world's
+        summary.append(
+            f"This memo records a rehearsal: {rehearsed:,} of its {len(entries):,} events were "
+            "recorded under a rehearsal clock (CLOSING_NOW), whose times it shows.",
+        )
     if board.company.steps:
         done = sum(1 for s in board.company.steps.values() if s.finished)
         summary.append(f"Company deliveries: {done} of {len(board.company.steps)} done.")

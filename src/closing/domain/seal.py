@@ -176,7 +176,7 @@ def seal_notices(
         body = "\n".join(
             [
                 f"Deal: {neutral(terms.slug)} ({neutral(terms.title)})",
-                f"Sealed: {local(event.recorded_at, terms.zone)} by {neutral(event.actor)}",
+                f"Sealed: {local(event.logged_at, terms.zone)} by {neutral(event.actor)}",
                 f"Record digest: {neutral(event.evidence or '')}",
                 f"Seal: {neutral(event.note or '')}",
                 "Keep this message: the digest must match the seal file's "

@@ -155,6 +155,9 @@ class EventRow(SQLModel, table=True):
     actor_declared: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )
+    # `recorded_at` is the machine's time; in a rehearsal or replay (`CLOSING_NOW`) the
+    # rehearsal clock's time is kept here too (migration 0010).
+    rehearsal_at: datetime | None = _moment(nullable=True)
 
 
 class AlertRow(SQLModel, table=True):

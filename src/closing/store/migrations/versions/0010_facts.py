@@ -75,6 +75,7 @@ def upgrade() -> None:
         sa.Column("recorded_at", MOMENT, nullable=False),
         sa.UniqueConstraint("deal_id", "event_id"),
     )
+    op.add_column("event", sa.Column("rehearsal_at", MOMENT, nullable=True))
     op.execute(
         "INSERT INTO fact (deal_id, seq, recorded_at, tbl, row_key) "
         "SELECT id, 0, updated_at, '@adopt', '' FROM deal"
@@ -93,5 +94,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION closing_fact_kept() CASCADE")
         op.execute(_FILES._TEAM_GRANTS)
+    with op.batch_alter_table("event") as batch:
+        batch.drop_column("rehearsal_at")
     op.drop_table("judgement")
     op.drop_table("fact")
