@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from closing.domain.errors import DealFileError, Problem
+from closing.domain.text import neutral, neutral_value
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -39,7 +40,7 @@ def md_escape(value: object) -> str:
         return ""
     if isinstance(value, Markdown):
         return str(value)
-    text = " ".join(str(value).splitlines())
+    text = neutral(" ".join(str(value).splitlines()))  # no control or bidi character survives
     text = _MD_INLINE.sub(lambda m: "\\" + m.group(0), text)
     return "\\" + text if _MD_LINE_START.match(text) else text
 
@@ -70,6 +71,7 @@ def _environment(folder: str | None, markdown: bool) -> Environment:
     return Environment(
         loader=loader,
         autoescape=True,
+        finalize=neutral_value,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
