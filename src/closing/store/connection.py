@@ -16,6 +16,7 @@ nothing is retried another way.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import weakref
@@ -273,6 +274,15 @@ class Database:
         options = dict(location.sqlite_options)
         if "mode" not in options:
             options["mode"] = "rw" if self.must_exist else "rwc"
+            if self.must_exist and file is not None and file.is_file():
+                # A read-only file, or one in a folder we cannot write (a read-only mount,
+                # where SQLite could not make its -wal and -shm files): read it as it is;
+                # a write is refused with SQLite's own "readonly database" line.
+                folder_writable = os.access(file.parent, os.W_OK)
+                if not folder_writable or not os.access(file, os.W_OK):
+                    options["mode"] = "ro"
+                if not folder_writable:
+                    options["immutable"] = "1"
         query = "&".join(f"{quote(k)}={quote(v)}" for k, v in options.items())
         try:
             driver = sqlite3.connect(
