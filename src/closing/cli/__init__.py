@@ -419,7 +419,9 @@ def _standard_streams() -> bool:
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
     for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        # "strict" by default; "surrogateescape" under the C locale (LC_ALL=C PYTHONUTF8=0),
+        # where it still fails on a check mark: either way, escapes instead of an error.
+        if isinstance(stream, io.TextIOWrapper) and stream.errors in ("strict", "surrogateescape"):
             stream.reconfigure(errors="backslashreplace")
     return closed
 

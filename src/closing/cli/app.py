@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 
 PIPED_WIDTH = 400  # the widest board a pipe gets
+# A row id typed on the command line: a positive 64-bit integer (20 digits would overflow the
+# database's integer: refused as a usage error instead).
+ROW_ID = click.IntRange(1, 2**63 - 1)
+
 # What this process recorded, as its confirmation names it: if the confirmation cannot be
 # printed (a full disk, a closed pipe), the error still says the event was recorded.
 RECORDED: list[str] = []

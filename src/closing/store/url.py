@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from closing.domain.errors import UsageError
-from closing.domain.text import shortened
+from closing.domain.errors import DatabaseError, UsageError
+from closing.domain.text import neutral, shortened
 
 
 def default_database_url(create_folder: bool = True) -> str:
@@ -33,5 +33,8 @@ def database_url(explicit: str | None = None, create_folder: bool = True) -> str
         raise UsageError(f"{where} is {len(given):,} characters long; at most 4,096")
     url = given or default_database_url(create_folder)
     if "://" not in url:
-        url = f"sqlite:///{Path(url).expanduser().resolve()}"
+        try:
+            url = f"sqlite:///{Path(url).expanduser().resolve()}"
+        except (RuntimeError, OSError) as error:  # a symlink loop, a name too long
+            raise DatabaseError(f"cannot open database {neutral(url)}: {error}") from None
     return url
