@@ -10,13 +10,11 @@ not imported here: it declares the tables (`closing.store.schema`) and runs the 
 
 On SQLite a writer begins with `BEGIN IMMEDIATE`, so two terminals marking at once are serialised
 instead of one losing its write (with the default deferred BEGIN, two read-then-write processes
-lost half of 600 updates). A driver error becomes one `DatabaseError` line with its exit code;
-nothing is retried another way.
+lost half of 600 updates). A driver error becomes one `DatabaseError` line; nothing is retried.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import weakref
@@ -32,6 +30,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from closing.domain.errors import DatabaseError
 from closing.domain.redaction import masked_url
 from closing.domain.text import neutral
+from closing.store.url import read_only_options
 from closing.store.values import moment_to_store, money_to_store, stored_moment
 
 # The Alembic revisions, oldest first (closing/store/migrations/versions). Kept here so that
@@ -275,14 +274,7 @@ class Database:
         if "mode" not in options:
             options["mode"] = "rw" if self.must_exist else "rwc"
             if self.must_exist and file is not None and file.is_file():
-                # A read-only file, or one in a folder we cannot write (a read-only mount,
-                # where SQLite could not make its -wal and -shm files): read it as it is;
-                # a write is refused with SQLite's own "readonly database" line.
-                folder_writable = os.access(file.parent, os.W_OK)
-                if not folder_writable or not os.access(file, os.W_OK):
-                    options["mode"] = "ro"
-                if not folder_writable:
-                    options["immutable"] = "1"
+                options.update(read_only_options(file))
         query = "&".join(f"{quote(k)}={quote(v)}" for k, v in options.items())
         try:
             driver = sqlite3.connect(

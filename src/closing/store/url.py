@@ -38,3 +38,12 @@ def database_url(explicit: str | None = None, create_folder: bool = True) -> str
         except (RuntimeError, OSError) as error:  # a symlink loop, a name too long
             raise DatabaseError(f"cannot open database {neutral(url)}: {error}") from None
     return url
+
+
+def read_only_options(file: Path) -> dict[str, str]:
+    """SQLite's URI options for a file we cannot write, or in a folder we cannot write (a
+    read-only mount, where SQLite could not make its -wal and -shm files): read as it is, a write
+    refused in one line."""
+    if not os.access(file.parent, os.W_OK):
+        return {"mode": "ro", "immutable": "1"}
+    return {} if os.access(file, os.W_OK) else {"mode": "ro"}
