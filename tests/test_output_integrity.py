@@ -109,13 +109,11 @@ def test_a_database_on_a_read_only_mount_is_readable(
 ) -> None:
     """A folder that cannot be written (a read-only mount; root ignores permissions, so it is
     simulated): the board and the history read it (`mode=ro`, `immutable`), a mark is one line."""
-    import closing.store.connection as connection_module
+    import closing.store.url as url_module
     from closing.cli import main
 
     path = seeded_copy(tmp_path, "ro.db")
-    monkeypatch.setattr(
-        connection_module.os, "access", lambda where, mode: Path(where) != path.parent
-    )
+    monkeypatch.setattr(url_module.os, "access", lambda where, mode: Path(where) != path.parent)
     monkeypatch.setenv("CLOSING_DATABASE_URL", f"sqlite:///{path}")
     monkeypatch.setenv("CLOSING_NOW", "2002-06-07T13:00:00-07:00")
     for args, code in ((["status"], 0), (["history"], 0), (["mark-signed", "bnc"], 6)):
