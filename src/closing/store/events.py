@@ -19,7 +19,7 @@ from closing.domain.events import Event, Purchaser
 from closing.domain.text import neutral
 from closing.domain.timefmt import utc_text
 from closing.store.connection import Connection
-from closing.store.facts import fact_table, record_facts
+from closing.store.facts import fact_table, record_chain_start, record_facts
 from closing.store.identity import actor
 from closing.store.values import money
 
@@ -227,7 +227,7 @@ def append_event(
     ((new_id,),) = connection.rows(_INSERT_EVENT + " RETURNING id", row)
     connection.execute(_MOVE_HEAD, (event.seq, digest, party.id))
     if event.seq == 1:  # the party's chain has begun: the record of facts knows it from now on
-        record_facts(connection, deal_id, event.logged_at, fact_table("event"))
+        record_chain_start(connection, deal_id, party.slug, event.logged_at)
     return event._replace(id=int(new_id))
 
 

@@ -359,7 +359,10 @@ class FactRow(SQLModel, table=True):
     null for a row gone; `tbl` `@adopt` (no hashes) marks a deal loaded before facts were kept."""
 
     __tablename__ = "fact"
-    __table_args__ = (UniqueConstraint("deal_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("deal_id", "seq"),
+        Index("ix_fact_deal_key", "deal_id", "tbl", "row_key"),  # a fact's entries
+    )
     id: int | None = Field(default=None, primary_key=True)
     deal_id: int = Field(foreign_key="deal.id")
     seq: int = Field(sa_column=Column(Integer, nullable=False))

@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(64), nullable=True),
         sa.UniqueConstraint("deal_id", "seq"),
     )
+    op.create_index("ix_fact_deal_key", "fact", ["deal_id", "tbl", "row_key"])
     op.create_table(
         "judgement",
         sa.Column("id", sa.Integer(), primary_key=True),
