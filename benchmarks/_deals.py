@@ -197,6 +197,11 @@ def record_progress(
         connection.executemany(insert, rows)
         move = "UPDATE purchaser SET head_seq = ?, head_hash = ? WHERE id = ?"
         connection.executemany(move, heads)
+        # as an append does: the record of facts learns of each chain's start
+        from closing.store.facts import fact_table, record_facts
+
+        for (deal_id,) in connection.rows("SELECT id FROM deal"):
+            record_facts(connection, int(deal_id), signed_at, fact_table("event"))
     return target
 
 

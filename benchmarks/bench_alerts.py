@@ -533,8 +533,8 @@ def run_daemon(daemon: Daemon) -> Lag:
     label, url, expected, wait_after, log, start = astuple(daemon)
     with webhook() as hook:
         launched = time.time()
-        anchor = launched + 1.0  # the clock reads `start` (16:59:50) one second after launch
-        env = cli_env(url, f"{start.isoformat()}@{anchor!r}")
+        anchor = float(int(launched) + 2)  # the clock reads `start` (16:59:50) then: whole seconds
+        env = cli_env(url, f"{start.isoformat()}@{int(anchor)}")
         hook_url = f"json://127.0.0.1:{hook.port}/hook"
         with ExitStack() as stack:
             err = stack.enter_context(log.open("w"))

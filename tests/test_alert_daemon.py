@@ -188,8 +188,8 @@ class ClosingDay:
     def clock(self) -> str:
         """The running clock as CLOSING_NOW; it starts at the first call."""
         if not self.anchor:
-            self.anchor = time.time()
-        return f"{self.start.isoformat()}@{self.anchor!r}"
+            self.anchor = float(int(time.time()) + 1)  # whole Unix seconds, as CLOSING_NOW takes
+        return f"{self.start.isoformat()}@{int(self.anchor)}"
 
     def base_env(self) -> dict[str, str]:
         """The environment of every `closing` process here but its clock (a warm process gets

@@ -280,8 +280,9 @@ def test_event_numbers_run_per_deal(seeded: Cli, seed_path: Path, tmp_path: Path
         assert seeded(*args, "--deal", "second", now=FRI.format(at)).code == 0
     shown = seeded("history", "--deal", "second", now=FRI.format("09:30")).out.splitlines()
     # #1 of each deal: its first load made alice its admin
-    assert [line.split("  ")[0] for line in shown[::2]] == ["#1", "#2", "#3"]
-    assert shown[4] == "#3  2002-06-07 09:10 PDT  mark signed  BNC Bach International, Ltd."
+    heads = [line for line in shown if not line.startswith(" ")]  # details are indented
+    assert [line.split("  ")[0] for line in heads] == ["#1", "#2", "#3"]
+    assert heads[2] == "#3  2002-06-07 09:10 PDT  mark signed  BNC Bach International, Ltd."
     one = seeded("history", "bnc", "--deal", "second", now=FRI.format("09:30")).out
     assert one.startswith("#3  2002-06-07 09:10 PDT  mark signed")
     listed = json.loads(seeded("history", "--deal", "second", "--json").out)

@@ -172,7 +172,9 @@ def test_a_wire_returned_after_the_credit_is_reversed_not_undone(seeded: Cli) ->
     kinds = [e["kind"] for e in json.loads(seeded("history", "stonestreet", "--json").out)]
     assert kinds == ["mark", "mark", "mark", "mark", "reverse"]
     shown = seeded("history", "stonestreet", now=FRI.format("14:05")).out
-    assert shown.endswith("    by alice@vm · reason: wire returned\n")  # as given, --reason
+    assert shown.endswith(
+        "    by alice@vm · reason: wire returned · rehearsal\n"
+    )  # as given, --reason
     # Then Stonestreet withdraws, as a purchaser whose money went back may: nothing is left to
     # act on, so the board flags nothing for it (the history keeps the reversal).
     seeded("withdraw", "stonestreet", "--reason", "deal fell through", now=FRI.format("14:10"))

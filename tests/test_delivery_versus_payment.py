@@ -6,6 +6,7 @@ done (`reverse`) or waived (`waive`), a withdrawn purchaser's included."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from closing.domain.errors import ExitCode
@@ -181,6 +182,7 @@ def test_deal_terms_stored_by_the_current_release_still_read(cli: Cli, seed_path
     import orjson
 
     from closing.store.connection import Database
+    from closing.store.facts import record_facts
 
     assert cli("init", str(seed_path), now=FRI.format("07:00")).code == 0
     database = Database(cli.database_url)
@@ -192,6 +194,8 @@ def test_deal_terms_stored_by_the_current_release_still_read(cli: Cli, seed_path
             for key in ("held_until", "remedy", "lapses_at"):
                 del step[key]
         connection.execute("UPDATE deal SET terms_json = ?", [orjson.dumps(stored).decode()])
+        # as that release recorded them (its terms are a fact of the record)
+        record_facts(connection, int(connection.value("SELECT id FROM deal")), datetime.now(UTC))
     database.close_all()
     cli("mark-signed", "bnc", now=FRI.format("09:00"))
     before = board_json(cli, FRI.format("10:00"))

@@ -30,7 +30,7 @@ def test_the_csv_export_of_the_readme_closing_day(
     out = tmp_path / "record.csv"
     result = cli("export", "-o", str(out), now=MONDAY)
     assert result.code == 0, result.err
-    assert result.out == (f"Wrote 13 records of neotherapeutics-2002-06-07 to {out} (CSV).\n")
+    assert result.out == (f"Wrote 22 records of neotherapeutics-2002-06-07 to {out} (CSV).\n")
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = read_csv(raw.decode("utf-8-sig"))
@@ -44,16 +44,17 @@ def test_the_csv_export_of_the_readme_closing_day(
     )
     assert {
         k: wire[k]
-        for k in ("occurred_at", "recorded_at", "evidence_kind", "evidence", "amount", "actor")
+        for k in ("occurred_at", "rehearsal_at", "evidence_kind", "evidence", "amount", "actor")
     } == {
         "occurred_at": "2002-06-07T17:10:00-07:00",
-        "recorded_at": "2002-06-07T17:20:00-07:00",
+        "rehearsal_at": "2002-06-07T17:20:00-07:00",  # the rehearsal clock's (CLOSING_NOW)
         "evidence_kind": "reference",
         "evidence": "FED 20020607B1Q8021C000388",
         "amount": "930000.00",
         "actor": "alice",
     }
     assert wire["party_name"] == "BNC Bach International, Ltd." and wire["host"]
+    assert not wire["recorded_at"].startswith("2002")  # the machine's clock, never CLOSING_NOW
     reversal = next(r for r in events if r["kind"] == "reverse")
     assert (reversal["party"], reversal["step"], reversal["note"]) == (
         "stonestreet",
@@ -63,8 +64,10 @@ def test_the_csv_export_of_the_readme_closing_day(
     assert reversal["amount"] == ""
     heads = verify_heads(cli)
     del heads["digest"]
-    for party, head in heads.items():
-        chain = [r for r in events if r["party"] == party.lstrip("@")]
+    for party, head in heads.items():  # the record of facts (9 entries) among them
+        chain = [
+            r for r in rows if r["party"] == party.lstrip("@") and r["record"] != "deal_revision"
+        ]
         assert [int(r["seq"]) for r in chain] == list(range(1, len(chain) + 1))
         assert chain[0]["prev_hash"] == "0" * 64
         assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(chain))
@@ -90,7 +93,7 @@ def test_the_json_export_is_the_same_record(cli: Cli, seed_path: Path) -> None:
         "2002-06-10T10:20:00-07:00",
     )
     records = data["records"]
-    assert len(records) == 13 and set(records[0]) == set(EXPORT_FIELDS)
+    assert len(records) == 22 and set(records[0]) == set(EXPORT_FIELDS)
     amounts = [r["amount"] for r in records if r["amount"] is not None]
     assert amounts == ["450000.00", "930000.00"]
     csv_rows = read_csv(cli("export", now=MONDAY).out)

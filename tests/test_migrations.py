@@ -19,6 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from sqlmodel import SQLModel
 
+import closing.store.schema  # noqa: F401  (the tables the models declare, for compare_metadata)
 from closing.domain.dealfile.load import load_deal_file
 from closing.domain.errors import ExitCode
 from closing.services.board import board

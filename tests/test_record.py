@@ -53,13 +53,17 @@ def test_a_real_closing_holds_and_the_heads_are_printed(seeded: Cli) -> None:
     result = seeded("verify", now=FRI.format("12:00"))
     assert result.code == 0, result.err
     lines = result.out.splitlines()
-    assert lines[0] == ("The event log of neotherapeutics-2002-06-07 holds: 7 events in 3 chains.")
+    assert lines[0].startswith(
+        "The event log of neotherapeutics-2002-06-07 holds: 7 events in 3 chains, and every fact "
+        "stands as recorded ("
+    )
     assert lines[1].startswith("Record digest: ") and len(lines[1]) == 15 + 64
     assert lines[2] == "Heads:"
     assert [line.split(":")[0].strip() for line in lines[3:]] == [
         "company",
         "stonestreet",
         "bnc-bach",
+        "facts",
     ]
     code, data, _ = verify(seeded)
     assert code == 0 and data["ok"] is True and data["events"] == 7

@@ -81,7 +81,7 @@ def test_the_pdf_memo_of_the_readme_closing_day(cli: Cli, seed_path: Path, tmp_p
     assert "expiring June 7, 2007" in text
     assert "Form S-3, File No. 333-53108" in text
     heads = verify_heads(cli)
-    assert set(heads) == {"@company", "stonestreet", "bnc-bach", "digest"}
+    assert set(heads) == {"@company", "stonestreet", "bnc-bach", "@facts", "digest"}
     for head in heads.values():
         assert head in text
     assert len(pages) >= 2

@@ -104,7 +104,8 @@ def test_a_seal_round_trip_and_a_recomputed_rewrite_that_only_the_seal_catches(
         ["ssh-keygen", "-l", "-f", str(alice)], capture_output=True, text=True, check=True
     ).stdout.split()[1]
     assert sealed.out.splitlines() == [
-        f"Sealed {DEAL}: 5 events in 3 chains, signed with ED25519 key {key}.",
+        f"Sealed {DEAL}: 5 events in 3 chains and the record of facts, signed with ED25519 key "
+        f"{key}.",
         f"Record digest: {read_seal(seal_file.read_text(), 'seal').digest}",
         f"Wrote {seal_file} and {seal_file}.sig.",
     ]
@@ -116,6 +117,7 @@ def test_a_seal_round_trip_and_a_recomputed_rewrite_that_only_the_seal_catches(
         ["@company", "2"],  # the first load's team event, then the prospectus
         ["stonestreet", "2"],
         ["bnc-bach", "1"],
+        ["@facts", text.split("head: @facts ")[1].split()[0]],  # the record of facts
     ]
     plain = seeded("verify", "--json", now=FRI.format("10:21"))
     assert f'"digest":"{read_seal(text, "seal").digest}"' not in plain.out  # the seal event moved
@@ -128,7 +130,7 @@ def test_a_seal_round_trip_and_a_recomputed_rewrite_that_only_the_seal_catches(
     ok = seeded(*args, now=FRI.format("11:05"))
     assert ok.code == 0, ok.err
     assert ok.out.splitlines() == [
-        f"The record of {DEAL} extends the seal of 2002-06-07T10:20:00-07:00: 3 sealed heads "
+        f"The record of {DEAL} extends the seal of 2002-06-07T10:20:00-07:00: 4 sealed heads "
         "still in their chains, unchanged.",
         f"Signed by alice@firm with ED25519 key {key}.",
         f"Sealed digest: {read_seal(text, 'seal').digest}",
@@ -371,7 +373,7 @@ def test_the_memo_lists_the_seals_it_covers(seeded: Cli, alice: Path) -> None:
     memo = seeded("report", "--format", "md", now=FRI.format("10:30"))
     assert memo.code == 0, memo.err
     assert (
-        f"- Fri 2002-06-07 10:20 PDT, by alice: `{digest}`, signed with {key}; 3 heads, 5 events\n"
+        f"- Fri 2002-06-07 10:20 PDT, by alice: `{digest}`, signed with {key}; 4 heads, 5 events\n"
         in memo.out
     )
     assert "| Seal |" not in memo.out  # not a row of the corrections and other records

@@ -258,7 +258,8 @@ def history_command(app: App, purchaser: str | None, as_json: bool, deal_name: s
     if not entries:
         app.out(f"No events yet in {neutral(deal.slug)}.")
     else:
-        app.console().print(history_view(entries, deal.terms.zone))
+        console = app.console()
+        console.print(history_view(entries, deal.terms.zone, console.width), soft_wrap=True)
     if found.warning:
         click.echo(f"Warning: {neutral(found.warning)}", err=True)
 
@@ -299,7 +300,15 @@ def main(argv: list[str] | None = None) -> None:
                 "standard output is closed, so nothing could be shown; nothing done (send the "
                 "output to a file or /dev/null instead)"
             )
-        cli.main(args=args, prog_name="closing", standalone_mode=False)
+        try:
+            # click's own main turns a broken pipe into exit 1: invoked here, it stays an error
+            # of ours (141, as the README says).
+            cli._main_shell_completion({}, "closing")  # `_CLOSING_COMPLETE`: completes, exits
+            with cli.make_context("closing", list(args)) as context:
+                cli.invoke(context)
+        except click.exceptions.Exit as done:  # --help, --version
+            if done.exit_code:
+                sys.exit(done.exit_code)
         if sys.stdout is not None:
             sys.stdout.flush()
     except click.exceptions.Abort:
@@ -341,22 +350,39 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    except BrokenPipeError:
+    except BrokenPipeError as error:
         # The reader of the output went away (`closing history | head`): stop quietly, as a
-        # process killed by SIGPIPE would, with its exit code.
+        # process killed by SIGPIPE would, with its exit code (saying so if it recorded).
         _silence_stdout()
+        _said_recorded(error)
         sys.exit(ExitCode.BROKEN_PIPE)
     except OSError as error:
         if error.errno not in _OUTPUT_ERRORS:
             _internal(error, debug)
         _silence_stdout()
-        click.echo(
-            f"Error: cannot write the output: {neutral(error.strerror or str(error))}", err=True
-        )
+        if not _said_recorded(error):
+            click.echo(
+                f"Error: cannot write the output: {neutral(error.strerror or str(error))}",
+                err=True,
+            )
         sys.exit(ExitCode.USAGE)
     except Exception as error:
         _internal(error, debug)
     sys.exit(0)
+
+
+def _said_recorded(error: OSError) -> bool:
+    """A write whose confirmation could not be printed says it was recorded all the same."""
+    from closing.cli.app import RECORDED
+
+    if not RECORDED:
+        return False
+    click.echo(
+        f"Error: recorded {RECORDED[-1]}, but could not print the confirmation: "
+        f"{neutral(error.strerror or str(error))}",
+        err=True,
+    )
+    return True
 
 
 def _located(error: ClosingError) -> bool:
@@ -396,7 +422,9 @@ def _standard_streams() -> bool:
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
     for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        # "strict" by default; "surrogateescape" under the C locale (LC_ALL=C PYTHONUTF8=0),
+        # where it still fails on a check mark: either way, escapes instead of an error.
+        if isinstance(stream, io.TextIOWrapper) and stream.errors in ("strict", "surrogateescape"):
             stream.reconfigure(errors="backslashreplace")
     return closed
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import click
 
-from closing.cli.app import App, Seconds, pass_app
+from closing.cli.app import ROW_ID, App, Seconds, pass_app
 from closing.domain.errors import DatabaseError, UsageError
 from closing.domain.text import plural
 
@@ -269,7 +269,7 @@ def alerts_senders(app: App, as_json: bool) -> None:
 
 
 @alerts.command("dismiss")
-@click.argument("alert_id", metavar="ID", type=int)
+@click.argument("alert_id", metavar="ID", type=ROW_ID)
 @click.option("--reason", required=True, metavar="TEXT", help="What was done instead.")
 @click.option("--by", metavar="NAME", envvar="CLOSING_OPERATOR", help="Who dismisses it.")
 @pass_app
@@ -283,7 +283,7 @@ def alerts_dismiss(app: App, alert_id: int, reason: str, by: str | None) -> None
 
 
 @alerts.command("retry")
-@click.argument("alert_id", metavar="ID", type=int)
+@click.argument("alert_id", metavar="ID", type=ROW_ID)
 @pass_app
 def alerts_retry(app: App, alert_id: int) -> None:
     """Send an alert again where its delivery failed or was dismissed."""

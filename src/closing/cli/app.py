@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
@@ -24,6 +28,44 @@ if TYPE_CHECKING:
 
 
 PIPED_WIDTH = 400  # the widest board a pipe gets
+# A row id typed on the command line: a positive 64-bit integer (20 digits would overflow the
+# database's integer: refused as a usage error instead).
+ROW_ID = click.IntRange(1, 2**63 - 1)
+
+# What this process recorded, as its confirmation names it: if the confirmation cannot be
+# printed (a full disk, a closed pipe), the error still says the event was recorded.
+RECORDED: list[str] = []
+
+
+@contextmanager
+def replacing(path: Path, exclusive: bool = False) -> Iterator[BinaryIO]:
+    """A file written whole or not at all (`-o`): the bytes go to a temporary file in the same
+    folder, synced, then renamed over `path` (`exclusive`: only when there is none), so a full
+    disk or a failure half-way leaves the old file as it was and no partial one."""
+    folder = path.parent
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
+    mask = os.umask(0)
+    os.umask(mask)
+    try:
+        os.fchmod(descriptor, 0o666 & ~mask)  # as a plain open() would have made it
+        with os.fdopen(descriptor, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        if exclusive:
+            os.link(temporary, path)  # FileExistsError when there is one: never overwritten
+            os.unlink(temporary)
+        else:
+            os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _broken_pipe() -> None:
+    """Rich's own answer to a reader gone away is exit 1; ours is the README's 141 (`main`)."""
+    raise BrokenPipeError(32, "Broken pipe")
 
 
 class App:
@@ -70,9 +112,11 @@ class App:
         if stderr not in self._consoles:
             from rich.console import Console
 
-            self._consoles[stderr] = Console(
+            console = Console(
                 stderr=stderr, highlight=False, soft_wrap=False, _environ=terminal_environ()
             )
+            console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
+            self._consoles[stderr] = console
         return self._consoles[stderr]
 
     def fitted(self, draw: Callable[[int], RenderableType]) -> RenderableType:

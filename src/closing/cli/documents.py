@@ -10,7 +10,15 @@ from typing import Any
 
 import click
 
-from closing.cli.app import App, by_option, checked, deal_option, for_whom, pass_app
+from closing.cli.app import (
+    App,
+    by_option,
+    checked,
+    deal_option,
+    for_whom,
+    pass_app,
+    replacing,
+)
 from closing.domain.errors import UsageError
 from closing.domain.mark_commands import FORMS
 from closing.domain.text import MAX_TEXT, neutral, plural
@@ -150,7 +158,7 @@ def get(
 
     page, content = file_bytes(app.existing_database, deal_name, party, document, signatory)
     try:
-        with output.open("wb" if force else "xb") as out:
+        with replacing(output, exclusive=not force) as out:
             out.write(content)
     except FileExistsError:
         raise UsageError(f"{neutral(str(output))} exists; give another -o or --force") from None
@@ -271,35 +279,38 @@ def binder(
     tabs = [Tab(n, f.copy, f.page, f.write_to) for n, f in enumerate(found.files, start=1)]
     memo_pdf = render_memo(memo, "pdf")[0]
     gc.collect()  # the memo's layout, gone before the files come in
+    if output.exists() and not force:
+        raise UsageError(f"{neutral(str(output))} exists; give another -o or --force")
+    pages = 0
     try:
-        out = output.open("wb" if force else "xb")
+        with replacing(output, exclusive=not force) as out:  # whole, or the old file kept
+            if kind == "zip":
+                binder_zip(tabs, memo_pdf, out)
+            else:
+                e = html.escape
+                documents = len({(t.copy.document.id, t.copy.party.id) for t in tabs})
+                cover = (
+                    f"<h1>{e(memo.title)}</h1><p>Closing set of {e(memo.company)}</p>"
+                    f"<p>As of {e(memo.as_of)}; {plural(len(tabs), 'file')} in "
+                    f"{plural(documents, 'document')}.</p>"
+                    f"<p>Record digest <code>{memo.digest}</code></p>"
+                )
+                seals = [f"{s.when} by {s.by}: {s.digest} ({s.signed})" for s in memo.seals]
+                check = found.check
+                integrity = Integrity(
+                    check.digest, check.heads, check.events, found.verified_at, seals
+                )
+                pages = binder_pdf(cover, memo_pdf, tabs, integrity, out)
     except FileExistsError:
         raise UsageError(f"{neutral(str(output))} exists; give another -o or --force") from None
     except OSError as error:
         raise UsageError(f"cannot write {neutral(str(output))}: {error.strerror}") from None
-    with out:
-        if kind == "zip":
-            binder_zip(tabs, memo_pdf, out)
-            app.out(
-                f"Wrote the closing set of {memo.slug} to {neutral(str(output))} "
-                f"(zip, {plural(len(tabs), 'file')})."
-            )
-            return
-        e = html.escape
-        cover = (
-            f"<h1>{e(memo.title)}</h1><p>Closing set of {e(memo.company)}</p>"
-            f"<p>As of {e(memo.as_of)}; {plural(len(tabs), 'file')} in "
-            f"{plural(len({(t.copy.document.id, t.copy.party.id) for t in tabs}), 'document')}.</p>"
-            f"<p>Record digest <code>{memo.digest}</code></p>"
-        )
-        seals = [f"{s.when} by {s.by}: {s.digest} ({s.signed})" for s in memo.seals]
-        check = found.check
-        integrity = Integrity(check.digest, check.heads, check.events, found.verified_at, seals)
-        pages = binder_pdf(cover, memo_pdf, tabs, integrity, out)
-    app.out(
-        f"Wrote the closing set of {memo.slug} to {neutral(str(output))} "
-        f"(PDF, {plural(pages, 'page')}, {plural(len(tabs), 'file')})."
+    what = (
+        f"zip, {plural(len(tabs), 'file')}"
+        if kind == "zip"
+        else f"PDF, {plural(pages, 'page')}, {plural(len(tabs), 'file')}"
     )
+    app.out(f"Wrote the closing set of {memo.slug} to {neutral(str(output))} ({what}).")
 
 
 COMMANDS.append(binder)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from closing.cli.app import (
+    RECORDED,
     App,
     by_option,
     checked,
@@ -142,6 +143,9 @@ def say_recorded(app: App, verb: str, recorded: Recorded) -> None:
     event = recorded.event
     party = recorded.purchaser
     name = neutral(party.name)  # data: shown as text, whatever an older closing stored
+    RECORDED.append(
+        f"{neutral(f'{event.kind} {event.step}'.rstrip())} for {name} (event id {event.id})"
+    )
     actor = neutral(event.who)
     zone = recorded.deal.terms.zone
     extra = f" ({format_money(event.amount)})" if event.amount is not None else ""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from closing.cli.app import App, deal_option, local_time, pass_app
+from closing.cli.app import App, deal_option, local_time, pass_app, replacing
 from closing.domain.errors import RecordBrokenError, UsageError
 from closing.domain.text import neutral, plural
 
@@ -45,7 +45,8 @@ def _format(given: str | None, output: str | None, allowed: dict[str, str], defa
 def _write(output: str, data: bytes) -> None:
     """Write the file (everything is rendered before: a failure leaves no half-written memo)."""
     try:
-        Path(output).write_bytes(data)
+        with replacing(Path(output)) as out:  # the old file survives a failure
+            out.write(data)
     except OSError as error:
         raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
 

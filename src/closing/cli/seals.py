@@ -11,7 +11,9 @@ from typing import Any
 import click
 
 from closing.cli.app import App, deal_option, for_whom, pass_app
+from closing.domain.chain import Break
 from closing.domain.errors import RecordBrokenError, UsageError
+from closing.domain.facts import FACTS
 from closing.domain.text import neutral, plural
 
 HEADS_SHOWN = 20
@@ -57,9 +59,12 @@ def verify(app: App, /, deal: str | None, deal_name: str | None, as_json: bool, 
             }
         )
     elif broken is None:
+        chains = len([party for party in result.heads if party != FACTS])
         app.out(
             f"The event log of {result.deal.slug} holds: {plural(result.events, 'event')} in "
-            f"{plural(len(result.heads), 'chain')}.\nRecord digest: {result.digest}\nHeads:"
+            f"{plural(chains, 'chain')}, and every fact stands as recorded "
+            f"({plural(result.lengths.get(FACTS, 0), 'entry', 'entries')}).\n"
+            f"Record digest: {result.digest}\nHeads:"
         )
         shown = list(result.heads.items())
         for party, head in shown[:HEADS_SHOWN]:
@@ -67,13 +72,17 @@ def verify(app: App, /, deal: str | None, deal_name: str | None, as_json: bool, 
         if len(shown) > HEADS_SHOWN:
             app.out(f"  ... and {len(shown) - HEADS_SHOWN:,} more (closing verify --json)")
     if broken is not None:
-        event = f"event #{broken.seq} of {broken.party.lstrip('@')}"
-        if broken.event_id is not None:
-            event += f" (id {broken.event_id})"
-        raise RecordBrokenError(
-            f"the event log of {result.deal.slug} does not hold: {event} is {broken.what}: "
-            f"{broken.detail}"
-        )
+        raise RecordBrokenError(broken_text(result.deal.slug, broken))
+
+
+def broken_text(slug: str, broken: Break) -> str:
+    """What `verify` says of the first break: an event of a chain, or a fact."""
+    if broken.party == FACTS:
+        return f"the record of {slug} does not hold: {broken.what}: {broken.detail}"
+    event = f"event #{broken.seq} of {broken.party.lstrip('@')}"
+    if broken.event_id is not None:
+        event += f" (id {broken.event_id})"
+    return f"the event log of {slug} does not hold: {event} is {broken.what}: {broken.detail}"
 
 
 @click.command()
@@ -112,7 +121,8 @@ def seal(app: App, deal: str | None, deal_name: str | None, key: Path, output: P
     )
     app.out(
         f"Sealed {done.seal.deal}: {plural(done.seal.events, 'event')} in "
-        f"{plural(len(done.seal.heads), 'chain')}, signed with {done.key}.\n"
+        f"{plural(len([h for h in done.seal.heads if h.party != FACTS]), 'chain')} and the record "
+        f"of facts, signed with {done.key}.\n"
         f"Record digest: {done.seal.digest}\n"
         f"Wrote {neutral(str(done.path))} and {neutral(str(done.signature))}."
     )
@@ -136,10 +146,7 @@ def verify_seal(
     slug = found.log.deal.slug
     problem = None
     if broken is not None:
-        problem = (
-            f"the event log of {slug} does not hold: event #{broken.seq} of "
-            f"{broken.party.lstrip('@')} is {broken.what}: {broken.detail}"
-        )
+        problem = broken_text(slug, broken)
     elif gone is not None:
         head, what = gone
         problem = (

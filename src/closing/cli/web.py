@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from closing.cli.app import App, deal_option, for_whom, pass_app
+from closing.cli.app import ROW_ID, App, deal_option, for_whom, pass_app
 from closing.domain.errors import DatabaseError, UsageError
 from closing.domain.text import neutral, plural
 
@@ -39,7 +39,7 @@ def audience(record: ShareRecord) -> str:
 @click.argument("who", required=False, metavar="team|PURCHASER")
 @deal_option
 @click.option("--list", "show_list", is_flag=True, help="List the deal's links (tokens masked).")
-@click.option("--revoke", type=int, metavar="ID", help="Revoke link ID; it answers 404 at once.")
+@click.option("--revoke", type=ROW_ID, metavar="ID", help="Revoke link ID; it answers 404 at once.")
 @click.option(
     "--url",
     envvar="CLOSING_WEB_URL",
@@ -49,7 +49,11 @@ def audience(record: ShareRecord) -> str:
 )
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="closing serve's --host.")
 @click.option(
-    "--port", default=DEFAULT_PORT, show_default=True, type=int, help="closing serve's --port."
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="closing serve's --port.",
 )
 @click.option(
     "--read-only",
@@ -137,7 +141,13 @@ def share(
     show_default=True,
     help="Address to listen on; anything but 127.0.0.1 exposes the board beyond this machine.",
 )
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port.")
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0: any free one, printed).",
+)
 @click.option(
     "--poll",
     default=0.3,
@@ -194,6 +204,7 @@ def serve(
             f"cannot listen on {host}:{port}: {reason}; choose another --port or --host"
         ) from None
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s", level="INFO")
+    port = sock.getsockname()[1]  # the port it got (--port 0: the system chose it)
     where = base_url(None, host, port)
     app.out(f"Serving the board of {live.slug} at {where}/b/<token> (Ctrl-C to stop).")
     app.out("Links: closing share team, closing share PURCHASER; list them: closing share --list")

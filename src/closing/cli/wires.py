@@ -232,7 +232,7 @@ def show_import(app: App, result: ImportResult) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from closing.domain.money import format_money
+    from closing.domain.money import format_amount
 
     console = app.console()
     bank_file = result.file
@@ -258,10 +258,14 @@ def show_import(app: App, result: ImportResult) -> None:
             if row.status == "recorded" and row.purchaser is not None:
                 what = row.purchaser.slug + (" (part)" if row.partial else "")
             else:
-                what = {"left": "LEFT", "already imported": "seen before"}.get(row.status, "")
+                what = {
+                    "left": "LEFT",
+                    "already imported": "seen before",
+                    "conflict": "CONFLICT",
+                }.get(row.status, "")
             table.add_row(  # a bank file is data: Text, and neutral
                 Text(neutral(row.entry.bank_reference)),
-                Text(format_money(row.entry.amount)),
+                Text(neutral(format_amount(row.entry.amount, row.entry.currency))),
                 Text(neutral(row.entry.ordering_customer or "")),
                 Text(neutral(what)),
                 Text(neutral(row.reason)),
@@ -289,6 +293,12 @@ def show_import(app: App, result: ImportResult) -> None:
     parts.append(f"{left} left for a person")
     if again:
         parts.append(f"{again} imported before")
+    conflicts = result.count("conflict")
+    if conflicts:
+        parts.append(
+            f"{plural(conflicts, 'conflict')} (a bank reference imported before with other "
+            "content: kept for a person, see closing wires list)"
+        )
     skipped = [
         plural(result.other_accounts, "credit") + " to another account"
         if result.other_accounts
@@ -347,7 +357,7 @@ def match_command(
 @pass_app
 def list_command(app: App, as_json: bool, deal_name: str | None) -> None:
     """Every imported credit and what became of it."""
-    from closing.domain.money import format_money, money_text
+    from closing.domain.money import format_amount, money_text
     from closing.domain.timefmt import local
     from closing.services.wires import credits
     from closing.views.status_document import iso
@@ -392,11 +402,13 @@ def list_command(app: App, as_json: bool, deal_name: str | None) -> None:
         what = (
             f"recorded for {purchaser.name} (event #{number})"
             if credit.status == "recorded" and purchaser is not None
+            else f"CONFLICT: {credit.reason}"
+            if credit.status == "conflict"
             else "LEFT for a person"
         )
         lines.append(
             neutral(
-                f"{credit.bank_reference}  {format_money(credit.amount)}  "
+                f"{credit.bank_reference}  {format_amount(credit.amount, credit.currency)}  "
                 f"{credit.value_date or ''}  {credit.ordering_customer or '(no name)'}: {what}"
             )
             + "\n"

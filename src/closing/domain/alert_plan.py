@@ -191,7 +191,7 @@ def plan_alerts(
             if ready:
                 latest = ready[-1]
                 received = standing.received(step.id) if standing else Decimal(0)
-                required = [done[need].recorded_at for need in step.requires if need in done]
+                required = [done[need].logged_at for need in step.requires if need in done]
                 due.append(
                     DueAlert(
                         party,

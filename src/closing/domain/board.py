@@ -222,6 +222,7 @@ def step_status(
     received = standing.received(step_id) if step.payment is not False else None
     if state == DONE:
         mark = standing.done[step_id]
+        deadline = deal.judged.get(mark.id or 0, deadline)  # as judged, if a reload moved it
         late = int((mark.occurred_at - deadline).total_seconds())
         return StepStatus(
             step_id,

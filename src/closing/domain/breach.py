@@ -81,7 +81,7 @@ def _was_done_before(needed: str, mark: Event, party: Party) -> bool:
         return before.occurred_at <= mark.occurred_at
     # Done when the mark was recorded, reversed in the world only afterwards: not out of order.
     reversal = party.reversed.get(needed)
-    return reversal is not None and reversal.recorded_at > mark.recorded_at
+    return reversal is not None and reversal.logged_at > mark.logged_at
 
 
 def mark_flags(

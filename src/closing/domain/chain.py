@@ -28,6 +28,7 @@ GENESIS = "0" * 64
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 VERSION = "closing-event/1"  # an event whose actor was typed (before migration 0008)
 VERSION_2 = "closing-event/2"  # an authenticated actor, and for whom it acted
+VERSION_3 = "closing-event/3"  # ... recorded in a rehearsal: the rehearsal clock's time too
 
 
 def _moment(value: datetime) -> str:
@@ -46,8 +47,9 @@ def event_hash(deal_slug: str, party_slug: str, event: Event, prev_hash: str) ->
     the event before it in the same chain. An event with an authenticated actor is hashed in the
     second form, which covers `on_behalf_of` too: marking an authenticated event self-declared
     (or the other way round) breaks the chain like any other change."""
+    rehearsal = event.rehearsal_at
     content: list[object] = [
-        VERSION if event.actor_declared else VERSION_2,
+        VERSION if event.actor_declared else VERSION_2 if rehearsal is None else VERSION_3,
         deal_slug,
         party_slug,
         event.seq,
@@ -65,6 +67,8 @@ def event_hash(deal_slug: str, party_slug: str, event: Event, prev_hash: str) ->
     ]
     if not event.actor_declared:
         content.append(event.on_behalf_of)
+    if rehearsal is not None:
+        content.append(_moment(rehearsal))
     return hashlib.sha256(canonical(content)).hexdigest()
 
 

@@ -86,16 +86,24 @@ def clock_from_env(environ: dict[str, str] | None = None) -> Clock:
     at = parse_instant(instant, "CLOSING_NOW")
     if not epoch:
         return FixedClock(at)
-    try:
-        start = float(epoch)
-        if not 0 <= start <= 1e11:  # NaN and infinity fail this too
-            raise ValueError(epoch)
-        return RunningClock(at, start)
-    except ValueError:
+    digits = epoch.strip()
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 11:  # 1e3, -5, 1.5: no
         raise UsageError(
-            f"CLOSING_NOW '{shortened(text, 60)}': after @ comes the Unix time at which the clock "
-            "read that instant, like 2002-06-07T16:59:50-07:00@1764086400"
-        ) from None
+            f"CLOSING_NOW '{shortened(text, 60)}': after @ comes the Unix time (whole seconds) at "
+            "which the clock read that instant, like 2002-06-07T16:59:50-07:00@1764086400"
+        )
+    clock = RunningClock(at, int(digits))
+    try:
+        reading = clock.now()
+        local = reading.astimezone(at.tzinfo).year
+    except OverflowError:  # before year 1 or after 9999
+        reading, local = at.replace(year=1), 1
+    if not FIRST_YEAR <= reading.year <= LAST_YEAR or not FIRST_YEAR <= local <= LAST_YEAR:
+        raise UsageError(
+            f"CLOSING_NOW '{shortened(text, 60)}' reads {reading:%Y-%m-%d} now, out of range; "
+            f"the clock must stay in the years {FIRST_YEAR} to {LAST_YEAR}"
+        )
+    return clock
 
 
 # A time the operator typed: an instant when it has an offset, else a wall-clock date and time or

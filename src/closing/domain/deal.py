@@ -40,15 +40,25 @@ class Deal:
     _practical: dict[tuple[str, datetime, str, tuple[str, ...]], datetime] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # A mark judged against a deadline a reload (--accept-changes) has since moved: its event id
+    # -> that deadline, which the board keeps for it (late stays late).
+    judged: Mapping[int, datetime] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_stored(
-        cls, id: int, slug: str, terms_json: str, closures_json: str, created_at: datetime
+        cls,
+        id: int,
+        slug: str,
+        terms_json: str,
+        closures_json: str,
+        created_at: datetime,
+        judged: Mapping[int, datetime] | None = None,
     ) -> Deal:
-        """A Deal from what the database keeps: the terms as JSON and the calendar snapshot."""
+        """A Deal from what the database keeps: the terms as JSON, the calendar snapshot, and
+        the deadlines marks were judged against before a reload moved them."""
         terms = read_terms(terms_json)
         book = CalendarBook(terms.business_days.extra_closures, closures_json)
-        return cls(id, slug, terms, book, created_at)
+        return cls(id, slug, terms, book, created_at, judged=judged or {})
 
     @cached_property
     def purchaser_steps(self) -> list[StoredStep]:

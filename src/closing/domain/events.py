@@ -158,6 +158,15 @@ class Event(NamedTuple):
     # The actor is text someone typed, not an identity the system authenticated: events recorded
     # before closing knew who its operators were (migration 0008).
     actor_declared: bool = False
+    # The rehearsal clock's time (`CLOSING_NOW`) when the event was recorded in a rehearsal or
+    # a replay; `recorded_at` is always the machine's (the database server's on PostgreSQL).
+    rehearsal_at: datetime | None = None
+
+    @property
+    def logged_at(self) -> datetime:
+        """When the event joined the deal's timeline: the rehearsal clock's time in a rehearsal,
+        else the machine's. What the board, history and memo order and filter by."""
+        return self.rehearsal_at or self.recorded_at
 
     @property
     def who(self) -> str:

@@ -1,8 +1,6 @@
-"""The binder export's rows: every event of the record (then every load of the deal file) with all
-its fields, money as exact strings, times ISO 8601 with the deal's offset, account numbers in
-evidence and notes masked.
-
-Pure: `closing.views.export` writes the rows as CSV or JSON.
+"""The binder export's rows: every event of the record (then every load of the deal file, then
+the record of facts) with all its fields, money as exact strings, times ISO 8601 with the deal's
+offset, account numbers in evidence and notes masked.
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ EXPORT_FIELDS = (
     "step",
     "occurred_at",
     "recorded_at",
+    "rehearsal_at",
     "actor",
     "on_behalf_of",
     "actor_declared",
@@ -61,6 +60,9 @@ def export_rows(record: DealRecord) -> list[dict[str, str | int | None]]:
                 "step": event.step or None,
                 "occurred_at": event.occurred_at.astimezone(zone).isoformat(),
                 "recorded_at": event.recorded_at.astimezone(zone).isoformat(),
+                "rehearsal_at": None
+                if event.rehearsal_at is None
+                else event.rehearsal_at.astimezone(zone).isoformat(),
                 "actor": event.actor,
                 "on_behalf_of": event.on_behalf_of,
                 "actor_declared": event.actor_declared,
@@ -88,6 +90,28 @@ def export_rows(record: DealRecord) -> list[dict[str, str | int | None]]:
                 "evidence_kind": "sha256",
                 "evidence": revision.source_sha256,
                 "note": "; ".join(revision.changes),
+            }
+        )
+    for fact in record.facts:  # the record of facts: each stored fact's hash as written
+        if fact.hash is None:
+            continue
+        at = fact.recorded_at.astimezone(zone).isoformat()
+        rows.append(
+            dict.fromkeys(EXPORT_FIELDS)
+            | {
+                "id": fact.seq,
+                "record": "fact",
+                "party": "facts",
+                "party_name": "Record of facts",
+                "seq": fact.seq,
+                "kind": fact.table,
+                "step": fact.key,
+                "occurred_at": at,
+                "recorded_at": at,
+                "evidence_kind": "sha256",
+                "evidence": fact.row_hash,
+                "prev_hash": fact.prev_hash,
+                "hash": fact.hash,
             }
         )
     return rows

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from closing.domain.bankfiles import Entry
 from closing.domain.events import Purchaser
-from closing.domain.money import format_money
+from closing.domain.money import DEAL_CURRENCY, format_money
 
 NAME_FITS = 85  # a name scoring this much (of 100) looks like the purchaser
 CLEAR_LEAD = 10  # with two candidates by name, the best must lead by this much
@@ -71,7 +71,7 @@ class Rules:
     tolerance: Decimal
     first_day: date
     last_day: date
-    currency: str = "USD"
+    currency: str = DEAL_CURRENCY
 
 
 class Proposal(NamedTuple):

@@ -30,6 +30,8 @@ from closing.domain.events import (
     WITHDRAW,
     Event,
 )
+from closing.domain.facts import FACTS
+from closing.domain.facts import head as fact_head
 from closing.domain.funds import Statement
 from closing.domain.lapse import lapse_line
 from closing.domain.machine import MARK
@@ -187,7 +189,7 @@ def build_memo(
     terms = deal.terms
     zone = terms.zone
     at = board.as_of
-    entries = [e for e in record.entries if e.event.recorded_at <= at]
+    entries = [e for e in record.entries if e.event.logged_at <= at]
     mask = Masker(account_numbers(deal, [row.purchaser for row in board.purchasers]))
     by_party: dict[int, list[Event]] = {}
     for entry in entries:
@@ -292,7 +294,7 @@ def build_memo(
         if event.kind in KNOWN_KINDS and event.kind not in CORRECTIONS:
             continue
         if event.kind == SEAL:
-            sealed_at = when(event.recorded_at, zone)
+            sealed_at = when(event.logged_at, zone)
             seals.append(SealLine(sealed_at, event.actor, event.evidence or "", event.note or ""))
             continue
         line = record_line(deal, entry, mask)
@@ -322,13 +324,19 @@ def build_memo(
         if revision.loaded_at <= at
     )
 
-    heads = _heads(record, entries)
+    heads = _heads(record, entries, at)
     taking = board.totals
     summary = [
         f"{taking.closed} of {taking.purchasers} purchaser{'s' if taking.purchasers != 1 else ''}"
         f" closed; {format_money(taking.amount_received)} of "
         f"{format_money(taking.purchase_price)} received.",
     ]
+    rehearsed = sum(1 for e in entries if e.event.rehearsal_at is not None)
+    if rehearsed:  # on the first page: what it records is a rehearsal's clock, not the world's
+        summary.append(
+            f"This memo records a rehearsal: {rehearsed:,} of its {len(entries):,} events were "
+            "recorded under a rehearsal clock (CLOSING_NOW), whose times it shows.",
+        )
     if board.company.steps:
         done = sum(1 for s in board.company.steps.values() if s.finished)
         summary.append(f"Company deliveries: {done} of {len(board.company.steps)} done.")
@@ -361,10 +369,11 @@ def build_memo(
         for row in rows
         if row.remediation
     )
+    chains = len([party for party in verified.heads if party != FACTS])
     integrity = (
         f"The event log was verified whole (closing verify) at {when(verified.at, zone)}: "
         f"{verified.events:,} event{'s' if verified.events != 1 else ''} in "
-        f"{len(verified.heads)} chain{'s' if len(verified.heads) != 1 else ''}."
+        f"{chains} chain{'s' if chains != 1 else ''}, and every stored fact stands as recorded."
     )
     return Memo(
         slug=terms.slug,
@@ -412,20 +421,22 @@ def build_memo(
     )
 
 
-def _heads(record: DealRecord, entries: Sequence[RecordEntry]) -> tuple[Head, ...]:
+def _heads(record: DealRecord, entries: Sequence[RecordEntry], at: datetime) -> tuple[Head, ...]:
     """Each chain's last event by the memo's moment, and its stored hash: with no --as-of, the
-    heads `closing verify` prints (the company's first, then Schedule 1's order)."""
+    heads `closing verify` prints (the company's first, then Schedule 1's order, then the record
+    of facts')."""
     last: dict[int, RecordEntry] = {}
     for entry in entries:
         found = last.get(entry.party.id)
         if found is None or entry.event.seq > found.event.seq:
             last[entry.party.id] = entry
     ordered = sorted(last.values(), key=lambda e: e.party.position)
+    facts = fact_head(record.facts, at)
     return tuple(
         Head(e.party.name, e.party.slug, e.party.slug.lstrip("@"), e.event.seq, e.hash or "")
         for e in ordered
         if e.hash
-    )
+    ) + (() if facts is None else (Head("Record of facts", FACTS, "facts", *facts),))
 
 
 def _exceptions(

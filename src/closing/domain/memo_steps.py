@@ -402,8 +402,8 @@ def _particulars(event: Event, mask: Masker, zone: ZoneInfo) -> list[str]:
         details.append(format_money(event.amount))
     if event.note:
         details.append(mask(event.note))
-    if event.recorded_at != event.occurred_at:
-        details.append(f"recorded {when(event.recorded_at, zone)}")
+    if event.logged_at != event.occurred_at:
+        details.append(f"recorded {when(event.logged_at, zone)}")
     return details
 
 
@@ -429,12 +429,14 @@ def record_line(deal: Deal, entry: RecordEntry, mask: Masker) -> RecordLine:
             title = event.step
     what = _WHAT.get(event.kind, event.kind.replace("_", " "))
     what = f"{title}: {what}" if title else what[:1].upper() + what[1:]
-    details = _particulars(event._replace(recorded_at=event.occurred_at), mask, zone)
+    details = _particulars(
+        event._replace(recorded_at=event.occurred_at, rehearsal_at=None), mask, zone
+    )
     return RecordLine(
         when(event.occurred_at, zone),
         entry.party.name,
         what,
         event.who,
         "; ".join(details),
-        when(event.recorded_at, zone),
+        when(event.logged_at, zone),
     )

@@ -116,6 +116,18 @@ def format_money(amount: Decimal) -> str:
     return f"{sign}${abs(amount).quantize(CENT):,}"
 
 
+DEAL_CURRENCY = "USD"  # the currency every price and payment of a deal is in
+
+
+def format_amount(amount: Decimal, currency: str) -> str:
+    """An amount in its own currency: `$450,000.00` in dollars, `EUR 450,000.00` otherwise (a
+    credit in another currency is never shown as dollars)."""
+    if currency == DEAL_CURRENCY:
+        return format_money(amount)
+    sign = "-" if amount < 0 else ""
+    return f"{currency} {sign}{abs(amount).quantize(CENT):,}"
+
+
 def money_text(amount: Decimal) -> str:
     """`1380000.00`: the JSON form, exact, cents always shown."""
     return str(amount.quantize(CENT))

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from closing.domain.deal import Deal
 from closing.domain.events import Event, Purchaser
+from closing.domain.facts import FactEntry
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,4 @@ class DealRecord:
     deal: Deal
     entries: list[RecordEntry]
     revisions: list[DealRevision]
+    facts: tuple[FactEntry, ...] = ()  # the record of facts, whose head joins the digest

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from closing.domain.deal import Deal
 from closing.domain.dealfile.schema import DealTerms, PurchaserSpec
+from closing.domain.events import Event, Purchaser
 from closing.domain.money import format_money
 from closing.domain.text import plural
 
@@ -143,3 +145,73 @@ def review(
                 "recorded as received"
             )
     return Review(changes, risky)
+
+
+SHOWN = 10  # judged deadlines listed one by one; the rest counted
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A change a recorded fact was judged against: in words, and the mark judged (whose
+    deadline, `before`, the board keeps for it once the change is accepted)."""
+
+    text: str
+    mark: Event | None = None
+    before: datetime | None = None
+
+
+def judged_changes(
+    old: Deal,
+    new: Deal,
+    parties: Sequence[tuple[Purchaser, Mapping[str, Event], Decimal]],
+    now: datetime,
+) -> list[Judged]:
+    """The changes a recorded fact was judged against, which a reload may not make silently:
+    a deadline of an open step that has passed (under the old terms or the new), a deadline a
+    recorded mark is late against under either (an on-time mark that stays on time is not
+    judged again), a payment's tolerance once money was recorded. `parties`
+    are each party with its done steps and what it has paid."""
+    found: list[Judged] = []
+    for party, done, paid in parties:
+        steps = new.terms.company_steps if party.is_company else new.terms.purchaser_steps
+        for step in steps:
+            try:
+                before_step = old.terms.step(step.id)
+            except KeyError:
+                continue
+            before = old.deadline(before_step, done, party)
+            after = new.deadline(step, done, party)
+            mark = done.get(step.id)
+            zone = new.step_zone(step, party)
+            judged = mark is not None and mark.occurred_at > min(before, after)  # late either way
+            if before != after and (judged or (mark is None and min(before, after) <= now)):
+                why = (
+                    f"the mark of {_moment(mark.occurred_at, zone)} was judged against it"
+                    if mark is not None
+                    else "it has passed"
+                )
+                text = (
+                    f"{party.name}: {step.id} due {_moment(before, zone)} -> "
+                    f"{_moment(after, zone)} ({why})"
+                )
+                found.append(Judged(text, mark, before))
+            if step.is_payment and paid and before_step.tolerance != step.tolerance:
+                found.append(
+                    Judged(
+                        f"{party.name}: {step.id} tolerance {format_money(before_step.tolerance)}"
+                        f" -> {format_money(step.tolerance)} after money was recorded"
+                    )
+                )
+    return found
+
+
+def judged_words(found: Sequence[Judged]) -> list[str]:
+    """The judged changes as a refusal lists them: the first few, and how many more."""
+    texts = [judged.text for judged in found]
+    if len(texts) > SHOWN:
+        texts = [*texts[:SHOWN], f"... and {len(texts) - SHOWN:,} more deadlines judged"]
+    return texts
+
+
+def _moment(value: datetime, zone: tzinfo) -> str:
+    return value.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")

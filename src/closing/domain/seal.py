@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from closing.domain.alert_plan import AlertText
-from closing.domain.chain import ChainedEvent, record_digest
+from closing.domain.chain import record_digest
 from closing.domain.errors import RecordBrokenError
 from closing.domain.events import SEAL, Event
 from closing.domain.terms import StoredTerms
@@ -113,18 +113,18 @@ def read_seal(text: str, where: str) -> Seal:
     return seal
 
 
-def first_gone(head: SealedHead, chain: Sequence[ChainedEvent]) -> str | None:
-    """None when the chain (as stored, in seq order) still holds the sealed head unchanged; else
-    what became of it."""
+def first_gone(head: SealedHead, chain: Sequence[tuple[int, str | None]]) -> str | None:
+    """None when the chain (each entry's seq and hash as stored, in seq order) still holds the
+    sealed head unchanged; else what became of it."""
     if head.seq == 0:
         return None
     if head.seq > len(chain):
         return f"the chain now ends at #{len(chain)}"
-    stored = chain[head.seq - 1]
-    if stored.event.seq != head.seq:
+    seq, stored = chain[head.seq - 1]
+    if seq != head.seq:
         return f"event #{head.seq} is missing"
-    if stored.hash != head.hash:
-        return f"event #{head.seq} now has hash {(stored.hash or 'none')[:12]}…"
+    if stored != head.hash:
+        return f"event #{head.seq} now has hash {(stored or 'none')[:12]}…"
     return None
 
 
@@ -176,7 +176,7 @@ def seal_notices(
         body = "\n".join(
             [
                 f"Deal: {neutral(terms.slug)} ({neutral(terms.title)})",
-                f"Sealed: {local(event.recorded_at, terms.zone)} by {neutral(event.actor)}",
+                f"Sealed: {local(event.logged_at, terms.zone)} by {neutral(event.actor)}",
                 f"Record digest: {neutral(event.evidence or '')}",
                 f"Seal: {neutral(event.note or '')}",
                 "Keep this message: the digest must match the seal file's "

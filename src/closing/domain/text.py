@@ -63,6 +63,14 @@ def neutral(value: object) -> str:
     return _neutral(text) if len(text) <= 256 else _neutral.__wrapped__(text)
 
 
+def neutral_value(value: object) -> object:
+    """What a template prints of a value (Jinja's `finalize`): text made `neutral`, markup the
+    template itself made (anything with `__html__`) and other values left as they are."""
+    if isinstance(value, str) and not hasattr(value, "__html__"):
+        return neutral(value)
+    return value
+
+
 def neutral_lines(value: str) -> str:
     """Like `neutral`, but the line breaks of a text made of several lines (an alert's body, a
     list of problems) stay line breaks; each line is neutral."""

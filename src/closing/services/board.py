@@ -112,5 +112,5 @@ def history(database: Database, deal_name: str | None, purchaser_text: str | Non
         warning = record_warning(connection, deal)
         numbers = log.event_numbers(connection, deal.id)
     entries = [HistoryEntry(purchasers[e.purchaser_id], e, numbers[e.id]) for e in events]
-    entries.sort(key=lambda entry: (entry.event.recorded_at, entry.event.id))
+    entries.sort(key=lambda entry: (entry.event.logged_at, entry.event.id))
     return History(deal, entries, warning)

@@ -17,12 +17,14 @@ from typing import Any
 from closing.domain import reloads
 from closing.domain.breach import schedule_notes
 from closing.domain.calendar import calendar_snapshot
+from closing.domain.deal import Deal
 from closing.domain.dealfile.load import DealFile, load_deal_file
 from closing.domain.dealfile.schema import DealTerms, PurchaserSpec
 from closing.domain.errors import DealFileError, Problem, RefusedError
 from closing.domain.events import (
     COMPANY_SLUG,
     REVISION,
+    Event,
     Purchaser,
     deal_event,
     on_behalf,
@@ -34,6 +36,7 @@ from closing.domain.text import plural
 from closing.store import deals as stored_deals
 from closing.store import events as log
 from closing.store.connection import Connection, Database
+from closing.store.facts import record_facts, require_facts
 from closing.store.identity import actor
 
 
@@ -153,10 +156,12 @@ def load_deal(
                 [(p.name, p.shares, p.purchase_price) for p in deal_file.purchasers],
                 terms.securities.common_stock.price_per_share,
             )
+            record_facts(connection, deal_id, now)
             return LoadResult(terms.slug, True, [], len(deal_file.purchasers), wired, notes)
         require(connection, stored.id, ADMIN, f"reload the deal file of {terms.slug}")
+        require_facts(connection, stored.id, f"reload the deal file of {terms.slug}")
         old_terms = DealTerms.model_validate_json(stored.terms_json)
-        checked = _review(connection, stored.id, old_terms, deal_file)
+        checked, judged = _review(connection, stored.id, old_terms, deal_file, now)
         risky = checked.risky + _details_conflicts(connection, stored.id, deal_file)
         if risky and not accept_changes:
             listed = "".join(f"\n  - {item}" for item in risky)
@@ -193,25 +198,55 @@ def load_deal(
                 _record_revision(
                     connection, stored.id, company, changes, risky, now, on_behalf_of, host
                 )
+            stored_deals.keep_judgements(
+                connection,
+                stored.id,
+                [(j.mark.id, j.before) for j in judged if j.mark and j.mark.id and j.before],
+                now,
+            )
+        record_facts(connection, stored.id, now)
         return LoadResult(terms.slug, False, changes, len(deal_file.purchasers), wired)
 
 
 def _review(
-    connection: Connection, deal_id: int, old: DealTerms, deal_file: DealFile
-) -> reloads.Review:
+    connection: Connection, deal_id: int, old: DealTerms, deal_file: DealFile, now: datetime
+) -> tuple[reloads.Review, list[reloads.Judged]]:
+    """What the reload changes, which changes need --accept-changes, and the marks whose
+    deadlines it moves."""
     machine = machine_for(old)
     events = log.events_by_party(connection, deal_id)
     stored = []
-    for row in stored_deals.parties(connection, deal_id, active_only=True)[0]:
+    judged: list[tuple[Purchaser, dict[str, Event], Decimal]] = []
+    purchasers, company = stored_deals.parties(connection, deal_id, active_only=True)
+    for row in purchasers:
         history = events.get(row.id, [])
         try:
-            paid = replay(machine, history).amount_received if history else Decimal(0)
+            standing = replay(machine, history)
+            paid = standing.amount_received if history else Decimal(0)
+            judged.append((row, dict(standing.done), paid))
         except Refusal:
             paid = Decimal(0)
         stored.append(
             reloads.StoredPurchaser(row.slug, row.name, row.purchase_price, len(history), paid)
         )
-    return reloads.review(old, deal_file.terms, stored, deal_file.purchasers)
+    if company is not None:
+        try:
+            standing = replay(machine_for(old, company=True), events.get(company.id, []))
+            judged.append((company, dict(standing.done), Decimal(0)))
+        except Refusal:
+            pass
+    found = reloads.review(old, deal_file.terms, stored, deal_file.purchasers)
+    before = stored_deals.deal_by_id(connection, deal_id)
+    after = Deal.from_stored(
+        deal_id,
+        before.slug,
+        deal_file.terms.model_dump_json(),
+        _snapshot(deal_file),
+        before.created_at,
+    )
+    marks = reloads.judged_changes(before, after, judged, now)
+    found.risky.extend(reloads.judged_words(marks))
+    return found, marks
 
 
 def _record_revision(

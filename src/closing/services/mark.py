@@ -22,6 +22,7 @@ from closing.store import deals as stored_deals
 from closing.store import events as log
 from closing.store import wires
 from closing.store.connection import Connection, Database
+from closing.store.facts import fact_table, require_facts
 from closing.store.identity import actor
 
 
@@ -106,6 +107,7 @@ def _gate_payment(
     carries."""
     if not step.is_payment:
         return None
+    require_facts(connection, deal.id, what, fact_table("wire_instructions"))
     return payment_gate(
         wires.wire_status_of(connection, deal.id), request.unverified_instructions_ok, what
     )

@@ -11,6 +11,7 @@ from closing.services.deals import open_deal
 from closing.store import deals as stored_deals
 from closing.store import events as log
 from closing.store.connection import Database
+from closing.store.facts import fact_entries
 
 
 def deal_record(database: Database, deal_name: str | None) -> DealRecord:
@@ -29,5 +30,6 @@ def deal_record(database: Database, deal_name: str | None) -> DealRecord:
             DealRevision(load.loaded_at, load.source_sha256, tuple(json.loads(load.changes)))
             for load in stored_deals.deal_revisions(connection, deal.id)
         ]
+        facts = tuple(fact_entries(connection, deal.id))
     entries.sort(key=lambda entry: entry.event.id)
-    return DealRecord(deal, entries, revisions)
+    return DealRecord(deal, entries, revisions, facts)

@@ -15,6 +15,7 @@ from closing.domain.team import ADMIN
 from closing.services.deals import find_purchaser, open_deal
 from closing.services.team import require
 from closing.store.connection import Database
+from closing.store.facts import fact_table, record_facts
 from closing.store.identity import actor_shown
 from closing.store.shares import insert_share, revoke_share, share_by_id, shares_of
 
@@ -60,6 +61,7 @@ def create_share(
             created_by=actor_shown(connection, on_behalf_of),
             can_act=purchaser_id is not None and not read_only,
         )
+        record_facts(connection, deal.id, now, fact_table("share"))
         record = share_by_id(connection, share_id)
     assert record is not None
     return NewShare(record, token, deal)
@@ -82,6 +84,7 @@ def revoke(
         require(connection, record.deal_id, ADMIN, f"revoke share link #{share_id}")
         if not revoke_share(connection, share_id, now, actor_shown(connection, on_behalf_of)):
             raise RefusedError(f"share link #{share_id} was already revoked")
+        record_facts(connection, record.deal_id, now, fact_table("share"))
         revoked = share_by_id(connection, share_id)
     assert revoked is not None
     return revoked

@@ -18,6 +18,7 @@ from closing.services.deals import open_deal
 from closing.store import deals as deal_store
 from closing.store import events as event_store
 from closing.store.connection import Connection, Database
+from closing.store.facts import fact_table, record_facts
 from closing.store.identity import actor
 from closing.store.team import grant_database_role, put_member, team_of
 
@@ -132,3 +133,4 @@ def _record(
         company, seq + 1, TEAM, now, who, host, note, on_behalf_of=on_behalf(who, on_behalf_of)
     )
     event_store.append_event(connection, deal.id, deal.slug, company, event, head)
+    record_facts(connection, deal.id, now, fact_table("team_member"))

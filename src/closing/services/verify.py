@@ -1,7 +1,9 @@
 """`closing verify`: recompute every chain of the deal's event log (`closing.domain.chain`),
-check each ends where its party's head says, and record the outcome (the board warns of a failed
-one); the heads and the record's digest prove the record later, and so does a seal of them
-(`closing verify --seal`): every head it pinned must still be in its chain, unchanged."""
+check each ends where its party's head says, check every stored fact against the record of
+facts (`closing.domain.facts`: the terms, Schedule 1, wire instructions, credits, links), and
+record the outcome (the board warns of a failed one); the heads and the record's digest prove
+the record later, and so does a seal of them (`closing verify --seal`): every head it pinned
+must still be in its chain, unchanged."""
 
 from __future__ import annotations
 
@@ -15,11 +17,14 @@ from closing.domain.deal import Deal
 from closing.domain.documents import read_attachment
 from closing.domain.errors import RecordBrokenError
 from closing.domain.events import ATTACH
+from closing.domain.facts import FACTS, adopting, check_facts
+from closing.domain.facts import head as fact_head
 from closing.domain.seal import Seal, SealedHead, first_gone
 from closing.services.deals import open_deal
 from closing.store import events as log
 from closing.store import files
 from closing.store.connection import Connection, Database
+from closing.store.facts import LABELS, current_facts, fact_entries, record_facts
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,18 @@ def verify_log(
                 heads[chain.party] = chain.events[-1].hash or ""
                 lengths[chain.party] = chain.events[-1].event.seq
         broken = broken or _file_break(connection, stored)
-        gone = None if seal is None else _first_gone(seal, stored)
+        facts = fact_entries(connection, deal.id)
+        if adopting(facts):  # a deal loaded before facts were kept: they stand as they are
+            record_facts(connection, deal.id, now)
+            facts = fact_entries(connection, deal.id)
+        current = current_facts(connection, deal.id)
+        broken = broken or check_facts(deal.slug, facts, current, LABELS)
+        last = fact_head(facts)
+        if last is not None:
+            lengths[FACTS], heads[FACTS] = last
+        chained = {chain.party: [(c.event.seq, c.hash) for c in chain.events] for chain in stored}
+        chained[FACTS] = [(e.seq, e.hash) for e in facts if e.hash]
+        gone = None if seal is None else _first_gone(seal, chained)
         detail = (
             f"{broken.party} #{broken.seq}: {broken.what}: {broken.detail}"
             if broken is not None
@@ -104,9 +120,10 @@ def _file_break(connection: Connection, stored: list[log.Chain]) -> Break | None
     return None
 
 
-def _first_gone(seal: Seal, stored: list[log.Chain]) -> tuple[SealedHead, str] | None:
+def _first_gone(
+    seal: Seal, chains: dict[str, list[tuple[int, str | None]]]
+) -> tuple[SealedHead, str] | None:
     """The first of the seal's heads no longer in its chain, unchanged, and what became of it."""
-    chains = {chain.party: chain.events for chain in stored}
     for head in seal.heads:
         chain = chains.get(head.party)
         what = "its party is gone" if chain is None else first_gone(head, chain)

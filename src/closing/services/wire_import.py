@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
+from hashlib import sha256
 from typing import NamedTuple
 
-from closing.domain.bankfiles import CREDIT, BankFile, Entry
+from closing.domain.bankfiles import CREDIT, BankFile, Entry, stored_reference
 from closing.domain.deal import Deal
 from closing.domain.errors import RefusedError
 from closing.domain.events import Event, Purchaser, Standing, on_behalf, replay, who_text
 from closing.domain.marking import MarkRequest, decide_mark
 from closing.domain.matching import Owed, Proposal, Rules, match_credits
-from closing.domain.money import format_money
+from closing.domain.money import format_money, money_text
 from closing.domain.proposals import wire_report
 from closing.domain.team import MONEY
 from closing.domain.terms import StoredStep
@@ -31,9 +33,12 @@ from closing.store import deals as deal_store
 from closing.store import events as event_store
 from closing.store import wires
 from closing.store.connection import Connection
+from closing.store.facts import fact_table, record_facts, require_facts
 from closing.store.identity import actor
 
 WINDOW_AFTER = 5  # business days after the closing date that a wire still counts as the deal's
+
+_MONEY_FACTS = fact_table("wire_instructions") + fact_table("bank_credit")
 
 
 class ImportRow(NamedTuple):  # a tuple: an import makes one per credit, tens of thousands
@@ -104,6 +109,7 @@ def import_on(
     if apply:
         require(connection, deal.id, MONEY, f"record wires from {bank_file.name}")
     step = payment_step(deal)
+    require_facts(connection, deal.id, f"import {bank_file.name}", _MONEY_FACTS)
     status = wires.wire_status_of(connection, deal.id)
     verified = status.verified_version
     if verified is None:
@@ -124,16 +130,8 @@ def import_on(
         result.disbursements = match_debits(
             connection, deal, bank_file, result.accounts, apply, host, now
         )
-    known = wires.known_references(connection, deal.id, [e.bank_reference for e in credits])
-    fresh: list[Entry] = []
-    seen: set[str] = set()
-    for entry in credits:
-        if entry.bank_reference in known or entry.bank_reference in seen:
-            result.rows.append(ImportRow(entry, "already imported", "imported before"))
-        else:
-            seen.add(entry.bank_reference)
-            fresh.append(entry)
-    if not fresh:
+    fresh, conflicts = _sort_out(connection, deal.id, credits, result)
+    if not fresh and not conflicts:
         return result
     purchasers, company = deal_store.parties(connection, deal.id)
     events = event_store.events_by_party(connection, deal.id)
@@ -186,10 +184,61 @@ def import_on(
             for row in rows
         ]
         by = who_text(who, behalf)
-        credit_rows = [_credit_row(r, bank_file, by, now) for r in rows]
+        credit_rows = [_credit_row(r, bank_file, by, now) for r in [*rows, *conflicts]]
         wires.insert_credits(connection, deal.id, credit_rows)
-    result.rows += rows
+        record_facts(connection, deal.id, now, fact_table("bank_credit"))
+    result.rows += [*rows, *conflicts]
     return result
+
+
+def _content(amount: Decimal, currency: str, value_date: str | None, imad: str | None) -> str:
+    return f"{money_text(amount)} {currency} {value_date or '-'} {imad or '-'}"
+
+
+def _entry_content(entry: Entry) -> str:
+    day = entry.value_date.isoformat() if entry.value_date else None
+    return _content(entry.amount, entry.currency, day, entry.imad)
+
+
+def _sort_out(
+    connection: Connection, deal_id: int, credits: list[Entry], result: ImportResult
+) -> tuple[list[Entry], list[ImportRow]]:
+    """The credits not imported before, and the conflicts: a bank reference seen before (in an
+    earlier file or this one) on a credit of other content (amount, currency, value date, IMAD),
+    kept under the reference and a hash of its content, never dropped. The same credit again
+    is `already imported`."""
+    keys = {
+        id(entry): stored_reference(
+            f"{entry.bank_reference}~{sha256(_entry_content(entry).encode()).hexdigest()[:12]}"
+        )
+        for entry in credits
+    }
+    known = {
+        reference: _content(c.amount, c.currency, c.value_date, c.imad)
+        for reference, c in wires.known_credits(
+            connection, deal_id, [*(e.bank_reference for e in credits), *keys.values()]
+        ).items()
+    }
+    fresh: list[Entry] = []
+    conflicts: list[ImportRow] = []
+    for entry in credits:
+        content = _entry_content(entry)
+        first = known.get(entry.bank_reference)
+        if first is None:
+            known[entry.bank_reference] = content
+            fresh.append(entry)
+        elif first == content or keys[id(entry)] in known:
+            result.rows.append(ImportRow(entry, "already imported", "imported before"))
+        else:
+            known[keys[id(entry)]] = content
+            why = (
+                f"CONFLICT: bank reference {entry.bank_reference} was imported before with other "
+                f"content ({first}; this one {content}); kept as {keys[id(entry)]} for a person"
+            )
+            conflicts.append(
+                ImportRow(entry._replace(bank_reference=keys[id(entry)]), "conflict", why)
+            )
+    return fresh, conflicts
 
 
 def _company_credits(
@@ -292,7 +341,7 @@ def _credit_row(
         "account_masked": entry.account_masked,
         "imported_at": now,
         "imported_by": actor,
-        "status": "recorded" if row.status == "recorded" else "left",
+        "status": row.status if row.status in ("recorded", "conflict") else "left",
         "reason": row.reason,
         "purchaser_id": row.purchaser.id if row.purchaser and row.status == "recorded" else None,
         "event_id": row.event.id if row.event is not None and row.event.id else None,

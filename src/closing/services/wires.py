@@ -20,6 +20,7 @@ from closing.domain.dealfile.load import DealFile
 from closing.domain.errors import NotFoundError, RefusedError
 from closing.domain.events import Purchaser, Standing, on_behalf
 from closing.domain.marking import MarkRequest, decide_mark
+from closing.domain.money import DEAL_CURRENCY, format_amount
 from closing.domain.team import MONEY, VERIFIER
 from closing.domain.wire_instructions import (
     Verification,
@@ -37,6 +38,7 @@ from closing.store import deals as deal_store
 from closing.store import events as event_store
 from closing.store import wires
 from closing.store.connection import Connection, Database
+from closing.store.facts import record_facts, require_facts
 from closing.store.identity import actor
 
 # --- wire instructions -------------------------------------------------------------------------
@@ -105,6 +107,7 @@ def verify_instructions(
     with database.transaction() as connection:
         deal = open_deal(connection, deal_name)
         require(connection, deal.id, VERIFIER, "verify wire instructions")
+        require_facts(connection, deal.id, "verify wire instructions")
         request = replace(request, actor=actor(connection))
         company = deal_store.party_where(connection, deal.id)
         if company is None:
@@ -125,6 +128,7 @@ def verify_instructions(
             request.callback_number.strip(),
             request.spoke_with.strip(),
         )
+        record_facts(connection, deal.id, now)
         return deal, wires.wire_versions(connection, deal.id)[-1]
 
 
@@ -158,6 +162,12 @@ def match_by_hand(
         require(connection, deal.id, MONEY, what)
         if credit.status == "recorded":
             raise RefusedError(f"cannot {what}: it was already recorded ({credit.reason})")
+        if credit.currency != DEAL_CURRENCY:
+            raise RefusedError(
+                f"cannot {what}: it is {format_amount(credit.amount, credit.currency)}, in "
+                f"{credit.currency}, not the deal's {DEAL_CURRENCY}; nothing recorded"
+            )
+        require_facts(connection, deal.id, what)
         gate_note = payment_gate(wires.wire_status_of(connection, deal.id), unverified_ok, what)
         owed = found.party.purchase_price - found.standing.received(step.id)
         partial = credit.amount < owed - step.tolerance
@@ -197,6 +207,7 @@ def match_by_hand(
             found.party.id,
             event.id,
         )
+        record_facts(connection, deal.id, now)
         return Recorded(found.deal, found.party, event, decision.states), credit
 
 

@@ -10,8 +10,7 @@ not imported here: it declares the tables (`closing.store.schema`) and runs the 
 
 On SQLite a writer begins with `BEGIN IMMEDIATE`, so two terminals marking at once are serialised
 instead of one losing its write (with the default deferred BEGIN, two read-then-write processes
-lost half of 600 updates). A driver error becomes one `DatabaseError` line with its exit code;
-nothing is retried another way.
+lost half of 600 updates). A driver error becomes one `DatabaseError` line; nothing is retried.
 """
 
 from __future__ import annotations
@@ -31,25 +30,13 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from closing.domain.errors import DatabaseError
 from closing.domain.redaction import masked_url
 from closing.domain.text import neutral
+from closing.store.url import read_only_options
 from closing.store.values import moment_to_store, money_to_store, stored_moment
 
 # The Alembic revisions, oldest first (closing/store/migrations/versions). Kept here so that
 # checking the schema on every command imports neither Alembic nor SQLAlchemy; a test keeps the
 # two in step.
-REVISIONS = [
-    "0001",
-    "0002",
-    "0003",
-    "0004",
-    "0005",
-    "0006",
-    "0007",
-    "0008",
-    "0009",
-    "0010",
-    "0011",
-    "0012",
-]
+REVISIONS = [f"{number:04d}" for number in range(1, 14)]  # "0001" ... "0013"
 HEAD = REVISIONS[-1]
 
 LOCK_WAIT = 30.0  # seconds a SQLite writer waits for another's lock before it is refused
@@ -286,6 +273,8 @@ class Database:
         options = dict(location.sqlite_options)
         if "mode" not in options:
             options["mode"] = "rw" if self.must_exist else "rwc"
+            if self.must_exist and file is not None and file.is_file():
+                options.update(read_only_options(file))
         query = "&".join(f"{quote(k)}={quote(v)}" for k, v in options.items())
         try:
             driver = sqlite3.connect(

@@ -60,15 +60,48 @@ def deals(
     sql += " ORDER BY slug"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
+    rows = connection.rows(sql, params)
+    judged = _judged(connection, [row[0] for row in rows])
     return [
-        Deal.from_stored(id_, slug_, terms, closures, connection.moment(created))
-        for id_, slug_, terms, closures, created in connection.rows(sql, params)
+        Deal.from_stored(id_, slug_, terms, closures, connection.moment(created), judged.get(id_))
+        for id_, slug_, terms, closures, created in rows
     ]
 
 
 def deal_by_id(connection: Connection, deal_id: int) -> Deal:
     ((id_, slug, terms, closures, created),) = connection.rows(_DEAL + " WHERE id = ?", (deal_id,))
-    return Deal.from_stored(id_, slug, terms, closures, connection.moment(created))
+    judged = _judged(connection, [id_]).get(id_)
+    return Deal.from_stored(id_, slug, terms, closures, connection.moment(created), judged)
+
+
+def _judged(connection: Connection, deal_ids: list[int]) -> dict[int, dict[int, datetime]]:
+    """Each deal's marks judged against a deadline a reload has since moved: event id -> the
+    deadline they were judged against."""
+    if not deal_ids:
+        return {}
+    marks = ", ".join("?" * len(deal_ids))
+    found: dict[int, dict[int, datetime]] = {}
+    for deal_id, event_id, deadline in connection.rows(
+        f"SELECT deal_id, event_id, deadline FROM judgement WHERE deal_id IN ({marks})", deal_ids
+    ):
+        found.setdefault(deal_id, {})[int(event_id)] = connection.moment(deadline)
+    return found
+
+
+def keep_judgements(
+    connection: Connection, deal_id: int, marks: list[tuple[int, datetime]], now: datetime
+) -> None:
+    """A reload accepted over marks judged against the deadlines it moves: each mark keeps the
+    deadline it was judged against (the first one, when moved again)."""
+    kept = set(_judged(connection, [deal_id]).get(deal_id, {}))
+    connection.executemany(
+        "INSERT INTO judgement (deal_id, event_id, deadline, recorded_at) VALUES (?, ?, ?, ?)",
+        [
+            (deal_id, event_id, connection.bind_moment(deadline), connection.bind_moment(now))
+            for event_id, deadline in marks
+            if event_id not in kept
+        ],
+    )
 
 
 def deal_count(connection: Connection) -> int:

@@ -6,17 +6,20 @@ writes. Never an update or a delete of an event: a correction is a new one."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from sys import intern
 from typing import Any
 
 from closing.domain.chain import GENESIS, ChainedEvent, event_hash
-from closing.domain.errors import DatabaseError
+from closing.domain.errors import DatabaseError, RefusedError
 from closing.domain.events import Event, Purchaser
 from closing.domain.text import neutral
+from closing.domain.timefmt import utc_text
 from closing.store.connection import Connection
+from closing.store.facts import fact_table, record_chain_start, record_facts
 from closing.store.identity import actor
 from closing.store.values import money
 
@@ -24,6 +27,8 @@ _EVENTS = ", ".join(Event._fields)
 _APPENDED = ", ".join(Event._fields[1:])  # the row id is the database's
 _MONEY_AT = Event._fields.index("amount")
 _OCCURRED_AT, _RECORDED_AT = Event._fields.index("occurred_at"), Event._fields.index("recorded_at")
+_REHEARSAL_AT = Event._fields.index("rehearsal_at")
+REHEARSAL_GAP = timedelta(minutes=1)  # a clock this far from the machine's is a rehearsal's
 
 
 # --- chain heads ---------------------------------------------------------------------------------
@@ -65,7 +70,7 @@ def events_by_party(
     found: list[Event] = []
     for row in connection.rows(sql, (deal_id,)):
         event = _event(moment, row)
-        if until is not None and event.recorded_at > until:
+        if until is not None and event.logged_at > until:
             continue
         if event.purchaser_id != party:  # a party's events come together
             party, found = event.purchaser_id, []
@@ -93,6 +98,7 @@ def _event(moment: Callable[[Any], datetime], row: Sequence[Any]) -> Event:
         note,
         behalf,
         declared,
+        rehearsal,
     ) = row
     at = moment(occurred)
     # _make: a tuple in one step (Event(...) passes 15 arguments through its __new__).
@@ -113,6 +119,7 @@ def _event(moment: Callable[[Any], datetime], row: Sequence[Any]) -> Event:
             note,
             behalf,
             bool(declared),
+            None if rehearsal is None else moment(rehearsal),
         )
     )
 
@@ -170,7 +177,38 @@ def _event_row(
     values[_OCCURRED_AT] = connection.bind_moment(event.occurred_at)
     values[_RECORDED_AT] = connection.bind_moment(event.recorded_at)
     values[_MONEY_AT] = connection.bind_money(event.amount)
+    if event.rehearsal_at is not None:
+        values[_REHEARSAL_AT] = connection.bind_moment(event.rehearsal_at)
     return (*values[1:], deal_id, prev_hash, digest), digest
+
+
+def machine_time(connection: Connection, deal_id: int, events: Sequence[Event]) -> list[Event]:
+    """The events as recorded: `recorded_at` the machine's time (the database server's clock on
+    PostgreSQL, the system clock on SQLite), never the rehearsal clock, whose time is kept
+    beside it (`rehearsal_at`) when `CLOSING_NOW` is set or the clock given is more than a
+    minute from the machine's. A machine time earlier than the deal's last recorded one (a
+    clock moved back) is refused."""
+    if connection.sqlite:
+        machine = datetime.now(UTC)
+    else:
+        machine = connection.moment(connection.value("SELECT clock_timestamp()"))
+    last = connection.value("SELECT max(recorded_at) FROM event WHERE deal_id = ?", (deal_id,))
+    if last is not None and connection.moment(last) > machine:
+        raise RefusedError(
+            f"the machine's clock reads {utc_text(machine)} UTC, earlier than the last event "
+            f"recorded in this deal ({utc_text(connection.moment(last))} UTC): was the clock "
+            "moved back? nothing recorded"
+        )
+    rehearsing = bool(os.environ.get("CLOSING_NOW", "").strip())
+    return [
+        event._replace(
+            recorded_at=machine,
+            rehearsal_at=event.recorded_at
+            if rehearsing or abs(event.recorded_at - machine) > REHEARSAL_GAP
+            else None,
+        )
+        for event in events
+    ]
 
 
 def append_event(
@@ -184,9 +222,12 @@ def append_event(
     """Append one event (never update, never delete), chained to `prev_hash`, and move the
     party's head to it; returns it with its id. The unique (purchaser, seq) key refuses a second
     writer that read the same history."""
+    (event,) = machine_time(connection, deal_id, [event])
     row, digest = _event_row(connection, deal_id, deal_slug, party, event, prev_hash)
     ((new_id,),) = connection.rows(_INSERT_EVENT + " RETURNING id", row)
     connection.execute(_MOVE_HEAD, (event.seq, digest, party.id))
+    if event.seq == 1:  # the party's chain has begun: the record of facts knows it from now on
+        record_chain_start(connection, deal_id, party.slug, event.logged_at)
     return event._replace(id=int(new_id))
 
 
@@ -203,6 +244,10 @@ def append_events(
         return []
     rows: list[tuple[Any, ...]] = []
     heads: dict[int, tuple[int, str]] = {}
+    timed = machine_time(connection, deal_id, [event for _, event, _ in chained])
+    chained = [
+        (party, event, given) for (party, _, given), event in zip(chained, timed, strict=True)
+    ]
     for party, event, given in chained:
         prev_hash = heads[party.id][1] if party.id in heads else given
         row, digest = _event_row(connection, deal_id, deal_slug, party, event, prev_hash)
@@ -223,6 +268,9 @@ def append_events(
     connection.executemany(
         _MOVE_HEAD, [(seq, digest, party) for party, (seq, digest) in heads.items()]
     )
+    firsts = [event.logged_at for _, event, _ in chained if event.seq == 1]
+    if firsts:
+        record_facts(connection, deal_id, max(firsts), fact_table("event"))
     # Event(id, *the rest): what _replace(id=...) makes, without its per-field work.
     return [Event(int(new_ids[party.id, event.seq]), *event[1:]) for party, event, _ in chained]
 

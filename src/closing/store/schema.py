@@ -156,6 +156,9 @@ class EventRow(SQLModel, table=True):
     actor_declared: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )
+    # `recorded_at` is the machine's time; in a rehearsal or replay (`CLOSING_NOW`) the
+    # rehearsal clock's time is kept here too (migration 0013).
+    rehearsal_at: datetime | None = _moment(nullable=True)
 
 
 class AlertRow(SQLModel, table=True):
@@ -446,6 +449,40 @@ class WebSecretRow(SQLModel, table=True):
     value: str = Field(sa_column=Column(String(200), nullable=False))
 
 
+class FactRow(SQLModel, table=True):
+    """The record of facts (closing.domain.facts): each stored fact row's hash as written, in a
+    chain of its own per deal whose head joins the record digest (append-only). `row_hash` is
+    null for a row gone; `tbl` `@adopt` (no hashes) marks a deal loaded before facts were kept."""
+
+    __tablename__ = "fact"
+    __table_args__ = (
+        UniqueConstraint("deal_id", "seq"),
+        Index("ix_fact_deal_key", "deal_id", "tbl", "row_key"),  # a fact's entries
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    recorded_at: datetime = _moment()
+    tbl: str = Field(sa_column=Column(String(60), nullable=False))
+    row_key: str = Field(sa_column=Column(Text, nullable=False))
+    row_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    prev_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+
+
+class JudgementRow(SQLModel, table=True):
+    """A mark judged against a deadline that a reload accepted with --accept-changes moved: the
+    deadline it was judged against, which the board keeps for it (a fact of the record)."""
+
+    __tablename__ = "judgement"
+    __table_args__ = (UniqueConstraint("deal_id", "event_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    event_id: int = Field(foreign_key="event.id")
+    deadline: datetime = _moment()
+    recorded_at: datetime = _moment()
+
+
 class MetaRow(SQLModel, table=True):
     __tablename__ = "closing_meta"
     key: str = Field(primary_key=True)
@@ -459,3 +496,5 @@ SHARES = _table("share")
 META = _table("closing_meta")
 TEAM_MEMBERS = _table("team_member")
 STORED_FILES = _table("stored_file")
+FACTS = _table("fact")
+JUDGEMENTS = _table("judgement")

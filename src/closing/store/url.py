@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from closing.domain.errors import UsageError
-from closing.domain.text import shortened
+from closing.domain.errors import DatabaseError, UsageError
+from closing.domain.text import neutral, shortened
 
 
 def default_database_url(create_folder: bool = True) -> str:
@@ -33,5 +33,17 @@ def database_url(explicit: str | None = None, create_folder: bool = True) -> str
         raise UsageError(f"{where} is {len(given):,} characters long; at most 4,096")
     url = given or default_database_url(create_folder)
     if "://" not in url:
-        url = f"sqlite:///{Path(url).expanduser().resolve()}"
+        try:
+            url = f"sqlite:///{Path(url).expanduser().resolve()}"
+        except (RuntimeError, OSError) as error:  # a symlink loop, a name too long
+            raise DatabaseError(f"cannot open database {neutral(url)}: {error}") from None
     return url
+
+
+def read_only_options(file: Path) -> dict[str, str]:
+    """SQLite's URI options for a file we cannot write, or in a folder we cannot write (a
+    read-only mount, where SQLite could not make its -wal and -shm files): read as it is, a write
+    refused in one line."""
+    if not os.access(file.parent, os.W_OK):
+        return {"mode": "ro", "immutable": "1"}
+    return {} if os.access(file, os.W_OK) else {"mode": "ro"}

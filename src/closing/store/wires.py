@@ -191,17 +191,21 @@ def record_credit(
 BATCH = 500  # values per IN (...) (SQLite allows a limited number of bound parameters)
 
 
-def known_references(connection: Connection, deal_id: int, references: Iterable[str]) -> set[str]:
-    """Which of these bank references were imported before."""
+def known_credits(
+    connection: Connection, deal_id: int, references: Iterable[str]
+) -> dict[str, StoredCredit]:
+    """The credits imported before under these bank references."""
     wanted = sorted(set(references))
-    known: set[str] = set()
+    known: dict[str, StoredCredit] = {}
     for start in range(0, len(wanted), BATCH):
         some = wanted[start : start + BATCH]
         sql = (
-            "SELECT bank_reference FROM bank_credit WHERE deal_id = ? AND bank_reference IN "
+            f"{_SELECT_CREDITS} WHERE deal_id = ? AND bank_reference IN "
             f"({', '.join('?' * len(some))})"
         )
-        known.update(row[0] for row in connection.rows(sql, (deal_id, *some)))
+        for row in connection.rows(sql, (deal_id, *some)):
+            credit = _credit(connection, row)
+            known[credit.bank_reference] = credit
     return known
 
 

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING
 import orjson
 
 from closing.domain.export import EXPORT_FIELDS
+from closing.domain.text import neutral
 
 if TYPE_CHECKING:
     from closing.domain.terms import StoredTerms
 
 _NUMBER = re.compile(r"^[-+]?\d+(?:\.\d+)?$")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_KEPT = re.compile(r"([\t\r\n])")
 
 
 def neutralise(value: object) -> str:
@@ -28,7 +30,11 @@ def neutralise(value: object) -> str:
     return gets a leading apostrophe (OWASP's advice); plain numbers stay numbers."""
     if value is None:
         return ""
-    text = str(value)
+    # No control or bidi character reaches the spreadsheet (a tab or a line break in a quoted
+    # cell is its own: kept, and a leading one still starts a formula below).
+    text = "".join(
+        part if part in ("\t", "\r", "\n") else neutral(part) for part in _KEPT.split(str(value))
+    )
     if text.startswith(_FORMULA) and not _NUMBER.match(text):
         return "'" + text
     return text

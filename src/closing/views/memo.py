@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from closing.domain.errors import DealFileError, Problem
+from closing.domain.text import neutral, neutral_value
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -46,7 +47,7 @@ def md_escape(value: object) -> str:
         return ""
     if isinstance(value, Markdown):
         return str(value)
-    text = " ".join(str(value).splitlines())
+    text = neutral(" ".join(str(value).splitlines()))  # no control or bidi character survives
     text = _MD_INLINE.sub(lambda m: "\\" + m.group(0), text)
     return "\\" + text if _MD_LINE_START.match(text) else text
 
@@ -79,6 +80,7 @@ def _environment(folder: str | None, markdown: bool) -> Environment:
     return ImmutableSandboxedEnvironment(
         loader=loader,
         autoescape=True,
+        finalize=neutral_value,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

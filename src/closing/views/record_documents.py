@@ -25,7 +25,11 @@ def history_json(entries: list[HistoryEntry], zone: ZoneInfo) -> list[dict[str, 
             "kind": entry.event.kind,
             "step": entry.event.step,
             "occurred_at": iso(entry.event.occurred_at, zone),
-            "recorded_at": iso(entry.event.recorded_at, zone),
+            "recorded_at": iso(entry.event.recorded_at, zone),  # the machine's clock
+            "rehearsal": entry.event.rehearsal_at is not None,  # recorded under CLOSING_NOW
+            "rehearsal_at": None
+            if entry.event.rehearsal_at is None
+            else iso(entry.event.rehearsal_at, zone),
             "actor": entry.event.actor,
             "done_by": entry.event.actor,  # authenticated, unless actor_declared
             "on_behalf_of": entry.event.on_behalf_of,

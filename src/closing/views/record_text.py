@@ -5,6 +5,7 @@ and the alert ledger (`closing alerts list`). Values from data go through
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -22,21 +23,25 @@ if TYPE_CHECKING:
     from closing.domain.history import DealSummary, HistoryEntry
 
 
-def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
-    """Two lines an event: when it was recorded, what and by whom; then its evidence. Long values
-    wrap rather than being cut: a wire reference must be read whole."""
+def history_view(entries: list[HistoryEntry], zone: ZoneInfo, width: int = 80) -> Text:
+    """One block an event, which nothing in it can imitate: a head line at the margin (its
+    number, when it was recorded, what, whose: a long name cut with `…`, whole in --json), then
+    its details indented, wrapped here at `width` and each continuation indented further, so a
+    note can never start a line where an event starts. A wire reference is read whole."""
+    width = max(width, 40)
     lines = Text()
     for entry in entries:
         event = entry.event
+        number = f"#{entry.number}  "  # its number in the deal, not the database's id
+        when = local(event.logged_at, zone)
+        what = neutral(f"{event.kind} {event.step}".rstrip())  # a withdrawal has no step
+        room = width - len(number) - len(when) - len(what) - 4
         head = Text.assemble(
-            (f"#{entry.number}  ", "dim"),  # its number in the deal, not the database's id
-            local(event.recorded_at, zone),
+            (number, "dim"),
+            when,
             "  ",
-            (
-                neutral(f"{event.kind} {event.step}".rstrip()),  # a withdrawal has no step
-                "bold" if event.kind == "mark" else "yellow bold",
-            ),
-            f"  {neutral(entry.purchaser.name)}\n",
+            (what, "bold" if event.kind == "mark" else "yellow bold"),
+            f"  {_cut(neutral(entry.purchaser.name), room)}\n",
         )
         by = f"by {neutral(event.actor)}@{neutral(event.host)}"
         if event.on_behalf_of:
@@ -44,7 +49,7 @@ def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
         if event.actor_declared:
             by += " (self-declared)"  # recorded before closing knew who its operators were
         details = [by]
-        if event.occurred_at != event.recorded_at:
+        if event.occurred_at != event.logged_at:
             details.append(f"happened {local(event.occurred_at, zone)}")
         if event.evidence and event.kind in ("attach", "release"):
             from closing.domain.documents import evidence_words
@@ -63,10 +68,25 @@ def history_view(entries: list[HistoryEntry], zone: ZoneInfo) -> Text:
         if event.note:
             label = "reason" if event.kind in _CORRECTIONS else "note"  # given with --reason
             details.append(f"{label}: {neutral(event.note)}")
+        if event.rehearsal_at is not None:  # recorded under CLOSING_NOW: --json has both times
+            details.append("rehearsal")
         lines.append(head)
-        lines.append(f"    {' · '.join(details)}\n")
+        wrapped = textwrap.wrap(
+            " · ".join(details),
+            width,
+            initial_indent="    ",
+            subsequent_indent="      ",
+            break_on_hyphens=False,
+        )
+        lines.append("\n".join(wrapped or ["    "]) + "\n")
     lines.rstrip()
     return lines
+
+
+def _cut(text: str, room: int) -> str:
+    """`text` in `room` characters, cut with `…` (at least a few shown)."""
+    room = max(room, 12)
+    return text if len(text) <= room else text[: room - 1] + "…"
 
 
 _CORRECTIONS = ("undo", "reverse", "waive", "withdraw")

@@ -33,6 +33,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from closing.domain.share_link import ShareRecord, match
+from closing.domain.text import neutral_value
 from closing.views.board_page import View, for_purchaser, view
 from closing.web.link_forms import LinkForms
 from closing.web.live import LiveBoard, Snapshot
@@ -106,6 +107,7 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None 
     templates = Environment(
         loader=PackageLoader("closing.views", "templates"),
         autoescape=True,  # every value from the deal file or the log is text, never markup
+        finalize=neutral_value,  # and no control or bidi character reaches the page
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -7,6 +7,8 @@ wrong. `detect.read_bank_file` picks the format from the content.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,6 +30,7 @@ class BankFileError(ClosingError):
         self.name = name
         self.line = line
         where = name if line is None else f"{name}:{line}"
+        message = " ".join(message.split())  # one line, whatever a parser's message holds
         super().__init__(f"{where}: {message}; nothing recorded")
 
 
@@ -88,3 +91,52 @@ def _masked(account: str) -> str:
     """`••••6789`, as the company's wire instructions keep it (a file has a few accounts and
     thousands of entries: each is masked once)."""
     return mask_account(account, canonical=True)
+
+
+MAX_REFERENCE = 200  # characters of a bank reference kept (the ledger's key, on both backends)
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_NUL = "\x00"
+
+
+def stored_reference(reference: str) -> str:
+    """A bank reference as the ledger keeps it, the same on SQLite and PostgreSQL: a NUL written
+    `\\x00`, and one longer than `MAX_REFERENCE` cut with `…` and a hash of the whole (two long
+    references stay apart)."""
+    reference = reference.replace(_NUL, "\\x00")
+    if len(reference) <= MAX_REFERENCE:
+        return reference
+    digest = hashlib.sha256(reference.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{reference[: MAX_REFERENCE - 17]}…{digest}"
+
+
+def _no_nul(value: str | None) -> str | None:
+    return value.replace(_NUL, "\\x00") if value and _NUL in value else value
+
+
+def stored_form(entries: list[Entry], name: str) -> list[Entry]:
+    """The entries as the database will keep them, alike on both backends: NUL escaped, long
+    references cut with a mark; a currency that is not three capital letters refused."""
+    kept = []
+    for entry in entries:
+        if not _CURRENCY.fullmatch(entry.currency):
+            shown = entry.currency[:10].replace(_NUL, "\\x00")
+            raise BankFileError(name, entry.line, f"currency {shown!r} is not an ISO 4217 code")
+        reference = stored_reference(entry.bank_reference)
+        if (
+            reference != entry.bank_reference
+            or any(
+                _NUL in (text or "")
+                for text in (entry.ordering_customer, entry.imad, entry.omad, entry.type_code)
+            )
+            or any(_NUL in text for text in entry.references)
+        ):
+            entry = entry._replace(
+                bank_reference=reference,
+                ordering_customer=_no_nul(entry.ordering_customer),
+                imad=_no_nul(entry.imad),
+                omad=_no_nul(entry.omad),
+                type_code=_no_nul(entry.type_code),
+                references=tuple(_no_nul(text) or "" for text in entry.references),
+            )
+        kept.append(entry)
+    return kept

@@ -42,6 +42,17 @@ _ENUM_NAMES = {
 }
 
 
+class _End:
+    """What the reader holds once the file is over: a record of no code, which no parser takes."""
+
+    code = None
+    rows: tuple[()] = ()
+    fields: tuple[()] = ()
+
+
+_END = _End()
+
+
 class _Records:
     """The `bai2` package's record iterator (`current_record`, `advance()`), remembering the line
     of each record and of the rows the models keep."""
@@ -78,7 +89,10 @@ class _Records:
         try:
             record, line = next(self._records)
         except StopIteration:
+            # The package keeps parsing the current record while it can (a cut after a 16
+            # record would loop for ever on it): past the end there is no record of any kind.
             self.exhausted = True
+            self.current_record = _END
             raise
         self.rows_line[id(record.rows)] = line
         self.previous, self.line = self.line, line

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from closing.domain.bankfiles import BankFile, BankFileError
+from closing.domain.bankfiles import BankFile, BankFileError, stored_form
 
 MAX_BYTES = 50 * 1024 * 1024  # a day's statement of a large company is a few megabytes
 
@@ -23,6 +23,14 @@ def detect(data: bytes) -> str | None:
     return None
 
 
+def read_limited(path: Path, limit: int) -> bytes | None:
+    """The file's bytes, reading at most `limit` + 1 whatever its size says (a device, a pipe or
+    a file that grows as it is read); None when there are more than `limit`."""
+    with path.open("rb") as stream:
+        data = stream.read(limit + 1)
+    return None if len(data) > limit else data
+
+
 def read_bank_file(path: str | Path, zone: ZoneInfo) -> BankFile:
     """Read and parse a bank file; `BankFileError` names what is wrong and where."""
     from closing.domain.bankfiles.bai2 import parse_bai2
@@ -31,10 +39,12 @@ def read_bank_file(path: str | Path, zone: ZoneInfo) -> BankFile:
     file = Path(path)
     name = str(path)
     try:
-        size = file.stat().st_size
-        if size > MAX_BYTES:
-            raise BankFileError(name, None, f"the file is {size:,} bytes, more than a bank file")
-        data = file.read_bytes()
+        read = read_limited(file, MAX_BYTES)
+        if read is None:
+            raise BankFileError(
+                name, None, f"the file is over {MAX_BYTES:,} bytes, more than a bank file"
+            )
+        data = read
     except FileNotFoundError:
         raise BankFileError(name, None, "no such file; check the path") from None
     except IsADirectoryError:
@@ -45,14 +55,14 @@ def read_bank_file(path: str | Path, zone: ZoneInfo) -> BankFile:
     kind = detect(data)
     if kind == "camt":
         form, entries = parse_camt(data, name, zone)
-        return BankFile(form, file.name, digest, entries)
+        return BankFile(form, file.name, digest, stored_form(entries, name))
     if kind == "bai2":
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             line = data[: error.start].count(b"\n") + 1
             raise BankFileError(name, line, "not text (a BAI2 file is plain ASCII)") from None
-        return BankFile("bai2", file.name, digest, parse_bai2(text, name, zone))
+        return BankFile("bai2", file.name, digest, stored_form(parse_bai2(text, name, zone), name))
     if kind == "mt940":
         raise BankFileError(
             name,

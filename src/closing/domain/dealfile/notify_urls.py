@@ -19,6 +19,20 @@ _SECRET_QUERY = re.compile(
     re.IGNORECASE,
 )
 _ENV_VAR = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+# apprise sends a `?+Name=value` query parameter as the HTTP header `Name` (json://, xml://,
+# form://): a header that authenticates is a secret like any other.
+_SECRET_HEADER = re.compile(r".*(auth|token|key|secret|cookie|signature|password).*", re.IGNORECASE)
+# Web hooks whose https:// URL is itself the credential: the path after the prefix is the token
+# (apprise reads these URLs as its slack://, discord://, tgram://, msteams:// services).
+WEBHOOK_PATHS = (
+    ("hooks.slack.com", "/services/"),
+    ("discord.com", "/api/webhooks/"),
+    ("discordapp.com", "/api/webhooks/"),
+    ("api.telegram.org", "/bot"),
+    ("webhook.office.com", "/"),
+    ("outlook.office.com", "/webhook"),
+    ("hooks.zapier.com", "/hooks/"),
+)
 
 
 def secret_in_url(url: str) -> str | None:
@@ -39,7 +53,20 @@ def secret_in_url(url: str) -> str | None:
     for name, value in parse_qsl(query, keep_blank_values=True):
         if _SECRET_QUERY.fullmatch(name) and literal(value):
             return f"has a secret in its ?{neutral(name[:20])}= parameter"
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        # parse_qsl reads the `+` as a space
+        if name.startswith(("+", " ")) and _SECRET_HEADER.fullmatch(name[1:]) and literal(value):
+            return f"has a secret in its +{neutral(name[1:20])}= header parameter"
     kind = scheme.lower()
+    lower_host = host.lower().split(":")[0]
+    if kind in ("http", "https"):
+        for webhook, prefix in WEBHOOK_PATHS:
+            if (lower_host == webhook or lower_host.endswith("." + webhook)) and path.startswith(
+                prefix
+            ):
+                secret = path[len(prefix) :].strip("/")
+                if secret and literal(secret):
+                    return f"is a {webhook} web hook, whose URL is its secret"
     if kind in TOKEN_IN_HOST or kind in TOKEN_IN_PATH:
         parts = [host, *path.split("/")] if kind in TOKEN_IN_HOST else path.split("/")
         for part in parts:

@@ -4,6 +4,7 @@ what YAML does not allow and text values with control or invisible characters.""
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_NODES = 1_000_000  # keys, values and items; an alias counts as every node it stands for
 MAX_ALIASES = 10_000
 MAX_DEPTH = 32
+_SEPARATOR = re.compile(r"[,\n]")
 # What YAML allows in a file (YAML 1.1 "printable"); libyaml refuses anything else with an error
 # that has no line number, so it is found first. Compiled on first use (by `re`'s own cache):
 # the compilation of its ranges costs milliseconds that commands reading no deal file skip.
@@ -87,6 +89,7 @@ class Composer:
 
         self.yaml = yaml
         self.located = located
+        self.text = text
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         self.events = yaml.parse(text, Loader=loader)
         self.anchors: dict[str, tuple[Any, int]] = {}
@@ -96,6 +99,7 @@ class Composer:
 
     def document(self) -> Any:
         yaml = self.yaml
+        self._too_many_at_a_glance()
         try:
             self._next()  # StreamStart
             event = self._next()
@@ -116,6 +120,20 @@ class Composer:
             raise Refused(line, f"not valid YAML: {neutral(error.problem or '')}") from None
         except yaml.YAMLError as error:
             raise Refused(1, f"not valid YAML: {neutral(str(error).splitlines()[0])}") from None
+
+    def _too_many_at_a_glance(self) -> None:
+        """Refuse before parsing a text with more separators (commas and line breaks, one at
+        least between any two items) than `MAX_NODES`: 2.4 million small items cost seconds and
+        hundreds of megabytes to parse, and a few milliseconds to count."""
+        text = self.text
+        if text.count(",") + text.count("\n") <= MAX_NODES:
+            return
+        past = next(itertools.islice(_SEPARATOR.finditer(text), MAX_NODES, None))
+        raise Refused(
+            _line_at(text, past.start()),
+            f"more than {MAX_NODES:,} keys, values and items (a deal of 10,000 purchasers has "
+            "about 250,000)",
+        )
 
     def _next(self) -> Any:
         return next(self.events)

@@ -222,7 +222,7 @@ def _seal_rows(
             "purchaser_id": company.id,
             "step": SEAL_STEP,
             "rule": rule,
-            "deadline": event.recorded_at,
+            "deadline": event.logged_at,
             "due_at": now,
             "decided_at": now,
             "superseded": False,

@@ -1,0 +1,303 @@
+"""The record of facts in SQL: which stored tables and columns are facts (`FACT_TABLES`, the one
+list a new fact table joins), reading them as plain values, reading the fact chain, and appending
+what a write changed (`record_facts`, called in the write's own transaction).
+
+A column kept for speed that only events change (a chain's head) is not a fact: `closing verify`
+checks it against its chain. Everything else the board, the memo or a mark reads is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from closing.domain.chain import GENESIS, Break
+from closing.domain.errors import RecordBrokenError
+from closing.domain.facts import (
+    FactEntry,
+    adopting,
+    check_facts,
+    fact_hash,
+    latest,
+    row_hash,
+    to_record,
+)
+from closing.store.connection import Connection
+from closing.store.values import money, stored_moment
+
+
+@dataclass(frozen=True)
+class FactTable:
+    """A table of facts: its name, what `verify` calls a row of it, the SQL naming a row, and
+    the columns hashed (name, kind: text, int, money, moment, bool)."""
+
+    table: str
+    label: str
+    key: str
+    columns: tuple[tuple[str, str], ...]
+    deal_column: str = "deal_id"
+    where: str = ""
+
+
+def _text(*names: str) -> tuple[tuple[str, str], ...]:
+    return tuple((name, "text") for name in names)
+
+
+FACT_TABLES: tuple[FactTable, ...] = (
+    FactTable(
+        "deal",
+        "the deal's terms",
+        "slug",
+        _text("slug", "title", "terms_json", "closures_json", "source_path", "source_sha256"),
+        deal_column="id",
+    ),
+    FactTable(
+        "deal_revision",
+        "deal file load",
+        "id",
+        (("loaded_at", "moment"), *_text("source_sha256", "changes")),
+    ),
+    FactTable(
+        "purchaser",
+        "Schedule 1",
+        "slug",
+        (
+            *_text("slug", "name"),
+            ("position", "int"),
+            ("shares", "int"),
+            ("purchase_price", "money"),
+            ("warrant_shares", "int"),
+            ("details_json", "text"),
+            ("active", "bool"),
+            ("role", "text"),
+        ),
+    ),
+    FactTable(
+        "wire_instructions",
+        "wire instructions version",
+        "version",
+        (
+            ("version", "int"),
+            ("event_id", "int"),
+            *_text("fingerprint", "bank", "aba", "account_masked", "account_name", "swift"),
+            *_text("reference", "callback_numbers", "entered_by"),
+            ("entered_at", "moment"),
+            ("verified_event_id", "int"),
+            ("verified_by", "text"),
+            ("verified_at", "moment"),
+            *_text("callback_number", "spoke_with"),
+        ),
+    ),
+    FactTable(
+        "bank_credit",
+        "bank credit",
+        "id",
+        (
+            *_text("bank_reference", "file_name", "file_sha256", "file_format"),
+            ("line", "int"),
+            ("amount", "money"),
+            *_text("currency", "value_date", "ordering_customer", "imad", "details"),
+            ("account_masked", "text"),
+            ("imported_at", "moment"),
+            *_text("imported_by", "status", "reason"),
+            ("purchaser_id", "int"),
+            ("event_id", "int"),
+        ),
+    ),
+    FactTable(
+        "share",
+        "share link",
+        "token_start",
+        (
+            ("purchaser_id", "int"),
+            *_text("token_sha256", "token_start"),
+            ("created_at", "moment"),
+            ("created_by", "text"),
+            ("revoked_at", "moment"),
+            ("revoked_by", "text"),
+        ),
+    ),
+    FactTable(
+        "team_member",
+        "team member",
+        "login",
+        (*_text("login", "roles", "name", "email"), ("changed_at", "moment")),
+    ),
+    FactTable(
+        "judgement",
+        "judgement kept of event",
+        "event_id",
+        (("event_id", "int"), ("deadline", "moment"), ("recorded_at", "moment")),
+    ),
+    # A party's chain is known to have begun: deleting every event of it is a break (its first
+    # event's content is the chain's to prove, and a seal's).
+    FactTable(
+        "event",
+        "the chain of",
+        "(SELECT p.slug FROM purchaser p WHERE p.id = event.purchaser_id)",
+        (("seq", "int"),),
+        where="seq = 1",
+    ),
+)
+LABELS = {table.table: table.label for table in FACT_TABLES}
+
+
+def _reader(kind: str) -> Callable[[Any], object]:
+    def read(value: Any) -> object:
+        if value is None:
+            return None
+        try:
+            if kind == "int":
+                return int(value)
+            if kind == "bool":
+                return bool(int(value))
+            if kind == "money":
+                return money(value)
+            if kind == "moment":
+                return stored_moment(value)
+        except (TypeError, ValueError):
+            return f"unreadable {value!r}"
+        return value if isinstance(value, str) else str(value)
+
+    return read
+
+
+def current_facts(
+    connection: Connection, deal_id: int, tables: tuple[FactTable, ...] = FACT_TABLES
+) -> dict[tuple[str, str], str]:
+    """Every fact of the deal as it stands: (table, key) -> the row's hash."""
+    found: dict[tuple[str, str], str] = {}
+    for table in tables:
+        names = ", ".join(name for name, _ in table.columns)
+        readers = [_reader(kind) for _, kind in table.columns]
+        where = f" AND {table.where}" if table.where else ""
+        sql = f"SELECT {table.key}, {names} FROM {table.table} WHERE {table.deal_column} = ?{where}"
+        for key, *values in connection.rows(sql, (deal_id,)):
+            plain = [read(value) for read, value in zip(readers, values, strict=True)]
+            found[table.table, str(key)] = row_hash(table.table, plain)
+    return found
+
+
+def fact_entries(connection: Connection, deal_id: int) -> list[FactEntry]:
+    """The deal's fact chain, in order."""
+    rows = connection.rows(
+        "SELECT seq, recorded_at, tbl, row_key, row_hash, prev_hash, hash FROM fact "
+        "WHERE deal_id = ? ORDER BY seq",
+        (deal_id,),
+    )
+    return [
+        FactEntry(int(seq), stored_moment(at), tbl, key, row, prev, hash_)
+        for seq, at, tbl, key, row, prev, hash_ in rows
+    ]
+
+
+def record_facts(
+    connection: Connection,
+    deal_id: int,
+    at: datetime,
+    tables: tuple[FactTable, ...] = FACT_TABLES,
+) -> int:
+    """Append to the deal's fact chain every fact of `tables` the transaction changed (new,
+    changed, gone); how many. Writers of the deal's facts are serialised (an advisory lock on
+    PostgreSQL; SQLite's BEGIN IMMEDIATE holds the database)."""
+    if not connection.sqlite:
+        connection.value("SELECT pg_advisory_xact_lock(?, ?)", (0x0C10, deal_id))
+    last = connection.rows(
+        "SELECT seq, hash FROM fact WHERE deal_id = ? AND hash IS NOT NULL ORDER BY seq DESC "
+        "LIMIT 1",
+        (deal_id,),
+    )
+    if not last:  # a new deal, or one loaded before facts were kept: every fact, as it stands
+        tables = FACT_TABLES
+    names = [table.table for table in tables]
+    marks = ", ".join("?" * len(names))
+    recorded = latest(
+        [
+            FactEntry(0, at, tbl, key, row, None, None)
+            for tbl, key, row in connection.rows(
+                f"SELECT tbl, row_key, row_hash FROM fact WHERE deal_id = ? AND tbl IN ({marks}) "
+                "ORDER BY seq",
+                (deal_id, *names),
+            )
+        ]
+    )
+    changes = to_record(recorded, current_facts(connection, deal_id, tables))
+    if not changes:
+        return 0
+    seq, previous = (int(last[0][0]), str(last[0][1])) if last else (0, GENESIS)
+    slug = str(connection.value("SELECT slug FROM deal WHERE id = ?", (deal_id,)))
+    rows: list[tuple[Any, ...]] = []
+    for table, key, row in sorted(changes, key=lambda change: (change[0], change[1])):
+        seq += 1
+        digest = fact_hash(slug, seq, at, table, key, row, previous)
+        rows.append((deal_id, seq, connection.bind_moment(at), table, key, row, previous, digest))
+        previous = digest
+    connection.executemany(
+        "INSERT INTO fact (deal_id, seq, recorded_at, tbl, row_key, row_hash, prev_hash, hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return len(rows)
+
+
+def record_chain_start(connection: Connection, deal_id: int, party_slug: str, at: datetime) -> None:
+    """`record_facts` of one party's first event (the `event` fact of its slug), in a few indexed
+    reads whatever the size of the deal: a mark on a fresh party of 10,000 pays for one."""
+    if not connection.sqlite:
+        connection.value("SELECT pg_advisory_xact_lock(?, ?)", (0x0C10, deal_id))
+    known = connection.rows(
+        "SELECT 1 FROM fact WHERE deal_id = ? AND tbl = 'event' AND row_key = ?",
+        (deal_id, party_slug),
+    )
+    if known:
+        return
+    last = connection.rows(
+        "SELECT seq, hash FROM fact WHERE deal_id = ? AND hash IS NOT NULL ORDER BY seq DESC "
+        "LIMIT 1",
+        (deal_id,),
+    )
+    if not last:  # a new deal, or one loaded before facts were kept: every fact, as it stands
+        record_facts(connection, deal_id, at)
+        return
+    ((seq, previous),) = last
+    slug = str(connection.value("SELECT slug FROM deal WHERE id = ?", (deal_id,)))
+    row = row_hash("event", [1])
+    digest = fact_hash(slug, int(seq) + 1, at, "event", party_slug, row, str(previous))
+    connection.execute(
+        "INSERT INTO fact (deal_id, seq, recorded_at, tbl, row_key, row_hash, prev_hash, hash) "
+        "VALUES (?, ?, ?, 'event', ?, ?, ?, ?)",
+        (deal_id, int(seq) + 1, connection.bind_moment(at), party_slug, row, previous, digest),
+    )
+
+
+def facts_break(
+    connection: Connection, deal_id: int, tables: tuple[FactTable, ...] = FACT_TABLES
+) -> Break | None:
+    """The first fact of `tables` that no longer stands as recorded (None: all hold, or the deal
+    predates the record of facts and is not yet adopted)."""
+    entries = fact_entries(connection, deal_id)
+    if adopting(entries):
+        return None
+    slug = str(connection.value("SELECT slug FROM deal WHERE id = ?", (deal_id,)))
+    labels = {table.table: table.label for table in tables}
+    return check_facts(slug, entries, current_facts(connection, deal_id, tables), labels)
+
+
+def require_facts(
+    connection: Connection, deal_id: int, doing: str, tables: tuple[FactTable, ...] = FACT_TABLES
+) -> None:
+    """Refuse (exit 8) to act on facts changed behind closing's back: a write would make them
+    part of the record."""
+    broken = facts_break(connection, deal_id, tables)
+    if broken is not None:
+        raise RecordBrokenError(
+            f"cannot {doing}: the record does not hold: {broken.detail}; nothing recorded "
+            "(closing verify)"
+        )
+
+
+def fact_table(name: str) -> tuple[FactTable]:
+    """One declared fact table, by its SQL name (as the `tables` the functions here take)."""
+    return (next(table for table in FACT_TABLES if table.table == name),)
