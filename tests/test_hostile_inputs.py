@@ -42,7 +42,7 @@ def database_digest(url: str) -> str:
     bytes when it is not a database SQLite can read)."""
     from sqlalchemy import create_engine, inspect, text
 
-    from closing.store.connection import locate
+    from closing.store.url import locate
 
     file = locate(url).file
     if file is not None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from closing.store.connection import HEAD, Database, locate
-from closing.store.url import database_url
+from closing.store.connection import HEAD, Database
+from closing.store.url import database_url, locate
 
 # `Database` is what every service takes: the CLI names the type from here, not from the store.
 __all__ = ["Database", "open_database", "peek_database", "schema_versions"]

@@ -20,17 +20,14 @@ import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import quote
 
 from closing.domain.errors import DatabaseError
-from closing.domain.redaction import masked_url
 from closing.domain.text import neutral
-from closing.store.url import read_only_options
+from closing.store.url import locate, read_only_options
 from closing.store.values import moment_to_store, money_to_store, stored_moment
 
 # The Alembic revisions, oldest first (closing/store/migrations/versions). Kept here so that
@@ -41,93 +38,10 @@ HEAD = REVISIONS[-1]
 
 LOCK_WAIT = 30.0  # seconds a SQLite writer waits for another's lock before it is refused
 
-_URI_HINT = "like sqlite:///file:/path/closing.db?mode=ro&uri=true"
-
 
 class UniqueViolation(Exception):
     """A unique key refused a row (another writer recorded it first); the transaction is rolled
     back. Callers that expect the race catch it; anything else reports it as a failure."""
-
-
-# --- where a URL points --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Location:
-    """What a database URL names: the dialect, and for SQLite the file (None in memory) and the
-    URI sqlite3 opens, for PostgreSQL the libpq connection string."""
-
-    url: str
-    dialect: str  # "sqlite" or "postgresql"
-    masked: str  # the URL with any password hidden, for messages
-    file: Path | None = None
-    sqlite_uri: str | None = None  # the file: URI sqlite3 opens (before any mode is added)
-    sqlite_options: tuple[tuple[str, str], ...] = ()
-    conninfo: str | None = None
-
-
-def locate(url: str) -> Location:
-    """Where `url` points: `sqlite:///PATH` (relative to this folder; `sqlite:////abs` absolute),
-    `sqlite:///file:PATH?mode=ro&uri=true` (SQLite's own URI options), `sqlite://` (in memory),
-    or `postgresql+psycopg://USER@HOST/DB` (libpq's options, such as `?options=...`)."""
-    masked = masked_url(url)
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise DatabaseError(f"cannot use database {masked}: not a database URL; {_KNOWN_URLS}")
-    if scheme in ("sqlite", "sqlite+pysqlite"):
-        return _sqlite_location(url, masked, rest)
-    if scheme in ("postgresql", "postgresql+psycopg", "postgres"):
-        return Location(url, "postgresql", masked, conninfo=f"postgresql://{rest}")
-    if scheme.startswith("postgresql+"):
-        raise DatabaseError(
-            f"cannot use database {masked}: closing talks to PostgreSQL through psycopg 3; "
-            "write postgresql+psycopg://USER@HOST/DB"
-        )
-    raise DatabaseError(
-        f"cannot use database {masked}: {neutral(scheme[:40])} is not a database closing "
-        f"knows; {_KNOWN_URLS}"
-    )
-
-
-_KNOWN_URLS = (
-    "give sqlite:///PATH or postgresql+psycopg://USER@HOST/DB in CLOSING_DATABASE_URL or --database"
-)
-
-
-def _sqlite_location(url: str, masked: str, rest: str) -> Location:
-    path, _, query = rest.partition("?")
-    options = parse_qsl(query, keep_blank_values=True)
-    uri = dict(options).get("uri", "").lower() in ("true", "1")
-    if path.startswith("/"):
-        path = path[1:]
-    if not path or path == ":memory:":
-        return Location(url, "sqlite", masked, sqlite_uri="file::memory:")
-    if uri:
-        if not path.startswith("file:"):
-            # SQLite would take the whole `path?mode=ro` as a file name and create that file.
-            raise DatabaseError(
-                f"cannot use database {masked}: with uri=true the path must be a file: URI, "
-                f"{_URI_HINT}"
-            )
-        parts = urlsplit(path)
-        kept = tuple((k, v) for k, v in options if k != "uri")
-        inner = tuple(parse_qsl(parts.query, keep_blank_values=True))
-        everything = inner + kept
-        if dict(everything).get("mode") == "memory" or not parts.path:
-            return Location(url, "sqlite", masked, sqlite_uri=f"file:{quote(parts.path)}")
-        file = Path(unquote(parts.path))
-        return Location(
-            url, "sqlite", masked, file, f"file:{quote(str(file))}", sqlite_options=everything
-        )
-    if options:
-        # An option sqlite3 would silently not apply (`?mode=ro` without `uri=true`).
-        names = ", ".join(sorted({neutral(k[:40]) for k, _ in options}))
-        raise DatabaseError(
-            f"cannot use database {masked}: option {names} is not applied; SQLite options need "
-            f"the URI form, {_URI_HINT}"
-        )
-    file = Path(unquote(path))
-    return Location(url, "sqlite", masked, file, f"file:{quote(str(file))}")
 
 
 # --- a connection inside a transaction -----------------------------------------------------------

@@ -117,6 +117,7 @@ FACT_TABLES: tuple[FactTable, ...] = (
             ("created_by", "text"),
             ("revoked_at", "moment"),
             ("revoked_by", "text"),
+            ("can_act", "bool"),
         ),
     ),
     FactTable(
