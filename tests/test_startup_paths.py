@@ -31,3 +31,10 @@ def test_help_does_not_import_the_terms(tmp_path: Path) -> None:
 
 def test_attach_forms_are_the_deal_files() -> None:
     assert get_args(DocumentSpec.model_fields["form"].annotation) == FORMS
+
+
+def test_verify_names_the_record_of_facts_as_the_domain_does() -> None:
+    from closing.cli import seals
+    from closing.domain import facts
+
+    assert seals.FACTS == facts.FACTS
