@@ -47,6 +47,7 @@ from closing.services.team import require
 from closing.store import deals as stored_deals
 from closing.store import events as log
 from closing.store.connection import Connection, Database
+from closing.store.facts import fact_table, record_facts
 from closing.store.identity import actor
 from closing.store.shares import share_by_id
 
@@ -78,7 +79,7 @@ def acting_link(connection: Connection, share_id: int, now: datetime) -> tuple[S
     recent = sum(
         1
         for event in log.party_events(connection, found.party.id)
-        if event.on_behalf_of == name and event.recorded_at > since
+        if event.on_behalf_of == name and event.logged_at > since
     )
     if recent >= LINK_RATE:
         raise RateLimited(
@@ -275,6 +276,7 @@ def answer_details(
             stored_deals.update_purchaser(
                 connection, party.id, details_json=json.dumps(merged, sort_keys=True)
             )
+            record_facts(connection, deal.id, now, fact_table("purchaser"))
     return Answered(party, event, chosen, warnings)
 
 
