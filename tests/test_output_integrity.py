@@ -56,7 +56,7 @@ def test_report_o_keeps_the_old_file_when_the_write_fails(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".memo")] == []
     written = seeded("report", "-o", str(out), now=FRI.format("10:00"))
     assert written.code == 0, written.err
-    assert out.read_text().startswith("# Closing memorandum")
+    assert out.read_text().startswith("# Memorandum")
     assert oct(out.stat().st_mode & 0o777) != "0o600"
 
 

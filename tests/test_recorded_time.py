@@ -32,7 +32,9 @@ def test_an_event_recorded_in_a_rehearsal_carries_both_times(seeded: Cli) -> Non
     assert text.startswith("#3  2002-06-07 09:10 PDT  mark signed")
     assert text.rstrip().endswith("· rehearsal")
     memo = seeded("report", "--format", "md", now=FRI.format("09:30")).out
-    assert "This memo records a rehearsal: 3 of its 3 events" in memo.split("## ")[0]
+    first = memo.split("\n## ")[1]  # the memo's first section, on its first page
+    assert first.startswith("The closing")
+    assert "This memo records a rehearsal: 3 of its 3 events" in first
 
 
 def test_the_rehearsal_time_is_under_the_hash(seeded: Cli) -> None:
