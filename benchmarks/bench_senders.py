@@ -157,7 +157,7 @@ def webhook_ledger(url: str) -> tuple[Counter[str], Counter[str]]:
 
 
 def start_sender(url: str, anchor: float, log: Path) -> subprocess.Popen[bytes]:
-    env = cli_env(url, f"{BURST_TEXT}@{anchor:.3f}")
+    env = cli_env(url, f"{BURST_TEXT}@{int(anchor)}")
     with log.open("ab") as out:
         return subprocess.Popen(
             [*CLOSING, "alerts", "run", "--share", "--safety", "30"],
@@ -230,13 +230,15 @@ def run_burst(
     seconds of a survivor over `idle` seconds after it."""
     reset_ledger(url)
     box.reset()
-    anchor = time.time() + lead
+    anchor = float(int(time.time() + lead))  # CLOSING_NOW's @ part is whole Unix seconds
     processes = [start_sender(url, anchor, tmp / f"sender-{n}.log") for n in range(senders)]
     killed_at: float | None = None
     idle_cpu: float | None = None
     try:
         deadline = anchor + 60
         while time.time() < deadline:
+            if all(p.poll() is not None for p in processes) and not kill_one:
+                break  # every sender stopped (a refused clock, a lost database): nothing will come
             got = {key for key, _ in box.arrivals() if key.endswith(DEADLINE_KEY)}
             if kill_one and killed_at is None and got:
                 time.sleep(0.05)  # a few webhooks in flight
@@ -282,7 +284,7 @@ def main() -> int:
         f"bench_senders: {args.deals} deals x {args.purchasers} purchasers on PostgreSQL, "
         f"a {RECEIVER_DELAY * 1000:.0f} ms webhook on 127.0.0.1; load {os.getloadavg()[0]:.2f}"
     )
-    lead = 8.0 if args.smoke else 15.0
+    lead = 5.0 if args.smoke else 15.0
     results: list[tuple[str, bool]] = []
     with tempfile.TemporaryDirectory(prefix="closing-bench-senders-") as folder:
         tmp = Path(folder)
