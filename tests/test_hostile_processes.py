@@ -248,6 +248,8 @@ def test_a_sender_whose_database_goes_away_logs_it_and_exits_6(
         "stopped. Start it again once the database is where it should be"
     )
     assert "Traceback" not in log
+    if fault == "deleted":  # the sender never made an empty database where the real one was
+        assert not database.exists()
 
 
 class Terminal:

@@ -86,9 +86,11 @@ def alerts_run(
     """Send alerts as they fall due, until SIGINT or SIGTERM."""
     from closing.cli.app import for_whom
     from closing.services.alerts.daemon import AlertDaemon, configure_logging
+    from closing.services.database import open_database
 
     configure_logging(app.debug)
-    database = app.database
+    app.database.ensure_schema()  # made, with its schema, if it is not there yet; and then
+    database = open_database(app.database_option, create=False)  # never made again under it
     daemon = AlertDaemon(
         database,
         app.clock,
