@@ -290,6 +290,22 @@ by_option = click.option(
 )
 
 
+callback_number_option = click.option(
+    "--callback-number",
+    required=True,
+    metavar="NUMBER",
+    help="The number you called: one the record held before the change.",
+    callback=checked("--callback-number"),
+)
+spoke_with_option = click.option(
+    "--spoke-with",
+    required=True,
+    metavar="NAME",
+    help="Whom you spoke with.",
+    callback=checked("--spoke-with", MAX_TEXT),
+)
+
+
 def complete_purchasers(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
     """Shell completion of a purchaser argument (cli.complete, imported on a Tab only)."""
     from closing.cli.complete import purchasers

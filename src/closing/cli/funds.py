@@ -7,7 +7,17 @@ import socket
 
 import click
 
-from closing.cli.app import App, by_option, checked, deal_option, for_whom, local_time, pass_app
+from closing.cli.app import (
+    App,
+    by_option,
+    callback_number_option,
+    checked,
+    deal_option,
+    for_whom,
+    local_time,
+    pass_app,
+    spoke_with_option,
+)
 from closing.cli.marks import (
     at_option,
     note_option,
@@ -15,7 +25,7 @@ from closing.cli.marks import (
     out_of_order_reason_option,
     unverified_option,
 )
-from closing.domain.text import MAX_TEXT, neutral
+from closing.domain.text import neutral
 
 
 @click.command("funds-flow")
@@ -124,20 +134,8 @@ def beneficiary() -> None:
 
 @beneficiary.command("verify")
 @click.argument("disbursement", callback=checked("DISBURSEMENT"))
-@click.option(
-    "--callback-number",
-    required=True,
-    metavar="NUMBER",
-    help="The number you called: one the record held before the change.",
-    callback=checked("--callback-number"),
-)
-@click.option(
-    "--spoke-with",
-    required=True,
-    metavar="NAME",
-    help="Whom you spoke with.",
-    callback=checked("--spoke-with", MAX_TEXT),
-)
+@callback_number_option
+@spoke_with_option
 @by_option
 @note_option
 @deal_option

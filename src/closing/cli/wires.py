@@ -11,14 +11,16 @@ import click
 from closing.cli.app import (
     App,
     by_option,
+    callback_number_option,
     checked,
     complete_purchasers,
     deal_option,
     for_whom,
     pass_app,
+    spoke_with_option,
 )
 from closing.cli.marks import note_option, say_recorded, unverified_option
-from closing.domain.text import MAX_TEXT, neutral, plural
+from closing.domain.text import neutral, plural
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -97,20 +99,8 @@ def wire_instructions(ctx: click.Context, app: App, as_json: bool, deal_name: st
 
 
 @wire_instructions.command("verify")
-@click.option(
-    "--callback-number",
-    required=True,
-    metavar="NUMBER",
-    help="The number you called: one the record held before the change.",
-    callback=checked("--callback-number"),
-)
-@click.option(
-    "--spoke-with",
-    required=True,
-    metavar="NAME",
-    help="Whom you spoke with.",
-    callback=checked("--spoke-with", MAX_TEXT),
-)
+@callback_number_option
+@spoke_with_option
 @by_option
 @note_option
 @deal_option
