@@ -1,6 +1,7 @@
 """What the signed-in team's pages offer, from the status document: each party's steps with the
 buttons that act on them (`Mark Warrant faxed for BNC Bach International, Ltd.`, `Undo ...`,
-`Reverse ...`, `Waive ...`, `Withdraw ...`, `Verify wire instructions`) and the fields of each
+`Reverse ...`, `Waive ...`, `Withdraw ...`, `Verify wire instructions`, `Accept proposed details
+for ...`, `Reject proposed details for ...`) and the fields of each
 action's form, labelled as the CLI's options are named. Offering a button decides nothing: the
 services decide when the form is recorded, as for the CLI."""
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from closing.domain.board import DONE_LATE, DONE_STATUS, URGENCY, WAIVED_STATUS
+from closing.domain.detail_rules import DETAIL_RULES
 from closing.domain.mark_commands import BY_STEP, GENERIC
 
 MARK, UNDO, REVERSE, WAIVE, WITHDRAW, VERIFY = (
@@ -20,7 +22,8 @@ MARK, UNDO, REVERSE, WAIVE, WITHDRAW, VERIFY = (
     "withdraw",
     "verify",
 )
-KINDS = (MARK, UNDO, REVERSE, WAIVE, WITHDRAW, VERIFY)
+ACCEPT, REJECT = "accept", "reject"  # the details a purchaser proposed through its link
+KINDS = (MARK, UNDO, REVERSE, WAIVE, WITHDRAW, VERIFY, ACCEPT, REJECT)
 COMPANY = "company"
 _VERBS = {MARK: "Mark", UNDO: "Undo", REVERSE: "Reverse", WAIVE: "Waive", WITHDRAW: "Withdraw"}
 
@@ -45,6 +48,7 @@ class Action:
     step: str  # the step's id ('' for a withdrawal or the instructions)
     name: str  # the button's accessible name
     fields: tuple[FormField, ...]
+    said: tuple[str, ...] = ()  # what the action answers (the proposed details), in words
 
 
 VERIFY_ACTION = Action(
@@ -123,9 +127,9 @@ def party_page(document: dict[str, Any], party: str) -> PartyPage | None:
         name = row["name"]
         states = row["steps"]
         own = [s for s in steps if s["party"] != COMPANY]
-        extra = ()
+        extra = answers(row)
         if not row["withdrawn"]:
-            extra = (Action(WITHDRAW, party, "", f"Withdraw {name}", (AT, REASON)),)
+            extra += (Action(WITHDRAW, party, "", f"Withdraw {name}", (AT, REASON)),)
     lines = []
     for step in own:
         state = states.get(step["id"])
@@ -151,12 +155,35 @@ def find_action(document: dict[str, Any], party: str, kind: str, step: str) -> A
         return None
     if kind == VERIFY:
         return VERIFY_ACTION if party == COMPANY and not step else None
+    if kind in (ACCEPT, REJECT):
+        row = next((p for p in document["purchasers"] if p["slug"] == party), None)
+        found = () if row is None or step else answers(row, always=True)
+        return next((a for a in found if a.kind == kind), None)
     if kind == WITHDRAW:
         return next((a for a in page.actions if a.kind == kind), None) if not step else None
     titles = {s["id"]: s["title"] for s in document["deal"]["steps"]}
     if step not in titles or kind not in _VERBS:
         return None
     return _step_action(kind, party, page.name, step, titles[step])
+
+
+def answers(row: dict[str, Any], always: bool = False) -> tuple[Action, ...]:
+    """`Accept proposed details for P` and `Reject proposed details for P` (with its `Reason`),
+    for a purchaser's row of the status document with details proposed (`always`: even with
+    none, for a form posted after they were answered: the service then says so)."""
+    proposed = row.get("proposed_details") or {}
+    if not proposed and not always:
+        return ()
+    said = tuple(
+        f"{DETAIL_RULES.get(field, (field,))[0]} {item.get('value')} (proposed by {item.get('by')})"
+        for field, item in proposed.items()
+        if isinstance(item, dict)
+    )
+    name, slug = row["name"], row["slug"]
+    return (
+        Action(ACCEPT, slug, "", f"Accept proposed details for {name}", (), said),
+        Action(REJECT, slug, "", f"Reject proposed details for {name}", (REASON,), said),
+    )
 
 
 def party_links(document: dict[str, Any]) -> list[tuple[str, str]]:

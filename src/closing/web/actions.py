@@ -1,5 +1,6 @@
 """Recording what a signed-in member asks for in the browser, through the same services as the
-CLI (`closing.services.mark`, `closing.services.wires`): the same decisions, the same one-line
+CLI (`closing.services.mark`, `closing.services.wires`, `closing.services.proposals`): the same
+decisions, the same one-line
 refusals, and the member as the actor (`Database.acting_as`: on PostgreSQL the transaction runs
 as the member's role, so the database's own checks hold)."""
 
@@ -17,9 +18,10 @@ from closing.domain.text import MAX_TEXT
 from closing.domain.wire_instructions import Verification
 from closing.services.database import Database
 from closing.services.mark import correct, mark
+from closing.services.proposals import answer_details
 from closing.services.web_auth import acting_as
 from closing.services.wires import verify_instructions
-from closing.views.actions import MARK, VERIFY, WITHDRAW, Action
+from closing.views.actions import ACCEPT, MARK, REJECT, VERIFY, WITHDRAW, Action
 
 HOST = socket.gethostname()
 
@@ -72,6 +74,13 @@ def perform(
             verify_instructions(database, slug, verification, now)
             return f"Wire instructions verified by {login}."
         reason = _text(form, "reason", "Reason")
+        if action.kind in (ACCEPT, REJECT):  # `closing details accept|reject P`
+            accept = action.kind == ACCEPT
+            answered = answer_details(
+                database, slug, action.party, [], accept, now, reason=reason, host=HOST
+            )
+            verb = "Accepted" if accept else "Rejected"
+            return f"{verb} the proposed details for {answered.party.name} by {login}."
         if reason is None:
             raise UsageError("give a Reason: it is kept with the event")
         correction = Correction(

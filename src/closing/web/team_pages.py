@@ -144,8 +144,9 @@ class TeamSite:
         return snapshot.render(("member-view",), make)
 
     def _fragment(self, snapshot: Snapshot) -> str:
+        act = f"/d/{snapshot.document['deal']['slug']}"  # the rows' buttons (proposed details)
         return snapshot.render(
-            ("member-board",), lambda: rendered("board.html", v=self._view(snapshot))
+            ("member-board",), lambda: rendered("board.html", v=self._view(snapshot), act=act)
         )
 
     def _message(self, snapshot: Snapshot) -> bytes:

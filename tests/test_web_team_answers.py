@@ -1,0 +1,97 @@
+"""The signed-in team answers what a purchaser's link proposed (issues 24 and 25), in a real
+browser: the board shows the details as proposed with `Accept proposed details for ...` and
+`Reject proposed details for ...` buttons, recorded through `closing details accept|reject`'s
+service as the signed-in member; a viewer is refused, naming the role, and nothing is written."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import Cli, board_json, purchaser_row
+from tests.team_web import TeamServer, serve_team
+from tests.test_hostile_inputs import database_digest
+from tests.test_link_forms import DETAILS, NOW, database_url, deal, links
+from tests.test_web_browser import browser, chromium, errors_of
+from tests.test_web_team import MOMENT, sign_in  # its invitations are for 10:00
+
+__all__ = ["browser", "database_url", "deal", "links"]  # the fixtures this module uses
+
+pytestmark = pytest.mark.skipif(chromium() is None, reason="no Chromium found")
+
+STONE = "Stonestreet Limited Partnership"
+ROW = 'tr[data-slug="stonestreet"]'
+
+
+def propose(served: TeamServer, token: str, details: dict[str, str]) -> None:
+    """Stonestreet's link sends its details (its own page's form token and origin)."""
+    page = httpx.get(f"{served.base}/b/{token}").text
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert found, "the link's page has no form"
+    sent = httpx.post(
+        f"{served.base}/b/{token}/details",
+        data={**details, "csrf": found.group(1)},
+        headers={"origin": served.base},
+    )
+    assert sent.status_code == 303, sent.text[:300]
+
+
+def open_board(page: Any) -> None:
+    page.get_by_role("link", name="NeoTherapeutics").first.click()
+    page.wait_for_selector("#board-rows")
+
+
+def test_alice_accepts_and_rejects_proposed_details_and_a_viewer_is_refused(
+    browser: Any, deal: Cli, links: dict[str, Any]
+) -> None:
+    assert deal("team", "add", "carol", "--role", "viewer", now=NOW).code == 0
+    with serve_team(deal.database_url, MOMENT) as served:
+        propose(served, links["stonestreet"], DETAILS)
+
+        carol_context, carol = sign_in(browser, deal, served, "carol")
+        open_board(carol)
+        before = database_digest(deal.database_url)
+        carol.get_by_role("button", name=f"Accept proposed details for {STONE}").click()
+        carol.get_by_role("button", name="Record").click()
+        refusal = carol.get_by_role("alert").inner_text()
+        assert "carol needs the operator role" in refusal and "\n" not in refusal
+        assert database_digest(deal.database_url) == before  # nothing written
+        carol_context.close()
+
+        context, alice = sign_in(browser, deal, served, "alice")
+        errors = errors_of(alice)
+        open_board(alice)
+        row = alice.inner_text(ROW)
+        assert "proposed by the purchaser: DTC participant number 0226" in row
+        assert alice.locator(f"{ROW} .note", has_text="⚑ needs").count() == 3
+        assert alice.get_by_role("button", name="Reject proposed details for BNC").count() == 0
+        alice.get_by_role("button", name=f"Accept proposed details for {STONE}").click()
+        assert "DTC participant number 0226 (proposed by share link #" in alice.inner_text("main")
+        alice.get_by_role("button", name="Record").click()
+        alice.wait_for_url(f"{served.base}/d/*/p/stonestreet")
+
+        stone = purchaser_row(board_json(deal, NOW), "stonestreet")
+        assert stone["proposed_details"] == {}
+        assert all(not step["blocked_by"] for step in stone["steps"].values())
+        history = deal("history", "stonestreet", now=NOW).out
+        assert "details_accepted  Stonestreet Limited Partnership\n    by alice" in history
+        alice.goto(f"{served.base}/d/neotherapeutics-2002-06-07/")
+        assert alice.locator(f"{ROW} .note", has_text="⚑ needs").count() == 0
+        assert alice.locator(f"{ROW} .answers").count() == 0
+
+        # a second proposal, rejected with the Reason the form asks for
+        propose(served, links["stonestreet"], {"contact": "Ms. Pat Lee, +1 212 555 0100"})
+        alice.reload()
+        alice.get_by_role("button", name=f"Reject proposed details for {STONE}").click()
+        alice.get_by_label("Reason").fill("call the desk instead")
+        alice.get_by_role("button", name="Record").click()
+        alice.wait_for_url(f"{served.base}/d/*/p/stonestreet")
+        context.close()
+    assert purchaser_row(board_json(deal, NOW), "stonestreet")["proposed_details"] == {}
+    history = deal("history", "stonestreet", now=NOW).out
+    assert "details_rejected  Stonestreet Limited Partnership\n    by alice" in history
+    assert "rejected Contact: call the desk instead" in " ".join(history.split())
+    assert errors == []
