@@ -5,7 +5,9 @@ service as the signed-in member; a viewer is refused, naming the role, and nothi
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,9 +16,9 @@ import pytest
 from tests.helpers import Cli, board_json, purchaser_row
 from tests.team_web import TeamServer, serve_team
 from tests.test_hostile_inputs import database_digest
-from tests.test_link_forms import DETAILS, NOW, database_url, deal, links
+from tests.test_link_forms import DETAILS, NOW, PDF, database_url, deal, links
 from tests.test_web_browser import browser, chromium, errors_of
-from tests.test_web_team import MOMENT, sign_in  # its invitations are for 10:00
+from tests.test_web_team import BNC, MOMENT, open_party, sign_in  # its invitations are for 10:00
 
 __all__ = ["browser", "database_url", "deal", "links"]  # the fixtures this module uses
 
@@ -95,3 +97,54 @@ def test_alice_accepts_and_rejects_proposed_details_and_a_viewer_is_refused(
     assert "details_rejected  Stonestreet Limited Partnership\n    by alice" in history
     assert "rejected Contact: call the desk instead" in " ".join(history.split())
     assert errors == []
+
+
+def test_alice_attaches_and_releases_bncs_signature_page_in_the_browser(
+    browser: Any, deal: Cli, tmp_path: Path
+) -> None:
+    """alice attaches BNC's signed page of the SPA (held) from its party page: `closing
+    documents` shows it; a PDF with JavaScript is refused in role="alert", nothing written; the
+    release is refused naming what is missing until BNC's wire is in, then releases."""
+    page_file = tmp_path / "bnc-signature-page.pdf"
+    page_file.write_bytes(PDF)
+    scripted = tmp_path / "scripted.pdf"
+    scripted.write_bytes(PDF.replace(b"/Type /Catalog", b"/Type /Catalog /OpenAction 2 0 R"))
+    with serve_team(deal.database_url, MOMENT) as served:
+        context, alice = sign_in(browser, deal, served, "alice")
+        errors = errors_of(alice)
+        open_party(alice, served, BNC)
+        before = database_digest(deal.database_url)
+        alice.get_by_role("button", name=f"Attach spa for {BNC}").click()
+        alice.get_by_label("File").set_input_files(str(scripted))
+        alice.get_by_role("button", name="Record").click()
+        assert "File: the PDF holds scripts" in alice.get_by_role("alert").inner_text()
+        assert database_digest(deal.database_url) == before
+
+        alice.get_by_label("File").set_input_files(str(page_file))
+        alice.get_by_label("Signatory").fill("purchaser")
+        alice.get_by_label("Hold").check()
+        alice.get_by_role("button", name="Record").click()
+        alice.wait_for_url(f"{served.base}/d/*/p/bnc-bach")
+        documents = deal("documents", now=NOW).out
+        assert "bnc-signature-page.pdf" in documents
+        (spa,) = [
+            d
+            for d in json.loads(deal("documents", "--json", now=NOW).out)["documents"]
+            if d["document"] == "spa" and d["party"] == "bnc-bach"
+        ]
+        assert len(spa["files"]) == 1 and spa["state"] == "received (held)", spa
+        assert "attach  BNC Bach International, Ltd.\n    by alice" in deal("history", "bnc").out
+
+        alice.reload()
+        alice.get_by_role("button", name=f"Release held signature pages for {BNC}").click()
+        alice.get_by_label("Reason").fill("closing conditions met")
+        alice.get_by_role("button", name="Record").click()
+        refusal = alice.get_by_role("alert").inner_text()
+        assert "cannot release: spa of BNC Bach International, Ltd. needs" in refusal
+        assert "nothing released" in refusal
+        assert deal("mark-wired", "bnc", now=NOW).code == 0
+        alice.get_by_role("button", name="Record").click()
+        alice.wait_for_url(f"{served.base}/d/*/p/bnc-bach")
+        context.close()
+    assert errors == [] or all("status of 4" in e for e in errors)
+    assert "release" in deal("history", "bnc", now=NOW).out

@@ -1,7 +1,8 @@
 """What the signed-in team's pages offer, from the status document: each party's steps with the
 buttons that act on them (`Mark Warrant faxed for BNC Bach International, Ltd.`, `Undo ...`,
 `Reverse ...`, `Waive ...`, `Withdraw ...`, `Verify wire instructions`, `Accept proposed details
-for ...`, `Reject proposed details for ...`) and the fields of each
+for ...`, `Reject proposed details for ...`, `Attach spa for ...`, `Release held signature pages
+for ...`) and the fields of each
 action's form, labelled as the CLI's options are named. Offering a button decides nothing: the
 services decide when the form is recorded, as for the CLI."""
 
@@ -12,6 +13,8 @@ from typing import Any
 
 from closing.domain.board import DONE_LATE, DONE_STATUS, URGENCY, WAIVED_STATUS
 from closing.domain.detail_rules import DETAIL_RULES
+from closing.domain.documents import HELD
+from closing.domain.events import COMPANY_SLUG
 from closing.domain.mark_commands import BY_STEP, GENERIC
 
 MARK, UNDO, REVERSE, WAIVE, WITHDRAW, VERIFY = (
@@ -23,7 +26,8 @@ MARK, UNDO, REVERSE, WAIVE, WITHDRAW, VERIFY = (
     "verify",
 )
 ACCEPT, REJECT = "accept", "reject"  # the details a purchaser proposed through its link
-KINDS = (MARK, UNDO, REVERSE, WAIVE, WITHDRAW, VERIFY, ACCEPT, REJECT)
+ATTACH, RELEASE = "attach", "release"  # the closing set's files (`closing attach|release`)
+KINDS = (MARK, UNDO, REVERSE, WAIVE, WITHDRAW, VERIFY, ACCEPT, REJECT, ATTACH, RELEASE)
 COMPANY = "company"
 _VERBS = {MARK: "Mark", UNDO: "Undo", REVERSE: "Reverse", WAIVE: "Waive", WITHDRAW: "Withdraw"}
 
@@ -35,17 +39,27 @@ class FormField:
     required: bool = False
     hint: str = ""
     checkbox: bool = False  # a yes/no (`--partial`), else one line of text
+    file: bool = False  # a file to upload (the form is then multipart/form-data)
 
 
 AT = FormField("at", "At", hint="Empty: now. 08:30 or 2002-06-07 08:30 in the deal's zone.")
 REASON = FormField("reason", "Reason", required=True)
+ATTACH_FIELDS = (
+    FormField("file", "File", required=True, hint="A PDF, PNG or JPEG.", file=True),
+    FormField(
+        "signatory",
+        "Signatory",
+        hint="Whose page it is: purchaser, company or a name; empty: the one still missing.",
+    ),
+    FormField("hold", "Hold", hint="Received in escrow: held until released.", checkbox=True),
+)
 
 
 @dataclass(frozen=True)
 class Action:
     kind: str
     party: str  # the party's slug, or `company`
-    step: str  # the step's id ('' for a withdrawal or the instructions)
+    step: str  # the step's id, or the document's to attach ('' for the party as a whole)
     name: str  # the button's accessible name
     fields: tuple[FormField, ...]
     said: tuple[str, ...] = ()  # what the action answers (the proposed details), in words
@@ -77,6 +91,7 @@ class PartyPage:
     name: str
     steps: tuple[StepLine, ...]
     actions: tuple[Action, ...]  # of the party as a whole (withdraw, verify)
+    documents: tuple[tuple[str, str, Action], ...] = ()  # (document, where it stands, Attach)
 
 
 def _mark_fields(step_id: str) -> tuple[FormField, ...]:
@@ -144,7 +159,22 @@ def party_page(document: dict[str, Any], party: str) -> PartyPage | None:
                 _step_actions(party, name, step, status),
             )
         )
-    return PartyPage(party, name, tuple(lines), extra)
+    documents = tuple(
+        (d["document"], d["state"], _attach(party, name, d["document"]))
+        for d in document.get("documents") or ()
+        if d["party"] == (COMPANY_SLUG if party == COMPANY else party)
+    )
+    if any(state == HELD for _, state, _ in documents):
+        extra += (_release(party, name),)
+    return PartyPage(party, name, tuple(lines), extra, documents)
+
+
+def _attach(party: str, name: str, document_id: str) -> Action:
+    return Action(ATTACH, party, document_id, f"Attach {document_id} for {name}", ATTACH_FIELDS)
+
+
+def _release(party: str, name: str) -> Action:
+    return Action(RELEASE, party, "", f"Release held signature pages for {name}", (REASON,))
 
 
 def find_action(document: dict[str, Any], party: str, kind: str, step: str) -> Action | None:
@@ -155,6 +185,11 @@ def find_action(document: dict[str, Any], party: str, kind: str, step: str) -> A
         return None
     if kind == VERIFY:
         return VERIFY_ACTION if party == COMPANY and not step else None
+    if kind == ATTACH:
+        found_document = next((d for d, _, _ in page.documents if d == step), None)
+        return None if found_document is None else _attach(party, page.name, step)
+    if kind == RELEASE:
+        return None if step else _release(party, page.name)
     if kind in (ACCEPT, REJECT):
         row = next((p for p in document["purchasers"] if p["slug"] == party), None)
         found = () if row is None or step else answers(row, always=True)

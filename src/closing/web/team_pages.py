@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from closing.domain.clock import Clock
+from closing.domain.documents import MAX_FILE_BYTES
 from closing.domain.errors import ClosingError, NotPermittedError, UsageError
 from closing.domain.web_session import WebSession
 from closing.services import web_auth
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from closing.services.change_feed import ChangeListener
 
 MAX_ROWS = 100
+UPLOAD = MAX_FILE_BYTES + 64 * 1024  # bytes an action's form may send: a closing file, its fields
 
 
 def _not_found() -> Response:
@@ -241,8 +243,9 @@ class TeamSite:
         return html_page("team_party.html", member=session, p=page, deal=found[0].slug, notice="")
 
     async def action(self, request: Request) -> Response:
-        if request.method == "POST":
-            session, form, refused = await self.sign_in.posted(request)
+        upload = None
+        if request.method == "POST":  # an Attach form sends a file (multipart/form-data)
+            session, form, upload, refused = await self.sign_in.posted_upload(request, UPLOAD)
             if refused is not None or session is None:
                 return refused or _not_found()
             values = form
@@ -280,6 +283,7 @@ class TeamSite:
                     action,
                     values,
                     self.clock.now(),
+                    upload,
                 )
             except ClosingError as error:
                 refusal = error.message
