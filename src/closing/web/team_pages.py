@@ -34,6 +34,7 @@ from closing.views.board_page import View, view
 from closing.views.status_document import board_json
 from closing.web.actions import perform
 from closing.web.auth import COOKIE, SignIn
+from closing.web.bank_file import BankFilePage
 from closing.web.live import LiveBoard, Snapshot
 from closing.web.pages import html_page, message_page, rendered
 from closing.web.passkeys import Passkeys
@@ -123,7 +124,7 @@ class TeamSite:
     async def _member(self, request: Request) -> WebSession | None:
         return await self.sign_in.session(request)
 
-    async def _deal(
+    async def deal_of(
         self, request: Request, session: WebSession
     ) -> tuple[LiveBoard, Snapshot] | None:
         """The deal the path names, when the member is on its team."""
@@ -174,7 +175,7 @@ class TeamSite:
         session = await self._member(request)
         if session is None:
             return RedirectResponse("/", status_code=303)
-        found = await self._deal(request, session)
+        found = await self.deal_of(request, session)
         if found is None:
             return _not_found()
         live, snapshot = found
@@ -190,7 +191,7 @@ class TeamSite:
 
     async def events(self, request: Request) -> Response:
         session = await self._member(request)
-        found = None if session is None else await self._deal(request, session)
+        found = None if session is None else await self.deal_of(request, session)
         if found is None:
             return _not_found()
         live = found[0]
@@ -212,7 +213,7 @@ class TeamSite:
         session = await self._member(request)
         if session is None:
             return RedirectResponse("/", status_code=303)
-        found = await self._deal(request, session)
+        found = await self.deal_of(request, session)
         if found is None:
             return _not_found()
         live = found[0]
@@ -234,7 +235,7 @@ class TeamSite:
         session = await self._member(request)
         if session is None:
             return RedirectResponse("/", status_code=303)
-        found = await self._deal(request, session)
+        found = await self.deal_of(request, session)
         page = (
             None if found is None else party_page(found[1].document, request.path_params["party"])
         )
@@ -254,7 +255,7 @@ class TeamSite:
             if session is None:
                 return RedirectResponse("/", status_code=303)
             values = {k: v for k, v in request.query_params.items()}
-        found = await self._deal(request, session)
+        found = await self.deal_of(request, session)
         if found is None:
             return _not_found()
         live, snapshot = found
@@ -316,6 +317,7 @@ class TeamSite:
             Route("/d/{slug}/mine", self.mine),
             Route("/d/{slug}/p/{party}", self.party),
             Route("/d/{slug}/p/{party}/act", self.action, methods=["GET", "POST"]),
+            *BankFilePage(self).routes(),
             *self.sign_in.routes(),
             *Passkeys(self.sign_in).routes(),
         ]

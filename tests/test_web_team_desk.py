@@ -1,7 +1,8 @@
-"""The signed-in team answers what a purchaser's link proposed (issues 24 and 25), in a real
-browser: the board shows the details as proposed with `Accept proposed details for ...` and
-`Reject proposed details for ...` buttons, recorded through `closing details accept|reject`'s
-service as the signed-in member; a viewer is refused, naming the role, and nothing is written."""
+"""The signed-in team's desk in the browser (issues 24 and 25), in a real Chromium: the board
+shows a purchaser's proposed details with `Accept proposed details for ...` and `Reject proposed
+details for ...` (through `closing details accept|reject`'s service, as the member; a viewer is
+refused naming the role); a party's page attaches a document or signature page and releases held
+pages (`closing attach|release`'s service); a bank file is a dry run first, then `Apply`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.bank_files import Account, Detail, bai2_text
 from tests.helpers import Cli, board_json, purchaser_row
 from tests.team_web import TeamServer, serve_team
 from tests.test_hostile_inputs import database_digest
@@ -148,3 +150,52 @@ def test_alice_attaches_and_releases_bncs_signature_page_in_the_browser(
         context.close()
     assert errors == [] or all("status of 4" in e for e in errors)
     assert "release" in deal("history", "bnc", now=NOW).out
+
+
+def test_a_bank_file_uploaded_in_the_browser_is_a_dry_run_then_applied(
+    browser: Any, deal: Cli, tmp_path: Path
+) -> None:
+    """alice uploads the bank's BAI2 file: the dry run shows BNC's credit matched and records
+    nothing; `Apply` records the wire as alice. carol (operator) sees the dry run but her Apply
+    is refused, naming the money role."""
+    credit = Detail(
+        "195",
+        93_000_000,
+        "0607FW9001",
+        "",
+        ["ORG: /7785002 BNC BACH INTERNATIONAL LTD", "OBI: NEOTHERAPEUTICS SPA"],
+    )
+    bank = tmp_path / "bank.bai2"
+    bank.write_text(bai2_text([Account("4881016789", [credit])]))
+    assert deal("team", "add", "carol", "--role", "operator", now=NOW).code == 0
+    with serve_team(deal.database_url, MOMENT) as served:
+        carol_context, carol = sign_in(browser, deal, served, "carol")
+        open_board(carol)
+        carol.get_by_role("link", name="Bank file").click()
+        carol.get_by_label("Bank file").set_input_files(str(bank))
+        carol.get_by_role("button", name="Dry run").click()
+        assert "Would record 1 wire" in carol.get_by_role("status").inner_text()
+        before = database_digest(deal.database_url)
+        carol.get_by_role("button", name="Apply").click()
+        assert "carol needs the money role" in carol.get_by_role("alert").inner_text()
+        assert database_digest(deal.database_url) == before
+        carol_context.close()
+
+        context, alice = sign_in(browser, deal, served, "alice")
+        errors = errors_of(alice)
+        open_board(alice)
+        alice.get_by_role("link", name="Bank file").click()
+        alice.get_by_label("Bank file").set_input_files(str(bank))
+        alice.get_by_role("button", name="Dry run").click()
+        assert "Dry run: nothing recorded yet" in alice.inner_text("main")
+        assert "Would record 1 wire" in alice.get_by_role("status").inner_text()
+        assert "BNC Bach International, Ltd." in alice.inner_text("table.bank-file")
+        wired = purchaser_row(board_json(deal, NOW), "bnc-bach")["steps"]["wired"]
+        assert wired["status"] != "done"  # the dry run recorded nothing
+        alice.get_by_role("button", name="Apply").click()
+        assert "Recorded 1 wire" in alice.get_by_role("status").inner_text()
+        assert alice.get_by_role("button", name="Apply").count() == 0
+        context.close()
+    wired = purchaser_row(board_json(deal, NOW), "bnc-bach")["steps"]["wired"]
+    assert wired["status"] == "done" and wired["done_by"] == "alice"
+    assert errors == []
