@@ -134,7 +134,7 @@ def pending_details(events: Sequence[Event]) -> dict[str, Pending]:
                 found[field] = Pending(
                     field,
                     str(value),
-                    event.recorded_at,
+                    event.occurred_at,
                     event.on_behalf_of or event.actor,
                     int(data.get("link") or 0),
                     event.seq,
@@ -268,7 +268,7 @@ def wire_report(events: Sequence[Event]) -> WireReport | None:
                     str(data.get("bank", "")),
                     str(data["imad"]),
                     datetime.fromisoformat(str(data["sent_at"])),
-                    event.recorded_at,
+                    event.occurred_at,
                     event.on_behalf_of or event.actor,
                     event.seq,
                 )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from closing.domain.deal import Deal
 from closing.domain.detail_rules import plain_line
 from closing.domain.documents import media_type
 from closing.domain.errors import NotFoundError, RefusedError, UsageError
@@ -47,6 +48,7 @@ from closing.services.team import require
 from closing.store import deals as stored_deals
 from closing.store import events as log
 from closing.store.connection import Connection, Database
+from closing.store.facts import fact_table, record_facts
 from closing.store.identity import actor
 from closing.store.shares import share_by_id
 
@@ -78,7 +80,7 @@ def acting_link(connection: Connection, share_id: int, now: datetime) -> tuple[S
     recent = sum(
         1
         for event in log.party_events(connection, found.party.id)
-        if event.on_behalf_of == name and event.recorded_at > since
+        if event.on_behalf_of == name and event.occurred_at > since
     )
     if recent >= LINK_RATE:
         raise RateLimited(
@@ -235,10 +237,13 @@ def answer_details(
         except ValueError as problem:
             raise UsageError(str(problem)) from None
     with database.transaction() as connection:
-        found = locked(connection, deal_name, party_text)
-        party, deal = found.party, found.deal
         verb = "accept" if accept else "reject"
-        require(connection, deal.id, OPERATOR, f"{verb} the details proposed for {party.name}")
+
+        def allowed(deal: Deal, party: Purchaser) -> None:
+            require(connection, deal.id, OPERATOR, f"{verb} the details proposed for {party.name}")
+
+        found = locked(connection, deal_name, party_text, allowed)
+        party, deal = found.party, found.deal
         chosen = choose(pending_details(found.standing.link_events), fields)
         warnings = _revoked(connection, chosen)
         if warnings and accept and not from_revoked_link:
@@ -275,6 +280,7 @@ def answer_details(
             stored_deals.update_purchaser(
                 connection, party.id, details_json=json.dumps(merged, sort_keys=True)
             )
+            record_facts(connection, deal.id, now, fact_table("purchaser"))  # Schedule 1's row
     return Answered(party, event, chosen, warnings)
 
 
