@@ -274,32 +274,7 @@ def show_import(app: App, result: ImportResult) -> None:
         )
     recorded = result.count("recorded")
     left = result.count("left")
-    again = result.count("already imported")
-    parts = []
-    if result.applied:
-        parts.append(f"Recorded {plural(recorded, 'wire')}")
-    else:
-        parts.append(f"Would record {plural(recorded, 'wire')}")
-    parts.append(f"{left} left for a person")
-    if again:
-        parts.append(f"{again} imported before")
-    conflicts = result.count("conflict")
-    if conflicts:
-        parts.append(
-            f"{plural(conflicts, 'conflict')} (a bank reference imported before with other "
-            "content: kept for a person, see closing wires list)"
-        )
-    skipped = [
-        plural(result.other_accounts, "credit") + " to another account"
-        if result.other_accounts
-        else "",
-        plural(result.debits, "debit") if result.debits else "",
-        plural(result.pending, "pending entry", "pending entries") if result.pending else "",
-    ]
-    skipped = [s for s in skipped if s]
-    if skipped:
-        parts.append(f"ignored {', '.join(skipped)}")
-    summary = "; ".join(parts) + "."
+    summary = result.summary()
     if not result.applied and recorded:
         summary += " Nothing recorded yet: run again with --apply."
     elif left and result.applied:

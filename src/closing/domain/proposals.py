@@ -316,15 +316,18 @@ _ESCAPED = re.compile(rb"#([0-9A-Fa-f]{2})")
 _STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.DOTALL)
 
 
-def check_page(name: str, content: bytes, kind: str) -> None:
-    """A signature page a link sends: a plain file name, a PDF, PNG or JPEG by its bytes (and
-    named so), not empty, at most `LINK_MAX_BYTES`, and a PDF with nothing active in it."""
+def check_page(
+    name: str, content: bytes, kind: str, label: str = "Signature page", limit: int = LINK_MAX_BYTES
+) -> None:
+    """A signature page a link sends (or a file the team uploads in the browser, `label`led
+    and `limit`ed as the closing set's files are): a plain file name, a PDF, PNG or JPEG by its
+    bytes (and named so), not empty, at most `limit` bytes, and a PDF with nothing active in it."""
     if not content:
-        raise UsageError("Signature page: the file is empty")
-    if len(content) > LINK_MAX_BYTES:
+        raise UsageError(f"{label}: the file is empty")
+    if len(content) > limit:
         raise UsageError(
-            f"Signature page: the file is {len(content) / 1_000_000:,.1f} MB; at most "
-            f"{LINK_MAX_BYTES / 1_000_000:,.1f} MB"
+            f"{label}: the file is {len(content) / 1_000_000:,.1f} MB; at most "
+            f"{limit / 1_000_000:,.1f} MB"
         )
     shown = name.strip()
     if (
@@ -335,14 +338,14 @@ def check_page(name: str, content: bytes, kind: str) -> None:
         or len(shown) > 200
         or any(not c.isprintable() for c in shown)
     ):
-        raise UsageError("Signature page: the file name must be a plain name (no folders)")
+        raise UsageError(f"{label}: the file name must be a plain name (no folders)")
     if kind not in LINK_TYPES:
-        raise UsageError("Signature page: send a PDF, PNG or JPEG file")
+        raise UsageError(f"{label}: send a PDF, PNG or JPEG file")
     if not shown.lower().endswith(LINK_TYPES[kind]):
-        raise UsageError(f"Signature page: the file is a {kind} but is named {shown!r}")
+        raise UsageError(f"{label}: the file is a {kind} but is named {shown!r}")
     if kind == "application/pdf" and _active(content):
         raise UsageError(
-            "Signature page: the PDF holds scripts or actions (JavaScript, launch, embedded "
+            f"{label}: the PDF holds scripts or actions (JavaScript, launch, embedded "
             "files); print it to a plain PDF or scan it, and send that"
         )
 

@@ -142,12 +142,17 @@ def attach_file(
     name = safe_file_name(request.name)
     kind = media_type(name, head)
     with database.transaction() as connection:
-        found = locked(connection, deal_name, request.party)
+
+        def allowed(deal: Deal, party: Purchaser) -> None:
+            if link is None:  # a member's: the role first (a link is checked by `link`)
+                document = find_document(deal.terms, request.document)
+                require(connection, deal.id, OPERATOR, f"attach {document.id} for {party.name}")
+
+        found = locked(connection, deal_name, request.party, allowed)
         deal, party, standing = found.deal, found.party, found.standing
         document = find_document(deal.terms, request.document)
         who = identity.actor(connection)
         if link is None:
-            require(connection, deal.id, OPERATOR, f"attach {document.id} for {party.name}")
             request = replace(request, actor=who, on_behalf_of=on_behalf(who, request.on_behalf_of))
         else:
             request = replace(request, actor=who, on_behalf_of=link(connection))

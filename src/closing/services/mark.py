@@ -5,6 +5,7 @@ transaction, find the deal and the party, lock the party's chain, replay its eve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -75,11 +76,20 @@ class Locked:
     company_standing: Standing | None = None  # where the company stands (for a purchaser)
 
 
-def locked(connection: Connection, deal_name: str | None, party_text: str) -> Locked:
+def locked(
+    connection: Connection,
+    deal_name: str | None,
+    party_text: str,
+    allowed: Callable[[Deal, Purchaser], None] | None = None,
+) -> Locked:
     """The deal and the party named, the party locked for this transaction, with where it and
-    the company stand."""
+    the company stand. `allowed` (the member's role, say) is asked before the lock: on
+    PostgreSQL a role that may not write may not lock a row either, and would read the
+    database's refusal instead of the one naming the role."""
     deal = open_deal(connection, deal_name)
     party = find_purchaser(connection, deal, party_text)
+    if allowed is not None:
+        allowed(deal, party)
     head = log.lock_chain_head(connection, party.id)[1]
     machine = deal.company_machine if party.is_company else deal.machine
     try:

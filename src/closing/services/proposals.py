@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from closing.domain.deal import Deal
 from closing.domain.detail_rules import plain_line
 from closing.domain.documents import media_type
 from closing.domain.errors import NotFoundError, RefusedError, UsageError
@@ -236,10 +237,13 @@ def answer_details(
         except ValueError as problem:
             raise UsageError(str(problem)) from None
     with database.transaction() as connection:
-        found = locked(connection, deal_name, party_text)
-        party, deal = found.party, found.deal
         verb = "accept" if accept else "reject"
-        require(connection, deal.id, OPERATOR, f"{verb} the details proposed for {party.name}")
+
+        def allowed(deal: Deal, party: Purchaser) -> None:
+            require(connection, deal.id, OPERATOR, f"{verb} the details proposed for {party.name}")
+
+        found = locked(connection, deal_name, party_text, allowed)
+        party, deal = found.party, found.deal
         chosen = choose(pending_details(found.standing.link_events), fields)
         warnings = _revoked(connection, chosen)
         if warnings and accept and not from_revoked_link:
@@ -276,7 +280,7 @@ def answer_details(
             stored_deals.update_purchaser(
                 connection, party.id, details_json=json.dumps(merged, sort_keys=True)
             )
-            record_facts(connection, deal.id, now, fact_table("purchaser"))
+            record_facts(connection, deal.id, now, fact_table("purchaser"))  # Schedule 1's row
     return Answered(party, event, chosen, warnings)
 
 

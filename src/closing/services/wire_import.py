@@ -25,6 +25,7 @@ from closing.domain.money import format_money, money_text
 from closing.domain.proposals import wire_report
 from closing.domain.team import MONEY
 from closing.domain.terms import StoredStep
+from closing.domain.text import plural
 from closing.domain.timefmt import local
 from closing.domain.wire_instructions import Version, is_company_account, payment_gate
 from closing.services.deals import open_deal
@@ -66,6 +67,31 @@ class ImportResult:
 
     def count(self, status: str) -> int:
         return sum(1 for row in self.rows if row.status == status)
+
+    def summary(self) -> str:
+        """What the import did (or, without `applied`, would do), in one line."""
+        recorded, left = self.count("recorded"), self.count("left")
+        again, conflicts = self.count("already imported"), self.count("conflict")
+        verb = "Recorded" if self.applied else "Would record"
+        parts = [f"{verb} {plural(recorded, 'wire')}", f"{left} left for a person"]
+        if again:
+            parts.append(f"{again} imported before")
+        if conflicts:
+            parts.append(
+                f"{plural(conflicts, 'conflict')} (a bank reference imported before with other "
+                "content: kept for a person, see closing wires list)"
+            )
+        skipped = [
+            plural(self.other_accounts, "credit") + " to another account"
+            if self.other_accounts
+            else "",
+            plural(self.debits, "debit") if self.debits else "",
+            plural(self.pending, "pending entry", "pending entries") if self.pending else "",
+        ]
+        skipped = [s for s in skipped if s]
+        if skipped:
+            parts.append(f"ignored {', '.join(skipped)}")
+        return "; ".join(parts) + "."
 
     @property
     def notices(self) -> list[str]:

@@ -236,13 +236,18 @@ def read_and_import(
     host: str,
     now: datetime,
     unverified_ok: bool = False,
+    content: bytes | None = None,
 ) -> ImportResult:
-    """Read a bank file (in the deal's zone: BAI2 times carry none) and import it."""
-    from closing.domain.bankfiles.detect import read_bank_file
+    """Read a bank file (in the deal's zone: BAI2 times carry none) and import it: the file at
+    `path`, or `content` (a file uploaded in the browser) named `path`."""
+    from closing.domain.bankfiles.detect import parse_bank_file, read_bank_file
 
     with database.transaction(write=False) as connection:
         zone = open_deal(connection, deal_name).terms.zone
-    bank_file = read_bank_file(path, zone)
+    if content is None:
+        bank_file = read_bank_file(path, zone)
+    else:
+        bank_file = parse_bank_file(content, str(path), zone)
     with database.transaction(write=apply) as connection:  # read-only without `apply`
         return import_on(
             connection, deal_name, bank_file, apply, on_behalf_of, host, now, unverified_ok

@@ -1,6 +1,8 @@
 """What the signed-in team's pages offer, from the status document: each party's steps with the
 buttons that act on them (`Mark Warrant faxed for BNC Bach International, Ltd.`, `Undo ...`,
-`Reverse ...`, `Waive ...`, `Withdraw ...`, `Verify wire instructions`) and the fields of each
+`Reverse ...`, `Waive ...`, `Withdraw ...`, `Verify wire instructions`, `Accept proposed details
+for ...`, `Reject proposed details for ...`, `Attach spa for ...`, `Release held signature pages
+for ...`) and the fields of each
 action's form, labelled as the CLI's options are named. Offering a button decides nothing: the
 services decide when the form is recorded, as for the CLI."""
 
@@ -10,6 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from closing.domain.board import DONE_LATE, DONE_STATUS, URGENCY, WAIVED_STATUS
+from closing.domain.detail_rules import DETAIL_RULES
+from closing.domain.documents import HELD
+from closing.domain.events import COMPANY_SLUG
 from closing.domain.mark_commands import BY_STEP, GENERIC
 
 MARK, UNDO, REVERSE, WAIVE, WITHDRAW, VERIFY = (
@@ -20,7 +25,9 @@ MARK, UNDO, REVERSE, WAIVE, WITHDRAW, VERIFY = (
     "withdraw",
     "verify",
 )
-KINDS = (MARK, UNDO, REVERSE, WAIVE, WITHDRAW, VERIFY)
+ACCEPT, REJECT = "accept", "reject"  # the details a purchaser proposed through its link
+ATTACH, RELEASE = "attach", "release"  # the closing set's files (`closing attach|release`)
+KINDS = (MARK, UNDO, REVERSE, WAIVE, WITHDRAW, VERIFY, ACCEPT, REJECT, ATTACH, RELEASE)
 COMPANY = "company"
 _VERBS = {MARK: "Mark", UNDO: "Undo", REVERSE: "Reverse", WAIVE: "Waive", WITHDRAW: "Withdraw"}
 
@@ -32,19 +39,30 @@ class FormField:
     required: bool = False
     hint: str = ""
     checkbox: bool = False  # a yes/no (`--partial`), else one line of text
+    file: bool = False  # a file to upload (the form is then multipart/form-data)
 
 
 AT = FormField("at", "At", hint="Empty: now. 08:30 or 2002-06-07 08:30 in the deal's zone.")
 REASON = FormField("reason", "Reason", required=True)
+ATTACH_FIELDS = (
+    FormField("file", "File", required=True, hint="A PDF, PNG or JPEG.", file=True),
+    FormField(
+        "signatory",
+        "Signatory",
+        hint="Whose page it is: purchaser, company or a name; empty: the one still missing.",
+    ),
+    FormField("hold", "Hold", hint="Received in escrow: held until released.", checkbox=True),
+)
 
 
 @dataclass(frozen=True)
 class Action:
     kind: str
     party: str  # the party's slug, or `company`
-    step: str  # the step's id ('' for a withdrawal or the instructions)
+    step: str  # the step's id, or the document's to attach ('' for the party as a whole)
     name: str  # the button's accessible name
     fields: tuple[FormField, ...]
+    said: tuple[str, ...] = ()  # what the action answers (the proposed details), in words
 
 
 VERIFY_ACTION = Action(
@@ -73,6 +91,7 @@ class PartyPage:
     name: str
     steps: tuple[StepLine, ...]
     actions: tuple[Action, ...]  # of the party as a whole (withdraw, verify)
+    documents: tuple[tuple[str, str, Action], ...] = ()  # (document, where it stands, Attach)
 
 
 def _mark_fields(step_id: str) -> tuple[FormField, ...]:
@@ -123,9 +142,9 @@ def party_page(document: dict[str, Any], party: str) -> PartyPage | None:
         name = row["name"]
         states = row["steps"]
         own = [s for s in steps if s["party"] != COMPANY]
-        extra = ()
+        extra = answers(row)
         if not row["withdrawn"]:
-            extra = (Action(WITHDRAW, party, "", f"Withdraw {name}", (AT, REASON)),)
+            extra += (Action(WITHDRAW, party, "", f"Withdraw {name}", (AT, REASON)),)
     lines = []
     for step in own:
         state = states.get(step["id"])
@@ -140,7 +159,22 @@ def party_page(document: dict[str, Any], party: str) -> PartyPage | None:
                 _step_actions(party, name, step, status),
             )
         )
-    return PartyPage(party, name, tuple(lines), extra)
+    documents = tuple(
+        (d["document"], d["state"], _attach(party, name, d["document"]))
+        for d in document.get("documents") or ()
+        if d["party"] == (COMPANY_SLUG if party == COMPANY else party)
+    )
+    if any(state == HELD for _, state, _ in documents):
+        extra += (_release(party, name),)
+    return PartyPage(party, name, tuple(lines), extra, documents)
+
+
+def _attach(party: str, name: str, document_id: str) -> Action:
+    return Action(ATTACH, party, document_id, f"Attach {document_id} for {name}", ATTACH_FIELDS)
+
+
+def _release(party: str, name: str) -> Action:
+    return Action(RELEASE, party, "", f"Release held signature pages for {name}", (REASON,))
 
 
 def find_action(document: dict[str, Any], party: str, kind: str, step: str) -> Action | None:
@@ -151,12 +185,40 @@ def find_action(document: dict[str, Any], party: str, kind: str, step: str) -> A
         return None
     if kind == VERIFY:
         return VERIFY_ACTION if party == COMPANY and not step else None
+    if kind == ATTACH:
+        found_document = next((d for d, _, _ in page.documents if d == step), None)
+        return None if found_document is None else _attach(party, page.name, step)
+    if kind == RELEASE:
+        return None if step else _release(party, page.name)
+    if kind in (ACCEPT, REJECT):
+        row = next((p for p in document["purchasers"] if p["slug"] == party), None)
+        found = () if row is None or step else answers(row, always=True)
+        return next((a for a in found if a.kind == kind), None)
     if kind == WITHDRAW:
         return next((a for a in page.actions if a.kind == kind), None) if not step else None
     titles = {s["id"]: s["title"] for s in document["deal"]["steps"]}
     if step not in titles or kind not in _VERBS:
         return None
     return _step_action(kind, party, page.name, step, titles[step])
+
+
+def answers(row: dict[str, Any], always: bool = False) -> tuple[Action, ...]:
+    """`Accept proposed details for P` and `Reject proposed details for P` (with its `Reason`),
+    for a purchaser's row of the status document with details proposed (`always`: even with
+    none, for a form posted after they were answered: the service then says so)."""
+    proposed = row.get("proposed_details") or {}
+    if not proposed and not always:
+        return ()
+    said = tuple(
+        f"{DETAIL_RULES.get(field, (field,))[0]} {item.get('value')} (proposed by {item.get('by')})"
+        for field, item in proposed.items()
+        if isinstance(item, dict)
+    )
+    name, slug = row["name"], row["slug"]
+    return (
+        Action(ACCEPT, slug, "", f"Accept proposed details for {name}", (), said),
+        Action(REJECT, slug, "", f"Reject proposed details for {name}", (REASON,), said),
+    )
 
 
 def party_links(document: dict[str, Any]) -> list[tuple[str, str]]:

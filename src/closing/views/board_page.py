@@ -117,6 +117,7 @@ class Row:
     cells: tuple[Cell, ...]
     urgency: int
     notes: tuple[str, ...] = ()  # under the name: why withdrawn, a shortfall
+    proposed: bool = False  # details proposed through its link await the team's answer
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,7 @@ def _row(
         cells=cells,
         urgency=row_urgency(data, steps)[0],
         notes=tuple(notes),
+        proposed=bool(data.get("proposed_details")),
     )
 
 

@@ -22,11 +22,14 @@ from closing.services import web_auth
 from closing.services.database import Database
 from closing.web.csrf import (
     FIELD,
+    TooLarge,
+    Upload,
     forbidden,
     form_fields,
     own_origin,
     same_origin,
     token_matches,
+    upload_fields,
 )
 from closing.web.pages import html_page, message_page
 
@@ -90,6 +93,31 @@ class SignIn:
         if session is None or form is None or not token_matches(form.get(FIELD), session.csrf):
             return None, {}, forbidden()
         return session, form, None
+
+    async def posted_upload(
+        self, request: Request, limit: int
+    ) -> tuple[WebSession | None, dict[str, str], Upload | None, Response | None]:
+        """As `posted`, for a form with a file (`multipart/form-data`, at most `limit` bytes in
+        all: 413 over it); a urlencoded form is read as `posted` reads it."""
+        if not same_origin(request):
+            return None, {}, None, forbidden()
+        session = await self.session(request)
+        if session is None:
+            return None, {}, None, forbidden()
+        upload = None
+        try:
+            found = await upload_fields(request, limit)
+        except TooLarge:
+            megabytes = f"{limit / 1_000_000:,.0f} MB"
+            text = f"What was sent is over {megabytes}, the most a form may send; nothing recorded."
+            return None, {}, None, message_page("Too large", text, 413, alert=True)
+        if found is None:
+            form = await form_fields(request)
+        else:
+            form, upload = found
+        if form is None or not token_matches(form.get(FIELD), session.csrf):
+            return None, {}, None, forbidden()
+        return session, form, upload, None
 
     # --- the routes
 

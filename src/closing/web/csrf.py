@@ -5,8 +5,10 @@ and it carries the session's CSRF token. Either missing or wrong: 403, nothing w
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -68,3 +70,45 @@ async def form_fields(request: Request) -> dict[str, str] | None:
     for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
         fields.setdefault(name, value)
     return fields
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The file a `multipart/form-data` form sent: its name as the browser gave it, its bytes."""
+
+    name: str
+    content: bytes
+
+
+class TooLarge(Exception):
+    """A posted form over its limit (413): nothing was read past it."""
+
+
+async def upload_fields(
+    request: Request, limit: int
+) -> tuple[dict[str, str], Upload | None] | None:
+    """A posted `multipart/form-data` form (its text fields, each once, and its one file) of at
+    most `limit` bytes in all; None for another kind of body or one that cannot be read.
+    Raises `TooLarge` for a body over `limit` (its length is asked for first)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    length = request.headers.get("content-length", "")
+    if kind != "multipart/form-data" or not length.isdigit():
+        return None
+    if int(length) > limit:
+        raise TooLarge
+    try:
+        form = await request.form(max_files=1, max_fields=30, max_part_size=limit)
+    except Exception:  # a malformed body: starlette's parser says why in its own words
+        return None
+    try:
+        fields: dict[str, str] = {}
+        upload = None
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if upload is None and value.filename:
+                    upload = Upload(value.filename, await value.read(limit + 1))
+            else:
+                fields.setdefault(name, value)
+        return fields, upload
+    finally:
+        await form.close()

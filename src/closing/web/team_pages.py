@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from closing.domain.clock import Clock
+from closing.domain.documents import MAX_FILE_BYTES
 from closing.domain.errors import ClosingError, NotPermittedError, UsageError
 from closing.domain.web_session import WebSession
 from closing.services import web_auth
@@ -33,6 +34,7 @@ from closing.views.board_page import View, view
 from closing.views.status_document import board_json
 from closing.web.actions import perform
 from closing.web.auth import COOKIE, SignIn
+from closing.web.bank_file import BankFilePage
 from closing.web.live import LiveBoard, Snapshot
 from closing.web.pages import html_page, message_page, rendered
 from closing.web.passkeys import Passkeys
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from closing.services.change_feed import ChangeListener
 
 MAX_ROWS = 100
+UPLOAD = MAX_FILE_BYTES + 64 * 1024  # bytes an action's form may send: a closing file, its fields
 
 
 def _not_found() -> Response:
@@ -121,7 +124,7 @@ class TeamSite:
     async def _member(self, request: Request) -> WebSession | None:
         return await self.sign_in.session(request)
 
-    async def _deal(
+    async def deal_of(
         self, request: Request, session: WebSession
     ) -> tuple[LiveBoard, Snapshot] | None:
         """The deal the path names, when the member is on its team."""
@@ -144,8 +147,9 @@ class TeamSite:
         return snapshot.render(("member-view",), make)
 
     def _fragment(self, snapshot: Snapshot) -> str:
+        act = f"/d/{snapshot.document['deal']['slug']}"  # the rows' buttons (proposed details)
         return snapshot.render(
-            ("member-board",), lambda: rendered("board.html", v=self._view(snapshot))
+            ("member-board",), lambda: rendered("board.html", v=self._view(snapshot), act=act)
         )
 
     def _message(self, snapshot: Snapshot) -> bytes:
@@ -171,7 +175,7 @@ class TeamSite:
         session = await self._member(request)
         if session is None:
             return RedirectResponse("/", status_code=303)
-        found = await self._deal(request, session)
+        found = await self.deal_of(request, session)
         if found is None:
             return _not_found()
         live, snapshot = found
@@ -187,7 +191,7 @@ class TeamSite:
 
     async def events(self, request: Request) -> Response:
         session = await self._member(request)
-        found = None if session is None else await self._deal(request, session)
+        found = None if session is None else await self.deal_of(request, session)
         if found is None:
             return _not_found()
         live = found[0]
@@ -209,7 +213,7 @@ class TeamSite:
         session = await self._member(request)
         if session is None:
             return RedirectResponse("/", status_code=303)
-        found = await self._deal(request, session)
+        found = await self.deal_of(request, session)
         if found is None:
             return _not_found()
         live = found[0]
@@ -231,7 +235,7 @@ class TeamSite:
         session = await self._member(request)
         if session is None:
             return RedirectResponse("/", status_code=303)
-        found = await self._deal(request, session)
+        found = await self.deal_of(request, session)
         page = (
             None if found is None else party_page(found[1].document, request.path_params["party"])
         )
@@ -240,8 +244,9 @@ class TeamSite:
         return html_page("team_party.html", member=session, p=page, deal=found[0].slug, notice="")
 
     async def action(self, request: Request) -> Response:
-        if request.method == "POST":
-            session, form, refused = await self.sign_in.posted(request)
+        upload = None
+        if request.method == "POST":  # an Attach form sends a file (multipart/form-data)
+            session, form, upload, refused = await self.sign_in.posted_upload(request, UPLOAD)
             if refused is not None or session is None:
                 return refused or _not_found()
             values = form
@@ -250,7 +255,7 @@ class TeamSite:
             if session is None:
                 return RedirectResponse("/", status_code=303)
             values = {k: v for k, v in request.query_params.items()}
-        found = await self._deal(request, session)
+        found = await self.deal_of(request, session)
         if found is None:
             return _not_found()
         live, snapshot = found
@@ -279,6 +284,7 @@ class TeamSite:
                     action,
                     values,
                     self.clock.now(),
+                    upload,
                 )
             except ClosingError as error:
                 refusal = error.message
@@ -311,6 +317,7 @@ class TeamSite:
             Route("/d/{slug}/mine", self.mine),
             Route("/d/{slug}/p/{party}", self.party),
             Route("/d/{slug}/p/{party}/act", self.action, methods=["GET", "POST"]),
+            *BankFilePage(self).routes(),
             *self.sign_in.routes(),
             *Passkeys(self.sign_in).routes(),
         ]

@@ -33,9 +33,6 @@ def read_limited(path: Path, limit: int) -> bytes | None:
 
 def read_bank_file(path: str | Path, zone: ZoneInfo) -> BankFile:
     """Read and parse a bank file; `BankFileError` names what is wrong and where."""
-    from closing.domain.bankfiles.bai2 import parse_bai2
-    from closing.domain.bankfiles.camt import parse_camt
-
     file = Path(path)
     name = str(path)
     try:
@@ -51,6 +48,16 @@ def read_bank_file(path: str | Path, zone: ZoneInfo) -> BankFile:
         raise BankFileError(name, None, "is a folder, not a bank file") from None
     except OSError as error:
         raise BankFileError(name, None, f"cannot read the file ({error.strerror})") from None
+    return parse_bank_file(data, name, zone)
+
+
+def parse_bank_file(data: bytes, name: str, zone: ZoneInfo) -> BankFile:
+    """A bank file's bytes parsed (an upload's, or a file's read by `read_bank_file`), its
+    format by its content; `BankFileError` names what is wrong and where."""
+    from closing.domain.bankfiles.bai2 import parse_bai2
+    from closing.domain.bankfiles.camt import parse_camt
+
+    file = Path(name)
     digest = hashlib.sha256(data).hexdigest()
     kind = detect(data)
     if kind == "camt":
