@@ -95,6 +95,9 @@ def _layout(body: str) -> Any:
     """`body` laid out by WeasyPrint as Letter pages (data: URLs only: nothing fetched)."""
     import logging
 
+    from closing.views.memo import load_weasyprint
+
+    load_weasyprint()
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
