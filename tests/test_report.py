@@ -451,3 +451,30 @@ def test_the_wire_instructions_and_imported_wires_are_in_the_memo(cli: Cli, tmp_
     outputs = [memo, pdf_text(out)[1], cli("export", now=at).out]
     for text in outputs:
         assert not any(digits in text for digits in ("4881016789", "4881-016789", "1016789"))
+
+
+def test_weasyprint_loads_its_libraries_without_find_librarys_compiler_runs() -> None:
+    """`load_weasyprint` imports WeasyPrint with `find_library` answering from ldconfig's cache
+    alone, then puts `find_library` back; the libraries WeasyPrint needs are found all the same
+    (a fresh interpreter, so that WeasyPrint is not imported yet)."""
+    script = (
+        "import ctypes.util, sys\n"
+        "real = ctypes.util.find_library\n"
+        "asked = []\n"
+        "ctypes.util.find_library = lambda name: asked.append(name) or real(name)\n"
+        "spy = ctypes.util.find_library\n"
+        "from closing.views.memo import load_weasyprint\n"
+        "load_weasyprint()\n"
+        "assert ctypes.util.find_library is spy, 'find_library not put back'\n"
+        "from weasyprint.text.ffi import fontconfig, harfbuzz, pango\n"
+        "from weasyprint import HTML\n"
+        "pdf = HTML(string='<p>Closing memorandum</p>').write_pdf()\n"
+        "assert pdf.startswith(b'%PDF'), pdf[:8]\n"
+        "print(len(asked))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert ran.returncode == 0, ran.stderr
+    if sys.platform == "linux":  # the spy is never asked: ldconfig's cache answers
+        assert ran.stdout.strip() == "0"

@@ -266,26 +266,32 @@ def binder(
     import html
 
     # The console script turns the cyclic collector off (a command lives a fraction of a
-    # second); laying out the memo, the cover and the index with WeasyPrint leaves cycles of
-    # megabytes: collect them, so that the binder's memory stays bounded by a file.
+    # second); a WeasyPrint layout leaves cycles of megabytes (the memo, cover and index are
+    # laid out in a child process where forking is safe, in this one elsewhere): collect them,
+    # so that the binder's memory stays bounded by a file.
     gc.enable()
 
     from closing.services.binder import binder_content
-    from closing.views.binder import Integrity, Tab, binder_pdf, binder_zip
+    from closing.views.apart import in_child
+    from closing.views.binder import Integrity, Tab, binder_pdf
+    from closing.views.binder_zip import binder_zip
     from closing.views.memo import render_memo
 
     found = binder_content(app.existing_database, deal or deal_name, app.now())
     memo = found.memo
     tabs = [Tab(n, f.copy, f.page, f.write_to) for n, f in enumerate(found.files, start=1)]
-    memo_pdf = render_memo(memo, "pdf")[0]
-    gc.collect()  # the memo's layout, gone before the files come in
+
+    def memo_pdf() -> bytes:
+        return render_memo(memo, "pdf")[0]
+
     if output.exists() and not force:
         raise UsageError(f"{neutral(str(output))} exists; give another -o or --force")
     pages = 0
     try:
         with replacing(output, exclusive=not force) as out:  # whole, or the old file kept
             if kind == "zip":
-                binder_zip(tabs, memo_pdf, out)
+                # Laid out in a child process: its layout's leftovers are never this one's.
+                binder_zip(tabs, in_child(memo_pdf), out)
             else:
                 e = html.escape
                 documents = len({(t.copy.document.id, t.copy.party.id) for t in tabs})

@@ -2,37 +2,35 @@
 index (each entry a link to its tab, and an outline item per document), every stored file in
 order (images made pages with img2pdf, a file that cannot be shown a page that says so), each of
 its pages stamped in the margin with the document id and the file's hash prefix, and the record's
-integrity page. Or as a zip: the files under readable names, `index.html` and `index.csv`.
+integrity page. (The zip binder is `closing.views.binder_zip`.)
 
 Files are data: a PDF's pages are copied without its scripts, actions or forms (pikepdf copies
 the page alone, its /Annots and /AA dropped, and the document catalogue's /OpenAction and /AA are
 never copied); an HTML file is never rendered, only listed and put in the zip.
 
 Memory stays bounded by a file, not the set: each file is written to a temporary folder a piece
-at a time, and qpdf copies its pages' streams from there while the binder is written.
+at a time, and qpdf copies its pages' streams from there while the binder is written; the cover,
+memo, index and integrity page are laid out by WeasyPrint in a child process
+(`closing.views.apart`), so the megabytes a layout leaves behind are never the binder's.
 """
 
 from __future__ import annotations
 
-import csv
 import gc
 import html
 import io
 import re
-import shutil
-import time
-import zipfile
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from tempfile import TemporaryDirectory, TemporaryFile
+from tempfile import TemporaryDirectory
 from typing import IO, Any, BinaryIO
 
 from closing.domain.documents import Attachment, DocumentCopy
 from closing.domain.errors import RecordBrokenError
 from closing.domain.text import neutral
-from closing.views.export import neutralise
+from closing.views.apart import in_child
 
 STAMP_SIZE = 7  # points
 PX = 0.75  # WeasyPrint's CSS pixel in PDF points
@@ -97,6 +95,9 @@ def _layout(body: str) -> Any:
     """`body` laid out by WeasyPrint as Letter pages (data: URLs only: nothing fetched)."""
     import logging
 
+    from closing.views.memo import load_weasyprint
+
+    load_weasyprint()
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
@@ -294,27 +295,34 @@ def _integrity_body(integrity: Integrity) -> str:
     )
 
 
-def binder_pdf(
+Links = list[tuple[int, int, tuple[float, float, float, float]]]
+
+
+@dataclass(frozen=True)
+class _Front:
+    """What the front matter's layout tells the rest of the binder."""
+
+    cover_pages: int
+    before_index: int  # the cover's and the memo's pages
+    first: dict[int, int]  # each tab's first page (from 0)
+    links: Links  # (index page, tab number, rectangle in PDF points)
+
+
+def _front_and_back(
+    folder: Path,
     cover: str,
-    memo_pdf: bytes,
-    tabs: Sequence[Tab],
+    memo_pdf: Callable[[], bytes],
+    parts: Sequence[tuple[Tab, Path, int]],
     integrity: Integrity,
-    out: BinaryIO,
-) -> int:
-    """Write the binder PDF to `out`; its page count.
-
-    Each tab is made a stamped PDF of its own in a temporary folder, one at a time; qpdf joins
-    the parts there (its `--pages`, which reads a part's streams only as it writes them), and
-    the links and outlines are added to the joined file as it is copied to `out`: the binder
-    holds one file at a time and the pages' structure, never the set's bytes."""
+) -> _Front:
+    """The cover, the memo and the index laid out and written as `front.pdf` in `folder`, the
+    integrity page as `back.pdf`."""
     import pikepdf
-    from pikepdf import Array, Dictionary, Name, OutlineItem
+    from pikepdf import Name
 
-    with TemporaryDirectory(prefix="closing-binder-") as name, ExitStack() as stack:
-        folder = Path(name)
-        parts = [(tab, *_tab_part(tab, folder)) for tab in tabs]
+    with ExitStack() as stack:
         cover_pdf = _opened(_html_page(cover), stack)
-        memo = _opened(memo_pdf, stack)
+        memo = _opened(memo_pdf(), stack)
         # The index's own length moves every tab: lay it out until its page count settles.
         before_index = len(cover_pdf.pages) + len(memo.pages)
         index_count, first = 1, dict[int, int]()
@@ -324,18 +332,44 @@ def binder_pdf(
             for tab, _part, count in parts:
                 first[tab.number] = start
                 start += count
-            index_pdf, links = _index_pdf(tabs, first)
-            if len(index_pdf.pages) == index_count:
+            index_pdf, index_pages, links = _index_pdf([tab for tab, *_ in parts], first)
+            if index_pages == index_count:
                 break
-            index_count = len(index_pdf.pages)
+            index_count = index_pages
         front = stack.enter_context(pikepdf.new())
         front.pages.extend(cover_pdf.pages)
         front.pages.extend(memo.pages)
-        front.pages.extend(_opened(index_pdf.write_pdf(), stack).pages)
+        front.pages.extend(_opened(index_pdf, stack).pages)
         for page in front.pages[before_index:]:
             _drop(page, Name.Annots)  # the index's links are made below, to the joined pages
         front.save(folder / "front.pdf")
         (folder / "back.pdf").write_bytes(_html_page(_integrity_body(integrity)))
+        return _Front(len(cover_pdf.pages), before_index, first, links)
+
+
+def binder_pdf(
+    cover: str,
+    memo_pdf: Callable[[], bytes],
+    tabs: Sequence[Tab],
+    integrity: Integrity,
+    out: BinaryIO,
+) -> int:
+    """Write the binder PDF to `out`, with the memo `memo_pdf()` lays out; its page count.
+
+    Each tab is made a stamped PDF of its own in a temporary folder, one at a time; then the
+    cover, the memo, the index and the integrity page are laid out by WeasyPrint in a child
+    process (`in_child`: a layout's leftovers leave with it); qpdf joins the parts there (its
+    `--pages`, which reads a part's streams only as it writes them), and the links and
+    outlines are added to the joined file as it is copied to `out`: the binder holds one file
+    at a time and the pages' structure, never the set's bytes."""
+    import pikepdf
+    from pikepdf import Array, Dictionary, Name, OutlineItem
+
+    with TemporaryDirectory(prefix="closing-binder-") as name, ExitStack() as stack:
+        folder = Path(name)
+        parts = [(tab, *_tab_part(tab, folder)) for tab in tabs]
+        laid = in_child(lambda: _front_and_back(folder, cover, memo_pdf, parts, integrity))
+        before_index, first, links = laid.before_index, laid.first, laid.links
         joined = _joined(
             [folder / "front.pdf", *(part for _tab, part, _n in parts), folder / "back.pdf"]
         )
@@ -360,7 +394,7 @@ def binder_pdf(
             outline.root.extend(
                 [
                     OutlineItem("Cover", 0),
-                    OutlineItem("Closing memorandum", len(cover_pdf.pages)),
+                    OutlineItem("Closing memorandum", laid.cover_pages),
                     index_item,
                     OutlineItem("The record's integrity", len(output.pages) - 1),
                 ]
@@ -375,14 +409,12 @@ def cover_title(cover: str) -> str:
     return html.unescape(found.group(1)) if found else "Closing set"
 
 
-def _index_pdf(
-    tabs: Sequence[Tab], first: dict[int, int]
-) -> tuple[Any, list[tuple[int, int, tuple[float, float, float, float]]]]:
-    """The index laid out (WeasyPrint's document), and each link's (index page, tab number,
+def _index_pdf(tabs: Sequence[Tab], first: dict[int, int]) -> tuple[bytes, int, Links]:
+    """The index as PDF pages, its page count, and each link's (index page, tab number,
     rectangle in PDF points)."""
     # Laid out once: the links' boxes are read from the layout the pages are written from.
     document = _layout(_index_body(tabs, first))
-    links: list[tuple[int, int, tuple[float, float, float, float]]] = []
+    links: Links = []
     for index, page in enumerate(document.pages):
         height = page.height * PX
         for _kind, target, (x0, y0, x1, y1), *_rest in page.links:  # CSS px, from the top
@@ -390,91 +422,7 @@ def _index_pdf(
                 number = int(target[len(_LINK_BASE) :])
                 rect = (x0 * PX, height - y1 * PX, x1 * PX, height - y0 * PX)
                 links.append((index, number, rect))
-    return document, links
+    return bytes(document.write_pdf()), len(document.pages), links
 
 
-def binder_zip(tabs: Sequence[Tab], memo_pdf: bytes, out: IO[bytes]) -> int:
-    """The zip binder: every file under a readable name, the memo, `index.html`, `index.csv`."""
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("memo.pdf", memo_pdf)
-        rows = []
-        for tab in tabs:
-            # PDFs and images are compressed already: stored as they are, in less time.
-            packed = tab.page.media_type in ("application/pdf", *IMAGES)
-            method = zipfile.ZIP_STORED if packed else zipfile.ZIP_DEFLATED
-            with TemporaryFile() as held:  # checked against its hash before it goes in
-                tab.write_to(held)
-                held.seek(0)
-                member = zipfile.ZipInfo(f"files/{tab.file_name}", time.localtime()[:6])
-                member.compress_type, member.external_attr = method, 0o600 << 16
-                with archive.open(member, "w", force_zip64=True) as sink:
-                    shutil.copyfileobj(held, sink, 1024 * 1024)
-            rows.append(tab)
-        archive.writestr("index.html", _index_html(rows))
-        archive.writestr("index.csv", _index_csv(rows))
-    return len(tabs)
-
-
-INDEX_FIELDS = (
-    "tab",
-    "document",
-    "party",
-    "signatory",
-    "form",
-    "released",
-    "file",
-    "name",
-    "media_type",
-    "size",
-    "sha256",
-)
-
-
-def _index_row(tab: Tab) -> list[str]:
-    return [
-        str(tab.number),
-        tab.copy.document.id + (f" {tab.copy.number}" if tab.copy.number else ""),
-        tab.copy.party.name,
-        tab.page.signatory_name or tab.page.signatory or "",
-        tab.page.form,
-        tab.released,
-        f"files/{tab.file_name}",
-        tab.page.name,
-        tab.page.media_type,
-        str(tab.page.size),
-        tab.page.sha256,
-    ]
-
-
-def _index_csv(tabs: Sequence[Tab]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
-    writer.writerow(INDEX_FIELDS)
-    for tab in tabs:
-        writer.writerow([neutralise(value) for value in _index_row(tab)])
-    return buffer.getvalue()
-
-
-def _index_html(tabs: Sequence[Tab]) -> str:
-    e = html.escape
-    rows = "".join(
-        "<tr>"
-        + "".join(
-            f'<td><a href="{e(value)}" download>{e(value)}</a></td>'
-            if field == "file"
-            else f"<td>{e(value)}</td>"
-            for field, value in zip(INDEX_FIELDS, _index_row(tab), strict=True)
-        )
-        + "</tr>"
-        for tab in tabs
-    )
-    head = "".join(f"<th>{field}</th>" for field in INDEX_FIELDS)
-    return (
-        '<!doctype html><html><head><meta charset="utf-8">'
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'">'
-        f"<title>Closing set</title></head><body><table><thead><tr>{head}</tr></thead>"
-        f"<tbody>{rows}</tbody></table></body></html>"
-    )
-
-
-__all__ = ["Integrity", "Tab", "binder_pdf", "binder_zip", "stamp_pdf"]
+__all__ = ["IMAGES", "Integrity", "Tab", "binder_pdf", "stamp_pdf"]

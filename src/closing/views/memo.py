@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,11 +108,35 @@ def render_text(memo: Memo, kind: str, folder: str | None = None) -> str:
         raise DealFileError([Problem(folder or name, None, f"template: {error}")]) from None
 
 
+def load_weasyprint() -> None:
+    """Import WeasyPrint without the compiler runs of its library look-up.
+
+    WeasyPrint finds GObject, Pango, HarfBuzz and fontconfig by trying several names for each
+    through cffi, which asks `ctypes.util.find_library` about every name that does not load as
+    given; on Linux each name not in ldconfig's cache then runs gcc and ld (some 20 of them:
+    about 200 ms, as long as the rest of the import). While WeasyPrint imports, `find_library`
+    answers from ldconfig's cache alone: the same libraries load (each list of names WeasyPrint
+    tries holds the library's soname, which loads as given)."""
+    if "weasyprint" in sys.modules:
+        return
+    import ctypes.util
+
+    ldconfig_only = getattr(ctypes.util, "_findSoname_ldconfig", None)
+    real = ctypes.util.find_library
+    if sys.platform == "linux" and ldconfig_only is not None:
+        ctypes.util.find_library = ldconfig_only
+    try:
+        import weasyprint  # noqa: F401
+    finally:
+        ctypes.util.find_library = real
+
+
 def own_files_only(refused: list[str]) -> Any:
     """WeasyPrint's URL fetcher for the memo: the package's own files (its templates and static
     folder) and nothing else; each URL refused is added to `refused`."""
     from urllib.parse import unquote, urlsplit
 
+    load_weasyprint()
     from weasyprint.urls import URLFetcher
 
     allowed = (TEMPLATES, TEMPLATES.parent / "static")
@@ -134,6 +159,7 @@ def render_pdf(html: str, refused: list[str] | None = None) -> tuple[bytes, int]
     URL the HTML names but the package's own files is refused (and added to `refused`)."""
     import logging
 
+    load_weasyprint()
     from weasyprint import HTML
 
     logging.getLogger("weasyprint").setLevel(logging.CRITICAL)
