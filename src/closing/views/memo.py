@@ -123,9 +123,17 @@ def load_weasyprint() -> None:
 
     ldconfig_only = getattr(ctypes.util, "_findSoname_ldconfig", None)
     real = ctypes.util.find_library
-    if sys.platform == "linux" and ldconfig_only is not None:
-        ctypes.util.find_library = ldconfig_only
+    if sys.platform != "linux" or ldconfig_only is None:
+        import weasyprint
+
+        return
+    ctypes.util.find_library = ldconfig_only
     try:
+        import weasyprint
+    except OSError:  # a library only the full look-up finds (LD_LIBRARY_PATH): the usual way
+        for name in [m for m in sys.modules if m.split(".")[0] == "weasyprint"]:
+            del sys.modules[name]
+        ctypes.util.find_library = real
         import weasyprint  # noqa: F401
     finally:
         ctypes.util.find_library = real
