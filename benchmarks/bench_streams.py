@@ -52,7 +52,16 @@ from _deals import (
     seed_head,
     store_transaction,
 )
-from bench_web import INIT_NOW, NOW, free_port, marks_on, pct, share_tokens, wait_for_server
+from bench_web import (
+    INIT_NOW,
+    NOW,
+    Streams,
+    free_port,
+    marks_on,
+    pct,
+    share_tokens,
+    wait_for_server,
+)
 
 from closing.domain.marking import MarkRequest
 
@@ -73,47 +82,6 @@ class Figures:
     missed: int = 0
 
 
-class Streams:
-    def __init__(self, url: str, count: int) -> None:
-        self.url = url
-        self.count = count
-        self.events: list[list[tuple[int, float, int]]] = [[] for _ in range(count)]
-        self.responses: list[httpx.Response | None] = [None] * count
-        self.changed = asyncio.Event()
-
-    async def run(self, client: httpx.AsyncClient, n: int) -> None:
-        headers = {"Accept-Encoding": "gzip"}
-        async with client.stream("GET", self.url, headers=headers) as response:
-            response.raise_for_status()
-            self.responses[n] = response
-            event_id, size = None, 0
-            async for line in response.aiter_lines():
-                if line.startswith("id:"):
-                    event_id = int(line[3:].strip())
-                elif line.startswith("data:"):
-                    size += len(line) + 1
-                elif line == "" and event_id is not None:
-                    self.events[n].append((event_id, time.monotonic(), size))
-                    event_id, size = None, 0
-                    self.changed.set()
-
-    def wire(self) -> int:
-        return sum(r.num_bytes_downloaded for r in self.responses if r is not None)
-
-    async def until(self, test: object, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not test():  # type: ignore[operator]
-            self.changed.clear()
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self.changed.wait(), left)
-            except TimeoutError:
-                return False
-        return True
-
-
 async def pages_meanwhile(url: str, into: list[float], stop: asyncio.Event) -> None:
     async with httpx.AsyncClient(timeout=30, headers={"Accept-Encoding": "gzip"}) as client:
         while not stop.is_set():
@@ -125,7 +93,7 @@ async def pages_meanwhile(url: str, into: list[float], stop: asyncio.Event) -> N
 
 
 async def fan_out(base: str, team: str, url: str, marks: list[str], figures: Figures) -> None:
-    streams = Streams(f"{base}/b/{team}/events", figures.clients)
+    streams = Streams(f"{base}/b/{team}/events", figures.clients, {"Accept-Encoding": "gzip"})
     limits = httpx.Limits(max_connections=figures.clients + 5)
     now = datetime.fromisoformat(NOW)
     with marks_on(url) as record:

@@ -114,17 +114,21 @@ def free_port() -> int:
 
 
 class Streams:
-    """N SSE connections; for each, the (id, arrival) of every event."""
+    """N SSE connections; for each, the (id, arrival, data size) of every event, and the bytes
+    each response took on the wire (`headers`: e.g. the Accept-Encoding a browser sends)."""
 
-    def __init__(self, url: str, count: int) -> None:
+    def __init__(self, url: str, count: int, headers: dict[str, str] | None = None) -> None:
         self.url = url
         self.count = count
+        self.headers = headers or {}
         self.events: list[list[tuple[int, float, int]]] = [[] for _ in range(count)]
+        self.responses: list[httpx.Response | None] = [None] * count
         self.changed = asyncio.Event()
 
     async def run(self, client: httpx.AsyncClient, n: int) -> None:
-        async with client.stream("GET", self.url) as response:
+        async with client.stream("GET", self.url, headers=self.headers) as response:
             response.raise_for_status()
+            self.responses[n] = response
             event_id, size = None, 0
             async for line in response.aiter_lines():
                 if line.startswith("id:"):
@@ -135,6 +139,9 @@ class Streams:
                     self.events[n].append((event_id, time.monotonic(), size))
                     event_id, size = None, 0
                     self.changed.set()
+
+    def wire(self) -> int:
+        return sum(r.num_bytes_downloaded for r in self.responses if r is not None)
 
     async def until(self, test: object, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
