@@ -138,3 +138,18 @@ def resolve_local(value: LocalTime, zone: ZoneInfo, now: datetime) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=zone)
     return datetime.combine(now.astimezone(zone).date(), value, tzinfo=zone)
+
+
+def as_of_moment(as_of: LocalTime | None, zone: ZoneInfo, now: datetime, what: str) -> datetime:
+    """The moment an `--as-of` names (now without one); a moment after now is refused: `what`
+    (the board, the funds flow) can only show the past."""
+    if as_of is None:
+        return now
+    when = resolve_local(as_of, zone, now)
+    if when > now:
+        from closing.domain.timefmt import local
+
+        raise UsageError(
+            f"--as-of {local(when, zone)} is in the future; {what} can only show the past"
+        )
+    return when

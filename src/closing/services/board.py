@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from closing.domain.board import Board, build_board
-from closing.domain.clock import LocalTime, resolve_local
+from closing.domain.clock import LocalTime, as_of_moment
 from closing.domain.deal import Deal
 from closing.domain.errors import UsageError
 from closing.domain.history import HistoryEntry
@@ -52,14 +52,7 @@ def read_board(
     """`board` inside a transaction the caller holds (the web board reads its change marker and
     share links in the same one)."""
     deal = open_deal(connection, deal_name)
-    if as_of is not None:
-        when = resolve_local(as_of, deal.terms.zone, now)
-        if when > now:
-            raise UsageError(
-                f"--as-of {local(when, deal.terms.zone)} is in the future; the board can "
-                "only show the past"
-            )
-        now = when
+    now = as_of_moment(as_of, deal.terms.zone, now, "the board")
     purchasers, company = stored_deals.parties(connection, deal.id)
     events = log.events_by_party(connection, deal.id, now)
     failing = alerts.failing_deliveries(connection, deal.id)

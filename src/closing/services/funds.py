@@ -18,10 +18,10 @@ from closing.domain.beneficiaries import (
     proposed_for,
     versions,
 )
-from closing.domain.clock import LocalTime, resolve_local
+from closing.domain.clock import LocalTime, as_of_moment
 from closing.domain.deal import Deal
 from closing.domain.disbursements import SendRequest, confirm_event, decide_sent, match_debit
-from closing.domain.errors import RefusedError, UsageError
+from closing.domain.errors import RefusedError
 from closing.domain.events import (
     DISBURSEMENT_CONFIRMED,
     Event,
@@ -32,7 +32,6 @@ from closing.domain.events import (
 )
 from closing.domain.funds import Statement, find_disbursement, read_confirmed, statement
 from closing.domain.team import MONEY, VERIFIER
-from closing.domain.timefmt import local
 from closing.domain.wire_instructions import Verification
 from closing.services.deals import open_deal
 from closing.services.team import require
@@ -83,14 +82,7 @@ def funds_flow(
     """`closing funds-flow`: the statement now, or as the record stood at `as_of`."""
     with database.transaction(write=False) as connection:
         deal = open_deal(connection, deal_name)
-        if as_of is not None:
-            when = resolve_local(as_of, deal.terms.zone, now)
-            if when > now:
-                raise UsageError(
-                    f"--as-of {local(when, deal.terms.zone)} is in the future; the funds flow "
-                    "can only show the past"
-                )
-            now = when
+        now = as_of_moment(as_of, deal.terms.zone, now, "the funds flow")
         return deal, _statement_on(connection, deal, now)[0]
 
 
