@@ -21,13 +21,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from closing.domain.documents import safe_file_name
-from closing.domain.errors import ClosingError, NotPermittedError, UsageError
+from closing.domain.errors import ClosingError, UsageError
 from closing.domain.money import format_amount
 from closing.domain.web_session import WebSession
 from closing.services.web_auth import acting_as
 from closing.services.wire_import import ImportResult
 from closing.services.wires import read_and_import
-from closing.web.pages import html_page, message_page
+from closing.web.pages import html_page, message_page, refusal_status
 
 if TYPE_CHECKING:
     from closing.web.team_pages import TeamSite
@@ -141,14 +141,7 @@ class BankFilePage:
 
             result = await anyio.to_thread.run_sync(run)
         except ClosingError as error:
-            status = (
-                403
-                if isinstance(error, NotPermittedError)
-                else 400
-                if isinstance(error, UsageError)
-                else 409
-            )
-            return _page(session, slug, refusal=error.message, status=status)
+            return _page(session, slug, refusal=error.message, status=refusal_status(error))
         if result.applied:
             await found[0].refresh()
         return _page(session, slug, result=shown_import(result, content))

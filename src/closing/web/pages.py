@@ -8,6 +8,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import Response
 
+from closing.domain.errors import ClosingError, NotPermittedError, UsageError
+
 _TEMPLATES = Environment(
     loader=PackageLoader("closing.views", "templates"),
     autoescape=True,
@@ -32,3 +34,11 @@ def html_page(name: str, status_code: int = 200, **values: Any) -> Response:
 def message_page(title: str, text: str, status_code: int = 200, alert: bool = False) -> Response:
     """A page that says one thing (signed out, a link used up, a refusal)."""
     return html_page("team_message.html", status_code, title=title, text=text, alert=alert)
+
+
+def refusal_status(error: ClosingError) -> int:
+    """The HTTP status of a page's refusal: 403 for a role or a rule of who may act, 400 for
+    input the form got wrong, 409 for what the record does not allow now."""
+    if isinstance(error, NotPermittedError):
+        return 403
+    return 400 if isinstance(error, UsageError) else 409

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from closing.domain.clock import Clock
 from closing.domain.documents import MAX_FILE_BYTES
-from closing.domain.errors import ClosingError, NotPermittedError, UsageError
+from closing.domain.errors import ClosingError
 from closing.domain.web_session import WebSession
 from closing.services import web_auth
 from closing.services.board import board
@@ -36,7 +36,7 @@ from closing.web.actions import perform
 from closing.web.auth import COOKIE, SignIn
 from closing.web.bank_file import BankFilePage
 from closing.web.live import LiveBoard, Snapshot
-from closing.web.pages import html_page, message_page, rendered
+from closing.web.pages import html_page, message_page, refusal_status, rendered
 from closing.web.passkeys import Passkeys
 
 if TYPE_CHECKING:
@@ -288,13 +288,7 @@ class TeamSite:
                 )
             except ClosingError as error:
                 refusal = error.message
-                status = (
-                    403
-                    if isinstance(error, NotPermittedError)
-                    else 400
-                    if isinstance(error, UsageError)
-                    else 409
-                )
+                status = refusal_status(error)
             else:
                 await live.refresh()
                 return RedirectResponse(f"/d/{live.slug}/p/{party}", status_code=303)
