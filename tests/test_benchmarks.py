@@ -7,7 +7,9 @@ test then waits for its own."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -126,7 +128,8 @@ def smoke_command(name: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def smoke_runs() -> Iterator[dict[str, subprocess.Popen[str]]]:
-    """Every script's smoke run, started at once; killed if a test leaves it running."""
+    """Every script's smoke run, started at once, each in a session of its own; killed, with
+    whatever it started (servers, alert senders), if a test leaves it running."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSING_")}
     if POSTGRES_URL:
         env["CLOSING_TEST_POSTGRES_URL"] = POSTGRES_URL
@@ -140,6 +143,7 @@ def smoke_runs() -> Iterator[dict[str, subprocess.Popen[str]]]:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                start_new_session=True,
             )
             for name in FIGURES
         }
@@ -147,8 +151,9 @@ def smoke_runs() -> Iterator[dict[str, subprocess.Popen[str]]]:
             yield runs
         finally:
             for process in runs.values():
-                if process.poll() is None:
-                    process.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)  # the script and its children
+                if process.returncode is None:
                     process.communicate()
 
 
