@@ -126,3 +126,34 @@ def test_a_link_asked_for_by_email_is_made_by_the_server_once_per_five_minutes(
     assert link_by_email(server, "bob@firm.example", "http://x", T0 + timedelta(minutes=4)) is False
     with server.transaction(write=False) as connection:
         assert connection.value("SELECT count(*) FROM web_signin_link") == 1  # rate-limited
+
+
+def test_only_an_admin_ends_sessions_and_a_member_lists_only_their_own(seeded: Cli) -> None:
+    """`closing team sessions --end LOGIN`: only an admin of a deal LOGIN is on; anyone else
+    (LOGIN itself too: it signs out in the browser) is refused and nothing ends. A member who
+    is not an admin lists only their own sessions."""
+    server = Database(as_owner(seeded.database_url))
+    assert seeded("team", "add", "bob", "--role", "operator").code == 0
+    assert seeded("team", "add", "carol", "--role", "operator").code == 0
+    alices = sign_in_with_link(server, link_token(seeded, "alice", T0), T0)
+    bobs = sign_in_with_link(server, link_token(seeded, "bob", T0), T0)
+    carols = sign_in_with_link(server, link_token(seeded, "carol", T0), T0)
+    assert alices is not None and bobs is not None and carols is not None
+    at = T0.isoformat()
+    refused = seeded("@bob", "team", "sessions", "--end", "alice", now=at)
+    assert refused.code == 4, refused.err
+    assert refused.err.strip() == (
+        "Error: cannot end alice's web sessions: bob needs the admin role on a deal alice is "
+        "on (a member signs out in the browser); nothing ended"
+    )
+    assert session_of(server, alices[0], T0) is not None
+    listed = seeded("@bob", "team", "sessions", now=at).out
+    assert "bob  by sign-in link" in listed and "alice" not in listed and "carol" not in listed
+    own = seeded("@bob", "team", "sessions", "--end", "bob", now=at)
+    assert own.code == 4 and "bob needs the admin role" in own.err
+    assert session_of(server, bobs[0], T0) is not None
+    ended = seeded("team", "sessions", "--end", "carol", now=at)  # alice, the deal's admin
+    assert ended.code == 0 and ended.out == "Ended 1 web session of carol.\n"
+    assert session_of(server, carols[0], T0) is None
+    everyone = seeded("team", "sessions", now=at).out
+    assert "alice  by sign-in link" in everyone

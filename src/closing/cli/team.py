@@ -199,7 +199,7 @@ def passkeys_rule(app: App, rule: str, deal_name: str | None) -> None:
 def list_sessions(app: App, end_login: str | None, every: bool, as_json: bool) -> None:
     """Who is signed in to the web board now (sign-ins and sign-outs are kept)."""
     from closing.domain.web_session import WebSession
-    from closing.services.web_auth import end_sessions, live_sessions
+    from closing.services.web_auth import end_sessions, sessions_seen
 
     def utc(moment: datetime) -> str:
         return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -213,7 +213,7 @@ def list_sessions(app: App, end_login: str | None, every: bool, as_json: bool) -
         app.out(neutral(f"Ended {plural(ended, 'web session')} of {end_login}."))
         return
     now = app.now()
-    found = live_sessions(app.existing_database, now, every)
+    found = sessions_seen(app.existing_database, now, every)
     if as_json:
         app.print_json(
             [

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
 from closing.domain.deal import Deal
-from closing.domain.errors import ClosingError, NotFoundError, UsageError
+from closing.domain.errors import ClosingError, NotFoundError, NotPermittedError, UsageError
 from closing.domain.events import TEAM, deal_event
 from closing.domain.share_link import new_token, token_digest
 from closing.domain.team import ADMIN
@@ -36,7 +36,7 @@ from closing.store.deals import deal_slugs
 from closing.store.identity import acting_as as acting_as  # the web acts as the member
 from closing.store.identity import actor
 from closing.store.shares import share_deal_slug
-from closing.store.team import team_of
+from closing.store.team import admin_deals, team_of
 
 SIGNIN_PATH = "/signin/"
 log = logging.getLogger("closing.web")
@@ -187,17 +187,44 @@ def sign_out(database: Database, session: WebSession, now: datetime) -> None:
 
 
 def live_sessions(database: Database, now: datetime, every: bool = False) -> list[WebSession]:
-    """`closing team sessions`: the sessions that still hold, oldest first; with `every`, each
-    sign-in there has been, ended or not (the record of who signed in and out, when, how)."""
+    """The sessions that still hold, oldest first; with `every`, each sign-in there has been,
+    ended or not (the record of who signed in and out, when, how)."""
     with database.transaction(write=False) as connection:
         found = store.open_sessions(connection, None if every else now)
     return found if every else [session for session in found if session.ended(now) is None]
 
 
+def sessions_seen(database: Database, now: datetime, every: bool = False) -> list[WebSession]:
+    """`closing team sessions`: `live_sessions` as whoever asks may see them: an admin of a deal
+    everyone's, any other member only their own."""
+    with database.transaction(write=False) as connection:
+        admin, me = _admin_over(connection, None), actor(connection)
+    found = live_sessions(database, now, every)
+    return found if admin else [session for session in found if session.login == me]
+
+
 def end_sessions(database: Database, login: str, now: datetime, why: str) -> int:
-    """End every session of `login` (an admin revoked a role, or asked): how many."""
+    """End every session of `login` (an admin revoked a role, or asked): how many. Anyone but an
+    admin of a deal `login` is on is refused (exit 4), nothing ended (a member signs itself out
+    in the browser)."""
     with database.transaction() as connection:
+        if not _admin_over(connection, login):
+            raise NotPermittedError(
+                f"cannot end {login}'s web sessions: {actor(connection)} needs the admin role "
+                f"on a deal {login} is on (a member signs out in the browser); nothing ended"
+            )
         return store.end_sessions_of(connection, login, now, why)
+
+
+def _admin_over(connection: Connection, login: str | None) -> bool:
+    """Whether whoever is signed in is an admin of a deal `login` is on (of any deal when
+    `login` is None or on none); when no deal has a team yet, nothing is checked."""
+    teams = admin_deals(connection)
+    if not teams:
+        return True
+    me = actor(connection)
+    theirs = [admins for members, admins in teams.values() if login in members]
+    return any(me in admins for admins in theirs or [a for _, a in teams.values()])
 
 
 def cookie_key(database: Database) -> str:

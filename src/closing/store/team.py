@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from closing.domain.team import Member, ordered
+from closing.domain.team import ADMIN, Member, ordered
 from closing.store.connection import Connection
 
 
@@ -32,6 +32,18 @@ def team_of(connection: Connection, deal_id: int) -> dict[str, Member]:
         login: Member(login, ordered(roles.split(",")) if roles else (), name, email)
         for login, roles, name, email in rows
     }
+
+
+def admin_deals(connection: Connection) -> dict[int, tuple[set[str], set[str]]]:
+    """Every deal with a team: its members' logins and its admins' (who may act on the web
+    sessions of the members)."""
+    found: dict[int, tuple[set[str], set[str]]] = {}
+    for deal_id, login, roles in connection.rows("SELECT deal_id, login, roles FROM team_member"):
+        members, admins = found.setdefault(int(deal_id), (set(), set()))
+        members.add(str(login))
+        if ADMIN in (roles or "").split(","):
+            admins.add(str(login))
+    return found
 
 
 def put_member(connection: Connection, deal_id: int, member: Member, now: datetime) -> None:
