@@ -27,15 +27,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import multiprocessing
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from _deals import (
@@ -82,14 +86,59 @@ class Figures:
     missed: int = 0
 
 
-async def pages_meanwhile(url: str, into: list[float], stop: asyncio.Event) -> None:
-    async with httpx.AsyncClient(timeout=30, headers={"Accept-Encoding": "gzip"}) as client:
+def page_loads(url: str, stop: Any, into: Any) -> None:
+    """GET `url` in a loop until `stop` is set; each load's time (ms) into the queue `into`. Run
+    in a process of its own, as a browser is: timed on this script's event loop, the loads would
+    wait behind the hundreds of streams that loop is reading."""
+    with httpx.Client(timeout=30, headers={"Accept-Encoding": "gzip"}) as client:
         while not stop.is_set():
             started = time.perf_counter()
-            response = await client.get(url)
+            response = client.get(url)
             response.raise_for_status()
-            into.append((time.perf_counter() - started) * 1000)
-            await asyncio.sleep(0.05)
+            into.put((time.perf_counter() - started) * 1000)
+            time.sleep(0.05)
+    into.put(None)
+
+
+@contextlib.contextmanager
+def pages_meanwhile(url: str, into: list[float]) -> Iterator[None]:
+    """`page_loads` in another process while the block runs; its times appended to `into`."""
+    context = multiprocessing.get_context("spawn")
+    stop, times = context.Event(), context.Queue()
+    loader = context.Process(target=page_loads, args=(url, stop, times), daemon=True)
+    loader.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        while (found := times.get(timeout=60)) is not None:
+            into.append(found)
+        loader.join(10)
+
+
+async def record_marks(
+    marks: list[str], record: Any, now: datetime, streams: Streams, figures: Figures
+) -> None:
+    """Each mark in turn, at a random moment of the server's 0.3 s poll; the time from its commit
+    to its arrival on every stream."""
+    for slug in marks:
+        await asyncio.sleep(random.uniform(0.0, 0.3))
+        request = MarkRequest(slug, "wired", actor="bench", host="bench")
+        recorded = await asyncio.to_thread(record, request, now)
+        committed = time.monotonic()
+        wanted = recorded.event.id
+
+        def arrived(wanted: int = wanted) -> bool:
+            return all(any(e[0] >= wanted for e in events) for events in streams.events)
+
+        if not await streams.until(arrived, 15):
+            figures.missed += 1
+        figures.latencies_ms += [
+            (next(t for i, t, _ in events if i >= wanted) - committed) * 1000
+            for events in streams.events
+            if any(i >= wanted for i, _, _ in events)
+        ]
+        figures.marks += 1
 
 
 async def fan_out(base: str, team: str, url: str, marks: list[str], figures: Figures) -> None:
@@ -103,29 +152,9 @@ async def fan_out(base: str, team: str, url: str, marks: list[str], figures: Fig
                 sys.exit("not every stream got its first board")
             figures.first_board_bytes = streams.events[0][0][2]
             wire_before = streams.wire()
-            stop = asyncio.Event()
-            pages = asyncio.create_task(pages_meanwhile(f"{base}/b/{team}", figures.pages_ms, stop))
-            for slug in marks:
-                await asyncio.sleep(random.uniform(0.0, 0.3))
-                request = MarkRequest(slug, "wired", actor="bench", host="bench")
-                recorded = await asyncio.to_thread(record, request, now)
-                committed = time.monotonic()
-                wanted = recorded.event.id
-
-                def arrived(wanted: int = wanted) -> bool:
-                    return all(any(e[0] >= wanted for e in events) for events in streams.events)
-
-                if not await streams.until(arrived, 15):
-                    figures.missed += 1
-                figures.latencies_ms += [
-                    (next(t for i, t, _ in events if i >= wanted) - committed) * 1000
-                    for events in streams.events
-                    if any(i >= wanted for i, _, _ in events)
-                ]
-                figures.marks += 1
-            await asyncio.sleep(0.5)
-            stop.set()
-            await pages
+            with pages_meanwhile(f"{base}/b/{team}", figures.pages_ms):
+                await record_marks(marks, record, now, streams, figures)
+                await asyncio.sleep(0.5)
             figures.wire_bytes = streams.wire() - wire_before
             figures.data_bytes = sum(sum(e[2] for e in ev[1:]) for ev in streams.events)
             for task in tasks:
