@@ -3,6 +3,7 @@ link may see, 404s that leak nothing, security headers and escaping."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -452,3 +453,24 @@ def test_a_team_stream_gets_only_the_changed_row_and_totals_after_the_first_boar
         assert events.headers["content-type"].startswith("text/event-stream")
         first_chunk = next(events.iter_text())  # flushed at once, not held for more
         assert "event: board" in first_chunk
+
+
+def test_closing_serve_collects_garbage_while_it_serves(
+    seeded: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`closing` turns the garbage collector off for its short commands; the server, which runs
+    for hours, turns it back on (start-up's objects frozen out of it) before serving."""
+    seen: list[tuple[bool, int]] = []
+    monkeypatch.setattr(
+        "closing.web.app.serve_board",
+        lambda *args, **kwargs: seen.append((gc.isenabled(), gc.get_freeze_count())),
+    )
+    gc.disable()  # as `closing.cli.run` leaves it
+    try:
+        result = seeded("serve", "--port", "0")
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    assert result.code == 0, result.err
+    assert seen and seen[0][0], "the collector is off while serving"
+    assert seen[0][1] > 0, "nothing was frozen out of the collections"

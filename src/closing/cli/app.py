@@ -4,6 +4,7 @@ as wide as its data."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
@@ -149,6 +150,15 @@ class App:
             click.echo(written)
         else:
             click.echo(json_text(written.decode()))
+
+
+def long_running() -> None:
+    """For a command that runs for hours (`serve`, `watch`): garbage collected again. `run` turns
+    the collector off for the commands that live a fraction of a second; a server left without it
+    would keep every reference cycle its requests leave behind. What start-up loaded (libraries,
+    templates) is frozen out of every collection, so a collection walks only what came since."""
+    gc.freeze()
+    gc.enable()
 
 
 def json_text(text: str) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from closing.cli.alerts import notify_option, notify_urls
-from closing.cli.app import App, Seconds, checked, deal_option, pass_app
+from closing.cli.app import App, Seconds, checked, deal_option, long_running, pass_app
 
 RECENT = 6  # alerts listed under the board
 
@@ -172,6 +172,7 @@ def run_watch(app: App, deal: str | None, urls: list[str], refresh: float, alert
     # cursor back (the default would kill the process mid-frame).
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if on_main else None
+    long_running()
     try:
         with Live(frame(), console=console, refresh_per_second=4, screen=False) as live:
             if daemon is not None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from closing.cli.app import ROW_ID, App, deal_option, for_whom, pass_app
+from closing.cli.app import ROW_ID, App, deal_option, for_whom, long_running, pass_app
 from closing.domain.errors import DatabaseError, UsageError
 from closing.domain.text import neutral, plural
 
@@ -222,6 +222,7 @@ def serve(
             f"Warning: listening on {host}, beyond this machine, over plain HTTP: anyone on the "
             "way can read the links; put it behind a TLS proxy and give closing share --url."
         )
+    long_running()
     serve_board(live, sock, team, proxy_headers)
     app.out("Stopped.")
 
