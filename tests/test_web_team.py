@@ -468,3 +468,31 @@ def test_a_revoked_members_open_stream_ends_at_the_next_change(team: Cli) -> Non
             assert team("mark-signed", "bnc", now=NOW).code == 0
             assert stream.wait_ended(5)
         assert httpx.get(events, headers={"cookie": bob.headers["cookie"]}).status_code == 404
+
+
+def test_the_team_pages_show_hostile_stored_data_as_text(team: Cli) -> None:
+    """A purchaser's name stored behind closing's back with a bidi override, a C1 control and an
+    escape sequence (as an older closing or another writer could have left it) reaches the
+    signed-in team's board page and its stream escaped, as the share links' board shows it."""
+    from tests.helpers import tampering
+    from tests.test_neutral_output import BIDI_AND_SEPARATORS, C1
+
+    with tampering(team.database_url) as connection:
+        connection.execute(
+            "UPDATE purchaser SET name = ? WHERE slug = 'bnc-bach'",
+            ("BNC \u202elatot\u202c \x9b31m \x1b[2J Bach",),
+        )
+    with serve_team(team.database_url, MOMENT) as served:
+        client, _ = signed_in_client(team, served, "alice")
+        page = client.get(f"{served.base}/d/neotherapeutics-2002-06-07/")
+        assert page.status_code == 200
+        with client.stream("GET", f"{served.base}/d/neotherapeutics-2002-06-07/events") as events:
+            first = ""
+            for line in events.iter_lines():
+                first += line + "\n"
+                if line.startswith("data:") and "</table>" in line:
+                    break
+        party = client.get(f"{served.base}/d/neotherapeutics-2002-06-07/p/bnc-bach")
+    for html in (page.text, first, party.text):
+        assert "latot" in html, html[:2000]
+        assert not BIDI_AND_SEPARATORS.search(html) and not C1.search(html) and "\x1b" not in html

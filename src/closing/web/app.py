@@ -21,7 +21,6 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
@@ -33,10 +32,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from closing.domain.share_link import ShareRecord, match
-from closing.domain.text import neutral_value
 from closing.views.board_page import View, for_purchaser, view
 from closing.web.link_forms import LinkForms
 from closing.web.live import LiveBoard, Snapshot
+from closing.web.pages import TEMPLATES
 from closing.web.streams import Gzip, Patcher
 
 if TYPE_CHECKING:
@@ -104,15 +103,7 @@ def not_found() -> Response:
 
 
 def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None = None) -> ASGIApp:
-    templates = Environment(
-        loader=PackageLoader("closing.views", "templates"),
-        autoescape=True,  # every value from the deal file or the log is text, never markup
-        finalize=neutral_value,  # and no control or bidi character reaches the page
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    templates.globals["zip"] = zip
+    templates = TEMPLATES
     page_template = templates.get_template("page.html")
     board_template = templates.get_template("board.html")
     patcher = Patcher(templates.get_template("board_parts.html").module)

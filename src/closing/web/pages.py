@@ -1,5 +1,6 @@
-"""The signed-in team's HTML pages, drawn from the package's own templates (autoescaped: every
-value from the deal file or the log is text, never markup)."""
+"""The web's HTML pages, drawn from the package's own templates in one environment (autoescaped:
+every value from the deal file or the log is text, never markup; and `neutral`: no control or
+bidi character reaches a page), for the share links' board and the signed-in team's pages."""
 
 from __future__ import annotations
 
@@ -9,20 +10,22 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import Response
 
 from closing.domain.errors import ClosingError, NotPermittedError, UsageError
+from closing.domain.text import neutral_value
 
-_TEMPLATES = Environment(
+TEMPLATES = Environment(
     loader=PackageLoader("closing.views", "templates"),
-    autoescape=True,
+    autoescape=True,  # every value from the deal file or the log is text, never markup
+    finalize=neutral_value,  # and no control or bidi character reaches the page
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_TEMPLATES.globals["zip"] = zip  # the board's footer
+TEMPLATES.globals["zip"] = zip  # the board's footer
 
 
 def rendered(name: str, **values: Any) -> str:
     """The template `name` rendered with `values`."""
-    return _TEMPLATES.get_template(name).render(**values)
+    return TEMPLATES.get_template(name).render(**values)
 
 
 def html_page(name: str, status_code: int = 200, **values: Any) -> Response:
