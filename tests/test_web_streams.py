@@ -7,22 +7,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
 from closing.views.board_page import Cell, Row, View
+from closing.web.pages import TEMPLATES
 from closing.web.streams import Patcher
 
 
 def parts() -> Any:
-    templates = Environment(
-        loader=PackageLoader("closing.views", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    templates.globals["zip"] = zip
-    return templates.get_template("board_parts.html").module
+    return TEMPLATES.get_template("board_parts.html").module
 
 
 def row(slug: str, status: str = "pending") -> Row:

@@ -496,3 +496,22 @@ def test_the_team_pages_show_hostile_stored_data_as_text(team: Cli) -> None:
     for html in (page.text, first, party.text):
         assert "latot" in html, html[:2000]
         assert not BIDI_AND_SEPARATORS.search(html) and not C1.search(html) and "\x1b" not in html
+
+
+def test_a_members_stream_gets_the_changed_row_not_the_whole_board(team: Cli) -> None:
+    """The signed-in team's stream starts with the whole board, then a mark anywhere (here the
+    CLI) sends only the changed purchaser's row and the parts that changed, as htmx out-of-band
+    swaps; the row keeps its buttons' address."""
+    from tests.web_helpers import Stream
+
+    with serve_team(team.database_url, MOMENT) as served:
+        client, _ = signed_in_client(team, served, "alice")
+        cookie = {"cookie": client.headers["cookie"]}
+        with Stream(f"{served.base}/d/neotherapeutics-2002-06-07/events", cookie) as stream:
+            first = stream.next(5)
+            assert first.event == "board" and first.data.count('<tr class="purchaser') == 2
+            assert team("mark-signed", "bnc", now=NOW).code == 0
+            patch = stream.next(5)
+    assert patch.event == "patch", patch
+    assert "tr[data-slug='bnc-bach']" in patch.data and 'data-slug="stonestreet"' not in patch.data
+    assert "<table" not in patch.data and len(patch.data) < len(first.data) / 2

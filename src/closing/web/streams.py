@@ -34,27 +34,30 @@ class Patcher:
 
     def __init__(self, parts: Any) -> None:
         self.parts = parts  # the template module: heading, warnings, row, foot, rest
-        self._rows: dict[tuple[Row, bool], str] = {}
+        self._rows: dict[tuple[Row, bool, str], str] = {}
 
-    def row(self, row: Row, oob: bool = True) -> str:
-        """A purchaser's row (`oob`: swapped in place of the row of the same purchaser)."""
-        found = self._rows.get((row, oob))
+    def row(self, row: Row, oob: bool = True, act: str = "") -> str:
+        """A purchaser's row (`oob`: swapped in place of the row of the same purchaser; `act`:
+        the signed-in team's deal address, for the row's Accept/Reject buttons)."""
+        key = (row, oob, act)
+        found = self._rows.get(key)
         if found is None:
             if len(self._rows) >= MAX_ROWS_KEPT:
                 self._rows.clear()
-            found = self._rows[(row, oob)] = str(self.parts.row(row, oob=oob))
+            found = self._rows[key] = str(self.parts.row(row, oob=oob, act=act))
         return found
 
-    def patch(self, before: View, after: View) -> str | None:
+    def patch(self, before: View, after: View, act: str = "") -> str | None:
         """The out-of-band swaps that turn `before` into `after` ("" when nothing changed), or
-        None when only a whole board will do."""
+        None when only a whole board will do (`act`: as for `row`)."""
         if not before.rows or not after.rows or bool(before.footer) != bool(after.footer):
             return None
         pieces: list[str] = []
         if [r.slug for r in before.rows] != [r.slug for r in after.rows]:
-            pieces += self._moves(before.rows, after.rows)
+            pieces += self._moves(before.rows, after.rows, act)
         else:
-            pieces += [self.row(a) for b, a in zip(before.rows, after.rows, strict=True) if a != b]
+            changed = zip(before.rows, after.rows, strict=True)
+            pieces += [self.row(a, act=act) for b, a in changed if a != b]
         for name in PARTS:
             if name == "foot" and not after.footer:
                 continue
@@ -63,7 +66,7 @@ class Patcher:
                 pieces.append(new)
         return "".join(pieces)
 
-    def _moves(self, before: tuple[Row, ...], after: tuple[Row, ...]) -> list[str]:
+    def _moves(self, before: tuple[Row, ...], after: tuple[Row, ...], act: str) -> list[str]:
         """The rows shown are other purchasers, or in another order: the rows that stay in order
         (the longest matching runs) stay where they are; the others are deleted where they were
         and inserted before the next row that stays (or at the end); a changed row that stays is
@@ -73,7 +76,7 @@ class Patcher:
         matcher = SequenceMatcher(None, old, new, autojunk=False)
         stays = {new[b + k] for _, b, size in matcher.get_matching_blocks() for k in range(size)}
         if len(stays) <= len(new) // 2:
-            rows = "".join(self.row(row, oob=False) for row in after)
+            rows = "".join(self.row(row, oob=False, act=act) for row in after)
             return [f'<tbody id="board-rows" hx-swap-oob="true">{rows}</tbody>']
         was = {r.slug: r for r in before}
         pieces = [
@@ -84,14 +87,14 @@ class Patcher:
         waiting: list[str] = []  # rows to insert before the next row that stays
         for row in after:
             if row.slug not in stays:
-                waiting.append(self.row(row, oob=False))
+                waiting.append(self.row(row, oob=False, act=act))
                 continue
             if waiting:
                 where = f"beforebegin:#board-rows > tr[data-slug='{row.slug}']"
                 pieces.append(f'<tbody hx-swap-oob="{where}">{"".join(waiting)}</tbody>')
                 waiting = []
             if was[row.slug] != row:
-                pieces.append(self.row(row))
+                pieces.append(self.row(row, act=act))
         if waiting:
             pieces.append(f'<tbody hx-swap-oob="beforeend:#board-rows">{"".join(waiting)}</tbody>')
         return pieces

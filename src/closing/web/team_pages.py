@@ -36,8 +36,9 @@ from closing.web.actions import perform
 from closing.web.auth import COOKIE, SignIn
 from closing.web.bank_file import BankFilePage
 from closing.web.live import LiveBoard, Snapshot
-from closing.web.pages import html_page, message_page, refusal_status, rendered
+from closing.web.pages import TEMPLATES, html_page, message_page, refusal_status, rendered
 from closing.web.passkeys import Passkeys
+from closing.web.streams import Patcher
 
 if TYPE_CHECKING:
     from closing.services.change_feed import ChangeListener
@@ -64,6 +65,7 @@ class TeamSite:
         self._making = asyncio.Lock()
         self._listener: ChangeListener | None = None
         self._live_sessions: dict[tuple[str, int], bool] = {}
+        self.patcher = Patcher(TEMPLATES.get_template("board_parts.html").module)
 
     async def start(self, live: LiveBoard) -> None:
         """Serve `live` (the deal `closing serve` was started for, whose board the share links
@@ -152,6 +154,20 @@ class TeamSite:
             ("member-board",), lambda: rendered("board.html", v=self._view(snapshot), act=act)
         )
 
+    def _patch(self, before: Snapshot, after: Snapshot) -> bytes | None:
+        """The stream's update from `before` to `after`: the changed rows and parts as htmx
+        out-of-band swaps (b"" when nothing changed, None when only a whole board will do),
+        encoded once per pair of snapshots and sent as is to every member's stream."""
+
+        def encode() -> bytes | None:
+            act = f"/d/{after.document['deal']['slug']}"
+            swaps = self.patcher.patch(self._view(before), self._view(after), act)
+            if not swaps:
+                return None if swaps is None else b""
+            return ServerSentEvent(data=swaps, event="patch", id=str(after.event_id)).encode()
+
+        return after.render(("member-patch", before.version), encode)
+
     def _message(self, snapshot: Snapshot) -> bytes:
         """The stream's event, encoded once per snapshot and sent as is to every stream."""
 
@@ -197,10 +213,19 @@ class TeamSite:
         live = found[0]
 
         async def stream() -> AsyncIterator[bytes]:
+            # The board as it is now (a reconnecting browser misses nothing), then only the rows
+            # and parts that changed, as the share links' team streams get them.
             last = ""
+            previous: Snapshot | None = None
             async for current in live.follow():
                 if not await self._still_signed_in(request, current):
                     return  # signed out or revoked: the browser's reconnection is refused
+                patch = None if previous is None else self._patch(previous, current)
+                previous = current
+                if patch is not None:
+                    if patch:
+                        yield patch
+                    continue
                 html = self._fragment(current)
                 if html != last:
                     last = html
