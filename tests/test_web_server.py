@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -474,3 +475,36 @@ def test_closing_serve_collects_garbage_while_it_serves(
     assert result.code == 0, result.err
     assert seen and seen[0][0], "the collector is off while serving"
     assert seen[0][1] > 0, "nothing was frozen out of the collections"
+
+
+def test_a_page_does_not_wait_behind_a_slow_rebuild_and_a_revoked_link_is_refused_at_once(
+    deal: Deal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a rebuild takes longer than the page's wait (a large deal's, here held on purpose),
+    a page load gets the last board at once and its stream brings the new one when it is built;
+    a link revoked meanwhile is refused at once (the links are read afresh), not at the rebuild."""
+    import threading
+
+    live = deal.served.live
+    gate = threading.Event()
+    read = live.feed.read
+
+    def slow_read(now: datetime) -> Any:
+        gate.wait(10)
+        return read(now)
+
+    with Stream(deal.served.url(deal.team, "/events")) as stream:
+        first = stream.next(5)
+        monkeypatch.setattr(live.feed, "read", slow_read)
+        mark(deal.database, None, MarkRequest("bnc-bach", "wired", actor="alice", host="h"), MOMENT)
+        revoke(deal.database, 3, "alice", MOMENT)  # BNC's link
+        started = time.monotonic()
+        page = httpx.get(deal.served.url(deal.team), timeout=5)
+        waited = time.monotonic() - started
+        refused = httpx.get(deal.served.url(deal.bnc), timeout=5)
+        assert page.status_code == 200 and refused.status_code == 404
+        assert waited < 2, f"the page waited {waited:.1f} s behind the rebuild"
+        assert "BNC" in page.text and first.event == "board"
+        gate.set()
+        update = stream.next(5)
+    assert update.event == "patch" and "bnc-bach" in update.data

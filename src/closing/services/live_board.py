@@ -45,6 +45,12 @@ class BoardFeed:
         with self.database.transaction(write=False) as connection:
             return change_marker(connection, self.deal_id)
 
+    def shares(self) -> list[ShareRecord]:
+        """The deal's active share links as they are now (a page served from an older board
+        still admits only these)."""
+        with self.database.transaction(write=False) as connection:
+            return shares_of(connection, self.deal_id, active_only=True)
+
     def read(self, now: datetime) -> BoardRead:
         with self.database.transaction(write=False) as connection:
             marker = change_marker(connection, self.deal_id)

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from markupsafe import Markup
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
@@ -163,8 +164,11 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None 
 
     async def authorised(request: Request, token: str) -> tuple[Snapshot, ShareRecord | None]:
         board = await board_of(token)
-        snapshot = await board.refresh()  # a page or stream starts from the database as it is
-        return snapshot, match(token, snapshot.shares)
+        snapshot, now = await board.opening()  # the database as it is, or the last board
+        # The links admitted are those active now, whichever board is shown (a revoked link is
+        # refused at once, not at the next rebuild).
+        shares = snapshot.shares if now else await anyio.to_thread.run_sync(board.feed.shares)
+        return snapshot, match(token, shares)
 
     async def board_of(token: str) -> LiveBoard:
         """The board the link opens: with the team's pages, any deal's (one server serves every

@@ -7,9 +7,11 @@ status document once and wakes every stream. Streams re-render per link (memoise
 so fifty team browsers cost one render) and send only what changed.
 
 A mark made anywhere (another terminal, the alert sender, another machine on PostgreSQL) is seen
-within `poll` seconds; nothing here depends on who wrote it. The status document is the view
-`closing.views.status_document.board_json`: the web board shows what `closing status --json`
-says, and nothing here reaches back into the CLI.
+within `poll` seconds; nothing here depends on who wrote it. A page or stream opens with the board
+as the database is when finding out takes at most `page_wait` (50 ms); else with the last board
+at once, and its stream brings the new one the moment it is built (`opening`). The status
+document is the view `closing.views.status_document.board_json`: the web board shows what
+`closing status --json` says, and nothing here reaches back into the CLI.
 """
 
 from __future__ import annotations
@@ -68,11 +70,13 @@ class LiveBoard:
         clock: Clock,
         poll: float = 0.3,
         tick: float = 30.0,
+        page_wait: float = 0.05,
     ) -> None:
         self.feed = feed  # the deal's reads, on the Database (found before the server starts)
         self.clock = clock
         self.poll = poll
         self.tick = tick
+        self.page_wait = page_wait  # how long a page waits for a newer board (`opening`)
         self.slug = feed.slug
         self.snapshot = self._build(0)
         self._built = time.monotonic()
@@ -117,6 +121,23 @@ class LiveBoard:
             except ClosingError as error:
                 self._report(error.message)
             return self.snapshot
+
+    async def opening(self, wait: float | None = None) -> tuple[Snapshot, bool]:
+        """The board a page or a stream opens with, and whether it is as the database is now:
+        `refresh`, when that takes at most `wait` seconds (`page_wait`); else the last board at
+        once, and False. The refresh goes on, and the page's stream brings its board the moment
+        it is built: a page load never waits behind a large deal's rebuild. (An action's
+        redirect still shows its own mark: the action refreshes before it redirects.)"""
+        refreshing = asyncio.ensure_future(self.refresh())
+        try:
+            return await asyncio.wait_for(asyncio.shield(refreshing), wait or self.page_wait), True
+        except TimeoutError:
+            refreshing.add_done_callback(self._reported)
+            return self.snapshot, False
+
+    def _reported(self, task: asyncio.Future[Snapshot]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._report(f"{type(task.exception()).__name__}: {task.exception()}")
 
     def _report(self, message: str) -> None:
         if not self._failing:  # one line per outage, not one per poll

@@ -137,7 +137,7 @@ class TeamSite:
         live = await self.board(slug)
         if live is None:
             return None
-        return live, await live.refresh()
+        return live, (await live.opening())[0]  # the database as it is, or the last board
 
     def _view(self, snapshot: Snapshot) -> View:
         """The board's view, once per snapshot (every member's page and stream share it)."""
