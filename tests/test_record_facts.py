@@ -167,6 +167,27 @@ def test_a_verification_set_by_hand_is_a_broken_record_and_holds_the_wire(wired:
     assert "wire instructions version 1" in mark.err and "nothing recorded" in mark.err
 
 
+def test_a_fact_entry_rewritten_to_match_a_changed_row_still_holds_the_wire(wired: Cli) -> None:
+    """The instructions changed and their fact entry's row hash rewritten to match (its own hash
+    left as it was): a payment mark, which checks only the instructions' entries, still refuses
+    (exit 8), naming the entry; verify, which walks the whole chain, too."""
+    from closing.store.facts import current_facts, fact_table
+    from tests.helpers import tampering
+
+    tamper(wired, "UPDATE wire_instructions SET verified_by = 'bob', spoke_with = 'x'")
+    with tampering(wired.database_url) as connection:
+        deal_id = connection.value("SELECT id FROM deal")
+        ((key, row),) = current_facts(connection, deal_id, fact_table("wire_instructions")).items()
+        connection.execute(
+            "UPDATE fact SET row_hash = ? WHERE tbl = 'wire_instructions' AND row_key = ?",
+            (row, key[1]),
+        )
+    mark = wired("mark-wired", "stonestreet", now=FRI.format("16:00"))
+    assert mark.code == ExitCode.RECORD, mark.err
+    assert "(wire instructions version 1) was rewritten" in mark.err, mark.err
+    refused(wired, "was rewritten")
+
+
 def test_bank_credits_are_facts(wired: Cli) -> None:
     """An imported credit's status, amount or a credit added by hand: a break."""
     run_all(wired, [(VERIFY_INSTRUCTIONS, "09:30")])

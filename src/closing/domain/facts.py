@@ -105,13 +105,48 @@ def check_facts(
             what = "missing" if entry.seq > expected else "changed"
             detail = f"entry #{entry.seq} does not follow the one before it ({what})"
             return Break(FACTS, entry.seq, None, what, detail)
-        at, table, key = entry.recorded_at, entry.table, entry.key
-        recomputed = fact_hash(deal_slug, entry.seq, at, table, key, entry.row_hash, previous)
-        if recomputed != entry.hash:
-            detail = f"entry #{entry.seq} ({_name(labels, entry.table, entry.key)}) was rewritten"
-            return Break(FACTS, entry.seq, None, "changed", detail)
+        rewritten = _rewritten(deal_slug, entry, labels)
+        if rewritten is not None:
+            return rewritten
         previous = entry.hash
         expected += 1
+    return rows_break(entries, current, labels, expected)
+
+
+def check_rows(
+    deal_slug: str,
+    entries: Sequence[FactEntry],
+    current: Mapping[tuple[str, str], str],
+    labels: Mapping[str, str],
+    next_seq: int,
+) -> Break | None:
+    """`check_facts` for a write about to rely on a few tables: `entries` are only those
+    tables' (each checked against its own hash, not against the whole chain, which `closing
+    verify` walks), `current` their rows as they stand."""
+    for entry in entries:
+        rewritten = _rewritten(deal_slug, entry, labels)
+        if rewritten is not None:
+            return rewritten
+    return rows_break(entries, current, labels, next_seq)
+
+
+def _rewritten(deal_slug: str, entry: FactEntry, labels: Mapping[str, str]) -> Break | None:
+    """A break when `entry` no longer hashes to its own hash."""
+    at, table, key = entry.recorded_at, entry.table, entry.key
+    prev = entry.prev_hash or ""
+    if entry.hash == fact_hash(deal_slug, entry.seq, at, table, key, entry.row_hash, prev):
+        return None
+    detail = f"entry #{entry.seq} ({_name(labels, entry.table, entry.key)}) was rewritten"
+    return Break(FACTS, entry.seq, None, "changed", detail)
+
+
+def rows_break(
+    entries: Sequence[FactEntry],
+    current: Mapping[tuple[str, str], str],
+    labels: Mapping[str, str],
+    next_seq: int,
+) -> Break | None:
+    """The first fact of `labels`' tables whose row is not as last recorded in `entries`."""
     recorded = {(t, k): h for (t, k), h in latest(entries).items() if t in labels}
     for table, key, now in to_record(recorded, current):
         name = _name(labels, table, key)
@@ -121,7 +156,7 @@ def check_facts(
             what, detail = "changed", f"{name}: changed in the database (not what was recorded)"
         else:
             what, detail = "added", f"{name}: added in the database (never recorded)"
-        return Break(FACTS, expected, None, what, detail)
+        return Break(FACTS, next_seq, None, what, detail)
     return None
 
 
