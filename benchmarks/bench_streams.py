@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing
-import random
 import statistics
 import subprocess
 import sys
@@ -61,6 +60,7 @@ from bench_web import (
     NOW,
     Streams,
     free_port,
+    mark_and_wait,
     marks_on,
     pct,
     share_tokens,
@@ -122,16 +122,9 @@ async def record_marks(
     """Each mark in turn, at a random moment of the server's 0.3 s poll; the time from its commit
     to its arrival on every stream."""
     for slug in marks:
-        await asyncio.sleep(random.uniform(0.0, 0.3))
         request = MarkRequest(slug, "wired", actor="bench", host="bench")
-        recorded = await asyncio.to_thread(record, request, now)
-        committed = time.monotonic()
-        wanted = recorded.event.id
-
-        def arrived(wanted: int = wanted) -> bool:
-            return all(any(e[0] >= wanted for e in events) for events in streams.events)
-
-        if not await streams.until(arrived, 15):
+        wanted, committed, everywhere = await mark_and_wait(record, request, now, streams, 15)
+        if not everywhere:
             figures.missed += 1
         figures.latencies_ms += [
             (next(t for i, t, _ in events if i >= wanted) - committed) * 1000

@@ -157,6 +157,23 @@ class Streams:
         return True
 
 
+async def mark_and_wait(
+    record: Any, request: MarkRequest, now: datetime, streams: Streams, timeout: float
+) -> tuple[int, float, bool]:
+    """Record `request` at a random moment of the server's 0.3 s poll (as a mark made elsewhere
+    would be); its event id, when it was committed (time.monotonic), and whether every stream got
+    it within `timeout` seconds."""
+    await asyncio.sleep(random.uniform(0.0, 0.3))
+    recorded = await asyncio.to_thread(record, request, now)
+    committed = time.monotonic()
+    wanted = recorded.event.id
+
+    def arrived() -> bool:
+        return all(any(e[0] >= wanted for e in events) for events in streams.events)
+
+    return wanted, committed, await streams.until(arrived, timeout)
+
+
 def wait_for_server(base: str, server: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -216,17 +233,9 @@ async def stream_and_mark(
     result.connect_s = time.monotonic() - started
     result.event_bytes = streams.events[0][0][2]
     for step, slug in marks[: args.marks]:
-        # At a random moment of the server's poll cycle, as a mark made elsewhere would be.
-        await asyncio.sleep(random.uniform(0.0, 0.3))
         request = MarkRequest(slug, step, actor="bench", host="bench")
-        recorded = await asyncio.to_thread(record, request, now)
-        committed = time.monotonic()
-        wanted = recorded.event.id
-
-        def arrived(wanted: int = wanted) -> bool:
-            return all(any(e[0] >= wanted for e in events) for events in streams.events)
-
-        if not await streams.until(arrived, 10):
+        wanted, committed, everywhere = await mark_and_wait(record, request, now, streams, 10)
+        if not everywhere:
             result.missed += sum(
                 1 for events in streams.events if not any(e[0] >= wanted for e in events)
             )
