@@ -262,9 +262,16 @@ def test_unverified_instructions_hold_mark_wired(loaded: Cli) -> None:
     note = as_json(loaded, "history", "stonestreet")[-1]["note"]
     assert note.startswith("recorded with unverified wire instructions ")
     assert note.endswith("(--unverified-instructions-ok)")
-    importing = loaded("wires", "import", str(BAI2), "--apply", now=FRI.format("16:35"))
-    assert importing.code == ExitCode.REFUSED
-    assert "it has no verified wire instructions" in importing.err
+    for extra in ((), ("--apply",), ("--apply", "--unverified-instructions-ok")):
+        importing = loaded("wires", "import", str(BAI2), *extra, now=FRI.format("16:35"))
+        assert importing.code == ExitCode.REFUSED
+        assert importing.err.startswith(
+            "Error: cannot import wires for neotherapeutics-2002-06-07: its wire instructions "
+            "(••••6789, entered by alice) have never been verified"
+        ), importing.err
+        assert "another operator runs closing wire-instructions verify; nothing recorded" in (
+            importing.err
+        )
 
 
 def test_a_verified_change_shows_its_fingerprint_and_a_new_change_is_held_again(

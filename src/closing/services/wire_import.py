@@ -139,11 +139,20 @@ def import_on(
     status = wires.wire_status_of(connection, deal.id)
     verified = status.verified_version
     if verified is None:
+        entered = status.current if status.present else None
         raise RefusedError(
-            f"cannot import wires for {deal.slug}: it has no verified wire instructions, and "
-            "credits count only on the verified company account; add "
-            "company.wire_instructions to the deal file and have another operator run "
-            "closing wire-instructions verify"
+            f"cannot import wires for {deal.slug}: "
+            + (
+                f"its wire instructions ({entered.account_masked}, entered by "
+                f"{entered.entered_by}) have never been verified, and credits count only on the "
+                "verified company account (even a dry run; --unverified-instructions-ok does not "
+                "stand in for it); another operator runs closing wire-instructions verify"
+                if entered is not None
+                else "it has no verified wire instructions, and credits count only on the "
+                "verified company account; add company.wire_instructions to the deal file and "
+                "have another operator run closing wire-instructions verify"
+            )
+            + "; nothing recorded"
         )
     what = f"record wires from {bank_file.name}"
     gate_note = payment_gate(status, unverified_ok or not apply, what)
