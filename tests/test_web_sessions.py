@@ -157,3 +157,16 @@ def test_only_an_admin_ends_sessions_and_a_member_lists_only_their_own(seeded: C
     assert session_of(server, carols[0], T0) is None
     everyone = seeded("team", "sessions", now=at).out
     assert "alice  by sign-in link" in everyone
+
+
+def test_an_admin_revoking_their_own_admin_role_ends_their_sessions(seeded: Cli) -> None:
+    """With a second admin on the deal, alice takes her own admin role away: the change and the
+    end of her sessions are one transaction (she is no longer an admin once it is recorded)."""
+    server = Database(as_owner(seeded.database_url))
+    assert seeded("team", "add", "bob", "--role", "admin").code == 0
+    alices = sign_in_with_link(server, link_token(seeded, "alice", T0), T0)
+    assert alices is not None
+    revoked = seeded("team", "revoke", "alice", "admin", now=T0.isoformat())
+    assert revoked.code == 0, revoked.err
+    assert "Ended alice's 1 web session: sign in again." in revoked.out
+    assert session_of(server, alices[0], T0) is None

@@ -68,14 +68,10 @@ def _change(
         host=socket.gethostname(),
         on_behalf_of=for_whom(by),
     )
-    deal, _, words = change_team(app.existing_database, deal_name, change, app.now())
+    deal, _, words, ended = change_team(app.existing_database, deal_name, change, app.now())
     app.out(neutral(f"Team of {deal.slug}: {words}."))
-    if remove:
-        from closing.services.web_auth import end_sessions
-
-        ended = end_sessions(app.existing_database, login, app.now(), f"role {remove[0]} revoked")
-        if ended:
-            app.out(neutral(f"Ended {login}'s {plural(ended, 'web session')}: sign in again."))
+    if ended:
+        app.out(neutral(f"Ended {login}'s {plural(ended, 'web session')}: sign in again."))
 
 
 _login = click.argument("login", callback=checked("LOGIN"))

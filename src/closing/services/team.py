@@ -20,6 +20,7 @@ from closing.store import events as event_store
 from closing.store.connection import Connection, Database
 from closing.store.facts import fact_table, record_facts
 from closing.store.identity import actor
+from closing.store.sessions import end_sessions_of
 from closing.store.team import grant_database_role, put_member, team_of
 
 _LOGIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]{0,62}")  # an OS account or a database role
@@ -54,9 +55,10 @@ def team(database: Database, deal_name: str | None) -> tuple[Deal, list[Member]]
 
 def change_team(
     database: Database, deal_name: str | None, change: TeamChange, now: datetime
-) -> tuple[Deal, Member, str]:
-    """Add a member, or grant or revoke roles (an admin only); the member as it is now, and the
-    `team` event's words."""
+) -> tuple[Deal, Member, str, int]:
+    """Add a member, or grant or revoke roles (an admin only); the member as it is now, the
+    `team` event's words, and how many of the member's web sessions a revoked role ended (in
+    the same transaction: an admin revoking their own admin role still ends their sessions)."""
     with database.transaction() as connection:
         deal = open_deal(connection, deal_name)
         members = team_of(connection, deal.id)
@@ -87,8 +89,11 @@ def change_team(
             change.email or (before.email if before else None),
         )
         note = _words(before, member)
+        # Sessions first, as the event (`_record`): while the one acting is still an admin.
+        taken = [role for role in held if role not in roles]
+        ended = end_sessions_of(connection, login, now, f"role {taken[0]} revoked") if taken else 0
         _record(connection, deal, member, note, now, change.host, change.on_behalf_of)
-        return deal, member, note
+        return deal, member, note, ended
 
 
 def first_admin(
@@ -121,10 +126,9 @@ def _record(
     host: str,
     on_behalf_of: str | None,
 ) -> None:
-    """The member written, its database role granted (PostgreSQL), and the `team` event."""
-    put_member(connection, deal.id, member, now)
-    if not connection.sqlite:
-        grant_database_role(connection, member.login, member.roles)
+    """The `team` event, the member written and its database role granted (PostgreSQL). The
+    event first, while the one acting holds the admin role it appends with (PostgreSQL checks it
+    at each statement): an admin may be taking away their own admin role."""
     company = deal_store.party_where(connection, deal.id)
     assert company is not None
     seq, head = event_store.lock_chain_head(connection, company.id)
@@ -133,4 +137,7 @@ def _record(
         company, seq + 1, TEAM, now, who, host, note, on_behalf_of=on_behalf(who, on_behalf_of)
     )
     event_store.append_event(connection, deal.id, deal.slug, company, event, head)
+    put_member(connection, deal.id, member, now)
+    if not connection.sqlite:
+        grant_database_role(connection, member.login, member.roles)
     record_facts(connection, deal.id, now, fact_table("team_member"))
