@@ -188,6 +188,38 @@ def test_a_fact_entry_rewritten_to_match_a_changed_row_still_holds_the_wire(wire
     refused(wired, "was rewritten")
 
 
+def test_an_entry_rewritten_and_rehashed_in_place_still_holds_the_wire(wired: Cli) -> None:
+    """A forged verification, and its fact entry's row hash and own hash recomputed to match
+    (SHA-256 needs no secret): the next entry no longer links to it, so the payment mark, which
+    walks the chain's links though it rehashes only the instructions' entries, refuses (exit 8)
+    as verify does."""
+    from closing.domain.facts import fact_hash
+    from closing.store.facts import current_facts, fact_entries, fact_table
+    from tests.helpers import tampering
+
+    tamper(
+        wired,
+        "UPDATE wire_instructions SET verified_by = 'bob', verified_event_id = event_id, "
+        "verified_at = entered_at, callback_number = '+1 949 788 6700', spoke_with = 'x'",
+    )
+    with tampering(wired.database_url) as connection:
+        deal_id = connection.value("SELECT id FROM deal")
+        slug = str(connection.value("SELECT slug FROM deal"))
+        (row,) = current_facts(connection, deal_id, fact_table("wire_instructions")).values()
+        (entry,) = [e for e in fact_entries(connection, deal_id) if e.table == "wire_instructions"]
+        forged = fact_hash(
+            slug, entry.seq, entry.recorded_at, entry.table, entry.key, row, entry.prev_hash or ""
+        )
+        connection.execute(
+            "UPDATE fact SET row_hash = ?, hash = ? WHERE deal_id = ? AND seq = ?",
+            (row, forged, deal_id, entry.seq),
+        )
+    mark = wired("mark-wired", "stonestreet", now=FRI.format("16:00"))
+    assert mark.code == ExitCode.RECORD, mark.err
+    assert f"entry #{entry.seq + 1} does not follow the one before it" in mark.err, mark.err
+    refused(wired, "does not follow the one before it")
+
+
 def test_bank_credits_are_facts(wired: Cli) -> None:
     """An imported credit's status, amount or a credit added by hand: a break."""
     run_all(wired, [(VERIFY_INSTRUCTIONS, "09:30")])

@@ -96,33 +96,51 @@ def check_facts(
     """None when the fact chain holds and every fact of `labels`' tables stands as last
     recorded; else the first break, named in words (`Schedule 1 stonestreet: changed in the
     database ...`)."""
+    links = [(e.seq, e.table, e.prev_hash, e.hash) for e in entries]
+    broken, expected = links_break(links)
+    if broken is not None:
+        return broken
+    for entry in entries:
+        if entry.table != ADOPT:
+            rewritten = _rewritten(deal_slug, entry, labels)
+            if rewritten is not None:
+                return rewritten
+    return rows_break(entries, current, labels, expected)
+
+
+def links_break(
+    links: Sequence[tuple[int, str, str | None, str | None]],
+) -> tuple[Break | None, int]:
+    """The first entry of the chain, given as (seq, table, prev_hash, hash) in order, that does
+    not follow the one before it (a gap, or a hash the next entry does not link to: an entry
+    rewritten and rehashed in place); and the seq the next entry would take."""
     previous = GENESIS
     expected = 1
-    for entry in entries:
-        if entry.table == ADOPT:
+    for seq, table, prev_hash, hash_ in links:
+        if table == ADOPT:
             continue
-        if entry.seq != expected or entry.hash is None or entry.prev_hash != previous:
-            what = "missing" if entry.seq > expected else "changed"
-            detail = f"entry #{entry.seq} does not follow the one before it ({what})"
-            return Break(FACTS, entry.seq, None, what, detail)
-        rewritten = _rewritten(deal_slug, entry, labels)
-        if rewritten is not None:
-            return rewritten
-        previous = entry.hash
+        if seq != expected or hash_ is None or prev_hash != previous:
+            what = "missing" if seq > expected else "changed"
+            detail = f"entry #{seq} does not follow the one before it ({what})"
+            return Break(FACTS, seq, None, what, detail), expected
+        previous = hash_
         expected += 1
-    return rows_break(entries, current, labels, expected)
+    return None, expected
 
 
 def check_rows(
     deal_slug: str,
+    links: Sequence[tuple[int, str, str | None, str | None]],
     entries: Sequence[FactEntry],
     current: Mapping[tuple[str, str], str],
     labels: Mapping[str, str],
-    next_seq: int,
 ) -> Break | None:
-    """`check_facts` for a write about to rely on a few tables: `entries` are only those
-    tables' (each checked against its own hash, not against the whole chain, which `closing
-    verify` walks), `current` their rows as they stand."""
+    """`check_facts` for a write about to rely on a few tables: the whole chain's `links`
+    walked (no entry missing, each linked to the one before), but only those tables' `entries`
+    rehashed, and `current`, their rows as they stand, compared with them."""
+    broken, next_seq = links_break(links)
+    if broken is not None:
+        return broken
     for entry in entries:
         rewritten = _rewritten(deal_slug, entry, labels)
         if rewritten is not None:

@@ -280,9 +280,9 @@ def facts_break(
     connection: Connection, deal_id: int, tables: tuple[FactTable, ...] = FACT_TABLES
 ) -> Break | None:
     """The first fact of `tables` that no longer stands as recorded (None: all hold, or the deal
-    predates the record of facts and is not yet adopted). With every table, the whole chain is
-    walked too; with a few (a write relying on them), only their entries, each against its own
-    hash: a mark on a deal of 10,000 purchasers does not rehash 20,000 entries."""
+    predates the record of facts and is not yet adopted). The whole chain's links are walked;
+    with every table each entry is rehashed too, with a few (a write relying on them) only
+    theirs: a mark on a deal of 10,000 purchasers does not rehash 20,000 entries."""
     slug = str(connection.value("SELECT slug FROM deal WHERE id = ?", (deal_id,)))
     labels = {table.table: table.label for table in tables}
     if tables == FACT_TABLES:
@@ -290,15 +290,19 @@ def facts_break(
         if adopting(entries):
             return None
         return check_facts(slug, entries, current_facts(connection, deal_id, tables), labels)
-    head = connection.value(
-        "SELECT max(seq) FROM fact WHERE deal_id = ? AND hash IS NOT NULL", (deal_id,)
-    )
-    if head is None:  # nothing chained: adopting (a deal loaded before facts were kept), or gone
+    links = [
+        (int(seq), str(tbl), prev, hash_)
+        for seq, tbl, prev, hash_ in connection.rows(
+            "SELECT seq, tbl, prev_hash, hash FROM fact WHERE deal_id = ? ORDER BY seq",
+            (deal_id,),
+        )
+    ]
+    if not any(hash_ for _, _, _, hash_ in links):  # adopting (loaded before facts), or gone
         return facts_break(connection, deal_id)
     marks = ", ".join("?" for _ in tables)
     entries = fact_entries(connection, deal_id, f"tbl IN ({marks})", tuple(labels))
     current = current_facts(connection, deal_id, tables)
-    return check_rows(slug, entries, current, labels, int(head) + 1)
+    return check_rows(slug, links, entries, current, labels)
 
 
 def require_facts(
