@@ -74,3 +74,10 @@ def test_rows_mostly_in_a_new_order_go_as_one_body_and_no_rows_as_a_whole_board(
     assert swaps.index('data-slug="b"') < swaps.index('data-slug="a"')
     assert "outerHTML:" not in swaps  # the rows inside are plain rows
     assert patcher.patch(board(row("a")), replace(board(), rows=())) is None
+
+
+def test_other_columns_go_as_a_whole_board() -> None:
+    """A reload that adds or renames a step changes the headings, which no row patch carries."""
+    patcher = Patcher(parts())
+    renamed = replace(board(row("a")), steps=(("wired", "Wire received"),))
+    assert patcher.patch(board(row("a")), renamed) is None

@@ -129,10 +129,10 @@ class LiveBoard:
         it is built: a page load never waits behind a large deal's rebuild. (An action's
         redirect still shows its own mark: the action refreshes before it redirects.)"""
         refreshing = asyncio.ensure_future(self.refresh())
+        refreshing.add_done_callback(self._reported)  # read, should nobody wait for it
         try:
             return await asyncio.wait_for(asyncio.shield(refreshing), wait or self.page_wait), True
         except TimeoutError:
-            refreshing.add_done_callback(self._reported)
             return self.snapshot, False
 
     def _reported(self, task: asyncio.Future[Snapshot]) -> None:

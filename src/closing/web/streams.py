@@ -49,8 +49,13 @@ class Patcher:
 
     def patch(self, before: View, after: View, act: str = "") -> str | None:
         """The out-of-band swaps that turn `before` into `after` ("" when nothing changed), or
-        None when only a whole board will do (`act`: as for `row`)."""
-        if not before.rows or not after.rows or bool(before.footer) != bool(after.footer):
+        None when only a whole board will do: no rows, or other columns (`act`: as for `row`)."""
+        if (
+            not before.rows
+            or not after.rows
+            or bool(before.footer) != bool(after.footer)
+            or before.steps != after.steps  # the columns' headings changed (a reload)
+        ):
             return None
         pieces: list[str] = []
         if [r.slug for r in before.rows] != [r.slug for r in after.rows]:

@@ -64,7 +64,7 @@ class TeamSite:
         self.boards: dict[str, LiveBoard] = {}
         self._making = asyncio.Lock()
         self._listener: ChangeListener | None = None
-        self._live_sessions: dict[tuple[str, int], bool] = {}
+        self._live_sessions: dict[tuple[str, str, int], bool] = {}
         self.patcher = Patcher(TEMPLATES.get_template("board_parts.html").module)
 
     async def start(self, live: LiveBoard) -> None:
@@ -100,7 +100,7 @@ class TeamSite:
     async def _still_signed_in(self, request: Request, snapshot: Snapshot) -> bool:
         """Whether the stream's session still holds, asked once per session and snapshot (a
         stream of a session that ended stops at the next change)."""
-        key = (request.cookies.get(COOKIE, ""), snapshot.version)
+        key = (request.cookies.get(COOKIE, ""), snapshot.document["deal"]["slug"], snapshot.version)
         if key not in self._live_sessions:
             if len(self._live_sessions) > 10_000:
                 self._live_sessions.clear()
