@@ -179,3 +179,14 @@ def test_marking_through_all_sixty_steps_closes_the_deal(cli: Cli) -> None:
             name,
             text,
         )
+
+
+def test_the_money_leaving_escrow_is_due_by_fedwires_close(cli: Cli) -> None:
+    """The escrow release and the placement agent's fee go out by wire: like each purchaser's
+    wire, they are due by Fedwire's close (18:00 New York, 15:00 in San Diego) on the closing
+    day, whatever the agreement's 17:00."""
+    data = board(loaded(cli), minute(7 * 60))  # noon
+    steps = data["company"]["steps"]
+    for step_id in ("escrow_release", "pa_fee"):
+        assert steps[step_id]["deadline"] == "2019-06-28T15:00:00-07:00", step_id
+    assert steps["closing_memo"]["deadline"] == "2019-06-28T17:00:00-07:00"  # not a wire
