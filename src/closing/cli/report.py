@@ -106,9 +106,7 @@ def report(
     Refuses (exit 8) when the event log does not hold: run closing verify."""
     from closing.domain.memo import Verified, build_memo
     from closing.domain.memo_sections import memo_heading
-    from closing.services.board import board
-    from closing.services.record import deal_record
-    from closing.services.verify import verify_log
+    from closing.services.record import memo_inputs
     from closing.views.memo import render_memo
 
     chosen = _format(kind, output, MEMO_FORMATS, "pdf")
@@ -116,9 +114,9 @@ def report(
         raise UsageError("a PDF is not for the terminal: give -o FILE or redirect the output")
     now = app.now()
     moment = local_time(as_of, "--as-of")
-    shown = board(app.existing_database, deal or deal_name, now, moment)
+    inputs = memo_inputs(app.existing_database, deal or deal_name, now, moment)
+    shown, checked, found = inputs.board, inputs.check, inputs.record
     slug = shown.terms.slug
-    checked = verify_log(app.existing_database, slug, now)
     if checked.broken is not None:
         broken = checked.broken
         raise RecordBrokenError(
@@ -126,12 +124,6 @@ def report(
             f"{broken.party.lstrip('@')} is {broken.what}); no memo can certify it: see closing "
             "verify"
         )
-    found = deal_record(app.existing_database, slug)
-    funds = None
-    if shown.terms.funds_flow is not None:
-        from closing.services.funds import funds_flow
-
-        funds = funds_flow(app.existing_database, slug, now, moment)[1]
     memo = build_memo(
         found,
         shown,
@@ -139,7 +131,7 @@ def report(
         now,
         as_of is not None,
         memo_heading(shown.terms.memo, author, firm, to, legend),
-        funds,
+        inputs.funds,
     )
     settings = found.deal.terms.report
     if settings is not None and settings.templates and templates is None:

@@ -51,7 +51,8 @@ def _no_flow(deal: Deal) -> RefusedError:
     )
 
 
-def _statement_on(connection: Connection, deal: Deal, now: datetime) -> tuple[Statement, Purchaser]:
+def statement_on(connection: Connection, deal: Deal, now: datetime) -> tuple[Statement, Purchaser]:
+    """The funds flow statement at `now` inside a transaction the caller holds, and the company."""
     if deal.terms.funds_flow is None:
         raise _no_flow(deal)
     purchasers, company = deal_store.parties(connection, deal.id)
@@ -83,7 +84,7 @@ def funds_flow(
     with database.transaction(write=False) as connection:
         deal = open_deal(connection, deal_name)
         now = as_of_moment(as_of, deal.terms.zone, now, "the funds flow")
-        return deal, _statement_on(connection, deal, now)[0]
+        return deal, statement_on(connection, deal, now)[0]
 
 
 def mark_sent(
@@ -104,7 +105,7 @@ def mark_sent(
         company = deal_store.party_where(connection, deal.id)
         assert company is not None
         head = event_store.lock_chain_head(connection, company.id)[1]
-        found, _ = _statement_on(connection, deal, now)
+        found, _ = statement_on(connection, deal, now)
         row = next(r for r in found.disbursements if r.disbursement.id == item.id)
         events = event_store.party_events(connection, company.id)
         standing = replay(deal.company_machine, events)
@@ -217,7 +218,7 @@ def match_debits(
     ]
     if not debits:
         return []
-    found, company = _statement_on(connection, deal, now)
+    found, company = statement_on(connection, deal, now)
     events = event_store.party_events(connection, company.id)
     known = {read_confirmed(e).bank_reference for e in events if e.kind == DISBURSEMENT_CONFIRMED}
     head = event_store.lock_chain_head(connection, company.id)[1] if apply else ""

@@ -37,6 +37,7 @@ class LogCheck:
     broken: Break | None
     lengths: dict[str, int]  # party slug -> its chain's head seq
     gone: tuple[SealedHead, str] | None = None  # the first sealed head gone, and what became of it
+    chains: tuple[log.Chain, ...] = ()  # the chains as read and checked (the memo's record)
 
     @property
     def ok(self) -> bool:
@@ -54,45 +55,50 @@ def verify_log(
     """Recompute every chain of the deal, and check it still holds the heads of `seal` when one
     is given; record the outcome (the board warns of a failed one)."""
     with database.transaction() as connection:
-        deal = open_deal(connection, deal_name)
-        if seal is not None and seal.deal != deal.slug:
-            raise RecordBrokenError(f"the seal is of deal {seal.deal}, not of {deal.slug}")
-        broken: Break | None = None
-        heads: dict[str, str] = {}
-        lengths: dict[str, int] = {}
-        events = 0
-        stored = log.chains(connection, deal.id)
-        for chain in stored:
-            events += len(chain.events)
-            broken = (
-                broken or check_chain(deal.slug, chain.party, chain.events) or _head_break(chain)
-            )
-            if chain.events and chain.events[-1].hash:
-                heads[chain.party] = chain.events[-1].hash or ""
-                lengths[chain.party] = chain.events[-1].event.seq
-        broken = broken or _file_break(connection, stored)
+        return verify_on(connection, open_deal(connection, deal_name), now, seal)
+
+
+def verify_on(
+    connection: Connection, deal: Deal, now: datetime, seal: Seal | None = None
+) -> LogCheck:
+    """`verify_log` inside a write transaction the caller holds (the memo reads its board and
+    record in the same one)."""
+    if seal is not None and seal.deal != deal.slug:
+        raise RecordBrokenError(f"the seal is of deal {seal.deal}, not of {deal.slug}")
+    broken: Break | None = None
+    heads: dict[str, str] = {}
+    lengths: dict[str, int] = {}
+    events = 0
+    stored = log.chains(connection, deal.id)
+    for chain in stored:
+        events += len(chain.events)
+        broken = broken or check_chain(deal.slug, chain.party, chain.events) or _head_break(chain)
+        if chain.events and chain.events[-1].hash:
+            heads[chain.party] = chain.events[-1].hash or ""
+            lengths[chain.party] = chain.events[-1].event.seq
+    broken = broken or _file_break(connection, stored)
+    facts = fact_entries(connection, deal.id)
+    if adopting(facts):  # a deal loaded before facts were kept: they stand as they are
+        record_facts(connection, deal.id, now)
         facts = fact_entries(connection, deal.id)
-        if adopting(facts):  # a deal loaded before facts were kept: they stand as they are
-            record_facts(connection, deal.id, now)
-            facts = fact_entries(connection, deal.id)
-        current = current_facts(connection, deal.id)
-        broken = broken or check_facts(deal.slug, facts, current, LABELS)
-        last = fact_head(facts)
-        if last is not None:
-            lengths[FACTS], heads[FACTS] = last
-        chained = {chain.party: [(c.event.seq, c.hash) for c in chain.events] for chain in stored}
-        chained[FACTS] = [(e.seq, e.hash) for e in facts if e.hash]
-        gone = None if seal is None else _first_gone(seal, chained)
-        detail = (
-            f"{broken.party} #{broken.seq}: {broken.what}: {broken.detail}"
-            if broken is not None
-            else f"sealed head of {gone[0].party} #{gone[0].seq} is gone: {gone[1]}"
-            if gone is not None
-            else ""
-        )
-        ok = broken is None and gone is None
-        log.insert_verification(connection, deal.id, now, ok, events, detail)
-    return LogCheck(deal, events, heads, broken, lengths, gone)
+    current = current_facts(connection, deal.id)
+    broken = broken or check_facts(deal.slug, facts, current, LABELS)
+    last = fact_head(facts)
+    if last is not None:
+        lengths[FACTS], heads[FACTS] = last
+    chained = {chain.party: [(c.event.seq, c.hash) for c in chain.events] for chain in stored}
+    chained[FACTS] = [(e.seq, e.hash) for e in facts if e.hash]
+    gone = None if seal is None else _first_gone(seal, chained)
+    detail = (
+        f"{broken.party} #{broken.seq}: {broken.what}: {broken.detail}"
+        if broken is not None
+        else f"sealed head of {gone[0].party} #{gone[0].seq} is gone: {gone[1]}"
+        if gone is not None
+        else ""
+    )
+    ok = broken is None and gone is None
+    log.insert_verification(connection, deal.id, now, ok, events, detail)
+    return LogCheck(deal, events, heads, broken, lengths, gone, tuple(stored))
 
 
 def _file_break(connection: Connection, stored: list[log.Chain]) -> Break | None:

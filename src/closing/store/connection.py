@@ -253,21 +253,28 @@ class Database:
     # --- transactions
 
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Connection]:
+    def transaction(self, write: bool = True, snapshot: bool = False) -> Iterator[Connection]:
         """One transaction: committed when the block ends, rolled back if it raises. A reader
-        does not wait for (or hold up) writers on SQLite. A driver error is one `DatabaseError`;
-        a unique key that refuses a row is `UniqueViolation`."""
+        does not wait for (or hold up) writers on SQLite. With `snapshot`, every read sees the
+        database as of the transaction's first (REPEATABLE READ on PostgreSQL, whose statements
+        otherwise each see what was committed before them; a SQLite transaction always does). A
+        driver error is one `DatabaseError`; a unique key that refuses a row is
+        `UniqueViolation`."""
         self.ensure_schema()
-        with self._raw(write) as connection:
+        with self._raw(write, snapshot=snapshot) as connection:
             yield connection
 
     @contextmanager
-    def _raw(self, write: bool, opening: bool = False) -> Iterator[Connection]:
+    def _raw(
+        self, write: bool, opening: bool = False, snapshot: bool = False
+    ) -> Iterator[Connection]:
         driver = self._driver()
         sqlite = self.dialect == "sqlite"
         try:
             if sqlite:
                 driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            elif snapshot:
+                driver.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             member = getattr(self._local, "member", None)  # closing.store.identity.acting_as
             connection = Connection(driver, self.dialect, member)
             if member is not None and not sqlite:  # SET LOCAL ROLE: the database checks it
