@@ -15,10 +15,8 @@ from closing.domain.documents import Attachment, DocumentCopy
 from closing.domain.errors import RecordBrokenError
 from closing.domain.memo import Memo, Verified, build_memo
 from closing.domain.timefmt import local
-from closing.services.board import board
-from closing.services.documents import closing_set
-from closing.services.record import deal_record
-from closing.services.verify import LogCheck, verify_log
+from closing.services.record import memo_inputs
+from closing.services.verify import LogCheck
 from closing.store import files
 from closing.store.connection import Database
 
@@ -56,10 +54,12 @@ def _writer(database: Database, page: Attachment) -> Callable[[IO[bytes]], None]
 
 
 def binder_content(database: Database, deal_name: str | None, now: datetime) -> BinderContent:
-    """What the binder holds; refused (exit 8) when the record does not hold."""
-    shown = board(database, deal_name, now)
+    """What the binder holds, as of one snapshot of the record (`memo_inputs`); refused (exit 8)
+    when the record does not hold."""
+    inputs = memo_inputs(database, deal_name, now, with_closing_set=True)
+    shown, check, found = inputs.board, inputs.check, inputs.closing_set
+    assert found is not None
     slug = shown.terms.slug
-    check = verify_log(database, slug, now)
     if check.broken is not None:
         broken = check.broken
         raise RecordBrokenError(
@@ -67,9 +67,8 @@ def binder_content(database: Database, deal_name: str | None, now: datetime) -> 
             f"{broken.party.lstrip('@')} is {broken.what}); no binder can certify it: see "
             "closing verify"
         )
-    record = deal_record(database, slug)
-    memo = build_memo(record, shown, Verified(now, check.events, check.heads), now)
-    found = closing_set(database, slug)
+    verified = Verified(now, check.events, check.heads)
+    memo = build_memo(inputs.record, shown, verified, now, funds=inputs.funds)
     listed = [
         BinderFile(copy, page, _writer(database, page))
         for copy in found.copies

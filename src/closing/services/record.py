@@ -17,6 +17,7 @@ from closing.domain.funds import Statement
 from closing.domain.record import DealRecord, DealRevision, RecordEntry
 from closing.services.board import read_board
 from closing.services.deals import open_deal
+from closing.services.documents import ClosingSet, read_closing_set
 from closing.services.funds import statement_on
 from closing.services.verify import LogCheck, verify_on
 from closing.store import deals as stored_deals
@@ -60,14 +61,20 @@ class MemoInputs:
     check: LogCheck
     record: DealRecord
     funds: Statement | None
+    closing_set: ClosingSet | None = None  # the binder's documents and files, when asked for
 
 
 def memo_inputs(
-    database: Database, deal_name: str | None, now: datetime, as_of: LocalTime | None = None
+    database: Database,
+    deal_name: str | None,
+    now: datetime,
+    as_of: LocalTime | None = None,
+    with_closing_set: bool = False,
 ) -> MemoInputs:
     """The board (as it stood at `as_of`, when given), the verification of the log (recorded, as
-    `closing verify` records it), the record and the funds flow, in one write transaction that
-    reads one snapshot: a mark committed meanwhile is in none of them."""
+    `closing verify` records it), the record and the funds flow (and for the binder the closing
+    set), in one write transaction that reads one snapshot: a mark committed meanwhile is in
+    none of them."""
     with database.transaction(snapshot=True) as connection:
         deal = open_deal(connection, deal_name)
         check = verify_on(connection, deal, now)
@@ -77,4 +84,5 @@ def memo_inputs(
         if deal.terms.funds_flow is not None:
             moment = as_of_moment(as_of, deal.terms.zone, now, "the funds flow")
             funds = statement_on(connection, deal, moment)[0]
-    return MemoInputs(board, check, record, funds)
+        found = read_closing_set(connection, deal) if with_closing_set else None
+    return MemoInputs(board, check, record, funds, found)
