@@ -35,7 +35,7 @@ def board(
     (`--mine`). One read-only transaction."""
     if owner is not None and mine:
         raise UsageError("--owner and --mine cannot be used together")
-    with database.transaction(write=False) as connection:
+    with database.transaction(write=False, snapshot=True) as connection:
         shown = read_board(connection, deal_name, now, as_of)
         member = identity.actor(connection) if mine else None
     slugs = {row.purchaser.slug for row in shown.purchasers}

@@ -81,7 +81,7 @@ def funds_flow(
     database: Database, deal_name: str | None, now: datetime, as_of: LocalTime | None = None
 ) -> tuple[Deal, Statement]:
     """`closing funds-flow`: the statement now, or as the record stood at `as_of`."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(write=False, snapshot=True) as connection:
         deal = open_deal(connection, deal_name)
         now = as_of_moment(as_of, deal.terms.zone, now, "the funds flow")
         return deal, statement_on(connection, deal, now)[0]

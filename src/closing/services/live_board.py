@@ -52,7 +52,7 @@ class BoardFeed:
             return shares_of(connection, self.deal_id, active_only=True)
 
     def read(self, now: datetime) -> BoardRead:
-        with self.database.transaction(write=False) as connection:
+        with self.database.transaction(write=False, snapshot=True) as connection:
             marker = change_marker(connection, self.deal_id)
             board = read_board(connection, self.slug, now)
             shares = shares_of(connection, self.deal_id, active_only=True)
