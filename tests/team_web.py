@@ -35,9 +35,10 @@ def serve_team(
     database = Database(database_url)
     clock = FixedClock(now)
     live = LiveBoard(BoardFeed(database, deal or first_deal(database)), clock, poll=poll)
-    team = TeamSite(database, clock, SignIn(database, clock.now, cookie_key(database)), poll)
     sock = listen("127.0.0.1", 0)
     port = sock.getsockname()[1]
+    sign_in = SignIn(database, clock.now, cookie_key(database), f"http://localhost:{port}")
+    team = TeamSite(database, clock, sign_in, poll)
     server = web_server(live, team)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

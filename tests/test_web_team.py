@@ -454,6 +454,31 @@ def test_a_member_asks_for_a_link_by_email_and_the_page_never_tells_who_is_one(
             assert signed.status_code == 303
 
 
+def test_a_mailed_link_points_at_the_servers_own_address_whatever_host_the_request_names(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Anyone may ask for bob's link with `Host: evil.example` and the matching Origin (a client
+    that is not a browser sets both): the mail bob gets still points at the server's configured
+    address, so his click cannot hand his one-time token to evil.example."""
+    from tests.alert_receivers import smtp_receiver
+
+    with smtp_receiver() as smtp:
+        deal = tmp_path / "mail.yaml"
+        deal.write_text(WIRES.read_text().replace("  notify: []", f'  notify: ["{smtp.url()}"]', 1))
+        assert cli("init", str(deal), now="2002-06-07T07:00:00-07:00").code == 0
+        added = cli("team", "add", "bob", "--role", "money", "--email", "bob@firm.example")
+        assert added.code == 0, added.err
+        with serve_team(cli.database_url, MOMENT) as served:
+            evil = {"host": "evil.example", "origin": "http://evil.example"}
+            asked = httpx.post(
+                f"{served.base}/signin/email", data={"email": "bob@firm.example"}, headers=evil
+            )
+            assert asked.status_code == 200
+            (mail,) = smtp.received()
+    assert "evil.example" not in mail.text
+    assert f"{served.base}/signin/" in mail.text
+
+
 def test_a_revoked_members_open_stream_ends_at_the_next_change(team: Cli) -> None:
     """bob's board is open when an admin takes a role away: at the next change his stream ends
     (and the browser's reconnection is refused)."""

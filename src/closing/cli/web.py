@@ -162,6 +162,14 @@ def share(
     help="Behind a reverse proxy on this machine that terminates TLS: trust its "
     "X-Forwarded-Proto/For (session cookies are then Secure).",
 )
+@click.option(
+    "--url",
+    envvar="CLOSING_WEB_URL",
+    show_envvar=True,
+    metavar="URL",
+    help="The address people open (e.g. https://closing.example.com behind a TLS proxy): the "
+    "sign-in links the server mails start with it (default: the address it listens on).",
+)
 @pass_app
 def serve(
     app: App,
@@ -171,6 +179,7 @@ def serve(
     port: int,
     poll: float,
     proxy_headers: bool,
+    url: str | None,
 ) -> None:
     """The live board in a browser: for the links of closing share (a purchaser's may send its
     details, signature page and wire report), and for the team signed in (closing team invite)
@@ -193,9 +202,7 @@ def serve(
         key: str | None = cookie_key(database)
     except DatabaseError:  # a member's role on PostgreSQL: it may not keep sessions
         key = None
-    team = (
-        TeamSite(database, app.clock, SignIn(database, app.clock.now, key), poll) if key else None
-    )
+    public = base_url(url, host, port)  # checked before listening
     try:
         sock = listen(host, port)
     except OSError as error:
@@ -206,11 +213,14 @@ def serve(
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s", level="INFO")
     port = sock.getsockname()[1]  # the port it got (--port 0: the system chose it)
     where = base_url(None, host, port)
+    public = base_url(url, host, port)  # never the Host a request names: links are mailed
+    sign_in = SignIn(database, app.clock.now, key, public) if key else None
+    team = TeamSite(database, app.clock, sign_in, poll) if sign_in else None
     app.out(f"Serving the board of {live.slug} at {where}/b/<token> (Ctrl-C to stop).")
     app.out("Links: closing share team, closing share PURCHASER; list them: closing share --list")
     if team is not None:
         app.out(
-            f"The team signs in at {where}/ with a link from: closing team invite LOGIN --print"
+            f"The team signs in at {public}/ with a link from: closing team invite LOGIN --print"
         )
     else:
         app.out(

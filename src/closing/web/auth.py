@@ -26,7 +26,6 @@ from closing.web.csrf import (
     Upload,
     forbidden,
     form_fields,
-    own_origin,
     same_origin,
     token_matches,
     upload_fields,
@@ -44,10 +43,15 @@ LINK_GONE = (
 class SignIn:
     """The session cookie and the sign-in routes of one server."""
 
-    def __init__(self, database: Database, now: Callable[[], datetime], key: str) -> None:
+    def __init__(
+        self, database: Database, now: Callable[[], datetime], key: str, public_url: str
+    ) -> None:
         self.database = database
         self.now = now
         self._key = key.encode()
+        # Where the links this server mails point: configured (`closing serve --url`), never
+        # taken from a request, whose Host header anyone outside a browser chooses.
+        self.public_url = public_url
 
     # --- the cookie
 
@@ -155,9 +159,8 @@ class SignIn:
         form = await form_fields(request) or {}
         address = form.get("email", "").strip()
         if 0 < len(address) <= 200:
-            base = own_origin(request)
             await anyio.to_thread.run_sync(
-                web_auth.link_by_email, self.database, address, base, self.now()
+                web_auth.link_by_email, self.database, address, self.public_url, self.now()
             )
         return message_page(
             "Check your e-mail",
