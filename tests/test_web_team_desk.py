@@ -199,3 +199,47 @@ def test_a_bank_file_uploaded_in_the_browser_is_a_dry_run_then_applied(
     wired = purchaser_row(board_json(deal, NOW), "bnc-bach")["steps"]["wired"]
     assert wired["status"] == "done" and wired["done_by"] == "alice"
     assert errors == []
+
+
+def test_a_bank_file_applied_in_the_browser_keeps_the_passkey_rule(deal: Cli) -> None:
+    """`closing team passkeys required`: alice, signed in by a link, is refused what she would
+    record in the browser: an action (403), and a bank file's Apply alike (403, nothing
+    recorded); its dry run, which records nothing, still shows."""
+    import base64
+    import hashlib
+
+    from tests.test_web_team import signed_in_client
+
+    slug = "neotherapeutics-2002-06-07"
+    assert deal("team", "passkeys", "required", now=NOW).code == 0
+    credit = Detail(
+        "195",
+        93_000_000,
+        "0607FW9001",
+        "",
+        ["ORG: /7785002 BNC BACH INTERNATIONAL LTD", "OBI: NEOTHERAPEUTICS SPA"],
+    )
+    content = bai2_text([Account("4881016789", [credit])]).encode()
+    with serve_team(deal.database_url, MOMENT) as served:
+        alice, csrf = signed_in_client(deal, served, "alice")
+        act = f"{served.base}/d/{slug}/p/bnc-bach/act"
+        assert alice.post(act, data={"csrf": csrf, "do": "mark", "step": "signed"}).status_code == (
+            403
+        )
+        bank = f"{served.base}/d/{slug}/bank-file"
+        dry = alice.post(bank, files={"file": ("bank.bai2", content)}, data={"csrf": csrf})
+        assert dry.status_code == 200 and "Apply" in dry.text
+        applied = alice.post(
+            bank,
+            files={"file": ("bank.bai2", b"")},
+            data={
+                "csrf": csrf,
+                "apply": "1",
+                "name": "bank.bai2",
+                "content": base64.b64encode(content).decode(),
+                "sha256": hashlib.sha256(content).hexdigest(),
+            },
+        )
+    assert applied.status_code == 403 and "passkey" in applied.text
+    wired = purchaser_row(board_json(deal, NOW), "bnc-bach")["steps"]["wired"]
+    assert wired["status"] != "done"

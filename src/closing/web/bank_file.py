@@ -24,7 +24,7 @@ from closing.domain.documents import safe_file_name
 from closing.domain.errors import ClosingError, UsageError
 from closing.domain.money import format_amount
 from closing.domain.web_session import WebSession
-from closing.services.web_auth import acting_as
+from closing.services.web_auth import acting_as, passkey_refusal_for
 from closing.services.wire_import import ImportResult
 from closing.services.wires import read_and_import
 from closing.web.pages import html_page, message_page, refusal_status
@@ -112,6 +112,12 @@ class BankFilePage:
         slug = found[0].slug
         if request.method == "GET":
             return _page(session, slug)
+        if form.get("apply") == "1":  # recording, as an action does: the deal's passkey rule
+            held_back = await anyio.to_thread.run_sync(
+                passkey_refusal_for, site.database, slug, session
+            )
+            if held_back:
+                return _page(session, slug, refusal=held_back, status=403)
         try:
             if form.get("apply") == "1":
                 name, content = _resent(form)
