@@ -351,6 +351,10 @@ def check_page(
 
 
 def _active(content: bytes) -> bool:
+    """Whether a PDF holds anything active: the names in its bytes and its Flate streams (fast,
+    and whatever qpdf makes of the file), then every object as a PDF reader resolves it (pikepdf:
+    object streams, any filter, any depth of nesting), a key or a value such as /OpenAction or
+    /S /JavaScript anywhere in a dictionary."""
     import zlib
 
     texts = [content]
@@ -359,4 +363,67 @@ def _active(content: bytes) -> bool:
             texts.append(zlib.decompressobj().decompress(found.group(1), LINK_MAX_BYTES))
         except zlib.error:
             continue
-    return any(_ACTIVE.search(_ESCAPED.sub(lambda m: bytes([int(m[1], 16)]), t)) for t in texts)
+    if any(_ACTIVE.search(_ESCAPED.sub(lambda m: bytes([int(m[1], 16)]), t)) for t in texts):
+        return True
+    return _active_objects(content)
+
+
+_ACTIVE_NAMES = frozenset(
+    f"/{name}"
+    for name in (
+        "JavaScript",
+        "JS",
+        "Launch",
+        "EmbeddedFile",
+        "EmbeddedFiles",
+        "RichMedia",
+        "OpenAction",
+        "AA",
+        "XFA",
+        "SubmitForm",
+        "ImportData",
+        "GoToE",
+    )
+)
+
+
+def _active_objects(content: bytes) -> bool:
+    """Every object of the PDF as pikepdf resolves it, its dictionaries' keys and names walked
+    (direct objects inside it too; a reference is an object of its own, walked once)."""
+    import io
+
+    import pikepdf
+
+    try:
+        pdf = pikepdf.open(io.BytesIO(content))
+    except (pikepdf.PdfError, ValueError):
+        return False  # not a PDF qpdf can read: the byte scan above is all there is to go on
+    with pdf:
+        for obj in pdf.objects:
+            if _holds_active(obj, 0):
+                return True
+    return False
+
+
+def _holds_active(obj: object, depth: int) -> bool:
+    import pikepdf
+
+    if depth > 32:  # deeper than any real page's objects: not checked, so not let through
+        return True
+    if isinstance(obj, pikepdf.Name):
+        return str(obj) in _ACTIVE_NAMES
+    if isinstance(obj, pikepdf.Stream):
+        obj = obj.stream_dict
+    if isinstance(obj, pikepdf.Dictionary):
+        for key in obj.keys():  # noqa: SIM118 (a pikepdf Dictionary: its keys as text)
+            if key in _ACTIVE_NAMES:
+                return True
+            value = obj.get(key)
+            if not getattr(value, "is_indirect", True) and _holds_active(value, depth + 1):
+                return True
+    elif isinstance(obj, pikepdf.Array):
+        return any(
+            not getattr(item, "is_indirect", True) and _holds_active(item, depth + 1)
+            for item in obj
+        )
+    return False
