@@ -378,3 +378,32 @@ def test_accepting_needs_the_operator_role(
     row = purchaser_row(board_json(deal, NOW), "stonestreet")
     assert "notices.facsimile" not in row["proposed_details"]
     assert "dwac.dtc_number" in row["proposed_details"]
+
+
+def test_a_link_of_another_deal_than_the_served_one_sends_its_forms(
+    deal: Cli, links: dict[str, Any], tmp_path: Path
+) -> None:
+    """One server serves every deal's links: Stonestreet's link, of a deal other than the one
+    `closing serve` started with, shows its forms and sends them (they were looked up among the
+    first deal's links only, and every submission got 404)."""
+    from tests.team_web import serve_team
+    from tests.test_web_team import WIRES
+
+    other = tmp_path / "other.yaml"
+    slug = "neotherapeutics-2002-06-07"
+    other.write_text(WIRES.read_text().replace(f"slug: {slug}", "slug: aaa-other"))
+    assert deal("init", str(other), now="2002-06-07T07:00:00-07:00").code == 0
+    token = links["stonestreet"]
+    with serve_team(deal.database_url, MOMENT) as served:
+        assert served.live.slug == "aaa-other"  # the first deal by slug: not the link's
+        page = httpx.get(f"{served.base}/b/{token}")
+        found = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+        assert page.status_code == 200 and found, "the link's page shows its forms"
+        sent = httpx.post(
+            f"{served.base}/b/{token}/details",
+            data={**DETAILS, "csrf": found.group(1)},
+            headers={"origin": served.base},
+        )
+    assert sent.status_code == 303, sent.text[:500]
+    proposed = purchaser_row(board_json(deal, NOW, "--deal", slug), "stonestreet")
+    assert proposed["proposed_details"], proposed

@@ -199,7 +199,7 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None 
         )
         return Response(html, status_code=status_code, media_type="text/html; charset=utf-8")
 
-    forms = LinkForms(live, render)  # a purchaser's own forms (closing.web.link_forms)
+    forms = LinkForms(live, render, board_of)  # a purchaser's own forms (web.link_forms)
 
     async def page(request: Request) -> Response:
         token = request.path_params["token"]

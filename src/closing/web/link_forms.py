@@ -67,9 +67,16 @@ Render = Callable[[Request, str, Snapshot, ShareRecord, dict[str, Any], int], Re
 
 
 class LinkForms:
-    def __init__(self, live: LiveBoard, render: Render) -> None:
+    def __init__(
+        self,
+        live: LiveBoard,
+        render: Render,
+        board_of: Callable[[str], Awaitable[LiveBoard]] | None = None,
+    ) -> None:
         self.live = live
         self.render = render
+        # The board of the deal a link's token is of (one server serves every deal's links).
+        self.board_of = board_of
         self.key = secrets.token_bytes(32)  # a page from before a restart must be reloaded
 
     def csrf(self, share: ShareRecord) -> str:
@@ -107,7 +114,8 @@ class LinkForms:
     ) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
             token = request.path_params["token"]
-            snapshot = await self.live.refresh()
+            board = await self.board_of(token) if self.board_of else self.live
+            snapshot = await board.refresh()
             share = match(token, snapshot.shares)
             if share is None:
                 from closing.web.app import not_found
@@ -138,7 +146,7 @@ class LinkForms:
                 if not hmac.compare_digest(given.encode(), self.csrf(share).encode()):
                     return refuse("Refused: the form has expired; reload the page.", 403)
                 zone = ZoneInfo(str(snapshot.document["deal"]["cutoff"]["time_zone"]))
-                sent = await act(share, form, self.live.clock.now(), zone)
+                sent = await act(share, form, board.clock.now(), zone)
             except RateLimited as limited:
                 return refuse(limited.message, 429)
             except NotFoundError:
