@@ -254,11 +254,33 @@ def _sort_out(
             connection, deal_id, [*(e.bank_reference for e in credits), *keys.values()]
         ).items()
     }
+    # One Fedwire message is one wire, whichever file reports it under whichever reference (a
+    # BAI2 file keys it by its IMAD, the camt.054 of the same day by the bank's own reference).
+    by_imad = wires.known_credits(
+        connection, deal_id, [e.imad for e in credits if e.imad], column="imad"
+    )
     fresh: list[Entry] = []
     conflicts: list[ImportRow] = []
     for entry in credits:
         content = _entry_content(entry)
         first = known.get(entry.bank_reference)
+        seen = by_imad.get(entry.imad) if entry.imad else None
+        if first is None and seen is not None and seen.bank_reference != entry.bank_reference:
+            before = _content(seen.amount, seen.currency, seen.value_date, seen.imad)
+            if before == content:
+                called = "" if seen.bank_reference == entry.imad else f" as {seen.bank_reference}"
+                why = f"imported before{called} (IMAD {entry.imad})"
+                result.rows.append(ImportRow(entry, "already imported", why))
+            else:
+                known[keys[id(entry)]] = content
+                why = (
+                    f"CONFLICT: IMAD {entry.imad} was imported before as {seen.bank_reference} "
+                    f"with other content ({before}; this one {content}); kept as "
+                    f"{keys[id(entry)]} for a person"
+                )
+                moved = entry._replace(bank_reference=keys[id(entry)])
+                conflicts.append(ImportRow(moved, "conflict", why))
+            continue
         if first is None:
             known[entry.bank_reference] = content
             fresh.append(entry)

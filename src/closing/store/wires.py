@@ -192,20 +192,19 @@ BATCH = 500  # values per IN (...) (SQLite allows a limited number of bound para
 
 
 def known_credits(
-    connection: Connection, deal_id: int, references: Iterable[str]
+    connection: Connection, deal_id: int, references: Iterable[str], column: str = "bank_reference"
 ) -> dict[str, StoredCredit]:
-    """The credits imported before under these bank references."""
+    """The credits imported before under these bank references (or, with `column="imad"`,
+    these Fedwire IMADs: one wire, whatever file reported it), by that value."""
+    assert column in ("bank_reference", "imad")
     wanted = sorted(set(references))
     known: dict[str, StoredCredit] = {}
     for start in range(0, len(wanted), BATCH):
         some = wanted[start : start + BATCH]
-        sql = (
-            f"{_SELECT_CREDITS} WHERE deal_id = ? AND bank_reference IN "
-            f"({', '.join('?' * len(some))})"
-        )
+        sql = f"{_SELECT_CREDITS} WHERE deal_id = ? AND {column} IN ({', '.join('?' * len(some))})"
         for row in connection.rows(sql, (deal_id, *some)):
             credit = _credit(connection, row)
-            known[credit.bank_reference] = credit
+            known.setdefault(getattr(credit, column) or "", credit)
     return known
 
 
