@@ -70,3 +70,43 @@ def test_one_wire_in_a_bai2_file_and_a_camt054_is_recorded_once(cli: Cli, tmp_pa
     board = json.loads(cli("status", "--json", now=FRI.format("16:40")).out)
     stone = next(p for p in board["purchasers"] if p["slug"] == "stonestreet")
     assert stone["amount_received"] == "200000.00", f"received {stone['amount_received']}"
+
+
+def test_a_partial_wire_recorded_by_hand_with_its_imad_is_not_recorded_again(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """$100,000 of Stonestreet's price marked by hand with the Fed's IMAD as its reference, then
+    the bank's file with that credit: the file confirms the wire, it does not pay it twice."""
+    deal = tmp_path / WIRES_DEAL.name
+    deal.write_text(WIRES_DEAL.read_text())
+    load_wires_deal(cli, deal)
+    run_all(cli, [(VERIFY_INSTRUCTIONS, "09:30")])
+    hand = cli(
+        "mark-wired",
+        "stonestreet",
+        "--amount",
+        "100,000",
+        "--partial",
+        "--reference",
+        f"FED IMAD {IMAD}",
+        now=FRI.format("10:15"),
+    )
+    assert hand.code == 0, hand.err
+    bank = tmp_path / "bank.bai2"
+    credit = Detail(
+        "195",
+        10_000_000,
+        "0607FW000123",
+        IMAD,
+        [
+            f"FEDWIRE CREDIT IMAD: {IMAD} OMAD: 20020607L1B7031C002077",
+            "ORG: /0010937788 STONESTREET LIMITED PARTNERSHIP",
+        ],
+    )
+    bank.write_text(bai2_text([Account("4881016789", [credit])]))
+    result = cli("wires", "import", str(bank), "--apply", now=FRI.format("16:35"))
+    assert result.code == 0, result.err
+    assert "recorded before by hand as event #" in " ".join(result.out.split()), result.out
+    board = json.loads(cli("status", "--json", now=FRI.format("16:40")).out)
+    stone = next(p for p in board["purchasers"] if p["slug"] == "stonestreet")
+    assert stone["amount_received"] == "100000.00"

@@ -9,6 +9,7 @@ credit ledger, in one transaction. Nothing here prints, and nothing imports SQLA
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -170,6 +171,9 @@ def import_on(
         return result
     purchasers, company = deal_store.parties(connection, deal.id)
     events = event_store.events_by_party(connection, deal.id)
+    fresh = _not_recorded_by_hand(fresh, events, step.id, result)
+    if not fresh and not conflicts:
+        return result
     machine = deal.machine
     company_states = (
         replay(deal.company_machine, events.get(company.id, [])).states if company else {}
@@ -296,6 +300,35 @@ def _sort_out(
                 ImportRow(entry._replace(bank_reference=keys[id(entry)]), "conflict", why)
             )
     return fresh, conflicts
+
+
+def _not_recorded_by_hand(
+    credits: list[Entry], events: dict[int, list[Event]], step_id: str, result: ImportResult
+) -> list[Entry]:
+    """The credits whose IMAD no payment recorded by hand names (in its evidence or note: a
+    partial wire marked with `--reference "FED IMAD ..."` is that wire; the bank's file
+    confirms it, it does not pay the price again); the others are `already imported`."""
+    named: dict[str, Event] = {}
+    for history in events.values():
+        for event in history:
+            if event.step == step_id and (event.evidence or event.note):
+                text = f"{event.evidence or ''} {event.note or ''}"
+                for imad in _IMAD.findall(text):
+                    named.setdefault(imad, event)
+    if not named:
+        return credits
+    kept: list[Entry] = []
+    for entry in credits:
+        found = named.get(entry.imad) if entry.imad else None
+        if found is None:
+            kept.append(entry)
+            continue
+        why = f"recorded before by hand as event #{found.id} (IMAD {entry.imad})"
+        result.rows.append(ImportRow(entry, "already imported", why))
+    return kept
+
+
+_IMAD = re.compile(r"(?<![0-9A-Z])[0-9]{8}[A-Z0-9]{8}[0-9]{6}(?![0-9A-Z])")
 
 
 def _company_credits(
