@@ -25,9 +25,12 @@ ADOPT = "@adopt"  # a deal loaded before facts were kept: its facts, as they sta
 VERSION = "closing-fact/1"
 
 
+_AS_IS = frozenset({str, int, bool, type(None)})
+
+
 def _plain(value: object) -> object:
     """A stored value as the hash reads it: amounts normalised, instants in UTC, the rest as is."""
-    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+    if type(value) in _AS_IS or isinstance(value, bool | int | str):
         return value
     if isinstance(value, Decimal):
         return format(value.normalize(), "f") if value.is_finite() else str(value)

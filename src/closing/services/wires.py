@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from closing.domain.deal import Deal
-from closing.domain.dealfile.load import DealFile
 from closing.domain.errors import NotFoundError, RefusedError
 from closing.domain.events import Purchaser, Standing, on_behalf
 from closing.domain.marking import MarkRequest, decide_mark
@@ -40,6 +40,9 @@ from closing.store import wires
 from closing.store.connection import Connection, Database
 from closing.store.facts import record_facts, require_facts
 from closing.store.identity import actor
+
+if TYPE_CHECKING:  # the loader's type only: `wires import` need not load pydantic's schema
+    from closing.domain.dealfile.load import DealFile
 
 # --- wire instructions -------------------------------------------------------------------------
 

@@ -166,6 +166,9 @@ def _reader(kind: str) -> Callable[[Any], object]:
     return read
 
 
+_TEXT = _reader("text")
+
+
 def current_facts(
     connection: Connection, deal_id: int, tables: tuple[FactTable, ...] = FACT_TABLES
 ) -> dict[tuple[str, str], str]:
@@ -173,11 +176,17 @@ def current_facts(
     found: dict[tuple[str, str], str] = {}
     for table in tables:
         names = ", ".join(name for name, _ in table.columns)
-        readers = [_reader(kind) for _, kind in table.columns]
+        # Text columns read as they are (most of a row); the others through their reader.
+        readers = [None if kind == "text" else _reader(kind) for _, kind in table.columns]
         where = f" AND {table.where}" if table.where else ""
         sql = f"SELECT {table.key}, {names} FROM {table.table} WHERE {table.deal_column} = ?{where}"
         for key, *values in connection.rows(sql, (deal_id,)):
-            plain = [read(value) for read, value in zip(readers, values, strict=True)]
+            plain = [
+                value
+                if read is None and (value is None or type(value) is str)
+                else (read or _TEXT)(value)
+                for read, value in zip(readers, values, strict=True)
+            ]
             found[table.table, str(key)] = row_hash(table.table, plain)
     return found
 
