@@ -223,3 +223,41 @@ def test_disbursements_sent_and_matched_from_camt053_and_bai2_debits(loaded: Cli
     assert "pa_fee confirmed by the bank's debit 0628FW900001" in history
     verify = loaded("verify", now=FRI.format("17:40"))
     assert verify.code == 0, verify.err
+
+
+def test_the_rest_is_what_came_in_when_a_wire_is_short_within_the_tolerance(cli: Cli) -> None:
+    """Bramblewood's wire arrives $15 short (the receiving bank's fee, within the $50
+    tolerance: its price counts as paid): once every wire is in, the net proceeds are what the
+    escrow account holds, not what the prices add up to, so sending them leaves it at $0.00."""
+    from tests.helpers import ROOT
+
+    example = ROOT / "workflows" / "examples" / "registered-direct-60-steps.yaml"
+    slugs = ("bramblewood", "northgate", "laurentian", "sable-point", "harrow-street")
+    reason = ("--out-of-order", "--reason", "wired before the escrow instructions were confirmed")
+    friday = "2019-06-28T{}:00-07:00"
+
+    def run(at: str, *args: str) -> str:
+        result = cli(*args, now=friday.format(at))
+        assert result.code == 0, (args, result.err)
+        return result.out
+
+    run("07:00", "init", str(example))
+    run("10:30", "mark-wired", "bramblewood", "--amount", "2,999,985", *reason)
+    for slug in slugs[1:]:
+        run("10:30", "mark-wired", slug, *reason)
+    for step in (
+        "closing_memo",
+        "escrow_agreement",
+        "bring_down_certificate",
+        "legal_opinion",
+        "negative_assurance",
+        "bring_down_comfort",
+    ):
+        run("11:00", "mark", "company", step, *reason)
+    run("12:00", "mark-sent", "pa_fee", "--imad", "20190628QMGFT001000123")
+    before = json.loads(run("12:05", "funds-flow", "--json"))
+    rest = next(row for row in before["disbursements"] if row["id"] == "net_to_company")
+    assert rest["amount"] == "9249985.00", rest
+    run("12:10", "mark-sent", "net_to_company", "--imad", "20190628QMGFT001000124")
+    after = json.loads(run("12:20", "funds-flow", "--json"))
+    assert after["balances"]["escrow_agent"] == "0.00", after["balances"]

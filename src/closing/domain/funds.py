@@ -193,9 +193,14 @@ def funds_words(event: Event) -> str:
     )
 
 
-def planned_amounts(flow: StoredFundsFlow, gross: Decimal) -> dict[str, Decimal]:
-    """Each disbursement's amount: its own, the deductions it pays, or the rest of its account
-    (what came in, or was sent to it, less every other disbursement from it)."""
+def planned_amounts(
+    flow: StoredFundsFlow, gross: Decimal, came_in: Decimal | None = None
+) -> dict[str, Decimal]:
+    """Each disbursement's amount: its own, the deductions it pays (on the gross proceeds), or
+    the rest of its account (what came in, or was sent to it, less every other disbursement from
+    it). `came_in`: what the purchasers' wires brought, once all are in (a wire a few dollars
+    short within the tolerance leaves the account that much short of the gross); until then the
+    rest is planned on the gross."""
     deductions = {d.id: deduction_amount(d.percent, d.amount, gross) for d in flow.deductions}
     amounts: dict[str, Decimal] = {}
     for item in flow.disbursements:
@@ -203,7 +208,7 @@ def planned_amounts(flow: StoredFundsFlow, gross: Decimal) -> dict[str, Decimal]
             amounts[item.id] = item.amount
         elif item.pays:
             amounts[item.id] = sum((deductions[d] for d in item.pays), _ZERO)
-    inflow = {flow.received_into: gross}
+    inflow = {flow.received_into: gross if came_in is None else came_in}
     for item in flow.disbursements:
         if item.id in amounts and item.to != (item.from_account or flow.received_into):
             inflow[item.to] = inflow.get(item.to, _ZERO) + amounts[item.id]
@@ -299,7 +304,10 @@ def statement(
         )
         for d in flow.deductions
     )
-    planned = planned_amounts(flow, gross)
+    received = sum((row.received for row in gross_rows), _ZERO)
+    paid_up = bool(active) and payment_step is not None
+    paid_up = paid_up and all(s.states.get(payment_step or "") == DONE for _, s in active)
+    planned = planned_amounts(flow, gross, received if paid_up else None)
     sent: dict[str, Sent] = {}
     confirmed: dict[str, Confirmed] = {}
     company_standing = company[1] if company else None
@@ -325,7 +333,6 @@ def statement(
                 missing_conditions(item, company_standing, purchasers, terms),
             )
         )
-    received = sum((row.received for row in gross_rows), _ZERO)
     balances = {flow.received_into: received}
     planned_left = {flow.received_into: gross}
     for row in rows:
