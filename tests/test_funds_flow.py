@@ -261,3 +261,30 @@ def test_the_rest_is_what_came_in_when_a_wire_is_short_within_the_tolerance(cli:
     run("12:10", "mark-sent", "net_to_company", "--imad", "20190628QMGFT001000124")
     after = json.loads(run("12:20", "funds-flow", "--json"))
     assert after["balances"]["escrow_agent"] == "0.00", after["balances"]
+
+
+def test_a_fee_sent_at_a_time_before_its_conditions_were_met_is_out_of_order(cli: Cli) -> None:
+    """Every purchaser wired at 10:30; the placement agent's fee said to have gone out at 09:00:
+    its release conditions were not met then, so it is refused without --out-of-order (as a mark
+    before what it requires is), naming them; with it, the event carries the flags."""
+    from tests.helpers import ROOT
+
+    example = ROOT / "workflows" / "examples" / "registered-direct-60-steps.yaml"
+    reason = ("--out-of-order", "--reason", "wired before the escrow instructions were confirmed")
+    friday = "2019-06-28T{}:00-07:00"
+    assert cli("init", str(example), now=friday.format("07:00")).code == 0
+    for slug in ("bramblewood", "northgate", "laurentian", "sable-point", "harrow-street"):
+        wired = cli("mark-wired", slug, "--at", "10:30", *reason, now=friday.format("10:30"))
+        assert wired.code == 0, wired.err
+    assert cli("mark", "company", "closing_memo", *reason, now=friday.format("11:00")).code == 0
+    send = ("mark-sent", "pa_fee", "--imad", "20190628QMGFT001000123", "--at", "09:00")
+    refused = cli(*send, now=friday.format("12:00"))
+    assert refused.code == ExitCode.REFUSED, refused.err
+    assert "its release conditions are not met: every purchaser wired" in refused.err
+    taken = cli(*send, "--out-of-order", "--reason", "as the bank says", now=friday.format("12:00"))
+    assert taken.code == 0, taken.err
+    flow = json.loads(cli("funds-flow", "--json", now=friday.format("12:10")).out)
+    sent = next(row for row in flow["disbursements"] if row["id"] == "pa_fee")["sent"]
+    assert sent["flags"] and all(
+        flag.startswith("out of order: pa_fee before") for flag in sent["flags"]
+    )

@@ -283,8 +283,11 @@ def statement(
     purchasers: Sequence[tuple[Purchaser, Standing]],
     payment_step: str | None,
     as_of: datetime,
+    conditions_at: datetime | None = None,
 ) -> Statement:
-    """The funds flow at `as_of` (the standings and events are the record up to then)."""
+    """The funds flow at `as_of` (the standings and events are the record up to then); the
+    release conditions each disbursement still waits for as they stood at `conditions_at` when
+    given (a disbursement recorded as sent earlier than now: what was done by then)."""
     flow = terms.funds_flow
     assert flow is not None
     active = [(p, s) for p, s in purchasers if s.withdrawn is None]
@@ -330,7 +333,7 @@ def statement(
                 deadlines[item.id],
                 sent.get(item.id),
                 confirmed.get(item.id),
-                missing_conditions(item, company_standing, purchasers, terms),
+                missing_conditions(item, company_standing, purchasers, terms, conditions_at),
             )
         )
     balances = {flow.received_into: received}

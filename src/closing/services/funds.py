@@ -18,7 +18,7 @@ from closing.domain.beneficiaries import (
     proposed_for,
     versions,
 )
-from closing.domain.clock import LocalTime, as_of_moment
+from closing.domain.clock import LocalTime, as_of_moment, resolve_local
 from closing.domain.deal import Deal
 from closing.domain.disbursements import SendRequest, confirm_event, decide_sent, match_debit
 from closing.domain.errors import RefusedError
@@ -51,8 +51,11 @@ def _no_flow(deal: Deal) -> RefusedError:
     )
 
 
-def statement_on(connection: Connection, deal: Deal, now: datetime) -> tuple[Statement, Purchaser]:
-    """The funds flow statement at `now` inside a transaction the caller holds, and the company."""
+def statement_on(
+    connection: Connection, deal: Deal, now: datetime, conditions_at: datetime | None = None
+) -> tuple[Statement, Purchaser]:
+    """The funds flow statement at `now` inside a transaction the caller holds, and the company
+    (`conditions_at`: as `closing.domain.funds.statement` takes it)."""
     if deal.terms.funds_flow is None:
         raise _no_flow(deal)
     purchasers, company = deal_store.parties(connection, deal.id)
@@ -73,6 +76,7 @@ def statement_on(connection: Connection, deal: Deal, now: datetime) -> tuple[Sta
         standings,
         payment,
         now,
+        conditions_at,
     )
     return found, company
 
@@ -105,7 +109,9 @@ def mark_sent(
         company = deal_store.party_where(connection, deal.id)
         assert company is not None
         head = event_store.lock_chain_head(connection, company.id)[1]
-        found, _ = statement_on(connection, deal, now)
+        # Its release conditions as they stood when it was sent (`--at`), not as they stand now.
+        at = None if request.at is None else resolve_local(request.at, deal.terms.zone, now)
+        found, _ = statement_on(connection, deal, now, at)
         row = next(r for r in found.disbursements if r.disbursement.id == item.id)
         events = event_store.party_events(connection, company.id)
         standing = replay(deal.company_machine, events)
