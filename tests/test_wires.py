@@ -478,3 +478,27 @@ def test_wires_list_names_the_event_by_its_number_in_the_deal(
     )
     credit = next(c for c in as_json(seeded, "wires", "list") if c["purchaser"] == "bnc-bach")
     assert (credit["event_number"], credit["event_id"]) == (wired["number"], wired["id"])
+
+
+def test_a_credit_whose_mark_was_undone_can_be_matched_again_but_not_a_reversed_one(
+    verified: Cli,
+) -> None:
+    """The import recorded Stonestreet's credit; the mark is undone (a mistake in the record):
+    the credit may be matched by hand again (it stayed 'recorded' and was refused). Once a
+    wire is reversed (the money went back), its credit is not matched again."""
+    assert verified("wires", "import", str(BAI2), "--apply", now=FRI.format("16:35")).code == 0
+    undo = verified(
+        "undo", "stonestreet", "wired", "--reason", "recorded by mistake", now=FRI.format("16:40")
+    )
+    assert undo.code == 0, undo.err
+    again = verified("wires", "match", "0607FW000123", "stonestreet", now=FRI.format("16:50"))
+    assert again.code == 0, again.err
+    listed = as_json(verified, "wires", "list", now=FRI.format("16:55"))
+    stone = next(c for c in listed if c["bank_reference"] == "0607FW000123")
+    assert stone["status"] == "recorded" and stone["purchaser"] == "stonestreet", stone
+    reversed_ = verified(
+        "reverse", "bnc", "wired", "--reason", "funds recalled", now=FRI.format("17:00")
+    )
+    assert reversed_.code == 0, reversed_.err
+    refused = verified("wires", "match", "0607FW000388", "bnc", now=FRI.format("17:05"))
+    assert refused.code == ExitCode.REFUSED and "it was already recorded" in refused.err

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from closing.domain.deal import Deal
 from closing.domain.errors import NotFoundError, RefusedError
-from closing.domain.events import Purchaser, Standing, on_behalf
+from closing.domain.events import Purchaser, Standing, on_behalf, replay
 from closing.domain.marking import MarkRequest, decide_mark
 from closing.domain.money import DEAL_CURRENCY, format_amount
 from closing.domain.team import MONEY, VERIFIER
@@ -163,7 +163,7 @@ def match_by_hand(
         step = payment_step(deal)
         what = f"match credit {credit.bank_reference} to {found.party.name}"
         require(connection, deal.id, MONEY, what)
-        if credit.status == "recorded":
+        if credit.status == "recorded" and not _undone(connection, deal, step.id, credit):
             raise RefusedError(f"cannot {what}: it was already recorded ({credit.reason})")
         if credit.currency != DEAL_CURRENCY:
             raise RefusedError(
@@ -212,6 +212,21 @@ def match_by_hand(
         )
         record_facts(connection, deal.id, now)
         return Recorded(found.deal, found.party, event, decision.states), credit
+
+
+def _undone(connection: Connection, deal: Deal, step_id: str, credit: wires.StoredCredit) -> bool:
+    """Whether the mark that recorded `credit` was undone since (a mistake: the credit was some
+    other purchaser's, and may be matched again); a reversal (the money went back) is not."""
+    if credit.event_id is None or credit.purchaser_id is None:
+        return False
+    standing = replay(deal.machine, event_store.party_events(connection, credit.purchaser_id))
+    if step_id in standing.reversed:
+        return False
+    done = standing.done.get(step_id)
+    receipts = standing.receipts.get(step_id, [])
+    return (done is None or done.id != credit.event_id) and all(
+        r.id != credit.event_id for r in receipts
+    )
 
 
 def credits(
