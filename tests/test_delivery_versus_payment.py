@@ -205,35 +205,3 @@ def test_deal_terms_stored_by_the_current_release_still_read(cli: Cli, seed_path
     assert reloaded.code == 0, reloaded.err
     assert reloaded.out.startswith("Updated deal neotherapeutics-2002-06-07:")
     assert statuses(board_json(cli, FRI.format("10:10")), "bnc-bach")["dwac_credited"] == "held"
-
-
-def test_a_purchaser_with_part_of_its_price_in_cannot_just_withdraw(seeded: Cli) -> None:
-    """Part of BNC's price is in: withdrawing would drop it out of the totals received, so it is
-    refused, naming the amount and the correction to record once the money goes back; after
-    that, the withdrawal is taken and nothing received is lost from the totals."""
-    assert seeded("mark-signed", "bnc", now="2002-06-07T09:00:00-07:00").code == 0
-    part = seeded(
-        "mark-wired", "bnc", "--amount", "465,000", "--partial", now="2002-06-07T10:00:00-07:00"
-    )
-    assert part.code == 0, part.err
-    refused = seeded("withdraw", "bnc", "--reason", "never funded the rest", now=EVENING)
-    assert refused.code == ExitCode.REFUSED, refused.err
-    assert refused.err.strip() == (
-        "Error: cannot withdraw BNC Bach International, Ltd.: $465,000.00 of its price was "
-        "received (wired, in 1 part); when the money goes back, record that first: closing undo "
-        "bnc-bach wired --reason TEXT, once for each part"
-    )
-    assert received(seeded) == "465000.00"
-    back = seeded("undo", "bnc", "wired", "--reason", "funds sent back", now=EVENING)
-    assert back.code == 0, back.err
-    out = seeded("withdraw", "bnc", "--reason", "never funded the rest", now=EVENING)
-    assert out.code == 0, out.err
-    assert received(seeded) == "0.00"
-
-
-EVENING = "2002-06-07T18:00:00-07:00"
-
-
-def received(cli: Cli) -> str:
-    document = board_json(cli, "2002-06-07T18:05:00-07:00")
-    return str(document["totals"]["amount_received"])

@@ -287,21 +287,11 @@ def _not_paid(deal: Deal, party: Purchaser, standing: Standing, what: str) -> No
     """A purchaser whose money is in cannot just leave the deal: the money would drop out of the
     totals received. Its return is recorded first, as a reversal of the payment."""
     for step in deal.terms.purchaser_steps:
-        if not step.is_payment:
-            continue
-        if standing.states.get(step.id) == DONE:
+        if step.is_payment and standing.states.get(step.id) == DONE:
             raise RefusedError(
                 f"cannot {what}: {format_money(standing.received(step.id))} was received from "
                 f"it ({step.id}); when the money goes back, record that first: closing reverse "
                 f"{_word(party)} {step.id} --reason TEXT"
-            )
-        parts = standing.receipts.get(step.id)
-        if parts:  # part of the price in: it would drop out of the totals as well
-            raise RefusedError(
-                f"cannot {what}: {format_money(standing.received(step.id))} of its price was "
-                f"received ({step.id}, in {len(parts)} part{'s' if len(parts) > 1 else ''}); when "
-                f"the money goes back, record that first: closing undo {_word(party)} {step.id} "
-                "--reason TEXT, once for each part"
             )
 
 
