@@ -70,6 +70,16 @@ def invite(cli: Cli, served: TeamServer, login: str, now: str = NOW) -> str:
     return lines[0]
 
 
+def mailing_deal(cli: Cli, tmp_path: Path, mail_url: str, role: str, email: str) -> None:
+    """The deal with its alerts (and sign-in links) mailed through `mail_url`, loaded by alice;
+    bob on the team with `role` and the address `email`."""
+    deal = tmp_path / "mail.yaml"
+    deal.write_text(WIRES.read_text().replace("  notify: []", f'  notify: ["{mail_url}"]', 1))
+    assert cli("init", str(deal), now="2002-06-07T07:00:00-07:00").code == 0
+    added = cli("team", "add", "bob", "--role", role, "--email", email)
+    assert added.code == 0, added.err
+
+
 def sign_in(browser: Any, cli: Cli, served: TeamServer, login: str) -> tuple[Any, Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
@@ -319,11 +329,7 @@ def test_an_invitation_is_mailed_through_the_deals_mail_channel(cli: Cli, tmp_pa
     from tests.alert_receivers import smtp_receiver
 
     with smtp_receiver() as smtp:
-        deal = tmp_path / "mail.yaml"
-        deal.write_text(WIRES.read_text().replace("  notify: []", f'  notify: ["{smtp.url()}"]', 1))
-        assert cli("init", str(deal), now="2002-06-07T07:00:00-07:00").code == 0
-        added = cli("team", "add", "bob", "--role", "viewer", "--email", "bob@firm.example")
-        assert added.code == 0, added.err
+        mailing_deal(cli, tmp_path, smtp.url(), "viewer", "bob@firm.example")
         sent = cli("team", "invite", "bob", "--url", "https://closing.example.com", now=NOW)
         assert sent.code == 0, sent.err
         assert (
@@ -431,12 +437,7 @@ def test_a_member_asks_for_a_link_by_email_and_the_page_never_tells_who_is_one(
     from tests.alert_receivers import smtp_receiver
 
     with smtp_receiver() as smtp:
-        deal = tmp_path / "mail.yaml"
-        deal.write_text(WIRES.read_text().replace("  notify: []", f'  notify: ["{smtp.url()}"]', 1))
-        assert cli("init", str(deal), now="2002-06-07T07:00:00-07:00").code == 0
-        assert (
-            cli("team", "add", "bob", "--role", "viewer", "--email", "Bob@Firm.example").code == 0
-        )
+        mailing_deal(cli, tmp_path, smtp.url(), "viewer", "Bob@Firm.example")
         with serve_team(cli.database_url, MOMENT) as served:
             ask = f"{served.base}/signin/email"
             origin = {"origin": served.base}
@@ -463,11 +464,7 @@ def test_a_mailed_link_points_at_the_servers_own_address_whatever_host_the_reque
     from tests.alert_receivers import smtp_receiver
 
     with smtp_receiver() as smtp:
-        deal = tmp_path / "mail.yaml"
-        deal.write_text(WIRES.read_text().replace("  notify: []", f'  notify: ["{smtp.url()}"]', 1))
-        assert cli("init", str(deal), now="2002-06-07T07:00:00-07:00").code == 0
-        added = cli("team", "add", "bob", "--role", "money", "--email", "bob@firm.example")
-        assert added.code == 0, added.err
+        mailing_deal(cli, tmp_path, smtp.url(), "money", "bob@firm.example")
         with serve_team(cli.database_url, MOMENT) as served:
             evil = {"host": "evil.example", "origin": "http://evil.example"}
             asked = httpx.post(

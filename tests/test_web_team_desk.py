@@ -30,6 +30,18 @@ STONE = "Stonestreet Limited Partnership"
 ROW = 'tr[data-slug="stonestreet"]'
 
 
+def bnc_credit_file() -> str:
+    """The company bank's BAI2 file with one credit: BNC's $930,000.00."""
+    credit = Detail(
+        "195",
+        93_000_000,
+        "0607FW9001",
+        "",
+        ["ORG: /7785002 BNC BACH INTERNATIONAL LTD", "OBI: NEOTHERAPEUTICS SPA"],
+    )
+    return bai2_text([Account("4881016789", [credit])])
+
+
 def propose(served: TeamServer, token: str, details: dict[str, str]) -> None:
     """Stonestreet's link sends its details (its own page's form token and origin)."""
     page = httpx.get(f"{served.base}/b/{token}").text
@@ -158,15 +170,8 @@ def test_a_bank_file_uploaded_in_the_browser_is_a_dry_run_then_applied(
     """alice uploads the bank's BAI2 file: the dry run shows BNC's credit matched and records
     nothing; `Apply` records the wire as alice. carol (operator) sees the dry run but her Apply
     is refused, naming the money role."""
-    credit = Detail(
-        "195",
-        93_000_000,
-        "0607FW9001",
-        "",
-        ["ORG: /7785002 BNC BACH INTERNATIONAL LTD", "OBI: NEOTHERAPEUTICS SPA"],
-    )
     bank = tmp_path / "bank.bai2"
-    bank.write_text(bai2_text([Account("4881016789", [credit])]))
+    bank.write_text(bnc_credit_file())
     assert deal("team", "add", "carol", "--role", "operator", now=NOW).code == 0
     with serve_team(deal.database_url, MOMENT) as served:
         carol_context, carol = sign_in(browser, deal, served, "carol")
@@ -212,14 +217,7 @@ def test_a_bank_file_applied_in_the_browser_keeps_the_passkey_rule(deal: Cli) ->
 
     slug = "neotherapeutics-2002-06-07"
     assert deal("team", "passkeys", "required", now=NOW).code == 0
-    credit = Detail(
-        "195",
-        93_000_000,
-        "0607FW9001",
-        "",
-        ["ORG: /7785002 BNC BACH INTERNATIONAL LTD", "OBI: NEOTHERAPEUTICS SPA"],
-    )
-    content = bai2_text([Account("4881016789", [credit])]).encode()
+    content = bnc_credit_file().encode()
     with serve_team(deal.database_url, MOMENT) as served:
         alice, csrf = signed_in_client(deal, served, "alice")
         act = f"{served.base}/d/{slug}/p/bnc-bach/act"

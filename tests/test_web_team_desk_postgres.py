@@ -15,11 +15,11 @@ import pytest
 
 from closing.services.proposals import propose_details
 from closing.store.connection import Database
-from tests.bank_files import Account, Detail, bai2_text
 from tests.helpers import POSTGRES_URL, Cli, as_owner, board_json, postgres_schema, purchaser_row
 from tests.team_web import serve_team
 from tests.test_link_forms import DETAILS, NOW, PDF, deal, links
 from tests.test_web_team import MOMENT, signed_in_client
+from tests.test_web_team_desk import bnc_credit_file
 
 __all__ = ["deal", "links"]  # the fixtures this module uses
 
@@ -43,14 +43,7 @@ def test_accept_attach_and_apply_run_as_the_members_own_role(
     deal: Cli, links: dict[str, Any], tmp_path: Path
 ) -> None:
     assert deal("team", "add", "carol", "--role", "viewer", now=NOW).code == 0
-    credit = Detail(
-        "195",
-        93_000_000,
-        "0607FW9001",
-        "",
-        ["ORG: /7785002 BNC BACH INTERNATIONAL LTD", "OBI: NEOTHERAPEUTICS SPA"],
-    )
-    bank = bai2_text([Account("4881016789", [credit])]).encode()
+    bank = bnc_credit_file().encode()
     with serve_team(as_owner(deal.database_url), MOMENT) as served:
         # through the service as alice: a link's post would append as the server's role, which
         # the database refuses unless that role is on the deal's team
