@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from closing.domain.bankfiles.details import IMAD
 from closing.domain.detail_rules import DETAIL_RULES, plain_line
 from closing.domain.errors import UsageError
 from closing.domain.events import ACCEPTED, PROPOSAL, REJECTED, WIRE_REPORT, Event
@@ -29,7 +30,6 @@ from closing.domain.redaction import mask_account
 
 DETAILS_EVIDENCE = "details"
 REPORT_EVIDENCE = "wire_report"
-_IMAD = re.compile(r"[0-9]{8}[A-Z0-9]{8}[0-9]{6}")
 MAX_BANK = 100
 
 
@@ -233,7 +233,7 @@ def check_report(amount: str, bank: str, imad: str) -> tuple[Decimal, str, str]:
         imad_text = plain_line(imad, "the IMAD", 40).upper().replace(" ", "")
     except ValueError as problem:
         raise UsageError(str(problem)) from None
-    if not _IMAD.fullmatch(imad_text):
+    if not IMAD.fullmatch(imad_text):
         raise UsageError(
             f"IMAD: {imad.strip()!r} is not a Fedwire IMAD (22 characters: the date YYYYMMDD, "
             "8 letters or digits, a 6-digit sequence)"

@@ -17,6 +17,7 @@ from hashlib import sha256
 from typing import NamedTuple
 
 from closing.domain.bankfiles import CREDIT, BankFile, Entry, stored_reference
+from closing.domain.bankfiles.details import IMAD
 from closing.domain.deal import Deal
 from closing.domain.errors import RefusedError
 from closing.domain.events import Event, Purchaser, Standing, on_behalf, replay, who_text
@@ -328,7 +329,7 @@ def _not_recorded_by_hand(
     return kept
 
 
-_IMAD = re.compile(r"(?<![0-9A-Z])[0-9]{8}[A-Z0-9]{8}[0-9]{6}(?![0-9A-Z])")
+_IMAD = re.compile(rf"(?<![0-9A-Z]){IMAD.pattern}(?![0-9A-Z])")  # one, in free text
 
 
 def _company_credits(

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from closing.domain.bankfiles import CREDIT, DEBIT, BankFileError, Entry
-from closing.domain.bankfiles.details import read_wire_text
+from closing.domain.bankfiles.details import IMAD, read_wire_text
 
 RECORD_NAMES = {
     "01": "file header (01)",
@@ -225,11 +225,8 @@ def _entries(parsed: Any, rows_line: dict[int, int], name: str, zone: ZoneInfo) 
                 )
 
 
-_IMAD = re.compile(r"[0-9]{8}[A-Z0-9]{8}[0-9]{6}")
-
-
 def _imad(text: str) -> str | None:
-    return text if _IMAD.fullmatch(text) else None
+    return text if IMAD.fullmatch(text) else None
 
 
 def _content_key(code: str, amount: int, value_date: date | None, text: str) -> str:

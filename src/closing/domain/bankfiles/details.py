@@ -43,7 +43,8 @@ _KEY = re.compile(
     + r")\s*[:=]\s*",
     re.IGNORECASE,
 )
-_IMAD = re.compile(r"^[0-9]{8}[A-Z0-9]{8}[0-9]{6}$")
+# A Fedwire IMAD: the input cycle date, the sender's LTERM, the sequence (matched whole).
+IMAD = re.compile(r"[0-9]{8}[A-Z0-9]{8}[0-9]{6}")
 _LEADING_ACCOUNT = re.compile(r"^(/\S+|[0-9][0-9\-]{3,})\s+(?=\D)")
 
 
@@ -79,6 +80,6 @@ def read_wire_text(text: str) -> WireText:
 def _first_code(values: list[str]) -> str | None:
     for value in values:
         code = value.split()[0].upper() if value.split() else ""
-        if _IMAD.match(code):
+        if IMAD.fullmatch(code):
             return code
     return None
