@@ -8,11 +8,11 @@ import gc
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import click
 
@@ -21,12 +21,11 @@ from closing.domain.errors import UsageError
 from closing.domain.text import MAX_TEXT, is_unsafe, one_line_problem
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from rich.console import Console, RenderableType
 
     from closing.services.database import Database
 
+F = TypeVar("F", bound="Callable[..., Any]")
 
 PIPED_WIDTH = 400  # the widest board a pipe gets
 # A row id typed on the command line: a positive 64-bit integer (20 digits would overflow the
@@ -288,6 +287,15 @@ mine_option = click.option(
     help="Only the steps of your own party: the one whose members: names you as the system "
     "authenticated you (your OS account on SQLite, your database role on PostgreSQL).",
 )
+
+
+def web_url_option(help_text: str, metavar: str = "URL") -> Callable[[F], F]:
+    """`--url` (or CLOSING_WEB_URL): the address people open the web board at, the one name
+    `closing share`, `closing team invite` and `closing serve` take it by."""
+    made: Callable[[F], F] = click.option(
+        "--url", envvar="CLOSING_WEB_URL", show_envvar=True, metavar=metavar, help=help_text
+    )
+    return made
 
 
 by_option = click.option(

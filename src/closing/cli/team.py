@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import click
 
-from closing.cli.app import App, by_option, checked, deal_option, for_whom, pass_app
+from closing.cli.app import App, by_option, checked, deal_option, for_whom, pass_app, web_url_option
 from closing.domain.team import ROLES
 from closing.domain.text import neutral, plural
 
@@ -126,13 +126,7 @@ def revoke_role(app: App, login: str, role: str, deal_name: str | None, by: str 
 @click.option(
     "--print", "show", is_flag=True, help="Print the link (one line) instead of mailing it."
 )
-@click.option(
-    "--url",
-    envvar="CLOSING_WEB_URL",
-    show_envvar=True,
-    metavar="BASE",
-    help="The address people open (default http://127.0.0.1:8080).",
-)
+@web_url_option("The address people open (default http://127.0.0.1:8080).", metavar="BASE")
 @deal_option
 @pass_app
 def invite_member(

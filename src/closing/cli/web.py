@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from closing.cli.app import ROW_ID, App, deal_option, for_whom, long_running, pass_app
+from closing.cli.app import (
+    ROW_ID,
+    App,
+    deal_option,
+    for_whom,
+    long_running,
+    pass_app,
+    web_url_option,
+)
 from closing.domain.errors import DatabaseError, UsageError
 from closing.domain.text import neutral, plural
 
@@ -40,13 +48,7 @@ def audience(record: ShareRecord) -> str:
 @deal_option
 @click.option("--list", "show_list", is_flag=True, help="List the deal's links (tokens masked).")
 @click.option("--revoke", type=ROW_ID, metavar="ID", help="Revoke link ID; it answers 404 at once.")
-@click.option(
-    "--url",
-    envvar="CLOSING_WEB_URL",
-    show_envvar=True,
-    metavar="URL",
-    help="The address people open (e.g. https://closing.example.com behind a TLS proxy).",
-)
+@web_url_option("The address people open (e.g. https://closing.example.com behind a TLS proxy).")
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="closing serve's --host.")
 @click.option(
     "--port",
@@ -162,13 +164,9 @@ def share(
     help="Behind a reverse proxy on this machine that terminates TLS: trust its "
     "X-Forwarded-Proto/For (session cookies are then Secure).",
 )
-@click.option(
-    "--url",
-    envvar="CLOSING_WEB_URL",
-    show_envvar=True,
-    metavar="URL",
-    help="The address people open (e.g. https://closing.example.com behind a TLS proxy): the "
-    "sign-in links the server mails start with it (default: the address it listens on).",
+@web_url_option(
+    "The address people open (e.g. https://closing.example.com behind a TLS proxy): the "
+    "sign-in links the server mails start with it (default: the address it listens on)."
 )
 @pass_app
 def serve(
@@ -202,7 +200,7 @@ def serve(
         key: str | None = cookie_key(database)
     except DatabaseError:  # a member's role on PostgreSQL: it may not keep sessions
         key = None
-    public = base_url(url, host, port)  # checked before listening
+    base_url(url, host, port)  # a --url that is not http(s) is refused before listening
     try:
         sock = listen(host, port)
     except OSError as error:
