@@ -4,10 +4,12 @@ a terminal or a log reader to act on."""
 
 from __future__ import annotations
 
+import io
 import unicodedata
+from collections.abc import Iterator
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from closing.domain.text import neutral, neutral_lines, one_line_problem, quoted
@@ -88,3 +90,93 @@ def test_json_output_escapes_every_control_and_keeps_plain_text(
 
     App(None, False).print_json({"name": value})
     assert capsys.readouterr().out == f'{{"name":{written}}}\n'
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    document=st.dictionaries(st.text(), _JSON_VALUES, max_size=5),
+    long=st.lists(_JSON_VALUES, max_size=40),
+    as_iterator=st.booleans(),
+)
+def test_json_pieces_are_the_whole_documents_bytes(
+    document: dict[str, object], long: list[object], as_iterator: bool
+) -> None:
+    """A document written in pieces (a long list or an iterator member a few items at a time)
+    is byte for byte `orjson.dumps` of the whole, whatever its members."""
+    import orjson
+
+    from closing.cli import app as output
+
+    whole = {**document, "rows": long}
+    expected = orjson.dumps(whole) + b"\n"
+    given_doc = {**document, "rows": iter(long) if as_iterator else long}
+    original = output.BATCH
+    output.BATCH = 3  # several batches from a short list
+    try:
+        assert b"".join(output.json_pieces(given_doc)) == expected
+    finally:
+        output.BATCH = original
+
+
+def test_json_pieces_of_an_empty_document_and_of_a_list() -> None:
+    from closing.cli.app import json_pieces
+
+    assert b"".join(json_pieces({})) == b"{}\n"
+    assert b"".join(json_pieces([1, "a"])) == b'[1,"a"]\n'
+
+
+def test_a_write_error_in_the_writer_thread_stops_the_output_and_is_raised() -> None:
+    """The thread writing a large document fails (a full disk): the error is raised by the
+    command's own thread, and no more of the document is made."""
+    import errno
+
+    from closing.cli import app as output
+
+    made: list[int] = []
+
+    def pieces() -> Iterator[bytes]:
+        for n in range(50):
+            made.append(n)
+            yield b"x" * (output.FLUSH_AT // 2)
+
+    class Full(io.RawIOBase):
+        writes = 0
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: object) -> int:
+            self.writes += 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    sink = Full()
+    with pytest.raises(OSError) as raised:
+        output.write_pieces(pieces(), sink)  # type: ignore[arg-type]
+    assert raised.value.errno == errno.ENOSPC
+    assert sink.writes == 1  # nothing written after the failure
+    assert len(made) < 50  # and the rest of the document never made
+
+
+def test_a_large_document_reaches_a_pipe_whole() -> None:
+    """Through a real pipe (widened, written from the thread) the reader gets every byte."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from closing.cli.app import json_pieces, write_pieces\n"
+        "doc = {'rows': iter([{'n': n, 'name': 'Purchaser %05d' % n} for n in range(60000)])}\n"
+        "write_pieces(json_pieces(doc), sys.stdout.buffer)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
+    import orjson
+
+    rows = orjson.loads(done.stdout)["rows"]
+    assert len(done.stdout) > 2 * (1 << 20)
+    assert [row["n"] for row in rows] == list(range(60000))

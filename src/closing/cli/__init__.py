@@ -15,7 +15,6 @@ import importlib
 import io
 import os
 import sys
-import traceback
 from dataclasses import asdict
 from typing import Any
 
@@ -223,7 +222,7 @@ def status(
     if as_json:
         from closing.views.status_document import board_json
 
-        app.print_json(board_json(result))
+        app.print_json(board_json(result, lazy=True))
         return
     from closing.views.board_text import board_view
 
@@ -393,6 +392,8 @@ def _located(error: ClosingError) -> bool:
 
 def _internal(error: Exception, debug: bool) -> None:
     if debug:
+        import traceback
+
         traceback.print_exc()
     click.echo(
         f"Internal error: {type(error).__name__}; re-run with --debug for the traceback and "
