@@ -28,7 +28,7 @@ VERSION = "closing-fact/1"
 _AS_IS = frozenset({str, int, bool, type(None)})
 
 
-def _plain(value: object) -> object:
+def plain(value: object) -> object:
     """A stored value as the hash reads it: amounts normalised, instants in UTC, the rest as is."""
     if type(value) in _AS_IS or isinstance(value, bool | int | str):
         return value
@@ -41,7 +41,12 @@ def _plain(value: object) -> object:
 
 def row_hash(table: str, values: Sequence[object]) -> str:
     """SHA-256 over a fact row's declared columns, in order."""
-    return hashlib.sha256(canonical([table, *(_plain(v) for v in values)])).hexdigest()
+    return plain_row_hash(table, [plain(v) for v in values])
+
+
+def plain_row_hash(table: str, values: list[object]) -> str:
+    """`row_hash` of values already `plain` (the store reads a table's rows straight to that)."""
+    return hashlib.sha256(canonical([table, *values])).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ def fact_hash(
     deal_slug: str, seq: int, at: datetime, table: str, key: str, row: str | None, prev: str
 ) -> str:
     """An entry's hash: its content and the hash of the entry before it."""
-    content: list[object] = [VERSION, deal_slug, seq, _plain(at), table, key, row, prev]
+    content: list[object] = [VERSION, deal_slug, seq, plain(at), table, key, row, prev]
     return hashlib.sha256(canonical(content)).hexdigest()
 
 

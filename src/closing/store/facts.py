@@ -8,6 +8,7 @@ checks it against its chain. Everything else the board, the memo or a mark reads
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,8 @@ from closing.domain.facts import (
     check_rows,
     fact_hash,
     latest,
+    plain,
+    plain_row_hash,
     row_hash,
     to_record,
 )
@@ -147,6 +150,10 @@ LABELS = {table.table: table.label for table in FACT_TABLES}
 
 
 def _reader(kind: str) -> Callable[[Any], object]:
+    """A stored value of `kind` as the row's hash reads it: `closing.domain.facts.plain` of the
+    value read (an amount normalised, an instant in UTC text); what cannot be read, as
+    `unreadable ...`."""
+
     def read(value: Any) -> object:
         if value is None:
             return None
@@ -156,17 +163,18 @@ def _reader(kind: str) -> Callable[[Any], object]:
             if kind == "bool":
                 return bool(int(value))
             if kind == "money":
-                return money(value)
+                return plain(money(value))
             if kind == "moment":
-                return stored_moment(value)
+                return plain(stored_moment(value))
         except (TypeError, ValueError):
             return f"unreadable {value!r}"
         return value if isinstance(value, str) else str(value)
 
+    if kind in ("money", "moment"):
+        # Read once per distinct value: a file's credits share their import time, and many
+        # amounts repeat.
+        return functools.lru_cache(maxsize=4096)(read)
     return read
-
-
-_TEXT = _reader("text")
 
 
 def current_facts(
@@ -177,17 +185,19 @@ def current_facts(
     for table in tables:
         names = ", ".join(name for name, _ in table.columns)
         # Text columns read as they are (most of a row); the others through their reader.
-        readers = [None if kind == "text" else _reader(kind) for _, kind in table.columns]
+        readers = [_reader(kind) for _, kind in table.columns]
+        text = [kind == "text" for _, kind in table.columns]
         where = f" AND {table.where}" if table.where else ""
         sql = f"SELECT {table.key}, {names} FROM {table.table} WHERE {table.deal_column} = ?{where}"
+        name = table.table
         for key, *values in connection.rows(sql, (deal_id,)):
-            plain = [
-                value
-                if read is None and (value is None or type(value) is str)
-                else (read or _TEXT)(value)
-                for read, value in zip(readers, values, strict=True)
-            ]
-            found[table.table, str(key)] = row_hash(table.table, plain)
+            found[name, str(key)] = plain_row_hash(
+                name,
+                [
+                    value if is_text and (value is None or type(value) is str) else read(value)
+                    for is_text, read, value in zip(text, readers, values, strict=True)
+                ],
+            )
     return found
 
 
