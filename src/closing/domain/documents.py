@@ -222,6 +222,9 @@ class DocumentCopy(NamedTuple):
         return RECEIVED
 
 
+_tuple = tuple.__new__
+
+
 def copies(
     terms: StoredTerms,
     parties: Sequence[Purchaser],
@@ -242,17 +245,21 @@ def copies(
                 else:
                     releases.append(read_release(event))
     result: list[DocumentCopy] = []
+    append = result.append
     for document in terms.documents:
         owners = purchasers if document.per_purchaser else [company] if company else []
+        numbered = document.numbered if document.per_purchaser else None
         for index, party in enumerate(owners):
-            number = document.number(index) if document.per_purchaser else None
+            number = document.number(index) if numbered else None
             found = filed.get(party.id)
             if found is None:
-                result.append(DocumentCopy(document, party, number, (), None))
+                # Nothing on file (most copies of a large deal): the tuple made at once, without
+                # the keyword-checking constructor's frame.
+                append(_tuple(DocumentCopy, (document, party, number, (), None)))
                 continue
             pages = tuple(page for page in found[0] if page.document == document.id)
             release = next((r for r in reversed(found[1]) if document.id in r.documents), None)
-            result.append(DocumentCopy(document, party, number, pages, release))
+            append(DocumentCopy(document, party, number, pages, release))
     return result
 
 

@@ -5,7 +5,7 @@ and each file's SHA-256. Names and titles are data: shown neutral, never as mark
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -80,31 +80,40 @@ def _signing_parties(signatories: tuple[StoredSignatory, ...]) -> tuple[str, ...
     return tuple(s.party for s in signatories)
 
 
-def document_state(copy: DocumentCopy) -> dict[str, Any]:
-    """One document x party as the board's JSON shows it: where it stands, at a glance."""
-    if not copy.pages and copy.release is None:  # nothing on file yet: most of a large deal
-        document = copy.document
-        return {
+def document_states(copies: Iterable[DocumentCopy]) -> Iterator[dict[str, Any]]:
+    """Each document x party as the board's JSON shows it: where it stands, at a glance."""
+    # Most copies of a large deal have nothing on file yet: one dict per document serves as the
+    # pattern of theirs (a copy of it, with the party's slug and number, is a third cheaper to
+    # make than the dict written out).
+    pending: dict[int, dict[str, Any]] = {}
+    for copy in copies:
+        document, party, number, pages, release = copy
+        if not pages and release is None:
+            pattern = pending.get(id(document))
+            if pattern is None:
+                pattern = pending[id(document)] = {
+                    "document": document.id,
+                    "party": None,
+                    "number": None,
+                    "state": PENDING,
+                    "missing_signatures": _signing_parties(document.signatories),
+                    "files": 0,
+                    "sha256": None,
+                    "released_at": None,
+                }
+            yield {**pattern, "party": party.slug, "number": number}
+            continue
+        last = pages[-1] if pages else None
+        yield {
             "document": document.id,
-            "party": copy.party.slug,
-            "number": copy.number,
-            "state": PENDING,
-            "missing_signatures": _signing_parties(document.signatories),
-            "files": 0,
-            "sha256": None,
-            "released_at": None,
+            "party": party.slug,
+            "number": number,
+            "state": copy.state,
+            "missing_signatures": [s.party for s in copy.missing_signatures],
+            "files": len(pages),
+            "sha256": last.sha256 if last else None,
+            "released_at": release.at.isoformat() if release else None,
         }
-    last = copy.pages[-1] if copy.pages else None
-    return {
-        "document": copy.document.id,
-        "party": copy.party.slug,
-        "number": copy.number,
-        "state": copy.state,
-        "missing_signatures": [s.party for s in copy.missing_signatures],
-        "files": len(copy.pages),
-        "sha256": last.sha256 if last else None,
-        "released_at": copy.release.at.isoformat() if copy.release else None,
-    }
 
 
 def documents_text(

@@ -18,7 +18,7 @@ from closing.domain.money import money_text
 from closing.domain.owners import owner_of
 from closing.domain.proposals import link_json
 from closing.domain.wire_instructions import Version, WireStatus
-from closing.views.documents import document_state
+from closing.views.documents import document_states
 
 
 def iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
@@ -60,7 +60,7 @@ def board_json(board: Board, lazy: bool = False) -> dict[str, Any]:
             yield purchaser_json(row, steps, stamp)
 
     purchasers = rows()
-    documents = map(document_state, board.documents)
+    documents = document_states(board.documents)
 
     totals = board.totals
     return {
@@ -155,7 +155,7 @@ def purchaser_json(
         received_text, short_text = price_text, _NOTHING_SHORT
     else:
         received_text, short_text = _money(received), _money(row.shortfall)
-    return {
+    found: dict[str, Any] = {
         "name": purchaser.name,
         "slug": purchaser.slug,
         "state": row.state,
@@ -171,8 +171,12 @@ def purchaser_json(
         "remediation": list(row.remediation),
         "lapsed": row.lapsed,
         # What it said through its link: details awaiting an answer, its report of its wire
-        **link_json(row.link_events, stamp),
+        "proposed_details": {},
+        "wire_report": None,
     }
+    if row.link_events:
+        found.update(link_json(row.link_events, stamp))
+    return found
 
 
 _money = lru_cache(maxsize=1024)(money_text)  # received and shortfall: mostly $0.00 or the price
