@@ -280,3 +280,26 @@ def test_a_different_deal_over_the_same_slug_is_refused(seeded: Cli, seed_path: 
     refused = seeded("init", str(seed_path), now="2002-06-07T10:00:00-07:00")
     assert refused.code == ExitCode.REFUSED
     assert "a different deal over neotherapeutics-2002-06-07" in refused.err
+
+
+def test_an_import_looks_up_earlier_credits_by_their_imad_through_an_index(
+    database: Database, seed_path: Path
+) -> None:
+    """A second bank file of the day repeats the first's credits: each is looked up by its IMAD
+    among those imported before (one wire, whichever file reports it) through the index of
+    migration 0014 on both backends, not by reading the deal's whole credit ledger."""
+    from closing.store.wires import credits_by
+
+    load_deal(database, str(seed_path), LOADED)
+    with database.transaction() as connection:
+        if connection.sqlite:
+            plan = connection.rows("EXPLAIN QUERY PLAN " + credits_by("imad", 1), (1, "a"))
+        else:  # a small table: the planner would scan it unless told not to
+            connection.execute("SET LOCAL enable_seqscan = off")
+            plan = connection.rows("EXPLAIN " + credits_by("imad", 1), (1, "a"))
+    shown = " ".join(" ".join(str(cell) for cell in row) for row in plan)
+    if database.dialect == "sqlite":
+        assert "USING INDEX ix_bank_credit_deal_imad (deal_id=? AND imad=?)" in shown, shown
+    else:
+        condition = shown.split("Index Cond:", 1)[1]
+        assert "ix_bank_credit_deal_imad" in shown and "imad" in condition, shown

@@ -251,11 +251,8 @@ def _table(name: str) -> Table:
     return SQLModel.metadata.tables[name]
 
 
-DEALS = _table("deal")
 PURCHASERS = _table("purchaser")
 EVENTS = _table("event")
-ALERTS = _table("alert")
-DELIVERIES = _table("alert_delivery")
 WIRE_INSTRUCTIONS = _table("wire_instructions")
 VERIFICATIONS = _table("verification")
 
@@ -301,7 +298,10 @@ class BankCreditRow(SQLModel, table=True):
     again."""
 
     __tablename__ = "bank_credit"
-    __table_args__ = (UniqueConstraint("deal_id", "bank_reference"),)
+    __table_args__ = (
+        UniqueConstraint("deal_id", "bank_reference"),
+        Index("ix_bank_credit_deal_imad", "deal_id", "imad"),  # an import looks up every IMAD
+    )
     id: int | None = Field(default=None, primary_key=True)
     deal_id: int = Field(foreign_key="deal.id")
     bank_reference: str = Field(sa_column=Column(String(200), nullable=False))
@@ -489,12 +489,4 @@ class MetaRow(SQLModel, table=True):
     value: str
 
 
-DEAL_REVISIONS = _table("deal_revision")
-SENDERS = _table("alert_sender")
-BANK_CREDITS = _table("bank_credit")
 SHARES = _table("share")
-META = _table("closing_meta")
-TEAM_MEMBERS = _table("team_member")
-STORED_FILES = _table("stored_file")
-FACTS = _table("fact")
-JUDGEMENTS = _table("judgement")

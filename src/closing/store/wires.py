@@ -201,11 +201,16 @@ def known_credits(
     known: dict[str, StoredCredit] = {}
     for start in range(0, len(wanted), BATCH):
         some = wanted[start : start + BATCH]
-        sql = f"{_SELECT_CREDITS} WHERE deal_id = ? AND {column} IN ({', '.join('?' * len(some))})"
-        for row in connection.rows(sql, (deal_id, *some)):
+        for row in connection.rows(credits_by(column, len(some)), (deal_id, *some)):
             credit = _credit(connection, row)
             known.setdefault(getattr(credit, column) or "", credit)
     return known
+
+
+def credits_by(column: str, count: int) -> str:
+    """The statement reading a deal's credits by `count` values of `column` (indexed: the bank
+    reference is unique per deal, the IMAD has an index of its own)."""
+    return f"{_SELECT_CREDITS} WHERE deal_id = ? AND {column} IN ({', '.join('?' * count)})"
 
 
 def insert_credits(connection: Connection, deal_id: int, rows: Sequence[dict[str, Any]]) -> None:
