@@ -177,17 +177,17 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
             }
         )
     elif result.created:
-        app.out(f"Loaded deal {slug} with {result.purchasers} purchasers.")
+        click.echo(f"Loaded deal {slug} with {result.purchasers} purchasers.")
         for line in result.wire_instructions:
-            app.out(neutral(line) + ".")
+            click.echo(neutral(line) + ".")
         for line in result.notes:
-            app.out(f"Note: {neutral(line)}.")
+            click.echo(f"Note: {neutral(line)}.")
     elif result.changes or result.wire_instructions:
-        app.out(f"Updated deal {slug}:")
+        click.echo(f"Updated deal {slug}:")
         for change in [*result.changes, *result.wire_instructions]:
-            app.out(f"  {neutral(change)}")
+            click.echo(f"  {neutral(change)}")
     else:
-        app.out(f"Deal {slug} is up to date; nothing changed.")
+        click.echo(f"Deal {slug} is up to date; nothing changed.")
 
 
 @cli.command()
@@ -255,7 +255,7 @@ def history_command(app: App, purchaser: str | None, as_json: bool, deal_name: s
     from closing.views.record_text import history_view
 
     if not entries:
-        app.out(f"No events yet in {neutral(deal.slug)}.")
+        click.echo(f"No events yet in {neutral(deal.slug)}.")
     else:
         console = app.console()
         console.print(history_view(entries, deal.terms.zone, console.width), soft_wrap=True)
@@ -277,7 +277,7 @@ def deals_command(app: App, as_json: bool) -> None:
         app.print_json(deals_json(summaries))
         return
     if not summaries:
-        app.out("No deals yet; load one with: closing init FILE")
+        click.echo("No deals yet; load one with: closing init FILE")
         return
     from closing.views.record_text import deals_view
 

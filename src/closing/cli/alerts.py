@@ -192,7 +192,7 @@ def alerts_check(app: App, notify: tuple[str, ...]) -> None:
         lock.release()
     sent = sum(1 for d in result.delivered if d.status == "sent")
     failing = sum(1 for d in result.delivered if d.status != "sent")
-    app.out(
+    click.echo(
         f"{plural(len(result.decided), 'new alert')}; {plural(sent, 'delivery', 'deliveries')} "
         f"sent, {failing} failed."
     )
@@ -226,7 +226,7 @@ def alerts_list(app: App, as_json: bool, show_all: bool) -> None:
         app.print_json(ledger_json(entries))
         return
     if not entries:
-        app.out("No alerts yet.")
+        click.echo("No alerts yet.")
         return
     from closing.views.record_text import ledger_view
 
@@ -255,7 +255,7 @@ def alerts_senders(app: App, as_json: bool) -> None:
         )
         return
     if not found:
-        app.out("No alert sender is running.")
+        click.echo("No alert sender is running.")
         return
     for sender in found:
         deals = sender["deals"]
@@ -264,7 +264,7 @@ def alerts_senders(app: App, as_json: bool) -> None:
         listed = ", ".join(deals[:10]) + (
             f" and {len(deals) - 10:,} more" if len(deals) > 10 else ""
         )
-        app.out(
+        click.echo(
             f"{sender['sender']} ({sender['mode']}, {state}): "
             f"{plural(len(deals), 'deal')}{': ' + listed if deals else ''}"
         )
@@ -281,7 +281,7 @@ def alerts_dismiss(app: App, alert_id: int, reason: str, by: str | None) -> None
     from closing.services.alerts.ledger import dismiss
 
     channels = dismiss(app.existing_database, alert_id, reason, for_whom(by), app.now())
-    app.out(f"Dismissed alert #{alert_id} on {', '.join(channels)}: {reason}")
+    click.echo(f"Dismissed alert #{alert_id} on {', '.join(channels)}: {reason}")
 
 
 @alerts.command("retry")
@@ -292,7 +292,7 @@ def alerts_retry(app: App, alert_id: int) -> None:
     from closing.services.alerts.ledger import retry
 
     channels = retry(app.existing_database, alert_id, app.now())
-    app.out(
+    click.echo(
         f"Alert #{alert_id} will be sent again on {', '.join(channels)} by the alert sender's "
         "next wake-up (or now: closing alerts check)."
     )

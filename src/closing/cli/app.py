@@ -135,9 +135,6 @@ class App:
         console.width = Measurement.get(console, options, view).maximum
         return view
 
-    def out(self, text: str) -> None:
-        click.echo(text)
-
     def print_json(self, data: Any) -> None:
         """Indented for a person at a terminal; compact when piped to a program, written in
         pieces (`json_pieces`, `write_pieces`). orjson writes the 10,000-purchaser board in a

@@ -22,9 +22,9 @@ def db_upgrade(app: App) -> None:
     before, after = database.upgrade()
     where = database.masked
     if before == after:
-        app.out(f"Database {where} is up to date (schema {after}).")
+        click.echo(f"Database {where} is up to date (schema {after}).")
     else:
-        app.out(f"Upgraded database {where} from schema {before or 'none'} to {after}.")
+        click.echo(f"Upgraded database {where} from schema {before or 'none'} to {after}.")
 
 
 @db.command("version")
@@ -34,7 +34,7 @@ def db_version(app: App) -> None:
     from closing.services.database import schema_versions
 
     revision, needed = schema_versions(app.existing_database)
-    app.out(f"database schema: {revision or 'none'}; closing needs: {needed}")
+    click.echo(f"database schema: {revision or 'none'}; closing needs: {needed}")
 
 
 COMMANDS = [db]

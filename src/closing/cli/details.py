@@ -46,14 +46,14 @@ def _answer(
         click.echo(neutral(f"warning: {warning}"), err=True)
     verb = "Accepted" if accept else "Rejected"
     for field, item in done.details.items():
-        app.out(
+        click.echo(
             neutral(
                 f"{verb} {detail_label(field)} {shown(field, item.value)!r} for {done.party.name} "
                 f"(proposed by {item.by})"
             )
         )
     if not accept:
-        app.out(neutral(f"Reason: {done.event.note}"))
+        click.echo(neutral(f"Reason: {done.event.note}"))
 
 
 @details.command()

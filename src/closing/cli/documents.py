@@ -84,15 +84,15 @@ def attach(
     page = done.attachment
     whose = f" ({page.signatory}'s page)" if page.signatory else ""
     held = ", held in escrow" if page.hold else ""
-    app.out(
+    click.echo(
         f"Attached {neutral(page.name)} to {page.document} of {neutral(done.party.name)}{whose}"
         f"{held}: {page.size:,} bytes, {page.media_type}, sha256 {page.sha256}"
         + ("" if done.new_bytes else " (the same bytes were already on file)")
     )
     for event in done.marked:
-        app.out(f"Marked {event.step} for {neutral(done.party.name)} (the files are named).")
+        click.echo(f"Marked {event.step} for {neutral(done.party.name)} (the files are named).")
     for line in done.not_marked:
-        app.out(f"Not marked {neutral(line)}")
+        click.echo(f"Not marked {neutral(line)}")
 
 
 @click.group(invoke_without_command=True)
@@ -121,7 +121,7 @@ def documents(ctx: click.Context, deal_name: str | None, as_json: bool) -> None:
         rows = [copy_document(c, zone, u) for c, u in zip(found.copies, unfiled, strict=True)]
         app.print_json({"deal": found.deal.slug, "documents": rows})
     else:
-        app.out(documents_text(found.copies, zone, unfiled))
+        click.echo(documents_text(found.copies, zone, unfiled))
 
 
 @documents.command("get")
@@ -164,7 +164,7 @@ def get(
         raise UsageError(f"{neutral(str(output))} exists; give another -o or --force") from None
     except OSError as error:
         raise UsageError(f"cannot write {neutral(str(output))}: {error.strerror}") from None
-    app.out(
+    click.echo(
         f"Wrote {neutral(str(output))}: {neutral(page.name)}, {page.size:,} bytes, "
         f"sha256 {page.sha256}"
     )
@@ -225,11 +225,11 @@ def release(
         day,
     )
     for party, released in done.released:
-        app.out(
+        click.echo(
             f"Released {', '.join(released)} of {neutral(party.name)}, effective "
             f"{done.effective.isoformat()}."
         )
-    app.out(f"{plural(sum(len(d) for _, d in done.released), 'document')} released.")
+    click.echo(f"{plural(sum(len(d) for _, d in done.released), 'document')} released.")
 
 
 COMMANDS = [attach, documents, release]
@@ -316,7 +316,7 @@ def binder(
         if kind == "zip"
         else f"PDF, {plural(pages, 'page')}, {plural(len(tabs), 'file')}"
     )
-    app.out(f"Wrote the closing set of {memo.slug} to {neutral(str(output))} ({what}).")
+    click.echo(f"Wrote the closing set of {memo.slug} to {neutral(str(output))} ({what}).")
 
 
 COMMANDS.append(binder)

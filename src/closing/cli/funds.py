@@ -50,7 +50,7 @@ def funds_flow_command(app: App, as_json: bool, as_of: str | None, deal_name: st
         app.print_json(statement_json(found, deal.slug, deal.terms.zone))
         return
     for line in statement_text(found, deal.slug, deal.terms.zone, as_of is not None):
-        app.out(line)
+        click.echo(line)
 
 
 @click.command("mark-sent")
@@ -119,7 +119,7 @@ def mark_sent_command(
     deal, event = mark_sent(
         app.existing_database, deal_name, request, app.now(), unverified_instructions_ok
     )
-    app.out(
+    click.echo(
         neutral(
             f"Recorded {funds_words(event)} at {local(event.occurred_at, deal.terms.zone)} by "
             f"{event.who}."
@@ -160,7 +160,7 @@ def verify_beneficiary_command(
     _, event = verify_beneficiary(
         app.existing_database, deal_name, disbursement, request, app.now()
     )
-    app.out(neutral(f"Verified: {funds_words(event)} (by {event.who})."))
+    click.echo(neutral(f"Verified: {funds_words(event)} (by {event.who})."))
 
 
 COMMANDS: list[click.Command] = [funds_flow_command, mark_sent_command, beneficiary]

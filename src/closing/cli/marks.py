@@ -151,7 +151,7 @@ def say_recorded(app: App, verb: str, recorded: Recorded) -> None:
     extra = f" ({format_money(event.amount)})" if event.amount is not None else ""
     remaining = recorded.still_to_do
     if event.kind == WITHDRAW:
-        app.out(
+        click.echo(
             f"Withdrew {name} at {local(event.occurred_at, zone)} by {actor}: "
             f"{neutral(event.note or '')}. No more alerts for it; its price leaves the totals to "
             "receive."
@@ -165,7 +165,7 @@ def say_recorded(app: App, verb: str, recorded: Recorded) -> None:
         if remaining
         else f"Every step is done: {'the company' if party.is_company else name} is closed."
     )
-    app.out(
+    click.echo(
         f"{verb} {neutral(event.step)} for {name} at {local(event.occurred_at, zone)} "
         f"by {actor}{extra}.{flagged} {progress}"
     )

@@ -153,7 +153,7 @@ def report(
         return
     _write(output, data)
     what = MEMO_FORMATS[chosen] + (f", {plural(pages, 'page')}" if pages is not None else "")
-    app.out(f"Wrote the closing memorandum of {slug} as of {memo.as_of} to {output} ({what}).")
+    click.echo(f"Wrote the closing memorandum of {slug} as of {memo.as_of} to {output} ({what}).")
 
 
 @click.command(short_help="Every event of the record, as CSV or JSON.")
@@ -191,7 +191,7 @@ def export(
         sys.stdout.buffer.flush()
         return
     _write(output, data)
-    app.out(
+    click.echo(
         f"Wrote {plural(len(rows), 'record')} of {terms.slug} to {output} "
         f"({EXPORT_FORMATS[chosen]})."
     )

@@ -65,7 +65,7 @@ def verify(app: App, /, deal: str | None, deal_name: str | None, as_json: bool, 
         )
     elif broken is None:
         chains = len([party for party in result.heads if party != FACTS])
-        app.out(
+        click.echo(
             f"The event log of {result.deal.slug} holds: {plural(result.events, 'event')} in "
             f"{plural(chains, 'chain')}, and every fact stands as recorded "
             f"({plural(result.lengths.get(FACTS, 0), 'entry', 'entries')}).\n"
@@ -73,9 +73,9 @@ def verify(app: App, /, deal: str | None, deal_name: str | None, as_json: bool, 
         )
         shown = list(result.heads.items())
         for party, head in shown[:HEADS_SHOWN]:
-            app.out(f"  {party.lstrip('@')}: {head}")
+            click.echo(f"  {party.lstrip('@')}: {head}")
         if len(shown) > HEADS_SHOWN:
-            app.out(f"  ... and {len(shown) - HEADS_SHOWN:,} more (closing verify --json)")
+            click.echo(f"  ... and {len(shown) - HEADS_SHOWN:,} more (closing verify --json)")
     if broken is not None:
         raise RecordBrokenError(broken_text(result.deal.slug, broken))
 
@@ -124,7 +124,7 @@ def seal(app: App, deal: str | None, deal_name: str | None, key: Path, output: P
         for_whom(None),
         socket.gethostname(),
     )
-    app.out(
+    click.echo(
         f"Sealed {done.seal.deal}: {plural(done.seal.events, 'event')} in "
         f"{plural(len([h for h in done.seal.heads if h.party != FACTS]), 'chain')} and the record "
         f"of facts, signed with {done.key}.\n"
@@ -177,7 +177,7 @@ def verify_seal(
         )
     elif problem is None:
         count = len(seal.heads)
-        app.out(
+        click.echo(
             f"The record of {slug} extends the seal of {seal.sealed_at}: "
             f"{plural(count, 'sealed head')} still in "
             f"{'its chain' if count == 1 else 'their chains'}, unchanged.\n"

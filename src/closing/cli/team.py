@@ -38,10 +38,12 @@ def list_team(app: App, deal_name: str | None, as_json: bool) -> None:
         )
         return
     if not members:
-        app.out(neutral(f"{deal.slug} has no team yet: nothing is checked until an admin is added"))
+        click.echo(
+            neutral(f"{deal.slug} has no team yet: nothing is checked until an admin is added")
+        )
     for member in members:
         email = f" <{member.email}>" if member.email else ""
-        app.out(neutral(member.shown() + email))
+        click.echo(neutral(member.shown() + email))
 
 
 def _change(
@@ -69,9 +71,9 @@ def _change(
         on_behalf_of=for_whom(by),
     )
     deal, _, words, ended = change_team(app.existing_database, deal_name, change, app.now())
-    app.out(neutral(f"Team of {deal.slug}: {words}."))
+    click.echo(neutral(f"Team of {deal.slug}: {words}."))
     if ended:
-        app.out(neutral(f"Ended {login}'s {plural(ended, 'web session')}: sign in again."))
+        click.echo(neutral(f"Ended {login}'s {plural(ended, 'web session')}: sign in again."))
 
 
 _login = click.argument("login", callback=checked("LOGIN"))
@@ -149,10 +151,10 @@ def invite_member(
         app.now(),
     )
     if show:
-        app.out(made.url)
+        click.echo(made.url)
         return
     sent_to = mail_invitation(made, email)
-    app.out(neutral(f"Sent {login} a sign-in link to {sent_to} (works once, for 15 minutes)."))
+    click.echo(neutral(f"Sent {login} a sign-in link to {sent_to} (works once, for 15 minutes)."))
 
 
 @team_group.command("passkeys")
@@ -169,14 +171,14 @@ def passkeys_rule(app: App, rule: str, deal_name: str | None) -> None:
         app.existing_database, deal_name, required, app.now(), socket.gethostname()
     )
     if required:
-        app.out(
+        click.echo(
             neutral(
                 f"{deal.slug}: members with the money, verifier or admin role now record in the "
                 "browser only when signed in with a passkey."
             )
         )
     else:
-        app.out(neutral(f"{deal.slug}: a sign-in link is enough again for every member."))
+        click.echo(neutral(f"{deal.slug}: a sign-in link is enough again for every member."))
 
 
 @team_group.command("sessions")
@@ -200,7 +202,7 @@ def list_sessions(app: App, end_login: str | None, every: bool, as_json: bool) -
 
     if end_login:
         ended = end_sessions(app.existing_database, end_login, app.now(), "ended by an admin")
-        app.out(neutral(f"Ended {plural(ended, 'web session')} of {end_login}."))
+        click.echo(neutral(f"Ended {plural(ended, 'web session')} of {end_login}."))
         return
     now = app.now()
     found = sessions_seen(app.existing_database, now, every)
@@ -221,14 +223,14 @@ def list_sessions(app: App, end_login: str | None, every: bool, as_json: bool) -
         )
         return
     for s in found:
-        app.out(
+        click.echo(
             neutral(
                 f"#{s.id}  {s.login}  by {s.how}  signed in {utc(s.signed_in_at)}  "
                 f"last seen {utc(s.last_seen_at)}"
                 + (f"  ended: {ending(s)}" if every and s.ended(now) else "")
             )
         )
-    app.out(f"{plural(len(found), 'web session' if every else 'live web session')}.")
+    click.echo(f"{plural(len(found), 'web session' if every else 'live web session')}.")
 
 
 COMMANDS = [team_group]

@@ -91,12 +91,12 @@ def share(
         )
     if revoke is not None:
         record = shares.revoke(app.existing_database, revoke, for_whom(by), app.now())
-        app.out(neutral(f"Revoked link #{record.id} ({audience(record)}); it now answers 404."))
+        click.echo(neutral(f"Revoked link #{record.id} ({audience(record)}); it now answers 404."))
         return
     if show_list:
         deal, records = shares.list_shares(app.existing_database, deal_name)
         if not records:
-            app.out(neutral(f"No links to {deal.slug} yet; make one with: closing share team"))
+            click.echo(neutral(f"No links to {deal.slug} yet; make one with: closing share team"))
             return
         zone = deal.terms.zone
         for record in records:
@@ -105,14 +105,14 @@ def share(
                 if record.revoked_at is None
                 else f"revoked {local(record.revoked_at, zone)} by {record.revoked_by}"
             )
-            app.out(
+            click.echo(
                 neutral(
                     f"#{record.id}  {share_link.masked(record)}  {audience(record)}  made "
                     f"{local(record.created_at, zone)} by {record.created_by}  {state}"
                 )
             )
         active = sum(1 for record in records if record.active)
-        app.out(neutral(f"{plural(active, 'active link')} to {deal.slug}."))
+        click.echo(neutral(f"{plural(active, 'active link')} to {deal.slug}."))
         return
     assert who is not None
     link = base_url(url, host, port)
@@ -126,9 +126,9 @@ def share(
         else f"{record.purchaser_name}'s own row only, no other purchaser"
     )
     acts = "may send its details, signature page and wire report" if record.can_act else "read-only"
-    app.out(neutral(f"Link #{record.id}: {whom} ({acts}):"))
-    app.out(share_link.link(link, made.token))
-    app.out(
+    click.echo(neutral(f"Link #{record.id}: {whom} ({acts}):"))
+    click.echo(share_link.link(link, made.token))
+    click.echo(
         "Shown once; only its hash is kept. Open it while closing serve runs; revoke: "
         f"closing share --revoke {record.id}"
     )
@@ -214,25 +214,27 @@ def serve(
     public = base_url(url, host, port)  # never the Host a request names: links are mailed
     sign_in = SignIn(database, app.clock.now, key, public) if key else None
     team = TeamSite(database, app.clock, sign_in, poll) if sign_in else None
-    app.out(f"Serving the board of {live.slug} at {where}/b/<token> (Ctrl-C to stop).")
-    app.out("Links: closing share team, closing share PURCHASER; list them: closing share --list")
+    click.echo(f"Serving the board of {live.slug} at {where}/b/<token> (Ctrl-C to stop).")
+    click.echo(
+        "Links: closing share team, closing share PURCHASER; list them: closing share --list"
+    )
     if team is not None:
-        app.out(
+        click.echo(
             f"The team signs in at {public}/ with a link from: closing team invite LOGIN --print"
         )
     else:
-        app.out(
+        click.echo(
             "The team's sign-in is off: this database role cannot keep web sessions; run "
             "closing serve as the server's own role (the tables' owner, a member of the team's)."
         )
     if host not in LOOPBACK:
-        app.out(
+        click.echo(
             f"Warning: listening on {host}, beyond this machine, over plain HTTP: anyone on the "
             "way can read the links; put it behind a TLS proxy and give closing share --url."
         )
     long_running()
     serve_board(live, sock, team, proxy_headers)
-    app.out("Stopped.")
+    click.echo("Stopped.")
 
 
 COMMANDS = [share, serve]

@@ -72,19 +72,19 @@ def wire_instructions(ctx: click.Context, app: App, as_json: bool, deal_name: st
         app.print_json(version_json(current, len(versions), zone))
         return
     if current is None or not current.present:
-        app.out(
+        click.echo(
             f"No wire instructions in {deal.slug}: add company.wire_instructions (and "
             "callback_numbers) to the deal file and load it with closing init."
         )
         return
     state = "verified" if current.verified else "NOT VERIFIED"
-    app.out(neutral(f"Wire instructions of {deal.slug} (version {current.number}): {state}"))
+    click.echo(neutral(f"Wire instructions of {deal.slug} (version {current.number}): {state}"))
     for line in version_lines(current, zone):
-        app.out(neutral(line))
+        click.echo(neutral(line))
     if not current.verified:
         status = wire_status(versions)
         numbers = ", ".join(trusted_numbers(versions)) or "none"
-        app.out(
+        click.echo(
             neutral(
                 f"Until another operator than {current.entered_by} calls back one of {numbers} "
                 "and records it, wires are refused: closing wire-instructions verify "
@@ -92,7 +92,7 @@ def wire_instructions(ctx: click.Context, app: App, as_json: bool, deal_name: st
             )
         )
         if status.verified_version is not None:
-            app.out(
+            click.echo(
                 f"Last verified: version {status.verified_version.number}, fingerprint "
                 f"{status.verified_version.short_fingerprint}"
             )
@@ -123,7 +123,7 @@ def verify_command(
     )
     deal, version = verify_instructions(app.existing_database, deal_name, request, app.now())
     assert version.verified_at is not None
-    app.out(
+    click.echo(
         neutral(
             f"Verified wire instructions {version.account_masked} (fingerprint "
             f"{version.short_fingerprint}) of {deal.slug} at "
@@ -226,7 +226,7 @@ def show_import(app: App, result: ImportResult) -> None:
 
     console = app.console()
     bank_file = result.file
-    app.out(
+    click.echo(
         neutral(
             f"{bank_file.name}: {bank_file.format}, "
             f"{plural(len(bank_file.entries), 'entry', 'entries')}, sha256 "
@@ -234,7 +234,7 @@ def show_import(app: App, result: ImportResult) -> None:
         )
     )
     if result.warning:
-        app.out(neutral(result.warning))
+        click.echo(neutral(result.warning))
     if result.rows:
         table = Table(
             header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True
@@ -262,10 +262,10 @@ def show_import(app: App, result: ImportResult) -> None:
             )
         console.print(table)
         if len(result.rows) > SHOWN_ROWS:
-            app.out(f"... and {len(result.rows) - SHOWN_ROWS:,} more credits (--json for all)")
+            click.echo(f"... and {len(result.rows) - SHOWN_ROWS:,} more credits (--json for all)")
     for ref, which, why in result.disbursements:
         verb = "confirms" if result.applied else "would confirm"
-        app.out(
+        click.echo(
             neutral(
                 f"Debit {ref} {verb} disbursement {which} ({why})"
                 if which
@@ -279,7 +279,7 @@ def show_import(app: App, result: ImportResult) -> None:
         summary += " Nothing recorded yet: run again with --apply."
     elif left and result.applied:
         summary += " Match a left credit with: closing wires match BANKREF PURCHASER"
-    app.out(summary)
+    click.echo(summary)
 
 
 @wires.command("match")
@@ -355,7 +355,7 @@ def list_command(app: App, as_json: bool, deal_name: str | None) -> None:
         )
         return
     if not found:
-        app.out(
+        click.echo(
             f"No wires imported yet in {deal.slug}; import a bank file with closing wires "
             "import FILE."
         )

@@ -104,7 +104,7 @@ class TeamSite:
         if key not in self._live_sessions:
             if len(self._live_sessions) > 10_000:
                 self._live_sessions.clear()
-            self._live_sessions[key] = await self._member(request) is not None
+            self._live_sessions[key] = await self.sign_in.session(request) is not None
         return self._live_sessions[key]
 
     async def board_for_share(self, token: str) -> LiveBoard | None:
@@ -122,9 +122,6 @@ class TeamSite:
                 await live.stop()
 
     # --- who may see what
-
-    async def _member(self, request: Request) -> WebSession | None:
-        return await self.sign_in.session(request)
 
     async def deal_of(
         self, request: Request, session: WebSession
@@ -180,7 +177,7 @@ class TeamSite:
     # --- the pages
 
     async def home(self, request: Request) -> Response:
-        session = await self._member(request)
+        session = await self.sign_in.session(request)
         if session is None:
             return html_page("team_signin.html", login=None, token="")
         deals = await anyio.to_thread.run_sync(web_auth.deals_of, self.database, session.login)
@@ -188,7 +185,7 @@ class TeamSite:
         return html_page("team_deals.html", member=session, deals=deals, passkeys=count)
 
     async def deal_page(self, request: Request) -> Response:
-        session = await self._member(request)
+        session = await self.sign_in.session(request)
         if session is None:
             return RedirectResponse("/", status_code=303)
         found = await self.deal_of(request, session)
@@ -206,7 +203,7 @@ class TeamSite:
         )
 
     async def events(self, request: Request) -> Response:
-        session = await self._member(request)
+        session = await self.sign_in.session(request)
         found = None if session is None else await self.deal_of(request, session)
         if found is None:
             return _not_found()
@@ -235,7 +232,7 @@ class TeamSite:
 
     async def mine(self, request: Request) -> Response:
         """My items: the open steps of the member's party (`status --mine`), most urgent first."""
-        session = await self._member(request)
+        session = await self.sign_in.session(request)
         if session is None:
             return RedirectResponse("/", status_code=303)
         found = await self.deal_of(request, session)
@@ -257,7 +254,7 @@ class TeamSite:
         return html_page("team_mine.html", member=session, deal=live.slug, items=items, why=why)
 
     async def party(self, request: Request) -> Response:
-        session = await self._member(request)
+        session = await self.sign_in.session(request)
         if session is None:
             return RedirectResponse("/", status_code=303)
         found = await self.deal_of(request, session)
@@ -276,7 +273,7 @@ class TeamSite:
                 return refused or _not_found()
             values = form
         else:
-            session = await self._member(request)
+            session = await self.sign_in.session(request)
             if session is None:
                 return RedirectResponse("/", status_code=303)
             values = {k: v for k, v in request.query_params.items()}
