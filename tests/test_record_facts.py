@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from closing.domain.chain import GENESIS
 from closing.domain.errors import ExitCode
+from closing.domain.facts import FactEntry, fact_hash, linked_around
 from tests.helpers import (
     ROOT,
     VERIFY_INSTRUCTIONS,
@@ -268,3 +272,31 @@ def test_moving_a_passed_cutoff_after_a_late_wire_needs_accept_changes(
     assert seeded("verify", now=FRI.format("17:31")).code == 0  # the judgement is a fact
     tamper(seeded, "UPDATE judgement SET deadline = '2002-06-08 06:00:00.000000'")
     refused(seeded, "judgement kept of event")
+
+
+def _chain(count: int) -> list[FactEntry]:
+    at = datetime(2002, 6, 7, 14, tzinfo=UTC)
+    entries, previous = [], GENESIS
+    for seq in range(1, count + 1):
+        table = "wire_instructions" if seq % 5 == 0 else "purchaser"
+        digest = fact_hash("deal", seq, at, table, str(seq), f"row{seq}", previous)
+        entries.append(FactEntry(seq, at, table, str(seq), f"row{seq}", previous, digest))
+        previous = digest
+    return entries
+
+
+def test_the_entries_a_write_relies_on_are_checked_against_their_neighbours_only() -> None:
+    """A write relying on a few tables reads the entries around theirs, not the whole chain: the
+    check holds for an intact chain and fails for an entry rewritten and rehashed in place (the
+    next entry no longer follows it), for one whose link to the entry before was changed, and
+    when a neighbour is missing."""
+    chain = _chain(23)
+    chosen = [e for e in chain if e.table == "wire_instructions"]  # seq 5, 10, 15, 20
+    around = {e.seq: (e.prev_hash, e.hash) for e in chain if e not in chosen}
+    assert linked_around(chosen, around, 23)
+    forged = [chosen[0], replace(chosen[1], hash="f" * 64), *chosen[2:]]
+    assert not linked_around(forged, around, 23)
+    relinked = [replace(chosen[0], prev_hash="0" * 64), *chosen[1:]]
+    assert not linked_around(relinked, around, 23)
+    assert not linked_around(chosen, {k: v for k, v in around.items() if k != 16}, 23)
+    assert linked_around([chain[-1]], around, 23)  # the head: nothing comes after it

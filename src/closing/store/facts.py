@@ -23,6 +23,8 @@ from closing.domain.facts import (
     check_rows,
     fact_hash,
     latest,
+    linked_around,
+    links_break,
     plain,
     plain_row_hash,
     row_hash,
@@ -309,19 +311,54 @@ def facts_break(
         if adopting(entries):
             return None
         return check_facts(slug, entries, current_facts(connection, deal_id, tables), labels)
-    links = [
-        (int(seq), str(tbl), prev, hash_)
-        for seq, tbl, prev, hash_ in connection.rows(
-            "SELECT seq, tbl, prev_hash, hash FROM fact WHERE deal_id = ? ORDER BY seq",
-            (deal_id,),
-        )
-    ]
-    if not any(hash_ for _, _, _, hash_ in links):  # adopting (loaded before facts), or gone
+    count, first, last = connection.rows(
+        "SELECT count(*), min(seq), max(seq) FROM fact WHERE deal_id = ? AND hash IS NOT NULL",
+        (deal_id,),
+    )[0]
+    if not count:  # adopting (loaded before facts), or gone
         return facts_break(connection, deal_id)
     marks = ", ".join("?" for _ in tables)
     entries = fact_entries(connection, deal_id, f"tbl IN ({marks})", tuple(labels))
     current = current_facts(connection, deal_id, tables)
-    return check_rows(slug, links, entries, current, labels)
+    last = int(last)
+    # The chain without a gap, and these entries linked on either side: their neighbours are
+    # enough. Anything else (a gap, a broken link, thousands of entries) walks the whole chain,
+    # which names the first break.
+    wanted = {entry.seq for entry in entries}
+    around = sorted({s + d for s in wanted for d in (-1, 1) if 0 < s + d <= last} - wanted)
+    if int(first) == 1 and last == int(count) and len(around) <= _AROUND:
+        neighbours = _links_at(connection, deal_id, around)
+        if linked_around(entries, neighbours, last):
+            return check_rows(slug, entries, current, labels, last + 1)
+    broken, next_seq = links_break(
+        [
+            (int(seq), str(tbl), prev, hash_)
+            for seq, tbl, prev, hash_ in connection.rows(
+                "SELECT seq, tbl, prev_hash, hash FROM fact WHERE deal_id = ? ORDER BY seq",
+                (deal_id,),
+            )
+        ]
+    )
+    return broken or check_rows(slug, entries, current, labels, next_seq)
+
+
+_AROUND = 1000  # neighbours read by seq; past this, the whole chain's links at once
+
+
+def _links_at(
+    connection: Connection, deal_id: int, seqs: list[int]
+) -> dict[int, tuple[str | None, str | None]]:
+    """The (prev_hash, hash) of the deal's fact entries at these seqs."""
+    found: dict[int, tuple[str | None, str | None]] = {}
+    for start in range(0, len(seqs), 500):
+        some = seqs[start : start + 500]
+        sql = (
+            "SELECT seq, prev_hash, hash FROM fact WHERE deal_id = ? AND hash IS NOT NULL AND "
+            f"seq IN ({', '.join('?' * len(some))})"
+        )
+        for seq, prev, hash_ in connection.rows(sql, (deal_id, *some)):
+            found[int(seq)] = (prev, hash_)
+    return found
 
 
 def require_facts(
