@@ -121,3 +121,103 @@ def test_a_database_on_a_read_only_mount_is_readable(
             main(args)
         assert done.value.code == code, args
     assert not Path(f"{path}-wal").exists()
+
+
+def _environment(url: str, **extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CLOSING_")}
+    base.update(CLOSING_DATABASE_URL=url, CLOSING_NOW="2002-06-07T13:00:00-07:00", **extra)
+    return base
+
+
+def test_json_at_a_terminal_is_the_whole_document_indented(tmp_path: Path) -> None:
+    """`status --json` at a terminal (a pseudo-terminal here) is indented for a person, and the
+    same document as piped."""
+    import pty
+
+    url = f"sqlite:///{seeded_copy(tmp_path, 'tty.db')}"
+    env = _environment(url, COLUMNS="100")
+    piped = json.loads(closing_process(["status", "--json"], url).stdout)
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "closing", "status", "--json"],
+        env=env,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the terminal's last writer has gone
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    text = shown.decode().replace("\r\n", "\n")
+    assert text.startswith('{\n  "deal": {\n')
+    assert json.loads(text)["purchasers"] == piped["purchasers"]
+
+
+@pytest.mark.parametrize(
+    "locale", [{"LC_ALL": "C", "PYTHONUTF8": "0"}, {"PYTHONIOENCODING": "utf-16"}]
+)
+def test_json_is_utf_8_whatever_the_locale(tmp_path: Path, locale: dict[str, str]) -> None:
+    """JSON is exchanged in UTF-8 (RFC 8259): piped, a note in any script comes out as UTF-8
+    whatever the locale says (an ASCII locale used to give `\\xeb`-style escapes, which are not
+    JSON; a UTF-16 one, a document of two encodings)."""
+    url = f"sqlite:///{seeded_copy(tmp_path, 'utf.db')}"
+    note = "Zoë signed in 北京 😀"
+    marked = closing_process(["mark-signed", "bnc", "--note", note], url)
+    assert marked.returncode == 0, marked.stderr
+    run = subprocess.run(
+        [sys.executable, "-m", "closing", "history", "--json"],
+        env=_environment(url, **locale),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.decode("utf-8"))[-1]["note"] == note
+
+
+def test_an_interrupt_stops_a_large_json_output_whose_reader_stalls(tmp_path: Path) -> None:
+    """Ctrl-C while the reader of a large `--json` document has stopped reading (a pager left
+    open) ends the command at once with 130, as before it was written in pieces: it does not
+    wait for the reader to take what was made."""
+    import fcntl
+    import signal
+    import termios
+
+    from tests.helpers import deal_with_purchasers, wait_until
+
+    url = f"sqlite:///{tmp_path / 'large.db'}"
+    deal = deal_with_purchasers(tmp_path / "large.yaml", 2500)  # about 5 MB of JSON
+    loaded = closing_process(["init", str(deal)], url)
+    assert loaded.returncode == 0, loaded.stderr
+    process = subprocess.Popen(
+        [sys.executable, "-m", "closing", "status", "--json"],
+        env=_environment(url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+
+    def waiting_in_the_pipe() -> int:
+        available = bytearray(4)
+        fcntl.ioctl(process.stdout, termios.FIONREAD, available)
+        return int.from_bytes(available, sys.byteorder) >= 1 << 20  # the widened pipe is full
+
+    wait_until(waiting_in_the_pipe, 60, "the JSON to fill the pipe")
+    process.send_signal(signal.SIGINT)
+    try:
+        code = process.wait(timeout=10)  # nothing is read meanwhile
+    finally:
+        process.kill()
+        process.stdout.close()
+        assert process.stderr is not None
+        process.stderr.close()
+    assert code == 130

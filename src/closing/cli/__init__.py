@@ -222,7 +222,7 @@ def status(
     if as_json:
         from closing.views.status_document import board_json
 
-        app.print_json(board_json(result, lazy=True))
+        app.print_json(board_json(result))
         return
     from closing.views.board_text import board_view
 

@@ -4,13 +4,13 @@ as wide as its data."""
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -136,27 +136,27 @@ class App:
         return view
 
     def print_json(self, data: Any) -> None:
-        """Indented for a person at a terminal; compact when piped to a program, written in
-        pieces (`json_pieces`, `write_pieces`). orjson writes the 10,000-purchaser board in a
-        tenth of the time `json` takes."""
+        """Indented for a person at a terminal; compact when piped to a program, in UTF-8 (as
+        JSON is exchanged, RFC 8259) and written in pieces (`json_pieces`, `write_pieces`).
+        orjson writes the 10,000-purchaser board in a tenth of the time `json` takes."""
         out = sys.stdout
         if out.isatty():
             import orjson
 
-            pieces: Iterable[bytes] = (orjson.dumps(data, option=orjson.OPT_INDENT_2), b"\n")
-        else:
-            pieces = json_pieces(data)
+            written = orjson.dumps(data, option=orjson.OPT_INDENT_2)
+            click.echo(written if _printable(written) else json_text(written.decode()))
+            return
         out.flush()  # what went before through the text layer, first
-        write_pieces(escaped(pieces, out.encoding, out.errors or "strict"), out.buffer)
+        write_pieces(escaped(json_pieces(data)), out.buffer)
 
 
 # --- JSON on standard output --------------------------------------------------------------------
 #
 # A large board's document is 21 MB: dumped whole and then written, the pipe (64 KiB at a time, as
-# fast as the reader drains it) kept the process waiting about 35 ms after all its work was done. A
-# member that is a long list, or an iterator (`closing.views.status_document` makes the purchasers'
-# rows and the closing set lazily), is dumped a few hundred items at a time, and a thread writes
-# each megabyte while the next is made. The bytes are those `orjson.dumps` gives for the whole.
+# fast as the reader drains it) kept the process waiting about 35 ms after all its work was done.
+# A long list member is dumped a few hundred items at a time, and a thread writes each megabyte
+# while the next is dumped. The bytes are those `orjson.dumps` gives for the whole. The document
+# itself is made whole first: an error making it leaves nothing half-written on stdout.
 
 BATCH = 500  # items of a long member dumped at once
 FLUSH_AT = 1 << 20  # bytes handed to the writer at once
@@ -164,49 +164,50 @@ FLUSH_AT = 1 << 20  # bytes handed to the writer at once
 
 def json_pieces(document: Any) -> Iterator[bytes]:
     """`orjson.dumps(document)` and a line break, in pieces: a dict's members one by one, a list
-    member of more than `BATCH` items (or an iterator) `BATCH` items at a time."""
+    member of more than `BATCH` items `BATCH` items at a time."""
     import orjson
 
-    if not isinstance(document, Mapping):
-        yield orjson.dumps(document) + b"\n"
+    if not isinstance(document, dict) or not all(type(key) is str for key in document):
+        yield orjson.dumps(document) + b"\n"  # anything else whole (orjson refuses what it must)
         return
     separator = b"{"
     for key, value in document.items():
         head = separator + orjson.dumps(key) + b":"
         separator = b","
-        if isinstance(value, Iterator) or (isinstance(value, list) and len(value) > BATCH):
-            items = iter(value)
+        if isinstance(value, list) and len(value) > BATCH:
             yield head + b"["
-            comma = b""
-            while batch := list(islice(items, BATCH)):
-                yield comma + orjson.dumps(batch)[1:-1]
-                comma = b","
+            for start in range(0, len(value), BATCH):
+                batch = orjson.dumps(value[start : start + BATCH])[1:-1]
+                yield batch if start == 0 else b"," + batch
             yield b"]"
         else:
             yield head + orjson.dumps(value)
     yield (b"{}" if separator == b"{" else b"}") + b"\n"
 
 
-def escaped(pieces: Iterable[bytes], encoding: str, errors: str) -> Iterator[bytes]:
+def escaped(pieces: Iterable[bytes]) -> Iterator[bytes]:
     """Each piece as it is when it is printable ASCII (orjson escapes the controls below space
-    inside strings), else with `json_text`'s escapes, encoded as the text layer would."""
+    inside strings), else with `json_text`'s escapes, in UTF-8."""
     for piece in pieces:
-        if piece.isascii() and b"\x7f" not in piece:
-            yield piece
-        else:
-            yield json_text(piece.decode()).encode(encoding, errors)
+        yield piece if _printable(piece) else json_text(piece.decode()).encode()
+
+
+def _printable(written: bytes) -> bool:
+    """Printable ASCII but line breaks: nothing to escape, and no 19 MB string to scan."""
+    return written.isascii() and b"\x7f" not in written
 
 
 def write_pieces(pieces: Iterable[bytes], out: BinaryIO) -> None:
     """Write `pieces` to `out`, a megabyte at a time from a thread of its own once there is more
-    than one (the write waits on the reader without holding the interpreter); an error writing
-    is raised here, and no more is made after it."""
+    than one (the write waits on the reader without holding the interpreter; at most two
+    megabytes wait for it). An error writing is raised here and no more is made; an error or an
+    interrupt making the pieces stops at once, without waiting for a stalled reader."""
     import threading
-    from queue import SimpleQueue
+    from queue import Full, Queue
 
     gathered: list[bytes] = []
     size = 0
-    queue: SimpleQueue[bytes | None] = SimpleQueue()
+    queue: Queue[bytes | None] = Queue(maxsize=2)
     failed: list[BaseException] = []
     writer: threading.Thread | None = None
 
@@ -214,7 +215,7 @@ def write_pieces(pieces: Iterable[bytes], out: BinaryIO) -> None:
         while (chunk := queue.get()) is not None:
             if not failed:
                 try:
-                    out.write(chunk)
+                    write_all(out, chunk)
                 except BaseException as error:  # raised again by the thread that made the output
                     failed.append(error)
 
@@ -232,18 +233,39 @@ def write_pieces(pieces: Iterable[bytes], out: BinaryIO) -> None:
                     writer.start()
                 queue.put(b"".join(gathered))
                 gathered, size = [], 0
-        if not failed:
-            if writer is None:
-                out.write(b"".join(gathered))
-            else:
-                queue.put(b"".join(gathered))
-    finally:
-        if writer is not None:
-            queue.put(None)
-            writer.join()
+    except BaseException as error:
+        if writer is not None:  # the rest is dropped; a writer stuck on a stalled reader is left
+            failed.append(error)
+            with suppress(Full):
+                queue.put_nowait(None)
+        raise
+    if writer is None:
+        write_all(out, b"".join(gathered))
+        return
+    if not failed:
+        queue.put(b"".join(gathered))
+    queue.put(None)
+    writer.join()
     if failed:
         raise failed[0]
+
+
+def write_all(out: BinaryIO, data: bytes) -> None:
+    """Every byte of `data` to `out`, or an OSError: straight to its file descriptor when it has
+    one (a short write, as on a disk that fills, is followed until the system says why it
+    stops), else through its own write."""
+    try:
+        descriptor = out.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        written = out.write(data)
+        if written is not None and written < len(data):
+            raise OSError(errno.EIO, "Input/output error: the output took only part") from None
+        out.flush()
+        return
     out.flush()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
 
 
 def _widen_pipe(out: BinaryIO) -> None:

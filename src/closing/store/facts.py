@@ -173,9 +173,11 @@ def _reader(kind: str) -> Callable[[Any], object]:
         return value if isinstance(value, str) else str(value)
 
     if kind in ("money", "moment"):
-        # Read once per distinct value: a file's credits share their import time, and many
-        # amounts repeat.
-        return functools.lru_cache(maxsize=4096)(read)
+        # Stored text (SQLite) read once per distinct value: a file's credits share their import
+        # time, and many amounts repeat. Only text: values that are equal but read apart (a
+        # Decimal -0 and 0) must not share a reading.
+        once = functools.lru_cache(maxsize=4096)(read)
+        return lambda value: once(value) if type(value) is str else read(value)
     return read
 
 

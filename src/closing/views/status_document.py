@@ -6,7 +6,7 @@ deal's offset (`iso`, which every JSON document uses).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -25,9 +25,7 @@ def iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
     return None if moment is None else moment.astimezone(zone).isoformat()
 
 
-def board_json(board: Board, lazy: bool = False) -> dict[str, Any]:
-    """The document; with `lazy` its purchasers' rows and the closing set are iterators, made as
-    they are read (`closing status --json` writes them in pieces: `closing.cli.output`)."""
+def board_json(board: Board) -> dict[str, Any]:
     terms = board.terms
     zone = terms.zone
     # Thousands of purchasers share a few deadlines: format each instant once.
@@ -48,19 +46,15 @@ def board_json(board: Board, lazy: bool = False) -> dict[str, Any]:
     # Each step's owner as the deal file names it: `purchaser` for a step each purchaser does
     # itself (the row's), so that one dict still serves every purchaser alike.
     step_of = {step.id: (owner_of(step), step.responsible) for step in terms.steps}
-
-    def rows() -> Iterator[dict[str, Any]]:
-        for row in board.purchasers:
-            steps: dict[str, dict[str, Any]] = {}
-            for step_id, status in row.steps.items():
-                made = known(id(status))
-                if made is None:
-                    made = shared[id(status)] = step_json(status, stamp, *step_of[step_id])
-                steps[step_id] = made
-            yield purchaser_json(row, steps, stamp)
-
-    purchasers = rows()
-    documents = document_states(board.documents)
+    purchasers = []
+    for row in board.purchasers:
+        steps: dict[str, dict[str, Any]] = {}
+        for step_id, status in row.steps.items():
+            made = known(id(status))
+            if made is None:
+                made = shared[id(status)] = step_json(status, stamp, *step_of[step_id])
+            steps[step_id] = made
+        purchasers.append(purchaser_json(row, steps, stamp))
 
     totals = board.totals
     return {
@@ -89,7 +83,7 @@ def board_json(board: Board, lazy: bool = False) -> dict[str, Any]:
                 for step_id, status in board.company.steps.items()
             },
         },
-        "purchasers": purchasers if lazy else list(purchasers),
+        "purchasers": purchasers,
         "totals": {
             "purchasers": totals.purchasers,
             "closed": totals.closed,
@@ -103,7 +97,7 @@ def board_json(board: Board, lazy: bool = False) -> dict[str, Any]:
         "alerts": {"failing_deliveries": board.failing_alerts},
         "record": {"warning": board.record_warning},
         "wire_instructions": wire_instructions_json(board.wire_instructions, zone),
-        "documents": documents if lazy else list(documents),
+        "documents": list(document_states(board.documents)),
     }
 
 
