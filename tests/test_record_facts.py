@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from closing.domain.chain import GENESIS
 from closing.domain.errors import ExitCode
-from closing.domain.facts import FactEntry, fact_hash, linked_around
 from tests.helpers import (
     ROOT,
     VERIFY_INSTRUCTIONS,
@@ -25,6 +21,7 @@ from tests.helpers import (
     load_wires_deal,
     purchaser_row,
     run_all,
+    tampering,
 )
 from tests.test_record import closing_day, tamper
 
@@ -274,29 +271,34 @@ def test_moving_a_passed_cutoff_after_a_late_wire_needs_accept_changes(
     refused(seeded, "judgement kept of event")
 
 
-def _chain(count: int) -> list[FactEntry]:
-    at = datetime(2002, 6, 7, 14, tzinfo=UTC)
-    entries, previous = [], GENESIS
-    for seq in range(1, count + 1):
-        table = "wire_instructions" if seq % 5 == 0 else "purchaser"
-        digest = fact_hash("deal", seq, at, table, str(seq), f"row{seq}", previous)
-        entries.append(FactEntry(seq, at, table, str(seq), f"row{seq}", previous, digest))
-        previous = digest
-    return entries
+def test_a_broken_link_far_from_the_instructions_still_holds_the_wire(wired: Cli) -> None:
+    """A payment mark checks the links of the whole fact chain (in the database, not by reading
+    every entry), not only those next to the wire instructions' entries: an early entry whose
+    link was changed holds the wire (exit 8), named as verify names it."""
+    run_all(wired, [(VERIFY_INSTRUCTIONS, "09:30")])
+    with tampering(wired.database_url) as connection:
+        connection.execute("UPDATE fact SET prev_hash = ? WHERE seq = 3", ("0" * 64,))
+    mark = wired("mark-wired", "stonestreet", now=FRI.format("16:00"))
+    assert mark.code == ExitCode.RECORD, mark.err
+    assert "entry #3 does not follow the one before it" in mark.err, mark.err
+    refused(wired, "entry #3 does not follow the one before it")
 
 
-def test_the_entries_a_write_relies_on_are_checked_against_their_neighbours_only() -> None:
-    """A write relying on a few tables reads the entries around theirs, not the whole chain: the
-    check holds for an intact chain and fails for an entry rewritten and rehashed in place (the
-    next entry no longer follows it), for one whose link to the entry before was changed, and
-    when a neighbour is missing."""
-    chain = _chain(23)
-    chosen = [e for e in chain if e.table == "wire_instructions"]  # seq 5, 10, 15, 20
-    around = {e.seq: (e.prev_hash, e.hash) for e in chain if e not in chosen}
-    assert linked_around(chosen, around, 23)
-    forged = [chosen[0], replace(chosen[1], hash="f" * 64), *chosen[2:]]
-    assert not linked_around(forged, around, 23)
-    relinked = [replace(chosen[0], prev_hash="0" * 64), *chosen[1:]]
-    assert not linked_around(relinked, around, 23)
-    assert not linked_around(chosen, {k: v for k, v in around.items() if k != 16}, 23)
-    assert linked_around([chain[-1]], around, 23)  # the head: nothing comes after it
+@pytest.mark.parametrize("seq", ["last + 1", "0"])
+def test_an_entry_without_a_hash_holds_an_import(wired: Cli, seq: str) -> None:
+    """An entry without a hash added to the chain (after its head, or at seq 0 beside the marker
+    of adoption) holds a bank file's import with a named break (exit 8), not an internal error
+    when the import appends its own entries."""
+    run_all(wired, [(VERIFY_INSTRUCTIONS, "09:30")])
+    with tampering(wired.database_url) as connection:
+        deal_id, last = connection.rows("SELECT deal_id, max(seq) FROM fact GROUP BY deal_id")[0]
+        at = connection.value("SELECT recorded_at FROM fact WHERE seq = ?", (last,))
+        connection.execute(
+            "INSERT INTO fact (deal_id, seq, recorded_at, tbl, row_key, row_hash, prev_hash, hash) "
+            "VALUES (?, ?, ?, 'purchaser', 'nobody', NULL, NULL, NULL)",
+            (deal_id, int(last) + 1 if seq == "last + 1" else 0, at),
+        )
+    imported = wired("wires", "import", str(BAI2), "--apply", now=FRI.format("16:35"))
+    assert imported.code == ExitCode.RECORD, (imported.code, imported.err)
+    assert "does not follow the one before it" in imported.err, imported.err
+    assert "Internal error" not in imported.err

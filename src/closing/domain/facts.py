@@ -136,28 +136,6 @@ def links_break(
     return None, expected
 
 
-def linked_around(
-    entries: Sequence[FactEntry], neighbours: Mapping[int, tuple[str | None, str | None]], last: int
-) -> bool:
-    """Whether each of `entries` follows the entry before it and is followed by the entry after
-    it, in a chain of entries 1..`last` without a gap (`neighbours`: seq -> (prev_hash, hash) of
-    the entries on either side of them). An entry rewritten and rehashed in place is not
-    followed by the next one; a write relying on these entries need not walk the other 20,000
-    (`closing verify` does)."""
-    known = dict(neighbours)
-    known.update((e.seq, (e.prev_hash, e.hash)) for e in entries)
-    for entry in entries:
-        if entry.table == ADOPT:
-            continue
-        seq = entry.seq
-        before = GENESIS if seq == 1 else known.get(seq - 1, (None, None))[1]
-        if entry.hash is None or before is None or entry.prev_hash != before:
-            return False
-        if seq < last and known.get(seq + 1, (None, None))[0] != entry.hash:
-            return False
-    return True
-
-
 def check_rows(
     deal_slug: str,
     entries: Sequence[FactEntry],
@@ -165,8 +143,8 @@ def check_rows(
     labels: Mapping[str, str],
     next_seq: int,
 ) -> Break | None:
-    """`check_facts` for a write about to rely on a few tables, the chain's links known to hold
-    (`links_break`, or `linked_around` these entries): only those tables' `entries` rehashed,
+    """`check_facts` for a write about to rely on a few tables, the chain's links known to hold:
+    only those tables' `entries` rehashed,
     and `current`, their rows as they stand, compared with them (`next_seq`: the seq the next
     entry would take)."""
     for entry in entries:
