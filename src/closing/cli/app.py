@@ -162,9 +162,10 @@ BATCH = 500  # items of a long member dumped at once
 FLUSH_AT = 1 << 20  # bytes handed to the writer at once
 
 
-def json_pieces(document: Any) -> Iterator[bytes]:
+def json_pieces(document: Any) -> Iterator[bytes | memoryview]:
     """`orjson.dumps(document)` and a line break, in pieces: a dict's members one by one, a list
-    member of more than `BATCH` items `BATCH` items at a time."""
+    member of more than `BATCH` items `BATCH` items at a time (each a view into its dumped list,
+    without its brackets: a megabyte is not copied to cut them off)."""
     import orjson
 
     if not isinstance(document, dict) or not all(type(key) is str for key in document):
@@ -177,19 +178,24 @@ def json_pieces(document: Any) -> Iterator[bytes]:
         if isinstance(value, list) and len(value) > BATCH:
             yield head + b"["
             for start in range(0, len(value), BATCH):
-                batch = orjson.dumps(value[start : start + BATCH])[1:-1]
-                yield batch if start == 0 else b"," + batch
+                if start:
+                    yield b","
+                yield memoryview(orjson.dumps(value[start : start + BATCH]))[1:-1]
             yield b"]"
         else:
             yield head + orjson.dumps(value)
     yield (b"{}" if separator == b"{" else b"}") + b"\n"
 
 
-def escaped(pieces: Iterable[bytes]) -> Iterator[bytes]:
+def escaped(pieces: Iterable[bytes | memoryview]) -> Iterator[bytes | memoryview]:
     """Each piece as it is when it is printable ASCII (orjson escapes the controls below space
     inside strings), else with `json_text`'s escapes, in UTF-8."""
     for piece in pieces:
-        yield piece if _printable(piece) else json_text(piece.decode()).encode()
+        whole = piece.obj if isinstance(piece, memoryview) else piece  # a view: its whole dump
+        if isinstance(whole, bytes) and _printable(whole):
+            yield piece
+        else:
+            yield json_text(bytes(piece).decode()).encode()
 
 
 def _printable(written: bytes) -> bool:
@@ -197,7 +203,7 @@ def _printable(written: bytes) -> bool:
     return written.isascii() and b"\x7f" not in written
 
 
-def write_pieces(pieces: Iterable[bytes], out: BinaryIO) -> None:
+def write_pieces(pieces: Iterable[bytes | memoryview], out: BinaryIO) -> None:
     """Write `pieces` to `out`, a megabyte at a time from a thread of its own once there is more
     than one (the write waits on the reader without holding the interpreter; at most two
     megabytes wait for it). An error writing is raised here and no more is made; an error or an
@@ -205,17 +211,19 @@ def write_pieces(pieces: Iterable[bytes], out: BinaryIO) -> None:
     import threading
     from queue import Full, Queue
 
-    gathered: list[bytes] = []
+    gathered: list[bytes | memoryview] = []
     size = 0
-    queue: Queue[bytes | None] = Queue(maxsize=2)
+    queue: Queue[list[bytes | memoryview] | None] = Queue(maxsize=2)
     failed: list[BaseException] = []
     writer: threading.Thread | None = None
 
     def write() -> None:
         while (chunk := queue.get()) is not None:
-            if not failed:
+            for piece in chunk:
+                if failed:
+                    break
                 try:
-                    write_all(out, chunk)
+                    write_all(out, piece)
                 except BaseException as error:  # raised again by the thread that made the output
                     failed.append(error)
 
@@ -231,7 +239,7 @@ def write_pieces(pieces: Iterable[bytes], out: BinaryIO) -> None:
                 if writer is None:
                     writer = threading.Thread(target=write, name="closing-output", daemon=True)
                     writer.start()
-                queue.put(b"".join(gathered))
+                queue.put(gathered)
                 gathered, size = [], 0
     except BaseException as error:
         if writer is not None:  # the rest is dropped; a writer stuck on a stalled reader is left
@@ -243,14 +251,14 @@ def write_pieces(pieces: Iterable[bytes], out: BinaryIO) -> None:
         write_all(out, b"".join(gathered))
         return
     if not failed:
-        queue.put(b"".join(gathered))
+        queue.put(gathered)
     queue.put(None)
     writer.join()
     if failed:
         raise failed[0]
 
 
-def write_all(out: BinaryIO, data: bytes) -> None:
+def write_all(out: BinaryIO, data: bytes | memoryview) -> None:
     """Every byte of `data` to `out`, or an OSError: straight to its file descriptor when it has
     one (a short write, as on a disk that fills, is followed until the system says why it
     stops), else through its own write."""
