@@ -4,6 +4,7 @@ and HTML memos (and so the PDF), the CSV export and the web page's templates."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from closing.domain.text import neutral_value
@@ -53,3 +54,31 @@ def test_the_templates_finalize_through_neutral() -> None:
 
     made = Made("<b>\u202e</b>")
     assert neutral_value(made) is made
+
+
+def test_a_link_event_whose_evidence_was_rewritten_is_shown_not_a_crash(seeded: Cli) -> None:
+    """A proposal whose evidence was rewritten in the database (a link id that is not a number,
+    details that are not a mapping) and a wire report with an amount that is not one: the board,
+    its JSON and the history still show the deal, and verify names the break (exit 8)."""
+    assert seeded("mark-signed", "stonestreet", now=FRI.format("09:00")).code == 0
+    tamper(
+        seeded,
+        "UPDATE event SET kind = 'proposal', step = '', "
+        """evidence = '{"details": {"notices.facsimile": "(212) 555-0100"}, "link": "abc"}' """
+        "WHERE kind = 'mark' AND step = 'signed'",
+    )
+    board = seeded("status", "--json", now=FRI.format("10:00"))
+    assert board.code == 0, board.err
+    (row,) = [p for p in json.loads(board.out)["purchasers"] if p["slug"] == "stonestreet"]
+    assert row["proposed_details"]["notices.facsimile"]["value"] == "(212) 555-0100"
+    assert seeded("status", now=FRI.format("10:00")).code == 0
+    tamper(
+        seeded,
+        "UPDATE event SET kind = 'wire_report', "
+        """evidence = '{"amount": "lots", "details": [1]}' WHERE kind = 'proposal'""",
+    )
+    history = seeded("history", "stonestreet", now=FRI.format("10:00"))
+    assert history.code == 0, history.err
+    assert "reported lots from" in history.out
+    assert seeded("status", "--json", now=FRI.format("10:00")).code == 0
+    assert seeded("verify", now=FRI.format("10:00")).code == 8

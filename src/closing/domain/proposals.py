@@ -47,12 +47,16 @@ def link_words(event: Event) -> str:
     wire report."""
     data = _data(event)
     if event.kind == WIRE_REPORT:
+        try:
+            amount = format_money(Decimal(str(data.get("amount", "0"))))
+        except ArithmeticError:  # written behind closing's back: as it stands
+            amount = str(data.get("amount"))
         return (
-            f"reported {format_money(Decimal(str(data.get('amount', '0'))))} from "
-            f"{data.get('bank')}, IMAD {data.get('imad')}, sent {data.get('sent_at')}"
+            f"reported {amount} from {data.get('bank')}, IMAD {data.get('imad')}, sent "
+            f"{data.get('sent_at')}"
         )
-    details = data.get("details") or {}
-    return ", ".join(f"{detail_label(f)} {shown(f, str(v))}" for f, v in details.items())
+    details = _details(data)
+    return ", ".join(f"{detail_label(str(f))} {shown(str(f), str(v))}" for f, v in details.items())
 
 
 def find_field(text: str) -> str:
@@ -106,6 +110,21 @@ def _data(event: Event) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+def _details(data: dict[str, Any]) -> dict[str, Any]:
+    """An event's `details` (field -> value): nothing when its evidence has none, or has
+    something else there (an event written behind closing's back; verify names it)."""
+    details = data.get("details")
+    return details if isinstance(details, dict) else {}
+
+
+def _link_id(data: dict[str, Any]) -> int:
+    """The share link an event came through (0: unknown, or not a number)."""
+    try:
+        return int(data.get("link") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def proposal_note(details: Mapping[str, str]) -> str:
     return "proposed " + ", ".join(detail_label(field) for field in details)
 
@@ -128,7 +147,7 @@ def pending_details(events: Sequence[Event]) -> dict[str, Pending]:
     found: dict[str, Pending] = {}
     for event in events:
         data = _data(event)
-        details = data.get("details") or {}
+        details = _details(data)
         if event.kind == PROPOSAL:
             for field, value in details.items():
                 found[field] = Pending(
@@ -136,7 +155,7 @@ def pending_details(events: Sequence[Event]) -> dict[str, Pending]:
                     str(value),
                     event.logged_at,
                     event.on_behalf_of or event.actor,
-                    int(data.get("link") or 0),
+                    _link_id(data),
                     event.seq,
                 )
         elif event.kind in (ACCEPTED, REJECTED):
@@ -150,7 +169,7 @@ def accepted_details(events: Sequence[Event]) -> dict[str, str]:
     found: dict[str, str] = {}
     for event in events:
         if event.kind == ACCEPTED:
-            found.update({k: str(v) for k, v in (_data(event).get("details") or {}).items()})
+            found.update({str(k): str(v) for k, v in _details(_data(event)).items()})
     return found
 
 
