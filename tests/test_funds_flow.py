@@ -83,6 +83,21 @@ def loaded(cli: Cli, deal_path: Path) -> Cli:
     return cli
 
 
+def test_a_deal_with_a_funds_flow_loads_again(loaded: Cli, deal_path: Path) -> None:
+    """`closing init` again on the unchanged file is up to date (it was an internal error: the
+    stored terms keep a disbursement's `from:` as `from_account`, which reading them back
+    refused); a changed `from:` is a change like any other."""
+    again = run(loaded, "08:00", "init", str(deal_path))
+    assert "is up to date; nothing changed" in again
+    text = deal_path.read_text()
+    named = "      from: escrow_agent\n"  # the account it already comes from by default
+    assert named in text
+    deal_path.write_text(text.replace(named, "", 1))
+    changed = loaded("init", str(deal_path), now=FRI.format("08:05"))
+    assert changed.code == 0, changed.err
+    assert "nothing changed" not in changed.out
+
+
 def test_the_statement_to_the_cent(cli: Cli) -> None:
     run(cli, "07:00", "init", str(EXAMPLE))
     found = flow(cli, "10:00")

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 
 from closing.domain.calendar import calendar_problem
 from closing.domain.cutoffs import MARKET_CUTOFFS, market_cutoff
@@ -331,7 +331,10 @@ class DisbursementSpec(Spec):
     amount: Money | None = Field(default=None, gt=0)
     pays: list[StepId] = Field(default=[], max_length=20)  # deduction ids
     rest: bool = False
-    from_account: str | None = Field(default=None, alias="from", max_length=100)
+    # `from:` in a deal file; `from_account` as the stored terms keep it (read back at a reload).
+    from_account: str | None = Field(
+        default=None, validation_alias=AliasChoices("from", "from_account"), max_length=100
+    )
     # The beneficiary's bank details, as the company's wire instructions are written (kept out of
     # the stored terms: each version is an event, masked and fingerprinted, held until verified).
     beneficiary: WireInstructionsSpec | None = Field(default=None, exclude=True)
