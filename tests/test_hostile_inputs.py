@@ -577,6 +577,16 @@ for row_id in ROW_IDS:
     SEEDED[f"share --revoke {row_id}"] = bad(
         "share", "--revoke", row_id, code=USAGE, says="Invalid value for '--revoke'"
     )
+# An alert's dismissal reason: one line of plain text, not empty (it is recorded and echoed).
+for label, reason, says in (
+    ("a terminal's title sequence", "\x1b]0;pwned\x07", "--reason contains"),
+    ("a line break", "called\ncounsel", "--reason contains"),
+    ("5,000 characters", "x" * 5000, "--reason is 5,000 characters long"),
+    ("nothing", "   ", "--reason is empty"),
+):
+    SEEDED[f"alerts dismiss --reason: {label}"] = bad(
+        "alerts", "dismiss", "1", "--reason", reason, code=USAGE, says=says
+    )
 for port in ("70000", "65536", "99999999999999999999", "abc", "-1"):
     SEEDED[f"serve --port {port}"] = bad(
         "serve", "--port", port, code=USAGE, says="Invalid value for '--port'"
