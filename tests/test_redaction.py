@@ -81,7 +81,16 @@ def test_urls_lose_their_secrets() -> None:
         "postgresql+psycopg://app:***@db:5432/closing"
     )
     assert masked_url("sqlite:///closing.db") == "sqlite:///closing.db"
-    assert mask_url("slack://T000/B000/XXXXXXXX") == "slack://t000/…"
+    # A service whose host is a token keeps only its scheme (Slack's TokenA, Pushbullet's access
+    # token, Pushover's user and application tokens).
+    assert mask_url("slack://T000/B000/XXXXXXXX") == "slack://…"
+    assert mask_url("pbul://o.Gn5kj6nfhv736I7jC3cj3QLRiyhgl98b") == "pbul://…"
+    assert mask_url("pover://uQiRzpo4DXghDmr9QzzfQu27cmVRsG@azGDORePK8gMaC0QOYAMyEEuzJnyUi") == (
+        "pover://…"
+    )
+    assert (
+        mask_url("json://hooks.example.com:8080/abc?token=x") == "json://hooks.example.com:8080/…"
+    )
     assert mask_url("mailtos://user:pass@smtp.example.com:587?to=a@b.c") == (
         "mailtos://smtp.example.com:587/…"
     )

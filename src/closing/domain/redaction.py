@@ -114,14 +114,26 @@ def masked_url(url: str) -> str:
         return f"{neutral(url.split('://')[0])}://… (not a database URL like sqlite:///closing.db)"
 
 
+# Schemes whose host is a server (a web hook's, a mail server): shown. Every other service
+# (Pushbullet `pbul://TOKEN`, Pushover `pover://USER@TOKEN`, Telegram `tgram://BOT_TOKEN/...`,
+# Slack `slack://TokenA/...`) carries a secret where a host would be.
+_SERVER_SCHEMES = frozenset(
+    {"http", "https", "json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos"}
+)
+
+
 def mask_url(url: str) -> str:
     """A notification URL as `scheme://host:port/…`: user, password, path tokens and query are
-    hidden (they carry the channel's secrets)."""
+    hidden (they carry the channel's secrets), and so is the host of a service whose host is a
+    token (`pbul://…`)."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "<unreadable URL>"
+    scheme = parts.scheme.lower()
+    if scheme not in _SERVER_SCHEMES:
+        return f"{neutral(scheme)}://…"
     rest = "/…" if (parts.path.strip("/") or parts.query or parts.username) else ""
-    return f"{parts.scheme}://{host}{port}{rest}"
+    return f"{scheme}://{host}{port}{rest}"
