@@ -23,7 +23,7 @@ from tests.alert_receivers import (
     http_receiver,
     smtp_receiver,
 )
-from tests.helpers import SEED
+from tests.helpers import SEED, wait_until
 
 DEAL = "neotherapeutics-2002-06-07"
 
@@ -299,3 +299,44 @@ def test_dismiss_stops_a_failed_delivery_counting_and_retry_sends_it_again(
         entry = next(e for e in deal.ledger("2002-06-07T16:35:00-07:00") if e["id"] == alert_id)
         webhook_try = next(d for d in entry["deliveries"] if d["channel"] != "log")
         assert (entry["status"], webhook_try["attempts"]) == ("retrying", 1)
+
+
+def test_a_url_apprise_does_not_understand_fails_only_its_own_deliveries(
+    deal: Deal, webhook: HttpReceiver
+) -> None:
+    """A deal file's notify URL that apprise does not understand (`https://` is not one of its
+    services: a web hook is `json://`): the other channel still gets its alerts, the ledger says
+    why that one failed, and a sender started on the database does not refuse to run."""
+    deal.load(
+        "  before: [30m]\n  at_deadline: false\n",
+        ["https://hooks.example.com/closing", webhook.url()],
+    )
+    checked = deal.check("2002-06-07T16:30:00-07:00")
+    assert checked.returncode == 7  # a delivery failed
+    assert "Internal error" not in checked.stderr
+    assert webhook.received(), checked.stderr
+    failing = [
+        d
+        for entry in deal.ledger("2002-06-07T16:31:00-07:00")
+        for d in entry["deliveries"]
+        if d["channel"].startswith("https://")
+    ]
+    assert failing and all("not one apprise understands" in (d["last_error"] or "") for d in failing)
+    log = deal.tmp_path / "sender.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSING_")}
+    env.update(CLOSING_DATABASE_URL=deal.database_url, CLOSING_NOW="2002-06-07T16:32:00-07:00")
+    with log.open("w") as err:
+        sender = subprocess.Popen(
+            [sys.executable, "-m", "closing", "alerts", "run"], env=env, stderr=err
+        )
+    try:
+        wait_until(
+            lambda: "event=start" in log.read_text() or sender.poll() is not None,
+            60,
+            "the sender to start",
+        )
+        assert sender.poll() is None, log.read_text()
+        assert "event=channel-refused channel=https://hooks.example.com/…" in log.read_text()
+    finally:
+        sender.terminate()
+        sender.wait(timeout=30)

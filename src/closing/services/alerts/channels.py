@@ -182,7 +182,10 @@ class Notifier:
         if channel.is_log:
             log.warning("alert %s", " ".join(f"{k}={logfmt(v)}" for k, v in fields.items()))
             return
-        target = self._target(channel)
+        try:
+            target = self._target(channel)
+        except AlertsError as refused:  # a deal file's URL: its deliveries fail, others go on
+            raise DeliveryFailed(refused.message) from None
         key = fields.get("key")
         for plugin in target:
             headers = getattr(plugin, "headers", None)

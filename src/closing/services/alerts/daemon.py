@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from closing.domain.clock import Clock
-from closing.domain.errors import ClosingError, DealFileError
+from closing.domain.errors import AlertsError, ClosingError, DealFileError
 from closing.domain.text import neutral
 from closing.services.alerts.channels import Notifier, logfmt
 from closing.services.alerts.deal_share import HEARTBEAT, DealShare
@@ -77,8 +77,18 @@ class AlertDaemon:
         # (libraries, the deal) out of every collection.
         gc.freeze()
         gc.enable()
+        # The sender's own URLs (--notify, CLOSING_NOTIFY) were checked before it started; a
+        # deal file's that apprise does not understand fails its own deliveries (alerts list
+        # shows why), not every deal's.
         for channel in configured_channels(self.database, self.extra_urls).values():
-            self.notifier.check(channel)
+            try:
+                self.notifier.check(channel)
+            except AlertsError as refused:
+                log.error(
+                    "event=channel-refused channel=%s reason=%s",
+                    logfmt(channel.name),
+                    logfmt(refused.message),
+                )
         if standby:
             announced = False
             while not self.stopped.is_set():
