@@ -321,7 +321,9 @@ def test_a_url_apprise_does_not_understand_fails_only_its_own_deliveries(
         for d in entry["deliveries"]
         if d["channel"].startswith("https://")
     ]
-    assert failing and all("not one apprise understands" in (d["last_error"] or "") for d in failing)
+    assert failing and all(
+        "not one apprise understands" in (d["last_error"] or "") for d in failing
+    )
     log = deal.tmp_path / "sender.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSING_")}
     env.update(CLOSING_DATABASE_URL=deal.database_url, CLOSING_NOW="2002-06-07T16:32:00-07:00")
