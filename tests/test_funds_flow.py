@@ -303,3 +303,66 @@ def test_a_fee_sent_at_a_time_before_its_conditions_were_met_is_out_of_order(cli
     assert sent["flags"] and all(
         flag.startswith("out of order: pa_fee before") for flag in sent["flags"]
     )
+
+
+def test_a_disbursement_s_fed_references_are_its_own(loaded: Cli) -> None:
+    """`mark-sent` refuses an IMAD that is not one, and one another disbursement was sent
+    with (one Fed message is one wire): nothing recorded either time."""
+    run(
+        loaded,
+        "08:00",
+        "@bob",
+        "beneficiary",
+        "verify",
+        "pa_fee",
+        "--callback-number",
+        "+1 212 555 0150",
+        "--spoke-with",
+        "Lee Ambrose",
+    )
+    for slug in PURCHASERS:
+        run(loaded, "11:00", "mark-wired", slug, "--out-of-order", "--reason", "test")
+    run(loaded, "11:30", "mark", "company", "closing_memo", "--out-of-order", "--reason", "test")
+    run(loaded, "12:00", "mark-sent", "pa_fee", "--imad", "20190628QMGFT001000123")
+    anyway = ("--out-of-order", "--reason", "released on the parties' joint instruction")
+    for imad, says in (
+        ("abc def", "--imad is not a Fedwire IMAD"),
+        ("20190628QMGFT001000123", "pa_fee was sent with IMAD 20190628QMGFT001000123"),
+    ):
+        refused = loaded(
+            "mark-sent", "net_to_company", "--imad", imad, *anyway, now=FRI.format("12:30")
+        )
+        assert refused.code == ExitCode.REFUSED, refused.err
+        assert says in refused.err and "nothing recorded" in refused.err
+    rows = {d["id"]: d for d in flow(loaded, "12:31")["disbursements"]}
+    assert rows["net_to_company"]["sent"] is None
+
+
+def test_a_debit_is_matched_by_its_fed_reference_only_for_the_amount_sent() -> None:
+    """A bank debit that carries a disbursement's IMAD but another amount is not that wire
+    confirmed: it is left for a person, saying why; an IMAD recorded for two disbursements
+    matches neither."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from closing.domain.disbursements import match_debit
+    from closing.domain.funds import DisbursementRow, Sent
+
+    at = datetime(2019, 6, 28, 19, tzinfo=UTC)
+
+    def row(name: str, amount: str, imad: str | None) -> DisbursementRow:
+        sent = Sent(name, Decimal(amount), imad, None, (), at, "alice", 3) if imad else None
+        item: object = SimpleNamespace(id=name)
+        return DisbursementRow(item, name, "x", "escrow", Decimal(amount), at, sent, None, ())
+
+    fee = row("pa_fee", "750000.00", "20190628QMGFT001000123")
+    net = row("net_to_company", "9250000.00", "20190628QMGFT001000124")
+    found = match_debit("20190628QMGFT001000123", None, Decimal("9250000.00"), [fee, net], set())
+    assert found.disbursement is None
+    assert "same Fed reference as pa_fee" in found.reason and "$9,250,000.00" in found.reason
+    right = match_debit("20190628QMGFT001000123", None, Decimal("750000.00"), [fee, net], set())
+    assert right.disbursement == "pa_fee"
+    twice = row("legal_fee", "750000.00", "20190628QMGFT001000123")
+    both = match_debit("20190628QMGFT001000123", None, Decimal("750000.00"), [fee, twice], set())
+    assert both.disbursement is None and "pa_fee, legal_fee" in both.reason

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from closing.domain.bankfiles.details import IMAD
 from closing.domain.breach import OUT_OF_ORDER
 from closing.domain.clock import LocalTime, resolve_local
 from closing.domain.errors import RefusedError
@@ -54,8 +55,10 @@ def decide_sent(
     request: SendRequest,
     now: datetime,
     zone: ZoneInfo,
+    others: Sequence[DisbursementRow] = (),
 ) -> Event:
-    """The `disbursed` event, or `RefusedError`: already sent, an amount other than the flow's
+    """The `disbursed` event, or `RefusedError`: already sent, an IMAD that is not one or that
+    `others` (the flow's other disbursements) were sent with, an amount other than the flow's
     (unless `--out-of-order`), or release conditions not met (naming them) without
     `--out-of-order --reason`."""
     item = row.disbursement
@@ -86,6 +89,25 @@ def decide_sent(
             )
             + f"; to record it as it happened add {OUT_OF_ORDER}; nothing recorded"
         )
+    if request.imad and not IMAD.fullmatch(request.imad):
+        raise RefusedError(
+            f"cannot record {item.id} as sent: --imad is not a Fedwire IMAD (the cycle date, the "
+            "sender's 8 characters and a 6-digit sequence, 22 in all: 20190628QMGFT015000123); "
+            "nothing recorded"
+        )
+    for other in others:
+        sent = other.sent
+        if other.disbursement.id == item.id or sent is None:
+            continue
+        for name, given, recorded in (
+            ("IMAD", request.imad, sent.imad),
+            ("OMAD", request.omad, sent.omad),
+        ):
+            if given and given == recorded:
+                raise RefusedError(
+                    f"cannot record {item.id} as sent: {other.disbursement.id} was sent with "
+                    f"{name} {given} (#{sent.seq}); one Fed message is one wire; nothing recorded"
+                )
     at = now if request.at is None else resolve_local(request.at, zone, now)
     if at > now:
         raise RefusedError(f"cannot record {item.id} as sent in the future; nothing recorded")
@@ -123,10 +145,26 @@ def match_debit(
     """Which disbursement a debit of the bank's file is: the one sent with its IMAD or OMAD, else
     the one sent (or pending) of exactly its amount when only one is."""
     open_rows = [r for r in rows if r.confirmed is None and r.disbursement.id not in taken]
-    for row in open_rows:
+    named = [
+        row
+        for row in open_rows
+        if row.sent is not None
+        and ((imad and row.sent.imad == imad) or (omad and row.sent.omad == omad))
+    ]
+    if len(named) > 1:
+        listed = ", ".join(r.disbursement.id for r in named)
+        return DebitMatch(None, f"its Fed reference was recorded for {listed}")
+    if named:
+        (row,) = named
         sent = row.sent
-        if sent is not None and ((imad and sent.imad == imad) or (omad and sent.omad == omad)):
-            return DebitMatch(row.disbursement.id, "same Fed reference as mark-sent recorded")
+        assert sent is not None
+        if sent.amount != amount:  # one wire, but not the one recorded: a person looks
+            return DebitMatch(
+                None,
+                f"same Fed reference as {row.disbursement.id}, sent for "
+                f"{format_money(sent.amount)}, but the bank's debit is {format_money(amount)}",
+            )
+        return DebitMatch(row.disbursement.id, "same Fed reference as mark-sent recorded")
     same = [r for r in open_rows if (r.sent.amount if r.sent else r.amount) == amount]
     if len(same) == 1:
         return DebitMatch(

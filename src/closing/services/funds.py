@@ -115,7 +115,9 @@ def mark_sent(
         row = next(r for r in found.disbursements if r.disbursement.id == item.id)
         events = event_store.party_events(connection, company.id)
         standing = replay(deal.company_machine, events)
-        event = decide_sent(row, company, standing, request, now, deal.terms.zone)
+        event = decide_sent(
+            row, company, standing, request, now, deal.terms.zone, found.disbursements
+        )
         status = beneficiary_status(events, item.id)
         if status.pending:
             current = status.current
