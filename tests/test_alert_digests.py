@@ -342,3 +342,23 @@ def test_a_url_apprise_does_not_understand_fails_only_its_own_deliveries(
     finally:
         sender.terminate()
         sender.wait(timeout=30)
+
+
+def test_a_key_no_header_can_carry_still_goes_as_the_idempotency_key(
+    webhook: HttpReceiver,
+) -> None:
+    """An alert whose key holds a character an HTTP header cannot carry (a bank's reference with
+    an en dash, as a wire-received alert's key does) is delivered, its `Idempotency-Key` the key
+    with that character escaped, the same on every attempt."""
+    from closing.services.alerts.channels import Notifier, channel_for, idempotency_key
+
+    key = "wire-received/neo/0628\u2013FW900001"
+    notifier = Notifier()
+    try:
+        for _ in range(2):
+            notifier.send(channel_for(webhook.url()), "Wire received", "body", {"key": key})
+    finally:
+        notifier.close()
+    sent = [hook.headers["Idempotency-Key"] for hook in webhook.received()]
+    assert sent == ["wire-received/neo/0628\\u2013FW900001"] * 2
+    assert idempotency_key("deal/step/2002-06-07T17:00Z") == "deal/step/2002-06-07T17:00Z"

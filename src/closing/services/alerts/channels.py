@@ -84,6 +84,16 @@ def message_id(key: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@alert.closing>"
 
 
+def idempotency_key(key: str) -> str:
+    """The alert's key as a webhook's `Idempotency-Key` header: as it is when it is printable
+    ASCII (every key closing makes from ids and times), else with each other character
+    escaped (`\u2013`: a bank's reference can hold an en dash, which no HTTP header can
+    carry), the same for every attempt."""
+    if key.isascii() and key.isprintable():
+        return key
+    return neutral(key).encode("ascii", "backslashreplace").decode("ascii")
+
+
 # The Message-ID of the e-mail being built in this context (apprise copies the context into the
 # threads it sends from), if any.
 _message_id: ContextVar[str | None] = ContextVar("closing_message_id", default=None)
@@ -193,7 +203,7 @@ class Notifier:
                 if key is None:
                     headers.pop("Idempotency-Key", None)
                 else:
-                    headers["Idempotency-Key"] = neutral(key)
+                    headers["Idempotency-Key"] = idempotency_key(key)
         try:
             from apprise import NotifyFormat
 
