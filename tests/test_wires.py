@@ -459,6 +459,33 @@ def test_the_alert_sender_imports_bank_files_from_its_inbox(
     assert daemon.import_inbox(now) == 0  # the .part file keeps waiting
 
 
+def test_an_inbox_that_holds_the_deal_file_is_not_emptied(
+    verified: Cli, deal_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`alerts: {inbox: .}` names the deal file's own folder: the sender takes nothing from it
+    (it used to move the deal file, and every other file, to rejected/) and says why, once."""
+    import logging
+    from datetime import datetime
+
+    from closing.domain.clock import FixedClock
+    from closing.services.alerts.daemon import AlertDaemon
+    from closing.store.connection import Database
+
+    deal_path.write_text(deal_path.read_text().replace("  notify: []", "  notify: []\n  inbox: ."))
+    assert verified("init", str(deal_path), now=FRI.format("16:00")).code == 0
+    shutil.copy(BAI2, deal_path.parent / BAI2.name)
+    before = sorted(p.name for p in deal_path.parent.iterdir())
+    now = datetime.fromisoformat(FRI.format("16:35"))
+    daemon = AlertDaemon(Database(verified.database_url), FixedClock(now), [], operator="sender")
+    with caplog.at_level(logging.INFO, logger="closing"):
+        assert daemon.import_inbox(now) == 0
+        assert daemon.import_inbox(now) == 0
+    after = sorted(p.name for p in deal_path.parent.iterdir())
+    assert set(before) <= set(after)  # the deal file and the bank file where they were
+    assert not {"done", "rejected"} & set(after)
+    assert caplog.text.count("event=inbox-refused") == 1
+
+
 def test_wires_list_names_the_event_by_its_number_in_the_deal(
     seeded: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

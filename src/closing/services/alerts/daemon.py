@@ -67,6 +67,7 @@ class AlertDaemon:
         self._scheduler: Any = None
         self.ledger = LedgerCache()
         self._seen_files: dict[str, str] = {}
+        self._refused_inboxes: set[Path] = set()  # said once each in the log
 
     # --- life cycle
 
@@ -314,7 +315,9 @@ class AlertDaemon:
 
     def _inboxes(self) -> list[tuple[Path, str | None]]:
         """(folder, deal slug): `--inbox` for the only deal, and each deal file's `alerts.inbox`
-        (relative to the deal file's folder)."""
+        (relative to the deal file's folder). A folder that holds a deal file or the database
+        is not an inbox (every file in an inbox is taken, and what is not a bank file moved
+        to `rejected/`): it is skipped, saying so in the log."""
         found: list[tuple[Path, str | None]] = [(Path(self.inbox), None)] if self.inbox else []
         with self.database.transaction(write=False) as connection:
             sources = {deal.slug: deal.source_path for deal in watched_deal_files(connection)}
@@ -325,7 +328,23 @@ class AlertDaemon:
                     if not where.is_absolute():
                         where = Path(sources[deal.slug]).parent / where
                     found.append((where, deal.slug))
-        return found
+        kept: list[str] = list(sources.values())
+        if self.database.location.file is not None:
+            kept.append(str(self.database.location.file))
+        protected = {_folder_of(Path(path)) for path in kept}
+        inboxes: list[tuple[Path, str | None]] = []
+        for where, slug in found:
+            if _folder_of(where / "x") in protected:
+                if where not in self._refused_inboxes:
+                    self._refused_inboxes.add(where)
+                    log.error(
+                        "event=inbox-refused folder=%s reason=%s",
+                        logfmt(str(where)),
+                        logfmt("it holds a deal file or the database: give bank files their own"),
+                    )
+                continue
+            inboxes.append((where, slug))
+        return inboxes
 
     def import_inbox(self, now: datetime) -> int:
         """Import each bank file waiting in an inbox with `--apply` semantics, then move it to
@@ -373,6 +392,14 @@ class AlertDaemon:
 
 
 _UNFINISHED = (".part", ".tmp", ".partial")
+
+
+def _folder_of(path: Path) -> Path:
+    """The folder a file is in, as the system resolves it (`.`, `..` and links followed)."""
+    try:
+        return path.parent.resolve()
+    except OSError:
+        return path.parent.absolute()
 
 
 def _move(path: Path, folder: Path) -> None:
