@@ -366,3 +366,19 @@ def test_a_debit_is_matched_by_its_fed_reference_only_for_the_amount_sent() -> N
     twice = row("legal_fee", "750000.00", "20190628QMGFT001000123")
     both = match_debit("20190628QMGFT001000123", None, Decimal("750000.00"), [fee, twice], set())
     assert both.disbursement is None and "pa_fee, legal_fee" in both.reason
+
+
+def test_a_funds_flow_amount_is_in_whole_cents(cli: Cli, tmp_path: Path) -> None:
+    """A fixed deduction or disbursement of a fraction of a cent is refused with its place (it
+    was kept, shown rounded, and no mark-sent could ever match it); nothing is loaded."""
+    text = EXAMPLE.read_text()
+    fixed = "      amount: $50,000\n"
+    assert fixed in text
+    path = tmp_path / EXAMPLE.name
+    path.write_text(text.replace(fixed, '      amount: "$50,000.004"\n', 1))
+    refused = cli("init", str(path), now=FRI.format("07:00"))
+    assert refused.code == ExitCode.DEAL_FILE, refused.err
+    assert "funds_flow.deductions[1].amount" in refused.err
+    assert "not a positive amount in whole cents" in refused.err
+    deals = cli("deals", now=FRI.format("07:00"))  # SQLite: not even a database file
+    assert deals.out.startswith("No deals yet") or "no database at" in deals.err

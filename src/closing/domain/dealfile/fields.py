@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from closing.domain import detail_rules
 from closing.domain.clock import FIRST_YEAR, LAST_YEAR
-from closing.domain.money import parse_count, parse_price
+from closing.domain.money import parse_count, parse_money, parse_price
 from closing.domain.timefmt import duration, parse_duration
 
 MAX_SLUG = 100
@@ -31,6 +31,8 @@ def _sane_date(value: date) -> date:
 
 # Prices, fractions and purchase prices are exact Decimals read from text; see closing.domain.money.
 Money = Annotated[Decimal, BeforeValidator(parse_price)]
+# What is wired: whole cents (a funds flow's fixed amounts).
+Cents = Annotated[Decimal, BeforeValidator(parse_money)]
 Count = Annotated[int, BeforeValidator(parse_count)]
 Day = Annotated[date, AfterValidator(_sane_date)]
 StepId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]

@@ -21,6 +21,7 @@ from closing.domain.dealfile.documents import DocumentSpec
 from closing.domain.dealfile.fields import (
     Address,
     Attention,
+    Cents,
     ContactText,
     Count,
     Day,
@@ -311,7 +312,7 @@ class DeductionSpec(Spec):
     kind: Literal["fee", "expense", "escrow"] = "fee"
     percent: Money | None = Field(default=None, ge=0, le=100)
     of: Literal["gross"] = "gross"
-    amount: Money | None = Field(default=None, ge=0)
+    amount: Cents | None = Field(default=None, ge=0)
     payee: str | None = Field(default=None, max_length=100)  # a party of `parties:`
 
     @model_validator(mode="after")
@@ -328,7 +329,7 @@ class DisbursementSpec(Spec):
     id: StepId
     to: str = Field(min_length=1, max_length=100)  # a party of `parties:`, or `company`
     title: str | None = Field(default=None, max_length=200)
-    amount: Money | None = Field(default=None, gt=0)
+    amount: Cents | None = Field(default=None, gt=0)
     pays: list[StepId] = Field(default=[], max_length=20)  # deduction ids
     rest: bool = False
     # `from:` in a deal file; `from_account` as the stored terms keep it (read back at a reload).
