@@ -362,3 +362,27 @@ def test_a_key_no_header_can_carry_still_goes_as_the_idempotency_key(
     sent = [hook.headers["Idempotency-Key"] for hook in webhook.received()]
     assert sent == ["wire-received/neo/0628\\u2013FW900001"] * 2
     assert idempotency_key("deal/step/2002-06-07T17:00Z") == "deal/step/2002-06-07T17:00Z"
+
+
+def test_a_retry_of_an_alert_whose_step_was_done_meanwhile_is_not_sent(deal: Deal) -> None:
+    """The webhook is down when the 16:30 alerts fall due; Stonestreet signs at 16:31: the
+    retry of its "signed" alert is not sent (it would say a done step is not done), the ledger
+    says why, and BNC's, still open, is tried again."""
+    with closed_port() as port:
+        deal.load("  before: [30m]\n  at_deadline: false\n", [f"json://127.0.0.1:{port}/hook"])
+        assert deal.check("2002-06-07T16:30:00-07:00").returncode == 7
+        marked = deal.run("mark-signed", "stonestreet", now="2002-06-07T16:31:00-07:00")
+        assert marked.returncode == 0, marked.stderr
+        deal.check("2002-06-07T16:45:00-07:00")
+        entries = deal.ledger("2002-06-07T16:46:00-07:00")
+
+    def hook_of(slug: str) -> dict[str, Any]:
+        (entry,) = [e for e in entries if e["purchaser"] == slug and e["step"] == "signed"]
+        (found,) = [d for d in entry["deliveries"] if d["channel"].startswith("json://")]
+        return found
+
+    done = hook_of("stonestreet")
+    assert done["status"] == "dismissed" and done["attempts"] == 1, done
+    assert "its step was done, or waived, before it could be" in done["last_error"]
+    open_step = hook_of("bnc-bach")
+    assert open_step["status"] in ("retrying", "failed") and open_step["attempts"] == 2, open_step

@@ -100,6 +100,12 @@ class Plan:
     next_at: datetime | None
 
 
+def is_deadline_rule(rule: str) -> bool:
+    """Whether an alert of `rule` chases a step before, at or after its deadline (not a notice:
+    a wire received, a seal): one no longer wanted once the step is done or waived."""
+    return rule.startswith(("before-", OVERDUE_PREFIX)) or rule == AT_DEADLINE
+
+
 def schedule(rules: StoredAlertRules) -> list[tuple[str, timedelta]]:
     """Each rule's name and its offset from a deadline, earliest first."""
     found = [(f"before-{duration(lead, style='exact')}", -lead) for lead in rules.before]

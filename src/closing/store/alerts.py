@@ -191,6 +191,9 @@ class Claimable(NamedTuple):
     fields_json: str
     deal_id: int
     deadline: datetime
+    purchaser_id: int
+    step: str
+    rule: str
 
 
 _CLAIMABLE = _columns(
@@ -206,6 +209,9 @@ _CLAIMABLE = _columns(
         "fields_json": "alert.fields_json",
         "deal_id": "alert.deal_id",
         "deadline": "alert.deadline",
+        "purchaser_id": "alert.purchaser_id",
+        "step": "alert.step",
+        "rule": "alert.rule",
     },
 )
 
@@ -257,11 +263,10 @@ def claimable(
         f"WHERE {where} ORDER BY alert.due_at, alert_delivery.id",
         params,
     )
+    # The columns are Claimable's fields; the deadline read as an instant.
     return [
-        Claimable(
-            delivery, key, channel, attempts, alert, title, body, fields, deal, moment(deadline)
-        )
-        for delivery, key, channel, attempts, alert, title, body, fields, deal, deadline in rows
+        Claimable._make((*row[:9], moment(row[9]), int(row[10]), str(row[11]), str(row[12])))
+        for row in rows
     ]
 
 

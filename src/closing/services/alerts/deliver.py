@@ -14,7 +14,10 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from closing.domain.alert_plan import at_sending
+from closing.domain.alert_plan import at_sending, is_deadline_rule
+from closing.domain.deal import Deal
+from closing.domain.events import Standing, replay
+from closing.domain.machine import DONE, WAIVED, Refusal
 from closing.services.alerts import parallel
 from closing.services.alerts.channels import (
     LOG_CHANNEL,
@@ -27,8 +30,9 @@ from closing.services.alerts.channels import (
 from closing.services.alerts.decide import Decided, decide
 from closing.store import alerts as db
 from closing.store import deals as deal_store
+from closing.store import events as log
 from closing.store.alerts import EVERY_DEAL, Claiming, LedgerCache
-from closing.store.connection import Database
+from closing.store.connection import Connection, Database
 
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=2)
@@ -108,7 +112,13 @@ def deliver(
     at = clock or (lambda: now)
     with database.transaction(write=False) as connection:
         found = db.claimable(connection, now, now - CLAIM_TIMEOUT, claiming)
-        zones = {deal.id: deal.terms.zone for deal in deal_store.deals(connection)} if found else {}
+        deals = {deal.id: deal for deal in deal_store.deals(connection)} if found else {}
+        zones = {deal_id: deal.terms.zone for deal_id, deal in deals.items()}
+        settled = _settled(connection, deals, found)
+    if settled:
+        with database.transaction() as connection:
+            db.dismiss_deliveries(connection, sorted(settled), SETTLED)
+        found = [item for item in found if item.delivery_id not in settled]
     known = channels() if any(item.channel_key != LOG_KEY for item in found) else {}
     outcomes: list[Delivered] = []
     logged = [item for item in found if item.channel_key == LOG_KEY]
@@ -170,6 +180,34 @@ def _fields_at_sending(item: db.Claimable, zone: ZoneInfo, now: datetime) -> str
     if "title" in fields:
         fields["title"] = at_sending(fields["title"], item.deadline, zone, now)
     return json.dumps(fields)
+
+
+SETTLED = "not sent: its step was done, or waived, before it could be"
+
+
+def _settled(connection: Connection, deals: dict[int, Deal], found: list[db.Claimable]) -> set[int]:
+    """The deliveries to try again (an attempt made, or left mid-send) whose alert chases a step
+    now done or waived, or a purchaser since withdrawn: a retry must not say a done step is not
+    done (a first try goes out in the pass that decided it)."""
+    retried = [
+        i for i in found if i.attempts > 0 and is_deadline_rule(i.rule) and i.deal_id in deals
+    ]
+    standing: dict[int, Standing] = {}
+    settled: set[int] = set()
+    for item in retried:
+        if item.purchaser_id not in standing:
+            deal = deals[item.deal_id]
+            events = log.party_events(connection, item.purchaser_id)
+            company = any(step.id == item.step for step in deal.terms.company_steps)
+            machine = deal.company_machine if company else deal.machine
+            try:
+                standing[item.purchaser_id] = replay(machine, events)
+            except Refusal:  # a log edited behind closing's back: the alert goes as decided
+                standing[item.purchaser_id] = Standing()
+        found_standing = standing[item.purchaser_id]
+        if found_standing.states.get(item.step) in (DONE, WAIVED) or found_standing.withdrawn:
+            settled.add(item.delivery_id)
+    return settled
 
 
 def run_pass(
