@@ -386,3 +386,38 @@ def test_a_retry_of_an_alert_whose_step_was_done_meanwhile_is_not_sent(deal: Dea
     assert "its step was done, or waived, before it could be" in done["last_error"]
     open_step = hook_of("bnc-bach")
     assert open_step["status"] in ("retrying", "failed") and open_step["attempts"] == 2, open_step
+
+
+def test_a_name_that_reads_like_an_alert_s_marker_stays_as_written(
+    deal: Deal, webhook: HttpReceiver
+) -> None:
+    """The time left is filled in when an alert is sent, where the stored text marks it: a
+    purchaser whose name holds what looks like such a mark (`⟨when⟩`) keeps its name in the
+    alert (data is never a template)."""
+    name = "Stonestreet ⟨when⟩ ⟨headline⟩ Partners"
+    purchasers = SEED.read_text().split("\npurchasers:\n", 1)[1]
+    renamed = purchasers.replace("Stonestreet Limited Partnership", name, 1)
+    assert renamed != purchasers
+    deal.load("  before: [30m]\n  at_deadline: false\n", [webhook.url()], "purchasers:\n" + renamed)
+    assert deal.check("2002-06-07T16:30:00-07:00").returncode == 0
+    messages = [h.payload["title"] + "\n" + h.payload["message"] for h in webhook.received()]
+    mine = [m for m in messages if "Stonestreet" in m]
+    assert mine and all(name in m for m in mine), mine
+    assert all("cutoff in 30m" in m for m in mine)
+
+
+def test_an_alert_stored_by_an_earlier_release_still_gets_its_time_left() -> None:
+    """Alerts decided before the markers changed (pending in a ledger at an upgrade) are filled
+    in as before."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from closing.domain.alert_plan import at_sending
+
+    zone = ZoneInfo("America/Los_Angeles")
+    deadline = datetime(2002, 6, 7, 17, tzinfo=zone)
+    sent = datetime(2002, 6, 7, 16, 30, tzinfo=zone)
+    stored = "Agreement signed not done, ⟨headline⟩\nDeadline: cutoff 17:00 PDT, ⟨when⟩"
+    assert at_sending(stored, deadline, zone, sent) == (
+        "Agreement signed not done, cutoff in 30m\nDeadline: cutoff 17:00 PDT, 30m left"
+    )

@@ -260,9 +260,13 @@ class AlertText:
 
 
 # Parts of an alert that depend on when it is sent, not when it was decided: the ledger stores
-# the text with these markers and `at_sending` fills them in at each delivery.
-HEADLINE = "⟨headline⟩"
-WHEN = "⟨when⟩"
+# the text with these markers and `at_sending` fills them in at each delivery. They are written
+# with a control character no name, title or note can hold (all are refused at load), so a name
+# that reads like a marker stays as written.
+HEADLINE = "\x1eheadline\x1e"
+WHEN = "\x1ewhen\x1e"
+# The markers of alerts an earlier release stored, still filled in where the text has no others.
+_EARLIER = (("⟨headline⟩", HEADLINE), ("⟨when⟩", WHEN))
 # How close to a whole minute a time left reads as that minute, and how soon after the cutoff an
 # alert still reads "at the cutoff": a sender wakes a few milliseconds after the second it is due.
 SPOKEN_GRACE = timedelta(seconds=5)
@@ -304,6 +308,9 @@ def at_sending(text: str, deadline: datetime, zone: ZoneInfo, sent_at: datetime)
     """An alert's stored title or body as sent at `sent_at`: the time left, or late by, then
     (`zone`, the deal's, is kept for what else may depend on the sending)."""
     headline, words = time_left(deadline, sent_at)
+    if HEADLINE not in text and WHEN not in text:
+        for earlier, marker in _EARLIER:
+            text = text.replace(earlier, marker)
     return text.replace(HEADLINE, headline).replace(WHEN, words)
 
 
