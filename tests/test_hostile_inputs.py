@@ -577,6 +577,18 @@ for row_id in ROW_IDS:
     SEEDED[f"share --revoke {row_id}"] = bad(
         "share", "--revoke", row_id, code=USAGE, says="Invalid value for '--revoke'"
     )
+# What an outgoing wire sent: something (a wire of nothing is a typing error).
+for zero in ("0", "$0.00"):
+    SEEDED[f"mark-sent --amount {zero}"] = bad(
+        "mark-sent",
+        "pa_fee",
+        "--imad",
+        "20190628QMGFT001000123",
+        "--amount",
+        zero,
+        code=USAGE,
+        says="is not a positive amount",
+    )
 # An alert's dismissal reason: one line of plain text, not empty (it is recorded and echoed).
 for label, reason, says in (
     ("a terminal's title sequence", "\x1b]0;pwned\x07", "--reason contains"),

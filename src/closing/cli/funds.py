@@ -103,6 +103,8 @@ def mark_sent_command(
         money = None if amount is None else parse_money(amount)
     except ValueError as error:
         raise UsageError(f"--amount: {error}") from None
+    if money is not None and money <= 0:
+        raise UsageError(f"--amount: {amount!r} is not a positive amount; a wire sends something")
     request = SendRequest(
         disbursement,
         imad,
