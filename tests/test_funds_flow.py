@@ -164,7 +164,9 @@ def test_an_unverified_beneficiary_holds_the_wire_and_its_enterer_cannot_verify(
     assert same.code == ExitCode.REFUSED and "two-person rule" in same.err
 
 
-def test_disbursements_sent_and_matched_from_camt053_and_bai2_debits(loaded: Cli) -> None:
+def ready_to_send(loaded: Cli) -> None:
+    """bob called back the placement agent's bank at 08:00; every purchaser wired by 11:00 and
+    the closing memo marked at 11:30 (both out of order, for the test)."""
     run(
         loaded,
         "08:00",
@@ -180,6 +182,10 @@ def test_disbursements_sent_and_matched_from_camt053_and_bai2_debits(loaded: Cli
     for slug in PURCHASERS:
         run(loaded, "11:00", "mark-wired", slug, "--out-of-order", "--reason", "test")
     run(loaded, "11:30", "mark", "company", "closing_memo", "--out-of-order", "--reason", "test")
+
+
+def test_disbursements_sent_and_matched_from_camt053_and_bai2_debits(loaded: Cli) -> None:
+    ready_to_send(loaded)
     said = run(
         loaded,
         "12:00",
@@ -308,21 +314,7 @@ def test_a_fee_sent_at_a_time_before_its_conditions_were_met_is_out_of_order(cli
 def test_a_disbursement_s_fed_references_are_its_own(loaded: Cli) -> None:
     """`mark-sent` refuses an IMAD that is not one, and one another disbursement was sent
     with (one Fed message is one wire): nothing recorded either time."""
-    run(
-        loaded,
-        "08:00",
-        "@bob",
-        "beneficiary",
-        "verify",
-        "pa_fee",
-        "--callback-number",
-        "+1 212 555 0150",
-        "--spoke-with",
-        "Lee Ambrose",
-    )
-    for slug in PURCHASERS:
-        run(loaded, "11:00", "mark-wired", slug, "--out-of-order", "--reason", "test")
-    run(loaded, "11:30", "mark", "company", "closing_memo", "--out-of-order", "--reason", "test")
+    ready_to_send(loaded)
     run(loaded, "12:00", "mark-sent", "pa_fee", "--imad", "20190628QMGFT001000123")
     anyway = ("--out-of-order", "--reason", "released on the parties' joint instruction")
     for imad, says in (
