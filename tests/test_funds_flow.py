@@ -374,3 +374,22 @@ def test_a_funds_flow_amount_is_in_whole_cents(cli: Cli, tmp_path: Path) -> None
     assert "not a positive amount in whole cents" in refused.err
     deals = cli("deals", now=FRI.format("07:00"))  # SQLite: not even a database file
     assert deals.out.startswith("No deals yet") or "no database at" in deals.err
+
+
+def test_disbursements_larger_than_what_comes_in_are_refused_at_load(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Fixed amounts and deductions that come to more than Schedule 1 brings in would leave the
+    rest of the account below nothing (a negative wire mark-sent would record): refused with the
+    rest's place, nothing loaded."""
+    text = EXAMPLE.read_text()
+    fixed = "      amount: $50,000\n"
+    assert fixed in text
+    path = tmp_path / EXAMPLE.name
+    path.write_text(text.replace(fixed, "      amount: $9,500,000\n", 1))
+    refused = cli("init", str(path), now=FRI.format("07:00"))
+    assert refused.code == ExitCode.DEAL_FILE, refused.err
+    rest_line = text.splitlines().index("      rest: true") + 1
+    assert f"{path}:{rest_line}: " in refused.err
+    assert "the rest of escrow_agent would be -$200,000.00" in refused.err
+    assert "Schedule 1's $10,000,000.00" in refused.err

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -35,7 +35,6 @@ from closing.domain.money import CENT, format_money
 from closing.domain.terms import (
     COMPANY,
     StoredDisbursement,
-    StoredFundsFlow,
     StoredTerms,
 )
 from closing.domain.timefmt import local
@@ -193,8 +192,43 @@ def funds_words(event: Event) -> str:
     )
 
 
+class _Deduction(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def percent(self) -> Decimal | None: ...
+    @property
+    def amount(self) -> Decimal | None: ...
+
+
+class _Disbursement(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def to(self) -> str: ...
+    @property
+    def amount(self) -> Decimal | None: ...
+    @property
+    def pays(self) -> Sequence[str]: ...
+    @property
+    def rest(self) -> bool: ...
+    @property
+    def from_account(self) -> str | None: ...
+
+
+class FlowPlan(Protocol):
+    """What `planned_amounts` reads of a funds flow: the stored one, or a deal file's."""
+
+    @property
+    def received_into(self) -> str: ...
+    @property
+    def deductions(self) -> Sequence[_Deduction]: ...
+    @property
+    def disbursements(self) -> Sequence[_Disbursement]: ...
+
+
 def planned_amounts(
-    flow: StoredFundsFlow, gross: Decimal, came_in: Decimal | None = None
+    flow: FlowPlan, gross: Decimal, came_in: Decimal | None = None
 ) -> dict[str, Decimal]:
     """Each disbursement's amount: its own, the deductions it pays (on the gross proceeds), or
     the rest of its account (what came in, or was sent to it, less every other disbursement from

@@ -4,10 +4,12 @@ one of `parties:`, every release condition a step."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from closing.domain.dealfile.located import Located
-from closing.domain.funds import condition_step
+from closing.domain.funds import condition_step, planned_amounts
+from closing.domain.money import format_money
 from closing.domain.terms import COMPANY
 
 if TYPE_CHECKING:
@@ -17,13 +19,19 @@ DEDUCTION_KINDS = ("fee", "expense", "escrow")
 
 
 def check_funds_flow(
-    located: Located, flow: FundsFlowSpec, steps: dict[str, str], parties: set[str]
+    located: Located,
+    flow: FundsFlowSpec,
+    steps: dict[str, str],
+    parties: set[str],
+    gross: Decimal | None = None,
 ) -> None:
     """Ids unique; the deductions a disbursement pays exist and are paid once; one `rest` per
     account; every party named is one of `parties:` (or `company`); every condition names a step
-    (`steps`: step id -> its party)."""
+    (`steps`: step id -> its party); with Schedule 1's `gross`, no rest of an account below
+    nothing (fixed amounts and deductions larger than what comes in)."""
     known = parties | {COMPANY}
     where_flow = ("funds_flow",)
+    found_before = len(located.problems)
     if flow.received_into not in known:
         located.problem((*where_flow, "received_into"), _unknown_party(flow.received_into))
     deductions = {d.id for d in flow.deductions}
@@ -61,6 +69,18 @@ def check_funds_flow(
                     (*where, "release_when"),
                     f"disbursement {item.id!r} names unknown step {condition_step(condition)!r}",
                 )
+    if gross is None or len(located.problems) > found_before:  # planned on a sound flow only
+        return
+    planned = planned_amounts(flow, gross)
+    for index, item in enumerate(flow.disbursements):
+        left = planned.get(item.id)
+        if item.rest and left is not None and left < 0:
+            account = item.from_account or flow.received_into
+            located.problem(
+                (*where_flow, "disbursements", index, "rest"),
+                f"the rest of {account} would be {format_money(left)}: the other disbursements "
+                f"from it come to more than it receives (Schedule 1's {format_money(gross)})",
+            )
 
 
 def _unknown_party(name: str) -> str:

@@ -8,6 +8,7 @@ the cross-checks (Schedule 1 arithmetic, step graph) run on every part that did 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -75,7 +76,9 @@ def load_deal_file(path: str | Path) -> DealFile:
             check_documents(located, good["documents"], steps)
         if good.get("funds_flow") is not None:
             steps = {step.id: step.party for step in good["steps"]}
-            check_funds_flow(located, good["funds_flow"], steps, set(good.get("parties") or {}))
+            gross = sum((p.purchase_price for _, p in purchasers), Decimal(0)) or None
+            parties = set(good.get("parties") or {})
+            check_funds_flow(located, good["funds_flow"], steps, parties, gross)
     if {"agreement_date", "closing_date", "business_days"} <= good.keys():
         check_dates(located, good["agreement_date"], good["closing_date"], good["business_days"])
         outside = good.get("outside_date")
