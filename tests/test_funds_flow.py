@@ -360,16 +360,23 @@ def test_a_debit_is_matched_by_its_fed_reference_only_for_the_amount_sent() -> N
     assert both.disbursement is None and "pa_fee, legal_fee" in both.reason
 
 
-def test_a_funds_flow_amount_is_in_whole_cents(cli: Cli, tmp_path: Path) -> None:
-    """A fixed deduction or disbursement of a fraction of a cent is refused with its place (it
-    was kept, shown rounded, and no mark-sent could ever match it); nothing is loaded."""
+def _init_with_expenses(cli: Cli, tmp_path: Path, amount: str) -> tuple[Path, Any]:
+    """`closing init` of the 60-step example with the placement agent's expenses at `amount`
+    (as written in the file): refused as a deal file (exit 3)."""
     text = EXAMPLE.read_text()
     fixed = "      amount: $50,000\n"
     assert fixed in text
     path = tmp_path / EXAMPLE.name
-    path.write_text(text.replace(fixed, '      amount: "$50,000.004"\n', 1))
+    path.write_text(text.replace(fixed, f"      amount: {amount}\n", 1))
     refused = cli("init", str(path), now=FRI.format("07:00"))
     assert refused.code == ExitCode.DEAL_FILE, refused.err
+    return path, refused
+
+
+def test_a_funds_flow_amount_is_in_whole_cents(cli: Cli, tmp_path: Path) -> None:
+    """A fixed deduction or disbursement of a fraction of a cent is refused with its place (it
+    was kept, shown rounded, and no mark-sent could ever match it); nothing is loaded."""
+    _, refused = _init_with_expenses(cli, tmp_path, '"$50,000.004"')
     assert "funds_flow.deductions[1].amount" in refused.err
     assert "not a positive amount in whole cents" in refused.err
     deals = cli("deals", now=FRI.format("07:00"))  # SQLite: not even a database file
@@ -382,14 +389,8 @@ def test_disbursements_larger_than_what_comes_in_are_refused_at_load(
     """Fixed amounts and deductions that come to more than Schedule 1 brings in would leave the
     rest of the account below nothing (a negative wire mark-sent would record): refused with the
     rest's place, nothing loaded."""
-    text = EXAMPLE.read_text()
-    fixed = "      amount: $50,000\n"
-    assert fixed in text
-    path = tmp_path / EXAMPLE.name
-    path.write_text(text.replace(fixed, "      amount: $9,500,000\n", 1))
-    refused = cli("init", str(path), now=FRI.format("07:00"))
-    assert refused.code == ExitCode.DEAL_FILE, refused.err
-    rest_line = text.splitlines().index("      rest: true") + 1
+    path, refused = _init_with_expenses(cli, tmp_path, "$9,500,000")
+    rest_line = path.read_text().splitlines().index("      rest: true") + 1
     assert f"{path}:{rest_line}: " in refused.err
     assert "the rest of escrow_agent would be -$200,000.00" in refused.err
     assert "Schedule 1's $10,000,000.00" in refused.err
