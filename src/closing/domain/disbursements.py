@@ -27,7 +27,7 @@ from closing.domain.events import (
     deal_event,
     on_behalf,
 )
-from closing.domain.funds import DisbursementRow
+from closing.domain.funds import DisbursementRow, Sent
 from closing.domain.money import format_money
 
 
@@ -97,17 +97,12 @@ def decide_sent(
         )
     for other in others:
         sent = other.sent
-        if other.disbursement.id == item.id or sent is None:
-            continue
-        for name, given, recorded in (
-            ("IMAD", request.imad, sent.imad),
-            ("OMAD", request.omad, sent.omad),
-        ):
-            if given and given == recorded:
-                raise RefusedError(
-                    f"cannot record {item.id} as sent: {other.disbursement.id} was sent with "
-                    f"{name} {given} (#{sent.seq}); one Fed message is one wire; nothing recorded"
-                )
+        named = None if sent is None else same_reference(sent, request.imad, request.omad)
+        if named is not None and sent is not None and other.disbursement.id != item.id:
+            raise RefusedError(
+                f"cannot record {item.id} as sent: {other.disbursement.id} was sent with "
+                f"{named} (#{sent.seq}); one Fed message is one wire; nothing recorded"
+            )
     at = now if request.at is None else resolve_local(request.at, zone, now)
     if at > now:
         raise RefusedError(f"cannot record {item.id} as sent in the future; nothing recorded")
@@ -130,6 +125,15 @@ def decide_sent(
     return event._replace(amount=amount, recorded_at=now)
 
 
+def same_reference(sent: Sent, imad: str | None, omad: str | None) -> str | None:
+    """`IMAD ...` or `OMAD ...` when `sent` was recorded with this Fed reference; else None."""
+    if imad and sent.imad == imad:
+        return f"IMAD {imad}"
+    if omad and sent.omad == omad:
+        return f"OMAD {omad}"
+    return None
+
+
 class DebitMatch(NamedTuple):
     disbursement: str | None
     reason: str
@@ -148,8 +152,7 @@ def match_debit(
     named = [
         row
         for row in open_rows
-        if row.sent is not None
-        and ((imad and row.sent.imad == imad) or (omad and row.sent.omad == omad))
+        if row.sent is not None and same_reference(row.sent, imad, omad) is not None
     ]
     if len(named) > 1:
         listed = ", ".join(r.disbursement.id for r in named)

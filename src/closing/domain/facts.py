@@ -144,9 +144,8 @@ def check_rows(
     next_seq: int,
 ) -> Break | None:
     """`check_facts` for a write about to rely on a few tables, the chain's links known to hold:
-    only those tables' `entries` rehashed,
-    and `current`, their rows as they stand, compared with them (`next_seq`: the seq the next
-    entry would take)."""
+    only those tables' `entries` rehashed, and `current`, their rows as they stand, compared with
+    them (`next_seq`: the seq the next entry would take)."""
     for entry in entries:
         rewritten = _rewritten(deal_slug, entry, labels)
         if rewritten is not None:
