@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import click
 
-from closing.cli.app import ROW_ID, App, Seconds, checked, pass_app
+from closing.cli.app import ROW_ID, App, Seconds, pass_app, reason_option
 from closing.domain.errors import DatabaseError, UsageError
-from closing.domain.text import MAX_TEXT, plural
+from closing.domain.text import plural
 
 log = logging.getLogger("closing.services.alerts.watch")
 
@@ -272,13 +272,7 @@ def alerts_senders(app: App, as_json: bool) -> None:
 
 @alerts.command("dismiss")
 @click.argument("alert_id", metavar="ID", type=ROW_ID)
-@click.option(
-    "--reason",
-    required=True,
-    metavar="TEXT",
-    help="What was done instead.",
-    callback=checked("--reason", MAX_TEXT),
-)
+@reason_option("What was done instead.")
 @click.option("--by", metavar="NAME", envvar="CLOSING_OPERATOR", help="Who dismisses it.")
 @pass_app
 def alerts_dismiss(app: App, alert_id: int, reason: str, by: str | None) -> None:

@@ -427,6 +427,19 @@ mine_option = click.option(
 )
 
 
+def reason_option(help_text: str) -> Callable[[F], F]:
+    """`--reason TEXT`, required: one line of plain text (`undo`, `reverse`, `waive`,
+    `withdraw`, `alerts dismiss`)."""
+    made: Callable[[F], F] = click.option(
+        "--reason",
+        required=True,
+        metavar="TEXT",
+        help=help_text,
+        callback=checked("--reason", MAX_TEXT),
+    )
+    return made
+
+
 def web_url_option(help_text: str, metavar: str = "URL") -> Callable[[F], F]:
     """`--url` (or CLOSING_WEB_URL): the address people open the web board at, the one name
     `closing share`, `closing team invite` and `closing serve` take it by."""

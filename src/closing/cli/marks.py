@@ -23,6 +23,7 @@ from closing.cli.app import (
     for_whom,
     local_time,
     pass_app,
+    reason_option,
 )
 from closing.domain.mark_commands import GENERIC, MARK_COMMANDS, MarkCommand
 from closing.domain.text import MAX_TEXT, neutral
@@ -199,13 +200,7 @@ def correction_command(kind: str, verb: str, help_text: str, reason_help: str) -
     @click.command(kind, help=help_text)
     @purchaser_argument
     @step_argument
-    @click.option(
-        "--reason",
-        required=True,
-        metavar="TEXT",
-        help=reason_help,
-        callback=checked("--reason", MAX_TEXT),
-    )
+    @reason_option(reason_help)
     @at_option
     @by_option
     @note_option
@@ -264,13 +259,7 @@ waive = correction_command(
 
 @click.command()
 @purchaser_argument
-@click.option(
-    "--reason",
-    required=True,
-    metavar="TEXT",
-    help="Why the purchaser is out.",
-    callback=checked("--reason", MAX_TEXT),
-)
+@reason_option("Why the purchaser is out.")
 @at_option
 @by_option
 @deal_option
