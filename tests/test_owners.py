@@ -128,6 +128,38 @@ def test_alerts_also_go_to_the_owners_channels(cli: Cli, seed_path: Path) -> Non
     ]
 
 
+def test_an_owners_alerts_reach_it_when_the_deals_channels_get_a_digest(
+    cli: Cli, seed_path: Path
+) -> None:
+    """Both faxes and both DWAC credits fall due at one moment: the deal's webhook gets one digest
+    of the four, and the transfer agent, which owns the DWAC credits, still gets each of those on
+    its own channel (not the digest, which would show it the company's faxes too)."""
+    with http_receiver() as agent, http_receiver() as team:
+        path = with_parties(seed_path, agent.url())
+        text = path.read_text().replace(
+            "  notify: []\n", f'  notify: ["{team.url()}"]\n  digest_over: 1\n', 1
+        )
+        path.write_text(text)
+        assert cli("init", str(path), now=FRI.format("07:00")).code == 0
+        for args in [
+            ("mark", "company", "prospectus_delivered"),
+            ("mark-signed", "stonestreet"),
+            ("mark-wired", "stonestreet"),
+            ("mark-signed", "bnc"),
+            ("mark-wired", "bnc"),
+        ]:
+            assert cli(*args, now=FRI.format("08:00")).code == 0
+        checked = cli("alerts", "check", now=FRI.format("16:45"))
+        assert checked.code == 0, checked.err
+        to_agent = sorted(hook.payload["title"] for hook in agent.received())
+        to_team = [hook.payload["title"] for hook in team.received()]
+    assert to_agent == [
+        "BNC Bach International, Ltd.: Shares credited through DWAC not done, cutoff in 15m",
+        "Stonestreet Limited Partnership: Shares credited through DWAC not done, cutoff in 15m",
+    ]
+    assert to_team == ["neotherapeutics-2002-06-07: 4 steps not done, cutoff in 15m"]
+
+
 def test_the_memo_lists_open_items_with_their_owners(cli: Cli, seed_path: Path) -> None:
     """What is left after the closing says whose it is."""
     assert cli("init", str(with_parties(seed_path)), now=FRI.format("07:00")).code == 0

@@ -179,7 +179,7 @@ def _decide_deal(
                 (logged if id(owner) in in_digest else alone).append(row.id)
         every = [(channel.key, channel.name) for channel in channels]
         db.insert_deliveries(connection, alone, every, now)
-        _to_owners(connection, deal, plan.due, ids_of, in_digest, every, now)
+        _to_owners(connection, deal, plan.due, ids_of, every, now)
         db.insert_deliveries(connection, logged, [(LOG_CHANNEL.key, LOG_CHANNEL.name)], now)
         for group in groups:
             text = digest_text(deal.terms, group, now, warning, missing, summary)
@@ -240,18 +240,19 @@ def _to_owners(
     deal: Deal,
     due: list[DueAlert],
     ids_of: dict[int, int],
-    in_digest: set[int],
     every: list[tuple[str, str]],
     now: datetime,
 ) -> None:
-    """Each alert also goes to its step's owner's own channels (the party's `notify:`)."""
+    """Each alert also goes to its step's owner's own channels (the party's `notify:`), on its
+    own: an alert a digest carries on the deal's channels too (a digest covers every owner's
+    alerts of its rule and moment, which are not all this party's to see)."""
     parties = deal.terms.parties
     if not any(party.notify for party in parties.values()):
         return
     sent = set(every)
     by_owner: dict[str, list[int]] = {}
     for alert in due:
-        if id(alert) in ids_of and id(alert) not in in_digest:
+        if id(alert) in ids_of:
             slug = None if alert.purchaser.is_company else alert.purchaser.slug
             by_owner.setdefault(owner_of(alert.step, slug), []).append(ids_of[id(alert)])
     for owner, ids in by_owner.items():
