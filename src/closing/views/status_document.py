@@ -16,9 +16,7 @@ from zoneinfo import ZoneInfo
 from closing.domain.board import Board, PurchaserStatus, StepStatus
 from closing.domain.money import money_text
 from closing.domain.owners import owner_of
-from closing.domain.proposals import link_json
 from closing.domain.wire_instructions import Version, WireStatus
-from closing.views.documents import document_states
 
 
 def iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
@@ -97,8 +95,17 @@ def board_json(board: Board) -> dict[str, Any]:
         "alerts": {"failing_deliveries": board.failing_alerts},
         "record": {"warning": board.record_warning},
         "wire_instructions": wire_instructions_json(board.wire_instructions, zone),
-        "documents": list(document_states(board.documents)),
+        "documents": _documents(board),
     }
+
+
+def _documents(board: Board) -> list[dict[str, Any]]:
+    """The closing set's copies, when the deal has one (its view imported only then)."""
+    if not board.documents:
+        return []
+    from closing.views.documents import document_states
+
+    return list(document_states(board.documents))
 
 
 def wire_instructions_json(status: WireStatus | None, zone: ZoneInfo) -> dict[str, Any]:
@@ -169,6 +176,10 @@ def purchaser_json(
         "wire_report": None,
     }
     if row.link_events:
+        # Imported here: most boards have no link events, and a large board's command pays for
+        # every module it imports.
+        from closing.domain.proposals import link_json
+
         found.update(link_json(row.link_events, stamp))
     return found
 
