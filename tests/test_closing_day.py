@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from tests.helpers import Cli, board_json, statuses
 
@@ -183,6 +184,31 @@ def test_as_of_shows_the_board_as_it_stood(seeded: Cli) -> None:
     assert earlier["purchasers"][0]["state"] == "signed"
     later = board_json(seeded, FRI.format("16:00"))
     assert later["purchasers"][0]["state"] == "wired"
+
+
+def test_as_of_shows_schedule_1_as_it_stood(seeded: Cli, seed_path: Path) -> None:
+    """A purchaser added by a reload at 12:00 is not on the board as of 10:00; one taken off
+    Schedule 1 at 12:00 still is (and neither counts the other way round after 12:00)."""
+    text = seed_path.read_text()
+    bnc = text[text.index("  - name: BNC Bach") :]
+    added = bnc.replace("BNC Bach International, Ltd.", "Cranshire Capital").replace(
+        "slug: bnc-bach", "slug: cranshire"
+    )
+    seed_path.write_text(text.replace(bnc, added))  # bnc-bach off, cranshire on
+    reloaded = seeded("init", str(seed_path), now=FRI.format("12:00"))
+    assert reloaded.code == 0, reloaded.err
+
+    def slugs(document: dict[str, Any]) -> list[str]:
+        return [row["slug"] for row in document["purchasers"]]
+
+    earlier = board_json(seeded, FRI.format("16:00"), "--as-of", FRI.format("10:00"))
+    assert slugs(earlier) == ["stonestreet", "bnc-bach"]
+    assert earlier["totals"]["purchase_price"] == "1380000.00"
+    later = board_json(seeded, FRI.format("16:00"), "--as-of", FRI.format("13:00"))
+    assert slugs(later) == ["stonestreet", "cranshire"]
+    assert slugs(board_json(seeded, FRI.format("16:00"))) == slugs(later)
+    before_loaded = board_json(seeded, FRI.format("16:00"), "--as-of", FRI.format("06:00"))
+    assert slugs(before_loaded) == []
 
 
 def test_the_original_warrant_is_due_the_business_day_after_the_closing(seeded: Cli) -> None:

@@ -1,8 +1,10 @@
 """What the record reads back as, for `closing history` and `closing deals`: an event beside the
-party it belongs to, and a deal's one-line summary (its cutoff, purchasers and events)."""
+party it belongs to, a deal's one-line summary (its cutoff, purchasers and events), and who was
+on Schedule 1 at a moment (a board `--as-of`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -27,3 +29,25 @@ class DealSummary:
     cutoff: datetime
     purchasers: int
     events: int
+
+
+def on_schedule_at(
+    purchasers: Sequence[Purchaser],
+    times: Mapping[str, tuple[datetime, datetime]],
+    moment: datetime,
+) -> list[Purchaser]:
+    """The purchasers (active or not) that were on Schedule 1 at `moment`: loaded by then, and
+    still active or taken off it later (its row's last change, after `moment`, is then its
+    removal). `times`: each row's first and last entry in the record of facts; a purchaser
+    without any (a deal whose facts were adopted) counts as it stands now."""
+    found = []
+    for purchaser in purchasers:
+        known = times.get(purchaser.slug)
+        if known is None:
+            if purchaser.active:
+                found.append(purchaser)
+            continue
+        first, last = known
+        if first <= moment and (purchaser.active or last > moment):
+            found.append(purchaser)
+    return found

@@ -11,11 +11,11 @@ from closing.domain.board import Board, build_board
 from closing.domain.clock import LocalTime, as_of_moment
 from closing.domain.deal import Deal
 from closing.domain.errors import UsageError
-from closing.domain.history import HistoryEntry
+from closing.domain.history import HistoryEntry, on_schedule_at
 from closing.domain.owners import for_owner, known_owner, party_of_operator
 from closing.domain.timefmt import local
 from closing.services.deals import find_purchaser, open_deal
-from closing.store import alerts, identity, wires
+from closing.store import alerts, facts, identity, wires
 from closing.store import deals as stored_deals
 from closing.store import events as log
 from closing.store.connection import Connection, Database
@@ -53,7 +53,9 @@ def read_board(
     share links in the same one)."""
     deal = open_deal(connection, deal_name)
     now = as_of_moment(as_of, deal.terms.zone, now, "the board")
-    purchasers, company = stored_deals.parties(connection, deal.id)
+    purchasers, company = stored_deals.parties(connection, deal.id, active_only=as_of is None)
+    if as_of is not None:  # Schedule 1 as it stood then: none loaded later, none taken off since
+        purchasers = on_schedule_at(purchasers, facts.schedule_times(connection, deal.id), now)
     events = log.events_by_party(connection, deal.id, now)
     failing = alerts.failing_deliveries(connection, deal.id)
     instructions = wires.wire_status_of(connection, deal.id, as_of=now)

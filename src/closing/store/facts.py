@@ -220,6 +220,17 @@ def fact_entries(
     ]
 
 
+def schedule_times(connection: Connection, deal_id: int) -> dict[str, tuple[datetime, datetime]]:
+    """When each Schedule 1 row (by slug) was first recorded, and last changed, by its entries in
+    the fact chain (none for a deal whose facts were adopted as they stood)."""
+    rows = connection.rows(
+        "SELECT row_key, MIN(recorded_at), MAX(recorded_at) FROM fact "
+        "WHERE deal_id = ? AND tbl = 'purchaser' GROUP BY row_key",
+        (deal_id,),
+    )
+    return {key: (stored_moment(first), stored_moment(last)) for key, first, last in rows}
+
+
 def record_facts(
     connection: Connection,
     deal_id: int,
