@@ -46,11 +46,14 @@ def paid_in_full(
     return total == schedule_cost(shares, price_per_share)
 
 
+OUTSIDE_PRICE = "outside the price:"  # how a payment's flag outside the price begins
+
+
 def price_flag(total: Decimal, price: Decimal) -> str:
     difference = total - price
     sign = "+" if difference > 0 else "-"
     return (
-        f"outside the price: received {format_money(total)} of {format_money(price)} "
+        f"{OUTSIDE_PRICE} received {format_money(total)} of {format_money(price)} "
         f"({sign}{format_money(abs(difference))})"
     )
 

@@ -7,8 +7,8 @@ events and which have a recorded payment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, time, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -17,6 +17,7 @@ from closing.domain.deal import Deal
 from closing.domain.dealfile.schema import DealTerms, PurchaserSpec
 from closing.domain.events import Event, Purchaser
 from closing.domain.money import format_money
+from closing.domain.terms import DETAIL_NAMES
 from closing.domain.text import plural
 
 
@@ -29,6 +30,11 @@ class StoredPurchaser:
     purchase_price: Decimal
     events: int
     paid: Decimal  # what its recorded wires and receipts add up to
+    shares: int = 0
+    warrant_shares: int = 0
+    details: Mapping[str, Any] = field(default_factory=dict)  # notices, DWAC, ... as stored
+    done: frozenset[str] = frozenset()  # the steps it has done
+    active: bool = True  # False: taken off Schedule 1 by an earlier reload (its record kept)
 
 
 @dataclass(frozen=True)
@@ -115,11 +121,13 @@ def review(
     new: DealTerms,
     stored: Sequence[StoredPurchaser],
     specs: Sequence[PurchaserSpec],
-    renamed_from: Mapping[str, str] | None = None,
+    details: Callable[[PurchaserSpec], Mapping[str, Any]],
 ) -> Review:
     """Every change a reload makes, and which of them need `--accept-changes`: a different deal
     over the same slug, a purchaser with events removed (or its slug renamed), a price changed
-    after money was recorded."""
+    after money was recorded (a purchaser taken off and put back included), a name, shares or
+    warrant shares changed once its record has begun, a detail changed that a done step used.
+    `details`: a purchaser's details as the file gives them (as stored)."""
     changes = term_changes(old, new)
     risky: list[str] = []
     if (old.title, old.agreement_date, old.company.name) != (
@@ -132,10 +140,11 @@ def review(
             f"{new.title!r} of {new.agreement_date}"
         )
     by_slug = {spec.key: spec for spec in specs}
+    needs = {step.id: step.needs for step in old.steps if step.needs}
     for purchaser in stored:
         spec = by_slug.get(purchaser.slug)
         if spec is None:
-            if purchaser.events:
+            if purchaser.events and purchaser.active:
                 risky.append(left_behind(purchaser))
             continue
         if spec.purchase_price != purchaser.purchase_price and purchaser.paid:
@@ -144,7 +153,62 @@ def review(
                 f"{format_money(spec.purchase_price)} after {format_money(purchaser.paid)} was "
                 "recorded as received"
             )
+        if purchaser.events:
+            risky += _recorded_terms_changed(purchaser, spec, needs, details)
     return Review(changes, risky)
+
+
+def _recorded_terms_changed(
+    purchaser: StoredPurchaser,
+    spec: PurchaserSpec,
+    needs: Mapping[str, Sequence[str]],
+    details: Callable[[PurchaserSpec], Mapping[str, Any]],
+) -> list[str]:
+    """What a reload would change under a purchaser's record: who it is and what it buys once
+    anything is recorded for it (its signature binds them; a credit or a warrant delivered
+    carries them), and a notice or DWAC detail a done step was carried out with."""
+    found = []
+    recorded = f"after {plural(purchaser.events, 'event')} recorded for it"
+    if spec.name != purchaser.name:
+        found.append(f"{purchaser.name}: name -> {spec.name} {recorded}")
+    for label, before, after in (
+        ("shares", purchaser.shares, spec.shares),
+        ("warrant shares", purchaser.warrant_shares, spec.warrant_shares),
+    ):
+        if before != after:
+            found.append(f"{purchaser.name}: {label} {before:,} -> {after:,} {recorded}")
+    new = details(spec)
+    for step_id in sorted(purchaser.done & needs.keys()):
+        for need in needs[step_id]:
+            was = _detail(purchaser.details, need)
+            if was and was != _detail(new, need):
+                found.append(
+                    f"{purchaser.name}: {DETAIL_NAMES.get(need, need)} changed after {step_id} "
+                    "was recorded done with the one before"
+                )
+    return found
+
+
+def _detail(details: Mapping[str, Any], dotted: str) -> Any:
+    section, _, key = dotted.partition(".")
+    found = details.get(section)
+    return found.get(key) if isinstance(found, Mapping) else None
+
+
+def detail_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The dotted names of the details a reload changes (`dwac.account_number`,
+    `notices.facsimile`, `time_zone`), never their values (an account number among them)."""
+    changed = []
+    for section in sorted({*old, *new}):
+        before, after = old.get(section), new.get(section)
+        if before == after:
+            continue
+        if isinstance(before, Mapping) and isinstance(after, Mapping):
+            keys = sorted({*before, *after})
+            changed += [f"{section}.{key}" for key in keys if before.get(key) != after.get(key)]
+        else:
+            changed.append(section)
+    return changed
 
 
 SHOWN = 10  # judged deadlines listed one by one; the rest counted

@@ -217,17 +217,32 @@ def _review(
     events = log.events_by_party(connection, deal_id)
     stored = []
     judged: list[tuple[Purchaser, dict[str, Event], Decimal]] = []
-    purchasers, company = stored_deals.parties(connection, deal_id, active_only=True)
+    # Those taken off Schedule 1 too: one put back is held to its record like any other.
+    purchasers, company = stored_deals.parties(connection, deal_id, active_only=False)
     for row in purchasers:
         history = events.get(row.id, [])
+        done: frozenset[str] = frozenset()
         try:
             standing = replay(machine, history)
             paid = standing.amount_received if history else Decimal(0)
-            judged.append((row, dict(standing.done), paid))
+            done = frozenset(standing.done)
+            if row.active:
+                judged.append((row, dict(standing.done), paid))
         except Refusal:
             paid = Decimal(0)
         stored.append(
-            reloads.StoredPurchaser(row.slug, row.name, row.purchase_price, len(history), paid)
+            reloads.StoredPurchaser(
+                row.slug,
+                row.name,
+                row.purchase_price,
+                len(history),
+                paid,
+                row.shares,
+                row.warrant_shares,
+                row.details,
+                done,
+                row.active,
+            )
         )
     if company is not None:
         try:
@@ -235,7 +250,9 @@ def _review(
             judged.append((company, dict(standing.done), Decimal(0)))
         except Refusal:
             pass
-    found = reloads.review(old, deal_file.terms, stored, deal_file.purchasers)
+    found = reloads.review(
+        old, deal_file.terms, stored, deal_file.purchasers, lambda spec: json.loads(_details(spec))
+    )
     before = stored_deals.deal_by_id(connection, deal_id)
     after = Deal.from_stored(
         deal_id,
@@ -342,7 +359,10 @@ def _sync_purchasers(
             old = getattr(existing, name)
             if old != value:
                 if name == "details_json":
-                    changes.append(f"{spec.name}: notice or DWAC details changed")
+                    changed = reloads.detail_changes(existing.details, json.loads(value))
+                    changes.append(
+                        f"{spec.name}: details changed ({', '.join(changed) or 'their form'})"
+                    )
                 elif name != "position":
                     changes.append(f"{spec.name}: {name} {old} -> {value}")
                 updates[name] = value

@@ -172,7 +172,7 @@ def _without_trailing_spaces(line: list[Segment]) -> list[Segment]:
 def money_lines(rows: list[PurchaserStatus], board: Board) -> list[str]:
     """Partial receipts of open payments, and completed payments short within tolerance (or
     exactly what Schedule 1's shares cost at the price per share)."""
-    from closing.domain.breach import schedule_cost
+    from closing.domain.breach import OUTSIDE_PRICE, schedule_cost
 
     per_share = board.terms.securities.common_stock.price_per_share
     lines = []
@@ -195,9 +195,12 @@ def money_lines(rows: list[PurchaserStatus], board: Board) -> list[str]:
                         f"{format_money(price)}"
                     )
                     continue
+                # A payment outside the price (a price changed after it was recorded) is flagged
+                # on its step: short, and not within any tolerance.
+                outside = any(flag.startswith(OUTSIDE_PRICE) for flag in status.breach)
                 lines.append(
                     f"Short: {neutral(row.purchaser.name)}: {format_money(row.shortfall)} short of "
-                    f"{format_money(price)}, within the tolerance"
+                    f"{format_money(price)}" + ("" if outside else ", within the tolerance")
                 )
     return lines
 
