@@ -198,6 +198,26 @@ SEEDED: dict[str, Bad] = {
         "status", "--as-of", "2002-06-08T00:00-07:00", code=USAGE, says="in the future"
     ),
     "--as-of words": bad("status", "--as-of", "noon", code=USAGE, says="not a time"),
+    "--as-of skipped by DST": bad(
+        "status",
+        "--as-of",
+        "2002-04-07 02:30",
+        code=USAGE,
+        says="2002-04-07 02:30 does not exist in America/Los_Angeles: the clocks skipped it for "
+        "daylight saving time; give the time with its offset (like 2002-04-07T03:30-07:00)",
+    ),
+    "--as-of twice at DST": bad(
+        "status",
+        "--as-of",
+        "2001-10-28 01:30",
+        code=USAGE,
+        says="2001-10-28 01:30 happens twice in America/Los_Angeles: the clocks went back; give "
+        "the time with its offset: 2001-10-28T01:30-07:00 (the first) or 2001-10-28T01:30-08:00 "
+        "(the second)",
+    ),
+    "--at skipped by DST": bad(
+        "mark-signed", "stonestreet", "--at", "2002-04-07 02:00", code=USAGE, says="does not exist"
+    ),
     "--as-of json year 9999": bad(
         "status", "--json", "--as-of", "9999-01-01T00:00Z", code=USAGE, says="out of range"
     ),

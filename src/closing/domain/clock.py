@@ -134,10 +134,39 @@ def parse_local(text: str, what: str) -> LocalTime:
 
 def resolve_local(value: LocalTime, zone: ZoneInfo, now: datetime) -> datetime:
     """An aware instant: as given with an offset, else in `zone` (a time of day: on today's date
-    in `zone`). A wall-clock time that happens twice at a DST change is its first occurrence."""
+    in `zone`). A wall-clock time the clocks skipped at a DST change, or one that happens twice,
+    is refused: the record does not guess which instant was meant; an offset says."""
     if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=zone)
-    return datetime.combine(now.astimezone(zone).date(), value, tzinfo=zone)
+        if value.tzinfo is not None:
+            return value
+        moment = value.replace(tzinfo=zone)
+    else:
+        moment = datetime.combine(now.astimezone(zone).date(), value, tzinfo=zone)
+    _check_wall_clock(moment, zone)
+    return moment
+
+
+def _check_wall_clock(moment: datetime, zone: ZoneInfo) -> None:
+    """Refuse a wall-clock time in `zone` that does not exist or exists twice (a DST change)."""
+    wall = moment.replace(tzinfo=None)
+    shown = wall.strftime("%Y-%m-%d %H:%M" + (":%S" if wall.second else ""))
+    iso = wall.strftime("%Y-%m-%dT%H:%M" + (":%S" if wall.second else ""))
+    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
+        after = moment.astimezone(UTC).astimezone(zone)
+        raise UsageError(
+            f"{shown} does not exist in {zone.key}: the clocks skipped it for daylight saving "
+            f"time; give the time with its offset (like {after.isoformat(timespec='minutes')})"
+        )
+    first, second = moment.replace(fold=0), moment.replace(fold=1)
+    if first.utcoffset() != second.utcoffset():
+        raise UsageError(
+            f"{shown} happens twice in {zone.key}: the clocks went back; give the time with its "
+            f"offset: {iso}{_offset(first)} (the first) or {iso}{_offset(second)} (the second)"
+        )
+
+
+def _offset(moment: datetime) -> str:
+    return moment.isoformat()[-6:]
 
 
 def as_of_moment(as_of: LocalTime | None, zone: ZoneInfo, now: datetime, what: str) -> datetime:
