@@ -507,6 +507,16 @@ SEEDED: dict[str, Bad] = {
     "deal name with escape": init(name("\\e[2JStonestreet"), "escape character"),
     "deal name with bidi override": init(name("Stone\\u202Eteerts"), "U+202E"),
     "deal name 3,000 chars": init(name("x" * 3000), "3,000 characters long"),
+    "purchaser name 201 chars": init(name("x" * 201), "at most 200 characters"),
+    "purchaser name without a slug": init(
+        edited(
+            (
+                "  - name: Stonestreet Limited Partnership\n    slug: stonestreet\n",
+                '  - name: "\u682a\u5f0f\u4f1a\u793e"\n',
+            )
+        ),
+        "no slug can be made of the name",
+    ),
     "deal title block with lines": init(
         edited(
             (

@@ -34,7 +34,7 @@ from closing.cli.app import (
     pass_app,
 )
 from closing.domain.errors import ClosingError, DealFileError, ExitCode, UsageError
-from closing.domain.text import neutral, neutral_lines
+from closing.domain.text import neutral, neutral_lines, plural
 
 
 class LazyGroup(click.Group):
@@ -177,7 +177,7 @@ def init(app: App, file: str, as_json: bool, accept_changes: bool, by: str | Non
             }
         )
     elif result.created:
-        click.echo(f"Loaded deal {slug} with {result.purchasers} purchasers.")
+        click.echo(f"Loaded deal {slug} with {plural(result.purchasers, 'purchaser')}.")
         for line in result.wire_instructions:
             click.echo(neutral(line) + ".")
         for line in result.notes:

@@ -385,7 +385,7 @@ class Dwac(Spec):
 
 
 class PurchaserSpec(Spec):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200)
     slug: Slug | None = None
     shares: Count = Field(gt=0)
     purchase_price: Money = Field(gt=0)
@@ -413,6 +413,15 @@ class PurchaserSpec(Spec):
         if value != value.quantize(Decimal("0.01")):
             raise ValueError(f"purchase price {value} has fractions of a cent")
         return value
+
+    @model_validator(mode="after")
+    def _has_a_key(self) -> PurchaserSpec:
+        if not self.slug and not slugify(self.name):
+            raise ValueError(
+                f"no slug can be made of the name {self.name!r} (it has no letters a to z or "
+                "digits); give the purchaser a `slug:` to type in commands"
+            )
+        return self
 
     @property
     def key(self) -> str:
