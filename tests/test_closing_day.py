@@ -211,6 +211,34 @@ def test_as_of_shows_schedule_1_as_it_stood(seeded: Cli, seed_path: Path) -> Non
     assert slugs(before_loaded) == []
 
 
+def test_as_of_before_a_reload_says_the_terms_are_those_loaded_now(
+    seeded: Cli, seed_path: Path
+) -> None:
+    """The closing moved to Monday at 17:30: the board and the memo as of 17:10 say the deal file
+    was reloaded since (their deadlines are Monday's); as of 17:40, nothing to say."""
+    seed_path.write_text(
+        seed_path.read_text().replace("closing_date: 2002-06-07", "closing_date: 2002-06-10")
+    )
+    moved = seeded("init", str(seed_path), "--accept-changes", now=FRI.format("17:30"))
+    assert moved.code == 0, moved.err
+    earlier = board_json(seeded, FRI.format("18:00"), "--as-of", FRI.format("17:10"))
+    (reload,) = earlier["deal"]["reloaded_since"]
+    assert reload["at"].startswith("2002-06-07T17:30")
+    assert "closing_date: 2002-06-07 -> 2002-06-10" in reload["changes"]
+    text = seeded("status", "--as-of", FRI.format("17:10"), now=FRI.format("18:00")).out
+    assert "Terms and deadlines as loaded now: the deal file was reloaded since (2002-06-07 " in (
+        " ".join(text.split())
+    )
+    memo = seeded(
+        "report", "--format", "md", "--as-of", FRI.format("17:10"), now=FRI.format("18:00")
+    )
+    assert memo.code == 0, memo.err
+    assert "The deal file was reloaded since (Fri 2002-06-07 17:30 PDT: closing" in memo.out
+    later = board_json(seeded, FRI.format("18:00"), "--as-of", FRI.format("17:40"))
+    assert later["deal"]["reloaded_since"] == []
+    assert board_json(seeded, FRI.format("18:00"))["deal"]["reloaded_since"] == []
+
+
 def test_the_original_warrant_is_due_the_business_day_after_the_closing(seeded: Cli) -> None:
     """ "On the next following business day" counts from the closing: a warrant faxed late, on
     Monday June 10, is still due in original that Monday at 17:00 PDT, not on Tuesday."""

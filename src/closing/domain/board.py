@@ -175,6 +175,9 @@ class Board:
     # the cutoff, the words: "Fedwire is closed: a wire sent now arrives Monday").
     markets_closed: tuple[tuple[str, datetime, str], ...] = ()
     documents: tuple[DocumentCopy, ...] = ()  # the closing set, when the deal file lists one
+    # A board as of a past moment: the deal file's reloads recorded since (when, what changed);
+    # its terms and deadlines are those loaded now.
+    reloaded_since: tuple[tuple[datetime, str], ...] = ()
 
     @property
     def lapsed(self) -> bool:

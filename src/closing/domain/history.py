@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from closing.domain.events import Event, Purchaser
+from closing.domain.events import REVISION, Event, Purchaser
 
 
 @dataclass(frozen=True)
@@ -51,3 +51,14 @@ def on_schedule_at(
         if first <= moment and (purchaser.active or last > moment):
             found.append(purchaser)
     return found
+
+
+def reloads_after(events: Sequence[Event], moment: datetime) -> tuple[tuple[datetime, str], ...]:
+    """The reloads of the deal file recorded after `moment` (each when, and what it changed in
+    words, without what was accepted), from the deal's own events: a board or memo as of
+    `moment` shows the terms as they are loaded now, and says so."""
+    return tuple(
+        (event.logged_at, (event.note or "").rpartition(" | ")[2])
+        for event in events
+        if event.kind == REVISION and event.logged_at > moment
+    )

@@ -60,6 +60,7 @@ from closing.domain.memo_steps import (
 from closing.domain.money import format_money
 from closing.domain.record import DealRecord, RecordEntry
 from closing.domain.redaction import Masker, account_numbers
+from closing.domain.text import shortened
 
 CORRECTIONS = (UNDO, REVERSE, WAIVE, WITHDRAW)
 WIRE_INSTRUCTIONS = (INSTRUCTIONS, INSTRUCTIONS_VERIFIED)
@@ -122,6 +123,9 @@ class Memo:
     as_of: str
     as_of_given: bool  # --as-of: the record as it stood then, not as it stands now
     generated: str
+    # --as-of a moment before a reload: each reload since ("2002-06-07 17:30 PDT: ..."); the
+    # terms and deadlines shown are those loaded now
+    reloaded_since: tuple[str, ...]
     complete: bool
     summary: tuple[str, ...]
     exceptions: tuple[Item, ...]
@@ -382,6 +386,10 @@ def build_memo(
         as_of=when(at, zone),
         as_of_given=as_of_given,
         generated=when(generated_at, zone),
+        reloaded_since=tuple(
+            f"{when(moment, zone)}: {mask(shortened(changes, 300))}"
+            for moment, changes in board.reloaded_since
+        ),
         complete=board.closed,
         summary=tuple(summary),
         exceptions=exceptions,

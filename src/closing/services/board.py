@@ -11,7 +11,7 @@ from closing.domain.board import Board, build_board
 from closing.domain.clock import LocalTime, as_of_moment
 from closing.domain.deal import Deal
 from closing.domain.errors import UsageError
-from closing.domain.history import HistoryEntry, on_schedule_at
+from closing.domain.history import HistoryEntry, on_schedule_at, reloads_after
 from closing.domain.owners import for_owner, known_owner, party_of_operator
 from closing.domain.timefmt import local
 from closing.services.deals import find_purchaser, open_deal
@@ -61,6 +61,9 @@ def read_board(
     instructions = wires.wire_status_of(connection, deal.id, as_of=now)
     warning = record_warning(connection, deal)
     shown = build_board(deal, purchasers, events, now, failing, company, instructions)
+    if as_of is not None and company is not None:
+        later = reloads_after(log.party_events(connection, company.id), now)
+        shown = replace(shown, reloaded_since=later) if later else shown
     if deal.terms.documents:
         from closing.domain.documents import copies
 

@@ -29,7 +29,7 @@ from closing.domain.cutoffs import practical_title
 from closing.domain.lapse import lapse_line
 from closing.domain.money import format_money
 from closing.domain.proposals import detail_label, pending_details, shown, wire_report
-from closing.domain.text import neutral, plural
+from closing.domain.text import neutral, plural, shortened
 from closing.domain.timefmt import local
 from closing.views.board_cells import BLOCKED_STYLE, STYLES, company_line, step_cell
 from closing.views.board_table import open_steps_table, step_grid
@@ -71,6 +71,8 @@ def board_view(
     parts: list[RenderableType] = [header]
     if board.record_warning:
         parts.append(Text(neutral(board.record_warning), style="red bold"))
+    if board.reloaded_since:
+        parts.append(Text(reloaded_line(board), style="yellow"))
     company = company_line(board, width)
     if company is not None:
         parts.append(company)
@@ -167,6 +169,22 @@ def _without_trailing_spaces(line: list[Segment]) -> list[Segment]:
             break
         kept.pop()
     return kept
+
+
+def reloaded_line(board: Board) -> str:
+    """`Terms as loaded now: the deal file was reloaded since (2002-06-07 17:30 PDT: ...)`."""
+    zone = board.terms.zone
+    shown = [
+        f"{local(at, zone)}: {neutral(shortened(changes, 200))}"
+        for at, changes in board.reloaded_since[:3]
+    ]
+    more = len(board.reloaded_since) - len(shown)
+    return (
+        "Terms and deadlines as loaded now: the deal file was reloaded since ("
+        + "; ".join(shown)
+        + (f"; and {plural(more, 'reload')} more" if more else "")
+        + ")"
+    )
 
 
 def money_lines(rows: list[PurchaserStatus], board: Board) -> list[str]:

@@ -71,6 +71,10 @@ def board_json(board: Board) -> dict[str, Any]:
             ],
             "closed": board.closed,
             "lapsed": board.lapsed,
+            # An --as-of board: the reloads recorded since (its terms are those loaded now)
+            "reloaded_since": [
+                {"at": iso(at, zone), "changes": changes} for at, changes in board.reloaded_since
+            ],
         },
         "as_of": iso(board.as_of, zone),
         "company": {
