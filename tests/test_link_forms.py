@@ -6,6 +6,7 @@ may do (nothing: 403 or 404, every table unchanged). Bad input through the forms
 
 from __future__ import annotations
 
+import html
 import re
 import zlib
 from collections.abc import Iterator
@@ -227,6 +228,34 @@ def test_wire_report_shown_and_matched_by_imad(
     assert f"IMAD {IMAD} as Stonestreet Limited Partnership reported it" in " ".join(
         history.split()
     )
+
+
+def test_a_wire_report_sent_at_an_impossible_time_is_refused_and_a_past_day_shown(
+    deal: Cli, links: dict[str, Any], served: Served
+) -> None:
+    """A sent time in year 1 (stored, it broke every board and the alert sender), before the
+    agreement's date, skipped by the clocks or in the future is refused at once, nothing
+    written; one of the day before the as-of day is shown with its day."""
+    report = {"amount": "450,000.00", "bank": "JPMorgan Chase", "imad": IMAD}
+    before = database_digest(deal.database_url)
+    for sent_at, says in [
+        ("0001-01-01T00:00", "out of range"),
+        ("1850-01-01T00:00", "out of range"),
+        ("2002-06-06T16:00", "before the agreement's date (2002-06-07)"),
+        ("2002-06-07T08:55+14:00", "before the agreement's date (2002-06-07)"),
+        ("2002-06-07T13:00", "in the future"),
+    ]:
+        response = post(served, links["stonestreet"], "/wire", {**report, "sent_at": sent_at})
+        assert response.status_code == 400, sent_at
+        assert says in html.unescape(alert_line(response)), (sent_at, alert_line(response))
+    assert database_digest(deal.database_url) == before
+    sent = post(served, links["stonestreet"], "/wire", {**report, "sent_at": "2002-06-07T10:05"})
+    assert sent.status_code == 303, alert_line(sent)
+    monday = "2002-06-10T09:00:00-07:00"
+    board = " ".join(deal("status", now=monday).out.split())
+    assert f"wire reported sent Fri 2002-06-07 10:05 · IMAD {IMAD}" in board
+    today = " ".join(deal("status", now=NOW).out.split())
+    assert f"wire reported sent 10:05 · IMAD {IMAD}" in today
 
 
 def test_a_link_cannot_act_for_another_or_when_read_only(

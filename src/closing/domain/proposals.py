@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -272,8 +272,30 @@ def report_evidence(link_id: int, amount: Decimal, bank: str, imad: str, sent_at
     )
 
 
-def report_note(amount: Decimal, imad: str, sent_at: datetime, zone: Any) -> str:
-    return f"reported sent {sent_at.astimezone(zone):%H:%M} · IMAD {imad} · {format_money(amount)}"
+def report_note(amount: Decimal, imad: str, sent_at: datetime, zone: Any, now: datetime) -> str:
+    sent = sent_words(sent_at, zone, now)
+    return f"reported sent {sent} · IMAD {imad} · {format_money(amount)}"
+
+
+def sent_words(sent_at: datetime, zone: Any, now: datetime) -> str:
+    """When a reported wire left, in `zone`: `14:05` on the day of `now`, else with its day
+    (`Thu 2002-06-06 16:00`), so that yesterday's wire does not read as today's."""
+    sent = sent_at.astimezone(zone)
+    if sent.date() == now.astimezone(zone).date():
+        return f"{sent:%H:%M}"
+    return f"{sent:%a %Y-%m-%d %H:%M}"
+
+
+def check_sent_at(sent_at: datetime, agreement_date: date, zone: Any, now: datetime) -> None:
+    """A reported wire left on or after the agreement's date, and not in the future (five
+    minutes of a clock's drift allowed)."""
+    if sent_at > now + timedelta(minutes=5):
+        raise UsageError("Sent at: the wire cannot have left in the future")
+    if sent_at.astimezone(zone).date() < agreement_date:
+        raise UsageError(
+            f"Sent at: {sent_at.astimezone(zone):%Y-%m-%d %H:%M} is before the agreement's date "
+            f"({agreement_date.isoformat()}); a wire for this purchase left on or after it"
+        )
 
 
 def wire_report(events: Sequence[Event]) -> WireReport | None:

@@ -31,6 +31,7 @@ from closing.domain.proposals import (
     check_details,
     check_page,
     check_report,
+    check_sent_at,
     choose,
     detail_label,
     pending_details,
@@ -154,13 +155,13 @@ def report_wire(
 ) -> Event:
     """Record the purchaser's report that its wire left: a report, never money received."""
     value, bank_text, imad_text = check_report(amount, bank, imad)
-    if sent_at > now + timedelta(minutes=5):
-        raise UsageError("Sent at: the wire cannot have left in the future")
     with database.transaction() as connection:
         share, found = acting_link(connection, share_id, now)
-        zone = found.deal.terms.zone
+        terms = found.deal.terms
+        zone = terms.zone
+        check_sent_at(sent_at, terms.agreement_date, zone, now)
         evidence = report_evidence(share.id, value, bank_text, imad_text, sent_at)
-        note = report_note(value, imad_text, sent_at, zone)
+        note = report_note(value, imad_text, sent_at, zone, now)
         return _link_event(
             connection, share, found, WIRE_REPORT, REPORT_EVIDENCE, evidence, note, now, host
         )

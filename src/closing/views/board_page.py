@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from closing.domain.board import DUE_SOON
 from closing.domain.detail_rules import DETAIL_RULES
 from closing.domain.money import format_money
+from closing.domain.proposals import sent_words
 from closing.domain.timefmt import duration
 
 # What a purchaser's link shows of the deal's own entry: its public heading (the agreement, the
@@ -279,7 +280,7 @@ def _row(
         )
         for step_id, heading in steps
     )
-    cells = _reported(cells, data, step_data, zone)
+    cells = _reported(cells, data, step_data, zone, as_of)
     notes = [
         f"proposed by the purchaser: {DETAIL_RULES.get(field, (field,))[0]} {item.get('value')}"
         for field, item in (data.get("proposed_details") or {}).items()
@@ -316,6 +317,7 @@ def _reported(
     data: Mapping[str, Any],
     step_data: Mapping[str, Any],
     zone: ZoneInfo | None,
+    as_of: datetime | None,
 ) -> tuple[Cell, ...]:
     """The purchaser's report of its wire, on its open payment step (the one that counts what
     was received): `reported sent 14:05 · IMAD ...`, never as money received."""
@@ -323,7 +325,12 @@ def _reported(
     sent = _moment(report.get("sent_at")) if isinstance(report, Mapping) else None
     if sent is None or not isinstance(report, Mapping):
         return cells
-    words = f"reported sent {_local(sent, zone, '%H:%M')} · IMAD {report.get('imad')}"
+    when = (
+        sent_words(sent, zone, as_of)
+        if zone is not None and as_of is not None
+        else _local(sent, zone, "%H:%M")
+    )
+    words = f"reported sent {when} · IMAD {report.get('imad')}"
     return tuple(
         replace(c, notes=(*c.notes, words))
         if "received" in (step_data.get(c.step) or {}) and c.status not in DONE_STATUSES

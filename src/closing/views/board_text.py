@@ -28,7 +28,13 @@ from closing.domain.calendar import cutoff_on
 from closing.domain.cutoffs import practical_title
 from closing.domain.lapse import lapse_line
 from closing.domain.money import format_money
-from closing.domain.proposals import detail_label, pending_details, shown, wire_report
+from closing.domain.proposals import (
+    detail_label,
+    pending_details,
+    sent_words,
+    shown,
+    wire_report,
+)
 from closing.domain.text import neutral, plural, shortened
 from closing.domain.timefmt import local
 from closing.views.board_cells import BLOCKED_STYLE, STYLES, company_line, step_cell
@@ -314,7 +320,7 @@ def link_lines(rows: list[PurchaserStatus], board: Board) -> list[str]:
         report = wire_report(row.link_events)
         paid = [s for s in row.steps.values() if s.received is not None and not s.finished]
         if report is not None and paid:
-            sent = report.sent_at.astimezone(zone).strftime("%H:%M")
+            sent = sent_words(report.sent_at, zone, board.as_of)
             lines.append(
                 f"Reported: {name}: wire reported sent {sent} · IMAD {neutral(report.imad)}, "
                 "not yet confirmed by the bank"

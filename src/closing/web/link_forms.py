@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from closing.domain.clock import parse_local, resolve_local
 from closing.domain.detail_rules import DETAIL_RULES
 from closing.domain.errors import ClosingError, NotFoundError, UsageError
 from closing.domain.proposals import LINK_MAX_BYTES
@@ -181,7 +182,7 @@ class LinkForms:
         return "page"
 
     async def _wire(self, share: ShareRecord, form: Any, now: datetime, zone: ZoneInfo) -> str:
-        sent_at = _moment(_text(form, "sent_at"), zone)
+        sent_at = resolve_local(parse_local(_text(form, "sent_at"), "Sent at"), zone, now)
 
         def report() -> object:
             return report_wire(
@@ -207,18 +208,6 @@ def _text(form: Any, name: str) -> str:
     if len(value) > MAX_FIELD:
         raise UsageError(f"{DETAIL_RULES.get(name, (name,))[0]}: at most {MAX_FIELD} characters")
     return value
-
-
-def _moment(text: str, zone: ZoneInfo) -> datetime:
-    """`2002-06-07T14:05` (a browser's datetime-local) or `2002-06-07 14:05`, in the deal's zone
-    unless an offset is given."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(
-            f"Sent at: {text.strip()[:40]!r} is not a date and time (2002-06-07 14:05)"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 def _same_origin(request: Request) -> bool:
