@@ -109,6 +109,16 @@ def test_times_come_back_aware_and_equal(database: Database, seed_path: Path) ->
     assert stored.occurred_at.astimezone(UTC) == datetime(2002, 6, 7, 20, 0, 59, 123456, UTC)
 
 
+@pytest.mark.parametrize("year", [1, 999, 1000, 2002])
+def test_an_instant_of_any_year_reads_back_as_written(year: int) -> None:
+    """SQLite's text of a year before 1000 is unpadded (as the chain's time text): it reads back
+    (a link's wire report once stored year 1, and nothing could read the alert made of it)."""
+    from closing.store.values import moment_to_store, stored_moment
+
+    moment = datetime(year, 1, 1, 22, 56, 2, tzinfo=UTC)
+    assert stored_moment(moment_to_store(moment, sqlite=True)) == moment
+
+
 def test_naive_times_are_refused(database: Database, seed_path: Path) -> None:
     """A naive datetime never reaches the database."""
     load_deal(database, str(seed_path), LOADED)

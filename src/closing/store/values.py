@@ -15,7 +15,14 @@ from closing.domain.timefmt import utc_text
 def stored_moment(value: Any) -> datetime:
     """A stored instant, UTC-aware: UTC text on SQLite, a datetime from PostgreSQL."""
     if isinstance(value, str):
-        return datetime.fromisoformat(value + "+00:00")
+        try:
+            return datetime.fromisoformat(value + "+00:00")
+        except ValueError:
+            # A year before 1000 is written unpadded (`utc_text`, as strftime writes it)
+            year, dash, rest = value.partition("-")
+            if not (dash and year.isdigit() and len(year) < 4):
+                raise
+            return datetime.fromisoformat(f"{year.zfill(4)}-{rest}+00:00")
     moment: datetime = value
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
