@@ -198,3 +198,42 @@ def test_the_book_finds_who_owes_an_amount_as_a_full_search_would(
                 near = book.near(Decimal(amount), Decimal(tolerance))
                 assert sorted(item.purchaser.id for item in near) == sorted(wanted)
         assert sorted(item.purchaser.id for item in book.partial) == sorted(owed)
+
+
+IMAD = "20020607B1Q8021C000123"
+TWIN = purchaser(3, "Cranshire Capital, L.P.", "450000.00")
+
+
+def reported(party: Purchaser, imad: str = IMAD) -> Owed:
+    return Owed(party, party.purchase_price, False, imad, "reported sent 10:05")
+
+
+def test_a_reported_imad_does_not_take_a_credit_the_bank_names_another_purchaser_for() -> None:
+    """Cranshire (owing what Stonestreet owes) reports Stonestreet's IMAD: the bank's ordering
+    customer is Stonestreet, so the credit is left for a person, not booked to Cranshire; the
+    same IMAD from a nominee account that names nobody still matches the reporter."""
+    wire = credit("450000.00", "STONESTREET LIMITED PARTNERSHIP", imad=IMAD)
+    [left] = match_credits(
+        [wire], [Owed(STONESTREET, STONESTREET.purchase_price), reported(TWIN)], RULES
+    )
+    assert left.purchaser is None
+    assert left.reason == (
+        f"the IMAD {IMAD} is the one Cranshire Capital, L.P. reported, but the bank names the "
+        "ordering customer 'STONESTREET LIMITED PARTNERSHIP', which looks like Stonestreet "
+        "Limited Partnership (name 100/100); match it by hand"
+    )
+    nominee = credit("450000.00", "SSLP NOMINEE ACCOUNT 4", imad=IMAD)
+    [found] = match_credits(
+        [nominee], [Owed(STONESTREET, STONESTREET.purchase_price), reported(TWIN)], RULES
+    )
+    assert found.purchaser is TWIN
+
+
+def test_an_imad_two_purchasers_reported_is_left_for_a_person() -> None:
+    wire = credit("450000.00", "SSLP NOMINEE ACCOUNT 4", imad=IMAD)
+    [left] = match_credits([wire], [reported(STONESTREET), reported(TWIN)], RULES)
+    assert left.purchaser is None
+    assert left.reason == (
+        f"the IMAD {IMAD} was reported by Stonestreet Limited Partnership and Cranshire "
+        "Capital, L.P.; match it by hand"
+    )

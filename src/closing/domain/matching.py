@@ -175,7 +175,19 @@ class _Book:
     def __init__(self, owed: Sequence[Owed]) -> None:
         self.by_amount: dict[Decimal, list[Owed]] = {}
         self.owed_by: dict[int, Owed] = {}  # id(purchaser) -> what it owes
-        self.by_imad = {item.imad: item for item in owed if item.imad}  # the reported wires
+        # The reported wires; an IMAD two purchasers reported is neither's (`disputed`).
+        self.by_imad: dict[str, Owed] = {}
+        self.disputed: dict[str, list[str]] = {}
+        for item in owed:
+            if not item.imad:
+                continue
+            if item.imad in self.disputed:
+                self.disputed[item.imad].append(item.purchaser.name)
+            elif item.imad in self.by_imad:
+                first = self.by_imad.pop(item.imad)
+                self.disputed[item.imad] = [first.purchaser.name, item.purchaser.name]
+            else:
+                self.by_imad[item.imad] = item
         for item in owed:
             self.by_amount.setdefault(item.owed, []).append(item)
             self.owed_by[id(item.purchaser)] = item
@@ -251,9 +263,16 @@ def _match(entry: Entry, book: _Book, rules: Rules) -> Proposal:
             None,
             f"value date {day} is outside the closing window {rules.first_day} to {rules.last_day}",
         )
+    if entry.imad and entry.imad in book.disputed:
+        return Proposal(
+            entry,
+            None,
+            f"the IMAD {entry.imad} was reported by {' and '.join(book.disputed[entry.imad])}; "
+            "match it by hand",
+        )
     reported = book.by_imad.get(entry.imad) if entry.imad and book.by_imad else None
     if reported is not None:
-        return _by_imad(entry, reported, rules)
+        return _by_imad(entry, reported, rules, book)
     whole = book.near(entry.amount, rules.tolerance)
     parts: list[Owed] = []
     if book.partial:
@@ -331,10 +350,24 @@ def _why(entry: Entry, chosen: _Candidate, rules: Rules) -> str:
     return f"{how}, {amount}"
 
 
-def _by_imad(entry: Entry, item: Owed, rules: Rules) -> Proposal:
+def _by_imad(entry: Entry, item: Owed, rules: Rules, book: _Book) -> Proposal:
     """A credit carrying the IMAD a purchaser reported: matched by it first, if the amount is
-    what it owes (within the tolerance) or a part it may send."""
+    what it owes (within the tolerance) or a part it may send, unless the bank names as the
+    ordering customer another purchaser owing that amount (a report is the purchaser's word;
+    the bank's file is the bank's)."""
     name, owed = item.purchaser.name, item.owed
+    customer = entry.ordering_customer
+    if customer and name_score(customer, book.names(item.purchaser)) < NAME_FITS:
+        for other in book.near(entry.amount, rules.tolerance):
+            score = name_score(customer, book.names(other.purchaser))
+            if other is not item and score >= NAME_FITS:
+                return Proposal(
+                    entry,
+                    None,
+                    f"the IMAD {entry.imad} is the one {name} reported, but the bank names the "
+                    f"ordering customer {customer!r}, which looks like {other.purchaser.name} "
+                    f"(name {score}/100); match it by hand",
+                )
     how = f"IMAD {entry.imad} as {name} reported it ({item.reported})"
     if abs(entry.amount - owed) <= rules.tolerance:
         return Proposal(entry, item.purchaser, f"{how}, amount owed")
