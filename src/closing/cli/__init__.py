@@ -324,6 +324,13 @@ def main(argv: list[str] | None = None) -> None:
             )
             click.echo(f"Error: {message}{where}", err=True)
             sys.exit(ExitCode.USAGE)
+        if isinstance(error, click.exceptions.NoArgsIsHelpError) and error.ctx is not None:
+            # `closing team` alone: which commands it takes, in one line (not its help, folded)
+            group = error.ctx.command
+            names = group.list_commands(error.ctx) if isinstance(group, click.Group) else []
+            message = f"{error.ctx.command_path} needs a command: {', '.join(names)}"
+            click.echo(f"Error: {message}{where}", err=True)
+            sys.exit(ExitCode.USAGE)
         click.echo(f"Error: {neutral(error.format_message())}{where}", err=True)
         sys.exit(ExitCode.USAGE)
     except click.ClickException as error:
