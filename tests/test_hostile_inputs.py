@@ -198,6 +198,14 @@ SEEDED: dict[str, Bad] = {
         "status", "--as-of", "2002-06-08T00:00-07:00", code=USAGE, says="in the future"
     ),
     "--as-of words": bad("status", "--as-of", "noon", code=USAGE, says="not a time"),
+    "share --url with markup": bad(
+        "share",
+        "bnc",
+        "--url",
+        'https://x.example/"><script>',
+        code=USAGE,
+        says="is not a plain web address",
+    ),
     "group without a command": bad(
         "team", code=USAGE, says="closing team needs a command: add, grant, invite, list"
     ),

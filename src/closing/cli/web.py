@@ -20,7 +20,7 @@ from closing.cli.app import (
     web_url_option,
 )
 from closing.domain.errors import DatabaseError, UsageError
-from closing.domain.text import neutral, plural
+from closing.domain.text import neutral, plural, shortened
 
 if TYPE_CHECKING:
     from closing.domain.share_link import ShareRecord
@@ -31,9 +31,26 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def base_url(url: str | None, host: str, port: int) -> str:
+    """The board's address: `--url` (CLOSING_WEB_URL) as given, an http(s) address of a host and
+    perhaps a path (nothing a link printed from it could be read otherwise), else HOST:PORT."""
     if url:
+        from urllib.parse import urlsplit
+
+        shown = neutral(shortened(url, 80))
         if not url.startswith(("http://", "https://")):
-            raise UsageError(f"--url {url!r} must start with http:// or https://")
+            raise UsageError(f"--url {shown!r} must start with http:// or https://")
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (a port that is not a number raises)
+        except ValueError:
+            parts = None
+        plain = all(c.isascii() and c.isprintable() and c not in " \"'<>`{}|\\^" for c in url)
+        if parts is None or not parts.hostname or parts.query or parts.fragment or not plain:
+            raise UsageError(
+                f"--url {shown!r} is not a plain web address (like https://closing.example.com "
+                "or https://example.com/closing): a host, perhaps a path, no query, no quotes or "
+                "spaces"
+            )
         return url.rstrip("/")
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
