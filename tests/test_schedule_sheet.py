@@ -179,3 +179,31 @@ def test_the_alert_sender_reloads_a_deal_whose_spreadsheet_changed(tmp_path: Pat
     daemon._reload_changed_deals(now)
     assert purchasers() == ["stonestreet", "bnc-bach", "third"]
     database.close_all()
+
+
+THIRD = ["Third LLC", "third", "100,000", "$23,250", "10,000"]
+
+
+def rewrite_sheet(path: Path, change: Any) -> None:
+    """The workbook at `path` with its first sheet's XML passed through `change` (bytes to
+    bytes): what a tool other than Excel, or a hand, may have written."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as source:
+        members = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info, data in members:
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = change(data)
+            out.writestr(info, data)
+
+
+def test_every_row_is_read_whatever_the_dimension_says(tmp_path: Path) -> None:
+    """openpyxl's read-only mode stops at the `<dimension ref=...>` the file states."""
+    sheet = tmp_path / "schedule1.xlsx"
+    write_xlsx(sheet, [HEADER[:5], *(row[:5] for row in ROWS), THIRD])
+    rewrite_sheet(
+        sheet, lambda xml: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:E2"', xml)
+    )
+    loaded = load_deal_file(deal_file(tmp_path, sheet.name))
+    assert [p.key for p in loaded.purchasers] == ["stonestreet", "bnc-bach", "third"]

@@ -140,6 +140,7 @@ def _xlsx_rows(data: bytes, schedule: Schedule) -> tuple[str, list[tuple[Any, ..
         return "Sheet1", []
     try:
         sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # read every row, not the `<dimension>` the file claims
         rows: list[tuple[Any, ...]] = []
         for row in sheet.iter_rows(values_only=True):
             rows.append(tuple(row))
