@@ -207,3 +207,27 @@ def test_every_row_is_read_whatever_the_dimension_says(tmp_path: Path) -> None:
     )
     loaded = load_deal_file(deal_file(tmp_path, sheet.name))
     assert [p.key for p in loaded.purchasers] == ["stonestreet", "bnc-bach", "third"]
+
+
+@pytest.mark.parametrize("cached", [b"<v>450000</v>", b""])
+def test_a_formula_is_refused_at_its_cell_whatever_value_it_saved(
+    tmp_path: Path, cached: bytes
+) -> None:
+    """A formula's cached value is whatever the program that saved the file wrote (or nothing):
+    it is not the amount anyone typed."""
+    sheet = tmp_path / "schedule1.xlsx"
+    write_xlsx(sheet, [HEADER[:5], ["Stonestreet LP", "s1", 1935483, "=C2*0.2325", 193548]])
+    rewrite_sheet(
+        sheet, lambda xml: re.sub(rb"(<f>C2\*0.2325</f>)(<v\s*/>|<v></v>)?", rb"\1" + cached, xml)
+    )
+    assert (b"<v>450000</v>" in zip_member(sheet)) == bool(cached)
+    assert problems(deal_file(tmp_path, sheet.name)) == [
+        f"{sheet}:Schedule 1!D2: is a formula (=C2*0.2325); type the value itself"
+    ]
+
+
+def zip_member(path: Path, name: str = "xl/worksheets/sheet1.xml") -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(path) as book:
+        return book.read(name)

@@ -41,6 +41,8 @@ class Located:
                     if found is not None:
                         where = found
                         break
+                if where in sheet.refused:
+                    return  # its own problem is reported: no other one at the same cell
                 order = (
                     sheet.order[index],
                     list(cells.values()).index(where) if where in cells.values() else -1,

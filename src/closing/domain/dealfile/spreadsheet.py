@@ -1,6 +1,6 @@
 """Schedule 1 from a spreadsheet: `purchasers: {file: schedule1.xlsx}` (or `.csv`) in a deal file,
-relative to it. The first sheet of a workbook (openpyxl, read-only, values not formulas), or the
-CSV file, has a header row: `name`, `shares`, `purchase_price`, `warrant_shares`, then optional
+relative to it. The first sheet of a workbook (its values: a formula is refused at its cell), or
+the CSV file, has a header row: `name`, `shares`, `purchase_price`, `warrant_shares`, then optional
 `slug` and the detail keys YAML purchasers take (`notices.attention`, `dwac.dtc_number`,
 `time_zone`, `holidays`, `aliases`...; case, spaces, dots and underscores in headers ignored).
 Each row after it is a purchaser, read into the mapping a YAML purchaser would be, with the cell
@@ -68,6 +68,7 @@ class Schedule:
     first_cell: list[str] = field(default_factory=list)  # each row's first cell
     order: list[int] = field(default_factory=list)  # each row's number in the file
     problems: list[SheetProblem] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)  # cells not read: no other problem there
 
 
 def normalized(header: object) -> str:
@@ -104,7 +105,9 @@ def read_schedule(path: Path, shown: str) -> Schedule:
     if suffix == ".csv":
         _fill(schedule, _csv_rows(data, schedule), lambda row, col: f"{row}:{column_letter(col)}")
     elif suffix in (".xlsx", ".xlsm"):
-        sheet, rows = _xlsx_rows(data, schedule)
+        from closing.domain.dealfile.workbook import read_workbook
+
+        sheet, rows = read_workbook(data, schedule)
         _fill(schedule, rows, lambda row, col: f"{sheet}!{column_letter(col)}{row}")
     else:
         schedule.problems.append(
@@ -124,31 +127,6 @@ def _csv_rows(data: bytes, schedule: Schedule) -> list[tuple[Any, ...]]:
     except csv.Error as error:
         schedule.problems.append(SheetProblem(None, f"is not a CSV file: {error}"))
         return []
-
-
-def _xlsx_rows(data: bytes, schedule: Schedule) -> tuple[str, list[tuple[Any, ...]]]:
-    import zipfile
-
-    from openpyxl import load_workbook  # type: ignore[import-untyped]
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
-        schedule.problems.append(
-            SheetProblem(None, f"is not an .xlsx workbook ({type(error).__name__})")
-        )
-        return "Sheet1", []
-    try:
-        sheet = book.worksheets[0]
-        sheet.reset_dimensions()  # read every row, not the `<dimension>` the file claims
-        rows: list[tuple[Any, ...]] = []
-        for row in sheet.iter_rows(values_only=True):
-            rows.append(tuple(row))
-            if len(rows) > MAX_ROWS + 1:
-                break
-        return sheet.title, rows
-    finally:
-        book.close()
 
 
 def _text(value: Any) -> str | None:
