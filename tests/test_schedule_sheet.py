@@ -231,3 +231,49 @@ def zip_member(path: Path, name: str = "xl/worksheets/sheet1.xml") -> bytes:
 
     with zipfile.ZipFile(path) as book:
         return book.read(name)
+
+
+def test_a_hidden_first_sheet_row_or_column_is_refused(tmp_path: Path) -> None:
+    """What someone reviewing the workbook cannot see is not read as Schedule 1."""
+    book = Workbook()
+    hidden = book.active
+    hidden.title = "Evil"
+    hidden.append(HEADER[:5])
+    hidden.append(["Hidden Evil LP", "evil", 4000000, 930000, 400000])
+    hidden.sheet_state = "hidden"
+    shown = book.create_sheet("Schedule 1")
+    for row in [HEADER[:5], *(row[:5] for row in ROWS)]:
+        shown.append(row)
+    book.active = 1
+    book.save(tmp_path / "sheets.xlsx")
+    found = problems(deal_file(tmp_path, "sheets.xlsx"))
+    assert len(found) == 1 and found[0].endswith(
+        f"{tmp_path / 'sheets.xlsx'} has its first sheet, 'Evil', hidden: Schedule 1 is read "
+        "from it, and someone reviewing the workbook cannot see it; unhide it or delete it"
+    ), found
+
+    sheet = tmp_path / "schedule1.xlsx"
+    book = Workbook()
+    rows = book.active
+    rows.title = "Schedule 1"
+    for row in [HEADER[:5], *(row[:5] for row in ROWS), THIRD]:
+        rows.append(row)
+    rows.row_dimensions[4].hidden = True  # the third purchaser
+    rows.column_dimensions["B"].hidden = True  # the slugs
+    rows.row_dimensions[9].hidden = True  # empty: nothing hidden
+    book.save(sheet)
+    assert problems(deal_file(tmp_path, sheet.name)) == [
+        f"{sheet}:Schedule 1!B1: column B is hidden, and someone reviewing the workbook cannot "
+        "see it; unhide it or delete the column",
+        f"{sheet}:Schedule 1!A4: row 4 is hidden, and someone reviewing the workbook cannot see "
+        "it; unhide it or delete the row",
+    ]
+
+
+def test_a_macro_enabled_workbook_is_refused(tmp_path: Path) -> None:
+    sheet = tmp_path / "schedule1.xlsm"
+    write_xlsx(sheet, [HEADER, *ROWS])
+    found = problems(deal_file(tmp_path, sheet.name))
+    assert len(found) == 1 and found[0].endswith(
+        f"{sheet} is a macro-enabled workbook (.xlsm); save it as .xlsx or .csv"
+    ), found

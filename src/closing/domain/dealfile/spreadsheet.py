@@ -104,11 +104,15 @@ def read_schedule(path: Path, shown: str) -> Schedule:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         _fill(schedule, _csv_rows(data, schedule), lambda row, col: f"{row}:{column_letter(col)}")
-    elif suffix in (".xlsx", ".xlsm"):
+    elif suffix == ".xlsx":
         from closing.domain.dealfile.workbook import read_workbook
 
         sheet, rows = read_workbook(data, schedule)
         _fill(schedule, rows, lambda row, col: f"{sheet}!{column_letter(col)}{row}")
+    elif suffix == ".xlsm":
+        schedule.problems.append(
+            SheetProblem(None, "is a macro-enabled workbook (.xlsm); save it as .xlsx or .csv")
+        )
     else:
         schedule.problems.append(
             SheetProblem(None, "is not a .xlsx or .csv file (Schedule 1 is read from either)")
