@@ -277,3 +277,46 @@ def test_a_macro_enabled_workbook_is_refused(tmp_path: Path) -> None:
     assert len(found) == 1 and found[0].endswith(
         f"{sheet} is a macro-enabled workbook (.xlsm); save it as .xlsx or .csv"
     ), found
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_cell_text_is_checked_as_yaml_text_is(tmp_path: Path, kind: str) -> None:
+    """Line breaks, bidi controls and zero-width characters are refused at their cell, with the
+    YAML reader's own words."""
+    yaml = tmp_path / "deal.yaml"
+    yaml.write_text(
+        SEED.read_text().replace("Stonestreet Limited Partnership", "Stone \u202eLP", 1)
+    )
+    said = problems(yaml)
+    assert len(said) == 1 and "purchasers[0].name: contains the character U+202E" in said[0]
+    sheet = tmp_path / f"schedule1.{kind}"
+    rows = [HEADER, [*ROWS[0]], [*ROWS[1]]]
+    rows[1][0] = "Stone \u202eLP"
+    rows[1][5] = "J. Smith\nGeneral Counsel"
+    rows[2][0] = "BNC\u200b Bach"
+    (write_xlsx if kind == "xlsx" else write_csv)(sheet, rows)
+    found = problems(deal_file(tmp_path, sheet.name))
+    cells = ["Schedule 1!A2", "Schedule 1!F2", "Schedule 1!A3"]
+    if kind == "csv":
+        cells = ["2:A", "2:F", "3:A"]
+    assert found == [
+        f"{sheet}:{cells[0]}: {said[0].split('purchasers[0].', 1)[1]}",
+        f"{sheet}:{cells[1]}: notices.attention: contains a line break (\\n); write it on one "
+        "line, as plain text",
+        f"{sheet}:{cells[2]}: name: contains the character U+200B ZERO WIDTH SPACE (\\u200b); "
+        "write it on one line, as plain text",
+    ]
+
+
+def test_a_nul_in_a_csv_cell_is_exit_3_at_its_cell_on_either_backend(
+    cli: Cli, tmp_path: Path
+) -> None:
+    sheet = tmp_path / "schedule1.csv"
+    write_csv(sheet, [HEADER, ["Stone\x00street LP", *ROWS[0][1:]], ROWS[1]])
+    loaded = cli("init", str(deal_file(tmp_path, sheet.name)))
+    assert (loaded.code, loaded.out) == (3, "")
+    assert loaded.err == (
+        f"{sheet}:2:A: name: contains a NUL byte (\\x00); write it on one line, as plain text\n"
+    )
+    deals = cli("deals")  # nothing written: no database on SQLite, no deal on PostgreSQL
+    assert re.search("No deals yet|no database at", deals.out + deals.err), deals

@@ -9,8 +9,9 @@ each value came from, so that every problem is reported at its cell (`PATH:Sheet
 
 A number typed into a cell comes back as a binary float: it is read as the shortest decimal that
 is that float (what was typed, up to 15 digits); a money amount with a fraction of a cent, or a
-share count with a fraction, is refused where it is validated. Limits: `MAX_ROWS` purchasers,
-`MAX_CELL` characters a cell, `MAX_BYTES` a file.
+share count with a fraction, is refused where it is validated. A cell's text is checked as a YAML
+value's is (`one_line_problem`: no line break, control or invisible character). Limits:
+`MAX_ROWS` purchasers, `MAX_CELL` characters a cell, `MAX_BYTES` a file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from closing.domain.dealfile.located import dotted
+from closing.domain.text import one_line_problem
 
 MAX_ROWS = 100_000
 MAX_CELL = 2_000
@@ -69,6 +73,11 @@ class Schedule:
     order: list[int] = field(default_factory=list)  # each row's number in the file
     problems: list[SheetProblem] = field(default_factory=list)
     refused: set[str] = field(default_factory=set)  # cells not read: no other problem there
+
+    def refuse(self, where: str, message: str, order: tuple[int, int]) -> None:
+        """A problem at a cell whose value is not read: no other problem is reported there."""
+        self.problems.append(SheetProblem(where, message, order))
+        self.refused.add(where)
 
 
 def normalized(header: object) -> str:
@@ -200,14 +209,9 @@ def _fill(schedule: Schedule, rows: list[tuple[Any, ...]], cell: Any) -> None:
         for index, key in columns.items():
             value = values[index] if index < len(values) else None
             where = cell(number, index)
-            if value is not None and len(value) > MAX_CELL:
-                schedule.problems.append(
-                    SheetProblem(
-                        where,
-                        f"has {len(value):,} characters; a cell may have {MAX_CELL:,}",
-                        (number, index),
-                    )
-                )
+            problem = None if value is None else one_line_problem(value, MAX_CELL)
+            if problem:  # as a YAML value's: long, several lines, a control or invisible character
+                schedule.refuse(where, f"{dotted(COLUMNS[key])}: {problem}", (number, index))
                 value = None
             path = COLUMNS[key]
             cells[path] = where

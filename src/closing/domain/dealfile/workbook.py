@@ -73,7 +73,7 @@ def _rows(book: Any, sheet: Any, schedule: Schedule) -> list[tuple[Any, ...]]:
                     continue
                 if item["data_type"] == "f":
                     where = f"{title}!{column_letter(column)}{number}"
-                    _refuse(schedule, where, (number, column), _formula(item["value"]))
+                    schedule.refuse(where, _formula(item["value"]), (number, column))
                     continue
                 values[column] = item["value"]
             if not values:
@@ -124,9 +124,3 @@ def _formula(value: Any) -> str:
     if isinstance(text, str) and text.strip("= "):
         return f"is a formula ({text[:100]}); type the value itself"
     return "is a formula; type the value itself"
-
-
-def _refuse(schedule: Schedule, where: str, order: tuple[int, int], message: str) -> None:
-    """A problem at a cell whose value is not read: no other problem is reported there."""
-    schedule.problems.append(SheetProblem(where, message, order))
-    schedule.refused.add(where)
