@@ -320,3 +320,39 @@ def test_a_nul_in_a_csv_cell_is_exit_3_at_its_cell_on_either_backend(
     )
     deals = cli("deals")  # nothing written: no database on SQLite, no deal on PostgreSQL
     assert re.search("No deals yet|no database at", deals.out + deals.err), deals
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (lambda xml: xml[: len(xml) // 2], " is not an .xlsx workbook (ParseError: "),
+        (
+            lambda xml: xml.replace(b"<v>1935483</v>", b"<v>abc</v>"),
+            ":Schedule 1!C2: is not a valid .xlsx cell (invalid literal for int() with base 10: "
+            "'abc')",
+        ),
+        (
+            lambda xml: xml.replace(b'r="C2"', b'r="ZZZZZ2"'),
+            " is not an .xlsx workbook (ValueError: 'ZZZZZ' is not a valid column name.",
+        ),
+        (
+            lambda xml: re.sub(rb'r="([A-Z]?)3"', rb'r="\g<1>2"', xml),
+            " is not an .xlsx workbook (row 2 after row 2: rows come in order, once)",
+        ),
+        (
+            lambda xml: xml.replace(b'r="C2"', b'r="C3"'),
+            " is not an .xlsx workbook (row 2 has a cell twice, or one of another row)",
+        ),
+    ],
+    ids=["truncated", "number", "reference", "row-again", "cell-elsewhere"],
+)
+def test_a_damaged_workbook_is_one_problem_not_an_internal_error(
+    tmp_path: Path, change: Any, said: str
+) -> None:
+    sheet = tmp_path / "schedule1.xlsx"
+    write_xlsx(sheet, [HEADER[:5], ["Stonestreet LP", "s1", 1935483, 450000, 193548], THIRD])
+    before = zip_member(sheet)
+    rewrite_sheet(sheet, change)
+    assert zip_member(sheet) != before
+    found = problems(deal_file(tmp_path, sheet.name))
+    assert len(found) == 1 and f"{sheet}{said}" in found[0], found
