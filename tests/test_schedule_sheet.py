@@ -356,3 +356,65 @@ def test_a_damaged_workbook_is_one_problem_not_an_internal_error(
     assert zip_member(sheet) != before
     found = problems(deal_file(tmp_path, sheet.name))
     assert len(found) == 1 and f"{sheet}{said}" in found[0], found
+
+
+def within(seconds: float, call: Any) -> Any:
+    """`call()`'s result, failing the test (not hanging it) when it does not return in time."""
+    import threading
+
+    done: list[Any] = []
+    worker = threading.Thread(target=lambda: done.append(call()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert done, f"still running after {seconds} s"
+    return done[0]
+
+
+def test_a_pipe_or_a_device_is_refused_without_being_read(tmp_path: Path) -> None:
+    """A named pipe waits for a writer forever and /dev/zero never ends: only a regular file is
+    read, as Schedule 1 and as the deal file itself."""
+    import os
+
+    os.mkfifo(tmp_path / "fifo.csv")
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "fifo.yaml")
+    for name, kind in [("fifo.csv", "a named pipe (FIFO)"), ("zero.csv", "a character device")]:
+        found = within(10, lambda name=name: problems(deal_file(tmp_path, name)))
+        assert len(found) == 1 and found[0].endswith(
+            f"{tmp_path / name} is {kind}, not a regular file; Schedule 1 is a file"
+        ), found
+    assert within(10, lambda: problems(tmp_path / "fifo.yaml")) == [
+        f"{tmp_path / 'fifo.yaml'}: is a named pipe (FIFO), not a regular file; a deal file is "
+        "a file"
+    ]
+
+
+def test_a_workbook_that_would_inflate_too_far_is_not_unzipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sizes its zip states are checked first: 5.6 MB that inflate to 948 MB of shared
+    strings took 32 s and 1.4 GB."""
+    import zipfile
+
+    from closing.domain.dealfile import workbook
+
+    sheet = tmp_path / "schedule1.xlsx"
+    write_xlsx(sheet, [HEADER, *ROWS])
+    with zipfile.ZipFile(sheet) as book:
+        inflated = sum(member.file_size for member in book.infolist())
+    monkeypatch.setattr(workbook, "MAX_INFLATED", inflated - 1)
+    found = problems(deal_file(tmp_path, sheet.name))
+    assert len(found) == 1 and found[0].endswith(
+        f"{sheet} would inflate to {inflated:,} bytes unzipped; a Schedule 1 workbook may inflate "
+        f"to {inflated - 1:,} (100,000 purchasers inflate to under 100,000,000)"
+    ), found
+    monkeypatch.undo()
+    assert len(load_deal_file(deal_file(tmp_path, sheet.name)).purchasers) == 2
+    with zipfile.ZipFile(sheet, "a", zipfile.ZIP_DEFLATED) as book:
+        book.writestr("xl/media/padding.bin", b"\0" * 4 * 1024 * 1024)
+    found = problems(deal_file(tmp_path, sheet.name))
+    assert len(found) == 1 and re.search(
+        r" would inflate [\d,]+ times its compressed size; a Schedule 1 workbook inflates at most "
+        r"100 times \(most about 10\)$",
+        found[0],
+    ), found

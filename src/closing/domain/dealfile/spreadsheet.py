@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from closing.domain.dealfile.located import dotted
+from closing.domain.files import NotARegularFile, read_limited
 from closing.domain.text import one_line_problem
 
 MAX_ROWS = 100_000
@@ -97,18 +98,13 @@ def column_letter(index: int) -> str:
 def read_schedule(path: Path, shown: str) -> Schedule:
     """Read a spreadsheet's Schedule 1 (never raises for its content: problems are collected)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            schedule = Schedule(shown, "")
-            schedule.problems.append(
-                SheetProblem(None, f"is {size:,} bytes; a Schedule 1 file may have {MAX_BYTES:,}")
-            )
-            return schedule
-        data = path.read_bytes()
+        data = read_limited(path, MAX_BYTES, regular_only=True)
+    except NotARegularFile as error:
+        return _refused(shown, f"is {error.kind}, not a regular file; Schedule 1 is a file")
     except OSError as error:
-        schedule = Schedule(shown, "")
-        schedule.problems.append(SheetProblem(None, f"cannot be read ({error.strerror})"))
-        return schedule
+        return _refused(shown, f"cannot be read ({error.strerror})")
+    if data is None:
+        return _refused(shown, f"is larger than {MAX_BYTES:,} bytes, a Schedule 1 file's limit")
     schedule = Schedule(shown, hashlib.sha256(data).hexdigest())
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -126,6 +122,12 @@ def read_schedule(path: Path, shown: str) -> Schedule:
         schedule.problems.append(
             SheetProblem(None, "is not a .xlsx or .csv file (Schedule 1 is read from either)")
         )
+    return schedule
+
+
+def _refused(shown: str, message: str) -> Schedule:
+    schedule = Schedule(shown, "")
+    schedule.problems.append(SheetProblem(None, message))
     return schedule
 
 

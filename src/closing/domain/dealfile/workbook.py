@@ -20,6 +20,12 @@ from closing.domain.dealfile.spreadsheet import (
     column_letter,
 )
 
+# Bounds on what a workbook may inflate to, checked before anything is unzipped: a 100,000-row
+# Schedule 1 with all 14 columns filled inflates to 92.6 MB (benchmarks/bench_schedule.py's
+# rows, openpyxl writing every text in its cell), 10.9 times its zipped size.
+MAX_INFLATED = 200 * 1024 * 1024
+MAX_RATIO = 100
+
 
 class _Malformed(Exception):
     """What openpyxl reads but no spreadsheet program writes: a row again or out of order, a
@@ -53,6 +59,10 @@ def read_workbook(data: bytes, schedule: Schedule) -> tuple[str, list[tuple[Any,
 
     title = "Sheet1"
     try:
+        too_large = _inflated_problem(zipfile.ZipFile(io.BytesIO(data)).infolist())
+        if too_large:
+            schedule.problems.append(SheetProblem(None, too_large))
+            return title, []
         with warnings.catch_warnings():  # openpyxl's warnings about what it does not support
             warnings.simplefilter("ignore")
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
@@ -89,6 +99,26 @@ def read_workbook(data: bytes, schedule: Schedule) -> tuple[str, list[tuple[Any,
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, *_DAMAGED) as error:
         schedule.problems.append(SheetProblem(None, _not_a_workbook(error)))
     return title, []
+
+
+def _inflated_problem(members: list[Any]) -> str | None:
+    """Why a workbook is not unzipped (None when it can be): its parts would inflate past
+    `MAX_INFLATED` bytes, or more than `MAX_RATIO` times their compressed size, as a zip bomb does.
+    The sizes are those the zip states: zipfile inflates no part past its stated size (a larger
+    one fails its CRC check), so they bound what is read."""
+    inflated = sum(member.file_size for member in members)
+    if inflated > MAX_INFLATED:
+        return (
+            f"would inflate to {inflated:,} bytes unzipped; a Schedule 1 workbook may inflate to "
+            f"{MAX_INFLATED:,} (100,000 purchasers inflate to under 100,000,000)"
+        )
+    compressed = sum(member.compress_size for member in members)
+    if inflated > 1024 * 1024 and inflated > MAX_RATIO * compressed:
+        return (
+            f"would inflate {inflated / max(compressed, 1):,.0f} times its compressed size; a "
+            f"Schedule 1 workbook inflates at most {MAX_RATIO} times (most about 10)"
+        )
+    return None
 
 
 def _not_a_workbook(error: Exception) -> str:
