@@ -418,3 +418,19 @@ def test_a_workbook_that_would_inflate_too_far_is_not_unzipped(
         r"100 times \(most about 10\)$",
         found[0],
     ), found
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_a_duplicate_names_the_other_rows_cell(tmp_path: Path, kind: str) -> None:
+    sheet = tmp_path / f"schedule1.{kind}"
+    again = [ROWS[0][0].upper(), "stonestreet-2", *ROWS[0][2:]]
+    (write_xlsx if kind == "xlsx" else write_csv)(
+        sheet, [HEADER, *ROWS, again, ["BNC Bach II", *ROWS[1][1:]]]
+    )
+    cell = (lambda at: f"Schedule 1!{at}") if kind == "xlsx" else (lambda at: f"{at[1:]}:{at[0]}")
+    assert problems(deal_file(tmp_path, sheet.name)) == [
+        f"{sheet}:{cell('A4')}: duplicate purchaser 'STONESTREET LIMITED PARTNERSHIP' (also "
+        f"{cell('A2')})",
+        f"{sheet}:{cell('B5')}: duplicate purchaser slug 'bnc-bach' (also {cell('B3')}); give "
+        "one of them a distinct slug",
+    ]
