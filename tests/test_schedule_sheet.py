@@ -434,3 +434,16 @@ def test_a_duplicate_names_the_other_rows_cell(tmp_path: Path, kind: str) -> Non
         f"{sheet}:{cell('B5')}: duplicate purchaser slug 'bnc-bach' (also {cell('B3')}); give "
         "one of them a distinct slug",
     ]
+
+
+def test_a_csv_cell_longer_than_the_csv_module_allows_is_refused_at_its_cell(
+    tmp_path: Path,
+) -> None:
+    """Python's csv module refuses a field over 131,072 characters: the whole file was one
+    error, hiding the other rows' problems."""
+    sheet = tmp_path / "schedule1.csv"
+    write_csv(sheet, [HEADER[:5], ["S" * 200_000, *ROWS[0][1:5]], ["BNC", "bnc", "lots", 1, 1]])
+    assert problems(deal_file(tmp_path, sheet.name)) == [
+        f"{sheet}:2:A: name: is 200,000 characters long; at most 2,000",
+        f"{sheet}:3:C: shares: 'lots' is not a whole number; write it like 1,935,483",
+    ]

@@ -137,6 +137,11 @@ def _csv_rows(data: bytes, schedule: Schedule) -> list[tuple[Any, ...]]:
     except UnicodeDecodeError:
         schedule.problems.append(SheetProblem(None, "is not UTF-8 text; save it as CSV UTF-8"))
         return []
+    # A cell may be as long as the file (131,072 characters by default, past which the whole file
+    # is one error hiding every other): a long cell is refused at its cell, as any other is.
+    # The limit is the process's; raised once, never lowered, so no concurrent reader loses it.
+    if csv.field_size_limit() < MAX_BYTES:
+        csv.field_size_limit(MAX_BYTES)
     try:
         return [tuple(row) for row in csv.reader(io.StringIO(text, newline=""))]
     except csv.Error as error:
