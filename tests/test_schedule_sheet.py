@@ -447,3 +447,28 @@ def test_a_csv_cell_longer_than_the_csv_module_allows_is_refused_at_its_cell(
         f"{sheet}:2:A: name: is 200,000 characters long; at most 2,000",
         f"{sheet}:3:C: shares: 'lots' is not a whole number; write it like 1,935,483",
     ]
+
+
+def test_the_alert_sender_is_not_hung_by_a_pipe_in_place_of_a_spreadsheet(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It reads a watched deal file and its spreadsheet as a load does: a FIFO put in the
+    spreadsheet's place is a reload that fails, logged, and the old terms stay."""
+    import os
+    from datetime import datetime
+
+    from closing.domain.clock import FixedClock
+    from closing.services.alerts.daemon import AlertDaemon
+    from closing.services.load import load_deal
+    from closing.store.connection import Database
+
+    sheet = tmp_path / "schedule1.csv"
+    write_csv(sheet, [HEADER, *ROWS])
+    database = Database(f"sqlite:///{tmp_path / 'closing.db'}")
+    now = datetime.fromisoformat("2002-06-07T07:00:00-07:00")
+    load_deal(database, str(deal_file(tmp_path, sheet.name)), now)
+    sheet.unlink()
+    os.mkfifo(sheet)
+    within(10, lambda: AlertDaemon(database, FixedClock(now), [])._reload_changed_deals(now))
+    assert "is a named pipe (FIFO), not a regular file" in caplog.text
+    database.close_all()

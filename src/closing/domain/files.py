@@ -7,6 +7,7 @@ read from the descriptor opened, so that nothing can be swapped in between."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -45,3 +46,14 @@ def read_limited(path: Path, limit: int, *, regular_only: bool = False) -> bytes
             )
         data = stream.read(limit + 1)
     return None if len(data) > limit else data
+
+
+def digest_of(path: Path, limit: int) -> str:
+    """The SHA-256 of a file a deal is read from, read as `read_limited(regular_only=True)`
+    reads it, to notice a change; a file it refuses (a pipe, a device, too large) gives a
+    digest no file has, so that the change is noticed and the reload says what is wrong."""
+    try:
+        data = read_limited(path, limit, regular_only=True)
+    except NotARegularFile as error:
+        return error.kind
+    return hashlib.sha256(data).hexdigest() if data is not None else f"over {limit:,} bytes"
