@@ -3,7 +3,9 @@ its read-only worksheets use, driven here) so that every cell comes with its typ
 with its attributes. Refused, at their place: a formula (its cached value is whatever the program
 that last saved the file wrote there, or nothing); a hidden first sheet, and a hidden row or
 column holding a value (hidden, or of zero height or width): someone reviewing the workbook
-cannot see them. Every row is read, whatever the sheet's `<dimension>` claims."""
+cannot see them. Every row is read, whatever the sheet's `<dimension>` claims. A workbook whose
+zip says it would inflate past `MAX_INFLATED` bytes, or `MAX_RATIO` times its size, is not
+unzipped; a damaged one is one problem, never an exception."""
 
 from __future__ import annotations
 
@@ -59,7 +61,8 @@ def read_workbook(data: bytes, schedule: Schedule) -> tuple[str, list[tuple[Any,
 
     title = "Sheet1"
     try:
-        too_large = _inflated_problem(zipfile.ZipFile(io.BytesIO(data)).infolist())
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            too_large = _inflated_problem(archive.infolist())
         if too_large:
             schedule.problems.append(SheetProblem(None, too_large))
             return title, []
