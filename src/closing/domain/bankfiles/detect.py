@@ -7,6 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from closing.domain.bankfiles import BankFile, BankFileError, stored_form
+from closing.domain.files import read_limited
 
 MAX_BYTES = 50 * 1024 * 1024  # a day's statement of a large company is a few megabytes
 
@@ -21,14 +22,6 @@ def detect(data: bytes) -> str | None:
     if head.startswith((b":20:", b"{1:")) or b"\n:20:" in data[:512]:
         return "mt940"
     return None
-
-
-def read_limited(path: Path, limit: int) -> bytes | None:
-    """The file's bytes, reading at most `limit` + 1 whatever its size says (a device, a pipe or
-    a file that grows as it is read); None when there are more than `limit`."""
-    with path.open("rb") as stream:
-        data = stream.read(limit + 1)
-    return None if len(data) > limit else data
 
 
 def read_bank_file(path: str | Path, zone: ZoneInfo) -> BankFile:

@@ -195,8 +195,8 @@ def check_dates(
 def check_schedule_1(
     located: Located, securities: Securities | None, purchasers: list[tuple[int, PurchaserSpec]]
 ) -> None:
-    by_key: dict[str, int] = {}
-    by_name: dict[str, int] = {}
+    by_key: dict[str, tuple[Loc, str]] = {}  # where each slug and name was first given
+    by_name: dict[str, tuple[Loc, str]] = {}
     for index, purchaser in purchasers:
         loc: Loc = ("purchasers", index)
         name_key = purchaser.name.casefold()
@@ -204,19 +204,21 @@ def check_schedule_1(
         if duplicate_name:
             located.problem(
                 (*loc, "name"),
-                f"duplicate purchaser {purchaser.name!r} (also purchasers[{by_name[name_key]}])",
+                f"duplicate purchaser {purchaser.name!r} (also "
+                f"{located.place(*by_name[name_key])})",
             )
         else:
-            by_name[name_key] = index
+            by_name[name_key] = (loc, "name")
+        field = "slug" if purchaser.slug else "name"
         if purchaser.key in by_key:
             if not duplicate_name:
                 located.problem(
-                    (*loc, "slug" if purchaser.slug else "name"),
-                    f"duplicate purchaser slug {purchaser.key!r} (also purchasers"
-                    f"[{by_key[purchaser.key]}]); give one of them a distinct slug",
+                    (*loc, field),
+                    f"duplicate purchaser slug {purchaser.key!r} (also "
+                    f"{located.place(*by_key[purchaser.key])}); give one of them a distinct slug",
                 )
         else:
-            by_key[purchaser.key] = index
+            by_key[purchaser.key] = (loc, field)
     if securities is None:
         return
     price = securities.common_stock.price_per_share

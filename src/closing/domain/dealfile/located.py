@@ -30,24 +30,38 @@ class Located:
         self.sheet_problems: list[tuple[tuple[int, int], str, str]] = []  # (order, cell, message)
 
     def problem(self, loc: Loc, message: str) -> None:
+        found = self._sheet_cell(loc)
+        if found is None:
+            self.problems.append((self.line(loc), message))
+            return
+        sheet, index, where = found
+        if where in sheet.refused:
+            return  # its own problem is reported: no other one at the same cell
+        cells = list(sheet.cells[index].values())
+        order = (sheet.order[index], cells.index(where) if where in cells else -1)
+        self.sheet_problems.append((order, where, _ROW.sub("", message)))
+
+    def place(self, loc: Loc, field: str) -> str:
+        """Where `loc` was read, for a message that names another place: `purchasers[0]` in a
+        deal file, the cell of its `field` (`Sheet1!A2`, `2:A`) in a spreadsheet."""
+        found = self._sheet_cell((*loc, field))
+        return dotted(loc) if found is None else found[2]
+
+    def _sheet_cell(self, loc: Loc) -> tuple[Schedule, int, str] | None:
+        """A purchaser's location as the spreadsheet's cell it came from (the row's first cell
+        when the field has none), or None when Schedule 1 is not from a spreadsheet."""
         sheet = self.sheet
-        if sheet is not None and len(loc) >= 2 and loc[0] == "purchasers":
-            index = loc[1]
-            if isinstance(index, int) and index < len(sheet.rows):
-                cells = sheet.cells[index]
-                where = sheet.first_cell[index]
-                for end in range(len(loc), 2, -1):
-                    found = cells.get(tuple(str(part) for part in loc[2:end]))
-                    if found is not None:
-                        where = found
-                        break
-                order = (
-                    sheet.order[index],
-                    list(cells.values()).index(where) if where in cells.values() else -1,
-                )
-                self.sheet_problems.append((order, where, _ROW.sub("", message)))
-                return
-        self.problems.append((self.line(loc), message))
+        if sheet is None or len(loc) < 2 or loc[0] != "purchasers":
+            return None
+        index = loc[1]
+        if not isinstance(index, int) or index >= len(sheet.rows):
+            return None
+        cells = sheet.cells[index]
+        for end in range(len(loc), 2, -1):
+            found = cells.get(tuple(str(part) for part in loc[2:end]))
+            if found is not None:
+                return sheet, index, found
+        return sheet, index, sheet.first_cell[index]
 
     def line(self, loc: Loc) -> int:
         for end in range(len(loc), -1, -1):

@@ -1,6 +1,6 @@
 """Schedule 1 from a spreadsheet: `purchasers: {file: schedule1.xlsx}` (or `.csv`) in a deal file,
-relative to it. The first sheet of a workbook (openpyxl, read-only, values not formulas), or the
-CSV file, has a header row: `name`, `shares`, `purchase_price`, `warrant_shares`, then optional
+relative to it. The first sheet of a workbook (its values: a formula is refused at its cell), or
+the CSV file, has a header row: `name`, `shares`, `purchase_price`, `warrant_shares`, then optional
 `slug` and the detail keys YAML purchasers take (`notices.attention`, `dwac.dtc_number`,
 `time_zone`, `holidays`, `aliases`...; case, spaces, dots and underscores in headers ignored).
 Each row after it is a purchaser, read into the mapping a YAML purchaser would be, with the cell
@@ -9,8 +9,9 @@ each value came from, so that every problem is reported at its cell (`PATH:Sheet
 
 A number typed into a cell comes back as a binary float: it is read as the shortest decimal that
 is that float (what was typed, up to 15 digits); a money amount with a fraction of a cent, or a
-share count with a fraction, is refused where it is validated. Limits: `MAX_ROWS` purchasers,
-`MAX_CELL` characters a cell, `MAX_BYTES` a file.
+share count with a fraction, is refused where it is validated. A cell's text is checked as a YAML
+value's is (`one_line_problem`: no line break, control or invisible character). Limits:
+`MAX_ROWS` purchasers, `MAX_CELL` characters a cell, `MAX_BYTES` a file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from closing.domain.dealfile.located import dotted
+from closing.domain.files import NotARegularFile, read_limited
+from closing.domain.text import one_line_problem
 
 MAX_ROWS = 100_000
 MAX_CELL = 2_000
@@ -68,6 +73,12 @@ class Schedule:
     first_cell: list[str] = field(default_factory=list)  # each row's first cell
     order: list[int] = field(default_factory=list)  # each row's number in the file
     problems: list[SheetProblem] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)  # cells not read: no other problem there
+
+    def refuse(self, where: str, message: str, order: tuple[int, int]) -> None:
+        """A problem at a cell whose value is not read: no other problem is reported there."""
+        self.problems.append(SheetProblem(where, message, order))
+        self.refused.add(where)
 
 
 def normalized(header: object) -> str:
@@ -87,29 +98,36 @@ def column_letter(index: int) -> str:
 def read_schedule(path: Path, shown: str) -> Schedule:
     """Read a spreadsheet's Schedule 1 (never raises for its content: problems are collected)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            schedule = Schedule(shown, "")
-            schedule.problems.append(
-                SheetProblem(None, f"is {size:,} bytes; a Schedule 1 file may have {MAX_BYTES:,}")
-            )
-            return schedule
-        data = path.read_bytes()
+        data = read_limited(path, MAX_BYTES, regular_only=True)
+    except NotARegularFile as error:
+        return _refused(shown, f"is {error.kind}, not a regular file; Schedule 1 is a file")
     except OSError as error:
-        schedule = Schedule(shown, "")
-        schedule.problems.append(SheetProblem(None, f"cannot be read ({error.strerror})"))
-        return schedule
+        return _refused(shown, f"cannot be read ({error.strerror})")
+    if data is None:
+        return _refused(shown, f"is larger than {MAX_BYTES:,} bytes, a Schedule 1 file's limit")
     schedule = Schedule(shown, hashlib.sha256(data).hexdigest())
     suffix = path.suffix.lower()
     if suffix == ".csv":
         _fill(schedule, _csv_rows(data, schedule), lambda row, col: f"{row}:{column_letter(col)}")
-    elif suffix in (".xlsx", ".xlsm"):
-        sheet, rows = _xlsx_rows(data, schedule)
+    elif suffix == ".xlsx":
+        from closing.domain.dealfile.workbook import read_workbook
+
+        sheet, rows = read_workbook(data, schedule)
         _fill(schedule, rows, lambda row, col: f"{sheet}!{column_letter(col)}{row}")
+    elif suffix == ".xlsm":
+        schedule.problems.append(
+            SheetProblem(None, "is a macro-enabled workbook (.xlsm); save it as .xlsx or .csv")
+        )
     else:
         schedule.problems.append(
             SheetProblem(None, "is not a .xlsx or .csv file (Schedule 1 is read from either)")
         )
+    return schedule
+
+
+def _refused(shown: str, message: str) -> Schedule:
+    schedule = Schedule(shown, "")
+    schedule.problems.append(SheetProblem(None, message))
     return schedule
 
 
@@ -119,35 +137,16 @@ def _csv_rows(data: bytes, schedule: Schedule) -> list[tuple[Any, ...]]:
     except UnicodeDecodeError:
         schedule.problems.append(SheetProblem(None, "is not UTF-8 text; save it as CSV UTF-8"))
         return []
+    # A cell may be as long as the file (131,072 characters by default, past which the whole file
+    # is one error hiding every other): a long cell is refused at its cell, as any other is.
+    # The limit is the process's; raised once, never lowered, so no concurrent reader loses it.
+    if csv.field_size_limit() < MAX_BYTES:
+        csv.field_size_limit(MAX_BYTES)
     try:
         return [tuple(row) for row in csv.reader(io.StringIO(text, newline=""))]
     except csv.Error as error:
         schedule.problems.append(SheetProblem(None, f"is not a CSV file: {error}"))
         return []
-
-
-def _xlsx_rows(data: bytes, schedule: Schedule) -> tuple[str, list[tuple[Any, ...]]]:
-    import zipfile
-
-    from openpyxl import load_workbook  # type: ignore[import-untyped]
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
-        schedule.problems.append(
-            SheetProblem(None, f"is not an .xlsx workbook ({type(error).__name__})")
-        )
-        return "Sheet1", []
-    try:
-        sheet = book.worksheets[0]
-        rows: list[tuple[Any, ...]] = []
-        for row in sheet.iter_rows(values_only=True):
-            rows.append(tuple(row))
-            if len(rows) > MAX_ROWS + 1:
-                break
-        return sheet.title, rows
-    finally:
-        book.close()
 
 
 def _text(value: Any) -> str | None:
@@ -217,14 +216,9 @@ def _fill(schedule: Schedule, rows: list[tuple[Any, ...]], cell: Any) -> None:
         for index, key in columns.items():
             value = values[index] if index < len(values) else None
             where = cell(number, index)
-            if value is not None and len(value) > MAX_CELL:
-                schedule.problems.append(
-                    SheetProblem(
-                        where,
-                        f"has {len(value):,} characters; a cell may have {MAX_CELL:,}",
-                        (number, index),
-                    )
-                )
+            problem = None if value is None else one_line_problem(value, MAX_CELL)
+            if problem:  # as a YAML value's: long, several lines, a control or invisible character
+                schedule.refuse(where, f"{dotted(COLUMNS[key])}: {problem}", (number, index))
                 value = None
             path = COLUMNS[key]
             cells[path] = where

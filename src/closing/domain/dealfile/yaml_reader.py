@@ -11,6 +11,7 @@ from typing import Any
 
 from closing.domain.dealfile.located import Loc, Located, dotted, dotted_key
 from closing.domain.errors import DealFileError, Problem
+from closing.domain.files import NotARegularFile, read_limited
 from closing.domain.text import describe, neutral, one_line_problem
 
 _NULLS = {"", "~", "null", "Null", "NULL"}
@@ -43,16 +44,19 @@ def _line_at(text: str, index: int) -> int:
 
 
 def read_deal_text(file: Path, shown: str) -> str:
-    """The file's text: at most `MAX_FILE_BYTES`, UTF-8, and only characters YAML allows."""
+    """The file's text: a regular file (never a pipe or a device, which could block or never
+    end) of at most `MAX_FILE_BYTES`, UTF-8, and only characters YAML allows."""
     try:
-        with file.open("rb") as stream:
-            raw = stream.read(MAX_FILE_BYTES + 1)
+        raw = read_limited(file, MAX_FILE_BYTES, regular_only=True)
     except FileNotFoundError:
         raise DealFileError([Problem(shown, None, "no such file; check the path")]) from None
+    except NotARegularFile as error:
+        message = f"is {error.kind}, not a regular file; a deal file is a file"
+        raise DealFileError([Problem(shown, None, message)]) from None
     except OSError as error:
         reason = neutral(error.strerror or type(error).__name__)
         raise DealFileError([Problem(shown, None, f"cannot read the file: {reason}")]) from None
-    if len(raw) > MAX_FILE_BYTES:
+    if raw is None:
         limit = MAX_FILE_BYTES // (1024 * 1024)
         raise DealFileError(
             [Problem(shown, 1, f"the file is larger than {limit} MB; a deal file is at most that")]

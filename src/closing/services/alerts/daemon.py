@@ -10,7 +10,6 @@ recompute. Wake-ups are scheduled in UTC; deadlines are computed by the calendar
 from __future__ import annotations
 
 import gc
-import hashlib
 import logging
 import signal
 import threading
@@ -262,6 +261,9 @@ class AlertDaemon:
         """A deal file edited while the daemon runs is reloaded: new cutoffs count from the next
         wake-up. A file with problems (or one that cannot be loaded at all) is logged once, in
         one line, and the old terms stay."""
+        from closing.domain.dealfile.spreadsheet import MAX_BYTES
+        from closing.domain.dealfile.yaml_reader import MAX_FILE_BYTES
+        from closing.domain.files import digest_of
         from closing.services.load import load_deal
 
         with self.database.transaction(write=False) as connection:
@@ -270,12 +272,13 @@ class AlertDaemon:
         for deal in sources:
             source = deal.source_path
             try:
-                current = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+                # read as a load reads them: a pipe or /dev/zero put in their place cannot hang
+                current = digest_of(Path(source), MAX_FILE_BYTES)
                 sheet = sheets.get(deal.slug)
                 if sheet is not None:  # Schedule 1 from a spreadsheet: its bytes count too
                     path = Path(sheet[0]).expanduser()
-                    read = (path if path.is_absolute() else Path(source).parent / path).read_bytes()
-                    found = hashlib.sha256(read).hexdigest()
+                    path = path if path.is_absolute() else Path(source).parent / path
+                    found = digest_of(path, MAX_BYTES)
                     current = current if found == sheet[1] else f"{current}+{found}"
             except OSError:
                 continue
