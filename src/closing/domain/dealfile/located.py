@@ -28,8 +28,10 @@ class Located:
         self.problems: list[tuple[int, str]] = []
         self.sheet: Schedule | None = None  # Schedule 1 read from a spreadsheet
         self.sheet_problems: list[tuple[tuple[int, int], str, str]] = []  # (order, cell, message)
+        self._said: set[Loc] = set()  # the places a problem was reported at
 
     def problem(self, loc: Loc, message: str) -> None:
+        self._said.add(loc)
         found = self._sheet_cell(loc)
         if found is None:
             self.problems.append((self.line(loc), message))
@@ -87,6 +89,8 @@ class Located:
         if parts and parts[-1] == "Due" and not isinstance(given, dict):
             return
         loc: Loc = (*base, *(p for p in parts if p != "Due" and not _wrapper(p)))
+        if loc and loc in self._said:
+            return  # the reader said what is wrong with this value (a 3,000-character name)
         kind = item["type"]
         if kind == "missing":
             parent, name = loc[:-1], loc[-1]
