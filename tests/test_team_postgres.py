@@ -128,6 +128,29 @@ def test_an_operator_marks_but_mark_wired_needs_the_money_role(team: Team) -> No
     assert "mark wired" not in history
 
 
+def test_a_viewer_is_refused_a_mark_or_an_undo_naming_the_role(team: Team) -> None:
+    """A viewer's login may read but not lock a party's row: its mark and its undo are refused
+    naming the role it lacks (exit 4), not with the database's permission error (exit 6)."""
+    import psycopg
+
+    viewer = f"{team.alice}_viewer"
+    try:
+        code, _, err = team.run(None, "team", "add", viewer, "--role", "viewer")
+        assert code == 0, err
+        for args in (("mark-signed", "bnc"), ("undo", "bnc", "signed", "--reason", "x")):
+            code, _, err = team.run(viewer, *args)
+            assert code == 4, err
+            assert f"{viewer} needs the operator role" in err and "permission denied" not in err
+    finally:
+        owner = team.owner_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(owner, autocommit=True) as connection:
+            if connection.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (viewer,)
+            ).fetchone():
+                connection.execute(f'DROP OWNED BY "{viewer}"')
+                connection.execute(f'DROP ROLE "{viewer}"')
+
+
 def test_the_two_person_rule_cannot_be_passed_by_one_person(team: Team) -> None:
     """alice entered the instructions: she cannot verify them, with `--by bob`, with
     CLOSING_OPERATOR=bob, or by writing the database herself; bob can."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +62,11 @@ def team(cli: Cli) -> Cli:
     return cli
 
 
-def invite(cli: Cli, served: TeamServer, login: str, now: str = NOW) -> str:
+def invite(cli: Cli, served: TeamServer, login: str, now: str = NOW, by: str = "alice") -> str:
+    """A sign-in link for `login`, made by the admin `by`."""
     deal = ("--deal", "neotherapeutics-2002-06-07")
-    result = cli("team", "invite", login, "--print", "--url", served.base, *deal, now=now)
+    made = ("team", "invite", login, "--print", "--url", served.base, *deal)
+    result = cli(f"@{by}", *made, now=now)
     assert result.code == 0, result.err
     lines = result.out.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{served.base}/signin/")
@@ -80,10 +83,12 @@ def mailing_deal(cli: Cli, tmp_path: Path, mail_url: str, role: str, email: str)
     assert added.code == 0, added.err
 
 
-def sign_in(browser: Any, cli: Cli, served: TeamServer, login: str) -> tuple[Any, Any]:
+def sign_in(
+    browser: Any, cli: Cli, served: TeamServer, login: str, by: str = "alice"
+) -> tuple[Any, Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto(invite(cli, served, login))
+    page.goto(invite(cli, served, login, by=by))
     page.get_by_role("button", name=f"Sign in as {login}").click()
     page.wait_for_url(f"{served.base}/")
     assert f"Signed in as {login}" in page.inner_text("nav")
@@ -142,7 +147,9 @@ def test_alice_marks_from_the_browser_and_bob_sees_it_live(
 
 def test_the_two_person_rule_and_roles_hold_in_the_browser(browser: Any, team: Cli) -> None:
     """alice entered the wire instructions: her own verification is refused with the two-person
-    message; bob verifies them; carol (operator) is refused a payment, naming the role."""
+    message; bob verifies them (signed in by a link dave, another admin, made); carol (operator)
+    is refused a payment, naming the role."""
+    assert team("team", "add", "dave", "--role", "admin", now="2002-06-07T07:45:00-07:00").code == 0
     with serve_team(team.database_url, MOMENT) as served:
         alice_context, alice = sign_in(browser, team, served, "alice")
         open_party(alice, served, "NeoTherapeutics, Inc.")
@@ -154,7 +161,7 @@ def test_the_two_person_rule_and_roles_hold_in_the_browser(browser: Any, team: C
         assert "two-person rule" in alert.inner_text()
         assert "nothing recorded" in alert.inner_text() or "alice" in alert.inner_text()
 
-        bob_context, bob = sign_in(browser, team, served, "bob")
+        bob_context, bob = sign_in(browser, team, served, "bob", by="dave")
         open_party(bob, served, "NeoTherapeutics, Inc.")
         bob.get_by_role("button", name="Verify wire instructions").click()
         bob.get_by_label("Callback number").fill("+1 949 788 6700")
@@ -294,8 +301,10 @@ def test_alice_registers_a_passkey_and_signs_in_with_it(
 
 
 def test_one_server_serves_every_deal_to_whoever_is_on_its_team(team: Cli, tmp_path: Path) -> None:
-    """`/` lists the deals a member is on; another deal's board is not found for them; every
-    deal's share links work on the one server."""
+    """`/` lists the deals a member is on that the session opens: a session opened with one
+    deal's sign-in link opens that deal only (alice, on both, signed in by the other deal's link
+    sees that one); another deal's board is not found; every deal's share links work on the one
+    server."""
     other = tmp_path / "other.yaml"
     other.write_text(
         WIRES.read_text().replace("slug: neotherapeutics-2002-06-07", "slug: aaa-other")
@@ -307,20 +316,104 @@ def test_one_server_serves_every_deal_to_whoever_is_on_its_team(team: Cli, tmp_p
     with serve_team(team.database_url, MOMENT) as served:
         assert served.live.slug == "aaa-other"  # the first by slug; every deal is served
         client = httpx.Client()
-        for login, expected in (("alice", 2), ("bob", 1)):
-            link = invite(team, served, login)
+        for login, deal, seen in (
+            ("alice", "neotherapeutics-2002-06-07", 404),
+            ("bob", "neotherapeutics-2002-06-07", 404),
+            ("alice", "aaa-other", 200),
+        ):
+            made = team(
+                "team", "invite", login, "--print", "--url", served.base, "--deal", deal, now=NOW
+            )
+            assert made.code == 0, made.err
             signed = client.post(
                 f"{served.base}/signin",
-                data={"token": link.rsplit("/", 1)[1]},
+                data={"token": made.out.strip().rsplit("/", 1)[1]},
                 headers={"origin": served.base},
             )
+            assert "set-cookie" in signed.headers, (login, deal, signed.status_code)
             cookie = {"cookie": signed.headers["set-cookie"].split(";")[0]}
             home = httpx.get(f"{served.base}/", headers=cookie).text
-            assert home.count('href="/d/') == expected
+            assert home.count('href="/d/') == 1 and f'href="/d/{deal}/' in home
             other_board = httpx.get(f"{served.base}/d/aaa-other/", headers=cookie)
-            assert other_board.status_code == (200 if login == "alice" else 404)
+            assert other_board.status_code == seen
         shared = httpx.get(f"{served.base}/b/{token}")
         assert shared.status_code == 200 and "aaa-other" in shared.text
+
+
+def link_client(served: TeamServer, link: str) -> httpx.Client:
+    """An HTTP client signed in with `link`."""
+    client = httpx.Client()
+    signed = client.post(
+        f"{served.base}/signin",
+        data={"token": link.rsplit("/", 1)[1]},
+        headers={"origin": served.base},
+    )
+    assert signed.status_code == 303, signed.text[:300]
+    return client
+
+
+def act(client: httpx.Client, served: TeamServer, party: str, **fields: str) -> httpx.Response:
+    action = f"{served.base}/d/neotherapeutics-2002-06-07/p/{party}/act"
+    form = client.get(action, params={k: v for k, v in fields.items() if k in ("do", "step")})
+    assert form.status_code == 200, form.text[:300]
+    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+    return client.post(action, data={**fields, "csrf": csrf}, headers={"origin": served.base})
+
+
+def test_a_link_made_before_a_change_of_roles_no_longer_signs_in(team: Cli) -> None:
+    """alice prints bob a link, then takes his operator role away: the unused link gets the
+    used-or-expired page (410) and no session; a member left with no role gets none either."""
+    with serve_team(team.database_url, MOMENT) as served:
+        link = invite(team, served, "bob")
+        revoked = team("team", "revoke", "bob", "operator", now="2002-06-07T10:01:00-07:00")
+        assert revoked.code == 0, revoked.err
+        refused = httpx.post(
+            f"{served.base}/signin",
+            data={"token": link.rsplit("/", 1)[1]},
+            headers={"origin": served.base},
+        )
+        assert refused.status_code == 410 and "set-cookie" not in refused.headers
+        fresh = invite(team, served, "bob", now="2002-06-07T10:02:00-07:00")
+        assert link_client(served, fresh).get(f"{served.base}/").status_code == 200
+        later = invite(team, served, "carol")
+        assert (
+            team("team", "revoke", "carol", "operator", now="2002-06-07T10:03:00-07:00").code == 0
+        )
+        gone = httpx.post(
+            f"{served.base}/signin",
+            data={"token": later.rsplit("/", 1)[1]},
+            headers={"origin": served.base},
+        )
+        assert gone.status_code == 410
+
+
+def test_the_one_who_entered_the_instructions_cannot_verify_them_through_a_link_they_made(
+    team: Cli,
+) -> None:
+    """alice entered the wire instructions and prints bob (a verifier) a sign-in link: whoever
+    holds it cannot verify them (one person would be both halves of the two-person rule), and
+    nothing is recorded; with a link carol (another admin) made, bob verifies them."""
+    assert team("team", "grant", "carol", "admin", now="2002-06-07T07:50:00-07:00").code == 0
+    verify = {
+        "do": "verify",
+        "callback_number": "+1 949 788 6700",
+        "spoke_with": "Samuel Gulko, CFO",
+    }
+    with serve_team(team.database_url, MOMENT) as served:
+        by_alice = link_client(served, invite(team, served, "bob"))
+        before = team("history", "company", now=NOW).out
+        refused = act(by_alice, served, "company", **verify)
+        assert refused.status_code == 409, refused.status_code
+        assert (
+            "cannot verify wire instructions: alice entered this change and made the sign-in "
+            "link bob is signed in with"
+        ) in unescape(refused.text)
+        assert team("history", "company", now=NOW).out == before
+        by_carol = link_client(served, invite(team, served, "bob", by="carol"))
+        verified = act(by_carol, served, "company", **verify)
+        assert verified.status_code == 303, unescape(verified.text).split("<main")[-1][:1500]
+    shown = board_json(team, NOW)["wire_instructions"]
+    assert shown["verified"] and shown["verified_by"] == "bob"
 
 
 def test_an_invitation_is_mailed_through_the_deals_mail_channel(cli: Cli, tmp_path: Path) -> None:

@@ -29,6 +29,10 @@ pytestmark = pytest.mark.skipif(chromium() is None, reason="no Chromium found")
 STONE = "Stonestreet Limited Partnership"
 ROW = 'tr[data-slug="stonestreet"]'
 
+# Team changes come before the sign-in links (made at 10:00): a link made before its member's
+# roles changed no longer signs in.
+BEFORE_LINKS = "2002-06-07T09:50:00-07:00"
+
 
 def bnc_credit_file() -> str:
     """The company bank's BAI2 file with one credit: BNC's $930,000.00."""
@@ -63,7 +67,7 @@ def open_board(page: Any) -> None:
 def test_alice_accepts_and_rejects_proposed_details_and_a_viewer_is_refused(
     browser: Any, deal: Cli, links: dict[str, Any]
 ) -> None:
-    assert deal("team", "add", "carol", "--role", "viewer", now=NOW).code == 0
+    assert deal("team", "add", "carol", "--role", "viewer", now=BEFORE_LINKS).code == 0
     with serve_team(deal.database_url, MOMENT) as served:
         propose(served, links["stonestreet"], DETAILS)
 
@@ -172,7 +176,7 @@ def test_a_bank_file_uploaded_in_the_browser_is_a_dry_run_then_applied(
     is refused, naming the money role."""
     bank = tmp_path / "bank.bai2"
     bank.write_text(bnc_credit_file())
-    assert deal("team", "add", "carol", "--role", "operator", now=NOW).code == 0
+    assert deal("team", "add", "carol", "--role", "operator", now=BEFORE_LINKS).code == 0
     with serve_team(deal.database_url, MOMENT) as served:
         carol_context, carol = sign_in(browser, deal, served, "carol")
         open_board(carol)

@@ -129,10 +129,16 @@ def mark(
     """Record that a step happened (or part of a payment arrived); refuse, writing nothing, if
     it cannot have."""
     with database.transaction() as connection:
-        found = locked(connection, deal_name, request.purchaser)
-        step = find_step(found.deal, request.step, found.party)
-        what = f"mark {step.id} for {found.party.name}"
-        require(connection, found.deal.id, needed_for_event(MARK, step.is_payment), what)
+        steps: list[StoredStep] = []
+
+        def allowed(deal: Deal, party: Purchaser) -> None:  # the role first, then the lock
+            step = find_step(deal, request.step, party)
+            what = f"mark {step.id} for {party.name}"
+            require(connection, deal.id, needed_for_event(MARK, step.is_payment), what)
+            steps.append(step)
+
+        found = locked(connection, deal_name, request.purchaser, allowed)
+        (step,) = steps
         request = replace(request, actor=actor(connection))
         noted = _gate_payment(
             connection, found.deal, step, request, f"mark {step.id} for {found.party.name}"
@@ -158,13 +164,17 @@ def correct(
     """Record an undo, reversal, waiver or withdrawal as a new event; the events it corrects stay
     in the log."""
     with database.transaction() as connection:
-        found = locked(connection, deal_name, request.purchaser)
-        step = None
-        if request.kind != WITHDRAW:
-            step = find_step(found.deal, request.step, found.party)
-        role = needed_for_event(request.kind, step is not None and step.is_payment)
-        what = f"{request.kind} {step.id if step else ''} for {found.party.name}".replace("  ", " ")
-        require(connection, found.deal.id, role, what)
+        steps: list[StoredStep | None] = []
+
+        def allowed(deal: Deal, party: Purchaser) -> None:  # the role first, then the lock
+            step = None if request.kind == WITHDRAW else find_step(deal, request.step, party)
+            role = needed_for_event(request.kind, step is not None and step.is_payment)
+            what = f"{request.kind} {step.id if step else ''} for {party.name}".replace("  ", " ")
+            require(connection, deal.id, role, what)
+            steps.append(step)
+
+        found = locked(connection, deal_name, request.purchaser, allowed)
+        (step,) = steps
         request = replace(request, actor=actor(connection))
         decision = decide_correction(found.deal, step, found.party, found.standing, request, now)
         return _append(connection, found, decision.event, decision.states)

@@ -31,6 +31,7 @@ from closing.services.team import require
 from closing.store import deals as deal_store
 from closing.store import events as event_store
 from closing.store import sessions as store
+from closing.store import team as team_store
 from closing.store.connection import Connection, Database, UniqueViolation
 from closing.store.deals import deal_slugs
 from closing.store.identity import acting_as as acting_as  # the web acts as the member
@@ -143,9 +144,19 @@ def sign_in_with_link(
     the link is unknown, used or expired (one answer for all three)."""
     with database.transaction() as connection:
         link = store.link_by_digest(connection, token_digest(token), lock=True)
-        if link is None or not link.usable(now) or not store.use_link(connection, link.id, now):
+        if link is None or not link.usable(now) or not _still_meant(connection, link):
             return None
-        return open_session(connection, link.login, f"sign-in link #{link.id}", now)
+        if not store.use_link(connection, link.id, now):
+            return None
+        how = f"sign-in link #{link.id}"
+        return open_session(connection, link.login, how, now, link.deal_id, link.created_by)
+
+
+def _still_meant(connection: Connection, link: SigninLink) -> bool:
+    """Whether the link's member is still on the deal's team with a role, unchanged since the
+    link was made (`closing team revoke` ends the member's sessions, and so its links too)."""
+    found = team_store.member_change(connection, link.deal_id, link.login)
+    return found is not None and bool(found[0]) and found[1] <= link.created_at
 
 
 def link_for(database: Database, token: str, now: datetime) -> SigninLink | None:
@@ -156,15 +167,24 @@ def link_for(database: Database, token: str, now: datetime) -> SigninLink | None
 
 
 def open_session(
-    connection: Connection, login: str, how: str, now: datetime
+    connection: Connection,
+    login: str,
+    how: str,
+    now: datetime,
+    deal_id: int | None = None,
+    link_by: str | None = None,
 ) -> tuple[str, WebSession]:
-    """A new session for `login` (signed in `how`): its token (for the cookie) and record."""
+    """A new session for `login` (signed in `how`; with a sign-in link, its deal and maker): its
+    token (for the cookie) and record."""
     token = new_token()
     csrf = secrets.token_urlsafe(32)
+    end = now + ABSOLUTE
     session_id = store.add_session(
-        connection, token_digest(token), login, how, csrf, now, now + ABSOLUTE
+        connection, token_digest(token), login, how, csrf, now, end, deal_id, link_by
     )
-    return token, WebSession(session_id, login, how, csrf, now, now, now + ABSOLUTE, None, None)
+    return token, WebSession(
+        session_id, login, how, csrf, now, now, end, None, None, deal_id, link_by
+    )
 
 
 def session_of(database: Database, token: str, now: datetime) -> WebSession | None:
@@ -195,12 +215,17 @@ def live_sessions(database: Database, now: datetime, every: bool = False) -> lis
 
 
 def sessions_seen(database: Database, now: datetime, every: bool = False) -> list[WebSession]:
-    """`closing team sessions`: `live_sessions` as whoever asks may see them: an admin of a deal
-    everyone's, any other member only their own."""
+    """`closing team sessions`: `live_sessions` as whoever asks may see them: its own, and an
+    admin's those of the members of the deals it administers (everyone's while no deal has a
+    team)."""
     with database.transaction(write=False) as connection:
-        admin, me = _admin_over(connection, None), actor(connection)
+        teams, me = admin_deals(connection), actor(connection)
+    seen = {me}
+    for members, admins in teams.values():
+        if me in admins:
+            seen |= members
     found = live_sessions(database, now, every)
-    return found if admin else [session for session in found if session.login == me]
+    return found if not teams else [session for session in found if session.login in seen]
 
 
 def end_sessions(database: Database, login: str, now: datetime, why: str) -> int:
@@ -238,10 +263,11 @@ def cookie_key(database: Database) -> str:
     raise UniqueViolation("web_secret")  # pragma: no cover
 
 
-def deals_of(database: Database, login: str) -> list[tuple[str, str, str]]:
-    """The deals `login` may see: (slug, title, roles)."""
+def deals_of(database: Database, session: WebSession) -> list[tuple[str, str, str]]:
+    """The deals the session's member may see in it: (slug, title, roles); a session opened with
+    a sign-in link only the link's deal."""
     with database.transaction(write=False) as connection:
-        return store.deal_slugs_of(connection, login)
+        return store.deal_slugs_of(connection, session.login, session.deal_id)
 
 
 def deal_of_share(database: Database, token: str) -> str | None:

@@ -403,6 +403,10 @@ class WebSessionRow(SQLModel, table=True):
     expires_at: datetime = _moment()
     ended_at: datetime | None = _moment(nullable=True)
     ended_how: str | None = Field(sa_column=Column(String(200), nullable=True))
+    # Opened with a sign-in link: that link's deal (the only one the session works on) and who
+    # made the link; None for a passkey's sign-in (migration 0015)
+    deal_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    link_by: str | None = Field(sa_column=Column(String(200), nullable=True))
 
 
 class WebPasskeyRow(SQLModel, table=True):

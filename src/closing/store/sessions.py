@@ -11,7 +11,10 @@ from closing.domain.web_session import SigninLink, WebSession
 from closing.store.connection import Connection
 
 _LINK = "id, deal_id, login, created_at, created_by, expires_at, used_at"
-_SESSION = "id, login, how, csrf, signed_in_at, last_seen_at, expires_at, ended_at, ended_how"
+_SESSION = (
+    "id, login, how, csrf, signed_in_at, last_seen_at, expires_at, ended_at, ended_how, deal_id, "
+    "link_by"
+)
 
 
 def add_link(
@@ -74,12 +77,25 @@ def add_session(
     csrf: str,
     now: datetime,
     expires_at: datetime,
+    deal_id: int | None = None,
+    link_by: str | None = None,
 ) -> int:
+    """A new session; `deal_id` and `link_by` those of the sign-in link that opened it."""
     moment = connection.bind_moment(now)
     connection.execute(
         "INSERT INTO web_session (token_sha256, login, how, csrf, signed_in_at, last_seen_at, "
-        "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (digest, login, how, csrf, moment, moment, connection.bind_moment(expires_at)),
+        "expires_at, deal_id, link_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            digest,
+            login,
+            how,
+            csrf,
+            moment,
+            moment,
+            connection.bind_moment(expires_at),
+            deal_id,
+            link_by,
+        ),
     )
     return int(connection.value("SELECT id FROM web_session WHERE token_sha256 = ?", (digest,)))
 
@@ -96,6 +112,8 @@ def _session(connection: Connection, row: tuple[Any, ...]) -> WebSession:
         connection.moment(row[6]),
         None if ended is None else connection.moment(ended),
         row[8],
+        None if row[9] is None else int(row[9]),
+        row[10],
     )
 
 
@@ -147,13 +165,19 @@ def secret(connection: Connection, name: str, made: str) -> str:
     return made
 
 
-def deal_slugs_of(connection: Connection, login: str) -> list[tuple[str, str, str]]:
-    """The deals whose team `login` is on: (slug, title, roles), by slug."""
-    rows = connection.rows(
+def deal_slugs_of(
+    connection: Connection, login: str, deal_id: int | None = None
+) -> list[tuple[str, str, str]]:
+    """The deals whose team `login` is on with a role (only `deal_id`, when given): (slug,
+    title, roles), by slug."""
+    sql = (
         "SELECT d.slug, d.title, t.roles FROM team_member t JOIN deal d ON d.id = t.deal_id "
-        "WHERE t.login = ? ORDER BY d.slug",
-        (login,),
+        "WHERE t.login = ? AND t.roles <> ''"
     )
+    values: tuple[object, ...] = (login,)
+    if deal_id is not None:
+        sql, values = sql + " AND d.id = ?", (login, deal_id)
+    rows = connection.rows(sql + " ORDER BY d.slug", values)
     return [(str(slug), str(title), str(roles)) for slug, title, roles in rows]
 
 

@@ -34,6 +34,16 @@ def team_of(connection: Connection, deal_id: int) -> dict[str, Member]:
     }
 
 
+def member_change(connection: Connection, deal_id: int, login: str) -> tuple[str, datetime] | None:
+    """`login`'s roles on the deal (comma-separated, '' for none) and when they last changed;
+    None when it is not on the team."""
+    rows = connection.rows(
+        "SELECT roles, changed_at FROM team_member WHERE deal_id = ? AND login = ?",
+        (deal_id, login),
+    )
+    return (str(rows[0][0] or ""), connection.moment(rows[0][1])) if rows else None
+
+
 def admin_deals(connection: Connection) -> dict[int, tuple[set[str], set[str]]]:
     """Every deal with a team: its members' logins and its admins' (who may act on the web
     sessions of the members)."""
