@@ -142,6 +142,7 @@ def documents(ctx: click.Context, deal_name: str | None, as_json: bool) -> None:
     help="The page of this signatory (default: the last file received).",
 )
 @click.option("--force", is_flag=True, help="Write over an existing file.")
+@click.option("--held", is_flag=True, help="Write a page held in escrow (not released) too.")
 @pass_app
 def get(
     app: App,
@@ -152,11 +153,16 @@ def get(
     output: Path,
     signatory: str | None,
     force: bool,
+    held: bool,
 ) -> None:
-    """Write PARTY's DOCUMENT, byte for byte as received (checked against its SHA-256)."""
+    """Write PARTY's DOCUMENT, byte for byte as received (checked against its SHA-256).
+
+    A page held in escrow is refused unless --held: it goes out when it is released."""
     from closing.services.documents import file_bytes
 
-    page, content = file_bytes(app.existing_database, deal_name, party, document, signatory)
+    page, content, escrow = file_bytes(
+        app.existing_database, deal_name, party, document, signatory, held
+    )
     try:
         with replacing(output, exclusive=not force) as out:
             out.write(content)
@@ -166,7 +172,7 @@ def get(
         raise UsageError(f"cannot write {neutral(str(output))}: {error.strerror}") from None
     click.echo(
         f"Wrote {neutral(str(output))}: {neutral(page.name)}, {page.size:,} bytes, "
-        f"sha256 {page.sha256}"
+        f"sha256 {page.sha256}" + (", held in escrow (not released)" if escrow else "")
     )
 
 

@@ -176,13 +176,16 @@ def read_release(event: Event) -> Release:
 class DocumentCopy(NamedTuple):
     """One document for one party: the purchaser's counterpart or instrument, or the company's own
     document (party `@company`), with the files received and where it stands (a tuple: a large
-    deal's board has one per document and purchaser)."""
+    deal's board has one per document and purchaser).
+
+    A release covers the pages received by then: a page held after the last release (the
+    purchaser's page sent again) is held until a release of its own."""
 
     document: StoredDocument
     party: Purchaser
     number: str | None  # W-1, W-2 for numbered instruments
     pages: tuple[Attachment, ...]
-    release: Release | None
+    releases: tuple[Release, ...]  # every release naming the document for the party, in order
 
     @property
     def signatories(self) -> tuple[StoredSignatory, ...]:
@@ -205,9 +208,25 @@ class DocumentCopy(NamedTuple):
             return not self.missing_signatures
         return bool(self.pages)
 
+    def release_of(self, page: Attachment) -> Release | None:
+        """The release that let `page` go: the first after it was received; None for a page
+        received after the last release."""
+        return next((release for release in self.releases if release.seq > page.seq), None)
+
+    def is_held(self, page: Attachment) -> bool:
+        """Whether `page` came in escrow and no release has covered it yet."""
+        return page.hold and self.release_of(page) is None
+
     @property
     def held(self) -> bool:
-        return any(page.hold for page in self.pages) and self.release is None
+        last = self.releases[-1].seq if self.releases else 0
+        return any(page.hold and page.seq > last for page in self.pages)
+
+    @property
+    def release(self) -> Release | None:
+        """The release the document stands released by: the last one, unless a page held since
+        waits for its own."""
+        return self.releases[-1] if self.releases and not self.held else None
 
     @property
     def state(self) -> str:
@@ -255,11 +274,11 @@ def copies(
             if found is None:
                 # Nothing on file (most copies of a large deal): the tuple made at once, without
                 # the keyword-checking constructor's frame.
-                append(_tuple(DocumentCopy, (document, party, number, (), None)))
+                append(_tuple(DocumentCopy, (document, party, number, (), ())))
                 continue
             pages = tuple(page for page in found[0] if page.document == document.id)
-            release = next((r for r in reversed(found[1]) if document.id in r.documents), None)
-            append(DocumentCopy(document, party, number, pages, release))
+            released = tuple(r for r in found[1] if document.id in r.documents)
+            append(DocumentCopy(document, party, number, pages, released))
     return result
 
 
@@ -336,17 +355,36 @@ class DocumentLine:
     signatories: str
     form: str
     state: str
-    released: str  # when and by whom, and the effective date; "" when not released
+    released: str  # `released_words`: "" when never released
     holds_originals: str
     files: tuple[str, ...]  # `name: sha256 ...`
     missing: str  # the signatures (or files) not on file, "" when none
+
+
+def released_words(copy: DocumentCopy, zone: ZoneInfo) -> str:
+    """When the document was released, by whom, effective when; for one held again (a page
+    received since its release), the pages held and those each release let go."""
+
+    def said(release: Release) -> str:
+        return f"{local(release.at, zone)} by {release.who}, effective {release.effective}"
+
+    if copy.release is not None:
+        return said(copy.release)
+    if not copy.releases:
+        return ""
+    held = ", ".join(page.name for page in copy.pages if copy.is_held(page))
+    earlier = "; ".join(
+        ", ".join(page.name for page in copy.pages if copy.release_of(page) == release)
+        + f" released {said(release)}"
+        for release in copy.releases
+    )
+    return f"{copy.state}: {held} held; {earlier}"
 
 
 def document_lines(found: Sequence[DocumentCopy], zone: ZoneInfo) -> tuple[DocumentLine, ...]:
     lines = []
     for copy in found:
         document = copy.document
-        release = copy.release
         missing = "; ".join(s.shown for s in copy.missing_signatures)
         if not copy.pages:
             missing = "nothing on file" + (f" (signatures: {missing})" if missing else "")
@@ -357,10 +395,7 @@ def document_lines(found: Sequence[DocumentCopy], zone: ZoneInfo) -> tuple[Docum
                 signatories="; ".join(s.shown for s in document.signatories) or "-",
                 form=document.form,
                 state=copy.state,
-                released=""
-                if release is None
-                else f"{local(release.at, zone)} by {release.who}, effective "
-                f"{release.effective.isoformat()}",
+                released=released_words(copy, zone),
                 holds_originals=document.holds_originals or "-",
                 files=tuple(f"{page.name}: SHA-256 {page.sha256}" for page in copy.pages),
                 missing=missing,

@@ -40,6 +40,7 @@ from closing.domain.events import (
 )
 from closing.domain.marking import MarkRequest, decide_mark
 from closing.domain.team import OPERATOR
+from closing.domain.timefmt import local
 from closing.services.deals import open_deal
 from closing.services.mark import Locked, find_step, locked
 from closing.services.team import require
@@ -287,9 +288,11 @@ def file_bytes(
     party_text: str,
     document_text: str,
     signatory: str | None = None,
-) -> tuple[Attachment, bytes]:
+    held: bool = False,
+) -> tuple[Attachment, bytes, bool]:
     """The last file received for the document and party (of `signatory` when given), with its
-    bytes checked against its hash."""
+    bytes checked against its hash, and whether it is held in escrow: a held page is refused
+    unless `held` (it is not to go out before its release)."""
     from closing.services.deals import find_purchaser
 
     with database.transaction(write=False) as connection:
@@ -304,6 +307,14 @@ def file_bytes(
         if not pages:
             raise NotFoundError(f"no file of {document.id} for {party.name} is on file")
         page = pages[-1]
+        escrow = copy.is_held(page)
+        if escrow and not held:
+            whose = f"the {page.signatory}'s page" if page.signatory else "the file"
+            raise RefusedError(
+                f"{page.name}, {whose} of {document.id} for {party.name} received "
+                f"{local(page.at, deal.terms.zone)}, is held in escrow: release it (closing "
+                "release), or give --held to write it all the same"
+            )
         content = files.file_content(connection, page.sha256)
     if content is None:
         raise RecordBrokenError(
@@ -314,7 +325,7 @@ def file_bytes(
             f"the stored bytes of {page.name} no longer match its SHA-256 {page.sha256}; "
             "run closing verify"
         )
-    return page, content
+    return page, content, escrow
 
 
 @dataclass(frozen=True)
