@@ -16,6 +16,7 @@ import pytest
 from closing.domain.errors import ExitCode
 from tests.closing_files import closing_files, pdf
 from tests.helpers import Cli
+from tests.test_hostile_inputs import database_digest
 
 FRI = "2002-06-07T{}:00-07:00"
 
@@ -32,8 +33,8 @@ def spa_row(cli: Cli, now: str) -> dict[str, Any]:
     return next(r for r in rows if (r["document"], r["party"]) == ("spa", "stonestreet"))
 
 
-def released_spa(cli: Cli, files: dict[str, Path]) -> None:
-    """Stonestreet's page and the countersignature held at 09:00, released at 10:05."""
+def wired_spa(cli: Cli, files: dict[str, Path]) -> None:
+    """Stonestreet's page and the countersignature held at 09:00, the wire in at 10:00."""
     for source, signatory in (
         (files["stonestreet_page"], "purchaser"),
         (files["stonestreet_counter"], "company"),
@@ -50,6 +51,11 @@ def released_spa(cli: Cli, files: dict[str, Path]) -> None:
         )
         assert done.code == 0, done.err
     assert cli("mark-wired", "stonestreet", now=FRI.format("10:00")).code == 0
+
+
+def released_spa(cli: Cli, files: dict[str, Path]) -> None:
+    """`wired_spa`, released at 10:05."""
+    wired_spa(cli, files)
     released = cli("release", "stonestreet", "--reason", "wire received", now=FRI.format("10:05"))
     assert released.code == 0, released.err
 
@@ -134,3 +140,34 @@ def test_a_page_held_after_a_release_waits_for_a_release_of_its_own(
     assert cli(*get, "--force", now=after).code == 0
     nothing = cli("release", "stonestreet", "--reason", "again?", now=after)
     assert nothing.code == ExitCode.REFUSED and "nothing to release" in nothing.err
+
+
+@pytest.mark.parametrize(
+    ("effective", "says"),
+    [
+        ("1900-01-01", "is before the agreement date (2002-06-07)"),
+        ("2002-06-06", "is before the agreement date (2002-06-07)"),
+        ("2002-06-08", "is after today (2002-06-07 in the deal's zone)"),  # UTC's today already
+        ("2099-01-01", "is after today (2002-06-07 in the deal's zone)"),
+    ],
+)
+def test_a_release_takes_effect_from_the_agreement_date_to_today(
+    seeded: Cli, files: dict[str, Path], effective: str, says: str
+) -> None:
+    """--effective before the agreement's date or after today in the deal's zone (23:30 PDT is
+    the next day in UTC) is refused in one line, nothing recorded; today and the agreement's
+    date are taken."""
+    cli = seeded
+    wired_spa(cli, files)
+    late = FRI.format("23:30")
+    before = database_digest(cli.database_url)
+    refused = cli("release", "stonestreet", "--reason", "wired", "--effective", effective, now=late)
+    assert refused.code == ExitCode.REFUSED and refused.out == ""
+    assert refused.err == (
+        f"Error: --effective {effective} {says}: a release takes effect on a day from 2002-06-07 "
+        "to 2002-06-07; nothing released\n"
+    )
+    assert database_digest(cli.database_url) == before
+    done = cli("release", "stonestreet", "--reason", "wired", "--effective", "2002-06-07", now=late)
+    assert done.code == 0, done.err
+    assert spa_row(cli, late)["released"]["effective"] == "2002-06-07"

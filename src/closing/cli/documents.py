@@ -192,7 +192,8 @@ def get(
 @click.option(
     "--effective",
     metavar="DATE",
-    help="The date the documents take effect (default: today in the deal's zone).",
+    help="The date the documents take effect: from the agreement date to today (default: today "
+    "in the deal's zone).",
 )
 @by_option
 @pass_app

@@ -345,6 +345,21 @@ def check_release_reason(reason: str) -> None:
         raise RefusedError("a release needs --reason TEXT")
 
 
+def check_release_effective(effective: date, agreement: date, today: date) -> None:
+    """A release takes effect on a day from the agreement's date to today (in the deal's zone):
+    never before the documents could exist, never a day still to come."""
+    if effective < agreement:
+        said = f"before the agreement date ({agreement})"
+    elif effective > today:
+        said = f"after today ({today} in the deal's zone)"
+    else:
+        return
+    raise RefusedError(
+        f"--effective {effective} is {said}: a release takes effect on a day from {agreement} "
+        f"to {today}; nothing released"
+    )
+
+
 @dataclass(frozen=True)
 class DocumentLine:
     """What the memo says of one document x party: signatories, form, when released, who holds

@@ -19,6 +19,7 @@ from closing.domain.documents import (
     Attachment,
     DocumentCopy,
     attach_evidence,
+    check_release_effective,
     choose_signatory,
     copies,
     find_document,
@@ -354,6 +355,9 @@ def release_pages(
     with database.transaction() as connection:
         deal = open_deal(connection, deal_name)
         require(connection, deal.id, OPERATOR, "release signature pages")
+        today = now.astimezone(deal.zone).date()
+        if effective is not None:
+            check_release_effective(effective, deal.terms.agreement_date, today)
         actor = identity.actor(connection)
         behalf = on_behalf(actor, on_behalf_of)
         wanted = {find_purchaser(connection, deal, text).id for text in party_texts}
@@ -378,7 +382,7 @@ def release_pages(
                     )
         if problems:
             raise RefusedError("cannot release: " + "; ".join(problems) + "; nothing released")
-        day = effective or now.astimezone(deal.zone).date()
+        day = effective or today
         result: list[tuple[Purchaser, list[str]]] = []
         for party_copies in held.values():
             party = party_copies[0].party
