@@ -171,3 +171,39 @@ def test_a_release_takes_effect_from_the_agreement_date_to_today(
     done = cli("release", "stonestreet", "--reason", "wired", "--effective", "2002-06-07", now=late)
     assert done.code == 0, done.err
     assert spa_row(cli, late)["released"]["effective"] == "2002-06-07"
+
+
+def test_a_release_whose_wire_is_reversed_needs_attention(
+    seeded: Cli, files: dict[str, Path]
+) -> None:
+    """The wire the agreement was released against goes back: `documents`, its JSON, the
+    board's Documents line, `status --json` and the memo say so beside `released`; the wire
+    in again, the flag goes."""
+    cli = seeded
+    released_spa(cli, files)
+    monday = "2002-06-10T09:{}:00-07:00"
+    reversed_ = cli(
+        "reverse", "stonestreet", "wired", "--reason", "funds returned", now=monday.format("00")
+    )
+    assert reversed_.code == 0, reversed_.err
+    at = monday.format("05")
+    words = "released against wired, since reversed: funds returned"
+    row = spa_row(cli, at)
+    assert row["state"] == "released" and row["attention"] == [words]
+    listed = cli("documents", now=at).out.split("\nspa - BNC")[0]
+    assert listed.splitlines()[-1] == f"  ⚠ {words}"
+    board = cli("status", now=at).out
+    assert (
+        "Documents: 1 released, 7 pending (closing documents)\n"
+        f"⚠ spa of Stonestreet Limited Partnership: {words}\n"
+    ) in board
+    states = json.loads(cli("status", "--json", now=at).out)["documents"]
+    assert next(d["attention"] for d in states if d["party"] == "stonestreet") == [words]
+    memo = cli("report", "--format", "md", now=at).out
+    line = next(x for x in memo.splitlines() if x.startswith("| Securities") and "Stonestreet" in x)
+    assert f"effective 2002-06-07; ⚠ {words} |" in line
+
+    assert cli("mark-wired", "stonestreet", now=monday.format("30")).code == 0
+    later = monday.format("35")
+    assert spa_row(cli, later)["attention"] == []
+    assert "⚠ spa" not in cli("status", now=later).out

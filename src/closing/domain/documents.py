@@ -15,15 +15,19 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from closing.domain.errors import NotFoundError, RefusedError, UsageError
-from closing.domain.events import ATTACH, RELEASE, Event, Purchaser, who_text
+from closing.domain.events import ATTACH, RELEASE, Event, Purchaser, Standing, replay, who_text
+from closing.domain.machine import Refusal
 from closing.domain.terms import StoredDocument, StoredSignatory, StoredTerms
 from closing.domain.timefmt import local
+
+if TYPE_CHECKING:
+    from closing.domain.deal import Deal
 
 FILE_EVIDENCE = "file"
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -186,6 +190,9 @@ class DocumentCopy(NamedTuple):
     number: str | None  # W-1, W-2 for numbered instruments
     pages: tuple[Attachment, ...]
     releases: tuple[Release, ...]  # every release naming the document for the party, in order
+    # A step of its `release_when` that is not done now, though it was when the pages went
+    # (`released against wired, since reversed: funds returned`): what needs attention.
+    undone: tuple[str, ...]
 
     @property
     def signatories(self) -> tuple[StoredSignatory, ...]:
@@ -245,12 +252,31 @@ _tuple = tuple.__new__
 
 
 def copies(
-    terms: StoredTerms,
+    deal: Deal,
     parties: Sequence[Purchaser],
     events: Mapping[int, Sequence[Event]],
 ) -> list[DocumentCopy]:
-    """Every document x party of the deal, in the deal file's order, then Schedule 1's."""
+    """Every document x party of the deal, in the deal file's order, then Schedule 1's; one
+    released with a step of its `release_when` not done now (a company step: when the company
+    is among `parties`) says so (`undone`)."""
+    terms = deal.terms
     company = next((p for p in parties if p.is_company), None)
+    of_company = frozenset(step.id for step in terms.company_steps)
+    standings: dict[int, Standing | None] = {}
+
+    def standing(party: Purchaser | None) -> Standing | None:
+        """The party's steps now, replayed once (None: no company, or events no machine reads,
+        which the board says)."""
+        if party is None:
+            return None
+        if party.id not in standings:
+            machine = deal.company_machine if party.is_company else deal.machine
+            try:
+                standings[party.id] = replay(machine, list(events.get(party.id, ())))
+            except Refusal:
+                standings[party.id] = None
+        return standings[party.id]
+
     purchasers = [p for p in parties if not p.is_company]
     # Each party's files and releases, read once (most parties of a large deal have none).
     filed: dict[int, tuple[list[Attachment], list[Release]]] = {}
@@ -274,12 +300,37 @@ def copies(
             if found is None:
                 # Nothing on file (most copies of a large deal): the tuple made at once, without
                 # the keyword-checking constructor's frame.
-                append(_tuple(DocumentCopy, (document, party, number, (), ())))
+                append(_tuple(DocumentCopy, (document, party, number, (), (), ())))
                 continue
             pages = tuple(page for page in found[0] if page.document == document.id)
             released = tuple(r for r in found[1] if document.id in r.documents)
-            append(DocumentCopy(document, party, number, pages, released))
+            undone: tuple[str, ...] = ()
+            if released and document.release_when:
+                undone = released_against(document, standing(party), standing(company), of_company)
+            append(DocumentCopy(document, party, number, pages, released, undone))
     return result
+
+
+def released_against(
+    document: StoredDocument,
+    party: Standing | None,
+    company: Standing | None,
+    of_company: frozenset[str],
+) -> tuple[str, ...]:
+    """Each step of `document`'s `release_when` not done now (it was, for the release to be
+    made): `released against wired, since reversed: funds returned`."""
+    said = []
+    for step in document.release_when:
+        standing = company if step in of_company else party
+        if standing is None or step in standing.states:
+            continue
+        reversal = standing.reversed.get(step)
+        said.append(
+            f"released against {step}, since reversed: {reversal.note or 'no reason given'}"
+            if reversal is not None
+            else f"released against {step}, which is not done now"
+        )
+    return tuple(said)
 
 
 def find_document(terms: StoredTerms, text: str) -> StoredDocument:
@@ -383,8 +434,9 @@ def released_words(copy: DocumentCopy, zone: ZoneInfo) -> str:
     def said(release: Release) -> str:
         return f"{local(release.at, zone)} by {release.who}, effective {release.effective}"
 
+    flags = "".join(f"; ⚠ {words}" for words in copy.undone)
     if copy.release is not None:
-        return said(copy.release)
+        return said(copy.release) + flags
     if not copy.releases:
         return ""
     held = ", ".join(page.name for page in copy.pages if copy.is_held(page))
@@ -393,7 +445,7 @@ def released_words(copy: DocumentCopy, zone: ZoneInfo) -> str:
         + f" released {said(release)}"
         for release in copy.releases
     )
-    return f"{copy.state}: {held} held; {earlier}"
+    return f"{copy.state}: {held} held; {earlier}{flags}"
 
 
 def document_lines(found: Sequence[DocumentCopy], zone: ZoneInfo) -> tuple[DocumentLine, ...]:

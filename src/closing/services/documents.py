@@ -214,7 +214,7 @@ def attach_file(
 
 
 def _copy_of(deal: Deal, party: Purchaser, events: list[Event], document_id: str) -> DocumentCopy:
-    for copy in copies(deal.terms, [party], {party.id: events}):
+    for copy in copies(deal, [party], {party.id: events}):
         if copy.document.id == document_id:
             return copy
     raise NotFoundError(f"no document {document_id} for {party.name}")  # pragma: no cover
@@ -275,7 +275,7 @@ def read_closing_set(connection: Connection, deal: Deal) -> ClosingSet:
     for party in parties:
         machine = deal.company_machine if party.is_company else deal.machine
         states[party.id] = replay(machine, events.get(party.id, [])).states
-    return ClosingSet(deal, copies(deal.terms, parties, events), states)
+    return ClosingSet(deal, copies(deal, parties, events), states)
 
 
 def closing_set(database: Database, deal_name: str | None) -> ClosingSet:

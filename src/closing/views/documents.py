@@ -76,6 +76,7 @@ def copy_document(
         "release_when": document.release_when,
         "released": None if release is None else _release(release),
         "releases": [_release(r) for r in copy.releases],
+        "attention": list(copy.undone),
         "files": [_page(copy, page, zone) for page in copy.pages],
     }
 
@@ -93,7 +94,7 @@ def document_states(copies: Iterable[DocumentCopy]) -> Iterator[dict[str, Any]]:
     # make than the dict written out).
     pending: dict[int, dict[str, Any]] = {}
     for copy in copies:
-        document, party, number, pages, releases = copy
+        document, party, number, pages, releases, undone = copy
         if not pages and not releases:
             pattern = pending.get(id(document))
             if pattern is None:
@@ -106,6 +107,7 @@ def document_states(copies: Iterable[DocumentCopy]) -> Iterator[dict[str, Any]]:
                     "files": 0,
                     "sha256": None,
                     "released_at": None,
+                    "attention": (),
                 }
             yield {**pattern, "party": party.slug, "number": number}
             continue
@@ -120,6 +122,7 @@ def document_states(copies: Iterable[DocumentCopy]) -> Iterator[dict[str, Any]]:
             "files": len(pages),
             "sha256": last.sha256 if last else None,
             "released_at": release.at.isoformat() if release else None,
+            "attention": undone,
         }
 
 
@@ -160,4 +163,5 @@ def documents_text(
         marked = unfiled[index] if index < len(unfiled) else ()
         if marked:
             lines.append(f"  {', '.join(marked)} marked, but not every page is on file")
+        lines += [f"  ⚠ {neutral(words)}" for words in copy.undone]  # the board's attention mark
     return "\n".join(lines)
