@@ -7,6 +7,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import pty
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -207,3 +211,37 @@ def test_a_release_whose_wire_is_reversed_needs_attention(
     later = monday.format("35")
     assert spa_row(cli, later)["attention"] == []
     assert "⚠ spa" not in cli("status", now=later).out
+
+
+def test_get_to_standard_output_but_not_a_terminal(
+    seeded: Cli, files: dict[str, Path], tmp_path: Path
+) -> None:
+    """`documents get -o -` writes the bytes to standard output when it is a pipe (as `closing
+    report` does without -o) and refuses a terminal (exit 2, one line); no file named `-`."""
+    cli = seeded
+    source = files["prospectus"]
+    assert cli("attach", "company", "prospectus_supplement", str(source)).code == 0
+    args = [sys.executable, "-m", "closing", "documents", "get", "company", "prospectus_supplement"]
+    env = {
+        **os.environ,
+        "CLOSING_DATABASE_URL": cli.database_url,
+        "CLOSING_NOW": FRI.format("09:00"),
+    }
+    piped = subprocess.run(
+        [*args, "-o", "-"], capture_output=True, cwd=tmp_path, env=env, check=False
+    )
+    assert (piped.returncode, piped.stderr) == (0, b"")
+    assert piped.stdout == source.read_bytes()
+
+    master, slave = pty.openpty()
+    at_terminal = subprocess.run(
+        [*args, "-o", "-"], stdout=slave, stderr=subprocess.PIPE, cwd=tmp_path, env=env, check=False
+    )
+    os.close(slave)
+    os.close(master)
+    assert at_terminal.returncode == ExitCode.USAGE
+    assert at_terminal.stderr == (
+        b"Error: a file of the closing set is not for the terminal: give -o FILE or redirect the "
+        b"output\n"
+    )
+    assert not (tmp_path / "-").exists()

@@ -19,6 +19,7 @@ from closing.cli.app import (
     pass_app,
     replacing,
 )
+from closing.cli.report import not_for_the_terminal, write_stdout
 from closing.domain.errors import UsageError
 from closing.domain.mark_commands import FORMS
 from closing.domain.text import MAX_TEXT, neutral, plural
@@ -133,7 +134,8 @@ def documents(ctx: click.Context, deal_name: str | None, as_json: bool) -> None:
     "--output",
     required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Where to write the file (never written over unless --force).",
+    help="Where to write the file (never written over unless --force); - for standard output "
+    "(not a terminal).",
 )
 @click.option(
     "--signatory",
@@ -160,9 +162,15 @@ def get(
     A page held in escrow is refused unless --held: it goes out when it is released."""
     from closing.services.documents import file_bytes
 
+    piped = str(output) == "-"
+    if piped:
+        not_for_the_terminal("a file of the closing set")
     page, content, escrow = file_bytes(
         app.existing_database, deal_name, party, document, signatory, held
     )
+    if piped:
+        write_stdout(content)
+        return
     try:
         with replacing(output, exclusive=not force) as out:
             out.write(content)
