@@ -1,7 +1,8 @@
 """Bad input through a purchaser's forms (issue 25): the CLI's hostile-input table through every
 field of the details and the wire report, bad amounts, IMADs and times, and bad uploads (empty,
-oversized, another type, misnamed, JavaScript in a PDF, plain or compressed, a name with folders or
-controls): each one line in `role="alert"`, every table of the database unchanged."""
+oversized, another type, misnamed, JavaScript or a link out of the page in a PDF, plain or
+compressed, a name with folders or controls): each one line in `role="alert"`, every table of the
+database unchanged."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.test_link_forms import (
     post,
     served,
 )
+from tests.test_pdf_active import GOTOR, URI, linked_page
 from tests.web_helpers import Served
 
 __all__ = ["database_url", "deal", "links", "served"]  # the fixtures this module uses
@@ -95,6 +97,8 @@ def test_bad_wire_reports_are_refused(
             "scripts",
             400,
         ),
+        ("page.pdf", linked_page(URI), "a link to a web address or another file", 400),
+        ("page.pdf", linked_page(GOTOR, indirect=True), "a link to a web address", 400),
         ("page.pdf", b"%PDF-1.4\n" + b"0" * (11 * 1024 * 1024), "MB", 413),
         (
             "page.pdf",

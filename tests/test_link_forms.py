@@ -20,6 +20,7 @@ import pytest
 from closing.services.shares import create_share, revoke
 from closing.store.connection import Database
 from tests.bank_files import Account, Detail, bai2_text
+from tests.closing_files import closing_files
 from tests.helpers import (
     SEED,
     VERIFY_INSTRUCTIONS,
@@ -29,6 +30,7 @@ from tests.helpers import (
     load_wires_deal,
     purchaser_row,
 )
+from tests.test_document_escrow import spa_row
 from tests.test_hostile_inputs import SEEDED, database_digest
 from tests.web_helpers import Served, Stream, serve
 
@@ -436,3 +438,29 @@ def test_a_link_of_another_deal_than_the_served_one_sends_its_forms(
     assert sent.status_code == 303, sent.text[:500]
     proposed = purchaser_row(board_json(deal, NOW, "--deal", slug), "stonestreet")
     assert proposed["proposed_details"], proposed
+
+
+def test_a_page_sent_again_through_the_link_after_the_release_is_held(
+    deal: Cli, links: dict[str, Any], served: Served, tmp_path: Path
+) -> None:
+    """The purchaser's link sends its page again once the agreement is released: the new page
+    is held, and the team's `release` lets it go."""
+    first = post(
+        served, links["stonestreet"], "/signature-page", {}, files={"page": ("signed.pdf", PDF)}
+    )
+    assert first.status_code == 303, alert_line(first)
+    counter = str(closing_files(tmp_path / "files")["stonestreet_counter"])
+    assert deal("attach", "stonestreet", "spa", counter, "--hold", now=NOW).code == 0
+    assert deal("mark-wired", "stonestreet", now=NOW).code == 0
+    assert deal("release", "stonestreet", "--reason", "wired", now=NOW).code == 0
+    assert spa_row(deal, NOW)["state"] == "released"
+    again = PDF.replace(b"%%EOF", b"% signed again\n%%EOF")
+    sent = post(
+        served, links["stonestreet"], "/signature-page", {}, files={"page": ("again.pdf", again)}
+    )
+    assert sent.status_code == 303, alert_line(sent)
+    row = spa_row(deal, NOW)
+    assert row["state"] == "received (held)" and row["released"] is None
+    assert [(f["name"], f["held"]) for f in row["files"]][-1] == ("again.pdf", True)
+    assert deal("release", "stonestreet", "--reason", "page again", now=NOW).code == 0
+    assert spa_row(deal, NOW)["state"] == "released"

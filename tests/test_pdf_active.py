@@ -84,3 +84,74 @@ def test_a_plain_page_in_an_object_stream_passes() -> None:
         made.add_blank_page()
         made.save(plain)
     check_page("blank.pdf", plain.getvalue(), "application/pdf")
+
+
+def linked_page(action: dict[str, object], indirect: bool = False, streams: bool = True) -> bytes:
+    """A one-page PDF whose page has a Link annotation with the action `action` (an indirect
+    object of its own when `indirect`), the objects in compressed object streams (`streams`)."""
+    out = io.BytesIO()
+    with pikepdf.new() as made:
+        made.add_blank_page()
+        target = made.pages[0].obj
+        values = {k: target if v == "page" else v for k, v in action.items()}
+        values = {k: [target, pikepdf.Name.Fit] if k == "/D" else v for k, v in values.items()}
+        made_action = pikepdf.Dictionary(values)
+        link = pikepdf.Dictionary(
+            Type=pikepdf.Name.Annot,
+            Subtype=pikepdf.Name.Link,
+            Rect=[72, 72, 300, 100],
+            A=made.make_indirect(made_action) if indirect else made_action,
+        )
+        made.pages[0].Annots = made.make_indirect(pikepdf.Array([link]))
+        mode = pikepdf.ObjectStreamMode.generate if streams else pikepdf.ObjectStreamMode.disable
+        made.save(out, object_stream_mode=mode, compress_streams=streams)
+    return out.getvalue()
+
+
+URI = {"/S": pikepdf.Name.URI, "/URI": pikepdf.String("https://example.invalid/sign")}
+GOTOR = {"/S": pikepdf.Name.GoToR, "/F": pikepdf.String("other.pdf"), "/D": "page"}
+GOTO = {"/S": pikepdf.Name.GoTo, "/D": "page"}
+
+
+@pytest.mark.parametrize(
+    "pdf",
+    [
+        linked_page(URI),
+        linked_page(URI, indirect=True),
+        linked_page(URI, streams=False),
+        linked_page(GOTOR),
+        linked_page(GOTOR, indirect=True, streams=False),
+        linked_page({"/S": pikepdf.Name.Named, "/N": pikepdf.Name.Print}),
+        linked_page({"/S": pikepdf.Name.SomethingNew}),
+        linked_page({**GOTO, "/Next": pikepdf.Dictionary(URI)}),
+        linked_page({**GOTO, "/Next": pikepdf.Array([pikepdf.Dictionary(GOTOR)])}, True),
+        # Deflated twice, past the byte scan: only the objects as a reader resolves them show it.
+        object_stream_pdf(PLAIN.replace(b" >>", b" /X << /A << /S /URI /URI (x) >> >> >>")),
+        object_stream_pdf(PLAIN.replace(b" >>", b" /X << /A << /S /Wat >> >> >>")),
+    ],
+    ids=[
+        "uri",
+        "uri-indirect",
+        "uri-plain",
+        "gotor",
+        "gotor-plain",
+        "named",
+        "unknown-type",
+        "goto-then-uri",
+        "goto-then-gotor",
+        "hidden-uri",
+        "hidden-unknown-type",
+    ],
+)
+def test_a_link_out_of_the_page_is_refused(pdf: bytes) -> None:
+    """A link to a web address or another file (or any action but an internal /GoTo) is
+    refused as JavaScript is, wherever the action's dictionary lives."""
+    with pytest.raises(
+        UsageError, match=r"the PDF holds scripts or actions \(JavaScript, a link to a web"
+    ):
+        check_page("page.pdf", pdf, "application/pdf")
+
+
+@pytest.mark.parametrize("indirect", [False, True])
+def test_a_link_to_a_page_of_the_same_file_passes(indirect: bool) -> None:
+    check_page("page.pdf", linked_page(GOTO, indirect), "application/pdf")

@@ -19,6 +19,7 @@ from closing.cli.app import (
     pass_app,
     replacing,
 )
+from closing.cli.report import not_for_the_terminal, write_stdout
 from closing.domain.errors import UsageError
 from closing.domain.mark_commands import FORMS
 from closing.domain.text import MAX_TEXT, neutral, plural
@@ -133,7 +134,8 @@ def documents(ctx: click.Context, deal_name: str | None, as_json: bool) -> None:
     "--output",
     required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Where to write the file (never written over unless --force).",
+    help="Where to write the file (never written over unless --force); - for standard output "
+    "(not a terminal).",
 )
 @click.option(
     "--signatory",
@@ -142,6 +144,7 @@ def documents(ctx: click.Context, deal_name: str | None, as_json: bool) -> None:
     help="The page of this signatory (default: the last file received).",
 )
 @click.option("--force", is_flag=True, help="Write over an existing file.")
+@click.option("--held", is_flag=True, help="Write a page held in escrow (not released) too.")
 @pass_app
 def get(
     app: App,
@@ -152,11 +155,22 @@ def get(
     output: Path,
     signatory: str | None,
     force: bool,
+    held: bool,
 ) -> None:
-    """Write PARTY's DOCUMENT, byte for byte as received (checked against its SHA-256)."""
+    """Write PARTY's DOCUMENT, byte for byte as received (checked against its SHA-256).
+
+    A page held in escrow is refused unless --held: it goes out when it is released."""
     from closing.services.documents import file_bytes
 
-    page, content = file_bytes(app.existing_database, deal_name, party, document, signatory)
+    piped = str(output) == "-"
+    if piped:
+        not_for_the_terminal("a file of the closing set")
+    page, content, escrow = file_bytes(
+        app.existing_database, deal_name, party, document, signatory, held
+    )
+    if piped:
+        write_stdout(content)
+        return
     try:
         with replacing(output, exclusive=not force) as out:
             out.write(content)
@@ -166,7 +180,7 @@ def get(
         raise UsageError(f"cannot write {neutral(str(output))}: {error.strerror}") from None
     click.echo(
         f"Wrote {neutral(str(output))}: {neutral(page.name)}, {page.size:,} bytes, "
-        f"sha256 {page.sha256}"
+        f"sha256 {page.sha256}" + (", held in escrow (not released)" if escrow else "")
     )
 
 
@@ -186,7 +200,8 @@ def get(
 @click.option(
     "--effective",
     metavar="DATE",
-    help="The date the documents take effect (default: today in the deal's zone).",
+    help="The date the documents take effect: from the agreement date to today (default: today "
+    "in the deal's zone).",
 )
 @by_option
 @pass_app

@@ -42,6 +42,21 @@ def _format(given: str | None, output: str | None, allowed: dict[str, str], defa
     return default
 
 
+def not_for_the_terminal(what: str) -> None:
+    """Refused (exit 2) when standard output is a terminal: `what` (a PDF, a file's bytes) is
+    for a file or a pipe."""
+    if sys.stdout.isatty():
+        raise UsageError(f"{what} is not for the terminal: give -o FILE or redirect the output")
+
+
+def write_stdout(data: bytes) -> None:
+    """`data` on standard output as it is (a memo, an export, a file of the closing set), after
+    what went before through the text layer."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
 def _write(output: str, data: bytes) -> None:
     """Write the file (everything is rendered before: a failure leaves no half-written memo)."""
     try:
@@ -110,8 +125,8 @@ def report(
     from closing.views.memo import render_memo
 
     chosen = _format(kind, output, MEMO_FORMATS, "pdf")
-    if chosen == "pdf" and output is None and sys.stdout.isatty():
-        raise UsageError("a PDF is not for the terminal: give -o FILE or redirect the output")
+    if chosen == "pdf" and output is None:
+        not_for_the_terminal("a PDF")
     now = app.now()
     moment = local_time(as_of, "--as-of")
     inputs = memo_inputs(app.existing_database, deal or deal_name, now, moment)
@@ -147,9 +162,7 @@ def report(
             f"Warning: the memo names {neutral(url)}: not fetched, left out of the memo", err=True
         )
     if output is None:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        write_stdout(data)
         return
     _write(output, data)
     what = MEMO_FORMATS[chosen] + (f", {plural(pages, 'page')}" if pages is not None else "")
@@ -186,9 +199,7 @@ def export(
         # A byte-order mark in a file, so a spreadsheet reads the text as UTF-8.
         data = export_csv(rows).encode("utf-8-sig" if output else "utf-8")
     if output is None:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        write_stdout(data)
         return
     _write(output, data)
     click.echo(

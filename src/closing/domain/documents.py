@@ -15,15 +15,19 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from closing.domain.errors import NotFoundError, RefusedError, UsageError
-from closing.domain.events import ATTACH, RELEASE, Event, Purchaser, who_text
+from closing.domain.events import ATTACH, RELEASE, Event, Purchaser, Standing, replay, who_text
+from closing.domain.machine import Refusal
 from closing.domain.terms import StoredDocument, StoredSignatory, StoredTerms
 from closing.domain.timefmt import local
+
+if TYPE_CHECKING:
+    from closing.domain.deal import Deal
 
 FILE_EVIDENCE = "file"
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -176,13 +180,19 @@ def read_release(event: Event) -> Release:
 class DocumentCopy(NamedTuple):
     """One document for one party: the purchaser's counterpart or instrument, or the company's own
     document (party `@company`), with the files received and where it stands (a tuple: a large
-    deal's board has one per document and purchaser)."""
+    deal's board has one per document and purchaser).
+
+    A release covers the pages received by then: a page held after the last release (the
+    purchaser's page sent again) is held until a release of its own."""
 
     document: StoredDocument
     party: Purchaser
     number: str | None  # W-1, W-2 for numbered instruments
     pages: tuple[Attachment, ...]
-    release: Release | None
+    releases: tuple[Release, ...]  # every release naming the document for the party, in order
+    # A step of its `release_when` that is not done now, though it was when the pages went
+    # (`released against wired, since reversed: funds returned`): what needs attention.
+    undone: tuple[str, ...]
 
     @property
     def signatories(self) -> tuple[StoredSignatory, ...]:
@@ -205,9 +215,25 @@ class DocumentCopy(NamedTuple):
             return not self.missing_signatures
         return bool(self.pages)
 
+    def release_of(self, page: Attachment) -> Release | None:
+        """The release that let `page` go: the first after it was received; None for a page
+        received after the last release."""
+        return next((release for release in self.releases if release.seq > page.seq), None)
+
+    def is_held(self, page: Attachment) -> bool:
+        """Whether `page` came in escrow and no release has covered it yet."""
+        return page.hold and self.release_of(page) is None
+
     @property
     def held(self) -> bool:
-        return any(page.hold for page in self.pages) and self.release is None
+        last = self.releases[-1].seq if self.releases else 0
+        return any(page.hold and page.seq > last for page in self.pages)
+
+    @property
+    def release(self) -> Release | None:
+        """The release the document stands released by: the last one, unless a page held since
+        waits for its own."""
+        return self.releases[-1] if self.releases and not self.held else None
 
     @property
     def state(self) -> str:
@@ -226,12 +252,31 @@ _tuple = tuple.__new__
 
 
 def copies(
-    terms: StoredTerms,
+    deal: Deal,
     parties: Sequence[Purchaser],
     events: Mapping[int, Sequence[Event]],
 ) -> list[DocumentCopy]:
-    """Every document x party of the deal, in the deal file's order, then Schedule 1's."""
+    """Every document x party of the deal, in the deal file's order, then Schedule 1's; one
+    released with a step of its `release_when` not done now (a company step: when the company
+    is among `parties`) says so (`undone`)."""
+    terms = deal.terms
     company = next((p for p in parties if p.is_company), None)
+    of_company = frozenset(step.id for step in terms.company_steps)
+    standings: dict[int, Standing | None] = {}
+
+    def standing(party: Purchaser | None) -> Standing | None:
+        """The party's steps now, replayed once (None: no company, or events no machine reads,
+        which the board says)."""
+        if party is None:
+            return None
+        if party.id not in standings:
+            machine = deal.company_machine if party.is_company else deal.machine
+            try:
+                standings[party.id] = replay(machine, list(events.get(party.id, ())))
+            except Refusal:
+                standings[party.id] = None
+        return standings[party.id]
+
     purchasers = [p for p in parties if not p.is_company]
     # Each party's files and releases, read once (most parties of a large deal have none).
     filed: dict[int, tuple[list[Attachment], list[Release]]] = {}
@@ -255,12 +300,37 @@ def copies(
             if found is None:
                 # Nothing on file (most copies of a large deal): the tuple made at once, without
                 # the keyword-checking constructor's frame.
-                append(_tuple(DocumentCopy, (document, party, number, (), None)))
+                append(_tuple(DocumentCopy, (document, party, number, (), (), ())))
                 continue
             pages = tuple(page for page in found[0] if page.document == document.id)
-            release = next((r for r in reversed(found[1]) if document.id in r.documents), None)
-            append(DocumentCopy(document, party, number, pages, release))
+            released = tuple(r for r in found[1] if document.id in r.documents)
+            undone: tuple[str, ...] = ()
+            if released and document.release_when:
+                undone = released_against(document, standing(party), standing(company), of_company)
+            append(DocumentCopy(document, party, number, pages, released, undone))
     return result
+
+
+def released_against(
+    document: StoredDocument,
+    party: Standing | None,
+    company: Standing | None,
+    of_company: frozenset[str],
+) -> tuple[str, ...]:
+    """Each step of `document`'s `release_when` not done now (it was, for the release to be
+    made): `released against wired, since reversed: funds returned`."""
+    said = []
+    for step in document.release_when:
+        standing = company if step in of_company else party
+        if standing is None or step in standing.states:
+            continue
+        reversal = standing.reversed.get(step)
+        said.append(
+            f"released against {step}, since reversed: {reversal.note or 'no reason given'}"
+            if reversal is not None
+            else f"released against {step}, which is not done now"
+        )
+    return tuple(said)
 
 
 def find_document(terms: StoredTerms, text: str) -> StoredDocument:
@@ -326,6 +396,21 @@ def check_release_reason(reason: str) -> None:
         raise RefusedError("a release needs --reason TEXT")
 
 
+def check_release_effective(effective: date, agreement: date, today: date) -> None:
+    """A release takes effect on a day from the agreement's date to today (in the deal's zone):
+    never before the documents could exist, never a day still to come."""
+    if effective < agreement:
+        said = f"before the agreement date ({agreement})"
+    elif effective > today:
+        said = f"after today ({today} in the deal's zone)"
+    else:
+        return
+    raise RefusedError(
+        f"--effective {effective} is {said}: a release takes effect on a day from {agreement} "
+        f"to {today}; nothing released"
+    )
+
+
 @dataclass(frozen=True)
 class DocumentLine:
     """What the memo says of one document x party: signatories, form, when released, who holds
@@ -336,17 +421,37 @@ class DocumentLine:
     signatories: str
     form: str
     state: str
-    released: str  # when and by whom, and the effective date; "" when not released
+    released: str  # `released_words`: "" when never released
     holds_originals: str
     files: tuple[str, ...]  # `name: sha256 ...`
     missing: str  # the signatures (or files) not on file, "" when none
+
+
+def released_words(copy: DocumentCopy, zone: ZoneInfo) -> str:
+    """When the document was released, by whom, effective when; for one held again (a page
+    received since its release), the pages held and those each release let go."""
+
+    def said(release: Release) -> str:
+        return f"{local(release.at, zone)} by {release.who}, effective {release.effective}"
+
+    flags = "".join(f"; ⚠ {words}" for words in copy.undone)
+    if copy.release is not None:
+        return said(copy.release) + flags
+    if not copy.releases:
+        return ""
+    held = ", ".join(page.name for page in copy.pages if copy.is_held(page))
+    earlier = "; ".join(
+        ", ".join(page.name for page in copy.pages if copy.release_of(page) == release)
+        + f" released {said(release)}"
+        for release in copy.releases
+    )
+    return f"{copy.state}: {held} held; {earlier}{flags}"
 
 
 def document_lines(found: Sequence[DocumentCopy], zone: ZoneInfo) -> tuple[DocumentLine, ...]:
     lines = []
     for copy in found:
         document = copy.document
-        release = copy.release
         missing = "; ".join(s.shown for s in copy.missing_signatures)
         if not copy.pages:
             missing = "nothing on file" + (f" (signatures: {missing})" if missing else "")
@@ -357,10 +462,7 @@ def document_lines(found: Sequence[DocumentCopy], zone: ZoneInfo) -> tuple[Docum
                 signatories="; ".join(s.shown for s in document.signatories) or "-",
                 form=document.form,
                 state=copy.state,
-                released=""
-                if release is None
-                else f"{local(release.at, zone)} by {release.who}, effective "
-                f"{release.effective.isoformat()}",
+                released=released_words(copy, zone),
                 holds_originals=document.holds_originals or "-",
                 files=tuple(f"{page.name}: SHA-256 {page.sha256}" for page in copy.pages),
                 missing=missing,

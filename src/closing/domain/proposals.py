@@ -353,6 +353,17 @@ LINK_TYPES = {
 # What a signature page has no business holding: scripts, actions run on opening, launches,
 # embedded files and media (names compared after PDF's #xx escapes are undone).
 _ACTIVE = re.compile(rb"/(?:JavaScript|JS|Launch|EmbeddedFile|RichMedia|OpenAction|AA|XFA)\b")
+# Every type of action (ISO 32000-2, 12.6.4) but an internal /GoTo: a link to a web address
+# (/URI) or into another file (/GoToR, /GoToE), a form's submission, a named menu command...
+_ACTIONS = frozenset(
+    (
+        *("GoToR", "GoToE", "GoToDp", "Launch", "Thread", "URI", "Sound", "Movie", "Hide"),
+        *("Named", "SubmitForm", "ResetForm", "ImportData", "SetOCGState", "Rendition"),
+        *("Trans", "GoTo3DView", "JavaScript", "RichMediaExecute"),
+    )
+)
+_ACTION = re.compile(rb"/S\s*/(?:" + "|".join(sorted(_ACTIONS)).encode() + rb")(?![#\w])")
+_GOTO = "/GoTo"
 _ESCAPED = re.compile(rb"#([0-9A-Fa-f]{2})")
 _STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.DOTALL)
 
@@ -386,8 +397,9 @@ def check_page(
         raise UsageError(f"{label}: the file is a {kind} but is named {shown!r}")
     if kind == "application/pdf" and _active(content):
         raise UsageError(
-            f"{label}: the PDF holds scripts or actions (JavaScript, launch, embedded "
-            "files); print it to a plain PDF or scan it, and send that"
+            f"{label}: the PDF holds scripts or actions (JavaScript, a link to a web address or "
+            "another file, launch, embedded files); print it to a plain PDF or scan it, and send "
+            "that"
         )
 
 
@@ -395,7 +407,8 @@ def _active(content: bytes) -> bool:
     """Whether a PDF holds anything active: the names in its bytes and its Flate streams (fast,
     and whatever qpdf makes of the file), then every object as a PDF reader resolves it (pikepdf:
     object streams, any filter, any depth of nesting), a key or a value such as /OpenAction or
-    /S /JavaScript anywhere in a dictionary."""
+    /S /JavaScript anywhere in a dictionary, and any action but an internal /GoTo (a link's
+    /S /URI or /S /GoToR, an /A or /Next of a type not known)."""
     import zlib
 
     texts = [content]
@@ -404,8 +417,10 @@ def _active(content: bytes) -> bool:
             texts.append(zlib.decompressobj().decompress(found.group(1), LINK_MAX_BYTES))
         except zlib.error:
             continue
-    if any(_ACTIVE.search(_ESCAPED.sub(lambda m: bytes([int(m[1], 16)]), t)) for t in texts):
-        return True
+    for text in texts:
+        plain = _ESCAPED.sub(lambda m: bytes([int(m[1], 16)]), text)
+        if _ACTIVE.search(plain) or _ACTION.search(plain):
+            return True
     return _active_objects(content)
 
 
@@ -460,6 +475,10 @@ def _holds_active(obj: object, depth: int) -> bool:
             if key in _ACTIVE_NAMES:
                 return True
             value = obj.get(key)
+            if key == "/S" and isinstance(value, pikepdf.Name) and str(value)[1:] in _ACTIONS:
+                return True
+            if key in ("/A", "/Next") and _not_a_goto(value):
+                return True
             if not getattr(value, "is_indirect", True) and _holds_active(value, depth + 1):
                 return True
     elif isinstance(obj, pikepdf.Array):
@@ -467,4 +486,16 @@ def _holds_active(obj: object, depth: int) -> bool:
             not getattr(item, "is_indirect", True) and _holds_active(item, depth + 1)
             for item in obj
         )
+    return False
+
+
+def _not_a_goto(action: object) -> bool:
+    """Whether an annotation's or an outline item's /A (or an action's /Next, one or a list) is
+    an action of another type than an internal /GoTo (direct or not: its type is read here)."""
+    import pikepdf
+
+    actions = list(action) if isinstance(action, pikepdf.Array) else [action]
+    for item in actions:
+        if isinstance(item, pikepdf.Dictionary) and "/S" in item and str(item.get("/S")) != _GOTO:
+            return True
     return False

@@ -68,7 +68,7 @@ def read_board(
         from closing.domain.documents import copies
 
         parties = [*([company] if company else []), *purchasers]
-        shown = replace(shown, documents=tuple(copies(deal.terms, parties, events)))
+        shown = replace(shown, documents=tuple(copies(deal, parties, events)))
     return replace(shown, record_warning=warning) if warning else shown
 
 

@@ -19,6 +19,7 @@ from closing.domain.documents import (
     Attachment,
     DocumentCopy,
     attach_evidence,
+    check_release_effective,
     choose_signatory,
     copies,
     find_document,
@@ -40,6 +41,7 @@ from closing.domain.events import (
 )
 from closing.domain.marking import MarkRequest, decide_mark
 from closing.domain.team import OPERATOR
+from closing.domain.timefmt import local
 from closing.services.deals import open_deal
 from closing.services.mark import Locked, find_step, locked
 from closing.services.team import require
@@ -212,7 +214,7 @@ def attach_file(
 
 
 def _copy_of(deal: Deal, party: Purchaser, events: list[Event], document_id: str) -> DocumentCopy:
-    for copy in copies(deal.terms, [party], {party.id: events}):
+    for copy in copies(deal, [party], {party.id: events}):
         if copy.document.id == document_id:
             return copy
     raise NotFoundError(f"no document {document_id} for {party.name}")  # pragma: no cover
@@ -273,7 +275,7 @@ def read_closing_set(connection: Connection, deal: Deal) -> ClosingSet:
     for party in parties:
         machine = deal.company_machine if party.is_company else deal.machine
         states[party.id] = replay(machine, events.get(party.id, [])).states
-    return ClosingSet(deal, copies(deal.terms, parties, events), states)
+    return ClosingSet(deal, copies(deal, parties, events), states)
 
 
 def closing_set(database: Database, deal_name: str | None) -> ClosingSet:
@@ -287,9 +289,11 @@ def file_bytes(
     party_text: str,
     document_text: str,
     signatory: str | None = None,
-) -> tuple[Attachment, bytes]:
+    held: bool = False,
+) -> tuple[Attachment, bytes, bool]:
     """The last file received for the document and party (of `signatory` when given), with its
-    bytes checked against its hash."""
+    bytes checked against its hash, and whether it is held in escrow: a held page is refused
+    unless `held` (it is not to go out before its release)."""
     from closing.services.deals import find_purchaser
 
     with database.transaction(write=False) as connection:
@@ -304,6 +308,14 @@ def file_bytes(
         if not pages:
             raise NotFoundError(f"no file of {document.id} for {party.name} is on file")
         page = pages[-1]
+        escrow = copy.is_held(page)
+        if escrow and not held:
+            whose = f"the {page.signatory}'s page" if page.signatory else "the file"
+            raise RefusedError(
+                f"{page.name}, {whose} of {document.id} for {party.name} received "
+                f"{local(page.at, deal.terms.zone)}, is held in escrow: release it (closing "
+                "release), or give --held to write it all the same"
+            )
         content = files.file_content(connection, page.sha256)
     if content is None:
         raise RecordBrokenError(
@@ -314,7 +326,7 @@ def file_bytes(
             f"the stored bytes of {page.name} no longer match its SHA-256 {page.sha256}; "
             "run closing verify"
         )
-    return page, content
+    return page, content, escrow
 
 
 @dataclass(frozen=True)
@@ -343,6 +355,9 @@ def release_pages(
     with database.transaction() as connection:
         deal = open_deal(connection, deal_name)
         require(connection, deal.id, OPERATOR, "release signature pages")
+        today = now.astimezone(deal.zone).date()
+        if effective is not None:
+            check_release_effective(effective, deal.terms.agreement_date, today)
         actor = identity.actor(connection)
         behalf = on_behalf(actor, on_behalf_of)
         wanted = {find_purchaser(connection, deal, text).id for text in party_texts}
@@ -367,7 +382,7 @@ def release_pages(
                     )
         if problems:
             raise RefusedError("cannot release: " + "; ".join(problems) + "; nothing released")
-        day = effective or now.astimezone(deal.zone).date()
+        day = effective or today
         result: list[tuple[Purchaser, list[str]]] = []
         for party_copies in held.values():
             party = party_copies[0].party

@@ -60,7 +60,9 @@ class Tab:
 
     @property
     def released(self) -> str:
-        release = self.copy.release
+        """The effective date of the release that let this file go; "" while it is held (or
+        when none has covered it)."""
+        release = self.copy.release_of(self.page)
         return release.effective.isoformat() if release is not None else ""
 
     @property

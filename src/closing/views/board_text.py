@@ -37,7 +37,13 @@ from closing.domain.proposals import (
 )
 from closing.domain.text import neutral, plural, shortened
 from closing.domain.timefmt import local
-from closing.views.board_cells import BLOCKED_STYLE, STYLES, company_line, step_cell
+from closing.views.board_cells import (
+    ATTENTION_MARK,
+    BLOCKED_STYLE,
+    STYLES,
+    company_line,
+    step_cell,
+)
 from closing.views.board_table import open_steps_table, step_grid
 
 LEGEND = "✓ done · ! due within 2h · ✗ late by · ⚑ blocked: a detail is missing · ⚠ needs attention"
@@ -139,12 +145,20 @@ def board_view(
 
 
 def documents_line(board: Board) -> str:
-    """`Documents: 1 released, 1 received (held), 8 pending (closing documents)`."""
+    """`Documents: 1 released, 1 received (held), 8 pending (closing documents)`, and a line
+    for each document released against a step not done now (`⚠ spa of <purchaser>: released
+    against wired, since reversed: funds returned`)."""
     counts: dict[str, int] = {}
     for copy in board.documents:
         counts[copy.state] = counts.get(copy.state, 0) + 1
     said = ", ".join(f"{count} {state}" for state, count in counts.items())
-    return f"Documents: {said} (closing documents)"
+    flagged = [
+        f"\n{ATTENTION_MARK} {copy.document.id}{f' {copy.number}' if copy.number else ''} of "
+        f"{neutral(copy.party.name)}: {neutral(words)}"
+        for copy in board.documents
+        for words in copy.undone
+    ]
+    return f"Documents: {said} (closing documents)" + "".join(flagged)
 
 
 class Unpadded:

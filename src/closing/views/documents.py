@@ -9,13 +9,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from closing.domain.documents import PENDING, Attachment, DocumentCopy
+from closing.domain.documents import PENDING, Attachment, DocumentCopy, Release
 from closing.domain.terms import StoredSignatory
 from closing.domain.text import neutral
 from closing.domain.timefmt import local
 
 
-def _page(page: Attachment, zone: ZoneInfo) -> dict[str, Any]:
+def _page(copy: DocumentCopy, page: Attachment, zone: ZoneInfo) -> dict[str, Any]:
+    release = copy.release_of(page)
     return {
         "signatory": page.signatory,
         "signatory_name": page.signatory_name,
@@ -29,6 +30,18 @@ def _page(page: Attachment, zone: ZoneInfo) -> dict[str, Any]:
         "attached_at_local": local(page.at, zone),
         "attached_by": page.actor,
         "on_behalf_of": page.on_behalf_of,
+        "held": copy.is_held(page),
+        "released_at": None if release is None else release.at.isoformat(),
+    }
+
+
+def _release(release: Release) -> dict[str, Any]:
+    return {
+        "at": release.at.isoformat(),
+        "by": release.actor,
+        "on_behalf_of": release.on_behalf_of,
+        "effective": release.effective.isoformat(),
+        "reason": release.reason,
     }
 
 
@@ -61,16 +74,10 @@ def copy_document(
         "satisfies": document.satisfies,
         "marked_without_files": list(marked_without_files),
         "release_when": document.release_when,
-        "released": None
-        if release is None
-        else {
-            "at": release.at.isoformat(),
-            "by": release.actor,
-            "on_behalf_of": release.on_behalf_of,
-            "effective": release.effective.isoformat(),
-            "reason": release.reason,
-        },
-        "files": [_page(page, zone) for page in copy.pages],
+        "released": None if release is None else _release(release),
+        "releases": [_release(r) for r in copy.releases],
+        "attention": list(copy.undone),
+        "files": [_page(copy, page, zone) for page in copy.pages],
     }
 
 
@@ -87,8 +94,8 @@ def document_states(copies: Iterable[DocumentCopy]) -> Iterator[dict[str, Any]]:
     # make than the dict written out).
     pending: dict[int, dict[str, Any]] = {}
     for copy in copies:
-        document, party, number, pages, release = copy
-        if not pages and release is None:
+        document, party, number, pages, releases, undone = copy
+        if not pages and not releases:
             pattern = pending.get(id(document))
             if pattern is None:
                 pattern = pending[id(document)] = {
@@ -100,10 +107,12 @@ def document_states(copies: Iterable[DocumentCopy]) -> Iterator[dict[str, Any]]:
                     "files": 0,
                     "sha256": None,
                     "released_at": None,
+                    "attention": (),
                 }
             yield {**pattern, "party": party.slug, "number": number}
             continue
         last = pages[-1] if pages else None
+        release = copy.release
         yield {
             "document": document.id,
             "party": party.slug,
@@ -113,6 +122,7 @@ def document_states(copies: Iterable[DocumentCopy]) -> Iterator[dict[str, Any]]:
             "files": len(pages),
             "sha256": last.sha256 if last else None,
             "released_at": release.at.isoformat() if release else None,
+            "attention": undone,
         }
 
 
@@ -135,20 +145,23 @@ def documents_text(
             page = copy.page_of(signatory)
             got = "received" if page else "not on file"
             lines.append(f"  signed by {neutral(signatory.shown)}: {got}")
-        for page in copy.pages:
-            held = ", held" if page.hold and copy.release is None else ""
+        # The files and the releases in the order they came: a release covers the files above it.
+        items: list[Attachment | Release] = [*copy.pages, *copy.releases]
+        for item in sorted(items, key=lambda item: item.seq):
+            if isinstance(item, Release):
+                lines.append(
+                    f"  released {local(item.at, zone)} by {neutral(item.who)}, effective "
+                    f"{item.effective.isoformat()}: {neutral(item.reason)}"
+                )
+                continue
+            held = ", held" if copy.is_held(item) else ""
             lines.append(
-                f"  file {neutral(page.name)} ({page.media_type}, {page.size:,} bytes, "
-                f"{page.form}{held}) sha256 {page.sha256[:16]} at {local(page.at, zone)} by "
-                f"{neutral(page.who)}"
+                f"  file {neutral(item.name)} ({item.media_type}, {item.size:,} bytes, "
+                f"{item.form}{held}) sha256 {item.sha256[:16]} at {local(item.at, zone)} by "
+                f"{neutral(item.who)}"
             )
         marked = unfiled[index] if index < len(unfiled) else ()
         if marked:
             lines.append(f"  {', '.join(marked)} marked, but not every page is on file")
-        if copy.release is not None:
-            release = copy.release
-            lines.append(
-                f"  released {local(release.at, zone)} by {neutral(release.who)}, effective "
-                f"{release.effective.isoformat()}: {neutral(release.reason)}"
-            )
+        lines += [f"  ⚠ {neutral(words)}" for words in copy.undone]  # the board's attention mark
     return "\n".join(lines)
