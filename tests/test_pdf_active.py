@@ -1,5 +1,5 @@
 """A PDF sent as a signature page (or uploaded by the team) may hold nothing active: the check
-(closing.domain.proposals.check_page) reads the objects as a PDF reader resolves them, so an
+(closing.domain.signature_page.check_page) reads the objects as a PDF reader resolves them, so an
 /OpenAction JavaScript hidden in an object stream deflated twice, or deflated once past what a
 byte scan inflates, is refused; a plain page passes."""
 
@@ -13,7 +13,7 @@ import pypdf
 import pytest
 
 from closing.domain.errors import UsageError
-from closing.domain.proposals import check_page
+from closing.domain.signature_page import check_page
 
 CATALOG = (
     b"<< /Type /Catalog /Pages 3 0 R /OpenAction << /S /JavaScript /JS (app.alert\\(1\\)) >> >>"

@@ -29,7 +29,6 @@ from closing.domain.proposals import (
     answer_evidence,
     apply_accepted,
     check_details,
-    check_page,
     check_report,
     check_sent_at,
     choose,
@@ -42,6 +41,7 @@ from closing.domain.proposals import (
     report_note,
 )
 from closing.domain.share_link import ShareRecord, link_name
+from closing.domain.signature_page import check_page
 from closing.domain.team import OPERATOR
 from closing.services.documents import Attached, AttachRequest, attach_file
 from closing.services.mark import Locked, locked

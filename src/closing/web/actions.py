@@ -15,7 +15,7 @@ from closing.domain.documents import MAX_FILE_BYTES, media_type
 from closing.domain.errors import UsageError
 from closing.domain.mark_commands import BY_STEP, GENERIC
 from closing.domain.marking import Correction, MarkRequest
-from closing.domain.proposals import check_page
+from closing.domain.signature_page import check_page
 from closing.domain.text import MAX_TEXT
 from closing.domain.wire_instructions import Verification
 from closing.services.database import Database

@@ -34,8 +34,8 @@ from starlette.routing import Route
 from closing.domain.clock import parse_local, resolve_local
 from closing.domain.detail_rules import DETAIL_RULES
 from closing.domain.errors import ClosingError, NotFoundError, UsageError
-from closing.domain.proposals import LINK_MAX_BYTES
 from closing.domain.share_link import ShareRecord, match
+from closing.domain.signature_page import LINK_MAX_BYTES
 from closing.services.proposals import RateLimited, propose_details, report_wire, upload_page
 from closing.web.live import LiveBoard, Snapshot
 
