@@ -206,6 +206,12 @@ SEEDED: dict[str, Bad] = {
         code=USAGE,
         says="is not a plain web address",
     ),
+    "choice argument missing": bad(
+        "team",
+        "passkeys",
+        code=USAGE,
+        says="Missing argument '{required|optional}'. Choose from: required, optional",
+    ),
     "group without a command": bad(
         "team", code=USAGE, says="closing team needs a command: add, grant, invite, list"
     ),

@@ -331,7 +331,9 @@ def main(argv: list[str] | None = None) -> None:
             message = f"{error.ctx.command_path} needs a command: {', '.join(names)}"
             click.echo(f"Error: {message}{where}", err=True)
             sys.exit(ExitCode.USAGE)
-        click.echo(f"Error: {neutral(error.format_message())}{where}", err=True)
+        # click's own messages may run over lines ("Choose from:\n\trequired,\n\toptional"): one
+        message = " ".join(error.format_message().split())
+        click.echo(f"Error: {neutral(message)}{where}", err=True)
         sys.exit(ExitCode.USAGE)
     except click.ClickException as error:
         click.echo(f"Error: {neutral(error.format_message())}", err=True)
