@@ -245,3 +245,22 @@ def test_get_to_standard_output_but_not_a_terminal(
         b"output\n"
     )
     assert not (tmp_path / "-").exists()
+
+
+def test_report_and_export_take_a_dash_for_standard_output(seeded: Cli, tmp_path: Path) -> None:
+    """`-o -` is standard output for the memo and the export too, as it is for `documents get`:
+    the same bytes as without -o, and no file named `-`."""
+    env = {
+        **os.environ,
+        "CLOSING_DATABASE_URL": seeded.database_url,
+        "CLOSING_NOW": FRI.format("09:00"),
+    }
+    for args in (["report", "--format", "md"], ["export", "--format", "json"]):
+        command = [sys.executable, "-m", "closing", *args]
+        plain = subprocess.run(command, capture_output=True, cwd=tmp_path, env=env, check=False)
+        dashed = subprocess.run(
+            [*command, "-o", "-"], capture_output=True, cwd=tmp_path, env=env, check=False
+        )
+        assert (dashed.returncode, dashed.stderr) == (0, b""), dashed.stderr
+        assert dashed.stdout == plain.stdout and dashed.stdout
+        assert not (tmp_path / "-").exists()

@@ -75,7 +75,9 @@ def _write(output: str, data: bytes) -> None:
     type=click.Choice(list(MEMO_FORMATS)),
     help="pdf, html or md (default: from -o's suffix, else pdf).",
 )
-@click.option("-o", "--output", metavar="FILE", help="Write the memo to FILE (default: stdout).")
+@click.option(
+    "-o", "--output", metavar="FILE", help="Write the memo to FILE (default, or -: stdout)."
+)
 @click.option(
     "--as-of",
     metavar="TIME",
@@ -124,6 +126,7 @@ def report(
     from closing.services.record import memo_inputs
     from closing.views.memo import render_memo
 
+    output = None if output == "-" else output  # -o -: standard output, as without -o
     chosen = _format(kind, output, MEMO_FORMATS, "pdf")
     if chosen == "pdf" and output is None:
         not_for_the_terminal("a PDF")
@@ -178,7 +181,7 @@ def report(
     type=click.Choice(list(EXPORT_FORMATS)),
     help="csv or json (default: from -o's suffix, else csv).",
 )
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE (default: stdout).")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE (default, or -: stdout).")
 @pass_app
 def export(
     app: App, deal: str | None, deal_name: str | None, kind: str | None, output: str | None
@@ -189,6 +192,7 @@ def export(
     from closing.services.record import deal_record
     from closing.views.export import export_csv, export_json
 
+    output = None if output == "-" else output  # -o -: standard output, as without -o
     chosen = _format(kind, output, EXPORT_FORMATS, "csv")
     found = deal_record(app.existing_database, deal or deal_name)
     rows = export_rows(found)
