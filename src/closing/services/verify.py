@@ -17,7 +17,7 @@ from closing.domain.deal import Deal
 from closing.domain.documents import read_attachment
 from closing.domain.errors import RecordBrokenError
 from closing.domain.events import ATTACH
-from closing.domain.facts import FACTS, adopting, check_facts
+from closing.domain.facts import FACTS, adopting, check_facts, latest
 from closing.domain.facts import head as fact_head
 from closing.domain.seal import Seal, SealedHead, first_gone
 from closing.services.deals import open_deal
@@ -81,7 +81,7 @@ def verify_on(
     if adopting(facts):  # a deal loaded before facts were kept: they stand as they are
         record_facts(connection, deal.id, now)
         facts = fact_entries(connection, deal.id)
-    current = current_facts(connection, deal.id)
+    current = current_facts(connection, deal.id, recorded=latest(facts))
     broken = broken or check_facts(deal.slug, facts, current, LABELS)
     last = fact_head(facts)
     if last is not None:

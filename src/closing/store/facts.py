@@ -9,7 +9,7 @@ checks it against its chain. Everything else the board, the memo or a mark reads
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,7 +37,9 @@ from closing.store.values import money, stored_moment
 @dataclass(frozen=True)
 class FactTable:
     """A table of facts: its name, what `verify` calls a row of it, the SQL naming a row, and
-    the columns hashed (name, kind: text, int, money, moment, bool)."""
+    the columns hashed (name, kind: text, int, money, moment, bool; or a row id naming another
+    row, hashed as what it names: `party`, a purchaser's slug, `event`, an event's party and
+    seq; see `_IDENTITY`)."""
 
     table: str
     label: str
@@ -86,11 +88,11 @@ FACT_TABLES: tuple[FactTable, ...] = (
         "version",
         (
             ("version", "int"),
-            ("event_id", "int"),
+            ("event_id", "event"),
             *_text("fingerprint", "bank", "aba", "account_masked", "account_name", "swift"),
             *_text("reference", "callback_numbers", "entered_by"),
             ("entered_at", "moment"),
-            ("verified_event_id", "int"),
+            ("verified_event_id", "event"),
             ("verified_by", "text"),
             ("verified_at", "moment"),
             *_text("callback_number", "spoke_with"),
@@ -108,8 +110,8 @@ FACT_TABLES: tuple[FactTable, ...] = (
             ("account_masked", "text"),
             ("imported_at", "moment"),
             *_text("imported_by", "status", "reason"),
-            ("purchaser_id", "int"),
-            ("event_id", "int"),
+            ("purchaser_id", "party"),
+            ("event_id", "event"),
         ),
     ),
     FactTable(
@@ -117,7 +119,7 @@ FACT_TABLES: tuple[FactTable, ...] = (
         "share link",
         "token_start",
         (
-            ("purchaser_id", "int"),
+            ("purchaser_id", "party"),
             *_text("token_sha256", "token_start"),
             ("created_at", "moment"),
             ("created_by", "text"),
@@ -136,7 +138,7 @@ FACT_TABLES: tuple[FactTable, ...] = (
         "judgement",
         "judgement kept of event",
         "event_id",
-        (("event_id", "int"), ("deadline", "moment"), ("recorded_at", "moment")),
+        (("event_id", "event"), ("deadline", "moment"), ("recorded_at", "moment")),
     ),
     # A party's chain is known to have begun: deleting every event of it is a break (its first
     # event's content is the chain's to prove, and a seal's).
@@ -149,6 +151,27 @@ FACT_TABLES: tuple[FactTable, ...] = (
     ),
 )
 LABELS = {table.table: table.label for table in FACT_TABLES}
+
+# A row id naming another row of the deal, as the row's hash reads it: what the id names (a
+# purchaser's slug; an event's party slug and seq, `stonestreet #2`), so that ids swapped in the
+# database (two purchasers' rows and their events') change the hash; an id naming no row of the
+# deal, as `id N`. Entries written before ids were read this way hashed the bare integer: a row
+# whose hash is not the identities' is tried that way too (`current_facts`).
+_IDENTITY = {
+    "party": "(SELECT p.slug FROM purchaser p WHERE p.id = {column} AND p.deal_id = {deal})",
+    "event": "(SELECT p.slug || ' #' || CAST(e.seq AS TEXT) FROM event e JOIN purchaser p "
+    "ON p.id = e.purchaser_id WHERE e.id = {column} AND e.deal_id = {deal} "
+    "AND p.deal_id = {deal})",
+}
+
+
+def _column_sql(table: FactTable, name: str, kind: str) -> str:
+    """What a row's hash reads of column `name`: the column, or what the id in it names."""
+    if kind not in _IDENTITY:
+        return name
+    column, deal = f"{table.table}.{name}", f"{table.table}.{table.deal_column}"
+    named = _IDENTITY[kind].format(column=column, deal=deal)
+    return f"coalesce({named}, 'id ' || CAST({column} AS TEXT))"
 
 
 def _reader(kind: str) -> Callable[[Any], object]:
@@ -182,26 +205,42 @@ def _reader(kind: str) -> Callable[[Any], object]:
 
 
 def current_facts(
-    connection: Connection, deal_id: int, tables: tuple[FactTable, ...] = FACT_TABLES
+    connection: Connection,
+    deal_id: int,
+    tables: tuple[FactTable, ...] = FACT_TABLES,
+    recorded: Mapping[tuple[str, str], str | None] | None = None,
 ) -> dict[tuple[str, str], str]:
-    """Every fact of the deal as it stands: (table, key) -> the row's hash."""
+    """Every fact of the deal as it stands: (table, key) -> the row's hash. A row naming other
+    rows by id whose `recorded` hash is not the one of what they name is hashed as entries
+    written before were (the bare ids): when that is its recorded hash, it stands."""
     found: dict[tuple[str, str], str] = {}
+    bare = _reader("int")
     for table in tables:
-        names = ", ".join(name for name, _ in table.columns)
+        columns = [_column_sql(table, name, kind) for name, kind in table.columns]
+        ids = [at for at, (_, kind) in enumerate(table.columns) if kind in _IDENTITY]
+        columns += [table.columns[at][0] for at in ids]  # the bare ids, for an older entry
         # Text columns read as they are (most of a row); the others through their reader.
-        readers = [_reader(kind) for _, kind in table.columns]
-        text = [kind == "text" for _, kind in table.columns]
+        kinds = ["text" if kind in _IDENTITY else kind for _, kind in table.columns]
+        readers = [_reader(kind) for kind in kinds]
+        text = [kind == "text" for kind in kinds]
         where = f" AND {table.where}" if table.where else ""
-        sql = f"SELECT {table.key}, {names} FROM {table.table} WHERE {table.deal_column} = ?{where}"
-        name = table.table
+        sql = (
+            f"SELECT {table.key}, {', '.join(columns)} FROM {table.table} "
+            f"WHERE {table.deal_column} = ?{where}"
+        )
+        name, width = table.table, len(table.columns)
         for key, *values in connection.rows(sql, (deal_id,)):
-            found[name, str(key)] = plain_row_hash(
-                name,
-                [
-                    value if is_text and (value is None or type(value) is str) else read(value)
-                    for is_text, read, value in zip(text, readers, values, strict=True)
-                ],
-            )
+            row = [
+                value if is_text and (value is None or type(value) is str) else read(value)
+                for is_text, read, value in zip(text, readers, values[:width], strict=True)
+            ]
+            digest = plain_row_hash(name, row)
+            before = None if recorded is None or not ids else recorded.get((name, str(key)))
+            if before is not None and before != digest:
+                for at, value in zip(ids, values[width:], strict=True):
+                    row[at] = bare(value)
+                digest = before if plain_row_hash(name, row) == before else digest
+            found[name, str(key)] = digest
     return found
 
 
@@ -261,7 +300,7 @@ def record_facts(
             )
         ]
     )
-    changes = to_record(recorded, current_facts(connection, deal_id, tables))
+    changes = to_record(recorded, current_facts(connection, deal_id, tables, recorded))
     if not changes:
         return 0
     seq, previous = (int(last[0][0]), str(last[0][1])) if last else (0, GENESIS)
@@ -324,13 +363,14 @@ def facts_break(
         entries = fact_entries(connection, deal_id)
         if adopting(entries):
             return None
-        return check_facts(slug, entries, current_facts(connection, deal_id, tables), labels)
+        current = current_facts(connection, deal_id, tables, latest(entries))
+        return check_facts(slug, entries, current, labels)
     holds, hashed, last = _links_hold(connection, deal_id)
     if not hashed:  # adopting (loaded before facts), or gone
         return facts_break(connection, deal_id)
     marks = ", ".join("?" for _ in tables)
     entries = fact_entries(connection, deal_id, f"tbl IN ({marks})", tuple(labels))
-    current = current_facts(connection, deal_id, tables)
+    current = current_facts(connection, deal_id, tables, latest(entries))
     if holds:
         return check_rows(slug, entries, current, labels, last + 1)
     # Something is off: the links walked here, which name the first break as verify does.
