@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from closing.domain.errors import ExitCode
 from tests.helpers import (
     ROOT,
     VERIFY_INSTRUCTIONS,
     WIRES_DEAL,
     Cli,
+    board_json,
     load_wires_deal,
     run_all,
+    statuses,
     tampering,
 )
 from tests.test_record import closing_day, tamper
@@ -159,3 +162,76 @@ def test_entries_that_hashed_bare_ids_still_verify(imported: Cli) -> None:
     holds(imported)
     swap(imported, PURCHASER_IDS, party_id(imported, "stonestreet"), party_id(imported, "bnc-bach"))
     refused(imported, "share link")
+
+
+# --- stray event rows ----------------------------------------------------------------------------
+
+
+def add_stray(cli: Cli, deal: str, party: str, seq: str, step: str = "dwac_credited") -> None:
+    """An event row copied from BNC's signature as a mark of `step`, with the deal, the party
+    and the seq given as SQL, inserted behind closing's back."""
+    bnc = "(SELECT id FROM purchaser WHERE slug = 'bnc-bach')"
+    tamper(
+        cli,
+        "INSERT INTO event (deal_id, purchaser_id, seq, kind, step, occurred_at, recorded_at, "
+        "actor, host, evidence_kind, evidence, amount, note, prev_hash, hash, on_behalf_of, "
+        "actor_declared, rehearsal_at) "
+        f"SELECT {deal}, {party}, {seq}, kind, '{step}', occurred_at, recorded_at, actor, host, "
+        "evidence_kind, evidence, amount, note, prev_hash, hash, on_behalf_of, actor_declared, "
+        f"rehearsal_at FROM event WHERE purchaser_id = {bnc} AND step = 'signed'",
+    )
+
+
+def test_an_event_of_another_deal_is_no_event_of_this_one(seeded: Cli) -> None:
+    """A row naming BNC but a deal that does not exist, marking its DWAC credit: no reader of
+    the deal sees it (the mark is not "already marked", history shows no such event and no
+    internal error), and verify exits 8 naming it."""
+    closing_day(seeded)
+    add_stray(seeded, "9999", "(SELECT id FROM purchaser WHERE slug = 'bnc-bach')", "100")
+    result = seeded("verify", now=FRI.format("18:00"))
+    assert result.code == ExitCode.RECORD, result.err
+    assert "of bnc-bach" in result.err and "is stray" in result.err, result.err
+    assert "names deal id 9999, not neotherapeutics-2002-06-07" in result.err, result.err
+    for command in (("history",), ("history", "bnc")):
+        shown = seeded(*command, now=FRI.format("18:01"))
+        assert shown.code == 0 and "DWAC" not in shown.out, (shown.out, shown.err)
+    assert statuses(board_json(seeded, FRI.format("18:01")), "bnc-bach")["dwac_credited"] != "done"
+    marked = seeded("mark-dwac", "bnc", "--confirmation", "DTC 1", now=FRI.format("18:02"))
+    assert marked.code == 0, marked.err
+
+
+def test_a_stray_row_in_the_place_of_the_next_event_refuses_the_mark(seeded: Cli) -> None:
+    """A row of BNC's naming another deal where BNC's next event goes: the mark is refused
+    (exit 8) naming it, not an internal error."""
+    closing_day(seeded)
+    add_stray(seeded, "9999", "(SELECT id FROM purchaser WHERE slug = 'bnc-bach')", "4")
+    marked = seeded("mark-dwac", "bnc", "--confirmation", "DTC 1", now=FRI.format("18:02"))
+    assert marked.code == ExitCode.RECORD, marked.err
+    assert "cannot record event #4 of bnc-bach: a stray event row" in marked.err, marked.err
+
+
+@pytest.mark.parametrize("seq", ["1", "100"])
+def test_an_event_of_no_party_is_named(seeded: Cli, seq: str) -> None:
+    """A row under the deal naming a purchaser id that is none of its parties: the board says
+    there are more events than the chains record (not fewer), history shows the deal's events,
+    and verify exits 8 naming the row, whatever its seq (#1 is not "the chain of None")."""
+    closing_day(seeded)
+    add_stray(seeded, "(SELECT id FROM deal)", "9999", seq)
+    board = seeded("status", now=FRI.format("18:00"))
+    assert "The event log has 1 event of no party of the deal" in board.out, board.out
+    shown = seeded("history", now=FRI.format("18:00"))
+    assert shown.code == 0 and "Internal error" not in shown.err, shown.err
+    result = seeded("verify", now=FRI.format("18:00"))
+    assert result.code == ExitCode.RECORD, result.err
+    assert f"event #{seq} of purchaser id 9999" in result.err, result.err
+    assert "names none of the deal's parties" in result.err and "None" not in result.err
+
+
+def test_an_event_added_to_a_chain_makes_the_board_say_more(seeded: Cli) -> None:
+    """A row of BNC's after its chain's head: more events than the chains record."""
+    closing_day(seeded)
+    add_stray(
+        seeded, "(SELECT id FROM deal)", "(SELECT id FROM purchaser WHERE slug = 'bnc-bach')", "100"
+    )
+    board = seeded("status", now=FRI.format("18:00"))
+    assert "The event log has more events than its chains record" in board.out, board.out

@@ -13,6 +13,7 @@ from closing.domain.deal import Deal
 from closing.domain.errors import UsageError
 from closing.domain.history import HistoryEntry, on_schedule_at, reloads_after
 from closing.domain.owners import for_owner, known_owner, party_of_operator
+from closing.domain.text import plural
 from closing.domain.timefmt import local
 from closing.services.deals import find_purchaser, open_deal
 from closing.store import alerts, facts, identity, wires
@@ -73,17 +74,26 @@ def read_board(
 
 
 def record_warning(connection: Connection, deal: Deal) -> str | None:
-    """One line when the last `closing verify` failed, or when the event log is shorter than its
-    chains' heads say (a deleted event); None when all looks well."""
+    """One line when the last `closing verify` failed, or when the event log is shorter or
+    longer than its chains' heads say (a deleted event, one added, a row of no party); None
+    when all looks well."""
     last = log.last_verification(connection, deal.id)
     if last is not None and not last.ok:
         return (
             f"The event log failed verification at {local(last.at, deal.terms.zone)}: "
             f"{last.detail}; see closing verify"
         )
-    if not log.chain_lengths_agree(connection, deal.id):
-        return "The event log has fewer events than its chains record; run closing verify"
-    return None
+    events, counted = log.chain_lengths(connection, deal.id)
+    if events == counted:
+        return None
+    strays = log.stray_events(connection, deal.id)
+    if strays:
+        return (
+            f"The event log has {plural(len(strays), 'event')} of no party of the deal (added "
+            "in the database); run closing verify"
+        )
+    more = "more" if events > counted else "fewer"
+    return f"The event log has {more} events than its chains record; run closing verify"
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def verify_on(
         if chain.events and chain.events[-1].hash:
             heads[chain.party] = chain.events[-1].hash or ""
             lengths[chain.party] = chain.events[-1].event.seq
-    broken = broken or _file_break(connection, stored)
+    broken = broken or _stray_break(connection, deal) or _file_break(connection, stored)
     facts = fact_entries(connection, deal.id)
     if adopting(facts):  # a deal loaded before facts were kept: they stand as they are
         record_facts(connection, deal.id, now)
@@ -99,6 +99,21 @@ def verify_on(
     ok = broken is None and gone is None
     log.insert_verification(connection, deal.id, now, ok, events, detail)
     return LogCheck(deal, events, heads, broken, lengths, gone, tuple(stored))
+
+
+def _stray_break(connection: Connection, deal: Deal) -> Break | None:
+    """An event row that names the deal but none of its parties, or one of its parties but
+    another deal, is no event of the deal (no reader sees it): a row added or changed."""
+    for stray in log.stray_events(connection, deal.id):
+        if stray.party is None:
+            party = f"purchaser id {stray.party_id}"
+            detail = f"its row (id {stray.id}) names none of the deal's parties"
+        else:
+            party = stray.party
+            detail = f"its row (id {stray.id}) names deal id {stray.deal_id}, not {deal.slug}"
+        detail += " (a stray row, added or changed in the database)"
+        return Break(party, stray.seq, stray.id, "stray", detail)
+    return None
 
 
 def _file_break(connection: Connection, stored: list[log.Chain]) -> Break | None:

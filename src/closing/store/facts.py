@@ -141,13 +141,15 @@ FACT_TABLES: tuple[FactTable, ...] = (
         (("event_id", "event"), ("deadline", "moment"), ("recorded_at", "moment")),
     ),
     # A party's chain is known to have begun: deleting every event of it is a break (its first
-    # event's content is the chain's to prove, and a seal's).
+    # event's content is the chain's to prove, and a seal's). A stray row, whose party is not
+    # the deal's, is not one (`closing verify` names it).
     FactTable(
         "event",
         "the chain of",
         "(SELECT p.slug FROM purchaser p WHERE p.id = event.purchaser_id)",
         (("seq", "int"),),
-        where="seq = 1",
+        where="seq = 1 AND purchaser_id IN (SELECT p.id FROM purchaser p "
+        "WHERE p.deal_id = event.deal_id)",
     ),
 )
 LABELS = {table.table: table.label for table in FACT_TABLES}
