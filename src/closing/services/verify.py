@@ -24,7 +24,13 @@ from closing.services.deals import open_deal
 from closing.store import events as log
 from closing.store import files
 from closing.store.connection import Connection, Database
-from closing.store.facts import LABELS, current_facts, fact_entries, record_facts
+from closing.store.facts import (
+    LABELS,
+    current_facts,
+    earlier_facts,
+    fact_entries,
+    record_facts,
+)
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,8 @@ def verify_on(
         record_facts(connection, deal.id, now)
         facts = fact_entries(connection, deal.id)
     current = current_facts(connection, deal.id, recorded=latest(facts))
-    broken = broken or check_facts(deal.slug, facts, current, LABELS)
+    before = earlier_facts(connection, deal.id, facts)
+    broken = broken or check_facts(deal.slug, facts, current, LABELS, before)
     last = fact_head(facts)
     if last is not None:
         lengths[FACTS], heads[FACTS] = last

@@ -9,7 +9,7 @@ checks it against its chain. Everything else the board, the memo or a mark reads
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,6 +47,10 @@ class FactTable:
     columns: tuple[tuple[str, str], ...]
     deal_column: str = "deal_id"
     where: str = ""
+    # A table that joined the record after deals' chains began: its rows as the deal's events
+    # say they stand (key, then the columns; the deal's id the one parameter), for a deal whose
+    # chain has no entry of it yet (`earlier_facts`).
+    before: str = ""
 
 
 def _text(*names: str) -> tuple[tuple[str, str], ...]:
@@ -140,6 +144,20 @@ FACT_TABLES: tuple[FactTable, ...] = (
         "event_id",
         (("event_id", "event"), ("deadline", "moment"), ("recorded_at", "moment")),
     ),
+    # Whether the team must sign in to the web board with a passkey to record anything there;
+    # set by `closing team passkeys`, whose team event says how (a deal's first rule, set
+    # before the rule was a fact, is checked against that event until the next write).
+    FactTable(
+        "web_deal_policy",
+        "the web passkey rule of",
+        "(SELECT d.slug FROM deal d WHERE d.id = web_deal_policy.deal_id)",
+        (("passkeys_required", "bool"), ("changed_at", "moment"), ("changed_by", "text")),
+        before="SELECT d.slug, CASE WHEN e.note LIKE 'passkeys required %' THEN 1 ELSE 0 END, "
+        "e.occurred_at, e.actor FROM event e JOIN deal d ON d.id = e.deal_id "
+        "JOIN purchaser p ON p.id = e.purchaser_id AND p.deal_id = e.deal_id "
+        "WHERE e.deal_id = ? AND p.slug = '@company' AND e.kind = 'team' "
+        "AND e.note LIKE 'passkeys %' ORDER BY e.seq DESC LIMIT 1",
+    ),
     # A party's chain is known to have begun: deleting every event of it is a break (its first
     # event's content is the chain's to prove, and a seal's). A stray row, whose party is not
     # the deal's, is not one (`closing verify` names it).
@@ -216,34 +234,64 @@ def current_facts(
     rows by id whose `recorded` hash is not the one of what they name is hashed as entries
     written before were (the bare ids): when that is its recorded hash, it stands."""
     found: dict[tuple[str, str], str] = {}
-    bare = _reader("int")
     for table in tables:
         columns = [_column_sql(table, name, kind) for name, kind in table.columns]
         ids = [at for at, (_, kind) in enumerate(table.columns) if kind in _IDENTITY]
         columns += [table.columns[at][0] for at in ids]  # the bare ids, for an older entry
-        # Text columns read as they are (most of a row); the others through their reader.
-        kinds = ["text" if kind in _IDENTITY else kind for _, kind in table.columns]
-        readers = [_reader(kind) for kind in kinds]
-        text = [kind == "text" for kind in kinds]
         where = f" AND {table.where}" if table.where else ""
         sql = (
             f"SELECT {table.key}, {', '.join(columns)} FROM {table.table} "
             f"WHERE {table.deal_column} = ?{where}"
         )
-        name, width = table.table, len(table.columns)
-        for key, *values in connection.rows(sql, (deal_id,)):
-            row = [
-                value if is_text and (value is None or type(value) is str) else read(value)
-                for is_text, read, value in zip(text, readers, values[:width], strict=True)
-            ]
-            digest = plain_row_hash(name, row)
-            before = None if recorded is None or not ids else recorded.get((name, str(key)))
-            if before is not None and before != digest:
-                for at, value in zip(ids, values[width:], strict=True):
-                    row[at] = bare(value)
-                digest = before if plain_row_hash(name, row) == before else digest
-            found[name, str(key)] = digest
+        _hash_rows(connection, table, sql, deal_id, found, recorded if ids else None)
     return found
+
+
+def earlier_facts(
+    connection: Connection,
+    deal_id: int,
+    entries: Sequence[FactEntry],
+    tables: tuple[FactTable, ...] = FACT_TABLES,
+) -> dict[tuple[str, str], str]:
+    """The facts of each table that joined the record after the deal's chain began and has no
+    entry in it yet, as the deal's events say they must stand (`FactTable.before`): what a check
+    compares those rows with until a write records them."""
+    found: dict[tuple[str, str], str] = {}
+    entered = {entry.table for entry in entries}
+    for table in tables:
+        if table.before and table.table not in entered:
+            _hash_rows(connection, table, table.before, deal_id, found)
+    return found
+
+
+def _hash_rows(
+    connection: Connection,
+    table: FactTable,
+    sql: str,
+    deal_id: int,
+    found: dict[tuple[str, str], str],
+    recorded: Mapping[tuple[str, str], str | None] | None = None,
+) -> None:
+    """Each row `sql` selects (its key, the table's columns as the hash reads them, then the
+    bare ids of those naming rows) into `found`: (table, key) -> its hash."""
+    # Text columns read as they are (most of a row); the others through their reader.
+    kinds = ["text" if kind in _IDENTITY else kind for _, kind in table.columns]
+    readers = [_reader(kind) for kind in kinds]
+    text = [kind == "text" for kind in kinds]
+    ids = [at for at, (_, kind) in enumerate(table.columns) if kind in _IDENTITY]
+    name, width, bare = table.table, len(table.columns), _reader("int")
+    for key, *values in connection.rows(sql, (deal_id,)):
+        row = [
+            value if is_text and (value is None or type(value) is str) else read(value)
+            for is_text, read, value in zip(text, readers, values[:width], strict=True)
+        ]
+        digest = plain_row_hash(name, row)
+        before = None if recorded is None else recorded.get((name, str(key)))
+        if before is not None and before != digest:
+            for at, value in zip(ids, values[width:], strict=True):
+                row[at] = bare(value)
+            digest = before if plain_row_hash(name, row) == before else digest
+        found[name, str(key)] = digest
 
 
 def fact_entries(
@@ -366,15 +414,17 @@ def facts_break(
         if adopting(entries):
             return None
         current = current_facts(connection, deal_id, tables, latest(entries))
-        return check_facts(slug, entries, current, labels)
+        before = earlier_facts(connection, deal_id, entries, tables)
+        return check_facts(slug, entries, current, labels, before)
     holds, hashed, last = _links_hold(connection, deal_id)
     if not hashed:  # adopting (loaded before facts), or gone
         return facts_break(connection, deal_id)
     marks = ", ".join("?" for _ in tables)
     entries = fact_entries(connection, deal_id, f"tbl IN ({marks})", tuple(labels))
     current = current_facts(connection, deal_id, tables, latest(entries))
+    before = earlier_facts(connection, deal_id, entries, tables)
     if holds:
-        return check_rows(slug, entries, current, labels, last + 1)
+        return check_rows(slug, entries, current, labels, last + 1, before)
     # Something is off: the links walked here, which name the first break as verify does.
     broken, next_seq = links_break(
         [
@@ -385,7 +435,7 @@ def facts_break(
             )
         ]
     )
-    return broken or check_rows(slug, entries, current, labels, next_seq)
+    return broken or check_rows(slug, entries, current, labels, next_seq, before)
 
 
 def _links_hold(connection: Connection, deal_id: int) -> tuple[bool, int, int]:
