@@ -87,17 +87,22 @@ def test_an_edited_amount_is_found_and_the_board_warns(seeded: Cli) -> None:
         "party": "stonestreet",
         "seq": 2,
         "event_id": data["broken"]["event_id"],  # type: ignore[index]
+        "number": 5,
         "what": "changed",
         "detail": "its content no longer matches its hash (changed after it was recorded)",
     }
+    # Named as `closing history` numbers it too: the deal's fifth event.
+    history = json.loads(seeded("history", "--json", now=FRI.format("12:05")).out)
+    assert [e["number"] for e in history if e["id"] == data["broken"]["event_id"]] == [5]  # type: ignore[index]
     assert err.startswith(
-        "Error: the event log of neotherapeutics-2002-06-07 does not hold: event #2 of stonestreet"
+        "Error: the event log of neotherapeutics-2002-06-07 does not hold: event #2 of stonestreet "
+        "(history #5) is changed"
     )
     board = seeded("status", now=FRI.format("12:05"))
     assert board.code == 0
     assert (
-        "The event log failed verification at 2002-06-07 12:00 PDT: stonestreet #2: changed"
-        in board.out
+        "The event log failed verification at 2002-06-07 12:00 PDT: stonestreet #2 (history #5): "
+        "changed" in board.out
     )
     assert "The event log failed verification" in seeded("history", now=FRI.format("12:05")).err
 

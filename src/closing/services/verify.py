@@ -44,6 +44,7 @@ class LogCheck:
     lengths: dict[str, int]  # party slug -> its chain's head seq
     gone: tuple[SealedHead, str] | None = None  # the first sealed head gone, and what became of it
     chains: tuple[log.Chain, ...] = ()  # the chains as read and checked (the memo's record)
+    number: int | None = None  # the broken event's number in `closing history`, when it has one
 
     @property
     def ok(self) -> bool:
@@ -96,8 +97,9 @@ def verify_on(
     chained = {chain.party: [(c.event.seq, c.hash) for c in chain.events] for chain in stored}
     chained[FACTS] = [(e.seq, e.hash) for e in facts if e.hash]
     gone = None if seal is None else _first_gone(seal, chained)
+    number = None if broken is None else _history_number(connection, deal, stored, broken)
     detail = (
-        f"{broken.party} #{broken.seq}: {broken.what}: {broken.detail}"
+        f"{broken_event(broken, number)}: {broken.what}: {broken.detail}"
         if broken is not None
         else f"sealed head of {gone[0].party} #{gone[0].seq} is gone: {gone[1]}"
         if gone is not None
@@ -105,7 +107,26 @@ def verify_on(
     )
     ok = broken is None and gone is None
     log.insert_verification(connection, deal.id, now, ok, events, detail)
-    return LogCheck(deal, events, heads, broken, lengths, gone, tuple(stored))
+    return LogCheck(deal, events, heads, broken, lengths, gone, tuple(stored), number)
+
+
+def _history_number(
+    connection: Connection, deal: Deal, stored: list[log.Chain], broken: Break
+) -> int | None:
+    """The number `closing history` shows for the broken event, #seq of its chain (None: a fact,
+    a stray row, or no such event: one missing, say)."""
+    for chain in stored:
+        if chain.party == broken.party:
+            for chained in chain.events:
+                event = chained.event
+                if event.seq == broken.seq and event.id == broken.event_id:
+                    return log.event_numbers(connection, deal.id).get(event.id)
+    return None
+
+
+def broken_event(broken: Break, number: int | None) -> str:
+    """How a break is named where its chain is: `stonestreet #6 (history #13)`, or `@facts #4`."""
+    return f"{broken.party} #{broken.seq}" + (f" (history #{number})" if number else "")
 
 
 def _stray_break(connection: Connection, deal: Deal) -> Break | None:
