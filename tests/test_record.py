@@ -107,6 +107,45 @@ def test_an_edited_amount_is_found_and_the_board_warns(seeded: Cli) -> None:
     assert "The event log failed verification" in seeded("history", now=FRI.format("12:05")).err
 
 
+FORGED_WIRE = (
+    "UPDATE event SET amount = '{}' WHERE step = 'wired' AND purchaser_id = "
+    "(SELECT id FROM purchaser WHERE slug = 'stonestreet')"
+)
+
+
+def test_a_failed_verification_cannot_be_deleted_from_the_board(seeded: Cli) -> None:
+    """The failed result is kept by the record of facts: its row deleted (the forged amount put
+    back, say), the board still says so, and verify names the result deleted; a good result
+    added by hand after it does not clear the board either. A good verify clears it, and the
+    record's digest stays as it then is."""
+    closing_day(seeded)
+    tamper(seeded, FORGED_WIRE.format("1.00"))
+    assert verify(seeded)[0] == ExitCode.RECORD
+    tamper(seeded, FORGED_WIRE.format("450000"), "DELETE FROM verification WHERE ok = false")
+    board = seeded("status", now=FRI.format("12:05")).out
+    assert "The result of closing verify at 2002-06-07 12:00 PDT was changed or deleted" in board
+    code, _, err = verify(seeded)
+    assert code == ExitCode.RECORD and "verify result" in err and "deleted" in err, err
+    tamper(
+        seeded,
+        "INSERT INTO verification (deal_id, verified_at, ok, events, detail) "
+        "SELECT deal_id, verified_at, true, events, '' FROM verification",
+    )
+    board = seeded("status", now=FRI.format("12:05")).out
+    assert "The event log failed verification at 2002-06-07 12:00 PDT: @facts #" in board, board
+
+
+def test_a_good_verify_after_a_failed_one_clears_the_board(seeded: Cli) -> None:
+    closing_day(seeded)
+    tamper(seeded, FORGED_WIRE.format("1.00"))
+    assert verify(seeded)[0] == ExitCode.RECORD
+    tamper(seeded, FORGED_WIRE.format("450000"))
+    assert "failed verification" in seeded("status", now=FRI.format("12:05")).out
+    code, first, _ = verify(seeded)
+    assert code == 0 and "failed" not in seeded("status", now=FRI.format("12:05")).out
+    assert verify(seeded)[1]["digest"] == first["digest"]
+
+
 def test_a_deleted_last_event_is_found_by_the_head(seeded: Cli) -> None:
     """Deleting BNC's last event leaves a chain that holds but ends before its head: missing;
     the board notices without a verify."""

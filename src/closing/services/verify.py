@@ -22,7 +22,7 @@ from closing.domain.facts import head as fact_head
 from closing.domain.seal import Seal, SealedHead, first_gone
 from closing.services.deals import open_deal
 from closing.store import events as log
-from closing.store import files
+from closing.store import files, verifications
 from closing.store.connection import Connection, Database
 from closing.store.facts import (
     LABELS,
@@ -106,7 +106,9 @@ def verify_on(
         else ""
     )
     ok = broken is None and gone is None
-    log.insert_verification(connection, deal.id, now, ok, events, detail)
+    kept = verifications.record_result(connection, deal.id, now, ok, events, detail)
+    if kept is not None:  # a failure, or the first good result after one: the chain's new head
+        lengths[FACTS], heads[FACTS] = kept
     return LogCheck(deal, events, heads, broken, lengths, gone, tuple(stored), number)
 
 

@@ -1,8 +1,9 @@
 """The statements on the event log and its chains, in SQL on a
 `closing.store.connection.Connection`: appending events (one or thousands) and moving each
 party's chain head, locking a party's head (or every party of a deal) for a writer, reading a
-party's or a deal's events, the chains `closing verify` checks and the verification rows it
-writes. Never an update or a delete of an event: a correction is a new one."""
+party's or a deal's events, the chains `closing verify` checks and the stray rows it names (its
+results: `closing.store.verifications`). Never an update or a delete of an event: a correction is
+a new one."""
 
 from __future__ import annotations
 
@@ -374,37 +375,6 @@ def chains(connection: Connection, deal_id: int) -> list[Chain]:
         Chain(slug, int(head_seq), head_hash, by_party.get(party_id, []))
         for party_id, slug, head_seq, head_hash in parties
     ]
-
-
-def insert_verification(
-    connection: Connection, deal_id: int, at: datetime, ok: bool, events: int, detail: str
-) -> None:
-    connection.execute(
-        "INSERT INTO verification (deal_id, verified_at, ok, events, detail) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (deal_id, connection.bind_moment(at), ok, events, detail),
-    )
-
-
-@dataclass(frozen=True)
-class LastVerification:
-    """When the last `closing verify` ran, whether the log held, and its first break."""
-
-    at: datetime
-    ok: bool
-    detail: str
-
-
-def last_verification(connection: Connection, deal_id: int) -> LastVerification | None:
-    found = connection.rows(
-        "SELECT verified_at, ok, detail FROM verification WHERE deal_id = ? "
-        "ORDER BY id DESC LIMIT 1",
-        (deal_id,),
-    )
-    if not found:
-        return None
-    at, ok, detail = found[0]
-    return LastVerification(connection.moment(at), bool(ok), detail)
 
 
 def chain_lengths(connection: Connection, deal_id: int) -> tuple[int, int]:

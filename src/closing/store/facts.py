@@ -47,9 +47,8 @@ class FactTable:
     columns: tuple[tuple[str, str], ...]
     deal_column: str = "deal_id"
     where: str = ""
-    # A table that joined the record after deals' chains began: its rows as the deal's events
-    # say they stand (key, then the columns; the deal's id the one parameter), for a deal whose
-    # chain has no entry of it yet (`earlier_facts`).
+    # SQL of a table's rows as the deal's events say they stand (key, columns; the deal's id),
+    # for a deal whose chain began before the table was a fact (`earlier_facts`).
     before: str = ""
 
 
@@ -144,9 +143,8 @@ FACT_TABLES: tuple[FactTable, ...] = (
         "event_id",
         (("event_id", "event"), ("deadline", "moment"), ("recorded_at", "moment")),
     ),
-    # Whether the team must sign in to the web board with a passkey to record anything there;
-    # set by `closing team passkeys`, whose team event says how (a deal's first rule, set
-    # before the rule was a fact, is checked against that event until the next write).
+    # Whether the team must sign in to the web board with a passkey (`closing team passkeys`,
+    # whose team event says how: a rule from before it was a fact is checked against that).
     FactTable(
         "web_deal_policy",
         "the web passkey rule of",
@@ -158,9 +156,17 @@ FACT_TABLES: tuple[FactTable, ...] = (
         "WHERE e.deal_id = ? AND p.slug = '@company' AND e.kind = 'team' "
         "AND e.note LIKE 'passkeys %' ORDER BY e.seq DESC LIMIT 1",
     ),
+    # A failed `closing verify`, and the first good one after (closing.store.verifications).
+    FactTable(
+        "verification",
+        "verify result",
+        "id",
+        (("verified_at", "moment"), ("ok", "bool"), ("events", "int"), ("detail", "text")),
+        where="CAST(id AS TEXT) IN (SELECT f.row_key FROM fact f "
+        "WHERE f.deal_id = verification.deal_id AND f.tbl = 'verification')",
+    ),
     # A party's chain is known to have begun: deleting every event of it is a break (its first
-    # event's content is the chain's to prove, and a seal's). A stray row, whose party is not
-    # the deal's, is not one (`closing verify` names it).
+    # event's content is the chain's to prove, and a seal's). A stray row is verify's to name.
     FactTable(
         "event",
         "the chain of",
@@ -173,10 +179,9 @@ FACT_TABLES: tuple[FactTable, ...] = (
 LABELS = {table.table: table.label for table in FACT_TABLES}
 
 # A row id naming another row of the deal, as the row's hash reads it: what the id names (a
-# purchaser's slug; an event's party slug and seq, `stonestreet #2`), so that ids swapped in the
-# database (two purchasers' rows and their events') change the hash; an id naming no row of the
-# deal, as `id N`. Entries written before ids were read this way hashed the bare integer: a row
-# whose hash is not the identities' is tried that way too (`current_facts`).
+# purchaser's slug; an event's party slug and seq, `stonestreet #2`; `id N`: no row of the deal),
+# so that ids swapped in the database change the hash. Older entries hashed the bare integer: a
+# row not matching is tried that way too (`current_facts`).
 _IDENTITY = {
     "party": "(SELECT p.slug FROM purchaser p WHERE p.id = {column} AND p.deal_id = {deal})",
     "event": "(SELECT p.slug || ' #' || CAST(e.seq AS TEXT) FROM event e JOIN purchaser p "
@@ -380,23 +385,36 @@ def record_chain_start(connection: Connection, deal_id: int, party_slug: str, at
     )
     if known:
         return
+    if append_fact(connection, deal_id, at, "event", party_slug, row_hash("event", [1])) is None:
+        record_facts(connection, deal_id, at)  # a new deal, or one loaded before facts were kept
+
+
+def append_fact(
+    connection: Connection, deal_id: int, at: datetime, table: str, key: str, row: str
+) -> tuple[int, str] | None:
+    """Append one fact's entry (`row`, its row's hash) to the deal's chain, after its last entry
+    and linked to its last hash: its seq and hash (None, nothing appended: the deal has no chain
+    yet)."""
+    if not connection.sqlite:
+        connection.value("SELECT pg_advisory_xact_lock(?, ?)", (0x0C10, deal_id))
     last = connection.rows(
         "SELECT seq, hash FROM fact WHERE deal_id = ? AND hash IS NOT NULL ORDER BY seq DESC "
         "LIMIT 1",
         (deal_id,),
     )
-    if not last:  # a new deal, or one loaded before facts were kept: every fact, as it stands
-        record_facts(connection, deal_id, at)
-        return
-    ((seq, previous),) = last
+    if not last:
+        return None
+    previous = str(last[0][1])
+    # After the last entry, hashed or not (one added without a hash is verify's to name).
+    seq = int(connection.value("SELECT max(seq) FROM fact WHERE deal_id = ?", (deal_id,))) + 1
     slug = str(connection.value("SELECT slug FROM deal WHERE id = ?", (deal_id,)))
-    row = row_hash("event", [1])
-    digest = fact_hash(slug, int(seq) + 1, at, "event", party_slug, row, str(previous))
+    digest = fact_hash(slug, seq, at, table, key, row, previous)
     connection.execute(
         "INSERT INTO fact (deal_id, seq, recorded_at, tbl, row_key, row_hash, prev_hash, hash) "
-        "VALUES (?, ?, ?, 'event', ?, ?, ?, ?)",
-        (deal_id, int(seq) + 1, connection.bind_moment(at), party_slug, row, previous, digest),
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (deal_id, seq, connection.bind_moment(at), table, key, row, previous, digest),
     )
+    return seq, digest
 
 
 def facts_break(
