@@ -28,7 +28,7 @@ from closing.services.mark import mark
 from closing.store import connection as store_connection
 from closing.store import deals as stored_deals
 from closing.store import events as log
-from closing.store import wires
+from closing.store import verifications, wires
 from closing.store.connection import HEAD, Database
 from closing.store.schema import EVENTS, PURCHASERS, VERIFICATIONS, WIRE_INSTRUCTIONS
 from closing.views.status_document import board_json
@@ -91,7 +91,7 @@ def stored_records(url: str) -> dict[str, list[tuple[object, ...]]]:
         purchasers, company = stored_deals.parties(connection, deal.id, active_only=False)
         everyone = [*purchasers, *([company] if company else [])]
         by_party = log.events_by_party(connection, deal.id)
-        last = log.last_verification(connection, deal.id)
+        last = verifications.last_verification(connection, deal.id)
         assert last is not None
         return {
             "events": sorted(

@@ -87,19 +87,63 @@ def test_an_edited_amount_is_found_and_the_board_warns(seeded: Cli) -> None:
         "party": "stonestreet",
         "seq": 2,
         "event_id": data["broken"]["event_id"],  # type: ignore[index]
+        "number": 5,
         "what": "changed",
         "detail": "its content no longer matches its hash (changed after it was recorded)",
     }
+    # Named as `closing history` numbers it too: the deal's fifth event.
+    history = json.loads(seeded("history", "--json", now=FRI.format("12:05")).out)
+    assert [e["number"] for e in history if e["id"] == data["broken"]["event_id"]] == [5]  # type: ignore[index]
     assert err.startswith(
-        "Error: the event log of neotherapeutics-2002-06-07 does not hold: event #2 of stonestreet"
+        "Error: the event log of neotherapeutics-2002-06-07 does not hold: event #2 of stonestreet "
+        "(history #5) is changed"
     )
     board = seeded("status", now=FRI.format("12:05"))
     assert board.code == 0
     assert (
-        "The event log failed verification at 2002-06-07 12:00 PDT: stonestreet #2: changed"
-        in board.out
+        "The event log failed verification at 2002-06-07 12:00 PDT: stonestreet #2 (history #5): "
+        "changed" in board.out
     )
     assert "The event log failed verification" in seeded("history", now=FRI.format("12:05")).err
+
+
+FORGED_WIRE = (
+    "UPDATE event SET amount = '{}' WHERE step = 'wired' AND purchaser_id = "
+    "(SELECT id FROM purchaser WHERE slug = 'stonestreet')"
+)
+
+
+def test_a_failed_verification_cannot_be_deleted_from_the_board(seeded: Cli) -> None:
+    """The failed result is kept by the record of facts: its row deleted (the forged amount put
+    back, say), the board still says so, and verify names the result deleted; a good result
+    added by hand after it does not clear the board either. A good verify clears it, and the
+    record's digest stays as it then is."""
+    closing_day(seeded)
+    tamper(seeded, FORGED_WIRE.format("1.00"))
+    assert verify(seeded)[0] == ExitCode.RECORD
+    tamper(seeded, FORGED_WIRE.format("450000"), "DELETE FROM verification WHERE ok = false")
+    board = seeded("status", now=FRI.format("12:05")).out
+    assert "The result of closing verify at 2002-06-07 12:00 PDT was changed or deleted" in board
+    code, _, err = verify(seeded)
+    assert code == ExitCode.RECORD and "verify result" in err and "deleted" in err, err
+    tamper(
+        seeded,
+        "INSERT INTO verification (deal_id, verified_at, ok, events, detail) "
+        "SELECT deal_id, verified_at, true, events, '' FROM verification",
+    )
+    board = seeded("status", now=FRI.format("12:05")).out
+    assert "The event log failed verification at 2002-06-07 12:00 PDT: @facts #" in board, board
+
+
+def test_a_good_verify_after_a_failed_one_clears_the_board(seeded: Cli) -> None:
+    closing_day(seeded)
+    tamper(seeded, FORGED_WIRE.format("1.00"))
+    assert verify(seeded)[0] == ExitCode.RECORD
+    tamper(seeded, FORGED_WIRE.format("450000"))
+    assert "failed verification" in seeded("status", now=FRI.format("12:05")).out
+    code, first, _ = verify(seeded)
+    assert code == 0 and "failed" not in seeded("status", now=FRI.format("12:05")).out
+    assert verify(seeded)[1]["digest"] == first["digest"]
 
 
 def test_a_deleted_last_event_is_found_by_the_head(seeded: Cli) -> None:

@@ -302,3 +302,52 @@ def test_an_entry_without_a_hash_holds_an_import(wired: Cli, seq: str) -> None:
     assert imported.code == ExitCode.RECORD, (imported.code, imported.err)
     assert "does not follow the one before it" in imported.err, imported.err
     assert "Internal error" not in imported.err
+
+
+# --- the web passkey rule ------------------------------------------------------------------------
+
+RULE = "the web passkey rule of neotherapeutics-2002-06-07"
+
+
+def test_the_web_passkey_rule_is_a_fact(day: Cli) -> None:
+    """`closing team passkeys required` records the rule: turned off in the database (the web
+    would stop asking for passkeys), deleted, or one added to a deal that has none, it is a
+    break."""
+    assert day("team", "passkeys", "required", now=FRI.format("12:00")).code == 0
+    holds(day)
+    tamper(day, "UPDATE web_deal_policy SET passkeys_required = false")
+    refused(day, f"{RULE}: changed in the database")
+    tamper(day, "DELETE FROM web_deal_policy")
+    refused(day, f"{RULE}: deleted from the database")
+
+
+def test_a_passkey_rule_added_by_hand_is_a_break(day: Cli) -> None:
+    tamper(
+        day,
+        "INSERT INTO web_deal_policy (deal_id, passkeys_required, changed_at, changed_by) "
+        "SELECT id, true, updated_at, 'mallory' FROM deal",
+    )
+    refused(day, f"{RULE}: added in the database")
+
+
+def test_a_passkey_rule_set_before_it_was_a_fact_is_checked_against_its_event(
+    day: Cli, seed_path: Path
+) -> None:
+    """A rule set by a closing that did not record it (its fact entry gone from the chain's
+    end): it verifies as its team event says; turned off or deleted, it is a break; the next
+    reload records it."""
+    assert day("team", "passkeys", "required", now=FRI.format("12:00")).code == 0
+    tamper(day, "DELETE FROM fact WHERE tbl = 'web_deal_policy'")
+    holds(day)
+    tamper(day, "UPDATE web_deal_policy SET passkeys_required = false")
+    refused(day, f"{RULE}: changed in the database")
+    tamper(day, "UPDATE web_deal_policy SET passkeys_required = true")
+    holds(day)
+    tamper(day, "UPDATE web_deal_policy SET changed_by = 'mallory'")
+    refused(day, RULE)
+    tamper(day, "UPDATE web_deal_policy SET changed_by = 'alice'")
+    assert day("init", str(seed_path), now=FRI.format("18:00")).code == 0
+    with tampering(day.database_url) as connection:
+        assert connection.value("SELECT count(*) FROM fact WHERE tbl = 'web_deal_policy'") == 1
+    tamper(day, "DELETE FROM web_deal_policy")
+    refused(day, f"{RULE}: deleted from the database")

@@ -58,6 +58,7 @@ def verify(app: App, /, deal: str | None, deal_name: str | None, as_json: bool, 
                     "party": broken.party,
                     "seq": broken.seq,
                     "event_id": broken.event_id,
+                    "number": result.number,
                     "what": broken.what,
                     "detail": broken.detail,
                 },
@@ -77,16 +78,17 @@ def verify(app: App, /, deal: str | None, deal_name: str | None, as_json: bool, 
         if len(shown) > HEADS_SHOWN:
             click.echo(f"  ... and {len(shown) - HEADS_SHOWN:,} more (closing verify --json)")
     if broken is not None:
-        raise RecordBrokenError(broken_text(result.deal.slug, broken))
+        raise RecordBrokenError(broken_text(result.deal.slug, broken, result.number))
 
 
-def broken_text(slug: str, broken: Break) -> str:
-    """What `verify` says of the first break: an event of a chain, or a fact."""
+def broken_text(slug: str, broken: Break, number: int | None) -> str:
+    """What `verify` says of the first break: an event of a chain (with the number `closing
+    history` shows it by, `number`), or a fact."""
     if broken.party == FACTS:
         return f"the record of {slug} does not hold: {broken.what}: {broken.detail}"
     event = f"event #{broken.seq} of {broken.party.lstrip('@')}"
-    if broken.event_id is not None:
-        event += f" (id {broken.event_id})"
+    if number is not None:
+        event += f" (history #{number})"
     return f"the event log of {slug} does not hold: {event} is {broken.what}: {broken.detail}"
 
 
@@ -151,7 +153,7 @@ def verify_seal(
     slug = found.log.deal.slug
     problem = None
     if broken is not None:
-        problem = broken_text(slug, broken)
+        problem = broken_text(slug, broken, found.log.number)
     elif gone is not None:
         head, what = gone
         problem = (

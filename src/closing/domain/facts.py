@@ -100,10 +100,11 @@ def check_facts(
     entries: Sequence[FactEntry],
     current: Mapping[tuple[str, str], str],
     labels: Mapping[str, str],
+    before: Mapping[tuple[str, str], str] | None = None,
 ) -> Break | None:
     """None when the fact chain holds and every fact of `labels`' tables stands as last
-    recorded; else the first break, named in words (`Schedule 1 stonestreet: changed in the
-    database ...`)."""
+    recorded (or, for a table with no entry yet, as `before` says it must); else the first
+    break, named in words (`Schedule 1 stonestreet: changed in the database ...`)."""
     links = [(e.seq, e.table, e.prev_hash, e.hash) for e in entries]
     broken, expected = links_break(links)
     if broken is not None:
@@ -113,7 +114,7 @@ def check_facts(
             rewritten = _rewritten(deal_slug, entry, labels)
             if rewritten is not None:
                 return rewritten
-    return rows_break(entries, current, labels, expected)
+    return rows_break(entries, current, labels, expected, before)
 
 
 def links_break(
@@ -142,6 +143,7 @@ def check_rows(
     current: Mapping[tuple[str, str], str],
     labels: Mapping[str, str],
     next_seq: int,
+    before: Mapping[tuple[str, str], str] | None = None,
 ) -> Break | None:
     """`check_facts` for a write about to rely on a few tables, the chain's links known to hold:
     only those tables' `entries` rehashed, and `current`, their rows as they stand, compared with
@@ -150,7 +152,7 @@ def check_rows(
         rewritten = _rewritten(deal_slug, entry, labels)
         if rewritten is not None:
             return rewritten
-    return rows_break(entries, current, labels, next_seq)
+    return rows_break(entries, current, labels, next_seq, before)
 
 
 def _rewritten(deal_slug: str, entry: FactEntry, labels: Mapping[str, str]) -> Break | None:
@@ -168,9 +170,12 @@ def rows_break(
     current: Mapping[tuple[str, str], str],
     labels: Mapping[str, str],
     next_seq: int,
+    before: Mapping[tuple[str, str], str] | None = None,
 ) -> Break | None:
-    """The first fact of `labels`' tables whose row is not as last recorded in `entries`."""
-    recorded = {(t, k): h for (t, k), h in latest(entries).items() if t in labels}
+    """The first fact of `labels`' tables whose row is not as last recorded in `entries` (or
+    as `before` says, for a table `entries` has none of)."""
+    known = {**(before or {}), **latest(entries)}
+    recorded = {(t, k): h for (t, k), h in known.items() if t in labels}
     for table, key, now in to_record(recorded, current):
         name = _name(labels, table, key)
         if now is None:

@@ -13,9 +13,10 @@ from closing.domain.deal import Deal
 from closing.domain.errors import UsageError
 from closing.domain.history import HistoryEntry, on_schedule_at, reloads_after
 from closing.domain.owners import for_owner, known_owner, party_of_operator
+from closing.domain.text import plural
 from closing.domain.timefmt import local
 from closing.services.deals import find_purchaser, open_deal
-from closing.store import alerts, facts, identity, wires
+from closing.store import alerts, facts, identity, verifications, wires
 from closing.store import deals as stored_deals
 from closing.store import events as log
 from closing.store.connection import Connection, Database
@@ -73,17 +74,34 @@ def read_board(
 
 
 def record_warning(connection: Connection, deal: Deal) -> str | None:
-    """One line when the last `closing verify` failed, or when the event log is shorter than its
-    chains' heads say (a deleted event); None when all looks well."""
-    last = log.last_verification(connection, deal.id)
-    if last is not None and not last.ok:
+    """One line when the last `closing verify` failed (as its row says, or the last result the
+    record of facts keeps), when that result's row was changed or deleted, or when the event log
+    is shorter or longer than its chains' heads say (a deleted event, one added, a row of no
+    party); None when all looks well."""
+    kept = verifications.last_kept(connection, deal.id)
+    if kept is not None and not kept.stands:
         return (
-            f"The event log failed verification at {local(last.at, deal.terms.zone)}: "
-            f"{last.detail}; see closing verify"
+            f"The result of closing verify at {local(kept.at, deal.terms.zone)} was changed or "
+            "deleted in the database; run closing verify"
         )
-    if not log.chain_lengths_agree(connection, deal.id):
-        return "The event log has fewer events than its chains record; run closing verify"
-    return None
+    last = verifications.last_verification(connection, deal.id)
+    for failed in (last, kept):  # the last kept: a failure's row deleted, a good one added
+        if failed is not None and not failed.ok:
+            return (
+                f"The event log failed verification at {local(failed.at, deal.terms.zone)}: "
+                f"{failed.detail}; see closing verify"
+            )
+    events, counted = log.chain_lengths(connection, deal.id)
+    if events == counted:
+        return None
+    strays = log.stray_events(connection, deal.id)
+    if strays:
+        return (
+            f"The event log has {plural(len(strays), 'event')} of no party of the deal (added "
+            "in the database); run closing verify"
+        )
+    more = "more" if events > counted else "fewer"
+    return f"The event log has {more} events than its chains record; run closing verify"
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,20 @@ from closing.domain.deal import Deal
 from closing.domain.documents import read_attachment
 from closing.domain.errors import RecordBrokenError
 from closing.domain.events import ATTACH
-from closing.domain.facts import FACTS, adopting, check_facts
+from closing.domain.facts import FACTS, adopting, check_facts, latest
 from closing.domain.facts import head as fact_head
 from closing.domain.seal import Seal, SealedHead, first_gone
 from closing.services.deals import open_deal
 from closing.store import events as log
-from closing.store import files
+from closing.store import files, verifications
 from closing.store.connection import Connection, Database
-from closing.store.facts import LABELS, current_facts, fact_entries, record_facts
+from closing.store.facts import (
+    LABELS,
+    current_facts,
+    earlier_facts,
+    fact_entries,
+    record_facts,
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class LogCheck:
     lengths: dict[str, int]  # party slug -> its chain's head seq
     gone: tuple[SealedHead, str] | None = None  # the first sealed head gone, and what became of it
     chains: tuple[log.Chain, ...] = ()  # the chains as read and checked (the memo's record)
+    number: int | None = None  # the broken event's number in `closing history`, when it has one
 
     @property
     def ok(self) -> bool:
@@ -76,29 +83,67 @@ def verify_on(
         if chain.events and chain.events[-1].hash:
             heads[chain.party] = chain.events[-1].hash or ""
             lengths[chain.party] = chain.events[-1].event.seq
-    broken = broken or _file_break(connection, stored)
+    broken = broken or _stray_break(connection, deal) or _file_break(connection, stored)
     facts = fact_entries(connection, deal.id)
     if adopting(facts):  # a deal loaded before facts were kept: they stand as they are
         record_facts(connection, deal.id, now)
         facts = fact_entries(connection, deal.id)
-    current = current_facts(connection, deal.id)
-    broken = broken or check_facts(deal.slug, facts, current, LABELS)
+    current = current_facts(connection, deal.id, recorded=latest(facts))
+    before = earlier_facts(connection, deal.id, facts)
+    broken = broken or check_facts(deal.slug, facts, current, LABELS, before)
     last = fact_head(facts)
     if last is not None:
         lengths[FACTS], heads[FACTS] = last
     chained = {chain.party: [(c.event.seq, c.hash) for c in chain.events] for chain in stored}
     chained[FACTS] = [(e.seq, e.hash) for e in facts if e.hash]
     gone = None if seal is None else _first_gone(seal, chained)
+    number = None if broken is None else _history_number(connection, deal, stored, broken)
     detail = (
-        f"{broken.party} #{broken.seq}: {broken.what}: {broken.detail}"
+        f"{broken_event(broken, number)}: {broken.what}: {broken.detail}"
         if broken is not None
         else f"sealed head of {gone[0].party} #{gone[0].seq} is gone: {gone[1]}"
         if gone is not None
         else ""
     )
     ok = broken is None and gone is None
-    log.insert_verification(connection, deal.id, now, ok, events, detail)
-    return LogCheck(deal, events, heads, broken, lengths, gone, tuple(stored))
+    kept = verifications.record_result(connection, deal.id, now, ok, events, detail)
+    if kept is not None:  # a failure, or the first good result after one: the chain's new head
+        lengths[FACTS], heads[FACTS] = kept
+    return LogCheck(deal, events, heads, broken, lengths, gone, tuple(stored), number)
+
+
+def _history_number(
+    connection: Connection, deal: Deal, stored: list[log.Chain], broken: Break
+) -> int | None:
+    """The number `closing history` shows for the broken event, #seq of its chain (None: a fact,
+    a stray row, or no such event: one missing, say)."""
+    for chain in stored:
+        if chain.party == broken.party:
+            for chained in chain.events:
+                event = chained.event
+                if event.seq == broken.seq and event.id == broken.event_id:
+                    return log.event_numbers(connection, deal.id).get(event.id)
+    return None
+
+
+def broken_event(broken: Break, number: int | None) -> str:
+    """How a break is named where its chain is: `stonestreet #6 (history #13)`, or `@facts #4`."""
+    return f"{broken.party} #{broken.seq}" + (f" (history #{number})" if number else "")
+
+
+def _stray_break(connection: Connection, deal: Deal) -> Break | None:
+    """An event row that names the deal but none of its parties, or one of its parties but
+    another deal, is no event of the deal (no reader sees it): a row added or changed."""
+    for stray in log.stray_events(connection, deal.id):
+        if stray.party is None:
+            party = f"purchaser id {stray.party_id}"
+            detail = f"its row (id {stray.id}) names none of the deal's parties"
+        else:
+            party = stray.party
+            detail = f"its row (id {stray.id}) names deal id {stray.deal_id}, not {deal.slug}"
+        detail += " (a stray row, added or changed in the database)"
+        return Break(party, stray.seq, stray.id, "stray", detail)
+    return None
 
 
 def _file_break(connection: Connection, stored: list[log.Chain]) -> Break | None:

@@ -34,6 +34,7 @@ from closing.store import sessions as store
 from closing.store import team as team_store
 from closing.store.connection import Connection, Database, UniqueViolation
 from closing.store.deals import deal_slugs
+from closing.store.facts import fact_table, record_facts
 from closing.store.identity import acting_as as acting_as  # the web acts as the member
 from closing.store.identity import actor
 from closing.store.shares import share_deal_slug
@@ -302,6 +303,7 @@ def require_passkeys(
         note = f"passkeys {words} in the browser for the {', '.join(PASSKEY_ROLES)} roles"
         event = deal_event(company, seq + 1, TEAM, now, who, host, note)
         event_store.append_event(connection, deal.id, deal.slug, company, event, head)
+        record_facts(connection, deal.id, now, fact_table("web_deal_policy"))
         return deal
 
 

@@ -1,8 +1,9 @@
 """The statements on the event log and its chains, in SQL on a
 `closing.store.connection.Connection`: appending events (one or thousands) and moving each
 party's chain head, locking a party's head (or every party of a deal) for a writer, reading a
-party's or a deal's events, the chains `closing verify` checks and the verification rows it
-writes. Never an update or a delete of an event: a correction is a new one."""
+party's or a deal's events, the chains `closing verify` checks and the stray rows it names (its
+results: `closing.store.verifications`). Never an update or a delete of an event: a correction is
+a new one."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sys import intern
 from typing import Any
 
 from closing.domain.chain import GENESIS, ChainedEvent, event_hash
-from closing.domain.errors import DatabaseError, RefusedError
+from closing.domain.errors import DatabaseError, RecordBrokenError, RefusedError
 from closing.domain.events import Event, Purchaser
 from closing.domain.text import neutral
 from closing.domain.timefmt import utc_text
@@ -129,23 +130,62 @@ def _events(connection: Connection, rows: list[tuple[Any, ...]]) -> list[Event]:
     return [_event(moment, row) for row in rows]
 
 
+# The deal's events are those of its deal and of one of its parties: a row naming the deal and
+# another party, or a party of the deal and another deal (sqlite3 checks no foreign key), is a
+# stray, which no reader sees and `closing verify` names (`stray_events`).
+_OF_DEAL = "deal_id = ? AND purchaser_id IN (SELECT id FROM purchaser WHERE deal_id = ?)"
+
+
 def party_events(connection: Connection, party_id: int) -> list[Event]:
-    """One party's events in order."""
-    sql = f"SELECT {_EVENTS} FROM event WHERE purchaser_id = ? ORDER BY seq"
-    return _events(connection, connection.rows(sql, (party_id,)))
+    """One party's events in order (those of its deal)."""
+    sql = (
+        f"SELECT {_EVENTS} FROM event WHERE purchaser_id = ? "
+        "AND deal_id = (SELECT deal_id FROM purchaser WHERE id = ?) ORDER BY seq"
+    )
+    return _events(connection, connection.rows(sql, (party_id, party_id)))
 
 
 def deal_events(connection: Connection, deal_id: int) -> list[Event]:
     """Every event of the deal in the order it was appended."""
-    sql = f"SELECT {_EVENTS} FROM event WHERE deal_id = ? ORDER BY id"
-    return _events(connection, connection.rows(sql, (deal_id,)))
+    sql = f"SELECT {_EVENTS} FROM event WHERE {_OF_DEAL} ORDER BY id"
+    return _events(connection, connection.rows(sql, (deal_id, deal_id)))
 
 
 def event_numbers(connection: Connection, deal_id: int) -> dict[int, int]:
     """Each event's number in its deal, by its id: its place in the deal's log (in the order
     appended, from 1). What people are shown; ids run across every deal of the database."""
-    rows = connection.rows("SELECT id FROM event WHERE deal_id = ? ORDER BY id", (deal_id,))
+    rows = connection.rows(f"SELECT id FROM event WHERE {_OF_DEAL} ORDER BY id", (deal_id, deal_id))
     return {event_id: number for number, (event_id,) in enumerate(rows, start=1)}
+
+
+@dataclass(frozen=True)
+class Stray:
+    """An event row that names the deal or one of its parties but is not the deal's: its row
+    id, seq, the deal id it names, and the party it names (its slug when the deal's, else its
+    id)."""
+
+    id: int
+    seq: int
+    deal_id: int
+    party: str | None
+    party_id: int
+
+
+def stray_events(connection: Connection, deal_id: int) -> list[Stray]:
+    """The deal's stray event rows (added or changed behind closing's back), by id: under the
+    deal but naming none of its parties, or naming one of them but another deal."""
+    rows = connection.rows(
+        "SELECT e.id, e.seq, e.deal_id, NULL, e.purchaser_id FROM event e WHERE e.deal_id = ? "
+        "AND NOT EXISTS (SELECT 1 FROM purchaser p WHERE p.id = e.purchaser_id "
+        "AND p.deal_id = e.deal_id) "
+        "UNION ALL SELECT e.id, e.seq, e.deal_id, p.slug, p.id FROM purchaser p "
+        "JOIN event e ON e.purchaser_id = p.id WHERE p.deal_id = ? AND e.deal_id <> p.deal_id "
+        "ORDER BY 1",
+        (deal_id, deal_id),
+    )
+    return [
+        Stray(int(i), int(seq), int(deal), party, int(pid)) for i, seq, deal, party, pid in rows
+    ]
 
 
 # --- appending -----------------------------------------------------------------------------------
@@ -223,12 +263,36 @@ def append_event(
     party's head to it; returns it with its id. The unique (purchaser, seq) key refuses a second
     writer that read the same history."""
     (event,) = machine_time(connection, deal_id, [event])
+    _refuse_strays(connection, deal_id, {(party.id, event.seq): party.slug})
     row, digest = _event_row(connection, deal_id, deal_slug, party, event, prev_hash)
     ((new_id,),) = connection.rows(_INSERT_EVENT + " RETURNING id", row)
     connection.execute(_MOVE_HEAD, (event.seq, digest, party.id))
     if event.seq == 1:  # the party's chain has begun: the record of facts knows it from now on
         record_chain_start(connection, deal_id, party.slug, event.logged_at)
     return event._replace(id=int(new_id))
+
+
+def _refuse_strays(connection: Connection, deal_id: int, slots: dict[tuple[int, int], str]) -> None:
+    """Refuse (exit 8) to append where a stray row (a party's event naming another deal, added
+    behind closing's back) holds the place: (party id, seq) -> the party's slug. One probe for
+    one event; for many, one statement over the deal's parties."""
+    if len(slots) == 1:
+        ((party, seq),) = slots
+        sql = "SELECT id, deal_id, purchaser_id, seq FROM event WHERE purchaser_id = ? AND seq = ?"
+        rows = connection.rows(sql, (party, seq))
+    else:
+        rows = connection.rows(
+            "SELECT e.id, e.deal_id, e.purchaser_id, e.seq FROM purchaser p JOIN event e "
+            "ON e.purchaser_id = p.id WHERE p.deal_id = ? AND e.deal_id <> p.deal_id",
+            (deal_id,),
+        )
+    for id_, other, party, seq in rows:
+        slug = slots.get((int(party), int(seq)))
+        if slug is not None and int(other) != deal_id:
+            raise RecordBrokenError(
+                f"cannot record event #{seq} of {neutral(slug)}: a stray event row (id {id_}, "
+                f"naming deal id {other}) holds its place; nothing recorded (closing verify)"
+            )
 
 
 def append_events(
@@ -248,6 +312,7 @@ def append_events(
     chained = [
         (party, event, given) for (party, _, given), event in zip(chained, timed, strict=True)
     ]
+    _refuse_strays(connection, deal_id, {(p.id, e.seq): p.slug for p, e, _ in chained})
     for party, event, given in chained:
         prev_hash = heads[party.id][1] if party.id in heads else given
         row, digest = _event_row(connection, deal_id, deal_slug, party, event, prev_hash)
@@ -312,41 +377,11 @@ def chains(connection: Connection, deal_id: int) -> list[Chain]:
     ]
 
 
-def insert_verification(
-    connection: Connection, deal_id: int, at: datetime, ok: bool, events: int, detail: str
-) -> None:
-    connection.execute(
-        "INSERT INTO verification (deal_id, verified_at, ok, events, detail) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (deal_id, connection.bind_moment(at), ok, events, detail),
-    )
-
-
-@dataclass(frozen=True)
-class LastVerification:
-    """When the last `closing verify` ran, whether the log held, and its first break."""
-
-    at: datetime
-    ok: bool
-    detail: str
-
-
-def last_verification(connection: Connection, deal_id: int) -> LastVerification | None:
-    found = connection.rows(
-        "SELECT verified_at, ok, detail FROM verification WHERE deal_id = ? "
-        "ORDER BY id DESC LIMIT 1",
-        (deal_id,),
-    )
-    if not found:
-        return None
-    at, ok, detail = found[0]
-    return LastVerification(connection.moment(at), bool(ok), detail)
-
-
-def chain_lengths_agree(connection: Connection, deal_id: int) -> bool:
-    """A cheap look on every board: the events the chains' heads count are all there."""
+def chain_lengths(connection: Connection, deal_id: int) -> tuple[int, int]:
+    """A cheap look on every board: how many event rows the deal has, and how many its chains'
+    heads count (the same when all is well)."""
     events = connection.value("SELECT count(*) FROM event WHERE deal_id = ?", (deal_id,))
     heads = connection.value(
         "SELECT coalesce(sum(head_seq), 0) FROM purchaser WHERE deal_id = ?", (deal_id,)
     )
-    return int(events) == int(heads)
+    return int(events), int(heads)

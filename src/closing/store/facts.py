@@ -9,7 +9,7 @@ checks it against its chain. Everything else the board, the memo or a mark reads
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,7 +37,9 @@ from closing.store.values import money, stored_moment
 @dataclass(frozen=True)
 class FactTable:
     """A table of facts: its name, what `verify` calls a row of it, the SQL naming a row, and
-    the columns hashed (name, kind: text, int, money, moment, bool)."""
+    the columns hashed (name, kind: text, int, money, moment, bool; or a row id naming another
+    row, hashed as what it names: `party`, a purchaser's slug, `event`, an event's party and
+    seq; see `_IDENTITY`)."""
 
     table: str
     label: str
@@ -45,6 +47,9 @@ class FactTable:
     columns: tuple[tuple[str, str], ...]
     deal_column: str = "deal_id"
     where: str = ""
+    # SQL of a table's rows as the deal's events say they stand (key, columns; the deal's id),
+    # for a deal whose chain began before the table was a fact (`earlier_facts`).
+    before: str = ""
 
 
 def _text(*names: str) -> tuple[tuple[str, str], ...]:
@@ -86,11 +91,11 @@ FACT_TABLES: tuple[FactTable, ...] = (
         "version",
         (
             ("version", "int"),
-            ("event_id", "int"),
+            ("event_id", "event"),
             *_text("fingerprint", "bank", "aba", "account_masked", "account_name", "swift"),
             *_text("reference", "callback_numbers", "entered_by"),
             ("entered_at", "moment"),
-            ("verified_event_id", "int"),
+            ("verified_event_id", "event"),
             ("verified_by", "text"),
             ("verified_at", "moment"),
             *_text("callback_number", "spoke_with"),
@@ -108,8 +113,8 @@ FACT_TABLES: tuple[FactTable, ...] = (
             ("account_masked", "text"),
             ("imported_at", "moment"),
             *_text("imported_by", "status", "reason"),
-            ("purchaser_id", "int"),
-            ("event_id", "int"),
+            ("purchaser_id", "party"),
+            ("event_id", "event"),
         ),
     ),
     FactTable(
@@ -117,7 +122,7 @@ FACT_TABLES: tuple[FactTable, ...] = (
         "share link",
         "token_start",
         (
-            ("purchaser_id", "int"),
+            ("purchaser_id", "party"),
             *_text("token_sha256", "token_start"),
             ("created_at", "moment"),
             ("created_by", "text"),
@@ -136,19 +141,62 @@ FACT_TABLES: tuple[FactTable, ...] = (
         "judgement",
         "judgement kept of event",
         "event_id",
-        (("event_id", "int"), ("deadline", "moment"), ("recorded_at", "moment")),
+        (("event_id", "event"), ("deadline", "moment"), ("recorded_at", "moment")),
+    ),
+    # Whether the team must sign in to the web board with a passkey (`closing team passkeys`,
+    # whose team event says how: a rule from before it was a fact is checked against that).
+    FactTable(
+        "web_deal_policy",
+        "the web passkey rule of",
+        "(SELECT d.slug FROM deal d WHERE d.id = web_deal_policy.deal_id)",
+        (("passkeys_required", "bool"), ("changed_at", "moment"), ("changed_by", "text")),
+        before="SELECT d.slug, CASE WHEN e.note LIKE 'passkeys required %' THEN 1 ELSE 0 END, "
+        "e.occurred_at, e.actor FROM event e JOIN deal d ON d.id = e.deal_id "
+        "JOIN purchaser p ON p.id = e.purchaser_id AND p.deal_id = e.deal_id "
+        "WHERE e.deal_id = ? AND p.slug = '@company' AND e.kind = 'team' "
+        "AND e.note LIKE 'passkeys %' ORDER BY e.seq DESC LIMIT 1",
+    ),
+    # A failed `closing verify`, and the first good one after (closing.store.verifications).
+    FactTable(
+        "verification",
+        "verify result",
+        "id",
+        (("verified_at", "moment"), ("ok", "bool"), ("events", "int"), ("detail", "text")),
+        where="CAST(id AS TEXT) IN (SELECT f.row_key FROM fact f "
+        "WHERE f.deal_id = verification.deal_id AND f.tbl = 'verification')",
     ),
     # A party's chain is known to have begun: deleting every event of it is a break (its first
-    # event's content is the chain's to prove, and a seal's).
+    # event's content is the chain's to prove, and a seal's). A stray row is verify's to name.
     FactTable(
         "event",
         "the chain of",
         "(SELECT p.slug FROM purchaser p WHERE p.id = event.purchaser_id)",
         (("seq", "int"),),
-        where="seq = 1",
+        where="seq = 1 AND purchaser_id IN (SELECT p.id FROM purchaser p "
+        "WHERE p.deal_id = event.deal_id)",
     ),
 )
 LABELS = {table.table: table.label for table in FACT_TABLES}
+
+# A row id naming another row of the deal, as the row's hash reads it: what the id names (a
+# purchaser's slug; an event's party slug and seq, `stonestreet #2`; `id N`: no row of the deal),
+# so that ids swapped in the database change the hash. Older entries hashed the bare integer: a
+# row not matching is tried that way too (`current_facts`).
+_IDENTITY = {
+    "party": "(SELECT p.slug FROM purchaser p WHERE p.id = {column} AND p.deal_id = {deal})",
+    "event": "(SELECT p.slug || ' #' || CAST(e.seq AS TEXT) FROM event e JOIN purchaser p "
+    "ON p.id = e.purchaser_id WHERE e.id = {column} AND e.deal_id = {deal} "
+    "AND p.deal_id = {deal})",
+}
+
+
+def _column_sql(table: FactTable, name: str, kind: str) -> str:
+    """What a row's hash reads of column `name`: the column, or what the id in it names."""
+    if kind not in _IDENTITY:
+        return name
+    column, deal = f"{table.table}.{name}", f"{table.table}.{table.deal_column}"
+    named = _IDENTITY[kind].format(column=column, deal=deal)
+    return f"coalesce({named}, 'id ' || CAST({column} AS TEXT))"
 
 
 def _reader(kind: str) -> Callable[[Any], object]:
@@ -182,27 +230,73 @@ def _reader(kind: str) -> Callable[[Any], object]:
 
 
 def current_facts(
-    connection: Connection, deal_id: int, tables: tuple[FactTable, ...] = FACT_TABLES
+    connection: Connection,
+    deal_id: int,
+    tables: tuple[FactTable, ...] = FACT_TABLES,
+    recorded: Mapping[tuple[str, str], str | None] | None = None,
 ) -> dict[tuple[str, str], str]:
-    """Every fact of the deal as it stands: (table, key) -> the row's hash."""
+    """Every fact of the deal as it stands: (table, key) -> the row's hash. A row naming other
+    rows by id whose `recorded` hash is not the one of what they name is hashed as entries
+    written before were (the bare ids): when that is its recorded hash, it stands."""
     found: dict[tuple[str, str], str] = {}
     for table in tables:
-        names = ", ".join(name for name, _ in table.columns)
-        # Text columns read as they are (most of a row); the others through their reader.
-        readers = [_reader(kind) for _, kind in table.columns]
-        text = [kind == "text" for _, kind in table.columns]
+        columns = [_column_sql(table, name, kind) for name, kind in table.columns]
+        ids = [at for at, (_, kind) in enumerate(table.columns) if kind in _IDENTITY]
+        columns += [table.columns[at][0] for at in ids]  # the bare ids, for an older entry
         where = f" AND {table.where}" if table.where else ""
-        sql = f"SELECT {table.key}, {names} FROM {table.table} WHERE {table.deal_column} = ?{where}"
-        name = table.table
-        for key, *values in connection.rows(sql, (deal_id,)):
-            found[name, str(key)] = plain_row_hash(
-                name,
-                [
-                    value if is_text and (value is None or type(value) is str) else read(value)
-                    for is_text, read, value in zip(text, readers, values, strict=True)
-                ],
-            )
+        sql = (
+            f"SELECT {table.key}, {', '.join(columns)} FROM {table.table} "
+            f"WHERE {table.deal_column} = ?{where}"
+        )
+        _hash_rows(connection, table, sql, deal_id, found, recorded if ids else None)
     return found
+
+
+def earlier_facts(
+    connection: Connection,
+    deal_id: int,
+    entries: Sequence[FactEntry],
+    tables: tuple[FactTable, ...] = FACT_TABLES,
+) -> dict[tuple[str, str], str]:
+    """The facts of each table that joined the record after the deal's chain began and has no
+    entry in it yet, as the deal's events say they must stand (`FactTable.before`): what a check
+    compares those rows with until a write records them."""
+    found: dict[tuple[str, str], str] = {}
+    entered = {entry.table for entry in entries}
+    for table in tables:
+        if table.before and table.table not in entered:
+            _hash_rows(connection, table, table.before, deal_id, found)
+    return found
+
+
+def _hash_rows(
+    connection: Connection,
+    table: FactTable,
+    sql: str,
+    deal_id: int,
+    found: dict[tuple[str, str], str],
+    recorded: Mapping[tuple[str, str], str | None] | None = None,
+) -> None:
+    """Each row `sql` selects (its key, the table's columns as the hash reads them, then the
+    bare ids of those naming rows) into `found`: (table, key) -> its hash."""
+    # Text columns read as they are (most of a row); the others through their reader.
+    kinds = ["text" if kind in _IDENTITY else kind for _, kind in table.columns]
+    readers = [_reader(kind) for kind in kinds]
+    text = [kind == "text" for kind in kinds]
+    ids = [at for at, (_, kind) in enumerate(table.columns) if kind in _IDENTITY]
+    name, width, bare = table.table, len(table.columns), _reader("int")
+    for key, *values in connection.rows(sql, (deal_id,)):
+        row = [
+            value if is_text and (value is None or type(value) is str) else read(value)
+            for is_text, read, value in zip(text, readers, values[:width], strict=True)
+        ]
+        digest = plain_row_hash(name, row)
+        before = None if recorded is None else recorded.get((name, str(key)))
+        if before is not None and before != digest:
+            for at, value in zip(ids, values[width:], strict=True):
+                row[at] = bare(value)
+            digest = before if plain_row_hash(name, row) == before else digest
+        found[name, str(key)] = digest
 
 
 def fact_entries(
@@ -261,7 +355,7 @@ def record_facts(
             )
         ]
     )
-    changes = to_record(recorded, current_facts(connection, deal_id, tables))
+    changes = to_record(recorded, current_facts(connection, deal_id, tables, recorded))
     if not changes:
         return 0
     seq, previous = (int(last[0][0]), str(last[0][1])) if last else (0, GENESIS)
@@ -291,23 +385,36 @@ def record_chain_start(connection: Connection, deal_id: int, party_slug: str, at
     )
     if known:
         return
+    if append_fact(connection, deal_id, at, "event", party_slug, row_hash("event", [1])) is None:
+        record_facts(connection, deal_id, at)  # a new deal, or one loaded before facts were kept
+
+
+def append_fact(
+    connection: Connection, deal_id: int, at: datetime, table: str, key: str, row: str
+) -> tuple[int, str] | None:
+    """Append one fact's entry (`row`, its row's hash) to the deal's chain, after its last entry
+    and linked to its last hash: its seq and hash (None, nothing appended: the deal has no chain
+    yet)."""
+    if not connection.sqlite:
+        connection.value("SELECT pg_advisory_xact_lock(?, ?)", (0x0C10, deal_id))
     last = connection.rows(
         "SELECT seq, hash FROM fact WHERE deal_id = ? AND hash IS NOT NULL ORDER BY seq DESC "
         "LIMIT 1",
         (deal_id,),
     )
-    if not last:  # a new deal, or one loaded before facts were kept: every fact, as it stands
-        record_facts(connection, deal_id, at)
-        return
-    ((seq, previous),) = last
+    if not last:
+        return None
+    previous = str(last[0][1])
+    # After the last entry, hashed or not (one added without a hash is verify's to name).
+    seq = int(connection.value("SELECT max(seq) FROM fact WHERE deal_id = ?", (deal_id,))) + 1
     slug = str(connection.value("SELECT slug FROM deal WHERE id = ?", (deal_id,)))
-    row = row_hash("event", [1])
-    digest = fact_hash(slug, int(seq) + 1, at, "event", party_slug, row, str(previous))
+    digest = fact_hash(slug, seq, at, table, key, row, previous)
     connection.execute(
         "INSERT INTO fact (deal_id, seq, recorded_at, tbl, row_key, row_hash, prev_hash, hash) "
-        "VALUES (?, ?, ?, 'event', ?, ?, ?, ?)",
-        (deal_id, int(seq) + 1, connection.bind_moment(at), party_slug, row, previous, digest),
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (deal_id, seq, connection.bind_moment(at), table, key, row, previous, digest),
     )
+    return seq, digest
 
 
 def facts_break(
@@ -324,15 +431,18 @@ def facts_break(
         entries = fact_entries(connection, deal_id)
         if adopting(entries):
             return None
-        return check_facts(slug, entries, current_facts(connection, deal_id, tables), labels)
+        current = current_facts(connection, deal_id, tables, latest(entries))
+        before = earlier_facts(connection, deal_id, entries, tables)
+        return check_facts(slug, entries, current, labels, before)
     holds, hashed, last = _links_hold(connection, deal_id)
     if not hashed:  # adopting (loaded before facts), or gone
         return facts_break(connection, deal_id)
     marks = ", ".join("?" for _ in tables)
     entries = fact_entries(connection, deal_id, f"tbl IN ({marks})", tuple(labels))
-    current = current_facts(connection, deal_id, tables)
+    current = current_facts(connection, deal_id, tables, latest(entries))
+    before = earlier_facts(connection, deal_id, entries, tables)
     if holds:
-        return check_rows(slug, entries, current, labels, last + 1)
+        return check_rows(slug, entries, current, labels, last + 1, before)
     # Something is off: the links walked here, which name the first break as verify does.
     broken, next_seq = links_break(
         [
@@ -343,7 +453,7 @@ def facts_break(
             )
         ]
     )
-    return broken or check_rows(slug, entries, current, labels, next_seq)
+    return broken or check_rows(slug, entries, current, labels, next_seq, before)
 
 
 def _links_hold(connection: Connection, deal_id: int) -> tuple[bool, int, int]:
