@@ -107,21 +107,28 @@ def test_an_owner_that_is_no_party_is_a_deal_file_problem(cli: Cli, seed_path: P
     assert "step 'dwac_credited' is owned by 'registrar', not a party of the deal" in result.err
 
 
+def alerts_at_1645(cli: Cli, path: Path, bnc_wired: bool) -> None:
+    """The deal in `path` loaded at 07:00, the prospectus delivered, both purchasers signed and
+    Stonestreet (and with `bnc_wired`, BNC) wired at 08:00; the alerts due at 16:45 sent."""
+    assert cli("init", str(path), now=FRI.format("07:00")).code == 0
+    marks = [
+        ("mark", "company", "prospectus_delivered"),
+        ("mark-signed", "stonestreet"),
+        ("mark-wired", "stonestreet"),
+        ("mark-signed", "bnc"),
+        *([("mark-wired", "bnc")] if bnc_wired else []),
+    ]
+    for args in marks:
+        assert cli(*args, now=FRI.format("08:00")).code == 0
+    checked = cli("alerts", "check", now=FRI.format("16:45"))
+    assert checked.code == 0, checked.err
+
+
 def test_alerts_also_go_to_the_owners_channels(cli: Cli, seed_path: Path) -> None:
     """The transfer agent's own webhook gets the alerts of the DWAC credits it owns, and not the
     purchasers' wires."""
     with http_receiver() as receiver:
-        path = with_parties(seed_path, receiver.url())
-        assert cli("init", str(path), now=FRI.format("07:00")).code == 0
-        for args in [
-            ("mark", "company", "prospectus_delivered"),
-            ("mark-signed", "stonestreet"),
-            ("mark-wired", "stonestreet"),
-            ("mark-signed", "bnc"),
-        ]:
-            assert cli(*args, now=FRI.format("08:00")).code == 0
-        checked = cli("alerts", "check", now=FRI.format("16:45"))
-        assert checked.code == 0, checked.err
+        alerts_at_1645(cli, with_parties(seed_path, receiver.url()), bnc_wired=False)
         titles = sorted(hook.payload["title"] for hook in receiver.received())
     assert titles == [
         "Stonestreet Limited Partnership: Shares credited through DWAC not done, cutoff in 15m"
@@ -140,17 +147,7 @@ def test_an_owners_alerts_reach_it_when_the_deals_channels_get_a_digest(
             "  notify: []\n", f'  notify: ["{team.url()}"]\n  digest_over: 1\n', 1
         )
         path.write_text(text)
-        assert cli("init", str(path), now=FRI.format("07:00")).code == 0
-        for args in [
-            ("mark", "company", "prospectus_delivered"),
-            ("mark-signed", "stonestreet"),
-            ("mark-wired", "stonestreet"),
-            ("mark-signed", "bnc"),
-            ("mark-wired", "bnc"),
-        ]:
-            assert cli(*args, now=FRI.format("08:00")).code == 0
-        checked = cli("alerts", "check", now=FRI.format("16:45"))
-        assert checked.code == 0, checked.err
+        alerts_at_1645(cli, path, bnc_wired=True)
         to_agent = sorted(hook.payload["title"] for hook in agent.received())
         to_team = [hook.payload["title"] for hook in team.received()]
     assert to_agent == [
