@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -184,3 +185,46 @@ def test_the_event_log_is_append_only_and_no_one_appends_as_someone_else(team: T
     assert actors["instructions  @company"] == team.alice
     assert set(actors.values()) == {"postgres", team.alice, team.carol}
     assert team.run(None, "verify")[0] == 0
+
+
+SLUG = "neotherapeutics-2002-06-07"
+OTHER = "other-2002-06-07"
+
+
+def other_deal(team: Team, tmp_path: Path) -> None:
+    """A second deal (the seed under another slug), loaded by the owner, its first admin."""
+    other = tmp_path / "other.yaml"
+    other.write_text(SEED.read_text().replace(f"slug: {SLUG}", f"slug: {OTHER}"))
+    code, _, err = team.run(None, "init", str(other))
+    assert code == 0, err
+
+
+def forged_mark(deal: str) -> str:
+    """An INSERT of a `signed` mark on Stonestreet's chain of `deal` by whoever runs it."""
+    return (
+        "INSERT INTO event (deal_id, purchaser_id, seq, kind, step, occurred_at, recorded_at, "
+        "actor, host, actor_declared) SELECT p.deal_id, p.id, p.head_seq + 1, 'mark', 'signed', "
+        "now(), now(), current_user, 'x', false FROM purchaser p JOIN deal d ON d.id = p.deal_id "
+        f"WHERE d.slug = '{deal}' AND p.slug = 'stonestreet'"
+    )
+
+
+def test_a_team_change_on_one_deal_keeps_what_the_logins_other_deals_give(
+    team: Team, tmp_path: Path
+) -> None:
+    """carol, an operator of the seed deal, is made a viewer of a second deal: she still marks
+    and undoes on the first (her login's rights are those of every deal she is on), and the
+    database still refuses her a mark on the second (its role, checked per deal). Once her
+    operator role is taken away, her login appends nothing."""
+    other_deal(team, tmp_path)
+    code, _, err = team.run(None, "team", "add", team.carol, "--role", "viewer", "--deal", OTHER)
+    assert code == 0, err
+    code, _, err = team.run(team.carol, "mark-signed", "stonestreet", "--deal", SLUG)
+    assert code == 0, err
+    undo = ("undo", "stonestreet", "signed", "--reason", "wrong page", "--deal", SLUG)
+    code, _, err = team.run(team.carol, *undo)
+    assert code == 0, err
+    assert "needs the operator role" in refused(team, team.carol, forged_mark(OTHER))
+    code, _, err = team.run(None, "team", "revoke", team.carol, "operator", "--deal", SLUG)
+    assert code == 0, err
+    assert "permission denied for table event" in refused(team, team.carol, forged_mark(SLUG))

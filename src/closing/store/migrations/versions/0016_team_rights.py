@@ -1,0 +1,119 @@
+"""A login's database rights are those of every deal it is on (PostgreSQL): a team change on one
+deal recomputes the login's grants from the union of its roles on every deal's team, where
+before it reset them to the roles of the deal being changed alone (an operator of one deal made
+a viewer of another could no longer mark the first). The triggers still check the role each
+write needs on its own deal.
+
+`closing_team_grants` (the owner's, called by an admin's team change) checks the change and
+creates the login; `closing_login_grants` (the owner's alone) grants what the login's roles give.
+Members made before this revision get their grants recomputed.
+
+Revision ID: 0016
+Revises: 0015
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from alembic import op
+
+revision = "0016"
+down_revision = "0015"
+branch_labels = None
+depends_on = None
+
+_BEFORE = importlib.import_module("closing.store.migrations.versions.0013_facts")
+
+# What a login may do in this schema, from the union of its roles on every deal's team: read
+# everything; append (events, versions, verifications, credits, links, alerts' deliveries) unless
+# it is a viewer everywhere; an admin of any deal, change the team and the deals (the triggers
+# check that it is an admin of the deal it changes). Run by the tables' owner only.
+_LOGIN_GRANTS = """
+    CREATE FUNCTION closing_login_grants(login text) RETURNS void
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    DECLARE
+        here text := current_schema();
+        held text[] := ARRAY(
+            SELECT DISTINCT r.role FROM team_member t,
+                unnest(string_to_array(t.roles, ',')) AS r(role)
+            WHERE t.login = closing_login_grants.login
+        );
+    BEGIN
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', here, login);
+        EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', here, login);
+        EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM %I', here, login);
+        EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', here, login);
+        IF held <@ ARRAY['viewer'] THEN
+            RETURN;
+        END IF;
+        EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO %I', here, login);
+        EXECUTE format(
+            'GRANT INSERT ON event, wire_instructions, verification, bank_credit, share, '
+            'team_member, stored_file, fact, judgement, alert, alert_delivery, deal_revision '
+            'TO %I', login);
+        EXECUTE format('GRANT UPDATE (head_seq, head_hash) ON purchaser TO %I', login);
+        EXECUTE format(
+            'GRANT UPDATE (verified_event_id, verified_by, verified_at, callback_number, '
+            'spoke_with) ON wire_instructions TO %I', login);
+        EXECUTE format('GRANT UPDATE ON alert, alert_delivery, alert_sender TO %I', login);
+        EXECUTE format('GRANT INSERT, DELETE ON alert_sender TO %I', login);  -- its lease
+        EXECUTE format('GRANT INSERT, UPDATE ON alert_deal_lease TO %I', login);
+        EXECUTE format('GRANT UPDATE (status, reason, purchaser_id, event_id) ON bank_credit TO %I',
+            login);
+        IF 'admin' = ANY (held) THEN
+            EXECUTE format('GRANT INSERT, UPDATE ON deal, purchaser, team_member TO %I', login);
+            EXECUTE format('GRANT INSERT ON web_signin_link TO %I', login);
+            EXECUTE format('GRANT INSERT, UPDATE ON web_deal_policy TO %I', login);
+            EXECUTE format('GRANT UPDATE (ended_at, ended_how) ON web_session TO %I', login);
+            EXECUTE format('GRANT UPDATE (revoked_at, revoked_by) ON share TO %I', login);
+        END IF;
+    END $$
+"""
+
+# Called in the transaction of a team change, for a login that transaction itself wrote into the
+# team table (which only an admin, or the first member of a new deal, can write).
+_TEAM_GRANTS = """
+    CREATE OR REPLACE FUNCTION closing_team_grants(login text, wanted text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    BEGIN
+        IF NOT EXISTS (  -- written by this transaction, which the team's trigger let write it
+            SELECT 1 FROM team_member t WHERE t.login = closing_team_grants.login
+            AND t.roles = wanted AND age(t.xmin) = 0
+        ) THEN
+            RAISE EXCEPTION 'no team member % with roles %', login, wanted
+                USING ERRCODE = '42501';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = login) THEN
+            EXECUTE format('CREATE ROLE %I LOGIN', login);
+        END IF;
+        PERFORM closing_login_grants(login);
+    END $$
+"""
+
+# Members made before this revision: the grants of every deal they are on.
+_EXISTING_MEMBERS = """
+    DO $$
+    DECLARE member record;
+    BEGIN
+        FOR member IN SELECT DISTINCT t.login FROM team_member t
+            JOIN pg_roles r ON r.rolname = t.login
+        LOOP
+            PERFORM closing_login_grants(member.login);
+        END LOOP;
+    END $$
+"""
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_LOGIN_GRANTS)
+        op.execute("REVOKE EXECUTE ON FUNCTION closing_login_grants(text) FROM PUBLIC")
+        op.execute(_TEAM_GRANTS)
+        op.execute(_EXISTING_MEMBERS)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_BEFORE._TEAM_GRANTS)
+        op.execute("DROP FUNCTION closing_login_grants(text)")
