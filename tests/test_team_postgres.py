@@ -1,7 +1,7 @@
 """On PostgreSQL the database itself knows who did what and enforces the team's roles: three
 members made by `closing team add` (alice: admin, money; bob: verifier; carol: operator), each
-connecting as their own database role. Roles are cluster-wide: each test makes uniquely named
-ones and drops them."""
+connecting as their own database role, and dave, whom a test may add. Roles are cluster-wide:
+each test makes uniquely named ones and drops them."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ class Team:
     alice: str
     bob: str
     carol: str
+    dave: str  # on no team until a test adds him
 
     def run(self, who: str | None, *args: str) -> tuple[int, str, str]:
         """`closing ARGS` connected as `who` (None: the schema's owner, who loaded the deal)."""
@@ -62,14 +63,14 @@ def team(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) ->
     for name in ("CLOSING_OPERATOR", "CLOSING_DEAL", "CLOSING_DEBUG"):
         monkeypatch.delenv(name, raising=False)
     suffix = uuid.uuid4().hex[:8]
-    names = [f"alice_{suffix}", f"bob_{suffix}", f"carol_{suffix}"]
+    names = [f"alice_{suffix}", f"bob_{suffix}", f"carol_{suffix}", f"dave_{suffix}"]
     with postgres_schema() as schema_url:
         url = as_owner(schema_url)  # the schema's owner, who loads the deal
         found = Team(Cli(url, monkeypatch, capsys, accounts=False), url, *names)
         try:
             assert found.run(None, "init", str(SEED))[0] == 0
             given = (["money", "admin"], ["verifier"], ["operator"])
-            for name, roles in zip(names, given, strict=True):
+            for name, roles in zip(names[:3], given, strict=True):
                 code, out, err = found.run(
                     None, "team", "add", name, *[w for r in roles for w in ("--role", r)]
                 )
@@ -228,3 +229,59 @@ def test_a_team_change_on_one_deal_keeps_what_the_logins_other_deals_give(
     code, _, err = team.run(None, "team", "revoke", team.carol, "operator", "--deal", SLUG)
     assert code == 0, err
     assert "permission denied for table event" in refused(team, team.carol, forged_mark(SLUG))
+
+
+def test_an_admin_of_another_deal_neither_lifts_this_ones_passkey_rule_nor_revives_sessions(
+    team: Team, tmp_path: Path
+) -> None:
+    """dave, admin of a second deal only, may not switch off the seed deal's passkey rule nor
+    write it in someone else's name; nobody but the tables' owner brings back an ended web
+    session (alice, the seed deal's admin, neither); sessions are ended by their member or an
+    admin of a deal their member is on (alice ends carol's; dave may not end alice's)."""
+    from datetime import UTC, datetime
+
+    from closing.services.web_auth import open_session, sign_out
+    from closing.store.connection import Database
+
+    other_deal(team, tmp_path)
+    code, _, err = team.run(None, "team", "add", team.dave, "--role", "admin", "--deal", OTHER)
+    assert code == 0, err
+    code, _, err = team.run(team.alice, "team", "passkeys", "required", "--deal", SLUG)
+    assert code == 0, err
+    lift = (
+        "UPDATE web_deal_policy SET passkeys_required = false, changed_by = %s "
+        "WHERE deal_id = (SELECT id FROM deal WHERE slug = %s)"
+    )
+    assert "needs the admin role" in refused(team, team.dave, lift, ("nobody", SLUG))
+    assert "needs the admin role" in refused(team, team.dave, lift, (team.dave, SLUG))
+    assert "not nobody" in refused(team, team.alice, lift, ("nobody", SLUG))
+    code, _, err = team.run(team.dave, "team", "passkeys", "required", "--deal", OTHER)
+    assert code == 0, err
+
+    server = Database(team.owner_url)  # the web server's own role
+    now = datetime.now(UTC)
+    with server.transaction() as connection:
+        for login in (team.alice, team.carol, team.dave):
+            open_session(connection, login, "sign-in link #1", now)
+        signed_out = open_session(connection, team.carol, "sign-in link #2", now)[1]
+    sign_out(server, signed_out, now)
+    revive = "UPDATE web_session SET ended_at = NULL, ended_how = NULL"
+    assert "it stays ended" in refused(team, team.dave, revive)
+    assert "it stays ended" in refused(team, team.alice, revive)
+    end = "UPDATE web_session SET ended_at = now(), ended_how = 'x' WHERE login = %s"
+    assert "needs the admin role on a deal" in refused(team, team.dave, end, (team.alice,))
+    team.sql(team.dave, end, (team.dave,))  # his own
+    code, out, err = team.run(team.alice, "team", "sessions", "--end", team.carol)
+    assert code == 0, err
+    assert out == f"Ended 1 web session of {team.carol}.\n"
+    with server.transaction(write=False) as connection:
+        left = connection.rows(
+            "SELECT login, ended_how FROM web_session WHERE ended_at IS NULL OR ended_how = 'x'"
+        )
+        rule = connection.value(
+            "SELECT passkeys_required FROM web_deal_policy WHERE deal_id = (SELECT id FROM deal "
+            "WHERE slug = ?)",
+            (SLUG,),
+        )
+    assert sorted(left) == [(team.alice, None), (team.dave, "x")]
+    assert rule is True

@@ -8,6 +8,11 @@ write needs on its own deal.
 creates the login; `closing_login_grants` (the owner's alone) grants what the login's roles give.
 Members made before this revision get their grants recomputed.
 
+An admin's rights on the web tables are checked per deal too: only an admin of a deal changes
+its passkey rule (`web_deal_policy`), in their own name; a web session is ended only by its
+member or an admin of a deal its member is on, and an ended session stays ended. The tables'
+owner (the web server's role) is not held to these.
+
 Revision ID: 0016
 Revises: 0015
 """
@@ -104,6 +109,73 @@ _EXISTING_MEMBERS = """
     END $$
 """
 
+# Whether the one acting is the owner of table `tbl` (or acts with its rights): the web server's
+# role, or whoever runs `closing db upgrade`. The rules below hold the members' own logins.
+_OWNER_ACTS = """
+    CREATE FUNCTION closing_owner_acts(tbl oid) RETURNS boolean LANGUAGE sql STABLE AS $$
+        SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = tbl
+    $$
+"""
+_POLICY_CHANGES = """
+    CREATE FUNCTION closing_deal_policy_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF closing_owner_acts(TG_RELID) THEN
+            RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+        END IF;
+        IF TG_OP <> 'INSERT' AND NOT closing_has_role(OLD.deal_id, current_user::text, 'admin')
+            OR TG_OP <> 'DELETE' AND NOT closing_has_role(NEW.deal_id, current_user::text, 'admin')
+        THEN
+            RAISE EXCEPTION '% needs the admin role on this deal''s team to change its passkey '
+                'rule', current_user USING ERRCODE = '42501';
+        END IF;
+        IF TG_OP <> 'DELETE' AND NEW.changed_by IS DISTINCT FROM current_user::text THEN
+            RAISE EXCEPTION 'a deal''s passkey rule is changed by the role that changes it (%), '
+                'not %', current_user, NEW.changed_by USING ERRCODE = '42501';
+        END IF;
+        RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    END $$
+"""
+_SESSION_ENDS = """
+    CREATE FUNCTION closing_web_session_ends() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF closing_owner_acts(TG_RELID) THEN
+            RETURN NEW;
+        END IF;
+        IF OLD.ended_at IS NOT NULL THEN
+            RAISE EXCEPTION 'web session #% ended at %: it stays ended', OLD.id, OLD.ended_at
+                USING ERRCODE = '42501';
+        END IF;
+        IF OLD.login IS DISTINCT FROM current_user::text AND EXISTS (SELECT 1 FROM team_member)
+            AND NOT EXISTS (
+                SELECT 1 FROM team_member theirs JOIN team_member mine
+                    ON mine.deal_id = theirs.deal_id
+                WHERE theirs.login = OLD.login AND mine.login = current_user::text
+                AND 'admin' = ANY (string_to_array(mine.roles, ','))
+            )
+        THEN
+            RAISE EXCEPTION '% needs the admin role on a deal % is on to end their web sessions',
+                current_user, OLD.login USING ERRCODE = '42501';
+        END IF;
+        RETURN NEW;
+    END $$
+"""
+_CHECKS = [
+    _OWNER_ACTS,
+    _POLICY_CHANGES,
+    "CREATE TRIGGER web_deal_policy_changes BEFORE INSERT OR UPDATE OR DELETE ON web_deal_policy "
+    "FOR EACH ROW EXECUTE FUNCTION closing_deal_policy_changes()",
+    _SESSION_ENDS,
+    "CREATE TRIGGER web_session_ends BEFORE UPDATE ON web_session FOR EACH ROW "
+    "WHEN (OLD.ended_at IS DISTINCT FROM NEW.ended_at "
+    "OR OLD.ended_how IS DISTINCT FROM NEW.ended_how) "
+    "EXECUTE FUNCTION closing_web_session_ends()",
+]
+_FUNCTIONS = [  # and their triggers
+    "closing_web_session_ends()",
+    "closing_deal_policy_changes()",
+    "closing_owner_acts(oid)",
+]
+
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
@@ -111,9 +183,13 @@ def upgrade() -> None:
         op.execute("REVOKE EXECUTE ON FUNCTION closing_login_grants(text) FROM PUBLIC")
         op.execute(_TEAM_GRANTS)
         op.execute(_EXISTING_MEMBERS)
+        for statement in _CHECKS:
+            op.execute(statement)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        for function in _FUNCTIONS:
+            op.execute(f"DROP FUNCTION {function} CASCADE")
         op.execute(_BEFORE._TEAM_GRANTS)
         op.execute("DROP FUNCTION closing_login_grants(text)")
