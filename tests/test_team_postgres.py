@@ -285,3 +285,36 @@ def test_an_admin_of_another_deal_neither_lifts_this_ones_passkey_rule_nor_reviv
         )
     assert sorted(left) == [(team.alice, None), (team.dave, "x")]
     assert rule is True
+
+
+def test_no_member_reads_the_web_servers_secrets_and_each_lists_what_it_may(team: Team) -> None:
+    """Neither bob (a verifier) nor alice (an admin) reads the cookie-signing key, the passkey
+    challenges, or a session's token hash or CSRF secret; `closing team sessions` still lists
+    alice everyone's sessions and bob his own."""
+    from datetime import datetime
+
+    from closing.services.passkeys import signin_options
+    from closing.services.web_auth import cookie_key, open_session
+    from closing.store.connection import Database
+
+    server = Database(team.owner_url)  # the web server's own role
+    now = datetime.fromisoformat(team.cli.now)
+    cookie_key(server)
+    signin_options(server, "localhost", now)
+    with server.transaction() as connection:
+        for login in (team.alice, team.bob):
+            open_session(connection, login, "sign-in link #1", now)
+    for who in (team.alice, team.bob):
+        for secret in (
+            "SELECT value FROM web_secret",
+            "SELECT challenge FROM web_challenge",
+            "SELECT csrf FROM web_session",
+            "SELECT token_sha256 FROM web_session",
+        ):
+            assert "permission denied" in refused(team, who, secret), (who, secret)
+    code, out, err = team.run(team.bob, "team", "sessions")
+    assert code == 0, err
+    assert f"#2  {team.bob}  by sign-in link #1" in out and team.alice not in out
+    code, out, err = team.run(team.alice, "team", "sessions", "--all")
+    assert code == 0, err
+    assert out.endswith("\n2 web sessions.\n") and team.bob in out

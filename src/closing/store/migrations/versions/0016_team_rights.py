@@ -13,6 +13,10 @@ its passkey rule (`web_deal_policy`), in their own name; a web session is ended 
 member or an admin of a deal its member is on, and an ended session stays ended. The tables'
 owner (the web server's role) is not held to these.
 
+No member reads the web server's secrets any more: the cookie-signing key (`web_secret`), the
+passkey challenges (`web_challenge`), and a session's token hash and CSRF secret (of
+`web_session`, a member reads the columns `closing team sessions` lists).
+
 Revision ID: 0016
 Revises: 0015
 """
@@ -31,9 +35,10 @@ depends_on = None
 _BEFORE = importlib.import_module("closing.store.migrations.versions.0013_facts")
 
 # What a login may do in this schema, from the union of its roles on every deal's team: read
-# everything; append (events, versions, verifications, credits, links, alerts' deliveries) unless
-# it is a viewer everywhere; an admin of any deal, change the team and the deals (the triggers
-# check that it is an admin of the deal it changes). Run by the tables' owner only.
+# everything but the web server's secrets; append (events, versions, verifications, credits,
+# links, alerts' deliveries) unless it is a viewer everywhere; an admin of any deal, change the
+# team and the deals (the triggers check that it is an admin of the deal it changes). Run by the
+# tables' owner only.
 _LOGIN_GRANTS = """
     CREATE FUNCTION closing_login_grants(login text) RETURNS void
     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
@@ -49,6 +54,12 @@ _LOGIN_GRANTS = """
         EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', here, login);
         EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM %I', here, login);
         EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', here, login);
+        -- but the web server's own: its cookie key, the passkey challenges, and each session's
+        -- token hash and CSRF secret (a member lists the sessions: `closing team sessions`)
+        EXECUTE format('REVOKE SELECT ON web_secret, web_challenge, web_session FROM %I', login);
+        EXECUTE format(
+            'GRANT SELECT (id, login, how, signed_in_at, last_seen_at, expires_at, ended_at, '
+            'ended_how) ON web_session TO %I', login);
         IF held <@ ARRAY['viewer'] THEN
             RETURN;
         END IF;
