@@ -181,6 +181,19 @@ _CHECKS = [
     "OR OLD.ended_how IS DISTINCT FROM NEW.ended_how) "
     "EXECUTE FUNCTION closing_web_session_ends()",
 ]
+# Back to 0015: members read the web tables whole again (its `closing team sessions` reads them).
+_MEMBERS_READ_AGAIN = """
+    DO $$
+    DECLARE member record;
+    BEGIN
+        FOR member IN SELECT DISTINCT t.login FROM team_member t
+            JOIN pg_roles r ON r.rolname = t.login
+        LOOP
+            EXECUTE format('GRANT SELECT ON web_secret, web_challenge, web_session TO %I',
+                member.login);
+        END LOOP;
+    END $$
+"""
 _FUNCTIONS = [  # and their triggers
     "closing_web_session_ends()",
     "closing_deal_policy_changes()",
@@ -204,3 +217,4 @@ def downgrade() -> None:
             op.execute(f"DROP FUNCTION {function} CASCADE")
         op.execute(_BEFORE._TEAM_GRANTS)
         op.execute("DROP FUNCTION closing_login_grants(text)")
+        op.execute(_MEMBERS_READ_AGAIN)
