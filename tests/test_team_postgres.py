@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -238,8 +239,6 @@ def test_an_admin_of_another_deal_neither_lifts_this_ones_passkey_rule_nor_reviv
     write it in someone else's name; nobody but the tables' owner brings back an ended web
     session (alice, the seed deal's admin, neither); sessions are ended by their member or an
     admin of a deal their member is on (alice ends carol's; dave may not end alice's)."""
-    from datetime import UTC, datetime
-
     from closing.services.web_auth import open_session, sign_out
     from closing.store.connection import Database
 
@@ -291,8 +290,6 @@ def test_no_member_reads_the_web_servers_secrets_and_each_lists_what_it_may(team
     """Neither bob (a verifier) nor alice (an admin) reads the cookie-signing key, the passkey
     challenges, or a session's token hash or CSRF secret; `closing team sessions` still lists
     alice everyone's sessions and bob his own."""
-    from datetime import datetime
-
     from closing.services.passkeys import signin_options
     from closing.services.web_auth import cookie_key, open_session
     from closing.store.connection import Database
@@ -318,3 +315,40 @@ def test_no_member_reads_the_web_servers_secrets_and_each_lists_what_it_may(team
     code, out, err = team.run(team.alice, "team", "sessions", "--all")
     assert code == 0, err
     assert out.endswith("\n2 web sessions.\n") and team.bob in out
+
+
+def test_an_owner_that_loads_a_deal_keeps_its_own_rights(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tables' owner (not a superuser) runs `closing db upgrade` then `closing init`, as
+    README's first steps have it: the deal's first admin, it still keeps the web server's cookie
+    key and sessions, which a member's grants would not let it write."""
+    import psycopg
+
+    from closing.services.web_auth import cookie_key, open_session
+    from closing.store.connection import Database, close_databases
+
+    owner = f"owner_{uuid.uuid4().hex[:8]}"
+    server = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'CREATE ROLE "{owner}" LOGIN')
+        connection.execute(f'CREATE SCHEMA "{owner}" AUTHORIZATION "{owner}"')
+    try:
+        login = as_role(POSTGRES_URL, owner)
+        url = f"{login}{'&' if '?' in login else '?'}options=-csearch_path%3D{owner}"
+        Database(url).upgrade()
+        cli = Cli(url, monkeypatch, capsys, accounts=False)
+        monkeypatch.setenv("CLOSING_DATABASE_URL", url)
+        loaded = cli("init", str(SEED))
+        assert loaded.code == 0, loaded.err
+        assert f"{owner}: operator, money, verifier, admin" in cli("team", "list").out
+        web = Database(url)
+        assert cookie_key(web)
+        with web.transaction() as connection:
+            assert open_session(connection, owner, "sign-in link #1", datetime.now(UTC))[0]
+    finally:
+        close_databases()
+        with psycopg.connect(server, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{owner}" CASCADE')
+            connection.execute(f'DROP OWNED BY "{owner}"')
+            connection.execute(f'DROP ROLE "{owner}"')

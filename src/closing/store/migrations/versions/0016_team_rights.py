@@ -6,7 +6,9 @@ write needs on its own deal.
 
 `closing_team_grants` (the owner's, called by an admin's team change) checks the change and
 creates the login; `closing_login_grants` (the owner's alone) grants what the login's roles give.
-Members made before this revision get their grants recomputed.
+It leaves the tables' owner alone: an owner that loaded a deal (its first admin) took its own
+rights away before, the web server's writes among them, and gets them back. Members made before
+this revision get their grants recomputed.
 
 An admin's rights on the web tables are checked per deal too: only an admin of a deal changes
 its passkey rule (`web_deal_policy`), in their own name; a web session is ended only by its
@@ -38,7 +40,7 @@ _BEFORE = importlib.import_module("closing.store.migrations.versions.0013_facts"
 # everything but the web server's secrets; append (events, versions, verifications, credits,
 # links, alerts' deliveries) unless it is a viewer everywhere; an admin of any deal, change the
 # team and the deals (the triggers check that it is an admin of the deal it changes). Run by the
-# tables' owner only.
+# tables' owner only, who never takes its own rights away (it may be a deal's first admin).
 _LOGIN_GRANTS = """
     CREATE FUNCTION closing_login_grants(login text) RETURNS void
     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
@@ -50,6 +52,10 @@ _LOGIN_GRANTS = """
             WHERE t.login = closing_login_grants.login
         );
     BEGIN
+        IF pg_has_role(login, (SELECT c.relowner FROM pg_class c
+                               WHERE c.oid = 'team_member'::regclass), 'USAGE') THEN
+            RETURN;  -- the tables' owner (a deal's first admin when it loaded it) keeps its own
+        END IF;
         EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', here, login);
         EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', here, login);
         EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM %I', here, login);
@@ -107,11 +113,14 @@ _TEAM_GRANTS = """
     END $$
 """
 
-# Members made before this revision: the grants of every deal they are on.
+# Members made before this revision: the grants of every deal they are on; the tables' owner,
+# its own rights back.
 _EXISTING_MEMBERS = """
     DO $$
     DECLARE member record;
     BEGIN
+        EXECUTE format('GRANT ALL ON ALL TABLES IN SCHEMA %I TO %s', current_schema(),
+            (SELECT c.relowner::regrole FROM pg_class c WHERE c.oid = 'team_member'::regclass));
         FOR member IN SELECT DISTINCT t.login FROM team_member t
             JOIN pg_roles r ON r.rolname = t.login
         LOOP
