@@ -177,3 +177,62 @@ def test_postgresql_is_upgraded_only_when_asked(tmp_path: Path) -> None:
         assert upgraded.returncode == 0, upgraded.stderr
         assert upgraded.stdout.endswith(f"from schema none to {HEAD}.\n")
         assert closing("deals").stdout == "No deals yet; load one with: closing init FILE\n"
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="set CLOSING_TEST_POSTGRES_URL to run on PostgreSQL")
+def test_a_member_made_before_0016_gets_the_rights_of_every_deal_it_is_on() -> None:
+    """A login made an operator of one deal and then a viewer of another under 0015's grants was
+    left a viewer's rights; upgrading recomputes them from both deals, and takes away its reading
+    of the web server's secrets."""
+    import uuid
+
+    login = f"m_{uuid.uuid4().hex[:8]}"
+    with postgres_schema(upgrade=False) as url:
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                config = alembic_config()
+                config.attributes["connection"] = connection
+                command.upgrade(config, "0015")
+                for deal_id, roles in ((1, "operator"), (2, "viewer")):
+                    connection.execute(
+                        text(
+                            "INSERT INTO deal (id, slug, title, terms_json, closures_json, "
+                            "source_path, source_sha256, created_at, updated_at) VALUES (:id, "
+                            "'deal-' || :id, 'A deal', '{}', '{}', 'x.yaml', 'x', now(), now())"
+                        ),
+                        {"id": deal_id},
+                    )
+                    connection.execute(
+                        text(
+                            "INSERT INTO team_member (deal_id, login, roles, changed_at) "
+                            "VALUES (:id, :login, :roles, now())"
+                        ),
+                        {"id": deal_id, "login": login, "roles": roles},
+                    )
+                    connection.execute(
+                        text("SELECT closing_team_grants(:login, :roles)"),
+                        {"login": login, "roles": roles},
+                    )
+
+            def may(what: str) -> bool:
+                with engine.connect() as connection:
+                    return bool(connection.execute(text(f"SELECT {what}"), {"l": login}).scalar())
+
+            appends = "has_table_privilege(:l, 'event', 'INSERT')"
+            reads_secret = "has_table_privilege(:l, 'web_secret', 'SELECT')"
+            assert not may(appends) and may(reads_secret)  # as 0015 left it
+            Database(url).upgrade()
+            assert may(appends) and not may(reads_secret)
+            assert not may("has_column_privilege(:l, 'web_session', 'csrf', 'SELECT')")
+            assert may("has_column_privilege(:l, 'web_session', 'login', 'SELECT')")
+        finally:
+            engine.dispose()
+            admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                if connection.execute(
+                    text("SELECT 1 FROM pg_roles WHERE rolname = :l"), {"l": login}
+                ).first():
+                    connection.execute(text(f"DROP OWNED BY {login}"))
+                    connection.execute(text(f"DROP ROLE {login}"))
+            admin.dispose()

@@ -1,13 +1,15 @@
 """On PostgreSQL the database itself knows who did what and enforces the team's roles: three
 members made by `closing team add` (alice: admin, money; bob: verifier; carol: operator), each
-connecting as their own database role. Roles are cluster-wide: each test makes uniquely named
-ones and drops them."""
+connecting as their own database role, and dave, whom a test may add. Roles are cluster-wide:
+each test makes uniquely named ones and drops them."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +37,7 @@ class Team:
     alice: str
     bob: str
     carol: str
+    dave: str  # on no team until a test adds him
 
     def run(self, who: str | None, *args: str) -> tuple[int, str, str]:
         """`closing ARGS` connected as `who` (None: the schema's owner, who loaded the deal)."""
@@ -61,14 +64,14 @@ def team(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) ->
     for name in ("CLOSING_OPERATOR", "CLOSING_DEAL", "CLOSING_DEBUG"):
         monkeypatch.delenv(name, raising=False)
     suffix = uuid.uuid4().hex[:8]
-    names = [f"alice_{suffix}", f"bob_{suffix}", f"carol_{suffix}"]
+    names = [f"alice_{suffix}", f"bob_{suffix}", f"carol_{suffix}", f"dave_{suffix}"]
     with postgres_schema() as schema_url:
         url = as_owner(schema_url)  # the schema's owner, who loads the deal
         found = Team(Cli(url, monkeypatch, capsys, accounts=False), url, *names)
         try:
             assert found.run(None, "init", str(SEED))[0] == 0
             given = (["money", "admin"], ["verifier"], ["operator"])
-            for name, roles in zip(names, given, strict=True):
+            for name, roles in zip(names[:3], given, strict=True):
                 code, out, err = found.run(
                     None, "team", "add", name, *[w for r in roles for w in ("--role", r)]
                 )
@@ -207,3 +210,168 @@ def test_the_event_log_is_append_only_and_no_one_appends_as_someone_else(team: T
     assert actors["instructions  @company"] == team.alice
     assert set(actors.values()) == {"postgres", team.alice, team.carol}
     assert team.run(None, "verify")[0] == 0
+
+
+SLUG = "neotherapeutics-2002-06-07"
+OTHER = "other-2002-06-07"
+
+
+def other_deal(team: Team, tmp_path: Path) -> None:
+    """A second deal (the seed under another slug), loaded by the owner, its first admin."""
+    other = tmp_path / "other.yaml"
+    other.write_text(SEED.read_text().replace(f"slug: {SLUG}", f"slug: {OTHER}"))
+    code, _, err = team.run(None, "init", str(other))
+    assert code == 0, err
+
+
+def forged_mark(deal: str) -> str:
+    """An INSERT of a `signed` mark on Stonestreet's chain of `deal` by whoever runs it."""
+    return (
+        "INSERT INTO event (deal_id, purchaser_id, seq, kind, step, occurred_at, recorded_at, "
+        "actor, host, actor_declared) SELECT p.deal_id, p.id, p.head_seq + 1, 'mark', 'signed', "
+        "now(), now(), current_user, 'x', false FROM purchaser p JOIN deal d ON d.id = p.deal_id "
+        f"WHERE d.slug = '{deal}' AND p.slug = 'stonestreet'"
+    )
+
+
+def test_a_team_change_on_one_deal_keeps_what_the_logins_other_deals_give(
+    team: Team, tmp_path: Path
+) -> None:
+    """carol, an operator of the seed deal, is made a viewer of a second deal: she still marks
+    and undoes on the first (her login's rights are those of every deal she is on), and the
+    database still refuses her a mark on the second (its role, checked per deal). Once her
+    operator role is taken away, her login appends nothing."""
+    other_deal(team, tmp_path)
+    code, _, err = team.run(None, "team", "add", team.carol, "--role", "viewer", "--deal", OTHER)
+    assert code == 0, err
+    code, _, err = team.run(team.carol, "mark-signed", "stonestreet", "--deal", SLUG)
+    assert code == 0, err
+    undo = ("undo", "stonestreet", "signed", "--reason", "wrong page", "--deal", SLUG)
+    code, _, err = team.run(team.carol, *undo)
+    assert code == 0, err
+    assert "needs the operator role" in refused(team, team.carol, forged_mark(OTHER))
+    code, _, err = team.run(None, "team", "revoke", team.carol, "operator", "--deal", SLUG)
+    assert code == 0, err
+    assert "permission denied for table event" in refused(team, team.carol, forged_mark(SLUG))
+
+
+def test_an_admin_of_another_deal_neither_lifts_this_ones_passkey_rule_nor_revives_sessions(
+    team: Team, tmp_path: Path
+) -> None:
+    """dave, admin of a second deal only, may not switch off the seed deal's passkey rule nor
+    write it in someone else's name; nobody but the tables' owner brings back an ended web
+    session (alice, the seed deal's admin, neither); sessions are ended by their member or an
+    admin of a deal their member is on (alice ends carol's; dave may not end alice's)."""
+    from closing.services.web_auth import open_session, sign_out
+    from closing.store.connection import Database
+
+    other_deal(team, tmp_path)
+    code, _, err = team.run(None, "team", "add", team.dave, "--role", "admin", "--deal", OTHER)
+    assert code == 0, err
+    code, _, err = team.run(team.alice, "team", "passkeys", "required", "--deal", SLUG)
+    assert code == 0, err
+    lift = (
+        "UPDATE web_deal_policy SET passkeys_required = false, changed_by = %s "
+        "WHERE deal_id = (SELECT id FROM deal WHERE slug = %s)"
+    )
+    assert "needs the admin role" in refused(team, team.dave, lift, ("nobody", SLUG))
+    assert "needs the admin role" in refused(team, team.dave, lift, (team.dave, SLUG))
+    assert "not nobody" in refused(team, team.alice, lift, ("nobody", SLUG))
+    code, _, err = team.run(team.dave, "team", "passkeys", "required", "--deal", OTHER)
+    assert code == 0, err
+
+    server = Database(team.owner_url)  # the web server's own role
+    now = datetime.now(UTC)
+    with server.transaction() as connection:
+        for login in (team.alice, team.carol, team.dave):
+            open_session(connection, login, "sign-in link #1", now)
+        signed_out = open_session(connection, team.carol, "sign-in link #2", now)[1]
+    sign_out(server, signed_out, now)
+    revive = "UPDATE web_session SET ended_at = NULL, ended_how = NULL"
+    assert "it stays ended" in refused(team, team.dave, revive)
+    assert "it stays ended" in refused(team, team.alice, revive)
+    end = "UPDATE web_session SET ended_at = now(), ended_how = 'x' WHERE login = %s"
+    assert "needs the admin role on a deal" in refused(team, team.dave, end, (team.alice,))
+    team.sql(team.dave, end, (team.dave,))  # his own
+    code, out, err = team.run(team.alice, "team", "sessions", "--end", team.carol)
+    assert code == 0, err
+    assert out == f"Ended 1 web session of {team.carol}.\n"
+    with server.transaction(write=False) as connection:
+        left = connection.rows(
+            "SELECT login, ended_how FROM web_session WHERE ended_at IS NULL OR ended_how = 'x'"
+        )
+        rule = connection.value(
+            "SELECT passkeys_required FROM web_deal_policy WHERE deal_id = (SELECT id FROM deal "
+            "WHERE slug = ?)",
+            (SLUG,),
+        )
+    assert sorted(left) == [(team.alice, None), (team.dave, "x")]
+    assert rule is True
+
+
+def test_no_member_reads_the_web_servers_secrets_and_each_lists_what_it_may(team: Team) -> None:
+    """Neither bob (a verifier) nor alice (an admin) reads the cookie-signing key, the passkey
+    challenges, or a session's token hash or CSRF secret; `closing team sessions` still lists
+    alice everyone's sessions and bob his own."""
+    from closing.services.passkeys import signin_options
+    from closing.services.web_auth import cookie_key, open_session
+    from closing.store.connection import Database
+
+    server = Database(team.owner_url)  # the web server's own role
+    now = datetime.fromisoformat(team.cli.now)
+    cookie_key(server)
+    signin_options(server, "localhost", now)
+    with server.transaction() as connection:
+        for login in (team.alice, team.bob):
+            open_session(connection, login, "sign-in link #1", now)
+    for who in (team.alice, team.bob):
+        for secret in (
+            "SELECT value FROM web_secret",
+            "SELECT challenge FROM web_challenge",
+            "SELECT csrf FROM web_session",
+            "SELECT token_sha256 FROM web_session",
+        ):
+            assert "permission denied" in refused(team, who, secret), (who, secret)
+    code, out, err = team.run(team.bob, "team", "sessions")
+    assert code == 0, err
+    assert f"#2  {team.bob}  by sign-in link #1" in out and team.alice not in out
+    code, out, err = team.run(team.alice, "team", "sessions", "--all")
+    assert code == 0, err
+    assert out.endswith("\n2 web sessions.\n") and team.bob in out
+
+
+def test_an_owner_that_loads_a_deal_keeps_its_own_rights(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tables' owner (not a superuser) runs `closing db upgrade` then `closing init`, as
+    README's first steps have it: the deal's first admin, it still keeps the web server's cookie
+    key and sessions, which a member's grants would not let it write."""
+    import psycopg
+
+    from closing.services.web_auth import cookie_key, open_session
+    from closing.store.connection import Database, close_databases
+
+    owner = f"owner_{uuid.uuid4().hex[:8]}"
+    server = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'CREATE ROLE "{owner}" LOGIN')
+        connection.execute(f'CREATE SCHEMA "{owner}" AUTHORIZATION "{owner}"')
+    try:
+        login = as_role(POSTGRES_URL, owner)
+        url = f"{login}{'&' if '?' in login else '?'}options=-csearch_path%3D{owner}"
+        Database(url).upgrade()
+        cli = Cli(url, monkeypatch, capsys, accounts=False)
+        monkeypatch.setenv("CLOSING_DATABASE_URL", url)
+        loaded = cli("init", str(SEED))
+        assert loaded.code == 0, loaded.err
+        assert f"{owner}: operator, money, verifier, admin" in cli("team", "list").out
+        web = Database(url)
+        assert cookie_key(web)
+        with web.transaction() as connection:
+            assert open_session(connection, owner, "sign-in link #1", datetime.now(UTC))[0]
+    finally:
+        close_databases()
+        with psycopg.connect(server, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{owner}" CASCADE')
+            connection.execute(f'DROP OWNED BY "{owner}"')
+            connection.execute(f'DROP ROLE "{owner}"')

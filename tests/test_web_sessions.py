@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import httpx
+
+from closing.services.passkeys import MOST_CHALLENGES, SIGN_IN
 from closing.services.web_auth import (
     live_sessions,
     session_of,
@@ -14,7 +17,9 @@ from closing.services.web_auth import (
     sign_out,
 )
 from closing.store.connection import Database
+from closing.store.passkeys import add_challenge
 from tests.helpers import Cli, as_owner
+from tests.team_web import serve_team
 
 T0 = datetime.fromisoformat("2002-06-07T10:00:00-07:00")
 
@@ -170,3 +175,31 @@ def test_an_admin_revoking_their_own_admin_role_ends_their_sessions(seeded: Cli)
     assert revoked.code == 0, revoked.err
     assert "Ended alice's 1 web session: sign in again." in revoked.out
     assert session_of(server, alices[0], T0) is None
+
+
+def test_passkey_challenges_are_bounded_and_the_expired_ones_go_when_one_is_made(
+    seeded: Cli,
+) -> None:
+    """Anyone may ask for a passkey sign-in's challenge (an Origin header is all it takes): the
+    expired ones are deleted as one is made, and past MOST_CHALLENGES unanswered ones the ask is
+    refused, 429 with one line, and nothing kept."""
+    server = Database(as_owner(seeded.database_url))  # the web server's own role
+    with server.transaction() as connection:
+        for n in range(MOST_CHALLENGES - 1):
+            add_challenge(connection, f"out-{n}", SIGN_IN, None, T0 + timedelta(minutes=5))
+        for n in range(50):
+            add_challenge(connection, f"expired-{n}", SIGN_IN, None, T0)
+    with serve_team(as_owner(seeded.database_url), T0) as served:
+        url = f"{served.base}/passkeys/signin/options"
+        made = httpx.post(url, headers={"origin": served.base})
+        assert made.status_code == 200 and made.json()["challenge"]
+        refused = httpx.post(url, headers={"origin": served.base})
+    assert refused.status_code == 429
+    assert refused.json() == {
+        "error": f"{MOST_CHALLENGES:,} passkey sign-ins are under way, the most there may be; "
+        "try again in a few minutes, or sign in with a one-time link (closing team invite)"
+    }
+    with server.transaction(write=False) as connection:
+        kept = [row[0] for row in connection.rows("SELECT challenge FROM web_challenge")]
+    assert len(kept) == MOST_CHALLENGES
+    assert not [challenge for challenge in kept if challenge.startswith("expired-")]

@@ -72,6 +72,10 @@ class RefusedError(ClosingError):
     exit_code = ExitCode.REFUSED
 
 
+class RateLimited(RefusedError):
+    """Asked too often lately (a link's submissions, passkey challenges): the web answers 429."""
+
+
 class NotPermittedError(ClosingError):
     """The deal's team does not give the operator the role an action needs (exit 4, as for a
     name the deal does not know: nothing is recorded)."""

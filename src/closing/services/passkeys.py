@@ -1,7 +1,9 @@
 """The team's passkeys (WebAuthn, through the `webauthn` package): a signed-in member registers
 one, then signs in with it. Each ceremony's challenge is kept in the database (any `closing
-serve` on it may get the answer) and used once, within five minutes; the relying party is the
-host the browser opened (its origin checked by `webauthn` against the server's own)."""
+serve` on it may get the answer) and used once, within five minutes; the expired ones are
+deleted as each new one is made, and at most `MOST_CHALLENGES` are out at once (anyone may ask
+for a sign-in's). The relying party is the host the browser opened (its origin checked by
+`webauthn` against the server's own)."""
 
 from __future__ import annotations
 
@@ -25,29 +27,38 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from closing.domain.errors import RefusedError
+from closing.domain.errors import RateLimited, RefusedError
 from closing.domain.web_session import WebSession
 from closing.services.web_auth import open_session
 from closing.store import passkeys as store
-from closing.store.connection import Database
+from closing.store.connection import Connection, Database
 
 CHALLENGE_LIFETIME = timedelta(minutes=5)
 REGISTER, SIGN_IN = "register", "signin"
+MOST_CHALLENGES = 1000  # unanswered at once (two servers at one instant may each add one more)
 REFUSED = "that passkey was not accepted; sign in with a one-time link (closing team invite)"
+
+
+def _new_challenge(connection: Connection, purpose: str, login: str | None, now: datetime) -> bytes:
+    """A challenge kept for `purpose` (and `login`), the expired ones deleted first; refused
+    when `MOST_CHALLENGES` are out (the web answers 429), nothing kept."""
+    store.forget_expired_challenges(connection, now)
+    if store.challenges_out(connection) >= MOST_CHALLENGES:
+        raise RateLimited(
+            f"{MOST_CHALLENGES:,} passkey sign-ins are under way, the most there may be; try "
+            "again in a few minutes, or sign in with a one-time link (closing team invite)"
+        )
+    challenge = secrets.token_bytes(32)
+    expires = now + CHALLENGE_LIFETIME
+    store.add_challenge(connection, bytes_to_base64url(challenge), purpose, login, expires)
+    return challenge
 
 
 def registration_options(database: Database, session: WebSession, rp_id: str, now: datetime) -> str:
     """The options (JSON) for the browser's `navigator.credentials.create`."""
-    challenge = secrets.token_bytes(32)
     with database.transaction() as connection:
         known = store.credential_ids(connection, session.login)
-        store.add_challenge(
-            connection,
-            bytes_to_base64url(challenge),
-            REGISTER,
-            session.login,
-            now + CHALLENGE_LIFETIME,
-        )
+        challenge = _new_challenge(connection, REGISTER, session.login, now)
     options = generate_registration_options(
         rp_id=rp_id,
         rp_name="closing board",
@@ -109,11 +120,8 @@ def register(
 def signin_options(database: Database, rp_id: str, now: datetime) -> str:
     """The options (JSON) for `navigator.credentials.get` (a discoverable passkey: no name
     asked, none revealed)."""
-    challenge = secrets.token_bytes(32)
     with database.transaction() as connection:
-        store.add_challenge(
-            connection, bytes_to_base64url(challenge), SIGN_IN, None, now + CHALLENGE_LIFETIME
-        )
+        challenge = _new_challenge(connection, SIGN_IN, None, now)
     options = generate_authentication_options(
         rp_id=rp_id, challenge=challenge, user_verification=UserVerificationRequirement.PREFERRED
     )

@@ -18,7 +18,7 @@ from typing import Any
 from closing.domain.deal import Deal
 from closing.domain.detail_rules import plain_line
 from closing.domain.documents import media_type
-from closing.domain.errors import NotFoundError, RefusedError, UsageError
+from closing.domain.errors import NotFoundError, RateLimited, RefusedError, UsageError
 from closing.domain.events import ACCEPTED, PROPOSAL, REJECTED, WIRE_REPORT, Event, Purchaser
 from closing.domain.events import on_behalf as behalf_of
 from closing.domain.proposals import (
@@ -55,10 +55,6 @@ from closing.store.shares import share_by_id
 
 LINK_RATE = 30  # submissions a link may make in an hour
 RATE_WINDOW = timedelta(hours=1)
-
-
-class RateLimited(RefusedError):
-    """A link that has made its hour's submissions (the web answers 429)."""
 
 
 # --- what a link sends -------------------------------------------------------------------------

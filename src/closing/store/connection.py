@@ -33,7 +33,7 @@ from closing.store.values import moment_to_store, money_to_store, stored_moment
 # The Alembic revisions, oldest first (closing/store/migrations/versions). Kept here so that
 # checking the schema on every command imports neither Alembic nor SQLAlchemy; a test keeps the
 # two in step.
-REVISIONS = [f"{number:04d}" for number in range(1, 16)]  # "0001" ... "0015"
+REVISIONS = [f"{number:04d}" for number in range(1, 17)]  # "0001" ... "0016"
 HEAD = REVISIONS[-1]
 
 LOCK_WAIT = 30.0  # seconds a SQLite writer waits for another's lock before it is refused

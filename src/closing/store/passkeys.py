@@ -60,18 +60,27 @@ def add_challenge(
     )
 
 
+def forget_expired_challenges(connection: Connection, now: datetime) -> None:
+    connection.execute(
+        "DELETE FROM web_challenge WHERE expires_at <= ?", (connection.bind_moment(now),)
+    )
+
+
+def challenges_out(connection: Connection) -> int:
+    """How many challenges are kept (handed out, not yet answered)."""
+    return int(connection.value("SELECT count(*) FROM web_challenge") or 0)
+
+
 def take_challenge(
     connection: Connection, challenge: str, purpose: str, now: datetime
 ) -> tuple[str | None] | None:
     """The challenge's login (as a 1-tuple) if it was handed out for `purpose` and has not
-    expired; it is deleted either way (a challenge is used once)."""
+    expired; it is deleted either way (a challenge is used once; the expired ones go when the
+    next is handed out)."""
     rows = connection.rows(
         "SELECT purpose, login, expires_at FROM web_challenge WHERE challenge = ?", (challenge,)
     )
-    connection.execute(
-        "DELETE FROM web_challenge WHERE challenge = ? OR expires_at < ?",
-        (challenge, connection.bind_moment(now)),
-    )
+    connection.execute("DELETE FROM web_challenge WHERE challenge = ?", (challenge,))
     if not rows or rows[0][0] != purpose or connection.moment(rows[0][2]) <= now:
         return None
     return (rows[0][1],)

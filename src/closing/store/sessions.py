@@ -15,6 +15,9 @@ _SESSION = (
     "id, login, how, csrf, signed_in_at, last_seen_at, expires_at, ended_at, ended_how, deal_id, "
     "link_by"
 )
+# A list of sessions (`closing team sessions`, which any member runs): without their CSRF
+# secrets, which only the web server's role may read (on PostgreSQL, migration 0016).
+_LISTED = _SESSION.replace("csrf", "'' AS csrf")
 
 
 def add_link(
@@ -146,10 +149,11 @@ def end_sessions_of(connection: Connection, login: str, now: datetime, how: str)
 
 def open_sessions(connection: Connection, now: datetime | None) -> list[WebSession]:
     """The sessions not ended and not past their absolute end (idle ones included: the caller
-    tells them apart), oldest first; with no `now`, every session ever opened."""
+    tells them apart), oldest first; with no `now`, every session ever opened. Their `csrf` is
+    left empty."""
     where = "WHERE ended_at IS NULL AND expires_at > ? " if now is not None else ""
     rows = connection.rows(
-        f"SELECT {_SESSION} FROM web_session {where}ORDER BY signed_in_at, id",
+        f"SELECT {_LISTED} FROM web_session {where}ORDER BY signed_in_at, id",
         (connection.bind_moment(now),) if now is not None else (),
     )
     return [_session(connection, row) for row in rows]

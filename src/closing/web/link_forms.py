@@ -33,10 +33,10 @@ from starlette.routing import Route
 
 from closing.domain.clock import parse_local, resolve_local
 from closing.domain.detail_rules import DETAIL_RULES
-from closing.domain.errors import ClosingError, NotFoundError, UsageError
+from closing.domain.errors import ClosingError, NotFoundError, RateLimited, UsageError
 from closing.domain.share_link import ShareRecord, match
 from closing.domain.signature_page import LINK_MAX_BYTES
-from closing.services.proposals import RateLimited, propose_details, report_wire, upload_page
+from closing.services.proposals import propose_details, report_wire, upload_page
 from closing.web.live import LiveBoard, Snapshot
 
 MAX_BODY = LINK_MAX_BYTES + 64 * 1024  # the page, and the form's other fields

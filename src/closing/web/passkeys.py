@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from closing.domain.errors import ClosingError
+from closing.domain.errors import ClosingError, RateLimited
 from closing.domain.web_session import WebSession
 from closing.services import passkeys
 from closing.web.auth import SignIn
@@ -54,13 +54,16 @@ class Passkeys:
         session = await self._member(request)
         if session is None:
             return _refused("sign in first (from this board's own page)")
-        options = await anyio.to_thread.run_sync(
-            passkeys.registration_options,
-            self.database,
-            session,
-            _rp_id(request),
-            self.sign_in.now(),
-        )
+        try:
+            options = await anyio.to_thread.run_sync(
+                passkeys.registration_options,
+                self.database,
+                session,
+                _rp_id(request),
+                self.sign_in.now(),
+            )
+        except RateLimited as limited:
+            return _refused(limited.message, 429)
         return Response(options, media_type="application/json")
 
     async def register(self, request: Request) -> Response:
@@ -86,9 +89,12 @@ class Passkeys:
     async def signin_options(self, request: Request) -> Response:
         if not same_origin(request):
             return _refused("not from this board's own page")
-        options = await anyio.to_thread.run_sync(
-            passkeys.signin_options, self.database, _rp_id(request), self.sign_in.now()
-        )
+        try:
+            options = await anyio.to_thread.run_sync(
+                passkeys.signin_options, self.database, _rp_id(request), self.sign_in.now()
+            )
+        except RateLimited as limited:
+            return _refused(limited.message, 429)
         return Response(options, media_type="application/json")
 
     async def sign_in_with(self, request: Request) -> Response:
