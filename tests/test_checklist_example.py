@@ -190,3 +190,19 @@ def test_the_money_leaving_escrow_is_due_by_fedwires_close(cli: Cli) -> None:
     for step_id in ("escrow_release", "pa_fee"):
         assert steps[step_id]["deadline"] == "2019-06-28T15:00:00-07:00", step_id
     assert steps["closing_memo"]["deadline"] == "2019-06-28T17:00:00-07:00"  # not a wire
+
+
+def test_a_company_step_recorded_out_of_order_keeps_its_reason_and_says_its_flag(cli: Cli) -> None:
+    """The closing memo circulated before the pricing committee's minutes: recorded with
+    --out-of-order, the mark says what it flags and the history keeps the reason, as a
+    purchaser's out-of-order mark does."""
+    at = "2019-06-28T12:00:00-07:00"
+    assert cli("init", str(EXAMPLE), now=at).code == 0
+    refused = cli("mark", "company", "closing_memo", now=at)
+    assert refused.code == ExitCode.REFUSED and "pricing_committee" in refused.err
+    reason = "circulated in agreed form before the minutes"
+    marked = cli("mark", "company", "closing_memo", "--out-of-order", "--reason", reason, now=at)
+    assert marked.code == 0, marked.err
+    assert "⚑ out of order: closing_memo before pricing_committee" in marked.out
+    last = json.loads(cli("history", "company", "--json", now=at).out)[-1]
+    assert (last["step"], last["note"]) == ("closing_memo", f"out of order: {reason}")

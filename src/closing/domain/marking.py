@@ -207,7 +207,7 @@ def _flags(
     if event.kind != MARK:
         return []
     own = Party(standing.done, standing.waived, standing.reversed)
-    company = None
+    company = own if party.is_company else None  # the company's own steps are its own record
     if company_standing is not None:
         company = Party(company_standing.done, company_standing.waived, company_standing.reversed)
     flags = mark_flags(step, event, own, company, deal)
