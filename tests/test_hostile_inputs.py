@@ -397,20 +397,9 @@ SEEDED: dict[str, Bad] = {
     "CLOSING_NOTIFY unset variable": bad(
         "alerts",
         "check",
-        env={"CLOSING_NOTIFY": "json://${CLOSING_NOTIFY_NO_SUCH_VARIABLE}@host/"},
+        env={"CLOSING_NOTIFY": "json://${NO_SUCH_VARIABLE_SET}@host/"},
         code=ALERTS,
-        says="export CLOSING_NOTIFY_NO_SUCH_VARIABLE",
-    ),
-    "CLOSING_NOTIFY other variable": bad(
-        "alerts",
-        "check",
-        env={
-            "CLOSING_NOTIFY": "json://host/?leak=${CLOSING_TEST_LEAK}",
-            "CLOSING_TEST_LEAK": "leaked-value-7781",
-        },
-        code=ALERTS,
-        says="reads ${CLOSING_TEST_LEAK}, which a notification URL may not",
-        secret="leaked-value-7781",
+        says="export NO_SUCH_VARIABLE_SET",
     ),
     "CLOSING_DATABASE_URL blank": bad(
         "status", env={"CLOSING_DATABASE_URL": " "}, code=USAGE, says="is blank"
@@ -560,10 +549,6 @@ SEEDED: dict[str, Bad] = {
         notify("mailto://smtp.example.com?to=a@example.com&pass=pwsecret"), "?pass=", "pwsecret"
     ),
     "deal notify without scheme": init(notify("tokensecret"), "not a notification", "tokensecret"),
-    "deal notify reads another variable": init(
-        notify("json://hooks.example.com/?x=${AWS_SECRET_ACCESS_KEY}"),
-        "reads ${AWS_SECRET_ACCESS_KEY}, which a notification URL may not",
-    ),
 }
 
 

