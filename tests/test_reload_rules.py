@@ -1,7 +1,7 @@
-"""What a reload may not change under a purchaser's record without `--accept-changes`: its name,
-shares and warrant shares once anything is recorded for it, a detail a done step was carried out
-with, and a price after money came in, even by taking the purchaser off Schedule 1 and putting it
-back. A change the reload makes names the details it changes, never their values."""
+"""What a reload may not change under a purchaser's record without `--accept-changes`: its price,
+shares and warrant shares after money came in (even by taking the purchaser off Schedule 1 and
+putting it back), and a detail a done step was carried out with. A change the reload makes names
+the details it changes, never their values."""
 
 from __future__ import annotations
 
@@ -29,24 +29,35 @@ def more_shares(path: Path) -> None:
     )
 
 
-def test_shares_changed_after_a_signature_are_asked(seeded: Cli, seed_path: Path) -> None:
+def test_shares_changed_after_the_wire_are_asked(seeded: Cli, seed_path: Path) -> None:
+    """BNC wired for 4,000,000 shares: a reload giving it more is asked, its shares and warrant
+    shares named beside its price."""
     assert seeded("mark-signed", "bnc", now=FRI.format("08:30")).code == 0
+    assert seeded("mark-wired", "bnc", now=FRI.format("08:40")).code == 0
     more_shares(seed_path)
     code, _, err = reload(seeded, seed_path, "09:00")
     assert code == ExitCode.REFUSED
-    assert "  - BNC Bach International, Ltd.: shares 4,000,000 -> 4,043,010 after 1 event" in err
-    assert "warrant shares 400,000 -> 404,301 after 1 event recorded for it" in err
+    paid = "after $930,000.00 was recorded as received"
+    assert f"  - BNC Bach International, Ltd.: shares 4,000,000 -> 4,043,010 {paid}" in err
+    assert f"  - BNC Bach International, Ltd.: warrant shares 400,000 -> 404,301 {paid}" in err
     code, out, err = reload(seeded, seed_path, "09:01", "--accept-changes")
     assert code == 0, err
     assert "BNC Bach International, Ltd.: shares 4000000 -> 4043010" in out
 
 
-def test_shares_of_a_purchaser_with_nothing_recorded_change_freely(
+def test_shares_and_names_of_a_purchaser_not_yet_paid_change_freely(
     seeded: Cli, seed_path: Path
 ) -> None:
+    """Before money comes in, a purchaser's terms follow the deal file, as its price does; a
+    name fixed (its slug keeping its record) changes freely at any time."""
+    assert seeded("mark-signed", "bnc", now=FRI.format("08:30")).code == 0
     more_shares(seed_path)
-    code, _, err = reload(seeded, seed_path, "09:00")
+    seed_path.write_text(
+        seed_path.read_text().replace("BNC Bach International, Ltd.", "BNC Bach International Ltd")
+    )
+    code, out, err = reload(seeded, seed_path, "09:00")
     assert code == 0, err
+    assert "name BNC Bach International, Ltd. -> BNC Bach International Ltd" in out
 
 
 def with_dwac(path: Path, account: str) -> None:

@@ -125,8 +125,8 @@ def review(
 ) -> Review:
     """Every change a reload makes, and which of them need `--accept-changes`: a different deal
     over the same slug, a purchaser with events removed (or its slug renamed), a price changed
-    after money was recorded (a purchaser taken off and put back included), a name, shares or
-    warrant shares changed once its record has begun, a detail changed that a done step used.
+    after money was recorded (a purchaser taken off and put back included), and so its shares
+    or warrant shares, a detail changed that a done step used.
     `details`: a purchaser's details as the file gives them (as stored)."""
     changes = term_changes(old, new)
     risky: list[str] = []
@@ -164,19 +164,19 @@ def _recorded_terms_changed(
     needs: Mapping[str, Sequence[str]],
     details: Callable[[PurchaserSpec], Mapping[str, Any]],
 ) -> list[str]:
-    """What a reload would change under a purchaser's record: who it is and what it buys once
-    anything is recorded for it (its signature binds them; a credit or a warrant delivered
-    carries them), and a notice or DWAC detail a done step was carried out with."""
+    """What a reload would change under a purchaser's record: what it buys once money came in
+    for it (as its price: the shares credited and the warrant delivered carry them), and a
+    notice or DWAC detail a done step was carried out with. (Its name may change: a typo fixed
+    with `slug:` keeping its record; the revision says so.)"""
     found = []
-    recorded = f"after {plural(purchaser.events, 'event')} recorded for it"
-    if spec.name != purchaser.name:
-        found.append(f"{purchaser.name}: name -> {spec.name} {recorded}")
-    for label, before, after in (
-        ("shares", purchaser.shares, spec.shares),
-        ("warrant shares", purchaser.warrant_shares, spec.warrant_shares),
-    ):
-        if before != after:
-            found.append(f"{purchaser.name}: {label} {before:,} -> {after:,} {recorded}")
+    if purchaser.paid:
+        recorded = f"after {format_money(purchaser.paid)} was recorded as received"
+        for label, before, after in (
+            ("shares", purchaser.shares, spec.shares),
+            ("warrant shares", purchaser.warrant_shares, spec.warrant_shares),
+        ):
+            if before != after:
+                found.append(f"{purchaser.name}: {label} {before:,} -> {after:,} {recorded}")
     new = details(spec)
     for step_id in sorted(purchaser.done & needs.keys()):
         for need in needs[step_id]:
