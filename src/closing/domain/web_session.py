@@ -46,14 +46,8 @@ class WebSession:
     expires_at: datetime
     ended_at: datetime | None
     ended_how: str | None
-    deal_id: int | None = None  # opened with a sign-in link: its deal, the only one it works on
-    link_by: str | None = None  # and who made that link (a passkey's sign-in: None, None)
-
-    def works_on(self, deal_id: int) -> bool:
-        """Whether the session may open deal `deal_id`: any of its member's deals for a passkey's
-        sign-in; only the link's deal for a link's (the admin who made it administers that
-        deal, not the member's others)."""
-        return self.deal_id is None or self.deal_id == deal_id
+    deal_id: int | None = None  # opened with a sign-in link: the deal it was made for
+    link_by: str | None = None  # and who made it (a passkey's sign-in: None, None)
 
     def ended(self, now: datetime) -> str | None:
         """Why the session no longer holds at `now` ("signed out", "idle", ...), or None."""

@@ -292,9 +292,6 @@ class Verification:
     host: str
     note: str | None = None
     on_behalf_of: str | None = None  # `--by`, as typed: never counted by the two-person rule
-    # In the browser, signed in with a sign-in link: who made that link (an admin could print
-    # one for a verifier and use it: the one who entered the change cannot verify it that way)
-    link_by: str | None = None
 
 
 def decide_instructions(
@@ -402,14 +399,6 @@ def verification_refusal(
         raise RefusedError(
             f"cannot verify {what}: {current.entered_by} entered this change; another "
             "operator must call back and verify it (two-person rule); nothing recorded"
-        )
-    if request.link_by and request.link_by.strip().casefold() == (
-        current.entered_by.strip().casefold()
-    ):
-        raise RefusedError(
-            f"cannot verify {what}: {current.entered_by} entered this change and made the "
-            f"sign-in link {request.actor} is signed in with; {request.actor} signs in with a "
-            "passkey or a link another admin made (two-person rule); nothing recorded"
         )
     if not request.spoke_with.strip():
         raise RefusedError(f"cannot verify {what}: say whom you spoke with (--spoke-with)")

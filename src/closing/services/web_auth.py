@@ -66,6 +66,7 @@ def invite(
                 f"cannot invite {login}: not on the team of {deal.slug}; add them first: "
                 f"closing team add {login} --role ROLE"
             )
+        _admin_of_every_deal_of(connection, login)
         token = new_token()
         expires = now + LINK_LIFETIME
         store.add_link(
@@ -151,6 +152,24 @@ def sign_in_with_link(
             return None
         how = f"sign-in link #{link.id}"
         return open_session(connection, link.login, how, now, link.deal_id, link.created_by)
+
+
+def _admin_of_every_deal_of(connection: Connection, login: str) -> None:
+    """Refuse (exit 4) a sign-in link for `login` made by anyone but an admin of every deal
+    `login` is on: the link signs in to all of them, and an admin of one deal must not act on
+    another as its member."""
+    me = actor(connection)
+    others = sorted(
+        deal_store.deal_by_id(connection, deal_id).slug
+        for deal_id, (members, admins) in admin_deals(connection).items()
+        if login in members and me not in admins
+    )
+    if others:
+        raise NotPermittedError(
+            f"cannot invite {login}: {login} is also on {', '.join(others[:3])}, where {me} is not "
+            f"an admin, and a sign-in link opens every deal of {login}'s; an admin of every one "
+            "of them makes it (or the member signs in with a passkey); nothing made"
+        )
 
 
 def _still_meant(connection: Connection, link: SigninLink) -> bool:
@@ -265,10 +284,9 @@ def cookie_key(database: Database) -> str:
 
 
 def deals_of(database: Database, session: WebSession) -> list[tuple[str, str, str]]:
-    """The deals the session's member may see in it: (slug, title, roles); a session opened with
-    a sign-in link only the link's deal."""
+    """The deals the session's member may see: (slug, title, roles), those it has a role on."""
     with database.transaction(write=False) as connection:
-        return store.deal_slugs_of(connection, session.login, session.deal_id)
+        return store.deal_slugs_of(connection, session.login)
 
 
 def deal_of_share(database: Database, token: str) -> str | None:

@@ -169,19 +169,13 @@ def secret(connection: Connection, name: str, made: str) -> str:
     return made
 
 
-def deal_slugs_of(
-    connection: Connection, login: str, deal_id: int | None = None
-) -> list[tuple[str, str, str]]:
-    """The deals whose team `login` is on with a role (only `deal_id`, when given): (slug,
-    title, roles), by slug."""
-    sql = (
+def deal_slugs_of(connection: Connection, login: str) -> list[tuple[str, str, str]]:
+    """The deals whose team `login` is on with a role: (slug, title, roles), by slug."""
+    rows = connection.rows(
         "SELECT d.slug, d.title, t.roles FROM team_member t JOIN deal d ON d.id = t.deal_id "
-        "WHERE t.login = ? AND t.roles <> ''"
+        "WHERE t.login = ? AND t.roles <> '' ORDER BY d.slug",
+        (login,),
     )
-    values: tuple[object, ...] = (login,)
-    if deal_id is not None:
-        sql, values = sql + " AND d.id = ?", (login, deal_id)
-    rows = connection.rows(sql + " ORDER BY d.slug", values)
     return [(str(slug), str(title), str(roles)) for slug, title, roles in rows]
 
 

@@ -49,11 +49,9 @@ def perform(
     form: Mapping[str, str],
     now: datetime,
     upload: Upload | None = None,
-    link_by: str | None = None,
 ) -> str:
-    """Record `action` as `login` (`upload`: the file an Attach form sent; `link_by`: who made
-    the sign-in link of the member's session, if one); what was recorded, in words. A refusal
-    raises the `ClosingError` the CLI would print (nothing written)."""
+    """Record `action` as `login` (`upload`: the file an Attach form sent); what was recorded,
+    in words. A refusal raises the `ClosingError` the CLI would print (nothing written)."""
     at_text = _text(form, "at", "At", 100)
     at = None if at_text is None else parse_local(at_text, "At")
     if action.kind == ATTACH:
@@ -79,7 +77,6 @@ def perform(
                 spoke_with=_text(form, "spoke_with", "Spoke with") or "",
                 actor=login,
                 host=HOST,
-                link_by=link_by,
             )
             verify_instructions(database, slug, verification, now)
             return f"Wire instructions verified by {login}."

@@ -307,7 +307,6 @@ class TeamSite:
                     values,
                     self.clock.now(),
                     upload,
-                    session.link_by,
                 )
             except ClosingError as error:
                 refusal = error.message

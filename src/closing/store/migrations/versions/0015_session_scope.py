@@ -1,7 +1,5 @@
-"""A web session opened with a sign-in link keeps the link's deal and who made it: such a session
-works on that deal only (an admin of one deal makes links for it, not for the member's other
-deals), and wire instructions are not verified in a session opened with a link made by the one
-who entered them (the two-person rule). A session signed in with a passkey has neither.
+"""A web session opened with a sign-in link keeps the deal the link was made for and who made it
+(the record of a sign-in: which admin's link opened it); a passkey's sign-in has neither.
 
 Revision ID: 0015
 Revises: 0014
