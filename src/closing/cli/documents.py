@@ -144,7 +144,6 @@ def documents(ctx: click.Context, deal_name: str | None, as_json: bool) -> None:
     help="The page of this signatory (default: the last file received).",
 )
 @click.option("--force", is_flag=True, help="Write over an existing file.")
-@click.option("--held", is_flag=True, help="Write a page held in escrow (not released) too.")
 @pass_app
 def get(
     app: App,
@@ -155,21 +154,19 @@ def get(
     output: Path,
     signatory: str | None,
     force: bool,
-    held: bool,
 ) -> None:
-    """Write PARTY's DOCUMENT, byte for byte as received (checked against its SHA-256).
-
-    A page held in escrow is refused unless --held: it goes out when it is released."""
+    """Write PARTY's DOCUMENT, byte for byte as received (checked against its SHA-256); a page
+    held in escrow is written too, and said to be held (not released)."""
     from closing.services.documents import file_bytes
 
     piped = str(output) == "-"
     if piped:
         not_for_the_terminal("a file of the closing set")
-    page, content, escrow = file_bytes(
-        app.existing_database, deal_name, party, document, signatory, held
-    )
+    page, content, escrow = file_bytes(app.existing_database, deal_name, party, document, signatory)
     if piped:
         write_stdout(content)
+        if escrow:
+            click.echo(f"Note: {neutral(page.name)} is held in escrow (not released).", err=True)
         return
     try:
         with replacing(output, exclusive=not force) as out:

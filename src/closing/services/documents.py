@@ -41,7 +41,6 @@ from closing.domain.events import (
 )
 from closing.domain.marking import MarkRequest, decide_mark
 from closing.domain.team import OPERATOR
-from closing.domain.timefmt import local
 from closing.services.deals import open_deal
 from closing.services.mark import Locked, find_step, locked
 from closing.services.team import require
@@ -289,11 +288,9 @@ def file_bytes(
     party_text: str,
     document_text: str,
     signatory: str | None = None,
-    held: bool = False,
 ) -> tuple[Attachment, bytes, bool]:
     """The last file received for the document and party (of `signatory` when given), with its
-    bytes checked against its hash, and whether it is held in escrow: a held page is refused
-    unless `held` (it is not to go out before its release)."""
+    bytes checked against its hash, and whether it is held in escrow (the caller says so)."""
     from closing.services.deals import find_purchaser
 
     with database.transaction(write=False) as connection:
@@ -309,13 +306,6 @@ def file_bytes(
             raise NotFoundError(f"no file of {document.id} for {party.name} is on file")
         page = pages[-1]
         escrow = copy.is_held(page)
-        if escrow and not held:
-            whose = f"the {page.signatory}'s page" if page.signatory else "the file"
-            raise RefusedError(
-                f"{page.name}, {whose} of {document.id} for {party.name} received "
-                f"{local(page.at, deal.terms.zone)}, is held in escrow: release it (closing "
-                "release), or give --held to write it all the same"
-            )
         content = files.file_content(connection, page.sha256)
     if content is None:
         raise RecordBrokenError(
