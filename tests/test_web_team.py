@@ -61,11 +61,9 @@ def team(cli: Cli) -> Cli:
     return cli
 
 
-def invite(cli: Cli, served: TeamServer, login: str, now: str = NOW, by: str = "alice") -> str:
-    """A sign-in link for `login`, made by the admin `by`."""
+def invite(cli: Cli, served: TeamServer, login: str, now: str = NOW) -> str:
     deal = ("--deal", "neotherapeutics-2002-06-07")
-    made = ("team", "invite", login, "--print", "--url", served.base, *deal)
-    result = cli(f"@{by}", *made, now=now)
+    result = cli("team", "invite", login, "--print", "--url", served.base, *deal, now=now)
     assert result.code == 0, result.err
     lines = result.out.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{served.base}/signin/")
@@ -82,12 +80,10 @@ def mailing_deal(cli: Cli, tmp_path: Path, mail_url: str, role: str, email: str)
     assert added.code == 0, added.err
 
 
-def sign_in(
-    browser: Any, cli: Cli, served: TeamServer, login: str, by: str = "alice"
-) -> tuple[Any, Any]:
+def sign_in(browser: Any, cli: Cli, served: TeamServer, login: str) -> tuple[Any, Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto(invite(cli, served, login, by=by))
+    page.goto(invite(cli, served, login))
     page.get_by_role("button", name=f"Sign in as {login}").click()
     page.wait_for_url(f"{served.base}/")
     assert f"Signed in as {login}" in page.inner_text("nav")
@@ -337,14 +333,6 @@ def link_client(served: TeamServer, link: str) -> httpx.Client:
     )
     assert signed.status_code == 303, signed.text[:300]
     return client
-
-
-def act(client: httpx.Client, served: TeamServer, party: str, **fields: str) -> httpx.Response:
-    action = f"{served.base}/d/neotherapeutics-2002-06-07/p/{party}/act"
-    form = client.get(action, params={k: v for k, v in fields.items() if k in ("do", "step")})
-    assert form.status_code == 200, form.text[:300]
-    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
-    return client.post(action, data={**fields, "csrf": csrf}, headers={"origin": served.base})
 
 
 def test_a_link_made_before_a_change_of_roles_no_longer_signs_in(team: Cli) -> None:
