@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -67,7 +68,9 @@ _MISSING_OF: dict[str, frozenset[str]] = {}  # a purchaser's details (JSON text)
 _MISSING_KEPT = 100_000
 
 
-def _detail(details: dict[str, Any], section: str, key: str) -> str | None:
+def detail_of(details: Mapping[str, Any], dotted: str) -> str | None:
+    """A purchaser's detail (`dwac.account_number`) from its details, None when blank."""
+    section, _, key = dotted.partition(".")
     value = (details.get(section) or {}).get(key)
     return value or None
 
@@ -95,8 +98,7 @@ class Purchaser:
         return found
 
     def detail(self, dotted: str) -> str | None:
-        section, _, key = dotted.partition(".")
-        return _detail(self.details, section, key)
+        return detail_of(self.details, dotted)
 
     @property
     def missing_details(self) -> frozenset[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from closing.domain.deal import Deal
 from closing.domain.dealfile.schema import DealTerms, PurchaserSpec
-from closing.domain.events import Event, Purchaser
+from closing.domain.events import Event, Purchaser, detail_of
 from closing.domain.money import format_money
 from closing.domain.terms import DETAIL_NAMES
 from closing.domain.text import plural
@@ -180,19 +180,13 @@ def _recorded_terms_changed(
     new = details(spec)
     for step_id in sorted(purchaser.done & needs.keys()):
         for need in needs[step_id]:
-            was = _detail(purchaser.details, need)
-            if was and was != _detail(new, need):
+            was = detail_of(purchaser.details, need)
+            if was and was != detail_of(new, need):
                 found.append(
                     f"{purchaser.name}: {DETAIL_NAMES.get(need, need)} changed after {step_id} "
                     "was recorded done with the one before"
                 )
     return found
-
-
-def _detail(details: Mapping[str, Any], dotted: str) -> Any:
-    section, _, key = dotted.partition(".")
-    found = details.get(section)
-    return found.get(key) if isinstance(found, Mapping) else None
 
 
 def detail_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
