@@ -159,11 +159,8 @@ def _admin_of_every_deal_of(connection: Connection, login: str) -> None:
     `login` is on: the link signs in to all of them, and an admin of one deal must not act on
     another as its member."""
     me = actor(connection)
-    others = sorted(
-        deal_store.deal_by_id(connection, deal_id).slug
-        for deal_id, (members, admins) in admin_deals(connection).items()
-        if login in members and me not in admins
-    )
+    mine = {s for s, _, roles in store.deal_slugs_of(connection, me) if ADMIN in roles.split(",")}
+    others = [slug for slug, _, _ in store.deal_slugs_of(connection, login) if slug not in mine]
     if others:
         raise NotPermittedError(
             f"cannot invite {login}: {login} is also on {', '.join(others[:3])}, where {me} is not "
@@ -283,10 +280,10 @@ def cookie_key(database: Database) -> str:
     raise UniqueViolation("web_secret")  # pragma: no cover
 
 
-def deals_of(database: Database, session: WebSession) -> list[tuple[str, str, str]]:
-    """The deals the session's member may see: (slug, title, roles), those it has a role on."""
+def deals_of(database: Database, login: str) -> list[tuple[str, str, str]]:
+    """The deals `login` may see: (slug, title, roles), those it has a role on."""
     with database.transaction(write=False) as connection:
-        return store.deal_slugs_of(connection, session.login)
+        return store.deal_slugs_of(connection, login)
 
 
 def deal_of_share(database: Database, token: str) -> str | None:

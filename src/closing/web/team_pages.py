@@ -128,7 +128,7 @@ class TeamSite:
     ) -> tuple[LiveBoard, Snapshot] | None:
         """The deal the path names, when the member is on its team."""
         slug = request.path_params["slug"]
-        deals = await anyio.to_thread.run_sync(web_auth.deals_of, self.database, session)
+        deals = await anyio.to_thread.run_sync(web_auth.deals_of, self.database, session.login)
         if slug not in {d[0] for d in deals}:
             return None
         live = await self.board(slug)
@@ -180,7 +180,7 @@ class TeamSite:
         session = await self.sign_in.session(request)
         if session is None:
             return html_page("team_signin.html", login=None, token="")
-        deals = await anyio.to_thread.run_sync(web_auth.deals_of, self.database, session)
+        deals = await anyio.to_thread.run_sync(web_auth.deals_of, self.database, session.login)
         count = await anyio.to_thread.run_sync(passkey_count, self.database, session.login)
         return html_page("team_deals.html", member=session, deals=deals, passkeys=count)
 
