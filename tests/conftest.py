@@ -44,6 +44,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Genera
             )
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's own cache folder ($XDG_CACHE_HOME: the boards `status --json` keeps), for
+    the CLI it runs in-process and the processes it starts."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
 @pytest.fixture
 def seed_path(tmp_path: Path) -> Path:
     """A private copy of the seed deal file, so tests may edit it."""

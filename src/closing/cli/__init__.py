@@ -218,6 +218,9 @@ def status(
     from closing.services.board import board
 
     when = local_time(as_of, "--as-of")
+    if as_json and when is None and owner is None and not mine and not sys.stdout.isatty():
+        app.print_status_json(deal or deal_name)  # the whole board, to a program: kept
+        return
     result = board(app.existing_database, deal or deal_name, app.now(), when, owner, mine)
     if as_json:
         from closing.views.status_document import board_json

@@ -4,10 +4,12 @@ or of one party (`closing history`). Each opens one read-only transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from closing.domain.board import Board, build_board
+from closing.domain.board_expiry import board_expires
 from closing.domain.clock import LocalTime, as_of_moment
 from closing.domain.deal import Deal
 from closing.domain.errors import UsageError
@@ -19,6 +21,7 @@ from closing.services.deals import find_purchaser, open_deal
 from closing.store import alerts, facts, identity, verifications, wires
 from closing.store import deals as stored_deals
 from closing.store import events as log
+from closing.store.board_cache import BoardCache, KeptBoard
 from closing.store.connection import Connection, Database
 
 
@@ -53,7 +56,14 @@ def read_board(
     """`board` inside a transaction the caller holds (the web board reads its change marker and
     share links in the same one)."""
     deal = open_deal(connection, deal_name)
-    now = as_of_moment(as_of, deal.terms.zone, now, "the board")
+    return _board_of(
+        connection, deal, as_of_moment(as_of, deal.terms.zone, now, "the board"), as_of
+    )
+
+
+def _board_of(
+    connection: Connection, deal: Deal, now: datetime, as_of: LocalTime | None = None
+) -> Board:
     purchasers, company = stored_deals.parties(connection, deal.id, active_only=as_of is None)
     if as_of is not None:  # Schedule 1 as it stood then: none loaded later, none taken off since
         purchasers = on_schedule_at(purchasers, facts.schedule_times(connection, deal.id), now)
@@ -102,6 +112,40 @@ def record_warning(connection: Connection, deal: Deal) -> str | None:
         )
     more = "more" if events > counted else "fewer"
     return f"The event log has {more} events than its chains record; run closing verify"
+
+
+class KeptStatus:
+    """`closing status --json` of a whole deal on a SQLite file: the document printed before,
+    while the database's files are as they were and it holds at `now`
+    (`closing.store.board_cache`); else the board, and until when it holds, to keep the new
+    document by."""
+
+    def __init__(self, database: Database, deal_name: str | None, now: datetime) -> None:
+        self.database, self.deal_name, self.now = database, deal_name, now
+        self.cache = BoardCache.of(database, deal_name)  # its key: the files before reading
+        self.until: datetime | None = None
+
+    def kept(self) -> KeptBoard | None:
+        return None if self.cache is None else self.cache.read(self.now)
+
+    def board(self) -> Board:
+        """The board now (`board`), and when it stops holding (`self.until`): the first moment
+        it would read otherwise (`board_expires`) or the next record dated after now."""
+        now = self.now
+        with self.database.transaction(write=False, snapshot=True) as connection:
+            deal = open_deal(connection, self.deal_name)
+            shown = _board_of(connection, deal, now)
+            later = [log.first_logged_after(connection, deal.id, now)]
+            for version in wires.wire_versions(connection, deal.id):
+                later += [version.entered_at, version.verified_at]
+        self.until = board_expires(shown, [m for m in later if m is not None and m > now])
+        return shown
+
+    def keep(self, pieces: Sequence[bytes | memoryview], as_of: tuple[int, int], zone: str) -> None:
+        """Keep the document made of `board()` (in `pieces`; `as_of`: where its value lies, in
+        the time zone `zone`)."""
+        if self.cache is not None and self.until is not None:
+            self.cache.keep(pieces, as_of, zone, self.now, self.until)
 
 
 @dataclass(frozen=True)

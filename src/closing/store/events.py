@@ -145,6 +145,17 @@ def party_events(connection: Connection, party_id: int) -> list[Event]:
     return _events(connection, connection.rows(sql, (party_id, party_id)))
 
 
+def first_logged_after(connection: Connection, deal_id: int, moment: datetime) -> datetime | None:
+    """When the first of the deal's events logged after `moment` was (a clock set back), or
+    None."""
+    logged = "coalesce(rehearsal_at, recorded_at)"
+    found = connection.value(
+        f"SELECT min({logged}) FROM event WHERE deal_id = ? AND {logged} > ?",
+        (deal_id, connection.bind_moment(moment)),
+    )
+    return None if found is None else connection.moment(found)
+
+
 def deal_events(connection: Connection, deal_id: int) -> list[Event]:
     """Every event of the deal in the order it was appended."""
     sql = f"SELECT {_EVENTS} FROM event WHERE {_OF_DEAL} ORDER BY id"
