@@ -111,7 +111,7 @@ def test_json_pieces_are_the_whole_documents_bytes(
     `orjson.dumps` of the whole, whatever its members."""
     import orjson
 
-    from closing.cli import json_output as output
+    from closing.views import json_bytes as output
 
     whole = {**document, "rows": long}
     original = output.BATCH
@@ -123,7 +123,7 @@ def test_json_pieces_are_the_whole_documents_bytes(
 
 
 def test_json_pieces_of_an_empty_document_and_of_a_list() -> None:
-    from closing.cli.json_output import json_pieces
+    from closing.views.json_bytes import json_pieces
 
     assert b"".join(json_pieces({})) == b"{}\n"
     assert b"".join(json_pieces([1, "a"])) == b'[1,"a"]\n'
@@ -136,7 +136,7 @@ def test_a_write_error_in_the_writer_thread_stops_the_output_and_is_raised() -> 
     command's own thread, and no more of the document is made."""
     import errno
 
-    from closing.cli import json_output as output
+    from closing.cli import app as output
 
     made: list[int] = []
 
@@ -169,7 +169,8 @@ def test_a_large_document_reaches_a_pipe_whole() -> None:
     import sys
 
     script = (
-        "import sys; from closing.cli.json_output import json_pieces, write_pieces\n"
+        "import sys; from closing.views.json_bytes import json_pieces\n"
+        "from closing.cli.app import write_pieces\n"
         "doc = {'rows': [{'n': n, 'name': 'Purchaser %05d' % n} for n in range(60000)]}\n"
         "write_pieces(json_pieces(doc), sys.stdout.buffer)\n"
     )

@@ -4,10 +4,11 @@ as wide as its data."""
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
@@ -15,10 +16,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import click
 
-from closing.cli.json_output import escaped, json_pieces, json_text, printable, write_pieces
 from closing.domain.clock import Clock, LocalTime, clock_from_env, parse_instant, parse_local
 from closing.domain.errors import UsageError
 from closing.domain.text import MAX_TEXT, one_line_problem
+from closing.views.json_bytes import escaped, json_pieces, json_text, printable
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -185,6 +186,104 @@ class App:
         if len(pieces) > 1 and bytes(pieces[1][: len(key)]) == key:
             start = len(pieces[0]) + len(key)
             status.keep(pieces, (start, len(pieces[0]) + len(pieces[1])), shown.terms.zone.key)
+
+
+# --- JSON on standard output --------------------------------------------------------------------
+#
+# A large board's document is 21 MB: dumped whole and then written, the pipe (64 KiB at a time, as
+# fast as the reader drains it) kept the process waiting about 35 ms after all its work was done.
+# A long list member is dumped a few hundred items at a time, and a thread writes each megabyte
+# while the next is dumped. The bytes are those `orjson.dumps` gives for the whole. The document
+# itself is made whole first: an error making it leaves nothing half-written on stdout.
+
+FLUSH_AT = 1 << 20  # bytes handed to the writer at once
+
+
+def write_pieces(pieces: Iterable[bytes | memoryview], out: BinaryIO) -> None:
+    """Write `pieces` to `out`, a megabyte at a time from a thread of its own once there is more
+    than one (the write waits on the reader without holding the interpreter; at most two
+    megabytes wait for it). An error writing is raised here and no more is made; an error or an
+    interrupt making the pieces stops at once, without waiting for a stalled reader."""
+    import threading
+    from queue import Full, Queue
+
+    gathered: list[bytes | memoryview] = []
+    size = 0
+    queue: Queue[list[bytes | memoryview] | None] = Queue(maxsize=2)
+    failed: list[BaseException] = []
+    writer: threading.Thread | None = None
+
+    def write() -> None:
+        while (chunk := queue.get()) is not None:
+            for piece in chunk:
+                if failed:
+                    break
+                try:
+                    write_all(out, piece)
+                except BaseException as error:  # raised again by the thread that made the output
+                    failed.append(error)
+
+    try:
+        for piece in pieces:
+            if writer is None and size + len(piece) >= FLUSH_AT:
+                _widen_pipe(out)
+            gathered.append(piece)
+            size += len(piece)
+            if size >= FLUSH_AT:
+                if failed:
+                    break
+                if writer is None:
+                    writer = threading.Thread(target=write, name="closing-output", daemon=True)
+                    writer.start()
+                queue.put(gathered)
+                gathered, size = [], 0
+    except BaseException as error:
+        if writer is not None:  # the rest is dropped; a writer stuck on a stalled reader is left
+            failed.append(error)
+            with suppress(Full):
+                queue.put_nowait(None)
+        raise
+    if writer is None:
+        write_all(out, b"".join(gathered))
+        return
+    if not failed:
+        queue.put(gathered)
+    queue.put(None)
+    writer.join()
+    if failed:
+        raise failed[0]
+
+
+def write_all(out: BinaryIO, data: bytes | memoryview) -> None:
+    """Every byte of `data` to `out`, or an OSError: straight to its file descriptor when it has
+    one (a short write, as on a disk that fills, is followed until the system says why it
+    stops), else through its own write."""
+    try:
+        descriptor = out.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        written = out.write(data)
+        if written is not None and written < len(data):
+            raise OSError(errno.EIO, "Input/output error: the output took only part") from None
+        out.flush()
+        return
+    out.flush()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
+def _widen_pipe(out: BinaryIO) -> None:
+    """A pipe of a megabyte instead of 64 KiB (Linux): the writer waits on the reader 16 times
+    less often. Anything else, or a system that refuses, is left as it is."""
+    try:
+        import fcntl
+        import stat
+
+        descriptor = out.fileno()
+        if stat.S_ISFIFO(os.fstat(descriptor).st_mode):
+            fcntl.fcntl(descriptor, getattr(fcntl, "F_SETPIPE_SZ", 1031), FLUSH_AT)
+    except (OSError, ValueError, AttributeError, ImportError):
+        pass
 
 
 def long_running() -> None:
