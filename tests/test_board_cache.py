@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def kept_files() -> list[Path]:
 
 def settle(cli: Cli) -> None:
     """The database's files as if last written ten seconds ago (`board_cache.SETTLED`)."""
-    file = Path(cli.database_url.removeprefix("sqlite:///"))
+    file = Path(cli.database_url.removeprefix("sqlite:///")).resolve()
     for path in (file, Path(f"{file}-wal")):
         if path.exists():
             then = time.time() - 10
@@ -76,7 +77,12 @@ def test_the_kept_document_is_printed_again_with_the_moment_asked(
     assert header(path)["since"] == AT.format("10:00:00")
     assert path.stat().st_mode & 0o777 == 0o600
     assert (folder().stat().st_mode & 0o777) == 0o700
-    path.write_bytes(path.read_bytes().replace(NAME, NAME[:-2] + b'X"'))
+    # The kept bytes are printed: a byte changed in them (and their checksum with it) shows.
+    head, body = path.read_bytes().split(b"\n", 1)
+    changed = body.replace(NAME, NAME[:-2] + b'X"')
+    meta = json.loads(head)
+    meta["crc32"] = zlib.crc32(changed)
+    path.write_bytes(json.dumps(meta).encode() + b"\n" + changed)
     again = json.loads(status(cli, "10:05:00", monkeypatch))
     assert again["as_of"] == AT.format("10:05:00")
     assert again["purchasers"][0]["name"] == "Stonestreet Limited PartnershiX"
@@ -85,6 +91,9 @@ def test_the_kept_document_is_printed_again_with_the_moment_asked(
         "as_of": None,
         "purchasers": None,
     }
+    # Changed without its checksum (a torn write): made afresh.
+    path.write_bytes(head + b"\n" + changed)
+    assert status(cli, "10:06:00", monkeypatch) == status(cli, "10:06:00", monkeypatch, False)
     assert cli("mark-signed", "stonestreet", now=AT.format("10:10:00")).code == 0
     after = json.loads(status(cli, "10:15:00", monkeypatch))
     row = after["purchasers"][0]
@@ -175,12 +184,6 @@ def test_nothing_is_kept_from_files_written_in_the_last_second(
     assert kept_files() == []
 
 
-def test_nothing_is_kept_when_turned_off(on_file: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    settle(on_file)
-    status(on_file, "10:00:00", monkeypatch, kept=False)
-    assert not folder().exists()
-
-
 def test_nothing_is_kept_on_postgresql(seeded: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     if seeded.database_url.startswith("sqlite"):
         pytest.skip("on PostgreSQL")
@@ -206,3 +209,84 @@ def test_only_the_newest_documents_are_kept(on_file: Cli, monkeypatch: pytest.Mo
     assert folder() / f"{0:064x}.json" not in left  # the oldest went
     assert not leftover.exists()
     assert any(header(path).get("since") == AT.format("10:00:00") for path in left)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"null\n", b"[]\n", b'"x"\n', b"[" * 60_000 + b"\n", b"", b"garbage", b'{"key": 1}\n'],
+)
+def test_a_damaged_kept_document_is_made_afresh(
+    on_file: Cli, monkeypatch: pytest.MonkeyPatch, content: bytes
+) -> None:
+    cli = on_file
+    settle(cli)
+    status(cli, "10:00:00", monkeypatch)
+    [path] = kept_files()
+    path.write_bytes(content)
+    assert status(cli, "10:01:00", monkeypatch) == status(cli, "10:01:00", monkeypatch, False)
+
+
+def test_a_link_to_the_database_sees_the_marks_in_its_log(
+    on_file: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Through a symbolic link to the file, with another connection holding the write-ahead log
+    open (`closing watch`, `serve`, a sqlite3 shell): a mark goes to the log beside the file
+    linked to, and is shown."""
+    cli = on_file
+    real = Path(cli.database_url.removeprefix("sqlite:///"))
+    link = tmp_path / "link.db"
+    link.symlink_to(real)
+    monkeypatch.setenv("CLOSING_DATABASE_URL", f"sqlite:///{link}")
+    holder = sqlite3.connect(real)
+    try:
+        holder.execute("SELECT count(*) FROM event").fetchall()
+        settle(cli)
+        status(cli, "10:00:00", monkeypatch)
+        assert kept_files()
+        assert cli("mark-signed", "stonestreet", now=AT.format("10:01:00")).code == 0
+        log = Path(f"{real}-wal")
+        assert log.stat().st_size > 0  # the mark is in the log; the file itself is as it was
+        then = time.time() - 10
+        os.utime(log, (then, then))
+        shown = json.loads(status(cli, "10:02:00", monkeypatch))
+        assert shown["purchasers"][0]["steps"]["signed"]["status"] == "done"
+    finally:
+        holder.close()
+
+
+def test_nothing_is_kept_for_a_url_with_options(
+    on_file: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`?mode=ro&immutable=1` reads the file without its log: what it shows is not kept for
+    the plain URL (nor for itself)."""
+    file = on_file.database_url.removeprefix("sqlite:///")
+    monkeypatch.setenv(
+        "CLOSING_DATABASE_URL", f"sqlite:///file:{file}?mode=ro&immutable=1&uri=true"
+    )
+    settle(on_file)
+    status(on_file, "10:00:00", monkeypatch)
+    assert not folder().exists()
+
+
+@pytest.mark.parametrize("value", ["off", "OFF", "0", "no", "false"])
+def test_nothing_is_kept_when_turned_off(
+    on_file: Cli, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    settle(on_file)
+    monkeypatch.setenv("CLOSING_BOARD_CACHE", value)
+    assert on_file("status", "--json", now=AT.format("10:00:00")).code == 0
+    assert not folder().exists()
+
+
+def test_a_cache_folder_others_may_write_in_is_not_used(
+    on_file: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = on_file
+    settle(cli)
+    status(cli, "10:00:00", monkeypatch)
+    [path] = kept_files()
+    path.write_bytes(path.read_bytes().replace(NAME, NAME[:-2] + b'X"'))
+    folder().chmod(0o777)
+    shown = status(cli, "10:01:00", monkeypatch)
+    assert "PartnershiX" not in shown
+    assert kept_files() == [path] and "PartnershiX" in path.read_text()  # nor written in
