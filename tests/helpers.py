@@ -8,6 +8,7 @@ never from one another or from conftest.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -171,6 +172,18 @@ class SteppedClock:
         assert at >= self.at, f"the clock would go back from {self.at} to {at}"
         self.at = at
         return at
+
+
+# `closing` in a process of its own that Ctrl-C (SIGINT) stops, whatever the test process
+# inherited: a shell runs a background job with SIGINT ignored, and a process started with it
+# ignored never installs Python's handler (pytest run with `&` would make these tests hang).
+INTERRUPTIBLE_CLOSING = [
+    sys.executable,
+    "-c",
+    "import runpy, signal\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "runpy.run_module('closing', run_name='__main__', alter_sys=True)\n",
+]
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:

@@ -26,7 +26,7 @@ import pytest
 
 from closing.domain.dealfile.load import load_deal_file
 from closing.domain.errors import DealFileError, ExitCode
-from tests.helpers import SEED, wait_until
+from tests.helpers import INTERRUPTIBLE_CLOSING, SEED, wait_until
 from tests.test_hostile_inputs import alias_bomb
 
 NOW = "2002-06-07T13:00:00-07:00"
@@ -262,7 +262,7 @@ class Terminal:
         # The pty's size, whatever the test process inherited (pytest-xdist's workers set COLUMNS).
         env = {**env, "COLUMNS": "200", "LINES": "50"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "closing", *args],
+            [*INTERRUPTIBLE_CLOSING, *args],
             stdin=slave,
             stdout=slave,
             stderr=slave,

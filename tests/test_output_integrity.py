@@ -192,14 +192,14 @@ def test_an_interrupt_stops_a_large_json_output_whose_reader_stalls(tmp_path: Pa
     import signal
     import termios
 
-    from tests.helpers import deal_with_purchasers, wait_until
+    from tests.helpers import INTERRUPTIBLE_CLOSING, deal_with_purchasers, wait_until
 
     url = f"sqlite:///{tmp_path / 'large.db'}"
     deal = deal_with_purchasers(tmp_path / "large.yaml", 2500)  # about 5 MB of JSON
     loaded = closing_process(["init", str(deal)], url)
     assert loaded.returncode == 0, loaded.stderr
     process = subprocess.Popen(
-        [sys.executable, "-m", "closing", "status", "--json"],
+        [*INTERRUPTIBLE_CLOSING, "status", "--json"],
         env=_environment(url),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
