@@ -186,6 +186,42 @@ INTERRUPTIBLE_CLOSING = [
 ]
 
 
+def accepted_events(
+    deal: Any, party: Any, start: datetime, wanted: list[tuple[str, str, int]]
+) -> list[Any]:
+    """The events of `wanted` (kind, step, minutes after `start`) the party's machine accepts,
+    in order, as its log: a `receipt` is on the wire, a `withdraw` names no step, a wire marked
+    or received brings $100.00."""
+    from decimal import Decimal
+
+    from closing.domain.events import Event, replay
+    from closing.domain.machine import Refusal
+
+    events: list[Event] = []
+    for kind, step, minutes in wanted:
+        at = start + timedelta(minutes=minutes)
+        paid = kind == "receipt" or (kind, step) == ("mark", "wired")
+        step = "wired" if kind == "receipt" else ("" if kind == "withdraw" else step)
+        candidate = Event(
+            0,
+            party.id,
+            len(events) + 1,
+            kind,
+            step,
+            at,
+            at,
+            "alice",
+            "vm",
+            amount=Decimal("100.00") if paid else None,
+        )
+        try:
+            replay(deal.machine, [*events, candidate])
+        except Refusal:
+            continue
+        events.append(candidate)
+    return events
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
     """Poll `predicate` until it returns something truthy (returned) or `timeout` seconds pass
     (AssertionError naming `what` and the last value)."""

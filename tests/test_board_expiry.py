@@ -22,10 +22,9 @@ from closing.domain.board_expiry import board_expires
 from closing.domain.calendar import CalendarBook, calendar_snapshot
 from closing.domain.deal import Deal
 from closing.domain.dealfile.load import load_deal_file
-from closing.domain.events import Event, Purchaser, replay
-from closing.domain.machine import Refusal
+from closing.domain.events import Event, Purchaser
 from closing.views.status_document import board_json
-from tests.helpers import ROOT, SEED
+from tests.helpers import ROOT, SEED, accepted_events
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 EXAMPLE = ROOT / "workflows" / "examples" / "registered-direct-60-steps.yaml"
@@ -73,20 +72,8 @@ def deals(tmp_path_factory: pytest.TempPathFactory) -> Deals:
 def valid(deal: Deal, party: Purchaser, start: datetime, wanted: list[Any]) -> list[Event]:
     """The events of `wanted` (kind, step index, minutes after `start`) the machine accepts."""
     steps = [step.id for step in deal.purchaser_steps]
-    events: list[Event] = []
-    for kind, index, minutes in wanted:
-        at = start + timedelta(minutes=minutes)
-        step = "" if kind == "withdraw" else steps[index % len(steps)]
-        amount = Decimal("100.00") if (kind, step) == ("mark", "wired") else None
-        candidate = Event(
-            0, party.id, len(events) + 1, kind, step, at, at, "alice", "vm", amount=amount
-        )
-        try:
-            replay(deal.machine, [*events, candidate])
-        except Refusal:
-            continue
-        events.append(candidate)
-    return events
+    named = [(kind, steps[index % len(steps)], minutes) for kind, index, minutes in wanted]
+    return accepted_events(deal, party, start, named)
 
 
 def document(board: Any) -> dict[str, Any]:

@@ -18,8 +18,7 @@ from closing.domain.calendar import CalendarBook, calendar_snapshot
 from closing.domain.deal import Deal
 from closing.domain.dealfile.load import load_deal_file
 from closing.domain.events import Event, Purchaser, replay
-from closing.domain.machine import Refusal
-from tests.helpers import SEED
+from tests.helpers import SEED, accepted_events
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 
@@ -61,23 +60,7 @@ purchaser_events = st.lists(
 
 def valid(deal: Deal, party: Purchaser, wanted: list[tuple[str, str, int]]) -> list[Event]:
     """The events of `wanted` the machine accepts, in order, as a party's log."""
-    events: list[Event] = []
-    start = datetime(2002, 6, 5, 8, tzinfo=PACIFIC)
-    for kind, step, minutes in wanted:
-        at = start + timedelta(minutes=minutes)
-        amount = (
-            Decimal("100.00") if kind == "receipt" or (kind, step) == ("mark", "wired") else None
-        )
-        step = "wired" if kind == "receipt" else ("" if kind == "withdraw" else step)
-        candidate = Event(
-            0, party.id, len(events) + 1, kind, step, at, at, "alice", "vm", amount=amount
-        )
-        try:
-            replay(deal.machine, [*events, candidate])
-        except Refusal:
-            continue
-        events.append(candidate)
-    return events
+    return accepted_events(deal, party, datetime(2002, 6, 5, 8, tzinfo=PACIFIC), wanted)
 
 
 @settings(max_examples=80, deadline=None)
