@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from closing.store import board_cache
-from tests.helpers import Cli
+from tests.helpers import NO_POSTGRES, POSTGRES_URL, Cli, postgres_schema
 
 AT = "2002-06-07T{}-07:00"
 NAME = b'"Stonestreet Limited Partnership"'
@@ -59,9 +59,14 @@ def header(path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """This module's databases: SQLite files (PostgreSQL has no files to keep a board by:
+    `test_nothing_is_kept_on_postgresql`)."""
+    return f"sqlite:///{tmp_path / 'closing.db'}"
+
+
+@pytest.fixture
 def on_file(seeded: Cli) -> Cli:
-    if not seeded.database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL has no files to keep a board by (test_nothing_is_kept_...)")
     return seeded
 
 
@@ -184,12 +189,18 @@ def test_nothing_is_kept_from_files_written_in_the_last_second(
     assert kept_files() == []
 
 
-def test_nothing_is_kept_on_postgresql(seeded: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    if seeded.database_url.startswith("sqlite"):
-        pytest.skip("on PostgreSQL")
-    first = status(seeded, "10:00:00", monkeypatch)
-    assert not folder().exists()
-    assert first == status(seeded, "10:00:00", monkeypatch, kept=False)
+@pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES)
+def test_nothing_is_kept_on_postgresql(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], seed_path: Path
+) -> None:
+    with postgres_schema() as url:
+        monkeypatch.setenv("CLOSING_DATABASE_URL", url)
+        cli = Cli(url, monkeypatch, capsys)
+        assert cli("init", str(seed_path), now=AT.format("07:00:00")).code == 0
+        first = status(cli, "10:00:00", monkeypatch)
+        assert json.loads(first)["deal"]["slug"] == "neotherapeutics-2002-06-07"
+        assert not folder().exists()
+        assert first == status(cli, "10:00:00", monkeypatch, kept=False)
 
 
 def test_only_the_newest_documents_are_kept(on_file: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
