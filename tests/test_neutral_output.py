@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.alert_receivers import HttpReceiver, http_receiver
-from tests.helpers import SEED, wait_until
+from tests.helpers import INTERRUPTIBLE_CLOSING, SEED, wait_until
 
 # Everything a terminal or a log reader could act on, in one value.
 HOSTILE = (
@@ -64,7 +64,7 @@ def in_terminal(
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 60, 250, 0, 0))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "closing", *args],
+        [*INTERRUPTIBLE_CLOSING, *args],
         stdin=slave,
         stdout=slave,
         stderr=slave,
