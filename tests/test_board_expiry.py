@@ -85,7 +85,7 @@ def document(board: Any) -> dict[str, Any]:
     return json.loads(json.dumps(shown, default=str))  # type: ignore[no-any-return]
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(
     which=st.integers(0, 1),
     logs=st.lists(
