@@ -49,7 +49,9 @@ def test_a_file_that_changes_while_attached_is_refused(
         found = scanned(path)
         with path.open("r+b") as opened:  # someone's scanner rewrites a byte in the middle
             opened.seek(stored_files.PIECE // 2)
-            opened.write(b"!")
+            byte = opened.read(1)[0]
+            opened.seek(stored_files.PIECE // 2)
+            opened.write(bytes([byte ^ 0xFF]))  # another byte, whatever was there
         return found
 
     monkeypatch.setattr(documents, "_scanned", then_changed)
