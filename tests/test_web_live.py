@@ -83,3 +83,116 @@ def test_a_session_that_ended_is_asked_again_for_another_deal_at_the_same_versio
         return first, await site._still_signed_in(request, snapshot("deal-b"))  # type: ignore[arg-type]
 
     assert asyncio.run(go()) == (True, False)
+
+
+class CountingFeed:
+    """A deal whose marker moves when told to; each read a new board."""
+
+    slug = "deal"
+
+    def __init__(self) -> None:
+        self.moved = 0
+
+    def read(self, now: Any) -> Any:
+        return SimpleNamespace(board=None, marker=(self.moved,), shares=[], alerts=[])
+
+    def marker(self) -> tuple[int, ...]:
+        return (self.moved,)
+
+    def shares(self) -> list[Any]:
+        return []
+
+
+def test_a_new_board_wakes_the_streams_in_batches_and_a_page_goes_between_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Five hundred streams follow one board: at a change they are woken `WAKE_AT_ONCE` at a
+    time, each batch sending before the next wakes, so that a page load arriving meanwhile
+    waits behind one batch, not behind every stream; every stream gets the new board, once."""
+    from closing.web import live as live_module
+
+    monkeypatch.setattr("closing.web.live.board_json", lambda board: {})
+    order: list[str] = []
+
+    async def go() -> list[int]:
+        feed = CountingFeed()
+        board = LiveBoard(feed, SimpleNamespace(now=lambda: 0))  # type: ignore[arg-type]
+        got: list[int] = []
+        pages: list[asyncio.Task[None]] = []
+
+        async def page() -> None:
+            order.append("page")
+
+        async def stream(n: int) -> None:
+            async for snapshot in board.follow():
+                if snapshot.version == 1:
+                    if not pages:  # a page load comes in as the first stream sends
+                        pages.append(asyncio.create_task(page()))
+                    got.append(n)
+                    order.append("stream")
+                    return
+
+        streams = [asyncio.create_task(stream(n)) for n in range(500)]
+        while board.followers < 500:
+            await asyncio.sleep(0)
+        feed.moved += 1
+        await board.refresh()  # the new board: the streams start waking
+        await asyncio.gather(*streams)
+        await asyncio.gather(*pages)
+        return got
+
+    got = asyncio.run(go())
+    assert sorted(got) == list(range(500))
+    woken_before_the_page = order.index("page")
+    assert woken_before_the_page == live_module.WAKE_AT_ONCE <= 50  # one batch, not 500
+
+
+def test_a_view_is_made_once_in_a_worker_thread_however_many_wait_for_it() -> None:
+    """`Snapshot.in_thread`: fifty streams awaiting the same patch cost one making of it, made
+    off the event loop's thread."""
+    from closing.web.live import Snapshot
+
+    made: list[int] = []
+
+    def make() -> str:
+        made.append(threading.get_ident())
+        return "patch"
+
+    async def go() -> list[str]:
+        snapshot = Snapshot(1, (1,), 0, {}, [], [])  # type: ignore[arg-type]
+        return await asyncio.gather(*(snapshot.in_thread(("patch", 0), make) for _ in range(50)))
+
+    assert asyncio.run(go()) == ["patch"] * 50
+    assert len(made) == 1 and made[0] != threading.get_ident()
+
+
+def test_full_collections_wait_for_a_quiet_moment() -> None:
+    """The server's full collections (`closing.web.collector`): none before `every` seconds;
+    then one at the first moment no board was rebuilt for `quiet` seconds; with boards rebuilt
+    without a pause, one once `every` more have passed."""
+    from closing.web.collector import NEVER, Collector, without_full_collections
+
+    now = [0.0]
+    rebuilt = [0.0]
+    collected: list[float] = []
+    collector = Collector(
+        lambda: rebuilt,
+        every=300,
+        quiet=2,
+        clock=lambda: now[0],
+        collect=lambda: collected.append(now[0]),
+    )
+    for moment, last_rebuild in ((100, 99.5), (299, 200), (300.5, 299.0), (301.0, 299.0)):
+        now[0], rebuilt[0] = moment, last_rebuild
+        collector.step()
+    assert collected == [301.0]  # due at 300, quiet from 301
+    for second in range(302, 1000):  # marks every second from here on
+        now[0] = rebuilt[0] = float(second)
+        collector.step()
+    assert collected == [301.0, 901.0]  # never quiet: overdue at twice `every`
+    before = gc.get_threshold()
+    try:
+        assert without_full_collections() == before
+        assert gc.get_threshold() == (before[0], before[1], NEVER)
+    finally:
+        gc.set_threshold(*before)

@@ -460,21 +460,29 @@ def test_closing_serve_collects_garbage_while_it_serves(
     seeded: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`closing` turns the garbage collector off for its short commands; the server, which runs
-    for hours, turns it back on (start-up's objects frozen out of it) before serving."""
-    seen: list[tuple[bool, int]] = []
+    for hours, turns it back on (start-up's objects frozen out of it) before serving, with the
+    full collections left to the server's quiet moments (`closing.web.collector`)."""
+    from closing.web.collector import NEVER
+
+    seen: list[tuple[bool, int, tuple[int, ...]]] = []
     monkeypatch.setattr(
         "closing.web.app.serve_board",
-        lambda *args, **kwargs: seen.append((gc.isenabled(), gc.get_freeze_count())),
+        lambda *args, **kwargs: seen.append(
+            (gc.isenabled(), gc.get_freeze_count(), gc.get_threshold())
+        ),
     )
+    thresholds = gc.get_threshold()
     gc.disable()  # as `closing.cli.run` leaves it
     try:
         result = seeded("serve", "--port", "0")
     finally:
         gc.unfreeze()
         gc.enable()
+        gc.set_threshold(*thresholds)
     assert result.code == 0, result.err
     assert seen and seen[0][0], "the collector is off while serving"
     assert seen[0][1] > 0, "nothing was frozen out of the collections"
+    assert seen[0][2] == (*thresholds[:2], NEVER), "Python's own full collections are on"
 
 
 def test_a_page_does_not_wait_behind_a_slow_rebuild_and_a_revoked_link_is_refused_at_once(

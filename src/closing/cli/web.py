@@ -205,6 +205,7 @@ def serve(
     from closing.services.web_auth import cookie_key, first_deal
     from closing.web.app import listen, serve_board
     from closing.web.auth import SignIn
+    from closing.web.collector import without_full_collections
     from closing.web.live import LiveBoard
     from closing.web.team_pages import TeamSite
 
@@ -250,6 +251,7 @@ def serve(
             "way can read the links; put it behind a TLS proxy and give closing share --url."
         )
     long_running()
+    without_full_collections()  # made at quiet moments instead (`closing.web.collector`)
     serve_board(live, sock, team, proxy_headers)
     click.echo("Stopped.")
 

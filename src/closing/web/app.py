@@ -15,13 +15,14 @@ With a `TeamSite` (`closing.web.team_pages`) the signed-in team's pages are serv
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
 from markupsafe import Markup
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
@@ -34,6 +35,7 @@ from starlette.staticfiles import StaticFiles
 
 from closing.domain.share_link import ShareRecord, match
 from closing.views.board_page import View, for_purchaser, view
+from closing.web.collector import Collector
 from closing.web.link_forms import LinkForms
 from closing.web.live import LiveBoard, Snapshot
 from closing.web.pages import TEMPLATES
@@ -164,10 +166,9 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None 
 
     async def authorised(request: Request, token: str) -> tuple[Snapshot, ShareRecord | None]:
         board = await board_of(token)
-        snapshot, now = await board.opening()  # the database as it is, or the last board
-        # The links admitted are those active now, whichever board is shown (a revoked link is
-        # refused at once, not at the next rebuild).
-        shares = snapshot.shares if now else await anyio.to_thread.run_sync(board.feed.shares)
+        # The database as it is, or the last board; the links admitted are those active now,
+        # whichever board is shown (a revoked link is refused at once, not at the next rebuild).
+        snapshot, shares = await board.admitted()
         return snapshot, match(token, shares)
 
     async def board_of(token: str) -> LiveBoard:
@@ -201,11 +202,17 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None 
 
     forms = LinkForms(live, render, board_of)  # a purchaser's own forms (web.link_forms)
 
+    async def drawn(snapshot: Snapshot, share: ShareRecord, show_all: bool) -> str:
+        """The link's board fragment (and view), drawn in a worker thread the first time."""
+        key = ("drawn", share.team, share.purchaser_id, show_all)
+        return await snapshot.in_thread(key, partial(fragment, snapshot, share, show_all))
+
     async def page(request: Request) -> Response:
         token = request.path_params["token"]
         snapshot, share = await authorised(request, token)
         if share is None:
             return not_found()
+        await drawn(snapshot, share, wants_all(request, share))
         return render(request, token, snapshot, share, forms.extra(request, token, share))
 
     async def events(request: Request) -> Response:
@@ -225,17 +232,18 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None 
             async for current in board.follow():
                 if not any(s.id == share.id for s in current.shares):
                     return  # revoked: the browser's reconnection then gets a 404
-                patch = (
-                    patch_message(previous, current, share, show_all)
-                    if share.team and previous is not None
-                    else None
-                )
+                patch = None
+                if share.team and previous is not None:
+                    patch = await current.in_thread(
+                        ("patch", previous.version, show_all),
+                        partial(patch_message, previous, current, share, show_all),
+                    )
                 previous = current
                 if patch is not None:
                     if patch:
                         yield patch
                     continue
-                html = fragment(current, share, show_all)
+                html = await drawn(current, share, show_all)
                 if html != last:  # e.g. another purchaser's mark: nothing new for this link
                     last = html
                     yield sse_message(current, share, show_all)
@@ -314,14 +322,20 @@ def server(
             await live.start()
             if team is not None:
                 await team.start(live)
+            collector = Collector(lambda: [board.built_at for board in boards()])
+            self.collecting = asyncio.get_running_loop().create_task(collector.run())
             await super().startup(sockets)
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            self.collecting.cancel()
             await live.end_streams()  # open streams end now, not after the grace period
             if team is not None:
                 await team.stop(keep=live)
             await super().shutdown(sockets)
             await live.stop()
+
+    def boards() -> list[LiveBoard]:
+        return [live, *(team.boards.values() if team is not None else [])]
 
     config = uvicorn.Config(
         create_app(live, team=team),

@@ -48,6 +48,7 @@ class Snapshot:
     shares: list[ShareRecord]
     alerts: list[RecentAlert]
     rendered: dict[Any, Any] = field(default_factory=dict)  # per link kind, this snapshot only
+    making: dict[Any, asyncio.Future[Any]] = field(default_factory=dict)  # `in_thread`'s
 
     @property
     def event_id(self) -> int:
@@ -60,6 +61,16 @@ class Snapshot:
         if key not in self.rendered:
             self.rendered[key] = make()
         result: T = self.rendered[key]
+        return result
+
+    async def in_thread(self, key: Any, make: Callable[[], T]) -> T:
+        """`make()` in a worker thread, once per snapshot and key however many pages and streams
+        await it: a large deal's view, board or patch is never drawn on the event loop, where
+        every page load and stream would wait behind it."""
+        making = self.making.get(key)
+        if making is None:
+            making = self.making[key] = asyncio.ensure_future(anyio.to_thread.run_sync(make))
+        result: T = await asyncio.shield(making)
         return result
 
 
@@ -79,8 +90,9 @@ class LiveBoard:
         self.page_wait = page_wait  # how long a page waits for a newer board (`opening`)
         self.slug = feed.slug
         self.snapshot = self._build(0)
-        self._built = time.monotonic()
-        self._changed = asyncio.Condition()
+        self.built_at = time.monotonic()  # the last rebuild (`web.collector`)
+        self._waiting: list[asyncio.Future[None]] = []  # followers waiting for a newer board
+        self._waking: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -104,17 +116,15 @@ class LiveBoard:
         async with self._lock:
             try:
                 marker = await anyio.to_thread.run_sync(self.feed.marker)
-                stale = time.monotonic() - self._built >= self.tick
+                stale = time.monotonic() - self.built_at >= self.tick
                 if marker != self.snapshot.marker or (
                     stale and self.clock.now() != self.snapshot.now
                 ):
                     snapshot = await anyio.to_thread.run_sync(
                         self._build, self.snapshot.version + 1
                     )
-                    self._built = time.monotonic()
-                    async with self._changed:
-                        self.snapshot = snapshot
-                        self._changed.notify_all()
+                    self.built_at = time.monotonic()
+                    self._publish(snapshot)
                 if self._failing:
                     log.warning("event=database-back deal=%s", self.slug)
                     self._failing = False
@@ -135,7 +145,16 @@ class LiveBoard:
         except TimeoutError:
             return self.snapshot, False
 
-    def _reported(self, task: asyncio.Future[Snapshot]) -> None:
+    async def admitted(self) -> tuple[Snapshot, list[ShareRecord]]:
+        """The board a share link's page opens with (`opening`), and the links active now, read
+        afresh while the board is waited for: a link revoked during a slow rebuild is refused
+        at once, and the page waits for the one or the other, not both in turn."""
+        fresh = asyncio.ensure_future(anyio.to_thread.run_sync(self.feed.shares))
+        fresh.add_done_callback(self._reported)  # read, should the opening fail
+        snapshot, _ = await self.opening()
+        return snapshot, await fresh
+
+    def _reported(self, task: asyncio.Future[Any]) -> None:
         if not task.cancelled() and task.exception() is not None:
             self._report(f"{type(task.exception()).__name__}: {task.exception()}")
 
@@ -168,26 +187,52 @@ class LiveBoard:
                 await self._task
             self._task = None
 
+    def _publish(self, snapshot: Snapshot) -> None:
+        """`snapshot` is the board from now on (pages get it at once); the streams following the
+        board are woken `WAKE_AT_ONCE` at a time, each batch sending before the next wakes, so
+        that a page load or an action arriving meanwhile waits behind one batch, not behind
+        every stream of a large team."""
+        self.snapshot = snapshot
+        waiting, self._waiting = self._waiting, []
+        task = asyncio.get_running_loop().create_task(_wake(waiting))
+        self._waking.add(task)
+        task.add_done_callback(self._waking.discard)
+
     async def end_streams(self) -> None:
         """Let every stream end (the server is stopping): browsers reconnect to its successor
         rather than being cut off after the grace period."""
-        async with self._changed:
-            self.ending = True
-            self._changed.notify_all()
+        self.ending = True
+        waiting, self._waiting = self._waiting, []
+        await _wake(waiting)
 
     async def follow(self) -> AsyncIterator[Snapshot]:
         """The current snapshot, then each newer one as it is built."""
         self.followers += 1
+        loop = asyncio.get_running_loop()
         try:
             snapshot = self.snapshot
             yield snapshot
             while True:
-                async with self._changed:
-                    while self.snapshot.version <= snapshot.version and not self.ending:
-                        await self._changed.wait()
-                    snapshot = self.snapshot
+                while self.snapshot.version <= snapshot.version and not self.ending:
+                    woken = loop.create_future()
+                    self._waiting.append(woken)
+                    await woken
                 if self.ending:
                     return
+                snapshot = self.snapshot
                 yield snapshot
         finally:
             self.followers -= 1
+
+
+WAKE_AT_ONCE = 25  # streams woken in one turn of the event loop (`LiveBoard._publish`)
+
+
+async def _wake(waiting: list[asyncio.Future[None]]) -> None:
+    """Wake the followers `waiting`, `WAKE_AT_ONCE` per turn of the event loop."""
+    for start in range(0, len(waiting), WAKE_AT_ONCE):
+        if start:
+            await asyncio.sleep(0)  # the woken send; requests that came in are read
+        for woken in waiting[start : start + WAKE_AT_ONCE]:
+            if not woken.done():
+                woken.set_result(None)

@@ -9,12 +9,16 @@ behind first" moved), the rows that left are deleted and those that came are ins
 go (the rows as one `<tbody>` swap when most moved); a page with no rows gets a whole board.
 
 `Gzip` compresses pages, JSON and event streams for clients that accept it, flushing after every
-chunk so that a stream's event leaves at once (Starlette's GZipMiddleware would hold it).
+chunk so that a stream's event leaves at once (Starlette's GZipMiddleware would hold it). An event
+stream's chunks are compressed once for every stream that sends them (`Segments`): five hundred
+browsers following one board cost one compression per change, not five hundred.
 """
 
 from __future__ import annotations
 
+import struct
 import zlib
+from collections import OrderedDict
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -27,6 +31,8 @@ PARTS = ("heading", "warnings", "foot", "rest")
 COMPRESSED = ("text/html", "text/event-stream", "application/json", "text/plain")
 MIN_SIZE = 500  # a whole response smaller than this goes as it is
 MAX_ROWS_KEPT = 100_000  # rendered rows remembered
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, no time, any OS
+LAST_BLOCK = b"\x03\x00"  # an empty final deflate block (fixed codes)
 
 
 class Patcher:
@@ -108,12 +114,71 @@ class Patcher:
         return str(getattr(self.parts, name)(view, oob=True))
 
 
+class Segments:
+    """Chunks of event streams compressed once each, whichever stream sends them.
+
+    Each chunk is a raw deflate segment of its own: compressed from a fresh start (no reference
+    to bytes before it) and flushed to a byte boundary, so that the same bytes continue any
+    gzip stream whatever it carried before; each stream adds only the gzip header, its running
+    CRC-32 and length, and the last block when it ends (RFC 1951/1952). Chunks of at least
+    `SHARED` bytes (a board, a patch) are kept, the most recently sent first, up to `KEPT_BYTES`
+    of them; a ping is compressed each time. (The price: a patch is not compressed against the
+    ones before it on the same stream, 1.3 KB a mark instead of 0.14 KB at 2,000 purchasers.)"""
+
+    SHARED = 512
+    KEPT_BYTES = 8 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[bytes, bytes] = OrderedDict()
+        self._size = 0
+
+    def of(self, chunk: bytes) -> bytes:
+        if len(chunk) < self.SHARED:
+            return self._compressed(chunk)
+        found = self._kept.get(chunk)
+        if found is not None:
+            self._kept.move_to_end(chunk)
+            return found
+        found = self._kept[chunk] = self._compressed(chunk)
+        self._size += len(chunk)
+        while self._size > self.KEPT_BYTES and len(self._kept) > 1:
+            self._size -= len(self._kept.popitem(last=False)[0])
+        return found
+
+    @staticmethod
+    def _compressed(chunk: bytes) -> bytes:
+        compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+        return compressor.compress(chunk) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
+class StreamGzip:
+    """One event stream's gzip member: the header, the shared segments, the trailer."""
+
+    def __init__(self, segments: Segments) -> None:
+        self.segments = segments
+        self.crc = 0
+        self.size = 0
+        self.started = False
+
+    def body(self, chunk: bytes, more: bool) -> bytes:
+        out = b"" if self.started else GZIP_HEADER
+        self.started = True
+        if chunk:
+            out += self.segments.of(chunk)
+            self.crc = zlib.crc32(chunk, self.crc)
+            self.size += len(chunk)
+        if not more:
+            out += LAST_BLOCK + struct.pack("<II", self.crc, self.size & 0xFFFFFFFF)
+        return out
+
+
 class Gzip:
     """gzip for clients that say `Accept-Encoding: gzip`, of text responses, streamed: every body
     chunk is compressed and flushed as it comes (`Z_SYNC_FLUSH`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.segments = Segments()  # every stream's, on the server's event loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or "gzip" not in Headers(scope=scope).get("accept-encoding", ""):
@@ -131,7 +196,11 @@ class Gzip:
                     and "content-encoding" not in headers
                     and (size is None or int(size) >= MIN_SIZE)
                 ):
-                    state["compressor"] = zlib.compressobj(6, zlib.DEFLATED, 31)
+                    state["compressor"] = (
+                        StreamGzip(self.segments)
+                        if kind == "text/event-stream"
+                        else zlib.compressobj(6, zlib.DEFLATED, 31)
+                    )
                     changed = MutableHeaders(scope=message)
                     changed["content-encoding"] = "gzip"
                     changed.add_vary_header("Accept-Encoding")
@@ -144,8 +213,11 @@ class Gzip:
                 await send(message)
                 return
             more = message.get("more_body", False)
-            body = compressor.compress(message.get("body", b""))
-            body += compressor.flush(zlib.Z_SYNC_FLUSH if more else zlib.Z_FINISH)
+            if isinstance(compressor, StreamGzip):
+                body = compressor.body(message.get("body", b""), more)
+            else:
+                body = compressor.compress(message.get("body", b""))
+                body += compressor.flush(zlib.Z_SYNC_FLUSH if more else zlib.Z_FINISH)
             await send({"type": "http.response.body", "body": body, "more_body": more})
 
         await self.app(scope, receive, send_compressed)

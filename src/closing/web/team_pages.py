@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio.to_thread
@@ -192,6 +193,7 @@ class TeamSite:
         if found is None:
             return _not_found()
         live, snapshot = found
+        await snapshot.in_thread(("member-drawn",), partial(self._fragment, snapshot))
         return html_page(
             "team_deal.html",
             member=session,
@@ -217,13 +219,17 @@ class TeamSite:
             async for current in live.follow():
                 if not await self._still_signed_in(request, current):
                     return  # signed out or revoked: the browser's reconnection is refused
-                patch = None if previous is None else self._patch(previous, current)
+                patch = None
+                if previous is not None:
+                    patch = await current.in_thread(
+                        ("member-patch", previous.version), partial(self._patch, previous, current)
+                    )
                 previous = current
                 if patch is not None:
                     if patch:
                         yield patch
                     continue
-                html = self._fragment(current)
+                html = await current.in_thread(("member-drawn",), partial(self._fragment, current))
                 if html != last:
                     last = html
                     yield self._message(current)
