@@ -196,3 +196,38 @@ def test_full_collections_wait_for_a_quiet_moment() -> None:
         assert gc.get_threshold() == (before[0], before[1], NEVER)
     finally:
         gc.set_threshold(*before)
+
+
+def test_a_share_link_of_a_board_open_here_is_found_without_the_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A page load of a share link finds its deal's board among those open (the link in its
+    last snapshot) without a read; a link no open board has is asked of the database."""
+    from datetime import UTC, datetime
+
+    from closing.domain.share_link import ShareRecord, token_digest
+
+    token = "t" * 43
+    share = ShareRecord(
+        1, 1, None, None, None, token_digest(token), token[:6], datetime.now(UTC), "a", None, None
+    )
+    asked: list[str] = []
+
+    def deal_of_share(database: Any, presented: str) -> str | None:
+        asked.append(presented)
+        return None
+
+    monkeypatch.setattr("closing.services.web_auth.deal_of_share", deal_of_share)
+    site = TeamSite.__new__(TeamSite)
+    site.database = None  # type: ignore[assignment]
+    site._making = asyncio.Lock()
+    open_board = SimpleNamespace(snapshot=SimpleNamespace(shares=[share]))
+    other = SimpleNamespace(snapshot=SimpleNamespace(shares=[]))
+    site.boards = {"other": other, "deal": open_board}  # type: ignore[dict-item]
+
+    async def go() -> tuple[Any, Any]:
+        return await site.board_for_share(token), await site.board_for_share("u" * 43)
+
+    found, unknown = asyncio.run(go())
+    assert found is open_board and unknown is None
+    assert asked == ["u" * 43]

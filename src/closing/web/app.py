@@ -202,10 +202,13 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None 
 
     forms = LinkForms(live, render, board_of)  # a purchaser's own forms (web.link_forms)
 
-    async def drawn(snapshot: Snapshot, share: ShareRecord, show_all: bool) -> str:
-        """The link's board fragment (and view), drawn in a worker thread the first time."""
+    def drawing(snapshot: Snapshot, share: ShareRecord, show_all: bool) -> asyncio.Future[str]:
+        """The link's board fragment (and view), drawn in a worker thread once per snapshot."""
         key = ("drawn", share.team, share.purchaser_id, show_all)
-        return await snapshot.in_thread(key, partial(fragment, snapshot, share, show_all))
+        return snapshot.start(key, partial(fragment, snapshot, share, show_all))
+
+    async def drawn(snapshot: Snapshot, share: ShareRecord, show_all: bool) -> str:
+        return await asyncio.shield(drawing(snapshot, share, show_all))
 
     async def page(request: Request) -> Response:
         token = request.path_params["token"]
@@ -242,6 +245,7 @@ def create_app(live: LiveBoard, max_rows: int = MAX_ROWS, team: TeamSite | None 
                 if patch is not None:
                     if patch:
                         yield patch
+                    drawing(current, share, show_all)  # what a page load or reconnection will want
                     continue
                 html = await drawn(current, share, show_all)
                 if html != last:  # e.g. another purchaser's mark: nothing new for this link

@@ -67,11 +67,17 @@ class Snapshot:
         """`make()` in a worker thread, once per snapshot and key however many pages and streams
         await it: a large deal's view, board or patch is never drawn on the event loop, where
         every page load and stream would wait behind it."""
+        result: T = await asyncio.shield(self.start(key, make))
+        return result
+
+    def start(self, key: Any, make: Callable[[], T]) -> asyncio.Future[T]:
+        """`in_thread`'s making, started now (a stream starts drawing the board the next page
+        load will want), awaited later or never."""
         making = self.making.get(key)
         if making is None:
             making = self.making[key] = asyncio.ensure_future(anyio.to_thread.run_sync(make))
-        result: T = await asyncio.shield(making)
-        return result
+            making.add_done_callback(_retrieved)
+        return making
 
 
 class LiveBoard:
@@ -134,16 +140,19 @@ class LiveBoard:
 
     async def opening(self, wait: float | None = None) -> tuple[Snapshot, bool]:
         """The board a page or a stream opens with, and whether it is as the database is now:
-        `refresh`, when that takes at most `wait` seconds (`page_wait`); else the last board at
-        once, and False. The refresh goes on, and the page's stream brings its board the moment
-        it is built: a page load never waits behind a large deal's rebuild. (An action's
-        redirect still shows its own mark: the action refreshes before it redirects.)"""
+        `refresh`, when that takes at most `wait` seconds (`page_wait`); else the board there
+        was when the page came, and False (not one published while the wait ran out: its board
+        is not drawn yet, and the page would wait for that instead). The refresh goes on, and
+        the page's stream brings its board the moment it is built: a page load never waits
+        behind a large deal's rebuild. (An action's redirect still shows its own mark: the
+        action refreshes before it redirects.)"""
+        last = self.snapshot
         refreshing = asyncio.ensure_future(self.refresh())
         refreshing.add_done_callback(self._reported)  # read, should nobody wait for it
         try:
             return await asyncio.wait_for(asyncio.shield(refreshing), wait or self.page_wait), True
         except TimeoutError:
-            return self.snapshot, False
+            return last, False
 
     async def admitted(self) -> tuple[Snapshot, list[ShareRecord]]:
         """The board a share link's page opens with (`opening`), and the links active now, read
@@ -223,6 +232,13 @@ class LiveBoard:
                 yield snapshot
         finally:
             self.followers -= 1
+
+
+def _retrieved(making: asyncio.Future[Any]) -> None:
+    """A making nobody awaited that failed: the page that wants it gets the error; this one is
+    not left to asyncio's "exception was never retrieved"."""
+    if not making.cancelled():
+        making.exception()
 
 
 WAKE_AT_ONCE = 25  # streams woken in one turn of the event loop (`LiveBoard._publish`)

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from closing.domain.clock import Clock
 from closing.domain.documents import MAX_FILE_BYTES
 from closing.domain.errors import ClosingError
+from closing.domain.share_link import match
 from closing.domain.web_session import WebSession
 from closing.services import web_auth
 from closing.services.board import board
@@ -109,7 +110,12 @@ class TeamSite:
         return self._live_sessions[key]
 
     async def board_for_share(self, token: str) -> LiveBoard | None:
-        """The board of the deal whose share link `token` is (None: no such active link)."""
+        """The board of the deal whose share link `token` is (None: no such active link): a
+        board open here whose last snapshot has the link, else the database's answer. (Either
+        way the page then reads the deal's links afresh: one revoked since is refused.)"""
+        for live in list(self.boards.values()):
+            if match(token, live.snapshot.shares) is not None:
+                return live
         slug = await anyio.to_thread.run_sync(web_auth.deal_of_share, self.database, token)
         return None if slug is None else await self.board(slug)
 
@@ -228,6 +234,8 @@ class TeamSite:
                 if patch is not None:
                     if patch:
                         yield patch
+                    # the board a page load or a reconnection will want
+                    current.start(("member-drawn",), partial(self._fragment, current))
                     continue
                 html = await current.in_thread(("member-drawn",), partial(self._fragment, current))
                 if html != last:
