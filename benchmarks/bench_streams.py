@@ -27,14 +27,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import multiprocessing
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -62,6 +59,7 @@ from bench_web import (
     free_port,
     mark_and_wait,
     marks_on,
+    pages_meanwhile,
     pct,
     share_tokens,
     wait_for_server,
@@ -84,36 +82,6 @@ class Figures:
     latencies_ms: list[float] = field(default_factory=list)
     pages_ms: list[float] = field(default_factory=list)
     missed: int = 0
-
-
-def page_loads(url: str, stop: Any, into: Any) -> None:
-    """GET `url` in a loop until `stop` is set; each load's time (ms) into the queue `into`. Run
-    in a process of its own, as a browser is: timed on this script's event loop, the loads would
-    wait behind the hundreds of streams that loop is reading."""
-    with httpx.Client(timeout=30, headers={"Accept-Encoding": "gzip"}) as client:
-        while not stop.is_set():
-            started = time.perf_counter()
-            response = client.get(url)
-            response.raise_for_status()
-            into.put((time.perf_counter() - started) * 1000)
-            time.sleep(0.05)
-    into.put(None)
-
-
-@contextlib.contextmanager
-def pages_meanwhile(url: str, into: list[float]) -> Iterator[None]:
-    """`page_loads` in another process while the block runs; its times appended to `into`."""
-    context = multiprocessing.get_context("spawn")
-    stop, times = context.Event(), context.Queue()
-    loader = context.Process(target=page_loads, args=(url, stop, times), daemon=True)
-    loader.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        while (found := times.get(timeout=60)) is not None:
-            into.append(found)
-        loader.join(10)
 
 
 async def record_marks(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import random
 import statistics
@@ -172,6 +173,38 @@ async def mark_and_wait(
         return all(any(e[0] >= wanted for e in events) for events in streams.events)
 
     return wanted, committed, await streams.until(arrived, timeout)
+
+
+def page_loads(url: str, headers: dict[str, str], stop: Any, into: Any) -> None:
+    """GET `url` in a loop until `stop` is set; each load's time (ms) into the queue `into`. Run
+    in a process of its own, as a browser is: timed on this script's event loop (or a thread of
+    it), the loads would wait behind the hundreds of streams that loop is reading."""
+    with httpx.Client(timeout=30, headers={"Accept-Encoding": "gzip", **headers}) as client:
+        while not stop.is_set():
+            started = time.perf_counter()
+            response = client.get(url)
+            response.raise_for_status()
+            into.put((time.perf_counter() - started) * 1000)
+            time.sleep(0.05)
+    into.put(None)
+
+
+@contextmanager
+def pages_meanwhile(
+    url: str, into: list[float], headers: dict[str, str] | None = None
+) -> Iterator[None]:
+    """`page_loads` in another process while the block runs; its times appended to `into`."""
+    context = multiprocessing.get_context("spawn")
+    stop, times = context.Event(), context.Queue()
+    loader = context.Process(target=page_loads, args=(url, headers or {}, stop, times), daemon=True)
+    loader.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        while (found := times.get(timeout=60)) is not None:
+            into.append(found)
+        loader.join(10)
 
 
 def wait_for_server(base: str, server: subprocess.Popen[str]) -> None:

@@ -25,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -39,7 +38,7 @@ from _deals import (
     purchaser_slug,
     record_progress,
 )
-from bench_web import free_port, pct, wait_for_server
+from bench_web import free_port, pages_meanwhile, pct, wait_for_server
 
 NOW = "2002-06-07T15:30:00-07:00"
 INIT_NOW = "2002-06-07T07:00:00-07:00"
@@ -85,24 +84,13 @@ def sign_in(base: str, env: dict[str, str], slug: str) -> str:
     return answer.headers["set-cookie"].split(";")[0]
 
 
-def page_loads(base: str, slug: str, cookie: str, stop: threading.Event, into: list[float]) -> None:
-    with httpx.Client(timeout=30, headers={"cookie": cookie}) as client:
-        while not stop.is_set():
-            start = time.perf_counter()
-            answer = client.get(f"{base}/d/{slug}/")
-            if answer.status_code != 200:
-                sys.exit(f"page load: {answer.status_code}")
-            into.append((time.perf_counter() - start) * 1000)
-            stop.wait(0.05)
-
-
 async def run(
     base: str, slug: str, cookie: str, env: dict[str, str], args: argparse.Namespace
 ) -> tuple[list[float], int, list[float]]:
     streams = Streams(f"{base}/d/{slug}/events", args.streams)
     limits = httpx.Limits(max_connections=args.streams + 5)
     latencies: list[float] = []
-    missed = 0
+    missed_by: list[int] = []
     async with httpx.AsyncClient(
         timeout=httpx.Timeout(60, read=None), limits=limits, headers={"cookie": cookie}
     ) as client:
@@ -113,37 +101,43 @@ async def run(
         if not all(streams.arrivals):
             sys.exit("not every stream got its first event")
         pages: list[float] = []
-        stop = threading.Event()
-        loader = threading.Thread(
-            target=page_loads, args=(base, slug, cookie, stop, pages), daemon=True
-        )
-        loader.start()
-        for n in range(args.marks):
-            await asyncio.sleep(random.uniform(0.0, 0.3))
-            counts = [len(a) for a in streams.arrivals]
-            command = [sys.executable, "-c", TIMED_CLI, "mark-wired", purchaser_slug(2 * n + 2)]
-            done = await asyncio.to_thread(
-                subprocess.run, command, env=env, capture_output=True, text=True
-            )
-            if done.returncode != 0:
-                sys.exit(f"mark failed: {done.stderr[-2000:]}")
-            committed = float(done.stdout.rsplit("COMMITTED ", 1)[1])
-            end = time.monotonic() + 10
-            while time.monotonic() < end and any(
-                len(a) <= c for a, c in zip(streams.arrivals, counts, strict=True)
-            ):
-                await asyncio.sleep(0.01)
-            for arrivals, count in zip(streams.arrivals, counts, strict=True):
-                if len(arrivals) > count:
-                    latencies.append(max(0.0, arrivals[count] - committed) * 1000)
-                else:
-                    missed += 1
-        stop.set()
-        await asyncio.to_thread(loader.join)
+        with pages_meanwhile(f"{base}/d/{slug}/", pages, {"cookie": cookie}):
+            await record_marks(streams, env, args, latencies, missed_by)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    return latencies, missed, pages
+    return latencies, sum(missed_by), pages
+
+
+async def record_marks(
+    streams: Streams,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    latencies: list[float],
+    missed_by: list[int],
+) -> None:
+    """The CLI's marks, one at a time, each at a random moment of the server's poll; each
+    mark's arrival on every stream (or its absence, counted in `missed_by`)."""
+    for n in range(args.marks):
+        await asyncio.sleep(random.uniform(0.0, 0.3))
+        counts = [len(a) for a in streams.arrivals]
+        command = [sys.executable, "-c", TIMED_CLI, "mark-wired", purchaser_slug(2 * n + 2)]
+        done = await asyncio.to_thread(
+            subprocess.run, command, env=env, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            sys.exit(f"mark failed: {done.stderr[-2000:]}")
+        committed = float(done.stdout.rsplit("COMMITTED ", 1)[1])
+        end = time.monotonic() + 10
+        while time.monotonic() < end and any(
+            len(a) <= c for a, c in zip(streams.arrivals, counts, strict=True)
+        ):
+            await asyncio.sleep(0.01)
+        for arrivals, count in zip(streams.arrivals, counts, strict=True):
+            if len(arrivals) > count:
+                latencies.append(max(0.0, arrivals[count] - committed) * 1000)
+            else:
+                missed_by.append(1)
 
 
 def main() -> int:
