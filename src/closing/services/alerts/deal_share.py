@@ -24,7 +24,7 @@ from closing.store.alerts import Claiming
 from closing.store.connection import Database
 from closing.store.sender_lease import SHARED_PREFIX, Sender
 
-LEASE = timedelta(seconds=4)  # a sharing sender silent this long is taken to be dead
+LEASE = timedelta(seconds=3)  # a sharing sender silent this long (three heartbeats) is dead
 HEARTBEAT = 1.0  # seconds between a sharing sender's heartbeats
 
 
