@@ -516,3 +516,50 @@ def test_a_page_does_not_wait_behind_a_slow_rebuild_and_a_revoked_link_is_refuse
         gate.set()
         update = stream.next(5)
     assert update.event == "patch" and "bnc-bach" in update.data
+
+
+def test_while_the_database_is_out_of_reach_a_link_still_gets_the_last_board(
+    deal: Deal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every read of the deal fails (the store's error for a lost connection): the page, the
+    JSON and the stream of a link still get the last board (a browser whose stream came back
+    during the outage keeps following), as the server says once in its log."""
+    from closing.domain.errors import DatabaseError
+
+    live = deal.served.live
+    assert httpx.get(deal.served.url(deal.team), timeout=5).status_code == 200
+
+    def out_of_reach(*args: Any, **kwargs: Any) -> Any:
+        raise DatabaseError.failed("postgresql://db.example", "connection refused")
+
+    for read in ("marker", "shares", "read"):
+        monkeypatch.setattr(live.feed, read, out_of_reach)
+    page = httpx.get(deal.served.url(deal.team), timeout=5)
+    assert page.status_code == 200 and "Stonestreet Limited Partnership" in page.text
+    status = httpx.get(f"{deal.served.base}/api/status?token={deal.team}", timeout=5)
+    assert status.status_code == 200 and status.json()["deal"]["slug"]
+    with Stream(deal.served.url(deal.team, "/events")) as stream:
+        assert stream.next(5).event == "board"
+        assert not stream.wait_ended(1)
+
+
+def test_a_board_whose_drawing_failed_once_is_drawn_again(
+    deal: Deal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A view that fails once (in its worker thread) costs that page a 500, not every page of
+    the board until the next change: the next load draws it again."""
+    import closing.web.app as web_app
+
+    drawn = web_app.view
+    failures = [RuntimeError("drawing failed")]
+
+    def once_failing(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return drawn(*args, **kwargs)
+
+    monkeypatch.setattr(web_app, "view", once_failing)
+    # A new board (drawn by nobody yet: no stream is open), read by the next page load.
+    mark(deal.database, None, MarkRequest("bnc-bach", "wired", actor="alice", host="h"), MOMENT)
+    loads = [httpx.get(deal.served.url(deal.stonestreet), timeout=5).status_code for _ in range(3)]
+    assert loads == [500, 200, 200]

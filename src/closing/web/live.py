@@ -23,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -72,12 +73,21 @@ class Snapshot:
 
     def start(self, key: Any, make: Callable[[], T]) -> asyncio.Future[T]:
         """`in_thread`'s making, started now (a stream starts drawing the board the next page
-        load will want), awaited later or never."""
+        load will want), awaited later or never. One that fails is logged and forgotten: those
+        awaiting it get the error, the next asking makes it again."""
         making = self.making.get(key)
         if making is None:
             making = self.making[key] = asyncio.ensure_future(anyio.to_thread.run_sync(make))
-            making.add_done_callback(_retrieved)
+            making.add_done_callback(partial(self._made, key))
         return making
+
+    def _made(self, key: Any, making: asyncio.Future[Any]) -> None:
+        if making.cancelled() or making.exception() is None:
+            return
+        if self.making.get(key) is making:
+            del self.making[key]
+        error = making.exception()
+        log.error("event=render-failed key=%r error=%r", key, f"{type(error).__name__}: {error}")
 
 
 class LiveBoard:
@@ -161,7 +171,10 @@ class LiveBoard:
         fresh = asyncio.ensure_future(anyio.to_thread.run_sync(self.feed.shares))
         fresh.add_done_callback(self._reported)  # read, should the opening fail
         snapshot, _ = await self.opening()
-        return snapshot, await fresh
+        try:
+            return snapshot, await fresh
+        except ClosingError:  # the database is out of reach: the last board's links, as the
+            return snapshot, snapshot.shares  # last board is shown (its stream stays open)
 
     def _reported(self, task: asyncio.Future[Any]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -232,13 +245,6 @@ class LiveBoard:
                 yield snapshot
         finally:
             self.followers -= 1
-
-
-def _retrieved(making: asyncio.Future[Any]) -> None:
-    """A making nobody awaited that failed: the page that wants it gets the error; this one is
-    not left to asyncio's "exception was never retrieved"."""
-    if not making.cancelled():
-        making.exception()
 
 
 WAKE_AT_ONCE = 25  # streams woken in one turn of the event loop (`LiveBoard._publish`)
