@@ -573,6 +573,7 @@ def test_the_team_pages_show_hostile_stored_data_as_text(team: Cli) -> None:
         client, _ = signed_in_client(team, served, "alice")
         page = client.get(f"{served.base}/d/neotherapeutics-2002-06-07/")
         assert page.status_code == 200
+        assert 'href="/d/neotherapeutics-2002-06-07/p/bnc-bach">BNC' in page.text  # its party link
         with client.stream("GET", f"{served.base}/d/neotherapeutics-2002-06-07/events") as events:
             first = ""
             for line in events.iter_lines():

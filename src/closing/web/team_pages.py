@@ -199,15 +199,30 @@ class TeamSite:
         if found is None:
             return _not_found()
         live, snapshot = found
-        await snapshot.in_thread(("member-drawn",), partial(self._fragment, snapshot))
+        await snapshot.in_thread(("member-drawn",), partial(self._drawn, snapshot))
         return html_page(
             "team_deal.html",
             member=session,
             v=self._view(snapshot),
             board=Markup(self._fragment(snapshot)),
             events_url=f"/d/{live.slug}/events",
-            parties=party_links(snapshot.document),
+            parties=Markup(self._parties(snapshot)),
             deal=live.slug,
+        )
+
+    def _drawn(self, snapshot: Snapshot) -> str:
+        """The board and the list of parties (a link per purchaser: 2,000 at a large deal), drawn
+        once per snapshot for every member's page."""
+        self._parties(snapshot)
+        return self._fragment(snapshot)
+
+    def _parties(self, snapshot: Snapshot) -> str:
+        document = snapshot.document
+        return snapshot.render(
+            ("member-parties",),
+            lambda: rendered(
+                "team_parties.html", parties=party_links(document), deal=document["deal"]["slug"]
+            ),
         )
 
     async def events(self, request: Request) -> Response:
@@ -235,9 +250,9 @@ class TeamSite:
                     if patch:
                         yield patch
                     # the board a page load or a reconnection will want
-                    current.start(("member-drawn",), partial(self._fragment, current))
+                    current.start(("member-drawn",), partial(self._drawn, current))
                     continue
-                html = await current.in_thread(("member-drawn",), partial(self._fragment, current))
+                html = await current.in_thread(("member-drawn",), partial(self._drawn, current))
                 if html != last:
                     last = html
                     yield self._message(current)
