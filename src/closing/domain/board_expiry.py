@@ -7,7 +7,7 @@ them (which read the market's day and its time of day), and the records dated af
 (a clock set back: an event or a wire verification logged later does not count yet).
 
 Pure: `closing status --json` keeps the document it printed until this instant or the next
-change to the database, whichever comes first (`closing.services.board_cache`)."""
+change to the database, whichever comes first (`closing.store.board_cache`)."""
 
 from __future__ import annotations
 

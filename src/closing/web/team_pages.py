@@ -199,7 +199,7 @@ class TeamSite:
         if found is None:
             return _not_found()
         live, snapshot = found
-        await snapshot.in_thread(("member-drawn",), partial(self._drawn, snapshot))
+        await asyncio.shield(self._drawing(snapshot))
         return html_page(
             "team_deal.html",
             member=session,
@@ -209,6 +209,10 @@ class TeamSite:
             parties=Markup(self._parties(snapshot)),
             deal=live.slug,
         )
+
+    def _drawing(self, snapshot: Snapshot) -> asyncio.Future[str]:
+        """`_drawn`, in a worker thread once per snapshot (started now, awaited or not)."""
+        return snapshot.start(("member-drawn",), partial(self._drawn, snapshot))
 
     def _drawn(self, snapshot: Snapshot) -> str:
         """The board and the list of parties (a link per purchaser: 2,000 at a large deal), drawn
@@ -250,9 +254,9 @@ class TeamSite:
                     if patch:
                         yield patch
                     # the board a page load or a reconnection will want
-                    current.start(("member-drawn",), partial(self._drawn, current))
+                    self._drawing(current)
                     continue
-                html = await current.in_thread(("member-drawn",), partial(self._drawn, current))
+                html = await asyncio.shield(self._drawing(current))
                 if html != last:
                     last = html
                     yield self._message(current)
